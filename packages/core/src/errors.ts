@@ -1,0 +1,244 @@
+// One error family for the whole project. Every error has a stable `code` (for programs),
+// an HTTP `status` (for the admin API and server middleware) and a message that says what
+// happened and what to do. `isInstance` works across duplicate installs of this package,
+// where `instanceof` does not.
+
+const MARKER = Symbol.for('killswitch.error')
+
+/** Stable machine-readable error codes. */
+export type KillSwitchErrorCode =
+  | 'agent_revoked'
+  | 'spending_cap_exceeded'
+  | 'runaway_detected'
+  | 'unknown_model_price'
+  | 'invalid_config'
+  | 'agent_not_found'
+  | 'agent_exists'
+  | 'store_unavailable'
+
+/**
+ * Base class of every error the kill switch throws.
+ *
+ * @example
+ * try { await guard.beforeModelCall(request) } catch (error) {
+ *   if (KillSwitchError.isInstance(error)) console.log(error.code, error.status)
+ * }
+ */
+export class KillSwitchError extends Error {
+  readonly [MARKER] = true
+  readonly code: KillSwitchErrorCode
+  /** The HTTP status this error maps to at an HTTP edge. */
+  readonly status: number
+
+  constructor(code: KillSwitchErrorCode, status: number, message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'KillSwitchError'
+    this.code = code
+    this.status = status
+  }
+
+  /** True for any kill switch error, also one thrown by another copy of this package. */
+  static isInstance(value: unknown): value is KillSwitchError {
+    return typeof value === 'object' && value !== null && MARKER in value
+  }
+}
+
+/**
+ * The credential is revoked, unknown or malformed: every guarded action is refused.
+ *
+ * @example
+ * if (error instanceof AgentRevokedError) console.log(error.handle, error.reason)
+ */
+export class AgentRevokedError extends KillSwitchError {
+  /** The agent's handle, when the credential was recognised. */
+  readonly handle: string | undefined
+  /** Why it was revoked, when known. */
+  readonly reason: string | undefined
+
+  constructor(details: { handle?: string; reason?: string; message?: string } = {}) {
+    super(
+      'agent_revoked',
+      401,
+      details.message ??
+        (details.handle
+          ? `Agent "${details.handle}" is revoked${details.reason ? ` (${details.reason})` : ''}: its credential is refused everywhere. Provision a new agent to resume.`
+          : 'The credential is unknown, malformed or revoked: check that the agent credential (ks_...) was passed unchanged.'),
+    )
+    this.name = 'AgentRevokedError'
+    this.handle = details.handle
+    this.reason = details.reason
+  }
+}
+
+/**
+ * The call would take the agent past its spending cap, so it was refused before any money
+ * was spent.
+ *
+ * @example
+ * if (error instanceof SpendingCapExceededError) console.log(error.availableUsd)
+ */
+export class SpendingCapExceededError extends KillSwitchError {
+  readonly handle: string
+  readonly spendingCapUsd: number
+  readonly spentUsd: number
+  readonly heldUsd: number
+  readonly availableUsd: number
+  /** What the refused call needed, in dollars (0 when refused mid-stream). */
+  readonly requestedUsd: number
+
+  constructor(details: {
+    handle: string
+    spendingCapUsd: number
+    spentUsd: number
+    heldUsd: number
+    requestedUsd: number
+    message?: string
+  }) {
+    const availableUsd = Math.max(0, details.spendingCapUsd - details.spentUsd - details.heldUsd)
+    super(
+      'spending_cap_exceeded',
+      402,
+      details.message ??
+        `Agent "${details.handle}" would exceed its spending cap of $${details.spendingCapUsd}: ` +
+          `$${details.spentUsd} spent, $${details.heldUsd} held by calls in flight, $${availableUsd} available, ` +
+          `this call needs up to $${details.requestedUsd}. Raise the cap (agents.update) to continue.`,
+    )
+    this.name = 'SpendingCapExceededError'
+    this.handle = details.handle
+    this.spendingCapUsd = details.spendingCapUsd
+    this.spentUsd = details.spentUsd
+    this.heldUsd = details.heldUsd
+    this.availableUsd = availableUsd
+    this.requestedUsd = details.requestedUsd
+  }
+}
+
+/**
+ * A runaway detector tripped (a loop, an error streak, spend velocity...) and its action
+ * refused this call.
+ */
+export class RunawayDetectedError extends KillSwitchError {
+  readonly handle: string
+  /** The detector that tripped, e.g. `repeated-tool-call`. */
+  readonly detector: string
+  /** What the policy did: refuse this call, end the run, or revoke the credential. */
+  readonly action: 'block' | 'stop' | 'revoke'
+
+  constructor(details: {
+    handle: string
+    detector: string
+    action: 'block' | 'stop' | 'revoke'
+    summary: string
+  }) {
+    super(
+      'runaway_detected',
+      429,
+      `Agent "${details.handle}" looks like a runaway (${details.detector}: ${details.summary}); ` +
+        `action: ${details.action}. See its audit log for the evidence.`,
+    )
+    this.name = 'RunawayDetectedError'
+    this.handle = details.handle
+    this.detector = details.detector
+    this.action = details.action
+  }
+}
+
+/**
+ * No price is known for the model, so its cost cannot be bounded: the call is refused
+ * rather than priced at zero.
+ */
+export class UnknownModelPriceError extends KillSwitchError {
+  readonly model: string
+
+  constructor(model: string, provider?: string) {
+    super(
+      'unknown_model_price',
+      422,
+      `No price is known for model "${model}"${provider ? ` (provider "${provider}")` : ''}, so the kill switch cannot bound its cost and refuses the call. ` +
+        `Fix: give its price, e.g. createKillSwitch({ prices: { '${model}': { inputPerMTok: 2.5, outputPerMTok: 10 } } }).`,
+    )
+    this.name = 'UnknownModelPriceError'
+    this.model = model
+  }
+}
+
+/** A public input was invalid. The message names the field, what was given and what is allowed. */
+export class InvalidConfigError extends KillSwitchError {
+  /** The path of the offending field, e.g. `spendingCap`. */
+  readonly field: string
+
+  constructor(field: string, message: string) {
+    super('invalid_config', 400, message)
+    this.name = 'InvalidConfigError'
+    this.field = field
+  }
+}
+
+/** No agent has that handle. */
+export class AgentNotFoundError extends KillSwitchError {
+  readonly handle: string
+
+  constructor(handle: string) {
+    super(
+      'agent_not_found',
+      404,
+      `No agent has the handle "${handle}". List agents with agents.list().`,
+    )
+    this.name = 'AgentNotFoundError'
+    this.handle = handle
+  }
+}
+
+/** An agent with that handle exists already; handles are unique and never overwritten. */
+export class AgentExistsError extends KillSwitchError {
+  readonly handle: string
+
+  constructor(handle: string) {
+    super(
+      'agent_exists',
+      409,
+      `An agent with the handle "${handle}" exists already. Pick another handle.`,
+    )
+    this.name = 'AgentExistsError'
+    this.handle = handle
+  }
+}
+
+/**
+ * The store could not be reached or failed. Guarded actions are refused (fail closed).
+ */
+export class StoreUnavailableError extends KillSwitchError {
+  constructor(message = 'The kill switch store is unavailable', options?: ErrorOptions) {
+    super(
+      'store_unavailable',
+      503,
+      `${message}: guarded actions are refused until it is back (fail closed).`,
+      options,
+    )
+    this.name = 'StoreUnavailableError'
+  }
+}
+
+/**
+ * Finds the kill switch error inside an error that a framework wrapped (`cause` chains,
+ * `AggregateError.errors`), or returns undefined.
+ *
+ * @example
+ * const found = findKillSwitchError(error) // LangChain's MiddlewareError wraps ours in `cause`
+ * if (found?.code === 'agent_revoked') page(oncall)
+ */
+export function findKillSwitchError(error: unknown): KillSwitchError | undefined {
+  const seen = new Set<unknown>()
+  const queue: unknown[] = [error]
+  while (queue.length > 0) {
+    const current = queue.shift()
+    if (current === null || typeof current !== 'object' || seen.has(current)) continue
+    seen.add(current)
+    if (KillSwitchError.isInstance(current)) return current
+    const record = current as { cause?: unknown; errors?: unknown; error?: unknown }
+    if ('cause' in record) queue.push(record.cause)
+    if ('error' in record) queue.push(record.error)
+    if (Array.isArray(record.errors)) queue.push(...record.errors)
+  }
+  return undefined
+}

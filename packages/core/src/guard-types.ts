@@ -1,0 +1,155 @@
+// The one seam between the core and the framework adapters (DESIGN.md). An adapter only
+// translates its framework's events into these calls; all policy is behind them.
+
+/** Token usage of one model call, as the provider reported it. */
+export interface TokenUsage {
+  /** All input tokens, cache reads and cache writes included. */
+  inputTokens?: number
+  /** Input tokens read from the provider's prompt cache (a part of `inputTokens`). */
+  cacheReadTokens?: number
+  /** Input tokens written to the provider's prompt cache (a part of `inputTokens`). */
+  cacheWriteTokens?: number
+  /** All output tokens, reasoning included. */
+  outputTokens?: number
+  /** Reasoning ("thinking") tokens (a part of `outputTokens`). */
+  reasoningTokens?: number
+}
+
+/** A model call about to be made. */
+export interface ModelCallRequest {
+  /** The model id, as the framework names it: `gpt-4o`, `openai/gpt-4o`, `claude-sonnet-4-0`. */
+  model: string
+  /** The provider id when known (`openai`, `anthropic`...): it disambiguates the price. */
+  provider?: string
+  /**
+   * The prompt as the framework holds it (messages, tools). Only its size is used: it
+   * bounds the input tokens (a token is at least one byte of UTF-8).
+   */
+  input: unknown
+  /** The caller's own max output tokens, if set: it is never raised, only lowered. */
+  maxOutputTokens?: number
+  /** Groups the calls of one agent run for per-run limits, when the adapter knows it. */
+  runId?: string
+}
+
+/** Returned by `beforeModelCall`: the hold for this call. Pass it back to the other calls. */
+export interface ModelCallTicket {
+  /** The hold id in the ledger. */
+  readonly id: string
+  readonly handle: string
+  readonly model: string
+  readonly runId: string | undefined
+  /** The max output tokens to send to the provider: the caller's value, clamped to the budget. */
+  readonly maxOutputTokens: number
+  /** Dollars held for this call (its cost bound). */
+  readonly reservedUsd: number
+}
+
+/** Output seen while streaming. Give text (tokens are estimated) or a token count. */
+export interface OutputDelta {
+  text?: string
+  tokens?: number
+}
+
+/** What a finished model call produced. */
+export interface ModelCallResult {
+  /** The provider's usage. When missing, the whole hold is settled (never zero). */
+  usage?: TokenUsage
+  /** The output text, for no-progress detection (hashed, never stored). */
+  text?: string
+  /** The tool calls the model asked for, for no-progress detection (hashed). */
+  toolCalls?: ReadonlyArray<{ name: string; args: unknown }>
+}
+
+/** What a settled call cost. */
+export interface Settlement {
+  costUsd: number
+  spentUsd: number
+  availableUsd: number
+}
+
+/** A tool call about to run. */
+export interface ToolCallRequest {
+  name: string
+  /** The arguments (hashed for loop detection; never stored unless configured). */
+  args: unknown
+  /** For a paid tool: its price per call in dollars, held before it runs and settled after. */
+  priceUsd?: number
+  runId?: string
+}
+
+/** Returned by `beforeToolCall`. */
+export interface ToolCallTicket {
+  readonly handle: string
+  readonly name: string
+  readonly runId: string | undefined
+  /** The hold id when the tool is paid; undefined for a free tool. */
+  readonly holdId: string | undefined
+  readonly priceUsd: number
+}
+
+/** A spend that is not a model call: an x402 payment, a fixed-price API. */
+export interface SpendRequest {
+  amountUsd: number
+  /** What kind of spend, for the audit log: `payment`, `tool`... */
+  kind: string
+  /** For people: `GET https://api.example.com/search`. */
+  description: string
+  /** Extra audit fields (payee, asset, network...). Never secrets. */
+  details?: Record<string, unknown>
+  /** How long the hold may live unsettled; defaults to the kill switch's hold TTL. */
+  ttlMs?: number
+  runId?: string
+}
+
+export interface SpendTicket {
+  readonly id: string
+  readonly handle: string
+  readonly kind: string
+  readonly amountUsd: number
+  readonly runId: string | undefined
+}
+
+/**
+ * An agent's guard: obtained with `ks.guard(credential)`. Every method that authorises
+ * throws a KillSwitchError when the action is refused (revoked, over the cap, runaway,
+ * unknown price, store unavailable) and never fails open.
+ */
+export interface AgentGuard {
+  /** Aborted when the agent is revoked, from any process: pass it to the provider call. */
+  readonly signal: AbortSignal
+  /** Resolves the credential and returns the agent's handle; throws AgentRevokedError if refused. */
+  check(): Promise<string>
+  /** Checks status, price, budget and runaway policy, then holds the call's cost bound. */
+  beforeModelCall(request: ModelCallRequest): Promise<ModelCallTicket>
+  /**
+   * Accounts streamed output. Throws SpendingCapExceededError the moment the running cost
+   * reaches the hold, AgentRevokedError once the agent is revoked. Synchronous: no I/O.
+   */
+  onOutputDelta(ticket: ModelCallTicket, delta: OutputDelta): void
+  /** Settles the call's real cost and releases the rest of the hold. Idempotent per ticket. */
+  afterModelCall(ticket: ModelCallTicket, result: ModelCallResult): Promise<Settlement>
+  /**
+   * The call failed or was cancelled: settles what streamed output shows was produced (if
+   * any), else releases the hold, and feeds the error to runaway detection.
+   */
+  failModelCall(ticket: ModelCallTicket, error: unknown): Promise<void>
+  /** Checks status and runaway policy for a tool call; holds a paid tool's price. */
+  beforeToolCall(request: ToolCallRequest): Promise<ToolCallTicket>
+  /** Settles a paid tool (on success) or releases it (on failure), and feeds detection. */
+  afterToolCall(ticket: ToolCallTicket, outcome: { ok: boolean; error?: unknown }): Promise<void>
+  /** Checks status and budget, then holds a spend that is not a model call. */
+  reserveSpend(request: SpendRequest): Promise<SpendTicket>
+  /** Settles a spend at its real amount (defaults to the amount held). Idempotent. */
+  settleSpend(
+    ticket: SpendTicket,
+    outcome?: { amountUsd?: number; details?: Record<string, unknown> },
+  ): Promise<Settlement>
+  /** Releases a spend's hold without spending. Idempotent. */
+  releaseSpend(
+    ticket: SpendTicket,
+    outcome?: { reason?: string; details?: Record<string, unknown> },
+  ): Promise<void>
+  /** Reports an error outside a ticket (a chain failed...), for the error-streak detector. */
+  onError(error: unknown, source?: 'model' | 'tool' | 'chain'): Promise<void>
+}

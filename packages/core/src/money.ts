@@ -1,0 +1,40 @@
+// Money is integer micro-dollars inside the engine (1 USD = 1,000,000) and dollars at the
+// public API. Floats are converted once at the edge and never added.
+
+/** Micro-dollars in one dollar. */
+export const MICROS_PER_USD = 1_000_000
+
+/** The largest spending cap accepted, in dollars: anything above is a typo, not a budget. */
+export const MAX_CAP_USD = 1_000_000_000
+
+/**
+ * Converts dollars to integer micro-dollars, rounding to the nearest micro-dollar.
+ *
+ * @example
+ * toMicros(0.25) // 250_000
+ */
+export function toMicros(usd: number): number {
+  return Math.round(usd * MICROS_PER_USD)
+}
+
+/**
+ * Converts integer micro-dollars to dollars for display and the public API.
+ *
+ * @example
+ * toUsd(250_000) // 0.25
+ */
+export function toUsd(micros: number): number {
+  return micros / MICROS_PER_USD
+}
+
+/**
+ * `ceil(a * b / divisor)` for non-negative integers, exact even when `a * b` exceeds 2^53
+ * (it falls back to BigInt then). Costs round up: the ledger never under-charges.
+ */
+export function mulDivCeil(a: number, b: number, divisor: number): number {
+  const product = a * b
+  if (Number.isSafeInteger(product)) return Math.ceil(product / divisor)
+  const big = BigInt(a) * BigInt(b)
+  const d = BigInt(divisor)
+  return Number((big + d - 1n) / d)
+}

@@ -1,0 +1,53 @@
+// The contract between the guard and runaway detection. The guard reports what an agent
+// does (observations); the monitor answers with a verdict; the guard carries it out.
+
+import type { AgentRecord } from '../store.js'
+
+/** What each detector may do when it trips, mildest first. */
+export type RunawayAction = 'warn' | 'block' | 'stop' | 'revoke'
+
+/** What the guard observed. `runId` groups the calls of one agent run, when the adapter knows it. */
+export type Observation =
+  | { kind: 'model_call'; runId?: string; model: string }
+  | {
+      kind: 'model_result'
+      runId?: string
+      model: string
+      costMicros: number
+      /** Hash of the model's output (text and tool-call plan), for no-progress detection. */
+      outputHash?: string
+    }
+  | { kind: 'tool_call'; runId?: string; tool: string; args: unknown }
+  | { kind: 'tool_result'; runId?: string; tool: string; ok: boolean }
+  | { kind: 'error'; runId?: string; source: 'model' | 'tool' | 'chain' | 'payment' }
+  | { kind: 'payment'; runId?: string; costMicros: number; payee: string }
+
+/** One detector's reading. */
+export interface DetectorFinding {
+  detector: string
+  status: 'ok' | 'warn' | 'trip'
+  /** One line for people, e.g. `search called 5 times with the same arguments`. */
+  summary?: string
+  /** Thresholds and the calls that tripped it (tool names, argument hashes: never values). */
+  evidence?: Record<string, unknown>
+}
+
+/** The monitor's answer for one observation. */
+export interface RunawayVerdict {
+  /** The strongest action any detector asks for; `none` when all are ok. */
+  action: 'none' | RunawayAction
+  /** The finding that decided the action. */
+  finding?: DetectorFinding
+  /** False in shadow mode: the action is recorded as "would have", not carried out. */
+  enforced: boolean
+}
+
+/** Watches an agent's activity. The guard calls `observe` on every guarded event. */
+export interface RunawayMonitor {
+  observe(agent: AgentRecord, observation: Observation, now: number): Promise<RunawayVerdict>
+}
+
+export const NO_RUNAWAY: RunawayVerdict = Object.freeze({
+  action: 'none',
+  enforced: true,
+}) as RunawayVerdict

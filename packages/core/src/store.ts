@@ -1,0 +1,171 @@
+// The one storage interface. Every store (memory, sqlite, redis) implements it and passes
+// the conformance suite in `conformance.ts`. Anything that must be atomic (reserve, settle,
+// release, revoke, alert marks, activity windows) is ONE operation here, so each store can
+// make it atomic in its own engine (a Map in one tick, a write transaction, a Lua script).
+//
+// All amounts are integer micro-dollars; all times are milliseconds since the epoch.
+
+import type { AuditEntry } from './audit.js'
+import type { AgentPolicy } from './policy.js'
+
+/** What a store keeps for one agent. */
+export interface AgentRecord {
+  handle: string
+  /** SHA-256 of the credential (hex). The credential itself is never stored. */
+  credentialHash: string
+  status: 'active' | 'revoked'
+  capMicros: number
+  spentMicros: number
+  /** Sum of the live (unexpired, unsettled) holds. */
+  heldMicros: number
+  currency: 'usd'
+  createdAt: number
+  updatedAt: number
+  revokedAt?: number
+  revokedReason?: string
+  policy: AgentPolicy
+}
+
+/** A new agent as `createAgent` receives it. */
+export type NewAgentRecord = Omit<AgentRecord, 'spentMicros' | 'heldMicros' | 'status'>
+
+/** Reserve `amountMicros` for hold `holdId`, if the agent is active and the cap allows. */
+export interface ReserveRequest {
+  handle: string
+  holdId: string
+  amountMicros: number
+  /** When the hold lapses on its own if neither settled nor released. */
+  expiresAt: number
+  now: number
+  /** Appended in the same atomic operation when the hold is granted. */
+  audit?: AuditEntry
+}
+
+export type ReserveResult =
+  | { ok: true; agent: AgentRecord }
+  | {
+      ok: false
+      /** `revoked`: the agent is revoked; `cap`: not enough available; `not_found`: no such agent. */
+      reason: 'revoked' | 'cap' | 'not_found'
+      agent?: AgentRecord
+    }
+
+/** Settle hold `holdId` at its real cost. Idempotent per hold id. */
+export interface SettleRequest {
+  handle: string
+  holdId: string
+  costMicros: number
+  now: number
+  audit?: AuditEntry
+}
+
+export interface SettleResult {
+  /**
+   * `settled`: the hold became spend. `late`: the hold had expired, the cost was still
+   * recorded as spend (the money was spent). `duplicate`: this hold id was settled or
+   * released before; nothing changed.
+   */
+  outcome: 'settled' | 'late' | 'duplicate'
+  agent: AgentRecord
+}
+
+/** Release hold `holdId` without spending. Idempotent per hold id. */
+export interface ReleaseRequest {
+  handle: string
+  holdId: string
+  now: number
+  audit?: AuditEntry
+}
+
+export interface ReleaseResult {
+  /** `released`, or `none` when the hold was already settled, released or expired. */
+  outcome: 'released' | 'none'
+  agent: AgentRecord
+}
+
+/** What is known about an agent's recent activity, kept in a bounded window per agent. */
+export interface ActivityEvent {
+  at: number
+  kind: 'model_call' | 'model_result' | 'tool_call' | 'tool_result' | 'error' | 'spend'
+  runId?: string
+  /** Tool name for tool events. */
+  tool?: string
+  /** A hash of canonical data: tool arguments, or a model's output. Never the values. */
+  hash?: string
+  /** Micro-dollars, for `spend`. */
+  micros?: number
+  /** For `*_result`: whether it succeeded. */
+  ok?: boolean
+}
+
+/** Events a store publishes to every process that shares it. */
+export type StoreEvent =
+  | { type: 'revoked'; handle: string; reason: string; at: number }
+  | { type: 'updated'; handle: string }
+
+/**
+ * The storage interface. Implementations must make each method atomic on its own; see the
+ * conformance suite for the exact contract.
+ */
+export interface Store {
+  /** A short name for messages: `memory`, `sqlite`, `redis`. */
+  readonly kind: string
+
+  /** Creates an agent. Rejects with AgentExistsError when the handle is taken. */
+  createAgent(record: NewAgentRecord): Promise<AgentRecord>
+  /** The agent, with expired holds already released; undefined when unknown. */
+  getAgent(handle: string, now: number): Promise<AgentRecord | undefined>
+  findAgentByCredentialHash(credentialHash: string, now: number): Promise<AgentRecord | undefined>
+  listAgents(now: number): Promise<AgentRecord[]>
+  /** Changes the cap and/or policy. Rejects with AgentNotFoundError. */
+  updateAgent(
+    handle: string,
+    patch: { capMicros?: number; policy?: AgentPolicy },
+    now: number,
+    audit?: AuditEntry,
+  ): Promise<AgentRecord>
+  /**
+   * Marks the agent revoked (for good) and publishes a `revoked` event. Revoking twice
+   * keeps the first reason. Rejects with AgentNotFoundError.
+   */
+  revokeAgent(
+    handle: string,
+    reason: string,
+    now: number,
+    audit?: AuditEntry,
+  ): Promise<{ agent: AgentRecord; alreadyRevoked: boolean }>
+
+  /**
+   * Atomically: release the agent's expired holds; refuse if revoked; refuse unless
+   * `cap - spent - held > 0` and `spent + held + amount <= cap`; else hold `amount`.
+   */
+  reserve(request: ReserveRequest): Promise<ReserveResult>
+  settle(request: SettleRequest): Promise<SettleResult>
+  release(request: ReleaseRequest): Promise<ReleaseResult>
+
+  /** Appends an audit entry. May buffer; `flush` persists what is buffered. */
+  appendAudit(entry: AuditEntry): void
+  /** The agent's audit entries, oldest first (buffered ones included). */
+  readAudit(handle: string, options?: { limit?: number }): Promise<AuditEntry[]>
+
+  /**
+   * Appends an activity event to the agent's window and returns the window (oldest first,
+   * at most `keep` events, the new one last). Shared by every process using the store, so
+   * a loop spread over several processes is still seen as one.
+   */
+  recordActivity(handle: string, event: ActivityEvent, keep: number): Promise<ActivityEvent[]>
+
+  /**
+   * Sets the mark `key` for the agent if it is not set. True only for the one caller that
+   * set it, across every process sharing the store (an alert fires once per crossing).
+   */
+  markOnce(handle: string, key: string): Promise<boolean>
+
+  /** Subscribes to events from every process sharing the store. Returns the unsubscribe. */
+  subscribe(listener: (event: StoreEvent) => void): () => void
+
+  /** Persists buffered writes. */
+  flush(): Promise<void>
+  /** Flushes and releases connections, timers and files. */
+  close(): Promise<void>
+}

@@ -1,0 +1,156 @@
+#!/usr/bin/env node
+// The project's one entry point for `npm test`, `npm run demo`, `npm run bench` and friends.
+//
+// It must run on the system Node of these machines (Node 20), because the project itself
+// needs Node >= 22.13 (ai 7 and @mastra/core 1.x require it). So, in order:
+//   1. find a Node >= 22.13: the current one if new enough, else the npm package `node@22`
+//      installed once into the git-ignored `.tools/` folder (nothing else is downloaded);
+//   2. install dependencies with `npm ci` when node_modules is missing or stale (a stamp
+//      holds the hash of package-lock.json and the Node version it was installed with);
+//   3. build what is not built (turbo caches the rest);
+//   4. run the command with that Node first on PATH.
+// Plain JavaScript with no dependencies, on purpose: nothing is installed when it starts.
+import { spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const MIN_NODE = [22, 13, 0]
+// Pinned so that every machine runs the same Node; bump deliberately.
+const NODE_PACKAGE = 'node@22.23.3'
+const toolsDir = path.join(root, '.tools')
+const stampFile = path.join(root, 'node_modules', '.killswitch-install-stamp')
+
+const say = (message) => process.stderr.write(`[bootstrap] ${message}\n`)
+
+function isNewEnough(version) {
+  const parts = version.replace(/^v/, '').split('.').map(Number)
+  for (let i = 0; i < 3; i++) {
+    if (parts[i] > MIN_NODE[i]) return true
+    if (parts[i] < MIN_NODE[i]) return false
+  }
+  return true
+}
+
+function run(command, args, env, { exitOnFailure = true } = {}) {
+  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', env })
+  if (result.error) {
+    say(`could not start ${command}: ${result.error.message}`)
+    process.exit(1)
+  }
+  if (result.status !== 0 && exitOnFailure) process.exit(result.status ?? 1)
+  return result.status ?? 1
+}
+
+function versionOf(nodeBinary) {
+  const result = spawnSync(nodeBinary, ['--version'], { encoding: 'utf8' })
+  return result.status === 0 ? result.stdout.trim() : null
+}
+
+function findNode() {
+  if (isNewEnough(process.versions.node)) return process.execPath
+  const bundled = path.join(toolsDir, 'node_modules', 'node', 'bin', 'node')
+  const bundledVersion = existsSync(bundled) ? versionOf(bundled) : null
+  if (bundledVersion && isNewEnough(bundledVersion)) return bundled
+  say(
+    `system Node ${process.version} is older than ${MIN_NODE.join('.')}: ` +
+      `installing ${NODE_PACKAGE} from the npm registry into .tools/ (once)`,
+  )
+  run('npm', [
+    'install',
+    '--prefix',
+    toolsDir,
+    '--no-save',
+    '--no-package-lock',
+    '--no-audit',
+    '--no-fund',
+    NODE_PACKAGE,
+  ])
+  const installed = versionOf(bundled)
+  if (!installed || !isNewEnough(installed)) {
+    say(`${NODE_PACKAGE} did not install a usable Node at ${bundled}`)
+    process.exit(1)
+  }
+  return bundled
+}
+
+function projectEnv(nodeBinary) {
+  const nodeDir = path.dirname(nodeBinary)
+  const env = {
+    ...process.env,
+    PATH: [nodeDir, path.join(root, 'node_modules', '.bin'), process.env.PATH].join(path.delimiter),
+    TURBO_TELEMETRY_DISABLED: '1',
+    DO_NOT_TRACK: '1',
+  }
+  // Native addons must build against the headers of the Node that runs them.
+  const headers = path.join(nodeDir, '..', 'include', 'node')
+  if (nodeBinary !== process.execPath && existsSync(headers)) {
+    env.npm_config_nodedir = path.resolve(nodeDir, '..')
+  }
+  return env
+}
+
+function ensureDependencies(env, nodeVersion) {
+  const lockFile = path.join(root, 'package-lock.json')
+  const freshlyInstalled = !existsSync(lockFile)
+  if (freshlyInstalled) {
+    say('no package-lock.json: resolving dependencies (npm install)')
+    run('npm', ['install', '--no-audit', '--no-fund'], env)
+  }
+  const lock = readFileSync(lockFile)
+  const want = `${createHash('sha256').update(lock).digest('hex')} ${nodeVersion}`
+  const have = existsSync(stampFile) ? readFileSync(stampFile, 'utf8').trim() : ''
+  if (have === want) return
+  // A node_modules that `npm install` just wrote from this very lock is current; else npm ci.
+  if (!freshlyInstalled) {
+    say('installing dependencies (npm ci)')
+    run('npm', ['ci', '--no-audit', '--no-fund'], env)
+  }
+  writeFileSync(stampFile, `${want}\n`)
+}
+
+const [command = 'help', ...rest] = process.argv.slice(2)
+const nodeBinary = findNode()
+const env = projectEnv(nodeBinary)
+ensureDependencies(env, versionOf(nodeBinary) ?? process.version)
+
+const build = () => run('turbo', ['run', 'build', '--output-logs=errors-only'], env)
+
+switch (command) {
+  case 'setup':
+    build()
+    break
+  case 'test':
+    build()
+    run('turbo', ['run', 'typecheck', 'publint', '--output-logs=errors-only'], env)
+    run('biome', ['ci', '.'], env)
+    run('vitest', ['run', ...rest], env)
+    break
+  case 'demo':
+    build()
+    run('node', ['examples/demo/src/main.ts', ...rest], env)
+    break
+  case 'bench':
+    build()
+    run('node', ['bench/run.ts', ...rest], env)
+    break
+  case 'cli':
+    build()
+    run('node', ['packages/cli/dist/bin.js', ...rest], env)
+    break
+  case 'exec': {
+    // `npm run x -- vitest run packages/core`: any command on the project's Node.
+    const [program, ...args] = rest[0] === '--' ? rest.slice(1) : rest
+    if (!program) {
+      say('usage: npm run x -- <command> [args...]')
+      process.exit(2)
+    }
+    process.exit(run(program, args, env, { exitOnFailure: false }))
+    break
+  }
+  default:
+    say('usage: node scripts/bootstrap.mjs <setup|test|demo|bench|cli|exec> [args...]')
+    process.exit(command === 'help' ? 0 : 2)
+}
