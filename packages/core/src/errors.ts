@@ -94,7 +94,13 @@ export class SpendingCapExceededError extends KillSwitchError {
     requestedUsd: number
     message?: string
   }) {
-    const availableUsd = Math.max(0, details.spendingCapUsd - details.spentUsd - details.heldUsd)
+    // In micro-dollars: dollar floats are never subtracted (0.1 - 0.05 is not 0.05).
+    const micros = (usd: number) => Math.round(usd * 1_000_000)
+    const availableUsd =
+      Math.max(
+        0,
+        micros(details.spendingCapUsd) - micros(details.spentUsd) - micros(details.heldUsd),
+      ) / 1_000_000
     super(
       'spending_cap_exceeded',
       402,

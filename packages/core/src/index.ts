@@ -1,5 +1,18 @@
 // @killswitch/core: the kill switch policy engine. Exports are listed by name, in groups.
 
+// Agents
+export type { AgentSnapshot } from './agent-snapshot.js'
+export type {
+  AgentsApi,
+  CreateAgentInput,
+  ProvisionedAgent,
+  UpdateAgentInput,
+} from './agents.js'
+// Alerts
+export type { AlertDispatcher, AlertEvent } from './alerting.js'
+// Audit
+export { type AuditEntry, type AuditEntryType, auditToJsonLines } from './audit.js'
+export { CREDENTIAL_PREFIX, isWellFormedCredential } from './credentials.js'
 // Errors
 export {
   AgentExistsError,
@@ -14,5 +27,68 @@ export {
   StoreUnavailableError,
   UnknownModelPriceError,
 } from './errors.js'
+// Events
+export type { KillSwitchEventName, KillSwitchEvents, Listener } from './events.js'
+// The guard: the seam adapters use
+export type {
+  AgentGuard,
+  ModelCallRequest,
+  ModelCallResult,
+  ModelCallTicket,
+  OutputDelta,
+  Settlement,
+  SpendRequest,
+  SpendTicket,
+  TokenUsage,
+  ToolCallRequest,
+  ToolCallTicket,
+} from './guard-types.js'
+// Entry point
+export {
+  createKillSwitch,
+  type KillSwitch,
+  type KillSwitchOptions,
+  type VerifyResult,
+} from './kill-switch.js'
 // Money
 export { MAX_CAP_USD, MICROS_PER_USD, mulDivCeil, toMicros, toUsd } from './money.js'
+export type { AgentPolicy, AlertRule } from './policy.js'
+// Pricing
+export {
+  affordableOutputTokens,
+  costBound,
+  costOfUsage,
+  estimateOutputTokens,
+  inputTokenBound,
+} from './pricing/cost.js'
+export type { ModelRates, Rate } from './pricing/model-rates.js'
+export {
+  createPriceSource,
+  type ModelPrice,
+  type PriceSource,
+  splitModelId,
+} from './pricing/price-source.js'
+// Runaway detection
+export type { RunawayConfig } from './runaway/config.js'
+export type {
+  DetectorFinding,
+  Observation,
+  RunawayAction,
+  RunawayMonitor,
+  RunawayVerdict,
+} from './runaway/types.js'
+// Stores
+export type {
+  ActivityEvent,
+  AgentRecord,
+  NewAgentRecord,
+  ReleaseRequest,
+  ReleaseResult,
+  ReserveRequest,
+  ReserveResult,
+  SettleRequest,
+  SettleResult,
+  Store,
+  StoreEvent,
+} from './store.js'
+export { type MemoryStoreOptions, memoryStore } from './stores/memory-store.js'

@@ -1,0 +1,49 @@
+// What the public API shows of an agent: dollars, ISO times, and never the credential, its
+// hash or a webhook secret.
+import { toUsd } from './money.js'
+import type { RunawayConfig } from './runaway/config.js'
+import type { AgentRecord } from './store.js'
+
+/** An agent as `agents.get` and `agents.list` show it. Amounts in dollars. */
+export interface AgentSnapshot {
+  handle: string
+  status: 'active' | 'revoked'
+  currency: 'usd'
+  spendingCap: number
+  spent: number
+  /** Held by calls in flight (reserved, not yet settled). */
+  held: number
+  /** What a new call can still reserve: cap - spent - held, never below 0. */
+  available: number
+  createdAt: string
+  updatedAt: string
+  revokedAt?: string
+  revokedReason?: string
+  alerts: Array<{ thresholdPct: number; webhookUrl: string; signed: boolean }>
+  runaway: RunawayConfig
+}
+
+/** Converts a store record to its public view. */
+export function toSnapshot(record: AgentRecord): AgentSnapshot {
+  return {
+    handle: record.handle,
+    status: record.status,
+    currency: record.currency,
+    spendingCap: toUsd(record.capMicros),
+    spent: toUsd(record.spentMicros),
+    held: toUsd(record.heldMicros),
+    available: toUsd(Math.max(0, record.capMicros - record.spentMicros - record.heldMicros)),
+    createdAt: new Date(record.createdAt).toISOString(),
+    updatedAt: new Date(record.updatedAt).toISOString(),
+    ...(record.revokedAt === undefined
+      ? {}
+      : { revokedAt: new Date(record.revokedAt).toISOString() }),
+    ...(record.revokedReason === undefined ? {} : { revokedReason: record.revokedReason }),
+    alerts: record.policy.alerts.map((rule) => ({
+      thresholdPct: rule.thresholdPct,
+      webhookUrl: rule.webhookUrl,
+      signed: rule.secret !== undefined,
+    })),
+    runaway: record.policy.runaway,
+  }
+}

@@ -1,0 +1,139 @@
+import { describe, expect, it } from 'vitest'
+import { AgentExistsError, AgentNotFoundError, InvalidConfigError } from './errors.js'
+import { createKillSwitch } from './kill-switch.js'
+
+const expectInvalid = async (promise: Promise<unknown>, field: string) => {
+  const error = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  )
+  expect(error).toBeInstanceOf(InvalidConfigError)
+  expect((error as InvalidConfigError).field).toBe(field)
+  expect((error as Error).message).toContain(field)
+  return error as InvalidConfigError
+}
+
+describe('agents API', () => {
+  it('provisions an agent with its own credential, shown once', async () => {
+    const ks = createKillSwitch()
+    const agent = await ks.agents.create({
+      handle: 'researcher-agent-7',
+      spendingCap: 50,
+      currency: 'usd',
+    })
+    expect(agent).toMatchObject({
+      handle: 'researcher-agent-7',
+      status: 'active',
+      spendingCap: 50,
+      spent: 0,
+      held: 0,
+      available: 50,
+    })
+    expect(agent.credential).toMatch(/^ks_[A-Za-z0-9_-]{43}$/)
+    const other = await ks.agents.create({ handle: 'writer', spendingCap: 5 })
+    expect(other.credential).not.toBe(agent.credential)
+    const fetched = await ks.agents.get('researcher-agent-7')
+    expect(fetched).not.toHaveProperty('credential')
+    expect(JSON.stringify(await ks.agents.list())).not.toContain(agent.credential)
+    expect(JSON.stringify(await ks.audit('researcher-agent-7'))).not.toContain(agent.credential)
+    expect(JSON.stringify(await ks.store.getAgent('researcher-agent-7', Date.now()))).not.toContain(
+      agent.credential,
+    )
+  })
+
+  it('refuses a duplicate handle without touching the existing agent', async () => {
+    const ks = createKillSwitch()
+    const first = await ks.agents.create({ handle: 'a', spendingCap: 10 })
+    await expect(ks.agents.create({ handle: 'a', spendingCap: 999 })).rejects.toBeInstanceOf(
+      AgentExistsError,
+    )
+    expect((await ks.agents.get('a')).spendingCap).toBe(10)
+    expect((await ks.verify(first.credential)).active).toBe(true)
+  })
+
+  it.each([
+    [{ handle: 'x', spendingCap: -1 }, 'spendingCap', 'negative'],
+    [{ handle: 'x', spendingCap: Number.NaN }, 'spendingCap', 'finite'],
+    [{ handle: 'x', spendingCap: Number.POSITIVE_INFINITY }, 'spendingCap', 'finite'],
+    [{ handle: 'x', spendingCap: 2e9 }, 'spendingCap', 'typo'],
+    [{ handle: 'x', spendingCap: '50' }, 'spendingCap', 'number'],
+    [{ handle: 'x', spendingCap: 5, currency: 'eur' }, 'currency', 'usd'],
+    [{ handle: 'bad handle!', spendingCap: 5 }, 'handle', 'letters'],
+    [{ handle: '', spendingCap: 5 }, 'handle', 'letters'],
+    [{ handle: 'x'.repeat(65), spendingCap: 5 }, 'handle', '64'],
+    [{ handle: 'x', spendingCap: 5, capp: 1 }, 'agents.create', 'capp'],
+  ])('refuses %j with InvalidConfigError naming %s', async (input, field, hint) => {
+    const ks = createKillSwitch()
+    const error = await expectInvalid(ks.agents.create(input as never), field)
+    expect(error.message).toContain(hint)
+    expect(await ks.agents.list()).toEqual([])
+  })
+
+  it('updates the cap, audits the change and refuses a bad one', async () => {
+    const ks = createKillSwitch()
+    await ks.agents.create({ handle: 'a', spendingCap: 50 })
+    expect((await ks.agents.update('a', { spendingCap: 10 })).spendingCap).toBe(10)
+    await expectInvalid(ks.agents.update('a', { spendingCap: -5 }), 'spendingCap')
+    await expect(ks.agents.update('ghost', { spendingCap: 1 })).rejects.toBeInstanceOf(
+      AgentNotFoundError,
+    )
+    const audit = await ks.audit('a')
+    expect(audit.map((entry) => entry.type)).toEqual(['created', 'cap_changed'])
+    expect(audit[1]?.data).toMatchObject({ from: 50, to: 10 })
+  })
+
+  it('sets alerts (http(s) only, thresholds as fractions) and never shows their secret', async () => {
+    const ks = createKillSwitch()
+    await ks.agents.create({ handle: 'a', spendingCap: 50 })
+    const secret = 'whsec_0123456789abcdef'
+    const snapshot = await ks.agents.setAlert('a', {
+      thresholdPct: 0.8,
+      webhookUrl: 'https://example.com/hook',
+      secret,
+    })
+    expect(snapshot.alerts).toEqual([
+      { thresholdPct: 0.8, webhookUrl: 'https://example.com/hook', signed: true },
+    ])
+    expect(JSON.stringify(await ks.audit('a'))).not.toContain(secret)
+    await expectInvalid(
+      ks.agents.setAlert('a', { thresholdPct: 80, webhookUrl: 'https://example.com/hook' }),
+      'thresholdPct',
+    )
+    await expectInvalid(
+      ks.agents.setAlert('a', { thresholdPct: 0.5, webhookUrl: 'ftp://example.com/hook' }),
+      'webhookUrl',
+    )
+    await expectInvalid(
+      ks.agents.setAlert('a', { thresholdPct: 0.5, webhookUrl: 'not a url' }),
+      'webhookUrl',
+    )
+  })
+
+  it('revokes: verify answers inactive, the reason is kept and audited', async () => {
+    const ks = createKillSwitch()
+    const agent = await ks.agents.create({ handle: 'a', spendingCap: 50 })
+    expect(await ks.verify(agent.credential)).toMatchObject({
+      active: true,
+      handle: 'a',
+      available: 50,
+    })
+    const revoked = await ks.agents.revoke('a', { reason: 'loop in search tool' })
+    expect(revoked).toMatchObject({ status: 'revoked', revokedReason: 'loop in search tool' })
+    expect(await ks.verify(agent.credential)).toEqual({ active: false })
+    expect(await ks.verify('ks_not-a-real-one')).toEqual({ active: false })
+    expect(await ks.verify(undefined as never)).toEqual({ active: false })
+    const last = (await ks.audit('a')).at(-1)
+    expect(last).toMatchObject({
+      type: 'revoked',
+      data: { reason: 'loop in search tool', by: 'operator' },
+    })
+    await expectInvalid(ks.agents.revoke('a', { reason: '' }), 'reason')
+  })
+
+  it('refuses bad kill switch options by name', () => {
+    expect(() => createKillSwitch({ holdTtlMs: 0 })).toThrow(InvalidConfigError)
+    expect(() => createKillSwitch({ defaultMaxOutputTokens: 1.5 })).toThrow(
+      /defaultMaxOutputTokens/,
+    )
+  })
+})

@@ -1,0 +1,147 @@
+// Deciding WHEN to alert: a threshold crossing (once per crossing, across processes, via the
+// store's atomic mark), a revocation, a runaway trip. HOW an alert is delivered (signed
+// webhooks, retries) is the dispatcher's job. Everything here is off the guarded call's
+// path: the caller never waits for a mark or a delivery.
+import { randomUUID } from 'node:crypto'
+import type { AuditEntry } from './audit.js'
+import type { EventHub } from './events.js'
+import { toUsd } from './money.js'
+import type { DetectorFinding } from './runaway/types.js'
+import type { AgentRecord, Store } from './store.js'
+
+/** The JSON body of an alert webhook. Dollars; never a credential. */
+export interface AlertEvent {
+  /** Unique per event, the same on every retry: de-duplicate on it. */
+  id: string
+  type: 'threshold' | 'revoked' | 'runaway'
+  agent: string
+  spent: number
+  spendingCap: number
+  thresholdPct?: number
+  reason?: string
+  detector?: string
+  at: string
+}
+
+/** Delivers alert events. `dispatch` must return at once; `flush` waits for deliveries. */
+export interface AlertDispatcher {
+  dispatch(event: AlertEvent, target: { url: string; secret?: string }): void
+  flush(): Promise<void>
+  close(): Promise<void>
+}
+
+export interface Alerting {
+  afterSpend(agent: AgentRecord): void
+  notifyRevoked(agent: AgentRecord): void
+  notifyRunaway(agent: AgentRecord, finding: DetectorFinding, action: string): void
+  /** Waits for marks in progress and for the dispatcher's deliveries. */
+  flush(): Promise<void>
+}
+
+export function createAlerting(deps: {
+  store: Store
+  events: EventHub
+  dispatcher: AlertDispatcher | undefined
+  now: () => number
+  audit: (entry: AuditEntry) => void
+  onError: (error: unknown) => void
+}): Alerting {
+  const { store, events, dispatcher, now, audit, onError } = deps
+  // Marks this process already took or lost: skip the store round trip next time.
+  const decided = new Set<string>()
+  const pending = new Set<Promise<unknown>>()
+
+  const track = (promise: Promise<unknown>) => {
+    const tracked = promise.catch(onError).finally(() => pending.delete(tracked))
+    pending.add(tracked)
+  }
+
+  const send = (
+    agent: AgentRecord,
+    event: Omit<AlertEvent, 'id' | 'at' | 'agent' | 'spent' | 'spendingCap'>,
+    urls?: ReadonlySet<string>,
+  ) => {
+    if (!dispatcher) return
+    const body: AlertEvent = {
+      id: randomUUID(),
+      agent: agent.handle,
+      spent: toUsd(agent.spentMicros),
+      spendingCap: toUsd(agent.capMicros),
+      at: new Date(now()).toISOString(),
+      ...event,
+    }
+    const seen = new Set<string>()
+    for (const rule of agent.policy.alerts) {
+      if (urls && !urls.has(rule.webhookUrl)) continue
+      if (seen.has(rule.webhookUrl)) continue
+      seen.add(rule.webhookUrl)
+      dispatcher.dispatch(body, {
+        url: rule.webhookUrl,
+        ...(rule.secret ? { secret: rule.secret } : {}),
+      })
+    }
+  }
+
+  return {
+    afterSpend(agent) {
+      if (agent.policy.alerts.length === 0 || agent.capMicros <= 0) return
+      for (const rule of agent.policy.alerts) {
+        // Crossing = spent reached the fraction of the cap in force; a new cap re-arms it.
+        if (agent.spentMicros < Math.ceil(agent.capMicros * rule.thresholdPct)) continue
+        const key = `threshold:${rule.thresholdPct}:${agent.capMicros}:${rule.webhookUrl}`
+        const local = `${agent.handle}\u0000${key}`
+        if (decided.has(local)) continue
+        decided.add(local)
+        track(
+          store.markOnce(agent.handle, key).then((won) => {
+            if (!won) return
+            const summary = `spend $${toUsd(agent.spentMicros)} crossed ${rule.thresholdPct * 100}% of the $${toUsd(agent.capMicros)} cap`
+            audit({
+              at: now(),
+              handle: agent.handle,
+              type: 'alert',
+              summary,
+              data: {
+                thresholdPct: rule.thresholdPct,
+                spent: toUsd(agent.spentMicros),
+                spendingCap: toUsd(agent.capMicros),
+                webhookUrl: rule.webhookUrl,
+              },
+            })
+            events.emit('threshold', {
+              handle: agent.handle,
+              thresholdPct: rule.thresholdPct,
+              spent: toUsd(agent.spentMicros),
+              spendingCap: toUsd(agent.capMicros),
+            })
+            send(
+              agent,
+              { type: 'threshold', thresholdPct: rule.thresholdPct },
+              new Set([rule.webhookUrl]),
+            )
+          }),
+        )
+      }
+    },
+
+    notifyRevoked(agent) {
+      send(agent, {
+        type: 'revoked',
+        ...(agent.revokedReason ? { reason: agent.revokedReason } : {}),
+      })
+    },
+
+    notifyRunaway(agent, finding, action) {
+      send(agent, {
+        type: 'runaway',
+        detector: finding.detector,
+        reason: `${finding.summary ?? finding.detector} (${action})`,
+      })
+    },
+
+    async flush() {
+      while (pending.size > 0) await Promise.all([...pending])
+      await dispatcher?.flush()
+    },
+  }
+}

@@ -1,0 +1,105 @@
+// Validation of every public input, at the boundary, with zod. A failure becomes an
+// InvalidConfigError whose message names the field, what was given and what is allowed.
+import { z } from 'zod'
+import { InvalidConfigError } from './errors.js'
+import { MAX_CAP_USD } from './money.js'
+import { runawayConfigSchema } from './runaway/config.js'
+
+const HANDLE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+
+export const handleSchema = z
+  .string({ error: 'a string is required' })
+  .regex(
+    HANDLE_PATTERN,
+    '1 to 64 characters: letters, digits, ".", "_" and "-", starting with a letter or digit (e.g. "researcher-agent-7")',
+  )
+
+export const spendingCapSchema = z
+  .number({ error: 'a finite number of dollars is required (e.g. spendingCap: 50)' })
+  .refine((value) => Number.isFinite(value), 'a finite number of dollars is required')
+  .refine((value) => value >= 0, 'a cap cannot be negative (0 denies everything)')
+  .refine(
+    (value) => value <= MAX_CAP_USD,
+    `a cap above $${MAX_CAP_USD.toLocaleString('en-US')} is refused as a likely typo`,
+  )
+
+const thresholdSchema = z
+  .number({ error: 'a fraction of the cap is required (e.g. 0.8 for 80%)' })
+  .gt(0, 'must be above 0 (a fraction of the cap, e.g. 0.8)')
+  .lte(1, 'must be at most 1 (a fraction of the cap, e.g. 0.8; not a percentage like 80)')
+
+export const webhookUrlSchema = z.string({ error: 'a URL is required' }).refine((value) => {
+  try {
+    const url = new URL(value)
+    return url.protocol === 'https:' || url.protocol === 'http:'
+  } catch {
+    return false
+  }
+}, 'an absolute http(s) URL is required (e.g. "https://example.com/hooks/killswitch")')
+
+export const alertRuleSchema = z
+  .object({
+    thresholdPct: thresholdSchema,
+    webhookUrl: webhookUrlSchema,
+    secret: z.string().min(16, 'a signing secret of at least 16 characters').optional(),
+  })
+  .strict()
+
+export const createAgentSchema = z
+  .object({
+    handle: handleSchema,
+    spendingCap: spendingCapSchema,
+    currency: z.literal('usd', { error: 'only "usd" is supported' }).optional().default('usd'),
+    runaway: runawayConfigSchema.optional(),
+    alerts: z.array(alertRuleSchema).optional(),
+  })
+  .strict()
+
+export const updateAgentSchema = z
+  .object({
+    spendingCap: spendingCapSchema.optional(),
+    runaway: runawayConfigSchema.optional(),
+  })
+  .strict()
+
+export const revokeSchema = z
+  .object({ reason: z.string().min(1, 'say why (it goes in the audit log)').max(500) })
+  .strict()
+
+/** Parses `value` with `schema`, or throws InvalidConfigError naming the first bad field. */
+export function parseInput<Schema extends z.ZodType>(
+  schema: Schema,
+  value: unknown,
+  what: string,
+): z.output<Schema> {
+  const result = schema.safeParse(value)
+  if (result.success) return result.data
+  const issue = result.error.issues[0]
+  const field = issue?.path.length ? issue.path.join('.') : what
+  let message = issue?.message ?? 'invalid'
+  if (issue?.code === 'unrecognized_keys') {
+    message = `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `"${key}"`).join(', ')}`
+  }
+  const given = issue?.path.length ? valueAt(value, issue.path) : value
+  throw new InvalidConfigError(
+    field,
+    `Invalid ${field} in ${what}: ${message}${given === undefined ? '' : ` (got ${describe(given)})`}.`,
+  )
+}
+
+function valueAt(value: unknown, path: PropertyKey[]): unknown {
+  let current = value
+  for (const key of path) {
+    if (current === null || typeof current !== 'object') return undefined
+    current = (current as Record<PropertyKey, unknown>)[key]
+  }
+  return current
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}...` : value)
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null)
+    return String(value)
+  return typeof value
+}

@@ -1,0 +1,44 @@
+// What a guard needs from its kill switch: the store, prices, runaway monitor, events, clock
+// and the few actions that span agents (revoke, threshold alerts). Internal: not exported
+// from the package.
+import type { AuditEntry } from './audit.js'
+import { KillSwitchError, StoreUnavailableError } from './errors.js'
+import type { EventHub } from './events.js'
+import type { PriceSource } from './pricing/price-source.js'
+import type { DetectorFinding, RunawayMonitor } from './runaway/types.js'
+import type { AgentRecord, Store } from './store.js'
+
+export interface Engine {
+  readonly store: Store
+  readonly prices: PriceSource
+  readonly monitor: RunawayMonitor
+  readonly events: EventHub
+  readonly holdTtlMs: number
+  readonly defaultMaxOutputTokens: number
+  now(): number
+  /** The AbortController shared by every guard of one credential in this process. */
+  controllerFor(credentialHash: string): AbortController
+  /** Records which agent a credential belongs to, so a revocation event can abort it. */
+  bindHandle(credentialHash: string, handle: string): void
+  /** Revokes an agent everywhere (store, events, alerts). */
+  revoke(handle: string, reason: string, by: 'operator' | 'runaway'): Promise<AgentRecord>
+  /** Called after every settlement: fires threshold alerts (off the caller's path). */
+  afterSpend(agent: AgentRecord): void
+  /** Sends a runaway trip to the agent's alert webhooks. */
+  notifyRunaway(agent: AgentRecord, finding: DetectorFinding, action: string): void
+  /** Appends an audit entry (buffered by durable stores). */
+  audit(entry: AuditEntry): void
+}
+
+/**
+ * Runs a store operation, turning any failure that is not already a kill switch error into
+ * StoreUnavailableError: a store that cannot answer denies (fail closed).
+ */
+export async function storeCall<T>(store: Store, operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation()
+  } catch (error) {
+    if (KillSwitchError.isInstance(error)) throw error
+    throw new StoreUnavailableError(`The ${store.kind} store failed`, { cause: error })
+  }
+}

@@ -1,0 +1,129 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { KillSwitchError, SpendingCapExceededError } from './errors.js'
+import { createKillSwitch } from './kill-switch.js'
+
+const prices = { 'test-model': { inputPerMTok: 1, outputPerMTok: 1 } }
+
+describe('guard under concurrency', () => {
+  it('10,000 concurrent calls on a $1 cap: spent <= $1, each admitted or refused with SpendingCapExceededError', async () => {
+    const ks = createKillSwitch({ prices })
+    const agent = await ks.agents.create({ handle: 'burst', spendingCap: 1 })
+    const guard = ks.guard(agent.credential)
+    let admitted = 0
+    let refused = 0
+    await Promise.all(
+      Array.from({ length: 10_000 }, async (_, i) => {
+        try {
+          const ticket = await guard.beforeModelCall({
+            model: 'test-model',
+            input: 'x'.repeat(50),
+            maxOutputTokens: 150,
+          })
+          admitted++
+          // Real usage never exceeds what was held (input <= bound, output <= clamp).
+          await guard.afterModelCall(ticket, { usage: { inputTokens: 50, outputTokens: i % 151 } })
+        } catch (error) {
+          expect(error).toBeInstanceOf(SpendingCapExceededError)
+          refused++
+        }
+      }),
+    )
+    const state = await ks.agents.get('burst')
+    expect(admitted + refused).toBe(10_000)
+    expect(refused).toBeGreaterThan(0)
+    expect(state.spent).toBeLessThanOrEqual(1)
+    expect(state.held).toBe(0)
+  })
+
+  it('keeps spent <= cap and leaks no hold over random interleavings of calls, failures, tools and revocation', async () => {
+    type Step =
+      | { kind: 'model'; input: number; max: number; out: number; fail: boolean }
+      | { kind: 'tool'; price: number; ok: boolean }
+      | { kind: 'raise'; by: number }
+      | { kind: 'revoke' }
+    const step: fc.Arbitrary<Step> = fc.oneof(
+      {
+        weight: 6,
+        arbitrary: fc.record({
+          kind: fc.constant('model' as const),
+          input: fc.integer({ min: 1, max: 400 }),
+          max: fc.integer({ min: 1, max: 400 }),
+          out: fc.nat(),
+          fail: fc.boolean(),
+        }),
+      },
+      {
+        weight: 3,
+        arbitrary: fc.record({
+          kind: fc.constant('tool' as const),
+          price: fc.integer({ min: 0, max: 300 }),
+          ok: fc.boolean(),
+        }),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.record({
+          kind: fc.constant('raise' as const),
+          by: fc.integer({ min: 0, max: 500 }),
+        }),
+      },
+      { weight: 1, arbitrary: fc.constant({ kind: 'revoke' as const }) },
+    )
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 3_000 }),
+        fc.array(step, { maxLength: 40 }),
+        async (capMicros, steps) => {
+          const ks = createKillSwitch({ prices })
+          const agent = await ks.agents.create({
+            handle: 'prop',
+            spendingCap: capMicros / 1_000_000,
+          })
+          const guard = ks.guard(agent.credential)
+          let cap = capMicros
+          await Promise.all(
+            steps.map(async (item) => {
+              try {
+                if (item.kind === 'model') {
+                  const ticket = await guard.beforeModelCall({
+                    model: 'test-model',
+                    input: 'y'.repeat(item.input),
+                    maxOutputTokens: item.max,
+                  })
+                  expect(ticket.maxOutputTokens).toBeLessThanOrEqual(item.max)
+                  if (item.fail) await guard.failModelCall(ticket, new Error('provider failed'))
+                  else
+                    await guard.afterModelCall(ticket, {
+                      usage: {
+                        inputTokens: item.input,
+                        outputTokens: item.out % (ticket.maxOutputTokens + 1),
+                      },
+                    })
+                } else if (item.kind === 'tool') {
+                  const ticket = await guard.beforeToolCall({
+                    name: 'paid',
+                    args: { n: item.price },
+                    priceUsd: item.price / 1_000_000,
+                  })
+                  await guard.afterToolCall(ticket, { ok: item.ok })
+                } else if (item.kind === 'raise') {
+                  cap += item.by
+                  await ks.agents.update('prop', { spendingCap: cap / 1_000_000 })
+                } else {
+                  await ks.agents.revoke('prop', { reason: 'property test' })
+                }
+              } catch (error) {
+                expect(KillSwitchError.isInstance(error)).toBe(true)
+              }
+            }),
+          )
+          const state = await ks.agents.get('prop')
+          expect(state.held).toBe(0)
+          expect(Math.round(state.spent * 1_000_000)).toBeLessThanOrEqual(cap)
+        },
+      ),
+      { numRuns: 150 },
+    )
+  })
+})

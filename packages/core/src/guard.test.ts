@@ -1,0 +1,363 @@
+import { describe, expect, it } from 'vitest'
+import type { AlertDispatcher, AlertEvent } from './alerting.js'
+import {
+  AgentRevokedError,
+  RunawayDetectedError,
+  SpendingCapExceededError,
+  StoreUnavailableError,
+  UnknownModelPriceError,
+} from './errors.js'
+import { createKillSwitch, type KillSwitchOptions } from './kill-switch.js'
+import type { RunawayMonitor, RunawayVerdict } from './runaway/types.js'
+import { memoryStore } from './stores/memory-store.js'
+
+// $1 per million tokens in and out: one token costs one micro-dollar.
+const prices = { 'test-model': { inputPerMTok: 1, outputPerMTok: 1 } }
+
+async function setup(cap: number, options: KillSwitchOptions = {}) {
+  const ks = createKillSwitch({ prices, ...options })
+  const agent = await ks.agents.create({ handle: 'agent', spendingCap: cap })
+  return { ks, agent, guard: ks.guard(agent.credential) }
+}
+
+const call = { model: 'test-model', input: 'x'.repeat(100) }
+
+describe('guard: model calls', () => {
+  it('holds the bound, settles the real cost and releases the rest', async () => {
+    const { ks, guard } = await setup(1)
+    const ticket = await guard.beforeModelCall({ ...call, maxOutputTokens: 1_000 })
+    expect(ticket).toMatchObject({ handle: 'agent', maxOutputTokens: 1_000, reservedUsd: 0.0011 })
+    expect(await ks.agents.get('agent')).toMatchObject({ held: 0.0011, spent: 0 })
+    const settled = await guard.afterModelCall(ticket, {
+      usage: { inputTokens: 40, outputTokens: 60 },
+    })
+    expect(settled).toEqual({ costUsd: 0.0001, spentUsd: 0.0001, availableUsd: 0.9999 })
+    expect(await ks.agents.get('agent')).toMatchObject({ held: 0, spent: 0.0001 })
+    const audit = await ks.audit('agent')
+    expect(audit.map((entry) => entry.type)).toEqual(['created', 'hold', 'settled'])
+    expect(audit[2]?.data).toMatchObject({
+      model: 'test-model',
+      inputTokens: 40,
+      outputTokens: 60,
+      cost: 0.0001,
+    })
+    // Settling twice changes nothing.
+    await guard.afterModelCall(ticket, { usage: { inputTokens: 40, outputTokens: 60 } })
+    expect((await ks.agents.get('agent')).spent).toBe(0.0001)
+  })
+
+  it('clamps max output tokens to what the budget pays for and keeps a smaller one', async () => {
+    const { guard } = await setup(0.0005)
+    const clamped = await guard.beforeModelCall({ ...call })
+    // $0.0005 = 500 micro-dollars: 100 for the input bound, 400 output tokens.
+    expect(clamped.maxOutputTokens).toBe(400)
+    await guard.failModelCall(clamped, new Error('not sent'))
+    const kept = await guard.beforeModelCall({ ...call, maxOutputTokens: 50 })
+    expect(kept.maxOutputTokens).toBe(50)
+  })
+
+  it('uses the default max output tokens when the caller sets none', async () => {
+    const { guard } = await setup(100, { defaultMaxOutputTokens: 777 })
+    expect((await guard.beforeModelCall(call)).maxOutputTokens).toBe(777)
+  })
+
+  it('refuses a call the budget cannot pay for, before anything is spent', async () => {
+    const { ks, guard } = await setup(0.00015)
+    // 150 micro-dollars: the 100-byte input bound fits, 50 output tokens fit.
+    const ticket = await guard.beforeModelCall(call)
+    await guard.afterModelCall(ticket, { usage: { inputTokens: 100, outputTokens: 50 } })
+    const denied: string[] = []
+    ks.on('denied', (event) => denied.push(event.rule))
+    await expect(guard.beforeModelCall(call)).rejects.toBeInstanceOf(SpendingCapExceededError)
+    expect(denied).toEqual(['spending_cap'])
+    expect((await ks.audit('agent')).at(-1)).toMatchObject({
+      type: 'denied',
+      data: { rule: 'spending_cap' },
+    })
+  })
+
+  it('denies everything on a $0 cap, even a free model', async () => {
+    const ks = createKillSwitch({ prices: { free: { inputPerMTok: 0, outputPerMTok: 0 } } })
+    const agent = await ks.agents.create({ handle: 'zero', spendingCap: 0 })
+    await expect(
+      ks.guard(agent.credential).beforeModelCall({ model: 'free', input: 'hi' }),
+    ).rejects.toBeInstanceOf(SpendingCapExceededError)
+  })
+
+  it('refuses an unknown model with the fix in the message, never pricing it at zero', async () => {
+    const { ks, guard } = await setup(10)
+    const error = await guard
+      .beforeModelCall({ model: 'mystery-model', input: 'hi' })
+      .catch((caught) => caught)
+    expect(error).toBeInstanceOf(UnknownModelPriceError)
+    expect(error.message).toContain("prices: { 'mystery-model'")
+    expect((await ks.agents.get('agent')).held).toBe(0)
+  })
+
+  it('settles the whole hold when the provider reports no usage', async () => {
+    const { ks, guard } = await setup(1)
+    const ticket = await guard.beforeModelCall({ ...call, maxOutputTokens: 900 })
+    await guard.afterModelCall(ticket, {})
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.001, held: 0 })
+  })
+
+  it('refuses every call once the cap is lowered below what is spent', async () => {
+    const { ks, guard } = await setup(1)
+    const ticket = await guard.beforeModelCall({ ...call, maxOutputTokens: 10_000 })
+    await guard.afterModelCall(ticket, { usage: { inputTokens: 5_000, outputTokens: 5_000 } })
+    await ks.agents.update('agent', { spendingCap: 0.005 })
+    await expect(guard.beforeModelCall(call)).rejects.toBeInstanceOf(SpendingCapExceededError)
+    await expect(
+      guard.reserveSpend({ amountUsd: 0.000001, kind: 'payment', description: 'x' }),
+    ).rejects.toBeInstanceOf(SpendingCapExceededError)
+  })
+})
+
+describe('guard: streaming', () => {
+  it('stops a stream that runs past the output it was held for', async () => {
+    const { ks, guard } = await setup(1)
+    const ticket = await guard.beforeModelCall({ ...call, maxOutputTokens: 10 })
+    guard.onOutputDelta(ticket, { tokens: 10 })
+    expect(() => guard.onOutputDelta(ticket, { text: 'more' })).toThrow(SpendingCapExceededError)
+    await guard.failModelCall(ticket, new Error('stopped'))
+    const agent = await ks.agents.get('agent')
+    expect(agent.held).toBe(0)
+    // Output was produced, so an estimate is settled (never zero), at most the hold.
+    expect(agent.spent).toBeGreaterThan(0)
+    expect(agent.spent).toBeLessThanOrEqual(ticket.reservedUsd)
+  })
+
+  it('releases the hold of a call that failed before producing anything', async () => {
+    const { ks, guard } = await setup(1)
+    const ticket = await guard.beforeModelCall(call)
+    await guard.failModelCall(ticket, new Error('provider 500'))
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0, held: 0 })
+    expect((await ks.audit('agent')).at(-1)).toMatchObject({ type: 'released' })
+  })
+})
+
+describe('guard: revocation', () => {
+  it('aborts the signal of every guard of the agent and refuses everything after', async () => {
+    const { ks, agent, guard } = await setup(10)
+    const other = ks.guard(agent.credential)
+    const ticket = await guard.beforeModelCall(call)
+    expect(guard.signal.aborted).toBe(false)
+    await ks.agents.revoke('agent', { reason: 'loop in search tool' })
+    expect(guard.signal.aborted).toBe(true)
+    expect(other.signal.aborted).toBe(true)
+    expect(guard.signal.reason).toBeInstanceOf(AgentRevokedError)
+    expect(guard.signal.reason).toMatchObject({ handle: 'agent', reason: 'loop in search tool' })
+    expect(() => guard.onOutputDelta(ticket, { text: 'token' })).toThrow(AgentRevokedError)
+    await expect(guard.beforeModelCall(call)).rejects.toBeInstanceOf(AgentRevokedError)
+    await expect(other.beforeToolCall({ name: 'search', args: {} })).rejects.toBeInstanceOf(
+      AgentRevokedError,
+    )
+    await expect(
+      ks.guard(agent.credential).reserveSpend({ amountUsd: 1, kind: 'payment', description: 'x' }),
+    ).rejects.toBeInstanceOf(AgentRevokedError)
+    await guard.failModelCall(ticket, guard.signal.reason)
+    expect((await ks.agents.get('agent')).held).toBe(0)
+  })
+
+  it('refuses a malformed or unknown credential as revoked', async () => {
+    const { ks } = await setup(10)
+    const malformed = ks.guard('sk-live-123')
+    expect(malformed.signal.aborted).toBe(true)
+    await expect(malformed.beforeModelCall(call)).rejects.toBeInstanceOf(AgentRevokedError)
+    const unknown = ks.guard(`ks_${'A'.repeat(43)}`)
+    await expect(unknown.check()).rejects.toBeInstanceOf(AgentRevokedError)
+    const error = await unknown.beforeModelCall(call).catch((caught) => caught)
+    expect(error.message).not.toContain('AAAA')
+  })
+
+  it('stays revoked for a guard made after the revocation', async () => {
+    const { ks, agent } = await setup(10)
+    await ks.agents.revoke('agent', { reason: 'done' })
+    const late = ks.guard(agent.credential)
+    await expect(late.check()).rejects.toBeInstanceOf(AgentRevokedError)
+    expect(late.signal.aborted).toBe(true)
+  })
+})
+
+describe('guard: tools and other spend', () => {
+  it('holds a paid tool’s price, settles it on success and releases it on failure', async () => {
+    const { ks, guard } = await setup(0.05)
+    const ok = await guard.beforeToolCall({ name: 'search', args: { q: 'a' }, priceUsd: 0.02 })
+    expect((await ks.agents.get('agent')).held).toBe(0.02)
+    await guard.afterToolCall(ok, { ok: true })
+    const failed = await guard.beforeToolCall({ name: 'search', args: { q: 'b' }, priceUsd: 0.02 })
+    await guard.afterToolCall(failed, { ok: false, error: new Error('503') })
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.02, held: 0 })
+    await guard.beforeToolCall({ name: 'search', args: { q: 'c' }, priceUsd: 0.02 })
+    await expect(
+      guard.beforeToolCall({ name: 'search', args: { q: 'd' }, priceUsd: 0.02 }),
+    ).rejects.toBeInstanceOf(SpendingCapExceededError)
+  })
+
+  it('settles a spend below its hold (an upto payment) and releases a refused one', async () => {
+    const { ks, guard } = await setup(1)
+    const paid = await guard.reserveSpend({
+      amountUsd: 0.1,
+      kind: 'payment',
+      description: 'GET /search',
+      details: { payee: '0xabc' },
+    })
+    await guard.settleSpend(paid, { amountUsd: 0.04 })
+    const refused = await guard.reserveSpend({
+      amountUsd: 0.1,
+      kind: 'payment',
+      description: 'GET /search',
+    })
+    await guard.releaseSpend(refused, { reason: 'payment refused by server' })
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.04, held: 0 })
+    const audit = await ks.audit('agent')
+    expect(audit.find((entry) => entry.type === 'settled')?.data).toMatchObject({
+      payee: '0xabc',
+      cost: 0.04,
+      kind: 'payment',
+    })
+    expect(audit.at(-1)).toMatchObject({
+      type: 'released',
+      data: { reason: 'payment refused by server' },
+    })
+  })
+
+  it('lets the hold of a crashed caller lapse after its TTL', async () => {
+    let now = 1_000_000
+    const { ks, guard } = await setup(0.001, { holdTtlMs: 60_000, now: () => now })
+    await guard.beforeModelCall({ ...call, maxOutputTokens: 900 })
+    await expect(guard.beforeModelCall({ ...call, maxOutputTokens: 900 })).rejects.toBeInstanceOf(
+      SpendingCapExceededError,
+    )
+    now += 60_000
+    expect((await ks.agents.get('agent')).held).toBe(0)
+    await expect(guard.beforeModelCall({ ...call, maxOutputTokens: 900 })).resolves.toBeDefined()
+  })
+})
+
+describe('guard: fail closed and isolation from listeners', () => {
+  it('denies with StoreUnavailableError when the store fails', async () => {
+    const store = memoryStore()
+    const ks = createKillSwitch({ store, prices })
+    const agent = await ks.agents.create({ handle: 'agent', spendingCap: 10 })
+    const guard = ks.guard(agent.credential)
+    await guard.check()
+    store.reserve = async () => {
+      throw new Error('ECONNREFUSED')
+    }
+    const error = await guard.beforeModelCall(call).catch((caught) => caught)
+    expect(error).toBeInstanceOf(StoreUnavailableError)
+    expect(error.cause).toBeInstanceOf(Error)
+  })
+
+  it('never lets a throwing listener break a guarded call', async () => {
+    const errors: unknown[] = []
+    const { ks, guard } = await setup(1, { onError: (error) => errors.push(error) })
+    ks.on('settled', () => {
+      throw new Error('listener bug')
+    })
+    ks.on('reserved', async () => {
+      throw new Error('async listener bug')
+    })
+    const ticket = await guard.beforeModelCall(call)
+    await expect(
+      guard.afterModelCall(ticket, { usage: { inputTokens: 1, outputTokens: 1 } }),
+    ).resolves.toMatchObject({ costUsd: 0.000002 })
+    await new Promise((resolve) => setTimeout(resolve, 0))
+    expect(errors).toHaveLength(2)
+  })
+})
+
+describe('guard: alerts', () => {
+  it('fires a threshold once per crossing and re-arms it when the cap changes', async () => {
+    const sent: AlertEvent[] = []
+    const dispatcher: AlertDispatcher = {
+      dispatch: (event) => void sent.push(event),
+      flush: async () => {},
+      close: async () => {},
+    }
+    const { ks, guard } = await setup(0.01, { alerts: dispatcher })
+    await ks.agents.setAlert('agent', { thresholdPct: 0.5, webhookUrl: 'https://example.com/hook' })
+    const thresholds: number[] = []
+    ks.on('threshold', (event) => thresholds.push(event.spent))
+    for (let i = 0; i < 6; i++) {
+      const ticket = await guard.beforeModelCall({ ...call, maxOutputTokens: 100 })
+      await guard.afterModelCall(ticket, { usage: { inputTokens: 500, outputTokens: 500 } })
+    }
+    await ks.close()
+    expect(thresholds).toEqual([0.005])
+    expect(sent).toHaveLength(1)
+    expect(sent[0]).toMatchObject({
+      type: 'threshold',
+      agent: 'agent',
+      thresholdPct: 0.5,
+      spent: 0.005,
+      spendingCap: 0.01,
+    })
+    expect(JSON.stringify(sent)).not.toContain('ks_')
+  })
+})
+
+describe('guard: runaway verdicts', () => {
+  const monitorFor = (verdict: RunawayVerdict, on: string): RunawayMonitor => ({
+    observe: async (_agent, observation) =>
+      observation.kind === on ? verdict : { action: 'none', enforced: true },
+  })
+  const finding = {
+    detector: 'repeated-tool-call',
+    status: 'trip' as const,
+    summary: 'search x5',
+    evidence: { count: 5 },
+  }
+
+  it('revokes the agent everywhere on a revoke verdict and records the evidence', async () => {
+    const { ks, guard } = await setup(10, {
+      runaway: monitorFor({ action: 'revoke', enforced: true, finding }, 'tool_call'),
+    })
+    const error = await guard.beforeToolCall({ name: 'search', args: {} }).catch((caught) => caught)
+    expect(error).toBeInstanceOf(RunawayDetectedError)
+    expect(error).toMatchObject({ detector: 'repeated-tool-call', action: 'revoke', status: 429 })
+    expect(guard.signal.aborted).toBe(true)
+    expect((await ks.agents.get('agent')).status).toBe('revoked')
+    const audit = await ks.audit('agent')
+    expect(audit.find((entry) => entry.type === 'runaway')?.data).toMatchObject({
+      detector: 'repeated-tool-call',
+      enforced: true,
+      evidence: { count: 5 },
+    })
+    expect(audit.find((entry) => entry.type === 'revoked')?.data).toMatchObject({ by: 'runaway' })
+  })
+
+  it('records but does not block in shadow mode', async () => {
+    const { ks, guard } = await setup(10, {
+      runaway: monitorFor({ action: 'revoke', enforced: false, finding }, 'tool_call'),
+    })
+    await expect(guard.beforeToolCall({ name: 'search', args: {} })).resolves.toBeDefined()
+    expect((await ks.agents.get('agent')).status).toBe('active')
+    expect((await ks.audit('agent')).find((entry) => entry.type === 'runaway')?.summary).toContain(
+      'would have revoke',
+    )
+  })
+
+  it('ends only the run on a stop verdict', async () => {
+    let trip = true
+    const monitor: RunawayMonitor = {
+      observe: async (_agent, observation) => {
+        if (observation.kind === 'tool_call' && trip) {
+          trip = false
+          return { action: 'stop', enforced: true, finding }
+        }
+        return { action: 'none', enforced: true }
+      },
+    }
+    const { ks, guard } = await setup(10, { runaway: monitor })
+    await expect(
+      guard.beforeToolCall({ name: 'search', args: {}, runId: 'run-1' }),
+    ).rejects.toMatchObject({ action: 'stop' })
+    await expect(guard.beforeModelCall({ ...call, runId: 'run-1' })).rejects.toBeInstanceOf(
+      RunawayDetectedError,
+    )
+    await expect(guard.beforeModelCall({ ...call, runId: 'run-2' })).resolves.toBeDefined()
+    expect((await ks.agents.get('agent')).status).toBe('active')
+  })
+})

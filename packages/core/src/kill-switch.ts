@@ -1,0 +1,231 @@
+// createKillSwitch: the entry point. It wires a store, prices, runaway detection and alerts
+// into an engine, and hands out the agents API and guards.
+import { type AgentsApi, createAgentsApi } from './agents.js'
+import { type AlertDispatcher, createAlerting } from './alerting.js'
+import type { AuditEntry } from './audit.js'
+import { hashCredential, isWellFormedCredential } from './credentials.js'
+import { type Engine, storeCall } from './engine.js'
+import { AgentNotFoundError, AgentRevokedError, InvalidConfigError } from './errors.js'
+import { EventHub, type KillSwitchEventName, type Listener } from './events.js'
+import { createGuard } from './guard.js'
+import type { AgentGuard } from './guard-types.js'
+import { toUsd } from './money.js'
+import { createPriceSource, type ModelPrice, type PriceSource } from './pricing/price-source.js'
+import { NO_RUNAWAY, type RunawayMonitor } from './runaway/types.js'
+import type { AgentRecord, Store } from './store.js'
+import { memoryStore } from './stores/memory-store.js'
+
+/** Options of createKillSwitch. Every one is optional. */
+export interface KillSwitchOptions {
+  /** Where agents, ledger and audit live. Default: an in-memory store (one process). */
+  store?: Store
+  /**
+   * Price overrides in dollars per million tokens, by model id (or `provider/model`), on
+   * top of the bundled price data; or a whole PriceSource of your own.
+   */
+  prices?: Record<string, ModelPrice> | PriceSource
+  /** How long an unsettled hold lives before it lapses (a crashed caller). Default 5 minutes. */
+  holdTtlMs?: number
+  /**
+   * The max output tokens set on calls that set none: a call without a bound cannot be
+   * capped. Default 4096. A caller's own value is kept (only ever lowered to fit the budget).
+   */
+  defaultMaxOutputTokens?: number
+  /** Runaway detection. Default: the built-in detectors with safe defaults; `false` turns it off. */
+  runaway?: RunawayMonitor | false
+  /** Delivers alert webhooks. Default: signed webhooks with retries. */
+  alerts?: AlertDispatcher
+  /** Called with errors that must not break a guarded call (a throwing listener...). */
+  onError?: (error: unknown) => void
+  /** The clock, in ms since the epoch (tests). */
+  now?: () => number
+}
+
+/** What `verify` tells a downstream service about a credential. */
+export interface VerifyResult {
+  active: boolean
+  handle?: string
+  /** Dollars the agent can still spend. */
+  available?: number
+  spendingCap?: number
+  spent?: number
+}
+
+/** A kill switch: see createKillSwitch. */
+export interface KillSwitch {
+  readonly agents: AgentsApi
+  /** The store this kill switch uses. */
+  readonly store: Store
+  /** A guard for an agent credential: the seam framework adapters call. Never throws. */
+  guard(credential: string): AgentGuard
+  /** Checks a credential for a downstream service: `{ active: false }` if revoked, unknown or malformed. */
+  verify(credential: string): Promise<VerifyResult>
+  /** The agent's audit entries, oldest first. */
+  audit(handle: string, options?: { limit?: number }): Promise<AuditEntry[]>
+  /** Subscribes to an event; returns the unsubscribe function. */
+  on<Name extends KillSwitchEventName>(name: Name, listener: Listener<Name>): () => void
+  /** Flushes audit entries and alert deliveries, and stops listening to the store. */
+  close(): Promise<void>
+}
+
+const DEFAULT_HOLD_TTL_MS = 5 * 60_000
+const DEFAULT_MAX_OUTPUT_TOKENS = 4096
+
+function positiveInteger(value: number | undefined, field: string, fallback: number): number {
+  if (value === undefined) return fallback
+  if (!Number.isInteger(value) || value < 1) {
+    throw new InvalidConfigError(
+      field,
+      `Invalid ${field}: a whole number >= 1 is required (got ${String(value)}).`,
+    )
+  }
+  return value
+}
+
+/**
+ * Creates a kill switch.
+ *
+ * @example
+ * const ks = createKillSwitch()
+ * const agent = await ks.agents.create({ handle: 'researcher-agent-7', spendingCap: 50 })
+ * const guard = ks.guard(agent.credential)
+ * await ks.agents.revoke('researcher-agent-7', { reason: 'loop in search tool' })
+ */
+export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
+  const ownsStore = options.store === undefined
+  const store = options.store ?? memoryStore()
+  const prices =
+    options.prices !== undefined && typeof (options.prices as PriceSource).resolve === 'function'
+      ? (options.prices as PriceSource)
+      : createPriceSource(options.prices as Record<string, ModelPrice> | undefined)
+  const holdTtlMs = positiveInteger(options.holdTtlMs, 'holdTtlMs', DEFAULT_HOLD_TTL_MS)
+  const defaultMaxOutputTokens = positiveInteger(
+    options.defaultMaxOutputTokens,
+    'defaultMaxOutputTokens',
+    DEFAULT_MAX_OUTPUT_TOKENS,
+  )
+  const now = options.now ?? Date.now
+  const onError = options.onError ?? ((error: unknown) => console.warn('[killswitch]', error))
+  const events = new EventHub(onError)
+  const monitor: RunawayMonitor =
+    options.runaway === false || options.runaway === undefined
+      ? { observe: async () => NO_RUNAWAY }
+      : options.runaway
+
+  // One AbortController per credential in this process, shared by its guards; a revocation
+  // (from any process, through the store's subscription) aborts it.
+  const controllers = new Map<string, AbortController>()
+  const handles = new Map<string, string>()
+  const audit = (entry: AuditEntry) => {
+    try {
+      store.appendAudit(entry)
+    } catch (error) {
+      onError(error)
+    }
+  }
+  const alerting = createAlerting({
+    store,
+    events,
+    dispatcher: options.alerts,
+    now,
+    audit,
+    onError,
+  })
+
+  const abortAgent = (handle: string, reason: string) => {
+    const hash = handles.get(handle)
+    const controller = hash === undefined ? undefined : controllers.get(hash)
+    if (controller && !controller.signal.aborted)
+      controller.abort(new AgentRevokedError({ handle, reason }))
+  }
+
+  const unsubscribe = store.subscribe((event) => {
+    if (event.type !== 'revoked') return
+    abortAgent(event.handle, event.reason)
+    events.emit('revoked', { handle: event.handle, reason: event.reason, at: event.at })
+  })
+
+  const engine: Engine = {
+    store,
+    prices,
+    monitor,
+    events,
+    holdTtlMs,
+    defaultMaxOutputTokens,
+    now,
+    controllerFor(credentialHash) {
+      let controller = controllers.get(credentialHash)
+      if (!controller) {
+        controller = new AbortController()
+        controllers.set(credentialHash, controller)
+      }
+      return controller
+    },
+    bindHandle(credentialHash, handle) {
+      handles.set(handle, credentialHash)
+    },
+    async revoke(handle, reason, by) {
+      const at = now()
+      const before = await storeCall(store, () => store.getAgent(handle, at))
+      if (!before) throw new AgentNotFoundError(handle)
+      const spent = toUsd(before.spentMicros)
+      const spendingCap = toUsd(before.capMicros)
+      const { agent, alreadyRevoked } = await storeCall(store, () =>
+        store.revokeAgent(handle, reason, at, {
+          at,
+          handle,
+          type: 'revoked',
+          summary: `revoked by ${by} at $${spent} of $${spendingCap}: ${reason}`,
+          data: { reason, by, spent, spendingCap, held: toUsd(before.heldMicros) },
+        }),
+      )
+      if (!alreadyRevoked) {
+        // The store also publishes the event; aborting here too makes it synchronous locally.
+        abortAgent(handle, reason)
+        alerting.notifyRevoked(agent)
+      }
+      return agent
+    },
+    afterSpend: (agent) => alerting.afterSpend(agent),
+    notifyRunaway: (agent, finding, action) => alerting.notifyRunaway(agent, finding, action),
+    audit,
+  }
+
+  return {
+    agents: createAgentsApi(engine),
+    store,
+    guard(credential) {
+      return createGuard(engine, credential)
+    },
+    async verify(credential) {
+      if (!isWellFormedCredential(credential)) return { active: false }
+      const agent: AgentRecord | undefined = await storeCall(store, () =>
+        store.findAgentByCredentialHash(hashCredential(credential), now()),
+      )
+      if (agent?.status !== 'active') return { active: false }
+      return {
+        active: true,
+        handle: agent.handle,
+        available: toUsd(Math.max(0, agent.capMicros - agent.spentMicros - agent.heldMicros)),
+        spendingCap: toUsd(agent.capMicros),
+        spent: toUsd(agent.spentMicros),
+      }
+    },
+    async audit(handle, auditOptions) {
+      const agent = await storeCall(store, () => store.getAgent(handle, now()))
+      if (!agent) throw new AgentNotFoundError(handle)
+      await storeCall(store, () => store.flush())
+      return storeCall(store, () => store.readAudit(handle, auditOptions))
+    },
+    on(name, listener) {
+      return events.on(name, listener)
+    },
+    async close() {
+      unsubscribe()
+      await alerting.flush()
+      await options.alerts?.close()
+      await store.flush()
+      if (ownsStore) await store.close()
+    },
+  }
+}

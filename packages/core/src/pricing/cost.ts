@@ -1,0 +1,100 @@
+// Turning tokens into micro-dollars, and the two numbers adapters need before a call: its
+// cost bound and the largest max-output-tokens the budget can pay for. Integer arithmetic
+// only; every rounding goes up (the ledger never under-charges).
+import type { TokenUsage } from '../guard-types.js'
+import { mulDivCeil } from '../money.js'
+import { type ModelRates, maxRate, rateAt } from './model-rates.js'
+
+const PER_MILLION = 1_000_000
+
+/** Binary parts (images, files) count as this many input tokens in the bound. */
+export const BINARY_PART_TOKENS = 4096
+
+/**
+ * An upper bound on the input tokens of a prompt: its UTF-8 size in bytes (every token of a
+ * byte-level tokenizer covers at least one byte), with binary parts counted as
+ * BINARY_PART_TOKENS each. Deliberately conservative: the hold is released at settlement.
+ */
+export function inputTokenBound(input: unknown): number {
+  if (typeof input === 'string') return Buffer.byteLength(input, 'utf8')
+  let binaryParts = 0
+  const json = JSON.stringify(input, (_key, value) => {
+    if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) {
+      binaryParts++
+      return ''
+    }
+    return value
+  })
+  return Buffer.byteLength(json ?? '', 'utf8') + binaryParts * BINARY_PART_TOKENS
+}
+
+/**
+ * An estimate of the tokens in streamed text (about four bytes a token), used only to catch
+ * a provider that streams past the max output tokens it was given.
+ */
+export function estimateOutputTokens(text: string): number {
+  return Math.ceil(Buffer.byteLength(text, 'utf8') / 4)
+}
+
+function tokens(value: number | undefined): number {
+  return value !== undefined && Number.isFinite(value) && value > 0 ? Math.floor(value) : 0
+}
+
+/** The cost in micro-dollars of a call with this usage. */
+export function costOfUsage(usage: TokenUsage, rates: ModelRates): number {
+  const cacheRead = tokens(usage.cacheReadTokens)
+  const cacheWrite = tokens(usage.cacheWriteTokens)
+  // Providers that report input without the cached part: the total is at least the parts.
+  const input = Math.max(tokens(usage.inputTokens), cacheRead + cacheWrite)
+  const output = tokens(usage.outputTokens)
+  const reasoning = Math.min(tokens(usage.reasoningTokens), output)
+  const uncached = input - cacheRead - cacheWrite
+  const picos =
+    uncached * rateAt(rates.input, input) +
+    cacheRead * rateAt(rates.cacheRead, input) +
+    cacheWrite * rateAt(rates.cacheWrite, input) +
+    (output - reasoning) * rateAt(rates.output, input) +
+    reasoning * rateAt(rates.reasoning, input)
+  return rates.perRequestMicros + mulDivCeil(picos, 1, PER_MILLION)
+}
+
+/** The most an input token can cost (cache writes can cost more than plain input). */
+function maxInputRate(rates: ModelRates): number {
+  return Math.max(maxRate(rates.input), maxRate(rates.cacheWrite), maxRate(rates.cacheRead))
+}
+
+/** The most an output token can cost (reasoning can be priced apart). */
+export function maxOutputRate(rates: ModelRates): number {
+  return Math.max(maxRate(rates.output), maxRate(rates.reasoning))
+}
+
+/** The cost bound in micro-dollars of a call with these input and output token bounds. */
+export function costBound(inputTokens: number, maxOutputTokens: number, rates: ModelRates): number {
+  return (
+    rates.perRequestMicros +
+    mulDivCeil(inputTokens, maxInputRate(rates), PER_MILLION) +
+    mulDivCeil(maxOutputTokens, maxOutputRate(rates), PER_MILLION)
+  )
+}
+
+/**
+ * The largest max-output-tokens whose call `availableMicros` can pay for, given the input
+ * bound; 0 when not even the input is affordable. Unbounded (Infinity) for a free model.
+ */
+export function affordableOutputTokens(
+  availableMicros: number,
+  inputTokens: number,
+  rates: ModelRates,
+): number {
+  const left =
+    availableMicros -
+    rates.perRequestMicros -
+    mulDivCeil(inputTokens, maxInputRate(rates), PER_MILLION)
+  if (left < 0) return 0
+  const rate = maxOutputRate(rates)
+  if (rate === 0) return Number.POSITIVE_INFINITY
+  // floor(left * 1e6 / rate) keeps ceil(n * rate / 1e6) <= left.
+  let n = Math.floor((left * PER_MILLION) / rate)
+  while (n > 0 && mulDivCeil(n, rate, PER_MILLION) > left) n--
+  return n
+}

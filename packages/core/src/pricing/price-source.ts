@@ -1,0 +1,114 @@
+// Where prices come from: the user's overrides first, then the bundled price library.
+// A model neither knows is unknown, and the guard refuses it (never priced at zero).
+import { InvalidConfigError } from '../errors.js'
+import { genaiPriceLookup } from './genai-prices.js'
+import { type ModelRates, usdPerMTokToRate } from './model-rates.js'
+
+/**
+ * A model's price in dollars per million tokens. Sub-counts without a price of their own
+ * fall back to their parent's rate: cache reads and writes to `inputPerMTok`, reasoning to
+ * `outputPerMTok`.
+ *
+ * @example
+ * const price: ModelPrice = { inputPerMTok: 2.5, outputPerMTok: 10, cacheReadPerMTok: 1.25 }
+ */
+export interface ModelPrice {
+  inputPerMTok: number
+  outputPerMTok: number
+  cacheReadPerMTok?: number
+  cacheWritePerMTok?: number
+  reasoningPerMTok?: number
+  /** A fixed price per request, in dollars. */
+  perRequest?: number
+}
+
+/** Resolves a model (and optional provider) to its rates, or undefined when unknown. */
+export interface PriceSource {
+  resolve(model: string, provider?: string): ModelRates | undefined
+}
+
+/** Splits `openai/gpt-4o` into provider and model; a bare id has no provider. */
+export function splitModelId(model: string): { provider?: string; model: string } {
+  const slash = model.indexOf('/')
+  if (slash <= 0 || slash === model.length - 1) return { model }
+  return { provider: model.slice(0, slash), model: model.slice(slash + 1) }
+}
+
+/** `openai.chat` (AI SDK provider ids) to `openai`. */
+export function normaliseProvider(provider: string | undefined): string | undefined {
+  if (!provider) return undefined
+  return provider.split('.')[0]?.toLowerCase() || undefined
+}
+
+function ratesFromOverride(priceId: string, price: ModelPrice): ModelRates {
+  const input = usdPerMTokToRate(price.inputPerMTok)
+  const output = usdPerMTokToRate(price.outputPerMTok)
+  return {
+    priceId,
+    input,
+    output,
+    cacheRead:
+      price.cacheReadPerMTok === undefined ? input : usdPerMTokToRate(price.cacheReadPerMTok),
+    cacheWrite:
+      price.cacheWritePerMTok === undefined ? input : usdPerMTokToRate(price.cacheWritePerMTok),
+    reasoning:
+      price.reasoningPerMTok === undefined ? output : usdPerMTokToRate(price.reasoningPerMTok),
+    perRequestMicros: Math.round((price.perRequest ?? 0) * 1_000_000),
+  }
+}
+
+function checkPrice(model: string, price: ModelPrice): void {
+  const fields = [
+    'inputPerMTok',
+    'outputPerMTok',
+    'cacheReadPerMTok',
+    'cacheWritePerMTok',
+    'reasoningPerMTok',
+    'perRequest',
+  ] as const
+  for (const field of fields) {
+    const value = price[field]
+    const required = field === 'inputPerMTok' || field === 'outputPerMTok'
+    if (value === undefined && !required) continue
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 1_000_000) {
+      throw new InvalidConfigError(
+        `prices.${model}.${field}`,
+        `Invalid prices["${model}"].${field}: ${required ? 'required, ' : ''}a finite number of dollars >= 0 (got ${String(value)}). ` +
+          `Example: prices: { '${model}': { inputPerMTok: 2.5, outputPerMTok: 10 } }.`,
+      )
+    }
+  }
+}
+
+/**
+ * The default price source: `overrides` (exact model id, or `provider/model`), then the
+ * bundled `@pydantic/genai-prices` data. Each model is resolved once and cached.
+ *
+ * @example
+ * const prices = createPriceSource({ 'my-finetune': { inputPerMTok: 3, outputPerMTok: 12 } })
+ * prices.resolve('my-finetune')
+ */
+export function createPriceSource(overrides: Record<string, ModelPrice> = {}): PriceSource {
+  const own = new Map<string, ModelRates>()
+  for (const [model, price] of Object.entries(overrides)) {
+    checkPrice(model, price)
+    own.set(model, ratesFromOverride(model, price))
+  }
+  const cache = new Map<string, ModelRates | null>()
+  return {
+    resolve(model, provider) {
+      const key = provider ? `${provider}\u0000${model}` : model
+      const cached = cache.get(key)
+      if (cached !== undefined) return cached ?? undefined
+      const split = splitModelId(model)
+      const providerId = normaliseProvider(provider) ?? split.provider
+      const found =
+        own.get(model) ??
+        (providerId ? own.get(`${providerId}/${split.model}`) : undefined) ??
+        own.get(split.model) ??
+        genaiPriceLookup(split.model, providerId)
+      cache.set(key, found ?? null)
+      return found
+    },
+  }
+}
