@@ -644,6 +644,8 @@ class Guard implements AgentGuard {
         model: ticket.model,
         priceId: state.rates.priceId,
         ...tokens,
+        // The bound was wrong (a prompt smaller than its usage says): keep the evidence.
+        ...(cost > state.boundMicros ? { aboveHold: toUsd(cost - state.boundMicros) } : {}),
       },
       `settled ${usd(cost)} for ${ticket.model}${reported ? ` (${usage.inputTokens ?? 0} in, ${usage.outputTokens ?? 0} out)` : ' (no usage reported: whole hold)'}`,
     )
