@@ -1,0 +1,93 @@
+// What a guard remembers about each call between its before and after hooks. The public
+// tickets are frozen read-only views; their private state lives in these WeakMaps, so a
+// ticket the adapter drops is collected with its state.
+import { createHash } from 'node:crypto'
+import { KillSwitchError } from './errors.js'
+import type {
+  ModelCallResult,
+  ModelCallTicket,
+  Settlement,
+  SpendTicket,
+  TokenUsage,
+  ToolCallTicket,
+} from './guard-types.js'
+import { toUsd } from './money.js'
+import type { ModelRates } from './pricing/model-rates.js'
+import type { AgentRecord } from './store.js'
+
+export interface ModelTicketState {
+  rates: ModelRates
+  /** The input-token bound the hold was computed with. */
+  inputTokens: number
+  boundMicros: number
+  /** Output tokens seen so far while streaming. */
+  outputTokens: number
+  settlement: Promise<Settlement> | undefined
+  done: boolean
+}
+
+export interface SpendTicketState {
+  amountMicros: number
+  description: string
+  details: Record<string, unknown> | undefined
+  done: Promise<Settlement> | undefined
+}
+
+export const modelTickets = new WeakMap<ModelCallTicket, ModelTicketState>()
+export const spendTickets = new WeakMap<SpendTicket, SpendTicketState>()
+/** A paid tool's spend ticket, behind its tool ticket. */
+export const toolSpends = new WeakMap<ToolCallTicket, SpendTicket>()
+
+/** `$0.0105`: micro-dollars for people, without trailing zeros past the cents. */
+export function formatUsd(micros: number): string {
+  return `$${toUsd(micros)
+    .toFixed(6)
+    .replace(/0{1,4}$/, '')}`
+}
+
+/** What the agent can still spend, in dollars (never below 0). */
+export function availableUsd(agent: AgentRecord | undefined): number {
+  return agent ? toUsd(Math.max(0, agent.capMicros - agent.spentMicros - agent.heldMicros)) : 0
+}
+
+export function settlementOf(costMicros: number, agent: AgentRecord): Settlement {
+  return {
+    costUsd: toUsd(costMicros),
+    spentUsd: toUsd(agent.spentMicros),
+    availableUsd: availableUsd(agent),
+  }
+}
+
+/** True when the provider reported any token count (else the whole hold is settled). */
+export function hasTokens(usage: TokenUsage): boolean {
+  return [
+    usage.inputTokens,
+    usage.outputTokens,
+    usage.cacheReadTokens,
+    usage.cacheWriteTokens,
+  ].some((count) => typeof count === 'number' && Number.isFinite(count) && count > 0)
+}
+
+/** A hash of a model's output (text and tool-call plan) for no-progress detection. */
+export function outputHash(result: ModelCallResult): string | undefined {
+  if (result.text === undefined && result.toolCalls === undefined) return undefined
+  const hash = createHash('sha1').update(result.text ?? '')
+  for (const call of result.toolCalls ?? []) {
+    hash.update(`\u0000${call.name}\u0000${JSON.stringify(call.args) ?? ''}`)
+  }
+  return hash.digest('base64url')
+}
+
+/** Our own refusals and aborts are not the agent's errors: they do not feed the error streak. */
+export function isOwnOrAbort(error: unknown): boolean {
+  if (KillSwitchError.isInstance(error)) return true
+  return error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError')
+}
+
+/** A short description of an error for the audit log. */
+export function describeError(error: unknown): string {
+  if (KillSwitchError.isInstance(error)) return error.code
+  if (error instanceof Error)
+    return error.name === 'Error' ? error.message.slice(0, 120) : error.name
+  return 'unknown error'
+}

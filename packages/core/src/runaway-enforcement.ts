@@ -1,0 +1,64 @@
+// Carrying out a runaway verdict: every verdict is audited and emitted; an enforced one
+// ends the run or revokes the credential everywhere, and the call is refused. In shadow mode
+// the audit says what would have happened and nothing is blocked.
+import type { Engine } from './engine.js'
+import { RunawayDetectedError } from './errors.js'
+import { auditEntry, emit } from './guard-ledger.js'
+import type { Observation, RunawayVerdict } from './runaway/types.js'
+import type { AgentRecord } from './store.js'
+
+/**
+ * Applies a verdict. Returns the error that refuses the call, or undefined when the call
+ * may go on (none, warn, shadow mode). `onStop` ends a run; `onRevoked` aborts the signal.
+ */
+export async function enforceVerdict(
+  engine: Engine,
+  agent: AgentRecord,
+  verdict: RunawayVerdict,
+  observation: Observation,
+  hooks: { onStop(runId: string | undefined): void; onRevoked(agent: AgentRecord): void },
+): Promise<RunawayDetectedError | undefined> {
+  const action = verdict.action
+  if (action === 'none') return undefined
+  const finding = verdict.finding ?? { detector: 'unknown', status: 'trip' as const }
+  const summary = finding.summary ?? `${finding.detector} tripped`
+  const outcome = verdict.enforced ? action : `would have ${action} (shadow mode)`
+  engine.audit(
+    auditEntry(
+      agent.handle,
+      'runaway',
+      engine.now(),
+      `${finding.detector}: ${summary}: ${outcome}`,
+      {
+        detector: finding.detector,
+        status: finding.status,
+        action,
+        enforced: verdict.enforced,
+        evidence: finding.evidence ?? {},
+        observation: observation.kind,
+      },
+    ),
+  )
+  emit(engine, 'runaway', {
+    handle: agent.handle,
+    detector: finding.detector,
+    action,
+    enforced: verdict.enforced,
+    summary,
+  })
+  if (!verdict.enforced || action === 'warn') return undefined
+
+  engine.notifyRunaway(agent, finding, action)
+  if (action === 'stop') hooks.onStop(observation.runId)
+  if (action === 'revoke') {
+    hooks.onRevoked(
+      await engine.revoke(agent.handle, `runaway: ${finding.detector}: ${summary}`, 'runaway'),
+    )
+  }
+  return new RunawayDetectedError({
+    handle: agent.handle,
+    detector: finding.detector,
+    action,
+    summary,
+  })
+}
