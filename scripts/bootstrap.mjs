@@ -103,10 +103,14 @@ function ensureDependencies(env, nodeVersion) {
   const want = `${createHash('sha256').update(lock).digest('hex')} ${nodeVersion}`
   const have = existsSync(stampFile) ? readFileSync(stampFile, 'utf8').trim() : ''
   if (have === want) return
-  // A node_modules that `npm install` just wrote from this very lock is current; else npm ci.
+  // A node_modules that `npm install` just wrote from this very lock is current. A missing
+  // one gets the exact install of the lock (npm ci); an existing but stale one is brought in
+  // line with `npm install`, which, unlike npm ci, does not first delete node_modules under
+  // processes that are using it.
   if (!freshlyInstalled) {
-    say('installing dependencies (npm ci)')
-    run('npm', ['ci', '--no-audit', '--no-fund'], env)
+    const present = existsSync(path.join(root, 'node_modules', '.package-lock.json'))
+    say(`installing dependencies (${present ? 'npm install' : 'npm ci'})`)
+    run('npm', [present ? 'install' : 'ci', '--no-audit', '--no-fund'], env)
   }
   writeFileSync(stampFile, `${want}\n`)
 }

@@ -10,4 +10,7 @@ export default defineConfig({
   clean: true,
   // Plain .js and .d.ts: the packages are ESM-only ("type": "module").
   fixedExtension: false,
+  // The x402 SDK is the host framework: the user's own copy must be used (the hooks go on
+  // their x402Client), never a bundled one. @x402/evm supplies the default asset table.
+  deps: { neverBundle: [/^@x402\//] },
 })

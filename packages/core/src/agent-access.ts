@@ -158,9 +158,9 @@ export class AgentAccess {
     handle: string | undefined,
     rule: DenialRule,
     error: KillSwitchError,
-    model?: string,
+    data?: Record<string, unknown>,
   ): never {
-    this.recordDenial(handle, rule, error, model)
+    this.recordDenial(handle, rule, error, data)
     throw error
   }
 
@@ -168,10 +168,10 @@ export class AgentAccess {
     handle: string | undefined,
     rule: DenialRule,
     error: KillSwitchError,
-    model?: string,
+    data: Record<string, unknown> = {},
   ): void {
     const engine = this.#engine
-    const withModel = model ? { model } : {}
+    const model = typeof data.model === 'string' ? { model: data.model } : {}
     // A store that cannot answer cannot take an audit entry either.
     if (handle !== undefined && rule !== 'store_unavailable') {
       const summary = `denied (${rule}): ${error.message}`
@@ -179,11 +179,11 @@ export class AgentAccess {
         auditEntry(handle, 'denied', engine.now(), summary, {
           rule,
           code: error.code,
-          ...withModel,
+          ...data,
         }),
       )
     }
-    emit(engine, 'denied', { handle, code: error.code, rule, message: error.message, ...withModel })
+    emit(engine, 'denied', { handle, code: error.code, rule, message: error.message, ...model })
   }
 
   #stopRun(runId: string | undefined): void {

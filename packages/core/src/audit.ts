@@ -17,6 +17,7 @@ export type AuditEntryType =
   | 'alert'
   | 'alert_delivery'
   | 'payment'
+  | 'outcome_unknown'
 
 /** One audit entry. `data` holds the type's details (model, tokens, cost, rule, reason...). */
 export interface AuditEntry {

@@ -15,6 +15,7 @@ export type KillSwitchErrorCode =
   | 'agent_not_found'
   | 'agent_exists'
   | 'store_unavailable'
+  | 'payment_refused'
 
 /**
  * Base class of every error the kill switch throws.

@@ -9,7 +9,13 @@ export interface KillSwitchEvents {
   denied: {
     handle: string | undefined
     code: string
-    rule: 'revoked' | 'spending_cap' | 'unknown_price' | 'runaway' | 'store_unavailable'
+    rule:
+      | 'revoked'
+      | 'spending_cap'
+      | 'unknown_price'
+      | 'runaway'
+      | 'store_unavailable'
+      | 'spend_rule'
     message: string
     model?: string
   }

@@ -1,3 +1,5 @@
+import type { KillSwitchError } from './errors.js'
+
 // The one seam between the core and the framework adapters (DESIGN.md). An adapter only
 // translates its framework's events into these calls; all policy is behind them.
 
@@ -149,6 +151,20 @@ export interface AgentGuard {
   releaseSpend(
     ticket: SpendTicket,
     outcome?: { reason?: string; details?: Record<string, unknown> },
+  ): Promise<void>
+  /**
+   * Records a spend refused by a rule outside the core (an adapter's payee allowlist, say):
+   * a `denied` audit entry with the spend's details, and a `denied` event.
+   */
+  refuseSpend(request: SpendRequest, error: KillSwitchError): Promise<void>
+  /**
+   * Records that a spend's outcome is unknown (the connection dropped after payment went
+   * out): its hold stays until it lapses at `holdUntil` (set as the hold's TTL), and the
+   * audit log says so.
+   */
+  markSpendUnknown(
+    ticket: SpendTicket,
+    outcome: { holdUntil: number; reason: string; details?: Record<string, unknown> },
   ): Promise<void>
   /** Reports an error outside a ticket (a chain failed...), for the error-streak detector. */
   onError(error: unknown, source?: 'model' | 'tool' | 'chain'): Promise<void>

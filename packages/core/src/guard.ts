@@ -4,8 +4,8 @@
 import { randomUUID } from 'node:crypto'
 import { AgentAccess } from './agent-access.js'
 import type { Engine } from './engine.js'
-import { InvalidConfigError, UnknownModelPriceError } from './errors.js'
-import { holdFunds, releaseFunds, settleFunds } from './guard-ledger.js'
+import { InvalidConfigError, type KillSwitchError, UnknownModelPriceError } from './errors.js'
+import { auditEntry, holdFunds, releaseFunds, settleFunds } from './guard-ledger.js'
 import {
   availableUsd,
   describeError,
@@ -86,7 +86,7 @@ class Guard implements AgentGuard {
     const rates = engine.prices.resolve(request.model, request.provider)
     if (!rates) {
       const error = new UnknownModelPriceError(request.model, request.provider)
-      return access.deny(agent.handle, 'unknown_price', error, request.model)
+      return access.deny(agent.handle, 'unknown_price', error, { model: request.model })
     }
     const inputTokens = inputTokenBound(request.input)
     const wanted = userMax ?? engine.defaultMaxOutputTokens
@@ -148,7 +148,7 @@ class Guard implements AgentGuard {
     }
     const known = access.agent ?? agent
     const error = access.capError(known, toUsd(costBound(inputTokens, wanted, rates)))
-    return access.deny(known.handle, 'spending_cap', error, request.model)
+    return access.deny(known.handle, 'spending_cap', error, { model: request.model })
   }
 
   onOutputDelta(ticket: ModelCallTicket, delta: OutputDelta): void {
@@ -161,7 +161,7 @@ class Guard implements AgentGuard {
     if (state.outputTokens > ticket.maxOutputTokens) {
       const message = `Agent "${ticket.handle}" streamed past the ${ticket.maxOutputTokens} output tokens its $${ticket.reservedUsd} hold pays for: the stream was stopped before spending past the hold.`
       const error = access.capError(access.agent, ticket.reservedUsd, message)
-      access.recordDenial(ticket.handle, 'spending_cap', error, ticket.model)
+      access.recordDenial(ticket.handle, 'spending_cap', error, { model: ticket.model })
       throw error
     }
   }
@@ -298,11 +298,8 @@ class Guard implements AgentGuard {
     if (result.agent) access.agent = result.agent
     if (!result.ok) {
       if (result.reason !== 'cap') access.denyRevoked(agent.handle, result.agent)
-      access.deny(
-        agent.handle,
-        'spending_cap',
-        access.capError(result.agent ?? agent, toUsd(micros)),
-      )
+      const error = access.capError(result.agent ?? agent, toUsd(micros))
+      access.deny(agent.handle, 'spending_cap', error, spendDetails(request, micros))
     }
     const ticket: SpendTicket = Object.freeze({
       id: holdId,
@@ -383,6 +380,34 @@ class Guard implements AgentGuard {
     })
   }
 
+  async refuseSpend(request: SpendRequest, error: KillSwitchError): Promise<void> {
+    const agent = await this.#access.resolve()
+    const micros = Number.isFinite(request.amountUsd) ? toMicros(request.amountUsd) : 0
+    this.#access.recordDenial(agent.handle, 'spend_rule', error, spendDetails(request, micros))
+  }
+
+  async markSpendUnknown(
+    ticket: SpendTicket,
+    outcome: { holdUntil: number; reason: string; details?: Record<string, unknown> },
+  ): Promise<void> {
+    const state = spendTickets.get(ticket)
+    if (!state) return
+    const until = new Date(outcome.holdUntil).toISOString()
+    const summary = `outcome unknown: ${formatUsd(state.amountMicros)} for ${state.description} stays held until ${until} (${outcome.reason})`
+    this.#engine.audit(
+      auditEntry(ticket.handle, 'outcome_unknown', this.#engine.now(), summary, {
+        holdId: ticket.id,
+        kind: ticket.kind,
+        amount: ticket.amountUsd,
+        holdUntil: until,
+        reason: outcome.reason,
+        description: state.description,
+        ...state.details,
+        ...outcome.details,
+      }),
+    )
+  }
+
   async onError(error: unknown, source: 'model' | 'tool' | 'chain' = 'chain'): Promise<void> {
     if (isOwnOrAbort(error)) return
     const agent = this.#access.agent ?? (await this.#access.resolve())
@@ -449,5 +474,15 @@ class Guard implements AgentGuard {
     })
     this.#access.agent = agent
     return settlement
+  }
+}
+
+/** What the audit log says about a refused spend: what, how much, to whom. */
+function spendDetails(request: SpendRequest, micros: number): Record<string, unknown> {
+  return {
+    kind: request.kind,
+    description: request.description,
+    amount: toUsd(micros),
+    ...request.details,
   }
 }

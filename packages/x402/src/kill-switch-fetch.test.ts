@@ -1,0 +1,184 @@
+import { AgentRevokedError, SpendingCapExceededError } from '@killswitch/core'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { PaymentRefusedError } from './payment-refused-error.js'
+import { PAYEE, startAgent, startNetwork } from './testing/x402-fixture.js'
+
+let network: Awaited<ReturnType<typeof startNetwork>>
+beforeAll(async () => {
+  network = await startNetwork()
+})
+afterAll(() => network?.close())
+beforeEach(() => {
+  network.server.route.price = '$0.01'
+  network.server.route.payTo = PAYEE
+  network.server.route.handler = 'ok'
+  network.facilitator.chain.verify = 'ok'
+  network.facilitator.chain.settle = 'ok'
+})
+
+describe('killSwitchFetch: paying', () => {
+  it('pays, settles the real amount and audits payee, amount, resource and outcome', async () => {
+    const agent = await startAgent({ spendingCap: 1 })
+    const response = await agent.pay(`${network.server.url}/search?q=secret-query`)
+
+    expect(response.status).toBe(200)
+    expect(await response.json()).toMatchObject({ query: 'secret-query' })
+    expect(await agent.get()).toMatchObject({ spent: 0.01, held: 0 })
+    const entries = await agent.audit()
+    const hold = entries.find((entry) => entry.type === 'hold')
+    const settled = entries.find((entry) => entry.type === 'settled')
+    const resource = `${network.server.url}/search`
+    expect(hold?.data).toMatchObject({ kind: 'payment', payee: PAYEE, amount: 0.01, resource })
+    expect(settled?.data).toMatchObject({ payee: PAYEE, resource, outcome: 'settled' })
+    // The query string is the agent's data: it stays out of the audit log.
+    expect(JSON.stringify(entries)).not.toContain('secret-query')
+  })
+
+  it('holds the maximum of an upto payment and settles what it really charged', async () => {
+    const agent = await startAgent({ spendingCap: 0.07 })
+    network.server.route.uptoMax = '$0.05'
+    network.server.route.uptoCharge = '$0.02'
+    const response = await agent.pay(`${network.server.url}/summarise`)
+
+    expect(response.status).toBe(200)
+    expect(network.facilitator.transfers.at(-1)).toMatchObject({ value: '20000' })
+    expect(await agent.get()).toMatchObject({ spent: 0.02, held: 0 })
+    const entries = await agent.audit()
+    expect(entries.find((entry) => entry.type === 'hold')?.data).toMatchObject({
+      amount: 0.05,
+      scheme: 'upto',
+    })
+    expect(entries.find((entry) => entry.type === 'settled')?.data).toMatchObject({
+      settledAtomic: '20000',
+    })
+    // What upto did not charge is free again: a second one ($0.05 held) fits the $0.05 left.
+    expect((await agent.pay(`${network.server.url}/summarise`)).status).toBe(200)
+    expect(await agent.get()).toMatchObject({ spent: 0.04, held: 0 })
+  })
+
+  it('pays an x402 v1 server (X-PAYMENT, maxAmountRequired, X-PAYMENT-RESPONSE) the same way', async () => {
+    const agent = await startAgent({ spendingCap: 0.015 })
+    const response = await agent.pay(`${network.server.url}/v1/search?q=1`)
+
+    expect(response.status).toBe(200)
+    expect(await agent.get()).toMatchObject({ spent: 0.01, held: 0 })
+    const settled = (await agent.audit()).find((entry) => entry.type === 'settled')
+    expect(settled?.data).toMatchObject({
+      payee: PAYEE,
+      outcome: 'settled',
+      network: 'base-sepolia',
+    })
+    await expect(agent.pay(`${network.server.url}/v1/search?q=2`)).rejects.toBeInstanceOf(
+      SpendingCapExceededError,
+    )
+    expect(agent.signTypedData).toHaveBeenCalledTimes(1)
+  })
+
+  it('lets free requests through without paying', async () => {
+    const agent = await startAgent()
+    const response = await agent.pay(`${network.server.url}/free`)
+    expect(await response.json()).toEqual({ free: true })
+    expect(agent.signTypedData).not.toHaveBeenCalled()
+  })
+})
+
+describe('killSwitchFetch: refusing before anything is signed', () => {
+  it('refuses the payment that would cross the cap, with the typed error', async () => {
+    const agent = await startAgent({ spendingCap: 0.025 })
+    await agent.pay(`${network.server.url}/search?q=1`)
+    await agent.pay(`${network.server.url}/search?q=2`)
+    const transfers = network.facilitator.transfers.length
+
+    await expect(agent.pay(`${network.server.url}/search?q=3`)).rejects.toBeInstanceOf(
+      SpendingCapExceededError,
+    )
+    expect(agent.signTypedData).toHaveBeenCalledTimes(2)
+    expect(network.facilitator.transfers.length).toBe(transfers)
+    expect(await agent.get()).toMatchObject({ spent: 0.02, held: 0 })
+  })
+
+  it('refuses the next payment once the agent is revoked', async () => {
+    const agent = await startAgent()
+    await agent.pay(`${network.server.url}/search?q=1`)
+    await agent.ks.agents.revoke(agent.handle, { reason: 'looping on search' })
+
+    const refused = agent.pay(`${network.server.url}/search?q=2`)
+    await expect(refused).rejects.toBeInstanceOf(AgentRevokedError)
+    expect(agent.signTypedData).toHaveBeenCalledTimes(1)
+  })
+
+  it('refuses a payment when revocation lands between the 402 and the signature', async () => {
+    let revoke = async () => {}
+    // Registered before the kill switch's hooks, so it runs first: the revocation happens
+    // after the request started, inside the payment step.
+    const agent = await startAgent({
+      client: (client) => client.onBeforePaymentCreation(() => revoke()),
+    })
+    revoke = async () => {
+      await agent.ks.agents.revoke(agent.handle, { reason: 'operator' })
+    }
+    const error = await agent.pay(`${network.server.url}/search?q=1`).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(AgentRevokedError)
+    expect(agent.signTypedData).not.toHaveBeenCalled()
+    expect(await agent.get()).toMatchObject({ spent: 0, held: 0 })
+  })
+
+  it('refuses a payee outside allowedPayees', async () => {
+    const agent = await startAgent({ fetch: { allowedPayees: [PAYEE] } })
+    network.server.route.payTo = '0x000000000000000000000000000000000000dEaD'
+    const error = await agent.pay(`${network.server.url}/search?q=1`).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(PaymentRefusedError)
+    expect(error).toMatchObject({ rule: 'payee_not_allowed', payee: network.server.route.payTo })
+    expect(agent.signTypedData).not.toHaveBeenCalled()
+    const denied = (await agent.audit()).find((entry) => entry.type === 'denied')
+    expect(denied?.data).toMatchObject({
+      rule: 'spend_rule',
+      code: 'payment_refused',
+      payee: network.server.route.payTo,
+      amount: 0.01,
+      resource: `${network.server.url}/search`,
+    })
+  })
+
+  it('allows a listed payee whatever the casing of its address', async () => {
+    const agent = await startAgent({ fetch: { allowedPayees: [PAYEE.toLowerCase()] } })
+    const response = await agent.pay(`${network.server.url}/search?q=1`)
+    expect(response.status).toBe(200)
+  })
+
+  it('refuses a payment above maxPaymentUsd', async () => {
+    const agent = await startAgent({ fetch: { maxPaymentUsd: 0.05 } })
+    network.server.route.price = '$0.06'
+    const error = await agent.pay(`${network.server.url}/search?q=1`).catch((e: unknown) => e)
+    expect(error).toMatchObject({ rule: 'max_payment_exceeded', amountUsd: 0.06 })
+    expect(agent.signTypedData).not.toHaveBeenCalled()
+    expect(await agent.get()).toMatchObject({ spent: 0, held: 0 })
+  })
+
+  it('refuses an asset it cannot price, even with x402 spend controls off', async () => {
+    const token = '0x1111111111111111111111111111111111111111'
+    const agent = await startAgent({ client: (client) => client.setSpendControls(false) })
+    network.server.route.price = { asset: token, amount: '1', extra: { name: 'X', version: '1' } }
+    const error = await agent.pay(`${network.server.url}/search?q=1`).catch((e: unknown) => e)
+    expect(error).toMatchObject({ rule: 'unknown_asset' })
+    expect(agent.signTypedData).not.toHaveBeenCalled()
+  })
+
+  it('refuses a payment made through the guarded client outside killSwitchFetch', async () => {
+    const { wrapFetchWithPayment } = await import('@x402/fetch')
+    const agent = await startAgent()
+    const unguarded = wrapFetchWithPayment(fetch, agent.client)
+    await expect(unguarded(`${network.server.url}/search?q=1`)).rejects.toThrow(/killSwitchFetch/)
+    expect(agent.signTypedData).not.toHaveBeenCalled()
+  })
+
+  it('refuses to send a payment header it did not authorise', async () => {
+    const agent = await startAgent()
+    const served = network.server.served
+    const error = await agent
+      .pay(`${network.server.url}/search?q=1`, { headers: { 'PAYMENT-SIGNATURE': 'e30=' } })
+      .catch((e: unknown) => e)
+    expect(error).toMatchObject({ rule: 'unaccounted_payment' })
+    expect(network.server.served).toBe(served)
+  })
+})

@@ -1,0 +1,123 @@
+// The x402 client hooks that put a payment on the kill switch ledger. The veto runs in
+// `onBeforePaymentCreation`, the last step before the signer is called: a refused payment
+// is never signed.
+import type { PaymentCreationContext, x402Client } from '@x402/core/client'
+import { paymentAmount } from './payment-amount.js'
+import { type PaymentCall, paymentCalls } from './payment-call.js'
+import { checkPaymentRules } from './payment-rules.js'
+
+/** Grace on top of the authorisation's validity, for clock skew between us and the chain. */
+const VALIDITY_GRACE_MS = 60_000
+
+const guarded = new WeakSet<x402Client>()
+
+/**
+ * Installs the kill switch hooks on an x402 client (once; later calls do nothing). A
+ * payment is then allowed only inside a call of a fetch from `killSwitchFetch`: one
+ * attempted through this client any other way is refused, because its outcome could not
+ * be put on the ledger.
+ *
+ * @example
+ * guardPaymentHooks(client) // killSwitchFetch does this for you
+ */
+export function guardPaymentHooks(client: x402Client): void {
+  if (guarded.has(client)) return
+  guarded.add(client)
+  client.onBeforePaymentCreation(async (context) => {
+    const call = paymentCalls.getStore()
+    if (!call) {
+      return {
+        abort: true,
+        reason:
+          'this x402Client is guarded by a kill switch: pay through the fetch that killSwitchFetch returned',
+      }
+    }
+    try {
+      await authorisePayment(call, context)
+      return undefined
+    } catch (error) {
+      // x402 turns a veto into a plain Error; the guarded fetch rethrows this one instead.
+      call.refusal = error instanceof Error ? error : new Error(String(error))
+      return { abort: true, reason: call.refusal.message }
+    }
+  })
+  client.onAfterPaymentCreation(async () => {
+    const payment = paymentCalls.getStore()?.unsent()
+    if (payment) payment.state = 'signed'
+  })
+}
+
+/**
+ * Refuses the payment (revoked, payment rules, over the cap, store down) or holds its
+ * amount against the agent's cap, atomically with its model-call spend.
+ */
+async function authorisePayment(call: PaymentCall, context: PaymentCreationContext) {
+  // Revocation first: it is the answer that matters at 2 AM, whatever else is wrong.
+  await call.guard.check()
+  const requirements = context.selectedRequirements
+  const amount = paymentAmount(requirements, call.rules.assets)
+  const resource = resourceOf(context)
+  const refusal = checkPaymentRules(requirements, amount, call.rules)
+  if (refusal || !amount) {
+    if (refusal) {
+      // The audit log names what was refused: payee, amount, resource.
+      await call.guard.refuseSpend(
+        {
+          amountUsd: amount?.usd ?? 0,
+          kind: 'payment',
+          description: `${call.method} ${resource}`,
+          details: {
+            payee: requirements.payTo,
+            asset: requirements.asset,
+            network: requirements.network,
+            resource,
+            paymentRule: refusal.rule,
+          },
+        },
+        refusal,
+      )
+    }
+    throw refusal
+  }
+  const validityMs = requirements.maxTimeoutSeconds * 1000
+  const ttlMs =
+    Number.isFinite(validityMs) && validityMs > 0 ? validityMs + VALIDITY_GRACE_MS : undefined
+  const ticket = await call.guard.reserveSpend({
+    amountUsd: amount.usd,
+    kind: 'payment',
+    description: `${call.method} ${resource}`,
+    details: {
+      payee: requirements.payTo,
+      asset: requirements.asset,
+      network: requirements.network,
+      resource,
+      scheme: requirements.scheme,
+      amountAtomic: String(amount.atomic),
+      // Carried into the settled and released entries too (the hold's details are merged).
+      amountUsd: amount.usd,
+    },
+    ttlMs,
+  })
+  call.payments.push({
+    ticket,
+    amount,
+    payee: requirements.payTo,
+    resource,
+    holdUntil: Date.now() + (ttlMs ?? 0),
+    state: 'reserved',
+  })
+}
+
+/** The paid resource's URL without its query string or fragment. */
+function resourceOf(context: PaymentCreationContext): string {
+  // v2 names the resource in the 402 response; v1 in each requirement.
+  const v1 = context.selectedRequirements as { resource?: unknown }
+  const url =
+    context.paymentRequired.resource?.url ?? (typeof v1.resource === 'string' ? v1.resource : '')
+  try {
+    const parsed = new URL(url)
+    return `${parsed.origin}${parsed.pathname}`
+  } catch {
+    return url.split(/[?#]/)[0] ?? ''
+  }
+}
