@@ -78,7 +78,10 @@ export function parseInput<Schema extends z.ZodType>(
   const field = issue?.path.length ? issue.path.join('.') : what
   let message = issue?.message ?? 'invalid'
   if (issue?.code === 'unrecognized_keys') {
-    message = `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `"${key}"`).join(', ')}`
+    const keys = issue.keys.map((key) => `"${key}"`).join(', ')
+    // Keep a schema's own message when it says more (the allowed fields, say).
+    const own = issue.message.startsWith('Unrecognized key') ? '' : `: ${issue.message}`
+    message = `unknown option${issue.keys.length > 1 ? 's' : ''} ${keys}${own}`
   }
   const given = issue?.path.length ? valueAt(value, issue.path) : value
   throw new InvalidConfigError(

@@ -401,6 +401,51 @@ export function describeStoreConformance(
       expect(await store.readAudit(handle, { limit: 2 })).toHaveLength(2)
     })
 
+    it('holds once when a reserve is retried with the same hold id', async () => {
+      const store = await open()
+      const handle = uniqueHandle('retry')
+      await store.createAgent(testAgentRecord(handle, 10_000))
+      const request = { handle, holdId: 'same', amountMicros: 4_000, expiresAt: 99_000, now: 1_000 }
+      expect((await store.reserve(request)).ok).toBe(true)
+      expect((await store.reserve(request)).ok).toBe(true)
+      expect((await store.getAgent(handle, 1_000))?.heldMicros).toBe(4_000)
+      const settled = await store.settle({ handle, holdId: 'same', costMicros: 1_000, now: 1_001 })
+      expect(settled.agent).toMatchObject({ heldMicros: 0, spentMicros: 1_000 })
+    })
+
+    it('publishes one event for a revocation, however often it is repeated', async () => {
+      const store = await open()
+      const handle = uniqueHandle('once')
+      const heard: StoreEvent[] = []
+      store.subscribe((event) => heard.push(event))
+      await store.createAgent(testAgentRecord(handle, 10_000))
+      await store.revokeAgent(handle, 'first', 2_000)
+      await store.revokeAgent(handle, 'second', 3_000)
+      await waitFor(() =>
+        heard.some((event) => event.type === 'revoked' && event.handle === handle),
+      )
+      // Give a second, wrong event time to arrive before counting.
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      const revoked = heard.filter((event) => event.type === 'revoked' && event.handle === handle)
+      expect(revoked).toHaveLength(1)
+      expect(revoked[0]).toMatchObject({ reason: 'first' })
+    })
+
+    it('answers edge cases alike: unknown marks, empty audit pages, settle after release', async () => {
+      const store = await open()
+      const handle = uniqueHandle('edges')
+      await expect(store.markOnce(uniqueHandle('nobody'), 'k')).rejects.toSatisfy(
+        AgentNotFoundError.isInstance,
+      )
+      await store.createAgent(testAgentRecord(handle, 10_000))
+      store.appendAudit(entry(handle, 'created', 1))
+      expect(await store.readAudit(handle, { limit: 0 })).toEqual([])
+      expect((await store.release({ handle, holdId: 'never', now: 1_000 })).outcome).toBe('none')
+      expect(
+        (await store.settle({ handle, holdId: 'never', costMicros: 5, now: 1_000 })).outcome,
+      ).toBe('duplicate')
+    })
+
     it('keeps a bounded activity window, newest last', async () => {
       const store = await open()
       const handle = uniqueHandle('activity')

@@ -1,7 +1,6 @@
 // What a guard remembers about each call between its before and after hooks. The public
 // tickets are frozen read-only views; their private state lives in these WeakMaps, so a
 // ticket the adapter drops is collected with its state.
-import { createHash } from 'node:crypto'
 import { KillSwitchError } from './errors.js'
 import type {
   ModelCallResult,
@@ -13,6 +12,7 @@ import type {
 } from './guard-types.js'
 import { toUsd } from './money.js'
 import type { ModelRates } from './pricing/model-rates.js'
+import { canonicalHash } from './runaway/canonical-hash.js'
 import type { AgentRecord } from './store.js'
 
 export interface ModelTicketState {
@@ -71,11 +71,8 @@ export function hasTokens(usage: TokenUsage): boolean {
 /** A hash of a model's output (text and tool-call plan) for no-progress detection. */
 export function outputHash(result: ModelCallResult): string | undefined {
   if (result.text === undefined && result.toolCalls === undefined) return undefined
-  const hash = createHash('sha1').update(result.text ?? '')
-  for (const call of result.toolCalls ?? []) {
-    hash.update(`\u0000${call.name}\u0000${JSON.stringify(call.args) ?? ''}`)
-  }
-  return hash.digest('base64url')
+  // Canonical: the same plan with its arguments' keys in another order is the same plan.
+  return canonicalHash({ text: result.text ?? '', toolCalls: result.toolCalls ?? [] })
 }
 
 /** Our own refusals and aborts are not the agent's errors: they do not feed the error streak. */

@@ -361,3 +361,40 @@ describe('guard: runaway verdicts', () => {
     expect((await ks.agents.get('agent')).status).toBe('active')
   })
 })
+
+describe('guard: default runaway detection', () => {
+  it('revokes an agent repeating the same paid tool call, before the 5th runs', async () => {
+    const { ks, guard } = await setup(10)
+    let executions = 0
+    const error = await (async () => {
+      for (let i = 0; i < 20; i++) {
+        const ticket = await guard.beforeToolCall({
+          name: 'search',
+          args: { q: 'sk-confidential-query', page: 1 },
+          priceUsd: 0.5,
+        })
+        executions++
+        await guard.afterToolCall(ticket, { ok: true })
+      }
+    })().catch((caught) => caught)
+    expect(error).toBeInstanceOf(RunawayDetectedError)
+    expect(error).toMatchObject({ detector: 'repeated-tool-call', action: 'revoke' })
+    expect(executions).toBe(4)
+    expect(await ks.agents.get('agent')).toMatchObject({ status: 'revoked', spent: 2, held: 0 })
+    expect(guard.signal.aborted).toBe(true)
+    const trip = (await ks.audit('agent')).find(
+      (entry) => entry.type === 'runaway' && entry.data.status === 'trip',
+    )
+    expect(trip?.data).toMatchObject({ detector: 'repeated-tool-call', enforced: true })
+    expect(JSON.stringify(trip)).not.toContain('sk-confidential-query')
+  })
+
+  it('does not trip on the same tool with different arguments', async () => {
+    const { ks, guard } = await setup(10)
+    for (let i = 0; i < 12; i++) {
+      const ticket = await guard.beforeToolCall({ name: 'search', args: { q: `topic ${i}` } })
+      await guard.afterToolCall(ticket, { ok: true })
+    }
+    expect((await ks.agents.get('agent')).status).toBe('active')
+  })
+})

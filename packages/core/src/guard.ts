@@ -345,8 +345,9 @@ class Guard implements AgentGuard {
         details,
       )
       const agent = this.#access.agent
-      if (ticket.kind === 'payment' && agent) {
-        const payee = String(details.payee ?? 'unknown')
+      // Every spend that is not a model call feeds spend velocity (paid tools included).
+      if (agent) {
+        const payee = String(details.payee ?? details.tool ?? ticket.kind)
         await this.#access.observe(agent, {
           kind: 'payment',
           runId: ticket.runId,

@@ -69,7 +69,14 @@ export {
   splitModelId,
 } from './pricing/price-source.js'
 // Runaway detection
-export type { RunawayConfig } from './runaway/config.js'
+export { canonicalHash, canonicalJson } from './runaway/canonical-hash.js'
+export { RUNAWAY_ACTIONS, type RunawayConfig, runawayConfigSchema } from './runaway/config.js'
+export {
+  createRunawayMonitor,
+  type RunawayMonitorOptions,
+} from './runaway/create-runaway-monitor.js'
+export { resolveRunawayConfig } from './runaway/resolve-runaway-config.js'
+export { DEFAULT_RUNAWAY_CONFIG, type ResolvedRunawayConfig } from './runaway/runaway-defaults.js'
 export type {
   DetectorFinding,
   Observation,
@@ -92,3 +99,4 @@ export type {
   StoreEvent,
 } from './store.js'
 export { type MemoryStoreOptions, memoryStore } from './stores/memory-store.js'
+export { type SqliteStoreOptions, sqliteStore } from './stores/sqlite-store.js'

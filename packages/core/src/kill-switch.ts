@@ -11,6 +11,7 @@ import { createGuard } from './guard.js'
 import type { AgentGuard } from './guard-types.js'
 import { toUsd } from './money.js'
 import { createPriceSource, type ModelPrice, type PriceSource } from './pricing/price-source.js'
+import { createRunawayMonitor } from './runaway/create-runaway-monitor.js'
 import { NO_RUNAWAY, type RunawayMonitor } from './runaway/types.js'
 import type { AgentRecord, Store } from './store.js'
 import { memoryStore } from './stores/memory-store.js'
@@ -108,9 +109,9 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
   const onError = options.onError ?? ((error: unknown) => console.warn('[killswitch]', error))
   const events = new EventHub(onError)
   const monitor: RunawayMonitor =
-    options.runaway === false || options.runaway === undefined
+    options.runaway === false
       ? { observe: async () => NO_RUNAWAY }
-      : options.runaway
+      : (options.runaway ?? createRunawayMonitor(store))
 
   // One AbortController per credential in this process, shared by its guards; a revocation
   // (from any process, through the store's subscription) aborts it.

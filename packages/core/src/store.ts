@@ -92,9 +92,9 @@ export interface ActivityEvent {
   tool?: string
   /** A hash of canonical data: tool arguments, or a model's output. Never the values. */
   hash?: string
-  /** Micro-dollars, for `spend`. */
+  /** Micro-dollars, for `spend` and `model_result`. Stores keep every field as given. */
   micros?: number
-  /** For `*_result`: whether it succeeded. */
+  /** For `*_result` and `error`: whether it succeeded. */
   ok?: boolean
 }
 

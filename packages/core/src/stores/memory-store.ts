@@ -174,6 +174,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       const record = state.record
       if (record.status === 'revoked')
         return { ok: false, reason: 'revoked', agent: snapshot(state) }
+      // A retried reserve with the same hold id must not hold twice.
+      if (state.holds.has(request.holdId)) return { ok: true, agent: snapshot(state) }
       const available = record.capMicros - record.spentMicros - record.heldMicros
       if (available <= 0 || request.amountMicros > available) {
         return { ok: false, reason: 'cap', agent: snapshot(state) }
@@ -182,6 +184,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
         amount: request.amountMicros,
         expiresAt: request.expiresAt,
       })
+      state.finished.delete(request.holdId)
       if (request.expiresAt < state.nextExpiry) state.nextExpiry = request.expiresAt
       record.heldMicros += request.amountMicros
       append(state, request.audit)
@@ -228,7 +231,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
 
     async readAudit(handle, options = {}) {
       const entries = agents.get(handle)?.audit ?? []
-      return options.limit === undefined ? [...entries] : entries.slice(-options.limit)
+      if (options.limit === undefined) return [...entries]
+      return options.limit > 0 ? entries.slice(-options.limit) : []
     },
 
     async recordActivity(handle, event, keep) {

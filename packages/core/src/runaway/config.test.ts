@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest'
+import { runawayConfigSchema } from './config.js'
+import { resolveRunawayConfig } from './resolve-runaway-config.js'
+import { DEFAULT_RUNAWAY_CONFIG } from './runaway-defaults.js'
+
+/** The first issue as `path: message`, the way the kill switch reports it. */
+function firstIssue(value: unknown): string {
+  const result = runawayConfigSchema.safeParse(value)
+  if (result.success) return 'valid'
+  const issue = result.error.issues[0]
+  return `${issue?.path.join('.')}: ${issue?.message}`
+}
+
+describe('runawayConfigSchema', () => {
+  it('accepts nothing at all, and the full defaults', () => {
+    expect(runawayConfigSchema.parse({})).toEqual({})
+    expect(runawayConfigSchema.safeParse(DEFAULT_RUNAWAY_CONFIG).success).toBe(true)
+  })
+
+  it('does not fill in defaults (they apply at use, so later releases can improve them)', () => {
+    expect(runawayConfigSchema.parse({ repeatedToolCall: { tripAt: 8 } })).toEqual({
+      repeatedToolCall: { tripAt: 8 },
+    })
+  })
+
+  it('names the field and what is allowed', () => {
+    expect(firstIssue({ repeatedToolCall: { tripAt: 2.5 } })).toBe(
+      'repeatedToolCall.tripAt: must be a whole number of identical calls from 2 to 1,000',
+    )
+    expect(firstIssue({ spendVelocity: { tripUsd: -1 } })).toBe(
+      'spendVelocity.tripUsd: must be a number of dollars above 0 (e.g. 25)',
+    )
+    expect(firstIssue({ callRate: { action: 'kill' } })).toBe(
+      "callRate.action: must be one of 'warn', 'block', 'stop', 'revoke' (mildest first)",
+    )
+    expect(firstIssue({ thresholdBreach: { enabled: true, fraction: 90 } })).toContain(
+      'thresholdBreach.fraction: must be a fraction above 0 and at most 1',
+    )
+    expect(firstIssue({ enforce: 'no' })).toBe('enforce: must be true or false')
+    expect(firstIssue({ errorStreak: { windowMs: 10 } })).toBe(
+      'errorStreak.windowMs: must be a whole number of milliseconds (1 second to 24 hours) from 1,000 to 86,400,000',
+    )
+  })
+
+  it('refuses unknown options, listing the allowed ones', () => {
+    const message = firstIssue({ repeatedToolCall: { tripAfter: 3 } })
+    expect(message).toContain(
+      'repeatedToolCall: unknown option; allowed: "enabled", "warnAt", "tripAt"',
+    )
+    expect(firstIssue({ loopDetection: true })).toContain('unknown option; allowed: "enforce"')
+  })
+
+  it('refuses a warning level above the trip level', () => {
+    expect(firstIssue({ noProgress: { warnAt: 6, tripAt: 4 } })).toBe(
+      'noProgress.warnAt: must be at most tripAt (4): the warning comes before the trip',
+    )
+    expect(firstIssue({ spendVelocity: { warnUsd: 50, tripUsd: 20 } })).toContain(
+      'spendVelocity.warnUsd',
+    )
+  })
+
+  it('refuses thresholds the history window could never hold, naming the size needed', () => {
+    expect(firstIssue({ callRate: { tripToolCalls: 500 } })).toBe(
+      'callRate.tripToolCalls: must be at most 128 with historySize 256 (each counted event needs 2 slots of history); lower it or raise historySize to at least 1000',
+    )
+    expect(firstIssue({ historySize: 1000, callRate: { tripToolCalls: 500 } })).toBe('valid')
+    expect(firstIssue({ historySize: 64 })).toBe(
+      'historySize: must be at least 100 so that callRate.tripModelCalls (50) fits in the events kept per agent',
+    )
+    expect(firstIssue({ historySize: 64, callRate: { enabled: false } })).toBe('valid')
+  })
+})
+
+describe('resolveRunawayConfig', () => {
+  it('gives the defaults for no settings', () => {
+    expect(resolveRunawayConfig(undefined)).toBe(DEFAULT_RUNAWAY_CONFIG)
+    expect(resolveRunawayConfig({})).toBe(DEFAULT_RUNAWAY_CONFIG)
+  })
+
+  it('overrides only what is given', () => {
+    const resolved = resolveRunawayConfig({
+      enforce: false,
+      repeatedToolCall: { tripAt: 8, action: 'block' },
+    })
+    expect(resolved.enforce).toBe(false)
+    expect(resolved.repeatedToolCall).toEqual({
+      ...DEFAULT_RUNAWAY_CONFIG.repeatedToolCall,
+      tripAt: 8,
+      action: 'block',
+    })
+    expect(resolved.toolCycle).toEqual(DEFAULT_RUNAWAY_CONFIG.toolCycle)
+  })
+
+  it('resolves equal settings to the same object (cached for the hot path)', () => {
+    const a = resolveRunawayConfig({ callRate: { tripModelCalls: 40 } })
+    expect(resolveRunawayConfig({ callRate: { tripModelCalls: 40 } })).toBe(a)
+  })
+})

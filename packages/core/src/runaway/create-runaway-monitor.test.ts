@@ -1,0 +1,352 @@
+import { describe, expect, it } from 'vitest'
+import type { AgentPolicy } from '../policy.js'
+import type { ActivityEvent, AgentRecord, Store } from '../store.js'
+import { memoryStore } from '../stores/memory-store.js'
+import { canonicalHash } from './canonical-hash.js'
+import type { RunawayConfig } from './config.js'
+import { createRunawayMonitor } from './create-runaway-monitor.js'
+import type { Observation, RunawayVerdict } from './types.js'
+
+const T0 = 1_700_000_000_000
+
+async function setup(
+  runaway: RunawayConfig = {},
+  options: { capUsd?: number; store?: Store } = {},
+) {
+  const store = options.store ?? memoryStore()
+  const policy: AgentPolicy = { alerts: [], runaway }
+  const agent = await store.createAgent({
+    handle: 'researcher-agent-7',
+    credentialHash: 'f'.repeat(64),
+    capMicros: (options.capUsd ?? 10_000) * 1_000_000,
+    currency: 'usd',
+    createdAt: T0,
+    updatedAt: T0,
+    policy,
+  })
+  return { store, agent, monitor: createRunawayMonitor(store) }
+}
+
+const search = (q: unknown, runId?: string): Observation => ({
+  kind: 'tool_call',
+  tool: 'search',
+  args: q,
+  runId,
+})
+
+describe('createRunawayMonitor', () => {
+  it('answers none, enforced, for ordinary activity', async () => {
+    const { agent, monitor } = await setup()
+    expect(await monitor.observe(agent, { kind: 'model_call', model: 'gpt-4o' }, T0)).toEqual({
+      action: 'none',
+      enforced: true,
+    })
+  })
+
+  it('warns once, then revokes at the fifth identical tool call, with names and hashes as evidence', async () => {
+    const { agent, monitor } = await setup()
+    const args = { query: 'acme corp layoffs', page: 1 }
+    const verdicts: RunawayVerdict[] = []
+    for (let i = 0; i < 5; i++) {
+      verdicts.push(
+        await monitor.observe(
+          agent,
+          search(i % 2 ? args : { page: 1, query: 'acme corp layoffs' }),
+          T0 + i * 1000,
+        ),
+      )
+    }
+    expect(verdicts.map((verdict) => verdict.action)).toEqual([
+      'none',
+      'none',
+      'warn',
+      'none',
+      'revoke',
+    ])
+    const tripped = verdicts[4] as RunawayVerdict
+    expect(tripped.enforced).toBe(true)
+    expect(tripped.finding).toMatchObject({
+      detector: 'repeated-tool-call',
+      status: 'trip',
+      evidence: { tool: 'search', argsHash: canonicalHash(args), count: 5, warnAt: 3, tripAt: 5 },
+    })
+    expect(JSON.stringify(tripped)).not.toContain('acme')
+  })
+
+  it('in shadow mode computes the same decisions and marks them not enforced', async () => {
+    const { agent, monitor } = await setup({ enforce: false })
+    const verdicts: RunawayVerdict[] = []
+    for (let i = 0; i < 6; i++)
+      verdicts.push(await monitor.observe(agent, search({ q: 1 }), T0 + i))
+    expect(verdicts.map((verdict) => verdict.action)).toEqual([
+      'none',
+      'none',
+      'warn',
+      'none',
+      'revoke',
+      'revoke',
+    ])
+    expect(verdicts.every((verdict) => verdict.enforced === false)).toBe(true)
+  })
+
+  it('carries out the configured rung of the ladder per detector', async () => {
+    const { agent, monitor } = await setup({ repeatedToolCall: { action: 'block' } })
+    let verdict: RunawayVerdict | undefined
+    for (let i = 0; i < 5; i++) verdict = await monitor.observe(agent, search({ q: 1 }), T0 + i)
+    expect(verdict?.action).toBe('block')
+    // A different call is not blocked: block refuses the offending call, not the agent.
+    expect((await monitor.observe(agent, search({ q: 2 }), T0 + 10)).action).toBe('none')
+  })
+
+  it('does nothing for a disabled detector', async () => {
+    const { agent, monitor } = await setup({ repeatedToolCall: { enabled: false } })
+    const actions = []
+    for (let i = 0; i < 8; i++)
+      actions.push((await monitor.observe(agent, search({ q: 1 }), T0 + i * 10_000)).action)
+    expect(actions).not.toContain('revoke')
+  })
+
+  it('sees a loop spread over several processes sharing one store', async () => {
+    const { store, agent } = await setup()
+    const workers = [
+      createRunawayMonitor(store),
+      createRunawayMonitor(store),
+      createRunawayMonitor(store),
+    ]
+    const verdicts = []
+    for (let i = 0; i < 5; i++) {
+      verdicts.push(
+        await (workers[i % 3] as ReturnType<typeof createRunawayMonitor>).observe(
+          agent,
+          search({ q: 1 }),
+          T0 + i,
+        ),
+      )
+    }
+    expect(verdicts[4]?.action).toBe('revoke')
+  })
+
+  it('stores names and hashes in the shared window, never argument values', async () => {
+    const recorded: ActivityEvent[] = []
+    const inner = memoryStore()
+    const store: Store = {
+      ...inner,
+      kind: 'recording',
+      createAgent: (record) => inner.createAgent(record),
+      recordActivity: (handle, event, keep) => {
+        recorded.push(event)
+        return inner.recordActivity(handle, event, keep)
+      },
+    }
+    const { agent, monitor } = await setup({}, { store })
+    await monitor.observe(agent, search({ apiKey: 'sk-very-secret' }), T0)
+    expect(recorded).toEqual([
+      {
+        at: T0,
+        kind: 'tool_call',
+        runId: undefined,
+        tool: 'search',
+        hash: canonicalHash({ apiKey: 'sk-very-secret' }),
+      },
+    ])
+  })
+
+  it('records the arguments in evidence only when recordArguments is on', async () => {
+    const { agent, monitor } = await setup({ recordArguments: true })
+    let verdict: RunawayVerdict | undefined
+    for (let i = 0; i < 5; i++)
+      verdict = await monitor.observe(agent, search({ q: 'llm pricing', page: 2 }), T0 + i)
+    expect(verdict?.finding?.evidence?.arguments).toBe('{"page":2,"q":"llm pricing"}')
+  })
+
+  it('blocks on spend velocity at the result that crosses it, and keeps blocking calls while it lasts', async () => {
+    const { agent, monitor } = await setup({ spendVelocity: { action: 'block' } })
+    const results: RunawayVerdict[] = []
+    for (let i = 0; i < 5; i++) {
+      await monitor.observe(agent, { kind: 'model_call', model: 'gpt-4o' }, T0 + i * 1000)
+      results.push(
+        await monitor.observe(
+          agent,
+          { kind: 'model_result', model: 'gpt-4o', costMicros: 6_000_000 },
+          T0 + i * 1000 + 500,
+        ),
+      )
+    }
+    // $6, $12 (warn), $18 (warning not repeated), $24, $30 (trip).
+    expect(results.map((verdict) => verdict.action)).toEqual([
+      'none',
+      'warn',
+      'none',
+      'none',
+      'block',
+    ])
+    expect(results[4]?.finding?.detector).toBe('spend-velocity')
+    const next = await monitor.observe(agent, { kind: 'model_call', model: 'gpt-4o' }, T0 + 6_000)
+    expect(next).toMatchObject({ action: 'block', finding: { detector: 'spend-velocity' } })
+    // A minute later the spend has left the window: the breaker closes again.
+    expect(
+      (await monitor.observe(agent, { kind: 'model_call', model: 'gpt-4o' }, T0 + 70_000)).action,
+    ).toBe('none')
+  })
+
+  it('revokes on spend velocity by default, once, at the result that crosses it', async () => {
+    const { agent, monitor } = await setup()
+    const actions: string[] = []
+    for (let i = 0; i < 5; i++) {
+      await monitor.observe(agent, { kind: 'model_call', model: 'gpt-4o' }, T0 + i * 1000)
+      const result = { kind: 'model_result', model: 'gpt-4o', costMicros: 6_000_000 } as const
+      actions.push((await monitor.observe(agent, result, T0 + i * 1000 + 500)).action)
+    }
+    expect(actions).toEqual(['none', 'warn', 'none', 'none', 'revoke'])
+    // The guard has revoked the agent everywhere: the next call is refused by revocation,
+    // and the monitor does not pay for a second look.
+    expect(
+      (await monitor.observe(agent, { kind: 'model_call', model: 'gpt-4o' }, T0 + 6_000)).action,
+    ).toBe('none')
+  })
+
+  it('trips on an error streak and lets a retry that succeeds through', async () => {
+    const { agent, monitor } = await setup()
+    const fail = async (at: number) => {
+      await monitor.observe(agent, { kind: 'model_call', model: 'gpt-4o' }, at)
+      return monitor.observe(agent, { kind: 'error', source: 'model' }, at + 1)
+    }
+    for (let i = 0; i < 9; i++) expect((await fail(T0 + i * 100)).action).not.toBe('revoke')
+    await monitor.observe(
+      agent,
+      { kind: 'model_result', model: 'gpt-4o', costMicros: 10 },
+      T0 + 1_000,
+    )
+    for (let i = 0; i < 9; i++) expect((await fail(T0 + 2_000 + i * 100)).action).not.toBe('revoke')
+    expect(await fail(T0 + 3_000)).toMatchObject({
+      action: 'revoke',
+      finding: { detector: 'error-streak' },
+    })
+  })
+
+  it('counts a chain error once, not again as the echo of the failure beneath it', async () => {
+    const { agent, monitor } = await setup()
+    const actions = new Set<string>()
+    for (let i = 0; i < 9; i++) {
+      const at = T0 + i * 10_000
+      await monitor.observe(agent, { kind: 'model_call', model: 'gpt-4o' }, at)
+      actions.add((await monitor.observe(agent, { kind: 'error', source: 'model' }, at + 1)).action)
+      // The failure bubbling up through three enclosing chains.
+      for (let depth = 0; depth < 3; depth++) {
+        const verdict = await monitor.observe(
+          agent,
+          { kind: 'error', source: 'chain' },
+          at + 2 + depth,
+        )
+        expect(verdict.action).toBe('none')
+      }
+    }
+    expect(actions.has('revoke')).toBe(false)
+    // A chain failing on its own, long after the last failure, is a failure of its own: the 10th.
+    const tenth = await monitor.observe(agent, { kind: 'error', source: 'chain' }, T0 + 100_000)
+    expect(tenth).toMatchObject({ action: 'revoke', finding: { evidence: { failures: 10 } } })
+  })
+
+  it('stops a run past its model-call limit, and only that run', async () => {
+    const { agent, monitor } = await setup({
+      runLimits: { maxModelCalls: 3 },
+      callRate: { enabled: false },
+    })
+    const call = (runId: string, at: number) =>
+      monitor.observe(agent, { kind: 'model_call', model: 'm', runId }, at)
+    const actions = []
+    for (let i = 0; i < 4; i++) actions.push((await call('run-1', T0 + i)).action)
+    expect(actions).toEqual(['none', 'none', 'warn', 'stop'])
+    expect((await call('run-2', T0 + 10)).action).toBe('none')
+    // Without a run id there is no run to limit.
+    for (let i = 0; i < 6; i++) {
+      expect(
+        (await monitor.observe(agent, { kind: 'model_call', model: 'm' }, T0 + 20 + i)).action,
+      ).toBe('none')
+    }
+  })
+
+  it('acts on a threshold breach only when enabled', async () => {
+    const off = await setup({}, { capUsd: 50 })
+    const spent: AgentRecord = { ...off.agent, spentMicros: 49_000_000 }
+    expect((await off.monitor.observe(spent, { kind: 'model_call', model: 'm' }, T0)).action).toBe(
+      'none',
+    )
+    const on = await setup({ thresholdBreach: { enabled: true, fraction: 0.9 } }, { capUsd: 50 })
+    const verdict = await on.monitor.observe(
+      { ...on.agent, spentMicros: 45_000_000 },
+      { kind: 'model_call', model: 'm' },
+      T0,
+    )
+    expect(verdict).toMatchObject({ action: 'revoke', finding: { detector: 'threshold-breach' } })
+  })
+
+  it('never trips on a long run that keeps making progress', async () => {
+    const { agent, monitor } = await setup()
+    const actions = new Set<string>()
+    for (let i = 0; i < 150; i++) {
+      const at = T0 + i * 4_000
+      const runId = 'long-run'
+      actions.add(
+        (await monitor.observe(agent, { kind: 'model_call', model: 'm', runId }, at)).action,
+      )
+      actions.add(
+        (
+          await monitor.observe(
+            agent,
+            { kind: 'model_result', model: 'm', runId, costMicros: 40_000, outputHash: `out-${i}` },
+            at + 2_000,
+          )
+        ).action,
+      )
+      actions.add(
+        (await monitor.observe(agent, search({ q: `step ${i % 7}`, page: i }, runId), at + 2_100))
+          .action,
+      )
+      actions.add(
+        (
+          await monitor.observe(
+            agent,
+            { kind: 'tool_result', tool: 'search', ok: i % 5 !== 0, runId },
+            at + 2_500,
+          )
+        ).action,
+      )
+    }
+    expect([...actions]).toEqual(['none'])
+  })
+
+  it('stops the $4,000-in-11-minutes incident in the first minute', async () => {
+    // Paid x402 calls with varied arguments (no loop to see): $3.03 twice a second.
+    const { agent, monitor } = await setup()
+    let stoppedAt: number | undefined
+    let detector: string | undefined
+    for (let i = 0; i < 1320 && stoppedAt === undefined; i++) {
+      const at = T0 + i * 500
+      const call = await monitor.observe(agent, search({ page: i }), at)
+      const paid = await monitor.observe(
+        agent,
+        { kind: 'payment', costMicros: 3_030_000, payee: 'api.example.com' },
+        at + 10,
+      )
+      const verdict = [call, paid].find((v) => v.action === 'revoke')
+      if (verdict) {
+        stoppedAt = at + 10 - T0
+        detector = verdict.finding?.detector
+      }
+    }
+    expect(detector).toBe('spend-velocity')
+    expect(stoppedAt).toBeLessThan(60_000)
+  })
+
+  it('fails closed: a store error rejects the observation', async () => {
+    const { agent } = await setup()
+    const broken = {
+      ...memoryStore(),
+      recordActivity: () => Promise.reject(new Error('connection refused')),
+    }
+    await expect(createRunawayMonitor(broken).observe(agent, search({}), T0)).rejects.toThrow(
+      'connection refused',
+    )
+  })
+})

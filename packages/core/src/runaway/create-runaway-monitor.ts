@@ -1,0 +1,267 @@
+// The runaway monitor: turns each guarded event into an activity event, appends it to the
+// agent's window in the store (atomically, so that a loop spread over several processes is
+// seen as one), runs the detectors that the event concerns, and answers with the strongest
+// action any of them asks for. The guard carries the verdict out.
+//
+// Which detectors judge which event: the ones about the current action (repeated call,
+// cycle, call rate, run limits) judge it when it is about to happen. The ones about the
+// agent's state (spend velocity, no progress, error streak) judge when that state changes;
+// when their action is `block` or `stop` they are also re-checked at every later call, so
+// that a block keeps refusing calls while the state lasts (a circuit breaker).
+import type { ActivityEvent, AgentRecord, Store } from '../store.js'
+import { canonicalHash, canonicalJson } from './canonical-hash.js'
+import { detectCallRate } from './detectors/call-rate.js'
+import { detectErrorStreak } from './detectors/error-streak.js'
+import { detectNoProgress } from './detectors/no-progress.js'
+import { detectRepeatedToolCall } from './detectors/repeated-tool-call.js'
+import { detectRunLimits } from './detectors/run-limits.js'
+import { detectSpendVelocity } from './detectors/spend-velocity.js'
+import { detectThresholdBreach } from './detectors/threshold-breach.js'
+import { detectToolCycle } from './detectors/tool-cycle.js'
+import { resolveRunawayConfig } from './resolve-runaway-config.js'
+import { RunTracker } from './run-tracker.js'
+import type { ResolvedRunawayConfig } from './runaway-defaults.js'
+import type {
+  DetectorFinding,
+  Observation,
+  RunawayAction,
+  RunawayMonitor,
+  RunawayVerdict,
+} from './types.js'
+
+/** Options of `createRunawayMonitor`. */
+export interface RunawayMonitorOptions {
+  /** Runs whose per-run counters this process keeps; least recently seen are forgotten first. Default 10,000. */
+  maxTrackedRuns?: number
+  /**
+   * A warning (never a trip) from the same detector for the same agent is reported at most
+   * once per this many milliseconds, so that an agent hovering above a warning level does
+   * not write one audit entry per call. Default 60,000.
+   */
+  warnIntervalMs?: number
+}
+
+interface Pick {
+  finding: DetectorFinding | undefined
+  action: RunawayVerdict['action']
+}
+
+const SEVERITY: Record<RunawayVerdict['action'], number> = {
+  none: 0,
+  warn: 1,
+  block: 2,
+  stop: 3,
+  revoke: 4,
+}
+
+/** Argument text kept in evidence when `recordArguments` is on. */
+const MAX_RECORDED_ARGUMENTS = 4_096
+/** Agents whose last warning and last failure this process remembers; cleared when full. */
+const MAX_TRACKED_AGENTS = 10_000
+/** How soon after a failure a chain's failure is taken for its echo. */
+const ECHO_MS = 2_000
+
+const NONE_ENFORCED: RunawayVerdict = Object.freeze({ action: 'none', enforced: true })
+const NONE_SHADOW: RunawayVerdict = Object.freeze({ action: 'none', enforced: false })
+
+/**
+ * Creates the runaway monitor over `store`. Detector windows live in the store (every
+ * process sharing it sees the same window); per-run counters live in this process.
+ *
+ * @example
+ * const monitor = createRunawayMonitor(store)
+ * const verdict = await monitor.observe(agent, { kind: 'tool_call', tool: 'search', args: { q: 'x' } }, Date.now())
+ * if (verdict.action !== 'none' && verdict.enforced) console.log(verdict.action, verdict.finding?.summary)
+ */
+export function createRunawayMonitor(
+  store: Store,
+  options: RunawayMonitorOptions = {},
+): RunawayMonitor {
+  const runs = new RunTracker(options.maxTrackedRuns)
+  const warnIntervalMs = options.warnIntervalMs ?? 60_000
+  const warned = new Map<string, number>()
+  // When this process last saw each agent fail, to tell a chain's echo from a new failure.
+  const lastFailure = new Map<string, number>()
+
+  return {
+    async observe(agent: AgentRecord, observation: Observation, now: number) {
+      const config = resolveRunawayConfig(agent.policy?.runaway)
+      if (isEcho(agent.handle, observation, now))
+        return config.enforce ? NONE_ENFORCED : NONE_SHADOW
+      const { kind, runId } = observation
+      // Counted before the await, so concurrent calls of one run each see their own count.
+      const run =
+        config.runLimits.enabled && runId !== undefined
+          ? runs.touch(agent.handle, runId, kind, now)
+          : undefined
+      const event = toActivityEvent(observation, now)
+      let window: readonly ActivityEvent[] = [event]
+      if (usesWindow(config)) {
+        window = await store.recordActivity(agent.handle, event, config.historySize)
+        // The store returns the window with this event last; judge this event whatever it did.
+        if (!isSameEvent(window[window.length - 1], event)) window = [...window, event]
+      }
+
+      const isCall = kind === 'model_call' || kind === 'tool_call'
+      const before = isCall || kind === 'payment'
+      // The strongest finding so far; on ties the first (the more specific detector) wins.
+      const pick: Pick = { finding: undefined, action: 'none' }
+      const consider = (finding: DetectorFinding, action: RunawayAction, tripOnly: boolean) => {
+        if (finding.status === 'ok' || (tripOnly && finding.status !== 'trip')) return
+        const wanted = finding.status === 'trip' ? action : 'warn'
+        if (SEVERITY[wanted] <= SEVERITY[pick.action]) return
+        if (wanted === 'warn' && recentlyWarned(agent.handle, finding.detector, now)) return
+        pick.finding = finding
+        pick.action = wanted
+      }
+
+      const c = config
+      if (kind === 'tool_call') {
+        if (c.repeatedToolCall.enabled) {
+          consider(
+            detectRepeatedToolCall(window, now, c.repeatedToolCall),
+            c.repeatedToolCall.action,
+            false,
+          )
+        }
+        if (c.toolCycle.enabled) {
+          consider(detectToolCycle(window, now, c.toolCycle), c.toolCycle.action, false)
+        }
+      }
+      if (isCall && c.callRate.enabled) {
+        consider(detectCallRate(window, now, c.callRate, c.historySize), c.callRate.action, false)
+      }
+      if (isCall && run) {
+        consider(detectRunLimits(run, now, c.runLimits), c.runLimits.action, false)
+      }
+      const spends = kind === 'model_result' || kind === 'payment'
+      const velocity = c.spendVelocity
+      if (velocity.enabled && (spends || (before && holds(velocity.action)))) {
+        consider(detectSpendVelocity(window, now, velocity), velocity.action, !spends)
+      }
+      const progress = c.noProgress
+      if (progress.enabled && (kind === 'model_result' || (before && holds(progress.action)))) {
+        consider(detectNoProgress(window, now, progress), progress.action, kind !== 'model_result')
+      }
+      const streak = c.errorStreak
+      const failed = kind === 'error' || kind === 'tool_result'
+      if (streak.enabled && (failed || (before && holds(streak.action)))) {
+        consider(detectErrorStreak(window, now, streak), streak.action, !failed)
+      }
+      if (c.thresholdBreach.enabled && (before || kind === 'model_result')) {
+        consider(detectThresholdBreach(agent, c.thresholdBreach), c.thresholdBreach.action, false)
+      }
+
+      let { finding, action } = pick
+      if (!finding) return c.enforce ? NONE_ENFORCED : NONE_SHADOW
+      if (action === 'warn') warned.set(`${agent.handle}\u0000${finding.detector}`, now)
+      if (c.recordArguments && observation.kind === 'tool_call') {
+        const args = recordedArguments(observation.args)
+        finding = { ...finding, evidence: { ...finding.evidence, arguments: args } }
+      }
+      return { action, finding, enforced: c.enforce }
+    },
+  }
+
+  /**
+   * A chain's failure that follows a model, tool or payment failure within ECHO_MS is that
+   * same failure bubbling up (LangChain reports one failed call once per enclosing chain):
+   * counting it again would trip the error streak several times too early. A chain failure
+   * on its own still counts.
+   */
+  function isEcho(handle: string, observation: Observation, now: number): boolean {
+    const failed =
+      observation.kind === 'error' || (observation.kind === 'tool_result' && !observation.ok)
+    if (!failed) return false
+    const last = lastFailure.get(handle)
+    if (last === undefined && lastFailure.size >= MAX_TRACKED_AGENTS) lastFailure.clear()
+    lastFailure.set(handle, now)
+    const chain = observation.kind === 'error' && observation.source === 'chain'
+    return chain && last !== undefined && now >= last && now - last <= ECHO_MS
+  }
+
+  function recentlyWarned(handle: string, detector: string, now: number): boolean {
+    const key = `${handle}\u0000${detector}`
+    const at = warned.get(key)
+    if (at !== undefined && now - at < warnIntervalMs) return true
+    if (at === undefined && warned.size >= MAX_TRACKED_AGENTS) warned.clear()
+    return false
+  }
+}
+
+/**
+ * What the store keeps of an observation: names, hashes and amounts, never argument values.
+ * Every event has the same fields in the same order (undefined where they do not apply):
+ * one object shape keeps the detectors' scans over the window monomorphic, hence fast.
+ */
+function toActivityEvent(observation: Observation, at: number): ActivityEvent {
+  let kind: ActivityEvent['kind'] = 'spend'
+  let tool: string | undefined
+  let hash: string | undefined
+  let micros: number | undefined
+  let ok: boolean | undefined
+  switch (observation.kind) {
+    case 'model_call':
+      kind = 'model_call'
+      break
+    case 'model_result':
+      kind = 'model_result'
+      hash = observation.outputHash
+      micros = observation.costMicros
+      ok = true
+      break
+    case 'tool_call':
+      kind = 'tool_call'
+      tool = observation.tool
+      hash = canonicalHash(observation.args)
+      break
+    case 'tool_result':
+      kind = 'tool_result'
+      tool = observation.tool
+      ok = observation.ok
+      break
+    case 'error':
+      kind = 'error'
+      ok = false
+      break
+    case 'payment':
+      micros = observation.costMicros
+      break
+  }
+  return { at, kind, runId: observation.runId, tool, hash, micros, ok }
+}
+
+/**
+ * Whether a state detector's trip is re-checked at later calls: a `block` refuses calls
+ * while the state lasts (a circuit breaker) and a `stop` ends every run that calls meanwhile.
+ * A `revoke` has already revoked the agent everywhere, and a warning was already given, at
+ * the event that changed the state: re-checking them would only repeat it, at a cost.
+ */
+function holds(action: RunawayAction): boolean {
+  return action === 'block' || action === 'stop'
+}
+
+function usesWindow(c: ResolvedRunawayConfig): boolean {
+  return (
+    c.repeatedToolCall.enabled ||
+    c.toolCycle.enabled ||
+    c.noProgress.enabled ||
+    c.spendVelocity.enabled ||
+    c.callRate.enabled ||
+    c.errorStreak.enabled
+  )
+}
+
+function isSameEvent(a: ActivityEvent | undefined, b: ActivityEvent): boolean {
+  return (
+    a !== undefined &&
+    (a === b || (a.at === b.at && a.kind === b.kind && a.tool === b.tool && a.hash === b.hash))
+  )
+}
+
+function recordedArguments(args: unknown): string {
+  const text = canonicalJson(args)
+  return text.length > MAX_RECORDED_ARGUMENTS
+    ? `${text.slice(0, MAX_RECORDED_ARGUMENTS)}... (${text.length} characters)`
+    : text
+}

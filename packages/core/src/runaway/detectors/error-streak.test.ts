@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest'
+import type { ActivityEvent } from '../../store.js'
+import { failure, modelCall, modelResult, toolCall, toolResult } from '../activity-fixtures.js'
+import { DEFAULT_RUNAWAY_CONFIG } from '../runaway-defaults.js'
+import { detectErrorStreak } from './error-streak.js'
+
+const config = DEFAULT_RUNAWAY_CONFIG.errorStreak
+const T0 = 1_700_000_000_000
+
+/** A model call that fails, `n` times: what a provider erroring in a retry loop looks like. */
+const failedCalls = (n: number, start = T0) =>
+  Array.from({ length: n }, (_, i) => [
+    modelCall(start + i * 1000),
+    failure(start + i * 1000 + 100),
+  ]).flat()
+
+const judge = (window: ActivityEvent[], options = config) =>
+  detectErrorStreak(window, (window[window.length - 1] as ActivityEvent).at, options)
+
+describe('detectErrorStreak', () => {
+  it('warns from warnAt and trips exactly at tripAt consecutive failures', () => {
+    expect(judge(failedCalls(2)).status).toBe('ok')
+    expect(judge(failedCalls(3)).status).toBe('warn')
+    expect(judge(failedCalls(9)).status).toBe('warn')
+    expect(judge(failedCalls(10))).toMatchObject({
+      status: 'trip',
+      evidence: { failures: 10, tripAt: 10 },
+    })
+  })
+
+  it('counts failed tool results, with the tools in evidence', () => {
+    const window = Array.from({ length: 10 }, (_, i) => [
+      toolCall(T0 + i * 100, 'paid_search', { q: i }),
+      toolResult(T0 + i * 100 + 50, 'paid_search', false),
+    ]).flat()
+    const finding = judge(window)
+    expect(finding.status).toBe('trip')
+    expect(finding.evidence?.failed).toContainEqual(
+      expect.objectContaining({ tool: 'paid_search' }),
+    )
+  })
+
+  it('resets on a success: a retry that succeeds never trips', () => {
+    const window = [
+      ...failedCalls(9),
+      modelResult(T0 + 9_500, { micros: 10 }),
+      ...failedCalls(9, T0 + 10_000),
+    ]
+    expect(judge(window).status).toBe('warn')
+    for (let i = 0; i < 50; i++) {
+      window.push(
+        ...failedCalls(2, T0 + 20_000 + i * 3_000),
+        toolResult(T0 + 22_500 + i * 3_000, 'fetch', true),
+      )
+      expect(judge(window).status).toBe('ok')
+    }
+  })
+
+  it('does not let a call in flight break the streak', () => {
+    const window = [...failedCalls(10), modelCall(T0 + 20_000)]
+    expect(judge(window).status).toBe('trip')
+  })
+
+  it('forgets failures older than windowMs', () => {
+    expect(judge(failedCalls(10), { ...config, windowMs: 5_000 }).status).toBe('warn')
+  })
+})

@@ -1,0 +1,52 @@
+// Small helpers shared by the detectors: the frozen "ok" reading each detector returns on
+// the hot path (no allocation when nothing is wrong), the status from a count and its two
+// thresholds, and how one call appears in evidence (names and hashes, never values).
+import type { ActivityEvent } from '../../store.js'
+import type { DetectorFinding } from '../types.js'
+
+/**
+ * How far apart the clocks of processes sharing a store may be. The window is in append
+ * order; a backward scan stops at the first event older than its time window by more than
+ * this, instead of reading the whole window.
+ */
+export const CLOCK_SKEW_MS = 5_000
+
+/** The shared "nothing wrong" reading of a detector. */
+export function okFinding(detector: string): DetectorFinding {
+  return Object.freeze({ detector, status: 'ok' }) as DetectorFinding
+}
+
+/** `trip` at or above `tripAt`, else `warn` at or above `warnAt`, else `ok`. */
+export function statusOf(value: number, warnAt: number, tripAt: number): DetectorFinding['status'] {
+  if (value >= tripAt) return 'trip'
+  return value >= warnAt ? 'warn' : 'ok'
+}
+
+/** One call as evidence shows it. */
+export interface CallEvidence {
+  at: number
+  kind: ActivityEvent['kind']
+  tool?: string
+  argsHash?: string
+  runId?: string
+}
+
+export function callEvidence(event: ActivityEvent): CallEvidence {
+  const call: CallEvidence = { at: event.at, kind: event.kind }
+  if (event.tool !== undefined) call.tool = event.tool
+  if (event.hash !== undefined) call.argsHash = event.hash
+  if (event.runId !== undefined) call.runId = event.runId
+  return call
+}
+
+/** Whether `event` belongs to the scope of a detector looking at run `runId` (all when undefined). */
+export function inScope(event: ActivityEvent, runId: string | undefined): boolean {
+  return runId === undefined || event.runId === runId
+}
+
+/** `12.5 s`, `3 min` for summaries. */
+export function formatDuration(ms: number): string {
+  if (ms < 60_000) return `${Math.round(ms / 100) / 10} s`
+  if (ms < 3_600_000) return `${Math.round(ms / 6_000) / 10} min`
+  return `${Math.round(ms / 360_000) / 10} h`
+}

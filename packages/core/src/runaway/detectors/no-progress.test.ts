@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest'
+import type { ActivityEvent } from '../../store.js'
+import { modelCall, modelResult, toolCall } from '../activity-fixtures.js'
+import { DEFAULT_RUNAWAY_CONFIG } from '../runaway-defaults.js'
+import { detectNoProgress } from './no-progress.js'
+
+const config = DEFAULT_RUNAWAY_CONFIG.noProgress
+const T0 = 1_700_000_000_000
+
+function steps(outputs: string[], runId?: string): ActivityEvent[] {
+  return outputs.flatMap((output, i) => [
+    modelCall(T0 + i * 1000, runId),
+    modelResult(T0 + i * 1000 + 500, { output, runId }),
+  ])
+}
+
+const judge = (window: ActivityEvent[], options = config) =>
+  detectNoProgress(window, (window[window.length - 1] as ActivityEvent).at, options)
+
+describe('detectNoProgress', () => {
+  it('warns at three identical outputs and trips exactly at five', () => {
+    const same = (n: number) => Array.from({ length: n }, () => 'I will try again.')
+    expect(judge(steps(same(2))).status).toBe('ok')
+    expect(judge(steps(same(3))).status).toBe('warn')
+    expect(judge(steps(same(4))).status).toBe('warn')
+    expect(judge(steps(same(5)))).toMatchObject({
+      status: 'trip',
+      evidence: { count: 5, tripAt: 5, withinResults: 10 },
+    })
+  })
+
+  it('counts repeats that alternate with other outputs', () => {
+    expect(judge(steps(['x', 'y', 'x', 'y', 'x', 'y', 'x', 'y', 'x'])).status).toBe('trip')
+  })
+
+  it('never flags a long run that keeps producing new output', () => {
+    const window = steps(Array.from({ length: 200 }, (_, i) => `step ${i}`))
+    for (let end = 2; end <= window.length; end += 2)
+      expect(judge(window.slice(0, end)).status).toBe('ok')
+  })
+
+  it('still trips at the next call after the repeats (the state persists)', () => {
+    const window = [...steps(Array.from({ length: 5 }, () => 'same')), modelCall(T0 + 9_000)]
+    expect(judge(window).status).toBe('trip')
+    window.push(toolCall(T0 + 9_500, 'search', { q: 1 }))
+    expect(judge(window).status).toBe('trip')
+  })
+
+  it('ignores results without an output hash and results outside windowMs', () => {
+    const window = [...steps(['a', 'a', 'a', 'a', 'a']), modelResult(T0 + 6_000)]
+    expect(judge(window).status).toBe('trip')
+    expect(judge(window, { ...config, windowMs: 2_000 }).status).toBe('ok')
+  })
+
+  it('scopes to the run: the same greeting in many conversations is not a loop', () => {
+    const window = Array.from({ length: 8 }, (_, i) =>
+      steps(['Hello! How can I help?'], `conversation-${i}`),
+    ).flat()
+    expect(judge(window).status).toBe('ok')
+  })
+
+  it('never puts the output in the evidence', () => {
+    const finding = judge(steps(Array.from({ length: 5 }, () => 'the secret plan')))
+    expect(JSON.stringify(finding)).not.toContain('secret')
+    expect(finding.evidence?.outputHash).toMatch(/^[0-9a-f]{16}$/)
+  })
+})

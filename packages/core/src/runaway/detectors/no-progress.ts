@@ -1,0 +1,80 @@
+// No progress: the model answers the same thing again and again (same text, same tool-call
+// plan), so whatever it is given, nothing moves. The guard hashes each model output; this
+// detector counts how often the latest output hash recurs among the recent results.
+import type { ActivityEvent } from '../../store.js'
+import type { ResolvedRunawayConfig } from '../runaway-defaults.js'
+import type { DetectorFinding } from '../types.js'
+import { CLOCK_SKEW_MS, inScope, okFinding, statusOf } from './finding.js'
+
+/** The detector's name in findings, events and audit entries. */
+export const NO_PROGRESS = 'no-progress'
+
+const OK = okFinding(NO_PROGRESS)
+
+/**
+ * Finds the latest model result with an output hash in the scope of the window's last
+ * event (its run, or the whole agent without a run id) and counts how many of the last
+ * `withinResults` results within `windowMs` have that same hash, itself included.
+ *
+ * @example
+ * detectNoProgress(window, now, DEFAULT_RUNAWAY_CONFIG.noProgress).status // 'trip' at 5 identical outputs
+ */
+export function detectNoProgress(
+  window: readonly ActivityEvent[],
+  now: number,
+  config: ResolvedRunawayConfig['noProgress'],
+): DetectorFinding {
+  const last = window[window.length - 1]
+  if (!last) return OK
+  const runId = last.runId
+  const since = now - config.windowMs
+  let hash: string | undefined
+  let seen = 0
+  let count = 0
+  let first = window.length
+  for (let i = window.length - 1; i >= 0 && seen < config.withinResults; i--) {
+    const event = window[i] as ActivityEvent
+    if (event.at <= since) {
+      if (event.at <= since - CLOCK_SKEW_MS) break
+      continue
+    }
+    if (event.kind !== 'model_result' || event.hash === undefined || !inScope(event, runId))
+      continue
+    hash ??= event.hash
+    seen++
+    if (event.hash === hash) {
+      count++
+      first = i
+    }
+  }
+  const status = statusOf(count, config.warnAt, config.tripAt)
+  if (status === 'ok') return OK
+  // Every such result has the same hash: when they came is the rest of the story.
+  const at: number[] = []
+  for (let i = first; i < window.length; i++) {
+    const event = window[i] as ActivityEvent
+    if (
+      event.kind === 'model_result' &&
+      event.hash === hash &&
+      event.at > since &&
+      inScope(event, runId)
+    ) {
+      at.push(event.at)
+    }
+  }
+  return {
+    detector: NO_PROGRESS,
+    status,
+    summary: `the model gave the same output ${count} times in its last ${seen} results (${status === 'trip' ? 'trips' : 'warns'} at ${status === 'trip' ? config.tripAt : config.warnAt})`,
+    evidence: {
+      outputHash: hash,
+      count,
+      warnAt: config.warnAt,
+      tripAt: config.tripAt,
+      withinResults: config.withinResults,
+      windowMs: config.windowMs,
+      ...(runId === undefined ? {} : { runId }),
+      at,
+    },
+  }
+}

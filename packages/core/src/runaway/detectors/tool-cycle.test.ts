@@ -1,0 +1,127 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import type { ActivityEvent } from '../../store.js'
+import { modelCall, toolCall, toolResult } from '../activity-fixtures.js'
+import { DEFAULT_RUNAWAY_CONFIG } from '../runaway-defaults.js'
+import { detectToolCycle } from './tool-cycle.js'
+
+const config = DEFAULT_RUNAWAY_CONFIG.toolCycle
+const T0 = 1_700_000_000_000
+
+const CALLS: Record<string, [string, unknown]> = {
+  A: ['open_page', { url: 'https://example.com/a' }],
+  B: ['go_back', {}],
+  C: ['scroll', { by: 500 }],
+  D: ['click', { selector: '#next' }],
+  E: ['screenshot', {}],
+}
+
+/** `'ABAB'` as tool calls a second apart, each followed by its result and a model call. */
+function sequence(letters: string, runId?: string): ActivityEvent[] {
+  const window: ActivityEvent[] = []
+  ;[...letters].forEach((letter, i) => {
+    const [tool, args] = CALLS[letter] as [string, unknown]
+    if (i > 0)
+      window.push(
+        toolResult(T0 + i * 1000 - 500, 'x', true, runId),
+        modelCall(T0 + i * 1000 - 100, runId),
+      )
+    window.push(toolCall(T0 + i * 1000, tool, args, runId))
+  })
+  return window
+}
+
+const judge = (letters: string, options = config) => {
+  const window = sequence(letters)
+  return detectToolCycle(window, (window[window.length - 1] as ActivityEvent).at, options)
+}
+
+describe('detectToolCycle', () => {
+  it('warns at two repetitions of A-B and trips at three', () => {
+    expect(judge('ABA').status).toBe('ok')
+    expect(judge('ABAB').status).toBe('warn')
+    expect(judge('ABABA').status).toBe('warn')
+    expect(judge('ABABAB').status).toBe('trip')
+  })
+
+  it('finds cycles of three and four calls', () => {
+    expect(judge('ABCABCAB').status).toBe('warn')
+    expect(judge('ABCABCABC').status).toBe('trip')
+    expect(judge('ABCDABCDABC').status).toBe('warn')
+    expect(judge('ABCDABCDABCD')).toMatchObject({
+      status: 'trip',
+      evidence: { period: 4, repetitions: 3 },
+    })
+  })
+
+  it('reports the cycle by tool names and hashes', () => {
+    const finding = judge('CABABAB')
+    expect(finding.summary).toContain('open_page -> go_back')
+    expect(finding.evidence).toMatchObject({ period: 2, repetitions: 3, tripAt: 3 })
+    const cycle = finding.evidence?.cycle as Array<{ tool: string; argsHash: string }>
+    expect(cycle.map((call) => call.tool)).toEqual(['open_page', 'go_back'])
+    expect(cycle[0]?.argsHash).toMatch(/^[0-9a-f]{16}$/)
+    expect(finding.evidence?.calls).toHaveLength(6)
+    expect(JSON.stringify(finding)).not.toContain('example.com')
+  })
+
+  it('does not look for cycles longer than maxPeriod', () => {
+    expect(judge('ABCDEABCDEABCDE').status).toBe('ok')
+    expect(judge('ABCDEABCDEABCDE', { ...config, maxPeriod: 5 }).status).toBe('trip')
+  })
+
+  it('needs the repetitions back to back: a new call in between breaks the cycle', () => {
+    expect(judge('ABABEAB').status).toBe('ok')
+    expect(judge('ABAEBAB').status).toBe('ok')
+    expect(judge('ABEABEAB').status).toBe('warn') // A-B-E is the cycle here, not A-B
+  })
+
+  it('leaves a single repeated call to repeated-tool-call', () => {
+    expect(judge('AAAAAAAA').status).toBe('ok')
+  })
+
+  it('never flags alternating tools whose arguments change (search, read, search, read)', () => {
+    const window: ActivityEvent[] = []
+    for (let i = 0; i < 40; i++) {
+      window.push(
+        toolCall(T0 + i * 2, 'search', { q: `topic ${i}` }),
+        toolCall(T0 + i * 2 + 1, 'read', { url: `https://r/${i}` }),
+      )
+      expect(detectToolCycle(window, T0 + i * 2 + 1, config).status).toBe('ok')
+    }
+  })
+
+  it('only counts calls within windowMs', () => {
+    const window = sequence('ABABAB')
+    expect(detectToolCycle(window, T0 + 5_000, { ...config, windowMs: 3_500 }).status).toBe('warn')
+  })
+
+  it('scopes to the run of the current call', () => {
+    const window = [...sequence('ABAB', 'run-1'), ...sequence('AB', 'run-2')]
+    expect(detectToolCycle(window, T0 + 10_000, config).status).toBe('ok')
+  })
+
+  it('never flags a window of distinct calls (property)', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.integer(), { minLength: 1, maxLength: 40 }), (ids) => {
+        const window = ids.map((id, i) => toolCall(T0 + i, `tool-${id % 3}`, { id }))
+        return detectToolCycle(window, T0 + ids.length, config).status === 'ok'
+      }),
+    )
+  })
+
+  it('trips on any cycle of 2 to 4 distinct calls repeated three times (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.integer(), { minLength: 2, maxLength: 4 }),
+        fc.array(fc.integer(), { maxLength: 5 }),
+        (cycle, prefix) => {
+          const ids = [...prefix.map((n) => `p${n}`), ...cycle, ...cycle, ...cycle].map(String)
+          const window = ids.map((id, i) => toolCall(T0 + i, 'tool', { id }))
+          const finding = detectToolCycle(window, T0 + ids.length, config)
+          return finding.status === 'trip' && finding.evidence?.period === cycle.length
+        },
+      ),
+    )
+  })
+})

@@ -1,0 +1,81 @@
+// Rows of the sqlite store and their mapping to the Store interface's records. The SQL that
+// reads an agent always computes `held` from the live holds in the same statement, so one
+// read is one consistent snapshot (no second query racing another process's write).
+
+import type { AuditEntry } from '../audit.js'
+import type { AgentPolicy } from '../policy.js'
+import type { ActivityEvent, AgentRecord } from '../store.js'
+
+/** An `agents` row with its live holds summed (`held_micros`). */
+export interface AgentRow {
+  handle: string
+  credential_hash: string
+  status: 'active' | 'revoked'
+  cap_micros: number
+  spent_micros: number
+  held_micros: number
+  currency: string
+  created_at: number
+  updated_at: number
+  revoked_at: number | null
+  revoked_reason: string | null
+  policy: string
+}
+
+/** The agent columns plus live holds at `:now`; callers add their own WHERE / ORDER BY. */
+export const SELECT_AGENT = `
+  SELECT a.*, (
+    SELECT COALESCE(SUM(h.amount_micros), 0) FROM holds h
+    WHERE h.handle = a.handle AND h.state = 'held' AND h.expires_at > :now
+  ) AS held_micros
+  FROM agents a`
+
+export function toAgentRecord(row: AgentRow): AgentRecord {
+  const record: AgentRecord = {
+    handle: row.handle,
+    credentialHash: row.credential_hash,
+    status: row.status,
+    capMicros: row.cap_micros,
+    spentMicros: row.spent_micros,
+    heldMicros: row.held_micros,
+    currency: 'usd',
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    policy: JSON.parse(row.policy) as AgentPolicy,
+  }
+  if (row.revoked_at !== null) record.revokedAt = row.revoked_at
+  if (row.revoked_reason !== null) record.revokedReason = row.revoked_reason
+  return record
+}
+
+export interface AuditRow {
+  handle: string
+  at: number
+  type: string
+  summary: string
+  data: string
+}
+
+export function toAuditEntry(row: AuditRow): AuditEntry {
+  return {
+    at: row.at,
+    handle: row.handle,
+    type: row.type as AuditEntry['type'],
+    summary: row.summary,
+    data: JSON.parse(row.data) as Record<string, unknown>,
+  }
+}
+
+export function auditParams(entry: AuditEntry) {
+  return {
+    handle: entry.handle,
+    at: entry.at,
+    type: entry.type,
+    summary: entry.summary,
+    data: JSON.stringify(entry.data ?? {}),
+  }
+}
+
+export function toActivityEvent(row: { event: string }): ActivityEvent {
+  return JSON.parse(row.event) as ActivityEvent
+}

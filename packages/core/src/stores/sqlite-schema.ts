@@ -1,0 +1,106 @@
+// The sqlite store's schema and its migrations, versioned with `PRAGMA user_version`.
+// Migrations only ever append: version N is reached by running migrations 1..N in order, each
+// in the same write transaction as the version bump, so a crash mid-migration leaves the
+// previous version intact. A file written by a newer version of this package is refused
+// (never "migrated down" or written to), because older code cannot know what it would break.
+
+import type { DatabaseSync } from 'node:sqlite'
+import { StoreUnavailableError } from '../errors.js'
+
+/** The schema version this code reads and writes. */
+export const SQLITE_SCHEMA_VERSION = 1
+
+/** Migration `i` takes the schema from version `i` to `i + 1`. */
+const MIGRATIONS: readonly string[] = [
+  // v1: agents, holds (live and finished, for idempotency), audit, activity windows, alert
+  // marks, and the cross-process event log that the revocation poller reads.
+  `
+  CREATE TABLE agents (
+    handle TEXT PRIMARY KEY,
+    credential_hash TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL CHECK (status IN ('active', 'revoked')),
+    cap_micros INTEGER NOT NULL,
+    spent_micros INTEGER NOT NULL DEFAULT 0,
+    currency TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    revoked_at INTEGER,
+    revoked_reason TEXT,
+    policy TEXT NOT NULL
+  ) STRICT;
+  CREATE TABLE holds (
+    handle TEXT NOT NULL,
+    hold_id TEXT NOT NULL,
+    amount_micros INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    -- held: live until expires_at; settled / released: finished, kept for idempotency;
+    -- expired: lapsed on its own (a late settle still records the spend).
+    state TEXT NOT NULL CHECK (state IN ('held', 'settled', 'released', 'expired')),
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (handle, hold_id)
+  ) STRICT, WITHOUT ROWID;
+  -- Covers the sum of an agent's live holds, read by every reserve and every getAgent.
+  CREATE INDEX holds_live ON holds (handle, expires_at, amount_micros) WHERE state = 'held';
+  CREATE INDEX holds_finished ON holds (updated_at) WHERE state <> 'held';
+  CREATE TABLE audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    handle TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    data TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX audit_by_agent ON audit (handle, seq);
+  CREATE TABLE activity (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    handle TEXT NOT NULL,
+    event TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX activity_by_agent ON activity (handle, seq);
+  CREATE TABLE marks (
+    handle TEXT NOT NULL,
+    key TEXT NOT NULL,
+    PRIMARY KEY (handle, key)
+  ) STRICT, WITHOUT ROWID;
+  CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    origin TEXT NOT NULL,
+    type TEXT NOT NULL,
+    handle TEXT NOT NULL,
+    reason TEXT,
+    at INTEGER NOT NULL
+  ) STRICT;
+  `,
+]
+
+/**
+ * Brings the database at `path` to {@link SQLITE_SCHEMA_VERSION}, or refuses a newer one.
+ * Safe when several processes open the same new file at once: the version is read again
+ * inside the write transaction, so only the first one migrates.
+ */
+export function migrateSqlite(db: DatabaseSync, path: string): void {
+  const readVersion = () =>
+    Number((db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version)
+  const refuseNewer = (version: number) =>
+    new StoreUnavailableError(
+      `The sqlite store at ${path} has schema version ${version}, newer than the ${SQLITE_SCHEMA_VERSION} this version of @killswitch/core understands; ` +
+        'it was left untouched. Upgrade @killswitch/core in every process that shares this file',
+    )
+  const seen = readVersion()
+  if (seen > SQLITE_SCHEMA_VERSION) throw refuseNewer(seen)
+  if (seen === SQLITE_SCHEMA_VERSION) return
+  db.exec('BEGIN IMMEDIATE')
+  try {
+    const version = readVersion()
+    if (version > SQLITE_SCHEMA_VERSION) throw refuseNewer(version)
+    for (let next = version; next < SQLITE_SCHEMA_VERSION; next++) {
+      db.exec(MIGRATIONS[next] as string)
+    }
+    // PRAGMA takes no bound parameters; the value is our own integer constant.
+    db.exec(`PRAGMA user_version = ${SQLITE_SCHEMA_VERSION}`)
+    db.exec('COMMIT')
+  } catch (error) {
+    if (db.isTransaction) db.exec('ROLLBACK')
+    throw error
+  }
+}

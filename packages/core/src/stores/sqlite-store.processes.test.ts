@@ -1,0 +1,197 @@
+// Several real processes sharing one sqlite file: no overspend, revocation reaches the other
+// process, and a process killed with SIGKILL leaves a consistent ledger behind.
+import { type ChildProcess, fork } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { testAgentRecord } from '../conformance.js'
+import { createKillSwitch } from '../kill-switch.js'
+import { sqliteStore } from './sqlite-store.js'
+
+const workerFile = fileURLToPath(new URL('./sqlite-worker.ts', import.meta.url))
+const root = mkdtempSync(join(tmpdir(), 'killswitch-sqlite-mp-'))
+afterAll(() => rmSync(root, { recursive: true, force: true }))
+let files = 0
+const newPath = () => join(root, `state-${files++}.db`)
+
+type Message = { type: string } & Record<string, unknown>
+
+interface Worker {
+  child: ChildProcess
+  messages: Message[]
+  next(type: string): Promise<Message>
+  exited: Promise<number | null>
+}
+
+const workers: Worker[] = []
+afterEach(() => {
+  for (const worker of workers.splice(0))
+    if (worker.child.exitCode === null) worker.child.kill('SIGKILL')
+})
+
+function startWorker(path: string, mode: string, config: Record<string, unknown>): Worker {
+  const child = fork(workerFile, [path, mode, JSON.stringify(config)], {
+    execArgv: ['--disable-warning=ExperimentalWarning'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  const messages: Message[] = []
+  const waiters: { type: string; resolve: (message: Message) => void }[] = []
+  let consumed = 0
+  child.on('message', (message: Message) => {
+    messages.push(message)
+    const index = waiters.findIndex((waiter) => waiter.type === message.type)
+    if (index >= 0) {
+      consumed = messages.length
+      waiters.splice(index, 1)[0]?.resolve(message)
+    }
+  })
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  const worker: Worker = {
+    child,
+    messages,
+    exited,
+    next(type) {
+      const earlier = messages.slice(consumed).find((message) => message.type === type)
+      if (earlier) {
+        consumed = messages.indexOf(earlier) + 1
+        return Promise.resolve(earlier)
+      }
+      return new Promise((resolve, reject) => {
+        waiters.push({ type, resolve })
+        exited.then((code) => reject(new Error(`worker exited (${code}) before sending "${type}"`)))
+      })
+    },
+  }
+  workers.push(worker)
+  return worker
+}
+
+/** Deterministic amounts (a small LCG), so a failure reproduces. */
+function amounts(seed: number, count: number, min: number, max: number): number[] {
+  let state = seed
+  return Array.from({ length: count }, () => {
+    state = (state * 1_103_515_245 + 12_345) % 2 ** 31
+    return min + (state % (max - min + 1))
+  })
+}
+
+describe('sqliteStore across processes', () => {
+  it('never overspends one cap from four processes spending at once', {
+    timeout: 60_000,
+  }, async () => {
+    const path = newPath()
+    const cap = 2_000_000
+    const setup = sqliteStore(path)
+    await setup.createAgent(testAgentRecord('shared', cap))
+    const spenders = [1, 2, 3, 4].map((seed) =>
+      startWorker(path, 'spend', { handle: 'shared', amounts: amounts(seed, 150, 5_000, 40_000) }),
+    )
+    await Promise.all(spenders.map((worker) => worker.next('ready')))
+    for (const worker of spenders) worker.child.send({ type: 'go' })
+    const reports = await Promise.all(spenders.map((worker) => worker.next('done')))
+    const settled = reports.reduce((sum, report) => sum + (report.settledMicros as number), 0)
+    const agent = await setup.getAgent('shared', Date.now())
+    // Exactly what the workers were granted and settled: no lost update, no double count.
+    expect(agent?.spentMicros).toBe(settled)
+    expect(settled).toBeLessThanOrEqual(cap)
+    expect(agent?.heldMicros).toBe(0)
+    // The cap was really reached (600 attempts of $0.005-$0.04 against $2): the test bit.
+    expect(cap - settled).toBeLessThan(40_000)
+    expect(reports.reduce((sum, report) => sum + (report.refused as number), 0)).toBeGreaterThan(0)
+    await setup.close()
+  })
+
+  it("a revocation in one process reaches another's subscription and refuses its next call", async () => {
+    const path = newPath()
+    const admin = sqliteStore(path)
+    await admin.createAgent(testAgentRecord('watched', 1_000_000))
+    const watcher = startWorker(path, 'watch', { handle: 'watched' })
+    await watcher.next('ready')
+    watcher.child.send({ type: 'reserve', holdId: 'before' })
+    expect(await watcher.next('reserved')).toMatchObject({ ok: true })
+    await admin.revokeAgent('watched', 'operator pulled the switch', Date.now())
+    expect(await watcher.next('revoked')).toMatchObject({
+      handle: 'watched',
+      reason: 'operator pulled the switch',
+    })
+    watcher.child.send({ type: 'reserve', holdId: 'after' })
+    expect(await watcher.next('reserved')).toMatchObject({ ok: false, reason: 'revoked' })
+    watcher.child.send({ type: 'exit' })
+    expect(await watcher.exited).toBe(0)
+    await admin.close()
+  })
+
+  it("a revocation in one process aborts another's in-flight guarded call and refuses the next", async () => {
+    const path = newPath()
+    const store = sqliteStore(path)
+    const ks = createKillSwitch({ store })
+    const agent = await ks.agents.create({ handle: 'inflight', spendingCap: 5 })
+    const worker = startWorker(path, 'guard', { handle: 'inflight', credential: agent.credential })
+    await worker.next('inflight')
+    await ks.agents.revoke('inflight', { reason: 'operator pulled the switch' })
+    expect(await worker.next('aborted')).toMatchObject({ code: 'agent_revoked' })
+    expect(await worker.next('next')).toMatchObject({ ok: false, code: 'agent_revoked' })
+    await ks.close()
+    await store.close()
+  })
+
+  it('after a SIGKILL mid-call: holds lapse, settled spend, audit and revocations survive', async () => {
+    const path = newPath()
+    const setup = sqliteStore(path)
+    await setup.createAgent(testAgentRecord('crasher', 1_000_000))
+    await setup.createAgent(testAgentRecord('victim', 1_000_000))
+    await setup.close()
+
+    const crasher = startWorker(path, 'hold', {
+      handle: 'crasher',
+      holds: 3,
+      settles: 2,
+      ttlMs: 30_000,
+      revoke: 'victim',
+    })
+    const { expiresAt } = (await crasher.next('holding')) as Message & { expiresAt: number }
+    crasher.child.kill('SIGKILL')
+    await crasher.exited
+
+    // Every process restarts: a fresh connection sees only what was committed.
+    const reopened = sqliteStore(path)
+    expect(await reopened.getAgent('crasher', expiresAt - 1)).toMatchObject({
+      spentMicros: 1_400,
+      heldMicros: 3_000,
+    })
+    // Past the hold TTL the crashed process's holds no longer lock the budget.
+    const after = expiresAt + 1
+    expect(await reopened.getAgent('crasher', after)).toMatchObject({
+      spentMicros: 1_400,
+      heldMicros: 0,
+    })
+    const reserve = await reopened.reserve({
+      handle: 'crasher',
+      holdId: 'fresh',
+      amountMicros: 1_000_000 - 1_400,
+      expiresAt: after + 1_000,
+      now: after,
+    })
+    expect(reserve.ok).toBe(true)
+    expect((await reopened.readAudit('crasher')).map((entry) => entry.type)).toEqual([
+      'hold',
+      'settled',
+      'hold',
+      'settled',
+      'alert',
+    ])
+    expect(await reopened.getAgent('victim', after)).toMatchObject({
+      status: 'revoked',
+      revokedReason: 'revoked before the crash',
+    })
+    await reopened.close()
+
+    // And a restarted worker process is refused for the revoked agent.
+    const restarted = startWorker(path, 'watch', { handle: 'victim' })
+    await restarted.next('ready')
+    restarted.child.send({ type: 'reserve', holdId: 'after-restart' })
+    expect(await restarted.next('reserved')).toMatchObject({ ok: false, reason: 'revoked' })
+  })
+})

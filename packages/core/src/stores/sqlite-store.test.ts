@@ -1,0 +1,260 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
+import { afterAll, describe, expect, it } from 'vitest'
+import type { AuditEntry } from '../audit.js'
+import { describeStoreConformance, testAgentRecord } from '../conformance.js'
+import { AgentRevokedError, InvalidConfigError, StoreUnavailableError } from '../errors.js'
+import { createKillSwitch } from '../kill-switch.js'
+import type { Store, StoreEvent } from '../store.js'
+import { SQLITE_SCHEMA_VERSION } from './sqlite-schema.js'
+import { sqliteStore } from './sqlite-store.js'
+
+const root = mkdtempSync(join(tmpdir(), 'killswitch-sqlite-'))
+afterAll(() => rmSync(root, { recursive: true, force: true }))
+let files = 0
+const newPath = () => join(root, `state-${files++}`, 'state.db')
+
+const entry = (handle: string, type: AuditEntry['type'], at: number): AuditEntry => ({
+  at,
+  handle,
+  type,
+  summary: `${type} at ${at}`,
+  data: { at },
+})
+
+// One file for the whole suite, opened afresh by every test (handles are unique), and a
+// second connection to it as the peer: that is two "processes" sharing a file.
+const shared = newPath()
+describeStoreConformance('sqlite', () => sqliteStore(shared), {
+  openPeer: () => sqliteStore(shared),
+  propertyRuns: 40,
+})
+
+describe('sqliteStore', () => {
+  const open: Store[] = []
+  const openStore = (path: string, options?: Parameters<typeof sqliteStore>[1]) => {
+    const store = sqliteStore(path, options)
+    open.push(store)
+    return store
+  }
+  afterAll(async () => {
+    await Promise.all(open.map((store) => store.close()))
+  })
+
+  it('creates its folder with a .gitignore, so a state folder is never committed', () => {
+    const path = newPath()
+    openStore(path)
+    expect(existsSync(path)).toBe(true)
+    expect(readFileSync(join(path, '..', '.gitignore'), 'utf8')).toContain('*')
+  })
+
+  it('keeps agents, spend, holds, revocations and audit across a restart', async () => {
+    const path = newPath()
+    const first = openStore(path)
+    await first.createAgent(testAgentRecord('kept', 10_000))
+    await first.createAgent(testAgentRecord('killed', 10_000))
+    await first.reserve({
+      handle: 'kept',
+      holdId: 's',
+      amountMicros: 500,
+      expiresAt: 99_000,
+      now: 1_000,
+    })
+    await first.settle({
+      handle: 'kept',
+      holdId: 's',
+      costMicros: 300,
+      now: 1_100,
+      audit: entry('kept', 'settled', 1_100),
+    })
+    await first.reserve({
+      handle: 'kept',
+      holdId: 'live',
+      amountMicros: 700,
+      expiresAt: 99_000,
+      now: 1_200,
+    })
+    await first.revokeAgent('killed', 'runaway loop', 1_300, entry('killed', 'revoked', 1_300))
+    first.appendAudit(entry('kept', 'alert', 1_400))
+    await first.close()
+
+    const second = openStore(path)
+    expect(await second.getAgent('kept', 2_000)).toMatchObject({
+      spentMicros: 300,
+      heldMicros: 700,
+    })
+    expect(await second.getAgent('killed', 2_000)).toMatchObject({
+      status: 'revoked',
+      revokedReason: 'runaway loop',
+      revokedAt: 1_300,
+    })
+    expect((await second.readAudit('kept')).map((item) => item.type)).toEqual(['settled', 'alert'])
+    // Idempotency survives the restart too: a retried settle does not charge twice.
+    expect(
+      (await second.settle({ handle: 'kept', holdId: 's', costMicros: 300, now: 2_000 })).outcome,
+    ).toBe('duplicate')
+  })
+
+  it('keeps a revoked credential dead across a kill switch restart', async () => {
+    const path = newPath()
+    const first = createKillSwitch({ store: openStore(path) })
+    const agent = await first.agents.create({ handle: 'restarted', spendingCap: 1 })
+    await first.agents.revoke('restarted', { reason: 'runaway loop' })
+    await first.close()
+
+    const second = createKillSwitch({ store: openStore(path) })
+    expect(await second.verify(agent.credential)).toMatchObject({ active: false })
+    await expect(
+      second
+        .guard(agent.credential)
+        .beforeModelCall({ model: 'gpt-4o', input: 'hi', maxOutputTokens: 10 }),
+    ).rejects.toSatisfy(AgentRevokedError.isInstance)
+    expect((await second.audit('restarted')).map((entry) => entry.type)).toEqual([
+      'created',
+      'revoked',
+      'denied',
+    ])
+    await second.close()
+  })
+
+  it('does not hold twice when a reserve is retried with the same hold id', async () => {
+    const store = openStore(newPath())
+    await store.createAgent(testAgentRecord('retry', 1_000))
+    await store.reserve({
+      handle: 'retry',
+      holdId: 'same',
+      amountMicros: 400,
+      expiresAt: 9_000,
+      now: 1_000,
+    })
+    await store.reserve({
+      handle: 'retry',
+      holdId: 'same',
+      amountMicros: 400,
+      expiresAt: 9_000,
+      now: 1_000,
+    })
+    expect((await store.getAgent('retry', 1_000))?.heldMicros).toBe(400)
+    await store.settle({ handle: 'retry', holdId: 'same', costMicros: 400, now: 1_001 })
+    expect(await store.getAgent('retry', 1_001)).toMatchObject({ heldMicros: 0, spentMicros: 400 })
+  })
+
+  it('buffers appendAudit off the caller path and persists it on flush', async () => {
+    const path = newPath()
+    const store = openStore(path)
+    await store.createAgent(testAgentRecord('buffered', 1_000))
+    store.appendAudit(entry('buffered', 'created', 1))
+    const reader = new DatabaseSync(path, { readOnly: true })
+    const count = () => (reader.prepare('SELECT COUNT(*) AS n FROM audit').get() as { n: number }).n
+    // Nothing written synchronously: appending costs the caller no I/O.
+    expect(count()).toBe(0)
+    await store.flush()
+    expect(count()).toBe(1)
+    reader.close()
+  })
+
+  it('refuses a file written by a newer schema, and leaves it untouched', async () => {
+    const path = newPath()
+    await openStore(path).close()
+    const raw = new DatabaseSync(path)
+    raw.exec(`PRAGMA user_version = ${SQLITE_SCHEMA_VERSION + 1}`)
+    raw.close()
+    let caught: unknown
+    try {
+      sqliteStore(path)
+    } catch (error) {
+      caught = error
+    }
+    expect(StoreUnavailableError.isInstance(caught)).toBe(true)
+    expect((caught as Error).message).toMatch(/newer .* Upgrade @killswitch\/core/)
+    const check = new DatabaseSync(path, { readOnly: true })
+    expect(check.prepare('PRAGMA user_version').get()).toMatchObject({
+      user_version: SQLITE_SCHEMA_VERSION + 1,
+    })
+    check.close()
+  })
+
+  it('fails closed with StoreUnavailableError when another process holds the lock too long', async () => {
+    const path = newPath()
+    const store = openStore(path, { busyTimeoutMs: 30 })
+    await store.createAgent(testAgentRecord('locked', 1_000))
+    store.appendAudit(entry('locked', 'created', 1))
+    const other = new DatabaseSync(path)
+    other.exec('BEGIN IMMEDIATE')
+    await expect(
+      store.reserve({ handle: 'locked', holdId: 'l', amountMicros: 1, expiresAt: 9_000, now: 1 }),
+    ).rejects.toSatisfy(
+      (error: Error) =>
+        StoreUnavailableError.isInstance(error) && /sqlite store at .* reserve/.test(error.message),
+    )
+    await expect(store.flush()).rejects.toSatisfy(StoreUnavailableError.isInstance)
+    other.exec('COMMIT')
+    other.close()
+    // Back once the lock is gone; the audit entry that could not be written is still there.
+    expect(
+      (
+        await store.reserve({
+          handle: 'locked',
+          holdId: 'l',
+          amountMicros: 1,
+          expiresAt: 9_000,
+          now: 1,
+        })
+      ).ok,
+    ).toBe(true)
+    expect((await store.readAudit('locked')).map((item) => item.type)).toEqual(['created'])
+  })
+
+  it('fails closed when the file cannot be opened, and after close', async () => {
+    const folder = join(root, 'a-folder')
+    mkdirSync(folder, { recursive: true })
+    expect(() => sqliteStore(folder)).toThrow(StoreUnavailableError)
+    const garbage = join(root, 'not-a-database.db')
+    writeFileSync(garbage, 'this is not a sqlite file, and it is long enough to have a header')
+    expect(() => sqliteStore(garbage)).toThrow(/could not open the file \(file is not a database\)/)
+    const store = sqliteStore(newPath())
+    await store.close()
+    await expect(store.getAgent('x', 1)).rejects.toSatisfy(StoreUnavailableError.isInstance)
+    expect(() => store.appendAudit(entry('x', 'created', 1))).toThrow(StoreUnavailableError)
+  })
+
+  it('rejects invalid options with InvalidConfigError naming the field', () => {
+    expect(() => sqliteStore('')).toThrow(InvalidConfigError)
+    try {
+      sqliteStore(newPath(), { pollIntervalMs: 0 })
+      expect.unreachable()
+    } catch (error) {
+      expect((error as InvalidConfigError).field).toBe('pollIntervalMs')
+    }
+  })
+
+  it("hears another connection's revocation once, not its own twice", async () => {
+    const path = newPath()
+    const a = openStore(path)
+    const b = openStore(path)
+    await a.createAgent(testAgentRecord('x1', 1_000))
+    await a.createAgent(testAgentRecord('x2', 1_000))
+    const heardByA: StoreEvent[] = []
+    const heardByB: StoreEvent[] = []
+    a.subscribe((event) => heardByA.push(event))
+    b.subscribe((event) => heardByB.push(event))
+    await a.revokeAgent('x1', 'from a', 10)
+    await b.revokeAgent('x2', 'from b', 11)
+    await b.updateAgent('x2', { capMicros: 5 }, 12)
+    const revocations = (events: StoreEvent[]) =>
+      events
+        .filter((event) => event.type === 'revoked')
+        .map((event) => event.handle)
+        .sort()
+    const deadline = Date.now() + 3_000
+    while (Date.now() < deadline && (heardByA.length < 3 || heardByB.length < 3)) {
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    expect(revocations(heardByA)).toEqual(['x1', 'x2'])
+    expect(revocations(heardByB)).toEqual(['x1', 'x2'])
+    expect(heardByA).toContainEqual({ type: 'revoked', handle: 'x2', reason: 'from b', at: 11 })
+    expect(heardByA).toContainEqual({ type: 'updated', handle: 'x2' })
+  })
+})

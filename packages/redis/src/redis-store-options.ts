@@ -1,0 +1,108 @@
+// The options of redisStore, checked at the boundary: a typo in a timeout must not become a
+// kill switch that waits forever or never waits.
+
+import { InvalidConfigError } from '@killswitch/core'
+import type { Redis } from 'ioredis'
+
+/** Options of {@link redisStore}: give `url` or `client`. */
+export interface RedisStoreOptions {
+  /** `redis://[user:password@]host:port[/db]` or `rediss://...`; the store opens its own connections. */
+  url?: string
+  /** Your own ioredis client. The store adds its scripts to it and leaves it open on close. */
+  client?: Redis
+  /** Prefix of every key and of the events channel, so deployments can share a Redis. Default `killswitch:`. */
+  prefix?: string
+  /** A command without a reply by then fails with StoreUnavailableError, in ms. Default 1000. */
+  commandTimeoutMs?: number
+  /** How long the first operation waits for the first connection, in ms. Default 2000. */
+  connectTimeoutMs?: number
+  /** How long settled and released hold ids are remembered (a repeated settle is a no-op), in ms. Default 24 hours. */
+  holdRetentionMs?: number
+  /** Audit entries kept per agent; the oldest are trimmed past it. Default 100,000. */
+  maxAuditEntriesPerAgent?: number
+  /**
+   * Off by default. When on, and only while Redis is unreachable: activity windows return just
+   * the new event (runaway detection sees no history), alert marks return false (no alert
+   * fires), and audit entries stay buffered in memory (flush() resolves). Everything that
+   * admits spend or reports state still fails closed: reserve, settle, release, revoke,
+   * create, update and every read. It never lets a call through that the cap or a revocation
+   * would refuse. Warns on creation.
+   */
+  failOpen?: boolean
+}
+
+export interface ResolvedOptions {
+  url: string | undefined
+  client: Redis | undefined
+  prefix: string
+  commandTimeoutMs: number
+  connectTimeoutMs: number
+  holdRetentionMs: number
+  maxAuditEntriesPerAgent: number
+  failOpen: boolean
+  /** Where Redis is, for messages: never the password. */
+  label: string
+}
+
+const DEFAULTS = {
+  commandTimeoutMs: 1_000,
+  connectTimeoutMs: 2_000,
+  holdRetentionMs: 24 * 3_600_000,
+  maxAuditEntriesPerAgent: 100_000,
+}
+
+export function resolveOptions(options: RedisStoreOptions): ResolvedOptions {
+  const { url, client } = options ?? {}
+  if ((url === undefined) === (client === undefined)) {
+    throw new InvalidConfigError(
+      'url',
+      "redisStore needs exactly one of { url: 'redis://host:6379' } or { client: new Redis(...) }.",
+    )
+  }
+  if (
+    url !== undefined &&
+    (typeof url !== 'string' || !URL.canParse(url) || !/^rediss?:$/.test(new URL(url).protocol))
+  ) {
+    throw new InvalidConfigError(
+      'url',
+      'redisStore url must look like redis://[user:password@]host:port[/db] or rediss://...',
+    )
+  }
+  const prefix = options.prefix ?? 'killswitch:'
+  if (typeof prefix !== 'string' || prefix.length === 0) {
+    throw new InvalidConfigError(
+      'prefix',
+      "redisStore prefix must be a non-empty string, e.g. 'killswitch:'.",
+    )
+  }
+  const numbers = { ...DEFAULTS }
+  for (const key of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) {
+    const value = options[key]
+    if (value === undefined) continue
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new InvalidConfigError(
+        key,
+        `redisStore option ${key} must be a positive integer (got ${String(value)}).`,
+      )
+    }
+    numbers[key] = value
+  }
+  return {
+    url,
+    client,
+    prefix,
+    ...numbers,
+    failOpen: options.failOpen === true,
+    label: url !== undefined ? describeUrl(url) : describeClient(client as Redis),
+  }
+}
+
+function describeUrl(url: string): string {
+  const parsed = new URL(url)
+  return `${parsed.protocol}//${parsed.host}${parsed.pathname === '/' ? '' : parsed.pathname}`
+}
+
+function describeClient(client: Redis): string {
+  const { host, port } = client.options
+  return `${host ?? 'localhost'}:${port ?? 6379}`
+}
