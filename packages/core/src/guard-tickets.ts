@@ -40,9 +40,8 @@ export const toolSpends = new WeakMap<ToolCallTicket, SpendTicket>()
 
 /** `$0.0105`: micro-dollars for people, without trailing zeros past the cents. */
 export function formatUsd(micros: number): string {
-  return `$${toUsd(micros)
-    .toFixed(6)
-    .replace(/0{1,4}$/, '')}`
+  // Integer micro-dollars divided once: exact to six decimals, no trailing zeros.
+  return `$${micros / 1_000_000}`
 }
 
 /** What the agent can still spend, in dollars (never below 0). */

@@ -445,13 +445,15 @@ class Guard implements AgentGuard {
     })
     const agent = this.#access.agent
     if (agent) {
-      const hash = outputHash(result)
       await this.#access.observe(agent, {
         kind: 'model_result',
         runId: ticket.runId,
         model: ticket.model,
         costMicros: cost,
-        outputHash: hash,
+        // Hashed only if a detector reads it (no-progress does; a disabled monitor does not).
+        get outputHash() {
+          return outputHash(result)
+        },
       })
     }
     return settlement

@@ -125,10 +125,25 @@ describe('bounds', () => {
 
   it('bounds input tokens by UTF-8 bytes, binary parts by a fixed allowance', () => {
     expect(inputTokenBound('héllo')).toBe(6)
-    expect(inputTokenBound([{ role: 'user', content: 'hi' }])).toBe(
-      JSON.stringify([{ role: 'user', content: 'hi' }]).length,
-    )
+    const prompt = [{ role: 'user', content: 'hi' }]
+    expect(inputTokenBound(prompt)).toBeGreaterThanOrEqual(JSON.stringify(prompt).length)
+    expect(inputTokenBound(prompt)).toBeLessThan(JSON.stringify(prompt).length + 8)
     expect(inputTokenBound({ image: new Uint8Array(1_000_000) })).toBeLessThan(10_000)
+  })
+
+  it('never bounds a prompt below the UTF-8 bytes of its text', () => {
+    const strings = (value: unknown): string[] =>
+      typeof value === 'string'
+        ? [value]
+        : value && typeof value === 'object'
+          ? Object.entries(value).flatMap(([key, item]) => [key, ...strings(item)])
+          : []
+    fc.assert(
+      fc.property(fc.jsonValue(), (prompt) => {
+        const text = strings(prompt).join('')
+        expect(inputTokenBound(prompt)).toBeGreaterThanOrEqual(Buffer.byteLength(text, 'utf8'))
+      }),
+    )
   })
 
   it('gives the largest max output tokens the budget pays for, and not one more', () => {

@@ -11,21 +11,50 @@ const PER_MILLION = 1_000_000
 export const BINARY_PART_TOKENS = 4096
 
 /**
- * An upper bound on the input tokens of a prompt: its UTF-8 size in bytes (every token of a
- * byte-level tokenizer covers at least one byte), with binary parts counted as
- * BINARY_PART_TOKENS each. Deliberately conservative: the hold is released at settlement.
+ * An upper bound on the input tokens of a prompt: about its size as JSON in UTF-8 bytes
+ * (every token of a byte-level tokenizer covers at least one byte), with binary parts
+ * (images, files) counted as BINARY_PART_TOKENS each. Deliberately conservative: the hold
+ * is released at settlement. A walk rather than JSON.stringify: no string is built, and a
+ * Uint8Array is not serialised byte by byte.
  */
 export function inputTokenBound(input: unknown): number {
-  if (typeof input === 'string') return Buffer.byteLength(input, 'utf8')
-  let binaryParts = 0
-  const json = JSON.stringify(input, (_key, value) => {
-    if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) {
-      binaryParts++
-      return ''
+  return typeof input === 'string' ? Buffer.byteLength(input, 'utf8') : jsonBytes(input, 0)
+}
+
+// Deeper than any real prompt; a cycle or a pathological value is bounded, not followed.
+const MAX_DEPTH = 64
+
+function jsonBytes(value: unknown, depth: number): number {
+  switch (typeof value) {
+    case 'string':
+      return Buffer.byteLength(value, 'utf8') + 2
+    case 'number':
+    case 'bigint':
+      return 24
+    case 'boolean':
+      return 5
+    case 'object': {
+      if (value === null) return 4
+      if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return BINARY_PART_TOKENS
+      if (depth >= MAX_DEPTH) return BINARY_PART_TOKENS
+      if (value instanceof URL) return Buffer.byteLength(value.href, 'utf8') + 2
+      if (value instanceof Date) return 26
+      let bytes = 2
+      if (Array.isArray(value)) {
+        for (const item of value) bytes += jsonBytes(item, depth + 1) + 1
+        return bytes
+      }
+      for (const key in value) {
+        bytes +=
+          Buffer.byteLength(key, 'utf8') +
+          4 +
+          jsonBytes((value as Record<string, unknown>)[key], depth + 1)
+      }
+      return bytes
     }
-    return value
-  })
-  return Buffer.byteLength(json ?? '', 'utf8') + binaryParts * BINARY_PART_TOKENS
+    default:
+      return 0
+  }
 }
 
 /**

@@ -42,6 +42,7 @@ interface AgentState {
 }
 
 const FINISHED_HOLDS_KEPT = 10_000
+const AUDIT_TRIM_BATCH = 1_024
 
 /**
  * Creates an in-memory store (the default when createKillSwitch gets no store).
@@ -84,16 +85,20 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
 
   const finish = (state: AgentState, id: string, how: 'settled' | 'released' | 'expired') => {
     state.finished.set(id, how)
-    if (state.finished.size > FINISHED_HOLDS_KEPT) {
-      const oldest = state.finished.keys().next().value
-      if (oldest !== undefined) state.finished.delete(oldest)
+    // Evict in batches: deleting the oldest key one at a time leaves a Map's front full of
+    // tombstones that every `keys().next()` walks past.
+    if (state.finished.size > FINISHED_HOLDS_KEPT * 2) {
+      state.finished = new Map([...state.finished].slice(-FINISHED_HOLDS_KEPT))
     }
   }
 
   const append = (state: AgentState, entry: AuditEntry | undefined) => {
     if (!entry) return
     state.audit.push(entry)
-    if (state.audit.length > maxAudit) state.audit.splice(0, state.audit.length - maxAudit)
+    // Trim in batches: dropping the oldest entry on every append would shift the whole
+    // array each time (O(n) per call once full).
+    if (state.audit.length > maxAudit + AUDIT_TRIM_BATCH)
+      state.audit.splice(0, state.audit.length - maxAudit)
   }
 
   const existing = (handle: string): AgentState => {
@@ -231,8 +236,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
 
     async readAudit(handle, options = {}) {
       const entries = agents.get(handle)?.audit ?? []
-      if (options.limit === undefined) return [...entries]
-      return options.limit > 0 ? entries.slice(-options.limit) : []
+      const limit = Math.min(options.limit ?? maxAudit, maxAudit)
+      return limit > 0 ? entries.slice(-limit) : []
     },
 
     async recordActivity(handle, event, keep) {
