@@ -84,7 +84,7 @@ export class SpendingCapExceededError extends KillSwitchError {
   readonly spentUsd: number
   readonly heldUsd: number
   readonly availableUsd: number
-  /** What the refused call needed, in dollars (0 when refused mid-stream). */
+  /** The least the refused call needed, in dollars (its hold mid-stream; 0 for a preflight check). */
   readonly requestedUsd: number
 
   constructor(details: {
@@ -108,7 +108,7 @@ export class SpendingCapExceededError extends KillSwitchError {
       details.message ??
         `Agent "${details.handle}" would exceed its spending cap of $${details.spendingCapUsd}: ` +
           `$${details.spentUsd} spent, $${details.heldUsd} held by calls in flight, $${availableUsd} available, ` +
-          `this call needs up to $${details.requestedUsd}. Raise the cap (agents.update) to continue.`,
+          `this call needs at least $${details.requestedUsd}. Raise the cap (agents.update) to continue.`,
     )
     this.name = 'SpendingCapExceededError'
     this.handle = details.handle

@@ -120,8 +120,12 @@ export interface SpendTicket {
 export interface AgentGuard {
   /** Aborted when the agent is revoked, from any process: pass it to the provider call. */
   readonly signal: AbortSignal
-  /** Resolves the credential and returns the agent's handle; throws AgentRevokedError if refused. */
-  check(): Promise<string>
+  /**
+   * Resolves the credential and returns the agent's handle. Throws AgentRevokedError if it
+   * is revoked, RunawayDetectedError if its run was stopped and, with `requireBudget`,
+   * SpendingCapExceededError when nothing is left to spend (a fresh read of the store).
+   */
+  check(options?: { runId?: string; requireBudget?: boolean }): Promise<string>
   /** Checks status, price, budget and runaway policy, then holds the call's cost bound. */
   beforeModelCall(request: ModelCallRequest): Promise<ModelCallTicket>
   /**

@@ -113,6 +113,30 @@ describe('guard: model calls', () => {
   })
 })
 
+describe('guard: preflight check', () => {
+  it('refuses an exhausted budget only when asked, from a fresh read of the store', async () => {
+    const { ks, guard } = await setup(0.0002)
+    expect(await guard.check({ requireBudget: true })).toBe('agent')
+    const ticket = await guard.beforeModelCall({ ...call, maxOutputTokens: 100 })
+    await guard.afterModelCall(ticket, { usage: { inputTokens: 100, outputTokens: 100 } })
+    expect(await guard.check()).toBe('agent')
+    const error = await guard.check({ requireBudget: true }).catch((caught) => caught)
+    expect(error).toBeInstanceOf(SpendingCapExceededError)
+    expect(error.message).toContain('$0 available')
+    await ks.agents.update('agent', { spendingCap: 1 })
+    expect(await guard.check({ requireBudget: true })).toBe('agent')
+  })
+
+  it('names the least a refused call needs, not the default output bound', async () => {
+    const { guard } = await setup(0.00005)
+    // 50 micro-dollars left; the 100-byte prompt alone needs 100, plus 1 output token.
+    const error = await guard.beforeModelCall(call).catch((caught) => caught)
+    expect(error).toBeInstanceOf(SpendingCapExceededError)
+    expect(error).toMatchObject({ requestedUsd: 0.000101 })
+    expect(error.message).toContain('needs at least $0.000101')
+  })
+})
+
 describe('guard: streaming', () => {
   it('stops a stream that runs past the output it was held for', async () => {
     const { ks, guard } = await setup(1)

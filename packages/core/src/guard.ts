@@ -64,8 +64,17 @@ class Guard implements AgentGuard {
     return this.#access.signal
   }
 
-  async check(): Promise<string> {
-    return (await this.#access.admit(undefined)).handle
+  async check(options: { runId?: string; requireBudget?: boolean } = {}): Promise<string> {
+    const access = this.#access
+    const agent = await access.admit(options.runId)
+    if (options.requireBudget) {
+      const latest = await access.reload(agent.handle)
+      if (latest.status === 'revoked') access.denyRevoked(latest.handle, latest)
+      if (latest.capMicros - latest.spentMicros - latest.heldMicros <= 0) {
+        access.deny(latest.handle, 'spending_cap', access.capError(latest, 0))
+      }
+    }
+    return agent.handle
   }
 
   async beforeModelCall(request: ModelCallRequest): Promise<ModelCallTicket> {
@@ -147,7 +156,8 @@ class Guard implements AgentGuard {
       }
     }
     const known = access.agent ?? agent
-    const error = access.capError(known, toUsd(costBound(inputTokens, wanted, rates)))
+    // The least this call could need: its prompt and one output token.
+    const error = access.capError(known, toUsd(costBound(inputTokens, 1, rates)))
     return access.deny(known.handle, 'spending_cap', error, { model: request.model })
   }
 

@@ -1,1 +1,16 @@
-export {}
+// @killswitch/langchain: the kill switch for LangChain.js. Exports are listed by name, in groups.
+
+// Options and building blocks
+export type { GuardSource, KillSwitchOptions } from './guard-options.js'
+// Callback handler: models, chains, the classic AgentExecutor
+export { KillSwitchCallbackHandler } from './kill-switch-callback-handler.js'
+// createAgent (LangChain v1) middleware
+export { type KillSwitchMiddleware, killSwitchMiddleware } from './kill-switch-middleware.js'
+export {
+  identityFromLsParams,
+  type ModelIdentity,
+  type ModelNaming,
+  modelIdentity,
+} from './model-identity.js'
+export { toTokenUsage } from './usage.js'
+export { withMaxOutputTokens } from './with-max-output-tokens.js'

@@ -1,1 +1,16 @@
-export {}
+// @killswitch/vercel-ai: the kill switch for the Vercel AI SDK (ai 7, LanguageModelV4).
+// Exports are listed by name, in groups.
+
+// Building blocks (for adapters built on this one, e.g. @killswitch/mastra)
+export { type GuardSource, type KillSwitchLike, resolveGuard } from './guard-options.js'
+// Tools
+export { type GuardToolsOptions, guardTools, type ToolPrice } from './guard-tools.js'
+// Middleware
+export {
+  type KillSwitchMiddlewareOptions,
+  killSwitchMiddleware,
+} from './kill-switch-middleware.js'
+export { type ModelIdentity, modelIdentity } from './model-identity.js'
+export { createStreamGuard, type StreamGuardOptions } from './stream-guard.js'
+export { toTokenUsage } from './usage.js'
+export { type WrappableModel, withKillSwitch } from './with-kill-switch.js'

@@ -1,0 +1,302 @@
+import { AgentRevokedError, findKillSwitchError, SpendingCapExceededError } from '@killswitch/core'
+import { AgentExecutor, createToolCallingAgent } from '@langchain/classic/agents'
+import { AIMessage } from '@langchain/core/messages'
+import { ChatPromptTemplate, MessagesPlaceholder } from '@langchain/core/prompts'
+import { RunnableLambda } from '@langchain/core/runnables'
+import { fakeModel } from '@langchain/core/testing'
+import { tool } from '@langchain/core/tools'
+import { FakeStreamingChatModel } from '@langchain/core/utils/testing'
+import { describe, expect, it, vi } from 'vitest'
+import { z } from 'zod'
+import { KillSwitchCallbackHandler } from './kill-switch-callback-handler.js'
+import { TEST_MODEL, testAgent } from './test-kit.js'
+
+const usage_metadata = { input_tokens: 200, output_tokens: 50, total_tokens: 250 }
+const chainPrompt = ChatPromptTemplate.fromMessages([['human', 'Summarise: {text}']])
+const agentPrompt = ChatPromptTemplate.fromMessages([
+  ['system', 'You are a research agent.'],
+  ['human', '{input}'],
+  new MessagesPlaceholder('agent_scratchpad'),
+])
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise
+  } catch (error) {
+    return error
+  }
+  throw new Error('expected the run to be rejected')
+}
+
+function countingSearch(onCall?: (q: string) => Promise<void>) {
+  const calls: string[] = []
+  const search = tool(
+    async ({ q }) => {
+      calls.push(q)
+      await onCall?.(q)
+      return `results for ${q}`
+    },
+    { name: 'search', description: 'Web search', schema: z.object({ q: z.string() }) },
+  )
+  return { search, calls }
+}
+
+function toolCall(i: number, q: string) {
+  return new AIMessage({
+    content: `step ${i}`,
+    tool_calls: [{ name: 'search', args: { q }, id: `call_${i}`, type: 'tool_call' }],
+    usage_metadata,
+  })
+}
+
+describe('KillSwitchCallbackHandler', () => {
+  it('is built so that throwing aborts the run (raiseError through super)', async () => {
+    const agent = await testAgent()
+    const handler = new KillSwitchCallbackHandler({
+      killSwitch: agent.ks,
+      credential: agent.credential,
+    })
+    expect(handler.raiseError).toBe(true)
+    expect(handler.awaitHandlers).toBe(true)
+    // LangChain copies handlers with `new this.constructor(this)`: the copy keeps the guard.
+    expect((handler.copy() as KillSwitchCallbackHandler).guard).toBe(handler.guard)
+  })
+
+  it('stops a chain at the spending cap, before the refused model call', async () => {
+    const agent = await testAgent({ spendingCap: 5 })
+    const model = fakeModel()
+    for (let i = 0; i < 100; i++)
+      model.respond(new AIMessage({ content: `summary ${i}`, usage_metadata }))
+    const handler = new KillSwitchCallbackHandler({
+      ...agent,
+      killSwitch: agent.ks,
+      model: TEST_MODEL,
+    })
+    const chain = chainPrompt.pipe(model)
+
+    let error: unknown
+    for (let i = 0; i < 100 && error === undefined; i++) {
+      error = await chain.invoke({ text: `report ${i}` }, { callbacks: [handler] }).then(
+        () => undefined,
+        (reason: unknown) => reason,
+      )
+    }
+
+    expect(error).toBeInstanceOf(SpendingCapExceededError)
+    expect(model.callCount).toBe(agent.settled.length)
+    expect(model.callCount).toBeGreaterThan(1)
+    // Each call settled at its reported usage: 250 tokens at $1 per thousand.
+    expect(agent.settled.every((cost) => cost === 0.25)).toBe(true)
+    const after = await agent.ks.agents.get(agent.handle)
+    expect(after.spent).toBeLessThanOrEqual(5)
+    expect(after.held).toBe(0)
+  })
+
+  it('refuses a chain once the agent is revoked, without calling the model', async () => {
+    const agent = await testAgent()
+    const model = fakeModel().respond(new AIMessage({ content: 'one', usage_metadata }))
+    const handler = new KillSwitchCallbackHandler({
+      ...agent,
+      killSwitch: agent.ks,
+      model: TEST_MODEL,
+    })
+    const chain = chainPrompt.pipe(model)
+    await chain.invoke({ text: 'first' }, { callbacks: [handler] })
+    await agent.ks.agents.revoke(agent.handle, { reason: 'leaked credential' })
+
+    const error = await rejection(chain.invoke({ text: 'second' }, { callbacks: [handler] }))
+
+    expect(error).toBeInstanceOf(AgentRevokedError)
+    expect(model.callCount).toBe(1)
+  })
+
+  it('stops an AgentExecutor at the spending cap', async () => {
+    const agent = await testAgent({ spendingCap: 3 })
+    const model = fakeModel()
+    for (let i = 0; i < 50; i++) model.respond(toolCall(i, `page ${i}`))
+    const { search, calls } = countingSearch()
+    const executor = new AgentExecutor({
+      agent: createToolCallingAgent({ llm: model, tools: [search], prompt: agentPrompt }),
+      tools: [search],
+      maxIterations: 100,
+    })
+    const handler = new KillSwitchCallbackHandler({
+      ...agent,
+      killSwitch: agent.ks,
+      model: TEST_MODEL,
+    })
+
+    const error = await rejection(executor.invoke({ input: 'research' }, { callbacks: [handler] }))
+
+    expect(findKillSwitchError(error)).toBeInstanceOf(SpendingCapExceededError)
+    expect(model.callCount).toBe(agent.settled.length)
+    expect(calls).toHaveLength(model.callCount)
+    const after = await agent.ks.agents.get(agent.handle)
+    expect(after.spent).toBeLessThanOrEqual(3)
+    expect(after.held).toBe(0)
+  })
+
+  it('stops an AgentExecutor revoked from outside mid-run, with no model call after it', async () => {
+    const agent = await testAgent()
+    const model = fakeModel()
+    for (let i = 0; i < 10; i++) model.respond(toolCall(i, `page ${i}`))
+    // The operator revokes while the second tool call is running.
+    const { search, calls } = countingSearch(async (q) => {
+      if (q === 'page 1') await agent.ks.agents.revoke(agent.handle, { reason: 'runaway bill' })
+    })
+    const executor = new AgentExecutor({
+      agent: createToolCallingAgent({ llm: model, tools: [search], prompt: agentPrompt }),
+      tools: [search],
+    })
+    const handler = new KillSwitchCallbackHandler({
+      ...agent,
+      killSwitch: agent.ks,
+      model: TEST_MODEL,
+    })
+
+    const error = await rejection(
+      executor.invoke({ input: 'research' }, { callbacks: [handler], signal: handler.signal }),
+    )
+
+    expect(findKillSwitchError(error)).toBeInstanceOf(AgentRevokedError)
+    expect(model.callCount).toBe(2)
+    expect(calls).toEqual(['page 0', 'page 1'])
+  })
+
+  it('stops a repeated identical tool call in an AgentExecutor before its 5th execution', async () => {
+    const agent = await testAgent({ spendingCap: 1000 })
+    const model = fakeModel()
+    for (let i = 0; i < 20; i++) model.respond(toolCall(i, 'the same query'))
+    const { search, calls } = countingSearch()
+    const executor = new AgentExecutor({
+      agent: createToolCallingAgent({ llm: model, tools: [search], prompt: agentPrompt }),
+      tools: [search],
+      maxIterations: 100,
+    })
+    const handler = new KillSwitchCallbackHandler({
+      ...agent,
+      killSwitch: agent.ks,
+      model: TEST_MODEL,
+    })
+
+    const error = await rejection(executor.invoke({ input: 'research' }, { callbacks: [handler] }))
+
+    // The tool's own counter: four runs; the fifth identical call was refused at tool start.
+    expect(calls).toHaveLength(4)
+    // AgentExecutor swallows tool errors (it records an empty observation), so the run is
+    // stopped by the detector's action (revoke by default) at the next model call.
+    const stopped = findKillSwitchError(error)
+    expect(stopped).toBeDefined()
+    expect(stopped?.message).toMatch(/repeated-tool-call/)
+    expect(model.callCount).toBe(5)
+  })
+
+  it('aborts a streaming model mid-stream when the output reaches what the hold pays for', async () => {
+    // The hold pays for at most 5 output tokens; the model wants to stream 200 characters.
+    const agent = await testAgent({}, { defaultMaxOutputTokens: 5 })
+    const text = 'x'.repeat(200)
+    const model = new FakeStreamingChatModel({ sleep: 0, responses: [new AIMessage(text)] })
+    const handler = new KillSwitchCallbackHandler({
+      ...agent,
+      killSwitch: agent.ks,
+      model: TEST_MODEL,
+    })
+
+    const received: string[] = []
+    const error = await rejection(
+      (async () => {
+        for await (const chunk of await model.stream('go', { callbacks: [handler] })) {
+          received.push(chunk.text)
+        }
+      })(),
+    )
+
+    expect(error).toBeInstanceOf(SpendingCapExceededError)
+    expect(received.join('').length).toBeLessThan(20)
+    // What streamed is charged (estimated, within the hold); nothing stays held.
+    const after = await agent.ks.agents.get(agent.handle)
+    expect(after.held).toBe(0)
+    expect(after.spent).toBeGreaterThan(0)
+    expect(after.spent).toBeLessThanOrEqual(agent.reserved[0] ?? 0)
+  })
+
+  it('aborts a streaming model when the agent is revoked mid-stream', async () => {
+    const agent = await testAgent()
+    const text = 'y'.repeat(200)
+    const model = new FakeStreamingChatModel({ sleep: 0, responses: [new AIMessage(text)] })
+    const handler = new KillSwitchCallbackHandler({
+      ...agent,
+      killSwitch: agent.ks,
+      model: TEST_MODEL,
+    })
+
+    const received: string[] = []
+    const error = await rejection(
+      (async () => {
+        for await (const chunk of await model.stream('go', { callbacks: [handler] })) {
+          received.push(chunk.text)
+          if (received.length === 3) await agent.ks.agents.revoke(agent.handle, { reason: 'stop' })
+        }
+      })(),
+    )
+
+    expect(error).toBeInstanceOf(AgentRevokedError)
+    expect(received.join('').length).toBeLessThan(text.length)
+    expect((await agent.ks.agents.get(agent.handle)).held).toBe(0)
+  })
+
+  it('releases the hold when the model fails, and feeds nothing twice', async () => {
+    const agent = await testAgent()
+    const model = fakeModel().alwaysThrow(new Error('provider is down'))
+    const handler = new KillSwitchCallbackHandler({
+      ...agent,
+      killSwitch: agent.ks,
+      model: TEST_MODEL,
+    })
+
+    const error = await rejection(
+      chainPrompt.pipe(model).invoke({ text: 'x' }, { callbacks: [handler] }),
+    )
+
+    expect(String(error)).toContain('provider is down')
+    expect(agent.released).toHaveLength(1)
+    const after = await agent.ks.agents.get(agent.handle)
+    expect(after.held).toBe(0)
+    expect(after.spent).toBe(0)
+  })
+
+  it('feeds each failure to runaway detection once, however many chains it bubbles through', async () => {
+    const agent = await testAgent()
+    const handler = new KillSwitchCallbackHandler({
+      ...agent,
+      killSwitch: agent.ks,
+      model: TEST_MODEL,
+    })
+    const onError = vi.spyOn(handler.guard, 'onError')
+    const failModelCall = vi.spyOn(handler.guard, 'failModelCall')
+
+    // A model failure inside two chains: reported by the model's hold only.
+    const failing = fakeModel().alwaysThrow(new Error('provider is down'))
+    const nested = RunnableLambda.from((input: { text: string }) => input).pipe(
+      chainPrompt.pipe(failing),
+    )
+    await rejection(nested.invoke({ text: 'x' }, { callbacks: [handler] }))
+    expect(failModelCall).toHaveBeenCalledTimes(1)
+    expect(onError).not.toHaveBeenCalled()
+
+    // A failure in a chain step (no model involved): reported once, as a chain error.
+    const broken = RunnableLambda.from(() => {
+      throw new Error('parser broke')
+    })
+    await rejection(
+      RunnableLambda.from((x: string) => x)
+        .pipe(broken)
+        .invoke('x', { callbacks: [handler] }),
+    )
+    expect(onError).toHaveBeenCalledTimes(1)
+    expect(onError).toHaveBeenCalledWith(
+      expect.objectContaining({ message: 'parser broke' }),
+      'chain',
+    )
+  })
+})

@@ -1,0 +1,235 @@
+import {
+  AgentRevokedError,
+  findKillSwitchError,
+  InvalidConfigError,
+  RunawayDetectedError,
+  SpendingCapExceededError,
+  UnknownModelPriceError,
+} from '@killswitch/core'
+import { AIMessage, HumanMessage } from '@langchain/core/messages'
+import { fakeModel } from '@langchain/core/testing'
+import { createAgent, modelRetryMiddleware, tool } from 'langchain'
+import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { killSwitchMiddleware } from './kill-switch-middleware.js'
+import { TEST_MODEL, testAgent } from './test-kit.js'
+
+const question = { messages: [new HumanMessage('Find everything about kill switches.')] }
+
+function searchTool() {
+  const calls: string[] = []
+  const search = tool(
+    async ({ q }) => {
+      calls.push(q)
+      return `results for ${q}`
+    },
+    { name: 'search', description: 'Web search', schema: z.object({ q: z.string() }) },
+  )
+  return { search, calls }
+}
+
+function toolCallMessage(i: number, q: string) {
+  return new AIMessage({
+    content: `step ${i}`,
+    tool_calls: [{ name: 'search', args: { q }, id: `call_${i}`, type: 'tool_call' }],
+    usage_metadata: { input_tokens: 200, output_tokens: 20, total_tokens: 220 },
+  })
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise
+  } catch (error) {
+    return error
+  }
+  throw new Error('expected the run to be rejected')
+}
+
+describe('killSwitchMiddleware', () => {
+  it('stops a looping agent at the spending cap, before the refused model call', async () => {
+    const agent = await testAgent({ spendingCap: 5 })
+    const model = fakeModel()
+    for (let i = 0; i < 100; i++) model.respond(toolCallMessage(i, `page ${i}`))
+    const { search, calls } = searchTool()
+    const killSwitch = killSwitchMiddleware({ ...agent, killSwitch: agent.ks, model: TEST_MODEL })
+    const runnable = createAgent({ model, tools: [search], middleware: [killSwitch] })
+
+    const error = await rejection(runnable.invoke(question, { recursionLimit: 1000 }))
+
+    expect(findKillSwitchError(error)).toBeInstanceOf(SpendingCapExceededError)
+    // Every model call that ran was settled; the refused one never reached the model.
+    expect(model.callCount).toBe(agent.settled.length)
+    expect(model.callCount).toBeGreaterThan(1)
+    expect(model.callCount).toBeLessThan(100)
+    expect(calls).toHaveLength(model.callCount)
+    const after = await agent.ks.agents.get(agent.handle)
+    expect(after.spent).toBeLessThanOrEqual(5)
+    expect(after.held).toBe(0)
+  })
+
+  it('stops a repeated identical tool call before its 5th execution (loop detection)', async () => {
+    const agent = await testAgent({ spendingCap: 1000 })
+    const model = fakeModel()
+    for (let i = 0; i < 20; i++) model.respond(toolCallMessage(i, 'the same query'))
+    const { search, calls } = searchTool()
+    const killSwitch = killSwitchMiddleware({ ...agent, killSwitch: agent.ks, model: TEST_MODEL })
+    const runnable = createAgent({ model, tools: [search], middleware: [killSwitch] })
+
+    const error = await rejection(runnable.invoke(question, { recursionLimit: 1000 }))
+
+    const stopped = findKillSwitchError(error)
+    expect(stopped).toBeInstanceOf(RunawayDetectedError)
+    expect((stopped as RunawayDetectedError).detector).toBe('repeated-tool-call')
+    // The tool's own counter: four runs, the fifth identical call was stopped before it ran.
+    expect(calls).toHaveLength(4)
+    expect((await agent.ks.agents.get(agent.handle)).held).toBe(0)
+  })
+
+  it('refuses a revoked credential in beforeModel, unwrapped, without calling the model', async () => {
+    const agent = await testAgent()
+    await agent.ks.agents.revoke(agent.handle, { reason: 'incident 42' })
+    const model = fakeModel().respond(new AIMessage('never'))
+    const killSwitch = killSwitchMiddleware({ ...agent, killSwitch: agent.ks, model: TEST_MODEL })
+    const runnable = createAgent({ model, tools: [], middleware: [killSwitch] })
+
+    const error = await rejection(runnable.invoke(question))
+
+    // beforeModel runs in its own graph node: LangChain does not wrap its error.
+    expect(error).toBeInstanceOf(AgentRevokedError)
+    expect((error as AgentRevokedError).reason).toBe('incident 42')
+    expect(model.callCount).toBe(0)
+  })
+
+  it('refuses an exhausted budget in beforeModel, unwrapped, without calling the model', async () => {
+    const agent = await testAgent({ spendingCap: 0 })
+    const model = fakeModel().respond(new AIMessage('never'))
+    const killSwitch = killSwitchMiddleware({ ...agent, killSwitch: agent.ks, model: TEST_MODEL })
+    const runnable = createAgent({ model, tools: [], middleware: [killSwitch] })
+
+    const error = await rejection(runnable.invoke(question))
+
+    expect(error).toBeInstanceOf(SpendingCapExceededError)
+    expect(model.callCount).toBe(0)
+  })
+
+  it('refuses a model without a known price before calling it', async () => {
+    const agent = await testAgent()
+    const model = fakeModel().respond(new AIMessage('never'))
+    const killSwitch = killSwitchMiddleware({
+      ...agent,
+      killSwitch: agent.ks,
+      model: 'mystery-model',
+    })
+    const runnable = createAgent({ model, tools: [], middleware: [killSwitch] })
+
+    const error = await rejection(runnable.invoke(question))
+
+    expect(findKillSwitchError(error)).toBeInstanceOf(UnknownModelPriceError)
+    expect(model.callCount).toBe(0)
+  })
+
+  it('refuses a model that does not report its name, naming the option to set', async () => {
+    const agent = await testAgent()
+    const model = fakeModel().respond(new AIMessage('never'))
+    const killSwitch = killSwitchMiddleware({ killSwitch: agent.ks, credential: agent.credential })
+    const runnable = createAgent({ model, tools: [], middleware: [killSwitch] })
+
+    const error = findKillSwitchError(await rejection(runnable.invoke(question)))
+
+    expect(error).toBeInstanceOf(InvalidConfigError)
+    expect((error as InvalidConfigError).field).toBe('model')
+    expect(model.callCount).toBe(0)
+  })
+
+  it('checks its options when it is built', async () => {
+    const agent = await testAgent()
+    expect(() => killSwitchMiddleware({ killSwitch: agent.ks, credential: '' })).toThrow(
+      InvalidConfigError,
+    )
+    expect(() =>
+      killSwitchMiddleware({ ...agent, killSwitch: agent.ks, toolPrices: { search: -1 } }),
+    ).toThrow(/toolPrices\.search/)
+  })
+
+  it('releases the hold when the model call fails, and the run gets the provider error', async () => {
+    const agent = await testAgent()
+    const model = fakeModel().alwaysThrow(new Error('provider is down'))
+    const killSwitch = killSwitchMiddleware({ ...agent, killSwitch: agent.ks, model: TEST_MODEL })
+    const runnable = createAgent({ model, tools: [], middleware: [killSwitch] })
+
+    const error = await rejection(runnable.invoke(question))
+
+    expect(String(error)).toContain('provider is down')
+    expect(agent.released).toHaveLength(1)
+    const after = await agent.ks.agents.get(agent.handle)
+    expect(after.held).toBe(0)
+    expect(after.spent).toBe(0)
+  })
+
+  it('holds a paid tool before it runs and releases it when the tool fails', async () => {
+    const agent = await testAgent()
+    const model = fakeModel()
+      .respond(toolCallMessage(0, 'ok'))
+      .respond(toolCallMessage(1, 'fail'))
+      .respond(new AIMessage('done'))
+    const search = tool(
+      async ({ q }) => {
+        if (q === 'fail') throw new Error('search backend failed')
+        return 'fine'
+      },
+      { name: 'search', description: 'Paid search', schema: z.object({ q: z.string() }) },
+    )
+    const killSwitch = killSwitchMiddleware({
+      ...agent,
+      killSwitch: agent.ks,
+      model: TEST_MODEL,
+      toolPrices: { search: 0.25 },
+    })
+    const runnable = createAgent({ model, tools: [search], middleware: [killSwitch] })
+
+    const error = await rejection(runnable.invoke(question))
+
+    expect(String(error)).toContain('search backend failed')
+    // The successful search was charged its price; the failed one was released.
+    expect(agent.settled).toContain(0.25)
+    expect(agent.settled.filter((cost) => cost === 0.25)).toHaveLength(1)
+    expect((await agent.ks.agents.get(agent.handle)).held).toBe(0)
+  })
+
+  describe('ordering: the kill switch goes first, outside any retry middleware', () => {
+    it('first: its refusal reaches the caller as the typed error', async () => {
+      const agent = await testAgent()
+      const model = fakeModel().respond(new AIMessage('never'))
+      const killSwitch = killSwitchMiddleware({
+        ...agent,
+        killSwitch: agent.ks,
+        model: 'mystery-model',
+      })
+      const retry = modelRetryMiddleware({ maxRetries: 2, initialDelayMs: 0 })
+      const runnable = createAgent({ model, tools: [], middleware: [killSwitch, retry] })
+
+      const error = await rejection(runnable.invoke(question))
+
+      expect(findKillSwitchError(error)).toBeInstanceOf(UnknownModelPriceError)
+      expect(model.callCount).toBe(0)
+    })
+
+    it('behind a retry middleware: the refusal is retried and swallowed (the trap)', async () => {
+      const agent = await testAgent()
+      const model = fakeModel().respond(new AIMessage('never'))
+      const killSwitch = killSwitchMiddleware({
+        ...agent,
+        killSwitch: agent.ks,
+        model: 'mystery-model',
+      })
+      const retry = modelRetryMiddleware({ maxRetries: 2, initialDelayMs: 0 })
+      const runnable = createAgent({ model, tools: [], middleware: [retry, killSwitch] })
+
+      const result = await runnable.invoke(question)
+
+      // No money was spent, but the caller sees a normal answer instead of the refusal.
+      expect(model.callCount).toBe(0)
+      expect(result.messages.at(-1)?.text).toMatch(/failed after 3 attempts/)
+    })
+  })
+})

@@ -1,0 +1,142 @@
+// The kill switch as LangChain v1 agent middleware (createAgent). A thin translation onto the
+// core guard: every model call is held before it runs and settled after, every tool call is
+// checked before it runs. All decisions (revoked, over the cap, runaway) are the core's.
+
+import type { AgentGuard, ModelCallResult, ModelCallTicket, ToolCallTicket } from '@killswitch/core'
+import { type AIMessage, ToolMessage } from '@langchain/core/messages'
+import { createMiddleware } from 'langchain'
+import { guardFromOptions, type KillSwitchOptions } from './guard-options.js'
+import { modelIdentity } from './model-identity.js'
+import { modelInput } from './model-input.js'
+import { raceAbort } from './race-abort.js'
+import { toTokenUsage } from './usage.js'
+import { withMaxOutputTokens } from './with-max-output-tokens.js'
+
+/**
+ * The middleware, plus the guard it uses and its signal (pass it to `createAgent`).
+ *
+ * @example
+ * const killSwitch: KillSwitchMiddleware = killSwitchMiddleware({ killSwitch: ks, credential })
+ * createAgent({ model, tools, middleware: [killSwitch], signal: killSwitch.signal })
+ */
+export type KillSwitchMiddleware = ReturnType<typeof createMiddleware> & {
+  /** The agent's guard. */
+  readonly guard: AgentGuard
+  /** Aborted when the agent is revoked: pass it as `createAgent({ signal })` to cancel in-flight requests. */
+  readonly signal: AbortSignal
+}
+
+/**
+ * Kill switch middleware for `createAgent`. Put it FIRST in `middleware`, outside any retry
+ * middleware: a retry middleware outside it retries and swallows its refusals.
+ *
+ * Errors thrown inside `wrapModelCall` / `wrapToolCall` reach the caller wrapped in
+ * LangChain's `MiddlewareError`: use `findKillSwitchError(error)` to get the typed error.
+ *
+ * @example
+ * const killSwitch = killSwitchMiddleware({ killSwitch: ks, credential })
+ * const agent = createAgent({ model, tools, middleware: [killSwitch], signal: killSwitch.signal })
+ * try { await agent.invoke({ messages }) } catch (error) { console.log(findKillSwitchError(error)?.code) }
+ */
+export function killSwitchMiddleware(options: KillSwitchOptions): KillSwitchMiddleware {
+  const guard = guardFromOptions(options)
+  const naming = { model: options.model, provider: options.provider }
+  const toolPrices = options.toolPrices ?? {}
+
+  const middleware = createMiddleware({
+    name: 'KillSwitchMiddleware',
+    // Runs in its own graph node, so its error reaches the caller unwrapped: revocation, a
+    // stopped run and an exhausted budget are refused here. It cannot see the model (only
+    // state and runtime), so the price and the exact bound are checked in wrapModelCall.
+    beforeModel: async () => {
+      guard.signal.throwIfAborted()
+      await guard.check({ requireBudget: true })
+    },
+    wrapModelCall: async (request, handler) => {
+      const identity = await modelIdentity(request.model, naming)
+      const ticket = await guard.beforeModelCall({
+        model: identity.model,
+        provider: identity.provider,
+        input: modelInput(request),
+        maxOutputTokens: identity.maxOutputTokens,
+      })
+      // Inside the promise: a model that cannot be rebuilt releases the hold like a failed call.
+      const call = Promise.resolve().then(() => {
+        const { model } = withMaxOutputTokens(request.model, ticket.maxOutputTokens)
+        return handler({ ...request, model })
+      })
+      const outcome = await raceAbort(call, guard.signal)
+      if (outcome.status === 'fulfilled') {
+        await guard.afterModelCall(ticket, modelCallResult(outcome.value))
+        return outcome.value
+      }
+      if (outcome.status === 'aborted') {
+        settleModelCallWhenDone(guard, ticket, call)
+        // The guard aborts its signal with the typed error (AgentRevokedError).
+        throw outcome.reason
+      }
+      await guard.failModelCall(ticket, outcome.reason)
+      throw outcome.reason
+    },
+    wrapToolCall: async (request, handler) => {
+      const { name, args } = request.toolCall
+      const priceUsd = toolPrices[name]
+      const ticket = await guard.beforeToolCall(
+        priceUsd === undefined ? { name, args } : { name, args, priceUsd },
+      )
+      const call = Promise.resolve().then(() => handler(request))
+      const outcome = await raceAbort(call, guard.signal)
+      if (outcome.status === 'fulfilled') {
+        const result = outcome.value
+        // The tool node turns some tool errors into error ToolMessages instead of throwing.
+        const failed = ToolMessage.isInstance(result) && result.status === 'error'
+        await guard.afterToolCall(ticket, failed ? { ok: false, error: result.text } : { ok: true })
+        return result
+      }
+      if (outcome.status === 'aborted') {
+        settleToolCallWhenDone(guard, ticket, call)
+        // The guard aborts its signal with the typed error (AgentRevokedError).
+        throw outcome.reason
+      }
+      await guard.afterToolCall(ticket, { ok: false, error: outcome.reason })
+      throw outcome.reason
+    },
+  })
+  return Object.assign(middleware, { guard, signal: guard.signal })
+}
+
+function modelCallResult(message: AIMessage): ModelCallResult {
+  const result: ModelCallResult = { text: message.text }
+  const usage = toTokenUsage(message.usage_metadata)
+  if (usage !== undefined) result.usage = usage
+  if (message.tool_calls !== undefined && message.tool_calls.length > 0) {
+    result.toolCalls = message.tool_calls.map(({ name, args }) => ({ name, args }))
+  }
+  return result
+}
+
+// After a revocation the run stops at once, but a request the caller did not cancel (no
+// signal passed down) still runs and may still be billed: settle its hold when it ends, from
+// its real usage, instead of releasing it now. Errors here have no caller left to go to;
+// an unsettled hold expires.
+function settleModelCallWhenDone(
+  guard: AgentGuard,
+  ticket: ModelCallTicket,
+  call: Promise<AIMessage>,
+): void {
+  call
+    .then(
+      (message) => guard.afterModelCall(ticket, modelCallResult(message)),
+      (error: unknown) => guard.failModelCall(ticket, error),
+    )
+    .catch(() => undefined)
+}
+
+function settleToolCallWhenDone(guard: AgentGuard, ticket: ToolCallTicket, call: Promise<unknown>) {
+  call
+    .then(
+      () => guard.afterToolCall(ticket, { ok: true }),
+      (error: unknown) => guard.afterToolCall(ticket, { ok: false, error }),
+    )
+    .catch(() => undefined)
+}

@@ -1,0 +1,59 @@
+// Shared setup for this package's tests: a kill switch with a priced test model, an agent,
+// and counters of what the ledger did. Not exported from the package.
+
+import {
+  createKillSwitch,
+  type KillSwitch,
+  type KillSwitchOptions,
+  type RunawayConfig,
+} from '@killswitch/core'
+
+/** $1 per thousand tokens in and out: large enough that a few calls reach a small cap. */
+export const TEST_MODEL = 'test-model'
+export const TEST_PRICES = { [TEST_MODEL]: { inputPerMTok: 1000, outputPerMTok: 1000 } }
+
+export interface TestAgent {
+  ks: KillSwitch
+  handle: string
+  credential: string
+  /** Costs of the settled calls, in order. */
+  settled: number[]
+  /** Amounts reserved, in order. */
+  reserved: number[]
+  /** Hold ids released without spending. */
+  released: string[]
+}
+
+let counter = 0
+
+/**
+ * A kill switch with the test prices and one agent.
+ *
+ * @example
+ * const { ks, credential } = await testAgent({ spendingCap: 5 })
+ */
+export async function testAgent(
+  options: { spendingCap?: number; runaway?: RunawayConfig } = {},
+  ksOptions: KillSwitchOptions = {},
+): Promise<TestAgent> {
+  const ks = createKillSwitch({ prices: TEST_PRICES, ...ksOptions })
+  counter += 1
+  const handle = `langchain-test-${counter}`
+  const created = await ks.agents.create({
+    handle,
+    spendingCap: options.spendingCap ?? 100,
+    ...(options.runaway === undefined ? {} : { runaway: options.runaway }),
+  })
+  const agent: TestAgent = {
+    ks,
+    handle,
+    credential: created.credential,
+    settled: [],
+    reserved: [],
+    released: [],
+  }
+  ks.on('settled', (event) => agent.settled.push(event.cost))
+  ks.on('reserved', (event) => agent.reserved.push(event.amount))
+  ks.on('released', (event) => agent.released.push(event.holdId))
+  return agent
+}

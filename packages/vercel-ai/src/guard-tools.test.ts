@@ -1,0 +1,177 @@
+// guardTools: paid tools on the same cap, against the real core and the real AI SDK loop.
+import {
+  AgentRevokedError,
+  InvalidConfigError,
+  type Observation,
+  type RunawayMonitor,
+  SpendingCapExceededError,
+  toMicros,
+} from '@killswitch/core'
+import { generateText, isStepCount, type ToolExecutionOptions, tool } from 'ai'
+import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { guardTools } from './guard-tools.js'
+import { loopingModel } from './testing/scripted-model.js'
+import { testAgent } from './testing/test-agent.js'
+import { withKillSwitch } from './with-kill-switch.js'
+
+const CALL_COST = 40 * 10 + 20 * 30
+const SEARCH_PRICE = 0.25
+
+function paidSearch(fail = false) {
+  const calls: unknown[] = []
+  const search = tool({
+    description: 'A paid search API',
+    inputSchema: z.object({ query: z.string() }),
+    execute: async (input) => {
+      calls.push(input)
+      if (fail) throw new Error('search API returned 503')
+      return { results: ['a result'] }
+    },
+  })
+  return { tools: { search }, calls }
+}
+
+const executionOptions = {
+  toolCallId: 'call-1',
+  messages: [],
+  context: {},
+} satisfies ToolExecutionOptions<unknown>
+
+describe('guardTools', () => {
+  it('holds and settles a paid tool per call, on the same cap as the model', async () => {
+    const agent = await testAgent(10)
+    const { tools, calls } = paidSearch()
+    const credentials = { killSwitch: agent.ks, credential: agent.credential }
+    const model = loopingModel()
+    await generateText({
+      model: withKillSwitch(model, credentials),
+      tools: guardTools(tools, { ...credentials, prices: { search: { priceUsd: SEARCH_PRICE } } }),
+      stopWhen: isStepCount(3),
+      prompt: 'Find GPU prices',
+    })
+    expect(calls).toHaveLength(3)
+    expect(await agent.ledger()).toMatchObject({
+      spent: 3 * CALL_COST + 3 * toMicros(SEARCH_PRICE),
+      held: 0,
+    })
+  })
+
+  it('refuses a paid tool the budget cannot pay for: the tool never runs', async () => {
+    const agent = await testAgent(0.1)
+    const { tools, calls } = paidSearch()
+    const credentials = { killSwitch: agent.ks, credential: agent.credential }
+    const result = await generateText({
+      model: withKillSwitch(loopingModel(), credentials),
+      tools: guardTools(tools, { ...credentials, prices: { search: { priceUsd: 0.5 } } }),
+      stopWhen: isStepCount(2),
+      prompt: 'Find GPU prices',
+    })
+    expect(calls).toHaveLength(0)
+    // The AI SDK reports a throwing tool to the model as a tool error, with our error inside.
+    const toolError = result.steps[0]?.content.find((part) => part.type === 'tool-error')
+    expect(toolError?.error).toBeInstanceOf(SpendingCapExceededError)
+    expect(await agent.ledger()).toMatchObject({ spent: 2 * CALL_COST, held: 0 })
+  })
+
+  it('releases the price of a paid tool that fails', async () => {
+    const agent = await testAgent(10)
+    const { tools, calls } = paidSearch(true)
+    const guarded = guardTools(tools, {
+      killSwitch: agent.ks,
+      credential: agent.credential,
+      prices: { search: { priceUsd: SEARCH_PRICE } },
+    })
+    await expect(guarded.search.execute?.({ query: 'x' }, executionOptions)).rejects.toThrow('503')
+    expect(calls).toHaveLength(1)
+    expect(await agent.ledger()).toMatchObject({ spent: 0, held: 0 })
+  })
+
+  it("does not run a revoked agent's tools, free or paid", async () => {
+    const agent = await testAgent(10)
+    const free = paidSearch()
+    const paid = paidSearch()
+    const credentials = { killSwitch: agent.ks, credential: agent.credential }
+    const freeTools = guardTools(free.tools, credentials)
+    const paidTools = guardTools(paid.tools, {
+      ...credentials,
+      prices: { search: { priceUsd: SEARCH_PRICE } },
+    })
+    await agent.revoke()
+    const input = { query: 'x' }
+    await expect(freeTools.search.execute?.(input, executionOptions)).rejects.toBeInstanceOf(
+      AgentRevokedError,
+    )
+    await expect(paidTools.search.execute?.(input, executionOptions)).rejects.toBeInstanceOf(
+      AgentRevokedError,
+    )
+    expect(free.calls).toHaveLength(0)
+    expect(paid.calls).toHaveLength(0)
+  })
+
+  it('keeps a streaming (generator) tool streaming, and charges it when it completes', async () => {
+    const agent = await testAgent(10)
+    const progress = tool({
+      inputSchema: z.object({ query: z.string() }),
+      async *execute() {
+        yield { status: 'searching' }
+        yield { status: 'done', results: 3 }
+      },
+    })
+    const guarded = guardTools(
+      { progress },
+      {
+        killSwitch: agent.ks,
+        credential: agent.credential,
+        prices: { progress: { priceUsd: SEARCH_PRICE } },
+      },
+    )
+    const output = guarded.progress.execute?.({ query: 'x' }, executionOptions)
+    const seen: unknown[] = []
+    for await (const part of output as AsyncIterable<unknown>) seen.push(part)
+    expect(seen).toEqual([{ status: 'searching' }, { status: 'done', results: 3 }])
+    expect(await agent.ledger()).toMatchObject({ spent: toMicros(SEARCH_PRICE), held: 0 })
+  })
+
+  it('refuses a price for a tool that does not exist, naming the field', async () => {
+    const agent = await testAgent(10)
+    const { tools } = paidSearch()
+    const misspelled = () =>
+      guardTools(tools, {
+        killSwitch: agent.ks,
+        credential: agent.credential,
+        // @ts-expect-error: the misspelling is the point
+        prices: { serach: { priceUsd: 0.01 } },
+      })
+    expect(misspelled).toThrow(InvalidConfigError)
+    expect(misspelled).toThrow(expect.objectContaining({ field: 'prices.serach' }))
+    const negative = () =>
+      guardTools(tools, {
+        killSwitch: agent.ks,
+        credential: agent.credential,
+        prices: { search: { priceUsd: -1 } },
+      })
+    expect(negative).toThrow(expect.objectContaining({ field: 'prices.search.priceUsd' }))
+  })
+
+  it('counts each tool call once for runaway detection when used with the middleware', async () => {
+    const observed: Observation[] = []
+    const recorder: RunawayMonitor = {
+      observe: async (_agent, observation) => {
+        observed.push(observation)
+        return { action: 'none', enforced: true }
+      },
+    }
+    const agent = await testAgent(10, { runaway: recorder })
+    const { tools, calls } = paidSearch()
+    const credentials = { killSwitch: agent.ks, credential: agent.credential }
+    await generateText({
+      model: withKillSwitch(loopingModel(), credentials),
+      tools: guardTools(tools, { ...credentials, prices: { search: { priceUsd: SEARCH_PRICE } } }),
+      stopWhen: isStepCount(3),
+      prompt: 'Find GPU prices',
+    })
+    expect(calls).toHaveLength(3)
+    expect(observed.filter((observation) => observation.kind === 'tool_call')).toHaveLength(3)
+  })
+})

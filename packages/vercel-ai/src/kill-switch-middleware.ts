@@ -1,0 +1,206 @@
+// The AI SDK language-model middleware: every generate and stream call goes through the
+// agent's guard before the provider is called, and is settled from the provider's usage.
+// No policy here: it only translates AI SDK events into guard calls.
+import type {
+  LanguageModelV4,
+  LanguageModelV4CallOptions,
+  LanguageModelV4GenerateResult,
+  LanguageModelV4Middleware,
+  LanguageModelV4StreamResult,
+} from '@ai-sdk/provider'
+import { type AgentGuard, KillSwitchError, type ModelCallTicket } from '@killswitch/core'
+import { checkToolCall, parseToolInput } from './check-tool-call.js'
+import { type GuardSource, resolveGuard } from './guard-options.js'
+import { modelIdentity } from './model-identity.js'
+import { revocationError } from './revocation-error.js'
+import { createStreamGuard } from './stream-guard.js'
+import { toTokenUsage } from './usage.js'
+
+/** Options of `killSwitchMiddleware` and `withKillSwitch`. */
+export type KillSwitchMiddlewareOptions = GuardSource & {
+  /** The model id to price the calls with, when the wrapped model's own id is not priced. */
+  model?: string
+  /** The provider id to price with; defaults to the wrapped model's (`openai.chat` -> `openai`). */
+  provider?: string
+  /** Groups this agent run's calls for the core's per-run limits. */
+  runId?: string
+}
+
+/**
+ * Kill switch middleware for `wrapLanguageModel`: refuses a call before the provider sees it
+ * when the agent is revoked, over its cap or a runaway; clamps `maxOutputTokens` to what the
+ * budget pays for; cancels the call in flight on revocation; settles from the real usage; and
+ * checks every tool call before the SDK executes it. Refusals throw the core's typed errors.
+ *
+ * @example
+ * import { wrapLanguageModel } from 'ai'
+ * import { killSwitchMiddleware } from '@killswitch/vercel-ai'
+ * const model = wrapLanguageModel({
+ *   model: openai('gpt-4o'),
+ *   middleware: killSwitchMiddleware({ killSwitch: ks, credential }),
+ * })
+ */
+export function killSwitchMiddleware(
+  options: KillSwitchMiddlewareOptions,
+): LanguageModelV4Middleware {
+  const guard = resolveGuard(options)
+  const { runId } = options
+
+  const reserve = (params: LanguageModelV4CallOptions, model: LanguageModelV4) => {
+    const { model: id, provider } = modelIdentity(model, options)
+    return guard.beforeModelCall({
+      model: id,
+      provider,
+      // Only its size is used, to bound the input tokens.
+      input: { prompt: params.prompt, tools: params.tools },
+      maxOutputTokens: params.maxOutputTokens,
+      runId,
+    })
+  }
+
+  return {
+    specificationVersion: 'v4',
+
+    // The provider is called through `model` rather than the `doGenerate` closure: the
+    // closure is bound to the untransformed params, and the clamp and the signal depend on
+    // the ticket, which exists only here. Reserving and settling in one scope also means a
+    // hold can never be taken without the code that settles it.
+    async wrapGenerate({ params, model }) {
+      const ticket = await reserve(params, model)
+      const stopper = new AbortController()
+      let result: LanguageModelV4GenerateResult
+      try {
+        result = await untilRevoked(guard, stopper, () =>
+          model.doGenerate(guardParams(params, ticket, stopper.signal)),
+        )
+      } catch (error) {
+        throw await failed(guard, ticket, error)
+      }
+      let text = ''
+      const toolCalls: Array<{ name: string; args: unknown }> = []
+      for (const part of result.content) {
+        if (part.type === 'text') text += part.text
+        if (part.type === 'tool-call') {
+          toolCalls.push({ name: part.toolName, args: parseToolInput(part.input) })
+        }
+      }
+      await guard.afterModelCall(ticket, { usage: toTokenUsage(result.usage), text, toolCalls })
+      // After settling (the call was made and is paid for), before returning: generateText
+      // executes the tools only once this result is back.
+      for (const part of result.content) {
+        if (part.type === 'tool-call') await checkToolCall(guard, part, runId)
+      }
+      return result
+    },
+
+    async wrapStream({ params, model }) {
+      let ticket: ModelCallTicket
+      try {
+        ticket = await reserve(params, model)
+      } catch (error) {
+        return refusedStream(error)
+      }
+      // Also aborted by the stream guard when it stops the call (cap reached mid-stream, a
+      // refused tool call, a revocation): the provider's request ends at once instead of
+      // streaming on, billed.
+      const stopper = new AbortController()
+      let started: LanguageModelV4StreamResult
+      try {
+        started = await untilRevoked(guard, stopper, () =>
+          model.doStream(guardParams(params, ticket, stopper.signal)),
+        )
+      } catch (error) {
+        return refusedStream(await failed(guard, ticket, error))
+      }
+      const streamGuard = createStreamGuard({
+        guard,
+        ticket,
+        runId,
+        abortProvider: (reason) => stopper.abort(reason),
+      })
+      return { ...started, stream: started.stream.pipeThrough(streamGuard) }
+    },
+  }
+}
+
+/**
+ * A refusal as a stream that errors at once. Thrown from `wrapStream`, the error would become
+ * an `error` part: `textStream` would end as if the model had nothing to say and `await text`
+ * would reject with NoOutputGeneratedError. An errored stream makes `textStream`,
+ * `fullStream` and `text` reject with the kill switch's own error. Other errors (a provider's
+ * 429) are rethrown, so that the SDK's retries and error handling stay as they are.
+ */
+function refusedStream(error: unknown): LanguageModelV4StreamResult {
+  if (!KillSwitchError.isInstance(error)) throw error
+  return {
+    stream: new ReadableStream({
+      start(controller) {
+        controller.error(error)
+      },
+    }),
+  }
+}
+
+/**
+ * The caller's params with the ticket's output bound and the call's stop signal merged in.
+ * The guard's own signal lives as long as the agent, so it is not merged here (every merge
+ * would hang a dependent signal on it): revocation reaches the call's `stopper` instead.
+ */
+function guardParams(
+  params: LanguageModelV4CallOptions,
+  ticket: ModelCallTicket,
+  stop: AbortSignal,
+): LanguageModelV4CallOptions {
+  return {
+    ...params,
+    // The core never raises the caller's own value, only lowers it to what the budget pays.
+    maxOutputTokens: ticket.maxOutputTokens,
+    abortSignal: params.abortSignal ? AbortSignal.any([params.abortSignal, stop]) : stop,
+  }
+}
+
+/**
+ * Calls the provider unless the agent was revoked since the reservation. A revocation during
+ * the call aborts the provider's signal and rejects at once: a provider that ignores its
+ * abort signal must not keep the caller waiting (or billing) after a revoke.
+ */
+async function untilRevoked<T>(
+  guard: AgentGuard,
+  stopper: AbortController,
+  call: () => PromiseLike<T>,
+): Promise<T> {
+  if (guard.signal.aborted) throw guard.signal.reason
+  let onAbort = () => {}
+  const revoked = new Promise<never>((_, reject) => {
+    onAbort = () => {
+      stopper.abort(guard.signal.reason)
+      reject(guard.signal.reason)
+    }
+  })
+  guard.signal.addEventListener('abort', onAbort, { once: true })
+  try {
+    return await Promise.race([call(), revoked])
+  } finally {
+    guard.signal.removeEventListener('abort', onAbort)
+  }
+}
+
+/**
+ * The provider call failed or was cancelled: settles or releases the hold (the core decides
+ * which and feeds the error to its detectors) and returns the error to throw, the typed
+ * revocation error when the agent was revoked meanwhile.
+ */
+async function failed(
+  guard: AgentGuard,
+  ticket: ModelCallTicket,
+  error: unknown,
+): Promise<unknown> {
+  const reason = guard.signal.aborted ? await revocationError(guard) : error
+  try {
+    await guard.failModelCall(ticket, reason)
+  } catch {
+    // The ledger is unreachable: the hold expires by its TTL. The caller needs the reason
+    // the call failed, not the ledger's.
+  }
+  return reason
+}

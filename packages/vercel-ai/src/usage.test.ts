@@ -1,0 +1,132 @@
+// V4 usage to TokenUsage, and the money that follows: cache reads, cache writes and reasoning
+// priced as genai-prices prices them, through the generate and the stream paths.
+import type { LanguageModelV4Usage } from '@ai-sdk/provider'
+import { toMicros } from '@killswitch/core'
+import { calcPrice } from '@pydantic/genai-prices'
+import { generateText, streamText } from 'ai'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { scriptedModel, v4Usage } from './testing/scripted-model.js'
+import { testAgent } from './testing/test-agent.js'
+import { toTokenUsage } from './usage.js'
+import { withKillSwitch } from './with-kill-switch.js'
+
+describe('toTokenUsage', () => {
+  it('maps nested V4 usage to flat counts, cache and reasoning included in the totals', () => {
+    expect(
+      toTokenUsage(v4Usage(1200, 300, { cacheRead: 800, cacheWrite: 100, reasoning: 200 })),
+    ).toEqual({
+      inputTokens: 1200,
+      cacheReadTokens: 800,
+      cacheWriteTokens: 100,
+      outputTokens: 300,
+      reasoningTokens: 200,
+    })
+  })
+
+  it('adds up the parts when a provider leaves the totals out', () => {
+    const usage: LanguageModelV4Usage = {
+      inputTokens: { total: undefined, noCache: 100, cacheRead: 900, cacheWrite: undefined },
+      outputTokens: { total: undefined, text: 50, reasoning: 25 },
+    }
+    expect(toTokenUsage(usage)).toEqual({
+      inputTokens: 1000,
+      cacheReadTokens: 900,
+      outputTokens: 75,
+      reasoningTokens: 25,
+    })
+  })
+
+  it('gives no usage when input or output is unknown: a missing count is not a zero', () => {
+    const unknownOutput: LanguageModelV4Usage = {
+      inputTokens: { total: 100, noCache: 100, cacheRead: undefined, cacheWrite: undefined },
+      outputTokens: { total: undefined, text: undefined, reasoning: undefined },
+    }
+    expect(toTokenUsage(unknownOutput)).toBeUndefined()
+    expect(toTokenUsage(undefined)).toBeUndefined()
+  })
+
+  it('never reports fewer tokens than the provider did (property)', () => {
+    const count = fc.option(fc.nat({ max: 1e7 }), { nil: undefined })
+    fc.assert(
+      fc.property(
+        count,
+        count,
+        count,
+        count,
+        count,
+        count,
+        (noCache, cacheRead, cacheWrite, text, reasoning, total) => {
+          const usage: LanguageModelV4Usage = {
+            inputTokens: { total, noCache, cacheRead, cacheWrite },
+            outputTokens: { total: undefined, text, reasoning },
+          }
+          const mapped = toTokenUsage(usage)
+          if (mapped === undefined) return
+          const parts = (noCache ?? 0) + (cacheRead ?? 0) + (cacheWrite ?? 0)
+          expect(mapped.inputTokens).toBe(total ?? parts)
+          expect(mapped.outputTokens).toBe((text ?? 0) + (reasoning ?? 0))
+          expect(mapped.cacheReadTokens ?? 0).toBe(cacheRead ?? 0)
+          expect(mapped.reasoningTokens ?? 0).toBe(reasoning ?? 0)
+        },
+      ),
+    )
+  })
+})
+
+describe('pricing through the middleware', () => {
+  // Real model ids from the bundled price data, no overrides: what a user's bill would say.
+  const cases = [
+    {
+      modelId: 'claude-sonnet-4-0',
+      provider: 'anthropic.messages',
+      providerId: 'anthropic',
+      usage: v4Usage(10_000, 3_000, { cacheRead: 6_000, cacheWrite: 2_000, reasoning: 2_000 }),
+    },
+    {
+      modelId: 'gpt-4o',
+      provider: 'openai.chat',
+      providerId: 'openai',
+      usage: v4Usage(10_000, 1_500, { cacheRead: 8_000 }),
+    },
+  ]
+  // The prompt is as long as the input the usage reports: a real prompt's bytes bound its
+  // tokens, so the hold covers the reported usage.
+  const prompt = 'x'.repeat(12_000)
+
+  for (const { modelId, provider, providerId, usage } of cases) {
+    const expected = calcPrice(
+      {
+        input_tokens: usage.inputTokens.total,
+        cache_read_tokens: usage.inputTokens.cacheRead,
+        cache_write_tokens: usage.inputTokens.cacheWrite,
+        output_tokens: usage.outputTokens.total,
+      },
+      modelId,
+      { providerId },
+    )
+
+    for (const path of ['generate', 'stream'] as const) {
+      it(`${modelId} (${path}): settles what genai-prices charges, to the micro-dollar`, async () => {
+        expect(expected).not.toBeNull()
+        const agent = await testAgent(50, { prices: {} })
+        const model = withKillSwitch(
+          scriptedModel(() => ({ text: 'ok', usage }), { modelId, provider }),
+          {
+            killSwitch: agent.ks,
+            credential: agent.credential,
+          },
+        )
+        if (path === 'generate') await generateText({ model, prompt })
+        else await streamText({ model, prompt }).text
+        const { spent, held } = await agent.ledger()
+        expect(held).toBe(0)
+        // The core rounds each call up to the next micro-dollar: never under the bill.
+        const bill = (expected?.total_price ?? Number.NaN) * 1e6
+        expect(spent).toBeGreaterThanOrEqual(Math.floor(bill))
+        expect(spent).toBeLessThanOrEqual(Math.ceil(bill) + 1)
+        expect(spent).toBeGreaterThan(toMicros(0.001))
+      })
+    }
+  }
+})
