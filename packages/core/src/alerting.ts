@@ -2,26 +2,12 @@
 // store's atomic mark), a revocation, a runaway trip. HOW an alert is delivered (signed
 // webhooks, retries) is the dispatcher's job. Everything here is off the guarded call's
 // path: the caller never waits for a mark or a delivery.
-import { randomUUID } from 'node:crypto'
+import { type AlertEvent, createAlertEvent } from './alerts/alert-event.js'
 import type { AuditEntry } from './audit.js'
 import type { EventHub } from './events.js'
 import { toUsd } from './money.js'
 import type { DetectorFinding } from './runaway/types.js'
 import type { AgentRecord, Store } from './store.js'
-
-/** The JSON body of an alert webhook. Dollars; never a credential. */
-export interface AlertEvent {
-  /** Unique per event, the same on every retry: de-duplicate on it. */
-  id: string
-  type: 'threshold' | 'revoked' | 'runaway'
-  agent: string
-  spent: number
-  spendingCap: number
-  thresholdPct?: number
-  reason?: string
-  detector?: string
-  at: string
-}
 
 /** Delivers alert events. `dispatch` must return at once; `flush` waits for deliveries. */
 export interface AlertDispatcher {
@@ -62,14 +48,13 @@ export function createAlerting(deps: {
     urls?: ReadonlySet<string>,
   ) => {
     if (!dispatcher) return
-    const body: AlertEvent = {
-      id: randomUUID(),
+    const body = createAlertEvent({
       agent: agent.handle,
       spent: toUsd(agent.spentMicros),
       spendingCap: toUsd(agent.capMicros),
-      at: new Date(now()).toISOString(),
+      at: now(),
       ...event,
-    }
+    })
     const seen = new Set<string>()
     for (const rule of agent.policy.alerts) {
       if (urls && !urls.has(rule.webhookUrl)) continue

@@ -1,6 +1,7 @@
 // Validation of every public input, at the boundary, with zod. A failure becomes an
 // InvalidConfigError whose message names the field, what was given and what is allowed.
 import { z } from 'zod'
+import { webhookUrlSchema } from './alerts/webhook-url.js'
 import { InvalidConfigError } from './errors.js'
 import { MAX_CAP_USD } from './money.js'
 import { runawayConfigSchema } from './runaway/config.js'
@@ -27,15 +28,6 @@ const thresholdSchema = z
   .number({ error: 'a fraction of the cap is required (e.g. 0.8 for 80%)' })
   .gt(0, 'must be above 0 (a fraction of the cap, e.g. 0.8)')
   .lte(1, 'must be at most 1 (a fraction of the cap, e.g. 0.8; not a percentage like 80)')
-
-export const webhookUrlSchema = z.string({ error: 'a URL is required' }).refine((value) => {
-  try {
-    const url = new URL(value)
-    return url.protocol === 'https:' || url.protocol === 'http:'
-  } catch {
-    return false
-  }
-}, 'an absolute http(s) URL is required (e.g. "https://example.com/hooks/killswitch")')
 
 export const alertRuleSchema = z
   .object({

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import type { AlertDispatcher, AlertEvent } from './alerting.js'
+import type { AlertDispatcher } from './alerting.js'
+import type { AlertEvent } from './alerts/alert-event.js'
 import {
   AgentRevokedError,
   RunawayDetectedError,

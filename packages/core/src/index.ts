@@ -9,7 +9,24 @@ export type {
   UpdateAgentInput,
 } from './agents.js'
 // Alerts
-export type { AlertDispatcher, AlertEvent } from './alerting.js'
+export type { AlertDispatcher } from './alerting.js'
+export { type AlertEvent, type AlertEventType, createAlertEvent } from './alerts/alert-event.js'
+export {
+  createWebhookDispatcher,
+  type WebhookDispatcher,
+  type WebhookDispatcherOptions,
+  type WebhookOutcome,
+  type WebhookRetry,
+  type WebhookTarget,
+} from './alerts/webhook-dispatcher.js'
+export {
+  DEFAULT_SIGNATURE_TOLERANCE_SEC,
+  signWebhookPayload,
+  type VerifyWebhookSignatureOptions,
+  verifyWebhookSignature,
+  WEBHOOK_SIGNATURE_HEADER,
+} from './alerts/webhook-signature.js'
+export { redactWebhookUrl, validateWebhookUrl, webhookUrlSchema } from './alerts/webhook-url.js'
 // Audit
 export { type AuditEntry, type AuditEntryType, auditToJsonLines } from './audit.js'
 export { CREDENTIAL_PREFIX, isWellFormedCredential } from './credentials.js'

@@ -2,6 +2,8 @@
 // into an engine, and hands out the agents API and guards.
 import { type AgentsApi, createAgentsApi } from './agents.js'
 import { type AlertDispatcher, createAlerting } from './alerting.js'
+import { createWebhookDispatcher } from './alerts/webhook-dispatcher.js'
+import { redactWebhookUrl } from './alerts/webhook-url.js'
 import type { AuditEntry } from './audit.js'
 import { hashCredential, isWellFormedCredential } from './credentials.js'
 import { type Engine, storeCall } from './engine.js'
@@ -124,10 +126,31 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
       onError(error)
     }
   }
+  // Signed webhooks with retries by default; each delivery's outcome goes to the audit log.
+  const dispatcher =
+    options.alerts ??
+    createWebhookDispatcher({
+      onOutcome: (outcome) =>
+        audit({
+          at: now(),
+          handle: outcome.event.agent,
+          type: 'alert_delivery',
+          summary: `${outcome.event.type} alert ${outcome.ok ? 'delivered' : 'NOT delivered'} to ${redactWebhookUrl(outcome.url)} after ${outcome.attempts} attempt(s)${outcome.error ? `: ${outcome.error}` : ''}`,
+          data: {
+            eventId: outcome.event.id,
+            eventType: outcome.event.type,
+            url: redactWebhookUrl(outcome.url),
+            ok: outcome.ok,
+            attempts: outcome.attempts,
+            status: outcome.status ?? null,
+            ...(outcome.error ? { error: outcome.error } : {}),
+          },
+        }),
+    })
   const alerting = createAlerting({
     store,
     events,
-    dispatcher: options.alerts,
+    dispatcher,
     now,
     audit,
     onError,
@@ -224,7 +247,7 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
     async close() {
       unsubscribe()
       await alerting.flush()
-      await options.alerts?.close()
+      await dispatcher.close()
       await store.flush()
       if (ownsStore) await store.close()
     },

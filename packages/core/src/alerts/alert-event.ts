@@ -1,0 +1,52 @@
+// The body of an alert webhook. Flat, dollars, ISO time: it is read by people's on-call
+// tooling, not by the ledger. It names the agent by handle and never carries a credential.
+
+import { randomUUID } from 'node:crypto'
+
+/** Why an alert fires. */
+export type AlertEventType = 'threshold' | 'revoked' | 'runaway'
+
+/** An alert as a webhook receiver gets it (the JSON body). */
+export interface AlertEvent {
+  /** A UUID, the same on every retry of this event: receivers de-duplicate on it. */
+  id: string
+  type: AlertEventType
+  /** The agent's handle. */
+  agent: string
+  /** Dollars spent when the alert fired. */
+  spent: number
+  /** The agent's spending cap in dollars. */
+  spendingCap: number
+  /** For `threshold`: the fraction of the cap that was crossed, e.g. 0.8. */
+  thresholdPct?: number
+  /** For `revoked` and `runaway`: why. */
+  reason?: string
+  /** For `runaway`: the detector that tripped, e.g. `repeated-tool-call`. */
+  detector?: string
+  /** When it fired (ISO 8601). */
+  at: string
+}
+
+/** What `createAlertEvent` needs: the event without its id and time. */
+export type AlertEventInput = Omit<AlertEvent, 'id' | 'at'> & { id?: string; at?: string | number }
+
+/**
+ * Builds an alert event: a fresh UUID (kept across retries) and the current time.
+ *
+ * @example
+ * const event = createAlertEvent({ type: 'threshold', agent: 'researcher-agent-7', spent: 40.5, spendingCap: 50, thresholdPct: 0.8 })
+ * dispatcher.dispatch(event, { url: rule.webhookUrl, secret: rule.secret })
+ */
+export function createAlertEvent(input: AlertEventInput): AlertEvent {
+  const { id, at, ...rest } = input
+  const event: AlertEvent = {
+    id: id ?? randomUUID(),
+    ...rest,
+    at: typeof at === 'string' ? at : new Date(at ?? Date.now()).toISOString(),
+  }
+  // Keep the body minimal: absent optional fields are left out, not sent as null.
+  for (const key of ['thresholdPct', 'reason', 'detector'] as const) {
+    if (event[key] === undefined) delete event[key]
+  }
+  return event
+}
