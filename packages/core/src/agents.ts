@@ -1,6 +1,7 @@
 // The agents API: provision, cap, alert, revoke, inspect. Inputs are validated at this
 // boundary; everything below trusts the types.
 import { type AgentSnapshot, toSnapshot } from './agent-snapshot.js'
+import { redactWebhookUrl } from './alerts/webhook-url.js'
 import type { AuditEntry } from './audit.js'
 import {
   alertRuleSchema,
@@ -108,7 +109,7 @@ export function createAgentsApi(engine: Engine): AgentsApi {
             `alert at ${rule.thresholdPct * 100}% of the cap`,
             {
               thresholdPct: rule.thresholdPct,
-              webhookUrl: rule.webhookUrl,
+              webhookUrl: redactWebhookUrl(rule.webhookUrl),
               signed: rule.secret !== undefined,
             },
           ),
@@ -186,7 +187,7 @@ export function createAgentsApi(engine: Engine): AgentsApi {
             `alert at ${parsed.thresholdPct * 100}% of the cap`,
             {
               thresholdPct: parsed.thresholdPct,
-              webhookUrl: parsed.webhookUrl,
+              webhookUrl: redactWebhookUrl(parsed.webhookUrl),
               signed: parsed.secret !== undefined,
             },
           ),

@@ -3,6 +3,7 @@
 // webhooks, retries) is the dispatcher's job. Everything here is off the guarded call's
 // path: the caller never waits for a mark or a delivery.
 import { type AlertEvent, createAlertEvent } from './alerts/alert-event.js'
+import { redactWebhookUrl } from './alerts/webhook-url.js'
 import type { AuditEntry } from './audit.js'
 import type { EventHub } from './events.js'
 import { toUsd } from './money.js'
@@ -90,7 +91,7 @@ export function createAlerting(deps: {
                 thresholdPct: rule.thresholdPct,
                 spent: toUsd(agent.spentMicros),
                 spendingCap: toUsd(agent.capMicros),
-                webhookUrl: rule.webhookUrl,
+                webhookUrl: redactWebhookUrl(rule.webhookUrl),
               },
             })
             events.emit('threshold', {

@@ -10,7 +10,12 @@ export type {
 } from './agents.js'
 // Alerts
 export type { AlertDispatcher } from './alerting.js'
-export { type AlertEvent, type AlertEventType, createAlertEvent } from './alerts/alert-event.js'
+export {
+  type AlertEvent,
+  type AlertEventInput,
+  type AlertEventType,
+  createAlertEvent,
+} from './alerts/alert-event.js'
 export {
   createWebhookDispatcher,
   type WebhookDispatcher,

@@ -1,0 +1,334 @@
+import { createKillSwitch, type KillSwitch, memoryStore } from '@killswitch/core'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { createAdminApi } from './admin-api.js'
+import { type AdminServer, startAdminServer } from './admin-server.js'
+
+const TOKEN = 'admin-token-0123456789abcdef'
+const INTROSPECT_TOKEN = 'introspect-token-0123456789'
+
+let ks: KillSwitch
+let server: AdminServer
+let log: string[]
+
+beforeEach(async () => {
+  ks = createKillSwitch({ store: memoryStore() })
+  log = []
+  server = await startAdminServer({
+    killSwitch: ks,
+    port: 0,
+    token: TOKEN,
+    introspectionToken: INTROSPECT_TOKEN,
+    log: (line) => log.push(line),
+  })
+})
+
+afterEach(async () => {
+  await server.close()
+  await ks.close()
+})
+
+async function call(
+  method: string,
+  path: string,
+  body?: unknown,
+  options: { token?: string | null; contentType?: string; raw?: string } = {},
+) {
+  const headers: Record<string, string> = {}
+  const token = options.token === undefined ? TOKEN : options.token
+  if (token !== null) headers.authorization = `Bearer ${token}`
+  let payload: string | undefined = options.raw
+  if (body !== undefined) {
+    payload = JSON.stringify(body)
+    headers['content-type'] = 'application/json'
+  }
+  if (options.contentType) headers['content-type'] = options.contentType
+  const response = await fetch(`${server.url}${path}`, { method, headers, body: payload })
+  const text = await response.text()
+  return {
+    status: response.status,
+    headers: response.headers,
+    json: text ? JSON.parse(text) : undefined,
+  }
+}
+
+async function createAgent(handle = 'researcher-agent-7', spendingCap = 50) {
+  const response = await call('POST', '/v1/agents', { handle, spendingCap })
+  expect(response.status).toBe(201)
+  return response.json as { handle: string; credential: string }
+}
+
+describe('admin API: auth', () => {
+  it('refuses every /v1 route without the token or with a wrong one', async () => {
+    for (const [method, path] of [
+      ['GET', '/v1/agents'],
+      ['POST', '/v1/agents'],
+      ['GET', '/v1/agents/x'],
+      ['PATCH', '/v1/agents/x'],
+      ['POST', '/v1/agents/x/alerts'],
+      ['POST', '/v1/agents/x/revoke'],
+      ['GET', '/v1/agents/x/audit'],
+      ['POST', '/v1/introspect'],
+    ] as const) {
+      for (const token of [null, 'wrong-token-0123456789abcdef', `${TOKEN}x`, '']) {
+        const response = await call(method, path, undefined, { token })
+        expect(response.status, `${method} ${path} with ${token}`).toBe(401)
+        expect(response.json.error.code).toBe('unauthorized')
+        expect(response.headers.get('www-authenticate')).toMatch(/^Bearer/)
+      }
+    }
+    expect(await ks.agents.list()).toEqual([])
+  })
+
+  it('lets the introspection token introspect and nothing else', async () => {
+    expect((await call('GET', '/v1/agents', undefined, { token: INTROSPECT_TOKEN })).status).toBe(
+      401,
+    )
+    const response = await call(
+      'POST',
+      '/v1/introspect',
+      { token: 'ks_nope' },
+      { token: INTROSPECT_TOKEN },
+    )
+    expect(response.status).toBe(200)
+  })
+
+  it('serves /healthz without a token', async () => {
+    expect(await call('GET', '/healthz', undefined, { token: null })).toMatchObject({
+      status: 200,
+      json: { ok: true },
+    })
+  })
+
+  it('refuses to be built without a token unless no-auth is explicit, and weak tokens', () => {
+    expect(() => createAdminApi({ killSwitch: ks })).toThrow(/admin token/)
+    expect(() => createAdminApi({ killSwitch: ks, token: 'short' })).toThrow(/at least 16/)
+    expect(() => createAdminApi({ killSwitch: ks, insecureNoAuth: true })).not.toThrow()
+  })
+
+  it('serves without auth only on loopback, and only when asked', async () => {
+    await expect(
+      startAdminServer({ killSwitch: ks, port: 0, host: '0.0.0.0', insecureNoAuth: true }),
+    ).rejects.toThrow(/loopback only/)
+    const open = await startAdminServer({ killSwitch: ks, port: 0, insecureNoAuth: true })
+    try {
+      const response = await fetch(`${open.url}/v1/agents`)
+      expect(response.status).toBe(200)
+    } finally {
+      await open.close()
+    }
+  })
+})
+
+describe('admin API: agents', () => {
+  it('creates, lists, gets, updates the cap, sets an alert, revokes and reads the audit log', async () => {
+    const created = await createAgent()
+    expect(created).toMatchObject({
+      handle: 'researcher-agent-7',
+      spendingCap: 50,
+      status: 'active',
+    })
+    expect(created.credential).toMatch(/^ks_/)
+
+    const list = await call('GET', '/v1/agents')
+    expect(list.status).toBe(200)
+    expect(list.json.agents).toHaveLength(1)
+    expect(JSON.stringify(list.json)).not.toContain(created.credential)
+
+    const got = await call('GET', '/v1/agents/researcher-agent-7')
+    expect(got.json).toMatchObject({ handle: 'researcher-agent-7', spent: 0, available: 50 })
+    expect(got.json.credential).toBeUndefined()
+
+    const capped = await call('PATCH', '/v1/agents/researcher-agent-7', { spendingCap: 10 })
+    expect(capped).toMatchObject({ status: 200, json: { spendingCap: 10, available: 10 } })
+
+    const alert = await call('POST', '/v1/agents/researcher-agent-7/alerts', {
+      thresholdPct: 0.8,
+      webhookUrl: 'https://hooks.example.com/ks',
+      secret: 'whsec_0123456789abcdef',
+    })
+    expect(alert.status).toBe(200)
+    expect(alert.json.alerts).toEqual([
+      { thresholdPct: 0.8, webhookUrl: 'https://hooks.example.com/ks', signed: true },
+    ])
+    expect(JSON.stringify(alert.json)).not.toContain('whsec_0123456789abcdef')
+
+    const revoked = await call('POST', '/v1/agents/researcher-agent-7/revoke', { reason: 'loop' })
+    expect(revoked.status).toBe(200)
+    expect(revoked.json).toMatchObject({
+      agent: { status: 'revoked', revokedReason: 'loop' },
+      alreadyRevoked: false,
+    })
+    expect(typeof revoked.json.tookMs).toBe('number')
+    expect(await ks.verify(created.credential)).toEqual({ active: false })
+    const again = await call('POST', '/v1/agents/researcher-agent-7/revoke')
+    expect(again.json).toMatchObject({ alreadyRevoked: true, agent: { revokedReason: 'loop' } })
+
+    const audit = await call('GET', '/v1/agents/researcher-agent-7/audit')
+    expect(audit.json.entries.map((entry: { type: string }) => entry.type)).toEqual([
+      'created',
+      'cap_changed',
+      'alert_set',
+      'revoked',
+    ])
+    expect(audit.json.entries[0].at).toMatch(/^\d{4}-\d\d-\d\dT/)
+    const last = await call('GET', '/v1/agents/researcher-agent-7/audit?limit=1')
+    expect(last.json.entries).toHaveLength(1)
+    expect(last.json.entries[0].type).toBe('revoked')
+    expect(JSON.stringify(audit.json)).not.toContain(created.credential)
+    expect(audit.headers.get('cache-control')).toBe('no-store')
+  })
+
+  it('answers with the core error codes and statuses', async () => {
+    await createAgent('taken')
+    expect(await call('POST', '/v1/agents', { handle: 'taken', spendingCap: 5 })).toMatchObject({
+      status: 409,
+      json: { error: { code: 'agent_exists' } },
+    })
+    for (const [method, path, body] of [
+      ['GET', '/v1/agents/nobody', undefined],
+      ['PATCH', '/v1/agents/nobody', { spendingCap: 5 }],
+      ['POST', '/v1/agents/nobody/alerts', { thresholdPct: 0.5, webhookUrl: 'https://x.example' }],
+      ['POST', '/v1/agents/nobody/revoke', { reason: 'x' }],
+      ['GET', '/v1/agents/nobody/audit', undefined],
+    ] as const) {
+      const response = await call(method, path, body)
+      expect(response.status, `${method} ${path}`).toBe(404)
+      expect(response.json.error.code).toBe('agent_not_found')
+      expect(response.json.error.message).toMatch(/nobody/)
+    }
+    expect(await call('GET', '/v1/nothing-here')).toMatchObject({
+      status: 404,
+      json: { error: { code: 'not_found' } },
+    })
+  })
+
+  it('refuses bad bodies with 400 and names the field', async () => {
+    await createAgent('alpha')
+    const cases: Array<[string, string, unknown, string]> = [
+      ['POST', '/v1/agents', { handle: 'b' }, 'spendingCap'],
+      ['POST', '/v1/agents', { handle: 'b', spendingCap: '50' }, 'spendingCap'],
+      ['POST', '/v1/agents', { spendingCap: 5 }, 'handle'],
+      ['POST', '/v1/agents', { handle: 'has spaces', spendingCap: 5 }, 'handle'],
+      ['POST', '/v1/agents', { handle: 'b', spendingCap: -1 }, 'spendingCap'],
+      ['POST', '/v1/agents', { handle: 'b', spendingCap: 5, spendingcap: 5 }, 'spendingcap'],
+      ['PATCH', '/v1/agents/alpha', { spendingCap: 'ten' }, 'spendingCap'],
+      ['PATCH', '/v1/agents/alpha', {}, 'spendingCap'],
+      [
+        'POST',
+        '/v1/agents/alpha/alerts',
+        { thresholdPct: 80, webhookUrl: 'https://x.example' },
+        'thresholdPct',
+      ],
+      [
+        'POST',
+        '/v1/agents/alpha/alerts',
+        { thresholdPct: 0.8, webhookUrl: 'ftp://x.example' },
+        'webhookUrl',
+      ],
+      ['POST', '/v1/agents/alpha/alerts', { thresholdPct: 0.8 }, 'webhookUrl'],
+      [
+        'POST',
+        '/v1/agents/alpha/alerts',
+        { thresholdPct: 0.8, webhookUrl: 'https://x.example', secret: 'short' },
+        'secret',
+      ],
+      ['POST', '/v1/agents/alpha/revoke', { reason: 42 }, 'reason'],
+    ]
+    for (const [method, path, body, field] of cases) {
+      const response = await call(method, path, body)
+      expect(response.status, `${method} ${path} ${JSON.stringify(body)}`).toBe(400)
+      expect(response.json.error, JSON.stringify(body)).toMatchObject({
+        code: 'invalid_config',
+        field,
+      })
+      expect(response.json.error.message).toContain(field)
+    }
+    const notJson = await call('POST', '/v1/agents', undefined, {
+      raw: '{nope',
+      contentType: 'application/json',
+    })
+    expect(notJson).toMatchObject({ status: 400, json: { error: { field: 'body' } } })
+    const wrongType = await call('POST', '/v1/agents', undefined, {
+      raw: 'handle=b',
+      contentType: 'text/plain',
+    })
+    expect(wrongType).toMatchObject({ status: 400, json: { error: { field: 'body' } } })
+    const huge = await call('POST', '/v1/agents', {
+      handle: 'b',
+      spendingCap: 5,
+      pad: 'x'.repeat(70_000),
+    })
+    expect(huge).toMatchObject({ status: 413, json: { error: { code: 'invalid_config' } } })
+    const badLimit = await call('GET', '/v1/agents/alpha/audit?limit=-3')
+    expect(badLimit).toMatchObject({ status: 400, json: { error: { field: 'limit' } } })
+    expect((await ks.agents.get('alpha')).spendingCap).toBe(50)
+  })
+})
+
+describe('admin API: introspection (RFC 7662)', () => {
+  async function introspect(token: string, form: boolean) {
+    return form
+      ? call('POST', '/v1/introspect', undefined, {
+          raw: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
+          contentType: 'application/x-www-form-urlencoded',
+        })
+      : call('POST', '/v1/introspect', { token })
+  }
+
+  it('says active for a live credential, form-encoded or JSON, and inactive once revoked', async () => {
+    const { credential } = await createAgent('alpha', 50)
+    for (const form of [true, false]) {
+      const live = await introspect(credential, form)
+      expect(live.status).toBe(200)
+      expect(live.json).toMatchObject({
+        active: true,
+        sub: 'alpha',
+        handle: 'alpha',
+        available: 50,
+        token_type: 'killswitch_agent',
+      })
+      expect(live.headers.get('cache-control')).toBe('no-store')
+    }
+    await ks.agents.revoke('alpha', { reason: 'done' })
+    for (const form of [true, false])
+      expect((await introspect(credential, form)).json).toEqual({ active: false })
+  })
+
+  it('says only { active: false } for unknown and malformed credentials', async () => {
+    for (const token of [`ks_${'A'.repeat(43)}`, 'not-a-credential', '']) {
+      const response = await introspect(token, true)
+      expect(response.status).toBe(200)
+      expect(response.json).toEqual({ active: false })
+    }
+  })
+
+  it('requires the token parameter', async () => {
+    const response = await call('POST', '/v1/introspect', { nothing: true })
+    expect(response).toMatchObject({
+      status: 400,
+      json: { error: { code: 'invalid_config', field: 'token' } },
+    })
+  })
+
+  it('never logs a credential or the admin token', async () => {
+    const { credential } = await createAgent('alpha')
+    await introspect(credential, true)
+    await call('GET', '/v1/agents', undefined, { token: 'wrong-token-0123456789abcdef' })
+    expect(log.length).toBeGreaterThanOrEqual(3)
+    expect(log.join('\n')).toMatch(/POST \/v1\/introspect 200/)
+    for (const secret of [credential, TOKEN, 'wrong-token-0123456789abcdef'])
+      expect(log.join('\n')).not.toContain(secret)
+  })
+})
+
+describe('admin server', () => {
+  it('says which flag fixes a port in use', async () => {
+    await expect(
+      startAdminServer({ killSwitch: ks, token: TOKEN, port: server.port }),
+    ).rejects.toMatchObject({
+      code: 'invalid_config',
+      field: 'port',
+      message: expect.stringMatching(/in use/),
+    })
+  })
+})

@@ -1,0 +1,259 @@
+// The admin HTTP API: the CLI's operations as JSON REST on Hono, plus RFC 7662 token
+// introspection for downstream services that must honour revocation. Every route but
+// /healthz needs a bearer token; errors are `{ error: { code, message, field? } }` with the
+// kill switch's own codes and statuses, so a client branches on `code`, never on prose.
+
+import { createHash, timingSafeEqual } from 'node:crypto'
+import { findKillSwitchError, InvalidConfigError } from '@killswitch/core'
+import { type Context, Hono, type MiddlewareHandler } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import { z } from 'zod'
+import type { AdminKillSwitch } from './admin-kill-switch.js'
+import { readBody } from './read-body.js'
+
+/** Options of `createAdminApi`. */
+export interface AdminApiOptions {
+  killSwitch: AdminKillSwitch
+  /** The admin bearer token. Required unless `insecureNoAuth`. */
+  token?: string
+  /**
+   * A second token that may ONLY call `POST /v1/introspect`: give it to downstream services
+   * instead of the admin token.
+   */
+  introspectionToken?: string
+  /** Serve without authentication (local development on loopback only; `serve` enforces it). */
+  insecureNoAuth?: boolean
+  /** Access log sink: one line per request (method, path, status, ms). Never headers or bodies. */
+  log?: (line: string) => void
+}
+
+const MIN_TOKEN_LENGTH = 16
+
+const handleParam = z.string().min(1)
+const createAgentBody = z.strictObject({
+  handle: handleParam,
+  spendingCap: z.number(),
+  currency: z.literal('usd').optional(),
+})
+const updateAgentBody = z.strictObject({ spendingCap: z.number() })
+const setAlertBody = z.strictObject({
+  thresholdPct: z.number(),
+  webhookUrl: z.string(),
+  secret: z.string().min(1).optional(),
+})
+const revokeBody = z.strictObject({ reason: z.string().min(1).max(500).optional() })
+const introspectBody = z.object({ token: z.string(), token_type_hint: z.string().optional() })
+
+const digest = (value: string) => createHash('sha256').update(value).digest()
+
+// Comparing digests keeps the comparison constant-time even when the lengths differ.
+function tokenMatcher(tokens: ReadonlyArray<string | undefined>): (given: string) => boolean {
+  const expected = tokens.filter((t): t is string => t !== undefined).map(digest)
+  return (given) => {
+    const candidate = digest(given)
+    let matched = false
+    for (const want of expected) if (timingSafeEqual(candidate, want)) matched = true
+    return matched
+  }
+}
+
+function checkToken(value: string | undefined, field: string): void {
+  if (value !== undefined && value.length < MIN_TOKEN_LENGTH) {
+    throw new InvalidConfigError(
+      field,
+      `The ${field} must be at least ${MIN_TOKEN_LENGTH} characters; generate one with \`openssl rand -hex 32\`.`,
+    )
+  }
+}
+
+function errorBody(code: string, message: string, field?: string) {
+  return { error: field === undefined ? { code, message } : { code, message, field } }
+}
+
+/**
+ * Creates the admin API as a Hono app (serve it with `startAdminServer`, or mount it).
+ *
+ * @example
+ * const app = createAdminApi({ killSwitch: ks, token: process.env.KILLSWITCH_ADMIN_TOKEN })
+ * serve({ fetch: app.fetch, port: 8787, hostname: '127.0.0.1' })
+ */
+export function createAdminApi(options: AdminApiOptions): Hono {
+  const ks = options.killSwitch
+  if (options.token === undefined && !options.insecureNoAuth) {
+    throw new InvalidConfigError(
+      'token',
+      'The admin API needs an admin token (KILLSWITCH_ADMIN_TOKEN or --token); only local development may run it with --insecure-no-auth.',
+    )
+  }
+  checkToken(options.token, 'token')
+  checkToken(options.introspectionToken, 'introspectionToken')
+  const noAuth = options.token === undefined
+  const isAdmin = tokenMatcher([options.token])
+  const mayIntrospect = tokenMatcher([options.token, options.introspectionToken])
+
+  const requireToken =
+    (matches: (token: string) => boolean): MiddlewareHandler =>
+    async (c, next) => {
+      if (noAuth) return next()
+      const header = c.req.header('authorization') ?? ''
+      const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
+      if (!match?.[1] || !matches(match[1])) {
+        c.header('WWW-Authenticate', 'Bearer realm="killswitch"')
+        return c.json(
+          errorBody(
+            'unauthorized',
+            'Missing or wrong bearer token: send "Authorization: Bearer <admin token>".',
+          ),
+          401,
+        )
+      }
+      return next()
+    }
+
+  const app = new Hono()
+
+  app.use('*', async (c, next) => {
+    const started = performance.now()
+    await next()
+    // Method, path and status only: never headers (the token) or bodies (credentials).
+    options.log?.(
+      `${c.req.method} ${c.req.path} ${c.res.status} ${(performance.now() - started).toFixed(1)}ms`,
+    )
+  })
+  app.use('*', async (c, next) => {
+    await next()
+    // Agent state and introspection answers change the moment an agent is revoked.
+    c.header('Cache-Control', 'no-store')
+  })
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: 64 * 1024,
+      onError: (c) => c.json(errorBody('invalid_config', 'The request body exceeds 64 KiB.'), 413),
+    }),
+  )
+  app.use('/v1/agents', requireToken(isAdmin))
+  app.use('/v1/agents/*', requireToken(isAdmin))
+  app.use('/v1/introspect', requireToken(mayIntrospect))
+
+  app.get('/healthz', (c) => c.json({ ok: true }))
+
+  app.get('/v1/agents', async (c) => {
+    const agents = await ks.agents.list()
+    return c.json({ agents: agents })
+  })
+
+  app.post('/v1/agents', async (c) => {
+    const body = createAgentBody.parse(await readBody(c, 'json'))
+    const created = await ks.agents.create(body)
+    // The one response that carries the credential: it is never retrievable again.
+    return c.json(created, 201)
+  })
+
+  app.get('/v1/agents/:handle', async (c) => {
+    return c.json(await ks.agents.get(c.req.param('handle')))
+  })
+
+  app.patch('/v1/agents/:handle', async (c) => {
+    const handle = c.req.param('handle')
+    const body = updateAgentBody.parse(await readBody(c, 'json'))
+    return c.json(await ks.agents.update(handle, body))
+  })
+
+  app.post('/v1/agents/:handle/alerts', async (c) => {
+    const handle = c.req.param('handle')
+    const body = setAlertBody.parse(await readBody(c, 'json'))
+    return c.json(await ks.agents.setAlert(handle, body))
+  })
+
+  app.post('/v1/agents/:handle/revoke', async (c) => {
+    const handle = c.req.param('handle')
+    const body = revokeBody.parse(await readBody(c, 'json', { allowEmpty: true }))
+    const before = await ks.agents.get(handle)
+    const started = performance.now()
+    const agent = await ks.agents.revoke(handle, {
+      reason: body.reason ?? 'revoked through the admin API',
+    })
+    const tookMs = Number((performance.now() - started).toFixed(3))
+    return c.json({ agent, alreadyRevoked: before.status === 'revoked', tookMs })
+  })
+
+  app.get('/v1/agents/:handle/audit', async (c) => {
+    const limit = parseLimit(c.req.query('limit'))
+    const entries = await ks.audit(c.req.param('handle'))
+    const shown = limit === undefined ? entries : entries.slice(-limit)
+    return c.json({
+      entries: shown.map((entry) => ({ ...entry, at: new Date(entry.at).toISOString() })),
+    })
+  })
+
+  // RFC 7662: form-encoded (the standard) or JSON `token`. Inactive answers carry nothing
+  // else, so the endpoint does not tell an unknown credential from a revoked one.
+  app.post('/v1/introspect', async (c) => {
+    const { token } = introspectBody.parse(await readBody(c, 'form-or-json'))
+    const result = await verifyOrInactive(ks, token)
+    if (!result.active) return c.json({ active: false })
+    return c.json({ ...result, active: true, sub: result.handle, token_type: 'killswitch_agent' })
+  })
+
+  app.notFound((c) =>
+    c.json(errorBody('not_found', `No route ${c.req.method} ${c.req.path}. See the README.`), 404),
+  )
+
+  app.onError((error, c) => errorResponse(c, error, options.log))
+  return app
+}
+
+function parseLimit(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  const limit = Number(value)
+  if (!Number.isSafeInteger(limit) || limit < 1) {
+    throw new InvalidConfigError('limit', `Invalid limit: "${value}"; give a whole number from 1.`)
+  }
+  return limit
+}
+
+async function verifyOrInactive(ks: AdminKillSwitch, token: string) {
+  try {
+    return await ks.verify(token)
+  } catch (error) {
+    // A malformed or revoked credential is "not active"; a store outage is not an answer.
+    if (findKillSwitchError(error)?.code === 'agent_revoked') return { active: false }
+    throw error
+  }
+}
+
+function describeZodError(error: z.ZodError): { field: string; message: string } {
+  const issue = error.issues[0]
+  if (issue === undefined) return { field: 'body', message: 'The request body is invalid.' }
+  if (issue.code === 'unrecognized_keys') {
+    const field = [...issue.path, issue.keys[0] ?? ''].join('.')
+    return {
+      field,
+      message: `Unknown field "${field}": check its spelling (fields are camelCase).`,
+    }
+  }
+  const field = issue.path.length > 0 ? issue.path.join('.') : 'body'
+  const missing = issue.code === 'invalid_type' && / received undefined$/.test(issue.message)
+  return {
+    field,
+    message: missing ? `${field} is required.` : `Invalid ${field}: ${issue.message}.`,
+  }
+}
+
+function errorResponse(c: Context, error: unknown, log?: (line: string) => void) {
+  if (error instanceof z.ZodError) {
+    const { field, message } = describeZodError(error)
+    return c.json(errorBody('invalid_config', message, field), 400)
+  }
+  const known = findKillSwitchError(error)
+  if (known) {
+    const field = 'field' in known && typeof known.field === 'string' ? known.field : undefined
+    return c.json(errorBody(known.code, known.message, field), known.status as ContentfulStatusCode)
+  }
+  log?.(
+    `internal error: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`,
+  )
+  return c.json(errorBody('internal_error', 'Internal error; see the server log.'), 500)
+}

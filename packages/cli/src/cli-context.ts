@@ -1,0 +1,118 @@
+// What every command gets: the streams, the environment, the styles, and a way to open the
+// kill switch over the chosen store (and close it, so buffered audit entries and alert
+// deliveries are flushed before the process exits).
+
+import { createKillSwitch } from '@killswitch/core'
+import type { Command } from 'commander'
+import type { AdminKillSwitch } from './admin-kill-switch.js'
+import { openStore, parseStoreSpec, type StoreSpec } from './store-spec.js'
+import {
+  createTerminalStyle,
+  type OutputStream,
+  shouldUseColour,
+  type TerminalStyle,
+} from './terminal-style.js'
+
+/** An open kill switch and how to close it. */
+export interface OpenedKillSwitch {
+  killSwitch: AdminKillSwitch
+  close(): Promise<void>
+}
+
+/** Where `runCli` reads and writes: the real process, or buffers in tests. */
+export interface CliIo {
+  stdout: OutputStream
+  stderr: OutputStream
+  /** Default: process.env. */
+  env?: Record<string, string | undefined>
+  /** Relative store paths resolve against it. Default: process.cwd(). */
+  cwd?: string
+  /** Ends `serve` when aborted (the binary aborts it on SIGINT and SIGTERM). */
+  signal?: AbortSignal
+  /**
+   * Opens the kill switch for a command. Default: `createKillSwitch` over the store that
+   * `--store` / KILLSWITCH_STORE names. Tests pass one sharing a store with the test.
+   */
+  openKillSwitch?: (spec: StoreSpec) => Promise<OpenedKillSwitch>
+}
+
+/** The per-run context commands use. */
+export interface CliContext {
+  readonly io: Required<Pick<CliIo, 'stdout' | 'stderr' | 'env' | 'cwd'>> & CliIo
+  /** Style for stdout. */
+  style(command: Command): TerminalStyle
+  /** Style for stderr. */
+  errStyle(command: Command): TerminalStyle
+  out(text: string): void
+  err(text: string): void
+  /** The store the command acts on. */
+  storeSpec(command: Command): StoreSpec
+  /** Runs `action` with an open kill switch, closing it afterwards (also on error). */
+  withKillSwitch<T>(
+    command: Command,
+    action: (ks: AdminKillSwitch, spec: StoreSpec) => Promise<T>,
+  ): Promise<T>
+  /** Opens the kill switch and leaves closing to the caller (`serve`). */
+  open(command: Command): Promise<OpenedKillSwitch & { spec: StoreSpec }>
+}
+
+async function defaultOpen(
+  spec: StoreSpec,
+  err: (text: string) => void,
+): Promise<OpenedKillSwitch> {
+  const store = await openStore(spec)
+  const killSwitch = createKillSwitch({
+    store,
+    onError: (error) => err(`warning: ${error instanceof Error ? error.message : String(error)}\n`),
+  })
+  return {
+    killSwitch,
+    async close() {
+      try {
+        await killSwitch.close()
+      } finally {
+        // A store passed in is not closed by the kill switch: close it here.
+        await store.close()
+      }
+    },
+  }
+}
+
+/** Builds the context for one run. */
+export function createCliContext(io: CliIo): CliContext {
+  const full = { ...io, env: io.env ?? process.env, cwd: io.cwd ?? process.cwd() }
+  const colour = (command: Command, stream: OutputStream) =>
+    createTerminalStyle(
+      command.optsWithGlobals().color !== false && shouldUseColour(stream, full.env),
+    )
+  const context: CliContext = {
+    io: full,
+    style: (command) => colour(command, full.stdout),
+    errStyle: (command) => colour(command, full.stderr),
+    out: (text) => void full.stdout.write(text),
+    err: (text) => void full.stderr.write(text),
+    storeSpec(command) {
+      const flag = command.optsWithGlobals().store as string | undefined
+      return parseStoreSpec(flag ?? full.env.KILLSWITCH_STORE, full.cwd)
+    },
+    async open(command) {
+      const spec = context.storeSpec(command)
+      const opened = await (io.openKillSwitch?.(spec) ?? defaultOpen(spec, context.err))
+      return { ...opened, spec }
+    },
+    async withKillSwitch(command, action) {
+      const opened = await context.open(command)
+      if (opened.spec.kind === 'memory' && !io.openKillSwitch) {
+        context.err(
+          'note: the memory store lives only as long as this command; use sqlite:PATH or redis:// to keep agents.\n',
+        )
+      }
+      try {
+        return await action(opened.killSwitch, opened.spec)
+      } finally {
+        await opened.close()
+      }
+    },
+  }
+  return context
+}

@@ -1,0 +1,192 @@
+// End to end over the default sqlite store: the BUILT binary and guard processes in real
+// child processes, sharing one state file in a temporary directory.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+const CLI_DIR = fileURLToPath(new URL('..', import.meta.url))
+const BIN = join(CLI_DIR, 'dist', 'bin.js')
+const CORE_DIST = join(CLI_DIR, '..', 'core', 'dist', 'index.js')
+const CREDENTIAL = /ks_[A-Za-z0-9_-]{43}/
+
+let cwd: string
+beforeAll(() => {
+  for (const built of [BIN, CORE_DIST]) {
+    if (!existsSync(built)) {
+      throw new Error(
+        `${built} is missing: child processes run the BUILT packages. Build first: npm run x -- turbo run build --filter=@killswitch/cli (npm test builds for you).`,
+      )
+    }
+  }
+  cwd = mkdtempSync(join(tmpdir(), 'killswitch-sqlite-'))
+})
+afterAll(() => rmSync(cwd, { recursive: true, force: true }))
+
+function collect(child: ChildProcess) {
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.on('data', (chunk) => {
+    stdout += chunk
+  })
+  child.stderr?.on('data', (chunk) => {
+    stderr += chunk
+  })
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>(
+    (resolve, reject) => {
+      child.once('error', reject)
+      child.once('close', (code) => resolve({ code, stdout, stderr }))
+    },
+  )
+  return { done, stdout: () => stdout }
+}
+
+const killswitch = (args: string[]) =>
+  collect(spawn(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env.PATH ?? '' } }))
+    .done
+
+/** Runs a module script with the built @killswitch/core, in its own process. */
+function script(source: string, env: Record<string, string>) {
+  return collect(
+    spawn(process.execPath, ['--input-type=module', '-e', source], {
+      cwd: CLI_DIR, // resolves @killswitch/core to the workspace package (its dist)
+      env: { PATH: process.env.PATH ?? '', KS_STORE: join(cwd, '.killswitch', 'state.db'), ...env },
+    }),
+  )
+}
+
+async function waitForLine(read: () => string, line: string, done: Promise<unknown>) {
+  let exited = false
+  void done.then(() => {
+    exited = true
+  })
+  while (!read().split('\n').includes(line)) {
+    if (exited) throw new Error(`the process exited before printing "${line}": ${read()}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+describe('killswitch over the default sqlite store', () => {
+  it('create, list, revoke and audit across separate processes', async () => {
+    const created = await killswitch(['agents', 'create', 'researcher-agent-7', '--cap', '50'])
+    expect(created.code).toBe(0)
+    expect(created.stdout).toMatch(CREDENTIAL)
+    expect(created.stderr).toMatch(/shown only once/)
+    expect(existsSync(join(cwd, '.killswitch', 'state.db'))).toBe(true)
+
+    const list = await killswitch(['agents', 'list'])
+    expect(list.code).toBe(0)
+    expect(list.stdout).toMatch(/researcher-agent-7\s+active\s+\$0\.00 \/ \$50\.00/)
+
+    const duplicate = await killswitch(['agents', 'create', 'researcher-agent-7', '--cap', '5'])
+    expect(duplicate.code).toBe(3)
+    expect((await killswitch(['agents', 'get', 'nobody'])).code).toBe(2)
+
+    const revoked = await killswitch(['revoke', 'researcher-agent-7', '--reason', 'e2e'])
+    expect(revoked.code).toBe(0)
+    expect(revoked.stdout).toMatch(/Revoked researcher-agent-7 in \d+\.\d ms/)
+    expect((await killswitch(['agents', 'list'])).stdout).toMatch(/researcher-agent-7\s+revoked/)
+
+    const audit = await killswitch(['audit', 'researcher-agent-7', '--json'])
+    expect(audit.code).toBe(0)
+    const types = audit.stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line).type)
+    expect(types).toEqual(['created', 'revoked'])
+    const csv = await killswitch(['audit', 'researcher-agent-7', '--csv'])
+    expect(csv.stdout.split('\n')[0]).toBe('at,handle,type,summary,data')
+  })
+
+  it('revoke from the CLI makes a guard in another process fail', async () => {
+    const created = await killswitch(['agents', 'create', 'guarded-agent', '--cap', '5'])
+    const credential = CREDENTIAL.exec(created.stdout)?.[0] ?? ''
+    const guardProcess = script(
+      `
+      import { createKillSwitch, sqliteStore } from '@killswitch/core'
+      const store = sqliteStore(process.env.KS_STORE)
+      const ks = createKillSwitch({ store })
+      const guard = ks.guard(process.env.KS_CREDENTIAL)
+      await guard.check()
+      const aborted = new Promise((resolve) => guard.signal.addEventListener('abort', () => resolve(guard.signal.reason), { once: true }))
+      // Stands in for the provider's open socket: the store's poll timer is unref'd by design.
+      const keepAlive = setInterval(() => {}, 1000)
+      console.log('ready')
+      const reason = await aborted
+      clearInterval(keepAlive)
+      console.log('aborted:' + reason?.code)
+      try { await guard.reserveSpend({ amountUsd: 0.01, kind: 'tool', description: 'after revoke' }); console.log('spend:allowed') }
+      catch (error) { console.log('spend:' + error.code) }
+      await ks.close()
+      await store.close()
+      `,
+      { KS_CREDENTIAL: credential },
+    )
+    await waitForLine(guardProcess.stdout, 'ready', guardProcess.done)
+
+    const revoked = await killswitch([
+      'revoke',
+      'guarded-agent',
+      '--reason',
+      'from another process',
+    ])
+    expect(revoked.code).toBe(0)
+
+    const result = await guardProcess.done
+    expect(result.stderr).toBe('')
+    expect(result.stdout.trim().split('\n')).toEqual([
+      'ready',
+      'aborted:agent_revoked',
+      'spend:agent_revoked',
+    ])
+    expect(result.code).toBe(0)
+  })
+
+  it('a threshold alert fires once across two processes', async () => {
+    const created = await killswitch(['agents', 'create', 'alerting-agent', '--cap', '10'])
+    const credential = CREDENTIAL.exec(created.stdout)?.[0] ?? ''
+    const rule = [
+      'alert',
+      'alerting-agent',
+      '--at',
+      '50%',
+      '--webhook',
+      'https://hooks.example.com/ks',
+    ]
+    expect((await killswitch(rule)).code).toBe(0)
+    // Each process records what its kill switch hands to the alert dispatcher.
+    const spend = (amount: string) =>
+      script(
+        `
+        import { createKillSwitch, sqliteStore } from '@killswitch/core'
+        const store = sqliteStore(process.env.KS_STORE)
+        const alerts = { dispatch: (event) => console.log('alert: ' + event.type), flush: async () => {}, close: async () => {} }
+        const ks = createKillSwitch({ store, alerts })
+        const guard = ks.guard(process.env.KS_CREDENTIAL)
+        const ticket = await guard.reserveSpend({ amountUsd: Number(process.env.AMOUNT), kind: 'tool', description: 'e2e' })
+        await guard.settleSpend(ticket)
+        await ks.close()
+        await store.close()
+        `,
+        { KS_CREDENTIAL: credential, AMOUNT: amount },
+      ).done
+    // Both processes see spend past 50% of the cap after their settlement; one alert in all.
+    const first = await spend('6')
+    const second = await spend('1')
+    expect(first.code, first.stderr).toBe(0)
+    expect(second.code, second.stderr).toBe(0)
+    const fired = (first.stdout + second.stdout)
+      .split('\n')
+      .filter((line) => line.startsWith('alert: '))
+    expect(fired).toEqual(['alert: threshold'])
+
+    const audit = await killswitch(['audit', 'alerting-agent', '--json'])
+    const entries = audit.stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line))
+    expect(entries.filter((entry) => entry.type === 'alert')).toHaveLength(1)
+  })
+})

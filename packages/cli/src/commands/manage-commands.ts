@@ -1,0 +1,128 @@
+// `killswitch cap | alert | revoke`: the operator's controls.
+
+import { Command } from 'commander'
+import type { CliContext } from '../cli-context.js'
+import { CliError, EXIT_CODES } from '../exit-codes.js'
+import { formatUsd } from '../format.js'
+import { parseFraction, parseUsd } from '../parse-input.js'
+import { describeStoreSpec } from '../store-spec.js'
+
+/** Builds `killswitch cap`. */
+export function capCommand(context: CliContext): Command {
+  return new Command('cap')
+    .description("Change an agent's spending cap (takes effect on the next call, in every process)")
+    .argument('<handle>', "the agent's handle")
+    .argument('<usd>', 'the new cap in dollars (e.g. 10)')
+    .action(async (handle: string, usd: string, _options: unknown, command: Command) => {
+      const spendingCap = parseUsd(usd, 'cap')
+      const [before, after] = await context.withKillSwitch(command, async (ks) => {
+        const current = await ks.agents.get(handle)
+        return [current, await ks.agents.update(handle, { spendingCap })] as const
+      })
+      const style = context.style(command)
+      context.out(
+        `Cap of ${style.bold(after.handle)}: ${formatUsd(before.spendingCap)} -> ${formatUsd(after.spendingCap)} ` +
+          `(spent ${formatUsd(after.spent)}, available ${formatUsd(after.available)}).\n`,
+      )
+      if (after.available <= 0 && after.status === 'active') {
+        context.out(
+          style.yellow('No budget left: every new call is refused until the cap is raised.\n'),
+        )
+      }
+    })
+}
+
+/** Builds `killswitch alert`. */
+export function alertCommand(context: CliContext): Command {
+  return new Command('alert')
+    .description(
+      'Send a signed webhook when spend crosses a fraction of the cap (once per crossing)',
+    )
+    .argument('<handle>', "the agent's handle")
+    .requiredOption('--at <fraction>', 'fraction of the cap, e.g. 0.8 or 80%')
+    .requiredOption('--webhook <url>', 'http(s) URL that receives the alert (POST, JSON)')
+    .option(
+      '--secret <secret>',
+      'HMAC-SHA256 signing secret, at least 16 characters (visible in ps: prefer --secret-env)',
+    )
+    .option('--secret-env <name>', 'read the signing secret from this environment variable')
+    .addHelpText(
+      'after',
+      '\nExample:\n  KS_HOOK_SECRET=$(openssl rand -hex 32) killswitch alert researcher-agent-7 --at 80% --webhook https://hooks.example.com/ks --secret-env KS_HOOK_SECRET\n',
+    )
+    .action(
+      async (
+        handle: string,
+        options: { at: string; webhook: string; secret?: string; secretEnv?: string },
+        command: Command,
+      ) => {
+        const thresholdPct = parseFraction(options.at, 'at')
+        let secret = options.secret
+        if (options.secretEnv !== undefined) {
+          secret = context.io.env[options.secretEnv]
+          if (!secret) {
+            throw new CliError(
+              `the environment variable ${options.secretEnv} (--secret-env) is not set or empty.`,
+              EXIT_CODES.usage,
+            )
+          }
+        }
+        const rule = { thresholdPct, webhookUrl: options.webhook, ...(secret ? { secret } : {}) }
+        const agent = await context.withKillSwitch(command, (ks) =>
+          ks.agents.setAlert(handle, rule),
+        )
+        const style = context.style(command)
+        context.out(
+          `Alert set: ${style.bold(agent.handle)} -> POST ${options.webhook} when spend crosses ` +
+            `${Math.round(thresholdPct * 1000) / 10}% of the cap (${formatUsd(agent.spendingCap * thresholdPct)} of ${formatUsd(agent.spendingCap)}), ` +
+            `${secret ? 'signed (Killswitch-Signature, HMAC-SHA256)' : 'unsigned'}.\n`,
+        )
+        if (!secret) {
+          context.err(
+            `${context.errStyle(command).yellow('warning:')} the alert is unsigned: receivers cannot verify it came from killswitch. Add --secret-env.\n`,
+          )
+        }
+      },
+    )
+}
+
+/** Builds `killswitch revoke`. */
+export function revokeCommand(context: CliContext): Command {
+  return new Command('revoke')
+    .description(
+      'Revoke an agent: its credential is refused everywhere from now on, in-flight calls included',
+    )
+    .argument('<handle>', "the agent's handle")
+    .option('--reason <text>', 'why (goes in the audit log)', 'revoked with the killswitch CLI')
+    .action(async (handle: string, options: { reason: string }, command: Command) => {
+      const style = context.style(command)
+      const result = await context.withKillSwitch(command, async (ks, spec) => {
+        const before = await ks.agents.get(handle)
+        if (before.status === 'revoked') return { already: true as const, agent: before, spec }
+        const started = performance.now()
+        await ks.agents.revoke(handle, { reason: options.reason })
+        const tookMs = performance.now() - started
+        // Confirm with a fresh read from the store, not the revoke call's own answer.
+        const confirmed = await ks.agents.get(handle)
+        return { already: false as const, agent: confirmed, tookMs, spec }
+      })
+      const { agent } = result
+      if (result.already) {
+        context.out(
+          `${style.bold(agent.handle)} was already revoked at ${agent.revokedAt} (${agent.revokedReason ?? 'no reason'}); nothing changed.\n`,
+        )
+        return
+      }
+      if (agent.status !== 'revoked') {
+        throw new CliError(
+          `revoking ${agent.handle} did not take effect: the store still reports it "${agent.status}". This is a bug; the credential may still work.`,
+          EXIT_CODES.internal,
+        )
+      }
+      context.out(
+        `${style.red('Revoked')} ${style.bold(agent.handle)} in ${result.tookMs.toFixed(1)} ms (reason: ${agent.revokedReason ?? options.reason}).\n` +
+          `Confirmed: the store (${describeStoreSpec(result.spec)}) reports it revoked since ${agent.revokedAt}; its credential is refused by every guard and by introspection, in-flight calls included.\n` +
+          `It spent ${formatUsd(agent.spent)} of ${formatUsd(agent.spendingCap)}. See why and on what: killswitch audit ${agent.handle}\n`,
+      )
+    })
+}

@@ -1,0 +1,65 @@
+// Exit codes are part of the CLI's interface: scripts and runbooks branch on them.
+
+import type { KillSwitchErrorCode } from '@killswitch/core'
+
+/**
+ * The `killswitch` exit codes.
+ *
+ * | code | meaning |
+ * | ---- | ------- |
+ * | 0 | success |
+ * | 1 | usage error or invalid input (unknown option, bad amount, bad URL...) |
+ * | 2 | not found: no agent has that handle |
+ * | 3 | conflict: an agent with that handle exists already |
+ * | 4 | refused by policy: the agent is revoked, over its cap, a runaway, a payment refused... |
+ * | 5 | the store is unavailable (fail closed) |
+ * | 70 | an unexpected internal error (a bug: please report it) |
+ *
+ * @example
+ * if (code === EXIT_CODES.notFound) console.error('no such agent')
+ */
+export const EXIT_CODES = Object.freeze({
+  ok: 0,
+  usage: 1,
+  notFound: 2,
+  conflict: 3,
+  refused: 4,
+  storeUnavailable: 5,
+  internal: 70,
+})
+
+/** The exit code for a kill switch error code. */
+export function exitCodeFor(code: KillSwitchErrorCode): number {
+  switch (code) {
+    case 'invalid_config':
+    case 'unknown_model_price':
+      return EXIT_CODES.usage
+    case 'agent_not_found':
+      return EXIT_CODES.notFound
+    case 'agent_exists':
+      return EXIT_CODES.conflict
+    case 'store_unavailable':
+      return EXIT_CODES.storeUnavailable
+    default:
+      // agent_revoked, spending_cap_exceeded, runaway_detected, payment_refused, and any
+      // code a newer core adds: all are deliberate refusals, not bugs.
+      return EXIT_CODES.refused
+  }
+}
+
+/**
+ * An error a command reports itself: its message is printed as `error: <message>` and the
+ * process exits with `exitCode`.
+ *
+ * @example
+ * throw new CliError('the environment variable KS_SECRET is not set', EXIT_CODES.usage)
+ */
+export class CliError extends Error {
+  readonly exitCode: number
+
+  constructor(message: string, exitCode: number) {
+    super(message)
+    this.name = 'CliError'
+    this.exitCode = exitCode
+  }
+}

@@ -1,0 +1,74 @@
+// Plain-text formatting for the CLI: money, spend bars and aligned tables. Pure functions,
+// so tests can assert exact output.
+
+import { type TerminalStyle, visibleWidth } from './terminal-style.js'
+
+/**
+ * Formats dollars for people: cents for ordinary amounts, more digits for the sub-cent
+ * costs of single model calls (so $0.000450 does not show as $0.00).
+ *
+ * @example
+ * formatUsd(50) // '$50.00'
+ * formatUsd(0.00045) // '$0.00045'
+ */
+export function formatUsd(usd: number): string {
+  const sign = usd < 0 ? '-' : ''
+  const abs = Math.abs(usd)
+  if (abs !== 0 && abs < 0.01) return `${sign}$${Number(abs.toFixed(6)).toString()}`
+  return `${sign}$${abs.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`
+}
+
+/**
+ * A bar of `width` cells showing spent against cap, with the percentage, coloured green,
+ * yellow from 80% and red at 100% (or when revoked).
+ *
+ * @example
+ * spendBar(25, 50, style) // '██████████░░░░░░░░░░  50%'
+ */
+export function spendBar(
+  spent: number,
+  cap: number,
+  style: TerminalStyle,
+  options: { width?: number; revoked?: boolean } = {},
+): string {
+  const width = options.width ?? 20
+  const ratio = cap > 0 ? spent / cap : spent > 0 ? 1 : 0
+  const filled = Math.min(width, Math.max(0, Math.round(ratio * width)))
+  const bar = '█'.repeat(filled) + '░'.repeat(width - filled)
+  const percent = `${Math.floor(ratio * 100)}%`.padStart(4)
+  const colour =
+    options.revoked || ratio >= 1 ? style.red : ratio >= 0.8 ? style.yellow : style.green
+  return `${colour(bar)} ${percent}`
+}
+
+/**
+ * Lays out rows as columns separated by two spaces, the header in bold.
+ *
+ * @example
+ * formatTable(['HANDLE', 'STATUS'], [['a', 'active']], style)
+ */
+export function formatTable(
+  headers: readonly string[],
+  rows: ReadonlyArray<readonly string[]>,
+  style: TerminalStyle,
+): string {
+  const widths = headers.map((header, column) =>
+    Math.max(visibleWidth(header), ...rows.map((row) => visibleWidth(row[column] ?? ''))),
+  )
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, column) =>
+        column === cells.length - 1
+          ? cell
+          : cell + ' '.repeat((widths[column] ?? 0) - visibleWidth(cell)),
+      )
+      .join('  ')
+      .trimEnd()
+  return [style.bold(line(headers)), ...rows.map(line)].map((l) => `${l}\n`).join('')
+}
+
+/** Quotes a CSV cell (RFC 4180) and defuses spreadsheet formulas (=, +, -, @ at the start). */
+export function csvCell(value: string): string {
+  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value
+  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe
+}

@@ -1,0 +1,76 @@
+// Which store the CLI opens: `--store`, else KILLSWITCH_STORE, else the embedded sqlite file
+// `.killswitch/state.db` under the working directory, so that `agents create` in one shell
+// and `revoke` in another act on the same agents.
+
+import { isAbsolute, join, resolve } from 'node:path'
+import { InvalidConfigError, memoryStore, type Store, sqliteStore } from '@killswitch/core'
+
+/** A parsed store location. */
+export type StoreSpec =
+  | { kind: 'memory' }
+  | { kind: 'sqlite'; path: string }
+  | { kind: 'redis'; url: string }
+
+/** Where the default sqlite store lives, relative to the working directory. */
+export const DEFAULT_SQLITE_PATH = join('.killswitch', 'state.db')
+
+/**
+ * Parses a store location: `sqlite:PATH` (relative to `cwd`), `redis://...` or
+ * `rediss://...`, or `memory` (this process only: for trying things out). Undefined or
+ * empty means the default sqlite file.
+ *
+ * @example
+ * parseStoreSpec('sqlite:./ks.db', '/srv') // { kind: 'sqlite', path: '/srv/ks.db' }
+ * parseStoreSpec(process.env.KILLSWITCH_STORE, process.cwd())
+ */
+export function parseStoreSpec(value: string | undefined, cwd: string): StoreSpec {
+  const spec = value?.trim() ?? ''
+  if (spec === '') return { kind: 'sqlite', path: resolve(cwd, DEFAULT_SQLITE_PATH) }
+  if (spec === 'memory') return { kind: 'memory' }
+  if (spec.startsWith('sqlite:')) {
+    const path = spec.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '')
+    if (path === '')
+      throw storeError('sqlite: needs a file path, e.g. sqlite:./.killswitch/state.db')
+    return { kind: 'sqlite', path: isAbsolute(path) ? path : resolve(cwd, path) }
+  }
+  if (/^rediss?:\/\//.test(spec)) {
+    if (!URL.canParse(spec)) throw storeError('the redis URL does not parse')
+    return { kind: 'redis', url: spec }
+  }
+  throw storeError('unknown kind of store')
+}
+
+function storeError(problem: string): InvalidConfigError {
+  return new InvalidConfigError(
+    'store',
+    `Invalid store (${problem}). Use sqlite:PATH, redis://[user:password@]host:port[/db], rediss://... or memory (via --store or KILLSWITCH_STORE).`,
+  )
+}
+
+/**
+ * The store for messages: a redis password is never printed.
+ *
+ * @example
+ * describeStoreSpec({ kind: 'redis', url: 'redis://:s3cret@cache:6379' }) // 'redis://cache:6379'
+ */
+export function describeStoreSpec(spec: StoreSpec): string {
+  if (spec.kind === 'memory') return 'memory (this process only)'
+  if (spec.kind === 'sqlite') return `sqlite:${spec.path}`
+  const url = new URL(spec.url)
+  return `${url.protocol}//${url.host}${url.pathname === '/' ? '' : url.pathname}`
+}
+
+/**
+ * Opens the store a spec names. The redis client is loaded only when a redis store is asked
+ * for, so sqlite users never pay for it.
+ *
+ * @example
+ * const store = await openStore(parseStoreSpec(undefined, process.cwd()))
+ */
+export async function openStore(spec: StoreSpec): Promise<Store> {
+  if (spec.kind === 'memory') return memoryStore()
+  if (spec.kind === 'sqlite') return sqliteStore(spec.path)
+  // Loaded here, not at the top: sqlite users never load the redis client.
+  const { redisStore } = await import('@killswitch/redis')
+  return redisStore({ url: spec.url })
+}

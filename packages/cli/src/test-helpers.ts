@@ -1,0 +1,43 @@
+// Test helpers: output buffers and a CLI run against a kill switch the test also holds.
+
+import { createKillSwitch, type KillSwitch, memoryStore } from '@killswitch/core'
+import type { CliIo } from './cli-context.js'
+import { runCli } from './run-cli.js'
+
+export interface Buffer {
+  write(chunk: string): boolean
+  isTTY: boolean
+  text(): string
+}
+
+export function buffer(isTTY = false): Buffer {
+  let text = ''
+  return {
+    isTTY,
+    write(chunk) {
+      text += chunk
+      return true
+    },
+    text: () => text,
+  }
+}
+
+/** A kill switch over a memory store, and a `run` that executes the CLI against it. */
+export function cliHarness(env: Record<string, string | undefined> = {}) {
+  const ks: KillSwitch = createKillSwitch({ store: memoryStore() })
+  const run = async (argv: string[], extra: Partial<CliIo> = {}) => {
+    const stdout = buffer()
+    const stderr = buffer()
+    const code = await runCli(argv, {
+      stdout,
+      stderr,
+      env,
+      cwd: '/nonexistent',
+      // The test's kill switch, left open across runs (closing is the test's job).
+      openKillSwitch: async () => ({ killSwitch: ks, close: async () => {} }),
+      ...extra,
+    })
+    return { code, stdout: stdout.text(), stderr: stderr.text() }
+  }
+  return { ks, run }
+}
