@@ -90,7 +90,7 @@ async function runScenario(
     model: withKillSwitch(model, credentials),
     tools: guardTools(
       { web_search: webSearch },
-      { ...credentials, prices: { web_search: { priceUsd: SEARCH_PRICE_USD } } },
+      { ...credentials, toolPrices: { web_search: SEARCH_PRICE_USD } },
     ),
     stopWhen: isStepCount(100),
     maxOutputTokens: 512,

@@ -122,3 +122,5 @@ export type {
 } from './store.js'
 export { type MemoryStoreOptions, memoryStore } from './stores/memory-store.js'
 export { type SqliteStoreOptions, sqliteStore } from './stores/sqlite-store.js'
+// Paid tools
+export { parseToolPrices, type ToolPrices } from './tool-prices.js'

@@ -1,7 +1,7 @@
 // The options both entry points share, checked once at construction: a misconfigured kill
 // switch must fail loudly when the agent is built, not silently let calls through.
 
-import { type AgentGuard, InvalidConfigError } from '@killswitch/core'
+import { type AgentGuard, InvalidConfigError, parseToolPrices } from '@killswitch/core'
 import type { ModelNaming } from './model-identity.js'
 
 /**
@@ -61,13 +61,6 @@ export function guardFromOptions(options: KillSwitchOptions): AgentGuard {
       throw new InvalidConfigError(field, `${field} must be a non-empty string when given.`)
     }
   }
-  for (const [name, price] of Object.entries(options.toolPrices ?? {})) {
-    if (typeof price !== 'number' || !Number.isFinite(price) || price < 0) {
-      throw new InvalidConfigError(
-        `toolPrices.${name}`,
-        `toolPrices.${name} must be a price in dollars per call (a finite number >= 0), got ${String(price)}.`,
-      )
-    }
-  }
+  parseToolPrices(options.toolPrices)
   return options.killSwitch.guard(options.credential)
 }

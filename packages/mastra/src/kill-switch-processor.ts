@@ -14,7 +14,12 @@
 // - processOutputResult and the next processInputStep: release whatever an error or an
 //   abort left held, so holds never outlive the run.
 import { randomUUID } from 'node:crypto'
-import type { AgentGuard, ModelCallTicket, ToolCallTicket } from '@killswitch/core'
+import {
+  type AgentGuard,
+  type ModelCallTicket,
+  parseToolPrices,
+  type ToolCallTicket,
+} from '@killswitch/core'
 import { type GuardSource, modelIdentity, resolveGuard } from '@killswitch/vercel-ai'
 import type {
   ProcessInputStepArgs,
@@ -105,7 +110,7 @@ export function killSwitchProcessor(
   options: KillSwitchProcessorOptions,
 ): KillSwitchProcessor & { readonly guard: AgentGuard } {
   const guard = resolveGuard(options)
-  const toolPrices = options.toolPrices ?? {}
+  const toolPrices = parseToolPrices(options.toolPrices)
 
   const runState = (state: Record<string, unknown>): RunState => {
     const existing = state[STATE_KEY] as RunState | undefined

@@ -12,6 +12,7 @@ import {
   type AgentGuard,
   findKillSwitchError,
   type KillSwitchErrorCode,
+  parseToolPrices,
   type SpendTicket,
 } from '@killswitch/core'
 import { type GuardSource, resolveGuard } from '@killswitch/vercel-ai'
@@ -65,7 +66,7 @@ interface OpenCall {
  */
 export function killSwitchToolHooks(options: KillSwitchToolHooksOptions): Required<ToolHooks> {
   const guard = resolveGuard(options)
-  const toolPrices = options.toolPrices ?? {}
+  const toolPrices = parseToolPrices(options.toolPrices)
   // Mastra passes the same execution context object to both hooks of one call.
   const open = new WeakMap<object, OpenCall>()
 

@@ -46,7 +46,7 @@ describe('guardTools', () => {
     const model = loopingModel()
     await generateText({
       model: withKillSwitch(model, credentials),
-      tools: guardTools(tools, { ...credentials, prices: { search: { priceUsd: SEARCH_PRICE } } }),
+      tools: guardTools(tools, { ...credentials, toolPrices: { search: SEARCH_PRICE } }),
       stopWhen: isStepCount(3),
       prompt: 'Find GPU prices',
     })
@@ -63,7 +63,7 @@ describe('guardTools', () => {
     const credentials = { killSwitch: agent.ks, credential: agent.credential }
     const result = await generateText({
       model: withKillSwitch(loopingModel(), credentials),
-      tools: guardTools(tools, { ...credentials, prices: { search: { priceUsd: 0.5 } } }),
+      tools: guardTools(tools, { ...credentials, toolPrices: { search: 0.5 } }),
       stopWhen: isStepCount(2),
       prompt: 'Find GPU prices',
     })
@@ -80,7 +80,7 @@ describe('guardTools', () => {
     const guarded = guardTools(tools, {
       killSwitch: agent.ks,
       credential: agent.credential,
-      prices: { search: { priceUsd: SEARCH_PRICE } },
+      toolPrices: { search: SEARCH_PRICE },
     })
     await expect(guarded.search.execute?.({ query: 'x' }, executionOptions)).rejects.toThrow('503')
     expect(calls).toHaveLength(1)
@@ -95,7 +95,7 @@ describe('guardTools', () => {
     const freeTools = guardTools(free.tools, credentials)
     const paidTools = guardTools(paid.tools, {
       ...credentials,
-      prices: { search: { priceUsd: SEARCH_PRICE } },
+      toolPrices: { search: SEARCH_PRICE },
     })
     await agent.revoke()
     const input = { query: 'x' }
@@ -123,7 +123,7 @@ describe('guardTools', () => {
       {
         killSwitch: agent.ks,
         credential: agent.credential,
-        prices: { progress: { priceUsd: SEARCH_PRICE } },
+        toolPrices: { progress: SEARCH_PRICE },
       },
     )
     const output = guarded.progress.execute?.({ query: 'x' }, executionOptions)
@@ -141,17 +141,17 @@ describe('guardTools', () => {
         killSwitch: agent.ks,
         credential: agent.credential,
         // @ts-expect-error: the misspelling is the point
-        prices: { serach: { priceUsd: 0.01 } },
+        toolPrices: { serach: 0.01 },
       })
     expect(misspelled).toThrow(InvalidConfigError)
-    expect(misspelled).toThrow(expect.objectContaining({ field: 'prices.serach' }))
+    expect(misspelled).toThrow(expect.objectContaining({ field: 'toolPrices.serach' }))
     const negative = () =>
       guardTools(tools, {
         killSwitch: agent.ks,
         credential: agent.credential,
-        prices: { search: { priceUsd: -1 } },
+        toolPrices: { search: -1 },
       })
-    expect(negative).toThrow(expect.objectContaining({ field: 'prices.search.priceUsd' }))
+    expect(negative).toThrow(expect.objectContaining({ field: 'toolPrices.search' }))
   })
 
   it('counts each tool call once for runaway detection when used with the middleware', async () => {
@@ -167,7 +167,7 @@ describe('guardTools', () => {
     const credentials = { killSwitch: agent.ks, credential: agent.credential }
     await generateText({
       model: withKillSwitch(loopingModel(), credentials),
-      tools: guardTools(tools, { ...credentials, prices: { search: { priceUsd: SEARCH_PRICE } } }),
+      tools: guardTools(tools, { ...credentials, toolPrices: { search: SEARCH_PRICE } }),
       stopWhen: isStepCount(3),
       prompt: 'Find GPU prices',
     })

@@ -6,20 +6,14 @@
 // and loop detection, before the SDK executes anything; a refusal ends the run). guardTools
 // only meters money (`reserveSpend`, kind `tool`) and checks the credential before running
 // a tool. Used alone, without the middleware, it holds prices but detects no loops.
-import { type AgentGuard, InvalidConfigError } from '@killswitch/core'
+import { type AgentGuard, parseToolPrices } from '@killswitch/core'
 import type { ToolExecutionOptions, ToolSet } from 'ai'
 import { type GuardSource, resolveGuard } from './guard-options.js'
 
-/** The price of one call to a paid tool. */
-export interface ToolPrice {
-  /** Dollars charged per call (e.g. a search API at $0.005), held before the tool runs. */
-  priceUsd: number
-}
-
 /** Options of `guardTools`. */
 export type GuardToolsOptions<TOOLS extends ToolSet = ToolSet> = GuardSource & {
-  /** Prices of the paid tools, by tool name. Tools without a price are free. */
-  prices?: { [NAME in keyof TOOLS]?: ToolPrice }
+  /** Dollars per call of the paid tools, by tool name (`{ search: 0.005 }`). Others are free. */
+  toolPrices?: { [NAME in keyof TOOLS]?: number }
   /** Groups this run's spends for the core's per-run limits. */
   runId?: string
 }
@@ -35,7 +29,7 @@ type Execute = (input: unknown, options: ToolExecutionOptions<unknown>) => unkno
  * const tools = guardTools({ search, readFile }, {
  *   killSwitch: ks,
  *   credential,
- *   prices: { search: { priceUsd: 0.005 } },
+ *   toolPrices: { search: 0.005 },
  * })
  * await generateText({ model, tools, stopWhen: isStepCount(10), prompt })
  */
@@ -44,23 +38,8 @@ export function guardTools<TOOLS extends ToolSet>(
   options: GuardToolsOptions<TOOLS>,
 ): TOOLS {
   const guard = resolveGuard(options)
-  const prices = (options.prices ?? {}) as Record<string, ToolPrice | undefined>
-  for (const [name, price] of Object.entries(prices)) {
-    // A price on a misspelled tool would leave the real tool free: refuse the config instead.
-    if (!Object.hasOwn(tools, name)) {
-      throw new InvalidConfigError(
-        `prices.${name}`,
-        `prices.${name} names no tool: the tools are ${Object.keys(tools).join(', ') || '(none)'}. Fix the tool name.`,
-      )
-    }
-    const usd = price?.priceUsd
-    if (typeof usd !== 'number' || !Number.isFinite(usd) || usd < 0) {
-      throw new InvalidConfigError(
-        `prices.${name}.priceUsd`,
-        `prices.${name}.priceUsd must be a finite number of dollars >= 0 (got ${String(usd)}).`,
-      )
-    }
-  }
+  // A price on a misspelled tool would leave the real tool free: refused with the fix.
+  const prices = parseToolPrices(options.toolPrices, Object.keys(tools))
   const guarded: Record<string, unknown> = {}
   for (const [name, tool] of Object.entries(tools)) {
     const execute = tool.execute as Execute | undefined
@@ -68,7 +47,7 @@ export function guardTools<TOOLS extends ToolSet>(
     guarded[name] = execute
       ? {
           ...tool,
-          execute: wrapExecute(guard, name, execute, prices[name]?.priceUsd ?? 0, options.runId),
+          execute: wrapExecute(guard, name, execute, prices[name] ?? 0, options.runId),
         }
       : tool
   }

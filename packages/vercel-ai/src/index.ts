@@ -4,7 +4,7 @@
 // Building blocks (for adapters built on this one, e.g. @killswitch/mastra)
 export { type GuardSource, type KillSwitchLike, resolveGuard } from './guard-options.js'
 // Tools
-export { type GuardToolsOptions, guardTools, type ToolPrice } from './guard-tools.js'
+export { type GuardToolsOptions, guardTools } from './guard-tools.js'
 // Middleware
 export {
   type KillSwitchMiddlewareOptions,
