@@ -130,7 +130,26 @@ switch (command) {
     build()
     run('turbo', ['run', 'typecheck', 'publint', '--output-logs=errors-only'], env)
     run('biome', ['ci', '.'], env)
-    run('vitest', ['run', ...rest], env)
+    {
+      // The JSON report gives the plain closing line CI looks for: "N passed, N failed".
+      const report = path.join(root, 'node_modules', '.cache', 'vitest-report.json')
+      const status = run(
+        'vitest',
+        ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...rest],
+        env,
+        { exitOnFailure: false },
+      )
+      if (existsSync(report)) {
+        const { numPassedTests, numFailedTests, numPendingTests } = JSON.parse(
+          readFileSync(report, 'utf8'),
+        )
+        const skipped = numPendingTests > 0 ? `, ${numPendingTests} skipped` : ''
+        process.stdout.write(
+          `\ntests: ${numPassedTests} passed, ${numFailedTests} failed${skipped}\n`,
+        )
+      }
+      process.exit(status)
+    }
     break
   case 'demo':
     build()
