@@ -24,7 +24,12 @@ export interface AdminServer {
   close(): Promise<void>
 }
 
-/** True for addresses only this machine can reach. */
+/**
+ * True for addresses only this machine can reach.
+ *
+ * @example
+ * isLoopbackHost('127.0.0.1') // true: `serve --insecure-no-auth` is allowed there only
+ */
 export function isLoopbackHost(host: string): boolean {
   const bare = host.replace(/^\[|\]$/g, '')
   if (bare === 'localhost' || bare === '::1') return true

@@ -28,7 +28,12 @@ export const EXIT_CODES = Object.freeze({
   internal: 70,
 })
 
-/** The exit code for a kill switch error code. */
+/**
+ * The exit code for a kill switch error code.
+ *
+ * @example
+ * process.exitCode = exitCodeFor('agent_not_found') // 2
+ */
 export function exitCodeFor(code: KillSwitchErrorCode): number {
   switch (code) {
     case 'invalid_config':

@@ -11,7 +11,12 @@ export type StoreSpec =
   | { kind: 'sqlite'; path: string }
   | { kind: 'redis'; url: string }
 
-/** Where the default sqlite store lives, relative to the working directory. */
+/**
+ * Where the default sqlite store lives, relative to the working directory.
+ *
+ * @example
+ * sqliteStore(DEFAULT_SQLITE_PATH) // .killswitch/state.db under the working directory
+ */
 export const DEFAULT_SQLITE_PATH = join('.killswitch', 'state.db')
 
 /**

@@ -3,7 +3,12 @@
 // the token is 256 random bits, so there is nothing to brute-force.
 import { createHash, randomBytes } from 'node:crypto'
 
-/** Every credential starts with this, so leaked ones are easy to recognise and scan for. */
+/**
+ * Every credential starts with this, so leaked ones are easy to recognise and scan for.
+ *
+ * @example
+ * if (token.startsWith(CREDENTIAL_PREFIX)) redact(token)
+ */
 export const CREDENTIAL_PREFIX = 'ks_'
 
 // 32 random bytes in base64url: exactly 43 characters.
@@ -14,7 +19,12 @@ export function generateCredential(): string {
   return `${CREDENTIAL_PREFIX}${randomBytes(32).toString('base64url')}`
 }
 
-/** True when the value has the shape of a credential (it may still be unknown or revoked). */
+/**
+ * True when the value has the shape of a credential (it may still be unknown or revoked).
+ *
+ * @example
+ * if (!isWellFormedCredential(request.headers.get('x-killswitch-credential'))) return deny()
+ */
 export function isWellFormedCredential(value: unknown): value is string {
   return typeof value === 'string' && CREDENTIAL_PATTERN.test(value)
 }

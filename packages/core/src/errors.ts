@@ -123,6 +123,9 @@ export class SpendingCapExceededError extends KillSwitchError {
 /**
  * A runaway detector tripped (a loop, an error streak, spend velocity...) and its action
  * refused this call.
+ *
+ * @example
+ * if (error instanceof RunawayDetectedError) page(`${error.handle}: ${error.detector} (${error.action})`)
  */
 export class RunawayDetectedError extends KillSwitchError {
   readonly handle: string
@@ -153,6 +156,9 @@ export class RunawayDetectedError extends KillSwitchError {
 /**
  * No price is known for the model, so its cost cannot be bounded: the call is refused
  * rather than priced at zero.
+ *
+ * @example
+ * const ks = createKillSwitch({ prices: { 'my-model': { inputPerMTok: 1, outputPerMTok: 4 } } }) // the fix it names
  */
 export class UnknownModelPriceError extends KillSwitchError {
   readonly model: string
@@ -169,7 +175,14 @@ export class UnknownModelPriceError extends KillSwitchError {
   }
 }
 
-/** A public input was invalid. The message names the field, what was given and what is allowed. */
+/**
+ * A public input was invalid. The message names the field, what was given and what is allowed.
+ *
+ * @example
+ * await ks.agents.create({ handle: 'a', spendingCap: -1 }).catch((error) => {
+ *   if (error instanceof InvalidConfigError) console.log(error.field) // 'spendingCap'
+ * })
+ */
 export class InvalidConfigError extends KillSwitchError {
   /** The path of the offending field, e.g. `spendingCap`. */
   readonly field: string
@@ -181,7 +194,12 @@ export class InvalidConfigError extends KillSwitchError {
   }
 }
 
-/** No agent has that handle. */
+/**
+ * No agent has that handle.
+ *
+ * @example
+ * await ks.agents.get('nobody').catch((error) => error instanceof AgentNotFoundError) // true
+ */
 export class AgentNotFoundError extends KillSwitchError {
   readonly handle: string
 
@@ -196,7 +214,14 @@ export class AgentNotFoundError extends KillSwitchError {
   }
 }
 
-/** An agent with that handle exists already; handles are unique and never overwritten. */
+/**
+ * An agent with that handle exists already; handles are unique and never overwritten.
+ *
+ * @example
+ * await ks.agents.create({ handle: 'a', spendingCap: 5 }).catch((error) => {
+ *   if (error instanceof AgentExistsError) console.log(`${error.handle} exists`)
+ * })
+ */
 export class AgentExistsError extends KillSwitchError {
   readonly handle: string
 
@@ -213,6 +238,9 @@ export class AgentExistsError extends KillSwitchError {
 
 /**
  * The store could not be reached or failed. Guarded actions are refused (fail closed).
+ *
+ * @example
+ * if (error instanceof StoreUnavailableError) return res.status(503).end() // fail closed
  */
 export class StoreUnavailableError extends KillSwitchError {
   constructor(message = 'The kill switch store is unavailable', options?: ErrorOptions) {

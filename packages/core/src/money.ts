@@ -1,10 +1,20 @@
 // Money is integer micro-dollars inside the engine (1 USD = 1,000,000) and dollars at the
 // public API. Floats are converted once at the edge and never added.
 
-/** Micro-dollars in one dollar. */
+/**
+ * Micro-dollars in one dollar.
+ *
+ * @example
+ * const dollars = micros / MICROS_PER_USD
+ */
 export const MICROS_PER_USD = 1_000_000
 
-/** The largest spending cap accepted, in dollars: anything above is a typo, not a budget. */
+/**
+ * The largest spending cap accepted, in dollars: anything above is a typo, not a budget.
+ *
+ * @example
+ * ks.agents.create({ handle: 'a', spendingCap: MAX_CAP_USD + 1 }) // InvalidConfigError
+ */
 export const MAX_CAP_USD = 1_000_000_000
 
 /**
@@ -30,6 +40,9 @@ export function toUsd(micros: number): number {
 /**
  * `ceil(a * b / divisor)` for non-negative integers, exact even when `a * b` exceeds 2^53
  * (it falls back to BigInt then). Costs round up: the ledger never under-charges.
+ *
+ * @example
+ * mulDivCeil(1_500, 2_500_000, 1_000_000) // 3_750: 1,500 tokens at $2.50 per million, in micro-dollars
  */
 export function mulDivCeil(a: number, b: number, divisor: number): number {
   const product = a * b

@@ -6,10 +6,20 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import { InvalidConfigError } from '../errors.js'
 
-/** The header that carries the signature. */
+/**
+ * The header that carries the signature.
+ *
+ * @example
+ * const header = request.headers.get(WEBHOOK_SIGNATURE_HEADER)
+ */
 export const WEBHOOK_SIGNATURE_HEADER = 'Killswitch-Signature'
 
-/** The default tolerance for the signature's timestamp, in seconds (either direction). */
+/**
+ * The default tolerance for the signature's timestamp, in seconds (either direction).
+ *
+ * @example
+ * verifyWebhookSignature(body, header, secret, { toleranceSec: DEFAULT_SIGNATURE_TOLERANCE_SEC })
+ */
 export const DEFAULT_SIGNATURE_TOLERANCE_SEC = 300
 
 function hmacHex(body: string | Uint8Array, secret: string, timestamp: number): string {

@@ -16,6 +16,9 @@ export const BINARY_PART_TOKENS = 4096
  * (images, files) counted as BINARY_PART_TOKENS each. Deliberately conservative: the hold
  * is released at settlement. A walk rather than JSON.stringify: no string is built, and a
  * Uint8Array is not serialised byte by byte.
+ *
+ * @example
+ * inputTokenBound([{ role: 'user', content: 'hello' }]) // about the prompt's size as JSON
  */
 export function inputTokenBound(input: unknown): number {
   return typeof input === 'string' ? Buffer.byteLength(input, 'utf8') : jsonBytes(input, 0)
@@ -60,6 +63,9 @@ function jsonBytes(value: unknown, depth: number): number {
 /**
  * An estimate of the tokens in streamed text (about four bytes a token), used only to catch
  * a provider that streams past the max output tokens it was given.
+ *
+ * @example
+ * estimateOutputTokens('four') // 1
  */
 export function estimateOutputTokens(text: string): number {
   return Math.ceil(Buffer.byteLength(text, 'utf8') / 4)
@@ -69,7 +75,12 @@ function tokens(value: number | undefined): number {
   return value !== undefined && Number.isFinite(value) && value > 0 ? Math.floor(value) : 0
 }
 
-/** The cost in micro-dollars of a call with this usage. */
+/**
+ * The cost in micro-dollars of a call with this usage.
+ *
+ * @example
+ * const micros = costOfUsage({ inputTokens: 1200, cacheReadTokens: 800, outputTokens: 300 }, rates)
+ */
 export function costOfUsage(usage: TokenUsage, rates: ModelRates): number {
   const cacheRead = tokens(usage.cacheReadTokens)
   const cacheWrite = tokens(usage.cacheWriteTokens)
@@ -97,7 +108,12 @@ export function maxOutputRate(rates: ModelRates): number {
   return Math.max(maxRate(rates.output), maxRate(rates.reasoning))
 }
 
-/** The cost bound in micro-dollars of a call with these input and output token bounds. */
+/**
+ * The cost bound in micro-dollars of a call with these input and output token bounds.
+ *
+ * @example
+ * const holdMicros = costBound(inputTokenBound(prompt), maxOutputTokens, rates)
+ */
 export function costBound(inputTokens: number, maxOutputTokens: number, rates: ModelRates): number {
   return (
     rates.perRequestMicros +
@@ -109,6 +125,9 @@ export function costBound(inputTokens: number, maxOutputTokens: number, rates: M
 /**
  * The largest max-output-tokens whose call `availableMicros` can pay for, given the input
  * bound; 0 when not even the input is affordable. Unbounded (Infinity) for a free model.
+ *
+ * @example
+ * const maxOutputTokens = affordableOutputTokens(availableMicros, inputTokenBound(prompt), rates)
  */
 export function affordableOutputTokens(
   availableMicros: number,

@@ -27,7 +27,12 @@ export interface PriceSource {
   resolve(model: string, provider?: string): ModelRates | undefined
 }
 
-/** Splits `openai/gpt-4o` into provider and model; a bare id has no provider. */
+/**
+ * Splits `openai/gpt-4o` into provider and model; a bare id has no provider.
+ *
+ * @example
+ * splitModelId('openai/gpt-4o') // { provider: 'openai', model: 'gpt-4o' }
+ */
 export function splitModelId(model: string): { provider?: string; model: string } {
   const slash = model.indexOf('/')
   if (slash <= 0 || slash === model.length - 1) return { model }

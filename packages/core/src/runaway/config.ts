@@ -228,5 +228,10 @@ export const runawayConfigSchema = topLevel.superRefine((value, ctx) => {
 /** Per-agent runaway settings as written by users; every field optional, safe defaults apply. */
 export type RunawayConfig = z.infer<typeof runawayConfigSchema>
 
-/** The runaway actions, mildest first: each rung of the escalation ladder. */
+/**
+ * The runaway actions, mildest first: each rung of the escalation ladder.
+ *
+ * @example
+ * RUNAWAY_ACTIONS.includes('revoke') // true: warn, block, stop, revoke
+ */
 export const RUNAWAY_ACTIONS = ACTIONS
