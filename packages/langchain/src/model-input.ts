@@ -23,7 +23,18 @@ export function modelInput(parts: ModelInputParts): unknown {
   const system = parts.systemMessage
   const messages =
     system !== undefined && system.text !== '' ? [system, ...parts.messages] : [...parts.messages]
-  return { messages, tools: (parts.tools ?? []).map(toolSchema) }
+  return { messages: messages.map(providerMessage), tools: (parts.tools ?? []).map(toolSchema) }
+}
+
+// What a provider receives of a message: its role, content and tool calls, not LangChain's
+// bookkeeping (ids, metadata, serialisation fields), which would inflate the bound.
+function providerMessage(message: BaseMessage): unknown {
+  const toolCalls = (message as { tool_calls?: unknown[] }).tool_calls
+  return {
+    role: message.getType(),
+    content: message.content,
+    ...(toolCalls && toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
+  }
 }
 
 function toolSchema(tool: unknown): unknown {

@@ -169,3 +169,16 @@ describe('bounds', () => {
     expect(costBound(1_000_000, 1_000_000, rates)).toBe(18_750_000)
   })
 })
+
+describe('input bound of framework objects', () => {
+  it('sizes an object by its toJSON, as JSON.stringify does', () => {
+    const internals = {
+      content: 'hello',
+      lc_kwargs: { content: 'hello', metadata: 'x'.repeat(1_000) },
+    }
+    const message = { ...internals, toJSON: () => ({ role: 'user', content: 'hello' }) }
+    expect(inputTokenBound([message])).toBeLessThan(60)
+    expect(inputTokenBound([message])).toBeGreaterThanOrEqual(JSON.stringify([message]).length)
+    expect(inputTokenBound([internals])).toBeGreaterThan(1_000)
+  })
+})

@@ -40,8 +40,10 @@ function jsonBytes(value: unknown, depth: number): number {
       if (value === null) return 4
       if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return BINARY_PART_TOKENS
       if (depth >= MAX_DEPTH) return BINARY_PART_TOKENS
-      if (value instanceof URL) return Buffer.byteLength(value.href, 'utf8') + 2
-      if (value instanceof Date) return 26
+      // As JSON.stringify does: an object that says how it serialises (a framework's
+      // message class, a Date, a URL) is sized as that, not as its internals.
+      const toJSON = (value as { toJSON?: unknown }).toJSON
+      if (typeof toJSON === 'function') return jsonBytes(toJSON.call(value), depth + 1)
       let bytes = 2
       if (Array.isArray(value)) {
         for (const item of value) bytes += jsonBytes(item, depth + 1) + 1
