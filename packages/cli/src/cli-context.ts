@@ -59,10 +59,24 @@ export interface CliContext {
 async function defaultOpen(
   spec: StoreSpec,
   err: (text: string) => void,
+  lifetime: 'command' | 'server',
 ): Promise<OpenedKillSwitch> {
   const store = await openStore(spec)
   const killSwitch = createKillSwitch({
     store,
+    // A command exits once its alerts are delivered (revoke sends one): retry briefly, so a
+    // dead on-call receiver delays the exit by seconds, not half a minute. A server keeps
+    // the patient defaults. The outcome is in the audit log either way.
+    ...(lifetime === 'command'
+      ? {
+          webhookDelivery: {
+            timeoutMs: 3_000,
+            maxAttempts: 3,
+            baseDelayMs: 250,
+            maxDelayMs: 1_000,
+          },
+        }
+      : {}),
     onError: (error) => err(`warning: ${error instanceof Error ? error.message : String(error)}\n`),
   })
   return {
@@ -97,11 +111,15 @@ export function createCliContext(io: CliIo): CliContext {
     },
     async open(command) {
       const spec = context.storeSpec(command)
-      const opened = await (io.openKillSwitch?.(spec) ?? defaultOpen(spec, context.err))
+      const opened = await (io.openKillSwitch?.(spec) ?? defaultOpen(spec, context.err, 'server'))
       return { ...opened, spec }
     },
     async withKillSwitch(command, action) {
-      const opened = await context.open(command)
+      const spec = context.storeSpec(command)
+      const opened = {
+        ...(await (io.openKillSwitch?.(spec) ?? defaultOpen(spec, context.err, 'command'))),
+        spec,
+      }
       if (opened.spec.kind === 'memory' && !io.openKillSwitch) {
         context.err(
           'note: the memory store lives only as long as this command; use sqlite:PATH or redis:// to keep agents.\n',

@@ -14,7 +14,8 @@ const server = createServer((request, response) => {
   })
   request.on('end', () => {
     received.push({ body, headers: request.headers })
-    response.writeHead(204).end()
+    // /down plays a receiver that is failing.
+    response.writeHead(request.url === '/down' ? 500 : 204).end()
   })
 })
 let url = ''
@@ -69,5 +70,28 @@ describe('alerts: signed webhooks by default', () => {
       expect.objectContaining({ eventType: 'threshold', ok: true, attempts: 1 }),
       expect.objectContaining({ eventType: 'revoked', ok: true, attempts: 1 }),
     ])
+  })
+
+  it('tunes the default delivery: one attempt, the failure audited, nothing retried', async () => {
+    const store = memoryStore()
+    const ks = createKillSwitch({ store, webhookDelivery: { maxAttempts: 1 } })
+    await ks.agents.create({ handle: 'oncall-down', spendingCap: 1 })
+    await ks.agents.setAlert('oncall-down', {
+      thresholdPct: 0.5,
+      webhookUrl: url.replace('/hooks/killswitch', '/down'),
+    })
+    const before = received.length
+    await ks.agents.revoke('oncall-down', { reason: 'test' })
+    await ks.close()
+    expect(received.length - before).toBe(1)
+    const delivery = (await store.readAudit('oncall-down')).find(
+      (entry) => entry.type === 'alert_delivery',
+    )
+    expect(delivery?.data).toMatchObject({
+      eventType: 'revoked',
+      ok: false,
+      attempts: 1,
+      status: 500,
+    })
   })
 })

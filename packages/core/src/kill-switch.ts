@@ -2,7 +2,10 @@
 // into an engine, and hands out the agents API and guards.
 import { type AgentsApi, createAgentsApi } from './agents.js'
 import { type AlertDispatcher, createAlerting } from './alerting.js'
-import { createWebhookDispatcher } from './alerts/webhook-dispatcher.js'
+import {
+  createWebhookDispatcher,
+  type WebhookDispatcherOptions,
+} from './alerts/webhook-dispatcher.js'
 import { redactWebhookUrl } from './alerts/webhook-url.js'
 import type { AuditEntry } from './audit.js'
 import { hashCredential, isWellFormedCredential } from './credentials.js'
@@ -36,8 +39,16 @@ export interface KillSwitchOptions {
   defaultMaxOutputTokens?: number
   /** Runaway detection. Default: the built-in detectors with safe defaults; `false` turns it off. */
   runaway?: RunawayMonitor | false
-  /** Delivers alert webhooks. Default: signed webhooks with retries. */
+  /** Delivers alert webhooks. Default: signed webhooks with retries, outcomes audited. */
   alerts?: AlertDispatcher
+  /**
+   * Tunes the default webhook delivery (timeouts, retries): a one-shot command wants a
+   * short retry budget, a server a patient one. Ignored when `alerts` is given.
+   */
+  webhookDelivery?: Pick<
+    WebhookDispatcherOptions,
+    'timeoutMs' | 'maxAttempts' | 'baseDelayMs' | 'maxDelayMs' | 'fetch'
+  >
   /** Called with errors that must not break a guarded call (a throwing listener...). */
   onError?: (error: unknown) => void
   /** The clock, in ms since the epoch (tests). */
@@ -130,6 +141,7 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
   const dispatcher =
     options.alerts ??
     createWebhookDispatcher({
+      ...options.webhookDelivery,
       onOutcome: (outcome) =>
         audit({
           at: now(),
