@@ -246,6 +246,40 @@ export function describeStoreConformance(
       ).toBe(true)
     })
 
+    it('audits a hold that lapsed at its expiry, once, when it is swept', async () => {
+      const store = await open()
+      const handle = uniqueHandle('lapse')
+      await store.createAgent(testAgentRecord(handle, 10_000))
+      await store.reserve({
+        handle,
+        holdId: 'crashed',
+        amountMicros: 2_500,
+        expiresAt: 5_000,
+        now: 1_000,
+      })
+      await store.reserve({
+        handle,
+        holdId: 'next',
+        amountMicros: 1,
+        expiresAt: 90_000,
+        now: 6_000,
+      })
+      await store.reserve({
+        handle,
+        holdId: 'later',
+        amountMicros: 1,
+        expiresAt: 90_000,
+        now: 7_000,
+      })
+      const lapsed = (await store.readAudit(handle)).filter((item) => item.type === 'released')
+      expect(lapsed).toHaveLength(1)
+      expect(lapsed[0]).toMatchObject({
+        handle,
+        data: { holdId: 'crashed', reason: 'expired', amount: 0.0025, expiredAt: 5_000 },
+      })
+      expect(lapsed[0]?.summary).toContain('lapsed')
+    })
+
     it('revokes for good: reserves are refused, the first reason is kept, subscribers hear it', async () => {
       const store = await open()
       const handle = uniqueHandle('revoke')

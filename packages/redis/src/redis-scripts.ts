@@ -28,11 +28,27 @@ local function drop_hold(id, amount)
   if amount ~= '0' then redis.call('HINCRBY', agent, 'heldMicros', '-' .. amount) end
 end
 
--- Releases the holds that lapsed by now, and forgets finished hold ids past the retention.
+-- The audit entry of a hold that lapsed at its TTL (the shape of lapsed-hold-entry.ts in
+-- core): without it the log could not say why the agent's held amount went down.
+local function lapsed_entry(id, amount, expires_at, now)
+  local dollars = tonumber(amount) / 1000000
+  return cjson.encode({
+    at = tonumber(now), handle = redis.call('HGET', agent, 'handle'), type = 'released',
+    summary = 'hold of $' .. dollars .. ' lapsed at its expiry: neither settled nor released in time',
+    data = { holdId = id, reason = 'expired', amount = dollars, expiredAt = tonumber(expires_at) },
+  })
+end
+
+-- Releases the holds that lapsed by now (auditing each), and forgets finished hold ids past
+-- the retention.
 local function sweep(now, forget_before)
-  for _, id in ipairs(redis.call('ZRANGEBYSCORE', holds, '-inf', now)) do
-    drop_hold(id, redis.call('HGET', holdamt, id) or '0')
+  local lapsed = redis.call('ZRANGEBYSCORE', holds, '-inf', now, 'WITHSCORES')
+  for i = 1, #lapsed, 2 do
+    local id = lapsed[i]
+    local amount = redis.call('HGET', holdamt, id) or '0'
+    drop_hold(id, amount)
     finish(id, 'expired', now)
+    redis.call('RPUSH', audit, lapsed_entry(id, amount, lapsed[i + 1], now))
   end
   local old = redis.call('ZRANGEBYSCORE', donetime, '-inf', forget_before, 'LIMIT', 0, 100)
   if #old > 0 then

@@ -17,6 +17,7 @@ import type {
   Store,
   StoreEvent,
 } from '../store.js'
+import { lapsedHoldEntry } from './lapsed-hold-entry.js'
 
 /** Options of the memory store. */
 export interface MemoryStoreOptions {
@@ -76,6 +77,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
         state.holds.delete(id)
         state.record.heldMicros -= hold.amount
         finish(state, id, 'expired')
+        append(state, lapsedHoldEntry(state.record.handle, id, hold.amount, hold.expiresAt, now))
       } else if (hold.expiresAt < next) {
         next = hold.expiresAt
       }

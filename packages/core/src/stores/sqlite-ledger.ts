@@ -17,6 +17,7 @@ import type {
   SettleRequest,
   SettleResult,
 } from '../store.js'
+import { lapsedHoldEntry } from './lapsed-hold-entry.js'
 import {
   type AgentRow,
   type AuditRow,
@@ -114,7 +115,21 @@ export class SqliteLedger {
       | (AgentRow & { lapsed: number })
       | undefined
     if (!row) return { ok: false, reason: 'not_found' }
-    if (row.lapsed > 0) this.#sql.expireHolds.run({ handle, now })
+    if (row.lapsed > 0) {
+      const lapsed = this.#sql.lapsedHolds.all({ handle, now }) as unknown as LapsedHoldRow[]
+      this.insertAudit(
+        lapsed.map((hold) =>
+          lapsedHoldEntry(
+            handle,
+            hold.hold_id,
+            Number(hold.amount_micros),
+            Number(hold.expires_at),
+            now,
+          ),
+        ),
+      )
+      this.#sql.expireHolds.run({ handle, now })
+    }
     const agent = toAgentRecord(row)
     if (agent.status === 'revoked') return { ok: false, reason: 'revoked', agent }
     // A retried reserve with the same hold id must not hold twice.
@@ -232,6 +247,12 @@ export class SqliteLedger {
   }
 }
 
+interface LapsedHoldRow {
+  hold_id: string
+  amount_micros: number | bigint
+  expires_at: number | bigint
+}
+
 const SQL = {
   exists: 'SELECT 1 AS found FROM agents WHERE handle = ?',
   insertAgent: `INSERT INTO agents (handle, credential_hash, status, cap_micros, spent_micros,
@@ -256,6 +277,8 @@ const SQL = {
     WHERE handle = :handle AND status = 'active'`,
   addSpend: 'UPDATE agents SET spent_micros = spent_micros + :cost WHERE handle = :handle',
   hold: 'SELECT state, expires_at, amount_micros FROM holds WHERE handle = ? AND hold_id = ?',
+  lapsedHolds: `SELECT hold_id, amount_micros, expires_at FROM holds
+    WHERE handle = :handle AND state = 'held' AND expires_at <= :now ORDER BY expires_at`,
   expireHolds: `UPDATE holds SET state = 'expired', updated_at = :now
     WHERE handle = :handle AND state = 'held' AND expires_at <= :now`,
   upsertHold: `INSERT INTO holds (handle, hold_id, amount_micros, expires_at, state, updated_at)

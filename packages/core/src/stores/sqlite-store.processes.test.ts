@@ -175,13 +175,24 @@ describe('sqliteStore across processes', () => {
       now: after,
     })
     expect(reserve.ok).toBe(true)
-    expect((await reopened.readAudit('crasher')).map((entry) => entry.type)).toEqual([
+    const audit = await reopened.readAudit('crasher')
+    // The crashed worker's holds were neither settled nor released: each lapse is audited
+    // when the next reserve sweeps it, and together they account for the held $0.003.
+    expect(audit.map((entry) => entry.type)).toEqual([
       'hold',
       'settled',
       'hold',
       'settled',
       'alert',
+      'released',
+      'released',
+      'released',
     ])
+    const lapsed = audit.filter((entry) => entry.type === 'released')
+    expect(lapsed.every((entry) => entry.data.reason === 'expired')).toBe(true)
+    expect(
+      lapsed.reduce((sum, entry) => sum + Math.round(Number(entry.data.amount) * 1e6), 0),
+    ).toBe(3_000)
     expect(await reopened.getAgent('victim', after)).toMatchObject({
       status: 'revoked',
       revokedReason: 'revoked before the crash',
