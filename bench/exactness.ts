@@ -1,7 +1,13 @@
 // Exactness under concurrency: N concurrent calls against one cap. The kill switch's atomic
 // reserve must overspend by exactly $0; beside it, the naive read-check-write budget check
 // many gateways use (read spend, compare, call, then add) overspends under the same load.
-import { createKillSwitch, SpendingCapExceededError, type Store } from '@killswitch/core'
+import {
+  type AgentGuard,
+  createKillSwitch,
+  type KillSwitch,
+  SpendingCapExceededError,
+  type Store,
+} from '@killswitch/core'
 
 export interface ExactnessRow {
   name: string
@@ -31,24 +37,25 @@ async function naiveBudget(calls: number, capMicros: number): Promise<ExactnessR
   return row('naive read-check-write', calls, capMicros, admitted, spent)
 }
 
-async function killSwitchBudget(
-  name: string,
-  calls: number,
-  capMicros: number,
-  store?: Store,
-): Promise<ExactnessRow> {
+/** The options every kill switch of this bench shares, in this process and in the workers. */
+export function exactnessKillSwitch(store?: Store): KillSwitch {
   // $1 per million tokens in and out: one token costs one micro-dollar. Runaway detection
   // is off: this measures the ledger alone (a burst like this rightly trips call rate).
-  const ks = createKillSwitch({
+  return createKillSwitch({
     ...(store ? { store } : {}),
     runaway: false,
     prices: { bench: { inputPerMTok: 1, outputPerMTok: 1 } },
   })
-  const agent = await ks.agents.create({
-    handle: `exactness-${Date.now()}-${Math.random().toString(36).slice(2)}`,
-    spendingCap: capMicros / 1e6,
-  })
-  const guard = ks.guard(agent.credential)
+}
+
+/**
+ * Starts `calls` guarded $0.01 calls at once (each 1 ms at the "provider") and returns how
+ * many were admitted; refusals over the cap are expected, anything else is thrown.
+ *
+ * @example
+ * const admitted = await spendConcurrently(ks.guard(credential), 1_000)
+ */
+export async function spendConcurrently(guard: AgentGuard, calls: number): Promise<number> {
   let admitted = 0
   await Promise.all(
     Array.from({ length: calls }, async () => {
@@ -69,12 +76,33 @@ async function killSwitchBudget(
       }
     }),
   )
+  return admitted
+}
+
+async function killSwitchBudget(
+  name: string,
+  calls: number,
+  capMicros: number,
+  store?: Store,
+): Promise<ExactnessRow> {
+  const ks = exactnessKillSwitch(store)
+  const agent = await ks.agents.create({
+    handle: `exactness-${Date.now()}-${Math.random().toString(36).slice(2)}`,
+    spendingCap: capMicros / 1e6,
+  })
+  const admitted = await spendConcurrently(ks.guard(agent.credential), calls)
   const state = await ks.agents.get(agent.handle)
   await ks.close()
   return row(name, calls, capMicros, admitted, Math.round(state.spent * 1e6))
 }
 
-function row(
+/**
+ * A row of the comparison, from what was admitted and spent.
+ *
+ * @example
+ * row('killswitch (memory store)', 1_000, 5_000_000, 500, 5_000_000).overspendUsd // 0
+ */
+export function row(
   name: string,
   calls: number,
   capMicros: number,
@@ -109,4 +137,26 @@ export async function benchExactness(
   return rows
 }
 
-if (import.meta.main) console.table(await benchExactness())
+if (import.meta.main) {
+  // Standalone: the memory store, a temporary sqlite file and, with REDIS_URL, Redis.
+  const { mkdtempSync, rmSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const { sqliteStore } = await import('@killswitch/core')
+  const folder = mkdtempSync(join(tmpdir(), 'killswitch-exactness-'))
+  const stores: Array<{ name: string; open: () => Promise<Store> | Store }> = [
+    { name: 'sqlite', open: () => sqliteStore(join(folder, 'state.db')) },
+  ]
+  const { redisUrlFromEnv } = await import('./redis-url.ts')
+  const url = redisUrlFromEnv()
+  if (url) {
+    const { redisStore } = await import('@killswitch/redis')
+    const prefix = `killswitch-exactness-${Date.now()}:`
+    stores.push({ name: 'redis', open: () => redisStore({ url, prefix }) })
+  }
+  try {
+    console.table(await benchExactness(stores))
+  } finally {
+    rmSync(folder, { recursive: true, force: true })
+  }
+}
