@@ -1,0 +1,206 @@
+// Conformance cases for agents, revocation, events, audit, activity windows and marks.
+import { expect, it } from 'vitest'
+import { AgentExistsError, AgentNotFoundError } from '../errors.js'
+import type { Store, StoreEvent } from '../store.js'
+import { entry, type SuiteContext, testAgentRecord, uniqueHandle, waitFor } from './support.js'
+
+export function agentCases(context: SuiteContext): void {
+  it('creates, gets, finds by credential hash and lists agents', async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('create')
+    const created = await store.createAgent(testAgentRecord(handle, 5_000_000))
+    expect(created).toMatchObject({
+      handle,
+      status: 'active',
+      capMicros: 5_000_000,
+      spentMicros: 0,
+      heldMicros: 0,
+    })
+    expect(await store.getAgent(handle, 1_000)).toMatchObject({
+      handle,
+      credentialHash: `hash-of-${handle}`,
+    })
+    expect((await store.findAgentByCredentialHash(`hash-of-${handle}`, 1_000))?.handle).toBe(handle)
+    expect(await store.findAgentByCredentialHash('hash-of-nobody', 1_000)).toBeUndefined()
+    expect(await store.getAgent(uniqueHandle('missing'), 1_000)).toBeUndefined()
+    expect((await store.listAgents(1_000)).map((agent) => agent.handle)).toContain(handle)
+  })
+
+  it('refuses a duplicate handle instead of overwriting', async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('dup')
+    await store.createAgent(testAgentRecord(handle, 1_000_000))
+    await store.reserve({
+      handle,
+      holdId: 'h1',
+      amountMicros: 10,
+      expiresAt: 9_999_999,
+      now: 1_000,
+    })
+    await expect(store.createAgent(testAgentRecord(handle, 7))).rejects.toSatisfy(
+      (error: unknown) =>
+        AgentExistsError.isInstance(error) && (error as AgentExistsError).code === 'agent_exists',
+    )
+    expect(await store.getAgent(handle, 1_000)).toMatchObject({
+      capMicros: 1_000_000,
+      heldMicros: 10,
+    })
+  })
+
+  it('revokes for good: reserves are refused, the first reason is kept, subscribers hear it', async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('revoke')
+    const events: StoreEvent[] = []
+    const unsubscribe = store.subscribe((event) => events.push(event))
+    await store.createAgent(testAgentRecord(handle, 1_000_000))
+    const first = await store.revokeAgent(handle, 'loop in search tool', 2_000)
+    expect(first.alreadyRevoked).toBe(false)
+    expect(first.agent).toMatchObject({
+      status: 'revoked',
+      revokedReason: 'loop in search tool',
+      revokedAt: 2_000,
+    })
+    const second = await store.revokeAgent(handle, 'another reason', 3_000)
+    expect(second.alreadyRevoked).toBe(true)
+    expect(second.agent.revokedReason).toBe('loop in search tool')
+    const reserve = await store.reserve({
+      handle,
+      holdId: 'after',
+      amountMicros: 1,
+      expiresAt: 9_000,
+      now: 3_000,
+    })
+    expect(reserve).toMatchObject({ ok: false, reason: 'revoked' })
+    expect(
+      await waitFor(() =>
+        events.some((event) => event.type === 'revoked' && event.handle === handle),
+      ),
+    ).toBe(true)
+    unsubscribe()
+  })
+
+  it('refuses operations on unknown agents clearly', async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('ghost')
+    expect(
+      await store.reserve({ handle, holdId: 'g', amountMicros: 1, expiresAt: 9_000, now: 1_000 }),
+    ).toMatchObject({
+      ok: false,
+      reason: 'not_found',
+    })
+    await expect(store.revokeAgent(handle, 'x', 1_000)).rejects.toSatisfy(
+      AgentNotFoundError.isInstance,
+    )
+    await expect(store.updateAgent(handle, { capMicros: 5 }, 1_000)).rejects.toSatisfy(
+      AgentNotFoundError.isInstance,
+    )
+  })
+
+  it('publishes one event for a revocation, however often it is repeated', async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('once')
+    const heard: StoreEvent[] = []
+    store.subscribe((event) => heard.push(event))
+    await store.createAgent(testAgentRecord(handle, 10_000))
+    await store.revokeAgent(handle, 'first', 2_000)
+    await store.revokeAgent(handle, 'second', 3_000)
+    await waitFor(() => heard.some((event) => event.type === 'revoked' && event.handle === handle))
+    // Give a second, wrong event time to arrive before counting.
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const revoked = heard.filter((event) => event.type === 'revoked' && event.handle === handle)
+    expect(revoked).toHaveLength(1)
+    expect(revoked[0]).toMatchObject({ reason: 'first' })
+  })
+
+  it('answers edge cases alike: unknown marks, empty audit pages, settle after release', async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('edges')
+    await expect(store.markOnce(uniqueHandle('nobody'), 'k')).rejects.toSatisfy(
+      AgentNotFoundError.isInstance,
+    )
+    await store.createAgent(testAgentRecord(handle, 10_000))
+    store.appendAudit(entry(handle, 'created', 1))
+    expect(await store.readAudit(handle, { limit: 0 })).toEqual([])
+    expect((await store.release({ handle, holdId: 'never', now: 1_000 })).outcome).toBe('none')
+    expect(
+      (await store.settle({ handle, holdId: 'never', costMicros: 5, now: 1_000 })).outcome,
+    ).toBe('duplicate')
+  })
+
+  it('keeps ledger audit entries with their operation, in order', async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('audit')
+    await store.createAgent(testAgentRecord(handle, 10_000))
+    store.appendAudit(entry(handle, 'created', 1))
+    await store.reserve({
+      handle,
+      holdId: 'h',
+      amountMicros: 10,
+      expiresAt: 99_000,
+      now: 2,
+      audit: entry(handle, 'hold', 2),
+    })
+    await store.settle({
+      handle,
+      holdId: 'h',
+      costMicros: 5,
+      now: 3,
+      audit: entry(handle, 'settled', 3),
+    })
+    // A duplicate settle must not add a second entry.
+    await store.settle({
+      handle,
+      holdId: 'h',
+      costMicros: 5,
+      now: 4,
+      audit: entry(handle, 'settled', 4),
+    })
+    // A refused reserve must not add its entry.
+    await store.reserve({
+      handle,
+      holdId: 'big',
+      amountMicros: 99_999,
+      expiresAt: 99_000,
+      now: 5,
+      audit: entry(handle, 'hold', 5),
+    })
+    await store.revokeAgent(handle, 'done', 6, entry(handle, 'revoked', 6))
+    const audit = await store.readAudit(handle)
+    expect(audit.map((item) => [item.type, item.at])).toEqual([
+      ['created', 1],
+      ['hold', 2],
+      ['settled', 3],
+      ['revoked', 6],
+    ])
+    expect(audit[1]).toMatchObject({ summary: 'hold at 2', data: { n: 2 } })
+    expect(await store.readAudit(handle, { limit: 2 })).toHaveLength(2)
+  })
+
+  it('keeps a bounded activity window, newest last', async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('activity')
+    await store.createAgent(testAgentRecord(handle, 10_000))
+    let window: Awaited<ReturnType<Store['recordActivity']>> = []
+    for (let i = 0; i < 25; i++) {
+      window = await store.recordActivity(
+        handle,
+        { at: i, kind: 'tool_call', tool: 'search', hash: `h${i}` },
+        10,
+      )
+    }
+    expect(window).toHaveLength(10)
+    expect(window.map((event) => event.at)).toEqual([15, 16, 17, 18, 19, 20, 21, 22, 23, 24])
+    expect(window[9]).toMatchObject({ kind: 'tool_call', tool: 'search', hash: 'h24' })
+  })
+
+  it('sets a mark once, for exactly one of many concurrent callers', async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('mark')
+    await store.createAgent(testAgentRecord(handle, 10_000))
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => store.markOnce(handle, 'threshold:0.8')),
+    )
+    expect(results.filter(Boolean)).toHaveLength(1)
+    expect(await store.markOnce(handle, 'threshold:0.5')).toBe(true)
+  })
+}

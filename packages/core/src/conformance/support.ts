@@ -1,0 +1,43 @@
+// Shared pieces of the store conformance suite: unique handles, records, entries, waiting.
+import type { AuditEntry } from '../audit.js'
+import { EMPTY_POLICY } from '../policy.js'
+import type { NewAgentRecord, Store } from '../store.js'
+
+/** What each group of cases gets: a way to open the store under test (closed after each case). */
+export interface SuiteContext {
+  open(): Promise<Store>
+}
+
+let counter = 0
+export const uniqueHandle = (prefix: string) =>
+  `${prefix}-${process.pid}-${Date.now()}-${counter++}`
+
+/** A new agent record for tests. */
+export function testAgentRecord(handle: string, capMicros: number, now = 1_000): NewAgentRecord {
+  return {
+    handle,
+    credentialHash: `hash-of-${handle}`,
+    capMicros,
+    currency: 'usd',
+    createdAt: now,
+    updatedAt: now,
+    policy: EMPTY_POLICY,
+  }
+}
+
+export const entry = (handle: string, type: AuditEntry['type'], at: number): AuditEntry => ({
+  at,
+  handle,
+  type,
+  summary: `${type} at ${at}`,
+  data: { n: at },
+})
+
+export async function waitFor(check: () => boolean, timeoutMs = 3_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (check()) return true
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+  return check()
+}
