@@ -157,6 +157,20 @@ switch (command) {
     build()
     run('node', ['examples/demo/src/main.ts', ...rest], env)
     break
+  case 'example': {
+    // `npm run example -- langchain-agent`: build, then run examples/<name>/src/main.ts.
+    const [name, ...args] = rest
+    const main = path.join('examples', name ?? '', 'src', 'main.ts')
+    if (!name || !existsSync(path.join(root, main))) {
+      say(
+        'usage: npm run example -- <demo | vercel-ai-loop | langchain-agent | mastra-agent | x402-paid-search>',
+      )
+      process.exit(2)
+    }
+    build()
+    run('node', [main, ...args], env)
+    break
+  }
   case 'bench':
     build()
     run('node', ['bench/run.ts', ...rest], env)
@@ -176,6 +190,6 @@ switch (command) {
     break
   }
   default:
-    say('usage: node scripts/bootstrap.mjs <setup|test|demo|bench|cli|exec> [args...]')
+    say('usage: node scripts/bootstrap.mjs <setup|test|demo|example|bench|cli|exec> [args...]')
     process.exit(command === 'help' ? 0 : 2)
 }

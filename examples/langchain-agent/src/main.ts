@@ -1,7 +1,7 @@
 // A LangChain v1 agent (createAgent) that loops on a paid web search, stopped by the kill
 // switch at its spending cap; then the operator revokes it and the next run is refused.
 // Offline: the model is LangChain's own fake, scripted to loop and to report token usage
-// as a real provider would. Run: npm start -w examples/langchain-agent
+// as a real provider would. Run: npm run example -- langchain-agent
 import { createKillSwitch, findKillSwitchError } from '@killswitch/core'
 import { killSwitchMiddleware } from '@killswitch/langchain'
 import { AIMessage, type BaseMessage, HumanMessage } from '@langchain/core/messages'

@@ -2,7 +2,7 @@
 // cap with a typed error; then the operator revokes it and the next run is refused.
 // Offline: the model is the AI SDK's own MockLanguageModelV4, scripted to loop and to report
 // token usage as a real provider would. For a real model, pass e.g. `openai('gpt-4o')` from
-// @ai-sdk/openai to killSwitchModel instead. Run: npm start -w examples/mastra-agent
+// @ai-sdk/openai to killSwitchModel instead. Run: npm run example -- mastra-agent
 import { createKillSwitch, findKillSwitchError } from '@killswitch/core'
 import { killSwitchModel, killSwitchToolHooks } from '@killswitch/mastra'
 import { Agent } from '@mastra/core/agent'

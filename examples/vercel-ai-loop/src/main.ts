@@ -4,7 +4,7 @@
 //   3. the operator revokes it while the model is streaming: the stream ends at once.
 // Offline: the model is the AI SDK's own MockLanguageModelV4, scripted to loop and to report
 // usage as OpenAI would, priced as gpt-4o. README.md shows how to use a real provider.
-// Run: npm run x -- node examples/vercel-ai-loop/src/main.ts (after a build)
+// Run: npm run example -- vercel-ai-loop
 import type { LanguageModelV4CallOptions, LanguageModelV4StreamPart } from '@ai-sdk/provider'
 import { createKillSwitch, findKillSwitchError, type KillSwitch } from '@killswitch/core'
 import { guardTools, withKillSwitch } from '@killswitch/vercel-ai'

@@ -1,7 +1,7 @@
 // An agent loops on a paid search API (x402, HTTP 402) and its model; one kill switch cap
 // stops both at the same dollar, and one revocation refuses its next payment before it is
 // signed. Offline: the search API, the x402 facilitator (a stub chain, real signature
-// checks) and the agent all run on 127.0.0.1. Run: npm run x -- node examples/x402-paid-search/src/main.ts
+// checks) and the agent all run on 127.0.0.1. Run: npm run example -- x402-paid-search
 import { serve } from '@hono/node-server'
 import { createKillSwitch, findKillSwitchError } from '@killswitch/core'
 import { killSwitchFetch } from '@killswitch/x402'
@@ -122,9 +122,10 @@ export async function runPaidSearch(log: (line: string) => void = console.log) {
   log('payments in the audit log:')
   for (const entry of await ks.audit(HANDLE)) {
     if (entry.data.kind !== 'payment' || entry.type === 'hold') continue
-    const { payee: to, cost, amountUsd, resource, outcome } = entry.data
+    const { payee: to, cost, amountUsd, amount, resource, outcome, code } = entry.data
+    // Settled and released entries carry the payment's outcome; a denial, the refusal's code.
     log(
-      `  ${entry.type.padEnd(8)} $${cost ?? amountUsd} to ${String(to).slice(0, 10)}... for ${resource}: ${outcome}`,
+      `  ${entry.type.padEnd(8)} $${cost ?? amountUsd ?? amount} to ${String(to).slice(0, 10)}... for ${resource}: ${outcome ?? code}`,
     )
   }
 
