@@ -3,6 +3,7 @@
 // webhooks, retries) is the dispatcher's job. Everything here is off the guarded call's
 // path: the caller never waits for a mark or a delivery.
 import { type AlertEvent, createAlertEvent } from './alerts/alert-event.js'
+import type { WebhookDispatcher } from './alerts/webhook-dispatcher.js'
 import { redactWebhookUrl } from './alerts/webhook-url.js'
 import type { AuditEntry } from './audit.js'
 import type { EventHub } from './events.js'
@@ -11,11 +12,7 @@ import type { DetectorFinding } from './runaway/types.js'
 import type { AgentRecord, Store } from './store.js'
 
 /** Delivers alert events. `dispatch` must return at once; `flush` waits for deliveries. */
-export interface AlertDispatcher {
-  dispatch(event: AlertEvent, target: { url: string; secret?: string }): void
-  flush(): Promise<void>
-  close(): Promise<void>
-}
+export type AlertDispatcher = Pick<WebhookDispatcher, 'dispatch' | 'flush' | 'close'>
 
 export interface Alerting {
   afterSpend(agent: AgentRecord): void
