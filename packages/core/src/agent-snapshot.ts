@@ -10,7 +10,14 @@ export interface AgentSnapshot {
   status: 'active' | 'revoked'
   currency: 'usd'
   spendingCap: number
+  /** Everything charged, unreconciled lapses included. */
   spent: number
+  /**
+   * The part of `spent` charged for holds that lapsed with no settlement (a caller that
+   * crashed or lost the store after its request left): money that may have left, charged
+   * at its bound until the real cost arrives and replaces it.
+   */
+  unreconciled: number
   /** Held by calls in flight (reserved, not yet settled). */
   held: number
   /** What a new call can still reserve: cap - spent - held, never below 0. */
@@ -31,6 +38,7 @@ export function toSnapshot(record: AgentRecord): AgentSnapshot {
     currency: record.currency,
     spendingCap: toUsd(record.capMicros),
     spent: toUsd(record.spentMicros),
+    unreconciled: toUsd(record.unreconciledMicros),
     held: toUsd(record.heldMicros),
     available: toUsd(Math.max(0, record.capMicros - record.spentMicros - record.heldMicros)),
     createdAt: new Date(record.createdAt).toISOString(),

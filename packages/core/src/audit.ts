@@ -11,6 +11,8 @@ export type AuditEntryType =
   | 'hold'
   | 'settled'
   | 'released'
+  /** A hold whose lease ran out with no settlement: charged in full, as unreconciled. */
+  | 'lapsed'
   | 'denied'
   | 'runaway'
   | 'revoked'

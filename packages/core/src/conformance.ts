@@ -75,7 +75,7 @@ export function describeStoreConformance(
               handle,
               holdId: 'p',
               amountMicros: 1,
-              expiresAt: 9_000,
+              ttlMs: 6999,
               now: 2_001,
             })
           ).ok,

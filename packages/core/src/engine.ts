@@ -4,6 +4,7 @@
 import type { AuditEntry } from './audit.js'
 import { KillSwitchError, StoreUnavailableError } from './errors.js'
 import type { EventHub } from './events.js'
+import type { SettlementOutbox } from './ledger/settlement-outbox.js'
 import type { PriceSource } from './pricing/price-source.js'
 import type { DetectorFinding, RunawayMonitor } from './runaway/types.js'
 import type { AgentRecord, Store } from './store.js'
@@ -14,6 +15,8 @@ export interface Engine {
   readonly monitor: RunawayMonitor
   readonly events: EventHub
   readonly holdTtlMs: number
+  /** Settles and releases that could not reach the store, retried until acknowledged. */
+  readonly outbox: SettlementOutbox
   readonly defaultMaxOutputTokens: number
   now(): number
   /** The AbortController shared by every guard of one credential in this process. */

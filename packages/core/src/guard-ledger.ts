@@ -27,7 +27,7 @@ export function emit<Name extends keyof KillSwitchEvents>(
   if (engine.events.has(name)) engine.events.emit(name, event)
 }
 
-/** Holds `amountMicros` for `ttlMs`; the audit entry is written only if the hold is granted. */
+/** Holds `amountMicros` for a lease of `ttlMs`; the audit entry is written only if granted. */
 export async function holdFunds(
   engine: Engine,
   hold: {
@@ -46,7 +46,7 @@ export async function holdFunds(
       handle: hold.handle,
       holdId: hold.holdId,
       amountMicros: hold.amountMicros,
-      expiresAt: now + hold.ttlMs,
+      ttlMs: hold.ttlMs,
       now,
       audit: auditEntry(hold.handle, 'hold', now, hold.summary, {
         holdId: hold.holdId,
@@ -81,19 +81,21 @@ export async function settleFunds(
 ): Promise<{ settlement: Settlement; agent: AgentRecord }> {
   const now = engine.now()
   const { handle, holdId, costMicros, kind } = settle
-  const result = await storeCall(engine.store, () =>
-    engine.store.settle({
-      handle,
-      holdId,
-      costMicros,
-      now,
-      audit: auditEntry(handle, 'settled', now, settle.summary, {
+  const result = await engine.outbox.deliver(() =>
+    storeCall(engine.store, () =>
+      engine.store.settle({
+        handle,
         holdId,
-        kind,
-        cost: toUsd(costMicros),
-        ...settle.data,
+        costMicros,
+        now,
+        audit: auditEntry(handle, 'settled', now, settle.summary, {
+          holdId,
+          kind,
+          cost: toUsd(costMicros),
+          ...settle.data,
+        }),
       }),
-    }),
+    ),
   )
   if (result.outcome !== 'duplicate') {
     const model = settle.data.model
@@ -124,19 +126,41 @@ export async function releaseFunds(
 ): Promise<AgentRecord> {
   const now = engine.now()
   const { handle, holdId, kind, reason } = release
-  const result = await storeCall(engine.store, () =>
-    engine.store.release({
-      handle,
-      holdId,
-      now,
-      audit: auditEntry(handle, 'released', now, `released hold (${reason})`, {
+  const result = await engine.outbox.deliver(() =>
+    storeCall(engine.store, () =>
+      engine.store.release({
+        handle,
         holdId,
-        kind,
-        reason,
-        ...release.data,
+        now,
+        audit: auditEntry(handle, 'released', now, `released hold (${reason})`, {
+          holdId,
+          kind,
+          reason,
+          ...release.data,
+        }),
       }),
-    }),
+    ),
   )
   if (result.outcome === 'released') emit(engine, 'released', { handle, holdId, kind, reason })
   return result.agent
+}
+
+/**
+ * Extends a live hold's lease by `ttlMs` from now (the store's clock). False when the hold
+ * is no longer live: it was settled, released, or lapsed (and was charged).
+ */
+export async function renewHold(
+  engine: Engine,
+  renew: { handle: string; holdId: string; ttlMs?: number },
+): Promise<boolean> {
+  const now = engine.now()
+  const result = await storeCall(engine.store, () =>
+    engine.store.renew({
+      handle: renew.handle,
+      holdId: renew.holdId,
+      ttlMs: renew.ttlMs ?? engine.holdTtlMs,
+      now,
+    }),
+  )
+  return result.renewed
 }

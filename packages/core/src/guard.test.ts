@@ -247,16 +247,19 @@ describe('guard: tools and other spend', () => {
     })
   })
 
-  it('lets the hold of a crashed caller lapse after its TTL', async () => {
+  it('charges the hold of a crashed caller in full when its lease lapses (money may have left)', async () => {
     let now = 1_000_000
     const { ks, guard } = await setup(0.001, { holdTtlMs: 60_000, now: () => now })
-    await guard.beforeModelCall({ ...call, maxOutputTokens: 900 })
+    const ticket = await guard.beforeModelCall({ ...call, maxOutputTokens: 900 })
     await expect(guard.beforeModelCall({ ...call, maxOutputTokens: 900 })).rejects.toBeInstanceOf(
       SpendingCapExceededError,
     )
     now += 60_000
-    expect((await ks.agents.get('agent')).held).toBe(0)
-    await expect(guard.beforeModelCall({ ...call, maxOutputTokens: 900 })).resolves.toBeDefined()
+    const lapsed = await ks.agents.get('agent')
+    expect(lapsed).toMatchObject({ held: 0, spent: ticket.reservedUsd, unreconciled: ticket.reservedUsd })
+    await expect(guard.beforeModelCall({ ...call, maxOutputTokens: 900 })).rejects.toBeInstanceOf(
+      SpendingCapExceededError,
+    )
   })
 })
 

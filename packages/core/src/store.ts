@@ -16,8 +16,13 @@ export interface AgentRecord {
   status: 'active' | 'revoked'
   capMicros: number
   spentMicros: number
-  /** Sum of the live (unexpired, unsettled) holds. */
+  /** Sum of the live holds (neither settled, released nor lapsed). */
   heldMicros: number
+  /**
+   * The part of `spentMicros` charged for holds that lapsed with no settlement: money that
+   * may have left, not yet confirmed. A late settlement replaces it with the real cost.
+   */
+  unreconciledMicros: number
   currency: 'usd'
   createdAt: number
   updatedAt: number
@@ -27,28 +32,49 @@ export interface AgentRecord {
 }
 
 /** A new agent as `createAgent` receives it. */
-export type NewAgentRecord = Omit<AgentRecord, 'spentMicros' | 'heldMicros' | 'status'>
+export type NewAgentRecord = Omit<
+  AgentRecord,
+  'spentMicros' | 'heldMicros' | 'unreconciledMicros' | 'status'
+>
 
 /** Reserve `amountMicros` for hold `holdId`, if the agent is active and the cap allows. */
 export interface ReserveRequest {
   handle: string
   holdId: string
   amountMicros: number
-  /** When the hold lapses on its own if neither settled nor released. */
-  expiresAt: number
+  /** The hold's lease: it lapses (and is charged) at the store's `now + ttlMs` unless renewed. */
+  ttlMs: number
   now: number
   /** Appended in the same atomic operation when the hold is granted. */
   audit?: AuditEntry
 }
 
 export type ReserveResult =
-  | { ok: true; agent: AgentRecord }
+  | {
+      ok: true
+      agent: AgentRecord /** When the lease ends, by the store's clock. */
+      expiresAt: number
+    }
   | {
       ok: false
       /** `revoked`: the agent is revoked; `cap`: not enough available; `not_found`: no such agent. */
       reason: 'revoked' | 'cap' | 'not_found'
       agent?: AgentRecord
     }
+
+/** Extend a live hold's lease to the store's `now + ttlMs`. */
+export interface RenewRequest {
+  handle: string
+  holdId: string
+  ttlMs: number
+  now: number
+}
+
+export interface RenewResult {
+  /** False when the hold is no longer live (settled, released, lapsed or unknown). */
+  renewed: boolean
+  expiresAt?: number
+}
 
 /** Settle hold `holdId` at its real cost. Idempotent per hold id. */
 export interface SettleRequest {
@@ -61,11 +87,12 @@ export interface SettleRequest {
 
 export interface SettleResult {
   /**
-   * `settled`: the hold became spend. `late`: the hold had expired, the cost was still
-   * recorded as spend (the money was spent). `duplicate`: this hold id was settled or
-   * released before; nothing changed.
+   * `settled`: the hold became spend. `corrected`: the hold had lapsed and been charged in
+   * full; the real cost replaced that charge. `late`: no live or lapsed hold (never held,
+   * released, or pruned): the cost was still recorded (the money was spent). `duplicate`:
+   * settled before; nothing changed.
    */
-  outcome: 'settled' | 'late' | 'duplicate'
+  outcome: 'settled' | 'corrected' | 'late' | 'duplicate'
   agent: AgentRecord
 }
 
@@ -78,7 +105,7 @@ export interface ReleaseRequest {
 }
 
 export interface ReleaseResult {
-  /** `released`, or `none` when the hold was already settled, released or expired. */
+  /** `released` (a live hold, or a lapsed hold's charge withdrawn), or `none`. */
   outcome: 'released' | 'none'
   agent: AgentRecord
 }
@@ -136,10 +163,12 @@ export interface Store {
   ): Promise<{ agent: AgentRecord; alreadyRevoked: boolean }>
 
   /**
-   * Atomically: release the agent's expired holds; refuse if revoked; refuse unless
-   * `cap - spent - held > 0` and `spent + held + amount <= cap`; else hold `amount`.
+   * The ledger's transitions (ledger/ledger.ts), each atomic. Reserve: charge the agent's
+   * lapsed holds; refuse if revoked; refuse unless `spent + held + amount <= cap`; else
+   * hold `amount`. Invalid amounts are an InvalidConfigError and write nothing.
    */
   reserve(request: ReserveRequest): Promise<ReserveResult>
+  renew(request: RenewRequest): Promise<RenewResult>
   settle(request: SettleRequest): Promise<SettleResult>
   release(request: ReleaseRequest): Promise<ReleaseResult>
 

@@ -79,7 +79,7 @@ async function benchReserveSettle(store: Store, sent: { count: number }): Promis
   const pair = async () => {
     const holdId = `h${i++}`
     const now = Date.now()
-    await store.reserve({ handle, holdId, amountMicros: 5_000, expiresAt: now + 60_000, now })
+    await store.reserve({ handle, holdId, amountMicros: 5_000, ttlMs: 60_000, now })
     await store.settle({ handle, holdId, costMicros: 3_000, now })
   }
   await pair() // loads the scripts (EVALSHA, then EVAL once)

@@ -34,7 +34,7 @@ export function agentCases(context: SuiteContext): void {
       handle,
       holdId: 'h1',
       amountMicros: 10,
-      expiresAt: 9_999_999,
+      ttlMs: 9_998_999,
       now: 1_000,
     })
     await expect(store.createAgent(testAgentRecord(handle, 7))).rejects.toSatisfy(
@@ -67,7 +67,7 @@ export function agentCases(context: SuiteContext): void {
       handle,
       holdId: 'after',
       amountMicros: 1,
-      expiresAt: 9_000,
+      ttlMs: 6000,
       now: 3_000,
     })
     expect(reserve).toMatchObject({ ok: false, reason: 'revoked' })
@@ -83,7 +83,7 @@ export function agentCases(context: SuiteContext): void {
     const store = await context.open()
     const handle = uniqueHandle('ghost')
     expect(
-      await store.reserve({ handle, holdId: 'g', amountMicros: 1, expiresAt: 9_000, now: 1_000 }),
+      await store.reserve({ handle, holdId: 'g', amountMicros: 1, ttlMs: 8000, now: 1_000 }),
     ).toMatchObject({
       ok: false,
       reason: 'not_found',
@@ -112,7 +112,7 @@ export function agentCases(context: SuiteContext): void {
     expect(revoked[0]).toMatchObject({ reason: 'first' })
   })
 
-  it('answers edge cases alike: unknown marks, empty audit pages, settle after release', async () => {
+  it('answers edge cases alike: unknown marks, empty audit pages, settle after a release', async () => {
     const store = await context.open()
     const handle = uniqueHandle('edges')
     await expect(store.markOnce(uniqueHandle('nobody'), 'k')).rejects.toSatisfy(
@@ -122,9 +122,10 @@ export function agentCases(context: SuiteContext): void {
     store.appendAudit(entry(handle, 'created', 1))
     expect(await store.readAudit(handle, { limit: 0 })).toEqual([])
     expect((await store.release({ handle, holdId: 'never', now: 1_000 })).outcome).toBe('none')
+    // Money reported spent is recorded even for a hold released before it was ever held.
     expect(
       (await store.settle({ handle, holdId: 'never', costMicros: 5, now: 1_000 })).outcome,
-    ).toBe('duplicate')
+    ).toBe('late')
   })
 
   it('keeps ledger audit entries with their operation, in order', async () => {
@@ -136,7 +137,7 @@ export function agentCases(context: SuiteContext): void {
       handle,
       holdId: 'h',
       amountMicros: 10,
-      expiresAt: 99_000,
+      ttlMs: 98_998,
       now: 2,
       audit: entry(handle, 'hold', 2),
     })
@@ -160,7 +161,7 @@ export function agentCases(context: SuiteContext): void {
       handle,
       holdId: 'big',
       amountMicros: 99_999,
-      expiresAt: 99_000,
+      ttlMs: 98_995,
       now: 5,
       audit: entry(handle, 'hold', 5),
     })

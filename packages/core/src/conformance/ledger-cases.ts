@@ -1,6 +1,7 @@
 // Conformance cases for the ledger: reserve at the cap boundary, settle, release, expiry,
 // idempotency and concurrency.
 import { expect, it } from 'vitest'
+import { InvalidConfigError } from '../errors.js'
 import { type SuiteContext, testAgentRecord, uniqueHandle } from './support.js'
 
 export function ledgerCases(context: SuiteContext): void {
@@ -12,7 +13,7 @@ export function ledgerCases(context: SuiteContext): void {
       handle,
       holdId: 'a',
       amountMicros: 1_001,
-      expiresAt: 10_000,
+      ttlMs: 9000,
       now: 1_000,
     })
     expect(past).toMatchObject({ ok: false, reason: 'cap' })
@@ -20,7 +21,7 @@ export function ledgerCases(context: SuiteContext): void {
       handle,
       holdId: 'b',
       amountMicros: 1_000,
-      expiresAt: 10_000,
+      ttlMs: 9000,
       now: 1_000,
     })
     expect(exact.ok).toBe(true)
@@ -28,7 +29,7 @@ export function ledgerCases(context: SuiteContext): void {
       handle,
       holdId: 'c',
       amountMicros: 0,
-      expiresAt: 10_000,
+      ttlMs: 9000,
       now: 1_000,
     })
     expect(zero).toMatchObject({ ok: false, reason: 'cap' })
@@ -42,7 +43,7 @@ export function ledgerCases(context: SuiteContext): void {
       handle,
       holdId: 'z',
       amountMicros: 0,
-      expiresAt: 10_000,
+      ttlMs: 9000,
       now: 1_000,
     })
     expect(result).toMatchObject({ ok: false, reason: 'cap' })
@@ -56,7 +57,7 @@ export function ledgerCases(context: SuiteContext): void {
       handle,
       holdId: 'h',
       amountMicros: 4_000,
-      expiresAt: 99_000,
+      ttlMs: 98_000,
       now: 1_000,
     })
     const first = await store.settle({ handle, holdId: 'h', costMicros: 1_500, now: 2_000 })
@@ -70,67 +71,69 @@ export function ledgerCases(context: SuiteContext): void {
     expect(releaseAfter.agent.spentMicros).toBe(1_500)
   })
 
-  it('releases a hold once; a settle after the release changes nothing', async () => {
+  it('releases a hold once; a settle after the release is still recorded (money reported spent)', async () => {
     const store = await context.open()
     const handle = uniqueHandle('release')
     await store.createAgent(testAgentRecord(handle, 10_000))
-    await store.reserve({
-      handle,
-      holdId: 'r',
-      amountMicros: 3_000,
-      expiresAt: 99_000,
-      now: 1_000,
-    })
+    await store.reserve({ handle, holdId: 'r', amountMicros: 3_000, ttlMs: 98_000, now: 1_000 })
     expect((await store.release({ handle, holdId: 'r', now: 1_500 })).outcome).toBe('released')
     expect((await store.release({ handle, holdId: 'r', now: 1_500 })).outcome).toBe('none')
     const settle = await store.settle({ handle, holdId: 'r', costMicros: 3_000, now: 1_600 })
-    expect(settle.outcome).toBe('duplicate')
-    expect(settle.agent).toMatchObject({ spentMicros: 0, heldMicros: 0 })
+    expect(settle.outcome).toBe('late')
+    expect(settle.agent).toMatchObject({ spentMicros: 3_000, heldMicros: 0 })
+    const again = await store.settle({ handle, holdId: 'r', costMicros: 3_000, now: 1_700 })
+    expect(again.outcome).toBe('duplicate')
   })
 
-  it('lets holds expire so a crashed caller cannot lock the budget; a late settle still counts', async () => {
+  it('charges a lapsed hold in full as unreconciled; a late settle corrects it once', async () => {
     const store = await context.open()
     const handle = uniqueHandle('expiry')
     await store.createAgent(testAgentRecord(handle, 1_000))
-    await store.reserve({
+    await store.reserve({ handle, holdId: 'x', amountMicros: 1_000, ttlMs: 4_000, now: 1_000 })
+    const blocked = await store.reserve({
       handle,
-      holdId: 'x',
-      amountMicros: 1_000,
-      expiresAt: 5_000,
-      now: 1_000,
+      holdId: 'y',
+      amountMicros: 1,
+      ttlMs: 4_000,
+      now: 4_999,
+    })
+    expect(blocked.ok).toBe(false)
+    // The owner vanished: money may have left, so the lapse charges, never frees.
+    expect(await store.getAgent(handle, 5_000)).toMatchObject({
+      heldMicros: 0,
+      spentMicros: 1_000,
+      unreconciledMicros: 1_000,
     })
     expect(
-      (
-        await store.reserve({
-          handle,
-          holdId: 'y',
-          amountMicros: 1,
-          expiresAt: 9_000,
-          now: 4_999,
-        })
-      ).ok,
+      (await store.reserve({ handle, holdId: 'y', amountMicros: 1, ttlMs: 4_000, now: 5_000 })).ok,
     ).toBe(false)
-    expect(await store.getAgent(handle, 5_000)).toMatchObject({ heldMicros: 0, spentMicros: 0 })
     const late = await store.settle({ handle, holdId: 'x', costMicros: 400, now: 6_000 })
-    expect(late.outcome).toBe('late')
-    expect(late.agent).toMatchObject({ spentMicros: 400, heldMicros: 0 })
-    expect((await store.settle({ handle, holdId: 'x', costMicros: 400, now: 6_000 })).outcome).toBe(
-      'duplicate',
-    )
+    expect(late.outcome).toBe('corrected')
+    expect(late.agent).toMatchObject({ spentMicros: 400, heldMicros: 0, unreconciledMicros: 0 })
+    const again = await store.settle({ handle, holdId: 'x', costMicros: 400, now: 6_000 })
+    expect(again.outcome).toBe('duplicate')
+    expect(again.agent).toMatchObject({ spentMicros: 400, unreconciledMicros: 0 })
     expect(
-      (
-        await store.reserve({
-          handle,
-          holdId: 'y',
-          amountMicros: 600,
-          expiresAt: 9_000,
-          now: 6_000,
-        })
-      ).ok,
+      (await store.reserve({ handle, holdId: 'y', amountMicros: 600, ttlMs: 3_000, now: 6_000 }))
+        .ok,
     ).toBe(true)
   })
 
-  it('audits a hold that lapsed at its expiry, once, when it is swept', async () => {
+  it('withdraws a lapsed charge when its owner releases it (the request never left)', async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('withdraw')
+    await store.createAgent(testAgentRecord(handle, 1_000))
+    await store.reserve({ handle, holdId: 'x', amountMicros: 700, ttlMs: 10, now: 1_000 })
+    expect(await store.getAgent(handle, 2_000)).toMatchObject({
+      spentMicros: 700,
+      unreconciledMicros: 700,
+    })
+    const released = await store.release({ handle, holdId: 'x', now: 2_000 })
+    expect(released.outcome).toBe('released')
+    expect(released.agent).toMatchObject({ spentMicros: 0, unreconciledMicros: 0, heldMicros: 0 })
+  })
+
+  it('audits a hold that lapsed, once, as charged', async () => {
     const store = await context.open()
     const handle = uniqueHandle('lapse')
     await store.createAgent(testAgentRecord(handle, 10_000))
@@ -138,30 +141,97 @@ export function ledgerCases(context: SuiteContext): void {
       handle,
       holdId: 'crashed',
       amountMicros: 2_500,
-      expiresAt: 5_000,
+      ttlMs: 4_000,
       now: 1_000,
     })
-    await store.reserve({
-      handle,
-      holdId: 'next',
-      amountMicros: 1,
-      expiresAt: 90_000,
-      now: 6_000,
-    })
-    await store.reserve({
-      handle,
-      holdId: 'later',
-      amountMicros: 1,
-      expiresAt: 90_000,
-      now: 7_000,
-    })
-    const lapsed = (await store.readAudit(handle)).filter((item) => item.type === 'released')
+    await store.reserve({ handle, holdId: 'next', amountMicros: 1, ttlMs: 84_000, now: 6_000 })
+    await store.reserve({ handle, holdId: 'later', amountMicros: 1, ttlMs: 83_000, now: 7_000 })
+    const lapsed = (await store.readAudit(handle)).filter((item) => item.type === 'lapsed')
     expect(lapsed).toHaveLength(1)
     expect(lapsed[0]).toMatchObject({
       handle,
-      data: { holdId: 'crashed', reason: 'expired', amount: 0.0025, expiredAt: 5_000 },
+      data: { holdId: 'crashed', amount: 0.0025, expiredAt: 5_000, unreconciled: 0.0025 },
     })
-    expect(lapsed[0]?.summary).toContain('lapsed')
+    expect(lapsed[0]?.summary).toContain('charged in full')
+  })
+
+  it('renews a live hold so a long call keeps it; a lapsed hold cannot be renewed', async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('renew')
+    await store.createAgent(testAgentRecord(handle, 1_000))
+    await store.reserve({ handle, holdId: 'long', amountMicros: 600, ttlMs: 1_000, now: 1_000 })
+    for (let now = 1_500; now <= 10_000; now += 500) {
+      expect(await store.renew({ handle, holdId: 'long', ttlMs: 1_000, now })).toEqual({
+        renewed: true,
+        expiresAt: now + 1_000,
+      })
+    }
+    // Still live at 10,900: no one else can take its money.
+    expect(
+      (
+        await store.reserve({
+          handle,
+          holdId: 'other',
+          amountMicros: 500,
+          ttlMs: 1_000,
+          now: 10_900,
+        })
+      ).ok,
+    ).toBe(false)
+    expect(await store.getAgent(handle, 10_900)).toMatchObject({ heldMicros: 600, spentMicros: 0 })
+    expect(await store.renew({ handle, holdId: 'long', ttlMs: 1_000, now: 12_000 })).toEqual({
+      renewed: false,
+    })
+    expect(await store.getAgent(handle, 12_000)).toMatchObject({
+      heldMicros: 0,
+      spentMicros: 600,
+      unreconciledMicros: 600,
+    })
+  })
+
+  it('refuses poisoned amounts with a typed error and writes nothing', async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('poison')
+    await store.createAgent(testAgentRecord(handle, 1_000_000))
+    await store.reserve({ handle, holdId: 'ok', amountMicros: 1_000, ttlMs: 60_000, now: 1_000 })
+    const before = await store.getAgent(handle, 1_000)
+    const rejects = async (run: () => Promise<unknown>, field: string) => {
+      await expect(run()).rejects.toSatisfy(
+        (error: Error) =>
+          InvalidConfigError.isInstance(error) && (error as InvalidConfigError).field === field,
+      )
+    }
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, -100_000_000, 0.5, 1e21]) {
+      await rejects(
+        () => store.settle({ handle, holdId: 'ok', costMicros: bad, now: 1_000 }),
+        'costMicros',
+      )
+      await rejects(
+        () =>
+          store.reserve({
+            handle,
+            holdId: `b${bad}`,
+            amountMicros: bad,
+            ttlMs: 60_000,
+            now: 1_000,
+          }),
+        'amountMicros',
+      )
+      await rejects(() => store.updateAgent(handle, { capMicros: bad }, 1_000), 'capMicros')
+    }
+    for (const bad of [0, -1, Number.NaN, 1e12]) {
+      await rejects(
+        () => store.reserve({ handle, holdId: 'ttl', amountMicros: 1, ttlMs: bad, now: 1_000 }),
+        'ttlMs',
+      )
+    }
+    expect(await store.getAgent(handle, 1_000)).toEqual(before)
+    expect(
+      (await store.settle({ handle, holdId: 'ok', costMicros: 900, now: 1_000 })).agent,
+    ).toMatchObject({
+      spentMicros: 900,
+      heldMicros: 0,
+    })
   })
 
   it('refuses every further call once the cap is lowered below what is spent', async () => {
@@ -172,7 +242,7 @@ export function ledgerCases(context: SuiteContext): void {
       handle,
       holdId: 'a',
       amountMicros: 6_000,
-      expiresAt: 99_000,
+      ttlMs: 98_000,
       now: 1_000,
     })
     await store.settle({ handle, holdId: 'a', costMicros: 6_000, now: 1_000 })
@@ -184,7 +254,7 @@ export function ledgerCases(context: SuiteContext): void {
           handle,
           holdId: 'b',
           amountMicros: 1,
-          expiresAt: 99_000,
+          ttlMs: 97_000,
           now: 2_000,
         })
       ).ok,
@@ -201,7 +271,7 @@ export function ledgerCases(context: SuiteContext): void {
           handle,
           holdId: `c${i}`,
           amountMicros: 7_000,
-          expiresAt: 99_000,
+          ttlMs: 98_000,
           now: 1_000,
         }),
       ),
@@ -225,7 +295,7 @@ export function ledgerCases(context: SuiteContext): void {
     const store = await context.open()
     const handle = uniqueHandle('retry')
     await store.createAgent(testAgentRecord(handle, 10_000))
-    const request = { handle, holdId: 'same', amountMicros: 4_000, expiresAt: 99_000, now: 1_000 }
+    const request = { handle, holdId: 'same', amountMicros: 4_000, ttlMs: 98_000, now: 1_000 }
     expect((await store.reserve(request)).ok).toBe(true)
     expect((await store.reserve(request)).ok).toBe(true)
     expect((await store.getAgent(handle, 1_000))?.heldMicros).toBe(4_000)

@@ -1,136 +1,233 @@
-// The ledger's invariants over random interleavings (fast-check): a granted hold never takes
-// spent + held past the cap, held always equals the live holds, revocation refuses.
+// The ledger's differential property (fast-check): random sequences of reserve, renew,
+// settle, release, lapse (by advancing the clock), cap change, revoke and poisoned amounts,
+// run on the store under test AND on the reference (the memory store, which runs
+// ledger/ledger.ts directly). Every outcome, every record and the whole audit log must be
+// identical (exact equality): the ledger is written once, and every store is held to it.
+// Invariants checked on the way: no negative, NaN or fractional figure, ever; a granted
+// reserve never takes spent + held past the cap; every hold ends exactly once.
 import fc from 'fast-check'
 import { expect, it } from 'vitest'
+import type { AuditEntry } from '../audit.js'
+import { KillSwitchError } from '../errors.js'
+import type { AgentRecord, Store } from '../store.js'
+import { memoryStore } from '../stores/memory-store.js'
 import { type SuiteContext, testAgentRecord, uniqueHandle } from './support.js'
 
+type Op =
+  | { op: 'reserve'; amount: number; ttl: number }
+  | { op: 'renew'; pick: number; ttl: number }
+  | { op: 'settle'; pick: number; fraction: number }
+  | { op: 'release'; pick: number }
+  | { op: 'tick'; ms: number }
+  | { op: 'cap'; cap: number }
+  | { op: 'revoke' }
+  | { op: 'poison'; value: number; target: 'reserve' | 'settle' | 'cap' }
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      op: fc.constant('reserve' as const),
+      amount: fc.integer({ min: 0, max: 400 }),
+      ttl: fc.integer({ min: 1, max: 50 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant('renew' as const),
+      pick: fc.nat(),
+      ttl: fc.integer({ min: 1, max: 50 }),
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      op: fc.constant('settle' as const),
+      pick: fc.nat(),
+      // Up to 1.5x the hold: a provider may bill past the bound; the ledger records it.
+      fraction: fc.double({ min: 0, max: 1.5, noNaN: true }),
+    }),
+  },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('release' as const), pick: fc.nat() }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({ op: fc.constant('tick' as const), ms: fc.integer({ min: 0, max: 40 }) }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('cap' as const),
+      cap: fc.integer({ min: 0, max: 2_000 }),
+    }),
+  },
+  { weight: 1, arbitrary: fc.constant({ op: 'revoke' as const }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('poison' as const),
+      value: fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, -100, 0.5, 1e21, -0.000001),
+      target: fc.constantFrom('reserve' as const, 'settle' as const, 'cap' as const),
+    }),
+  },
+)
+
+const money = (agent: AgentRecord | undefined) =>
+  agent && {
+    status: agent.status,
+    capMicros: agent.capMicros,
+    spentMicros: agent.spentMicros,
+    heldMicros: agent.heldMicros,
+    unreconciledMicros: agent.unreconciledMicros,
+  }
+
+function expectWholeMicros(agent: AgentRecord): void {
+  for (const value of [
+    agent.spentMicros,
+    agent.heldMicros,
+    agent.unreconciledMicros,
+    agent.capMicros,
+  ]) {
+    expect(Number.isSafeInteger(value) && value >= 0).toBe(true)
+  }
+}
+
+/** Runs `run` on a store, turning a thrown kill switch error into data to compare. */
+async function outcome(run: () => Promise<unknown>): Promise<unknown> {
+  try {
+    const result = (await run()) as Record<string, unknown> | undefined
+    if (result && typeof result === 'object') {
+      const { agent, ...rest } = result as { agent?: AgentRecord }
+      return { ...rest, agent: money(agent) }
+    }
+    return result
+  } catch (error) {
+    if (KillSwitchError.isInstance(error))
+      return { error: error.code, field: (error as { field?: string }).field }
+    throw error
+  }
+}
+
 export function ledgerProperty(context: SuiteContext, runs: number): void {
-  it('keeps spent + held <= cap and held = live holds over random interleavings', async () => {
+  it('runs every transition exactly as the reference ledger does (differential, random sequences)', async () => {
     const store = await context.open()
-    type Op =
-      | { op: 'reserve'; amount: number; ttl: number }
-      | { op: 'settle'; pick: number; fraction: number }
-      | { op: 'release'; pick: number }
-      | { op: 'tick'; ms: number }
-      | { op: 'cap'; cap: number }
-      | { op: 'revoke' }
-    const opArb: fc.Arbitrary<Op> = fc.oneof(
-      {
-        weight: 5,
-        arbitrary: fc.record({
-          op: fc.constant('reserve' as const),
-          amount: fc.integer({ min: 0, max: 400 }),
-          ttl: fc.integer({ min: 1, max: 50 }),
-        }),
-      },
-      {
-        weight: 3,
-        arbitrary: fc.record({
-          op: fc.constant('settle' as const),
-          pick: fc.nat(),
-          fraction: fc.double({ min: 0, max: 1, noNaN: true }),
-        }),
-      },
-      {
-        weight: 2,
-        arbitrary: fc.record({ op: fc.constant('release' as const), pick: fc.nat() }),
-      },
-      {
-        weight: 2,
-        arbitrary: fc.record({
-          op: fc.constant('tick' as const),
-          ms: fc.integer({ min: 0, max: 30 }),
-        }),
-      },
-      {
-        weight: 1,
-        arbitrary: fc.record({
-          op: fc.constant('cap' as const),
-          cap: fc.integer({ min: 0, max: 2_000 }),
-        }),
-      },
-      { weight: 1, arbitrary: fc.constant({ op: 'revoke' as const }) },
-    )
+    const reference = memoryStore()
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 0, max: 2_000 }),
-        fc.array(fc.array(opArb, { minLength: 1, maxLength: 4 }), { maxLength: 25 }),
-        async (cap, batches) => {
-          const handle = uniqueHandle('prop')
+        fc.array(opArb, { maxLength: 40 }),
+        async (cap, ops) => {
+          const handle = uniqueHandle('diff')
           await store.createAgent(testAgentRecord(handle, cap))
+          await reference.createAgent(testAgentRecord(handle, cap))
           let now = 1_000
-          let capNow = cap
-          let revoked = false
-          let spentModel = 0
-          const live = new Map<string, { amount: number; expiresAt: number }>()
           let next = 0
-          for (const batch of batches) {
-            // Operations in a batch run concurrently: the store must stay consistent.
-            const runs = batch.map(async (item) => {
-              if (item.op === 'reserve') {
-                const holdId = `p${next++}`
-                const expiresAt = now + item.ttl
-                // A revocation issued before this reserve must refuse it.
-                const revokedBefore = revoked
-                const result = await store.reserve({
+          const ids: string[] = []
+          const both = async (run: (target: Store) => Promise<unknown>) => {
+            const mine = await outcome(() => run(store))
+            const theirs = await outcome(() => run(reference))
+            expect(mine).toEqual(theirs)
+            return theirs as Record<string, unknown> | undefined
+          }
+          const audit = (type: AuditEntry['type'], holdId: string): AuditEntry => ({
+            at: now,
+            handle,
+            type,
+            summary: `${type} ${holdId}`,
+            data: { holdId },
+          })
+          for (const item of ops) {
+            const pick = (n: number) => ids[n % Math.max(1, ids.length)] ?? 'none'
+            if (item.op === 'reserve') {
+              const holdId = `h${next++}`
+              ids.push(holdId)
+              const result = await both((s) =>
+                s.reserve({
                   handle,
                   holdId,
                   amountMicros: item.amount,
-                  expiresAt,
+                  ttlMs: item.ttl,
                   now,
-                })
-                if (result.ok) {
-                  expect(revokedBefore).toBe(false)
-                  // The atomic invariant: a granted hold never takes spent + held past the cap.
-                  expect(result.agent.spentMicros + result.agent.heldMicros).toBeLessThanOrEqual(
-                    result.agent.capMicros,
-                  )
-                  expect(
-                    result.agent.capMicros -
-                      result.agent.spentMicros -
-                      result.agent.heldMicros +
-                      item.amount,
-                  ).toBeGreaterThan(0)
-                  live.set(holdId, { amount: item.amount, expiresAt })
-                }
-              } else if (item.op === 'settle' || item.op === 'release') {
-                const ids = [...live.keys()]
-                if (ids.length === 0) return
-                const holdId = ids[item.pick % ids.length] as string
-                const hold = live.get(holdId)
-                if (!hold) return
-                live.delete(holdId)
-                if (hold.expiresAt <= now) return
-                if (item.op === 'settle') {
-                  const cost = Math.floor(hold.amount * item.fraction)
-                  const result = await store.settle({ handle, holdId, costMicros: cost, now })
-                  expect(result.outcome).toBe('settled')
-                  spentModel += cost
-                } else {
-                  expect((await store.release({ handle, holdId, now })).outcome).toBe('released')
-                }
-              } else if (item.op === 'tick') {
-                now += item.ms
-              } else if (item.op === 'cap') {
-                capNow = item.cap
-                await store.updateAgent(handle, { capMicros: item.cap }, now)
-              } else {
-                revoked = true
-                await store.revokeAgent(handle, 'property test', now)
+                  audit: audit('hold', holdId),
+                }),
+              )
+              if (result?.ok) {
+                const agent = result.agent as AgentRecord
+                expect(agent.spentMicros + agent.heldMicros).toBeLessThanOrEqual(agent.capMicros)
               }
-            })
-            await Promise.all(runs)
-            const agent = await store.getAgent(handle, now)
-            if (!agent) throw new Error('agent vanished')
-            for (const [id, hold] of live) if (hold.expiresAt <= now) live.delete(id)
-            const liveSum = [...live.values()].reduce((sum, hold) => sum + hold.amount, 0)
-            expect(agent.heldMicros).toBe(liveSum)
-            expect(agent.spentMicros).toBe(spentModel)
-            expect(agent.capMicros).toBe(capNow)
+            } else if (item.op === 'renew') {
+              const holdId = pick(item.pick)
+              await both((s) => s.renew({ handle, holdId, ttlMs: item.ttl, now }))
+            } else if (item.op === 'settle') {
+              const holdId = pick(item.pick)
+              const cost = Math.floor(400 * item.fraction)
+              await both((s) =>
+                s.settle({
+                  handle,
+                  holdId,
+                  costMicros: cost,
+                  now,
+                  audit: audit('settled', holdId),
+                }),
+              )
+            } else if (item.op === 'release') {
+              const holdId = pick(item.pick)
+              await both((s) =>
+                s.release({ handle, holdId, now, audit: audit('released', holdId) }),
+              )
+            } else if (item.op === 'tick') {
+              now += item.ms
+            } else if (item.op === 'cap') {
+              await both((s) => s.updateAgent(handle, { capMicros: item.cap }, now))
+            } else if (item.op === 'revoke') {
+              await both((s) => s.revokeAgent(handle, 'property', now))
+            } else {
+              const before = money(await reference.getAgent(handle, now))
+              const result = await both((s) =>
+                item.target === 'reserve'
+                  ? s.reserve({
+                      handle,
+                      holdId: `p${next++}`,
+                      amountMicros: item.value,
+                      ttlMs: 10,
+                      now,
+                    })
+                  : item.target === 'settle'
+                    ? s.settle({ handle, holdId: pick(0), costMicros: item.value, now })
+                    : s.updateAgent(handle, { capMicros: item.value }, now),
+              )
+              expect(result).toMatchObject({ error: 'invalid_config' })
+              expect(money(await store.getAgent(handle, now))).toEqual(before)
+            }
+            const mine = await store.getAgent(handle, now)
+            const theirs = await reference.getAgent(handle, now)
+            expect(money(mine)).toEqual(money(theirs))
+            if (mine) expectWholeMicros(mine)
           }
+          // Let every live hold lapse: then every hold has ended exactly once.
+          now += 1_000
+          expect(money(await store.getAgent(handle, now))).toEqual(
+            money(await reference.getAgent(handle, now)),
+          )
+          const log = await store.readAudit(handle)
+          expect(log).toEqual(await reference.readAudit(handle))
+          const ends = new Map<string, number>()
+          for (const entry of log) {
+            const id = String(entry.data.holdId)
+            const first =
+              entry.type === 'lapsed' ||
+              (entry.type === 'settled' && entry.data.outcome === 'settled') ||
+              (entry.type === 'released' && entry.data.outcome === 'released')
+            if (first) ends.set(id, (ends.get(id) ?? 0) + 1)
+          }
+          for (const entry of log.filter((e) => e.type === 'hold')) {
+            expect(ends.get(String(entry.data.holdId))).toBe(1)
+          }
+          expect((await store.getAgent(handle, now))?.heldMicros).toBe(0)
         },
       ),
       { numRuns: runs },
     )
+    await reference.close()
   })
 }

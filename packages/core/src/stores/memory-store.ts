@@ -1,23 +1,13 @@
 // The default store: everything in this process's memory. Every operation completes in one
-// synchronous step (no await inside), which is what makes it atomic on Node's event loop.
-// One process only, and forgotten on restart: use sqliteStore or redisStore to share state
-// or to keep revocations across restarts.
+// synchronous step (no await inside), which is what makes the ledger's transitions atomic on
+// Node's event loop. One process only, and forgotten on restart: use sqliteStore or
+// redisStore to share state or to keep revocations across restarts.
 import type { AuditEntry } from '../audit.js'
 import { AgentExistsError, AgentNotFoundError } from '../errors.js'
-import type {
-  ActivityEvent,
-  AgentRecord,
-  NewAgentRecord,
-  ReleaseRequest,
-  ReleaseResult,
-  ReserveRequest,
-  ReserveResult,
-  SettleRequest,
-  SettleResult,
-  Store,
-  StoreEvent,
-} from '../store.js'
-import { lapsedHoldEntry } from './lapsed-hold-entry.js'
+import * as ledger from '../ledger/ledger.js'
+import type { HoldRecord, LedgerStorage } from '../ledger/ledger-storage.js'
+import type { ActivityEvent, AgentRecord, NewAgentRecord, Store } from '../store.js'
+import { StoreListeners } from './store-listeners.js'
 
 /** Options of the memory store. */
 export interface MemoryStoreOptions {
@@ -25,18 +15,13 @@ export interface MemoryStoreOptions {
   maxAuditEntriesPerAgent?: number
 }
 
-interface Hold {
-  amount: number
-  expiresAt: number
-}
-
 interface AgentState {
   record: AgentRecord
-  holds: Map<string, Hold>
-  /** Earliest expiry among `holds`, so most operations skip the sweep. */
+  live: Map<string, HoldRecord>
+  /** Earliest expiry among `live` (or earlier), so most operations skip the scan. */
   nextExpiry: number
-  /** Holds that ended, for idempotent settle and release. Bounded, oldest evicted. */
-  finished: Map<string, 'settled' | 'released' | 'expired'>
+  /** Finished holds, for idempotent settle and release. Bounded, oldest pruned. */
+  finished: Map<string, HoldRecord>
   audit: AuditEntry[]
   activity: ActivityEvent[]
   marks: Set<string>
@@ -55,52 +40,63 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
   const maxAudit = options.maxAuditEntriesPerAgent ?? 10_000
   const agents = new Map<string, AgentState>()
   const byCredential = new Map<string, AgentState>()
-  const listeners = new Set<(event: StoreEvent) => void>()
+  const listeners = new StoreListeners()
 
-  const publish = (event: StoreEvent) => {
-    for (const listener of listeners) {
-      try {
-        listener(event)
-      } catch {
-        // A subscriber's failure is its own; the store's state is already written.
-      }
-    }
-  }
-
-  const snapshot = (state: AgentState): AgentRecord => ({ ...state.record })
-
-  const sweep = (state: AgentState, now: number) => {
-    if (now < state.nextExpiry) return
-    let next = Number.POSITIVE_INFINITY
-    for (const [id, hold] of state.holds) {
-      if (hold.expiresAt <= now) {
-        state.holds.delete(id)
-        state.record.heldMicros -= hold.amount
-        finish(state, id, 'expired')
-        append(state, lapsedHoldEntry(state.record.handle, id, hold.amount, hold.expiresAt, now))
-      } else if (hold.expiresAt < next) {
-        next = hold.expiresAt
-      }
-    }
-    state.nextExpiry = next
-  }
-
-  const finish = (state: AgentState, id: string, how: 'settled' | 'released' | 'expired') => {
-    state.finished.set(id, how)
-    // Evict in batches: deleting the oldest key one at a time leaves a Map's front full of
-    // tombstones that every `keys().next()` walks past.
-    if (state.finished.size > FINISHED_HOLDS_KEPT * 2) {
-      state.finished = new Map([...state.finished].slice(-FINISHED_HOLDS_KEPT))
-    }
-  }
-
-  const append = (state: AgentState, entry: AuditEntry | undefined) => {
-    if (!entry) return
+  const append = (state: AgentState, entry: AuditEntry) => {
     state.audit.push(entry)
     // Trim in batches: dropping the oldest entry on every append would shift the whole
     // array each time (O(n) per call once full).
     if (state.audit.length > maxAudit + AUDIT_TRIM_BATCH)
       state.audit.splice(0, state.audit.length - maxAudit)
+  }
+
+  const storage: LedgerStorage = {
+    agent: (handle) => {
+      const record = agents.get(handle)?.record
+      return record && { ...record }
+    },
+    saveAgent: (record) => {
+      const state = agents.get(record.handle)
+      if (state) state.record = { ...record }
+    },
+    hold: (handle, holdId) => {
+      const state = agents.get(handle)
+      return state?.live.get(holdId) ?? state?.finished.get(holdId)
+    },
+    saveHold: (handle, hold) => {
+      const state = agents.get(handle)
+      if (!state) return
+      if (hold.state === 'held') {
+        state.live.set(hold.id, hold)
+        state.finished.delete(hold.id)
+        if (hold.expiresAt < state.nextExpiry) state.nextExpiry = hold.expiresAt
+        return
+      }
+      state.live.delete(hold.id)
+      state.finished.delete(hold.id)
+      state.finished.set(hold.id, hold)
+      // Prune in batches: deleting the oldest key one at a time leaves a Map's front full
+      // of tombstones that every `keys().next()` walks past.
+      if (state.finished.size > FINISHED_HOLDS_KEPT * 2) {
+        state.finished = new Map([...state.finished].slice(-FINISHED_HOLDS_KEPT))
+      }
+    },
+    dueHolds: (handle, now) => {
+      const state = agents.get(handle)
+      if (!state || now < state.nextExpiry) return []
+      const due: HoldRecord[] = []
+      let next = Number.POSITIVE_INFINITY
+      for (const hold of state.live.values()) {
+        if (hold.expiresAt <= now) due.push(hold)
+        else if (hold.expiresAt < next) next = hold.expiresAt
+      }
+      state.nextExpiry = next
+      return due.sort((a, b) => a.expiresAt - b.expiresAt)
+    },
+    appendAudit: (entry) => {
+      const state = agents.get(entry.handle)
+      if (state) append(state, entry)
+    },
   }
 
   const existing = (handle: string): AgentState => {
@@ -109,14 +105,22 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     return state
   }
 
+  const view = (handle: string, now: number) => ledger.sweep(storage, handle, now)
+
   const store: Store = {
     kind: 'memory',
 
     async createAgent(record: NewAgentRecord) {
       if (agents.has(record.handle)) throw new AgentExistsError(record.handle)
       const state: AgentState = {
-        record: { ...record, status: 'active', spentMicros: 0, heldMicros: 0 },
-        holds: new Map(),
+        record: {
+          ...record,
+          status: 'active',
+          spentMicros: 0,
+          heldMicros: 0,
+          unreconciledMicros: 0,
+        },
+        live: new Map(),
         nextExpiry: Number.POSITIVE_INFINITY,
         finished: new Map(),
         audit: [],
@@ -125,115 +129,52 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       }
       agents.set(record.handle, state)
       byCredential.set(record.credentialHash, state)
-      return snapshot(state)
+      return { ...state.record }
     },
 
     async getAgent(handle, now) {
-      const state = agents.get(handle)
-      if (!state) return undefined
-      sweep(state, now)
-      return snapshot(state)
+      return view(handle, now)
     },
 
     async findAgentByCredentialHash(credentialHash, now) {
       const state = byCredential.get(credentialHash)
-      if (!state) return undefined
-      sweep(state, now)
-      return snapshot(state)
+      return state && view(state.record.handle, now)
     },
 
     async listAgents(now) {
-      return [...agents.values()].map((state) => {
-        sweep(state, now)
-        return snapshot(state)
-      })
+      return [...agents.keys()].map((handle) => view(handle, now) as AgentRecord)
     },
 
     async updateAgent(handle, patch, now, audit) {
-      const state = existing(handle)
-      if (patch.capMicros !== undefined) state.record.capMicros = patch.capMicros
-      if (patch.policy !== undefined) state.record.policy = patch.policy
-      state.record.updatedAt = now
-      append(state, audit)
-      sweep(state, now)
-      publish({ type: 'updated', handle })
-      return snapshot(state)
+      const agent = ledger.updateAgent(storage, handle, patch, now, audit)
+      listeners.publish({ type: 'updated', handle })
+      return agent
     },
 
     async revokeAgent(handle, reason, now, audit) {
-      const state = existing(handle)
-      const alreadyRevoked = state.record.status === 'revoked'
-      if (!alreadyRevoked) {
-        state.record.status = 'revoked'
-        state.record.revokedAt = now
-        state.record.revokedReason = reason
-        state.record.updatedAt = now
-        append(state, audit)
-        publish({ type: 'revoked', handle, reason, at: now })
-      }
-      return { agent: snapshot(state), alreadyRevoked }
+      const result = ledger.revoke(storage, handle, reason, now, audit)
+      if (!result.alreadyRevoked) listeners.publish({ type: 'revoked', handle, reason, at: now })
+      return result
     },
 
-    async reserve(request: ReserveRequest): Promise<ReserveResult> {
-      const state = agents.get(request.handle)
-      if (!state) return { ok: false, reason: 'not_found' }
-      sweep(state, request.now)
-      const record = state.record
-      if (record.status === 'revoked')
-        return { ok: false, reason: 'revoked', agent: snapshot(state) }
-      // A retried reserve with the same hold id must not hold twice.
-      if (state.holds.has(request.holdId)) return { ok: true, agent: snapshot(state) }
-      const available = record.capMicros - record.spentMicros - record.heldMicros
-      if (available <= 0 || request.amountMicros > available) {
-        return { ok: false, reason: 'cap', agent: snapshot(state) }
-      }
-      state.holds.set(request.holdId, {
-        amount: request.amountMicros,
-        expiresAt: request.expiresAt,
-      })
-      state.finished.delete(request.holdId)
-      if (request.expiresAt < state.nextExpiry) state.nextExpiry = request.expiresAt
-      record.heldMicros += request.amountMicros
-      append(state, request.audit)
-      return { ok: true, agent: snapshot(state) }
+    async reserve(request) {
+      return ledger.reserve(storage, request)
     },
 
-    async settle(request: SettleRequest): Promise<SettleResult> {
-      const state = existing(request.handle)
-      sweep(state, request.now)
-      const hold = state.holds.get(request.holdId)
-      const ended = state.finished.get(request.holdId)
-      if (!hold && (ended === 'settled' || ended === 'released')) {
-        return { outcome: 'duplicate', agent: snapshot(state) }
-      }
-      if (hold) {
-        state.holds.delete(request.holdId)
-        state.record.heldMicros -= hold.amount
-      }
-      state.record.spentMicros += request.costMicros
-      finish(state, request.holdId, 'settled')
-      append(state, request.audit)
-      return { outcome: hold ? 'settled' : 'late', agent: snapshot(state) }
+    async renew(request) {
+      return ledger.renew(storage, request)
     },
 
-    async release(request: ReleaseRequest): Promise<ReleaseResult> {
-      const state = existing(request.handle)
-      sweep(state, request.now)
-      const hold = state.holds.get(request.holdId)
-      if (!hold) {
-        if (!state.finished.has(request.holdId)) finish(state, request.holdId, 'released')
-        return { outcome: 'none', agent: snapshot(state) }
-      }
-      state.holds.delete(request.holdId)
-      state.record.heldMicros -= hold.amount
-      finish(state, request.holdId, 'released')
-      append(state, request.audit)
-      return { outcome: 'released', agent: snapshot(state) }
+    async settle(request) {
+      return ledger.settle(storage, request)
+    },
+
+    async release(request) {
+      return ledger.release(storage, request)
     },
 
     appendAudit(entry) {
-      const state = agents.get(entry.handle)
-      if (state) append(state, entry)
+      storage.appendAudit(entry)
     },
 
     async readAudit(handle, options = {}) {
@@ -259,8 +200,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     },
 
     subscribe(listener) {
-      listeners.add(listener)
-      return () => listeners.delete(listener)
+      return listeners.add(listener)
     },
 
     async flush() {},

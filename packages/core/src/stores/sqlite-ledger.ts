@@ -1,10 +1,13 @@
-// The SQL of the sqlite store. Every method here runs INSIDE one write transaction opened by
-// the store (or is a single read statement), so each is atomic across processes: the checks
-// and the writes of a reserve see the same balance because nobody else can write between them.
+// The sqlite store's storage for the ledger (ledger/ledger.ts) and its other tables. Every
+// method here runs INSIDE one write transaction opened by the store (or is a single read
+// statement), so each transition is atomic across processes: nobody else can write between
+// its reads and its writes.
 
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import type { AuditEntry } from '../audit.js'
 import { AgentExistsError, AgentNotFoundError } from '../errors.js'
+import * as ledger from '../ledger/ledger.js'
+import type { HoldRecord, HoldState, LedgerStorage } from '../ledger/ledger-storage.js'
 import type { AgentPolicy } from '../policy.js'
 import type {
   ActivityEvent,
@@ -12,12 +15,13 @@ import type {
   NewAgentRecord,
   ReleaseRequest,
   ReleaseResult,
+  RenewRequest,
+  RenewResult,
   ReserveRequest,
   ReserveResult,
   SettleRequest,
   SettleResult,
 } from '../store.js'
-import { lapsedHoldEntry } from './lapsed-hold-entry.js'
 import {
   type AgentRow,
   type AuditRow,
@@ -28,10 +32,28 @@ import {
   toAuditEntry,
 } from './sqlite-rows.js'
 
-type HoldState = 'held' | 'settled' | 'released' | 'expired'
-type HoldRow = { state: HoldState; expires_at: number; amount_micros: number }
+interface HoldRow {
+  hold_id: string
+  amount_micros: number
+  expires_at: number
+  state: HoldState
+  charged_micros: number
+  updated_at: number
+}
 
-export class SqliteLedger {
+const toHold = (row: HoldRow): HoldRecord => ({
+  id: row.hold_id,
+  amountMicros: row.amount_micros,
+  expiresAt: row.expires_at,
+  state: row.state,
+  chargedMicros: row.charged_micros,
+  updatedAt: row.updated_at,
+})
+
+/** Finished holds deleted per prune: small batches, so no write lock is held for long. */
+export const PRUNE_BATCH = 256
+
+export class SqliteLedger implements LedgerStorage {
   readonly #origin: string
   readonly #sql: Record<keyof typeof SQL, StatementSync>
 
@@ -42,6 +64,55 @@ export class SqliteLedger {
       Object.entries(SQL).map(([name, text]) => [name, db.prepare(text)]),
     ) as Record<keyof typeof SQL, StatementSync>
   }
+
+  // LedgerStorage: what the transitions read and write.
+
+  agent(handle: string): AgentRecord | undefined {
+    const row = this.#sql.agent.get({ handle }) as AgentRow | undefined
+    return row && toAgentRecord(row)
+  }
+
+  saveAgent(record: AgentRecord): void {
+    this.#sql.saveAgent.run({
+      handle: record.handle,
+      status: record.status,
+      cap_micros: record.capMicros,
+      spent_micros: record.spentMicros,
+      held_micros: record.heldMicros,
+      unreconciled_micros: record.unreconciledMicros,
+      updated_at: record.updatedAt,
+      revoked_at: record.revokedAt ?? null,
+      revoked_reason: record.revokedReason ?? null,
+      policy: JSON.stringify(record.policy),
+    })
+  }
+
+  hold(handle: string, holdId: string): HoldRecord | undefined {
+    const row = this.#sql.hold.get(handle, holdId) as HoldRow | undefined
+    return row && toHold(row)
+  }
+
+  saveHold(handle: string, hold: HoldRecord): void {
+    this.#sql.saveHold.run({
+      handle,
+      hold_id: hold.id,
+      amount: hold.amountMicros,
+      expires_at: hold.expiresAt,
+      state: hold.state,
+      charged: hold.chargedMicros,
+      updated_at: hold.updatedAt,
+    })
+  }
+
+  dueHolds(handle: string, now: number): HoldRecord[] {
+    return (this.#sql.dueHolds.all({ handle, now }) as unknown as HoldRow[]).map(toHold)
+  }
+
+  appendAudit(entry: AuditEntry): void {
+    this.#sql.insertAudit.run(auditParams(entry))
+  }
+
+  // The store's operations.
 
   createAgent(record: NewAgentRecord): AgentRecord {
     if (this.#sql.exists.get(record.handle)) throw new AgentExistsError(record.handle)
@@ -56,21 +127,37 @@ export class SqliteLedger {
       revoked_reason: record.revokedReason ?? null,
       policy: JSON.stringify(record.policy),
     })
-    return this.#mustGet(record.handle, record.updatedAt)
+    return this.agent(record.handle) as AgentRecord
   }
 
-  getAgent(handle: string, now: number): AgentRecord | undefined {
-    const row = this.#sql.agent.get({ handle, now }) as AgentRow | undefined
-    return row && toAgentRecord(row)
+  /** A read: the agent as stored, and whether it has holds due to lapse (a write). */
+  peek(handle: string, now: number): { agent: AgentRecord | undefined; due: boolean } {
+    const agent = this.agent(handle)
+    return {
+      agent,
+      due: agent !== undefined && this.#sql.anyDue.get({ handle, now }) !== undefined,
+    }
   }
 
-  findByCredentialHash(hash: string, now: number): AgentRecord | undefined {
-    const row = this.#sql.agentByHash.get({ hash, now }) as AgentRow | undefined
-    return row && toAgentRecord(row)
+  handleOf(credentialHash: string): string | undefined {
+    return (this.#sql.handleByHash.get(credentialHash) as { handle: string } | undefined)?.handle
   }
 
-  listAgents(now: number): AgentRecord[] {
-    return (this.#sql.agents.all({ now }) as unknown as AgentRow[]).map(toAgentRecord)
+  /** Every agent (one query), and whether any of them has holds due to lapse. */
+  listAgents(now: number): { agents: AgentRecord[]; due: boolean } {
+    const agents = (this.#sql.agents.all() as unknown as AgentRow[]).map(toAgentRecord)
+    return { agents, due: this.#sql.anyDueAtAll.get({ now }) !== undefined }
+  }
+
+  /** Charges every agent's lapsed holds (a write). */
+  sweepAll(now: number): void {
+    for (const { handle } of this.#sql.dueHandles.all({ now }) as { handle: string }[]) {
+      ledger.sweep(this, handle, now)
+    }
+  }
+
+  sweep(handle: string, now: number): AgentRecord | undefined {
+    return ledger.sweep(this, handle, now)
   }
 
   updateAgent(
@@ -79,16 +166,9 @@ export class SqliteLedger {
     now: number,
     audit?: AuditEntry,
   ): AgentRecord {
-    const current = this.#mustGet(handle, now)
-    this.#sql.updateAgent.run({
-      handle,
-      cap_micros: patch.capMicros ?? current.capMicros,
-      policy: JSON.stringify(patch.policy ?? current.policy),
-      now,
-    })
+    const agent = ledger.updateAgent(this, handle, patch, now, audit)
     this.#sql.insertEvent.run(this.#origin, 'updated', handle, null, now)
-    this.insertAudit(audit ? [audit] : [])
-    return this.#mustGet(handle, now)
+    return agent
   }
 
   revokeAgent(
@@ -97,114 +177,30 @@ export class SqliteLedger {
     now: number,
     audit?: AuditEntry,
   ): { agent: AgentRecord; alreadyRevoked: boolean } {
-    const current = this.#mustGet(handle, now)
-    if (current.status === 'revoked') return { agent: current, alreadyRevoked: true }
-    this.#sql.revokeAgent.run({ handle, reason, now })
-    this.#sql.insertEvent.run(this.#origin, 'revoked', handle, reason, now)
-    this.insertAudit(audit ? [audit] : [])
-    return { agent: this.#mustGet(handle, now), alreadyRevoked: false }
+    const result = ledger.revoke(this, handle, reason, now, audit)
+    if (!result.alreadyRevoked)
+      this.#sql.insertEvent.run(this.#origin, 'revoked', handle, reason, now)
+    return result
   }
 
-  // The ledger methods below compute the record they return from the one they read, instead
-  // of reading it again: nobody else can write inside this transaction, and a reserve +
-  // settle pair is then 2 reads fewer (PERFORMANCE.md: <= 100 µs for both).
-
   reserve(request: ReserveRequest): ReserveResult {
-    const { handle, holdId, amountMicros, expiresAt, now } = request
-    const row = this.#sql.agentForWrite.get({ handle, now }) as
-      | (AgentRow & { lapsed: number })
-      | undefined
-    if (!row) return { ok: false, reason: 'not_found' }
-    if (row.lapsed > 0) {
-      const lapsed = this.#sql.lapsedHolds.all({ handle, now }) as unknown as LapsedHoldRow[]
-      this.insertAudit(
-        lapsed.map((hold) =>
-          lapsedHoldEntry(
-            handle,
-            hold.hold_id,
-            Number(hold.amount_micros),
-            Number(hold.expires_at),
-            now,
-          ),
-        ),
-      )
-      this.#sql.expireHolds.run({ handle, now })
-    }
-    const agent = toAgentRecord(row)
-    if (agent.status === 'revoked') return { ok: false, reason: 'revoked', agent }
-    // A retried reserve with the same hold id must not hold twice.
-    if (this.#holdState(handle, holdId) === 'held') return { ok: true, agent }
-    const available = agent.capMicros - agent.spentMicros - agent.heldMicros
-    if (available <= 0 || amountMicros > available) return { ok: false, reason: 'cap', agent }
-    this.#sql.upsertHold.run({
-      handle,
-      hold_id: holdId,
-      amount: amountMicros,
-      expires_at: expiresAt,
-      state: 'held',
-      now,
-    })
-    this.insertAudit(request.audit ? [request.audit] : [])
-    return { ok: true, agent: { ...agent, heldMicros: agent.heldMicros + amountMicros } }
+    return ledger.reserve(this, request)
+  }
+
+  renew(request: RenewRequest): RenewResult {
+    return ledger.renew(this, request)
   }
 
   settle(request: SettleRequest): SettleResult {
-    const { handle, holdId, costMicros, now } = request
-    const before = this.#mustGet(handle, now)
-    const hold = this.#sql.hold.get(handle, holdId) as HoldRow | undefined
-    if (hold && (hold.state === 'settled' || hold.state === 'released')) {
-      return { outcome: 'duplicate', agent: before }
-    }
-    // The money was spent whether or not the hold was still live: record it either way.
-    const live = hold?.state === 'held' && hold.expires_at > now
-    this.#sql.addSpend.run({ handle, cost: costMicros })
-    if (hold) {
-      this.#sql.finishHold.run({ handle, hold_id: holdId, state: 'settled', now })
-    } else {
-      this.#sql.upsertHold.run({
-        handle,
-        hold_id: holdId,
-        amount: 0,
-        expires_at: now,
-        state: 'settled',
-        now,
-      })
-    }
-    this.insertAudit(request.audit ? [request.audit] : [])
-    const agent = {
-      ...before,
-      spentMicros: before.spentMicros + costMicros,
-      heldMicros: before.heldMicros - (live ? (hold?.amount_micros ?? 0) : 0),
-    }
-    return { outcome: live ? 'settled' : 'late', agent }
+    return ledger.settle(this, request)
   }
 
   release(request: ReleaseRequest): ReleaseResult {
-    const { handle, holdId, now } = request
-    const before = this.#mustGet(handle, now)
-    const hold = this.#sql.hold.get(handle, holdId) as HoldRow | undefined
-    if (!hold) {
-      // Released before it was ever held (the call failed before its reserve landed):
-      // remember it, so a settle that arrives afterwards cannot charge it.
-      this.#sql.upsertHold.run({
-        handle,
-        hold_id: holdId,
-        amount: 0,
-        expires_at: now,
-        state: 'released',
-        now,
-      })
-      return { outcome: 'none', agent: before }
-    }
-    if (hold.state !== 'held' || hold.expires_at <= now) return { outcome: 'none', agent: before }
-    this.#sql.finishHold.run({ handle, hold_id: holdId, state: 'released', now })
-    this.insertAudit(request.audit ? [request.audit] : [])
-    const agent = { ...before, heldMicros: before.heldMicros - hold.amount_micros }
-    return { outcome: 'released', agent }
+    return ledger.release(this, request)
   }
 
   insertAudit(entries: readonly AuditEntry[]): void {
-    for (const entry of entries) this.#sql.insertAudit.run(auditParams(entry))
+    for (const entry of entries) this.appendAudit(entry)
   }
 
   /** Oldest first; with `limit`, the most recent `limit` entries. */
@@ -230,64 +226,58 @@ export class SqliteLedger {
     return Number(this.#sql.mark.run(handle, key).changes) === 1
   }
 
-  /** Forgets finished holds older than `holdsBefore` and events older than `eventsBefore`. */
-  prune(holdsBefore: number, eventsBefore: number): void {
-    this.#sql.pruneHolds.run(holdsBefore)
+  /**
+   * Forgets at most PRUNE_BATCH settled or released holds older than `holdsBefore` (lapsed
+   * ones older than `lapsedBefore`: a late settle may still correct them), and events older
+   * than `eventsBefore`. Returns how many holds went, so the store knows whether more wait.
+   */
+  prune(holdsBefore: number, lapsedBefore: number, eventsBefore: number): number {
+    const removed = Number(
+      this.#sql.pruneHolds.run({
+        before: holdsBefore,
+        lapsed_before: lapsedBefore,
+        batch: PRUNE_BATCH,
+      }).changes,
+    )
     this.#sql.pruneEvents.run(eventsBefore)
+    return removed
   }
-
-  #holdState(handle: string, holdId: string): HoldState | undefined {
-    return (this.#sql.hold.get(handle, holdId) as { state: HoldState } | undefined)?.state
-  }
-
-  #mustGet(handle: string, now: number): AgentRecord {
-    const agent = this.getAgent(handle, now)
-    if (!agent) throw new AgentNotFoundError(handle)
-    return agent
-  }
-}
-
-interface LapsedHoldRow {
-  hold_id: string
-  amount_micros: number | bigint
-  expires_at: number | bigint
 }
 
 const SQL = {
   exists: 'SELECT 1 AS found FROM agents WHERE handle = ?',
   insertAgent: `INSERT INTO agents (handle, credential_hash, status, cap_micros, spent_micros,
-      currency, created_at, updated_at, revoked_at, revoked_reason, policy)
-    VALUES (:handle, :credential_hash, 'active', :cap_micros, 0, :currency, :created_at,
+      held_micros, unreconciled_micros, currency, created_at, updated_at, revoked_at,
+      revoked_reason, policy)
+    VALUES (:handle, :credential_hash, 'active', :cap_micros, 0, 0, 0, :currency, :created_at,
       :updated_at, :revoked_at, :revoked_reason, :policy)`,
   agent: `${SELECT_AGENT} WHERE a.handle = :handle`,
-  // For reserve: also counts holds that lapsed but are still marked held, to sweep them.
-  agentForWrite: `${SELECT_AGENT.replace(
-    'FROM agents a',
-    `, EXISTS (
-      SELECT 1 FROM holds l
-      WHERE l.handle = a.handle AND l.state = 'held' AND l.expires_at <= :now
-    ) AS lapsed FROM agents a`,
-  )} WHERE a.handle = :handle`,
-  agentByHash: `${SELECT_AGENT} WHERE a.credential_hash = :hash`,
+  handleByHash: 'SELECT handle FROM agents WHERE credential_hash = ?',
   agents: `${SELECT_AGENT} ORDER BY a.created_at, a.handle`,
-  updateAgent: `UPDATE agents SET cap_micros = :cap_micros, policy = :policy, updated_at = :now
+  saveAgent: `UPDATE agents SET status = :status, cap_micros = :cap_micros,
+      spent_micros = :spent_micros, held_micros = :held_micros,
+      unreconciled_micros = :unreconciled_micros, updated_at = :updated_at,
+      revoked_at = :revoked_at, revoked_reason = :revoked_reason, policy = :policy
     WHERE handle = :handle`,
-  revokeAgent: `UPDATE agents SET status = 'revoked', revoked_at = :now,
-      revoked_reason = :reason, updated_at = :now
-    WHERE handle = :handle AND status = 'active'`,
-  addSpend: 'UPDATE agents SET spent_micros = spent_micros + :cost WHERE handle = :handle',
-  hold: 'SELECT state, expires_at, amount_micros FROM holds WHERE handle = ? AND hold_id = ?',
-  lapsedHolds: `SELECT hold_id, amount_micros, expires_at FROM holds
-    WHERE handle = :handle AND state = 'held' AND expires_at <= :now ORDER BY expires_at`,
-  expireHolds: `UPDATE holds SET state = 'expired', updated_at = :now
-    WHERE handle = :handle AND state = 'held' AND expires_at <= :now`,
-  upsertHold: `INSERT INTO holds (handle, hold_id, amount_micros, expires_at, state, updated_at)
-    VALUES (:handle, :hold_id, :amount, :expires_at, :state, :now)
+  hold: `SELECT hold_id, amount_micros, expires_at, state, charged_micros, updated_at
+    FROM holds WHERE handle = ? AND hold_id = ?`,
+  dueHolds: `SELECT hold_id, amount_micros, expires_at, state, charged_micros, updated_at
+    FROM holds WHERE handle = :handle AND state = 'held' AND expires_at <= :now
+    ORDER BY expires_at, hold_id`,
+  anyDue: `SELECT 1 AS due FROM holds
+    WHERE handle = :handle AND state = 'held' AND expires_at <= :now LIMIT 1`,
+  anyDueAtAll: `SELECT 1 AS due FROM holds WHERE state = 'held' AND expires_at <= :now LIMIT 1`,
+  dueHandles: `SELECT DISTINCT handle FROM holds WHERE state = 'held' AND expires_at <= :now`,
+  saveHold: `INSERT INTO holds (handle, hold_id, amount_micros, expires_at, state, charged_micros,
+      updated_at)
+    VALUES (:handle, :hold_id, :amount, :expires_at, :state, :charged, :updated_at)
     ON CONFLICT (handle, hold_id) DO UPDATE SET amount_micros = excluded.amount_micros,
-      expires_at = excluded.expires_at, state = excluded.state, updated_at = excluded.updated_at`,
-  finishHold: `UPDATE holds SET state = :state, updated_at = :now
-    WHERE handle = :handle AND hold_id = :hold_id`,
-  pruneHolds: "DELETE FROM holds WHERE state <> 'held' AND updated_at < ?",
+      expires_at = excluded.expires_at, state = excluded.state,
+      charged_micros = excluded.charged_micros, updated_at = excluded.updated_at`,
+  pruneHolds: `DELETE FROM holds WHERE (handle, hold_id) IN (
+      SELECT handle, hold_id FROM holds WHERE state <> 'held' AND updated_at < :before
+        AND (state <> 'lapsed' OR updated_at < :lapsed_before)
+      LIMIT :batch)`,
   pruneEvents: 'DELETE FROM events WHERE at < ?',
   insertEvent: 'INSERT INTO events (origin, type, handle, reason, at) VALUES (?, ?, ?, ?, ?)',
   insertAudit: `INSERT INTO audit (handle, at, type, summary, data)

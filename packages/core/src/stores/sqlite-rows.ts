@@ -1,12 +1,10 @@
-// Rows of the sqlite store and their mapping to the Store interface's records. The SQL that
-// reads an agent always computes `held` from the live holds in the same statement, so one
-// read is one consistent snapshot (no second query racing another process's write).
+// Rows of the sqlite store and their mapping to the Store interface's records.
 
 import type { AuditEntry } from '../audit.js'
 import type { AgentPolicy } from '../policy.js'
 import type { ActivityEvent, AgentRecord } from '../store.js'
 
-/** An `agents` row with its live holds summed (`held_micros`). */
+/** An `agents` row. */
 export interface AgentRow {
   handle: string
   credential_hash: string
@@ -14,6 +12,7 @@ export interface AgentRow {
   cap_micros: number
   spent_micros: number
   held_micros: number
+  unreconciled_micros: number
   currency: string
   created_at: number
   updated_at: number
@@ -22,13 +21,8 @@ export interface AgentRow {
   policy: string
 }
 
-/** The agent columns plus live holds at `:now`; callers add their own WHERE / ORDER BY. */
-export const SELECT_AGENT = `
-  SELECT a.*, (
-    SELECT COALESCE(SUM(h.amount_micros), 0) FROM holds h
-    WHERE h.handle = a.handle AND h.state = 'held' AND h.expires_at > :now
-  ) AS held_micros
-  FROM agents a`
+/** The agent columns; callers add their own WHERE / ORDER BY. */
+export const SELECT_AGENT = 'SELECT a.* FROM agents a'
 
 export function toAgentRecord(row: AgentRow): AgentRecord {
   const record: AgentRecord = {
@@ -38,6 +32,7 @@ export function toAgentRecord(row: AgentRow): AgentRecord {
     capMicros: row.cap_micros,
     spentMicros: row.spent_micros,
     heldMicros: row.held_micros,
+    unreconciledMicros: row.unreconciled_micros,
     currency: 'usd',
     createdAt: row.created_at,
     updatedAt: row.updated_at,

@@ -8,7 +8,7 @@ import type { DatabaseSync } from 'node:sqlite'
 import { StoreUnavailableError } from '../errors.js'
 
 /** The schema version this code reads and writes. */
-export const SQLITE_SCHEMA_VERSION = 1
+export const SQLITE_SCHEMA_VERSION = 2
 
 /** Migration `i` takes the schema from version `i` to `i + 1`. */
 const MIGRATIONS: readonly string[] = [
@@ -70,6 +70,34 @@ const MIGRATIONS: readonly string[] = [
     reason TEXT,
     at INTEGER NOT NULL
   ) STRICT;
+  `,
+  // v2: the ledger written once (ledger/ledger.ts). `held` and `unreconciled` become counters
+  // kept by the transitions; a hold that lapses is charged (`lapsed`, with what it charged),
+  // not released. Holds that lapsed under v1 were released back then and stay released.
+  `
+  ALTER TABLE agents ADD COLUMN held_micros INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE agents ADD COLUMN unreconciled_micros INTEGER NOT NULL DEFAULT 0;
+  CREATE TABLE holds_v2 (
+    handle TEXT NOT NULL,
+    hold_id TEXT NOT NULL,
+    amount_micros INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('held', 'settled', 'released', 'lapsed')),
+    charged_micros INTEGER NOT NULL DEFAULT 0,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (handle, hold_id)
+  ) STRICT, WITHOUT ROWID;
+  INSERT INTO holds_v2 (handle, hold_id, amount_micros, expires_at, state, charged_micros, updated_at)
+    SELECT handle, hold_id, amount_micros, expires_at,
+      CASE state WHEN 'expired' THEN 'released' ELSE state END, 0, updated_at FROM holds;
+  DROP TABLE holds;
+  ALTER TABLE holds_v2 RENAME TO holds;
+  UPDATE agents SET held_micros = (
+    SELECT COALESCE(SUM(h.amount_micros), 0) FROM holds h
+    WHERE h.handle = agents.handle AND h.state = 'held');
+  CREATE INDEX holds_live ON holds (handle, expires_at) WHERE state = 'held';
+  CREATE INDEX holds_due ON holds (expires_at) WHERE state = 'held';
+  CREATE INDEX holds_finished ON holds (updated_at) WHERE state <> 'held';
   `,
 ]
 

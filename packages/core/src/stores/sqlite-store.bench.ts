@@ -63,7 +63,7 @@ export async function benchReserveSettle(name: string, store: Store): Promise<St
   bench.add(`reserve + settle (${name})`, async () => {
     const holdId = `h${i++}`
     const now = Date.now()
-    await store.reserve({ handle, holdId, amountMicros: 5_000, expiresAt: now + 60_000, now })
+    await store.reserve({ handle, holdId, amountMicros: 5_000, ttlMs: 60_000, now })
     await store.settle({ handle, holdId, costMicros: 3_000, now })
   })
   await bench.run()

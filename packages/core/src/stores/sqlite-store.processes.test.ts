@@ -161,35 +161,36 @@ describe('sqliteStore across processes', () => {
       spentMicros: 1_400,
       heldMicros: 3_000,
     })
-    // Past the hold TTL the crashed process's holds no longer lock the budget.
+    // Past the lease the crashed process's holds lapse: money may have left, so each is
+    // charged in full, as unreconciled spend (never released as though nothing was spent).
     const after = expiresAt + 1
     expect(await reopened.getAgent('crasher', after)).toMatchObject({
-      spentMicros: 1_400,
+      spentMicros: 4_400,
       heldMicros: 0,
+      unreconciledMicros: 3_000,
     })
     const reserve = await reopened.reserve({
       handle: 'crasher',
       holdId: 'fresh',
-      amountMicros: 1_000_000 - 1_400,
-      expiresAt: after + 1_000,
+      amountMicros: 1_000_000 - 4_400,
+      ttlMs: 1_000,
       now: after,
     })
     expect(reserve.ok).toBe(true)
     const audit = await reopened.readAudit('crasher')
     // The crashed worker's holds were neither settled nor released: each lapse is audited
-    // when the next reserve sweeps it, and together they account for the held $0.003.
+    // when it is charged, and together they account for the held $0.003.
     expect(audit.map((entry) => entry.type)).toEqual([
       'hold',
       'settled',
       'hold',
       'settled',
       'alert',
-      'released',
-      'released',
-      'released',
+      'lapsed',
+      'lapsed',
+      'lapsed',
     ])
-    const lapsed = audit.filter((entry) => entry.type === 'released')
-    expect(lapsed.every((entry) => entry.data.reason === 'expired')).toBe(true)
+    const lapsed = audit.filter((entry) => entry.type === 'lapsed')
     expect(
       lapsed.reduce((sum, entry) => sum + Math.round(Number(entry.data.amount) * 1e6), 0),
     ).toBe(3_000)

@@ -1,4 +1,12 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
@@ -59,7 +67,7 @@ describe('sqliteStore', () => {
       handle: 'kept',
       holdId: 's',
       amountMicros: 500,
-      expiresAt: 99_000,
+      ttlMs: 90_000,
       now: 1_000,
     })
     await first.settle({
@@ -73,7 +81,7 @@ describe('sqliteStore', () => {
       handle: 'kept',
       holdId: 'live',
       amountMicros: 700,
-      expiresAt: 99_000,
+      ttlMs: 90_000,
       now: 1_200,
     })
     await first.revokeAgent('killed', 'runaway loop', 1_300, entry('killed', 'revoked', 1_300))
@@ -126,14 +134,14 @@ describe('sqliteStore', () => {
       handle: 'retry',
       holdId: 'same',
       amountMicros: 400,
-      expiresAt: 9_000,
+      ttlMs: 8_000,
       now: 1_000,
     })
     await store.reserve({
       handle: 'retry',
       holdId: 'same',
       amountMicros: 400,
-      expiresAt: 9_000,
+      ttlMs: 8_000,
       now: 1_000,
     })
     expect((await store.getAgent('retry', 1_000))?.heldMicros).toBe(400)
@@ -184,7 +192,7 @@ describe('sqliteStore', () => {
     const other = new DatabaseSync(path)
     other.exec('BEGIN IMMEDIATE')
     await expect(
-      store.reserve({ handle: 'locked', holdId: 'l', amountMicros: 1, expiresAt: 9_000, now: 1 }),
+      store.reserve({ handle: 'locked', holdId: 'l', amountMicros: 1, ttlMs: 8_000, now: 1 }),
     ).rejects.toSatisfy(
       (error: Error) =>
         StoreUnavailableError.isInstance(error) && /sqlite store at .* reserve/.test(error.message),
@@ -199,12 +207,85 @@ describe('sqliteStore', () => {
           handle: 'locked',
           holdId: 'l',
           amountMicros: 1,
-          expiresAt: 9_000,
+          ttlMs: 8_000,
           now: 1,
         })
       ).ok,
     ).toBe(true)
     expect((await store.readAudit('locked')).map((item) => item.type)).toEqual(['created'])
+  })
+
+  it('waits for a busy write lock without blocking the event loop', async () => {
+    const path = newPath()
+    const store = openStore(path, { busyTimeoutMs: 2_000 })
+    await store.createAgent(testAgentRecord('busy', 1_000))
+    const other = new DatabaseSync(path)
+    other.exec('BEGIN IMMEDIATE')
+    let ticks = 0
+    const ticker = setInterval(() => ticks++, 5)
+    const reserve = store.reserve({ handle: 'busy', holdId: 'b', amountMicros: 1, ttlMs: 8_000, now: 1 })
+    // The reserve waits for the lock while timers keep firing (a synchronous busy wait
+    // would freeze them all until the lock is released).
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const ticksWhileLocked = ticks
+    other.exec('COMMIT')
+    other.close()
+    expect((await reserve).ok).toBe(true)
+    clearInterval(ticker)
+    expect(ticksWhileLocked).toBeGreaterThan(5)
+  })
+
+  it('fails closed once its file is deleted or replaced under it', async () => {
+    const path = newPath()
+    const store = openStore(path)
+    await store.createAgent(testAgentRecord('gone', 1_000_000))
+    rmSync(path)
+    rmSync(`${path}-wal`, { force: true })
+    rmSync(`${path}-shm`, { force: true })
+    // Another process starts afresh on the same path: the old one must not keep admitting.
+    const fresh = openStore(path)
+    await fresh.createAgent(testAgentRecord('gone', 1))
+    await expect(
+      store.reserve({ handle: 'gone', holdId: 'x', amountMicros: 1, ttlMs: 8_000, now: 1 }),
+    ).rejects.toSatisfy(
+      (error: Error) => StoreUnavailableError.isInstance(error) && /deleted or replaced/.test(error.message),
+    )
+    await expect(store.getAgent('gone', 1)).rejects.toSatisfy(StoreUnavailableError.isInstance)
+  })
+
+  it('creates its file and folder owner-only (they hold webhook secrets)', () => {
+    const path = newPath()
+    openStore(path)
+    expect(statSync(path).mode & 0o777).toBe(0o600)
+    expect(statSync(join(path, '..')).mode & 0o777).toBe(0o700)
+  })
+
+  it('prunes finished holds in small batches, keeping lapsed ones longer', async () => {
+    const path = newPath()
+    const store = openStore(path, { holdRetentionMs: 1_000 })
+    await store.createAgent(testAgentRecord('prune', 1_000_000_000))
+    for (let i = 0; i < 600; i++) {
+      await store.reserve({ handle: 'prune', holdId: `h${i}`, amountMicros: 1, ttlMs: 60_000, now: 1_000 })
+      await store.settle({ handle: 'prune', holdId: `h${i}`, costMicros: 1, now: 1_000 })
+    }
+    await store.reserve({ handle: 'prune', holdId: 'lapse', amountMicros: 5, ttlMs: 10, now: 1_000 })
+    const count = () => {
+      const db = new DatabaseSync(path, { readOnly: true })
+      const row = db.prepare('SELECT COUNT(*) AS n FROM holds').get() as { n: number }
+      db.close()
+      return row.n
+    }
+    expect(count()).toBe(601)
+    // Each reserve past the retention prunes one batch of at most 256, never all at once.
+    await store.reserve({ handle: 'prune', holdId: 'p1', amountMicros: 1, ttlMs: 60_000, now: 10_000 })
+    expect(count()).toBe(601 + 1 - 256)
+    await store.reserve({ handle: 'prune', holdId: 'p2', amountMicros: 1, ttlMs: 60_000, now: 10_001 })
+    await store.reserve({ handle: 'prune', holdId: 'p3', amountMicros: 1, ttlMs: 60_000, now: 10_002 })
+    // The 600 settled holds are gone; the lapsed one (kept 7x longer) and the live ones stay.
+    expect(count()).toBe(4)
+    expect((await store.settle({ handle: 'prune', holdId: 'lapse', costMicros: 2, now: 10_003 })).outcome).toBe(
+      'corrected',
+    )
   })
 
   it('fails closed when the file cannot be opened, and after close', async () => {

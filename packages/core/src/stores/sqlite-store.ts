@@ -1,15 +1,17 @@
 // The embedded durable store: one sqlite file (node:sqlite, built into Node 22, no native
 // build) shared safely by every process on a machine. WAL mode lets readers run beside the
-// one writer; every ledger operation is ONE `BEGIN IMMEDIATE` transaction (it takes the write
-// lock up front, so two processes can never both read the old balance and both reserve);
-// `busy_timeout` makes a process wait its turn instead of failing at once. Other processes'
-// revocations arrive through a cheap poll (see sqlite-event-poller.ts).
+// one writer; every ledger transition (ledger/ledger.ts) is ONE `BEGIN IMMEDIATE`
+// transaction (it takes the write lock up front, so two processes can never both read the
+// old balance and both reserve). node:sqlite is synchronous, so a busy lock is never waited
+// for inside sqlite (that would freeze the event loop): the store retries asynchronously.
+// Other processes' revocations arrive through a cheap poll (see sqlite-event-poller.ts).
 
 import { randomUUID } from 'node:crypto'
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import type { DatabaseSync } from 'node:sqlite'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { AuditEntry } from '../audit.js'
 import { InvalidConfigError, KillSwitchError, StoreUnavailableError } from '../errors.js'
 import type { AgentPolicy } from '../policy.js'
@@ -19,6 +21,8 @@ import type {
   NewAgentRecord,
   ReleaseRequest,
   ReleaseResult,
+  RenewRequest,
+  RenewResult,
   ReserveRequest,
   ReserveResult,
   SettleRequest,
@@ -27,27 +31,31 @@ import type {
   StoreEvent,
 } from '../store.js'
 import { SqliteEventPoller } from './sqlite-event-poller.js'
-import { SqliteLedger } from './sqlite-ledger.js'
+import { PRUNE_BATCH, SqliteLedger } from './sqlite-ledger.js'
 import { migrateSqlite } from './sqlite-schema.js'
+import { StoreListeners } from './store-listeners.js'
 
 /** Options of {@link sqliteStore}. */
 export interface SqliteStoreOptions {
   /**
    * How long an operation waits for another process's write lock before it fails with
-   * StoreUnavailableError (fail closed), in ms. Default 5000. The wait blocks the event loop
-   * (node:sqlite is synchronous); ledger transactions last microseconds, so it rarely does.
+   * StoreUnavailableError (fail closed), in ms. Default 5000. The wait is asynchronous
+   * (retries with backoff): the event loop keeps running meanwhile.
    */
   busyTimeoutMs?: number
   /** How often to look for other processes' revocations, in ms. Default 5. */
   pollIntervalMs?: number
   /**
    * How long settled and released hold ids are remembered, so that a repeated settle is a
-   * no-op instead of a second charge, in ms. Default 24 hours.
+   * no-op instead of a second charge, in ms. Default 24 hours. Lapsed holds are kept 7
+   * times longer, so that a late settlement can still correct their charge.
    */
   holdRetentionMs?: number
 }
 
 const DEFAULTS = { busyTimeoutMs: 5000, pollIntervalMs: 5, holdRetentionMs: 24 * 3600_000 }
+/** Finished holds are pruned at most this often (in small batches; sooner while more wait). */
+const PRUNE_EVERY_MS = 1_000
 
 /**
  * A durable store in one sqlite file, shared by every process on the machine that opens the
@@ -87,20 +95,25 @@ class SqliteStore implements Store {
   readonly #db: DatabaseSync
   readonly #ledger: SqliteLedger
   readonly #poller: SqliteEventPoller
-  readonly #listeners = new Set<(event: StoreEvent) => void>()
+  readonly #listeners = new StoreListeners()
   readonly #holdRetentionMs: number
+  readonly #busyTimeoutMs: number
+  /** The file's identity when opened: a file deleted or replaced under us fails closed. */
+  readonly #identity: string | undefined
   #auditBuffer: AuditEntry[] = []
   #flushTimer: NodeJS.Immediate | NodeJS.Timeout | undefined
-  #lastCleanup = 0
+  #nextPrune = 0
   #closed = false
 
   constructor(path: string, options: typeof DEFAULTS) {
     this.#path = path
     this.#holdRetentionMs = options.holdRetentionMs
+    this.#busyTimeoutMs = options.busyTimeoutMs
     try {
       ensureFolder(path)
       const { DatabaseSync } = loadSqlite()
-      this.#db = new DatabaseSync(path, { timeout: options.busyTimeoutMs })
+      // timeout 0: sqlite never sleeps on a busy lock (that would block the event loop).
+      this.#db = new DatabaseSync(path, { timeout: 0 })
     } catch (error) {
       throw this.#unavailable('open the file', error)
     }
@@ -108,12 +121,19 @@ class SqliteStore implements Store {
       // WAL: readers never block the writer. synchronous=NORMAL: a commit survives a crash of
       // any process (the kill switch's threat); only a power loss may drop the last commits.
       this.#db.exec('PRAGMA journal_mode = WAL')
+      restrictToOwner(path)
+      this.#identity = fileIdentity(path)
       this.#db.exec('PRAGMA synchronous = NORMAL')
+      // The first open of a new file may race another process's migration: wait our turn.
+      this.#db.exec('PRAGMA busy_timeout = 5000')
       migrateSqlite(this.#db, path)
+      this.#db.exec('PRAGMA busy_timeout = 0')
+      restrictToOwner(`${path}-wal`)
+      restrictToOwner(`${path}-shm`)
       const origin = randomUUID()
       this.#ledger = new SqliteLedger(this.#db, origin)
       this.#poller = new SqliteEventPoller(this.#db, origin, options.pollIntervalMs, (event) =>
-        this.#publish(event),
+        this.#listeners.publish(event),
       )
     } catch (error) {
       this.#db.close()
@@ -126,15 +146,24 @@ class SqliteStore implements Store {
   }
 
   async getAgent(handle: string, now: number): Promise<AgentRecord | undefined> {
-    return this.#read('read an agent', () => this.#ledger.getAgent(handle, now))
+    const { agent, due } = this.#read('read an agent', () => this.#ledger.peek(handle, now))
+    if (!due) return agent
+    // Holds lapsed since the last write: charge them first (a write), then answer.
+    return this.#write('charge lapsed holds', () => this.#ledger.sweep(handle, now))
   }
 
   async findAgentByCredentialHash(hash: string, now: number): Promise<AgentRecord | undefined> {
-    return this.#read('look up a credential', () => this.#ledger.findByCredentialHash(hash, now))
+    const handle = this.#read('look up a credential', () => this.#ledger.handleOf(hash))
+    return handle === undefined ? undefined : this.getAgent(handle, now)
   }
 
   async listAgents(now: number): Promise<AgentRecord[]> {
-    return this.#read('list agents', () => this.#ledger.listAgents(now))
+    const { agents, due } = this.#read('list agents', () => this.#ledger.listAgents(now))
+    if (!due) return agents
+    return this.#write('charge lapsed holds', () => {
+      this.#ledger.sweepAll(now)
+      return this.#ledger.listAgents(now).agents
+    })
   }
 
   async updateAgent(
@@ -143,10 +172,10 @@ class SqliteStore implements Store {
     now: number,
     audit?: AuditEntry,
   ): Promise<AgentRecord> {
-    const agent = this.#write('update an agent', () =>
+    const agent = await this.#write('update an agent', () =>
       this.#ledger.updateAgent(handle, patch, now, audit),
     )
-    this.#publish({ type: 'updated', handle })
+    this.#listeners.publish({ type: 'updated', handle })
     return agent
   }
 
@@ -156,20 +185,29 @@ class SqliteStore implements Store {
     now: number,
     audit?: AuditEntry,
   ): Promise<{ agent: AgentRecord; alreadyRevoked: boolean }> {
-    const result = this.#write('revoke an agent', () =>
+    const result = await this.#write('revoke an agent', () =>
       this.#ledger.revokeAgent(handle, reason, now, audit),
     )
     if (!result.alreadyRevoked) {
-      this.#publish({ type: 'revoked', handle, reason, at: result.agent.revokedAt ?? now })
+      this.#listeners.publish({
+        type: 'revoked',
+        handle,
+        reason,
+        at: result.agent.revokedAt ?? now,
+      })
     }
     return result
   }
 
   async reserve(request: ReserveRequest): Promise<ReserveResult> {
     return this.#write('reserve', () => {
-      this.#cleanup(request.now)
+      this.#prune(request.now)
       return this.#ledger.reserve(request)
     })
+  }
+
+  async renew(request: RenewRequest): Promise<RenewResult> {
+    return this.#write('renew a hold', () => this.#ledger.renew(request))
   }
 
   async settle(request: SettleRequest): Promise<SettleResult> {
@@ -206,7 +244,7 @@ class SqliteStore implements Store {
   }
 
   subscribe(listener: (event: StoreEvent) => void): () => void {
-    this.#listeners.add(listener)
+    const remove = this.#listeners.add(listener)
     if (!this.#closed && !this.#poller.running) {
       try {
         this.#poller.start()
@@ -215,14 +253,14 @@ class SqliteStore implements Store {
       }
     }
     return () => {
-      this.#listeners.delete(listener)
+      remove()
       if (this.#listeners.size === 0) this.#poller.stop()
     }
   }
 
   async flush(): Promise<void> {
     if (this.#auditBuffer.length === 0) return
-    this.#write('write the audit log', () => undefined)
+    await this.#write('write the audit log', () => undefined)
   }
 
   async close(): Promise<void> {
@@ -242,12 +280,35 @@ class SqliteStore implements Store {
   }
 
   /**
-   * Runs `body` in one write transaction. Buffered audit entries are written first in the
+   * Runs `body` in one write transaction, retrying asynchronously while another process
+   * holds the write lock, up to busyTimeoutMs; then fails closed.
+   */
+  async #write<T>(operation: string, body: () => T): Promise<T> {
+    const deadline = Date.now() + this.#busyTimeoutMs
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return this.#writeOnce(operation, body)
+      } catch (error) {
+        if (!(error instanceof BusyError)) throw error
+        if (Date.now() >= deadline) {
+          throw this.#unavailable(
+            operation,
+            new Error(`the write lock stayed busy for ${this.#busyTimeoutMs} ms`),
+          )
+        }
+        // Backoff with jitter: from about 0.5 ms up to 20 ms between tries.
+        await sleep(Math.min(20, 0.5 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random()))
+      }
+    }
+  }
+
+  /**
+   * One attempt at a write transaction. Buffered audit entries are written first in the
    * same transaction: they cost no extra commit and keep the log in call order. On any
    * failure the transaction rolls back and the buffered entries stay buffered.
    */
-  #write<T>(operation: string, body: () => T): T {
-    if (this.#closed) throw this.#unavailable(operation, new Error('the store is closed'))
+  #writeOnce<T>(operation: string, body: () => T): T {
+    this.#checkOpen(operation)
     const pending = this.#auditBuffer
     this.#auditBuffer = []
     try {
@@ -263,12 +324,13 @@ class SqliteStore implements Store {
       }
     } catch (error) {
       this.#auditBuffer = pending.concat(this.#auditBuffer)
+      if (isBusy(error)) throw new BusyError()
       throw KillSwitchError.isInstance(error) ? error : this.#unavailable(operation, error)
     }
   }
 
   #read<T>(operation: string, body: () => T): T {
-    if (this.#closed) throw this.#unavailable(operation, new Error('the store is closed'))
+    this.#checkOpen(operation)
     try {
       return body()
     } catch (error) {
@@ -276,32 +338,40 @@ class SqliteStore implements Store {
     }
   }
 
+  /** Fails closed once the store is closed, or its file was deleted or replaced. */
+  #checkOpen(operation: string): void {
+    if (this.#closed) throw this.#unavailable(operation, new Error('the store is closed'))
+    if (this.#identity !== undefined && fileIdentity(this.#path) !== this.#identity) {
+      throw this.#unavailable(
+        operation,
+        new Error(
+          'the file was deleted or replaced while open; restart every process that uses it',
+        ),
+      )
+    }
+  }
+
   #flushInBackground(): void {
     this.#flushTimer = undefined
     if (this.#closed || this.#auditBuffer.length === 0) return
     try {
-      this.#write('write the audit log', () => undefined)
+      this.#writeOnce('write the audit log', () => undefined)
     } catch {
       // Still buffered; retry shortly. flush(), readAudit() and close() surface the error.
-      this.#flushTimer = setTimeout(() => this.#flushInBackground(), 100)
+      this.#flushTimer = setTimeout(() => this.#flushInBackground(), 20)
     }
   }
 
-  /** Forgets finished holds and old events, at most once a minute, inside a reserve. */
-  #cleanup(now: number): void {
-    if (now - this.#lastCleanup < 60_000) return
-    this.#lastCleanup = now
-    this.#ledger.prune(now - this.#holdRetentionMs, now - 3600_000)
-  }
-
-  #publish(event: StoreEvent): void {
-    for (const listener of [...this.#listeners]) {
-      try {
-        listener(event)
-      } catch {
-        // One failing listener must not keep the others (guards' aborts) from hearing it.
-      }
-    }
+  /** Forgets finished holds and old events in small batches, inside a reserve. */
+  #prune(now: number): void {
+    if (now < this.#nextPrune) return
+    const removed = this.#ledger.prune(
+      now - this.#holdRetentionMs,
+      now - this.#holdRetentionMs * 7,
+      now - 3600_000,
+    )
+    // A full batch means more wait: prune again at the next reserve; else in a while.
+    this.#nextPrune = removed === PRUNE_BATCH ? now : now + PRUNE_EVERY_MS
   }
 
   #unavailable(operation: string, error: unknown): StoreUnavailableError {
@@ -313,12 +383,43 @@ class SqliteStore implements Store {
   }
 }
 
+/** Another process holds the write lock: retried by #write. */
+class BusyError extends Error {}
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { errcode?: number } | undefined)?.errcode
+  // SQLITE_BUSY (5) and its extended codes (5 + 256 * n).
+  if (typeof code === 'number' && (code & 0xff) === 5) return true
+  return error instanceof Error && /database is locked|SQLITE_BUSY/i.test(error.message)
+}
+
+/** Device and inode of a file, or undefined for in-memory databases and missing files. */
+function fileIdentity(path: string): string | undefined {
+  if (path === ':memory:' || path.startsWith('file:')) return undefined
+  try {
+    const stats = statSync(path)
+    return `${stats.dev}:${stats.ino}`
+  } catch {
+    return 'missing'
+  }
+}
+
+/** State files hold webhook secrets and credential hashes: owner-only (0600). */
+function restrictToOwner(path: string): void {
+  if (path.startsWith(':memory:') || path.startsWith('file:') || !existsSync(path)) return
+  try {
+    chmodSync(path, 0o600)
+  } catch {
+    // A file we do not own (opened read-write by its owner's group): leave it as it is.
+  }
+}
+
 /** Creates the folder of a new database file, with a `.gitignore` that ignores it all. */
 function ensureFolder(path: string): void {
   if (path === ':memory:' || path.startsWith('file:')) return
   const folder = dirname(path)
   if (existsSync(folder)) return
-  mkdirSync(folder, { recursive: true })
+  mkdirSync(folder, { recursive: true, mode: 0o700 })
   writeFileSync(join(folder, '.gitignore'), '# Kill switch state: never commit it.\n*\n')
 }
 

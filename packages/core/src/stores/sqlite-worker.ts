@@ -51,7 +51,7 @@ if (mode === 'spend') {
       handle: config.handle,
       holdId,
       amountMicros: amount,
-      expiresAt: now + 60_000,
+      ttlMs: 60_000,
       now,
     })
     if (!reserved.ok) {
@@ -78,7 +78,7 @@ if (mode === 'spend') {
         handle: config.handle,
         holdId: message.holdId,
         amountMicros: 1,
-        expiresAt: now + 60_000,
+        ttlMs: 60_000,
         now,
       })
       send({ type: 'reserved', ok: result.ok, reason: result.ok ? undefined : result.reason })
@@ -98,7 +98,7 @@ if (mode === 'spend') {
       handle: event.handle,
       holdId: `after-${event.handle}`,
       amountMicros: 1,
-      expiresAt: now + 60_000,
+      ttlMs: 60_000,
       now,
     })
     if (!result.ok && result.reason === 'revoked') {
@@ -130,7 +130,7 @@ if (mode === 'spend') {
       handle: config.handle,
       holdId,
       amountMicros: 1_000,
-      expiresAt: start + 60_000,
+      ttlMs: 60_000,
       now: start,
       audit: audit('hold', start, { holdId }),
     })
@@ -148,7 +148,7 @@ if (mode === 'spend') {
       handle: config.handle,
       holdId: `held-${i}`,
       amountMicros: 1_000,
-      expiresAt,
+      ttlMs,
       now: start,
     })
   }

@@ -1,0 +1,246 @@
+// The ledger, written once. Every change to an agent's money is one of these transitions,
+// run atomically by a store over its LedgerStorage (memory: one synchronous step; sqlite: one
+// write transaction). Redis runs a port of this file as Lua, held to it by the differential
+// test. Amounts are integer micro-dollars; times are the store's clock in ms.
+//
+// A hold ends exactly once, in one of three ways:
+// - settled at its real cost;
+// - released, when the caller proves nothing can have been spent (the request never left);
+// - lapsed, when its lease ran out: its owner vanished, so money may have left. A lapsed
+//   hold is CHARGED at its full amount, as unreconciled spend; a settle that arrives later
+//   replaces the charge with the real cost, once.
+// Invariant: spent + held <= cap after every reserve; settles and lapses may pass the cap
+// (the money is gone), and then nothing more is reserved.
+import type { AuditEntry } from '../audit.js'
+import { AgentNotFoundError, InvalidConfigError } from '../errors.js'
+import type { AgentPolicy } from '../policy.js'
+import type {
+  AgentRecord,
+  ReleaseRequest,
+  ReleaseResult,
+  RenewRequest,
+  RenewResult,
+  ReserveRequest,
+  ReserveResult,
+  SettleRequest,
+  SettleResult,
+} from '../store.js'
+import { checkId, checkMicros, checkTime, checkTtl } from './ledger-input.js'
+import type { HoldRecord, LedgerStorage } from './ledger-storage.js'
+
+/** The audit entry written when a hold lapses: charged, not released. */
+export function lapsedEntry(handle: string, hold: HoldRecord, now: number): AuditEntry {
+  const amount = hold.amountMicros / 1_000_000
+  return {
+    at: now,
+    handle,
+    type: 'lapsed',
+    summary: `hold of $${amount} lapsed at ${new Date(hold.expiresAt).toISOString()} with no settlement: charged in full as unreconciled spend until its settlement arrives`,
+    data: { holdId: hold.id, amount, expiredAt: hold.expiresAt, unreconciled: amount },
+  }
+}
+
+/** Charges every hold whose lease ran out by `now`. Returns the agent after the sweep. */
+export function sweep(
+  storage: LedgerStorage,
+  handle: string,
+  now: number,
+): AgentRecord | undefined {
+  const agent = storage.agent(handle)
+  if (!agent) return undefined
+  const due = storage.dueHolds(handle, now)
+  if (due.length === 0) return agent
+  let { spentMicros, heldMicros, unreconciledMicros } = agent
+  for (const hold of due) {
+    heldMicros -= hold.amountMicros
+    spentMicros += hold.amountMicros
+    unreconciledMicros += hold.amountMicros
+    storage.saveHold(handle, {
+      ...hold,
+      state: 'lapsed',
+      chargedMicros: hold.amountMicros,
+      updatedAt: now,
+    })
+    storage.appendAudit(lapsedEntry(handle, hold, now))
+  }
+  const swept = { ...agent, spentMicros, heldMicros, unreconciledMicros }
+  storage.saveAgent(swept)
+  return swept
+}
+
+function withOutcome(audit: AuditEntry | undefined, outcome: string): AuditEntry | undefined {
+  return audit && { ...audit, data: { ...audit.data, outcome } }
+}
+
+/** Holds `amountMicros` if the agent is active and `spent + held + amount <= cap`. */
+export function reserve(storage: LedgerStorage, request: ReserveRequest): ReserveResult {
+  checkId('holdId', request.holdId)
+  const amount = checkMicros('amountMicros', request.amountMicros)
+  const ttl = checkTtl('ttlMs', request.ttlMs)
+  const now = checkTime('now', request.now)
+  const agent = sweep(storage, request.handle, now)
+  if (!agent) return { ok: false, reason: 'not_found' }
+  if (agent.status === 'revoked') return { ok: false, reason: 'revoked', agent }
+  const existing = storage.hold(request.handle, request.holdId)
+  if (existing) {
+    // A retried reserve with the same id must not hold twice; an ended id is never reused.
+    if (existing.state === 'held') return { ok: true, agent, expiresAt: existing.expiresAt }
+    throw new InvalidConfigError(
+      'holdId',
+      `Invalid holdId: hold "${request.holdId}" has ended (${existing.state}); use a fresh id for a new hold.`,
+    )
+  }
+  const available = agent.capMicros - agent.spentMicros - agent.heldMicros
+  if (available <= 0 || amount > available) return { ok: false, reason: 'cap', agent }
+  const expiresAt = now + ttl
+  storage.saveHold(request.handle, {
+    id: request.holdId,
+    amountMicros: amount,
+    expiresAt,
+    state: 'held',
+    chargedMicros: 0,
+    updatedAt: now,
+  })
+  const held = { ...agent, heldMicros: agent.heldMicros + amount }
+  storage.saveAgent(held)
+  if (request.audit) storage.appendAudit(request.audit)
+  return { ok: true, agent: held, expiresAt }
+}
+
+/** Extends a live hold's lease to `now + ttlMs` (never shortens it). */
+export function renew(storage: LedgerStorage, request: RenewRequest): RenewResult {
+  checkId('holdId', request.holdId)
+  const ttl = checkTtl('ttlMs', request.ttlMs)
+  const now = checkTime('now', request.now)
+  if (!sweep(storage, request.handle, now)) throw new AgentNotFoundError(request.handle)
+  const hold = storage.hold(request.handle, request.holdId)
+  if (!hold || hold.state !== 'held') return { renewed: false }
+  const expiresAt = Math.max(hold.expiresAt, now + ttl)
+  if (expiresAt !== hold.expiresAt) storage.saveHold(request.handle, { ...hold, expiresAt })
+  return { renewed: true, expiresAt }
+}
+
+/** Turns a hold into spend at its real cost. Idempotent per hold id. */
+export function settle(storage: LedgerStorage, request: SettleRequest): SettleResult {
+  checkId('holdId', request.holdId)
+  const cost = checkMicros('costMicros', request.costMicros)
+  const now = checkTime('now', request.now)
+  const agent = sweep(storage, request.handle, now)
+  if (!agent) throw new AgentNotFoundError(request.handle)
+  const hold = storage.hold(request.handle, request.holdId)
+  if (hold?.state === 'settled') return { outcome: 'duplicate', agent }
+  let { spentMicros, heldMicros, unreconciledMicros } = agent
+  let outcome: SettleResult['outcome']
+  if (hold?.state === 'held') {
+    heldMicros -= hold.amountMicros
+    spentMicros += cost
+    outcome = 'settled'
+  } else if (hold?.state === 'lapsed') {
+    // The truth arrived: the real cost replaces the lapse's charge, once.
+    spentMicros += cost - hold.chargedMicros
+    unreconciledMicros -= hold.chargedMicros
+    outcome = 'corrected'
+  } else {
+    // Never held here, pruned, or released: money reported spent is recorded as spent.
+    spentMicros += cost
+    outcome = 'late'
+  }
+  storage.saveHold(request.handle, {
+    id: request.holdId,
+    amountMicros: hold?.amountMicros ?? 0,
+    expiresAt: hold?.expiresAt ?? now,
+    state: 'settled',
+    chargedMicros: cost,
+    updatedAt: now,
+  })
+  const settled = { ...agent, spentMicros, heldMicros, unreconciledMicros }
+  storage.saveAgent(settled)
+  const audit = withOutcome(request.audit, outcome)
+  if (audit) storage.appendAudit(audit)
+  return { outcome, agent: settled }
+}
+
+/**
+ * Ends a hold without spending: the caller proves the request never left. A lapsed hold's
+ * charge is withdrawn the same way (the owner came back and knows nothing was sent).
+ */
+export function release(storage: LedgerStorage, request: ReleaseRequest): ReleaseResult {
+  checkId('holdId', request.holdId)
+  const now = checkTime('now', request.now)
+  const agent = sweep(storage, request.handle, now)
+  if (!agent) throw new AgentNotFoundError(request.handle)
+  const hold = storage.hold(request.handle, request.holdId)
+  if (!hold) {
+    // Released before its reserve landed: remember it, so that reserve cannot hold it later.
+    storage.saveHold(request.handle, {
+      id: request.holdId,
+      amountMicros: 0,
+      expiresAt: now,
+      state: 'released',
+      chargedMicros: 0,
+      updatedAt: now,
+    })
+    return { outcome: 'none', agent }
+  }
+  if (hold.state !== 'held' && hold.state !== 'lapsed') return { outcome: 'none', agent }
+  const released =
+    hold.state === 'held'
+      ? { ...agent, heldMicros: agent.heldMicros - hold.amountMicros }
+      : {
+          ...agent,
+          spentMicros: agent.spentMicros - hold.chargedMicros,
+          unreconciledMicros: agent.unreconciledMicros - hold.chargedMicros,
+        }
+  storage.saveHold(request.handle, { ...hold, state: 'released', chargedMicros: 0, updatedAt: now })
+  storage.saveAgent(released)
+  const audit = withOutcome(request.audit, hold.state === 'held' ? 'released' : 'lapse_withdrawn')
+  if (audit) storage.appendAudit(audit)
+  return { outcome: 'released', agent: released }
+}
+
+/** Changes the cap and/or policy. */
+export function updateAgent(
+  storage: LedgerStorage,
+  handle: string,
+  patch: { capMicros?: number; policy?: AgentPolicy },
+  now: number,
+  audit?: AuditEntry,
+): AgentRecord {
+  if (patch.capMicros !== undefined) checkMicros('capMicros', patch.capMicros)
+  checkTime('now', now)
+  const agent = sweep(storage, handle, now)
+  if (!agent) throw new AgentNotFoundError(handle)
+  const updated: AgentRecord = {
+    ...agent,
+    capMicros: patch.capMicros ?? agent.capMicros,
+    policy: patch.policy ?? agent.policy,
+    updatedAt: now,
+  }
+  storage.saveAgent(updated)
+  if (audit) storage.appendAudit(audit)
+  return updated
+}
+
+/** Revokes for good. Revoking twice keeps the first reason and writes nothing. */
+export function revoke(
+  storage: LedgerStorage,
+  handle: string,
+  reason: string,
+  now: number,
+  audit?: AuditEntry,
+): { agent: AgentRecord; alreadyRevoked: boolean } {
+  checkTime('now', now)
+  const agent = storage.agent(handle)
+  if (!agent) throw new AgentNotFoundError(handle)
+  if (agent.status === 'revoked') return { agent, alreadyRevoked: true }
+  const revoked: AgentRecord = {
+    ...agent,
+    status: 'revoked',
+    revokedAt: now,
+    revokedReason: reason,
+    updatedAt: now,
+  }
+  storage.saveAgent(revoked)
+  if (audit) storage.appendAudit(audit)
+  return { agent: revoked, alreadyRevoked: false }
+}

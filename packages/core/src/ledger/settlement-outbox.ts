@@ -1,0 +1,63 @@
+// Settles and releases are delivered. One that cannot reach the store (an outage, a busy
+// lock past its timeout) is kept here and retried with backoff until the store acknowledges
+// it; `drain()` (called by `ks.close()`) waits for what is pending. A retried settle is safe:
+// the ledger is idempotent per hold id. A process that crashes with a settle pending is
+// covered by the ledger itself: its hold lapses and is charged in full.
+import { StoreUnavailableError } from '../errors.js'
+
+const FIRST_DELAY_MS = 50
+const MAX_DELAY_MS = 5_000
+
+export class SettlementOutbox {
+  readonly #pending = new Set<Promise<unknown>>()
+  #closed = false
+
+  /** How many deliveries are waiting for the store. */
+  get size(): number {
+    return this.#pending.size
+  }
+
+  /**
+   * Runs `operation`. If the store is unavailable, rejects with that error (the caller fails
+   * closed) and keeps retrying in the background until it succeeds.
+   */
+  async deliver<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation()
+    } catch (error) {
+      if (error instanceof StoreUnavailableError) this.#retry(operation)
+      throw error
+    }
+  }
+
+  #retry(operation: () => Promise<unknown>): void {
+    const attempt = async () => {
+      for (let delay = FIRST_DELAY_MS; ; delay = Math.min(MAX_DELAY_MS, delay * 2)) {
+        await new Promise((resolve) => setTimeout(resolve, delay * (0.5 + Math.random())))
+        try {
+          await operation()
+          return
+        } catch (error) {
+          // Anything but an outage (an invalid amount, a vanished agent) will never succeed.
+          if (!(error instanceof StoreUnavailableError) || this.#closed) return
+        }
+      }
+    }
+    const pending = attempt()
+    this.#pending.add(pending)
+    void pending.finally(() => this.#pending.delete(pending))
+  }
+
+  /** Waits up to `timeoutMs` for pending deliveries; returns how many are still pending. */
+  async drain(timeoutMs: number): Promise<number> {
+    const deadline = Date.now() + timeoutMs
+    while (this.#pending.size > 0 && Date.now() < deadline) {
+      const timer = new Promise((resolve) =>
+        setTimeout(resolve, Math.max(1, deadline - Date.now())),
+      )
+      await Promise.race([Promise.allSettled([...this.#pending]), timer])
+    }
+    this.#closed = true
+    return this.#pending.size
+  }
+}
