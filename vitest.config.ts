@@ -15,6 +15,7 @@ const alias = {
   '@killswitch/mastra': src('mastra'),
   '@killswitch/redis': src('redis'),
   '@killswitch/x402': src('x402'),
+  '@killswitch/gateway': src('gateway'),
 }
 
 const project = (name: string, root: string, extra: object = {}) => ({
@@ -35,6 +36,7 @@ export default defineConfig({
       project('redis', 'packages/redis'),
       project('cli', 'packages/cli'),
       project('x402', 'packages/x402'),
+      project('gateway', 'packages/gateway'),
       project('examples', 'examples'),
     ],
   },

@@ -1,0 +1,81 @@
+// Errors in each API's own JSON shape, so the official SDKs raise their usual error classes
+// (openai.AuthenticationError on 401, Anthropic's RateLimitError on 429...). Refusals carry
+// `x-should-retry: false`: both SDKs honour it, and retrying a revoked credential or a spent
+// cap only repeats the refusal.
+import { findKillSwitchError, type KillSwitchError } from '@killswitch/core'
+
+/** Which API's error shape to speak. */
+export type ApiFamily = 'openai' | 'anthropic'
+
+/** An error the gateway answers with: an HTTP status, a stable code and a message. */
+export interface GatewayError {
+  status: number
+  /** The kill switch's error code, or the gateway's own (`upstream_unreachable`...). */
+  code: string
+  message: string
+}
+
+/** Maps anything thrown while serving a request to what the agent is told. */
+export function toGatewayError(error: unknown): GatewayError {
+  const known: KillSwitchError | undefined = findKillSwitchError(error)
+  if (known) return { status: known.status, code: known.code, message: known.message }
+  if (isGatewayError(error)) return error
+  // A bug or an unexpected failure: its details go to the log, never to the agent.
+  return { status: 500, code: 'gateway_error', message: 'The gateway failed to serve the request.' }
+}
+
+export function isGatewayError(value: unknown): value is GatewayError {
+  const record = value as Partial<GatewayError> | null
+  return (
+    typeof record === 'object' &&
+    record !== null &&
+    typeof record.status === 'number' &&
+    typeof record.code === 'string' &&
+    typeof record.message === 'string' &&
+    !(value instanceof Error)
+  )
+}
+
+const OPENAI_TYPES: Record<number, string> = {
+  400: 'invalid_request_error',
+  401: 'invalid_request_error',
+  402: 'insufficient_quota',
+  404: 'invalid_request_error',
+  413: 'invalid_request_error',
+  422: 'invalid_request_error',
+  429: 'rate_limit_exceeded',
+}
+
+const ANTHROPIC_TYPES: Record<number, string> = {
+  400: 'invalid_request_error',
+  401: 'authentication_error',
+  402: 'billing_error',
+  403: 'permission_error',
+  404: 'not_found_error',
+  413: 'request_too_large',
+  422: 'invalid_request_error',
+  429: 'rate_limit_error',
+}
+
+/** The OpenAI error object: `{ message, type, param, code }`. */
+export function openaiErrorObject(error: GatewayError) {
+  const type = OPENAI_TYPES[error.status] ?? 'server_error'
+  return { message: error.message, type, param: null, code: error.code }
+}
+
+/** The body of an error response in the API's shape. */
+export function errorBody(family: ApiFamily, error: GatewayError): unknown {
+  if (family === 'openai') return { error: openaiErrorObject(error) }
+  return {
+    type: 'error',
+    error: { type: ANTHROPIC_TYPES[error.status] ?? 'api_error', message: error.message },
+  }
+}
+
+/** An error response in the API's shape. */
+export function errorResponse(family: ApiFamily, error: GatewayError): Response {
+  const headers: Record<string, string> = { 'content-type': 'application/json' }
+  // Policy refusals and bad requests do not get better with a retry.
+  if (error.status < 500) headers['x-should-retry'] = 'false'
+  return new Response(JSON.stringify(errorBody(family, error)), { status: error.status, headers })
+}

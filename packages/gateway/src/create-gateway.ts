@@ -1,0 +1,230 @@
+// The gateway as a Hono app: OpenAI and Anthropic routes in front of the providers, every
+// model call through the agent's guard. Agents authenticate with their `ks_` credential;
+// the provider keys stay here.
+import type { KillSwitch } from '@killswitch/core'
+import { Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { agentCredential } from './agent-credential.js'
+import { type ApiFamily, errorResponse, type GatewayError, toGatewayError } from './api-errors.js'
+import { anthropicMessages } from './dialects/anthropic-messages.js'
+import type { Dialect, JsonBody } from './dialects/dialect.js'
+import { record as asRecord, badRequest } from './dialects/dialect.js'
+import { openaiChat } from './dialects/openai-chat.js'
+import { openaiEmbeddings } from './dialects/openai-embeddings.js'
+import { openaiResponses } from './dialects/openai-responses.js'
+import { GuardCache } from './guard-cache.js'
+import { forwardModelCall } from './guarded-forward.js'
+import { type ProviderConfig, resolveUpstream, type Upstream } from './providers.js'
+import { formatRequestLine, type RequestRecord } from './request-log.js'
+
+/** Options of createGateway. */
+export interface GatewayOptions {
+  /** The kill switch whose guards admit, cap and revoke the agents. */
+  killSwitch: Pick<KillSwitch, 'guard'>
+  /** OpenAI (or a compatible server). Default: OPENAI_API_KEY and OPENAI_BASE_URL. */
+  openai?: ProviderConfig
+  /** Anthropic. Default: ANTHROPIC_API_KEY and ANTHROPIC_BASE_URL. */
+  anthropic?: ProviderConfig
+  /** Where the provider variables are read. Default: process.env. */
+  env?: Record<string, string | undefined>
+  /** The fetch used to call the providers. Default: globalThis.fetch. */
+  fetch?: typeof fetch
+  /** Receives one line per request (no credential, key, header or body in it). */
+  log?: (line: string) => void
+  /** Receives unexpected errors (a provider unreachable, a store failing at settlement). */
+  onError?: (error: unknown) => void
+  /** The largest request body accepted, in bytes. Default 32 MiB. */
+  maxBodyBytes?: number
+  /** The clock for request durations (tests). Default: performance.now. */
+  now?: () => number
+}
+
+const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+
+const ROUTES: ReadonlyArray<readonly [string, Dialect]> = [
+  ['/v1/chat/completions', openaiChat],
+  ['/v1/responses', openaiResponses],
+  ['/v1/embeddings', openaiEmbeddings],
+  ['/v1/messages', anthropicMessages],
+]
+
+function notConfigured(name: string): GatewayError {
+  const upper = name.toUpperCase()
+  return {
+    status: 503,
+    code: 'provider_not_configured',
+    message: `The gateway has no ${name} upstream: its operator must set ${upper}_API_KEY (or ${upper}_BASE_URL).`,
+  }
+}
+
+/**
+ * Creates the gateway app. Serve it with `startGateway`, or mount `app.fetch` anywhere.
+ *
+ * @example
+ * const ks = createKillSwitch({ store: sqliteStore({ path: 'killswitch.db' }) })
+ * const app = createGateway({ killSwitch: ks }) // provider keys from OPENAI_API_KEY, ANTHROPIC_API_KEY
+ * // agents: new OpenAI({ baseURL: 'http://127.0.0.1:8788/v1', apiKey: 'ks_...' })
+ */
+export function createGateway(options: GatewayOptions): Hono {
+  const env = options.env ?? process.env
+  const upstreams: Record<'openai' | 'anthropic', Upstream | undefined> = {
+    openai: resolveUpstream('openai', options.openai, env),
+    anthropic: resolveUpstream('anthropic', options.anthropic, env),
+  }
+  const guards = new GuardCache(options.killSwitch)
+  const doFetch = options.fetch ?? globalThis.fetch
+  const now = options.now ?? (() => performance.now())
+  const log = options.log
+  const onError =
+    options.onError ??
+    ((error: unknown) =>
+      console.warn('[killswitch gateway]', error instanceof Error ? error.message : error))
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
+
+  const app = new Hono()
+
+  /** Serves one request: the credential first, then `run`; any refusal in the API's shape. */
+  const serve = async (
+    request: Request,
+    family: ApiFamily,
+    run: (credential: string, record: RequestRecord, finish: () => void) => Promise<Response>,
+  ): Promise<Response> => {
+    const record: RequestRecord = {
+      method: request.method,
+      path: new URL(request.url).pathname,
+      startedAt: now(),
+    }
+    let logged = false
+    const finish = () => {
+      if (logged) return
+      logged = true
+      if (log) log(formatRequestLine(record, now()))
+    }
+    try {
+      const response = await run(agentCredential(request.headers), record, finish)
+      record.status = response.status
+      if (!record.deferred) finish()
+      return response
+    } catch (error) {
+      const refusal = toGatewayError(error)
+      if (refusal.status >= 500 && refusal.code === 'gateway_error') onError(error)
+      record.status = refusal.status
+      record.outcome ??= refusal.code
+      finish()
+      return errorResponse(family, refusal)
+    }
+  }
+
+  app.get('/health', (c) =>
+    c.json({
+      status: 'ok',
+      upstreams: {
+        openai: upstreams.openai !== undefined,
+        anthropic: upstreams.anthropic !== undefined,
+      },
+    }),
+  )
+
+  for (const [path, dialect] of ROUTES) {
+    app.post(
+      path,
+      bodyLimit({
+        maxSize: maxBodyBytes,
+        onError: () =>
+          errorResponse(dialect.family, {
+            status: 413,
+            code: 'request_too_large',
+            message: `The request body is larger than the gateway accepts (${maxBodyBytes} bytes).`,
+          }),
+      }),
+      (c) =>
+        serve(c.req.raw, dialect.family, async (credential, record, finish) => {
+          const guard = guards.get(credential)
+          const upstream = upstreams[dialect.provider]
+          if (!upstream) throw notConfigured(dialect.provider)
+          const body = await readJson(c.req.raw)
+          return forwardModelCall({
+            guard,
+            dialect,
+            upstream,
+            body,
+            headers: c.req.raw.headers,
+            fetch: doFetch,
+            clientSignal: c.req.raw.signal,
+            record,
+            finish,
+            onError,
+          })
+        }),
+    )
+  }
+
+  // Listing models spends nothing, but a revoked agent is refused here too.
+  const models = (c: { req: { raw: Request; path: string } }) => {
+    const anthropic = c.req.raw.headers.has('anthropic-version')
+    const family: ApiFamily = anthropic ? 'anthropic' : 'openai'
+    return serve(c.req.raw, family, async (credential, record) => {
+      const handle = await guards.get(credential).check()
+      record.handle = handle
+      const upstream = upstreams[family]
+      if (!upstream) throw notConfigured(family)
+      const url = new URL(c.req.raw.url)
+      const path = family === 'anthropic' ? url.pathname : url.pathname.replace(/^\/v1/, '')
+      const headers: Record<string, string> = { accept: 'application/json' }
+      const version = c.req.raw.headers.get('anthropic-version')
+      if (version) headers['anthropic-version'] = version
+      let response: Response
+      try {
+        response = await doFetch(`${upstream.baseURL}${path}${url.search}`, {
+          headers: { ...headers, ...upstream.authHeaders() },
+          signal: c.req.raw.signal,
+        })
+      } catch (error) {
+        onError(error)
+        throw {
+          status: 502,
+          code: 'upstream_unreachable',
+          message: 'The gateway could not reach the model provider.',
+        } satisfies GatewayError
+      }
+      if (response.status === 401 || response.status === 403) {
+        await response.body?.cancel()
+        throw {
+          status: 502,
+          code: 'upstream_auth_failed',
+          message:
+            'The model provider refused the gateway: the gateway operator must check its provider key.',
+        } satisfies GatewayError
+      }
+      return new Response(upstream.redact(await response.text()), {
+        status: response.status,
+        headers: { 'content-type': response.headers.get('content-type') ?? 'application/json' },
+      })
+    })
+  }
+  app.get('/v1/models', models)
+  app.get('/v1/models/:model{.+}', models)
+
+  app.notFound((c) => {
+    const family: ApiFamily = c.req.raw.headers.has('anthropic-version') ? 'anthropic' : 'openai'
+    return errorResponse(family, {
+      status: 404,
+      code: 'not_found',
+      message: `The gateway does not serve ${c.req.method} ${c.req.path}.`,
+    })
+  })
+
+  return app
+}
+
+async function readJson(request: Request): Promise<JsonBody> {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(await request.text())
+  } catch {
+    throw badRequest('The request body is not valid JSON.')
+  }
+  const body = asRecord(parsed)
+  if (!body) throw badRequest('The request body must be a JSON object.')
+  return body
+}

@@ -1,0 +1,133 @@
+// POST /v1/messages (Anthropic). The output limit is `max_tokens` (thinking included, so a
+// thinking budget is kept below it). Usage counts `input_tokens` apart from the cache reads
+// and writes; TokenUsage counts them inside its input, so they are added up. A stream
+// reports input usage in `message_start` and the running totals in `message_delta`.
+import type { TokenUsage } from '@killswitch/core'
+import { errorBody } from '../api-errors.js'
+import { sseEvent } from '../sse-parser.js'
+import {
+  count,
+  type Dialect,
+  type JsonBody,
+  parseJson,
+  positiveInt,
+  record,
+  type StreamReader,
+} from './dialect.js'
+
+interface AnthropicCounts {
+  input?: number
+  cacheRead?: number
+  cacheWrite?: number
+  output?: number
+}
+
+function readCounts(value: unknown, into: AnthropicCounts): boolean {
+  const usage = record(value)
+  if (!usage) return false
+  const fields = [
+    ['input', usage.input_tokens],
+    ['cacheRead', usage.cache_read_input_tokens],
+    ['cacheWrite', usage.cache_creation_input_tokens],
+    ['output', usage.output_tokens],
+  ] as const
+  let found = false
+  for (const [key, raw] of fields) {
+    const value = count(raw)
+    if (value !== undefined) {
+      into[key] = value
+      found = true
+    }
+  }
+  return found
+}
+
+function toUsage(counts: AnthropicCounts): TokenUsage {
+  const cacheRead = counts.cacheRead ?? 0
+  const cacheWrite = counts.cacheWrite ?? 0
+  return {
+    inputTokens: (counts.input ?? 0) + cacheRead + cacheWrite,
+    cacheReadTokens: cacheRead,
+    cacheWriteTokens: cacheWrite,
+    outputTokens: counts.output ?? 0,
+  }
+}
+
+/** Text, thinking and tool input of a content block or a block delta. */
+function blockText(block: Record<string, unknown> | undefined): string {
+  if (!block) return ''
+  let text = ''
+  for (const key of ['text', 'thinking', 'partial_json']) {
+    const value = block[key]
+    if (typeof value === 'string') text += value
+  }
+  if (block.type === 'tool_use' && block.input !== undefined) {
+    const input = JSON.stringify(block.input)
+    if (input !== '{}') text += input
+  }
+  return text
+}
+
+export const anthropicMessages: Dialect = {
+  family: 'anthropic',
+  provider: 'anthropic',
+  upstreamPath: '/v1/messages',
+
+  requestedOutputTokens(body) {
+    return positiveInt(body, 'max_tokens')
+  },
+
+  prepare(body, maxOutputTokens) {
+    const sent: JsonBody = { ...body, max_tokens: maxOutputTokens }
+    const thinking = record(body.thinking)
+    const budget = thinking?.budget_tokens
+    // The API requires budget_tokens < max_tokens; a clamped max_tokens lowers it too.
+    if (thinking && typeof budget === 'number' && budget >= maxOutputTokens) {
+      sent.thinking = { ...thinking, budget_tokens: Math.max(1, maxOutputTokens - 1) }
+    }
+    return sent
+  },
+
+  usageOf(response) {
+    const counts: AnthropicCounts = {}
+    return readCounts(record(response)?.usage, counts) ? toUsage(counts) : undefined
+  },
+
+  textOf(response) {
+    const content = record(response)?.content
+    if (!Array.isArray(content)) return undefined
+    return content.map((block) => blockText(record(block))).join('') || undefined
+  },
+
+  streamReader(): StreamReader {
+    const counts: AnthropicCounts = {}
+    let reported = false
+    return {
+      read(event) {
+        const data = parseJson(event.data)
+        if (!data) return { forward: true }
+        let text = ''
+        switch (data.type) {
+          case 'message_start':
+            reported = readCounts(record(data.message)?.usage, counts) || reported
+            break
+          case 'message_delta':
+            reported = readCounts(data.usage, counts) || reported
+            break
+          case 'content_block_start':
+            text = blockText(record(data.content_block))
+            break
+          case 'content_block_delta':
+            text = blockText(record(data.delta))
+            break
+        }
+        return { text, forward: true }
+      },
+      usage: () => (reported ? toUsage(counts) : undefined),
+    }
+  },
+
+  streamError(error) {
+    return sseEvent(errorBody('anthropic', error), 'error')
+  },
+}

@@ -1,0 +1,107 @@
+// POST /v1/chat/completions. The output limit is `max_completion_tokens` (or the deprecated
+// `max_tokens` when the caller used it) and covers each of the `n` choices, so the hold's
+// tokens are shared out between them. Streams always ask for usage; the usage chunk is
+// held back from an agent that did not ask for it, so its stream looks as it would upstream.
+import type { TokenUsage } from '@killswitch/core'
+import { openaiErrorObject } from '../api-errors.js'
+import { sseEvent } from '../sse-parser.js'
+import {
+  type Dialect,
+  type JsonBody,
+  parseJson,
+  positiveInt,
+  record,
+  type StreamReader,
+} from './dialect.js'
+import { openaiUsage } from './openai-usage.js'
+
+function choices(body: JsonBody): number {
+  return positiveInt(body, 'n') ?? 1
+}
+
+/** The output text of one streamed chunk or whole message: content, reasoning, tool calls. */
+function outputText(message: Record<string, unknown> | undefined): string {
+  if (!message) return ''
+  let text = ''
+  for (const key of ['content', 'refusal', 'reasoning_content', 'reasoning']) {
+    const value = message[key]
+    if (typeof value === 'string') text += value
+  }
+  const calls = message.tool_calls
+  if (Array.isArray(calls)) {
+    for (const call of calls) {
+      const fn = record(record(call)?.function)
+      if (typeof fn?.name === 'string') text += fn.name
+      if (typeof fn?.arguments === 'string') text += fn.arguments
+    }
+  }
+  return text
+}
+
+export const openaiChat: Dialect = {
+  family: 'openai',
+  provider: 'openai',
+  upstreamPath: '/chat/completions',
+
+  requestedOutputTokens(body) {
+    const own = positiveInt(body, 'max_completion_tokens') ?? positiveInt(body, 'max_tokens')
+    return own === undefined ? undefined : own * choices(body)
+  },
+
+  prepare(body, maxOutputTokens, stream) {
+    const n = choices(body)
+    const perChoice = Math.floor(maxOutputTokens / n)
+    if (perChoice < 1) {
+      throw {
+        status: 402,
+        code: 'spending_cap_exceeded',
+        message: `The budget pays for ${maxOutputTokens} output tokens, fewer than the ${n} choices asked for: ask for fewer choices (n).`,
+      }
+    }
+    const sent: JsonBody = { ...body }
+    // Keep the caller's field; a caller that set neither gets the current one.
+    if (body.max_tokens !== undefined && body.max_tokens !== null) sent.max_tokens = perChoice
+    if (
+      body.max_tokens === undefined ||
+      body.max_tokens === null ||
+      'max_completion_tokens' in body
+    )
+      sent.max_completion_tokens = perChoice
+    if (stream) sent.stream_options = { ...record(body.stream_options), include_usage: true }
+    return sent
+  },
+
+  usageOf(response) {
+    return openaiUsage(record(response)?.usage)
+  },
+
+  textOf(response) {
+    const first = record((record(response)?.choices as unknown[] | undefined)?.[0])
+    return outputText(record(first?.message)) || undefined
+  },
+
+  streamReader(body): StreamReader {
+    const wanted = record(body.stream_options)?.include_usage === true
+    let usage: TokenUsage | undefined
+    return {
+      read(event) {
+        if (event.data === '[DONE]') return { forward: true }
+        const chunk = parseJson(event.data)
+        if (!chunk) return { forward: true }
+        const reported = openaiUsage(chunk.usage)
+        if (reported) usage = reported
+        const list = Array.isArray(chunk.choices) ? chunk.choices : []
+        let text = ''
+        for (const choice of list) text += outputText(record(record(choice)?.delta))
+        const usageOnly = reported !== undefined && list.length === 0
+        return { text, forward: wanted || !usageOnly }
+      },
+      usage: () => usage,
+    }
+  },
+
+  streamError(error) {
+    // As OpenAI ends a chat stream that failed: a data line with an `error` object.
+    return sseEvent({ error: openaiErrorObject(error) })
+  },
+}

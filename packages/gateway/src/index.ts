@@ -1,0 +1,10 @@
+// @killswitch/gateway: an OpenAI- and Anthropic-compatible gateway. Agents hold only their
+// kill switch credential; the gateway holds the provider keys.
+export type { ApiFamily, GatewayError } from './api-errors.js'
+export { createGateway, type GatewayOptions } from './create-gateway.js'
+export type { ProviderConfig } from './providers.js'
+export {
+  type RunningGateway,
+  type StartGatewayOptions,
+  startGateway,
+} from './start-gateway.js'
