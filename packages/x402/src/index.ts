@@ -2,8 +2,9 @@
 
 // The guarded fetch
 export { type KillSwitchFetchOptions, killSwitchFetch } from './kill-switch-fetch.js'
-// Payment rules and pricing
+// Payment rules, pricing and charging
 export { type PaymentAmount, type PaymentAsset, paymentAmount } from './payment-amount.js'
+export type { SettlementClaim, SettlementVerifier } from './payment-charge.js'
 // Errors
 export { PaymentOutcomeUnknownError } from './payment-outcome-unknown-error.js'
 export { PaymentRefusedError, type PaymentRule } from './payment-refused-error.js'

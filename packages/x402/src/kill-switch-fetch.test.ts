@@ -1,5 +1,6 @@
 import { AgentRevokedError, SpendingCapExceededError } from '@killswitch/core'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import type { SettlementClaim } from './payment-charge.js'
 import { PaymentRefusedError } from './payment-refused-error.js'
 import { PAYEE, startAgent, startNetwork } from './testing/x402-fixture.js'
 
@@ -14,6 +15,8 @@ beforeEach(() => {
   network.server.route.handler = 'ok'
   network.facilitator.chain.verify = 'ok'
   network.facilitator.chain.settle = 'ok'
+  network.server.route.uptoMax = '$0.05'
+  network.server.route.uptoCharge = '$0.02'
 })
 
 describe('killSwitchFetch: paying', () => {
@@ -29,12 +32,18 @@ describe('killSwitchFetch: paying', () => {
     const settled = entries.find((entry) => entry.type === 'settled')
     const resource = `${network.server.url}/search`
     expect(hold?.data).toMatchObject({ kind: 'payment', payee: PAYEE, amount: 0.01, resource })
-    expect(settled?.data).toMatchObject({ payee: PAYEE, resource, outcome: 'settled' })
+    expect(settled?.data).toMatchObject({
+      payee: PAYEE,
+      resource,
+      paymentOutcome: 'settled',
+      chargedAtomic: '10000',
+    })
+    expect(settled?.data.suspicious).toBeUndefined()
     // The query string is the agent's data: it stays out of the audit log.
     expect(JSON.stringify(entries)).not.toContain('secret-query')
   })
 
-  it('holds the maximum of an upto payment and settles what it really charged', async () => {
+  it('charges an upto payment its maximum when nothing proves what it charged', async () => {
     const agent = await startAgent({ spendingCap: 0.07 })
     network.server.route.uptoMax = '$0.05'
     network.server.route.uptoCharge = '$0.02'
@@ -42,18 +51,67 @@ describe('killSwitchFetch: paying', () => {
 
     expect(response.status).toBe(200)
     expect(network.facilitator.transfers.at(-1)).toMatchObject({ value: '20000' })
-    expect(await agent.get()).toMatchObject({ spent: 0.02, held: 0 })
+    // The payee's header says $0.02, but the signed permit allows $0.05: a claim is not proof.
+    expect(await agent.get()).toMatchObject({ spent: 0.05, held: 0 })
     const entries = await agent.audit()
     expect(entries.find((entry) => entry.type === 'hold')?.data).toMatchObject({
       amount: 0.05,
       scheme: 'upto',
     })
     expect(entries.find((entry) => entry.type === 'settled')?.data).toMatchObject({
-      settledAtomic: '20000',
+      paymentOutcome: 'settled',
+      basis: 'authorised',
+      claimedAtomic: '20000',
+      chargedAtomic: '50000',
+    })
+  })
+
+  it('charges an upto payment what verifySettlement proves it moved on chain', async () => {
+    const claims: SettlementClaim[] = []
+    // Reads the (stub) chain, as a real verifier reads the transaction's transfer.
+    const verifySettlement = (claim: SettlementClaim) => {
+      claims.push(claim)
+      const transfer = network.facilitator.transfers.find(
+        (entry) => entry.transaction === claim.transaction,
+      )
+      return transfer ? BigInt(transfer.value) : undefined
+    }
+    const agent = await startAgent({ spendingCap: 0.07, fetch: { verifySettlement } })
+    network.server.route.uptoMax = '$0.05'
+    network.server.route.uptoCharge = '$0.02'
+    expect((await agent.pay(`${network.server.url}/summarise`)).status).toBe(200)
+
+    expect(await agent.get()).toMatchObject({ spent: 0.02, held: 0 })
+    expect(claims).toEqual([
+      expect.objectContaining({
+        scheme: 'upto',
+        payTo: PAYEE,
+        claimedAtomic: 20000n,
+        authorisedAtomic: 50000n,
+        paymentPayload: expect.objectContaining({ x402Version: 2 }),
+      }),
+    ])
+    expect((await agent.audit()).find((entry) => entry.type === 'settled')?.data).toMatchObject({
+      basis: 'verified',
+      chargedAtomic: '20000',
     })
     // What upto did not charge is free again: a second one ($0.05 held) fits the $0.05 left.
     expect((await agent.pay(`${network.server.url}/summarise`)).status).toBe(200)
     expect(await agent.get()).toMatchObject({ spent: 0.04, held: 0 })
+  })
+
+  it('charges the maximum when verifySettlement fails or proves nothing', async () => {
+    const answers = [
+      () => {
+        throw new Error('rpc down')
+      },
+      () => undefined,
+    ]
+    for (const answer of answers) {
+      const agent = await startAgent({ fetch: { verifySettlement: answer } })
+      expect((await agent.pay(`${network.server.url}/summarise`)).status).toBe(200)
+      expect(await agent.get()).toMatchObject({ spent: 0.05, held: 0 })
+    }
   })
 
   it('pays an x402 v1 server (X-PAYMENT, maxAmountRequired, X-PAYMENT-RESPONSE) the same way', async () => {
@@ -65,7 +123,7 @@ describe('killSwitchFetch: paying', () => {
     const settled = (await agent.audit()).find((entry) => entry.type === 'settled')
     expect(settled?.data).toMatchObject({
       payee: PAYEE,
-      outcome: 'settled',
+      paymentOutcome: 'settled',
       network: 'base-sepolia',
     })
     await expect(agent.pay(`${network.server.url}/v1/search?q=2`)).rejects.toBeInstanceOf(

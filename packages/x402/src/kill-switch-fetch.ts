@@ -6,6 +6,7 @@ import { wrapFetchWithPayment } from '@x402/fetch'
 import { paidRequestFetch } from './paid-request-fetch.js'
 import type { PaymentAsset } from './payment-amount.js'
 import { PaymentCall, paymentCalls } from './payment-call.js'
+import type { SettlementVerifier } from './payment-charge.js'
 import { guardPaymentHooks } from './payment-hooks.js'
 import type { PaymentRules } from './payment-rules.js'
 
@@ -27,6 +28,12 @@ export interface KillSwitchFetchOptions extends PaymentRules {
   client: x402Client
   /** USD stablecoins to accept beyond x402's default assets (USDC...). */
   assets?: readonly PaymentAsset[]
+  /**
+   * Proves what an `upto` (or other non-`exact`) payment really moved, from the chain.
+   * Without it such a payment is charged at its authorised maximum: the payee's own
+   * settlement header is a claim, not proof. `exact` payments are always charged in full.
+   */
+  verifySettlement?: SettlementVerifier
   /** The transport underneath. Defaults to `globalThis.fetch`. */
   fetch?: typeof fetch
 }
@@ -35,7 +42,9 @@ export interface KillSwitchFetchOptions extends PaymentRules {
  * A fetch for an agent that pays x402 (HTTP 402) requests under the agent's kill switch:
  * each payment is refused before it is signed when the agent is revoked, over its cap, or
  * breaks a payment rule (with the core's typed error), and otherwise held against the same
- * cap as its model calls, then settled at the real amount or released.
+ * cap as its model calls. Once its signature has left the process it is charged at the
+ * full authorised amount (unless a verified settlement proves less), whatever the payee
+ * answers; it is released only if it was never sent.
  *
  * @example
  * const client = new x402Client().register('eip155:8453', new ExactEvmScheme(account))
@@ -45,8 +54,8 @@ export interface KillSwitchFetchOptions extends PaymentRules {
 export function killSwitchFetch(options: KillSwitchFetchOptions): typeof fetch {
   validate(options)
   const guard = options.killSwitch.guard(options.credential)
-  const { allowedPayees, maxPaymentUsd, assets } = options
-  const rules = { allowedPayees, maxPaymentUsd, assets }
+  const { allowedPayees, maxPaymentUsd, assets, verifySettlement } = options
+  const rules = { allowedPayees, maxPaymentUsd, assets, verifySettlement }
   guardPaymentHooks(options.client)
   const paying = wrapFetchWithPayment(paidRequestFetch(options.fetch ?? fetch), options.client)
 
@@ -54,7 +63,8 @@ export function killSwitchFetch(options: KillSwitchFetchOptions): typeof fetch {
     // A revoked agent makes no requests at all, paid or not.
     await guard.check()
     const request = new Request(input, init)
-    // Revocation aborts the request in flight too (a paid one's hold then stays: unknown).
+    // Revocation aborts the request in flight too (a paid one that was sent is still
+    // charged: the payee holds the signature).
     const signal = AbortSignal.any([request.signal, guard.signal])
     const call = new PaymentCall(guard, rules, request.method)
     try {
@@ -106,6 +116,12 @@ function validate(options: KillSwitchFetchOptions): void {
     throw new InvalidConfigError(
       'maxPaymentUsd',
       `maxPaymentUsd must be a finite number of dollars >= 0 (got ${String(max)}).`,
+    )
+  }
+  if (options.verifySettlement !== undefined && typeof options.verifySettlement !== 'function') {
+    throw new InvalidConfigError(
+      'verifySettlement',
+      'verifySettlement must be a function (claim) => the atomic amount proven on chain, or undefined.',
     )
   }
   if (options.allowedPayees !== undefined && !Array.isArray(options.allowedPayees)) {

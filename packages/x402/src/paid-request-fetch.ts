@@ -7,9 +7,9 @@ import { PaymentOutcomeUnknownError } from './payment-outcome-unknown-error.js'
 import { PaymentRefusedError } from './payment-refused-error.js'
 
 /**
- * Wraps the transport fetch so that each paid request puts its outcome on the ledger
- * before the response is handed back: settled, released, or (no response) held until the
- * authorisation expires.
+ * Wraps the transport fetch so that each paid request is charged before the response is
+ * handed back. Once the payment header has left, the payment is money: it is charged
+ * whatever comes back (see `paymentCharge`), and released only if it never left.
  *
  * @example
  * wrapFetchWithPayment(paidRequestFetch(fetch), client) // as killSwitchFetch does
@@ -34,22 +34,46 @@ export function paidRequestFetch(base: typeof fetch): typeof fetch {
     // Aborted before it left (revoked, or the caller gave up): the signature never left
     // the process, so the payment stays unsent and its hold is released.
     request.signal.throwIfAborted()
+    // Past the authorisation's expiry an answer can change nothing (the payment is charged
+    // either way), so a payee that never answers does not keep the call open for ever.
+    const deadline = new AbortController()
+    const waitMs = payment.validUntil === undefined ? undefined : payment.validUntil - Date.now()
+    const timer =
+      waitMs === undefined
+        ? undefined
+        : setTimeout(
+            () =>
+              deadline.abort(
+                new Error('The payee did not answer before the payment authorisation expired.'),
+              ),
+            Math.max(waitMs, 1_000),
+          )
+    timer?.unref?.()
     payment.state = 'sent'
     let response: Response
     try {
-      response = await base(request)
+      response = await base(
+        new Request(request, { signal: AbortSignal.any([request.signal, deadline.signal]) }),
+      )
     } catch (error) {
-      // The signed authorisation may have reached the server and been settled: unknown.
-      await call.record(payment, { type: 'unknown', reason: 'no_response', status: undefined })
+      // The signed authorisation may have reached the payee: it can collect it.
+      await call.record(payment, {
+        type: 'unproven',
+        reason: 'no_response',
+        status: undefined,
+        errorReason: undefined,
+      })
       throw new PaymentOutcomeUnknownError(
         {
           payee: payment.payee,
           amountUsd: payment.amount.usd,
           resource: payment.resource,
-          holdUntil: payment.holdUntil,
+          validUntil: payment.validUntil ?? Date.now(),
         },
         { cause: error },
       )
+    } finally {
+      clearTimeout(timer)
     }
     await call.record(
       payment,

@@ -2,6 +2,7 @@
 // `onBeforePaymentCreation`, the last step before the signer is called: a refused payment
 // is never signed.
 import type { PaymentCreationContext, x402Client } from '@x402/core/client'
+import type { PaymentPayload } from '@x402/core/types'
 import { paymentAmount } from './payment-amount.js'
 import { type PaymentCall, paymentCalls } from './payment-call.js'
 import { checkPaymentRules } from './payment-rules.js'
@@ -41,9 +42,13 @@ export function guardPaymentHooks(client: x402Client): void {
       return { abort: true, reason: call.refusal.message }
     }
   })
-  client.onAfterPaymentCreation(async () => {
+  client.onAfterPaymentCreation(async (context) => {
     const payment = paymentCalls.getStore()?.unsent()
-    if (payment) payment.state = 'signed'
+    if (!payment) return
+    payment.state = 'signed'
+    payment.payload = context.paymentPayload
+    payment.validUntil =
+      signedValidBefore(context.paymentPayload) ?? Date.now() + (payment.validityMs ?? 0)
   })
 }
 
@@ -79,9 +84,10 @@ async function authorisePayment(call: PaymentCall, context: PaymentCreationConte
     }
     throw refusal
   }
-  const validityMs = requirements.maxTimeoutSeconds * 1000
-  const ttlMs =
-    Number.isFinite(validityMs) && validityMs > 0 ? validityMs + VALIDITY_GRACE_MS : undefined
+  const ms = requirements.maxTimeoutSeconds * 1000
+  const validityMs = Number.isFinite(ms) && ms > 0 ? ms : undefined
+  // A backstop only: every hold is settled or released explicitly when its call ends.
+  const ttlMs = validityMs === undefined ? undefined : validityMs + VALIDITY_GRACE_MS
   const ticket = await call.guard.reserveSpend({
     amountUsd: amount.usd,
     kind: 'payment',
@@ -101,11 +107,27 @@ async function authorisePayment(call: PaymentCall, context: PaymentCreationConte
   call.payments.push({
     ticket,
     amount,
+    scheme: requirements.scheme,
+    network: requirements.network,
+    asset: requirements.asset,
     payee: requirements.payTo,
     resource,
-    holdUntil: Date.now() + (ttlMs ?? 0),
+    validityMs,
+    validUntil: undefined,
+    payload: undefined,
     state: 'reserved',
   })
+}
+
+/**
+ * When a signed authorisation expires, read from the payload (EIP-3009's `validBefore`,
+ * in seconds), or undefined when the scheme's payload does not say so plainly.
+ */
+function signedValidBefore(payload: PaymentPayload): number | undefined {
+  const inner = payload.payload as { authorization?: { validBefore?: unknown } } | undefined
+  const value = inner?.authorization?.validBefore
+  const seconds = typeof value === 'string' && /^\d{1,12}$/.test(value) ? Number(value) : NaN
+  return Number.isFinite(seconds) ? seconds * 1000 : undefined
 }
 
 /** The paid resource's URL without its query string or fragment. */

@@ -1,36 +1,37 @@
 /**
- * A signed payment went out but its outcome is unknown (the connection dropped, or the
- * request was aborted, before the response came back): the server may have settled it. Its
- * amount stays held against the agent's cap until the authorisation expires (`holdUntil`),
- * because until then it can still be collected. The network error is the `cause`.
+ * A signed payment went out but no response came back (the connection dropped, the
+ * request was aborted, or the payee did not answer before the authorisation expired).
+ * The payee holds a signed authorisation it can submit until `validUntil`, so the payment
+ * has been charged at its full amount (`amountUsd`). The network error is the `cause`.
  *
  * @example
  * try { await pay(url) } catch (error) {
- *   if (error instanceof PaymentOutcomeUnknownError) console.log(error.amountUsd, new Date(error.holdUntil))
+ *   if (error instanceof PaymentOutcomeUnknownError) console.log(error.amountUsd, new Date(error.validUntil))
  * }
  */
 export class PaymentOutcomeUnknownError extends Error {
   readonly code = 'payment_outcome_unknown'
   readonly payee: string
+  /** What was charged: the full authorised amount. */
   readonly amountUsd: number
   readonly resource: string
-  /** Milliseconds since the epoch: when the authorisation, and so the hold, expires. */
-  readonly holdUntil: number
+  /** Milliseconds since the epoch: until then the payee can submit the authorisation. */
+  readonly validUntil: number
 
   constructor(
-    details: { payee: string; amountUsd: number; resource: string; holdUntil: number },
+    details: { payee: string; amountUsd: number; resource: string; validUntil: number },
     options?: ErrorOptions,
   ) {
     super(
       `The payment of $${details.amountUsd} to ${details.payee} for ${details.resource} was sent, ` +
-        'but no response came back, so it may have been settled. Its amount stays held against ' +
-        `the agent's cap until the authorisation expires (${new Date(details.holdUntil).toISOString()}).`,
+        'but no response came back. The payee can still collect it, so it is charged in full ' +
+        `to the agent's cap; the authorisation is valid until ${new Date(details.validUntil).toISOString()}.`,
       options,
     )
     this.name = 'PaymentOutcomeUnknownError'
     this.payee = details.payee
     this.amountUsd = details.amountUsd
     this.resource = details.resource
-    this.holdUntil = details.holdUntil
+    this.validUntil = details.validUntil
   }
 }

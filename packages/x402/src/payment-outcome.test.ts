@@ -13,12 +13,14 @@ const settlement = (success: boolean, extra: object = {}) =>
   })
 
 describe('paymentOutcome', () => {
-  it('settled, with the amount an upto payment really charged', () => {
+  it('settled: reports the claimed amount, transaction and network', () => {
     const header = settlement(true, { amount: '20000' })
     expect(paymentOutcome(200, headers({ 'PAYMENT-RESPONSE': header }))).toEqual({
       type: 'settled',
-      settledAtomic: 20000n,
+      claimedAtomic: 20000n,
+      claimedRaw: undefined,
       transaction: '0xabc',
+      network: 'eip155:84532',
       status: 200,
     })
   })
@@ -27,14 +29,22 @@ describe('paymentOutcome', () => {
     const header = settlement(true)
     expect(paymentOutcome(200, headers({ 'X-PAYMENT-RESPONSE': header }))).toMatchObject({
       type: 'settled',
-      settledAtomic: undefined,
+      claimedAtomic: undefined,
     })
   })
 
-  it('failed: settlement failed, verification refused, or the handler failed', () => {
+  it('keeps an amount that is not an integer, for the audit log', () => {
+    const header = settlement(true, { amount: '-5' })
+    expect(paymentOutcome(200, headers({ 'PAYMENT-RESPONSE': header }))).toMatchObject({
+      claimedAtomic: undefined,
+      claimedRaw: '-5',
+    })
+  })
+
+  it('unproven: a failed settlement, a 402 again, or another error status', () => {
     const failed = settlement(false, { errorReason: 'insufficient_funds' })
     expect(paymentOutcome(402, headers({ 'PAYMENT-RESPONSE': failed }))).toMatchObject({
-      type: 'failed',
+      type: 'unproven',
       reason: 'settle_failed',
       errorReason: 'insufficient_funds',
     })
@@ -45,20 +55,24 @@ describe('paymentOutcome', () => {
       accepts: [],
     })
     expect(paymentOutcome(402, headers({ 'PAYMENT-REQUIRED': required }))).toMatchObject({
-      type: 'failed',
-      reason: 'verify_failed',
+      type: 'unproven',
+      reason: 'payment_required',
       errorReason: 'invalid_exact_evm_signature',
     })
     expect(paymentOutcome(503, headers({}))).toMatchObject({
-      type: 'failed',
-      reason: 'handler_error',
+      type: 'unproven',
+      reason: 'server_error',
     })
   })
 
-  it('unknown: served without a settlement, or an unreadable one', () => {
-    expect(paymentOutcome(200, headers({}))).toMatchObject({ type: 'unknown' })
+  it('unproven: served without a settlement, or an unreadable one', () => {
+    expect(paymentOutcome(200, headers({}))).toMatchObject({
+      type: 'unproven',
+      reason: 'no_settlement',
+    })
     expect(paymentOutcome(200, headers({ 'PAYMENT-RESPONSE': 'not base64 json' }))).toMatchObject({
-      type: 'unknown',
+      type: 'unproven',
+      reason: 'no_settlement',
     })
   })
 })

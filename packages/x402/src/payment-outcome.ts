@@ -1,41 +1,46 @@
-// What became of a signed payment, read from the paid request's response. The outcome
-// decides the ledger: settled is spent, failed is released, unknown stays held.
+// What the payee said about a signed payment, read from its response. Only what it said:
+// a signed authorisation can be submitted on chain until it expires whatever the payee
+// answers, so none of this releases anything. `paymentCharge` decides what it costs.
 import { decodePaymentRequiredHeader, decodePaymentResponseHeader } from '@x402/core/http'
 import { parseAtomic } from './payment-amount.js'
 
-/** The fate of a payment that was sent. */
+/** What the payee reported about a payment that was sent. */
 export type PaymentOutcome =
   | {
       type: 'settled'
-      /** What was really charged (`upto`: at most the maximum); undefined: the full amount. */
-      settledAtomic: bigint | undefined
+      /** The settlement header's `amount`, when present and an integer. A claim, not proof. */
+      claimedAtomic: bigint | undefined
+      /** The header's `amount` as sent, when it was not an integer (audited). */
+      claimedRaw: string | undefined
       transaction: string | undefined
+      network: string | undefined
       status: number
     }
   | {
-      type: 'failed'
-      /** Not paid: verification refused it, settlement failed, or the handler failed. */
-      reason: 'verify_failed' | 'settle_failed' | 'handler_error'
-      status: number
-      errorReason: string | undefined
-    }
-  | {
-      type: 'unknown'
-      /** The request failed in flight, or the resource was served without a settlement. */
-      reason: 'no_response' | 'no_settlement_proof'
+      type: 'unproven'
+      /**
+       * No settlement proof: `settle_failed` (a `success: false` header), `payment_required`
+       * (a 402 again after paying), `server_error` (another status >= 400), `no_settlement`
+       * (served without a settlement header), `no_response` (the request failed in flight).
+       */
+      reason:
+        | 'settle_failed'
+        | 'payment_required'
+        | 'server_error'
+        | 'no_settlement'
+        | 'no_response'
       status: number | undefined
+      errorReason: string | undefined
     }
 
 /**
- * Classifies the response to a paid request. A settlement header (`PAYMENT-RESPONSE`, v1
- * `X-PAYMENT-RESPONSE`) says settled or failed; without one, a 402 means verification
- * refused the payment and another error status means the server did not settle it (x402
- * servers settle only successful responses); a success without a settlement header is
- * unknown (the server may settle later), so it is not released.
+ * Classifies the response to a paid request by what it claims: a settlement header
+ * (`PAYMENT-RESPONSE`, v1 `X-PAYMENT-RESPONSE`) with `success: true` claims settled;
+ * anything else proves nothing about whether the payee will collect.
  *
  * @example
  * paymentOutcome(response.status, (name) => response.headers.get(name))
- * // { type: 'settled', settledAtomic: 10000n, transaction: '0x…', status: 200 }
+ * // { type: 'settled', claimedAtomic: 10000n, transaction: '0x…', network: 'eip155:84532', status: 200 }
  */
 export function paymentOutcome(
   status: number,
@@ -44,34 +49,52 @@ export function paymentOutcome(
   const header = getHeader('PAYMENT-RESPONSE') ?? getHeader('X-PAYMENT-RESPONSE')
   const settlement = header ? decodeSettlement(header) : undefined
   if (settlement?.success === true) {
+    const claimedAtomic = parseAtomic(settlement.amount)
     return {
       type: 'settled',
-      settledAtomic: parseAtomic(settlement.amount),
-      transaction: settlement.transaction,
+      claimedAtomic,
+      claimedRaw:
+        settlement.amount !== undefined && claimedAtomic === undefined
+          ? String(settlement.amount).slice(0, 80)
+          : undefined,
+      transaction: typeof settlement.transaction === 'string' ? settlement.transaction : undefined,
+      network: typeof settlement.network === 'string' ? settlement.network : undefined,
       status,
     }
   }
   if (settlement?.success === false) {
-    return { type: 'failed', reason: 'settle_failed', status, errorReason: settlement.errorReason }
+    return {
+      type: 'unproven',
+      reason: 'settle_failed',
+      status,
+      errorReason: text(settlement.errorReason),
+    }
   }
   if (status === 402) {
     return {
-      type: 'failed',
-      reason: 'verify_failed',
+      type: 'unproven',
+      reason: 'payment_required',
       status,
       errorReason: requiredError(getHeader),
     }
   }
-  if (status >= 400)
-    return { type: 'failed', reason: 'handler_error', status, errorReason: undefined }
-  return { type: 'unknown', reason: 'no_settlement_proof', status }
+  if (status >= 400) {
+    return { type: 'unproven', reason: 'server_error', status, errorReason: undefined }
+  }
+  return { type: 'unproven', reason: 'no_settlement', status, errorReason: undefined }
 }
 
-function decodeSettlement(
-  header: string,
-): { success?: unknown; amount?: unknown; transaction?: string; errorReason?: string } | undefined {
+interface Settlement {
+  success?: unknown
+  amount?: unknown
+  transaction?: unknown
+  network?: unknown
+  errorReason?: unknown
+}
+
+function decodeSettlement(header: string): Settlement | undefined {
   try {
-    return decodePaymentResponseHeader(header)
+    return decodePaymentResponseHeader(header) as Settlement
   } catch {
     // An unreadable settlement header proves nothing either way.
     return undefined
@@ -83,8 +106,13 @@ function requiredError(getHeader: (name: string) => string | null): string | und
   const header = getHeader('PAYMENT-REQUIRED')
   if (!header) return undefined
   try {
-    return decodePaymentRequiredHeader(header).error
+    return text(decodePaymentRequiredHeader(header).error)
   } catch {
     return undefined
   }
+}
+
+/** A payee-supplied string, bounded: it goes into the audit log. */
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' ? value.slice(0, 200) : undefined
 }

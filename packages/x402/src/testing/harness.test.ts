@@ -32,6 +32,8 @@ describe('offline x402 round trip (harness)', () => {
       )
     expect(response.status).toBe(200)
     expect(await response.json()).toMatchObject({ query: 'kill' })
-    expect(facilitator.transfers).toEqual([{ from: account.address, to: payee, value: '10000' }])
+    expect(facilitator.transfers).toEqual([
+      { from: account.address, to: payee, value: '10000', transaction: expect.any(String) },
+    ])
   })
 })

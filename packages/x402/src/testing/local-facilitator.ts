@@ -26,8 +26,8 @@ export interface LocalFacilitator {
   url: string
   /** Mutable: the stub chain's behaviour for the following calls. */
   chain: ChainBehaviour
-  /** Transfers the stub chain accepted, in order. */
-  transfers: Array<{ from: string; to: string; value: string }>
+  /** Transfers the stub chain accepted, in order, with their transaction hashes. */
+  transfers: Array<{ from: string; to: string; value: string; transaction: string }>
   close(): Promise<void>
 }
 
@@ -59,8 +59,9 @@ export async function startLocalFacilitator(
     },
     verifyTypedData: (args) => verifyTypedData(args as Parameters<typeof verifyTypedData>[0]),
     writeContract: async ({ functionName, args }) => {
-      transfers.push(transferOf(functionName, args))
-      return randomHash()
+      const transaction = randomHash()
+      transfers.push({ ...transferOf(functionName, args), transaction })
+      return transaction
     },
     sendTransaction: async () => randomHash(),
     waitForTransactionReceipt: async () => ({

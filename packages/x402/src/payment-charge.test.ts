@@ -1,0 +1,101 @@
+// The charge rule, for every answer a payee can give: never less than it can collect,
+// never more than was authorised.
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { paymentCharge, type SentPayment } from './payment-charge.js'
+import type { PaymentOutcome } from './payment-outcome.js'
+
+const NETWORK = 'eip155:84532'
+const payment = (scheme: string, atomic: bigint): SentPayment => ({
+  scheme,
+  network: NETWORK,
+  amount: { atomic, decimals: 6, micros: Number(atomic), usd: Number(atomic) / 1e6 },
+})
+
+const atomic = fc.bigInt({ min: 0n, max: 10n ** 12n })
+const outcome: fc.Arbitrary<PaymentOutcome> = fc.oneof(
+  fc.record({
+    type: fc.constant('settled' as const),
+    claimedAtomic: fc.option(atomic, { nil: undefined }),
+    claimedRaw: fc.option(fc.string(), { nil: undefined }),
+    transaction: fc.option(fc.string(), { nil: undefined }),
+    network: fc.option(fc.constantFrom(NETWORK, 'eip155:1'), { nil: undefined }),
+    status: fc.integer({ min: 100, max: 599 }),
+  }),
+  fc.record({
+    type: fc.constant('unproven' as const),
+    reason: fc.constantFrom(
+      'settle_failed',
+      'payment_required',
+      'server_error',
+      'no_settlement',
+      'no_response',
+    ),
+    status: fc.option(fc.integer({ min: 100, max: 599 }), { nil: undefined }),
+    errorReason: fc.option(fc.string(), { nil: undefined }),
+  }),
+)
+
+describe('paymentCharge', () => {
+  it('charges exact at its amount, whatever the payee says or a verifier returns', () => {
+    fc.assert(
+      fc.property(atomic, outcome, fc.option(atomic, { nil: undefined }), (amount, o, verified) => {
+        expect(paymentCharge(payment('exact', amount), o, verified).atomic).toBe(amount)
+      }),
+    )
+  })
+
+  it('charges any other scheme at most its authorised amount, and the whole of it unless verified', () => {
+    fc.assert(
+      fc.property(atomic, outcome, fc.option(atomic, { nil: undefined }), (amount, o, verified) => {
+        const charge = paymentCharge(payment('upto', amount), o, verified)
+        expect(charge.atomic <= amount).toBe(true)
+        const proven = o.type === 'settled' && verified !== undefined
+        const expected = proven && verified < amount ? verified : amount
+        expect(charge.atomic).toBe(expected)
+        expect(charge.basis).toBe(proven ? 'verified' : 'authorised')
+      }),
+    )
+  })
+
+  it('an answer without settlement proof is outcome_unknown', () => {
+    const charge = paymentCharge(payment('exact', 10_000n), {
+      type: 'unproven',
+      reason: 'server_error',
+      status: 500,
+      errorReason: undefined,
+    })
+    expect(charge).toEqual({
+      atomic: 10_000n,
+      outcome: 'outcome_unknown',
+      basis: 'authorised',
+      suspicious: undefined,
+    })
+  })
+
+  it('flags claims that do not add up', () => {
+    const settled = (extra: Partial<Extract<PaymentOutcome, { type: 'settled' }>>) =>
+      ({
+        type: 'settled',
+        claimedAtomic: undefined,
+        claimedRaw: undefined,
+        transaction: '0xabc',
+        network: NETWORK,
+        status: 200,
+        ...extra,
+      }) as const
+    const exact = payment('exact', 10_000n)
+    const upto = payment('upto', 10_000n)
+    const flag = (p: SentPayment, o: PaymentOutcome, v?: bigint) =>
+      paymentCharge(p, o, v).suspicious
+    expect(flag(exact, settled({ claimedAtomic: 10_000n }))).toBeUndefined()
+    expect(flag(exact, settled({ claimedAtomic: 0n }))).toBe('claimed_less_than_exact_amount')
+    expect(flag(upto, settled({ claimedAtomic: 0n }))).toBeUndefined()
+    expect(flag(exact, settled({ claimedAtomic: 20_000n }))).toBe('claimed_more_than_authorised')
+    expect(flag(upto, settled({ claimedAtomic: 20_000n }))).toBe('claimed_more_than_authorised')
+    expect(flag(exact, settled({ network: 'eip155:1' }))).toBe('settlement_network_mismatch')
+    expect(flag(exact, settled({ claimedRaw: 'lots' }))).toBe('settlement_amount_unreadable')
+    expect(flag(upto, settled({}), 20_000n)).toBe('verified_more_than_authorised')
+    expect(flag(upto, settled({ claimedAtomic: 1n }), 5n)).toBe('claim_differs_from_verified')
+  })
+})
