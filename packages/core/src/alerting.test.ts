@@ -29,7 +29,12 @@ describe('alerts: signed webhooks by default', () => {
   it('posts a signed threshold alert once, then a revocation alert, and audits each delivery', async () => {
     const secret = 'whsec_test_0123456789abcdef'
     const store = memoryStore()
-    const ks = createKillSwitch({ store, prices: { m: { inputPerMTok: 1, outputPerMTok: 1 } } })
+    const ks = createKillSwitch({
+      store,
+      prices: { m: { inputPerMTok: 1, outputPerMTok: 1 } },
+      // The receiver is on loopback: opt in, as an operator would.
+      allowPrivateWebhooks: ['127.0.0.1'],
+    })
     const agent = await ks.agents.create({ handle: 'alerted', spendingCap: 0.01 })
     await ks.agents.setAlert('alerted', { thresholdPct: 0.8, webhookUrl: url, secret })
     const guard = ks.guard(agent.credential)
@@ -74,7 +79,11 @@ describe('alerts: signed webhooks by default', () => {
 
   it('tunes the default delivery: one attempt, the failure audited, nothing retried', async () => {
     const store = memoryStore()
-    const ks = createKillSwitch({ store, webhookDelivery: { maxAttempts: 1 } })
+    const ks = createKillSwitch({
+      store,
+      webhookDelivery: { maxAttempts: 1 },
+      allowPrivateWebhooks: ['127.0.0.1'],
+    })
     await ks.agents.create({ handle: 'oncall-down', spendingCap: 1 })
     await ks.agents.setAlert('oncall-down', {
       thresholdPct: 0.5,

@@ -14,6 +14,12 @@ export const handleSchema = z
     HANDLE_PATTERN,
     '1 to 64 characters: letters, digits, ".", "_" and "-", starting with a letter or digit (e.g. "researcher-agent-7")',
   )
+  // A handle starting like a credential is a credential pasted in the wrong place: refusing
+  // it keeps credentials out of handles, and so out of every list, log and audit entry.
+  .refine(
+    (value) => !value.startsWith('ks_'),
+    'must not start with "ks_" (that is an agent credential; give the agent\'s handle)',
+  )
 
 export const spendingCapSchema = z
   .number({ error: 'a finite number of dollars is required (e.g. spendingCap: 50)' })

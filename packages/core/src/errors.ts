@@ -3,6 +3,8 @@
 // happened and what to do. `isInstance` works across duplicate installs of this package,
 // where `instanceof` does not.
 
+import { redactCredentials } from './redact.js'
+
 const MARKER = Symbol.for('killswitch.error')
 
 /** Stable machine-readable error codes. */
@@ -32,7 +34,8 @@ export class KillSwitchError extends Error {
   readonly status: number
 
   constructor(code: KillSwitchErrorCode, status: number, message: string, options?: ErrorOptions) {
-    super(message, options)
+    // A message may quote what was typed: a credential pasted there is never echoed.
+    super(redactCredentials(message), options)
     this.name = 'KillSwitchError'
     this.code = code
     this.status = status
@@ -210,7 +213,7 @@ export class AgentNotFoundError extends KillSwitchError {
       `No agent has the handle "${handle}". List agents with agents.list().`,
     )
     this.name = 'AgentNotFoundError'
-    this.handle = handle
+    this.handle = redactCredentials(handle)
   }
 }
 

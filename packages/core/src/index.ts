@@ -17,6 +17,12 @@ export {
   createAlertEvent,
 } from './alerts/alert-event.js'
 export {
+  type GeneratedWebhookSecret,
+  generateWebhookSecret,
+  type KillSwitchAgentsApi,
+  type WithGeneratedSecrets,
+} from './alerts/alert-rule-guard.js'
+export {
   createWebhookDispatcher,
   type WebhookDispatcher,
   type WebhookDispatcherOptions,
@@ -31,7 +37,18 @@ export {
   verifyWebhookSignature,
   WEBHOOK_SIGNATURE_HEADER,
 } from './alerts/webhook-signature.js'
-export { redactWebhookUrl, validateWebhookUrl, webhookUrlSchema } from './alerts/webhook-url.js'
+export {
+  type AllowPrivateWebhooks,
+  isForbiddenAddress,
+  REFUSED_TARGET_REASON,
+} from './alerts/webhook-target-policy.js'
+export type { ResolvedAddress, ResolveHost } from './alerts/webhook-transport.js'
+export {
+  maskWebhookUrl,
+  redactWebhookUrl,
+  validateWebhookUrl,
+  webhookUrlSchema,
+} from './alerts/webhook-url.js'
 // Audit
 export { type AuditEntry, type AuditEntryType, auditToJsonLines } from './audit.js'
 export { CREDENTIAL_PREFIX, isWellFormedCredential } from './credentials.js'
@@ -51,6 +68,8 @@ export {
 } from './errors.js'
 // Events
 export type { KillSwitchEventName, KillSwitchEvents, Listener } from './events.js'
+// Money
+export { formatUsd, spentPercent } from './format-usd.js'
 // The guard: the seam adapters use
 export type {
   AgentGuard,
@@ -72,7 +91,6 @@ export {
   type KillSwitchOptions,
   type VerifyResult,
 } from './kill-switch.js'
-// Money
 export { MAX_CAP_USD, MICROS_PER_USD, mulDivCeil, toMicros, toUsd } from './money.js'
 export type { AgentPolicy, AlertRule } from './policy.js'
 // Pricing
@@ -90,6 +108,8 @@ export {
   type PriceSource,
   splitModelId,
 } from './pricing/price-source.js'
+// Redaction: nothing shaped like a credential is ever echoed
+export { containsCredential, REDACTED_CREDENTIAL, redactCredentials } from './redact.js'
 // Runaway detection
 export { canonicalHash, canonicalJson } from './runaway/canonical-hash.js'
 export { RUNAWAY_ACTIONS, type RunawayConfig, runawayConfigSchema } from './runaway/config.js'

@@ -1,11 +1,13 @@
 // createKillSwitch: the entry point. It wires a store, prices, runaway detection and alerts
 // into an engine, and hands out the agents API and guards.
-import { type AgentsApi, createAgentsApi } from './agents.js'
+import { createAgentsApi } from './agents.js'
 import { type AlertDispatcher, createAlerting } from './alerting.js'
+import { guardAlertRules, type KillSwitchAgentsApi } from './alerts/alert-rule-guard.js'
 import {
   createWebhookDispatcher,
   type WebhookDispatcherOptions,
 } from './alerts/webhook-dispatcher.js'
+import { type AllowPrivateWebhooks, webhookTargetPolicy } from './alerts/webhook-target-policy.js'
 import { redactWebhookUrl } from './alerts/webhook-url.js'
 import type { AuditEntry } from './audit.js'
 import { hashCredential, isWellFormedCredential } from './credentials.js'
@@ -47,8 +49,19 @@ export interface KillSwitchOptions {
    */
   webhookDelivery?: Pick<
     WebhookDispatcherOptions,
-    'timeoutMs' | 'maxAttempts' | 'baseDelayMs' | 'maxDelayMs' | 'fetch'
+    | 'timeoutMs'
+    | 'maxAttempts'
+    | 'baseDelayMs'
+    | 'maxDelayMs'
+    | 'maxConcurrentPerReceiver'
+    | 'resolve'
   >
+  /**
+   * Webhooks to loopback, private, link-local and metadata addresses are refused (at
+   * `setAlert` and at delivery, after DNS) unless allowed here: `true` allows every target,
+   * a list of hosts allows those only (e.g. `['127.0.0.1']` for a receiver on this machine).
+   */
+  allowPrivateWebhooks?: AllowPrivateWebhooks
   /** Called with errors that must not break a guarded call (a throwing listener...). */
   onError?: (error: unknown) => void
   /** The clock, in ms since the epoch (tests). */
@@ -67,7 +80,7 @@ export interface VerifyResult {
 
 /** A kill switch: see createKillSwitch. */
 export interface KillSwitch {
-  readonly agents: AgentsApi
+  readonly agents: KillSwitchAgentsApi
   /** The store this kill switch uses. */
   readonly store: Store
   /** A guard for an agent credential: the seam framework adapters call. Never throws. */
@@ -119,6 +132,7 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
     DEFAULT_MAX_OUTPUT_TOKENS,
   )
   const now = options.now ?? Date.now
+  const webhookPolicy = webhookTargetPolicy(options.allowPrivateWebhooks)
   const onError = options.onError ?? ((error: unknown) => console.warn('[killswitch]', error))
   const events = new EventHub(onError)
   const monitor: RunawayMonitor =
@@ -142,6 +156,7 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
     options.alerts ??
     createWebhookDispatcher({
       ...options.webhookDelivery,
+      allowPrivateWebhooks: options.allowPrivateWebhooks,
       onOutcome: (outcome) =>
         audit({
           at: now(),
@@ -228,7 +243,7 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
   }
 
   return {
-    agents: createAgentsApi(engine),
+    agents: guardAlertRules(createAgentsApi(engine), { store, now, policy: webhookPolicy }),
     store,
     guard(credential) {
       return createGuard(engine, credential)

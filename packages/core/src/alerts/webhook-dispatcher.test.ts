@@ -69,6 +69,10 @@ const event = () =>
     thresholdPct: 0.8,
   })
 
+// These receivers listen on loopback: the tests opt in, as an operator would.
+const loopback = { allowPrivateWebhooks: ['127.0.0.1'] }
+const SECRET = 'whsec_test_0123456789'
+
 function collector() {
   const outcomes: WebhookOutcome[] = []
   return { outcomes, onOutcome: (outcome: WebhookOutcome) => outcomes.push(outcome) }
@@ -78,7 +82,7 @@ describe('createWebhookDispatcher', () => {
   it('POSTs the event as JSON with a signature the receiver can verify', async () => {
     const receiver = await startReceiver()
     const { outcomes, onOutcome } = collector()
-    const webhooks = createWebhookDispatcher({ onOutcome })
+    const webhooks = createWebhookDispatcher({ onOutcome, ...loopback })
     const alert = event()
 
     webhooks.dispatch(alert, { url: receiver.url, secret: 'whsec_test' })
@@ -98,12 +102,25 @@ describe('createWebhookDispatcher', () => {
     ])
   })
 
-  it('sends unsigned when the rule has no secret, and never a credential', async () => {
+  it('never sends an alert unsigned: a target without a secret is refused', async () => {
     const receiver = await startReceiver()
-    const webhooks = createWebhookDispatcher()
+    const { outcomes, onOutcome } = collector()
+    const webhooks = createWebhookDispatcher({ ...loopback, onOutcome })
     webhooks.dispatch(event(), { url: receiver.url })
+    webhooks.dispatch(event(), { url: receiver.url, secret: '' })
     await webhooks.flush()
-    expect(receiver.received[0]?.headers['killswitch-signature']).toBeUndefined()
+    expect(receiver.received).toHaveLength(0)
+    expect(outcomes).toMatchObject([
+      { ok: false, attempts: 0, error: expect.stringMatching(/always signed/) },
+      { ok: false, attempts: 0, error: expect.stringMatching(/always signed/) },
+    ])
+  })
+
+  it('never puts a credential in the body', async () => {
+    const receiver = await startReceiver()
+    const webhooks = createWebhookDispatcher(loopback)
+    webhooks.dispatch(event(), { url: receiver.url, secret: SECRET })
+    await webhooks.flush()
     expect(receiver.received[0]?.body).not.toMatch(/ks_/)
   })
 
@@ -115,6 +132,7 @@ describe('createWebhookDispatcher', () => {
     const { outcomes, onOutcome } = collector()
     const retries: number[] = []
     const webhooks = createWebhookDispatcher({
+      ...loopback,
       onOutcome,
       onRetry: (retry) => retries.push(retry.attempt),
       baseDelayMs: 5,
@@ -147,6 +165,7 @@ describe('createWebhookDispatcher', () => {
     let starting: Promise<void> | undefined
     const errors: string[] = []
     const webhooks = createWebhookDispatcher({
+      ...loopback,
       onOutcome,
       baseDelayMs: 20,
       maxDelayMs: 50,
@@ -160,7 +179,7 @@ describe('createWebhookDispatcher', () => {
     })
     const alert = event()
 
-    webhooks.dispatch(alert, { url: `http://127.0.0.1:${port}/hook` })
+    webhooks.dispatch(alert, { url: `http://127.0.0.1:${port}/hook`, secret: SECRET })
     await webhooks.flush()
     await starting
 
@@ -178,8 +197,13 @@ describe('createWebhookDispatcher', () => {
       res.end()
     })
     const { outcomes, onOutcome } = collector()
-    const webhooks = createWebhookDispatcher({ onOutcome, maxAttempts: 3, baseDelayMs: 1 })
-    webhooks.dispatch(event(), { url: receiver.url })
+    const webhooks = createWebhookDispatcher({
+      ...loopback,
+      onOutcome,
+      maxAttempts: 3,
+      baseDelayMs: 1,
+    })
+    webhooks.dispatch(event(), { url: receiver.url, secret: SECRET })
     await webhooks.flush()
     expect(receiver.received).toHaveLength(3)
     expect(outcomes).toMatchObject([{ ok: false, attempts: 3, status: 500, error: 'HTTP 500' }])
@@ -194,9 +218,9 @@ describe('createWebhookDispatcher', () => {
       res.writeHead(302, { location: refusing.url }).end()
     })
     const { outcomes, onOutcome } = collector()
-    const webhooks = createWebhookDispatcher({ onOutcome, baseDelayMs: 1 })
-    webhooks.dispatch(event(), { url: refusing.url })
-    webhooks.dispatch(event(), { url: redirecting.url })
+    const webhooks = createWebhookDispatcher({ ...loopback, onOutcome, baseDelayMs: 1 })
+    webhooks.dispatch(event(), { url: refusing.url, secret: SECRET })
+    webhooks.dispatch(event(), { url: redirecting.url, secret: SECRET })
     await webhooks.flush()
     expect(refusing.received).toHaveLength(1)
     expect(redirecting.received).toHaveLength(1)
@@ -211,10 +235,10 @@ describe('createWebhookDispatcher', () => {
       // Leave the request open: the test answers it below.
     })
     const { outcomes, onOutcome } = collector()
-    const webhooks = createWebhookDispatcher({ onOutcome })
+    const webhooks = createWebhookDispatcher({ onOutcome, ...loopback })
     const order: string[] = []
 
-    const returned = webhooks.dispatch(event(), { url: receiver.url })
+    const returned = webhooks.dispatch(event(), { url: receiver.url, secret: SECRET })
     order.push('dispatch returned')
     expect(returned).toBeUndefined()
     await receiver.waitFor(1)
@@ -241,12 +265,13 @@ describe('createWebhookDispatcher', () => {
     const { outcomes, onOutcome } = collector()
     const errors: string[] = []
     const webhooks = createWebhookDispatcher({
+      ...loopback,
       onOutcome,
       timeoutMs: 100,
       baseDelayMs: 1,
       onRetry: (retry) => errors.push(retry.error),
     })
-    webhooks.dispatch(event(), { url: receiver.url })
+    webhooks.dispatch(event(), { url: receiver.url, secret: SECRET })
     await webhooks.flush()
     expect(errors).toEqual(['timed out after 100 ms'])
     expect(outcomes).toMatchObject([{ ok: true, attempts: 2 }])
@@ -255,10 +280,10 @@ describe('createWebhookDispatcher', () => {
   it('reports, without sending, an invalid URL or a dispatch after close', async () => {
     const receiver = await startReceiver()
     const { outcomes, onOutcome } = collector()
-    const webhooks = createWebhookDispatcher({ onOutcome })
+    const webhooks = createWebhookDispatcher({ onOutcome, ...loopback })
     webhooks.dispatch(event(), { url: 'file:///etc/passwd' })
     await webhooks.close()
-    webhooks.dispatch(event(), { url: receiver.url })
+    webhooks.dispatch(event(), { url: receiver.url, secret: SECRET })
     await webhooks.flush()
     expect(receiver.received).toHaveLength(0)
     expect(outcomes).toMatchObject([
@@ -270,12 +295,13 @@ describe('createWebhookDispatcher', () => {
   it('survives an onOutcome observer that throws', async () => {
     const receiver = await startReceiver()
     const webhooks = createWebhookDispatcher({
+      ...loopback,
       onOutcome: () => {
         throw new Error('observer bug')
       },
     })
-    webhooks.dispatch(event(), { url: receiver.url })
-    webhooks.dispatch(event(), { url: receiver.url })
+    webhooks.dispatch(event(), { url: receiver.url, secret: SECRET })
+    webhooks.dispatch(event(), { url: receiver.url, secret: SECRET })
     await webhooks.flush()
     expect(receiver.received).toHaveLength(2)
   })

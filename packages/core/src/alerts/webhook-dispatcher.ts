@@ -4,16 +4,34 @@
 // exponentially with full jitter (so a fleet does not stampede a receiver that comes back),
 // every attempt is re-signed with a fresh timestamp (a retry minutes later still verifies),
 // and `flush` lets a graceful shutdown wait for what is still in flight.
+//
+// Hardening: every alert is signed (a target without a secret is refused, never sent bare);
+// targets on loopback, private, link-local or metadata addresses are refused before
+// connecting, with one reason whatever the port (see webhook-target-policy.ts), and the
+// connection is pinned to the address that passed the check (DNS rebinding); and at most
+// `maxConcurrentPerReceiver` requests are open to one receiver at a time.
 
 import { InvalidConfigError } from '../errors.js'
 import type { AlertEvent } from './alert-event.js'
 import { signWebhookPayload, WEBHOOK_SIGNATURE_HEADER } from './webhook-signature.js'
+import {
+  type AllowPrivateWebhooks,
+  checkWebhookHost,
+  REFUSED_TARGET_REASON,
+  webhookTargetPolicy,
+} from './webhook-target-policy.js'
+import {
+  postWebhook,
+  type ResolveHost,
+  systemResolve,
+  WebhookTargetRefusedError,
+} from './webhook-transport.js'
 import { webhookUrlSchema } from './webhook-url.js'
 
 /** Where one alert goes. */
 export interface WebhookTarget {
   url: string
-  /** Signing secret; when absent the request is sent unsigned. */
+  /** Signing secret. Required: a target without one is refused (alerts are always signed). */
   secret?: string
 }
 
@@ -44,8 +62,15 @@ export interface WebhookRetry {
 
 /** Options of `createWebhookDispatcher`. */
 export interface WebhookDispatcherOptions {
-  /** The fetch to use (tests, proxies). Default: the global fetch. */
-  fetch?: typeof fetch
+  /**
+   * Targets on loopback, private, link-local or metadata addresses are refused unless
+   * allowed here: `true` allows every target, a list allows those hosts. Default false.
+   */
+  allowPrivateWebhooks?: AllowPrivateWebhooks
+  /** Resolves host names (tests, split-horizon DNS). Default: the system resolver. */
+  resolve?: ResolveHost
+  /** Requests open at once to one receiver (scheme, host and port). Default 4. */
+  maxConcurrentPerReceiver?: number
   /** Per-request timeout. Default 5000 ms. */
   timeoutMs?: number
   /** Requests per event, the first included. Default 5. */
@@ -83,7 +108,7 @@ function positiveInteger(value: number | undefined, fallback: number, field: str
   if (!Number.isSafeInteger(value) || value < (field === 'baseDelayMs' ? 0 : 1)) {
     throw new InvalidConfigError(
       field,
-      `Invalid ${field}: ${value}; give a whole number of ${field === 'maxAttempts' ? 'attempts' : 'milliseconds'}.`,
+      `Invalid ${field}: ${value}; give a whole number of ${field === 'maxAttempts' ? 'attempts' : field === 'maxConcurrentPerReceiver' ? 'requests' : 'milliseconds'}.`,
     )
   }
   return value
@@ -97,17 +122,49 @@ function retryAfterMs(header: string | null): number | undefined {
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now())
 }
 
-// fetch wraps network failures in `TypeError: fetch failed` with the real reason in `cause`.
+// A network failure's code (ECONNREFUSED...) says what went wrong; keep it in the message.
 function describeError(error: unknown, timeoutMs: number): string {
   if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
     return `timed out after ${timeoutMs} ms`
   }
-  const cause = error instanceof Error ? error.cause : undefined
+  const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error
   if (cause instanceof Error) {
     const code = (cause as { code?: unknown }).code
-    return typeof code === 'string' ? `${code}: ${cause.message}` : cause.message
+    return typeof code === 'string' && !cause.message.includes(code)
+      ? `${code}: ${cause.message}`
+      : cause.message
   }
-  return error instanceof Error ? error.message : String(error)
+  return String(error)
+}
+
+// A counting semaphore per receiver: a burst of alerts (a fleet revoked at once) queues
+// instead of opening hundreds of connections to one on-call endpoint.
+function receiverSlots(limit: number) {
+  const receivers = new Map<string, { active: number; waiting: Array<() => void> }>()
+  return {
+    async acquire(key: string): Promise<() => void> {
+      let slot = receivers.get(key)
+      if (!slot) {
+        slot = { active: 0, waiting: [] }
+        receivers.set(key, slot)
+      }
+      const current = slot
+      if (current.active >= limit) {
+        await new Promise<void>((resolve) => current.waiting.push(resolve))
+      } else {
+        current.active++
+      }
+      let released = false
+      return () => {
+        if (released) return
+        released = true
+        const next = current.waiting.shift()
+        // The slot passes straight to the next waiter; otherwise it is freed.
+        if (next) next()
+        else if (--current.active === 0) receivers.delete(key)
+      }
+    },
+  }
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
@@ -126,7 +183,14 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * await webhooks.close() // on shutdown: waits for pending deliveries
  */
 export function createWebhookDispatcher(options: WebhookDispatcherOptions = {}): WebhookDispatcher {
-  const fetchImpl = options.fetch ?? globalThis.fetch
+  const policy = webhookTargetPolicy(options.allowPrivateWebhooks)
+  const resolve = options.resolve ?? systemResolve
+  const perReceiver = positiveInteger(
+    options.maxConcurrentPerReceiver,
+    4,
+    'maxConcurrentPerReceiver',
+  )
+  const slots = receiverSlots(perReceiver)
   const timeoutMs = positiveInteger(options.timeoutMs, 5000, 'timeoutMs')
   const maxAttempts = positiveInteger(options.maxAttempts, 5, 'maxAttempts')
   const baseDelayMs = positiveInteger(options.baseDelayMs, 500, 'baseDelayMs')
@@ -150,8 +214,10 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions = {}):
       : Math.max(jittered, Math.min(retryAfter, maxDelayMs))
   }
 
-  async function deliver(event: AlertEvent, target: WebhookTarget): Promise<void> {
+  async function deliver(event: AlertEvent, target: WebhookTarget & { secret: string }) {
     const body = JSON.stringify(event)
+    const url = new URL(target.url)
+    const receiver = `${url.protocol}//${url.host}`
     let status: number | undefined
     let error = ''
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
@@ -163,29 +229,26 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions = {}):
         'killswitch-event-type': event.type,
         'killswitch-delivery-attempt': String(attempt),
       }
-      if (target.secret) {
-        headers[WEBHOOK_SIGNATURE_HEADER] = signWebhookPayload(
-          body,
-          target.secret,
-          Math.floor(Date.now() / 1000),
-        )
-      }
+      headers[WEBHOOK_SIGNATURE_HEADER] = signWebhookPayload(
+        body,
+        target.secret,
+        Math.floor(Date.now() / 1000),
+      )
       let retryAfter: number | undefined
       let retryable = true
+      const release = await slots.acquire(receiver)
       try {
-        const response = await fetchImpl(target.url, {
-          method: 'POST',
+        // A redirect is not followed (node:http never does): it would turn the POST into a
+        // GET, or send the signed alert somewhere nobody configured.
+        const response = await postWebhook(url, {
           headers,
           body,
-          // A redirect is not followed: it would turn the POST into a GET, or send the
-          // signed alert somewhere nobody configured.
-          redirect: 'manual',
           signal: AbortSignal.timeout(timeoutMs),
+          resolve,
+          policy,
         })
         status = response.status
-        // Read the body so the connection is released (bounded by the same timeout).
-        await response.arrayBuffer().catch(() => undefined)
-        if (response.ok) {
+        if (status >= 200 && status < 300) {
           report({ event, url: target.url, ok: true, attempts: attempt, status })
           return
         }
@@ -194,10 +257,17 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions = {}):
           status >= 300 && status < 400
             ? `HTTP ${status}: redirects are not followed; configure the final URL`
             : `HTTP ${status}`
-        retryAfter = retryAfterMs(response.headers.get('retry-after'))
+        retryAfter = retryAfterMs(response.retryAfter)
       } catch (caught) {
         status = undefined
+        if (caught instanceof WebhookTargetRefusedError) {
+          // Refused before any connection: one reason, no retry, nothing about the port.
+          report({ event, url: target.url, ok: false, attempts: 0, error: REFUSED_TARGET_REASON })
+          return
+        }
         error = describeError(caught, timeoutMs)
+      } finally {
+        release()
       }
       if (!retryable || attempt === maxAttempts) {
         report({ event, url: target.url, ok: false, attempts: attempt, status, error })
@@ -226,7 +296,17 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions = {}):
       if (!webhookUrlSchema.safeParse(target.url).success) {
         return refuse('the webhook URL is not an absolute http(s) URL')
       }
-      const delivery = deliver(event, target)
+      const secret = target.secret
+      if (!secret) {
+        return refuse(
+          'the alert has no signing secret and alerts are always signed; set the alert again to give it one',
+        )
+      }
+      // The host as written (IP literals never reach the resolver); names are checked on
+      // every address they resolve to, inside the connection.
+      const refused = checkWebhookHost(target.url.trim(), policy)
+      if (refused !== undefined) return refuse(refused)
+      const delivery = deliver(event, { url: target.url.trim(), secret })
         .catch((caught) => {
           report({ event, url: target.url, ok: false, attempts: 0, error: String(caught) })
         })

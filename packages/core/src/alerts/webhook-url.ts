@@ -67,3 +67,32 @@ export function redactWebhookUrl(url: string): string {
   const rest = parsed.pathname === '/' && parsed.search === '' ? '' : '/…'
   return `${parsed.protocol}//${parsed.host}${rest}`
 }
+
+// A path segment that looks like a token: long, and letters mixed with digits (Slack's
+// `/services/T0/B0/<token>`, Discord's `/webhooks/<id>/<token>`), or very long.
+function looksLikeToken(segment: string): boolean {
+  if (segment.length >= 32) return true
+  return segment.length >= 16 && /[0-9]/.test(segment) && /[A-Za-z]/.test(segment)
+}
+
+/**
+ * A webhook URL as every view shows it (`agents get`, `agents list`, the CLI, the admin
+ * API): the user name and password, every query value and token-like path segments are
+ * replaced by `***`, the fragment dropped. Enough to tell rules apart, nothing to replay.
+ *
+ * @example
+ * maskWebhookUrl('https://u:pw@hooks.example.com/ks?token=abc') // 'https://***@hooks.example.com/ks?token=***'
+ */
+export function maskWebhookUrl(url: string): string {
+  if (!URL.canParse(url)) return '(invalid URL)'
+  const parsed = new URL(url)
+  const userinfo = parsed.username !== '' || parsed.password !== '' ? '***@' : ''
+  const path = parsed.pathname
+    .split('/')
+    .map((segment) => (looksLikeToken(segment) ? '***' : segment))
+    .join('/')
+  const keys = [...new Set(parsed.searchParams.keys())]
+  const query =
+    parsed.search === '' ? '' : `?${keys.map((key) => `${encodeURIComponent(key)}=***`).join('&')}`
+  return `${parsed.protocol}//${userinfo}${parsed.host}${path === '/' && query === '' ? '' : path}${query}`
+}
