@@ -2,23 +2,28 @@
 // the one fact the gateway knows and the core needs: `sent: false` only when the upstream
 // provably never received it (never called, or the connection was never made); otherwise
 // the core charges it. The core decides what each ending costs.
-import type { AgentGuard, ModelCallTicket } from '@killswitch/core'
+import type { AgentGuard, ModelCallTicket, TokenUsage } from '@killswitch/core'
 
 type FailModelCall = (
   ticket: ModelCallTicket,
   error: unknown,
-  outcome?: { sent: boolean },
+  outcome?: { sent: boolean; usage?: TokenUsage },
 ) => Promise<void>
 
-/** Ends a call that failed or was cut, telling the core whether the request left. */
+/**
+ * Ends a call that failed or was cut, telling the core whether the request left and what
+ * usage the provider had reported by then (a cut stream's `message_start`, say).
+ */
 export function failCall(
   guard: AgentGuard,
   ticket: ModelCallTicket,
   error: unknown,
   sent: boolean,
+  usage?: TokenUsage,
 ): Promise<void> {
+  const outcome = usage === undefined ? { sent } : { sent, usage }
   // The optional third argument is read by the core's lifecycle where it supports it.
-  return (guard.failModelCall as FailModelCall).call(guard, ticket, error, { sent })
+  return (guard.failModelCall as FailModelCall).call(guard, ticket, error, outcome)
 }
 
 // Errors raised before a connection exists: the request cannot have reached the upstream.

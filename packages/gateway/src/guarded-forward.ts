@@ -258,7 +258,7 @@ function guardedStream(
         const gatewayError = toGatewayError(cause)
         record.outcome = `cut: ${gatewayError.code}`
         controller.enqueue(encoder.encode(dialect.streamError(gatewayError)))
-        await end(() => failCall(guard, ticket, cause, true))
+        await end(() => failCall(guard, ticket, cause, true, events.usage()))
         controller.close()
       }
     },
@@ -267,7 +267,9 @@ function guardedStream(
       link.abort()
       reader.cancel().catch(() => {})
       record.outcome = 'cancelled by client'
-      await end(() => failCall(guard, ticket, reason ?? new Error('client cancelled'), true))
+      await end(() =>
+        failCall(guard, ticket, reason ?? new Error('client cancelled'), true, events.usage()),
+      )
     },
   })
 }

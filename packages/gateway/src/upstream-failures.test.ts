@@ -1,0 +1,73 @@
+// When the provider cannot be reached the request provably never left: the hold is released
+// and the agent gets a 502 in the API's shape.
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { createKillSwitch } from '@killswitch/core'
+import OpenAI from 'openai'
+import { describe, expect, it } from 'vitest'
+import { startGateway } from './start-gateway.js'
+import { failure } from './testing/failure.js'
+
+describe('an unreachable provider', () => {
+  it('answers 502 and releases the hold', async () => {
+    const ks = createKillSwitch({
+      prices: { 'gpt-4o': { inputPerMTok: 2.5, outputPerMTok: 10 } },
+      runaway: false,
+    })
+    const errors: unknown[] = []
+    // A port that was just closed: nothing listens there, the connection is refused.
+    const probe = createServer()
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
+    const { port } = probe.address() as AddressInfo
+    await new Promise((resolve) => probe.close(resolve))
+    const gateway = await startGateway({
+      killSwitch: ks,
+      port: 0,
+      env: { OPENAI_API_KEY: 'sk-unused', OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1` },
+      onError: (error) => errors.push(error),
+    })
+    try {
+      const agent = await ks.agents.create({ handle: 'offline', spendingCap: 1 })
+      const client = new OpenAI({
+        baseURL: `${gateway.url}/v1`,
+        apiKey: agent.credential,
+        maxRetries: 0,
+      })
+      const error = await failure<InstanceType<typeof OpenAI.APIError>>(
+        client.chat.completions.create({
+          model: 'gpt-4o',
+          messages: [{ role: 'user', content: 'hi' }],
+        }),
+      )
+      expect(error.status).toBe(502)
+      expect(error.code).toBe('upstream_unreachable')
+      const snapshot = await ks.agents.get('offline')
+      expect(snapshot.held).toBe(0)
+      expect(snapshot.spent).toBe(0)
+      expect(errors).toHaveLength(1)
+    } finally {
+      await gateway.close()
+      await ks.close()
+    }
+  })
+
+  it('answers 503 for an API whose provider is not configured, before holding anything', async () => {
+    const ks = createKillSwitch({ runaway: false })
+    const gateway = await startGateway({ killSwitch: ks, port: 0, env: {} })
+    try {
+      const agent = await ks.agents.create({ handle: 'nowhere', spendingCap: 1 })
+      const response = await fetch(`${gateway.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'x-api-key': agent.credential, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 10, messages: [] }),
+      })
+      expect(response.status).toBe(503)
+      expect(await response.json()).toMatchObject({ type: 'error', error: { type: 'api_error' } })
+      const health = await (await fetch(`${gateway.url}/health`)).json()
+      expect(health).toEqual({ status: 'ok', upstreams: { openai: false, anthropic: false } })
+    } finally {
+      await gateway.close()
+      await ks.close()
+    }
+  })
+})
