@@ -5,6 +5,7 @@
 //   describeStoreConformance('redis', () => redisStore({ url }))
 import { afterEach, describe, expect, it } from 'vitest'
 import { agentCases } from './conformance/agent-cases.js'
+import { budgetCases } from './conformance/budget-cases.js'
 import { ledgerCases } from './conformance/ledger-cases.js'
 import { ledgerProperty } from './conformance/ledger-property.js'
 import { testAgentRecord, uniqueHandle, waitFor } from './conformance/support.js'
@@ -49,6 +50,7 @@ export function describeStoreConformance(
 
     agentCases(context)
     ledgerCases(context)
+    budgetCases(context)
     ledgerProperty(context, options.propertyRuns ?? 60)
 
     if (options.openPeer) {

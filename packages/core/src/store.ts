@@ -6,7 +6,45 @@
 // All amounts are integer micro-dollars; all times are milliseconds since the epoch.
 
 import type { AuditEntry } from './audit.js'
+import type { WindowPer } from './ledger/windows.js'
 import type { AgentPolicy } from './policy.js'
+
+/** A spending limit over a window (`lifetime` never resets). */
+export interface LimitRecord {
+  amountMicros: number
+  per: WindowPer
+}
+
+/** A shared budget (a team, an org, an end customer, a run) that agents draw on. */
+export interface BudgetRecord {
+  id: string
+  limits: LimitRecord[]
+  /** IANA zone for calendar windows; UTC when absent. */
+  timeZone?: string
+  /** A run's budget draws on its parent run's too (a sub-agent inside a run). */
+  parentId?: string
+  createdAt: number
+  updatedAt: number
+}
+
+/** What one level's window holds: spent and held in micro-dollars. */
+export interface UsageRecord {
+  spentMicros: number
+  heldMicros: number
+}
+
+/** Which level refused a reserve, and why: the tightest limit that could not fit. */
+export interface LevelRefusal {
+  level: 'agent' | 'budget'
+  budgetId?: string
+  /** The window that refused; absent for the agent's lifetime cap. */
+  per?: WindowPer
+  /** When that window resets (ms since the epoch); absent for lifetime limits. */
+  resetsAt?: number
+  limitMicros: number
+  spentMicros: number
+  heldMicros: number
+}
 
 /** What a store keeps for one agent. */
 export interface AgentRecord {
@@ -29,13 +67,18 @@ export interface AgentRecord {
   revokedAt?: number
   revokedReason?: string
   policy: AgentPolicy
+  /** Windows beside the lifetime cap (`5/hour`, `20/day`). */
+  limits: LimitRecord[]
+  /** Shared budgets this agent draws on, by id. */
+  budgets: string[]
 }
 
 /** A new agent as `createAgent` receives it. */
 export type NewAgentRecord = Omit<
   AgentRecord,
-  'spentMicros' | 'heldMicros' | 'unreconciledMicros' | 'status'
->
+  'spentMicros' | 'heldMicros' | 'unreconciledMicros' | 'status' | 'limits' | 'budgets'
+> &
+  Partial<Pick<AgentRecord, 'limits' | 'budgets'>>
 
 /** Reserve `amountMicros` for hold `holdId`, if the agent is active and the cap allows. */
 export interface ReserveRequest {
@@ -47,19 +90,33 @@ export interface ReserveRequest {
   now: number
   /** Appended in the same atomic operation when the hold is granted. */
   audit?: AuditEntry
+  /** More budgets to draw on for this call alone (an end customer's), by id. */
+  budgets?: string[]
+  /**
+   * The run this call belongs to, with its own budget: created on first use with `capMicros`
+   * (a lifetime limit), drawing on its parent run's budget too when `parentId` is given.
+   */
+  run?: { id: string; capMicros?: number; parentId?: string }
 }
 
 export type ReserveResult =
   | {
       ok: true
-      agent: AgentRecord /** When the lease ends, by the store's clock. */
+      agent: AgentRecord
+      /** When the lease ends, by the store's clock. */
       expiresAt: number
+      /** The window keys (levels) the hold was taken against, besides the agent's cap. */
+      levels: string[]
     }
   | {
       ok: false
       /** `revoked`: the agent is revoked; `cap`: not enough available; `not_found`: no such agent. */
       reason: 'revoked' | 'cap' | 'not_found'
       agent?: AgentRecord
+      /** For `cap`: the level that refused. */
+      refusal?: LevelRefusal
+      /** For `cap`: the most any reserve could hold now, across every level. */
+      availableMicros?: number
     }
 
 /** Extend a live hold's lease to the store's `now + ttlMs`. */
@@ -125,6 +182,14 @@ export interface ActivityEvent {
   ok?: boolean
 }
 
+/** What `updateAgent` may change. */
+export interface AgentPatch {
+  capMicros?: number
+  policy?: AgentPolicy
+  limits?: LimitRecord[]
+  budgets?: string[]
+}
+
 /** Events a store publishes to every process that shares it. */
 export type StoreEvent =
   | { type: 'revoked'; handle: string; reason: string; at: number }
@@ -147,7 +212,7 @@ export interface Store {
   /** Changes the cap and/or policy. Rejects with AgentNotFoundError. */
   updateAgent(
     handle: string,
-    patch: { capMicros?: number; policy?: AgentPolicy },
+    patch: AgentPatch,
     now: number,
     audit?: AuditEntry,
   ): Promise<AgentRecord>
@@ -189,6 +254,19 @@ export interface Store {
    * set it, across every process sharing the store (an alert fires once per crossing).
    */
   markOnce(handle: string, key: string): Promise<boolean>
+
+  /** Creates a shared budget. Rejects with InvalidConfigError when the id is taken. */
+  createBudget(record: BudgetRecord): Promise<BudgetRecord>
+  getBudget(id: string): Promise<BudgetRecord | undefined>
+  listBudgets(): Promise<BudgetRecord[]>
+  /** Changes a budget's limits or time zone. Rejects with InvalidConfigError when unknown. */
+  updateBudget(
+    id: string,
+    patch: { limits?: LimitRecord[]; timeZone?: string },
+    now: number,
+  ): Promise<BudgetRecord>
+  /** The usage of each window key (`ledger/levels.ts`), zero for windows never used. */
+  readUsage(keys: readonly string[]): Promise<UsageRecord[]>
 
   /** Subscribes to events from every process sharing the store. Returns the unsubscribe. */
   subscribe(listener: (event: StoreEvent) => void): () => void

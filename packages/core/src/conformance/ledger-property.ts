@@ -9,16 +9,18 @@ import fc from 'fast-check'
 import { expect, it } from 'vitest'
 import type { AuditEntry } from '../audit.js'
 import { KillSwitchError } from '../errors.js'
+import { windowKey } from '../ledger/levels.js'
 import type { AgentRecord, Store } from '../store.js'
 import { memoryStore } from '../stores/memory-store.js'
 import { type SuiteContext, testAgentRecord, uniqueHandle } from './support.js'
 
 type Op =
-  | { op: 'reserve'; amount: number; ttl: number }
+  | { op: 'reserve'; amount: number; ttl: number; customer: boolean; run: number }
   | { op: 'renew'; pick: number; ttl: number }
   | { op: 'settle'; pick: number; fraction: number }
   | { op: 'release'; pick: number }
   | { op: 'tick'; ms: number }
+  | { op: 'jump' }
   | { op: 'cap'; cap: number }
   | { op: 'revoke' }
   | { op: 'poison'; value: number; target: 'reserve' | 'settle' | 'cap' }
@@ -30,6 +32,9 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       op: fc.constant('reserve' as const),
       amount: fc.integer({ min: 0, max: 400 }),
       ttl: fc.integer({ min: 1, max: 50 }),
+      customer: fc.boolean(),
+      // 0: no run; 1: the parent run; 2: a sub-run of it.
+      run: fc.integer({ min: 0, max: 2 }),
     }),
   },
   {
@@ -62,6 +67,8 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     }),
   },
   { weight: 1, arbitrary: fc.constant({ op: 'revoke' as const }) },
+  // Across a minute window's boundary.
+  { weight: 1, arbitrary: fc.constant({ op: 'jump' as const }) },
   {
     weight: 1,
     arbitrary: fc.record({
@@ -116,11 +123,49 @@ export function ledgerProperty(context: SuiteContext, runs: number): void {
       fc.asyncProperty(
         fc.integer({ min: 0, max: 2_000 }),
         fc.array(opArb, { maxLength: 40 }),
-        async (cap, ops) => {
+        fc.record({
+          agentMinute: fc.integer({ min: 0, max: 1_500 }),
+          teamMinute: fc.integer({ min: 0, max: 1_500 }),
+          teamLifetime: fc.integer({ min: 0, max: 3_000 }),
+          customerMonth: fc.integer({ min: 0, max: 1_000 }),
+          runCap: fc.integer({ min: 0, max: 1_000 }),
+        }),
+        async (cap, ops, limits) => {
           const handle = uniqueHandle('diff')
-          await store.createAgent(testAgentRecord(handle, cap))
-          await reference.createAgent(testAgentRecord(handle, cap))
+          const team = `${handle}-team`
+          const customer = `${handle}-customer`
           let now = 1_000
+          for (const target of [store, reference]) {
+            await target.createAgent(testAgentRecord(handle, cap))
+            await target.createBudget({
+              id: team,
+              limits: [
+                { amountMicros: limits.teamMinute, per: 'minute' },
+                { amountMicros: limits.teamLifetime, per: 'lifetime' },
+              ],
+              createdAt: now,
+              updatedAt: now,
+            })
+            await target.createBudget({
+              id: customer,
+              limits: [{ amountMicros: limits.customerMonth, per: 'month' }],
+              createdAt: now,
+              updatedAt: now,
+            })
+            await target.updateAgent(
+              handle,
+              { limits: [{ amountMicros: limits.agentMinute, per: 'minute' }], budgets: [team] },
+              now,
+            )
+          }
+          const usageKeys = () => [
+            windowKey('agent', handle, { amountMicros: 0, per: 'minute' }, now),
+            windowKey('budget', team, { amountMicros: 0, per: 'minute' }, now),
+            windowKey('budget', team, { amountMicros: 0, per: 'lifetime' }, now),
+            windowKey('budget', customer, { amountMicros: 0, per: 'month' }, now),
+            `budget:run:${handle}/lifetime@0`,
+            `budget:run:${handle}-sub/lifetime@0`,
+          ]
           let next = 0
           const ids: string[] = []
           const both = async (run: (target: Store) => Promise<unknown>) => {
@@ -177,6 +222,8 @@ export function ledgerProperty(context: SuiteContext, runs: number): void {
               )
             } else if (item.op === 'tick') {
               now += item.ms
+            } else if (item.op === 'jump') {
+              now += 30_000
             } else if (item.op === 'cap') {
               await both((s) => s.updateAgent(handle, { capMicros: item.cap }, now))
             } else if (item.op === 'revoke') {
@@ -203,6 +250,11 @@ export function ledgerProperty(context: SuiteContext, runs: number): void {
             const theirs = await reference.getAgent(handle, now)
             expect(money(mine)).toEqual(money(theirs))
             if (mine) expectWholeMicros(mine)
+            const usage = await store.readUsage(usageKeys())
+            expect(usage).toEqual(await reference.readUsage(usageKeys()))
+            for (const window of usage) {
+              expect(Number.isSafeInteger(window.spentMicros) && window.heldMicros >= 0).toBe(true)
+            }
           }
           // Let every live hold lapse: then every hold has ended exactly once.
           now += 1_000

@@ -4,7 +4,7 @@
 // loop (memory), one write transaction (sqlite). Redis runs the same transitions as Lua
 // (packages/redis), held to these by the differential test.
 import type { AuditEntry } from '../audit.js'
-import type { AgentRecord } from '../store.js'
+import type { AgentRecord, BudgetRecord, UsageRecord } from '../store.js'
 
 /** How a hold ended, or `held` while it is live. */
 export type HoldState = 'held' | 'settled' | 'released' | 'lapsed'
@@ -21,6 +21,8 @@ export interface HoldRecord {
   chargedMicros: number
   /** When it last changed state (for pruning finished holds). */
   updatedAt: number
+  /** The window keys it was held against besides the agent's cap (`ledger/levels.ts`). */
+  levels: string[]
 }
 
 export interface LedgerStorage {
@@ -32,4 +34,9 @@ export interface LedgerStorage {
   /** The agent's live holds whose expiry is at or before `now`, oldest expiry first. */
   dueHolds(handle: string, now: number): HoldRecord[]
   appendAudit(entry: AuditEntry): void
+  budget(id: string): BudgetRecord | undefined
+  saveBudget(record: BudgetRecord): void
+  /** A window's usage; zero for a window never used. */
+  usage(key: string): UsageRecord
+  saveUsage(key: string, usage: UsageRecord): void
 }

@@ -13,9 +13,12 @@
 // (the money is gone), and then nothing more is reserved.
 import type { AuditEntry } from '../audit.js'
 import { AgentNotFoundError, InvalidConfigError } from '../errors.js'
-import type { AgentPolicy } from '../policy.js'
 import type {
+  AgentPatch,
   AgentRecord,
+  BudgetRecord,
+  LevelRefusal,
+  LimitRecord,
   ReleaseRequest,
   ReleaseResult,
   RenewRequest,
@@ -27,6 +30,32 @@ import type {
 } from '../store.js'
 import { checkId, checkMicros, checkTime, checkTtl } from './ledger-input.js'
 import type { HoldRecord, LedgerStorage } from './ledger-storage.js'
+import { collectLevels, type Level, runBudgetId } from './levels.js'
+
+/** Adds `spent` and `held` (either may be negative) to each window a hold touched. */
+function applyToLevels(
+  storage: LedgerStorage,
+  keys: readonly string[],
+  spent: number,
+  held: number,
+): void {
+  for (const key of keys) {
+    const usage = storage.usage(key)
+    storage.saveUsage(key, {
+      spentMicros: usage.spentMicros + spent,
+      heldMicros: usage.heldMicros + held,
+    })
+  }
+}
+
+function withLevels(
+  audit: AuditEntry | undefined,
+  levels: readonly string[],
+): AuditEntry | undefined {
+  return audit && levels.length > 0
+    ? { ...audit, data: { ...audit.data, levels: [...levels] } }
+    : audit
+}
 
 /** The audit entry written when a hold lapses: charged, not released. */
 export function lapsedEntry(handle: string, hold: HoldRecord, now: number): AuditEntry {
@@ -68,8 +97,12 @@ export function sweep(
   return swept
 }
 
-function withOutcome(audit: AuditEntry | undefined, outcome: string): AuditEntry | undefined {
-  return audit && { ...audit, data: { ...audit.data, outcome } }
+function withOutcome(
+  audit: AuditEntry | undefined,
+  outcome: string,
+  levels: readonly string[] = [],
+): AuditEntry | undefined {
+  return withLevels(audit && { ...audit, data: { ...audit.data, outcome } }, levels)
 }
 
 /** Holds `amountMicros` if the agent is active and `spent + held + amount <= cap`. */
@@ -84,15 +117,41 @@ export function reserve(storage: LedgerStorage, request: ReserveRequest): Reserv
   const existing = storage.hold(request.handle, request.holdId)
   if (existing) {
     // A retried reserve with the same id must not hold twice; an ended id is never reused.
-    if (existing.state === 'held') return { ok: true, agent, expiresAt: existing.expiresAt }
+    if (existing.state === 'held') {
+      return { ok: true, agent, expiresAt: existing.expiresAt, levels: existing.levels }
+    }
     throw new InvalidConfigError(
       'holdId',
       `Invalid holdId: hold "${request.holdId}" has ended (${existing.state}); use a fresh id for a new hold.`,
     )
   }
-  const available = agent.capMicros - agent.spentMicros - agent.heldMicros
-  if (available <= 0 || amount > available) return { ok: false, reason: 'cap', agent }
+  // The run's budget is made on first use, and saved only if this reserve is granted.
+  let runBudget: BudgetRecord | undefined
+  const budgetIds = [...agent.budgets, ...(request.budgets ?? [])]
+  if (request.run) {
+    const id = runBudgetId(request.run.id)
+    budgetIds.push(id)
+    if (!storage.budget(id)) runBudget = newRunBudget(request.run, now)
+  }
+  const levels = collectLevels(
+    agent,
+    budgetIds,
+    (id) => (id === runBudget?.id ? runBudget : storage.budget(id)),
+    now,
+  )
+  const check = checkLevels(storage, agent, levels, amount)
+  if (check.refusal) {
+    return {
+      ok: false,
+      reason: 'cap',
+      agent,
+      refusal: check.refusal,
+      availableMicros: check.available,
+    }
+  }
+  if (runBudget) storage.saveBudget(runBudget)
   const expiresAt = now + ttl
+  const keys = levels.map((level) => level.key)
   storage.saveHold(request.handle, {
     id: request.holdId,
     amountMicros: amount,
@@ -100,11 +159,60 @@ export function reserve(storage: LedgerStorage, request: ReserveRequest): Reserv
     state: 'held',
     chargedMicros: 0,
     updatedAt: now,
+    levels: keys,
   })
+  applyToLevels(storage, keys, 0, amount)
   const held = { ...agent, heldMicros: agent.heldMicros + amount }
   storage.saveAgent(held)
-  if (request.audit) storage.appendAudit(request.audit)
-  return { ok: true, agent: held, expiresAt }
+  const audit = withLevels(request.audit, keys)
+  if (audit) storage.appendAudit(audit)
+  return { ok: true, agent: held, expiresAt, levels: keys }
+}
+
+function newRunBudget(run: NonNullable<ReserveRequest['run']>, now: number): BudgetRecord {
+  checkId('run.id', run.id)
+  const limits: LimitRecord[] =
+    run.capMicros === undefined
+      ? []
+      : [{ amountMicros: checkMicros('run.capMicros', run.capMicros), per: 'lifetime' }]
+  return {
+    id: runBudgetId(run.id),
+    limits,
+    ...(run.parentId === undefined
+      ? {}
+      : { parentId: runBudgetId(checkId('run.parentId', run.parentId)) }),
+    createdAt: now,
+    updatedAt: now,
+  }
+}
+
+/**
+ * Checks `amount` against the agent's cap, then every level in order. Returns the first
+ * level that cannot hold it, and the most any reserve could hold now (the tightest level).
+ */
+function checkLevels(
+  storage: LedgerStorage,
+  agent: AgentRecord,
+  levels: readonly Level[],
+  amount: number,
+): { refusal?: LevelRefusal; available: number } {
+  let available = agent.capMicros - agent.spentMicros - agent.heldMicros
+  let refusal: LevelRefusal | undefined =
+    available <= 0 || amount > available
+      ? {
+          level: 'agent',
+          limitMicros: agent.capMicros,
+          spentMicros: agent.spentMicros,
+          heldMicros: agent.heldMicros,
+        }
+      : undefined
+  for (const level of levels) {
+    const usage = storage.usage(level.key)
+    const room = level.limitMicros - usage.spentMicros - usage.heldMicros
+    if (!refusal && (room <= 0 || amount > room)) refusal = { ...level.refusal, ...usage }
+    available = Math.min(available, room)
+  }
+  return { refusal, available: Math.max(0, available) }
 }
 
 /** Extends a live hold's lease to `now + ttlMs` (never shortens it). */
@@ -131,14 +239,17 @@ export function settle(storage: LedgerStorage, request: SettleRequest): SettleRe
   if (hold?.state === 'settled') return { outcome: 'duplicate', agent }
   let { spentMicros, heldMicros, unreconciledMicros } = agent
   let outcome: SettleResult['outcome']
+  const levels = hold?.levels ?? []
   if (hold?.state === 'held') {
     heldMicros -= hold.amountMicros
     spentMicros += cost
+    applyToLevels(storage, levels, cost, -hold.amountMicros)
     outcome = 'settled'
   } else if (hold?.state === 'lapsed') {
     // The truth arrived: the real cost replaces the lapse's charge, once.
     spentMicros += cost - hold.chargedMicros
     unreconciledMicros -= hold.chargedMicros
+    applyToLevels(storage, levels, cost - hold.chargedMicros, 0)
     outcome = 'corrected'
   } else {
     // Never held here, pruned, or released: money reported spent is recorded as spent.
@@ -152,10 +263,16 @@ export function settle(storage: LedgerStorage, request: SettleRequest): SettleRe
     state: 'settled',
     chargedMicros: cost,
     updatedAt: now,
+    // A late settle (no hold known) lands on the agent only: its windows are unknown.
+    levels: hold?.state === 'held' || hold?.state === 'lapsed' ? levels : [],
   })
   const settled = { ...agent, spentMicros, heldMicros, unreconciledMicros }
   storage.saveAgent(settled)
-  const audit = withOutcome(request.audit, outcome)
+  const audit = withOutcome(
+    request.audit,
+    outcome,
+    hold?.state === 'held' || hold?.state === 'lapsed' ? levels : [],
+  )
   if (audit) storage.appendAudit(audit)
   return { outcome, agent: settled }
 }
@@ -179,6 +296,7 @@ export function release(storage: LedgerStorage, request: ReleaseRequest): Releas
       state: 'released',
       chargedMicros: 0,
       updatedAt: now,
+      levels: [],
     })
     return { outcome: 'none', agent }
   }
@@ -191,9 +309,15 @@ export function release(storage: LedgerStorage, request: ReleaseRequest): Releas
           spentMicros: agent.spentMicros - hold.chargedMicros,
           unreconciledMicros: agent.unreconciledMicros - hold.chargedMicros,
         }
+  if (hold.state === 'held') applyToLevels(storage, hold.levels, 0, -hold.amountMicros)
+  else applyToLevels(storage, hold.levels, -hold.chargedMicros, 0)
   storage.saveHold(request.handle, { ...hold, state: 'released', chargedMicros: 0, updatedAt: now })
   storage.saveAgent(released)
-  const audit = withOutcome(request.audit, hold.state === 'held' ? 'released' : 'lapse_withdrawn')
+  const audit = withOutcome(
+    request.audit,
+    hold.state === 'held' ? 'released' : 'lapse_withdrawn',
+    hold.levels,
+  )
   if (audit) storage.appendAudit(audit)
   return { outcome: 'released', agent: released }
 }
@@ -202,11 +326,22 @@ export function release(storage: LedgerStorage, request: ReleaseRequest): Releas
 export function updateAgent(
   storage: LedgerStorage,
   handle: string,
-  patch: { capMicros?: number; policy?: AgentPolicy },
+  patch: AgentPatch,
   now: number,
   audit?: AuditEntry,
 ): AgentRecord {
   if (patch.capMicros !== undefined) checkMicros('capMicros', patch.capMicros)
+  for (const [i, limit] of (patch.limits ?? []).entries()) {
+    checkMicros(`limits.${i}.amountMicros`, limit.amountMicros)
+  }
+  for (const [i, id] of (patch.budgets ?? []).entries()) {
+    if (!storage.budget(checkId(`budgets.${i}`, id))) {
+      throw new InvalidConfigError(
+        `budgets.${i}`,
+        `Invalid budgets.${i}: no budget has the id "${id}"; create it first (ks.budgets.create).`,
+      )
+    }
+  }
   checkTime('now', now)
   const agent = sweep(storage, handle, now)
   if (!agent) throw new AgentNotFoundError(handle)
@@ -214,6 +349,8 @@ export function updateAgent(
     ...agent,
     capMicros: patch.capMicros ?? agent.capMicros,
     policy: patch.policy ?? agent.policy,
+    limits: patch.limits ?? agent.limits,
+    budgets: patch.budgets ?? agent.budgets,
     updatedAt: now,
   }
   storage.saveAgent(updated)
@@ -243,4 +380,44 @@ export function revoke(
   storage.saveAgent(revoked)
   if (audit) storage.appendAudit(audit)
   return { agent: revoked, alreadyRevoked: false }
+}
+
+/** Creates a shared budget; an id that is taken is refused (budgets are never overwritten). */
+export function createBudget(storage: LedgerStorage, record: BudgetRecord): BudgetRecord {
+  checkId('id', record.id)
+  for (const [i, limit] of record.limits.entries())
+    checkMicros(`limits.${i}.amountMicros`, limit.amountMicros)
+  if (storage.budget(record.id)) {
+    throw new InvalidConfigError(
+      'id',
+      `Invalid id: a budget "${record.id}" exists already; update it instead (ks.budgets.update).`,
+    )
+  }
+  storage.saveBudget(record)
+  return record
+}
+
+/** Changes a budget's limits or time zone; its windows' usage is kept. */
+export function updateBudget(
+  storage: LedgerStorage,
+  id: string,
+  patch: { limits?: LimitRecord[]; timeZone?: string },
+  now: number,
+): BudgetRecord {
+  const current = storage.budget(id)
+  if (!current)
+    throw new InvalidConfigError(
+      'id',
+      `Invalid id: no budget has the id "${id}" (ks.budgets.list shows them).`,
+    )
+  for (const [i, limit] of (patch.limits ?? []).entries())
+    checkMicros(`limits.${i}.amountMicros`, limit.amountMicros)
+  const updated: BudgetRecord = {
+    ...current,
+    limits: patch.limits ?? current.limits,
+    ...(patch.timeZone === undefined ? {} : { timeZone: patch.timeZone }),
+    updatedAt: checkTime('now', now),
+  }
+  storage.saveBudget(updated)
+  return updated
 }

@@ -46,13 +46,17 @@ describe('settlement delivery', () => {
     expect(await ks.agents.get('outage')).toMatchObject({ held: 0, spent: 0.35 })
   })
 
-  it('charges a crashed caller\'s hold in full when it lapses, and corrects it on a late settle', async () => {
+  it("charges a crashed caller's hold in full when it lapses, and corrects it on a late settle", async () => {
     let now = 1_000_000
     const store = memoryStore()
     const ks = createKillSwitch({ store, runaway: false, holdTtlMs: 60_000, now: () => now })
     const agent = await ks.agents.create({ handle: 'crash', spendingCap: 1 })
     const guard = ks.guard(agent.credential)
-    const ticket = await guard.reserveSpend({ amountUsd: 0.3, kind: 'payment', description: 'paid api' })
+    const ticket = await guard.reserveSpend({
+      amountUsd: 0.3,
+      kind: 'payment',
+      description: 'paid api',
+    })
     // The caller vanishes (no settle, no renewal): at the lease's end the hold is charged.
     now += 60_001
     expect(await ks.agents.get('crash')).toMatchObject({ spent: 0.3, unreconciled: 0.3, held: 0 })

@@ -6,7 +6,14 @@ import type { AuditEntry } from '../audit.js'
 import { AgentExistsError, AgentNotFoundError } from '../errors.js'
 import * as ledger from '../ledger/ledger.js'
 import type { HoldRecord, LedgerStorage } from '../ledger/ledger-storage.js'
-import type { ActivityEvent, AgentRecord, NewAgentRecord, Store } from '../store.js'
+import type {
+  ActivityEvent,
+  AgentRecord,
+  BudgetRecord,
+  NewAgentRecord,
+  Store,
+  UsageRecord,
+} from '../store.js'
 import { StoreListeners } from './store-listeners.js'
 
 /** Options of the memory store. */
@@ -41,6 +48,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
   const agents = new Map<string, AgentState>()
   const byCredential = new Map<string, AgentState>()
   const listeners = new StoreListeners()
+  const budgets = new Map<string, BudgetRecord>()
+  const usage = new Map<string, UsageRecord>()
 
   const append = (state: AgentState, entry: AuditEntry) => {
     state.audit.push(entry)
@@ -97,6 +106,17 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       const state = agents.get(entry.handle)
       if (state) append(state, entry)
     },
+    budget: (id) => {
+      const record = budgets.get(id)
+      return record && { ...record }
+    },
+    saveBudget: (record) => {
+      budgets.set(record.id, { ...record })
+    },
+    usage: (key) => usage.get(key) ?? { spentMicros: 0, heldMicros: 0 },
+    saveUsage: (key, value) => {
+      usage.set(key, { ...value })
+    },
   }
 
   const existing = (handle: string): AgentState => {
@@ -115,6 +135,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       const state: AgentState = {
         record: {
           ...record,
+          limits: record.limits ?? [],
+          budgets: record.budgets ?? [],
           status: 'active',
           spentMicros: 0,
           heldMicros: 0,
@@ -201,6 +223,26 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
 
     subscribe(listener) {
       return listeners.add(listener)
+    },
+
+    async createBudget(record) {
+      return ledger.createBudget(storage, record)
+    },
+
+    async getBudget(id) {
+      return storage.budget(id)
+    },
+
+    async listBudgets() {
+      return [...budgets.values()].map((record) => ({ ...record }))
+    },
+
+    async updateBudget(id, patch, now) {
+      return ledger.updateBudget(storage, id, patch, now)
+    },
+
+    async readUsage(keys) {
+      return keys.map((key) => ({ ...storage.usage(key) }))
     },
 
     async flush() {},

@@ -8,10 +8,12 @@ import type { AuditEntry } from '../audit.js'
 import { AgentExistsError, AgentNotFoundError } from '../errors.js'
 import * as ledger from '../ledger/ledger.js'
 import type { HoldRecord, HoldState, LedgerStorage } from '../ledger/ledger-storage.js'
-import type { AgentPolicy } from '../policy.js'
 import type {
   ActivityEvent,
+  AgentPatch,
   AgentRecord,
+  BudgetRecord,
+  LimitRecord,
   NewAgentRecord,
   ReleaseRequest,
   ReleaseResult,
@@ -21,15 +23,18 @@ import type {
   ReserveResult,
   SettleRequest,
   SettleResult,
+  UsageRecord,
 } from '../store.js'
 import {
   type AgentRow,
   type AuditRow,
   auditParams,
+  type BudgetRow,
   SELECT_AGENT,
   toActivityEvent,
   toAgentRecord,
   toAuditEntry,
+  toBudgetRecord,
 } from './sqlite-rows.js'
 
 interface HoldRow {
@@ -39,6 +44,7 @@ interface HoldRow {
   state: HoldState
   charged_micros: number
   updated_at: number
+  levels: string
 }
 
 const toHold = (row: HoldRow): HoldRecord => ({
@@ -48,6 +54,7 @@ const toHold = (row: HoldRow): HoldRecord => ({
   state: row.state,
   chargedMicros: row.charged_micros,
   updatedAt: row.updated_at,
+  levels: JSON.parse(row.levels) as string[],
 })
 
 /** Finished holds deleted per prune: small batches, so no write lock is held for long. */
@@ -84,7 +91,52 @@ export class SqliteLedger implements LedgerStorage {
       revoked_at: record.revokedAt ?? null,
       revoked_reason: record.revokedReason ?? null,
       policy: JSON.stringify(record.policy),
+      limits: JSON.stringify(record.limits),
+      budgets: JSON.stringify(record.budgets),
     })
+  }
+
+  budget(id: string): BudgetRecord | undefined {
+    const row = this.#sql.budget.get(id) as BudgetRow | undefined
+    return row && toBudgetRecord(row)
+  }
+
+  saveBudget(record: BudgetRecord): void {
+    this.#sql.saveBudget.run({
+      id: record.id,
+      limits: JSON.stringify(record.limits),
+      time_zone: record.timeZone ?? null,
+      parent_id: record.parentId ?? null,
+      created_at: record.createdAt,
+      updated_at: record.updatedAt,
+    })
+  }
+
+  usage(key: string): UsageRecord {
+    const row = this.#sql.usage.get(key) as
+      | { spent_micros: number; held_micros: number }
+      | undefined
+    return { spentMicros: row?.spent_micros ?? 0, heldMicros: row?.held_micros ?? 0 }
+  }
+
+  saveUsage(key: string, usage: UsageRecord): void {
+    this.#sql.saveUsage.run(key, usage.spentMicros, usage.heldMicros)
+  }
+
+  listBudgets(): BudgetRecord[] {
+    return (this.#sql.budgets.all() as unknown as BudgetRow[]).map(toBudgetRecord)
+  }
+
+  createBudget(record: BudgetRecord): BudgetRecord {
+    return ledger.createBudget(this, record)
+  }
+
+  updateBudget(
+    id: string,
+    patch: { limits?: LimitRecord[]; timeZone?: string },
+    now: number,
+  ): BudgetRecord {
+    return ledger.updateBudget(this, id, patch, now)
   }
 
   hold(handle: string, holdId: string): HoldRecord | undefined {
@@ -101,6 +153,7 @@ export class SqliteLedger implements LedgerStorage {
       state: hold.state,
       charged: hold.chargedMicros,
       updated_at: hold.updatedAt,
+      levels: JSON.stringify(hold.levels),
     })
   }
 
@@ -126,6 +179,8 @@ export class SqliteLedger implements LedgerStorage {
       revoked_at: record.revokedAt ?? null,
       revoked_reason: record.revokedReason ?? null,
       policy: JSON.stringify(record.policy),
+      limits: JSON.stringify(record.limits ?? []),
+      budgets: JSON.stringify(record.budgets ?? []),
     })
     return this.agent(record.handle) as AgentRecord
   }
@@ -160,12 +215,7 @@ export class SqliteLedger implements LedgerStorage {
     return ledger.sweep(this, handle, now)
   }
 
-  updateAgent(
-    handle: string,
-    patch: { capMicros?: number; policy?: AgentPolicy },
-    now: number,
-    audit?: AuditEntry,
-  ): AgentRecord {
+  updateAgent(handle: string, patch: AgentPatch, now: number, audit?: AuditEntry): AgentRecord {
     const agent = ledger.updateAgent(this, handle, patch, now, audit)
     this.#sql.insertEvent.run(this.#origin, 'updated', handle, null, now)
     return agent
@@ -248,20 +298,21 @@ const SQL = {
   exists: 'SELECT 1 AS found FROM agents WHERE handle = ?',
   insertAgent: `INSERT INTO agents (handle, credential_hash, status, cap_micros, spent_micros,
       held_micros, unreconciled_micros, currency, created_at, updated_at, revoked_at,
-      revoked_reason, policy)
+      revoked_reason, policy, limits, budgets)
     VALUES (:handle, :credential_hash, 'active', :cap_micros, 0, 0, 0, :currency, :created_at,
-      :updated_at, :revoked_at, :revoked_reason, :policy)`,
+      :updated_at, :revoked_at, :revoked_reason, :policy, :limits, :budgets)`,
   agent: `${SELECT_AGENT} WHERE a.handle = :handle`,
   handleByHash: 'SELECT handle FROM agents WHERE credential_hash = ?',
   agents: `${SELECT_AGENT} ORDER BY a.created_at, a.handle`,
   saveAgent: `UPDATE agents SET status = :status, cap_micros = :cap_micros,
       spent_micros = :spent_micros, held_micros = :held_micros,
       unreconciled_micros = :unreconciled_micros, updated_at = :updated_at,
-      revoked_at = :revoked_at, revoked_reason = :revoked_reason, policy = :policy
+      revoked_at = :revoked_at, revoked_reason = :revoked_reason, policy = :policy,
+      limits = :limits, budgets = :budgets
     WHERE handle = :handle`,
-  hold: `SELECT hold_id, amount_micros, expires_at, state, charged_micros, updated_at
+  hold: `SELECT hold_id, amount_micros, expires_at, state, charged_micros, updated_at, levels
     FROM holds WHERE handle = ? AND hold_id = ?`,
-  dueHolds: `SELECT hold_id, amount_micros, expires_at, state, charged_micros, updated_at
+  dueHolds: `SELECT hold_id, amount_micros, expires_at, state, charged_micros, updated_at, levels
     FROM holds WHERE handle = :handle AND state = 'held' AND expires_at <= :now
     ORDER BY expires_at, hold_id`,
   anyDue: `SELECT 1 AS due FROM holds
@@ -269,11 +320,22 @@ const SQL = {
   anyDueAtAll: `SELECT 1 AS due FROM holds WHERE state = 'held' AND expires_at <= :now LIMIT 1`,
   dueHandles: `SELECT DISTINCT handle FROM holds WHERE state = 'held' AND expires_at <= :now`,
   saveHold: `INSERT INTO holds (handle, hold_id, amount_micros, expires_at, state, charged_micros,
-      updated_at)
-    VALUES (:handle, :hold_id, :amount, :expires_at, :state, :charged, :updated_at)
+      updated_at, levels)
+    VALUES (:handle, :hold_id, :amount, :expires_at, :state, :charged, :updated_at, :levels)
     ON CONFLICT (handle, hold_id) DO UPDATE SET amount_micros = excluded.amount_micros,
       expires_at = excluded.expires_at, state = excluded.state,
-      charged_micros = excluded.charged_micros, updated_at = excluded.updated_at`,
+      charged_micros = excluded.charged_micros, updated_at = excluded.updated_at,
+      levels = excluded.levels`,
+  budget: 'SELECT * FROM budgets WHERE id = ?',
+  budgets: 'SELECT * FROM budgets ORDER BY created_at, id',
+  saveBudget: `INSERT INTO budgets (id, limits, time_zone, parent_id, created_at, updated_at)
+    VALUES (:id, :limits, :time_zone, :parent_id, :created_at, :updated_at)
+    ON CONFLICT (id) DO UPDATE SET limits = excluded.limits, time_zone = excluded.time_zone,
+      parent_id = excluded.parent_id, updated_at = excluded.updated_at`,
+  usage: 'SELECT spent_micros, held_micros FROM usage WHERE key = ?',
+  saveUsage: `INSERT INTO usage (key, spent_micros, held_micros) VALUES (?, ?, ?)
+    ON CONFLICT (key) DO UPDATE SET spent_micros = excluded.spent_micros,
+      held_micros = excluded.held_micros`,
   pruneHolds: `DELETE FROM holds WHERE (handle, hold_id) IN (
       SELECT handle, hold_id FROM holds WHERE state <> 'held' AND updated_at < :before
         AND (state <> 'lapsed' OR updated_at < :lapsed_before)

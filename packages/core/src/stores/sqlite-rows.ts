@@ -2,7 +2,7 @@
 
 import type { AuditEntry } from '../audit.js'
 import type { AgentPolicy } from '../policy.js'
-import type { ActivityEvent, AgentRecord } from '../store.js'
+import type { ActivityEvent, AgentRecord, BudgetRecord, LimitRecord } from '../store.js'
 
 /** An `agents` row. */
 export interface AgentRow {
@@ -19,6 +19,8 @@ export interface AgentRow {
   revoked_at: number | null
   revoked_reason: string | null
   policy: string
+  limits: string
+  budgets: string
 }
 
 /** The agent columns; callers add their own WHERE / ORDER BY. */
@@ -37,6 +39,8 @@ export function toAgentRecord(row: AgentRow): AgentRecord {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     policy: JSON.parse(row.policy) as AgentPolicy,
+    limits: JSON.parse(row.limits) as LimitRecord[],
+    budgets: JSON.parse(row.budgets) as string[],
   }
   if (row.revoked_at !== null) record.revokedAt = row.revoked_at
   if (row.revoked_reason !== null) record.revokedReason = row.revoked_reason
@@ -73,4 +77,24 @@ export function auditParams(entry: AuditEntry) {
 
 export function toActivityEvent(row: { event: string }): ActivityEvent {
   return JSON.parse(row.event) as ActivityEvent
+}
+
+export interface BudgetRow {
+  id: string
+  limits: string
+  time_zone: string | null
+  parent_id: string | null
+  created_at: number
+  updated_at: number
+}
+
+export function toBudgetRecord(row: BudgetRow): BudgetRecord {
+  return {
+    id: row.id,
+    limits: JSON.parse(row.limits) as LimitRecord[],
+    ...(row.time_zone === null ? {} : { timeZone: row.time_zone }),
+    ...(row.parent_id === null ? {} : { parentId: row.parent_id }),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  }
 }

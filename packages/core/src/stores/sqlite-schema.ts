@@ -8,7 +8,7 @@ import type { DatabaseSync } from 'node:sqlite'
 import { StoreUnavailableError } from '../errors.js'
 
 /** The schema version this code reads and writes. */
-export const SQLITE_SCHEMA_VERSION = 2
+export const SQLITE_SCHEMA_VERSION = 3
 
 /** Migration `i` takes the schema from version `i` to `i + 1`. */
 const MIGRATIONS: readonly string[] = [
@@ -98,6 +98,27 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX holds_live ON holds (handle, expires_at) WHERE state = 'held';
   CREATE INDEX holds_due ON holds (expires_at) WHERE state = 'held';
   CREATE INDEX holds_finished ON holds (updated_at) WHERE state <> 'held';
+  `,
+  // v3: budgets at every level. Agents get windows (`limits`) and the shared budgets they
+  // draw on; a hold remembers the window keys it was taken against (`levels`); `usage`
+  // keeps spent and held per window key (ledger/levels.ts).
+  `
+  ALTER TABLE agents ADD COLUMN limits TEXT NOT NULL DEFAULT '[]';
+  ALTER TABLE agents ADD COLUMN budgets TEXT NOT NULL DEFAULT '[]';
+  ALTER TABLE holds ADD COLUMN levels TEXT NOT NULL DEFAULT '[]';
+  CREATE TABLE budgets (
+    id TEXT PRIMARY KEY,
+    limits TEXT NOT NULL,
+    time_zone TEXT,
+    parent_id TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE TABLE usage (
+    key TEXT PRIMARY KEY,
+    spent_micros INTEGER NOT NULL,
+    held_micros INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
   `,
 ]
 

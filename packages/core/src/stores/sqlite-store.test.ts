@@ -223,7 +223,13 @@ describe('sqliteStore', () => {
     other.exec('BEGIN IMMEDIATE')
     let ticks = 0
     const ticker = setInterval(() => ticks++, 5)
-    const reserve = store.reserve({ handle: 'busy', holdId: 'b', amountMicros: 1, ttlMs: 8_000, now: 1 })
+    const reserve = store.reserve({
+      handle: 'busy',
+      holdId: 'b',
+      amountMicros: 1,
+      ttlMs: 8_000,
+      now: 1,
+    })
     // The reserve waits for the lock while timers keep firing (a synchronous busy wait
     // would freeze them all until the lock is released).
     await new Promise((resolve) => setTimeout(resolve, 200))
@@ -248,7 +254,8 @@ describe('sqliteStore', () => {
     await expect(
       store.reserve({ handle: 'gone', holdId: 'x', amountMicros: 1, ttlMs: 8_000, now: 1 }),
     ).rejects.toSatisfy(
-      (error: Error) => StoreUnavailableError.isInstance(error) && /deleted or replaced/.test(error.message),
+      (error: Error) =>
+        StoreUnavailableError.isInstance(error) && /deleted or replaced/.test(error.message),
     )
     await expect(store.getAgent('gone', 1)).rejects.toSatisfy(StoreUnavailableError.isInstance)
   })
@@ -265,10 +272,22 @@ describe('sqliteStore', () => {
     const store = openStore(path, { holdRetentionMs: 1_000 })
     await store.createAgent(testAgentRecord('prune', 1_000_000_000))
     for (let i = 0; i < 600; i++) {
-      await store.reserve({ handle: 'prune', holdId: `h${i}`, amountMicros: 1, ttlMs: 60_000, now: 1_000 })
+      await store.reserve({
+        handle: 'prune',
+        holdId: `h${i}`,
+        amountMicros: 1,
+        ttlMs: 60_000,
+        now: 1_000,
+      })
       await store.settle({ handle: 'prune', holdId: `h${i}`, costMicros: 1, now: 1_000 })
     }
-    await store.reserve({ handle: 'prune', holdId: 'lapse', amountMicros: 5, ttlMs: 10, now: 1_000 })
+    await store.reserve({
+      handle: 'prune',
+      holdId: 'lapse',
+      amountMicros: 5,
+      ttlMs: 10,
+      now: 1_000,
+    })
     const count = () => {
       const db = new DatabaseSync(path, { readOnly: true })
       const row = db.prepare('SELECT COUNT(*) AS n FROM holds').get() as { n: number }
@@ -277,15 +296,34 @@ describe('sqliteStore', () => {
     }
     expect(count()).toBe(601)
     // Each reserve past the retention prunes one batch of at most 256, never all at once.
-    await store.reserve({ handle: 'prune', holdId: 'p1', amountMicros: 1, ttlMs: 60_000, now: 10_000 })
+    await store.reserve({
+      handle: 'prune',
+      holdId: 'p1',
+      amountMicros: 1,
+      ttlMs: 60_000,
+      now: 10_000,
+    })
     expect(count()).toBe(601 + 1 - 256)
-    await store.reserve({ handle: 'prune', holdId: 'p2', amountMicros: 1, ttlMs: 60_000, now: 10_001 })
-    await store.reserve({ handle: 'prune', holdId: 'p3', amountMicros: 1, ttlMs: 60_000, now: 10_002 })
+    await store.reserve({
+      handle: 'prune',
+      holdId: 'p2',
+      amountMicros: 1,
+      ttlMs: 60_000,
+      now: 10_001,
+    })
+    await store.reserve({
+      handle: 'prune',
+      holdId: 'p3',
+      amountMicros: 1,
+      ttlMs: 60_000,
+      now: 10_002,
+    })
     // The 600 settled holds are gone; the lapsed one (kept 7x longer) and the live ones stay.
     expect(count()).toBe(4)
-    expect((await store.settle({ handle: 'prune', holdId: 'lapse', costMicros: 2, now: 10_003 })).outcome).toBe(
-      'corrected',
-    )
+    expect(
+      (await store.settle({ handle: 'prune', holdId: 'lapse', costMicros: 2, now: 10_003 }))
+        .outcome,
+    ).toBe('corrected')
   })
 
   it('fails closed when the file cannot be opened, and after close', async () => {

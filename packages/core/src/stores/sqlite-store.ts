@@ -14,10 +14,12 @@ import type { DatabaseSync } from 'node:sqlite'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { AuditEntry } from '../audit.js'
 import { InvalidConfigError, KillSwitchError, StoreUnavailableError } from '../errors.js'
-import type { AgentPolicy } from '../policy.js'
 import type {
   ActivityEvent,
+  AgentPatch,
   AgentRecord,
+  BudgetRecord,
+  LimitRecord,
   NewAgentRecord,
   ReleaseRequest,
   ReleaseResult,
@@ -29,6 +31,7 @@ import type {
   SettleResult,
   Store,
   StoreEvent,
+  UsageRecord,
 } from '../store.js'
 import { SqliteEventPoller } from './sqlite-event-poller.js'
 import { PRUNE_BATCH, SqliteLedger } from './sqlite-ledger.js'
@@ -168,7 +171,7 @@ class SqliteStore implements Store {
 
   async updateAgent(
     handle: string,
-    patch: { capMicros?: number; policy?: AgentPolicy },
+    patch: AgentPatch,
     now: number,
     audit?: AuditEntry,
   ): Promise<AgentRecord> {
@@ -241,6 +244,30 @@ class SqliteStore implements Store {
 
   async markOnce(handle: string, key: string): Promise<boolean> {
     return this.#write('set an alert mark', () => this.#ledger.markOnce(handle, key))
+  }
+
+  async createBudget(record: BudgetRecord): Promise<BudgetRecord> {
+    return this.#write('create a budget', () => this.#ledger.createBudget(record))
+  }
+
+  async getBudget(id: string): Promise<BudgetRecord | undefined> {
+    return this.#read('read a budget', () => this.#ledger.budget(id))
+  }
+
+  async listBudgets(): Promise<BudgetRecord[]> {
+    return this.#read('list budgets', () => this.#ledger.listBudgets())
+  }
+
+  async updateBudget(
+    id: string,
+    patch: { limits?: LimitRecord[]; timeZone?: string },
+    now: number,
+  ): Promise<BudgetRecord> {
+    return this.#write('update a budget', () => this.#ledger.updateBudget(id, patch, now))
+  }
+
+  async readUsage(keys: readonly string[]): Promise<UsageRecord[]> {
+    return this.#read('read budget usage', () => keys.map((key) => this.#ledger.usage(key)))
   }
 
   subscribe(listener: (event: StoreEvent) => void): () => void {

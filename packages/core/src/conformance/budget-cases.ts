@@ -1,0 +1,307 @@
+// Conformance cases for budgets at every level: an agent's windows, shared budgets, a
+// call's extra budget and run budgets, all held in one atomic reserve, windows rolling over
+// exactly at their boundary with no job.
+import { expect, it } from 'vitest'
+import { windowKey } from '../ledger/levels.js'
+import type { Store } from '../store.js'
+import { type SuiteContext, testAgentRecord, uniqueHandle } from './support.js'
+
+const HOUR = 3_600_000
+const T0 = Date.parse('2026-12-01T10:00:00Z')
+
+async function agentWith(
+  store: Store,
+  prefix: string,
+  cap: number,
+  patch: Parameters<Store['updateAgent']>[1],
+) {
+  const handle = uniqueHandle(prefix)
+  await store.createAgent(testAgentRecord(handle, cap, T0))
+  await store.updateAgent(handle, patch, T0)
+  return handle
+}
+
+export function budgetCases(context: SuiteContext): void {
+  it('refuses past an agent window, names it, and admits again when the window rolls over', async () => {
+    const store = await context.open()
+    const handle = await agentWith(store, 'window', 1_000_000, {
+      limits: [{ amountMicros: 5_000, per: 'hour' }],
+    })
+    const first = await store.reserve({
+      handle,
+      holdId: 'a',
+      amountMicros: 5_000,
+      ttlMs: 60_000,
+      now: T0,
+    })
+    expect(first).toMatchObject({ ok: true, levels: [`agent:${handle}/hour@${T0}`] })
+    const refused = await store.reserve({
+      handle,
+      holdId: 'b',
+      amountMicros: 1,
+      ttlMs: 60_000,
+      now: T0 + 1,
+    })
+    expect(refused).toMatchObject({
+      ok: false,
+      reason: 'cap',
+      availableMicros: 0,
+      refusal: {
+        level: 'agent',
+        per: 'hour',
+        resetsAt: T0 + HOUR,
+        limitMicros: 5_000,
+        heldMicros: 5_000,
+      },
+    })
+    await store.settle({ handle, holdId: 'a', costMicros: 4_000, now: T0 + 2 })
+    // 1,000 left this hour; the last millisecond of the hour is still this hour.
+    expect(
+      (
+        await store.reserve({
+          handle,
+          holdId: 'c',
+          amountMicros: 1_001,
+          ttlMs: 60_000,
+          now: T0 + HOUR - 1,
+        })
+      ).ok,
+    ).toBe(false)
+    expect(
+      (
+        await store.reserve({
+          handle,
+          holdId: 'd',
+          amountMicros: 5_000,
+          ttlMs: 60_000,
+          now: T0 + HOUR,
+        })
+      ).ok,
+    ).toBe(true)
+  })
+
+  it('charges a hold to the window it was taken in, even when settled in the next', async () => {
+    const store = await context.open()
+    const handle = await agentWith(store, 'straddle', 1_000_000, {
+      limits: [{ amountMicros: 5_000, per: 'hour' }],
+    })
+    await store.reserve({
+      handle,
+      holdId: 'late',
+      amountMicros: 3_000,
+      ttlMs: 600_000,
+      now: T0 + HOUR - 10,
+    })
+    await store.settle({ handle, holdId: 'late', costMicros: 2_500, now: T0 + HOUR + 10 })
+    const [before, after] = await store.readUsage([
+      windowKey('agent', handle, { amountMicros: 0, per: 'hour' }, T0),
+      windowKey('agent', handle, { amountMicros: 0, per: 'hour' }, T0 + HOUR),
+    ])
+    expect(before).toEqual({ spentMicros: 2_500, heldMicros: 0 })
+    expect(after).toEqual({ spentMicros: 0, heldMicros: 0 })
+  })
+
+  it('holds against a shared budget for every agent that draws on it, and names the budget', async () => {
+    const store = await context.open()
+    const team = uniqueHandle('team')
+    await store.createBudget({
+      id: team,
+      limits: [{ amountMicros: 10_000, per: 'day' }],
+      createdAt: T0,
+      updatedAt: T0,
+    })
+    const a = await agentWith(store, 'a', 1_000_000, { budgets: [team] })
+    const b = await agentWith(store, 'b', 1_000_000, { budgets: [team] })
+    expect(
+      (await store.reserve({ handle: a, holdId: 'x', amountMicros: 6_000, ttlMs: 60_000, now: T0 }))
+        .ok,
+    ).toBe(true)
+    const refused = await store.reserve({
+      handle: b,
+      holdId: 'y',
+      amountMicros: 5_000,
+      ttlMs: 60_000,
+      now: T0,
+    })
+    expect(refused).toMatchObject({
+      ok: false,
+      reason: 'cap',
+      availableMicros: 4_000,
+      refusal: { level: 'budget', budgetId: team, per: 'day' },
+    })
+    expect(
+      (await store.reserve({ handle: b, holdId: 'z', amountMicros: 4_000, ttlMs: 60_000, now: T0 }))
+        .ok,
+    ).toBe(true)
+    // The next day, with no job run, the budget is whole again.
+    expect(
+      (
+        await store.reserve({
+          handle: b,
+          holdId: 'w',
+          amountMicros: 10_000,
+          ttlMs: 60_000,
+          now: T0 + 24 * HOUR,
+        })
+      ).ok,
+    ).toBe(true)
+  })
+
+  it('never overspends a shared budget under concurrency across agents', async () => {
+    const store = await context.open()
+    const shared = uniqueHandle('burst-budget')
+    await store.createBudget({
+      id: shared,
+      limits: [{ amountMicros: 100_000, per: 'day' }],
+      createdAt: T0,
+      updatedAt: T0,
+    })
+    const handles = await Promise.all(
+      [1, 2, 3].map((i) => agentWith(store, `burst${i}`, 1_000_000, { budgets: [shared] })),
+    )
+    const results = await Promise.all(
+      Array.from({ length: 150 }, (_, i) =>
+        store.reserve({
+          handle: handles[i % 3] as string,
+          holdId: `c${i}`,
+          amountMicros: 7_000,
+          ttlMs: 60_000,
+          now: T0,
+        }),
+      ),
+    )
+    expect(results.filter((result) => result.ok)).toHaveLength(Math.floor(100_000 / 7_000))
+    const refusals = results.filter((result) => !result.ok)
+    expect(refusals.every((result) => !result.ok && result.refusal?.budgetId === shared)).toBe(true)
+  })
+
+  it('draws on a budget chosen for one call (an end customer) and refuses one that does not exist', async () => {
+    const store = await context.open()
+    const customer = uniqueHandle('customer')
+    await store.createBudget({
+      id: customer,
+      limits: [{ amountMicros: 2_000, per: 'month' }],
+      createdAt: T0,
+      updatedAt: T0,
+    })
+    const handle = await agentWith(store, 'saas', 1_000_000, {})
+    expect(
+      (
+        await store.reserve({
+          handle,
+          holdId: 'a',
+          amountMicros: 2_000,
+          ttlMs: 60_000,
+          now: T0,
+          budgets: [customer],
+        })
+      ).ok,
+    ).toBe(true)
+    expect(
+      await store.reserve({
+        handle,
+        holdId: 'b',
+        amountMicros: 1,
+        ttlMs: 60_000,
+        now: T0,
+        budgets: [customer],
+      }),
+    ).toMatchObject({
+      ok: false,
+      refusal: { budgetId: customer, per: 'month' },
+    })
+    // The same agent for another customer is not held back by the first.
+    expect(
+      (await store.reserve({ handle, holdId: 'c', amountMicros: 1, ttlMs: 60_000, now: T0 })).ok,
+    ).toBe(true)
+    expect(
+      await store.reserve({
+        handle,
+        holdId: 'd',
+        amountMicros: 1,
+        ttlMs: 60_000,
+        now: T0,
+        budgets: ['no-such-budget'],
+      }),
+    ).toMatchObject({
+      ok: false,
+      refusal: { level: 'budget', budgetId: 'no-such-budget', limitMicros: 0 },
+    })
+  })
+
+  it('gives a run its own budget, and a sub-run draws on its parent run too', async () => {
+    const store = await context.open()
+    const handle = await agentWith(store, 'runner', 1_000_000, {})
+    const run = uniqueHandle('run')
+    const child = uniqueHandle('child')
+    expect(
+      (
+        await store.reserve({
+          handle,
+          holdId: 'p1',
+          amountMicros: 6_000,
+          ttlMs: 60_000,
+          now: T0,
+          run: { id: run, capMicros: 10_000 },
+        })
+      ).ok,
+    ).toBe(true)
+    // The child has 5,000 of its own, but its parent has only 4,000 left.
+    const refused = await store.reserve({
+      handle,
+      holdId: 'c1',
+      amountMicros: 4_500,
+      ttlMs: 60_000,
+      now: T0,
+      run: { id: child, capMicros: 5_000, parentId: run },
+    })
+    expect(refused).toMatchObject({
+      ok: false,
+      availableMicros: 4_000,
+      refusal: { level: 'budget', budgetId: `run:${run}` },
+    })
+    expect(
+      (
+        await store.reserve({
+          handle,
+          holdId: 'c2',
+          amountMicros: 4_000,
+          ttlMs: 60_000,
+          now: T0,
+          run: { id: child, capMicros: 5_000, parentId: run },
+        })
+      ).ok,
+    ).toBe(true)
+    expect(await store.getBudget(`run:${child}`)).toMatchObject({
+      parentId: `run:${run}`,
+      limits: [{ amountMicros: 5_000, per: 'lifetime' }],
+    })
+    expect(
+      (
+        await store.reserve({
+          handle,
+          holdId: 'p2',
+          amountMicros: 1,
+          ttlMs: 60_000,
+          now: T0,
+          run: { id: run },
+        })
+      ).ok,
+    ).toBe(false)
+  })
+
+  it('refuses to attach a budget that does not exist, and writes nothing', async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('attach')
+    await store.createAgent(testAgentRecord(handle, 1_000, T0))
+    await expect(
+      store.updateAgent(handle, { budgets: ['missing-budget'], capMicros: 5 }, T0),
+    ).rejects.toMatchObject({ field: 'budgets.0' })
+    expect(await store.getAgent(handle, T0)).toMatchObject({ capMicros: 1_000, budgets: [] })
+    const id = uniqueHandle('dup')
+    await store.createBudget({ id, limits: [], createdAt: T0, updatedAt: T0 })
+    await expect(
+      store.createBudget({ id, limits: [], createdAt: T0, updatedAt: T0 }),
+    ).rejects.toMatchObject({ field: 'id' })
+  })
+}

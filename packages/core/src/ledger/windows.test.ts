@@ -1,0 +1,60 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { WINDOW_PERS, windowEnd, windowStart } from './windows.js'
+
+const at = (iso: string) => Date.parse(iso)
+
+describe('budget windows', () => {
+  it('starts UTC calendar windows at their boundary', () => {
+    const now = at('2026-12-02T13:45:30.500Z') // a Wednesday
+    expect(windowStart('minute', now)).toBe(at('2026-12-02T13:45:00Z'))
+    expect(windowStart('hour', now)).toBe(at('2026-12-02T13:00:00Z'))
+    expect(windowStart('day', now)).toBe(at('2026-12-02T00:00:00Z'))
+    expect(windowStart('week', now)).toBe(at('2026-11-30T00:00:00Z'))
+    expect(windowStart('month', now)).toBe(at('2026-12-01T00:00:00Z'))
+    expect(windowStart('lifetime', now)).toBe(0)
+    expect(windowEnd('month', now)).toBe(at('2027-01-01T00:00:00Z'))
+    expect(windowEnd('week', now)).toBe(at('2026-12-07T00:00:00Z'))
+    expect(windowEnd('lifetime', now)).toBeUndefined()
+  })
+
+  it('rolls over exactly at the boundary: the last millisecond belongs to the old window', () => {
+    const midnight = at('2026-12-03T00:00:00Z')
+    expect(windowStart('day', midnight - 1)).toBe(at('2026-12-02T00:00:00Z'))
+    expect(windowStart('day', midnight)).toBe(midnight)
+  })
+
+  it('follows a time zone, across a daylight-saving change', () => {
+    // New York: midnight is 05:00Z in winter, 04:00Z in summer; DST ended 2026-11-01.
+    expect(windowStart('day', at('2026-12-02T03:00:00Z'), 'America/New_York')).toBe(
+      at('2026-12-01T05:00:00Z'),
+    )
+    expect(windowStart('day', at('2026-07-02T03:00:00Z'), 'America/New_York')).toBe(
+      at('2026-07-01T04:00:00Z'),
+    )
+    expect(windowEnd('day', at('2026-10-31T12:00:00Z'), 'America/New_York')).toBe(
+      at('2026-11-01T04:00:00Z'),
+    )
+    expect(windowStart('month', at('2026-12-01T03:00:00Z'), 'Asia/Kolkata')).toBe(
+      at('2026-11-30T18:30:00Z'),
+    )
+  })
+
+  it('always contains now: start <= now < end, and the end is the next start', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: at('2000-01-01T00:00:00Z'), max: at('2100-01-01T00:00:00Z') }),
+        fc.constantFrom(...WINDOW_PERS.filter((per) => per !== 'lifetime')),
+        fc.constantFrom(undefined, 'UTC', 'Europe/Paris', 'America/New_York', 'Asia/Kolkata'),
+        (now, per, zone) => {
+          const start = windowStart(per, now, zone)
+          const end = windowEnd(per, now, zone) as number
+          expect(start).toBeLessThanOrEqual(now)
+          expect(end).toBeGreaterThan(now)
+          expect(windowStart(per, end, zone)).toBe(end)
+        },
+      ),
+      { numRuns: 500 },
+    )
+  })
+})
