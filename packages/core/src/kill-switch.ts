@@ -16,6 +16,8 @@ import { AgentNotFoundError, AgentRevokedError, InvalidConfigError } from './err
 import { EventHub, type KillSwitchEventName, type Listener } from './events.js'
 import { createGuard } from './guard.js'
 import type { AgentGuard } from './guard-types.js'
+import { MAX_TTL_MS } from './ledger/ledger-input.js'
+import { SettlementOutbox } from './ledger/settlement-outbox.js'
 import { toUsd } from './money.js'
 import { createPriceSource, type ModelPrice, type PriceSource } from './pricing/price-source.js'
 import { createRunawayMonitor } from './runaway/create-runaway-monitor.js'
@@ -96,6 +98,8 @@ export interface KillSwitch {
 }
 
 const DEFAULT_HOLD_TTL_MS = 5 * 60_000
+/** How long `close()` waits for settles that are still being retried against the store. */
+const CLOSE_DRAIN_MS = 10_000
 const DEFAULT_MAX_OUTPUT_TOKENS = 4096
 
 function positiveInteger(value: number | undefined, field: string, fallback: number): number {
@@ -126,6 +130,12 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
       ? (options.prices as PriceSource)
       : createPriceSource(options.prices as Record<string, ModelPrice> | undefined)
   const holdTtlMs = positiveInteger(options.holdTtlMs, 'holdTtlMs', DEFAULT_HOLD_TTL_MS)
+  if (holdTtlMs < 1_000 || holdTtlMs > MAX_TTL_MS) {
+    throw new InvalidConfigError(
+      'holdTtlMs',
+      `Invalid holdTtlMs: a hold's lease is from 1000 ms to ${MAX_TTL_MS} ms (7 days); live calls renew it (got ${holdTtlMs}).`,
+    )
+  }
   const defaultMaxOutputTokens = positiveInteger(
     options.defaultMaxOutputTokens,
     'defaultMaxOutputTokens',
@@ -196,12 +206,14 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
     events.emit('revoked', { handle: event.handle, reason: event.reason, at: event.at })
   })
 
+  const outbox = new SettlementOutbox()
   const engine: Engine = {
     store,
     prices,
     monitor,
     events,
     holdTtlMs,
+    outbox,
     defaultMaxOutputTokens,
     now,
     controllerFor(credentialHash) {
@@ -217,6 +229,9 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
     },
     async revoke(handle, reason, by) {
       const at = now()
+      // Abort this process's guards first: a revocation never waits on, or fails with, the
+      // store (the store write below makes it reach every other process and survive restarts).
+      if (handles.has(handle)) abortAgent(handle, reason)
       const before = await storeCall(store, () => store.getAgent(handle, at))
       if (!before) throw new AgentNotFoundError(handle)
       const spent = toUsd(before.spentMicros)
@@ -273,6 +288,8 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
     },
     async close() {
       unsubscribe()
+      // Settles still waiting for the store are money already spent: give them time to land.
+      await outbox.drain(CLOSE_DRAIN_MS)
       await alerting.flush()
       await dispatcher.close()
       await store.flush()
