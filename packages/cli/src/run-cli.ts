@@ -9,6 +9,7 @@ import { type CliIo, createCliContext } from './cli-context.js'
 import { agentsCommand } from './commands/agents-command.js'
 import { auditCommand } from './commands/audit-command.js'
 import { alertCommand, capCommand, revokeCommand } from './commands/manage-commands.js'
+import { gatewayCommand } from './commands/gateway-command.js'
 import { serveCommand } from './commands/serve-command.js'
 import { CliError, EXIT_CODES, exitCodeFor } from './exit-codes.js'
 import { createTerminalStyle, shouldUseColour } from './terminal-style.js'
@@ -66,6 +67,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   program.addCommand(revokeCommand(context))
   program.addCommand(auditCommand(context))
   program.addCommand(serveCommand(context))
+  program.addCommand(gatewayCommand(context))
   // addCommand does not copy settings: apply them to the whole tree.
   const configure = (command: Command) => {
     command
