@@ -1,5 +1,6 @@
 // What the public API shows of an agent: dollars, ISO times, and never the credential, its
 // hash or a webhook secret.
+import type { LimitUsage } from './budget-limits.js'
 import { toUsd } from './money.js'
 import type { RunawayConfig } from './runaway/config.js'
 import type { AgentRecord } from './store.js'
@@ -28,10 +29,14 @@ export interface AgentSnapshot {
   revokedReason?: string
   alerts: Array<{ thresholdPct: number; webhookUrl: string; signed: boolean }>
   runaway: RunawayConfig
+  /** Windows beside the lifetime cap, each with its current window's figures. */
+  limits: LimitUsage[]
+  /** The shared budgets it draws on, by id. */
+  budgets: string[]
 }
 
-/** Converts a store record to its public view. */
-export function toSnapshot(record: AgentRecord): AgentSnapshot {
+/** Converts a store record to its public view; `limits` are its windows' live figures. */
+export function toSnapshot(record: AgentRecord, limits: LimitUsage[] = []): AgentSnapshot {
   return {
     handle: record.handle,
     status: record.status,
@@ -53,5 +58,7 @@ export function toSnapshot(record: AgentRecord): AgentSnapshot {
       signed: rule.secret !== undefined,
     })),
     runaway: record.policy.runaway,
+    limits,
+    budgets: [...record.budgets],
   }
 }

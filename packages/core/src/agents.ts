@@ -3,20 +3,21 @@
 import { type AgentSnapshot, toSnapshot } from './agent-snapshot.js'
 import { redactWebhookUrl } from './alerts/webhook-url.js'
 import type { AuditEntry } from './audit.js'
+import { type Limit, limitsWithUsage, toLimitRecords } from './budget-limits.js'
 import {
   alertRuleSchema,
   createAgentSchema,
   handleSchema,
   parseInput,
-  revokeSchema,
   updateAgentSchema,
 } from './config.js'
 import { generateCredential, hashCredential } from './credentials.js'
 import { type Engine, storeCall } from './engine.js'
-import { AgentNotFoundError } from './errors.js'
+import { AgentNotFoundError, InvalidConfigError } from './errors.js'
 import { toMicros, toUsd } from './money.js'
 import type { AgentPolicy, AlertRule } from './policy.js'
 import type { RunawayConfig } from './runaway/config.js'
+import type { AgentRecord } from './store.js'
 
 /** A newly provisioned agent: its snapshot plus its credential, shown this once. */
 export interface ProvisionedAgent extends AgentSnapshot {
@@ -33,12 +34,20 @@ export interface CreateAgentInput {
   currency?: 'usd'
   runaway?: RunawayConfig
   alerts?: AlertRule[]
+  /** Windows beside the lifetime cap: `[{ amount: 5, per: 'hour' }, { amount: 20, per: 'day' }]`. */
+  limits?: Limit[]
+  /** Shared budgets to draw on, by id (create them with `ks.budgets.create`). */
+  budgets?: string[]
 }
 
 /** Input of `agents.update`. */
 export interface UpdateAgentInput {
   spendingCap?: number
   runaway?: RunawayConfig
+  /** Replaces the agent's windows. */
+  limits?: Limit[]
+  /** Replaces the shared budgets it draws on. */
+  budgets?: string[]
 }
 
 /** `ks.agents`. */
@@ -46,7 +55,11 @@ export interface AgentsApi {
   create(input: CreateAgentInput): Promise<ProvisionedAgent>
   update(handle: string, input: UpdateAgentInput): Promise<AgentSnapshot>
   setAlert(handle: string, rule: AlertRule): Promise<AgentSnapshot>
-  revoke(handle: string, options: { reason: string }): Promise<AgentSnapshot>
+  /**
+   * Revokes the agent everywhere. The reason goes in the audit log; a kill switch never
+   * refuses to fire for want of one ("revoked by operator" is recorded).
+   */
+  revoke(handle: string, options?: { reason?: string }): Promise<AgentSnapshot>
   get(handle: string): Promise<AgentSnapshot>
   list(): Promise<AgentSnapshot[]>
 }
@@ -65,10 +78,52 @@ const entry = (
   data,
 })
 
+/** The audit log's reason for a revocation given without one. */
+export const DEFAULT_REVOKE_REASON = 'revoked by operator (no reason given)'
+
+const MAX_REASON_LENGTH = 500
+
+function revokeReason(options: unknown): string {
+  const given =
+    options !== null && typeof options === 'object'
+      ? (options as { reason?: unknown }).reason
+      : undefined
+  const reason = typeof given === 'string' ? given.trim() : ''
+  return reason.length === 0 ? DEFAULT_REVOKE_REASON : reason.slice(0, MAX_REASON_LENGTH)
+}
+
 /** Builds the agents API over an engine. */
 export function createAgentsApi(engine: Engine): AgentsApi {
   const store = engine.store
   const call = <T>(operation: () => Promise<T>) => storeCall(store, operation)
+
+  /** Public views of records, their windows' figures read in one store call. */
+  const view = async (records: AgentRecord[]): Promise<AgentSnapshot[]> => {
+    const usage = await call(() =>
+      limitsWithUsage(
+        store,
+        records.map((record) => ({
+          scope: 'agent' as const,
+          id: record.handle,
+          limits: record.limits,
+        })),
+        engine.now(),
+      ),
+    )
+    return records.map((record, i) => toSnapshot(record, usage[i]))
+  }
+  const viewOne = async (record: AgentRecord) => (await view([record]))[0] as AgentSnapshot
+
+  const checkBudgets = async (budgets: readonly string[] | undefined) => {
+    for (const [i, id] of (budgets ?? []).entries()) {
+      if (!(await call(() => store.getBudget(id)))) {
+        throw new InvalidConfigError(
+          `budgets.${i}`,
+          `Invalid budgets.${i}: no budget has the id "${id}"; create it first (ks.budgets.create).`,
+        )
+      }
+    }
+  }
 
   const load = async (handle: string) => {
     const checked = parseInput(handleSchema, handle, 'agents')
@@ -80,6 +135,7 @@ export function createAgentsApi(engine: Engine): AgentsApi {
   return {
     async create(input) {
       const parsed = parseInput(createAgentSchema, input, 'agents.create')
+      await checkBudgets(parsed.budgets)
       const credential = generateCredential()
       const now = engine.now()
       const policy: AgentPolicy = { alerts: parsed.alerts ?? [], runaway: parsed.runaway ?? {} }
@@ -92,6 +148,8 @@ export function createAgentsApi(engine: Engine): AgentsApi {
           createdAt: now,
           updatedAt: now,
           policy,
+          limits: toLimitRecords(parsed.limits ?? []),
+          budgets: parsed.budgets ?? [],
         }),
       )
       engine.audit(
@@ -116,7 +174,7 @@ export function createAgentsApi(engine: Engine): AgentsApi {
         )
       }
       engine.events.emit('created', { handle: record.handle, spendingCap: parsed.spendingCap })
-      return { ...toSnapshot(record), credential }
+      return { ...(await viewOne(record)), credential }
     },
 
     async update(handle, input) {
@@ -126,18 +184,23 @@ export function createAgentsApi(engine: Engine): AgentsApi {
       const capMicros = parsed.spendingCap === undefined ? undefined : toMicros(parsed.spendingCap)
       const policy =
         parsed.runaway === undefined ? undefined : { ...current.policy, runaway: parsed.runaway }
+      const limits = parsed.limits === undefined ? undefined : toLimitRecords(parsed.limits)
       const summary = [
         capMicros === undefined
           ? undefined
           : `cap $${toUsd(current.capMicros)} -> $${toUsd(capMicros)}`,
         policy === undefined ? undefined : 'runaway settings changed',
+        limits === undefined
+          ? undefined
+          : `limits ${parsed.limits?.map((limit) => `$${limit.amount}/${limit.per}`).join(', ') || 'none'}`,
+        parsed.budgets === undefined ? undefined : `budgets ${parsed.budgets.join(', ') || 'none'}`,
       ]
         .filter(Boolean)
         .join('; ')
       const updated = await call(() =>
         store.updateAgent(
           current.handle,
-          { capMicros, policy },
+          { capMicros, policy, limits, budgets: parsed.budgets },
           now,
           entry(
             current.handle,
@@ -149,6 +212,8 @@ export function createAgentsApi(engine: Engine): AgentsApi {
                 ? {}
                 : { from: toUsd(current.capMicros), to: toUsd(capMicros) }),
               ...(policy === undefined ? {} : { runaway: parsed.runaway }),
+              ...(parsed.limits === undefined ? {} : { limits: parsed.limits }),
+              ...(parsed.budgets === undefined ? {} : { budgets: parsed.budgets }),
             },
           ),
         ),
@@ -159,7 +224,7 @@ export function createAgentsApi(engine: Engine): AgentsApi {
           from: toUsd(current.capMicros),
           to: toUsd(capMicros),
         })
-      return toSnapshot(updated)
+      return viewOne(updated)
     },
 
     async setAlert(handle, rule) {
@@ -193,22 +258,23 @@ export function createAgentsApi(engine: Engine): AgentsApi {
           ),
         ),
       )
-      return toSnapshot(updated)
+      return viewOne(updated)
     },
 
     async revoke(handle, options) {
-      const { reason } = parseInput(revokeSchema, options, 'agents.revoke')
+      // The reason is a comment for the audit log: none, an empty one, one of the wrong type
+      // or too long never stops a revocation (it is replaced or cut, never refused).
+      const reason = revokeReason(options)
       const checked = parseInput(handleSchema, handle, 'agents.revoke')
-      return toSnapshot(await engine.revoke(checked, reason, 'operator'))
+      return viewOne(await engine.revoke(checked, reason, 'operator'))
     },
 
     async get(handle) {
-      return toSnapshot(await load(handle))
+      return viewOne(await load(handle))
     },
 
     async list() {
-      const agents = await call(() => store.listAgents(engine.now()))
-      return agents.map(toSnapshot)
+      return view(await call(() => store.listAgents(engine.now())))
     },
   }
 }

@@ -3,6 +3,7 @@
 import { z } from 'zod'
 import { webhookUrlSchema } from './alerts/webhook-url.js'
 import { InvalidConfigError } from './errors.js'
+import { isTimeZone, WINDOW_PERS, type WindowPer } from './ledger/windows.js'
 import { MAX_CAP_USD } from './money.js'
 import { runawayConfigSchema } from './runaway/config.js'
 
@@ -43,6 +44,28 @@ export const alertRuleSchema = z
   })
   .strict()
 
+export const limitSchema = z
+  .object({
+    amount: spendingCapSchema,
+    per: z.enum(WINDOW_PERS as [WindowPer, ...WindowPer[]], {
+      error: `one of ${WINDOW_PERS.join(', ')}`,
+    }),
+  })
+  .strict()
+
+/** At most one limit per window: two `day` limits would be one limit said twice. */
+export const limitsSchema = z
+  .array(limitSchema)
+  .max(WINDOW_PERS.length)
+  .refine(
+    (limits) => new Set(limits.map((limit) => limit.per)).size === limits.length,
+    'one limit per window (e.g. one "day" limit)',
+  )
+
+export const timeZoneSchema = z
+  .string()
+  .refine(isTimeZone, 'an IANA time zone such as "Europe/Paris" or "UTC"')
+
 export const createAgentSchema = z
   .object({
     handle: handleSchema,
@@ -50,6 +73,8 @@ export const createAgentSchema = z
     currency: z.literal('usd', { error: 'only "usd" is supported' }).optional().default('usd'),
     runaway: runawayConfigSchema.optional(),
     alerts: z.array(alertRuleSchema).optional(),
+    limits: limitsSchema.optional(),
+    budgets: z.array(handleSchema).optional(),
   })
   .strict()
 
@@ -57,6 +82,8 @@ export const updateAgentSchema = z
   .object({
     spendingCap: spendingCapSchema.optional(),
     runaway: runawayConfigSchema.optional(),
+    limits: limitsSchema.optional(),
+    budgets: z.array(handleSchema).optional(),
   })
   .strict()
 

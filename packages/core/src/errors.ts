@@ -89,6 +89,14 @@ export class SpendingCapExceededError extends KillSwitchError {
   readonly availableUsd: number
   /** The least the refused call needed, in dollars (its hold mid-stream; 0 for a preflight check). */
   readonly requestedUsd: number
+  /** Which level refused: the agent's own cap or windows, or a shared budget. */
+  readonly level: 'agent' | 'budget'
+  /** The budget that refused, when `level` is `budget`. */
+  readonly budgetId?: string
+  /** The window that refused (`hour`, `day`...); absent for the agent's lifetime cap. */
+  readonly per?: string
+  /** When that window resets (ISO time); absent for lifetime limits. */
+  readonly resetsAt?: string
 
   constructor(details: {
     handle: string
@@ -97,6 +105,10 @@ export class SpendingCapExceededError extends KillSwitchError {
     heldUsd: number
     requestedUsd: number
     message?: string
+    level?: 'agent' | 'budget'
+    budgetId?: string
+    per?: string
+    resetsAt?: string
   }) {
     // In micro-dollars: dollar floats are never subtracted (0.1 - 0.05 is not 0.05).
     const micros = (usd: number) => Math.round(usd * 1_000_000)
@@ -120,6 +132,10 @@ export class SpendingCapExceededError extends KillSwitchError {
     this.heldUsd = details.heldUsd
     this.availableUsd = availableUsd
     this.requestedUsd = details.requestedUsd
+    this.level = details.level ?? 'agent'
+    if (details.budgetId !== undefined) this.budgetId = details.budgetId
+    if (details.per !== undefined) this.per = details.per
+    if (details.resetsAt !== undefined) this.resetsAt = details.resetsAt
   }
 }
 

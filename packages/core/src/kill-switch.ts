@@ -10,6 +10,7 @@ import {
 import { type AllowPrivateWebhooks, webhookTargetPolicy } from './alerts/webhook-target-policy.js'
 import { redactWebhookUrl } from './alerts/webhook-url.js'
 import type { AuditEntry } from './audit.js'
+import { type BudgetsApi, createBudgetsApi } from './budgets.js'
 import { hashCredential, isWellFormedCredential } from './credentials.js'
 import { type Engine, storeCall } from './engine.js'
 import { AgentNotFoundError, AgentRevokedError, InvalidConfigError } from './errors.js'
@@ -83,6 +84,8 @@ export interface VerifyResult {
 /** A kill switch: see createKillSwitch. */
 export interface KillSwitch {
   readonly agents: KillSwitchAgentsApi
+  /** Shared budgets (a team, an org, an end customer) that agents draw on. */
+  readonly budgets: BudgetsApi
   /** The store this kill switch uses. */
   readonly store: Store
   /** A guard for an agent credential: the seam framework adapters call. Never throws. */
@@ -259,6 +262,7 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
 
   return {
     agents: guardAlertRules(createAgentsApi(engine), { store, now, policy: webhookPolicy }),
+    budgets: createBudgetsApi(engine),
     store,
     guard(credential) {
       return createGuard(engine, credential)

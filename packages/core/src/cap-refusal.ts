@@ -1,0 +1,60 @@
+// The one translation of a ledger refusal (store.ts LevelRefusal) into the error a caller
+// sees: which level refused (the agent's cap, one of its windows, or a shared budget), what
+// that level has spent and held, and when its window resets.
+import { SpendingCapExceededError } from './errors.js'
+import { toUsd } from './money.js'
+import type { AgentRecord, LevelRefusal } from './store.js'
+
+/** Names a level for people: `its spending cap`, `its $5/hour limit`, `budget "team" ($100/day)`. */
+function describeLevel(refusal: LevelRefusal): string {
+  const limit = `$${toUsd(refusal.limitMicros)}${refusal.per && refusal.per !== 'lifetime' ? `/${refusal.per}` : ''}`
+  if (refusal.level === 'budget') {
+    return refusal.budgetId?.startsWith('run:')
+      ? `the ${limit} budget of run "${refusal.budgetId.slice(4)}"`
+      : `budget "${refusal.budgetId}" (${limit})`
+  }
+  return refusal.per === undefined ? `its spending cap of ${limit}` : `its ${limit} limit`
+}
+
+/**
+ * The SpendingCapExceededError for a reserve refused at `refusal` (the agent's own cap when
+ * absent), for a call that needed at least `requestedMicros`.
+ *
+ * @example
+ * throw capRefusalError(agent, result.refusal, 1_200)
+ */
+export function capRefusalError(
+  agent: AgentRecord,
+  refusal: LevelRefusal | undefined,
+  requestedMicros: number,
+): SpendingCapExceededError {
+  const level: LevelRefusal = refusal ?? {
+    level: 'agent',
+    limitMicros: agent.capMicros,
+    spentMicros: agent.spentMicros,
+    heldMicros: agent.heldMicros,
+  }
+  const available = Math.max(0, level.limitMicros - level.spentMicros - level.heldMicros)
+  const resetsAt = level.resetsAt === undefined ? undefined : new Date(level.resetsAt).toISOString()
+  const fix =
+    resetsAt !== undefined
+      ? `It resets at ${resetsAt}; raise the limit to continue sooner.`
+      : level.level === 'budget'
+        ? 'Raise the budget (budgets.update) to continue.'
+        : 'Raise the cap (agents.update) to continue.'
+  return new SpendingCapExceededError({
+    handle: agent.handle,
+    spendingCapUsd: toUsd(level.limitMicros),
+    spentUsd: toUsd(level.spentMicros),
+    heldUsd: toUsd(level.heldMicros),
+    requestedUsd: toUsd(requestedMicros),
+    level: level.level,
+    ...(level.budgetId === undefined ? {} : { budgetId: level.budgetId }),
+    ...(level.per === undefined ? {} : { per: level.per }),
+    ...(resetsAt === undefined ? {} : { resetsAt }),
+    message:
+      `Agent "${agent.handle}" would exceed ${describeLevel(level)}: $${toUsd(level.spentMicros)} spent, ` +
+      `$${toUsd(level.heldMicros)} held by calls in flight, $${toUsd(available)} available, ` +
+      `this call needs at least $${toUsd(requestedMicros)}. ${fix}`,
+  })
+}
