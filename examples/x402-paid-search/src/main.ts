@@ -28,6 +28,9 @@ export interface PaidSearchResult {
   searches: number
   /** The code of the error that stopped the loop. */
   stoppedBy: string
+  /** A search API that took the signed payment and answered 500: what the ledger charged. */
+  flakyStatus: number
+  chargedForFlaky: number
   /** After revocation, the next search was refused with agent_revoked. */
   revokedRefused: boolean
   /** Payments the agent's key signed, and transfers the (stub) chain made. */
@@ -76,6 +79,14 @@ export async function runPaidSearch(log: (line: string) => void = console.log) {
     },
   }
 
+  // --- A search API that takes the signed payment, then fails (500). The payee still holds
+  // the signature and can submit it until it expires, so the payment is charged all the same.
+  const flaky = await pay(`${api.url}/search-flaky?q=agent+budget+papers`)
+  const chargedForFlaky = (await ks.agents.get(HANDLE)).spent
+  log(
+    `the flaky API answered ${flaky.status} after taking a signed payment: charged $${chargedForFlaky} anyway`,
+  )
+
   // --- The loop a buggy agent runs at 2 AM: think, search the same thing, repeat.
   let modelCalls = 0
   let searches = 0
@@ -87,7 +98,8 @@ export async function runPaidSearch(log: (line: string) => void = console.log) {
         input: `step ${step}: the results were not good enough, search again`,
         maxOutputTokens: 200,
       })
-      await guard.afterModelCall(ticket, { usage: { inputTokens: 1_000, outputTokens: 100 } })
+      // Usage within what the prompt can hold (about 60 bytes): the hold bounds it.
+      await guard.afterModelCall(ticket, { usage: { inputTokens: 15, outputTokens: 100 } })
       modelCalls++
       await paidSearch.execute({ query: 'agent budget papers' })
       searches++
@@ -122,10 +134,22 @@ export async function runPaidSearch(log: (line: string) => void = console.log) {
   log('payments in the audit log:')
   for (const entry of await ks.audit(HANDLE)) {
     if (entry.data.kind !== 'payment' || entry.type === 'hold') continue
-    const { payee: to, cost, amountUsd, amount, resource, outcome, code } = entry.data
-    // Settled and released entries carry the payment's outcome; a denial, the refusal's code.
+    const {
+      payee: to,
+      cost,
+      amountUsd,
+      amount,
+      resource,
+      paymentOutcome,
+      reason,
+      code,
+    } = entry.data
+    // Settled and released entries carry the payment's outcome (with the reason when the
+    // payee proved nothing); a denial, the refusal's code.
+    const why =
+      paymentOutcome === 'outcome_unknown' ? `outcome_unknown (${reason})` : paymentOutcome
     log(
-      `  ${entry.type.padEnd(8)} $${cost ?? amountUsd ?? amount} to ${String(to).slice(0, 10)}... for ${resource}: ${outcome ?? code}`,
+      `  ${entry.type.padEnd(8)} $${cost ?? amountUsd ?? amount} to ${String(to).slice(0, 10)}... for ${resource}: ${why ?? code}`,
     )
   }
 
@@ -135,6 +159,8 @@ export async function runPaidSearch(log: (line: string) => void = console.log) {
   return {
     spent: state.spent,
     spendingCap: 0.1,
+    flakyStatus: flaky.status,
+    chargedForFlaky,
     modelCalls,
     searches,
     stoppedBy,
@@ -152,11 +178,17 @@ async function startSearchApi(facilitatorUrl: string, payTo: string) {
   const app = new Hono()
   app.use(
     paymentMiddleware(
-      { 'GET /search': { accepts: { scheme: 'exact', price: '$0.01', network: NETWORK, payTo } } },
+      {
+        'GET /search': { accepts: { scheme: 'exact', price: '$0.01', network: NETWORK, payTo } },
+        'GET /search-flaky': {
+          accepts: { scheme: 'exact', price: '$0.01', network: NETWORK, payTo },
+        },
+      },
       server,
     ),
   )
   app.get('/search', (c) => c.json({ results: [`${c.req.query('q')}: a paper`] }))
+  app.get('/search-flaky', (c) => c.json({ error: 'index unavailable' }, 500))
   return listen(app)
 }
 

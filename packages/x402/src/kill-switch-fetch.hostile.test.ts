@@ -195,9 +195,12 @@ describe('a payee whose facilitator never settles', () => {
     payee.behaviour = 'settle-then-500' // not used by /stalled
     const agent = await startAgent({ spendingCap: 0.05 })
     const before = payee.collected()
+    const received = payee.received
     const first = await call(agent, '/stalled')
     // The honest middleware gave up on its facilitator: no settlement proof came back.
     expect(first.status).toBeGreaterThanOrEqual(400)
+    expect(payee.received).toBe(received + 1)
+    expect(agent.signTypedData).toHaveBeenCalledTimes(1)
     expect(await agent.get()).toMatchObject({ spent: 0.01, held: 0 })
 
     expect(await loop(agent, '/stalled')).toBeInstanceOf(SpendingCapExceededError)

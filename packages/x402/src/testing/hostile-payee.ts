@@ -70,7 +70,7 @@ const PRICE = '$0.01'
 /**
  * Starts a hostile payee on 127.0.0.1, settling through `facilitator`. Its `/stalled`
  * route is the honest `@x402/hono` middleware over a facilitator whose settle never
- * answers (the facilitator client times out after `stallTimeoutMs`): the payee still
+ * answers (the facilitator client times out after `stallTimeoutMs`, 500 by default): the payee still
  * holds the signature, and `collectAll` settles it.
  */
 export async function startHostilePayee(
@@ -83,7 +83,7 @@ export async function startHostilePayee(
     .register(TEST_NETWORK, new UptoEvmScheme())
   await server.initialize()
   const kept: Array<{ payload: PaymentPayload; requirements: PaymentRequirements }> = []
-  const stalled = await startStalledFacilitator(facilitator, (body) => kept.push(body))
+  const stalled = await startStalledFacilitator(facilitator)
   const state = {
     behaviour: options.behaviour ?? 'settle-then-500',
     scheme: 'exact' as 'exact' | 'upto',
@@ -174,13 +174,17 @@ export async function startHostilePayee(
 
   // The honest middleware, over a facilitator whose settle never answers.
   const stalledServer = new x402ResourceServer(
-    new HTTPFacilitatorClient({ url: stalled.url, timeoutMs: options.stallTimeoutMs ?? 200 }),
+    new HTTPFacilitatorClient({ url: stalled.url, timeoutMs: options.stallTimeoutMs ?? 500 }),
   ).register(TEST_NETWORK, new ExactEvmScheme())
   app.use(
     '/stalled',
     async (c, next) => {
-      if (c.req.header('PAYMENT-SIGNATURE')) {
+      const header = c.req.header('PAYMENT-SIGNATURE')
+      if (header) {
         state.received++
+        // Whatever its facilitator does, the payee now holds the signature.
+        const payload = decodePaymentSignatureHeader(header)
+        kept.push({ payload, requirements: payload.accepted })
         state.onPaid?.()
       }
       await next()
@@ -243,30 +247,21 @@ export async function startHostilePayee(
 }
 
 /**
- * A facilitator that answers `/supported` and `/verify` (through the real one) and never
- * answers `/settle`, keeping the signed payload it was sent.
+ * A facilitator that says what the real one supports, finds every payment valid, and never
+ * answers `/settle`. Only settle waits on the clock (the client's timeout), so a slow
+ * machine changes nothing but how long a call takes.
  */
-async function startStalledFacilitator(
-  real: LocalFacilitator,
-  keep: (body: { payload: PaymentPayload; requirements: PaymentRequirements }) => void,
-) {
+async function startStalledFacilitator(real: LocalFacilitator) {
+  const supported = await (await fetch(`${real.url}/supported`)).json()
   const app = new Hono()
-  app.get('/supported', async () => fetch(`${real.url}/supported`))
-  app.post('/verify', async (c) =>
-    fetch(`${real.url}/verify`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: await c.req.text(),
-    }),
-  )
-  app.post('/settle', async (c) => {
+  app.get('/supported', (c) => c.json(supported))
+  app.post('/verify', async (c) => {
     const body = (await c.req.json()) as {
-      paymentPayload: PaymentPayload
-      paymentRequirements: PaymentRequirements
+      paymentPayload: { payload?: { authorization?: { from?: string } } }
     }
-    keep({ payload: body.paymentPayload, requirements: body.paymentRequirements })
-    return new Promise<Response>(() => {})
+    return c.json({ isValid: true, payer: body.paymentPayload.payload?.authorization?.from })
   })
+  app.post('/settle', () => new Promise<Response>(() => {}))
   const { server, url } = await listenOnLoopback(app.fetch)
   return { url, close: () => closeServer(server) }
 }
