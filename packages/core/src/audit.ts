@@ -30,6 +30,11 @@ export interface AuditEntry {
   /** A one-line human summary, e.g. `settled $0.0123 for gpt-4o (1200 in, 300 out)`. */
   summary: string
   data: Record<string, unknown>
+  /**
+   * The entry's position in its agent's log (increasing), set by the store when read. Pass
+   * the oldest one seen as `before` to read the page before it.
+   */
+  seq?: number
 }
 
 /**

@@ -23,7 +23,7 @@ import { toUsd } from './money.js'
 import { createPriceSource, type ModelPrice, type PriceSource } from './pricing/price-source.js'
 import { createRunawayMonitor } from './runaway/create-runaway-monitor.js'
 import { NO_RUNAWAY, type RunawayMonitor } from './runaway/types.js'
-import type { AgentRecord, Store } from './store.js'
+import type { AgentRecord, AuditPage, Store } from './store.js'
 import { memoryStore } from './stores/memory-store.js'
 
 /** Options of createKillSwitch. Every one is optional. */
@@ -93,7 +93,11 @@ export interface KillSwitch {
   /** Checks a credential for a downstream service: `{ active: false }` if revoked, unknown or malformed. */
   verify(credential: string): Promise<VerifyResult>
   /** The agent's audit entries, oldest first. */
-  audit(handle: string, options?: { limit?: number }): Promise<AuditEntry[]>
+  /**
+   * The agent's audit entries, oldest first: with `limit`, the most recent `limit`; with
+   * `before` (an entry's `seq`), the page before that entry. Paged by the store.
+   */
+  audit(handle: string, options?: AuditPage): Promise<AuditEntry[]>
   /** Subscribes to an event; returns the unsubscribe function. */
   on<Name extends KillSwitchEventName>(name: Name, listener: Listener<Name>): () => void
   /** Flushes audit entries and alert deliveries, and stops listening to the store. */

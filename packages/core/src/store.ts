@@ -182,6 +182,13 @@ export interface ActivityEvent {
   ok?: boolean
 }
 
+/** A page of an audit log. */
+export interface AuditPage {
+  limit?: number
+  /** Only entries with a seq below this. */
+  before?: number
+}
+
 /** What `updateAgent` may change. */
 export interface AgentPatch {
   capMicros?: number
@@ -239,8 +246,12 @@ export interface Store {
 
   /** Appends an audit entry. May buffer; `flush` persists what is buffered. */
   appendAudit(entry: AuditEntry): void
-  /** The agent's audit entries, oldest first (buffered ones included). */
-  readAudit(handle: string, options?: { limit?: number }): Promise<AuditEntry[]>
+  /**
+   * The agent's audit entries, oldest first (buffered ones included), each with its `seq`.
+   * With `limit`, the most recent `limit` of them; with `before`, only entries whose seq is
+   * below it (the page before). Read by the store, never the whole log then sliced.
+   */
+  readAudit(handle: string, options?: AuditPage): Promise<AuditEntry[]>
 
   /**
    * Appends an activity event to the agent's window and returns the window (oldest first,

@@ -204,4 +204,22 @@ export function agentCases(context: SuiteContext): void {
     expect(results.filter(Boolean)).toHaveLength(1)
     expect(await store.markOnce(handle, 'threshold:0.5')).toBe(true)
   })
+
+  it('pages the audit log by seq, newest page first, oldest first within a page', async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('pages')
+    await store.createAgent(testAgentRecord(handle, 10_000))
+    for (let i = 1; i <= 25; i++) store.appendAudit(entry(handle, 'alert', i))
+    await store.flush()
+    const last = await store.readAudit(handle, { limit: 10 })
+    expect(last.map((item) => item.at)).toEqual([16, 17, 18, 19, 20, 21, 22, 23, 24, 25])
+    const seqs = last.map((item) => item.seq as number)
+    expect(seqs.every((seq, i) => i === 0 || seq > (seqs[i - 1] as number))).toBe(true)
+    const previous = await store.readAudit(handle, { limit: 10, before: seqs[0] })
+    expect(previous.map((item) => item.at)).toEqual([6, 7, 8, 9, 10, 11, 12, 13, 14, 15])
+    const first = await store.readAudit(handle, { limit: 10, before: previous[0]?.seq })
+    expect(first.map((item) => item.at)).toEqual([1, 2, 3, 4, 5])
+    expect(await store.readAudit(handle, { before: first[0]?.seq })).toEqual([])
+    expect(await store.readAudit(handle)).toHaveLength(25)
+  })
 }

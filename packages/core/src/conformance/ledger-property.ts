@@ -261,8 +261,11 @@ export function ledgerProperty(context: SuiteContext, runs: number): void {
           expect(money(await store.getAgent(handle, now))).toEqual(
             money(await reference.getAgent(handle, now)),
           )
+          // `seq` is each store's own cursor (global in sqlite, per agent in memory): the
+          // entries themselves must be identical.
+          const content = (entries: AuditEntry[]) => entries.map(({ seq: _seq, ...entry }) => entry)
           const log = await store.readAudit(handle)
-          expect(log).toEqual(await reference.readAudit(handle))
+          expect(content(log)).toEqual(content(await reference.readAudit(handle)))
           const ends = new Map<string, number>()
           for (const entry of log) {
             const id = String(entry.data.holdId)

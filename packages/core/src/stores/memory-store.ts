@@ -30,6 +30,8 @@ interface AgentState {
   /** Finished holds, for idempotent settle and release. Bounded, oldest pruned. */
   finished: Map<string, HoldRecord>
   audit: AuditEntry[]
+  /** The seq of the next audit entry. */
+  auditSeq: number
   activity: ActivityEvent[]
   marks: Set<string>
 }
@@ -52,7 +54,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
   const usage = new Map<string, UsageRecord>()
 
   const append = (state: AgentState, entry: AuditEntry) => {
-    state.audit.push(entry)
+    state.audit.push({ ...entry, seq: state.auditSeq++ })
     // Trim in batches: dropping the oldest entry on every append would shift the whole
     // array each time (O(n) per call once full).
     if (state.audit.length > maxAudit + AUDIT_TRIM_BATCH)
@@ -146,6 +148,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
         nextExpiry: Number.POSITIVE_INFINITY,
         finished: new Map(),
         audit: [],
+        auditSeq: 1,
         activity: [],
         marks: new Set(),
       }
@@ -202,7 +205,19 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     async readAudit(handle, options = {}) {
       const entries = agents.get(handle)?.audit ?? []
       const limit = Math.min(options.limit ?? maxAudit, maxAudit)
-      return limit > 0 ? entries.slice(-limit) : []
+      if (limit <= 0) return []
+      const before = options.before
+      // Seqs increase along the array: find the page's end by binary search.
+      let end = entries.length
+      if (before !== undefined) {
+        let low = 0
+        while (low < end) {
+          const mid = (low + end) >> 1
+          if ((entries[mid]?.seq ?? 0) < before) low = mid + 1
+          else end = mid
+        }
+      }
+      return entries.slice(Math.max(0, end - limit), end).map((entry) => ({ ...entry }))
     },
 
     async recordActivity(handle, event, keep) {

@@ -12,6 +12,7 @@ import type {
   ActivityEvent,
   AgentPatch,
   AgentRecord,
+  AuditPage,
   BudgetRecord,
   LimitRecord,
   NewAgentRecord,
@@ -253,12 +254,13 @@ export class SqliteLedger implements LedgerStorage {
     for (const entry of entries) this.appendAudit(entry)
   }
 
-  /** Oldest first; with `limit`, the most recent `limit` entries. */
-  readAudit(handle: string, limit?: number): AuditEntry[] {
-    const rows =
-      limit === undefined
-        ? this.#sql.audit.all(handle)
-        : this.#sql.auditTail.all(handle, Math.max(0, Math.floor(limit)))
+  /** Oldest first; the most recent `limit` entries with a seq below `before`. */
+  readAudit(handle: string, page: AuditPage = {}): AuditEntry[] {
+    const rows = this.#sql.auditPage.all({
+      handle,
+      before: page.before ?? Number.MAX_SAFE_INTEGER,
+      limit: page.limit === undefined ? -1 : Math.max(0, Math.floor(page.limit)),
+    })
     return (rows as unknown as AuditRow[]).map(toAuditEntry)
   }
 
@@ -344,8 +346,9 @@ const SQL = {
   insertEvent: 'INSERT INTO events (origin, type, handle, reason, at) VALUES (?, ?, ?, ?, ?)',
   insertAudit: `INSERT INTO audit (handle, at, type, summary, data)
     VALUES (:handle, :at, :type, :summary, :data)`,
-  audit: 'SELECT * FROM audit WHERE handle = ? ORDER BY seq',
-  auditTail: `SELECT * FROM (SELECT * FROM audit WHERE handle = ? ORDER BY seq DESC LIMIT ?)
+  // LIMIT -1 is no limit; the index audit_by_agent (handle, seq) serves both orders.
+  auditPage: `SELECT * FROM (SELECT * FROM audit WHERE handle = :handle AND seq < :before
+      ORDER BY seq DESC LIMIT :limit)
     ORDER BY seq`,
   insertActivity: 'INSERT INTO activity (handle, event) VALUES (?, ?)',
   trimActivity: `DELETE FROM activity WHERE handle = :handle AND seq <= (

@@ -48,6 +48,7 @@ export function toAgentRecord(row: AgentRow): AgentRecord {
 }
 
 export interface AuditRow {
+  seq: number
   handle: string
   at: number
   type: string
@@ -62,6 +63,7 @@ export function toAuditEntry(row: AuditRow): AuditEntry {
     type: row.type as AuditEntry['type'],
     summary: row.summary,
     data: JSON.parse(row.data) as Record<string, unknown>,
+    seq: row.seq,
   }
 }
 

@@ -18,6 +18,7 @@ import type {
   ActivityEvent,
   AgentPatch,
   AgentRecord,
+  AuditPage,
   BudgetRecord,
   LimitRecord,
   NewAgentRecord,
@@ -229,9 +230,9 @@ class SqliteStore implements Store {
     this.#flushTimer ??= setImmediate(() => this.#flushInBackground())
   }
 
-  async readAudit(handle: string, options?: { limit?: number }): Promise<AuditEntry[]> {
+  async readAudit(handle: string, page?: AuditPage): Promise<AuditEntry[]> {
     await this.flush()
-    return this.#read('read the audit log', () => this.#ledger.readAudit(handle, options?.limit))
+    return this.#read('read the audit log', () => this.#ledger.readAudit(handle, page))
   }
 
   async recordActivity(
