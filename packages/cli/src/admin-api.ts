@@ -2,15 +2,20 @@
 // introspection for downstream services that must honour revocation. Every route but
 // /healthz needs a bearer token; errors are `{ error: { code, message, field? } }` with the
 // kill switch's own codes and statuses, so a client branches on `code`, never on prose.
+// Whatever the auth mode, /v1 requests must address this machine or a configured host, and
+// state-changing ones must not come from another site (request-origin.ts). Nothing shaped
+// like a credential is echoed in an error or the access log (the credential `POST
+// /v1/agents` returns, once, is the one exception: that is its purpose).
 
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { findKillSwitchError, InvalidConfigError } from '@killswitch/core'
+import { findKillSwitchError, InvalidConfigError, redactCredentials } from '@killswitch/core'
 import { type Context, Hono, type MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { z } from 'zod'
 import type { AdminKillSwitch } from './admin-kill-switch.js'
 import { readBody } from './read-body.js'
+import { allowedHostSet, refuseCrossSite } from './request-origin.js'
 
 /** Options of `createAdminApi`. */
 export interface AdminApiOptions {
@@ -26,6 +31,12 @@ export interface AdminApiOptions {
   insecureNoAuth?: boolean
   /** Access log sink: one line per request (method, path, status, ms). Never headers or bodies. */
   log?: (line: string) => void
+  /**
+   * Host names (besides localhost, 127.0.0.0/8 and ::1) that requests may address in their
+   * Host header: the address the server is bound to, and names it is reached by. Any other
+   * Host is refused with 403 (DNS rebinding).
+   */
+  allowedHosts?: readonly string[]
 }
 
 const MIN_TOKEN_LENGTH = 16
@@ -68,7 +79,9 @@ function checkToken(value: string | undefined, field: string): void {
 }
 
 function errorBody(code: string, message: string, field?: string) {
-  return { error: field === undefined ? { code, message } : { code, message, field } }
+  // An error may quote the request (a path, a field): never a credential in it.
+  const safe = redactCredentials(message)
+  return { error: field === undefined ? { code, message: safe } : { code, message: safe, field } }
 }
 
 /**
@@ -112,13 +125,17 @@ export function createAdminApi(options: AdminApiOptions): Hono {
     }
 
   const app = new Hono()
+  const allowedHosts = allowedHostSet(options.allowedHosts ?? [])
 
   app.use('*', async (c, next) => {
     const started = performance.now()
     await next()
-    // Method, path and status only: never headers (the token) or bodies (credentials).
+    // Method, path and status only: never headers (the token) or bodies (credentials), and
+    // a credential pasted into the path is redacted.
     options.log?.(
-      `${c.req.method} ${c.req.path} ${c.res.status} ${(performance.now() - started).toFixed(1)}ms`,
+      redactCredentials(
+        `${c.req.method} ${c.req.path} ${c.res.status} ${(performance.now() - started).toFixed(1)}ms`,
+      ),
     )
   })
   app.use('*', async (c, next) => {
@@ -133,6 +150,17 @@ export function createAdminApi(options: AdminApiOptions): Hono {
       onError: (c) => c.json(errorBody('invalid_config', 'The request body exceeds 64 KiB.'), 413),
     }),
   )
+  // Before auth: a rebound or cross-site request is refused whatever token it carries.
+  app.use('/v1/*', async (c, next) => {
+    const refused = refuseCrossSite(
+      c.req.method,
+      (name) => c.req.header(name),
+      allowedHosts,
+      new URL(c.req.url).host,
+    )
+    if (refused !== undefined) return c.json(errorBody('forbidden', refused), 403)
+    return next()
+  })
   app.use('/v1/agents', requireToken(isAdmin))
   app.use('/v1/agents/*', requireToken(isAdmin))
   app.use('/v1/introspect', requireToken(mayIntrospect))
@@ -253,7 +281,9 @@ function errorResponse(c: Context, error: unknown, log?: (line: string) => void)
     return c.json(errorBody(known.code, known.message, field), known.status as ContentfulStatusCode)
   }
   log?.(
-    `internal error: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`,
+    redactCredentials(
+      `internal error: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`,
+    ),
   )
   return c.json(errorBody('internal_error', 'Internal error; see the server log.'), 500)
 }

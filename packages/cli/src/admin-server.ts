@@ -82,7 +82,8 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       `Refusing to serve without authentication on ${host}: --insecure-no-auth is allowed on loopback only (127.0.0.1, ::1, localhost). Set an admin token to listen on ${host}.`,
     )
   }
-  const app = createAdminApi(options)
+  // Requests may address the bound host too (a configured name or address), besides loopback.
+  const app = createAdminApi({ ...options, allowedHosts: [host, ...(options.allowedHosts ?? [])] })
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const started = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(started))
     started.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, host, port)))

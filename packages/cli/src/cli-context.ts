@@ -1,8 +1,12 @@
 // What every command gets: the streams, the environment, the styles, and a way to open the
 // kill switch over the chosen store (and close it, so buffered audit entries and alert
 // deliveries are flushed before the process exits).
+//
+// Everything written goes through `redactCredentials`: an error that quotes a mistyped
+// argument, an audit summary or an access log line never shows a credential. The one
+// exception is `reveal`, for what a command exists to show once (a new credential).
 
-import { createKillSwitch } from '@killswitch/core'
+import { type AllowPrivateWebhooks, createKillSwitch, redactCredentials } from '@killswitch/core'
 import type { Command } from 'commander'
 import type { AdminKillSwitch } from './admin-kill-switch.js'
 import { openStore, parseStoreSpec, type StoreSpec } from './store-spec.js'
@@ -43,8 +47,12 @@ export interface CliContext {
   style(command: Command): TerminalStyle
   /** Style for stderr. */
   errStyle(command: Command): TerminalStyle
+  /** Writes to stdout, credentials redacted. */
   out(text: string): void
+  /** Writes to stderr, credentials redacted. */
   err(text: string): void
+  /** Writes to stdout unredacted: only for the credential a command shows once. */
+  reveal(text: string): void
   /** The store the command acts on. */
   storeSpec(command: Command): StoreSpec
   /** Runs `action` with an open kill switch, closing it afterwards (also on error). */
@@ -56,14 +64,38 @@ export interface CliContext {
   open(command: Command): Promise<OpenedKillSwitch & { spec: StoreSpec }>
 }
 
+/**
+ * Which private webhook targets the operator allowed: `--allow-private-webhooks` (all),
+ * `--allow-webhook-host <host>` (repeatable), or KILLSWITCH_ALLOW_PRIVATE_WEBHOOKS
+ * (`1`/`true` for all, or a comma-separated list of hosts).
+ */
+export function allowedPrivateWebhooks(
+  options: { allowPrivateWebhooks?: boolean; allowWebhookHost?: string[] },
+  env: Record<string, string | undefined>,
+): AllowPrivateWebhooks {
+  if (options.allowPrivateWebhooks) return true
+  const fromEnv = env.KILLSWITCH_ALLOW_PRIVATE_WEBHOOKS?.trim() ?? ''
+  if (fromEnv === '1' || fromEnv.toLowerCase() === 'true') return true
+  const hosts = [
+    ...(options.allowWebhookHost ?? []),
+    ...fromEnv
+      .split(',')
+      .map((host) => host.trim())
+      .filter((host) => host !== '' && host !== '0' && host.toLowerCase() !== 'false'),
+  ]
+  return hosts.length > 0 ? hosts : false
+}
+
 async function defaultOpen(
   spec: StoreSpec,
   err: (text: string) => void,
   lifetime: 'command' | 'server',
+  allowPrivateWebhooks: AllowPrivateWebhooks,
 ): Promise<OpenedKillSwitch> {
   const store = await openStore(spec)
   const killSwitch = createKillSwitch({
     store,
+    allowPrivateWebhooks,
     // A command exits once its alerts are delivered (revoke sends one): retry briefly, so a
     // dead on-call receiver delays the exit by seconds, not half a minute. A server keeps
     // the patient defaults. The outcome is in the audit log either way.
@@ -99,25 +131,30 @@ export function createCliContext(io: CliIo): CliContext {
     createTerminalStyle(
       command.optsWithGlobals().color !== false && shouldUseColour(stream, full.env),
     )
+  const privateWebhooks = (command: Command) =>
+    allowedPrivateWebhooks(command.optsWithGlobals(), full.env)
   const context: CliContext = {
     io: full,
     style: (command) => colour(command, full.stdout),
     errStyle: (command) => colour(command, full.stderr),
-    out: (text) => void full.stdout.write(text),
-    err: (text) => void full.stderr.write(text),
+    out: (text) => void full.stdout.write(redactCredentials(text)),
+    err: (text) => void full.stderr.write(redactCredentials(text)),
+    reveal: (text) => void full.stdout.write(text),
     storeSpec(command) {
       const flag = command.optsWithGlobals().store as string | undefined
       return parseStoreSpec(flag ?? full.env.KILLSWITCH_STORE, full.cwd)
     },
     async open(command) {
       const spec = context.storeSpec(command)
-      const opened = await (io.openKillSwitch?.(spec) ?? defaultOpen(spec, context.err, 'server'))
+      const opened = await (io.openKillSwitch?.(spec) ??
+        defaultOpen(spec, context.err, 'server', privateWebhooks(command)))
       return { ...opened, spec }
     },
     async withKillSwitch(command, action) {
       const spec = context.storeSpec(command)
       const opened = {
-        ...(await (io.openKillSwitch?.(spec) ?? defaultOpen(spec, context.err, 'command'))),
+        ...(await (io.openKillSwitch?.(spec) ??
+          defaultOpen(spec, context.err, 'command', privateWebhooks(command)))),
         spec,
       }
       if (opened.spec.kind === 'memory' && !io.openKillSwitch) {

@@ -2,8 +2,9 @@
 // child processes, and agent processes (guards) that share its store. Needs redis-server
 // installed: a missing server fails with the fix, it is never skipped.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, mkdtempSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -47,7 +48,21 @@ beforeAll(async () => {
   url = `redis://127.0.0.1:${port}`
   redis = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    // Durable as the Redis store requires (an append-only file, no eviction), in a temp dir.
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'yes',
+      '--maxmemory-policy',
+      'noeviction',
+      '--dir',
+      mkdtempSync(join(tmpdir(), 'ks-redis-')),
+    ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
     },

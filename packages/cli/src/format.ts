@@ -1,22 +1,11 @@
 // Plain-text formatting for the CLI: money, spend bars and aligned tables. Pure functions,
 // so tests can assert exact output.
 
+import { formatUsd, spentPercent } from '@killswitch/core'
 import { type TerminalStyle, visibleWidth } from './terminal-style.js'
 
-/**
- * Formats dollars for people: cents for ordinary amounts, more digits for the sub-cent
- * costs of single model calls (so $0.000450 does not show as $0.00).
- *
- * @example
- * formatUsd(50) // '$50.00'
- * formatUsd(0.00045) // '$0.00045'
- */
-export function formatUsd(usd: number): string {
-  const sign = usd < 0 ? '-' : ''
-  const abs = Math.abs(usd)
-  if (abs !== 0 && abs < 0.01) return `${sign}$${Number(abs.toFixed(6)).toString()}`
-  return `${sign}$${abs.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`
-}
+// Money is shown by core's one formatter, so the CLI, the demo and the console agree.
+export { formatUsd }
 
 /**
  * A bar of `width` cells showing spent against cap, with the percentage, coloured green,
@@ -35,7 +24,7 @@ export function spendBar(
   const ratio = cap > 0 ? spent / cap : spent > 0 ? 1 : 0
   const filled = Math.min(width, Math.max(0, Math.round(ratio * width)))
   const bar = '█'.repeat(filled) + '░'.repeat(width - filled)
-  const percent = `${Math.floor(ratio * 100)}%`.padStart(4)
+  const percent = `${spentPercent(spent, cap)}%`.padStart(4)
   const colour =
     options.revoked || ratio >= 1 ? style.red : ratio >= 0.8 ? style.yellow : style.green
   return `${colour(bar)} ${percent}`

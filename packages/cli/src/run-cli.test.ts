@@ -162,7 +162,8 @@ describe('killswitch cap, alert, revoke, audit', () => {
       expect(noEnv.code).toBe(EXIT_CODES.usage)
       expect(noEnv.stderr).toMatch(/MISSING \(--secret-env\) is not set/)
 
-      const unsigned = await h.run([
+      // No secret given: one is generated, stored with the rule and shown this once.
+      const generated = await h.run([
         'alert',
         'alpha',
         '--at',
@@ -170,8 +171,14 @@ describe('killswitch cap, alert, revoke, audit', () => {
         '--webhook',
         'https://x.example',
       ])
-      expect(unsigned.code).toBe(0)
-      expect(unsigned.stderr).toMatch(/unsigned/)
+      expect(generated.code).toBe(0)
+      const secret = /(whsec_[A-Za-z0-9_-]{43})/.exec(generated.stdout)?.[1] ?? ''
+      expect(secret).not.toBe('')
+      expect(generated.stderr).toMatch(/shown only once/)
+      expect(generated.stdout + generated.stderr).not.toMatch(/unsigned/)
+      const shownLater = await h.run(['agents', 'get', 'alpha', '--json'])
+      expect(shownLater.stdout).not.toContain(secret)
+      expect(shownLater.stdout).not.toMatch(/"signed": false/)
     } finally {
       await h.ks.close()
     }

@@ -8,8 +8,8 @@ import { Command, CommanderError } from 'commander'
 import { type CliIo, createCliContext } from './cli-context.js'
 import { agentsCommand } from './commands/agents-command.js'
 import { auditCommand } from './commands/audit-command.js'
-import { alertCommand, capCommand, revokeCommand } from './commands/manage-commands.js'
 import { gatewayCommand } from './commands/gateway-command.js'
+import { alertCommand, capCommand, revokeCommand } from './commands/manage-commands.js'
 import { serveCommand } from './commands/serve-command.js'
 import { CliError, EXIT_CODES, exitCodeFor } from './exit-codes.js'
 import { createTerminalStyle, shouldUseColour } from './terminal-style.js'
@@ -20,6 +20,11 @@ const EXIT_CODE_HELP = `
 Store:
   --store or KILLSWITCH_STORE: sqlite:PATH | redis://host:6379 | memory
   default: sqlite:.killswitch/state.db under the working directory
+
+Webhooks:
+  alerts to loopback, private, link-local and metadata addresses are refused unless
+  allowed: --allow-private-webhooks, --allow-webhook-host <host>, or
+  KILLSWITCH_ALLOW_PRIVATE_WEBHOOKS=1 (or a comma-separated list of hosts)
 
 Exit codes:
   0 ok   1 usage or invalid input   2 agent not found   3 agent exists
@@ -50,6 +55,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       'sqlite:PATH | redis://... | memory (default: $KILLSWITCH_STORE or sqlite:.killswitch/state.db)',
     )
     .option('--no-color', 'plain output (also: NO_COLOR=1)')
+    .option(
+      '--allow-private-webhooks',
+      'allow alert webhooks to loopback, private and link-local addresses (also: KILLSWITCH_ALLOW_PRIVATE_WEBHOOKS=1)',
+    )
+    .option(
+      '--allow-webhook-host <host>',
+      'allow alert webhooks to this host whatever it resolves to (repeatable)',
+      (host: string, previous: string[] = []) => [...previous, host],
+    )
     .exitOverride()
     .configureOutput({
       writeOut: (text) => context.out(text),

@@ -2,7 +2,8 @@
 // `.killswitch/state.db` under the working directory, so that `agents create` in one shell
 // and `revoke` in another act on the same agents.
 
-import { isAbsolute, join, resolve } from 'node:path'
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs'
+import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { InvalidConfigError, memoryStore, type Store, sqliteStore } from '@killswitch/core'
 
 /** A parsed store location. */
@@ -66,6 +67,17 @@ export function describeStoreSpec(spec: StoreSpec): string {
 }
 
 /**
+ * The state holds webhook secrets and every agent's spend: what the CLI creates for it is
+ * the owner's alone. A missing folder is made 0700, a missing database file 0600 (SQLite
+ * gives its -wal and -shm files the database file's permissions). Existing ones are left
+ * as the operator set them.
+ */
+function prepareOwnerOnly(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
+  if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600))
+}
+
+/**
  * Opens the store a spec names. The redis client is loaded only when a redis store is asked
  * for, so sqlite users never pay for it.
  *
@@ -74,7 +86,10 @@ export function describeStoreSpec(spec: StoreSpec): string {
  */
 export async function openStore(spec: StoreSpec): Promise<Store> {
   if (spec.kind === 'memory') return memoryStore()
-  if (spec.kind === 'sqlite') return sqliteStore(spec.path)
+  if (spec.kind === 'sqlite') {
+    prepareOwnerOnly(spec.path)
+    return sqliteStore(spec.path)
+  }
   // Loaded here, not at the top: sqlite users never load the redis client.
   const { redisStore } = await import('@killswitch/redis')
   return redisStore({ url: spec.url })

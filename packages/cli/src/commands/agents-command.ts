@@ -1,6 +1,6 @@
 // `killswitch agents create | list | get`: provisioning and inspection.
 
-import type { AgentSnapshot } from '@killswitch/core'
+import { type AgentSnapshot, maskWebhookUrl } from '@killswitch/core'
 import { Command } from 'commander'
 import type { CliContext } from '../cli-context.js'
 import { formatTable, formatUsd, spendBar } from '../format.js'
@@ -33,7 +33,7 @@ export function describeAgent(agent: AgentSnapshot, style: TerminalStyle): strin
   for (const rule of agent.alerts) {
     rows.push([
       'alert',
-      `at ${Math.round(rule.thresholdPct * 1000) / 10}% of the cap -> ${rule.webhookUrl}${rule.signed ? ' (signed)' : style.yellow(' (unsigned)')}`,
+      `at ${Math.round(rule.thresholdPct * 1000) / 10}% of the cap -> ${maskWebhookUrl(rule.webhookUrl)}${rule.signed ? ' (signed)' : style.yellow(' (unsigned: set it again to sign it)')}`,
     ])
   }
   if (agent.alerts.length === 0)
@@ -60,12 +60,13 @@ export function agentsCommand(context: CliContext): Command {
       const created = await context.withKillSwitch(command, (ks) =>
         ks.agents.create({ handle, spendingCap }),
       )
-      if (options.json) return context.out(json(created))
+      // The credential is what this command exists to show (once): written unredacted.
+      if (options.json) return context.reveal(json(created))
       const style = context.style(command)
       context.out(
-        `Created agent ${style.bold(created.handle)} with a spending cap of ${formatUsd(created.spendingCap)}.\n\n` +
-          `  ${style.cyan(created.credential)}\n\n`,
+        `Created agent ${style.bold(created.handle)} with a spending cap of ${formatUsd(created.spendingCap)}.\n\n`,
       )
+      context.reveal(`  ${style.cyan(created.credential)}\n\n`)
       // The warning goes to stderr too, so it is seen even when stdout is captured.
       context.err(
         `${context.errStyle(command).yellow('This credential is shown only once.')} Store it in your secret manager now: ` +

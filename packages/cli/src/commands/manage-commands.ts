@@ -1,5 +1,6 @@
 // `killswitch cap | alert | revoke`: the operator's controls.
 
+import { maskWebhookUrl } from '@killswitch/core'
 import { Command } from 'commander'
 import type { CliContext } from '../cli-context.js'
 import { CliError, EXIT_CODES } from '../exit-codes.js'
@@ -43,7 +44,7 @@ export function alertCommand(context: CliContext): Command {
     .requiredOption('--webhook <url>', 'http(s) URL that receives the alert (POST, JSON)')
     .option(
       '--secret <secret>',
-      'HMAC-SHA256 signing secret, at least 16 characters (visible in ps: prefer --secret-env)',
+      'HMAC-SHA256 signing secret, at least 16 characters (visible in ps: prefer --secret-env); without one, one is generated and shown once',
     )
     .option('--secret-env <name>', 'read the signing secret from this environment variable')
     .addHelpText(
@@ -72,15 +73,21 @@ export function alertCommand(context: CliContext): Command {
           ks.agents.setAlert(handle, rule),
         )
         const style = context.style(command)
+        // The URL as every view shows it: its query, userinfo and tokens may be secrets.
         context.out(
-          `Alert set: ${style.bold(agent.handle)} -> POST ${options.webhook} when spend crosses ` +
+          `Alert set: ${style.bold(agent.handle)} -> POST ${maskWebhookUrl(options.webhook)} when spend crosses ` +
             `${Math.round(thresholdPct * 1000) / 10}% of the cap (${formatUsd(agent.spendingCap * thresholdPct)} of ${formatUsd(agent.spendingCap)}), ` +
-            `${secret ? 'signed (Killswitch-Signature, HMAC-SHA256)' : 'unsigned'}.\n`,
+            'signed (Killswitch-Signature, HMAC-SHA256).\n',
         )
-        if (!secret) {
+        const generated = agent.webhookSecrets?.[0]?.secret
+        if (generated !== undefined) {
+          context.out('Its signing secret, for the receiver to verify Killswitch-Signature:\n\n')
+          context.reveal(`  ${style.cyan(generated)}\n\n`)
           context.err(
-            `${context.errStyle(command).yellow('warning:')} the alert is unsigned: receivers cannot verify it came from killswitch. Add --secret-env.\n`,
+            `${context.errStyle(command).yellow('This secret is shown only once.')} Configure your receiver with it now; to change it, set the alert again with --secret-env.\n`,
           )
+        } else if (!secret) {
+          context.out('Signed with the secret this store already uses for that URL.\n')
         }
       },
     )

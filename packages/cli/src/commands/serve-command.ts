@@ -14,6 +14,7 @@ interface ServeOptions {
   introspectToken?: string
   insecureNoAuth?: boolean
   quiet?: boolean
+  allowedHost?: string[]
 }
 
 /** Builds `killswitch serve`. */
@@ -33,7 +34,16 @@ export function serveCommand(context: CliContext): Command {
       'a token allowed ONLY to call /v1/introspect (or KILLSWITCH_INTROSPECT_TOKEN)',
     )
     .option('--insecure-no-auth', 'no authentication at all: local development on loopback only')
+    .option(
+      '--allowed-host <name>',
+      'a name clients use to reach the API (Host header); loopback and --host are always allowed (repeatable)',
+      (name: string, previous: string[] = []) => [...previous, name],
+    )
     .option('--quiet', 'no access log on stderr')
+    .addHelpText(
+      'after',
+      '\nAlert webhooks to loopback, private and link-local addresses are refused unless the\noperator allows them: --allow-private-webhooks or --allow-webhook-host <host>.\n',
+    )
     .action(async (options: ServeOptions, command: Command) => {
       const { env } = context.io
       const port = parseWholeNumber(options.port, 'port', 0, 65_535)
@@ -62,6 +72,7 @@ export function serveCommand(context: CliContext): Command {
           ...(token === undefined ? {} : { token }),
           ...(introspectionToken === undefined ? {} : { introspectionToken }),
           insecureNoAuth: options.insecureNoAuth === true && token === undefined,
+          ...(options.allowedHost ? { allowedHosts: options.allowedHost } : {}),
           ...(options.quiet ? {} : { log: (line: string) => context.err(`${line}\n`) }),
         })
       } catch (error) {
