@@ -20,6 +20,8 @@ export type AuditEntryType =
   | 'alert_delivery'
   | 'payment'
   | 'outcome_unknown'
+  /** An approval request, its decision, or a grant's expiry. */
+  | 'approval'
 
 /** One audit entry. `data` holds the type's details (model, tokens, cost, rule, reason...). */
 export interface AuditEntry {

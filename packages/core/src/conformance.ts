@@ -5,6 +5,7 @@
 //   describeStoreConformance('redis', () => redisStore({ url }))
 import { afterEach, describe, expect, it } from 'vitest'
 import { agentCases } from './conformance/agent-cases.js'
+import { approvalCases } from './conformance/approval-cases.js'
 import { budgetCases } from './conformance/budget-cases.js'
 import { ledgerCases } from './conformance/ledger-cases.js'
 import { ledgerProperty } from './conformance/ledger-property.js'
@@ -51,6 +52,7 @@ export function describeStoreConformance(
     agentCases(context)
     ledgerCases(context)
     budgetCases(context)
+    approvalCases(context)
     ledgerProperty(context, options.propertyRuns ?? 60)
 
     if (options.openPeer) {

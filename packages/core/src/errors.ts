@@ -18,6 +18,8 @@ export type KillSwitchErrorCode =
   | 'agent_exists'
   | 'store_unavailable'
   | 'payment_refused'
+  | 'approval_required'
+  | 'approval_denied'
 
 /**
  * Base class of every error the kill switch throws.
@@ -295,4 +297,53 @@ export function findKillSwitchError(error: unknown): KillSwitchError | undefined
     if (Array.isArray(record.errors)) queue.push(...record.errors)
   }
   return undefined
+}
+
+/**
+ * The call would cross the cap of an agent whose approvals are on, and no person has
+ * approved it (yet): it did not wait (`waitMs: 0`) or waited in vain. Approve the request
+ * (`ks.approvals.approve(approvalId, ...)`) and retry.
+ *
+ * @example
+ * if (error instanceof ApprovalRequiredError) await notifyOnCall(error.approvalId)
+ */
+export class ApprovalRequiredError extends KillSwitchError {
+  readonly handle: string
+  readonly approvalId: string
+
+  constructor(details: { handle: string; approvalId: string; message?: string }) {
+    super(
+      'approval_required',
+      402,
+      details.message ??
+        `Agent "${details.handle}" reached its cap and needs a person's approval to spend more: approve request ${details.approvalId} (ks.approvals.approve, or killswitch approvals approve ${details.approvalId}) and retry.`,
+    )
+    this.name = 'ApprovalRequiredError'
+    this.handle = details.handle
+    this.approvalId = details.approvalId
+  }
+}
+
+/**
+ * A person denied the agent's request to spend past its cap.
+ *
+ * @example
+ * if (error instanceof ApprovalDeniedError) console.log(error.reason)
+ */
+export class ApprovalDeniedError extends KillSwitchError {
+  readonly handle: string
+  readonly approvalId: string
+  readonly reason: string | undefined
+
+  constructor(details: { handle: string; approvalId: string; reason?: string }) {
+    super(
+      'approval_denied',
+      403,
+      `Agent "${details.handle}" was denied spending past its cap (request ${details.approvalId})${details.reason ? `: ${details.reason}` : ''}.`,
+    )
+    this.name = 'ApprovalDeniedError'
+    this.handle = details.handle
+    this.approvalId = details.approvalId
+    this.reason = details.reason
+  }
 }

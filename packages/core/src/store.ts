@@ -71,12 +71,14 @@ export interface AgentRecord {
   limits: LimitRecord[]
   /** Shared budgets this agent draws on, by id. */
   budgets: string[]
+  /** Live grants from approvals: each raises what it may spend past its cap until expiry. */
+  grants: GrantRecord[]
 }
 
 /** A new agent as `createAgent` receives it. */
 export type NewAgentRecord = Omit<
   AgentRecord,
-  'spentMicros' | 'heldMicros' | 'unreconciledMicros' | 'status' | 'limits' | 'budgets'
+  'spentMicros' | 'heldMicros' | 'unreconciledMicros' | 'status' | 'limits' | 'budgets' | 'grants'
 > &
   Partial<Pick<AgentRecord, 'limits' | 'budgets'>>
 
@@ -182,6 +184,52 @@ export interface ActivityEvent {
   ok?: boolean
 }
 
+/** Extra spending a person granted an agent past its cap: bounded in money and in time. */
+export interface GrantRecord {
+  approvalId: string
+  amountMicros: number
+  expiresAt: number
+}
+
+/** A request for a person to let an agent spend past its cap. */
+export interface ApprovalRecord {
+  id: string
+  handle: string
+  status: 'pending' | 'approved' | 'denied' | 'expired'
+  /** What the refused call needed (micro-dollars). */
+  requestedMicros: number
+  reason: string
+  createdAt: number
+  /** A pending request expires (undecided) at this time. */
+  expiresAt: number
+  decidedAt?: number
+  decidedBy?: string
+  decisionReason?: string
+  grant?: { amountMicros: number; expiresAt: number }
+}
+
+export interface OpenApprovalRequest {
+  id: string
+  handle: string
+  requestedMicros: number
+  reason: string
+  /** How long the request stays open for a decision. */
+  ttlMs: number
+  now: number
+  audit?: AuditEntry
+}
+
+export interface DecideApprovalRequest {
+  id: string
+  status: 'approved' | 'denied'
+  by: string
+  reason?: string
+  /** For `approved`: what may be spent past the cap, and for how long. */
+  grant?: { amountMicros: number; ttlMs: number }
+  now: number
+  audit?: AuditEntry
+}
+
 /** A page of an audit log. */
 export interface AuditPage {
   limit?: number
@@ -278,6 +326,25 @@ export interface Store {
   ): Promise<BudgetRecord>
   /** The usage of each window key (`ledger/levels.ts`), zero for windows never used. */
   readUsage(keys: readonly string[]): Promise<UsageRecord[]>
+
+  /**
+   * Opens an approval request for the agent, or returns its open one (concurrent callers
+   * share it): `created` says which.
+   */
+  openApproval(
+    request: OpenApprovalRequest,
+  ): Promise<{ approval: ApprovalRecord; created: boolean }>
+  /**
+   * Decides a pending request. Approving adds its grant to the agent in the same atomic
+   * step. Rejects with InvalidConfigError when it is not pending, AgentRevokedError when the
+   * agent is revoked (a revoked agent is never approved back to life).
+   */
+  decideApproval(request: DecideApprovalRequest): Promise<ApprovalRecord>
+  getApproval(id: string, now: number): Promise<ApprovalRecord | undefined>
+  listApprovals(
+    now: number,
+    filter?: { status?: ApprovalRecord['status'] },
+  ): Promise<ApprovalRecord[]>
 
   /** Subscribes to events from every process sharing the store. Returns the unsubscribe. */
   subscribe(listener: (event: StoreEvent) => void): () => void

@@ -4,7 +4,7 @@
 // loop (memory), one write transaction (sqlite). Redis runs the same transitions as Lua
 // (packages/redis), held to these by the differential test.
 import type { AuditEntry } from '../audit.js'
-import type { AgentRecord, BudgetRecord, UsageRecord } from '../store.js'
+import type { AgentRecord, ApprovalRecord, BudgetRecord, UsageRecord } from '../store.js'
 
 /** How a hold ended, or `held` while it is live. */
 export type HoldState = 'held' | 'settled' | 'released' | 'lapsed'
@@ -39,4 +39,8 @@ export interface LedgerStorage {
   /** A window's usage; zero for a window never used. */
   usage(key: string): UsageRecord
   saveUsage(key: string, usage: UsageRecord): void
+  approval(id: string): ApprovalRecord | undefined
+  saveApproval(record: ApprovalRecord): void
+  /** The agent's most recent request still marked pending, if any. */
+  pendingApproval(handle: string): ApprovalRecord | undefined
 }

@@ -28,6 +28,7 @@ import type {
   SettleRequest,
   SettleResult,
 } from '../store.js'
+import { effectiveCap, grantExpiredEntry } from './approvals.js'
 import { checkId, checkMicros, checkTime, checkTtl } from './ledger-input.js'
 import type { HoldRecord, LedgerStorage } from './ledger-storage.js'
 import { collectLevels, type Level, runBudgetId } from './levels.js'
@@ -75,8 +76,18 @@ export function sweep(
   handle: string,
   now: number,
 ): AgentRecord | undefined {
-  const agent = storage.agent(handle)
-  if (!agent) return undefined
+  const found = storage.agent(handle)
+  if (!found) return undefined
+  let agent = found
+  if (agent.grants.some((grant) => grant.expiresAt <= now)) {
+    for (const grant of agent.grants) {
+      if (grant.expiresAt <= now) {
+        storage.appendAudit(grantExpiredEntry(handle, grant.approvalId, grant.amountMicros, now))
+      }
+    }
+    agent = { ...agent, grants: agent.grants.filter((grant) => grant.expiresAt > now) }
+    storage.saveAgent(agent)
+  }
   const due = storage.dueHolds(handle, now)
   if (due.length === 0) return agent
   let { spentMicros, heldMicros, unreconciledMicros } = agent
@@ -139,7 +150,7 @@ export function reserve(storage: LedgerStorage, request: ReserveRequest): Reserv
     (id) => (id === runBudget?.id ? runBudget : storage.budget(id)),
     now,
   )
-  const check = checkLevels(storage, agent, levels, amount)
+  const check = checkLevels(storage, agent, levels, amount, now)
   if (check.refusal) {
     return {
       ok: false,
@@ -164,7 +175,17 @@ export function reserve(storage: LedgerStorage, request: ReserveRequest): Reserv
   applyToLevels(storage, keys, 0, amount)
   const held = { ...agent, heldMicros: agent.heldMicros + amount }
   storage.saveAgent(held)
-  const audit = withLevels(request.audit, keys)
+  // Past the cap itself, this hold draws on grants: say so, with the approvals behind them.
+  const overCap = held.spentMicros + held.heldMicros - agent.capMicros
+  const grants = held.grants
+    .filter((grant) => grant.expiresAt > now)
+    .map((grant) => grant.approvalId)
+  const audit = withLevels(
+    request.audit && overCap > 0
+      ? { ...request.audit, data: { ...request.audit.data, grants } }
+      : request.audit,
+    keys,
+  )
   if (audit) storage.appendAudit(audit)
   return { ok: true, agent: held, expiresAt, levels: keys }
 }
@@ -195,13 +216,16 @@ function checkLevels(
   agent: AgentRecord,
   levels: readonly Level[],
   amount: number,
+  now: number,
 ): { refusal?: LevelRefusal; available: number } {
-  let available = agent.capMicros - agent.spentMicros - agent.heldMicros
+  // Live grants from approvals raise the agent's own cap (never a budget's).
+  const cap = effectiveCap(agent, now)
+  let available = cap - agent.spentMicros - agent.heldMicros
   let refusal: LevelRefusal | undefined =
     available <= 0 || amount > available
       ? {
           level: 'agent',
-          limitMicros: agent.capMicros,
+          limitMicros: cap,
           spentMicros: agent.spentMicros,
           heldMicros: agent.heldMicros,
         }

@@ -4,11 +4,13 @@
 // redisStore to share state or to keep revocations across restarts.
 import type { AuditEntry } from '../audit.js'
 import { AgentExistsError, AgentNotFoundError } from '../errors.js'
+import * as approvalsLedger from '../ledger/approvals.js'
 import * as ledger from '../ledger/ledger.js'
 import type { HoldRecord, LedgerStorage } from '../ledger/ledger-storage.js'
 import type {
   ActivityEvent,
   AgentRecord,
+  ApprovalRecord,
   BudgetRecord,
   NewAgentRecord,
   Store,
@@ -52,6 +54,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
   const listeners = new StoreListeners()
   const budgets = new Map<string, BudgetRecord>()
   const usage = new Map<string, UsageRecord>()
+  const approvals = new Map<string, ApprovalRecord>()
+  const pendingByAgent = new Map<string, string>()
 
   const append = (state: AgentState, entry: AuditEntry) => {
     state.audit.push({ ...entry, seq: state.auditSeq++ })
@@ -119,6 +123,19 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     saveUsage: (key, value) => {
       usage.set(key, { ...value })
     },
+    approval: (id) => {
+      const record = approvals.get(id)
+      return record && { ...record }
+    },
+    saveApproval: (record) => {
+      approvals.set(record.id, { ...record })
+      if (record.status === 'pending') pendingByAgent.set(record.handle, record.id)
+      else if (pendingByAgent.get(record.handle) === record.id) pendingByAgent.delete(record.handle)
+    },
+    pendingApproval: (handle) => {
+      const id = pendingByAgent.get(handle)
+      return id === undefined ? undefined : storage.approval(id)
+    },
   }
 
   const existing = (handle: string): AgentState => {
@@ -139,6 +156,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
           ...record,
           limits: record.limits ?? [],
           budgets: record.budgets ?? [],
+          grants: [],
           status: 'active',
           spentMicros: 0,
           heldMicros: 0,
@@ -258,6 +276,27 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
 
     async readUsage(keys) {
       return keys.map((key) => ({ ...storage.usage(key) }))
+    },
+
+    async openApproval(request) {
+      return approvalsLedger.openApproval(storage, request)
+    },
+
+    async decideApproval(request) {
+      const decided = approvalsLedger.decideApproval(storage, request)
+      listeners.publish({ type: 'updated', handle: decided.handle })
+      return decided
+    },
+
+    async getApproval(id, now) {
+      const record = storage.approval(id)
+      return record && approvalsLedger.approvalAt(record, now)
+    },
+
+    async listApprovals(now, filter = {}) {
+      return [...approvals.values()]
+        .map((record) => approvalsLedger.approvalAt(record, now))
+        .filter((record) => filter.status === undefined || record.status === filter.status)
     },
 
     async flush() {},

@@ -6,16 +6,20 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import type { AuditEntry } from '../audit.js'
 import { AgentExistsError, AgentNotFoundError } from '../errors.js'
+import * as approvalsLedger from '../ledger/approvals.js'
 import * as ledger from '../ledger/ledger.js'
 import type { HoldRecord, HoldState, LedgerStorage } from '../ledger/ledger-storage.js'
 import type {
   ActivityEvent,
   AgentPatch,
   AgentRecord,
+  ApprovalRecord,
   AuditPage,
   BudgetRecord,
+  DecideApprovalRequest,
   LimitRecord,
   NewAgentRecord,
+  OpenApprovalRequest,
   ReleaseRequest,
   ReleaseResult,
   RenewRequest,
@@ -94,7 +98,45 @@ export class SqliteLedger implements LedgerStorage {
       policy: JSON.stringify(record.policy),
       limits: JSON.stringify(record.limits),
       budgets: JSON.stringify(record.budgets),
+      grants: JSON.stringify(record.grants),
     })
+  }
+
+  approval(id: string): ApprovalRecord | undefined {
+    const row = this.#sql.approval.get(id) as { record: string } | undefined
+    return row && (JSON.parse(row.record) as ApprovalRecord)
+  }
+
+  saveApproval(record: ApprovalRecord): void {
+    this.#sql.saveApproval.run({
+      id: record.id,
+      handle: record.handle,
+      status: record.status,
+      record: JSON.stringify(record),
+      created_at: record.createdAt,
+    })
+  }
+
+  pendingApproval(handle: string): ApprovalRecord | undefined {
+    const row = this.#sql.pendingApproval.get(handle) as { record: string } | undefined
+    return row && (JSON.parse(row.record) as ApprovalRecord)
+  }
+
+  listApprovals(status?: ApprovalRecord['status']): ApprovalRecord[] {
+    const rows = this.#sql.approvals.all() as { record: string }[]
+    return rows
+      .map((row) => JSON.parse(row.record) as ApprovalRecord)
+      .filter((record) => status === undefined || record.status === status)
+  }
+
+  openApproval(request: OpenApprovalRequest): { approval: ApprovalRecord; created: boolean } {
+    return approvalsLedger.openApproval(this, request)
+  }
+
+  decideApproval(request: DecideApprovalRequest): ApprovalRecord {
+    const decided = approvalsLedger.decideApproval(this, request)
+    this.#sql.insertEvent.run(this.#origin, 'updated', decided.handle, null, request.now)
+    return decided
   }
 
   budget(id: string): BudgetRecord | undefined {
@@ -182,6 +224,7 @@ export class SqliteLedger implements LedgerStorage {
       policy: JSON.stringify(record.policy),
       limits: JSON.stringify(record.limits ?? []),
       budgets: JSON.stringify(record.budgets ?? []),
+      grants: '[]',
     })
     return this.agent(record.handle) as AgentRecord
   }
@@ -300,9 +343,9 @@ const SQL = {
   exists: 'SELECT 1 AS found FROM agents WHERE handle = ?',
   insertAgent: `INSERT INTO agents (handle, credential_hash, status, cap_micros, spent_micros,
       held_micros, unreconciled_micros, currency, created_at, updated_at, revoked_at,
-      revoked_reason, policy, limits, budgets)
+      revoked_reason, policy, limits, budgets, grants)
     VALUES (:handle, :credential_hash, 'active', :cap_micros, 0, 0, 0, :currency, :created_at,
-      :updated_at, :revoked_at, :revoked_reason, :policy, :limits, :budgets)`,
+      :updated_at, :revoked_at, :revoked_reason, :policy, :limits, :budgets, :grants)`,
   agent: `${SELECT_AGENT} WHERE a.handle = :handle`,
   handleByHash: 'SELECT handle FROM agents WHERE credential_hash = ?',
   agents: `${SELECT_AGENT} ORDER BY a.created_at, a.handle`,
@@ -310,7 +353,7 @@ const SQL = {
       spent_micros = :spent_micros, held_micros = :held_micros,
       unreconciled_micros = :unreconciled_micros, updated_at = :updated_at,
       revoked_at = :revoked_at, revoked_reason = :revoked_reason, policy = :policy,
-      limits = :limits, budgets = :budgets
+      limits = :limits, budgets = :budgets, grants = :grants
     WHERE handle = :handle`,
   hold: `SELECT hold_id, amount_micros, expires_at, state, charged_micros, updated_at, levels
     FROM holds WHERE handle = ? AND hold_id = ?`,
@@ -328,6 +371,13 @@ const SQL = {
       expires_at = excluded.expires_at, state = excluded.state,
       charged_micros = excluded.charged_micros, updated_at = excluded.updated_at,
       levels = excluded.levels`,
+  approval: 'SELECT record FROM approvals WHERE id = ?',
+  approvals: 'SELECT record FROM approvals ORDER BY created_at, id',
+  pendingApproval: `SELECT record FROM approvals WHERE handle = ? AND status = 'pending'
+    ORDER BY created_at DESC LIMIT 1`,
+  saveApproval: `INSERT INTO approvals (id, handle, status, record, created_at)
+    VALUES (:id, :handle, :status, :record, :created_at)
+    ON CONFLICT (id) DO UPDATE SET status = excluded.status, record = excluded.record`,
   budget: 'SELECT * FROM budgets WHERE id = ?',
   budgets: 'SELECT * FROM budgets ORDER BY created_at, id',
   saveBudget: `INSERT INTO budgets (id, limits, time_zone, parent_id, created_at, updated_at)

@@ -2,7 +2,13 @@
 
 import type { AuditEntry } from '../audit.js'
 import type { AgentPolicy } from '../policy.js'
-import type { ActivityEvent, AgentRecord, BudgetRecord, LimitRecord } from '../store.js'
+import type {
+  ActivityEvent,
+  AgentRecord,
+  BudgetRecord,
+  GrantRecord,
+  LimitRecord,
+} from '../store.js'
 
 /** An `agents` row. */
 export interface AgentRow {
@@ -21,6 +27,7 @@ export interface AgentRow {
   policy: string
   limits: string
   budgets: string
+  grants: string
 }
 
 /** The agent columns; callers add their own WHERE / ORDER BY. */
@@ -41,6 +48,7 @@ export function toAgentRecord(row: AgentRow): AgentRecord {
     policy: JSON.parse(row.policy) as AgentPolicy,
     limits: JSON.parse(row.limits) as LimitRecord[],
     budgets: JSON.parse(row.budgets) as string[],
+    grants: JSON.parse(row.grants) as GrantRecord[],
   }
   if (row.revoked_at !== null) record.revokedAt = row.revoked_at
   if (row.revoked_reason !== null) record.revokedReason = row.revoked_reason

@@ -8,7 +8,7 @@ import type { DatabaseSync } from 'node:sqlite'
 import { StoreUnavailableError } from '../errors.js'
 
 /** The schema version this code reads and writes. */
-export const SQLITE_SCHEMA_VERSION = 3
+export const SQLITE_SCHEMA_VERSION = 4
 
 /** Migration `i` takes the schema from version `i` to `i + 1`. */
 const MIGRATIONS: readonly string[] = [
@@ -119,6 +119,20 @@ const MIGRATIONS: readonly string[] = [
     spent_micros INTEGER NOT NULL,
     held_micros INTEGER NOT NULL
   ) STRICT, WITHOUT ROWID;
+  `,
+  // v4: approvals. A grant lives in its agent's row (so a reserve reads it in the same
+  // transaction); requests and their decisions in their own table.
+  `
+  ALTER TABLE agents ADD COLUMN grants TEXT NOT NULL DEFAULT '[]';
+  CREATE TABLE approvals (
+    id TEXT PRIMARY KEY,
+    handle TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'expired')),
+    record TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX approvals_pending ON approvals (handle) WHERE status = 'pending';
+  CREATE INDEX approvals_by_time ON approvals (created_at);
   `,
 ]
 

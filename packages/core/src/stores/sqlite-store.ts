@@ -14,14 +14,18 @@ import type { DatabaseSync } from 'node:sqlite'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { AuditEntry } from '../audit.js'
 import { InvalidConfigError, KillSwitchError, StoreUnavailableError } from '../errors.js'
+import { approvalAt } from '../ledger/approvals.js'
 import type {
   ActivityEvent,
   AgentPatch,
   AgentRecord,
+  ApprovalRecord,
   AuditPage,
   BudgetRecord,
+  DecideApprovalRequest,
   LimitRecord,
   NewAgentRecord,
+  OpenApprovalRequest,
   ReleaseRequest,
   ReleaseResult,
   RenewRequest,
@@ -265,6 +269,35 @@ class SqliteStore implements Store {
     now: number,
   ): Promise<BudgetRecord> {
     return this.#write('update a budget', () => this.#ledger.updateBudget(id, patch, now))
+  }
+
+  async openApproval(
+    request: OpenApprovalRequest,
+  ): Promise<{ approval: ApprovalRecord; created: boolean }> {
+    return this.#write('open an approval request', () => this.#ledger.openApproval(request))
+  }
+
+  async decideApproval(request: DecideApprovalRequest): Promise<ApprovalRecord> {
+    const decided = await this.#write('decide an approval request', () =>
+      this.#ledger.decideApproval(request),
+    )
+    this.#listeners.publish({ type: 'updated', handle: decided.handle })
+    return decided
+  }
+
+  async getApproval(id: string, now: number): Promise<ApprovalRecord | undefined> {
+    const record = this.#read('read an approval request', () => this.#ledger.approval(id))
+    return record && approvalAt(record, now)
+  }
+
+  async listApprovals(
+    now: number,
+    filter: { status?: ApprovalRecord['status'] } = {},
+  ): Promise<ApprovalRecord[]> {
+    const records = this.#read('list approval requests', () => this.#ledger.listApprovals())
+    return records
+      .map((record) => approvalAt(record, now))
+      .filter((record) => filter.status === undefined || record.status === filter.status)
   }
 
   async readUsage(keys: readonly string[]): Promise<UsageRecord[]> {

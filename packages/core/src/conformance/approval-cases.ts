@@ -1,0 +1,173 @@
+// Conformance cases for approvals: one open request per agent, a decision once, a grant
+// that raises what the agent may spend by exactly its amount until it expires, atomically
+// with the ledger, and never for a revoked agent.
+import { expect, it } from 'vitest'
+import { AgentRevokedError, InvalidConfigError } from '../errors.js'
+import { type SuiteContext, testAgentRecord, uniqueHandle } from './support.js'
+
+export function approvalCases(context: SuiteContext): void {
+  it('shares one open request between concurrent callers and decides it once', async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('ask')
+    await store.createAgent(testAgentRecord(handle, 1_000))
+    const opened = await Promise.all(
+      [1, 2, 3].map((i) =>
+        store.openApproval({
+          id: `${handle}-r${i}`,
+          handle,
+          requestedMicros: 500,
+          reason: 'over the cap',
+          ttlMs: 60_000,
+          now: 1_000,
+        }),
+      ),
+    )
+    expect(opened.filter((result) => result.created)).toHaveLength(1)
+    const id = opened[0]?.approval.id as string
+    expect(new Set(opened.map((result) => result.approval.id))).toEqual(new Set([id]))
+    const denied = await store.decideApproval({
+      id,
+      status: 'denied',
+      by: 'ops',
+      reason: 'looping',
+      now: 2_000,
+    })
+    expect(denied).toMatchObject({
+      status: 'denied',
+      decidedBy: 'ops',
+      decisionReason: 'looping',
+      decidedAt: 2_000,
+    })
+    await expect(
+      store.decideApproval({
+        id,
+        status: 'approved',
+        by: 'ops',
+        grant: { amountMicros: 1, ttlMs: 1_000 },
+        now: 2_001,
+      }),
+    ).rejects.toSatisfy(InvalidConfigError.isInstance)
+    // Decided: the next caller opens a new request.
+    const next = await store.openApproval({
+      id: `${handle}-r4`,
+      handle,
+      requestedMicros: 500,
+      reason: 'again',
+      ttlMs: 60_000,
+      now: 3_000,
+    })
+    expect(next.created).toBe(true)
+    expect((await store.listApprovals(3_000, { status: 'pending' })).map((a) => a.id)).toContain(
+      `${handle}-r4`,
+    )
+  })
+
+  it('grants exactly its amount past the cap, until it expires', async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('grant')
+    await store.createAgent(testAgentRecord(handle, 1_000))
+    await store.reserve({ handle, holdId: 'a', amountMicros: 1_000, ttlMs: 600_000, now: 1_000 })
+    await store.settle({ handle, holdId: 'a', costMicros: 1_000, now: 1_000 })
+    expect(
+      (await store.reserve({ handle, holdId: 'b', amountMicros: 1, ttlMs: 60_000, now: 1_000 })).ok,
+    ).toBe(false)
+    const { approval } = await store.openApproval({
+      id: `${handle}-r`,
+      handle,
+      requestedMicros: 300,
+      reason: 'cap',
+      ttlMs: 60_000,
+      now: 1_000,
+    })
+    const approved = await store.decideApproval({
+      id: approval.id,
+      status: 'approved',
+      by: 'ops',
+      grant: { amountMicros: 500, ttlMs: 10_000 },
+      now: 2_000,
+    })
+    expect(approved.grant).toEqual({ amountMicros: 500, expiresAt: 12_000 })
+    expect((await store.getAgent(handle, 2_000))?.grants).toEqual([
+      { approvalId: approval.id, amountMicros: 500, expiresAt: 12_000 },
+    ])
+    const over = await store.reserve({
+      handle,
+      holdId: 'c',
+      amountMicros: 501,
+      ttlMs: 60_000,
+      now: 2_000,
+    })
+    expect(over).toMatchObject({ ok: false, refusal: { level: 'agent', limitMicros: 1_500 } })
+    const used = await store.reserve({
+      handle,
+      holdId: 'd',
+      amountMicros: 500,
+      ttlMs: 60_000,
+      now: 2_000,
+      audit: { at: 2_000, handle, type: 'hold', summary: 'd', data: {} },
+    })
+    expect(used.ok).toBe(true)
+    expect((await store.readAudit(handle)).at(-1)?.data).toMatchObject({ grants: [approval.id] })
+    await store.settle({ handle, holdId: 'd', costMicros: 200, now: 3_000 })
+    expect(
+      (await store.reserve({ handle, holdId: 'e', amountMicros: 300, ttlMs: 60_000, now: 3_000 }))
+        .ok,
+    ).toBe(true)
+    await store.release({ handle, holdId: 'e', now: 3_000 })
+    // Expired: the cap is the cap again; the expiry is audited once.
+    expect(
+      (await store.reserve({ handle, holdId: 'f', amountMicros: 1, ttlMs: 60_000, now: 12_000 }))
+        .ok,
+    ).toBe(false)
+    expect((await store.getAgent(handle, 12_000))?.grants).toEqual([])
+    const expiries = (await store.readAudit(handle)).filter(
+      (entry) => entry.data.event === 'grant_expired',
+    )
+    expect(expiries).toHaveLength(1)
+  })
+
+  it('never approves a revoked agent back, and lets a request expire undecided', async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('revoked-ask')
+    await store.createAgent(testAgentRecord(handle, 1_000))
+    const { approval } = await store.openApproval({
+      id: `${handle}-r`,
+      handle,
+      requestedMicros: 1,
+      reason: 'cap',
+      ttlMs: 60_000,
+      now: 1_000,
+    })
+    await store.revokeAgent(handle, 'loop', 1_500)
+    await expect(
+      store.decideApproval({
+        id: approval.id,
+        status: 'approved',
+        by: 'ops',
+        grant: { amountMicros: 5, ttlMs: 1_000 },
+        now: 2_000,
+      }),
+    ).rejects.toSatisfy(AgentRevokedError.isInstance)
+    expect((await store.getAgent(handle, 2_000))?.grants).toEqual([])
+    const other = uniqueHandle('stale-ask')
+    await store.createAgent(testAgentRecord(other, 1_000))
+    const stale = await store.openApproval({
+      id: `${other}-r`,
+      handle: other,
+      requestedMicros: 1,
+      reason: 'cap',
+      ttlMs: 1_000,
+      now: 1_000,
+    })
+    expect((await store.getApproval(stale.approval.id, 2_000))?.status).toBe('expired')
+    await expect(
+      store.decideApproval({
+        id: stale.approval.id,
+        status: 'approved',
+        by: 'ops',
+        grant: { amountMicros: 5, ttlMs: 1_000 },
+        now: 2_000,
+      }),
+    ).rejects.toSatisfy(InvalidConfigError.isInstance)
+  })
+}
