@@ -127,6 +127,8 @@ export type {
   RunawayVerdict,
 } from './runaway/types.js'
 // Stores
+// Budget windows (the Redis store's Lua is told them: it has no time zone data)
+export { type WindowPer, windowEnd, windowStart } from './ledger/windows.js'
 export type {
   ActivityEvent,
   AgentRecord,

@@ -2,18 +2,24 @@
 // arguments in which order. Kept apart from the store, which only sends them and reads the
 // replies, so that each script's argument list can be read beside its ARGV comment.
 
+import { randomUUID } from 'node:crypto'
 import type {
   ActivityEvent,
-  AgentPolicy,
   AuditEntry,
   NewAgentRecord,
   ReleaseRequest,
   ReserveRequest,
   SettleRequest,
+  Store,
   StoreEvent,
 } from '@killswitch/core'
 import type { RedisKeys } from './redis-keys.js'
 import type { ScriptName } from './redis-scripts.js'
+
+export type RenewRequest = Parameters<Store['renew']>[0]
+export type AgentPatch = Parameters<Store['updateAgent']>[1]
+export type BudgetRecord = Parameters<Store['createBudget']>[0]
+export type UsageRecord = Awaited<ReturnType<Store['readUsage']>>[number]
 
 export interface ScriptCall {
   name: ScriptName
@@ -25,6 +31,8 @@ export interface ScriptCallContext {
   keys: RedisKeys
   /** Tags this store's events, so that its own subscription skips them. */
   origin: string
+  /** Whose clock judges expiry: Redis's (`TIME`) or the caller's `now`. */
+  clock: 'server' | 'caller'
   holdRetentionMs: number
   maxAuditEntriesPerAgent: number
 }
@@ -32,88 +40,221 @@ export interface ScriptCallContext {
 const json = (value: AuditEntry | undefined) => (value ? JSON.stringify(value) : '')
 
 /**
+ * A number as the scripts read it: its decimal text, so that NaN, Infinity, 1e21, -100 or
+ * 0.5 arrive as text the scripts refuse; anything but a number arrives as text they refuse.
+ */
+export const numberArg = (value: unknown): string =>
+  typeof value === 'number' ? String(value) : 'not-a-number'
+
+/** Where the ledger's fields go in a caller's entry: unique per process. */
+const FIELDS_MARK = `killswitch-ledger-fields-${randomUUID()}`
+
+/** A hold id, run id or budget id is checked as core's checkId does (UTF-16 length). */
+export const validId = (value: unknown) =>
+  typeof value === 'string' && value.length > 0 && value.length <= 200
+
+/**
+ * A caller's entry for a script that completes it as ledger.ts does (`data.outcome`,
+ * `data.levels`): the entry without those two fields, cut where they go (head, tail), and
+ * the caller's own values of them as JSON ('' when absent), which the script keeps unless it
+ * sets them. Four empty strings without an entry.
+ */
+export function entryArgs(audit: AuditEntry | undefined): [string, string, string, string] {
+  if (!audit) return ['', '', '', '']
+  const { outcome, levels, ...rest } = audit.data ?? {}
+  const text = JSON.stringify({ ...audit, data: { ...rest, [FIELDS_MARK]: 0 } })
+  const mark = `${JSON.stringify(FIELDS_MARK)}:0`
+  const at = text.lastIndexOf(mark)
+  return [
+    text.slice(0, at),
+    text.slice(at + mark.length),
+    JSON.stringify(outcome) ?? '',
+    JSON.stringify(levels) ?? '',
+  ]
+}
+
+/**
  * Builds the script calls of one store.
  *
  * @example
- * const calls = scriptCalls({ keys: redisKeys('killswitch:'), origin, holdRetentionMs, maxAuditEntriesPerAgent })
+ * const calls = scriptCalls({ keys: redisKeys('killswitch:'), origin, clock: 'server', holdRetentionMs, maxAuditEntriesPerAgent })
  * const { name, keys, args } = calls.reserve(request)
  */
 export function scriptCalls(context: ScriptCallContext) {
-  const { keys, origin, maxAuditEntriesPerAgent: maxAudit } = context
-  const forgetBefore = (now: number) => now - context.holdRetentionMs
+  const { keys, origin } = context
+  const header = (now: unknown) => [
+    context.clock,
+    numberArg(now),
+    context.holdRetentionMs,
+    context.maxAuditEntriesPerAgent,
+  ]
   const event = (value: StoreEvent) => JSON.stringify({ ...value, origin })
   return {
     create(record: NewAgentRecord): ScriptCall {
       const { handle, credentialHash } = record
       return {
-        name: 'killswitchCreateV1',
+        name: 'killswitchCreateV2',
         keys: [keys.ledger(handle)[0], keys.credential(credentialHash), keys.agents],
         args: [
+          ...header(record.createdAt),
           handle,
           credentialHash,
-          record.capMicros,
+          numberArg(record.capMicros),
           record.currency,
-          record.createdAt,
-          record.updatedAt,
+          numberArg(record.createdAt),
+          numberArg(record.updatedAt),
           JSON.stringify(record.policy),
+          JSON.stringify(record.limits ?? []),
+          JSON.stringify(record.budgets ?? []),
         ],
       }
     },
     get(handle: string, now: number): ScriptCall {
-      return { name: 'killswitchGetV1', keys: keys.ledger(handle).slice(0, 3), args: [now] }
+      return { name: 'killswitchGetV2', keys: keys.ledger(handle), args: header(now) }
+    },
+    find(credentialHash: string, now: number): ScriptCall {
+      return {
+        name: 'killswitchFindV2',
+        keys: [keys.credential(credentialHash)],
+        args: [...header(now), keys.prefix],
+      }
+    },
+    list(now: number): ScriptCall {
+      return { name: 'killswitchListV2', keys: [keys.agents], args: [...header(now), keys.prefix] }
     },
     update(
       handle: string,
-      patch: { capMicros?: number; policy?: AgentPolicy },
+      patch: AgentPatch,
       now: number,
       audit: AuditEntry | undefined,
     ): ScriptCall {
       const policy = patch.policy === undefined ? '' : JSON.stringify(patch.policy)
-      const published = event({ type: 'updated', handle })
+      const cap = patch.capMicros === undefined ? '' : numberArg(patch.capMicros)
+      const limits = patch.limits === undefined ? '' : JSON.stringify(patch.limits)
+      // A malformed id is sent as false: the script names it in its turn (ledger.ts's order).
+      const budgets =
+        patch.budgets === undefined
+          ? ''
+          : JSON.stringify(patch.budgets.map((id) => (validId(id) ? id : false)))
       return {
-        name: 'killswitchUpdateV1',
+        name: 'killswitchUpdateV2',
         keys: keys.ledger(handle),
-        args: [now, patch.capMicros ?? '', policy, maxAudit, json(audit), keys.channel, published],
+        args: [
+          ...header(now),
+          cap,
+          policy,
+          limits,
+          budgets,
+          json(audit),
+          keys.channel,
+          event({ type: 'updated', handle }),
+          keys.prefix,
+        ],
       }
     },
     revoke(handle: string, reason: string, now: number, audit: AuditEntry | undefined): ScriptCall {
       const published = event({ type: 'revoked', handle, reason, at: now })
       return {
-        name: 'killswitchRevokeV1',
+        name: 'killswitchRevokeV2',
         keys: [...keys.ledger(handle), keys.revocations],
-        args: [handle, reason, now, maxAudit, json(audit), keys.channel, published],
+        args: [...header(now), handle, reason, json(audit), keys.channel, published],
       }
     },
-    reserve(request: ReserveRequest): ScriptCall {
-      const { holdId, amountMicros, expiresAt, now } = request
+    /** `zones`: the windows of each time zone the client knows (redis-lua-levels.ts). */
+    reserve(request: ReserveRequest, zones: string): ScriptCall {
+      const { holdId, amountMicros, ttlMs, now, run } = request
       return {
-        name: 'killswitchReserveV1',
+        name: 'killswitchReserveV2',
         keys: keys.ledger(request.handle),
         args: [
+          ...header(now),
           holdId,
-          amountMicros,
-          expiresAt,
-          now,
-          forgetBefore(now),
-          maxAudit,
-          json(request.audit),
+          numberArg(amountMicros),
+          numberArg(ttlMs),
+          ...entryArgs(request.audit),
+          keys.prefix,
+          JSON.stringify(request.budgets ?? []),
+          run ? String(run.id) : '',
+          run ? (validId(run.id) ? '1' : '0') : '',
+          run?.capMicros === undefined ? '' : numberArg(run.capMicros),
+          run?.parentId === undefined ? '' : String(run.parentId),
+          run?.parentId !== undefined && validId(run.parentId) ? '1' : '0',
+          zones,
         ],
+      }
+    },
+    renew(request: RenewRequest): ScriptCall {
+      const { holdId, ttlMs, now } = request
+      return {
+        name: 'killswitchRenewV2',
+        keys: keys.ledger(request.handle),
+        args: [...header(now), holdId, numberArg(ttlMs)],
       }
     },
     settle(request: SettleRequest): ScriptCall {
       const { holdId, costMicros, now } = request
       return {
-        name: 'killswitchSettleV1',
+        name: 'killswitchSettleV2',
         keys: keys.ledger(request.handle),
-        args: [holdId, costMicros, now, forgetBefore(now), maxAudit, json(request.audit)],
+        args: [
+          ...header(now),
+          holdId,
+          numberArg(costMicros),
+          ...entryArgs(request.audit),
+          keys.prefix,
+        ],
       }
     },
     release(request: ReleaseRequest): ScriptCall {
       const { holdId, now } = request
       return {
-        name: 'killswitchReleaseV1',
+        name: 'killswitchReleaseV2',
         keys: keys.ledger(request.handle),
-        args: [holdId, now, forgetBefore(now), maxAudit, json(request.audit)],
+        args: [...header(now), holdId, ...entryArgs(request.audit), keys.prefix],
+      }
+    },
+    createBudget(record: BudgetRecord): ScriptCall {
+      return {
+        name: 'killswitchCreateBudgetV2',
+        keys: [],
+        args: [
+          ...header(record.createdAt),
+          keys.prefix,
+          String(record.id),
+          validId(record.id) ? '1' : '0',
+          JSON.stringify(record.limits ?? []),
+          record.timeZone ?? '',
+          record.parentId ?? '',
+          numberArg(record.createdAt),
+          numberArg(record.updatedAt),
+        ],
+      }
+    },
+    updateBudget(
+      id: string,
+      patch: { limits?: BudgetRecord['limits']; timeZone?: string },
+      now: number,
+    ): ScriptCall {
+      return {
+        name: 'killswitchUpdateBudgetV2',
+        keys: [],
+        args: [
+          ...header(now),
+          keys.prefix,
+          id,
+          patch.limits === undefined ? '' : JSON.stringify(patch.limits),
+          patch.timeZone ?? '',
+        ],
+      }
+    },
+    budgets(ids: string[]): ScriptCall {
+      return { name: 'killswitchBudgetsV2', keys: [], args: [keys.prefix, ...ids] }
+    },
+    usage(windowKeys: readonly string[]): ScriptCall {
+      return {
+        name: 'killswitchUsageV2',
+        keys: [],
+        args: windowKeys.map((key) => `${keys.prefix}usage:${key}`),
       }
     },
     activity(handle: string, value: ActivityEvent, keep: number): ScriptCall {

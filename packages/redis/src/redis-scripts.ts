@@ -1,207 +1,361 @@
 // The Lua scripts of the Redis store. Redis runs a script as one atomic step (no other
-// command runs in between), so every ledger operation below is checked and written in one
-// place, on the server: there is no read-modify-write from the client that two processes
-// could interleave. They are registered with ioredis `defineCommand`, which sends EVALSHA and
-// falls back to EVAL when the server does not have the script cached (after a restart).
+// command runs in between), so every ledger transition is checked and written in one place,
+// on the server: there is no read-modify-write from the client that two processes could
+// interleave. Each is the port of one transition of core's ledger/ledger.ts, over the
+// storage in redis-lua-ledger.ts. They are registered with ioredis `defineCommand`, which
+// sends EVALSHA and falls back to EVAL when the server has lost its script cache.
 //
-// Per agent: `agent` (hash: the record, `heldMicros` kept in step with the holds), `holds`
-// (sorted set: hold id -> expiry), `holdamt` (hash: hold id -> amount), `done` (hash: hold id
-// -> settled | released | expired, for idempotency) with `donetime` (sorted set: hold id ->
-// when, to forget them after the retention), `audit` (list of JSON entries).
-//
-// Numbers: ARGV are strings from the client and are passed on as they are. A number computed
-// in Lua is a double, which redis.call would format as "1e+15": amounts are only ever compared
-// in Lua, and written with HINCRBY from their original strings.
+// Every ledger script takes ARGV[1..4] = clock ('server' | 'caller'), now (the caller's),
+// holdRetentionMs, maxAudit; then its own arguments; then buffered audit entries of the
+// agent. KEYS[1..6] = agent, hold, holdexp, holddone, holdprune, audit (redis-keys.ts).
+// Replies: {'invalid', field} before anything is written; {'not_found'}; or an outcome and
+// the agent's record (HGETALL pairs).
 
-/** Helpers shared by the ledger scripts (KEYS[1..6] = agent, holds, holdamt, done, donetime, audit). */
-const COMMON = `
-local agent, holds, holdamt, done, donetime, audit = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+import { LEDGER_LUA } from './redis-lua-ledger.js'
+import { LEVELS_LUA } from './redis-lua-levels.js'
 
-local function finish(id, how, now)
-  redis.call('HSET', done, id, how)
-  redis.call('ZADD', donetime, now, id)
-end
+/** The ledger chunk with budgets and windows: for the scripts that touch levels. */
+const LEDGER_LEVELS_LUA = `${LEDGER_LUA}${LEVELS_LUA}`
 
-local function drop_hold(id, amount)
-  redis.call('ZREM', holds, id)
-  redis.call('HDEL', holdamt, id)
-  if amount ~= '0' then redis.call('HINCRBY', agent, 'heldMicros', '-' .. amount) end
-end
+const AGENT_KEYS = 'use_keys(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])'
 
--- The audit entry of a hold that lapsed at its TTL (the shape of lapsed-hold-entry.ts in
--- core): without it the log could not say why the agent's held amount went down.
-local function lapsed_entry(id, amount, expires_at, now)
-  local dollars = tonumber(amount) / 1000000
-  return cjson.encode({
-    at = tonumber(now), handle = redis.call('HGET', agent, 'handle'), type = 'released',
-    summary = 'hold of $' .. dollars .. ' lapsed at its expiry: neither settled nor released in time',
-    data = { holdId = id, reason = 'expired', amount = dollars, expiredAt = tonumber(expires_at) },
-  })
-end
-
--- Releases the holds that lapsed by now (auditing each), and forgets finished hold ids past
--- the retention.
-local function sweep(now, forget_before)
-  local lapsed = redis.call('ZRANGEBYSCORE', holds, '-inf', now, 'WITHSCORES')
-  for i = 1, #lapsed, 2 do
-    local id = lapsed[i]
-    local amount = redis.call('HGET', holdamt, id) or '0'
-    drop_hold(id, amount)
-    finish(id, 'expired', now)
-    redis.call('RPUSH', audit, lapsed_entry(id, amount, lapsed[i + 1], now))
-  end
-  local old = redis.call('ZRANGEBYSCORE', donetime, '-inf', forget_before, 'LIMIT', 0, 100)
-  if #old > 0 then
-    redis.call('HDEL', done, unpack(old))
-    redis.call('ZREM', donetime, unpack(old))
-  end
-end
-
-local function push_audit(entries, max)
-  if #entries == 0 then return end
-  redis.call('RPUSH', audit, unpack(entries))
-  redis.call('LTRIM', audit, -tonumber(max), -1)
-end
-
--- Buffered audit entries of this agent ride along from ARGV[first] on: written first, in
--- order, whatever the outcome.
-local function buffered(first)
-  local entries = {}
-  for i = first, #ARGV do entries[#entries + 1] = ARGV[i] end
-  return entries
-end
-
-local function record()
-  local fields = redis.call('HGETALL', agent)
-  fields[#fields + 1] = 'liveHeldMicros'
-  fields[#fields + 1] = tonumber(redis.call('HGET', agent, 'heldMicros'))
-  return fields
-end
-`
-
-/** The record of an agent as of `now`, read only (lapsed holds are subtracted, not swept). */
-const GET = `
-local agent, holds, holdamt = KEYS[1], KEYS[2], KEYS[3]
-local fields = redis.call('HGETALL', agent)
-if #fields == 0 then return nil end
-local held = tonumber(redis.call('HGET', agent, 'heldMicros'))
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', holds, '-inf', ARGV[1])) do
-  held = held - tonumber(redis.call('HGET', holdamt, id) or '0')
-end
-fields[#fields + 1] = 'liveHeldMicros'
-fields[#fields + 1] = held
-return fields
-`
-
-// ARGV: handle, credentialHash, capMicros, currency, createdAt, updatedAt, policy
-// KEYS: agent, credential index, agents index
-const CREATE = `
+// ARGV: header, handle, credentialHash, capMicros, currency, createdAt, updatedAt, policy,
+// limits, budgets. KEYS: agent, credential index, agents index
+const CREATE = `${LEDGER_LUA}
+if bad_micros('capMicros', ARGV[7]) then return {'invalid', 'capMicros'} end
+if bad_time(ARGV[9]) then return {'invalid', 'createdAt'} end
+if bad_time(ARGV[10]) then return {'invalid', 'updatedAt'} end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
-redis.call('HSET', KEYS[1], 'handle', ARGV[1], 'credentialHash', ARGV[2], 'status', 'active',
-  'capMicros', ARGV[3], 'spentMicros', '0', 'heldMicros', '0', 'currency', ARGV[4],
-  'createdAt', ARGV[5], 'updatedAt', ARGV[6], 'policy', ARGV[7])
-redis.call('SET', KEYS[2], ARGV[1])
-redis.call('ZADD', KEYS[3], ARGV[5], ARGV[1])
-local fields = redis.call('HGETALL', KEYS[1])
-fields[#fields + 1] = 'liveHeldMicros'
-fields[#fields + 1] = 0
-return {'ok', fields}
+redis.call('HSET', KEYS[1], 'handle', ARGV[5], 'credentialHash', ARGV[6], 'status', 'active',
+  'capMicros', ARGV[7], 'spentMicros', '0', 'heldMicros', '0', 'unreconciledMicros', '0',
+  'currency', ARGV[8], 'createdAt', ARGV[9], 'updatedAt', ARGV[10], 'policy', ARGV[11],
+  'limits', ARGV[12], 'budgets', ARGV[13])
+redis.call('SET', KEYS[2], ARGV[5])
+redis.call('ZADD', KEYS[3], ARGV[9], ARGV[5])
+return {'ok', redis.call('HGETALL', KEYS[1])}
 `
 
-// ARGV: holdId, amount, expiresAt, now, forgetBefore, maxAudit, audit, ...buffered
-const RESERVE = `${COMMON}
-push_audit(buffered(8), ARGV[6])
-if redis.call('EXISTS', agent) == 0 then return {'not_found'} end
-local id, amount, now = ARGV[1], ARGV[2], ARGV[4]
-sweep(now, ARGV[5])
-if redis.call('HGET', agent, 'status') == 'revoked' then return {'revoked', record()} end
--- A retried reserve (same hold id, still live) must not hold twice.
-if redis.call('HEXISTS', holdamt, id) == 1 then return {'ok', record()} end
-local cap = tonumber(redis.call('HGET', agent, 'capMicros'))
-local spent = tonumber(redis.call('HGET', agent, 'spentMicros'))
-local held = tonumber(redis.call('HGET', agent, 'heldMicros'))
-local available = cap - spent - held
-if available <= 0 or tonumber(amount) > available then return {'cap', record()} end
-redis.call('ZADD', holds, ARGV[3], id)
-redis.call('HSET', holdamt, id, amount)
-redis.call('HINCRBY', agent, 'heldMicros', amount)
-redis.call('HDEL', done, id)
-redis.call('ZREM', donetime, id)
-if ARGV[7] ~= '' then push_audit({ARGV[7]}, ARGV[6]) end
+/** The agent as of now: its lapsed holds charged first (the reference's getAgent). */
+const GET = `${LEDGER_LUA}
+${AGENT_KEYS}
+if bad_time(CALLER_NOW) then return {'invalid', 'now'} end
+if redis.call('EXISTS', K.agent) == 0 then return {'not_found'} end
+sweep(money(), clock())
+trim_audit()
 return {'ok', record()}
 `
 
-// ARGV: holdId, costMicros, now, forgetBefore, maxAudit, audit, ...buffered
-const SETTLE = `${COMMON}
-push_audit(buffered(7), ARGV[5])
-if redis.call('EXISTS', agent) == 0 then return {'not_found'} end
-local id, now = ARGV[1], ARGV[3]
-sweep(now, ARGV[4])
-local amount = redis.call('HGET', holdamt, id)
-local ended = redis.call('HGET', done, id)
-if not amount and (ended == 'settled' or ended == 'released') then
-  return {'duplicate', record()}
-end
-if amount then drop_hold(id, amount) end
--- The money was spent whether or not the hold was still live: record it either way.
-redis.call('HINCRBY', agent, 'spentMicros', ARGV[2])
-finish(id, 'settled', now)
-if ARGV[6] ~= '' then push_audit({ARGV[6]}, ARGV[5]) end
-if amount then return {'settled', record()} end
-return {'late', record()}
+// KEYS: the credential index entry. ARGV: header, prefix
+const FIND = `${LEDGER_LUA}
+if bad_time(CALLER_NOW) then return {'invalid', 'now'} end
+local handle = redis.call('GET', KEYS[1])
+if not handle then return {'not_found'} end
+K = agent_keys(ARGV[5], handle)
+if redis.call('EXISTS', K.agent) == 0 then return {'not_found'} end
+sweep(money(), clock())
+trim_audit()
+return {'ok', record()}
 `
 
-// ARGV: holdId, now, forgetBefore, maxAudit, audit, ...buffered
-const RELEASE = `${COMMON}
-push_audit(buffered(6), ARGV[4])
-if redis.call('EXISTS', agent) == 0 then return {'not_found'} end
-local id, now = ARGV[1], ARGV[2]
-sweep(now, ARGV[3])
-local amount = redis.call('HGET', holdamt, id)
-if not amount then
-  -- Released before it was ever held: remember it, so a later settle cannot charge it.
-  if redis.call('HEXISTS', done, id) == 0 then finish(id, 'released', now) end
+// Every agent in one step (one round trip), each swept as getAgent would.
+// KEYS: the agents index. ARGV: header, prefix
+const LIST = `${LEDGER_LUA}
+if bad_time(CALLER_NOW) then return {'invalid', 'now'} end
+local now = clock()
+local records = {}
+for _, handle in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  K = agent_keys(ARGV[5], handle)
+  if redis.call('EXISTS', K.agent) == 1 then
+    sweep(money(), now)
+    trim_audit()
+    records[#records + 1] = record()
+  end
+end
+return {'ok', records}
+`
+
+// ARGV: header, holdId, amountMicros, ttlMs, entry (head, tail, outcome, levels), prefix,
+// request budgets (JSON), run id, run id valid ('1', '0'; '' when no run), run cap or '',
+// run parent or '', parent valid ('1'), zones (JSON), ...buffered
+const RESERVE = `${LEDGER_LEVELS_LUA}
+${AGENT_KEYS}
+local id = ARGV[5]
+local bad = bad_id(id) or bad_micros('amountMicros', ARGV[6]) or bad_ttl(ARGV[7]) or bad_time(CALLER_NOW)
+if bad then return {'invalid', bad} end
+local amount, ttl, now = tonumber(ARGV[6]), tonumber(ARGV[7]), clock()
+PREFIX, ZONES = ARGV[12], cjson.decode(ARGV[19])
+if redis.call('EXISTS', K.agent) == 0 then
+  push_buffered(20)
+  trim_audit()
+  return {'not_found'}
+end
+-- The levels first, reading only: a zone's windows may be missing (then nothing is written).
+local run_id, pending = nil, nil
+local agent_levels = redis.call('HMGET', K.agent, 'limits', 'budgets')
+local budget_ids = cjson.decode(agent_levels[2] or '[]')
+for _, extra in ipairs(cjson.decode(ARGV[13])) do budget_ids[#budget_ids + 1] = extra end
+if ARGV[15] ~= '' then
+  run_id = 'run:' .. ARGV[14]
+  budget_ids[#budget_ids + 1] = run_id
+  if not budget(run_id) then
+    pending = { id = run_id, tz = nil,
+      limits = ARGV[16] ~= '' and { { amountMicros = tonumber(ARGV[16]), per = 'lifetime' } } or {},
+      parent = ARGV[17] ~= '' and ('run:' .. ARGV[17]) or nil }
+  end
+end
+local handle = redis.call('HGET', K.agent, 'handle')
+local levels = collect_levels(handle, cjson.decode(agent_levels[1] or '[]'), budget_ids, pending, now)
+local zones = missing_zones()
+if #zones > 0 then return {'zones', zones, int(now)} end
+push_buffered(20)
+local a = sweep(money(), now)
+prune(now)
+if a.status == 'revoked' then trim_audit() return {'revoked', record()} end
+local existing = find_hold(id)
+if existing then
+  trim_audit()
+  -- A retried reserve with the same id must not hold twice; an ended id is never reused.
+  if existing.state == 'held' then return {'ok', record(), int(existing.expires), existing.levels} end
+  return {'ended', existing.state}
+end
+-- The run's budget is made on first use (checked as newRunBudget does), saved if granted.
+if pending then
+  local bad_run = (ARGV[15] ~= '1' and 'run.id') or
+    (ARGV[16] ~= '' and bad_micros('run.capMicros', ARGV[16])) or
+    (ARGV[17] ~= '' and ARGV[18] ~= '1' and 'run.parentId') or nil
+  if bad_run then trim_audit() return {'invalid', bad_run} end
+end
+local refusal, available = check_levels(a, levels, amount)
+if refusal then trim_audit() return {'cap', record(), refusal, int(available)} end
+if pending then
+  local limits = ARGV[16] ~= '' and ('[{"amountMicros":' .. ARGV[16] .. ',"per":"lifetime"}]') or '[]'
+  redis.call('HSET', budget_key(run_id), 'id', run_id, 'limits', limits, 'createdAt', int(now),
+    'updatedAt', int(now))
+  if pending.parent then redis.call('HSET', budget_key(run_id), 'parentId', pending.parent) end
+  save_budget_index(run_id)
+end
+local keys = {}
+for i, level in ipairs(levels) do keys[i] = level.key end
+local expires = now + ttl
+local seq = redis.call('HINCRBY', K.agent, 'holdSeq', 1)
+save_live({ id = id, seq = seq, amount = amount, expires = expires, updated = now, levels = keys })
+apply_levels(keys, 0, amount)
+keep_windows(levels, now)
+a.held = a.held + amount
+save_money(a)
+audit_completed(entry_args(8), nil, keys)
+trim_audit()
+return {'ok', record(), int(expires), keys}
+`
+
+// ARGV: header, holdId, ttlMs, ...buffered. Replies {'renewed', expiresAt} or {'none'}.
+const RENEW = `${LEDGER_LUA}
+${AGENT_KEYS}
+local id = ARGV[5]
+local bad = bad_id(id) or bad_ttl(ARGV[6]) or bad_time(CALLER_NOW)
+if bad then return {'invalid', bad} end
+local ttl, now = tonumber(ARGV[6]), clock()
+push_buffered(7)
+if redis.call('EXISTS', K.agent) == 0 then trim_audit() return {'not_found'} end
+sweep(money(), now)
+trim_audit()
+local h = live_hold(id)
+if not h then return {'none'} end
+-- Never shortens a lease.
+local expires = math.max(h.expires, now + ttl)
+if expires ~= h.expires then
+  h.expires = expires
+  save_live(h)
+end
+return {'renewed', int(expires)}
+`
+
+// ARGV: header, holdId, costMicros, entry (head, tail, outcome, levels), prefix, ...buffered
+const SETTLE = `${LEDGER_LEVELS_LUA}
+${AGENT_KEYS}
+local id = ARGV[5]
+local bad = bad_id(id) or bad_micros('costMicros', ARGV[6]) or bad_time(CALLER_NOW)
+if bad then return {'invalid', bad} end
+local cost, now = tonumber(ARGV[6]), clock()
+PREFIX = ARGV[11]
+push_buffered(12)
+if redis.call('EXISTS', K.agent) == 0 then trim_audit() return {'not_found'} end
+local a = sweep(money(), now)
+prune(now)
+local h = find_hold(id)
+if h and h.state == 'settled' then trim_audit() return {'duplicate', record()} end
+local outcome
+local levels = {}
+if h and h.state == 'held' then
+  a.held = a.held - h.amount
+  a.spent = a.spent + cost
+  apply_levels(h.levels, cost, -h.amount)
+  drop_live(h)
+  levels = h.levels
+  outcome = 'settled'
+elseif h and h.state == 'lapsed' then
+  -- The truth arrived: the real cost replaces the lapse's charge, once.
+  a.spent = a.spent + cost - h.charged
+  a.unrec = a.unrec - h.charged
+  apply_levels(h.levels, cost - h.charged, 0)
+  levels = h.levels
+  outcome = 'corrected'
+else
+  -- Never held here, pruned, or released: money reported spent is recorded as spent (on the
+  -- agent only: its windows are unknown).
+  a.spent = a.spent + cost
+  outcome = 'late'
+end
+save_done(id, 'settled', h and h.amount or 0, h and h.expires or now, cost, now, levels)
+save_money(a)
+audit_completed(entry_args(7), outcome, levels)
+trim_audit()
+return {outcome, record()}
+`
+
+// ARGV: header, holdId, entry (head, tail, outcome, levels), prefix, ...buffered
+const RELEASE = `${LEDGER_LEVELS_LUA}
+${AGENT_KEYS}
+local id = ARGV[5]
+local bad = bad_id(id) or bad_time(CALLER_NOW)
+if bad then return {'invalid', bad} end
+local now = clock()
+PREFIX = ARGV[10]
+push_buffered(11)
+if redis.call('EXISTS', K.agent) == 0 then trim_audit() return {'not_found'} end
+local a = sweep(money(), now)
+prune(now)
+local h = find_hold(id)
+if not h then
+  -- Released before its reserve landed: remember it, so that reserve cannot hold it later.
+  save_done(id, 'released', 0, now, 0, now, {})
+  trim_audit()
   return {'none', record()}
 end
-drop_hold(id, amount)
-finish(id, 'released', now)
-if ARGV[5] ~= '' then push_audit({ARGV[5]}, ARGV[4]) end
+if h.state ~= 'held' and h.state ~= 'lapsed' then trim_audit() return {'none', record()} end
+local outcome
+if h.state == 'held' then
+  a.held = a.held - h.amount
+  apply_levels(h.levels, 0, -h.amount)
+  drop_live(h)
+  outcome = 'released'
+else
+  -- The owner came back and knows nothing was sent: the lapse's charge is withdrawn.
+  a.spent = a.spent - h.charged
+  a.unrec = a.unrec - h.charged
+  apply_levels(h.levels, -h.charged, 0)
+  outcome = 'lapse_withdrawn'
+end
+save_done(id, 'released', h.amount, h.expires, 0, now, h.levels)
+save_money(a)
+audit_completed(entry_args(6), outcome, h.levels)
+trim_audit()
 return {'released', record()}
 `
 
-// KEYS: the six ledger keys, then the events channel is ARGV.
-// ARGV: now, capMicros or '', policy or '', maxAudit, audit, channel, event, ...buffered
-const UPDATE = `${COMMON}
-push_audit(buffered(8), ARGV[4])
-if redis.call('EXISTS', agent) == 0 then return {'not_found'} end
-if ARGV[2] ~= '' then redis.call('HSET', agent, 'capMicros', ARGV[2]) end
-if ARGV[3] ~= '' then redis.call('HSET', agent, 'policy', ARGV[3]) end
-redis.call('HSET', agent, 'updatedAt', ARGV[1])
-sweep(ARGV[1], '-inf')
-if ARGV[5] ~= '' then push_audit({ARGV[5]}, ARGV[4]) end
-redis.call('PUBLISH', ARGV[6], ARGV[7])
+// ARGV: header, capMicros or '', policy or '', limits or '', budgets or '' (JSON; an id
+// the client found malformed is false), audit, channel, event, prefix, ...buffered
+const UPDATE = `${LEDGER_LEVELS_LUA}
+${AGENT_KEYS}
+PREFIX = ARGV[12]
+local bad = (ARGV[5] ~= '' and bad_micros('capMicros', ARGV[5])) or
+  (ARGV[7] ~= '' and bad_limits('limits', cjson.decode(ARGV[7]))) or nil
+if bad then return {'invalid', bad} end
+if ARGV[8] ~= '' then
+  for i, bid in ipairs(cjson.decode(ARGV[8])) do
+    if bid == false then return {'invalid', 'budgets.' .. (i - 1), 'id'} end
+    if not budget(bid) then return {'invalid', 'budgets.' .. (i - 1), 'missing', bid} end
+  end
+end
+if bad_time(CALLER_NOW) then return {'invalid', 'now'} end
+local now = clock()
+push_buffered(13)
+if redis.call('EXISTS', K.agent) == 0 then trim_audit() return {'not_found'} end
+sweep(money(), now)
+if ARGV[5] ~= '' then redis.call('HSET', K.agent, 'capMicros', ARGV[5]) end
+if ARGV[6] ~= '' then redis.call('HSET', K.agent, 'policy', ARGV[6]) end
+if ARGV[7] ~= '' then redis.call('HSET', K.agent, 'limits', ARGV[7]) end
+if ARGV[8] ~= '' then redis.call('HSET', K.agent, 'budgets', ARGV[8]) end
+redis.call('HSET', K.agent, 'updatedAt', CALLER_NOW)
+if ARGV[9] ~= '' then audit(ARGV[9]) end
+trim_audit()
+redis.call('PUBLISH', ARGV[10], ARGV[11])
 return {'ok', record()}
 `
 
 // KEYS: the six ledger keys, then the revocations index (sorted set: handle -> when).
-// ARGV: handle, reason, now, maxAudit, audit, channel, event, ...buffered
-const REVOKE = `${COMMON}
-if redis.replicate_commands then redis.replicate_commands() end
-push_audit(buffered(8), ARGV[4])
-if redis.call('EXISTS', agent) == 0 then return {'not_found'} end
-sweep(ARGV[3], '-inf')
-if redis.call('HGET', agent, 'status') == 'revoked' then return {'already', record()} end
-redis.call('HSET', agent, 'status', 'revoked', 'revokedAt', ARGV[3], 'revokedReason', ARGV[2],
-  'updatedAt', ARGV[3])
+// ARGV: header, handle, reason, audit, channel, event, ...buffered. No sweep, as in ledger.ts.
+const REVOKE = `${LEDGER_LUA}
+${AGENT_KEYS}
+if bad_time(CALLER_NOW) then return {'invalid', 'now'} end
+push_buffered(10)
+if redis.call('EXISTS', K.agent) == 0 then trim_audit() return {'not_found'} end
+if redis.call('HGET', K.agent, 'status') == 'revoked' then trim_audit() return {'already', record()} end
+redis.call('HSET', K.agent, 'status', 'revoked', 'revokedAt', CALLER_NOW, 'revokedReason', ARGV[6],
+  'updatedAt', CALLER_NOW)
 -- Scored by the Redis server's clock, one clock for the whole fleet: a subscriber that
 -- connects later catches up on the revocations made since it subscribed (redis-event-feed.ts).
 local t = redis.call('TIME')
-redis.call('ZADD', KEYS[7], t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000)), ARGV[1])
-if ARGV[5] ~= '' then push_audit({ARGV[5]}, ARGV[4]) end
+redis.call('ZADD', KEYS[7], t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000)), ARGV[5])
+if ARGV[7] ~= '' then audit(ARGV[7]) end
+trim_audit()
 -- Published by the same atomic step: no process can see the revocation without the event
 -- having been sent.
-redis.call('PUBLISH', ARGV[6], ARGV[7])
+redis.call('PUBLISH', ARGV[8], ARGV[9])
 return {'revoked', record()}
+`
+
+// ARGV: header, prefix, id, id valid ('1'), limits (JSON), timeZone or '', parentId or '',
+// createdAt, updatedAt. Fields of the record are stored as the client wrote them.
+const CREATE_BUDGET = `${LEDGER_LEVELS_LUA}
+PREFIX = ARGV[5]
+if ARGV[7] ~= '1' then return {'invalid', 'id'} end
+local bad = bad_limits('limits', cjson.decode(ARGV[8]))
+if bad then return {'invalid', bad} end
+local key = budget_key(ARGV[6])
+if redis.call('EXISTS', key) == 1 then return {'invalid', 'id', 'exists'} end
+redis.call('HSET', key, 'id', ARGV[6], 'limits', ARGV[8], 'createdAt', ARGV[11],
+  'updatedAt', ARGV[12])
+if ARGV[9] ~= '' then redis.call('HSET', key, 'timeZone', ARGV[9]) end
+if ARGV[10] ~= '' then redis.call('HSET', key, 'parentId', ARGV[10]) end
+save_budget_index(ARGV[6])
+return {'ok', redis.call('HGETALL', key)}
+`
+
+// ARGV: header, prefix, id, limits (JSON) or '', timeZone or ''
+const UPDATE_BUDGET = `${LEDGER_LEVELS_LUA}
+PREFIX = ARGV[5]
+local key = budget_key(ARGV[6])
+if redis.call('EXISTS', key) == 0 then return {'invalid', 'id', 'missing'} end
+local bad = (ARGV[7] ~= '' and bad_limits('limits', cjson.decode(ARGV[7]))) or bad_time(CALLER_NOW)
+if bad then return {'invalid', bad} end
+if ARGV[7] ~= '' then redis.call('HSET', key, 'limits', ARGV[7]) end
+if ARGV[8] ~= '' then redis.call('HSET', key, 'timeZone', ARGV[8]) end
+redis.call('HSET', key, 'updatedAt', CALLER_NOW)
+return {'ok', redis.call('HGETALL', key)}
+`
+
+// ARGV: prefix, then ids (none: every budget, in creation order). Replies HGETALL of each.
+const BUDGETS = `
+local ids = {}
+for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end
+if #ARGV < 2 then ids = redis.call('ZRANGE', ARGV[1] .. 'budgets', 0, -1) end
+local records = {}
+for _, id in ipairs(ids) do
+  records[#records + 1] = redis.call('HGETALL', ARGV[1] .. 'budget:' .. id)
+end
+return records
+`
+
+// ARGV: usage hashes. Replies spent, held of each (0 for a window never used).
+const USAGE = `
+local out = {}
+for _, key in ipairs(ARGV) do
+  local v = redis.call('HMGET', key, 'spentMicros', 'heldMicros')
+  out[#out + 1] = v[1] or '0'
+  out[#out + 1] = v[2] or '0'
+end
+return out
 `
 
 // KEYS: agent, activity list. ARGV: event JSON, keep
@@ -218,15 +372,25 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 return redis.call('SADD', KEYS[2], ARGV[1])
 `
 
-/** The scripts, by the command name they are defined under on the client. */
+/**
+ * The scripts, by the command name they are defined under on the client. V2: the ledger of
+ * leases and lapse charges (V1 released lapsed holds and kept other keys).
+ */
 export const SCRIPTS = {
-  killswitchGetV1: { numberOfKeys: 3, lua: GET },
-  killswitchCreateV1: { numberOfKeys: 3, lua: CREATE },
-  killswitchReserveV1: { numberOfKeys: 6, lua: RESERVE },
-  killswitchSettleV1: { numberOfKeys: 6, lua: SETTLE },
-  killswitchReleaseV1: { numberOfKeys: 6, lua: RELEASE },
-  killswitchUpdateV1: { numberOfKeys: 6, lua: UPDATE },
-  killswitchRevokeV1: { numberOfKeys: 7, lua: REVOKE },
+  killswitchCreateV2: { numberOfKeys: 3, lua: CREATE },
+  killswitchGetV2: { numberOfKeys: 6, lua: GET },
+  killswitchFindV2: { numberOfKeys: 1, lua: FIND },
+  killswitchListV2: { numberOfKeys: 1, lua: LIST },
+  killswitchReserveV2: { numberOfKeys: 6, lua: RESERVE },
+  killswitchRenewV2: { numberOfKeys: 6, lua: RENEW },
+  killswitchSettleV2: { numberOfKeys: 6, lua: SETTLE },
+  killswitchReleaseV2: { numberOfKeys: 6, lua: RELEASE },
+  killswitchUpdateV2: { numberOfKeys: 6, lua: UPDATE },
+  killswitchCreateBudgetV2: { numberOfKeys: 0, lua: CREATE_BUDGET },
+  killswitchUpdateBudgetV2: { numberOfKeys: 0, lua: UPDATE_BUDGET },
+  killswitchBudgetsV2: { numberOfKeys: 0, lua: BUDGETS },
+  killswitchUsageV2: { numberOfKeys: 0, lua: USAGE },
+  killswitchRevokeV2: { numberOfKeys: 7, lua: REVOKE },
   killswitchActivityV1: { numberOfKeys: 2, lua: ACTIVITY },
   killswitchMarkV1: { numberOfKeys: 2, lua: MARK },
 } as const

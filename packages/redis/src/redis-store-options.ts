@@ -16,8 +16,25 @@ export interface RedisStoreOptions {
   commandTimeoutMs?: number
   /** How long the first operation waits for the first connection, in ms. Default 2000. */
   connectTimeoutMs?: number
-  /** How long settled and released hold ids are remembered (a repeated settle is a no-op), in ms. Default 24 hours. */
+  /**
+   * How long settled and released holds are remembered (a repeated settle is a no-op), in ms.
+   * Default 24 hours. Lapsed holds are kept 7 times longer, so a late settlement can still
+   * correct their charge. Past that they are forgotten in small batches.
+   */
   holdRetentionMs?: number
+  /**
+   * Whose clock judges when a hold's lease runs out. `server` (default): Redis's own clock
+   * (`TIME`), one clock for the whole fleet, so a machine whose clock runs ahead cannot
+   * lapse another machine's live holds. `caller`: each request's `now` (deterministic tests).
+   */
+  clock?: 'server' | 'caller'
+  /**
+   * Off by default: the store refuses a Redis that can lose acknowledged writes (no
+   * append-only file) or drop keys (an eviction policy other than noeviction), because a
+   * lost key is lost spend or a revoked credential come back to life. `true` accepts that
+   * risk (a cache-only Redis in development).
+   */
+  allowVolatile?: boolean
   /** Audit entries kept per agent; the oldest are trimmed past it. Default 100,000. */
   maxAuditEntriesPerAgent?: number
   /**
@@ -40,6 +57,8 @@ export interface ResolvedOptions {
   holdRetentionMs: number
   maxAuditEntriesPerAgent: number
   failOpen: boolean
+  clock: 'server' | 'caller'
+  allowVolatile: boolean
   /** Where Redis is, for messages: never the password. */
   label: string
 }
@@ -50,6 +69,9 @@ const DEFAULTS = {
   holdRetentionMs: 24 * 3_600_000,
   maxAuditEntriesPerAgent: 100_000,
 }
+
+/** Lapsed holds are kept 7 times the retention: a year of it is past any late settlement. */
+const MAX_RETENTION_MS = 365 * 24 * 3_600_000
 
 export function resolveOptions(options: RedisStoreOptions): ResolvedOptions {
   const { url, client } = options ?? {}
@@ -75,6 +97,13 @@ export function resolveOptions(options: RedisStoreOptions): ResolvedOptions {
       "redisStore prefix must be a non-empty string, e.g. 'killswitch:'.",
     )
   }
+  const clock = options.clock ?? 'server'
+  if (clock !== 'server' && clock !== 'caller') {
+    throw new InvalidConfigError(
+      'clock',
+      `redisStore option clock must be 'server' or 'caller' (got ${String(clock)}).`,
+    )
+  }
   const numbers = { ...DEFAULTS }
   for (const key of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) {
     const value = options[key]
@@ -87,12 +116,20 @@ export function resolveOptions(options: RedisStoreOptions): ResolvedOptions {
     }
     numbers[key] = value
   }
+  if (numbers.holdRetentionMs > MAX_RETENTION_MS) {
+    throw new InvalidConfigError(
+      'holdRetentionMs',
+      `redisStore option holdRetentionMs must be at most ${MAX_RETENTION_MS} ms (365 days; got ${numbers.holdRetentionMs}).`,
+    )
+  }
   return {
     url,
     client,
     prefix,
     ...numbers,
     failOpen: options.failOpen === true,
+    clock,
+    allowVolatile: options.allowVolatile === true,
     label: url !== undefined ? describeUrl(url) : describeClient(client as Redis),
   }
 }

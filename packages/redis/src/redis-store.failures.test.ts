@@ -49,7 +49,7 @@ const reserveOne = (store: Store, handle = 'a') =>
     handle,
     holdId: randomUUID(),
     amountMicros: 1,
-    expiresAt: Date.now() + 60_000,
+    ttlMs: 60_000,
     now: Date.now(),
   })
 

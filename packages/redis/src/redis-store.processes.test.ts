@@ -86,18 +86,20 @@ describe('redisStore across processes', () => {
     await store.close()
   })
 
-  it('after a SIGKILL mid-call and a Redis restart: holds lapse, spend, audit and revocations survive', async () => {
+  it('after a SIGKILL mid-call and a Redis restart: holds lapse and are charged, a late settle corrects one, spend, audit and revocations survive', async () => {
     const prefix = newPrefix()
     const setup = redisStore({ url: redis.url, prefix })
     await setup.createAgent(testAgentRecord('crasher', 1_000_000))
     await setup.createAgent(testAgentRecord('victim', 1_000_000))
     await setup.close()
+    // The caller's clock, so the test can step past the lease without waiting for it.
     const crasher = start(prefix, 'hold', {
       handle: 'crasher',
       holds: 3,
       settles: 2,
       ttlMs: 30_000,
       revoke: 'victim',
+      clock: 'caller',
     })
     const expiresAt = (await crasher.next('holding')).expiresAt as number
     crasher.child.kill('SIGKILL')
@@ -106,41 +108,62 @@ describe('redisStore across processes', () => {
     await redis.stop()
     await redis.start()
 
-    const store = redisStore({ url: redis.url, prefix })
+    const store = redisStore({ url: redis.url, prefix, clock: 'caller' })
     expect(await store.getAgent('crasher', expiresAt - 1)).toMatchObject({
       spentMicros: 1_400,
       heldMicros: 3_000,
+      unreconciledMicros: 0,
     })
+    // The owner vanished after its requests may have left: each lapsed hold is charged in
+    // full, as unreconciled spend, never freed.
     const after = expiresAt + 1
     expect(await store.getAgent('crasher', after)).toMatchObject({
-      spentMicros: 1_400,
+      spentMicros: 4_400,
       heldMicros: 0,
+      unreconciledMicros: 3_000,
     })
+    // The crashed call's settlement arrives after all (a retry from its outbox): the real
+    // cost replaces the charge, once.
+    const late = await store.settle({
+      handle: 'crasher',
+      holdId: 'held-0',
+      costMicros: 600,
+      now: after,
+    })
+    expect(late.outcome).toBe('corrected')
+    expect(late.agent).toMatchObject({ spentMicros: 4_000, unreconciledMicros: 2_000 })
+    const again = await store.settle({
+      handle: 'crasher',
+      holdId: 'held-0',
+      costMicros: 600,
+      now: after,
+    })
+    expect(again.outcome).toBe('duplicate')
     const reserve = await store.reserve({
       handle: 'crasher',
       holdId: 'fresh',
-      amountMicros: 1_000_000 - 1_400,
-      expiresAt: after + 1_000,
+      amountMicros: 1_000_000 - 4_000,
+      ttlMs: 1_000,
       now: after,
     })
     expect(reserve.ok).toBe(true)
     const audit = await store.readAudit('crasher')
-    // The crashed worker's holds were neither settled nor released: each lapse is audited
-    // when the next reserve sweeps it, and together they account for the held $0.003.
+    // Each lapse is audited once, when the next operation swept it; together they account
+    // for the held $0.003.
     expect(audit.map((entry) => entry.type)).toEqual([
       'hold',
       'settled',
       'hold',
       'settled',
       'alert',
-      'released',
-      'released',
-      'released',
+      'lapsed',
+      'lapsed',
+      'lapsed',
     ])
-    const lapsed = audit.filter((entry) => entry.type === 'released')
-    expect(lapsed.every((entry) => entry.data.reason === 'expired')).toBe(true)
+    const lapsed = audit.filter((entry) => entry.type === 'lapsed')
+    expect(lapsed.map((entry) => entry.data.holdId)).toEqual(['held-0', 'held-1', 'held-2'])
     expect(
-      lapsed.reduce((sum, entry) => sum + Math.round(Number(entry.data.amount) * 1e6), 0),
+      lapsed.reduce((sum, entry) => sum + Math.round(Number(entry.data.unreconciled) * 1e6), 0),
     ).toBe(3_000)
     expect(await store.getAgent('victim', after)).toMatchObject({
       status: 'revoked',
@@ -150,7 +173,7 @@ describe('redisStore across processes', () => {
       handle: 'victim',
       holdId: 'v',
       amountMicros: 1,
-      expiresAt: after + 1_000,
+      ttlMs: 1_000,
       now: after,
     })
     expect(refused).toMatchObject({ ok: false, reason: 'revoked' })
@@ -185,7 +208,7 @@ describe('redisStore across processes', () => {
         handle: 'outage',
         holdId: 'down',
         amountMicros: 1,
-        expiresAt: Date.now() + 60_000,
+        ttlMs: 60_000,
         now: Date.now(),
       }),
     ).rejects.toSatisfy(StoreUnavailableError.isInstance)

@@ -13,9 +13,11 @@ afterAll(async () => {
 })
 
 // One prefix per run: every test opens stores on it, and the peer is a second store (its own
-// connections) on the same keys, as another process would be.
+// connections) on the same keys, as another process would be. The suite steps the clock
+// itself (request.now), so it runs on the caller's clock; the server's clock is tested in
+// redis-store.clock.test.ts.
 const prefix = `killswitch-test-${randomUUID()}:`
-describeStoreConformance('redis', () => redisStore({ url: redis.url, prefix }), {
-  openPeer: () => redisStore({ url: redis.url, prefix }),
+describeStoreConformance('redis', () => redisStore({ url: redis.url, prefix, clock: 'caller' }), {
+  openPeer: () => redisStore({ url: redis.url, prefix, clock: 'caller' }),
   propertyRuns: 40,
 })

@@ -1,14 +1,14 @@
 // The kill switch store for fleets: every process on every machine shares one Redis. Each
-// ledger operation is one Lua script (redis-scripts.ts, called as redis-script-calls.ts
-// says), revocations are broadcast with pub/sub (redis-event-feed.ts), and an unreachable
-// Redis fails closed, fast (redis-connection.ts).
+// ledger operation is one Lua script, a port of core's ledger (redis-scripts.ts, called as
+// redis-script-calls.ts says): one round trip each. Revocations are broadcast with pub/sub
+// (redis-event-feed.ts), an unreachable Redis fails closed, fast (redis-connection.ts), and a
+// Redis that can lose acknowledged writes is refused (redis-durability.ts).
 
 import { randomUUID } from 'node:crypto'
 import {
   type ActivityEvent,
   AgentExistsError,
   AgentNotFoundError,
-  type AgentPolicy,
   type AgentRecord,
   type AuditEntry,
   KillSwitchError,
@@ -22,6 +22,9 @@ import {
   type Store,
   type StoreEvent,
   StoreUnavailableError,
+  type WindowPer,
+  windowEnd,
+  windowStart,
 } from '@killswitch/core'
 import { Redis } from 'ioredis'
 import {
@@ -30,10 +33,26 @@ import {
   untilConnected,
   withDeadline,
 } from './redis-connection.js'
+import { durabilityProblems, volatileMessage } from './redis-durability.js'
 import { RedisEventFeed } from './redis-event-feed.js'
 import { type RedisKeys, redisKeys } from './redis-keys.js'
-import { toAgentRecord, toAuditEntry } from './redis-records.js'
-import { type ScriptCall, type ScriptCalls, scriptCalls } from './redis-script-calls.js'
+import {
+  budgetIdError,
+  checkHoldId,
+  endedHold,
+  invalidField,
+  missingBudget,
+} from './redis-ledger-errors.js'
+import { toAgentRecord, toAuditEntry, toBudgetRecord } from './redis-records.js'
+import {
+  type AgentPatch,
+  type BudgetRecord,
+  type RenewRequest,
+  type ScriptCall,
+  type ScriptCalls,
+  scriptCalls,
+  type UsageRecord,
+} from './redis-script-calls.js'
 import { SCRIPTS, type ScriptName } from './redis-scripts.js'
 import {
   type RedisStoreOptions,
@@ -47,7 +66,8 @@ export type { RedisStoreOptions } from './redis-store-options.js'
  * A store in Redis, shared by every process of a fleet: atomic Lua scripts for the ledger,
  * pub/sub for revocations, fail closed when Redis cannot be reached. Give it a `url` (it
  * opens and closes its own connections) or your own ioredis `client` (left open on close).
- * Redis must persist its data (AOF): a Redis that restarts empty forgets spend.
+ * Redis must persist its data (`appendonly yes`) and never evict (`maxmemory-policy
+ * noeviction`): the store refuses it otherwise, unless `allowVolatile: true`.
  *
  * @example
  * import { createKillSwitch } from '@killswitch/core'
@@ -59,8 +79,28 @@ export function redisStore(options: RedisStoreOptions): Store {
 }
 
 type Invoke = (...args: (string | number)[]) => Promise<unknown>
-/** What the ledger scripts return: an outcome, and the agent's record after it. */
-type LedgerReply = [string, unknown]
+/** What the ledger scripts return: an outcome, and the agent's record (or a detail) after it. */
+type LedgerReply = [string, unknown?, unknown?, unknown?]
+
+/** A Redis that can lose acknowledged writes: refused, and never covered by failOpen. */
+class VolatileRedisError extends StoreUnavailableError {}
+
+/** The calendar windows the scripts are told, by time zone ('' is UTC; see redis-lua-levels.ts). */
+const PERS = ['minute', 'hour', 'day', 'week', 'month'] as const
+type ZoneWindows = Record<(typeof PERS)[number], [number, number]>
+
+function zoneWindows(zone: string, at: number): ZoneWindows {
+  const timeZone = zone === '' ? undefined : zone
+  const windows = {} as ZoneWindows
+  for (const per of PERS) {
+    windows[per] = [windowStart(per, at, timeZone), windowEnd(per, at, timeZone) as number]
+  }
+  return windows
+}
+
+/** failOpen covers an unreachable Redis only, never a refused one. */
+const unreachable = (error: unknown) =>
+  StoreUnavailableError.isInstance(error) && !(error instanceof VolatileRedisError)
 
 const FAIL_OPEN_WARNING =
   'redisStore({ failOpen: true }): while Redis is unreachable, activity windows, alert marks and audit writes are skipped or kept in memory instead of failing. ' +
@@ -80,6 +120,10 @@ class RedisStore implements Store {
   #flushTimer: NodeJS.Immediate | NodeJS.Timeout | undefined
   #everReady = false
   #closed = false
+  /** The durability check of the current connection (run again after each reconnect). */
+  #durable: Promise<void> | undefined
+  /** Each time zone's current windows, sent with every reserve (one entry per zone seen). */
+  readonly #zones = new Map<string, ZoneWindows>([['', zoneWindows('', Date.now())]])
 
   constructor(options: ResolvedOptions) {
     this.#options = options
@@ -91,6 +135,7 @@ class RedisStore implements Store {
     this.#everReady = this.#client.status === 'ready'
     this.#client.on('ready', () => {
       this.#everReady = true
+      this.#durable = undefined
     })
     for (const [name, definition] of Object.entries(SCRIPTS)) {
       if (typeof (this.#client as unknown as Record<string, unknown>)[name] !== 'function') {
@@ -102,35 +147,41 @@ class RedisStore implements Store {
 
   async createAgent(record: NewAgentRecord): Promise<AgentRecord> {
     const reply = (await this.#run('create an agent', this.#calls.create(record))) as LedgerReply
+    if (reply[0] === 'invalid') throw invalidField(String(reply[1]), fieldOf(record, reply[1]))
     if (reply[0] === 'exists') throw new AgentExistsError(record.handle)
     return toAgentRecord(reply[1])
   }
 
   async getAgent(handle: string, now: number): Promise<AgentRecord | undefined> {
-    return this.#get('read an agent', handle, now)
+    return this.#found(await this.#run('read an agent', this.#calls.get(handle, now)), now)
   }
 
   async findAgentByCredentialHash(hash: string, now: number): Promise<AgentRecord | undefined> {
-    const operation = 'look up a credential'
-    const handle = await this.#call(operation, () => this.#client.get(this.#keys.credential(hash)))
-    return handle === null ? undefined : this.#get(operation, handle, now)
+    return this.#found(await this.#run('look up a credential', this.#calls.find(hash, now)), now)
   }
 
+  /** Every agent, each swept as getAgent would: one script, one round trip. */
   async listAgents(now: number): Promise<AgentRecord[]> {
-    const key = this.#keys.agents
-    const handles = await this.#call('list agents', () => this.#client.zrange(key, '0', '-1'))
-    const agents = await Promise.all(handles.map((handle) => this.#get('list agents', handle, now)))
-    return agents.filter((agent): agent is AgentRecord => agent !== undefined)
+    const reply = (await this.#run('list agents', this.#calls.list(now))) as LedgerReply
+    if (reply[0] === 'invalid') throw invalidField('now', now)
+    return (reply[1] as unknown[]).map(toAgentRecord)
   }
 
   async updateAgent(
     handle: string,
-    patch: { capMicros?: number; policy?: AgentPolicy },
+    patch: AgentPatch,
     now: number,
     audit?: AuditEntry,
   ): Promise<AgentRecord> {
     const call = this.#calls.update(handle, patch, now, audit)
-    const reply = await this.#ledger('update an agent', handle, call)
+    const reply = await this.#ledger('update an agent', handle, call, {
+      capMicros: patch.capMicros,
+      now,
+      ...Object.fromEntries(
+        (patch.limits ?? []).map((l, i) => [`limits.${i}.amountMicros`, l?.amountMicros]),
+      ),
+      ...Object.fromEntries((patch.budgets ?? []).map((id, i) => [`budgets.${i}`, id])),
+    })
     if (reply[0] === 'not_found') throw new AgentNotFoundError(handle)
     this.#publish({ type: 'updated', handle })
     return toAgentRecord(reply[1])
@@ -143,7 +194,7 @@ class RedisStore implements Store {
     audit?: AuditEntry,
   ): Promise<{ agent: AgentRecord; alreadyRevoked: boolean }> {
     const call = this.#calls.revoke(handle, reason, now, audit)
-    const reply = await this.#ledger('revoke an agent', handle, call)
+    const reply = await this.#ledger('revoke an agent', handle, call, { now })
     if (reply[0] === 'not_found') throw new AgentNotFoundError(handle)
     const alreadyRevoked = reply[0] === 'already'
     if (!alreadyRevoked) {
@@ -153,22 +204,146 @@ class RedisStore implements Store {
     return { agent: toAgentRecord(reply[1]), alreadyRevoked }
   }
 
+  /**
+   * One script: one round trip, two when a calendar window rolled over since this process
+   * last reserved (the script asks for that zone's new windows before writing anything).
+   */
   async reserve(request: ReserveRequest): Promise<ReserveResult> {
+    checkHoldId(request.holdId)
     await this.#caughtUp()
-    const reply = await this.#ledger('reserve', request.handle, this.#calls.reserve(request))
-    if (reply[0] === 'ok') return { ok: true, agent: toAgentRecord(reply[1]) }
+    const sent = {
+      amountMicros: request.amountMicros,
+      ttlMs: request.ttlMs,
+      now: request.now,
+      'run.capMicros': request.run?.capMicros,
+    }
+    this.#refreshZones(this.#options.clock === 'caller' ? request.now : Date.now())
+    let reply: LedgerReply = ['zones']
+    for (let attempt = 0; reply[0] === 'zones'; attempt++) {
+      if (attempt === 5) {
+        throw this.#unavailable('reserve', new Error('the calendar windows kept moving'))
+      }
+      const zones = JSON.stringify(Object.fromEntries(this.#zones))
+      const call = this.#calls.reserve(request, zones)
+      reply = await this.#ledger('reserve', request.handle, call, sent)
+      if (reply[0] === 'zones') {
+        for (const zone of reply[1] as string[]) {
+          this.#zones.set(zone, zoneWindows(zone, Number(reply[2])))
+        }
+      }
+    }
+    if (reply[0] === 'ok') {
+      return {
+        ok: true,
+        agent: toAgentRecord(reply[1]),
+        expiresAt: Number(reply[2]),
+        levels: (reply[3] as string[] | undefined) ?? [],
+      }
+    }
     if (reply[0] === 'not_found') return { ok: false, reason: 'not_found' }
-    return { ok: false, reason: reply[0] as 'revoked' | 'cap', agent: toAgentRecord(reply[1]) }
+    if (reply[0] === 'ended') throw endedHold(request.holdId, String(reply[1]))
+    if (reply[0] === 'revoked') {
+      return { ok: false, reason: 'revoked', agent: toAgentRecord(reply[1]) }
+    }
+    const [level, budgetId, per, resetsAt, limit, spent, held] = reply[2] as string[]
+    return {
+      ok: false,
+      reason: 'cap',
+      agent: toAgentRecord(reply[1]),
+      refusal: {
+        level: level as 'agent' | 'budget',
+        ...(budgetId ? { budgetId } : {}),
+        ...(per ? { per: per as WindowPer } : {}),
+        ...(resetsAt ? { resetsAt: Number(resetsAt) } : {}),
+        limitMicros: Number(limit),
+        spentMicros: Number(spent),
+        heldMicros: Number(held),
+      },
+      availableMicros: Number(reply[3]),
+    }
+  }
+
+  /** Recomputes a zone's windows once `at` left its current minute (so every window). */
+  #refreshZones(at: number): void {
+    for (const [zone, windows] of this.#zones) {
+      const [start, end] = windows.minute
+      if (at < start || at >= end) this.#zones.set(zone, zoneWindows(zone, at))
+    }
+  }
+
+  async createBudget(record: BudgetRecord): Promise<BudgetRecord> {
+    const call = this.#calls.createBudget(record)
+    const reply = (await this.#run('create a budget', call)) as LedgerReply
+    if (reply[0] === 'invalid') {
+      if (reply[2] === 'exists') throw budgetIdError(String(record.id), 'exists')
+      const field = String(reply[1])
+      const limit = /^limits\.(\d+)\./.exec(field)
+      throw invalidField(field, limit ? record.limits[Number(limit[1])]?.amountMicros : record.id)
+    }
+    return record
+  }
+
+  async getBudget(id: string): Promise<BudgetRecord | undefined> {
+    const [reply] = (await this.#run('read a budget', this.#calls.budgets([id]))) as unknown[]
+    return toBudgetRecord(reply)
+  }
+
+  async listBudgets(): Promise<BudgetRecord[]> {
+    const replies = (await this.#run('list budgets', this.#calls.budgets([]))) as unknown[]
+    return replies.map(toBudgetRecord).filter((record) => record !== undefined)
+  }
+
+  async updateBudget(
+    id: string,
+    patch: { limits?: BudgetRecord['limits']; timeZone?: string },
+    now: number,
+  ): Promise<BudgetRecord> {
+    const call = this.#calls.updateBudget(id, patch, now)
+    const reply = (await this.#run('update a budget', call)) as LedgerReply
+    if (reply[0] === 'invalid') {
+      if (reply[2] === 'missing') throw budgetIdError(id, 'missing')
+      const field = String(reply[1])
+      const limit = /^limits\.(\d+)\./.exec(field)
+      throw invalidField(field, limit ? patch.limits?.[Number(limit[1])]?.amountMicros : now)
+    }
+    return toBudgetRecord(reply[1]) as BudgetRecord
+  }
+
+  async readUsage(keys: readonly string[]): Promise<UsageRecord[]> {
+    if (keys.length === 0) return []
+    const reply = (await this.#run('read usage', this.#calls.usage(keys))) as string[]
+    return keys.map((_, i) => ({
+      spentMicros: Number(reply[2 * i]),
+      heldMicros: Number(reply[2 * i + 1]),
+    }))
+  }
+
+  async renew(request: RenewRequest): Promise<{ renewed: boolean; expiresAt?: number }> {
+    checkHoldId(request.holdId)
+    const reply = await this.#ledger('renew a hold', request.handle, this.#calls.renew(request), {
+      ttlMs: request.ttlMs,
+      now: request.now,
+    })
+    if (reply[0] === 'not_found') throw new AgentNotFoundError(request.handle)
+    if (reply[0] === 'renewed') return { renewed: true, expiresAt: Number(reply[1]) }
+    return { renewed: false }
   }
 
   async settle(request: SettleRequest): Promise<SettleResult> {
-    const reply = await this.#ledger('settle', request.handle, this.#calls.settle(request))
+    checkHoldId(request.holdId)
+    const reply = await this.#ledger('settle', request.handle, this.#calls.settle(request), {
+      costMicros: request.costMicros,
+      now: request.now,
+    })
     if (reply[0] === 'not_found') throw new AgentNotFoundError(request.handle)
     return { outcome: reply[0] as SettleResult['outcome'], agent: toAgentRecord(reply[1]) }
   }
 
   async release(request: ReleaseRequest): Promise<ReleaseResult> {
-    const reply = await this.#ledger('release', request.handle, this.#calls.release(request))
+    checkHoldId(request.holdId)
+    const reply = await this.#ledger('release', request.handle, this.#calls.release(request), {
+      now: request.now,
+    })
     if (reply[0] === 'not_found') throw new AgentNotFoundError(request.handle)
     return { outcome: reply[0] as ReleaseResult['outcome'], agent: toAgentRecord(reply[1]) }
   }
@@ -185,7 +360,7 @@ class RedisStore implements Store {
     await this.flush()
     const limit = options?.limit
     if (limit !== undefined && limit <= 0) return []
-    const key = this.#keys.ledger(handle)[5]
+    const key = this.#keys.audit(handle)
     const start = limit === undefined ? 0 : -Math.floor(limit)
     const lines = await this.#call('read the audit log', () => this.#client.lrange(key, start, -1))
     return lines.map(toAuditEntry)
@@ -201,7 +376,7 @@ class RedisStore implements Store {
       const lines = (await this.#run('record activity', call)) as string[]
       return lines.map((line) => JSON.parse(line) as ActivityEvent)
     } catch (error) {
-      if (this.#options.failOpen && StoreUnavailableError.isInstance(error)) return [event]
+      if (this.#options.failOpen && unreachable(error)) return [event]
       throw error
     }
   }
@@ -211,7 +386,7 @@ class RedisStore implements Store {
     try {
       reply = (await this.#run('set an alert mark', this.#calls.mark(handle, key))) as number
     } catch (error) {
-      if (this.#options.failOpen && StoreUnavailableError.isInstance(error)) return false
+      if (this.#options.failOpen && unreachable(error)) return false
       throw error
     }
     if (reply === -1) throw new AgentNotFoundError(handle)
@@ -246,7 +421,7 @@ class RedisStore implements Store {
       await this.#call('write the audit log', async () => {
         const pipeline = this.#client.pipeline()
         for (const entry of pending) {
-          const key = this.#keys.ledger(entry.handle)[5]
+          const key = this.#keys.audit(entry.handle)
           pipeline.rpush(key, JSON.stringify(entry))
           pipeline.ltrim(key, -this.#options.maxAuditEntriesPerAgent, -1)
         }
@@ -255,7 +430,7 @@ class RedisStore implements Store {
       })
     } catch (error) {
       this.#auditBuffer = pending.concat(this.#auditBuffer)
-      if (this.#options.failOpen && StoreUnavailableError.isInstance(error)) return
+      if (this.#options.failOpen && unreachable(error)) return
       throw error
     }
   }
@@ -276,16 +451,35 @@ class RedisStore implements Store {
     }
   }
 
-  /** Runs a ledger script with the agent's buffered audit entries riding along (in order). */
-  async #ledger(operation: string, handle: string, call: ScriptCall): Promise<LedgerReply> {
+  /**
+   * Runs a ledger script with the agent's buffered audit entries riding along (in order).
+   * A field the script refused is an InvalidConfigError quoting `sent[field]`; the script
+   * wrote nothing, so the entries are buffered again.
+   */
+  async #ledger(
+    operation: string,
+    handle: string,
+    call: ScriptCall,
+    sent: Record<string, unknown>,
+  ): Promise<LedgerReply> {
     const carried = this.#takeBuffered(handle)
     const args = [...call.args, ...carried.map((entry) => JSON.stringify(entry))]
+    let reply: LedgerReply
     try {
-      return (await this.#run(operation, { ...call, args })) as LedgerReply
+      reply = (await this.#run(operation, { ...call, args })) as LedgerReply
     } catch (error) {
       this.#auditBuffer = carried.concat(this.#auditBuffer)
       throw error
     }
+    if (reply[0] === 'invalid' || reply[0] === 'zones') {
+      this.#auditBuffer = carried.concat(this.#auditBuffer)
+    }
+    if (reply[0] === 'invalid') {
+      const field = String(reply[1])
+      if (reply[2] === 'missing') throw missingBudget(field, String(reply[3]))
+      throw invalidField(field, sent[field])
+    }
+    return reply
   }
 
   #run(operation: string, { name, keys, args }: ScriptCall): Promise<unknown> {
@@ -293,9 +487,10 @@ class RedisStore implements Store {
     return this.#call(operation, () => invoke.call(this.#client, ...keys, ...args))
   }
 
-  async #get(operation: string, handle: string, now: number): Promise<AgentRecord | undefined> {
-    const reply = await this.#run(operation, this.#calls.get(handle, now))
-    return reply === null ? undefined : toAgentRecord(reply)
+  #found(reply: unknown, now: number): AgentRecord | undefined {
+    const [outcome, record] = reply as LedgerReply
+    if (outcome === 'invalid') throw invalidField('now', now)
+    return outcome === 'ok' ? toAgentRecord(record) : undefined
   }
 
   /** One command with a deadline; any failure but our own errors becomes StoreUnavailableError. */
@@ -308,9 +503,32 @@ class RedisStore implements Store {
         timeoutMs: connectTimeoutMs,
       })
       const late = () => new Error(`no reply within ${commandTimeoutMs} ms`)
+      await withDeadline(this.#checkDurable(), commandTimeoutMs, late)
       return await withDeadline(command(), commandTimeoutMs, late)
     } catch (error) {
       throw KillSwitchError.isInstance(error) ? error : this.#unavailable(operation, error)
+    }
+  }
+
+  /**
+   * Refuses a Redis that can lose acknowledged writes (redis-durability.ts), unless
+   * allowVolatile. Checked once per connection: one INFO after each (re)connect.
+   */
+  async #checkDurable(): Promise<void> {
+    if (this.#options.allowVolatile) return
+    this.#durable ??= (async () => {
+      const problems = durabilityProblems(await this.#client.info())
+      if (problems.length > 0) {
+        throw new VolatileRedisError(volatileMessage(this.#options.label, problems))
+      }
+    })()
+    const check = this.#durable
+    try {
+      await check
+    } catch (error) {
+      // Checked again by the next call: the operator may fix the server meanwhile.
+      if (this.#durable === check) this.#durable = undefined
+      throw error
     }
   }
 
@@ -361,4 +579,9 @@ class RedisStore implements Store {
       { cause: error },
     )
   }
+}
+
+/** The value of a field of a new agent, for the message of a refused one. */
+function fieldOf(record: NewAgentRecord, field: unknown): unknown {
+  return (record as unknown as Record<string, unknown>)[String(field)]
 }

@@ -28,7 +28,8 @@ const [url, prefix, mode, rawConfig] = process.argv.slice(2)
 if (!url || !prefix || !mode) throw new Error('usage: redis-worker.ts <url> <prefix> <mode> <json>')
 const config = JSON.parse(rawConfig ?? '{}') as Config
 const send = (message: unknown) => process.send?.(message)
-const store = redisStore({ url, prefix })
+const clock = config.clock === 'caller' ? 'caller' : 'server'
+const store = redisStore({ url, prefix, clock })
 const codeOf = (error: unknown) => (error as { code?: string } | undefined)?.code
 
 if (mode === 'spend') {
@@ -49,7 +50,7 @@ if (mode === 'spend') {
         handle: config.handle,
         holdId,
         amountMicros: amount,
-        expiresAt: now + 60_000,
+        ttlMs: 60_000,
         now,
       })
       if (!reserved.ok) {
@@ -113,7 +114,7 @@ if (mode === 'spend') {
       handle: event.handle,
       holdId: `after-${event.handle}`,
       amountMicros: 1,
-      expiresAt: now + 60_000,
+      ttlMs: 60_000,
       now,
     })
     if (!result.ok && result.reason === 'revoked') {
@@ -135,7 +136,7 @@ if (mode === 'spend') {
     handle: 'no-such-agent',
     holdId: 'warm-up',
     amountMicros: 1,
-    expiresAt: 1,
+    ttlMs: 1,
     now: 0,
   })
   send({ type: 'ready' })
@@ -160,7 +161,7 @@ if (mode === 'spend') {
       handle: config.handle,
       holdId,
       amountMicros: 1_000,
-      expiresAt: start + 60_000,
+      ttlMs: 60_000,
       now: start,
       audit: entry('hold', { holdId }),
     })
@@ -172,15 +173,16 @@ if (mode === 'spend') {
       audit: entry('settled', { holdId }),
     })
   }
-  const expiresAt = start + ttlMs
+  let expiresAt = 0
   for (let i = 0; i < holds; i++) {
-    await store.reserve({
+    const held = await store.reserve({
       handle: config.handle,
       holdId: `held-${i}`,
       amountMicros: 1_000,
-      expiresAt,
+      ttlMs,
       now: start,
     })
+    if (held.ok) expiresAt = held.expiresAt
   }
   store.appendAudit(entry('alert', { note: 'appended before the crash' }))
   await store.flush()

@@ -25,13 +25,14 @@ const INSTALL_HINT =
 
 /**
  * Starts redis-server with an append-only file, so that a restart (SIGTERM) keeps the
- * data, as a production Redis for the kill switch must.
+ * data, as a production Redis for the kill switch must. `args` come last and override the
+ * defaults (e.g. `['--appendonly', 'no', '--save', '60 1']` for an RDB-only server).
  *
  * @example
  * const redis = await startRedisServer()
  * const store = redisStore({ url: redis.url })
  */
-export async function startRedisServer(): Promise<RedisServer> {
+export async function startRedisServer(options: { args?: string[] } = {}): Promise<RedisServer> {
   const probe = spawnSync('redis-server', ['--version'], { encoding: 'utf8' })
   if (probe.error || probe.status !== 0) throw new Error(INSTALL_HINT)
   const port = await freePort()
@@ -56,6 +57,7 @@ export async function startRedisServer(): Promise<RedisServer> {
         '',
         '--daemonize',
         'no',
+        ...(options.args ?? []),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     )

@@ -1,0 +1,261 @@
+// The ledger in Lua: the one port of core's ledger/ledger.ts (its storage, its checks, its
+// audit entries), held to it by the differential test of the conformance suite. Every
+// ledger script (redis-scripts.ts) starts with this chunk.
+//
+// Per agent (keys built the same way by redis-keys.ts and by `agent_keys` below):
+// - `agent`     hash: the record; `heldMicros` and `unreconciledMicros` are counters kept in
+//               step with the holds; `holdSeq` numbers holds in the order they were taken;
+// - `hold`      hash: live hold id -> JSON {seq, amount, expires, updated, levels};
+// - `holdexp`   sorted set: "<seq, 16 digits>:<hold id>" by expiry (ties in the order the
+//               holds were taken, as the reference ledger sweeps them);
+// - `holddone`  hash: finished hold id -> JSON {state, amount, expires, charged, updated,
+//               levels}, kept for idempotency (a retried settle is a duplicate, a late settle
+//               corrects a lapse);
+// - `holdprune` sorted set: finished hold id by the time it may be forgotten; both keys also
+//               expire as a whole when the agent has been idle longer than that;
+// - `audit`     list of JSON entries, oldest first.
+// Budgets and windows are in redis-lua-levels.ts.
+//
+// Discipline: validate every argument first, then write. A script never raises an error after
+// a write (Redis would keep the writes): outcomes, refusals and bad input are replies.
+//
+// Numbers: ARGV are strings. Amounts and times are whole numbers far below 2^53, so Lua's
+// doubles hold them exactly; they are written back with %.0f (never as "1e+15"), and inside
+// JSON as strings (cjson would print numbers with 14 digits).
+
+/** The Lua chunk every ledger script starts with. ARGV[1..4]: clock, now, retention, maxAudit. */
+export const LEDGER_LUA = `
+if redis.replicate_commands then redis.replicate_commands() end
+
+local MAX_MICROS = 1000000000000000
+local MAX_TTL_MS = 604800000
+local MAX_SAFE = 9007199254740991
+local PRUNE_BATCH = 16
+
+local function int(n) return string.format('%.0f', n) end
+
+-- A whole number written in digits, at most max; nil for anything else ("NaN", "Infinity",
+-- "1e+21", "-100", "0.5", "").
+local function whole(s, max)
+  if type(s) ~= 'string' or #s == 0 or #s > 16 or not string.find(s, '^%d+$') then return nil end
+  local n = tonumber(s)
+  if n > max then return nil end
+  return n
+end
+
+-- The checks of ledger-input.ts: the name of the first bad field, or nil.
+local function bad_micros(field, s) if whole(s, MAX_MICROS) == nil then return field end end
+local function bad_ttl(s)
+  local n = whole(s, MAX_TTL_MS)
+  if n == nil or n < 1 then return 'ttlMs' end
+end
+local function bad_time(s) if whole(s, MAX_SAFE) == nil then return 'now' end end
+-- The client checks ids exactly (UTF-16 length); this bounds them in bytes.
+local function bad_id(s) if type(s) ~= 'string' or #s == 0 or #s > 800 then return 'holdId' end end
+
+local CLOCK, CALLER_NOW, RETENTION, MAX_AUDIT = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+
+-- The store's clock: Redis's own (one clock for the fleet), or the caller's \`now\`.
+local function clock()
+  if CLOCK == 'server' then
+    local t = redis.call('TIME')
+    return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return tonumber(CALLER_NOW)
+end
+
+local K = {}
+local function agent_keys(prefix, handle)
+  return {
+    agent = prefix .. 'agent:' .. handle,
+    live = prefix .. 'hold:' .. handle,
+    exp = prefix .. 'holdexp:' .. handle,
+    done = prefix .. 'holddone:' .. handle,
+    prune = prefix .. 'holdprune:' .. handle,
+    audit = prefix .. 'audit:' .. handle,
+  }
+end
+local function use_keys(agent, live, exp, done, prune, audit)
+  K = { agent = agent, live = live, exp = exp, done = done, prune = prune, audit = audit }
+end
+
+-- The audit log -------------------------------------------------------------------------
+
+local pushed = false
+local function audit(json)
+  redis.call('RPUSH', K.audit, json)
+  pushed = true
+end
+local function trim_audit()
+  if pushed then redis.call('LTRIM', K.audit, -tonumber(MAX_AUDIT), -1) end
+  pushed = false
+end
+
+-- Dollars as JavaScript prints micros / 1e6: the exact decimal, which is also the shortest
+-- that reads back as the same double (at most 15 significant digits up to MAX_MICROS).
+local function dollars(micros)
+  local s = int(micros)
+  if #s < 7 then s = string.rep('0', 7 - #s) .. s end
+  local units = string.sub(s, 1, -7)
+  local cents = (string.gsub(string.sub(s, -6), '0+$', ''))
+  if cents == '' then return units end
+  return units .. '.' .. cents
+end
+
+-- new Date(ms).toISOString(), by arithmetic (days to civil date, H. Hinnant's algorithm).
+local function iso(ms)
+  local days = math.floor(ms / 86400000)
+  local rem = ms - days * 86400000
+  local z = days + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524)
+    - math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400
+  if m <= 2 then y = y + 1 end
+  local year
+  if y > 9999 then year = '+' .. string.format('%06d', y)
+  elseif y < 0 then year = '-' .. string.format('%06d', -y)
+  else year = string.format('%04d', y) end
+  return string.format('%s-%02d-%02dT%02d:%02d:%02d.%03dZ', year, m, d,
+    math.floor(rem / 3600000), math.floor(rem % 3600000 / 60000),
+    math.floor(rem % 60000 / 1000), rem % 1000)
+end
+
+-- lapsedEntry() of ledger.ts, field for field.
+local function lapsed_entry(handle, hold, now)
+  local amount = dollars(hold.amount)
+  local summary = 'hold of $' .. amount .. ' lapsed at ' .. iso(hold.expires) ..
+    ' with no settlement: charged in full as unreconciled spend until its settlement arrives'
+  return '{"at":' .. int(now) .. ',"handle":' .. cjson.encode(handle) ..
+    ',"type":"lapsed","summary":' .. cjson.encode(summary) ..
+    ',"data":{"holdId":' .. cjson.encode(hold.id) .. ',"amount":' .. amount ..
+    ',"expiredAt":' .. int(hold.expires) .. ',"unreconciled":' .. amount .. '}}'
+end
+
+-- The caller's entry as ledger.ts completes it: data.outcome set (settle, release) and
+-- data.levels set when the hold touched any window (withOutcome, withLevels). The client sends
+-- the entry cut where those fields go (head, tail) with the caller's own outcome and levels
+-- (JSON, or ''), which are kept unless the ledger sets them.
+local function audit_completed(a, outcome, levels)
+  if a.head == '' then return end
+  local extra = {}
+  if outcome then extra[#extra + 1] = '"outcome":"' .. outcome .. '"'
+  elseif a.outcome ~= '' then extra[#extra + 1] = '"outcome":' .. a.outcome end
+  if levels and #levels > 0 then extra[#extra + 1] = '"levels":' .. cjson.encode(levels)
+  elseif a.levels ~= '' then extra[#extra + 1] = '"levels":' .. a.levels end
+  local head = a.head
+  if #extra == 0 and string.sub(head, -1) == ',' then head = string.sub(head, 1, -2) end
+  audit(head .. table.concat(extra, ',') .. a.tail)
+end
+
+-- The four ARGV of a caller's entry, from position i.
+local function entry_args(i)
+  return { head = ARGV[i], tail = ARGV[i + 1], outcome = ARGV[i + 2], levels = ARGV[i + 3] }
+end
+
+-- Buffered entries of this agent (appendAudit) ride along from ARGV[first] on, in order.
+local function push_buffered(first)
+  for i = first, #ARGV do audit(ARGV[i]) end
+end
+
+-- Agents and holds ----------------------------------------------------------------------
+
+local function record() return redis.call('HGETALL', K.agent) end
+
+local function money()
+  local v = redis.call('HMGET', K.agent, 'status', 'capMicros', 'spentMicros', 'heldMicros',
+    'unreconciledMicros')
+  return { status = v[1], cap = tonumber(v[2]), spent = tonumber(v[3]),
+    held = tonumber(v[4] or '0'), unrec = tonumber(v[5] or '0') }
+end
+
+local function save_money(a)
+  redis.call('HSET', K.agent, 'spentMicros', int(a.spent), 'heldMicros', int(a.held),
+    'unreconciledMicros', int(a.unrec))
+end
+
+
+local function member(seq, id)
+  local s = int(seq)
+  return string.rep('0', 16 - #s) .. s .. ':' .. id
+end
+
+local function live_hold(id)
+  local v = redis.call('HGET', K.live, id)
+  if not v then return nil end
+  local f = cjson.decode(v)
+  return { id = id, state = 'held', seq = tonumber(f.seq), amount = tonumber(f.amount),
+    expires = tonumber(f.expires), charged = 0, updated = tonumber(f.updated),
+    levels = f.levels or {} }
+end
+
+local function done_hold(id)
+  local v = redis.call('HGET', K.done, id)
+  if not v then return nil end
+  local f = cjson.decode(v)
+  return { id = id, state = f.state, amount = tonumber(f.amount), expires = tonumber(f.expires),
+    charged = tonumber(f.charged), updated = tonumber(f.updated), levels = f.levels or {} }
+end
+
+local function find_hold(id) return live_hold(id) or done_hold(id) end
+
+local function save_live(h)
+  redis.call('HSET', K.live, h.id, cjson.encode({ seq = int(h.seq), amount = int(h.amount),
+    expires = int(h.expires), updated = int(h.updated), levels = h.levels }))
+  redis.call('ZADD', K.exp, int(h.expires), member(h.seq, h.id))
+end
+
+local function drop_live(h)
+  redis.call('HDEL', K.live, h.id)
+  redis.call('ZREM', K.exp, member(h.seq, h.id))
+end
+
+-- A finished hold, remembered until it may be forgotten: settled and released ones after the
+-- retention, lapsed ones 7 times longer (a late settle may still correct their charge).
+local function save_done(id, state, amount, expires, charged, now, levels)
+  redis.call('HSET', K.done, id, cjson.encode({ state = state, amount = int(amount),
+    expires = int(expires), charged = int(charged), updated = int(now), levels = levels }))
+  local keep = state == 'lapsed' and RETENTION * 7 or RETENTION
+  redis.call('ZADD', K.prune, int(now + keep), id)
+  -- An agent idle past every entry's retention takes its idempotency state with it.
+  local idle = int(math.min(RETENTION * 8, 3153600000000))
+  redis.call('PEXPIRE', K.done, idle)
+  redis.call('PEXPIRE', K.prune, idle)
+end
+
+-- Forgets a small batch of finished holds past their retention: never a long pause.
+local function prune(now)
+  local old = redis.call('ZRANGEBYSCORE', K.prune, '-inf', int(now), 'LIMIT', 0, PRUNE_BATCH)
+  if #old > 0 then
+    redis.call('HDEL', K.done, unpack(old))
+    redis.call('ZREM', K.prune, unpack(old))
+  end
+end
+
+-- sweep() of ledger.ts: charges every live hold whose lease ran out by now, in full, as
+-- unreconciled spend, and audits each lapse.
+local function sweep(a, now)
+  local due = redis.call('ZRANGEBYSCORE', K.exp, '-inf', int(now))
+  if #due == 0 then return a end
+  local handle = redis.call('HGET', K.agent, 'handle')
+  for _, m in ipairs(due) do
+    local h = live_hold(string.sub(m, 18))
+    redis.call('ZREM', K.exp, m)
+    if h then
+      redis.call('HDEL', K.live, h.id)
+      a.held = a.held - h.amount
+      a.spent = a.spent + h.amount
+      a.unrec = a.unrec + h.amount
+      save_done(h.id, 'lapsed', h.amount, h.expires, h.amount, now, h.levels)
+      audit(lapsed_entry(handle, h, now))
+    end
+  end
+  save_money(a)
+  return a
+end
+`
