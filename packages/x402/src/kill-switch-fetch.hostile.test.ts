@@ -2,6 +2,7 @@
 // understate what it collects; whatever it answers, the ledger must record exactly what it
 // can collect, and a cap must bound what it collects however the agent loops.
 import { SpendingCapExceededError } from '@killswitch/core'
+import fc from 'fast-check'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { SettlementClaim } from './payment-charge.js'
 import { PaymentOutcomeUnknownError } from './payment-outcome-unknown-error.js'
@@ -225,4 +226,40 @@ describe('a payee that never answers and a caller that sets no timeout', () => {
     expect(payee.collected() - before).toBe(10_000n)
     expect(await agent.get()).toMatchObject({ spent: 0.01, held: 0 })
   }, 30_000)
+})
+
+describe('hostile payees, paid in parallel', () => {
+  it('record exactly what they collect, and collect no more than the cap', async () => {
+    // The payees that answer (or drop the connection) on their own: a hang needs a caller's timeout.
+    const answering = behaviours.filter((behaviour) => behaviour !== 'keep-and-hang')
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 8 }), // cap in cents
+        fc.array(fc.tuple(fc.constantFrom(...answering), fc.constantFrom('exact', 'upto')), {
+          minLength: 1,
+          maxLength: 12,
+        }),
+        async (capCents, calls) => {
+          const agent = await startAgent({ spendingCap: capCents / 100 })
+          const before = payee.collected()
+          const results = await Promise.allSettled(
+            calls.map(([b, s]) => agent.pay(`${payee.url}/paid?b=${b}&s=${s}`)),
+          )
+          await payee.collectAll()
+
+          const collected = payee.collected() - before
+          const state = await agent.get()
+          expect(micros(state.spent)).toBe(Number(collected))
+          expect(state.held).toBe(0)
+          expect(collected).toBe(BigInt(Math.min(calls.length, capCents) * 10_000))
+          const refused = results.filter(
+            (result) =>
+              result.status === 'rejected' && result.reason instanceof SpendingCapExceededError,
+          )
+          expect(refused).toHaveLength(Math.max(0, calls.length - capCents))
+        },
+      ),
+      { numRuns: 12 },
+    )
+  }, 120_000)
 })

@@ -14,14 +14,15 @@ beforeEach(() => {
   network.server.route.handler = 'ok'
 })
 
-// $0.01 per output token, nothing for input: a model call's cost is easy to read.
-const prices = { 'test-model': { inputPerMTok: 0, outputPerMTok: 10_000 } }
+// $0.01 per output token, nothing for input: a model call's cost is easy to read. A model
+// whose tokenizer is known, so that its hold is its cost bound with no counting headroom.
+const prices = { 'gpt-4o': { inputPerMTok: 0, outputPerMTok: 10_000 } }
 
 /** A model call that produces `tokens` output tokens, through the guard directly. */
 async function modelCall(agent: Awaited<ReturnType<typeof startAgent>>, tokens: number) {
   const guard = agent.ks.guard(agent.credential)
   const ticket = await guard.beforeModelCall({
-    model: 'test-model',
+    model: 'gpt-4o',
     input: '',
     maxOutputTokens: tokens,
   })

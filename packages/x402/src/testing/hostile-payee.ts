@@ -92,9 +92,9 @@ export async function startHostilePayee(
     received: 0,
   }
 
-  const requirementsFor = async () => {
+  const requirementsFor = async (scheme: 'exact' | 'upto') => {
     const [requirements] = await server.buildPaymentRequirements({
-      scheme: state.scheme,
+      scheme,
       network: TEST_NETWORK,
       price: PRICE,
       payTo,
@@ -103,10 +103,18 @@ export async function startHostilePayee(
     if (!requirements) throw new Error('hostile payee: no payment requirements')
     return requirements
   }
+  // `?s=upto` and `?b=claim-zero` override the scheme and behaviour for one request, so
+  // that parallel calls can meet different payees.
+  const schemeOf = (url: string) =>
+    new URL(url).searchParams.get('s') === 'upto'
+      ? 'upto'
+      : new URL(url).searchParams.get('s') === 'exact'
+        ? 'exact'
+        : state.scheme
   const paymentRequired = async (url: string, error?: string) =>
     encodePaymentRequiredHeader(
       await server.createPaymentRequiredResponse(
-        [await requirementsFor()],
+        [await requirementsFor(schemeOf(url))],
         { url, description: 'A paid resource', mimeType: 'application/json' },
         error,
       ),
@@ -129,7 +137,8 @@ export async function startHostilePayee(
     const payload = decodePaymentSignatureHeader(header)
     const requirements = payload.accepted
     state.onPaid?.()
-    switch (state.behaviour) {
+    const behaviour = (c.req.query('b') as HostileBehaviour | undefined) ?? state.behaviour
+    switch (behaviour) {
       case 'keep-and-hang':
         kept.push({ payload, requirements })
         return new Promise<Response>(() => {})
@@ -142,7 +151,7 @@ export async function startHostilePayee(
         return c.json({}, 402)
     }
     const settled = await settle(payload, requirements)
-    switch (state.behaviour) {
+    switch (behaviour) {
       case 'settle-then-500':
         return c.json({ error: 'internal error' }, 500)
       case 'settle-then-402':
