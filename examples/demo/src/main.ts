@@ -9,7 +9,13 @@
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, rmSync } from 'node:fs'
 import { isAbsolute, join, relative, resolve } from 'node:path'
-import { type AuditEntry, createKillSwitch, sqliteStore } from '@killswitch/core'
+import {
+  type AuditEntry,
+  createKillSwitch,
+  formatUsd,
+  spentPercent,
+  sqliteStore,
+} from '@killswitch/core'
 import { runBilling } from './agents/billing.ts'
 import { runDataFetcher } from './agents/data-fetcher.ts'
 import { runPublisher } from './agents/publisher.ts'
@@ -89,7 +95,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     options.colour ?? (options.write === undefined && shouldColour(process.stdout, process.env)),
   )
   const dbPath = freshDatabase(resolve(options.stateDir ?? '.killswitch'))
-  const ks = createKillSwitch({ store: sqliteStore(dbPath) })
+  // The alert receiver below listens on 127.0.0.1: private webhook targets are refused
+  // unless the operator allows them, so allow that one host.
+  const ks = createKillSwitch({ store: sqliteStore(dbPath), allowPrivateWebhooks: ['127.0.0.1'] })
   const timeline = createTimeline({ write, style })
   // Shared with the receiver only; a real one would come from your secret manager.
   const secret = randomBytes(32).toString('hex')
@@ -99,7 +107,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   write(style.bold('killswitch demo: five agents, one of them loops on a paid search tool'))
   write(
     style.dim(
-      `${RESEARCHER}'s scripted model asks for the same $${SEARCH_PRICE_USD.toFixed(2)} web search on every step;`,
+      `${RESEARCHER}'s scripted model asks for the same ${formatUsd(SEARCH_PRICE_USD)} web search on every step;`,
     ),
   )
   write(
@@ -118,7 +126,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       // The credential is shown once at creation, and here only as a prefix.
       timeline.line(
         handle,
-        `created: cap $${spendingCap.toFixed(2)}, alert at 80%, credential ${agent.credential.slice(0, 6)}…`,
+        `created: cap ${formatUsd(spendingCap)}, alert at 80%, credential ${agent.credential.slice(0, 6)}…`,
       )
     }
     const credential = (handle: string) => credentials.get(handle) as string
@@ -130,16 +138,16 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       ks.on('settled', (event) => {
         calls.set(event.handle, (calls.get(event.handle) ?? 0) + 1)
         if (event.kind !== 'tool') return
-        const pct = Math.round((event.spent / event.spendingCap) * 100)
+        const pct = spentPercent(event.spent, event.spendingCap)
         timeline.line(
           event.handle,
-          `paid ${PAID_TOOLS[event.handle] ?? 'tool'} $${event.cost.toFixed(2)}: spent $${event.spent.toFixed(2)} of $${event.spendingCap.toFixed(2)} (${pct}%)`,
+          `paid ${PAID_TOOLS[event.handle] ?? 'tool'} ${formatUsd(event.cost)}: spent ${formatUsd(event.spent)} of ${formatUsd(event.spendingCap)} (${pct}%)`,
         )
       }),
       ks.on('threshold', (event) =>
         timeline.line(
           event.handle,
-          `spend crossed ${event.thresholdPct * 100}% of the cap ($${event.spent.toFixed(2)} of $${event.spendingCap.toFixed(2)}): alert sent`,
+          `spend crossed ${event.thresholdPct * 100}% of the cap (${formatUsd(event.spent)} of ${formatUsd(event.spendingCap)}): alert sent`,
           'alert',
         ),
       ),
@@ -238,7 +246,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     for (const line of spendTable(agents, style)) write(`  ${line}`)
     const blast = agents.find((agent) => agent.handle === RESEARCHER)
     write(
-      `  Blast radius: ${RESEARCHER}'s cap ($${blast?.spendingCap.toFixed(2)}); it spent $${blast?.spent.toFixed(2)}. The other four never noticed.`,
+      `  Blast radius: ${RESEARCHER}'s cap (${formatUsd(blast?.spendingCap ?? 0)}); it spent ${formatUsd(blast?.spent ?? 0)}. The other four never noticed.`,
     )
     write('')
     write(style.bold(`Audit trail of ${RESEARCHER}`))

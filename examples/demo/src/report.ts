@@ -1,6 +1,6 @@
 // What the demo prints once the agents are done: spend against cap per agent, the stopped
 // agent's audit trail, and where the state lives with the commands to look at it yourself.
-import type { AuditEntry } from '@killswitch/core'
+import { type AuditEntry, formatUsd, spentPercent } from '@killswitch/core'
 import type { Style } from './style.ts'
 
 /** One row of the spend table. */
@@ -20,15 +20,15 @@ export interface AgentRow {
 
 const BAR_WIDTH = 20
 
-function money(usd: number): string {
-  // Cents hide a model call's cost; four decimals show it without drowning the table.
-  return usd >= 0.1 || usd === 0 ? `$${usd.toFixed(2)}` : `$${usd.toFixed(4)}`
-}
+// Money and percentages as the CLI shows them (core's one formatter): `agents list` and
+// this table never disagree about the same agent.
+const money = formatUsd
 
-function bar(fraction: number, style: Style): string {
+function bar(spent: number, cap: number, style: Style): string {
+  const fraction = cap > 0 ? spent / cap : 0
   const filled = Math.min(BAR_WIDTH, Math.round(fraction * BAR_WIDTH))
   const text = '█'.repeat(filled) + '░'.repeat(BAR_WIDTH - filled)
-  const percent = `${Math.round(fraction * 100)}%`.padStart(4)
+  const percent = `${spentPercent(spent, cap)}%`.padStart(4)
   const colour = fraction >= 0.8 ? style.red : fraction >= 0.5 ? style.yellow : style.green
   return `${colour(text)} ${percent}`
 }
@@ -65,8 +65,8 @@ export function spendTable(rows: readonly AgentRow[], style: Style): string[] {
         row.handle,
         row.framework,
         row.status === 'revoked' ? style.red('revoked') : style.green('active'),
-        `${money(row.spent)} / $${row.spendingCap.toFixed(2)}`,
-        bar(row.spendingCap > 0 ? row.spent / row.spendingCap : 0, style),
+        `${money(row.spent)} / ${money(row.spendingCap)}`,
+        bar(row.spent, row.spendingCap, style),
         String(row.calls),
         row.stoppedBy === undefined
           ? `${row.done}/${row.planned} done`

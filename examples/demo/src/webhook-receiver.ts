@@ -3,7 +3,7 @@
 // against the raw body before trusting anything in it.
 import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { type AlertEvent, verifyWebhookSignature } from '@killswitch/core'
+import { type AlertEvent, formatUsd, verifyWebhookSignature } from '@killswitch/core'
 import type { Timeline } from './timeline.ts'
 
 /** One webhook as it arrived. */
@@ -40,7 +40,7 @@ function describe(event: AlertEvent): string {
       : event.type === 'runaway'
         ? `runaway alert (${event.detector})`
         : 'revoked alert'
-  return `${what} for ${event.agent} at $${event.spent.toFixed(2)} of $${event.spendingCap.toFixed(2)}`
+  return `${what} for ${event.agent} at ${formatUsd(event.spent)} of ${formatUsd(event.spendingCap)}`
 }
 
 /**
