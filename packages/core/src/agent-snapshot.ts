@@ -33,6 +33,10 @@ export interface AgentSnapshot {
   limits: LimitUsage[]
   /** The shared budgets it draws on, by id. */
   budgets: string[]
+  /** Approvals past the cap (off when absent). */
+  approvals: { enabled: boolean; waitMs: number }
+  /** Live grants from approvals: what it may spend past its cap, until when. */
+  grants: Array<{ approvalId: string; amount: number; expiresAt: string }>
 }
 
 /** Converts a store record to its public view; `limits` are its windows' live figures. */
@@ -60,5 +64,11 @@ export function toSnapshot(record: AgentRecord, limits: LimitUsage[] = []): Agen
     runaway: record.policy.runaway,
     limits,
     budgets: [...record.budgets],
+    approvals: record.policy.approvals ?? { enabled: false, waitMs: 0 },
+    grants: record.grants.map((grant) => ({
+      approvalId: grant.approvalId,
+      amount: toUsd(grant.amountMicros),
+      expiresAt: new Date(grant.expiresAt).toISOString(),
+    })),
   }
 }

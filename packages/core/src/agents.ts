@@ -38,6 +38,8 @@ export interface CreateAgentInput {
   limits?: Limit[]
   /** Shared budgets to draw on, by id (create them with `ks.budgets.create`). */
   budgets?: string[]
+  /** Past the cap, ask a person instead of refusing: `{ enabled: true, waitMs: 120_000 }`. */
+  approvals?: { enabled: boolean; waitMs?: number }
 }
 
 /** Input of `agents.update`. */
@@ -48,6 +50,8 @@ export interface UpdateAgentInput {
   limits?: Limit[]
   /** Replaces the shared budgets it draws on. */
   budgets?: string[]
+  /** Turns approvals past the cap on or off. */
+  approvals?: { enabled: boolean; waitMs?: number }
 }
 
 /** `ks.agents`. */
@@ -138,7 +142,11 @@ export function createAgentsApi(engine: Engine): AgentsApi {
       await checkBudgets(parsed.budgets)
       const credential = generateCredential()
       const now = engine.now()
-      const policy: AgentPolicy = { alerts: parsed.alerts ?? [], runaway: parsed.runaway ?? {} }
+      const policy: AgentPolicy = {
+        alerts: parsed.alerts ?? [],
+        runaway: parsed.runaway ?? {},
+        ...(parsed.approvals === undefined ? {} : { approvals: parsed.approvals }),
+      }
       const record = await call(() =>
         store.createAgent({
           handle: parsed.handle,
@@ -183,13 +191,22 @@ export function createAgentsApi(engine: Engine): AgentsApi {
       const now = engine.now()
       const capMicros = parsed.spendingCap === undefined ? undefined : toMicros(parsed.spendingCap)
       const policy =
-        parsed.runaway === undefined ? undefined : { ...current.policy, runaway: parsed.runaway }
+        parsed.runaway === undefined && parsed.approvals === undefined
+          ? undefined
+          : {
+              ...current.policy,
+              ...(parsed.runaway === undefined ? {} : { runaway: parsed.runaway }),
+              ...(parsed.approvals === undefined ? {} : { approvals: parsed.approvals }),
+            }
       const limits = parsed.limits === undefined ? undefined : toLimitRecords(parsed.limits)
       const summary = [
         capMicros === undefined
           ? undefined
           : `cap $${toUsd(current.capMicros)} -> $${toUsd(capMicros)}`,
-        policy === undefined ? undefined : 'runaway settings changed',
+        parsed.runaway === undefined ? undefined : 'runaway settings changed',
+        parsed.approvals === undefined
+          ? undefined
+          : `approvals ${parsed.approvals.enabled ? `on (wait ${parsed.approvals.waitMs} ms)` : 'off'}`,
         limits === undefined
           ? undefined
           : `limits ${parsed.limits?.map((limit) => `$${limit.amount}/${limit.per}`).join(', ') || 'none'}`,
@@ -211,7 +228,8 @@ export function createAgentsApi(engine: Engine): AgentsApi {
               ...(capMicros === undefined
                 ? {}
                 : { from: toUsd(current.capMicros), to: toUsd(capMicros) }),
-              ...(policy === undefined ? {} : { runaway: parsed.runaway }),
+              ...(parsed.runaway === undefined ? {} : { runaway: parsed.runaway }),
+              ...(parsed.approvals === undefined ? {} : { approvals: parsed.approvals }),
               ...(parsed.limits === undefined ? {} : { limits: parsed.limits }),
               ...(parsed.budgets === undefined ? {} : { budgets: parsed.budgets }),
             },

@@ -66,6 +66,19 @@ export const timeZoneSchema = z
   .string()
   .refine(isTimeZone, 'an IANA time zone such as "Europe/Paris" or "UTC"')
 
+export const approvalPolicySchema = z
+  .object({
+    enabled: z.boolean({ error: 'true or false' }),
+    waitMs: z
+      .number({ error: 'milliseconds to wait for a decision (0 fails at once)' })
+      .int('whole milliseconds')
+      .min(0, 'at least 0 (0 fails at once with ApprovalRequiredError)')
+      .max(3_600_000, 'at most one hour: a longer pause belongs to the framework (waitMs: 0)')
+      .optional()
+      .default(120_000),
+  })
+  .strict()
+
 export const createAgentSchema = z
   .object({
     handle: handleSchema,
@@ -75,6 +88,7 @@ export const createAgentSchema = z
     alerts: z.array(alertRuleSchema).optional(),
     limits: limitsSchema.optional(),
     budgets: z.array(handleSchema).optional(),
+    approvals: approvalPolicySchema.optional(),
   })
   .strict()
 
@@ -84,6 +98,7 @@ export const updateAgentSchema = z
     runaway: runawayConfigSchema.optional(),
     limits: limitsSchema.optional(),
     budgets: z.array(handleSchema).optional(),
+    approvals: approvalPolicySchema.optional(),
   })
   .strict()
 

@@ -3,7 +3,7 @@
 // from the package.
 import type { AuditEntry } from './audit.js'
 import { KillSwitchError, StoreUnavailableError } from './errors.js'
-import type { EventHub } from './events.js'
+import type { ApprovalEvent, EventHub } from './events.js'
 import type { SettlementOutbox } from './ledger/settlement-outbox.js'
 import type { PriceSource } from './pricing/price-source.js'
 import type { DetectorFinding, RunawayMonitor } from './runaway/types.js'
@@ -29,6 +29,8 @@ export interface Engine {
   afterSpend(agent: AgentRecord): void
   /** Sends a runaway trip to the agent's alert webhooks. */
   notifyRunaway(agent: AgentRecord, finding: DetectorFinding, action: string): void
+  /** Sends an approval request to the agent's alert webhooks (signed). */
+  notifyApproval?(agent: AgentRecord, event: ApprovalEvent): void
   /** Appends an audit entry (buffered by durable stores). */
   audit(entry: AuditEntry): void
 }

@@ -38,6 +38,10 @@ export interface KillSwitchEvents {
     enforced: boolean
     summary: string
   }
+  /** An agent with approvals on reached its cap: a person is asked to decide. */
+  approval_requested: ApprovalEvent
+  /** A person approved or denied a request. */
+  approval_decided: ApprovalEvent
 }
 
 export type KillSwitchEventName = keyof KillSwitchEvents
@@ -78,4 +82,18 @@ export class EventHub {
       }
     }
   }
+}
+
+/** An approval request as events and webhooks carry it. Amounts in dollars, times ISO. */
+export interface ApprovalEvent {
+  id: string
+  handle: string
+  status: 'pending' | 'approved' | 'denied' | 'expired'
+  requested: number
+  reason: string
+  createdAt: string
+  expiresAt: string
+  decidedBy?: string
+  decisionReason?: string
+  grant?: { amount: number; expiresAt: string }
 }

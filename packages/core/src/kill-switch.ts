@@ -9,6 +9,7 @@ import {
 } from './alerts/webhook-dispatcher.js'
 import { type AllowPrivateWebhooks, webhookTargetPolicy } from './alerts/webhook-target-policy.js'
 import { redactWebhookUrl } from './alerts/webhook-url.js'
+import { type ApprovalsApi, createApprovalsApi } from './approvals.js'
 import type { AuditEntry } from './audit.js'
 import { type BudgetsApi, createBudgetsApi } from './budgets.js'
 import { hashCredential, isWellFormedCredential } from './credentials.js'
@@ -86,6 +87,8 @@ export interface KillSwitch {
   readonly agents: KillSwitchAgentsApi
   /** Shared budgets (a team, an org, an end customer) that agents draw on. */
   readonly budgets: BudgetsApi
+  /** Requests to spend past a cap, and their decisions. */
+  readonly approvals: ApprovalsApi
   /** The store this kill switch uses. */
   readonly store: Store
   /** A guard for an agent credential: the seam framework adapters call. Never throws. */
@@ -267,6 +270,7 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
   return {
     agents: guardAlertRules(createAgentsApi(engine), { store, now, policy: webhookPolicy }),
     budgets: createBudgetsApi(engine),
+    approvals: createApprovalsApi(engine),
     store,
     guard(credential) {
       return createGuard(engine, credential)

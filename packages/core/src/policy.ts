@@ -13,10 +13,19 @@ export interface AlertRule {
   secret?: string
 }
 
+/** Approvals past the cap: ask a person instead of refusing. */
+export interface ApprovalPolicy {
+  enabled: boolean
+  /** How long a call waits for the decision, in ms; 0 fails at once with ApprovalRequiredError. */
+  waitMs: number
+}
+
 /** The agent's policy as stored. */
 export interface AgentPolicy {
   alerts: AlertRule[]
   runaway: RunawayConfig
+  /** Absent: approvals off (a call past the cap is refused). */
+  approvals?: ApprovalPolicy
 }
 
 export const EMPTY_POLICY: AgentPolicy = Object.freeze({ alerts: [], runaway: {} }) as AgentPolicy

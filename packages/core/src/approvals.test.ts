@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest'
+import { AgentRevokedError, InvalidConfigError } from './errors.js'
+import { createKillSwitch } from './kill-switch.js'
+
+describe('approvals API', () => {
+  it('lists pending requests, approves with a bounded grant, and emits the decision', async () => {
+    const now = Date.parse('2026-12-01T10:00:00Z')
+    const ks = createKillSwitch({ now: () => now, runaway: false })
+    await ks.agents.create({ handle: 'a', spendingCap: 5, approvals: { enabled: true, waitMs: 0 } })
+    expect((await ks.agents.get('a')).approvals).toEqual({ enabled: true, waitMs: 0 })
+    await ks.store.openApproval({
+      id: 'apr_1',
+      handle: 'a',
+      requestedMicros: 2_000_000,
+      reason: 'cap',
+      ttlMs: 60_000,
+      now,
+    })
+    const decided: string[] = []
+    ks.on('approval_decided', (event) => decided.push(`${event.id}:${event.status}`))
+    expect(await ks.approvals.list({ status: 'pending' })).toEqual([
+      expect.objectContaining({ id: 'apr_1', handle: 'a', status: 'pending', requested: 2 }),
+    ])
+    const approved = await ks.approvals.approve('apr_1', {
+      amount: 10,
+      ttlMs: 3_600_000,
+      by: 'alice',
+    })
+    expect(approved).toMatchObject({
+      status: 'approved',
+      decidedBy: 'alice',
+      grant: { amount: 10, expiresAt: '2026-12-01T11:00:00.000Z' },
+    })
+    expect(decided).toEqual(['apr_1:approved'])
+    expect((await ks.agents.get('a')).grants).toEqual([
+      { approvalId: 'apr_1', amount: 10, expiresAt: '2026-12-01T11:00:00.000Z' },
+    ])
+    const audit = await ks.audit('a')
+    expect(audit.at(-1)).toMatchObject({
+      type: 'approval',
+      data: { event: 'approved', by: 'alice', amount: 10 },
+    })
+  })
+
+  it('refuses bad grants and second decisions with the field named; a revoked agent is never approved', async () => {
+    const ks = createKillSwitch({ runaway: false })
+    await ks.agents.create({ handle: 'b', spendingCap: 5 })
+    const now = Date.now()
+    await ks.store.openApproval({
+      id: 'apr_2',
+      handle: 'b',
+      requestedMicros: 1,
+      reason: 'cap',
+      ttlMs: 60_000,
+      now,
+    })
+    await expect(
+      ks.approvals.approve('apr_2', { amount: -1, ttlMs: 60_000 }),
+    ).rejects.toMatchObject({ field: 'amount' })
+    await expect(ks.approvals.approve('apr_2', { amount: 1, ttlMs: 0 })).rejects.toMatchObject({
+      field: 'ttlMs',
+    })
+    await ks.agents.revoke('b', { reason: 'loop' })
+    await expect(ks.approvals.approve('apr_2', { amount: 1, ttlMs: 60_000 })).rejects.toSatisfy(
+      AgentRevokedError.isInstance,
+    )
+    const denied = await ks.approvals.deny('apr_2', { reason: 'looping' })
+    expect(denied).toMatchObject({
+      status: 'denied',
+      decisionReason: 'looping',
+      decidedBy: 'operator',
+    })
+    await expect(ks.approvals.deny('apr_2')).rejects.toSatisfy(InvalidConfigError.isInstance)
+    await expect(ks.approvals.get('nope')).rejects.toMatchObject({ field: 'id' })
+  })
+})

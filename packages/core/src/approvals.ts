@@ -1,0 +1,148 @@
+// The approvals API: the queue of requests to spend past a cap, and the decisions. A
+// decision can come from any process sharing the store (this API, the CLI, the admin API,
+// a signed link); a call waiting for it sees it within its poll interval.
+import { z } from 'zod'
+import { parseInput } from './config.js'
+import { type Engine, storeCall } from './engine.js'
+import { InvalidConfigError } from './errors.js'
+import type { ApprovalEvent } from './events.js'
+import { MAX_TTL_MS } from './ledger/ledger-input.js'
+import { toMicros, toUsd } from './money.js'
+import type { ApprovalRecord } from './store.js'
+
+/** An approval request as `approvals.list` shows it. */
+export type ApprovalSnapshot = ApprovalEvent
+
+/** `ks.approvals`. */
+export interface ApprovalsApi {
+  list(filter?: { status?: ApprovalRecord['status'] }): Promise<ApprovalSnapshot[]>
+  get(id: string): Promise<ApprovalSnapshot>
+  /** A grant: up to `amount` dollars more, for `ttlMs`. */
+  approve(
+    id: string,
+    grant: { amount: number; ttlMs: number; by?: string },
+  ): Promise<ApprovalSnapshot>
+  deny(id: string, options?: { reason?: string; by?: string }): Promise<ApprovalSnapshot>
+}
+
+const idSchema = z.string().min(1).max(200)
+const approveSchema = z
+  .object({
+    amount: z.number().finite().gt(0, 'a grant of more than $0').max(1_000_000_000),
+    ttlMs: z.number().int().min(1_000, 'at least 1000 ms').max(MAX_TTL_MS, 'at most 7 days'),
+    by: z.string().min(1).max(200).optional(),
+  })
+  .strict()
+const denySchema = z
+  .object({ reason: z.string().max(500).optional(), by: z.string().min(1).max(200).optional() })
+  .strict()
+
+/** The public view of a request. */
+export function toApprovalEvent(record: ApprovalRecord): ApprovalEvent {
+  return {
+    id: record.id,
+    handle: record.handle,
+    status: record.status,
+    requested: toUsd(record.requestedMicros),
+    reason: record.reason,
+    createdAt: new Date(record.createdAt).toISOString(),
+    expiresAt: new Date(record.expiresAt).toISOString(),
+    ...(record.decidedBy === undefined ? {} : { decidedBy: record.decidedBy }),
+    ...(record.decisionReason === undefined ? {} : { decisionReason: record.decisionReason }),
+    ...(record.grant === undefined
+      ? {}
+      : {
+          grant: {
+            amount: toUsd(record.grant.amountMicros),
+            expiresAt: new Date(record.grant.expiresAt).toISOString(),
+          },
+        }),
+  }
+}
+
+/** Builds the approvals API over an engine. */
+export function createApprovalsApi(engine: Engine): ApprovalsApi {
+  const store = engine.store
+  const call = <T>(operation: () => Promise<T>) => storeCall(store, operation)
+
+  const decided = (record: ApprovalRecord) => {
+    const event = toApprovalEvent(record)
+    engine.events.emit('approval_decided', event)
+    return event
+  }
+
+  return {
+    async list(filter = {}) {
+      return (await call(() => store.listApprovals(engine.now(), filter))).map(toApprovalEvent)
+    },
+
+    async get(id) {
+      const record = await call(() =>
+        store.getApproval(parseInput(idSchema, id, 'approvals.get'), engine.now()),
+      )
+      if (!record)
+        throw new InvalidConfigError(
+          'id',
+          `No approval request has the id "${id}" (approvals.list shows them).`,
+        )
+      return toApprovalEvent(record)
+    },
+
+    async approve(id, grant) {
+      const checked = parseInput(idSchema, id, 'approvals.approve')
+      const parsed = parseInput(approveSchema, grant, 'approvals.approve')
+      const now = engine.now()
+      const by = parsed.by ?? 'operator'
+      const amount = toMicros(parsed.amount)
+      const record = await call(async () => {
+        const current = await store.getApproval(checked, now)
+        return store.decideApproval({
+          id: checked,
+          status: 'approved',
+          by,
+          grant: { amountMicros: amount, ttlMs: parsed.ttlMs },
+          now,
+          audit: current && {
+            at: now,
+            handle: current.handle,
+            type: 'approval',
+            summary: `approval ${checked} approved by ${by}: up to $${parsed.amount} more until ${new Date(now + parsed.ttlMs).toISOString()}`,
+            data: {
+              approvalId: checked,
+              event: 'approved',
+              by,
+              amount: parsed.amount,
+              ttlMs: parsed.ttlMs,
+            },
+          },
+        })
+      })
+      return decided(record)
+    },
+
+    async deny(id, options = {}) {
+      const checked = parseInput(idSchema, id, 'approvals.deny')
+      const parsed = parseInput(denySchema, options, 'approvals.deny')
+      const now = engine.now()
+      const by = parsed.by ?? 'operator'
+      const record = await call(async () => {
+        const current = await store.getApproval(checked, now)
+        return store.decideApproval({
+          id: checked,
+          status: 'denied',
+          by,
+          ...(parsed.reason === undefined ? {} : { reason: parsed.reason }),
+          now,
+          audit: current && {
+            at: now,
+            handle: current.handle,
+            type: 'approval',
+            summary: `approval ${checked} denied by ${by}${parsed.reason ? `: ${parsed.reason}` : ''}`,
+            data: { approvalId: checked, event: 'denied', by, reason: parsed.reason ?? null },
+          },
+        })
+      })
+      return decided(record)
+    },
+  }
+}
