@@ -37,6 +37,15 @@ export class AgentAccess {
     if (isWellFormedCredential(credential)) {
       this.#credentialHash = hashCredential(credential)
       this.#controller = engine.controllerFor(this.#credentialHash)
+      // Resolved at once, not at the first call: the guard's `signal` must abort when the
+      // agent is (or gets) revoked even if this guard never makes a call. A failure here is
+      // not a refusal (nothing was asked): the first call resolves again and refuses then.
+      if (!this.#controller.signal.aborted) {
+        this.#lookup().then(
+          (agent) => this.#watch(agent),
+          () => {},
+        )
+      }
     } else {
       // A malformed credential can never become valid: its guard is dead from the start.
       this.#controller = new AbortController()
@@ -68,26 +77,12 @@ export class AgentAccess {
   /** The agent behind the credential, looked up once; refuses an unknown one. */
   async resolve(): Promise<AgentRecord> {
     if (this.agent) return this.agent
-    const hash = this.#credentialHash
-    if (hash === undefined) return this.deny(undefined, 'revoked', new AgentRevokedError())
-    const engine = this.#engine
-    this.#resolving ??= storeCall(engine.store, () =>
-      engine.store.findAgentByCredentialHash(hash, engine.now()),
-    ).then((agent) => {
-      if (!agent) {
-        // An unknown credential never becomes valid: credentials exist only once created.
-        this.#controller.abort(new AgentRevokedError())
-        throw new AgentRevokedError()
-      }
-      engine.bindHandle(hash, agent.handle)
-      if (agent.status === 'revoked') this.abort(agent)
-      this.agent = agent
-      return agent
-    })
+    if (this.#credentialHash === undefined) {
+      return this.deny(undefined, 'revoked', new AgentRevokedError())
+    }
     try {
-      return await this.#resolving
+      return await this.#lookup()
     } catch (error) {
-      this.#resolving = undefined
       if (!KillSwitchError.isInstance(error)) throw error
       return this.deny(
         undefined,
@@ -95,6 +90,48 @@ export class AgentAccess {
         error,
       )
     }
+  }
+
+  /** Finds the agent by its credential (one lookup at a time; retried after a failure). */
+  #lookup(): Promise<AgentRecord> {
+    const hash = this.#credentialHash as string
+    const engine = this.#engine
+    this.#resolving ??= storeCall(engine.store, () =>
+      engine.store.findAgentByCredentialHash(hash, engine.now()),
+    ).then(
+      (agent) => {
+        if (!agent) {
+          // An unknown credential never becomes valid: credentials exist only once created.
+          this.#controller.abort(new AgentRevokedError())
+          throw new AgentRevokedError()
+        }
+        engine.bindHandle(hash, agent.handle)
+        if (agent.status === 'revoked') this.abort(agent)
+        this.agent ??= agent
+        return agent
+      },
+      (error) => {
+        this.#resolving = undefined
+        throw error
+      },
+    )
+    return this.#resolving
+  }
+
+  /**
+   * Closes the window between the lookup and binding the handle: a revocation published
+   * then found no guard to abort. One more read after binding sees it; any later one is
+   * delivered to the bound handle.
+   */
+  #watch(agent: AgentRecord): void {
+    if (agent.status === 'revoked') return
+    const engine = this.#engine
+    storeCall(engine.store, () => engine.store.getAgent(agent.handle, engine.now())).then(
+      (latest) => {
+        if (!latest || latest.status === 'revoked') this.abort(latest ?? agent)
+      },
+      () => {},
+    )
   }
 
   /** Reads the agent again (cached numbers may be stale: holds lapsed, cap raised elsewhere). */

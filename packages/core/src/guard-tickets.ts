@@ -7,11 +7,11 @@ import type {
   ModelCallTicket,
   Settlement,
   SpendTicket,
-  TokenUsage,
   ToolCallTicket,
 } from './guard-types.js'
 import { toUsd } from './money.js'
 import type { ModelRates } from './pricing/model-rates.js'
+import type { OutputCount } from './pricing/output-count.js'
 import { canonicalHash } from './runaway/canonical-hash.js'
 import type { AgentRecord } from './store.js'
 
@@ -20,10 +20,12 @@ export interface ModelTicketState {
   /** The input-token bound the hold was computed with. */
   inputTokens: number
   boundMicros: number
-  /** Output tokens seen so far while streaming. */
-  outputTokens: number
-  settlement: Promise<Settlement> | undefined
-  done: boolean
+  /** The output counted as it streams, and the limit the hold pays for. */
+  output: OutputCount
+  /** Set by the call's one ending (call-ending.ts): its settlement, or a release at $0. */
+  ending: Promise<Settlement> | undefined
+  /** Stops renewing the hold's lease. */
+  stopLease: () => void
 }
 
 export interface SpendTicketState {
@@ -31,6 +33,8 @@ export interface SpendTicketState {
   description: string
   details: Record<string, unknown> | undefined
   done: Promise<Settlement> | undefined
+  /** Stops renewing the hold's lease. */
+  stopLease: () => void
 }
 
 export const modelTickets = new WeakMap<ModelCallTicket, ModelTicketState>()
@@ -55,16 +59,6 @@ export function settlementOf(costMicros: number, agent: AgentRecord): Settlement
     spentUsd: toUsd(agent.spentMicros),
     availableUsd: availableUsd(agent),
   }
-}
-
-/** True when the provider reported any token count (else the whole hold is settled). */
-export function hasTokens(usage: TokenUsage): boolean {
-  return [
-    usage.inputTokens,
-    usage.outputTokens,
-    usage.cacheReadTokens,
-    usage.cacheWriteTokens,
-  ].some((count) => typeof count === 'number' && Number.isFinite(count) && count > 0)
 }
 
 /** A hash of a model's output (text and tool-call plan) for no-progress detection. */

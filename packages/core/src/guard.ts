@@ -3,14 +3,14 @@
 // its bound atomically in the store (guard-ledger.ts) before anything is spent.
 import { randomUUID } from 'node:crypto'
 import { AgentAccess } from './agent-access.js'
+import { type CallEnd, costOfEnding } from './call-ending.js'
 import type { Engine } from './engine.js'
 import { InvalidConfigError, type KillSwitchError, UnknownModelPriceError } from './errors.js'
-import { auditEntry, holdFunds, releaseFunds, settleFunds } from './guard-ledger.js'
+import { auditEntry, holdFunds, releaseFunds, renewHold, settleFunds } from './guard-ledger.js'
 import {
   availableUsd,
   describeError,
   formatUsd,
-  hasTokens,
   isOwnOrAbort,
   type ModelTicketState,
   modelTickets,
@@ -27,17 +27,15 @@ import type {
   Settlement,
   SpendRequest,
   SpendTicket,
+  TokenUsage,
   ToolCallRequest,
   ToolCallTicket,
 } from './guard-types.js'
+import { keepHoldAlive } from './hold-lease.js'
+import { MAX_TTL_MS } from './ledger/ledger-input.js'
 import { toMicros, toUsd } from './money.js'
-import {
-  affordableOutputTokens,
-  costBound,
-  costOfUsage,
-  estimateOutputTokens,
-  inputTokenBound,
-} from './pricing/cost.js'
+import { affordableOutputTokens, costBound, inputTokenBound } from './pricing/cost.js'
+import { outputCounting } from './pricing/output-count.js'
 
 // A reserve refused for the cap is retried with fresh numbers (a smaller clamp may fit).
 const RESERVE_ATTEMPTS = 4
@@ -91,29 +89,30 @@ class Guard implements AgentGuard {
     const engine = this.#engine
     const access = this.#access
     const agent = await access.admit(request.runId)
-    await access.observe(agent, { kind: 'model_call', runId: request.runId, model: request.model })
     const rates = engine.prices.resolve(request.model, request.provider)
     if (!rates) {
       const error = new UnknownModelPriceError(request.model, request.provider)
       return access.deny(agent.handle, 'unknown_price', error, { model: request.model })
     }
-    const inputTokens = inputTokenBound(request.input)
+    const inputTokens = inputTokenBound(request.input, { contextWindow: rates.contextWindow })
+    // The hold covers what the output count can reach: the max output tokens the provider is
+    // told, times the count's headroom when the model's tokenizer is not known.
+    const counting = await outputCounting(request.model)
     const wanted = userMax ?? engine.defaultMaxOutputTokens
     let fresh = false
     for (let attempt = 0; attempt < RESERVE_ATTEMPTS; attempt++) {
       const known = access.agent ?? agent
       const available = known.capMicros - known.spentMicros - known.heldMicros
-      const maxOutputTokens = Math.min(
-        wanted,
-        affordableOutputTokens(available, inputTokens, rates),
-      )
+      const affordable = affordableOutputTokens(available, inputTokens, rates)
+      const maxOutputTokens = Math.min(wanted, Math.floor(affordable / counting.headroom))
       if (available <= 0 || maxOutputTokens < 1) {
         if (fresh) break
         fresh = true
         await access.reload(known.handle)
         continue
       }
-      const amount = costBound(inputTokens, maxOutputTokens, rates)
+      const output = counting.start(maxOutputTokens)
+      const amount = costBound(inputTokens, output.limit, rates)
       const holdId = randomUUID()
       const result = await holdFunds(engine, {
         handle: known.handle,
@@ -127,6 +126,7 @@ class Guard implements AgentGuard {
           priceId: rates.priceId,
           inputTokenBound: inputTokens,
           maxOutputTokens,
+          ...(output.limit === maxOutputTokens ? {} : { outputCountBound: output.limit }),
           requestedMaxOutputTokens: userMax ?? null,
           runId: request.runId ?? null,
         },
@@ -143,32 +143,48 @@ class Guard implements AgentGuard {
           maxOutputTokens,
           reservedUsd: toUsd(amount),
         })
-        const state = {
+        const state: ModelTicketState = {
           rates,
           inputTokens,
           boundMicros: amount,
-          outputTokens: 0,
-          settlement: undefined,
-          done: false,
+          output,
+          ending: undefined,
+          stopLease: keepHoldAlive(engine, ticket, {
+            handle: known.handle,
+            holdId,
+            ttlMs: engine.holdTtlMs,
+          }),
         }
         modelTickets.set(ticket, state)
+        // Runaway detection sees only calls that were admitted and held: a call refused for
+        // the cap is not activity. A call it refuses never left: its hold is released.
+        try {
+          await access.observe(result.agent ?? known, {
+            kind: 'model_call',
+            runId: request.runId,
+            model: request.model,
+          })
+        } catch (error) {
+          await this.#endModel(ticket, state, { sent: false }, describeError(error))
+          throw error
+        }
         return ticket
       }
     }
     const known = access.agent ?? agent
-    // The least this call could need: its prompt and one output token.
-    const error = access.capError(known, toUsd(costBound(inputTokens, 1, rates)))
+    // The least this call could need: its prompt and one output token (as counted).
+    const error = access.capError(known, toUsd(costBound(inputTokens, counting.headroom, rates)))
     return access.deny(known.handle, 'spending_cap', error, { model: request.model })
   }
 
   onOutputDelta(ticket: ModelCallTicket, delta: OutputDelta): void {
     const state = modelTickets.get(ticket)
-    if (!state || state.done) return
+    if (!state || state.ending) return
     const access = this.#access
     if (access.signal.aborted) throw access.revokedError(ticket.handle)
-    state.outputTokens += delta.tokens ?? estimateOutputTokens(delta.text ?? '')
-    // The provider was told maxOutputTokens; streaming past it would spend past the hold.
-    if (state.outputTokens > ticket.maxOutputTokens) {
+    // The count never falls below the provider's for the text: past the limit, the running
+    // cost would pass the hold. The provider was told less; it is not keeping to it.
+    if (state.output.add(delta) > state.output.limit) {
       const message = `Agent "${ticket.handle}" streamed past the ${ticket.maxOutputTokens} output tokens its $${ticket.reservedUsd} hold pays for: the stream was stopped before spending past the hold.`
       const error = access.capError(access.agent, ticket.reservedUsd, message)
       access.recordDenial(ticket.handle, 'spending_cap', error, { model: ticket.model })
@@ -186,45 +202,110 @@ class Guard implements AgentGuard {
         ),
       )
     }
-    state.settlement ??= this.#settleModel(ticket, state, result ?? {})
-    state.done = true
-    return state.settlement
+    if (state.ending) return state.ending
+    const outcome = result ?? {}
+    // A call that did not stream (generateText, invoke) shows its output only now.
+    if (state.output.tokens === 0 && typeof outcome.text === 'string') {
+      state.output.add({ text: outcome.text })
+    }
+    const settled = this.#endModel(ticket, state, { sent: true, usage: outcome.usage }, 'finished')
+    return settled.then(async (settlement) => {
+      const agent = this.#access.agent
+      if (agent) {
+        await this.#access.observe(agent, {
+          kind: 'model_result',
+          runId: ticket.runId,
+          model: ticket.model,
+          costMicros: toMicros(settlement.costUsd),
+          // Hashed only if a detector reads it (no-progress does; a disabled monitor does not).
+          get outputHash() {
+            return outputHash(outcome)
+          },
+        })
+      }
+      return settlement
+    })
   }
 
-  async failModelCall(ticket: ModelCallTicket, error: unknown): Promise<void> {
+  async failModelCall(
+    ticket: ModelCallTicket,
+    error: unknown,
+    options: { sent?: boolean; usage?: TokenUsage } = {},
+  ): Promise<void> {
     const state = modelTickets.get(ticket)
-    if (!state || state.done) return
-    state.done = true
-    const reason = describeError(error)
+    if (!state || state.ending) return
+    // Unless the adapter knows the provider call never started, the request may have left:
+    // it is paid for (call-ending.ts).
+    const end: CallEnd =
+      options.sent === false ? { sent: false } : { sent: true, usage: options.usage }
+    await this.#endModel(ticket, state, end, describeError(error))
     const access = this.#access
-    if (state.outputTokens > 0) {
-      // Output was produced, so the provider bills for it: settle an estimate, never zero.
-      const produced = {
-        inputTokens: Math.ceil(state.inputTokens / 4),
-        outputTokens: state.outputTokens,
-      }
-      const cost = Math.min(costOfUsage(produced, state.rates), state.boundMicros)
-      const summary = `settled ${formatUsd(cost)} (estimated) for ${ticket.model}: the call ended early (${reason})`
-      state.settlement = this.#settle(ticket.handle, ticket.id, cost, 'model', summary, {
-        model: ticket.model,
-        estimated: true,
-        outputTokens: state.outputTokens,
-        reason,
-      })
-      await state.settlement
-    } else {
-      const release = {
-        handle: ticket.handle,
-        holdId: ticket.id,
-        kind: 'model',
-        reason,
-        data: { model: ticket.model },
-      }
-      access.agent = await releaseFunds(this.#engine, release)
-    }
     if (!isOwnOrAbort(error) && access.agent) {
       await access.observe(access.agent, { kind: 'error', runId: ticket.runId, source: 'model' })
     }
+  }
+
+  /** Ends a model call exactly once: settles or releases it as call-ending.ts decides. */
+  #endModel(
+    ticket: ModelCallTicket,
+    state: ModelTicketState,
+    end: CallEnd,
+    reason: string,
+  ): Promise<Settlement> {
+    state.ending ??= (async () => {
+      state.stopLease()
+      const cost = costOfEnding(end, {
+        rates: state.rates,
+        inputTokens: state.inputTokens,
+        holdMicros: state.boundMicros,
+        output: state.output,
+      })
+      if (cost.action === 'release') {
+        this.#access.agent = await releaseFunds(this.#engine, {
+          handle: ticket.handle,
+          holdId: ticket.id,
+          kind: 'model',
+          reason: `not sent: ${reason}`,
+          data: { model: ticket.model },
+        })
+        const agent = this.#access.agent
+        return {
+          costUsd: 0,
+          spentUsd: toUsd(agent?.spentMicros ?? 0),
+          availableUsd: availableUsd(agent),
+        }
+      }
+      const micros = cost.costMicros
+      const ended = reason === 'finished' ? '' : `, the call ended early (${reason})`
+      const basis =
+        cost.basis === 'usage'
+          ? `${cost.inputTokens} in, ${cost.outputTokens} out`
+          : cost.basis === 'hold'
+            ? 'no usage reported: whole hold'
+            : `counted: up to ${cost.inputTokens} in, ${cost.outputTokens} out`
+      return this.#settle(
+        ticket.handle,
+        ticket.id,
+        micros,
+        'model',
+        `settled ${formatUsd(micros)} for ${ticket.model} (${basis})${ended}`,
+        {
+          model: ticket.model,
+          priceId: state.rates.priceId,
+          basis: cost.basis,
+          inputTokens: cost.inputTokens,
+          outputTokens: cost.outputTokens,
+          streamedTokens: state.output.tokens,
+          ...(cost.distrusted.length > 0 && cost.basis !== 'hold'
+            ? { usageNotBelieved: cost.distrusted }
+            : {}),
+          ...(reason === 'finished' ? {} : { reason }),
+          // The bound was wrong (a prompt smaller than its usage says): keep the evidence.
+          ...(micros > state.boundMicros ? { aboveHold: toUsd(micros - state.boundMicros) } : {}),
+        },
+      )
+    })()
+    return state.ending
   }
 
   async beforeToolCall(request: ToolCallRequest): Promise<ToolCallTicket> {
@@ -240,14 +321,19 @@ class Guard implements AgentGuard {
     }
     const access = this.#access
     const agent = await access.admit(request.runId)
-    await access.observe(agent, {
-      kind: 'tool_call',
+    const observation = {
+      kind: 'tool_call' as const,
       runId: request.runId,
       tool: request.name,
       args: request.args,
-    })
+    }
     const base = { handle: agent.handle, name: request.name, runId: request.runId }
-    if (price === 0) return Object.freeze({ ...base, holdId: undefined, priceUsd: 0 })
+    if (price === 0) {
+      await access.observe(agent, observation)
+      return Object.freeze({ ...base, holdId: undefined, priceUsd: 0 })
+    }
+    // A paid tool is held first: one refused for the cap is not activity for runaway
+    // detection. One that detection refuses has not run: its hold is released.
     const spend = await this.reserveSpend({
       amountUsd: price,
       kind: 'tool',
@@ -255,6 +341,12 @@ class Guard implements AgentGuard {
       details: { tool: request.name },
       runId: request.runId,
     })
+    try {
+      await access.observe(access.agent ?? agent, observation)
+    } catch (error) {
+      await this.releaseSpend(spend, { reason: `refused: ${describeError(error)}` })
+      throw error
+    }
     const ticket = Object.freeze({ ...base, holdId: spend.id, priceUsd: price })
     toolSpends.set(ticket, spend)
     return ticket
@@ -323,6 +415,11 @@ class Guard implements AgentGuard {
       description: request.description,
       details: request.details,
       done: undefined,
+      stopLease: keepHoldAlive(engine, ticket, {
+        handle: agent.handle,
+        holdId,
+        ttlMs: request.ttlMs ?? engine.holdTtlMs,
+      }),
     })
     return ticket
   }
@@ -338,6 +435,7 @@ class Guard implements AgentGuard {
       )
     }
     state.done ??= (async () => {
+      state.stopLease()
       const cost =
         outcome.amountUsd === undefined ? state.amountMicros : toMicros(outcome.amountUsd)
       const details: Record<string, unknown> = {
@@ -376,6 +474,7 @@ class Guard implements AgentGuard {
   ): Promise<void> {
     const state = spendTickets.get(ticket)
     if (!state || state.done) return
+    state.stopLease()
     const agent = this.#access.agent
     state.done = Promise.resolve({
       costUsd: 0,
@@ -403,10 +502,16 @@ class Guard implements AgentGuard {
   ): Promise<void> {
     const state = spendTickets.get(ticket)
     if (!state) return
+    // No longer live: the hold stays until `holdUntil`, then lapses and is charged in full
+    // (the payment may have gone through), unless a settlement proves less first.
+    state.stopLease()
     const until = new Date(outcome.holdUntil).toISOString()
     const summary = `outcome unknown: ${formatUsd(state.amountMicros)} for ${state.description} stays held until ${until} (${outcome.reason})`
-    this.#engine.audit(
-      auditEntry(ticket.handle, 'outcome_unknown', this.#engine.now(), summary, {
+    const engine = this.#engine
+    const ttlMs = Math.min(MAX_TTL_MS, Math.max(1, Math.ceil(outcome.holdUntil - engine.now())))
+    await renewHold(engine, { handle: ticket.handle, holdId: ticket.id, ttlMs })
+    engine.audit(
+      auditEntry(ticket.handle, 'outcome_unknown', engine.now(), summary, {
         holdId: ticket.id,
         kind: ticket.kind,
         amount: ticket.amountUsd,
@@ -423,50 +528,6 @@ class Guard implements AgentGuard {
     if (isOwnOrAbort(error)) return
     const agent = this.#access.agent ?? (await this.#access.resolve())
     await this.#access.observe(agent, { kind: 'error', source })
-  }
-
-  async #settleModel(
-    ticket: ModelCallTicket,
-    state: ModelTicketState,
-    result: ModelCallResult,
-  ): Promise<Settlement> {
-    const usage = result.usage
-    const reported = usage !== undefined && hasTokens(usage)
-    // Missing usage settles the whole hold: a call is never recorded as free.
-    const cost = reported ? costOfUsage(usage, state.rates) : state.boundMicros
-    const tokens = reported
-      ? {
-          inputTokens: usage.inputTokens ?? 0,
-          cacheReadTokens: usage.cacheReadTokens ?? 0,
-          cacheWriteTokens: usage.cacheWriteTokens ?? 0,
-          outputTokens: usage.outputTokens ?? 0,
-          reasoningTokens: usage.reasoningTokens ?? 0,
-        }
-      : { usage: 'missing: settled the whole hold' }
-    const summary = reported
-      ? `settled ${formatUsd(cost)} for ${ticket.model} (${usage.inputTokens ?? 0} in, ${usage.outputTokens ?? 0} out)`
-      : `settled ${formatUsd(cost)} for ${ticket.model} (no usage reported: whole hold)`
-    const settlement = await this.#settle(ticket.handle, ticket.id, cost, 'model', summary, {
-      model: ticket.model,
-      priceId: state.rates.priceId,
-      ...tokens,
-      // The bound was wrong (a prompt smaller than its usage says): keep the evidence.
-      ...(cost > state.boundMicros ? { aboveHold: toUsd(cost - state.boundMicros) } : {}),
-    })
-    const agent = this.#access.agent
-    if (agent) {
-      await this.#access.observe(agent, {
-        kind: 'model_result',
-        runId: ticket.runId,
-        model: ticket.model,
-        costMicros: cost,
-        // Hashed only if a detector reads it (no-progress does; a disabled monitor does not).
-        get outputHash() {
-          return outputHash(result)
-        },
-      })
-    }
-    return settlement
   }
 
   async #settle(

@@ -2,7 +2,13 @@ import { calcPrice } from '@pydantic/genai-prices'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { InvalidConfigError } from '../errors.js'
-import { affordableOutputTokens, costBound, costOfUsage, inputTokenBound } from './cost.js'
+import {
+  affordableOutputTokens,
+  costBound,
+  costOfUsage,
+  inputTokenBound,
+  REQUEST_OVERHEAD_TOKENS,
+} from './cost.js'
 import { createPriceSource } from './price-source.js'
 
 const prices = createPriceSource()
@@ -123,12 +129,12 @@ describe('bounds', () => {
     m: { inputPerMTok: 3, outputPerMTok: 15, cacheWritePerMTok: 3.75 },
   }).resolve('m')!
 
-  it('bounds input tokens by UTF-8 bytes, binary parts by a fixed allowance', () => {
+  it('bounds text by its UTF-8 bytes as JSON, plus a chat template allowance', () => {
     expect(inputTokenBound('héllo')).toBe(6)
     const prompt = [{ role: 'user', content: 'hi' }]
-    expect(inputTokenBound(prompt)).toBeGreaterThanOrEqual(JSON.stringify(prompt).length)
-    expect(inputTokenBound(prompt)).toBeLessThan(JSON.stringify(prompt).length + 8)
-    expect(inputTokenBound({ image: new Uint8Array(1_000_000) })).toBeLessThan(10_000)
+    const json = JSON.stringify(prompt).length
+    expect(inputTokenBound(prompt)).toBeGreaterThanOrEqual(json + REQUEST_OVERHEAD_TOKENS)
+    expect(inputTokenBound(prompt)).toBeLessThan(json + REQUEST_OVERHEAD_TOKENS + 8)
   })
 
   it('never bounds a prompt below the UTF-8 bytes of its text', () => {
@@ -177,7 +183,7 @@ describe('input bound of framework objects', () => {
       lc_kwargs: { content: 'hello', metadata: 'x'.repeat(1_000) },
     }
     const message = { ...internals, toJSON: () => ({ role: 'user', content: 'hello' }) }
-    expect(inputTokenBound([message])).toBeLessThan(60)
+    expect(inputTokenBound([message])).toBeLessThan(60 + REQUEST_OVERHEAD_TOKENS)
     expect(inputTokenBound([message])).toBeGreaterThanOrEqual(JSON.stringify([message]).length)
     expect(inputTokenBound([internals])).toBeGreaterThan(1_000)
   })

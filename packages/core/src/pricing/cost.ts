@@ -4,32 +4,108 @@
 import type { TokenUsage } from '../guard-types.js'
 import { mulDivCeil } from '../money.js'
 import { type ModelRates, maxRate, rateAt } from './model-rates.js'
+import { conservativeTokens } from './output-count.js'
 
 const PER_MILLION = 1_000_000
 
-/** Binary parts (images, files) count as this many input tokens in the bound. */
-export const BINARY_PART_TOKENS = 4096
+/**
+ * The context window assumed for a model whose price data and overrides give none: an
+ * input part that cannot be sized is bounded by it, and no model bills more input than fits.
+ */
+export const DEFAULT_CONTEXT_WINDOW = 1_000_000
 
 /**
- * An upper bound on the input tokens of a prompt: about its size as JSON in UTF-8 bytes
- * (every token of a byte-level tokenizer covers at least one byte), with binary parts
- * (images, files) counted as BINARY_PART_TOKENS each. Deliberately conservative: the hold
- * is released at settlement. A walk rather than JSON.stringify: no string is built, and a
- * Uint8Array is not serialised byte by byte.
+ * Tokens a provider adds around a request that has tools (Anthropic's tool-use system prompt
+ * is a few hundred): the tools' JSON alone does not bound them.
+ */
+export const TOOLS_OVERHEAD_TOKENS = 1_024
+
+/** Tokens of a chat template around the messages (role markers, start and end tokens). */
+export const REQUEST_OVERHEAD_TOKENS = 64
+
+export interface InputBoundOptions {
+  /**
+   * The model's context window (ModelRates.contextWindow): the bound of every part that
+   * cannot be sized from the request. Defaults to DEFAULT_CONTEXT_WINDOW.
+   */
+  contextWindow?: number
+}
+
+/**
+ * An upper bound on the input tokens of a prompt. Text counts its UTF-8 bytes as JSON (a
+ * token of a byte-level tokenizer covers at least one byte). A part whose tokens cannot be
+ * known from the request (an image, a PDF or audio, by URL, by file id or as bytes or
+ * base64: a provider renders it into however many tokens it likes) is bounded by the
+ * model's context window, which no request's input can exceed; all such parts together
+ * add one context window. Never the length of a URL. A walk rather than JSON.stringify: no
+ * string is built, and bytes are not serialised.
  *
  * @example
  * inputTokenBound([{ role: 'user', content: 'hello' }]) // about the prompt's size as JSON
+ * inputTokenBound([{ type: 'image', image: new URL('https://x/y.png') }], { contextWindow: 128_000 }) // >= 128,000
  */
-export function inputTokenBound(input: unknown): number {
-  return typeof input === 'string' ? Buffer.byteLength(input, 'utf8') : jsonBytes(input, 0)
+export function inputTokenBound(input: unknown, options: InputBoundOptions = {}): number {
+  if (typeof input === 'string') return Buffer.byteLength(input, 'utf8')
+  const walk: Walk = { media: false, tools: false }
+  const bytes = jsonBytes(input, 0, walk)
+  const window = options.contextWindow ?? DEFAULT_CONTEXT_WINDOW
+  return (
+    bytes +
+    REQUEST_OVERHEAD_TOKENS +
+    (walk.tools ? TOOLS_OVERHEAD_TOKENS : 0) +
+    (walk.media ? window : 0)
+  )
+}
+
+interface Walk {
+  /** A part that cannot be sized from the request was seen. */
+  media: boolean
+  /** The request declares tools. */
+  tools: boolean
 }
 
 // Deeper than any real prompt; a cycle or a pathological value is bounded, not followed.
 const MAX_DEPTH = 64
 
-function jsonBytes(value: unknown, depth: number): number {
+// Part types that carry content a provider turns into tokens by its own rules, in every
+// wire format the adapters see: AI SDK prompts (`file`, `image`), OpenAI chat and responses
+// (`image_url`, `input_image`, `input_file`, `input_audio`, `file`), Anthropic (`image`,
+// `document`, `container_upload`), LangChain content blocks (`image`, `file`, `audio`,
+// `video`, `media`), Gemini (`inline_data`, `file_data`).
+const MEDIA_TYPES = new Set([
+  'image',
+  'image_url',
+  'input_image',
+  'file',
+  'input_file',
+  'input_audio',
+  'audio',
+  'video',
+  'document',
+  'media',
+  'image_file',
+  'container_upload',
+])
+// Gemini parts carry their content under a key, without a `type`.
+const MEDIA_KEYS = new Set(['inline_data', 'inlineData', 'file_data', 'fileData'])
+
+/** A Gemini-style media field: an object naming a MIME type or a file URI (not a schema). */
+function isMediaField(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false
+  const fields = value as Record<string, unknown>
+  return (
+    typeof (fields.mime_type ?? fields.mimeType ?? fields.file_uri ?? fields.fileUri) === 'string'
+  )
+}
+
+function isDataUrl(value: string): boolean {
+  return value.startsWith('data:') && value.includes(';base64,')
+}
+
+function jsonBytes(value: unknown, depth: number, walk: Walk): number {
   switch (typeof value) {
     case 'string':
+      if (isDataUrl(value)) walk.media = true
       return Buffer.byteLength(value, 'utf8') + 2
     case 'number':
     case 'bigint':
@@ -38,22 +114,37 @@ function jsonBytes(value: unknown, depth: number): number {
       return 5
     case 'object': {
       if (value === null) return 4
-      if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return BINARY_PART_TOKENS
-      if (depth >= MAX_DEPTH) return BINARY_PART_TOKENS
+      if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) {
+        // Bytes whose token cost only the provider knows (an image, a PDF, audio).
+        walk.media = true
+        return 2
+      }
+      if (value instanceof URL) {
+        // Content by reference: the provider fetches it; its URL says nothing of its size.
+        walk.media = true
+        return Buffer.byteLength(value.href, 'utf8') + 2
+      }
+      if (depth >= MAX_DEPTH) {
+        walk.media = true
+        return 2
+      }
       // As JSON.stringify does: an object that says how it serialises (a framework's
-      // message class, a Date, a URL) is sized as that, not as its internals.
+      // message class, a Date) is sized as that, not as its internals.
       const toJSON = (value as { toJSON?: unknown }).toJSON
-      if (typeof toJSON === 'function') return jsonBytes(toJSON.call(value), depth + 1)
+      if (typeof toJSON === 'function') return jsonBytes(toJSON.call(value), depth + 1, walk)
       let bytes = 2
       if (Array.isArray(value)) {
-        for (const item of value) bytes += jsonBytes(item, depth + 1) + 1
+        for (const item of value) bytes += jsonBytes(item, depth + 1, walk) + 1
         return bytes
       }
-      for (const key in value) {
-        bytes +=
-          Buffer.byteLength(key, 'utf8') +
-          4 +
-          jsonBytes((value as Record<string, unknown>)[key], depth + 1)
+      const record = value as Record<string, unknown>
+      const type = record.type
+      if (typeof type === 'string' && MEDIA_TYPES.has(type)) walk.media = true
+      for (const key in record) {
+        const item = record[key]
+        if (MEDIA_KEYS.has(key) && isMediaField(item)) walk.media = true
+        if (key === 'tools' && depth <= 1 && hasEntries(item)) walk.tools = true
+        bytes += Buffer.byteLength(key, 'utf8') + 4 + jsonBytes(item, depth + 1, walk)
       }
       return bytes
     }
@@ -62,15 +153,20 @@ function jsonBytes(value: unknown, depth: number): number {
   }
 }
 
+function hasEntries(value: unknown): boolean {
+  if (Array.isArray(value)) return value.length > 0
+  return value !== null && typeof value === 'object' && Object.keys(value).length > 0
+}
+
 /**
- * An estimate of the tokens in streamed text (about four bytes a token), used only to catch
- * a provider that streams past the max output tokens it was given.
+ * A conservative count of the tokens in streamed text, for any tokenizer
+ * (see output-count.ts).
  *
  * @example
- * estimateOutputTokens('four') // 1
+ * estimateOutputTokens('four') // 3
  */
 export function estimateOutputTokens(text: string): number {
-  return Math.ceil(Buffer.byteLength(text, 'utf8') / 4)
+  return conservativeTokens(text)
 }
 
 function tokens(value: number | undefined): number {
@@ -143,8 +239,8 @@ export function affordableOutputTokens(
   if (left < 0) return 0
   const rate = maxOutputRate(rates)
   if (rate === 0) return Number.POSITIVE_INFINITY
-  // floor(left * 1e6 / rate) keeps ceil(n * rate / 1e6) <= left.
-  let n = Math.floor((left * PER_MILLION) / rate)
-  while (n > 0 && mulDivCeil(n, rate, PER_MILLION) > left) n--
-  return n
+  // The largest n with ceil(n * rate / 1e6) <= left is floor(left * 1e6 / rate), exactly:
+  // in BigInt, since left * 1e6 passes 2^53 for a large cap (one division, no search).
+  const n = (BigInt(left) * BigInt(PER_MILLION)) / BigInt(rate)
+  return n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n)
 }

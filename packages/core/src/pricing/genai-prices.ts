@@ -13,6 +13,12 @@ function toRate(value: GenaiModelPrice[string]): Rate | undefined {
   }
 }
 
+function contextWindowOf(tokens: number | undefined): { contextWindow?: number } {
+  return typeof tokens === 'number' && Number.isSafeInteger(tokens) && tokens > 0
+    ? { contextWindow: tokens }
+    : {}
+}
+
 function lookup(model: string, providerId: string | undefined) {
   try {
     // Zero usage: we only want the price entry that applies now.
@@ -40,5 +46,6 @@ export function genaiPriceLookup(model: string, providerId?: string): ModelRates
     cacheWrite: toRate(price.cache_write_mtok) ?? input,
     reasoning: toRate(price.output_reasoning_mtok) ?? output,
     perRequestMicros: typeof requests === 'number' ? Math.ceil((requests * 1_000_000) / 1000) : 0,
+    ...contextWindowOf(found.model.context_window),
   }
 }

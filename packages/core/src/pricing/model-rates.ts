@@ -15,6 +15,11 @@ export interface ModelRates {
   readonly reasoning: Rate
   /** A fixed price per request, in micro-dollars. */
   readonly perRequestMicros: number
+  /**
+   * The model's context window in tokens, when the price data or an override says: it
+   * bounds the input parts that cannot be sized from the request (a file by URL).
+   */
+  readonly contextWindow?: number
 }
 
 /** The rate that applies to a call with `inputTokens` input tokens. */

@@ -20,6 +20,11 @@ export interface ModelPrice {
   reasoningPerMTok?: number
   /** A fixed price per request, in dollars. */
   perRequest?: number
+  /**
+   * The model's context window in tokens: it bounds an input part that cannot be sized from
+   * the request (an image or a PDF by URL). Defaults to the price data's, else 1,000,000.
+   */
+  contextWindow?: number
 }
 
 /** Resolves a model (and optional provider) to its rates, or undefined when unknown. */
@@ -59,10 +64,19 @@ function ratesFromOverride(priceId: string, price: ModelPrice): ModelRates {
     reasoning:
       price.reasoningPerMTok === undefined ? output : usdPerMTokToRate(price.reasoningPerMTok),
     perRequestMicros: Math.round((price.perRequest ?? 0) * 1_000_000),
+    ...(price.contextWindow === undefined ? {} : { contextWindow: price.contextWindow }),
   }
 }
 
 function checkPrice(model: string, price: ModelPrice): void {
+  const window = price.contextWindow
+  if (window !== undefined && (!Number.isSafeInteger(window) || window < 1)) {
+    throw new InvalidConfigError(
+      `prices.${model}.contextWindow`,
+      `Invalid prices["${model}"].contextWindow: a whole number of tokens >= 1 (got ${String(window)}). ` +
+        `Example: prices: { '${model}': { inputPerMTok: 2.5, outputPerMTok: 10, contextWindow: 128000 } }.`,
+    )
+  }
   const fields = [
     'inputPerMTok',
     'outputPerMTok',

@@ -1,0 +1,136 @@
+// What each ending of a model call costs: one rule for every adapter and every way a call
+// ends (success, provider error, caller abort, a consumer that stops reading, revocation, the
+// cap reached mid-stream, a provider that ignores its abort).
+//
+// - The request never left the process: release the hold.
+// - It left: settle the larger of what the provider's usage says and what the guard
+//   counted (the input bound plus the output counted as it streamed). Usage that is
+//   missing, not a whole non-negative number, or below what streamed is not believed: the
+//   guard's own figure stands in for it. When neither usage nor any output is known, the
+//   whole hold is settled: money that may have left is spent.
+import type { TokenUsage } from './guard-types.js'
+import { mulDivCeil } from './money.js'
+import { costBound, costOfUsage, maxOutputRate } from './pricing/cost.js'
+import type { ModelRates } from './pricing/model-rates.js'
+import type { OutputCount } from './pricing/output-count.js'
+
+/** How a call ended, as far as its cost goes. */
+export type CallEnd =
+  /** The provider call provably never started (refused before it, failed to build it). */
+  | { sent: false }
+  /** The request left the process; `usage` is the provider's report, when there is one. */
+  | { sent: true; usage?: TokenUsage }
+
+/** What the guard knows of a call: its prices, its bounds and what streamed. */
+export interface CallFigures {
+  readonly rates: ModelRates
+  /** The input-token bound the hold was computed with. */
+  readonly inputTokens: number
+  /** The hold, in micro-dollars. */
+  readonly holdMicros: number
+  readonly output: OutputCount
+}
+
+/** What an ending costs, and on what evidence. */
+export type EndingCost =
+  | { action: 'release' }
+  | {
+      action: 'settle'
+      costMicros: number
+      /**
+       * usage: the provider's usage, believed; counted: the guard's figures stood in for
+       * usage that was missing or not believable; hold: nothing was known, the whole hold.
+       */
+      basis: 'usage' | 'counted' | 'hold'
+      inputTokens: number
+      outputTokens: number
+      /** Usage fields that were not believed, for the audit log. */
+      distrusted: string[]
+    }
+
+const PER_MILLION = 1_000_000
+
+/** A token count a provider can really report: a whole number >= 0. */
+function valid(value: number | undefined): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+}
+
+/**
+ * The cost of a call's ending (see the rule above).
+ *
+ * @example
+ * costOfEnding({ sent: true, usage: { inputTokens: 120, outputTokens: 0 } }, figures)
+ * // after 20,000 streamed tokens: settled at the counted figure, never at zero
+ */
+export function costOfEnding(end: CallEnd, figures: CallFigures): EndingCost {
+  if (!end.sent) return { action: 'release' }
+  const { rates, output, holdMicros } = figures
+  const usage = end.usage ?? {}
+  const streamed = output.tokens
+  const distrusted: string[] = []
+
+  // Input: providers always bill at least one input token for a request that left.
+  const input = usage.inputTokens
+  const inputBelieved = valid(input) && input > 0
+  if (!inputBelieved) distrusted.push('inputTokens')
+  // Output: believed when it is at least what streamed could honestly have been.
+  const out = usage.outputTokens
+  const outputBelieved = valid(out) && out >= output.floor()
+  if (!outputBelieved) distrusted.push('outputTokens')
+
+  if (!inputBelieved && !valid(out) && streamed === 0) {
+    // Nothing known of what the call used: the whole hold (never recorded as free).
+    return {
+      action: 'settle',
+      costMicros: holdMicros,
+      basis: 'hold',
+      inputTokens: figures.inputTokens,
+      outputTokens: output.limit,
+      distrusted,
+    }
+  }
+  const cacheRead = valid(usage.cacheReadTokens) ? usage.cacheReadTokens : 0
+  const cacheWrite = valid(usage.cacheWriteTokens) ? usage.cacheWriteTokens : 0
+  if (inputBelieved && outputBelieved) {
+    const reasoning = valid(usage.reasoningTokens) ? usage.reasoningTokens : 0
+    return {
+      action: 'settle',
+      costMicros: costOfUsage(
+        {
+          inputTokens: input,
+          cacheReadTokens: cacheRead,
+          cacheWriteTokens: cacheWrite,
+          outputTokens: out,
+          reasoningTokens: reasoning,
+        },
+        rates,
+      ),
+      basis: 'usage',
+      inputTokens: input,
+      outputTokens: out,
+      distrusted,
+    }
+  }
+  // Some of the usage is not believed: the guard's figure replaces that part. The input
+  // bound and the counted output are both within the hold, so a counted part never takes
+  // the settlement past it; output counted from nothing streamed is the hold's bound.
+  const counted = streamed > 0 ? Math.min(streamed, output.limit) : output.limit
+  const outputTokens = outputBelieved ? out : Math.max(valid(out) ? out : 0, counted)
+  const inputTokens = inputBelieved ? input : figures.inputTokens
+  const inputMicros = inputBelieved
+    ? costOfUsage(
+        { inputTokens: input, cacheReadTokens: cacheRead, cacheWriteTokens: cacheWrite },
+        rates,
+      )
+    : costBound(figures.inputTokens, 0, rates)
+  // At the highest output rate (reasoning or a tier the real input may reach).
+  const outputMicros = mulDivCeil(outputTokens, maxOutputRate(rates), PER_MILLION)
+  return {
+    action: 'settle',
+    costMicros: inputMicros + outputMicros,
+    basis: 'counted',
+    inputTokens,
+    outputTokens,
+    distrusted,
+  }
+}

@@ -1,0 +1,114 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import {
+  affordableOutputTokens,
+  costBound,
+  DEFAULT_CONTEXT_WINDOW,
+  inputTokenBound,
+  TOOLS_OVERHEAD_TOKENS,
+} from './cost.js'
+import { createPriceSource } from './price-source.js'
+
+const window = { contextWindow: 128_000 }
+const pdfUrl = 'https://example.com/annual-report.pdf'
+const bytes = new Uint8Array(4_096)
+const base64 = Buffer.from(bytes).toString('base64')
+
+// One part of each kind that cannot be sized from the request, as each framework sends it.
+const unsized: Array<[string, unknown]> = [
+  ['AI SDK file by URL', { type: 'file', data: new URL(pdfUrl), mediaType: 'application/pdf' }],
+  ['AI SDK file by URL string', { type: 'file', data: pdfUrl, mediaType: 'application/pdf' }],
+  ['AI SDK file by bytes', { type: 'file', data: bytes, mediaType: 'application/pdf' }],
+  ['AI SDK file by base64', { type: 'file', data: base64, mediaType: 'application/pdf' }],
+  ['AI SDK image by URL', { type: 'image', image: new URL('https://example.com/cat.png') }],
+  ['OpenAI image_url', { type: 'image_url', image_url: { url: 'https://example.com/cat.png' } }],
+  ['OpenAI input_file by id', { type: 'input_file', file_id: 'file-abc' }],
+  ['OpenAI input_audio', { type: 'input_audio', input_audio: { data: base64, format: 'wav' } }],
+  ['Anthropic document by URL', { type: 'document', source: { type: 'url', url: pdfUrl } }],
+  [
+    'Anthropic image by base64',
+    { type: 'image', source: { type: 'base64', media_type: 'image/png', data: base64 } },
+  ],
+  ['LangChain image block', { type: 'image', source_type: 'url', url: pdfUrl }],
+  ['LangChain audio block', { type: 'audio', data: base64, mimeType: 'audio/wav' }],
+  ['Gemini inline_data', { inline_data: { mime_type: 'application/pdf', data: base64 } }],
+  ['Gemini file_data', { fileData: { mimeType: 'application/pdf', fileUri: pdfUrl } }],
+  ['a data URL in any field', { type: 'text', text: `data:image/png;base64,${base64}` }],
+  ['bare bytes', bytes],
+]
+
+describe('input bound of parts that cannot be sized from the request', () => {
+  it.each(unsized)(
+    'bounds %s by the context window, never by its URL or byte length',
+    (_, part) => {
+      const prompt = [{ role: 'user', content: [{ type: 'text', text: 'Summarise this.' }, part] }]
+      expect(inputTokenBound(prompt, window)).toBeGreaterThanOrEqual(128_000)
+      expect(inputTokenBound(prompt)).toBeGreaterThanOrEqual(DEFAULT_CONTEXT_WINDOW)
+    },
+  )
+
+  it('adds one context window for all unsized parts (no request exceeds it)', () => {
+    const one = [{ type: 'image_url', image_url: { url: 'https://example.com/a.png' } }]
+    const two = [...one, { type: 'image_url', image_url: { url: 'https://example.com/b.png' } }]
+    expect(inputTokenBound(two, window) - inputTokenBound(one, window)).toBeLessThan(200)
+  })
+
+  it('sizes a URL written in text as text: the model reads it, nothing is fetched', () => {
+    const prompt = [{ role: 'user', content: `What is at ${pdfUrl}?` }]
+    expect(inputTokenBound(prompt, window)).toBeLessThan(200)
+  })
+
+  it('sizes tool schemas as JSON plus the tool-use allowance, a parameter named like media included', () => {
+    const tools = [
+      {
+        type: 'function',
+        name: 'fetch_image',
+        parameters: {
+          type: 'object',
+          properties: { image_url: { type: 'string' }, file: { type: 'string' } },
+        },
+      },
+    ]
+    const without = inputTokenBound({ prompt: [] }, window)
+    const withTools = inputTokenBound({ prompt: [], tools }, window)
+    expect(withTools - without).toBeGreaterThanOrEqual(
+      JSON.stringify(tools).length + TOOLS_OVERHEAD_TOKENS,
+    )
+    expect(withTools).toBeLessThan(128_000)
+  })
+})
+
+describe('affordableOutputTokens', () => {
+  const cheap = createPriceSource({ cheap: { inputPerMTok: 0.001, outputPerMTok: 0.001 } })
+  const rates = cheap.resolve('cheap')!
+
+  it('answers at once for a $1e8 cap at $0.001 per million tokens (it once looped forever)', () => {
+    const available = 100_000_000 * 1_000_000
+    const n = affordableOutputTokens(available, 1_000, rates)
+    // 1e14 micro-dollars at 1,000 micro-dollars per million tokens: 1e17 tokens, past 2^53.
+    expect(n).toBe(Number.MAX_SAFE_INTEGER)
+    expect(affordableOutputTokens(available, 1_000, rates)).toBe(n)
+  })
+
+  it('is exact for large budgets too: n is paid for, n + 1 is not', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 1_000_000_000_000_000 }),
+        fc.integer({ min: 0, max: 10_000_000 }),
+        fc.integer({ min: 1, max: 100_000_000 }),
+        (available, input, rate) => {
+          const own = createPriceSource({ m: { inputPerMTok: 1, outputPerMTok: rate / 1e6 } })
+          const r = own.resolve('m')!
+          const n = affordableOutputTokens(available, input, r)
+          if (n === Number.MAX_SAFE_INTEGER) return
+          if (n === 0) {
+            expect(costBound(input, 1, r)).toBeGreaterThan(available)
+          } else {
+            expect(costBound(input, n, r)).toBeLessThanOrEqual(available)
+            expect(costBound(input, n + 1, r)).toBeGreaterThan(available)
+          }
+        },
+      ),
+    )
+  })
+})

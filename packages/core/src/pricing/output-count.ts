@@ -1,0 +1,129 @@
+// Counting streamed output so that the mid-stream stop bounds the cost: the count is never
+// below the tokens the provider bills for the text, whatever the script, so stopping once it
+// passes the hold's output bound stops before the hold is spent past.
+//
+// Two counters:
+// - a model whose tokenizer is known (OpenAI's o200k and cl100k families): a cheap upper
+//   bound while far from the limit, the real tokenizer's count of each delta once near it. The
+//   provider is told the hold's own max output tokens, and an honest stream is never cut.
+// - any other model: its UTF-8 bytes, which no byte-level tokenizer's count exceeds, in any
+//   script. An honest token carries up to about 5.3 bytes (English against cl100k), so the
+//   hold covers UNKNOWN_TOKENIZER_HEADROOM times the max output tokens the provider is told:
+//   an honest stream is not cut, a stream past its max is cut before the hold is spent past.
+//   The surplus is released at settlement. A tokenizer much more efficient than cl100k on a
+//   non-Latin script (o200k carries 10 bytes a token in Russian or Hindi) can see an honest
+//   stream stopped before its max: the price of a bound that holds for every tokenizer.
+import type { OutputDelta } from '../guard-types.js'
+import { createTokenCounter, type TokenCounter, tokenizerOf } from './tokenizer.js'
+
+/**
+ * How many counted tokens the hold of a model without a known tokenizer covers per output
+ * token the provider is told: the most UTF-8 bytes an honest token carries (cl100k runs
+ * 5.3 bytes a token in English prose, under 5 in code, JSON and other scripts).
+ */
+export const UNKNOWN_TOKENIZER_HEADROOM = 6
+
+/**
+ * A count of the tokens in `text` that no byte-level tokenizer exceeds: its UTF-8 bytes (a
+ * byte-level BPE token, or a SentencePiece piece with byte fallback, covers at least one).
+ *
+ * @example
+ * conservativeTokens('hello') // 5
+ * conservativeTokens('中文') // 6
+ */
+export function conservativeTokens(text: string): number {
+  return Buffer.byteLength(text, 'utf8')
+}
+
+/** The output of one model call, counted as it streams. */
+export interface OutputCount {
+  /** Counted output tokens so far: never below what the provider bills for the text. */
+  readonly tokens: number
+  /** The count the hold pays for: the stream is stopped once `tokens` passes it. */
+  readonly limit: number
+  /** Adds a delta and returns the new count. */
+  add(delta: OutputDelta): number
+  /**
+   * The least output an honest provider can report for what streamed: usage below it is
+   * not believed (see call-ending.ts).
+   */
+  floor(): number
+}
+
+/** How the output of a model is counted: its counter factory and the hold's headroom. */
+export interface OutputCounting {
+  /** Counted tokens the hold covers per output token the provider is told. */
+  readonly headroom: number
+  start(maxOutputTokens: number): OutputCount
+}
+
+const conservative: OutputCounting = {
+  headroom: UNKNOWN_TOKENIZER_HEADROOM,
+  start: (maxOutputTokens) => new Count(maxOutputTokens * UNKNOWN_TOKENIZER_HEADROOM, undefined),
+}
+
+/**
+ * How to count a model's output: with its tokenizer when it is known and loads, else
+ * conservatively. Resolves at once after the first call for an encoding.
+ *
+ * @example
+ * const counting = await outputCounting('gpt-4o')
+ * const count = counting.start(ticket.maxOutputTokens)
+ */
+export async function outputCounting(model: string): Promise<OutputCounting> {
+  const encoding = tokenizerOf(model)
+  if (encoding === undefined) return conservative
+  const counter = await createTokenCounter(encoding)
+  if (counter === undefined) return conservative
+  return { headroom: 1, start: (maxOutputTokens) => new Count(maxOutputTokens, counter) }
+}
+
+class Count implements OutputCount {
+  tokens = 0
+  readonly limit: number
+  readonly #counter: TokenCounter | undefined
+  // While the bound is far from the limit, the deltas are kept (only when a tokenizer can
+  // count them); near it, each is counted with the tokenizer from then on.
+  #deltas: string[] | undefined
+  #given = 0
+
+  constructor(limit: number, counter: TokenCounter | undefined) {
+    this.limit = limit
+    this.#counter = counter
+    this.#deltas = counter ? [] : undefined
+  }
+
+  add(delta: OutputDelta): number {
+    const given = delta.tokens
+    if (given !== undefined) {
+      // A count from the adapter: believed only as a whole, finite, non-negative number.
+      const tokens = Number.isFinite(given) && given > 0 ? Math.ceil(given) : 0
+      this.tokens += tokens
+      this.#given += tokens
+    }
+    const text = delta.text
+    if (!text) return this.tokens
+    const counter = this.#counter
+    if (counter && this.#deltas === undefined) {
+      // Counted per delta, as the provider generated it: a provider's token re-read alone
+      // is itself, whereas the whole text re-read can merge tokens it generated apart.
+      this.tokens += Math.max(1, counter.count(text))
+      return this.tokens
+    }
+    this.tokens += conservativeTokens(text)
+    this.#deltas?.push(text)
+    if (counter && this.tokens > this.limit && this.#deltas) {
+      // Near the limit: the bound gives way to the tokenizer's count, once for the past
+      // deltas, then per delta.
+      let tokens = this.#given
+      for (const past of this.#deltas) tokens += Math.max(1, counter.count(past))
+      this.#deltas = undefined
+      this.tokens = tokens
+    }
+    return this.tokens
+  }
+
+  floor(): number {
+    return Math.ceil(this.tokens / UNKNOWN_TOKENIZER_HEADROOM)
+  }
+}

@@ -1,0 +1,68 @@
+// The real tokenizers of the models whose tokenizer is public (OpenAI's), for counting
+// streamed output exactly near a call's limit. `js-tiktoken` is loaded on the first call to
+// such a model (its ranks are megabytes), and its encoder is built on the first count that
+// needs it; a process that never streams near a limit never builds one.
+import { splitModelId } from './price-source.js'
+
+export type Encoding = 'o200k_base' | 'cl100k_base'
+
+/** Counts the tokens of a text with a real tokenizer. */
+export interface TokenCounter {
+  count(text: string): number
+}
+
+// gpt-4o, gpt-4.1, gpt-4.5, gpt-5, o1/o3/o4, chatgpt-4o, gpt-oss and their fine-tunes use
+// o200k; gpt-4 and gpt-3.5 use cl100k.
+const O200K = /^(ft:)?(gpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|o1|o3|o4|chatgpt-4o|gpt-oss|codex)/
+const CL100K = /^(ft:)?(gpt-4|gpt-3\.5)/
+
+/**
+ * The encoding of a model, when it is public.
+ *
+ * @example
+ * tokenizerOf('openai/gpt-4o') // 'o200k_base'
+ * tokenizerOf('claude-sonnet-4-0') // undefined
+ */
+export function tokenizerOf(model: string): Encoding | undefined {
+  const id = splitModelId(model).model.toLowerCase()
+  if (O200K.test(id)) return 'o200k_base'
+  if (CL100K.test(id)) return 'cl100k_base'
+  return undefined
+}
+
+const loading = new Map<Encoding, Promise<TokenCounter | undefined>>()
+
+/**
+ * A counter for `encoding`, or undefined when the tokenizer cannot be loaded (the caller
+ * then counts conservatively). Cached per process.
+ */
+export function createTokenCounter(encoding: Encoding): Promise<TokenCounter | undefined> {
+  let counter = loading.get(encoding)
+  if (!counter) {
+    counter = load(encoding)
+    loading.set(encoding, counter)
+  }
+  return counter
+}
+
+async function load(encoding: Encoding): Promise<TokenCounter | undefined> {
+  try {
+    const [{ Tiktoken }, ranks] = await Promise.all([
+      import('js-tiktoken/lite'),
+      encoding === 'o200k_base'
+        ? import('js-tiktoken/ranks/o200k_base')
+        : import('js-tiktoken/ranks/cl100k_base'),
+    ])
+    let encoder: InstanceType<typeof Tiktoken> | undefined
+    return {
+      count(text) {
+        // Built once, on the first count near a limit (it takes a moment).
+        encoder ??= new Tiktoken(ranks.default)
+        // Special-token text counts as the ordinary text a provider would see it as.
+        return encoder.encode(text, [], []).length
+      },
+    }
+  } catch {
+    return undefined
+  }
+}
