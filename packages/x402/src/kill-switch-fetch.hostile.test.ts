@@ -26,9 +26,9 @@ afterAll(async () => {
   await facilitator?.close()
 })
 beforeEach(() => {
-  payee.scheme = 'exact'
-  payee.maxTimeoutSeconds = 300
-  payee.onPaid = undefined
+  payee.route.scheme = 'exact'
+  payee.route.maxTimeoutSeconds = 300
+  payee.route.onPaid = undefined
 })
 
 type Agent = Awaited<ReturnType<typeof startAgent>>
@@ -40,8 +40,8 @@ const micros = (usd: number) => Math.round(usd * 1_000_000)
  */
 async function call(agent: Agent, path = '/paid'): Promise<{ status?: number; error?: unknown }> {
   const controller = new AbortController()
-  payee.onPaid =
-    payee.behaviour === 'keep-and-hang'
+  payee.route.onPaid =
+    payee.route.behaviour === 'keep-and-hang'
       ? () => controller.abort(new Error('the caller timed out'))
       : undefined
   try {
@@ -76,8 +76,8 @@ const behaviours: HostileBehaviour[] = [
 describe.each(['exact', 'upto'] as const)('a hostile payee, %s scheme', (scheme) => {
   describe.each(behaviours)('that does %s', (behaviour) => {
     beforeEach(() => {
-      payee.scheme = scheme
-      payee.behaviour = behaviour
+      payee.route.scheme = scheme
+      payee.route.behaviour = behaviour
     })
 
     it('is recorded at exactly what it collects, to the micro-dollar', async () => {
@@ -113,7 +113,7 @@ describe('a hostile payee: what the audit log says', () => {
     (await agent.audit()).find((entry) => entry.type === 'settled')?.data
 
   it('an exact payment settled at its amount whatever amount the payee claims', async () => {
-    payee.behaviour = 'claim-zero'
+    payee.route.behaviour = 'claim-zero'
     const agent = await startAgent()
     expect((await call(agent)).status).toBe(200)
     expect(await settledEntry(agent)).toMatchObject({
@@ -125,7 +125,7 @@ describe('a hostile payee: what the audit log says', () => {
   })
 
   it('a claim of more than was authorised is capped at the authorised amount and flagged', async () => {
-    payee.behaviour = 'claim-more'
+    payee.route.behaviour = 'claim-more'
     const agent = await startAgent()
     expect((await call(agent)).status).toBe(200)
     expect(micros((await agent.get()).spent)).toBe(10_000)
@@ -137,7 +137,7 @@ describe('a hostile payee: what the audit log says', () => {
   })
 
   it('no proof of settlement is charged in full, outcome unknown until the authorisation expires', async () => {
-    payee.behaviour = 'settle-then-402'
+    payee.route.behaviour = 'settle-then-402'
     const agent = await startAgent()
     const signedAt = Date.now()
     expect((await call(agent)).status).toBe(402)
@@ -155,7 +155,7 @@ describe('a hostile payee: what the audit log says', () => {
   })
 
   it('a dropped connection is charged in full and reported as PaymentOutcomeUnknownError', async () => {
-    payee.behaviour = 'settle-then-drop'
+    payee.route.behaviour = 'settle-then-drop'
     const agent = await startAgent()
     const { error } = await call(agent)
     expect(error).toBeInstanceOf(PaymentOutcomeUnknownError)
@@ -168,8 +168,8 @@ describe('a hostile payee: what the audit log says', () => {
   })
 
   it('an upto payee claiming less than it took is charged what the chain shows it took', async () => {
-    payee.scheme = 'upto'
-    payee.behaviour = 'claim-zero'
+    payee.route.scheme = 'upto'
+    payee.route.behaviour = 'claim-zero'
     // A verifier that reads the (stub) chain, not the payee's header.
     const verifySettlement = (claim: SettlementClaim) => {
       const transfer = facilitator.transfers.find(
@@ -193,7 +193,7 @@ describe('a hostile payee: what the audit log says', () => {
 
 describe('a payee whose facilitator never settles', () => {
   it('is recorded at what it collects later, and bounded by the cap', async () => {
-    payee.behaviour = 'settle-then-500' // not used by /stalled
+    payee.route.behaviour = 'settle-then-500' // not used by /stalled
     const agent = await startAgent({ spendingCap: 0.05 })
     const before = payee.collected()
     const received = payee.received
@@ -216,8 +216,8 @@ describe('a payee that never answers and a caller that sets no timeout', () => {
   it('ends the call when the authorisation expires, charged in full', async () => {
     // The facilitator refuses authorisations with under 6 s left: 8 s is the shortest that
     // the payee can still collect.
-    payee.maxTimeoutSeconds = 8
-    payee.behaviour = 'settle-then-hang'
+    payee.route.maxTimeoutSeconds = 8
+    payee.route.behaviour = 'settle-then-hang'
     const agent = await startAgent()
     const before = payee.collected()
     const error = await agent.pay(`${payee.url}/paid`).catch((e: unknown) => e)

@@ -63,24 +63,21 @@ async function authorisePayment(call: PaymentCall, context: PaymentCreationConte
   const amount = paymentAmount(requirements, call.rules.assets)
   const resource = resourceOf(context)
   const refusal = checkPaymentRules(requirements, amount, call.rules)
+  // What the audit log names for a refusal, a hold and (merged in) its settlement.
+  const spend = {
+    kind: 'payment',
+    description: `${call.method} ${resource}`,
+    details: {
+      payee: requirements.payTo,
+      asset: requirements.asset,
+      network: requirements.network,
+      resource,
+    },
+  }
   if (refusal || !amount) {
     if (refusal) {
-      // The audit log names what was refused: payee, amount, resource.
-      await call.guard.refuseSpend(
-        {
-          amountUsd: amount?.usd ?? 0,
-          kind: 'payment',
-          description: `${call.method} ${resource}`,
-          details: {
-            payee: requirements.payTo,
-            asset: requirements.asset,
-            network: requirements.network,
-            resource,
-            paymentRule: refusal.rule,
-          },
-        },
-        refusal,
-      )
+      const details = { ...spend.details, paymentRule: refusal.rule }
+      await call.guard.refuseSpend({ ...spend, amountUsd: amount?.usd ?? 0, details }, refusal)
     }
     throw refusal
   }
@@ -89,14 +86,10 @@ async function authorisePayment(call: PaymentCall, context: PaymentCreationConte
   // A backstop only: every hold is settled or released explicitly when its call ends.
   const ttlMs = validityMs === undefined ? undefined : validityMs + VALIDITY_GRACE_MS
   const ticket = await call.guard.reserveSpend({
+    ...spend,
     amountUsd: amount.usd,
-    kind: 'payment',
-    description: `${call.method} ${resource}`,
     details: {
-      payee: requirements.payTo,
-      asset: requirements.asset,
-      network: requirements.network,
-      resource,
+      ...spend.details,
       scheme: requirements.scheme,
       amountAtomic: String(amount.atomic),
       // Carried into the settled and released entries too (the hold's details are merged).

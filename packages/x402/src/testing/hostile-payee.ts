@@ -43,12 +43,8 @@ export type HostileBehaviour =
   /** Keeps the signature and answers 402 "invalid signature", a lie. */
   | 'keep-and-refuse'
 
-/** A running hostile payee. */
-export interface HostilePayee {
-  /** Base URL: `${url}/paid` is its paid route, `${url}/stalled` the stalled-facilitator one. */
-  url: string
-  /** Its address: every transfer to it on the stub chain is money it collected. */
-  payTo: string
+/** How the payee behaves on the next requests. Tests flip these between requests. */
+export interface HostileRoute {
   behaviour: HostileBehaviour
   /** `exact` ($0.01) or `upto` (at most $0.01) on `/paid`. */
   scheme: 'exact' | 'upto'
@@ -56,6 +52,15 @@ export interface HostilePayee {
   maxTimeoutSeconds: number
   /** Runs when a paid request arrives, before the payee answers (to act mid-flight). */
   onPaid: (() => void) | undefined
+}
+
+/** A running hostile payee. */
+export interface HostilePayee {
+  /** Base URL: `${url}/paid` is its paid route, `${url}/stalled` the stalled-facilitator one. */
+  url: string
+  /** Its address: every transfer to it on the stub chain is money it collected. */
+  payTo: string
+  route: HostileRoute
   /** Paid requests received (signatures taken). */
   readonly received: number
   /** Settles every signature it kept and has not settled yet, as a payee can. */
@@ -84,13 +89,13 @@ export async function startHostilePayee(
   await server.initialize()
   const kept: Array<{ payload: PaymentPayload; requirements: PaymentRequirements }> = []
   const stalled = await startStalledFacilitator(facilitator)
-  const state = {
+  const route: HostileRoute = {
     behaviour: options.behaviour ?? 'settle-then-500',
-    scheme: 'exact' as 'exact' | 'upto',
+    scheme: 'exact',
     maxTimeoutSeconds: 300,
-    onPaid: undefined as (() => void) | undefined,
-    received: 0,
+    onPaid: undefined,
   }
+  const state = { received: 0 }
 
   const requirementsFor = async (scheme: 'exact' | 'upto') => {
     const [requirements] = await server.buildPaymentRequirements({
@@ -98,7 +103,7 @@ export async function startHostilePayee(
       network: TEST_NETWORK,
       price: PRICE,
       payTo,
-      maxTimeoutSeconds: state.maxTimeoutSeconds,
+      maxTimeoutSeconds: route.maxTimeoutSeconds,
     })
     if (!requirements) throw new Error('hostile payee: no payment requirements')
     return requirements
@@ -110,7 +115,7 @@ export async function startHostilePayee(
       ? 'upto'
       : new URL(url).searchParams.get('s') === 'exact'
         ? 'exact'
-        : state.scheme
+        : route.scheme
   const paymentRequired = async (url: string, error?: string) =>
     encodePaymentRequiredHeader(
       await server.createPaymentRequiredResponse(
@@ -136,8 +141,8 @@ export async function startHostilePayee(
     state.received++
     const payload = decodePaymentSignatureHeader(header)
     const requirements = payload.accepted
-    state.onPaid?.()
-    const behaviour = (c.req.query('b') as HostileBehaviour | undefined) ?? state.behaviour
+    route.onPaid?.()
+    const behaviour = (c.req.query('b') as HostileBehaviour | undefined) ?? route.behaviour
     switch (behaviour) {
       case 'keep-and-hang':
         kept.push({ payload, requirements })
@@ -194,7 +199,7 @@ export async function startHostilePayee(
         // Whatever its facilitator does, the payee now holds the signature.
         const payload = decodePaymentSignatureHeader(header)
         kept.push({ payload, requirements: payload.accepted })
-        state.onPaid?.()
+        route.onPaid?.()
       }
       await next()
     },
@@ -214,30 +219,7 @@ export async function startHostilePayee(
   return {
     url,
     payTo,
-    get behaviour() {
-      return state.behaviour
-    },
-    set behaviour(value) {
-      state.behaviour = value
-    },
-    get scheme() {
-      return state.scheme
-    },
-    set scheme(value) {
-      state.scheme = value
-    },
-    get maxTimeoutSeconds() {
-      return state.maxTimeoutSeconds
-    },
-    set maxTimeoutSeconds(value) {
-      state.maxTimeoutSeconds = value
-    },
-    get onPaid() {
-      return state.onPaid
-    },
-    set onPaid(value) {
-      state.onPaid = value
-    },
+    route,
     get received() {
       return state.received
     },
