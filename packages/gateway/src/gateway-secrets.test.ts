@@ -86,9 +86,13 @@ describe('secrets through the gateway', () => {
     for (const secret of [OPENAI_KEY, ANTHROPIC_KEY, key]) expect(everything).not.toContain(secret)
     // One line per request, naming the agent by handle.
     expect(f.logs.filter((line) => line.startsWith('gateway ')).length).toBeGreaterThanOrEqual(12)
-    expect(
-      f.logs.some((line) => line.includes('agent=secretive') && line.includes('cost=$0.005')),
-    ).toBe(true)
+    // A stream logs once, at its end, with what it cost.
+    const streamed = f.logs.filter(
+      (line) => line.includes('/v1/chat/completions 200') && line.includes(' stream '),
+    )
+    expect(streamed).toEqual([
+      expect.stringMatching(/agent=secretive model=gpt-4o stream settled cost=\$0\.005 /),
+    ])
   })
 
   it('answers 502 when the provider refuses the gateway key, without passing its message on', async () => {

@@ -3,8 +3,13 @@
 // signal that a revocation aborts, count streamed output, then settle from the upstream's
 // usage or end the call saying whether the request left. Refusals happen before the
 // upstream is called.
-import type { AgentGuard, ModelCallTicket, Settlement } from '@killswitch/core'
-import { type GatewayError, toGatewayError } from './api-errors.js'
+import {
+  type AgentGuard,
+  findKillSwitchError,
+  type ModelCallTicket,
+  type Settlement,
+} from '@killswitch/core'
+import { type GatewayError, isGatewayError, toGatewayError } from './api-errors.js'
 import { failCall, neverConnected } from './call-ending.js'
 import { badRequest, type Dialect, type JsonBody } from './dialects/dialect.js'
 import type { Upstream } from './providers.js'
@@ -122,7 +127,8 @@ export async function forwardModelCall(request: ForwardRequest): Promise<Respons
     const sent = !neverConnected(error)
     await failCall(guard, ticket, error, sent)
     if (guard.signal.aborted) throw revocation(guard)
-    request.onError(error)
+    // An agent that hung up is not a provider failure worth reporting.
+    if (!request.clientSignal?.aborted) request.onError(error)
     throw upstreamUnreachable()
   }
   const contentType = response.headers.get('content-type') ?? 'application/json'
@@ -131,6 +137,8 @@ export async function forwardModelCall(request: ForwardRequest): Promise<Respons
     const headers = responseHeaders(response, contentType)
     headers.set('cache-control', 'no-cache')
     const body = guardedStream(request, ticket, response.body, link)
+    // The stream writes the request's log line when it ends.
+    record.deferred = true
     return new Response(body, { status: response.status, headers })
   }
   try {
@@ -157,6 +165,14 @@ export async function forwardModelCall(request: ForwardRequest): Promise<Respons
     throw error
   } finally {
     link.unlink()
+  }
+}
+
+function upstreamBrokeOff(): GatewayError {
+  return {
+    status: 502,
+    code: 'upstream_failed',
+    message: 'The model provider broke off the stream.',
   }
 }
 
@@ -250,16 +266,24 @@ function guardedStream(
         }
         for (const event of parser.push(value)) pass(controller, event)
       } catch (error) {
-        // Revoked (the upstream read was aborted), over the hold, or the upstream broke.
+        // Revoked (the upstream read was aborted), over the hold, the agent hung up, or
+        // the upstream broke off.
         link.abort()
         reader.cancel().catch(() => {})
         const cause = guard.signal.aborted ? revocation(guard) : error
-        if (!guard.signal.aborted && !isPolicyError(cause)) request.onError(error)
-        const gatewayError = toGatewayError(cause)
-        record.outcome = `cut: ${gatewayError.code}`
-        controller.enqueue(encoder.encode(dialect.streamError(gatewayError)))
+        const policy = guard.signal.aborted || isPolicyError(cause)
+        const hungUp = !policy && request.clientSignal?.aborted === true
+        if (!policy && !hungUp) request.onError(error)
+        const gatewayError = policy ? toGatewayError(cause) : upstreamBrokeOff()
+        record.outcome = hungUp ? 'cancelled by client' : `cut: ${gatewayError.code}`
+        // The ledger first: once the agent sees the cut, its spend is final.
         await end(() => failCall(guard, ticket, cause, true, events.usage()))
-        controller.close()
+        try {
+          controller.enqueue(encoder.encode(dialect.streamError(gatewayError)))
+          controller.close()
+        } catch {
+          // The agent's side is already closed.
+        }
       }
     },
     async cancel(reason) {
@@ -274,6 +298,7 @@ function guardedStream(
   })
 }
 
+/** A refusal by the kill switch or the gateway (as opposed to a provider or network failure). */
 function isPolicyError(error: unknown): boolean {
-  return typeof (error as { code?: unknown })?.code === 'string' && 'status' in Object(error)
+  return findKillSwitchError(error) !== undefined || isGatewayError(error)
 }

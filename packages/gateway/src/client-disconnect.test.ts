@@ -1,0 +1,45 @@
+// An agent that hangs up mid-stream: the upstream request is aborted and the call is
+// charged (it left), with nothing left held.
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { type GatewayFixture, startGatewayFixture } from './testing/gateway-fixture.js'
+
+describe('an agent that hangs up mid-stream', () => {
+  let f: GatewayFixture
+  beforeAll(async () => {
+    f = await startGatewayFixture()
+  })
+  afterAll(() => f.close())
+
+  it('aborts the upstream request and ends the call once, charged', async () => {
+    const key = await f.agent('hangs-up')
+    f.upstream.hang = true
+    try {
+      const hangUp = new AbortController()
+      const response = await fetch(`${f.openaiBaseURL}/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o', messages: [], stream: true }),
+        signal: hangUp.signal,
+      })
+      const reader = response.body?.getReader()
+      let text = ''
+      while (!text.includes('Hello')) {
+        const { value } = (await reader?.read()) ?? {}
+        text += new TextDecoder().decode(value)
+      }
+      hangUp.abort()
+      const call = f.upstream.calls.at(-1)
+      await vi.waitFor(() => expect(call?.aborted).toBe(true))
+      await vi.waitFor(async () => expect((await f.ks.agents.get('hangs-up')).held).toBe(0))
+      expect(await f.spentMicros('hangs-up')).toBeGreaterThan(0)
+      await vi.waitFor(() =>
+        expect(f.logs.filter((line) => line.includes('agent=hangs-up'))).toEqual([
+          expect.stringContaining('cancelled by client'),
+        ]),
+      )
+      expect(f.logs.filter((line) => line.startsWith('error:'))).toEqual([])
+    } finally {
+      f.upstream.hang = false
+    }
+  })
+})
