@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { DEFAULT_REVOKE_REASON } from './agents.js'
 import { AgentExistsError, AgentNotFoundError, InvalidConfigError } from './errors.js'
 import { createKillSwitch } from './kill-switch.js'
 
@@ -127,7 +128,36 @@ describe('agents API', () => {
       type: 'revoked',
       data: { reason: 'loop in search tool', by: 'operator' },
     })
-    await expectInvalid(ks.agents.revoke('a', { reason: '' }), 'reason')
+  })
+
+  it.each([
+    ['no options', undefined],
+    ['no reason', {}],
+    ['an empty reason', { reason: '  ' }],
+    ['a reason of the wrong type', { reason: 42 }],
+  ])(
+    'revokes with %s: a kill switch never refuses to fire for a missing comment',
+    async (_, options) => {
+      const ks = createKillSwitch()
+      const agent = await ks.agents.create({ handle: 'a', spendingCap: 50 })
+      const guard = ks.guard(agent.credential)
+      const revoked = await ks.agents.revoke('a', options as never)
+      expect(revoked).toMatchObject({ status: 'revoked', revokedReason: DEFAULT_REVOKE_REASON })
+      expect(await ks.verify(agent.credential)).toEqual({ active: false })
+      expect(guard.signal.aborted).toBe(true)
+      expect((await ks.audit('a')).at(-1)).toMatchObject({
+        type: 'revoked',
+        data: { reason: DEFAULT_REVOKE_REASON, by: 'operator' },
+      })
+    },
+  )
+
+  it('keeps a long reason, cut to 500 characters, and still refuses an unknown handle', async () => {
+    const ks = createKillSwitch()
+    await ks.agents.create({ handle: 'a', spendingCap: 1 })
+    const revoked = await ks.agents.revoke('a', { reason: 'x'.repeat(600) })
+    expect(revoked.revokedReason).toHaveLength(500)
+    await expect(ks.agents.revoke('nobody')).rejects.toBeInstanceOf(AgentNotFoundError)
   })
 
   it('refuses bad kill switch options by name', () => {

@@ -116,7 +116,8 @@ export function costOfEnding(end: CallEnd, figures: CallFigures): EndingCost {
   // the settlement past it; output counted from nothing streamed is the hold's bound.
   const counted = streamed > 0 ? Math.min(streamed, output.limit) : output.limit
   const outputTokens = outputBelieved ? out : Math.max(valid(out) ? out : 0, counted)
-  const inputTokens = inputBelieved ? input : figures.inputTokens
+  // A provider that reports input without its cached part: the total is at least the parts.
+  const inputTokens = inputBelieved ? Math.max(input, cacheRead + cacheWrite) : figures.inputTokens
   const inputMicros = inputBelieved
     ? costOfUsage(
         { inputTokens: input, cacheReadTokens: cacheRead, cacheWriteTokens: cacheWrite },

@@ -1,0 +1,375 @@
+// Every way a model call ends, priced by one rule (call-ending.ts), checked in the ledger to
+// the micro-dollar.
+import fc from 'fast-check'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { type CallFigures, costOfEnding } from './call-ending.js'
+import { AgentRevokedError, SpendingCapExceededError } from './errors.js'
+import type { TokenUsage } from './guard-types.js'
+import { createKillSwitch, type KillSwitchOptions } from './kill-switch.js'
+import { costBound, costOfUsage } from './pricing/cost.js'
+import { UNKNOWN_TOKENIZER_HEADROOM } from './pricing/output-count.js'
+import { createPriceSource } from './pricing/price-source.js'
+import type { Observation, RunawayMonitor } from './runaway/types.js'
+
+// One token costs one micro-dollar; the tokenizer is unknown, so output counts UTF-8 bytes.
+const prices = { 'test-model': { inputPerMTok: 1, outputPerMTok: 1 } }
+const call = { model: 'test-model', input: 'x'.repeat(100) }
+
+async function setup(cap: number, options: KillSwitchOptions = {}) {
+  const ks = createKillSwitch({ prices, runaway: false, ...options })
+  const agent = await ks.agents.create({ handle: 'agent', spendingCap: cap })
+  return { ks, agent, guard: ks.guard(agent.credential) }
+}
+
+/** Streams 20,000 counted tokens (20,000 bytes) and returns the ticket. */
+async function streamed20k(guard: Awaited<ReturnType<typeof setup>>['guard']) {
+  const ticket = await guard.beforeModelCall({ ...call, maxOutputTokens: 4_000 })
+  for (let i = 0; i < 5_000; i++) guard.onOutputDelta(ticket, { text: 'abcd' })
+  return ticket
+}
+
+describe('usage sanity: bad usage never settles below what streamed', () => {
+  it.each([
+    ['0', 0],
+    ['NaN', Number.NaN],
+    ['-5', -5],
+    ['fractional', 12.5],
+    ['Infinity', Number.POSITIVE_INFINITY],
+    ['far below what streamed', 100],
+  ])('outputTokens %s after 20,000 streamed tokens settles the counted figure', async (_, out) => {
+    const { ks, guard } = await setup(1)
+    const ticket = await streamed20k(guard)
+    const settled = await guard.afterModelCall(ticket, {
+      usage: { inputTokens: 50, outputTokens: out },
+    })
+    // 50 input tokens (believed) + 20,000 counted output tokens.
+    expect(settled.costUsd).toBe(0.02005)
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.02005, held: 0 })
+    const entry = (await ks.audit('agent')).at(-1)
+    expect(entry).toMatchObject({
+      type: 'settled',
+      data: { basis: 'counted', outputTokens: 20_000, usageNotBelieved: ['outputTokens'] },
+    })
+  })
+
+  it('settles the input bound and the counted output when usage is missing', async () => {
+    const { ks, guard } = await setup(1)
+    const ticket = await streamed20k(guard)
+    await guard.afterModelCall(ticket, {})
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.0201, held: 0 })
+  })
+
+  it('believes usage at or above what streamed could honestly be', async () => {
+    const { ks, guard } = await setup(1)
+    const ticket = await streamed20k(guard)
+    // 20,000 bytes are at least 3,334 tokens for any tokenizer that carries <= 6 bytes a token.
+    await guard.afterModelCall(ticket, { usage: { inputTokens: 50, outputTokens: 4_000 } })
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.00405, held: 0 })
+  })
+
+  it('counts the text of a call that did not stream: never zero for one that produced output', async () => {
+    const { ks, guard } = await setup(1)
+    const ticket = await guard.beforeModelCall({ ...call, maxOutputTokens: 1_000 })
+    await guard.afterModelCall(ticket, {
+      usage: { inputTokens: 80, outputTokens: 0 },
+      text: 'y'.repeat(3_000),
+    })
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.00308, held: 0 })
+  })
+
+  it('settles the output bound when a call that did not stream reports no output count', async () => {
+    const { ks, guard } = await setup(1)
+    const ticket = await guard.beforeModelCall({ ...call, maxOutputTokens: 1_000 })
+    await guard.afterModelCall(ticket, { usage: { inputTokens: 80 } })
+    // 80 input + the hold's 6,000 counted output tokens.
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.00608, held: 0 })
+  })
+})
+
+describe('every ending, one rule', () => {
+  it('releases a call that never left, in full', async () => {
+    const { ks, guard } = await setup(1)
+    const ticket = await guard.beforeModelCall({ ...call, maxOutputTokens: 1_000 })
+    await guard.failModelCall(ticket, new TypeError('cannot serialise the prompt'), { sent: false })
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0, held: 0 })
+    expect((await ks.audit('agent')).at(-1)).toMatchObject({ type: 'released' })
+  })
+
+  it.each([
+    ['a provider error', new Error('upstream 502')],
+    ['revocation mid-call', new AgentRevokedError({ handle: 'agent' })],
+    ['a consumer that stopped reading', new DOMException('cancelled', 'AbortError')],
+    ['the cap reached mid-stream', new SpendingCapExceededError({ handle: 'agent' })],
+  ])('settles the input bound and the counted output after %s', async (_, error) => {
+    const { ks, guard } = await setup(1)
+    const ticket = await guard.beforeModelCall({ ...call, maxOutputTokens: 1_000 })
+    guard.onOutputDelta(ticket, { text: 'z'.repeat(700) })
+    await guard.failModelCall(ticket, error)
+    // 100 input-bound tokens + 700 counted output tokens.
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.0008, held: 0 })
+  })
+
+  it('settles the whole hold when a call that left shows nothing', async () => {
+    const { ks, guard } = await setup(1)
+    const ticket = await guard.beforeModelCall({ ...call, maxOutputTokens: 1_000 })
+    await guard.failModelCall(ticket, new Error('socket hang up'))
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: ticket.reservedUsd, held: 0 })
+    expect(ticket.reservedUsd).toBe(0.0061)
+  })
+
+  it('takes the provider usage an adapter has at the failure, when it is believable', async () => {
+    const { ks, guard } = await setup(1)
+    const ticket = await guard.beforeModelCall({ ...call, maxOutputTokens: 1_000 })
+    guard.onOutputDelta(ticket, { text: 'z'.repeat(700) })
+    await guard.failModelCall(ticket, new Error('stream reset'), {
+      usage: { inputTokens: 30, outputTokens: 200 },
+    })
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.00023, held: 0 })
+  })
+
+  it('ends once: a provider that ignores its abort and reports later changes nothing', async () => {
+    const { ks, guard } = await setup(1)
+    const ticket = await guard.beforeModelCall({ ...call, maxOutputTokens: 1_000 })
+    guard.onOutputDelta(ticket, { text: 'z'.repeat(700) })
+    await ks.agents.revoke('agent', { reason: 'operator' })
+    expect(() => guard.onOutputDelta(ticket, { text: 'more' })).toThrow(AgentRevokedError)
+    await guard.failModelCall(ticket, guard.signal.reason)
+    const late = await guard.afterModelCall(ticket, {
+      usage: { inputTokens: 30, outputTokens: 10 },
+    })
+    expect(late.costUsd).toBe(0.0008)
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.0008, held: 0 })
+    const settled = (await ks.audit('agent')).filter((entry) => entry.type === 'settled')
+    expect(settled).toHaveLength(1)
+  })
+})
+
+describe('the rule itself', () => {
+  const rates = createPriceSource({
+    m: { inputPerMTok: 3, outputPerMTok: 15, cacheReadPerMTok: 0.3 },
+  }).resolve('m')!
+  const count = (value: number) =>
+    fc.oneof(
+      fc.constant(undefined),
+      fc.constantFrom(Number.NaN, -5, 0.5, Number.POSITIVE_INFINITY, -0),
+      fc.integer({ min: 0, max: value }),
+    )
+  const usage = fc.record(
+    { inputTokens: count(200_000), outputTokens: count(50_000), cacheReadTokens: count(1_000) },
+    { requiredKeys: [] },
+  )
+
+  it('never settles a call that left below what it believably used, nor above the hold on counted figures', () => {
+    fc.assert(
+      fc.property(
+        usage,
+        fc.integer({ min: 0, max: 200_000 }),
+        fc.integer({ min: 1, max: 10_000 }),
+        fc.nat(60_000),
+        (reported, inputBound, maxOutput, streamed) => {
+          const limit = maxOutput * UNKNOWN_TOKENIZER_HEADROOM
+          const tokens = Math.min(streamed, limit + 10)
+          const holdMicros = costBound(inputBound, limit, rates)
+          const figures: CallFigures = {
+            rates,
+            inputTokens: inputBound,
+            holdMicros,
+            output: {
+              tokens,
+              limit,
+              add: () => tokens,
+              floor: () => Math.ceil(tokens / UNKNOWN_TOKENIZER_HEADROOM),
+            },
+          }
+          expect(costOfEnding({ sent: false }, figures)).toEqual({ action: 'release' })
+          const cost = costOfEnding({ sent: true, usage: reported as TokenUsage }, figures)
+          if (cost.action !== 'settle') throw new Error('a call that left is settled')
+          // Never free when output streamed or nothing is known.
+          if (tokens > 0) expect(cost.costMicros).toBeGreaterThan(0)
+          if (cost.basis === 'usage') {
+            expect(cost.costMicros).toBe(costOfUsage(reported as TokenUsage, rates))
+          } else {
+            // The guard's own figures stay within the hold...
+            if (!Number.isSafeInteger(reported.outputTokens)) {
+              const input = reported.inputTokens
+              const cached = Number.isSafeInteger(reported.cacheReadTokens)
+                ? Math.max(0, reported.cacheReadTokens as number)
+                : 0
+              const believed =
+                Number.isSafeInteger(input) && (input as number) > 0
+                  ? Math.max(input as number, cached)
+                  : 0
+              expect(cost.costMicros).toBeLessThanOrEqual(
+                Math.max(holdMicros, costBound(believed as number, limit, rates)),
+              )
+            }
+            // ...and never below a believable part of the usage.
+            const out = reported.outputTokens
+            if (Number.isSafeInteger(out) && (out as number) >= 0) {
+              expect(cost.outputTokens).toBeGreaterThanOrEqual(out as number)
+            }
+          }
+        },
+      ),
+      { numRuns: 2_000 },
+    )
+  })
+})
+
+describe('input parts the request cannot size', () => {
+  it('keeps ten concurrent calls with a PDF by URL under a $0.50 cap, billed 150,000 input tokens each', async () => {
+    const ks = createKillSwitch({ runaway: false })
+    const agent = await ks.agents.create({ handle: 'reader', spendingCap: 0.5 })
+    const guard = ks.guard(agent.credential)
+    const input = [
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'Summarise the report.' },
+          {
+            type: 'file',
+            data: new URL('https://example.com/report.pdf'),
+            mediaType: 'application/pdf',
+          },
+        ],
+      },
+    ]
+    // A fake provider that keeps its own bill: 150,000 input and 500 output tokens a call.
+    let billedMicros = 0
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, async () => {
+        const ticket = await guard.beforeModelCall({
+          model: 'gpt-4o',
+          provider: 'openai',
+          input,
+          maxOutputTokens: 500,
+        })
+        const usage = { inputTokens: 150_000, outputTokens: 500 }
+        billedMicros += costOfUsage(usage, createPriceSource().resolve('gpt-4o', 'openai')!)
+        await guard.afterModelCall(ticket, { usage })
+      }),
+    )
+    const state = await ks.agents.get('reader')
+    expect(state.spent).toBeLessThanOrEqual(0.5)
+    expect(state.spent).toBe(billedMicros / 1_000_000)
+    expect(state.held).toBe(0)
+    // The 128k context window bounds the PDF: $0.32 of input a call, one at a time fits.
+    expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1)
+  })
+
+  it('refuses an image by URL to gpt-4o on a $0.002 cap before anything is spent', async () => {
+    const ks = createKillSwitch({ runaway: false })
+    const agent = await ks.agents.create({ handle: 'viewer', spendingCap: 0.002 })
+    const guard = ks.guard(agent.credential)
+    const input = [
+      { role: 'user', content: [{ type: 'image', image: new URL('https://example.com/a.png') }] },
+    ]
+    await expect(
+      guard.beforeModelCall({ model: 'gpt-4o', provider: 'openai', input }),
+    ).rejects.toBeInstanceOf(SpendingCapExceededError)
+    expect(await ks.agents.get('viewer')).toMatchObject({ spent: 0, held: 0 })
+  })
+})
+
+describe('revocation reaches a guard that never made a call', () => {
+  const tick = () => new Promise((resolve) => setImmediate(resolve))
+
+  it('aborts the signal of a guard made before the revocation', async () => {
+    const { ks, agent } = await setup(1)
+    const guard = ks.guard(agent.credential)
+    await ks.agents.revoke('agent')
+    await tick()
+    expect(guard.signal.aborted).toBe(true)
+    expect(guard.signal.reason).toBeInstanceOf(AgentRevokedError)
+  })
+
+  it('aborts the signal of a guard made after the revocation, without a call', async () => {
+    const { ks, agent } = await setup(1)
+    await ks.agents.revoke('agent', { reason: 'done' })
+    const fresh = createKillSwitch({ store: ks.store, prices })
+    const guard = fresh.guard(agent.credential)
+    await tick()
+    expect(guard.signal.aborted).toBe(true)
+    expect(guard.signal.reason).toMatchObject({ handle: 'agent', reason: 'done' })
+  })
+})
+
+describe('runaway detection sees only admitted calls', () => {
+  it('does not feed a call refused for the cap to the monitor', async () => {
+    const seen: Observation['kind'][] = []
+    const monitor: RunawayMonitor = {
+      observe: async (_agent, observation) => {
+        seen.push(observation.kind)
+        return { action: 'none', enforced: true }
+      },
+    }
+    const { guard } = await setup(0.0002, { runaway: monitor })
+    const held = await guard.beforeModelCall({ ...call, maxOutputTokens: 10 })
+    for (let i = 0; i < 5; i++) {
+      await expect(guard.beforeModelCall({ ...call, maxOutputTokens: 10 })).rejects.toBeInstanceOf(
+        SpendingCapExceededError,
+      )
+      await expect(
+        guard.beforeToolCall({ name: 'search', args: { i }, priceUsd: 0.001 }),
+      ).rejects.toBeInstanceOf(SpendingCapExceededError)
+    }
+    await guard.afterModelCall(held, { usage: { inputTokens: 10, outputTokens: 10 } })
+    expect(seen).toEqual(['model_call', 'model_result'])
+  })
+
+  it('releases the hold of a call the monitor refuses (it never left)', async () => {
+    const monitor: RunawayMonitor = {
+      observe: async (_agent, observation) =>
+        observation.kind === 'model_call'
+          ? {
+              action: 'block',
+              enforced: true,
+              finding: { detector: 'call-rate', status: 'trip', summary: 'too fast' },
+            }
+          : { action: 'none', enforced: true },
+    }
+    const { ks, guard } = await setup(1, { runaway: monitor })
+    await expect(guard.beforeModelCall(call)).rejects.toMatchObject({ code: 'runaway_detected' })
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0, held: 0 })
+  })
+})
+
+describe('hold leases', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('renews a live call past its TTL and stops renewing when it ends', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] })
+    let now = 1_000_000
+    const { ks, guard } = await setup(1, { holdTtlMs: 60_000, now: () => now })
+    const ticket = await guard.beforeModelCall({ ...call, maxOutputTokens: 100 })
+    for (let step = 0; step < 6; step++) {
+      now += 20_000
+      vi.advanceTimersByTime(20_000)
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    // Two minutes in: the call still holds its bound, nothing lapsed.
+    expect(await ks.agents.get('agent')).toMatchObject({
+      held: ticket.reservedUsd,
+      spent: 0,
+      unreconciled: 0,
+    })
+    await guard.afterModelCall(ticket, { usage: { inputTokens: 10, outputTokens: 10 } })
+    expect(vi.getTimerCount()).toBe(0)
+    expect(await ks.agents.get('agent')).toMatchObject({ held: 0, spent: 0.00002 })
+  })
+
+  it('keeps a spend of unknown outcome held until its deadline, then charges it', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] })
+    let now = 1_000_000
+    const { ks, guard } = await setup(1, { holdTtlMs: 60_000, now: () => now })
+    const spend = await guard.reserveSpend({ amountUsd: 0.05, kind: 'payment', description: 'x' })
+    await guard.markSpendUnknown(spend, { holdUntil: now + 600_000, reason: 'no answer' })
+    expect(vi.getTimerCount()).toBe(0)
+    now += 300_000
+    expect(await ks.agents.get('agent')).toMatchObject({ held: 0.05, spent: 0 })
+    now += 300_001
+    expect(await ks.agents.get('agent')).toMatchObject({ held: 0, spent: 0.05, unreconciled: 0.05 })
+  })
+})
