@@ -61,7 +61,7 @@ function notConfigured(name: string): GatewayError {
  * Creates the gateway app. Serve it with `startGateway`, or mount `app.fetch` anywhere.
  *
  * @example
- * const ks = createKillSwitch({ store: sqliteStore({ path: 'killswitch.db' }) })
+ * const ks = createKillSwitch({ store: sqliteStore('killswitch.db') })
  * const app = createGateway({ killSwitch: ks }) // provider keys from OPENAI_API_KEY, ANTHROPIC_API_KEY
  * // agents: new OpenAI({ baseURL: 'http://127.0.0.1:8788/v1', apiKey: 'ks_...' })
  */
