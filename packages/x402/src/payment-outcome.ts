@@ -57,8 +57,8 @@ export function paymentOutcome(
         settlement.amount !== undefined && claimedAtomic === undefined
           ? String(settlement.amount).slice(0, 80)
           : undefined,
-      transaction: typeof settlement.transaction === 'string' ? settlement.transaction : undefined,
-      network: typeof settlement.network === 'string' ? settlement.network : undefined,
+      transaction: text(settlement.transaction),
+      network: text(settlement.network),
       status,
     }
   }
