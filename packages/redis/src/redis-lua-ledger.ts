@@ -45,9 +45,9 @@ end
 
 -- The checks of ledger-input.ts: the name of the first bad field, or nil.
 local function bad_micros(field, s) if whole(s, MAX_MICROS) == nil then return field end end
-local function bad_ttl(s)
+local function bad_ttl(s, field)
   local n = whole(s, MAX_TTL_MS)
-  if n == nil or n < 1 then return 'ttlMs' end
+  if n == nil or n < 1 then return field or 'ttlMs' end
 end
 local function bad_time(s) if whole(s, MAX_SAFE) == nil then return 'now' end end
 -- The client checks ids exactly (UTF-16 length); this bounds them in bytes.
@@ -81,8 +81,13 @@ end
 
 -- The audit log -------------------------------------------------------------------------
 
+-- Each entry gets the agent's next seq (the cursor of readAudit's pages), written last so
+-- that it wins over a seq the caller's entry may carry (as { ...entry, seq } does).
 local pushed = false
 local function audit(json)
+  local seq = redis.call('HINCRBY', K.agent, 'auditSeq', 1)
+  if json == '{}' then json = '{"seq":' .. seq .. '}'
+  else json = string.sub(json, 1, -2) .. ',"seq":' .. seq .. '}' end
   redis.call('RPUSH', K.audit, json)
   pushed = true
 end
@@ -137,29 +142,40 @@ local function lapsed_entry(handle, hold, now)
     ',"expiredAt":' .. int(hold.expires) .. ',"unreconciled":' .. amount .. '}}'
 end
 
--- The caller's entry as ledger.ts completes it: data.outcome set (settle, release) and
--- data.levels set when the hold touched any window (withOutcome, withLevels). The client sends
--- the entry cut where those fields go (head, tail) with the caller's own outcome and levels
--- (JSON, or ''), which are kept unless the ledger sets them.
-local function audit_completed(a, outcome, levels)
+local function json_strings(list)
+  if #list == 0 then return '[]' end
+  return cjson.encode(list)
+end
+
+-- The caller's entry as ledger.ts completes it: data.outcome set (settle, release),
+-- data.grants set when a reserve draws on grants past the cap, data.levels set when the hold
+-- touched any window (withOutcome, withLevels). The client sends the entry cut where those
+-- fields go (head, tail) with the caller's own values of them (JSON, or ''), which are kept
+-- unless the ledger sets them.
+local function audit_completed(a, outcome, levels, grants)
   if a.head == '' then return end
   local extra = {}
   if outcome then extra[#extra + 1] = '"outcome":"' .. outcome .. '"'
   elseif a.outcome ~= '' then extra[#extra + 1] = '"outcome":' .. a.outcome end
   if levels and #levels > 0 then extra[#extra + 1] = '"levels":' .. cjson.encode(levels)
   elseif a.levels ~= '' then extra[#extra + 1] = '"levels":' .. a.levels end
+  if grants then extra[#extra + 1] = '"grants":' .. json_strings(grants)
+  elseif a.grants ~= '' then extra[#extra + 1] = '"grants":' .. a.grants end
   local head = a.head
   if #extra == 0 and string.sub(head, -1) == ',' then head = string.sub(head, 1, -2) end
   audit(head .. table.concat(extra, ',') .. a.tail)
 end
 
--- The four ARGV of a caller's entry, from position i.
+-- The five ARGV of a caller's entry, from position i.
 local function entry_args(i)
-  return { head = ARGV[i], tail = ARGV[i + 1], outcome = ARGV[i + 2], levels = ARGV[i + 3] }
+  return { head = ARGV[i], tail = ARGV[i + 1], outcome = ARGV[i + 2], levels = ARGV[i + 3],
+    grants = ARGV[i + 4] }
 end
 
 -- Buffered entries of this agent (appendAudit) ride along from ARGV[first] on, in order.
+-- Entries of an agent that does not exist are dropped, as the reference drops them.
 local function push_buffered(first)
+  if first > #ARGV or redis.call('EXISTS', K.agent) == 0 then return end
   for i = first, #ARGV do audit(ARGV[i]) end
 end
 
@@ -169,9 +185,30 @@ local function record() return redis.call('HGETALL', K.agent) end
 
 local function money()
   local v = redis.call('HMGET', K.agent, 'status', 'capMicros', 'spentMicros', 'heldMicros',
-    'unreconciledMicros')
+    'unreconciledMicros', 'grants')
   return { status = v[1], cap = tonumber(v[2]), spent = tonumber(v[3]),
-    held = tonumber(v[4] or '0'), unrec = tonumber(v[5] or '0') }
+    held = tonumber(v[4] or '0'), unrec = tonumber(v[5] or '0'),
+    grants = cjson.decode(v[6] or '[]') }
+end
+
+-- Grants from approvals, as JSON with whole numbers (cjson would print 14 digits).
+local function grants_json(list)
+  local parts = {}
+  for _, g in ipairs(list) do
+    parts[#parts + 1] = '{"approvalId":' .. cjson.encode(g.approvalId) .. ',"amountMicros":' ..
+      int(g.amountMicros) .. ',"expiresAt":' .. int(g.expiresAt) .. '}'
+  end
+  return '[' .. table.concat(parts, ',') .. ']'
+end
+
+-- grantExpiredEntry() of approvals.ts.
+local function grant_expired_entry(handle, grant, now)
+  local amount = dollars(grant.amountMicros)
+  return '{"at":' .. int(now) .. ',"handle":' .. cjson.encode(handle) ..
+    ',"type":"approval","summary":' ..
+    cjson.encode('grant of $' .. amount .. ' from approval ' .. grant.approvalId .. ' expired') ..
+    ',"data":{"approvalId":' .. cjson.encode(grant.approvalId) ..
+    ',"event":"grant_expired","amount":' .. amount .. '}}'
 end
 
 local function save_money(a)
@@ -240,9 +277,23 @@ end
 -- sweep() of ledger.ts: charges every live hold whose lease ran out by now, in full, as
 -- unreconciled spend, and audits each lapse.
 local function sweep(a, now)
+  local handle = redis.call('HGET', K.agent, 'handle')
+  -- Grants past their expiry end first, each audited once.
+  local live, expired = {}, false
+  for _, g in ipairs(a.grants) do
+    if tonumber(g.expiresAt) <= now then
+      expired = true
+      audit(grant_expired_entry(handle, g, now))
+    else
+      live[#live + 1] = g
+    end
+  end
+  if expired then
+    a.grants = live
+    redis.call('HSET', K.agent, 'grants', grants_json(live))
+  end
   local due = redis.call('ZRANGEBYSCORE', K.exp, '-inf', int(now))
   if #due == 0 then return a end
-  local handle = redis.call('HGET', K.agent, 'handle')
   for _, m in ipairs(due) do
     local h = live_hold(string.sub(m, 18))
     redis.call('ZREM', K.exp, m)

@@ -110,11 +110,16 @@ end
 -- checkLevels() of ledger.ts: the first level that cannot hold amount, as a flat reply
 -- {level, budgetId, per, resetsAt, limit, spent, held} ('' for absent), and the most any
 -- reserve could hold now.
-local function check_levels(a, levels, amount)
-  local available = a.cap - a.spent - a.held
+local function check_levels(a, levels, amount, now)
+  -- Live grants from approvals raise the agent's own cap (never a budget's): effectiveCap().
+  local cap = a.cap
+  for _, g in ipairs(a.grants) do
+    if tonumber(g.expiresAt) > now then cap = cap + tonumber(g.amountMicros) end
+  end
+  local available = cap - a.spent - a.held
   local refusal = nil
   if available <= 0 or amount > available then
-    refusal = { 'agent', '', '', '', int(a.cap), int(a.spent), int(a.held) }
+    refusal = { 'agent', '', '', '', int(cap), int(a.spent), int(a.held) }
   end
   for _, level in ipairs(levels) do
     local u = usage(level.key)

@@ -3,6 +3,7 @@
 import type { AgentPolicy, AgentRecord, AuditEntry, Store } from '@killswitch/core'
 
 type BudgetRecord = Parameters<Store['createBudget']>[0]
+type ApprovalRecord = Awaited<ReturnType<Store['decideApproval']>>
 
 function pairsOf(reply: unknown): Record<string, string> {
   const pairs = reply as (string | number)[]
@@ -28,6 +29,7 @@ export function toAgentRecord(reply: unknown): AgentRecord {
     policy: JSON.parse(fields.policy ?? '{}') as AgentPolicy,
     limits: JSON.parse(fields.limits ?? '[]') as AgentRecord['limits'],
     budgets: JSON.parse(fields.budgets ?? '[]') as string[],
+    grants: JSON.parse(fields.grants ?? '[]') as AgentRecord['grants'],
   }
   if (fields.revokedAt !== undefined) record.revokedAt = Number(fields.revokedAt)
   if (fields.revokedReason !== undefined) record.revokedReason = fields.revokedReason
@@ -50,5 +52,29 @@ export function toBudgetRecord(reply: unknown): BudgetRecord | undefined {
   }
   if (fields.timeZone !== undefined) record.timeZone = fields.timeZone
   if (fields.parentId !== undefined) record.parentId = fields.parentId
+  return record
+}
+
+/** An approval hash (HGETALL pairs, status as of the store's clock). */
+export function toApprovalRecord(reply: unknown): ApprovalRecord {
+  const fields = pairsOf(reply)
+  const record: ApprovalRecord = {
+    id: fields.id ?? '',
+    handle: fields.handle ?? '',
+    status: (fields.status ?? 'pending') as ApprovalRecord['status'],
+    requestedMicros: Number(fields.requestedMicros),
+    reason: fields.reason ?? '',
+    createdAt: Number(fields.createdAt),
+    expiresAt: Number(fields.expiresAt),
+  }
+  if (fields.decidedAt !== undefined) record.decidedAt = Number(fields.decidedAt)
+  if (fields.decidedBy !== undefined) record.decidedBy = fields.decidedBy
+  if (fields.decisionReason !== undefined) record.decisionReason = fields.decisionReason
+  if (fields.grantAmountMicros !== undefined) {
+    record.grant = {
+      amountMicros: Number(fields.grantAmountMicros),
+      expiresAt: Number(fields.grantExpiresAt),
+    }
+  }
   return record
 }

@@ -20,6 +20,9 @@ export type RenewRequest = Parameters<Store['renew']>[0]
 export type AgentPatch = Parameters<Store['updateAgent']>[1]
 export type BudgetRecord = Parameters<Store['createBudget']>[0]
 export type UsageRecord = Awaited<ReturnType<Store['readUsage']>>[number]
+export type OpenApprovalRequest = Parameters<Store['openApproval']>[0]
+export type DecideApprovalRequest = Parameters<Store['decideApproval']>[0]
+export type ApprovalRecord = Awaited<ReturnType<Store['decideApproval']>>
 
 export interface ScriptCall {
   name: ScriptName
@@ -59,9 +62,9 @@ export const validId = (value: unknown) =>
  * the caller's own values of them as JSON ('' when absent), which the script keeps unless it
  * sets them. Four empty strings without an entry.
  */
-export function entryArgs(audit: AuditEntry | undefined): [string, string, string, string] {
-  if (!audit) return ['', '', '', '']
-  const { outcome, levels, ...rest } = audit.data ?? {}
+export function entryArgs(audit: AuditEntry | undefined): [string, string, string, string, string] {
+  if (!audit) return ['', '', '', '', '']
+  const { outcome, levels, grants, ...rest } = audit.data ?? {}
   const text = JSON.stringify({ ...audit, data: { ...rest, [FIELDS_MARK]: 0 } })
   const mark = `${JSON.stringify(FIELDS_MARK)}:0`
   const at = text.lastIndexOf(mark)
@@ -70,6 +73,7 @@ export function entryArgs(audit: AuditEntry | undefined): [string, string, strin
     text.slice(at + mark.length),
     JSON.stringify(outcome) ?? '',
     JSON.stringify(levels) ?? '',
+    JSON.stringify(grants) ?? '',
   ]
 }
 
@@ -255,6 +259,66 @@ export function scriptCalls(context: ScriptCallContext) {
         name: 'killswitchUsageV2',
         keys: [],
         args: windowKeys.map((key) => `${keys.prefix}usage:${key}`),
+      }
+    },
+    auditAppend(handle: string, entries: readonly AuditEntry[]): ScriptCall {
+      return {
+        name: 'killswitchAuditAppendV2',
+        keys: keys.ledger(handle),
+        args: [...header(0), ...entries.map((entry) => JSON.stringify(entry))],
+      }
+    },
+    auditPage(handle: string, before: number | undefined, limit: number): ScriptCall {
+      return {
+        name: 'killswitchAuditPageV2',
+        keys: [keys.ledger(handle)[0], keys.audit(handle)],
+        args: [before === undefined ? '' : numberArg(before), limit],
+      }
+    },
+    openApproval(request: OpenApprovalRequest): ScriptCall {
+      return {
+        name: 'killswitchOpenApprovalV2',
+        keys: keys.ledger(request.handle),
+        args: [
+          ...header(request.now),
+          keys.prefix,
+          String(request.id),
+          validId(request.id) ? '1' : '0',
+          numberArg(request.requestedMicros),
+          String(request.reason ?? '').slice(0, 500),
+          numberArg(request.ttlMs),
+          json(request.audit),
+        ],
+      }
+    },
+    decideApproval(request: DecideApprovalRequest): ScriptCall {
+      const { grant } = request
+      return {
+        name: 'killswitchDecideApprovalV2',
+        keys: [],
+        args: [
+          ...header(request.now),
+          keys.prefix,
+          String(request.id),
+          validId(request.id) ? '1' : '0',
+          request.status,
+          String(request.by),
+          request.reason === undefined ? '' : String(request.reason).slice(0, 500),
+          request.reason === undefined ? '0' : '1',
+          grant ? numberArg(grant.amountMicros) : '',
+          grant ? numberArg(grant.ttlMs) : '',
+          grant ? '1' : '0',
+          json(request.audit),
+          keys.channel,
+          origin,
+        ],
+      }
+    },
+    approvals(now: number, status: string | undefined, ids: string[]): ScriptCall {
+      return {
+        name: 'killswitchApprovalsV2',
+        keys: [],
+        args: [...header(now), keys.prefix, status ?? '', ...ids],
       }
     },
     activity(handle: string, value: ActivityEvent, keep: number): ScriptCall {

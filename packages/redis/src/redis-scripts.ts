@@ -13,9 +13,11 @@
 
 import { LEDGER_LUA } from './redis-lua-ledger.js'
 import { LEVELS_LUA } from './redis-lua-levels.js'
+import { approvalScripts } from './redis-scripts-approvals.js'
 
 /** The ledger chunk with budgets and windows: for the scripts that touch levels. */
 const LEDGER_LEVELS_LUA = `${LEDGER_LUA}${LEVELS_LUA}`
+const APPROVAL_SCRIPTS = approvalScripts(LEDGER_LUA)
 
 const AGENT_KEYS = 'use_keys(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])'
 
@@ -74,7 +76,7 @@ end
 return {'ok', records}
 `
 
-// ARGV: header, holdId, amountMicros, ttlMs, entry (head, tail, outcome, levels), prefix,
+// ARGV: header, holdId, amountMicros, ttlMs, entry (head, tail, outcome, levels, grants), prefix,
 // request budgets (JSON), run id, run id valid ('1', '0'; '' when no run), run cap or '',
 // run parent or '', parent valid ('1'), zones (JSON), ...buffered
 const RESERVE = `${LEDGER_LEVELS_LUA}
@@ -83,9 +85,9 @@ local id = ARGV[5]
 local bad = bad_id(id) or bad_micros('amountMicros', ARGV[6]) or bad_ttl(ARGV[7]) or bad_time(CALLER_NOW)
 if bad then return {'invalid', bad} end
 local amount, ttl, now = tonumber(ARGV[6]), tonumber(ARGV[7]), clock()
-PREFIX, ZONES = ARGV[12], cjson.decode(ARGV[19])
+PREFIX, ZONES = ARGV[13], cjson.decode(ARGV[20])
 if redis.call('EXISTS', K.agent) == 0 then
-  push_buffered(20)
+  push_buffered(21)
   trim_audit()
   return {'not_found'}
 end
@@ -93,21 +95,21 @@ end
 local run_id, pending = nil, nil
 local agent_levels = redis.call('HMGET', K.agent, 'limits', 'budgets')
 local budget_ids = cjson.decode(agent_levels[2] or '[]')
-for _, extra in ipairs(cjson.decode(ARGV[13])) do budget_ids[#budget_ids + 1] = extra end
-if ARGV[15] ~= '' then
-  run_id = 'run:' .. ARGV[14]
+for _, extra in ipairs(cjson.decode(ARGV[14])) do budget_ids[#budget_ids + 1] = extra end
+if ARGV[16] ~= '' then
+  run_id = 'run:' .. ARGV[15]
   budget_ids[#budget_ids + 1] = run_id
   if not budget(run_id) then
     pending = { id = run_id, tz = nil,
-      limits = ARGV[16] ~= '' and { { amountMicros = tonumber(ARGV[16]), per = 'lifetime' } } or {},
-      parent = ARGV[17] ~= '' and ('run:' .. ARGV[17]) or nil }
+      limits = ARGV[17] ~= '' and { { amountMicros = tonumber(ARGV[17]), per = 'lifetime' } } or {},
+      parent = ARGV[18] ~= '' and ('run:' .. ARGV[18]) or nil }
   end
 end
 local handle = redis.call('HGET', K.agent, 'handle')
 local levels = collect_levels(handle, cjson.decode(agent_levels[1] or '[]'), budget_ids, pending, now)
 local zones = missing_zones()
 if #zones > 0 then return {'zones', zones, int(now)} end
-push_buffered(20)
+push_buffered(21)
 local a = sweep(money(), now)
 prune(now)
 if a.status == 'revoked' then trim_audit() return {'revoked', record()} end
@@ -120,15 +122,16 @@ if existing then
 end
 -- The run's budget is made on first use (checked as newRunBudget does), saved if granted.
 if pending then
-  local bad_run = (ARGV[15] ~= '1' and 'run.id') or
-    (ARGV[16] ~= '' and bad_micros('run.capMicros', ARGV[16])) or
-    (ARGV[17] ~= '' and ARGV[18] ~= '1' and 'run.parentId') or nil
-  if bad_run then trim_audit() return {'invalid', bad_run} end
+  local bad_run = (ARGV[16] ~= '1' and 'run.id') or
+    (ARGV[17] ~= '' and bad_micros('run.capMicros', ARGV[17])) or
+    (ARGV[18] ~= '' and ARGV[19] ~= '1' and 'run.parentId') or nil
+  -- Refused after the sweep was written, as ledger.ts throws it: 'late', not 'invalid'.
+  if bad_run then trim_audit() return {'invalid_late', bad_run} end
 end
-local refusal, available = check_levels(a, levels, amount)
+local refusal, available = check_levels(a, levels, amount, now)
 if refusal then trim_audit() return {'cap', record(), refusal, int(available)} end
 if pending then
-  local limits = ARGV[16] ~= '' and ('[{"amountMicros":' .. ARGV[16] .. ',"per":"lifetime"}]') or '[]'
+  local limits = ARGV[17] ~= '' and ('[{"amountMicros":' .. ARGV[17] .. ',"per":"lifetime"}]') or '[]'
   redis.call('HSET', budget_key(run_id), 'id', run_id, 'limits', limits, 'createdAt', int(now),
     'updatedAt', int(now))
   if pending.parent then redis.call('HSET', budget_key(run_id), 'parentId', pending.parent) end
@@ -143,7 +146,15 @@ apply_levels(keys, 0, amount)
 keep_windows(levels, now)
 a.held = a.held + amount
 save_money(a)
-audit_completed(entry_args(8), nil, keys)
+-- Past the cap itself, this hold draws on grants: say so, with the approvals behind them.
+local grants = nil
+if a.spent + a.held - a.cap > 0 then
+  grants = {}
+  for _, g in ipairs(a.grants) do
+    if tonumber(g.expiresAt) > now then grants[#grants + 1] = g.approvalId end
+  end
+end
+audit_completed(entry_args(8), nil, keys, grants)
 trim_audit()
 return {'ok', record(), int(expires), keys}
 `
@@ -170,15 +181,15 @@ end
 return {'renewed', int(expires)}
 `
 
-// ARGV: header, holdId, costMicros, entry (head, tail, outcome, levels), prefix, ...buffered
+// ARGV: header, holdId, costMicros, entry (head, tail, outcome, levels, grants), prefix, ...buffered
 const SETTLE = `${LEDGER_LEVELS_LUA}
 ${AGENT_KEYS}
 local id = ARGV[5]
 local bad = bad_id(id) or bad_micros('costMicros', ARGV[6]) or bad_time(CALLER_NOW)
 if bad then return {'invalid', bad} end
 local cost, now = tonumber(ARGV[6]), clock()
-PREFIX = ARGV[11]
-push_buffered(12)
+PREFIX = ARGV[12]
+push_buffered(13)
 if redis.call('EXISTS', K.agent) == 0 then trim_audit() return {'not_found'} end
 local a = sweep(money(), now)
 prune(now)
@@ -213,15 +224,15 @@ trim_audit()
 return {outcome, record()}
 `
 
-// ARGV: header, holdId, entry (head, tail, outcome, levels), prefix, ...buffered
+// ARGV: header, holdId, entry (head, tail, outcome, levels, grants), prefix, ...buffered
 const RELEASE = `${LEDGER_LEVELS_LUA}
 ${AGENT_KEYS}
 local id = ARGV[5]
 local bad = bad_id(id) or bad_time(CALLER_NOW)
 if bad then return {'invalid', bad} end
 local now = clock()
-PREFIX = ARGV[10]
-push_buffered(11)
+PREFIX = ARGV[11]
+push_buffered(12)
 if redis.call('EXISTS', K.agent) == 0 then trim_audit() return {'not_found'} end
 local a = sweep(money(), now)
 prune(now)
@@ -358,6 +369,29 @@ end
 return out
 `
 
+// Buffered entries of one agent (appendAudit), each with its seq. KEYS: the ledger keys.
+// ARGV: header, ...entries. Dropped when the agent does not exist (as the reference does).
+const AUDIT_APPEND = `${LEDGER_LUA}
+${AGENT_KEYS}
+push_buffered(5)
+trim_audit()
+return 1
+`
+
+// A page of the audit log: entries with seq below `before` ('' for none), the last `limit`.
+// Seqs are consecutive and the list keeps the newest, so the page is an index range.
+// KEYS: agent, audit. ARGV: before or '', limit
+const AUDIT_PAGE = `
+local total = tonumber(redis.call('HGET', KEYS[1], 'auditSeq') or '0')
+local len = redis.call('LLEN', KEYS[2])
+local first = total - len + 1
+local stop = len
+if ARGV[1] ~= '' then stop = math.max(0, math.min(len, math.ceil(tonumber(ARGV[1])) - first)) end
+local start = math.max(0, stop - tonumber(ARGV[2]))
+if stop <= start then return {} end
+return redis.call('LRANGE', KEYS[2], start, stop - 1)
+`
+
 // KEYS: agent, activity list. ARGV: event JSON, keep
 const ACTIVITY = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {ARGV[1]} end
@@ -391,6 +425,9 @@ export const SCRIPTS = {
   killswitchBudgetsV2: { numberOfKeys: 0, lua: BUDGETS },
   killswitchUsageV2: { numberOfKeys: 0, lua: USAGE },
   killswitchRevokeV2: { numberOfKeys: 7, lua: REVOKE },
+  killswitchAuditAppendV2: { numberOfKeys: 6, lua: AUDIT_APPEND },
+  killswitchAuditPageV2: { numberOfKeys: 2, lua: AUDIT_PAGE },
+  ...APPROVAL_SCRIPTS,
   killswitchActivityV1: { numberOfKeys: 2, lua: ACTIVITY },
   killswitchMarkV1: { numberOfKeys: 2, lua: MARK },
 } as const

@@ -10,7 +10,9 @@ import {
   AgentExistsError,
   AgentNotFoundError,
   type AgentRecord,
+  AgentRevokedError,
   type AuditEntry,
+  InvalidConfigError,
   KillSwitchError,
   type NewAgentRecord,
   type ReleaseRequest,
@@ -43,10 +45,13 @@ import {
   invalidField,
   missingBudget,
 } from './redis-ledger-errors.js'
-import { toAgentRecord, toAuditEntry, toBudgetRecord } from './redis-records.js'
+import { toAgentRecord, toApprovalRecord, toAuditEntry, toBudgetRecord } from './redis-records.js'
 import {
   type AgentPatch,
+  type ApprovalRecord,
   type BudgetRecord,
+  type DecideApprovalRequest,
+  type OpenApprovalRequest,
   type RenewRequest,
   type ScriptCall,
   type ScriptCalls,
@@ -309,6 +314,93 @@ class RedisStore implements Store {
     return toBudgetRecord(reply[1]) as BudgetRecord
   }
 
+  async openApproval(
+    request: OpenApprovalRequest,
+  ): Promise<{ approval: ApprovalRecord; created: boolean }> {
+    const reply = (await this.#run(
+      'open an approval request',
+      this.#calls.openApproval(request),
+    )) as LedgerReply
+    if (reply[0] === 'invalid') {
+      const field = String(reply[1])
+      throw invalidField(field, (request as unknown as Record<string, unknown>)[field])
+    }
+    if (reply[0] === 'not_found') throw new AgentNotFoundError(request.handle)
+    return { approval: toApprovalRecord(reply[1]), created: reply[0] === 'created' }
+  }
+
+  async decideApproval(request: DecideApprovalRequest): Promise<ApprovalRecord> {
+    const call = this.#calls.decideApproval({ ...request, by: request.by })
+    const reply = (await this.#run('decide an approval request', call)) as LedgerReply
+    const [outcome, detail, extra] = reply
+    if (outcome === 'invalid') {
+      const field = String(detail)
+      if (field === 'grant') {
+        throw new InvalidConfigError(
+          'grant',
+          'An approval needs a grant: an amount and how long it lasts.',
+        )
+      }
+      const grant = request.grant as Record<string, unknown> | undefined
+      const sent: Record<string, unknown> = {
+        now: request.now,
+        id: request.id,
+        'grant.amountMicros': grant?.amountMicros,
+        'grant.ttlMs': grant?.ttlMs,
+      }
+      throw invalidField(field, sent[field])
+    }
+    if (outcome === 'missing') {
+      throw new InvalidConfigError(
+        'id',
+        `No approval request has the id "${request.id}" (ks.approvals.list shows them).`,
+      )
+    }
+    if (outcome === 'decided') {
+      throw new InvalidConfigError(
+        'id',
+        `Approval request ${request.id} is ${String(detail)} already: a request is decided once.`,
+      )
+    }
+    if (outcome === 'not_found') throw new AgentNotFoundError(String(detail))
+    if (outcome === 'revoked') {
+      throw new AgentRevokedError({
+        handle: String(detail),
+        reason: extra === '' || extra === undefined ? undefined : String(extra),
+        message: `Agent "${String(detail)}" is revoked: approvals never bring a revoked agent back.`,
+      })
+    }
+    const decided = toApprovalRecord(detail)
+    this.#publish({ type: 'updated', handle: decided.handle })
+    return decided
+  }
+
+  async getApproval(id: string, now: number): Promise<ApprovalRecord | undefined> {
+    const [found] = await this.#approvals('read an approval request', now, undefined, [id])
+    return found
+  }
+
+  async listApprovals(
+    now: number,
+    filter: { status?: ApprovalRecord['status'] } = {},
+  ): Promise<ApprovalRecord[]> {
+    return this.#approvals('list approval requests', now, filter.status, [])
+  }
+
+  async #approvals(
+    operation: string,
+    now: number,
+    status: string | undefined,
+    ids: string[],
+  ): Promise<ApprovalRecord[]> {
+    const reply = (await this.#run(
+      operation,
+      this.#calls.approvals(now, status, ids),
+    )) as LedgerReply
+    if (reply[0] === 'invalid') throw invalidField('now', now)
+    return (reply[1] as unknown[]).map(toApprovalRecord)
+  }
+
   async readUsage(keys: readonly string[]): Promise<UsageRecord[]> {
     if (keys.length === 0) return []
     const reply = (await this.#run('read usage', this.#calls.usage(keys))) as string[]
@@ -356,13 +448,17 @@ class RedisStore implements Store {
     this.#flushTimer ??= setImmediate(() => this.#flushInBackground())
   }
 
-  async readAudit(handle: string, options?: { limit?: number }): Promise<AuditEntry[]> {
+  /** A page of the audit log, read by the script (one round trip), never the whole log. */
+  async readAudit(
+    handle: string,
+    options: { limit?: number; before?: number } = {},
+  ): Promise<AuditEntry[]> {
     await this.flush()
-    const limit = options?.limit
-    if (limit !== undefined && limit <= 0) return []
-    const key = this.#keys.audit(handle)
-    const start = limit === undefined ? 0 : -Math.floor(limit)
-    const lines = await this.#call('read the audit log', () => this.#client.lrange(key, start, -1))
+    const max = this.#options.maxAuditEntriesPerAgent
+    const limit = Math.floor(Math.min(options.limit ?? max, max))
+    if (!(limit > 0)) return []
+    const call = this.#calls.auditPage(handle, options.before, limit)
+    const lines = (await this.#run('read the audit log', call)) as string[]
     return lines.map(toAuditEntry)
   }
 
@@ -418,12 +514,21 @@ class RedisStore implements Store {
     const pending = this.#auditBuffer
     this.#auditBuffer = []
     try {
+      // One script per agent (each entry gets its seq there), all in one pipeline.
+      const byAgent = new Map<string, AuditEntry[]>()
+      for (const entry of pending) {
+        const entries = byAgent.get(entry.handle) ?? []
+        entries.push(entry)
+        byAgent.set(entry.handle, entries)
+      }
       await this.#call('write the audit log', async () => {
-        const pipeline = this.#client.pipeline()
-        for (const entry of pending) {
-          const key = this.#keys.audit(entry.handle)
-          pipeline.rpush(key, JSON.stringify(entry))
-          pipeline.ltrim(key, -this.#options.maxAuditEntriesPerAgent, -1)
+        const pipeline = this.#client.pipeline() as unknown as Record<
+          ScriptName,
+          (...args: (string | number)[]) => unknown
+        > & { exec(): Promise<[Error | null, unknown][] | null> }
+        for (const [handle, entries] of byAgent) {
+          const { name, keys, args } = this.#calls.auditAppend(handle, entries)
+          pipeline[name](...keys, ...args)
         }
         const failed = ((await pipeline.exec()) ?? []).find(([error]) => error)
         if (failed) throw failed[0]
@@ -472,9 +577,10 @@ class RedisStore implements Store {
       throw error
     }
     if (reply[0] === 'invalid' || reply[0] === 'zones') {
+      // Nothing was written: the entries wait for the next write.
       this.#auditBuffer = carried.concat(this.#auditBuffer)
     }
-    if (reply[0] === 'invalid') {
+    if (reply[0] === 'invalid' || reply[0] === 'invalid_late') {
       const field = String(reply[1])
       if (reply[2] === 'missing') throw missingBudget(field, String(reply[3]))
       throw invalidField(field, sent[field])
