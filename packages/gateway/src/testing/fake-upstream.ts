@@ -107,6 +107,14 @@ export async function startFakeUpstream(options: {
       call.completed = true
     }
     const model = typeof body?.model === 'string' ? body.model : 'gpt-4o'
+    // Like a provider, it never produces more output than the request's limit allows.
+    const limit = [body?.max_completion_tokens, body?.max_tokens, body?.max_output_tokens].find(
+      (value): value is number => typeof value === 'number',
+    )
+    const within = (usage: FakeUsage): FakeUsage => {
+      const output = Math.min(usage.output, limit ?? usage.output)
+      return { ...usage, output, reasoning: Math.min(usage.reasoning, output) }
+    }
     const bill = (usage: FakeUsage) => {
       const price = options.prices[model]
       if (!price) throw new Error(`fake upstream: no price for ${model}`)
@@ -151,8 +159,8 @@ export async function startFakeUpstream(options: {
       }
       case 'POST /v1/chat/completions': {
         if (!stream) {
-          bill(OPENAI_USAGE)
-          return json(200, chatCompletion(model, OPENAI_USAGE))
+          bill(within(OPENAI_USAGE))
+          return json(200, chatCompletion(model, within(OPENAI_USAGE)))
         }
         sse()
         send(chatChunk(model, { role: 'assistant', content: '' }))
@@ -163,8 +171,8 @@ export async function startFakeUpstream(options: {
         send(chatChunk(model, {}, 'stop'))
         const options = body?.stream_options as { include_usage?: boolean } | undefined
         if (options?.include_usage) {
-          bill(OPENAI_USAGE)
-          send(chatUsageChunk(model, OPENAI_USAGE))
+          bill(within(OPENAI_USAGE))
+          send(chatUsageChunk(model, within(OPENAI_USAGE)))
         }
         send('[DONE]')
         res.end()
@@ -173,8 +181,8 @@ export async function startFakeUpstream(options: {
       }
       case 'POST /v1/responses': {
         if (!stream) {
-          bill(OPENAI_USAGE)
-          return json(200, response(model, OPENAI_USAGE))
+          bill(within(OPENAI_USAGE))
+          return json(200, response(model, within(OPENAI_USAGE)))
         }
         sse()
         let sequence = 0
@@ -186,19 +194,19 @@ export async function startFakeUpstream(options: {
           event('response.output_text.delta', { ...ids, delta: part, logprobs: [] })
           if (index === 0 && (await hangs())) return
         }
-        bill(OPENAI_USAGE)
-        event('response.completed', { response: response(model, OPENAI_USAGE) })
+        bill(within(OPENAI_USAGE))
+        event('response.completed', { response: response(model, within(OPENAI_USAGE)) })
         res.end()
         call.completed = true
         return
       }
       case 'POST /v1/messages': {
         if (!stream) {
-          bill(ANTHROPIC_USAGE)
-          return json(200, anthropicMessage(model, ANTHROPIC_USAGE))
+          bill(within(ANTHROPIC_USAGE))
+          return json(200, anthropicMessage(model, within(ANTHROPIC_USAGE)))
         }
         sse()
-        send(anthropicStart(model, ANTHROPIC_USAGE), 'message_start')
+        send(anthropicStart(model, within(ANTHROPIC_USAGE)), 'message_start')
         send(
           { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
           'content_block_start',
@@ -212,8 +220,8 @@ export async function startFakeUpstream(options: {
           if (index === 0 && (await hangs())) return
         }
         send({ type: 'content_block_stop', index: 0 }, 'content_block_stop')
-        bill(ANTHROPIC_USAGE)
-        send(anthropicEnd(ANTHROPIC_USAGE), 'message_delta')
+        bill(within(ANTHROPIC_USAGE))
+        send(anthropicEnd(within(ANTHROPIC_USAGE)), 'message_delta')
         send({ type: 'message_stop' }, 'message_stop')
         res.end()
         call.completed = true
