@@ -38,6 +38,7 @@ export default defineConfig({
       project('x402', 'packages/x402'),
       project('gateway', 'packages/gateway'),
       project('examples', 'examples'),
+      project('scripts', 'scripts'),
     ],
   },
 })

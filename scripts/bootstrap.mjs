@@ -7,14 +7,20 @@
 //      installed once into the git-ignored `.tools/` folder (nothing else is downloaded);
 //   2. install dependencies with `npm ci` when node_modules is missing or stale (a stamp
 //      holds the hash of package-lock.json and the Node version it was installed with);
-//   3. build what is not built (turbo caches the rest);
-//   4. run the command with that Node first on PATH.
+//   3. build what is not built (turbo caches the rest), quietly: its output goes to a log
+//      that is printed only if the build fails;
+//   4. for `npm test`, provision the servers the tests need (redis-server);
+//   5. run the command with that Node first on PATH.
+// A command prints its own output and nothing else: no turbo banner, no npm notices, no
+// node:sqlite ExperimentalWarning.
 // Plain JavaScript with no dependencies, on purpose: nothing is installed when it starts.
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { redisPlan } from './redis-plan.mjs'
+import { summariseVitestReport } from './test-summary.mjs'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const MIN_NODE = [22, 13, 0]
@@ -22,6 +28,7 @@ const MIN_NODE = [22, 13, 0]
 const NODE_PACKAGE = 'node@22.23.3'
 const toolsDir = path.join(root, '.tools')
 const stampFile = path.join(root, 'node_modules', '.killswitch-install-stamp')
+const logDir = path.join(root, 'node_modules', '.cache', 'killswitch')
 
 const say = (message) => process.stderr.write(`[bootstrap] ${message}\n`)
 
@@ -44,6 +51,32 @@ function run(command, args, env, { exitOnFailure = true } = {}) {
   return result.status ?? 1
 }
 
+// Runs a step whose output matters only when it fails: captured to a log, shown on failure.
+function quiet(name, command, args, env) {
+  mkdirSync(logDir, { recursive: true })
+  const log = path.join(logDir, `${name}.log`)
+  const result = spawnSync(command, args, {
+    cwd: root,
+    env,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 64 * 1024 * 1024,
+  })
+  const output = `${result.stdout ?? ''}${result.stderr ?? ''}`
+  writeFileSync(log, output)
+  if (result.error) {
+    say(`could not start ${command}: ${result.error.message}`)
+    process.exit(1)
+  }
+  if (result.status !== 0) {
+    process.stderr.write(output)
+    say(
+      `${name} failed (exit ${result.status}); its output is above and in ${path.relative(root, log)}`,
+    )
+    process.exit(result.status ?? 1)
+  }
+}
+
 function versionOf(nodeBinary) {
   const result = spawnSync(nodeBinary, ['--version'], { encoding: 'utf8' })
   return result.status === 0 ? result.stdout.trim() : null
@@ -57,6 +90,13 @@ function findNode() {
   say(
     `system Node ${process.version} is older than ${MIN_NODE.join('.')}: ` +
       `installing ${NODE_PACKAGE} from the npm registry into .tools/ (once)`,
+  )
+  // npm 11 asks before running install scripts: the node package's one (it fetches the
+  // platform binary) is approved here, in .tools/'s own package.json, so none is pending.
+  mkdirSync(toolsDir, { recursive: true })
+  writeFileSync(
+    path.join(toolsDir, 'package.json'),
+    `${JSON.stringify({ private: true, allowScripts: { [NODE_PACKAGE]: true } }, null, 2)}\n`,
   )
   run('npm', [
     'install',
@@ -83,6 +123,13 @@ function projectEnv(nodeBinary) {
     PATH: [nodeDir, path.join(root, 'node_modules', '.bin'), process.env.PATH].join(path.delimiter),
     TURBO_TELEMETRY_DISABLED: '1',
     DO_NOT_TRACK: '1',
+    // node:sqlite is stable enough for us and its ExperimentalWarning is noise in every
+    // command and test; other warnings still show.
+    // biome-ignore lint/suspicious/noUndeclaredEnvVars: read to extend it, not a task input
+    NODE_OPTIONS: [process.env.NODE_OPTIONS, '--disable-warning=ExperimentalWarning']
+      .filter(Boolean)
+      .join(' '),
+    npm_config_update_notifier: 'false',
   }
   // Native addons must build against the headers of the Node that runs them.
   const headers = path.join(nodeDir, '..', 'include', 'node')
@@ -120,21 +167,46 @@ const nodeBinary = findNode()
 const env = projectEnv(nodeBinary)
 ensureDependencies(env, versionOf(nodeBinary) ?? process.version)
 
-const build = () => run('turbo', ['run', 'build', '--output-logs=errors-only'], env)
+const turbo = (name, tasks) =>
+  quiet(name, 'turbo', ['run', ...tasks, '--output-logs=errors-only', '--ui=stream'], env)
+const build = () => turbo('build', ['build'])
+
+// The Redis store's tests run against a real redis-server: see redis-plan.mjs.
+function ensureRedisServer() {
+  const found = (command, args) => spawnSync(command, args, { stdio: 'ignore' }).status === 0
+  const plan = redisPlan({
+    installed: found('redis-server', ['--version']),
+    hasApt: found('apt-get', ['--version']),
+    isRoot: typeof process.getuid === 'function' && process.getuid() === 0,
+    platform: process.platform,
+  })
+  if (plan.action === 'none') return
+  if (plan.action === 'stop') {
+    say(plan.message)
+    process.exit(1)
+  }
+  say('the Redis tests need redis-server: installing it with apt-get (once)')
+  for (const [command, ...args] of plan.steps) {
+    quiet(`${command}-${args[0]}`, command, args, { ...env, DEBIAN_FRONTEND: 'noninteractive' })
+  }
+}
 
 switch (command) {
   case 'setup':
     build()
     break
   case 'test':
+    ensureRedisServer()
     build()
-    run('turbo', ['run', 'typecheck', 'publint', '--output-logs=errors-only'], env)
+    turbo('typecheck', ['typecheck', 'publint'])
     // The benchmarks are not a package: typecheck them here so they cannot rot unseen.
-    run('tsc', ['-p', 'bench'], env)
-    run('biome', ['ci', '.'], env)
+    quiet('bench-typecheck', 'tsc', ['-p', 'bench'], env)
+    quiet('lint', 'biome', ['ci', '.'], env)
     {
       // The JSON report gives the plain closing line CI looks for: "N passed, N failed".
       const report = path.join(root, 'node_modules', '.cache', 'vitest-report.json')
+      // A report left by an earlier run must never be read as this run's.
+      rmSync(report, { force: true })
       const status = run(
         'vitest',
         ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...rest],
@@ -142,13 +214,8 @@ switch (command) {
         { exitOnFailure: false },
       )
       if (existsSync(report)) {
-        const { numPassedTests, numFailedTests, numPendingTests } = JSON.parse(
-          readFileSync(report, 'utf8'),
-        )
-        const skipped = numPendingTests > 0 ? `, ${numPendingTests} skipped` : ''
-        process.stdout.write(
-          `\ntests: ${numPassedTests} passed, ${numFailedTests} failed${skipped}\n`,
-        )
+        const summary = summariseVitestReport(JSON.parse(readFileSync(report, 'utf8')), root)
+        process.stdout.write(`\n${[...summary.unrun, summary.closing].join('\n')}\n`)
       }
       process.exit(status)
     }
