@@ -84,6 +84,8 @@ export type {
   ToolCallRequest,
   ToolCallTicket,
 } from './guard-types.js'
+export type { ModelCall, ModelCallStart } from './model-call.js'
+export { type CallEnd, costOfEnding, type EndingCost } from './call-ending.js'
 // Entry point
 export {
   createKillSwitch,
@@ -98,9 +100,11 @@ export {
   affordableOutputTokens,
   costBound,
   costOfUsage,
+  DEFAULT_CONTEXT_WINDOW,
   estimateOutputTokens,
   inputTokenBound,
 } from './pricing/cost.js'
+export { conservativeTokens, UNKNOWN_TOKENIZER_HEADROOM } from './pricing/output-count.js'
 export type { ModelRates, Rate } from './pricing/model-rates.js'
 export {
   createPriceSource,
@@ -144,5 +148,12 @@ export type {
 } from './store.js'
 export { type MemoryStoreOptions, memoryStore } from './stores/memory-store.js'
 export { type SqliteStoreOptions, sqliteStore } from './stores/sqlite-store.js'
+// OpenTelemetry (`@opentelemetry/api` is an optional peer: nothing happens without it)
+export {
+  type InstrumentKillSwitchOptions,
+  instrumentKillSwitch,
+  type KillSwitchInstrumentation,
+} from './telemetry/instrument-kill-switch.js'
+export type { MeterProviderLike, TracerProviderLike } from './telemetry/otel-types.js'
 // Paid tools
 export { parseToolPrices, type ToolPrices } from './tool-prices.js'
