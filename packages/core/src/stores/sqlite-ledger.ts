@@ -322,20 +322,33 @@ export class SqliteLedger implements LedgerStorage {
   }
 
   /**
-   * Forgets at most PRUNE_BATCH settled or released holds older than `holdsBefore` (lapsed
-   * ones older than `lapsedBefore`: a late settle may still correct them), and events older
-   * than `eventsBefore`. Returns how many holds went, so the store knows whether more wait.
+   * Forgets at most PRUNE_BATCH settled or released holds that ended before `holdsBefore`
+   * (lapsed ones before `lapsedBefore`: a late settle may still correct them), as many
+   * audit entries older than `auditBefore`, and events older than `eventsBefore`. Returns
+   * the most rows one kind lost, so the store knows whether more wait.
    */
-  prune(holdsBefore: number, lapsedBefore: number, eventsBefore: number): number {
-    const removed = Number(
+  prune(cutoffs: {
+    holdsBefore: number
+    lapsedBefore: number
+    eventsBefore: number
+    auditBefore: number
+  }): number {
+    const holds = Number(
       this.#sql.pruneHolds.run({
-        before: holdsBefore,
-        lapsed_before: lapsedBefore,
+        before: cutoffs.holdsBefore,
+        lapsed_before: cutoffs.lapsedBefore,
         batch: PRUNE_BATCH,
       }).changes,
     )
-    this.#sql.pruneEvents.run(eventsBefore)
-    return removed
+    // Only when a retention is set: by default the audit log is kept for good.
+    const audit =
+      cutoffs.auditBefore > 0
+        ? Number(
+            this.#sql.pruneAudit.run({ before: cutoffs.auditBefore, batch: PRUNE_BATCH }).changes,
+          )
+        : 0
+    this.#sql.pruneEvents.run(cutoffs.eventsBefore)
+    return Math.max(holds, audit)
   }
 }
 
@@ -393,6 +406,9 @@ const SQL = {
         AND (state <> 'lapsed' OR updated_at < :lapsed_before)
       LIMIT :batch)`,
   pruneEvents: 'DELETE FROM events WHERE at < ?',
+  // The oldest batch only (by seq, the primary key): bounded work even when none is due.
+  pruneAudit: `DELETE FROM audit WHERE seq IN (
+      SELECT seq FROM (SELECT seq, at FROM audit ORDER BY seq LIMIT :batch) WHERE at < :before)`,
   insertEvent: 'INSERT INTO events (origin, type, handle, reason, at) VALUES (?, ?, ?, ?, ?)',
   insertAudit: `INSERT INTO audit (handle, at, type, summary, data)
     VALUES (:handle, :at, :type, :summary, :data)`,

@@ -326,6 +326,43 @@ describe('sqliteStore', () => {
     ).toBe('corrected')
   })
 
+  it('keeps the audit log for good by default, and for auditRetentionMs when set', async () => {
+    const path = newPath()
+    const store = openStore(path, { auditRetentionMs: 10_000 })
+    await store.createAgent(testAgentRecord('aged', 1_000_000))
+    for (let i = 0; i < 300; i++) store.appendAudit(entry('aged', 'alert', 1_000 + i))
+    store.appendAudit(entry('aged', 'alert', 50_000))
+    await store.flush()
+    await store.reserve({
+      handle: 'aged',
+      holdId: 'a',
+      amountMicros: 1,
+      ttlMs: 60_000,
+      now: 55_000,
+    })
+    // One small batch per prune, never the whole log at once.
+    expect((await store.readAudit('aged')).length).toBe(301 - 256)
+    await store.reserve({
+      handle: 'aged',
+      holdId: 'b',
+      amountMicros: 1,
+      ttlMs: 60_000,
+      now: 56_001,
+    })
+    expect((await store.readAudit('aged')).map((item) => item.at)).toEqual([50_000])
+    const forever = openStore(newPath())
+    await forever.createAgent(testAgentRecord('kept', 1_000_000))
+    forever.appendAudit(entry('kept', 'alert', 1))
+    await forever.reserve({
+      handle: 'kept',
+      holdId: 'a',
+      amountMicros: 1,
+      ttlMs: 60_000,
+      now: 10 ** 12,
+    })
+    expect((await forever.readAudit('kept')).length).toBe(1)
+  })
+
   it('fails closed when the file cannot be opened, and after close', async () => {
     const folder = join(root, 'a-folder')
     mkdirSync(folder, { recursive: true })

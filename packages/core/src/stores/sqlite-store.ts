@@ -54,14 +54,27 @@ export interface SqliteStoreOptions {
   /** How often to look for other processes' revocations, in ms. Default 5. */
   pollIntervalMs?: number
   /**
-   * How long settled and released hold ids are remembered, so that a repeated settle is a
-   * no-op instead of a second charge, in ms. Default 24 hours. Lapsed holds are kept 7
-   * times longer, so that a late settlement can still correct their charge.
+   * How long settled and released hold ids are remembered after they end, so that a
+   * settle delivered twice (a reply lost, then retried) is a no-op instead of a second
+   * charge, in ms. Default 15 minutes. Lapsed holds are kept 7 days, so that a late
+   * settlement can still correct their charge.
    */
   holdRetentionMs?: number
+  /**
+   * How long audit entries are kept, in ms; older ones are deleted in small batches.
+   * Default: kept for good (the audit log is the record of what was spent).
+   */
+  auditRetentionMs?: number
 }
 
-const DEFAULTS = { busyTimeoutMs: 5000, pollIntervalMs: 5, holdRetentionMs: 24 * 3600_000 }
+const DEFAULTS = {
+  busyTimeoutMs: 5000,
+  pollIntervalMs: 5,
+  holdRetentionMs: 15 * 60_000,
+  auditRetentionMs: Number.MAX_SAFE_INTEGER,
+}
+/** Lapsed holds are kept this long for a late settlement to correct. */
+const LAPSED_RETENTION_MS = 7 * 24 * 3600_000
 /** Finished holds are pruned at most this often (in small batches; sooner while more wait). */
 const PRUNE_EVERY_MS = 1_000
 
@@ -105,6 +118,7 @@ class SqliteStore implements Store {
   readonly #poller: SqliteEventPoller
   readonly #listeners = new StoreListeners()
   readonly #holdRetentionMs: number
+  readonly #auditRetentionMs: number
   readonly #busyTimeoutMs: number
   /** The file's identity when opened: a file deleted or replaced under us fails closed. */
   readonly #identity: string | undefined
@@ -116,6 +130,7 @@ class SqliteStore implements Store {
   constructor(path: string, options: typeof DEFAULTS) {
     this.#path = path
     this.#holdRetentionMs = options.holdRetentionMs
+    this.#auditRetentionMs = options.auditRetentionMs
     this.#busyTimeoutMs = options.busyTimeoutMs
     try {
       ensureFolder(path)
@@ -426,11 +441,12 @@ class SqliteStore implements Store {
   /** Forgets finished holds and old events in small batches, inside a reserve. */
   #prune(now: number): void {
     if (now < this.#nextPrune) return
-    const removed = this.#ledger.prune(
-      now - this.#holdRetentionMs,
-      now - this.#holdRetentionMs * 7,
-      now - 3600_000,
-    )
+    const removed = this.#ledger.prune({
+      holdsBefore: now - this.#holdRetentionMs,
+      lapsedBefore: now - LAPSED_RETENTION_MS,
+      eventsBefore: now - 3600_000,
+      auditBefore: now - this.#auditRetentionMs,
+    })
     // A full batch means more wait: prune again at the next reserve; else in a while.
     this.#nextPrune = removed === PRUNE_BATCH ? now : now + PRUNE_EVERY_MS
   }

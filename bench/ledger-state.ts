@@ -1,0 +1,250 @@
+// What the ledger costs a fleet over time, on each store: store operations (round trips on
+// Redis; write transactions on sqlite) per guarded call with the default runaway detectors
+// on and off; throughput on one agent with detectors on against off; and what is left
+// behind after many calls: the store's size and the process's memory.
+// Run alone: npm run x -- node bench/ledger-state.ts (after a build; REDIS_URL for Redis)
+import { randomUUID } from 'node:crypto'
+import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createKillSwitch, memoryStore, type Store, sqliteStore } from '@killswitch/core'
+import { redisStore } from '@killswitch/redis'
+import { redisUrlFromEnv } from './redis-url.ts'
+
+export interface RoundTripRow {
+  store: string
+  detectors: 'on' | 'off'
+  call: 'model' | 'paid tool' | 'free tool'
+  /** Store operations (each one round trip / one transaction) per guarded call. */
+  storeOps: number
+}
+
+export interface ThroughputRow {
+  store: string
+  onPerSec: number
+  offPerSec: number
+  /** off / on: how much slower the detectors make one busy agent (target <= 1.25). */
+  ratio: number
+}
+
+export interface StateRow {
+  store: string
+  calls: number
+  /** The sqlite file (with its WAL) after the calls, in MB; undefined for other stores. */
+  fileMB?: number
+  rssBeforeMB: number
+  rssAfterMB: number
+  heapAfterMB: number
+}
+
+export interface LedgerStateResults {
+  roundTrips: RoundTripRow[]
+  throughput: ThroughputRow[]
+  state: StateRow[]
+}
+
+const prices = { bench: { inputPerMTok: 1, outputPerMTok: 1 } }
+const call = { model: 'bench', input: 'Summarise the report.', maxOutputTokens: 256 }
+const usage = { usage: { inputTokens: 20, outputTokens: 100 } }
+/** Methods that are not a round trip of their own (buffered or local). */
+const LOCAL = new Set(['appendAudit', 'subscribe', 'kind'])
+
+/** Wraps a store, counting the operations that reach it. */
+function counting(store: Store): { store: Store; count: () => number; reset: () => void } {
+  let ops = 0
+  const proxy = new Proxy(store, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver)
+      if (typeof value !== 'function') return value
+      // Bound to the store itself: its private fields are not the proxy's.
+      if (LOCAL.has(String(key))) return value.bind(target)
+      return (...args: unknown[]) => {
+        ops++
+        return value.apply(target, args)
+      }
+    },
+  })
+  return { store: proxy, count: () => ops, reset: () => (ops = 0) }
+}
+
+async function agentOn(store: Store, detectors: boolean) {
+  const ks = createKillSwitch({ store, prices, ...(detectors ? {} : { runaway: false }) })
+  const { credential } = await ks.agents.create({
+    handle: `state-${randomUUID().slice(0, 8)}`,
+    spendingCap: 1_000_000,
+    // Every default detector stays on but the call-rate throttle: this agent runs thousands
+    // of calls a second on purpose, and the cost measured is the detectors', not a limit's.
+    runaway: { callRate: { enabled: false } },
+  })
+  return { ks, guard: ks.guard(credential) }
+}
+
+async function roundTrips(name: string, open: () => Store): Promise<RoundTripRow[]> {
+  const rows: RoundTripRow[] = []
+  for (const detectors of [true, false]) {
+    const counted = counting(open())
+    const { ks, guard } = await agentOn(counted.store, detectors)
+    // Distinct tools with distinct argument shapes: honest work, which no detector stops.
+    let n = 0
+    const tool = () => {
+      n++
+      return { name: `tool-${n}`, args: { [`field${n}`]: n } }
+    }
+    const kinds: Array<[RoundTripRow['call'], () => Promise<void>]> = [
+      [
+        'model',
+        async () => void (await guard.afterModelCall(await guard.beforeModelCall(call), usage)),
+      ],
+      [
+        'paid tool',
+        async () =>
+          void (await guard.afterToolCall(
+            await guard.beforeToolCall({ ...tool(), priceUsd: 0.001 }),
+            { ok: true },
+          )),
+      ],
+      [
+        'free tool',
+        async () =>
+          void (await guard.afterToolCall(await guard.beforeToolCall(tool()), { ok: true })),
+      ],
+    ]
+    for (const [kind, run] of kinds) {
+      await run() // warm: the credential is resolved once per guard
+      counted.reset()
+      const n = 20
+      for (let i = 0; i < n; i++) await run()
+      rows.push({
+        store: name,
+        detectors: detectors ? 'on' : 'off',
+        call: kind,
+        storeOps: counted.count() / n,
+      })
+    }
+    await ks.close()
+    await counted.store.close()
+  }
+  return rows
+}
+
+async function callsPerSec(store: Store, detectors: boolean, timeMs: number): Promise<number> {
+  const { ks, guard } = await agentOn(store, detectors)
+  let calls = 0
+  const started = performance.now()
+  const deadline = started + timeMs
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (performance.now() < deadline) {
+        await guard.afterModelCall(await guard.beforeModelCall(call), usage)
+        calls++
+      }
+    }),
+  )
+  await ks.close()
+  return Math.round(calls / ((performance.now() - started) / 1_000))
+}
+
+const mb = (bytes: number) => Math.round((bytes / 1_048_576) * 10) / 10
+
+async function stateAfter(
+  name: string,
+  store: Store,
+  calls: number,
+  file?: string,
+): Promise<StateRow> {
+  const { ks, guard } = await agentOn(store, true)
+  globalThis.gc?.()
+  const rssBefore = process.memoryUsage().rss
+  for (let i = 0; i < calls; i += 64) {
+    await Promise.all(
+      Array.from({ length: Math.min(64, calls - i) }, async () => {
+        await guard.afterModelCall(await guard.beforeModelCall(call), usage)
+      }),
+    )
+  }
+  await ks.close()
+  globalThis.gc?.()
+  const memory = process.memoryUsage()
+  const size =
+    file === undefined
+      ? undefined
+      : ['', '-wal'].reduce((sum, suffix) => {
+          try {
+            return sum + statSync(`${file}${suffix}`).size
+          } catch {
+            return sum
+          }
+        }, 0)
+  return {
+    store: name,
+    calls,
+    ...(size === undefined ? {} : { fileMB: mb(size) }),
+    rssBeforeMB: mb(rssBefore),
+    rssAfterMB: mb(memory.rss),
+    heapAfterMB: mb(memory.heapUsed),
+  }
+}
+
+/**
+ * Round trips, detector throughput and state growth on memory, sqlite and (with a URL) Redis.
+ *
+ * @example
+ * const { roundTrips } = await benchLedgerState({ calls: 20_000 })
+ */
+export async function benchLedgerState(
+  options: { redisUrl?: string; calls?: number; timeMs?: number } = {},
+): Promise<LedgerStateResults> {
+  const calls = options.calls ?? 200_000
+  const timeMs = options.timeMs ?? 2_000
+  const folder = mkdtempSync(join(tmpdir(), 'killswitch-state-'))
+  let files = 0
+  const sqlitePath = () => join(folder, `state-${files++}.db`)
+  const stores: Array<{ name: string; open: () => Store }> = [
+    { name: 'memory', open: () => memoryStore() },
+    { name: 'sqlite', open: () => sqliteStore(sqlitePath()) },
+  ]
+  const url = options.redisUrl
+  if (url)
+    stores.push({
+      name: 'redis',
+      open: () => redisStore({ url, prefix: `killswitch-state-${randomUUID()}:` }),
+    })
+  const results: LedgerStateResults = { roundTrips: [], throughput: [], state: [] }
+  try {
+    for (const { name, open } of stores) {
+      results.roundTrips.push(...(await roundTrips(name, open)))
+      const on = open()
+      const onPerSec = await callsPerSec(on, true, timeMs)
+      await on.close()
+      const off = open()
+      const offPerSec = await callsPerSec(off, false, timeMs)
+      await off.close()
+      results.throughput.push({
+        store: name,
+        onPerSec,
+        offPerSec,
+        ratio: Math.round((offPerSec / onPerSec) * 100) / 100,
+      })
+    }
+    const path = sqlitePath()
+    const sqlite = sqliteStore(path)
+    results.state.push(await stateAfter('sqlite', sqlite, calls, path))
+    await sqlite.close()
+    const memory = memoryStore()
+    results.state.push(await stateAfter('memory', memory, calls))
+    await memory.close()
+  } finally {
+    rmSync(folder, { recursive: true, force: true })
+  }
+  return results
+}
+
+if (import.meta.main) {
+  const results = await benchLedgerState({
+    redisUrl: redisUrlFromEnv(),
+    calls: Number(process.env.CALLS ?? 20_000),
+  })
+  console.table(results.roundTrips)
+  console.table(results.throughput)
+  console.table(results.state)
+}
