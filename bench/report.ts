@@ -1,6 +1,7 @@
 // Renders the results of a benchmark run as Markdown: one section per group, each figure
 // beside its target from /work/shared/PERFORMANCE.md with a plain "met" / "not met" and,
 // where not met, one line on why, computed from the run's own numbers.
+import type { CorpusRow } from '../packages/core/src/runaway/corpus.bench.ts'
 import type { OverheadRow } from '../packages/vercel-ai/bench/overhead.ts'
 import type { ExactnessRow } from './exactness.ts'
 import type { FrameworkBaselineRow } from './framework-baselines.ts'
@@ -33,6 +34,7 @@ export interface Results {
   revocation?: ReachRow[]
   exactness?: ExactnessRow[]
   detectors?: DetectorRow[]
+  corpus?: CorpusRow[]
   failures: Array<{ group: string; error: string }>
   /** The 1-minute load average at the start of the run, for the reasons. */
   load: number
@@ -326,7 +328,7 @@ function exactnessSection(results: Results): string {
 
 function detectorsSection(results: Results): string {
   const rows = (results.detectors ?? []).map((row) => {
-    const context = /^(monitor|baseline|canonical)/.test(row.name)
+    const context = /^(monitor|baseline|canonical|shape)/.test(row.name)
     return [
       row.name,
       row.medianUs.toFixed(3),
@@ -351,6 +353,64 @@ function detectorsSection(results: Results): string {
   ].join('\n')
 }
 
+function corpusSection(results: Results): string {
+  const all = results.corpus ?? []
+  const honest = all.filter((row) => row.kind === 'honest')
+  const runaways = all.filter((row) => row.kind === 'runaway')
+  const rows = all.map((row) => [
+    row.kind,
+    row.name,
+    row.description,
+    `$${row.capUsd.toLocaleString('en-US')}`,
+    row.fired,
+    row.atSeconds === null ? '-' : `${row.atSeconds} s`,
+    `$${row.spentUsd} (${row.spentPctOfCap}%)`,
+    String(row.refusals),
+    row.kind === 'honest'
+      ? met(row.met, `refused ${row.refusals} times`)
+      : met(row.met, row.fired === 'none' ? 'never stopped' : 'stopped too late'),
+  ])
+  const stopped = runaways.filter((row) => row.fired !== 'none')
+  const inTime = stopped.filter((row) => row.met).length
+  const refused = honest.filter((row) => row.refusals > 0).length
+  return [
+    '## 6. Runaway detection on the trace corpus',
+    '',
+    "Every trace of `packages/core/src/runaway/corpus/` replayed through the real monitor over the memory store, with the default policy and no per-agent tuning. Goals: no honest trace is refused (throttled, stopped or revoked); every runaway is refused before its loop has spent 10% of the cap or run 60 s, whichever comes first (loops slower than a lap a minute: 10% of the cap alone). For a runaway, *when* and *spent* count from the start of its loop; for an honest trace *spent* is the whole trace's. `corpus.test.ts` asserts the same goals in `npm test`.",
+    '',
+    table(
+      ['traces', 'refused', 'never refused'],
+      [
+        [
+          `honest (${honest.length})`,
+          `${refused} (false positives)`,
+          String(honest.length - refused),
+        ],
+        [
+          `runaway (${runaways.length})`,
+          `${stopped.length} (${inTime} within the goal)`,
+          `${runaways.length - stopped.length} (missed)`,
+        ],
+      ],
+    ),
+    '',
+    table(
+      [
+        'kind',
+        'trace',
+        'what it does',
+        'cap',
+        'first refusal',
+        'when',
+        'spent by then',
+        'refusals',
+        'goal',
+      ],
+      rows,
+    ),
+  ].join('\n')
+}
+
 /** The sections, in order, for stdout as each group completes and for the file. */
 export const SECTIONS = {
   overhead: overheadSection,
@@ -358,6 +418,7 @@ export const SECTIONS = {
   revocation: revocationSection,
   exactness: exactnessSection,
   detectors: detectorsSection,
+  corpus: corpusSection,
 }
 
 /**
@@ -407,6 +468,8 @@ export function renderReport(results: Results, info: RunInfo): string {
     exactnessSection(results),
     '',
     detectorsSection(results),
+    '',
+    corpusSection(results),
     '',
   ].join('\n')
 }

@@ -24,6 +24,7 @@ export const GROUPS = [
   'revocation',
   'exactness',
   'detectors',
+  'corpus',
 ] as const
 export type Group = (typeof GROUPS)[number]
 
@@ -60,6 +61,8 @@ async function runGroup(group: Group, options: GroupOptions): Promise<unknown> {
       return exactness(options)
     case 'detectors':
       return (await import('../packages/core/src/runaway/detectors.bench.ts')).benchDetectors()
+    case 'corpus':
+      return (await import('../packages/core/src/runaway/corpus.bench.ts')).benchCorpus()
   }
 }
 

@@ -147,6 +147,7 @@ try {
     if (group === 'revocation') section('revocation')
     if (group === 'exactness') section('exactness')
     if (group === 'detectors') section('detectors')
+    if (group === 'corpus') section('corpus')
   }
 } finally {
   await disposeRedis?.()
@@ -180,6 +181,9 @@ function store(group: Group, rows: unknown): void {
       break
     case 'detectors':
       results.detectors = rows as never
+      break
+    case 'corpus':
+      results.corpus = rows as never
       break
   }
 }

@@ -436,7 +436,9 @@ describe('guard: default runaway detection', () => {
   it('does not trip on the same tool with different arguments', async () => {
     const { ks, guard } = await setup(10)
     for (let i = 0; i < 12; i++) {
-      const ticket = await guard.beforeToolCall({ name: 'search', args: { q: `topic ${i}` } })
+      // Different words: a counter alone (`topic ${i}`) is a loop's disguise, throttled at 10.
+      const q = `topic ${String.fromCharCode(97 + i).repeat(3)}`
+      const ticket = await guard.beforeToolCall({ name: 'search', args: { q } })
       await guard.afterToolCall(ticket, { ok: true })
     }
     expect((await ks.agents.get('agent')).status).toBe('active')

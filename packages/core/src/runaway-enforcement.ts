@@ -48,7 +48,8 @@ export async function enforceVerdict(
   })
   if (!verdict.enforced || action === 'warn') return undefined
 
-  engine.notifyRunaway(agent, finding, action)
+  // A call refused while a throttle lasts was alerted when the throttle began: not again.
+  if (finding.evidence?.held !== true) engine.notifyRunaway(agent, finding, action)
   if (action === 'stop') hooks.onStop(observation.runId)
   if (action === 'revoke') {
     hooks.onRevoked(

@@ -3,12 +3,14 @@
 // the package.
 import type { ActivityEvent } from '../store.js'
 import { canonicalHash } from './canonical-hash.js'
+import { shapeHash } from './shape-hash.js'
+import type { RunawayEvent } from './types.js'
 
 const event = (
   at: number,
   kind: ActivityEvent['kind'],
-  fields: Partial<Omit<ActivityEvent, 'at' | 'kind'>> = {},
-): ActivityEvent => ({
+  fields: Partial<Omit<RunawayEvent, 'at' | 'kind'>> = {},
+): RunawayEvent => ({
   at,
   kind,
   runId: fields.runId,
@@ -16,10 +18,11 @@ const event = (
   hash: fields.hash,
   micros: fields.micros,
   ok: fields.ok,
+  shape: fields.shape,
 })
 
 export const toolCall = (at: number, tool: string, args: unknown, runId?: string) =>
-  event(at, 'tool_call', { runId, tool, hash: canonicalHash(args) })
+  event(at, 'tool_call', { runId, tool, hash: canonicalHash(args), shape: shapeHash(args) })
 
 export const toolResult = (at: number, tool: string, ok: boolean, runId?: string) =>
   event(at, 'tool_result', { runId, tool, ok })

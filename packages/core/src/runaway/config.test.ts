@@ -60,14 +60,17 @@ describe('runawayConfigSchema', () => {
   })
 
   it('refuses thresholds the history window could never hold, naming the size needed', () => {
-    expect(firstIssue({ callRate: { tripToolCalls: 500 } })).toBe(
-      'callRate.tripToolCalls: must be at most 128 with historySize 256 (each counted event needs 2 slots of history); lower it or raise historySize to at least 1000',
+    expect(firstIssue({ repeatedToolCall: { tripAt: 100, normalizedTripAt: 100 } })).toBe(
+      'repeatedToolCall.tripAt: must be at most 64 with historySize 256 (each counted event needs 4 slots of history); lower it or raise historySize to at least 400',
     )
-    expect(firstIssue({ historySize: 1000, callRate: { tripToolCalls: 500 } })).toBe('valid')
-    expect(firstIssue({ historySize: 64 })).toBe(
-      'historySize: must be at least 100 so that callRate.tripModelCalls (50) fits in the events kept per agent',
+    expect(
+      firstIssue({ historySize: 1000, repeatedToolCall: { tripAt: 100, normalizedTripAt: 100 } }),
+    ).toBe('valid')
+    expect(firstIssue({ historySize: 32 })).toBe(
+      'historySize: must be at least 48 so that toolCycle.tripAt (3) fits in the events kept per agent',
     )
-    expect(firstIssue({ historySize: 64, callRate: { enabled: false } })).toBe('valid')
+    const loopsOff = { repeatedToolCall: { enabled: false }, toolCycle: { enabled: false } }
+    expect(firstIssue({ historySize: 32, ...loopsOff })).toBe('valid')
   })
 })
 

@@ -58,6 +58,21 @@ const countsPair = <T extends { warnAt?: number; tripAt?: number }>(
   }
 }
 
+/** The similar-arguments tier of a loop detector: its own pair of counts and action. */
+const normalizedPair = <T extends { normalizedWarnAt?: number; normalizedTripAt?: number }>(
+  value: T,
+  ctx: z.RefinementCtx,
+) => {
+  const { normalizedWarnAt: warnAt, normalizedTripAt: tripAt } = value
+  if (warnAt !== undefined && tripAt !== undefined && warnAt > tripAt) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['normalizedWarnAt'],
+      message: `must be at most normalizedTripAt (${tripAt}): the warning comes before the trip`,
+    })
+  }
+}
+
 const repeatedToolCallSchema = detector({
   enabled: enabled.optional(),
   warnAt: wholeNumber(2, 1_000, 'identical calls').optional(),
@@ -65,7 +80,12 @@ const repeatedToolCallSchema = detector({
   withinCalls: wholeNumber(2, 1_000, 'tool calls').optional(),
   windowMs: windowMs.optional(),
   action: action.optional(),
-}).superRefine(countsPair)
+  normalizedWarnAt: wholeNumber(2, 1_000, 'similar calls').optional(),
+  normalizedTripAt: wholeNumber(2, 1_000, 'similar calls').optional(),
+  normalizedAction: action.optional(),
+})
+  .superRefine(countsPair)
+  .superRefine(normalizedPair)
 
 const toolCycleSchema = detector({
   enabled: enabled.optional(),
@@ -74,7 +94,12 @@ const toolCycleSchema = detector({
   tripAt: wholeNumber(2, 100, 'repetitions').optional(),
   windowMs: windowMs.optional(),
   action: action.optional(),
-}).superRefine(countsPair)
+  normalizedWarnAt: wholeNumber(2, 100, 'repetitions').optional(),
+  normalizedTripAt: wholeNumber(2, 100, 'repetitions').optional(),
+  normalizedAction: action.optional(),
+})
+  .superRefine(countsPair)
+  .superRefine(normalizedPair)
 
 const noProgressSchema = detector({
   enabled: enabled.optional(),
@@ -91,6 +116,14 @@ const spendVelocitySchema = detector({
   tripUsd: dollars.optional(),
   windowMs: windowMs.optional(),
   action: action.optional(),
+  spikeRatio: z
+    .number({ error: 'must be a number from 2 to 1,000 (times the usual spend)' })
+    .min(2, { error: 'must be a number from 2 to 1,000 (times the usual spend)' })
+    .max(1_000, { error: 'must be a number from 2 to 1,000 (times the usual spend)' })
+    .optional(),
+  spikeMinUsd: dollars.optional(),
+  spikeWarmupMs: wholeNumber(0, 604_800_000, 'milliseconds (up to 7 days)').optional(),
+  historyMs: wholeNumber(60_000, 604_800_000, 'milliseconds (1 minute to 7 days)').optional(),
 }).superRefine((value, ctx) => {
   if (value.warnUsd !== undefined && value.tripUsd !== undefined && value.warnUsd > value.tripUsd) {
     ctx.addIssue({
@@ -119,6 +152,21 @@ const errorStreakSchema = detector({
   action: action.optional(),
 }).superRefine(countsPair)
 
+const slowLoopSchema = detector({
+  enabled: enabled.optional(),
+  tripAt: wholeNumber(2, 1_000, 'calls of the same shape').optional(),
+  maxDistinct: wholeNumber(1, 16, 'different calls').optional(),
+  capFraction: fraction('0.03 to act once the loop has spent 3% of the cap').optional(),
+  windowMs: windowMs.optional(),
+  action: action.optional(),
+})
+
+const throttleSchema = detector({
+  retryAfterMs: wholeNumber(100, 3_600_000, 'milliseconds (0.1 s to 1 hour)').optional(),
+  maxRetryAfterMs: wholeNumber(100, 86_400_000, 'milliseconds (0.1 s to 24 hours)').optional(),
+  resetAfterMs: wholeNumber(1_000, 86_400_000, 'milliseconds (1 second to 24 hours)').optional(),
+})
+
 const runLimitsSchema = detector({
   enabled: enabled.optional(),
   maxModelCalls: wholeNumber(1, 1_000_000, 'model calls per run').optional(),
@@ -144,6 +192,8 @@ const topLevel = detector({
   spendVelocity: spendVelocitySchema.optional(),
   callRate: callRateSchema.optional(),
   errorStreak: errorStreakSchema.optional(),
+  slowLoop: slowLoopSchema.optional(),
+  throttle: throttleSchema.optional(),
   runLimits: runLimitsSchema.optional(),
   thresholdBreach: thresholdBreachSchema.optional(),
 })
@@ -182,6 +232,20 @@ export const runawayConfigSchema = topLevel.superRefine((value, ctx) => {
       value.toolCycle?.enabled ?? d.toolCycle.enabled,
     ],
     [
+      'repeatedToolCall',
+      'normalizedTripAt',
+      HISTORY_SLOTS.perStep,
+      value.repeatedToolCall?.normalizedTripAt ?? d.repeatedToolCall.normalizedTripAt,
+      value.repeatedToolCall?.enabled ?? d.repeatedToolCall.enabled,
+    ],
+    [
+      'toolCycle',
+      'normalizedTripAt',
+      HISTORY_SLOTS.perStep * (value.toolCycle?.maxPeriod ?? d.toolCycle.maxPeriod),
+      value.toolCycle?.normalizedTripAt ?? d.toolCycle.normalizedTripAt,
+      value.toolCycle?.enabled ?? d.toolCycle.enabled,
+    ],
+    [
       'noProgress',
       'tripAt',
       HISTORY_SLOTS.perStep,
@@ -194,20 +258,6 @@ export const runawayConfigSchema = topLevel.superRefine((value, ctx) => {
       HISTORY_SLOTS.perCall,
       value.errorStreak?.tripAt ?? d.errorStreak.tripAt,
       value.errorStreak?.enabled ?? d.errorStreak.enabled,
-    ],
-    [
-      'callRate',
-      'tripModelCalls',
-      HISTORY_SLOTS.perCall,
-      value.callRate?.tripModelCalls ?? d.callRate.tripModelCalls,
-      value.callRate?.enabled ?? d.callRate.enabled,
-    ],
-    [
-      'callRate',
-      'tripToolCalls',
-      HISTORY_SLOTS.perCall,
-      value.callRate?.tripToolCalls ?? d.callRate.tripToolCalls,
-      value.callRate?.enabled ?? d.callRate.enabled,
     ],
   ]
   for (const [name, field, slots, threshold, on] of checks) {

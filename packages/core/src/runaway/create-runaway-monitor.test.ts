@@ -5,9 +5,14 @@ import { memoryStore } from '../stores/memory-store.js'
 import { canonicalHash } from './canonical-hash.js'
 import type { RunawayConfig } from './config.js'
 import { createRunawayMonitor } from './create-runaway-monitor.js'
-import type { Observation, RunawayVerdict } from './types.js'
+import { shapeHash } from './shape-hash.js'
+import type { Observation, RunawayMonitor, RunawayVerdict } from './types.js'
 
 const T0 = 1_700_000_000_000
+const WORDS =
+  'alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec romeo sierra tango'.split(
+    ' ',
+  )
 
 async function setup(
   runaway: RunawayConfig = {},
@@ -34,6 +39,19 @@ const search = (q: unknown, runId?: string): Observation => ({
   runId,
 })
 
+/** A search call and its result (a loop waits for each result): the call's verdict. */
+async function searchStep(
+  monitor: RunawayMonitor,
+  agent: AgentRecord,
+  args: unknown,
+  at: number,
+  runId?: string,
+): Promise<RunawayVerdict> {
+  const verdict = await monitor.observe(agent, search(args, runId), at)
+  await monitor.observe(agent, { kind: 'tool_result', tool: 'search', ok: true, runId }, at + 1)
+  return verdict
+}
+
 describe('createRunawayMonitor', () => {
   it('answers none, enforced, for ordinary activity', async () => {
     const { agent, monitor } = await setup()
@@ -49,9 +67,10 @@ describe('createRunawayMonitor', () => {
     const verdicts: RunawayVerdict[] = []
     for (let i = 0; i < 5; i++) {
       verdicts.push(
-        await monitor.observe(
+        await searchStep(
+          monitor,
           agent,
-          search(i % 2 ? args : { page: 1, query: 'acme corp layoffs' }),
+          i % 2 ? args : { page: 1, query: 'acme corp layoffs' },
           T0 + i * 1000,
         ),
       )
@@ -77,7 +96,7 @@ describe('createRunawayMonitor', () => {
     const { agent, monitor } = await setup({ enforce: false })
     const verdicts: RunawayVerdict[] = []
     for (let i = 0; i < 6; i++)
-      verdicts.push(await monitor.observe(agent, search({ q: 1 }), T0 + i))
+      verdicts.push(await searchStep(monitor, agent, { q: 1 }, T0 + i * 10))
     expect(verdicts.map((verdict) => verdict.action)).toEqual([
       'none',
       'none',
@@ -92,10 +111,45 @@ describe('createRunawayMonitor', () => {
   it('carries out the configured rung of the ladder per detector', async () => {
     const { agent, monitor } = await setup({ repeatedToolCall: { action: 'block' } })
     let verdict: RunawayVerdict | undefined
-    for (let i = 0; i < 5; i++) verdict = await monitor.observe(agent, search({ q: 1 }), T0 + i)
+    for (let i = 0; i < 5; i++) verdict = await searchStep(monitor, agent, { q: 1 }, T0 + i * 10)
     expect(verdict?.action).toBe('block')
-    // A different call is not blocked: block refuses the offending call, not the agent.
-    expect((await monitor.observe(agent, search({ q: 2 }), T0 + 10)).action).toBe('none')
+    expect(verdict?.finding?.evidence).toMatchObject({ retryAfterMs: 5_000 })
+  })
+
+  it('a block throttles its scope with a retry-after, refuses without recording, and doubles while the loop goes on', async () => {
+    const recorded: string[] = []
+    const inner = memoryStore()
+    const store: Store = {
+      ...inner,
+      createAgent: (record) => inner.createAgent(record),
+      recordActivity: (handle, event, keep) => {
+        recorded.push(event.kind)
+        return inner.recordActivity(handle, event, keep)
+      },
+    }
+    const { agent, monitor } = await setup({}, { store })
+    const counter = (i: number) => ({ q: 'acme pricing', attempt: i })
+    const verdicts: RunawayVerdict[] = []
+    for (let i = 0; i < 10; i++)
+      verdicts.push(await searchStep(monitor, agent, counter(i), T0 + i * 1_000, 'run-1'))
+    expect(verdicts[9]).toMatchObject({
+      action: 'block',
+      finding: {
+        detector: 'repeated-tool-call',
+        evidence: { match: 'similar', retryAfterMs: 5_000 },
+      },
+    })
+    const before = recorded.length
+    // During the throttle: the run's calls are refused and not recorded; other runs go on.
+    const held = await monitor.observe(agent, search(counter(10), 'run-1'), T0 + 12_000)
+    expect(held).toMatchObject({ action: 'block', finding: { evidence: { held: true } } })
+    expect(recorded.length).toBe(before)
+    expect((await searchStep(monitor, agent, { q: 'other' }, T0 + 12_100, 'run-2')).action).toBe(
+      'none',
+    )
+    // After it, the loop goes on and trips again: twice as long.
+    const again = await searchStep(monitor, agent, counter(11), T0 + 15_000, 'run-1')
+    expect(again.finding?.evidence).toMatchObject({ retryAfterMs: 10_000 })
   })
 
   it('does nothing for a disabled detector', async () => {
@@ -115,13 +169,8 @@ describe('createRunawayMonitor', () => {
     ]
     const verdicts = []
     for (let i = 0; i < 5; i++) {
-      verdicts.push(
-        await (workers[i % 3] as ReturnType<typeof createRunawayMonitor>).observe(
-          agent,
-          search({ q: 1 }),
-          T0 + i,
-        ),
-      )
+      const worker = workers[i % 3] as RunawayMonitor
+      verdicts.push(await searchStep(worker, agent, { q: 1 }, T0 + i * 10))
     }
     expect(verdicts[4]?.action).toBe('revoke')
   })
@@ -147,6 +196,7 @@ describe('createRunawayMonitor', () => {
         runId: undefined,
         tool: 'search',
         hash: canonicalHash({ apiKey: 'sk-very-secret' }),
+        shape: shapeHash({ apiKey: 'sk-very-secret' }),
       },
     ])
   })
@@ -155,7 +205,7 @@ describe('createRunawayMonitor', () => {
     const { agent, monitor } = await setup({ recordArguments: true })
     let verdict: RunawayVerdict | undefined
     for (let i = 0; i < 5; i++)
-      verdict = await monitor.observe(agent, search({ q: 'llm pricing', page: 2 }), T0 + i)
+      verdict = await searchStep(monitor, agent, { q: 'llm pricing', page: 2 }, T0 + i * 10)
     expect(verdict?.finding?.evidence?.arguments).toBe('{"page":2,"q":"llm pricing"}')
   })
 
@@ -189,7 +239,7 @@ describe('createRunawayMonitor', () => {
     ).toBe('none')
   })
 
-  it('revokes on spend velocity by default, once, at the result that crosses it', async () => {
+  it('throttles on spend velocity by default at the result that crosses it, longer each time it persists', async () => {
     const { agent, monitor } = await setup()
     const actions: string[] = []
     for (let i = 0; i < 5; i++) {
@@ -197,12 +247,16 @@ describe('createRunawayMonitor', () => {
       const result = { kind: 'model_result', model: 'gpt-4o', costMicros: 6_000_000 } as const
       actions.push((await monitor.observe(agent, result, T0 + i * 1000 + 500)).action)
     }
-    expect(actions).toEqual(['none', 'warn', 'none', 'none', 'revoke'])
-    // The guard has revoked the agent everywhere: the next call is refused by revocation,
-    // and the monitor does not pay for a second look.
-    expect(
-      (await monitor.observe(agent, { kind: 'model_call', model: 'gpt-4o' }, T0 + 6_000)).action,
-    ).toBe('none')
+    expect(actions).toEqual(['none', 'warn', 'none', 'none', 'block'])
+    const call = (at: number) => monitor.observe(agent, { kind: 'model_call', model: 'gpt-4o' }, at)
+    expect(await call(T0 + 6_000)).toMatchObject({
+      action: 'block',
+      finding: { evidence: { held: true } },
+    })
+    // After the 5 s, the last minute still holds $30: refused again, for 10 s.
+    expect((await call(T0 + 9_600)).finding?.evidence).toMatchObject({ retryAfterMs: 10_000 })
+    // A minute after the spend, calls go through.
+    expect((await call(T0 + 70_000)).action).toBe('none')
   })
 
   it('trips on an error streak and lets a retry that succeeds through', async () => {
@@ -211,15 +265,15 @@ describe('createRunawayMonitor', () => {
       await monitor.observe(agent, { kind: 'model_call', model: 'gpt-4o' }, at)
       return monitor.observe(agent, { kind: 'error', source: 'model' }, at + 1)
     }
-    for (let i = 0; i < 9; i++) expect((await fail(T0 + i * 100)).action).not.toBe('revoke')
+    for (let i = 0; i < 9; i++) expect((await fail(T0 + i * 100)).action).not.toBe('block')
     await monitor.observe(
       agent,
       { kind: 'model_result', model: 'gpt-4o', costMicros: 10 },
       T0 + 1_000,
     )
-    for (let i = 0; i < 9; i++) expect((await fail(T0 + 2_000 + i * 100)).action).not.toBe('revoke')
+    for (let i = 0; i < 9; i++) expect((await fail(T0 + 2_000 + i * 100)).action).not.toBe('block')
     expect(await fail(T0 + 3_000)).toMatchObject({
-      action: 'revoke',
+      action: 'block',
       finding: { detector: 'error-streak' },
     })
   })
@@ -228,7 +282,7 @@ describe('createRunawayMonitor', () => {
     const { agent, monitor } = await setup()
     const actions = new Set<string>()
     for (let i = 0; i < 9; i++) {
-      const at = T0 + i * 10_000
+      const at = T0 + i * 5_000
       await monitor.observe(agent, { kind: 'model_call', model: 'gpt-4o' }, at)
       actions.add((await monitor.observe(agent, { kind: 'error', source: 'model' }, at + 1)).action)
       // The failure bubbling up through three enclosing chains.
@@ -241,10 +295,10 @@ describe('createRunawayMonitor', () => {
         expect(verdict.action).toBe('none')
       }
     }
-    expect(actions.has('revoke')).toBe(false)
+    expect(actions.has('block')).toBe(false)
     // A chain failing on its own, long after the last failure, is a failure of its own: the 10th.
-    const tenth = await monitor.observe(agent, { kind: 'error', source: 'chain' }, T0 + 100_000)
-    expect(tenth).toMatchObject({ action: 'revoke', finding: { evidence: { failures: 10 } } })
+    const tenth = await monitor.observe(agent, { kind: 'error', source: 'chain' }, T0 + 50_000)
+    expect(tenth).toMatchObject({ action: 'block', finding: { evidence: { failures: 10 } } })
   })
 
   it('stops a run past its model-call limit, and only that run', async () => {
@@ -300,8 +354,14 @@ describe('createRunawayMonitor', () => {
         ).action,
       )
       actions.add(
-        (await monitor.observe(agent, search({ q: `step ${i % 7}`, page: i }, runId), at + 2_100))
-          .action,
+        // New questions each step (a counter alone would look like a loop: see the next test).
+        (
+          await monitor.observe(
+            agent,
+            search({ q: `step ${WORDS[i % 20]} ${WORDS[(i * 7) % 20]}`, page: 1 + (i % 3) }, runId),
+            at + 2_100,
+          )
+        ).action,
       )
       actions.add(
         (
@@ -316,9 +376,19 @@ describe('createRunawayMonitor', () => {
     expect([...actions]).toEqual(['none'])
   })
 
-  it('stops the $4,000-in-11-minutes incident in the first minute', async () => {
-    // Paid x402 calls with varied arguments (no loop to see): $3.03 twice a second.
+  it('throttles a run whose calls differ only by a counter, at the 10th in a minute', async () => {
     const { agent, monitor } = await setup()
+    const actions: string[] = []
+    for (let i = 0; i < 10; i++) {
+      const verdict = await searchStep(monitor, agent, { q: 'acme', page: i }, T0 + i * 4_000, 'r')
+      actions.push(verdict.action)
+    }
+    expect(actions.slice(-5)).toEqual(['warn', 'none', 'none', 'none', 'block'])
+  })
+
+  it('stops the $4,000-in-11-minutes incident in the first minute, by spend velocity when the arguments tell nothing', async () => {
+    // Paid x402 calls with varied arguments: $3.03 twice a second.
+    const { agent, monitor } = await setup({ repeatedToolCall: { enabled: false } })
     let stoppedAt: number | undefined
     let detector: string | undefined
     for (let i = 0; i < 1320 && stoppedAt === undefined; i++) {
@@ -329,7 +399,7 @@ describe('createRunawayMonitor', () => {
         { kind: 'payment', costMicros: 3_030_000, payee: 'api.example.com' },
         at + 10,
       )
-      const verdict = [call, paid].find((v) => v.action === 'revoke')
+      const verdict = [call, paid].find((v) => v.action === 'block')
       if (verdict) {
         stoppedAt = at + 10 - T0
         detector = verdict.finding?.detector

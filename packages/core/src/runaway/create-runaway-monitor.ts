@@ -4,27 +4,37 @@
 // action any of them asks for. The guard carries the verdict out.
 //
 // Which detectors judge which event: the ones about the current action (repeated call,
-// cycle, call rate, run limits) judge it when it is about to happen. The ones about the
-// agent's state (spend velocity, no progress, error streak) judge when that state changes;
-// when their action is `block` or `stop` they are also re-checked at every later call, so
-// that a block keeps refusing calls while the state lasts (a circuit breaker).
-import type { ActivityEvent, AgentRecord, Store } from '../store.js'
+// cycle, slow loop, call rate, run limits) judge it when it is about to happen. The ones
+// about the agent's state (spend velocity and spike, no progress, error streak) judge when
+// that state changes; when their action is `block` or `stop` they are also re-checked at
+// every later call, so that a block keeps refusing calls while the state lasts.
+//
+// A `block` is a throttle: the call is refused with a retry-after, and so is every call of
+// the same scope (the run, or the agent) until it has passed, without being recorded
+// (refused calls are not activity). A trip soon after a throttle ended doubles it.
+import type { AgentRecord, Store } from '../store.js'
+import { AgentStates } from './agent-state.js'
 import { canonicalHash, canonicalJson } from './canonical-hash.js'
 import { detectCallRate } from './detectors/call-rate.js'
 import { detectErrorStreak } from './detectors/error-streak.js'
+import { formatDuration } from './detectors/finding.js'
 import { detectNoProgress } from './detectors/no-progress.js'
-import { detectRepeatedToolCall } from './detectors/repeated-tool-call.js'
+import { CONCURRENT_IN_FLIGHT, detectRepeatedToolCall } from './detectors/repeated-tool-call.js'
 import { detectRunLimits } from './detectors/run-limits.js'
+import { detectSlowLoop } from './detectors/slow-loop.js'
+import { detectSpendSpike } from './detectors/spend-spike.js'
 import { detectSpendVelocity } from './detectors/spend-velocity.js'
 import { detectThresholdBreach } from './detectors/threshold-breach.js'
 import { detectToolCycle } from './detectors/tool-cycle.js'
 import { resolveRunawayConfig } from './resolve-runaway-config.js'
 import { RunTracker } from './run-tracker.js'
 import type { ResolvedRunawayConfig } from './runaway-defaults.js'
+import { shapeHash } from './shape-hash.js'
 import type {
   DetectorFinding,
   Observation,
   RunawayAction,
+  RunawayEvent,
   RunawayMonitor,
   RunawayVerdict,
 } from './types.js'
@@ -58,6 +68,8 @@ const SEVERITY: Record<RunawayVerdict['action'], number> = {
 const MAX_RECORDED_ARGUMENTS = 4_096
 /** Agents whose last warning and last failure this process remembers; cleared when full. */
 const MAX_TRACKED_AGENTS = 10_000
+/** A tool call with no result for this long is no longer counted as in flight. */
+const IN_FLIGHT_STALE_MS = 5 * 60_000
 /** How soon after a failure a chain's failure is taken for its echo. */
 const ECHO_MS = 2_000
 
@@ -78,6 +90,7 @@ export function createRunawayMonitor(
   options: RunawayMonitorOptions = {},
 ): RunawayMonitor {
   const runs = new RunTracker(options.maxTrackedRuns)
+  const agents = new AgentStates(MAX_TRACKED_AGENTS)
   const warnIntervalMs = options.warnIntervalMs ?? 60_000
   const warned = new Map<string, number>()
   // When this process last saw each agent fail, to tell a chain's echo from a new failure.
@@ -89,26 +102,42 @@ export function createRunawayMonitor(
       if (isEcho(agent.handle, observation, now))
         return config.enforce ? NONE_ENFORCED : NONE_SHADOW
       const { kind, runId } = observation
+      const isCall = kind === 'model_call' || kind === 'tool_call'
+      const state = agents.of(agent.handle, config)
+      // A throttled scope refuses its calls until the retry-after has passed; they are not
+      // recorded (a refused call is not activity) and nothing else is judged meanwhile.
+      if (isCall && config.enforce) {
+        const throttle = state.throttledAt(runId, now)
+        if (throttle) return throttledVerdict(throttle, now)
+      }
       // Counted before the await, so concurrent calls of one run each see their own count.
       const run =
         config.runLimits.enabled && runId !== undefined
           ? runs.touch(agent.handle, runId, kind, now)
           : undefined
       const event = toActivityEvent(observation, now)
-      let window: readonly ActivityEvent[] = [event]
+      let window: readonly RunawayEvent[] = [event]
       if (usesWindow(config)) {
         window = await store.recordActivity(agent.handle, event, config.historySize)
         // The store returns the window with this event last; judge this event whatever it did.
         if (!isSameEvent(window[window.length - 1], event)) window = [...window, event]
       }
+      let inFlight = 0
+      if (kind === 'model_call') state.modelCalls.add(now, 1)
+      else if (observation.kind === 'tool_call') {
+        state.toolCalls.add(now, 1)
+        inFlight = state.callStarted(observation.tool, runId, now, IN_FLIGHT_STALE_MS)
+      } else if (observation.kind === 'tool_result')
+        state.callEnded(observation.tool, runId, now, true)
+      else if (event.micros !== undefined && event.micros > 0) state.spend.add(now, event.micros)
+      if (kind !== 'tool_call' && config.slowLoop.enabled) state.stepIn(runId, event.micros ?? 0)
 
-      const isCall = kind === 'model_call' || kind === 'tool_call'
       const before = isCall || kind === 'payment'
       // The strongest finding so far; on ties the first (the more specific detector) wins.
       const pick: Pick = { finding: undefined, action: 'none' }
       const consider = (finding: DetectorFinding, action: RunawayAction, tripOnly: boolean) => {
         if (finding.status === 'ok' || (tripOnly && finding.status !== 'trip')) return
-        const wanted = finding.status === 'trip' ? action : 'warn'
+        const wanted = finding.status === 'trip' ? (finding.action ?? action) : 'warn'
         if (SEVERITY[wanted] <= SEVERITY[pick.action]) return
         if (wanted === 'warn' && recentlyWarned(agent.handle, finding.detector, now)) return
         pick.finding = finding
@@ -119,7 +148,7 @@ export function createRunawayMonitor(
       if (kind === 'tool_call') {
         if (c.repeatedToolCall.enabled) {
           consider(
-            detectRepeatedToolCall(window, now, c.repeatedToolCall),
+            detectRepeatedToolCall(window, now, c.repeatedToolCall, inFlight),
             c.repeatedToolCall.action,
             false,
           )
@@ -128,8 +157,20 @@ export function createRunawayMonitor(
           consider(detectToolCycle(window, now, c.toolCycle), c.toolCycle.action, false)
         }
       }
+      if (observation.kind === 'tool_call' && c.slowLoop.enabled) {
+        const key = event.shape ?? event.hash ?? ''
+        const concurrent = inFlight >= CONCURRENT_IN_FLIGHT
+        const reading = state.loops(runId).call(observation.tool, key, now, c.slowLoop, concurrent)
+        if (runId !== undefined) reading.runId = runId
+        consider(
+          detectSlowLoop(reading, agent.capMicros, c.slowLoop, now),
+          c.slowLoop.action,
+          false,
+        )
+      }
       if (isCall && c.callRate.enabled) {
-        consider(detectCallRate(window, now, c.callRate, c.historySize), c.callRate.action, false)
+        const calls = kind === 'model_call' ? state.modelCalls : state.toolCalls
+        consider(detectCallRate(calls.sum(now), kind, c.callRate), c.callRate.action, false)
       }
       if (isCall && run) {
         consider(detectRunLimits(run, now, c.runLimits), c.runLimits.action, false)
@@ -138,6 +179,7 @@ export function createRunawayMonitor(
       const velocity = c.spendVelocity
       if (velocity.enabled && (spends || (before && holds(velocity.action)))) {
         consider(detectSpendVelocity(window, now, velocity), velocity.action, !spends)
+        consider(detectSpendSpike(state.spend.read(now), velocity), velocity.action, !spends)
       }
       const progress = c.noProgress
       if (progress.enabled && (kind === 'model_result' || (before && holds(progress.action)))) {
@@ -154,7 +196,22 @@ export function createRunawayMonitor(
 
       let { finding, action } = pick
       if (!finding) return c.enforce ? NONE_ENFORCED : NONE_SHADOW
+      // A refused tool call will never run: it is not in flight.
+      if (observation.kind === 'tool_call' && c.enforce && action !== 'warn')
+        state.callEnded(observation.tool, runId, now, false)
       if (action === 'warn') warned.set(`${agent.handle}\u0000${finding.detector}`, now)
+      if (action === 'block') {
+        // In shadow mode the throttle is reported but not kept: nothing is refused.
+        const scope = typeof finding.evidence?.runId === 'string' ? finding.evidence.runId : ''
+        const retryAfterMs = c.enforce
+          ? state.throttle(scope, now, finding, c.throttle)
+          : c.throttle.retryAfterMs
+        finding = {
+          ...finding,
+          summary: `${finding.summary ?? finding.detector}; throttled, retry after ${formatDuration(retryAfterMs)}`,
+          evidence: { ...finding.evidence, retryAfterMs, throttledUntil: now + retryAfterMs },
+        }
+      }
       if (c.recordArguments && observation.kind === 'tool_call') {
         const args = recordedArguments(observation.args)
         finding = { ...finding, evidence: { ...finding.evidence, arguments: args } }
@@ -190,14 +247,37 @@ export function createRunawayMonitor(
 }
 
 /**
+ * The refusal of a call while a throttle lasts: the finding that started it, with how long
+ * is left. Marked `held` so that it is audited as a refusal but not alerted again.
+ */
+function throttledVerdict(
+  throttle: { until: number; finding: DetectorFinding },
+  now: number,
+): RunawayVerdict {
+  const retryAfterMs = throttle.until - now
+  const { detector, evidence } = throttle.finding
+  return {
+    action: 'block',
+    enforced: true,
+    finding: {
+      detector,
+      status: 'trip',
+      summary: `throttled by ${detector} for ${formatDuration(retryAfterMs)} more`,
+      evidence: { ...evidence, held: true, retryAfterMs, throttledUntil: throttle.until },
+    },
+  }
+}
+
+/**
  * What the store keeps of an observation: names, hashes and amounts, never argument values.
  * Every event has the same fields in the same order (undefined where they do not apply):
  * one object shape keeps the detectors' scans over the window monomorphic, hence fast.
  */
-function toActivityEvent(observation: Observation, at: number): ActivityEvent {
-  let kind: ActivityEvent['kind'] = 'spend'
+function toActivityEvent(observation: Observation, at: number): RunawayEvent {
+  let kind: RunawayEvent['kind'] = 'spend'
   let tool: string | undefined
   let hash: string | undefined
+  let shape: string | undefined
   let micros: number | undefined
   let ok: boolean | undefined
   switch (observation.kind) {
@@ -214,6 +294,7 @@ function toActivityEvent(observation: Observation, at: number): ActivityEvent {
       kind = 'tool_call'
       tool = observation.tool
       hash = canonicalHash(observation.args)
+      shape = shapeHash(observation.args)
       break
     case 'tool_result':
       kind = 'tool_result'
@@ -228,7 +309,7 @@ function toActivityEvent(observation: Observation, at: number): ActivityEvent {
       micros = observation.costMicros
       break
   }
-  return { at, kind, runId: observation.runId, tool, hash, micros, ok }
+  return { at, kind, runId: observation.runId, tool, hash, micros, ok, shape }
 }
 
 /**
@@ -247,12 +328,11 @@ function usesWindow(c: ResolvedRunawayConfig): boolean {
     c.toolCycle.enabled ||
     c.noProgress.enabled ||
     c.spendVelocity.enabled ||
-    c.callRate.enabled ||
     c.errorStreak.enabled
   )
 }
 
-function isSameEvent(a: ActivityEvent | undefined, b: ActivityEvent): boolean {
+function isSameEvent(a: RunawayEvent | undefined, b: RunawayEvent): boolean {
   return (
     a !== undefined &&
     (a === b || (a.at === b.at && a.kind === b.kind && a.tool === b.tool && a.hash === b.hash))

@@ -58,6 +58,11 @@ export async function benchDetectors(): Promise<
   const { detectNoProgress } = await import('./detectors/no-progress.js')
   const { detectSpendVelocity } = await import('./detectors/spend-velocity.js')
   const { detectCallRate } = await import('./detectors/call-rate.js')
+  const { detectSlowLoop, SlowLoopTracker } = await import('./detectors/slow-loop.js')
+  const { detectSpendSpike } = await import('./detectors/spend-spike.js')
+  const { RateWindow } = await import('./rate-window.js')
+  const { SpendHistory } = await import('./spend-history.js')
+  const { shapeHash } = await import('./shape-hash.js')
   const { detectErrorStreak } = await import('./detectors/error-streak.js')
   const { detectRunLimits } = await import('./detectors/run-limits.js')
   const { detectThresholdBreach } = await import('./detectors/threshold-breach.js')
@@ -78,7 +83,15 @@ export async function benchDetectors(): Promise<
   const now = T0 + 64_000
   const endingWith = (event: ActivityEvent) => [...history.slice(1), event]
   const onToolCall = endingWith(fixtures.toolCall(now, 'search', { query: 'new topic', page: 1 }))
-  const onModelCall = endingWith(fixtures.modelCall(now))
+  // Slow loop keeps a tracker per scope: a step and a tool call update it, then it is read.
+  const loops = new SlowLoopTracker()
+  let loopClock = T0
+  let loopCall = 0
+  const calls = new RateWindow(config.callRate.windowMs)
+  const spendHistory = new SpendHistory(
+    config.spendVelocity.windowMs,
+    config.spendVelocity.historyMs,
+  )
   const onModelResult = endingWith(fixtures.modelResult(now, { micros: 20_000, output: 'new' }))
   const onFailure = endingWith(fixtures.failure(now))
   const run = { runId: 'run-1', startedAt: T0, modelCalls: 64, toolCalls: 64 }
@@ -96,7 +109,34 @@ export async function benchDetectors(): Promise<
     ['tool-cycle', () => detectToolCycle(onToolCall, now, config.toolCycle).status],
     ['no-progress', () => detectNoProgress(onModelResult, now, config.noProgress).status],
     ['spend-velocity', () => detectSpendVelocity(onModelResult, now, config.spendVelocity).status],
-    ['call-rate', () => detectCallRate(onModelCall, now, config.callRate).status],
+    // Call rate and spend spike read process-local counters: the update and the read are
+    // what each observation costs.
+    [
+      'call-rate',
+      () => {
+        calls.add(now, 1)
+        return detectCallRate(calls.sum(now), 'model_call', config.callRate).status
+      },
+    ],
+    [
+      'spend-spike',
+      () => {
+        spendHistory.add(now, 20_000)
+        return detectSpendSpike(spendHistory.read(now), config.spendVelocity).status
+      },
+    ],
+    [
+      'slow-loop',
+      () => {
+        loopClock += 1_000
+        loops.step()
+        loops.spent(20_000)
+        // A busy agent: a new call every time, now and then one it made before.
+        const key = `k${loopCall++ % 7 === 0 ? 0 : loopCall}`
+        const reading = loops.call('search', key, loopClock, config.slowLoop)
+        return detectSlowLoop(reading, 50_000_000, config.slowLoop, loopClock).status
+      },
+    ],
     ['error-streak', () => detectErrorStreak(onFailure, now, config.errorStreak).status],
     ['run-limits', () => detectRunLimits(run, now, config.runLimits).status],
     [
@@ -108,6 +148,7 @@ export async function benchDetectors(): Promise<
         ).status,
     ],
     ['canonical-hash (tool arguments)', () => canonicalHash(args)],
+    ['shape-hash (tool arguments, normalised)', () => shapeHash(args)],
   ]
 
   const bench = new Bench({ time: 300, warmupTime: 100 })

@@ -86,29 +86,44 @@ const everythingOff = (off: { enabled: boolean }) => ({
   spendVelocity: off,
   callRate: off,
   errorStreak: off,
+  slowLoop: off,
   runLimits: off,
 })
 
 describe('the $4,000-in-11-minutes incident, replayed against the defaults', () => {
-  it('spend velocity revokes at the payment that makes $25 in a minute, about 4 seconds in', async () => {
+  it('the similar-arguments tier throttles at the 10th call (pages counting up), before a dollar in 5', async () => {
     expect(await replay({}, varied)).toEqual({
+      detector: 'repeated-tool-call',
+      action: 'block',
+      call: 10,
+      atMs: 750,
+      spentUsd: 4.5,
+    })
+  })
+
+  it('spend velocity throttles at the payment that makes $25 in a minute, about 4 seconds in', async () => {
+    const similarOff = { repeatedToolCall: { normalizedTripAt: 64, normalizedWarnAt: 64 } }
+    expect(await replay(similarOff, varied)).toEqual({
       detector: 'spend-velocity',
-      action: 'revoke',
+      action: 'block',
       call: 50,
       atMs: 4_084,
       spentUsd: 25,
     })
   })
 
-  it('call rate revokes about 7 seconds in when spend velocity is off', async () => {
-    // Three events per paid call: the 256 kept per agent fill up before the 100th call
-    // (the trip level), and an overflowing window is a flood in itself.
-    expect(await replay({ spendVelocity: { enabled: false } }, varied)).toEqual({
+  it('call rate (a flood guard, not a loop detector) stays quiet at 12 calls a second, and trips where it is set', async () => {
+    const quiet = {
+      ...everythingOff({ enabled: false }),
+      callRate: { enabled: true },
+    }
+    expect((await replay(quiet, varied)).detector).toBeUndefined()
+    const strict = { ...quiet, callRate: { tripToolCalls: 100, warnToolCalls: 50 } }
+    expect(await replay(strict, varied)).toMatchObject({
       detector: 'call-rate',
-      action: 'revoke',
-      call: 86,
-      atMs: 7_083,
-      spentUsd: 42.5,
+      action: 'block',
+      call: 100,
+      spentUsd: 49.5,
     })
   })
 
@@ -128,8 +143,14 @@ describe('the $4,000-in-11-minutes incident, replayed against the defaults', () 
     })
   })
 
-  it('run limits stop the run at its 501st tool call when rate and velocity are off', async () => {
-    const runaway = { spendVelocity: { enabled: false }, callRate: { enabled: false } }
+  it('run limits stop the run at its 501st tool call when the loop and rate detectors are off', async () => {
+    const off = { enabled: false }
+    const runaway = {
+      spendVelocity: off,
+      callRate: off,
+      repeatedToolCall: off,
+      slowLoop: off,
+    }
     expect(await replay(runaway, varied, { runId: 'run-1' })).toMatchObject({
       detector: 'run-limits',
       action: 'stop',
@@ -138,10 +159,11 @@ describe('the $4,000-in-11-minutes incident, replayed against the defaults', () 
     })
   })
 
-  it('error streak revokes at the 10th failed call of an API that charges for failures', async () => {
-    expect(await replay({}, varied, { failing: true })).toMatchObject({
+  it('error streak throttles at the 10th failed call of an API that charges for failures', async () => {
+    const similarOff = { repeatedToolCall: { enabled: false } }
+    expect(await replay(similarOff, varied, { failing: true })).toMatchObject({
       detector: 'error-streak',
-      action: 'revoke',
+      action: 'block',
       call: 10,
       spentUsd: 5,
     })

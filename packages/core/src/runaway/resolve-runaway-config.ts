@@ -16,6 +16,8 @@ const SECTIONS = [
   'spendVelocity',
   'callRate',
   'errorStreak',
+  'slowLoop',
+  'throttle',
   'runLimits',
   'thresholdBreach',
 ] as const

@@ -1,8 +1,9 @@
-// The runaway defaults: on without configuration, tuned so that the incident this project
-// exists for ($4,000 of API calls in 11 minutes, about $6 a second) trips within seconds,
-// while a long agent run that keeps making progress never does. docs/runaway.md explains
-// each number. A trip revokes by default (the brief: a runaway must stop, everywhere); the
-// one exception is the per-run limits, whose natural scope is the run, so they stop it.
+// The runaway defaults: on without configuration, and chosen on the trace corpus
+// (`corpus/`, `npm run bench`): no honest trace is refused, every runaway trace is stopped
+// before it spends 10% of its cap or runs a minute. docs/runaway.md gives each number its
+// corpus figure. Actions are graded: identical loops revoke (evidence beyond doubt); rate
+// signals and similar-but-not-identical calls throttle (a refusal with a retry-after that
+// doubles while it persists); per-run limits stop the run.
 
 import type { RunawayAction } from './types.js'
 
@@ -22,6 +23,10 @@ export interface ResolvedRunawayConfig {
     withinCalls: number
     windowMs: number
     action: RunawayAction
+    /** Calls with similar arguments (same shape: only numbers, ids, case, order differ). */
+    normalizedWarnAt: number
+    normalizedTripAt: number
+    normalizedAction: RunawayAction
   }
   toolCycle: {
     enabled: boolean
@@ -32,6 +37,10 @@ export interface ResolvedRunawayConfig {
     tripAt: number
     windowMs: number
     action: RunawayAction
+    /** Laps of a cycle whose calls only have the same shapes. */
+    normalizedWarnAt: number
+    normalizedTripAt: number
+    normalizedAction: RunawayAction
   }
   noProgress: {
     enabled: boolean
@@ -47,6 +56,14 @@ export interface ResolvedRunawayConfig {
     tripUsd: number
     windowMs: number
     action: RunawayAction
+    /** Against the agent's own history: trips at this many times its usual spend per window. */
+    spikeRatio: number
+    /** ...and never below this many dollars per window. */
+    spikeMinUsd: number
+    /** History needed before the agent has a "usual". */
+    spikeWarmupMs: number
+    /** How far back "usual" looks (the decay time of the average). */
+    historyMs: number
   }
   callRate: {
     enabled: boolean
@@ -63,6 +80,24 @@ export interface ResolvedRunawayConfig {
     tripAt: number
     windowMs: number
     action: RunawayAction
+  }
+  slowLoop: {
+    enabled: boolean
+    /** Calls of the same shape... */
+    tripAt: number
+    /** ...among at most this many different calls... */
+    maxDistinct: number
+    /** ...having spent this fraction of the cap since the first of them. */
+    capFraction: number
+    windowMs: number
+    action: RunawayAction
+  }
+  /** How a `block` refuses: for `retryAfterMs`, doubled at each trip while it persists. */
+  throttle: {
+    retryAfterMs: number
+    maxRetryAfterMs: number
+    /** A trip this long after the last throttle ended starts again from `retryAfterMs`. */
+    resetAfterMs: number
   }
   runLimits: {
     enabled: boolean
@@ -94,24 +129,34 @@ export const DEFAULT_RUNAWAY_CONFIG: ResolvedRunawayConfig = deepFreeze({
   enforce: true,
   recordArguments: false,
   historySize: 256,
-  // Gemini CLI stops at 5 identical tool calls; another project warns at 3 and stops at 5.
+  // Identical arguments 5 times in a minute: Gemini CLI stops at 5 identical tool calls.
+  // The minute spares polling (every 30 s is 2 in a window); similar arguments need 10
+  // sequential calls in a minute (a counter loop at agent speed; honest pagination that
+  // fast is throttled, not revoked: docs/runaway.md).
   repeatedToolCall: {
     enabled: true,
     warnAt: 3,
     tripAt: 5,
     withinCalls: 20,
-    windowMs: 10 * MINUTE,
+    windowMs: MINUTE,
     action: 'revoke',
+    normalizedWarnAt: 6,
+    normalizedTripAt: 10,
+    normalizedAction: 'block',
   },
-  // OpenHands calls A-B-A-B-A-B (three repetitions) stuck.
+  // OpenHands calls A-B-A-B-A-B (three repetitions) stuck; with similar arguments, 4 laps.
   toolCycle: {
     enabled: true,
     maxPeriod: 4,
     warnAt: 2,
     tripAt: 3,
-    windowMs: 10 * MINUTE,
+    windowMs: MINUTE,
     action: 'revoke',
+    normalizedWarnAt: 3,
+    normalizedTripAt: 4,
+    normalizedAction: 'block',
   },
+  // Judged per run only: the same answer to many requests is a classifier, not a loop.
   noProgress: {
     enabled: true,
     warnAt: 3,
@@ -121,20 +166,44 @@ export const DEFAULT_RUNAWAY_CONFIG: ResolvedRunawayConfig = deepFreeze({
     action: 'revoke',
   },
   // $25 a minute is over $1,000 an hour: far above one agent doing honest work, far below
-  // the incident's $364 a minute (which reaches $25 in about 4 seconds).
-  spendVelocity: { enabled: true, warnUsd: 10, tripUsd: 25, windowMs: MINUTE, action: 'revoke' },
-  // 5 model calls a second sustained for 10 seconds: no sequential agent gets there.
+  // the incident's $364 a minute (which reaches $25 in about 4 seconds). And 10 times the
+  // agent's own usual rate (at least $2 a minute, after 10 minutes of history).
+  spendVelocity: {
+    enabled: true,
+    warnUsd: 10,
+    tripUsd: 25,
+    windowMs: MINUTE,
+    action: 'block',
+    spikeRatio: 10,
+    spikeMinUsd: 2,
+    spikeWarmupMs: 10 * MINUTE,
+    historyMs: 30 * MINUTE,
+  },
+  // A rate is not a loop: 1,000 calls in 10 s is far above a fan-out of hundreds or a busy
+  // agent at 20 calls a second, and the action is a throttle.
   callRate: {
     enabled: true,
-    warnModelCalls: 25,
-    tripModelCalls: 50,
-    warnToolCalls: 50,
-    tripToolCalls: 100,
+    warnModelCalls: 500,
+    tripModelCalls: 1_000,
+    warnToolCalls: 500,
+    tripToolCalls: 1_000,
     windowMs: 10_000,
-    action: 'revoke',
+    action: 'block',
   },
-  // A success resets the streak, so a flaky call that recovers never gets near 10.
-  errorStreak: { enabled: true, warnAt: 3, tripAt: 10, windowMs: 10 * MINUTE, action: 'revoke' },
+  // 10 failures in a minute with no success: a retry storm. A client backing off
+  // exponentially through an outage makes at most 7 (1, 2, 4, ... s, then every 30-60 s).
+  errorStreak: { enabled: true, warnAt: 5, tripAt: 10, windowMs: MINUTE, action: 'block' },
+  // A loop too slow for the one-minute windows is judged by what it costs: 5 calls of the
+  // same shape among at most 4 different ones, having spent 3% of the cap since the first.
+  slowLoop: {
+    enabled: true,
+    tripAt: 5,
+    maxDistinct: 4,
+    capFraction: 0.03,
+    windowMs: 6 * 60 * MINUTE,
+    action: 'block',
+  },
+  throttle: { retryAfterMs: 5_000, maxRetryAfterMs: 15 * MINUTE, resetAfterMs: 10 * MINUTE },
   // Framework defaults stop far earlier (OpenAI Agents max_turns 10, LangGraph 25): these
   // only catch a run nobody bounded.
   runLimits: {

@@ -1,7 +1,7 @@
 // The contract between the guard and runaway detection. The guard reports what an agent
 // does (observations); the monitor answers with a verdict; the guard carries it out.
 
-import type { AgentRecord } from '../store.js'
+import type { ActivityEvent, AgentRecord } from '../store.js'
 
 /** What each detector may do when it trips, mildest first. */
 export type RunawayAction = 'warn' | 'block' | 'stop' | 'revoke'
@@ -22,10 +22,23 @@ export type Observation =
   | { kind: 'error'; runId?: string; source: 'model' | 'tool' | 'chain' | 'payment' }
   | { kind: 'payment'; runId?: string; costMicros: number; payee: string }
 
+/**
+ * An activity event as the monitor writes it: the store's fields, plus for a tool call the
+ * shape of its arguments (`shape-hash.ts`). Stores keep every field as given (memory) or as
+ * JSON (sqlite, Redis), so the extra field needs nothing of them.
+ */
+export type RunawayEvent = ActivityEvent & { shape?: string }
+
 /** One detector's reading. */
 export interface DetectorFinding {
   detector: string
   status: 'ok' | 'warn' | 'trip'
+  /**
+   * The action this trip asks for when it is not the detector's configured `action`: a
+   * detector with two grades of evidence (identical arguments, or only similar ones) names
+   * the gentler one here.
+   */
+  action?: RunawayAction
   /** One line for people, e.g. `search called 5 times with the same arguments`. */
   summary?: string
   /** Thresholds and the calls that tripped it (tool names, argument hashes: never values). */

@@ -19,8 +19,8 @@ const judge = (window: ActivityEvent[], options = config) =>
 
 describe('detectErrorStreak', () => {
   it('warns from warnAt and trips exactly at tripAt consecutive failures', () => {
-    expect(judge(failedCalls(2)).status).toBe('ok')
-    expect(judge(failedCalls(3)).status).toBe('warn')
+    expect(judge(failedCalls(4)).status).toBe('ok')
+    expect(judge(failedCalls(5)).status).toBe('warn')
     expect(judge(failedCalls(9)).status).toBe('warn')
     expect(judge(failedCalls(10))).toMatchObject({
       status: 'trip',
@@ -59,6 +59,19 @@ describe('detectErrorStreak', () => {
   it('does not let a call in flight break the streak', () => {
     const window = [...failedCalls(10), modelCall(T0 + 20_000)]
     expect(judge(window).status).toBe('trip')
+  })
+
+  it('never trips on retries that back off through a 10-minute outage', () => {
+    const window = []
+    let at = T0
+    let delay = 1_000
+    while (at < T0 + 600_000) {
+      window.push(modelCall(at), failure(at + 200))
+      expect(detectErrorStreak(window, at + 200, config).status).not.toBe('trip')
+      at += 200 + delay
+      delay = Math.min(delay * 2, 60_000)
+    }
+    expect(window.length).toBeGreaterThan(20)
   })
 
   it('forgets failures older than windowMs', () => {

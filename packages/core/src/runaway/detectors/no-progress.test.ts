@@ -6,8 +6,9 @@ import { detectNoProgress } from './no-progress.js'
 
 const config = DEFAULT_RUNAWAY_CONFIG.noProgress
 const T0 = 1_700_000_000_000
+const RUN = 'run-1'
 
-function steps(outputs: string[], runId?: string): ActivityEvent[] {
+function steps(outputs: string[], runId: string | undefined = RUN): ActivityEvent[] {
   return outputs.flatMap((output, i) => [
     modelCall(T0 + i * 1000, runId),
     modelResult(T0 + i * 1000 + 500, { output, runId }),
@@ -40,14 +41,14 @@ describe('detectNoProgress', () => {
   })
 
   it('still trips at the next call after the repeats (the state persists)', () => {
-    const window = [...steps(Array.from({ length: 5 }, () => 'same')), modelCall(T0 + 9_000)]
+    const window = [...steps(Array.from({ length: 5 }, () => 'same')), modelCall(T0 + 9_000, RUN)]
     expect(judge(window).status).toBe('trip')
-    window.push(toolCall(T0 + 9_500, 'search', { q: 1 }))
+    window.push(toolCall(T0 + 9_500, 'search', { q: 1 }, RUN))
     expect(judge(window).status).toBe('trip')
   })
 
   it('ignores results without an output hash and results outside windowMs', () => {
-    const window = [...steps(['a', 'a', 'a', 'a', 'a']), modelResult(T0 + 6_000)]
+    const window = [...steps(['a', 'a', 'a', 'a', 'a']), modelResult(T0 + 6_000, { runId: RUN })]
     expect(judge(window).status).toBe('trip')
     expect(judge(window, { ...config, windowMs: 2_000 }).status).toBe('ok')
   })
@@ -57,6 +58,17 @@ describe('detectNoProgress', () => {
       steps(['Hello! How can I help?'], `conversation-${i}`),
     ).flat()
     expect(judge(window).status).toBe('ok')
+  })
+
+  it('does not judge without a run id: a classifier giving one label 1,000 times is not a loop', () => {
+    const window = Array.from({ length: 1_000 }, (_, i) => [
+      modelCall(T0 + i * 250),
+      modelResult(T0 + i * 250 + 200, { output: 'yes' }),
+    ])
+      .flat()
+      .slice(-256)
+    expect(judge(window).status).toBe('ok')
+    expect(judge(steps(['no', 'no', 'no', 'no', 'no'], 'run-2')).status).toBe('trip')
   })
 
   it('never puts the output in the evidence', () => {

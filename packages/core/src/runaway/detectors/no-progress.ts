@@ -1,6 +1,9 @@
 // No progress: the model answers the same thing again and again (same text, same tool-call
 // plan), so whatever it is given, nothing moves. The guard hashes each model output; this
-// detector counts how often the latest output hash recurs among the recent results.
+// detector counts how often the latest output hash recurs among the recent results of one
+// run. Without a run id it does not judge: the same answer to many independent requests (a
+// classifier saying "yes" a thousand times, a greeting) is not a loop, and without a run id
+// the requests cannot be told apart from the steps of one.
 import type { ActivityEvent } from '../../store.js'
 import type { ResolvedRunawayConfig } from '../runaway-defaults.js'
 import type { DetectorFinding } from '../types.js'
@@ -25,7 +28,7 @@ export function detectNoProgress(
   config: ResolvedRunawayConfig['noProgress'],
 ): DetectorFinding {
   const last = window[window.length - 1]
-  if (!last) return OK
+  if (last?.runId === undefined) return OK
   const runId = last.runId
   const since = now - config.windowMs
   let hash: string | undefined
@@ -73,7 +76,7 @@ export function detectNoProgress(
       tripAt: config.tripAt,
       withinResults: config.withinResults,
       windowMs: config.windowMs,
-      ...(runId === undefined ? {} : { runId }),
+      runId,
       at,
     },
   }

@@ -1,10 +1,18 @@
-// Repeated identical tool call: the same tool with the same arguments (canonical JSON, key
-// order ignored) again and again. The commonest loop: the model did not take in the result,
-// or the result tells it nothing new, so it asks again. Judges the current tool call: the
-// window's last event.
-import type { ActivityEvent } from '../../store.js'
+// Repeated tool call: the same tool with the same arguments again and again, the commonest
+// loop (the model did not take in the result, or the result tells it nothing new). Two
+// grades of evidence:
+// - identical arguments (canonical JSON, key order ignored): a loop beyond doubt at
+//   `tripAt` within `windowMs`; the default revokes;
+// - similar arguments (same shape: only numbers, ids, timestamps, case, spacing or word
+//   order differ, `shape-hash.ts`): a loop hiding behind a counter, or honest pagination,
+//   which look alike; `normalizedTripAt` (higher) asks for `normalizedAction` (a throttle).
+// Concurrency is not a loop: a loop waits for each result before it asks again. So a call
+// made while other calls of the same tool are still in flight (a fan-out, a worker pool) is
+// not judged (the monitor counts calls in flight in process memory: in the window a pool's
+// steady state, result then call, looks like a loop's), and calls with nothing in between,
+// no model step, result or payment (the parallel tool calls of one model step), count once.
 import type { ResolvedRunawayConfig } from '../runaway-defaults.js'
-import type { DetectorFinding } from '../types.js'
+import type { DetectorFinding, RunawayEvent } from '../types.js'
 import { CLOCK_SKEW_MS, callEvidence, inScope, okFinding, statusOf } from './finding.js'
 
 /** The detector's name in findings, events and audit entries. */
@@ -12,69 +20,95 @@ export const REPEATED_TOOL_CALL = 'repeated-tool-call'
 
 const OK = okFinding(REPEATED_TOOL_CALL)
 
+/** Other calls of the same tool in flight, from which a call is concurrent. */
+export const CONCURRENT_IN_FLIGHT = 2
+
 /**
- * Counts how often the current tool call (the window's last event), same name and same
- * arguments hash, appears among the last `withinCalls` tool calls of its run (of the agent
- * when there is no run id) within `windowMs`, itself included.
+ * Counts how often the current tool call (the window's last event) appears among the last
+ * `withinCalls` tool calls of its run (of the agent when there is no run id) within
+ * `windowMs`, itself included: identical arguments against `warnAt`/`tripAt`, the same
+ * shape against `normalizedWarnAt`/`normalizedTripAt`. Returns ok when the call runs
+ * alongside others of its tool (`inFlight`, two or more in its scope still without result).
  *
  * @example
  * const finding = detectRepeatedToolCall(window, Date.now(), DEFAULT_RUNAWAY_CONFIG.repeatedToolCall)
  * if (finding.status === 'trip') console.log(finding.summary) // search called 5 times with the same arguments...
  */
 export function detectRepeatedToolCall(
-  window: readonly ActivityEvent[],
+  window: readonly RunawayEvent[],
   now: number,
   config: ResolvedRunawayConfig['repeatedToolCall'],
+  inFlight = 0,
 ): DetectorFinding {
-  const current = window[window.length - 1]
+  if (inFlight >= CONCURRENT_IN_FLIGHT) return OK
+  const last = window.length - 1
+  const current = window[last]
   if (current?.kind !== 'tool_call' || current.hash === undefined) return OK
-  const { runId, tool, hash } = current
+  const { runId, tool, hash, shape } = current
   const since = now - config.windowMs
   let seen = 0
-  let count = 0
-  let first = window.length - 1
-  for (let i = window.length - 1; i >= 0 && seen < config.withinCalls; i--) {
-    const event = window[i] as ActivityEvent
+  let exact = 0
+  let similar = 0
+  // Whether the scan has passed a step boundary since the last counted repetition.
+  let separated = true
+  for (let i = last; i >= 0 && seen < config.withinCalls; i--) {
+    const event = window[i] as RunawayEvent
     if (event.at <= since) {
       if (event.at <= since - CLOCK_SKEW_MS) break
       continue
     }
-    if (event.kind !== 'tool_call' || (runId !== undefined && event.runId !== runId)) continue
+    if (runId !== undefined && event.runId !== runId) continue
+    if (event.kind !== 'tool_call') {
+      if (event.kind !== 'tool_result' || event.tool === tool) separated = true
+      continue
+    }
     seen++
-    if (event.tool === tool && event.hash === hash) {
-      count++
-      first = i
-    }
+    if (event.tool !== tool) continue
+    const identical = event.hash === hash
+    if (!identical && (shape === undefined || event.shape !== shape)) continue
+    if (i !== last && !separated) continue
+    separated = false
+    if (identical) exact++
+    else similar++
   }
-  const status = statusOf(count, config.warnAt, config.tripAt)
-  if (status === 'ok') return OK
+  // `similar` counts the calls of the same shape that are not identical; the shape tier
+  // judges both together.
+  similar += exact
+  const exactStatus = statusOf(exact, config.warnAt, config.tripAt)
+  const similarStatus = statusOf(similar, config.normalizedWarnAt, config.normalizedTripAt)
+  if (exactStatus === 'ok' && similarStatus === 'ok') return OK
+  // Identical evidence wins unless only the similar calls trip.
+  const identical = exactStatus === 'trip' || (exactStatus === 'warn' && similarStatus !== 'trip')
+  const status = identical ? exactStatus : similarStatus
+  const count = identical ? exact : similar
+  const warnAt = identical ? config.warnAt : config.normalizedWarnAt
+  const tripAt = identical ? config.tripAt : config.normalizedTripAt
   const calls = []
-  for (let i = first; i < window.length; i++) {
-    const event = window[i] as ActivityEvent
-    if (
-      event.kind === 'tool_call' &&
-      event.tool === tool &&
-      event.hash === hash &&
-      event.at > since &&
-      inScope(event, runId)
-    ) {
+  for (let i = 0; i <= last; i++) {
+    const event = window[i] as RunawayEvent
+    if (event.kind !== 'tool_call' || event.tool !== tool || event.at <= since) continue
+    if (!inScope(event, runId)) continue
+    if (identical ? event.hash === hash : event.shape === shape || event.hash === hash)
       calls.push(callEvidence(event))
-    }
   }
+  const what = identical ? 'the same arguments' : 'similar arguments (same shape)'
   return {
     detector: REPEATED_TOOL_CALL,
     status,
-    summary: `${tool} called ${count} times with the same arguments in its last ${seen} tool calls (${status === 'trip' ? 'trips' : 'warns'} at ${status === 'trip' ? config.tripAt : config.warnAt})`,
+    ...(identical ? {} : { action: config.normalizedAction }),
+    summary: `${tool} called ${count} times with ${what} in its last ${seen} tool calls (${status === 'trip' ? 'trips' : 'warns'} at ${status === 'trip' ? tripAt : warnAt})`,
     evidence: {
       tool,
+      match: identical ? 'identical' : 'similar',
       argsHash: hash,
+      ...(identical || shape === undefined ? {} : { shape }),
       count,
-      warnAt: config.warnAt,
-      tripAt: config.tripAt,
+      warnAt,
+      tripAt,
       withinCalls: config.withinCalls,
       windowMs: config.windowMs,
       ...(runId === undefined ? {} : { runId }),
-      calls,
+      calls: calls.slice(-count),
     },
   }
 }

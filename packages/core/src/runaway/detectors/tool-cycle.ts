@@ -2,10 +2,11 @@
 // new call in between, e.g. open a page, go back, open the same page. Each call alone is
 // not repeated often enough for `repeated-tool-call` to stop it quickly; the pattern is.
 // Calls are identified by tool name AND arguments hash: search(q1), read(u1), search(q2),
-// read(u2) is progress, not a cycle.
-import type { ActivityEvent } from '../../store.js'
+// read(u2) is progress, not a cycle. A cycle whose calls differ only by what loops vary
+// (counters, ids, timestamps, case, word order: the same shape, `shape-hash.ts`) is weaker
+// evidence: it trips at `normalizedTripAt` laps and asks for `normalizedAction`.
 import type { ResolvedRunawayConfig } from '../runaway-defaults.js'
-import type { DetectorFinding } from '../types.js'
+import type { DetectorFinding, RunawayEvent } from '../types.js'
 import { CLOCK_SKEW_MS, callEvidence, inScope, okFinding, statusOf } from './finding.js'
 
 /** The detector's name in findings, events and audit entries. */
@@ -13,7 +14,10 @@ export const TOOL_CYCLE = 'tool-cycle'
 
 const OK = okFinding(TOOL_CYCLE)
 
+type ActivityEvent = RunawayEvent
 const same = (a: ActivityEvent, b: ActivityEvent) => a.tool === b.tool && a.hash === b.hash
+const similar = (a: ActivityEvent, b: ActivityEvent) =>
+  a.tool === b.tool && (a.hash === b.hash || (a.shape !== undefined && a.shape === b.shape))
 
 /**
  * Looks for a cycle of 2 to `maxPeriod` distinct calls repeated back to back, ending with
@@ -35,7 +39,7 @@ export function detectToolCycle(
   const runId = current.runId
   const since = now - config.windowMs
   // Newest first; only as many calls as the longest cycle's trip needs.
-  const limit = config.maxPeriod * config.tripAt
+  const limit = config.maxPeriod * Math.max(config.tripAt, config.normalizedTripAt)
   const calls: ActivityEvent[] = []
   for (let i = window.length - 1; i >= 0 && calls.length < limit; i--) {
     const event = window[i] as ActivityEvent
@@ -45,36 +49,42 @@ export function detectToolCycle(
     }
     if (event.kind === 'tool_call' && inScope(event, runId)) calls.push(event)
   }
-  let bestPeriod = 0
-  let bestRepetitions = 0
-  for (let period = 2; period <= config.maxPeriod && calls.length >= period * 2; period++) {
-    if (allSame(calls, period)) continue // a period-1 loop is repeated-tool-call's to judge
-    let matched = 0
-    while (
-      period + matched < calls.length &&
-      same(calls[matched] as ActivityEvent, calls[period + matched] as ActivityEvent)
-    ) {
-      matched++
-    }
-    const repetitions = Math.floor((matched + period) / period)
-    if (repetitions > bestRepetitions) {
-      bestRepetitions = repetitions
-      bestPeriod = period
+  const exact = longestCycle(calls, config.maxPeriod, same)
+  const exactStatus = statusOf(exact.repetitions, config.warnAt, config.tripAt)
+  let found = exact
+  let status = exactStatus
+  let identical = true
+  if (exactStatus !== 'trip') {
+    const loose = longestCycle(calls, config.maxPeriod, similar)
+    const looseStatus = statusOf(
+      loose.repetitions,
+      config.normalizedWarnAt,
+      config.normalizedTripAt,
+    )
+    if (looseStatus === 'trip' || (exactStatus === 'ok' && looseStatus === 'warn')) {
+      found = loose
+      status = looseStatus
+      identical = false
     }
   }
-  const status = statusOf(bestRepetitions, config.warnAt, config.tripAt)
   if (status === 'ok') return OK
+  const bestPeriod = found.period
+  const bestRepetitions = found.repetitions
+  const warnAt = identical ? config.warnAt : config.normalizedWarnAt
+  const tripAt = identical ? config.tripAt : config.normalizedTripAt
   const lap = calls.slice(0, bestPeriod).reverse()
   const involved = calls.slice(0, bestPeriod * bestRepetitions).reverse()
   return {
     detector: TOOL_CYCLE,
     status,
-    summary: `the cycle ${lap.map((call) => call.tool).join(' -> ')} repeated ${bestRepetitions} times in a row (${status === 'trip' ? 'trips' : 'warns'} at ${status === 'trip' ? config.tripAt : config.warnAt})`,
+    ...(identical ? {} : { action: config.normalizedAction }),
+    summary: `the cycle ${lap.map((call) => call.tool).join(' -> ')} repeated ${bestRepetitions} times in a row${identical ? '' : ' with similar arguments (same shapes)'} (${status === 'trip' ? 'trips' : 'warns'} at ${status === 'trip' ? tripAt : warnAt})`,
     evidence: {
+      match: identical ? 'identical' : 'similar',
       period: bestPeriod,
       repetitions: bestRepetitions,
-      warnAt: config.warnAt,
-      tripAt: config.tripAt,
+      warnAt,
+      tripAt,
       maxPeriod: config.maxPeriod,
       windowMs: config.windowMs,
       ...(runId === undefined ? {} : { runId }),
@@ -84,8 +94,36 @@ export function detectToolCycle(
   }
 }
 
-function allSame(calls: readonly ActivityEvent[], period: number): boolean {
+type Match = (a: ActivityEvent, b: ActivityEvent) => boolean
+
+/** The period (2 to maxPeriod) with the most back-to-back laps ending at the newest call. */
+function longestCycle(
+  calls: readonly ActivityEvent[],
+  maxPeriod: number,
+  match: Match,
+): { period: number; repetitions: number } {
+  let period = 0
+  let repetitions = 0
+  for (let p = 2; p <= maxPeriod && calls.length >= p * 2; p++) {
+    if (allSame(calls, p, match)) continue // a period-1 loop is repeated-tool-call's to judge
+    let matched = 0
+    while (
+      p + matched < calls.length &&
+      match(calls[matched] as ActivityEvent, calls[p + matched] as ActivityEvent)
+    ) {
+      matched++
+    }
+    const laps = Math.floor((matched + p) / p)
+    if (laps > repetitions) {
+      repetitions = laps
+      period = p
+    }
+  }
+  return { period, repetitions }
+}
+
+function allSame(calls: readonly ActivityEvent[], period: number, match: Match): boolean {
   const first = calls[0] as ActivityEvent
-  for (let i = 1; i < period; i++) if (!same(first, calls[i] as ActivityEvent)) return false
+  for (let i = 1; i < period; i++) if (!match(first, calls[i] as ActivityEvent)) return false
   return true
 }

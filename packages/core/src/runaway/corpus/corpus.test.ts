@@ -1,0 +1,87 @@
+// The corpus goals, asserted on the defaults with no per-agent tuning: no honest trace is
+// refused (throttled, stopped or revoked), and every runaway is refused before its loop has
+// spent 10% of its cap or run 60 s (slow loops: 10% of the cap alone). The same replay
+// writes the confusion table in BENCHMARKS.md (`npm run bench`).
+import { describe, expect, it } from 'vitest'
+import { honestTraces } from './honest-traces.js'
+import { GOAL_CAP_FRACTION, GOAL_MS, replayTrace } from './replay.js'
+import { runawayTraces } from './runaway-traces.js'
+
+const honest = honestTraces()
+const runaways = runawayTraces()
+
+describe('the trace corpus against the default policy', () => {
+  it.each(honest.map((trace) => [trace.name, trace] as const))(
+    'honest %s: never refused',
+    async (_, trace) => {
+      const result = await replayTrace(trace)
+      expect(result.stopped, result.stopped?.summary).toBeUndefined()
+      expect(result.refusals).toBe(0)
+      expect(result.met).toBe(true)
+    },
+  )
+
+  it.each(runaways.map((trace) => [trace.name, trace] as const))(
+    'runaway %s: stopped within 10% of the cap and 60 s',
+    async (_, trace) => {
+      const result = await replayTrace(trace)
+      expect(result.stopped, 'never stopped').toBeDefined()
+      expect(result.stopped?.enforced).toBe(true)
+      expect(result.loopSpentMicros).toBeLessThan(trace.capUsd * 1_000_000 * GOAL_CAP_FRACTION)
+      if (trace.timeGoal !== false) expect(result.msPastLoopStart).toBeLessThanOrEqual(GOAL_MS)
+      expect(result.met).toBe(true)
+    },
+  )
+
+  it('revokes only on identical evidence: similar calls, rates and spend throttle', async () => {
+    const actions = new Map<string, string>()
+    for (const trace of runaways) {
+      const { stopped } = await replayTrace(trace)
+      actions.set(trace.name, `${stopped?.detector} ${stopped?.action}`)
+    }
+    expect(actions.get('identical-loop')).toBe('repeated-tool-call revoke')
+    expect(actions.get('key-order-args')).toBe('repeated-tool-call revoke')
+    expect(actions.get('ab-cycle-exact')).toBe('tool-cycle revoke')
+    expect(actions.get('no-progress-model')).toBe('no-progress revoke')
+    for (const name of ['counter-args', 'uuid-args', 'paraphrased-queries', 'paid-tool-8rps'])
+      expect(actions.get(name)).toBe('repeated-tool-call block')
+    expect(actions.get('ab-cycle-varying')).toBe('tool-cycle block')
+    expect(actions.get('model-error-storm')).toBe('error-streak block')
+    expect(actions.get('spend-spike')).toBe('spend-spike block')
+    expect(actions.get('fast-burn')).toBe('spend-velocity block')
+    expect(actions.get('slow-loop-hours')).toBe('slow-loop block')
+  })
+
+  it('in shadow mode reports the same first firing, not enforced, and refuses nothing', async () => {
+    for (const trace of runaways.slice(0, 6)) {
+      const live = await replayTrace(trace)
+      const shadow = await replayTrace(trace, { enforce: false })
+      expect(shadow.stopped).toMatchObject({
+        detector: live.stopped?.detector,
+        action: live.stopped?.action,
+        at: live.stopped?.at,
+        enforced: false,
+      })
+    }
+    const busy = honest.find((trace) => trace.name === 'fan-out-300')
+    expect((await replayTrace(busy!, { enforce: false })).stopped).toBeUndefined()
+  })
+
+  it('is generated deterministically (the same traces on every run)', () => {
+    const again = [...honestTraces(), ...runawayTraces()]
+    const first = [...honest, ...runaways]
+    expect(again.map((trace) => trace.steps.length)).toEqual(first.map((t) => t.steps.length))
+    expect(JSON.stringify(again[6]?.steps)).toBe(JSON.stringify(first[6]?.steps))
+  })
+
+  it('would have failed on the old defaults (revoke on 50 calls in 10 s, 5 polls in 10 min)', async () => {
+    const old = {
+      callRate: { tripModelCalls: 50, warnModelCalls: 25, action: 'revoke' as const },
+      repeatedToolCall: { windowMs: 600_000 },
+    }
+    const fanOut = honest.find((trace) => trace.name === 'fan-out-300')
+    const polling = honest.find((trace) => trace.name === 'polling-1h')
+    expect((await replayTrace(fanOut!, old)).stopped?.action).toBe('revoke')
+    expect((await replayTrace(polling!, old)).stopped?.action).toBe('revoke')
+  })
+})

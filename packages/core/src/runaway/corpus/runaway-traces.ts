@@ -1,0 +1,383 @@
+// Runaways the defaults must stop before they spend 10% of their cap or run a minute past
+// the start of their loop, whichever comes first. Most start with a little honest work, so
+// that the loop begins in a window that already holds other activity. The loops vary what
+// real loops vary: a counter, a timestamp, a request id, spacing, key order, case, wording.
+import { MINUTE, SECOND, type Trace, TraceBuilder, USD } from './trace.js'
+
+/** A few honest research steps before the loop; returns when they end. */
+function warmUp(b: TraceBuilder, runId: string | undefined, steps = 4): number {
+  let at = 0
+  for (let i = 0; i < steps; i++) {
+    at = b.model(at, { costMicros: 10_000, output: `plan ${i}`, latencyMs: 2_000, runId })
+    at = b.tool(
+      at + 20,
+      'web_search',
+      { query: `background topic ${'abcdefgh'[i]}` },
+      {
+        runId,
+        priceMicros: 5_000,
+      },
+    )
+    at += 500
+  }
+  return at + 1_000
+}
+
+/** A model-driven loop: each lap a model step, then `call(lap)` on `tool`, 2.5 s a lap. */
+function modelLoop(
+  b: TraceBuilder,
+  start: number,
+  laps: number,
+  calls: (lap: number) => Array<{ tool: string; args: unknown; priceMicros?: number }>,
+  options: { runId?: string; costMicros?: number; lapMs?: number } = {},
+): void {
+  const { runId, costMicros = 10_000, lapMs = 2_500 } = options
+  for (let lap = 0; lap < laps; lap++) {
+    let at = start + lap * lapMs
+    for (const call of calls(lap)) {
+      at = b.model(at, { costMicros, output: `lap ${lap} ${call.tool}`, latencyMs: 900, runId })
+      at = b.tool(at + 20, call.tool, call.args, {
+        runId,
+        latencyMs: 300,
+        priceMicros: call.priceMicros ?? 0,
+      })
+    }
+  }
+}
+
+function loopTrace(
+  name: string,
+  description: string,
+  seed: number,
+  calls: (
+    lap: number,
+    b: TraceBuilder,
+  ) => Array<{ tool: string; args: unknown; priceMicros?: number }>,
+  options: { runId?: string; capUsd?: number; lapMs?: number; laps?: number } = {},
+): Trace {
+  const b = new TraceBuilder(seed)
+  const { runId, capUsd = 10, lapMs, laps = 300 } = options
+  const start = warmUp(b, runId)
+  modelLoop(b, start, laps, (lap) => calls(lap, b), {
+    runId,
+    lapMs: lapMs ?? 2_500 * calls(0, b).length,
+  })
+  return b.build({ name, kind: 'runaway', description, capUsd, loopStartAt: start })
+}
+
+const search = (args: unknown) => [{ tool: 'web_search', args, priceMicros: 5_000 }]
+
+function uuid(b: TraceBuilder): string {
+  const hex = () => b.between(0, 15).toString(16)
+  const part = (n: number) => Array.from({ length: n }, hex).join('')
+  return `${part(8)}-${part(4)}-4${part(3)}-a${part(3)}-${part(12)}`
+}
+
+/** Every runaway trace, built. */
+export function runawayTraces(): Trace[] {
+  const traces: Trace[] = [
+    loopTrace(
+      'identical-loop',
+      'the same search every 2.5 s in one run',
+      101,
+      () => search({ query: 'acme corp pricing' }),
+      { runId: 'run-1' },
+    ),
+    loopTrace('identical-loop-no-run', 'the same search every 2.5 s, no run id', 102, () =>
+      search({ query: 'acme corp pricing' }),
+    ),
+    loopTrace(
+      'counter-args',
+      'the same search with an attempt counter',
+      103,
+      (lap) => search({ query: 'acme corp pricing', attempt: lap + 1 }),
+      { runId: 'run-1' },
+    ),
+    loopTrace('counter-in-text', 'the same search with "(try N)" in the query', 104, (lap) =>
+      search({ query: `acme corp pricing (try ${lap + 2})` }),
+    ),
+    loopTrace('timestamp-args', 'the same report asked with a fresh timestamp', 105, (lap) => [
+      {
+        tool: 'get_report',
+        args: { account: 'acme', asOf: new Date(1_767_225_600_000 + lap * 2_500).toISOString() },
+      },
+    ]),
+    loopTrace('epoch-args', 'the same report with Date.now() in the arguments', 106, (lap) => [
+      { tool: 'get_report', args: { account: 'acme', nonce: 1_767_225_600_000 + lap * 2_517 } },
+    ]),
+    loopTrace(
+      'uuid-args',
+      'the same ticket created with a new request id each time',
+      107,
+      (_, b) => [
+        { tool: 'create_ticket', args: { requestId: uuid(b), title: 'Sync failed for acme' } },
+      ],
+    ),
+    loopTrace('whitespace-args', 'the same search with different spacing', 108, (lap) =>
+      search({
+        query: `${' '.repeat(lap % 3)}acme${' '.repeat(1 + (lap % 4))}corp pricing${'\n'.repeat(lap % 2)}`,
+      }),
+    ),
+    loopTrace('key-order-args', 'the same call with its keys in another order', 109, (lap) =>
+      search(
+        lap % 2
+          ? { query: 'acme corp pricing', region: 'eu' }
+          : { region: 'eu', query: 'acme corp pricing' },
+      ),
+    ),
+    loopTrace('case-args', 'the same search in different case', 110, (lap) =>
+      search({
+        query: ['Acme Corp Pricing', 'acme corp pricing', 'ACME CORP PRICING', 'Acme corp pricing'][
+          lap % 4
+        ],
+      }),
+    ),
+    loopTrace(
+      'paraphrased-queries',
+      'the same question reworded (order, stop words, plurals)',
+      111,
+      (lap) =>
+        search({
+          query: [
+            'acme corp pricing plans',
+            'What are the pricing plans of Acme Corp?',
+            'acme corp plan prices',
+            'Pricing plans for ACME corp',
+            'acme corp: pricing, plans',
+            'the plans and pricing of acme corp',
+          ][lap % 6],
+        }),
+    ),
+    loopTrace(
+      'ab-cycle-exact',
+      'search then open the same page, again and again',
+      112,
+      () => [
+        { tool: 'web_search', args: { query: 'acme pricing' }, priceMicros: 5_000 },
+        { tool: 'open_url', args: { url: 'https://acme.com/pricing' } },
+      ],
+      { runId: 'run-1' },
+    ),
+    loopTrace(
+      'ab-cycle-varying',
+      'an A-B cycle whose arguments carry a counter and a ref id',
+      113,
+      (lap, b) => [
+        { tool: 'web_search', args: { query: 'acme pricing', page: lap + 1 }, priceMicros: 5_000 },
+        { tool: 'open_url', args: { url: `https://acme.com/pricing?ref=${uuid(b)}` } },
+      ],
+      { runId: 'run-1' },
+    ),
+    loopTrace('abc-cycle-varying', 'an A-B-C cycle with timestamps and counters', 114, (lap) => [
+      {
+        tool: 'list_files',
+        args: { dir: 'src', at: new Date(1_767_225_600_000 + lap * 7_500).toISOString() },
+      },
+      { tool: 'read_file', args: { path: 'src/index.ts', attempt: lap } },
+      { tool: 'run_tests', args: { filter: `index ${lap}` } },
+    ]),
+  ]
+  traces.push(noProgressModelOnly(), errorStorm(), modelErrorStorm(), paidToolHammer(), incident())
+  traces.push(slowLoop(), slowCycle(), spendSpike(), fastBurn())
+  return traces
+}
+
+/** A run whose model answers the same thing every 2 s with no tool call. */
+function noProgressModelOnly(): Trace {
+  const b = new TraceBuilder(116)
+  const runId = 'run-1'
+  const start = warmUp(b, runId)
+  for (let lap = 0; lap < 300; lap++) {
+    b.model(start + lap * 2 * SECOND, {
+      costMicros: 15_000,
+      output: 'I need to check the pricing page again.',
+      latencyMs: 1_200,
+      runId,
+    })
+  }
+  return b.build({
+    name: 'no-progress-model',
+    kind: 'runaway',
+    description: 'the model repeats the same answer every 2 s in one run, no tools',
+    capUsd: 10,
+    loopStartAt: start,
+  })
+}
+
+/** A paid API that charges for failures, retried at once, 4 times a second. */
+function errorStorm(): Trace {
+  const b = new TraceBuilder(117)
+  const start = warmUp(b, undefined)
+  for (let i = 0; i < 2_000; i++) {
+    b.tool(
+      start + i * 250,
+      'enrich_company',
+      { domain: `acme${i % 3 ? '' : '-corp'}.com` },
+      {
+        latencyMs: 120,
+        priceMicros: 50_000,
+        ok: false,
+      },
+    )
+  }
+  return b.build({
+    name: 'error-retry-storm',
+    kind: 'runaway',
+    description: 'a paid API failing ($0.05 a failure), retried 4 times a second with no backoff',
+    capUsd: 20,
+    loopStartAt: start,
+  })
+}
+
+/** A provider erroring, retried with no backoff 10 times a second. */
+function modelErrorStorm(): Trace {
+  const b = new TraceBuilder(118)
+  const start = warmUp(b, undefined)
+  for (let i = 0; i < 3_000; i++) b.failedModel(start + i * 100, { latencyMs: 60 })
+  return b.build({
+    name: 'model-error-storm',
+    kind: 'runaway',
+    description: 'model calls failing, retried 10 times a second with no backoff',
+    capUsd: 10,
+    loopStartAt: start,
+  })
+}
+
+/** A code loop hammering a paid search with a counter, 8 calls a second ($4.80 a minute). */
+function paidToolHammer(): Trace {
+  const b = new TraceBuilder(119)
+  const start = warmUp(b, undefined)
+  for (let i = 0; i < 1_500; i++) {
+    b.tool(
+      start + i * 125,
+      'paid_search',
+      { q: 'acme corp', n: i },
+      {
+        latencyMs: 100,
+        priceMicros: 10_000,
+      },
+    )
+  }
+  return b.build({
+    name: 'paid-tool-8rps',
+    kind: 'runaway',
+    description: 'a paid search ($0.01) with a counter in its arguments, 8 calls a second',
+    capUsd: 20,
+    loopStartAt: start,
+  })
+}
+
+/** The incident: $0.50 a call, 12 calls a second, pages counting up ($4,000 in 11 minutes). */
+function incident(): Trace {
+  const b = new TraceBuilder(120)
+  for (let i = 0; i < 7_920; i++) {
+    b.tool(
+      Math.floor((i * 1_000) / 12),
+      'paid_search',
+      { query: 'competitor pricing', page: i },
+      {
+        latencyMs: 1,
+        priceMicros: 500_000,
+      },
+    )
+  }
+  return b.build({
+    name: 'incident-4000usd',
+    kind: 'runaway',
+    description: '$0.50 a call, 12 calls a second, page counting up: $4,000 in 11 minutes',
+    capUsd: 5_000,
+    loopStartAt: 0,
+  })
+}
+
+/** The same paid step retried every 4 minutes for hours. */
+function slowLoop(): Trace {
+  const b = new TraceBuilder(121)
+  const start = warmUp(b, undefined)
+  for (let lap = 0; lap < 60; lap++) {
+    const at = b.model(start + lap * 4 * MINUTE, {
+      costMicros: 300_000,
+      output: `retrying the enrichment, lap ${lap}`,
+      latencyMs: 20_000,
+    })
+    b.tool(at + 20, 'enrich_company', { domain: 'acme.com' }, { priceMicros: 50_000 })
+  }
+  return b.build({
+    name: 'slow-loop-hours',
+    kind: 'runaway',
+    description: 'the same $0.35 step (model + paid call) every 4 minutes for 4 hours',
+    capUsd: 20,
+    loopStartAt: start,
+    timeGoal: false,
+  })
+}
+
+/** An A-B cycle with varying arguments, one lap every 3 minutes. */
+function slowCycle(): Trace {
+  const b = new TraceBuilder(122)
+  const start = warmUp(b, 'run-slow')
+  const runId = 'run-slow'
+  for (let lap = 0; lap < 80; lap++) {
+    let at = b.model(start + lap * 3 * MINUTE, {
+      costMicros: 150_000,
+      output: `lap ${lap}`,
+      latencyMs: 15_000,
+      runId,
+    })
+    at = b.tool(
+      at + 20,
+      'web_search',
+      { query: 'acme pricing', page: lap },
+      { runId, priceMicros: 5_000 },
+    )
+    at = b.model(at + 20, { costMicros: 150_000, output: `lap ${lap} b`, latencyMs: 15_000, runId })
+    b.tool(at + 20, 'open_url', { url: `https://acme.com/pricing?t=${lap * 180}` }, { runId })
+  }
+  return b.build({
+    name: 'slow-cycle-hours',
+    kind: 'runaway',
+    description: 'an A-B cycle with varying arguments, one $0.31 lap every 3 minutes',
+    capUsd: 30,
+    loopStartAt: start,
+    timeGoal: false,
+  })
+}
+
+/** 20 minutes at $0.05 a minute, then $3 a minute with nothing repeated. */
+function spendSpike(): Trace {
+  const b = new TraceBuilder(123)
+  let at = 0
+  for (let i = 0; at < 20 * MINUTE; i++) {
+    at = b.model(at, { costMicros: 10_000, output: `calm ${i}`, latencyMs: 2_000 }) + 10 * SECOND
+  }
+  const start = at
+  for (let i = 0; i < 400; i++) {
+    b.model(start + i * 5 * SECOND, {
+      costMicros: 250_000,
+      output: `long context answer ${i}`,
+      latencyMs: 4_000,
+    })
+  }
+  return b.build({
+    name: 'spend-spike',
+    kind: 'runaway',
+    description: '20 min at $0.05/min, then $3/min of distinct expensive calls',
+    capUsd: 50,
+    loopStartAt: start,
+  })
+}
+
+/** A new agent spending $1 a second from its first call, nothing repeated. */
+function fastBurn(): Trace {
+  const b = new TraceBuilder(124)
+  for (let i = 0; i < 600; i++) {
+    b.model(i * SECOND, { costMicros: USD, output: `answer ${i}`, latencyMs: 800 })
+  }
+  return b.build({
+    name: 'fast-burn',
+    kind: 'runaway',
+    description: 'a new agent spending $1 a second on distinct calls from the start',
+    capUsd: 500,
+    loopStartAt: 0,
+  })
+}

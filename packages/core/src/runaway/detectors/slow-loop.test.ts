@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest'
+import { DEFAULT_RUNAWAY_CONFIG } from '../runaway-defaults.js'
+import { shapeHash } from '../shape-hash.js'
+import { detectSlowLoop, SlowLoopTracker } from './slow-loop.js'
+
+const config = DEFAULT_RUNAWAY_CONFIG.slowLoop
+const T0 = 1_700_000_000_000
+const CAP = 20_000_000
+const MINUTE = 60_000
+
+/**
+ * Laps every `everyMs`: a model step costing `modelMicros`, then a call of `enrich` with
+ * `args(lap)`, paid `paidMicros`. Returns the status at each call.
+ */
+function laps(
+  count: number,
+  everyMs: number,
+  modelMicros: number,
+  args: (lap: number) => unknown,
+  paidMicros = 0,
+) {
+  const tracker = new SlowLoopTracker()
+  return Array.from({ length: count }, (_, lap) => {
+    const at = T0 + lap * everyMs
+    tracker.step()
+    tracker.spent(modelMicros)
+    const reading = tracker.call('enrich', shapeHash(args(lap)), at, config)
+    tracker.spent(paidMicros)
+    return detectSlowLoop(reading, CAP, config, at)
+  })
+}
+
+describe('detectSlowLoop', () => {
+  it('trips at the 5th paid lap every 4 minutes once 3% of the cap is spent since the first', () => {
+    const findings = laps(5, 4 * MINUTE, 300_000, () => ({ domain: 'acme.com' }), 50_000)
+    expect(findings.map((finding) => finding.status)).toEqual(['ok', 'ok', 'ok', 'ok', 'trip'])
+    expect(findings[4]?.evidence).toMatchObject({ count: 5, distinctCalls: 1, spentUsd: 1.4 })
+  })
+
+  it('never trips on free polling, however long', () => {
+    const findings = laps(500, 30_000, 0, () => ({ jobId: 'job-1' }))
+    expect(findings.every((finding) => finding.status === 'ok')).toBe(true)
+  })
+
+  it('judges by shape: a counter in the arguments is the same call', () => {
+    const findings = laps(5, 4 * MINUTE, 300_000, (lap) => ({ domain: 'acme.com', attempt: lap }))
+    expect(findings[4]?.status).toBe('trip')
+  })
+
+  it('starts a new stretch when the work moves on (more than maxDistinct different calls)', () => {
+    const tracker = new SlowLoopTracker()
+    let status = 'ok'
+    for (let lap = 0; lap < 20; lap++) {
+      const at = T0 + lap * 4 * MINUTE
+      tracker.step()
+      tracker.spent(500_000)
+      tracker.call(`tool_${lap}`, 'x', at, config)
+      const reading = tracker.call('read_notes', shapeHash({ path: 'notes.md' }), at + 10, config)
+      if (detectSlowLoop(reading, CAP, config, at).status !== 'ok') status = 'trip'
+    }
+    expect(status).toBe('ok')
+  })
+
+  it('counts the calls of one step once, and not those made alongside others in flight', () => {
+    const tracker = new SlowLoopTracker()
+    for (let n = 0; n < 6; n++) tracker.call('fetch', 'k', T0 + n, config)
+    expect(tracker.call('fetch', 'k', T0 + 10, config).count).toBe(1)
+    tracker.step()
+    expect(tracker.call('fetch', 'k', T0 + 20, config, true).count).toBe(1)
+    tracker.step()
+    expect(tracker.call('fetch', 'k', T0 + 30, config).count).toBe(2)
+  })
+
+  it('forgets calls older than windowMs, and does nothing without a cap', () => {
+    const tracker = new SlowLoopTracker()
+    let last = tracker.call('t', 'k', T0, config)
+    for (let lap = 1; lap < 10; lap++) {
+      tracker.step()
+      tracker.spent(5_000_000)
+      last = tracker.call('t', 'k', T0 + lap * 60 * MINUTE, config)
+    }
+    // Each call is an hour after the last: the 6-hour window holds at most 6 (restarts at 7).
+    expect(last.count).toBe(3)
+    expect(detectSlowLoop(last, 0, config, T0).status).toBe('ok')
+  })
+})

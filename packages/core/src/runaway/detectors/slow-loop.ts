@@ -1,0 +1,144 @@
+// Slow loop: a loop spread over hours, too slow for the one-minute windows of
+// repeated-tool-call and tool-cycle (an agent retrying the same step every few minutes).
+// At that pace it looks like polling, which is honest, so it is judged by what it costs:
+// the same call (by shape) `tripAt` times among at most `maxDistinct` different calls, in
+// one run (the agent without a run id), having spent `capFraction` of the cap since the
+// first of them. Free polling never trips; a loop that keeps paying does, long before the cap.
+//
+// Hours do not fit in the shared window (a few hundred events), so the state is kept per
+// scope in process memory and updated in O(maxDistinct) per event: the calls of the current
+// stretch (at most `maxDistinct` different ones) with their counts, and the scope's spend.
+import { toUsd } from '../../money.js'
+import type { ResolvedRunawayConfig } from '../runaway-defaults.js'
+import type { DetectorFinding } from '../types.js'
+import { formatDuration, okFinding } from './finding.js'
+
+/** The detector's name in findings, events and audit entries. */
+export const SLOW_LOOP = 'slow-loop'
+
+const OK = okFinding(SLOW_LOOP)
+
+interface Entry {
+  tool: string
+  key: string
+  count: number
+  firstAt: number
+  /** The scope's spend when this call was first seen in the stretch. */
+  spentAtFirst: number
+  /** The step it was last counted in: the calls of one step count once. */
+  step: number
+}
+
+/** What the tracker knows of the current call: how often, since when, at what cost. */
+export interface SlowLoopReading {
+  tool: string
+  count: number
+  firstAt: number
+  spentSinceMicros: number
+  distinct: number
+  runId?: string
+}
+
+/**
+ * One scope's stretch of calls (a run, or an agent without run ids). A call outside the
+ * stretch's at most `maxDistinct` different calls starts a new stretch: work that moves on
+ * is never a slow loop.
+ *
+ * @example
+ * const tracker = new SlowLoopTracker()
+ * tracker.spent(300_000)
+ * const reading = tracker.call('enrich', shapeHash(args), Date.now(), DEFAULT_RUNAWAY_CONFIG.slowLoop)
+ */
+export class SlowLoopTracker {
+  readonly #entries: Entry[] = []
+  #spent = 0
+  #step = 0
+
+  /** Adds spend in the scope (a model result's cost, a payment). */
+  spent(micros: number): void {
+    this.#spent += micros
+  }
+
+  /** Something happened in the scope besides a tool call (a model step, a result): a new step. */
+  step(): void {
+    this.#step++
+  }
+
+  /**
+   * Records a tool call of `tool` with arguments of shape `key`; returns its reading. A call
+   * made in the same step as the last of its kind, or while others of its tool are in flight
+   * (`concurrent`), is not a repetition: concurrency is not a loop.
+   */
+  call(
+    tool: string,
+    key: string,
+    now: number,
+    config: ResolvedRunawayConfig['slowLoop'],
+    concurrent = false,
+  ): SlowLoopReading {
+    const entries = this.#entries
+    let entry: Entry | undefined
+    for (const candidate of entries) {
+      if (candidate.key === key && candidate.tool === tool) {
+        entry = candidate
+        break
+      }
+    }
+    if (entry && now - entry.firstAt > config.windowMs) {
+      entry.count = 0
+      entry.firstAt = now
+      entry.spentAtFirst = this.#spent
+    }
+    if (!entry) {
+      // A new call: past maxDistinct different ones the stretch starts again from here.
+      if (entries.length >= config.maxDistinct) entries.length = 0
+      entry = { tool, key, count: 0, firstAt: now, spentAtFirst: this.#spent, step: -1 }
+      entries.push(entry)
+    }
+    if (!concurrent && entry.step !== this.#step) entry.count++
+    entry.step = this.#step
+    return {
+      tool,
+      count: entry.count,
+      firstAt: entry.firstAt,
+      spentSinceMicros: this.#spent - entry.spentAtFirst,
+      distinct: entries.length,
+    }
+  }
+}
+
+/**
+ * Judges a reading of the current tool call against the cap.
+ *
+ * @example
+ * detectSlowLoop(reading, 20_000_000, DEFAULT_RUNAWAY_CONFIG.slowLoop).status // 'trip' on the 5th paid lap
+ */
+export function detectSlowLoop(
+  reading: SlowLoopReading,
+  capMicros: number,
+  config: ResolvedRunawayConfig['slowLoop'],
+  now: number,
+): DetectorFinding {
+  if (reading.count < config.tripAt || capMicros <= 0) return OK
+  const threshold = Math.ceil(capMicros * config.capFraction)
+  if (reading.spentSinceMicros < threshold) return OK
+  const { tool, runId } = reading
+  return {
+    detector: SLOW_LOOP,
+    status: 'trip',
+    summary: `${tool} called ${reading.count} times over ${formatDuration(now - reading.firstAt)} among ${reading.distinct} different calls, $${toUsd(reading.spentSinceMicros)} spent meanwhile (trips at ${config.tripAt} calls and ${config.capFraction * 100}% of the cap)`,
+    evidence: {
+      tool,
+      count: reading.count,
+      distinctCalls: reading.distinct,
+      spentUsd: toUsd(reading.spentSinceMicros),
+      thresholdUsd: toUsd(threshold),
+      firstCallAt: reading.firstAt,
+      tripAt: config.tripAt,
+      maxDistinct: config.maxDistinct,
+      capFraction: config.capFraction,
+      windowMs: config.windowMs,
+      ...(runId === undefined ? {} : { runId }),
+    },
+  }
+}
