@@ -141,38 +141,43 @@ export async function forwardModelCall(request: ForwardRequest): Promise<Respons
     record.deferred = true
     return new Response(body, { status: response.status, headers })
   }
+  let text: string
   try {
-    const text = await response.text()
-    let json: unknown
-    try {
-      json = JSON.parse(text)
-    } catch {
-      json = undefined
-    }
-    const settlement = await guard.afterModelCall(ticket, {
-      usage: dialect.usageOf(json),
-      text: dialect.textOf(json),
-    })
-    settled(record, settlement)
-    return new Response(text, {
-      status: response.status,
-      headers: responseHeaders(response, contentType),
-    })
+    text = await response.text()
   } catch (error) {
-    // The upstream answered and then the body broke, or the agent was revoked meanwhile.
+    // The body broke off, or the agent was revoked (or hung up) meanwhile: it left.
     await failCall(guard, ticket, error, true).catch(request.onError)
     if (guard.signal.aborted) throw revocation(guard)
-    throw error
+    throw request.clientSignal?.aborted ? error : upstreamBrokeOff()
   } finally {
     link.unlink()
   }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch {
+    json = undefined
+  }
+  try {
+    const usage = dialect.usageOf(json)
+    settled(record, await guard.afterModelCall(ticket, { usage, text: dialect.textOf(json) }))
+  } catch (error) {
+    // The answer was paid for either way: the agent gets it, and the core retries the
+    // settlement until the store takes it. Refusing it now would only invite a retry.
+    request.onError(error)
+    record.outcome = 'settlement pending'
+  }
+  return new Response(text, {
+    status: response.status,
+    headers: responseHeaders(response, contentType),
+  })
 }
 
 function upstreamBrokeOff(): GatewayError {
   return {
     status: 502,
     code: 'upstream_failed',
-    message: 'The model provider broke off the stream.',
+    message: 'The model provider broke off its response.',
   }
 }
 

@@ -158,6 +158,25 @@ describe('the openai SDK through the gateway', () => {
     expect(f.upstream.calls.length).toBe(calls)
   })
 
+  it('aborts a call waiting for a whole answer on revoke and answers 401', async () => {
+    const key = await f.agent('cut-whole')
+    f.upstream.hang = true
+    try {
+      const calls = f.upstream.calls.length
+      const pending = client(key).chat.completions.create({ model: 'gpt-4o', messages })
+      await vi.waitFor(() => expect(f.upstream.calls.length).toBe(calls + 1))
+      await f.ks.agents.revoke('cut-whole', { reason: 'cut' })
+      await expect(pending).rejects.toBeInstanceOf(OpenAI.AuthenticationError)
+      const call = f.upstream.calls.at(-1)
+      await vi.waitFor(() => expect(call?.aborted).toBe(true))
+      // It left, and no usage came back: charged, nothing left held.
+      expect(await f.spentMicros('cut-whole')).toBeGreaterThan(0)
+      expect((await f.ks.agents.get('cut-whole')).held).toBe(0)
+    } finally {
+      f.upstream.hang = false
+    }
+  })
+
   for (const api of ['chat', 'responses'] as const) {
     it(`cuts a ${api} stream in flight on revoke with a final error event, aborting the upstream request`, async () => {
       const handle = `cut-${api}`

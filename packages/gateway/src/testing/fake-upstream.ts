@@ -50,7 +50,10 @@ export interface FakeUpstream {
   readonly calls: UpstreamCall[]
   /** What the fake has billed, in micro-dollars. */
   billMicros(): number
-  /** When true, streams send their first delta and then wait until the client goes away. */
+  /**
+   * When true, streams send their first delta and then wait until the client goes away; a
+   * whole chat completion is never answered.
+   */
   hang: boolean
   close(): Promise<void>
 }
@@ -158,6 +161,8 @@ export async function startFakeUpstream(options: {
         )
       }
       case 'POST /v1/chat/completions': {
+        // In hang mode a whole (not streamed) answer never comes.
+        if (!stream && (await hangs())) return
         if (!stream) {
           bill(within(OPENAI_USAGE))
           return json(200, chatCompletion(model, within(OPENAI_USAGE)))
