@@ -99,7 +99,16 @@ describe('every ending, one rule', () => {
     ['a provider error', new Error('upstream 502')],
     ['revocation mid-call', new AgentRevokedError({ handle: 'agent' })],
     ['a consumer that stopped reading', new DOMException('cancelled', 'AbortError')],
-    ['the cap reached mid-stream', new SpendingCapExceededError({ handle: 'agent' })],
+    [
+      'the cap reached mid-stream',
+      new SpendingCapExceededError({
+        handle: 'agent',
+        spendingCapUsd: 1,
+        spentUsd: 0,
+        heldUsd: 0.0061,
+        requestedUsd: 0.0061,
+      }),
+    ],
   ])('settles the input bound and the counted output after %s', async (_, error) => {
     const { ks, guard } = await setup(1)
     const ticket = await guard.beforeModelCall({ ...call, maxOutputTokens: 1_000 })

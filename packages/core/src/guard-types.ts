@@ -1,4 +1,5 @@
 import type { KillSwitchError } from './errors.js'
+import type { ModelCall, ModelCallStart } from './model-call.js'
 
 // The one seam between the core and the framework adapters (DESIGN.md). An adapter only
 // translates its framework's events into these calls; all policy is behind them.
@@ -129,17 +130,45 @@ export interface AgentGuard {
   /** Checks status, price, budget and runaway policy, then holds the call's cost bound. */
   beforeModelCall(request: ModelCallRequest): Promise<ModelCallTicket>
   /**
-   * Accounts streamed output. Throws SpendingCapExceededError the moment the running cost
-   * reaches the hold, AgentRevokedError once the agent is revoked. Synchronous: no I/O.
+   * Accounts streamed output (text is counted with the model's tokenizer or, unknown, as
+   * UTF-8 bytes). Throws SpendingCapExceededError before the running cost passes the hold,
+   * AgentRevokedError once the agent is revoked. Synchronous: no I/O.
    */
   onOutputDelta(ticket: ModelCallTicket, delta: OutputDelta): void
-  /** Settles the call's real cost and releases the rest of the hold. Idempotent per ticket. */
+  /**
+   * Settles the call: the provider's usage, unless it is missing, not a whole number >= 0,
+   * or below what streamed, in which case the guard's own count stands in (never zero for
+   * a call that produced output). Releases the rest of the hold. Idempotent per ticket.
+   */
   afterModelCall(ticket: ModelCallTicket, result: ModelCallResult): Promise<Settlement>
   /**
-   * The call failed or was cancelled: settles what streamed output shows was produced (if
-   * any), else releases the hold, and feeds the error to runaway detection.
+   * The call ended without a result (provider error, caller abort, a consumer that stopped
+   * reading, revocation, the cap reached mid-stream): ends it as call-ending.ts decides. A
+   * request that may have left (`sent`, the default) is settled at the larger of `usage`
+   * (if the provider reported some) and what the guard counted, or the whole hold when
+   * nothing is known; `sent: false`, only when the provider call provably never started,
+   * releases the hold. Feeds the error to runaway detection. Idempotent per ticket.
    */
-  failModelCall(ticket: ModelCallTicket, error: unknown): Promise<void>
+  failModelCall(
+    ticket: ModelCallTicket,
+    error: unknown,
+    options?: { sent?: boolean; usage?: TokenUsage },
+  ): Promise<void>
+  /**
+   * The lifecycle of a model call as one object (model-call.ts): `beforeModelCall`, then a
+   * stop signal for the provider, output accounting, and one ending (`finish` or `fail`)
+   * that returns the error the caller should see.
+   */
+  startModelCall(request: ModelCallStart): Promise<ModelCall>
+  /**
+   * One non-streaming provider call through the whole lifecycle: limits and stop signal
+   * in, settled on success, ended and the right error thrown on failure or revocation.
+   */
+  runModelCall<T>(
+    request: ModelCallStart,
+    provider: (limits: { maxOutputTokens: number; signal: AbortSignal }) => PromiseLike<T>,
+    result: (value: T) => ModelCallResult,
+  ): Promise<T>
   /** Checks status and runaway policy for a tool call; holds a paid tool's price. */
   beforeToolCall(request: ToolCallRequest): Promise<ToolCallTicket>
   /** Settles a paid tool (on success) or releases it (on failure), and feeds detection. */

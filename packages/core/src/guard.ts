@@ -33,6 +33,7 @@ import type {
 } from './guard-types.js'
 import { keepHoldAlive } from './hold-lease.js'
 import { MAX_TTL_MS } from './ledger/ledger-input.js'
+import { type ModelCall, type ModelCallStart, runModelCall, startModelCall } from './model-call.js'
 import { toMicros, toUsd } from './money.js'
 import { affordableOutputTokens, costBound, inputTokenBound } from './pricing/cost.js'
 import { outputCounting } from './pricing/output-count.js'
@@ -306,6 +307,18 @@ class Guard implements AgentGuard {
       )
     })()
     return state.ending
+  }
+
+  startModelCall(request: ModelCallStart): Promise<ModelCall> {
+    return startModelCall(this, request)
+  }
+
+  runModelCall<T>(
+    request: ModelCallStart,
+    provider: (limits: { maxOutputTokens: number; signal: AbortSignal }) => PromiseLike<T>,
+    result: (value: T) => ModelCallResult,
+  ): Promise<T> {
+    return runModelCall(this, request, provider, result)
   }
 
   async beforeToolCall(request: ToolCallRequest): Promise<ToolCallTicket> {

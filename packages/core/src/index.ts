@@ -51,6 +51,7 @@ export {
 } from './alerts/webhook-url.js'
 // Audit
 export { type AuditEntry, type AuditEntryType, auditToJsonLines } from './audit.js'
+export { type CallEnd, costOfEnding, type EndingCost } from './call-ending.js'
 export { CREDENTIAL_PREFIX, isWellFormedCredential } from './credentials.js'
 // Errors
 export {
@@ -84,8 +85,6 @@ export type {
   ToolCallRequest,
   ToolCallTicket,
 } from './guard-types.js'
-export type { ModelCall, ModelCallStart } from './model-call.js'
-export { type CallEnd, costOfEnding, type EndingCost } from './call-ending.js'
 // Entry point
 export {
   createKillSwitch,
@@ -93,6 +92,10 @@ export {
   type KillSwitchOptions,
   type VerifyResult,
 } from './kill-switch.js'
+// Budget windows (the Redis store's Lua is told them: it has no time zone data)
+export { type WindowPer, windowEnd, windowStart } from './ledger/windows.js'
+// The guarded-call lifecycle as one object
+export type { ModelCall, ModelCallStart } from './model-call.js'
 export { MAX_CAP_USD, MICROS_PER_USD, mulDivCeil, toMicros, toUsd } from './money.js'
 export type { AgentPolicy, AlertRule } from './policy.js'
 // Pricing
@@ -104,8 +107,8 @@ export {
   estimateOutputTokens,
   inputTokenBound,
 } from './pricing/cost.js'
-export { conservativeTokens, UNKNOWN_TOKENIZER_HEADROOM } from './pricing/output-count.js'
 export type { ModelRates, Rate } from './pricing/model-rates.js'
+export { conservativeTokens, UNKNOWN_TOKENIZER_HEADROOM } from './pricing/output-count.js'
 export {
   createPriceSource,
   type ModelPrice,
@@ -131,8 +134,6 @@ export type {
   RunawayVerdict,
 } from './runaway/types.js'
 // Stores
-// Budget windows (the Redis store's Lua is told them: it has no time zone data)
-export { type WindowPer, windowEnd, windowStart } from './ledger/windows.js'
 export type {
   ActivityEvent,
   AgentRecord,

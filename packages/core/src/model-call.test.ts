@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest'
+import { AgentRevokedError, SpendingCapExceededError } from './errors.js'
+import { createKillSwitch } from './kill-switch.js'
+
+// One token costs one micro-dollar; the tokenizer is unknown, so output counts UTF-8 bytes.
+const prices = { 'test-model': { inputPerMTok: 1, outputPerMTok: 1 } }
+const request = { model: 'test-model', input: 'x'.repeat(100), maxOutputTokens: 1_000 }
+
+async function setup(cap = 1) {
+  const ks = createKillSwitch({ prices, runaway: false })
+  const agent = await ks.agents.create({ handle: 'agent', spendingCap: cap })
+  return { ks, guard: ks.guard(agent.credential) }
+}
+
+describe('runModelCall', () => {
+  it('hands the provider its clamped limits and a live signal, and settles its usage', async () => {
+    const { ks, guard } = await setup(0.0005)
+    const seen: Array<{ maxOutputTokens: number; aborted: boolean }> = []
+    const reply = await guard.runModelCall(
+      { ...request, maxOutputTokens: 5_000 },
+      async ({ maxOutputTokens, signal }) => {
+        seen.push({ maxOutputTokens, aborted: signal.aborted })
+        return { text: 'hi', inputTokens: 40, outputTokens: 2 }
+      },
+      (value) => ({ usage: value, text: value.text }),
+    )
+    expect(reply.text).toBe('hi')
+    // 500 micro-dollars: 100 for the input bound, 400 counted output tokens = 66 for the provider.
+    expect(seen).toEqual([{ maxOutputTokens: 66, aborted: false }])
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.000042, held: 0 })
+  })
+
+  it('rejects at once on revocation although the provider ignores its abort, and charges it', async () => {
+    const { ks, guard } = await setup()
+    let providerSignal: AbortSignal | undefined
+    const pending = guard.runModelCall(
+      request,
+      ({ signal }) => {
+        providerSignal = signal
+        // A provider that ignores its abort signal and never answers.
+        return new Promise<never>(() => {})
+      },
+      () => ({}),
+    )
+    await new Promise((resolve) => setImmediate(resolve))
+    await ks.agents.revoke('agent', { reason: 'operator' })
+    await expect(pending).rejects.toBeInstanceOf(AgentRevokedError)
+    expect(providerSignal?.aborted).toBe(true)
+    // The request left and nothing says what it used: the whole hold (100 + 6,000).
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.0061, held: 0 })
+  })
+
+  it('releases a call revoked before its provider was called (it never left)', async () => {
+    const { ks, guard } = await setup()
+    let called = false
+    const real = guard.beforeModelCall.bind(guard)
+    const racing = new Proxy(guard, {
+      get(target, key) {
+        if (key === 'beforeModelCall') {
+          return async (...args: Parameters<typeof real>) => {
+            const ticket = await real(...args)
+            await ks.agents.revoke('agent')
+            return ticket
+          }
+        }
+        const value: unknown = Reflect.get(target, key, target)
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    })
+    const { runModelCall } = await import('./model-call.js')
+    await expect(
+      runModelCall(
+        racing,
+        request,
+        async () => {
+          called = true
+        },
+        () => ({}),
+      ),
+    ).rejects.toBeInstanceOf(AgentRevokedError)
+    expect(called).toBe(false)
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0, held: 0 })
+  })
+})
+
+describe('startModelCall', () => {
+  it('stops the provider when the output reaches the hold, and the cap error outranks its abort', async () => {
+    const { ks, guard } = await setup()
+    const call = await guard.startModelCall({ ...request, maxOutputTokens: 10 })
+    call.output({ text: 'a'.repeat(60) })
+    expect(() => call.output({ text: 'b' })).toThrow(SpendingCapExceededError)
+    expect(call.signal.aborted).toBe(true)
+    // The provider's stream then fails with its own AbortError.
+    const shown = await call.fail(new DOMException('aborted', 'AbortError'))
+    expect(shown).toBeInstanceOf(SpendingCapExceededError)
+    // 100 input-bound tokens + the 60 counted output tokens the hold pays for.
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.00016, held: 0 })
+  })
+
+  it('aborts with the caller and settles what streamed (a consumer that stopped reading)', async () => {
+    const { ks, guard } = await setup()
+    const caller = new AbortController()
+    const call = await guard.startModelCall({ ...request, signal: caller.signal })
+    call.output({ text: 'c'.repeat(250) })
+    caller.abort(new DOMException('stopped reading', 'AbortError'))
+    expect(call.signal.aborted).toBe(true)
+    const shown = await call.fail(caller.signal.reason)
+    expect(shown).toBe(caller.signal.reason)
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.00035, held: 0 })
+  })
+
+  it('shows the revocation, not the provider error it caused', async () => {
+    const { ks, guard } = await setup()
+    const call = await guard.startModelCall(request)
+    call.output({ text: 'd'.repeat(100) })
+    await ks.agents.revoke('agent', { reason: 'leak' })
+    expect(call.signal.aborted).toBe(true)
+    const shown = await call.fail(new Error('socket closed'))
+    expect(shown).toBeInstanceOf(AgentRevokedError)
+    expect(shown).toMatchObject({ reason: 'leak' })
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.0002, held: 0 })
+  })
+
+  it('finishes once: a late failure changes nothing', async () => {
+    const { ks, guard } = await setup()
+    const call = await guard.startModelCall(request)
+    await call.finish({ usage: { inputTokens: 10, outputTokens: 20 } })
+    await call.fail(new Error('late'))
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.00003, held: 0 })
+  })
+})
