@@ -39,7 +39,15 @@ describe('guard under concurrency', () => {
 
   it('keeps spent <= cap and leaks no hold over random interleavings of calls, failures, tools and revocation', async () => {
     type Step =
-      | { kind: 'model'; input: number; max: number; out: number; fail: boolean }
+      | {
+          kind: 'model'
+          input: number
+          max: number
+          out: number
+          bad: number | undefined
+          streamed: string
+          end: 'finish' | 'fail' | 'unsent'
+        }
       | { kind: 'tool'; price: number; ok: boolean }
       | { kind: 'raise'; by: number }
       | { kind: 'revoke' }
@@ -51,7 +59,13 @@ describe('guard under concurrency', () => {
           input: fc.integer({ min: 1, max: 400 }),
           max: fc.integer({ min: 1, max: 400 }),
           out: fc.nat(),
-          fail: fc.boolean(),
+          // Usage a provider should never report: it is not believed.
+          bad: fc.option(fc.constantFrom(Number.NaN, -5, 0.5, Number.POSITIVE_INFINITY), {
+            nil: undefined,
+          }),
+          // Output in any script, streamed before the call ends (past its hold, sometimes).
+          streamed: fc.string({ unit: 'binary', maxLength: 600 }),
+          end: fc.constantFrom('finish' as const, 'fail' as const, 'unsent' as const),
         }),
       },
       {
@@ -94,14 +108,28 @@ describe('guard under concurrency', () => {
                     maxOutputTokens: item.max,
                   })
                   expect(ticket.maxOutputTokens).toBeLessThanOrEqual(item.max)
-                  if (item.fail) await guard.failModelCall(ticket, new Error('provider failed'))
-                  else
+                  let cut = false
+                  for (const char of item.end === 'unsent' ? '' : item.streamed) {
+                    try {
+                      guard.onOutputDelta(ticket, { text: char })
+                    } catch {
+                      cut = true
+                      break
+                    }
+                  }
+                  if (item.end === 'unsent') {
+                    await guard.failModelCall(ticket, new Error('not built'), { sent: false })
+                  } else if (item.end === 'fail' || cut) {
+                    await guard.failModelCall(ticket, new Error('provider failed'))
+                  } else {
                     await guard.afterModelCall(ticket, {
                       usage: {
                         inputTokens: item.input,
-                        outputTokens: item.out % (ticket.maxOutputTokens + 1),
+                        // An honest provider never reports more than it was told.
+                        outputTokens: item.bad ?? item.out % (ticket.maxOutputTokens + 1),
                       },
                     })
+                  }
                 } else if (item.kind === 'tool') {
                   const ticket = await guard.beforeToolCall({
                     name: 'paid',
