@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto'
 import type { Store } from '@killswitch/core'
 import { testAgentRecord } from '@killswitch/core/conformance'
 import { Redis } from 'ioredis'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { redisStore } from './redis-store.js'
 import { type RedisServer, startRedisServer } from './test-support/start-redis-server.js'
 
@@ -22,6 +22,7 @@ afterAll(async () => {
 
 const opened: Store[] = []
 afterEach(async () => {
+  vi.restoreAllMocks()
   await Promise.allSettled(opened.splice(0).map((store) => store.close()))
 })
 const open = (options: Partial<Parameters<typeof redisStore>[0]>) => {
@@ -121,6 +122,58 @@ describe('redisStore clocks', () => {
       now,
     })
     expect(settled.outcome).toBe('corrected')
+  })
+
+  it('with the server clock, windows are Redis’s windows, and a machine 6 minutes ahead still pays one round trip per reserve', async () => {
+    // This process's clock runs 6 minutes ahead of Redis's.
+    const realNow = Date.now.bind(Date)
+    vi.spyOn(Date, 'now').mockImplementation(() => realNow() + SKEW_MS)
+    const client = new Redis(redis.url)
+    let sent = 0
+    const send = client.sendCommand.bind(client)
+    client.sendCommand = ((...args: Parameters<Redis['sendCommand']>) => {
+      sent++
+      return send(...args)
+    }) as Redis['sendCommand']
+    const prefix = `killswitch-test-${randomUUID()}:`
+    const ahead = redisStore({ client, prefix })
+    opened.push(ahead)
+    await ahead.createAgent(testAgentRecord('windows', 1_000_000))
+    await ahead.updateAgent(
+      'windows',
+      { limits: [{ amountMicros: 500_000, per: 'minute' }] },
+      Date.now() + SKEW_MS,
+    )
+    const before = await serverNow()
+    const first = await ahead.reserve({
+      handle: 'windows',
+      holdId: 'w0',
+      amountMicros: 1,
+      ttlMs: 60_000,
+      now: Date.now() + SKEW_MS,
+    })
+    const after = await serverNow()
+    if (!first.ok) throw new Error('the reserve must be granted')
+    const minute = (at: number) => `agent:windows/minute@${Math.floor(at / 60_000) * 60_000}`
+    expect([minute(before), minute(after)]).toContain(first.levels[0])
+    // Once the store has seen Redis's clock, a reserve is one script again (a store that
+    // kept its own skewed clock would pay two every time: 6).
+    const start = sent
+    for (let i = 1; i <= 3; i++) {
+      const result = await ahead.reserve({
+        handle: 'windows',
+        holdId: `w${i}`,
+        amountMicros: 1,
+        ttlMs: 60_000,
+        now: Date.now() + SKEW_MS,
+      })
+      expect(result.ok).toBe(true)
+    }
+    // One more at most: Redis's minute may roll over once between them.
+    expect(sent - start).toBeLessThanOrEqual(4)
+    vi.restoreAllMocks()
+    await ahead.close()
+    client.disconnect()
   })
 
   it('with the server clock, a hold lapses when Redis’s clock passes its lease, whatever the callers say', async () => {

@@ -129,6 +129,8 @@ class RedisStore implements Store {
   #durable: Promise<void> | undefined
   /** Each time zone's current windows, sent with every reserve (one entry per zone seen). */
   readonly #zones = new Map<string, ZoneWindows>([['', zoneWindows('', Date.now())]])
+  /** Redis's clock minus ours, as last seen (server clock): windows are Redis's windows. */
+  #serverOffset = 0
 
   constructor(options: ResolvedOptions) {
     this.#options = options
@@ -222,7 +224,8 @@ class RedisStore implements Store {
       now: request.now,
       'run.capMicros': request.run?.capMicros,
     }
-    this.#refreshZones(this.#options.clock === 'caller' ? request.now : Date.now())
+    const server = this.#options.clock === 'server'
+    this.#refreshZones(server ? Date.now() + this.#serverOffset : request.now)
     let reply: LedgerReply = ['zones']
     for (let attempt = 0; reply[0] === 'zones'; attempt++) {
       if (attempt === 5) {
@@ -232,9 +235,9 @@ class RedisStore implements Store {
       const call = this.#calls.reserve(request, zones)
       reply = await this.#ledger('reserve', request.handle, call, sent)
       if (reply[0] === 'zones') {
-        for (const zone of reply[1] as string[]) {
-          this.#zones.set(zone, zoneWindows(zone, Number(reply[2])))
-        }
+        const storeNow = Number(reply[2])
+        if (server) this.#serverOffset = storeNow - Date.now()
+        for (const zone of reply[1] as string[]) this.#zones.set(zone, zoneWindows(zone, storeNow))
       }
     }
     if (reply[0] === 'ok') {
