@@ -173,6 +173,12 @@ export interface AgentGuard {
   beforeToolCall(request: ToolCallRequest): Promise<ToolCallTicket>
   /** Settles a paid tool (on success) or releases it (on failure), and feeds detection. */
   afterToolCall(ticket: ToolCallTicket, outcome: { ok: boolean; error?: unknown }): Promise<void>
+  /**
+   * Runs one tool call between `beforeToolCall` and `afterToolCall`: refused before it
+   * runs (revoked, runaway, a paid tool over the cap), its price held, then settled when
+   * it returns or released when it throws (the error is rethrown).
+   */
+  runToolCall<T>(request: ToolCallRequest, run: () => PromiseLike<T> | T): Promise<T>
   /** Checks status and budget, then holds a spend that is not a model call. */
   reserveSpend(request: SpendRequest): Promise<SpendTicket>
   /** Settles a spend at its real amount (defaults to the amount held). Idempotent. */

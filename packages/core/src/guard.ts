@@ -387,6 +387,19 @@ class Guard implements AgentGuard {
     }
   }
 
+  async runToolCall<T>(request: ToolCallRequest, run: () => PromiseLike<T> | T): Promise<T> {
+    const ticket = await this.beforeToolCall(request)
+    let value: T
+    try {
+      value = await run()
+    } catch (error) {
+      await this.afterToolCall(ticket, { ok: false, error })
+      throw error
+    }
+    await this.afterToolCall(ticket, { ok: true })
+    return value
+  }
+
   async reserveSpend(request: SpendRequest): Promise<SpendTicket> {
     const amount = request?.amountUsd
     if (typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0) {

@@ -129,3 +129,32 @@ describe('startModelCall', () => {
     expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.00003, held: 0 })
   })
 })
+
+describe('runToolCall', () => {
+  it('holds a paid tool, settles it when it returns, releases it when it throws', async () => {
+    const { ks, guard } = await setup(0.05)
+    const result = await guard.runToolCall(
+      { name: 'search', args: { q: 'a' }, priceUsd: 0.02 },
+      async () => {
+        expect((await ks.agents.get('agent')).held).toBe(0.02)
+        return 'found'
+      },
+    )
+    expect(result).toBe('found')
+    const failure = new Error('503')
+    await expect(
+      guard.runToolCall({ name: 'search', args: { q: 'b' }, priceUsd: 0.02 }, () => {
+        throw failure
+      }),
+    ).rejects.toBe(failure)
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.02, held: 0 })
+    let ran = false
+    await guard.runToolCall({ name: 'search', args: { q: 'c' }, priceUsd: 0.02 }, () => 1)
+    await expect(
+      guard.runToolCall({ name: 'search', args: { q: 'd' }, priceUsd: 0.02 }, () => {
+        ran = true
+      }),
+    ).rejects.toBeInstanceOf(SpendingCapExceededError)
+    expect(ran).toBe(false)
+  })
+})
