@@ -16,6 +16,7 @@ import { GuardCache } from './guard-cache.js'
 import { forwardModelCall } from './guarded-forward.js'
 import { type ProviderConfig, resolveUpstream, type Upstream } from './providers.js'
 import { formatRequestLine, type RequestRecord } from './request-log.js'
+import { allowedOrigins, forwardPaid, type X402Options, x402Target } from './x402-route.js'
 
 /** Options of createGateway. */
 export interface GatewayOptions {
@@ -37,6 +38,11 @@ export interface GatewayOptions {
   maxBodyBytes?: number
   /** The clock for request durations (tests). Default: performance.now. */
   now?: () => number
+  /**
+   * Paid HTTP (x402) at `/x402/<target URL>`: the gateway holds the wallet and pays for
+   * the agent under its cap. Off unless given.
+   */
+  x402?: X402Options
 }
 
 const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -204,6 +210,23 @@ export function createGateway(options: GatewayOptions): Hono {
   }
   app.get('/v1/models', models)
   app.get('/v1/models/:model{.+}', models)
+
+  const x402 = options.x402
+  if (x402) {
+    const origins = allowedOrigins(x402.origins)
+    app.all('/x402/*', (c) =>
+      serve(c.req.raw, 'openai', async (credential, record) => {
+        const target = x402Target(c.req.raw, origins)
+        record.path = `/x402/${target.origin}${target.pathname}`
+        record.handle = await guards.get(credential).check()
+        const response = await forwardPaid(c.req.raw, target, x402.payingFetch(credential))
+        const paid =
+          response.headers.has('payment-response') || response.headers.has('x-payment-response')
+        record.outcome = paid ? 'paid' : undefined
+        return response
+      }),
+    )
+  }
 
   app.notFound((c) => {
     const family: ApiFamily = c.req.raw.headers.has('anthropic-version') ? 'anthropic' : 'openai'

@@ -8,3 +8,4 @@ export {
   type StartGatewayOptions,
   startGateway,
 } from './start-gateway.js'
+export type { X402Options } from './x402-route.js'

@@ -1,0 +1,98 @@
+// Paid HTTP through the gateway: the gateway holds the x402 wallet and pays for the agent
+// under its cap, so the agent holds only its ks_ credential. The paid API is the real
+// @x402/hono middleware, settled by a local facilitator (the @killswitch/x402 test network).
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { createKillSwitch, type KillSwitch, toMicros } from '@killswitch/core'
+import { killSwitchFetch } from '@killswitch/x402'
+import { x402Client } from '@x402/core/client'
+import { ExactEvmScheme } from '@x402/evm/exact/client'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { TEST_NETWORK } from '../../x402/src/testing/paid-server.js'
+import { startNetwork } from '../../x402/src/testing/x402-fixture.js'
+import { type RunningGateway, startGateway } from './start-gateway.js'
+
+describe('paid HTTP (x402) through the gateway', () => {
+  let network: Awaited<ReturnType<typeof startNetwork>>
+  let ks: KillSwitch
+  let gateway: RunningGateway
+  const account = privateKeyToAccount(generatePrivateKey())
+  // The gateway's wallet. The spy proves what was signed: a refused payment never is.
+  const signTypedData = vi.fn(account.signTypedData)
+  const seenHeaders: Record<string, unknown>[] = []
+  const echo = createServer((req, res) => {
+    seenHeaders.push(req.headers)
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end('{"free":true}')
+  })
+
+  beforeAll(async () => {
+    network = await startNetwork()
+    await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve))
+    ks = createKillSwitch({ runaway: false })
+    const client = new x402Client().register(
+      TEST_NETWORK,
+      new ExactEvmScheme({ address: account.address, signTypedData }),
+    )
+    gateway = await startGateway({
+      killSwitch: ks,
+      port: 0,
+      env: {},
+      x402: {
+        origins: [network.server.url, `http://127.0.0.1:${(echo.address() as AddressInfo).port}`],
+        payingFetch: (credential) => killSwitchFetch({ killSwitch: ks, credential, client }),
+      },
+    })
+  })
+  afterAll(async () => {
+    await gateway?.close()
+    await network?.close()
+    await new Promise((resolve) => echo.close(resolve))
+    await ks?.close()
+  })
+
+  const paid = (credential: string, target: string) =>
+    fetch(`${gateway.url}/x402/${target}`, { headers: { authorization: `Bearer ${credential}` } })
+
+  it('pays for the agent, charged exactly the price, and the agent never signs', async () => {
+    const agent = await ks.agents.create({ handle: 'buyer', spendingCap: 1 })
+    const served = network.server.served
+    const response = await paid(agent.credential, `${network.server.url}/search?q=kill+switch`)
+    expect(response.status).toBe(200)
+    expect(await response.json()).toEqual({
+      query: 'kill switch',
+      results: ['kill switch: result 1', 'kill switch: result 2'],
+    })
+    expect(network.server.served).toBe(served + 1)
+    expect(signTypedData).toHaveBeenCalledTimes(1)
+    expect(toMicros((await ks.agents.get('buyer')).spent)).toBe(10_000)
+  })
+
+  it('refuses before signing: over the cap (402), revoked (401), an origin not configured (403)', async () => {
+    signTypedData.mockClear()
+    const poor = await ks.agents.create({ handle: 'poor-buyer', spendingCap: 0.005 })
+    const overCap = await paid(poor.credential, `${network.server.url}/search?q=x`)
+    expect(overCap.status).toBe(402)
+    expect(await overCap.json()).toMatchObject({ error: { code: 'spending_cap_exceeded' } })
+
+    const revoked = await ks.agents.create({ handle: 'revoked-buyer', spendingCap: 1 })
+    await ks.agents.revoke('revoked-buyer', { reason: 'test' })
+    expect((await paid(revoked.credential, `${network.server.url}/search?q=x`)).status).toBe(401)
+
+    const rich = await ks.agents.create({ handle: 'wanderer', spendingCap: 1 })
+    const elsewhere = await paid(rich.credential, 'http://169.254.169.254/latest/meta-data')
+    expect(elsewhere.status).toBe(403)
+    expect(await elsewhere.json()).toMatchObject({ error: { code: 'origin_not_allowed' } })
+    expect(signTypedData).not.toHaveBeenCalled()
+    expect((await ks.agents.get('poor-buyer')).spent).toBe(0)
+  })
+
+  it('never passes the agent credential on to the target', async () => {
+    const agent = await ks.agents.create({ handle: 'quiet-buyer', spendingCap: 1 })
+    const port = (echo.address() as AddressInfo).port
+    const response = await paid(agent.credential, `http://127.0.0.1:${port}/free`)
+    expect(await response.json()).toEqual({ free: true })
+    expect(JSON.stringify(seenHeaders)).not.toContain(agent.credential)
+  })
+})
