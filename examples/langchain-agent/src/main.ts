@@ -9,6 +9,13 @@ import { fakeModel } from '@langchain/core/testing'
 import { createAgent, tool } from 'langchain'
 import { z } from 'zod'
 
+// Pages counting up are a loop hiding behind a counter, which loop detection throttles
+// (similar calls, slow-loop) before the cap; this example shows the cap, so they only warn.
+const CAP_STORY = {
+  repeatedToolCall: { normalizedAction: 'warn' as const },
+  slowLoop: { enabled: false },
+}
+
 export interface LangchainExampleResult {
   /** The error code that stopped the looping run. */
   stoppedBy: string
@@ -52,7 +59,11 @@ export async function runLangchainExample(
   log: (line: string) => void = console.log,
 ): Promise<LangchainExampleResult> {
   const ks = createKillSwitch()
-  const agent = await ks.agents.create({ handle: 'researcher-agent-7', spendingCap: 0.5 })
+  const agent = await ks.agents.create({
+    handle: 'researcher-agent-7',
+    spendingCap: 0.5,
+    runaway: CAP_STORY,
+  })
   log(`provisioned ${agent.handle} with a $${agent.spendingCap} cap`)
 
   let searches = 0

@@ -11,6 +11,13 @@ import { createTool } from '@mastra/core/tools'
 import { MockLanguageModelV4 } from 'ai/test'
 import { z } from 'zod'
 
+// Pages counting up are a loop hiding behind a counter, which loop detection throttles
+// (similar calls, slow-loop) before the cap; this example shows the cap, so they only warn.
+const CAP_STORY = {
+  repeatedToolCall: { normalizedAction: 'warn' as const },
+  slowLoop: { enabled: false },
+}
+
 export interface MastraExampleResult {
   /** The error code that stopped the looping run. */
   stoppedBy: string
@@ -59,7 +66,11 @@ export async function runMastraExample(
   log: (line: string) => void = console.log,
 ): Promise<MastraExampleResult> {
   const ks = createKillSwitch()
-  const provisioned = await ks.agents.create({ handle: 'researcher-agent-7', spendingCap: 0.25 })
+  const provisioned = await ks.agents.create({
+    handle: 'researcher-agent-7',
+    spendingCap: 0.25,
+    runaway: CAP_STORY,
+  })
   log(`provisioned ${provisioned.handle} with a $${provisioned.spendingCap} cap`)
   const guarded = { killSwitch: ks, credential: provisioned.credential }
 

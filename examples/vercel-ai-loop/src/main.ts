@@ -75,7 +75,13 @@ async function runScenario(
   model: MockLanguageModelV4,
   log: (line: string) => void,
 ): Promise<ScenarioResult> {
-  const { credential } = await ks.agents.create({ handle, spendingCap })
+  // Pages counting up are a loop hiding behind a counter, which loop detection throttles
+  // (similar calls, slow-loop) before the cap; this scenario shows the cap, so they only warn.
+  const runaway =
+    handle === 'researcher-agent-7'
+      ? { repeatedToolCall: { normalizedAction: 'warn' as const }, slowLoop: { enabled: false } }
+      : {}
+  const { credential } = await ks.agents.create({ handle, spendingCap, runaway })
   const credentials = { killSwitch: ks, credential }
   let searches = 0
   const webSearch = tool({
