@@ -146,8 +146,9 @@ describe('every ending, one rule', () => {
     const late = await guard.afterModelCall(ticket, {
       usage: { inputTokens: 30, outputTokens: 10 },
     })
-    expect(late.costUsd).toBe(0.0008)
-    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.0008, held: 0 })
+    // The refused delta was produced and is counted too: 100 + 704.
+    expect(late.costUsd).toBe(0.000804)
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.000804, held: 0 })
     const settled = (await ks.audit('agent')).filter((entry) => entry.type === 'settled')
     expect(settled).toHaveLength(1)
   })

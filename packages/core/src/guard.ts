@@ -182,10 +182,12 @@ class Guard implements AgentGuard {
     const state = modelTickets.get(ticket)
     if (!state || state.ending) return
     const access = this.#access
+    // Counted first: the provider produced it (and bills it) whatever happens next.
+    const counted = state.output.add(delta)
     if (access.signal.aborted) throw access.revokedError(ticket.handle)
     // The count never falls below the provider's for the text: past the limit, the running
     // cost would pass the hold. The provider was told less; it is not keeping to it.
-    if (state.output.add(delta) > state.output.limit) {
+    if (counted > state.output.limit) {
       const message = `Agent "${ticket.handle}" streamed past the ${ticket.maxOutputTokens} output tokens its $${ticket.reservedUsd} hold pays for: the stream was stopped before spending past the hold.`
       const error = access.capError(access.agent, ticket.reservedUsd, message)
       access.recordDenial(ticket.handle, 'spending_cap', error, { model: ticket.model })

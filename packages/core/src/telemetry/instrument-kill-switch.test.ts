@@ -157,7 +157,8 @@ describe('instrumentKillSwitch', () => {
     expect(spans()).toHaveLength(0)
     await guard.afterModelCall(settledTicket, { usage: { inputTokens: 10, outputTokens: 10 } })
     const releasedTicket = await guard.beforeModelCall(call)
-    await guard.failModelCall(releasedTicket, new Error('connect refused'))
+    // Refused before a connection: the request never left, so its hold is released.
+    await guard.failModelCall(releasedTicket, new Error('connect refused'), { sent: false })
     await ks.agents.update('spanned', { spendingCap: 0 })
     await expect(guard.beforeModelCall(call)).rejects.toThrow()
 
