@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import { InvalidConfigError } from '../errors.js'
-import { redactWebhookUrl, validateWebhookUrl, webhookUrlSchema } from './webhook-url.js'
+import {
+  maskWebhookUrl,
+  redactWebhookUrl,
+  validateWebhookUrl,
+  webhookUrlSchema,
+} from './webhook-url.js'
 
 describe('validateWebhookUrl', () => {
   it('accepts absolute http and https URLs', () => {
@@ -53,5 +58,21 @@ describe('redactWebhookUrl', () => {
     )
     expect(redactWebhookUrl('https://example.com')).toBe('https://example.com')
     expect(redactWebhookUrl('nope')).toBe('(invalid URL)')
+  })
+})
+
+describe('maskWebhookUrl', () => {
+  it('keeps what tells rules apart and masks what could be replayed', () => {
+    expect(maskWebhookUrl('https://example.com')).toBe('https://example.com')
+    expect(maskWebhookUrl('https://example.com/hook')).toBe('https://example.com/hook')
+    expect(maskWebhookUrl('https://u:p@example.com:8443/a?token=t&t2=x#frag')).toBe(
+      'https://***@example.com:8443/a?token=***&t2=***',
+    )
+    expect(
+      maskWebhookUrl(
+        'https://discord.com/api/webhooks/123456789012345678/AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-abcdefghijkl',
+      ),
+    ).toBe('https://discord.com/api/webhooks/123456789012345678/***')
+    expect(maskWebhookUrl('nope')).toBe('(invalid URL)')
   })
 })
