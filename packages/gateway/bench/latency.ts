@@ -15,7 +15,7 @@ import { startGateway } from '@killswitch/gateway'
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5000' } } })
 const rounds = Number(values.rounds)
-const warmup = Math.min(500, Math.ceil(rounds / 5))
+const warmup = Math.min(1_000, Math.ceil(rounds / 5))
 
 const usage = {
   prompt_tokens: 12,
