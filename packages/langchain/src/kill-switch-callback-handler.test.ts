@@ -212,7 +212,7 @@ describe('KillSwitchCallbackHandler', () => {
     )
 
     expect(error).toBeInstanceOf(SpendingCapExceededError)
-    expect(received.join('').length).toBeLessThan(20)
+    expect(received.join('').length).toBeLessThan(text.length)
     // What streamed is charged (estimated, within the hold); nothing stays held.
     const after = await agent.ks.agents.get(agent.handle)
     expect(after.held).toBe(0)
@@ -245,7 +245,7 @@ describe('KillSwitchCallbackHandler', () => {
     expect((await agent.ks.agents.get(agent.handle)).held).toBe(0)
   })
 
-  it('releases the hold when the model fails, and feeds nothing twice', async () => {
+  it('charges the whole hold when the model fails after it was called, and feeds nothing twice', async () => {
     const agent = await testAgent()
     const model = fakeModel().alwaysThrow(new Error('provider is down'))
     const handler = new KillSwitchCallbackHandler({
@@ -259,10 +259,12 @@ describe('KillSwitchCallbackHandler', () => {
     )
 
     expect(String(error)).toContain('provider is down')
-    expect(agent.released).toHaveLength(1)
+    // The request may have left: nothing says what it cost, so the whole hold is charged.
+    expect(agent.released).toHaveLength(0)
+    expect(agent.settled).toEqual(agent.reserved)
     const after = await agent.ks.agents.get(agent.handle)
     expect(after.held).toBe(0)
-    expect(after.spent).toBe(0)
+    expect(after.spent).toBe(agent.reserved[0])
   })
 
   it('feeds each failure to runaway detection once, however many chains it bubbles through', async () => {

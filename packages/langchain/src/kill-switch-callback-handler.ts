@@ -20,6 +20,7 @@ import { AIMessage, type BaseMessage } from '@langchain/core/messages'
 import type { LLMResult } from '@langchain/core/outputs'
 import { guardFromOptions, type KillSwitchOptions } from './guard-options.js'
 import { identityFromLsParams, type ModelNaming } from './model-identity.js'
+import { revokedError } from './revoked-error.js'
 import { toTokenUsage } from './usage.js'
 
 /**
@@ -124,9 +125,19 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
 
   override async handleLLMError(error: Error, runId: string): Promise<void> {
     this.#markReported(error)
+    // Revoked: the caller's signal aborted the request and the provider client threw its own
+    // AbortError ("Request was aborted."). Thrown from here (raiseError), the typed error
+    // replaces it on its way to the caller.
+    const revoked =
+      this.guard.signal.aborted && findKillSwitchError(error) === undefined
+        ? revokedError(this.guard)
+        : undefined
     const ticket = this.#take(this.#modelTickets, runId)
-    if (ticket !== undefined) await this.guard.failModelCall(ticket, error)
+    // The model started after its hold was taken: the request may have left (and billed).
+    if (ticket !== undefined)
+      await this.guard.failModelCall(ticket, revoked ?? error, { sent: true })
     else if (findKillSwitchError(error) === undefined) await this.guard.onError(error, 'model')
+    if (revoked !== undefined) throw revoked
   }
 
   override async handleToolStart(

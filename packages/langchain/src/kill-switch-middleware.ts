@@ -2,15 +2,17 @@
 // core guard: every model call is held before it runs and settled after, every tool call is
 // checked before it runs. All decisions (revoked, over the cap, runaway) are the core's.
 
-import type { AgentGuard, ModelCallResult, ModelCallTicket, ToolCallTicket } from '@killswitch/core'
+import type { AgentGuard, ModelCallResult, ToolCallTicket } from '@killswitch/core'
 import { type AIMessage, ToolMessage } from '@langchain/core/messages'
 import { createMiddleware } from 'langchain'
 import { guardFromOptions, type KillSwitchOptions } from './guard-options.js'
 import { modelIdentity } from './model-identity.js'
 import { modelInput } from './model-input.js'
 import { raceAbort } from './race-abort.js'
+import { revokedError } from './revoked-error.js'
 import { toTokenUsage } from './usage.js'
 import { withMaxOutputTokens } from './with-max-output-tokens.js'
+import { withStopSignal } from './with-stop-signal.js'
 
 /**
  * The middleware, plus the guard it uses and its signal (pass it to `createAgent`).
@@ -60,23 +62,30 @@ export function killSwitchMiddleware(options: KillSwitchOptions): KillSwitchMidd
         input: modelInput(request),
         maxOutputTokens: identity.maxOutputTokens,
       })
-      // Inside the promise: a model that cannot be rebuilt releases the hold like a failed call.
-      const call = Promise.resolve().then(() => {
-        const { model } = withMaxOutputTokens(request.model, ticket.maxOutputTokens)
-        return handler({ ...request, model })
-      })
+      // Aborts the provider's request itself (its fetch), whether or not the caller passed a
+      // signal down: on revocation it must stop billing, not run on unobserved.
+      const stopper = new AbortController()
+      let sent = false
+      // Inside the promise: a model that cannot be rebuilt fails the call like any other
+      // error. Not started at all when the agent was revoked since the reservation.
+      const call = guard.signal.aborted
+        ? Promise.reject(revokedError(guard))
+        : Promise.resolve().then(() => {
+            const { model } = withMaxOutputTokens(request.model, ticket.maxOutputTokens)
+            sent = true
+            return handler({ ...request, model: withStopSignal(model, stopper.signal) })
+          })
       const outcome = await raceAbort(call, guard.signal)
       if (outcome.status === 'fulfilled') {
         await guard.afterModelCall(ticket, modelCallResult(outcome.value))
         return outcome.value
       }
-      if (outcome.status === 'aborted') {
-        settleModelCallWhenDone(guard, ticket, call)
-        // The guard aborts its signal with the typed error (AgentRevokedError).
-        throw outcome.reason
-      }
-      await guard.failModelCall(ticket, outcome.reason)
-      throw outcome.reason
+      // A provider client turns the abort into its own error ("Request was aborted."): once
+      // the agent is revoked, the typed error is what the caller gets.
+      const error = guard.signal.aborted ? revokedError(guard) : outcome.reason
+      stopper.abort(error)
+      await guard.failModelCall(ticket, error, { sent })
+      throw error
     },
     wrapToolCall: async (request, handler) => {
       const { name, args } = request.toolCall
@@ -95,8 +104,7 @@ export function killSwitchMiddleware(options: KillSwitchOptions): KillSwitchMidd
       }
       if (outcome.status === 'aborted') {
         settleToolCallWhenDone(guard, ticket, call)
-        // The guard aborts its signal with the typed error (AgentRevokedError).
-        throw outcome.reason
+        throw revokedError(guard)
       }
       await guard.afterToolCall(ticket, { ok: false, error: outcome.reason })
       throw outcome.reason
@@ -115,23 +123,9 @@ function modelCallResult(message: AIMessage): ModelCallResult {
   return result
 }
 
-// After a revocation the run stops at once, but a request the caller did not cancel (no
-// signal passed down) still runs and may still be billed: settle its hold when it ends, from
-// its real usage, instead of releasing it now. Errors here have no caller left to go to;
-// an unsettled hold expires.
-function settleModelCallWhenDone(
-  guard: AgentGuard,
-  ticket: ModelCallTicket,
-  call: Promise<AIMessage>,
-): void {
-  call
-    .then(
-      (message) => guard.afterModelCall(ticket, modelCallResult(message)),
-      (error: unknown) => guard.failModelCall(ticket, error),
-    )
-    .catch(() => undefined)
-}
-
+// After a revocation the run stops at once, but a tool already running cannot be aborted
+// from here: a paid tool's hold is settled (or released) when it ends. Errors here have no
+// caller left to go to; an unsettled hold lapses, charged.
 function settleToolCallWhenDone(guard: AgentGuard, ticket: ToolCallTicket, call: Promise<unknown>) {
   call
     .then(

@@ -1,6 +1,8 @@
 // @killswitch/mastra: the kill switch for Mastra agents and Mastra's HTTP server.
 // Exports are listed by name, in groups.
 
+// Logging: one line per refusal in Mastra's ConsoleLogger
+export { type KillSwitchLogFilterOptions, killSwitchLogFilter } from './kill-switch-log-filter.js'
 // Model wrapper (recommended: the caller gets the typed errors)
 export { type KillSwitchModelOptions, killSwitchModel } from './kill-switch-model.js'
 // Processor (for agents that register processors rather than wrap models)

@@ -1,8 +1,14 @@
-import { AgentRevokedError, RunawayDetectedError, SpendingCapExceededError } from '@killswitch/core'
+import {
+  AgentRevokedError,
+  type RunawayConfig,
+  RunawayDetectedError,
+  SpendingCapExceededError,
+} from '@killswitch/core'
 import { Agent } from '@mastra/core/agent'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
+  CAP_ONLY,
   killSwitchWithAgent,
   type LoopingModelOptions,
   loopingModel,
@@ -15,8 +21,12 @@ import { killSwitchModel } from './kill-switch-model.js'
 
 const micros = (usd: number) => Math.round(usd * 1_000_000)
 
-async function wrappedAgent(spendingCap: number, modelOptions: LoopingModelOptions = {}) {
-  const setup = await killSwitchWithAgent(spendingCap)
+async function wrappedAgent(
+  spendingCap: number,
+  modelOptions: LoopingModelOptions = {},
+  runaway?: RunawayConfig,
+) {
+  const setup = await killSwitchWithAgent(spendingCap, undefined, runaway)
   const model = loopingModel(modelOptions)
   const { tool, counter } = searchTool()
   const agent = quiet(
@@ -49,8 +59,8 @@ async function run(agent: Agent, mode: 'generate' | 'stream'): Promise<unknown> 
 describe('killSwitchModel', () => {
   for (const mode of ['generate', 'stream'] as const) {
     it(`stops a looping agent at its cap with the typed error (${mode})`, async () => {
-      const cap = 0.02
-      const { ks, handle, model, counter, agent } = await wrappedAgent(cap)
+      const cap = 0.2
+      const { ks, handle, model, counter, agent } = await wrappedAgent(cap, {}, CAP_ONLY)
 
       const error = await run(agent, mode)
 
@@ -79,7 +89,10 @@ describe('killSwitchModel', () => {
       expect(error).toBeInstanceOf(AgentRevokedError)
       expect(modelCalls(model)).toBe(2)
       expect(counter.runs).toBe(1)
-      expect((await ks.agents.get(handle)).held).toBe(0)
+      const agentNow = await ks.agents.get(handle)
+      expect(agentNow.held).toBe(0)
+      // The call revoked in flight had left: charged like every ending, never released.
+      expect(micros(agentNow.spent)).toBeGreaterThanOrEqual(2 * micros(STEP_COST_USD))
     })
 
     it(`refuses the 5th identical tool call before it runs (${mode})`, async () => {
@@ -119,7 +132,7 @@ describe('killSwitchModel', () => {
       expect((await ks.agents.get(handle)).held).toBe(0)
     })
 
-    it(`releases the hold when the model call fails (${mode})`, async () => {
+    it(`charges the failed call that left, leaving no hold (${mode})`, async () => {
       const { ks, handle, agent } = await wrappedAgent(1, {
         midCall: (step) => {
           if (step === 1) throw new Error('provider 500')
@@ -141,7 +154,7 @@ describe('killSwitchModel', () => {
         fc.integer({ min: 3_000, max: 60_000 }),
         fc.constantFrom('generate' as const, 'stream' as const),
         async (capMicros, mode) => {
-          const { ks, handle, agent } = await wrappedAgent(capMicros / 1_000_000)
+          const { ks, handle, agent } = await wrappedAgent(capMicros / 1_000_000, {}, CAP_ONLY)
           const error = await run(agent, mode)
           const agentNow = await ks.agents.get(handle)
           expect(error).toBeInstanceOf(SpendingCapExceededError)

@@ -1,9 +1,10 @@
-import { type AgentGuard, AgentRevokedError } from '@killswitch/core'
+import { type AgentGuard, AgentRevokedError, type RunawayConfig } from '@killswitch/core'
 import { Agent } from '@mastra/core/agent'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   asMastraModel,
+  CAP_ONLY,
   killSwitchWithAgent,
   type LoopingModelOptions,
   loopingModel,
@@ -23,8 +24,9 @@ async function guardedAgent(
   spendingCap: number,
   modelOptions: LoopingModelOptions = {},
   toolPrices?: Record<string, number>,
+  runaway?: RunawayConfig,
 ) {
-  const setup = await killSwitchWithAgent(spendingCap)
+  const setup = await killSwitchWithAgent(spendingCap, undefined, runaway)
   const model = loopingModel(modelOptions)
   const { tool, counter } = searchTool()
   const processor = killSwitchProcessor({
@@ -58,8 +60,8 @@ async function run(agent: Agent, mode: Mode, options: { abortSignal?: AbortSigna
 describe('killSwitchProcessor', () => {
   for (const mode of modes) {
     it(`stops a looping agent at its cap with a tripwire carrying the code (${mode})`, async () => {
-      const cap = 0.02
-      const { ks, handle, model, counter, agent } = await guardedAgent(cap)
+      const cap = 0.2
+      const { ks, handle, model, counter, agent } = await guardedAgent(cap, {}, undefined, CAP_ONLY)
 
       const tripwire = await run(agent, mode)
 
@@ -108,10 +110,13 @@ describe('killSwitchProcessor', () => {
       expect(killSwitchTripwire(tripwire)).toMatchObject({ code: 'agent_revoked', status: 401 })
       expect(modelCalls(model)).toBe(2)
       expect(counter.runs).toBe(1) // the second step's tool call never ran
-      expect((await ks.agents.get(handle)).held).toBe(0)
+      const agentNow = await ks.agents.get(handle)
+      expect(agentNow.held).toBe(0)
+      // The call revoked in flight had left: charged like every ending, never released.
+      expect(micros(agentNow.spent)).toBeGreaterThanOrEqual(2 * micros(STEP_COST_USD))
     })
 
-    it(`cancels the run through guard.signal on revocation and releases its hold (${mode})`, async () => {
+    it(`cancels the run through guard.signal on revocation and charges the call in flight (${mode})`, async () => {
       let revoke: () => Promise<unknown> = async () => {}
       const { ks, handle, model, counter, agent, processor } = await guardedAgent(1, {
         midCall: async (step) => {
@@ -125,7 +130,9 @@ describe('killSwitchProcessor', () => {
       expect(processor.guard.signal.aborted).toBe(true)
       expect(modelCalls(model)).toBe(2)
       expect(counter.runs).toBe(1)
-      expect((await ks.agents.get(handle)).held).toBe(0)
+      const agentNow = await ks.agents.get(handle)
+      expect(agentNow.held).toBe(0)
+      expect(micros(agentNow.spent)).toBeGreaterThanOrEqual(2 * micros(STEP_COST_USD))
     })
 
     it(`releases the hold when the model call fails (${mode})`, async () => {
@@ -154,9 +161,16 @@ describe('killSwitchProcessor', () => {
     })
 
     it(`holds and settles a paid tool's price on each run (${mode})`, async () => {
-      const toolPrice = 0.05
-      const cap = 0.5
-      const { ks, handle, counter, agent } = await guardedAgent(cap, {}, { search: toolPrice })
+      // The cap is large enough that a step's model hold (clamped to its default max
+      // output) leaves room for the tool's price: the tool call arrives while it is held.
+      const toolPrice = 0.1
+      const cap = 2
+      const { ks, handle, counter, agent } = await guardedAgent(
+        cap,
+        {},
+        { search: toolPrice },
+        CAP_ONLY,
+      )
 
       const tripwire = await run(agent, mode)
 
@@ -234,7 +248,7 @@ describe('killSwitchProcessor', () => {
   }
 
   it('clamps the max output tokens sent to the model to what the budget pays for', async () => {
-    const { model, agent } = await guardedAgent(0.02)
+    const { model, agent } = await guardedAgent(0.2, {}, undefined, CAP_ONLY)
 
     await run(agent, 'stream')
 
@@ -252,7 +266,7 @@ describe('killSwitchProcessor', () => {
         fc.constantFrom(...modes),
         async (capMicros, mode) => {
           const cap = capMicros / 1_000_000
-          const { ks, handle, agent } = await guardedAgent(cap)
+          const { ks, handle, agent } = await guardedAgent(cap, {}, undefined, CAP_ONLY)
           const tripwire = await run(agent, mode)
           const agentNow = await ks.agents.get(handle)
           expect(killSwitchTripwire(tripwire)?.code).toBe('spending_cap_exceeded')

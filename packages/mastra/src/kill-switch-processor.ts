@@ -11,8 +11,9 @@
 // - processOutputStep: settles the step at the provider's usage. Mastra runs the step's tools
 //   after this hook even when it aborts, so a refusal here is also enforced in front of each
 //   tool's `execute` (tools-stopped-after.ts).
-// - processOutputResult and the next processInputStep: release whatever an error or an
-//   abort left held, so holds never outlive the run.
+// - processOutputResult and the next processInputStep: end whatever an error or an abort
+//   left open (failModelCall: a call that may have left is charged), so holds never
+//   outlive the run.
 import { randomUUID } from 'node:crypto'
 import {
   type AgentGuard,
@@ -127,7 +128,7 @@ export function killSwitchProcessor(
   }
 
   /**
-   * Settles what streamed output shows, else releases; releases paid tools that never ran.
+   * Fails the open model call (the guard charges it) and releases paid tools that never ran.
    * Never throws: when the ledger is unreachable the holds lapse by their TTL, and whatever
    * refusal is under way must still reach Mastra.
    */
@@ -139,7 +140,9 @@ export function killSwitchProcessor(
     const pending: Array<Promise<void>> = tools.map((tool) =>
       guard.afterToolCall(tool, { ok: false, error }),
     )
-    if (ticket) pending.push(guard.failModelCall(ticket, error))
+    // The hold was taken in processInputStep, right before Mastra calls the model: the
+    // request may have left, so the guard charges it (never a release).
+    if (ticket) pending.push(guard.failModelCall(ticket, error, { sent: true }))
     // allSettled: one failed release must not keep the others from running.
     await Promise.allSettled(pending)
   }
@@ -192,7 +195,7 @@ export function killSwitchProcessor(
         if (run.ticket) {
           const ticket = run.ticket
           run.ticket = undefined
-          await guard.failModelCall(ticket, part.payload.error)
+          await guard.failModelCall(ticket, part.payload.error, { sent: true })
         }
         return
       default:

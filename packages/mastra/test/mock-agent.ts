@@ -1,7 +1,7 @@
 // Scripted Mastra agents for the tests and the benchmark: a real @mastra/core Agent on the AI
 // SDK's own MockLanguageModelV4, whose every step asks for a tool (a looping agent).
 import type { LanguageModelV4StreamPart } from '@ai-sdk/provider'
-import { createKillSwitch, type KillSwitch } from '@killswitch/core'
+import { createKillSwitch, type KillSwitch, type RunawayConfig } from '@killswitch/core'
 import type { Agent } from '@mastra/core/agent'
 import type { MastraModelConfig } from '@mastra/core/llm'
 import { Mastra } from '@mastra/core/mastra'
@@ -149,9 +149,22 @@ export function searchTool() {
   return { tool, counter }
 }
 
+/**
+ * Loop detection off: the looping model repeats one call shape, which the detectors stop
+ * within a few steps; tests of the cap need the loop to run into the cap instead.
+ */
+export const CAP_ONLY: RunawayConfig = {
+  slowLoop: { enabled: false },
+  repeatedToolCall: { enabled: false },
+}
+
 /** A kill switch with the tests' prices and one agent. */
-export async function killSwitchWithAgent(spendingCap: number, handle = 'mastra-agent') {
+export async function killSwitchWithAgent(
+  spendingCap: number,
+  handle = 'mastra-agent',
+  runaway?: RunawayConfig,
+) {
   const ks: KillSwitch = createKillSwitch({ prices: PRICES })
-  const agent = await ks.agents.create({ handle, spendingCap })
+  const agent = await ks.agents.create({ handle, spendingCap, ...(runaway ? { runaway } : {}) })
   return { ks, credential: agent.credential, handle }
 }

@@ -11,6 +11,7 @@ export {
   killSwitchMiddleware,
 } from './kill-switch-middleware.js'
 export { type ModelIdentity, modelIdentity } from './model-identity.js'
-export { createStreamGuard, type StreamGuardOptions } from './stream-guard.js'
+export { StreamAbandonedError } from './stream-abandoned-error.js'
+export { guardStream, type StreamGuardOptions } from './stream-guard.js'
 export { toTokenUsage } from './usage.js'
 export { type WrappableModel, withKillSwitch } from './with-kill-switch.js'

@@ -8,12 +8,17 @@ import type {
   LanguageModelV4Middleware,
   LanguageModelV4StreamResult,
 } from '@ai-sdk/provider'
-import { type AgentGuard, KillSwitchError, type ModelCallTicket } from '@killswitch/core'
+import {
+  type AgentGuard,
+  InvalidConfigError,
+  KillSwitchError,
+  type ModelCallTicket,
+} from '@killswitch/core'
 import { checkToolCall, parseToolInput } from './check-tool-call.js'
 import { type GuardSource, resolveGuard } from './guard-options.js'
 import { modelIdentity } from './model-identity.js'
 import { revocationError } from './revocation-error.js'
-import { createStreamGuard } from './stream-guard.js'
+import { guardStream } from './stream-guard.js'
 import { toTokenUsage } from './usage.js'
 
 /** Options of `killSwitchMiddleware` and `withKillSwitch`. */
@@ -24,7 +29,17 @@ export type KillSwitchMiddlewareOptions = GuardSource & {
   provider?: string
   /** Groups this agent run's calls for the core's per-run limits. */
   runId?: string
+  /**
+   * Milliseconds a streamed call waits for its consumer to ask for the next part before it
+   * takes the consumer as gone: the provider is aborted and the call charged for what it
+   * produced (`StreamAbandonedError`). `streamText` does not pass a consumer's `break`,
+   * `reader.cancel()` or a dropped result to the model, so a pause is the only sign.
+   * Default 5000; raise it for a consumer that pauses longer between reads.
+   */
+  idleConsumerMs?: number
 }
+
+const DEFAULT_IDLE_CONSUMER_MS = 5_000
 
 /**
  * Kill switch middleware for `wrapLanguageModel`: refuses a call before the provider sees it
@@ -45,6 +60,13 @@ export function killSwitchMiddleware(
 ): LanguageModelV4Middleware {
   const guard = resolveGuard(options)
   const { runId } = options
+  const idleConsumerMs = options.idleConsumerMs ?? DEFAULT_IDLE_CONSUMER_MS
+  if (typeof idleConsumerMs !== 'number' || !(idleConsumerMs > 0)) {
+    throw new InvalidConfigError(
+      'idleConsumerMs',
+      `Invalid idleConsumerMs: a number of milliseconds > 0 (got ${String(options.idleConsumerMs)}).`,
+    )
+  }
 
   const reserve = (params: LanguageModelV4CallOptions, model: LanguageModelV4) => {
     const { model: id, provider } = modelIdentity(model, options)
@@ -68,13 +90,14 @@ export function killSwitchMiddleware(
     async wrapGenerate({ params, model }) {
       const ticket = await reserve(params, model)
       const stopper = new AbortController()
+      const call = { sent: false }
       let result: LanguageModelV4GenerateResult
       try {
-        result = await untilRevoked(guard, stopper, () =>
+        result = await untilRevoked(guard, stopper, call, () =>
           model.doGenerate(guardParams(params, ticket, stopper.signal)),
         )
       } catch (error) {
-        throw await failed(guard, ticket, error)
+        throw await failed(guard, ticket, error, call.sent)
       }
       let text = ''
       const toolCalls: Array<{ name: string; args: unknown }> = []
@@ -104,21 +127,23 @@ export function killSwitchMiddleware(
       // refused tool call, a revocation): the provider's request ends at once instead of
       // streaming on, billed.
       const stopper = new AbortController()
+      const call = { sent: false }
       let started: LanguageModelV4StreamResult
       try {
-        started = await untilRevoked(guard, stopper, () =>
+        started = await untilRevoked(guard, stopper, call, () =>
           model.doStream(guardParams(params, ticket, stopper.signal)),
         )
       } catch (error) {
-        return refusedStream(await failed(guard, ticket, error))
+        return refusedStream(await failed(guard, ticket, error, call.sent))
       }
-      const streamGuard = createStreamGuard({
+      const stream = guardStream(started.stream, {
         guard,
         ticket,
         runId,
         abortProvider: (reason) => stopper.abort(reason),
+        idleConsumerMs,
       })
-      return { ...started, stream: started.stream.pipeThrough(streamGuard) }
+      return { ...started, stream }
     },
   }
 }
@@ -160,13 +185,15 @@ function guardParams(
 }
 
 /**
- * Calls the provider unless the agent was revoked since the reservation. A revocation during
- * the call aborts the provider's signal and rejects at once: a provider that ignores its
- * abort signal must not keep the caller waiting (or billing) after a revoke.
+ * Calls the provider unless the agent was revoked since the reservation (then `sent` stays
+ * false: the request never left). A revocation during the call aborts the provider's signal
+ * and rejects at once: a provider that ignores its abort signal must not keep the caller
+ * waiting after a revoke (the guard charges what it may have billed).
  */
 async function untilRevoked<T>(
   guard: AgentGuard,
   stopper: AbortController,
+  sent: { sent: boolean },
   call: () => PromiseLike<T>,
 ): Promise<T> {
   if (guard.signal.aborted) throw guard.signal.reason
@@ -179,6 +206,7 @@ async function untilRevoked<T>(
   })
   guard.signal.addEventListener('abort', onAbort, { once: true })
   try {
+    sent.sent = true
     return await Promise.race([call(), revoked])
   } finally {
     guard.signal.removeEventListener('abort', onAbort)
@@ -186,18 +214,19 @@ async function untilRevoked<T>(
 }
 
 /**
- * The provider call failed or was cancelled: settles or releases the hold (the core decides
- * which and feeds the error to its detectors) and returns the error to throw, the typed
- * revocation error when the agent was revoked meanwhile.
+ * The provider call failed or was cancelled: the guard charges or releases the hold (`sent`
+ * says whether the provider was called at all) and feeds the error to its detectors.
+ * Returns the error to throw: the typed revocation error when the agent was revoked meanwhile.
  */
 async function failed(
   guard: AgentGuard,
   ticket: ModelCallTicket,
   error: unknown,
+  sent: boolean,
 ): Promise<unknown> {
   const reason = guard.signal.aborted ? await revocationError(guard) : error
   try {
-    await guard.failModelCall(ticket, reason)
+    await guard.failModelCall(ticket, reason, { sent })
   } catch {
     // The ledger is unreachable: the hold expires by its TTL. The caller needs the reason
     // the call failed, not the ledger's.

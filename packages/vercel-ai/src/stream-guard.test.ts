@@ -11,8 +11,10 @@ import { MockLanguageModelV4 } from 'ai/test'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { killSwitchMiddleware } from './kill-switch-middleware.js'
+import { billingProvider } from './testing/billing-provider.js'
 import { controlledStream, overlongTextStream } from './testing/controlled-stream.js'
 import { guardWith } from './testing/guard-with.js'
+import { recordingGuard } from './testing/recording-guard.js'
 import {
   loopingModel,
   MOCK_MODEL_ID,
@@ -73,10 +75,14 @@ describe('killSwitchMiddleware: stream', () => {
       await expect(reading, read).rejects.toBeInstanceOf(SpendingCapExceededError)
       const ledger = await agent.ledger()
       expect(model.doStreamCalls.length).toBeGreaterThan(1)
-      expect(ledger.spent).toBe(model.doStreamCalls.length * CALL_COST)
+      // The finished calls at their usage; the one stopped mid-stream at what the guard
+      // counted (its input bound included): never less than the provider's bill.
+      expect(ledger.spent).toBeGreaterThanOrEqual(model.doStreamCalls.length * CALL_COST)
       expect(ledger.spent).toBeLessThanOrEqual(ledger.cap)
       expect(ledger.held).toBe(0)
-      expect(calls).toHaveLength(model.doStreamCalls.length)
+      // Each delivered tool call ran; a call stopped mid-stream delivered none.
+      expect(calls.length).toBeLessThanOrEqual(model.doStreamCalls.length)
+      expect(calls.length).toBeGreaterThanOrEqual(model.doStreamCalls.length - 1)
     }
   })
 
@@ -141,6 +147,31 @@ describe('killSwitchMiddleware: stream', () => {
     expect(ledger.spent).toBeGreaterThan(CALL_COST)
   })
 
+  it('revoked mid-stream, a provider that ignores its abort is charged what streamed (never $0)', async () => {
+    const agent = await testAgent(10)
+    const { guard, holds } = recordingGuard(agent)
+    const provider = billingProvider({ tokenEveryMs: 1, ignoresAbort: true, outputTokens: 2_000 })
+    const result = streamText({
+      model: withKillSwitch(provider.model, { guard }),
+      prompt: 'Write forever',
+      maxOutputTokens: 5_000,
+      onError: () => {},
+    })
+    const reader = result.textStream.getReader()
+    await reader.read()
+    const billedBeforeRevoke = provider.billMicros()
+    await agent.revoke('operator pressed the button')
+    const rest = (async () => {
+      for (;;) if ((await reader.read()).done) return
+    })()
+    await expect(rest).rejects.toBeInstanceOf(AgentRevokedError)
+    const ledger = await agent.ledger()
+    expect(ledger.held).toBe(0)
+    // Counted output and the input bound: at least what had been billed when it was stopped.
+    expect(ledger.spent).toBeGreaterThanOrEqual(billedBeforeRevoke)
+    expect(ledger.spent).toBeLessThanOrEqual(holds()[0] ?? 0)
+  })
+
   it('stops a provider that streams past the hold with SpendingCapExceededError, within the cap', async () => {
     const agent = await testAgent(0.01)
     const provider = overlongTextStream()
@@ -188,8 +219,9 @@ describe('killSwitchMiddleware: stream', () => {
     expect(ledger.spent).toBeGreaterThan(0)
   })
 
-  it('releases the hold when the provider stream errors', async () => {
+  it('charges the whole hold when the provider stream errors before any output (the request left)', async () => {
     const agent = await testAgent(10)
+    const { guard, holds } = recordingGuard(agent)
     const provider = controlledStream()
     const model = new MockLanguageModelV4({
       modelId: MOCK_MODEL_ID,
@@ -199,19 +231,20 @@ describe('killSwitchMiddleware: stream', () => {
       },
     })
     const result = streamText({
-      model: withKillSwitch(model, { killSwitch: agent.ks, credential: agent.credential }),
+      model: withKillSwitch(model, { guard }),
       prompt: 'hi',
       onError: () => {},
     })
     const closed = agent.nextSettlement()
     provider.fail(new Error('connection reset'))
     await expect(result.text).rejects.toThrow()
-    expect(await closed).toBe('released')
-    expect(await agent.ledger()).toMatchObject({ held: 0, spent: 0 })
+    expect(await closed).toBe('settled')
+    expect(await agent.ledger()).toMatchObject({ held: 0, spent: holds()[0] })
   })
 
-  it('releases the hold when the provider reports an error part and ends without finish', async () => {
+  it('charges the whole hold when the provider reports an error part and ends without finish', async () => {
     const agent = await testAgent(10)
+    const { guard, holds } = recordingGuard(agent)
     const model = new MockLanguageModelV4({
       modelId: MOCK_MODEL_ID,
       doStream: async () => ({
@@ -225,12 +258,12 @@ describe('killSwitchMiddleware: stream', () => {
       }),
     })
     const result = streamText({
-      model: withKillSwitch(model, { killSwitch: agent.ks, credential: agent.credential }),
+      model: withKillSwitch(model, { guard }),
       prompt: 'hi',
       onError: () => {},
     })
     await drain(result.fullStream)
-    expect(await agent.ledger()).toMatchObject({ held: 0, spent: 0 })
+    expect(await agent.ledger()).toMatchObject({ held: 0, spent: holds()[0] })
   })
 
   it('checks a streamed tool call before the SDK executes the tool', async () => {

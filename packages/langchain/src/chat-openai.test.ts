@@ -1,0 +1,137 @@
+// The adapters with a real provider client: ChatOpenAI pointed at a local server that speaks
+// the OpenAI chat completions wire format and keeps its own bill. Revocation aborts the
+// provider's request and the caller gets AgentRevokedError (not the client's "Request was
+// aborted."); the ledger holds at least what the provider billed.
+import { AgentRevokedError, findKillSwitchError, toMicros } from '@killswitch/core'
+import { ChatOpenAI } from '@langchain/openai'
+import { createAgent } from 'langchain'
+import { afterEach, describe, expect, it } from 'vitest'
+import { KillSwitchCallbackHandler } from './kill-switch-callback-handler.js'
+import { killSwitchMiddleware } from './kill-switch-middleware.js'
+import { TEST_MODEL, type TestAgent, testAgent } from './test-kit.js'
+import {
+  type OpenAIServer,
+  type OpenAIServerOptions,
+  openAIServer,
+} from './testing/openai-server.js'
+
+// TEST_PRICES: $1 per thousand tokens in and out.
+const MICROS_PER_TOKEN = 1000
+const servers: OpenAIServer[] = []
+
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((server) => server.close()))
+})
+
+async function setup(streaming: boolean, server: Partial<OpenAIServerOptions> = {}) {
+  const agent = await testAgent({ spendingCap: 100 })
+  const provider = await openAIServer({
+    inputTokens: 10,
+    outputTokens: 100_000,
+    inputMicros: MICROS_PER_TOKEN,
+    outputMicros: MICROS_PER_TOKEN,
+    tokenEveryMs: 2,
+    ...server,
+  })
+  servers.push(provider)
+  const model = new ChatOpenAI({
+    model: TEST_MODEL,
+    apiKey: 'sk-test',
+    streaming,
+    maxTokens: 1000,
+    maxRetries: 0,
+    configuration: { baseURL: provider.baseURL },
+  })
+  return { agent, provider, model }
+}
+
+async function ledger(agent: TestAgent) {
+  const record = await agent.ks.agents.get(agent.handle)
+  return { spent: toMicros(record.spent), held: toMicros(record.held) }
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => {
+      throw new Error('expected the call to be rejected')
+    },
+    (error: unknown) => error,
+  )
+}
+
+type Path = 'callback handler' | 'middleware'
+
+const drain = async (stream: AsyncIterable<unknown>) => {
+  for await (const _ of stream) {
+    // read to the end
+  }
+}
+
+// Streaming goes through `.stream()` (or streamMode 'messages'), as streaming callers do:
+// `.invoke()` on a streaming ChatOpenAI estimates tokens with tiktoken, which downloads its
+// encoding from the network.
+async function invoke(path: Path, agent: TestAgent, model: ChatOpenAI): Promise<unknown> {
+  const options = { killSwitch: agent.ks, credential: agent.credential }
+  const streaming = model.streaming
+  if (path === 'callback handler') {
+    const handler = new KillSwitchCallbackHandler(options)
+    const config = { callbacks: [handler], signal: handler.signal }
+    if (streaming) return drain(await model.stream('Write forever', config))
+    return model.invoke('Write forever', config)
+  }
+  const killSwitch = killSwitchMiddleware(options)
+  const reactAgent = createAgent({ model, tools: [], middleware: [killSwitch] })
+  const input = { messages: [{ role: 'user', content: 'Write forever' }] }
+  if (streaming) return drain(await reactAgent.stream(input, { streamMode: 'messages' }))
+  return reactAgent.invoke(input)
+}
+
+describe('ChatOpenAI against a local OpenAI-compatible server', () => {
+  for (const path of ['callback handler', 'middleware'] as const) {
+    for (const streaming of [false, true]) {
+      const mode = streaming ? 'streaming' : 'not streaming'
+
+      it(`${path}, ${mode}: settles a finished call at the provider's bill exactly`, async () => {
+        const { agent, provider, model } = await setup(streaming, {
+          outputTokens: 40,
+          tokenEveryMs: 0,
+        })
+        await invoke(path, agent, model)
+        expect(await ledger(agent)).toEqual({ spent: provider.billMicros(), held: 0 })
+        expect(provider.billMicros()).toBe(50 * MICROS_PER_TOKEN)
+      })
+
+      it(`${path}, ${mode}: revocation aborts the request; the caller gets AgentRevokedError; charged at least the bill`, async () => {
+        const { agent, provider, model } = await setup(streaming)
+        const call = rejection(invoke(path, agent, model))
+        await provider.nextRequest()
+        await agent.ks.agents.revoke(agent.handle, { reason: 'operator pressed the button' })
+        const error = await call
+        expect(findKillSwitchError(error)).toBeInstanceOf(AgentRevokedError)
+        expect(await provider.stopped()).toBe('disconnected')
+        const after = await ledger(agent)
+        expect(after.held).toBe(0)
+        expect(after.spent).toBeGreaterThanOrEqual(provider.billMicros())
+        expect(after.spent).toBeLessThanOrEqual(toMicros(agent.reserved[0] ?? 0))
+      })
+    }
+
+    it(`${path}: a provider that ignores the abort and bills $0.50 is charged for it, not $0`, async () => {
+      // 10 input + 490 output tokens at $1 per thousand: $0.50, billed whatever the client does.
+      const { agent, provider, model } = await setup(false, {
+        outputTokens: 490,
+        tokenEveryMs: 1,
+        ignoresDisconnect: true,
+      })
+      const call = rejection(invoke(path, agent, model))
+      await provider.nextRequest()
+      await agent.ks.agents.revoke(agent.handle, { reason: 'operator pressed the button' })
+      expect(findKillSwitchError(await call)).toBeInstanceOf(AgentRevokedError)
+      expect(await provider.stopped()).toBe('done')
+      expect(provider.billMicros()).toBe(500_000)
+      const after = await ledger(agent)
+      expect(after.held).toBe(0)
+      expect(after.spent).toBeGreaterThanOrEqual(provider.billMicros())
+    })
+  }
+})
