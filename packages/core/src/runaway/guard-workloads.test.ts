@@ -1,0 +1,107 @@
+// The corpus's key workloads through the real guard (createKillSwitch, memory store, default
+// runaway policy), in real time: what the issue saw refused on main must go through, and
+// the loops it saw go through must be refused.
+import { describe, expect, it } from 'vitest'
+import { RunawayDetectedError } from '../errors.js'
+import { createKillSwitch } from '../kill-switch.js'
+
+// $1 per million tokens in and out: cheap enough that no cap is near.
+const prices = { 'test-model': { inputPerMTok: 1, outputPerMTok: 1 } }
+
+async function setup(spendingCap: number) {
+  const ks = createKillSwitch({ prices })
+  const agent = await ks.agents.create({ handle: 'agent', spendingCap })
+  return { ks, guard: ks.guard(agent.credential), credential: agent.credential }
+}
+
+describe('default runaway policy through the guard', () => {
+  it('300 concurrent model calls (a Promise.all over documents) all complete', async () => {
+    const { ks, guard } = await setup(100)
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 300 }, async (_, i) => {
+        const ticket = await guard.beforeModelCall({
+          model: 'test-model',
+          input: `doc ${i}`,
+          maxOutputTokens: 100,
+        })
+        await guard.afterModelCall(ticket, { usage: { inputTokens: 10, outputTokens: 20 } })
+      }),
+    )
+    expect(outcomes.filter((outcome) => outcome.status === 'rejected')).toEqual([])
+    expect((await ks.agents.get('agent')).status).toBe('active')
+  })
+
+  it('16 workers on one agent calling the same tool per job (each job a run) are never refused', async () => {
+    const { ks, credential } = await setup(50)
+    const worker = async (w: number) => {
+      const guard = ks.guard(credential)
+      for (let job = 0; job < 20; job++) {
+        const runId = `w${w}-job${job}`
+        const config = await guard.beforeToolCall({
+          name: 'get_config',
+          args: { env: 'prod' },
+          runId,
+        })
+        await guard.afterToolCall(config, { ok: true })
+        const ticket = await guard.beforeModelCall({
+          model: 'test-model',
+          input: 'triage',
+          maxOutputTokens: 100,
+          runId,
+        })
+        await guard.afterModelCall(ticket, { usage: { inputTokens: 10, outputTokens: 10 } })
+      }
+    }
+    await Promise.all(Array.from({ length: 16 }, (_, w) => worker(w)))
+    expect((await ks.agents.get('agent')).status).toBe('active')
+  })
+
+  it('a paid tool hammered with a counter in its arguments is throttled at the 10th call, not revoked', async () => {
+    const { ks, guard } = await setup(20)
+    let refused: unknown
+    let calls = 0
+    for (let i = 0; i < 1_500 && refused === undefined; i++) {
+      try {
+        const ticket = await guard.beforeToolCall({
+          name: 'paid_search',
+          args: { q: 'acme corp', n: i },
+          priceUsd: 0.01,
+        })
+        calls++
+        await guard.afterToolCall(ticket, { ok: true })
+      } catch (error) {
+        refused = error
+      }
+    }
+    expect(refused).toBeInstanceOf(RunawayDetectedError)
+    expect(refused).toMatchObject({ detector: 'repeated-tool-call', action: 'block' })
+    expect(calls).toBe(9)
+    const agent = await ks.agents.get('agent')
+    expect(agent.status).toBe('active')
+    expect(agent.spent).toBeLessThan(2) // 10% of the cap
+    // The throttle holds: the next call of the loop is refused too, without a new alert.
+    await expect(
+      guard.beforeToolCall({
+        name: 'paid_search',
+        args: { q: 'acme corp', n: 10 },
+        priceUsd: 0.01,
+      }),
+    ).rejects.toMatchObject({ code: 'runaway_detected', action: 'block' })
+  })
+
+  it('an identical loop is revoked at the 5th call', async () => {
+    const { ks, guard } = await setup(20)
+    const outcomes: string[] = []
+    for (let i = 0; i < 6; i++) {
+      try {
+        const ticket = await guard.beforeToolCall({ name: 'search', args: { q: 'acme corp' } })
+        await guard.afterToolCall(ticket, { ok: true })
+        outcomes.push('ok')
+      } catch (error) {
+        outcomes.push((error as { code: string }).code)
+      }
+    }
+    expect(outcomes).toEqual(['ok', 'ok', 'ok', 'ok', 'runaway_detected', 'agent_revoked'])
+    expect((await ks.agents.get('agent')).status).toBe('revoked')
+  })
+})
