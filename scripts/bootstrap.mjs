@@ -191,12 +191,38 @@ function ensureRedisServer() {
   }
 }
 
+// The console's browser tests drive the system's Chromium (packages/cli/src/console): like
+// redis-server, installed with apt-get when it can be; otherwise one line names the command.
+function ensureChromium() {
+  // biome-ignore lint/suspicious/noUndeclaredEnvVars: a test input, read to find the browser
+  if (existsSync(process.env.KILLSWITCH_CHROMIUM || '/usr/bin/chromium')) return
+  const hasApt = spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status === 0
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
+  if (!hasApt || !isRoot) {
+    const how = hasApt
+      ? '`sudo apt-get update && sudo apt-get install -y chromium`'
+      : "your system's package manager, then set KILLSWITCH_CHROMIUM to its path"
+    say(
+      `the console's browser tests need Chromium, which is not installed: install it with ${how}, then run npm test again`,
+    )
+    process.exit(1)
+  }
+  say("the console's browser tests need Chromium: installing it with apt-get (once)")
+  for (const args of [
+    ['update', '-qq'],
+    ['install', '-y', '-qq', 'chromium'],
+  ]) {
+    quiet(`apt-get-${args[0]}`, 'apt-get', args, { ...env, DEBIAN_FRONTEND: 'noninteractive' })
+  }
+}
+
 switch (command) {
   case 'setup':
     build()
     break
   case 'test':
     ensureRedisServer()
+    ensureChromium()
     build()
     turbo('typecheck', ['typecheck', 'publint'])
     // The benchmarks are not a package: typecheck them here so they cannot rot unseen.

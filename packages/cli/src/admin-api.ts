@@ -14,6 +14,7 @@ import { bodyLimit } from 'hono/body-limit'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { z } from 'zod'
 import type { AdminKillSwitch } from './admin-kill-switch.js'
+import { mountConsole } from './console/console-routes.js'
 import { readBody } from './read-body.js'
 import { allowedHostSet, refuseCrossSite } from './request-origin.js'
 
@@ -224,6 +225,9 @@ export function createAdminApi(options: AdminApiOptions): Hono {
     if (!result.active) return c.json({ active: false })
     return c.json({ ...result, active: true, sub: result.handle, token_type: 'killswitch_agent' })
   })
+
+  // The operator console at `/` (console/): same token, same Host and cross-site checks.
+  mountConsole(app, { killSwitch: ks, token: options.token, allowedHosts })
 
   app.notFound((c) =>
     c.json(errorBody('not_found', `No route ${c.req.method} ${c.req.path}. See the README.`), 404),

@@ -1,0 +1,170 @@
+// Watches the store for the console: one poll (ks.agents.list every `intervalMs`) shared by
+// every open page, running only while a page listens. Polling the store, rather than this
+// process's events, sees changes made by any process (another kill switch on the same
+// sqlite file, a Redis fleet). Each poll is compared with the last, and only the agents that
+// changed are pushed. It also keeps a short history of each agent's spend for the spend-rate
+// sparkline.
+
+import type { AgentSnapshot, KillSwitch } from '@killswitch/core'
+import type { AdminKillSwitch } from '../admin-kill-switch.js'
+import { type ConsoleRow, toConsoleRow } from './console-rows.js'
+
+type Approval = Awaited<ReturnType<KillSwitch['approvals']['list']>>[number]
+
+/** What a poll found changed. */
+export interface WatchUpdate {
+  /** Agents new or changed since the last poll, with their spend-rate points. */
+  changed: Array<ConsoleRow & { rate: number[] }>
+  removed: string[]
+  total: number
+  /** The pending approvals, when they changed. */
+  approvals?: Approval[]
+  /** A poll that failed (the store is unreachable): shown, never silently stale. */
+  error?: string
+}
+
+/** Sparkline: spend per bucket over the last RATE_BUCKETS x RATE_BUCKET_MS. */
+export const RATE_BUCKETS = 30
+export const RATE_BUCKET_MS = 10_000
+const MAX_SAMPLES = 64
+
+export interface AgentWatchOptions {
+  intervalMs?: number
+  now?: () => number
+}
+
+export class AgentWatch {
+  readonly #ks: AdminKillSwitch & { approvals?: KillSwitch['approvals'] }
+  readonly #intervalMs: number
+  readonly #now: () => number
+  readonly #listeners = new Set<(update: WatchUpdate) => void>()
+  #rows = new Map<string, { row: ConsoleRow; json: string }>()
+  #approvalsJson = '[]'
+  #approvals: Approval[] = []
+  #polledAt = Number.NEGATIVE_INFINITY
+  #timer: NodeJS.Timeout | undefined
+  #inFlight: Promise<void> | undefined
+  // Spend samples per agent, taken when its spend changed: [at, spent].
+  readonly #samples = new Map<string, Array<[number, number]>>()
+
+  constructor(ks: AdminKillSwitch, options: AgentWatchOptions = {}) {
+    this.#ks = ks
+    this.#intervalMs = options.intervalMs ?? 500
+    this.#now = options.now ?? Date.now
+  }
+
+  /** Listens for changes; the poll runs while anyone listens. Returns the unsubscribe. */
+  subscribe(listener: (update: WatchUpdate) => void): () => void {
+    this.#listeners.add(listener)
+    if (this.#timer === undefined) this.#schedule()
+    return () => {
+      this.#listeners.delete(listener)
+      if (this.#listeners.size === 0 && this.#timer !== undefined) {
+        clearTimeout(this.#timer)
+        this.#timer = undefined
+      }
+    }
+  }
+
+  /** Every agent's row, fresh to within one poll interval. */
+  async rows(): Promise<ConsoleRow[]> {
+    if (this.#now() - this.#polledAt > this.#intervalMs) await this.poll()
+    return [...this.#rows.values()].map((entry) => entry.row)
+  }
+
+  /** The pending approvals, fresh to within one poll interval. */
+  async approvals(): Promise<Approval[]> {
+    if (this.#now() - this.#polledAt > this.#intervalMs) await this.poll()
+    return this.#approvals
+  }
+
+  /** Spend per bucket (dollars), oldest first, for the sparkline. */
+  rate(handle: string): number[] {
+    const buckets = new Array<number>(RATE_BUCKETS).fill(0)
+    const samples = this.#samples.get(handle) ?? []
+    const end = this.#now()
+    for (let i = 1; i < samples.length; i++) {
+      const [at, spent] = samples[i] as [number, number]
+      const age = end - at
+      const bucket = RATE_BUCKETS - 1 - Math.floor(age / RATE_BUCKET_MS)
+      if (bucket < 0 || bucket >= RATE_BUCKETS) continue
+      buckets[bucket] = (buckets[bucket] ?? 0) + Math.max(0, spent - (samples[i - 1]?.[1] ?? spent))
+    }
+    return buckets.map((value) => Math.round(value * 1e6) / 1e6)
+  }
+
+  /** Reads the store once and tells listeners what changed. Concurrent callers share one read. */
+  poll(): Promise<void> {
+    this.#inFlight ??= this.#read().finally(() => {
+      this.#inFlight = undefined
+    })
+    return this.#inFlight
+  }
+
+  async #read(): Promise<void> {
+    let agents: AgentSnapshot[]
+    let approvals: Approval[] | undefined
+    try {
+      agents = await this.#ks.agents.list()
+      approvals = this.#ks.approvals ? await this.#ks.approvals.list({ status: 'pending' }) : []
+    } catch (error) {
+      this.#emit({
+        changed: [],
+        removed: [],
+        total: this.#rows.size,
+        error: error instanceof Error ? error.message : String(error),
+      })
+      throw error
+    }
+    const at = this.#now()
+    this.#polledAt = at
+    const next = new Map<string, { row: ConsoleRow; json: string }>()
+    const changed: WatchUpdate['changed'] = []
+    for (const agent of agents) {
+      const row = toConsoleRow(agent)
+      const json = JSON.stringify(row)
+      const before = this.#rows.get(row.handle)
+      next.set(row.handle, before?.json === json ? before : { row, json })
+      this.#sample(row.handle, at, row.spent)
+      if (before?.json !== json) changed.push({ ...row, rate: this.rate(row.handle) })
+    }
+    const removed = [...this.#rows.keys()].filter((handle) => !next.has(handle))
+    for (const handle of removed) this.#samples.delete(handle)
+    this.#rows = next
+    const update: WatchUpdate = { changed, removed, total: next.size }
+    const approvalsJson = JSON.stringify(approvals)
+    if (approvalsJson !== this.#approvalsJson) {
+      this.#approvalsJson = approvalsJson
+      this.#approvals = approvals
+      update.approvals = approvals
+    }
+    if (changed.length > 0 || removed.length > 0 || update.approvals) this.#emit(update)
+  }
+
+  #sample(handle: string, at: number, spent: number): void {
+    let samples = this.#samples.get(handle)
+    if (!samples) {
+      samples = []
+      this.#samples.set(handle, samples)
+    }
+    const last = samples.at(-1)
+    if (last !== undefined && last[1] === spent) return
+    samples.push([at, spent])
+    if (samples.length > MAX_SAMPLES) samples.shift()
+  }
+
+  #emit(update: WatchUpdate): void {
+    for (const listener of this.#listeners) listener(update)
+  }
+
+  #schedule(): void {
+    this.#timer = setTimeout(() => {
+      void this.poll()
+        .catch(() => {})
+        .finally(() => {
+          if (this.#timer !== undefined) this.#schedule()
+        })
+    }, this.#intervalMs)
+    this.#timer.unref?.()
+  }
+}

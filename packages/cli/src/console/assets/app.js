@@ -1,0 +1,588 @@
+// The killswitch console: plain JavaScript, no build step. Every figure comes formatted from
+// the server (the CLI's own formatter), so this file only lays them out. Text is always set
+// with textContent, never parsed as HTML.
+
+const $ = (selector) => document.querySelector(selector)
+const PAGE_SIZE = 50
+const state = { page: 1, q: '', order: 'listed', pages: 1, rows: new Map(), view: '', events: null }
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag)
+  for (const [key, value] of Object.entries(props)) {
+    if (key === 'class') node.className = value
+    else if (key === 'text') node.textContent = value
+    else if (key.startsWith('on')) node.addEventListener(key.slice(2), value)
+    else if (value !== undefined && value !== false)
+      node.setAttribute(key, value === true ? '' : value)
+  }
+  for (const child of children) if (child) node.append(child)
+  return node
+}
+
+const SVG = 'http://www.w3.org/2000/svg'
+function svg(tag, attrs = {}) {
+  const node = document.createElementNS(SVG, tag)
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value))
+  return node
+}
+
+class Unauthorized extends Error {}
+
+async function api(path, options = {}) {
+  const init = { method: options.method ?? 'GET', headers: {}, credentials: 'same-origin' }
+  if (options.body !== undefined) {
+    init.headers['Content-Type'] = 'application/json'
+    init.body = JSON.stringify(options.body)
+  }
+  const response = await fetch(path, init)
+  const body = await response.json().catch(() => ({}))
+  if (response.status === 401) throw new Unauthorized(body.error?.message ?? 'Sign in first.')
+  if (!response.ok) throw new Error(body.error?.message ?? `HTTP ${response.status}`)
+  return body
+}
+
+function show(id) {
+  for (const view of ['sign-in-view', 'agents-view', 'agent-view'])
+    $(`#${view}`).hidden = view !== id
+}
+
+function setLive(on, text) {
+  const live = $('#live')
+  live.className = on ? 'on' : 'off'
+  live.textContent = text
+}
+
+// ----- sign-in
+
+function showSignIn(message = '') {
+  closeEvents()
+  show('sign-in-view')
+  $('#sign-out').hidden = true
+  $('#sign-in-error').textContent = message
+  setLive(false, 'Signed out')
+  $('#token').focus()
+}
+
+$('#sign-in-form').addEventListener('submit', async (event) => {
+  event.preventDefault()
+  const token = $('#token').value
+  try {
+    await api('/console/session', { method: 'POST', body: { token } })
+    $('#token').value = ''
+    await start()
+  } catch (error) {
+    $('#sign-in-error').textContent = error.message
+    $('#token').select()
+  }
+})
+
+$('#sign-out').addEventListener('click', async () => {
+  await api('/console/session/end', { method: 'POST' }).catch(() => {})
+  showSignIn()
+})
+
+// ----- bars and sparklines
+
+function bar(percent, status, label) {
+  const level =
+    status === 'revoked' ? 'revoked' : percent >= 100 ? 'over' : percent >= 80 ? 'warn' : ''
+  const fill = el('div', { class: 'fill' })
+  fill.style.width = `${Math.min(100, percent)}%`
+  return el(
+    'div',
+    { class: `bar ${level}`, role: 'img', 'aria-label': `${label}: ${percent}% spent` },
+    el('div', { class: 'track' }, fill),
+    el('span', { class: 'pct', 'aria-hidden': 'true', text: `${percent}%` }),
+  )
+}
+
+function sparkline(points) {
+  const width = 120
+  const height = 26
+  const max = Math.max(...points, 0)
+  const total = points.reduce((sum, value) => sum + value, 0)
+  const node = svg('svg', {
+    class: 'spark',
+    width,
+    height,
+    viewBox: `0 0 ${width} ${height}`,
+    role: 'img',
+  })
+  const step = points.length > 1 ? width / (points.length - 1) : width
+  const coords = points.map((value, i) => {
+    const y = max > 0 ? height - 2 - (value / max) * (height - 4) : height - 2
+    return `${(i * step).toFixed(1)},${y.toFixed(1)}`
+  })
+  node.append(svg('polyline', { class: 'spark-line', points: coords.join(' ') }))
+  node.setAttribute(
+    'aria-label',
+    `Spend rate: $${Math.round(total * 1e6) / 1e6} in the last 5 minutes`,
+  )
+  return node
+}
+
+function windowBars(row) {
+  return row.limits.map((limit) =>
+    el(
+      'div',
+      { class: 'window' },
+      el('span', { text: `per ${limit.per}: ${limit.spentText}` }),
+      bar(limit.percent, row.status, `${row.handle} per ${limit.per}`),
+    ),
+  )
+}
+
+// ----- agents list
+
+function agentRow(row) {
+  const revoked = row.status === 'revoked'
+  const tr = el('tr', { class: revoked ? 'revoked' : '', 'data-handle': row.handle })
+  tr.append(
+    el(
+      'th',
+      { scope: 'row' },
+      el('a', { href: `#/agent/${encodeURIComponent(row.handle)}`, text: row.handle }),
+    ),
+    el('td', {}, el('span', { class: `status ${row.status}`, text: row.status })),
+    el('td', { class: 'num spent', text: row.spentText }),
+    el('td', {}, bar(row.percent, row.status, `${row.handle} of its cap`), ...windowBars(row)),
+    el('td', { class: 'num available', text: row.availableText }),
+    el('td', {}, sparkline(row.rate ?? [])),
+    el(
+      'td',
+      { class: 'actions' },
+      el('button', {
+        type: 'button',
+        onclick: () => openCapDialog(row),
+        disabled: revoked,
+        text: 'Edit cap',
+      }),
+      el('button', {
+        type: 'button',
+        class: 'danger',
+        onclick: () => openRevokeDialog(row),
+        disabled: revoked,
+        text: 'Revoke',
+      }),
+    ),
+  )
+  return tr
+}
+
+function renderRows() {
+  const tbody = $('#agents tbody')
+  const focused = document.activeElement
+  const focusKey = focused?.closest('tr')?.dataset.handle
+  const focusText = focused?.textContent
+  tbody.replaceChildren(...[...state.rows.values()].map(agentRow))
+  // Keep keyboard focus on the same button across live updates.
+  if (focusKey) {
+    const row = tbody.querySelector(`tr[data-handle="${CSS.escape(focusKey)}"]`)
+    const again = [...(row?.querySelectorAll('a, button') ?? [])].find(
+      (n) => n.textContent === focusText,
+    )
+    again?.focus()
+  }
+}
+
+async function loadAgents() {
+  const params = new URLSearchParams({
+    page: String(state.page),
+    pageSize: String(PAGE_SIZE),
+    order: state.order,
+    q: state.q,
+  })
+  const page = await api(`/console/api/agents?${params}`)
+  state.page = page.page
+  state.pages = page.pages
+  state.rows = new Map(page.rows.map((row) => [row.handle, row]))
+  renderRows()
+  $('#agents-count').textContent =
+    `${page.total.toLocaleString('en-US')} agent${page.total === 1 ? '' : 's'}`
+  $('#page-info').textContent = `Page ${page.page} of ${page.pages}`
+  $('#prev-page').disabled = page.page <= 1
+  $('#next-page').disabled = page.page >= page.pages
+}
+
+let filterTimer
+$('#filter').addEventListener('input', () => {
+  clearTimeout(filterTimer)
+  filterTimer = setTimeout(() => {
+    state.q = $('#filter').value
+    state.page = 1
+    void loadAgents().catch(handleError)
+  }, 200)
+})
+$('#order').addEventListener('change', () => {
+  state.order = $('#order').value
+  state.page = 1
+  void loadAgents().catch(handleError)
+})
+$('#prev-page').addEventListener('click', () => {
+  state.page -= 1
+  void loadAgents().catch(handleError)
+})
+$('#next-page').addEventListener('click', () => {
+  state.page += 1
+  void loadAgents().catch(handleError)
+})
+
+// ----- approvals
+
+function renderApprovals(approvals) {
+  const list = $('#approvals')
+  $('#approvals-empty').hidden = approvals.length > 0
+  list.replaceChildren(
+    ...approvals.map((approval) => {
+      const amountId = `amount-${approval.id}`
+      const ttlId = `ttl-${approval.id}`
+      const amount = el('input', {
+        id: amountId,
+        type: 'number',
+        min: '0',
+        step: 'any',
+        value: String(approval.requested),
+      })
+      const ttl = el(
+        'select',
+        { id: ttlId },
+        el('option', { value: '900000', text: '15 minutes' }),
+        el('option', { value: '3600000', text: '1 hour', selected: true }),
+        el('option', { value: '86400000', text: '24 hours' }),
+      )
+      const error = el('p', { class: 'error', role: 'alert' })
+      const decide = (path, body) => async () => {
+        try {
+          await api(`/console/api/approvals/${encodeURIComponent(approval.id)}/${path}`, {
+            method: 'POST',
+            body,
+          })
+          await loadApprovals()
+        } catch (e) {
+          error.textContent = e.message
+        }
+      }
+      return el(
+        'li',
+        { 'aria-label': `Request by ${approval.handle}` },
+        el('p', {
+          text: `${approval.handle} asks for $${approval.requested} past its cap: ${approval.reason}`,
+        }),
+        el('label', { for: amountId, text: 'Grant (USD)' }),
+        amount,
+        el('label', { for: ttlId, text: 'for' }),
+        ttl,
+        el('button', {
+          type: 'button',
+          text: 'Approve',
+          onclick: () =>
+            decide('approve', { amount: Number(amount.value), ttlMs: Number(ttl.value) })(),
+        }),
+        el('button', {
+          type: 'button',
+          class: 'danger',
+          text: 'Deny',
+          onclick: decide('deny', {}),
+        }),
+        error,
+      )
+    }),
+  )
+}
+
+async function loadApprovals() {
+  const { approvals } = await api('/console/api/approvals')
+  renderApprovals(approvals)
+}
+
+// ----- dialogs
+
+let dialogRow = null
+
+function openDialog(id, row, focus) {
+  dialogRow = row
+  const dialog = $(id)
+  dialog.querySelector('.dialog-handle').textContent = row.handle
+  dialog.querySelector('.error').textContent = ''
+  dialog.showModal()
+  focus.focus()
+}
+
+function openRevokeDialog(row) {
+  $('#revoke-reason').value = ''
+  openDialog('#revoke-dialog', row, $('#revoke-reason'))
+}
+
+function openCapDialog(row) {
+  $('#cap-amount').value = String(row.spendingCap)
+  openDialog('#cap-dialog', row, $('#cap-amount'))
+}
+
+for (const dialog of document.querySelectorAll('dialog')) {
+  dialog.querySelector('.cancel').addEventListener('click', () => dialog.close())
+}
+
+$('#revoke-form').addEventListener('submit', async (event) => {
+  event.preventDefault()
+  const reason = $('#revoke-reason').value.trim()
+  try {
+    const { agent } = await api(
+      `/console/api/agents/${encodeURIComponent(dialogRow.handle)}/revoke`,
+      {
+        method: 'POST',
+        body: reason ? { reason } : {},
+      },
+    )
+    $('#revoke-dialog').close()
+    applyRows([agent])
+  } catch (error) {
+    $('#revoke-dialog .error').textContent = error.message
+  }
+})
+
+$('#cap-form').addEventListener('submit', async (event) => {
+  event.preventDefault()
+  try {
+    const { agent } = await api(`/console/api/agents/${encodeURIComponent(dialogRow.handle)}`, {
+      method: 'PATCH',
+      body: { spendingCap: Number($('#cap-amount').value) },
+    })
+    $('#cap-dialog').close()
+    applyRows([agent])
+  } catch (error) {
+    $('#cap-dialog .error').textContent = error.message
+  }
+})
+
+// ----- agent page
+
+let agentHandle = ''
+let olderBefore
+
+function summaryRow(label, ...value) {
+  return [el('dt', { text: label }), el('dd', {}, ...value)]
+}
+
+function renderAgent(detail) {
+  const row = detail.agent
+  $('#agent-title').textContent = row.handle
+  $('#agent-status').replaceChildren(
+    el('span', { class: `status ${row.status}`, text: row.status }),
+  )
+  const dl = el('dl', { class: 'summary' })
+  dl.append(
+    ...summaryRow(
+      'Spent / cap',
+      el('span', { class: 'spent', text: row.spentText }),
+      bar(row.percent, row.status, `${row.handle} of its cap`),
+    ),
+    ...row.limits.flatMap((limit) =>
+      summaryRow(
+        `Per ${limit.per}`,
+        el('span', {
+          text: `${limit.spentText}${limit.resetsAt ? `, resets ${new Date(limit.resetsAt).toLocaleString()}` : ''}`,
+        }),
+        bar(limit.percent, row.status, `${row.handle} per ${limit.per}`),
+      ),
+    ),
+    ...summaryRow('Held', el('span', { text: `${row.heldText} (calls in flight)` })),
+    ...summaryRow('Available', el('span', { class: 'available', text: row.availableText })),
+    ...summaryRow('Spend rate (5 min)', sparkline(row.rate ?? [])),
+    ...summaryRow('Created', el('span', { text: new Date(detail.createdAt).toLocaleString() })),
+    ...(detail.revokedAt
+      ? summaryRow(
+          'Revoked',
+          el('span', {
+            text: `${new Date(detail.revokedAt).toLocaleString()}: ${row.revokedReason ?? ''}`,
+          }),
+        )
+      : []),
+  )
+  dl.append(
+    el(
+      'div',
+      { class: 'buttons' },
+      el('button', {
+        type: 'button',
+        onclick: () => openCapDialog(row),
+        disabled: row.status === 'revoked',
+        text: 'Edit cap',
+      }),
+      el('button', {
+        type: 'button',
+        class: 'danger',
+        onclick: () => openRevokeDialog(row),
+        disabled: row.status === 'revoked',
+        text: 'Revoke',
+      }),
+    ),
+  )
+  $('#agent-summary').replaceChildren(dl)
+}
+
+function renderChart(entries, cap) {
+  // Cumulative spend through the loaded entries: each settled, lapsed or paid amount adds up.
+  let total = 0
+  const points = []
+  for (const entry of entries) {
+    const cost = Number(entry.data?.cost ?? entry.data?.charged ?? 0)
+    if (
+      ['settled', 'lapsed', 'payment'].includes(entry.type) &&
+      Number.isFinite(cost) &&
+      cost > 0
+    ) {
+      total += cost
+      points.push([Date.parse(entry.at), total])
+    }
+  }
+  const width = 720
+  const height = 180
+  const node = svg('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img' })
+  node.setAttribute(
+    'aria-label',
+    points.length === 0
+      ? 'No spend in the entries shown'
+      : `Spend rising to $${Math.round(total * 1e6) / 1e6} over the entries shown`,
+  )
+  if (points.length > 0) {
+    const t0 = points[0][0]
+    const t1 = Math.max(points.at(-1)[0], t0 + 1)
+    const top = Math.max(total, cap > 0 && cap < total * 3 ? cap : 0) || 1
+    const x = (t) => 40 + ((t - t0) / (t1 - t0)) * (width - 60)
+    const y = (v) => height - 20 - (v / top) * (height - 40)
+    // A step line: spend jumps when a charge lands and stays flat between charges.
+    const steps = [[t0, 0]]
+    for (const [t, v] of points) steps.push([t, steps.at(-1)[1]], [t, v])
+    const coords = steps.map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`)
+    node.append(svg('polyline', { class: 'chart-line', points: coords.join(' ') }))
+    if (top === cap) node.append(svg('line', { x1: 40, x2: width - 20, y1: y(cap), y2: y(cap) }))
+    const label = (text, attrs) => {
+      const t = svg('text', attrs)
+      t.textContent = text
+      node.append(t)
+    }
+    label(`$${Math.round(top * 1e4) / 1e4}`, { x: 4, y: 24 })
+    label('$0', { x: 4, y: height - 20 })
+    label(new Date(t0).toLocaleTimeString(), { x: 40, y: height - 4 })
+    label(new Date(t1).toLocaleTimeString(), { x: width - 110, y: height - 4 })
+  }
+  $('#spend-chart').replaceChildren(node)
+}
+
+function timelineItem(entry) {
+  return el(
+    'li',
+    {},
+    el('time', { datetime: entry.at, text: new Date(entry.at).toLocaleString() }),
+    el('span', { class: `type-${entry.type}`, text: entry.type }),
+    el('span', { text: entry.summary }),
+  )
+}
+
+async function loadAgent(handle) {
+  const path = `/console/api/agents/${encodeURIComponent(handle)}`
+  const [detail, audit] = await Promise.all([api(path), api(`${path}/audit?limit=100`)])
+  renderAgent(detail)
+  // Newest first in the timeline; the chart runs oldest to newest.
+  $('#timeline').replaceChildren(...[...audit.entries].reverse().map(timelineItem))
+  renderChart(audit.entries, detail.agent.spendingCap)
+  olderBefore = audit.before
+  $('#older').hidden = olderBefore === undefined
+}
+
+$('#older').addEventListener('click', async () => {
+  const audit = await api(
+    `/console/api/agents/${encodeURIComponent(agentHandle)}/audit?limit=100&before=${olderBefore}`,
+  )
+  $('#timeline').append(...[...audit.entries].reverse().map(timelineItem))
+  olderBefore = audit.before
+  $('#older').hidden = olderBefore === undefined
+})
+
+// ----- live updates
+
+function applyRows(changed) {
+  let reorder = false
+  for (const row of changed) {
+    if (state.rows.has(row.handle)) {
+      const before = state.rows.get(row.handle)
+      state.rows.set(row.handle, { ...row, rate: row.rate ?? before.rate })
+    } else reorder = true
+  }
+  if (state.view === 'agents') {
+    if (reorder || state.order === 'spent' || state.order === 'percent')
+      void loadAgents().catch(handleError)
+    else renderRows()
+  } else if (state.view === 'agent' && changed.some((row) => row.handle === agentHandle)) {
+    void loadAgent(agentHandle).catch(handleError)
+  }
+}
+
+function closeEvents() {
+  state.events?.close()
+  state.events = null
+}
+
+function openEvents() {
+  closeEvents()
+  const events = new EventSource('/console/api/events')
+  state.events = events
+  events.addEventListener('ready', () => {
+    setLive(true, 'Live')
+    void refresh().catch(handleError)
+  })
+  events.addEventListener('update', (message) => {
+    const update = JSON.parse(message.data)
+    if (update.error) return setLive(false, `Store unreachable: ${update.error}`)
+    setLive(true, 'Live')
+    if (update.changed.length > 0 || update.removed.length > 0) applyRows(update.changed)
+    if (update.approvals) renderApprovals(update.approvals)
+  })
+  events.addEventListener('error', () => {
+    setLive(false, 'Reconnecting…')
+    if (events.readyState === EventSource.CLOSED) {
+      // A refused stream (signed out, server restarted): find out which, then retry.
+      setTimeout(() => void start().catch(handleError), 2000)
+    }
+  })
+}
+
+// ----- routing
+
+async function refresh() {
+  if (state.view === 'agents') await Promise.all([loadAgents(), loadApprovals()])
+  else if (state.view === 'agent') await loadAgent(agentHandle)
+}
+
+async function route() {
+  const match = /^#\/agent\/(.+)$/.exec(location.hash)
+  if (match) {
+    state.view = 'agent'
+    agentHandle = decodeURIComponent(match[1])
+    show('agent-view')
+  } else {
+    state.view = 'agents'
+    show('agents-view')
+  }
+  await refresh()
+  $('#main').focus({ preventScroll: true })
+}
+
+function handleError(error) {
+  if (error instanceof Unauthorized) return showSignIn()
+  setLive(false, error.message)
+}
+
+async function start() {
+  try {
+    const session = await api('/console/api/session')
+    $('#sign-out').hidden = session.auth === 'none'
+  } catch (error) {
+    return handleError(error)
+  }
+  await route()
+  openEvents()
+}
+
+window.addEventListener('hashchange', () => void route().catch(handleError))
+void start().catch(handleError)

@@ -1,0 +1,286 @@
+// The console's HTTP surface without a browser: sign-in and its cookie, the same Host and
+// cross-site refusals as /v1 on every route, paging, revocation, cap edits, approvals and
+// the event stream.
+import { createKillSwitch, type KillSwitch } from '@killswitch/core'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createAdminApi } from '../admin-api.js'
+
+const TOKEN = 'console-routes-token-0123456789'
+const ORIGIN = 'http://127.0.0.1:8787'
+
+// biome-ignore lint/suspicious/noExplicitAny: the tests read whatever JSON came back
+const json = (response: Response): Promise<any> => response.json()
+
+const open: KillSwitch[] = []
+afterEach(async () => {
+  for (const ks of open.splice(0)) await ks.close()
+})
+
+function setup(options: { insecureNoAuth?: boolean } = {}) {
+  const ks = createKillSwitch({ runaway: false })
+  open.push(ks)
+  const app = createAdminApi(
+    options.insecureNoAuth
+      ? { killSwitch: ks, insecureNoAuth: true }
+      : { killSwitch: ks, token: TOKEN },
+  )
+  const request = (path: string, init: RequestInit & { json?: unknown } = {}) => {
+    const headers = new Headers(init.headers)
+    if (!headers.has('host')) headers.set('host', '127.0.0.1:8787')
+    let body = init.body
+    if (init.json !== undefined) {
+      headers.set('content-type', 'application/json')
+      body = JSON.stringify(init.json)
+    }
+    return app.fetch(new Request(`${ORIGIN}${path}`, { ...init, headers, body }))
+  }
+  const signIn = async () => {
+    const response = await request('/console/session', {
+      method: 'POST',
+      json: { token: TOKEN },
+      headers: { origin: ORIGIN },
+    })
+    expect(response.status).toBe(200)
+    const cookie = response.headers.get('set-cookie') ?? ''
+    return cookie.split(';')[0] ?? ''
+  }
+  return { ks, request, signIn }
+}
+
+describe('console routes', () => {
+  it('serves the page and its assets with a strict content security policy', async () => {
+    const { request } = setup()
+    const page = await request('/')
+    expect(page.status).toBe(200)
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/)
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'")
+    expect(page.headers.get('x-frame-options')).toBe('DENY')
+    const html = await page.text()
+    expect(html).toContain('<label for="token">Admin token</label>')
+    expect(html).not.toContain('<script>')
+    const script = await request('/console/app.js')
+    expect(script.headers.get('content-type')).toMatch(/^text\/javascript/)
+    expect(await script.text()).toContain('EventSource')
+  })
+
+  it('signs in with the admin token for an HttpOnly, SameSite=Strict session cookie', async () => {
+    const { request, signIn } = setup()
+    expect((await request('/console/api/agents')).status).toBe(401)
+    const wrong = await request('/console/session', {
+      method: 'POST',
+      json: { token: 'wrong-token-but-long-enough' },
+      headers: { origin: ORIGIN },
+    })
+    expect(wrong.status).toBe(401)
+    expect(wrong.headers.get('set-cookie')).toBeNull()
+
+    const response = await request('/console/session', {
+      method: 'POST',
+      json: { token: TOKEN },
+      headers: { origin: ORIGIN },
+    })
+    const setCookie = response.headers.get('set-cookie') ?? ''
+    expect(setCookie).toMatch(
+      /^ks_console=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+$/,
+    )
+    expect(setCookie).not.toContain(TOKEN)
+
+    const cookie = await signIn()
+    expect((await request('/console/api/agents', { headers: { cookie } })).status).toBe(200)
+    // The bearer token works too (scripts), and a made-up session does not.
+    expect(
+      (await request('/console/api/agents', { headers: { authorization: `Bearer ${TOKEN}` } }))
+        .status,
+    ).toBe(200)
+    expect(
+      (await request('/console/api/agents', { headers: { cookie: 'ks_console=made-up' } })).status,
+    ).toBe(401)
+
+    // Signing out ends the session on the server, not just in the browser.
+    await request('/console/session/end', { method: 'POST', headers: { cookie, origin: ORIGIN } })
+    expect((await request('/console/api/agents', { headers: { cookie } })).status).toBe(401)
+  })
+
+  it('refuses cross-site and rebound requests on every console route, whatever the cookie', async () => {
+    const { ks, request, signIn } = setup()
+    await ks.agents.create({ handle: 'a', spendingCap: 5 })
+    const cookie = await signIn()
+    const crossSite = await request('/console/api/agents/a/revoke', {
+      method: 'POST',
+      json: {},
+      headers: { cookie, origin: 'https://evil.example' },
+    })
+    expect(crossSite.status).toBe(403)
+    const fetchSite = await request('/console/api/agents/a/revoke', {
+      method: 'POST',
+      json: {},
+      headers: { cookie, 'sec-fetch-site': 'cross-site' },
+    })
+    expect(fetchSite.status).toBe(403)
+    const signInFromElsewhere = await request('/console/session', {
+      method: 'POST',
+      json: { token: TOKEN },
+      headers: { origin: 'https://evil.example' },
+    })
+    expect(signInFromElsewhere.status).toBe(403)
+    expect((await request('/', { headers: { host: 'rebound.example' } })).status).toBe(403)
+    expect((await ks.agents.get('a')).status).toBe('active')
+  })
+
+  it('pages agents server-side, filtered and ordered, with the CLI figures', async () => {
+    const { ks, request, signIn } = setup()
+    for (let i = 0; i < 120; i++) {
+      await ks.agents.create({ handle: `agent-${String(i).padStart(3, '0')}`, spendingCap: i + 1 })
+    }
+    const cookie = await signIn()
+    const get = async (query: string) =>
+      json(await request(`/console/api/agents?${query}`, { headers: { cookie } }))
+    const last = await get('page=3&pageSize=50')
+    expect(last).toMatchObject({ total: 120, page: 3, pages: 3, pageSize: 50 })
+    expect(last.rows).toHaveLength(20)
+    expect(last.rows[0]).toMatchObject({
+      handle: 'agent-100',
+      spentText: '$0.00 / $101.00',
+      percent: 0,
+      availableText: '$101.00',
+    })
+    expect(last.rows[0].rate).toHaveLength(30)
+    const filtered = await get('q=agent-11&order=handle')
+    expect(filtered.rows.map((row: { handle: string }) => row.handle)).toEqual([
+      ...Array.from({ length: 10 }, (_, i) => `agent-11${i}`),
+    ])
+    const bad = await request('/console/api/agents?pageSize=100000', { headers: { cookie } })
+    expect(bad.status).toBe(400)
+    expect(await bad.json()).toMatchObject({ error: { code: 'invalid_config', field: 'pageSize' } })
+  })
+
+  it('revokes with an optional reason and edits caps; bad input writes nothing', async () => {
+    const { ks, request, signIn } = setup()
+    await ks.agents.create({ handle: 'a', spendingCap: 5 })
+    await ks.agents.create({ handle: 'b', spendingCap: 5 })
+    const cookie = await signIn()
+    const headers = { cookie, origin: ORIGIN }
+    const badCap = await request('/console/api/agents/a', {
+      method: 'PATCH',
+      json: { spendingCap: -1 },
+      headers,
+    })
+    expect(badCap.status).toBe(400)
+    expect((await ks.agents.get('a')).spendingCap).toBe(5)
+    const capped = await request('/console/api/agents/a', {
+      method: 'PATCH',
+      json: { spendingCap: 7.5 },
+      headers,
+    })
+    expect(await capped.json()).toMatchObject({
+      agent: { capText: '$7.50', spentText: '$0.00 / $7.50' },
+    })
+
+    const revoked = await request('/console/api/agents/a/revoke', {
+      method: 'POST',
+      json: { reason: 'looping' },
+      headers,
+    })
+    expect(await revoked.json()).toMatchObject({
+      agent: { status: 'revoked', revokedReason: 'looping' },
+    })
+    await request('/console/api/agents/b/revoke', { method: 'POST', headers })
+    expect((await ks.agents.get('b')).revokedReason).toBe(
+      'revoked in the console (no reason given)',
+    )
+    const audit = await request('/console/api/agents/a/audit?limit=1', { headers })
+    const page = await json(audit)
+    expect(page.entries.map((entry: { type: string }) => entry.type)).toEqual(['revoked'])
+    const older = await request(`/console/api/agents/a/audit?limit=10&before=${page.before}`, {
+      headers,
+    })
+    expect((await json(older)).entries.map((entry: { type: string }) => entry.type)).toEqual([
+      'created',
+      'cap_changed',
+    ])
+  })
+
+  it('lists pending approvals and approves or denies them', async () => {
+    const { ks, request, signIn } = setup()
+    const now = Date.now()
+    for (const [id, handle] of [
+      ['apr_1', 'a'],
+      ['apr_2', 'b'],
+    ] as const) {
+      await ks.agents.create({ handle, spendingCap: 5, approvals: { enabled: true, waitMs: 0 } })
+      await ks.store.openApproval({
+        id,
+        handle,
+        requestedMicros: 2_000_000,
+        reason: 'cap',
+        ttlMs: 60_000,
+        now,
+      })
+    }
+    const cookie = await signIn()
+    const headers = { cookie, origin: ORIGIN }
+    const listed = await json(await request('/console/api/approvals', { headers }))
+    expect(listed.approvals.map((a: { id: string }) => a.id)).toEqual(['apr_1', 'apr_2'])
+    const approved = await request('/console/api/approvals/apr_1/approve', {
+      method: 'POST',
+      json: { amount: 2, ttlMs: 3_600_000 },
+      headers,
+    })
+    expect(await approved.json()).toMatchObject({
+      approval: { status: 'approved', decidedBy: 'console' },
+    })
+    const tooLong = await request('/console/api/approvals/apr_2/approve', {
+      method: 'POST',
+      json: { amount: 2, ttlMs: 1 },
+      headers,
+    })
+    expect(tooLong.status).toBe(400)
+    await request('/console/api/approvals/apr_2/deny', {
+      method: 'POST',
+      json: { reason: 'no' },
+      headers,
+    })
+    expect(await ks.approvals.list({ status: 'pending' })).toEqual([])
+    expect((await ks.approvals.get('apr_2')).status).toBe('denied')
+  })
+
+  it('streams the agents that changed over server-sent events', async () => {
+    const { ks, request, signIn } = setup()
+    await ks.agents.create({ handle: 'quiet', spendingCap: 5 })
+    await ks.agents.create({ handle: 'busy', spendingCap: 5 })
+    const cookie = await signIn()
+    const controller = new AbortController()
+    const response = await request('/console/api/events', {
+      headers: { cookie },
+      signal: controller.signal,
+    })
+    expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/)
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+    let text = ''
+    const next = async (event: string) => {
+      for (;;) {
+        const blocks = text.split('\n\n')
+        const found = blocks.findIndex((block) => block.startsWith(`event: ${event}\n`))
+        if (found >= 0) {
+          text = blocks.slice(found + 1).join('\n\n')
+          return JSON.parse((blocks[found] ?? '').replace(/^event: .*\ndata: /, ''))
+        }
+        const { value, done } = await reader.read()
+        if (done) throw new Error('the stream ended')
+        text += new TextDecoder().decode(value)
+      }
+    }
+    await next('ready')
+    await ks.agents.update('busy', { spendingCap: 9 })
+    const update = await next('update')
+    expect(update.changed.map((row: { handle: string }) => row.handle)).toEqual(['busy'])
+    expect(update.changed[0]).toMatchObject({ spentText: '$0.00 / $9.00', availableText: '$9.00' })
+    controller.abort()
+    await reader.cancel().catch(() => {})
+  })
+
+  it('needs no sign-in when the API runs with --insecure-no-auth', async () => {
+    const { request } = setup({ insecureNoAuth: true })
+    expect(await json(await request('/console/api/session'))).toEqual({ auth: 'none' })
+  })
+})

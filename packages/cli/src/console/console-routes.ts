@@ -1,0 +1,274 @@
+// The operator console, mounted on the admin API's Hono app: the page at `/`, its JSON under
+// /console/api, live updates over server-sent events. Behind the same admin token: it is
+// entered once in the sign-in form and exchanged for an HttpOnly, SameSite=Strict session
+// cookie (a bearer token works too, for scripts). Every /console route goes through the
+// same Host and cross-site checks as /v1 (request-origin.ts), so a state-changing request
+// from another site is refused whatever cookie it carries.
+
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { KillSwitch } from '@killswitch/core'
+import { InvalidConfigError } from '@killswitch/core'
+import type { Context, Hono, MiddlewareHandler } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { streamSSE } from 'hono/streaming'
+import { z } from 'zod'
+import type { AdminKillSwitch } from '../admin-kill-switch.js'
+import { readBody } from '../read-body.js'
+import { refuseCrossSite } from '../request-origin.js'
+import { AgentWatch } from './agent-watch.js'
+import { pageRows, toConsoleRow } from './console-rows.js'
+import {
+  ConsoleSessions,
+  clearedSessionCookie,
+  sessionCookie,
+  sessionIdFrom,
+} from './console-sessions.js'
+import { consoleAssets } from './static-assets.js'
+
+/** Options of `mountConsole`. */
+export interface ConsoleOptions {
+  killSwitch: AdminKillSwitch
+  /** The admin token; undefined only when the API runs with `--insecure-no-auth`. */
+  token: string | undefined
+  /** Host names requests may address (the admin API's set). */
+  allowedHosts: ReadonlySet<string>
+  /** How often the store is read while a page is open. Default 500 ms. */
+  pollIntervalMs?: number
+}
+
+const MAX_PAGE_SIZE = 200
+const signInBody = z.strictObject({ token: z.string().min(1).max(1_000) })
+const revokeBody = z.strictObject({ reason: z.string().trim().max(500).optional() })
+const capBody = z.strictObject({ spendingCap: z.number() })
+const approveBody = z.strictObject({ amount: z.number(), ttlMs: z.number() })
+const denyBody = z.strictObject({ reason: z.string().trim().max(500).optional() })
+
+// The page loads nothing from anywhere else and runs no inline script.
+const SECURITY_HEADERS: Record<string, string> = {
+  'Content-Security-Policy':
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'X-Frame-Options': 'DENY',
+}
+
+const digest = (value: string) => createHash('sha256').update(value).digest()
+
+function wholeNumber(
+  value: string | undefined,
+  field: string,
+  min: number,
+  max: number,
+  fallback: number,
+) {
+  if (value === undefined || value === '') return fallback
+  const number = Number(value)
+  if (!Number.isSafeInteger(number) || number < min || number > max) {
+    throw new InvalidConfigError(
+      field,
+      `Invalid ${field}: "${value}"; give a whole number from ${min} to ${max}.`,
+    )
+  }
+  return number
+}
+
+function unauthorized(c: Context) {
+  return c.json(
+    { error: { code: 'unauthorized', message: 'Sign in with the admin token first.' } },
+    401,
+  )
+}
+
+/**
+ * Adds the console's routes to the admin API's app (before its not-found handler).
+ *
+ * @example
+ * mountConsole(app, { killSwitch: ks, token: options.token, allowedHosts })
+ */
+export function mountConsole(app: Hono, options: ConsoleOptions): void {
+  const ks = options.killSwitch as AdminKillSwitch & { approvals?: KillSwitch['approvals'] }
+  const sessions = new ConsoleSessions()
+  const watch = new AgentWatch(ks, { intervalMs: options.pollIntervalMs ?? 500 })
+  const expected = options.token === undefined ? undefined : digest(options.token)
+  const isToken = (given: string) =>
+    expected !== undefined && timingSafeEqual(digest(given), expected)
+
+  const signedIn = (c: Context): boolean => {
+    if (expected === undefined) return true
+    if (sessions.check(sessionIdFrom(c.req.header('cookie')))) return true
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '')?.[1]
+    return bearer !== undefined && isToken(bearer)
+  }
+
+  const guard: MiddlewareHandler = async (c, next) => {
+    const refused = refuseCrossSite(
+      c.req.method,
+      (name) => c.req.header(name),
+      options.allowedHosts,
+      new URL(c.req.url).host,
+    )
+    if (refused !== undefined)
+      return c.json({ error: { code: 'forbidden', message: refused } }, 403)
+    await next()
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.header(name, value)
+  }
+  const requireSession: MiddlewareHandler = async (c, next) =>
+    signedIn(c) ? next() : unauthorized(c)
+
+  app.use('/', guard)
+  app.use('/console/*', guard)
+  app.use(
+    '/console/*',
+    bodyLimit({
+      maxSize: 16 * 1024,
+      onError: (c) =>
+        c.json(
+          { error: { code: 'invalid_config', message: 'The request body exceeds 16 KiB.' } },
+          413,
+        ),
+    }),
+  )
+  app.use('/console/api/*', requireSession)
+
+  const asset = (name: string) => (c: Context) => {
+    const file = consoleAssets().get(name)
+    if (!file) return c.notFound()
+    return c.body(file.body, 200, { 'Content-Type': file.type })
+  }
+  app.get('/', asset('index.html'))
+  app.get('/console/app.js', asset('app.js'))
+  app.get('/console/app.css', asset('app.css'))
+
+  app.post('/console/session', async (c) => {
+    if (expected === undefined) return c.json({ auth: 'none' })
+    const { token } = signInBody.parse(await readBody(c, 'form-or-json'))
+    if (!isToken(token)) {
+      return c.json(
+        {
+          error: { code: 'unauthorized', message: 'That is not the admin token.', field: 'token' },
+        },
+        401,
+      )
+    }
+    const secure = new URL(c.req.url).protocol === 'https:'
+    c.header('Set-Cookie', sessionCookie(sessions.create(), secure))
+    return c.json({ auth: 'session' })
+  })
+
+  app.post('/console/session/end', (c) => {
+    sessions.end(sessionIdFrom(c.req.header('cookie')))
+    c.header('Set-Cookie', clearedSessionCookie())
+    return c.json({ auth: 'signed_out' })
+  })
+
+  app.get('/console/api/session', (c) =>
+    c.json({ auth: expected === undefined ? 'none' : 'session' }),
+  )
+
+  app.get('/console/api/agents', async (c) => {
+    const order = c.req.query('order')
+    const page = pageRows(await watch.rows(), {
+      q: c.req.query('q') ?? '',
+      order: order === 'spent' || order === 'percent' || order === 'handle' ? order : 'listed',
+      page: wholeNumber(c.req.query('page'), 'page', 1, 1_000_000, 1),
+      pageSize: wholeNumber(c.req.query('pageSize'), 'pageSize', 1, MAX_PAGE_SIZE, 50),
+    })
+    return c.json({
+      ...page,
+      rows: page.rows.map((row) => ({ ...row, rate: watch.rate(row.handle) })),
+    })
+  })
+
+  app.get('/console/api/agents/:handle', async (c) => {
+    const agent = await ks.agents.get(c.req.param('handle'))
+    return c.json({
+      agent: { ...toConsoleRow(agent), rate: watch.rate(agent.handle) },
+      createdAt: agent.createdAt,
+      ...(agent.revokedAt === undefined ? {} : { revokedAt: agent.revokedAt }),
+      grants: agent.grants,
+    })
+  })
+
+  app.get('/console/api/agents/:handle/audit', async (c) => {
+    const limit = wholeNumber(c.req.query('limit'), 'limit', 1, 500, 100)
+    const beforeText = c.req.query('before')
+    const before =
+      beforeText === undefined
+        ? undefined
+        : wholeNumber(beforeText, 'before', 0, Number.MAX_SAFE_INTEGER, 0)
+    const entries = await ks.audit(c.req.param('handle'), {
+      limit,
+      ...(before === undefined ? {} : { before }),
+    })
+    const oldest = entries[0]?.seq
+    return c.json({
+      entries: entries.map((entry) => ({ ...entry, at: new Date(entry.at).toISOString() })),
+      ...(entries.length === limit && oldest !== undefined ? { before: oldest } : {}),
+    })
+  })
+
+  app.post('/console/api/agents/:handle/revoke', async (c) => {
+    const { reason } = revokeBody.parse(await readBody(c, 'json', { allowEmpty: true }))
+    const agent = await ks.agents.revoke(c.req.param('handle'), {
+      reason: reason ? reason : 'revoked in the console (no reason given)',
+    })
+    void watch.poll().catch(() => {})
+    return c.json({ agent: toConsoleRow(agent) })
+  })
+
+  app.patch('/console/api/agents/:handle', async (c) => {
+    const body = capBody.parse(await readBody(c, 'json'))
+    const agent = await ks.agents.update(c.req.param('handle'), body)
+    void watch.poll().catch(() => {})
+    return c.json({ agent: toConsoleRow(agent) })
+  })
+
+  const approvalsApi = () => {
+    if (!ks.approvals)
+      throw new InvalidConfigError('approvals', 'This kill switch has no approvals API.')
+    return ks.approvals
+  }
+
+  app.get('/console/api/approvals', async (c) => c.json({ approvals: await watch.approvals() }))
+
+  app.post('/console/api/approvals/:id/approve', async (c) => {
+    const body = approveBody.parse(await readBody(c, 'json'))
+    const approval = await approvalsApi().approve(c.req.param('id'), { ...body, by: 'console' })
+    void watch.poll().catch(() => {})
+    return c.json({ approval })
+  })
+
+  app.post('/console/api/approvals/:id/deny', async (c) => {
+    const { reason } = denyBody.parse(await readBody(c, 'json', { allowEmpty: true }))
+    const approval = await approvalsApi().deny(c.req.param('id'), {
+      ...(reason ? { reason } : {}),
+      by: 'console',
+    })
+    void watch.poll().catch(() => {})
+    return c.json({ approval })
+  })
+
+  // Live updates: the agents that changed since the last poll, pushed as they are seen.
+  app.get('/console/api/events', (c) =>
+    streamSSE(c, async (stream) => {
+      const closed = new Promise<void>((resolve) => stream.onAbort(resolve))
+      // The baseline: the first poll after this reports changes, not every agent.
+      await watch.rows().catch(() => {})
+      const unsubscribe = watch.subscribe((update) => {
+        void stream.writeSSE({ event: 'update', data: JSON.stringify(update) }).catch(() => {})
+      })
+      const keepAlive = setInterval(
+        () => void stream.write(': keep-alive\n\n').catch(() => {}),
+        15_000,
+      )
+      try {
+        // The page re-reads what it shows once subscribed, so nothing between is missed.
+        await stream.writeSSE({ event: 'ready', data: '{}' })
+        await closed
+      } finally {
+        clearInterval(keepAlive)
+        unsubscribe()
+      }
+    }),
+  )
+}

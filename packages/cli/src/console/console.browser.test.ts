@@ -1,0 +1,240 @@
+// The console in a real headless Chromium (the system's, driven by playwright-core): sign-in,
+// figures equal to `killswitch agents list`, live updates when another process spends, and
+// the Revoke button cutting a stream in flight in another process. The server runs here; the
+// spending and streaming agents run in their own processes on the same sqlite file.
+// Screenshots for the README are written when UPDATE_SCREENSHOTS=1.
+
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createKillSwitch, type KillSwitch, sqliteStore } from '@killswitch/core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type AdminServer, startAdminServer } from '../admin-server.js'
+import { CLI_DIR, launchChromium, runCli, runScript } from './browser-harness.js'
+
+const TOKEN = 'console-test-token-0123456789abcdef'
+const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === '1' ? join(CLI_DIR, 'docs') : undefined
+// Long enough for a loaded machine; every wait below ends as soon as its condition holds.
+const WAIT = { timeout: 15_000 }
+
+let dir: string
+let storePath: string
+let ks: KillSwitch
+let server: AdminServer
+let browser: Browser
+let context: BrowserContext
+let page: Page
+
+const prices = { 'test-model': { inputPerMTok: 1, outputPerMTok: 1 } }
+
+beforeAll(async () => {
+  browser = await launchChromium()
+  dir = mkdtempSync(join(tmpdir(), 'killswitch-console-'))
+  mkdirSync(join(dir, '.killswitch'))
+  storePath = join(dir, '.killswitch', 'state.db')
+  ks = createKillSwitch({ store: sqliteStore(storePath), prices })
+  server = await startAdminServer({ killSwitch: ks, token: TOKEN, port: 0 })
+  context = await browser.newContext({ viewport: { width: 1280, height: 800 } })
+  page = await context.newPage()
+}, 60_000)
+
+afterAll(async () => {
+  await context?.close()
+  await browser?.close()
+  await server?.close()
+  await ks?.close()
+  if (dir) rmSync(dir, { recursive: true, force: true })
+})
+
+async function screenshot(name: string) {
+  const png = await page.screenshot({ fullPage: false })
+  // A real PNG came back (its signature), whether or not it is kept.
+  expect(png.subarray(1, 4).toString()).toBe('PNG')
+  if (SCREENSHOTS) {
+    mkdirSync(SCREENSHOTS, { recursive: true })
+    writeFileSync(join(SCREENSHOTS, name), png)
+  }
+}
+
+/** Another process spends `usd` as `credential` (a paid tool, settled at its price). */
+async function spendInAnotherProcess(credential: string, usd: number) {
+  const child = runScript(
+    `import { createKillSwitch, sqliteStore } from '@killswitch/core'
+     const ks = createKillSwitch({ store: sqliteStore(process.env.KS_STORE) })
+     const guard = ks.guard(process.env.KS_CREDENTIAL)
+     const ticket = await guard.reserveSpend({ amountUsd: Number(process.env.KS_USD), kind: 'tool', description: 'search API' })
+     await guard.settleSpend(ticket)
+     await ks.close()
+     console.log('spent')`,
+    { KS_STORE: storePath, KS_CREDENTIAL: credential, KS_USD: String(usd) },
+  )
+  await child.waitForLine('spent')
+  expect(await child.done).toBe(0)
+}
+
+const row = (handle: string) => page.locator(`#agents tbody tr[data-handle="${handle}"]`)
+
+/** The CLI's `agents list` rows: HANDLE, STATUS, SPENT / CAP, the SPEND bar's percent, AVAILABLE. */
+async function cliAgentsList() {
+  const cli = runCli(['agents', 'list'], dir)
+  expect(await cli.done).toBe(0)
+  const [, ...lines] = cli.output().trim().split('\n')
+  return lines.map((line) => {
+    const match = /^(\S+)\s+(\S+)\s+(\$\S+ \/ \$\S+)\s+[█░]+\s+(\d+)%\s+(\$\S+)$/.exec(line.trim())
+    if (!match) throw new Error(`unexpected agents list line: ${line}`)
+    const [, handle, status, spent, percent, available] = match
+    return { handle, status, spent, percent: `${percent}%`, available }
+  })
+}
+
+async function consoleAgentsList() {
+  return page.locator('#agents tbody tr').evaluateAll((rows) =>
+    rows.map((tr) => ({
+      handle: tr.querySelector('th')?.textContent ?? '',
+      status: tr.querySelector('.status')?.textContent ?? '',
+      spent: tr.querySelector('td.spent')?.textContent ?? '',
+      percent: tr.querySelector('.bar .pct')?.textContent ?? '',
+      available: tr.querySelector('td.available')?.textContent ?? '',
+    })),
+  )
+}
+
+describe('the console in a real browser', () => {
+  let researcher: string
+
+  it('signs in once with the admin token; the session cookie is HttpOnly and SameSite=Strict', async () => {
+    researcher = (await ks.agents.create({ handle: 'researcher-agent-7', spendingCap: 20 }))
+      .credential
+    await ks.agents.create({ handle: 'billing-agent', spendingCap: 20 })
+    await ks.agents.create({ handle: 'support-bot', spendingCap: 5 })
+    await spendInAnotherProcess(researcher, 3.5)
+
+    await page.goto(server.url)
+    const token = page.getByLabel('Admin token')
+    await token.waitFor(WAIT)
+    await screenshot('console-sign-in.png')
+    await token.fill('not-the-token-but-long-enough')
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await expect(page.getByRole('alert').first().textContent()).resolves.toBeDefined()
+    await page.locator('#sign-in-error', { hasText: 'not the admin token' }).waitFor(WAIT)
+
+    await token.fill(TOKEN)
+    await token.press('Enter')
+    await row('researcher-agent-7').waitFor(WAIT)
+    const [cookie, ...others] = await context.cookies()
+    expect(others).toEqual([])
+    expect(cookie).toMatchObject({ name: 'ks_console', httpOnly: true, sameSite: 'Strict' })
+    // The cookie is a session id, never the token.
+    expect(cookie?.value).not.toContain(TOKEN)
+    expect(await page.evaluate('document.cookie')).toBe('')
+  })
+
+  it('shows the same figures as `killswitch agents list` for the same store', async () => {
+    await page.reload()
+    await row('researcher-agent-7').locator('td.spent', { hasText: '$3.50' }).waitFor(WAIT)
+    expect(await consoleAgentsList()).toEqual(await cliAgentsList())
+  })
+
+  it('updates live when another process spends', async () => {
+    const spent = row('researcher-agent-7').locator('td.spent')
+    expect(await spent.textContent()).toBe('$3.50 / $20.00')
+    await spendInAnotherProcess(researcher, 11.25)
+    // No reload: the page hears of it over server-sent events.
+    await row('researcher-agent-7')
+      .locator('td.spent', { hasText: '$14.75 / $20.00' })
+      .waitFor(WAIT)
+    expect(await row('researcher-agent-7').locator('.bar .pct').first().textContent()).toBe('73%')
+    expect(await consoleAgentsList()).toEqual(await cliAgentsList())
+    await screenshot('console-agents.png')
+  })
+
+  it('the Revoke button cuts a stream in flight in another process', async () => {
+    const streamer = await ks.agents.create({ handle: 'streaming-agent', spendingCap: 10 })
+    // A provider that streams tokens until the client goes away, and a guarded call reading
+    // it with the guard's signal, in another process.
+    const child = runScript(
+      `import { createServer } from 'node:http'
+       import { createKillSwitch, sqliteStore } from '@killswitch/core'
+       const provider = createServer((req, res) => {
+         res.writeHead(200, { 'content-type': 'text/event-stream' })
+         const timer = setInterval(() => res.write('data: token\\n\\n'), 20)
+         res.on('close', () => { clearInterval(timer); console.log('provider saw the client hang up') })
+       })
+       await new Promise((resolve) => provider.listen(0, '127.0.0.1', resolve))
+       const ks = createKillSwitch({ store: sqliteStore(process.env.KS_STORE), prices: ${JSON.stringify(prices)} })
+       const guard = ks.guard(process.env.KS_CREDENTIAL)
+       const ticket = await guard.beforeModelCall({ model: 'test-model', input: 'hello', maxOutputTokens: 100000 })
+       const response = await fetch('http://127.0.0.1:' + provider.address().port, { signal: guard.signal })
+       const reader = response.body.getReader()
+       let chunks = 0
+       try {
+         for (;;) {
+           const { done, value } = await reader.read()
+           if (done) break
+           guard.onOutputDelta(ticket, { text: new TextDecoder().decode(value) })
+           if (++chunks === 3) console.log('streaming')
+         }
+         console.log('the stream ended by itself')
+       } catch (error) {
+         await guard.failModelCall(ticket, error)
+         console.log('cut: ' + (guard.signal.reason?.code ?? error.name))
+       }
+       await ks.close()
+       provider.close()`,
+      { KS_STORE: storePath, KS_CREDENTIAL: streamer.credential },
+    )
+    await child.waitForLine('streaming')
+
+    const agentRow = row('streaming-agent')
+    await agentRow.waitFor(WAIT)
+    await agentRow.getByRole('button', { name: 'Revoke' }).click()
+    const dialog = page.getByRole('dialog')
+    await dialog.getByLabel('Reason (optional)').fill('runaway loop at 2 AM')
+    await screenshot('console-revoke.png')
+    await dialog.getByRole('button', { name: 'Revoke' }).click()
+
+    expect(await child.waitForLine(/^cut: /)).toBe('cut: agent_revoked')
+    await child.waitForLine('provider saw the client hang up')
+    expect(await child.done).toBe(0)
+    await agentRow.locator('.status', { hasText: 'revoked' }).waitFor(WAIT)
+    expect(await agentRow.getByRole('button', { name: 'Revoke' }).isDisabled()).toBe(true)
+    const revoked = await ks.agents.get('streaming-agent')
+    expect(revoked).toMatchObject({
+      status: 'revoked',
+      revokedReason: 'runaway loop at 2 AM',
+      held: 0,
+    })
+    // What streamed before the cut was charged: money that left is spent.
+    expect(revoked.spent).toBeGreaterThan(0)
+  })
+
+  it('shows an agent page with its audit timeline and spend chart, keyboard only', async () => {
+    await page.goto(`${server.url}/#/`)
+    await row('researcher-agent-7').waitFor(WAIT)
+    const link = page.getByRole('link', { name: 'researcher-agent-7' })
+    await link.focus()
+    await page.keyboard.press('Enter')
+    await page.getByRole('heading', { name: 'researcher-agent-7' }).waitFor(WAIT)
+    const timeline = page.locator('#timeline li')
+    await timeline.first().waitFor(WAIT)
+    // The timeline is the agent's audit log, newest first, entry for entry.
+    const audit = await ks.audit('researcher-agent-7', { limit: 100 })
+    expect(await timeline.locator('span[class^="type-"]').allTextContents()).toEqual(
+      audit.map((entry) => entry.type).reverse(),
+    )
+    expect(audit.filter((entry) => entry.type === 'settled')).toHaveLength(2)
+    expect(await page.locator('#spend-chart svg').getAttribute('aria-label')).toBe(
+      'Spend rising to $14.75 over the entries shown',
+    )
+    await screenshot('console-agent.png')
+
+    // Cap edit from the keyboard: Edit cap, type, Enter.
+    await page.locator('#agent-summary').getByRole('button', { name: 'Edit cap' }).focus()
+    await page.keyboard.press('Enter')
+    await page.getByLabel('Spending cap (USD)').fill('80')
+    await page.keyboard.press('Enter')
+    await page.locator('#agent-summary .spent', { hasText: '$14.75 / $80.00' }).waitFor(WAIT)
+    expect((await ks.agents.get('researcher-agent-7')).spendingCap).toBe(80)
+  })
+})
