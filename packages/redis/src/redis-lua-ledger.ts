@@ -6,8 +6,8 @@
 // - `agent`     hash: the record; `heldMicros` and `unreconciledMicros` are counters kept in
 //               step with the holds; `holdSeq` numbers holds in the order they were taken;
 // - `hold`      hash: live hold id -> JSON {seq, amount, expires, updated, levels};
-// - `holdexp`   sorted set: "<seq, 16 digits>:<hold id>" by expiry (ties in the order the
-//               holds were taken, as the reference ledger sweeps them);
+// - `holdexp`   sorted set: hold ids by expiry (ties in hold id order, as the reference
+//               ledger's storages sweep them);
 // - `holddone`  hash: finished hold id -> JSON {state, amount, expires, charged, updated,
 //               levels}, kept for idempotency (a retried settle is a duplicate, a late settle
 //               corrects a lapse);
@@ -217,9 +217,10 @@ local function save_money(a)
 end
 
 
+-- Expiry ties lapse in hold id order (a sorted set orders equal scores by member), as the
+-- reference ledger's storages do.
 local function member(seq, id)
-  local s = int(seq)
-  return string.rep('0', 16 - #s) .. s .. ':' .. id
+  return id
 end
 
 local function live_hold(id)
@@ -295,7 +296,7 @@ local function sweep(a, now)
   local due = redis.call('ZRANGEBYSCORE', K.exp, '-inf', int(now))
   if #due == 0 then return a end
   for _, m in ipairs(due) do
-    local h = live_hold(string.sub(m, 18))
+    local h = live_hold(m)
     redis.call('ZREM', K.exp, m)
     if h then
       redis.call('HDEL', K.live, h.id)
@@ -303,6 +304,14 @@ local function sweep(a, now)
       a.spent = a.spent + h.amount
       a.unrec = a.unrec + h.amount
       save_done(h.id, 'lapsed', h.amount, h.expires, h.amount, now, h.levels)
+      -- The windows it was held in: held becomes spent there too (applyToLevels).
+      if h.amount > 0 and h.levels and #h.levels > 0 then
+        local prefix = string.sub(K.agent, 1, #K.agent - #handle - #'agent:')
+        for _, key in ipairs(h.levels) do
+          redis.call('HINCRBY', prefix .. 'usage:' .. key, 'spentMicros', int(h.amount))
+          redis.call('HINCRBY', prefix .. 'usage:' .. key, 'heldMicros', int(0 - h.amount))
+        end
+      end
       audit(lapsed_entry(handle, h, now))
     end
   end

@@ -304,4 +304,27 @@ export function budgetCases(context: SuiteContext): void {
       store.createBudget({ id, limits: [], createdAt: T0, updatedAt: T0 }),
     ).rejects.toMatchObject({ field: 'id' })
   })
+
+  it('charges a lapsed hold to its windows too, and corrects them on a late settle', async () => {
+    const store = await context.open()
+    const team = uniqueHandle('lapse-team')
+    await store.createBudget({
+      id: team,
+      limits: [{ amountMicros: 10_000, per: 'day' }],
+      createdAt: T0,
+      updatedAt: T0,
+    })
+    const handle = await agentWith(store, 'lapse-budget', 1_000_000, { budgets: [team] })
+    await store.reserve({ handle, holdId: 'x', amountMicros: 4_000, ttlMs: 1_000, now: T0 })
+    const key = windowKey('budget', team, { amountMicros: 0, per: 'day' }, T0)
+    expect(await store.readUsage([key])).toEqual([{ spentMicros: 0, heldMicros: 4_000 }])
+    await store.getAgent(handle, T0 + 2_000)
+    expect(await store.readUsage([key])).toEqual([{ spentMicros: 4_000, heldMicros: 0 }])
+    await store.settle({ handle, holdId: 'x', costMicros: 1_500, now: T0 + 3_000 })
+    expect(await store.readUsage([key])).toEqual([{ spentMicros: 1_500, heldMicros: 0 }])
+    await store.reserve({ handle, holdId: 'y', amountMicros: 500, ttlMs: 1_000, now: T0 + 4_000 })
+    await store.getAgent(handle, T0 + 6_000)
+    await store.release({ handle, holdId: 'y', now: T0 + 6_000 })
+    expect(await store.readUsage([key])).toEqual([{ spentMicros: 1_500, heldMicros: 0 }])
+  })
 }

@@ -31,7 +31,7 @@ export interface LedgerStorage {
   saveAgent(record: AgentRecord): void
   hold(handle: string, holdId: string): HoldRecord | undefined
   saveHold(handle: string, hold: HoldRecord): void
-  /** The agent's live holds whose expiry is at or before `now`, oldest expiry first. */
+  /** The agent's live holds whose expiry is at or before `now`: by expiry, then hold id. */
   dueHolds(handle: string, now: number): HoldRecord[]
   appendAudit(entry: AuditEntry): void
   budget(id: string): BudgetRecord | undefined

@@ -101,6 +101,8 @@ export function sweep(
       chargedMicros: hold.amountMicros,
       updatedAt: now,
     })
+    // In the windows it was held in too, held becomes spent.
+    applyToLevels(storage, hold.levels, hold.amountMicros, -hold.amountMicros)
     storage.appendAudit(lapsedEntry(handle, hold, now))
   }
   const swept = { ...agent, spentMicros, heldMicros, unreconciledMicros }

@@ -106,7 +106,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
         else if (hold.expiresAt < next) next = hold.expiresAt
       }
       state.nextExpiry = next
-      return due.sort((a, b) => a.expiresAt - b.expiresAt)
+      return due.sort(
+        (a, b) => a.expiresAt - b.expiresAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+      )
     },
     appendAudit: (entry) => {
       const state = agents.get(entry.handle)
