@@ -49,6 +49,12 @@ const upstream = createServer((req, res) => {
     body += chunk
   })
   req.on('end', () => {
+    if (body.includes('"model":"hang"')) {
+      // The first chunk, then nothing until the client goes away (for the revoke timing).
+      res.writeHead(200, { 'content-type': 'text/event-stream' })
+      res.write(`${chunks.split('\n\n')[0]}\n\n`)
+      return
+    }
     if (body.includes('"stream":true')) {
       res.writeHead(200, { 'content-type': 'text/event-stream' })
       res.end(`${chunks}data: [DONE]\n\n`)
@@ -62,7 +68,10 @@ await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
 const upstreamURL = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`
 
 const ks = createKillSwitch({
-  prices: { 'gpt-4o': { inputPerMTok: 2.5, outputPerMTok: 10 } },
+  prices: {
+    'gpt-4o': { inputPerMTok: 2.5, outputPerMTok: 10 },
+    hang: { inputPerMTok: 2.5, outputPerMTok: 10 },
+  },
   runaway: false,
 })
 const agent = await ks.agents.create({ handle: 'bench', spendingCap: 1_000_000 })
@@ -142,6 +151,38 @@ for (const stream of [false, true]) {
     console.log(`${label} ${q}   ${ms(r.direct)}  ${ms(r.gateway)}  ${ms(r.added)}`)
   }
 }
+/** From `revoke()` to the agent reading the final error event of its stream in flight. */
+async function revokeToCut(samples: number) {
+  const times: number[] = []
+  for (let i = 0; i < samples; i++) {
+    const victim = await ks.agents.create({ handle: `victim-${i}`, spendingCap: 1 })
+    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${victim.credential}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'hang', messages, stream: true }),
+    })
+    const reader = response.body?.getReader()
+    if (!reader) throw new Error('no stream')
+    const decoder = new TextDecoder()
+    let text = ''
+    while (!text.includes('\n\n')) text += decoder.decode((await reader.read()).value)
+    const started = performance.now()
+    await ks.agents.revoke(`victim-${i}`, { reason: 'bench' })
+    while (!text.includes('agent_revoked')) {
+      const { done, value } = await reader.read()
+      if (done) throw new Error('stream ended without the error event')
+      text += decoder.decode(value)
+    }
+    times.push(performance.now() - started)
+  }
+  times.sort((x, y) => x - y)
+  return { p50: percentile(times, 0.5), p99: percentile(times, 0.99) }
+}
+
+const cut = await revokeToCut(50)
+console.log(
+  `revoke -> stream cut (error event read by the agent), 50 streams: p50 ${cut.p50.toFixed(3)} ms, p99 ${cut.p99.toFixed(3)} ms`,
+)
 const rps = await throughput(3, 16)
 console.log(`through the gateway, 16 in flight, one process: ${Math.round(rps)} requests/s`)
 const spent = (await ks.agents.get('bench')).spent
