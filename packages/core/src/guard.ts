@@ -36,7 +36,7 @@ import { MAX_TTL_MS } from './ledger/ledger-input.js'
 import { type ModelCall, type ModelCallStart, runModelCall, startModelCall } from './model-call.js'
 import { toMicros, toUsd } from './money.js'
 import { affordableOutputTokens, costBound, inputTokenBound } from './pricing/cost.js'
-import { outputCounting } from './pricing/output-count.js'
+import { knownOutputCounting, outputCounting } from './pricing/output-count.js'
 
 // A reserve refused for the cap is retried with fresh numbers (a smaller clamp may fit).
 const RESERVE_ATTEMPTS = 4
@@ -98,7 +98,7 @@ class Guard implements AgentGuard {
     const inputTokens = inputTokenBound(request.input, { contextWindow: rates.contextWindow })
     // The hold covers what the output count can reach: the max output tokens the provider is
     // told, times the count's headroom when the model's tokenizer is not known.
-    const counting = await outputCounting(request.model)
+    const counting = knownOutputCounting(request.model) ?? (await outputCounting(request.model))
     const wanted = userMax ?? engine.defaultMaxOutputTokens
     let fresh = false
     for (let attempt = 0; attempt < RESERVE_ATTEMPTS; attempt++) {

@@ -71,12 +71,28 @@ const conservative: OutputCounting = {
  * const count = counting.start(ticket.maxOutputTokens)
  */
 export async function outputCounting(model: string): Promise<OutputCounting> {
+  const known = knownCounting.get(model)
+  if (known) return known
   const encoding = tokenizerOf(model)
-  if (encoding === undefined) return conservative
-  const counter = await createTokenCounter(encoding)
-  if (counter === undefined) return conservative
-  return { headroom: 1, start: (maxOutputTokens) => new Count(maxOutputTokens, counter) }
+  let counting = conservative
+  if (encoding !== undefined) {
+    const counter = await createTokenCounter(encoding)
+    if (counter !== undefined) {
+      counting = { headroom: 1, start: (maxOutputTokens) => new Count(maxOutputTokens, counter) }
+    }
+  }
+  if (knownCounting.size < MODELS_KEPT) knownCounting.set(model, counting)
+  return counting
 }
+
+/** How a model's output is counted, once known: no await on the guard's hot path. */
+export function knownOutputCounting(model: string): OutputCounting | undefined {
+  return knownCounting.get(model)
+}
+
+// Model ids come from callers: the cache is bounded (past it, the lookup runs each time).
+const MODELS_KEPT = 1_000
+const knownCounting = new Map<string, OutputCounting>()
 
 class Count implements OutputCount {
   tokens = 0
