@@ -241,6 +241,7 @@ export function affordableOutputTokens(
   if (rate === 0) return Number.POSITIVE_INFINITY
   // The largest n with ceil(n * rate / 1e6) <= left is floor(left * 1e6 / rate), exactly:
   // in BigInt, since left * 1e6 passes 2^53 for a large cap (one division, no search).
-  const n = (BigInt(left) * BigInt(PER_MILLION)) / BigInt(rate)
+  if (!Number.isFinite(left)) return left > 0 ? Number.MAX_SAFE_INTEGER : 0
+  const n = (BigInt(Math.floor(left)) * BigInt(PER_MILLION)) / BigInt(Math.ceil(rate))
   return n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n)
 }
