@@ -85,6 +85,14 @@ const MEDIA_TYPES = new Set([
   'media',
   'image_file',
   'container_upload',
+  // AI SDK tool-result content and reasoning files.
+  'reasoning-file',
+  'image-data',
+  'image-url',
+  'image-file-id',
+  'file-data',
+  'file-url',
+  'file-id',
 ])
 // Gemini parts carry their content under a key, without a `type`.
 const MEDIA_KEYS = new Set(['inline_data', 'inlineData', 'file_data', 'fileData'])

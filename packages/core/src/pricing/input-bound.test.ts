@@ -19,6 +19,17 @@ const unsized: Array<[string, unknown]> = [
   ['AI SDK file by URL', { type: 'file', data: new URL(pdfUrl), mediaType: 'application/pdf' }],
   ['AI SDK file by URL string', { type: 'file', data: pdfUrl, mediaType: 'application/pdf' }],
   ['AI SDK file by bytes', { type: 'file', data: bytes, mediaType: 'application/pdf' }],
+  [
+    'AI SDK tagged file reference',
+    { type: 'file', data: { type: 'reference', reference: { openai: 'file-1' } } },
+  ],
+  [
+    'AI SDK tool result with an image',
+    {
+      type: 'tool-result',
+      output: { type: 'content', value: [{ type: 'image-url', url: 'https://x/y.png' }] },
+    },
+  ],
   ['AI SDK file by base64', { type: 'file', data: base64, mediaType: 'application/pdf' }],
   ['AI SDK image by URL', { type: 'image', image: new URL('https://example.com/cat.png') }],
   ['OpenAI image_url', { type: 'image_url', image_url: { url: 'https://example.com/cat.png' } }],
