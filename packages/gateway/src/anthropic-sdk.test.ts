@@ -55,6 +55,20 @@ describe('the Anthropic SDK through the gateway', () => {
     expect(await f.spentMicros('claude-stream')).toBe(2 * BILLED)
   })
 
+  it('counts tokens and lists models for free, with the gateway key', async () => {
+    const key = await f.agent('claude-free')
+    const counted = await client(key).messages.countTokens({
+      model: request.model,
+      messages: request.messages,
+    })
+    expect(counted.input_tokens).toBe(12)
+    expect(f.upstream.calls.at(-1)?.headers['x-api-key']).toBe(ANTHROPIC_KEY)
+    const models = await client(key).models.list()
+    expect(f.upstream.calls.at(-1)?.headers['x-api-key']).toBe(ANTHROPIC_KEY)
+    expect(models.data.length).toBeGreaterThan(0)
+    expect(await f.spentMicros('claude-free')).toBe(0)
+  })
+
   it('clamps max_tokens, and a thinking budget below it, to what the budget pays for', async () => {
     const key = await f.agent('claude-clamped', 0.03)
     // $0.03 at $15 per million output tokens pays for at most 2,000 of them.

@@ -12,6 +12,7 @@ import { record as asRecord, badRequest } from './dialects/dialect.js'
 import { openaiChat } from './dialects/openai-chat.js'
 import { openaiEmbeddings } from './dialects/openai-embeddings.js'
 import { openaiResponses } from './dialects/openai-responses.js'
+import { forwardFree } from './free-route.js'
 import { GuardCache } from './guard-cache.js'
 import { forwardModelCall } from './guarded-forward.js'
 import { type ProviderConfig, resolveUpstream, type Upstream } from './providers.js'
@@ -165,51 +166,21 @@ export function createGateway(options: GatewayOptions): Hono {
     )
   }
 
-  // Listing models spends nothing, but a revoked agent is refused here too.
-  const models = (c: { req: { raw: Request; path: string } }) => {
-    const anthropic = c.req.raw.headers.has('anthropic-version')
-    const family: ApiFamily = anthropic ? 'anthropic' : 'openai'
-    return serve(c.req.raw, family, async (credential, record) => {
-      const handle = await guards.get(credential).check()
-      record.handle = handle
+  // Listing models and counting tokens spend nothing, but a revoked agent is refused here too.
+  const free = (fixed?: ApiFamily) => (c: { req: { raw: Request } }) => {
+    const request = c.req.raw
+    const family: ApiFamily =
+      fixed ?? (request.headers.has('anthropic-version') ? 'anthropic' : 'openai')
+    return serve(request, family, async (credential, record) => {
+      record.handle = await guards.get(credential).check()
       const upstream = upstreams[family]
       if (!upstream) throw notConfigured(family)
-      const url = new URL(c.req.raw.url)
-      const path = family === 'anthropic' ? url.pathname : url.pathname.replace(/^\/v1/, '')
-      const headers: Record<string, string> = { accept: 'application/json' }
-      const version = c.req.raw.headers.get('anthropic-version')
-      if (version) headers['anthropic-version'] = version
-      let response: Response
-      try {
-        response = await doFetch(`${upstream.baseURL}${path}${url.search}`, {
-          headers: { ...headers, ...upstream.authHeaders() },
-          signal: c.req.raw.signal,
-        })
-      } catch (error) {
-        onError(error)
-        throw {
-          status: 502,
-          code: 'upstream_unreachable',
-          message: 'The gateway could not reach the model provider.',
-        } satisfies GatewayError
-      }
-      if (response.status === 401 || response.status === 403) {
-        await response.body?.cancel()
-        throw {
-          status: 502,
-          code: 'upstream_auth_failed',
-          message:
-            'The model provider refused the gateway: the gateway operator must check its provider key.',
-        } satisfies GatewayError
-      }
-      return new Response(upstream.redact(await response.text()), {
-        status: response.status,
-        headers: { 'content-type': response.headers.get('content-type') ?? 'application/json' },
-      })
+      return forwardFree({ request, family, upstream, fetch: doFetch, onError })
     })
   }
-  app.get('/v1/models', models)
-  app.get('/v1/models/:model{.+}', models)
+  app.get('/v1/models', free())
+  app.get('/v1/models/:model{.+}', free())
+  app.post('/v1/messages/count_tokens', free('anthropic'))
 
   const x402 = options.x402
   if (x402) {

@@ -205,6 +205,8 @@ export async function startFakeUpstream(options: {
         call.completed = true
         return
       }
+      case 'POST /v1/messages/count_tokens':
+        return json(200, { input_tokens: 12 })
       case 'POST /v1/messages': {
         if (!stream) {
           bill(within(ANTHROPIC_USAGE))
