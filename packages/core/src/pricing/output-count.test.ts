@@ -145,3 +145,35 @@ describe('output counting with the model tokenizer', () => {
     )
   })
 })
+
+describe('the least output an honest provider reports', () => {
+  it.each([
+    ['English', 'The committee reviewed the proposal and agreed to fund the next phase. '],
+    ['Russian', 'Комитет рассмотрел предложение и согласился финансировать следующий этап. '],
+    ['Hindi', 'समिति ने प्रस्ताव की समीक्षा की और काम के अगले चरण को वित्त पोषित करने पर सहमति दी। '],
+    ['Chinese', '我们今天讨论了项目的进展情况，并决定下周继续推进。'],
+  ])(
+    'never disbelieves gpt-4o reporting its real count for %s, counted or not',
+    async (_, sample) => {
+      const counting = await outputCounting('gpt-4o')
+      const text = sample.repeat(30)
+      const real = tokens(gpt4o, text)
+      // Far from the limit (counted as bytes) and past it (counted with the tokenizer).
+      for (const max of [1_000_000, Math.floor(real / 2)]) {
+        const count = counting.start(max)
+        for (const token of gpt4o.encode(text, [], [])) count.add({ text: gpt4o.decode([token]) })
+        expect(count.floor()).toBeLessThanOrEqual(real)
+        expect(count.floor()).toBeGreaterThan(0)
+      }
+    },
+  )
+
+  it('disbelieves a count far below what streamed', async () => {
+    const counting = await outputCounting('gpt-4o')
+    const count = counting.start(100)
+    const text = 'The committee reviewed the proposal and agreed. '.repeat(40)
+    count.add({ text })
+    // Near the limit the tokenizer counts: a report of a tenth of it is not believed.
+    expect(count.floor()).toBeGreaterThan(tokens(gpt4o, text) / 10)
+  })
+})

@@ -35,6 +35,9 @@ export function conservativeTokens(text: string): number {
   return Buffer.byteLength(text, 'utf8')
 }
 
+/** The most UTF-8 bytes an honest o200k or cl100k token carries on average, in any script. */
+const DENSEST_KNOWN_TOKENIZER = 12
+
 /** The output of one model call, counted as it streams. */
 export interface OutputCount {
   /** Counted output tokens so far: never below what the provider bills for the text. */
@@ -140,6 +143,12 @@ class Count implements OutputCount {
   }
 
   floor(): number {
-    return Math.ceil(this.tokens / UNKNOWN_TOKENIZER_HEADROOM)
+    // Counted with the tokenizer: the provider's own count, give or take tokens that a
+    // delta boundary split.
+    if (this.#counter && this.#deltas === undefined) return Math.floor(this.tokens * 0.9)
+    // Counted as bytes: an honest token carries at most this many on average (o200k runs
+    // 10.8 bytes a token in Russian; other tokenizers within the headroom).
+    const bytesPerToken = this.#counter ? DENSEST_KNOWN_TOKENIZER : UNKNOWN_TOKENIZER_HEADROOM
+    return Math.ceil(this.tokens / bytesPerToken)
   }
 }
