@@ -1,6 +1,8 @@
 // Every way a model call ends, priced by one rule (call-ending.ts), checked in the ledger to
 // the micro-dollar.
 import fc from 'fast-check'
+import { Tiktoken } from 'js-tiktoken/lite'
+import o200k from 'js-tiktoken/ranks/o200k_base'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { type CallFigures, costOfEnding } from './call-ending.js'
 import { AgentRevokedError, SpendingCapExceededError } from './errors.js'
@@ -383,3 +385,51 @@ describe('hold leases', () => {
     expect(await ks.agents.get('agent')).toMatchObject({ held: 0, spent: 0.05, unreconciled: 0.05 })
   })
 })
+
+describe('a model whose tokenizer is known (gpt-4o)', () => {
+  const text =
+    'Quarterly revenue grew 12% to $4.2M; 北京 and São Paulo led. 👍 Next: hire 3 engineers. '.repeat(
+      8,
+    )
+
+  it('never cuts an honest stream within its max, stops one past it, settles to the micro-dollar', async () => {
+    const encoder = new Tiktoken(o200k)
+    const deltas = encoder.encode(text, [], []).map((token) => encoder.decode([token]))
+    const clean = deltas.filter((delta) => !delta.includes('\uFFFD'))
+    const ks = createKillSwitch({ runaway: false })
+    const agent = await ks.agents.create({ handle: 'gpt', spendingCap: 1 })
+    const guard = ks.guard(agent.credential)
+    const rates = createPriceSource().resolve('gpt-4o', 'openai')!
+    const max = 40
+    const request = { model: 'gpt-4o', provider: 'openai', input: 'Report.', maxOutputTokens: max }
+
+    const honest = await guard.beforeModelCall(request)
+    // The hold covers the max output tokens themselves: no headroom for a known tokenizer.
+    expect(honest.reservedUsd * 1e6).toBe(costBound(inputBound('Report.'), max, rates))
+    for (const delta of clean.slice(0, max)) guard.onOutputDelta(honest, { text: delta })
+    const usage = { inputTokens: 12, outputTokens: max }
+    await guard.afterModelCall(honest, { usage })
+    expect(Math.round((await ks.agents.get('gpt')).spent * 1e6)).toBe(costOfUsage(usage, rates))
+
+    const runaway = await guard.beforeModelCall(request)
+    let passed = 0
+    const stop = () => {
+      for (const delta of clean) {
+        guard.onOutputDelta(runaway, { text: delta })
+        passed++
+      }
+    }
+    expect(stop).toThrow(SpendingCapExceededError)
+    expect(passed).toBe(max)
+    await guard.failModelCall(runaway, new Error('cut'))
+    const state = await ks.agents.get('gpt')
+    expect(state.held).toBe(0)
+    expect(Math.round(state.spent * 1e6)).toBeLessThanOrEqual(
+      costOfUsage(usage, rates) + Math.round(runaway.reservedUsd * 1e6),
+    )
+  })
+})
+
+function inputBound(text: string): number {
+  return Buffer.byteLength(text, 'utf8')
+}
