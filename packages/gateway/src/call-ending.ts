@@ -4,12 +4,6 @@
 // the core charges it. The core decides what each ending costs.
 import type { AgentGuard, ModelCallTicket, TokenUsage } from '@killswitch/core'
 
-type FailModelCall = (
-  ticket: ModelCallTicket,
-  error: unknown,
-  outcome?: { sent: boolean; usage?: TokenUsage },
-) => Promise<void>
-
 /**
  * Ends a call that failed or was cut, telling the core whether the request left and what
  * usage the provider had reported by then (a cut stream's `message_start`, say).
@@ -21,9 +15,7 @@ export function failCall(
   sent: boolean,
   usage?: TokenUsage,
 ): Promise<void> {
-  const outcome = usage === undefined ? { sent } : { sent, usage }
-  // The optional third argument is read by the core's lifecycle where it supports it.
-  return (guard.failModelCall as FailModelCall).call(guard, ticket, error, outcome)
+  return guard.failModelCall(ticket, error, usage === undefined ? { sent } : { sent, usage })
 }
 
 // Errors raised before a connection exists: the request cannot have reached the upstream.
