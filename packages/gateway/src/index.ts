@@ -4,6 +4,11 @@ export type { ApiFamily, GatewayError } from './api-errors.js'
 export { createGateway, type GatewayOptions } from './create-gateway.js'
 export type { ProviderConfig } from './providers.js'
 export {
+  type ProvidersFile,
+  parseProvidersFile,
+  readProvidersFile,
+} from './providers-file.js'
+export {
   type RunningGateway,
   type StartGatewayOptions,
   startGateway,

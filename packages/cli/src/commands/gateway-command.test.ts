@@ -1,8 +1,11 @@
 // `killswitch gateway --store <spec> --port <n>` in-process: it serves the gateway over the
 // CLI's kill switch, takes the provider key from the environment, never prints it, and
 // stops on the signal.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createKillSwitch, memoryStore } from '@killswitch/core'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { runCli } from '../run-cli.js'
@@ -58,5 +61,50 @@ describe('killswitch gateway', () => {
     expect(printed).not.toContain(PROVIDER_KEY)
     expect(printed).not.toContain(agent.credential)
     await ks.close()
+  })
+
+  it('takes the provider keys from --providers, and refuses a malformed file before serving', async () => {
+    const ks = createKillSwitch({ store: memoryStore() })
+    const agent = await ks.agents.create({ handle: 'file-agent', spendingCap: 1 })
+    const dir = mkdtempSync(join(tmpdir(), 'killswitch-gateway-cli-'))
+    const fileKey = 'sk-from-the-providers-file-0123456789'
+    const file = join(dir, 'providers.json')
+    writeFileSync(file, JSON.stringify({ openai: { apiKey: fileKey, baseURL: upstreamURL } }))
+    const bad = join(dir, 'bad.json')
+    writeFileSync(bad, JSON.stringify({ openai: { key: fileKey } }))
+    const io = (stdout = buffer(), stderr = buffer(), signal?: AbortSignal) => ({
+      stdout,
+      stderr,
+      env: {},
+      cwd: dir,
+      ...(signal ? { signal } : {}),
+      openKillSwitch: async () => ({ killSwitch: ks, close: async () => {} }),
+    })
+    try {
+      const refused = io()
+      expect(await runCli(['gateway', '--providers', 'bad.json', '--port', '0'], refused)).toBe(1)
+      expect(refused.stderr.text()).toContain('providers.openai.key')
+      expect(refused.stderr.text()).not.toContain(fileKey)
+
+      const stop = new AbortController()
+      const served = io(buffer(), buffer(), stop.signal)
+      const exit = runCli(['gateway', '--providers', 'providers.json', '--port', '0'], served)
+      const url = await vi.waitFor(() => {
+        const match = /listening on (http:\/\/\S+)/.exec(served.stdout.text())
+        if (!match?.[1]) throw new Error('not listening yet')
+        return match[1]
+      })
+      const models = await fetch(`${url}/v1/models`, {
+        headers: { authorization: `Bearer ${agent.credential}` },
+      })
+      expect(models.status).toBe(200)
+      expect(seen.at(-1)).toBe(`Bearer ${fileKey}`)
+      stop.abort()
+      expect(await exit).toBe(0)
+      expect(served.stdout.text() + served.stderr.text()).not.toContain(fileKey)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+      await ks.close()
+    }
   })
 })

@@ -1,10 +1,16 @@
 // `killswitch gateway`: the OpenAI/Anthropic-compatible gateway over the same store as the
-// CLI. Agents use their ks_ credential as API key; the provider keys come from the
-// environment under the official SDKs' names and are never printed.
+// CLI. Agents use their ks_ credential as API key; the provider keys come from a providers
+// file (--providers) or the environment under the official SDKs' names, and are never printed.
 
+import { resolve as resolvePath } from 'node:path'
 import type { KillSwitch } from '@killswitch/core'
 import { InvalidConfigError } from '@killswitch/core'
-import { type RunningGateway, startGateway } from '@killswitch/gateway'
+import {
+  type ProvidersFile,
+  type RunningGateway,
+  readProvidersFile,
+  startGateway,
+} from '@killswitch/gateway'
 import { Command } from 'commander'
 import type { CliContext } from '../cli-context.js'
 import { parseWholeNumber } from '../parse-input.js'
@@ -13,6 +19,7 @@ import { describeStoreSpec } from '../store-spec.js'
 interface GatewayCommandOptions {
   host: string
   port: string
+  providers?: string
   quiet?: boolean
 }
 
@@ -24,9 +31,17 @@ export function gatewayCommand(context: CliContext): Command {
     )
     .option('--host <address>', 'address to bind', '127.0.0.1')
     .option('--port <port>', 'port (0 picks a free one)', '8788')
+    .option(
+      '--providers <file>',
+      'JSON file with provider keys: {"openai":{"apiKey","baseURL"},"anthropic":{...}} (over the environment)',
+    )
     .option('--quiet', 'no request log on stderr')
     .action(async (options: GatewayCommandOptions, command: Command) => {
       const port = parseWholeNumber(options.port, 'port', 0, 65_535)
+      const providers: ProvidersFile =
+        options.providers === undefined
+          ? {}
+          : await readProvidersFile(resolvePath(context.io.cwd, options.providers))
       const opened = await context.open(command)
       let gateway: RunningGateway
       try {
@@ -42,6 +57,7 @@ export function gatewayCommand(context: CliContext): Command {
           host: options.host,
           port,
           env: context.io.env,
+          ...providers,
           ...(options.quiet ? {} : { log: (line: string) => context.err(`${line}\n`) }),
           onError: (error) =>
             context.err(`warning: ${error instanceof Error ? error.message : String(error)}\n`),
@@ -52,8 +68,10 @@ export function gatewayCommand(context: CliContext): Command {
       }
       const { env } = context.io
       const upstreams = [
-        env.OPENAI_API_KEY || env.OPENAI_BASE_URL ? 'openai' : undefined,
-        env.ANTHROPIC_API_KEY || env.ANTHROPIC_BASE_URL ? 'anthropic' : undefined,
+        providers.openai || env.OPENAI_API_KEY || env.OPENAI_BASE_URL ? 'openai' : undefined,
+        providers.anthropic || env.ANTHROPIC_API_KEY || env.ANTHROPIC_BASE_URL
+          ? 'anthropic'
+          : undefined,
       ].filter(Boolean)
       context.out(`killswitch gateway listening on ${gateway.url}\n`)
       context.err(
