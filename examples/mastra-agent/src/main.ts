@@ -4,8 +4,9 @@
 // token usage as a real provider would. For a real model, pass e.g. `openai('gpt-4o')` from
 // @ai-sdk/openai to killSwitchModel instead. Run: npm run example -- mastra-agent
 import { createKillSwitch, findKillSwitchError } from '@killswitch/core'
-import { killSwitchModel, killSwitchToolHooks } from '@killswitch/mastra'
+import { killSwitchLogFilter, killSwitchModel, killSwitchToolHooks } from '@killswitch/mastra'
 import { Agent } from '@mastra/core/agent'
+import { ConsoleLogger } from '@mastra/core/logger'
 import { Mastra } from '@mastra/core/mastra'
 import { createTool } from '@mastra/core/tools'
 import { MockLanguageModelV4 } from 'ai/test'
@@ -95,9 +96,11 @@ export async function runMastraExample(
     // The paid search is held and settled at its price around each execution.
     hooks: killSwitchToolHooks({ ...guarded, toolPrices: { webSearch: 0.01 } }),
   })
-  // Registered with a Mastra instance for its logger: the kill switch's refusals are the
-  // outcome here, not errors to print twice.
-  new Mastra({ agents: { researcher }, logger: false })
+  // Registered with a Mastra instance for its logger: Mastra logs each refusal as an error
+  // with its stack (twice when streaming); the kill switch's filter makes it one line and
+  // leaves every other log entry alone.
+  const filter = killSwitchLogFilter({ report: log })
+  new Mastra({ agents: { researcher }, logger: new ConsoleLogger({ filter }) })
 
   let stoppedBy = 'nothing'
   try {

@@ -1,4 +1,5 @@
 import {
+  type AgentGuard,
   AgentRevokedError,
   findKillSwitchError,
   InvalidConfigError,
@@ -46,6 +47,40 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 }
 
 describe('killSwitchMiddleware', () => {
+  it('releases the hold of a call revoked before the model was called (it never left)', async () => {
+    const agent = await testAgent()
+    const real = agent.ks.guard(agent.credential)
+    // Revoked between the reservation and the model call.
+    const revokingGuard = new Proxy(real, {
+      get(target, key) {
+        if (key === 'beforeModelCall') {
+          return async (request: Parameters<AgentGuard['beforeModelCall']>[0]) => {
+            const ticket = await target.beforeModelCall(request)
+            await agent.ks.agents.revoke(agent.handle, { reason: 'revoked while reserving' })
+            return ticket
+          }
+        }
+        const value: unknown = Reflect.get(target, key, target)
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    })
+    const model = fakeModel().respond(new AIMessage('never sent'))
+    const killSwitch = killSwitchMiddleware({
+      killSwitch: { guard: () => revokingGuard },
+      credential: agent.credential,
+      model: TEST_MODEL,
+    })
+    const error = await rejection(
+      createAgent({ model, tools: [], middleware: [killSwitch] }).invoke(question),
+    )
+
+    expect(findKillSwitchError(error)).toBeInstanceOf(AgentRevokedError)
+    expect(model.callCount).toBe(0)
+    expect(agent.released).toHaveLength(1)
+    const after = await agent.ks.agents.get(agent.handle)
+    expect(after).toMatchObject({ spent: 0, held: 0 })
+  })
+
   it('stops a looping agent at the spending cap, before the refused model call', async () => {
     // Loop detection (calls of the same shape) would stop this paginating loop first: off,
     // so that it runs into the cap.

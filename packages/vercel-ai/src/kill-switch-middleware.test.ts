@@ -6,7 +6,7 @@ import {
   SpendingCapExceededError,
   UnknownModelPriceError,
 } from '@killswitch/core'
-import { generateText, isStepCount, tool, wrapLanguageModel } from 'ai'
+import { generateText, isStepCount, streamText, tool, wrapLanguageModel } from 'ai'
 import { MockLanguageModelV4 } from 'ai/test'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
@@ -176,6 +176,30 @@ describe('killSwitchMiddleware: generate', () => {
     await expect(run).rejects.toBeInstanceOf(AgentRevokedError)
     expect(received?.aborted).toBe(true)
     expect(await agent.ledger()).toMatchObject({ held: 0, spent: holds()[0] })
+  })
+
+  it('releases the hold of a call revoked before the provider was called (it never left)', async () => {
+    for (const path of ['generate', 'stream'] as const) {
+      const agent = await testAgent(10)
+      const real = agent.ks.guard(agent.credential)
+      // Revoked between the reservation and the provider call.
+      const guard = guardWith(real, {
+        beforeModelCall: async (request) => {
+          const ticket = await real.beforeModelCall(request)
+          await agent.revoke('revoked while reserving')
+          return ticket
+        },
+      })
+      const model = scriptedModel(() => ({ text: 'hello' }))
+      const wrapped = withKillSwitch(model, { guard })
+      const run =
+        path === 'generate'
+          ? generateText({ model: wrapped, prompt: 'hi', maxRetries: 0 })
+          : streamText({ model: wrapped, prompt: 'hi', onError: () => {} }).text
+      await expect(run, path).rejects.toBeInstanceOf(AgentRevokedError)
+      expect(model.doGenerateCalls.length + model.doStreamCalls.length).toBe(0)
+      expect(await agent.ledger()).toMatchObject({ held: 0, spent: 0 })
+    }
   })
 
   it('charges a provider that ignores its abort and bills $0.50 (not $0), and stops waiting for it', async () => {

@@ -224,7 +224,7 @@ async function failed(
   error: unknown,
   sent: boolean,
 ): Promise<unknown> {
-  const reason = guard.signal.aborted ? await revocationError(guard) : error
+  const reason = guard.signal.aborted ? revocationError(guard) : error
   try {
     await guard.failModelCall(ticket, reason, { sent })
   } catch {

@@ -68,7 +68,7 @@ export function guardStream(source: ReadableStream<Part>, options: StreamGuardOp
   let revokedDuringCheck = false
   const onRevoked = () => {
     if (checkingTool) revokedDuringCheck = true
-    else void revocationError(guard).then((error) => stop(error, true))
+    else void stop(revocationError(guard), true)
   }
   // A function, not a comparison: `state` changes across the awaits that narrowing ignores.
   const stopped = () => state === 'stopped'
@@ -167,7 +167,7 @@ export function guardStream(source: ReadableStream<Part>, options: StreamGuardOp
           checkingTool = false
         }
         if (!revokedDuringCheck) return true
-        await stop(await revocationError(guard), true)
+        await stop(revocationError(guard), true)
         return false
       }
       case 'error':
