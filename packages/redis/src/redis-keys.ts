@@ -18,6 +18,19 @@ export interface RedisKeys {
   /** The pub/sub channel of StoreEvents. */
   channel: string
   prefix: string
+  /** The prefix of the usage keys the agent's scripts reach (its slot's, in a cluster). */
+  levelPrefix(handle: string): string
+  /** Cluster only: the pending holds and the outbox of an agent (redis-scripts-cluster.ts). */
+  pending(handle: string): string
+  outbox(handle: string): string
+  /** A budget's slot prefix, record, holds and holds-prune keys (all one slot in a cluster). */
+  budget(id: string): { slot: string; record: string; holds: string; prune: string }
+  /** The usage hash of a window key (`agent:<handle>/...`, `budget:<id>/...`). */
+  usage(windowKey: string): string
+  /** Counters of the global indexes (cluster). */
+  agentSeq: string
+  budgets: string
+  budgetSeq: string
 }
 
 export function redisKeys(prefix: string): RedisKeys {
@@ -38,5 +51,54 @@ export function redisKeys(prefix: string): RedisKeys {
     revocations: `${prefix}revocations`,
     channel: `${prefix}events`,
     prefix,
+    levelPrefix: () => prefix,
+    pending: (handle) => `${prefix}pending:${handle}`,
+    outbox: (handle) => `${prefix}outbox:${handle}`,
+    budget: (id) => ({
+      slot: prefix,
+      record: `${prefix}budget:${id}`,
+      holds: `${prefix}bholds:${id}`,
+      prune: `${prefix}bprune:${id}`,
+    }),
+    usage: (windowKey) => `${prefix}usage:${windowKey}`,
+    agentSeq: `${prefix}agentseq`,
+    budgets: `${prefix}budgets`,
+    budgetSeq: `${prefix}budgetseq`,
+  }
+}
+
+/**
+ * The keys in a Redis Cluster: every key of one agent in its slot (hash tag `{a:<handle>}`),
+ * every key of one budget, its windows' usage included, in its slot (`{b:<id>}`), a
+ * credential's index entry in its own (`{c:<hash>}`), the global indexes in one (`{idx}`).
+ * Inside a slot the names are the single-node names, so the scripts are the same.
+ */
+export function clusterKeys(prefix: string): RedisKeys {
+  const a = (handle: string) => `${prefix}{a:${handle}}`
+  const b = (id: string) => `${prefix}{b:${id}}`
+  const agentKeys = (handle: string) => redisKeys(a(handle))
+  return {
+    ledger: (handle) => agentKeys(handle).ledger(handle),
+    audit: (handle) => agentKeys(handle).audit(handle),
+    activity: (handle) => agentKeys(handle).activity(handle),
+    marks: (handle) => agentKeys(handle).marks(handle),
+    credential: (credentialHash) => `${prefix}{c:${credentialHash}}cred`,
+    agents: `${prefix}{idx}agents`,
+    revocations: `${prefix}{idx}revocations`,
+    channel: `${prefix}events`,
+    prefix,
+    levelPrefix: a,
+    pending: (handle) => agentKeys(handle).pending(handle),
+    outbox: (handle) => agentKeys(handle).outbox(handle),
+    budget: (id) => ({ ...redisKeys(b(id)).budget(id), slot: b(id) }),
+    usage: (windowKey) => {
+      const agent = /^agent:([^/]+)\//.exec(windowKey)
+      if (agent) return `${a(agent[1] as string)}usage:${windowKey}`
+      const id = windowKey.slice('budget:'.length, windowKey.lastIndexOf('/'))
+      return `${b(id)}usage:${windowKey}`
+    },
+    agentSeq: `${prefix}{idx}agentseq`,
+    budgets: `${prefix}{idx}budgets`,
+    budgetSeq: `${prefix}{idx}budgetseq`,
   }
 }

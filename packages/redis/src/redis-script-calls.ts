@@ -15,6 +15,7 @@ import type {
 } from '@killswitch/core'
 import type { RedisKeys } from './redis-keys.js'
 import type { ScriptName } from './redis-scripts.js'
+import type { ClusterScriptName } from './redis-scripts-cluster.js'
 
 export type RenewRequest = Parameters<Store['renew']>[0]
 export type AgentPatch = Parameters<Store['updateAgent']>[1]
@@ -25,7 +26,7 @@ export type DecideApprovalRequest = Parameters<Store['decideApproval']>[0]
 export type ApprovalRecord = Awaited<ReturnType<Store['decideApproval']>>
 
 export interface ScriptCall {
-  name: ScriptName
+  name: ScriptName | ClusterScriptName
   keys: string[]
   args: (string | number)[]
 }
@@ -152,7 +153,7 @@ export function scriptCalls(context: ScriptCallContext) {
           json(audit),
           keys.channel,
           event({ type: 'updated', handle }),
-          keys.prefix,
+          keys.levelPrefix(handle),
         ],
       }
     },
@@ -176,7 +177,7 @@ export function scriptCalls(context: ScriptCallContext) {
           numberArg(amountMicros),
           numberArg(ttlMs),
           ...entryArgs(request.audit),
-          keys.prefix,
+          keys.levelPrefix(request.handle),
           JSON.stringify(request.budgets ?? []),
           run ? String(run.id) : '',
           run ? (validId(run.id) ? '1' : '0') : '',
@@ -205,7 +206,7 @@ export function scriptCalls(context: ScriptCallContext) {
           holdId,
           numberArg(costMicros),
           ...entryArgs(request.audit),
-          keys.prefix,
+          keys.levelPrefix(request.handle),
         ],
       }
     },
@@ -214,7 +215,12 @@ export function scriptCalls(context: ScriptCallContext) {
       return {
         name: 'killswitchReleaseV2',
         keys: keys.ledger(request.handle),
-        args: [...header(now), holdId, ...entryArgs(request.audit), keys.prefix],
+        args: [
+          ...header(now),
+          holdId,
+          ...entryArgs(request.audit),
+          keys.levelPrefix(request.handle),
+        ],
       }
     },
     createBudget(record: BudgetRecord): ScriptCall {
@@ -314,6 +320,8 @@ export function scriptCalls(context: ScriptCallContext) {
         ],
       }
     },
+    /** The header of the ledger scripts, for the cluster's own calls. */
+    header,
     approvals(now: number, status: string | undefined, ids: string[]): ScriptCall {
       return {
         name: 'killswitchApprovalsV2',

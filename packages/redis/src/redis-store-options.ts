@@ -4,8 +4,18 @@
 import { InvalidConfigError } from '@killswitch/core'
 import type { Redis } from 'ioredis'
 
-/** Options of {@link redisStore}: give `url` or `client`. */
+/** A node of a Redis Cluster: `redis://host:port`, or host and port. */
+export type ClusterNode = string | { host: string; port: number }
+
+/** Options of {@link redisStore}: give `url`, `client` or `cluster`. */
 export interface RedisStoreOptions {
+  /**
+   * A Redis Cluster: some of its masters (ioredis discovers the rest). Each agent's keys live
+   * in one slot (`{a:<handle>}`), each budget's in one (`{b:<id>}`); a reservation over
+   * several slots is held slot by slot (see redis-scripts-cluster.ts). Approvals are not
+   * available on a cluster yet (their calls fail with StoreUnavailableError).
+   */
+  cluster?: { nodes: ClusterNode[] }
   /** `redis://[user:password@]host:port[/db]` or `rediss://...`; the store opens its own connections. */
   url?: string
   /** Your own ioredis client. The store adds its scripts to it and leaves it open on close. */
@@ -50,6 +60,7 @@ export interface RedisStoreOptions {
 
 export interface ResolvedOptions {
   url: string | undefined
+  cluster: { host: string; port: number }[] | undefined
   client: Redis | undefined
   prefix: string
   commandTimeoutMs: number
@@ -75,10 +86,11 @@ const MAX_RETENTION_MS = 365 * 24 * 3_600_000
 
 export function resolveOptions(options: RedisStoreOptions): ResolvedOptions {
   const { url, client } = options ?? {}
-  if ((url === undefined) === (client === undefined)) {
+  const cluster = options?.cluster === undefined ? undefined : clusterNodes(options.cluster)
+  if ([url, client, cluster].filter((given) => given !== undefined).length !== 1) {
     throw new InvalidConfigError(
       'url',
-      "redisStore needs exactly one of { url: 'redis://host:6379' } or { client: new Redis(...) }.",
+      "redisStore needs exactly one of { url: 'redis://host:6379' }, { client: new Redis(...) } or { cluster: { nodes: ['redis://host:7000'] } }.",
     )
   }
   if (
@@ -95,6 +107,12 @@ export function resolveOptions(options: RedisStoreOptions): ResolvedOptions {
     throw new InvalidConfigError(
       'prefix',
       "redisStore prefix must be a non-empty string, e.g. 'killswitch:'.",
+    )
+  }
+  if (cluster && /[{}]/.test(prefix)) {
+    throw new InvalidConfigError(
+      'prefix',
+      'redisStore prefix must not contain { or } with a cluster: the keys use hash tags.',
     )
   }
   const clock = options.clock ?? 'server'
@@ -124,13 +142,18 @@ export function resolveOptions(options: RedisStoreOptions): ResolvedOptions {
   }
   return {
     url,
+    cluster,
     client,
     prefix,
     ...numbers,
     failOpen: options.failOpen === true,
     clock,
     allowVolatile: options.allowVolatile === true,
-    label: url !== undefined ? describeUrl(url) : describeClient(client as Redis),
+    label: cluster
+      ? `cluster ${cluster.map((node) => `${node.host}:${node.port}`).join(',')}`
+      : url !== undefined
+        ? describeUrl(url)
+        : describeClient(client as Redis),
   }
 }
 
@@ -142,4 +165,34 @@ function describeUrl(url: string): string {
 function describeClient(client: Redis): string {
   const { host, port } = client.options
   return `${host ?? 'localhost'}:${port ?? 6379}`
+}
+
+function clusterNodes(cluster: { nodes: ClusterNode[] }): { host: string; port: number }[] {
+  const nodes = cluster?.nodes
+  if (!Array.isArray(nodes) || nodes.length === 0) {
+    throw new InvalidConfigError(
+      'cluster.nodes',
+      "redisStore cluster.nodes must list at least one node, e.g. ['redis://127.0.0.1:7000'].",
+    )
+  }
+  return nodes.map((node, i) => {
+    if (typeof node === 'string' && URL.canParse(node) && new URL(node).protocol === 'redis:') {
+      const parsed = new URL(node)
+      return { host: parsed.hostname, port: Number(parsed.port || 6379) }
+    }
+    if (
+      typeof node === 'object' &&
+      node !== null &&
+      typeof node.host === 'string' &&
+      Number.isSafeInteger(node.port) &&
+      node.port > 0 &&
+      node.port < 65536
+    ) {
+      return { host: node.host, port: node.port }
+    }
+    throw new InvalidConfigError(
+      `cluster.nodes.${i}`,
+      `redisStore cluster.nodes.${i} must be redis://host:port or { host, port } (got ${String(node)}).`,
+    )
+  })
 }

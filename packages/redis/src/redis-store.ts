@@ -28,7 +28,13 @@ import {
   windowEnd,
   windowStart,
 } from '@killswitch/core'
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
+import {
+  applyOutbox,
+  type ClusterLedgerContext,
+  handleOf,
+  holdBudgets,
+} from './redis-cluster-ledger.js'
 import {
   connectionOptions,
   subscriberOptions,
@@ -37,7 +43,7 @@ import {
 } from './redis-connection.js'
 import { durabilityProblems, volatileMessage } from './redis-durability.js'
 import { RedisEventFeed } from './redis-event-feed.js'
-import { type RedisKeys, redisKeys } from './redis-keys.js'
+import { clusterKeys, type RedisKeys, redisKeys } from './redis-keys.js'
 import {
   budgetIdError,
   checkHoldId,
@@ -51,6 +57,7 @@ import {
   type ApprovalRecord,
   type BudgetRecord,
   type DecideApprovalRequest,
+  entryArgs,
   type OpenApprovalRequest,
   type RenewRequest,
   type ScriptCall,
@@ -58,7 +65,8 @@ import {
   scriptCalls,
   type UsageRecord,
 } from './redis-script-calls.js'
-import { SCRIPTS, type ScriptName } from './redis-scripts.js'
+import { SCRIPTS } from './redis-scripts.js'
+import { CLUSTER_AGENT_SCRIPT, CLUSTER_SCRIPTS } from './redis-scripts-cluster.js'
 import {
   type RedisStoreOptions,
   type ResolvedOptions,
@@ -117,6 +125,9 @@ class RedisStore implements Store {
   readonly #client: Redis
   readonly #keys: RedisKeys
   readonly #calls: ScriptCalls
+  /** A Redis Cluster (its ioredis Cluster client stands in for #client). */
+  readonly #cluster: boolean
+  readonly #clusterContext: ClusterLedgerContext
   readonly #origin = randomUUID()
   readonly #listeners = new Set<(event: StoreEvent) => void>()
   #subscriber: Redis | undefined
@@ -134,9 +145,28 @@ class RedisStore implements Store {
 
   constructor(options: ResolvedOptions) {
     this.#options = options
-    this.#keys = redisKeys(options.prefix)
+    this.#cluster = options.cluster !== undefined
+    this.#keys = this.#cluster ? clusterKeys(options.prefix) : redisKeys(options.prefix)
     this.#calls = scriptCalls({ ...options, keys: this.#keys, origin: this.#origin })
-    this.#client = options.client ?? new Redis(options.url as string, connectionOptions(options))
+    this.#client =
+      options.client ??
+      (options.cluster
+        ? (new Cluster(options.cluster, {
+            redisOptions: connectionOptions(options),
+            enableOfflineQueue: false,
+            clusterRetryStrategy: (times: number) => Math.min(50 * times, 1_000),
+          }) as unknown as Redis)
+        : new Redis(options.url as string, connectionOptions(options)))
+    this.#clusterContext = {
+      keys: this.#keys,
+      send: (operation, call) => this.#send(operation, call),
+      header: (now) => this.#calls.header(now),
+      zones: () => JSON.stringify(Object.fromEntries(this.#zones)),
+      refresh: (zones, storeNow) => {
+        if (this.#options.clock === 'server') this.#serverOffset = storeNow - Date.now()
+        for (const zone of zones) this.#zones.set(zone, zoneWindows(zone, storeNow))
+      },
+    }
     // Our own connections need an error listener, or ioredis prints every reconnect attempt.
     if (!options.client) this.#client.on('error', () => {})
     this.#everReady = this.#client.status === 'ready'
@@ -144,7 +174,8 @@ class RedisStore implements Store {
       this.#everReady = true
       this.#durable = undefined
     })
-    for (const [name, definition] of Object.entries(SCRIPTS)) {
+    const scripts = this.#cluster ? { ...SCRIPTS, ...CLUSTER_SCRIPTS } : SCRIPTS
+    for (const [name, definition] of Object.entries(scripts)) {
       if (typeof (this.#client as unknown as Record<string, unknown>)[name] !== 'function') {
         this.#client.defineCommand(name, definition)
       }
@@ -153,7 +184,20 @@ class RedisStore implements Store {
   }
 
   async createAgent(record: NewAgentRecord): Promise<AgentRecord> {
-    const reply = (await this.#run('create an agent', this.#calls.create(record))) as LedgerReply
+    const call = this.#calls.create(record)
+    if (this.#cluster) {
+      // The agent first (in its slot), then its credential and the index (each in theirs).
+      const [agentKey] = call.keys as [string]
+      call.keys = [agentKey, `${agentKey}:cred`, `${agentKey}:created`]
+    }
+    const reply = (await this.#run('create an agent', call)) as LedgerReply
+    if (this.#cluster && reply[0] === 'ok') {
+      const { handle, credentialHash } = record
+      await this.#call('index an agent', async () => {
+        await this.#client.set(this.#keys.credential(credentialHash), handle)
+        await this.#client.zadd(this.#keys.agents, String(record.createdAt), handle)
+      })
+    }
     if (reply[0] === 'invalid' && reply[1] === 'capMicros') {
       throw new InvalidConfigError(
         'capMicros',
@@ -170,11 +214,26 @@ class RedisStore implements Store {
   }
 
   async findAgentByCredentialHash(hash: string, now: number): Promise<AgentRecord | undefined> {
+    if (this.#cluster) {
+      if (!Number.isSafeInteger(now) || now < 0) throw invalidField('now', now)
+      const key = this.#keys.credential(hash)
+      const handle = await this.#call('look up a credential', () => this.#client.get(key))
+      if (handle === null) return undefined
+      const agent = await this.getAgent(handle, now)
+      return agent?.credentialHash === hash ? agent : undefined
+    }
     return this.#found(await this.#run('look up a credential', this.#calls.find(hash, now)), now)
   }
 
   /** Every agent, each swept as getAgent would: one script, one round trip. */
   async listAgents(now: number): Promise<AgentRecord[]> {
+    if (this.#cluster) {
+      if (!Number.isSafeInteger(now) || now < 0) throw invalidField('now', now)
+      const index = this.#keys.agents
+      const handles = await this.#call('list agents', () => this.#client.zrange(index, '0', '-1'))
+      const agents = await Promise.all(handles.map((handle) => this.getAgent(handle, now)))
+      return agents.filter((agent) => agent !== undefined)
+    }
     const reply = (await this.#run('list agents', this.#calls.list(now))) as LedgerReply
     if (reply[0] === 'invalid') throw invalidField('now', now)
     return (reply[1] as unknown[]).map(toAgentRecord)
@@ -187,6 +246,15 @@ class RedisStore implements Store {
     audit?: AuditEntry,
   ): Promise<AgentRecord> {
     const call = this.#calls.update(handle, patch, now, audit)
+    if (this.#cluster && patch.budgets !== undefined) {
+      // Each budget is in its own slot: the client checks that they exist, in order.
+      for (const [i, id] of patch.budgets.entries()) {
+        if (typeof id !== 'string' || id.length === 0 || id.length > 200) break
+        const key = this.#keys.budget(id).record
+        const found = await this.#call('update an agent', () => this.#client.exists(key))
+        if (found === 0) throw missingBudget(`budgets.${i}`, id)
+      }
+    }
     const reply = await this.#ledger('update an agent', handle, call, {
       capMicros: patch.capMicros,
       now,
@@ -207,9 +275,11 @@ class RedisStore implements Store {
     audit?: AuditEntry,
   ): Promise<{ agent: AgentRecord; alreadyRevoked: boolean }> {
     const call = this.#calls.revoke(handle, reason, now, audit)
+    if (this.#cluster) call.keys[6] = `${call.keys[0]}:revoked`
     const reply = await this.#ledger('revoke an agent', handle, call, { now })
     if (reply[0] === 'not_found') throw new AgentNotFoundError(handle)
     const alreadyRevoked = reply[0] === 'already'
+    if (this.#cluster && !alreadyRevoked) await this.#index(this.#keys.revocations, 'time', handle)
     if (!alreadyRevoked) {
       this.#feed?.remember(handle)
       this.#publish({ type: 'revoked', handle, reason, at: now })
@@ -245,6 +315,15 @@ class RedisStore implements Store {
         if (server) this.#serverOffset = storeNow - Date.now()
         for (const zone of reply[1] as string[]) this.#zones.set(zone, zoneWindows(zone, storeNow))
       }
+    }
+    if (reply[0] === 'partial') reply = await this.#reserveOnBudgets(request, reply)
+    const budgetIds = reply[0] === 'cap' ? (reply as unknown[])[4] : undefined
+    if (Array.isArray(budgetIds) && budgetIds.length > 0) {
+      // Refused on the agent's slot (cluster): the figure is still the least room of all levels.
+      const { available } = await this.#call('reserve', () =>
+        holdBudgets(this.#clusterContext, request, budgetIds, '0', Number(reply[3]), true),
+      )
+      reply = [reply[0], reply[1], reply[2], available]
     }
     if (reply[0] === 'ok') {
       return {
@@ -286,7 +365,7 @@ class RedisStore implements Store {
   }
 
   async createBudget(record: BudgetRecord): Promise<BudgetRecord> {
-    const call = this.#calls.createBudget(record)
+    const call = this.#onBudgetSlot(this.#calls.createBudget(record), String(record.id))
     const reply = (await this.#run('create a budget', call)) as LedgerReply
     if (reply[0] === 'invalid') {
       if (reply[2] === 'exists') throw budgetIdError(String(record.id), 'exists')
@@ -294,16 +373,17 @@ class RedisStore implements Store {
       const limit = /^limits\.(\d+)\./.exec(field)
       throw invalidField(field, limit ? record.limits[Number(limit[1])]?.amountMicros : record.id)
     }
+    if (this.#cluster) await this.#index(this.#keys.budgets, 'seq', String(record.id))
     return record
   }
 
   async getBudget(id: string): Promise<BudgetRecord | undefined> {
-    const [reply] = (await this.#run('read a budget', this.#calls.budgets([id]))) as unknown[]
+    const [reply] = await this.#budgets('read a budget', [id])
     return toBudgetRecord(reply)
   }
 
   async listBudgets(): Promise<BudgetRecord[]> {
-    const replies = (await this.#run('list budgets', this.#calls.budgets([]))) as unknown[]
+    const replies = await this.#budgets('list budgets', [])
     return replies.map(toBudgetRecord).filter((record) => record !== undefined)
   }
 
@@ -312,7 +392,7 @@ class RedisStore implements Store {
     patch: { limits?: BudgetRecord['limits']; timeZone?: string },
     now: number,
   ): Promise<BudgetRecord> {
-    const call = this.#calls.updateBudget(id, patch, now)
+    const call = this.#onBudgetSlot(this.#calls.updateBudget(id, patch, now), id)
     const reply = (await this.#run('update a budget', call)) as LedgerReply
     if (reply[0] === 'invalid') {
       if (reply[2] === 'missing') throw budgetIdError(id, 'missing')
@@ -412,7 +492,17 @@ class RedisStore implements Store {
 
   async readUsage(keys: readonly string[]): Promise<UsageRecord[]> {
     if (keys.length === 0) return []
-    const reply = (await this.#run('read usage', this.#calls.usage(keys))) as string[]
+    const reply = this.#cluster
+      ? (
+          await this.#call('read usage', () =>
+            Promise.all(
+              keys.map((key) =>
+                this.#client.hmget(this.#keys.usage(key), 'spentMicros', 'heldMicros'),
+              ),
+            ),
+          )
+        ).flatMap(([spent, held]) => [spent ?? '0', held ?? '0'])
+      : ((await this.#run('read usage', this.#calls.usage(keys))) as string[])
     return keys.map((_, i) => ({
       spentMicros: Number(reply[2 * i]),
       heldMicros: Number(reply[2 * i + 1]),
@@ -531,13 +621,24 @@ class RedisStore implements Store {
         byAgent.set(entry.handle, entries)
       }
       await this.#call('write the audit log', async () => {
+        if (this.#cluster) {
+          // A cluster pipeline must stay in one slot: one call per agent, side by side.
+          await Promise.all(
+            [...byAgent].map(([handle, entries]) => {
+              const { name, keys, args } = this.#calls.auditAppend(handle, entries)
+              const invoke = (this.#client as unknown as Record<string, Invoke>)[name] as Invoke
+              return invoke.call(this.#client, ...keys, ...args)
+            }),
+          )
+          return
+        }
         const pipeline = this.#client.pipeline() as unknown as Record<
-          ScriptName,
+          string,
           (...args: (string | number)[]) => unknown
         > & { exec(): Promise<[Error | null, unknown][] | null> }
         for (const [handle, entries] of byAgent) {
           const { name, keys, args } = this.#calls.auditAppend(handle, entries)
-          pipeline[name](...keys, ...args)
+          ;(pipeline[name] as (...args: (string | number)[]) => unknown)(...keys, ...args)
         }
         const failed = ((await pipeline.exec()) ?? []).find(([error]) => error)
         if (failed) throw failed[0]
@@ -597,9 +698,131 @@ class RedisStore implements Store {
     return reply
   }
 
-  #run(operation: string, { name, keys, args }: ScriptCall): Promise<unknown> {
-    const invoke = (this.#client as unknown as Record<ScriptName, Invoke>)[name]
+  async #run(operation: string, call: ScriptCall): Promise<unknown> {
+    if (!this.#cluster) return this.#send(operation, call)
+    if (NOT_ON_CLUSTER.has(call.name)) {
+      throw this.#unavailable(
+        operation,
+        new Error('approvals are not available on Redis Cluster yet'),
+      )
+    }
+    const name = CLUSTER_AGENT_SCRIPT[call.name]
+    if (!name) return this.#send(operation, call)
+    const handle = handleOf(call.keys[0] as string)
+    return this.#onAgentSlot(operation, handle, {
+      name: name,
+      keys: call.keys,
+      args: call.args,
+    })
+  }
+
+  /** An agent-slot cluster script: its outbox applied to the budget slots before it returns. */
+  async #onAgentSlot(operation: string, handle: string, call: ScriptCall): Promise<unknown> {
+    const keys = [...call.keys.slice(0, 6), this.#keys.pending(handle), this.#keys.outbox(handle)]
+    const [inner, outbox] = (await this.#send(operation, { ...call, keys })) as [unknown, string[]]
+    const now = Number(call.args[1])
+    await this.#call(operation, () =>
+      applyOutbox(this.#clusterContext, handle, outbox, Number.isSafeInteger(now) ? now : 0),
+    )
+    return inner
+  }
+
+  #send(operation: string, { name, keys, args }: ScriptCall): Promise<unknown> {
+    const invoke = (this.#client as unknown as Record<string, Invoke>)[name] as Invoke
     return this.#call(operation, () => invoke.call(this.#client, ...keys, ...args))
+  }
+
+  /**
+   * Steps 2 and 3 of a cluster reserve (redis-scripts-cluster.ts): the budgets, slot by slot,
+   * then the hold confirmed on the agent's slot, or undone everywhere when a budget refused.
+   */
+  async #reserveOnBudgets(request: ReserveRequest, partial: LedgerReply): Promise<LedgerReply> {
+    const [, , , , budgetIds, available, version] = partial as unknown as [
+      string,
+      unknown,
+      string,
+      string[],
+      string[],
+      string,
+      string,
+    ]
+    const { handle, holdId, now } = request
+    const agentKeys = this.#keys.ledger(handle)
+    let held: Awaited<ReturnType<typeof holdBudgets>>
+    try {
+      held = await this.#call('reserve on a budget', () =>
+        holdBudgets(this.#clusterContext, request, budgetIds, version, Number(available)),
+      )
+    } catch (error) {
+      // Nothing was granted: whatever was held is given back, as a refusal would.
+      await this.#onAgentSlot('reserve', handle, {
+        name: 'killswitchCUndoV1',
+        keys: agentKeys,
+        args: [...this.#calls.header(now), holdId, '[]'],
+      }).catch(() => {})
+      throw error
+    }
+    if (held.refused) {
+      const undone = (await this.#onAgentSlot('reserve', handle, {
+        name: 'killswitchCUndoV1',
+        keys: agentKeys,
+        args: [...this.#calls.header(now), holdId, JSON.stringify(held.held)],
+      })) as LedgerReply
+      return ['cap', undone[1], held.refused.refusal, held.available]
+    }
+    for (const id of held.created) await this.#index(this.#keys.budgets, 'seq', id)
+    const carried = this.#takeBuffered(handle)
+    try {
+      return (await this.#onAgentSlot('reserve', handle, {
+        name: 'killswitchCConfirmV1',
+        keys: agentKeys,
+        args: [
+          ...this.#calls.header(now),
+          holdId,
+          JSON.stringify(held.held),
+          ...entryArgs(request.audit),
+          ...carried.map((entry) => JSON.stringify(entry)),
+        ],
+      })) as LedgerReply
+    } catch (error) {
+      this.#auditBuffer = carried.concat(this.#auditBuffer)
+      throw error
+    }
+  }
+
+  /** A budget script on the budget's slot (cluster): routed by its record, run with its prefix. */
+  #onBudgetSlot(call: ScriptCall, id: string): ScriptCall {
+    if (!this.#cluster) return call
+    const slot = this.#keys.budget(id)
+    const args = [...call.args]
+    args[4] = slot.slot
+    const name =
+      call.name === 'killswitchCreateBudgetV2'
+        ? 'killswitchCCreateBudgetV1'
+        : 'killswitchCUpdateBudgetV1'
+    return { name: name, keys: [slot.record], args }
+  }
+
+  /** Budget records by id (every budget without ids): one script, or one read per slot. */
+  async #budgets(operation: string, ids: string[]): Promise<unknown[]> {
+    if (!this.#cluster) return (await this.#run(operation, this.#calls.budgets(ids))) as unknown[]
+    return this.#call(operation, async () => {
+      const all = ids.length > 0 ? ids : await this.#client.zrange(this.#keys.budgets, '0', '-1')
+      const records = await Promise.all(
+        all.map((id) => this.#client.hgetall(this.#keys.budget(id).record)),
+      )
+      return records.map((record) => Object.entries(record).flat())
+    })
+  }
+
+  /** Adds to a global index of the cluster (its own slot), kept where it was if present. */
+  async #index(index: string, score: 'seq' | 'time', member: string): Promise<void> {
+    const counter = index === this.#keys.budgets ? this.#keys.budgetSeq : this.#keys.agentSeq
+    await this.#send('update an index', {
+      name: 'killswitchCIndexV1',
+      keys: [index, counter],
+      args: [score, member],
+    })
   }
 
   #found(reply: unknown, now: number): AgentRecord | undefined {
@@ -695,6 +918,13 @@ class RedisStore implements Store {
     )
   }
 }
+
+/** Scripts that reach keys of several slots, not run on a cluster. */
+const NOT_ON_CLUSTER = new Set<string>([
+  'killswitchOpenApprovalV2',
+  'killswitchDecideApprovalV2',
+  'killswitchApprovalsV2',
+])
 
 /** The value of a field of a new agent, for the message of a refused one. */
 function fieldOf(record: NewAgentRecord, field: unknown): unknown {
