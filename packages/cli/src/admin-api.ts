@@ -43,12 +43,41 @@ export interface AdminApiOptions {
 const MIN_TOKEN_LENGTH = 16
 
 const handleParam = z.string().min(1)
+const WINDOWS = ['minute', 'hour', 'day', 'week', 'month', 'lifetime'] as const
 const createAgentBody = z.strictObject({
   handle: handleParam,
   spendingCap: z.number(),
   currency: z.literal('usd').optional(),
+  limits: z.array(z.strictObject({ amount: z.number(), per: z.enum(WINDOWS) })).optional(),
+  budgets: z.array(z.string()).optional(),
+  approvals: z.strictObject({ enabled: z.boolean(), waitMs: z.number().optional() }).optional(),
 })
-const updateAgentBody = z.strictObject({ spendingCap: z.number() })
+const limitsBody = z.array(z.strictObject({ amount: z.number(), per: z.enum(WINDOWS) }))
+const updateAgentBody = z.strictObject({
+  spendingCap: z.number().optional(),
+  limits: limitsBody.optional(),
+  budgets: z.array(z.string()).optional(),
+  approvals: z.strictObject({ enabled: z.boolean(), waitMs: z.number().optional() }).optional(),
+})
+const createBudgetBody = z.strictObject({
+  id: z.string(),
+  limits: limitsBody,
+  timeZone: z.string().optional(),
+})
+const updateBudgetBody = z.strictObject({
+  limits: limitsBody.optional(),
+  timeZone: z.string().optional(),
+})
+const approveBody = z.strictObject({
+  amount: z.number(),
+  ttlMs: z.number(),
+  by: z.string().min(1).max(200).optional(),
+})
+const denyBody = z.strictObject({
+  reason: z.string().max(500).optional(),
+  by: z.string().min(1).max(200).optional(),
+})
+const APPROVAL_STATUSES = ['pending', 'approved', 'denied', 'expired'] as const
 const setAlertBody = z.strictObject({
   thresholdPct: z.number(),
   webhookUrl: z.string(),
@@ -164,6 +193,10 @@ export function createAdminApi(options: AdminApiOptions): Hono {
   })
   app.use('/v1/agents', requireToken(isAdmin))
   app.use('/v1/agents/*', requireToken(isAdmin))
+  app.use('/v1/budgets', requireToken(isAdmin))
+  app.use('/v1/budgets/*', requireToken(isAdmin))
+  app.use('/v1/approvals', requireToken(isAdmin))
+  app.use('/v1/approvals/*', requireToken(isAdmin))
   app.use('/v1/introspect', requireToken(mayIntrospect))
 
   app.get('/healthz', (c) => c.json({ ok: true }))
@@ -187,6 +220,12 @@ export function createAdminApi(options: AdminApiOptions): Hono {
   app.patch('/v1/agents/:handle', async (c) => {
     const handle = c.req.param('handle')
     const body = updateAgentBody.parse(await readBody(c, 'json'))
+    if (Object.keys(body).length === 0) {
+      throw new InvalidConfigError(
+        'spendingCap',
+        'Nothing to change: give spendingCap, limits, budgets or approvals.',
+      )
+    }
     return c.json(await ks.agents.update(handle, body))
   })
 
@@ -208,13 +247,61 @@ export function createAdminApi(options: AdminApiOptions): Hono {
     return c.json({ agent, alreadyRevoked: before.status === 'revoked', tookMs })
   })
 
+  // Paged by the store: `?limit=` the most recent entries, `?before=<seq>` the page before.
   app.get('/v1/agents/:handle/audit', async (c) => {
-    const limit = parseLimit(c.req.query('limit'))
-    const entries = await ks.audit(c.req.param('handle'))
-    const shown = limit === undefined ? entries : entries.slice(-limit)
-    return c.json({
-      entries: shown.map((entry) => ({ ...entry, at: new Date(entry.at).toISOString() })),
+    const limit = parseLimit(c.req.query('limit'), 'limit')
+    const before = parseLimit(c.req.query('before'), 'before')
+    const entries = await ks.audit(c.req.param('handle'), {
+      ...(limit === undefined ? {} : { limit }),
+      ...(before === undefined ? {} : { before }),
     })
+    return c.json({
+      entries: entries.map((entry) => ({ ...entry, at: new Date(entry.at).toISOString() })),
+    })
+  })
+
+  app.get('/v1/budgets', async (c) => c.json({ budgets: await ks.budgets.list() }))
+
+  app.post('/v1/budgets', async (c) => {
+    const body = createBudgetBody.parse(await readBody(c, 'json'))
+    return c.json(await ks.budgets.create(body), 201)
+  })
+
+  app.get('/v1/budgets/:id', async (c) => c.json(await ks.budgets.get(c.req.param('id'))))
+
+  app.patch('/v1/budgets/:id', async (c) => {
+    const body = updateBudgetBody.parse(await readBody(c, 'json'))
+    return c.json(await ks.budgets.update(c.req.param('id'), body))
+  })
+
+  app.get('/v1/approvals', async (c) => {
+    const status = c.req.query('status')
+    if (status !== undefined && !(APPROVAL_STATUSES as readonly string[]).includes(status)) {
+      throw new InvalidConfigError(
+        'status',
+        `Invalid status: "${status}"; give one of ${APPROVAL_STATUSES.join(', ')}.`,
+      )
+    }
+    const approvals = await ks.approvals.list(
+      status === undefined ? {} : { status: status as (typeof APPROVAL_STATUSES)[number] },
+    )
+    return c.json({ approvals })
+  })
+
+  app.get('/v1/approvals/:id', async (c) => c.json(await ks.approvals.get(c.req.param('id'))))
+
+  app.post('/v1/approvals/:id/approve', async (c) => {
+    const body = approveBody.parse(await readBody(c, 'json'))
+    return c.json(
+      await ks.approvals.approve(c.req.param('id'), { ...body, by: body.by ?? 'admin-api' }),
+    )
+  })
+
+  app.post('/v1/approvals/:id/deny', async (c) => {
+    const body = denyBody.parse(await readBody(c, 'json', { allowEmpty: true }))
+    return c.json(
+      await ks.approvals.deny(c.req.param('id'), { ...body, by: body.by ?? 'admin-api' }),
+    )
   })
 
   // RFC 7662: form-encoded (the standard) or JSON `token`. Inactive answers carry nothing
@@ -237,11 +324,11 @@ export function createAdminApi(options: AdminApiOptions): Hono {
   return app
 }
 
-function parseLimit(value: string | undefined): number | undefined {
+function parseLimit(value: string | undefined, field: string): number | undefined {
   if (value === undefined) return undefined
   const limit = Number(value)
-  if (!Number.isSafeInteger(limit) || limit < 1) {
-    throw new InvalidConfigError('limit', `Invalid limit: "${value}"; give a whole number from 1.`)
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(limit) || limit < 1) {
+    throw new InvalidConfigError(field, `Invalid ${field}: "${value}"; give a whole number from 1.`)
   }
   return limit
 }

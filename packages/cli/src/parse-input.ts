@@ -57,3 +57,87 @@ export function parseWholeNumber(value: string, field: string, min: number, max:
   }
   return number
 }
+
+const PERS = ['minute', 'hour', 'day', 'week', 'month', 'lifetime'] as const
+type Per = (typeof PERS)[number]
+// What people type for a window: "5/hour", "5/h", "$100/day", "2000/mo".
+const PER_ALIASES: Record<string, Per> = {
+  m: 'minute',
+  min: 'minute',
+  minute: 'minute',
+  h: 'hour',
+  hr: 'hour',
+  hour: 'hour',
+  d: 'day',
+  day: 'day',
+  w: 'week',
+  wk: 'week',
+  week: 'week',
+  mo: 'month',
+  month: 'month',
+  lifetime: 'lifetime',
+  life: 'lifetime',
+}
+
+/**
+ * Parses a spending limit `AMOUNT/WINDOW`: `5/hour`, `$100/day`, `2000/month`.
+ *
+ * @example
+ * parseLimit('5/hour', 'limit') // { amount: 5, per: 'hour' }
+ */
+export function parseLimit(value: string, flag: string): { amount: number; per: Per } {
+  const fix = `give AMOUNT/WINDOW in dollars, e.g. --${flag} 5/hour or --${flag} 100/day (windows: ${PERS.join(', ')})`
+  const match = /^\s*([^/]+)\/\s*([a-z]+?)s?\s*$/i.exec(value)
+  const per = match?.[2] ? PER_ALIASES[match[2].toLowerCase()] : undefined
+  if (!match?.[1] || per === undefined) {
+    throw new InvalidConfigError(flag, `Invalid --${flag}: "${value}"; ${fix}.`)
+  }
+  const cleaned = match[1].trim().replace(/^\$/, '').replaceAll('_', '').replaceAll(',', '')
+  const amount = cleaned === '' ? Number.NaN : Number(cleaned)
+  if (!Number.isFinite(amount) || amount < 0) {
+    throw new InvalidConfigError(
+      flag,
+      `Invalid --${flag}: "${value}": "${match[1].trim()}" is not an amount of dollars; ${fix}.`,
+    )
+  }
+  return { amount, per }
+}
+
+/** Parses repeated `--limit` flags, refusing two limits on the same window. */
+export function parseLimits(values: readonly string[], flag: string) {
+  const limits = values.map((value) => parseLimit(value, flag))
+  const seen = new Set<string>()
+  for (const limit of limits) {
+    if (seen.has(limit.per)) {
+      throw new InvalidConfigError(
+        flag,
+        `Invalid --${flag}: two limits per ${limit.per}; give one --${flag} per window (e.g. --${flag} 5/hour --${flag} 20/day).`,
+      )
+    }
+    seen.add(limit.per)
+  }
+  return limits
+}
+
+/**
+ * Parses a duration: `90s`, `15m`, `1h`, `2d`, or plain milliseconds.
+ *
+ * @example
+ * parseDurationMs('1h', 'ttl') // 3_600_000
+ */
+export function parseDurationMs(value: string, flag: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/i.exec(value)
+  const unit = (match?.[2] ?? 'ms').toLowerCase()
+  const scale: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+  const ms = match?.[1] === undefined ? Number.NaN : Number(match[1]) * (scale[unit] ?? Number.NaN)
+  if (!Number.isFinite(ms) || ms <= 0) {
+    throw new InvalidConfigError(
+      flag,
+      `Invalid --${flag}: "${value}"; give a duration such as 30m, 1h or 2d.`,
+    )
+  }
+  return Math.round(ms)
+}
+
+/** Collects a repeatable option. */
+export const collect = (value: string, previous: string[] = []) => [...previous, value]

@@ -7,7 +7,9 @@ import { findKillSwitchError } from '@killswitch/core'
 import { Command, CommanderError } from 'commander'
 import { type CliIo, createCliContext } from './cli-context.js'
 import { agentsCommand } from './commands/agents-command.js'
+import { approvalsCommand } from './commands/approvals-command.js'
 import { auditCommand } from './commands/audit-command.js'
+import { budgetsCommand } from './commands/budgets-command.js'
 import { gatewayCommand } from './commands/gateway-command.js'
 import { alertCommand, capCommand, revokeCommand } from './commands/manage-commands.js'
 import { serveCommand } from './commands/serve-command.js'
@@ -76,7 +78,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .addHelpText('after', EXIT_CODE_HELP)
 
   program.addCommand(agentsCommand(context))
+  program.addCommand(budgetsCommand(context))
   program.addCommand(capCommand(context))
+  program.addCommand(approvalsCommand(context))
   program.addCommand(alertCommand(context))
   program.addCommand(revokeCommand(context))
   program.addCommand(auditCommand(context))

@@ -11,6 +11,7 @@ import { type AllowPrivateWebhooks, webhookTargetPolicy } from './alerts/webhook
 import { redactWebhookUrl } from './alerts/webhook-url.js'
 import { type ApprovalsApi, createApprovalsApi } from './approvals.js'
 import type { AuditEntry } from './audit.js'
+import { limitsWithUsage } from './budget-limits.js'
 import { type BudgetsApi, createBudgetsApi } from './budgets.js'
 import { hashCredential, isWellFormedCredential } from './credentials.js'
 import { type Engine, storeCall } from './engine.js'
@@ -76,7 +77,7 @@ export interface KillSwitchOptions {
 export interface VerifyResult {
   active: boolean
   handle?: string
-  /** Dollars the agent can still spend. */
+  /** Dollars the agent can still spend: the tightest of its cap, its windows and its budgets' windows. */
   available?: number
   spendingCap?: number
   spent?: number
@@ -281,10 +282,38 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
         store.findAgentByCredentialHash(hashCredential(credential), now()),
       )
       if (agent?.status !== 'active') return { active: false }
+      // The tightest level decides: its cap, each of its windows, each budget's windows.
+      const budgetRecords = await storeCall(store, () =>
+        Promise.all(agent.budgets.map((id) => store.getBudget(id))),
+      )
+      const windows = await storeCall(store, () =>
+        limitsWithUsage(
+          store,
+          [
+            { scope: 'agent' as const, id: agent.handle, limits: agent.limits },
+            ...budgetRecords.flatMap((budget) =>
+              budget === undefined
+                ? []
+                : [
+                    {
+                      scope: 'budget' as const,
+                      id: budget.id,
+                      limits: budget.limits,
+                      timeZone: budget.timeZone,
+                    },
+                  ],
+            ),
+          ],
+          now(),
+        ),
+      )
       return {
         active: true,
         handle: agent.handle,
-        available: toUsd(Math.max(0, agent.capMicros - agent.spentMicros - agent.heldMicros)),
+        available: Math.min(
+          toUsd(Math.max(0, agent.capMicros - agent.spentMicros - agent.heldMicros)),
+          ...windows.flat().map((window) => window.available),
+        ),
         spendingCap: toUsd(agent.capMicros),
         spent: toUsd(agent.spentMicros),
       }

@@ -1,10 +1,11 @@
 // `killswitch agents create | list | get`: provisioning and inspection.
 
-import { type AgentSnapshot, maskWebhookUrl } from '@killswitch/core'
+import { type AgentSnapshot, InvalidConfigError, maskWebhookUrl } from '@killswitch/core'
 import { Command } from 'commander'
 import type { CliContext } from '../cli-context.js'
 import { formatTable, formatUsd, spendBar } from '../format.js'
-import { parseUsd } from '../parse-input.js'
+import { describeLimit, limitsCell } from '../limit-format.js'
+import { collect, parseLimits, parseUsd } from '../parse-input.js'
 import type { TerminalStyle } from '../terminal-style.js'
 
 const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`
@@ -25,6 +26,15 @@ export function describeAgent(agent: AgentSnapshot, style: TerminalStyle): strin
     ['available', formatUsd(agent.available)],
     ['created', agent.createdAt],
   ]
+  for (const limit of agent.limits) rows.push(['window', describeLimit(limit, style)])
+  if (agent.budgets.length > 0) rows.push(['budgets', agent.budgets.join(', ')])
+  if (agent.approvals.enabled)
+    rows.push(['approvals', `past the cap, ask a person (waits ${agent.approvals.waitMs} ms)`])
+  for (const grant of agent.grants)
+    rows.push([
+      'grant',
+      `${formatUsd(grant.amount)} more until ${grant.expiresAt} (approval ${grant.approvalId})`,
+    ])
   if (agent.revokedAt)
     rows.push([
       'revoked',
@@ -45,6 +55,13 @@ export function describeAgent(agent: AgentSnapshot, style: TerminalStyle): strin
   ].join('')
 }
 
+interface CreateOptions {
+  cap: string
+  limit?: string[]
+  budget?: string[]
+  json?: boolean
+}
+
 /** Builds `killswitch agents`. */
 export function agentsCommand(context: CliContext): Command {
   const agents = new Command('agents').description('Create, list and inspect agents')
@@ -54,11 +71,19 @@ export function agentsCommand(context: CliContext): Command {
     .description('Create an agent with its own credential and a hard spending cap')
     .argument('<handle>', 'unique name: letters, digits, ".", "_", "-" (e.g. researcher-agent-7)')
     .requiredOption('--cap <usd>', 'spending cap in dollars (e.g. 50); 0 denies everything')
+    .option('--limit <amount/window>', 'a window beside the cap, e.g. 5/hour (repeatable)', collect)
+    .option('--budget <id>', 'a shared budget it draws on (repeatable)', collect)
     .option('--json', 'print the agent and its credential as JSON')
-    .action(async (handle: string, options: { cap: string; json?: boolean }, command: Command) => {
+    .action(async (handle: string, options: CreateOptions, command: Command) => {
       const spendingCap = parseUsd(options.cap, 'cap')
+      const limits = options.limit === undefined ? undefined : parseLimits(options.limit, 'limit')
       const created = await context.withKillSwitch(command, (ks) =>
-        ks.agents.create({ handle, spendingCap }),
+        ks.agents.create({
+          handle,
+          spendingCap,
+          ...(limits === undefined ? {} : { limits }),
+          ...(options.budget === undefined ? {} : { budgets: options.budget }),
+        }),
       )
       // The credential is what this command exists to show (once): written unredacted.
       if (options.json) return context.reveal(json(created))
@@ -87,15 +112,30 @@ export function agentsCommand(context: CliContext): Command {
         )
       }
       const style = context.style(command)
+      // Windows and budgets get columns only when some agent has them: the table stays
+      // as narrow as it was for a fleet with lifetime caps only.
+      const windowed = list.some((agent) => agent.limits.length > 0 || agent.budgets.length > 0)
       const rows = list.map((agent) => [
         agent.handle,
         statusText(agent, style),
         `${formatUsd(agent.spent)} / ${formatUsd(agent.spendingCap)}`,
         spendBar(agent.spent, agent.spendingCap, style, { revoked: agent.status === 'revoked' }),
         formatUsd(agent.available),
+        ...(windowed ? [limitsCell(agent.limits), agent.budgets.join(',') || '-'] : []),
       ])
       context.out(
-        formatTable(['HANDLE', 'STATUS', 'SPENT / CAP', 'SPEND', 'AVAILABLE'], rows, style),
+        formatTable(
+          [
+            'HANDLE',
+            'STATUS',
+            'SPENT / CAP',
+            'SPEND',
+            'AVAILABLE',
+            ...(windowed ? ['WINDOWS', 'BUDGETS'] : []),
+          ],
+          rows,
+          style,
+        ),
       )
     })
 
@@ -109,5 +149,61 @@ export function agentsCommand(context: CliContext): Command {
       context.out(options.json ? json(agent) : describeAgent(agent, context.style(command)))
     })
 
+  agents
+    .command('update')
+    .description("Change an agent's cap, windows or budgets (next call, every process)")
+    .argument('<handle>', "the agent's handle")
+    .option('--cap <usd>', 'the new lifetime cap in dollars')
+    .option(
+      '--limit <amount/window>',
+      'replaces its windows, e.g. --limit 5/hour --limit 20/day (repeatable)',
+      collect,
+    )
+    .option('--no-limits', 'removes every window')
+    .option('--budget <id>', 'replaces the budgets it draws on (repeatable)', collect)
+    .option('--no-budgets', 'draws on no shared budget')
+    .option('--json', 'print JSON')
+    .action(async (handle: string, options: UpdateFlags, command: Command) => {
+      const input = agentUpdateInput(options)
+      const agent = await context.withKillSwitch(command, (ks) => ks.agents.update(handle, input))
+      context.out(options.json ? json(agent) : describeAgent(agent, context.style(command)))
+    })
+
   return agents
+}
+
+/** Flags shared by `agents update` and `cap`. */
+export interface UpdateFlags {
+  cap?: string
+  limit?: string[]
+  /** false with --no-limits */
+  limits?: boolean
+  budget?: string[]
+  /** false with --no-budgets */
+  budgets?: boolean
+  json?: boolean
+}
+
+/** The update the flags ask for; refuses an empty one, naming the flags. */
+export function agentUpdateInput(options: UpdateFlags) {
+  const limits =
+    options.limit !== undefined
+      ? parseLimits(options.limit, 'limit')
+      : options.limits === false
+        ? []
+        : undefined
+  const budgets =
+    options.budget !== undefined ? options.budget : options.budgets === false ? [] : undefined
+  const input = {
+    ...(options.cap === undefined ? {} : { spendingCap: parseUsd(options.cap, 'cap') }),
+    ...(limits === undefined ? {} : { limits }),
+    ...(budgets === undefined ? {} : { budgets }),
+  }
+  if (Object.keys(input).length === 0) {
+    throw new InvalidConfigError(
+      'cap',
+      'Nothing to change: give --cap <usd>, --limit <amount/window> (e.g. 5/hour), --budget <id>, --no-limits or --no-budgets.',
+    )
+  }
+  return input
 }

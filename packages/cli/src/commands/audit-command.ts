@@ -45,11 +45,15 @@ export function auditCommand(context: CliContext): Command {
     .argument('<handle>', "the agent's handle")
     .option('--json', 'one JSON object per line (JSON Lines)')
     .option('--csv', 'CSV with a header row')
-    .option('--limit <n>', 'only the last n entries')
+    .option('--limit <n>', 'only the last n entries (read as one page from the store)')
+    .option(
+      '--before <seq>',
+      "only entries before this one (an entry's seq, from --json): the previous page",
+    )
     .action(
       async (
         handle: string,
-        options: { json?: boolean; csv?: boolean; limit?: string },
+        options: { json?: boolean; csv?: boolean; limit?: string; before?: string },
         command: Command,
       ) => {
         if (options.json && options.csv)
@@ -58,8 +62,17 @@ export function auditCommand(context: CliContext): Command {
           options.limit === undefined
             ? undefined
             : parseWholeNumber(options.limit, 'limit', 1, 1_000_000)
-        const all = await context.withKillSwitch(command, (ks) => ks.audit(handle))
-        const entries = limit === undefined ? all : all.slice(-limit)
+        const before =
+          options.before === undefined
+            ? undefined
+            : parseWholeNumber(options.before, 'before', 1, Number.MAX_SAFE_INTEGER)
+        // The store reads the page: a long log is never read whole to show its tail.
+        const entries = await context.withKillSwitch(command, (ks) =>
+          ks.audit(handle, {
+            ...(limit === undefined ? {} : { limit }),
+            ...(before === undefined ? {} : { before }),
+          }),
+        )
         if (options.json) return context.out(auditToJsonLines(entries))
         if (options.csv) return context.out(auditToCsv(entries))
         if (entries.length === 0) return context.out(`No audit entries for ${handle}.\n`)

@@ -5,32 +5,52 @@ import { Command } from 'commander'
 import type { CliContext } from '../cli-context.js'
 import { CliError, EXIT_CODES } from '../exit-codes.js'
 import { formatUsd } from '../format.js'
-import { parseFraction, parseUsd } from '../parse-input.js'
+import { limitText } from '../limit-format.js'
+import { collect, parseFraction } from '../parse-input.js'
 import { describeStoreSpec } from '../store-spec.js'
+import { agentUpdateInput, type UpdateFlags } from './agents-command.js'
 
 /** Builds `killswitch cap`. */
 export function capCommand(context: CliContext): Command {
   return new Command('cap')
-    .description("Change an agent's spending cap (takes effect on the next call, in every process)")
+    .description(
+      "Change an agent's spending cap, windows or budgets (takes effect on the next call, in every process)",
+    )
     .argument('<handle>', "the agent's handle")
-    .argument('<usd>', 'the new cap in dollars (e.g. 10)')
-    .action(async (handle: string, usd: string, _options: unknown, command: Command) => {
-      const spendingCap = parseUsd(usd, 'cap')
-      const [before, after] = await context.withKillSwitch(command, async (ks) => {
-        const current = await ks.agents.get(handle)
-        return [current, await ks.agents.update(handle, { spendingCap })] as const
-      })
-      const style = context.style(command)
-      context.out(
-        `Cap of ${style.bold(after.handle)}: ${formatUsd(before.spendingCap)} -> ${formatUsd(after.spendingCap)} ` +
-          `(spent ${formatUsd(after.spent)}, available ${formatUsd(after.available)}).\n`,
-      )
-      if (after.available <= 0 && after.status === 'active') {
+    .argument('[usd]', 'the new cap in dollars (e.g. 10)')
+    .option(
+      '--limit <amount/window>',
+      'replaces its windows, e.g. --limit 5/hour --limit 20/day (repeatable)',
+      collect,
+    )
+    .option('--budget <id>', 'replaces the budgets it draws on (repeatable)', collect)
+    .action(
+      async (handle: string, usd: string | undefined, options: UpdateFlags, command: Command) => {
+        const input = agentUpdateInput({ ...options, ...(usd === undefined ? {} : { cap: usd }) })
+        const [before, after] = await context.withKillSwitch(command, async (ks) => {
+          const current = await ks.agents.get(handle)
+          return [current, await ks.agents.update(handle, input)] as const
+        })
+        const style = context.style(command)
         context.out(
-          style.yellow('No budget left: every new call is refused until the cap is raised.\n'),
+          `Cap of ${style.bold(after.handle)}: ${formatUsd(before.spendingCap)} -> ${formatUsd(after.spendingCap)} ` +
+            `(spent ${formatUsd(after.spent)}, available ${formatUsd(after.available)}).\n`,
         )
-      }
-    })
+        if (input.limits !== undefined) {
+          context.out(
+            `Windows: ${after.limits.map((limit) => `${limitText(limit)} (available ${formatUsd(limit.available)})`).join(', ') || 'none'}.\n`,
+          )
+        }
+        if (input.budgets !== undefined) {
+          context.out(`Budgets: ${after.budgets.join(', ') || 'none'}.\n`)
+        }
+        if (after.available <= 0 && after.status === 'active') {
+          context.out(
+            style.yellow('No budget left: every new call is refused until the cap is raised.\n'),
+          )
+        }
+      },
+    )
 }
 
 /** Builds `killswitch alert`. */

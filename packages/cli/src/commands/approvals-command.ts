@@ -1,0 +1,126 @@
+// `killswitch approvals list | approve | deny`: the queue of requests to spend past a cap.
+// A grant is bounded in money (--amount) and in time (--ttl); a decision is taken once by the
+// store, so two operators approving at once cannot both grant.
+
+import { InvalidConfigError } from '@killswitch/core'
+import { Command } from 'commander'
+import type { ApprovalView } from '../admin-kill-switch.js'
+import type { CliContext } from '../cli-context.js'
+import { formatTable, formatUsd } from '../format.js'
+import { parseDurationMs, parseUsd } from '../parse-input.js'
+import type { TerminalStyle } from '../terminal-style.js'
+
+const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`
+const STATUSES = ['pending', 'approved', 'denied', 'expired'] as const
+type Status = (typeof STATUSES)[number]
+const DEFAULT_TTL = '1h'
+
+function statusText(status: Status, style: TerminalStyle): string {
+  if (status === 'pending') return style.yellow(status)
+  if (status === 'approved') return style.green(status)
+  return style.red(status)
+}
+
+/** Who decided, as the audit log records it: the CLI and the local user. */
+function decider(env: Record<string, string | undefined>): string {
+  const user = env.USER ?? env.USERNAME
+  return user ? `cli:${user}`.slice(0, 200) : 'cli'
+}
+
+/** One decision in a line. */
+export function describeApproval(approval: ApprovalView, style: TerminalStyle): string {
+  const grant = approval.grant
+    ? `: up to ${formatUsd(approval.grant.amount)} more until ${approval.grant.expiresAt}`
+    : ''
+  const by = approval.decidedBy ? ` by ${approval.decidedBy}` : ''
+  const why = approval.decisionReason ? ` (${approval.decisionReason})` : ''
+  return `Approval ${style.bold(approval.id)} for ${approval.handle}: ${statusText(approval.status, style)}${by}${grant}${why}.\n`
+}
+
+/** Builds `killswitch approvals`. */
+export function approvalsCommand(context: CliContext): Command {
+  const approvals = new Command('approvals').description(
+    'Requests from agents to spend past their cap: list, approve (a bounded grant), deny',
+  )
+
+  approvals
+    .command('list')
+    .description('List approval requests, newest first')
+    .option('--status <status>', `only this status: ${STATUSES.join(', ')}`)
+    .option('--json', 'print JSON')
+    .action(async (options: { status?: string; json?: boolean }, command: Command) => {
+      const status = options.status
+      if (status !== undefined && !(STATUSES as readonly string[]).includes(status)) {
+        throw new InvalidConfigError(
+          'status',
+          `Invalid --status: "${status}"; give one of ${STATUSES.join(', ')}.`,
+        )
+      }
+      const list = await context.withKillSwitch(command, (ks) =>
+        ks.approvals.list(status === undefined ? {} : { status: status as Status }),
+      )
+      if (options.json) return context.out(json(list))
+      if (list.length === 0) {
+        return context.out(`No ${status ?? ''}${status ? ' ' : ''}approval requests.\n`)
+      }
+      const style = context.style(command)
+      const rows = list.map((approval) => [
+        approval.id,
+        approval.handle,
+        statusText(approval.status, style),
+        formatUsd(approval.requested),
+        approval.reason,
+        approval.status === 'pending'
+          ? `expires ${approval.expiresAt}`
+          : (approval.decidedBy ?? ''),
+      ])
+      context.out(
+        formatTable(['ID', 'AGENT', 'STATUS', 'REQUESTED', 'REASON', 'EXPIRES / BY'], rows, style),
+      )
+    })
+
+  approvals
+    .command('approve')
+    .description('Grant up to --amount dollars more, for --ttl, to the agent that asked')
+    .argument('<id>', 'the approval request id (approvals list)')
+    .option('--amount <usd>', 'the most it may spend past its cap (default: the amount requested)')
+    .option('--ttl <duration>', 'how long the grant lives, e.g. 30m, 1h, 2d', DEFAULT_TTL)
+    .option('--json', 'print JSON')
+    .action(
+      async (
+        id: string,
+        options: { amount?: string; ttl: string; json?: boolean },
+        command: Command,
+      ) => {
+        const ttlMs = parseDurationMs(options.ttl, 'ttl')
+        const given = options.amount === undefined ? undefined : parseUsd(options.amount, 'amount')
+        const approval = await context.withKillSwitch(command, async (ks) => {
+          const amount = given ?? (await ks.approvals.get(id)).requested
+          return ks.approvals.approve(id, { amount, ttlMs, by: decider(context.io.env) })
+        })
+        context.out(
+          options.json ? json(approval) : describeApproval(approval, context.style(command)),
+        )
+      },
+    )
+
+  approvals
+    .command('deny')
+    .description('Deny a request: the waiting call fails with approval_denied')
+    .argument('<id>', 'the approval request id (approvals list)')
+    .option('--reason <text>', 'why (goes in the audit log)')
+    .option('--json', 'print JSON')
+    .action(async (id: string, options: { reason?: string; json?: boolean }, command: Command) => {
+      const approval = await context.withKillSwitch(command, (ks) =>
+        ks.approvals.deny(id, {
+          by: decider(context.io.env),
+          ...(options.reason === undefined ? {} : { reason: options.reason }),
+        }),
+      )
+      context.out(
+        options.json ? json(approval) : describeApproval(approval, context.style(command)),
+      )
+    })
+
+  return approvals
+}
