@@ -19,6 +19,7 @@ export class RedisEventFeed {
   readonly #agentKey: (handle: string) => string
   readonly #emit: (event: StoreEvent) => void
   readonly #origin: string
+  readonly #cluster: boolean
   /** Revocations already published here, so a re-read publishes only the missed ones. */
   readonly #known = new Set<string>()
   #ready: Promise<void>
@@ -37,7 +38,10 @@ export class RedisEventFeed {
     /** This store's id: its own events, published to its listeners directly, are skipped. */
     origin: string
     emit: (event: StoreEvent) => void
+    /** The reader is a Redis Cluster client (no pipeline across slots). */
+    cluster?: boolean
   }) {
+    this.#cluster = options.cluster === true
     this.#subscriber = options.subscriber
     this.#reader = options.reader
     this.#channel = options.channel
@@ -142,11 +146,19 @@ export class RedisEventFeed {
       }
       missed.push(handle)
     }
-    const pipeline = this.#reader.pipeline()
-    for (const handle of missed) {
-      pipeline.hmget(this.#agentKey(handle), 'revokedReason', 'revokedAt')
+    let replies: [Error | null, unknown][] = []
+    if (this.#cluster) {
+      // A cluster pipeline stays in one slot: one read per agent, side by side.
+      const read = (handle: string) =>
+        this.#reader.hmget(this.#agentKey(handle), 'revokedReason', 'revokedAt')
+      replies = (await Promise.all(missed.map(read))).map((fields) => [null, fields])
+    } else {
+      const pipeline = this.#reader.pipeline()
+      for (const handle of missed) {
+        pipeline.hmget(this.#agentKey(handle), 'revokedReason', 'revokedAt')
+      }
+      replies = missed.length > 0 ? ((await pipeline.exec()) ?? []) : []
     }
-    const replies = missed.length > 0 ? ((await pipeline.exec()) ?? []) : []
     missed.forEach((handle, i) => {
       const [reason, at] = (replies[i]?.[1] as (string | null)[] | undefined) ?? []
       if (this.#known.has(handle)) return // a concurrent catch-up published it already

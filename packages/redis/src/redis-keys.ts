@@ -31,6 +31,10 @@ export interface RedisKeys {
   agentSeq: string
   budgets: string
   budgetSeq: string
+  /** Cluster: the agent of an approval id, and the global order of approvals. */
+  approvalAgent(id: string): string
+  approvals: string
+  approvalSeq: string
 }
 
 export function redisKeys(prefix: string): RedisKeys {
@@ -64,6 +68,9 @@ export function redisKeys(prefix: string): RedisKeys {
     agentSeq: `${prefix}agentseq`,
     budgets: `${prefix}budgets`,
     budgetSeq: `${prefix}budgetseq`,
+    approvalAgent: (id) => `${prefix}approvalagent:${id}`,
+    approvals: `${prefix}approvals`,
+    approvalSeq: `${prefix}approvalseq`,
   }
 }
 
@@ -100,5 +107,8 @@ export function clusterKeys(prefix: string): RedisKeys {
     agentSeq: `${prefix}{idx}agentseq`,
     budgets: `${prefix}{idx}budgets`,
     budgetSeq: `${prefix}{idx}budgetseq`,
+    approvalAgent: (id) => `${prefix}{ap:${id}}agent`,
+    approvals: `${prefix}{idx}approvals`,
+    approvalSeq: `${prefix}{idx}approvalseq`,
   }
 }

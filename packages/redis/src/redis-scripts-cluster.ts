@@ -31,6 +31,9 @@
 import { LEDGER_LUA } from './redis-lua-ledger.js'
 import { LEVELS_LUA } from './redis-lua-levels.js'
 import { SCRIPTS } from './redis-scripts.js'
+import { approvalScripts } from './redis-scripts-approvals.js'
+
+const APPROVALS = approvalScripts(LEDGER_LUA)
 
 const LEDGER_LEVELS_LUA = `${LEDGER_LUA}${LEVELS_LUA}`
 
@@ -426,6 +429,10 @@ export const CLUSTER_SCRIPTS = {
   // Single-node scripts that touch one slot as they are, given a key to be routed by.
   killswitchCCreateBudgetV1: { numberOfKeys: 1, lua: S.killswitchCreateBudgetV2.lua },
   killswitchCUpdateBudgetV1: { numberOfKeys: 1, lua: S.killswitchUpdateBudgetV2.lua },
+  // Approvals live in their agent's slot (prefix: the agent's); the client finds the agent of
+  // an approval id in `{ap:<id>}` and keeps the global order in `{idx}approvals`.
+  killswitchCDecideApprovalV1: { numberOfKeys: 1, lua: APPROVALS.killswitchDecideApprovalV2.lua },
+  killswitchCApprovalsV1: { numberOfKeys: 1, lua: APPROVALS.killswitchApprovalsV2.lua },
 } as const
 
 export type ClusterScriptName = keyof typeof CLUSTER_SCRIPTS

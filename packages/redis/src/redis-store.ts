@@ -275,11 +275,23 @@ class RedisStore implements Store {
     audit?: AuditEntry,
   ): Promise<{ agent: AgentRecord; alreadyRevoked: boolean }> {
     const call = this.#calls.revoke(handle, reason, now, audit)
-    if (this.#cluster) call.keys[6] = `${call.keys[0]}:revoked`
+    let event: string | undefined
+    if (this.#cluster) {
+      // The script writes the agent's slot only; the revocations index (read by subscribers
+      // catching up) is written next, and the event published after it, so a subscriber that
+      // missed the event finds the revocation in the index.
+      call.keys[6] = `${call.keys[0]}:revoked`
+      event = String(call.args[8])
+      call.args[7] = `${call.keys[0]}:unheard`
+    }
     const reply = await this.#ledger('revoke an agent', handle, call, { now })
     if (reply[0] === 'not_found') throw new AgentNotFoundError(handle)
     const alreadyRevoked = reply[0] === 'already'
-    if (this.#cluster && !alreadyRevoked) await this.#index(this.#keys.revocations, 'time', handle)
+    if (event !== undefined && !alreadyRevoked) {
+      await this.#index(this.#keys.revocations, 'time', handle)
+      const channel = this.#keys.channel
+      await this.#call('revoke an agent', () => this.#client.publish(channel, event as string))
+    }
     if (!alreadyRevoked) {
       this.#feed?.remember(handle)
       this.#publish({ type: 'revoked', handle, reason, at: now })
@@ -406,10 +418,15 @@ class RedisStore implements Store {
   async openApproval(
     request: OpenApprovalRequest,
   ): Promise<{ approval: ApprovalRecord; created: boolean }> {
-    const reply = (await this.#run(
-      'open an approval request',
-      this.#calls.openApproval(request),
-    )) as LedgerReply
+    const call = this.#calls.openApproval(request)
+    if (this.#cluster) call.args[4] = this.#keys.levelPrefix(request.handle)
+    const reply = (await this.#run('open an approval request', call)) as LedgerReply
+    if (this.#cluster && reply[0] === 'created') {
+      const id = String(request.id)
+      const key = this.#keys.approvalAgent(id)
+      await this.#call('open an approval request', () => this.#client.set(key, request.handle))
+      await this.#index(this.#keys.approvals, 'seq', id)
+    }
     if (reply[0] === 'invalid') {
       const field = String(reply[1])
       throw invalidField(field, (request as unknown as Record<string, unknown>)[field])
@@ -420,6 +437,20 @@ class RedisStore implements Store {
 
   async decideApproval(request: DecideApprovalRequest): Promise<ApprovalRecord> {
     const call = this.#calls.decideApproval({ ...request, by: request.by })
+    if (this.#cluster) {
+      // Run on the slot of the approval's agent (none found: one that has no approvals).
+      const id = request.id
+      const key = this.#keys.approvalAgent(String(id))
+      const handle =
+        typeof id === 'string' && id.length > 0 && id.length <= 200
+          ? await this.#call('decide an approval request', () => this.#client.get(key))
+          : null
+      call.args[4] = handle === null ? `${this.#keys.prefix}{idx}` : this.#keys.levelPrefix(handle)
+      call.keys = [
+        handle === null ? this.#keys.approvals : (this.#keys.ledger(handle)[0] as string),
+      ]
+      call.name = 'killswitchCDecideApprovalV1'
+    }
     const reply = (await this.#run('decide an approval request', call)) as LedgerReply
     const [outcome, detail, extra] = reply
     if (outcome === 'invalid') {
@@ -482,10 +513,9 @@ class RedisStore implements Store {
     status: string | undefined,
     ids: string[],
   ): Promise<ApprovalRecord[]> {
-    const reply = (await this.#run(
-      operation,
-      this.#calls.approvals(now, status, ids),
-    )) as LedgerReply
+    const reply = this.#cluster
+      ? await this.#clusterApprovals(operation, now, status, ids)
+      : ((await this.#run(operation, this.#calls.approvals(now, status, ids))) as LedgerReply)
     if (reply[0] === 'invalid') throw invalidField('now', now)
     return (reply[1] as unknown[]).map(toApprovalRecord)
   }
@@ -601,6 +631,7 @@ class RedisStore implements Store {
         agentKey: (handle) => this.#keys.ledger(handle)[0],
         origin: this.#origin,
         emit: (event) => this.#publish(event),
+        cluster: this.#cluster,
       })
     }
     return () => {
@@ -701,10 +732,7 @@ class RedisStore implements Store {
   async #run(operation: string, call: ScriptCall): Promise<unknown> {
     if (!this.#cluster) return this.#send(operation, call)
     if (NOT_ON_CLUSTER.has(call.name)) {
-      throw this.#unavailable(
-        operation,
-        new Error('approvals are not available on Redis Cluster yet'),
-      )
+      throw this.#unavailable(operation, new Error('this script spans slots'))
     }
     const name = CLUSTER_AGENT_SCRIPT[call.name]
     if (!name) return this.#send(operation, call)
@@ -815,9 +843,53 @@ class RedisStore implements Store {
     })
   }
 
+  /** Approvals on a cluster: read on each agent's slot, in the global order. */
+  async #clusterApprovals(
+    operation: string,
+    now: number,
+    status: string | undefined,
+    ids: string[],
+  ): Promise<LedgerReply> {
+    if (!Number.isSafeInteger(now) || now < 0) return ['invalid', 'now']
+    return this.#call(operation, async () => {
+      const all = ids.length > 0 ? ids : await this.#client.zrange(this.#keys.approvals, '0', '-1')
+      const handles = await Promise.all(
+        all.map((id) => this.#client.get(this.#keys.approvalAgent(id))),
+      )
+      const byAgent = new Map<string, string[]>()
+      all.forEach((id, i) => {
+        const handle = handles[i]
+        if (handle) byAgent.set(handle, [...(byAgent.get(handle) ?? []), id])
+      })
+      const found = new Map<string, unknown>()
+      await Promise.all(
+        [...byAgent].map(async ([handle, mine]) => {
+          const [, records] = (await this.#send(operation, {
+            name: 'killswitchCApprovalsV1',
+            keys: [this.#keys.ledger(handle)[0] as string],
+            args: [
+              ...this.#calls.header(now),
+              this.#keys.levelPrefix(handle),
+              status ?? '',
+              ...mine,
+            ],
+          })) as [string, string[][]]
+          for (const fields of records)
+            found.set(fields[fields.indexOf('id') + 1] as string, fields)
+        }),
+      )
+      return ['ok', all.flatMap((id) => (found.has(id) ? [found.get(id)] : []))]
+    })
+  }
+
   /** Adds to a global index of the cluster (its own slot), kept where it was if present. */
   async #index(index: string, score: 'seq' | 'time', member: string): Promise<void> {
-    const counter = index === this.#keys.budgets ? this.#keys.budgetSeq : this.#keys.agentSeq
+    const counter =
+      index === this.#keys.budgets
+        ? this.#keys.budgetSeq
+        : index === this.#keys.approvals
+          ? this.#keys.approvalSeq
+          : this.#keys.agentSeq
     await this.#send('update an index', {
       name: 'killswitchCIndexV1',
       keys: [index, counter],
@@ -919,12 +991,8 @@ class RedisStore implements Store {
   }
 }
 
-/** Scripts that reach keys of several slots, not run on a cluster. */
-const NOT_ON_CLUSTER = new Set<string>([
-  'killswitchOpenApprovalV2',
-  'killswitchDecideApprovalV2',
-  'killswitchApprovalsV2',
-])
+/** Scripts that reach keys of several slots: never sent to a cluster (it would refuse them). */
+const NOT_ON_CLUSTER = new Set<string>(['killswitchDecideApprovalV2', 'killswitchApprovalsV2'])
 
 /** The value of a field of a new agent, for the message of a refused one. */
 function fieldOf(record: NewAgentRecord, field: unknown): unknown {
