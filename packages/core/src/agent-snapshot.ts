@@ -27,7 +27,13 @@ export interface AgentSnapshot {
   updatedAt: string
   revokedAt?: string
   revokedReason?: string
-  alerts: Array<{ thresholdPct: number; webhookUrl: string; signed: boolean }>
+  alerts: Array<{
+    thresholdPct: number
+    webhookUrl: string
+    signed: boolean
+    /** The body's shape (json when absent). */
+    format?: 'json' | 'slack' | 'pagerduty'
+  }>
   runaway: RunawayConfig
   /** Windows beside the lifetime cap, each with its current window's figures. */
   limits: LimitUsage[]
@@ -60,6 +66,7 @@ export function toSnapshot(record: AgentRecord, limits: LimitUsage[] = []): Agen
       thresholdPct: rule.thresholdPct,
       webhookUrl: rule.webhookUrl,
       signed: rule.secret !== undefined,
+      ...(rule.format === undefined ? {} : { format: rule.format }),
     })),
     runaway: record.policy.runaway,
     limits,

@@ -3,10 +3,11 @@
 // webhooks, retries) is the dispatcher's job. Everything here is off the guarded call's
 // path: the caller never waits for a mark or a delivery.
 import { type AlertEvent, createAlertEvent } from './alerts/alert-event.js'
+import { type ApprovalLinksOptions, approvalLinkUrl } from './alerts/approval-link.js'
 import type { WebhookDispatcher } from './alerts/webhook-dispatcher.js'
 import { redactWebhookUrl } from './alerts/webhook-url.js'
 import type { AuditEntry } from './audit.js'
-import type { EventHub } from './events.js'
+import type { ApprovalEvent, EventHub } from './events.js'
 import { toUsd } from './money.js'
 import type { DetectorFinding } from './runaway/types.js'
 import type { AgentRecord, Store } from './store.js'
@@ -18,6 +19,8 @@ export interface Alerting {
   afterSpend(agent: AgentRecord): void
   notifyRevoked(agent: AgentRecord): void
   notifyRunaway(agent: AgentRecord, finding: DetectorFinding, action: string): void
+  /** Sends an approval request (with signed one-click links when configured). */
+  notifyApproval(agent: AgentRecord, approval: ApprovalEvent): void
   /** Waits for marks in progress and for the dispatcher's deliveries. */
   flush(): Promise<void>
 }
@@ -29,8 +32,10 @@ export function createAlerting(deps: {
   now: () => number
   audit: (entry: AuditEntry) => void
   onError: (error: unknown) => void
+  /** Signs one-click approve/deny links into `approval_requested` alerts. */
+  approvalLinks?: ApprovalLinksOptions
 }): Alerting {
-  const { store, events, dispatcher, now, audit, onError } = deps
+  const { store, events, dispatcher, now, audit, onError, approvalLinks } = deps
   // Marks this process already took or lost: skip the store round trip next time.
   const decided = new Set<string>()
   const pending = new Set<Promise<unknown>>()
@@ -61,6 +66,8 @@ export function createAlerting(deps: {
       dispatcher.dispatch(body, {
         url: rule.webhookUrl,
         ...(rule.secret ? { secret: rule.secret } : {}),
+        ...(rule.format ? { format: rule.format } : {}),
+        ...(rule.routingKey ? { routingKey: rule.routingKey } : {}),
       })
     }
   }
@@ -119,6 +126,24 @@ export function createAlerting(deps: {
         type: 'runaway',
         detector: finding.detector,
         reason: `${finding.summary ?? finding.detector} (${action})`,
+      })
+    },
+
+    notifyApproval(agent, approval) {
+      // A link expires with its request: after that there is nothing left to decide.
+      const expiresAt = Date.parse(approval.expiresAt)
+      send(agent, {
+        type: 'approval_requested',
+        approvalId: approval.id,
+        requested: approval.requested,
+        reason: approval.reason,
+        expiresAt: approval.expiresAt,
+        ...(approvalLinks === undefined
+          ? {}
+          : {
+              approveUrl: approvalLinkUrl(approvalLinks, approval.id, 'approve', expiresAt),
+              denyUrl: approvalLinkUrl(approvalLinks, approval.id, 'deny', expiresAt),
+            }),
       })
     },
 

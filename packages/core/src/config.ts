@@ -41,8 +41,14 @@ export const alertRuleSchema = z
     thresholdPct: thresholdSchema,
     webhookUrl: webhookUrlSchema,
     secret: z.string().min(16, 'a signing secret of at least 16 characters').optional(),
+    format: z.enum(['json', 'slack', 'pagerduty']).optional(),
+    routingKey: z.string().min(1).max(128).optional(),
   })
   .strict()
+  .refine((rule) => rule.format !== 'pagerduty' || rule.routingKey !== undefined, {
+    path: ['routingKey'],
+    error: "a PagerDuty routing key is required with format 'pagerduty'",
+  })
 
 export const limitSchema = z
   .object({

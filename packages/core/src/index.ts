@@ -17,11 +17,27 @@ export {
   createAlertEvent,
 } from './alerts/alert-event.js'
 export {
+  ALERT_FORMATS,
+  type AlertFormat,
+  alertSummary,
+  formatAlertBody,
+} from './alerts/alert-format.js'
+export {
   type GeneratedWebhookSecret,
   generateWebhookSecret,
   type KillSwitchAgentsApi,
   type WithGeneratedSecrets,
 } from './alerts/alert-rule-guard.js'
+export {
+  APPROVAL_LINK_PATH,
+  type ApprovalLinkAction,
+  type ApprovalLinkCheck,
+  type ApprovalLinksOptions,
+  approvalLinkUrl,
+  checkApprovalLinkSecret,
+  DEFAULT_APPROVAL_LINK_GRANT_TTL_MS,
+  verifyApprovalLink,
+} from './alerts/approval-link.js'
 export {
   createWebhookDispatcher,
   type WebhookDispatcher,

@@ -3,6 +3,7 @@
 import { createAgentsApi } from './agents.js'
 import { type AlertDispatcher, createAlerting } from './alerting.js'
 import { guardAlertRules, type KillSwitchAgentsApi } from './alerts/alert-rule-guard.js'
+import { type ApprovalLinksOptions, checkApprovalLinksOptions } from './alerts/approval-link.js'
 import {
   createWebhookDispatcher,
   type WebhookDispatcherOptions,
@@ -67,6 +68,12 @@ export interface KillSwitchOptions {
    * a list of hosts allows those only (e.g. `['127.0.0.1']` for a receiver on this machine).
    */
   allowPrivateWebhooks?: AllowPrivateWebhooks
+  /**
+   * Signed one-click approve/deny links in the `approval_requested` webhook:
+   * `{ baseUrl: 'https://killswitch.example.com', secret }` where `baseUrl` reaches
+   * `killswitch serve` and `serve` has the same secret (KILLSWITCH_APPROVAL_LINK_SECRET).
+   */
+  approvalLinks?: ApprovalLinksOptions
   /** Called with errors that must not break a guarded call (a throwing listener...). */
   onError?: (error: unknown) => void
   /** The clock, in ms since the epoch (tests). */
@@ -195,6 +202,10 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
           },
         }),
     })
+  const approvalLinks =
+    options.approvalLinks === undefined
+      ? undefined
+      : checkApprovalLinksOptions(options.approvalLinks)
   const alerting = createAlerting({
     store,
     events,
@@ -202,6 +213,7 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
     now,
     audit,
     onError,
+    ...(approvalLinks === undefined ? {} : { approvalLinks }),
   })
 
   const abortAgent = (handle: string, reason: string) => {
@@ -265,6 +277,7 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
     },
     afterSpend: (agent) => alerting.afterSpend(agent),
     notifyRunaway: (agent, finding, action) => alerting.notifyRunaway(agent, finding, action),
+    notifyApproval: (agent, event) => alerting.notifyApproval(agent, event),
     audit,
   }
 

@@ -11,6 +11,10 @@ export interface AlertRule {
   webhookUrl: string
   /** HMAC-SHA256 signing secret; when absent the event is sent unsigned. Never shown back. */
   secret?: string
+  /** The body's shape: `json` (default), `slack` or `pagerduty` (Events API v2). */
+  format?: 'json' | 'slack' | 'pagerduty'
+  /** PagerDuty routing (integration) key; required with `format: 'pagerduty'`. Never shown back. */
+  routingKey?: string
 }
 
 /** Approvals past the cap: ask a person instead of refusing. */

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto'
 
 /** Why an alert fires. */
-export type AlertEventType = 'threshold' | 'revoked' | 'runaway'
+export type AlertEventType = 'threshold' | 'revoked' | 'runaway' | 'approval_requested'
 
 /** An alert as a webhook receiver gets it (the JSON body). */
 export interface AlertEvent {
@@ -23,6 +23,22 @@ export interface AlertEvent {
   reason?: string
   /** For `runaway`: the detector that tripped, e.g. `repeated-tool-call`. */
   detector?: string
+  /** For `approval_requested`: the request's id (`killswitch approvals approve <id>`). */
+  approvalId?: string
+  /** For `approval_requested`: the dollars the call asked for past the cap. */
+  requested?: number
+  /** For `approval_requested`: when the request expires undecided (ISO 8601). */
+  expiresAt?: string
+  /**
+   * For `approval_requested`, when the kill switch has `approvalLinks`: signed one-click
+   * links to `killswitch serve` (they open a confirmation page; nothing acts on GET).
+   */
+  approveUrl?: string
+  denyUrl?: string
+  /** For a threshold on a window or a budget: which level and window crossed. */
+  level?: 'agent' | 'budget'
+  budgetId?: string
+  per?: string
   /** When it fired (ISO 8601). */
   at: string
 }
@@ -45,7 +61,19 @@ export function createAlertEvent(input: AlertEventInput): AlertEvent {
     at: typeof at === 'string' ? at : new Date(at ?? Date.now()).toISOString(),
   }
   // Keep the body minimal: absent optional fields are left out, not sent as null.
-  for (const key of ['thresholdPct', 'reason', 'detector'] as const) {
+  for (const key of [
+    'thresholdPct',
+    'reason',
+    'detector',
+    'approvalId',
+    'requested',
+    'expiresAt',
+    'approveUrl',
+    'denyUrl',
+    'level',
+    'budgetId',
+    'per',
+  ] as const) {
     if (event[key] === undefined) delete event[key]
   }
   return event

@@ -13,6 +13,7 @@
 
 import { InvalidConfigError } from '../errors.js'
 import type { AlertEvent } from './alert-event.js'
+import { type AlertFormat, formatAlertBody } from './alert-format.js'
 import { signWebhookPayload, WEBHOOK_SIGNATURE_HEADER } from './webhook-signature.js'
 import {
   type AllowPrivateWebhooks,
@@ -33,6 +34,10 @@ export interface WebhookTarget {
   url: string
   /** Signing secret. Required: a target without one is refused (alerts are always signed). */
   secret?: string
+  /** The body's shape: `json` (default, the event), `slack` or `pagerduty` (Events v2). */
+  format?: AlertFormat
+  /** PagerDuty routing key, for `format: 'pagerduty'`. */
+  routingKey?: string
 }
 
 /** How a delivery ended, after all its attempts. */
@@ -215,7 +220,8 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions = {}):
   }
 
   async function deliver(event: AlertEvent, target: WebhookTarget & { secret: string }) {
-    const body = JSON.stringify(event)
+    // Whatever the shape, the signature covers the exact bytes sent.
+    const body = formatAlertBody(event, target)
     const url = new URL(target.url)
     const receiver = `${url.protocol}//${url.host}`
     let status: number | undefined
@@ -306,7 +312,10 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions = {}):
       // every address they resolve to, inside the connection.
       const refused = checkWebhookHost(target.url.trim(), policy)
       if (refused !== undefined) return refuse(refused)
-      const delivery = deliver(event, { url: target.url.trim(), secret })
+      if (target.format === 'pagerduty' && !target.routingKey) {
+        return refuse('a PagerDuty alert needs a routing key; set the alert again with one')
+      }
+      const delivery = deliver(event, { ...target, url: target.url.trim(), secret })
         .catch((caught) => {
           report({ event, url: target.url, ok: false, attempts: 0, error: String(caught) })
         })

@@ -6,7 +6,7 @@
 import { z } from 'zod'
 import { InvalidConfigError } from '../errors.js'
 
-function isHttpUrl(value: string): boolean {
+export function isHttpUrl(value: string): boolean {
   if (!URL.canParse(value)) return false
   const { protocol, hostname } = new URL(value)
   return (protocol === 'http:' || protocol === 'https:') && hostname !== ''
