@@ -2,6 +2,7 @@
 // call and spend rates (O(1) counters) and the throttles in force. Bounded: when more agents
 // than `maxAgents` are tracked the map is cleared (a forgotten agent starts counting again,
 // which errs towards letting it through, never towards a false trip).
+import { Concurrency } from './concurrency.js'
 import { SlowLoopTracker } from './detectors/slow-loop.js'
 import { RateWindow } from './rate-window.js'
 import type { ResolvedRunawayConfig } from './runaway-defaults.js'
@@ -23,15 +24,10 @@ export class AgentState {
   readonly spend: SpendHistory
   /** By scope: '' for the agent, else the run id. */
   readonly throttles = new Map<string, Throttle>()
-  /** Tool calls without a result yet, by tool and run: concurrency is not a loop. */
-  readonly #inFlight = new Map<string, { count: number; at: number }>()
-  /**
-   * Tools whose results this process has seen. Some adapters report only the call (the AI
-   * SDK middleware sees the model's tool calls, not their execution): for those tools the
-   * count of calls in flight would only grow, so it is not used.
-   */
-  readonly #reported = new Set<string>()
+  /** Calls in flight and when they last overlapped: concurrency is not a loop. */
+  readonly flows = new Concurrency()
   readonly #loops = new Map<string, SlowLoopTracker>()
+  readonly #exactLoops = new Map<string, SlowLoopTracker>()
 
   constructor(config: ResolvedRunawayConfig) {
     this.modelCalls = new RateWindow(config.callRate.windowMs)
@@ -40,42 +36,17 @@ export class AgentState {
   }
 
   /**
-   * Records a tool call starting; returns how many others of the same tool and run were in
-   * flight (0 for a tool whose results are never reported). Counts untouched for `staleMs`
-   * are dropped (a call whose result never came).
+   * The slow-loop tracker of a scope ('' for the agent, else the run id): by argument shape,
+   * or (`exact`) by identical arguments.
    */
-  callStarted(tool: string, runId: string | undefined, now: number, staleMs: number): number {
-    const key = `${tool}\u0000${runId ?? ''}`
-    const entry = this.#inFlight.get(key)
-    if (!entry || now - entry.at > staleMs) {
-      if (this.#inFlight.size >= MAX_SCOPES) this.#inFlight.clear()
-      this.#inFlight.set(key, { count: 1, at: now })
-      return 0
-    }
-    entry.at = now
-    const others = entry.count++
-    return this.#reported.has(tool) ? others : 0
-  }
-
-  /** Records a tool call ending: its result (`reported`), or its refusal. */
-  callEnded(tool: string, runId: string | undefined, now: number, reported: boolean): void {
-    if (reported && !this.#reported.has(tool) && this.#reported.size < MAX_SCOPES)
-      this.#reported.add(tool)
-    const key = `${tool}\u0000${runId ?? ''}`
-    const entry = this.#inFlight.get(key)
-    if (!entry) return
-    entry.at = now
-    if (--entry.count <= 0) this.#inFlight.delete(key)
-  }
-
-  /** The slow-loop tracker of a scope ('' for the agent, else the run id). */
-  loops(runId: string | undefined): SlowLoopTracker {
+  loops(runId: string | undefined, exact = false): SlowLoopTracker {
+    const trackers = exact ? this.#exactLoops : this.#loops
     const scope = runId ?? ''
-    let tracker = this.#loops.get(scope)
+    let tracker = trackers.get(scope)
     if (!tracker) {
-      if (this.#loops.size >= MAX_SCOPES) this.#loops.clear()
+      if (trackers.size >= MAX_SCOPES) trackers.clear()
       tracker = new SlowLoopTracker()
-      this.#loops.set(scope, tracker)
+      trackers.set(scope, tracker)
     }
     return tracker
   }
@@ -85,12 +56,15 @@ export class AgentState {
    * agent's, and its spend in both.
    */
   stepIn(runId: string | undefined, micros: number): void {
-    const agent = this.loops(undefined)
-    agent.step()
-    if (micros > 0) agent.spent(micros)
-    const run = runId === undefined ? undefined : this.#loops.get(runId)
-    run?.step()
-    if (micros > 0) run?.spent(micros)
+    for (const exact of [false, true]) {
+      const agent = this.loops(undefined, exact)
+      agent.step()
+      if (micros > 0) agent.spent(micros)
+      const run =
+        runId === undefined ? undefined : (exact ? this.#exactLoops : this.#loops).get(runId)
+      run?.step()
+      if (micros > 0) run?.spent(micros)
+    }
   }
 
   /** The throttle in force for a call of run `runId` at `now`, if any. */

@@ -19,7 +19,7 @@ import { detectCallRate } from './detectors/call-rate.js'
 import { detectErrorStreak } from './detectors/error-streak.js'
 import { formatDuration } from './detectors/finding.js'
 import { detectNoProgress } from './detectors/no-progress.js'
-import { CONCURRENT_IN_FLIGHT, detectRepeatedToolCall } from './detectors/repeated-tool-call.js'
+import { detectRepeatedToolCall } from './detectors/repeated-tool-call.js'
 import { detectRunLimits } from './detectors/run-limits.js'
 import { detectSlowLoop } from './detectors/slow-loop.js'
 import { detectSpendSpike } from './detectors/spend-spike.js'
@@ -68,8 +68,6 @@ const SEVERITY: Record<RunawayVerdict['action'], number> = {
 const MAX_RECORDED_ARGUMENTS = 4_096
 /** Agents whose last warning and last failure this process remembers; cleared when full. */
 const MAX_TRACKED_AGENTS = 10_000
-/** A tool call with no result for this long is no longer counted as in flight. */
-const IN_FLIGHT_STALE_MS = 5 * 60_000
 /** How soon after a failure a chain's failure is taken for its echo. */
 const ECHO_MS = 2_000
 
@@ -115,6 +113,20 @@ export function createRunawayMonitor(
         config.runLimits.enabled && runId !== undefined
           ? runs.touch(agent.handle, runId, kind, now)
           : undefined
+      // Also before the await: the calls of a fan-out see each other in flight.
+      if (observation.kind === 'model_call') {
+        state.modelCalls.add(now, 1)
+        state.flows.started('model_call', undefined, runId, now)
+      } else if (observation.kind === 'tool_call') {
+        state.toolCalls.add(now, 1)
+        state.flows.started('tool_call', observation.tool, runId, now)
+      } else if (observation.kind === 'tool_result') {
+        state.flows.ended(observation.tool, runId, true)
+      } else if (observation.kind === 'model_result') {
+        state.flows.ended(undefined, runId, true)
+      } else if (observation.kind === 'error' && observation.source === 'model') {
+        state.flows.ended(undefined, runId, true)
+      }
       const event = toActivityEvent(observation, now)
       let window: readonly RunawayEvent[] = [event]
       if (usesWindow(config)) {
@@ -122,14 +134,8 @@ export function createRunawayMonitor(
         // The store returns the window with this event last; judge this event whatever it did.
         if (!isSameEvent(window[window.length - 1], event)) window = [...window, event]
       }
-      let inFlight = 0
-      if (kind === 'model_call') state.modelCalls.add(now, 1)
-      else if (observation.kind === 'tool_call') {
-        state.toolCalls.add(now, 1)
-        inFlight = state.callStarted(observation.tool, runId, now, IN_FLIGHT_STALE_MS)
-      } else if (observation.kind === 'tool_result')
-        state.callEnded(observation.tool, runId, now, true)
-      else if (event.micros !== undefined && event.micros > 0) state.spend.add(now, event.micros)
+      if (event.micros !== undefined && event.micros > 0) state.spend.add(now, event.micros)
+      const concurrent = isCall && state.flows.concurrent(runId, now)
       if (kind !== 'tool_call' && config.slowLoop.enabled) state.stepIn(runId, event.micros ?? 0)
 
       const before = isCall || kind === 'payment'
@@ -148,25 +154,27 @@ export function createRunawayMonitor(
       if (kind === 'tool_call') {
         if (c.repeatedToolCall.enabled) {
           consider(
-            detectRepeatedToolCall(window, now, c.repeatedToolCall, inFlight),
+            detectRepeatedToolCall(window, now, c.repeatedToolCall, concurrent),
             c.repeatedToolCall.action,
             false,
           )
         }
         if (c.toolCycle.enabled) {
-          consider(detectToolCycle(window, now, c.toolCycle), c.toolCycle.action, false)
+          consider(detectToolCycle(window, now, c.toolCycle, concurrent), c.toolCycle.action, false)
         }
       }
       if (observation.kind === 'tool_call' && c.slowLoop.enabled) {
-        const key = event.shape ?? event.hash ?? ''
-        const concurrent = inFlight >= CONCURRENT_IN_FLIGHT
-        const reading = state.loops(runId).call(observation.tool, key, now, c.slowLoop, concurrent)
-        if (runId !== undefined) reading.runId = runId
-        consider(
-          detectSlowLoop(reading, agent.capMicros, c.slowLoop, now),
-          c.slowLoop.action,
-          false,
-        )
+        // By shape, unless the scope's calls overlap (concurrency is not a loop); and by
+        // identical arguments, whatever the concurrency: workers that each do new work never
+        // repeat one exact call among 4 different ones, parallel loops do.
+        const { tool } = observation
+        const shaped = state.loops(runId).call(tool, event.shape ?? '', now, c.slowLoop, concurrent)
+        const exact = state.loops(runId, true).call(tool, event.hash ?? '', now, c.slowLoop)
+        for (const reading of [exact, shaped]) {
+          if (runId !== undefined) reading.runId = runId
+          const finding = detectSlowLoop(reading, agent.capMicros, c.slowLoop, now)
+          consider(finding, c.slowLoop.action, false)
+        }
       }
       if (isCall && c.callRate.enabled) {
         const calls = kind === 'model_call' ? state.modelCalls : state.toolCalls
@@ -196,9 +204,13 @@ export function createRunawayMonitor(
 
       let { finding, action } = pick
       if (!finding) return c.enforce ? NONE_ENFORCED : NONE_SHADOW
-      // A refused tool call will never run: it is not in flight.
-      if (observation.kind === 'tool_call' && c.enforce && action !== 'warn')
-        state.callEnded(observation.tool, runId, now, false)
+      // A refused call will never run: it is not in flight.
+      if (isCall && c.enforce && action !== 'warn')
+        state.flows.ended(
+          observation.kind === 'tool_call' ? observation.tool : undefined,
+          runId,
+          false,
+        )
       if (action === 'warn') warned.set(`${agent.handle}\u0000${finding.detector}`, now)
       if (action === 'block') {
         // In shadow mode the throttle is reported but not kept: nothing is refused.

@@ -235,13 +235,16 @@ function outageRetries(): Trace {
   })
 }
 
-/** A support agent serving many conversations: 20 guarded calls a second for 15 minutes. */
-function busyAgent(): Trace {
-  const b = new TraceBuilder(9)
+/**
+ * A support agent serving many conversations: 20 guarded calls a second for 15 minutes. With
+ * `runIds` false its adapter names no runs: the conversations interleave in one scope.
+ */
+function busyAgent(runIds = true): Trace {
+  const b = new TraceBuilder(runIds ? 9 : 19)
   // A conversation every 300 ms, each 3 steps of a model call and a tool call: 20 calls a
   // second in all, about 9 conversations at a time.
   for (let c = 0; c < 3_000; c++) {
-    const runId = `conversation-${c}`
+    const runId = runIds ? `conversation-${c}` : undefined
     let at = c * 300
     const customer = `cus_${(c * 7_919) % 100_000}`
     for (let step = 0; step < 3; step++) {
@@ -257,27 +260,28 @@ function busyAgent(): Trace {
     }
   }
   return b.build({
-    name: 'busy-20rps',
+    name: runIds ? 'busy-20rps' : 'busy-20rps-no-run-ids',
     kind: 'honest',
-    description: '3,000 conversations over 15 min, 20 guarded calls a second, $0.60 a minute',
+    description: `3,000 conversations over 15 min, 20 guarded calls a second, $0.60 a minute${runIds ? '' : ', no run ids'}`,
     capUsd: 100,
   })
 }
 
-/** 4 processes x 4 workers sharing one agent, each job a run, 30 minutes. */
-function multiProcess(): Trace {
-  const b = new TraceBuilder(10)
+/** 4 processes x 4 workers sharing one agent, each job a run (or none), 30 minutes. */
+function multiProcess(runIds = true): Trace {
+  const b = new TraceBuilder(runIds ? 10 : 20)
   let job = 0
   for (let process = 0; process < 4; process++) {
     for (let worker = 0; worker < 4; worker++) {
       let at = b.between(0, 3_000)
       while (at < 30 * MINUTE) {
-        const runId = `job-${job++}`
+        const name = `job-${job++}`
+        const runId = runIds ? name : undefined
         // Every job reads the same config, then works on its ticket.
         at = b.tool(at, 'get_config', { env: 'prod' }, { latencyMs: 80, runId, process })
         at = b.model(at + 5, {
           costMicros: 1_500,
-          output: `triage ${runId}`,
+          output: `triage ${name}`,
           latencyMs: b.between(800, 2_500),
           runId,
           process,
@@ -297,9 +301,9 @@ function multiProcess(): Trace {
     }
   }
   return b.build({
-    name: 'multi-process-4x4',
+    name: runIds ? 'multi-process-4x4' : 'multi-process-4x4-no-run-ids',
     kind: 'honest',
-    description: '4 processes x 4 workers on one agent, identical get_config per job, 30 min',
+    description: `4 processes x 4 workers on one agent, identical get_config per job, 30 min${runIds ? '' : ', no run ids'}`,
     capUsd: 50,
     processes: 4,
   })
@@ -317,6 +321,8 @@ export function honestTraces(): Trace[] {
     research(),
     outageRetries(),
     busyAgent(),
+    busyAgent(false),
     multiProcess(),
+    multiProcess(false),
   ]
 }

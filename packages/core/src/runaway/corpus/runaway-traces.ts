@@ -178,7 +178,14 @@ export function runawayTraces(): Trace[] {
     ]),
   ]
   traces.push(noProgressModelOnly(), errorStorm(), modelErrorStorm(), paidToolHammer(), incident())
-  traces.push(slowLoop(), slowCycle(), spendSpike(), fastBurn())
+  traces.push(
+    loopBesideStream(),
+    parallelLoops(),
+    slowLoop(),
+    slowCycle(),
+    spendSpike(),
+    fastBurn(),
+  )
   return traces
 }
 
@@ -286,6 +293,69 @@ function incident(): Trace {
     kind: 'runaway',
     description: '$0.50 a call, 12 calls a second, page counting up: $4,000 in 11 minutes',
     capUsd: 5_000,
+    loopStartAt: 0,
+  })
+}
+
+/** The demo's researcher: an identical loop while a long summary streams beside it. */
+function loopBesideStream(): Trace {
+  const b = new TraceBuilder(126)
+  const start = warmUp(b, undefined)
+  b.model(start, { costMicros: 50_000, output: 'the long summary', latencyMs: 600_000 })
+  for (let lap = 0; lap < 300; lap++) {
+    const at = b.model(start + 100 + lap * 1_500, {
+      costMicros: 2_000,
+      output: `attempt ${lap}: searching again`,
+      latencyMs: 200,
+    })
+    b.tool(
+      at + 10,
+      'web_search',
+      { query: 'agent budget overruns 2026' },
+      {
+        latencyMs: 300,
+        priceMicros: 200_000,
+      },
+    )
+  }
+  return b.build({
+    name: 'loop-beside-stream',
+    kind: 'runaway',
+    description: 'the same $0.20 search every 1.5 s while a long stream runs beside it',
+    capUsd: 20,
+    loopStartAt: start,
+  })
+}
+
+/**
+ * Two conversations stuck in the same loop at once, on an agent that names no runs: their
+ * calls overlap, so the scope is concurrent and the fast loop detectors stand aside.
+ */
+function parallelLoops(): Trace {
+  const b = new TraceBuilder(125)
+  for (let k = 0; k < 2; k++) {
+    for (let lap = 0; lap < 400; lap++) {
+      const at = b.model(k * 700 + lap * 2_500, {
+        costMicros: 10_000,
+        output: `lap ${lap}`,
+        latencyMs: 900,
+      })
+      b.tool(
+        at + 20,
+        'web_search',
+        { query: 'acme corp pricing' },
+        {
+          latencyMs: 300,
+          priceMicros: 5_000,
+        },
+      )
+    }
+  }
+  return b.build({
+    name: 'parallel-loops-no-run-ids',
+    kind: 'runaway',
+    description: 'two identical loops at once on an agent that names no runs',
+    capUsd: 10,
     loopStartAt: 0,
   })
 }

@@ -50,3 +50,29 @@ export function formatDuration(ms: number): string {
   if (ms < 3_600_000) return `${Math.round(ms / 6_000) / 10} min`
   return `${Math.round(ms / 360_000) / 10} h`
 }
+
+/** Model calls at once (in one scope) from which the scope runs several threads. */
+export const CONCURRENT_MODEL_CALLS = 3
+
+/**
+ * The most model calls of run `runId` (the whole agent when undefined) in flight at once
+ * over `window[from..]`, counted forward from `from` (calls already in flight there are not
+ * seen: it errs towards fewer). A loop, even beside one long stream, has at most 2; an
+ * agent serving many conversations, or workers in several processes, have more.
+ */
+export function modelCallsAtOnce(
+  window: readonly ActivityEvent[],
+  from: number,
+  runId: string | undefined,
+): number {
+  let depth = 0
+  let most = 0
+  for (let i = Math.max(0, from); i < window.length; i++) {
+    const event = window[i] as ActivityEvent
+    if (runId !== undefined && event.runId !== runId) continue
+    if (event.kind === 'model_call') {
+      if (++depth > most) most = depth
+    } else if ((event.kind === 'model_result' || event.kind === 'error') && depth > 0) depth--
+  }
+  return most
+}

@@ -151,12 +151,29 @@ describe('detectRepeatedToolCall', () => {
     })
   })
 
-  it('does not judge a call made while two others of the tool are in flight (concurrency is not a loop)', () => {
+  it('does not judge the calls of a scope whose calls overlap (concurrency is not a loop)', () => {
     const window = calls(
       Array.from({ length: 30 }, (_, i) => [T0 + i * 10, 'fetch_page', { url: 'https://a.dev/a' }]),
     )
-    expect(detectRepeatedToolCall(window, T0 + 300, config, 2).status).toBe('ok')
-    expect(detectRepeatedToolCall(window, T0 + 300, config, 1).status).toBe('trip')
+    expect(detectRepeatedToolCall(window, T0 + 300, config, true).status).toBe('ok')
+    expect(detectRepeatedToolCall(window, T0 + 300, config, false).status).toBe('trip')
+  })
+
+  it('stands aside when three model calls run at once in the window (workers in other processes)', () => {
+    const step = (at: number, overlap: boolean) => [
+      modelCall(at),
+      ...(overlap ? [modelCall(at + 50), modelCall(at + 60)] : []),
+      modelResult(at + 100),
+      ...(overlap ? [modelResult(at + 150), modelResult(at + 160)] : []),
+      toolCall(at + 200, 'get_config', { env: 'prod' }),
+      toolResult(at + 300, 'get_config', true),
+    ]
+    const sequential = Array.from({ length: 5 }, (_, i) => step(T0 + i * 1_000, false)).flat()
+    sequential.pop()
+    expect(detectRepeatedToolCall(sequential, T0 + 4_200, config).status).toBe('trip')
+    const workers = Array.from({ length: 5 }, (_, i) => step(T0 + i * 1_000, i === 2)).flat()
+    workers.pop()
+    expect(detectRepeatedToolCall(workers, T0 + 4_200, config).status).toBe('ok')
   })
 
   it('counts the calls of one model step once (parallel tool calls are not repetitions)', () => {

@@ -6,29 +6,34 @@
 // - similar arguments (same shape: only numbers, ids, timestamps, case, spacing or word
 //   order differ, `shape-hash.ts`): a loop hiding behind a counter, or honest pagination,
 //   which look alike; `normalizedTripAt` (higher) asks for `normalizedAction` (a throttle).
-// Concurrency is not a loop: a loop waits for each result before it asks again. So a call
-// made while other calls of the same tool are still in flight (a fan-out, a worker pool) is
-// not judged (the monitor counts calls in flight in process memory: in the window a pool's
-// steady state, result then call, looks like a loop's), and calls with nothing in between,
-// no model step, result or payment (the parallel tool calls of one model step), count once.
+// Concurrency is not a loop: a loop waits for each result before it asks again. So the calls
+// of a scope whose calls overlap (a fan-out, a worker pool, many conversations without run
+// ids: `concurrency.ts`, or three model calls at once in the shared window, which shows the
+// other processes too) are not judged, and calls with nothing in between, no model step,
+// result or payment (the parallel tool calls of one model step), count once.
 import type { ResolvedRunawayConfig } from '../runaway-defaults.js'
 import type { DetectorFinding, RunawayEvent } from '../types.js'
-import { CLOCK_SKEW_MS, callEvidence, inScope, okFinding, statusOf } from './finding.js'
+import {
+  CLOCK_SKEW_MS,
+  CONCURRENT_MODEL_CALLS,
+  callEvidence,
+  inScope,
+  modelCallsAtOnce,
+  okFinding,
+  statusOf,
+} from './finding.js'
 
 /** The detector's name in findings, events and audit entries. */
 export const REPEATED_TOOL_CALL = 'repeated-tool-call'
 
 const OK = okFinding(REPEATED_TOOL_CALL)
 
-/** Other calls of the same tool in flight, from which a call is concurrent. */
-export const CONCURRENT_IN_FLIGHT = 2
-
 /**
  * Counts how often the current tool call (the window's last event) appears among the last
  * `withinCalls` tool calls of its run (of the agent when there is no run id) within
  * `windowMs`, itself included: identical arguments against `warnAt`/`tripAt`, the same
- * shape against `normalizedWarnAt`/`normalizedTripAt`. Returns ok when the call runs
- * alongside others of its tool (`inFlight`, two or more in its scope still without result).
+ * shape against `normalizedWarnAt`/`normalizedTripAt`. Returns ok when the scope's calls
+ * overlap (`concurrent`).
  *
  * @example
  * const finding = detectRepeatedToolCall(window, Date.now(), DEFAULT_RUNAWAY_CONFIG.repeatedToolCall)
@@ -38,9 +43,9 @@ export function detectRepeatedToolCall(
   window: readonly RunawayEvent[],
   now: number,
   config: ResolvedRunawayConfig['repeatedToolCall'],
-  inFlight = 0,
+  concurrent = false,
 ): DetectorFinding {
-  if (inFlight >= CONCURRENT_IN_FLIGHT) return OK
+  if (concurrent) return OK
   const last = window.length - 1
   const current = window[last]
   if (current?.kind !== 'tool_call' || current.hash === undefined) return OK
@@ -51,6 +56,7 @@ export function detectRepeatedToolCall(
   let similar = 0
   // Whether the scan has passed a step boundary since the last counted repetition.
   let separated = true
+  let oldest = last
   for (let i = last; i >= 0 && seen < config.withinCalls; i--) {
     const event = window[i] as RunawayEvent
     if (event.at <= since) {
@@ -62,6 +68,7 @@ export function detectRepeatedToolCall(
       if (event.kind !== 'tool_result' || event.tool === tool) separated = true
       continue
     }
+    oldest = i
     seen++
     if (event.tool !== tool) continue
     const identical = event.hash === hash
@@ -77,6 +84,9 @@ export function detectRepeatedToolCall(
   const exactStatus = statusOf(exact, config.warnAt, config.tripAt)
   const similarStatus = statusOf(similar, config.normalizedWarnAt, config.normalizedTripAt)
   if (exactStatus === 'ok' && similarStatus === 'ok') return OK
+  // Three model calls at once in the window: the scope runs several threads (workers in
+  // other processes too), and its repeated calls are no loop. Only counted when it matters.
+  if (modelCallsAtOnce(window, oldest, runId) >= CONCURRENT_MODEL_CALLS) return OK
   // Identical evidence wins unless only the similar calls trip.
   const identical = exactStatus === 'trip' || (exactStatus === 'warn' && similarStatus !== 'trip')
   const status = identical ? exactStatus : similarStatus

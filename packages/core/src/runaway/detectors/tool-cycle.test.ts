@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { ActivityEvent } from '../../store.js'
-import { modelCall, toolCall, toolResult } from '../activity-fixtures.js'
+import { modelCall, modelResult, toolCall, toolResult } from '../activity-fixtures.js'
 import { DEFAULT_RUNAWAY_CONFIG } from '../runaway-defaults.js'
 import { detectToolCycle } from './tool-cycle.js'
 
@@ -20,7 +20,7 @@ const CALLS: Record<string, [string, unknown]> = {
   E: ['screenshot', {}],
 }
 
-/** `'ABAB'` as tool calls a second apart, each followed by its result and a model call. */
+/** `'ABAB'` as tool calls a second apart, each followed by its result and a model step. */
 function sequence(letters: string, runId?: string): ActivityEvent[] {
   const window: ActivityEvent[] = []
   ;[...letters].forEach((letter, i) => {
@@ -29,6 +29,7 @@ function sequence(letters: string, runId?: string): ActivityEvent[] {
       window.push(
         toolResult(T0 + i * 1000 - 500, 'x', true, runId),
         modelCall(T0 + i * 1000 - 100, runId),
+        modelResult(T0 + i * 1000 - 50, { runId }),
       )
     window.push(toolCall(T0 + i * 1000, tool, args, runId))
   })
@@ -107,6 +108,16 @@ describe('detectToolCycle', () => {
       statuses.push(`${finding.status} ${finding.action ?? '-'}`)
     }
     expect(statuses).toEqual(['ok -', 'ok -', 'warn block', 'trip block'])
+  })
+
+  it('stands aside when three model calls run at once in the window (several threads, no cycle)', () => {
+    const window = sequence('ABABAB')
+    expect(detectToolCycle(window, T0 + 5_000, config).status).toBe('trip')
+    // One long stream beside the loop: still a cycle.
+    expect(detectToolCycle([modelCall(T0 - 10), ...window], T0 + 5_000, config).status).toBe('trip')
+    const threads = window.filter((event) => event.kind !== 'model_result')
+    expect(detectToolCycle(threads, T0 + 5_000, config).status).toBe('ok')
+    expect(detectToolCycle(window, T0 + 5_000, config, true).status).toBe('ok')
   })
 
   it('only counts calls within windowMs', () => {

@@ -5,9 +5,18 @@
 // read(u2) is progress, not a cycle. A cycle whose calls differ only by what loops vary
 // (counters, ids, timestamps, case, word order: the same shape, `shape-hash.ts`) is weaker
 // evidence: it trips at `normalizedTripAt` laps and asks for `normalizedAction`.
+// Concurrency is not a cycle: a scope whose calls overlap is not judged (`concurrency.ts`).
 import type { ResolvedRunawayConfig } from '../runaway-defaults.js'
 import type { DetectorFinding, RunawayEvent } from '../types.js'
-import { CLOCK_SKEW_MS, callEvidence, inScope, okFinding, statusOf } from './finding.js'
+import {
+  CLOCK_SKEW_MS,
+  CONCURRENT_MODEL_CALLS,
+  callEvidence,
+  inScope,
+  modelCallsAtOnce,
+  okFinding,
+  statusOf,
+} from './finding.js'
 
 /** The detector's name in findings, events and audit entries. */
 export const TOOL_CYCLE = 'tool-cycle'
@@ -33,7 +42,9 @@ export function detectToolCycle(
   window: readonly ActivityEvent[],
   now: number,
   config: ResolvedRunawayConfig['toolCycle'],
+  concurrent = false,
 ): DetectorFinding {
+  if (concurrent) return OK
   const current = window[window.length - 1]
   if (current?.kind !== 'tool_call' || current.hash === undefined) return OK
   const runId = current.runId
@@ -41,13 +52,17 @@ export function detectToolCycle(
   // Newest first; only as many calls as the longest cycle's trip needs.
   const limit = config.maxPeriod * Math.max(config.tripAt, config.normalizedTripAt)
   const calls: ActivityEvent[] = []
+  let oldest = window.length - 1
   for (let i = window.length - 1; i >= 0 && calls.length < limit; i--) {
     const event = window[i] as ActivityEvent
     if (event.at <= since) {
       if (event.at <= since - CLOCK_SKEW_MS) break
       continue
     }
-    if (event.kind === 'tool_call' && inScope(event, runId)) calls.push(event)
+    if (event.kind === 'tool_call' && inScope(event, runId)) {
+      calls.push(event)
+      oldest = i
+    }
   }
   const exact = longestCycle(calls, config.maxPeriod, same)
   const exactStatus = statusOf(exact.repetitions, config.warnAt, config.tripAt)
@@ -68,6 +83,8 @@ export function detectToolCycle(
     }
   }
   if (status === 'ok') return OK
+  // Several threads at once (as in repeated-tool-call): their calls make no cycle.
+  if (modelCallsAtOnce(window, oldest, runId) >= CONCURRENT_MODEL_CALLS) return OK
   const bestPeriod = found.period
   const bestRepetitions = found.repetitions
   const warnAt = identical ? config.warnAt : config.normalizedWarnAt

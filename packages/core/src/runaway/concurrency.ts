@@ -1,0 +1,118 @@
+// Concurrency is not a loop. A loop is one thread: each call waits for the last one's result.
+// An agent serving many conversations without run ids, a worker pool, a fan-out: their calls
+// overlap, and in one window they cannot be told apart from a loop's (a pool's steady state,
+// result then call, looks like a loop's). So this process tracks, per scope (a run, or the
+// agent for calls without a run id), the calls in flight, and remembers when a call last
+// started while another of its kind was still in flight: for a minute after that, the scope
+// is concurrent, and the loop detectors do not count its calls as repetitions.
+//
+// Calls in flight are start times, removed newest first when a result comes, and dropped
+// when older than a bound: a call whose result never comes (refused after it was observed)
+// counts for that long only, not for ever.
+
+/** Model calls take seconds to minutes; tools seconds. Past these, a call is forgotten. */
+const MODEL_CALL_MS = 120_000
+const TOOL_CALL_MS = 30_000
+/** How long a scope stays concurrent after its last overlap. */
+export const CONCURRENT_FOR_MS = 60_000
+/** Scopes (runs) one agent keeps; cleared when full. */
+const MAX_SCOPES = 1_000
+/** Tools tracked per scope. */
+const MAX_TOOLS = 64
+/** Calls in flight kept per tool and scope (the oldest go first). */
+const MAX_IN_FLIGHT = 256
+
+interface Flow {
+  model: number[]
+  tools: Map<string, number[]>
+  overlapAt: number
+}
+
+/**
+ * @example
+ * const flows = new Concurrency()
+ * flows.started('model_call', undefined, undefined, now)
+ * flows.started('model_call', undefined, undefined, now + 5) // overlaps the first
+ * flows.concurrent(undefined, now + 10) // true
+ */
+export class Concurrency {
+  readonly #flows = new Map<string, Flow>()
+  /**
+   * Tools whose results this process has seen. Some adapters report only the call (the AI
+   * SDK middleware sees the model's tool calls, not their execution): for those tools calls
+   * in flight cannot be known, so they never count as overlapping.
+   */
+  readonly #reported = new Set<string>()
+
+  /** A model or tool call starts in scope `runId`. */
+  started(
+    kind: 'model_call' | 'tool_call',
+    tool: string | undefined,
+    runId: string | undefined,
+    now: number,
+  ): void {
+    const flow = this.#flow(runId)
+    let calls: number[]
+    let maxMs: number
+    // A tool whose results never come cannot show an overlap (its calls are still tracked,
+    // for when its first result comes).
+    let counts = true
+    if (kind === 'model_call') {
+      calls = flow.model
+      maxMs = MODEL_CALL_MS
+    } else {
+      if (tool === undefined) return
+      counts = this.#reported.has(tool)
+      let list = flow.tools.get(tool)
+      if (!list) {
+        if (flow.tools.size >= MAX_TOOLS) flow.tools.clear()
+        list = []
+        flow.tools.set(tool, list)
+      }
+      calls = list
+      maxMs = TOOL_CALL_MS
+    }
+    let stale = 0
+    while (stale < calls.length && now - (calls[stale] as number) > maxMs) stale++
+    if (calls.length - stale >= MAX_IN_FLIGHT) stale = calls.length - MAX_IN_FLIGHT + 1
+    if (stale > 0) calls.splice(0, stale)
+    // Two others in flight: a loop beside one long stream has at most one.
+    if (counts && calls.length >= 2) flow.overlapAt = now
+    calls.push(now)
+  }
+
+  /**
+   * A call ended: its result came (`reported`), or it was refused before it ran. `tool`
+   * undefined for a model call.
+   */
+  ended(tool: string | undefined, runId: string | undefined, reported: boolean): void {
+    if (
+      tool !== undefined &&
+      reported &&
+      !this.#reported.has(tool) &&
+      this.#reported.size < MAX_SCOPES
+    )
+      this.#reported.add(tool)
+    const flow = this.#flows.get(runId ?? '')
+    if (!flow) return
+    const calls = tool === undefined ? flow.model : flow.tools.get(tool)
+    calls?.pop()
+  }
+
+  /** Whether calls of scope `runId` overlapped within the last `CONCURRENT_FOR_MS`. */
+  concurrent(runId: string | undefined, now: number): boolean {
+    const flow = this.#flows.get(runId ?? '')
+    return flow !== undefined && now - flow.overlapAt <= CONCURRENT_FOR_MS
+  }
+
+  #flow(runId: string | undefined): Flow {
+    const scope = runId ?? ''
+    let flow = this.#flows.get(scope)
+    if (!flow) {
+      if (this.#flows.size >= MAX_SCOPES) this.#flows.clear()
+      flow = { model: [], tools: new Map(), overlapAt: Number.NEGATIVE_INFINITY }
+      this.#flows.set(scope, flow)
+    }
+    return flow
+  }
+}
