@@ -7,7 +7,7 @@ import type { KillSwitchEvents } from './events.js'
 import { settlementOf } from './guard-tickets.js'
 import type { Settlement } from './guard-types.js'
 import { toUsd } from './money.js'
-import type { AgentRecord, ReserveResult } from './store.js'
+import type { AgentRecord, ReserveRequest, ReserveResult } from './store.js'
 
 export function auditEntry(
   handle: string,
@@ -38,6 +38,8 @@ export async function holdFunds(
     kind: string
     summary: string
     data: Record<string, unknown>
+    /** The run's budget and the call's extra budgets, held in the same reserve. */
+    scope?: Pick<ReserveRequest, 'budgets' | 'run'>
   },
 ): Promise<ReserveResult> {
   const now = engine.now()
@@ -48,6 +50,7 @@ export async function holdFunds(
       amountMicros: hold.amountMicros,
       ttlMs: hold.ttlMs,
       now,
+      ...hold.scope,
       audit: auditEntry(hold.handle, 'hold', now, hold.summary, {
         holdId: hold.holdId,
         kind: hold.kind,

@@ -18,8 +18,24 @@ export interface TokenUsage {
   reasoningTokens?: number
 }
 
+/**
+ * Which budgets a call draws on besides the agent's own: its run's budget (`runId` with
+ * `runCap`, a sub-run naming `parentRunId` draws on its parent's too) and budgets chosen
+ * for this call alone (an end customer's). Every level is held in the same atomic reserve.
+ */
+export interface BudgetScope {
+  /** Groups the calls of one agent run (per-run limits, the run's budget). */
+  runId?: string
+  /** The run's own budget in dollars, set by its first call (a lifetime limit). */
+  runCap?: number
+  /** The run this run was started in (a sub-agent): it draws on that run's budget too. */
+  parentRunId?: string
+  /** Shared budgets (by id) to draw on for this call alone, e.g. `['customer-acme']`. */
+  budgets?: readonly string[]
+}
+
 /** A model call about to be made. */
-export interface ModelCallRequest {
+export interface ModelCallRequest extends BudgetScope {
   /** The model id, as the framework names it: `gpt-4o`, `openai/gpt-4o`, `claude-sonnet-4-0`. */
   model: string
   /** The provider id when known (`openai`, `anthropic`...): it disambiguates the price. */
@@ -31,8 +47,6 @@ export interface ModelCallRequest {
   input: unknown
   /** The caller's own max output tokens, if set: it is never raised, only lowered. */
   maxOutputTokens?: number
-  /** Groups the calls of one agent run for per-run limits, when the adapter knows it. */
-  runId?: string
 }
 
 /** Returned by `beforeModelCall`: the hold for this call. Pass it back to the other calls. */
@@ -72,13 +86,12 @@ export interface Settlement {
 }
 
 /** A tool call about to run. */
-export interface ToolCallRequest {
+export interface ToolCallRequest extends BudgetScope {
   name: string
   /** The arguments (hashed for loop detection; never stored unless configured). */
   args: unknown
   /** For a paid tool: its price per call in dollars, held before it runs and settled after. */
   priceUsd?: number
-  runId?: string
 }
 
 /** Returned by `beforeToolCall`. */
@@ -92,7 +105,7 @@ export interface ToolCallTicket {
 }
 
 /** A spend that is not a model call: an x402 payment, a fixed-price API. */
-export interface SpendRequest {
+export interface SpendRequest extends BudgetScope {
   amountUsd: number
   /** What kind of spend, for the audit log: `payment`, `tool`... */
   kind: string
@@ -102,7 +115,6 @@ export interface SpendRequest {
   details?: Record<string, unknown>
   /** How long the hold may live unsettled; defaults to the kill switch's hold TTL. */
   ttlMs?: number
-  runId?: string
 }
 
 export interface SpendTicket {

@@ -3,9 +3,11 @@
 // its bound atomically in the store (guard-ledger.ts) before anything is spent.
 import { randomUUID } from 'node:crypto'
 import { AgentAccess } from './agent-access.js'
+import { approvalsOn, awaitApproval } from './approval-gate.js'
 import { type CallEnd, costOfEnding } from './call-ending.js'
+import { capRefusalError } from './cap-refusal.js'
 import type { Engine } from './engine.js'
-import { InvalidConfigError, type KillSwitchError, UnknownModelPriceError } from './errors.js'
+import { InvalidConfigError, KillSwitchError, UnknownModelPriceError } from './errors.js'
 import { auditEntry, holdFunds, releaseFunds, renewHold, settleFunds } from './guard-ledger.js'
 import {
   availableUsd,
@@ -36,7 +38,10 @@ import { MAX_TTL_MS } from './ledger/ledger-input.js'
 import { type ModelCall, type ModelCallStart, runModelCall, startModelCall } from './model-call.js'
 import { toMicros, toUsd } from './money.js'
 import { affordableOutputTokens, costBound, inputTokenBound } from './pricing/cost.js'
-import { knownOutputCounting, outputCounting } from './pricing/output-count.js'
+import type { ModelRates } from './pricing/model-rates.js'
+import { knownOutputCounting, type OutputCounting, outputCounting } from './pricing/output-count.js'
+import { availableAt, reserveScope } from './reserve-scope.js'
+import type { AgentRecord, LevelRefusal } from './store.js'
 
 // A reserve refused for the cap is retried with fresh numbers (a smaller clamp may fit).
 const RESERVE_ATTEMPTS = 4
@@ -87,6 +92,7 @@ class Guard implements AgentGuard {
         `Invalid maxOutputTokens: a whole number >= 1 is required (got ${String(userMax)}).`,
       )
     }
+    const scope = reserveScope(request)
     const engine = this.#engine
     const access = this.#access
     const agent = await access.admit(request.runId)
@@ -100,15 +106,76 @@ class Guard implements AgentGuard {
     // told, times the count's headroom when the model's tokenizer is not known.
     const counting = knownOutputCounting(request.model) ?? (await outputCounting(request.model))
     const wanted = userMax ?? engine.defaultMaxOutputTokens
+    // Past the cap of an agent with approvals on, a person is asked once; approved, the
+    // grant is in the ledger and the reserve is tried again.
+    for (let round = 0; round < 2; round++) {
+      const held = await this.#holdModel(request, agent, {
+        rates,
+        inputTokens,
+        counting,
+        wanted,
+        scope,
+      })
+      if ('ticket' in held) return held.ticket
+      const known = access.agent ?? agent
+      // The least this call could need: its prompt and one output token (as counted).
+      const least = costBound(inputTokens, counting.headroom, rates)
+      if (round === 0 && approvalsOn(known) && held.refusal?.level !== 'budget') {
+        const full = costBound(inputTokens, wanted * counting.headroom, rates)
+        await this.#askApproval(known, full, `${request.model} call needs $${toUsd(full)}`)
+        continue
+      }
+      const error = capRefusalError(known, held.refusal, least)
+      return access.deny(known.handle, 'spending_cap', error, { model: request.model })
+    }
+    throw new Error('unreachable')
+  }
+
+  /** Asks a person to let the agent spend past its cap; resolves once approved. */
+  async #askApproval(agent: AgentRecord, requestedMicros: number, reason: string): Promise<void> {
+    try {
+      await awaitApproval(this.#engine, agent, requestedMicros, reason, this.#access.signal)
+    } catch (error) {
+      if (KillSwitchError.isInstance(error)) {
+        this.#access.recordDenial(agent.handle, 'spending_cap', error, {
+          requested: toUsd(requestedMicros),
+        })
+      }
+      throw error
+    }
+  }
+
+  /**
+   * Holds a model call's bound, clamping its max output tokens to what the tightest level
+   * leaves. Returns the ticket, or the level that refused once nothing fits.
+   */
+  async #holdModel(
+    request: ModelCallRequest,
+    agent: AgentRecord,
+    call: {
+      rates: ModelRates
+      inputTokens: number
+      counting: OutputCounting
+      wanted: number
+      scope: ReturnType<typeof reserveScope>
+    },
+  ): Promise<{ ticket: ModelCallTicket } | { refusal: LevelRefusal | undefined }> {
+    const engine = this.#engine
+    const access = this.#access
+    const { rates, inputTokens, counting, wanted, scope } = call
     let fresh = false
+    let tightest = Number.POSITIVE_INFINITY
+    let refusal: LevelRefusal | undefined
     for (let attempt = 0; attempt < RESERVE_ATTEMPTS; attempt++) {
       const known = access.agent ?? agent
-      const available = known.capMicros - known.spentMicros - known.heldMicros
+      // The agent's own figures first; a refusal tells the tightest level's (budgets, windows).
+      const available = Math.min(availableAt(known, engine.now()), tightest)
       const affordable = affordableOutputTokens(available, inputTokens, rates)
       const maxOutputTokens = Math.min(wanted, Math.floor(affordable / counting.headroom))
       if (available <= 0 || maxOutputTokens < 1) {
         if (fresh) break
         fresh = true
+        tightest = Number.POSITIVE_INFINITY
         await access.reload(known.handle)
         continue
       }
@@ -128,54 +195,55 @@ class Guard implements AgentGuard {
           inputTokenBound: inputTokens,
           maxOutputTokens,
           ...(output.limit === maxOutputTokens ? {} : { outputCountBound: output.limit }),
-          requestedMaxOutputTokens: userMax ?? null,
+          requestedMaxOutputTokens: request.maxOutputTokens ?? null,
           runId: request.runId ?? null,
         },
+        scope,
       })
       if (result.agent) access.agent = result.agent
       fresh = true
       if (!result.ok && result.reason !== 'cap') access.denyRevoked(known.handle, result.agent)
-      if (result.ok) {
-        const ticket: ModelCallTicket = Object.freeze({
-          id: holdId,
-          handle: known.handle,
-          model: request.model,
-          runId: request.runId,
-          maxOutputTokens,
-          reservedUsd: toUsd(amount),
-        })
-        const state: ModelTicketState = {
-          rates,
-          inputTokens,
-          boundMicros: amount,
-          output,
-          ending: undefined,
-          stopLease: keepHoldAlive(engine, ticket, {
-            handle: known.handle,
-            holdId,
-            ttlMs: engine.holdTtlMs,
-          }),
-        }
-        modelTickets.set(ticket, state)
-        // Runaway detection sees only calls that were admitted and held: a call refused for
-        // the cap is not activity. A call it refuses never left: its hold is released.
-        try {
-          await access.observe(result.agent ?? known, {
-            kind: 'model_call',
-            runId: request.runId,
-            model: request.model,
-          })
-        } catch (error) {
-          await this.#endModel(ticket, state, { sent: false }, describeError(error))
-          throw error
-        }
-        return ticket
+      if (!result.ok) {
+        refusal = result.refusal
+        if (result.availableMicros !== undefined) tightest = result.availableMicros
+        continue
       }
+      const ticket: ModelCallTicket = Object.freeze({
+        id: holdId,
+        handle: known.handle,
+        model: request.model,
+        runId: request.runId,
+        maxOutputTokens,
+        reservedUsd: toUsd(amount),
+      })
+      const state: ModelTicketState = {
+        rates,
+        inputTokens,
+        boundMicros: amount,
+        output,
+        ending: undefined,
+        stopLease: keepHoldAlive(engine, ticket, {
+          handle: known.handle,
+          holdId,
+          ttlMs: engine.holdTtlMs,
+        }),
+      }
+      modelTickets.set(ticket, state)
+      // Runaway detection sees only calls that were admitted and held: a call refused for
+      // the cap is not activity. A call it refuses never left: its hold is released.
+      try {
+        await access.observe(result.agent ?? known, {
+          kind: 'model_call',
+          runId: request.runId,
+          model: request.model,
+        })
+      } catch (error) {
+        await this.#endModel(ticket, state, { sent: false }, describeError(error))
+        throw error
+      }
+      return { ticket }
     }
-    const known = access.agent ?? agent
-    // The least this call could need: its prompt and one output token (as counted).
-    const error = access.capError(known, toUsd(costBound(inputTokens, counting.headroom, rates)))
-    return access.deny(known.handle, 'spending_cap', error, { model: request.model })
+    return { refusal }
   }
 
   onOutputDelta(ticket: ModelCallTicket, delta: OutputDelta): void {
@@ -355,6 +423,9 @@ class Guard implements AgentGuard {
       description: `tool ${request.name}`,
       details: { tool: request.name },
       runId: request.runId,
+      ...(request.runCap === undefined ? {} : { runCap: request.runCap }),
+      ...(request.parentRunId === undefined ? {} : { parentRunId: request.parentRunId }),
+      ...(request.budgets === undefined ? {} : { budgets: request.budgets }),
     })
     try {
       await access.observe(access.agent ?? agent, observation)
@@ -410,13 +481,14 @@ class Guard implements AgentGuard {
         `Invalid amountUsd: a finite number of dollars >= 0 (got ${String(amount)}).`,
       )
     }
+    const scope = reserveScope(request)
     const engine = this.#engine
     const access = this.#access
     const agent = await access.admit(request.runId)
     // Round up: a spend is never held for less than it costs.
     const micros = Math.ceil(amount * 1_000_000 - 1e-6)
     const holdId = randomUUID()
-    const result = await holdFunds(engine, {
+    const hold = {
       handle: agent.handle,
       holdId,
       amountMicros: micros,
@@ -424,11 +496,29 @@ class Guard implements AgentGuard {
       kind: request.kind,
       summary: `held ${formatUsd(micros)} for ${request.description}`,
       data: { description: request.description, ...request.details, runId: request.runId ?? null },
-    })
+      scope,
+    }
+    let result = await holdFunds(engine, hold)
     if (result.agent) access.agent = result.agent
+    if (
+      !result.ok &&
+      result.reason === 'cap' &&
+      result.agent &&
+      approvalsOn(result.agent) &&
+      result.refusal?.level !== 'budget'
+    ) {
+      // Past the cap with approvals on: ask a person once, then try again under the grant.
+      await this.#askApproval(
+        result.agent,
+        micros,
+        `${request.description} needs $${toUsd(micros)}`,
+      )
+      result = await holdFunds(engine, hold)
+      if (result.agent) access.agent = result.agent
+    }
     if (!result.ok) {
       if (result.reason !== 'cap') access.denyRevoked(agent.handle, result.agent)
-      const error = access.capError(result.agent ?? agent, toUsd(micros))
+      const error = capRefusalError(result.agent ?? agent, result.refusal, micros)
       access.deny(agent.handle, 'spending_cap', error, spendDetails(request, micros))
     }
     const ticket: SpendTicket = Object.freeze({

@@ -1,0 +1,243 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { ApprovalDeniedError, ApprovalRequiredError, SpendingCapExceededError } from './errors.js'
+import { createKillSwitch } from './kill-switch.js'
+import { sqliteStore } from './stores/sqlite-store.js'
+
+const T0 = Date.parse('2026-12-01T10:00:00Z')
+const DAY = 24 * 3_600_000
+const prices = { m: { inputPerMTok: 1_000, outputPerMTok: 1_000 } }
+const root = mkdtempSync(join(tmpdir(), 'killswitch-budgets-'))
+afterAll(() => rmSync(root, { recursive: true, force: true }))
+
+describe('guard: budgets at every level', () => {
+  it('1,000 concurrent spends over 5 agents sharing a $1-a-day budget spend $1.00 at most; the next day they spend again', async () => {
+    let now = T0
+    const ks = createKillSwitch({
+      store: sqliteStore(join(root, 'shared.db')),
+      runaway: false,
+      now: () => now,
+    })
+    await ks.budgets.create({ id: 'team', limits: [{ amount: 1, per: 'day' }] })
+    const guards = await Promise.all(
+      [1, 2, 3, 4, 5].map(async (i) =>
+        ks.guard(
+          (await ks.agents.create({ handle: `agent-${i}`, spendingCap: 100, budgets: ['team'] }))
+            .credential,
+        ),
+      ),
+    )
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 1_000 }, async (_, i) => {
+        const guard = guards[i % 5]
+        if (!guard) throw new Error('no guard')
+        const ticket = await guard.reserveSpend({
+          amountUsd: 0.003,
+          kind: 'tool',
+          description: 'search',
+        })
+        await guard.settleSpend(ticket)
+      }),
+    )
+    const refused = outcomes.filter((outcome) => outcome.status === 'rejected')
+    expect(outcomes.length - refused.length).toBe(333)
+    for (const outcome of refused) {
+      const error = (outcome as PromiseRejectedResult).reason
+      expect(error).toBeInstanceOf(SpendingCapExceededError)
+      expect(error).toMatchObject({
+        level: 'budget',
+        budgetId: 'team',
+        per: 'day',
+        resetsAt: '2026-12-02T00:00:00.000Z',
+      })
+    }
+    const team = await ks.budgets.get('team')
+    expect(team.limits[0]).toMatchObject({ spent: 0.999, held: 0 })
+    now += DAY
+    const guard = guards[0]
+    if (!guard) throw new Error('no guard')
+    await guard.settleSpend(
+      await guard.reserveSpend({ amountUsd: 0.5, kind: 'tool', description: 'search' }),
+    )
+    expect((await ks.budgets.get('team')).limits[0]).toMatchObject({ spent: 0.5 })
+    await ks.close()
+  })
+
+  it('gives a run its own budget; a sub-agent run draws on its parent run too', async () => {
+    const ks = createKillSwitch({ runaway: false, prices, now: () => T0 })
+    const { credential } = await ks.agents.create({ handle: 'runner', spendingCap: 100 })
+    const guard = ks.guard(credential)
+    await guard.settleSpend(
+      await guard.reserveSpend({
+        amountUsd: 0.6,
+        kind: 'tool',
+        description: 'plan',
+        runId: 'r1',
+        runCap: 1,
+      }),
+    )
+    // The sub-run has $0.5 of its own but its parent only $0.4 left.
+    const error = await guard
+      .reserveSpend({
+        amountUsd: 0.45,
+        kind: 'tool',
+        description: 'sub',
+        runId: 'r1.a',
+        runCap: 0.5,
+        parentRunId: 'r1',
+      })
+      .catch((caught: unknown) => caught)
+    expect(error).toMatchObject({
+      code: 'spending_cap_exceeded',
+      level: 'budget',
+      budgetId: 'run:r1',
+    })
+    expect((error as Error).message).toContain('run "r1"')
+    // A model call clamps its output to what the tightest level leaves.
+    const ticket = await guard.beforeModelCall({
+      model: 'm',
+      input: 'hi',
+      maxOutputTokens: 1_000,
+      runId: 'r1.a',
+      runCap: 0.5,
+      parentRunId: 'r1',
+    })
+    expect(ticket.reservedUsd).toBeLessThanOrEqual(0.4)
+    expect(ticket.maxOutputTokens).toBeLessThan(1_000)
+    await guard.afterModelCall(ticket, { usage: { inputTokens: 10, outputTokens: 10 } })
+    const log = await ks.audit('runner')
+    expect(
+      log.find((entry) => entry.type === 'hold' && entry.data.model === 'm')?.data.levels,
+    ).toEqual(['budget:run:r1.a/lifetime@0', 'budget:run:r1/lifetime@0'])
+  })
+
+  it("draws on an end customer's budget chosen per call", async () => {
+    const ks = createKillSwitch({ runaway: false, now: () => T0 })
+    await ks.budgets.create({ id: 'customer-acme', limits: [{ amount: 0.01, per: 'month' }] })
+    const { credential } = await ks.agents.create({ handle: 'saas', spendingCap: 100 })
+    const guard = ks.guard(credential)
+    await guard.reserveSpend({
+      amountUsd: 0.01,
+      kind: 'tool',
+      description: 'a',
+      budgets: ['customer-acme'],
+    })
+    await expect(
+      guard.reserveSpend({
+        amountUsd: 0.001,
+        kind: 'tool',
+        description: 'b',
+        budgets: ['customer-acme'],
+      }),
+    ).rejects.toMatchObject({
+      budgetId: 'customer-acme',
+      per: 'month',
+    })
+    await expect(
+      guard.reserveSpend({ amountUsd: 0.001, kind: 'tool', description: 'c' }),
+    ).resolves.toBeDefined()
+    await expect(
+      guard.reserveSpend({
+        amountUsd: 0.001,
+        kind: 'tool',
+        description: 'd',
+        budgets: ['bad id!'],
+      }),
+    ).rejects.toMatchObject({ field: 'budgets.0' })
+  })
+})
+
+describe('guard: approvals past the cap', () => {
+  it('waits for a person: concurrent callers share one request, the grant lets them proceed within it', async () => {
+    const path = join(root, 'approvals.db')
+    const ks = createKillSwitch({ store: sqliteStore(path), runaway: false })
+    // Another process, deciding from the CLI or the console, on the same store.
+    const operator = createKillSwitch({ store: sqliteStore(path), runaway: false })
+    const { credential } = await ks.agents.create({
+      handle: 'asker',
+      spendingCap: 0.01,
+      approvals: { enabled: true, waitMs: 10_000 },
+    })
+    const guard = ks.guard(credential)
+    await guard.settleSpend(
+      await guard.reserveSpend({ amountUsd: 0.01, kind: 'tool', description: 'first' }),
+    )
+    const requested: string[] = []
+    ks.on('approval_requested', (event) => requested.push(event.id))
+    const waiting = Promise.all(
+      [1, 2, 3].map(() =>
+        guard.reserveSpend({ amountUsd: 0.02, kind: 'tool', description: 'more' }),
+      ),
+    )
+    let pending = await operator.approvals.list({ status: 'pending' })
+    while (pending.length === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      pending = await operator.approvals.list({ status: 'pending' })
+    }
+    expect(pending).toHaveLength(1)
+    await operator.approvals.approve(pending[0]?.id as string, {
+      amount: 0.06,
+      ttlMs: 60_000,
+      by: 'alice',
+    })
+    const tickets = await waiting
+    expect(requested).toHaveLength(1)
+    for (const ticket of tickets) await guard.settleSpend(ticket)
+    expect(await ks.agents.get('asker')).toMatchObject({ spent: 0.07 })
+    // The grant is used up: the next call asks again (and here nobody answers in time).
+    await ks.agents.update('asker', { approvals: { enabled: true, waitMs: 0 } })
+    await expect(
+      guard.reserveSpend({ amountUsd: 0.001, kind: 'tool', description: 'over' }),
+    ).rejects.toSatisfy(ApprovalRequiredError.isInstance)
+    await ks.close()
+    await operator.close()
+  })
+
+  it('fails with ApprovalDeniedError when denied, ApprovalRequiredError when nobody answers in time', async () => {
+    const ks = createKillSwitch({ runaway: false, prices })
+    const { credential } = await ks.agents.create({
+      handle: 'denied',
+      spendingCap: 0.001,
+      approvals: { enabled: true, waitMs: 300 },
+    })
+    const guard = ks.guard(credential)
+    const timedOut = await guard
+      .beforeModelCall({ model: 'm', input: 'x'.repeat(2_000), maxOutputTokens: 100 })
+      .catch((e: unknown) => e)
+    expect(ApprovalRequiredError.isInstance(timedOut)).toBe(true)
+    const id = (timedOut as ApprovalRequiredError).approvalId
+    const deciding = guard.reserveSpend({ amountUsd: 0.5, kind: 'tool', description: 'big' })
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    await ks.approvals.deny(id, { reason: 'looping' })
+    const denied = await deciding.catch((e: unknown) => e)
+    expect(ApprovalDeniedError.isInstance(denied)).toBe(true)
+    expect(denied).toMatchObject({ reason: 'looping', status: 403 })
+    const audit = await ks.audit('denied')
+    expect(
+      audit.filter((entry) => entry.type === 'approval').map((entry) => entry.data.event),
+    ).toEqual(['requested', 'denied'])
+  })
+
+  it("never asks for a revoked agent, and never past a budget (approvals raise the agent's own cap only)", async () => {
+    const ks = createKillSwitch({ runaway: false })
+    await ks.budgets.create({ id: 'tight', limits: [{ amount: 0.001, per: 'day' }] })
+    const { credential } = await ks.agents.create({
+      handle: 'b',
+      spendingCap: 5,
+      budgets: ['tight'],
+      approvals: { enabled: true, waitMs: 5_000 },
+    })
+    const guard = ks.guard(credential)
+    await expect(
+      guard.reserveSpend({ amountUsd: 0.002, kind: 'tool', description: 'x' }),
+    ).rejects.toMatchObject({ level: 'budget' })
+    expect(await ks.approvals.list()).toEqual([])
+    await ks.agents.revoke('b')
+    await expect(
+      guard.reserveSpend({ amountUsd: 10, kind: 'tool', description: 'x' }),
+    ).rejects.toMatchObject({ code: 'agent_revoked' })
+    expect(await ks.approvals.list()).toEqual([])
+  })
+})
