@@ -7,14 +7,23 @@
 
 import type { AgentSnapshot, KillSwitch } from '@killswitch/core'
 import type { AdminKillSwitch } from '../admin-kill-switch.js'
-import { type ConsoleRow, toConsoleRow } from './console-rows.js'
+import { type ConsoleRow, toConsoleRow, usd } from './console-rows.js'
 
-type Approval = Awaited<ReturnType<KillSwitch['approvals']['list']>>[number]
+/** A pending approval, with its amount as the CLI writes money. */
+type Approval = Awaited<ReturnType<KillSwitch['approvals']['list']>>[number] & {
+  requestedText: string
+}
+
+/** Spend per sparkline bucket (dollars, oldest first) and their total, formatted. */
+export interface RateView {
+  rate: number[]
+  rateText: string
+}
 
 /** What a poll found changed. */
 export interface WatchUpdate {
   /** Agents new or changed since the last poll, with their spend-rate points. */
-  changed: Array<ConsoleRow & { rate: number[] }>
+  changed: Array<ConsoleRow & RateView>
   removed: string[]
   total: number
   /** The pending approvals, when they changed. */
@@ -28,6 +37,12 @@ export const RATE_BUCKETS = 30
 export const RATE_BUCKET_MS = 10_000
 const MAX_SAMPLES = 64
 
+/** What an audit entry charged, in dollars: a settlement's cost, a lapsed hold's amount. */
+function chargeOf(type: string, data: Record<string, unknown>): number {
+  const value = type === 'settled' ? data.cost : type === 'lapsed' ? data.amount : undefined
+  return typeof value === 'number' && Number.isFinite(value) ? value : 0
+}
+
 export interface AgentWatchOptions {
   intervalMs?: number
   now?: () => number
@@ -38,6 +53,7 @@ export class AgentWatch {
   readonly #intervalMs: number
   readonly #now: () => number
   readonly #listeners = new Set<(update: WatchUpdate) => void>()
+  // Each agent's row, and the snapshot it was made from (to skip unchanged agents cheaply).
   #rows = new Map<string, { row: ConsoleRow; json: string }>()
   #approvalsJson = '[]'
   #approvals: Approval[] = []
@@ -46,6 +62,9 @@ export class AgentWatch {
   #inFlight: Promise<void> | undefined
   // Spend samples per agent, taken when its spend changed: [at, spent].
   readonly #samples = new Map<string, Array<[number, number]>>()
+  // Charges from the audit log before this server first saw the agent: [at, usd]. So a
+  // console opened during an incident shows the burn that led to it at once.
+  readonly #history = new Map<string, Array<[number, number]>>()
 
   constructor(ks: AdminKillSwitch, options: AgentWatchOptions = {}) {
     this.#ks = ks
@@ -81,16 +100,48 @@ export class AgentWatch {
   /** Spend per bucket (dollars), oldest first, for the sparkline. */
   rate(handle: string): number[] {
     const buckets = new Array<number>(RATE_BUCKETS).fill(0)
-    const samples = this.#samples.get(handle) ?? []
     const end = this.#now()
+    const add = (at: number, usd: number) => {
+      const bucket = RATE_BUCKETS - 1 - Math.floor((end - at) / RATE_BUCKET_MS)
+      if (bucket >= 0 && bucket < RATE_BUCKETS) buckets[bucket] = (buckets[bucket] ?? 0) + usd
+    }
+    for (const [at, usd] of this.#history.get(handle) ?? []) add(at, usd)
+    const samples = this.#samples.get(handle) ?? []
     for (let i = 1; i < samples.length; i++) {
       const [at, spent] = samples[i] as [number, number]
-      const age = end - at
-      const bucket = RATE_BUCKETS - 1 - Math.floor(age / RATE_BUCKET_MS)
-      if (bucket < 0 || bucket >= RATE_BUCKETS) continue
-      buckets[bucket] = (buckets[bucket] ?? 0) + Math.max(0, spent - (samples[i - 1]?.[1] ?? spent))
+      add(at, Math.max(0, spent - (samples[i - 1]?.[1] ?? spent)))
     }
     return buckets.map((value) => Math.round(value * 1e6) / 1e6)
+  }
+
+  /** The sparkline's points and their total, as the CLI writes money. */
+  rateView(handle: string): RateView {
+    const rate = this.rate(handle)
+    return { rate, rateText: usd(rate.reduce((sum, value) => sum + value, 0)) }
+  }
+
+  /**
+   * Reads the recent charges of agents about to be shown from their audit logs (once per
+   * agent), for spend this server was not watching. Only the shown page's agents: never the
+   * whole fleet.
+   */
+  async seed(handles: readonly string[]): Promise<void> {
+    const since = this.#now() - RATE_BUCKETS * RATE_BUCKET_MS
+    await Promise.all(
+      handles
+        .filter((handle) => !this.#history.has(handle))
+        .map(async (handle) => {
+          this.#history.set(handle, [])
+          const firstSeen = this.#samples.get(handle)?.[0]?.[0] ?? this.#now()
+          const entries = await this.#ks.audit(handle, { limit: 200 }).catch(() => [])
+          const charges: Array<[number, number]> = []
+          for (const entry of entries) {
+            const usd = chargeOf(entry.type, entry.data)
+            if (usd > 0 && entry.at >= since && entry.at <= firstSeen) charges.push([entry.at, usd])
+          }
+          this.#history.set(handle, charges)
+        }),
+    )
   }
 
   /** Reads the store once and tells listeners what changed. Concurrent callers share one read. */
@@ -106,7 +157,11 @@ export class AgentWatch {
     let approvals: Approval[] | undefined
     try {
       agents = await this.#ks.agents.list()
-      approvals = this.#ks.approvals ? await this.#ks.approvals.list({ status: 'pending' }) : []
+      const pending = this.#ks.approvals ? await this.#ks.approvals.list({ status: 'pending' }) : []
+      approvals = pending.map((approval) => ({
+        ...approval,
+        requestedText: usd(approval.requested),
+      }))
     } catch (error) {
       this.#emit({
         changed: [],
@@ -121,15 +176,22 @@ export class AgentWatch {
     const next = new Map<string, { row: ConsoleRow; json: string }>()
     const changed: WatchUpdate['changed'] = []
     for (const agent of agents) {
+      const json = JSON.stringify(agent)
+      const before = this.#rows.get(agent.handle)
+      this.#sample(agent.handle, at, agent.spent)
+      if (before?.json === json) {
+        next.set(agent.handle, before)
+        continue
+      }
       const row = toConsoleRow(agent)
-      const json = JSON.stringify(row)
-      const before = this.#rows.get(row.handle)
-      next.set(row.handle, before?.json === json ? before : { row, json })
-      this.#sample(row.handle, at, row.spent)
-      if (before?.json !== json) changed.push({ ...row, rate: this.rate(row.handle) })
+      next.set(agent.handle, { row, json })
+      changed.push({ ...row, ...this.rateView(row.handle) })
     }
     const removed = [...this.#rows.keys()].filter((handle) => !next.has(handle))
-    for (const handle of removed) this.#samples.delete(handle)
+    for (const handle of removed) {
+      this.#samples.delete(handle)
+      this.#history.delete(handle)
+    }
     this.#rows = next
     const update: WatchUpdate = { changed, removed, total: next.size }
     const approvalsJson = JSON.stringify(approvals)
@@ -157,14 +219,19 @@ export class AgentWatch {
     for (const listener of this.#listeners) listener(update)
   }
 
-  #schedule(): void {
+  // The next poll starts an interval after this one ended, and never sooner than this one
+  // took: a fleet large enough to make listing slow is polled less often rather than
+  // keeping a core busy while a console is open.
+  #schedule(delayMs = this.#intervalMs): void {
     this.#timer = setTimeout(() => {
+      const started = performance.now()
       void this.poll()
         .catch(() => {})
         .finally(() => {
-          if (this.#timer !== undefined) this.#schedule()
+          const took = performance.now() - started
+          if (this.#timer !== undefined) this.#schedule(Math.max(this.#intervalMs, took))
         })
-    }, this.#intervalMs)
+    }, delayMs)
     this.#timer.unref?.()
   }
 }

@@ -275,8 +275,11 @@ describe('console routes', () => {
     const update = await next('update')
     expect(update.changed.map((row: { handle: string }) => row.handle)).toEqual(['busy'])
     expect(update.changed[0]).toMatchObject({ spentText: '$0.00 / $9.00', availableText: '$9.00' })
+    // Signing out ends the stream at its next update.
+    await request('/console/session/end', { method: 'POST', headers: { cookie, origin: ORIGIN } })
+    await ks.agents.update('quiet', { spendingCap: 6 })
+    await expect(next('update')).rejects.toThrow('the stream ended')
     controller.abort()
-    await reader.cancel().catch(() => {})
   })
 
   it('needs no sign-in when the API runs with --insecure-no-auth', async () => {

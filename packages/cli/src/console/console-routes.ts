@@ -173,16 +173,18 @@ export function mountConsole(app: Hono, options: ConsoleOptions): void {
       page: wholeNumber(c.req.query('page'), 'page', 1, 1_000_000, 1),
       pageSize: wholeNumber(c.req.query('pageSize'), 'pageSize', 1, MAX_PAGE_SIZE, 50),
     })
+    await watch.seed(page.rows.map((row) => row.handle))
     return c.json({
       ...page,
-      rows: page.rows.map((row) => ({ ...row, rate: watch.rate(row.handle) })),
+      rows: page.rows.map((row) => ({ ...row, ...watch.rateView(row.handle) })),
     })
   })
 
   app.get('/console/api/agents/:handle', async (c) => {
     const agent = await ks.agents.get(c.req.param('handle'))
+    await watch.seed([agent.handle])
     return c.json({
-      agent: { ...toConsoleRow(agent), rate: watch.rate(agent.handle) },
+      agent: { ...toConsoleRow(agent), ...watch.rateView(agent.handle) },
       createdAt: agent.createdAt,
       ...(agent.revokedAt === undefined ? {} : { revokedAt: agent.revokedAt }),
       grants: agent.grants,
@@ -251,10 +253,16 @@ export function mountConsole(app: Hono, options: ConsoleOptions): void {
   // Live updates: the agents that changed since the last poll, pushed as they are seen.
   app.get('/console/api/events', (c) =>
     streamSSE(c, async (stream) => {
-      const closed = new Promise<void>((resolve) => stream.onAbort(resolve))
+      let end = () => {}
+      const ended = new Promise<void>((resolve) => {
+        end = resolve
+        stream.onAbort(resolve)
+      })
       // The baseline: the first poll after this reports changes, not every agent.
       await watch.rows().catch(() => {})
       const unsubscribe = watch.subscribe((update) => {
+        // A session ended (signed out, expired) ends its stream: the page then asks again.
+        if (!signedIn(c)) return end()
         void stream.writeSSE({ event: 'update', data: JSON.stringify(update) }).catch(() => {})
       })
       const keepAlive = setInterval(
@@ -264,7 +272,7 @@ export function mountConsole(app: Hono, options: ConsoleOptions): void {
       try {
         // The page re-reads what it shows once subscribed, so nothing between is missed.
         await stream.writeSSE({ event: 'ready', data: '{}' })
-        await closed
+        await ended
       } finally {
         clearInterval(keepAlive)
         unsubscribe()

@@ -81,7 +81,9 @@ async function cliAgentsList() {
   expect(await cli.done).toBe(0)
   const [, ...lines] = cli.output().trim().split('\n')
   return lines.map((line) => {
-    const match = /^(\S+)\s+(\S+)\s+(\$\S+ \/ \$\S+)\s+[█░]+\s+(\d+)%\s+(\$\S+)$/.exec(line.trim())
+    const match = /^(\S+)\s+(\S+)\s+(\$\S+ \/ \$\S+)\s+[█░]+\s+(\d+)%\s+(\$\S+)(?:\s|$)/.exec(
+      line.trim(),
+    )
     if (!match) throw new Error(`unexpected agents list line: ${line}`)
     const [, handle, status, spent, percent, available] = match
     return { handle, status, spent, percent: `${percent}%`, available }
@@ -106,9 +108,26 @@ describe('the console in a real browser', () => {
   it('signs in once with the admin token; the session cookie is HttpOnly and SameSite=Strict', async () => {
     researcher = (await ks.agents.create({ handle: 'researcher-agent-7', spendingCap: 20 }))
       .credential
-    await ks.agents.create({ handle: 'billing-agent', spendingCap: 20 })
-    await ks.agents.create({ handle: 'support-bot', spendingCap: 5 })
+    const billing = await ks.agents.create({
+      handle: 'billing-agent',
+      spendingCap: 20,
+      limits: [{ amount: 5, per: 'hour' }],
+    })
+    await ks.agents.create({
+      handle: 'support-bot',
+      spendingCap: 5,
+      approvals: { enabled: true, waitMs: 0 },
+    })
     await spendInAnotherProcess(researcher, 3.5)
+    await spendInAnotherProcess(billing.credential, 1.2)
+    await ks.store.openApproval({
+      id: 'apr_console',
+      handle: 'support-bot',
+      requestedMicros: 2_500_000,
+      reason: 'would pass its $5.00 cap',
+      ttlMs: 3_600_000,
+      now: Date.now(),
+    })
 
     await page.goto(server.url)
     const token = page.getByLabel('Admin token')
@@ -146,7 +165,24 @@ describe('the console in a real browser', () => {
       .waitFor(WAIT)
     expect(await row('researcher-agent-7').locator('.bar .pct').first().textContent()).toBe('73%')
     expect(await consoleAgentsList()).toEqual(await cliAgentsList())
+    // Each budget window has its own bar, with the CLI's formatting.
+    expect(await row('billing-agent').locator('.window span').first().textContent()).toBe(
+      'per hour: $1.20 / $5.00',
+    )
+    await page.getByRole('listitem', { name: 'Request by support-bot' }).waitFor(WAIT)
     await screenshot('console-agents.png')
+  })
+
+  it('approves a pending request from the approvals queue', async () => {
+    const request = page.getByRole('listitem', { name: 'Request by support-bot' })
+    await request.getByLabel('Grant (USD)').fill('2')
+    await request.getByRole('button', { name: 'Approve' }).click()
+    await page.locator('#approvals-empty').waitFor(WAIT)
+    expect(await ks.approvals.get('apr_console')).toMatchObject({
+      status: 'approved',
+      decidedBy: 'console',
+      grant: { amount: 2 },
+    })
   })
 
   it('the Revoke button cuts a stream in flight in another process', async () => {

@@ -96,17 +96,15 @@ function bar(percent, status, label) {
   )
 }
 
-function sparkline(points) {
+function sparkline(points, totalText) {
   const width = 120
   const height = 26
   const max = Math.max(...points, 0)
-  const total = points.reduce((sum, value) => sum + value, 0)
   const node = svg('svg', {
     class: 'spark',
     width,
     height,
     viewBox: `0 0 ${width} ${height}`,
-    role: 'img',
   })
   const step = points.length > 1 ? width / (points.length - 1) : width
   const coords = points.map((value, i) => {
@@ -114,11 +112,9 @@ function sparkline(points) {
     return `${(i * step).toFixed(1)},${y.toFixed(1)}`
   })
   node.append(svg('polyline', { class: 'spark-line', points: coords.join(' ') }))
-  node.setAttribute(
-    'aria-label',
-    `Spend rate: $${Math.round(total * 1e6) / 1e6} in the last 5 minutes`,
-  )
-  return node
+  // The total is drawn beside the line; the line itself is only its shape.
+  node.setAttribute('aria-hidden', 'true')
+  return el('span', { class: 'rate' }, node, el('span', { text: totalText ?? '' }))
 }
 
 function windowBars(row) {
@@ -147,7 +143,7 @@ function agentRow(row) {
     el('td', { class: 'num spent', text: row.spentText }),
     el('td', {}, bar(row.percent, row.status, `${row.handle} of its cap`), ...windowBars(row)),
     el('td', { class: 'num available', text: row.availableText }),
-    el('td', {}, sparkline(row.rate ?? [])),
+    el('td', {}, sparkline(row.rate ?? [], row.rateText)),
     el(
       'td',
       { class: 'actions' },
@@ -266,7 +262,7 @@ function renderApprovals(approvals) {
         'li',
         { 'aria-label': `Request by ${approval.handle}` },
         el('p', {
-          text: `${approval.handle} asks for $${approval.requested} past its cap: ${approval.reason}`,
+          text: `${approval.handle} asks for ${approval.requestedText} past its cap: ${approval.reason}`,
         }),
         el('label', { for: amountId, text: 'Grant (USD)' }),
         amount,
@@ -387,7 +383,7 @@ function renderAgent(detail) {
     ),
     ...summaryRow('Held', el('span', { text: `${row.heldText} (calls in flight)` })),
     ...summaryRow('Available', el('span', { class: 'available', text: row.availableText })),
-    ...summaryRow('Spend rate (5 min)', sparkline(row.rate ?? [])),
+    ...summaryRow('Spend rate (5 min)', sparkline(row.rate ?? [], row.rateText)),
     ...summaryRow('Created', el('span', { text: new Date(detail.createdAt).toLocaleString() })),
     ...(detail.revokedAt
       ? summaryRow(
@@ -421,16 +417,14 @@ function renderAgent(detail) {
 }
 
 function renderChart(entries, cap) {
-  // Cumulative spend through the loaded entries: each settled, lapsed or paid amount adds up.
+  // Cumulative spend through the loaded entries: each settlement and lapsed hold adds up.
   let total = 0
   const points = []
   for (const entry of entries) {
-    const cost = Number(entry.data?.cost ?? entry.data?.charged ?? 0)
-    if (
-      ['settled', 'lapsed', 'payment'].includes(entry.type) &&
-      Number.isFinite(cost) &&
-      cost > 0
-    ) {
+    const charged =
+      entry.type === 'settled' ? entry.data?.cost : entry.type === 'lapsed' ? entry.data?.amount : 0
+    const cost = Number(charged ?? 0)
+    if (Number.isFinite(cost) && cost > 0) {
       total += cost
       points.push([Date.parse(entry.at), total])
     }
@@ -506,7 +500,11 @@ function applyRows(changed) {
   for (const row of changed) {
     if (state.rows.has(row.handle)) {
       const before = state.rows.get(row.handle)
-      state.rows.set(row.handle, { ...row, rate: row.rate ?? before.rate })
+      state.rows.set(row.handle, {
+        ...row,
+        rate: row.rate ?? before.rate,
+        rateText: row.rateText ?? before.rateText,
+      })
     } else reorder = true
   }
   if (state.view === 'agents') {
