@@ -2,8 +2,10 @@
 // translates one Mastra event into one guard call; the decisions are the core's.
 //
 // Where each check sits, and why (verified against @mastra/core 1.71):
-// - processInputStep: before each model call. Holds the call's cost bound and clamps
-//   `maxOutputTokens` to what the budget pays for. A refusal aborts before the model is called.
+// - processInputStep: before each model call. Holds the call's cost bound, clamps
+//   `maxOutputTokens` to what the budget pays for, and returns the step's model with the
+//   guard's signal merged into its calls (revocation aborts the provider's request). A
+//   refusal aborts before the model is called.
 // - processOutputStream: every chunk, generate and stream alike. Output deltas are counted
 //   (the cap holds mid-stream); a `tool-call` chunk is checked BEFORE Mastra executes the tool
 //   (revocation, loop detection, a paid tool's price). Aborting in processOutputStep would
@@ -34,6 +36,7 @@ import type { ChunkType } from '@mastra/core/stream'
 import { toTokenUsage } from './mastra-usage.js'
 import { toolsStoppedAfter } from './tools-stopped-after.js'
 import { KILL_SWITCH_PROCESSOR_ID, type KillSwitchTripwireMetadata, refuse } from './tripwire.js'
+import { withStopSignal } from './with-stop-signal.js'
 
 /**
  * Options of {@link killSwitchProcessor}: where the guard comes from, and paid tools.
@@ -236,9 +239,11 @@ export function killSwitchProcessor(
       const tools = toolsStoppedAfter(args.tools, () =>
         guard.signal.aborted ? guard.signal.reason : run.refusal,
       )
+      const stoppable = withStopSignal(args.model, guard.signal)
       return {
         modelSettings: { ...modelSettings, maxOutputTokens: run.ticket.maxOutputTokens },
         ...(tools === undefined ? {} : { tools }),
+        ...(stoppable === undefined ? {} : { model: stoppable }),
       }
     },
 
