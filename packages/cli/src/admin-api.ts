@@ -14,6 +14,7 @@ import { bodyLimit } from 'hono/body-limit'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { z } from 'zod'
 import type { AdminKillSwitch } from './admin-kill-switch.js'
+import { type ApprovalLinkRoutesOptions, mountApprovalLinks } from './approval-link-routes.js'
 import { mountConsole } from './console/console-routes.js'
 import { readBody } from './read-body.js'
 import { allowedHostSet, refuseCrossSite } from './request-origin.js'
@@ -38,6 +39,12 @@ export interface AdminApiOptions {
    * Host is refused with 403 (DNS rebinding).
    */
   allowedHosts?: readonly string[]
+  /**
+   * Serve the one-click approval links of `approval_requested` webhooks at
+   * `/approval-links/...`: the secret the sending kill switch signs them with
+   * (`createKillSwitch({ approvalLinks: { baseUrl, secret } })`), and the grant's TTL.
+   */
+  approvalLinks?: ApprovalLinkRoutesOptions
 }
 
 const MIN_TOKEN_LENGTH = 16
@@ -312,6 +319,8 @@ export function createAdminApi(options: AdminApiOptions): Hono {
     if (!result.active) return c.json({ active: false })
     return c.json({ ...result, active: true, sub: result.handle, token_type: 'killswitch_agent' })
   })
+
+  if (options.approvalLinks) mountApprovalLinks(app, ks, options.approvalLinks, allowedHosts)
 
   // The operator console at `/` (console/): same token, same Host and cross-site checks.
   mountConsole(app, { killSwitch: ks, token: options.token, allowedHosts })

@@ -91,11 +91,13 @@ async function defaultOpen(
   err: (text: string) => void,
   lifetime: 'command' | 'server',
   allowPrivateWebhooks: AllowPrivateWebhooks,
+  approvalLinks?: { baseUrl: string; secret: string },
 ): Promise<OpenedKillSwitch> {
   const store = await openStore(spec)
   const killSwitch = createKillSwitch({
     store,
     allowPrivateWebhooks,
+    ...(approvalLinks === undefined ? {} : { approvalLinks }),
     // A command exits once its alerts are delivered (revoke sends one): retry briefly, so a
     // dead on-call receiver delays the exit by seconds, not half a minute. A server keeps
     // the patient defaults. The outcome is in the audit log either way.
@@ -124,6 +126,18 @@ async function defaultOpen(
   }
 }
 
+/**
+ * Signed approval links for the alerts this process sends, when both
+ * KILLSWITCH_APPROVAL_LINK_BASE_URL and KILLSWITCH_APPROVAL_LINK_SECRET are set.
+ */
+export function approvalLinksFromEnv(
+  env: Record<string, string | undefined>,
+): { baseUrl: string; secret: string } | undefined {
+  const baseUrl = env.KILLSWITCH_APPROVAL_LINK_BASE_URL
+  const secret = env.KILLSWITCH_APPROVAL_LINK_SECRET
+  return baseUrl && secret ? { baseUrl, secret } : undefined
+}
+
 /** Builds the context for one run. */
 export function createCliContext(io: CliIo): CliContext {
   const full = { ...io, env: io.env ?? process.env, cwd: io.cwd ?? process.cwd() }
@@ -147,14 +161,26 @@ export function createCliContext(io: CliIo): CliContext {
     async open(command) {
       const spec = context.storeSpec(command)
       const opened = await (io.openKillSwitch?.(spec) ??
-        defaultOpen(spec, context.err, 'server', privateWebhooks(command)))
+        defaultOpen(
+          spec,
+          context.err,
+          'server',
+          privateWebhooks(command),
+          approvalLinksFromEnv(full.env),
+        ))
       return { ...opened, spec }
     },
     async withKillSwitch(command, action) {
       const spec = context.storeSpec(command)
       const opened = {
         ...(await (io.openKillSwitch?.(spec) ??
-          defaultOpen(spec, context.err, 'command', privateWebhooks(command)))),
+          defaultOpen(
+            spec,
+            context.err,
+            'command',
+            privateWebhooks(command),
+            approvalLinksFromEnv(full.env),
+          ))),
         spec,
       }
       if (opened.spec.kind === 'memory' && !io.openKillSwitch) {

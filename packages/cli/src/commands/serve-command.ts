@@ -4,7 +4,7 @@ import { InvalidConfigError } from '@killswitch/core'
 import { Command } from 'commander'
 import { startAdminServer } from '../admin-server.js'
 import type { CliContext } from '../cli-context.js'
-import { parseWholeNumber } from '../parse-input.js'
+import { parseDurationMs, parseWholeNumber } from '../parse-input.js'
 import { describeStoreSpec } from '../store-spec.js'
 
 interface ServeOptions {
@@ -15,6 +15,8 @@ interface ServeOptions {
   insecureNoAuth?: boolean
   quiet?: boolean
   allowedHost?: string[]
+  approvalLinkSecret?: string
+  approvalGrantTtl: string
 }
 
 /** Builds `killswitch serve`. */
@@ -39,10 +41,19 @@ export function serveCommand(context: CliContext): Command {
       'a name clients use to reach the API (Host header); loopback and --host are always allowed (repeatable)',
       (name: string, previous: string[] = []) => [...previous, name],
     )
+    .option(
+      '--approval-link-secret <secret>',
+      'serve the signed one-click links of approval_requested webhooks at /approval-links/ (prefer KILLSWITCH_APPROVAL_LINK_SECRET: arguments show in ps)',
+    )
+    .option(
+      '--approval-grant-ttl <duration>',
+      'how long a one-click approve grants the requested amount for (e.g. 30m, 1h)',
+      '1h',
+    )
     .option('--quiet', 'no access log on stderr')
     .addHelpText(
       'after',
-      '\nAlert webhooks to loopback, private and link-local addresses are refused unless the\noperator allows them: --allow-private-webhooks or --allow-webhook-host <host>.\n',
+      "\nAlert webhooks to loopback, private and link-local addresses are refused unless the\noperator allows them: --allow-private-webhooks or --allow-webhook-host <host>.\n\nOne-click approval links: the processes that run agents set\nKILLSWITCH_APPROVAL_LINK_BASE_URL (this server as browsers reach it) and\nKILLSWITCH_APPROVAL_LINK_SECRET (or createKillSwitch({ approvalLinks: { baseUrl, secret } }));\nserve gets the same secret and --allowed-host <the base URL's host>.\n",
     )
     .action(async (options: ServeOptions, command: Command) => {
       const { env } = context.io
@@ -56,7 +67,15 @@ export function serveCommand(context: CliContext): Command {
           'Refusing to serve the admin API without an admin token: set KILLSWITCH_ADMIN_TOKEN (e.g. export KILLSWITCH_ADMIN_TOKEN=$(openssl rand -hex 32)). For local development only, --insecure-no-auth serves without one on loopback.',
         )
       }
+      const linkSecret =
+        options.approvalLinkSecret ?? (env.KILLSWITCH_APPROVAL_LINK_SECRET || undefined)
+      const grantTtlMs = parseDurationMs(options.approvalGrantTtl, 'approval-grant-ttl')
       const errStyle = context.errStyle(command)
+      if (options.approvalLinkSecret !== undefined) {
+        context.err(
+          `${errStyle.yellow('warning:')} --approval-link-secret is visible to other users in the process list; prefer KILLSWITCH_APPROVAL_LINK_SECRET.\n`,
+        )
+      }
       if (options.token !== undefined) {
         context.err(
           `${errStyle.yellow('warning:')} --token is visible to other users in the process list; prefer KILLSWITCH_ADMIN_TOKEN.\n`,
@@ -73,6 +92,9 @@ export function serveCommand(context: CliContext): Command {
           ...(introspectionToken === undefined ? {} : { introspectionToken }),
           insecureNoAuth: options.insecureNoAuth === true && token === undefined,
           ...(options.allowedHost ? { allowedHosts: options.allowedHost } : {}),
+          ...(linkSecret === undefined
+            ? {}
+            : { approvalLinks: { secret: linkSecret, grantTtlMs } }),
           ...(options.quiet ? {} : { log: (line: string) => context.err(`${line}\n`) }),
         })
       } catch (error) {

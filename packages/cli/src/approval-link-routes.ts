@@ -1,0 +1,202 @@
+// The one-click approval links of `approval_requested` webhooks, served by `killswitch
+// serve`. The link's HMAC (over request id, action and expiry, with the secret shared with
+// the process that sent the webhook) is the authorisation: no admin token is asked of the
+// person on call. So:
+// - GET never acts: link scanners and chat previews fetch links. It shows what the button
+//   will do (for an approve: the requested amount, for the grant TTL) and a form that POSTs;
+// - POST acts once: the store decides a request once, a second use answers that it was
+//   already decided; an expired or tampered link is refused before anything is read;
+// - the Host and cross-site checks of the admin API apply (the page's own form is
+//   same-origin), the page cannot be framed (clickjacking a one-click approve), and the
+//   signed URL is not leaked in a Referer.
+
+import {
+  APPROVAL_LINK_PATH,
+  type ApprovalLinkAction,
+  checkApprovalLinkSecret,
+  DEFAULT_APPROVAL_LINK_GRANT_TTL_MS,
+  findKillSwitchError,
+  formatUsd,
+  verifyApprovalLink,
+} from '@killswitch/core'
+import type { Context, Hono } from 'hono'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import type { AdminKillSwitch, ApprovalView } from './admin-kill-switch.js'
+import { refuseCrossSite } from './request-origin.js'
+
+/** Options of the approval link routes (`createAdminApi({ approvalLinks })`). */
+export interface ApprovalLinkRoutesOptions {
+  /** The secret the sending kill switch signs links with (`approvalLinks.secret`). */
+  secret: string
+  /** How long a one-click approve's grant lasts. Default one hour. */
+  grantTtlMs?: number
+}
+
+const escapeHtml = (text: string) =>
+  text
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replaceAll('"', '&quot;')
+    .replaceAll("'", '&#39;')
+
+/** "1 hour", "30 minutes", "2 days": the grant's TTL as the page states it. */
+export function describeDuration(ms: number): string {
+  const units: Array<[number, string]> = [
+    [86_400_000, 'day'],
+    [3_600_000, 'hour'],
+    [60_000, 'minute'],
+    [1_000, 'second'],
+  ]
+  for (const [size, name] of units) {
+    if (ms >= size && ms % size === 0) {
+      const count = ms / size
+      return `${count} ${name}${count === 1 ? '' : 's'}`
+    }
+  }
+  return `${ms} ms`
+}
+
+function page(c: Context, status: ContentfulStatusCode, title: string, body: string) {
+  c.header(
+    'Content-Security-Policy',
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  )
+  c.header('X-Frame-Options', 'DENY')
+  c.header('Referrer-Policy', 'no-referrer')
+  c.header('X-Content-Type-Options', 'nosniff')
+  return c.html(
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex"><title>${escapeHtml(title)}</title><style>body{font:16px/1.5 system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem}button{font:inherit;padding:.5rem 1.25rem;cursor:pointer}dt{font-weight:600}</style></head><body><h1>${escapeHtml(title)}</h1>${body}</body></html>`,
+    status,
+  )
+}
+
+function details(approval: ApprovalView): string {
+  return `<dl><dt>Agent</dt><dd>${escapeHtml(approval.handle)}</dd><dt>Asked for</dt><dd>${escapeHtml(formatUsd(approval.requested))} past its cap</dd><dt>Reason</dt><dd>${escapeHtml(approval.reason)}</dd><dt>Request</dt><dd>${escapeHtml(approval.id)} (expires ${escapeHtml(approval.expiresAt)})</dd></dl>`
+}
+
+const already = (c: Context, approval: ApprovalView) =>
+  page(
+    c,
+    409,
+    'Already decided',
+    `<p>This request was already ${escapeHtml(approval.status)}${approval.decidedBy ? ` by ${escapeHtml(approval.decidedBy)}` : ''}: a request is decided once.</p>${details(approval)}`,
+  )
+
+/** Mounts `GET|POST /approval-links/:id/:action` on the admin API. */
+export function mountApprovalLinks(
+  app: Hono,
+  ks: AdminKillSwitch,
+  options: ApprovalLinkRoutesOptions,
+  allowedHosts: ReadonlySet<string>,
+): void {
+  checkApprovalLinkSecret(options.secret, 'approvalLinks.secret')
+  const grantTtlMs = options.grantTtlMs ?? DEFAULT_APPROVAL_LINK_GRANT_TTL_MS
+  const path = `${APPROVAL_LINK_PATH}/:id/:action`
+
+  // The same checks as /v1: a rebound Host or a cross-site POST is refused whatever it carries.
+  app.use(`${APPROVAL_LINK_PATH}/*`, async (c, next) => {
+    const refused = refuseCrossSite(
+      c.req.method,
+      (name) => c.req.header(name),
+      allowedHosts,
+      new URL(c.req.url).host,
+    )
+    if (refused !== undefined) return page(c, 403, 'Refused', `<p>${escapeHtml(refused)}</p>`)
+    return next()
+  })
+
+  // Checks the link; answers the refusal page, or undefined when it is genuine and live.
+  const check = (c: Context) => {
+    const link = {
+      id: c.req.param('id') ?? '',
+      action: c.req.param('action') ?? '',
+      exp: c.req.query('exp'),
+      sig: c.req.query('sig'),
+    }
+    const verdict = verifyApprovalLink(options.secret, link, Date.now())
+    if (verdict === 'invalid') {
+      return page(
+        c,
+        403,
+        'Invalid link',
+        '<p>This approval link is not valid: it was changed or was not issued by this kill switch. Decide with <code>killswitch approvals</code>.</p>',
+      )
+    }
+    if (verdict === 'expired') {
+      return page(
+        c,
+        410,
+        'Link expired',
+        '<p>This approval link has expired, and so has the request it was for. The agent may ask again.</p>',
+      )
+    }
+    return undefined
+  }
+
+  const load = async (id: string) => {
+    try {
+      return await ks.approvals.get(id)
+    } catch (error) {
+      if (findKillSwitchError(error)?.code === 'invalid_config') return undefined
+      throw error
+    }
+  }
+
+  const what = (action: ApprovalLinkAction, approval: ApprovalView) =>
+    action === 'approve'
+      ? `Approve: ${approval.handle} may spend up to ${formatUsd(approval.requested)} more, for ${describeDuration(grantTtlMs)}.`
+      : `Deny: the waiting call of ${approval.handle} fails, and nothing more is spent.`
+
+  app.get(path, async (c) => {
+    const refused = check(c)
+    if (refused) return refused
+    const action = c.req.param('action') as ApprovalLinkAction
+    const approval = await load(c.req.param('id') ?? '')
+    if (!approval) return page(c, 404, 'Not found', '<p>No such approval request.</p>')
+    if (approval.status !== 'pending') return already(c, approval)
+    // The form posts back to this very URL (its signed query included); nothing happens until then.
+    return page(
+      c,
+      200,
+      action === 'approve' ? 'Approve this spend?' : 'Deny this spend?',
+      `<p>${escapeHtml(what(action, approval))}</p>${details(approval)}<form method="post"><button type="submit">${action === 'approve' ? `Approve ${escapeHtml(formatUsd(approval.requested))} for ${escapeHtml(describeDuration(grantTtlMs))}` : 'Deny'}</button></form>`,
+    )
+  })
+
+  app.post(path, async (c) => {
+    const refused = check(c)
+    if (refused) return refused
+    const id = c.req.param('id') ?? ''
+    const action = c.req.param('action') as ApprovalLinkAction
+    const approval = await load(id)
+    if (!approval) return page(c, 404, 'Not found', '<p>No such approval request.</p>')
+    if (approval.status !== 'pending') return already(c, approval)
+    try {
+      const decided =
+        action === 'approve'
+          ? await ks.approvals.approve(id, {
+              amount: approval.requested,
+              ttlMs: grantTtlMs,
+              by: 'approval-link',
+            })
+          : await ks.approvals.deny(id, { by: 'approval-link', reason: 'denied from the link' })
+      return page(
+        c,
+        200,
+        decided.status === 'approved' ? 'Approved' : 'Denied',
+        `<p>${escapeHtml(
+          decided.status === 'approved'
+            ? `${decided.handle} may spend up to ${formatUsd(decided.grant?.amount ?? 0)} more until ${decided.grant?.expiresAt}.`
+            : `${decided.handle}'s request was denied.`,
+        )}</p>${details(decided)}`,
+      )
+    } catch (error) {
+      // Another click (or operator) decided it between our read and our write: the store
+      // took one decision only.
+      const now = await load(id)
+      if (now && now.status !== 'pending') return already(c, now)
+      throw error
+    }
+  })
+}
