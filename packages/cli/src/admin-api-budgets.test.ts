@@ -175,3 +175,31 @@ describe('admin API: audit pages', () => {
     expect((await call('GET', '/v1/agents/p/audit?before=x')).json.error.field).toBe('before')
   })
 })
+
+describe('admin API: alert formats', () => {
+  it('sets a PagerDuty rule with its routing key, and refuses one without, naming the field', async () => {
+    await ks.agents.create({ handle: 'f', spendingCap: 5 })
+    const keyless = await call('POST', '/v1/agents/f/alerts', {
+      thresholdPct: 0.8,
+      webhookUrl: 'https://events.pagerduty.com/v2/enqueue',
+      format: 'pagerduty',
+    })
+    expect(keyless.status).toBe(400)
+    expect(keyless.json.error.field).toBe('routingKey')
+    const set = await call('POST', '/v1/agents/f/alerts', {
+      thresholdPct: 0.8,
+      webhookUrl: 'https://events.pagerduty.com/v2/enqueue',
+      format: 'pagerduty',
+      routingKey: 'R0UT1NGKEY0123',
+    })
+    expect(set.status).toBe(200)
+    expect(set.json.alerts).toEqual([expect.objectContaining({ format: 'pagerduty' })])
+    expect(JSON.stringify(set.json)).not.toContain('R0UT1NGKEY0123')
+    const bad = await call('POST', '/v1/agents/f/alerts', {
+      thresholdPct: 0.8,
+      webhookUrl: 'https://hooks.example.com/x',
+      format: 'teams',
+    })
+    expect(bad.json.error.field).toBe('format')
+  })
+})

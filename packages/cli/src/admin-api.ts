@@ -89,6 +89,8 @@ const setAlertBody = z.strictObject({
   thresholdPct: z.number(),
   webhookUrl: z.string(),
   secret: z.string().min(1).optional(),
+  format: z.enum(['json', 'slack', 'pagerduty']).optional(),
+  routingKey: z.string().min(1).max(128).optional(),
 })
 const revokeBody = z.strictObject({ reason: z.string().min(1).max(500).optional() })
 const introspectBody = z.object({ token: z.string(), token_type_hint: z.string().optional() })

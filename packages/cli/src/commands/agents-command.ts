@@ -43,7 +43,7 @@ export function describeAgent(agent: AgentSnapshot, style: TerminalStyle): strin
   for (const rule of agent.alerts) {
     rows.push([
       'alert',
-      `at ${Math.round(rule.thresholdPct * 1000) / 10}% of the cap -> ${maskWebhookUrl(rule.webhookUrl)}${rule.signed ? ' (signed)' : style.yellow(' (unsigned: set it again to sign it)')}`,
+      `at ${Math.round(rule.thresholdPct * 1000) / 10}% of the cap -> ${maskWebhookUrl(rule.webhookUrl)}${rule.format && rule.format !== 'json' ? ` (${rule.format})` : ''}${rule.signed ? ' (signed)' : style.yellow(' (unsigned: set it again to sign it)')}`,
     ])
   }
   if (agent.alerts.length === 0)

@@ -1,6 +1,11 @@
 // `killswitch cap | alert | revoke`: the operator's controls.
 
-import { maskWebhookUrl } from '@killswitch/core'
+import {
+  ALERT_FORMATS,
+  type AlertFormat,
+  InvalidConfigError,
+  maskWebhookUrl,
+} from '@killswitch/core'
 import { Command } from 'commander'
 import type { CliContext } from '../cli-context.js'
 import { CliError, EXIT_CODES } from '../exit-codes.js'
@@ -67,6 +72,14 @@ export function alertCommand(context: CliContext): Command {
       'HMAC-SHA256 signing secret, at least 16 characters (visible in ps: prefer --secret-env); without one, one is generated and shown once',
     )
     .option('--secret-env <name>', 'read the signing secret from this environment variable')
+    .option(
+      '--format <format>',
+      'body shape for where on-call lives: json (default), slack, pagerduty (always signed)',
+    )
+    .option(
+      '--routing-key-env <name>',
+      'for --format pagerduty: read the PagerDuty Events v2 routing key from this environment variable',
+    )
     .addHelpText(
       'after',
       '\nExample:\n  KS_HOOK_SECRET=$(openssl rand -hex 32) killswitch alert researcher-agent-7 --at 80% --webhook https://hooks.example.com/ks --secret-env KS_HOOK_SECRET\n',
@@ -74,7 +87,14 @@ export function alertCommand(context: CliContext): Command {
     .action(
       async (
         handle: string,
-        options: { at: string; webhook: string; secret?: string; secretEnv?: string },
+        options: {
+          at: string
+          webhook: string
+          secret?: string
+          secretEnv?: string
+          format?: string
+          routingKeyEnv?: string
+        },
         command: Command,
       ) => {
         const thresholdPct = parseFraction(options.at, 'at')
@@ -88,7 +108,36 @@ export function alertCommand(context: CliContext): Command {
             )
           }
         }
-        const rule = { thresholdPct, webhookUrl: options.webhook, ...(secret ? { secret } : {}) }
+        const format = options.format
+        if (format !== undefined && !(ALERT_FORMATS as readonly string[]).includes(format)) {
+          throw new InvalidConfigError(
+            'format',
+            `Invalid --format: "${format}"; give one of ${ALERT_FORMATS.join(', ')}.`,
+          )
+        }
+        let routingKey: string | undefined
+        if (options.routingKeyEnv !== undefined) {
+          routingKey = context.io.env[options.routingKeyEnv]
+          if (!routingKey) {
+            throw new CliError(
+              `the environment variable ${options.routingKeyEnv} (--routing-key-env) is not set or empty.`,
+              EXIT_CODES.usage,
+            )
+          }
+        }
+        if (format === 'pagerduty' && routingKey === undefined) {
+          throw new InvalidConfigError(
+            'routingKey',
+            'A PagerDuty alert needs its routing key: --format pagerduty --routing-key-env PD_ROUTING_KEY (the Events API v2 integration key).',
+          )
+        }
+        const rule = {
+          thresholdPct,
+          webhookUrl: options.webhook,
+          ...(secret ? { secret } : {}),
+          ...(format === undefined ? {} : { format: format as AlertFormat }),
+          ...(routingKey === undefined ? {} : { routingKey }),
+        }
         const agent = await context.withKillSwitch(command, (ks) =>
           ks.agents.setAlert(handle, rule),
         )
@@ -97,7 +146,7 @@ export function alertCommand(context: CliContext): Command {
         context.out(
           `Alert set: ${style.bold(agent.handle)} -> POST ${maskWebhookUrl(options.webhook)} when spend crosses ` +
             `${Math.round(thresholdPct * 1000) / 10}% of the cap (${formatUsd(agent.spendingCap * thresholdPct)} of ${formatUsd(agent.spendingCap)}), ` +
-            'signed (Killswitch-Signature, HMAC-SHA256).\n',
+            `signed (Killswitch-Signature, HMAC-SHA256)${format && format !== 'json' ? `, as a ${format === 'slack' ? 'Slack' : 'PagerDuty Events v2'} payload` : ''}.\n`,
         )
         const generated = agent.webhookSecrets?.[0]?.secret
         if (generated !== undefined) {
