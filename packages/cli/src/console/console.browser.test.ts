@@ -70,7 +70,7 @@ async function spendInAnotherProcess(credential: string, usd: number) {
     { KS_STORE: storePath, KS_CREDENTIAL: credential, KS_USD: String(usd) },
   )
   await child.waitForLine('spent')
-  expect(await child.done).toBe(0)
+  expect({ code: await child.done, output: child.output() }).toMatchObject({ code: 0 })
 }
 
 const row = (handle: string) => page.locator(`#agents tbody tr[data-handle="${handle}"]`)
@@ -78,7 +78,7 @@ const row = (handle: string) => page.locator(`#agents tbody tr[data-handle="${ha
 /** The CLI's `agents list` rows: HANDLE, STATUS, SPENT / CAP, the SPEND bar's percent, AVAILABLE. */
 async function cliAgentsList() {
   const cli = runCli(['agents', 'list'], dir)
-  expect(await cli.done).toBe(0)
+  expect({ code: await cli.done, output: cli.output() }).toMatchObject({ code: 0 })
   const [, ...lines] = cli.output().trim().split('\n')
   return lines.map((line) => {
     const match = /^(\S+)\s+(\S+)\s+(\$\S+ \/ \$\S+)\s+[█░]+\s+(\d+)%\s+(\$\S+)(?:\s|$)/.exec(

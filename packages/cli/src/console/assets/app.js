@@ -4,7 +4,16 @@
 
 const $ = (selector) => document.querySelector(selector)
 const PAGE_SIZE = 50
-const state = { page: 1, q: '', order: 'listed', pages: 1, rows: new Map(), view: '', events: null }
+const state = {
+  page: 1,
+  q: '',
+  order: 'listed',
+  pages: 1,
+  total: 0,
+  rows: new Map(),
+  view: '',
+  events: null,
+}
 
 function el(tag, props = {}, ...children) {
   const node = document.createElement(tag)
@@ -191,6 +200,7 @@ async function loadAgents() {
   const page = await api(`/console/api/agents?${params}`)
   state.page = page.page
   state.pages = page.pages
+  state.total = page.total
   state.rows = new Map(page.rows.map((row) => [row.handle, row]))
   renderRows()
   $('#agents-count').textContent =
@@ -495,22 +505,36 @@ $('#older').addEventListener('click', async () => {
 
 // ----- live updates
 
-function applyRows(changed) {
-  let reorder = false
+// Rows on this page are patched in place. The page is read again (at most once a second)
+// only when what it shows can have changed otherwise: agents added or removed, or an order
+// by spend, which any agent's change can reshuffle. Off-page changes alone cost nothing.
+let reloadTimer
+function reloadSoon() {
+  if (reloadTimer !== undefined) return
+  reloadTimer = setTimeout(() => {
+    reloadTimer = undefined
+    void loadAgents().catch(handleError)
+  }, 1000)
+}
+
+function applyRows(changed, reshaped = false) {
   for (const row of changed) {
-    if (state.rows.has(row.handle)) {
-      const before = state.rows.get(row.handle)
-      state.rows.set(row.handle, {
-        ...row,
-        rate: row.rate ?? before.rate,
-        rateText: row.rateText ?? before.rateText,
-      })
-    } else reorder = true
+    const before = state.rows.get(row.handle)
+    if (before === undefined) continue
+    state.rows.set(row.handle, {
+      ...row,
+      rate: row.rate ?? before.rate,
+      rateText: row.rateText ?? before.rateText,
+    })
   }
   if (state.view === 'agents') {
-    if (reorder || state.order === 'spent' || state.order === 'percent')
-      void loadAgents().catch(handleError)
-    else renderRows()
+    renderRows()
+    if (
+      reshaped ||
+      (changed.length > 0 && (state.order === 'spent' || state.order === 'percent'))
+    ) {
+      reloadSoon()
+    }
   } else if (state.view === 'agent' && changed.some((row) => row.handle === agentHandle)) {
     void loadAgent(agentHandle).catch(handleError)
   }
@@ -533,7 +557,9 @@ function openEvents() {
     const update = JSON.parse(message.data)
     if (update.error) return setLive(false, `Store unreachable: ${update.error}`)
     setLive(true, 'Live')
-    if (update.changed.length > 0 || update.removed.length > 0) applyRows(update.changed)
+    if (update.changed.length > 0 || update.removed.length > 0) {
+      applyRows(update.changed, update.removed.length > 0 || update.total !== state.total)
+    }
     if (update.approvals) renderApprovals(update.approvals)
   })
   events.addEventListener('error', () => {
