@@ -282,6 +282,51 @@ describe('console routes', () => {
     controller.abort()
   })
 
+  it('serves 10,000 agents a page at a time and streams only what changed', async () => {
+    const { ks, request, signIn } = setup()
+    const credentials: string[] = []
+    for (let i = 0; i < 10_000; i++) {
+      const created = await ks.agents.create({ handle: `fleet-${i}`, spendingCap: 1 + (i % 50) })
+      if (i === 7_777) credentials.push(created.credential)
+    }
+    const cookie = await signIn()
+    const page = await json(
+      await request('/console/api/agents?order=handle&page=200&pageSize=50', {
+        headers: { cookie },
+      }),
+    )
+    expect(page).toMatchObject({ total: 10_000, pages: 200, page: 200 })
+    expect(page.rows).toHaveLength(50)
+    // The browser gets one page, never the fleet: a page's JSON stays small.
+    expect(JSON.stringify(page).length).toBeLessThan(50 * 1_000)
+
+    const controller = new AbortController()
+    const response = await request('/console/api/events', {
+      headers: { cookie },
+      signal: controller.signal,
+    })
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+    let text = ''
+    const read = async (event: string) => {
+      while (!text.includes(`event: ${event}\n`)) {
+        const { value } = await reader.read()
+        text += new TextDecoder().decode(value)
+      }
+      const block = text.slice(text.indexOf(`event: ${event}\n`)).split('\n\n')[0] ?? ''
+      text = ''
+      return JSON.parse(block.replace(/^event: .*\ndata: /, ''))
+    }
+    await read('ready')
+    const guard = ks.guard(credentials[0] as string)
+    await guard.settleSpend(
+      await guard.reserveSpend({ amountUsd: 0.5, kind: 'tool', description: 'x' }),
+    )
+    const update = await read('update')
+    expect(update.total).toBe(10_000)
+    expect(update.changed.map((row: { handle: string }) => row.handle)).toEqual(['fleet-7777'])
+    controller.abort()
+  }, 60_000)
+
   it('needs no sign-in when the API runs with --insecure-no-auth', async () => {
     const { request } = setup({ insecureNoAuth: true })
     expect(await json(await request('/console/api/session'))).toEqual({ auth: 'none' })
