@@ -8,9 +8,11 @@ import type { WebhookDispatcher } from './alerts/webhook-dispatcher.js'
 import { redactWebhookUrl } from './alerts/webhook-url.js'
 import type { AuditEntry } from './audit.js'
 import type { ApprovalEvent, EventHub } from './events.js'
+import { windowKey } from './ledger/levels.js'
+import { windowEnd } from './ledger/windows.js'
 import { toUsd } from './money.js'
 import type { DetectorFinding } from './runaway/types.js'
-import type { AgentRecord, Store } from './store.js'
+import type { AgentRecord, LimitRecord, Store } from './store.js'
 
 /** Delivers alert events. `dispatch` must return at once; `flush` waits for deliveries. */
 export type AlertDispatcher = Pick<WebhookDispatcher, 'dispatch' | 'flush' | 'close'>
@@ -72,6 +74,90 @@ export function createAlerting(deps: {
     }
   }
 
+  // The agent's alert rules also watch every window it draws on: its own and each of its
+  // budgets'. A window's crossing fires once per window (the mark's key holds the window's
+  // start, so the next day's crossing fires again) across processes, and once more if the
+  // limit changes. A budget shared by several agents alerts through each agent's rules.
+  const windowThresholds = async (agent: AgentRecord) => {
+    const at = now()
+    const budgets = await Promise.all(agent.budgets.map((id) => store.getBudget(id)))
+    const levels: Array<{
+      scope: 'agent' | 'budget'
+      id: string
+      limit: LimitRecord
+      timeZone?: string
+    }> = [
+      ...agent.limits.map((limit) => ({ scope: 'agent' as const, id: agent.handle, limit })),
+      ...budgets.flatMap((budget) =>
+        budget === undefined
+          ? []
+          : budget.limits.map((limit) => ({
+              scope: 'budget' as const,
+              id: budget.id,
+              limit,
+              ...(budget.timeZone === undefined ? {} : { timeZone: budget.timeZone }),
+            })),
+      ),
+    ].filter((level) => level.limit.amountMicros > 0)
+    if (levels.length === 0) return
+    const keys = levels.map((level) =>
+      windowKey(level.scope, level.id, level.limit, at, level.timeZone),
+    )
+    const usage = await store.readUsage(keys)
+    const marks: Array<Promise<unknown>> = []
+    levels.forEach((level, i) => {
+      const spentMicros = usage[i]?.spentMicros ?? 0
+      for (const rule of agent.policy.alerts) {
+        if (spentMicros < Math.ceil(level.limit.amountMicros * rule.thresholdPct)) continue
+        const key = `threshold:${keys[i]}:${rule.thresholdPct}:${level.limit.amountMicros}:${rule.webhookUrl}`
+        const local = `${agent.handle}\u0000${key}`
+        if (decided.has(local)) continue
+        decided.add(local)
+        marks.push(
+          store.markOnce(agent.handle, key).then((won) => {
+            if (!won) return
+            const spent = toUsd(spentMicros)
+            const amount = toUsd(level.limit.amountMicros)
+            const resetsAt = windowEnd(level.limit.per, at, level.timeZone)
+            const where = level.scope === 'budget' ? `budget ${level.id}` : 'its'
+            audit({
+              at: now(),
+              handle: agent.handle,
+              type: 'alert',
+              summary: `${where} ${level.limit.per} window: spend $${spent} crossed ${rule.thresholdPct * 100}% of $${amount}`,
+              data: {
+                thresholdPct: rule.thresholdPct,
+                level: level.scope,
+                ...(level.scope === 'budget' ? { budgetId: level.id } : {}),
+                per: level.limit.per,
+                windowSpent: spent,
+                windowAmount: amount,
+                webhookUrl: redactWebhookUrl(rule.webhookUrl),
+              },
+            })
+            send(
+              agent,
+              {
+                type: 'threshold',
+                thresholdPct: rule.thresholdPct,
+                level: level.scope,
+                ...(level.scope === 'budget' ? { budgetId: level.id } : {}),
+                per: level.limit.per,
+                windowSpent: spent,
+                windowAmount: amount,
+                ...(resetsAt === undefined
+                  ? {}
+                  : { windowResetsAt: new Date(resetsAt).toISOString() }),
+              },
+              new Set([rule.webhookUrl]),
+            )
+          }),
+        )
+      }
+    })
+    await Promise.all(marks)
+  }
+
   return {
     afterSpend(agent) {
       if (agent.policy.alerts.length === 0 || agent.capMicros <= 0) return
@@ -112,6 +198,7 @@ export function createAlerting(deps: {
           }),
         )
       }
+      if (agent.limits.length > 0 || agent.budgets.length > 0) track(windowThresholds(agent))
     },
 
     notifyRevoked(agent) {

@@ -39,6 +39,10 @@ export interface AlertEvent {
   level?: 'agent' | 'budget'
   budgetId?: string
   per?: string
+  /** For a window's threshold: its spend and its limit in dollars, and when it resets. */
+  windowSpent?: number
+  windowAmount?: number
+  windowResetsAt?: string
   /** When it fired (ISO 8601). */
   at: string
 }
@@ -73,6 +77,9 @@ export function createAlertEvent(input: AlertEventInput): AlertEvent {
     'level',
     'budgetId',
     'per',
+    'windowSpent',
+    'windowAmount',
+    'windowResetsAt',
   ] as const) {
     if (event[key] === undefined) delete event[key]
   }

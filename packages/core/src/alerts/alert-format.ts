@@ -27,12 +27,14 @@ export function alertSummary(event: AlertEvent): string {
   switch (event.type) {
     case 'threshold': {
       const pct = `${Math.round((event.thresholdPct ?? 0) * 1000) / 10}%`
-      if (event.level === 'budget' || event.per !== undefined) {
+      if (event.per !== undefined) {
         const level = event.level === 'budget' ? `budget ${event.budgetId}` : 'its'
-        return `${event.agent}: ${level} ${event.per ?? ''} window crossed ${pct}`.replace(
-          /\s+/g,
-          ' ',
-        )
+        const figures =
+          event.windowSpent === undefined || event.windowAmount === undefined
+            ? ''
+            : `: spent ${formatUsd(event.windowSpent)} of ${formatUsd(event.windowAmount)}`
+        const resets = event.windowResetsAt ? `, resets ${event.windowResetsAt}` : ''
+        return `${event.agent}: ${level} ${event.per} window crossed ${pct}${figures}${resets}`
       }
       return `${event.agent} crossed ${pct} of its cap: spent ${money}`
     }
