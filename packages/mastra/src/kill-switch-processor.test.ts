@@ -1,4 +1,4 @@
-import { type AgentGuard, AgentRevokedError, type RunawayConfig } from '@killswitch/core'
+import { type AgentGuard, AgentRevokedError } from '@killswitch/core'
 import { Agent } from '@mastra/core/agent'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
@@ -6,9 +6,9 @@ import {
   asMastraModel,
   CAP_ONLY,
   killSwitchWithAgent,
-  type LoopingModelOptions,
   loopingModel,
   modelCalls,
+  processorAgent,
   quiet,
   STEP_COST_USD,
   searchTool,
@@ -20,33 +20,7 @@ const micros = (usd: number) => Math.round(usd * 1_000_000)
 const modes = ['generate', 'stream'] as const
 type Mode = (typeof modes)[number]
 
-async function guardedAgent(
-  spendingCap: number,
-  modelOptions: LoopingModelOptions = {},
-  toolPrices?: Record<string, number>,
-  runaway?: RunawayConfig,
-) {
-  const setup = await killSwitchWithAgent(spendingCap, undefined, runaway)
-  const model = loopingModel(modelOptions)
-  const { tool, counter } = searchTool()
-  const processor = killSwitchProcessor({
-    killSwitch: setup.ks,
-    credential: setup.credential,
-    ...(toolPrices ? { toolPrices } : {}),
-  })
-  const agent = quiet(
-    new Agent({
-      id: 'looper',
-      name: 'looper',
-      instructions: 'Search until you are told to stop.',
-      model: asMastraModel(model),
-      tools: { search: tool },
-      inputProcessors: [processor],
-      outputProcessors: [processor],
-    }),
-  )
-  return { ...setup, model, counter, agent, processor }
-}
+const guardedAgent = processorAgent
 
 /** Runs the agent to its end and returns its tripwire (generate and stream alike). */
 async function run(agent: Agent, mode: Mode, options: { abortSignal?: AbortSignal } = {}) {

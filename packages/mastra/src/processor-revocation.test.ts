@@ -2,18 +2,9 @@
 // the processor's own stop signal aborts the provider's request, and the call is charged
 // as a call that left (never released).
 import type { LanguageModelV4StreamPart } from '@ai-sdk/provider'
-import { Agent } from '@mastra/core/agent'
 import { MockLanguageModelV4 } from 'ai/test'
 import { describe, expect, it } from 'vitest'
-import {
-  asMastraModel,
-  killSwitchWithAgent,
-  loopingModel,
-  quiet,
-  STEP_COST_USD,
-  searchTool,
-} from '../test/mock-agent.js'
-import { killSwitchProcessor } from './kill-switch-processor.js'
+import { loopingModel, processorAgent, STEP_COST_USD } from '../test/mock-agent.js'
 import { killSwitchTripwire } from './tripwire.js'
 
 const micros = (usd: number) => Math.round(usd * 1_000_000)
@@ -59,21 +50,8 @@ function silentSecondStep() {
 describe('killSwitchProcessor: revocation while the provider is silent', () => {
   for (const mode of ['generate', 'stream'] as const) {
     it(`aborts the provider's request without a signal from the caller, and charges it (${mode})`, async () => {
-      const setup = await killSwitchWithAgent(1)
       const { model, secondCalled, signals } = silentSecondStep()
-      const { tool, counter } = searchTool()
-      const processor = killSwitchProcessor({ killSwitch: setup.ks, credential: setup.credential })
-      const agent = quiet(
-        new Agent({
-          id: 'looper',
-          name: 'looper',
-          instructions: 'Search until you are told to stop.',
-          model: asMastraModel(model),
-          tools: { search: tool },
-          inputProcessors: [processor],
-          outputProcessors: [processor],
-        }),
-      )
+      const { ks, handle, agent, counter } = await processorAgent(1, model)
 
       const running =
         mode === 'generate'
@@ -86,7 +64,7 @@ describe('killSwitchProcessor: revocation while the provider is silent', () => {
               return stream.tripwire ?? stream.error
             })
       await secondCalled
-      await setup.ks.agents.revoke(setup.handle, { reason: 'operator pressed the button' })
+      await ks.agents.revoke(handle, { reason: 'operator pressed the button' })
       const ended = await running
 
       expect(signals.at(-1)?.aborted).toBe(true)
@@ -94,7 +72,7 @@ describe('killSwitchProcessor: revocation while the provider is silent', () => {
       const stopped = killSwitchTripwire(ended as { processorId?: string })?.code
       const thrown = (ended as { code?: string } | undefined)?.code
       expect(stopped ?? thrown).toBe('agent_revoked')
-      const agentNow = await setup.ks.agents.get(setup.handle)
+      const agentNow = await ks.agents.get(handle)
       expect(agentNow.held).toBe(0)
       // Step 1 at its usage; step 2, revoked in flight, charged as a call that left.
       expect(micros(agentNow.spent)).toBeGreaterThan(micros(STEP_COST_USD))

@@ -2,12 +2,13 @@
 // SDK's own MockLanguageModelV4, whose every step asks for a tool (a looping agent).
 import type { LanguageModelV4StreamPart } from '@ai-sdk/provider'
 import { createKillSwitch, type KillSwitch, type RunawayConfig } from '@killswitch/core'
-import type { Agent } from '@mastra/core/agent'
+import { Agent } from '@mastra/core/agent'
 import type { MastraModelConfig } from '@mastra/core/llm'
 import { Mastra } from '@mastra/core/mastra'
 import { createTool } from '@mastra/core/tools'
 import { MockLanguageModelV4 } from 'ai/test'
 import { z } from 'zod'
+import { killSwitchProcessor } from '../src/kill-switch-processor.js'
 
 /** A model id only the tests' price list knows: prices are exact, not the bundled data's. */
 export const MODEL_ID = 'mock-looper'
@@ -167,4 +168,36 @@ export async function killSwitchWithAgent(
   const ks: KillSwitch = createKillSwitch({ prices: PRICES })
   const agent = await ks.agents.create({ handle, spendingCap, ...(runaway ? { runaway } : {}) })
   return { ks, credential: agent.credential, handle }
+}
+
+/**
+ * A looping agent guarded by a kill switch processor (input and output), on a new kill
+ * switch with one agent. `model` is the looping model's options, or a model of the test's own.
+ */
+export async function processorAgent(
+  spendingCap: number,
+  model: LoopingModelOptions | MockLanguageModelV4 = {},
+  toolPrices?: Record<string, number>,
+  runaway?: RunawayConfig,
+) {
+  const setup = await killSwitchWithAgent(spendingCap, undefined, runaway)
+  const scripted = model instanceof MockLanguageModelV4 ? model : loopingModel(model)
+  const { tool, counter } = searchTool()
+  const processor = killSwitchProcessor({
+    killSwitch: setup.ks,
+    credential: setup.credential,
+    ...(toolPrices ? { toolPrices } : {}),
+  })
+  const agent = quiet(
+    new Agent({
+      id: 'looper',
+      name: 'looper',
+      instructions: 'Search until you are told to stop.',
+      model: asMastraModel(scripted),
+      tools: { search: tool },
+      inputProcessors: [processor],
+      outputProcessors: [processor],
+    }),
+  )
+  return { ...setup, model: scripted, counter, agent, processor }
 }
