@@ -1,4 +1,5 @@
 // The CLI's budgets, windows and approvals, against a kill switch the test also holds.
+import { Readable } from 'node:stream'
 
 import { describe, expect, it } from 'vitest'
 import { EXIT_CODES } from './exit-codes.js'
@@ -261,6 +262,60 @@ describe('killswitch audit --limit', () => {
       .split('\n')
       .map((line) => JSON.parse(line))
     expect(older.map((entry) => entry.seq)).toEqual([entries[0].seq - 2, entries[0].seq - 1])
+    await ks.close()
+  })
+})
+
+describe('killswitch verify', () => {
+  it('reads the credential from the environment or stdin, never argv, and names the tightest level', async () => {
+    const { ks, run } = cliHarness()
+    await run(['budgets', 'create', 'team', '--limit', '4/day'])
+    const created = await run([
+      'agents',
+      'create',
+      'v',
+      '--cap',
+      '50',
+      '--limit',
+      '5/hour',
+      '--budget',
+      'team',
+    ])
+    const credential = CREDENTIAL.exec(created.stdout)?.[0] as string
+    const guard = ks.guard(credential)
+    await guard.settleSpend(
+      await guard.reserveSpend({ amountUsd: 1, kind: 'tool', description: 'x' }),
+    )
+
+    const fromEnv = await run(['verify', '--credential-env', 'CRED', '--json'], {
+      env: { CRED: credential },
+    })
+    expect(fromEnv.code).toBe(0)
+    const json = JSON.parse(fromEnv.stdout)
+    expect(json).toMatchObject({ active: true, handle: 'v', available: 3 })
+    expect(
+      json.levels.map((level: { level: string; available: number }) => [
+        level.level,
+        level.available,
+      ]),
+    ).toEqual([
+      ['budget team day', 3],
+      ['agent hour', 4],
+      ['cap', 49],
+    ])
+    expect(fromEnv.stdout + fromEnv.stderr).not.toContain(credential)
+
+    const piped = await run(['verify'], { stdin: Readable.from([`${credential}\n`]) })
+    expect(piped.stdout).toMatch(
+      /active: v may spend \$3\.00 more \(tightest: budget team day, resets /,
+    )
+    expect(piped.stdout).not.toContain(credential)
+
+    await ks.agents.revoke('v', { reason: 'done' })
+    const revoked = await run(['verify'], { env: { KILLSWITCH_CREDENTIAL: credential } })
+    expect(revoked.stdout).toMatch(/inactive/)
+    const missing = await run(['verify', '--credential-env', 'NOPE'])
+    expect(missing.code).toBe(EXIT_CODES.usage)
     await ks.close()
   })
 })

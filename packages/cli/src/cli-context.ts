@@ -31,6 +31,8 @@ export interface CliIo {
   env?: Record<string, string | undefined>
   /** Relative store paths resolve against it. Default: process.cwd(). */
   cwd?: string
+  /** Where `verify` reads a piped credential. Default: process.stdin. */
+  stdin?: NodeJS.ReadableStream
   /** Ends `serve` when aborted (the binary aborts it on SIGINT and SIGTERM). */
   signal?: AbortSignal
   /**

@@ -13,6 +13,7 @@ import { budgetsCommand } from './commands/budgets-command.js'
 import { gatewayCommand } from './commands/gateway-command.js'
 import { alertCommand, capCommand, revokeCommand } from './commands/manage-commands.js'
 import { serveCommand } from './commands/serve-command.js'
+import { verifyCommand } from './commands/verify-command.js'
 import { CliError, EXIT_CODES, exitCodeFor } from './exit-codes.js'
 import { createTerminalStyle, shouldUseColour } from './terminal-style.js'
 
@@ -84,6 +85,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   program.addCommand(alertCommand(context))
   program.addCommand(revokeCommand(context))
   program.addCommand(auditCommand(context))
+  program.addCommand(verifyCommand(context, io.stdin))
   program.addCommand(serveCommand(context))
   program.addCommand(gatewayCommand(context))
   // addCommand does not copy settings: apply them to the whole tree.
