@@ -55,6 +55,7 @@ beforeEach(async () => {
 })
 
 afterEach(async () => {
+  await sender.close() // a second close is a no-op
   await server.close()
   await served.close()
   await new Promise<void>((resolve) => hooks.close(() => resolve()))
