@@ -59,7 +59,7 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
   )
 }
 
-type Path = 'callback handler' | 'middleware'
+type Path = 'callback handler' | 'middleware' | 'middleware, run signal'
 
 const drain = async (stream: AsyncIterable<unknown>) => {
   for await (const _ of stream) {
@@ -80,14 +80,16 @@ async function invoke(path: Path, agent: TestAgent, model: ChatOpenAI): Promise<
     return model.invoke('Write forever', config)
   }
   const killSwitch = killSwitchMiddleware(options)
-  const reactAgent = createAgent({ model, tools: [], middleware: [killSwitch] })
+  // The documented form passes the kill switch's signal to the run as well.
+  const signal = path === 'middleware, run signal' ? { signal: killSwitch.signal } : {}
+  const reactAgent = createAgent({ model, tools: [], middleware: [killSwitch], ...signal })
   const input = { messages: [{ role: 'user', content: 'Write forever' }] }
   if (streaming) return drain(await reactAgent.stream(input, { streamMode: 'messages' }))
   return reactAgent.invoke(input)
 }
 
 describe('ChatOpenAI against a local OpenAI-compatible server', () => {
-  for (const path of ['callback handler', 'middleware'] as const) {
+  for (const path of ['callback handler', 'middleware', 'middleware, run signal'] as const) {
     for (const streaming of [false, true]) {
       const mode = streaming ? 'streaming' : 'not streaming'
 

@@ -1,6 +1,6 @@
 // Races a call against the guard's signal, so that a revocation stops the agent at once even
-// when the caller did not pass the signal down to the provider. The call itself may go on;
-// the caller settles its hold when it finishes (see settleWhenDone in the middleware).
+// when the call ignores its abort. The middleware then aborts a model call's request and
+// charges it; a tool already running goes on and its hold is settled when it ends.
 
 /** How a raced call ended. */
 export type RaceOutcome<T> =
