@@ -2,7 +2,11 @@
 // refused (throttled, stopped or revoked), and every runaway is refused before its loop has
 // spent 10% of its cap or run 60 s (slow loops: 10% of the cap alone). The same replay
 // writes the confusion table in BENCHMARKS.md (`npm run bench`).
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { sqliteStore } from '../../stores/sqlite-store.js'
 import { honestTraces } from './honest-traces.js'
 import { GOAL_CAP_FRACTION, GOAL_MS, replayTrace } from './replay.js'
 import { runawayTraces } from './runaway-traces.js'
@@ -65,6 +69,25 @@ describe('the trace corpus against the default policy', () => {
     }
     const busy = honest.find((trace) => trace.name === 'fan-out-300')
     expect((await replayTrace(busy!, { enforce: false })).stopped).toBeUndefined()
+  })
+
+  it('gives the same first refusals over the sqlite store (the window read back from disk)', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'killswitch-corpus-'))
+    try {
+      const names = ['identical-loop', 'uuid-args', 'paraphrased-queries', 'ab-cycle-varying']
+      for (const trace of runaways.filter((candidate) => names.includes(candidate.name))) {
+        const store = sqliteStore(join(folder, `${trace.name}.db`))
+        try {
+          const onDisk = await replayTrace(trace, {}, store)
+          const inMemory = await replayTrace(trace)
+          expect(onDisk.stopped).toEqual(inMemory.stopped)
+        } finally {
+          await store.close()
+        }
+      }
+    } finally {
+      rmSync(folder, { recursive: true, force: true })
+    }
   })
 
   it('is generated deterministically (the same traces on every run)', () => {

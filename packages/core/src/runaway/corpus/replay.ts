@@ -2,7 +2,7 @@
 // with the defaults or a given policy, and says what fired, when, and what the trace had
 // spent by then. A refusal ends a runaway's replay (it is stopped); an honest trace is
 // replayed to its end so that every refusal it would suffer is counted.
-import type { AgentRecord } from '../../store.js'
+import type { AgentRecord, Store } from '../../store.js'
 import { memoryStore } from '../../stores/memory-store.js'
 import type { RunawayConfig } from '../config.js'
 import { createRunawayMonitor } from '../create-runaway-monitor.js'
@@ -44,8 +44,9 @@ export interface ReplayResult {
 }
 
 /**
- * Replays `trace`. `runaway` is the agent's policy (the defaults when left out); with
- * `enforce: false` nothing is refused and `stopped` says what would have been.
+ * Replays `trace` on `store` (a fresh memory store when left out). `runaway` is the agent's
+ * policy (the defaults when left out); with `enforce: false` nothing is refused and `stopped`
+ * says what would have been.
  *
  * @example
  * const result = await replayTrace(trace)
@@ -54,8 +55,8 @@ export interface ReplayResult {
 export async function replayTrace(
   trace: Trace,
   runaway: RunawayConfig = {},
+  store: Store = memoryStore(),
 ): Promise<ReplayResult> {
-  const store = memoryStore()
   const agent: AgentRecord = await store.createAgent({
     handle: `corpus-${trace.name}`,
     credentialHash: '0'.repeat(64),
