@@ -56,7 +56,7 @@ export async function applyOutbox(
       syncs.push(
         context.send('apply a hold to its budget', {
           name: 'killswitchCBudgetSyncV1',
-          keys: [slot.holds, slot.prune],
+          keys: [slot.holds, slot.prune, slot.expiry],
           args: [...context.header(now), slot.slot, id, entry.v, entry.held, entry.charged],
         }),
       )
@@ -111,7 +111,7 @@ export async function holdBudgets(
       if (attempt === 5) throw new Error('the calendar windows kept moving')
       reply = (await context.send('reserve on a budget', {
         name: 'killswitchCBudgetHoldV1',
-        keys: [slot.record, slot.holds, slot.prune],
+        keys: [slot.record, slot.holds, slot.prune, slot.expiry],
         args: [
           ...context.header(request.now),
           slot.slot,
@@ -124,6 +124,7 @@ export async function holdBudgets(
           isRun && run?.parentId !== undefined ? String(run.parentId) : '',
           isRun ? '1' : '0',
           peek ? '1' : '0',
+          String(request.ttlMs),
         ],
       })) as unknown[]
       if (reply[0] === 'zones') context.refresh(reply[1] as string[], Number(reply[2]))

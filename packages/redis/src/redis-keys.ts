@@ -24,7 +24,13 @@ export interface RedisKeys {
   pending(handle: string): string
   outbox(handle: string): string
   /** A budget's slot prefix, record, holds and holds-prune keys (all one slot in a cluster). */
-  budget(id: string): { slot: string; record: string; holds: string; prune: string }
+  budget(id: string): {
+    slot: string
+    record: string
+    holds: string
+    prune: string
+    expiry: string
+  }
   /** The usage hash of a window key (`agent:<handle>/...`, `budget:<id>/...`). */
   usage(windowKey: string): string
   /** Counters of the global indexes (cluster). */
@@ -63,6 +69,7 @@ export function redisKeys(prefix: string): RedisKeys {
       record: `${prefix}budget:${id}`,
       holds: `${prefix}bholds:${id}`,
       prune: `${prefix}bprune:${id}`,
+      expiry: `${prefix}bexpiry:${id}`,
     }),
     usage: (windowKey) => `${prefix}usage:${windowKey}`,
     agentSeq: `${prefix}agentseq`,

@@ -270,15 +270,42 @@ outbox_put(id, 0, 0, cjson.decode(ARGV[6]))
 return {'undone', record()}
 `
 
-// One budget's windows, checked and held (step 2). KEYS: budget record, holds, holds prune.
+// A budget slot's own sweep: a hold whose agent never told this slot how it ended (its process
+// died between the steps of a reserve, before the confirm) is charged here in full, as the
+// agent's slot charges a lapse, once its lease plus the longest lease has passed. Any later
+// word from the agent's slot still corrects it (the difference is applied). KEYS[3]: holds by
+// that time.
+const BUDGET_SWEEP_LUA = `
+local function budget_sweep(holds, exp, now)
+  local due = redis.call('ZRANGEBYSCORE', exp, '-inf', int(now), 'LIMIT', 0, PRUNE_BATCH)
+  for _, hid in ipairs(due) do
+    redis.call('ZREM', exp, hid)
+    local seen = redis.call('HGET', holds, hid)
+    if seen then
+      local r = cjson.decode(seen)
+      local held = tonumber(r.held)
+      if held > 0 then
+        apply_levels(r.levels, held, -held)
+        r.charged = int(tonumber(r.charged) + held)
+        r.held = '0'
+        redis.call('HSET', holds, hid, cjson.encode(r))
+      end
+    end
+  end
+end
+`
+
+// One budget's windows, checked and held (step 2). KEYS: budget record, holds, holds prune,
+// holds by the time this slot charges them itself (BUDGET_SWEEP_LUA).
 // ARGV: header, slot prefix, budget id, hold id, amount, version, zones (JSON), run cap or '',
 // run parent or '', is a run ('1' | '0'), peek ('1': only reply {'peek', parent, room or ''},
-// for the figure of a refusal made elsewhere). Replies {'ok', window keys, parent or '', room
+// for the figure of a refusal made elsewhere), ttlMs. Replies {'ok', window keys, parent or '', room
 // or '', created ('1' | '0')}, {'cap', refusal, room, parent}, or {'zones', [zone...], now}.
-const BUDGET_HOLD = `${LEDGER_LEVELS_LUA}
+const BUDGET_HOLD = `${LEDGER_LEVELS_LUA}${BUDGET_SWEEP_LUA}
 PREFIX, ZONES = ARGV[5], cjson.decode(ARGV[10])
 local bid, hid, amount, version = ARGV[6], ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9])
 local now = clock()
+if ARGV[14] ~= '1' then budget_sweep(KEYS[2], KEYS[4], now) end
 local record = budget(bid)
 local created = false
 if not record and ARGV[13] == '1' then
@@ -347,14 +374,17 @@ keep_windows(levels, now)
 redis.call('HSET', KEYS[2], hid, cjson.encode({ v = int(version), held = int(amount),
   charged = '0', levels = keys }))
 redis.call('ZADD', KEYS[3], int(now + RETENTION * 8), hid)
+if amount > 0 then redis.call('ZADD', KEYS[4], int(now + tonumber(ARGV[15]) + MAX_TTL_MS), hid) end
 return {'ok', keys, parent, available and int(math.max(0, available)) or '', created and '1' or '0'}
 `
 
 // An outbox entry applied to one budget's slot: the difference between the hold's new share
-// and the one this slot last applied, once per version. KEYS: holds, holds prune.
+// and the one this slot last applied, once per version. KEYS: holds, holds prune, holds by the
+// time this slot charges them itself.
 // ARGV: header, slot prefix, hold id, version, held, charged
-const BUDGET_SYNC = `${LEDGER_LEVELS_LUA}
+const BUDGET_SYNC = `${LEDGER_LEVELS_LUA}${BUDGET_SWEEP_LUA}
 PREFIX = ARGV[5]
+budget_sweep(KEYS[1], KEYS[3], clock())
 local hid, version, held, charged = ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
 local seen = redis.call('HGET', KEYS[1], hid)
 local r = seen and cjson.decode(seen) or { v = '0', held = '0', charged = '0', levels = {} }
@@ -363,6 +393,7 @@ apply_levels(r.levels, charged - tonumber(r.charged), held - tonumber(r.held))
 redis.call('HSET', KEYS[1], hid, cjson.encode({ v = int(version), held = int(held),
   charged = int(charged), levels = r.levels }))
 redis.call('ZADD', KEYS[2], int(clock() + RETENTION * 8), hid)
+if held == 0 then redis.call('ZREM', KEYS[3], hid) end
 return 1
 `
 
@@ -422,8 +453,8 @@ export const CLUSTER_SCRIPTS = {
     numberOfKeys: 8,
     lua: agentScript(LEDGER_LEVELS_LUA, `${LEDGER_LEVELS_LUA}${UNDO_BODY}`),
   },
-  killswitchCBudgetHoldV1: { numberOfKeys: 3, lua: BUDGET_HOLD },
-  killswitchCBudgetSyncV1: { numberOfKeys: 2, lua: BUDGET_SYNC },
+  killswitchCBudgetHoldV1: { numberOfKeys: 4, lua: BUDGET_HOLD },
+  killswitchCBudgetSyncV1: { numberOfKeys: 3, lua: BUDGET_SYNC },
   killswitchCAckV1: { numberOfKeys: 1, lua: ACK },
   killswitchCIndexV1: { numberOfKeys: 2, lua: INDEX },
   // Single-node scripts that touch one slot as they are, given a key to be routed by.
