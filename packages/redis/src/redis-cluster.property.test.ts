@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto'
 import type { Store } from '@killswitch/core'
 import { testAgentRecord } from '@killswitch/core/conformance'
 import fc from 'fast-check'
+import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { redisStore } from './redis-store.js'
 import { type RedisCluster, startRedisCluster } from './test-support/start-redis-cluster.js'
@@ -215,5 +216,40 @@ describe('redisStore on a Redis Cluster: random concurrent interleavings', () =>
       { numRuns: 25 },
     )
     await store.close()
+    await expectEveryKeyOnItsNode()
   })
 })
+
+/**
+ * Every key sits on the node that serves its slot: no script wrote a key of a slot other than
+ * the one it was sent to (Redis does not check keys a script names itself).
+ */
+async function expectEveryKeyOnItsNode() {
+  let keysSeen = 0
+  for (const node of cluster.nodes) {
+    const redis = new Redis(node)
+    try {
+      const ranges = (
+        (await redis.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][]
+      )
+        .filter(([, , [, port]]) => port === node.port)
+        .map(([from, to]) => [from, to] as const)
+      let cursor = '0'
+      do {
+        const [next, keys] = await redis.scan(cursor, 'COUNT', 1000)
+        cursor = next
+        for (const key of keys) {
+          const slot = Number(await redis.call('CLUSTER', 'KEYSLOT', key))
+          expect({ key, served: ranges.some(([from, to]) => slot >= from && slot <= to) }).toEqual({
+            key,
+            served: true,
+          })
+          keysSeen++
+        }
+      } while (cursor !== '0')
+    } finally {
+      redis.disconnect()
+    }
+  }
+  expect(keysSeen).toBeGreaterThan(0)
+}
