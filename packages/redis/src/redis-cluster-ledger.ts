@@ -71,6 +71,15 @@ export async function applyOutbox(
   })
 }
 
+/** A budget step failed (Redis unreachable): the windows held before it, to give back. */
+export class PartialHoldError extends Error {
+  readonly held: string[]
+  constructor(held: string[], cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause })
+    this.held = held
+  }
+}
+
 export type BudgetRefusal = { refusal: string[]; available: number }
 
 /**
@@ -147,7 +156,11 @@ export async function holdBudgets(
     }
     return parent === '' ? undefined : visit(parent, depth + 1)
   }
-  for (const id of budgetIds) await visit(String(id), 0)
+  try {
+    for (const id of budgetIds) await visit(String(id), 0)
+  } catch (error) {
+    throw new PartialHoldError(held, error)
+  }
   least = Math.max(0, least)
   if (refused) return { held, available: least, refused: { ...refused, available: least }, created }
   return { held, available: least, created }

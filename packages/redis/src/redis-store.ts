@@ -34,6 +34,7 @@ import {
   type ClusterLedgerContext,
   handleOf,
   holdBudgets,
+  PartialHoldError,
 } from './redis-cluster-ledger.js'
 import {
   connectionOptions,
@@ -782,11 +783,15 @@ class RedisStore implements Store {
         holdBudgets(this.#clusterContext, request, budgetIds, version, Number(available)),
       )
     } catch (error) {
-      // Nothing was granted: whatever was held is given back, as a refusal would.
+      // Nothing was granted: whatever was held is given back, as a refusal would. If that
+      // fails too, the pending hold lapses at the end of its lease and is charged (its
+      // budgets' shares too, by their own slots): never lost, never spent twice.
+      const cause = (error as { cause?: unknown }).cause
+      const taken = cause instanceof PartialHoldError ? cause.held : []
       await this.#onAgentSlot('reserve', handle, {
         name: 'killswitchCUndoV1',
         keys: agentKeys,
-        args: [...this.#calls.header(now), holdId, '[]'],
+        args: [...this.#calls.header(now), holdId, JSON.stringify(taken)],
       }).catch(() => {})
       throw error
     }
