@@ -12,9 +12,18 @@ import {
 import type { KillSwitchEvents } from './events.js'
 import { auditEntry, emit } from './guard-ledger.js'
 import { toUsd } from './money.js'
-import type { Observation } from './runaway/types.js'
+import type { Observation, RunawayVerdict } from './runaway/types.js'
 import { enforceVerdict } from './runaway-enforcement.js'
-import type { AgentRecord } from './store.js'
+import type { ActivityBatch, ActivityEvent, AgentRecord } from './store.js'
+
+/** The activity of a call, ready to ride on its reserve: results not yet recorded, then it. */
+export interface PreparedActivity {
+  batch: ActivityBatch
+  observations: Observation[]
+}
+
+/** How long a result waits for the next call to carry it before it is written on its own. */
+const PENDING_FLUSH_MS = 1_000
 
 export type DenialRule = KillSwitchEvents['denied']['rule']
 
@@ -31,6 +40,13 @@ export class AgentAccess {
   #stopped = false
   /** The freshest record of the agent this guard has seen (from its last store call). */
   agent: AgentRecord | undefined
+  /**
+   * Results (a model's answer, a tool's outcome, a payment, an error) not yet written to
+   * the shared window: the next call's reserve carries them, so a guarded call costs two
+   * store round trips with detection on. They are judged then, before that call goes out.
+   */
+  #pending: Array<{ observation: Observation; event: ActivityEvent }> = []
+  #flushTimer: NodeJS.Timeout | undefined
 
   constructor(engine: Engine, credential: string) {
     this.#engine = engine
@@ -142,11 +158,142 @@ export class AgentAccess {
     return this.agent
   }
 
-  /** Reports an observation to the runaway monitor and carries out its verdict. */
+  /**
+   * Reports an observation to the runaway monitor and carries out its verdict: in one store
+   * round trip with the results still pending (a free tool call, a chain's error).
+   */
   async observe(agent: AgentRecord, observation: Observation): Promise<void> {
+    const prepared = this.prepare(agent, observation)
+    if (!prepared) return this.#judge(agent, observation, undefined)
+    const engine = this.#engine
+    let window: ActivityEvent[]
+    try {
+      window = await storeCall(engine.store, () =>
+        engine.store.recordActivity(agent.handle, prepared.batch.events, prepared.batch.keep),
+      )
+    } catch (error) {
+      this.restore(prepared)
+      throw error
+    }
+    await this.judge(agent, prepared, window)
+  }
+
+  /**
+   * For a call about to reserve its hold: refuses it at once while a throttle lasts (it is
+   * then not activity), else returns its event with the pending results, to be written by
+   * the reserve (only if granted). Undefined when detection keeps no window.
+   */
+  prepare(agent: AgentRecord, observation: Observation): PreparedActivity | undefined {
+    const engine = this.#engine
+    const now = engine.now()
+    const monitor = engine.monitor
+    if (observation.kind === 'model_call' || observation.kind === 'tool_call') {
+      const throttle = monitor.throttled?.(agent, observation.runId, now)
+      if (throttle) {
+        // Carried out like any verdict (audited, refused), with nothing written.
+        return this.#refuseNow(agent, throttle, observation)
+      }
+    }
+    const activity = monitor.activity?.(agent, observation, now)
+    if (!activity) return undefined
+    const pending = this.#pending
+    this.#pending = []
+    clearTimeout(this.#flushTimer)
+    this.#flushTimer = undefined
+    return {
+      batch: {
+        events: [...pending.map((item) => item.event), activity.event],
+        keep: activity.keep,
+      },
+      observations: [...pending.map((item) => item.observation), observation],
+    }
+  }
+
+  /** Puts back results a refused or failed reserve did not write. */
+  restore(prepared: PreparedActivity | undefined): void {
+    if (!prepared) return
+    const { events } = prepared.batch
+    const results = prepared.observations.slice(0, -1).map((observation, i) => ({
+      observation,
+      event: events[i] as ActivityEvent,
+    }))
+    this.#pending = [...results, ...this.#pending]
+    this.#scheduleFlush()
+  }
+
+  /**
+   * Judges what a reserve (or a window write) recorded: each pending result, then the call,
+   * each against the window as it stood at its event. Refuses (throws) on an enforced verdict.
+   */
+  async judge(
+    agent: AgentRecord,
+    prepared: PreparedActivity,
+    window: readonly ActivityEvent[] | undefined,
+  ): Promise<void> {
+    const count = prepared.observations.length
+    const recorded = window ?? prepared.batch.events
+    for (let i = 0; i < count; i++) {
+      const end = recorded.length - (count - 1 - i)
+      await this.#judge(
+        agent,
+        prepared.observations[i] as Observation,
+        // The call (last) is judged against the whole window, without a copy.
+        end >= recorded.length ? recorded : recorded.slice(0, Math.max(1, end)),
+      )
+    }
+  }
+
+  /**
+   * A result: written with the next call's reserve (or within a second when no call comes).
+   * With no window to keep, judged at once (local state only, no store round trip).
+   */
+  async defer(agent: AgentRecord, observation: Observation): Promise<void> {
+    const activity = this.#engine.monitor.activity?.(agent, observation, this.#engine.now())
+    if (!activity) return this.#judge(agent, observation, undefined)
+    this.#pending.push({ observation, event: activity.event })
+    this.#scheduleFlush()
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushTimer || this.#pending.length === 0) return
+    this.#flushTimer = setTimeout(() => {
+      this.#flushTimer = undefined
+      const agent = this.agent
+      const first = this.#pending[0]
+      if (!agent || !first) return
+      // The first pending result leads; the rest ride with it in one write.
+      this.#pending.shift()
+      const prepared: PreparedActivity = {
+        batch: {
+          events: [...this.#pending.map((item) => item.event), first.event],
+          keep:
+            this.#engine.monitor.activity?.(agent, first.observation, this.#engine.now())?.keep ??
+            1,
+        },
+        observations: [...this.#pending.map((item) => item.observation), first.observation],
+      }
+      this.#pending = []
+      const engine = this.#engine
+      storeCall(engine.store, () =>
+        engine.store.recordActivity(agent.handle, prepared.batch.events, prepared.batch.keep),
+      )
+        .then((window) => this.judge(agent, prepared, window))
+        .catch(() => {
+          // A refusal here has no call to refuse: it is audited (and a revocation applied).
+          // A store failure leaves the results unwritten; the next call is refused anyway.
+        })
+    }, PENDING_FLUSH_MS)
+    this.#flushTimer.unref()
+  }
+
+  async #judge(
+    agent: AgentRecord,
+    observation: Observation,
+    recorded: readonly ActivityEvent[] | undefined,
+  ): Promise<void> {
     const engine = this.#engine
     const verdict = await storeCall(engine.store, () =>
-      engine.monitor.observe(agent, observation, engine.now()),
+      engine.monitor.observe(agent, observation, engine.now(), recorded),
     )
     if (verdict.action === 'none') return
     const refusal = await enforceVerdict(engine, agent, verdict, observation, {
@@ -154,6 +301,22 @@ export class AgentAccess {
       onRevoked: (revoked) => this.abort(revoked),
     })
     if (refusal) this.deny(agent.handle, 'runaway', refusal)
+  }
+
+  #refuseNow(agent: AgentRecord, verdict: RunawayVerdict, observation: Observation): never {
+    // enforceVerdict is async only for a revocation; a throttle blocks, which it does at once.
+    const finding = verdict.finding ?? { detector: 'throttle', status: 'trip' as const }
+    const error = new RunawayDetectedError({
+      handle: agent.handle,
+      detector: finding.detector,
+      action: 'block',
+      summary: finding.summary ?? `${finding.detector} throttle`,
+    })
+    void enforceVerdict(this.#engine, agent, verdict, observation, {
+      onStop: (runId) => this.#stopRun(runId),
+      onRevoked: (revoked) => this.abort(revoked),
+    })
+    return this.deny(agent.handle, 'runaway', error)
   }
 
   abort(agent: AgentRecord): void {

@@ -7,7 +7,7 @@ import type { KillSwitchEvents } from './events.js'
 import { settlementOf } from './guard-tickets.js'
 import type { Settlement } from './guard-types.js'
 import { toUsd } from './money.js'
-import type { AgentRecord, ReserveRequest, ReserveResult } from './store.js'
+import type { ActivityBatch, AgentRecord, ReserveRequest, ReserveResult } from './store.js'
 
 export function auditEntry(
   handle: string,
@@ -40,6 +40,8 @@ export async function holdFunds(
     data: Record<string, unknown>
     /** The run's budget and the call's extra budgets, held in the same reserve. */
     scope?: Pick<ReserveRequest, 'budgets' | 'run'>
+    /** Runaway activity written by the same reserve, only if it is granted. */
+    activity?: ActivityBatch
   },
 ): Promise<ReserveResult> {
   const now = engine.now()
@@ -51,6 +53,7 @@ export async function holdFunds(
       ttlMs: hold.ttlMs,
       now,
       ...hold.scope,
+      ...(hold.activity ? { activity: hold.activity } : {}),
       audit: auditEntry(hold.handle, 'hold', now, hold.summary, {
         holdId: hold.holdId,
         kind: hold.kind,

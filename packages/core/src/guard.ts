@@ -41,6 +41,7 @@ import { affordableOutputTokens, costBound, inputTokenBound } from './pricing/co
 import type { ModelRates } from './pricing/model-rates.js'
 import { knownOutputCounting, type OutputCounting, outputCounting } from './pricing/output-count.js'
 import { availableAt, reserveScope } from './reserve-scope.js'
+import type { Observation } from './runaway/types.js'
 import type { AgentRecord, LevelRefusal } from './store.js'
 
 // A reserve refused for the cap is retried with fresh numbers (a smaller clamp may fit).
@@ -182,24 +183,39 @@ class Guard implements AgentGuard {
       const output = counting.start(maxOutputTokens)
       const amount = costBound(inputTokens, output.limit, rates)
       const holdId = randomUUID()
-      const result = await holdFunds(engine, {
-        handle: known.handle,
-        holdId,
-        amountMicros: amount,
-        ttlMs: engine.holdTtlMs,
-        kind: 'model',
-        summary: `held ${formatUsd(amount)} for ${request.model} (up to ${maxOutputTokens} output tokens)`,
-        data: {
-          model: request.model,
-          priceId: rates.priceId,
-          inputTokenBound: inputTokens,
-          maxOutputTokens,
-          ...(output.limit === maxOutputTokens ? {} : { outputCountBound: output.limit }),
-          requestedMaxOutputTokens: request.maxOutputTokens ?? null,
-          runId: request.runId ?? null,
-        },
-        scope,
-      })
+      const observation = {
+        kind: 'model_call' as const,
+        runId: request.runId,
+        model: request.model,
+      }
+      // The call's runaway activity rides on its reserve: two store round trips a call.
+      const activity = access.prepare(known, observation)
+      let result: Awaited<ReturnType<typeof holdFunds>>
+      try {
+        result = await holdFunds(engine, {
+          handle: known.handle,
+          holdId,
+          amountMicros: amount,
+          ttlMs: engine.holdTtlMs,
+          kind: 'model',
+          summary: `held ${formatUsd(amount)} for ${request.model} (up to ${maxOutputTokens} output tokens)`,
+          data: {
+            model: request.model,
+            priceId: rates.priceId,
+            inputTokenBound: inputTokens,
+            maxOutputTokens,
+            ...(output.limit === maxOutputTokens ? {} : { outputCountBound: output.limit }),
+            requestedMaxOutputTokens: request.maxOutputTokens ?? null,
+            runId: request.runId ?? null,
+          },
+          scope,
+          ...(activity ? { activity: activity.batch } : {}),
+        })
+      } catch (error) {
+        access.restore(activity)
+        throw error
+      }
+      if (!result.ok) access.restore(activity)
       if (result.agent) access.agent = result.agent
       fresh = true
       if (!result.ok && result.reason !== 'cap') access.denyRevoked(known.handle, result.agent)
@@ -232,11 +248,9 @@ class Guard implements AgentGuard {
       // Runaway detection sees only calls that were admitted and held: a call refused for
       // the cap is not activity. A call it refuses never left: its hold is released.
       try {
-        await access.observe(result.agent ?? known, {
-          kind: 'model_call',
-          runId: request.runId,
-          model: request.model,
-        })
+        const admitted = result.agent ?? known
+        if (activity) await access.judge(admitted, activity, result.activity)
+        else await access.observe(admitted, observation)
       } catch (error) {
         await this.#endModel(ticket, state, { sent: false }, describeError(error))
         throw error
@@ -283,7 +297,8 @@ class Guard implements AgentGuard {
     return settled.then(async (settlement) => {
       const agent = this.#access.agent
       if (agent) {
-        await this.#access.observe(agent, {
+        // Judged with the next call (written by its reserve): no round trip of its own.
+        await this.#access.defer(agent, {
           kind: 'model_result',
           runId: ticket.runId,
           model: ticket.model,
@@ -312,7 +327,7 @@ class Guard implements AgentGuard {
     await this.#endModel(ticket, state, end, describeError(error))
     const access = this.#access
     if (!isOwnOrAbort(error) && access.agent) {
-      await access.observe(access.agent, { kind: 'error', runId: ticket.runId, source: 'model' })
+      await access.defer(access.agent, { kind: 'error', runId: ticket.runId, source: 'model' })
     }
   }
 
@@ -417,22 +432,19 @@ class Guard implements AgentGuard {
     }
     // A paid tool is held first: one refused for the cap is not activity for runaway
     // detection. One that detection refuses has not run: its hold is released.
-    const spend = await this.reserveSpend({
-      amountUsd: price,
-      kind: 'tool',
-      description: `tool ${request.name}`,
-      details: { tool: request.name },
-      runId: request.runId,
-      ...(request.runCap === undefined ? {} : { runCap: request.runCap }),
-      ...(request.parentRunId === undefined ? {} : { parentRunId: request.parentRunId }),
-      ...(request.budgets === undefined ? {} : { budgets: request.budgets }),
-    })
-    try {
-      await access.observe(access.agent ?? agent, observation)
-    } catch (error) {
-      await this.releaseSpend(spend, { reason: `refused: ${describeError(error)}` })
-      throw error
-    }
+    const spend = await this.#reserveSpend(
+      {
+        amountUsd: price,
+        kind: 'tool',
+        description: `tool ${request.name}`,
+        details: { tool: request.name },
+        runId: request.runId,
+        ...(request.runCap === undefined ? {} : { runCap: request.runCap }),
+        ...(request.parentRunId === undefined ? {} : { parentRunId: request.parentRunId }),
+        ...(request.budgets === undefined ? {} : { budgets: request.budgets }),
+      },
+      observation,
+    )
     const ticket = Object.freeze({ ...base, holdId: spend.id, priceUsd: price })
     toolSpends.set(ticket, spend)
     return ticket
@@ -451,7 +463,7 @@ class Guard implements AgentGuard {
     }
     const agent = this.#access.agent
     if (agent) {
-      await this.#access.observe(agent, {
+      await this.#access.defer(agent, {
         kind: 'tool_result',
         runId: ticket.runId,
         tool: ticket.name,
@@ -473,7 +485,15 @@ class Guard implements AgentGuard {
     return value
   }
 
-  async reserveSpend(request: SpendRequest): Promise<SpendTicket> {
+  reserveSpend(request: SpendRequest): Promise<SpendTicket> {
+    return this.#reserveSpend(request, undefined)
+  }
+
+  /**
+   * Holds a spend. With `call` (a paid tool's call), its runaway activity rides on the same
+   * reserve and is judged once the hold is granted; a call detection refuses is released.
+   */
+  async #reserveSpend(request: SpendRequest, call: Observation | undefined): Promise<SpendTicket> {
     const amount = request?.amountUsd
     if (typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0) {
       invalid(
@@ -498,7 +518,21 @@ class Guard implements AgentGuard {
       data: { description: request.description, ...request.details, runId: request.runId ?? null },
       scope,
     }
-    let result = await holdFunds(engine, hold)
+    const reserve = async () => {
+      const activity = call && access.prepare(agent, call)
+      try {
+        const reserved = await holdFunds(engine, {
+          ...hold,
+          ...(activity ? { activity: activity.batch } : {}),
+        })
+        if (!reserved.ok) access.restore(activity)
+        return { reserved, activity }
+      } catch (error) {
+        access.restore(activity)
+        throw error
+      }
+    }
+    let { reserved: result, activity } = await reserve()
     if (result.agent) access.agent = result.agent
     if (
       !result.ok &&
@@ -513,7 +547,7 @@ class Guard implements AgentGuard {
         micros,
         `${request.description} needs $${toUsd(micros)}`,
       )
-      result = await holdFunds(engine, hold)
+      ;({ reserved: result, activity } = await reserve())
       if (result.agent) access.agent = result.agent
     }
     if (!result.ok) {
@@ -539,6 +573,18 @@ class Guard implements AgentGuard {
         ttlMs: request.ttlMs ?? engine.holdTtlMs,
       }),
     })
+    if (call) {
+      // The call was admitted and held: now it is judged (a refused call has not run).
+      try {
+        const admitted = result.agent ?? agent
+        const recorded = result.ok ? result.activity : undefined
+        if (activity) await access.judge(admitted, activity, recorded)
+        else await access.observe(admitted, call)
+      } catch (error) {
+        await this.releaseSpend(ticket, { reason: `refused: ${describeError(error)}` })
+        throw error
+      }
+    }
     return ticket
   }
 
@@ -574,7 +620,7 @@ class Guard implements AgentGuard {
       // Every spend that is not a model call feeds spend velocity (paid tools included).
       if (agent) {
         const payee = String(details.payee ?? details.tool ?? ticket.kind)
-        await this.#access.observe(agent, {
+        await this.#access.defer(agent, {
           kind: 'payment',
           runId: ticket.runId,
           costMicros: cost,
@@ -645,7 +691,7 @@ class Guard implements AgentGuard {
   async onError(error: unknown, source: 'model' | 'tool' | 'chain' = 'chain'): Promise<void> {
     if (isOwnOrAbort(error)) return
     const agent = this.#access.agent ?? (await this.#access.resolve())
-    await this.#access.observe(agent, { kind: 'error', source })
+    await this.#access.defer(agent, { kind: 'error', source })
   }
 
   async #settle(

@@ -95,6 +95,11 @@ export interface ReserveRequest {
   /** More budgets to draw on for this call alone (an end customer's), by id. */
   budgets?: string[]
   /**
+   * Runaway activity to record in the same round trip, only if the hold is granted (a
+   * refused call is not activity): the result's `activity` is the window after it.
+   */
+  activity?: ActivityBatch
+  /**
    * The run this call belongs to, with its own budget: created on first use with `capMicros`
    * (a lifetime limit), drawing on its parent run's budget too when `parentId` is given.
    */
@@ -109,6 +114,8 @@ export type ReserveResult =
       expiresAt: number
       /** The window keys (levels) the hold was taken against, besides the agent's cap. */
       levels: string[]
+      /** With `activity` in the request: the agent's activity window after it, newest last. */
+      activity?: ActivityEvent[]
     }
   | {
       ok: false
@@ -245,6 +252,12 @@ export interface AgentPatch {
   budgets?: string[]
 }
 
+/** Activity events to append to an agent's window, and how many events the window keeps. */
+export interface ActivityBatch {
+  events: readonly ActivityEvent[]
+  keep: number
+}
+
 /** Events a store publishes to every process that shares it. */
 export type StoreEvent =
   | { type: 'revoked'; handle: string; reason: string; at: number }
@@ -306,7 +319,11 @@ export interface Store {
    * at most `keep` events, the new one last). Shared by every process using the store, so
    * a loop spread over several processes is still seen as one.
    */
-  recordActivity(handle: string, event: ActivityEvent, keep: number): Promise<ActivityEvent[]>
+  recordActivity(
+    handle: string,
+    events: ActivityEvent | readonly ActivityEvent[],
+    keep: number,
+  ): Promise<ActivityEvent[]>
 
   /**
    * Sets the mark `key` for the agent if it is not set. True only for the one caller that

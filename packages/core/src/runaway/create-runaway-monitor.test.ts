@@ -122,9 +122,9 @@ describe('createRunawayMonitor', () => {
     const store: Store = {
       ...inner,
       createAgent: (record) => inner.createAgent(record),
-      recordActivity: (handle, event, keep) => {
-        recorded.push(event.kind)
-        return inner.recordActivity(handle, event, keep)
+      recordActivity: (handle, events, keep) => {
+        for (const event of [events].flat()) recorded.push(event.kind)
+        return inner.recordActivity(handle, events, keep)
       },
     }
     const { agent, monitor } = await setup({}, { store })
@@ -182,9 +182,9 @@ describe('createRunawayMonitor', () => {
       ...inner,
       kind: 'recording',
       createAgent: (record) => inner.createAgent(record),
-      recordActivity: (handle, event, keep) => {
-        recorded.push(event)
-        return inner.recordActivity(handle, event, keep)
+      recordActivity: (handle, events, keep) => {
+        recorded.push(...[events].flat())
+        return inner.recordActivity(handle, events, keep)
       },
     }
     const { agent, monitor } = await setup({}, { store })

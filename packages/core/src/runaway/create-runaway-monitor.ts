@@ -95,7 +95,25 @@ export function createRunawayMonitor(
   const lastFailure = new Map<string, number>()
 
   return {
-    async observe(agent: AgentRecord, observation: Observation, now: number) {
+    activity(agent: AgentRecord, observation: Observation, now: number) {
+      const config = resolveRunawayConfig(agent.policy?.runaway)
+      if (!usesWindow(config)) return undefined
+      return { event: toActivityEvent(observation, now), keep: config.historySize }
+    },
+
+    throttled(agent: AgentRecord, runId: string | undefined, now: number) {
+      const config = resolveRunawayConfig(agent.policy?.runaway)
+      if (!config.enforce) return undefined
+      const throttle = agents.of(agent.handle, config).throttledAt(runId, now)
+      return throttle ? throttledVerdict(throttle, now) : undefined
+    },
+
+    async observe(
+      agent: AgentRecord,
+      observation: Observation,
+      now: number,
+      recorded?: readonly RunawayEvent[],
+    ) {
       const config = resolveRunawayConfig(agent.policy?.runaway)
       if (isEcho(agent.handle, observation, now))
         return config.enforce ? NONE_ENFORCED : NONE_SHADOW
@@ -127,9 +145,10 @@ export function createRunawayMonitor(
       } else if (observation.kind === 'error' && observation.source === 'model') {
         state.flows.ended(undefined, runId, true)
       }
-      const event = toActivityEvent(observation, now)
-      let window: readonly RunawayEvent[] = [event]
-      if (usesWindow(config)) {
+      // Recorded with a ledger operation (the reserve of the call's hold): judge that window.
+      const event = recorded?.at(-1) ?? toActivityEvent(observation, now)
+      let window: readonly RunawayEvent[] = recorded ?? [event]
+      if (!recorded && usesWindow(config)) {
         window = await store.recordActivity(agent.handle, event, config.historySize)
         // The store returns the window with this event last; judge this event whatever it did.
         if (!isSameEvent(window[window.length - 1], event)) window = [...window, event]

@@ -57,7 +57,28 @@ export interface RunawayVerdict {
 
 /** Watches an agent's activity. The guard calls `observe` on every guarded event. */
 export interface RunawayMonitor {
-  observe(agent: AgentRecord, observation: Observation, now: number): Promise<RunawayVerdict>
+  /**
+   * Judges an observation. With `recorded`, the observation's event was already written to
+   * the agent's shared window in another store round trip (the reserve of its hold): that
+   * window, ending with the event, is judged instead of writing it again.
+   */
+  observe(
+    agent: AgentRecord,
+    observation: Observation,
+    now: number,
+    recorded?: readonly ActivityEvent[],
+  ): Promise<RunawayVerdict>
+  /**
+   * The event `observe` would write to the shared window for this observation, and the
+   * window's size; undefined when detection keeps no window for this agent.
+   */
+  activity?(
+    agent: AgentRecord,
+    observation: Observation,
+    now: number,
+  ): { event: ActivityEvent; keep: number } | undefined
+  /** For a call: the verdict of a throttle in force for its scope (a refusal), if any. */
+  throttled?(agent: AgentRecord, runId: string | undefined, now: number): RunawayVerdict | undefined
 }
 
 export const NO_RUNAWAY: RunawayVerdict = Object.freeze({

@@ -148,6 +148,15 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
 
   const view = (handle: string, now: number) => ledger.sweep(storage, handle, now)
 
+  const recordActivity = (handle: string, events: readonly ActivityEvent[], keep: number) => {
+    const state = agents.get(handle)
+    if (!state) return [...events]
+    state.activity.push(...events)
+    // Trim in batches so that a push is amortised O(1).
+    if (state.activity.length > keep * 2) state.activity.splice(0, state.activity.length - keep)
+    return state.activity.slice(-keep)
+  }
+
   const store: Store = {
     kind: 'memory',
 
@@ -203,7 +212,16 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     },
 
     async reserve(request) {
-      return ledger.reserve(storage, request)
+      const result = ledger.reserve(storage, request)
+      // In the same synchronous step: the window is recorded only for a granted hold.
+      if (result.ok && request.activity) {
+        result.activity = recordActivity(
+          request.handle,
+          request.activity.events,
+          request.activity.keep,
+        )
+      }
+      return result
     },
 
     async renew(request) {
@@ -240,13 +258,12 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       return entries.slice(Math.max(0, end - limit), end).map((entry) => ({ ...entry }))
     },
 
-    async recordActivity(handle, event, keep) {
-      const state = agents.get(handle)
-      if (!state) return [event]
-      state.activity.push(event)
-      // Trim in batches so that a push is amortised O(1).
-      if (state.activity.length > keep * 2) state.activity.splice(0, state.activity.length - keep)
-      return state.activity.slice(-keep)
+    async recordActivity(handle, events, keep) {
+      return recordActivity(
+        handle,
+        Array.isArray(events) ? events : [events as ActivityEvent],
+        keep,
+      )
     },
 
     async markOnce(handle, key) {

@@ -65,8 +65,13 @@ const toHold = (row: HoldRow): HoldRecord => ({
 /** Finished holds deleted per prune: small batches, so no write lock is held for long. */
 export const PRUNE_BATCH = 256
 
+/** Agents whose activity window this process mirrors (least recently used dropped first). */
+const WINDOWS_KEPT = 10_000
+
 export class SqliteLedger implements LedgerStorage {
   readonly #origin: string
+  /** Each agent's activity window as this process last read it, and the last seq read. */
+  readonly #windows = new Map<string, { seq: number; events: ActivityEvent[] }>()
   readonly #sql: Record<keyof typeof SQL, StatementSync>
 
   /** `origin` tags the events this process writes, so its own poller skips them. */
@@ -278,7 +283,16 @@ export class SqliteLedger implements LedgerStorage {
   }
 
   reserve(request: ReserveRequest): ReserveResult {
-    return ledger.reserve(this, request)
+    const result = ledger.reserve(this, request)
+    // In the same transaction: the window is recorded only for a granted hold.
+    if (result.ok && request.activity) {
+      result.activity = this.recordActivity(
+        request.handle,
+        request.activity.events,
+        request.activity.keep,
+      )
+    }
+    return result
   }
 
   renew(request: RenewRequest): RenewResult {
@@ -307,13 +321,24 @@ export class SqliteLedger implements LedgerStorage {
     return (rows as unknown as AuditRow[]).map(toAuditEntry)
   }
 
-  recordActivity(handle: string, event: ActivityEvent, keep: number): ActivityEvent[] {
+  recordActivity(handle: string, events: readonly ActivityEvent[], keep: number): ActivityEvent[] {
     // An unknown agent has no window to keep (as in the memory store).
-    if (!this.#sql.exists.get(handle)) return [event]
-    const window = Math.max(1, Math.floor(keep))
-    this.#sql.insertActivity.run(handle, JSON.stringify(event))
-    this.#sql.trimActivity.run({ handle, keep: window })
-    return (this.#sql.activity.all(handle) as { event: string }[]).map(toActivityEvent)
+    if (!this.#sql.exists.get(handle)) return [...events]
+    const size = Math.max(1, Math.floor(keep))
+    for (const event of events) this.#sql.insertActivity.run(handle, JSON.stringify(event))
+    this.#sql.trimActivity.run({ handle, keep: size })
+    // Only the rows written since this process last read the window are read and parsed
+    // (seq follows commit order: the write lock is held), not the whole window each call.
+    const mirror = this.#windows.get(handle) ?? { seq: 0, events: [] }
+    const rows = this.#sql.activitySince.all(handle, mirror.seq) as { seq: number; event: string }[]
+    const fresh = rows.length >= size ? rows.slice(-size) : rows
+    const window = [...mirror.events, ...fresh.map(toActivityEvent)].slice(-size)
+    const last = rows.at(-1)
+    this.#windows.delete(handle)
+    if (this.#windows.size >= WINDOWS_KEPT)
+      this.#windows.delete(this.#windows.keys().next().value as string)
+    this.#windows.set(handle, { seq: last ? last.seq : mirror.seq, events: window })
+    return window
   }
 
   markOnce(handle: string, key: string): boolean {
@@ -419,6 +444,6 @@ const SQL = {
   insertActivity: 'INSERT INTO activity (handle, event) VALUES (?, ?)',
   trimActivity: `DELETE FROM activity WHERE handle = :handle AND seq <= (
       SELECT seq FROM activity WHERE handle = :handle ORDER BY seq DESC LIMIT 1 OFFSET :keep)`,
-  activity: 'SELECT event FROM activity WHERE handle = ? ORDER BY seq',
+  activitySince: 'SELECT seq, event FROM activity WHERE handle = ? AND seq > ? ORDER BY seq',
   mark: 'INSERT OR IGNORE INTO marks (handle, key) VALUES (?, ?)',
 } as const

@@ -256,10 +256,11 @@ class SqliteStore implements Store {
 
   async recordActivity(
     handle: string,
-    event: ActivityEvent,
+    events: ActivityEvent | readonly ActivityEvent[],
     keep: number,
   ): Promise<ActivityEvent[]> {
-    return this.#write('record activity', () => this.#ledger.recordActivity(handle, event, keep))
+    const batch = Array.isArray(events) ? events : [events as ActivityEvent]
+    return this.#write('record activity', () => this.#ledger.recordActivity(handle, batch, keep))
   }
 
   async markOnce(handle: string, key: string): Promise<boolean> {
