@@ -329,11 +329,11 @@ export function scriptCalls(context: ScriptCallContext) {
         args: [...header(now), keys.prefix, status ?? '', ...ids],
       }
     },
-    activity(handle: string, value: ActivityEvent, keep: number): ScriptCall {
+    activity(handle: string, events: readonly ActivityEvent[], keep: number): ScriptCall {
       return {
-        name: 'killswitchActivityV1',
+        name: 'killswitchActivityV2',
         keys: [keys.ledger(handle)[0], keys.activity(handle)],
-        args: [JSON.stringify(value), Math.max(1, Math.floor(keep))],
+        args: [Math.max(1, Math.floor(keep)), ...events.map((event) => JSON.stringify(event))],
       }
     },
     mark(handle: string, key: string): ScriptCall {

@@ -394,11 +394,12 @@ if stop <= start then return {} end
 return redis.call('LRANGE', KEYS[2], start, stop - 1)
 `
 
-// KEYS: agent, activity list. ARGV: event JSON, keep
+// KEYS: agent, activity list. ARGV: keep, ...event JSON (appended in order)
 const ACTIVITY = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return {ARGV[1]} end
-redis.call('RPUSH', KEYS[2], ARGV[1])
-redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
+local keep = tonumber(ARGV[1])
+if redis.call('EXISTS', KEYS[1]) == 0 then return {unpack(ARGV, 2)} end
+if #ARGV > 1 then redis.call('RPUSH', KEYS[2], unpack(ARGV, 2)) end
+redis.call('LTRIM', KEYS[2], -keep, -1)
 return redis.call('LRANGE', KEYS[2], 0, -1)
 `
 
@@ -430,7 +431,7 @@ export const SCRIPTS = {
   killswitchAuditAppendV2: { numberOfKeys: 6, lua: AUDIT_APPEND },
   killswitchAuditPageV2: { numberOfKeys: 2, lua: AUDIT_PAGE },
   ...APPROVAL_SCRIPTS,
-  killswitchActivityV1: { numberOfKeys: 2, lua: ACTIVITY },
+  killswitchActivityV2: { numberOfKeys: 2, lua: ACTIVITY },
   killswitchMarkV1: { numberOfKeys: 2, lua: MARK },
 } as const
 

@@ -339,11 +339,17 @@ class RedisStore implements Store {
       reply = [reply[0], reply[1], reply[2], available]
     }
     if (reply[0] === 'ok') {
+      // The call's runaway activity, only for a granted hold. One more round trip on Redis
+      // (memory and sqlite write it in the reserve itself): not yet folded into the script.
+      const activity = request.activity
+        ? await this.recordActivity(request.handle, request.activity.events, request.activity.keep)
+        : undefined
       return {
         ok: true,
         agent: toAgentRecord(reply[1]),
         expiresAt: Number(reply[2]),
         levels: (reply[3] as string[] | undefined) ?? [],
+        ...(activity ? { activity } : {}),
       }
     }
     if (reply[0] === 'not_found') return { ok: false, reason: 'not_found' }
@@ -594,15 +600,16 @@ class RedisStore implements Store {
 
   async recordActivity(
     handle: string,
-    event: ActivityEvent,
+    events: ActivityEvent | readonly ActivityEvent[],
     keep: number,
   ): Promise<ActivityEvent[]> {
+    const batch = Array.isArray(events) ? events : [events as ActivityEvent]
     try {
-      const call = this.#calls.activity(handle, event, keep)
+      const call = this.#calls.activity(handle, batch, keep)
       const lines = (await this.#run('record activity', call)) as string[]
       return lines.map((line) => JSON.parse(line) as ActivityEvent)
     } catch (error) {
-      if (this.#options.failOpen && unreachable(error)) return [event]
+      if (this.#options.failOpen && unreachable(error)) return [...batch]
       throw error
     }
   }
