@@ -2,7 +2,7 @@
 // Redis; write transactions on sqlite) per guarded call with the default runaway detectors
 // on and off; throughput on one agent with detectors on against off; and what is left
 // behind after many calls: the store's size and the process's memory.
-// Run alone: npm run x -- node bench/ledger-state.ts (after a build; REDIS_URL for Redis)
+// Run alone: npm run x -- node bench/ledger-state.ts [calls] (after a build; REDIS_URL for Redis)
 import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -242,7 +242,8 @@ export async function benchLedgerState(
 if (import.meta.main) {
   const results = await benchLedgerState({
     redisUrl: redisUrlFromEnv(),
-    calls: Number(process.env.CALLS ?? 20_000),
+    // `node bench/ledger-state.ts 200000` for the full count.
+    calls: Number(process.argv[2] ?? 20_000),
   })
   console.table(results.roundTrips)
   console.table(results.throughput)

@@ -76,7 +76,7 @@ async function waitForDecision(
   const deadline = Date.now() + waitMs
   for (;;) {
     const record = await storeCall(engine.store, () => engine.store.getApproval(id, engine.now()))
-    if (!record || record.status !== 'pending') return record
+    if (record?.status !== 'pending') return record
     const left = deadline - Date.now()
     if (left <= 0 || signal?.aborted) return record
     await new Promise<void>((resolve) => {

@@ -25,7 +25,12 @@ function counting(store: Store) {
       }
     },
   })
-  return { store: proxy, take: () => [ops, (ops = [])][0] as string[] }
+  const take = () => {
+    const taken = ops
+    ops = []
+    return taken
+  }
+  return { store: proxy, take }
 }
 
 describe.each([

@@ -6,7 +6,6 @@
 // every hold has ended the figures of every window are exactly the sum of the charges of the
 // holds taken in it.
 import { randomUUID } from 'node:crypto'
-import type { Store } from '@killswitch/core'
 import { testAgentRecord } from '@killswitch/core/conformance'
 import fc from 'fast-check'
 import { Redis } from 'ioredis'

@@ -248,7 +248,7 @@ export function renew(storage: LedgerStorage, request: RenewRequest): RenewResul
   const now = checkTime('now', request.now)
   if (!sweep(storage, request.handle, now)) throw new AgentNotFoundError(request.handle)
   const hold = storage.hold(request.handle, request.holdId)
-  if (!hold || hold.state !== 'held') return { renewed: false }
+  if (hold?.state !== 'held') return { renewed: false }
   const expiresAt = Math.max(hold.expiresAt, now + ttl)
   if (expiresAt !== hold.expiresAt) storage.saveHold(request.handle, { ...hold, expiresAt })
   return { renewed: true, expiresAt }
