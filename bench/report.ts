@@ -6,6 +6,7 @@ import type { OverheadRow } from '../packages/vercel-ai/bench/overhead.ts'
 import type { ExactnessRow } from './exactness.ts'
 import type { FrameworkBaselineRow } from './framework-baselines.ts'
 import type { LedgerRow } from './ledger.ts'
+import type { LedgerStateResults } from './ledger-state.ts'
 import type { Machine } from './machine.ts'
 import type { ReachRow } from './revocation-reach.ts'
 import { median } from './stats.ts'
@@ -35,6 +36,7 @@ export interface Results {
   exactness?: ExactnessRow[]
   detectors?: DetectorRow[]
   corpus?: CorpusRow[]
+  ledgerState?: LedgerStateResults
   failures: Array<{ group: string; error: string }>
   /** The 1-minute load average at the start of the run, for the reasons. */
   load: number
@@ -411,6 +413,57 @@ function corpusSection(results: Results): string {
   ].join('\n')
 }
 
+function ledgerStateSection(results: Results): string {
+  const state = results.ledgerState
+  if (!state) return '## 7. Round trips, detector throughput and state after many calls\n\nNot run.'
+  const trips = state.roundTrips.map((row) => [
+    row.store,
+    row.detectors,
+    row.call,
+    String(row.storeOps),
+    row.call === 'free tool' ? (row.detectors === 'on' ? '<= 1' : '0') : '<= 2',
+    met(
+      row.storeOps <= (row.call === 'free tool' ? 1 : 2),
+      row.store === 'redis'
+        ? 'the reserve script does not write activity yet: one more round trip'
+        : 'more store operations than the target',
+    ),
+  ])
+  const throughput = state.throughput.map((row) => [
+    row.store,
+    row.onPerSec.toLocaleString('en-US'),
+    row.offPerSec.toLocaleString('en-US'),
+    `${row.ratio}x`,
+    '<= 1.25x',
+    met(
+      row.ratio <= 1.25,
+      'the detectors cost CPU per call (hashing, window scans); see section 5',
+    ),
+  ])
+  const grown = state.state.map((row) => [
+    row.store,
+    row.calls.toLocaleString('en-US'),
+    row.fileMB === undefined ? '' : `${row.fileMB} MB`,
+    `${row.rssBeforeMB} -> ${row.rssAfterMB} MB`,
+    `${row.heapAfterMB} MB`,
+  ])
+  return [
+    '## 7. Round trips, detector throughput and state after many calls',
+    '',
+    "Store operations (each one round trip on Redis, one transaction on sqlite) per guarded call, counted by a proxy around the store, with the default runaway detectors on and off. A call's activity is written by its reserve; results ride with the next call.",
+    '',
+    table(['store', 'detectors', 'call', 'store ops', 'target', 'verdict'], trips),
+    '',
+    'Throughput on one agent, 32 callers in flight, default detectors on (all but the call-rate throttle, which this bench exceeds on purpose) against off:',
+    '',
+    table(['store', 'calls/s on', 'calls/s off', 'off / on', 'target', 'verdict'], throughput),
+    '',
+    'What is left after many guarded calls (detectors on; settled hold ids are pruned after 15 minutes, so a run shorter than that keeps them all; the audit log is kept unless a retention is set):',
+    '',
+    table(['store', 'calls', 'sqlite file', 'process RSS', 'heap after'], grown),
+  ].join('\n')
+}
+
 /** The sections, in order, for stdout as each group completes and for the file. */
 export const SECTIONS = {
   overhead: overheadSection,
@@ -419,6 +472,7 @@ export const SECTIONS = {
   exactness: exactnessSection,
   detectors: detectorsSection,
   corpus: corpusSection,
+  ledgerState: ledgerStateSection,
 }
 
 /**
@@ -470,6 +524,8 @@ export function renderReport(results: Results, info: RunInfo): string {
     detectorsSection(results),
     '',
     corpusSection(results),
+    '',
+    ledgerStateSection(results),
     '',
   ].join('\n')
 }

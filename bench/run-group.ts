@@ -25,6 +25,7 @@ export const GROUPS = [
   'exactness',
   'detectors',
   'corpus',
+  'ledger-state',
 ] as const
 export type Group = (typeof GROUPS)[number]
 
@@ -63,6 +64,12 @@ async function runGroup(group: Group, options: GroupOptions): Promise<unknown> {
       return (await import('../packages/core/src/runaway/detectors.bench.ts')).benchDetectors()
     case 'corpus':
       return (await import('../packages/core/src/runaway/corpus.bench.ts')).benchCorpus()
+    case 'ledger-state':
+      return (await import('./ledger-state.ts')).benchLedgerState({
+        redisUrl: options.redisUrl,
+        calls: options.quick ? 5_000 : 200_000,
+        timeMs: options.quick ? 500 : 2_000,
+      })
   }
 }
 

@@ -148,6 +148,7 @@ try {
     if (group === 'exactness') section('exactness')
     if (group === 'detectors') section('detectors')
     if (group === 'corpus') section('corpus')
+    if (group === 'ledger-state') section('ledgerState')
   }
 } finally {
   await disposeRedis?.()
@@ -184,6 +185,9 @@ function store(group: Group, rows: unknown): void {
       break
     case 'corpus':
       results.corpus = rows as never
+      break
+    case 'ledger-state':
+      results.ledgerState = rows as never
       break
   }
 }
