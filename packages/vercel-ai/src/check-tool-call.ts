@@ -1,6 +1,7 @@
 // A tool call the model asked for, checked by the guard before the SDK can execute it.
 import type { LanguageModelV4ToolCall } from '@ai-sdk/provider'
 import type { AgentGuard } from '@killswitch/core'
+import type { BudgetScope } from './budget-scope.js'
 
 /**
  * The tool call's arguments as a value: the provider sends them JSON-encoded. Unparseable
@@ -23,12 +24,12 @@ export function parseToolInput(input: string): unknown {
  * is held by `guardTools` around its execution, so each call is observed once.
  *
  * @example
- * for (const part of result.content) if (part.type === 'tool-call') await checkToolCall(guard, part, runId)
+ * for (const part of result.content) if (part.type === 'tool-call') await checkToolCall(guard, part, { runId })
  */
 export async function checkToolCall(
   guard: AgentGuard,
   call: Pick<LanguageModelV4ToolCall, 'toolName' | 'input'>,
-  runId: string | undefined,
+  scope: BudgetScope,
 ): Promise<void> {
-  await guard.beforeToolCall({ name: call.toolName, args: parseToolInput(call.input), runId })
+  await guard.beforeToolCall({ name: call.toolName, args: parseToolInput(call.input), ...scope })
 }

@@ -8,15 +8,17 @@
 // a tool. Used alone, without the middleware, it holds prices but detects no loops.
 import { type AgentGuard, parseToolPrices } from '@killswitch/core'
 import type { ToolExecutionOptions, ToolSet } from 'ai'
+import { type BudgetScope, pick } from './budget-scope.js'
 import { type GuardSource, resolveGuard } from './guard-options.js'
 
 /** Options of `guardTools`. */
-export type GuardToolsOptions<TOOLS extends ToolSet = ToolSet> = GuardSource & {
-  /** Dollars per call of the paid tools, by tool name (`{ search: 0.005 }`). Others are free. */
-  toolPrices?: { [NAME in keyof TOOLS]?: number }
-  /** Groups this run's spends for the core's per-run limits. */
-  runId?: string
-}
+export type GuardToolsOptions<TOOLS extends ToolSet = ToolSet> = GuardSource &
+  BudgetScope & {
+    /** Dollars per call of the paid tools, by tool name (`{ search: 0.005 }`). Others are free. */
+    toolPrices?: { [NAME in keyof TOOLS]?: number }
+    // BudgetScope: a paid tool's price is held on the run (`runId`, `runCap`, `parentRunId`)
+    // and on the shared `budgets` named here, like the model calls.
+  }
 
 type Execute = (input: unknown, options: ToolExecutionOptions<unknown>) => unknown
 
@@ -40,6 +42,7 @@ export function guardTools<TOOLS extends ToolSet>(
   const guard = resolveGuard(options)
   // A price on a misspelled tool would leave the real tool free: refused with the fix.
   const prices = parseToolPrices(options.toolPrices, Object.keys(tools))
+  const scope = pick(options)
   const guarded: Record<string, unknown> = {}
   for (const [name, tool] of Object.entries(tools)) {
     const execute = tool.execute as Execute | undefined
@@ -47,7 +50,7 @@ export function guardTools<TOOLS extends ToolSet>(
     guarded[name] = execute
       ? {
           ...tool,
-          execute: wrapExecute(guard, name, execute, prices[name] ?? 0, options.runId),
+          execute: wrapExecute(guard, name, execute, prices[name] ?? 0, scope),
         }
       : tool
   }
@@ -59,7 +62,7 @@ function wrapExecute(
   name: string,
   execute: Execute,
   priceUsd: number,
-  runId: string | undefined,
+  scope: BudgetScope,
 ): Execute {
   // Before the tool runs: a paid tool holds its price (and checks status and budget), a free
   // one checks that the agent is not revoked. Returns how to end the call.
@@ -73,7 +76,7 @@ function wrapExecute(
       kind: 'tool',
       description: `tool ${name}`,
       details: { tool: name },
-      runId,
+      ...scope,
     })
     return {
       succeeded: async () => {

@@ -2,6 +2,7 @@
 // Exports are listed by name, in groups.
 
 // Building blocks (for adapters built on this one, e.g. @killswitch/mastra)
+export { type BudgetScope, SCOPE_KEY, scopeOf } from './budget-scope.js'
 export { type GuardSource, type KillSwitchLike, resolveGuard } from './guard-options.js'
 // Tools
 export { type GuardToolsOptions, guardTools } from './guard-tools.js'

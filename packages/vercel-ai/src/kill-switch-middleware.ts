@@ -14,6 +14,7 @@ import {
   KillSwitchError,
   type ModelCallTicket,
 } from '@killswitch/core'
+import { type BudgetScope, pick, SCOPE_KEY, scopeOf } from './budget-scope.js'
 import { checkToolCall, parseToolInput } from './check-tool-call.js'
 import { type GuardSource, resolveGuard } from './guard-options.js'
 import { modelIdentity } from './model-identity.js'
@@ -22,22 +23,25 @@ import { guardStream } from './stream-guard.js'
 import { toTokenUsage } from './usage.js'
 
 /** Options of `killSwitchMiddleware` and `withKillSwitch`. */
-export type KillSwitchMiddlewareOptions = GuardSource & {
-  /** The model id to price the calls with, when the wrapped model's own id is not priced. */
-  model?: string
-  /** The provider id to price with; defaults to the wrapped model's (`openai.chat` -> `openai`). */
-  provider?: string
-  /** Groups this agent run's calls for the core's per-run limits. */
-  runId?: string
-  /**
-   * Milliseconds a streamed call waits for its consumer to ask for the next part before it
-   * takes the consumer as gone: the provider is aborted and the call charged for what it
-   * produced (`StreamAbandonedError`). `streamText` does not pass a consumer's `break`,
-   * `reader.cancel()` or a dropped result to the model, so a pause is the only sign.
-   * Default 5000; raise it for a consumer that pauses longer between reads.
-   */
-  idleConsumerMs?: number
-}
+export type KillSwitchMiddlewareOptions = GuardSource &
+  BudgetScope & {
+    /** The model id to price the calls with, when the wrapped model's own id is not priced. */
+    model?: string
+    /** The provider id to price with; defaults to the wrapped model's (`openai.chat` -> `openai`). */
+    provider?: string
+    /**
+     * Milliseconds a streamed call waits for its consumer to ask for the next part before it
+     * takes the consumer as gone: the provider is aborted and the call charged for what it
+     * produced (`StreamAbandonedError`). `streamText` does not pass a consumer's `break`,
+     * `reader.cancel()` or a dropped result to the model, so a pause is the only sign.
+     * Default 5000; raise it for a consumer that pauses longer between reads.
+     */
+    idleConsumerMs?: number
+    // BudgetScope: `runId` groups this run's calls; `runCap` is the run's own budget in
+    // dollars; `parentRunId` the run it was started in (its budget is drawn on too); `budgets`
+    // the shared budgets every call draws on. A call adds its own scope through
+    // `providerOptions.killswitch` ({ budgets: ['customer-acme'], runId, runCap, parentRunId }).
+  }
 
 const DEFAULT_IDLE_CONSUMER_MS = 5_000
 
@@ -59,7 +63,7 @@ export function killSwitchMiddleware(
   options: KillSwitchMiddlewareOptions,
 ): LanguageModelV4Middleware {
   const guard = resolveGuard(options)
-  const { runId } = options
+  const base = pick(options)
   const idleConsumerMs = options.idleConsumerMs ?? DEFAULT_IDLE_CONSUMER_MS
   if (typeof idleConsumerMs !== 'number' || !(idleConsumerMs > 0)) {
     throw new InvalidConfigError(
@@ -68,7 +72,15 @@ export function killSwitchMiddleware(
     )
   }
 
-  const reserve = (params: LanguageModelV4CallOptions, model: LanguageModelV4) => {
+  // The call's scope: the options' with the call's `providerOptions.killswitch` over it.
+  const scopeFor = (params: LanguageModelV4CallOptions) =>
+    scopeOf(base, params.providerOptions?.[SCOPE_KEY], `providerOptions.${SCOPE_KEY}`)
+
+  const reserve = (
+    params: LanguageModelV4CallOptions,
+    model: LanguageModelV4,
+    scope: BudgetScope,
+  ) => {
     const { model: id, provider } = modelIdentity(model, options)
     return guard.beforeModelCall({
       model: id,
@@ -76,7 +88,7 @@ export function killSwitchMiddleware(
       // Only its size is used, to bound the input tokens.
       input: { prompt: params.prompt, tools: params.tools },
       maxOutputTokens: params.maxOutputTokens,
-      runId,
+      ...scope,
     })
   }
 
@@ -88,7 +100,8 @@ export function killSwitchMiddleware(
     // the ticket, which exists only here. Reserving and settling in one scope also means a
     // hold can never be taken without the code that settles it.
     async wrapGenerate({ params, model }) {
-      const ticket = await reserve(params, model)
+      const scope = scopeFor(params)
+      const ticket = await reserve(params, model, scope)
       const stopper = new AbortController()
       const call = { sent: false }
       let result: LanguageModelV4GenerateResult
@@ -111,15 +124,17 @@ export function killSwitchMiddleware(
       // After settling (the call was made and is paid for), before returning: generateText
       // executes the tools only once this result is back.
       for (const part of result.content) {
-        if (part.type === 'tool-call') await checkToolCall(guard, part, runId)
+        if (part.type === 'tool-call') await checkToolCall(guard, part, scope)
       }
       return result
     },
 
     async wrapStream({ params, model }) {
       let ticket: ModelCallTicket
+      let scope: BudgetScope
       try {
-        ticket = await reserve(params, model)
+        scope = scopeFor(params)
+        ticket = await reserve(params, model, scope)
       } catch (error) {
         return refusedStream(error)
       }
@@ -139,7 +154,8 @@ export function killSwitchMiddleware(
       const stream = guardStream(started.stream, {
         guard,
         ticket,
-        runId,
+        runId: scope.runId,
+        scope,
         abortProvider: (reason) => stopper.abort(reason),
         idleConsumerMs,
       })
@@ -177,11 +193,21 @@ function guardParams(
   stop: AbortSignal,
 ): LanguageModelV4CallOptions {
   return {
-    ...params,
+    ...withoutScope(params),
     // The core never raises the caller's own value, only lowers it to what the budget pays.
     maxOutputTokens: ticket.maxOutputTokens,
     abortSignal: params.abortSignal ? AbortSignal.any([params.abortSignal, stop]) : stop,
   }
+}
+
+/**
+ * The params without the kill switch's own `providerOptions` key: it is this middleware's
+ * input, not the provider's (providers read only their own key, but a gateway forwards all).
+ */
+function withoutScope(params: LanguageModelV4CallOptions): LanguageModelV4CallOptions {
+  if (params.providerOptions?.[SCOPE_KEY] === undefined) return params
+  const { [SCOPE_KEY]: _scope, ...providerOptions } = params.providerOptions
+  return { ...params, providerOptions }
 }
 
 /**

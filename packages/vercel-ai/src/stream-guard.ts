@@ -18,6 +18,7 @@
 // whether or not the consumer read it.
 import type { LanguageModelV4StreamPart } from '@ai-sdk/provider'
 import type { AgentGuard, ModelCallTicket, OutputDelta } from '@killswitch/core'
+import type { BudgetScope } from './budget-scope.js'
 import { checkToolCall, parseToolInput } from './check-tool-call.js'
 import { revocationError } from './revocation-error.js'
 import { StreamAbandonedError } from './stream-abandoned-error.js'
@@ -30,6 +31,8 @@ export interface StreamGuardOptions {
   guard: AgentGuard
   ticket: ModelCallTicket
   runId: string | undefined
+  /** The call's whole budget scope, for its tool checks; defaults to `{ runId }`. */
+  scope?: BudgetScope
   /** Aborts the provider call in flight (its HTTP request), so it stops billing. */
   abortProvider: (reason: unknown) => void
   /** How long the consumer may leave the next part unread before the call is ended. */
@@ -159,7 +162,7 @@ export function guardStream(source: ReadableStream<Part>, options: StreamGuardOp
         checkingTool = true
         try {
           // Before the part goes downstream: the SDK executes a tool as soon as it sees it.
-          await checkToolCall(guard, part, runId)
+          await checkToolCall(guard, part, options.scope ?? { runId })
         } catch (error) {
           await stop(error, true)
           return false
