@@ -2,6 +2,7 @@
 // switch must fail loudly when the agent is built, not silently let calls through.
 
 import { type AgentGuard, InvalidConfigError, parseToolPrices } from '@killswitch/core'
+import type { BudgetScope } from './budget-scope.js'
 import type { ModelNaming } from './model-identity.js'
 
 /**
@@ -20,7 +21,12 @@ export interface GuardSource {
  * @example
  * const options: KillSwitchOptions = { killSwitch: ks, credential, toolPrices: { web_search: 0.01 } }
  */
-export interface KillSwitchOptions extends ModelNaming {
+export interface KillSwitchOptions extends ModelNaming, BudgetScope {
+  // BudgetScope: `runId` groups the calls of a run (default: the middleware leaves it to the
+  // core, the callback handler uses the outermost LangChain run); `runCap` is the run's own
+  // budget in dollars; `parentRunId` the run it was started in (drawn on too); `budgets` the
+  // shared budgets every call draws on. A call adds its own scope: `configurable.killswitch`
+  // (middleware) or `metadata.killswitch` (callback handler).
   /** The kill switch, from `createKillSwitch()`. */
   killSwitch: GuardSource
   /** The agent's credential (`ks_...`), as `ks.agents.create()` returned it. */

@@ -18,6 +18,7 @@ import {
 import type { Serialized } from '@langchain/core/load/serializable'
 import { AIMessage, type BaseMessage } from '@langchain/core/messages'
 import type { LLMResult } from '@langchain/core/outputs'
+import { type BudgetScope, pick, SCOPE_KEY, scopeOf } from './budget-scope.js'
 import { guardFromOptions, type KillSwitchOptions } from './guard-options.js'
 import { identityFromLsParams, type ModelNaming } from './model-identity.js'
 import { revokedError } from './revoked-error.js'
@@ -40,6 +41,7 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
   readonly signal: AbortSignal
   readonly #naming: ModelNaming
   readonly #toolPrices: Readonly<Record<string, number>>
+  readonly #scope: BudgetScope
   readonly #modelTickets = new Map<string, ModelCallTicket>()
   readonly #toolTickets = new Map<string, ToolCallTicket>()
   /** Run id -> id of the outermost run, so per-run limits see one agent run as one. */
@@ -56,10 +58,12 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
       this.guard = options.guard
       this.#naming = options.#naming
       this.#toolPrices = options.#toolPrices
+      this.#scope = options.#scope
     } else {
       this.guard = guardFromOptions(options)
       this.#naming = { model: options.model, provider: options.provider }
       this.#toolPrices = { ...options.toolPrices }
+      this.#scope = pick(options)
     }
     this.signal = this.guard.signal
   }
@@ -146,14 +150,17 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
     runId: string,
     parentRunId?: string,
     _tags?: string[],
-    _metadata?: Record<string, unknown>,
+    metadata?: Record<string, unknown>,
     runName?: string,
   ): Promise<void> {
     // The tool's name arrives as runName; the serialized tool is often a stub without it.
     const name = runName ?? tool.name ?? tool.id.at(-1) ?? 'unknown-tool'
     const priceUsd = this.#toolPrices[name]
-    const runGroup = this.#rootOf(runId, parentRunId)
-    const request = { name, args: parseArgs(input), runId: runGroup }
+    const request = {
+      name,
+      args: parseArgs(input),
+      ...this.#scopeOf(runId, parentRunId, metadata),
+    }
     const ticket = await this.guard.beforeToolCall(
       priceUsd === undefined ? request : { ...request, priceUsd },
     )
@@ -193,9 +200,24 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
       provider: identity.provider,
       input,
       maxOutputTokens: identity.maxOutputTokens,
-      runId: this.#rootOf(runId, parentRunId),
+      ...this.#scopeOf(runId, parentRunId, metadata),
     }
     this.#modelTickets.set(runId, await this.guard.beforeModelCall(request))
+  }
+
+  /**
+   * The call's scope: the options' with the run's `metadata.killswitch` over it. Callbacks
+   * see the run config's `metadata`, not its `configurable` (LangChain copies only primitive
+   * `configurable` values, and only to tracers). Without a `runId`, the outermost LangChain
+   * run groups the calls.
+   */
+  #scopeOf(
+    runId: string,
+    parentRunId: string | undefined,
+    metadata: Record<string, unknown> | undefined,
+  ): BudgetScope {
+    const scope = scopeOf(this.#scope, metadata?.[SCOPE_KEY], `metadata.${SCOPE_KEY}`)
+    return { ...scope, runId: scope.runId ?? this.#rootOf(runId, parentRunId) }
   }
 
   #rootOf(runId: string, parentRunId: string | undefined): string {

@@ -5,6 +5,7 @@
 import type { AgentGuard, ModelCallResult, ToolCallTicket } from '@killswitch/core'
 import { type AIMessage, ToolMessage } from '@langchain/core/messages'
 import { createMiddleware } from 'langchain'
+import { pick, SCOPE_KEY, scopeOf } from './budget-scope.js'
 import { guardFromOptions, type KillSwitchOptions } from './guard-options.js'
 import { modelIdentity } from './model-identity.js'
 import { modelInput } from './model-input.js'
@@ -44,6 +45,11 @@ export function killSwitchMiddleware(options: KillSwitchOptions): KillSwitchMidd
   const guard = guardFromOptions(options)
   const naming = { model: options.model, provider: options.provider }
   const toolPrices = options.toolPrices ?? {}
+  const base = pick(options)
+  // The call's scope: the options' with the invocation's `configurable.killswitch` over it
+  // (`agent.invoke(input, { configurable: { killswitch: { budgets: ['customer-acme'] } } })`).
+  const scopeFor = (runtime: { configurable?: Record<string, unknown> } | undefined) =>
+    scopeOf(base, runtime?.configurable?.[SCOPE_KEY], `configurable.${SCOPE_KEY}`)
 
   const middleware = createMiddleware({
     name: 'KillSwitchMiddleware',
@@ -55,12 +61,14 @@ export function killSwitchMiddleware(options: KillSwitchOptions): KillSwitchMidd
       await guard.check({ requireBudget: true })
     },
     wrapModelCall: async (request, handler) => {
+      const scope = scopeFor(request.runtime)
       const identity = await modelIdentity(request.model, naming)
       const ticket = await guard.beforeModelCall({
         model: identity.model,
         provider: identity.provider,
         input: modelInput(request),
         maxOutputTokens: identity.maxOutputTokens,
+        ...scope,
       })
       // Aborts the provider's request itself (its fetch), whether or not the caller passed a
       // signal down: on revocation it must stop billing, not run on unobserved.
@@ -90,8 +98,9 @@ export function killSwitchMiddleware(options: KillSwitchOptions): KillSwitchMidd
     wrapToolCall: async (request, handler) => {
       const { name, args } = request.toolCall
       const priceUsd = toolPrices[name]
+      const scope = scopeFor(request.runtime)
       const ticket = await guard.beforeToolCall(
-        priceUsd === undefined ? { name, args } : { name, args, priceUsd },
+        priceUsd === undefined ? { name, args, ...scope } : { name, args, priceUsd, ...scope },
       )
       const call = Promise.resolve().then(() => handler(request))
       const outcome = await raceAbort(call, guard.signal)
