@@ -2,7 +2,9 @@
 // ends (success, provider error, caller abort, a consumer that stops reading, revocation, the
 // cap reached mid-stream, a provider that ignores its abort).
 //
-// - The request never left the process: release the hold.
+// - The request never left the process: release the hold. Nor did it cost anything when
+//   the provider refused it outright (a 4xx answer such as 400, 401, 429, with no output
+//   streamed and no usage reported): providers do not bill a request they refused.
 // - It left: settle the larger of what the provider's usage says and what the guard
 //   counted (the input bound plus the output counted as it streamed). Usage that is
 //   missing, not a whole non-negative number, or below what streamed is not believed: the
@@ -18,8 +20,11 @@ import type { OutputCount } from './pricing/output-count.js'
 export type CallEnd =
   /** The provider call provably never started (refused before it, failed to build it). */
   | { sent: false }
-  /** The request left the process; `usage` is the provider's report, when there is one. */
-  | { sent: true; usage?: TokenUsage }
+  /**
+   * The request left the process; `usage` is the provider's report, when there is one;
+   * `providerStatus` the HTTP status the provider answered with, when it refused the call.
+   */
+  | { sent: true; usage?: TokenUsage; providerStatus?: number }
 
 /** What the guard knows of a call: its prices, its bounds and what streamed. */
 export interface CallFigures {
@@ -64,6 +69,9 @@ function valid(value: number | undefined): value is number {
  */
 export function costOfEnding(end: CallEnd, figures: CallFigures): EndingCost {
   if (!end.sent) return { action: 'release' }
+  if (refusedByProvider(end.providerStatus) && figures.output.tokens === 0 && !end.usage) {
+    return { action: 'release' }
+  }
   const { rates, output, holdMicros } = figures
   const usage = end.usage ?? {}
   const streamed = output.tokens
@@ -134,4 +142,15 @@ export function costOfEnding(end: CallEnd, figures: CallFigures): EndingCost {
     outputTokens,
     distrusted,
   }
+}
+
+/**
+ * The statuses a provider answers when it refused a request before doing any work: bad
+ * request, unauthorised, forbidden, not found, too large, unprocessable, rate limited.
+ * 408 (a timeout) and every 5xx are not here: the work may have been done.
+ */
+const REFUSALS = new Set([400, 401, 402, 403, 404, 409, 413, 415, 422, 429])
+
+function refusedByProvider(status: number | undefined): boolean {
+  return status !== undefined && REFUSALS.has(status)
 }

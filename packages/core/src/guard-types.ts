@@ -159,12 +159,14 @@ export interface AgentGuard {
    * request that may have left (`sent`, the default) is settled at the larger of `usage`
    * (if the provider reported some) and what the guard counted, or the whole hold when
    * nothing is known; `sent: false`, only when the provider call provably never started,
-   * releases the hold. Feeds the error to runaway detection. Idempotent per ticket.
+   * releases the hold, and so does `providerStatus` when the provider answered with a
+   * refusal (400, 401, 403, 429...) before any output. Feeds the error to runaway
+   * detection. Idempotent per ticket.
    */
   failModelCall(
     ticket: ModelCallTicket,
     error: unknown,
-    options?: { sent?: boolean; usage?: TokenUsage },
+    options?: { sent?: boolean; usage?: TokenUsage; providerStatus?: number },
   ): Promise<void>
   /**
    * The lifecycle of a model call as one object (model-call.ts): `beforeModelCall`, then a

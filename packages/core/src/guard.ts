@@ -316,14 +316,22 @@ class Guard implements AgentGuard {
   async failModelCall(
     ticket: ModelCallTicket,
     error: unknown,
-    options: { sent?: boolean; usage?: TokenUsage } = {},
+    options: { sent?: boolean; usage?: TokenUsage; providerStatus?: number } = {},
   ): Promise<void> {
     const state = modelTickets.get(ticket)
     if (!state || state.ending) return
     // Unless the adapter knows the provider call never started, the request may have left:
-    // it is paid for (call-ending.ts).
+    // it is paid for (call-ending.ts), unless the provider refused it outright.
     const end: CallEnd =
-      options.sent === false ? { sent: false } : { sent: true, usage: options.usage }
+      options.sent === false
+        ? { sent: false }
+        : {
+            sent: true,
+            usage: options.usage,
+            ...(options.providerStatus === undefined
+              ? {}
+              : { providerStatus: options.providerStatus }),
+          }
     await this.#endModel(ticket, state, end, describeError(error))
     const access = this.#access
     if (!isOwnOrAbort(error) && access.agent) {
@@ -351,7 +359,7 @@ class Guard implements AgentGuard {
           handle: ticket.handle,
           holdId: ticket.id,
           kind: 'model',
-          reason: `not sent: ${reason}`,
+          reason: end.sent ? `refused by the provider: ${reason}` : `not sent: ${reason}`,
           data: { model: ticket.model },
         })
         const agent = this.#access.agent

@@ -14,8 +14,14 @@ export function failCall(
   error: unknown,
   sent: boolean,
   usage?: TokenUsage,
+  providerStatus?: number,
 ): Promise<void> {
-  return guard.failModelCall(ticket, error, usage === undefined ? { sent } : { sent, usage })
+  return guard.failModelCall(ticket, error, {
+    sent,
+    ...(usage === undefined ? {} : { usage }),
+    // The core releases a call the provider refused outright (400, 429...): not billed.
+    ...(providerStatus === undefined ? {} : { providerStatus }),
+  })
 }
 
 // Errors raised before a connection exists: the request cannot have reached the upstream.

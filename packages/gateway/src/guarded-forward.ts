@@ -199,7 +199,7 @@ async function upstreamFailed(
   const text = await response.text().catch(() => '')
   unlink()
   const error = new Error(`upstream answered ${response.status}`)
-  await failCall(request.guard, ticket, error, true)
+  await failCall(request.guard, ticket, error, true, undefined, response.status)
   request.record.outcome = `upstream ${response.status}`
   if (response.status === 401 || response.status === 403) {
     // The provider refused the gateway's own key: the agent cannot fix that, and the

@@ -70,4 +70,51 @@ describe('an unreachable provider', () => {
       await ks.close()
     }
   })
+
+  it.each([
+    [429, 0],
+    [400, 0],
+    [500, 'charged'],
+  ] as const)(
+    'a provider answering %i: a refusal costs nothing, a server error is charged',
+    async (status, expected) => {
+      const ks = createKillSwitch({
+        prices: { 'gpt-4o': { inputPerMTok: 2.5, outputPerMTok: 10 } },
+        runaway: false,
+      })
+      const upstream = createServer((_request, response) => {
+        response.writeHead(status, { 'content-type': 'application/json' })
+        response.end(JSON.stringify({ error: { message: 'nope', type: 'error' } }))
+      })
+      await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
+      const { port } = upstream.address() as AddressInfo
+      const gateway = await startGateway({
+        killSwitch: ks,
+        port: 0,
+        env: { OPENAI_API_KEY: 'sk-unused', OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1` },
+      })
+      try {
+        const agent = await ks.agents.create({ handle: `answered-${status}`, spendingCap: 1 })
+        const client = new OpenAI({
+          baseURL: `${gateway.url}/v1`,
+          apiKey: agent.credential,
+          maxRetries: 0,
+        })
+        await failure(
+          client.chat.completions.create({
+            model: 'gpt-4o',
+            messages: [{ role: 'user', content: 'hi' }],
+          }),
+        )
+        const snapshot = await ks.agents.get(`answered-${status}`)
+        expect(snapshot.held).toBe(0)
+        if (expected === 0) expect(snapshot.spent).toBe(0)
+        else expect(snapshot.spent).toBeGreaterThan(0)
+      } finally {
+        await gateway.close()
+        await new Promise((resolve) => upstream.close(resolve))
+        await ks.close()
+      }
+    },
+  )
 })
