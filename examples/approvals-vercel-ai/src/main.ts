@@ -89,7 +89,7 @@ async function approvalNeeded(guard: AgentGuard, name: string): Promise<string |
     const probe = await guard.reserveSpend({
       amountUsd: SEARCH_PRICE_USD,
       kind: 'tool',
-      description: `does ${name} fit the cap?`,
+      description: `tool ${name}`,
     })
     await guard.releaseSpend(probe, { reason: 'probe' })
     return undefined
