@@ -240,4 +240,33 @@ describe('guard: approvals past the cap', () => {
     ).rejects.toMatchObject({ code: 'agent_revoked' })
     expect(await ks.approvals.list()).toEqual([])
   })
+
+  it('check({ requireBudget }) counts live grants, and leaves an agent with approvals on to ask at its reserve', async () => {
+    let now = T0
+    const ks = createKillSwitch({ runaway: false, now: () => now })
+    const { credential } = await ks.agents.create({ handle: 'checked', spendingCap: 0.01 })
+    const guard = ks.guard(credential)
+    await guard.settleSpend(
+      await guard.reserveSpend({ amountUsd: 0.01, kind: 'tool', description: 'all of it' }),
+    )
+    await expect(guard.check({ requireBudget: true })).rejects.toMatchObject({
+      code: 'spending_cap_exceeded',
+    })
+    const { approval } = await ks.store.openApproval({
+      id: 'apr_check',
+      handle: 'checked',
+      requestedMicros: 10_000,
+      reason: 'cap',
+      ttlMs: 60_000,
+      now,
+    })
+    await ks.approvals.approve(approval.id, { amount: 0.05, ttlMs: 60_000 })
+    await expect(guard.check({ requireBudget: true })).resolves.toBe('checked')
+    now += 60_001
+    await expect(guard.check({ requireBudget: true })).rejects.toMatchObject({
+      code: 'spending_cap_exceeded',
+    })
+    await ks.agents.update('checked', { approvals: { enabled: true, waitMs: 0 } })
+    await expect(guard.check({ requireBudget: true })).resolves.toBe('checked')
+  })
 })

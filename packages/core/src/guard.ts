@@ -75,8 +75,9 @@ class Guard implements AgentGuard {
     if (options.requireBudget) {
       const latest = await access.reload(agent.handle)
       if (latest.status === 'revoked') access.denyRevoked(latest.handle, latest)
-      if (latest.capMicros - latest.spentMicros - latest.heldMicros <= 0) {
-        access.deny(latest.handle, 'spending_cap', access.capError(latest, 0))
+      // The cap with its live grants; an agent with approvals on is asked at its reserve.
+      if (availableAt(latest, this.#engine.now()) <= 0 && !approvalsOn(latest)) {
+        access.deny(latest.handle, 'spending_cap', capRefusalError(latest, undefined, 0))
       }
     }
     return agent.handle

@@ -65,8 +65,13 @@ export {
   validateWebhookUrl,
   webhookUrlSchema,
 } from './alerts/webhook-url.js'
+// Approvals past the cap
+export type { ApprovalSnapshot, ApprovalsApi } from './approvals.js'
 // Audit
 export { type AuditEntry, type AuditEntryType, auditToJsonLines } from './audit.js'
+// Budgets at every level
+export type { Limit, LimitUsage } from './budget-limits.js'
+export type { BudgetSnapshot, BudgetsApi, CreateBudgetInput } from './budgets.js'
 export { type CallEnd, costOfEnding, type EndingCost } from './call-ending.js'
 export { CREDENTIAL_PREFIX, isWellFormedCredential } from './credentials.js'
 // Errors
@@ -74,6 +79,8 @@ export {
   AgentExistsError,
   AgentNotFoundError,
   AgentRevokedError,
+  ApprovalDeniedError,
+  ApprovalRequiredError,
   findKillSwitchError,
   InvalidConfigError,
   KillSwitchError,
@@ -84,12 +91,18 @@ export {
   UnknownModelPriceError,
 } from './errors.js'
 // Events
-export type { KillSwitchEventName, KillSwitchEvents, Listener } from './events.js'
+export type {
+  ApprovalEvent,
+  KillSwitchEventName,
+  KillSwitchEvents,
+  Listener,
+} from './events.js'
 // Money
 export { formatUsd, spentPercent } from './format-usd.js'
 // The guard: the seam adapters use
 export type {
   AgentGuard,
+  BudgetScope,
   ModelCallRequest,
   ModelCallResult,
   ModelCallTicket,
