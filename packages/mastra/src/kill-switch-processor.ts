@@ -23,7 +23,14 @@ import {
   parseToolPrices,
   type ToolCallTicket,
 } from '@killswitch/core'
-import { type GuardSource, modelIdentity, resolveGuard } from '@killswitch/vercel-ai'
+import {
+  type BudgetScope,
+  type GuardSource,
+  modelIdentity,
+  resolveGuard,
+  SCOPE_KEY,
+  scopeOf,
+} from '@killswitch/vercel-ai'
 import type {
   ProcessInputStepArgs,
   ProcessInputStepResult,
@@ -45,17 +52,22 @@ import { withStopSignal } from './with-stop-signal.js'
  * const toolPrices = { webSearch: 0.01 }
  * const options: KillSwitchProcessorOptions = { killSwitch: ks, credential, toolPrices }
  */
-export type KillSwitchProcessorOptions = GuardSource & {
-  /**
-   * Paid tools and their price per call in dollars, e.g. `{ 'web-search': 0.01 }`: held
-   * before the tool runs, settled when it succeeds, released when it fails.
-   */
-  toolPrices?: Readonly<Record<string, number>>
-  /** The model id to price, when the agent's model id is not the one in the price list. */
-  model?: string
-  /** The provider to price with (`openai`, `anthropic`...), overriding the model's own. */
-  provider?: string
-}
+export type KillSwitchProcessorOptions = GuardSource &
+  BudgetScope & {
+    /**
+     * Paid tools and their price per call in dollars, e.g. `{ 'web-search': 0.01 }`: held
+     * before the tool runs, settled when it succeeds, released when it fails.
+     */
+    toolPrices?: Readonly<Record<string, number>>
+    /** The model id to price, when the agent's model id is not the one in the price list. */
+    model?: string
+    /** The provider to price with (`openai`, `anthropic`...), overriding the model's own. */
+    provider?: string
+    // BudgetScope: `runId` (default: one per request), `runCap` (the run's own budget in
+    // dollars), `parentRunId` (drawn on too), `budgets` (shared budgets every call draws on).
+    // A request adds its own through Mastra's request context: `requestContext.set('killswitch',
+    // { budgets: ['customer-acme'] })`.
+  }
 
 /**
  * The kill switch processor: register the same object as input AND output processor.
@@ -79,6 +91,8 @@ export type KillSwitchProcessor = Processor<
 interface RunState {
   /** Mastra gives processInputStep no run id: one per request, for per-run limits. */
   runId: string
+  /** The request's budget scope, read at its first step (options and request context). */
+  scope: BudgetScope | undefined
   ticket: ModelCallTicket | undefined
   tools: Map<string, ToolCallTicket>
   /** Tool calls whose arguments were counted from their deltas already. */
@@ -121,6 +135,7 @@ export function killSwitchProcessor(
     if (existing) return existing
     const created: RunState = {
       runId: randomUUID(),
+      scope: undefined,
       ticket: undefined,
       tools: new Map(),
       streamedArgs: new Set(),
@@ -150,6 +165,16 @@ export function killSwitchProcessor(
     await Promise.allSettled(pending)
   }
 
+  // The options' scope with the request context's `killswitch` entry over it; without a
+  // `runId`, the request's own.
+  const scopeFor = (
+    run: RunState,
+    requestContext: { get(key: string): unknown } | undefined,
+  ): BudgetScope => {
+    const scope = scopeOf(options, requestContext?.get(SCOPE_KEY), `requestContext.${SCOPE_KEY}`)
+    return { ...scope, runId: scope.runId ?? run.runId }
+  }
+
   const refuseRun = (run: RunState, abort: ProcessorAbort, error: unknown): never => {
     run.refusal = error
     return refuse(abort, error)
@@ -176,7 +201,7 @@ export function killSwitchProcessor(
         const ticket = await guard.beforeToolCall({
           name: toolName,
           args,
-          runId: run.runId,
+          ...(run.scope ?? { runId: run.runId }),
           ...(price === undefined ? {} : { priceUsd: price }),
         })
         run.tools.set(toolCallId, ticket)
@@ -220,6 +245,7 @@ export function killSwitchProcessor(
       const { modelSettings } = args
       const { model, provider } = modelIdentity(args.model, options)
       try {
+        run.scope ??= scopeFor(run, args.requestContext)
         run.ticket = await guard.beforeModelCall({
           model,
           provider,
@@ -230,7 +256,7 @@ export function killSwitchProcessor(
             tools: toolDefinitions(args.tools),
           },
           maxOutputTokens: modelSettings?.maxOutputTokens,
-          runId: run.runId,
+          ...run.scope,
         })
       } catch (error) {
         return refuseRun(run, args.abort, error)

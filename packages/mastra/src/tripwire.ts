@@ -28,6 +28,12 @@ export interface KillSwitchTripwireMetadata {
   name: string
   /** The agent's handle, when the error names it. */
   handle?: string
+  /** The shared budget that refused (`customer-acme`, `run:<runId>`), when one did. */
+  budgetId?: string
+  /** The window that refused (`day`, `month`...), when one did. */
+  per?: string
+  /** When that window resets (ISO 8601). */
+  resetsAt?: string
 }
 
 /**
@@ -62,7 +68,15 @@ export function refuse(
     status: found.status,
     name: found.name,
   }
-  const handle = (found as { handle?: unknown }).handle
-  if (typeof handle === 'string') metadata.handle = handle
+  const fields = found as {
+    handle?: unknown
+    budgetId?: unknown
+    per?: unknown
+    resetsAt?: unknown
+  }
+  for (const key of ['handle', 'budgetId', 'per', 'resetsAt'] as const) {
+    const value = fields[key]
+    if (typeof value === 'string') metadata[key] = value
+  }
   return abort(found.message, { metadata })
 }
