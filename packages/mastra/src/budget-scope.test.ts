@@ -16,6 +16,7 @@ import {
 } from '../test/mock-agent.js'
 import { killSwitchModel } from './kill-switch-model.js'
 import { type KillSwitchProcessorOptions, killSwitchProcessor } from './kill-switch-processor.js'
+import { killSwitchToolHooks } from './kill-switch-tool-hooks.js'
 import { killSwitchTripwire } from './tripwire.js'
 
 /** Calls until one is refused (at most `max`); returns the refusal and the calls made. */
@@ -173,5 +174,39 @@ describe('budget scope: killSwitchProcessor (requestContext killswitch)', () => 
       expect(modelCalls(model)).toBeGreaterThan(1)
       expect((await setup.ks.agents.get('runner')).spent).toBeLessThanOrEqual(0.05)
     }
+  })
+})
+
+describe('budget scope: killSwitchToolHooks (options)', () => {
+  it("holds paid tools on the customer's budget of its options; past it the tool is skipped, naming the budget", async () => {
+    const setup = await killSwitchWithAgent(100, 'tools-agent', CAP_ONLY)
+    await setup.ks.budgets.create({ id: 'customer-acme', limits: [{ amount: 0.05, per: 'day' }] })
+    const { tool, counter } = searchTool()
+    const agent = quiet(
+      new Agent({
+        id: 'tools',
+        name: 'tools',
+        instructions: 'Search.',
+        model: asMastraModel(loopingModel()),
+        tools: { search: tool },
+        hooks: killSwitchToolHooks({
+          killSwitch: setup.ks,
+          credential: setup.credential,
+          toolPrices: { search: 0.02 },
+          budgets: ['customer-acme'],
+        }),
+      }),
+    )
+    const result = await agent.generate('go', { maxSteps: 4 })
+    // $0.02 a call on a $0.05 budget: two calls ran, the others were skipped.
+    expect(counter.runs).toBe(2)
+    const outputs = result.steps.flatMap((step) => step.toolResults.map((r) => r.payload.result))
+    expect(outputs[2]).toEqual({
+      error: {
+        code: 'spending_cap_exceeded',
+        message: expect.stringContaining('budget "customer-acme"'),
+      },
+    })
+    expect((await setup.ks.budgets.get('customer-acme')).limits[0]?.spent).toBe(0.04)
   })
 })

@@ -15,7 +15,7 @@ import {
   parseToolPrices,
   type SpendTicket,
 } from '@killswitch/core'
-import { type GuardSource, resolveGuard } from '@killswitch/vercel-ai'
+import { type BudgetScope, type GuardSource, resolveGuard, scopeOf } from '@killswitch/vercel-ai'
 import type { ToolHooks } from '@mastra/core/tools'
 
 /**
@@ -24,10 +24,13 @@ import type { ToolHooks } from '@mastra/core/tools'
  * @example
  * const options: KillSwitchToolHooksOptions = { guard, toolPrices: { webSearch: 0.01 } }
  */
-export type KillSwitchToolHooksOptions = GuardSource & {
-  /** Paid tools and their price per call in dollars: held before the run, settled after. */
-  toolPrices?: Readonly<Record<string, number>>
-}
+export type KillSwitchToolHooksOptions = GuardSource &
+  BudgetScope & {
+    /** Paid tools and their price per call in dollars: held before the run, settled after. */
+    toolPrices?: Readonly<Record<string, number>>
+    // BudgetScope: a paid tool's price is held on the run (`runId`, `runCap`, `parentRunId`)
+    // and on the shared `budgets` named here. Options only: the hooks see no per-request scope.
+  }
 
 /**
  * The output a refused tool returns to the model instead of running.
@@ -67,6 +70,7 @@ interface OpenCall {
 export function killSwitchToolHooks(options: KillSwitchToolHooksOptions): Required<ToolHooks> {
   const guard = resolveGuard(options)
   const toolPrices = parseToolPrices(options.toolPrices)
+  const scope = scopeOf(options, undefined, 'options')
   // Mastra passes the same execution context object to both hooks of one call.
   const open = new WeakMap<object, OpenCall>()
 
@@ -74,7 +78,7 @@ export function killSwitchToolHooks(options: KillSwitchToolHooksOptions): Requir
     async beforeToolCall({ toolName, context }) {
       let call: OpenCall
       try {
-        call = await begin(guard, toolName, toolPrices[toolName] ?? 0)
+        call = await begin(guard, toolName, toolPrices[toolName] ?? 0, scope)
       } catch (error) {
         const found = findKillSwitchError(error)
         if (!found) throw error
@@ -98,7 +102,12 @@ export function killSwitchToolHooks(options: KillSwitchToolHooksOptions): Requir
 }
 
 /** Checks the agent (free tool) or holds the price (paid tool); returns how to end the call. */
-async function begin(guard: AgentGuard, name: string, priceUsd: number): Promise<OpenCall> {
+async function begin(
+  guard: AgentGuard,
+  name: string,
+  priceUsd: number,
+  scope: BudgetScope,
+): Promise<OpenCall> {
   if (priceUsd === 0) {
     await guard.check()
     return { succeeded: async () => {}, failed: (error) => guard.onError(error, 'tool') }
@@ -108,6 +117,7 @@ async function begin(guard: AgentGuard, name: string, priceUsd: number): Promise
     kind: 'tool',
     description: `tool ${name}`,
     details: { tool: name },
+    ...scope,
   })
   return {
     succeeded: async () => {
