@@ -146,6 +146,7 @@ export {
 } from './pricing/price-source.js'
 // Redaction: nothing shaped like a credential is ever echoed
 export { containsCredential, REDACTED_CREDENTIAL, redactCredentials } from './redact.js'
+export { BUDGET_SCOPE_KEY, mergeBudgetScope, pickBudgetScope } from './reserve-scope.js'
 // Runaway detection
 export { canonicalHash, canonicalJson } from './runaway/canonical-hash.js'
 export { RUNAWAY_ACTIONS, type RunawayConfig, runawayConfigSchema } from './runaway/config.js'

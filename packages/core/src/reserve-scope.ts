@@ -61,6 +61,62 @@ export function reserveScope(scope: BudgetScope): Pick<ReserveRequest, 'budgets'
   return fields
 }
 
+/** The key under which adapters read a call's own scope from its framework metadata. */
+export const BUDGET_SCOPE_KEY = 'killswitch'
+
+const SCOPE_FIELDS = ['runId', 'runCap', 'parentRunId', 'budgets'] as const
+
+/** Only the scope fields of an options object (the rest is not the guard's business). */
+export function pickBudgetScope(options: BudgetScope): BudgetScope {
+  const scope: BudgetScope = {}
+  if (options.runId !== undefined) scope.runId = options.runId
+  if (options.runCap !== undefined) scope.runCap = options.runCap
+  if (options.parentRunId !== undefined) scope.parentRunId = options.parentRunId
+  if (options.budgets !== undefined) scope.budgets = options.budgets
+  return scope
+}
+
+/**
+ * An adapter's scope with a call's own scope over it (the one rule every adapter uses):
+ * the call's `runId`, `runCap` and `parentRunId` replace the options'; its `budgets` are
+ * drawn on as well as the options'. A per-call value that is not an object, or a key that
+ * is not a scope field, is refused with InvalidConfigError naming it (`field`): a
+ * misspelled `budget` must not leave a customer uncapped. Values are checked at the reserve.
+ *
+ * @example
+ * mergeBudgetScope({ runId: 'r1' }, { budgets: ['customer-acme'] }, 'providerOptions.killswitch')
+ * // { runId: 'r1', budgets: ['customer-acme'] }
+ */
+export function mergeBudgetScope(base: BudgetScope, perCall: unknown, field: string): BudgetScope {
+  const scope = pickBudgetScope(base)
+  if (perCall === undefined || perCall === null) return scope
+  if (typeof perCall !== 'object' || Array.isArray(perCall)) {
+    throw new InvalidConfigError(
+      field,
+      `Invalid ${field}: an object of ${SCOPE_FIELDS.join(', ')} (got ${typeof perCall}).`,
+    )
+  }
+  for (const key of Object.keys(perCall)) {
+    if (!(SCOPE_FIELDS as readonly string[]).includes(key)) {
+      throw new InvalidConfigError(
+        `${field}.${key}`,
+        `Unknown ${field}.${key}: the scope fields are ${SCOPE_FIELDS.join(', ')}.`,
+      )
+    }
+  }
+  const call = perCall as BudgetScope
+  if (call.runId !== undefined) scope.runId = call.runId
+  if (call.runCap !== undefined) scope.runCap = call.runCap
+  if (call.parentRunId !== undefined) scope.parentRunId = call.parentRunId
+  if (call.budgets !== undefined) {
+    // Not an array: passed as is, so that the reserve names the bad field.
+    scope.budgets = Array.isArray(call.budgets)
+      ? [...new Set([...(scope.budgets ?? []), ...call.budgets])]
+      : call.budgets
+  }
+  return scope
+}
+
 /** What the agent's own cap (with its live grants) leaves for a new hold; the ledger checks the rest. */
 export function availableAt(agent: AgentRecord, now: number): number {
   return effectiveCap(agent, now) - agent.spentMicros - agent.heldMicros
