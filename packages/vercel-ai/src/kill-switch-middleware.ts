@@ -18,6 +18,7 @@ import { type BudgetScope, pick, SCOPE_KEY, scopeOf } from './budget-scope.js'
 import { checkToolCall, parseToolInput } from './check-tool-call.js'
 import { type GuardSource, resolveGuard } from './guard-options.js'
 import { modelIdentity } from './model-identity.js'
+import { providerStatusOf } from './provider-status.js'
 import { revocationError } from './revocation-error.js'
 import { guardStream } from './stream-guard.js'
 import { toTokenUsage } from './usage.js'
@@ -251,8 +252,12 @@ async function failed(
   sent: boolean,
 ): Promise<unknown> {
   const reason = guard.signal.aborted ? revocationError(guard) : error
+  const status = guard.signal.aborted ? undefined : providerStatusOf(error)
   try {
-    await guard.failModelCall(ticket, reason, { sent })
+    await guard.failModelCall(ticket, reason, {
+      sent,
+      ...(status === undefined ? {} : { providerStatus: status }),
+    })
   } catch {
     // The ledger is unreachable: the hold expires by its TTL. The caller needs the reason
     // the call failed, not the ledger's.
