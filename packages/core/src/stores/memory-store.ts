@@ -5,6 +5,7 @@
 import type { AuditEntry } from '../audit.js'
 import { AgentExistsError, AgentNotFoundError } from '../errors.js'
 import * as approvalsLedger from '../ledger/approvals.js'
+import * as budgetRecords from '../ledger/budget-records.js'
 import * as ledger from '../ledger/ledger.js'
 import type { HoldRecord, LedgerStorage } from '../ledger/ledger-storage.js'
 import type {
@@ -278,7 +279,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     },
 
     async createBudget(record) {
-      return ledger.createBudget(storage, record)
+      return budgetRecords.createBudget(storage, record)
     },
 
     async getBudget(id) {
@@ -290,7 +291,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     },
 
     async updateBudget(id, patch, now) {
-      return ledger.updateBudget(storage, id, patch, now)
+      return budgetRecords.updateBudget(storage, id, patch, now)
     },
 
     async readUsage(keys) {

@@ -7,6 +7,7 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import type { AuditEntry } from '../audit.js'
 import { AgentExistsError, AgentNotFoundError } from '../errors.js'
 import * as approvalsLedger from '../ledger/approvals.js'
+import * as budgetRecords from '../ledger/budget-records.js'
 import * as ledger from '../ledger/ledger.js'
 import type { HoldRecord, HoldState, LedgerStorage } from '../ledger/ledger-storage.js'
 import type {
@@ -176,7 +177,7 @@ export class SqliteLedger implements LedgerStorage {
   }
 
   createBudget(record: BudgetRecord): BudgetRecord {
-    return ledger.createBudget(this, record)
+    return budgetRecords.createBudget(this, record)
   }
 
   updateBudget(
@@ -184,7 +185,7 @@ export class SqliteLedger implements LedgerStorage {
     patch: { limits?: LimitRecord[]; timeZone?: string },
     now: number,
   ): BudgetRecord {
-    return ledger.updateBudget(this, id, patch, now)
+    return budgetRecords.updateBudget(this, id, patch, now)
   }
 
   hold(handle: string, holdId: string): HoldRecord | undefined {
