@@ -68,8 +68,13 @@ export async function spendConcurrently(guard: AgentGuard, calls: number): Promi
         })
         admitted++
         await providerLatency()
+        // An honest provider: it answers within the max output tokens it was given (the
+        // guard lowers it to what the budget holds once the cap is near).
         await guard.afterModelCall(ticket, {
-          usage: { inputTokens: 1, outputTokens: CALL_COST_MICROS - 1 },
+          usage: {
+            inputTokens: 1,
+            outputTokens: Math.min(CALL_COST_MICROS - 1, ticket.maxOutputTokens),
+          },
         })
       } catch (error) {
         if (!(error instanceof SpendingCapExceededError)) throw error
