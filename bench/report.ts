@@ -416,19 +416,26 @@ function corpusSection(results: Results): string {
 function ledgerStateSection(results: Results): string {
   const state = results.ledgerState
   if (!state) return '## 7. Round trips, detector throughput and state after many calls\n\nNot run.'
-  const trips = state.roundTrips.map((row) => [
-    row.store,
-    row.detectors,
-    row.call,
-    String(row.storeOps),
-    row.call === 'free tool' ? (row.detectors === 'on' ? '<= 1' : '0') : '<= 2',
-    met(
-      row.storeOps <= (row.call === 'free tool' ? 1 : 2),
-      row.store === 'redis'
-        ? 'the reserve script does not write activity yet: one more round trip'
-        : 'more store operations than the target',
-    ),
-  ])
+  const trips = state.roundTrips.map((row) => {
+    // Counted at the Store interface. The Redis store writes a reserve's activity in a second
+    // round trip of its own (its reserve script does not write it yet): count it here.
+    const hidden = row.store === 'redis' && row.detectors === 'on' && row.call !== 'free tool'
+    const ops = row.storeOps + (hidden ? 1 : 0)
+    const target = row.call === 'free tool' ? (row.detectors === 'on' ? 1 : 0) : 2
+    return [
+      row.store,
+      row.detectors,
+      row.call,
+      String(ops),
+      row.call === 'free tool' && row.detectors === 'off' ? '0' : `<= ${target}`,
+      met(
+        ops <= target,
+        hidden
+          ? 'the Redis reserve script does not write the activity yet: one more round trip'
+          : 'more store operations than the target',
+      ),
+    ]
+  })
   const throughput = state.throughput.map((row) => [
     row.store,
     row.onPerSec.toLocaleString('en-US'),
