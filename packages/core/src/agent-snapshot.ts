@@ -3,6 +3,7 @@
 import type { LimitUsage } from './budget-limits.js'
 import { toUsd } from './money.js'
 import type { RunawayConfig } from './runaway/config.js'
+import type { SpendRules } from './spend-rules.js'
 import type { AgentRecord } from './store.js'
 
 /** An agent as `agents.get` and `agents.list` show it. Amounts in dollars. */
@@ -41,6 +42,8 @@ export interface AgentSnapshot {
   budgets: string[]
   /** Approvals past the cap (off when absent). */
   approvals: { enabled: boolean; waitMs: number }
+  /** Payee allowlist and per-spend maximum (none when empty). */
+  spendRules: SpendRules
   /** Live grants from approvals: what it may spend past its cap, until when. */
   grants: Array<{ approvalId: string; amount: number; expiresAt: string }>
 }
@@ -72,6 +75,7 @@ export function toSnapshot(record: AgentRecord, limits: LimitUsage[] = []): Agen
     limits,
     budgets: [...record.budgets],
     approvals: record.policy.approvals ?? { enabled: false, waitMs: 0 },
+    spendRules: record.policy.spendRules ?? {},
     grants: record.grants.map((grant) => ({
       approvalId: grant.approvalId,
       amount: toUsd(grant.amountMicros),

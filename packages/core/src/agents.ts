@@ -17,6 +17,7 @@ import { AgentNotFoundError, InvalidConfigError } from './errors.js'
 import { toMicros, toUsd } from './money.js'
 import type { AgentPolicy, AlertRule } from './policy.js'
 import type { RunawayConfig } from './runaway/config.js'
+import type { SpendRules } from './spend-rules.js'
 import type { AgentRecord } from './store.js'
 
 /** A newly provisioned agent: its snapshot plus its credential, shown this once. */
@@ -40,6 +41,11 @@ export interface CreateAgentInput {
   budgets?: string[]
   /** Past the cap, ask a person instead of refusing: `{ enabled: true, waitMs: 120_000 }`. */
   approvals?: { enabled: boolean; waitMs?: number }
+  /**
+   * Rules every spend that is not a model call must pass (an x402 payment, a paid API):
+   * `{ allowedPayees: ['0x2096...'], maxSpendUsd: 0.5 }`.
+   */
+  spendRules?: SpendRules
 }
 
 /** Input of `agents.update`. */
@@ -52,6 +58,8 @@ export interface UpdateAgentInput {
   budgets?: string[]
   /** Turns approvals past the cap on or off. */
   approvals?: { enabled: boolean; waitMs?: number }
+  /** Replaces the agent's spend rules (`{}` removes them). */
+  spendRules?: SpendRules
 }
 
 /** `ks.agents`. */
@@ -146,6 +154,7 @@ export function createAgentsApi(engine: Engine): AgentsApi {
         alerts: parsed.alerts ?? [],
         runaway: parsed.runaway ?? {},
         ...(parsed.approvals === undefined ? {} : { approvals: parsed.approvals }),
+        ...(parsed.spendRules === undefined ? {} : { spendRules: parsed.spendRules }),
       }
       const record = await call(() =>
         store.createAgent({
@@ -191,12 +200,15 @@ export function createAgentsApi(engine: Engine): AgentsApi {
       const now = engine.now()
       const capMicros = parsed.spendingCap === undefined ? undefined : toMicros(parsed.spendingCap)
       const policy =
-        parsed.runaway === undefined && parsed.approvals === undefined
+        parsed.runaway === undefined &&
+        parsed.approvals === undefined &&
+        parsed.spendRules === undefined
           ? undefined
           : {
               ...current.policy,
               ...(parsed.runaway === undefined ? {} : { runaway: parsed.runaway }),
               ...(parsed.approvals === undefined ? {} : { approvals: parsed.approvals }),
+              ...(parsed.spendRules === undefined ? {} : { spendRules: parsed.spendRules }),
             }
       const limits = parsed.limits === undefined ? undefined : toLimitRecords(parsed.limits)
       const summary = [
@@ -207,6 +219,7 @@ export function createAgentsApi(engine: Engine): AgentsApi {
         parsed.approvals === undefined
           ? undefined
           : `approvals ${parsed.approvals.enabled ? `on (wait ${parsed.approvals.waitMs} ms)` : 'off'}`,
+        parsed.spendRules === undefined ? undefined : 'spend rules changed',
         limits === undefined
           ? undefined
           : `limits ${parsed.limits?.map((limit) => `$${limit.amount}/${limit.per}`).join(', ') || 'none'}`,
@@ -230,6 +243,7 @@ export function createAgentsApi(engine: Engine): AgentsApi {
                 : { from: toUsd(current.capMicros), to: toUsd(capMicros) }),
               ...(parsed.runaway === undefined ? {} : { runaway: parsed.runaway }),
               ...(parsed.approvals === undefined ? {} : { approvals: parsed.approvals }),
+              ...(parsed.spendRules === undefined ? {} : { spendRules: parsed.spendRules }),
               ...(parsed.limits === undefined ? {} : { limits: parsed.limits }),
               ...(parsed.budgets === undefined ? {} : { budgets: parsed.budgets }),
             },

@@ -85,6 +85,24 @@ export const approvalPolicySchema = z
   })
   .strict()
 
+/** Payee allowlist and per-spend maximum (spend-rules.ts). */
+export const spendRulesSchema = z
+  .object({
+    allowedPayees: z
+      .array(z.string().min(1, 'a payee address').max(256, 'at most 256 characters'), {
+        error: 'a list of payee addresses',
+      })
+      .max(1_000, 'at most 1,000 payees')
+      .optional(),
+    maxSpendUsd: z
+      .number({ error: 'a number of dollars' })
+      .refine(Number.isFinite, 'a finite number of dollars')
+      .min(0, 'at least 0')
+      .max(1e9, 'at most 1e9 dollars')
+      .optional(),
+  })
+  .strict()
+
 export const createAgentSchema = z
   .object({
     handle: handleSchema,
@@ -95,6 +113,7 @@ export const createAgentSchema = z
     limits: limitsSchema.optional(),
     budgets: z.array(handleSchema).optional(),
     approvals: approvalPolicySchema.optional(),
+    spendRules: spendRulesSchema.optional(),
   })
   .strict()
 
@@ -105,6 +124,8 @@ export const updateAgentSchema = z
     limits: limitsSchema.optional(),
     budgets: z.array(handleSchema).optional(),
     approvals: approvalPolicySchema.optional(),
+    /** Replaces the agent's spend rules; `{}` removes them. */
+    spendRules: spendRulesSchema.optional(),
   })
   .strict()
 

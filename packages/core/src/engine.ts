@@ -8,6 +8,7 @@ import type { SettlementOutbox } from './ledger/settlement-outbox.js'
 import type { PriceSource } from './pricing/price-source.js'
 import type { DetectorFinding, RunawayMonitor } from './runaway/types.js'
 import type { AgentRecord, Store } from './store.js'
+import type { ToolPrices } from './tool-prices.js'
 
 export interface Engine {
   readonly store: Store
@@ -18,6 +19,8 @@ export interface Engine {
   /** Settles and releases that could not reach the store, retried until acknowledged. */
   readonly outbox: SettlementOutbox
   readonly defaultMaxOutputTokens: number
+  /** Dollars per call of the paid tools, by name (`createKillSwitch({ toolPrices })`). */
+  readonly toolPrices: ToolPrices
   now(): number
   /** The AbortController shared by every guard of one credential in this process. */
   controllerFor(credentialHash: string): AbortController

@@ -18,6 +18,7 @@ export type KillSwitchErrorCode =
   | 'agent_exists'
   | 'store_unavailable'
   | 'payment_refused'
+  | 'spend_refused'
   | 'approval_required'
   | 'approval_denied'
 
@@ -73,6 +74,40 @@ export class AgentRevokedError extends KillSwitchError {
     this.name = 'AgentRevokedError'
     this.handle = details.handle
     this.reason = details.reason
+  }
+}
+
+/**
+ * A spend broke one of its agent's spend rules (`agents.create({ spendRules })`) or the
+ * rules its adapter passed for the call: a payee not allowed, more than one spend may cost.
+ * Refused before anything was held or spent.
+ *
+ * @example
+ * if (error instanceof SpendRefusedError && error.rule === 'payee_not_allowed') alert(error.payee)
+ */
+export class SpendRefusedError extends KillSwitchError {
+  /** Which rule refused it. */
+  readonly rule: 'payee_not_allowed' | 'max_spend_exceeded'
+  /** Whose rule: the agent's policy, or the rules given for this call by its adapter. */
+  readonly source: 'agent' | 'call'
+  /** Who would have been paid, when the spend named a payee. */
+  readonly payee: string | undefined
+  /** What the spend asked for, in dollars. */
+  readonly amountUsd: number
+
+  constructor(details: {
+    rule: 'payee_not_allowed' | 'max_spend_exceeded'
+    source: 'agent' | 'call'
+    payee?: string
+    amountUsd: number
+    message: string
+  }) {
+    super('spend_refused', 403, details.message)
+    this.name = 'SpendRefusedError'
+    this.rule = details.rule
+    this.source = details.source
+    this.payee = details.payee
+    this.amountUsd = details.amountUsd
   }
 }
 

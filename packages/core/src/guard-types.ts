@@ -1,5 +1,7 @@
 import type { KillSwitchError } from './errors.js'
-import type { ModelCall, ModelCallStart } from './model-call.js'
+import type { ModelCall, ModelCallStart, ProviderLimits } from './model-call.js'
+import type { SpendRules } from './spend-rules.js'
+import type { ToolPrices } from './tool-prices.js'
 
 // The one seam between the core and the framework adapters (DESIGN.md). An adapter only
 // translates its framework's events into these calls; all policy is behind them.
@@ -85,13 +87,35 @@ export interface Settlement {
   availableUsd: number
 }
 
+/** Options of `ks.guard(credential, options)`. */
+export interface GuardOptions {
+  /**
+   * Prices of paid tools in dollars per call, by tool name, over the kill switch's own
+   * (`createKillSwitch({ toolPrices })`). Tools priced nowhere are free.
+   */
+  toolPrices?: ToolPrices
+}
+
 /** A tool call about to run. */
 export interface ToolCallRequest extends BudgetScope {
   name: string
   /** The arguments (hashed for loop detection; never stored unless configured). */
   args: unknown
-  /** For a paid tool: its price per call in dollars, held before it runs and settled after. */
+  /**
+   * Its price per call in dollars, held before it runs and settled after. Default: the
+   * price configured for the tool's name (`toolPrices`), else free.
+   */
   priceUsd?: number
+  /**
+   * false: the call was already checked when the model asked for it (`ModelCall.checkToolCall`),
+   * so it is not observed again by runaway detection; only its price is held. Default true.
+   */
+  observe?: boolean
+  /**
+   * false: only check the call (revocation, runaway detection) where the model asks for it;
+   * its price is held where it runs. Default true.
+   */
+  meter?: boolean
 }
 
 /** Returned by `beforeToolCall`. */
@@ -115,6 +139,13 @@ export interface SpendRequest extends BudgetScope {
   details?: Record<string, unknown>
   /** How long the hold may live unsettled; defaults to the kill switch's hold TTL. */
   ttlMs?: number
+  /** Who is paid, when someone is (an x402 `payTo`): checked against the spend rules. */
+  payee?: string
+  /**
+   * The adapter's own rules for this spend (x402's `allowedPayees`, `maxPaymentUsd`),
+   * checked with the agent's `spendRules`: the tighter wins.
+   */
+  rules?: SpendRules
 }
 
 export interface SpendTicket {
@@ -180,10 +211,13 @@ export interface AgentGuard {
    */
   runModelCall<T>(
     request: ModelCallStart,
-    provider: (limits: { maxOutputTokens: number; signal: AbortSignal }) => PromiseLike<T>,
+    provider: (limits: ProviderLimits) => PromiseLike<T>,
     result: (value: T) => ModelCallResult,
   ): Promise<T>
-  /** Checks status and runaway policy for a tool call; holds a paid tool's price. */
+  /**
+   * Checks status and runaway policy for a tool call and holds a paid tool's price (its
+   * `priceUsd`, else the configured `toolPrices`).
+   */
   beforeToolCall(request: ToolCallRequest): Promise<ToolCallTicket>
   /** Settles a paid tool (on success) or releases it (on failure), and feeds detection. */
   afterToolCall(ticket: ToolCallTicket, outcome: { ok: boolean; error?: unknown }): Promise<void>
@@ -193,7 +227,10 @@ export interface AgentGuard {
    * it returns or released when it throws (the error is rethrown).
    */
   runToolCall<T>(request: ToolCallRequest, run: () => PromiseLike<T> | T): Promise<T>
-  /** Checks status and budget, then holds a spend that is not a model call. */
+  /**
+   * Checks status, the spend rules (the agent's and the request's) and budget, then holds a
+   * spend that is not a model call. A rule refuses with SpendRefusedError.
+   */
   reserveSpend(request: SpendRequest): Promise<SpendTicket>
   /** Settles a spend at its real amount (defaults to the amount held). Idempotent. */
   settleSpend(

@@ -22,6 +22,7 @@ import {
 } from './guard-tickets.js'
 import type {
   AgentGuard,
+  GuardOptions,
   ModelCallRequest,
   ModelCallResult,
   ModelCallTicket,
@@ -35,21 +36,37 @@ import type {
 } from './guard-types.js'
 import { keepHoldAlive } from './hold-lease.js'
 import { MAX_TTL_MS } from './ledger/ledger-input.js'
-import { type ModelCall, type ModelCallStart, runModelCall, startModelCall } from './model-call.js'
+import {
+  type ModelCall,
+  type ModelCallStart,
+  type ProviderLimits,
+  runModelCall,
+  startModelCall,
+} from './model-call.js'
 import { toMicros, toUsd } from './money.js'
 import { affordableOutputTokens, costBound, inputTokenBound } from './pricing/cost.js'
 import type { ModelRates } from './pricing/model-rates.js'
 import { knownOutputCounting, type OutputCounting, outputCounting } from './pricing/output-count.js'
 import { availableAt, reserveScope } from './reserve-scope.js'
 import type { Observation } from './runaway/types.js'
+import { checkSpendRules, parseSpendRules } from './spend-rules.js'
 import type { AgentRecord, LevelRefusal } from './store.js'
+import { parseToolPrices, type ToolPrices } from './tool-prices.js'
 
 // A reserve refused for the cap is retried with fresh numbers (a smaller clamp may fit).
 const RESERVE_ATTEMPTS = 4
 
 /** Makes a guard for a credential. The credential is hashed at once and never kept. */
-export function createGuard(engine: Engine, credential: string): AgentGuard {
-  return new Guard(engine, credential)
+export function createGuard(
+  engine: Engine,
+  credential: string,
+  options: GuardOptions = {},
+): AgentGuard {
+  // Checked here, at the guard's construction: a bad price never reaches a call.
+  const own = parseToolPrices(options?.toolPrices)
+  const toolPrices =
+    Object.keys(own).length === 0 ? engine.toolPrices : { ...engine.toolPrices, ...own }
+  return new Guard(engine, credential, toolPrices)
 }
 
 function invalid(field: string, message: string): never {
@@ -59,10 +76,12 @@ function invalid(field: string, message: string): never {
 class Guard implements AgentGuard {
   readonly #engine: Engine
   readonly #access: AgentAccess
+  readonly #toolPrices: ToolPrices
 
-  constructor(engine: Engine, credential: string) {
+  constructor(engine: Engine, credential: string, toolPrices: ToolPrices) {
     this.#engine = engine
     this.#access = new AgentAccess(engine, credential)
+    this.#toolPrices = toolPrices
   }
 
   get signal(): AbortSignal {
@@ -409,7 +428,7 @@ class Guard implements AgentGuard {
 
   runModelCall<T>(
     request: ModelCallStart,
-    provider: (limits: { maxOutputTokens: number; signal: AbortSignal }) => PromiseLike<T>,
+    provider: (limits: ProviderLimits) => PromiseLike<T>,
     result: (value: T) => ModelCallResult,
   ): Promise<T> {
     return runModelCall(this, request, provider, result)
@@ -419,8 +438,10 @@ class Guard implements AgentGuard {
     if (typeof request?.name !== 'string' || request.name.length === 0) {
       invalid('name', 'Invalid tool call: the tool name is required.')
     }
-    const price = request.priceUsd ?? 0
-    if (!Number.isFinite(price) || price < 0) {
+    // The one place a tool's price is decided: the call's own, else the configured one.
+    const price =
+      request.meter === false ? 0 : (request.priceUsd ?? this.#toolPrices[request.name] ?? 0)
+    if (typeof price !== 'number' || !Number.isFinite(price) || price < 0) {
       invalid(
         'priceUsd',
         `Invalid priceUsd for tool "${request.name}": a finite number of dollars >= 0 (got ${String(request.priceUsd)}).`,
@@ -435,8 +456,10 @@ class Guard implements AgentGuard {
       args: request.args,
     }
     const base = { handle: agent.handle, name: request.name, runId: request.runId }
+    // Checked already where the model asked for it: not observed twice.
+    const observed = request.observe === false ? undefined : observation
     if (price === 0) {
-      await access.observe(agent, observation)
+      if (observed) await access.observe(agent, observed)
       return Object.freeze({ ...base, holdId: undefined, priceUsd: 0 })
     }
     // A paid tool is held first: one refused for the cap is not activity for runaway
@@ -452,7 +475,7 @@ class Guard implements AgentGuard {
         ...(request.parentRunId === undefined ? {} : { parentRunId: request.parentRunId }),
         ...(request.budgets === undefined ? {} : { budgets: request.budgets }),
       },
-      observation,
+      observed,
     )
     const ticket = Object.freeze({ ...base, holdId: spend.id, priceUsd: price })
     toolSpends.set(ticket, spend)
@@ -510,12 +533,37 @@ class Guard implements AgentGuard {
         `Invalid amountUsd: a finite number of dollars >= 0 (got ${String(amount)}).`,
       )
     }
+    if (
+      request.payee !== undefined &&
+      (typeof request.payee !== 'string' || request.payee === '')
+    ) {
+      invalid(
+        'payee',
+        `Invalid payee: the payee's address as a non-empty string (got ${String(request.payee)}).`,
+      )
+    }
+    const callRules =
+      request.rules === undefined ? undefined : parseSpendRules(request.rules, 'rules')
     const scope = reserveScope(request)
     const engine = this.#engine
     const access = this.#access
     const agent = await access.admit(request.runId)
     // Round up: a spend is never held for less than it costs.
     const micros = Math.ceil(amount * 1_000_000 - 1e-6)
+    // The spend rules, before anything is held: the agent's policy and the call's own.
+    const breaks = (record: AgentRecord) => {
+      const spend = {
+        amountMicros: micros,
+        payee: request.payee,
+        description: request.description,
+      }
+      return (
+        checkSpendRules(spend, record.policy.spendRules, 'agent') ??
+        checkSpendRules(spend, callRules, 'call')
+      )
+    }
+    const broken = breaks(agent)
+    if (broken) access.deny(agent.handle, 'spend_rule', broken, spendDetails(request, micros))
     const holdId = randomUUID()
     const hold = {
       handle: agent.handle,
@@ -563,6 +611,20 @@ class Guard implements AgentGuard {
       if (result.reason !== 'cap') access.denyRevoked(agent.handle, result.agent)
       const error = capRefusalError(result.agent ?? agent, result.refusal, micros)
       access.deny(agent.handle, 'spending_cap', error, spendDetails(request, micros))
+    }
+    // The reserve read the agent afresh: rules changed since this process cached it apply
+    // now. Nothing has left yet: the hold is released.
+    const late =
+      result.agent && result.agent.policy !== agent.policy ? breaks(result.agent) : undefined
+    if (late) {
+      access.agent = await releaseFunds(engine, {
+        handle: agent.handle,
+        holdId,
+        kind: request.kind,
+        reason: `refused: ${late.code}`,
+        data: { description: request.description },
+      })
+      access.deny(agent.handle, 'spend_rule', late, spendDetails(request, micros))
     }
     const ticket: SpendTicket = Object.freeze({
       id: holdId,
@@ -730,6 +792,7 @@ function spendDetails(request: SpendRequest, micros: number): Record<string, unk
     kind: request.kind,
     description: request.description,
     amount: toUsd(micros),
+    ...(request.payee === undefined ? {} : { payee: request.payee }),
     ...request.details,
   }
 }

@@ -1,5 +1,12 @@
 // @killswitch/core: the kill switch policy engine. Exports are listed by name, in groups.
 
+// The guard: the seam adapters use
+export {
+  type AdapterOptions,
+  type AdapterSetup,
+  adapterSetup,
+  type GuardSource,
+} from './adapter-options.js'
 // Agents
 export type { AgentSnapshot } from './agent-snapshot.js'
 export type {
@@ -87,6 +94,7 @@ export {
   type KillSwitchErrorCode,
   RunawayDetectedError,
   SpendingCapExceededError,
+  SpendRefusedError,
   StoreUnavailableError,
   UnknownModelPriceError,
 } from './errors.js'
@@ -99,10 +107,10 @@ export type {
 } from './events.js'
 // Money
 export { formatUsd, spentPercent } from './format-usd.js'
-// The guard: the seam adapters use
 export type {
   AgentGuard,
   BudgetScope,
+  GuardOptions,
   ModelCallRequest,
   ModelCallResult,
   ModelCallTicket,
@@ -123,8 +131,9 @@ export {
 } from './kill-switch.js'
 // Budget windows (the Redis store's Lua is told them: it has no time zone data)
 export { type WindowPer, windowEnd, windowStart } from './ledger/windows.js'
-// The guarded-call lifecycle as one object
-export type { ModelCall, ModelCallStart } from './model-call.js'
+// The guarded-call lifecycle, one for every adapter
+export type { ModelCall, ModelCallStart, ProviderLimits } from './model-call.js'
+export { type ModelStreamOptions, type StreamEvent, watchModelStream } from './model-stream.js'
 export { MAX_CAP_USD, MICROS_PER_USD, mulDivCeil, toMicros, toUsd } from './money.js'
 export type { AgentPolicy, AlertRule } from './policy.js'
 // Pricing
@@ -144,9 +153,11 @@ export {
   type PriceSource,
   splitModelId,
 } from './pricing/price-source.js'
+export { providerStatusOf } from './provider-status.js'
 // Redaction: nothing shaped like a credential is ever echoed
 export { containsCredential, REDACTED_CREDENTIAL, redactCredentials } from './redact.js'
 export { BUDGET_SCOPE_KEY, mergeBudgetScope, pickBudgetScope } from './reserve-scope.js'
+export { revocationError } from './revocation-error.js'
 // Runaway detection
 export { canonicalHash, canonicalJson } from './runaway/canonical-hash.js'
 export { RUNAWAY_ACTIONS, type RunawayConfig, runawayConfigSchema } from './runaway/config.js'
@@ -163,6 +174,7 @@ export type {
   RunawayMonitor,
   RunawayVerdict,
 } from './runaway/types.js'
+export { checkSpendRules, type SpendRules, samePayee } from './spend-rules.js'
 // Stores
 export type {
   ActivityEvent,
@@ -179,6 +191,7 @@ export type {
 } from './store.js'
 export { type MemoryStoreOptions, memoryStore } from './stores/memory-store.js'
 export { type SqliteStoreOptions, sqliteStore } from './stores/sqlite-store.js'
+export { StreamAbandonedError } from './stream-abandoned-error.js'
 // OpenTelemetry (`@opentelemetry/api` is an optional peer: nothing happens without it)
 export {
   type InstrumentKillSwitchOptions,

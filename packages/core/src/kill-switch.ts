@@ -19,7 +19,7 @@ import { type Engine, storeCall } from './engine.js'
 import { AgentNotFoundError, AgentRevokedError, InvalidConfigError } from './errors.js'
 import { EventHub, type KillSwitchEventName, type Listener } from './events.js'
 import { createGuard } from './guard.js'
-import type { AgentGuard } from './guard-types.js'
+import type { AgentGuard, GuardOptions } from './guard-types.js'
 import { MAX_TTL_MS } from './ledger/ledger-input.js'
 import { SettlementOutbox } from './ledger/settlement-outbox.js'
 import { toUsd } from './money.js'
@@ -28,6 +28,7 @@ import { createRunawayMonitor } from './runaway/create-runaway-monitor.js'
 import { NO_RUNAWAY, type RunawayMonitor } from './runaway/types.js'
 import type { AgentRecord, AuditPage, Store } from './store.js'
 import { memoryStore } from './stores/memory-store.js'
+import { parseToolPrices, type ToolPrices } from './tool-prices.js'
 
 /** Options of createKillSwitch. Every one is optional. */
 export interface KillSwitchOptions {
@@ -45,6 +46,13 @@ export interface KillSwitchOptions {
    * capped. Default 4096. A caller's own value is kept (only ever lowered to fit the budget).
    */
   defaultMaxOutputTokens?: number
+  /**
+   * Prices of paid tools in dollars per call, by tool name (`{ web_search: 0.01 }`), for
+   * every adapter and every guard: each call is held before the tool runs and settled after
+   * it (released when it fails). Tools not listed are free. A guard may add its own
+   * (`ks.guard(credential, { toolPrices })`).
+   */
+  toolPrices?: ToolPrices
   /** Runaway detection. Default: the built-in detectors with safe defaults; `false` turns it off. */
   runaway?: RunawayMonitor | false
   /** Delivers alert webhooks. Default: signed webhooks with retries, outcomes audited. */
@@ -99,8 +107,11 @@ export interface KillSwitch {
   readonly approvals: ApprovalsApi
   /** The store this kill switch uses. */
   readonly store: Store
-  /** A guard for an agent credential: the seam framework adapters call. Never throws. */
-  guard(credential: string): AgentGuard
+  /**
+   * A guard for an agent credential: the seam framework adapters call. Throws only for bad
+   * options (InvalidConfigError); a bad credential is refused at the guard's first call.
+   */
+  guard(credential: string, options?: GuardOptions): AgentGuard
   /** Checks a credential for a downstream service: `{ active: false }` if revoked, unknown or malformed. */
   verify(credential: string): Promise<VerifyResult>
   /** The agent's audit entries, oldest first. */
@@ -154,6 +165,7 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
       `Invalid holdTtlMs: a hold's lease is from 1000 ms to ${MAX_TTL_MS} ms (7 days); live calls renew it (got ${holdTtlMs}).`,
     )
   }
+  const toolPrices = Object.freeze({ ...parseToolPrices(options.toolPrices) })
   const defaultMaxOutputTokens = positiveInteger(
     options.defaultMaxOutputTokens,
     'defaultMaxOutputTokens',
@@ -238,6 +250,7 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
     holdTtlMs,
     outbox,
     defaultMaxOutputTokens,
+    toolPrices,
     now,
     controllerFor(credentialHash) {
       let controller = controllers.get(credentialHash)
@@ -286,8 +299,8 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
     budgets: createBudgetsApi(engine),
     approvals: createApprovalsApi(engine),
     store,
-    guard(credential) {
-      return createGuard(engine, credential)
+    guard(credential, guardOptions) {
+      return createGuard(engine, credential, guardOptions)
     },
     async verify(credential) {
       if (!isWellFormedCredential(credential)) return { active: false }

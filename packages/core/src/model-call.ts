@@ -1,9 +1,12 @@
-// The guarded-call lifecycle as one object, for adapters: reserve, hand the provider its
-// clamped limits and a stop signal, count what streams, end exactly once, and say which
-// error the caller sees. Built on the guard's own methods, so an adapter may use either.
+// The one lifecycle of a guarded model call, that every adapter drives: reserve; hand the
+// provider its clamped limits and a stop signal; count what streams; check the tool calls the
+// model asks for; end exactly once, whatever happens, at the cost call-ending.ts decides; and
+// say which error the caller sees. An adapter only translates its framework's events into
+// these calls (the core README's "Writing an adapter").
 import { KillSwitchError } from './errors.js'
 import type {
   AgentGuard,
+  BudgetScope,
   ModelCallRequest,
   ModelCallResult,
   ModelCallTicket,
@@ -11,6 +14,15 @@ import type {
   Settlement,
   TokenUsage,
 } from './guard-types.js'
+import { providerStatusOf } from './provider-status.js'
+import { pickBudgetScope } from './reserve-scope.js'
+import { revocationError } from './revocation-error.js'
+
+/** What the provider call is given: the clamped max output tokens and the stop signal. */
+export interface ProviderLimits {
+  maxOutputTokens: number
+  signal: AbortSignal
+}
 
 /** A model call in flight: its limits, its stop signal and its endings. */
 export interface ModelCall {
@@ -24,17 +36,33 @@ export interface ModelCall {
    */
   readonly signal: AbortSignal
   /**
+   * Calls the provider (once) with the call's limits and stop signal, unless the call was
+   * stopped since the reserve (then the request never left and `fail` releases the hold).
+   * Rejects as soon as the call is stopped, even when the provider ignores its abort: it is
+   * charged all the same.
+   */
+  send<T>(provider: (limits: ProviderLimits) => PromiseLike<T>): Promise<T>
+  /**
    * Accounts streamed output. Throws the typed error (and aborts `signal`) once the output
    * reaches what the hold pays for or the agent is revoked: end the call with `fail` then.
    */
   output(delta: OutputDelta): void
+  /**
+   * Checks a tool call the model asked for, before the framework executes it (revocation,
+   * loop detection; a paid tool's price is held when it runs, see `runToolCall`). Throws the
+   * typed error, and stops the call, when it is refused: the check's own error (a runaway
+   * finding) outranks the revocation it caused.
+   */
+  checkToolCall(call: { name: string; args: unknown }): Promise<void>
   /** The provider answered: settles the larger of its usage and what the guard counted. */
   finish(result: ModelCallResult): Promise<Settlement>
   /**
-   * The call ended any other way: aborts the provider, settles what may have been spent
-   * (`sent: false` only when the provider call provably never started: then the hold is
-   * released) and returns the error the caller should see. A revocation outranks the
-   * error the provider threw on its abort; any kill switch error outranks a plain one.
+   * The call ended any other way: aborts the provider, ends the call at the cost
+   * call-ending.ts decides (the provider's HTTP status is read from `error`: an outright
+   * refusal is released) and returns the error the caller should see. Any kill switch error
+   * outranks a plain one, and a revocation outranks the error the provider threw on its
+   * abort. `sent` defaults to whether `send` called the provider (true when `send` was not
+   * used: the request may have left); `usage` is the provider's report, if it gave one.
    */
   fail(error: unknown, options?: { sent?: boolean; usage?: TokenUsage }): Promise<unknown>
 }
@@ -50,7 +78,7 @@ export interface ModelCallStart extends ModelCallRequest {
  * @example
  * const call = await guard.startModelCall({ model: 'gpt-4o', input: messages })
  * try {
- *   const result = await provider({ maxTokens: call.maxOutputTokens, signal: call.signal })
+ *   const result = await call.send(({ maxOutputTokens, signal }) => provider({ maxOutputTokens, signal }))
  *   await call.finish({ usage: result.usage, text: result.text })
  *   return result
  * } catch (error) {
@@ -60,14 +88,22 @@ export interface ModelCallStart extends ModelCallRequest {
 export async function startModelCall(guard: AgentGuard, start: ModelCallStart): Promise<ModelCall> {
   const { signal: callerSignal, ...request } = start
   const ticket = await guard.beforeModelCall(request)
+  const scope: BudgetScope = pickBudgetScope(request)
   const stopper = new AbortController()
   // The first kill switch error that stopped the call: it outranks what the provider threw.
   let stoppedBy: KillSwitchError | undefined
+  // undefined: `send` was not used, so the request may have left by the adapter's own hand.
+  let sent: boolean | undefined
+  // While a tool check is in flight its own error says more than the signal: a runaway trip
+  // revokes (aborting the signal) and then throws RunawayDetectedError with the evidence.
+  let checking = false
   const stop = (reason: unknown) => {
     if (KillSwitchError.isInstance(reason)) stoppedBy ??= reason
     if (!stopper.signal.aborted) stopper.abort(reason)
   }
-  const onRevoked = () => stop(guard.signal.reason)
+  const onRevoked = () => {
+    if (!checking) stop(revocationError(guard))
+  }
   const onCaller = () => stop(callerSignal?.reason)
   guard.signal.addEventListener('abort', onRevoked, { once: true })
   callerSignal?.addEventListener('abort', onCaller, { once: true })
@@ -83,10 +119,36 @@ export async function startModelCall(guard: AgentGuard, start: ModelCallStart): 
     ticket,
     maxOutputTokens: ticket.maxOutputTokens,
     signal: stopper.signal,
+    send(provider) {
+      if (sent !== undefined) {
+        return Promise.reject(new Error('ModelCall.send: the provider is called once per call.'))
+      }
+      sent = false
+      return untilStopped(stopper.signal, () => {
+        sent = true
+        return provider({ maxOutputTokens: ticket.maxOutputTokens, signal: stopper.signal })
+      })
+    },
     output(delta) {
       try {
         guard.onOutputDelta(ticket, delta)
       } catch (error) {
+        stop(error)
+        throw error
+      }
+    },
+    async checkToolCall(call) {
+      checking = true
+      try {
+        await guard.beforeToolCall({ name: call.name, args: call.args, meter: false, ...scope })
+      } catch (error) {
+        stop(error)
+        throw error
+      } finally {
+        checking = false
+      }
+      if (guard.signal.aborted) {
+        const error = revocationError(guard)
         stop(error)
         throw error
       }
@@ -97,18 +159,19 @@ export async function startModelCall(guard: AgentGuard, start: ModelCallStart): 
     },
     async fail(error, options = {}) {
       detach()
-      stop(error)
-      const shown = guard.signal.aborted
-        ? guard.signal.reason
-        : KillSwitchError.isInstance(error)
-          ? error
+      const shown = KillSwitchError.isInstance(error)
+        ? error
+        : guard.signal.aborted
+          ? revocationError(guard)
           : (stoppedBy ?? error)
-      const sent = options.sent ?? true
-      await guard.failModelCall(
-        ticket,
-        shown,
-        options.usage === undefined ? { sent } : { sent, usage: options.usage },
-      )
+      stop(shown)
+      // The provider's status counts only when the provider's own error ended the call.
+      const status = shown === error ? providerStatusOf(error) : undefined
+      await guard.failModelCall(ticket, shown, {
+        sent: options.sent ?? sent ?? true,
+        ...(options.usage === undefined ? {} : { usage: options.usage }),
+        ...(status === undefined ? {} : { providerStatus: status }),
+      })
       return shown
     },
   }
@@ -129,20 +192,15 @@ export async function startModelCall(guard: AgentGuard, start: ModelCallStart): 
 export async function runModelCall<T>(
   guard: AgentGuard,
   start: ModelCallStart,
-  provider: (limits: { maxOutputTokens: number; signal: AbortSignal }) => PromiseLike<T>,
+  provider: (limits: ProviderLimits) => PromiseLike<T>,
   result: (value: T) => ModelCallResult,
 ): Promise<T> {
   const call = await startModelCall(guard, start)
-  let started = false
   let value: T
   try {
-    value = await untilStopped(call.signal, () => {
-      started = true
-      return provider({ maxOutputTokens: call.maxOutputTokens, signal: call.signal })
-    })
+    value = await call.send(provider)
   } catch (error) {
-    // Stopped before the provider was called (revoked meanwhile): nothing left, released.
-    throw await call.fail(error, { sent: started })
+    throw await call.fail(error)
   }
   await call.finish(result(value))
   return value

@@ -2,6 +2,7 @@
 // with the agent (so every process sharing the store applies the same policy).
 
 import type { RunawayConfig } from './runaway/config.js'
+import type { SpendRules } from './spend-rules.js'
 
 /** A threshold alert: fires once when spend crosses `thresholdPct` of the cap. */
 export interface AlertRule {
@@ -30,6 +31,8 @@ export interface AgentPolicy {
   runaway: RunawayConfig
   /** Absent: approvals off (a call past the cap is refused). */
   approvals?: ApprovalPolicy
+  /** Payee allowlist and per-spend maximum, checked before every spend is held. */
+  spendRules?: SpendRules
 }
 
 export const EMPTY_POLICY: AgentPolicy = Object.freeze({ alerts: [], runaway: {} }) as AgentPolicy

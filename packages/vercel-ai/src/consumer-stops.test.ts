@@ -1,10 +1,11 @@
 // A consumer that stops reading a streamText result: the provider is aborted and the call
 // charged for what it produced, long before the hold's TTL. Against the real streamText and
 // a fake provider that generates on its own clock and keeps its own bill.
+
+import { StreamAbandonedError } from '@killswitch/core'
 import { experimental_streamTextLowMemory, streamText } from 'ai'
 import { describe, expect, it } from 'vitest'
 import { killSwitchMiddleware } from './kill-switch-middleware.js'
-import { StreamAbandonedError } from './stream-abandoned-error.js'
 import { billingProvider } from './testing/billing-provider.js'
 import { recordingGuard } from './testing/recording-guard.js'
 import { testAgent } from './testing/test-agent.js'

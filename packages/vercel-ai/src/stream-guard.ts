@@ -18,10 +18,10 @@
 // whether or not the consumer read it.
 import type { LanguageModelV4StreamPart } from '@ai-sdk/provider'
 import type { AgentGuard, ModelCallTicket, OutputDelta } from '@killswitch/core'
+import { StreamAbandonedError } from '@killswitch/core'
 import type { BudgetScope } from './budget-scope.js'
 import { checkToolCall, parseToolInput } from './check-tool-call.js'
 import { revocationError } from './revocation-error.js'
-import { StreamAbandonedError } from './stream-abandoned-error.js'
 import { toTokenUsage } from './usage.js'
 
 type Part = LanguageModelV4StreamPart

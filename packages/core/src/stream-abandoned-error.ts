@@ -1,5 +1,5 @@
-// The reason a streamed call is ended when its consumer stopped reading: the AI SDK does not
-// pass a consumer's cancel to the model's stream, so a long pause is the only sign of it.
+// The reason a streamed call is ended when its consumer stopped reading: some frameworks (the
+// AI SDK) do not pass a consumer's cancel to the model's stream, so a long pause is the only sign.
 
 /**
  * A streamed model call was ended because nothing read its next part for `idleMs`
