@@ -8,6 +8,7 @@ import {
   KillSwitchError,
   RunawayDetectedError,
   SpendingCapExceededError,
+  StoreUnavailableError,
 } from './errors.js'
 import type { KillSwitchEvents } from './events.js'
 import { auditEntry, emit } from './guard-ledger.js'
@@ -22,12 +23,32 @@ export interface PreparedActivity {
   observations: Observation[]
 }
 
-/** How long a result waits for the next call to carry it before it is written on its own. */
+/**
+ * How long a result waits for the next call to carry it before it is written on its own:
+ * between one and two of these (the timer is not re-armed at every call, which would cost
+ * a timer per call; it is re-armed once when calls took results meanwhile).
+ */
 const PENDING_FLUSH_MS = 1_000
 
 export type DenialRule = KillSwitchEvents['denied']['rule']
 
 const STOPPED_RUNS_KEPT = 1_000
+
+/**
+ * A monitor's judgement made at once, failing closed as a store call does: whatever it
+ * throws that is not a kill switch error refuses the call as the store being unavailable.
+ */
+function judgedNow(engine: Engine, judge: () => RunawayVerdict | undefined): RunawayVerdict {
+  let verdict: RunawayVerdict | undefined
+  try {
+    verdict = judge()
+  } catch (error) {
+    if (KillSwitchError.isInstance(error)) throw error
+    throw new StoreUnavailableError(`The ${engine.store.kind} store failed`, { cause: error })
+  }
+  if (!verdict) throw new StoreUnavailableError('The runaway monitor gave no verdict')
+  return verdict
+}
 
 /** One guard's view of its agent: who it is, whether it may act, and its refusals. */
 export class AgentAccess {
@@ -47,6 +68,8 @@ export class AgentAccess {
    */
   #pending: Array<{ observation: Observation; event: ActivityEvent }> = []
   #flushTimer: NodeJS.Timeout | undefined
+  /** Counts the calls that took the pending results: a flush timer armed before waits again. */
+  #taken = 0
 
   constructor(engine: Engine, credential: string) {
     this.#engine = engine
@@ -197,16 +220,23 @@ export class AgentAccess {
     const activity = monitor.activity?.(agent, observation, now)
     if (!activity) return undefined
     const pending = this.#pending
-    this.#pending = []
-    clearTimeout(this.#flushTimer)
-    this.#flushTimer = undefined
-    return {
-      batch: {
-        events: [...pending.map((item) => item.event), activity.event],
-        keep: activity.keep,
-      },
-      observations: [...pending.map((item) => item.observation), observation],
+    if (pending.length === 0) {
+      return {
+        batch: { events: [activity.event], keep: activity.keep },
+        observations: [observation],
+      }
     }
+    this.#pending = []
+    this.#taken++
+    const events: ActivityEvent[] = []
+    const observations: Observation[] = []
+    for (const item of pending) {
+      events.push(item.event)
+      observations.push(item.observation)
+    }
+    events.push(activity.event)
+    observations.push(observation)
+    return { batch: { events, keep: activity.keep }, observations }
   }
 
   /** Puts back results a refused or failed reserve did not write. */
@@ -224,22 +254,35 @@ export class AgentAccess {
   /**
    * Judges what a reserve (or a window write) recorded: each pending result, then the call,
    * each against the window as it stood at its event. Refuses (throws) on an enforced verdict.
+   * With a monitor that judges at once (the built-in one), nothing is awaited unless a
+   * verdict must be carried out: this runs on every guarded call.
    */
   async judge(
     agent: AgentRecord,
     prepared: PreparedActivity,
     window: readonly ActivityEvent[] | undefined,
   ): Promise<void> {
-    const count = prepared.observations.length
+    const { observations } = prepared
+    const count = observations.length
     const recorded = window ?? prepared.batch.events
+    const engine = this.#engine
+    const monitor = engine.monitor
     for (let i = 0; i < count; i++) {
-      const end = recorded.length - (count - 1 - i)
-      await this.#judge(
-        agent,
-        prepared.observations[i] as Observation,
+      const observation = observations[i] as Observation
+      const end = Math.min(recorded.length, Math.max(1, recorded.length - (count - 1 - i)))
+      let verdict: RunawayVerdict
+      if (monitor.judge) {
+        verdict = judgedNow(engine, () =>
+          monitor.judge?.(agent, observation, engine.now(), recorded, end),
+        )
+      } else {
         // The call (last) is judged against the whole window, without a copy.
-        end >= recorded.length ? recorded : recorded.slice(0, Math.max(1, end)),
-      )
+        const upTo = end >= recorded.length ? recorded : recorded.slice(0, end)
+        verdict = await storeCall(engine.store, () =>
+          monitor.observe(agent, observation, engine.now(), upTo),
+        )
+      }
+      if (verdict.action !== 'none') await this.#carryOut(agent, observation, verdict)
     }
   }
 
@@ -256,8 +299,11 @@ export class AgentAccess {
 
   #scheduleFlush(): void {
     if (this.#flushTimer || this.#pending.length === 0) return
+    const taken = this.#taken
     this.#flushTimer = setTimeout(() => {
       this.#flushTimer = undefined
+      // A call took the results meanwhile: those pending now came since; give them their time.
+      if (this.#taken !== taken) return this.#scheduleFlush()
       const agent = this.agent
       const first = this.#pending[0]
       if (!agent || !first) return
@@ -273,6 +319,7 @@ export class AgentAccess {
         observations: [...this.#pending.map((item) => item.observation), first.observation],
       }
       this.#pending = []
+      this.#taken++
       const engine = this.#engine
       storeCall(engine.store, () =>
         engine.store.recordActivity(agent.handle, prepared.batch.events, prepared.batch.keep),
@@ -295,7 +342,16 @@ export class AgentAccess {
     const verdict = await storeCall(engine.store, () =>
       engine.monitor.observe(agent, observation, engine.now(), recorded),
     )
-    if (verdict.action === 'none') return
+    if (verdict.action !== 'none') await this.#carryOut(agent, observation, verdict)
+  }
+
+  /** Carries out a verdict: audited and alerted, a revocation applied; refuses (throws). */
+  async #carryOut(
+    agent: AgentRecord,
+    observation: Observation,
+    verdict: RunawayVerdict,
+  ): Promise<void> {
+    const engine = this.#engine
     const refusal = await enforceVerdict(engine, agent, verdict, observation, {
       onStop: (runId) => this.#stopRun(runId),
       onRevoked: (revoked) => this.abort(revoked),

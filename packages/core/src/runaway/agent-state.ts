@@ -56,15 +56,11 @@ export class AgentState {
    * agent's, and its spend in both.
    */
   stepIn(runId: string | undefined, micros: number): void {
-    for (const exact of [false, true]) {
-      const agent = this.loops(undefined, exact)
-      agent.step()
-      if (micros > 0) agent.spent(micros)
-      const run =
-        runId === undefined ? undefined : (exact ? this.#exactLoops : this.#loops).get(runId)
-      run?.step()
-      if (micros > 0) run?.spent(micros)
-    }
+    stepScope(this.loops(undefined), micros)
+    stepScope(this.loops(undefined, true), micros)
+    if (runId === undefined) return
+    stepScope(this.#loops.get(runId), micros)
+    stepScope(this.#exactLoops.get(runId), micros)
   }
 
   /** The throttle in force for a call of run `runId` at `now`, if any. */
@@ -99,6 +95,12 @@ export class AgentState {
       if (now - throttle.until >= 0) this.throttles.delete(scope)
     }
   }
+}
+
+function stepScope(tracker: SlowLoopTracker | undefined, micros: number): void {
+  if (!tracker) return
+  tracker.step()
+  if (micros > 0) tracker.spent(micros)
 }
 
 /** Throttled runs one agent keeps before ended throttles are forgotten. */

@@ -13,14 +13,14 @@
 // the same scope (the run, or the agent) until it has passed, without being recorded
 // (refused calls are not activity). A trip soon after a throttle ended doubles it.
 import type { AgentRecord, Store } from '../store.js'
-import { AgentStates } from './agent-state.js'
+import { type AgentState, AgentStates } from './agent-state.js'
 import { canonicalHash, canonicalJson } from './canonical-hash.js'
 import { detectCallRate } from './detectors/call-rate.js'
 import { detectErrorStreak } from './detectors/error-streak.js'
 import { formatDuration } from './detectors/finding.js'
 import { detectNoProgress } from './detectors/no-progress.js'
 import { detectRepeatedToolCall } from './detectors/repeated-tool-call.js'
-import { detectRunLimits } from './detectors/run-limits.js'
+import { detectRunLimits, type RunStats } from './detectors/run-limits.js'
 import { detectSlowLoop } from './detectors/slow-loop.js'
 import { detectSpendSpike } from './detectors/spend-spike.js'
 import { detectSpendVelocity } from './detectors/spend-velocity.js'
@@ -54,6 +54,18 @@ export interface RunawayMonitorOptions {
 interface Pick {
   finding: DetectorFinding | undefined
   action: RunawayVerdict['action']
+  handle: string
+  now: number
+}
+
+/** An observation counted (`begin`), waiting for its window to be judged (`finish`). */
+interface Judging {
+  agent: AgentRecord
+  config: ResolvedRunawayConfig
+  observation: Observation
+  now: number
+  state: AgentState
+  run: RunStats | undefined
 }
 
 const SEVERITY: Record<RunawayVerdict['action'], number> = {
@@ -73,6 +85,10 @@ const ECHO_MS = 2_000
 
 const NONE_ENFORCED: RunawayVerdict = Object.freeze({ action: 'none', enforced: true })
 const NONE_SHADOW: RunawayVerdict = Object.freeze({ action: 'none', enforced: false })
+
+function none(config: ResolvedRunawayConfig): RunawayVerdict {
+  return config.enforce ? NONE_ENFORCED : NONE_SHADOW
+}
 
 /**
  * Creates the runaway monitor over `store`. Detector windows live in the store (every
@@ -98,7 +114,7 @@ export function createRunawayMonitor(
     activity(agent: AgentRecord, observation: Observation, now: number) {
       const config = resolveRunawayConfig(agent.policy?.runaway)
       if (!usesWindow(config)) return undefined
-      return { event: toActivityEvent(observation, now), keep: config.historySize }
+      return { event: toActivityEvent(observation, now, config), keep: config.historySize }
     },
 
     throttled(agent: AgentRecord, runId: string | undefined, now: number) {
@@ -113,142 +129,203 @@ export function createRunawayMonitor(
       observation: Observation,
       now: number,
       recorded?: readonly RunawayEvent[],
-    ) {
+    ): Promise<RunawayVerdict> {
       const config = resolveRunawayConfig(agent.policy?.runaway)
-      if (isEcho(agent.handle, observation, now))
-        return config.enforce ? NONE_ENFORCED : NONE_SHADOW
-      const { kind, runId } = observation
-      const isCall = kind === 'model_call' || kind === 'tool_call'
-      const state = agents.of(agent.handle, config)
-      // A throttled scope refuses its calls until the retry-after has passed; they are not
-      // recorded (a refused call is not activity) and nothing else is judged meanwhile.
-      if (isCall && config.enforce) {
-        const throttle = state.throttledAt(runId, now)
-        if (throttle) return throttledVerdict(throttle, now)
-      }
-      // Counted before the await, so concurrent calls of one run each see their own count.
-      const run =
-        config.runLimits.enabled && runId !== undefined
-          ? runs.touch(agent.handle, runId, kind, now)
-          : undefined
-      // Also before the await: the calls of a fan-out see each other in flight.
-      if (observation.kind === 'model_call') {
-        state.modelCalls.add(now, 1)
-        state.flows.started('model_call', undefined, runId, now)
-      } else if (observation.kind === 'tool_call') {
-        state.toolCalls.add(now, 1)
-        state.flows.started('tool_call', observation.tool, runId, now)
-      } else if (observation.kind === 'tool_result') {
-        state.flows.ended(observation.tool, runId, true)
-      } else if (observation.kind === 'model_result') {
-        state.flows.ended(undefined, runId, true)
-      } else if (observation.kind === 'error' && observation.source === 'model') {
-        state.flows.ended(undefined, runId, true)
-      }
-      // Recorded with a ledger operation (the reserve of the call's hold): judge that window.
-      const event = recorded?.at(-1) ?? toActivityEvent(observation, now)
-      let window: readonly RunawayEvent[] = recorded ?? [event]
-      if (!recorded && usesWindow(config)) {
-        window = await store.recordActivity(agent.handle, event, config.historySize)
-        // The store returns the window with this event last; judge this event whatever it did.
-        if (!isSameEvent(window[window.length - 1], event)) window = [...window, event]
-      }
-      if (event.micros !== undefined && event.micros > 0) state.spend.add(now, event.micros)
-      const concurrent = isCall && state.flows.concurrent(runId, now)
-      if (kind !== 'tool_call' && config.slowLoop.enabled) state.stepIn(runId, event.micros ?? 0)
+      const begun = begin(agent, config, observation, now)
+      if (begun === undefined || 'action' in begun) return begun ?? none(config)
+      if (recorded) return finish(begun, recorded, recorded.length)
+      const event = toActivityEvent(observation, now, config)
+      if (!usesWindow(config)) return finish(begun, [event], 1)
+      const stored = await store.recordActivity(agent.handle, event, config.historySize)
+      // The store returns the window with this event last; judge this event whatever it did.
+      const window = isSameEvent(stored[stored.length - 1], event) ? stored : [...stored, event]
+      return finish(begun, window, window.length)
+    },
 
-      const before = isCall || kind === 'payment'
-      // The strongest finding so far; on ties the first (the more specific detector) wins.
-      const pick: Pick = { finding: undefined, action: 'none' }
-      const consider = (finding: DetectorFinding, action: RunawayAction, tripOnly: boolean) => {
-        if (finding.status === 'ok' || (tripOnly && finding.status !== 'trip')) return
-        const wanted = finding.status === 'trip' ? (finding.action ?? action) : 'warn'
-        if (SEVERITY[wanted] <= SEVERITY[pick.action]) return
-        if (wanted === 'warn' && recentlyWarned(agent.handle, finding.detector, now)) return
-        pick.finding = finding
-        pick.action = wanted
-      }
+    judge(
+      agent: AgentRecord,
+      observation: Observation,
+      now: number,
+      recorded: readonly RunawayEvent[],
+      end = recorded.length,
+    ): RunawayVerdict {
+      const config = resolveRunawayConfig(agent.policy?.runaway)
+      const begun = begin(agent, config, observation, now)
+      if (begun === undefined || 'action' in begun) return begun ?? none(config)
+      return finish(begun, recorded, end)
+    },
+  }
 
-      const c = config
-      if (kind === 'tool_call') {
-        if (c.repeatedToolCall.enabled) {
-          consider(
-            detectRepeatedToolCall(window, now, c.repeatedToolCall, concurrent),
-            c.repeatedToolCall.action,
-            false,
-          )
-        }
-        if (c.toolCycle.enabled) {
-          consider(detectToolCycle(window, now, c.toolCycle, concurrent), c.toolCycle.action, false)
-        }
-      }
-      if (observation.kind === 'tool_call' && c.slowLoop.enabled) {
-        // By shape, unless the scope's calls overlap (concurrency is not a loop); and by
-        // identical arguments, whatever the concurrency: workers that each do new work never
-        // repeat one exact call among 4 different ones, parallel loops do.
-        const { tool } = observation
-        const shaped = state.loops(runId).call(tool, event.shape ?? '', now, c.slowLoop, concurrent)
-        const exact = state.loops(runId, true).call(tool, event.hash ?? '', now, c.slowLoop)
-        for (const reading of [exact, shaped]) {
-          if (runId !== undefined) reading.runId = runId
-          const finding = detectSlowLoop(reading, agent.capMicros, c.slowLoop, now)
-          consider(finding, c.slowLoop.action, false)
-        }
-      }
-      if (isCall && c.callRate.enabled) {
-        const calls = kind === 'model_call' ? state.modelCalls : state.toolCalls
-        consider(detectCallRate(calls.sum(now), kind, c.callRate), c.callRate.action, false)
-      }
-      if (isCall && run) {
-        consider(detectRunLimits(run, now, c.runLimits), c.runLimits.action, false)
-      }
-      const spends = kind === 'model_result' || kind === 'payment'
-      const velocity = c.spendVelocity
-      if (velocity.enabled && (spends || (before && holds(velocity.action)))) {
-        consider(detectSpendVelocity(window, now, velocity), velocity.action, !spends)
-        consider(detectSpendSpike(state.spend.read(now), velocity), velocity.action, !spends)
-      }
-      const progress = c.noProgress
-      if (progress.enabled && (kind === 'model_result' || (before && holds(progress.action)))) {
-        consider(detectNoProgress(window, now, progress), progress.action, kind !== 'model_result')
-      }
-      const streak = c.errorStreak
-      const failed = kind === 'error' || kind === 'tool_result'
-      if (streak.enabled && (failed || (before && holds(streak.action)))) {
-        consider(detectErrorStreak(window, now, streak), streak.action, !failed)
-      }
-      if (c.thresholdBreach.enabled && (before || kind === 'model_result')) {
-        consider(detectThresholdBreach(agent, c.thresholdBreach), c.thresholdBreach.action, false)
-      }
+  /**
+   * What is counted of an observation before its window is read: the throttle in force, the
+   * run's counters, calls in flight. Done before any await, so that concurrent calls each see
+   * their own count and the calls of a fan-out see each other in flight. Returns a verdict
+   * when nothing more is to be judged (an echo: undefined, a throttled call: its refusal).
+   */
+  function begin(
+    agent: AgentRecord,
+    config: ResolvedRunawayConfig,
+    observation: Observation,
+    now: number,
+  ): Judging | RunawayVerdict | undefined {
+    if (isEcho(agent.handle, observation, now)) return undefined
+    const { kind, runId } = observation
+    const isCall = kind === 'model_call' || kind === 'tool_call'
+    const state = agents.of(agent.handle, config)
+    // A throttled scope refuses its calls until the retry-after has passed; they are not
+    // recorded (a refused call is not activity) and nothing else is judged meanwhile.
+    if (isCall && config.enforce) {
+      const throttle = state.throttledAt(runId, now)
+      if (throttle) return throttledVerdict(throttle, now)
+    }
+    const run =
+      config.runLimits.enabled && runId !== undefined
+        ? runs.touch(agent.handle, runId, kind, now)
+        : undefined
+    if (observation.kind === 'model_call') {
+      state.modelCalls.add(now, 1)
+      state.flows.started('model_call', undefined, runId, now)
+    } else if (observation.kind === 'tool_call') {
+      state.toolCalls.add(now, 1)
+      state.flows.started('tool_call', observation.tool, runId, now)
+    } else if (observation.kind === 'tool_result') {
+      state.flows.ended(observation.tool, runId, true)
+    } else if (observation.kind === 'model_result') {
+      state.flows.ended(undefined, runId, true)
+    } else if (observation.kind === 'error' && observation.source === 'model') {
+      state.flows.ended(undefined, runId, true)
+    }
+    return { agent, config, observation, now, state, run }
+  }
 
-      let { finding, action } = pick
-      if (!finding) return c.enforce ? NONE_ENFORCED : NONE_SHADOW
-      // A refused call will never run: it is not in flight.
-      if (isCall && c.enforce && action !== 'warn')
-        state.flows.ended(
-          observation.kind === 'tool_call' ? observation.tool : undefined,
-          runId,
+  /**
+   * Judges an observation whose event is `window[end - 1]` against `window[0..end)` (the
+   * shared window as it stood at that event; read in place, never copied).
+   */
+  function finish(judging: Judging, window: readonly RunawayEvent[], end: number): RunawayVerdict {
+    const { agent, config: c, observation, now, state, run } = judging
+    const { kind, runId } = observation
+    const isCall = kind === 'model_call' || kind === 'tool_call'
+    const event = window[end - 1] as RunawayEvent
+    if (event.micros !== undefined && event.micros > 0) state.spend.add(now, event.micros)
+    const concurrent = isCall && state.flows.concurrent(runId, now)
+    if (kind !== 'tool_call' && c.slowLoop.enabled) state.stepIn(runId, event.micros ?? 0)
+
+    const before = isCall || kind === 'payment'
+    // The strongest finding so far; on ties the first (the more specific detector) wins.
+    const pick: Pick = { finding: undefined, action: 'none', handle: agent.handle, now }
+
+    if (kind === 'tool_call') {
+      // The sequence detectors read the window up to the call: it is always the last event.
+      const calls = end === window.length ? window : window.slice(0, end)
+      if (c.repeatedToolCall.enabled) {
+        consider(
+          pick,
+          detectRepeatedToolCall(calls, now, c.repeatedToolCall, concurrent),
+          c.repeatedToolCall.action,
           false,
         )
-      if (action === 'warn') warned.set(`${agent.handle}\u0000${finding.detector}`, now)
-      if (action === 'block') {
-        // In shadow mode the throttle is reported but not kept: nothing is refused.
-        const scope = typeof finding.evidence?.runId === 'string' ? finding.evidence.runId : ''
-        const retryAfterMs = c.enforce
-          ? state.throttle(scope, now, finding, c.throttle)
-          : c.throttle.retryAfterMs
-        finding = {
-          ...finding,
-          summary: `${finding.summary ?? finding.detector}; throttled, retry after ${formatDuration(retryAfterMs)}`,
-          evidence: { ...finding.evidence, retryAfterMs, throttledUntil: now + retryAfterMs },
-        }
       }
-      if (c.recordArguments && observation.kind === 'tool_call') {
-        const args = recordedArguments(observation.args)
-        finding = { ...finding, evidence: { ...finding.evidence, arguments: args } }
+      if (c.toolCycle.enabled) {
+        consider(
+          pick,
+          detectToolCycle(calls, now, c.toolCycle, concurrent),
+          c.toolCycle.action,
+          false,
+        )
       }
-      return { action, finding, enforced: c.enforce }
-    },
+    }
+    if (observation.kind === 'tool_call' && c.slowLoop.enabled) {
+      // By shape, unless the scope's calls overlap (concurrency is not a loop); and by
+      // identical arguments, whatever the concurrency: workers that each do new work never
+      // repeat one exact call among 4 different ones, parallel loops do.
+      const { tool } = observation
+      const shaped = state.loops(runId).call(tool, event.shape ?? '', now, c.slowLoop, concurrent)
+      const exact = state.loops(runId, true).call(tool, event.hash ?? '', now, c.slowLoop)
+      for (const reading of [exact, shaped]) {
+        if (runId !== undefined) reading.runId = runId
+        const finding = detectSlowLoop(reading, agent.capMicros, c.slowLoop, now)
+        consider(pick, finding, c.slowLoop.action, false)
+      }
+    }
+    if (isCall && c.callRate.enabled) {
+      const calls = kind === 'model_call' ? state.modelCalls : state.toolCalls
+      consider(pick, detectCallRate(calls.sum(now), kind, c.callRate), c.callRate.action, false)
+    }
+    if (isCall && run) {
+      consider(pick, detectRunLimits(run, now, c.runLimits), c.runLimits.action, false)
+    }
+    const spends = kind === 'model_result' || kind === 'payment'
+    const velocity = c.spendVelocity
+    if (velocity.enabled && (spends || (before && holds(velocity.action)))) {
+      consider(pick, detectSpendVelocity(window, now, velocity, end), velocity.action, !spends)
+      consider(pick, detectSpendSpike(state.spend.read(now), velocity), velocity.action, !spends)
+    }
+    const progress = c.noProgress
+    if (progress.enabled && (kind === 'model_result' || (before && holds(progress.action)))) {
+      consider(
+        pick,
+        detectNoProgress(window, now, progress, end),
+        progress.action,
+        kind !== 'model_result',
+      )
+    }
+    const streak = c.errorStreak
+    const failed = kind === 'error' || kind === 'tool_result'
+    if (streak.enabled && (failed || (before && holds(streak.action)))) {
+      consider(pick, detectErrorStreak(window, now, streak, end), streak.action, !failed)
+    }
+    if (c.thresholdBreach.enabled && (before || kind === 'model_result')) {
+      consider(
+        pick,
+        detectThresholdBreach(agent, c.thresholdBreach),
+        c.thresholdBreach.action,
+        false,
+      )
+    }
+
+    let { finding, action } = pick
+    if (!finding) return none(c)
+    // A refused call will never run: it is not in flight.
+    if (isCall && c.enforce && action !== 'warn')
+      state.flows.ended(
+        observation.kind === 'tool_call' ? observation.tool : undefined,
+        runId,
+        false,
+      )
+    if (action === 'warn') warned.set(`${agent.handle}\u0000${finding.detector}`, now)
+    if (action === 'block') {
+      // In shadow mode the throttle is reported but not kept: nothing is refused.
+      const scope = typeof finding.evidence?.runId === 'string' ? finding.evidence.runId : ''
+      const retryAfterMs = c.enforce
+        ? state.throttle(scope, now, finding, c.throttle)
+        : c.throttle.retryAfterMs
+      finding = {
+        ...finding,
+        summary: `${finding.summary ?? finding.detector}; throttled, retry after ${formatDuration(retryAfterMs)}`,
+        evidence: { ...finding.evidence, retryAfterMs, throttledUntil: now + retryAfterMs },
+      }
+    }
+    if (c.recordArguments && observation.kind === 'tool_call') {
+      const args = recordedArguments(observation.args)
+      finding = { ...finding, evidence: { ...finding.evidence, arguments: args } }
+    }
+    return { action, finding, enforced: c.enforce }
+  }
+
+  /** Keeps `finding` if it asks for more than the strongest so far (a warning at most once a while). */
+  function consider(
+    pick: Pick,
+    finding: DetectorFinding,
+    action: RunawayAction,
+    tripOnly: boolean,
+  ): void {
+    if (finding.status === 'ok' || (tripOnly && finding.status !== 'trip')) return
+    const wanted = finding.status === 'trip' ? (finding.action ?? action) : 'warn'
+    if (SEVERITY[wanted] <= SEVERITY[pick.action]) return
+    if (wanted === 'warn' && recentlyWarned(pick.handle, finding.detector, pick.now)) return
+    pick.finding = finding
+    pick.action = wanted
   }
 
   /**
@@ -301,10 +378,16 @@ function throttledVerdict(
 
 /**
  * What the store keeps of an observation: names, hashes and amounts, never argument values.
+ * A tool call's argument hashes are what the loop detectors compare, so they are computed
+ * even when a detector cannot fire yet: another process may read them from the shared window.
  * Every event has the same fields in the same order (undefined where they do not apply):
  * one object shape keeps the detectors' scans over the window monomorphic, hence fast.
  */
-function toActivityEvent(observation: Observation, at: number): RunawayEvent {
+function toActivityEvent(
+  observation: Observation,
+  at: number,
+  config: ResolvedRunawayConfig,
+): RunawayEvent {
   let kind: RunawayEvent['kind'] = 'spend'
   let tool: string | undefined
   let hash: string | undefined
@@ -317,7 +400,10 @@ function toActivityEvent(observation: Observation, at: number): RunawayEvent {
       break
     case 'model_result':
       kind = 'model_result'
-      hash = observation.outputHash
+      // No-progress compares outputs within one run only: without a run id (or with it
+      // off) the output is never compared, so it is not hashed (the guard hashes lazily).
+      if (observation.runId !== undefined && config.noProgress.enabled)
+        hash = observation.outputHash
       micros = observation.costMicros
       ok = true
       break

@@ -69,6 +69,19 @@ export interface RunawayMonitor {
     recorded?: readonly ActivityEvent[],
   ): Promise<RunawayVerdict>
   /**
+   * `observe` of an observation whose event is `recorded[end - 1]` (written by a ledger
+   * operation), judged against `recorded[0..end)` at once: no store round trip, no copy of
+   * the window. The guard judges the results that rode on a call's reserve, then the call,
+   * this way. Optional: without it the guard calls `observe` with a copy of the window.
+   */
+  judge?(
+    agent: AgentRecord,
+    observation: Observation,
+    now: number,
+    recorded: readonly ActivityEvent[],
+    end?: number,
+  ): RunawayVerdict
+  /**
    * The event `observe` would write to the shared window for this observation, and the
    * window's size; undefined when detection keeps no window for this agent.
    */

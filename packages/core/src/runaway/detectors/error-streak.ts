@@ -14,7 +14,8 @@ const OK = okFinding(ERROR_STREAK)
 /**
  * Counts the agent's failures (`error` events and failed tool results) since its last
  * success (a model result or a successful tool result) within `windowMs`. Calls that have
- * not finished yet neither break nor extend the streak.
+ * not finished yet neither break nor extend the streak. With `end`, judges `window[0..end)`
+ * without a copy.
  *
  * @example
  * detectErrorStreak(window, now, DEFAULT_RUNAWAY_CONFIG.errorStreak).status // 'trip' at 10 failures in a row
@@ -23,11 +24,12 @@ export function detectErrorStreak(
   window: readonly ActivityEvent[],
   now: number,
   config: ResolvedRunawayConfig['errorStreak'],
+  end = window.length,
 ): DetectorFinding {
   const since = now - config.windowMs
   let failures = 0
-  let first = window.length
-  for (let i = window.length - 1; i >= 0; i--) {
+  let first = end
+  for (let i = end - 1; i >= 0; i--) {
     const event = window[i] as ActivityEvent
     if (event.at <= since) {
       if (event.at <= since - CLOCK_SKEW_MS) break
@@ -43,7 +45,7 @@ export function detectErrorStreak(
   const status = statusOf(failures, config.warnAt, config.tripAt)
   if (status === 'ok') return OK
   const failed = []
-  for (let i = first; i < window.length; i++) {
+  for (let i = first; i < end; i++) {
     const event = window[i] as ActivityEvent
     if (event.at > since && isFailure(event)) failed.push(callEvidence(event))
   }

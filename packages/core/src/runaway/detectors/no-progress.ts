@@ -17,7 +17,8 @@ const OK = okFinding(NO_PROGRESS)
 /**
  * Finds the latest model result with an output hash in the scope of the window's last
  * event (its run, or the whole agent without a run id) and counts how many of the last
- * `withinResults` results within `windowMs` have that same hash, itself included.
+ * `withinResults` results within `windowMs` have that same hash, itself included. With
+ * `end`, judges `window[0..end)` without a copy.
  *
  * @example
  * detectNoProgress(window, now, DEFAULT_RUNAWAY_CONFIG.noProgress).status // 'trip' at 5 identical outputs
@@ -26,16 +27,17 @@ export function detectNoProgress(
   window: readonly ActivityEvent[],
   now: number,
   config: ResolvedRunawayConfig['noProgress'],
+  end = window.length,
 ): DetectorFinding {
-  const last = window[window.length - 1]
+  const last = window[end - 1]
   if (last?.runId === undefined) return OK
   const runId = last.runId
   const since = now - config.windowMs
   let hash: string | undefined
   let seen = 0
   let count = 0
-  let first = window.length
-  for (let i = window.length - 1; i >= 0 && seen < config.withinResults; i--) {
+  let first = end
+  for (let i = end - 1; i >= 0 && seen < config.withinResults; i--) {
     const event = window[i] as ActivityEvent
     if (event.at <= since) {
       if (event.at <= since - CLOCK_SKEW_MS) break
@@ -54,7 +56,7 @@ export function detectNoProgress(
   if (status === 'ok') return OK
   // Every such result has the same hash: when they came is the rest of the story.
   const at: number[] = []
-  for (let i = first; i < window.length; i++) {
+  for (let i = first; i < end; i++) {
     const event = window[i] as ActivityEvent
     if (
       event.kind === 'model_result' &&

@@ -17,7 +17,8 @@ const OK = okFinding(SPEND_VELOCITY)
  * Sums the agent's spend (model results' cost and `spend` events) within `windowMs`. The
  * window holds the agent's last `historySize` events: if it overflows within `windowMs`
  * the sum is a lower bound, so a trip is never a false one (and call-rate catches the
- * flood that overflowed it).
+ * flood that overflowed it). With `end`, judges `window[0..end)` (the window as it stood at
+ * an earlier event of it) without a copy.
  *
  * @example
  * detectSpendVelocity(window, now, { enabled: true, warnUsd: 10, tripUsd: 25, windowMs: 60_000, action: 'revoke' })
@@ -26,12 +27,13 @@ export function detectSpendVelocity(
   window: readonly ActivityEvent[],
   now: number,
   config: ResolvedRunawayConfig['spendVelocity'],
+  end = window.length,
 ): DetectorFinding {
   const since = now - config.windowMs
   let micros = 0
   let charges = 0
   let oldest = now
-  for (let i = window.length - 1; i >= 0; i--) {
+  for (let i = end - 1; i >= 0; i--) {
     const event = window[i] as ActivityEvent
     if (event.at <= since) {
       if (event.at <= since - CLOCK_SKEW_MS) break
