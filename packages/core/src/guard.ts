@@ -562,7 +562,9 @@ class Guard implements AgentGuard {
         checkSpendRules(spend, callRules, 'call')
       )
     }
-    const broken = breaks(agent)
+    // A refusal by this process's cached view is confirmed on a fresh read: rules removed
+    // elsewhere must not keep refusing here.
+    const broken = breaks(agent) && breaks(await access.reload(agent.handle))
     if (broken) access.deny(agent.handle, 'spend_rule', broken, spendDetails(request, micros))
     const holdId = randomUUID()
     const hold = {

@@ -59,9 +59,9 @@ export interface ModelCall {
   /**
    * The call ended any other way: aborts the provider, ends the call at the cost
    * call-ending.ts decides (the provider's HTTP status is read from `error`: an outright
-   * refusal is released) and returns the error the caller should see. Any kill switch error
-   * outranks a plain one, and a revocation outranks the error the provider threw on its
-   * abort. `sent` defaults to whether `send` called the provider (true when `send` was not
+   * refusal is released) and returns the error the caller should see: a kill switch error
+   * given here, else the first one that stopped the call (the cap reached mid-stream, a
+   * refused tool call, a revocation), else the revocation, else `error` itself. `sent` defaults to whether `send` called the provider (true when `send` was not
    * used: the request may have left); `usage` is the provider's report, if it gave one.
    */
   fail(error: unknown, options?: { sent?: boolean; usage?: TokenUsage }): Promise<unknown>
@@ -159,11 +159,11 @@ export async function startModelCall(guard: AgentGuard, start: ModelCallStart): 
     },
     async fail(error, options = {}) {
       detach()
+      // The first kill switch error that stopped the call says why it ended; a revocation
+      // not yet heard through the signal's listener (it was checking a tool) comes next.
       const shown = KillSwitchError.isInstance(error)
         ? error
-        : guard.signal.aborted
-          ? revocationError(guard)
-          : (stoppedBy ?? error)
+        : (stoppedBy ?? (guard.signal.aborted ? revocationError(guard) : error))
       stop(shown)
       // The provider's status counts only when the provider's own error ended the call.
       const status = shown === error ? providerStatusOf(error) : undefined
