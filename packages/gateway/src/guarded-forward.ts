@@ -1,17 +1,19 @@
-// One model call through the gateway: the core's guarded-call lifecycle around one upstream
-// request. Admit and hold (beforeModelCall), clamp the body to the hold, forward with a
-// signal that a revocation aborts, count streamed output, then settle from the upstream's
-// usage or end the call saying whether the request left. Refusals happen before the
-// upstream is called.
+// One model call through the gateway: the core's guarded-call lifecycle (startModelCall)
+// around one upstream request. Admit and hold, clamp the body to the hold, forward with the
+// call's stop signal (revocation, the hold reached, the agent hanging up), count streamed
+// output, then settle from the upstream's usage or end the call saying whether the request
+// left. The core decides what each ending costs and which error stands; the gateway only
+// translates HTTP. Refusals happen before the upstream is called.
 import {
   type AgentGuard,
   findKillSwitchError,
-  type ModelCallTicket,
+  KillSwitchError,
+  type ModelCall,
   type Settlement,
 } from '@killswitch/core'
 import { type GatewayError, isGatewayError, toGatewayError } from './api-errors.js'
-import { failCall, neverConnected } from './call-ending.js'
 import { badRequest, type Dialect, type JsonBody } from './dialects/dialect.js'
+import { neverConnected } from './never-connected.js'
 import type { Upstream } from './providers.js'
 import type { RequestRecord } from './request-log.js'
 import { type SseEvent, SseParser } from './sse-parser.js'
@@ -58,28 +60,6 @@ function responseHeaders(upstream: Response, contentType: string): Headers {
   return headers
 }
 
-/** The revocation error behind an aborted guard signal. */
-function revocation(guard: AgentGuard): unknown {
-  return guard.signal.reason ?? { status: 401, code: 'agent_revoked', message: 'revoked' }
-}
-
-/** Links the upstream request's abort to the agent's revocation and the client going away. */
-function linkAbort(guard: AgentGuard, clientSignal: AbortSignal | undefined) {
-  const controller = new AbortController()
-  const abort = () => controller.abort()
-  guard.signal.addEventListener('abort', abort, { once: true })
-  clientSignal?.addEventListener('abort', abort, { once: true })
-  return {
-    signal: controller.signal,
-    abort,
-    // The guard's signal lives as long as the agent: listeners must not pile up on it.
-    unlink() {
-      guard.signal.removeEventListener('abort', abort)
-      clientSignal?.removeEventListener('abort', abort)
-    },
-  }
-}
-
 function settled(record: RequestRecord, settlement: Settlement): void {
   record.costUsd = settlement.costUsd
   record.outcome = 'settled'
@@ -98,45 +78,45 @@ export async function forwardModelCall(request: ForwardRequest): Promise<Respons
   if (stream && dialect.inputOnly) throw badRequest('This endpoint cannot be streamed.')
   record.model = body.model
   record.stream = stream
-  const ticket = await guard.beforeModelCall({
+  const call = await guard.startModelCall({
     model: body.model,
     provider: dialect.provider,
     input: body,
     maxOutputTokens: dialect.requestedOutputTokens(body),
+    // The agent hanging up stops the upstream request too.
+    ...(request.clientSignal ? { signal: request.clientSignal } : {}),
   })
-  record.handle = ticket.handle
+  record.handle = call.ticket.handle
   let prepared: JsonBody
   try {
-    prepared = dialect.prepare(body, ticket.maxOutputTokens, stream)
-    if (guard.signal.aborted) throw revocation(guard)
+    prepared = dialect.prepare(body, call.maxOutputTokens, stream)
   } catch (error) {
-    await failCall(guard, ticket, error, false)
-    throw error
+    throw await call.fail(error, { sent: false })
   }
-  const link = linkAbort(guard, request.clientSignal)
   let response: Response
   try {
-    response = await request.fetch(`${request.upstream.baseURL}${dialect.upstreamPath}`, {
-      method: 'POST',
-      headers: upstreamHeaders(request),
-      body: JSON.stringify(prepared),
-      signal: link.signal,
-    })
+    response = await call.send(({ signal }) =>
+      request.fetch(`${request.upstream.baseURL}${dialect.upstreamPath}`, {
+        method: 'POST',
+        headers: upstreamHeaders(request),
+        body: JSON.stringify(prepared),
+        signal,
+      }),
+    )
   } catch (error) {
-    link.unlink()
-    const sent = !neverConnected(error)
-    await failCall(guard, ticket, error, sent)
-    if (guard.signal.aborted) throw revocation(guard)
+    // No connection made: the request provably never reached the upstream.
+    const shown = await call.fail(error, neverConnected(error) ? { sent: false } : {})
+    if (KillSwitchError.isInstance(shown)) throw shown
     // An agent that hung up is not a provider failure worth reporting.
     if (!request.clientSignal?.aborted) request.onError(error)
     throw upstreamUnreachable()
   }
   const contentType = response.headers.get('content-type') ?? 'application/json'
-  if (!response.ok) return upstreamFailed(request, ticket, response, link.unlink)
+  if (!response.ok) return upstreamFailed(request, call, response)
   if (stream && contentType.includes('text/event-stream') && response.body) {
     const headers = responseHeaders(response, contentType)
     headers.set('cache-control', 'no-cache')
-    const body = guardedStream(request, ticket, response.body, link)
+    const body = guardedStream(request, call, response.body)
     // The stream writes the request's log line when it ends.
     record.deferred = true
     return new Response(body, { status: response.status, headers })
@@ -146,11 +126,9 @@ export async function forwardModelCall(request: ForwardRequest): Promise<Respons
     text = await response.text()
   } catch (error) {
     // The body broke off, or the agent was revoked (or hung up) meanwhile: it left.
-    await failCall(guard, ticket, error, true).catch(request.onError)
-    if (guard.signal.aborted) throw revocation(guard)
+    const shown = await call.fail(error).catch(() => error)
+    if (KillSwitchError.isInstance(shown)) throw shown
     throw request.clientSignal?.aborted ? error : upstreamBrokeOff()
-  } finally {
-    link.unlink()
   }
   let json: unknown
   try {
@@ -160,7 +138,7 @@ export async function forwardModelCall(request: ForwardRequest): Promise<Respons
   }
   try {
     const usage = dialect.usageOf(json)
-    settled(record, await guard.afterModelCall(ticket, { usage, text: dialect.textOf(json) }))
+    settled(record, await call.finish({ usage, text: dialect.textOf(json) }))
   } catch (error) {
     // The answer was paid for either way: the agent gets it, and the core retries the
     // settlement until the store takes it. Refusing it now would only invite a retry.
@@ -189,17 +167,21 @@ function upstreamUnreachable(): GatewayError {
   }
 }
 
-/** The upstream answered with an error: end the call (it left) and pass the answer on. */
+/**
+ * The upstream answered with an error: end the call (the core releases an outright refusal,
+ * a 4xx, and charges the rest) and pass the answer on.
+ */
 async function upstreamFailed(
   request: ForwardRequest,
-  ticket: ModelCallTicket,
+  call: ModelCall,
   response: Response,
-  unlink: () => void,
 ): Promise<Response> {
   const text = await response.text().catch(() => '')
-  unlink()
-  const error = new Error(`upstream answered ${response.status}`)
-  await failCall(request.guard, ticket, error, true, undefined, response.status)
+  const error = Object.assign(new Error(`upstream answered ${response.status}`), {
+    status: response.status,
+  })
+  const shown = await call.fail(error)
+  if (KillSwitchError.isInstance(shown)) throw shown
   request.record.outcome = `upstream ${response.status}`
   if (response.status === 401 || response.status === 403) {
     // The provider refused the gateway's own key: the agent cannot fix that, and the
@@ -224,21 +206,19 @@ async function upstreamFailed(
  */
 function guardedStream(
   request: ForwardRequest,
-  ticket: ModelCallTicket,
+  call: ModelCall,
   upstreamBody: ReadableStream<Uint8Array>,
-  link: ReturnType<typeof linkAbort>,
 ): ReadableStream<Uint8Array> {
-  const { guard, dialect, record } = request
+  const { dialect, record } = request
   const reader = upstreamBody.getReader()
   const parser = new SseParser()
   const events = dialect.streamReader(request.body)
   const encoder = new TextEncoder()
   let ended = false
 
-  const end = async (outcome: () => Promise<void>) => {
+  const end = async (outcome: () => Promise<unknown>) => {
     if (ended) return
     ended = true
-    link.unlink()
     try {
       await outcome()
     } catch (error) {
@@ -251,7 +231,7 @@ function guardedStream(
   const pass = (controller: ReadableStreamDefaultController<Uint8Array>, event: SseEvent) => {
     const step = events.read(event)
     // Counted before it is passed on: output past the hold never reaches the agent.
-    if (step.text) guard.onOutputDelta(ticket, { text: step.text })
+    if (step.text) call.output({ text: step.text })
     if (step.forward) controller.enqueue(encoder.encode(`${event.raw}\n\n`))
   }
 
@@ -262,27 +242,25 @@ function guardedStream(
         if (done) {
           const last = parser.flush()
           if (last) pass(controller, last)
-          await end(async () => {
-            const settlement = await guard.afterModelCall(ticket, { usage: events.usage() })
-            settled(record, settlement)
-          })
+          await end(async () => settled(record, await call.finish({ usage: events.usage() })))
           controller.close()
           return
         }
         for (const event of parser.push(value)) pass(controller, event)
       } catch (error) {
         // Revoked (the upstream read was aborted), over the hold, the agent hung up, or
-        // the upstream broke off.
-        link.abort()
+        // the upstream broke off. The ledger first: once the agent sees the cut, its spend
+        // is final. The core says which error stands.
         reader.cancel().catch(() => {})
-        const cause = guard.signal.aborted ? revocation(guard) : error
-        const policy = guard.signal.aborted || isPolicyError(cause)
+        let cause: unknown = error
+        await end(async () => {
+          cause = await call.fail(error, { usage: events.usage() })
+        })
+        const policy = isPolicyError(cause)
         const hungUp = !policy && request.clientSignal?.aborted === true
         if (!policy && !hungUp) request.onError(error)
         const gatewayError = policy ? toGatewayError(cause) : upstreamBrokeOff()
         record.outcome = hungUp ? 'cancelled by client' : `cut: ${gatewayError.code}`
-        // The ledger first: once the agent sees the cut, its spend is final.
-        await end(() => failCall(guard, ticket, cause, true, events.usage()))
         try {
           controller.enqueue(encoder.encode(dialect.streamError(gatewayError)))
           controller.close()
@@ -293,12 +271,9 @@ function guardedStream(
     },
     async cancel(reason) {
       // The agent stopped reading: stop the upstream, and end the call (it left).
-      link.abort()
       reader.cancel().catch(() => {})
       record.outcome = 'cancelled by client'
-      await end(() =>
-        failCall(guard, ticket, reason ?? new Error('client cancelled'), true, events.usage()),
-      )
+      await end(() => call.fail(reason ?? new Error('client cancelled'), { usage: events.usage() }))
     },
   })
 }
