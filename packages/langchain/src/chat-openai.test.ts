@@ -59,6 +59,17 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
   )
 }
 
+// The HTTP status on the error the caller got, or on one of its causes (LangChain's
+// MiddlewareError wraps the provider's error).
+function providerStatus(error: unknown): number | undefined {
+  for (let current = error; typeof current === 'object' && current !== null; ) {
+    const { status, cause } = current as { status?: unknown; cause?: unknown }
+    if (typeof status === 'number') return status
+    current = cause
+  }
+  return undefined
+}
+
 type Path = 'callback handler' | 'middleware' | 'middleware, run signal'
 
 const drain = async (stream: AsyncIterable<unknown>) => {
@@ -116,6 +127,30 @@ describe('ChatOpenAI against a local OpenAI-compatible server', () => {
         expect(after.spent).toBeGreaterThanOrEqual(provider.billMicros())
         expect(after.spent).toBeLessThanOrEqual(toMicros(agent.reserved[0] ?? 0))
       })
+    }
+
+    // A provider that refuses outright (rate limit, bad request) billed nothing: the hold is
+    // released. A 5xx may have run the model: it is charged the whole hold.
+    for (const [status, outcome] of [
+      [429, 'released'],
+      [400, 'released'],
+      [500, 'charged'],
+    ] as const) {
+      for (const streaming of [false, true]) {
+        const mode = streaming ? 'streaming' : 'not streaming'
+        it(`${path}, ${mode}: a provider ${status} before any output is ${outcome}; the caller gets the provider's error`, async () => {
+          const { agent, provider, model } = await setup(streaming, { failStatus: status })
+          const error = await rejection(invoke(path, agent, model))
+          expect(provider.requests).toHaveLength(1)
+          expect(findKillSwitchError(error)).toBeUndefined()
+          expect(providerStatus(error)).toBe(status)
+          expect(agent.reserved).toHaveLength(1)
+          const after = await ledger(agent)
+          expect(after.held).toBe(0)
+          expect(after.spent).toBe(outcome === 'released' ? 0 : toMicros(agent.reserved[0] ?? 0))
+          expect(agent.released).toHaveLength(outcome === 'released' ? 1 : 0)
+        })
+      }
     }
 
     it(`${path}: a provider that ignores the abort and bills $0.50 is charged for it, not $0`, async () => {

@@ -1,11 +1,11 @@
 // @killswitch/langchain: the kill switch for LangChain.js. Exports are listed by name, in groups.
 
-// Options and building blocks
-export type { GuardSource, KillSwitchOptions } from './guard-options.js'
 // Callback handler: models, chains, the classic AgentExecutor
 export { KillSwitchCallbackHandler } from './kill-switch-callback-handler.js'
 // createAgent (LangChain v1) middleware
 export { type KillSwitchMiddleware, killSwitchMiddleware } from './kill-switch-middleware.js'
+// Options and building blocks
+export type { GuardSource, KillSwitchOptions } from './kill-switch-options.js'
 export {
   identityFromLsParams,
   type ModelIdentity,

@@ -1,14 +1,17 @@
 // The kill switch as a LangChain callback handler, for plain models, chains and the classic
-// AgentExecutor (@langchain/classic). It reserves at model start, counts streamed tokens,
-// settles at the end, checks tools at start, and feeds errors to runaway detection. A thrown
-// error only aborts the run because `raiseError` is passed through `super(...)`.
-
+// AgentExecutor (@langchain/classic). It translates run events onto the core's lifecycle: a
+// model start begins a guarded call (kept by run id), streamed tokens are counted, the end
+// finishes it, an error fails it (the core says which error the caller sees). Tools are
+// checked and metered at start and settled at end. A thrown error aborts the run only
+// because `raiseError` is passed through `super(...)`.
 import {
   type AgentGuard,
+  adapterSetup,
+  BUDGET_SCOPE_KEY,
+  type BudgetScope,
   findKillSwitchError,
-  type ModelCallRequest,
-  type ModelCallResult,
-  type ModelCallTicket,
+  type ModelCall,
+  mergeBudgetScope,
   type ToolCallTicket,
 } from '@killswitch/core'
 import {
@@ -16,13 +19,13 @@ import {
   type HandleLLMNewTokenCallbackFields,
 } from '@langchain/core/callbacks/base'
 import type { Serialized } from '@langchain/core/load/serializable'
-import { AIMessage, type BaseMessage } from '@langchain/core/messages'
+import type { BaseMessage } from '@langchain/core/messages'
 import type { LLMResult } from '@langchain/core/outputs'
-import { type BudgetScope, pick, SCOPE_KEY, scopeOf } from './budget-scope.js'
-import { guardFromOptions, type KillSwitchOptions } from './guard-options.js'
+import type { KillSwitchOptions } from './kill-switch-options.js'
 import { identityFromLsParams, type ModelNaming } from './model-identity.js'
-import { revokedError } from './revoked-error.js'
-import { toTokenUsage } from './usage.js'
+import { modelCallResult } from './usage.js'
+
+type Metadata = Record<string, unknown> | undefined
 
 /**
  * Stops LangChain models, chains and `AgentExecutor` runs when the agent is revoked, its cap
@@ -40,10 +43,9 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
   /** Aborted when the agent is revoked: pass it in the run config (`{ signal }`). */
   readonly signal: AbortSignal
   readonly #naming: ModelNaming
-  readonly #toolPrices: Readonly<Record<string, number>>
   readonly #scope: BudgetScope
-  readonly #modelTickets = new Map<string, ModelCallTicket>()
-  readonly #toolTickets = new Map<string, ToolCallTicket>()
+  readonly #calls = new Map<string, ModelCall>()
+  readonly #tools = new Map<string, ToolCallTicket>()
   /** Run id -> id of the outermost run, so per-run limits see one agent run as one. */
   readonly #roots = new Map<string, string>()
   /** Errors already fed to the guard: a failure bubbles through every enclosing chain. */
@@ -54,17 +56,13 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
     // the rejection would be unhandled. Only the options given to super() set both.
     super({ raiseError: true })
     // LangChain copies handlers with `new this.constructor(this)`: share the guard then.
-    if (options instanceof KillSwitchCallbackHandler) {
-      this.guard = options.guard
-      this.#naming = options.#naming
-      this.#toolPrices = options.#toolPrices
-      this.#scope = options.#scope
-    } else {
-      this.guard = guardFromOptions(options)
-      this.#naming = { model: options.model, provider: options.provider }
-      this.#toolPrices = { ...options.toolPrices }
-      this.#scope = pick(options)
-    }
+    const setup =
+      options instanceof KillSwitchCallbackHandler
+        ? { guard: options.guard, naming: options.#naming, scope: options.#scope }
+        : adapterSetup(options)
+    this.guard = setup.guard
+    this.#naming = setup.naming
+    this.#scope = setup.scope
     this.signal = this.guard.signal
   }
 
@@ -74,7 +72,7 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
     runId: string,
     _runType?: string,
     _tags?: string[],
-    _metadata?: Record<string, unknown>,
+    _metadata?: Metadata,
     _runName?: string,
     parentRunId?: string,
   ): Promise<void> {
@@ -92,9 +90,9 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
     parentRunId?: string,
     extraParams?: Record<string, unknown>,
     _tags?: string[],
-    metadata?: Record<string, unknown>,
+    metadata?: Metadata,
   ): Promise<void> {
-    await this.#reserve(runId, parentRunId, metadata, { messages, tools: toolsOf(extraParams) })
+    await this.#start(runId, parentRunId, metadata, { messages, tools: toolsOf(extraParams) })
   }
 
   override async handleLLMStart(
@@ -104,9 +102,9 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
     parentRunId?: string,
     extraParams?: Record<string, unknown>,
     _tags?: string[],
-    metadata?: Record<string, unknown>,
+    metadata?: Metadata,
   ): Promise<void> {
-    await this.#reserve(runId, parentRunId, metadata, { prompts, tools: toolsOf(extraParams) })
+    await this.#start(runId, parentRunId, metadata, { prompts, tools: toolsOf(extraParams) })
   }
 
   override async handleLLMNewToken(
@@ -117,31 +115,30 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
     _tags?: string[],
     fields?: HandleLLMNewTokenCallbackFields,
   ): Promise<void> {
-    const ticket = this.#modelTickets.get(runId)
-    // Throws the typed error once the running cost reaches the hold: that ends the stream.
-    if (ticket !== undefined) this.guard.onOutputDelta(ticket, { text: deltaText(token, fields) })
+    // Throws the typed error once the output reaches what the hold pays for, or the agent
+    // is revoked: that ends the stream, and LangChain reports it to handleLLMError.
+    this.#calls.get(runId)?.output({ text: deltaText(token, fields) })
   }
 
   override async handleLLMEnd(output: LLMResult, runId: string): Promise<void> {
-    const ticket = this.#take(this.#modelTickets, runId)
-    if (ticket !== undefined) await this.guard.afterModelCall(ticket, modelCallResult(output))
+    const generation = output.generations[0]?.[0]
+    const result = modelCallResult(generation && 'message' in generation && generation.message)
+    result.text ??= generation?.text
+    await take(this.#calls, runId)?.finish(result)
   }
 
   override async handleLLMError(error: Error, runId: string): Promise<void> {
     this.#markReported(error)
-    // Revoked: the caller's signal aborted the request and the provider client threw its own
-    // AbortError ("Request was aborted."). Thrown from here (raiseError), the typed error
-    // replaces it on its way to the caller.
-    const revoked =
-      this.guard.signal.aborted && findKillSwitchError(error) === undefined
-        ? revokedError(this.guard)
-        : undefined
-    const ticket = this.#take(this.#modelTickets, runId)
-    // The model started after its hold was taken: the request may have left (and billed).
-    if (ticket !== undefined)
-      await this.guard.failModelCall(ticket, revoked ?? error, { sent: true })
-    else if (findKillSwitchError(error) === undefined) await this.guard.onError(error, 'model')
-    if (revoked !== undefined) throw revoked
+    const call = take(this.#calls, runId)
+    if (call === undefined) {
+      if (findKillSwitchError(error) === undefined) await this.guard.onError(error, 'model')
+      return
+    }
+    // The call may have left: the core charges it, unless the provider refused it outright
+    // (its 4xx status). Once revoked, the provider client threw its own AbortError
+    // ("Request was aborted."): thrown from here (raiseError), the typed error replaces it.
+    const shown = await call.fail(error)
+    if (shown !== error) throw shown
   }
 
   override async handleToolStart(
@@ -150,31 +147,27 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
     runId: string,
     parentRunId?: string,
     _tags?: string[],
-    metadata?: Record<string, unknown>,
+    metadata?: Metadata,
     runName?: string,
   ): Promise<void> {
     // The tool's name arrives as runName; the serialized tool is often a stub without it.
     const name = runName ?? tool.name ?? tool.id.at(-1) ?? 'unknown-tool'
-    const priceUsd = this.#toolPrices[name]
-    const request = {
-      name,
-      args: parseArgs(input),
-      ...this.#scopeOf(runId, parentRunId, metadata),
-    }
-    const ticket = await this.guard.beforeToolCall(
-      priceUsd === undefined ? request : { ...request, priceUsd },
+    const scope = this.#scopeOf(runId, parentRunId, metadata)
+    // The price is the core's: `toolPrices` of the kill switch, the guard or these options.
+    this.#tools.set(
+      runId,
+      await this.guard.beforeToolCall({ name, args: parseArgs(input), ...scope }),
     )
-    this.#toolTickets.set(runId, ticket)
   }
 
   override async handleToolEnd(_output: unknown, runId: string): Promise<void> {
-    const ticket = this.#take(this.#toolTickets, runId)
+    const ticket = take(this.#tools, runId)
     if (ticket !== undefined) await this.guard.afterToolCall(ticket, { ok: true })
   }
 
   override async handleToolError(error: Error, runId: string): Promise<void> {
     this.#markReported(error)
-    const ticket = this.#take(this.#toolTickets, runId)
+    const ticket = take(this.#tools, runId)
     if (ticket !== undefined) await this.guard.afterToolCall(ticket, { ok: false, error })
     else if (findKillSwitchError(error) === undefined) await this.guard.onError(error, 'tool')
   }
@@ -182,41 +175,32 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
   override async handleChainError(error: Error, runId: string): Promise<void> {
     this.#roots.delete(runId)
     // Our own refusals and errors already reported by a model or tool are not new errors.
-    if (this.#wasReported(error) || findKillSwitchError(error) !== undefined) return
+    if (this.#reported.has(error) || findKillSwitchError(error) !== undefined) return
     this.#markReported(error)
     await this.guard.onError(error, 'chain')
   }
 
-  async #reserve(
-    runId: string,
-    parentRunId: string | undefined,
-    metadata: Record<string, unknown> | undefined,
-    input: unknown,
-  ): Promise<void> {
+  async #start(runId: string, parentRunId: string | undefined, metadata: Metadata, input: unknown) {
     // LangChain puts the model's getLsParams() (ls_model_name, ls_provider...) in the metadata.
     const identity = identityFromLsParams(metadata, this.#naming)
-    const request: ModelCallRequest = {
+    const call = await this.guard.startModelCall({
       model: identity.model,
       provider: identity.provider,
       input,
       maxOutputTokens: identity.maxOutputTokens,
       ...this.#scopeOf(runId, parentRunId, metadata),
-    }
-    this.#modelTickets.set(runId, await this.guard.beforeModelCall(request))
+    })
+    this.#calls.set(runId, call)
   }
 
   /**
-   * The call's scope: the options' with the run's `metadata.killswitch` over it. Callbacks
-   * see the run config's `metadata`, not its `configurable` (LangChain copies only primitive
-   * `configurable` values, and only to tracers). Without a `runId`, the outermost LangChain
-   * run groups the calls.
+   * The options' scope with the run's `metadata.killswitch` over it. Callbacks see the run
+   * config's `metadata`, not its `configurable` (LangChain copies only primitive
+   * `configurable` values, and only to tracers). Without a `runId`, the outermost run.
    */
-  #scopeOf(
-    runId: string,
-    parentRunId: string | undefined,
-    metadata: Record<string, unknown> | undefined,
-  ): BudgetScope {
-    const scope = scopeOf(this.#scope, metadata?.[SCOPE_KEY], `metadata.${SCOPE_KEY}`)
+  #scopeOf(runId: string, parentRunId: string | undefined, metadata: Metadata): BudgetScope {
+    const key = BUDGET_SCOPE_KEY
+    const scope = mergeBudgetScope(this.#scope, metadata?.[key], `metadata.${key}`)
     return { ...scope, runId: scope.runId ?? this.#rootOf(runId, parentRunId) }
   }
 
@@ -225,50 +209,24 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
     return this.#roots.get(parentRunId) ?? parentRunId
   }
 
-  #take<T>(tickets: Map<string, T>, runId: string): T | undefined {
-    const ticket = tickets.get(runId)
-    tickets.delete(runId)
-    return ticket
-  }
-
   #markReported(error: unknown): void {
     if (typeof error === 'object' && error !== null) this.#reported.add(error)
   }
-
-  #wasReported(error: unknown): boolean {
-    return typeof error === 'object' && error !== null && this.#reported.has(error)
-  }
 }
 
-function modelCallResult(output: LLMResult): ModelCallResult {
-  const generation = output.generations[0]?.[0]
-  if (generation === undefined) return {}
-  const result: ModelCallResult = { text: generation.text }
-  // Usage is on the message (`usage_metadata`); `llmOutput` differs per provider.
-  const message = 'message' in generation ? generation.message : undefined
-  if (AIMessage.isInstance(message)) {
-    // The message is what the model said; a generation's `text` may be left empty.
-    result.text = message.text
-    const usage = toTokenUsage(message.usage_metadata)
-    if (usage !== undefined) result.usage = usage
-    if (message.tool_calls !== undefined && message.tool_calls.length > 0) {
-      result.toolCalls = message.tool_calls.map(({ name, args }) => ({ name, args }))
-    }
-  }
-  return result
+function take<T>(map: Map<string, T>, runId: string): T | undefined {
+  const value = map.get(runId)
+  map.delete(runId)
+  return value
 }
 
 // Streamed tool calls arrive as argument fragments with an empty token: count them too.
 function deltaText(token: string, fields: HandleLLMNewTokenCallbackFields | undefined): string {
   const chunk = fields?.chunk
   const message = chunk !== undefined && 'message' in chunk ? chunk.message : undefined
-  const toolArgs =
-    message !== undefined &&
-    'tool_call_chunks' in message &&
-    Array.isArray(message.tool_call_chunks)
-      ? message.tool_call_chunks.map((call: { args?: string }) => call.args ?? '').join('')
-      : ''
-  return token + toolArgs
+  const calls = (message as { tool_call_chunks?: Array<{ args?: string }> } | undefined)
+    ?.tool_call_chunks
+  return Array.isArray(calls) ? token + calls.map((call) => call.args ?? '').join('') : token
 }
 
 function toolsOf(extraParams: Record<string, unknown> | undefined): unknown {

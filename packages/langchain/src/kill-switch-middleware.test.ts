@@ -1,5 +1,4 @@
 import {
-  type AgentGuard,
   AgentRevokedError,
   findKillSwitchError,
   InvalidConfigError,
@@ -49,27 +48,16 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 describe('killSwitchMiddleware', () => {
   it('releases the hold of a call revoked before the model was called (it never left)', async () => {
     const agent = await testAgent()
-    const real = agent.ks.guard(agent.credential)
-    // Revoked between the reservation and the model call.
-    const revokingGuard = new Proxy(real, {
-      get(target, key) {
-        if (key === 'beforeModelCall') {
-          return async (request: Parameters<AgentGuard['beforeModelCall']>[0]) => {
-            const ticket = await target.beforeModelCall(request)
-            await agent.ks.agents.revoke(agent.handle, { reason: 'revoked while reserving' })
-            return ticket
-          }
-        }
-        const value: unknown = Reflect.get(target, key, target)
-        return typeof value === 'function' ? value.bind(target) : value
-      },
-    })
+    // A ready guard (the `{ guard }` option), revoked between the reservation and the model call.
+    const guard = agent.ks.guard(agent.credential)
+    const reserve = guard.beforeModelCall.bind(guard)
+    guard.beforeModelCall = async (request) => {
+      const ticket = await reserve(request)
+      await agent.ks.agents.revoke(agent.handle, { reason: 'revoked while reserving' })
+      return ticket
+    }
     const model = fakeModel().respond(new AIMessage('never sent'))
-    const killSwitch = killSwitchMiddleware({
-      killSwitch: { guard: () => revokingGuard },
-      credential: agent.credential,
-      model: TEST_MODEL,
-    })
+    const killSwitch = killSwitchMiddleware({ guard, model: TEST_MODEL })
     const error = await rejection(
       createAgent({ model, tools: [], middleware: [killSwitch] }).invoke(question),
     )

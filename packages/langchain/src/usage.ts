@@ -1,23 +1,21 @@
-// LangChain reports token usage on the AI message (`usage_metadata`), in the same shape for
-// every provider; `llmOutput` differs per provider, so it is not read. This maps it onto the
-// core's TokenUsage, whose fields mean the same things (totals that include their parts).
-
-import type { TokenUsage } from '@killswitch/core'
-import type { UsageMetadata } from '@langchain/core/messages'
+// What a LangChain model call produced, in the core's terms. Usage is read from the AI
+// message (`usage_metadata`), the same shape for every provider; `llmOutput` differs per
+// provider, so it is not read.
+import type { ModelCallResult, TokenUsage } from '@killswitch/core'
+import { AIMessage, type UsageMetadata } from '@langchain/core/messages'
 
 /**
- * Maps a LangChain `usage_metadata` onto the core's TokenUsage. Returns undefined when the
- * usage is missing or malformed, so that the guard settles the whole hold (never zero).
+ * Maps a LangChain `usage_metadata` onto the core's TokenUsage (same meanings: totals that
+ * include their parts). Undefined when missing or malformed: the core then settles its own
+ * bound, never zero.
  *
  * @example
  * const usage = toTokenUsage(message.usage_metadata)
- * await guard.afterModelCall(ticket, { usage })
  */
 export function toTokenUsage(metadata: UsageMetadata | undefined | null): TokenUsage | undefined {
   if (metadata === undefined || metadata === null || typeof metadata !== 'object') return undefined
   const inputTokens = count(metadata.input_tokens)
   const outputTokens = count(metadata.output_tokens)
-  // A usage without both totals cannot price the call: settle the hold instead of guessing.
   if (inputTokens === undefined || outputTokens === undefined) return undefined
   const usage: TokenUsage = { inputTokens, outputTokens }
   const cacheReadTokens = count(metadata.input_token_details?.cache_read)
@@ -27,6 +25,18 @@ export function toTokenUsage(metadata: UsageMetadata | undefined | null): TokenU
   if (cacheWriteTokens !== undefined) usage.cacheWriteTokens = cacheWriteTokens
   if (reasoningTokens !== undefined) usage.reasoningTokens = reasoningTokens
   return usage
+}
+
+/** The model's answer as the core settles it: usage, text and tool calls. */
+export function modelCallResult(message: unknown): ModelCallResult {
+  if (!AIMessage.isInstance(message)) return {}
+  const result: ModelCallResult = { text: message.text }
+  const usage = toTokenUsage(message.usage_metadata)
+  if (usage !== undefined) result.usage = usage
+  if (message.tool_calls !== undefined && message.tool_calls.length > 0) {
+    result.toolCalls = message.tool_calls.map(({ name, args }) => ({ name, args }))
+  }
+  return result
 }
 
 function count(value: unknown): number | undefined {

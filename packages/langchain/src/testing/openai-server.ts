@@ -17,6 +17,8 @@ export interface OpenAIServerOptions {
   tokenEveryMs?: number
   /** Keep generating, and billing, after the client disconnected. */
   ignoresDisconnect?: boolean
+  /** Refuse every request with this HTTP status and an OpenAI error body, billing nothing. */
+  failStatus?: number
 }
 
 export interface OpenAIServer {
@@ -62,6 +64,13 @@ export async function openAIServer(options: OpenAIServerOptions): Promise<OpenAI
     res.on('close', () => {
       if (!res.writableFinished) gone = true
     })
+    if (options.failStatus !== undefined) {
+      res.writeHead(options.failStatus, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ error: { message: 'refused', type: 'test_error', code: null } }))
+      onRequest()
+      onStop('done')
+      return
+    }
     const max = Number(body.max_completion_tokens ?? body.max_tokens ?? Infinity)
     const total = Math.min(options.outputTokens, max)
     const model = String(body.model)
