@@ -5,7 +5,7 @@
 // the reserve (its hold, then the confirm on the agent's slot) and for the settle (the budget's
 // share, then the outbox cleared).
 import { randomUUID } from 'node:crypto'
-import type { Store } from '@killswitch/core'
+import { createKillSwitch, type Store } from '@killswitch/core'
 import { testAgentRecord } from '@killswitch/core/conformance'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -30,21 +30,34 @@ const NOW = Date.UTC(2026, 0, 5, 12)
  * server's stream: MONITOR reports a server's commands in order.
  */
 async function commandsDuring(ports: number[], work: () => Promise<void>): Promise<number> {
+  return (await commandNamesDuring(ports, work)).length
+}
+
+/** The commands themselves (names, lower case), in the order each server saw them. */
+async function commandNamesDuring(ports: number[], work: () => Promise<void>): Promise<string[]> {
   const marker = `end-${randomUUID()}`
   const admins = ports.map((port) => new Redis({ port, host: '127.0.0.1' }))
   // Connected before MONITOR starts, so their handshakes are not counted.
   const senders = ports.map((port) => new Redis({ port, host: '127.0.0.1' }))
   await Promise.all(senders.map((sender) => sender.ping()))
   const monitors = await Promise.all(admins.map((admin) => admin.monitor()))
-  let count = 0
+  const names: string[] = []
   const closed = monitors.map(
     (monitor) =>
       new Promise<void>((resolve) => {
+        let done = false
         monitor.on('monitor', (_time: string, args: string[], source: string) => {
-          if (args[0]?.toLowerCase() === 'echo' && args[1] === marker) resolve()
+          if (done) return
+          if (args[0]?.toLowerCase() === 'echo' && args[1] === marker) {
+            // Nothing after it is counted: the next call's commands may follow at once.
+            done = true
+            resolve()
+          }
           // Scripts' own commands show as 'lua'; the cluster client's background slot
           // refreshes (CLUSTER SLOTS) are no call's round trip.
-          else if (source !== 'lua' && args[0]?.toLowerCase() !== 'cluster') count++
+          else if (source !== 'lua' && args[0]?.toLowerCase() !== 'cluster') {
+            names.push(String(args[0]).toLowerCase())
+          }
         })
       }),
   )
@@ -52,7 +65,7 @@ async function commandsDuring(ports: number[], work: () => Promise<void>): Promi
     await work()
     await Promise.all(senders.map((sender) => sender.echo(marker)))
     await Promise.all(closed)
-    return count
+    return names
   } finally {
     for (const monitor of monitors) monitor.disconnect()
     for (const admin of admins) admin.disconnect()
@@ -123,5 +136,93 @@ describe('round trips of reserve + settle', () => {
     // budget's share on its slot, outbox cleared on the agent slot.
     expect(three).toBe(6)
     await store.close()
+  })
+})
+
+/**
+ * A guarded model call, a paid tool call and a free tool call through the kill switch, with
+ * the default runaway detectors on (the activity window is written): the round trips each
+ * costs, as packages/core/src/round-trips.test.ts counts them on memory and sqlite.
+ */
+async function guardedCalls(store: Store, ports: number[]) {
+  const ks = createKillSwitch({ store, prices: { m: { inputPerMTok: 1, outputPerMTok: 1 } } })
+  const { credential } = await ks.agents.create({ handle: 'trips', spendingCap: 100 })
+  const guard = ks.guard(credential)
+  await guard.check()
+  const model = (i: number) => async () => {
+    await guard.afterModelCall(
+      await guard.beforeModelCall({ model: 'm', input: `question ${i}`, maxOutputTokens: 50 }),
+      { usage: { inputTokens: 5, outputTokens: 5 }, text: `answer ${i}` },
+    )
+  }
+  const paid = (i: number) => async () => {
+    const call = await guard.beforeToolCall({
+      name: `paid-${i}`,
+      args: { [`k${i}`]: i },
+      priceUsd: 0.01,
+    })
+    await guard.afterToolCall(call, { ok: true })
+  }
+  const free = (i: number) => async () => {
+    const call = await guard.beforeToolCall({ name: `free-${i}`, args: { [`f${i}`]: i } })
+    await guard.afterToolCall(call, { ok: i !== 1 })
+  }
+  // Warm: scripts loaded, durability checked once per connection.
+  await model(-1)()
+  await paid(-1)()
+  await free(-1)()
+  const trips: { model: string[]; paid: string[]; free: string[] }[] = []
+  for (let i = 0; i < 3; i++) {
+    trips.push({
+      model: await commandNamesDuring(ports, model(i)),
+      paid: await commandNamesDuring(ports, paid(i)),
+      free: await commandNamesDuring(ports, free(i)),
+    })
+  }
+  // Each result went with the next call's round trip; only the very last is still pending.
+  const window = await store.recordActivity('trips', [], 256)
+  await ks.close()
+  return { trips, kinds: window.map((event) => event.kind) }
+}
+
+const PER_ROUND = [
+  'model_call',
+  'model_result',
+  'tool_call',
+  'spend',
+  'tool_result',
+  'tool_call',
+  'tool_result',
+]
+
+describe('round trips per guarded call, runaway detection on', () => {
+  it('on one Redis: a model call 2 (reserve, settle), a paid tool 2, a free tool 1', async () => {
+    const store = redisStore({ url: redis.url, prefix: `rt-${randomUUID()}:` })
+    const { trips, kinds } = await guardedCalls(store, [redis.port])
+    for (const round of trips) {
+      expect(round).toEqual({
+        model: ['evalsha', 'evalsha'],
+        paid: ['evalsha', 'evalsha'],
+        free: ['evalsha'],
+      })
+    }
+    // The activity the reserves carried was written: the whole story, in order.
+    expect(kinds.slice(-20)).toEqual([0, 1, 2].flatMap(() => PER_ROUND).slice(0, -1))
+  })
+
+  it("on a cluster: the same, the activity window in the agent's slot", async () => {
+    const store = redisStore({ cluster: { nodes: cluster.nodes }, prefix: `rt-${randomUUID()}:` })
+    const { trips, kinds } = await guardedCalls(
+      store,
+      cluster.nodes.map((node) => node.port),
+    )
+    for (const round of trips) {
+      expect(round).toEqual({
+        model: ['evalsha', 'evalsha'],
+        paid: ['evalsha', 'evalsha'],
+        free: ['evalsha'],
+      })
+    }
+    expect(kinds.slice(-20)).toEqual([0, 1, 2].flatMap(() => PER_ROUND).slice(0, -1))
   })
 })

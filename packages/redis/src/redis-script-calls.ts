@@ -4,7 +4,6 @@
 
 import { randomUUID } from 'node:crypto'
 import type {
-  ActivityEvent,
   AuditEntry,
   NewAgentRecord,
   ReleaseRequest,
@@ -13,6 +12,7 @@ import type {
   Store,
   StoreEvent,
 } from '@killswitch/core'
+import { NO_ACTIVITY } from './redis-activity-mirror.js'
 import type { RedisKeys } from './redis-keys.js'
 import type { ScriptName } from './redis-scripts.js'
 import type { ClusterScriptName } from './redis-scripts-cluster.js'
@@ -165,12 +165,19 @@ export function scriptCalls(context: ScriptCallContext) {
         args: [...header(now), handle, reason, json(audit), keys.channel, published],
       }
     },
-    /** `zones`: the windows of each time zone the client knows (redis-lua-levels.ts). */
-    reserve(request: ReserveRequest, zones: string): ScriptCall {
+    /**
+     * `zones`: the windows of each time zone the client knows (redis-lua-levels.ts);
+     * `activity`: the ARGV of the call's activity (redis-activity-mirror.ts).
+     */
+    reserve(
+      request: ReserveRequest,
+      zones: string,
+      activity: readonly (string | number)[] = NO_ACTIVITY,
+    ): ScriptCall {
       const { holdId, amountMicros, ttlMs, now, run } = request
       return {
         name: 'killswitchReserveV2',
-        keys: keys.ledger(request.handle),
+        keys: [...keys.ledger(request.handle), keys.activity(request.handle)],
         args: [
           ...header(now),
           holdId,
@@ -185,6 +192,7 @@ export function scriptCalls(context: ScriptCallContext) {
           run?.parentId === undefined ? '' : String(run.parentId),
           run?.parentId !== undefined && validId(run.parentId) ? '1' : '0',
           zones,
+          ...activity,
         ],
       }
     },
@@ -329,11 +337,12 @@ export function scriptCalls(context: ScriptCallContext) {
         args: [...header(now), keys.prefix, status ?? '', ...ids],
       }
     },
-    activity(handle: string, events: readonly ActivityEvent[], keep: number): ScriptCall {
+    /** `activity`: the ARGV of recording it (redis-activity-mirror.ts). */
+    activity(handle: string, activity: readonly (string | number)[]): ScriptCall {
       return {
         name: 'killswitchActivityV2',
         keys: [keys.ledger(handle)[0], keys.activity(handle)],
-        args: [Math.max(1, Math.floor(keep)), ...events.map((event) => JSON.stringify(event))],
+        args: [...activity],
       }
     },
     mark(handle: string, key: string): ScriptCall {

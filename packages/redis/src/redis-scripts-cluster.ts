@@ -28,6 +28,7 @@
 // and sweep write the outbox, and prune forgets pending marks too. KEYS: the six ledger keys,
 // then `pending` (hash: hold id -> version, while its budgets are being held) and `outbox`.
 
+import { ACTIVITY_LUA } from './redis-lua-activity.js'
 import { LEDGER_LUA } from './redis-lua-ledger.js'
 import { LEVELS_LUA } from './redis-lua-levels.js'
 import { SCRIPTS } from './redis-scripts.js'
@@ -147,8 +148,10 @@ local bad = bad_id(id) or bad_micros('amountMicros', ARGV[6]) or bad_ttl(ARGV[7]
 if bad then return {'invalid', bad} end
 local amount, ttl, now = tonumber(ARGV[6]), tonumber(ARGV[7]), clock()
 PREFIX, ZONES = ARGV[13], cjson.decode(ARGV[20])
+local act, buffered = activity_args(21)
+local function activity() return act and record_activity(K.agent, KEYS[9], act) end
 if redis.call('EXISTS', K.agent) == 0 then
-  push_buffered(21)
+  push_buffered(buffered)
   trim_audit()
   return {'not_found'}
 end
@@ -160,7 +163,7 @@ local handle = redis.call('HGET', K.agent, 'handle')
 local levels = collect_levels(handle, cjson.decode(agent_levels[1] or '[]'), {}, nil, now)
 local zones = missing_zones()
 if #zones > 0 then return {'zones', zones, int(now)} end
-push_buffered(21)
+push_buffered(buffered)
 local a = sweep(money(), now)
 prune(now)
 if a.status == 'revoked' then trim_audit() return {'revoked', record()} end
@@ -174,7 +177,7 @@ if existing then
       return {'partial', record(), int(existing.expires), existing.levels, budget_ids,
         int(available + existing.amount), version}
     end
-    return {'ok', record(), int(existing.expires), existing.levels}
+    return {'ok', record(), int(existing.expires), existing.levels, activity()}
   end
   return {'ended', existing.state}
 end
@@ -210,16 +213,18 @@ if a.spent + a.held - a.cap > 0 then
 end
 audit_completed(entry_args(8), nil, keys, grants)
 trim_audit()
-return {'ok', record(), int(expires), keys}
+return {'ok', record(), int(expires), keys, activity()}
 `
 
-// Every budget held: the hold lists its windows and is audited. ARGV: header, holdId, budget
-// window keys (JSON), entry (head, tail, outcome, levels, grants), ...buffered
+// Every budget held: the hold lists its windows and is audited, the call's activity written.
+// KEYS[9]: the activity window. ARGV: header, holdId, budget window keys (JSON), entry (head,
+// tail, outcome, levels, grants), activity (redis-lua-activity.ts), ...buffered
 const CONFIRM_BODY = `
 use_keys(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
 local id = ARGV[5]
 local now = clock()
-push_buffered(12)
+local act, buffered = activity_args(12)
+push_buffered(buffered)
 local a = sweep(money(), now)
 local h = find_hold(id)
 redis.call('HDEL', PENDING, id)
@@ -243,7 +248,7 @@ if a.spent + a.held - a.cap > 0 then
 end
 audit_completed(entry_args(7), nil, all, grants)
 trim_audit()
-return {'ok', record(), int(h.expires), all}
+return {'ok', record(), int(h.expires), all, act and record_activity(K.agent, KEYS[9], act)}
 `
 
 // A budget refused: the agent gives back its pending hold as if it had never been taken, and
@@ -442,12 +447,12 @@ export const CLUSTER_SCRIPTS = {
     lua: agentScript(LEDGER_LEVELS_LUA, S.killswitchUpdateV2.lua, CHECKED_BUDGETS),
   },
   killswitchCReserveV1: {
-    numberOfKeys: 8,
-    lua: agentScript(LEDGER_LEVELS_LUA, `${LEDGER_LEVELS_LUA}${RESERVE_BODY}`),
+    numberOfKeys: 9,
+    lua: agentScript(LEDGER_LEVELS_LUA, `${LEDGER_LEVELS_LUA}${RESERVE_BODY}`, ACTIVITY_LUA),
   },
   killswitchCConfirmV1: {
-    numberOfKeys: 8,
-    lua: agentScript(LEDGER_LEVELS_LUA, `${LEDGER_LEVELS_LUA}${CONFIRM_BODY}`),
+    numberOfKeys: 9,
+    lua: agentScript(LEDGER_LEVELS_LUA, `${LEDGER_LEVELS_LUA}${CONFIRM_BODY}`, ACTIVITY_LUA),
   },
   killswitchCUndoV1: {
     numberOfKeys: 8,

@@ -11,6 +11,7 @@
 // Replies: {'invalid', field} before anything is written; {'not_found'}; or an outcome and
 // the agent's record (HGETALL pairs).
 
+import { ACTIVITY_LUA } from './redis-lua-activity.js'
 import { LEDGER_LUA } from './redis-lua-ledger.js'
 import { LEVELS_LUA } from './redis-lua-levels.js'
 import { approvalScripts } from './redis-scripts-approvals.js'
@@ -78,18 +79,23 @@ end
 return {'ok', records}
 `
 
+// KEYS: the six ledger keys, then the activity window.
 // ARGV: header, holdId, amountMicros, ttlMs, entry (head, tail, outcome, levels, grants), prefix,
 // request budgets (JSON), run id, run id valid ('1', '0'; '' when no run), run cap or '',
-// run parent or '', parent valid ('1'), zones (JSON), ...buffered
-const RESERVE = `${LEDGER_LEVELS_LUA}
+// run parent or '', parent valid ('1'), zones (JSON), activity (redis-lua-activity.ts),
+// ...buffered. A granted hold's reply ends with the activity window (what the caller lacks).
+const RESERVE = `${LEDGER_LEVELS_LUA}${ACTIVITY_LUA}
 ${AGENT_KEYS}
 local id = ARGV[5]
 local bad = bad_id(id) or bad_micros('amountMicros', ARGV[6]) or bad_ttl(ARGV[7]) or bad_time(CALLER_NOW)
 if bad then return {'invalid', bad} end
 local amount, ttl, now = tonumber(ARGV[6]), tonumber(ARGV[7]), clock()
 PREFIX, ZONES = ARGV[13], cjson.decode(ARGV[20])
+local act, buffered = activity_args(21)
+-- The call's activity is written only for a granted hold (a refused call is not activity).
+local function activity() return act and record_activity(K.agent, KEYS[7], act) end
 if redis.call('EXISTS', K.agent) == 0 then
-  push_buffered(21)
+  push_buffered(buffered)
   trim_audit()
   return {'not_found'}
 end
@@ -111,7 +117,7 @@ local handle = redis.call('HGET', K.agent, 'handle')
 local levels = collect_levels(handle, cjson.decode(agent_levels[1] or '[]'), budget_ids, pending, now)
 local zones = missing_zones()
 if #zones > 0 then return {'zones', zones, int(now)} end
-push_buffered(21)
+push_buffered(buffered)
 local a = sweep(money(), now)
 prune(now)
 if a.status == 'revoked' then trim_audit() return {'revoked', record()} end
@@ -119,7 +125,9 @@ local existing = find_hold(id)
 if existing then
   trim_audit()
   -- A retried reserve with the same id must not hold twice; an ended id is never reused.
-  if existing.state == 'held' then return {'ok', record(), int(existing.expires), existing.levels} end
+  if existing.state == 'held' then
+    return {'ok', record(), int(existing.expires), existing.levels, activity()}
+  end
   return {'ended', existing.state}
 end
 -- The run's budget is made on first use (checked as newRunBudget does), saved if granted.
@@ -158,7 +166,7 @@ if a.spent + a.held - a.cap > 0 then
 end
 audit_completed(entry_args(8), nil, keys, grants)
 trim_audit()
-return {'ok', record(), int(expires), keys}
+return {'ok', record(), int(expires), keys, activity()}
 `
 
 // ARGV: header, holdId, ttlMs, ...buffered. Replies {'renewed', expiresAt} or {'none'}.
@@ -394,13 +402,11 @@ if stop <= start then return {} end
 return redis.call('LRANGE', KEYS[2], start, stop - 1)
 `
 
-// KEYS: agent, activity list. ARGV: keep, ...event JSON (appended in order)
-const ACTIVITY = `
-local keep = tonumber(ARGV[1])
-if redis.call('EXISTS', KEYS[1]) == 0 then return {unpack(ARGV, 2)} end
-if #ARGV > 1 then redis.call('RPUSH', KEYS[2], unpack(ARGV, 2)) end
-redis.call('LTRIM', KEYS[2], -keep, -1)
-return redis.call('LRANGE', KEYS[2], 0, -1)
+// Activity alone (a free tool's call). KEYS: agent, activity list. ARGV: activity (from 1).
+// Replies as the reserve does, or {-1} for an unknown agent (nothing kept).
+const ACTIVITY = `${ACTIVITY_LUA}
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
+return record_activity(KEYS[1], KEYS[2], (activity_args(1)))
 `
 
 // KEYS: agent, marks set. ARGV: key. -1 when the agent is unknown.
@@ -418,7 +424,7 @@ export const SCRIPTS = {
   killswitchGetV2: { numberOfKeys: 6, lua: GET },
   killswitchFindV2: { numberOfKeys: 1, lua: FIND },
   killswitchListV2: { numberOfKeys: 1, lua: LIST },
-  killswitchReserveV2: { numberOfKeys: 6, lua: RESERVE },
+  killswitchReserveV2: { numberOfKeys: 7, lua: RESERVE },
   killswitchRenewV2: { numberOfKeys: 6, lua: RENEW },
   killswitchSettleV2: { numberOfKeys: 6, lua: SETTLE },
   killswitchReleaseV2: { numberOfKeys: 6, lua: RELEASE },

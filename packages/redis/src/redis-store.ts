@@ -29,6 +29,7 @@ import {
   windowStart,
 } from '@killswitch/core'
 import { Cluster, Redis } from 'ioredis'
+import { ActivityMirror, type ActivitySend, NO_ACTIVITY } from './redis-activity-mirror.js'
 import {
   applyOutbox,
   type ClusterLedgerContext,
@@ -94,7 +95,7 @@ export function redisStore(options: RedisStoreOptions): Store {
 
 type Invoke = (...args: (string | number)[]) => Promise<unknown>
 /** What the ledger scripts return: an outcome, and the agent's record (or a detail) after it. */
-type LedgerReply = [string, unknown?, unknown?, unknown?]
+type LedgerReply = [string, unknown?, unknown?, unknown?, unknown?]
 
 /** A Redis that can lose acknowledged writes: refused, and never covered by failOpen. */
 class VolatileRedisError extends StoreUnavailableError {}
@@ -131,6 +132,7 @@ class RedisStore implements Store {
   readonly #clusterContext: ClusterLedgerContext
   readonly #origin = randomUUID()
   readonly #listeners = new Set<(event: StoreEvent) => void>()
+  readonly #activity = new ActivityMirror()
   #subscriber: Redis | undefined
   #feed: RedisEventFeed | undefined
   #auditBuffer: AuditEntry[] = []
@@ -307,7 +309,7 @@ class RedisStore implements Store {
   async reserve(request: ReserveRequest): Promise<ReserveResult> {
     checkHoldId(request.holdId)
     await this.#caughtUp()
-    const sent = {
+    const fields = {
       amountMicros: request.amountMicros,
       ttlMs: request.ttlMs,
       now: request.now,
@@ -316,20 +318,22 @@ class RedisStore implements Store {
     const server = this.#options.clock === 'server'
     this.#refreshZones(server ? Date.now() + this.#serverOffset : request.now)
     let reply: LedgerReply = ['zones']
+    let sent: ActivitySend | undefined
     for (let attempt = 0; reply[0] === 'zones'; attempt++) {
       if (attempt === 5) {
         throw this.#unavailable('reserve', new Error('the calendar windows kept moving'))
       }
       const zones = JSON.stringify(Object.fromEntries(this.#zones))
-      const call = this.#calls.reserve(request, zones)
-      reply = await this.#ledger('reserve', request.handle, call, sent)
+      sent = request.activity && this.#activity.send(request.handle, request.activity)
+      const call = this.#calls.reserve(request, zones, sent?.args)
+      reply = await this.#ledger('reserve', request.handle, call, fields)
       if (reply[0] === 'zones') {
         const storeNow = Number(reply[2])
         if (server) this.#serverOffset = storeNow - Date.now()
         for (const zone of reply[1] as string[]) this.#zones.set(zone, zoneWindows(zone, storeNow))
       }
     }
-    if (reply[0] === 'partial') reply = await this.#reserveOnBudgets(request, reply)
+    if (reply[0] === 'partial') reply = await this.#reserveOnBudgets(request, reply, sent)
     const budgetIds = reply[0] === 'cap' ? (reply as unknown[])[4] : undefined
     if (Array.isArray(budgetIds) && budgetIds.length > 0) {
       // Refused on the agent's slot (cluster): the figure is still the least room of all levels.
@@ -339,11 +343,8 @@ class RedisStore implements Store {
       reply = [reply[0], reply[1], reply[2], available]
     }
     if (reply[0] === 'ok') {
-      // The call's runaway activity, only for a granted hold. One more round trip on Redis
-      // (memory and sqlite write it in the reserve itself): not yet folded into the script.
-      const activity = request.activity
-        ? await this.recordActivity(request.handle, request.activity.events, request.activity.keep)
-        : undefined
+      // The call's runaway activity, written by the script itself, only for a granted hold.
+      const activity = sent && this.#activity.read(request.handle, sent, reply[4])
       return {
         ok: true,
         agent: toAgentRecord(reply[1]),
@@ -605,9 +606,11 @@ class RedisStore implements Store {
   ): Promise<ActivityEvent[]> {
     const batch = Array.isArray(events) ? events : [events as ActivityEvent]
     try {
-      const call = this.#calls.activity(handle, batch, keep)
-      const lines = (await this.#run('record activity', call)) as string[]
-      return lines.map((line) => JSON.parse(line) as ActivityEvent)
+      const sent = this.#activity.send(handle, { events: batch, keep })
+      const reply = await this.#run('record activity', this.#calls.activity(handle, sent.args))
+      // An unknown agent keeps no window (as the memory store).
+      if ((reply as unknown[])[0] === -1) return [...batch]
+      return this.#activity.read(handle, sent, reply)
     } catch (error) {
       if (this.#options.failOpen && unreachable(error)) return [...batch]
       throw error
@@ -754,7 +757,12 @@ class RedisStore implements Store {
 
   /** An agent-slot cluster script: its outbox applied to the budget slots before it returns. */
   async #onAgentSlot(operation: string, handle: string, call: ScriptCall): Promise<unknown> {
-    const keys = [...call.keys.slice(0, 6), this.#keys.pending(handle), this.#keys.outbox(handle)]
+    const keys = [
+      ...call.keys.slice(0, 6),
+      this.#keys.pending(handle),
+      this.#keys.outbox(handle),
+      ...call.keys.slice(6),
+    ]
     const [inner, outbox] = (await this.#send(operation, { ...call, keys })) as [unknown, string[]]
     const now = Number(call.args[1])
     await this.#call(operation, () =>
@@ -772,7 +780,11 @@ class RedisStore implements Store {
    * Steps 2 and 3 of a cluster reserve (redis-scripts-cluster.ts): the budgets, slot by slot,
    * then the hold confirmed on the agent's slot, or undone everywhere when a budget refused.
    */
-  async #reserveOnBudgets(request: ReserveRequest, partial: LedgerReply): Promise<LedgerReply> {
+  async #reserveOnBudgets(
+    request: ReserveRequest,
+    partial: LedgerReply,
+    activity: ActivitySend | undefined,
+  ): Promise<LedgerReply> {
     const [, , , , budgetIds, available, version] = partial as unknown as [
       string,
       unknown,
@@ -815,12 +827,13 @@ class RedisStore implements Store {
     try {
       return (await this.#onAgentSlot('reserve', handle, {
         name: 'killswitchCConfirmV1',
-        keys: agentKeys,
+        keys: [...agentKeys, this.#keys.activity(handle)],
         args: [
           ...this.#calls.header(now),
           holdId,
           JSON.stringify(held.held),
           ...entryArgs(request.audit),
+          ...(activity?.args ?? NO_ACTIVITY),
           ...carried.map((entry) => JSON.stringify(entry)),
         ],
       })) as LedgerReply

@@ -1,0 +1,105 @@
+// The activity window on Redis, written by the reserve that grants a call or by the activity
+// script, read back as a delta against each process's copy (redis-activity-mirror.ts): every
+// window any process sees must be the window the memory store gives for the same calls.
+import { randomUUID } from 'node:crypto'
+import { type ActivityEvent, memoryStore, type Store } from '@killswitch/core'
+import { testAgentRecord } from '@killswitch/core/conformance'
+import fc from 'fast-check'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { redisStore } from './redis-store.js'
+import { type RedisCluster, startRedisCluster } from './test-support/start-redis-cluster.js'
+import { type RedisServer, startRedisServer } from './test-support/start-redis-server.js'
+
+let redis: RedisServer
+let cluster: RedisCluster
+beforeAll(async () => {
+  ;[redis, cluster] = await Promise.all([startRedisServer(), startRedisCluster()])
+}, 30_000)
+afterAll(async () => {
+  await Promise.all([redis?.dispose(), cluster?.dispose()])
+})
+
+const NOW = Date.UTC(2026, 0, 5, 12)
+
+interface Step {
+  /** Which of the two processes (store instances sharing one Redis) makes the call. */
+  process: 0 | 1
+  /** A granted reserve, a refused one (past the cap: no activity), or activity alone. */
+  kind: 'reserve' | 'refused' | 'record'
+  events: number
+}
+
+const step = fc.record<Step>({
+  process: fc.constantFrom(0, 1),
+  kind: fc.constantFrom('reserve', 'refused', 'record'),
+  events: fc.integer({ min: 0, max: 4 }),
+})
+
+let seq = 0
+const eventsOf = (count: number): ActivityEvent[] =>
+  Array.from({ length: count }, () => ({
+    at: NOW + seq,
+    kind: 'tool_call',
+    tool: `t${seq}`,
+    hash: `h${seq++}`,
+    micros: 123_456_789_012,
+  }))
+
+/** Runs the steps on `stores` (the processes) and returns every window each call saw. */
+async function windows(stores: Store[], handle: string, steps: Step[], keep: number) {
+  const seen: (ActivityEvent[] | undefined)[] = []
+  let hold = 0
+  for (const { process, kind, events } of steps) {
+    const store = stores[process % stores.length] as Store
+    const batch = eventsOf(events)
+    if (kind === 'record') {
+      seen.push(await store.recordActivity(handle, batch, keep))
+      continue
+    }
+    const result = await store.reserve({
+      handle,
+      holdId: `h${hold++}`,
+      amountMicros: kind === 'refused' ? 2_000_000_000 : 1,
+      ttlMs: 60_000,
+      now: NOW,
+      activity: { events: batch, keep },
+    })
+    expect(result.ok).toBe(kind !== 'refused')
+    seen.push(result.ok ? result.activity : undefined)
+  }
+  seen.push(await (stores[0] as Store).recordActivity(handle, [], keep))
+  return seen
+}
+
+describe.each([
+  ['one Redis', () => ({ url: redis.url })],
+  ['a cluster', () => ({ cluster: { nodes: cluster.nodes } })],
+])('activity windows on %s', (_name, connection) => {
+  it("are the memory store's, whichever process calls, with copies read as deltas", async () => {
+    const prefix = `act-${randomUUID()}:`
+    const processes = [
+      redisStore({ ...connection(), prefix, clock: 'caller' }),
+      redisStore({ ...connection(), prefix, clock: 'caller' }),
+    ]
+    let run = 0
+    await fc.assert(
+      // One window size a run (a detector's), as the guard keeps it.
+      fc.asyncProperty(
+        fc.array(step, { minLength: 1, maxLength: 30 }),
+        fc.constantFrom(3, 5, 8),
+        async (steps, keep) => {
+          const handle = `a${run++}`
+          const reference = memoryStore()
+          await reference.createAgent(testAgentRecord(handle, 1_000_000_000, NOW))
+          await (processes[0] as Store).createAgent(testAgentRecord(handle, 1_000_000_000, NOW))
+          const start = seq
+          const expected = await windows([reference], handle, steps, keep)
+          seq = start
+          expect(await windows(processes, handle, steps, keep)).toEqual(expected)
+        },
+      ),
+      { numRuns: 40 },
+    )
+    await Promise.all(processes.map((store) => store.close()))
+  })
+})
