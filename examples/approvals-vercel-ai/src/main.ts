@@ -111,7 +111,8 @@ async function research(
     spendingCap: 0.015,
     approvals: { enabled: true, waitMs: 0 },
   })
-  const guard = ks.guard(agent.credential)
+  // The paid tool's price belongs to the guard that runs it.
+  const guard = ks.guard(agent.credential, { toolPrices: { web_search: SEARCH_PRICE_USD } })
   let searches = 0
   const webSearch = tool({
     description: 'Searches the web (a paid API)',
@@ -123,10 +124,7 @@ async function research(
   })
   const settings = {
     model: withKillSwitch(researchModel(), { guard }),
-    tools: guardTools(
-      { web_search: webSearch },
-      { guard, toolPrices: { web_search: SEARCH_PRICE_USD } },
-    ),
+    tools: guardTools({ web_search: webSearch }, { guard }),
     // The AI SDK asks a person about a paid search only when the cap would refuse it.
     toolApproval: {
       web_search: async (): Promise<ToolApprovalStatus> => {

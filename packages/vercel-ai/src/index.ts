@@ -13,6 +13,6 @@ export {
   killSwitchMiddleware,
 } from './kill-switch-middleware.js'
 export { type ModelIdentity, modelIdentity } from './model-identity.js'
-export { guardStream, type StreamGuardOptions } from './stream-guard.js'
+export { parseToolInput, streamPartReader } from './stream-guard.js'
 export { toTokenUsage } from './usage.js'
 export { type WrappableModel, withKillSwitch } from './with-kill-switch.js'
