@@ -5,7 +5,7 @@ import { SpendingCapExceededError } from '@killswitch/core'
 import fc from 'fast-check'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { SettlementClaim } from './payment-charge.js'
-import { PaymentOutcomeUnknownError } from './payment-outcome-unknown-error.js'
+import { PaymentOutcomeUnknownError } from './payment-errors.js'
 import {
   type HostileBehaviour,
   type HostilePayee,

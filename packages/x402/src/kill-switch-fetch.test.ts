@@ -1,7 +1,14 @@
-import { AgentRevokedError, SpendingCapExceededError } from '@killswitch/core'
+import {
+  AgentRevokedError,
+  InvalidConfigError,
+  SpendingCapExceededError,
+  SpendRefusedError,
+} from '@killswitch/core'
+import { x402Client } from '@x402/core/client'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { killSwitchFetch } from './kill-switch-fetch.js'
 import type { SettlementClaim } from './payment-charge.js'
-import { PaymentRefusedError } from './payment-refused-error.js'
+import { PaymentRefusedError } from './payment-errors.js'
 import { PAYEE, startAgent, startNetwork } from './testing/x402-fixture.js'
 
 let network: Awaited<ReturnType<typeof startNetwork>>
@@ -186,12 +193,18 @@ describe('killSwitchFetch: refusing before anything is signed', () => {
     network.server.route.payTo = '0x000000000000000000000000000000000000dEaD'
     const error = await agent.pay(`${network.server.url}/search?q=1`).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(PaymentRefusedError)
-    expect(error).toMatchObject({ rule: 'payee_not_allowed', payee: network.server.route.payTo })
+    expect(error).toMatchObject({
+      rule: 'payee_not_allowed',
+      source: 'call',
+      payee: network.server.route.payTo,
+    })
+    expect((error as Error).cause).toBeInstanceOf(SpendRefusedError)
     expect(agent.signTypedData).not.toHaveBeenCalled()
+    // The core refused it and wrote the denial: nothing was held.
     const denied = (await agent.audit()).find((entry) => entry.type === 'denied')
     expect(denied?.data).toMatchObject({
       rule: 'spend_rule',
-      code: 'payment_refused',
+      code: 'spend_refused',
       payee: network.server.route.payTo,
       amount: 0.01,
       resource: `${network.server.url}/search`,
@@ -208,7 +221,8 @@ describe('killSwitchFetch: refusing before anything is signed', () => {
     const agent = await startAgent({ fetch: { maxPaymentUsd: 0.05 } })
     network.server.route.price = '$0.06'
     const error = await agent.pay(`${network.server.url}/search?q=1`).catch((e: unknown) => e)
-    expect(error).toMatchObject({ rule: 'max_payment_exceeded', amountUsd: 0.06 })
+    expect(error).toBeInstanceOf(PaymentRefusedError)
+    expect(error).toMatchObject({ rule: 'max_payment_exceeded', source: 'call', amountUsd: 0.06 })
     expect(agent.signTypedData).not.toHaveBeenCalled()
     expect(await agent.get()).toMatchObject({ spent: 0, held: 0 })
   })
@@ -238,5 +252,116 @@ describe('killSwitchFetch: refusing before anything is signed', () => {
       .catch((e: unknown) => e)
     expect(error).toMatchObject({ rule: 'unaccounted_payment' })
     expect(network.server.served).toBe(served)
+  })
+})
+
+describe("killSwitchFetch: the agent's spend rules, decided in the core", () => {
+  const stranger = '0x000000000000000000000000000000000000dEaD'
+  const holds = async (agent: Awaited<ReturnType<typeof startAgent>>) =>
+    (await agent.audit()).filter((entry) => entry.type === 'hold')
+
+  it('refuses a payee outside the agent allowedPayees, with no option on the fetch', async () => {
+    const agent = await startAgent({ spendRules: { allowedPayees: [PAYEE] } })
+    network.server.route.payTo = stranger
+    const error = await agent.pay(`${network.server.url}/search?q=1`).catch((e: unknown) => e)
+
+    expect(error).toBeInstanceOf(PaymentRefusedError)
+    expect(error).toMatchObject({ rule: 'payee_not_allowed', source: 'agent', payee: stranger })
+    expect((error as Error).cause).toMatchObject({ code: 'spend_refused', source: 'agent' })
+    expect(agent.signTypedData).not.toHaveBeenCalled()
+    expect(await agent.get()).toMatchObject({ spent: 0, held: 0 })
+    expect(await holds(agent)).toEqual([])
+    const denied = (await agent.audit()).find((entry) => entry.type === 'denied')
+    expect(denied?.data).toMatchObject({ code: 'spend_refused', payee: stranger, amount: 0.01 })
+    // The listed payee is still paid.
+    network.server.route.payTo = PAYEE
+    expect((await agent.pay(`${network.server.url}/search?q=2`)).status).toBe(200)
+    expect(await agent.get()).toMatchObject({ spent: 0.01, held: 0 })
+  })
+
+  it('refuses a payment above the agent maxSpendUsd, with no option on the fetch', async () => {
+    const agent = await startAgent({ spendRules: { maxSpendUsd: 0.05 } })
+    network.server.route.price = '$0.06'
+    const error = await agent.pay(`${network.server.url}/search?q=1`).catch((e: unknown) => e)
+
+    expect(error).toBeInstanceOf(PaymentRefusedError)
+    expect(error).toMatchObject({ rule: 'max_payment_exceeded', source: 'agent', amountUsd: 0.06 })
+    expect(agent.signTypedData).not.toHaveBeenCalled()
+    expect(await agent.get()).toMatchObject({ spent: 0, held: 0 })
+    expect(await holds(agent)).toEqual([])
+  })
+
+  it('checks the agent rules and the fetch options together: the tighter wins', async () => {
+    const agent = await startAgent({
+      spendRules: { maxSpendUsd: 0.1 },
+      fetch: { maxPaymentUsd: 0.05 },
+    })
+    network.server.route.price = '$0.06'
+    await expect(agent.pay(`${network.server.url}/search?q=1`)).rejects.toMatchObject({
+      rule: 'max_payment_exceeded',
+      source: 'call',
+    })
+    network.server.route.price = '$0.02'
+    expect((await agent.pay(`${network.server.url}/search?q=2`)).status).toBe(200)
+    expect(agent.signTypedData).toHaveBeenCalledTimes(1)
+  })
+
+  it('applies rules the operator sets after the fetch was made', async () => {
+    const agent = await startAgent()
+    expect((await agent.pay(`${network.server.url}/search?q=1`)).status).toBe(200)
+    await agent.ks.agents.update(agent.handle, { spendRules: { allowedPayees: [stranger] } })
+
+    await expect(agent.pay(`${network.server.url}/search?q=2`)).rejects.toMatchObject({
+      rule: 'payee_not_allowed',
+      source: 'agent',
+    })
+    expect(agent.signTypedData).toHaveBeenCalledTimes(1)
+    expect(await agent.get()).toMatchObject({ spent: 0.01, held: 0 })
+  })
+})
+
+describe('killSwitchFetch: options', () => {
+  it('takes a ready guard and puts payments in the run budget of its scope', async () => {
+    const agent = await startAgent()
+    const pay = killSwitchFetch({
+      guard: agent.ks.guard(agent.credential),
+      client: agent.client,
+      runId: 'run-1',
+      runCap: 0.02,
+    })
+    await pay(`${network.server.url}/search?q=1`)
+    await pay(`${network.server.url}/search?q=2`)
+    await expect(pay(`${network.server.url}/search?q=3`)).rejects.toBeInstanceOf(
+      SpendingCapExceededError,
+    )
+    expect(agent.signTypedData).toHaveBeenCalledTimes(2)
+    const holds = (await agent.audit()).filter((entry) => entry.type === 'hold')
+    expect(holds.map((entry) => entry.data.runId)).toEqual(['run-1', 'run-1'])
+  })
+
+  it('refuses bad options with InvalidConfigError naming the field', async () => {
+    const agent = await startAgent()
+    const base = { killSwitch: agent.ks, credential: agent.credential, client: agent.client }
+    const field = (options: object) => {
+      try {
+        killSwitchFetch({ ...base, ...options } as never)
+      } catch (error) {
+        expect(error).toBeInstanceOf(InvalidConfigError)
+        return (error as InvalidConfigError & { field: string }).field
+      }
+      return 'accepted'
+    }
+    expect(field({ maxPaymentUsd: -1 })).toBe('maxPaymentUsd')
+    expect(field({ maxPaymentUsd: Number.NaN })).toBe('maxPaymentUsd')
+    expect(field({ allowedPayees: '0xabc' })).toBe('allowedPayees')
+    expect(field({ allowedPayees: [''] })).toBe('allowedPayees')
+    expect(field({ verifySettlement: 'yes' })).toBe('verifySettlement')
+    expect(field({ assets: [{ network: 'eip155:8453', asset: '0x1', decimals: 6.5 }] })).toBe(
+      'assets[0]',
+    )
+    expect(field({ client: {} })).toBe('client')
+    expect(field({ credential: '' })).toBe('credential')
+    expect(field({ guard: agent.ks.guard(agent.credential) })).toBe('guard')
+    expect(field({ client: new x402Client(), maxPaymentUsd: 0 })).toBe('accepted')
   })
 })

@@ -1,26 +1,44 @@
 // The entry point: a fetch for an agent whose x402 payments go on the kill switch ledger.
-import type { AgentGuard } from '@killswitch/core'
-import { findKillSwitchError, InvalidConfigError } from '@killswitch/core'
+// It wires x402 to a PaymentCall: a hook vetoes or holds each payment before it is signed,
+// and the transport under x402 sees the signed payment leave and its answer come back (a
+// dropped connection fires no x402 hook at all).
+import {
+  type AdapterOptions,
+  adapterSetup,
+  findKillSwitchError,
+  InvalidConfigError,
+  revocationError,
+} from '@killswitch/core'
 import type { x402Client } from '@x402/core/client'
 import { wrapFetchWithPayment } from '@x402/fetch'
-import { paidRequestFetch } from './paid-request-fetch.js'
 import type { PaymentAsset } from './payment-amount.js'
 import { PaymentCall, paymentCalls } from './payment-call.js'
 import type { SettlementVerifier } from './payment-charge.js'
-import { guardPaymentHooks } from './payment-hooks.js'
-import type { PaymentRules } from './payment-rules.js'
 
 /**
- * Options of `killSwitchFetch`.
+ * This fetch's own payment rules, checked by the core together with the agent's
+ * `spendRules` (the tighter wins). All optional.
+ *
+ * @example
+ * const rules: PaymentRules = { allowedPayees: ['0x209693Bc6afc0C5328bA36FaF03C514EF312287C'], maxPaymentUsd: 0.5 }
+ */
+export interface PaymentRules {
+  /** Only these payees (`payTo`) may be paid. Omit to allow any payee the agent allows. */
+  allowedPayees?: readonly string[]
+  /** The most one payment may cost, in dollars (an `upto` payment: its maximum). */
+  maxPaymentUsd?: number
+}
+
+/**
+ * Options of `killSwitchFetch`: `{ killSwitch, credential }` or a ready `{ guard }`, the
+ * budget scope of its payments (`runId`, `budgets`...), and the x402 client.
  *
  * @example
  * const options: KillSwitchFetchOptions = { killSwitch: ks, credential, client, maxPaymentUsd: 0.5 }
  */
-export interface KillSwitchFetchOptions extends PaymentRules {
-  /** The kill switch (`createKillSwitch()`), or anything that hands out agent guards. */
-  killSwitch: { guard(credential: string): AgentGuard }
-  /** The agent's credential (`ks_...`). Its cap and revocation govern every payment. */
-  credential: string
+export interface KillSwitchFetchOptions
+  extends PaymentRules,
+    Omit<AdapterOptions, 'model' | 'provider' | 'toolPrices'> {
   /**
    * The agent's x402 client, with its schemes registered (`new x402Client().register(...)`).
    * The kill switch adds its hooks to it; pay only through the returned fetch.
@@ -38,10 +56,13 @@ export interface KillSwitchFetchOptions extends PaymentRules {
   fetch?: typeof fetch
 }
 
+/** Clients that already carry the kill switch hooks. */
+const guarded = new WeakSet<x402Client>()
+
 /**
  * A fetch for an agent that pays x402 (HTTP 402) requests under the agent's kill switch:
  * each payment is refused before it is signed when the agent is revoked, over its cap, or
- * breaks a payment rule (with the core's typed error), and otherwise held against the same
+ * breaks a spend rule (with the core's typed error), and otherwise held against the same
  * cap as its model calls. Once its signature has left the process it is charged at the
  * full authorised amount (unless a verified settlement proves less), whatever the payee
  * answers; it is released only if it was never sent.
@@ -52,95 +73,99 @@ export interface KillSwitchFetchOptions extends PaymentRules {
  * const response = await pay('https://api.example.com/search?q=x402')
  */
 export function killSwitchFetch(options: KillSwitchFetchOptions): typeof fetch {
+  const { guard, scope } = adapterSetup(options)
   validate(options)
-  const guard = options.killSwitch.guard(options.credential)
-  const { allowedPayees, maxPaymentUsd, assets, verifySettlement } = options
-  const rules = { allowedPayees, maxPaymentUsd, assets, verifySettlement }
-  guardPaymentHooks(options.client)
-  const paying = wrapFetchWithPayment(paidRequestFetch(options.fetch ?? fetch), options.client)
+  const { allowedPayees, maxPaymentUsd, client, assets, verifySettlement } = options
+  const rules =
+    allowedPayees === undefined && maxPaymentUsd === undefined
+      ? undefined
+      : { allowedPayees, maxSpendUsd: maxPaymentUsd }
+  const transport = options.fetch ?? fetch
+  const settings = { guard, scope, rules, assets, verifySettlement, transport }
+  installHooks(client)
 
   return async function guardedFetch(input, init) {
     // A revoked agent makes no requests at all, paid or not.
-    await guard.check()
+    await guard.check({ runId: scope.runId })
     const request = new Request(input, init)
     // Revocation aborts the request in flight too (a paid one that was sent is still
     // charged: the payee holds the signature).
     const signal = AbortSignal.any([request.signal, guard.signal])
-    const call = new PaymentCall(guard, rules, request.method)
+    const call = new PaymentCall(settings, request.method)
+    const paying = wrapFetchWithPayment(call.transport, client)
     try {
       const response = await paymentCalls.run(call, () => paying(request, { signal }))
       await call.finish(undefined)
       return response
     } catch (error) {
       await call.finish(error)
-      throw typedError(call, error, guard.signal)
+      // The kill switch's own error, not x402's plain wrapper around it; aborted by
+      // revocation: say so, not just "aborted".
+      if (call.refusal) throw call.refusal
+      if (findKillSwitchError(error) || !guard.signal.aborted) throw error
+      throw revocationError(guard)
     }
   }
 }
 
-/** The error the caller should see: the kill switch's own, not x402's wrapper around it. */
-function typedError(call: PaymentCall, error: unknown, signal: AbortSignal): unknown {
-  if (call.refusal) return call.refusal
-  if (findKillSwitchError(error)) return error
-  // Aborted by revocation: say so, not just "aborted".
-  if (signal.aborted && findKillSwitchError(signal.reason)) return signal.reason
-  return error
+/**
+ * Puts the kill switch's hooks on an x402 client, once. The veto runs in
+ * `onBeforePaymentCreation`, the last step before the signer: a refused payment is never
+ * signed. A payment through this client outside a guarded fetch's call is refused: its
+ * outcome could not be put on the ledger.
+ */
+function installHooks(client: x402Client): void {
+  if (guarded.has(client)) return
+  guarded.add(client)
+  client.onBeforePaymentCreation(async (context) => {
+    const call = paymentCalls.getStore()
+    const reason = 'this x402Client is guarded by a kill switch: pay through killSwitchFetch'
+    if (!call) return { abort: true, reason }
+    try {
+      await call.authorise(context)
+      return undefined
+    } catch (error) {
+      // x402 turns a veto into a plain Error; the guarded fetch rethrows this one instead.
+      call.refusal = error instanceof Error ? error : new Error(String(error))
+      return { abort: true, reason: call.refusal.message }
+    }
+  })
+  client.onAfterPaymentCreation(async (context) => {
+    paymentCalls.getStore()?.signed(context.paymentPayload)
+  })
 }
 
 function validate(options: KillSwitchFetchOptions): void {
-  if (typeof options?.killSwitch?.guard !== 'function') {
-    throw new InvalidConfigError(
-      'killSwitch',
-      'killSwitchFetch needs killSwitch: the object createKillSwitch() returned.',
-    )
-  }
-  if (typeof options.credential !== 'string' || options.credential.length === 0) {
-    throw new InvalidConfigError(
-      'credential',
-      "killSwitchFetch needs credential: the agent's credential (ks_...) from agents.create().",
-    )
-  }
+  const { maxPaymentUsd: max, allowedPayees: payees, verifySettlement, assets = [] } = options
+  const bad = (field: string, why: string) =>
+    new InvalidConfigError(field, `${field} must be ${why}.`)
   // Duck-typed: `instanceof` fails across two installed copies of @x402/core.
   const client = options.client as Partial<x402Client> | undefined
+  if (typeof client?.onBeforePaymentCreation !== 'function' || !client.createPaymentPayload) {
+    throw bad('client', "an x402Client from '@x402/fetch' with the agent's schemes registered")
+  }
+  if (max !== undefined && !(Number.isFinite(max) && max >= 0)) {
+    throw bad('maxPaymentUsd', `a finite number of dollars >= 0 (got ${String(max)})`)
+  }
   if (
-    typeof client?.onBeforePaymentCreation !== 'function' ||
-    typeof client.createPaymentPayload !== 'function'
+    payees !== undefined &&
+    !(Array.isArray(payees) && payees.every((p) => p && typeof p === 'string'))
   ) {
-    throw new InvalidConfigError(
-      'client',
-      "killSwitchFetch needs client: an x402Client from '@x402/fetch' with the agent's schemes registered.",
-    )
+    throw bad('allowedPayees', 'an array of payee addresses')
   }
-  const max = options.maxPaymentUsd
-  if (max !== undefined && (typeof max !== 'number' || !Number.isFinite(max) || max < 0)) {
-    throw new InvalidConfigError(
-      'maxPaymentUsd',
-      `maxPaymentUsd must be a finite number of dollars >= 0 (got ${String(max)}).`,
-    )
+  if (verifySettlement !== undefined && typeof verifySettlement !== 'function') {
+    throw bad('verifySettlement', 'a function (claim) => the atomic amount proven on chain')
   }
-  if (options.verifySettlement !== undefined && typeof options.verifySettlement !== 'function') {
-    throw new InvalidConfigError(
-      'verifySettlement',
-      'verifySettlement must be a function (claim) => the atomic amount proven on chain, or undefined.',
-    )
-  }
-  if (options.allowedPayees !== undefined && !Array.isArray(options.allowedPayees)) {
-    throw new InvalidConfigError(
-      'allowedPayees',
-      'allowedPayees must be an array of payee addresses.',
-    )
-  }
-  for (const [index, entry] of (options.assets ?? []).entries()) {
-    const ok =
-      typeof entry?.network === 'string' &&
-      typeof entry.asset === 'string' &&
-      Number.isInteger(entry.decimals) &&
-      entry.decimals >= 0 &&
-      entry.decimals <= 36
-    if (!ok) {
-      throw new InvalidConfigError(
+  for (const [index, entry] of assets.entries()) {
+    const { network, asset, decimals } = entry ?? {}
+    if (
+      typeof network !== 'string' ||
+      typeof asset !== 'string' ||
+      !(decimals >= 0 && decimals <= 36 && Number.isInteger(decimals))
+    ) {
+      throw bad(
         `assets[${index}]`,
-        `assets[${index}] must be { network: 'eip155:8453', asset: '0x...', decimals: 6 } (decimals an integer 0-36).`,
+        "{ network: 'eip155:8453', asset: '0x...', decimals: 6 }, decimals an integer 0-36",
       )
     }
   }

@@ -2,7 +2,7 @@ import type { PaymentRequirements } from '@x402/core/types'
 import { getDefaultAsset } from '@x402/evm'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { atomicToMicros, paymentAmount, sameAddress } from './payment-amount.js'
+import { atomicToMicros, paymentAmount } from './payment-amount.js'
 
 const USDC = getDefaultAsset('eip155:84532').asset
 const requirements = (over: Partial<PaymentRequirements>): PaymentRequirements => ({
@@ -75,12 +75,5 @@ describe('atomicToMicros', () => {
 
   it('reports an amount beyond exact numbers as infinite, which no cap allows', () => {
     expect(atomicToMicros(10n ** 30n, 6)).toBe(Number.POSITIVE_INFINITY)
-  })
-})
-
-describe('sameAddress', () => {
-  it('ignores the casing of EVM addresses only', () => {
-    expect(sameAddress('0xAbC0', '0xabc0')).toBe(true)
-    expect(sameAddress('AbC', 'abc')).toBe(false)
   })
 })

@@ -1,15 +1,11 @@
 // What an x402 payment costs in dollars, from its requirements. x402 prices in atomic units
 // of a token (USDC has 6 decimals: "10000" is $0.01); the ledger counts integer
 // micro-dollars. The conversion rounds up, so the ledger never holds less than is paid.
+import { samePayee } from '@killswitch/core'
 import type { PaymentRequirements } from '@x402/core/types'
 import { findDefaultAsset } from '@x402/evm'
 
-/**
- * A USD-pegged token the kill switch may pay with, beyond x402's default assets.
- *
- * @example
- * const asset: PaymentAsset = { network: 'eip155:8453', asset: '0x...', decimals: 6 }
- */
+/** A USD-pegged token the kill switch may pay with, beyond x402's default assets. */
 export interface PaymentAsset {
   /** CAIP-2 network, e.g. `eip155:8453`. */
   network: string
@@ -19,17 +15,10 @@ export interface PaymentAsset {
   decimals: number
 }
 
-/**
- * A payment's amount, in the token's atomic units and in ledger terms.
- *
- * @example
- * const amount: PaymentAmount = { atomic: 10000n, decimals: 6, micros: 10000, usd: 0.01 }
- */
+/** A payment's amount: atomic units (`upto`: the maximum), and micro-dollars rounded up. */
 export interface PaymentAmount {
-  /** Atomic units, as the requirements state them (for `upto`: the maximum). */
   atomic: bigint
   decimals: number
-  /** Integer micro-dollars, rounded up. */
   micros: number
   /** Dollars (`micros / 1e6`), what the ledger is given. */
   usd: number
@@ -49,8 +38,13 @@ export function paymentAmount(
   requirements: PaymentRequirements,
   assets: readonly PaymentAsset[] = [],
 ): PaymentAmount | undefined {
-  const decimals = assetDecimals(requirements.asset, requirements.network, assets)
-  const atomic = atomicAmount(requirements)
+  const { asset, network } = requirements
+  const decimals =
+    assets.find((entry) => entry.network === network && samePayee(entry.asset, asset))?.decimals ??
+    findDefaultAsset(asset, network as `${string}:${string}`)?.decimals
+  // v1 requirements carry `maxAmountRequired` instead of `amount`.
+  const v1 = requirements as { maxAmountRequired?: string }
+  const atomic = parseAtomic(requirements.amount ?? v1.maxAmountRequired)
   if (decimals === undefined || atomic === undefined) return undefined
   const micros = atomicToMicros(atomic, decimals)
   return { atomic, decimals, micros, usd: micros / 1_000_000 }
@@ -72,37 +66,7 @@ export function atomicToMicros(atomic: bigint, decimals: number): number {
   return micros > BigInt(Number.MAX_SAFE_INTEGER) ? Number.POSITIVE_INFINITY : Number(micros)
 }
 
-/**
- * The atomic amount of a settlement (`settleResponse.amount`, what an `upto` payment really
- * charged), or undefined when it is missing or not a non-negative integer.
- */
+/** An atomic amount as x402 writes it (a string of digits), or undefined when it is not one. */
 export function parseAtomic(value: unknown): bigint | undefined {
   return typeof value === 'string' && /^\d+$/.test(value) ? BigInt(value) : undefined
-}
-
-function atomicAmount(requirements: PaymentRequirements): bigint | undefined {
-  // v1 requirements carry `maxAmountRequired` instead of `amount`.
-  const v1 = requirements as PaymentRequirements & { maxAmountRequired?: string }
-  return parseAtomic(requirements.amount ?? v1.maxAmountRequired)
-}
-
-function assetDecimals(
-  asset: string,
-  network: string,
-  assets: readonly PaymentAsset[],
-): number | undefined {
-  const listed = assets.find(
-    (entry) => entry.network === network && sameAddress(entry.asset, asset),
-  )
-  if (listed) return listed.decimals
-  return findDefaultAsset(asset, network as `${string}:${string}`)?.decimals
-}
-
-/**
- * Compares two addresses: case-insensitively for EVM hex addresses (checksum casing is
- * not identity), exactly for anything else (Solana's base58 is case-sensitive).
- */
-export function sameAddress(a: string, b: string): boolean {
-  const hex = /^0x[0-9a-fA-F]+$/
-  return hex.test(a) && hex.test(b) ? a.toLowerCase() === b.toLowerCase() : a === b
 }

@@ -1,177 +1,250 @@
-// One call of the guarded fetch and the payments made inside it. The x402 hooks and the
-// inner fetch find it through AsyncLocalStorage: hooks are per x402Client, shared by every
-// concurrent call, so the call state cannot live in their closures.
+// One call of the guarded fetch and the payments x402 makes inside it, from hold to charge:
+// held before it is signed, released if its signature never left the process, charged once
+// it did, whatever the payee answers. The x402 hooks find the call through AsyncLocalStorage:
+// they belong to the x402Client, shared by every concurrent call.
 import { AsyncLocalStorage } from 'node:async_hooks'
-import type { AgentGuard, SpendTicket } from '@killswitch/core'
-import type { PaymentPayload } from '@x402/core/types'
-import { atomicToMicros, type PaymentAmount, type PaymentAsset } from './payment-amount.js'
-import { paymentCharge, type SettlementVerifier } from './payment-charge.js'
-import type { PaymentOutcome } from './payment-outcome.js'
-import type { PaymentRules } from './payment-rules.js'
+import type { AgentGuard, BudgetScope, SpendRules, SpendTicket } from '@killswitch/core'
+import { SpendRefusedError } from '@killswitch/core'
+import type { PaymentCreationContext } from '@x402/core/client'
+import type { PaymentPayload, PaymentRequirements } from '@x402/core/types'
+import type { PaymentAmount, PaymentAsset } from './payment-amount.js'
+import { atomicToMicros, paymentAmount } from './payment-amount.js'
+import type { SettlementVerifier } from './payment-charge.js'
+import { paymentCharge, verifiedAmount } from './payment-charge.js'
+import {
+  PaymentOutcomeUnknownError,
+  PaymentRefusedError,
+  paymentRefusal,
+} from './payment-errors.js'
+import { type PaymentOutcome, paymentOutcome } from './payment-outcome.js'
 
-/** A payment from its reservation to its charge. */
-export interface PaymentRecord {
+/** Grace on top of the authorisation's validity, for clock skew between us and the chain. */
+const VALIDITY_GRACE_MS = 60_000
+
+/** What every call of one guarded fetch shares. */
+export interface PaymentSettings {
+  guard: AgentGuard
+  scope: BudgetScope
+  /** The fetch's `allowedPayees`/`maxPaymentUsd`, checked by the core with the agent's own. */
+  rules: SpendRules | undefined
+  assets: readonly PaymentAsset[] | undefined
+  verifySettlement: SettlementVerifier | undefined
+  transport: typeof fetch
+}
+
+interface Payment {
   readonly ticket: SpendTicket
+  readonly requirements: PaymentRequirements
   readonly amount: PaymentAmount
-  readonly scheme: string
-  readonly network: string
-  readonly asset: string
-  readonly payee: string
-  /** The paid resource, without query string (queries can carry the agent's data). */
   readonly resource: string
-  /** How long the signed authorisation is valid, from when it is signed. */
-  readonly validityMs: number | undefined
-  /** When the authorisation expires (ms since the epoch), set once it is signed. */
-  validUntil: number | undefined
-  /** The signed payload, once signed (a settlement verifier needs it). */
-  payload: PaymentPayload | undefined
-  /**
-   * `reserved`/`signed`: still inside the process, so releasable. `sent`: the signature
-   * left, so it is money. `charged`/`released`: on the ledger.
-   */
-  state: 'reserved' | 'signed' | 'sent' | 'charged' | 'released'
+  /** `held`: still in the process, releasable. `sent`: money. `done`: on the ledger. */
+  state: 'held' | 'sent' | 'done'
+  /** Once signed: the payload, and when it expires (ms since the epoch) if that is known. */
+  payload?: PaymentPayload
+  validUntil?: number | undefined
 }
 
-/** The options of `killSwitchFetch` a call needs. */
-export interface CallRules extends PaymentRules {
-  assets?: readonly PaymentAsset[]
-  verifySettlement?: SettlementVerifier
-}
+/** The current guarded fetch call, seen from the x402 hooks. */
+export const paymentCalls = new AsyncLocalStorage<PaymentCall>()
 
-/** What a call of the guarded fetch knows. */
 export class PaymentCall {
-  readonly payments: PaymentRecord[] = []
+  readonly #payments: Payment[] = []
   /** The typed error behind a vetoed payment: x402 reports it as a plain Error. */
   refusal: Error | undefined
 
   constructor(
-    readonly guard: AgentGuard,
-    readonly rules: CallRules,
+    readonly settings: PaymentSettings,
     /** The HTTP method, for the audit description. */
     readonly method: string,
   ) {}
 
-  /** The payment about to be sent: the latest one not sent yet. */
-  unsent(): PaymentRecord | undefined {
-    const last = this.payments.at(-1)
-    return last && (last.state === 'reserved' || last.state === 'signed') ? last : undefined
+  /**
+   * The veto, from `onBeforePaymentCreation` (the last step before the signer): refuses the
+   * payment (revoked, a spend rule, over the cap, an unpriceable asset, store down) or holds
+   * its amount against the agent's cap, atomically with its model-call spend.
+   */
+  async authorise(context: PaymentCreationContext): Promise<void> {
+    const { guard, scope, rules, assets } = this.settings
+    const requirements = context.selectedRequirements
+    const { payTo: payee, asset, network, scheme } = requirements
+    const amount = paymentAmount(requirements, assets)
+    const resource = resourceOf(context)
+    // Carried into the settled and released entries too (the hold's details are merged).
+    const details = { payee, asset, network, resource, scheme }
+    const spend = { kind: 'payment', description: `${this.method} ${resource}`, payee, details }
+    if (!amount) {
+      // Revocation first: it is the answer that matters at 2 AM, whatever else is wrong.
+      await guard.check()
+      const refusal = new PaymentRefusedError({
+        rule: 'unknown_asset',
+        payee,
+        message: `Payment to ${payee} refused: asset ${asset} on ${network} is not a known USD stablecoin, so it cannot be priced against the cap. If it is one, list it: killSwitchFetch({ assets: [{ network: '${network}', asset: '${asset}', decimals: 6 }] }).`,
+      })
+      await guard.refuseSpend({ ...spend, amountUsd: 0 }, refusal)
+      throw refusal
+    }
+    const validityMs = requirements.maxTimeoutSeconds * 1000
+    const ticket = await guard
+      .reserveSpend({
+        ...scope,
+        ...spend,
+        amountUsd: amount.usd,
+        details: { ...details, amountAtomic: String(amount.atomic), amountUsd: amount.usd },
+        rules,
+        // A backstop only: every hold is settled or released explicitly when its call ends.
+        ttlMs: validityMs > 0 ? validityMs + VALIDITY_GRACE_MS : undefined,
+      })
+      .catch((error: unknown) => {
+        throw error instanceof SpendRefusedError ? paymentRefusal(error) : error
+      })
+    this.#payments.push({ ticket, requirements, amount, resource, state: 'held' })
+  }
+
+  /** From `onAfterPaymentCreation`: the payment is signed. */
+  signed(payload: PaymentPayload): void {
+    const payment = this.#unsent()
+    if (!payment) return
+    payment.payload = payload
+    // EIP-3009's `validBefore` (seconds), else the route's `maxTimeoutSeconds` from now.
+    const inner = payload.payload as { authorization?: { validBefore?: unknown } } | undefined
+    const before = inner?.authorization?.validBefore
+    const validityMs = payment.requirements.maxTimeoutSeconds * 1000
+    payment.validUntil =
+      typeof before === 'string' && /^\d{1,12}$/.test(before)
+        ? Number(before) * 1000
+        : validityMs > 0
+          ? Date.now() + validityMs
+          : undefined
   }
 
   /**
-   * Charges a sent payment: settles its hold at what the payee can collect (see
-   * `paymentCharge`), whatever the response said. Never releases it.
+   * The transport under x402. A request that carries a payment is charged by its answer
+   * before the answer is handed back; one whose payment header the kill switch did not
+   * authorise (set by the caller, say) would spend off the ledger, so it is not sent.
    */
-  async record(payment: PaymentRecord, outcome: PaymentOutcome): Promise<void> {
-    if (payment.state === 'charged' || payment.state === 'released') return
-    payment.state = 'charged'
-    const verified = await this.verify(payment, outcome)
-    const charge = paymentCharge(payment, outcome, verified.atomic)
-    const validUntil = payment.validUntil ?? Date.now() + (payment.validityMs ?? 0)
-    const details: Record<string, unknown> = {
-      payee: payment.payee,
-      resource: payment.resource,
+  transport: typeof fetch = async (input, init) => {
+    const request = new Request(input, init)
+    const { transport } = this.settings
+    if (!request.headers.has('PAYMENT-SIGNATURE') && !request.headers.has('X-PAYMENT')) {
+      return transport(request)
+    }
+    const payment = this.#unsent()
+    if (!payment) {
+      throw new PaymentRefusedError({
+        rule: 'unaccounted_payment',
+        message:
+          'A request carried a payment header (PAYMENT-SIGNATURE or X-PAYMENT) that the kill switch did not authorise: it was not sent. Let killSwitchFetch make the payment.',
+      })
+    }
+    // Aborted before it left (revoked, or the caller gave up): the signature never left
+    // the process, so the payment stays unsent and its hold is released.
+    request.signal.throwIfAborted()
+    // Past the authorisation's expiry an answer can change nothing (the payment is charged
+    // either way), so a payee that never answers does not keep the call open for ever.
+    const until = payment.validUntil
+    const expiry =
+      until === undefined ? [] : [AbortSignal.timeout(Math.max(until - Date.now(), 1_000))]
+    const signal = AbortSignal.any([request.signal, ...expiry])
+    payment.state = 'sent'
+    let response: Response
+    try {
+      response = await transport(new Request(request, { signal }))
+    } catch (error) {
+      // The signed authorisation may have reached the payee: it can collect it.
+      await this.#charge(payment, { reason: 'no_response' })
+      const { resource, amount } = payment
+      const details = { payee: payment.requirements.payTo, amountUsd: amount.usd, resource }
+      throw new PaymentOutcomeUnknownError(
+        { ...details, validUntil: until ?? Date.now() },
+        { cause: error },
+      )
+    }
+    await this.#charge(
+      payment,
+      paymentOutcome(response.status, (name) => response.headers.get(name)),
+    )
+    return response
+  }
+
+  /**
+   * Ends the call. A payment held but never sent cannot be collected, so its hold is
+   * released; one sent but not charged yet (the transport leaves none) is charged in full.
+   * A ledger write that fails here (the store is down) is not retried: the hold then stays
+   * until the ledger charges it at its TTL.
+   */
+  async finish(error: unknown): Promise<void> {
+    for (const payment of this.#payments) {
+      if (payment.state === 'sent') {
+        await this.#charge(payment, { reason: 'no_response' }).catch(() => undefined)
+      } else if (payment.state === 'held') {
+        payment.state = 'done'
+        const message = error instanceof Error ? error.message : null
+        const details = { paymentOutcome: 'not_sent', error: message }
+        await this.settings.guard
+          .releaseSpend(payment.ticket, { reason: 'not_sent', details })
+          .catch(() => undefined)
+      }
+    }
+  }
+
+  /** The payment about to be sent: the latest one, while it is held. */
+  #unsent(): Payment | undefined {
+    const last = this.#payments.at(-1)
+    return last?.state === 'held' ? last : undefined
+  }
+
+  /** Settles a sent payment at what the payee can collect (`paymentCharge`), never less. */
+  async #charge(payment: Payment, outcome: PaymentOutcome): Promise<void> {
+    if (payment.state === 'done') return
+    payment.state = 'done'
+    const { scheme, network, asset, payTo } = payment.requirements
+    const { verifySettlement, guard } = this.settings
+    const { atomic, decimals } = payment.amount
+    const { payload } = payment
+    // Only a claimed settlement of a scheme that may charge less is worth proving.
+    const verified =
+      verifySettlement && payload && outcome.reason === 'settled' && scheme !== 'exact'
+        ? await verifiedAmount(verifySettlement, {
+            ...{ scheme, network, asset, payTo, authorisedAtomic: atomic, paymentPayload: payload },
+            ...{ transaction: outcome.transaction, claimedAtomic: outcome.claimedAtomic },
+          })
+        : {}
+    const charge = paymentCharge({ scheme, network, atomic }, outcome, verified.atomic)
+    const details = {
       status: outcome.status ?? null,
       // Not `outcome`: the ledger writes its own under that name.
       paymentOutcome: charge.outcome,
+      reason: outcome.reason === 'settled' ? undefined : outcome.reason,
+      errorReason: outcome.errorReason,
+      transaction: outcome.transaction,
+      claimedAtomic: outcome.claimedAtomic?.toString(),
+      claimedAmount: outcome.claimedAmount,
       chargedAtomic: String(charge.atomic),
       basis: charge.basis,
+      suspicious: charge.suspicious,
+      verifyError: verified.error,
       // Until then the payee can still submit the authorisation on chain.
-      validUntil: new Date(validUntil).toISOString(),
+      validUntil: new Date(payment.validUntil ?? Date.now()).toISOString(),
     }
-    if (outcome.type === 'unproven') {
-      details.reason = outcome.reason
-      if (outcome.errorReason !== undefined) details.errorReason = outcome.errorReason
-    } else {
-      details.transaction = outcome.transaction ?? null
-      if (outcome.claimedAtomic !== undefined) details.claimedAtomic = String(outcome.claimedAtomic)
-      if (outcome.claimedRaw !== undefined) details.claimedAmount = outcome.claimedRaw
-    }
-    if (verified.error !== undefined) details.verifyError = verified.error
-    if (charge.suspicious !== undefined) details.suspicious = charge.suspicious
-    await this.guard.settleSpend(payment.ticket, {
-      amountUsd: atomicToMicros(charge.atomic, payment.amount.decimals) / 1_000_000,
-      details,
+    await guard.settleSpend(payment.ticket, {
+      amountUsd: atomicToMicros(charge.atomic, decimals) / 1_000_000,
+      details: Object.fromEntries(
+        Object.entries(details).filter(([, value]) => value !== undefined),
+      ),
     })
-  }
-
-  /**
-   * Asks the configured `verifySettlement` what a settled non-`exact` payment really
-   * moved. Its failure, or an answer that is not an amount, proves nothing.
-   */
-  private async verify(
-    payment: PaymentRecord,
-    outcome: PaymentOutcome,
-  ): Promise<{ atomic: bigint | undefined; error: string | undefined }> {
-    const verifier = this.rules.verifySettlement
-    if (!verifier || outcome.type !== 'settled' || payment.scheme === 'exact' || !payment.payload) {
-      return { atomic: undefined, error: undefined }
-    }
-    try {
-      const atomic = await verifier({
-        scheme: payment.scheme,
-        network: payment.network,
-        asset: payment.asset,
-        payTo: payment.payee,
-        transaction: outcome.transaction,
-        claimedAtomic: outcome.claimedAtomic,
-        authorisedAtomic: payment.amount.atomic,
-        paymentPayload: payment.payload,
-      })
-      if (atomic === undefined) return { atomic: undefined, error: undefined }
-      if (typeof atomic !== 'bigint' || atomic < 0n) {
-        return { atomic: undefined, error: 'verifySettlement returned no bigint amount >= 0' }
-      }
-      return { atomic, error: undefined }
-    } catch (error) {
-      return {
-        atomic: undefined,
-        error: (error instanceof Error ? error.message : String(error)).slice(0, 200),
-      }
-    }
-  }
-
-  /** Releases a payment whose signature never left the process. */
-  async release(
-    payment: PaymentRecord,
-    outcome: string,
-    details: Record<string, unknown> = {},
-  ): Promise<void> {
-    payment.state = 'released'
-    await this.guard.releaseSpend(payment.ticket, {
-      reason: outcome,
-      details: {
-        payee: payment.payee,
-        resource: payment.resource,
-        paymentOutcome: outcome,
-        ...details,
-      },
-    })
-  }
-
-  /**
-   * Ends the call. A payment reserved or signed but never sent cannot be collected (the
-   * signature never left the process), so its hold is released. One sent but not charged
-   * yet (which the inner fetch should never leave behind) is charged in full. A ledger
-   * write that fails here (the store is down) is not retried: the hold then stays until
-   * the ledger resolves it at its TTL.
-   */
-  async finish(error: unknown): Promise<void> {
-    for (const payment of this.payments) {
-      if (payment.state === 'sent') {
-        await this.record(payment, {
-          type: 'unproven',
-          reason: 'no_response',
-          status: undefined,
-          errorReason: undefined,
-        }).catch(() => undefined)
-      } else if (payment.state === 'reserved' || payment.state === 'signed') {
-        await this.release(payment, 'not_sent', {
-          error: error instanceof Error ? error.message : null,
-        }).catch(() => undefined)
-      }
-    }
   }
 }
 
-/** The current guarded fetch call, seen from the x402 hooks and the inner fetch. */
-export const paymentCalls = new AsyncLocalStorage<PaymentCall>()
+/** The paid resource's URL without its query string (queries carry the agent's data). */
+function resourceOf(context: PaymentCreationContext): string {
+  // v2 names the resource in the 402 response; v1 in each requirement.
+  const v1 = context.selectedRequirements as { resource?: unknown }
+  const url =
+    context.paymentRequired.resource?.url ?? (typeof v1.resource === 'string' ? v1.resource : '')
+  try {
+    const parsed = new URL(url)
+    return `${parsed.origin}${parsed.pathname}`
+  } catch {
+    return url.split(/[?#]/)[0] ?? ''
+  }
+}

@@ -16,9 +16,9 @@ describe('paymentOutcome', () => {
   it('settled: reports the claimed amount, transaction and network', () => {
     const header = settlement(true, { amount: '20000' })
     expect(paymentOutcome(200, headers({ 'PAYMENT-RESPONSE': header }))).toEqual({
-      type: 'settled',
+      reason: 'settled',
       claimedAtomic: 20000n,
-      claimedRaw: undefined,
+      claimedAmount: undefined,
       transaction: '0xabc',
       network: 'eip155:84532',
       status: 200,
@@ -28,7 +28,7 @@ describe('paymentOutcome', () => {
   it('reads the v1 settlement header', () => {
     const header = settlement(true)
     expect(paymentOutcome(200, headers({ 'X-PAYMENT-RESPONSE': header }))).toMatchObject({
-      type: 'settled',
+      reason: 'settled',
       claimedAtomic: undefined,
     })
   })
@@ -37,14 +37,13 @@ describe('paymentOutcome', () => {
     const header = settlement(true, { amount: '-5' })
     expect(paymentOutcome(200, headers({ 'PAYMENT-RESPONSE': header }))).toMatchObject({
       claimedAtomic: undefined,
-      claimedRaw: '-5',
+      claimedAmount: '-5',
     })
   })
 
   it('unproven: a failed settlement, a 402 again, or another error status', () => {
     const failed = settlement(false, { errorReason: 'insufficient_funds' })
     expect(paymentOutcome(402, headers({ 'PAYMENT-RESPONSE': failed }))).toMatchObject({
-      type: 'unproven',
       reason: 'settle_failed',
       errorReason: 'insufficient_funds',
     })
@@ -55,23 +54,19 @@ describe('paymentOutcome', () => {
       accepts: [],
     })
     expect(paymentOutcome(402, headers({ 'PAYMENT-REQUIRED': required }))).toMatchObject({
-      type: 'unproven',
       reason: 'payment_required',
       errorReason: 'invalid_exact_evm_signature',
     })
     expect(paymentOutcome(503, headers({}))).toMatchObject({
-      type: 'unproven',
       reason: 'server_error',
     })
   })
 
   it('unproven: served without a settlement, or an unreadable one', () => {
     expect(paymentOutcome(200, headers({}))).toMatchObject({
-      type: 'unproven',
       reason: 'no_settlement',
     })
     expect(paymentOutcome(200, headers({ 'PAYMENT-RESPONSE': 'not base64 json' }))).toMatchObject({
-      type: 'unproven',
       reason: 'no_settlement',
     })
   })

@@ -1,6 +1,11 @@
 // Everything a killSwitchFetch test needs, offline: a facilitator, a paid search API, a
 // kill switch with one agent, and an x402 client whose signer is a spy.
-import { createKillSwitch, type KillSwitch, type KillSwitchOptions } from '@killswitch/core'
+import {
+  createKillSwitch,
+  type KillSwitch,
+  type KillSwitchOptions,
+  type SpendRules,
+} from '@killswitch/core'
 import { x402Client } from '@x402/core/client'
 import { ExactEvmScheme } from '@x402/evm/exact/client'
 import { ExactEvmSchemeV1 } from '@x402/evm/exact/v1/client'
@@ -36,6 +41,8 @@ export async function startNetwork(): Promise<{
 export async function startAgent(
   options: {
     spendingCap?: number
+    /** The agent's own spend rules (its policy in the core). */
+    spendRules?: SpendRules
     killSwitch?: KillSwitchOptions
     fetch?: Partial<Omit<KillSwitchFetchOptions, 'killSwitch' | 'credential' | 'client'>>
     client?: (client: x402Client) => void
@@ -43,7 +50,11 @@ export async function startAgent(
 ) {
   const ks: KillSwitch = createKillSwitch({ runaway: false, ...options.killSwitch })
   const handle = 'search-agent'
-  const agent = await ks.agents.create({ handle, spendingCap: options.spendingCap ?? 1 })
+  const agent = await ks.agents.create({
+    handle,
+    spendingCap: options.spendingCap ?? 1,
+    ...(options.spendRules ? { spendRules: options.spendRules } : {}),
+  })
   const account = privateKeyToAccount(generatePrivateKey())
   // The spy proves what was signed: a refused payment never reaches it.
   const signTypedData = vi.fn(account.signTypedData)
