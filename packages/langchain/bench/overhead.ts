@@ -1,6 +1,9 @@
-// What the kill switch adds to a LangChain call: the bare fake model against the same model
-// with the callback handler, and a one-turn createAgent run without and with the middleware,
-// measured in the same run (tinybench). The ledger is the in-memory store, so this is the
+// What the kill switch adds to a LangChain call. The target rows ("vs a no-op ...") put each
+// hook beside a no-op hook of the same kind: the callback handler against an awaited handler
+// that does nothing, the middleware against a middleware with the same hooks (beforeModel,
+// wrapModelCall, wrapToolCall) that only pass through. The other rows are context: the bare
+// model or agent, which includes LangChain's own hook machinery. Interleaved rounds in one
+// process (tinybench), the median of the rounds' medians. The ledger is the in-memory store, so this is the
 // adapter's and the guard's own cost, not a network store's. Runaway detection is off here:
 // thousands of calls a second would (rightly) trip the call-rate detector.
 // Run alone: npm run x -- node packages/langchain/bench/overhead.ts
@@ -9,7 +12,7 @@ import { KillSwitchCallbackHandler, killSwitchMiddleware } from '@killswitch/lan
 import { BaseCallbackHandler } from '@langchain/core/callbacks/base'
 import { HumanMessage } from '@langchain/core/messages'
 import { FakeListChatModel } from '@langchain/core/utils/testing'
-import { createAgent } from 'langchain'
+import { createAgent, createMiddleware } from 'langchain'
 import { Bench } from 'tinybench'
 
 export interface OverheadRow {
@@ -20,6 +23,7 @@ export interface OverheadRow {
 }
 
 const MODEL = 'bench-model'
+const ROUNDS = 7
 
 /** An awaited handler that does nothing: what any awaited LangChain callback costs. */
 class NoopHandler extends BaseCallbackHandler {
@@ -46,57 +50,80 @@ export async function benchLangchainOverhead(): Promise<OverheadRow[]> {
   const forHandler = await guardedAgent()
   const forHandlerVsNoop = await guardedAgent()
   const forMiddleware = await guardedAgent()
-
-  const bareModel = model()
-  const noopModel = model()
-  const guardedModel = model()
-  const guardedModel2 = model()
+  const forMiddlewareVsNoop = await guardedAgent()
+  const [bareModel, noopModel, guardedModel, guardedModel2] = [model(), model(), model(), model()]
   const noop = new NoopHandler()
   const handler = new KillSwitchCallbackHandler(forHandler)
   const handler2 = new KillSwitchCallbackHandler(forHandlerVsNoop)
-  const bareAgent = createAgent({ model: model(), tools: [] })
-  const guardedAgentRunnable = createAgent({
-    model: model(),
-    tools: [],
-    middleware: [killSwitchMiddleware(forMiddleware)],
+  const noopMiddleware = createMiddleware({
+    name: 'NoopMiddleware',
+    beforeModel: async () => undefined,
+    wrapModelCall: async (request, handler) => handler(request),
+    wrapToolCall: async (request, handler) => handler(request),
   })
+  const agentWith = (middleware: Array<ReturnType<typeof createMiddleware>>) =>
+    createAgent({ model: model(), tools: [], middleware })
+  const bareAgent = agentWith([])
+  const noopAgent = agentWith([noopMiddleware])
+  const guardedAgentRunnable = agentWith([killSwitchMiddleware(forMiddleware)])
+  const guardedAgentRunnable2 = agentWith([killSwitchMiddleware(forMiddlewareVsNoop)])
   const input = { messages: [new HumanMessage('Summarise the report.')] }
+  const prompt = 'Summarise the report.'
 
   const pairs: Array<[string, () => Promise<unknown>, () => Promise<unknown>]> = [
     [
       'chat model invoke: callback handler',
-      () => bareModel.invoke('Summarise the report.'),
-      () => guardedModel.invoke('Summarise the report.', { callbacks: [handler] }),
+      () => bareModel.invoke(prompt),
+      () => guardedModel.invoke(prompt, { callbacks: [handler] }),
     ],
     [
-      // Separates LangChain's own callback machinery from the kill switch's work.
       'chat model invoke: callback handler vs a no-op handler',
-      () => noopModel.invoke('Summarise the report.', { callbacks: [noop] }),
-      () => guardedModel2.invoke('Summarise the report.', { callbacks: [handler2] }),
+      () => noopModel.invoke(prompt, { callbacks: [noop] }),
+      () => guardedModel2.invoke(prompt, { callbacks: [handler2] }),
     ],
     [
       'createAgent one turn: middleware',
       () => bareAgent.invoke(input),
       () => guardedAgentRunnable.invoke(input),
     ],
+    [
+      'createAgent one turn: middleware vs a no-op middleware',
+      () => noopAgent.invoke(input),
+      () => guardedAgentRunnable2.invoke(input),
+    ],
   ]
-
-  const bench = new Bench({ time: 2_000, warmupTime: 500 })
-  for (const [name, bare, guarded] of pairs) {
-    bench.add(`${name} (baseline)`, bare)
-    bench.add(`${name} (guarded)`, guarded)
+  // Warm every path first: the first task measured would otherwise pay for the JIT.
+  for (const [, bare, guarded] of pairs) {
+    for (let i = 0; i < 50; i++) {
+      await bare()
+      await guarded()
+    }
   }
-  await bench.run()
-  for (const { killSwitch } of [forHandler, forHandlerVsNoop, forMiddleware])
+  // Several short rounds, baseline and guarded side by side in each: load from other
+  // processes drifts over seconds, and this way it weighs on both sides alike.
+  const rounds: Array<Map<string, number>> = []
+  for (let round = 0; round < ROUNDS; round++) {
+    const bench = new Bench({ time: 250, warmupTime: 50 })
+    for (const [name, bare, guarded] of pairs) {
+      bench.add(`${name} (baseline)`, bare)
+      bench.add(`${name} (guarded)`, guarded)
+    }
+    await bench.run()
+    const medians = new Map<string, number>()
+    for (const task of bench.tasks) {
+      const result = task.result
+      if (result === undefined || !('latency' in result)) {
+        throw new Error(`benchmark task "${task.name}" did not complete`)
+      }
+      medians.set(task.name, result.latency.p50 * 1000)
+    }
+    rounds.push(medians)
+  }
+  for (const { killSwitch } of [forHandler, forHandlerVsNoop, forMiddleware, forMiddlewareVsNoop])
     await killSwitch.close()
 
-  const medianUs = (taskName: string): number => {
-    const result = bench.getTask(taskName)?.result
-    if (result === undefined || !('latency' in result)) {
-      throw new Error(`benchmark task "${taskName}" did not complete`)
-    }
-    return result.latency.p50 * 1000
-  }
+  const medianUs = (taskName: string): number =>
+    median(rounds.map((medians) => medians.get(taskName) ?? Number.NaN))
   return pairs.map(([name]) => {
     const baselineMedianUs = medianUs(`${name} (baseline)`)
     const guardedMedianUs = medianUs(`${name} (guarded)`)
@@ -107,6 +134,14 @@ export async function benchLangchainOverhead(): Promise<OverheadRow[]> {
       ratio: round(guardedMedianUs / baselineMedianUs),
     }
   })
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
 }
 
 function round(value: number): number {
