@@ -60,8 +60,23 @@ const toHold = (row: HoldRow): HoldRecord => ({
   state: row.state,
   chargedMicros: row.charged_micros,
   updatedAt: row.updated_at,
-  levels: JSON.parse(row.levels) as string[],
+  levels: row.levels === '[]' ? [] : (JSON.parse(row.levels) as string[]),
 })
+
+/** `next_expiry` of an agent with no live hold. */
+const NO_EXPIRY = Number.MAX_SAFE_INTEGER
+
+/**
+ * The agent row read by the current transaction: what its JSON columns and its expiry bound
+ * hold now, so that writes can skip what did not change. Every transition reads the agent
+ * first; the store forgets this at the start of each transaction.
+ */
+interface CurrentAgent {
+  handle: string
+  nextExpiry: number
+  /** The record whose policy, limits, budgets and grants objects match the stored JSON. */
+  record: AgentRecord
+}
 
 /** Finished holds deleted per prune: small batches, so no write lock is held for long. */
 export const PRUNE_BATCH = 256
@@ -74,6 +89,7 @@ export class SqliteLedger implements LedgerStorage {
   /** Each agent's activity window as this process last read it, and the last seq read. */
   readonly #windows = new Map<string, { seq: number; events: ActivityEvent[] }>()
   readonly #sql: Record<keyof typeof SQL, StatementSync>
+  #current: CurrentAgent | undefined
 
   /** `origin` tags the events this process writes, so its own poller skips them. */
   constructor(db: DatabaseSync, origin: string) {
@@ -83,14 +99,51 @@ export class SqliteLedger implements LedgerStorage {
     ) as Record<keyof typeof SQL, StatementSync>
   }
 
+  /** Called by the store after BEGIN: what an earlier transaction read may be stale. */
+  beginTransaction(): void {
+    this.#current = undefined
+  }
+
   // LedgerStorage: what the transitions read and write.
 
   agent(handle: string): AgentRecord | undefined {
-    const row = this.#sql.agent.get({ handle }) as AgentRow | undefined
-    return row && toAgentRecord(row)
+    const row = this.#sql.agent.get(handle) as AgentRow | undefined
+    if (!row) {
+      this.#current = undefined
+      return undefined
+    }
+    const record = toAgentRecord(row)
+    this.#current = { handle, nextExpiry: row.next_expiry, record }
+    return record
   }
 
   saveAgent(record: AgentRecord): void {
+    const current = this.#current?.handle === record.handle ? this.#current : undefined
+    const read = current?.record
+    // The transitions copy the record and replace only what they change: when its JSON
+    // fields are the very objects read in this transaction, they are unchanged, and only
+    // the scalar columns are written (no four JSON.stringify, a smaller statement).
+    if (
+      read !== undefined &&
+      record.policy === read.policy &&
+      record.limits === read.limits &&
+      record.budgets === read.budgets &&
+      record.grants === read.grants
+    ) {
+      this.#sql.saveScalars.run(
+        record.status,
+        record.capMicros,
+        record.spentMicros,
+        record.heldMicros,
+        record.unreconciledMicros,
+        record.updatedAt,
+        record.revokedAt ?? null,
+        record.revokedReason ?? null,
+        record.handle,
+      )
+      return
+    }
+    if (current) current.record = record
     this.#sql.saveAgent.run({
       handle: record.handle,
       status: record.status,
@@ -194,20 +247,43 @@ export class SqliteLedger implements LedgerStorage {
   }
 
   saveHold(handle: string, hold: HoldRecord): void {
-    this.#sql.saveHold.run({
+    // A settled or released hold is kept only so that a repeated settle or release is a
+    // no-op: no transition reads its window keys again (ledger.ts), so its row stays
+    // compact. A lapsed one keeps them: its late settlement corrects those windows too.
+    const keepLevels = hold.state === 'held' || hold.state === 'lapsed'
+    this.#sql.saveHold.run(
       handle,
-      hold_id: hold.id,
-      amount: hold.amountMicros,
-      expires_at: hold.expiresAt,
-      state: hold.state,
-      charged: hold.chargedMicros,
-      updated_at: hold.updatedAt,
-      levels: JSON.stringify(hold.levels),
-    })
+      hold.id,
+      hold.amountMicros,
+      hold.expiresAt,
+      hold.state,
+      hold.chargedMicros,
+      hold.updatedAt,
+      keepLevels && hold.levels.length > 0 ? JSON.stringify(hold.levels) : '[]',
+    )
+    if (hold.state !== 'held') return
+    const current = this.#current?.handle === handle ? this.#current : undefined
+    if (current && hold.expiresAt >= current.nextExpiry) return
+    this.#sql.lowerExpiry.run(hold.expiresAt, handle, hold.expiresAt)
+    if (current) current.nextExpiry = hold.expiresAt
   }
 
   dueHolds(handle: string, now: number): HoldRecord[] {
-    return (this.#sql.dueHolds.all({ handle, now }) as unknown as HoldRow[]).map(toHold)
+    const current = this.#current?.handle === handle ? this.#current : undefined
+    const bound =
+      current?.nextExpiry ??
+      (this.#sql.expiryBound.get(handle) as { next_expiry: number } | undefined)?.next_expiry ??
+      NO_EXPIRY
+    // Nothing can be due before the bound: no lookup at all (the common case).
+    if (now < bound) return []
+    const due = (this.#sql.dueHolds.all(handle, now) as unknown as HoldRow[]).map(toHold)
+    // The caller lapses every due hold: the bound becomes the earliest of the others.
+    const next =
+      (this.#sql.nextExpiry.get(handle, now) as { next: number | null } | undefined)?.next ??
+      NO_EXPIRY
+    this.#sql.setExpiry.run(next, handle)
+    if (current) current.nextExpiry = next
+    return due
   }
 
   appendAudit(entry: AuditEntry): void {
@@ -219,6 +295,7 @@ export class SqliteLedger implements LedgerStorage {
   createAgent(record: NewAgentRecord): AgentRecord {
     if (this.#sql.exists.get(record.handle)) throw new AgentExistsError(record.handle)
     this.#sql.insertAgent.run({
+      next_expiry: NO_EXPIRY,
       handle: record.handle,
       credential_hash: record.credentialHash,
       cap_micros: record.capMicros,
@@ -238,10 +315,9 @@ export class SqliteLedger implements LedgerStorage {
   /** A read: the agent as stored, and whether it has holds due to lapse (a write). */
   peek(handle: string, now: number): { agent: AgentRecord | undefined; due: boolean } {
     const agent = this.agent(handle)
-    return {
-      agent,
-      due: agent !== undefined && this.#sql.anyDue.get({ handle, now }) !== undefined,
-    }
+    // The bound may be early (a renewed or ended hold): then the write finds nothing due
+    // and tightens it. It is never late.
+    return { agent, due: agent !== undefined && (this.#current?.nextExpiry ?? 0) <= now }
   }
 
   handleOf(credentialHash: string): string | undefined {
@@ -251,12 +327,12 @@ export class SqliteLedger implements LedgerStorage {
   /** Every agent (one query), and whether any of them has holds due to lapse. */
   listAgents(now: number): { agents: AgentRecord[]; due: boolean } {
     const agents = (this.#sql.agents.all() as unknown as AgentRow[]).map(toAgentRecord)
-    return { agents, due: this.#sql.anyDueAtAll.get({ now }) !== undefined }
+    return { agents, due: this.#sql.anyDueAtAll.get(now) !== undefined }
   }
 
   /** Charges every agent's lapsed holds (a write). */
   sweepAll(now: number): void {
-    for (const { handle } of this.#sql.dueHandles.all({ now }) as { handle: string }[]) {
+    for (const { handle } of this.#sql.dueHandles.all(now) as { handle: string }[]) {
       ledger.sweep(this, handle, now)
     }
   }
@@ -382,10 +458,11 @@ const SQL = {
   exists: 'SELECT 1 AS found FROM agents WHERE handle = ?',
   insertAgent: `INSERT INTO agents (handle, credential_hash, status, cap_micros, spent_micros,
       held_micros, unreconciled_micros, currency, created_at, updated_at, revoked_at,
-      revoked_reason, policy, limits, budgets, grants)
+      revoked_reason, policy, limits, budgets, grants, next_expiry)
     VALUES (:handle, :credential_hash, 'active', :cap_micros, 0, 0, 0, :currency, :created_at,
-      :updated_at, :revoked_at, :revoked_reason, :policy, :limits, :budgets, :grants)`,
-  agent: `${SELECT_AGENT} WHERE a.handle = :handle`,
+      :updated_at, :revoked_at, :revoked_reason, :policy, :limits, :budgets, :grants,
+      :next_expiry)`,
+  agent: `${SELECT_AGENT} WHERE a.handle = ?`,
   handleByHash: 'SELECT handle FROM agents WHERE credential_hash = ?',
   agents: `${SELECT_AGENT} ORDER BY a.created_at, a.handle`,
   saveAgent: `UPDATE agents SET status = :status, cap_micros = :cap_micros,
@@ -394,18 +471,26 @@ const SQL = {
       revoked_at = :revoked_at, revoked_reason = :revoked_reason, policy = :policy,
       limits = :limits, budgets = :budgets, grants = :grants
     WHERE handle = :handle`,
+  saveScalars: `UPDATE agents SET status = ?, cap_micros = ?, spent_micros = ?, held_micros = ?,
+      unreconciled_micros = ?, updated_at = ?, revoked_at = ?, revoked_reason = ?
+    WHERE handle = ?`,
   hold: `SELECT hold_id, amount_micros, expires_at, state, charged_micros, updated_at, levels
     FROM holds WHERE handle = ? AND hold_id = ?`,
+  // Both served by the partial index holds_live (handle, expires_at) WHERE state = 'held'.
   dueHolds: `SELECT hold_id, amount_micros, expires_at, state, charged_micros, updated_at, levels
-    FROM holds WHERE handle = :handle AND state = 'held' AND expires_at <= :now
+    FROM holds WHERE handle = ? AND state = 'held' AND expires_at <= ?
     ORDER BY expires_at, hold_id`,
-  anyDue: `SELECT 1 AS due FROM holds
-    WHERE handle = :handle AND state = 'held' AND expires_at <= :now LIMIT 1`,
-  anyDueAtAll: `SELECT 1 AS due FROM holds WHERE state = 'held' AND expires_at <= :now LIMIT 1`,
-  dueHandles: `SELECT DISTINCT handle FROM holds WHERE state = 'held' AND expires_at <= :now`,
+  nextExpiry: `SELECT MIN(expires_at) AS next FROM holds
+    WHERE handle = ? AND state = 'held' AND expires_at > ?`,
+  expiryBound: 'SELECT next_expiry FROM agents WHERE handle = ?',
+  setExpiry: 'UPDATE agents SET next_expiry = ? WHERE handle = ?',
+  lowerExpiry: 'UPDATE agents SET next_expiry = ? WHERE handle = ? AND next_expiry > ?',
+  // The agents' expiry bounds (one row each) stand in for an index over every live hold.
+  anyDueAtAll: 'SELECT 1 AS due FROM agents WHERE next_expiry <= ? LIMIT 1',
+  dueHandles: 'SELECT handle FROM agents WHERE next_expiry <= ?',
   saveHold: `INSERT INTO holds (handle, hold_id, amount_micros, expires_at, state, charged_micros,
       updated_at, levels)
-    VALUES (:handle, :hold_id, :amount, :expires_at, :state, :charged, :updated_at, :levels)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (handle, hold_id) DO UPDATE SET amount_micros = excluded.amount_micros,
       expires_at = excluded.expires_at, state = excluded.state,
       charged_micros = excluded.charged_micros, updated_at = excluded.updated_at,

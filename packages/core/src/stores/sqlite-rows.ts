@@ -28,6 +28,8 @@ export interface AgentRow {
   limits: string
   budgets: string
   grants: string
+  /** A lower bound on the earliest expiry of the agent's live holds (schema v5). */
+  next_expiry: number
 }
 
 /** The agent columns; callers add their own WHERE / ORDER BY. */

@@ -251,6 +251,8 @@ describe('sqliteStore', () => {
     // Another process starts afresh on the same path: the old one must not keep admitting.
     const fresh = openStore(path)
     await fresh.createAgent(testAgentRecord('gone', 1))
+    // The identity is checked at most once a millisecond (a stat per operation is too dear).
+    await new Promise((resolve) => setTimeout(resolve, 5))
     await expect(
       store.reserve({ handle: 'gone', holdId: 'x', amountMicros: 1, ttlMs: 8_000, now: 1 }),
     ).rejects.toSatisfy(

@@ -77,6 +77,13 @@ const DEFAULTS = {
 const LAPSED_RETENTION_MS = 7 * 24 * 3600_000
 /** Finished holds are pruned at most this often (in small batches; sooner while more wait). */
 const PRUNE_EVERY_MS = 1_000
+/**
+ * The file's identity is checked at most this often (monotonic ms). A stat is a system call
+ * (10-20 µs on a virtual machine, as much as a whole transaction's statements), so it is not
+ * paid by every operation: an operation at most this long after the file was deleted or
+ * replaced may still land in the old file; every one after it fails closed.
+ */
+const IDENTITY_CHECK_MS = 1
 
 /**
  * A durable store in one sqlite file, shared by every process on the machine that opens the
@@ -122,6 +129,9 @@ class SqliteStore implements Store {
   readonly #busyTimeoutMs: number
   /** The file's identity when opened: a file deleted or replaced under us fails closed. */
   readonly #identity: string | undefined
+  #nextIdentityCheck = 0
+  /** Set for good once the file was seen deleted or replaced. */
+  #replaced = false
   #auditBuffer: AuditEntry[] = []
   #flushTimer: NodeJS.Immediate | NodeJS.Timeout | undefined
   #nextPrune = 0
@@ -390,6 +400,7 @@ class SqliteStore implements Store {
     this.#auditBuffer = []
     try {
       this.#db.exec('BEGIN IMMEDIATE')
+      this.#ledger.beginTransaction()
       try {
         this.#ledger.insertAudit(pending)
         const result = body()
@@ -418,7 +429,14 @@ class SqliteStore implements Store {
   /** Fails closed once the store is closed, or its file was deleted or replaced. */
   #checkOpen(operation: string): void {
     if (this.#closed) throw this.#unavailable(operation, new Error('the store is closed'))
-    if (this.#identity !== undefined && fileIdentity(this.#path) !== this.#identity) {
+    if (this.#identity !== undefined && !this.#replaced) {
+      const at = performance.now()
+      if (at >= this.#nextIdentityCheck) {
+        this.#nextIdentityCheck = at + IDENTITY_CHECK_MS
+        this.#replaced = fileIdentity(this.#path) !== this.#identity
+      }
+    }
+    if (this.#replaced) {
       throw this.#unavailable(
         operation,
         new Error(

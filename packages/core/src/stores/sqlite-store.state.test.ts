@@ -1,0 +1,145 @@
+// What the sqlite store keeps on disk, and how its schema v5 upgrade keeps the ledger's
+// answers: the agent's expiry bound (next_expiry) that replaced the global due index, and
+// finished holds kept as compact rows. The behaviour itself is held to the other stores by
+// the conformance suite (sqlite-store.test.ts); these look at the file.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
+import { afterAll, describe, expect, it } from 'vitest'
+import { testAgentRecord } from '../conformance.js'
+import type { Store } from '../store.js'
+import { SQLITE_SCHEMA_VERSION } from './sqlite-schema.js'
+import { sqliteStore } from './sqlite-store.js'
+
+const root = mkdtempSync(join(tmpdir(), 'killswitch-sqlite-state-'))
+const opened: Store[] = []
+afterAll(async () => {
+  await Promise.all(opened.map((store) => store.close()))
+  rmSync(root, { recursive: true, force: true })
+})
+let files = 0
+const newPath = () => join(root, `state-${files++}.db`)
+const open = (path: string) => {
+  const store = sqliteStore(path)
+  opened.push(store)
+  return store
+}
+const raw = <T>(path: string, body: (db: DatabaseSync) => T): T => {
+  const db = new DatabaseSync(path)
+  try {
+    return body(db)
+  } finally {
+    db.close()
+  }
+}
+
+describe('sqliteStore on disk', () => {
+  it('upgrades a v4 file: a hold live before the upgrade still lapses at its own expiry', async () => {
+    const path = newPath()
+    const before = open(path)
+    await before.createAgent(testAgentRecord('old', 1_000_000))
+    await before.reserve({
+      handle: 'old',
+      holdId: 'h',
+      amountMicros: 500,
+      ttlMs: 5_000,
+      now: 1_000,
+    })
+    await before.close()
+    // Back to what version 4 wrote: no expiry bound, the global due index.
+    raw(path, (db) =>
+      db.exec(`ALTER TABLE agents DROP COLUMN next_expiry;
+        CREATE INDEX holds_due ON holds (expires_at) WHERE state = 'held';
+        PRAGMA user_version = 4;`),
+    )
+    const after = open(path)
+    expect(await after.getAgent('old', 5_999)).toMatchObject({ heldMicros: 500, spentMicros: 0 })
+    expect(await after.getAgent('old', 6_000)).toMatchObject({
+      heldMicros: 0,
+      spentMicros: 500,
+      unreconciledMicros: 500,
+    })
+    raw(path, (db) => {
+      expect(db.prepare('PRAGMA user_version').get()).toEqual({
+        user_version: SQLITE_SCHEMA_VERSION,
+      })
+      expect(
+        db.prepare("SELECT name FROM sqlite_schema WHERE name = 'holds_due'").get(),
+      ).toBeUndefined()
+    })
+  })
+
+  it('keeps the expiry bound early, never late: a renewed hold lapses at its new expiry', async () => {
+    const path = newPath()
+    const store = open(path)
+    await store.createAgent(testAgentRecord('lease', 1_000_000))
+    await store.reserve({ handle: 'lease', holdId: 'a', amountMicros: 7, ttlMs: 5_000, now: 1_000 })
+    await store.reserve({ handle: 'lease', holdId: 'b', amountMicros: 3, ttlMs: 9_000, now: 1_000 })
+    await store.renew({ handle: 'lease', holdId: 'a', ttlMs: 20_000, now: 2_000 })
+    const bound = () =>
+      raw(path, (db) => db.prepare("SELECT next_expiry FROM agents WHERE handle = 'lease'").get())
+    // The bound still says 6,000 (a renewal never writes it): early, so only a lookup is due.
+    expect(bound()).toEqual({ next_expiry: 6_000 })
+    expect(await store.getAgent('lease', 7_000)).toMatchObject({ heldMicros: 10, spentMicros: 0 })
+    expect(bound()).toEqual({ next_expiry: 10_000 })
+    expect(await store.getAgent('lease', 10_000)).toMatchObject({ heldMicros: 7, spentMicros: 3 })
+    expect(bound()).toEqual({ next_expiry: 22_000 })
+    expect(await store.getAgent('lease', 22_000)).toMatchObject({ heldMicros: 0, spentMicros: 10 })
+    // No live hold left: nothing is looked up again.
+    expect(bound()).toEqual({ next_expiry: Number.MAX_SAFE_INTEGER })
+  })
+
+  it('keeps a settled hold as a compact row, and a lapsed one with its windows', async () => {
+    const path = newPath()
+    const store = open(path)
+    await store.createAgent({
+      ...testAgentRecord('compact', 1_000_000),
+      limits: [{ amountMicros: 100_000, per: 'hour' }],
+    })
+    const reserved = await store.reserve({
+      handle: 'compact',
+      holdId: 'settled',
+      amountMicros: 40,
+      ttlMs: 60_000,
+      now: 1_000,
+    })
+    const levels = reserved.ok ? reserved.levels : []
+    expect(levels).toHaveLength(1)
+    await store.settle({ handle: 'compact', holdId: 'settled', costMicros: 30, now: 1_100 })
+    await store.reserve({
+      handle: 'compact',
+      holdId: 'lapsed',
+      amountMicros: 50,
+      ttlMs: 1_000,
+      now: 1_000,
+    })
+    expect(await store.getAgent('compact', 2_000)).toMatchObject({ spentMicros: 80 })
+    const rows = raw(path, (db) =>
+      db
+        .prepare(
+          "SELECT hold_id, state, levels FROM holds WHERE handle = 'compact' ORDER BY hold_id",
+        )
+        .all(),
+    )
+    expect(rows).toEqual([
+      { hold_id: 'lapsed', state: 'lapsed', levels: JSON.stringify(levels) },
+      { hold_id: 'settled', state: 'settled', levels: '[]' },
+    ])
+    // The compact row still makes a repeated settle a no-op...
+    expect(
+      (await store.settle({ handle: 'compact', holdId: 'settled', costMicros: 30, now: 2_100 }))
+        .outcome,
+    ).toBe('duplicate')
+    // ...and the lapsed hold's late settlement corrects its window as well as the agent.
+    expect(
+      (await store.settle({ handle: 'compact', holdId: 'lapsed', costMicros: 20, now: 2_200 }))
+        .outcome,
+    ).toBe('corrected')
+    expect(await store.getAgent('compact', 2_300)).toMatchObject({
+      spentMicros: 50,
+      unreconciledMicros: 0,
+    })
+    expect(await store.readUsage(levels)).toEqual([{ spentMicros: 50, heldMicros: 0 }])
+  })
+})
