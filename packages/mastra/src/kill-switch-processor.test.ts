@@ -1,4 +1,4 @@
-import { type AgentGuard, AgentRevokedError } from '@killswitch/core'
+import { type AgentGuard, AgentRevokedError, type ModelCall } from '@killswitch/core'
 import { Agent } from '@mastra/core/agent'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
@@ -21,6 +21,7 @@ const modes = ['generate', 'stream'] as const
 type Mode = (typeof modes)[number]
 
 const guardedAgent = processorAgent
+type Tripwire = { processorId?: string; metadata?: unknown }
 
 /** Runs the agent to its end and returns its tripwire (generate and stream alike). */
 async function run(agent: Agent, mode: Mode, options: { abortSignal?: AbortSignal } = {}) {
@@ -79,9 +80,20 @@ describe('killSwitchProcessor', () => {
       })
       revoke = () => ks.agents.revoke(handle, { reason: 'test: revoked from outside' })
 
-      const tripwire = await run(agent, mode)
+      // generate: revoked while doGenerate is pending (the mock ignores its abort), the call
+      // ends at once and Mastra reports the typed error; stream: revoked between two
+      // chunks, the next chunk is refused with a tripwire.
+      const ended =
+        mode === 'generate'
+          ? await agent.generate('go', { maxSteps: 100 }).catch((error: unknown) => error)
+          : await run(agent, mode)
 
-      expect(killSwitchTripwire(tripwire)).toMatchObject({ code: 'agent_revoked', status: 401 })
+      if (mode === 'generate') expect(ended).toBeInstanceOf(AgentRevokedError)
+      else
+        expect(killSwitchTripwire(ended as Tripwire)).toMatchObject({
+          code: 'agent_revoked',
+          status: 401,
+        })
       expect(modelCalls(model)).toBe(2)
       expect(counter.runs).toBe(1) // the second step's tool call never ran
       const agentNow = await ks.agents.get(handle)
@@ -159,9 +171,9 @@ describe('killSwitchProcessor', () => {
       expect(agentNow.held).toBe(0)
     })
 
-    it(`refuses a paid tool the budget cannot pay before it runs (${mode})`, async () => {
-      // The model call fits the $0.20 cap; its hold plus the $0.15 tool does not.
-      const { ks, handle, model, counter, agent } = await guardedAgent(0.2, {}, { search: 0.15 })
+    it(`refuses a paid tool the budget cannot pay before it runs, and ends the run (${mode})`, async () => {
+      // The model call fits the $0.15 cap; what it cost plus the $0.15 tool does not.
+      const { ks, handle, model, counter, agent } = await guardedAgent(0.15, {}, { search: 0.15 })
 
       const tripwire = await run(agent, mode)
 
@@ -181,18 +193,22 @@ describe('killSwitchProcessor', () => {
       const real = ks.guard(credential)
       let settled = 0
       // A detector that trips on settlement (spend velocity, say): revoke, then refuse.
-      const afterModelCall: AgentGuard['afterModelCall'] = async (ticket, result) => {
-        const settlement = await real.afterModelCall(ticket, result)
-        if (++settled === 2) {
-          await ks.agents.revoke(handle, { reason: 'test: spend velocity' })
-          throw new AgentRevokedError({ handle, reason: 'test: spend velocity' })
+      const startModelCall: AgentGuard['startModelCall'] = async (request) => {
+        const call = await real.startModelCall(request)
+        const finish: ModelCall['finish'] = async (result) => {
+          const settlement = await call.finish(result)
+          if (++settled === 2) {
+            await ks.agents.revoke(handle, { reason: 'test: spend velocity' })
+            throw new AgentRevokedError({ handle, reason: 'test: spend velocity' })
+          }
+          return settlement
         }
-        return settlement
+        return { ...call, finish }
       }
       // The real guard, but for settlement (its methods use private fields: bind them).
       const guard = new Proxy(real, {
         get(target, property) {
-          if (property === 'afterModelCall') return afterModelCall
+          if (property === 'startModelCall') return startModelCall
           const value = Reflect.get(target, property, target)
           return typeof value === 'function' ? value.bind(target) : value
         },

@@ -1,36 +1,30 @@
 // The kill switch as a Mastra processor, for agents whose model is not wrapped. Each hook
-// translates one Mastra event into one guard call; the decisions are the core's.
+// translates Mastra's events into the core's model-call lifecycle (guard.startModelCall):
+// holds, clamps, what each ending costs and which error wins are decided there.
 //
-// Where each check sits, and why (verified against @mastra/core 1.71):
-// - processInputStep: before each model call. Holds the call's cost bound, clamps
-//   `maxOutputTokens` to what the budget pays for, and returns the step's model with the
-//   guard's signal merged into its calls (revocation aborts the provider's request). A
-//   refusal aborts before the model is called.
-// - processOutputStream: every chunk, generate and stream alike. Output deltas are counted
-//   (the cap holds mid-stream); a `tool-call` chunk is checked BEFORE Mastra executes the tool
-//   (revocation, loop detection, a paid tool's price). Aborting in processOutputStep would
-//   NOT stop that step's tools, so tools are never checked there.
-// - processOutputStep: settles the step at the provider's usage. Mastra runs the step's tools
-//   after this hook even when it aborts, so a refusal here is also enforced in front of each
-//   tool's `execute` (tools-stopped-after.ts).
-// - processOutputResult and the next processInputStep: end whatever an error or an abort
-//   left open (failModelCall: a call that may have left is charged), so holds never
-//   outlive the run.
+// Where each check sits (verified against @mastra/core 1.71):
+// - processInputStep: starts the step's model call (a refusal ends the run before the model
+//   is called), clamps `maxOutputTokens`, and hands Mastra the step's model with its calls
+//   sent through the guard (stop signal; each retry Mastra makes is a call of its own) and
+//   the step's tools through guard.runToolCall (step-tools.ts).
+// - processOutputStream: every chunk, generate and stream alike. Output is counted (the cap
+//   holds mid-stream); a `tool-call` is checked BEFORE Mastra executes the tool.
+// - processOutputStep: settles the step at the provider's usage.
+// - processOutputResult and the next processInputStep end whatever an error or an abort
+//   left open.
 import { randomUUID } from 'node:crypto'
 import {
+  type AdapterOptions,
   type AgentGuard,
-  type ModelCallTicket,
-  parseToolPrices,
-  type ToolCallTicket,
-} from '@killswitch/core'
-import {
+  adapterSetup,
+  BUDGET_SCOPE_KEY,
   type BudgetScope,
-  type GuardSource,
-  modelIdentity,
-  resolveGuard,
-  SCOPE_KEY,
-  scopeOf,
-} from '@killswitch/vercel-ai'
+  findKillSwitchError,
+  type ModelCall,
+  type ModelCallStart,
+  mergeBudgetScope,
+  type ProviderLimits,
+} from '@killswitch/core'
 import type {
   ProcessInputStepArgs,
   ProcessInputStepResult,
@@ -41,33 +35,20 @@ import type {
 } from '@mastra/core/processors'
 import type { ChunkType } from '@mastra/core/stream'
 import { toTokenUsage } from './mastra-usage.js'
-import { toolsStoppedAfter } from './tools-stopped-after.js'
+import { stepModel } from './step-model.js'
+import { stepTools } from './step-tools.js'
 import { KILL_SWITCH_PROCESSOR_ID, type KillSwitchTripwireMetadata, refuse } from './tripwire.js'
-import { withStopSignal } from './with-stop-signal.js'
 
 /**
- * Options of {@link killSwitchProcessor}: where the guard comes from, and paid tools.
+ * Options of {@link killSwitchProcessor}: `{ killSwitch, credential }` or `{ guard }`, the
+ * pricing names `model` and `provider`, the budget scope (`runId`, default one per request;
+ * `runCap`, `parentRunId`, `budgets`) and `toolPrices` (dollars per call, held before a tool
+ * runs). A request adds its own scope with `requestContext.set('killswitch', { budgets })`.
  *
  * @example
- * const toolPrices = { webSearch: 0.01 }
- * const options: KillSwitchProcessorOptions = { killSwitch: ks, credential, toolPrices }
+ * const options: KillSwitchProcessorOptions = { killSwitch: ks, credential, toolPrices: { webSearch: 0.01 } }
  */
-export type KillSwitchProcessorOptions = GuardSource &
-  BudgetScope & {
-    /**
-     * Paid tools and their price per call in dollars, e.g. `{ 'web-search': 0.01 }`: held
-     * before the tool runs, settled when it succeeds, released when it fails.
-     */
-    toolPrices?: Readonly<Record<string, number>>
-    /** The model id to price, when the agent's model id is not the one in the price list. */
-    model?: string
-    /** The provider to price with (`openai`, `anthropic`...), overriding the model's own. */
-    provider?: string
-    // BudgetScope: `runId` (default: one per request), `runCap` (the run's own budget in
-    // dollars), `parentRunId` (drawn on too), `budgets` (shared budgets every call draws on).
-    // A request adds its own through Mastra's request context: `requestContext.set('killswitch',
-    // { budgets: ['customer-acme'] })`.
-  }
+export type KillSwitchProcessorOptions = AdapterOptions
 
 /**
  * The kill switch processor: register the same object as input AND output processor.
@@ -87,23 +68,21 @@ export type KillSwitchProcessor = Processor<
     >
   >
 
-/** What one run holds open; kept in Mastra's per-request processor state. */
+/** What one request holds open; kept in Mastra's per-request processor state. */
 interface RunState {
-  /** Mastra gives processInputStep no run id: one per request, for per-run limits. */
+  /** The default `runId`: Mastra's processors see no run id at every hook. */
   runId: string
-  /** The request's budget scope, read at its first step (options and request context). */
   scope: BudgetScope | undefined
-  ticket: ModelCallTicket | undefined
-  tools: Map<string, ToolCallTicket>
+  /** The step's call request: Mastra's retries of a failed call start a call each. */
+  request: ModelCallStart | undefined
+  call: ModelCall | undefined
+  sent: boolean
   /** Tool calls whose arguments were counted from their deltas already. */
   streamedArgs: Set<string>
-  /** Set when the kill switch refused this run: its tools must not run any more. */
+  /** Set once the kill switch refused this run: nothing of it may run any more. */
   refusal: unknown
 }
 
-type ProcessorAbort = ProcessInputStepArgs<KillSwitchTripwireMetadata>['abort']
-
-const STATE_KEY = 'killswitch'
 const UNSETTLED = 'the step ended without reporting usage (error or abort)'
 
 /**
@@ -111,123 +90,82 @@ const UNSETTLED = 'the step ended without reporting usage (error or abort)'
  * and output past the hold mid-stream; refusals end the run with a tripwire whose metadata
  * carries the error `code` (read it with `killSwitchTripwire`). Prefer `killSwitchModel`
  * when you can wrap the model: only that path gives the caller the typed error itself.
- *
  * Use one of the two, not both: each accounts every model call.
  *
  * @example
  * const killSwitch = killSwitchProcessor({ killSwitch: ks, credential })
- * const agent = new Agent({
- *   id: 'researcher', name: 'researcher', instructions, model, tools,
- *   inputProcessors: [killSwitch],
- *   outputProcessors: [killSwitch],
- * })
- * const result = await agent.generate('go', { abortSignal: killSwitch.guard.signal })
+ * const agent = new Agent({ ...config, inputProcessors: [killSwitch], outputProcessors: [killSwitch] })
+ * const result = await agent.generate('go')
  * killSwitchTripwire(result.tripwire)?.code // 'spending_cap_exceeded' once the cap is reached
  */
 export function killSwitchProcessor(
   options: KillSwitchProcessorOptions,
 ): KillSwitchProcessor & { readonly guard: AgentGuard } {
-  const guard = resolveGuard(options)
-  const toolPrices = parseToolPrices(options.toolPrices)
+  const { guard, naming, scope } = adapterSetup(options)
 
   const runState = (state: Record<string, unknown>): RunState => {
-    const existing = state[STATE_KEY] as RunState | undefined
-    if (existing) return existing
-    const created: RunState = {
+    state.killswitch ??= {
       runId: randomUUID(),
       scope: undefined,
-      ticket: undefined,
-      tools: new Map(),
+      request: undefined,
+      call: undefined,
+      sent: false,
       streamedArgs: new Set(),
       refusal: undefined,
-    }
-    state[STATE_KEY] = created
-    return created
+    } satisfies RunState
+    return state.killswitch as RunState
   }
 
-  /**
-   * Fails the open model call (the guard charges it) and releases paid tools that never ran.
-   * Never throws: when the ledger is unreachable the holds lapse by their TTL, and whatever
-   * refusal is under way must still reach Mastra.
-   */
-  const releaseOpen = async (run: RunState, error: unknown): Promise<void> => {
-    const { ticket } = run
-    run.ticket = undefined
-    const tools = [...run.tools.values()]
-    run.tools.clear()
-    const pending: Array<Promise<void>> = tools.map((tool) =>
-      guard.afterToolCall(tool, { ok: false, error }),
-    )
-    // The hold was taken in processInputStep, right before Mastra calls the model: the
-    // request may have left, so the guard charges it (never a release).
-    if (ticket) pending.push(guard.failModelCall(ticket, error, { sent: true }))
-    // allSettled: one failed release must not keep the others from running.
-    await Promise.allSettled(pending)
+  /** Ends the open call, if any; returns the error the caller must see. */
+  const fail = (run: RunState, error: unknown): Promise<unknown> => {
+    const call = run.call
+    run.call = undefined
+    return call === undefined ? Promise.resolve(error) : call.fail(error)
   }
-
-  // The options' scope with the request context's `killswitch` entry over it; without a
-  // `runId`, the request's own.
-  const scopeFor = (
-    run: RunState,
-    requestContext: { get(key: string): unknown } | undefined,
-  ): BudgetScope => {
-    const scope = scopeOf(options, requestContext?.get(SCOPE_KEY), `requestContext.${SCOPE_KEY}`)
-    return { ...scope, runId: scope.runId ?? run.runId }
-  }
+  // Never throws: an unreachable ledger lapses the hold, charged; the run must still end.
+  const endOpen = (run: RunState) => fail(run, new Error(UNSETTLED)).catch(() => undefined)
 
   const refuseRun = (run: RunState, abort: ProcessorAbort, error: unknown): never => {
-    run.refusal = error
+    if (findKillSwitchError(error)) run.refusal ??= error
     return refuse(abort, error)
   }
 
-  const account = (run: RunState, text: string): void => {
-    if (run.ticket && text.length > 0) guard.onOutputDelta(run.ticket, { text })
+  const send = async <R>(run: RunState, provider: (limits: ProviderLimits) => PromiseLike<R>) => {
+    if ((run.call === undefined || run.sent) && run.request) {
+      run.call = await guard.startModelCall(run.request)
+    }
+    const call = run.call as ModelCall
+    run.sent = true
+    try {
+      return await call.send(provider)
+    } catch (error) {
+      if (run.call === call) run.call = undefined
+      throw await call.fail(error)
+    }
   }
 
-  const onChunk = async (run: RunState, part: ChunkType): Promise<void> => {
+  const runTool = (run: RunState, name: string, input: unknown, execute: () => unknown) => {
+    if (run.refusal !== undefined) return Promise.reject(run.refusal)
+    const request = { name, args: input, observe: false, ...run.scope }
+    return guard.runToolCall(request, execute).catch((error: unknown) => {
+      if (findKillSwitchError(error)) run.refusal ??= error
+      throw error
+    })
+  }
+
+  const onChunk = async (run: RunState, call: ModelCall, part: ChunkType): Promise<void> => {
     switch (part.type) {
       case 'text-delta':
       case 'reasoning-delta':
-        account(run, part.payload.text)
-        return
+        return call.output({ text: part.payload.text })
       case 'tool-call-delta':
         run.streamedArgs.add(part.payload.toolCallId)
-        account(run, part.payload.argsTextDelta)
-        return
+        return call.output({ text: part.payload.argsTextDelta })
       case 'tool-call': {
         const { toolCallId, toolName, args } = part.payload
-        if (!run.streamedArgs.has(toolCallId)) account(run, JSON.stringify(args ?? {}))
-        const price = toolPrices[toolName]
-        const ticket = await guard.beforeToolCall({
-          name: toolName,
-          args,
-          ...(run.scope ?? { runId: run.runId }),
-          ...(price === undefined ? {} : { priceUsd: price }),
-        })
-        run.tools.set(toolCallId, ticket)
-        return
+        if (!run.streamedArgs.has(toolCallId)) call.output({ text: JSON.stringify(args ?? {}) })
+        return call.checkToolCall({ name: toolName, args })
       }
-      case 'tool-result':
-      case 'tool-error': {
-        const ticket = run.tools.get(part.payload.toolCallId)
-        if (!ticket) return
-        run.tools.delete(part.payload.toolCallId)
-        const failed = part.type === 'tool-error' || part.payload.isError === true
-        const error = part.type === 'tool-error' ? part.payload.error : undefined
-        await guard.afterToolCall(ticket, failed ? { ok: false, error } : { ok: true })
-        return
-      }
-      case 'error':
-        // The model call failed: processOutputStep still runs, with empty usage. Settle from
-        // the streamed output now instead, and feed the error to runaway detection.
-        if (run.ticket) {
-          const ticket = run.ticket
-          run.ticket = undefined
-          await guard.failModelCall(ticket, part.payload.error, { sent: true })
-        }
-        return
-      default:
-        return
     }
   }
 
@@ -237,67 +175,65 @@ export function killSwitchProcessor(
     description: 'Spending cap, revocation and runaway detection for every model and tool call.',
     guard,
 
-    async processInputStep(
-      args: ProcessInputStepArgs<KillSwitchTripwireMetadata>,
-    ): Promise<ProcessInputStepResult> {
+    async processInputStep(args): Promise<ProcessInputStepResult> {
       const run = runState(args.state)
-      if (run.ticket || run.tools.size > 0) await releaseOpen(run, new Error(UNSETTLED))
-      const { modelSettings } = args
-      const { model, provider } = modelIdentity(args.model, options)
+      if (run.call) await endOpen(run)
+      if (run.refusal !== undefined) return refuse(args.abort, run.refusal)
+      const { modelId, provider } = args.model as { modelId?: string; provider?: string }
       try {
-        run.scope ??= scopeFor(run, args.requestContext)
-        run.ticket = await guard.beforeModelCall({
-          model,
-          provider,
-          // Everything the provider will read: the bytes bound the input tokens.
-          input: {
-            system: args.systemMessages,
-            messages: args.messages,
-            tools: toolDefinitions(args.tools),
-          },
-          maxOutputTokens: modelSettings?.maxOutputTokens,
+        run.scope ??= {
+          runId: run.runId,
+          ...mergeBudgetScope(scope, args.requestContext?.get(BUDGET_SCOPE_KEY), SCOPE_FIELD),
+        }
+        run.request = {
+          model: naming.model ?? String(modelId),
+          provider: naming.provider ?? provider,
+          // Everything the provider will read: its size bounds the input tokens.
+          input: { system: args.systemMessages, messages: args.messages, tools: toolSchemas(args) },
+          maxOutputTokens: args.modelSettings?.maxOutputTokens,
           ...run.scope,
-        })
+        }
+        run.call = await guard.startModelCall(run.request)
+        run.sent = false
       } catch (error) {
         return refuseRun(run, args.abort, error)
       }
-      // Also stops tools when the agent is revoked from outside after their check.
-      const tools = toolsStoppedAfter(args.tools, () =>
-        guard.signal.aborted ? guard.signal.reason : run.refusal,
-      )
-      const stoppable = withStopSignal(args.model, guard.signal)
+      const tools = stepTools(args.tools, (...tool) => runTool(run, ...tool))
+      const model = stepModel(args.model, (provider) => send(run, provider))
       return {
-        modelSettings: { ...modelSettings, maxOutputTokens: run.ticket.maxOutputTokens },
+        modelSettings: { ...args.modelSettings, maxOutputTokens: run.call.maxOutputTokens },
         ...(tools === undefined ? {} : { tools }),
-        ...(stoppable === undefined ? {} : { model: stoppable }),
+        ...(model === undefined ? {} : { model }),
       }
     },
 
-    async processOutputStream(
-      args: ProcessOutputStreamArgs<KillSwitchTripwireMetadata>,
-    ): Promise<ChunkType> {
+    async processOutputStream(args: ProcessOutputStreamArgs<KillSwitchTripwireMetadata>) {
       const run = runState(args.state)
+      const { part } = args
       try {
-        await onChunk(run, args.part)
+        if (part.type === 'error') {
+          // The call failed: processOutputStep still runs, with no usage. End it now.
+          const shown = await fail(run, part.payload.error)
+          return findKillSwitchError(shown) ? refuseRun(run, args.abort, shown) : part
+        }
+        if (run.call) await onChunk(run, run.call, part)
       } catch (error) {
-        await releaseOpen(run, error)
-        return refuseRun(run, args.abort, error)
+        return refuseRun(run, args.abort, await fail(run, error))
       }
-      return args.part
+      return part
     },
 
     async processOutputStep(args: ProcessOutputStepArgs<KillSwitchTripwireMetadata>) {
       const run = runState(args.state)
-      const ticket = run.ticket
-      if (!ticket) return args.messageList
-      run.ticket = undefined
+      const call = run.call
+      run.call = undefined
       try {
-        await guard.afterModelCall(ticket, {
+        await call?.finish({
           usage: toTokenUsage(args.usage),
-          ...(args.text === undefined ? {} : { text: args.text }),
-          toolCalls: (args.toolCalls ?? []).map((call) => ({
-            name: call.toolName,
-            args: call.args,
+          text: args.text,
+          toolCalls: (args.toolCalls ?? []).map((tool) => ({
+            name: tool.toolName,
+            args: tool.args,
           })),
         })
       } catch (error) {
@@ -308,18 +244,17 @@ export function killSwitchProcessor(
 
     async processOutputResult(args: ProcessOutputResultArgs<KillSwitchTripwireMetadata>) {
       const run = runState(args.state)
-      if (run.ticket || run.tools.size > 0) await releaseOpen(run, new Error(UNSETTLED))
+      if (run.call) await endOpen(run)
       return args.messageList
     },
   }
 }
 
-/**
- * What the provider receives of each tool: name, description and JSON schema. Only these,
- * because the tool objects also carry functions, clients and provider options that are not
- * sent (and may not even serialise).
- */
-function toolDefinitions(tools: Record<string, unknown> | undefined): unknown[] {
+type ProcessorAbort = ProcessInputStepArgs<KillSwitchTripwireMetadata>['abort']
+const SCOPE_FIELD = `requestContext.${BUDGET_SCOPE_KEY}`
+
+/** What the provider receives of each tool: name, description, schema (not its functions). */
+function toolSchemas({ tools }: { tools?: Record<string, unknown> }): unknown[] {
   return Object.entries(tools ?? {}).map(([name, tool]) => {
     const { description, parameters, inputSchema } = (tool ?? {}) as {
       description?: unknown

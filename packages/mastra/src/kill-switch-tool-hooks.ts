@@ -1,132 +1,88 @@
 // Paid tools on the agent's cap, as Mastra tool hooks (`hooks: { beforeToolCall,
-// afterToolCall }`), the companion of killSwitchModel. They run right before and after each
-// tool execution, and a refusal there is a SOFT block: the tool is skipped, the model gets
+// afterToolCall }`), the companion of killSwitchModel: the guard's beforeToolCall and
+// afterToolCall around each execution (a paid tool's price, from `toolPrices` here or on the
+// kill switch, held before it runs, settled when it succeeds, released when it fails). The
+// model wrapper already checked the call for runaway detection where the model asked for it,
+// so it is not observed twice. A refusal is a SOFT block: the tool is skipped, the model gets
 // `{ error: { code, message } }` as its output, and the run goes on (the model wrapper then
 // refuses the next model call if the agent is revoked or out of budget).
-//
-// Division of labour, so that no call is counted twice: the model wrapper (or the processor)
-// passes every tool call through `guard.beforeToolCall` (status and loop detection) before
-// Mastra executes it; these hooks only meter money (`reserveSpend`, kind `tool`) and check
-// the credential before a tool runs.
 import {
-  type AgentGuard,
+  type AdapterOptions,
+  adapterSetup,
   findKillSwitchError,
   type KillSwitchErrorCode,
-  parseToolPrices,
-  type SpendTicket,
+  type ToolCallTicket,
 } from '@killswitch/core'
-import { type BudgetScope, type GuardSource, resolveGuard, scopeOf } from '@killswitch/vercel-ai'
 import type { ToolHooks } from '@mastra/core/tools'
 
 /**
- * Options of {@link killSwitchToolHooks}.
+ * Options of {@link killSwitchToolHooks}: `{ killSwitch, credential }` (or `{ guard }`),
+ * `toolPrices` in dollars per call, and the budget scope paid tools are held on (`runId`,
+ * `runCap`, `parentRunId`, `budgets`; options only: the hooks see no per-request scope).
  *
  * @example
- * const options: KillSwitchToolHooksOptions = { guard, toolPrices: { webSearch: 0.01 } }
+ * const options: KillSwitchToolHooksOptions = { killSwitch: ks, credential, toolPrices: { webSearch: 0.01 } }
  */
-export type KillSwitchToolHooksOptions = GuardSource &
-  BudgetScope & {
-    /** Paid tools and their price per call in dollars: held before the run, settled after. */
-    toolPrices?: Readonly<Record<string, number>>
-    // BudgetScope: a paid tool's price is held on the run (`runId`, `runCap`, `parentRunId`)
-    // and on the shared `budgets` named here. Options only: the hooks see no per-request scope.
-  }
+export type KillSwitchToolHooksOptions = Omit<AdapterOptions, 'model' | 'provider'>
 
 /**
  * The output a refused tool returns to the model instead of running.
  *
  * @example
- * const refused: RefusedToolOutput = {
- *   error: { code: 'agent_revoked', message: 'Agent "a" is revoked...' },
- * }
+ * const refused: RefusedToolOutput = { error: { code: 'agent_revoked', message: 'Agent "a" is revoked...' } }
  */
 export interface RefusedToolOutput {
   error: { code: KillSwitchErrorCode; message: string }
 }
 
-/** How one tool execution ends, decided before it runs. */
-interface OpenCall {
-  succeeded(): Promise<void>
-  failed(error: unknown): Promise<void>
-}
-
 /**
  * Tool hooks that hold a paid tool's price before it runs and settle it after (released if
- * it fails), and skip any tool of a revoked agent. A refusal returns
- * {@link RefusedToolOutput} to the model instead of running the tool; it does not end the
- * run. Errors that are not the kill switch's are rethrown: the tool never runs unchecked.
- *
- * Pair with `killSwitchModel`. With `killSwitchProcessor`, give the prices to the processor
- * instead (it holds them itself).
+ * it fails), and skip any tool of a revoked agent, returning {@link RefusedToolOutput} to
+ * the model. Errors that are not the kill switch's are rethrown: no tool runs unchecked.
+ * Pair with `killSwitchModel`; the processor holds tool prices itself.
  *
  * @example
  * const guarded = { killSwitch: ks, credential }
  * const agent = new Agent({
- *   id: 'researcher', name: 'researcher', instructions, tools,
+ *   ...config,
  *   model: killSwitchModel(openai('gpt-4o'), guarded),
  *   hooks: killSwitchToolHooks({ ...guarded, toolPrices: { webSearch: 0.01 } }),
  * })
  */
 export function killSwitchToolHooks(options: KillSwitchToolHooksOptions): Required<ToolHooks> {
-  const guard = resolveGuard(options)
-  const toolPrices = parseToolPrices(options.toolPrices)
-  const scope = scopeOf(options, undefined, 'options')
+  const { guard, scope } = adapterSetup(options)
   // Mastra passes the same execution context object to both hooks of one call.
-  const open = new WeakMap<object, OpenCall>()
+  const open = new WeakMap<object, ToolCallTicket>()
+  const isKey = (context: unknown): context is object =>
+    typeof context === 'object' && context !== null
 
   return {
-    async beforeToolCall({ toolName, context }) {
-      let call: OpenCall
+    async beforeToolCall({ toolName, input, context }) {
+      let ticket: ToolCallTicket
       try {
-        call = await begin(guard, toolName, toolPrices[toolName] ?? 0, scope)
+        ticket = await guard.beforeToolCall({
+          name: toolName,
+          args: input,
+          observe: false,
+          ...scope,
+        })
       } catch (error) {
         const found = findKillSwitchError(error)
         if (!found) throw error
         const output: RefusedToolOutput = { error: { code: found.code, message: found.message } }
         return { proceed: false, output }
       }
-      // Without a context to pair the hooks, charge now: a held price must never leak.
-      if (typeof context === 'object' && context !== null) open.set(context, call)
-      else await call.succeeded()
+      // Without a context to pair the hooks, settle now: a held price must never leak.
+      if (isKey(context)) open.set(context, ticket)
+      else await guard.afterToolCall(ticket, { ok: true })
       return undefined
     },
 
     async afterToolCall({ context, error }) {
-      if (typeof context !== 'object' || context === null) return
-      const call = open.get(context)
-      if (!call) return
+      const ticket = isKey(context) ? open.get(context) : undefined
+      if (!isKey(context) || !ticket) return
       open.delete(context)
-      await (error === undefined ? call.succeeded() : call.failed(error))
-    },
-  }
-}
-
-/** Checks the agent (free tool) or holds the price (paid tool); returns how to end the call. */
-async function begin(
-  guard: AgentGuard,
-  name: string,
-  priceUsd: number,
-  scope: BudgetScope,
-): Promise<OpenCall> {
-  if (priceUsd === 0) {
-    await guard.check()
-    return { succeeded: async () => {}, failed: (error) => guard.onError(error, 'tool') }
-  }
-  const ticket: SpendTicket = await guard.reserveSpend({
-    amountUsd: priceUsd,
-    kind: 'tool',
-    description: `tool ${name}`,
-    details: { tool: name },
-    ...scope,
-  })
-  return {
-    succeeded: async () => {
-      await guard.settleSpend(ticket)
-    },
-    // A failed call is released, not charged; the failure feeds the error-streak detector.
-    failed: async (error) => {
-      await guard.releaseSpend(ticket, { reason: 'tool failed' })
-      await guard.onError(error, 'tool')
+      await guard.afterToolCall(ticket, error === undefined ? { ok: true } : { ok: false, error })
     },
   }
 }

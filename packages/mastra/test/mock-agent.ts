@@ -159,13 +159,14 @@ export const CAP_ONLY: RunawayConfig = {
   repeatedToolCall: { enabled: false },
 }
 
-/** A kill switch with the tests' prices and one agent. */
+/** A kill switch with the tests' prices (and `toolPrices`, if given) and one agent. */
 export async function killSwitchWithAgent(
   spendingCap: number,
   handle = 'mastra-agent',
   runaway?: RunawayConfig,
+  toolPrices?: Record<string, number>,
 ) {
-  const ks: KillSwitch = createKillSwitch({ prices: PRICES })
+  const ks: KillSwitch = createKillSwitch({ prices: PRICES, ...(toolPrices ? { toolPrices } : {}) })
   const agent = await ks.agents.create({ handle, spendingCap, ...(runaway ? { runaway } : {}) })
   return { ks, credential: agent.credential, handle }
 }

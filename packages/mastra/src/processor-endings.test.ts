@@ -1,0 +1,177 @@
+// How a step's model call ends through the processor, against the real @mastra/core agent
+// and the real core, the ledger checked to the micro-dollar: a provider's outright refusal
+// (4xx) is released, a 5xx is charged, each retry Mastra makes is a call of its own, and paid
+// tools are priced where the kill switch is configured.
+import { APICallError } from '@ai-sdk/provider'
+import { InvalidConfigError } from '@killswitch/core'
+import { Agent } from '@mastra/core/agent'
+import { MockLanguageModelV4 } from 'ai/test'
+import { describe, expect, it } from 'vitest'
+import {
+  asMastraModel,
+  CAP_ONLY,
+  killSwitchWithAgent,
+  loopingModel,
+  modelCalls,
+  processorAgent,
+  quiet,
+  STEP_COST_USD,
+  searchTool,
+} from '../test/mock-agent.js'
+import { killSwitchProcessor } from './kill-switch-processor.js'
+import { killSwitchToolHooks } from './kill-switch-tool-hooks.js'
+import { killSwitchTripwire } from './tripwire.js'
+
+const micros = (usd: number) => Math.round(usd * 1_000_000)
+const modes = ['generate', 'stream'] as const
+
+/** The provider's HTTP error, as the AI SDK's provider clients throw it. */
+const httpError = (statusCode: number) =>
+  new APICallError({
+    message: `provider answered ${statusCode}`,
+    url: 'http://127.0.0.1/v1/chat',
+    requestBodyValues: {},
+    statusCode,
+  })
+
+/** Throws `failures` in order, one per call, then answers as the looping model does. */
+function failingFirst(failures: unknown[]) {
+  const answer = loopingModel({ answerAt: 0 })
+  let calls = 0
+  const next = () => failures[calls++]
+  return new MockLanguageModelV4({
+    provider: 'mock',
+    modelId: 'mock-looper',
+    doGenerate: async (options) => {
+      const failure = next()
+      if (failure !== undefined) throw failure
+      return answer.doGenerate(options)
+    },
+    doStream: async (options) => {
+      const failure = next()
+      if (failure !== undefined) throw failure
+      return answer.doStream(options)
+    },
+  })
+}
+
+async function ended(agent: Agent, mode: (typeof modes)[number], maxRetries = 0) {
+  const options = { maxSteps: 5, modelSettings: { maxRetries } }
+  if (mode === 'generate')
+    return agent.generate('go', options).then(
+      () => undefined,
+      (e) => e,
+    )
+  const stream = await agent.stream('go', options)
+  await stream.consumeStream()
+  return stream.error
+}
+
+describe('killSwitchProcessor: how a model call ends', () => {
+  for (const mode of modes) {
+    it(`releases a call the provider refused outright (400), and charges a 500 (${mode})`, async () => {
+      for (const [status, charged] of [
+        [400, 0],
+        [500, 1],
+      ] as const) {
+        const model = failingFirst([httpError(status)])
+        const { ks, handle, agent } = await processorAgent(1, model)
+
+        const error = await ended(agent, mode)
+
+        expect((error as APICallError).statusCode).toBe(status)
+        expect(modelCalls(model)).toBe(1)
+        const agentNow = await ks.agents.get(handle)
+        expect(agentNow.held).toBe(0)
+        // A 5xx may have been billed: charged at the whole hold, never released.
+        if (charged) expect(agentNow.spent).toBeGreaterThan(0)
+        else expect(agentNow.spent).toBe(0)
+      }
+    })
+
+    it(`makes each retry of Mastra's a call of its own: a 429 released, the answer settled (${mode})`, async () => {
+      const model = failingFirst([httpError(429)])
+      const { ks, handle, agent } = await processorAgent(1, model)
+
+      const error = await ended(agent, mode, 1)
+
+      expect(error).toBeUndefined()
+      expect(modelCalls(model)).toBe(2)
+      const agentNow = await ks.agents.get(handle)
+      expect(agentNow.held).toBe(0)
+      expect(micros(agentNow.spent)).toBe(micros(STEP_COST_USD))
+      const entries = (await ks.audit(handle)).map((entry) => entry.type)
+      expect(entries.filter((type) => type === 'released')).toHaveLength(1)
+    })
+  }
+})
+
+describe('paid tools priced on the kill switch (createKillSwitch({ toolPrices }))', () => {
+  it('the processor holds and settles each tool run at the kill switch price', async () => {
+    const setup = await killSwitchWithAgent(1, 'priced', CAP_ONLY, { search: 0.05 })
+    const { tool, counter } = searchTool()
+    const processor = killSwitchProcessor({ killSwitch: setup.ks, credential: setup.credential })
+    const agent = quiet(
+      new Agent({
+        id: 'priced',
+        name: 'priced',
+        instructions: 'Search.',
+        model: asMastraModel(loopingModel({ answerAt: 3 })),
+        tools: { search: tool },
+        inputProcessors: [processor],
+        outputProcessors: [processor],
+      }),
+    )
+
+    const result = await agent.generate('go', { maxSteps: 10 })
+
+    expect(result.tripwire).toBeUndefined()
+    expect(counter.runs).toBe(3)
+    const agentNow = await setup.ks.agents.get('priced')
+    expect(micros(agentNow.spent)).toBe(4 * micros(STEP_COST_USD) + 3 * micros(0.05))
+    expect(agentNow.held).toBe(0)
+  })
+
+  it('the tool hooks hold and settle each tool run at the kill switch price', async () => {
+    const setup = await killSwitchWithAgent(1, 'hooked', CAP_ONLY, { search: 0.05 })
+    const { tool, counter } = searchTool()
+    const agent = quiet(
+      new Agent({
+        id: 'hooked',
+        name: 'hooked',
+        instructions: 'Search.',
+        model: asMastraModel(loopingModel()),
+        tools: { search: tool },
+        hooks: killSwitchToolHooks({ killSwitch: setup.ks, credential: setup.credential }),
+      }),
+    )
+
+    await agent.generate('go', { maxSteps: 3 })
+
+    // Only the tools are metered here (the model is not wrapped).
+    expect(counter.runs).toBe(3)
+    expect(micros((await setup.ks.agents.get('hooked')).spent)).toBe(3 * micros(0.05))
+  })
+
+  it('refuses tool prices beside a ready guard, naming the field, for both', async () => {
+    const setup = await killSwitchWithAgent(1)
+    const guard = setup.ks.guard(setup.credential)
+    for (const build of [killSwitchProcessor, killSwitchToolHooks]) {
+      expect(() => build({ guard, toolPrices: { search: 0.01 } })).toThrowError(
+        expect.objectContaining({ name: InvalidConfigError.name, field: 'toolPrices' }),
+      )
+    }
+  })
+
+  it('ends the run with a tripwire when the request context names a field that is not a scope field', async () => {
+    const { agent, model } = await processorAgent(1)
+    const { RequestContext } = await import('@mastra/core/request-context')
+    const requestContext = new RequestContext()
+    requestContext.set('killswitch', { budget: ['customer-acme'] })
+
+    const result = await agent.generate('go', { requestContext })
+
+    expect(killSwitchTripwire(result.tripwire)?.code).toBe('invalid_config')
+    expect(modelCalls(model)).toBe(0)
+  })
+})
