@@ -189,12 +189,18 @@ export class RunawayDetectedError extends KillSwitchError {
   readonly detector: string
   /** What the policy did: refuse this call, end the run, or revoke the credential. */
   readonly action: 'block' | 'stop' | 'revoke'
+  /**
+   * For a throttle (`block`): milliseconds until calls are admitted again, to wait before a
+   * retry (a retry sooner is refused and doubles the wait while the loop persists).
+   */
+  readonly retryAfterMs: number | undefined
 
   constructor(details: {
     handle: string
     detector: string
     action: 'block' | 'stop' | 'revoke'
     summary: string
+    retryAfterMs?: number
   }) {
     super(
       'runaway_detected',
@@ -206,6 +212,7 @@ export class RunawayDetectedError extends KillSwitchError {
     this.handle = details.handle
     this.detector = details.detector
     this.action = details.action
+    this.retryAfterMs = details.retryAfterMs
   }
 }
 

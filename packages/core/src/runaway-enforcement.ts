@@ -56,10 +56,15 @@ export async function enforceVerdict(
       await engine.revoke(agent.handle, `runaway: ${finding.detector}: ${summary}`, 'runaway'),
     )
   }
+  // A throttle says when calls are admitted again: what is left of it, not its length.
+  const until = finding.evidence?.throttledUntil
   return new RunawayDetectedError({
     handle: agent.handle,
     detector: finding.detector,
     action,
     summary,
+    ...(action === 'block' && typeof until === 'number'
+      ? { retryAfterMs: Math.max(0, until - engine.now()) }
+      : {}),
   })
 }
