@@ -4,12 +4,10 @@ import { AIMessage } from '@langchain/core/messages'
 import { ChatPromptTemplate, MessagesPlaceholder } from '@langchain/core/prompts'
 import { RunnableLambda } from '@langchain/core/runnables'
 import { fakeModel } from '@langchain/core/testing'
-import { tool } from '@langchain/core/tools'
 import { FakeStreamingChatModel } from '@langchain/core/utils/testing'
 import { describe, expect, it, vi } from 'vitest'
-import { z } from 'zod'
 import { KillSwitchCallbackHandler } from './kill-switch-callback-handler.js'
-import { TEST_MODEL, testAgent } from './test-kit.js'
+import { searchTool, TEST_MODEL, testAgent } from './test-kit.js'
 
 const usage_metadata = { input_tokens: 200, output_tokens: 50, total_tokens: 250 }
 const chainPrompt = ChatPromptTemplate.fromMessages([['human', 'Summarise: {text}']])
@@ -26,19 +24,6 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
     return error
   }
   throw new Error('expected the run to be rejected')
-}
-
-function countingSearch(onCall?: (q: string) => Promise<void>) {
-  const calls: string[] = []
-  const search = tool(
-    async ({ q }) => {
-      calls.push(q)
-      await onCall?.(q)
-      return `results for ${q}`
-    },
-    { name: 'search', description: 'Web search', schema: z.object({ q: z.string() }) },
-  )
-  return { search, calls }
 }
 
 function toolCall(i: number, q: string) {
@@ -114,7 +99,7 @@ describe('KillSwitchCallbackHandler', () => {
     const agent = await testAgent({ spendingCap: 3 })
     const model = fakeModel()
     for (let i = 0; i < 50; i++) model.respond(toolCall(i, `page ${i}`))
-    const { search, calls } = countingSearch()
+    const { search, calls } = searchTool()
     const executor = new AgentExecutor({
       agent: createToolCallingAgent({ llm: model, tools: [search], prompt: agentPrompt }),
       tools: [search],
@@ -141,7 +126,7 @@ describe('KillSwitchCallbackHandler', () => {
     const model = fakeModel()
     for (let i = 0; i < 10; i++) model.respond(toolCall(i, `page ${i}`))
     // The operator revokes while the second tool call is running.
-    const { search, calls } = countingSearch(async (q) => {
+    const { search, calls } = searchTool(async (q) => {
       if (q === 'page 1') await agent.ks.agents.revoke(agent.handle, { reason: 'runaway bill' })
     })
     const executor = new AgentExecutor({
@@ -167,7 +152,7 @@ describe('KillSwitchCallbackHandler', () => {
     const agent = await testAgent({ spendingCap: 1000 })
     const model = fakeModel()
     for (let i = 0; i < 20; i++) model.respond(toolCall(i, 'the same query'))
-    const { search, calls } = countingSearch()
+    const { search, calls } = searchTool()
     const executor = new AgentExecutor({
       agent: createToolCallingAgent({ llm: model, tools: [search], prompt: agentPrompt }),
       tools: [search],

@@ -18,14 +18,13 @@ import {
   BaseCallbackHandler,
   type HandleLLMNewTokenCallbackFields,
 } from '@langchain/core/callbacks/base'
-import type { Serialized } from '@langchain/core/load/serializable'
-import type { BaseMessage } from '@langchain/core/messages'
-import type { LLMResult } from '@langchain/core/outputs'
 import type { KillSwitchOptions } from './kill-switch-options.js'
 import { identityFromLsParams, type ModelNaming } from './model-identity.js'
 import { modelCallResult } from './usage.js'
 
 type Metadata = Record<string, unknown> | undefined
+type Handler = Required<Pick<BaseCallbackHandler, `handle${string}` & keyof BaseCallbackHandler>>
+type Args<K extends keyof Handler> = Parameters<Handler[K]>
 
 /**
  * Stops LangChain models, chains and `AgentExecutor` runs when the agent is revoked, its cap
@@ -66,69 +65,43 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
     this.signal = this.guard.signal
   }
 
-  override async handleChainStart(
-    _chain: Serialized,
-    _inputs: unknown,
-    runId: string,
-    _runType?: string,
-    _tags?: string[],
-    _metadata?: Metadata,
-    _runName?: string,
-    parentRunId?: string,
-  ): Promise<void> {
+  // LangChain passes long positional argument lists: each method names only the arguments
+  // it reads (holes skip the others).
+  override async handleChainStart(...[, , runId, , , , , parentRunId]: Args<'handleChainStart'>) {
     this.#roots.set(runId, this.#rootOf(runId, parentRunId))
   }
 
-  override async handleChainEnd(_outputs: unknown, runId: string): Promise<void> {
+  override async handleChainEnd(...[, runId]: Args<'handleChainEnd'>) {
     this.#roots.delete(runId)
   }
 
   override async handleChatModelStart(
-    _llm: Serialized,
-    messages: BaseMessage[][],
-    runId: string,
-    parentRunId?: string,
-    extraParams?: Record<string, unknown>,
-    _tags?: string[],
-    metadata?: Metadata,
-  ): Promise<void> {
-    await this.#start(runId, parentRunId, metadata, { messages, tools: toolsOf(extraParams) })
+    ...[, messages, runId, parentRunId, extra, , metadata]: Args<'handleChatModelStart'>
+  ) {
+    await this.#start(runId, parentRunId, metadata, { messages, tools: toolsOf(extra) })
   }
 
   override async handleLLMStart(
-    _llm: Serialized,
-    prompts: string[],
-    runId: string,
-    parentRunId?: string,
-    extraParams?: Record<string, unknown>,
-    _tags?: string[],
-    metadata?: Metadata,
-  ): Promise<void> {
-    await this.#start(runId, parentRunId, metadata, { prompts, tools: toolsOf(extraParams) })
+    ...[, prompts, runId, parentRunId, extra, , metadata]: Args<'handleLLMStart'>
+  ) {
+    await this.#start(runId, parentRunId, metadata, { prompts, tools: toolsOf(extra) })
   }
 
-  override async handleLLMNewToken(
-    token: string,
-    _idx: unknown,
-    runId: string,
-    _parentRunId?: string,
-    _tags?: string[],
-    fields?: HandleLLMNewTokenCallbackFields,
-  ): Promise<void> {
+  override async handleLLMNewToken(...[token, , runId, , , fields]: Args<'handleLLMNewToken'>) {
     // Throws the typed error once the output reaches what the hold pays for, or the agent
     // is revoked: that ends the stream, and LangChain reports it to handleLLMError.
     this.#calls.get(runId)?.output({ text: deltaText(token, fields) })
   }
 
-  override async handleLLMEnd(output: LLMResult, runId: string): Promise<void> {
+  override async handleLLMEnd(...[output, runId]: Args<'handleLLMEnd'>) {
     const generation = output.generations[0]?.[0]
     const result = modelCallResult(generation && 'message' in generation && generation.message)
     result.text ??= generation?.text
     await take(this.#calls, runId)?.finish(result)
   }
 
-  override async handleLLMError(error: Error, runId: string): Promise<void> {
-    this.#markReported(error)
+  override async handleLLMError(...[error, runId]: Args<'handleLLMError'>) {
+    this.#reported.add(error)
     const call = take(this.#calls, runId)
     if (call === undefined) {
       if (findKillSwitchError(error) === undefined) await this.guard.onError(error, 'model')
@@ -142,41 +115,33 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
   }
 
   override async handleToolStart(
-    tool: Serialized,
-    input: string,
-    runId: string,
-    parentRunId?: string,
-    _tags?: string[],
-    metadata?: Metadata,
-    runName?: string,
-  ): Promise<void> {
+    ...[tool, input, runId, parentRunId, , metadata, runName]: Args<'handleToolStart'>
+  ) {
     // The tool's name arrives as runName; the serialized tool is often a stub without it.
     const name = runName ?? tool.name ?? tool.id.at(-1) ?? 'unknown-tool'
     const scope = this.#scopeOf(runId, parentRunId, metadata)
-    // The price is the core's: `toolPrices` of the kill switch, the guard or these options.
-    this.#tools.set(
-      runId,
-      await this.guard.beforeToolCall({ name, args: parseArgs(input), ...scope }),
-    )
+    // Its price is the core's: `toolPrices` of the kill switch, the guard or the options.
+    const ticket = await this.guard.beforeToolCall({ name, args: parseArgs(input), ...scope })
+    this.#tools.set(runId, ticket)
   }
 
-  override async handleToolEnd(_output: unknown, runId: string): Promise<void> {
+  override async handleToolEnd(...[, runId]: Args<'handleToolEnd'>) {
     const ticket = take(this.#tools, runId)
     if (ticket !== undefined) await this.guard.afterToolCall(ticket, { ok: true })
   }
 
-  override async handleToolError(error: Error, runId: string): Promise<void> {
-    this.#markReported(error)
+  override async handleToolError(...[error, runId]: Args<'handleToolError'>) {
+    this.#reported.add(error)
     const ticket = take(this.#tools, runId)
     if (ticket !== undefined) await this.guard.afterToolCall(ticket, { ok: false, error })
     else if (findKillSwitchError(error) === undefined) await this.guard.onError(error, 'tool')
   }
 
-  override async handleChainError(error: Error, runId: string): Promise<void> {
+  override async handleChainError(...[error, runId]: Args<'handleChainError'>) {
     this.#roots.delete(runId)
     // Our own refusals and errors already reported by a model or tool are not new errors.
     if (this.#reported.has(error) || findKillSwitchError(error) !== undefined) return
-    this.#markReported(error)
+    this.#reported.add(error)
     await this.guard.onError(error, 'chain')
   }
 
@@ -207,10 +172,6 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
   #rootOf(runId: string, parentRunId: string | undefined): string {
     if (parentRunId === undefined) return runId
     return this.#roots.get(parentRunId) ?? parentRunId
-  }
-
-  #markReported(error: unknown): void {
-    if (typeof error === 'object' && error !== null) this.#reported.add(error)
   }
 }
 

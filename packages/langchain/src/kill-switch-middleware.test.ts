@@ -12,21 +12,9 @@ import { createAgent, modelRetryMiddleware, tool } from 'langchain'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { killSwitchMiddleware } from './kill-switch-middleware.js'
-import { TEST_MODEL, testAgent } from './test-kit.js'
+import { searchTool, TEST_MODEL, testAgent } from './test-kit.js'
 
 const question = { messages: [new HumanMessage('Find everything about kill switches.')] }
-
-function searchTool() {
-  const calls: string[] = []
-  const search = tool(
-    async ({ q }) => {
-      calls.push(q)
-      return `results for ${q}`
-    },
-    { name: 'search', description: 'Web search', schema: z.object({ q: z.string() }) },
-  )
-  return { search, calls }
-}
 
 function toolCallMessage(i: number, q: string) {
   return new AIMessage({

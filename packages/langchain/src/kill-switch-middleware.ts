@@ -9,8 +9,7 @@ import type { KillSwitchOptions } from './kill-switch-options.js'
 import { modelIdentity } from './model-identity.js'
 import { modelInput } from './model-input.js'
 import { modelCallResult } from './usage.js'
-import { withMaxOutputTokens } from './with-max-output-tokens.js'
-import { withStopSignal } from './with-stop-signal.js'
+import { withMaxOutputTokens, withStopSignal } from './with-max-output-tokens.js'
 
 /**
  * The middleware, plus the guard it uses and its signal (pass it to `createAgent`).

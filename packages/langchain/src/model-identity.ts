@@ -1,22 +1,11 @@
 // Which model a call goes to, for pricing. Real chat models report it in their LangSmith
 // params (`getLsParams()`: `ls_model_name`, `ls_provider`, `ls_max_tokens`), which LangChain
 // also hands to callbacks as run metadata. Fakes and some wrappers report no name, so the
-// caller can name the model explicitly; an explicit name always wins.
+// options can name the model; an explicit name always wins.
+import { type AdapterSetup, InvalidConfigError } from '@killswitch/core'
 
-import { InvalidConfigError } from '@killswitch/core'
-
-/**
- * Names the model when it does not report itself (fakes, custom models, proxies).
- *
- * @example
- * killSwitchMiddleware({ killSwitch: ks, credential, model: 'gpt-4o-mini', provider: 'openai' })
- */
-export interface ModelNaming {
-  /** The model id to price the calls as, e.g. `gpt-4o-mini`. Wins over what the model reports. */
-  model?: string
-  /** The provider id (`openai`, `anthropic`...), used with `model` to find the price. */
-  provider?: string
-}
+/** The model and provider to price calls as, from the options (`{ model, provider }`). */
+export type ModelNaming = AdapterSetup['naming']
 
 /**
  * What the guard needs to know about the model of a call.
@@ -38,14 +27,9 @@ export interface ModelIdentity {
  *
  * @example
  * identityFromLsParams({ ls_model_name: 'gpt-4o-mini', ls_provider: 'openai' }, {})
- * // { model: 'gpt-4o-mini', provider: 'openai' }
  */
-export function identityFromLsParams(
-  params: Record<string, unknown> | undefined,
-  naming: ModelNaming,
-): ModelIdentity {
-  const reportedName = nonEmpty(params?.ls_model_name)
-  const model = naming.model ?? reportedName
+export function identityFromLsParams(params: Params, naming: ModelNaming): ModelIdentity {
+  const model = naming.model ?? nonEmpty(params?.ls_model_name)
   if (model === undefined) {
     const kind = nonEmpty(params?.ls_provider) ?? 'this model'
     throw new InvalidConfigError(
@@ -58,41 +42,44 @@ export function identityFromLsParams(
   // (`FakeBuiltModel`), which would send the price lookup astray.
   const provider =
     naming.provider ?? (naming.model === undefined ? nonEmpty(params?.ls_provider) : undefined)
-  const identity: ModelIdentity = { model }
-  if (provider !== undefined) identity.provider = provider
-  const maxTokens = params?.ls_max_tokens
-  if (typeof maxTokens === 'number' && Number.isSafeInteger(maxTokens) && maxTokens > 0) {
-    identity.maxOutputTokens = maxTokens
+  const max = params?.ls_max_tokens
+  return {
+    model,
+    ...(provider === undefined ? {} : { provider }),
+    ...(typeof max === 'number' && Number.isSafeInteger(max) && max > 0
+      ? { maxOutputTokens: max }
+      : {}),
   }
-  return identity
 }
 
 /**
- * Reads the identity of a LangChain chat model object: a model, a RunnableBinding around
- * one (`.bound`), or `initChatModel()`'s configurable model (resolved first).
+ * Reads the identity of a LangChain chat model: a model, a RunnableBinding around one
+ * (`.bound`), or `initChatModel()`'s configurable model (resolved first).
  *
  * @example
  * const identity = await modelIdentity(new ChatOpenAI({ model: 'gpt-4o-mini' }), {})
  */
 export async function modelIdentity(model: unknown, naming: ModelNaming): Promise<ModelIdentity> {
-  return identityFromLsParams(await lsParamsOf(model), naming)
+  let params: Params
+  for (let current = model, depth = 0; depth < 5 && typeof current === 'object'; depth++) {
+    const candidate = current as ModelLike | null
+    if (candidate === null) break
+    if (typeof candidate._getModelInstance === 'function') {
+      current = await candidate._getModelInstance()
+    } else if (typeof candidate.getLsParams === 'function') {
+      params = candidate.getLsParams({})
+      break
+    } else current = candidate.bound
+  }
+  return identityFromLsParams(params, naming)
 }
 
+type Params = Record<string, unknown> | undefined
 type ModelLike = {
   getLsParams?: (options: Record<string, unknown>) => Record<string, unknown>
+  // initChatModel() returns a ConfigurableModel whose own params name no model.
   _getModelInstance?: () => Promise<unknown>
   bound?: unknown
-}
-
-async function lsParamsOf(model: unknown, depth = 0): Promise<Record<string, unknown> | undefined> {
-  if (model === null || typeof model !== 'object' || depth > 4) return undefined
-  const candidate = model as ModelLike
-  // initChatModel() returns a ConfigurableModel whose own params name no model.
-  if (typeof candidate._getModelInstance === 'function') {
-    return lsParamsOf(await candidate._getModelInstance(), depth + 1)
-  }
-  if (typeof candidate.getLsParams === 'function') return candidate.getLsParams({})
-  return lsParamsOf(candidate.bound, depth + 1)
 }
 
 function nonEmpty(value: unknown): string | undefined {

@@ -7,6 +7,8 @@ import {
   type KillSwitchOptions,
   type RunawayConfig,
 } from '@killswitch/core'
+import { tool } from '@langchain/core/tools'
+import { z } from 'zod'
 
 /** $1 per thousand tokens in and out: large enough that a few calls reach a small cap. */
 export const TEST_MODEL = 'test-model'
@@ -56,4 +58,23 @@ export async function testAgent(
   ks.on('reserved', (event) => agent.reserved.push(event.amount))
   ks.on('released', (event) => agent.released.push(event.holdId))
   return agent
+}
+
+/**
+ * A `search` tool that records its queries (its own count of what ran).
+ *
+ * @example
+ * const { search, calls } = searchTool()
+ */
+export function searchTool(onCall?: (q: string) => Promise<void>) {
+  const calls: string[] = []
+  const search = tool(
+    async ({ q }) => {
+      calls.push(q)
+      await onCall?.(q)
+      return `results for ${q}`
+    },
+    { name: 'search', description: 'Web search', schema: z.object({ q: z.string() }) },
+  )
+  return { search, calls }
 }

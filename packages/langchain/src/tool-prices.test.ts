@@ -6,12 +6,11 @@ import { AgentExecutor, createToolCallingAgent } from '@langchain/classic/agents
 import { AIMessage, HumanMessage } from '@langchain/core/messages'
 import { ChatPromptTemplate, MessagesPlaceholder } from '@langchain/core/prompts'
 import { fakeModel } from '@langchain/core/testing'
-import { createAgent, tool } from 'langchain'
+import { createAgent } from 'langchain'
 import { describe, expect, it } from 'vitest'
-import { z } from 'zod'
 import { KillSwitchCallbackHandler } from './kill-switch-callback-handler.js'
 import { killSwitchMiddleware } from './kill-switch-middleware.js'
-import { TEST_MODEL, testAgent } from './test-kit.js'
+import { searchTool, TEST_MODEL, testAgent } from './test-kit.js'
 
 const usage_metadata = { input_tokens: 20, output_tokens: 5, total_tokens: 25 }
 const question = { messages: [new HumanMessage('Search for it.')] }
@@ -23,18 +22,6 @@ function asks(i: number, name: string, args: Record<string, unknown>) {
     tool_calls: [{ name, args, id: `call_${i}`, type: 'tool_call' }],
     usage_metadata,
   })
-}
-
-function searchTool() {
-  const calls: string[] = []
-  const search = tool(
-    async ({ q }) => {
-      calls.push(q)
-      return `results for ${q}`
-    },
-    { name: 'search', description: 'Paid search', schema: z.object({ q: z.string() }) },
-  )
-  return { search, calls }
 }
 
 /** Tool holds taken and released without spending, from the audit log. */
