@@ -202,6 +202,31 @@ describe('admin API: agents', () => {
     })
   })
 
+  it('takes spendRules on create and update, and get returns them', async () => {
+    const payee = '0x209693Bc6afc0C5328bA36FaF03C514EF312287C'
+    const spendRules = { allowedPayees: [payee], maxSpendUsd: 0.5 }
+    const created = await call('POST', '/v1/agents', {
+      handle: 'buyer',
+      spendingCap: 20,
+      spendRules,
+    })
+    expect(created).toMatchObject({ status: 201, json: { spendRules } })
+    expect(await call('GET', '/v1/agents/buyer')).toMatchObject({
+      status: 200,
+      json: { spendRules },
+    })
+    // The update replaces them whole; {} removes them.
+    const updated = await call('PATCH', '/v1/agents/buyer', { spendRules: { maxSpendUsd: 0.1 } })
+    expect(updated).toMatchObject({ status: 200, json: { spendRules: { maxSpendUsd: 0.1 } } })
+    expect((await ks.agents.get('buyer')).spendRules).toEqual({ maxSpendUsd: 0.1 })
+    const guard = ks.guard((created.json as { credential: string }).credential)
+    await expect(
+      guard.reserveSpend({ amountUsd: 0.2, kind: 'payment', description: 'x', payee }),
+    ).rejects.toMatchObject({ code: 'spend_refused', rule: 'max_spend_exceeded' })
+    const removed = await call('PATCH', '/v1/agents/buyer', { spendRules: {} })
+    expect(removed).toMatchObject({ status: 200, json: { spendRules: {} } })
+  })
+
   it('refuses bad bodies with 400 and names the field', async () => {
     await createAgent('alpha')
     const cases: Array<[string, string, unknown, string]> = [
@@ -233,6 +258,30 @@ describe('admin API: agents', () => {
         'secret',
       ],
       ['POST', '/v1/agents/alpha/revoke', { reason: 42 }, 'reason'],
+      [
+        'POST',
+        '/v1/agents',
+        { handle: 'b', spendingCap: 5, spendRules: { maxSpendUsd: -1 } },
+        'spendRules.maxSpendUsd',
+      ],
+      [
+        'POST',
+        '/v1/agents',
+        { handle: 'b', spendingCap: 5, spendRules: { payees: [] } },
+        'spendRules.payees',
+      ],
+      [
+        'PATCH',
+        '/v1/agents/alpha',
+        { spendRules: { allowedPayees: 'x' } },
+        'spendRules.allowedPayees',
+      ],
+      [
+        'PATCH',
+        '/v1/agents/alpha',
+        { spendRules: { allowedPayees: [''] } },
+        'spendRules.allowedPayees.0',
+      ],
     ]
     for (const [method, path, body, field] of cases) {
       const response = await call(method, path, body)

@@ -51,6 +51,11 @@ const MIN_TOKEN_LENGTH = 16
 
 const handleParam = z.string().min(1)
 const WINDOWS = ['minute', 'hour', 'day', 'week', 'month', 'lifetime'] as const
+// Checked in full by the core (payee addresses, dollars): here only its shape.
+const spendRulesBody = z.strictObject({
+  allowedPayees: z.array(z.string()).optional(),
+  maxSpendUsd: z.number().optional(),
+})
 const createAgentBody = z.strictObject({
   handle: handleParam,
   spendingCap: z.number(),
@@ -58,6 +63,7 @@ const createAgentBody = z.strictObject({
   limits: z.array(z.strictObject({ amount: z.number(), per: z.enum(WINDOWS) })).optional(),
   budgets: z.array(z.string()).optional(),
   approvals: z.strictObject({ enabled: z.boolean(), waitMs: z.number().optional() }).optional(),
+  spendRules: spendRulesBody.optional(),
 })
 const limitsBody = z.array(z.strictObject({ amount: z.number(), per: z.enum(WINDOWS) }))
 const updateAgentBody = z.strictObject({
@@ -65,6 +71,8 @@ const updateAgentBody = z.strictObject({
   limits: limitsBody.optional(),
   budgets: z.array(z.string()).optional(),
   approvals: z.strictObject({ enabled: z.boolean(), waitMs: z.number().optional() }).optional(),
+  /** Replaces the agent's spend rules whole; `{}` removes them. */
+  spendRules: spendRulesBody.optional(),
 })
 const createBudgetBody = z.strictObject({
   id: z.string(),
@@ -232,7 +240,7 @@ export function createAdminApi(options: AdminApiOptions): Hono {
     if (Object.keys(body).length === 0) {
       throw new InvalidConfigError(
         'spendingCap',
-        'Nothing to change: give spendingCap, limits, budgets or approvals.',
+        'Nothing to change: give spendingCap, limits, budgets, approvals or spendRules.',
       )
     }
     return c.json(await ks.agents.update(handle, body))

@@ -98,6 +98,70 @@ describe('killswitch agents', () => {
     expect(missing.code).toBe(EXIT_CODES.notFound)
     expect(missing.stderr).toMatch(/No agent has the handle "nobody"/)
   })
+
+  it('create --allowed-payee (repeatable) --max-spend sets spend rules; get shows them', async () => {
+    const payee = '0x209693Bc6afc0C5328bA36FaF03C514EF312287C'
+    const result = await harness.run([
+      ...['agents', 'create', 'buyer', '--cap', '20', '--allowed-payee', payee],
+      ...['--allowed-payee', 'search.example', '--max-spend', '$0.50'],
+    ])
+    expect(result.code).toBe(0)
+    expect((await harness.ks.agents.get('buyer')).spendRules).toEqual({
+      allowedPayees: [payee, 'search.example'],
+      maxSpendUsd: 0.5,
+    })
+    const { stdout } = await harness.run(['agents', 'get', 'buyer'])
+    expect(stdout).toMatch(new RegExp(`payees\\s+${payee}, search\\.example\n`))
+    expect(stdout).toMatch(/max spend\s+\$0\.50 per payment/)
+    const json = await harness.run(['agents', 'get', 'buyer', '--json'])
+    expect(JSON.parse(json.stdout).spendRules).toEqual({
+      allowedPayees: [payee, 'search.example'],
+      maxSpendUsd: 0.5,
+    })
+    // An agent without rules shows none.
+    await created('plain')
+    expect((await harness.run(['agents', 'get', 'plain'])).stdout).not.toMatch(/payees|max spend/)
+  })
+
+  it('create refuses a bad --max-spend and writes nothing', async () => {
+    for (const bad of ['lots', '-1']) {
+      const result = await harness.run(['agents', 'create', 'x', '--cap', '5', '--max-spend', bad])
+      expect(result.code).toBe(EXIT_CODES.usage)
+      expect(result.stderr).toMatch(/max-spend|maxSpendUsd/)
+    }
+    expect(await harness.ks.agents.list()).toHaveLength(0)
+  })
+
+  it('update --max-spend / --allowed-payee replace their own rule and keep the other', async () => {
+    const create = await harness.run([
+      ...['agents', 'create', 'buyer', '--cap', '20', '--allowed-payee', 'a.example', '--json'],
+    ])
+    const { credential } = JSON.parse(create.stdout)
+    const max = await harness.run(['agents', 'update', 'buyer', '--max-spend', '0.25'])
+    expect(max.code).toBe(0)
+    expect(max.stdout).toMatch(/max spend\s+\$0\.25/)
+    expect((await harness.ks.agents.get('buyer')).spendRules).toEqual({
+      allowedPayees: ['a.example'],
+      maxSpendUsd: 0.25,
+    })
+    const payees = await harness.run([
+      ...['agents', 'update', 'buyer', '--allowed-payee', 'b.example'],
+      ...['--allowed-payee', 'c.example', '--json'],
+    ])
+    expect(payees.code).toBe(0)
+    expect(JSON.parse(payees.stdout).spendRules).toEqual({
+      allowedPayees: ['b.example', 'c.example'],
+      maxSpendUsd: 0.25,
+    })
+    // The rules bind the agent's spends at once.
+    const guard = harness.ks.guard(credential)
+    await expect(
+      guard.reserveSpend({ amountUsd: 0.3, kind: 'payment', description: 'x', payee: 'b.example' }),
+    ).rejects.toMatchObject({ code: 'spend_refused', rule: 'max_spend_exceeded' })
+    const bad = await harness.run(['agents', 'update', 'buyer', '--max-spend', 'nope'])
+    expect(bad.code).toBe(EXIT_CODES.usage)
+    expect((await harness.ks.agents.get('buyer')).spendRules.maxSpendUsd).toBe(0.25)
+  })
 })
 
 describe('killswitch cap, alert, revoke, audit', () => {

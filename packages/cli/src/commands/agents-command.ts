@@ -1,6 +1,11 @@
 // `killswitch agents create | list | get`: provisioning and inspection.
 
-import { type AgentSnapshot, InvalidConfigError, maskWebhookUrl } from '@killswitch/core'
+import {
+  type AgentSnapshot,
+  InvalidConfigError,
+  maskWebhookUrl,
+  type SpendRules,
+} from '@killswitch/core'
 import { Command } from 'commander'
 import type { CliContext } from '../cli-context.js'
 import { formatTable, formatUsd, spendBar } from '../format.js'
@@ -28,6 +33,10 @@ export function describeAgent(agent: AgentSnapshot, style: TerminalStyle): strin
   ]
   for (const limit of agent.limits) rows.push(['window', describeLimit(limit, style)])
   if (agent.budgets.length > 0) rows.push(['budgets', agent.budgets.join(', ')])
+  const rules = agent.spendRules ?? {}
+  if (rules.allowedPayees) rows.push(['payees', rules.allowedPayees.join(', ') || 'none allowed'])
+  if (rules.maxSpendUsd !== undefined)
+    rows.push(['max spend', `${formatUsd(rules.maxSpendUsd)} per payment (or other spend)`])
   if (agent.approvals.enabled)
     rows.push(['approvals', `past the cap, ask a person (waits ${agent.approvals.waitMs} ms)`])
   for (const grant of agent.grants)
@@ -55,34 +64,65 @@ export function describeAgent(agent: AgentSnapshot, style: TerminalStyle): strin
   ].join('')
 }
 
-interface CreateOptions {
+interface CreateOptions extends SpendRuleFlags {
   cap: string
   limit?: string[]
   budget?: string[]
   json?: boolean
 }
 
+/** `--allowed-payee` and `--max-spend`, on `agents create` and `agents update`. */
+interface SpendRuleFlags {
+  allowedPayee?: string[]
+  maxSpend?: string
+}
+
+/** The spend rules the flags give (only those given), or undefined when none are. */
+function spendRulesInput(options: SpendRuleFlags): SpendRules | undefined {
+  if (options.allowedPayee === undefined && options.maxSpend === undefined) return undefined
+  return {
+    ...(options.allowedPayee === undefined ? {} : { allowedPayees: options.allowedPayee }),
+    ...(options.maxSpend === undefined
+      ? {}
+      : { maxSpendUsd: parseUsd(options.maxSpend, 'max-spend') }),
+  }
+}
+
+/** Adds the spend-rule options to `agents create` or `agents update`. */
+function withSpendRuleOptions(command: Command, verb: string): Command {
+  return command
+    .option(
+      '--allowed-payee <address>',
+      `${verb} the payees it may pay, e.g. an x402 payTo (repeatable)`,
+      collect,
+    )
+    .option('--max-spend <usd>', `${verb} the most one payment (or other spend) may cost`)
+}
+
 /** Builds `killswitch agents`. */
 export function agentsCommand(context: CliContext): Command {
   const agents = new Command('agents').description('Create, list and inspect agents')
 
-  agents
+  const create = agents
     .command('create')
     .description('Create an agent with its own credential and a hard spending cap')
     .argument('<handle>', 'unique name: letters, digits, ".", "_", "-" (e.g. researcher-agent-7)')
     .requiredOption('--cap <usd>', 'spending cap in dollars (e.g. 50); 0 denies everything')
     .option('--limit <amount/window>', 'a window beside the cap, e.g. 5/hour (repeatable)', collect)
     .option('--budget <id>', 'a shared budget it draws on (repeatable)', collect)
+  withSpendRuleOptions(create, 'only')
     .option('--json', 'print the agent and its credential as JSON')
     .action(async (handle: string, options: CreateOptions, command: Command) => {
       const spendingCap = parseUsd(options.cap, 'cap')
       const limits = options.limit === undefined ? undefined : parseLimits(options.limit, 'limit')
+      const spendRules = spendRulesInput(options)
       const created = await context.withKillSwitch(command, (ks) =>
         ks.agents.create({
           handle,
           spendingCap,
           ...(limits === undefined ? {} : { limits }),
           ...(options.budget === undefined ? {} : { budgets: options.budget }),
+          ...(spendRules === undefined ? {} : { spendRules }),
         }),
       )
       // The credential is what this command exists to show (once): written unredacted.
@@ -149,9 +189,11 @@ export function agentsCommand(context: CliContext): Command {
       context.out(options.json ? json(agent) : describeAgent(agent, context.style(command)))
     })
 
-  agents
+  const update = agents
     .command('update')
-    .description("Change an agent's cap, windows or budgets (next call, every process)")
+    .description(
+      "Change an agent's cap, windows, budgets or spend rules (next call, every process)",
+    )
     .argument('<handle>', "the agent's handle")
     .option('--cap <usd>', 'the new lifetime cap in dollars')
     .option(
@@ -162,10 +204,19 @@ export function agentsCommand(context: CliContext): Command {
     .option('--no-limits', 'removes every window')
     .option('--budget <id>', 'replaces the budgets it draws on (repeatable)', collect)
     .option('--no-budgets', 'draws on no shared budget')
+  withSpendRuleOptions(update, 'replaces')
     .option('--json', 'print JSON')
-    .action(async (handle: string, options: UpdateFlags, command: Command) => {
-      const input = agentUpdateInput(options)
-      const agent = await context.withKillSwitch(command, (ks) => ks.agents.update(handle, input))
+    .action(async (handle: string, options: UpdateFlags & SpendRuleFlags, command: Command) => {
+      const given = spendRulesInput(options)
+      const input = agentUpdateInput(options, given !== undefined)
+      const agent = await context.withKillSwitch(command, async (ks) => {
+        // The core replaces the rules whole: a flag replaces its own rule, the other stays.
+        const spendRules =
+          given === undefined
+            ? undefined
+            : { ...(await ks.agents.get(handle)).spendRules, ...given }
+        return ks.agents.update(handle, { ...input, ...(spendRules ? { spendRules } : {}) })
+      })
       context.out(options.json ? json(agent) : describeAgent(agent, context.style(command)))
     })
 
@@ -184,8 +235,11 @@ export interface UpdateFlags {
   json?: boolean
 }
 
-/** The update the flags ask for; refuses an empty one, naming the flags. */
-export function agentUpdateInput(options: UpdateFlags) {
+/**
+ * The update the flags ask for; refuses an empty one, naming the flags (unless `more`: the
+ * caller adds something of its own).
+ */
+export function agentUpdateInput(options: UpdateFlags, more = false) {
   const limits =
     options.limit !== undefined
       ? parseLimits(options.limit, 'limit')
@@ -199,10 +253,10 @@ export function agentUpdateInput(options: UpdateFlags) {
     ...(limits === undefined ? {} : { limits }),
     ...(budgets === undefined ? {} : { budgets }),
   }
-  if (Object.keys(input).length === 0) {
+  if (Object.keys(input).length === 0 && !more) {
     throw new InvalidConfigError(
       'cap',
-      'Nothing to change: give --cap <usd>, --limit <amount/window> (e.g. 5/hour), --budget <id>, --no-limits or --no-budgets.',
+      'Nothing to change: give --cap <usd>, --limit <amount/window> (e.g. 5/hour), --budget <id>, --no-limits, --no-budgets, --allowed-payee <address> or --max-spend <usd>.',
     )
   }
   return input

@@ -134,6 +134,7 @@ describe('console rows', () => {
               budgets: [],
               approvals: { enabled: false, waitMs: 0 },
               grants: [],
+              spendRules: {},
             }),
           }))
           const first = pageRows(rows, { page: 1, pageSize, order })
