@@ -4,9 +4,9 @@ import { InvalidConfigError, SpendingCapExceededError } from '@killswitch/core'
 import { generateText, streamText } from 'ai'
 import { describe, expect, it } from 'vitest'
 import { guardTools } from './guard-tools.js'
+import { withKillSwitch } from './kill-switch-middleware.js'
 import { scriptedModel } from './testing/scripted-model.js'
 import { testAgent } from './testing/test-agent.js'
-import { withKillSwitch } from './with-kill-switch.js'
 
 /** Calls until the guard refuses (at most `max`); returns the refusal and the calls made. */
 async function untilRefused(call: () => Promise<unknown>, max = 20) {

@@ -5,9 +5,9 @@ import { generateText, streamText } from 'ai'
 import { MockLanguageModelV4 } from 'ai/test'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { withKillSwitch } from './kill-switch-middleware.js'
 import { generateResult, MOCK_MODEL_ID, streamParts, v4Usage } from './testing/scripted-model.js'
 import { testAgent } from './testing/test-agent.js'
-import { withKillSwitch } from './with-kill-switch.js'
 
 /** A provider that honours maxOutputTokens, as real ones do: it never bills past it. */
 function boundedModel(wanted: number[]) {

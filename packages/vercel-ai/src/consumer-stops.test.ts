@@ -5,11 +5,10 @@
 import { StreamAbandonedError } from '@killswitch/core'
 import { experimental_streamTextLowMemory, streamText } from 'ai'
 import { describe, expect, it } from 'vitest'
-import { killSwitchMiddleware } from './kill-switch-middleware.js'
+import { killSwitchMiddleware, withKillSwitch } from './kill-switch-middleware.js'
 import { billingProvider } from './testing/billing-provider.js'
 import { recordingGuard } from './testing/recording-guard.js'
 import { testAgent } from './testing/test-agent.js'
-import { withKillSwitch } from './with-kill-switch.js'
 
 async function setup(idleConsumerMs: number) {
   const agent = await testAgent(10)

@@ -1,11 +1,7 @@
 // Paid tools on the agent's cap: each tool's `execute` runs through the core's
-// guard.runToolCall, which holds the tool's price before it runs and settles it after
-// (released when it throws), and refuses a revoked agent's tools.
-//
-// Division of labour with the middleware, so that no call is counted twice: the middleware
-// checks every tool call the model asks for (`call.checkToolCall`: revocation, loop
-// detection) before the SDK executes it, so the run here is not observed again
-// (`observe: false`). Used alone, without the middleware, it holds prices but detects no loops.
+// guard.runToolCall (the price held before it runs, settled after, released when it throws;
+// a revoked agent's tools refused). Not observed again (`observe: false`): the middleware
+// checked the call when the model asked for it. Used alone it holds prices, detects no loops.
 import {
   type AdapterOptions,
   type AgentGuard,
@@ -15,35 +11,22 @@ import {
 } from '@killswitch/core'
 import type { ToolExecutionOptions, ToolSet } from 'ai'
 
-/** Options of `guardTools`. */
-export type GuardToolsOptions<TOOLS extends ToolSet = ToolSet> = Omit<
-  AdapterOptions,
-  'toolPrices' | 'model' | 'provider'
-> & {
-  /**
-   * Dollars per call of the paid tools, by tool name (`{ search: 0.005 }`), over the kill
-   * switch's own `toolPrices`. Others are free. With a ready `guard`, give the prices to
-   * `ks.guard(credential, { toolPrices })` instead.
-   */
+/** Options of `guardTools`: the kill switch or guard, the budget scope and tool prices. */
+export interface GuardToolsOptions<TOOLS extends ToolSet = ToolSet>
+  extends Omit<AdapterOptions, 'toolPrices' | 'model' | 'provider'> {
+  /** Dollars per call by tool name, over the kill switch's; not with a ready `guard`. */
   toolPrices?: { [NAME in keyof TOOLS]?: number }
-  // BudgetScope: a paid tool's price is held on the run (`runId`, `runCap`, `parentRunId`)
-  // and on the shared `budgets` named here, like the model calls.
 }
 
 type Execute = (input: unknown, options: ToolExecutionOptions<unknown>) => unknown
 
 /**
  * Wraps tools so that paid ones count against the agent's cap and a revoked agent's tools
- * do not run. A refused tool throws the core's typed error, which the AI SDK reports to the
- * model as a tool error; pair it with `killSwitchMiddleware` to stop the run itself.
+ * do not run. A refusal throws the core's typed error (the SDK reports it to the model as a
+ * tool error; `killSwitchMiddleware` stops the run itself).
  *
  * @example
- * const tools = guardTools({ search, readFile }, {
- *   killSwitch: ks,
- *   credential,
- *   toolPrices: { search: 0.005 },
- * })
- * await generateText({ model, tools, stopWhen: isStepCount(10), prompt })
+ * const tools = guardTools({ search }, { killSwitch: ks, credential, toolPrices: { search: 0.005 } })
  */
 export function guardTools<TOOLS extends ToolSet>(
   tools: TOOLS,
@@ -56,20 +39,15 @@ export function guardTools<TOOLS extends ToolSet>(
   for (const [name, tool] of Object.entries(tools)) {
     const execute = tool.execute as Execute | undefined
     // Tools without execute are run by the provider or the client UI, not here.
-    guarded[name] = execute ? { ...tool, execute: wrapExecute(guard, name, execute, scope) } : tool
+    guarded[name] = execute ? { ...tool, execute: wrap(guard, name, execute, scope) } : tool
   }
   return guarded as TOOLS
 }
 
-function wrapExecute(
-  guard: AgentGuard,
-  name: string,
-  execute: Execute,
-  scope: BudgetScope,
-): Execute {
+function wrap(guard: AgentGuard, name: string, execute: Execute, scope: BudgetScope): Execute {
   const request = (args: unknown) => ({ name, args, observe: false, ...scope })
   // The SDK streams preliminary results only from an execute that returns an async iterable
-  // synchronously, so a generator stays a generator (charged when it completes).
+  // synchronously: a generator stays a generator.
   if (Object.prototype.toString.call(execute) === '[object AsyncGeneratorFunction]') {
     return (input, options) =>
       (async function* () {

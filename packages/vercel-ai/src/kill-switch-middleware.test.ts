@@ -10,7 +10,7 @@ import { generateText, isStepCount, streamText, tool, wrapLanguageModel } from '
 import { MockLanguageModelV4 } from 'ai/test'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { killSwitchMiddleware } from './kill-switch-middleware.js'
+import { killSwitchMiddleware, withKillSwitch } from './kill-switch-middleware.js'
 import { billingProvider } from './testing/billing-provider.js'
 import { guardWith } from './testing/guard-with.js'
 import { recordingGuard } from './testing/recording-guard.js'
@@ -21,7 +21,6 @@ import {
   scriptedModel,
 } from './testing/scripted-model.js'
 import { testAgent } from './testing/test-agent.js'
-import { withKillSwitch } from './with-kill-switch.js'
 
 // The mock's price: 10 micro-dollars per input token, 30 per output token. Each scripted
 // answer reports 40 input and 20 output tokens: 1,000 micro-dollars a call.

@@ -1,6 +1,6 @@
-// The AI SDK language-model middleware: every generate and stream call goes through the
-// core's one model-call lifecycle (guard.startModelCall, call.send, watchModelStream). No
-// policy here: it only translates AI SDK calls, results and stream parts.
+// The AI SDK middleware: every generate and stream call goes through the core's one
+// model-call lifecycle (startModelCall, call.send, watchModelStream). No policy here: it only
+// translates AI SDK params, results and stream parts.
 import type {
   LanguageModelV4,
   LanguageModelV4CallOptions,
@@ -9,79 +9,77 @@ import type {
 import {
   type AdapterOptions,
   adapterSetup,
+  BUDGET_SCOPE_KEY,
   InvalidConfigError,
   KillSwitchError,
   type ModelCall,
+  mergeBudgetScope,
   type ProviderLimits,
   watchModelStream,
 } from '@killswitch/core'
-import { SCOPE_KEY, scopeOf } from './budget-scope.js'
+import { wrapLanguageModel } from 'ai'
 import { modelIdentity } from './model-identity.js'
 import { parseToolInput, streamPartReader } from './stream-guard.js'
 import { toTokenUsage } from './usage.js'
 
-/**
- * Options of `killSwitchMiddleware` and `withKillSwitch`: `{ killSwitch, credential }` or a
- * ready `{ guard }`; `model`, `provider` to price a model whose own id is not priced; the
- * budget scope (`runId`, `runCap`, `parentRunId`, `budgets`), which a call extends through
- * `providerOptions.killswitch`. Tool prices go to `guardTools` (the tools run there).
- */
+/** The options every adapter takes (tool prices go to `guardTools`), and `idleConsumerMs`. */
 export interface KillSwitchMiddlewareOptions extends Omit<AdapterOptions, 'toolPrices'> {
   /**
-   * Milliseconds a streamed call waits for its consumer to ask for the next part before it
-   * takes the consumer as gone: the provider is aborted and the call charged for what it
-   * produced (`StreamAbandonedError`). `streamText` does not pass a consumer's `break`,
-   * `reader.cancel()` or a dropped result to the model, so a pause is the only sign.
-   * Default 5000; raise it for a consumer that pauses longer between reads.
+   * Milliseconds without a read before a stream's consumer is taken as gone (default 5000):
+   * `streamText` tees its stream, so a `break` never reaches the model, a pause is the sign.
    */
   idleConsumerMs?: number
 }
 
-const DEFAULT_IDLE_CONSUMER_MS = 5_000
+/** Any model object `wrapLanguageModel` accepts (V2, V3 and V4 providers). */
+export type WrappableModel = Parameters<typeof wrapLanguageModel>[0]['model']
 
 /**
- * Kill switch middleware for `wrapLanguageModel`: refuses a call before the provider sees it
- * when the agent is revoked, over its cap or a runaway; clamps `maxOutputTokens` to what the
- * budget pays for; cancels the call in flight on revocation; settles from the real usage; and
- * checks every tool call before the SDK executes it. Refusals throw the core's typed errors.
+ * Wraps a model so that every call goes through the agent's guard.
  *
  * @example
- * import { wrapLanguageModel } from 'ai'
- * import { killSwitchMiddleware } from '@killswitch/vercel-ai'
- * const model = wrapLanguageModel({
- *   model: openai('gpt-4o'),
- *   middleware: killSwitchMiddleware({ killSwitch: ks, credential }),
- * })
+ * const model = withKillSwitch(openai('gpt-4o'), { killSwitch: ks, credential })
+ */
+export function withKillSwitch(
+  model: WrappableModel,
+  options: KillSwitchMiddlewareOptions,
+): LanguageModelV4 {
+  return wrapLanguageModel({ model, middleware: killSwitchMiddleware(options) })
+}
+
+/**
+ * Middleware for `wrapLanguageModel`: refuses a call before the provider sees it (revoked,
+ * over the cap, runaway), clamps `maxOutputTokens`, stops the call in flight on revocation,
+ * settles from the real usage and checks every tool call before the SDK executes it.
+ *
+ * @example
+ * wrapLanguageModel({ model, middleware: killSwitchMiddleware({ killSwitch: ks, credential }) })
  */
 export function killSwitchMiddleware(
   options: KillSwitchMiddlewareOptions,
 ): LanguageModelV4Middleware {
-  const { guard, naming, scope: base } = adapterSetup(options)
-  const idleConsumerMs = options.idleConsumerMs ?? DEFAULT_IDLE_CONSUMER_MS
+  const { guard, naming, scope } = adapterSetup(options)
+  const idleConsumerMs = options.idleConsumerMs ?? 5_000
   if (typeof idleConsumerMs !== 'number' || !(idleConsumerMs > 0)) {
     throw new InvalidConfigError(
       'idleConsumerMs',
-      `Invalid idleConsumerMs: a number of milliseconds > 0 (got ${String(options.idleConsumerMs)}).`,
+      `Invalid idleConsumerMs: a number of milliseconds > 0 (got ${String(idleConsumerMs)}).`,
     )
   }
-
   const start = (params: LanguageModelV4CallOptions, model: LanguageModelV4) =>
     guard.startModelCall({
       ...modelIdentity(model, naming),
-      // Only its size is used, to bound the input tokens.
-      input: { prompt: params.prompt, tools: params.tools },
+      input: { prompt: params.prompt, tools: params.tools }, // sized for the input bound
       maxOutputTokens: params.maxOutputTokens,
-      // The options' scope with the call's `providerOptions.killswitch` over it.
-      ...scopeOf(base, params.providerOptions?.[SCOPE_KEY], `providerOptions.${SCOPE_KEY}`),
+      // A call's `providerOptions.killswitch` over the options' scope.
+      ...mergeBudgetScope(scope, params.providerOptions?.[BUDGET_SCOPE_KEY], SCOPE_FIELD),
       ...(params.abortSignal ? { signal: params.abortSignal } : {}),
     })
 
   return {
     specificationVersion: 'v4',
-
-    // The provider is called through `model` rather than the `doGenerate` closure: the
-    // closure is bound to the untransformed params, and the clamp and the stop signal exist
-    // only once the call is reserved.
+    // The provider is called through `model`, not the `doGenerate` closure: that is bound to
+    // the caller's params, and the clamp and stop signal exist only once the call is held.
     async wrapGenerate({ params, model }) {
       const call = await start(params, model)
       const result = await send(call, (limits) => model.doGenerate(providerParams(params, limits)))
@@ -94,12 +92,10 @@ export function killSwitchMiddleware(
         }
       }
       await call.finish({ usage: toTokenUsage(result.usage), text, toolCalls })
-      // After settling (the call was made and is paid for), before returning: generateText
-      // executes the tools only once this result is back.
+      // generateText executes the tools once this result is back: checked before that.
       for (const toolCall of toolCalls) await call.checkToolCall(toolCall)
       return result
     },
-
     async wrapStream({ params, model }) {
       try {
         const call = await start(params, model)
@@ -110,13 +106,18 @@ export function killSwitchMiddleware(
           stream: watchModelStream(call, started.stream, { read, idleConsumerMs }),
         }
       } catch (error) {
-        return refusedStream(error)
+        // A refusal thrown would be an `error` part (textStream just ends); an errored stream
+        // rejects textStream and text with it. Others (a 429) go to the SDK's own retries.
+        if (!KillSwitchError.isInstance(error)) throw error
+        return { stream: new ReadableStream({ start: (stream) => stream.error(error) }) }
       }
     },
   }
 }
 
-/** The provider called through the call's lifecycle; its failure ended there and rethrown. */
+const SCOPE_FIELD = `providerOptions.${BUDGET_SCOPE_KEY}`
+
+/** The provider called through the call's lifecycle; a failure is ended there, then thrown. */
 async function send<T>(call: ModelCall, provider: (limits: ProviderLimits) => PromiseLike<T>) {
   try {
     return await call.send(provider)
@@ -125,35 +126,12 @@ async function send<T>(call: ModelCall, provider: (limits: ProviderLimits) => Pr
   }
 }
 
-/**
- * A refusal as a stream that errors at once. Thrown from `wrapStream`, the error would become
- * an `error` part: `textStream` would end as if the model had nothing to say and `await text`
- * would reject with NoOutputGeneratedError. An errored stream makes `textStream`,
- * `fullStream` and `text` reject with the kill switch's own error. Other errors (a provider's
- * 429) are rethrown, so that the SDK's retries and error handling stay as they are.
- */
-function refusedStream(error: unknown): { stream: ReadableStream<never> } {
-  if (!KillSwitchError.isInstance(error)) throw error
-  return {
-    stream: new ReadableStream({
-      start(controller) {
-        controller.error(error)
-      },
-    }),
-  }
-}
-
-/**
- * The caller's params with the call's clamped output limit and stop signal (aborted on
- * revocation, at the cap, and when the caller's own signal aborts), without the kill
- * switch's `providerOptions` key: it is this middleware's input, not the provider's
- * (providers read only their own key, but a gateway forwards all).
- */
+/** The params with the call's limit and stop signal, less our key (a gateway forwards all). */
 function providerParams(
   params: LanguageModelV4CallOptions,
   { maxOutputTokens, signal }: ProviderLimits,
 ): LanguageModelV4CallOptions {
-  const { [SCOPE_KEY]: _scope, ...providerOptions } = params.providerOptions ?? {}
+  const { [BUDGET_SCOPE_KEY]: _scope, ...providerOptions } = params.providerOptions ?? {}
   return {
     ...params,
     ...(params.providerOptions ? { providerOptions } : {}),

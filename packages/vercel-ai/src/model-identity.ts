@@ -8,13 +8,11 @@ export interface ModelIdentity {
 }
 
 /**
- * Reads the price identity from an AI SDK model. The SDK names providers by API flavour
- * (`openai.chat`, `anthropic.messages`, `google.generative-ai`): the price lists know the
- * provider family, the part before the first dot.
+ * The AI SDK names providers by API flavour (`openai.chat`, `anthropic.messages`): the price
+ * lists know the family, the part before the first dot.
  *
  * @example
  * modelIdentity({ modelId: 'gpt-4o', provider: 'openai.chat' }) // { model: 'gpt-4o', provider: 'openai' }
- * modelIdentity(model, { model: 'my-finetune', provider: 'openai' })
  */
 export function modelIdentity(
   model: Pick<LanguageModelV4, 'modelId' | 'provider'>,

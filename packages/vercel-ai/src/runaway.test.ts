@@ -4,9 +4,9 @@ import { AgentRevokedError, RunawayDetectedError } from '@killswitch/core'
 import { generateText, isStepCount, streamText, tool } from 'ai'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
+import { withKillSwitch } from './kill-switch-middleware.js'
 import { loopingModel } from './testing/scripted-model.js'
 import { testAgent } from './testing/test-agent.js'
-import { withKillSwitch } from './with-kill-switch.js'
 
 const CALL_COST = 40 * 10 + 20 * 30
 

@@ -10,7 +10,7 @@ import { isStepCount, streamText, tool, wrapLanguageModel } from 'ai'
 import { MockLanguageModelV4 } from 'ai/test'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { killSwitchMiddleware } from './kill-switch-middleware.js'
+import { killSwitchMiddleware, withKillSwitch } from './kill-switch-middleware.js'
 import { billingProvider } from './testing/billing-provider.js'
 import { controlledStream, overlongTextStream } from './testing/controlled-stream.js'
 import { guardWith } from './testing/guard-with.js'
@@ -24,7 +24,6 @@ import {
   v4Usage,
 } from './testing/scripted-model.js'
 import { testAgent } from './testing/test-agent.js'
-import { withKillSwitch } from './with-kill-switch.js'
 
 const CALL_COST = 40 * 10 + 20 * 30
 

@@ -5,13 +5,7 @@ import type { LanguageModelV4StreamPart } from '@ai-sdk/provider'
 import type { StreamEvent } from '@killswitch/core'
 import { toTokenUsage } from './usage.js'
 
-/**
- * The tool call's arguments as a value: the provider sends them JSON-encoded. Unparseable
- * input is kept as the raw string, so identical garbage still counts as identical calls.
- *
- * @example
- * parseToolInput('{"query":"gpu prices"}') // { query: 'gpu prices' }
- */
+/** A tool call's JSON-encoded input as a value; unparseable input stays the raw string. */
 export function parseToolInput(input: string): unknown {
   try {
     return JSON.parse(input)

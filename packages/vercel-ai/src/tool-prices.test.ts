@@ -6,9 +6,9 @@ import { generateText, isStepCount, type ToolExecutionOptions, tool } from 'ai'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { guardTools } from './guard-tools.js'
+import { withKillSwitch } from './kill-switch-middleware.js'
 import { loopingModel } from './testing/scripted-model.js'
 import { testAgent } from './testing/test-agent.js'
-import { withKillSwitch } from './with-kill-switch.js'
 
 const CALL_COST = 40 * 10 + 20 * 30
 const PRICE = 0.25

@@ -6,10 +6,10 @@ import { calcPrice } from '@pydantic/genai-prices'
 import { generateText, streamText } from 'ai'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { withKillSwitch } from './kill-switch-middleware.js'
 import { scriptedModel, v4Usage } from './testing/scripted-model.js'
 import { testAgent } from './testing/test-agent.js'
 import { toTokenUsage } from './usage.js'
-import { withKillSwitch } from './with-kill-switch.js'
 
 describe('toTokenUsage', () => {
   it('maps nested V4 usage to flat counts, cache and reasoning included in the totals', () => {

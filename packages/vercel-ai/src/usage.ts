@@ -13,11 +13,8 @@ const sum = (...parts: Array<number | undefined>): number | undefined =>
  * call without usage at its whole hold (never at $0).
  *
  * @example
- * toTokenUsage({
- *   inputTokens: { total: 1200, noCache: 200, cacheRead: 1000, cacheWrite: 0 },
- *   outputTokens: { total: 300, text: 100, reasoning: 200 },
- * })
- * // { inputTokens: 1200, cacheReadTokens: 1000, cacheWriteTokens: 0, outputTokens: 300, reasoningTokens: 200 }
+ * toTokenUsage({ inputTokens: { total: 1200, cacheRead: 1000, ... }, outputTokens: { total: 300, ... } })
+ * // { inputTokens: 1200, cacheReadTokens: 1000, outputTokens: 300, ... }
  */
 export function toTokenUsage(usage: LanguageModelV4Usage | undefined): TokenUsage | undefined {
   if (usage === undefined) return undefined
