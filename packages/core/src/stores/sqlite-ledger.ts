@@ -36,6 +36,7 @@ import {
   type AuditRow,
   auditParams,
   type BudgetRow,
+  ParsedAgentColumns,
   SELECT_AGENT,
   toActivityEvent,
   toAgentRecord,
@@ -90,6 +91,7 @@ export class SqliteLedger implements LedgerStorage {
   readonly #windows = new Map<string, { seq: number; events: ActivityEvent[] }>()
   readonly #sql: Record<keyof typeof SQL, StatementSync>
   #current: CurrentAgent | undefined
+  readonly #columns = new ParsedAgentColumns()
 
   /** `origin` tags the events this process writes, so its own poller skips them. */
   constructor(db: DatabaseSync, origin: string) {
@@ -112,7 +114,7 @@ export class SqliteLedger implements LedgerStorage {
       this.#current = undefined
       return undefined
     }
-    const record = toAgentRecord(row)
+    const record = toAgentRecord(row, this.#columns)
     this.#current = { handle, nextExpiry: row.next_expiry, record }
     return record
   }
@@ -326,7 +328,9 @@ export class SqliteLedger implements LedgerStorage {
 
   /** Every agent (one query), and whether any of them has holds due to lapse. */
   listAgents(now: number): { agents: AgentRecord[]; due: boolean } {
-    const agents = (this.#sql.agents.all() as unknown as AgentRow[]).map(toAgentRecord)
+    const agents = (this.#sql.agents.all() as unknown as AgentRow[]).map((row) =>
+      toAgentRecord(row, this.#columns),
+    )
     return { agents, due: this.#sql.anyDueAtAll.get(now) !== undefined }
   }
 

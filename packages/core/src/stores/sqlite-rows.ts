@@ -35,7 +35,67 @@ export interface AgentRow {
 /** The agent columns; callers add their own WHERE / ORDER BY. */
 export const SELECT_AGENT = 'SELECT a.* FROM agents a'
 
-export function toAgentRecord(row: AgentRow): AgentRecord {
+/** Agents whose parsed JSON columns are kept (the cache is dropped whole past it). */
+const PARSED_KEPT = 10_000
+
+type JsonColumns = Pick<AgentRow, 'policy' | 'limits' | 'budgets' | 'grants'>
+
+/**
+ * The parsed JSON columns of each agent, reused while the stored text is unchanged: four
+ * JSON.parse per read were a fifth of a transition's statements. The values are frozen
+ * (deeply), because every record read from the same text now shares them: a caller that
+ * tried to change one would otherwise change it for every later read.
+ */
+export class ParsedAgentColumns {
+  readonly #byHandle = new Map<string, { raw: JsonColumns; parsed: JsonValues }>()
+
+  parse(row: AgentRow): JsonValues {
+    const cached = this.#byHandle.get(row.handle)
+    if (
+      cached !== undefined &&
+      cached.raw.policy === row.policy &&
+      cached.raw.limits === row.limits &&
+      cached.raw.budgets === row.budgets &&
+      cached.raw.grants === row.grants
+    ) {
+      return cached.parsed
+    }
+    const parsed = deepFreeze(parseJsonColumns(row))
+    if (this.#byHandle.size >= PARSED_KEPT) this.#byHandle.clear()
+    this.#byHandle.set(row.handle, {
+      raw: { policy: row.policy, limits: row.limits, budgets: row.budgets, grants: row.grants },
+      parsed,
+    })
+    return parsed
+  }
+}
+
+interface JsonValues {
+  policy: AgentPolicy
+  limits: LimitRecord[]
+  budgets: string[]
+  grants: GrantRecord[]
+}
+
+function parseJsonColumns(row: JsonColumns): JsonValues {
+  return {
+    policy: JSON.parse(row.policy) as AgentPolicy,
+    limits: JSON.parse(row.limits) as LimitRecord[],
+    budgets: JSON.parse(row.budgets) as string[],
+    grants: JSON.parse(row.grants) as GrantRecord[],
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const child of Object.values(value)) deepFreeze(child)
+  }
+  return value
+}
+
+export function toAgentRecord(row: AgentRow, columns?: ParsedAgentColumns): AgentRecord {
+  const json = columns ? columns.parse(row) : parseJsonColumns(row)
   const record: AgentRecord = {
     handle: row.handle,
     credentialHash: row.credential_hash,
@@ -47,10 +107,10 @@ export function toAgentRecord(row: AgentRow): AgentRecord {
     currency: 'usd',
     createdAt: row.created_at,
     updatedAt: row.updated_at,
-    policy: JSON.parse(row.policy) as AgentPolicy,
-    limits: JSON.parse(row.limits) as LimitRecord[],
-    budgets: JSON.parse(row.budgets) as string[],
-    grants: JSON.parse(row.grants) as GrantRecord[],
+    policy: json.policy,
+    limits: json.limits,
+    budgets: json.budgets,
+    grants: json.grants,
   }
   if (row.revoked_at !== null) record.revokedAt = row.revoked_at
   if (row.revoked_reason !== null) record.revokedReason = row.revoked_reason

@@ -142,4 +142,21 @@ describe('sqliteStore on disk', () => {
     })
     expect(await store.readUsage(levels)).toEqual([{ spentMicros: 50, heldMicros: 0 }])
   })
+
+  it("reuses an agent's parsed JSON while it is unchanged, frozen, and rereads it once changed", async () => {
+    const store = open(newPath())
+    await store.createAgent(testAgentRecord('parsed', 1_000))
+    const first = await store.getAgent('parsed', 1_000)
+    const second = await store.getAgent('parsed', 1_000)
+    expect(second?.policy).toBe(first?.policy)
+    // Shared by every read: a change in place must fail loudly, never reach later reads.
+    expect(Object.isFrozen(first?.limits)).toBe(true)
+    expect(() => (first?.limits as unknown[]).push({ amountMicros: 1, per: 'day' })).toThrow(
+      TypeError,
+    )
+    await store.updateAgent('parsed', { limits: [{ amountMicros: 500, per: 'day' }] }, 1_001)
+    const third = await store.getAgent('parsed', 1_002)
+    expect(third?.limits).toEqual([{ amountMicros: 500, per: 'day' }])
+    expect(third?.policy).toEqual(first?.policy)
+  })
 })
