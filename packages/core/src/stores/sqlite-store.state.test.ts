@@ -150,10 +150,9 @@ describe('sqliteStore on disk', () => {
     const second = await store.getAgent('parsed', 1_000)
     expect(second?.policy).toBe(first?.policy)
     // Shared by every read: a change in place must fail loudly, never reach later reads.
-    expect(Object.isFrozen(first?.limits)).toBe(true)
-    expect(() => (first?.limits as unknown[]).push({ amountMicros: 1, per: 'day' })).toThrow(
-      TypeError,
-    )
+    const limits = first?.limits ?? []
+    expect(Object.isFrozen(limits)).toBe(true)
+    expect(() => (limits as unknown[]).push({ amountMicros: 1, per: 'day' })).toThrow(TypeError)
     await store.updateAgent('parsed', { limits: [{ amountMicros: 500, per: 'day' }] }, 1_001)
     const third = await store.getAgent('parsed', 1_002)
     expect(third?.limits).toEqual([{ amountMicros: 500, per: 'day' }])
