@@ -4,6 +4,7 @@
 // which errs towards letting it through, never towards a false trip).
 import { Concurrency } from './concurrency.js'
 import { SlowLoopTracker } from './detectors/slow-loop.js'
+import { SpendVelocityScan } from './detectors/spend-velocity.js'
 import { RateWindow } from './rate-window.js'
 import type { ResolvedRunawayConfig } from './runaway-defaults.js'
 import { SpendHistory } from './spend-history.js'
@@ -26,6 +27,8 @@ export class AgentState {
   readonly throttles = new Map<string, Throttle>()
   /** Calls in flight and when they last overlapped: concurrency is not a loop. */
   readonly flows = new Concurrency()
+  /** Spend velocity over the shared window, read once per window and instant. */
+  readonly spendScan = new SpendVelocityScan()
   readonly #loops = new Map<string, SlowLoopTracker>()
   readonly #exactLoops = new Map<string, SlowLoopTracker>()
 

@@ -23,7 +23,6 @@ import { detectRepeatedToolCall } from './detectors/repeated-tool-call.js'
 import { detectRunLimits, type RunStats } from './detectors/run-limits.js'
 import { detectSlowLoop } from './detectors/slow-loop.js'
 import { detectSpendSpike } from './detectors/spend-spike.js'
-import { detectSpendVelocity } from './detectors/spend-velocity.js'
 import { detectThresholdBreach } from './detectors/threshold-breach.js'
 import { detectToolCycle } from './detectors/tool-cycle.js'
 import { resolveRunawayConfig } from './resolve-runaway-config.js'
@@ -258,7 +257,7 @@ export function createRunawayMonitor(
     const spends = kind === 'model_result' || kind === 'payment'
     const velocity = c.spendVelocity
     if (velocity.enabled && (spends || (before && holds(velocity.action)))) {
-      consider(pick, detectSpendVelocity(window, now, velocity, end), velocity.action, !spends)
+      consider(pick, state.spendScan.judge(window, now, velocity, end), velocity.action, !spends)
       consider(pick, detectSpendSpike(state.spend.read(now), velocity), velocity.action, !spends)
     }
     const progress = c.noProgress
