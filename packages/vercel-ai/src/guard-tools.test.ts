@@ -38,24 +38,41 @@ const executionOptions = {
   context: {},
 } satisfies ToolExecutionOptions<unknown>
 
+/** A paid generator tool, wrapped, and its output for one call. */
+async function generatorTool(execute: () => AsyncGenerator<unknown>) {
+  const agent = await testAgent(10)
+  const progress = tool({ inputSchema: z.object({ query: z.string() }), execute })
+  const guarded = guardTools(
+    { progress },
+    { killSwitch: agent.ks, credential: agent.credential, toolPrices: { progress: SEARCH_PRICE } },
+  )
+  const output = guarded.progress.execute?.({ query: 'x' }, executionOptions)
+  return { agent, output: output as AsyncIterable<unknown> }
+}
+
 describe('guardTools', () => {
-  it('holds and settles a paid tool per call, on the same cap as the model', async () => {
-    const agent = await testAgent(10)
-    const { tools, calls } = paidSearch()
-    const credentials = { killSwitch: agent.ks, credential: agent.credential }
-    const model = loopingModel()
-    await generateText({
-      model: withKillSwitch(model, credentials),
-      tools: guardTools(tools, { ...credentials, toolPrices: { search: SEARCH_PRICE } }),
-      stopWhen: isStepCount(3),
-      prompt: 'Find GPU prices',
+  for (const where of ['the option', 'the kill switch'] as const) {
+    it(`holds and settles a paid tool per call, priced in ${where}, on the same cap as the model`, async () => {
+      const prices = { toolPrices: { search: SEARCH_PRICE } }
+      const agent = await testAgent(10, where === 'the kill switch' ? prices : {})
+      const { tools, calls } = paidSearch()
+      const credentials = { killSwitch: agent.ks, credential: agent.credential }
+      await generateText({
+        model: withKillSwitch(loopingModel(), credentials),
+        tools: guardTools(
+          tools,
+          where === 'the option' ? { ...credentials, ...prices } : credentials,
+        ),
+        stopWhen: isStepCount(3),
+        prompt: 'Find GPU prices',
+      })
+      expect(calls).toHaveLength(3)
+      expect(await agent.ledger()).toMatchObject({
+        spent: 3 * CALL_COST + 3 * toMicros(SEARCH_PRICE),
+        held: 0,
+      })
     })
-    expect(calls).toHaveLength(3)
-    expect(await agent.ledger()).toMatchObject({
-      spent: 3 * CALL_COST + 3 * toMicros(SEARCH_PRICE),
-      held: 0,
-    })
-  })
+  }
 
   it('refuses a paid tool the budget cannot pay for: the tool never runs', async () => {
     const agent = await testAgent(0.1)
@@ -110,27 +127,33 @@ describe('guardTools', () => {
   })
 
   it('keeps a streaming (generator) tool streaming, and charges it when it completes', async () => {
-    const agent = await testAgent(10)
-    const progress = tool({
-      inputSchema: z.object({ query: z.string() }),
-      async *execute() {
-        yield { status: 'searching' }
-        yield { status: 'done', results: 3 }
-      },
+    const run = await generatorTool(async function* () {
+      yield { status: 'searching' }
+      yield { status: 'done', results: 3 }
     })
-    const guarded = guardTools(
-      { progress },
-      {
-        killSwitch: agent.ks,
-        credential: agent.credential,
-        toolPrices: { progress: SEARCH_PRICE },
-      },
-    )
-    const output = guarded.progress.execute?.({ query: 'x' }, executionOptions)
     const seen: unknown[] = []
-    for await (const part of output as AsyncIterable<unknown>) seen.push(part)
+    for await (const part of run.output) seen.push(part)
     expect(seen).toEqual([{ status: 'searching' }, { status: 'done', results: 3 }])
-    expect(await agent.ledger()).toMatchObject({ spent: toMicros(SEARCH_PRICE), held: 0 })
+    expect(await run.agent.ledger()).toMatchObject({ spent: toMicros(SEARCH_PRICE), held: 0 })
+  })
+
+  it('charges a generator tool its consumer left early (it ran), releases one that throws', async () => {
+    const left = await generatorTool(async function* () {
+      yield { status: 'searching' }
+      yield { status: 'done' }
+    })
+    for await (const _ of left.output) break
+    expect(await left.agent.ledger()).toMatchObject({ spent: toMicros(SEARCH_PRICE), held: 0 })
+    const failed = await generatorTool(async function* () {
+      yield { status: 'searching' }
+      throw new Error('search API returned 503')
+    })
+    const read = async () => {
+      for await (const _ of failed.output) {
+      }
+    }
+    await expect(read()).rejects.toThrow('503')
+    expect(await failed.agent.ledger()).toMatchObject({ spent: 0, held: 0 })
   })
 
   it('refuses a price for a tool that does not exist, naming the field', async () => {
@@ -173,5 +196,25 @@ describe('guardTools', () => {
     })
     expect(calls).toHaveLength(3)
     expect(observed.filter((observation) => observation.kind === 'tool_call')).toHaveLength(3)
+  })
+
+  it("holds a ready guard's price; the option's price is over the kill switch's", async () => {
+    const agent = await testAgent(10, { toolPrices: { search: 1 } })
+    const { tools } = paidSearch()
+    const guard = agent.ks.guard(agent.credential, { toolPrices: { search: SEARCH_PRICE } })
+    await guardTools(tools, { guard }).search.execute?.({ query: 'x' }, executionOptions)
+    const options = { killSwitch: agent.ks, credential: agent.credential }
+    const priced = guardTools(tools, { ...options, toolPrices: { search: SEARCH_PRICE } })
+    await priced.search.execute?.({ query: 'x' }, executionOptions)
+    expect(await agent.ledger()).toMatchObject({ spent: 2 * toMicros(SEARCH_PRICE), held: 0 })
+  })
+
+  it('refuses toolPrices beside a ready guard (its prices are its own), naming the field', async () => {
+    const agent = await testAgent(10)
+    const { tools } = paidSearch()
+    const guard = agent.ks.guard(agent.credential)
+    const build = () => guardTools(tools, { guard, toolPrices: { search: SEARCH_PRICE } })
+    expect(build).toThrow(InvalidConfigError)
+    expect(build).toThrow(expect.objectContaining({ field: 'toolPrices' }))
   })
 })
