@@ -5,19 +5,11 @@ import { randomUUID } from 'node:crypto'
 import { type ActivityEvent, memoryStore, type Store } from '@killswitch/core'
 import { testAgentRecord } from '@killswitch/core/conformance'
 import fc from 'fast-check'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { redisStore } from './redis-store.js'
-import { type RedisCluster, startRedisCluster } from './test-support/start-redis-cluster.js'
-import { type RedisServer, startRedisServer } from './test-support/start-redis-server.js'
+import { useRedisServers } from './test-support/redis-servers.js'
 
-let redis: RedisServer
-let cluster: RedisCluster
-beforeAll(async () => {
-  ;[redis, cluster] = await Promise.all([startRedisServer(), startRedisCluster()])
-}, 30_000)
-afterAll(async () => {
-  await Promise.all([redis?.dispose(), cluster?.dispose()])
-})
+const servers = useRedisServers()
 
 const NOW = Date.UTC(2026, 0, 5, 12)
 
@@ -72,8 +64,8 @@ async function windows(stores: Store[], handle: string, steps: Step[], keep: num
 }
 
 describe.each([
-  ['one Redis', () => ({ url: redis.url })],
-  ['a cluster', () => ({ cluster: { nodes: cluster.nodes } })],
+  ['one Redis', () => ({ url: servers.redis.url })],
+  ['a cluster', () => ({ cluster: { nodes: servers.cluster.nodes } })],
 ])('activity windows on %s', (_name, connection) => {
   it("are the memory store's, whichever process calls, with copies read as deltas", async () => {
     const prefix = `act-${randomUUID()}:`

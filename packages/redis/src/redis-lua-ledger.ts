@@ -65,6 +65,30 @@ local function clock()
 end
 
 local K = {}
+-- Where the scripts reach usage keys (windows): the prefix a script was given (budgets and
+-- windows, redis-lua-levels.ts), else the agent's own (in a cluster, its slot's).
+local PREFIX = nil
+local function usage_key(key)
+  return (PREFIX or string.match(K.agent, '^(.*)agent:[^:]*$')) .. 'usage:' .. key
+end
+
+-- Hooks: how a hold's windows change and how a finished hold is recorded. Every transition
+-- goes through them; Redis Cluster replaces them (redis-scripts-cluster.ts: budget windows
+-- live in other slots, reached through the agent's outbox), so no transition is written twice.
+local hooks = {}
+local function apply_levels(keys, spent, held) return hooks.apply_levels(keys, spent, held) end
+local function save_done(id, state, amount, expires, charged, now, levels)
+  return hooks.save_done(id, state, amount, expires, charged, now, levels)
+end
+
+-- applyToLevels() of ledger.ts.
+hooks.apply_levels = function(keys, spent, held)
+  for _, key in ipairs(keys or {}) do
+    if spent ~= 0 then redis.call('HINCRBY', usage_key(key), 'spentMicros', int(spent)) end
+    if held ~= 0 then redis.call('HINCRBY', usage_key(key), 'heldMicros', int(held)) end
+  end
+end
+
 local function agent_keys(prefix, handle)
   return {
     agent = prefix .. 'agent:' .. handle,
@@ -211,6 +235,17 @@ local function grant_expired_entry(handle, grant, now)
     ',"event":"grant_expired","amount":' .. amount .. '}}'
 end
 
+-- The approvals whose live grants a hold draws on, once the agent is past its own cap (nil
+-- when it is not): for the reserve's audit entry.
+local function drawn_grants(a, now)
+  if a.spent + a.held - a.cap <= 0 then return nil end
+  local grants = {}
+  for _, g in ipairs(a.grants) do
+    if tonumber(g.expiresAt) > now then grants[#grants + 1] = g.approvalId end
+  end
+  return grants
+end
+
 local function save_money(a)
   redis.call('HSET', K.agent, 'spentMicros', int(a.spent), 'heldMicros', int(a.held),
     'unreconciledMicros', int(a.unrec))
@@ -255,7 +290,7 @@ end
 
 -- A finished hold, remembered until it may be forgotten: settled and released ones after the
 -- retention, lapsed ones 7 times longer (a late settle may still correct their charge).
-local function save_done(id, state, amount, expires, charged, now, levels)
+hooks.save_done = function(id, state, amount, expires, charged, now, levels)
   redis.call('HSET', K.done, id, cjson.encode({ state = state, amount = int(amount),
     expires = int(expires), charged = int(charged), updated = int(now), levels = levels }))
   local keep = state == 'lapsed' and RETENTION * 7 or RETENTION
@@ -264,6 +299,21 @@ local function save_done(id, state, amount, expires, charged, now, levels)
   local idle = int(math.min(RETENTION * 8, 3153600000000))
   redis.call('PEXPIRE', K.done, idle)
   redis.call('PEXPIRE', K.prune, idle)
+end
+
+-- A hold that provably spent nothing ends: a live one gives its amount back, a lapsed one its
+-- charge (its owner came back and knows nothing was sent). The caller records how it ended.
+local function give_back(a, h)
+  if h.state == 'held' then
+    a.held = a.held - h.amount
+    apply_levels(h.levels, 0, -h.amount)
+    drop_live(h)
+    return 'released'
+  end
+  a.spent = a.spent - h.charged
+  a.unrec = a.unrec - h.charged
+  apply_levels(h.levels, -h.charged, 0)
+  return 'lapse_withdrawn'
 end
 
 -- Forgets a small batch of finished holds past their retention: never a long pause.
@@ -304,14 +354,8 @@ local function sweep(a, now)
       a.spent = a.spent + h.amount
       a.unrec = a.unrec + h.amount
       save_done(h.id, 'lapsed', h.amount, h.expires, h.amount, now, h.levels)
-      -- The windows it was held in: held becomes spent there too (applyToLevels).
-      if h.amount > 0 and h.levels and #h.levels > 0 then
-        local prefix = string.sub(K.agent, 1, #K.agent - #handle - #'agent:')
-        for _, key in ipairs(h.levels) do
-          redis.call('HINCRBY', prefix .. 'usage:' .. key, 'spentMicros', int(h.amount))
-          redis.call('HINCRBY', prefix .. 'usage:' .. key, 'heldMicros', int(0 - h.amount))
-        end
-      end
+      -- The windows it was held in: held becomes spent there too.
+      if h.amount > 0 then apply_levels(h.levels, h.amount, -h.amount) end
       audit(lapsed_entry(handle, h, now))
     end
   end

@@ -2,7 +2,8 @@
 // bookkeeping of ledger/ledger.ts (applyToLevels, checkLevels). Appended to the ledger chunk
 // (redis-lua-ledger.ts) by the scripts that need it.
 //
-// Keys (under the prefix, built here because budgets are found while the script runs):
+// Keys (under PREFIX, built here because budgets are found while the script runs; usage_key
+// and apply_levels are the ledger chunk's, redis-lua-ledger.ts):
 // - `budget:<id>`  hash: id, limits (JSON as the client wrote it), timeZone, parentId,
 //                  createdAt, updatedAt; `budgets` sorted set: ids in creation order;
 // - `usage:<window key>` hash: spentMicros, heldMicros of one window (ledger/levels.ts names
@@ -14,13 +15,11 @@
 // anything ({'zones', [zone...], now}); the client computes them for that time and retries.
 
 export const LEVELS_LUA = `
-local PREFIX = ''
 local ZONES = {}
 local MISSING_ZONES = {}
 local MAX_RUN_DEPTH = 64
 
 local function budget_key(id) return PREFIX .. 'budget:' .. id end
-local function usage_key(key) return PREFIX .. 'usage:' .. key end
 
 local function budget(id)
   local v = redis.call('HMGET', budget_key(id), 'id', 'limits', 'timeZone', 'parentId')
@@ -74,6 +73,22 @@ local function collect_levels(handle, agent_limits, budget_ids, pending, now)
   return levels
 end
 
+-- A run's budget as newRunBudget() makes it on first use: a lifetime limit of its cap (ARGV
+-- text, '' for none), drawing on its parent run's (id, '' for none).
+local function new_run(id, cap, parent)
+  return { id = id, tz = nil,
+    limits = cap ~= '' and { { amountMicros = tonumber(cap), per = 'lifetime' } } or {},
+    parent = parent ~= '' and ('run:' .. parent) or nil }
+end
+
+-- Saves a run's budget made by new_run, once its first hold is granted.
+local function save_run(run, cap, now)
+  local limits = cap ~= '' and ('[{"amountMicros":' .. cap .. ',"per":"lifetime"}]') or '[]'
+  redis.call('HSET', budget_key(run.id), 'id', run.id, 'limits', limits, 'createdAt', int(now),
+    'updatedAt', int(now))
+  if run.parent then redis.call('HSET', budget_key(run.id), 'parentId', run.parent) end
+end
+
 local function missing_zones()
   local zones = {}
   for zone in pairs(MISSING_ZONES) do zones[#zones + 1] = zone end
@@ -83,14 +98,6 @@ end
 local function usage(key)
   local v = redis.call('HMGET', usage_key(key), 'spentMicros', 'heldMicros')
   return { spent = tonumber(v[1] or '0'), held = tonumber(v[2] or '0') }
-end
-
--- applyToLevels() of ledger.ts.
-local function apply_levels(keys, spent, held)
-  for _, key in ipairs(keys) do
-    if spent ~= 0 then redis.call('HINCRBY', usage_key(key), 'spentMicros', int(spent)) end
-    if held ~= 0 then redis.call('HINCRBY', usage_key(key), 'heldMicros', int(held)) end
-  end
 end
 
 -- A window's usage is kept until no hold taken in it can still end: its end, plus the
@@ -107,9 +114,25 @@ local function keep_windows(levels, now)
   end
 end
 
--- checkLevels() of ledger.ts: the first level that cannot hold amount, as a flat reply
--- {level, budgetId, per, resetsAt, limit, spent, held} ('' for absent), and the most any
--- reserve could hold now.
+-- The windows' half of checkLevels(): the first of \`levels\` that cannot hold amount, as a flat
+-- refusal {level, budgetId, per, resetsAt, limit, spent, held} ('' for absent), unless one
+-- was found already, and the least room of \`available\` (nil for none) and every window's.
+local function check_windows(levels, amount, refusal, available)
+  for _, level in ipairs(levels) do
+    local u = usage(level.key)
+    local room = level.limit - u.spent - u.held
+    if not refusal and (room <= 0 or amount > room) then
+      local r = level.refusal
+      refusal = { r.level, r.budgetId or '', r.per or '', r.resetsAt and int(r.resetsAt) or '',
+        int(level.limit), int(u.spent), int(u.held) }
+    end
+    available = available and math.min(available, room) or room
+  end
+  return refusal, available
+end
+
+-- checkLevels() of ledger.ts: the first level that cannot hold amount (the agent's cap first),
+-- and the most any reserve could hold now.
 local function check_levels(a, levels, amount, now)
   -- Live grants from approvals raise the agent's own cap (never a budget's): effectiveCap().
   local cap = a.cap
@@ -121,16 +144,7 @@ local function check_levels(a, levels, amount, now)
   if available <= 0 or amount > available then
     refusal = { 'agent', '', '', '', int(cap), int(a.spent), int(a.held) }
   end
-  for _, level in ipairs(levels) do
-    local u = usage(level.key)
-    local room = level.limit - u.spent - u.held
-    if not refusal and (room <= 0 or amount > room) then
-      local r = level.refusal
-      refusal = { r.level, r.budgetId or '', r.per or '', r.resetsAt and int(r.resetsAt) or '',
-        int(level.limit), int(u.spent), int(u.held) }
-    end
-    available = math.min(available, room)
-  end
+  refusal, available = check_windows(levels, amount, refusal, available)
   return refusal, math.max(0, available)
 end
 

@@ -8,19 +8,11 @@ import { randomUUID } from 'node:crypto'
 import { createKillSwitch, type Store } from '@killswitch/core'
 import { testAgentRecord } from '@killswitch/core/conformance'
 import { Redis } from 'ioredis'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { redisStore } from './redis-store.js'
-import { type RedisCluster, startRedisCluster } from './test-support/start-redis-cluster.js'
-import { type RedisServer, startRedisServer } from './test-support/start-redis-server.js'
+import { useRedisServers } from './test-support/redis-servers.js'
 
-let redis: RedisServer
-let cluster: RedisCluster
-beforeAll(async () => {
-  ;[redis, cluster] = await Promise.all([startRedisServer(), startRedisCluster()])
-}, 30_000)
-afterAll(async () => {
-  await Promise.all([redis?.dispose(), cluster?.dispose()])
-})
+const servers = useRedisServers()
 
 const NOW = Date.UTC(2026, 0, 5, 12)
 
@@ -107,13 +99,21 @@ async function reserveAndSettle(store: Store, handle: string): Promise<void> {
 
 describe('round trips of reserve + settle', () => {
   it('on one Redis: three levels cost the same two round trips as one', async () => {
-    const store = redisStore({ url: redis.url, prefix: `rt-${randomUUID()}:`, clock: 'caller' })
+    const store = redisStore({
+      url: servers.redis.url,
+      prefix: `rt-${randomUUID()}:`,
+      clock: 'caller',
+    })
     await agents(store)
     // Warm: scripts loaded, durability checked once per connection.
     await reserveAndSettle(store, 'one-level')
     await reserveAndSettle(store, 'three-levels')
-    const one = await commandsDuring([redis.port], () => reserveAndSettle(store, 'one-level'))
-    const three = await commandsDuring([redis.port], () => reserveAndSettle(store, 'three-levels'))
+    const one = await commandsDuring([servers.redis.port], () =>
+      reserveAndSettle(store, 'one-level'),
+    )
+    const three = await commandsDuring([servers.redis.port], () =>
+      reserveAndSettle(store, 'three-levels'),
+    )
     expect(one).toBe(2)
     expect(three).toBe(one)
     await store.close()
@@ -121,14 +121,14 @@ describe('round trips of reserve + settle', () => {
 
   it('on a cluster: two for one slot; six when a budget sits on a second slot', async () => {
     const store = redisStore({
-      cluster: { nodes: cluster.nodes },
+      cluster: { nodes: servers.cluster.nodes },
       prefix: `rt-${randomUUID()}:`,
       clock: 'caller',
     })
     await agents(store)
     await reserveAndSettle(store, 'one-level')
     await reserveAndSettle(store, 'three-levels')
-    const ports = cluster.nodes.map((node) => node.port)
+    const ports = servers.cluster.nodes.map((node) => node.port)
     const one = await commandsDuring(ports, () => reserveAndSettle(store, 'one-level'))
     const three = await commandsDuring(ports, () => reserveAndSettle(store, 'three-levels'))
     expect(one).toBe(2)
@@ -196,33 +196,28 @@ const PER_ROUND = [
 ]
 
 describe('round trips per guarded call, runaway detection on', () => {
-  it('on one Redis: a model call 2 (reserve, settle), a paid tool 2, a free tool 1', async () => {
-    const store = redisStore({ url: redis.url, prefix: `rt-${randomUUID()}:` })
-    const { trips, kinds } = await guardedCalls(store, [redis.port])
-    for (const round of trips) {
-      expect(round).toEqual({
-        model: ['evalsha', 'evalsha'],
-        paid: ['evalsha', 'evalsha'],
-        free: ['evalsha'],
-      })
-    }
-    // The activity the reserves carried was written: the whole story, in order.
-    expect(kinds.slice(-20)).toEqual([0, 1, 2].flatMap(() => PER_ROUND).slice(0, -1))
-  })
-
-  it("on a cluster: the same, the activity window in the agent's slot", async () => {
-    const store = redisStore({ cluster: { nodes: cluster.nodes }, prefix: `rt-${randomUUID()}:` })
-    const { trips, kinds } = await guardedCalls(
-      store,
-      cluster.nodes.map((node) => node.port),
-    )
-    for (const round of trips) {
-      expect(round).toEqual({
-        model: ['evalsha', 'evalsha'],
-        paid: ['evalsha', 'evalsha'],
-        free: ['evalsha'],
-      })
-    }
-    expect(kinds.slice(-20)).toEqual([0, 1, 2].flatMap(() => PER_ROUND).slice(0, -1))
-  })
+  it.each([
+    ['one Redis', () => ({ url: servers.redis.url }), () => [servers.redis.port]],
+    [
+      'a cluster',
+      () => ({ cluster: { nodes: servers.cluster.nodes } }),
+      () => servers.cluster.nodes.map((node) => node.port),
+    ],
+  ])(
+    'on %s: a model call 2 (reserve, settle), a paid tool 2, a free tool 1',
+    async (_name, connection, ports) => {
+      const store = redisStore({ ...connection(), prefix: `rt-${randomUUID()}:` })
+      const { trips, kinds } = await guardedCalls(store, ports())
+      for (const round of trips) {
+        expect(round).toEqual({
+          model: ['evalsha', 'evalsha'],
+          paid: ['evalsha', 'evalsha'],
+          free: ['evalsha'],
+        })
+      }
+      // The activity the reserves carried was written (in the agent's slot on a cluster): the
+      // whole story, in order.
+      expect(kinds.slice(-20)).toEqual([0, 1, 2].flatMap(() => PER_ROUND).slice(0, -1))
+    },
+  )
 })

@@ -23,201 +23,90 @@
 // then clears it (`killswitchCAck`). An entry not yet applied (a crash) is applied by the next
 // call that touches that agent.
 //
-// The scripts of the agent's slot are the single-node scripts (redis-scripts.ts) with four
-// helpers replaced: apply_levels skips budget windows (they live in other slots), save_done
-// and sweep write the outbox, and prune forgets pending marks too. KEYS: the six ledger keys,
-// then `pending` (hash: hold id -> version, while its budgets are being held) and `outbox`.
+// The scripts of the agent's slot are the single-node scripts (redis-scripts.ts), the same
+// bodies, with the ledger's hooks replaced (redis-lua-ledger.ts, redis-lua-reserve.ts):
+// apply_levels skips budget windows (they live in other slots), save_done writes the outbox,
+// and the reserve leaves budgets to the later steps. KEYS: the script's own, then `pending`
+// (hash: hold id -> version, while its budgets are being held) and `outbox`.
 
 import { ACTIVITY_LUA } from './redis-lua-activity.js'
 import { LEDGER_LUA } from './redis-lua-ledger.js'
-import { LEVELS_LUA } from './redis-lua-levels.js'
-import { SCRIPTS } from './redis-scripts.js'
+import { AGENT_SCRIPTS, LEDGER_LEVELS_LUA, SCRIPTS, type ScriptParts } from './redis-scripts.js'
 import { approvalScripts } from './redis-scripts-approvals.js'
 
 const APPROVALS = approvalScripts(LEDGER_LUA)
 
-const LEDGER_LEVELS_LUA = `${LEDGER_LUA}${LEVELS_LUA}`
+// The ledger's hooks on the agent's slot. PENDING and OUTBOX are the last two keys.
+const CLUSTER_HOOKS = `
+local PENDING, OUTBOX = KEYS[#KEYS - 1], KEYS[#KEYS]
 
-/** The body of a single-node script: what follows the chunk it starts with. */
-function bodyOf(lua: string, chunk: string): string {
-  if (!lua.startsWith(chunk))
-    throw new Error('a single-node script no longer starts with its chunk')
-  return lua.slice(chunk.length)
-}
-
-const CLUSTER_LUA = `
-local PENDING, OUTBOX = KEYS[7], KEYS[8]
-
-local base_apply_levels = apply_levels
 -- Budget windows live in their budgets' slots: only the agent's own are applied here.
-local function agent_only(keys)
+local function scoped(keys, scope)
   local out = {}
   for _, key in ipairs(keys or {}) do
-    if string.sub(key, 1, 6) == 'agent:' then out[#out + 1] = key end
+    if string.sub(key, 1, #scope + 1) == scope .. ':' then out[#out + 1] = key end
   end
   return out
 end
-local function budget_only(keys)
-  local out = {}
-  for _, key in ipairs(keys or {}) do
-    if string.sub(key, 1, 7) == 'budget:' then out[#out + 1] = key end
-  end
-  return out
-end
-local function apply_levels(keys, spent, held)
-  -- The agent's slot prefix ends at its hash tag's '}' (handles hold none).
-  PREFIX = string.match(K.agent, '^(.*})')
-  base_apply_levels(agent_only(keys), spent, held)
+local base_apply_levels = hooks.apply_levels
+hooks.apply_levels = function(keys, spent, held)
+  base_apply_levels(scoped(keys, 'agent'), spent, held)
 end
 
 -- The budget share of a hold is now (held, charged): queued for the budget slots.
 local function outbox_put(id, held, charged, keys)
-  local budget_keys = budget_only(keys)
+  local budget_keys = scoped(keys, 'budget')
   if #budget_keys == 0 then return end
   local version = redis.call('HINCRBY', K.agent, 'syncSeq', 1)
   redis.call('HSET', OUTBOX, id, cjson.encode({ v = int(version), held = int(held),
     charged = int(charged), levels = budget_keys }))
 end
 
-local base_save_done = save_done
-local function save_done(id, state, amount, expires, charged, now, levels)
+local base_save_done = hooks.save_done
+hooks.save_done = function(id, state, amount, expires, charged, now, levels)
   base_save_done(id, state, amount, expires, charged, now, levels)
   redis.call('HDEL', PENDING, id)
   outbox_put(id, 0, charged, levels)
 end
+`
 
-local base_prune = prune
-local function prune(now)
-  base_prune(now)
+// Step 1 of a reserve (the reserve's hooks): the cap and the agent's windows here; budgets,
+// the run's included, are held on their own slots after it (the run's slot makes a new run's
+// budget), so a hold with budgets is left pending and the reply lists them:
+// {'partial', record, expiresAt, agent window keys, budget ids, available, version}.
+const RESERVE_HOOKS = `
+hooks.reserve_levels = function(handle, limits, budget_ids, run_id, now)
+  return collect_levels(handle, limits, {}, nil, now), run_id and { id = run_id } or nil
 end
-
--- sweep() of redis-lua-ledger.ts, its windows applied through the outbox.
-local function sweep(a, now)
-  local handle = redis.call('HGET', K.agent, 'handle')
-  local live, expired = {}, false
-  for _, g in ipairs(a.grants) do
-    if tonumber(g.expiresAt) <= now then
-      expired = true
-      audit(grant_expired_entry(handle, g, now))
-    else
-      live[#live + 1] = g
-    end
-  end
-  if expired then
-    a.grants = live
-    redis.call('HSET', K.agent, 'grants', grants_json(live))
-  end
-  local due = redis.call('ZRANGEBYSCORE', K.exp, '-inf', int(now))
-  if #due == 0 then return a end
-  for _, m in ipairs(due) do
-    local h = live_hold(m)
-    redis.call('ZREM', K.exp, m)
-    if h then
-      redis.call('HDEL', K.live, h.id)
-      a.held = a.held - h.amount
-      a.spent = a.spent + h.amount
-      a.unrec = a.unrec + h.amount
-      save_done(h.id, 'lapsed', h.amount, h.expires, h.amount, now, h.levels)
-      if h.amount > 0 then apply_levels(h.levels, h.amount, -h.amount) end
-      audit(lapsed_entry(handle, h, now))
-    end
-  end
-  save_money(a)
-  return a
+hooks.save_run = function() end
+hooks.held_again = function(existing, a, levels, budget_ids, now)
+  local version = redis.call('HGET', PENDING, existing.id)
+  if not version then return nil end
+  local _, available = check_levels(a, levels, 0, now)
+  return {'partial', record(), int(existing.expires), existing.levels, budget_ids,
+    int(available + existing.amount), version}
+end
+hooks.hold_elsewhere = function(id, budget_ids, expires, keys, available)
+  if #budget_ids == 0 then return nil end
+  local version = redis.call('HINCRBY', K.agent, 'syncSeq', 1)
+  redis.call('HSET', PENDING, id, version)
+  return {'partial', record(), int(expires), keys, budget_ids, int(available), int(version)}
 end
 `
 
-/** A single-node script run on the agent's slot, its reply paired with the outbox. */
-function agentScript(chunk: string, lua: string, before = ''): string {
-  return `${LEDGER_LEVELS_LUA}${CLUSTER_LUA}${before}
+/** A script on the agent's slot: its body run with the cluster's hooks, its outbox replied. */
+function agentScript({ chunk, body }: ScriptParts, hooks = ''): string {
+  return `${chunk}${CLUSTER_HOOKS}${hooks}
 local function body()
-${bodyOf(lua, chunk)}
+${body}
 end
 local reply = body()
 return {reply, redis.call('HGETALL', OUTBOX)}
 `
 }
 
-// ARGV as the single-node reserve (redis-scripts.ts), with ARGV[13] the agent's slot prefix.
-// Replies as it does, or {'partial', record, expiresAt, agent window keys, budget ids, available,
-// version} when budgets remain to be held.
-const RESERVE_BODY = `
-${'use_keys(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])'}
-local id = ARGV[5]
-local bad = bad_id(id) or bad_micros('amountMicros', ARGV[6]) or bad_ttl(ARGV[7]) or bad_time(CALLER_NOW)
-if bad then return {'invalid', bad} end
-local amount, ttl, now = tonumber(ARGV[6]), tonumber(ARGV[7]), clock()
-PREFIX, ZONES = ARGV[13], cjson.decode(ARGV[20])
-local act, buffered = activity_args(21)
-local function activity() return act and record_activity(K.agent, KEYS[9], act) end
-if redis.call('EXISTS', K.agent) == 0 then
-  push_buffered(buffered)
-  trim_audit()
-  return {'not_found'}
-end
-local agent_levels = redis.call('HMGET', K.agent, 'limits', 'budgets')
-local budget_ids = cjson.decode(agent_levels[2] or '[]')
-for _, extra in ipairs(cjson.decode(ARGV[14])) do budget_ids[#budget_ids + 1] = extra end
-if ARGV[16] ~= '' then budget_ids[#budget_ids + 1] = 'run:' .. ARGV[15] end
-local handle = redis.call('HGET', K.agent, 'handle')
-local levels = collect_levels(handle, cjson.decode(agent_levels[1] or '[]'), {}, nil, now)
-local zones = missing_zones()
-if #zones > 0 then return {'zones', zones, int(now)} end
-push_buffered(buffered)
-local a = sweep(money(), now)
-prune(now)
-if a.status == 'revoked' then trim_audit() return {'revoked', record()} end
-local existing = find_hold(id)
-if existing then
-  trim_audit()
-  if existing.state == 'held' then
-    local version = redis.call('HGET', PENDING, id)
-    if version then
-      local _, available = check_levels(a, levels, 0, now)
-      return {'partial', record(), int(existing.expires), existing.levels, budget_ids,
-        int(available + existing.amount), version}
-    end
-    return {'ok', record(), int(existing.expires), existing.levels, activity()}
-  end
-  return {'ended', existing.state}
-end
-if ARGV[16] ~= '' then
-  local bad_run = (ARGV[16] ~= '1' and 'run.id') or
-    (ARGV[17] ~= '' and bad_micros('run.capMicros', ARGV[17])) or
-    (ARGV[18] ~= '' and ARGV[19] ~= '1' and 'run.parentId') or nil
-  if bad_run then trim_audit() return {'invalid_late', bad_run} end
-end
-local refusal, available = check_levels(a, levels, amount, now)
-if refusal then trim_audit() return {'cap', record(), refusal, int(available), budget_ids} end
-local keys = {}
-for i, level in ipairs(levels) do keys[i] = level.key end
-local expires = now + ttl
-local seq = redis.call('HINCRBY', K.agent, 'holdSeq', 1)
-save_live({ id = id, seq = seq, amount = amount, expires = expires, updated = now, levels = keys })
-apply_levels(keys, 0, amount)
-keep_windows(levels, now)
-a.held = a.held + amount
-save_money(a)
-if #budget_ids > 0 then
-  local version = redis.call('HINCRBY', K.agent, 'syncSeq', 1)
-  redis.call('HSET', PENDING, id, version)
-  trim_audit()
-  return {'partial', record(), int(expires), keys, budget_ids, int(available), int(version)}
-end
-local grants = nil
-if a.spent + a.held - a.cap > 0 then
-  grants = {}
-  for _, g in ipairs(a.grants) do
-    if tonumber(g.expiresAt) > now then grants[#grants + 1] = g.approvalId end
-  end
-end
-audit_completed(entry_args(8), nil, keys, grants)
-trim_audit()
-return {'ok', record(), int(expires), keys, activity()}
-`
-
 // Every budget held: the hold lists its windows and is audited, the call's activity written.
-// KEYS[9]: the activity window. ARGV: header, holdId, budget window keys (JSON), entry (head,
+// KEYS[7]: the activity window. ARGV: header, holdId, budget window keys (JSON), entry (head,
 // tail, outcome, levels, grants), activity (redis-lua-activity.ts), ...buffered
 const CONFIRM_BODY = `
 use_keys(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
@@ -239,16 +128,9 @@ else
   -- It ended while its budgets were being held: they learn its end like any other.
   save_done(h.id, h.state, h.amount, h.expires, h.charged, now, all)
 end
-local grants = nil
-if a.spent + a.held - a.cap > 0 then
-  grants = {}
-  for _, g in ipairs(a.grants) do
-    if tonumber(g.expiresAt) > now then grants[#grants + 1] = g.approvalId end
-  end
-end
-audit_completed(entry_args(7), nil, all, grants)
+audit_completed(entry_args(7), nil, all, drawn_grants(a, now))
 trim_audit()
-return {'ok', record(), int(h.expires), all, act and record_activity(K.agent, KEYS[9], act)}
+return {'ok', record(), int(h.expires), all, act and record_activity(K.agent, KEYS[7], act)}
 `
 
 // A budget refused: the agent gives back its pending hold as if it had never been taken, and
@@ -258,16 +140,11 @@ use_keys(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
 local id = ARGV[5]
 local a = money()
 local h = find_hold(id)
-if h and h.state == 'held' then
-  a.held = a.held - h.amount
-  apply_levels(h.levels, 0, -h.amount)
-  drop_live(h)
-elseif h and h.state == 'lapsed' then
-  a.spent = a.spent - h.charged
-  a.unrec = a.unrec - h.charged
-  apply_levels(h.levels, -h.charged, 0)
-  redis.call('HDEL', K.done, id)
-  redis.call('ZREM', K.prune, id)
+if h and (h.state == 'held' or h.state == 'lapsed') then
+  if give_back(a, h) == 'lapse_withdrawn' then
+    redis.call('HDEL', K.done, id)
+    redis.call('ZREM', K.prune, id)
+  end
 end
 save_money(a)
 redis.call('HDEL', PENDING, id)
@@ -314,9 +191,7 @@ if ARGV[14] ~= '1' then budget_sweep(KEYS[2], KEYS[4], now) end
 local record = budget(bid)
 local created = false
 if not record and ARGV[13] == '1' then
-  record = { id = bid, tz = nil,
-    limits = ARGV[11] ~= '' and { { amountMicros = tonumber(ARGV[11]), per = 'lifetime' } } or {},
-    parent = ARGV[12] ~= '' and ('run:' .. ARGV[12]) or nil }
+  record = new_run(bid, ARGV[11], ARGV[12])
   created = true
 end
 if not record then
@@ -331,13 +206,8 @@ local zones = missing_zones()
 if #zones > 0 then return {'zones', zones, int(now)} end
 if ARGV[14] == '1' then
   -- Only the room, for the figure of a refusal made elsewhere (checkLevels' available).
-  local least = ''
-  for _, level in ipairs(levels) do
-    local u = usage(level.key)
-    local room = level.limit - u.spent - u.held
-    least = least == '' and room or math.min(least, room)
-  end
-  return {'peek', record.parent or '', least == '' and '' or int(least)}
+  local _, least = check_windows(levels, 0, nil, nil)
+  return {'peek', record.parent or '', least and int(least) or ''}
 end
 local old = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', int(now), 'LIMIT', 0, PRUNE_BATCH)
 if #old > 0 then
@@ -354,24 +224,9 @@ if seen then
     return {'ok', {}, parent, ''}
   end
 end
-local refusal, available = nil, nil
-for _, level in ipairs(levels) do
-  local u = usage(level.key)
-  local room = level.limit - u.spent - u.held
-  if not refusal and (room <= 0 or amount > room) then
-    local r = level.refusal
-    refusal = { r.level, r.budgetId or '', r.per or '', r.resetsAt and int(r.resetsAt) or '',
-      int(level.limit), int(u.spent), int(u.held) }
-  end
-  available = available and math.min(available, room) or room
-end
+local refusal, available = check_windows(levels, amount, nil, nil)
 if refusal then return {'cap', refusal, int(available), parent} end
-if created then
-  local limits = ARGV[11] ~= '' and ('[{"amountMicros":' .. ARGV[11] .. ',"per":"lifetime"}]') or '[]'
-  redis.call('HSET', budget_key(bid), 'id', bid, 'limits', limits, 'createdAt', int(now),
-    'updatedAt', int(now))
-  if record.parent then redis.call('HSET', budget_key(bid), 'parentId', record.parent) end
-end
+if created then save_run(record, ARGV[11], now) end
 local keys = {}
 for i, level in ipairs(levels) do keys[i] = level.key end
 apply_levels(keys, 0, amount)
@@ -428,35 +283,32 @@ return redis.call('ZADD', KEYS[1], score, ARGV[2])
 `
 
 const S = SCRIPTS
+const A = AGENT_SCRIPTS
 /** update's budget ids were checked by the client (each in its own slot). */
 const CHECKED_BUDGETS = '\nlocal function budget(id) return { id = id } end\n'
+/** The chunk of the cluster's own agent-slot steps. */
+const STEP_CHUNK = `${LEDGER_LEVELS_LUA}${ACTIVITY_LUA}`
 
 export const CLUSTER_SCRIPTS = {
-  killswitchCGetV1: { numberOfKeys: 8, lua: agentScript(LEDGER_LUA, S.killswitchGetV2.lua) },
-  killswitchCRenewV1: { numberOfKeys: 8, lua: agentScript(LEDGER_LUA, S.killswitchRenewV2.lua) },
-  killswitchCSettleV1: {
-    numberOfKeys: 8,
-    lua: agentScript(LEDGER_LEVELS_LUA, S.killswitchSettleV2.lua),
-  },
-  killswitchCReleaseV1: {
-    numberOfKeys: 8,
-    lua: agentScript(LEDGER_LEVELS_LUA, S.killswitchReleaseV2.lua),
-  },
+  killswitchCGetV1: { numberOfKeys: 8, lua: agentScript(A.killswitchGetV2) },
+  killswitchCRenewV1: { numberOfKeys: 8, lua: agentScript(A.killswitchRenewV2) },
+  killswitchCSettleV1: { numberOfKeys: 8, lua: agentScript(A.killswitchSettleV2) },
+  killswitchCReleaseV1: { numberOfKeys: 8, lua: agentScript(A.killswitchReleaseV2) },
   killswitchCUpdateV1: {
     numberOfKeys: 8,
-    lua: agentScript(LEDGER_LEVELS_LUA, S.killswitchUpdateV2.lua, CHECKED_BUDGETS),
+    lua: agentScript(A.killswitchUpdateV2, CHECKED_BUDGETS),
   },
   killswitchCReserveV1: {
     numberOfKeys: 9,
-    lua: agentScript(LEDGER_LEVELS_LUA, `${LEDGER_LEVELS_LUA}${RESERVE_BODY}`, ACTIVITY_LUA),
+    lua: agentScript(A.killswitchReserveV2, RESERVE_HOOKS),
   },
   killswitchCConfirmV1: {
     numberOfKeys: 9,
-    lua: agentScript(LEDGER_LEVELS_LUA, `${LEDGER_LEVELS_LUA}${CONFIRM_BODY}`, ACTIVITY_LUA),
+    lua: agentScript({ chunk: STEP_CHUNK, body: CONFIRM_BODY }),
   },
   killswitchCUndoV1: {
     numberOfKeys: 8,
-    lua: agentScript(LEDGER_LEVELS_LUA, `${LEDGER_LEVELS_LUA}${UNDO_BODY}`),
+    lua: agentScript({ chunk: STEP_CHUNK, body: UNDO_BODY }),
   },
   killswitchCBudgetHoldV1: { numberOfKeys: 4, lua: BUDGET_HOLD },
   killswitchCBudgetSyncV1: { numberOfKeys: 3, lua: BUDGET_SYNC },

@@ -14,10 +14,11 @@
 import { ACTIVITY_LUA } from './redis-lua-activity.js'
 import { LEDGER_LUA } from './redis-lua-ledger.js'
 import { LEVELS_LUA } from './redis-lua-levels.js'
+import { RESERVE_BODY, RESERVE_HOOKS } from './redis-lua-reserve.js'
 import { approvalScripts } from './redis-scripts-approvals.js'
 
 /** The ledger chunk with budgets and windows: for the scripts that touch levels. */
-const LEDGER_LEVELS_LUA = `${LEDGER_LUA}${LEVELS_LUA}`
+export const LEDGER_LEVELS_LUA = `${LEDGER_LUA}${LEVELS_LUA}`
 const APPROVAL_SCRIPTS = approvalScripts(LEDGER_LUA)
 
 const AGENT_KEYS = 'use_keys(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])'
@@ -41,7 +42,7 @@ return {'ok', redis.call('HGETALL', KEYS[1])}
 `
 
 /** The agent as of now: its lapsed holds charged first (the reference's getAgent). */
-const GET = `${LEDGER_LUA}
+const GET_BODY = `
 ${AGENT_KEYS}
 if bad_time(CALLER_NOW) then return {'invalid', 'now'} end
 if redis.call('EXISTS', K.agent) == 0 then return {'not_found'} end
@@ -79,98 +80,8 @@ end
 return {'ok', records}
 `
 
-// KEYS: the six ledger keys, then the activity window.
-// ARGV: header, holdId, amountMicros, ttlMs, entry (head, tail, outcome, levels, grants), prefix,
-// request budgets (JSON), run id, run id valid ('1', '0'; '' when no run), run cap or '',
-// run parent or '', parent valid ('1'), zones (JSON), activity (redis-lua-activity.ts),
-// ...buffered. A granted hold's reply ends with the activity window (what the caller lacks).
-const RESERVE = `${LEDGER_LEVELS_LUA}${ACTIVITY_LUA}
-${AGENT_KEYS}
-local id = ARGV[5]
-local bad = bad_id(id) or bad_micros('amountMicros', ARGV[6]) or bad_ttl(ARGV[7]) or bad_time(CALLER_NOW)
-if bad then return {'invalid', bad} end
-local amount, ttl, now = tonumber(ARGV[6]), tonumber(ARGV[7]), clock()
-PREFIX, ZONES = ARGV[13], cjson.decode(ARGV[20])
-local act, buffered = activity_args(21)
--- The call's activity is written only for a granted hold (a refused call is not activity).
-local function activity() return act and record_activity(K.agent, KEYS[7], act) end
-if redis.call('EXISTS', K.agent) == 0 then
-  push_buffered(buffered)
-  trim_audit()
-  return {'not_found'}
-end
--- The levels first, reading only: a zone's windows may be missing (then nothing is written).
-local run_id, pending = nil, nil
-local agent_levels = redis.call('HMGET', K.agent, 'limits', 'budgets')
-local budget_ids = cjson.decode(agent_levels[2] or '[]')
-for _, extra in ipairs(cjson.decode(ARGV[14])) do budget_ids[#budget_ids + 1] = extra end
-if ARGV[16] ~= '' then
-  run_id = 'run:' .. ARGV[15]
-  budget_ids[#budget_ids + 1] = run_id
-  if not budget(run_id) then
-    pending = { id = run_id, tz = nil,
-      limits = ARGV[17] ~= '' and { { amountMicros = tonumber(ARGV[17]), per = 'lifetime' } } or {},
-      parent = ARGV[18] ~= '' and ('run:' .. ARGV[18]) or nil }
-  end
-end
-local handle = redis.call('HGET', K.agent, 'handle')
-local levels = collect_levels(handle, cjson.decode(agent_levels[1] or '[]'), budget_ids, pending, now)
-local zones = missing_zones()
-if #zones > 0 then return {'zones', zones, int(now)} end
-push_buffered(buffered)
-local a = sweep(money(), now)
-prune(now)
-if a.status == 'revoked' then trim_audit() return {'revoked', record()} end
-local existing = find_hold(id)
-if existing then
-  trim_audit()
-  -- A retried reserve with the same id must not hold twice; an ended id is never reused.
-  if existing.state == 'held' then
-    return {'ok', record(), int(existing.expires), existing.levels, activity()}
-  end
-  return {'ended', existing.state}
-end
--- The run's budget is made on first use (checked as newRunBudget does), saved if granted.
-if pending then
-  local bad_run = (ARGV[16] ~= '1' and 'run.id') or
-    (ARGV[17] ~= '' and bad_micros('run.capMicros', ARGV[17])) or
-    (ARGV[18] ~= '' and ARGV[19] ~= '1' and 'run.parentId') or nil
-  -- Refused after the sweep was written, as ledger.ts throws it: 'late', not 'invalid'.
-  if bad_run then trim_audit() return {'invalid_late', bad_run} end
-end
-local refusal, available = check_levels(a, levels, amount, now)
-if refusal then trim_audit() return {'cap', record(), refusal, int(available)} end
-if pending then
-  local limits = ARGV[17] ~= '' and ('[{"amountMicros":' .. ARGV[17] .. ',"per":"lifetime"}]') or '[]'
-  redis.call('HSET', budget_key(run_id), 'id', run_id, 'limits', limits, 'createdAt', int(now),
-    'updatedAt', int(now))
-  if pending.parent then redis.call('HSET', budget_key(run_id), 'parentId', pending.parent) end
-  save_budget_index(run_id)
-end
-local keys = {}
-for i, level in ipairs(levels) do keys[i] = level.key end
-local expires = now + ttl
-local seq = redis.call('HINCRBY', K.agent, 'holdSeq', 1)
-save_live({ id = id, seq = seq, amount = amount, expires = expires, updated = now, levels = keys })
-apply_levels(keys, 0, amount)
-keep_windows(levels, now)
-a.held = a.held + amount
-save_money(a)
--- Past the cap itself, this hold draws on grants: say so, with the approvals behind them.
-local grants = nil
-if a.spent + a.held - a.cap > 0 then
-  grants = {}
-  for _, g in ipairs(a.grants) do
-    if tonumber(g.expiresAt) > now then grants[#grants + 1] = g.approvalId end
-  end
-end
-audit_completed(entry_args(8), nil, keys, grants)
-trim_audit()
-return {'ok', record(), int(expires), keys, activity()}
-`
-
 // ARGV: header, holdId, ttlMs, ...buffered. Replies {'renewed', expiresAt} or {'none'}.
-const RENEW = `${LEDGER_LUA}
+const RENEW_BODY = `
 ${AGENT_KEYS}
 local id = ARGV[5]
 local bad = bad_id(id) or bad_ttl(ARGV[6]) or bad_time(CALLER_NOW)
@@ -192,7 +103,7 @@ return {'renewed', int(expires)}
 `
 
 // ARGV: header, holdId, costMicros, entry (head, tail, outcome, levels, grants), prefix, ...buffered
-const SETTLE = `${LEDGER_LEVELS_LUA}
+const SETTLE_BODY = `
 ${AGENT_KEYS}
 local id = ARGV[5]
 local bad = bad_id(id) or bad_micros('costMicros', ARGV[6]) or bad_time(CALLER_NOW)
@@ -235,7 +146,7 @@ return {outcome, record()}
 `
 
 // ARGV: header, holdId, entry (head, tail, outcome, levels, grants), prefix, ...buffered
-const RELEASE = `${LEDGER_LEVELS_LUA}
+const RELEASE_BODY = `
 ${AGENT_KEYS}
 local id = ARGV[5]
 local bad = bad_id(id) or bad_time(CALLER_NOW)
@@ -254,19 +165,7 @@ if not h then
   return {'none', record()}
 end
 if h.state ~= 'held' and h.state ~= 'lapsed' then trim_audit() return {'none', record()} end
-local outcome
-if h.state == 'held' then
-  a.held = a.held - h.amount
-  apply_levels(h.levels, 0, -h.amount)
-  drop_live(h)
-  outcome = 'released'
-else
-  -- The owner came back and knows nothing was sent: the lapse's charge is withdrawn.
-  a.spent = a.spent - h.charged
-  a.unrec = a.unrec - h.charged
-  apply_levels(h.levels, -h.charged, 0)
-  outcome = 'lapse_withdrawn'
-end
+local outcome = give_back(a, h)
 save_done(id, 'released', h.amount, h.expires, 0, now, h.levels)
 save_money(a)
 audit_completed(entry_args(6), outcome, h.levels)
@@ -276,7 +175,7 @@ return {'released', record()}
 
 // ARGV: header, capMicros or '', policy or '', limits or '', budgets or '' (JSON; an id
 // the client found malformed is false), audit, channel, event, prefix, ...buffered
-const UPDATE = `${LEDGER_LEVELS_LUA}
+const UPDATE_BODY = `
 ${AGENT_KEYS}
 PREFIX = ARGV[12]
 local bad = (ARGV[5] ~= '' and bad_micros('capMicros', ARGV[5])) or
@@ -415,20 +314,40 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 return redis.call('SADD', KEYS[2], ARGV[1])
 `
 
+/** A script as the chunk it starts with and its body (a cluster runs the body its own way). */
+export interface ScriptParts {
+  chunk: string
+  body: string
+}
+
+const RESERVE_CHUNK = `${LEDGER_LEVELS_LUA}${ACTIVITY_LUA}${RESERVE_HOOKS}`
+
+/** The scripts of one agent's keys, which Redis Cluster runs on the agent's slot. */
+export const AGENT_SCRIPTS = {
+  killswitchGetV2: { chunk: LEDGER_LUA, body: GET_BODY },
+  killswitchReserveV2: { chunk: RESERVE_CHUNK, body: RESERVE_BODY },
+  killswitchRenewV2: { chunk: LEDGER_LUA, body: RENEW_BODY },
+  killswitchSettleV2: { chunk: LEDGER_LEVELS_LUA, body: SETTLE_BODY },
+  killswitchReleaseV2: { chunk: LEDGER_LEVELS_LUA, body: RELEASE_BODY },
+  killswitchUpdateV2: { chunk: LEDGER_LEVELS_LUA, body: UPDATE_BODY },
+} as const satisfies Record<string, ScriptParts>
+
+const lua = ({ chunk, body }: ScriptParts) => `${chunk}${body}`
+
 /**
  * The scripts, by the command name they are defined under on the client. V2: the ledger of
  * leases and lapse charges (V1 released lapsed holds and kept other keys).
  */
 export const SCRIPTS = {
   killswitchCreateV2: { numberOfKeys: 3, lua: CREATE },
-  killswitchGetV2: { numberOfKeys: 6, lua: GET },
+  killswitchGetV2: { numberOfKeys: 6, lua: lua(AGENT_SCRIPTS.killswitchGetV2) },
   killswitchFindV2: { numberOfKeys: 1, lua: FIND },
   killswitchListV2: { numberOfKeys: 1, lua: LIST },
-  killswitchReserveV2: { numberOfKeys: 7, lua: RESERVE },
-  killswitchRenewV2: { numberOfKeys: 6, lua: RENEW },
-  killswitchSettleV2: { numberOfKeys: 6, lua: SETTLE },
-  killswitchReleaseV2: { numberOfKeys: 6, lua: RELEASE },
-  killswitchUpdateV2: { numberOfKeys: 6, lua: UPDATE },
+  killswitchReserveV2: { numberOfKeys: 7, lua: lua(AGENT_SCRIPTS.killswitchReserveV2) },
+  killswitchRenewV2: { numberOfKeys: 6, lua: lua(AGENT_SCRIPTS.killswitchRenewV2) },
+  killswitchSettleV2: { numberOfKeys: 6, lua: lua(AGENT_SCRIPTS.killswitchSettleV2) },
+  killswitchReleaseV2: { numberOfKeys: 6, lua: lua(AGENT_SCRIPTS.killswitchReleaseV2) },
+  killswitchUpdateV2: { numberOfKeys: 6, lua: lua(AGENT_SCRIPTS.killswitchUpdateV2) },
   killswitchCreateBudgetV2: { numberOfKeys: 0, lua: CREATE_BUDGET },
   killswitchUpdateBudgetV2: { numberOfKeys: 0, lua: UPDATE_BUDGET },
   killswitchBudgetsV2: { numberOfKeys: 0, lua: BUDGETS },

@@ -334,7 +334,7 @@ class RedisStore implements Store {
       }
     }
     if (reply[0] === 'partial') reply = await this.#reserveOnBudgets(request, reply, sent)
-    const budgetIds = reply[0] === 'cap' ? (reply as unknown[])[4] : undefined
+    const budgetIds = this.#cluster && reply[0] === 'cap' ? reply[4] : undefined
     if (Array.isArray(budgetIds) && budgetIds.length > 0) {
       // Refused on the agent's slot (cluster): the figure is still the least room of all levels.
       const { available } = await this.#call('reserve', () =>
@@ -757,12 +757,7 @@ class RedisStore implements Store {
 
   /** An agent-slot cluster script: its outbox applied to the budget slots before it returns. */
   async #onAgentSlot(operation: string, handle: string, call: ScriptCall): Promise<unknown> {
-    const keys = [
-      ...call.keys.slice(0, 6),
-      this.#keys.pending(handle),
-      this.#keys.outbox(handle),
-      ...call.keys.slice(6),
-    ]
+    const keys = [...call.keys, this.#keys.pending(handle), this.#keys.outbox(handle)]
     const [inner, outbox] = (await this.#send(operation, { ...call, keys })) as [unknown, string[]]
     const now = Number(call.args[1])
     await this.#call(operation, () =>
