@@ -6,13 +6,19 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { agentCases } from './conformance/agent-cases.js'
 import { approvalCases } from './conformance/approval-cases.js'
+import { auditRetentionCases } from './conformance/audit-retention-cases.js'
 import { budgetCases } from './conformance/budget-cases.js'
 import { ledgerCases } from './conformance/ledger-cases.js'
 import { ledgerProperty } from './conformance/ledger-property.js'
-import { testAgentRecord, uniqueHandle, waitFor } from './conformance/support.js'
+import {
+  type ConformanceStoreOptions,
+  testAgentRecord,
+  uniqueHandle,
+  waitFor,
+} from './conformance/support.js'
 import type { Store, StoreEvent } from './store.js'
 
-export { testAgentRecord } from './conformance/support.js'
+export { type ConformanceStoreOptions, testAgentRecord } from './conformance/support.js'
 
 /** Options of the conformance suite. */
 export interface ConformanceOptions {
@@ -26,21 +32,22 @@ export interface ConformanceOptions {
 }
 
 /**
- * Registers the conformance tests for a store.
+ * Registers the conformance tests for a store. `factory` opens the store under test with the
+ * options a case asks for (pass them on: the audit retention cases need them).
  *
  * @example
- * describeStoreConformance('memory', () => memoryStore())
+ * describeStoreConformance('memory', (options) => memoryStore(options))
  */
 export function describeStoreConformance(
   name: string,
-  factory: () => Store | Promise<Store>,
+  factory: (options?: ConformanceStoreOptions) => Store | Promise<Store>,
   options: ConformanceOptions = {},
 ): void {
   describe(`Store conformance: ${name}`, () => {
     const opened: Store[] = []
     const context = {
-      async open() {
-        const store = await factory()
+      async open(storeOptions?: ConformanceStoreOptions) {
+        const store = await factory(storeOptions)
         opened.push(store)
         return store
       },
@@ -53,6 +60,7 @@ export function describeStoreConformance(
     ledgerCases(context)
     budgetCases(context)
     approvalCases(context)
+    auditRetentionCases(context)
     ledgerProperty(context, options.propertyRuns ?? 60)
 
     if (options.openPeer) {

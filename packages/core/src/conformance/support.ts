@@ -3,9 +3,15 @@ import type { AuditEntry } from '../audit.js'
 import { EMPTY_POLICY } from '../policy.js'
 import type { NewAgentRecord, Store } from '../store.js'
 
+/** Options a case may ask the store under test to be opened with (every store has them). */
+export interface ConformanceStoreOptions {
+  /** Audit entries older than this (ms, the store's clock) are pruned. Default: kept. */
+  auditRetentionMs?: number
+}
+
 /** What each group of cases gets: a way to open the store under test (closed after each case). */
 export interface SuiteContext {
-  open(): Promise<Store>
+  open(options?: ConformanceStoreOptions): Promise<Store>
 }
 
 let counter = 0

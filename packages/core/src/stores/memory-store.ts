@@ -3,7 +3,7 @@
 // Node's event loop. One process only, and forgotten on restart: use sqliteStore or
 // redisStore to share state or to keep revocations across restarts.
 import type { AuditEntry } from '../audit.js'
-import { AgentExistsError, AgentNotFoundError } from '../errors.js'
+import { AgentExistsError, AgentNotFoundError, InvalidConfigError } from '../errors.js'
 import * as approvalsLedger from '../ledger/approvals.js'
 import * as budgetRecords from '../ledger/budget-records.js'
 import * as ledger from '../ledger/ledger.js'
@@ -21,8 +21,18 @@ import { StoreListeners } from './store-listeners.js'
 
 /** Options of the memory store. */
 export interface MemoryStoreOptions {
-  /** Audit entries kept per agent; the oldest are dropped past it. Default 10,000. */
+  /**
+   * Audit entries kept per agent; the oldest are dropped past it. Default 10,000. The memory
+   * store's own bound on this process's heap (its whole state is gone at exit anyway); the
+   * durable stores have no such count, only `auditRetentionMs`.
+   */
   maxAuditEntriesPerAgent?: number
+  /**
+   * How long audit entries are kept, in ms of the store's clock; older ones are deleted in
+   * small batches as reserves come (the sqlite and Redis stores' option, with the same
+   * meaning). Default: kept for good.
+   */
+  auditRetentionMs?: number
 }
 
 interface AgentState {
@@ -41,6 +51,27 @@ interface AgentState {
 
 const FINISHED_HOLDS_KEPT = 10_000
 const AUDIT_TRIM_BATCH = 1_024
+/** Audit entries pruned for age per pass, over every agent: small, like the sqlite store's. */
+const AUDIT_PRUNE_BATCH = 256
+/** Aged audit entries are looked for at most this often (sooner while a batch was full). */
+const AUDIT_PRUNE_EVERY_MS = 1_000
+const KEEP_FOREVER = Number.MAX_SAFE_INTEGER
+
+function positiveInteger(
+  options: MemoryStoreOptions,
+  key: keyof MemoryStoreOptions,
+  fallback: number,
+): number {
+  const value = options[key]
+  if (value === undefined) return fallback
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new InvalidConfigError(
+      key,
+      `memoryStore option ${key} must be a positive integer (got ${String(value)}).`,
+    )
+  }
+  return value
+}
 
 /**
  * Creates an in-memory store (the default when createKillSwitch gets no store).
@@ -49,7 +80,9 @@ const AUDIT_TRIM_BATCH = 1_024
  * const ks = createKillSwitch({ store: memoryStore() })
  */
 export function memoryStore(options: MemoryStoreOptions = {}): Store {
-  const maxAudit = options.maxAuditEntriesPerAgent ?? 10_000
+  const maxAudit = positiveInteger(options, 'maxAuditEntriesPerAgent', 10_000)
+  const auditRetentionMs = positiveInteger(options, 'auditRetentionMs', KEEP_FOREVER)
+  let nextAuditPrune = 0
   const agents = new Map<string, AgentState>()
   const byCredential = new Map<string, AgentState>()
   const listeners = new StoreListeners()
@@ -64,6 +97,26 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     // array each time (O(n) per call once full).
     if (state.audit.length > maxAudit + AUDIT_TRIM_BATCH)
       state.audit.splice(0, state.audit.length - maxAudit)
+  }
+
+  /**
+   * Deletes at most AUDIT_PRUNE_BATCH entries older than `now - auditRetentionMs`, oldest
+   * first in each agent's log, agent after agent: bounded work per reserve.
+   */
+  const pruneAudit = (now: number) => {
+    if (auditRetentionMs === KEEP_FOREVER || now < nextAuditPrune) return
+    const before = now - auditRetentionMs
+    let budget = AUDIT_PRUNE_BATCH
+    for (const state of agents.values()) {
+      const log = state.audit
+      let aged = 0
+      while (aged < budget && aged < log.length && (log[aged] as AuditEntry).at < before) aged++
+      if (aged > 0) log.splice(0, aged)
+      budget -= aged
+      if (budget === 0) break
+    }
+    // A full batch means more may wait: look again at the next reserve; else in a while.
+    nextAuditPrune = budget === 0 ? now : now + AUDIT_PRUNE_EVERY_MS
   }
 
   const storage: LedgerStorage = {
@@ -214,6 +267,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
 
     async reserve(request) {
       const result = ledger.reserve(storage, request)
+      // After the transition (which validated request.now), as the sqlite store does it.
+      pruneAudit(request.now)
       // In the same synchronous step: the window is recorded only for a granted hold.
       if (result.ok && request.activity) {
         result.activity = recordActivity(

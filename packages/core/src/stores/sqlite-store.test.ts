@@ -35,7 +35,7 @@ const entry = (handle: string, type: AuditEntry['type'], at: number): AuditEntry
 // One file for the whole suite, opened afresh by every test (handles are unique), and a
 // second connection to it as the peer: that is two "processes" sharing a file.
 const shared = newPath()
-describeStoreConformance('sqlite', () => sqliteStore(shared), {
+describeStoreConformance('sqlite', (options) => sqliteStore(shared, options), {
   openPeer: () => sqliteStore(shared),
   propertyRuns: 40,
 })
