@@ -217,16 +217,6 @@ describe('killSwitchFetch: refusing before anything is signed', () => {
     expect(response.status).toBe(200)
   })
 
-  it('refuses a payment above maxPaymentUsd', async () => {
-    const agent = await startAgent({ fetch: { maxPaymentUsd: 0.05 } })
-    network.server.route.price = '$0.06'
-    const error = await agent.pay(`${network.server.url}/search?q=1`).catch((e: unknown) => e)
-    expect(error).toBeInstanceOf(PaymentRefusedError)
-    expect(error).toMatchObject({ rule: 'max_payment_exceeded', source: 'call', amountUsd: 0.06 })
-    expect(agent.signTypedData).not.toHaveBeenCalled()
-    expect(await agent.get()).toMatchObject({ spent: 0, held: 0 })
-  })
-
   it('refuses an asset it cannot price, even with x402 spend controls off', async () => {
     const token = '0x1111111111111111111111111111111111111111'
     const agent = await startAgent({ client: (client) => client.setSpendControls(false) })
@@ -279,13 +269,20 @@ describe("killSwitchFetch: the agent's spend rules, decided in the core", () => 
     expect(await agent.get()).toMatchObject({ spent: 0.01, held: 0 })
   })
 
-  it('refuses a payment above the agent maxSpendUsd, with no option on the fetch', async () => {
-    const agent = await startAgent({ spendRules: { maxSpendUsd: 0.05 } })
+  it.each([
+    ["the fetch's maxPaymentUsd", { fetch: { maxPaymentUsd: 0.05 } }, 'call'],
+    [
+      "the agent's maxSpendUsd, with no option on the fetch",
+      { spendRules: { maxSpendUsd: 0.05 } },
+      'agent',
+    ],
+  ] as const)('refuses a payment above %s', async (_, options, source) => {
+    const agent = await startAgent(options)
     network.server.route.price = '$0.06'
     const error = await agent.pay(`${network.server.url}/search?q=1`).catch((e: unknown) => e)
 
     expect(error).toBeInstanceOf(PaymentRefusedError)
-    expect(error).toMatchObject({ rule: 'max_payment_exceeded', source: 'agent', amountUsd: 0.06 })
+    expect(error).toMatchObject({ rule: 'max_payment_exceeded', source, amountUsd: 0.06 })
     expect(agent.signTypedData).not.toHaveBeenCalled()
     expect(await agent.get()).toMatchObject({ spent: 0, held: 0 })
     expect(await holds(agent)).toEqual([])

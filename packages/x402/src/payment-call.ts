@@ -129,13 +129,9 @@ export class PaymentCall {
       return transport(request)
     }
     const payment = this.#unsent()
-    if (!payment) {
-      throw new PaymentRefusedError({
-        rule: 'unaccounted_payment',
-        message:
-          'A request carried a payment header (PAYMENT-SIGNATURE or X-PAYMENT) that the kill switch did not authorise: it was not sent. Let killSwitchFetch make the payment.',
-      })
-    }
+    const message =
+      'A payment header the kill switch did not authorise: not sent (pay through killSwitchFetch).'
+    if (!payment) throw new PaymentRefusedError({ rule: 'unaccounted_payment', message })
     // Aborted before it left (revoked, or the caller gave up): the signature never left
     // the process, so the payment stays unsent and its hold is released.
     request.signal.throwIfAborted()
@@ -152,12 +148,10 @@ export class PaymentCall {
     } catch (error) {
       // The signed authorisation may have reached the payee: it can collect it.
       await this.#charge(payment, { reason: 'no_response' })
-      const { resource, amount } = payment
-      const details = { payee: payment.requirements.payTo, amountUsd: amount.usd, resource }
-      throw new PaymentOutcomeUnknownError(
-        { ...details, validUntil: until ?? Date.now() },
-        { cause: error },
-      )
+      const { resource, amount, requirements } = payment
+      const details = { payee: requirements.payTo, amountUsd: amount.usd, resource }
+      const validUntil = until ?? Date.now()
+      throw new PaymentOutcomeUnknownError({ ...details, validUntil }, { cause: error })
     }
     await this.#charge(
       payment,
