@@ -3,7 +3,7 @@
 // that does nothing, the middleware against a middleware with the same hooks (beforeModel,
 // wrapModelCall, wrapToolCall) that only pass through. The other rows are context: the bare
 // model or agent, which includes LangChain's own hook machinery. Interleaved rounds in one
-// process (tinybench), the median of the rounds' medians. The ledger is the in-memory store, so this is the
+// process (bench/side-by-side.ts). The ledger is the in-memory store, so this is the
 // adapter's and the guard's own cost, not a network store's. Runaway detection is off here:
 // thousands of calls a second would (rightly) trip the call-rate detector.
 // Run alone: npm run x -- node packages/langchain/bench/overhead.ts
@@ -13,17 +13,11 @@ import { BaseCallbackHandler } from '@langchain/core/callbacks/base'
 import { HumanMessage } from '@langchain/core/messages'
 import { FakeListChatModel } from '@langchain/core/utils/testing'
 import { createAgent, createMiddleware } from 'langchain'
-import { Bench } from 'tinybench'
+import { type SideBySidePair, type SideBySideRow, sideBySide } from '../../../bench/side-by-side.ts'
 
-export interface OverheadRow {
-  name: string
-  baselineMedianUs: number
-  guardedMedianUs: number
-  ratio: number
-}
+export type { SideBySideRow as OverheadRow } from '../../../bench/side-by-side.ts'
 
 const MODEL = 'bench-model'
-const ROUNDS = 7
 
 /** An awaited handler that does nothing: what any awaited LangChain callback costs. */
 class NoopHandler extends BaseCallbackHandler {
@@ -45,7 +39,7 @@ async function guardedAgent() {
   return { killSwitch: ks, credential, model: MODEL }
 }
 
-export async function benchLangchainOverhead(): Promise<OverheadRow[]> {
+export async function benchLangchainOverhead(): Promise<SideBySideRow[]> {
   const model = () => new FakeListChatModel({ responses: ['ok, done'] })
   const forHandler = await guardedAgent()
   const forHandlerVsNoop = await guardedAgent()
@@ -70,7 +64,7 @@ export async function benchLangchainOverhead(): Promise<OverheadRow[]> {
   const input = { messages: [new HumanMessage('Summarise the report.')] }
   const prompt = 'Summarise the report.'
 
-  const pairs: Array<[string, () => Promise<unknown>, () => Promise<unknown>]> = [
+  const pairs: SideBySidePair[] = [
     [
       'chat model invoke: callback handler',
       () => bareModel.invoke(prompt),
@@ -92,60 +86,10 @@ export async function benchLangchainOverhead(): Promise<OverheadRow[]> {
       () => guardedAgentRunnable2.invoke(input),
     ],
   ]
-  // Warm every path first: the first task measured would otherwise pay for the JIT.
-  for (const [, bare, guarded] of pairs) {
-    for (let i = 0; i < 50; i++) {
-      await bare()
-      await guarded()
-    }
-  }
-  // Several short rounds, baseline and guarded side by side in each: load from other
-  // processes drifts over seconds, and this way it weighs on both sides alike.
-  const rounds: Array<Map<string, number>> = []
-  for (let round = 0; round < ROUNDS; round++) {
-    const bench = new Bench({ time: 250, warmupTime: 50 })
-    for (const [name, bare, guarded] of pairs) {
-      bench.add(`${name} (baseline)`, bare)
-      bench.add(`${name} (guarded)`, guarded)
-    }
-    await bench.run()
-    const medians = new Map<string, number>()
-    for (const task of bench.tasks) {
-      const result = task.result
-      if (result === undefined || !('latency' in result)) {
-        throw new Error(`benchmark task "${task.name}" did not complete`)
-      }
-      medians.set(task.name, result.latency.p50 * 1000)
-    }
-    rounds.push(medians)
-  }
+  const rows = await sideBySide(pairs)
   for (const { killSwitch } of [forHandler, forHandlerVsNoop, forMiddleware, forMiddlewareVsNoop])
     await killSwitch.close()
-
-  const medianUs = (taskName: string): number =>
-    median(rounds.map((medians) => medians.get(taskName) ?? Number.NaN))
-  return pairs.map(([name]) => {
-    const baselineMedianUs = medianUs(`${name} (baseline)`)
-    const guardedMedianUs = medianUs(`${name} (guarded)`)
-    return {
-      name,
-      baselineMedianUs: round(baselineMedianUs),
-      guardedMedianUs: round(guardedMedianUs),
-      ratio: round(guardedMedianUs / baselineMedianUs),
-    }
-  })
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1
-    ? (sorted[middle] as number)
-    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
-}
-
-function round(value: number): number {
-  return Math.round(value * 100) / 100
+  return rows
 }
 
 if (import.meta.main) console.table(await benchLangchainOverhead())
