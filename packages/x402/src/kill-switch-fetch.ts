@@ -15,15 +15,9 @@ import type { PaymentAsset } from './payment-amount.js'
 import { PaymentCall, paymentCalls } from './payment-call.js'
 import type { SettlementVerifier } from './payment-charge.js'
 
-/**
- * This fetch's own payment rules, checked by the core together with the agent's
- * `spendRules` (the tighter wins). All optional.
- *
- * @example
- * const rules: PaymentRules = { allowedPayees: ['0x209693Bc6afc0C5328bA36FaF03C514EF312287C'], maxPaymentUsd: 0.5 }
- */
+/** This fetch's own payment rules, checked by the core with the agent's `spendRules`. */
 export interface PaymentRules {
-  /** Only these payees (`payTo`) may be paid. Omit to allow any payee the agent allows. */
+  /** Only these payees (`payTo`) may be paid. EVM addresses match whatever their case. */
   allowedPayees?: readonly string[]
   /** The most one payment may cost, in dollars (an `upto` payment: its maximum). */
   maxPaymentUsd?: number
@@ -31,7 +25,8 @@ export interface PaymentRules {
 
 /**
  * Options of `killSwitchFetch`: `{ killSwitch, credential }` or a ready `{ guard }`, the
- * budget scope of its payments (`runId`, `budgets`...), and the x402 client.
+ * budget scope of its payments (`runId`, `budgets`...), the agent's x402 client (its schemes
+ * registered; the kill switch adds its hooks to it, so pay only through the returned fetch).
  *
  * @example
  * const options: KillSwitchFetchOptions = { killSwitch: ks, credential, client, maxPaymentUsd: 0.5 }
@@ -39,17 +34,12 @@ export interface PaymentRules {
 export interface KillSwitchFetchOptions
   extends PaymentRules,
     Omit<AdapterOptions, 'model' | 'provider' | 'toolPrices'> {
-  /**
-   * The agent's x402 client, with its schemes registered (`new x402Client().register(...)`).
-   * The kill switch adds its hooks to it; pay only through the returned fetch.
-   */
   client: x402Client
   /** USD stablecoins to accept beyond x402's default assets (USDC...). */
   assets?: readonly PaymentAsset[]
   /**
-   * Proves what an `upto` (or other non-`exact`) payment really moved, from the chain.
-   * Without it such a payment is charged at its authorised maximum: the payee's own
-   * settlement header is a claim, not proof. `exact` payments are always charged in full.
+   * Proves what an `upto` payment really moved, from the chain; without it such a payment
+   * is charged at its maximum (the payee's settlement header is a claim, not proof).
    */
   verifySettlement?: SettlementVerifier
   /** The transport underneath. Defaults to `globalThis.fetch`. */
@@ -60,12 +50,10 @@ export interface KillSwitchFetchOptions
 const guarded = new WeakSet<x402Client>()
 
 /**
- * A fetch for an agent that pays x402 (HTTP 402) requests under the agent's kill switch:
- * each payment is refused before it is signed when the agent is revoked, over its cap, or
- * breaks a spend rule (with the core's typed error), and otherwise held against the same
- * cap as its model calls. Once its signature has left the process it is charged at the
- * full authorised amount (unless a verified settlement proves less), whatever the payee
- * answers; it is released only if it was never sent.
+ * A fetch whose x402 payments are held against the agent's cap, with its model calls. A
+ * payment is refused before it is signed when the agent is revoked, over its cap or breaks
+ * a spend rule; once its signature has left the process it is charged at its authorised
+ * amount (unless a verified settlement proves less) whatever the payee answers.
  *
  * @example
  * const client = new x402Client().register('eip155:8453', new ExactEvmScheme(account))

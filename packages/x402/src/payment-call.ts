@@ -9,14 +9,13 @@ import type { PaymentCreationContext } from '@x402/core/client'
 import type { PaymentPayload, PaymentRequirements } from '@x402/core/types'
 import type { PaymentAmount, PaymentAsset } from './payment-amount.js'
 import { atomicToMicros, paymentAmount } from './payment-amount.js'
-import type { SettlementVerifier } from './payment-charge.js'
-import { paymentCharge, verifiedAmount } from './payment-charge.js'
+import type { PaymentOutcome, SettlementVerifier } from './payment-charge.js'
+import { paymentCharge, paymentOutcome, verifiedAmount } from './payment-charge.js'
 import {
   PaymentOutcomeUnknownError,
   PaymentRefusedError,
   paymentRefusal,
 } from './payment-errors.js'
-import { type PaymentOutcome, paymentOutcome } from './payment-outcome.js'
 
 /** Grace on top of the authorisation's validity, for clock skew between us and the chain. */
 const VALIDITY_GRACE_MS = 60_000
@@ -203,28 +202,14 @@ export class PaymentCall {
             ...{ transaction: outcome.transaction, claimedAtomic: outcome.claimedAtomic },
           })
         : {}
-    const charge = paymentCharge({ scheme, network, atomic }, outcome, verified.atomic)
-    const details = {
-      status: outcome.status ?? null,
-      // Not `outcome`: the ledger writes its own under that name.
-      paymentOutcome: charge.outcome,
-      reason: outcome.reason === 'settled' ? undefined : outcome.reason,
-      errorReason: outcome.errorReason,
-      transaction: outcome.transaction,
-      claimedAtomic: outcome.claimedAtomic?.toString(),
-      claimedAmount: outcome.claimedAmount,
-      chargedAtomic: String(charge.atomic),
-      basis: charge.basis,
-      suspicious: charge.suspicious,
-      verifyError: verified.error,
-      // Until then the payee can still submit the authorisation on chain.
-      validUntil: new Date(payment.validUntil ?? Date.now()).toISOString(),
-    }
+    const charge = paymentCharge({ scheme, network, atomic }, outcome, verified)
     await guard.settleSpend(payment.ticket, {
       amountUsd: atomicToMicros(charge.atomic, decimals) / 1_000_000,
-      details: Object.fromEntries(
-        Object.entries(details).filter(([, value]) => value !== undefined),
-      ),
+      // Until then the payee can still submit the authorisation on chain.
+      details: {
+        ...charge.details,
+        validUntil: new Date(payment.validUntil ?? Date.now()).toISOString(),
+      },
     })
   }
 }

@@ -2,8 +2,7 @@
 // never more than was authorised.
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { paymentCharge, type SentPayment } from './payment-charge.js'
-import type { PaymentOutcome } from './payment-outcome.js'
+import { type PaymentOutcome, paymentCharge, type SentPayment } from './payment-charge.js'
 
 const NETWORK = 'eip155:84532'
 const payment = (scheme: string, atomic: bigint): SentPayment => ({
@@ -39,7 +38,7 @@ describe('paymentCharge', () => {
   it('charges exact at its amount, whatever the payee says or a verifier returns', () => {
     fc.assert(
       fc.property(atomic, outcome, fc.option(atomic, { nil: undefined }), (amount, o, verified) => {
-        expect(paymentCharge(payment('exact', amount), o, verified).atomic).toBe(amount)
+        expect(paymentCharge(payment('exact', amount), o, { atomic: verified }).atomic).toBe(amount)
       }),
     )
   })
@@ -47,12 +46,13 @@ describe('paymentCharge', () => {
   it('charges any other scheme at most its authorised amount, and the whole of it unless verified', () => {
     fc.assert(
       fc.property(atomic, outcome, fc.option(atomic, { nil: undefined }), (amount, o, verified) => {
-        const charge = paymentCharge(payment('upto', amount), o, verified)
+        const charge = paymentCharge(payment('upto', amount), o, { atomic: verified })
         expect(charge.atomic <= amount).toBe(true)
         const proven = o.reason === 'settled' && verified !== undefined
         const expected = proven && verified < amount ? verified : amount
         expect(charge.atomic).toBe(expected)
-        expect(charge.basis).toBe(proven ? 'verified' : 'authorised')
+        expect(charge.details.basis).toBe(proven ? 'verified' : 'authorised')
+        expect(charge.details.chargedAtomic).toBe(String(expected))
       }),
     )
   })
@@ -64,9 +64,13 @@ describe('paymentCharge', () => {
     })
     expect(charge).toEqual({
       atomic: 10_000n,
-      outcome: 'outcome_unknown',
-      basis: 'authorised',
-      suspicious: undefined,
+      details: {
+        status: 500,
+        paymentOutcome: 'outcome_unknown',
+        reason: 'server_error',
+        chargedAtomic: '10000',
+        basis: 'authorised',
+      },
     })
   })
 
@@ -81,7 +85,7 @@ describe('paymentCharge', () => {
     const exact = payment('exact', 10_000n)
     const upto = payment('upto', 10_000n)
     const flag = (p: SentPayment, o: PaymentOutcome, v?: bigint) =>
-      paymentCharge(p, o, v).suspicious
+      paymentCharge(p, o, { atomic: v }).details.suspicious
     expect(flag(exact, settled({ claimedAtomic: 10_000n }))).toBeUndefined()
     expect(flag(exact, settled({ claimedAtomic: 0n }))).toBe('claimed_less_than_exact_amount')
     expect(flag(upto, settled({ claimedAtomic: 0n }))).toBeUndefined()

@@ -1,9 +1,85 @@
-// What a sent payment costs the agent. One rule: a signed authorisation that left the
-// process is money, collectable on chain until it expires whatever the payee answers. It
-// is charged at its full authorised amount unless a proven settlement shows less, and
-// never at more. The payee's own headers are claims: audited, never believed.
+// What a sent payment costs the agent, from what the payee answered. One rule: a signed
+// authorisation that left the process is money, collectable on chain until it expires
+// whatever the payee answers. It is charged at its full authorised amount unless a proven
+// settlement shows less, and never at more. The payee's headers are claims: audited, never
+// believed, so nothing here releases anything.
+import { decodePaymentRequiredHeader, decodePaymentResponseHeader } from '@x402/core/http'
 import type { PaymentPayload } from '@x402/core/types'
-import type { PaymentOutcome } from './payment-outcome.js'
+import { parseAtomic } from './payment-amount.js'
+
+/**
+ * What the payee reported about a sent payment: claims, never proof. `reason`: `settled` (a
+ * settlement header says `success: true`), else why nothing is proven: `settle_failed`
+ * (`success: false`), `payment_required` (a 402 again after paying), `server_error` (another
+ * status >= 400), `no_settlement` (no readable settlement header), `no_response` (the request
+ * failed in flight). Payee strings are bounded: they go into the audit log.
+ */
+export interface PaymentOutcome {
+  reason:
+    | 'settled'
+    | 'settle_failed'
+    | 'payment_required'
+    | 'server_error'
+    | 'no_settlement'
+    | 'no_response'
+  status?: number | undefined
+  /** The settlement's `amount` when an integer, else as sent (`claimedAmount`). */
+  claimedAtomic?: bigint | undefined
+  claimedAmount?: string | undefined
+  transaction?: string | undefined
+  network?: string | undefined
+  /** The payee's reason for a failed settlement or a second 402. */
+  errorReason?: string | undefined
+}
+
+/**
+ * Classifies the response to a paid request by what it claims: a settlement header
+ * (`PAYMENT-RESPONSE`, v1 `X-PAYMENT-RESPONSE`) with `success: true` claims settled.
+ *
+ * @example
+ * paymentOutcome(response.status, (name) => response.headers.get(name))
+ * // { reason: 'settled', claimedAtomic: 10000n, transaction: '0x…', network: 'eip155:84532', status: 200 }
+ */
+export function paymentOutcome(
+  status: number,
+  getHeader: (name: string) => string | null,
+): PaymentOutcome {
+  const header = getHeader('PAYMENT-RESPONSE') ?? getHeader('X-PAYMENT-RESPONSE')
+  // An unreadable header proves nothing either way.
+  const settlement = decode(header, decodePaymentResponseHeader)
+  if (settlement?.success === true) {
+    const claimedAtomic = parseAtomic(settlement.amount)
+    const unreadable = settlement.amount !== undefined && claimedAtomic === undefined
+    return {
+      reason: 'settled',
+      status,
+      claimedAtomic,
+      claimedAmount: unreadable ? String(settlement.amount).slice(0, 80) : undefined,
+      transaction: text(settlement.transaction),
+      network: text(settlement.network),
+    }
+  }
+  if (settlement?.success === false) {
+    return { reason: 'settle_failed', status, errorReason: text(settlement.errorReason) }
+  }
+  if (status === 402) {
+    const required = decode(getHeader('PAYMENT-REQUIRED'), decodePaymentRequiredHeader)
+    return { reason: 'payment_required', status, errorReason: text(required?.error) }
+  }
+  return { reason: status >= 400 ? 'server_error' : 'no_settlement', status }
+}
+
+function decode<T>(header: string | null, decoder: (header: string) => T): T | undefined {
+  try {
+    return header ? decoder(header) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' ? value.slice(0, 200) : undefined
+}
 
 /**
  * What a payee claims it settled, handed to `verifySettlement` for a scheme that may charge
@@ -45,30 +121,40 @@ export interface SentPayment {
 }
 
 /**
- * Decides a sent payment's charge, in atomic units. `exact` is charged at its amount
- * whatever the payee claims; any other settled scheme at the verified amount when one is
- * given (never above the authorised amount), else at the authorised amount. `outcome`:
- * `settled` when the payee claimed a settlement, else `outcome_unknown`. A claim that does
- * not add up is named in `suspicious`, for the audit log.
+ * Decides a sent payment's charge in atomic units, and its audit details. `exact` is charged
+ * at its amount whatever the payee claims; another settled scheme at the amount `verified`
+ * proves (never above the authorised one), else at the authorised amount. `paymentOutcome`
+ * is `settled` when the payee claimed a settlement, else `outcome_unknown`; a claim that
+ * does not add up is named in `suspicious`.
  *
  * @example
  * paymentCharge({ scheme: 'exact', network, atomic: 10000n }, { reason: 'settled', claimedAtomic: 0n })
- * // { atomic: 10000n, outcome: 'settled', basis: 'authorised', suspicious: 'claimed_less_than_exact_amount' }
+ * // { atomic: 10000n, details: { paymentOutcome: 'settled', basis: 'authorised', suspicious: 'claimed_less_than_exact_amount', ... } }
  */
 export function paymentCharge(
   payment: SentPayment,
   outcome: PaymentOutcome,
-  verifiedAtomic?: bigint,
-) {
-  const authorised = payment.atomic
+  verified: { atomic?: bigint | undefined; error?: string } = {},
+): { atomic: bigint; details: Record<string, unknown> } {
   const settled = outcome.reason === 'settled'
-  const verified = settled && payment.scheme !== 'exact' ? verifiedAtomic : undefined
-  return {
-    atomic: verified !== undefined && verified < authorised ? verified : authorised,
-    outcome: settled ? ('settled' as const) : ('outcome_unknown' as const),
-    basis: verified === undefined ? ('authorised' as const) : ('verified' as const),
-    suspicious: settled ? suspicion(payment, outcome, verified) : undefined,
+  const proven = settled && payment.scheme !== 'exact' ? verified.atomic : undefined
+  const atomic = proven !== undefined && proven < payment.atomic ? proven : payment.atomic
+  const details = {
+    status: outcome.status ?? null,
+    // Not `outcome`: the ledger writes its own under that name.
+    paymentOutcome: settled ? 'settled' : 'outcome_unknown',
+    reason: settled ? undefined : outcome.reason,
+    errorReason: outcome.errorReason,
+    transaction: outcome.transaction,
+    claimedAtomic: outcome.claimedAtomic?.toString(),
+    claimedAmount: outcome.claimedAmount,
+    chargedAtomic: String(atomic),
+    basis: proven === undefined ? 'authorised' : 'verified',
+    suspicious: settled ? suspicion(payment, outcome, proven) : undefined,
+    verifyError: verified.error,
   }
+  const defined = Object.entries(details).filter(([, value]) => value !== undefined)
+  return { atomic, details: Object.fromEntries(defined) }
 }
 
 function suspicion(

@@ -1,6 +1,6 @@
 import { encodePaymentRequiredHeader, encodePaymentResponseHeader } from '@x402/core/http'
 import { describe, expect, it } from 'vitest'
-import { paymentOutcome } from './payment-outcome.js'
+import { paymentOutcome } from './payment-charge.js'
 
 const headers = (entries: Record<string, string>) => (name: string) =>
   new Headers(entries).get(name)
