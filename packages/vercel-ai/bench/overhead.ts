@@ -1,15 +1,21 @@
-// What the kill switch adds to an AI SDK call: generateText and streamText on the bare mock
-// model against the same model wrapped with the middleware, measured in the same run
-// (tinybench). The ledger is the in-memory store with a large cap, so this is the
-// middleware's and the guard's own cost, not a network store's. Runaway detection is off:
-// thousands of calls a second would (rightly) trip the call-rate detector.
+// What the kill switch adds to an AI SDK call. The target rows ("vs a no-op ...") put each
+// hook beside a no-op hook of the same kind: the middleware against a middleware that only
+// passes through (wrapGenerate, and wrapStream piping the stream through an identity
+// TransformStream), guardTools against a tool wrapper that only awaits the tool. The other
+// rows are context: the bare model, without any middleware. Each round times every task
+// call by call, baseline and guarded side by side (their order alternating by round), and a
+// row is the median of the rounds' medians: load that drifts over seconds weighs on both
+// alike. The ledger is the in-memory store, so this is the adapter's and the guard's own
+// cost, not a network store's. Runaway detection is off: thousands of calls a second would
+// (rightly) trip the call-rate detector.
 // Run alone: npm run x -- node packages/vercel-ai/bench/overhead.ts (after a build)
-import type { LanguageModelV4StreamPart } from '@ai-sdk/provider'
-import { createKillSwitch } from '@killswitch/core'
-import { withKillSwitch } from '@killswitch/vercel-ai'
-import { generateText, streamText } from 'ai'
+import type { LanguageModelV4Middleware, LanguageModelV4StreamPart } from '@ai-sdk/provider'
+import { createKillSwitch, type KillSwitch } from '@killswitch/core'
+import { guardTools, withKillSwitch } from '@killswitch/vercel-ai'
+import { generateText, isStepCount, streamText, type ToolSet, tool, wrapLanguageModel } from 'ai'
 import { MockLanguageModelV4 } from 'ai/test'
-import { Bench } from 'tinybench'
+import { z } from 'zod'
+import { median } from '../../../bench/stats.ts'
 
 export interface OverheadRow {
   name: string
@@ -19,22 +25,36 @@ export interface OverheadRow {
 }
 
 const MODEL = 'bench-model'
+const ROUNDS = 9
+const CALLS_PER_ROUND = 200
 const TEXT = 'The quarterly report shows revenue up 12% on the back of the new enterprise tier.'
 const usage = {
   inputTokens: { total: 120, noCache: 120, cacheRead: 0, cacheWrite: 0 },
   outputTokens: { total: 24, text: 24, reasoning: 0 },
 }
 
-function mockModel(): MockLanguageModelV4 {
-  return new MockLanguageModelV4({
+// The mocks log every call: cleared after each measure so memory stays flat.
+const mocks: MockLanguageModelV4[] = []
+
+/** The mock model; with `toolFirst`, every other call asks for the search tool. */
+function mockModel(toolFirst = false): MockLanguageModelV4 {
+  let calls = 0
+  const model = new MockLanguageModelV4({
     provider: 'bench.chat',
     modelId: MODEL,
-    doGenerate: async () => ({
-      content: [{ type: 'text', text: TEXT }],
-      finishReason: { unified: 'stop', raw: 'stop' },
-      usage,
-      warnings: [],
-    }),
+    doGenerate: async () => {
+      const asksTool = toolFirst && calls++ % 2 === 0
+      return {
+        content: asksTool
+          ? [{ type: 'tool-call', toolCallId: `c${calls}`, toolName: 'search', input: '{"q":"x"}' }]
+          : [{ type: 'text', text: TEXT }],
+        finishReason: asksTool
+          ? { unified: 'tool-calls', raw: 'tool_calls' }
+          : { unified: 'stop', raw: 'stop' },
+        usage,
+        warnings: [],
+      }
+    },
     doStream: async () => {
       // A realistic chunking: one delta per word.
       const words = TEXT.split(/(?<= )/)
@@ -48,67 +68,149 @@ function mockModel(): MockLanguageModelV4 {
       return { stream: ReadableStream.from(parts) }
     },
   })
+  mocks.push(model)
+  return model
 }
 
-export async function benchVercelAiOverhead(): Promise<OverheadRow[]> {
-  const ks = createKillSwitch({
+const noopMiddleware: LanguageModelV4Middleware = {
+  specificationVersion: 'v4',
+  wrapGenerate: ({ doGenerate }) => doGenerate(),
+  wrapStream: async ({ doStream }) => {
+    const started = await doStream()
+    return { ...started, stream: started.stream.pipeThrough(new TransformStream()) }
+  },
+}
+
+/** Tools whose execute is wrapped by a function that only awaits it. */
+function noopWrapped<TOOLS extends ToolSet>(tools: TOOLS): TOOLS {
+  const wrapped: ToolSet = {}
+  for (const [name, original] of Object.entries(tools)) {
+    const execute = original.execute as (...args: unknown[]) => unknown
+    wrapped[name] = { ...original, execute: async (...args: unknown[]) => await execute(...args) }
+  }
+  return wrapped as TOOLS
+}
+
+/** A kill switch and agent of its own per scenario, so one's ledger history cannot slow another. */
+async function benchAgent(killSwitches: KillSwitch[], toolPrices?: Record<string, number>) {
+  const killSwitch = createKillSwitch({
     prices: { [MODEL]: { inputPerMTok: 0.001, outputPerMTok: 0.001 } },
     runaway: false,
   })
-  const { credential } = await ks.agents.create({ handle: 'bench-agent', spendingCap: 1_000_000 })
-  const bare = mockModel()
-  const wrapped = mockModel()
-  const guarded = withKillSwitch(wrapped, { killSwitch: ks, credential })
+  killSwitches.push(killSwitch)
+  const { credential } = await killSwitch.agents.create({
+    handle: 'bench-agent',
+    spendingCap: 1_000_000,
+  })
+  return { killSwitch, credential, ...(toolPrices ? { toolPrices } : {}) }
+}
+
+interface Scenario {
+  name: string
+  baseline: () => Promise<unknown>
+  guarded: () => Promise<unknown>
+}
+
+/** The median latency of `calls` calls of `task`, in microseconds. */
+async function medianUs(task: () => Promise<unknown>, calls: number): Promise<number> {
+  const times: number[] = []
+  for (let call = 0; call < calls; call++) {
+    const started = performance.now()
+    await task()
+    times.push(performance.now() - started)
+  }
+  return median(times) * 1000
+}
+
+export async function benchVercelAiOverhead(): Promise<OverheadRow[]> {
+  const killSwitches: KillSwitch[] = []
   const prompt = 'Summarise the report.'
-  // The mocks log every call: cleared after each task so memory stays flat.
+  const search = tool({
+    inputSchema: z.object({ q: z.string() }),
+    execute: async ({ q }) => ({ results: [q] }),
+  })
+  const generate = (model: Parameters<typeof generateText>[0]['model'], tools?: ToolSet) =>
+    generateText({ model, prompt, ...(tools ? { tools, stopWhen: isStepCount(2) } : {}) })
+  const stream = async (model: Parameters<typeof streamText>[0]['model']) =>
+    await streamText({ model, prompt }).text
+  const noop = (model: MockLanguageModelV4) =>
+    wrapLanguageModel({ model, middleware: noopMiddleware })
+  const guard = async (model: MockLanguageModelV4) =>
+    withKillSwitch(model, await benchAgent(killSwitches))
+
+  const [noopGenerate, guardedGenerate] = [noop(mockModel()), await guard(mockModel())]
+  const [noopStream, guardedStream] = [noop(mockModel()), await guard(mockModel())]
+  const [bareModel, guardedModel] = [mockModel(), await guard(mockModel())]
+  const [toolModel, guardedToolModel] = [mockModel(true), mockModel(true)]
+  const paid = await benchAgent(killSwitches, { search: 0.001 })
+  const noopTools = noopWrapped({ search })
+  const guardedTools = guardTools({ search }, paid)
+
+  const scenarios: Scenario[] = [
+    {
+      name: 'generateText: middleware vs a no-op middleware',
+      baseline: () => generate(noopGenerate),
+      guarded: () => generate(guardedGenerate),
+    },
+    {
+      name: 'streamText (read to the end): middleware vs a no-op middleware',
+      baseline: () => stream(noopStream),
+      guarded: () => stream(guardedStream),
+    },
+    {
+      name: 'generateText with a paid tool step: guardTools vs a no-op tool wrapper',
+      baseline: () => generate(toolModel, noopTools),
+      guarded: () => generate(guardedToolModel, guardedTools),
+    },
+    {
+      name: 'generateText (bare model)',
+      baseline: () => generate(bareModel),
+      guarded: () => generate(guardedModel),
+    },
+    {
+      name: 'streamText, read to the end (bare model)',
+      baseline: () => stream(bareModel),
+      guarded: () => stream(guardedModel),
+    },
+  ]
   const clear = () => {
-    for (const model of [bare, wrapped]) {
+    for (const model of mocks) {
       model.doGenerateCalls.length = 0
       model.doStreamCalls.length = 0
     }
   }
 
-  const pairs: Array<[string, () => Promise<unknown>, () => Promise<unknown>]> = [
-    [
-      'generateText',
-      () => generateText({ model: bare, prompt }),
-      () => generateText({ model: guarded, prompt }),
-    ],
-    [
-      'streamText (read to the end)',
-      async () => await streamText({ model: bare, prompt }).text,
-      async () => await streamText({ model: guarded, prompt }).text,
-    ],
-  ]
-
-  const bench = new Bench({ time: 1_000, warmupTime: 200, teardown: clear })
-  for (const [name, baseline, withGuard] of pairs) {
-    bench.add(`${name} (baseline)`, baseline)
-    bench.add(`${name} (guarded)`, withGuard)
-  }
-  await bench.run()
-  await ks.close()
-
-  const medianUs = (taskName: string): number => {
-    const result = bench.getTask(taskName)?.result
-    if (result === undefined || !('latency' in result)) {
-      throw new Error(`benchmark task "${taskName}" did not complete`)
+  const rounds = new Map<string, number[]>()
+  for (let round = -1; round < ROUNDS; round++) {
+    for (const scenario of scenarios) {
+      // Round -1 warms up; then baseline and guarded take turns at going first.
+      const sides =
+        round % 2 === 0 ? (['guarded', 'baseline'] as const) : (['baseline', 'guarded'] as const)
+      for (const side of sides) {
+        const us = await medianUs(scenario[side], round < 0 ? 50 : CALLS_PER_ROUND)
+        clear()
+        if (round < 0) continue
+        const key = `${scenario.name}|${side}`
+        rounds.set(key, [...(rounds.get(key) ?? []), us])
+      }
     }
-    return result.latency.p50 * 1000
   }
-  return pairs.map(([name]) => {
-    const baselineMedianUs = medianUs(`${name} (baseline)`)
-    const guardedMedianUs = medianUs(`${name} (guarded)`)
+  for (const killSwitch of killSwitches) await killSwitch.close()
+
+  const of = (name: string, side: string) => median(rounds.get(`${name}|${side}`) ?? [])
+  return scenarios.map(({ name }) => {
+    const baselineMedianUs = of(name, 'baseline')
+    const guardedMedianUs = of(name, 'guarded')
     return {
       name,
-      baselineMedianUs: round(baselineMedianUs),
-      guardedMedianUs: round(guardedMedianUs),
-      ratio: round(guardedMedianUs / baselineMedianUs),
+      baselineMedianUs: round2(baselineMedianUs),
+      guardedMedianUs: round2(guardedMedianUs),
+      ratio: round2(guardedMedianUs / baselineMedianUs),
     }
   })
 }
 
-function round(value: number): number {
+function round2(value: number): number {
   return Math.round(value * 100) / 100
 }
 
