@@ -14,17 +14,13 @@ import {
   mergeBudgetScope,
   type ToolCallTicket,
 } from '@killswitch/core'
-import {
-  BaseCallbackHandler,
-  type HandleLLMNewTokenCallbackFields,
-} from '@langchain/core/callbacks/base'
+import { BaseCallbackHandler } from '@langchain/core/callbacks/base'
 import type { KillSwitchOptions } from './kill-switch-options.js'
 import { identityFromLsParams, type ModelNaming } from './model-identity.js'
+import { type Args, deltaText } from './output-counter.js'
 import { modelCallResult } from './usage.js'
 
 type Metadata = Record<string, unknown> | undefined
-type Handler = Required<Pick<BaseCallbackHandler, `handle${string}` & keyof BaseCallbackHandler>>
-type Args<K extends keyof Handler> = Parameters<Handler[K]>
 
 /**
  * Stops LangChain models, chains and `AgentExecutor` runs when the agent is revoked, its cap
@@ -179,15 +175,6 @@ function take<T>(map: Map<string, T>, runId: string): T | undefined {
   const value = map.get(runId)
   map.delete(runId)
   return value
-}
-
-// Streamed tool calls arrive as argument fragments with an empty token: count them too.
-function deltaText(token: string, fields: HandleLLMNewTokenCallbackFields | undefined): string {
-  const chunk = fields?.chunk
-  const message = chunk !== undefined && 'message' in chunk ? chunk.message : undefined
-  const calls = (message as { tool_call_chunks?: Array<{ args?: string }> } | undefined)
-    ?.tool_call_chunks
-  return Array.isArray(calls) ? token + calls.map((call) => call.args ?? '').join('') : token
 }
 
 function toolsOf(extraParams: Record<string, unknown> | undefined): unknown {

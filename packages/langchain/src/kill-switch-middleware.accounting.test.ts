@@ -1,4 +1,4 @@
-import { AgentRevokedError, findKillSwitchError } from '@killswitch/core'
+import { AgentRevokedError, findKillSwitchError, SpendingCapExceededError } from '@killswitch/core'
 import type { CallbackManagerForLLMRun } from '@langchain/core/callbacks/manager'
 import {
   BaseChatModel,
@@ -162,6 +162,33 @@ describe('killSwitchMiddleware accounting', () => {
     expect(sent).toBeLessThan(4000)
     // The model the user built is not changed: the clamp applies to this call only.
     expect(model.maxTokens).toBe(4000)
+  })
+
+  it('stops the stream of a model it cannot clamp once the output reaches what the hold pays for', async () => {
+    // The hold pays for at most 5 output tokens; the model (no maxTokens setting) wants 200.
+    const agent = await testAgent({}, { defaultMaxOutputTokens: 5 })
+    const text = 'x'.repeat(200)
+    const model = new FakeStreamingChatModel({ sleep: 0, responses: [new AIMessage(text)] })
+    const killSwitch = killSwitchMiddleware({ ...agent, killSwitch: agent.ks, model: TEST_MODEL })
+    const runnable = createAgent({ model, tools: [], middleware: [killSwitch] })
+
+    const chunks: string[] = []
+    const error = await (async () => {
+      for await (const [chunk] of await runnable.stream(question, { streamMode: 'messages' })) {
+        chunks.push(chunk.text)
+      }
+    })().then(
+      () => undefined,
+      (reason: unknown) => reason,
+    )
+
+    expect(findKillSwitchError(error)).toBeInstanceOf(SpendingCapExceededError)
+    expect(chunks.join('').length).toBeLessThan(text.length)
+    // What streamed is charged (counted, within the hold); nothing stays held.
+    const after = await agent.ks.agents.get(agent.handle)
+    expect(after.held).toBe(0)
+    expect(after.spent).toBeGreaterThan(0)
+    expect(after.spent).toBeLessThanOrEqual(agent.reserved[0] ?? 0)
   })
 
   it.each([

@@ -1,5 +1,5 @@
 // The kill switch as LangChain v1 agent middleware (createAgent). It only translates: a model
-// call runs through the core's lifecycle (`guard.runModelCall`), a tool call through
+// call runs through the core's lifecycle (`guard.startModelCall`), a tool call through
 // `guard.runToolCall`. Every decision (revoked, over the cap, runaway, what an ending costs,
 // which error the caller sees) is the core's.
 import { type AgentGuard, adapterSetup, BUDGET_SCOPE_KEY, mergeBudgetScope } from '@killswitch/core'
@@ -8,6 +8,7 @@ import { createMiddleware } from 'langchain'
 import type { KillSwitchOptions } from './kill-switch-options.js'
 import { modelIdentity } from './model-identity.js'
 import { modelInput } from './model-input.js'
+import { withOutputCounter } from './output-counter.js'
 import { modelCallResult } from './usage.js'
 import { withMaxOutputTokens, withStopSignal } from './with-max-output-tokens.js'
 
@@ -65,15 +66,20 @@ export function killSwitchMiddleware(options: KillSwitchOptions): KillSwitchMidd
         ...(request.runtime?.signal ? { signal: request.runtime.signal } : {}),
       }
       // LangChain has no per-call max tokens nor a per-call signal for a middleware to add:
-      // the model is rebuilt with the clamped limit and bound to the call's stop signal.
-      return guard.runModelCall(
-        start,
-        async ({ maxOutputTokens, signal }) => {
-          const { model } = withMaxOutputTokens(request.model, maxOutputTokens)
-          return handler({ ...request, model: withStopSignal(model, signal) })
-        },
-        modelCallResult,
-      )
+      // the model is rebuilt with the clamped limit and bound to the call's stop signal. A
+      // model that cannot be clamped has its stream counted instead.
+      const call = await guard.startModelCall(start)
+      try {
+        const message = await call.send(async ({ maxOutputTokens, signal }) => {
+          const { model, clamped } = withMaxOutputTokens(request.model, maxOutputTokens)
+          const bounded = clamped ? model : withOutputCounter(model, call)
+          return handler({ ...request, model: withStopSignal(bounded, signal) })
+        })
+        await call.finish(modelCallResult(message))
+        return message
+      } catch (error) {
+        throw await call.fail(error)
+      }
     },
     wrapToolCall: async (request, handler) => {
       const { name, args } = request.toolCall
