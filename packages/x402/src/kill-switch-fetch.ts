@@ -118,9 +118,6 @@ function installHooks(client: x402Client): void {
       return { abort: true, reason: call.refusal.message }
     }
   })
-  client.onAfterPaymentCreation(async (context) => {
-    paymentCalls.getStore()?.signed(context.paymentPayload)
-  })
 }
 
 function validate(options: KillSwitchFetchOptions): void {

@@ -6,11 +6,12 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import type { AgentGuard, BudgetScope, SpendRules, SpendTicket } from '@killswitch/core'
 import { SpendRefusedError } from '@killswitch/core'
 import type { PaymentCreationContext } from '@x402/core/client'
+import { decodePaymentSignatureHeader } from '@x402/core/http'
 import type { PaymentPayload, PaymentRequirements } from '@x402/core/types'
 import type { PaymentAmount, PaymentAsset } from './payment-amount.js'
 import { atomicToMicros, paymentAmount } from './payment-amount.js'
 import type { PaymentOutcome, SettlementVerifier } from './payment-charge.js'
-import { paymentCharge, paymentOutcome, verifiedAmount } from './payment-charge.js'
+import { attempt, paymentCharge, paymentOutcome, verifiedAmount } from './payment-charge.js'
 import {
   PaymentOutcomeUnknownError,
   PaymentRefusedError,
@@ -38,8 +39,8 @@ interface Payment {
   readonly resource: string
   /** `held`: still in the process, releasable. `sent`: money. `done`: on the ledger. */
   state: 'held' | 'sent' | 'done'
-  /** Once signed: the payload, and when it expires (ms since the epoch) if that is known. */
-  payload?: PaymentPayload
+  /** Once sent: the signed payload, and when it expires (ms since the epoch) if known. */
+  payload?: PaymentPayload | undefined
   validUntil?: number | undefined
 }
 
@@ -99,23 +100,6 @@ export class PaymentCall {
     this.#payments.push({ ticket, requirements, amount, resource, state: 'held' })
   }
 
-  /** From `onAfterPaymentCreation`: the payment is signed. */
-  signed(payload: PaymentPayload): void {
-    const payment = this.#unsent()
-    if (!payment) return
-    payment.payload = payload
-    // EIP-3009's `validBefore` (seconds), else the route's `maxTimeoutSeconds` from now.
-    const inner = payload.payload as { authorization?: { validBefore?: unknown } } | undefined
-    const before = inner?.authorization?.validBefore
-    const validityMs = payment.requirements.maxTimeoutSeconds * 1000
-    payment.validUntil =
-      typeof before === 'string' && /^\d{1,12}$/.test(before)
-        ? Number(before) * 1000
-        : validityMs > 0
-          ? Date.now() + validityMs
-          : undefined
-  }
-
   /**
    * The transport under x402. A request that carries a payment is charged by its answer
    * before the answer is handed back; one whose payment header the kill switch did not
@@ -124,9 +108,8 @@ export class PaymentCall {
   transport: typeof fetch = async (input, init) => {
     const request = new Request(input, init)
     const { transport } = this.settings
-    if (!request.headers.has('PAYMENT-SIGNATURE') && !request.headers.has('X-PAYMENT')) {
-      return transport(request)
-    }
+    const header = request.headers.get('PAYMENT-SIGNATURE') ?? request.headers.get('X-PAYMENT')
+    if (header === null) return transport(request)
     const payment = this.#unsent()
     const message =
       'A payment header the kill switch did not authorise: not sent (pay through killSwitchFetch).'
@@ -134,9 +117,20 @@ export class PaymentCall {
     // Aborted before it left (revoked, or the caller gave up): the signature never left
     // the process, so the payment stays unsent and its hold is released.
     request.signal.throwIfAborted()
+    // What was signed (a settlement verifier needs it) and until when it can be collected:
+    // EIP-3009's `validBefore` (seconds), else the route's `maxTimeoutSeconds` from now.
+    payment.payload = attempt(() => decodePaymentSignatureHeader(header))
+    const inner = payment.payload?.payload as { authorization?: { validBefore?: unknown } }
+    const before = inner?.authorization?.validBefore
+    const validityMs = payment.requirements.maxTimeoutSeconds * 1000
+    const until = /^\d{1,12}$/.test(String(before))
+      ? Number(before) * 1000
+      : validityMs > 0
+        ? Date.now() + validityMs
+        : undefined
+    payment.validUntil = until
     // Past the authorisation's expiry an answer can change nothing (the payment is charged
     // either way), so a payee that never answers does not keep the call open for ever.
-    const until = payment.validUntil
     const expiry =
       until === undefined ? [] : [AbortSignal.timeout(Math.max(until - Date.now(), 1_000))]
     const signal = AbortSignal.any([request.signal, ...expiry])

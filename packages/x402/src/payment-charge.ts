@@ -45,8 +45,7 @@ export function paymentOutcome(
   getHeader: (name: string) => string | null,
 ): PaymentOutcome {
   const header = getHeader('PAYMENT-RESPONSE') ?? getHeader('X-PAYMENT-RESPONSE')
-  // An unreadable header proves nothing either way.
-  const settlement = decode(header, decodePaymentResponseHeader)
+  const settlement = header ? attempt(() => decodePaymentResponseHeader(header)) : undefined
   if (settlement?.success === true) {
     const claimedAtomic = parseAtomic(settlement.amount)
     const unreadable = settlement.amount !== undefined && claimedAtomic === undefined
@@ -63,15 +62,16 @@ export function paymentOutcome(
     return { reason: 'settle_failed', status, errorReason: text(settlement.errorReason) }
   }
   if (status === 402) {
-    const required = decode(getHeader('PAYMENT-REQUIRED'), decodePaymentRequiredHeader)
+    const required = attempt(() => decodePaymentRequiredHeader(getHeader('PAYMENT-REQUIRED') ?? ''))
     return { reason: 'payment_required', status, errorReason: text(required?.error) }
   }
   return { reason: status >= 400 ? 'server_error' : 'no_settlement', status }
 }
 
-function decode<T>(header: string | null, decoder: (header: string) => T): T | undefined {
+/** What `read` returns, or undefined when it throws (an unreadable header proves nothing). */
+export function attempt<T>(read: () => T): T | undefined {
   try {
-    return header ? decoder(header) : undefined
+    return read()
   } catch {
     return undefined
   }
