@@ -81,22 +81,32 @@ const drain = async (stream: AsyncIterable<unknown>) => {
 // Streaming goes through `.stream()` (or streamMode 'messages'), as streaming callers do:
 // `.invoke()` on a streaming ChatOpenAI estimates tokens with tiktoken, which downloads its
 // encoding from the network.
-async function invoke(path: Path, agent: TestAgent, model: ChatOpenAI): Promise<unknown> {
+async function invoke(
+  path: Path,
+  agent: TestAgent,
+  model: ChatOpenAI,
+  caller?: AbortSignal,
+): Promise<unknown> {
   const options = { killSwitch: agent.ks, credential: agent.credential }
   const streaming = model.streaming
+  const input = 'Write forever'
   if (path === 'callback handler') {
     const handler = new KillSwitchCallbackHandler(options)
-    const config = { callbacks: [handler], signal: handler.signal }
-    if (streaming) return drain(await model.stream('Write forever', config))
-    return model.invoke('Write forever', config)
+    const signal = caller ? AbortSignal.any([handler.signal, caller]) : handler.signal
+    const config = { callbacks: [handler], signal }
+    if (streaming) return drain(await model.stream(input, config))
+    return model.invoke(input, config)
   }
   const killSwitch = killSwitchMiddleware(options)
   // The documented form passes the kill switch's signal to the run as well.
   const signal = path === 'middleware, run signal' ? { signal: killSwitch.signal } : {}
   const reactAgent = createAgent({ model, tools: [], middleware: [killSwitch], ...signal })
-  const input = { messages: [{ role: 'user', content: 'Write forever' }] }
-  if (streaming) return drain(await reactAgent.stream(input, { streamMode: 'messages' }))
-  return reactAgent.invoke(input)
+  const messages = { messages: [{ role: 'user', content: input }] }
+  const config = caller ? { signal: caller } : {}
+  if (streaming) {
+    return drain(await reactAgent.stream(messages, { streamMode: 'messages', ...config }))
+  }
+  return reactAgent.invoke(messages, config)
 }
 
 describe('ChatOpenAI against a local OpenAI-compatible server', () => {
@@ -128,6 +138,22 @@ describe('ChatOpenAI against a local OpenAI-compatible server', () => {
         expect(after.spent).toBeLessThanOrEqual(toMicros(agent.reserved[0] ?? 0))
       })
     }
+
+    it(`${path}: the caller's own abort mid-call stops the request, and the call is charged (it left)`, async () => {
+      const { agent, provider, model } = await setup(false)
+      const caller = new AbortController()
+      const call = rejection(invoke(path, agent, model, caller.signal))
+      await provider.nextRequest()
+      caller.abort(new Error('user pressed stop'))
+      const error = await call
+      expect(findKillSwitchError(error)).toBeUndefined()
+      expect(await provider.stopped()).toBe('disconnected')
+      const after = await ledger(agent)
+      expect(after.held).toBe(0)
+      expect(after.spent).toBeGreaterThanOrEqual(provider.billMicros())
+      expect(after.spent).toBeLessThanOrEqual(toMicros(agent.reserved[0] ?? 0))
+      expect(agent.released).toHaveLength(0)
+    })
 
     // A provider that refuses outright (rate limit, bad request) billed nothing: the hold is
     // released. A 5xx may have run the model: it is charged the whole hold.
