@@ -29,6 +29,7 @@ describe('shapeHash', () => {
       { query: 'ACME  corp:\tpricing, plans' },
     ]
     for (const variant of variants) expect(shapeHash(variant)).toBe(shapeHash(variants[0]))
+    expect(same({ q: 'please list the prices' }, { q: 'Prices, list' })).toBe(true)
     expect(same({ a: 1, b: 'x' }, { b: 'X', a: 2 })).toBe(true)
     expect(same({ Query: 'x' }, { query: 'x' })).toBe(true)
   })
@@ -66,6 +67,10 @@ describe('shapeHash', () => {
       'price',
       'the',
       'of',
+      // The longest stop words (6 letters): the hash once kept them as words.
+      'please',
+      'Please',
+      'pleases',
       '2026',
       'x1',
       ' ',
