@@ -13,5 +13,7 @@ afterAll(async () => {
 })
 
 const prefix = `killswitch-test-${randomUUID()}:`
-const open = () => redisStore({ cluster: { nodes: cluster.nodes }, prefix, clock: 'caller' })
-describeStoreConformance('redis cluster', open, { openPeer: open, propertyRuns: 40 })
+// Cases may ask for options every store has (the audit retention): passed on.
+const open = (options?: { auditRetentionMs?: number }) =>
+  redisStore({ cluster: { nodes: cluster.nodes }, prefix, clock: 'caller', ...options })
+describeStoreConformance('redis cluster', open, { openPeer: () => open(), propertyRuns: 40 })

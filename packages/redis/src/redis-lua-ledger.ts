@@ -23,7 +23,7 @@
 // doubles hold them exactly; they are written back with %.0f (never as "1e+15"), and inside
 // JSON as strings (cjson would print numbers with 14 digits).
 
-/** The Lua chunk every ledger script starts with. ARGV[1..4]: clock, now, retention, maxAudit. */
+/** The Lua chunk every ledger script starts with. ARGV[1..4]: clock, now, hold retention, audit policy. */
 export const LEDGER_LUA = `
 if redis.replicate_commands then redis.replicate_commands() end
 
@@ -53,7 +53,13 @@ local function bad_time(s) if whole(s, MAX_SAFE) == nil then return 'now' end en
 -- The client checks ids exactly (UTF-16 length); this bounds them in bytes.
 local function bad_id(s) if type(s) ~= 'string' or #s == 0 or #s > 800 then return 'holdId' end end
 
-local CLOCK, CALLER_NOW, RETENTION, MAX_AUDIT = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local CLOCK, CALLER_NOW, RETENTION = ARGV[1], ARGV[2], tonumber(ARGV[3])
+-- The audit policy, 'max,retention': the entries kept per agent when the user set such a
+-- count, and how long entries are kept (ms of the store's clock); '' for no bound (kept for
+-- good, the default).
+local MAX_AUDIT, AUDIT_RETENTION = string.match(ARGV[4] or '', '^(%d*),(%d*)$')
+MAX_AUDIT, AUDIT_RETENTION = tonumber(MAX_AUDIT or ''), tonumber(AUDIT_RETENTION or '')
+local AUDIT_PRUNE_BATCH = 64
 
 -- The store's clock: Redis's own (one clock for the fleet), or the caller's \`now\`.
 local function clock()
@@ -116,8 +122,25 @@ local function audit(json)
   pushed = true
 end
 local function trim_audit()
-  if pushed then redis.call('LTRIM', K.audit, -tonumber(MAX_AUDIT), -1) end
+  if pushed and MAX_AUDIT then redis.call('LTRIM', K.audit, -MAX_AUDIT, -1) end
   pushed = false
+end
+
+-- The audit retention: deletes at most a batch of the agent's oldest entries older than
+-- \`now - AUDIT_RETENTION\`, stopping at the first newer one (never a newer entry, never the
+-- whole log in one step). Replies how many it deleted.
+local function prune_audit(now)
+  if not AUDIT_RETENTION then return 0 end
+  local before = now - AUDIT_RETENTION
+  local head = redis.call('LINDEX', K.audit, 0)
+  if not head or tonumber(cjson.decode(head).at) >= before then return 0 end
+  local aged = 0
+  for _, json in ipairs(redis.call('LRANGE', K.audit, 0, AUDIT_PRUNE_BATCH - 1)) do
+    if tonumber(cjson.decode(json).at) >= before then break end
+    aged = aged + 1
+  end
+  redis.call('LTRIM', K.audit, aged, -1)
+  return aged
 end
 
 -- Dollars as JavaScript prints micros / 1e6: the exact decimal, which is also the shortest

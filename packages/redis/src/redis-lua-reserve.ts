@@ -61,6 +61,7 @@ if #zones > 0 then return {'zones', zones, int(now)} end
 push_buffered(buffered)
 local a = sweep(money(), now)
 prune(now)
+prune_audit(now)
 if a.status == 'revoked' then trim_audit() return {'revoked', record()} end
 local existing = find_hold(id)
 if existing then

@@ -38,7 +38,10 @@ export interface ScriptCallContext {
   /** Whose clock judges expiry: Redis's (`TIME`) or the caller's `now`. */
   clock: 'server' | 'caller'
   holdRetentionMs: number
-  maxAuditEntriesPerAgent: number
+  /** Entries kept per agent, only when the user set such a count (the oldest are trimmed). */
+  maxAuditEntriesPerAgent?: number | undefined
+  /** How long audit entries are kept (ms of the store's clock); kept for good without it. */
+  auditRetentionMs?: number | undefined
 }
 
 const json = (value: AuditEntry | undefined) => (value ? JSON.stringify(value) : '')
@@ -82,7 +85,7 @@ export function entryArgs(audit: AuditEntry | undefined): [string, string, strin
  * Builds the script calls of one store.
  *
  * @example
- * const calls = scriptCalls({ keys: redisKeys('killswitch:'), origin, clock: 'server', holdRetentionMs, maxAuditEntriesPerAgent })
+ * const calls = scriptCalls({ keys: redisKeys('killswitch:'), origin, clock: 'server', holdRetentionMs })
  * const { name, keys, args } = calls.reserve(request)
  */
 export function scriptCalls(context: ScriptCallContext) {
@@ -91,7 +94,7 @@ export function scriptCalls(context: ScriptCallContext) {
     context.clock,
     numberArg(now),
     context.holdRetentionMs,
-    context.maxAuditEntriesPerAgent,
+    `${context.maxAuditEntriesPerAgent ?? ''},${context.auditRetentionMs ?? ''}`,
   ]
   const event = (value: StoreEvent) => JSON.stringify({ ...value, origin })
   return {
@@ -280,6 +283,13 @@ export function scriptCalls(context: ScriptCallContext) {
         name: 'killswitchAuditAppendV2',
         keys: keys.ledger(handle),
         args: [...header(0), ...entries.map((entry) => JSON.stringify(entry))],
+      }
+    },
+    auditPrune(handle: string, now: number): ScriptCall {
+      return {
+        name: 'killswitchAuditPruneV1',
+        keys: [keys.ledger(handle)[0], keys.audit(handle)],
+        args: header(now),
       }
     },
     auditPage(handle: string, before: number | undefined, limit: number): ScriptCall {

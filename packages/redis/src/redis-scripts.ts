@@ -6,7 +6,7 @@
 // sends EVALSHA and falls back to EVAL when the server has lost its script cache.
 //
 // Every ledger script takes ARGV[1..4] = clock ('server' | 'caller'), now (the caller's),
-// holdRetentionMs, maxAudit; then its own arguments; then buffered audit entries of the
+// holdRetentionMs, audit policy ('max,retention', redis-lua-ledger.ts); then its own arguments; then buffered audit entries of the
 // agent. KEYS[1..6] = agent, hold, holdexp, holddone, holdprune, audit (redis-keys.ts).
 // Replies: {'invalid', field} before anything is written; {'not_found'}; or an outcome and
 // the agent's record (HGETALL pairs).
@@ -308,6 +308,15 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
 return record_activity(KEYS[1], KEYS[2], (activity_args(1)))
 `
 
+// The audit retention of one agent (the store runs it for every agent in turn, in the
+// background: redis-audit-retention.ts). KEYS: agent, audit. ARGV: header. Replies how many
+// entries it deleted.
+const AUDIT_PRUNE = `${LEDGER_LUA}
+use_keys(KEYS[1], '', '', '', '', KEYS[2])
+if bad_time(CALLER_NOW) then return 0 end
+return prune_audit(clock())
+`
+
 // KEYS: agent, marks set. ARGV: key. -1 when the agent is unknown.
 const MARK = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
@@ -355,6 +364,7 @@ export const SCRIPTS = {
   killswitchRevokeV2: { numberOfKeys: 7, lua: REVOKE },
   killswitchAuditAppendV2: { numberOfKeys: 6, lua: AUDIT_APPEND },
   killswitchAuditPageV2: { numberOfKeys: 2, lua: AUDIT_PAGE },
+  killswitchAuditPruneV1: { numberOfKeys: 2, lua: AUDIT_PRUNE },
   ...APPROVAL_SCRIPTS,
   killswitchActivityV2: { numberOfKeys: 2, lua: ACTIVITY },
   killswitchMarkV1: { numberOfKeys: 2, lua: MARK },

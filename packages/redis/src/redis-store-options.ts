@@ -45,7 +45,18 @@ export interface RedisStoreOptions {
    * risk (a cache-only Redis in development).
    */
   allowVolatile?: boolean
-  /** Audit entries kept per agent; the oldest are trimmed past it. Default 100,000. */
+  /**
+   * How long audit entries are kept, in ms of the store's clock (Redis's `TIME` by default);
+   * older ones are deleted in small batches: the reserving agent's by its reserve, every other
+   * agent's by a background pass a few agents at a time (at most once a second). Default: kept
+   * for good, the audit log being the record of what was spent (as the sqlite store).
+   */
+  auditRetentionMs?: number
+  /**
+   * Off by default (no count: use `auditRetentionMs`). When set, each agent's log keeps only
+   * its newest entries past this count: the older ones are deleted as new ones are written,
+   * whatever their age. An explicit bound on Redis memory, at the cost of the oldest records.
+   */
   maxAuditEntriesPerAgent?: number
   /**
    * Off by default. When on, and only while Redis is unreachable: activity windows return just
@@ -66,7 +77,8 @@ export interface ResolvedOptions {
   commandTimeoutMs: number
   connectTimeoutMs: number
   holdRetentionMs: number
-  maxAuditEntriesPerAgent: number
+  maxAuditEntriesPerAgent: number | undefined
+  auditRetentionMs: number | undefined
   failOpen: boolean
   clock: 'server' | 'caller'
   allowVolatile: boolean
@@ -78,8 +90,10 @@ const DEFAULTS = {
   commandTimeoutMs: 1_000,
   connectTimeoutMs: 2_000,
   holdRetentionMs: 24 * 3_600_000,
-  maxAuditEntriesPerAgent: 100_000,
 }
+
+/** Bounds without a default: none unless the user sets one. */
+const OPTIONAL = ['maxAuditEntriesPerAgent', 'auditRetentionMs'] as const
 
 /** Lapsed holds are kept 7 times the retention: a year of it is past any late settlement. */
 const MAX_RETENTION_MS = 365 * 24 * 3_600_000
@@ -122,18 +136,21 @@ export function resolveOptions(options: RedisStoreOptions): ResolvedOptions {
       `redisStore option clock must be 'server' or 'caller' (got ${String(clock)}).`,
     )
   }
-  const numbers = { ...DEFAULTS }
-  for (const key of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) {
+  const positive = (key: keyof typeof DEFAULTS | (typeof OPTIONAL)[number]) => {
     const value = options[key]
-    if (value === undefined) continue
-    if (!Number.isSafeInteger(value) || value < 1) {
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
       throw new InvalidConfigError(
         key,
         `redisStore option ${key} must be a positive integer (got ${String(value)}).`,
       )
     }
-    numbers[key] = value
+    return value
   }
+  const numbers = { ...DEFAULTS }
+  for (const key of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) {
+    numbers[key] = positive(key) ?? DEFAULTS[key]
+  }
+  const [maxAuditEntriesPerAgent, auditRetentionMs] = OPTIONAL.map(positive)
   if (numbers.holdRetentionMs > MAX_RETENTION_MS) {
     throw new InvalidConfigError(
       'holdRetentionMs',
@@ -146,6 +163,8 @@ export function resolveOptions(options: RedisStoreOptions): ResolvedOptions {
     client,
     prefix,
     ...numbers,
+    maxAuditEntriesPerAgent,
+    auditRetentionMs,
     failOpen: options.failOpen === true,
     clock,
     allowVolatile: options.allowVolatile === true,

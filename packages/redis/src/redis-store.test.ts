@@ -17,7 +17,7 @@ afterAll(async () => {
 // itself (request.now), so it runs on the caller's clock; the server's clock is tested in
 // redis-store.clock.test.ts.
 const prefix = `killswitch-test-${randomUUID()}:`
-describeStoreConformance('redis', () => redisStore({ url: redis.url, prefix, clock: 'caller' }), {
-  openPeer: () => redisStore({ url: redis.url, prefix, clock: 'caller' }),
-  propertyRuns: 40,
-})
+// Cases may ask for options every store has (the audit retention): passed on.
+const open = (options?: { auditRetentionMs?: number }) =>
+  redisStore({ url: redis.url, prefix, clock: 'caller', ...options })
+describeStoreConformance('redis', open, { openPeer: () => open(), propertyRuns: 40 })

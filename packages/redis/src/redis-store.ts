@@ -30,6 +30,7 @@ import {
 } from '@killswitch/core'
 import { Cluster, Redis } from 'ioredis'
 import { ActivityMirror, type ActivitySend, NO_ACTIVITY } from './redis-activity-mirror.js'
+import { AuditRetentionPass } from './redis-audit-retention.js'
 import {
   applyOutbox,
   type ClusterLedgerContext,
@@ -133,6 +134,8 @@ class RedisStore implements Store {
   readonly #origin = randomUUID()
   readonly #listeners = new Set<(event: StoreEvent) => void>()
   readonly #activity = new ActivityMirror()
+  /** Every agent's aged audit entries, pruned in the background (with auditRetentionMs). */
+  readonly #auditRetention: AuditRetentionPass | undefined
   #subscriber: Redis | undefined
   #feed: RedisEventFeed | undefined
   #auditBuffer: AuditEntry[] = []
@@ -169,6 +172,16 @@ class RedisStore implements Store {
         if (this.#options.clock === 'server') this.#serverOffset = storeNow - Date.now()
         for (const zone of zones) this.#zones.set(zone, zoneWindows(zone, storeNow))
       },
+    }
+    if (options.auditRetentionMs !== undefined) {
+      this.#auditRetention = new AuditRetentionPass({
+        agents: (start, stop) =>
+          this.#call('prune the audit log', () =>
+            this.#client.zrange(this.#keys.agents, String(start), String(stop)),
+          ),
+        prune: async (handle, now) =>
+          (await this.#run('prune the audit log', this.#calls.auditPrune(handle, now))) as number,
+      })
     }
     // Our own connections need an error listener, or ioredis prints every reconnect attempt.
     if (!options.client) this.#client.on('error', () => {})
@@ -309,6 +322,7 @@ class RedisStore implements Store {
   async reserve(request: ReserveRequest): Promise<ReserveResult> {
     checkHoldId(request.holdId)
     await this.#caughtUp()
+    this.#auditRetention?.after(request.now)
     const fields = {
       amountMicros: request.amountMicros,
       ttlMs: request.ttlMs,
@@ -585,14 +599,13 @@ class RedisStore implements Store {
     this.#flushTimer ??= setImmediate(() => this.#flushInBackground())
   }
 
-  /** A page of the audit log, read by the script (one round trip), never the whole log. */
+  /** A page of the audit log, read by the script (one round trip): the whole log without a limit. */
   async readAudit(
     handle: string,
     options: { limit?: number; before?: number } = {},
   ): Promise<AuditEntry[]> {
     await this.flush()
-    const max = this.#options.maxAuditEntriesPerAgent
-    const limit = Math.floor(Math.min(options.limit ?? max, max))
+    const limit = Math.floor(options.limit ?? Number.MAX_SAFE_INTEGER)
     if (!(limit > 0)) return []
     const call = this.#calls.auditPage(handle, options.before, limit)
     const lines = (await this.#run('read the audit log', call)) as string[]
@@ -698,6 +711,7 @@ class RedisStore implements Store {
     clearTimeout(this.#flushTimer as NodeJS.Timeout)
     this.#flushTimer = undefined
     try {
+      await this.#auditRetention?.idle()
       await this.flush()
     } finally {
       this.#closed = true
