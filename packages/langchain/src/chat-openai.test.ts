@@ -3,6 +3,7 @@
 // provider's request and the caller gets AgentRevokedError (not the client's "Request was
 // aborted."); the ledger holds at least what the provider billed.
 import { AgentRevokedError, findKillSwitchError, toMicros } from '@killswitch/core'
+import { HumanMessage } from '@langchain/core/messages'
 import { ChatOpenAI } from '@langchain/openai'
 import { createAgent } from 'langchain'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -195,6 +196,36 @@ describe('ChatOpenAI against a local OpenAI-compatible server', () => {
       const after = await ledger(agent)
       expect(after.held).toBe(0)
       expect(after.spent).toBeGreaterThanOrEqual(provider.billMicros())
+    })
+  }
+
+  // An image by URL cannot be sized from the request: the model's context window bounds it
+  // (never the URL's length), through both entry points.
+  for (const path of ['callback handler', 'middleware'] as const) {
+    it(`${path}: an image by URL holds at least the model's context window of input`, async () => {
+      const contextWindow = 20_000
+      const agent = await testAgent(
+        { spendingCap: 100 },
+        { prices: { [TEST_MODEL]: { inputPerMTok: 1000, outputPerMTok: 1000, contextWindow } } },
+      )
+      const { provider, model } = await setup(false, { outputTokens: 5, tokenEveryMs: 0 })
+      const message = new HumanMessage({
+        content: [
+          { type: 'text', text: 'What is in this picture?' },
+          { type: 'image_url', image_url: { url: 'https://example.com/cat.png' } },
+        ],
+      })
+      const options = { killSwitch: agent.ks, credential: agent.credential }
+      if (path === 'callback handler') {
+        await model.invoke([message], { callbacks: [new KillSwitchCallbackHandler(options)] })
+      } else {
+        const middleware = [killSwitchMiddleware(options)]
+        await createAgent({ model, tools: [], middleware }).invoke({ messages: [message] })
+      }
+      const hold = (await agent.ks.audit(agent.handle)).find((entry) => entry.type === 'hold')
+      expect(Number(hold?.data.inputTokenBound)).toBeGreaterThanOrEqual(contextWindow)
+      expect(provider.requests).toHaveLength(1)
+      expect(await ledger(agent)).toEqual({ spent: provider.billMicros(), held: 0 })
     })
   }
 })
