@@ -5,22 +5,12 @@
 import { randomUUID } from 'node:crypto'
 import { InvalidConfigError, type Store } from '@killswitch/core'
 import { testAgentRecord } from '@killswitch/core/conformance'
-import { Redis } from 'ioredis'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { redisKeys } from './redis-keys.js'
 import { redisStore } from './redis-store.js'
-import { type RedisServer, startRedisServer } from './test-support/start-redis-server.js'
+import { useRedisServer } from './test-support/redis-servers.js'
 
-let redis: RedisServer
-let admin: Redis
-beforeAll(async () => {
-  redis = await startRedisServer()
-  admin = new Redis(redis.url)
-})
-afterAll(async () => {
-  admin?.disconnect()
-  await redis?.dispose()
-})
+const server = useRedisServer()
 
 /** Appends `count` entries at `at` to an agent's log on the server (fast: no client JSON). */
 const SEED = `
@@ -39,9 +29,10 @@ return count
 `
 async function seed(prefix: string, handle: string, count: number, at: number) {
   const [agent, , , , , audit] = redisKeys(prefix).ledger(handle)
-  await admin.eval(SEED, 2, agent, audit, count, at, handle)
+  await server.admin.eval(SEED, 2, agent, audit, count, at, handle)
 }
-const length = (prefix: string, handle: string) => admin.llen(redisKeys(prefix).audit(handle))
+const length = (prefix: string, handle: string) =>
+  server.admin.llen(redisKeys(prefix).audit(handle))
 
 const reserve = (store: Store, handle: string, holdId: string, now: number) =>
   store.reserve({ handle, holdId, amountMicros: 1, ttlMs: 60_000, now })
@@ -49,7 +40,7 @@ const reserve = (store: Store, handle: string, holdId: string, now: number) =>
 describe('redisStore audit retention', () => {
   it('keeps every entry by default: nothing dropped past the old 100,000 count', async () => {
     const prefix = `audit-${randomUUID()}:`
-    const store = redisStore({ url: redis.url, prefix, clock: 'caller' })
+    const store = redisStore({ url: server.redis.url, prefix, clock: 'caller' })
     await store.createAgent(testAgentRecord('kept', 1_000_000))
     await seed(prefix, 'kept', 100_000, 1)
     store.appendAudit({ at: 2, handle: 'kept', type: 'alert', summary: 'newest', data: {} })
@@ -63,7 +54,12 @@ describe('redisStore audit retention', () => {
 
   it('prunes aged entries in small batches: the reserving agent by its reserve, the others in the background', async () => {
     const prefix = `audit-${randomUUID()}:`
-    const store = redisStore({ url: redis.url, prefix, clock: 'caller', auditRetentionMs: 60_000 })
+    const store = redisStore({
+      url: server.redis.url,
+      prefix,
+      clock: 'caller',
+      auditRetentionMs: 60_000,
+    })
     await store.createAgent(testAgentRecord('busy', 1_000_000))
     await store.createAgent(testAgentRecord('idle', 1_000_000))
     await seed(prefix, 'busy', 100_000, 1_000)
@@ -78,10 +74,15 @@ describe('redisStore audit retention', () => {
     expect(deleted).toBeGreaterThanOrEqual(64)
     expect(deleted).toBeLessThanOrEqual(128)
     // The idle agent, never called: its aged entries gone, the newer ones kept.
-    const reader = redisStore({ url: redis.url, prefix, clock: 'caller' })
+    const reader = redisStore({ url: server.redis.url, prefix, clock: 'caller' })
     expect((await reader.readAudit('idle')).map((entry) => entry.at)).toEqual([500_000, 500_000])
     // Reserve after reserve, the busy agent's aged entries all go; nothing newer ever does.
-    const again = redisStore({ url: redis.url, prefix, clock: 'caller', auditRetentionMs: 60_000 })
+    const again = redisStore({
+      url: server.redis.url,
+      prefix,
+      clock: 'caller',
+      auditRetentionMs: 60_000,
+    })
     for (let i = 0; (await length(prefix, 'busy')) > 3 && i < 2_000; i++) {
       await reserve(again, 'busy', `r${i}`, 500_000 + i)
     }
@@ -94,12 +95,12 @@ describe('redisStore audit retention', () => {
 
   it('refuses an auditRetentionMs that is not a positive whole number of ms', () => {
     for (const value of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '60000']) {
-      expect(() => redisStore({ url: redis.url, auditRetentionMs: value as number })).toThrow(
-        expect.objectContaining({ field: 'auditRetentionMs' }),
-      )
-      expect(() => redisStore({ url: redis.url, auditRetentionMs: value as number })).toThrow(
-        InvalidConfigError,
-      )
+      expect(() =>
+        redisStore({ url: server.redis.url, auditRetentionMs: value as number }),
+      ).toThrow(expect.objectContaining({ field: 'auditRetentionMs' }))
+      expect(() =>
+        redisStore({ url: server.redis.url, auditRetentionMs: value as number }),
+      ).toThrow(InvalidConfigError)
     }
   })
 })

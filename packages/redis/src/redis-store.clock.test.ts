@@ -5,20 +5,11 @@ import { randomUUID } from 'node:crypto'
 import type { Store } from '@killswitch/core'
 import { testAgentRecord } from '@killswitch/core/conformance'
 import { Redis } from 'ioredis'
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { redisStore } from './redis-store.js'
-import { type RedisServer, startRedisServer } from './test-support/start-redis-server.js'
+import { useRedisServer } from './test-support/redis-servers.js'
 
-let redis: RedisServer
-let admin: Redis
-beforeAll(async () => {
-  redis = await startRedisServer()
-  admin = new Redis(redis.url)
-})
-afterAll(async () => {
-  admin?.disconnect()
-  await redis?.dispose()
-})
+const server = useRedisServer()
 
 const opened: Store[] = []
 afterEach(async () => {
@@ -26,14 +17,14 @@ afterEach(async () => {
   await Promise.allSettled(opened.splice(0).map((store) => store.close()))
 })
 const open = (options: Partial<Parameters<typeof redisStore>[0]>) => {
-  const store = redisStore({ url: redis.url, ...options })
+  const store = redisStore({ url: server.redis.url, ...options })
   opened.push(store)
   return store
 }
 const SKEW_MS = 6 * 60_000
 
 async function serverNow(): Promise<number> {
-  const [seconds, micros] = await admin.time()
+  const [seconds, micros] = await server.admin.time()
   return Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000)
 }
 
@@ -128,7 +119,7 @@ describe('redisStore clocks', () => {
     // This process's clock runs 6 minutes ahead of Redis's.
     const realNow = Date.now.bind(Date)
     vi.spyOn(Date, 'now').mockImplementation(() => realNow() + SKEW_MS)
-    const client = new Redis(redis.url)
+    const client = new Redis(server.redis.url)
     let sent = 0
     const send = client.sendCommand.bind(client)
     client.sendCommand = ((...args: Parameters<Redis['sendCommand']>) => {

@@ -6,31 +6,27 @@ import { InvalidConfigError, type Store } from '@killswitch/core'
 import { testAgentRecord } from '@killswitch/core/conformance'
 import fc from 'fast-check'
 import { Redis } from 'ioredis'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { redisKeys } from './redis-keys.js'
 import { LEDGER_LUA } from './redis-lua-ledger.js'
 import { scriptCalls } from './redis-script-calls.js'
 import { SCRIPTS } from './redis-scripts.js'
 import { redisStore } from './redis-store.js'
-import { type RedisServer, startRedisServer } from './test-support/start-redis-server.js'
+import { useRedisServer } from './test-support/redis-servers.js'
 
-let redis: RedisServer
-let admin: Redis
-beforeAll(async () => {
-  redis = await startRedisServer()
-  admin = new Redis(redis.url)
-})
-afterAll(async () => {
-  admin?.disconnect()
-  await redis?.dispose()
-})
+const server = useRedisServer()
 
 const opened: Store[] = []
 afterEach(async () => {
   await Promise.allSettled(opened.splice(0).map((store) => store.close()))
 })
 const open = (options: Partial<Parameters<typeof redisStore>[0]> = {}) => {
-  const store = redisStore({ url: redis.url, prefix: newPrefix(), clock: 'caller', ...options })
+  const store = redisStore({
+    url: server.redis.url,
+    prefix: newPrefix(),
+    clock: 'caller',
+    ...options,
+  })
   opened.push(store)
   return store
 }
@@ -38,8 +34,8 @@ const newPrefix = () => `killswitch-test-${randomUUID()}:`
 
 /** Every key under the prefix with its exact serialised value: "nothing written" means equal. */
 async function snapshot(prefix: string): Promise<Record<string, string>> {
-  const keys = (await admin.keys(`${prefix}*`)).sort()
-  const values = await Promise.all(keys.map((key) => admin.dumpBuffer(key)))
+  const keys = (await server.admin.keys(`${prefix}*`)).sort()
+  const values = await Promise.all(keys.map((key) => server.admin.dumpBuffer(key)))
   return Object.fromEntries(keys.map((key, i) => [key, values[i]?.toString('hex') ?? '']))
 }
 
@@ -127,7 +123,7 @@ describe('redisStore ledger', () => {
     })
     store.appendAudit({ at: 1, handle: 'raw', type: 'alert', summary: 'written', data: {} })
     await store.flush()
-    const client = new Redis(redis.url)
+    const client = new Redis(server.redis.url)
     for (const [name, definition] of Object.entries(SCRIPTS)) client.defineCommand(name, definition)
     const calls = scriptCalls({
       keys: redisKeys(prefix),
@@ -206,7 +202,7 @@ return {dollars(tonumber(ARGV[5])), iso(tonumber(ARGV[6]))}`
           fc.constantFrom(0, 951_782_400_000, 253_402_300_799_999, 253_402_300_800_000),
         ),
         async (micros, ms) => {
-          const reply = await admin.eval(
+          const reply = await server.admin.eval(
             format,
             0,
             'caller',
@@ -247,9 +243,9 @@ return {dollars(tonumber(ARGV[5])), iso(tonumber(ARGV[6]))}`
     })
     expect(await store.getAgent('prune', 1_001)).toMatchObject({ unreconciledMicros: 10 })
     const done = `${prefix}holddone:prune`
-    expect(await admin.hlen(done)).toBe(41)
+    expect(await server.admin.hlen(done)).toBe(41)
     // The whole idempotency state expires with an agent left idle past every retention.
-    expect(await admin.pttl(done)).toBeGreaterThan(7 * retention)
+    expect(await server.admin.pttl(done)).toBeGreaterThan(7 * retention)
     // Within the retention a repeated settle is still a duplicate.
     expect(
       (
@@ -264,12 +260,12 @@ return {dollars(tonumber(ARGV[5])), iso(tonumber(ARGV[6]))}`
     // Past it, each operation forgets at most 16: never one long pause.
     const later = 1_000 + retention + 1
     await store.reserve({ handle: 'prune', holdId: 'n1', amountMicros: 1, ttlMs: 9, now: later })
-    expect(await admin.hlen(done)).toBe(41 - 16)
+    expect(await server.admin.hlen(done)).toBe(41 - 16)
     await store.reserve({ handle: 'prune', holdId: 'n2', amountMicros: 1, ttlMs: 9, now: later })
     await store.reserve({ handle: 'prune', holdId: 'n3', amountMicros: 1, ttlMs: 9, now: later })
     // 40 settled gone; the lapsed one (kept 7x longer) can still be corrected.
-    expect(await admin.hexists(done, 's5')).toBe(0)
-    expect(await admin.hexists(done, 'crash')).toBe(1)
+    expect(await server.admin.hexists(done, 's5')).toBe(0)
+    expect(await server.admin.hexists(done, 'crash')).toBe(1)
     const corrected = await store.settle({
       handle: 'prune',
       holdId: 'crash',
@@ -281,7 +277,7 @@ return {dollars(tonumber(ARGV[5])), iso(tonumber(ARGV[6]))}`
   })
 
   it('costs one round trip per reserve, settle, renew and release, and one for listAgents', async () => {
-    const client = new Redis(redis.url)
+    const client = new Redis(server.redis.url)
     let sent = 0
     const send = client.sendCommand.bind(client)
     client.sendCommand = ((...args: Parameters<Redis['sendCommand']>) => {
