@@ -1,7 +1,4 @@
 // @killswitch/mastra: the kill switch for Mastra agents and Mastra's HTTP server.
-// Exports are listed by name, in groups.
-
-// Logging: one line per refusal in Mastra's ConsoleLogger
 export { type KillSwitchLogFilterOptions, killSwitchLogFilter } from './kill-switch-log-filter.js'
 // Model wrapper (recommended: the caller gets the typed errors)
 export { type KillSwitchModelOptions, killSwitchModel } from './kill-switch-model.js'
@@ -11,13 +8,11 @@ export {
   type KillSwitchProcessorOptions,
   killSwitchProcessor,
 } from './kill-switch-processor.js'
-// Tool hooks (soft block)
 export {
   type KillSwitchToolHooksOptions,
   killSwitchToolHooks,
   type RefusedToolOutput,
 } from './kill-switch-tool-hooks.js'
-// Building blocks
 export { toTokenUsage } from './mastra-usage.js'
 // Server middleware (Mastra's Hono server)
 export {

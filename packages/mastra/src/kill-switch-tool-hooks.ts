@@ -1,11 +1,9 @@
-// Paid tools on the agent's cap, as Mastra tool hooks (`hooks: { beforeToolCall,
-// afterToolCall }`), the companion of killSwitchModel: the guard's beforeToolCall and
-// afterToolCall around each execution (a paid tool's price, from `toolPrices` here or on the
-// kill switch, held before it runs, settled when it succeeds, released when it fails). The
-// model wrapper already checked the call for runaway detection where the model asked for it,
-// so it is not observed twice. A refusal is a SOFT block: the tool is skipped, the model gets
-// `{ error: { code, message } }` as its output, and the run goes on (the model wrapper then
-// refuses the next model call if the agent is revoked or out of budget).
+// Paid tools on the agent's cap, as Mastra tool hooks, the companion of killSwitchModel: the
+// guard's beforeToolCall/afterToolCall around each execution (a paid tool's price held,
+// settled on success, released on failure). The model wrapper checked the call where the
+// model asked for it, so it is not observed twice. A refusal is a SOFT block: the tool is
+// skipped, the model gets `{ error: { code, message } }`, and the run goes on (the model
+// wrapper refuses the next model call if the agent is revoked or out of budget).
 import {
   type AdapterOptions,
   adapterSetup,
@@ -26,7 +24,7 @@ import type { ToolHooks } from '@mastra/core/tools'
 export type KillSwitchToolHooksOptions = Omit<AdapterOptions, 'model' | 'provider'>
 
 /**
- * The output a refused tool returns to the model instead of running.
+ * What a refused tool returns to the model instead of running.
  *
  * @example
  * const refused: RefusedToolOutput = { error: { code: 'agent_revoked', message: 'Agent "a" is revoked...' } }

@@ -7,17 +7,7 @@ import { InvalidConfigError } from '@killswitch/core'
 import { Agent } from '@mastra/core/agent'
 import { MockLanguageModelV4 } from 'ai/test'
 import { describe, expect, it } from 'vitest'
-import {
-  asMastraModel,
-  CAP_ONLY,
-  killSwitchWithAgent,
-  loopingModel,
-  modelCalls,
-  processorAgent,
-  quiet,
-  STEP_COST_USD,
-  searchTool,
-} from '../test/mock-agent.js'
+import * as mock from '../test/mock-agent.js'
 import { killSwitchProcessor } from './kill-switch-processor.js'
 import { killSwitchToolHooks } from './kill-switch-tool-hooks.js'
 import { killSwitchTripwire } from './tripwire.js'
@@ -36,7 +26,7 @@ const httpError = (statusCode: number) =>
 
 /** Throws `failures` in order, one per call, then answers as the looping model does. */
 function failingFirst(failures: unknown[]) {
-  const answer = loopingModel({ answerAt: 0 })
+  const answer = mock.loopingModel({ answerAt: 0 })
   let calls = 0
   const next = () => failures[calls++]
   return new MockLanguageModelV4({
@@ -75,12 +65,12 @@ describe('killSwitchProcessor: how a model call ends', () => {
         [500, 1],
       ] as const) {
         const model = failingFirst([httpError(status)])
-        const { ks, handle, agent } = await processorAgent(1, model)
+        const { ks, handle, agent } = await mock.processorAgent(1, model)
 
         const error = await ended(agent, mode)
 
         expect((error as APICallError).statusCode).toBe(status)
-        expect(modelCalls(model)).toBe(1)
+        expect(mock.modelCalls(model)).toBe(1)
         const agentNow = await ks.agents.get(handle)
         expect(agentNow.held).toBe(0)
         // A 5xx may have been billed: charged at the whole hold, never released.
@@ -91,15 +81,15 @@ describe('killSwitchProcessor: how a model call ends', () => {
 
     it(`makes each retry of Mastra's a call of its own: a 429 released, the answer settled (${mode})`, async () => {
       const model = failingFirst([httpError(429)])
-      const { ks, handle, agent } = await processorAgent(1, model)
+      const { ks, handle, agent } = await mock.processorAgent(1, model)
 
       const error = await ended(agent, mode, 1)
 
       expect(error).toBeUndefined()
-      expect(modelCalls(model)).toBe(2)
+      expect(mock.modelCalls(model)).toBe(2)
       const agentNow = await ks.agents.get(handle)
       expect(agentNow.held).toBe(0)
-      expect(micros(agentNow.spent)).toBe(micros(STEP_COST_USD))
+      expect(micros(agentNow.spent)).toBe(micros(mock.STEP_COST_USD))
       const entries = (await ks.audit(handle)).map((entry) => entry.type)
       expect(entries.filter((type) => type === 'released')).toHaveLength(1)
     })
@@ -108,15 +98,15 @@ describe('killSwitchProcessor: how a model call ends', () => {
 
 describe('paid tools priced on the kill switch (createKillSwitch({ toolPrices }))', () => {
   it('the processor holds and settles each tool run at the kill switch price', async () => {
-    const setup = await killSwitchWithAgent(1, 'priced', CAP_ONLY, { search: 0.05 })
-    const { tool, counter } = searchTool()
+    const setup = await mock.killSwitchWithAgent(1, 'priced', mock.CAP_ONLY, { search: 0.05 })
+    const { tool, counter } = mock.searchTool()
     const processor = killSwitchProcessor({ killSwitch: setup.ks, credential: setup.credential })
-    const agent = quiet(
+    const agent = mock.quiet(
       new Agent({
         id: 'priced',
         name: 'priced',
         instructions: 'Search.',
-        model: asMastraModel(loopingModel({ answerAt: 3 })),
+        model: mock.asMastraModel(mock.loopingModel({ answerAt: 3 })),
         tools: { search: tool },
         inputProcessors: [processor],
         outputProcessors: [processor],
@@ -128,19 +118,19 @@ describe('paid tools priced on the kill switch (createKillSwitch({ toolPrices })
     expect(result.tripwire).toBeUndefined()
     expect(counter.runs).toBe(3)
     const agentNow = await setup.ks.agents.get('priced')
-    expect(micros(agentNow.spent)).toBe(4 * micros(STEP_COST_USD) + 3 * micros(0.05))
+    expect(micros(agentNow.spent)).toBe(4 * micros(mock.STEP_COST_USD) + 3 * micros(0.05))
     expect(agentNow.held).toBe(0)
   })
 
   it('the tool hooks hold and settle each tool run at the kill switch price', async () => {
-    const setup = await killSwitchWithAgent(1, 'hooked', CAP_ONLY, { search: 0.05 })
-    const { tool, counter } = searchTool()
-    const agent = quiet(
+    const setup = await mock.killSwitchWithAgent(1, 'hooked', mock.CAP_ONLY, { search: 0.05 })
+    const { tool, counter } = mock.searchTool()
+    const agent = mock.quiet(
       new Agent({
         id: 'hooked',
         name: 'hooked',
         instructions: 'Search.',
-        model: asMastraModel(loopingModel()),
+        model: mock.asMastraModel(mock.loopingModel()),
         tools: { search: tool },
         hooks: killSwitchToolHooks({ killSwitch: setup.ks, credential: setup.credential }),
       }),
@@ -154,7 +144,7 @@ describe('paid tools priced on the kill switch (createKillSwitch({ toolPrices })
   })
 
   it('refuses tool prices beside a ready guard, naming the field, for both', async () => {
-    const setup = await killSwitchWithAgent(1)
+    const setup = await mock.killSwitchWithAgent(1)
     const guard = setup.ks.guard(setup.credential)
     for (const build of [killSwitchProcessor, killSwitchToolHooks]) {
       expect(() => build({ guard, toolPrices: { search: 0.01 } })).toThrowError(
@@ -164,7 +154,7 @@ describe('paid tools priced on the kill switch (createKillSwitch({ toolPrices })
   })
 
   it('ends the run with a tripwire when the request context names a field that is not a scope field', async () => {
-    const { agent, model } = await processorAgent(1)
+    const { agent, model } = await mock.processorAgent(1)
     const { RequestContext } = await import('@mastra/core/request-context')
     const requestContext = new RequestContext()
     requestContext.set('killswitch', { budget: ['customer-acme'] })
@@ -172,6 +162,6 @@ describe('paid tools priced on the kill switch (createKillSwitch({ toolPrices })
     const result = await agent.generate('go', { requestContext })
 
     expect(killSwitchTripwire(result.tripwire)?.code).toBe('invalid_config')
-    expect(modelCalls(model)).toBe(0)
+    expect(mock.modelCalls(model)).toBe(0)
   })
 })

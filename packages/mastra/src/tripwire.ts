@@ -1,4 +1,4 @@
-// A refusal inside a Mastra processor. Mastra turns a thrown error there into a plain Error
+// A refusal inside a Mastra processor. Mastra turns an error thrown there into a plain Error
 // (class and cause lost), so refusals go through `abort`: the run ends with a tripwire whose
 // metadata keeps the kill switch's code, status and handle.
 import { findKillSwitchError, type KillSwitchErrorCode } from '@killswitch/core'
@@ -13,36 +13,32 @@ import type { ProcessorContext } from '@mastra/core/processors'
 export const KILL_SWITCH_PROCESSOR_ID = 'killswitch'
 
 /**
- * What a kill switch tripwire carries in `result.tripwire.metadata`.
+ * What a kill switch tripwire carries in `result.tripwire.metadata`: the core's error
+ * `code`, its HTTP `status` (401 revoked, 402 over the cap, 429 runaway...), the error's
+ * class `name`, and when the error names them the agent's `handle`, the shared budget that
+ * refused (`budgetId`: `customer-acme`, `run:<runId>`), its window (`per`) and when that
+ * window resets (`resetsAt`, ISO 8601).
  *
  * @example
  * const stop: KillSwitchTripwireMetadata | undefined = killSwitchTripwire(result.tripwire)
  * // { code: 'agent_revoked', status: 401, name: 'AgentRevokedError', handle: 'researcher-7' }
  */
 export interface KillSwitchTripwireMetadata {
-  /** The core's stable error code, e.g. `spending_cap_exceeded`. */
   code: KillSwitchErrorCode
-  /** The HTTP status the error maps to (401 revoked, 402 over the cap, 429 runaway...). */
   status: number
-  /** The error's class name, e.g. `SpendingCapExceededError`. */
   name: string
-  /** The agent's handle, when the error names it. */
   handle?: string
-  /** The shared budget that refused (`customer-acme`, `run:<runId>`), when one did. */
   budgetId?: string
-  /** The window that refused (`day`, `month`...), when one did. */
   per?: string
-  /** When that window resets (ISO 8601). */
   resetsAt?: string
 }
 
 /**
- * Reads the kill switch's refusal from a Mastra run's tripwire, or undefined when the run
- * was not stopped by the kill switch.
+ * Reads the kill switch's refusal from a Mastra run's tripwire; undefined when the run was
+ * not stopped by the kill switch.
  *
  * @example
- * const result = await agent.generate('go')
- * const stop = killSwitchTripwire(result.tripwire)
+ * const stop = killSwitchTripwire((await agent.generate('go')).tripwire)
  * if (stop?.code === 'spending_cap_exceeded') notifyOwner(stop.handle)
  */
 export function killSwitchTripwire(
@@ -53,29 +49,17 @@ export function killSwitchTripwire(
   return typeof metadata?.code === 'string' ? (metadata as KillSwitchTripwireMetadata) : undefined
 }
 
-/**
- * Ends the run through Mastra's `abort` when `error` is a kill switch refusal; rethrows any
- * other error unchanged (it still stops the run: nothing fails open).
- */
+/** Ends the run through `abort` for a kill switch refusal; rethrows any other error. */
 export function refuse(
   abort: ProcessorContext<KillSwitchTripwireMetadata>['abort'],
   error: unknown,
 ): never {
   const found = findKillSwitchError(error)
   if (!found) throw error
-  const metadata: KillSwitchTripwireMetadata = {
-    code: found.code,
-    status: found.status,
-    name: found.name,
-  }
-  const fields = found as {
-    handle?: unknown
-    budgetId?: unknown
-    per?: unknown
-    resetsAt?: unknown
-  }
+  const { code, status, name } = found
+  const metadata: KillSwitchTripwireMetadata = { code, status, name }
   for (const key of ['handle', 'budgetId', 'per', 'resetsAt'] as const) {
-    const value = fields[key]
+    const value = (found as Partial<Record<typeof key, unknown>>)[key]
     if (typeof value === 'string') metadata[key] = value
   }
   return abort(found.message, { metadata })
