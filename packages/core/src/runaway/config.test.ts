@@ -1,5 +1,6 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { runawayConfigSchema } from './config.js'
+import { type RunawayConfig, runawayConfigSchema } from './config.js'
 import { resolveRunawayConfig } from './resolve-runaway-config.js'
 import { DEFAULT_RUNAWAY_CONFIG } from './runaway-defaults.js'
 
@@ -97,5 +98,44 @@ describe('resolveRunawayConfig', () => {
   it('resolves equal settings to the same object (cached for the hot path)', () => {
     const a = resolveRunawayConfig({ callRate: { tripModelCalls: 40 } })
     expect(resolveRunawayConfig({ callRate: { tripModelCalls: 40 } })).toBe(a)
+  })
+
+  it('tells apart settings that differ anywhere, whatever was resolved last', () => {
+    const settings = fc.dictionary(
+      fc.constantFrom('callRate', 'errorStreak', 'spendVelocity'),
+      fc.dictionary(
+        fc.constantFrom('enabled', 'warnAt', 'tripAt', 'tripUsd'),
+        fc.oneof(fc.boolean(), fc.integer({ min: 1, max: 4 })),
+        { maxKeys: 2 },
+      ),
+      { maxKeys: 2 },
+    )
+    const expected = (value: Record<string, object>) => ({
+      ...DEFAULT_RUNAWAY_CONFIG,
+      ...Object.fromEntries(
+        Object.entries(value).map(([section, given]) => [
+          section,
+          {
+            ...DEFAULT_RUNAWAY_CONFIG[section as 'callRate'],
+            // Unknown fields are ignored.
+            ...Object.fromEntries(
+              Object.entries(given).filter(
+                ([key]) => key in DEFAULT_RUNAWAY_CONFIG[section as 'callRate'],
+              ),
+            ),
+          },
+        ]),
+      ),
+    })
+    fc.assert(
+      fc.property(settings, settings, (a, b) => {
+        // Fresh copies each time, as a durable store parses them.
+        const copy = (value: object) => JSON.parse(JSON.stringify(value)) as RunawayConfig
+        expect(resolveRunawayConfig(copy(a))).toEqual(expected(a))
+        expect(resolveRunawayConfig(copy(b))).toEqual(expected(b))
+        expect(resolveRunawayConfig(copy(a))).toEqual(expected(a))
+      }),
+      { numRuns: 300 },
+    )
   })
 })

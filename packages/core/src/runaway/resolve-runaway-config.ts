@@ -34,8 +34,12 @@ export function resolveRunawayConfig(
   config: RunawayConfig | undefined | null,
 ): ResolvedRunawayConfig {
   if (config === undefined || config === null || isEmpty(config)) return DEFAULT_RUNAWAY_CONFIG
+  // The last settings resolved: a durable store parses a fresh copy of the same settings at
+  // every call, and comparing it costs less than a JSON text and a WeakMap entry per call.
+  if (config === last.config || (last.config !== undefined && sameJson(config, last.config, 0)))
+    return last.resolved
   const cached = byObject.get(config)
-  if (cached) return cached
+  if (cached) return remember(config, cached)
   const text = JSON.stringify(config)
   let resolved = byText.get(text)
   if (!resolved) {
@@ -44,7 +48,41 @@ export function resolveRunawayConfig(
     byText.set(text, resolved)
   }
   byObject.set(config, resolved)
+  return remember(config, resolved)
+}
+
+let last: { config: RunawayConfig | undefined; resolved: ResolvedRunawayConfig } = {
+  config: undefined,
+  resolved: DEFAULT_RUNAWAY_CONFIG,
+}
+
+function remember(config: RunawayConfig, resolved: ResolvedRunawayConfig): ResolvedRunawayConfig {
+  last = { config, resolved }
   return resolved
+}
+
+/**
+ * Whether two parsed JSON values (settings as a store gives them back) are the same: plain
+ * objects, arrays and primitives, compared in depth. Anything else, or deeper than a
+ * settings object goes, is "not known to be the same" (it is then resolved by its text).
+ */
+function sameJson(a: unknown, b: unknown, depth: number): boolean {
+  if (a === b) return true
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false
+  if (depth > 4 || Array.isArray(a) !== Array.isArray(b)) return false
+  const left = a as Record<string, unknown>
+  const right = b as Record<string, unknown>
+  let count = 0
+  for (const key in left) {
+    if (!Object.hasOwn(left, key)) return false
+    if (!Object.hasOwn(right, key) || !sameJson(left[key], right[key], depth + 1)) return false
+    count++
+  }
+  for (const key in right) {
+    if (!Object.hasOwn(right, key)) return false
+    count--
+  }
+  return count === 0
 }
 
 function merge(config: RunawayConfig): ResolvedRunawayConfig {
