@@ -1,7 +1,6 @@
-// The entry point: a fetch for an agent whose x402 payments go on the kill switch ledger.
-// It wires x402 to a PaymentCall: a hook vetoes or holds each payment before it is signed,
-// and the transport under x402 sees the signed payment leave and its answer come back (a
-// dropped connection fires no x402 hook at all).
+// The entry point: a fetch whose x402 payments go on the kill switch ledger. A hook vetoes
+// or holds each payment before it is signed; the transport under x402 sees the signed
+// payment leave and its answer come back (a dropped connection fires no x402 hook at all).
 import {
   type AdapterOptions,
   adapterSetup,
@@ -64,10 +63,7 @@ export function killSwitchFetch(options: KillSwitchFetchOptions): typeof fetch {
   const { guard, scope } = adapterSetup(options)
   validate(options)
   const { allowedPayees, maxPaymentUsd, client, assets, verifySettlement } = options
-  const rules =
-    allowedPayees === undefined && maxPaymentUsd === undefined
-      ? undefined
-      : { allowedPayees, maxSpendUsd: maxPaymentUsd }
+  const rules = { allowedPayees, maxSpendUsd: maxPaymentUsd }
   const transport = options.fetch ?? fetch
   const settings = { guard, scope, rules, assets, verifySettlement, transport }
   installHooks(client)
@@ -97,10 +93,8 @@ export function killSwitchFetch(options: KillSwitchFetchOptions): typeof fetch {
 }
 
 /**
- * Puts the kill switch's hooks on an x402 client, once. The veto runs in
- * `onBeforePaymentCreation`, the last step before the signer: a refused payment is never
- * signed. A payment through this client outside a guarded fetch's call is refused: its
- * outcome could not be put on the ledger.
+ * Puts the veto on an x402 client, once: in `onBeforePaymentCreation`, the last step before
+ * signing. A payment through the client outside a guarded fetch is refused (off the ledger).
  */
 function installHooks(client: x402Client): void {
   if (guarded.has(client)) return

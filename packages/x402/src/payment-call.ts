@@ -1,7 +1,7 @@
-// One call of the guarded fetch and the payments x402 makes inside it, from hold to charge:
-// held before it is signed, released if its signature never left the process, charged once
-// it did, whatever the payee answers. The x402 hooks find the call through AsyncLocalStorage:
-// they belong to the x402Client, shared by every concurrent call.
+// One call of the guarded fetch and the payments x402 makes inside it: each held before it
+// is signed, released if its signature never left the process, charged once it did,
+// whatever the payee answers. The x402 hook finds the call through AsyncLocalStorage: hooks
+// belong to the x402Client, shared by every concurrent call.
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { AgentGuard, BudgetScope, SpendRules, SpendTicket } from '@killswitch/core'
 import { SpendRefusedError } from '@killswitch/core'
@@ -21,12 +21,11 @@ import {
 /** Grace on top of the authorisation's validity, for clock skew between us and the chain. */
 const VALIDITY_GRACE_MS = 60_000
 
-/** What every call of one guarded fetch shares. */
 export interface PaymentSettings {
   guard: AgentGuard
   scope: BudgetScope
-  /** The fetch's `allowedPayees`/`maxPaymentUsd`, checked by the core with the agent's own. */
-  rules: SpendRules | undefined
+  /** The fetch's `allowedPayees`/`maxPaymentUsd`: the core checks them with the agent's. */
+  rules: SpendRules
   assets: readonly PaymentAsset[] | undefined
   verifySettlement: SettlementVerifier | undefined
   transport: typeof fetch
@@ -59,9 +58,8 @@ export class PaymentCall {
   ) {}
 
   /**
-   * The veto, from `onBeforePaymentCreation` (the last step before the signer): refuses the
-   * payment (revoked, a spend rule, over the cap, an unpriceable asset, store down) or holds
-   * its amount against the agent's cap, atomically with its model-call spend.
+   * The veto, from `onBeforePaymentCreation` (the last step before signing): refuses the
+   * payment (revoked, a spend rule, the cap, an unpriceable asset) or holds its amount.
    */
   async authorise(context: PaymentCreationContext): Promise<void> {
     const { guard, scope, rules, assets } = this.settings
@@ -101,9 +99,8 @@ export class PaymentCall {
   }
 
   /**
-   * The transport under x402. A request that carries a payment is charged by its answer
-   * before the answer is handed back; one whose payment header the kill switch did not
-   * authorise (set by the caller, say) would spend off the ledger, so it is not sent.
+   * The transport under x402: a paid request is charged by its answer before the answer is
+   * handed back. A payment header the kill switch did not authorise is not sent.
    */
   transport: typeof fetch = async (input, init) => {
     const request = new Request(input, init)
@@ -123,11 +120,8 @@ export class PaymentCall {
     const inner = payment.payload?.payload as { authorization?: { validBefore?: unknown } }
     const before = inner?.authorization?.validBefore
     const validityMs = payment.requirements.maxTimeoutSeconds * 1000
-    const until = /^\d{1,12}$/.test(String(before))
-      ? Number(before) * 1000
-      : validityMs > 0
-        ? Date.now() + validityMs
-        : undefined
+    const signedUntil = /^\d{1,12}$/.test(String(before)) ? Number(before) * 1000 : undefined
+    const until = signedUntil ?? (validityMs > 0 ? Date.now() + validityMs : undefined)
     payment.validUntil = until
     // Past the authorisation's expiry an answer can change nothing (the payment is charged
     // either way), so a payee that never answers does not keep the call open for ever.
@@ -154,10 +148,9 @@ export class PaymentCall {
   }
 
   /**
-   * Ends the call. A payment held but never sent cannot be collected, so its hold is
-   * released; one sent but not charged yet (the transport leaves none) is charged in full.
-   * A ledger write that fails here (the store is down) is not retried: the hold then stays
-   * until the ledger charges it at its TTL.
+   * Ends the call: a payment never sent is released, one sent and not charged yet (the
+   * transport leaves none) is charged in full. A failed write here is not retried: the hold
+   * then lapses at its TTL, charged.
    */
   async finish(error: unknown): Promise<void> {
     for (const payment of this.#payments) {

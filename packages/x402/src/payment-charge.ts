@@ -8,11 +8,10 @@ import type { PaymentPayload } from '@x402/core/types'
 import { parseAtomic } from './payment-amount.js'
 
 /**
- * What the payee reported about a sent payment: claims, never proof. `reason`: `settled` (a
- * settlement header says `success: true`), else why nothing is proven: `settle_failed`
- * (`success: false`), `payment_required` (a 402 again after paying), `server_error` (another
- * status >= 400), `no_settlement` (no readable settlement header), `no_response` (the request
- * failed in flight). Payee strings are bounded: they go into the audit log.
+ * What the payee said about a sent payment. `reason`: `settled` (a settlement header says
+ * `success: true`), else why nothing is proven: `settle_failed` (`success: false`),
+ * `payment_required` (a 402 again), `server_error` (another status >= 400), `no_settlement`
+ * (no readable settlement header), `no_response` (the request failed in flight).
  */
 export interface PaymentOutcome {
   reason:
@@ -23,22 +22,20 @@ export interface PaymentOutcome {
     | 'no_settlement'
     | 'no_response'
   status?: number | undefined
-  /** The settlement's `amount` when an integer, else as sent (`claimedAmount`). */
+  /** The settlement's `amount` when an integer, else as sent (`claimedAmount`, audited). */
   claimedAtomic?: bigint | undefined
   claimedAmount?: string | undefined
   transaction?: string | undefined
   network?: string | undefined
-  /** The payee's reason for a failed settlement or a second 402. */
   errorReason?: string | undefined
 }
 
 /**
- * Classifies the response to a paid request by what it claims: a settlement header
- * (`PAYMENT-RESPONSE`, v1 `X-PAYMENT-RESPONSE`) with `success: true` claims settled.
+ * Reads the answer to a paid request: its settlement header (`PAYMENT-RESPONSE`, v1
+ * `X-PAYMENT-RESPONSE`), else its status. Payee strings are bounded for the audit log.
  *
  * @example
- * paymentOutcome(response.status, (name) => response.headers.get(name))
- * // { reason: 'settled', claimedAtomic: 10000n, transaction: '0x…', network: 'eip155:84532', status: 200 }
+ * paymentOutcome(response.status, (name) => response.headers.get(name)) // { reason: 'settled', ... }
  */
 export function paymentOutcome(
   status: number,
@@ -81,18 +78,14 @@ function text(value: unknown): string | undefined {
   return typeof value === 'string' ? value.slice(0, 200) : undefined
 }
 
-/**
- * What a payee claims it settled, handed to `verifySettlement` for a scheme that may charge
- * less than it authorised (`upto`). Amounts in the asset's atomic units.
- */
+/** A settlement claim for `verifySettlement` (`upto`), amounts in the asset's atomic units. */
 export interface SettlementClaim {
   scheme: string
   network: string
   asset: string
   payTo: string
-  /** The transaction the payee named in its settlement header. */
+  /** What the payee's settlement header named and claimed (undefined: it did not say). */
   transaction: string | undefined
-  /** What it claims it charged (undefined: it did not say). */
   claimedAtomic: bigint | undefined
   /** The most the signed authorisation allows. */
   authorisedAtomic: bigint
@@ -101,10 +94,9 @@ export interface SettlementClaim {
 }
 
 /**
- * Returns the atomic amount that the transaction consuming this authorisation transferred,
- * read from the chain, or undefined when that cannot be proven (the full authorised amount
- * is then charged). Must not trust the claim: check that the authorisation's nonce is
- * spent, so that it cannot be submitted again for more.
+ * The atomic amount that the transaction consuming this authorisation moved, read from the
+ * chain (check that its nonce is spent, so it cannot be submitted again), or undefined when
+ * that cannot be proven: the authorised amount is then charged. Never the payee's claim.
  *
  * @example
  * const verifySettlement: SettlementVerifier = async (claim) => readTransferFromChain(claim)
@@ -121,11 +113,10 @@ export interface SentPayment {
 }
 
 /**
- * Decides a sent payment's charge in atomic units, and its audit details. `exact` is charged
- * at its amount whatever the payee claims; another settled scheme at the amount `verified`
- * proves (never above the authorised one), else at the authorised amount. `paymentOutcome`
- * is `settled` when the payee claimed a settlement, else `outcome_unknown`; a claim that
- * does not add up is named in `suspicious`.
+ * A sent payment's charge in atomic units, and its audit details. `exact` is charged its
+ * amount whatever the payee claims; another settled scheme the amount `verified` proves
+ * (never above the authorised one), else the authorised amount. A claim that does not add
+ * up is named in `suspicious`.
  *
  * @example
  * paymentCharge({ scheme: 'exact', network, atomic: 10000n }, { reason: 'settled', claimedAtomic: 0n })
@@ -175,10 +166,7 @@ function suspicion(
   return claimed !== undefined && claimed !== verified ? 'claim_differs_from_verified' : undefined
 }
 
-/**
- * Asks `verifySettlement` what a settlement really moved. Its failure, or an answer that is
- * not an amount, proves nothing (`error` says why, for the audit log).
- */
+/** Asks `verifySettlement`; its failure, or an answer that is not an amount, proves nothing. */
 export async function verifiedAmount(
   verifier: SettlementVerifier,
   claim: SettlementClaim,

@@ -1,5 +1,4 @@
-// The errors x402 payments add to the core's: a payment refused by a rule (the core's spend
-// rules, as x402 names them, or x402's own), and a sent payment whose answer never came.
+// The errors x402 payments add to the core's.
 import { KillSwitchError, type SpendRefusedError } from '@killswitch/core'
 
 /** Which rule refused a payment. */
@@ -11,9 +10,8 @@ export type PaymentRule =
 
 /**
  * A payment refused by a rule before anything was signed: a payee not allowed or an amount
- * over the maximum (`source`: the agent's `spendRules` or this fetch's options; the core's
- * SpendRefusedError is the `cause`), an asset it cannot price, or a payment header it did
- * not authorise. Revocation and the cap refuse with the core's own errors.
+ * over the maximum (`source`: the agent's `spendRules` or this fetch's options; `cause`: the
+ * core's SpendRefusedError), an unpriceable asset, or a payment header it did not authorise.
  *
  * @example
  * if (error instanceof PaymentRefusedError) console.log(error.rule, error.source, error.payee)
@@ -56,10 +54,9 @@ export function paymentRefusal(error: SpendRefusedError): PaymentRefusedError {
 }
 
 /**
- * A signed payment went out but no answer came back (the connection dropped, the request
- * was aborted, or the payee did not answer before the authorisation expired). The payee can
- * submit the authorisation until `validUntil`, so it was charged in full (`amountUsd`).
- * The network error is the `cause`.
+ * A signed payment went out and no answer came back (dropped, aborted, or none before the
+ * authorisation expired). The payee can submit it until `validUntil`, so it was charged in
+ * full (`amountUsd`). The network error is the `cause`.
  *
  * @example
  * if (error instanceof PaymentOutcomeUnknownError) console.log(error.amountUsd, new Date(error.validUntil))
