@@ -253,17 +253,32 @@ export class SqliteLedger implements LedgerStorage {
     // no-op: no transition reads its window keys again (ledger.ts), so its row stays
     // compact. A lapsed one keeps them: its late settlement corrects those windows too.
     const keepLevels = hold.state === 'held' || hold.state === 'lapsed'
-    this.#sql.saveHold.run(
-      handle,
-      hold.id,
-      hold.amountMicros,
-      hold.expiresAt,
-      hold.state,
-      hold.chargedMicros,
-      hold.updatedAt,
-      keepLevels && hold.levels.length > 0 ? JSON.stringify(hold.levels) : '[]',
-    )
-    if (hold.state !== 'held') return
+    const levels = keepLevels && hold.levels.length > 0 ? JSON.stringify(hold.levels) : '[]'
+    if (hold.state === 'held') {
+      this.#sql.saveLiveHold.run(
+        handle,
+        hold.id,
+        hold.amountMicros,
+        hold.expiresAt,
+        hold.updatedAt,
+        levels,
+      )
+    } else {
+      this.#sql.saveHold.run(
+        handle,
+        hold.id,
+        hold.amountMicros,
+        hold.expiresAt,
+        hold.state,
+        hold.chargedMicros,
+        hold.updatedAt,
+        levels,
+      )
+    }
+    if (hold.state !== 'held') {
+      this.#sql.endLiveHold.run(handle, hold.id)
+      return
+    }
     const current = this.#current?.handle === handle ? this.#current : undefined
     if (current && hold.expiresAt >= current.nextExpiry) return
     this.#sql.lowerExpiry.run(hold.expiresAt, handle, hold.expiresAt)
@@ -478,14 +493,26 @@ const SQL = {
   saveScalars: `UPDATE agents SET status = ?, cap_micros = ?, spent_micros = ?, held_micros = ?,
       unreconciled_micros = ?, updated_at = ?, revoked_at = ?, revoked_reason = ?
     WHERE handle = ?`,
-  hold: `SELECT hold_id, amount_micros, expires_at, state, charged_micros, updated_at, levels
-    FROM holds WHERE handle = ? AND hold_id = ?`,
-  // Both served by the partial index holds_live (handle, expires_at) WHERE state = 'held'.
-  dueHolds: `SELECT hold_id, amount_micros, expires_at, state, charged_micros, updated_at, levels
-    FROM holds WHERE handle = ? AND state = 'held' AND expires_at <= ?
+  // A hold is live or finished, never both: one statement looks in both tables.
+  hold: `SELECT hold_id, amount_micros, expires_at, 'held' AS state, 0 AS charged_micros,
+      updated_at, levels FROM live_holds WHERE handle = ?1 AND hold_id = ?2
+    UNION ALL
+    SELECT hold_id, amount_micros, expires_at, state, charged_micros, updated_at, levels
+      FROM holds WHERE handle = ?1 AND hold_id = ?2
+    LIMIT 1`,
+  // Both scan only the agent's live holds (its key prefix in a small table).
+  dueHolds: `SELECT hold_id, amount_micros, expires_at, 'held' AS state, 0 AS charged_micros,
+      updated_at, levels
+    FROM live_holds WHERE handle = ? AND expires_at <= ?
     ORDER BY expires_at, hold_id`,
-  nextExpiry: `SELECT MIN(expires_at) AS next FROM holds
-    WHERE handle = ? AND state = 'held' AND expires_at > ?`,
+  nextExpiry: 'SELECT MIN(expires_at) AS next FROM live_holds WHERE handle = ? AND expires_at > ?',
+  saveLiveHold: `INSERT INTO live_holds (handle, hold_id, amount_micros, expires_at, updated_at,
+      levels)
+    VALUES (?, ?, ?, ?, ?, ?)
+    ON CONFLICT (handle, hold_id) DO UPDATE SET amount_micros = excluded.amount_micros,
+      expires_at = excluded.expires_at, updated_at = excluded.updated_at,
+      levels = excluded.levels`,
+  endLiveHold: 'DELETE FROM live_holds WHERE handle = ? AND hold_id = ?',
   expiryBound: 'SELECT next_expiry FROM agents WHERE handle = ?',
   setExpiry: 'UPDATE agents SET next_expiry = ? WHERE handle = ?',
   lowerExpiry: 'UPDATE agents SET next_expiry = ? WHERE handle = ? AND next_expiry > ?',

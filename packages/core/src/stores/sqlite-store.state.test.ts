@@ -47,9 +47,16 @@ describe('sqliteStore on disk', () => {
       now: 1_000,
     })
     await before.close()
-    // Back to what version 4 wrote: no expiry bound, the global due index.
+    // Back to what version 4 wrote: live holds among the finished ones, their indexes, no
+    // expiry bound.
     raw(path, (db) =>
-      db.exec(`ALTER TABLE agents DROP COLUMN next_expiry;
+      db.exec(`INSERT INTO holds (handle, hold_id, amount_micros, expires_at, state,
+          charged_micros, updated_at, levels)
+          SELECT handle, hold_id, amount_micros, expires_at, 'held', 0, updated_at, levels
+          FROM live_holds;
+        DROP TABLE live_holds;
+        ALTER TABLE agents DROP COLUMN next_expiry;
+        CREATE INDEX holds_live ON holds (handle, expires_at) WHERE state = 'held';
         CREATE INDEX holds_due ON holds (expires_at) WHERE state = 'held';
         PRAGMA user_version = 4;`),
     )
@@ -65,8 +72,13 @@ describe('sqliteStore on disk', () => {
         user_version: SQLITE_SCHEMA_VERSION,
       })
       expect(
-        db.prepare("SELECT name FROM sqlite_schema WHERE name = 'holds_due'").get(),
-      ).toBeUndefined()
+        db
+          .prepare("SELECT name FROM sqlite_schema WHERE name IN ('holds_due', 'holds_live')")
+          .all(),
+      ).toEqual([])
+      // The hold lapsed, so it now sits among the finished ones, and no live one is left.
+      expect(db.prepare('SELECT state FROM holds').all()).toEqual([{ state: 'lapsed' }])
+      expect(db.prepare('SELECT COUNT(*) AS n FROM live_holds').get()).toEqual({ n: 0 })
     })
   })
 

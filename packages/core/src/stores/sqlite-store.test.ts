@@ -292,7 +292,9 @@ describe('sqliteStore', () => {
     })
     const count = () => {
       const db = new DatabaseSync(path, { readOnly: true })
-      const row = db.prepare('SELECT COUNT(*) AS n FROM holds').get() as { n: number }
+      const row = db
+        .prepare('SELECT (SELECT COUNT(*) FROM holds) + (SELECT COUNT(*) FROM live_holds) AS n')
+        .get() as { n: number }
       db.close()
       return row.n
     }

@@ -232,7 +232,8 @@ class SqliteStore implements Store {
     return result
   }
 
-  async reserve(request: ReserveRequest): Promise<ReserveResult> {
+  // Not async: #write already answers with a promise (one less per call on the hot path).
+  reserve(request: ReserveRequest): Promise<ReserveResult> {
     return this.#write('reserve', () => {
       this.#prune(request.now)
       return this.#ledger.reserve(request)
@@ -243,7 +244,8 @@ class SqliteStore implements Store {
     return this.#write('renew a hold', () => this.#ledger.renew(request))
   }
 
-  async settle(request: SettleRequest): Promise<SettleResult> {
+  // Not async: #write already answers with a promise (one less per call on the hot path).
+  settle(request: SettleRequest): Promise<SettleResult> {
     return this.#write('settle', () => this.#ledger.settle(request))
   }
 
@@ -370,9 +372,22 @@ class SqliteStore implements Store {
    * Runs `body` in one write transaction, retrying asynchronously while another process
    * holds the write lock, up to busyTimeoutMs; then fails closed.
    */
-  async #write<T>(operation: string, body: () => T): Promise<T> {
+  #write<T>(operation: string, body: () => T): Promise<T> {
+    // The common case, the lock free: one attempt, no async retry loop around it.
+    try {
+      return Promise.resolve(this.#writeOnce(operation, body))
+    } catch (error) {
+      if (!(error instanceof BusyError)) return Promise.reject(error)
+      return this.#writeRetrying(operation, body)
+    }
+  }
+
+  /** After a first attempt found the lock busy: retries with backoff until busyTimeoutMs. */
+  async #writeRetrying<T>(operation: string, body: () => T): Promise<T> {
     const deadline = Date.now() + this.#busyTimeoutMs
     for (let attempt = 0; ; attempt++) {
+      // Backoff with jitter: from about 0.5 ms up to 20 ms between tries.
+      await sleep(Math.min(20, 0.5 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random()))
       try {
         return this.#writeOnce(operation, body)
       } catch (error) {
@@ -383,8 +398,6 @@ class SqliteStore implements Store {
             new Error(`the write lock stayed busy for ${this.#busyTimeoutMs} ms`),
           )
         }
-        // Backoff with jitter: from about 0.5 ms up to 20 ms between tries.
-        await sleep(Math.min(20, 0.5 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random()))
       }
     }
   }
