@@ -1,6 +1,6 @@
 // The Lua scripts of Redis Cluster mode. A cluster runs a script on one node, over keys of one
 // hash slot, so a reservation whose levels sit on different slots is held level by level
-// (redis-cluster-ledger.ts drives it):
+// (redis-cluster-ledger.ts and redis-cluster-routing.ts drive it):
 //
 // 1. `killswitchCReserve` on the agent's slot (`{a:<handle>}`): the cap and the agent's
 //    windows, checked and held as the single-node reserve does. An agent that draws on no

@@ -29,15 +29,9 @@ import {
   windowStart,
 } from '@killswitch/core'
 import { Cluster, Redis } from 'ioredis'
-import { ActivityMirror, type ActivitySend, NO_ACTIVITY } from './redis-activity-mirror.js'
+import { ActivityMirror, type ActivitySend } from './redis-activity-mirror.js'
 import { AuditRetentionPass } from './redis-audit-retention.js'
-import {
-  applyOutbox,
-  type ClusterLedgerContext,
-  handleOf,
-  holdBudgets,
-  PartialHoldError,
-} from './redis-cluster-ledger.js'
+import { ClusterRouting, type LedgerReply } from './redis-cluster-routing.js'
 import {
   connectionOptions,
   subscriberOptions,
@@ -60,7 +54,6 @@ import {
   type ApprovalRecord,
   type BudgetRecord,
   type DecideApprovalRequest,
-  entryArgs,
   type OpenApprovalRequest,
   type RenewRequest,
   type ScriptCall,
@@ -69,7 +62,7 @@ import {
   type UsageRecord,
 } from './redis-script-calls.js'
 import { SCRIPTS } from './redis-scripts.js'
-import { CLUSTER_AGENT_SCRIPT, CLUSTER_SCRIPTS } from './redis-scripts-cluster.js'
+import { CLUSTER_SCRIPTS } from './redis-scripts-cluster.js'
 import {
   type RedisStoreOptions,
   type ResolvedOptions,
@@ -95,8 +88,6 @@ export function redisStore(options: RedisStoreOptions): Store {
 }
 
 type Invoke = (...args: (string | number)[]) => Promise<unknown>
-/** What the ledger scripts return: an outcome, and the agent's record (or a detail) after it. */
-type LedgerReply = [string, unknown?, unknown?, unknown?, unknown?]
 
 /** A Redis that can lose acknowledged writes: refused, and never covered by failOpen. */
 class VolatileRedisError extends StoreUnavailableError {}
@@ -128,9 +119,8 @@ class RedisStore implements Store {
   readonly #client: Redis
   readonly #keys: RedisKeys
   readonly #calls: ScriptCalls
-  /** A Redis Cluster (its ioredis Cluster client stands in for #client). */
-  readonly #cluster: boolean
-  readonly #clusterContext: ClusterLedgerContext
+  /** On a Redis Cluster (its ioredis Cluster client stands in for #client): its routing. */
+  readonly #cluster: ClusterRouting | undefined
   readonly #origin = randomUUID()
   readonly #listeners = new Set<(event: StoreEvent) => void>()
   readonly #activity = new ActivityMirror()
@@ -151,8 +141,8 @@ class RedisStore implements Store {
 
   constructor(options: ResolvedOptions) {
     this.#options = options
-    this.#cluster = options.cluster !== undefined
-    this.#keys = this.#cluster ? clusterKeys(options.prefix) : redisKeys(options.prefix)
+    const cluster = options.cluster !== undefined
+    this.#keys = cluster ? clusterKeys(options.prefix) : redisKeys(options.prefix)
     this.#calls = scriptCalls({ ...options, keys: this.#keys, origin: this.#origin })
     this.#client =
       options.client ??
@@ -163,16 +153,30 @@ class RedisStore implements Store {
             clusterRetryStrategy: (times: number) => Math.min(50 * times, 1_000),
           }) as unknown as Redis)
         : new Redis(options.url as string, connectionOptions(options)))
-    this.#clusterContext = {
-      keys: this.#keys,
-      send: (operation, call) => this.#send(operation, call),
-      header: (now) => this.#calls.header(now),
-      zones: () => JSON.stringify(Object.fromEntries(this.#zones)),
-      refresh: (zones, storeNow) => {
-        if (this.#options.clock === 'server') this.#serverOffset = storeNow - Date.now()
-        for (const zone of zones) this.#zones.set(zone, zoneWindows(zone, storeNow))
-      },
-    }
+    this.#cluster = cluster
+      ? new ClusterRouting({
+          client: this.#client,
+          keys: this.#keys,
+          calls: this.#calls,
+          ledger: {
+            keys: this.#keys,
+            send: (operation, call) => this.#send(operation, call),
+            header: (now) => this.#calls.header(now),
+            zones: () => JSON.stringify(Object.fromEntries(this.#zones)),
+            refresh: (zones, storeNow) => {
+              if (this.#options.clock === 'server') this.#serverOffset = storeNow - Date.now()
+              for (const zone of zones) this.#zones.set(zone, zoneWindows(zone, storeNow))
+            },
+          },
+          call: (operation, command) => this.#call(operation, command),
+          send: (operation, call) => this.#send(operation, call),
+          unavailable: (operation, error) => this.#unavailable(operation, error),
+          takeBuffered: (handle) => this.#takeBuffered(handle),
+          giveBack: (entries) => {
+            this.#auditBuffer = entries.concat(this.#auditBuffer)
+          },
+        })
+      : undefined
     if (options.auditRetentionMs !== undefined) {
       this.#auditRetention = new AuditRetentionPass({
         agents: (start, stop) =>
@@ -201,19 +205,10 @@ class RedisStore implements Store {
 
   async createAgent(record: NewAgentRecord): Promise<AgentRecord> {
     const call = this.#calls.create(record)
-    if (this.#cluster) {
-      // The agent first (in its slot), then its credential and the index (each in theirs).
-      const [agentKey] = call.keys as [string]
-      call.keys = [agentKey, `${agentKey}:cred`, `${agentKey}:created`]
-    }
+    // On a cluster: the agent first (in its slot), then its credential and the index.
+    this.#cluster?.createCall(call)
     const reply = (await this.#run('create an agent', call)) as LedgerReply
-    if (this.#cluster && reply[0] === 'ok') {
-      const { handle, credentialHash } = record
-      await this.#call('index an agent', async () => {
-        await this.#client.set(this.#keys.credential(credentialHash), handle)
-        await this.#client.zadd(this.#keys.agents, String(record.createdAt), handle)
-      })
-    }
+    if (reply[0] === 'ok') await this.#cluster?.indexAgent(record)
     if (reply[0] === 'invalid' && reply[1] === 'capMicros') {
       throw new InvalidConfigError(
         'capMicros',
@@ -232,8 +227,7 @@ class RedisStore implements Store {
   async findAgentByCredentialHash(hash: string, now: number): Promise<AgentRecord | undefined> {
     if (this.#cluster) {
       if (!Number.isSafeInteger(now) || now < 0) throw invalidField('now', now)
-      const key = this.#keys.credential(hash)
-      const handle = await this.#call('look up a credential', () => this.#client.get(key))
+      const handle = await this.#cluster.credentialHandle(hash)
       if (handle === null) return undefined
       const agent = await this.getAgent(handle, now)
       return agent?.credentialHash === hash ? agent : undefined
@@ -245,8 +239,7 @@ class RedisStore implements Store {
   async listAgents(now: number): Promise<AgentRecord[]> {
     if (this.#cluster) {
       if (!Number.isSafeInteger(now) || now < 0) throw invalidField('now', now)
-      const index = this.#keys.agents
-      const handles = await this.#call('list agents', () => this.#client.zrange(index, '0', '-1'))
+      const handles = await this.#cluster.handles()
       const agents = await Promise.all(handles.map((handle) => this.getAgent(handle, now)))
       return agents.filter((agent) => agent !== undefined)
     }
@@ -262,15 +255,7 @@ class RedisStore implements Store {
     audit?: AuditEntry,
   ): Promise<AgentRecord> {
     const call = this.#calls.update(handle, patch, now, audit)
-    if (this.#cluster && patch.budgets !== undefined) {
-      // Each budget is in its own slot: the client checks that they exist, in order.
-      for (const [i, id] of patch.budgets.entries()) {
-        if (typeof id !== 'string' || id.length === 0 || id.length > 200) break
-        const key = this.#keys.budget(id).record
-        const found = await this.#call('update an agent', () => this.#client.exists(key))
-        if (found === 0) throw missingBudget(`budgets.${i}`, id)
-      }
-    }
+    await this.#cluster?.checkBudgets(patch)
     const reply = await this.#ledger('update an agent', handle, call, {
       capMicros: patch.capMicros,
       now,
@@ -291,23 +276,11 @@ class RedisStore implements Store {
     audit?: AuditEntry,
   ): Promise<{ agent: AgentRecord; alreadyRevoked: boolean }> {
     const call = this.#calls.revoke(handle, reason, now, audit)
-    let event: string | undefined
-    if (this.#cluster) {
-      // The script writes the agent's slot only; the revocations index (read by subscribers
-      // catching up) is written next, and the event published after it, so a subscriber that
-      // missed the event finds the revocation in the index.
-      call.keys[6] = `${call.keys[0]}:revoked`
-      event = String(call.args[8])
-      call.args[7] = `${call.keys[0]}:unheard`
-    }
+    const event = this.#cluster?.revokeCall(call)
     const reply = await this.#ledger('revoke an agent', handle, call, { now })
     if (reply[0] === 'not_found') throw new AgentNotFoundError(handle)
     const alreadyRevoked = reply[0] === 'already'
-    if (event !== undefined && !alreadyRevoked) {
-      await this.#index(this.#keys.revocations, 'time', handle)
-      const channel = this.#keys.channel
-      await this.#call('revoke an agent', () => this.#client.publish(channel, event as string))
-    }
+    if (event !== undefined && !alreadyRevoked) await this.#cluster?.revoked(handle, event)
     if (!alreadyRevoked) {
       this.#feed?.remember(handle)
       this.#publish({ type: 'revoked', handle, reason, at: now })
@@ -347,14 +320,10 @@ class RedisStore implements Store {
         for (const zone of reply[1] as string[]) this.#zones.set(zone, zoneWindows(zone, storeNow))
       }
     }
-    if (reply[0] === 'partial') reply = await this.#reserveOnBudgets(request, reply, sent)
-    const budgetIds = this.#cluster && reply[0] === 'cap' ? reply[4] : undefined
-    if (Array.isArray(budgetIds) && budgetIds.length > 0) {
-      // Refused on the agent's slot (cluster): the figure is still the least room of all levels.
-      const { available } = await this.#call('reserve', () =>
-        holdBudgets(this.#clusterContext, request, budgetIds, '0', Number(reply[3]), true),
-      )
-      reply = [reply[0], reply[1], reply[2], available]
+    if (this.#cluster && reply[0] === 'partial') {
+      reply = await this.#cluster.reserveOnBudgets(request, reply, sent)
+    } else if (this.#cluster && reply[0] === 'cap') {
+      reply = await this.#cluster.refusedFigure(request, reply)
     }
     if (reply[0] === 'ok') {
       // The call's runaway activity, written by the script itself, only for a granted hold.
@@ -399,7 +368,7 @@ class RedisStore implements Store {
   }
 
   async createBudget(record: BudgetRecord): Promise<BudgetRecord> {
-    const call = this.#onBudgetSlot(this.#calls.createBudget(record), String(record.id))
+    const call = this.#onBudgetSlot(this.#calls.createBudget(record), record.id)
     const reply = (await this.#run('create a budget', call)) as LedgerReply
     if (reply[0] === 'invalid') {
       if (reply[2] === 'exists') throw budgetIdError(String(record.id), 'exists')
@@ -407,7 +376,7 @@ class RedisStore implements Store {
       const limit = /^limits\.(\d+)\./.exec(field)
       throw invalidField(field, limit ? record.limits[Number(limit[1])]?.amountMicros : record.id)
     }
-    if (this.#cluster) await this.#index(this.#keys.budgets, 'seq', String(record.id))
+    await this.#cluster?.index(this.#keys.budgets, 'seq', String(record.id))
     return record
   }
 
@@ -441,14 +410,9 @@ class RedisStore implements Store {
     request: OpenApprovalRequest,
   ): Promise<{ approval: ApprovalRecord; created: boolean }> {
     const call = this.#calls.openApproval(request)
-    if (this.#cluster) call.args[4] = this.#keys.levelPrefix(request.handle)
+    this.#cluster?.openCall(call, request.handle)
     const reply = (await this.#run('open an approval request', call)) as LedgerReply
-    if (this.#cluster && reply[0] === 'created') {
-      const id = String(request.id)
-      const key = this.#keys.approvalAgent(id)
-      await this.#call('open an approval request', () => this.#client.set(key, request.handle))
-      await this.#index(this.#keys.approvals, 'seq', id)
-    }
+    if (reply[0] === 'created') await this.#cluster?.opened(String(request.id), request.handle)
     if (reply[0] === 'invalid') {
       const field = String(reply[1])
       throw invalidField(field, (request as unknown as Record<string, unknown>)[field])
@@ -459,20 +423,7 @@ class RedisStore implements Store {
 
   async decideApproval(request: DecideApprovalRequest): Promise<ApprovalRecord> {
     const call = this.#calls.decideApproval({ ...request, by: request.by })
-    if (this.#cluster) {
-      // Run on the slot of the approval's agent (none found: one that has no approvals).
-      const id = request.id
-      const key = this.#keys.approvalAgent(String(id))
-      const handle =
-        typeof id === 'string' && id.length > 0 && id.length <= 200
-          ? await this.#call('decide an approval request', () => this.#client.get(key))
-          : null
-      call.args[4] = handle === null ? `${this.#keys.prefix}{idx}` : this.#keys.levelPrefix(handle)
-      call.keys = [
-        handle === null ? this.#keys.approvals : (this.#keys.ledger(handle)[0] as string),
-      ]
-      call.name = 'killswitchCDecideApprovalV1'
-    }
+    await this.#cluster?.decideCall(call, request.id)
     const reply = (await this.#run('decide an approval request', call)) as LedgerReply
     const [outcome, detail, extra] = reply
     if (outcome === 'invalid') {
@@ -536,7 +487,7 @@ class RedisStore implements Store {
     ids: string[],
   ): Promise<ApprovalRecord[]> {
     const reply = this.#cluster
-      ? await this.#clusterApprovals(operation, now, status, ids)
+      ? await this.#cluster.approvals(operation, now, status, ids)
       : ((await this.#run(operation, this.#calls.approvals(now, status, ids))) as LedgerReply)
     if (reply[0] === 'invalid') throw invalidField('now', now)
     return (reply[1] as unknown[]).map(toApprovalRecord)
@@ -545,15 +496,7 @@ class RedisStore implements Store {
   async readUsage(keys: readonly string[]): Promise<UsageRecord[]> {
     if (keys.length === 0) return []
     const reply = this.#cluster
-      ? (
-          await this.#call('read usage', () =>
-            Promise.all(
-              keys.map((key) =>
-                this.#client.hmget(this.#keys.usage(key), 'spentMicros', 'heldMicros'),
-              ),
-            ),
-          )
-        ).flatMap(([spent, held]) => [spent ?? '0', held ?? '0'])
+      ? await this.#cluster.usage(keys)
       : ((await this.#run('read usage', this.#calls.usage(keys))) as string[])
     return keys.map((_, i) => ({
       spentMicros: Number(reply[2 * i]),
@@ -655,7 +598,7 @@ class RedisStore implements Store {
         agentKey: (handle) => this.#keys.ledger(handle)[0],
         origin: this.#origin,
         emit: (event) => this.#publish(event),
-        cluster: this.#cluster,
+        cluster: this.#cluster !== undefined,
       })
     }
     return () => {
@@ -676,17 +619,7 @@ class RedisStore implements Store {
         byAgent.set(entry.handle, entries)
       }
       await this.#call('write the audit log', async () => {
-        if (this.#cluster) {
-          // A cluster pipeline must stay in one slot: one call per agent, side by side.
-          await Promise.all(
-            [...byAgent].map(([handle, entries]) => {
-              const { name, keys, args } = this.#calls.auditAppend(handle, entries)
-              const invoke = (this.#client as unknown as Record<string, Invoke>)[name] as Invoke
-              return invoke.call(this.#client, ...keys, ...args)
-            }),
-          )
-          return
-        }
+        if (this.#cluster) return this.#cluster.appendAudit(byAgent)
         const pipeline = this.#client.pipeline() as unknown as Record<
           string,
           (...args: (string | number)[]) => unknown
@@ -755,29 +688,7 @@ class RedisStore implements Store {
   }
 
   async #run(operation: string, call: ScriptCall): Promise<unknown> {
-    if (!this.#cluster) return this.#send(operation, call)
-    if (NOT_ON_CLUSTER.has(call.name)) {
-      throw this.#unavailable(operation, new Error('this script spans slots'))
-    }
-    const name = CLUSTER_AGENT_SCRIPT[call.name]
-    if (!name) return this.#send(operation, call)
-    const handle = handleOf(call.keys[0] as string)
-    return this.#onAgentSlot(operation, handle, {
-      name: name,
-      keys: call.keys,
-      args: call.args,
-    })
-  }
-
-  /** An agent-slot cluster script: its outbox applied to the budget slots before it returns. */
-  async #onAgentSlot(operation: string, handle: string, call: ScriptCall): Promise<unknown> {
-    const keys = [...call.keys, this.#keys.pending(handle), this.#keys.outbox(handle)]
-    const [inner, outbox] = (await this.#send(operation, { ...call, keys })) as [unknown, string[]]
-    const now = Number(call.args[1])
-    await this.#call(operation, () =>
-      applyOutbox(this.#clusterContext, handle, outbox, Number.isSafeInteger(now) ? now : 0),
-    )
-    return inner
+    return this.#cluster ? this.#cluster.run(operation, call) : this.#send(operation, call)
   }
 
   #send(operation: string, { name, keys, args }: ScriptCall): Promise<unknown> {
@@ -785,150 +696,15 @@ class RedisStore implements Store {
     return this.#call(operation, () => invoke.call(this.#client, ...keys, ...args))
   }
 
-  /**
-   * Steps 2 and 3 of a cluster reserve (redis-scripts-cluster.ts): the budgets, slot by slot,
-   * then the hold confirmed on the agent's slot, or undone everywhere when a budget refused.
-   */
-  async #reserveOnBudgets(
-    request: ReserveRequest,
-    partial: LedgerReply,
-    activity: ActivitySend | undefined,
-  ): Promise<LedgerReply> {
-    const [, , , , budgetIds, available, version] = partial as unknown as [
-      string,
-      unknown,
-      string,
-      string[],
-      string[],
-      string,
-      string,
-    ]
-    const { handle, holdId, now } = request
-    const agentKeys = this.#keys.ledger(handle)
-    let held: Awaited<ReturnType<typeof holdBudgets>>
-    try {
-      held = await this.#call('reserve on a budget', () =>
-        holdBudgets(this.#clusterContext, request, budgetIds, version, Number(available)),
-      )
-    } catch (error) {
-      // Nothing was granted: whatever was held is given back, as a refusal would. If that
-      // fails too, the pending hold lapses at the end of its lease and is charged (its
-      // budgets' shares too, by their own slots): never lost, never spent twice.
-      const cause = (error as { cause?: unknown }).cause
-      const taken = cause instanceof PartialHoldError ? cause.held : []
-      await this.#onAgentSlot('reserve', handle, {
-        name: 'killswitchCUndoV1',
-        keys: agentKeys,
-        args: [...this.#calls.header(now), holdId, JSON.stringify(taken)],
-      }).catch(() => {})
-      throw error
-    }
-    if (held.refused) {
-      const undone = (await this.#onAgentSlot('reserve', handle, {
-        name: 'killswitchCUndoV1',
-        keys: agentKeys,
-        args: [...this.#calls.header(now), holdId, JSON.stringify(held.held)],
-      })) as LedgerReply
-      return ['cap', undone[1], held.refused.refusal, held.available]
-    }
-    for (const id of held.created) await this.#index(this.#keys.budgets, 'seq', id)
-    const carried = this.#takeBuffered(handle)
-    try {
-      return (await this.#onAgentSlot('reserve', handle, {
-        name: 'killswitchCConfirmV1',
-        keys: [...agentKeys, this.#keys.activity(handle)],
-        args: [
-          ...this.#calls.header(now),
-          holdId,
-          JSON.stringify(held.held),
-          ...entryArgs(request.audit),
-          ...(activity?.args ?? NO_ACTIVITY),
-          ...carried.map((entry) => JSON.stringify(entry)),
-        ],
-      })) as LedgerReply
-    } catch (error) {
-      this.#auditBuffer = carried.concat(this.#auditBuffer)
-      throw error
-    }
-  }
-
-  /** A budget script on the budget's slot (cluster): routed by its record, run with its prefix. */
-  #onBudgetSlot(call: ScriptCall, id: string): ScriptCall {
-    if (!this.#cluster) return call
-    const slot = this.#keys.budget(id)
-    const args = [...call.args]
-    args[4] = slot.slot
-    const name =
-      call.name === 'killswitchCreateBudgetV2'
-        ? 'killswitchCCreateBudgetV1'
-        : 'killswitchCUpdateBudgetV1'
-    return { name: name, keys: [slot.record], args }
+  /** A budget script: on a cluster, on the budget's slot. */
+  #onBudgetSlot(call: ScriptCall, id: unknown): ScriptCall {
+    return this.#cluster ? this.#cluster.onBudgetSlot(call, String(id)) : call
   }
 
   /** Budget records by id (every budget without ids): one script, or one read per slot. */
   async #budgets(operation: string, ids: string[]): Promise<unknown[]> {
-    if (!this.#cluster) return (await this.#run(operation, this.#calls.budgets(ids))) as unknown[]
-    return this.#call(operation, async () => {
-      const all = ids.length > 0 ? ids : await this.#client.zrange(this.#keys.budgets, '0', '-1')
-      const records = await Promise.all(
-        all.map((id) => this.#client.hgetall(this.#keys.budget(id).record)),
-      )
-      return records.map((record) => Object.entries(record).flat())
-    })
-  }
-
-  /** Approvals on a cluster: read on each agent's slot, in the global order. */
-  async #clusterApprovals(
-    operation: string,
-    now: number,
-    status: string | undefined,
-    ids: string[],
-  ): Promise<LedgerReply> {
-    if (!Number.isSafeInteger(now) || now < 0) return ['invalid', 'now']
-    return this.#call(operation, async () => {
-      const all = ids.length > 0 ? ids : await this.#client.zrange(this.#keys.approvals, '0', '-1')
-      const handles = await Promise.all(
-        all.map((id) => this.#client.get(this.#keys.approvalAgent(id))),
-      )
-      const byAgent = new Map<string, string[]>()
-      all.forEach((id, i) => {
-        const handle = handles[i]
-        if (handle) byAgent.set(handle, [...(byAgent.get(handle) ?? []), id])
-      })
-      const found = new Map<string, unknown>()
-      await Promise.all(
-        [...byAgent].map(async ([handle, mine]) => {
-          const [, records] = (await this.#send(operation, {
-            name: 'killswitchCApprovalsV1',
-            keys: [this.#keys.ledger(handle)[0] as string],
-            args: [
-              ...this.#calls.header(now),
-              this.#keys.levelPrefix(handle),
-              status ?? '',
-              ...mine,
-            ],
-          })) as [string, string[][]]
-          for (const fields of records)
-            found.set(fields[fields.indexOf('id') + 1] as string, fields)
-        }),
-      )
-      return ['ok', all.flatMap((id) => (found.has(id) ? [found.get(id)] : []))]
-    })
-  }
-
-  /** Adds to a global index of the cluster (its own slot), kept where it was if present. */
-  async #index(index: string, score: 'seq' | 'time', member: string): Promise<void> {
-    const counter =
-      index === this.#keys.budgets
-        ? this.#keys.budgetSeq
-        : index === this.#keys.approvals
-          ? this.#keys.approvalSeq
-          : this.#keys.agentSeq
-    await this.#send('update an index', {
-      name: 'killswitchCIndexV1',
-      keys: [index, counter],
-      args: [score, member],
-    })
+    if (this.#cluster) return this.#cluster.budgets(operation, ids)
+    return (await this.#run(operation, this.#calls.budgets(ids))) as unknown[]
   }
 
   #found(reply: unknown, now: number): AgentRecord | undefined {
@@ -1024,9 +800,6 @@ class RedisStore implements Store {
     )
   }
 }
-
-/** Scripts that reach keys of several slots: never sent to a cluster (it would refuse them). */
-const NOT_ON_CLUSTER = new Set<string>(['killswitchDecideApprovalV2', 'killswitchApprovalsV2'])
 
 /** The value of a field of a new agent, for the message of a refused one. */
 function fieldOf(record: NewAgentRecord, field: unknown): unknown {
