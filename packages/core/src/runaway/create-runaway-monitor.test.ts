@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { AgentPolicy } from '../policy.js'
 import type { ActivityEvent, AgentRecord, Store } from '../store.js'
@@ -417,6 +418,80 @@ describe('createRunawayMonitor', () => {
     }
     await expect(createRunawayMonitor(broken).observe(agent, search({}), T0)).rejects.toThrow(
       'connection refused',
+    )
+  })
+})
+
+describe('monitor.judge: what rode on a reserve, judged in place', () => {
+  it('gives exactly the verdicts observe gives with the window cut at each event', async () => {
+    const observation = fc.oneof(
+      fc.record({
+        kind: fc.constant('tool_call' as const),
+        tool: fc.constantFrom('search', 'fetch'),
+        args: fc.record({ q: fc.constantFrom('acme', 'acme 2', 'prices') }),
+      }),
+      fc.record({
+        kind: fc.constant('tool_result' as const),
+        tool: fc.constantFrom('search', 'fetch'),
+        ok: fc.boolean(),
+      }),
+      fc.record({ kind: fc.constant('model_call' as const), model: fc.constant('m') }),
+      fc.record({
+        kind: fc.constant('model_result' as const),
+        model: fc.constant('m'),
+        costMicros: fc.constantFrom(0, 500_000, 3_000_000),
+        outputHash: fc.constantFrom('a', 'b'),
+      }),
+      fc.record({ kind: fc.constant('error' as const), source: fc.constant('model' as const) }),
+      fc.record({
+        kind: fc.constant('payment' as const),
+        costMicros: fc.constantFrom(1_000_000, 4_000_000),
+        payee: fc.constant('x'),
+      }),
+    )
+    const step = fc.record({
+      observation,
+      runId: fc.constantFrom(undefined, 'run-1'),
+      dt: fc.integer({ min: 0, max: 3_000 }),
+      // The event waits for a call to carry it (a result), or goes with the next write.
+      carried: fc.boolean(),
+    })
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 80 }), async (steps) => {
+        const runaway = {
+          historySize: 24,
+          spendVelocity: { warnUsd: 5, tripUsd: 12 },
+          errorStreak: { warnAt: 2, tripAt: 4 },
+          noProgress: { warnAt: 2, tripAt: 3 },
+        }
+        const a = await setup(runaway)
+        const b = await setup(runaway)
+        const window: ActivityEvent[] = []
+        let batch: Observation[] = []
+        let now = T0
+        for (const { observation: given, runId, dt, carried } of steps) {
+          now += dt
+          const observation = { ...given, ...(runId ? { runId } : {}) } as Observation
+          batch.push(observation)
+          if (carried && steps.at(-1)?.observation !== given) continue
+          // The batch is written in one store operation, then each event judged in turn.
+          for (const each of batch) {
+            const event = a.monitor.activity?.(a.agent, each, now)?.event
+            if (event) window.push(event)
+          }
+          if (window.length > 24) window.splice(0, window.length - 24)
+          const written = window.slice()
+          for (let i = 0; i < batch.length; i++) {
+            const end = Math.max(1, written.length - (batch.length - 1 - i))
+            const each = batch[i] as Observation
+            const observed = await a.monitor.observe(a.agent, each, now, written.slice(0, end))
+            const judged = b.monitor.judge?.(b.agent, each, now, written, end)
+            expect(judged).toEqual(observed)
+          }
+          batch = []
+        }
+      }),
+      { numRuns: 150 },
     )
   })
 })
