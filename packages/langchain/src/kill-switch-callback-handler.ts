@@ -17,6 +17,7 @@ import {
 import { BaseCallbackHandler } from '@langchain/core/callbacks/base'
 import type { KillSwitchOptions } from './kill-switch-options.js'
 import { identityFromLsParams, type ModelNaming } from './model-identity.js'
+import { providerMessage } from './model-input.js'
 import { type Args, deltaText } from './output-counter.js'
 import { modelCallResult } from './usage.js'
 
@@ -74,7 +75,8 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
   override async handleChatModelStart(
     ...[, messages, runId, parentRunId, extra, , metadata]: Args<'handleChatModelStart'>
   ) {
-    await this.#start(runId, parentRunId, metadata, { messages, tools: toolsOf(extra) })
+    const input = { messages: messages.flat().map(providerMessage), tools: toolsOf(extra) }
+    await this.#start(runId, parentRunId, metadata, input)
   }
 
   override async handleLLMStart(

@@ -26,9 +26,15 @@ export function modelInput(parts: ModelInputParts): unknown {
   return { messages: messages.map(providerMessage), tools: (parts.tools ?? []).map(toolSchema) }
 }
 
-// What a provider receives of a message: its role, content and tool calls, not LangChain's
-// bookkeeping (ids, metadata, serialisation fields), which would inflate the bound.
-function providerMessage(message: BaseMessage): unknown {
+/**
+ * What a provider receives of a message: its role, content and tool calls, not LangChain's
+ * bookkeeping (ids, metadata, serialisation fields), which would inflate the bound and cost
+ * a LangChain `toJSON` (tens of µs) to size.
+ *
+ * @example
+ * const input = { messages: messages.flat().map(providerMessage) }
+ */
+export function providerMessage(message: BaseMessage): unknown {
   const toolCalls = (message as { tool_calls?: unknown[] }).tool_calls
   return {
     role: message.getType(),

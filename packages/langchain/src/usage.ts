@@ -30,7 +30,9 @@ export function toTokenUsage(metadata: UsageMetadata | undefined | null): TokenU
 /** The model's answer as the core settles it: usage, text and tool calls. */
 export function modelCallResult(message: unknown): ModelCallResult {
   if (!AIMessage.isInstance(message)) return {}
-  const result: ModelCallResult = { text: message.text }
+  // `text` converts the content to standard blocks (tens of µs): plain content is the text.
+  const text = typeof message.content === 'string' ? message.content : message.text
+  const result: ModelCallResult = { text }
   const usage = toTokenUsage(message.usage_metadata)
   if (usage !== undefined) result.usage = usage
   if (message.tool_calls !== undefined && message.tool_calls.length > 0) {
