@@ -68,7 +68,10 @@ export function watchModelStream<Part>(
   const ready: Part[] = []
   let sourceDone = false
   let delivered: (() => void) | undefined
+  // One timer per idle period, not one per part: it checks when the consumer last asked.
   let idleTimer: ReturnType<typeof setTimeout> | undefined
+  // Since when the consumer has owed a read (undefined while a read is pending).
+  let owedSince: number | undefined
   let text = ''
   let providerError: unknown
   const toolCalls: Array<{ name: string; args: unknown }> = []
@@ -79,17 +82,26 @@ export function watchModelStream<Part>(
   const end = (next: 'settled' | 'stopped') => {
     state = next
     call.signal.removeEventListener('abort', onStopped)
-    disarmIdle()
+    clearIdle()
   }
 
   function armIdle(): void {
-    disarmIdle()
     if (state !== 'open' || !Number.isFinite(idleConsumerMs)) return
-    idleTimer = setTimeout(() => {
-      void stop(new StreamAbandonedError(call.ticket.model, idleConsumerMs), true)
-    }, idleConsumerMs)
+    owedSince = performance.now()
+    idleTimer ??= setTimeout(checkIdle, idleConsumerMs)
+  }
+  function checkIdle(): void {
+    idleTimer = undefined
+    if (state !== 'open' || owedSince === undefined) return
+    const left = idleConsumerMs - (performance.now() - owedSince)
+    if (left > 0) idleTimer = setTimeout(checkIdle, left)
+    else void stop(new StreamAbandonedError(call.ticket.model, idleConsumerMs), true)
   }
   function disarmIdle(): void {
+    owedSince = undefined
+  }
+  function clearIdle(): void {
+    owedSince = undefined
     if (idleTimer !== undefined) clearTimeout(idleTimer)
     idleTimer = undefined
   }
