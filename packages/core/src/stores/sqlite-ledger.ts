@@ -85,10 +85,27 @@ export const PRUNE_BATCH = 256
 /** Agents whose activity window this process mirrors (least recently used dropped first). */
 const WINDOWS_KEPT = 10_000
 
+/**
+ * A process trims an agent's activity rows once per this many of its own writes, not at
+ * each: the trim walks `keep` index entries and rewrites the table's oldest pages. Reads take
+ * the last `keep` rows, so the few extra rows (at most this many per process) change
+ * nothing but the file's size.
+ */
+const ACTIVITY_TRIM_EVERY = 64
+
+/** This process's copy of an agent's activity window. */
+interface WindowMirror {
+  /** The last activity seq read. */
+  seq: number
+  events: ActivityEvent[]
+  /** Rows this process wrote since it last trimmed the agent's rows. */
+  untrimmed: number
+}
+
 export class SqliteLedger implements LedgerStorage {
   readonly #origin: string
   /** Each agent's activity window as this process last read it, and the last seq read. */
-  readonly #windows = new Map<string, { seq: number; events: ActivityEvent[] }>()
+  readonly #windows = new Map<string, WindowMirror>()
   readonly #sql: Record<keyof typeof SQL, StatementSync>
   #current: CurrentAgent | undefined
   readonly #columns = new ParsedAgentColumns()
@@ -382,7 +399,7 @@ export class SqliteLedger implements LedgerStorage {
     const result = ledger.reserve(this, request)
     // In the same transaction: the window is recorded only for a granted hold.
     if (result.ok && request.activity) {
-      result.activity = this.recordActivity(
+      result.activity = this.#appendActivity(
         request.handle,
         request.activity.events,
         request.activity.keep,
@@ -420,20 +437,32 @@ export class SqliteLedger implements LedgerStorage {
   recordActivity(handle: string, events: readonly ActivityEvent[], keep: number): ActivityEvent[] {
     // An unknown agent has no window to keep (as in the memory store).
     if (!this.#sql.exists.get(handle)) return [...events]
+    return this.#appendActivity(handle, events, keep)
+  }
+
+  /** Appends to a known agent's window and answers the window (its last `keep` events). */
+  #appendActivity(handle: string, events: readonly ActivityEvent[], keep: number): ActivityEvent[] {
     const size = Math.max(1, Math.floor(keep))
     for (const event of events) this.#sql.insertActivity.run(handle, JSON.stringify(event))
-    this.#sql.trimActivity.run({ handle, keep: size })
+    const mirror = this.#windows.get(handle)
+    // A process new to the agent trims first: the rows left by earlier ones are bounded too.
+    const untrimmed = mirror === undefined ? ACTIVITY_TRIM_EVERY : mirror.untrimmed + events.length
+    if (untrimmed >= ACTIVITY_TRIM_EVERY) this.#sql.trimActivity.run({ handle, keep: size })
     // Only the rows written since this process last read the window are read and parsed
     // (seq follows commit order: the write lock is held), not the whole window each call.
-    const mirror = this.#windows.get(handle) ?? { seq: 0, events: [] }
-    const rows = this.#sql.activitySince.all(handle, mirror.seq) as { seq: number; event: string }[]
+    const seq = mirror?.seq ?? 0
+    const rows = this.#sql.activitySince.all(handle, seq) as { seq: number; event: string }[]
     const fresh = rows.length >= size ? rows.slice(-size) : rows
-    const window = [...mirror.events, ...fresh.map(toActivityEvent)].slice(-size)
+    const window = [...(mirror?.events ?? []), ...fresh.map(toActivityEvent)].slice(-size)
     const last = rows.at(-1)
     this.#windows.delete(handle)
     if (this.#windows.size >= WINDOWS_KEPT)
       this.#windows.delete(this.#windows.keys().next().value as string)
-    this.#windows.set(handle, { seq: last ? last.seq : mirror.seq, events: window })
+    this.#windows.set(handle, {
+      seq: last ? last.seq : seq,
+      events: window,
+      untrimmed: untrimmed >= ACTIVITY_TRIM_EVERY ? 0 : untrimmed,
+    })
     return window
   }
 

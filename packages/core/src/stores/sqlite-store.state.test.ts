@@ -170,4 +170,25 @@ describe('sqliteStore on disk', () => {
     expect(third?.limits).toEqual([{ amountMicros: 500, per: 'day' }])
     expect(third?.policy).toEqual(first?.policy)
   })
+
+  it('trims activity rows every 64 writes: windows stay exact, rows stay bounded', async () => {
+    const path = newPath()
+    const store = open(path)
+    const peer = open(path)
+    await store.createAgent(testAgentRecord('busy', 1_000))
+    const event = (i: number) => ({ at: i, kind: 'model', key: `k${i}` }) as never
+    const rows = () =>
+      raw(path, (db) =>
+        db.prepare("SELECT COUNT(*) AS n FROM activity WHERE handle = 'busy'").get(),
+      )
+    for (let i = 0; i < 500; i++) {
+      const writer = i % 3 === 0 ? peer : store
+      const window = await writer.recordActivity('busy', event(i), 10)
+      expect(window.map((item) => (item as { at: number }).at)).toEqual(
+        Array.from({ length: Math.min(10, i + 1) }, (_, k) => Math.max(0, i - 9) + k),
+      )
+      // Each of the two processes leaves at most 64 untrimmed rows past the window.
+      expect((rows() as { n: number }).n).toBeLessThanOrEqual(10 + 2 * 64)
+    }
+  })
 })

@@ -91,6 +91,15 @@ const IDENTITY_CHECK_MS = 1
  * such as `.killswitch/` is never committed). Opening a file written by a newer version of
  * this package is refused, never downgraded.
  *
+ * Durability: an operation answers only once its transaction has committed to the WAL. With
+ * `synchronous = NORMAL` (WAL mode) a commit survives the crash of any process, SIGKILL
+ * included, which is the threat a kill switch plans for. The WAL is fsynced at checkpoints,
+ * not at each commit: an operating-system crash or a power loss may undo the transactions
+ * committed since the last checkpoint (never corrupt the file). A reserve undone that way
+ * frees its hold, a settle undone that way forgets its spend. That, and no more, is what an
+ * acknowledged operation may lose; `synchronous = FULL` would close it at an fsync per
+ * transaction (a multiple of the whole transaction's cost).
+ *
  * @example
  * import { createKillSwitch, sqliteStore } from '@killswitch/core'
  * const ks = createKillSwitch({ store: sqliteStore('.killswitch/state.db') })
@@ -151,8 +160,10 @@ class SqliteStore implements Store {
       throw this.#unavailable('open the file', error)
     }
     try {
-      // WAL: readers never block the writer. synchronous=NORMAL: a commit survives a crash of
-      // any process (the kill switch's threat); only a power loss may drop the last commits.
+      // WAL: readers never block the writer; risks nothing (the -wal and -shm files must stay
+      // beside the database, on a local disk). synchronous=NORMAL: a commit survives a crash
+      // of any process (the kill switch's threat); an OS crash or power loss may undo the
+      // commits since the last checkpoint (see the durability note on sqliteStore).
       this.#db.exec('PRAGMA journal_mode = WAL')
       restrictToOwner(path)
       this.#identity = fileIdentity(path)
