@@ -9,7 +9,7 @@ import { createAgent } from 'langchain'
 import { describe, expect, it } from 'vitest'
 import { KillSwitchCallbackHandler } from './kill-switch-callback-handler.js'
 import { killSwitchMiddleware } from './kill-switch-middleware.js'
-import { TEST_MODEL, testAgent } from './test-kit.js'
+import { TEST_MODEL, testAgent } from './testing/test-kit.js'
 
 // 250 tokens at $1 per thousand: $0.25 a call.
 const usage_metadata = { input_tokens: 200, output_tokens: 50, total_tokens: 250 }

@@ -9,12 +9,12 @@ import { createAgent } from 'langchain'
 import { afterEach, describe, expect, it } from 'vitest'
 import { KillSwitchCallbackHandler } from './kill-switch-callback-handler.js'
 import { killSwitchMiddleware } from './kill-switch-middleware.js'
-import { TEST_MODEL, type TestAgent, testAgent } from './test-kit.js'
 import {
   type OpenAIServer,
   type OpenAIServerOptions,
   openAIServer,
 } from './testing/openai-server.js'
+import { TEST_MODEL, type TestAgent, testAgent } from './testing/test-kit.js'
 
 // TEST_PRICES: $1 per thousand tokens in and out.
 const MICROS_PER_TOKEN = 1000

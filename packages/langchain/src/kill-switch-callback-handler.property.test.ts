@@ -5,7 +5,7 @@ import { fakeModel } from '@langchain/core/testing'
 import fc from 'fast-check'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { KillSwitchCallbackHandler } from './kill-switch-callback-handler.js'
-import { TEST_MODEL, testAgent } from './test-kit.js'
+import { TEST_MODEL, testAgent } from './testing/test-kit.js'
 
 const prompt = ChatPromptTemplate.fromMessages([['human', 'Summarise: {text}']])
 

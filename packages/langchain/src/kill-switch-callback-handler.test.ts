@@ -7,7 +7,7 @@ import { fakeModel } from '@langchain/core/testing'
 import { FakeStreamingChatModel } from '@langchain/core/utils/testing'
 import { describe, expect, it, vi } from 'vitest'
 import { KillSwitchCallbackHandler } from './kill-switch-callback-handler.js'
-import { searchTool, TEST_MODEL, testAgent } from './test-kit.js'
+import { searchTool, TEST_MODEL, testAgent } from './testing/test-kit.js'
 
 const usage_metadata = { input_tokens: 200, output_tokens: 50, total_tokens: 250 }
 const chainPrompt = ChatPromptTemplate.fromMessages([['human', 'Summarise: {text}']])

@@ -12,7 +12,7 @@ import { calcPrice } from '@pydantic/genai-prices'
 import { createAgent } from 'langchain'
 import { describe, expect, it, vi } from 'vitest'
 import { killSwitchMiddleware } from './kill-switch-middleware.js'
-import { TEST_MODEL, testAgent } from './test-kit.js'
+import { TEST_MODEL, testAgent } from './testing/test-kit.js'
 
 const question = { messages: [new HumanMessage('Summarise the incident report.')] }
 

@@ -12,7 +12,7 @@ import { createAgent, modelRetryMiddleware, tool } from 'langchain'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { killSwitchMiddleware } from './kill-switch-middleware.js'
-import { searchTool, TEST_MODEL, testAgent } from './test-kit.js'
+import { searchTool, TEST_MODEL, testAgent } from './testing/test-kit.js'
 
 const question = { messages: [new HumanMessage('Find everything about kill switches.')] }
 

@@ -10,7 +10,7 @@ import { createAgent } from 'langchain'
 import { describe, expect, it } from 'vitest'
 import { KillSwitchCallbackHandler } from './kill-switch-callback-handler.js'
 import { killSwitchMiddleware } from './kill-switch-middleware.js'
-import { searchTool, TEST_MODEL, testAgent } from './test-kit.js'
+import { searchTool, TEST_MODEL, testAgent } from './testing/test-kit.js'
 
 const usage_metadata = { input_tokens: 20, output_tokens: 5, total_tokens: 25 }
 const question = { messages: [new HumanMessage('Search for it.')] }
