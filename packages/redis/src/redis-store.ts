@@ -30,6 +30,7 @@ import {
 } from '@killswitch/core'
 import { Cluster, Redis } from 'ioredis'
 import { ActivityMirror, type ActivitySend } from './redis-activity-mirror.js'
+import { AuditBuffer } from './redis-audit-buffer.js'
 import { AuditRetentionPass } from './redis-audit-retention.js'
 import { ClusterRouting, type LedgerReply } from './redis-cluster-routing.js'
 import {
@@ -128,7 +129,7 @@ class RedisStore implements Store {
   readonly #auditRetention: AuditRetentionPass | undefined
   #subscriber: Redis | undefined
   #feed: RedisEventFeed | undefined
-  #auditBuffer: AuditEntry[] = []
+  readonly #audit = new AuditBuffer()
   #flushTimer: NodeJS.Immediate | NodeJS.Timeout | undefined
   #everReady = false
   #closed = false
@@ -171,10 +172,8 @@ class RedisStore implements Store {
           call: (operation, command) => this.#call(operation, command),
           send: (operation, call) => this.#send(operation, call),
           unavailable: (operation, error) => this.#unavailable(operation, error),
-          takeBuffered: (handle) => this.#takeBuffered(handle),
-          giveBack: (entries) => {
-            this.#auditBuffer = entries.concat(this.#auditBuffer)
-          },
+          takeBuffered: (handle) => this.#audit.take(handle),
+          giveBack: (entries) => this.#audit.giveBack(entries),
         })
       : undefined
     if (options.auditRetentionMs !== undefined) {
@@ -536,7 +535,7 @@ class RedisStore implements Store {
 
   appendAudit(entry: AuditEntry): void {
     if (this.#closed) throw this.#unavailable('append to the audit log', new Error('closed'))
-    this.#auditBuffer.push(entry)
+    this.#audit.push(entry)
     // Written on the next turn, batched, off the caller's path; ledger scripts of the same
     // agent carry its buffered entries along, so the log stays in call order.
     this.#flushTimer ??= setImmediate(() => this.#flushInBackground())
@@ -607,17 +606,10 @@ class RedisStore implements Store {
   }
 
   async flush(): Promise<void> {
-    if (this.#auditBuffer.length === 0) return
-    const pending = this.#auditBuffer
-    this.#auditBuffer = []
+    if (this.#audit.isEmpty) return
+    const { entries: pending, byAgent } = this.#audit.drain()
     try {
       // One script per agent (each entry gets its seq there), all in one pipeline.
-      const byAgent = new Map<string, AuditEntry[]>()
-      for (const entry of pending) {
-        const entries = byAgent.get(entry.handle) ?? []
-        entries.push(entry)
-        byAgent.set(entry.handle, entries)
-      }
       await this.#call('write the audit log', async () => {
         if (this.#cluster) return this.#cluster.appendAudit(byAgent)
         const pipeline = this.#client.pipeline() as unknown as Record<
@@ -632,7 +624,7 @@ class RedisStore implements Store {
         if (failed) throw failed[0]
       })
     } catch (error) {
-      this.#auditBuffer = pending.concat(this.#auditBuffer)
+      this.#audit.giveBack(pending)
       if (this.#options.failOpen && unreachable(error)) return
       throw error
     }
@@ -666,18 +658,18 @@ class RedisStore implements Store {
     call: ScriptCall,
     sent: Record<string, unknown>,
   ): Promise<LedgerReply> {
-    const carried = this.#takeBuffered(handle)
+    const carried = this.#audit.take(handle)
     const args = [...call.args, ...carried.map((entry) => JSON.stringify(entry))]
     let reply: LedgerReply
     try {
       reply = (await this.#run(operation, { ...call, args })) as LedgerReply
     } catch (error) {
-      this.#auditBuffer = carried.concat(this.#auditBuffer)
+      this.#audit.giveBack(carried)
       throw error
     }
     if (reply[0] === 'invalid' || reply[0] === 'zones') {
       // Nothing was written: the entries wait for the next write.
-      this.#auditBuffer = carried.concat(this.#auditBuffer)
+      this.#audit.giveBack(carried)
     }
     if (reply[0] === 'invalid' || reply[0] === 'invalid_late') {
       const field = String(reply[1])
@@ -759,18 +751,6 @@ class RedisStore implements Store {
     await withDeadline(this.#feed.ready, this.#options.commandTimeoutMs, () =>
       this.#unavailable('reserve', new Error(reason)),
     )
-  }
-
-  /** Takes this agent's buffered audit entries (at most 500, a script's argument budget). */
-  #takeBuffered(handle: string): AuditEntry[] {
-    if (this.#auditBuffer.length === 0) return []
-    const mine: AuditEntry[] = []
-    const others: AuditEntry[] = []
-    for (const entry of this.#auditBuffer) {
-      ;(entry.handle === handle && mine.length < 500 ? mine : others).push(entry)
-    }
-    this.#auditBuffer = others
-    return mine
   }
 
   #flushInBackground(): void {
