@@ -587,7 +587,9 @@ const SQL = {
   auditPage: `SELECT * FROM (SELECT * FROM audit WHERE handle = :handle AND seq < :before
       ORDER BY seq DESC LIMIT :limit)
     ORDER BY seq`,
-  insertActivity: 'INSERT INTO activity (handle, event) VALUES (?, ?)',
+  // The agent's next seq; under the write lock, so no two writers can take the same one.
+  insertActivity: `INSERT INTO activity (handle, seq, event)
+    SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2 FROM activity WHERE handle = ?1`,
   trimActivity: `DELETE FROM activity WHERE handle = :handle AND seq <= (
       SELECT seq FROM activity WHERE handle = :handle ORDER BY seq DESC LIMIT 1 OFFSET :keep)`,
   activitySince: 'SELECT seq, event FROM activity WHERE handle = ? AND seq > ? ORDER BY seq',

@@ -8,7 +8,7 @@ import type { DatabaseSync } from 'node:sqlite'
 import { StoreUnavailableError } from '../errors.js'
 
 /** The schema version this code reads and writes. */
-export const SQLITE_SCHEMA_VERSION = 6
+export const SQLITE_SCHEMA_VERSION = 7
 
 /** Migration `i` takes the schema from version `i` to `i + 1`. */
 const MIGRATIONS: readonly string[] = [
@@ -162,6 +162,20 @@ const MIGRATIONS: readonly string[] = [
     WHERE state = 'held';
   DELETE FROM holds WHERE state = 'held';
   DROP INDEX holds_live;
+  `,
+  // v7: activity rows clustered by agent (one B-tree, no separate index, no AUTOINCREMENT
+  // bookkeeping): a reserve with the detectors on writes one activity page instead of three.
+  // seq now counts per agent; it only ever orders one agent's rows.
+  `
+  CREATE TABLE activity_v7 (
+    handle TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    PRIMARY KEY (handle, seq)
+  ) STRICT, WITHOUT ROWID;
+  INSERT INTO activity_v7 (handle, seq, event) SELECT handle, seq, event FROM activity;
+  DROP TABLE activity;
+  ALTER TABLE activity_v7 RENAME TO activity;
   `,
 ]
 

@@ -46,21 +46,34 @@ describe('sqliteStore on disk', () => {
       ttlMs: 5_000,
       now: 1_000,
     })
+    for (const at of [1, 2, 3]) await before.recordActivity('old', { at } as never, 10)
     await before.close()
     // Back to what version 4 wrote: live holds among the finished ones, their indexes, no
-    // expiry bound.
+    // expiry bound, activity numbered by one AUTOINCREMENT seq.
     raw(path, (db) =>
       db.exec(`INSERT INTO holds (handle, hold_id, amount_micros, expires_at, state,
           charged_micros, updated_at, levels)
           SELECT handle, hold_id, amount_micros, expires_at, 'held', 0, updated_at, levels
           FROM live_holds;
         DROP TABLE live_holds;
+        CREATE TABLE activity_v1 (seq INTEGER PRIMARY KEY AUTOINCREMENT,
+          handle TEXT NOT NULL, event TEXT NOT NULL) STRICT;
+        INSERT INTO activity_v1 (seq, handle, event) SELECT seq, handle, event FROM activity;
+        DROP TABLE activity;
+        ALTER TABLE activity_v1 RENAME TO activity;
+        CREATE INDEX activity_by_agent ON activity (handle, seq);
         ALTER TABLE agents DROP COLUMN next_expiry;
         CREATE INDEX holds_live ON holds (handle, expires_at) WHERE state = 'held';
         CREATE INDEX holds_due ON holds (expires_at) WHERE state = 'held';
         PRAGMA user_version = 4;`),
     )
     const after = open(path)
+    // The activity window carries over the table's rebuild (v7), in order.
+    expect(
+      (await after.recordActivity('old', { at: 4 } as never, 10)).map(
+        (event) => (event as { at: number }).at,
+      ),
+    ).toEqual([1, 2, 3, 4])
     expect(await after.getAgent('old', 5_999)).toMatchObject({ heldMicros: 500, spentMicros: 0 })
     expect(await after.getAgent('old', 6_000)).toMatchObject({
       heldMicros: 0,
