@@ -7,6 +7,9 @@ import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { createKillSwitch, memoryStore, type Store, sqliteStore } from '@killswitch/core'
 import { redisStore } from '@killswitch/redis'
 import { redisUrlFromEnv } from './redis-url.ts'
@@ -28,11 +31,20 @@ export interface ThroughputRow {
 }
 
 export interface StateRow {
+  /** The store and what it keeps, e.g. `sqlite (audit kept)`, `sqlite (audit 1 h)`. */
   store: string
   calls: number
+  /** The store time the calls were spread over (the kill switch's clock), in hours. */
+  storeHours: number
   /** The sqlite file (with its WAL) after the calls, in MB; undefined for other stores. */
   fileMB?: number
+  /** sqlite: hold rows left (live, and finished ones kept for a late settle). */
+  holdRows?: number
+  /** sqlite: audit rows left. */
+  auditRows?: number
   rssBeforeMB: number
+  /** After half the calls: flat memory means the second half adds next to nothing. */
+  rssMidMB: number
   rssAfterMB: number
   heapAfterMB: number
 }
@@ -67,8 +79,13 @@ function counting(store: Store): { store: Store; count: () => number; reset: () 
   return { store: proxy, count: () => ops, reset: () => (ops = 0) }
 }
 
-async function agentOn(store: Store, detectors: boolean) {
-  const ks = createKillSwitch({ store, prices, ...(detectors ? {} : { runaway: false }) })
+async function agentOn(store: Store, detectors: boolean, now?: () => number) {
+  const ks = createKillSwitch({
+    store,
+    prices,
+    ...(detectors ? {} : { runaway: false }),
+    ...(now ? { now } : {}),
+  })
   const { credential } = await ks.agents.create({
     handle: `state-${randomUUID().slice(0, 8)}`,
     spendingCap: 1_000_000,
@@ -146,42 +163,82 @@ async function callsPerSec(store: Store, detectors: boolean, timeMs: number): Pr
 
 const mb = (bytes: number) => Math.round((bytes / 1_048_576) * 10) / 10
 
+/** A full GC before each memory reading (the bench runs without --expose-gc). */
+const collect: () => void = (() => {
+  if (globalThis.gc) return globalThis.gc
+  setFlagsFromString('--expose-gc')
+  return runInNewContext('gc') as () => void
+})()
+
+/** The process's resident memory after a full GC, in MB. */
+function rssMB(): number {
+  collect()
+  return mb(process.memoryUsage().rss)
+}
+
+/** What is left in a sqlite file: its size with the WAL, and its hold and audit rows. */
+function sqliteLeft(file: string): { fileMB: number; holdRows: number; auditRows: number } {
+  const bytes = ['', '-wal'].reduce((sum, suffix) => {
+    try {
+      return sum + statSync(`${file}${suffix}`).size
+    } catch {
+      return sum
+    }
+  }, 0)
+  const db = new DatabaseSync(file, { readOnly: true })
+  try {
+    const count = (table: string) =>
+      (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n
+    return {
+      fileMB: mb(bytes),
+      holdRows: count('holds') + count('live_holds'),
+      auditRows: count('audit'),
+    }
+  } finally {
+    db.close()
+  }
+}
+
+/**
+ * `calls` guarded calls (64 in flight) on one agent with the default detectors, spread over
+ * `storeHours` of the kill switch's clock, as a fleet's calls are spread over its day: the
+ * store's retention (finished holds 15 minutes, the audit log as configured) acts as it
+ * would. A run of 200,000 calls in two minutes of wall time with no clock would keep every
+ * finished hold, and say nothing about what a store holds at steady state.
+ */
 async function stateAfter(
   name: string,
   store: Store,
-  calls: number,
-  file?: string,
+  options: { calls: number; storeHours: number; file?: string },
 ): Promise<StateRow> {
-  const { ks, guard } = await agentOn(store, true)
-  globalThis.gc?.()
-  const rssBefore = process.memoryUsage().rss
+  const { calls, storeHours, file } = options
+  const stepMs = (storeHours * 3_600_000) / calls
+  let clock = Date.now()
+  const { ks, guard } = await agentOn(store, true, () => Math.round(clock))
+  const rssBefore = rssMB()
+  let rssMid = rssBefore
   for (let i = 0; i < calls; i += 64) {
+    const batch = Math.min(64, calls - i)
     await Promise.all(
-      Array.from({ length: Math.min(64, calls - i) }, async () => {
+      Array.from({ length: batch }, async () => {
         await guard.afterModelCall(await guard.beforeModelCall(call), usage)
       }),
     )
+    clock += batch * stepMs
+    if (i < calls / 2 && i + batch >= calls / 2) rssMid = rssMB()
   }
   await ks.close()
-  globalThis.gc?.()
-  const memory = process.memoryUsage()
-  const size =
-    file === undefined
-      ? undefined
-      : ['', '-wal'].reduce((sum, suffix) => {
-          try {
-            return sum + statSync(`${file}${suffix}`).size
-          } catch {
-            return sum
-          }
-        }, 0)
+  await store.close()
+  const rssAfter = rssMB()
   return {
     store: name,
     calls,
-    ...(size === undefined ? {} : { fileMB: mb(size) }),
-    rssBeforeMB: mb(rssBefore),
-    rssAfterMB: mb(memory.rss),
-    heapAfterMB: mb(memory.heapUsed),
+    storeHours,
+    ...(file === undefined ? {} : sqliteLeft(file)),
+    rssBeforeMB: rssBefore,
+    rssMidMB: rssMid,
+    rssAfterMB: rssAfter,
+    heapAfterMB: mb(process.memoryUsage().heapUsed),
   }
 }
 
@@ -226,13 +283,35 @@ export async function benchLedgerState(
         ratio: Math.round((offPerSec / onPerSec) * 100) / 100,
       })
     }
-    const path = sqlitePath()
-    const sqlite = sqliteStore(path)
-    results.state.push(await stateAfter('sqlite', sqlite, calls, path))
-    await sqlite.close()
-    const memory = memoryStore()
-    results.state.push(await stateAfter('memory', memory, calls))
-    await memory.close()
+    // Two hours of calls: finished holds are kept 15 minutes; the audit log for good by
+    // default, or for the hour an operator may set.
+    const storeHours = 2
+    const kept = sqlitePath()
+    results.state.push(
+      await stateAfter('sqlite (audit kept, the default)', sqliteStore(kept), {
+        calls,
+        storeHours,
+        file: kept,
+      }),
+    )
+    const hour = sqlitePath()
+    results.state.push(
+      await stateAfter(
+        'sqlite (audit kept 1 h)',
+        sqliteStore(hour, { auditRetentionMs: 3_600_000 }),
+        {
+          calls,
+          storeHours,
+          file: hour,
+        },
+      ),
+    )
+    results.state.push(
+      await stateAfter('memory (audit kept 1 h)', memoryStore({ auditRetentionMs: 3_600_000 }), {
+        calls,
+        storeHours,
+      }),
+    )
   } finally {
     rmSync(folder, { recursive: true, force: true })
   }

@@ -432,8 +432,11 @@ function ledgerStateSection(results: Results): string {
   const grown = state.state.map((row) => [
     row.store,
     row.calls.toLocaleString('en-US'),
+    `${row.storeHours} h`,
     row.fileMB === undefined ? '' : `${row.fileMB} MB`,
-    `${row.rssBeforeMB} -> ${row.rssAfterMB} MB`,
+    row.holdRows === undefined ? '' : row.holdRows.toLocaleString('en-US'),
+    row.auditRows === undefined ? '' : row.auditRows.toLocaleString('en-US'),
+    `${row.rssBeforeMB} -> ${row.rssMidMB} -> ${row.rssAfterMB} MB`,
     `${row.heapAfterMB} MB`,
   ])
   return [
@@ -447,9 +450,21 @@ function ledgerStateSection(results: Results): string {
     '',
     table(['store', 'calls/s on', 'calls/s off', 'off / on', 'target', 'verdict'], throughput),
     '',
-    'What is left after many guarded calls (detectors on; settled hold ids are pruned after 15 minutes, so a run shorter than that keeps them all; the audit log is kept unless a retention is set):',
+    "What is left after many guarded calls on one agent (detectors on), spread over hours of the kill switch's clock as a fleet's calls are: finished holds are kept 15 minutes for a late settle (lapsed ones 7 days), then pruned in small batches; the audit log is kept for good unless `auditRetentionMs` is set (about 0.6 KB per call on sqlite); the sqlite file keeps its largest size and reuses the pages pruning frees. Process RSS after a full GC: before, after half the calls, after all of them (flat: the second half adds next to nothing).",
     '',
-    table(['store', 'calls', 'sqlite file', 'process RSS', 'heap after'], grown),
+    table(
+      [
+        'store',
+        'calls',
+        'store time',
+        'sqlite file',
+        'hold rows',
+        'audit rows',
+        'process RSS',
+        'heap after',
+      ],
+      grown,
+    ),
   ].join('\n')
 }
 
