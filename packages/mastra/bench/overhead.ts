@@ -1,18 +1,24 @@
-// What the kill switch adds to a Mastra agent run: the same Agent on the bare mock model,
-// then with the model wrapper and with the processor, generate and stream, measured in the
-// same run (tinybench). The ledger is the in-memory store, so this is the adapter's and the
-// guard's own cost, not a network store's. Runaway detection is off here: thousands of calls
-// a second would (rightly) trip the call-rate detector.
-// Run alone: npm run x -- node packages/mastra/bench/overhead.ts
-import type { LanguageModelV4StreamPart } from '@ai-sdk/provider'
+// What the kill switch adds to a Mastra agent run. The target rows ("vs a no-op ...") put
+// each hook beside a no-op hook of the same kind, in the same run: the processor beside a
+// processor with the same four hooks that only pass through, killSwitchModel beside the same
+// model wrapped with a pass-through middleware, the tool hooks beside hooks that do nothing.
+// The other rows are context: the bare model, without any hook. Rounds interleave baseline and
+// guarded call by call, and a row is the median of the rounds' medians. The ledger is the
+// in-memory store, so this is the adapter's and the guard's own cost, not a network store's.
+// Runaway detection is off here: thousands of calls a second would (rightly) trip the
+// call-rate detector.
+// Run alone: npm run x -- node packages/mastra/bench/overhead.ts (after a build)
+import type { LanguageModelV4Middleware, LanguageModelV4StreamPart } from '@ai-sdk/provider'
 import { createKillSwitch } from '@killswitch/core'
-import { killSwitchModel, killSwitchProcessor } from '@killswitch/mastra'
+import { killSwitchModel, killSwitchProcessor, killSwitchToolHooks } from '@killswitch/mastra'
 import { Agent, type AgentConfig } from '@mastra/core/agent'
 import type { MastraModelConfig } from '@mastra/core/llm'
 import { Mastra } from '@mastra/core/mastra'
 import type { Processor } from '@mastra/core/processors'
+import { createTool } from '@mastra/core/tools'
+import { wrapLanguageModel } from 'ai'
 import { MockLanguageModelV4 } from 'ai/test'
-import { Bench } from 'tinybench'
+import { z } from 'zod'
 
 export interface OverheadRow {
   name: string
@@ -23,23 +29,32 @@ export interface OverheadRow {
 
 const MODEL = 'bench-model'
 const ROUNDS = 9
+const CALLS_PER_ROUND = 30
 const usage = {
   inputTokens: { total: 20, noCache: 20, cacheRead: 0, cacheWrite: 0 },
   outputTokens: { total: 5, text: 5, reasoning: 0 },
 }
 const finishReason = { unified: 'stop' as const, raw: 'stop' }
 
-/** A one-step answer, generate and stream. */
-function mockModel() {
+/** A one-step answer, generate and stream; with `tool`, a `search` call first. */
+function mockModel(tool = false) {
+  // The first step asks for the tool; once its result is in the prompt, the model answers.
+  const asks = (prompt: ReadonlyArray<{ role: string }>) =>
+    tool && !prompt.some((message) => message.role === 'tool')
   return new MockLanguageModelV4({
     provider: 'mock',
     modelId: MODEL,
-    doGenerate: async () => ({
-      content: [{ type: 'text', text: 'ok, done' }],
-      finishReason,
-      usage,
-      warnings: [],
-    }),
+    doGenerate: async ({ prompt }) =>
+      asks(prompt)
+        ? {
+            content: [
+              { type: 'tool-call', toolCallId: 'call-1', toolName: 'search', input: '{"q":"x"}' },
+            ],
+            finishReason: { unified: 'tool-calls' as const, raw: 'tool_calls' },
+            usage,
+            warnings: [],
+          }
+        : { content: [{ type: 'text', text: 'ok, done' }], finishReason, usage, warnings: [] },
     doStream: async () => ({
       stream: new ReadableStream<LanguageModelV4StreamPart>({
         start(controller) {
@@ -56,7 +71,33 @@ function mockModel() {
 }
 
 /** @mastra/core 1.71's bundled provider types predate ai 7's (see killSwitchModel). */
-const asMastraModel = (model: MockLanguageModelV4) => model as unknown as MastraModelConfig
+const asMastraModel = (model: unknown) => model as MastraModelConfig
+
+/** A model wrapper that only passes through: the no-op of killSwitchModel's kind. */
+const noopMiddleware: LanguageModelV4Middleware = {
+  specificationVersion: 'v4',
+  wrapGenerate: ({ doGenerate }) => doGenerate(),
+  wrapStream: async ({ doStream }) => {
+    const started = await doStream()
+    return { ...started, stream: started.stream.pipeThrough(new TransformStream()) }
+  },
+}
+
+/** A processor with the kill switch processor's four hooks, each passing through. */
+const noopProcessor = {
+  id: 'noop',
+  processInputStep: () => undefined,
+  processOutputStream: async ({ part }) => part,
+  processOutputStep: async ({ messageList }) => messageList,
+  processOutputResult: async ({ messageList }) => messageList,
+} satisfies Processor
+
+const search = createTool({
+  id: 'search',
+  description: 'Searches.',
+  inputSchema: z.object({ q: z.string() }),
+  execute: async () => ({ hits: 1 }),
+})
 
 export async function benchMastraOverhead(): Promise<OverheadRow[]> {
   const ks = createKillSwitch({
@@ -69,26 +110,29 @@ export async function benchMastraOverhead(): Promise<OverheadRow[]> {
     new Agent({ id, name: id, instructions: 'Answer briefly.', ...options })
 
   const processor = killSwitchProcessor(guard)
-  // Any processor costs Mastra a processor workflow per run: this one does nothing, to
-  // separate Mastra's processor machinery from the kill switch's own work.
-  const noop = {
-    id: 'noop',
-    processInputStep: () => undefined,
-    processOutputStream: async ({ part }) => part,
-  } satisfies Processor
+  const processors = (which: typeof processor | typeof noopProcessor) => ({
+    model: asMastraModel(mockModel()),
+    inputProcessors: [which],
+    outputProcessors: [which],
+  })
+  const withTool = (hooks: AgentConfig['hooks']) => ({
+    model: asMastraModel(mockModel(true)),
+    tools: { search },
+    hooks,
+  })
   const agents = {
     bare: agent('bare', { model: asMastraModel(mockModel()) }),
     wrapped: agent('wrapped', { model: killSwitchModel(mockModel(), guard) }),
-    processed: agent('processed', {
-      model: asMastraModel(mockModel()),
-      inputProcessors: [processor],
-      outputProcessors: [processor],
+    noopWrapped: agent('noopWrapped', {
+      model: asMastraModel(wrapLanguageModel({ model: mockModel(), middleware: noopMiddleware })),
     }),
-    noop: agent('noop', {
-      model: asMastraModel(mockModel()),
-      inputProcessors: [noop],
-      outputProcessors: [noop],
-    }),
+    processed: agent('processed', processors(processor)),
+    noopProcessed: agent('noopProcessed', processors(noopProcessor)),
+    hooked: agent('hooked', withTool(killSwitchToolHooks(guard))),
+    noopHooked: agent(
+      'noopHooked',
+      withTool({ beforeToolCall: () => {}, afterToolCall: () => {} }),
+    ),
   }
   // Silences Mastra's logger, as an application would configure it.
   new Mastra({ agents, logger: false })
@@ -99,53 +143,79 @@ export async function benchMastraOverhead(): Promise<OverheadRow[]> {
     const output = await which.stream('Summarise the report.')
     await output.consumeStream()
   }
+  const { bare, wrapped, noopWrapped, processed, noopProcessed, hooked, noopHooked } = agents
   const pairs: Array<[string, () => Promise<unknown>, () => Promise<unknown>]> = [
-    ['agent.generate: killSwitchModel', generate(agents.bare), generate(agents.wrapped)],
-    ['agent.stream: killSwitchModel', stream(agents.bare), stream(agents.wrapped)],
-    ['agent.generate: killSwitchProcessor', generate(agents.bare), generate(agents.processed)],
-    ['agent.stream: killSwitchProcessor', stream(agents.bare), stream(agents.processed)],
+    [
+      'agent.generate: killSwitchProcessor vs a no-op processor',
+      generate(noopProcessed),
+      generate(processed),
+    ],
     [
       'agent.stream: killSwitchProcessor vs a no-op processor',
-      stream(agents.noop),
-      stream(agents.processed),
+      stream(noopProcessed),
+      stream(processed),
     ],
+    [
+      'agent.generate: killSwitchModel vs a no-op model wrapper',
+      generate(noopWrapped),
+      generate(wrapped),
+    ],
+    [
+      'agent.stream: killSwitchModel vs a no-op model wrapper',
+      stream(noopWrapped),
+      stream(wrapped),
+    ],
+    [
+      'agent.generate with a tool step: killSwitchToolHooks vs a no-op tool hook',
+      generate(noopHooked),
+      generate(hooked),
+    ],
+    ['agent.generate: killSwitchModel', generate(bare), generate(wrapped)],
+    ['agent.stream: killSwitchModel', stream(bare), stream(wrapped)],
+    ['agent.generate: killSwitchProcessor', generate(bare), generate(processed)],
+    ['agent.stream: killSwitchProcessor', stream(bare), stream(processed)],
   ]
   // Warm every path first: the first task measured would otherwise pay for the JIT.
-  for (const [, bare, guarded] of pairs) {
-    for (let i = 0; i < 50; i++) {
-      await bare()
+  for (const [, baseline, guarded] of pairs) {
+    for (let i = 0; i < 30; i++) {
+      await baseline()
       await guarded()
     }
   }
 
-  // Several short rounds, baseline and guarded side by side in each, and the median of the
-  // rounds' medians: load from other processes drifts over seconds, and this way it weighs
-  // on both sides alike instead of on whichever task ran during a busy second.
-  const rounds: Array<Map<string, number>> = []
+  // Call by call, baseline and guarded side by side (which goes first alternates), in
+  // several rounds, and the median of the rounds' medians: load from other processes drifts
+  // over seconds, and this way it weighs on both sides alike.
+  const samples = pairs.map(() => ({ baseline: [] as number[], guarded: [] as number[] }))
+  const time = async (task: () => Promise<unknown>, into: number[]) => {
+    const start = performance.now()
+    await task()
+    into.push((performance.now() - start) * 1000)
+  }
+  const rounds = pairs.map(() => ({ baseline: [] as number[], guarded: [] as number[] }))
   for (let round = 0; round < ROUNDS; round++) {
-    const bench = new Bench({ time: 200, warmupTime: 50 })
-    for (const [name, bare, guarded] of pairs) {
-      bench.add(`${name} (baseline)`, bare)
-      bench.add(`${name} (guarded)`, guarded)
-    }
-    await bench.run()
-    const medians = new Map<string, number>()
-    for (const task of bench.tasks) {
-      const result = task.result
-      if (result === undefined || !('latency' in result)) {
-        throw new Error(`benchmark task "${task.name}" did not complete`)
+    for (const [index, [, baseline, guarded]] of pairs.entries()) {
+      const into = samples[index] as (typeof samples)[number]
+      into.baseline.length = 0
+      into.guarded.length = 0
+      for (let call = 0; call < CALLS_PER_ROUND; call++) {
+        if ((call + round) % 2 === 0) {
+          await time(baseline, into.baseline)
+          await time(guarded, into.guarded)
+        } else {
+          await time(guarded, into.guarded)
+          await time(baseline, into.baseline)
+        }
       }
-      medians.set(task.name, result.latency.p50 * 1000)
+      rounds[index]?.baseline.push(median(into.baseline))
+      rounds[index]?.guarded.push(median(into.guarded))
     }
-    rounds.push(medians)
   }
   await ks.close()
 
-  const medianUs = (taskName: string): number =>
-    median(rounds.map((medians) => medians.get(taskName) ?? Number.NaN))
-  return pairs.map(([name]) => {
-    const baselineMedianUs = medianUs(`${name} (baseline)`)
-    const guardedMedianUs = medianUs(`${name} (guarded)`)
+  return pairs.map(([name], index) => {
+    const baselineMedianUs = median(rounds[index]?.baseline ?? [])
+    const guardedMedianUs = median(rounds[index]?.guarded ?? [])
     return {
       name,
       baselineMedianUs: round(baselineMedianUs),
