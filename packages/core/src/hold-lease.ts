@@ -1,15 +1,88 @@
 // Keeping a live call's hold alive. A hold is a lease: the store lapses (and charges) a hold
 // whose owner stops renewing it. While a call runs, its guard renews the lease every third of
 // its TTL, so no live call loses its hold however long it streams; a process that dies stops
-// renewing, and its holds lapse. One unref'd timer per live ticket, cleared when it ends.
+// renewing, and its holds lapse.
+//
+// One book of leases per kill switch, with one unref'd timer for all of them: a call costs a
+// map entry, not a timer and a finalizer of its own (thousands of calls a second otherwise
+// spend their time creating and clearing timers). The book holds each ticket weakly: a ticket
+// the adapter dropped without ending it stops being renewed once it is collected, and its
+// hold then lapses like a crashed caller's, instead of being held forever.
 import type { Engine } from './engine.js'
 import { renewHold } from './guard-ledger.js'
 
-// A ticket the adapter dropped without ending it stops its renewals once it is collected:
-// its hold then lapses like a crashed caller's, instead of being held forever.
-const dropped = new FinalizationRegistry<ReturnType<typeof setInterval>>((timer) =>
-  clearInterval(timer),
-)
+interface Lease {
+  readonly owner: WeakRef<object>
+  readonly hold: { handle: string; holdId: string; ttlMs: number }
+  /** Renewed every third of its TTL. */
+  readonly every: number
+  /** Ticks of the book's timer until its next renewal. */
+  ticksLeft: number
+}
+
+class LeaseBook {
+  readonly #engine: Engine
+  readonly #leases = new Set<Lease>()
+  #timer: ReturnType<typeof setInterval> | undefined
+  /** The timer's period: the shortest renewal period of the leases it was started for. */
+  #tick = Number.POSITIVE_INFINITY
+
+  constructor(engine: Engine) {
+    this.#engine = engine
+  }
+
+  add(owner: object, hold: Lease['hold']): () => void {
+    const every = Math.max(1, Math.floor(hold.ttlMs / 3))
+    if (every < this.#tick) this.#restart(every)
+    const lease: Lease = {
+      owner: new WeakRef(owner),
+      hold,
+      every,
+      ticksLeft: Math.max(1, Math.floor(every / this.#tick)),
+    }
+    this.#leases.add(lease)
+    return () => this.#drop(lease)
+  }
+
+  #drop(lease: Lease): void {
+    this.#leases.delete(lease)
+    if (this.#leases.size === 0 && this.#timer !== undefined) {
+      clearInterval(this.#timer)
+      this.#timer = undefined
+      this.#tick = Number.POSITIVE_INFINITY
+    }
+  }
+
+  /** A faster timer: every lease is renewed at its next tick (early is safe, late is not). */
+  #restart(tick: number): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer)
+    this.#tick = tick
+    for (const lease of this.#leases) lease.ticksLeft = 1
+    this.#timer = setInterval(() => this.#renewDue(), tick)
+    this.#timer.unref?.()
+  }
+
+  #renewDue(): void {
+    for (const lease of this.#leases) {
+      if (lease.owner.deref() === undefined) {
+        this.#drop(lease)
+        continue
+      }
+      if (--lease.ticksLeft > 0) continue
+      lease.ticksLeft = Math.max(1, Math.floor(lease.every / this.#tick))
+      renewHold(this.#engine, lease.hold).then(
+        (live) => {
+          if (!live) this.#drop(lease)
+        },
+        // The store is unreachable: try again at the next renewal (the lease still has two
+        // thirds of its TTL to run).
+        () => {},
+      )
+    }
+  }
+}
+
+const books = new WeakMap<Engine, LeaseBook>()
 
 /**
  * Renews the hold every `ttlMs / 3` until the returned function is called, the hold is no
@@ -25,23 +98,10 @@ export function keepHoldAlive(
   owner: object,
   hold: { handle: string; holdId: string; ttlMs: number },
 ): () => void {
-  const every = Math.max(1, Math.floor(hold.ttlMs / 3))
-  const token = {}
-  const stop = () => {
-    clearInterval(timer)
-    dropped.unregister(token)
+  let book = books.get(engine)
+  if (!book) {
+    book = new LeaseBook(engine)
+    books.set(engine, book)
   }
-  const timer = setInterval(() => {
-    renewHold(engine, hold).then(
-      (live) => {
-        if (!live) stop()
-      },
-      // The store is unreachable: keep trying at the next tick (the lease still has two
-      // thirds of its TTL to run).
-      () => {},
-    )
-  }, every)
-  timer.unref?.()
-  dropped.register(owner, timer, token)
-  return stop
+  return book.add(owner, hold)
 }

@@ -105,13 +105,13 @@ export async function startModelCall(guard: AgentGuard, start: ModelCallStart): 
     if (!checking) stop(revocationError(guard))
   }
   const onCaller = () => stop(callerSignal?.reason)
-  guard.signal.addEventListener('abort', onRevoked, { once: true })
+  const live = liveCalls(guard)
+  live.add(onRevoked)
   callerSignal?.addEventListener('abort', onCaller, { once: true })
   if (guard.signal.aborted) onRevoked()
   if (callerSignal?.aborted) onCaller()
-  // The guard's signal lives as long as the agent: every call takes its listener off.
   const detach = () => {
-    guard.signal.removeEventListener('abort', onRevoked)
+    live.delete(onRevoked)
     callerSignal?.removeEventListener('abort', onCaller)
   }
 
@@ -204,6 +204,43 @@ export async function runModelCall<T>(
   }
   await call.finish(result(value))
   return value
+}
+
+// The guard's signal lives as long as the agent (and is shared by every guard of the
+// credential): one listener per guard with calls in flight tells them all, taken off when its
+// last call ends, instead of one listener per call on the same long-lived signal.
+class LiveCalls {
+  readonly #signal: AbortSignal
+  readonly #calls = new Set<() => void>()
+  readonly #onAbort = () => {
+    for (const onRevoked of this.#calls) onRevoked()
+  }
+
+  constructor(signal: AbortSignal) {
+    this.#signal = signal
+  }
+
+  add(onRevoked: () => void): void {
+    if (this.#calls.size === 0) this.#signal.addEventListener('abort', this.#onAbort)
+    this.#calls.add(onRevoked)
+  }
+
+  delete(onRevoked: () => void): void {
+    if (this.#calls.delete(onRevoked) && this.#calls.size === 0) {
+      this.#signal.removeEventListener('abort', this.#onAbort)
+    }
+  }
+}
+
+const callsByGuard = new WeakMap<AgentGuard, LiveCalls>()
+
+function liveCalls(guard: AgentGuard): LiveCalls {
+  let calls = callsByGuard.get(guard)
+  if (!calls) {
+    calls = new LiveCalls(guard.signal)
+    callsByGuard.set(guard, calls)
+  }
+  return calls
 }
 
 /** The provider's promise, or a rejection as soon as the call's signal aborts. */

@@ -1,0 +1,44 @@
+// One lease book per kill switch renews every live hold, whatever its TTL.
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { createKillSwitch } from './kill-switch.js'
+
+const prices = { m: { inputPerMTok: 1, outputPerMTok: 1 } }
+
+describe('hold leases, one timer for all', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('renews holds of different TTLs started at different times, and stops when the last ends', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] })
+    let now = 1_000_000
+    const ks = createKillSwitch({ prices, runaway: false, holdTtlMs: 60_000, now: () => now })
+    const { credential } = await ks.agents.create({ handle: 'a', spendingCap: 1 })
+    const guard = ks.guard(credential)
+    const model = await guard.beforeModelCall({ model: 'm', input: 'x', maxOutputTokens: 100 })
+    const advance = async (ms: number) => {
+      for (let left = ms; left > 0; left -= 1_000) {
+        now += 1_000
+        vi.advanceTimersByTime(1_000)
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+    }
+    await advance(10_000)
+    // A shorter lease joins later: the book's timer speeds up, nothing lapses.
+    const spend = await guard.reserveSpend({
+      amountUsd: 0.01,
+      kind: 'payment',
+      description: 'x',
+      ttlMs: 3_000,
+    })
+    await advance(120_000)
+    const held = model.reservedUsd + 0.01
+    expect((await ks.agents.get('a')).held).toBeCloseTo(held, 9)
+    expect((await ks.agents.get('a')).unreconciled).toBe(0)
+    await guard.settleSpend(spend)
+    expect(vi.getTimerCount()).toBe(1)
+    await guard.afterModelCall(model, { usage: { inputTokens: 1, outputTokens: 1 } })
+    expect(vi.getTimerCount()).toBe(0)
+    expect(await ks.agents.get('a')).toMatchObject({ held: 0, unreconciled: 0 })
+  })
+})
