@@ -25,8 +25,6 @@ import {
   type StoreEvent,
   StoreUnavailableError,
   type WindowPer,
-  windowEnd,
-  windowStart,
 } from '@killswitch/core'
 import { Cluster, Redis } from 'ioredis'
 import { ActivityMirror, type ActivitySend } from './redis-activity-mirror.js'
@@ -69,6 +67,7 @@ import {
   type ResolvedOptions,
   resolveOptions,
 } from './redis-store-options.js'
+import { ZoneWindows } from './redis-zone-windows.js'
 
 export type { RedisStoreOptions } from './redis-store-options.js'
 
@@ -92,19 +91,6 @@ type Invoke = (...args: (string | number)[]) => Promise<unknown>
 
 /** A Redis that can lose acknowledged writes: refused, and never covered by failOpen. */
 class VolatileRedisError extends StoreUnavailableError {}
-
-/** The calendar windows the scripts are told, by time zone ('' is UTC; see redis-lua-levels.ts). */
-const PERS = ['minute', 'hour', 'day', 'week', 'month'] as const
-type ZoneWindows = Record<(typeof PERS)[number], [number, number]>
-
-function zoneWindows(zone: string, at: number): ZoneWindows {
-  const timeZone = zone === '' ? undefined : zone
-  const windows = {} as ZoneWindows
-  for (const per of PERS) {
-    windows[per] = [windowStart(per, at, timeZone), windowEnd(per, at, timeZone) as number]
-  }
-  return windows
-}
 
 /** failOpen covers an unreachable Redis only, never a refused one. */
 const unreachable = (error: unknown) =>
@@ -136,12 +122,11 @@ class RedisStore implements Store {
   /** The durability check of the current connection (run again after each reconnect). */
   #durable: Promise<void> | undefined
   /** Each time zone's current windows, sent with every reserve (one entry per zone seen). */
-  readonly #zones = new Map<string, ZoneWindows>([['', zoneWindows('', Date.now())]])
-  /** Redis's clock minus ours, as last seen (server clock): windows are Redis's windows. */
-  #serverOffset = 0
+  readonly #zones: ZoneWindows
 
   constructor(options: ResolvedOptions) {
     this.#options = options
+    this.#zones = new ZoneWindows(options.clock)
     const cluster = options.cluster !== undefined
     this.#keys = cluster ? clusterKeys(options.prefix) : redisKeys(options.prefix)
     this.#calls = scriptCalls({ ...options, keys: this.#keys, origin: this.#origin })
@@ -163,11 +148,8 @@ class RedisStore implements Store {
             keys: this.#keys,
             send: (operation, call) => this.#send(operation, call),
             header: (now) => this.#calls.header(now),
-            zones: () => JSON.stringify(Object.fromEntries(this.#zones)),
-            refresh: (zones, storeNow) => {
-              if (this.#options.clock === 'server') this.#serverOffset = storeNow - Date.now()
-              for (const zone of zones) this.#zones.set(zone, zoneWindows(zone, storeNow))
-            },
+            zones: () => this.#zones.toJSON(),
+            refresh: (zones, storeNow) => this.#zones.learn(zones, storeNow),
           },
           call: (operation, command) => this.#call(operation, command),
           send: (operation, call) => this.#send(operation, call),
@@ -301,23 +283,18 @@ class RedisStore implements Store {
       now: request.now,
       'run.capMicros': request.run?.capMicros,
     }
-    const server = this.#options.clock === 'server'
-    this.#refreshZones(server ? Date.now() + this.#serverOffset : request.now)
+    this.#zones.refreshAt(this.#zones.storeNow(request.now))
     let reply: LedgerReply = ['zones']
     let sent: ActivitySend | undefined
     for (let attempt = 0; reply[0] === 'zones'; attempt++) {
       if (attempt === 5) {
         throw this.#unavailable('reserve', new Error('the calendar windows kept moving'))
       }
-      const zones = JSON.stringify(Object.fromEntries(this.#zones))
+      const zones = this.#zones.toJSON()
       sent = request.activity && this.#activity.send(request.handle, request.activity)
       const call = this.#calls.reserve(request, zones, sent?.args)
       reply = await this.#ledger('reserve', request.handle, call, fields)
-      if (reply[0] === 'zones') {
-        const storeNow = Number(reply[2])
-        if (server) this.#serverOffset = storeNow - Date.now()
-        for (const zone of reply[1] as string[]) this.#zones.set(zone, zoneWindows(zone, storeNow))
-      }
+      if (reply[0] === 'zones') this.#zones.learn(reply[1] as string[], Number(reply[2]))
     }
     if (this.#cluster && reply[0] === 'partial') {
       reply = await this.#cluster.reserveOnBudgets(request, reply, sent)
@@ -355,14 +332,6 @@ class RedisStore implements Store {
         heldMicros: Number(held),
       },
       availableMicros: Number(reply[3]),
-    }
-  }
-
-  /** Recomputes a zone's windows once `at` left its current minute (so every window). */
-  #refreshZones(at: number): void {
-    for (const [zone, windows] of this.#zones) {
-      const [start, end] = windows.minute
-      if (at < start || at >= end) this.#zones.set(zone, zoneWindows(zone, at))
     }
   }
 
