@@ -73,15 +73,19 @@ function mockModel(tool = false) {
 /** @mastra/core 1.71's bundled provider types predate ai 7's (see killSwitchModel). */
 const asMastraModel = (model: unknown) => model as MastraModelConfig
 
-/** A model wrapper that only passes through: the no-op of killSwitchModel's kind. */
+/**
+ * A model wrapper that only passes through, the no-op of killSwitchModel's kind: the stream
+ * takes one hop through an identity TransformStream, as the guarded stream takes one.
+ */
 const noopMiddleware: LanguageModelV4Middleware = {
   specificationVersion: 'v4',
   wrapGenerate: ({ doGenerate }) => doGenerate(),
-  wrapStream: async ({ doStream }) => {
-    const started = await doStream()
-    return { ...started, stream: started.stream.pipeThrough(new TransformStream()) }
-  },
+  wrapStream: async ({ doStream }) => oneHop(await doStream()),
 }
+const oneHop = <T extends { stream: ReadableStream }>(result: T): T => ({
+  ...result,
+  stream: result.stream.pipeThrough(new TransformStream()),
+})
 
 /** A processor with the kill switch processor's four hooks, each passing through. */
 const noopProcessor = {
