@@ -5,7 +5,10 @@ import { randomUUID } from 'node:crypto'
 import { type ActivityEvent, memoryStore, type Store } from '@killswitch/core'
 import { testAgentRecord } from '@killswitch/core/conformance'
 import fc from 'fast-check'
+import { Redis } from 'ioredis'
 import { describe, expect, it } from 'vitest'
+import { redisKeys } from './redis-keys.js'
+import { SCRIPTS } from './redis-scripts.js'
 import { redisStore } from './redis-store.js'
 import { useRedisServers } from './test-support/redis-servers.js'
 
@@ -93,5 +96,34 @@ describe.each([
       { numRuns: 40 },
     )
     await Promise.all(processes.map((store) => store.close()))
+  })
+})
+
+describe('activity window replies', () => {
+  it('carry only the events a process lacks, not the whole window', async () => {
+    const prefix = `act-${randomUUID()}:`
+    const store = redisStore({ url: servers.redis.url, prefix, clock: 'caller' })
+    await store.createAgent(testAgentRecord('wire', 1_000_000_000, NOW))
+    const window = await store.recordActivity('wire', eventsOf(300), 256)
+    expect(window).toHaveLength(256)
+    await store.close()
+    const raw = new Redis(servers.redis.url)
+    raw.defineCommand('activity', SCRIPTS.killswitchActivityV2)
+    const keys = redisKeys(prefix)
+    const send = (args: (string | number)[]) =>
+      (
+        raw as unknown as { activity(...args: unknown[]): Promise<[number, string, string[]]> }
+      ).activity(keys.ledger('wire')[0], keys.activity('wire'), ...args)
+    const [next] = eventsOf(1)
+    // A copy at seq 300 holding 256 events: the reply is the one new event.
+    expect(await send([256, 300, 256, 1, JSON.stringify(next)])).toEqual([
+      301,
+      '0',
+      [JSON.stringify(next)],
+    ])
+    // No copy: the whole window.
+    const [seq, whole, lines] = await send([256, -1, 0, 0])
+    expect([seq, whole, lines.length]).toEqual([301, '1', 256])
+    raw.disconnect()
   })
 })
