@@ -241,11 +241,22 @@ export function createRunawayMonitor(
       const { tool } = observation
       const shaped = state.loops(runId).call(tool, event.shape ?? '', now, c.slowLoop, concurrent)
       const exact = state.loops(runId, true).call(tool, event.hash ?? '', now, c.slowLoop)
-      for (const reading of [exact, shaped]) {
-        if (runId !== undefined) reading.runId = runId
-        const finding = detectSlowLoop(reading, agent.capMicros, c.slowLoop, now)
-        consider(pick, finding, c.slowLoop.action, false)
+      if (runId !== undefined) {
+        exact.runId = runId
+        shaped.runId = runId
       }
+      consider(
+        pick,
+        detectSlowLoop(exact, agent.capMicros, c.slowLoop, now),
+        c.slowLoop.action,
+        false,
+      )
+      consider(
+        pick,
+        detectSlowLoop(shaped, agent.capMicros, c.slowLoop, now),
+        c.slowLoop.action,
+        false,
+      )
     }
     if (isCall && c.callRate.enabled) {
       const calls = kind === 'model_call' ? state.modelCalls : state.toolCalls
