@@ -103,17 +103,19 @@ export function killSwitchProcessor(
     async processOutputStream(args) {
       const run = runOf(args.state)
       const { part } = args
+      let refusal: unknown
       try {
-        if (part.type === 'error') {
-          // The call failed (processOutputStep still runs, without usage): end it now.
-          const shown = await run.fail(part.payload.error)
-          return findKillSwitchError(shown) ? stop(run, args.abort, shown) : part
+        if (part.type !== 'error') {
+          await read(run, part)
+          return part
         }
-        await read(run, part)
+        // The call failed (processOutputStep still runs, without usage): end it now.
+        refusal = await run.fail(part.payload.error)
+        if (!findKillSwitchError(refusal)) return part
       } catch (error) {
-        return stop(run, args.abort, await run.fail(error))
+        refusal = await run.fail(error)
       }
-      return part
+      return stop(run, args.abort, refusal)
     },
 
     async processOutputStep(args) {
