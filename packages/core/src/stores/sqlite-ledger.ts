@@ -271,16 +271,9 @@ export class SqliteLedger implements LedgerStorage {
     // compact. A lapsed one keeps them: its late settlement corrects those windows too.
     const keepLevels = hold.state === 'held' || hold.state === 'lapsed'
     const levels = keepLevels && hold.levels.length > 0 ? JSON.stringify(hold.levels) : '[]'
-    if (hold.state === 'held') {
-      this.#sql.saveLiveHold.run(
-        handle,
-        hold.id,
-        hold.amountMicros,
-        hold.expiresAt,
-        hold.updatedAt,
-        levels,
-      )
-    } else {
+    if (hold.state !== 'held') {
+      // It ended: out of the live table, into the finished one.
+      this.#sql.endLiveHold.run(handle, hold.id)
       this.#sql.saveHold.run(
         handle,
         hold.id,
@@ -291,11 +284,18 @@ export class SqliteLedger implements LedgerStorage {
         hold.updatedAt,
         levels,
       )
-    }
-    if (hold.state !== 'held') {
-      this.#sql.endLiveHold.run(handle, hold.id)
       return
     }
+    this.#sql.saveLiveHold.run(
+      handle,
+      hold.id,
+      hold.amountMicros,
+      hold.expiresAt,
+      hold.updatedAt,
+      levels,
+    )
+    // Keep the agent's expiry bound at or before this hold's expiry (a reserve's new hold;
+    // a renewal only moves an expiry later, so it never needs to).
     const current = this.#current?.handle === handle ? this.#current : undefined
     if (current && hold.expiresAt >= current.nextExpiry) return
     this.#sql.lowerExpiry.run(hold.expiresAt, handle, hold.expiresAt)
