@@ -119,7 +119,7 @@ if (!redisUrl && GROUPS.some((group) => selected(group) && needsRedis(group))) {
 }
 
 function needsRedis(group: Group): boolean {
-  return ['redis-store', 'ledger', 'revocation', 'exactness'].includes(group)
+  return ['redis-store', 'ledger', 'ledger-state', 'revocation', 'exactness'].includes(group)
 }
 
 const results: Results = { overhead: {}, failures: [], load: machine.load[0] }
