@@ -362,11 +362,16 @@ export class AgentAccess {
   #refuseNow(agent: AgentRecord, verdict: RunawayVerdict, observation: Observation): never {
     // enforceVerdict is async only for a revocation; a throttle blocks, which it does at once.
     const finding = verdict.finding ?? { detector: 'throttle', status: 'trip' as const }
+    const until = finding.evidence?.throttledUntil
     const error = new RunawayDetectedError({
       handle: agent.handle,
       detector: finding.detector,
       action: 'block',
       summary: finding.summary ?? `${finding.detector} throttle`,
+      // What is left of the throttle: a retry sooner is refused again.
+      ...(typeof until === 'number'
+        ? { retryAfterMs: Math.max(0, until - this.#engine.now()) }
+        : {}),
     })
     void enforceVerdict(this.#engine, agent, verdict, observation, {
       onStop: (runId) => this.#stopRun(runId),

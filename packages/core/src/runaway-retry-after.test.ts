@@ -26,5 +26,11 @@ describe('RunawayDetectedError.retryAfterMs', () => {
     }
     expect(refused).toMatchObject({ action: 'block', retryAfterMs: 5_000 })
     expect(refused?.message).toContain('retry after')
+    // Two seconds later the throttle still holds: the call is told what is left of it.
+    clock += 2_000
+    const again = await guard
+      .beforeToolCall({ name: 'paid_search', args: { q: 'acme corp', n: 99 }, priceUsd: 0.01 })
+      .catch((error: unknown) => error)
+    expect(again).toMatchObject({ action: 'block', retryAfterMs: 3_000 })
   })
 })
