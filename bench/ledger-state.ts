@@ -12,6 +12,7 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { createKillSwitch, memoryStore, type Store, sqliteStore } from '@killswitch/core'
 import { redisStore } from '@killswitch/redis'
+import { type DetectorThroughputRow, detectorThroughput } from './detector-throughput.ts'
 import { redisUrlFromEnv } from './redis-url.ts'
 
 export interface RoundTripRow {
@@ -22,13 +23,8 @@ export interface RoundTripRow {
   storeOps: number
 }
 
-export interface ThroughputRow {
-  store: string
-  onPerSec: number
-  offPerSec: number
-  /** off / on: how much slower the detectors make one busy agent (target <= 1.25). */
-  ratio: number
-}
+/** Detectors on against off on one agent: medians of alternating rounds (detector-throughput.ts). */
+export type ThroughputRow = DetectorThroughputRow
 
 export interface StateRow {
   /** The store and what it keeps, e.g. `sqlite (audit kept)`, `sqlite (audit 1 h)`. */
@@ -144,23 +140,6 @@ async function roundTrips(name: string, open: () => Store): Promise<RoundTripRow
   return rows
 }
 
-async function callsPerSec(store: Store, detectors: boolean, timeMs: number): Promise<number> {
-  const { ks, guard } = await agentOn(store, detectors)
-  let calls = 0
-  const started = performance.now()
-  const deadline = started + timeMs
-  await Promise.all(
-    Array.from({ length: 32 }, async () => {
-      while (performance.now() < deadline) {
-        await guard.afterModelCall(await guard.beforeModelCall(call), usage)
-        calls++
-      }
-    }),
-  )
-  await ks.close()
-  return Math.round(calls / ((performance.now() - started) / 1_000))
-}
-
 const mb = (bytes: number) => Math.round((bytes / 1_048_576) * 10) / 10
 
 /** A full GC before each memory reading (the bench runs without --expose-gc). */
@@ -252,7 +231,7 @@ export async function benchLedgerState(
   options: { redisUrl?: string; calls?: number; timeMs?: number } = {},
 ): Promise<LedgerStateResults> {
   const calls = options.calls ?? 200_000
-  const timeMs = options.timeMs ?? 2_000
+  const timeMs = options.timeMs ?? 1_000
   const folder = mkdtempSync(join(tmpdir(), 'killswitch-state-'))
   let files = 0
   const sqlitePath = () => join(folder, `state-${files++}.db`)
@@ -270,18 +249,8 @@ export async function benchLedgerState(
   try {
     for (const { name, open } of stores) {
       results.roundTrips.push(...(await roundTrips(name, open)))
-      const on = open()
-      const onPerSec = await callsPerSec(on, true, timeMs)
-      await on.close()
-      const off = open()
-      const offPerSec = await callsPerSec(off, false, timeMs)
-      await off.close()
-      results.throughput.push({
-        store: name,
-        onPerSec,
-        offPerSec,
-        ratio: Math.round((offPerSec / onPerSec) * 100) / 100,
-      })
+      // One short sample per side is mostly noise on a shared machine: alternating rounds.
+      results.throughput.push(await detectorThroughput(name, open, { rounds: 5, timeMs }))
     }
     // Two hours of calls: finished holds are kept 15 minutes; the audit log for good by
     // default, or for the hour an operator may set.

@@ -416,7 +416,7 @@ function ledgerStateSection(results: Results): string {
     row.store,
     row.onPerSec.toLocaleString('en-US'),
     row.offPerSec.toLocaleString('en-US'),
-    `${row.ratio}x`,
+    `${row.ratio}x (${row.ratioMin}–${row.ratioMax} over ${row.rounds} rounds)`,
     '<= 1.25x',
     met(
       row.ratio <= 1.25,
@@ -440,7 +440,7 @@ function ledgerStateSection(results: Results): string {
     '',
     table(['store', 'detectors', 'call', 'store ops', 'target', 'verdict'], trips),
     '',
-    'Throughput on one agent, 32 callers in flight, default detectors on (all but the call-rate throttle, which this bench exceeds on purpose) against off:',
+    "Throughput on one agent, 32 callers in flight, default detectors on (all but the call-rate throttle, which this bench exceeds on purpose) against off: after a warm-up, rounds alternate which side goes first; medians of each side and of the rounds' ratios (each round's two sides ran moments apart, under the same load):",
     '',
     table(['store', 'calls/s on', 'calls/s off', 'off / on', 'target', 'verdict'], throughput),
     '',
