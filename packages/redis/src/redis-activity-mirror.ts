@@ -51,10 +51,20 @@ export class ActivityMirror {
    */
   read(handle: string, sent: ActivitySend, reply: unknown): ActivityEvent[] {
     const [seq, whole, lines] = reply as [number, string, string[]]
-    const fresh = lines.map((line) => JSON.parse(line) as ActivityEvent)
+    const current = this.#copies.get(handle)
+    // The reply ends at event number `seq` (every event ever appended is numbered). Events
+    // another call's reply brought into this process already are taken from the copy, not
+    // parsed again: with many calls in flight each reply repeats the others' events, and
+    // the detectors find where they left off by the events' identity.
+    const first = Number(seq) - lines.length + 1
+    const fresh = lines.map(
+      (line, i) =>
+        known(current, first + i) ??
+        known(sent.base, first + i) ??
+        (JSON.parse(line) as ActivityEvent),
+    )
     const window =
       whole === '1' || !sent.base ? fresh : [...sent.base.events, ...fresh].slice(-sent.keep)
-    const current = this.#copies.get(handle)
     if (!current || current.seq <= seq) {
       this.#copies.delete(handle)
       if (this.#copies.size >= WINDOWS_KEPT) {
@@ -64,4 +74,11 @@ export class ActivityMirror {
     }
     return window
   }
+}
+
+/** Event number `n` from a copy, if the copy still holds it. */
+function known(copy: Copy | undefined, n: number): ActivityEvent | undefined {
+  if (!copy) return undefined
+  const index = n - (copy.seq - copy.events.length) - 1
+  return index >= 0 && index < copy.events.length ? copy.events[index] : undefined
 }
