@@ -23,10 +23,15 @@ end
 -- {seq, '0', events after its copy} when the copy and those cover the window, else
 -- {seq, '1', the whole window}.
 local function record_activity(agent, list, act)
-  if #act.events > 0 then redis.call('RPUSH', list, unpack(act.events)) end
-  redis.call('LTRIM', list, -act.keep, -1)
+  -- RPUSH answers the length: no LLEN, and no LTRIM while the window is not full.
+  local len
+  if #act.events > 0 then len = redis.call('RPUSH', list, unpack(act.events))
+  else len = redis.call('LLEN', list) end
+  if len > act.keep then
+    redis.call('LTRIM', list, -act.keep, -1)
+    len = act.keep
+  end
   local seq = redis.call('HINCRBY', agent, 'activitySeq', #act.events)
-  local len = redis.call('LLEN', list)
   local fresh = seq - act.since
   if act.since < 0 or fresh < 0 or act.have + fresh < len then
     return { seq, '1', redis.call('LRANGE', list, 0, -1) }
