@@ -510,7 +510,7 @@ export function renderReport(results: Results, info: RunInfo): string {
     '- These machines are shared and noisy (2 cores, other jobs running tests; see the load average above). Figures are medians; the spread is the range over repeated runs or a p99. A p99 of 50 samples is their maximum: one slow sample decides it.',
     "- The AI SDK and LangChain overhead benches time the bare and guarded tasks one after the other (1 to 2 s each), so load that drifts between the two shows up as spread across runs: read the median of the runs with the range beside it. Mastra's bench and the no-op rows interleave short rounds instead.",
     '- Every benchmark uses tinybench with a warm-up, or times events itself where they cross processes. None of them runs in `npm test`: no test asserts a time.',
-    '- Reproduce: `npm run bench` (about 3 minutes; `--quick` for a smoke run, `--only=<group,...>` for some groups). Each group runs in its own process.',
+    '- Reproduce: `npm run bench` (about 7 minutes; `--quick` for a smoke run, `--only=<group,...>` for some groups). Each group runs in its own process.',
     ...(failures.length > 0 ? ['', '## Failures', '', ...failures] : []),
     '',
     overheadSection(results),
