@@ -120,31 +120,27 @@ export function createAlerting(deps: {
             const amount = toUsd(level.limit.amountMicros)
             const resetsAt = windowEnd(level.limit.per, at, level.timeZone)
             const where = level.scope === 'budget' ? `budget ${level.id}` : 'its'
+            // What crossed: the same figures in the audit entry and in the webhook.
+            const crossed = {
+              thresholdPct: rule.thresholdPct,
+              level: level.scope,
+              ...(level.scope === 'budget' ? { budgetId: level.id } : {}),
+              per: level.limit.per,
+              windowSpent: spent,
+              windowAmount: amount,
+            }
             audit({
               at: now(),
               handle: agent.handle,
               type: 'alert',
               summary: `${where} ${level.limit.per} window: spend $${spent} crossed ${rule.thresholdPct * 100}% of $${amount}`,
-              data: {
-                thresholdPct: rule.thresholdPct,
-                level: level.scope,
-                ...(level.scope === 'budget' ? { budgetId: level.id } : {}),
-                per: level.limit.per,
-                windowSpent: spent,
-                windowAmount: amount,
-                webhookUrl: redactWebhookUrl(rule.webhookUrl),
-              },
+              data: { ...crossed, webhookUrl: redactWebhookUrl(rule.webhookUrl) },
             })
             send(
               agent,
               {
                 type: 'threshold',
-                thresholdPct: rule.thresholdPct,
-                level: level.scope,
-                ...(level.scope === 'budget' ? { budgetId: level.id } : {}),
-                per: level.limit.per,
-                windowSpent: spent,
-                windowAmount: amount,
+                ...crossed,
                 ...(resetsAt === undefined
                   ? {}
                   : { windowResetsAt: new Date(resetsAt).toISOString() }),

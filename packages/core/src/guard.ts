@@ -439,8 +439,11 @@ class Guard implements AgentGuard {
       invalid('name', 'Invalid tool call: the tool name is required.')
     }
     // The one place a tool's price is decided: the call's own, else the configured one.
-    const price =
-      request.meter === false ? 0 : (request.priceUsd ?? this.#toolPrices[request.name] ?? 0)
+    // Own keys only: a tool named `toString` is not priced by Object.prototype.
+    const configured = Object.hasOwn(this.#toolPrices, request.name)
+      ? this.#toolPrices[request.name]
+      : undefined
+    const price = request.meter === false ? 0 : (request.priceUsd ?? configured ?? 0)
     if (typeof price !== 'number' || !Number.isFinite(price) || price < 0) {
       invalid(
         'priceUsd',

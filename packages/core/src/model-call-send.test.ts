@@ -133,6 +133,8 @@ describe('tool prices, configured once', () => {
     await priced.runToolCall({ name: 'scrape', args: {} }, () => 'ok')
     await priced.runToolCall({ name: 'search', args: {} }, () => 'ok')
     await priced.runToolCall({ name: 'free', args: {} }, () => 'ok')
+    // A tool whose name is also an Object.prototype key is free, not a bad price.
+    await priced.runToolCall({ name: 'toString', args: {} }, () => 'ok')
     expect(await ks.agents.get('other')).toMatchObject({ spent: 0.12, held: 0 })
   })
 

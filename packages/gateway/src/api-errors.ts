@@ -24,6 +24,37 @@ export function toGatewayError(error: unknown): GatewayError {
   return { status: 500, code: 'gateway_error', message: 'The gateway failed to serve the request.' }
 }
 
+/** The gateway could not reach the model provider (no answer at all). */
+export function upstreamUnreachable(): GatewayError {
+  return {
+    status: 502,
+    code: 'upstream_unreachable',
+    message: 'The gateway could not reach the model provider.',
+  }
+}
+
+/** The model provider broke off its answer. */
+export function upstreamBrokeOff(): GatewayError {
+  return {
+    status: 502,
+    code: 'upstream_failed',
+    message: 'The model provider broke off its response.',
+  }
+}
+
+/**
+ * The provider refused the gateway's own key (401, 403): the agent cannot fix that, and the
+ * provider's message may quote part of the key, so it is not passed on.
+ */
+export function upstreamAuthFailed(): GatewayError {
+  return {
+    status: 502,
+    code: 'upstream_auth_failed',
+    message:
+      'The model provider refused the gateway: the gateway operator must check its provider key.',
+  }
+}
+
 export function isGatewayError(value: unknown): value is GatewayError {
   const record = value as Partial<GatewayError> | null
   return (

@@ -1,7 +1,7 @@
 // Routes that spend nothing (listing models, counting tokens): the agent is still checked
 // (a revoked one gets 401), then the request is forwarded with the gateway's key and the
 // answer passed on with the key redacted.
-import type { ApiFamily, GatewayError } from './api-errors.js'
+import { type ApiFamily, upstreamAuthFailed, upstreamUnreachable } from './api-errors.js'
 import type { Upstream } from './providers.js'
 
 const FORWARDED_HEADERS = ['anthropic-version', 'anthropic-beta', 'openai-beta', 'content-type']
@@ -34,20 +34,11 @@ export async function forwardFree(options: {
     })
   } catch (error) {
     options.onError(error)
-    throw {
-      status: 502,
-      code: 'upstream_unreachable',
-      message: 'The gateway could not reach the model provider.',
-    } satisfies GatewayError
+    throw upstreamUnreachable()
   }
   if (response.status === 401 || response.status === 403) {
     await response.body?.cancel()
-    throw {
-      status: 502,
-      code: 'upstream_auth_failed',
-      message:
-        'The model provider refused the gateway: the gateway operator must check its provider key.',
-    } satisfies GatewayError
+    throw upstreamAuthFailed()
   }
   return new Response(upstream.redact(await response.text()), {
     status: response.status,

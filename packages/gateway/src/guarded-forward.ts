@@ -11,7 +11,13 @@ import {
   type ModelCall,
   type Settlement,
 } from '@killswitch/core'
-import { type GatewayError, isGatewayError, toGatewayError } from './api-errors.js'
+import {
+  isGatewayError,
+  toGatewayError,
+  upstreamAuthFailed,
+  upstreamBrokeOff,
+  upstreamUnreachable,
+} from './api-errors.js'
 import { badRequest, type Dialect, type JsonBody } from './dialects/dialect.js'
 import { neverConnected } from './never-connected.js'
 import type { Upstream } from './providers.js'
@@ -151,22 +157,6 @@ export async function forwardModelCall(request: ForwardRequest): Promise<Respons
   })
 }
 
-function upstreamBrokeOff(): GatewayError {
-  return {
-    status: 502,
-    code: 'upstream_failed',
-    message: 'The model provider broke off its response.',
-  }
-}
-
-function upstreamUnreachable(): GatewayError {
-  return {
-    status: 502,
-    code: 'upstream_unreachable',
-    message: 'The gateway could not reach the model provider.',
-  }
-}
-
 /**
  * The upstream answered with an error: end the call (the core releases an outright refusal,
  * a 4xx, and charges the rest) and pass the answer on.
@@ -183,16 +173,7 @@ async function upstreamFailed(
   const shown = await call.fail(error)
   if (KillSwitchError.isInstance(shown)) throw shown
   request.record.outcome = `upstream ${response.status}`
-  if (response.status === 401 || response.status === 403) {
-    // The provider refused the gateway's own key: the agent cannot fix that, and the
-    // provider's message may quote part of the key.
-    throw {
-      status: 502,
-      code: 'upstream_auth_failed',
-      message:
-        'The model provider refused the gateway: the gateway operator must check its provider key.',
-    } satisfies GatewayError
-  }
+  if (response.status === 401 || response.status === 403) throw upstreamAuthFailed()
   return new Response(request.upstream.redact(text), {
     status: response.status,
     headers: responseHeaders(response, response.headers.get('content-type') ?? 'application/json'),
