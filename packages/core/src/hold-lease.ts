@@ -5,14 +5,20 @@
 //
 // One book of leases per kill switch, with one unref'd timer for all of them: a call costs a
 // map entry, not a timer and a finalizer of its own (thousands of calls a second otherwise
-// spend their time creating and clearing timers). The book holds each ticket weakly: a ticket
-// the adapter dropped without ending it stops being renewed once it is collected, and its
-// hold then lapses like a crashed caller's, instead of being held forever.
+// spend their time creating and clearing timers). The book holds each ticket weakly from its
+// first tick on: a ticket the adapter dropped without ending it stops being renewed once it
+// is collected, and its hold then lapses like a crashed caller's, instead of being held
+// forever. Not weakly from the start: a WeakRef keeps its target alive until the current job
+// ends, and a caller whose calls all resolve in microtasks (a local store, a mock model) runs
+// thousands of calls in one job, each ticket kept, and the heap grows until the job ends.
+// Most calls end before the first tick, so most leases never need a WeakRef at all.
 import type { Engine } from './engine.js'
 import { renewHold } from './guard-ledger.js'
 
 interface Lease {
-  readonly owner: WeakRef<object>
+  /** The ticket: held strongly until the book's next tick, weakly after it. */
+  owner: object | WeakRef<object>
+  weak: boolean
   readonly hold: { handle: string; holdId: string; ttlMs: number }
   /** Renewed every third of its TTL. */
   readonly every: number
@@ -35,7 +41,8 @@ class LeaseBook {
     const every = Math.max(1, Math.floor(hold.ttlMs / 3))
     if (every < this.#tick) this.#restart(every)
     const lease: Lease = {
-      owner: new WeakRef(owner),
+      owner,
+      weak: false,
       hold,
       every,
       ticksLeft: Math.max(1, Math.floor(every / this.#tick)),
@@ -64,7 +71,10 @@ class LeaseBook {
 
   #renewDue(): void {
     for (const lease of this.#leases) {
-      if (lease.owner.deref() === undefined) {
+      if (!lease.weak) {
+        lease.owner = new WeakRef(lease.owner)
+        lease.weak = true
+      } else if ((lease.owner as WeakRef<object>).deref() === undefined) {
         this.#drop(lease)
         continue
       }
