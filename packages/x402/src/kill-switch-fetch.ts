@@ -11,7 +11,7 @@ import {
 import type { x402Client } from '@x402/core/client'
 import { wrapFetchWithPayment } from '@x402/fetch'
 import type { PaymentAsset } from './payment-amount.js'
-import { PaymentCall, paymentCalls } from './payment-call.js'
+import { guardClient, PaymentCall } from './payment-call.js'
 import type { SettlementVerifier } from './payment-charge.js'
 
 /** This fetch's own payment rules, checked by the core with the agent's `spendRules`. */
@@ -45,9 +45,6 @@ export interface KillSwitchFetchOptions
   fetch?: typeof fetch
 }
 
-/** Clients that already carry the kill switch hooks. */
-const guarded = new WeakSet<x402Client>()
-
 /**
  * A fetch whose x402 payments are held against the agent's cap, with its model calls. A
  * payment is refused before it is signed when the agent is revoked, over its cap or breaks
@@ -62,11 +59,8 @@ const guarded = new WeakSet<x402Client>()
 export function killSwitchFetch(options: KillSwitchFetchOptions): typeof fetch {
   const { guard, scope } = adapterSetup(options)
   validate(options)
-  const { allowedPayees, maxPaymentUsd, client, assets, verifySettlement } = options
-  const rules = { allowedPayees, maxSpendUsd: maxPaymentUsd }
-  const transport = options.fetch ?? fetch
-  const settings = { guard, scope, rules, assets, verifySettlement, transport }
-  installHooks(client)
+  const settings = { ...options, guard, scope, transport: options.fetch ?? fetch }
+  guardClient(options.client)
 
   return async function guardedFetch(input, init) {
     // A revoked agent makes no requests at all, paid or not.
@@ -76,9 +70,9 @@ export function killSwitchFetch(options: KillSwitchFetchOptions): typeof fetch {
     // charged: the payee holds the signature).
     const signal = AbortSignal.any([request.signal, guard.signal])
     const call = new PaymentCall(settings, request.method)
-    const paying = wrapFetchWithPayment(call.transport, client)
+    const paying = wrapFetchWithPayment(call.transport, options.client)
     try {
-      const response = await paymentCalls.run(call, () => paying(request, { signal }))
+      const response = await call.run(() => paying(request, { signal }))
       await call.finish(undefined)
       return response
     } catch (error) {
@@ -92,60 +86,38 @@ export function killSwitchFetch(options: KillSwitchFetchOptions): typeof fetch {
   }
 }
 
-/**
- * Puts the veto on an x402 client, once: in `onBeforePaymentCreation`, the last step before
- * signing. A payment through the client outside a guarded fetch is refused (off the ledger).
- */
-function installHooks(client: x402Client): void {
-  if (guarded.has(client)) return
-  guarded.add(client)
-  client.onBeforePaymentCreation(async (context) => {
-    const call = paymentCalls.getStore()
-    const reason = 'this x402Client is guarded by a kill switch: pay through killSwitchFetch'
-    if (!call) return { abort: true, reason }
-    try {
-      await call.authorise(context)
-      return undefined
-    } catch (error) {
-      // x402 turns a veto into a plain Error; the guarded fetch rethrows this one instead.
-      call.refusal = error instanceof Error ? error : new Error(String(error))
-      return { abort: true, reason: call.refusal.message }
-    }
-  })
+/** What each option must be: the fix an InvalidConfigError names. */
+const EXPECTED = {
+  client: "an x402Client from '@x402/fetch' with the agent's schemes registered",
+  maxPaymentUsd: 'a finite number of dollars >= 0',
+  allowedPayees: 'an array of payee addresses',
+  verifySettlement: 'a function (claim) => the atomic amount proven on chain',
+  assets: "{ network: 'eip155:8453', asset: '0x...', decimals: 6 } entries, decimals 0-36",
 }
 
 function validate(options: KillSwitchFetchOptions): void {
-  const { maxPaymentUsd: max, allowedPayees: payees, verifySettlement, assets = [] } = options
-  const bad = (field: string, why: string) =>
-    new InvalidConfigError(field, `${field} must be ${why}.`)
+  const { client, maxPaymentUsd: max, allowedPayees, verifySettlement, assets } = options
+  const payees: unknown = allowedPayees
   // Duck-typed: `instanceof` fails across two installed copies of @x402/core.
-  const client = options.client as Partial<x402Client> | undefined
-  if (typeof client?.onBeforePaymentCreation !== 'function' || !client.createPaymentPayload) {
-    throw bad('client', "an x402Client from '@x402/fetch' with the agent's schemes registered")
+  const x402 = client as Partial<x402Client> | undefined
+  const asset = (entry: Partial<PaymentAsset> = {}) =>
+    typeof entry.network === 'string' &&
+    typeof entry.asset === 'string' &&
+    Number.isInteger(entry.decimals) &&
+    (entry.decimals as number) >= 0 &&
+    (entry.decimals as number) <= 36
+  const badAsset = (assets ?? []).findIndex((entry) => !asset(entry))
+  const wrong = {
+    client: typeof x402?.onBeforePaymentCreation !== 'function' || !x402.createPaymentPayload,
+    maxPaymentUsd: max !== undefined && !(Number.isFinite(max) && max >= 0),
+    allowedPayees:
+      payees !== undefined &&
+      !(Array.isArray(payees) && payees.every((payee) => payee && typeof payee === 'string')),
+    verifySettlement: verifySettlement !== undefined && typeof verifySettlement !== 'function',
+    assets: badAsset >= 0,
   }
-  if (max !== undefined && !(Number.isFinite(max) && max >= 0)) {
-    throw bad('maxPaymentUsd', `a finite number of dollars >= 0 (got ${String(max)})`)
-  }
-  if (
-    payees !== undefined &&
-    !(Array.isArray(payees) && payees.every((p) => p && typeof p === 'string'))
-  ) {
-    throw bad('allowedPayees', 'an array of payee addresses')
-  }
-  if (verifySettlement !== undefined && typeof verifySettlement !== 'function') {
-    throw bad('verifySettlement', 'a function (claim) => the atomic amount proven on chain')
-  }
-  for (const [index, entry] of assets.entries()) {
-    const { network, asset, decimals } = entry ?? {}
-    if (
-      typeof network !== 'string' ||
-      typeof asset !== 'string' ||
-      !(decimals >= 0 && decimals <= 36 && Number.isInteger(decimals))
-    ) {
-      throw bad(
-        `assets[${index}]`,
-        "{ network: 'eip155:8453', asset: '0x...', decimals: 6 }, decimals an integer 0-36",
-      )
-    }
-  }
+  const field = (Object.keys(wrong) as (keyof typeof wrong)[]).find((key) => wrong[key])
+  if (!field) return
+  const name = field === 'assets' ? `assets[${badAsset}]` : field
+  throw new InvalidConfigError(name, `${name} must be ${EXPECTED[field]}.`)
 }

@@ -1,7 +1,7 @@
-// What an x402 payment costs in dollars, from its requirements. x402 prices in atomic units
-// of a token (USDC has 6 decimals: "10000" is $0.01); the ledger counts integer
-// micro-dollars. The conversion rounds up, so the ledger never holds less than is paid.
-import { samePayee } from '@killswitch/core'
+// What an x402 payment costs in dollars. x402 prices in atomic units of a token (USDC has 6
+// decimals: "10000" is $0.01); the ledger counts integer micro-dollars, rounded up so that
+// it never holds less than is paid.
+import { samePayee, toUsd } from '@killswitch/core'
 import type { PaymentRequirements } from '@x402/core/types'
 import { findDefaultAsset } from '@x402/evm'
 
@@ -25,10 +25,9 @@ export interface PaymentAmount {
 }
 
 /**
- * Prices a payment's requirements: `amount` (v2) or `maxAmountRequired` (v1) in the asset's
- * atomic units, the asset being one of x402's default USD-pegged assets (`findDefaultAsset`
- * in `@x402/evm`) or one listed in `assets`. Undefined when the asset is unknown: the
- * caller refuses it (an unknown token cannot be priced, so it is never priced at zero).
+ * Prices requirements: `amount` (v1: `maxAmountRequired`) in atomic units of one of x402's
+ * default USD assets (`findDefaultAsset` in `@x402/evm`) or one listed in `assets`.
+ * Undefined when it cannot: an unknown token is refused, never priced at zero.
  *
  * @example
  * paymentAmount({ network: 'eip155:84532', asset: USDC, amount: '10000', ... })
@@ -38,31 +37,29 @@ export function paymentAmount(
   requirements: PaymentRequirements,
   assets: readonly PaymentAsset[] = [],
 ): PaymentAmount | undefined {
-  const { asset, network } = requirements
+  const { asset, network, amount } = requirements
   const decimals =
     assets.find((entry) => entry.network === network && samePayee(entry.asset, asset))?.decimals ??
     findDefaultAsset(asset, network as `${string}:${string}`)?.decimals
-  // v1 requirements carry `maxAmountRequired` instead of `amount`.
-  const v1 = requirements as { maxAmountRequired?: string }
-  const atomic = parseAtomic(requirements.amount ?? v1.maxAmountRequired)
+  const atomic = parseAtomic(
+    amount ?? (requirements as { maxAmountRequired?: string }).maxAmountRequired,
+  )
   if (decimals === undefined || atomic === undefined) return undefined
   const micros = atomicToMicros(atomic, decimals)
-  return { atomic, decimals, micros, usd: micros / 1_000_000 }
+  return { atomic, decimals, micros, usd: toUsd(micros) }
 }
 
 /**
- * Converts atomic token units to micro-dollars, rounding up (a token with more than 6
- * decimals can charge a fraction of a micro-dollar: the ledger counts it as a whole one).
+ * Atomic token units in micro-dollars, rounded up; beyond 2^53 ($9 billion) infinite, which
+ * every cap refuses.
  *
  * @example
  * atomicToMicros(10000n, 6) // 10000 ($0.01)
  * atomicToMicros(1n, 18)    // 1 (rounded up)
  */
 export function atomicToMicros(atomic: bigint, decimals: number): number {
-  const scale = 10n ** BigInt(Math.abs(decimals - 6))
-  const micros = decimals >= 6 ? (atomic + scale - 1n) / scale : atomic * scale
-  // Beyond 2^53 micro-dollars ($9 billion) the number is no longer exact: report it as
-  // infinite, which every cap refuses.
+  const scale = 10n ** BigInt(decimals)
+  const micros = (atomic * 1_000_000n + scale - 1n) / scale
   return micros > BigInt(Number.MAX_SAFE_INTEGER) ? Number.POSITIVE_INFINITY : Number(micros)
 }
 

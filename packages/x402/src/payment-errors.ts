@@ -1,4 +1,5 @@
-// The errors x402 payments add to the core's.
+// The errors x402 payments add to the core's: a payment refused before anything was signed,
+// and a signed one whose outcome cannot be known.
 import { KillSwitchError, type SpendRefusedError } from '@killswitch/core'
 
 /** Which rule refused a payment. */
@@ -9,77 +10,71 @@ export type PaymentRule =
   | 'unaccounted_payment'
 
 /**
- * A payment refused by a rule before anything was signed: a payee not allowed or an amount
- * over the maximum (`source`: the agent's `spendRules` or this fetch's options; `cause`: the
- * core's SpendRefusedError), an unpriceable asset, or a payment header it did not authorise.
+ * A payment refused before anything was signed, `rule` says why: a payee not allowed or an
+ * amount over the maximum (`source`: the agent's `spendRules` or this fetch's options;
+ * `cause`: the core's SpendRefusedError), an asset it cannot price, or a payment header it
+ * did not authorise.
  *
  * @example
  * if (error instanceof PaymentRefusedError) console.log(error.rule, error.source, error.payee)
  */
 export class PaymentRefusedError extends KillSwitchError {
-  declare readonly rule: PaymentRule
-  declare readonly source: 'agent' | 'call' | undefined
+  readonly source: 'agent' | 'call' | undefined
   /** Who would have been paid. */
-  declare readonly payee: string | undefined
+  readonly payee: string | undefined
   /** What the payment asked for, in dollars, when it could be priced. */
-  declare readonly amountUsd: number | undefined
+  readonly amountUsd: number | undefined
 
   constructor(
-    details: {
-      rule: PaymentRule
-      message: string
-      source?: 'agent' | 'call'
-      payee?: string
-      amountUsd?: number
-    },
+    readonly rule: PaymentRule,
+    message: string,
+    of: { source?: 'agent' | 'call'; payee?: string | undefined; amountUsd?: number } = {},
     options?: ErrorOptions,
   ) {
-    const { message, ...fields } = details
     super('payment_refused', 403, message, options)
     this.name = 'PaymentRefusedError'
-    Object.assign(this, { source: undefined, payee: undefined, amountUsd: undefined }, fields)
+    this.source = of.source
+    this.payee = of.payee
+    this.amountUsd = of.amountUsd
   }
-}
 
-/** The core's refusal by a spend rule, named as x402 names its options. */
-export function paymentRefusal(error: SpendRefusedError): PaymentRefusedError {
-  const { source, payee, amountUsd } = error
-  const unlisted = error.rule === 'payee_not_allowed'
-  const message =
-    source === 'agent'
-      ? error.message
-      : `Payment of $${amountUsd} to ${payee} refused: ${unlisted ? 'the payee is not in allowedPayees' : 'it exceeds maxPaymentUsd'}.`
-  const rule = unlisted ? 'payee_not_allowed' : 'max_payment_exceeded'
-  return new PaymentRefusedError({ rule, message, source, payee, amountUsd }, { cause: error })
+  /** The core's refusal by a spend rule, in the names of this fetch's options. */
+  static fromSpendRule(error: SpendRefusedError): PaymentRefusedError {
+    const byPayee = error.rule === 'payee_not_allowed'
+    const why = byPayee ? 'the payee is not in allowedPayees' : 'it exceeds maxPaymentUsd'
+    const message =
+      error.source === 'agent'
+        ? error.message
+        : `Payment of $${error.amountUsd} to ${error.payee} refused: ${why}.`
+    const rule = byPayee ? 'payee_not_allowed' : 'max_payment_exceeded'
+    return new PaymentRefusedError(rule, message, error, { cause: error })
+  }
 }
 
 /**
  * A signed payment went out and no answer came back (dropped, aborted, or none before the
- * authorisation expired). The payee can submit it until `validUntil`, so it was charged in
- * full (`amountUsd`). The network error is the `cause`.
+ * authorisation expired). The payee can collect it until `validUntil` (ms since the epoch),
+ * so it was charged in full (`amountUsd`). The network error is the `cause`. Not a kill
+ * switch error: the one that aborted it, if any, is found through `cause`.
  *
  * @example
  * if (error instanceof PaymentOutcomeUnknownError) console.log(error.amountUsd, new Date(error.validUntil))
  */
 export class PaymentOutcomeUnknownError extends Error {
   readonly code = 'payment_outcome_unknown'
-  declare readonly payee: string
-  declare readonly amountUsd: number
-  declare readonly resource: string
-  /** Milliseconds since the epoch. */
-  declare readonly validUntil: number
 
   constructor(
-    details: { payee: string; amountUsd: number; resource: string; validUntil: number },
+    readonly payee: string,
+    readonly amountUsd: number,
+    readonly resource: string,
+    readonly validUntil: number,
     options?: ErrorOptions,
   ) {
+    const until = new Date(validUntil).toISOString()
     super(
-      `The payment of $${details.amountUsd} to ${details.payee} for ${details.resource} was sent, ` +
-        'but no response came back. The payee can still collect it, so it is charged in full ' +
-        `to the agent's cap; the authorisation is valid until ${new Date(details.validUntil).toISOString()}.`,
+      `The payment of $${amountUsd} to ${payee} for ${resource} was sent, but no response came back. The payee can still collect it, so it is charged in full to the agent's cap; the authorisation is valid until ${until}.`,
       options,
     )
     this.name = 'PaymentOutcomeUnknownError'
-    Object.assign(this, details)
   }
 }
