@@ -3,10 +3,11 @@
 // provider's request and the caller gets AgentRevokedError (not the client's "Request was
 // aborted."); the ledger holds at least what the provider billed.
 import { AgentRevokedError, findKillSwitchError, toMicros } from '@killswitch/core'
+import { BaseCallbackHandler } from '@langchain/core/callbacks/base'
 import { HumanMessage } from '@langchain/core/messages'
 import { ChatOpenAI } from '@langchain/openai'
 import { createAgent } from 'langchain'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { KillSwitchCallbackHandler } from './kill-switch-callback-handler.js'
 import { killSwitchMiddleware } from './kill-switch-middleware.js'
 import {
@@ -228,4 +229,54 @@ describe('ChatOpenAI against a local OpenAI-compatible server', () => {
       expect(await ledger(agent)).toEqual({ spent: provider.billMicros(), held: 0 })
     })
   }
+})
+
+// A consumer that stops reading: `break` out of the stream after a few chunks.
+describe('ChatOpenAI: a consumer that stops reading a stream', () => {
+  it('middleware: a clamped stream is settled at what streamed, not the whole hold', async () => {
+    const { agent, provider, model } = await setup(true)
+    const killSwitch = killSwitchMiddleware({ killSwitch: agent.ks, credential: agent.credential })
+    const reactAgent = createAgent({ model, tools: [], middleware: [killSwitch] })
+    const messages = { messages: [{ role: 'user', content: 'Write forever' }] }
+    let chunks = 0
+    for await (const _ of await reactAgent.stream(messages, { streamMode: 'messages' })) {
+      if (++chunks === 20) break
+    }
+    expect(await provider.stopped()).toBe('disconnected')
+    await vi.waitFor(async () => expect((await ledger(agent)).held).toBe(0))
+    const after = await ledger(agent)
+    // Charged what the provider billed at least, and well short of the whole hold (1000
+    // output tokens were allowed; about 20 streamed).
+    expect(after.spent).toBeGreaterThanOrEqual(provider.billMicros())
+    expect(after.spent).toBeLessThan(toMicros(agent.reserved[0] ?? 0) / 2)
+    expect(agent.released).toHaveLength(0)
+  })
+
+  // LangChain's own limit: `model.stream()` returns the model's generator on a break, and
+  // _streamIterator (@langchain/core) has no `finally`: no handleLLMEnd nor handleLLMError
+  // reaches callbacks. The provider's request is aborted, but the handler never hears of it.
+  it('callback handler: LangChain reports no ending, so the call stays held (README: Limits)', async () => {
+    const { agent, provider, model } = await setup(true)
+    const handler = new KillSwitchCallbackHandler({
+      killSwitch: agent.ks,
+      credential: agent.credential,
+    })
+    const seen: string[] = []
+    const spy = new (class extends BaseCallbackHandler {
+      name = 'EndingSpy'
+      override async handleLLMEnd() {
+        seen.push('end')
+      }
+      override async handleLLMError() {
+        seen.push('error')
+      }
+    })()
+    let chunks = 0
+    for await (const _ of await model.stream('Write forever', { callbacks: [handler, spy] })) {
+      if (++chunks === 20) break
+    }
+    expect(await provider.stopped()).toBe('disconnected')
+    expect(seen).toEqual([])
+    expect((await ledger(agent)).held).toBe(toMicros(agent.reserved[0] ?? 0))
+  })
 })

@@ -6,11 +6,11 @@ export { KillSwitchCallbackHandler } from './kill-switch-callback-handler.js'
 export { type KillSwitchMiddleware, killSwitchMiddleware } from './kill-switch-middleware.js'
 // Options and building blocks
 export type { GuardSource, KillSwitchOptions } from './kill-switch-options.js'
+export { withMaxOutputTokens } from './model-binding.js'
 export {
   identityFromLsParams,
   type ModelIdentity,
   type ModelNaming,
   modelIdentity,
 } from './model-identity.js'
-export { toTokenUsage } from './usage.js'
-export { withMaxOutputTokens } from './with-max-output-tokens.js'
+export { toTokenUsage } from './model-io.js'

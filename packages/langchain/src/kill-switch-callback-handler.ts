@@ -15,11 +15,9 @@ import {
   type ToolCallTicket,
 } from '@killswitch/core'
 import { BaseCallbackHandler } from '@langchain/core/callbacks/base'
-import type { KillSwitchOptions } from './kill-switch-options.js'
+import type { Args, KillSwitchOptions } from './kill-switch-options.js'
 import { identityFromLsParams, type ModelNaming } from './model-identity.js'
-import { providerMessage } from './model-input.js'
-import { type Args, deltaText } from './output-counter.js'
-import { modelCallResult } from './usage.js'
+import { deltaText, modelCallResult, providerMessage } from './model-io.js'
 
 type Metadata = Record<string, unknown> | undefined
 
@@ -52,10 +50,8 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
     // the rejection would be unhandled. Only the options given to super() set both.
     super({ raiseError: true })
     // LangChain copies handlers with `new this.constructor(this)`: share the guard then.
-    const setup =
-      options instanceof KillSwitchCallbackHandler
-        ? { guard: options.guard, naming: options.#naming, scope: options.#scope }
-        : adapterSetup(options)
+    const copied = options instanceof KillSwitchCallbackHandler
+    const setup = copied ? options.#setup() : adapterSetup(options)
     this.guard = setup.guard
     this.#naming = setup.naming
     this.#scope = setup.scope
@@ -99,15 +95,11 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
   }
 
   override async handleLLMError(...[error, runId]: Args<'handleLLMError'>) {
-    this.#reported.add(error)
     const call = take(this.#calls, runId)
-    if (call === undefined) {
-      if (findKillSwitchError(error) === undefined) await this.guard.onError(error, 'model')
-      return
-    }
-    // The call may have left: the core charges it, unless the provider refused it outright
-    // (its 4xx status). Once revoked, the provider client threw its own AbortError
-    // ("Request was aborted."): thrown from here (raiseError), the typed error replaces it.
+    if (call === undefined) return this.#report(error, 'model')
+    this.#reported.add(error)
+    // Once revoked, the provider client threw its own AbortError ("Request was aborted."):
+    // thrown from here (raiseError), the core's typed error replaces it.
     const shown = await call.fail(error)
     if (shown !== error) throw shown
   }
@@ -118,9 +110,7 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
     // The tool's name arrives as runName; the serialized tool is often a stub without it.
     const name = runName ?? tool.name ?? tool.id.at(-1) ?? 'unknown-tool'
     const scope = this.#scopeOf(runId, parentRunId, metadata)
-    // Its price is the core's: `toolPrices` of the kill switch, the guard or the options.
-    const ticket = await this.guard.beforeToolCall({ name, args: parseArgs(input), ...scope })
-    this.#tools.set(runId, ticket)
+    this.#tools.set(runId, await this.guard.beforeToolCall({ name, args: parse(input), ...scope }))
   }
 
   override async handleToolEnd(...[, runId]: Args<'handleToolEnd'>) {
@@ -129,28 +119,35 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
   }
 
   override async handleToolError(...[error, runId]: Args<'handleToolError'>) {
-    this.#reported.add(error)
     const ticket = take(this.#tools, runId)
-    if (ticket !== undefined) await this.guard.afterToolCall(ticket, { ok: false, error })
-    else if (findKillSwitchError(error) === undefined) await this.guard.onError(error, 'tool')
+    if (ticket === undefined) return this.#report(error, 'tool')
+    this.#reported.add(error)
+    await this.guard.afterToolCall(ticket, { ok: false, error })
   }
 
   override async handleChainError(...[error, runId]: Args<'handleChainError'>) {
     this.#roots.delete(runId)
-    // Our own refusals and errors already reported by a model or tool are not new errors.
-    if (this.#reported.has(error) || findKillSwitchError(error) !== undefined) return
-    this.#reported.add(error)
-    await this.guard.onError(error, 'chain')
+    await this.#report(error, 'chain')
+  }
+
+  #setup() {
+    return { guard: this.guard, naming: this.#naming, scope: this.#scope }
+  }
+
+  /** Feeds an error to runaway detection once: not our own refusals, not one seen before. */
+  async #report(error: unknown, kind: 'model' | 'tool' | 'chain') {
+    if (typeof error === 'object' && error !== null) {
+      if (this.#reported.has(error)) return
+      this.#reported.add(error)
+    }
+    if (findKillSwitchError(error) === undefined) await this.guard.onError(error, kind)
   }
 
   async #start(runId: string, parentRunId: string | undefined, metadata: Metadata, input: unknown) {
     // LangChain puts the model's getLsParams() (ls_model_name, ls_provider...) in the metadata.
-    const identity = identityFromLsParams(metadata, this.#naming)
     const call = await this.guard.startModelCall({
-      model: identity.model,
-      provider: identity.provider,
+      ...identityFromLsParams(metadata, this.#naming),
       input,
-      maxOutputTokens: identity.maxOutputTokens,
       ...this.#scopeOf(runId, parentRunId, metadata),
     })
     this.#calls.set(runId, call)
@@ -162,14 +159,12 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
    * `configurable` values, and only to tracers). Without a `runId`, the outermost run.
    */
   #scopeOf(runId: string, parentRunId: string | undefined, metadata: Metadata): BudgetScope {
-    const key = BUDGET_SCOPE_KEY
-    const scope = mergeBudgetScope(this.#scope, metadata?.[key], `metadata.${key}`)
+    const scope = mergeBudgetScope(this.#scope, metadata?.[BUDGET_SCOPE_KEY], 'metadata.killswitch')
     return { ...scope, runId: scope.runId ?? this.#rootOf(runId, parentRunId) }
   }
 
   #rootOf(runId: string, parentRunId: string | undefined): string {
-    if (parentRunId === undefined) return runId
-    return this.#roots.get(parentRunId) ?? parentRunId
+    return parentRunId === undefined ? runId : (this.#roots.get(parentRunId) ?? parentRunId)
   }
 }
 
@@ -179,13 +174,12 @@ function take<T>(map: Map<string, T>, runId: string): T | undefined {
   return value
 }
 
-function toolsOf(extraParams: Record<string, unknown> | undefined): unknown {
-  const invocation = extraParams?.invocation_params as { tools?: unknown } | undefined
-  const options = extraParams?.options as { tools?: unknown } | undefined
-  return invocation?.tools ?? options?.tools
+function toolsOf(extra: Record<string, unknown> | undefined): unknown {
+  const tools = (from: unknown) => (from as { tools?: unknown } | undefined)?.tools
+  return tools(extra?.invocation_params) ?? tools(extra?.options)
 }
 
-function parseArgs(input: string): unknown {
+function parse(input: string): unknown {
   try {
     return JSON.parse(input)
   } catch {

@@ -6,18 +6,15 @@ import { type AgentGuard, adapterSetup, BUDGET_SCOPE_KEY, mergeBudgetScope } fro
 import { ToolMessage } from '@langchain/core/messages'
 import { createMiddleware } from 'langchain'
 import type { KillSwitchOptions } from './kill-switch-options.js'
+import { bindToCall, withMaxOutputTokens } from './model-binding.js'
 import { modelIdentity } from './model-identity.js'
-import { modelInput } from './model-input.js'
-import { withOutputCounter } from './output-counter.js'
-import { modelCallResult } from './usage.js'
-import { withMaxOutputTokens, withStopSignal } from './with-max-output-tokens.js'
+import { modelCallResult, modelInput } from './model-io.js'
 
 /**
  * The middleware, plus the guard it uses and its signal (pass it to `createAgent`).
  *
  * @example
  * const killSwitch: KillSwitchMiddleware = killSwitchMiddleware({ killSwitch: ks, credential })
- * createAgent({ model, tools, middleware: [killSwitch], signal: killSwitch.signal })
  */
 export type KillSwitchMiddleware = ReturnType<typeof createMiddleware> & {
   /** The agent's guard. */
@@ -38,14 +35,9 @@ export type KillSwitchMiddleware = ReturnType<typeof createMiddleware> & {
  */
 export function killSwitchMiddleware(options: KillSwitchOptions): KillSwitchMiddleware {
   const { guard, naming, scope } = adapterSetup(options)
-  // The options' scope with the invocation's over it:
-  // `agent.invoke(input, { configurable: { killswitch: { budgets: ['customer-acme'] } } })`.
-  const scopeFor = (runtime: { configurable?: Record<string, unknown> } | undefined) =>
-    mergeBudgetScope(
-      scope,
-      runtime?.configurable?.[BUDGET_SCOPE_KEY],
-      `configurable.${BUDGET_SCOPE_KEY}`,
-    )
+  // The invocation's scope over the options': `{ configurable: { killswitch: { budgets } } }`.
+  const scopeOf = (runtime: { configurable?: Record<string, unknown> } | undefined) =>
+    mergeBudgetScope(scope, runtime?.configurable?.[BUDGET_SCOPE_KEY], 'configurable.killswitch')
 
   const middleware = createMiddleware({
     name: 'KillSwitchMiddleware',
@@ -56,24 +48,16 @@ export function killSwitchMiddleware(options: KillSwitchOptions): KillSwitchMidd
       await guard.check({ requireBudget: true })
     },
     wrapModelCall: async (request, handler) => {
-      const identity = await modelIdentity(request.model, naming)
-      const start = {
-        model: identity.model,
-        provider: identity.provider,
+      const call = await guard.startModelCall({
+        ...(await modelIdentity(request.model, naming)),
         input: modelInput(request),
-        maxOutputTokens: identity.maxOutputTokens,
-        ...scopeFor(request.runtime),
-        ...(request.runtime?.signal ? { signal: request.runtime.signal } : {}),
-      }
-      // LangChain has no per-call max tokens nor a per-call signal for a middleware to add:
-      // the model is rebuilt with the clamped limit and bound to the call's stop signal. A
-      // model that cannot be clamped has its stream counted instead.
-      const call = await guard.startModelCall(start)
+        ...scopeOf(request.runtime),
+        signal: request.runtime?.signal,
+      })
       try {
-        const message = await call.send(async ({ maxOutputTokens, signal }) => {
-          const { model, clamped } = withMaxOutputTokens(request.model, maxOutputTokens)
-          const bounded = clamped ? model : withOutputCounter(model, call)
-          return handler({ ...request, model: withStopSignal(bounded, signal) })
+        const message = await call.send(async ({ maxOutputTokens }) => {
+          const { model } = withMaxOutputTokens(request.model, maxOutputTokens)
+          return handler({ ...request, model: bindToCall(model, call) })
         })
         await call.finish(modelCallResult(message))
         return message
@@ -83,12 +67,11 @@ export function killSwitchMiddleware(options: KillSwitchOptions): KillSwitchMidd
     },
     wrapToolCall: async (request, handler) => {
       const { name, args } = request.toolCall
-      const run = { name, args, ...scopeFor(request.runtime) }
       // The tool node turns some tool errors into error ToolMessages instead of throwing:
       // such a call did not deliver, so its price is released, and the message goes on.
       let failed: ToolMessage | undefined
       try {
-        return await guard.runToolCall(run, async () => {
+        return await guard.runToolCall({ name, args, ...scopeOf(request.runtime) }, async () => {
           const result = await handler(request)
           if (ToolMessage.isInstance(result) && result.status === 'error') {
             failed = result

@@ -1,0 +1,65 @@
+import { AIMessage, HumanMessage } from '@langchain/core/messages'
+import { fakeModel } from '@langchain/core/testing'
+import fc from 'fast-check'
+import { createAgent } from 'langchain'
+import { describe, expect, it } from 'vitest'
+import { killSwitchMiddleware } from './kill-switch-middleware.js'
+import { toTokenUsage } from './model-io.js'
+import { TEST_MODEL, testAgent } from './testing/test-kit.js'
+
+const count = fc.nat({ max: 10_000_000 })
+
+describe('toTokenUsage', () => {
+  it('maps every LangChain usage field onto the core field of the same meaning', () => {
+    fc.assert(
+      fc.property(count, count, count, count, count, (input, output, read, write, reasoning) => {
+        const usage = toTokenUsage({
+          input_tokens: input,
+          output_tokens: output,
+          total_tokens: input + output,
+          input_token_details: { cache_read: read, cache_creation: write },
+          output_token_details: { reasoning },
+        })
+        expect(usage).toEqual({
+          inputTokens: input,
+          outputTokens: output,
+          cacheReadTokens: read,
+          cacheWriteTokens: write,
+          reasoningTokens: reasoning,
+        })
+      }),
+    )
+  })
+
+  it('leaves out details the provider did not report', () => {
+    expect(toTokenUsage({ input_tokens: 10, output_tokens: 2, total_tokens: 12 })).toEqual({
+      inputTokens: 10,
+      outputTokens: 2,
+    })
+  })
+
+  it('returns undefined when there is no usage: the core then settles its own count', () => {
+    expect(toTokenUsage(undefined)).toBeUndefined()
+    expect(toTokenUsage(null)).toBeUndefined()
+  })
+
+  // The core judges the figures (usage sanity is policy): a malformed output count is not
+  // believed, and the guard's own count of the answer stands in for it, never zero.
+  it.each([Number.NaN, -1, 1.5, Number.POSITIVE_INFINITY])(
+    'a malformed output count (%s) settles the counted answer, not the input alone',
+    async (bad) => {
+      const agent = await testAgent()
+      const usage_metadata = { input_tokens: 10, output_tokens: bad, total_tokens: 10 }
+      const model = fakeModel().respond(new AIMessage({ content: 'x'.repeat(400), usage_metadata }))
+      const killSwitch = killSwitchMiddleware({ ...agent, killSwitch: agent.ks, model: TEST_MODEL })
+      await createAgent({ model, tools: [], middleware: [killSwitch] }).invoke({
+        messages: [new HumanMessage('hi')],
+      })
+      // TEST_PRICES: $1 per thousand tokens; 10 input tokens alone are $0.01.
+      expect(agent.settled).toHaveLength(1)
+      expect(agent.settled[0]).toBeGreaterThan(0.05)
+      expect(agent.settled[0]).toBeLessThanOrEqual(agent.reserved[0] ?? 0)
+      expect((await agent.ks.agents.get(agent.handle)).held).toBe(0)
+    },
+  )
+})
