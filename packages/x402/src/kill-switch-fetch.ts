@@ -1,15 +1,8 @@
 // The entry point: a fetch whose x402 payments go on the kill switch ledger. A hook vetoes
 // or holds each payment before it is signed; the transport under x402 sees the signed
 // payment leave and its answer come back (a dropped connection fires no x402 hook at all).
-import {
-  type AdapterOptions,
-  adapterSetup,
-  findKillSwitchError,
-  InvalidConfigError,
-  revocationError,
-} from '@killswitch/core'
+import { type AdapterOptions, adapterSetup, InvalidConfigError } from '@killswitch/core'
 import type { x402Client } from '@x402/core/client'
-import { wrapFetchWithPayment } from '@x402/fetch'
 import type { PaymentAsset } from './payment-amount.js'
 import { guardClient, PaymentCall } from './payment-call.js'
 import type { SettlementVerifier } from './payment-charge.js'
@@ -59,30 +52,13 @@ export interface KillSwitchFetchOptions
 export function killSwitchFetch(options: KillSwitchFetchOptions): typeof fetch {
   const { guard, scope } = adapterSetup(options)
   validate(options)
-  const settings = { ...options, guard, scope, transport: options.fetch ?? fetch }
   guardClient(options.client)
 
   return async function guardedFetch(input, init) {
     // A revoked agent makes no requests at all, paid or not.
     await guard.check({ runId: scope.runId })
     const request = new Request(input, init)
-    // Revocation aborts the request in flight too (a paid one that was sent is still
-    // charged: the payee holds the signature).
-    const signal = AbortSignal.any([request.signal, guard.signal])
-    const call = new PaymentCall(settings, request.method)
-    const paying = wrapFetchWithPayment(call.transport, options.client)
-    try {
-      const response = await call.run(() => paying(request, { signal }))
-      await call.finish(undefined)
-      return response
-    } catch (error) {
-      await call.finish(error)
-      // The kill switch's own error, not x402's plain wrapper around it; aborted by
-      // revocation: say so, not just "aborted".
-      if (call.refusal) throw call.refusal
-      if (findKillSwitchError(error) || !guard.signal.aborted) throw error
-      throw revocationError(guard)
-    }
+    return new PaymentCall({ ...options, guard, scope }, request.method).fetch(request)
   }
 }
 

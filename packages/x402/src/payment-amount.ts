@@ -1,6 +1,5 @@
-// What an x402 payment costs in dollars. x402 prices in atomic units of a token (USDC has 6
-// decimals: "10000" is $0.01); the ledger counts integer micro-dollars, rounded up so that
-// it never holds less than is paid.
+// What an x402 payment costs. x402 prices in atomic units of a token (USDC has 6 decimals:
+// "10000" is $0.01); the ledger counts micro-dollars, rounded up: never less than is paid.
 import { samePayee, toUsd } from '@killswitch/core'
 import type { PaymentRequirements } from '@x402/core/types'
 import { findDefaultAsset } from '@x402/evm'
@@ -15,55 +14,42 @@ export interface PaymentAsset {
   decimals: number
 }
 
-/** A payment's amount: atomic units (`upto`: the maximum), and micro-dollars rounded up. */
-export interface PaymentAmount {
-  atomic: bigint
-  decimals: number
-  micros: number
-  /** Dollars (`micros / 1e6`), what the ledger is given. */
-  usd: number
-}
+/** A payment's amount: atomic units (`upto`: the maximum), micro-dollars and dollars. */
+export type PaymentAmount = { atomic: bigint; decimals: number; micros: number; usd: number }
 
 /**
- * Prices requirements: `amount` (v1: `maxAmountRequired`) in atomic units of one of x402's
- * default USD assets (`findDefaultAsset` in `@x402/evm`) or one listed in `assets`.
- * Undefined when it cannot: an unknown token is refused, never priced at zero.
+ * Prices requirements: `amount` (v1: `maxAmountRequired`) in one of x402's default USD
+ * assets or one listed in `assets`; undefined for an unknown token (refused, never free).
  *
  * @example
- * paymentAmount({ network: 'eip155:84532', asset: USDC, amount: '10000', ... })
- * // { atomic: 10000n, decimals: 6, micros: 10000, usd: 0.01 }
+ * paymentAmount({ network: 'eip155:84532', asset: USDC, amount: '10000', ... }) // { atomic: 10000n, decimals: 6, micros: 10000, usd: 0.01 }
  */
 export function paymentAmount(
   requirements: PaymentRequirements,
   assets: readonly PaymentAsset[] = [],
 ): PaymentAmount | undefined {
-  const { asset, network, amount } = requirements
+  const {
+    asset,
+    network,
+    amount = (requirements as { maxAmountRequired?: string }).maxAmountRequired,
+  } = requirements
   const decimals =
     assets.find((entry) => entry.network === network && samePayee(entry.asset, asset))?.decimals ??
     findDefaultAsset(asset, network as `${string}:${string}`)?.decimals
-  const atomic = parseAtomic(
-    amount ?? (requirements as { maxAmountRequired?: string }).maxAmountRequired,
-  )
+  const atomic = parseAtomic(amount)
   if (decimals === undefined || atomic === undefined) return undefined
   const micros = atomicToMicros(atomic, decimals)
   return { atomic, decimals, micros, usd: toUsd(micros) }
 }
 
-/**
- * Atomic token units in micro-dollars, rounded up; beyond 2^53 ($9 billion) infinite, which
- * every cap refuses.
- *
- * @example
- * atomicToMicros(10000n, 6) // 10000 ($0.01)
- * atomicToMicros(1n, 18)    // 1 (rounded up)
- */
+/** Atomic units in micro-dollars, rounded up; past 2^53 infinite, which every cap refuses. */
 export function atomicToMicros(atomic: bigint, decimals: number): number {
   const scale = 10n ** BigInt(decimals)
   const micros = (atomic * 1_000_000n + scale - 1n) / scale
   return micros > BigInt(Number.MAX_SAFE_INTEGER) ? Number.POSITIVE_INFINITY : Number(micros)
 }
 
-/** An atomic amount as x402 writes it (a string of digits), or undefined when it is not one. */
+/** An atomic amount as x402 writes it (a string of digits), else undefined. */
 export function parseAtomic(value: unknown): bigint | undefined {
   return typeof value === 'string' && /^\d+$/.test(value) ? BigInt(value) : undefined
 }

@@ -3,11 +3,12 @@
 // the payee answers. x402's hooks belong to the x402Client, which concurrent calls share:
 // the veto finds its call through AsyncLocalStorage.
 import { AsyncLocalStorage } from 'node:async_hooks'
-import type { SpendTicket } from '@killswitch/core'
-import { type AgentGuard, type BudgetScope, SpendRefusedError, toUsd } from '@killswitch/core'
+import type { AgentGuard, BudgetScope, SpendTicket } from '@killswitch/core'
+import { findKillSwitchError, revocationError, SpendRefusedError, toUsd } from '@killswitch/core'
 import type { PaymentCreationContext, x402Client } from '@x402/core/client'
 import { decodePaymentSignatureHeader } from '@x402/core/http'
 import type { PaymentRequirements } from '@x402/core/types'
+import { wrapFetchWithPayment } from '@x402/fetch'
 import type { KillSwitchFetchOptions } from './kill-switch-fetch.js'
 import { atomicToMicros, type PaymentAmount, paymentAmount } from './payment-amount.js'
 import {
@@ -19,18 +20,14 @@ import {
 } from './payment-charge.js'
 import { PaymentOutcomeUnknownError, PaymentRefusedError } from './payment-errors.js'
 
-export type PaymentSettings = KillSwitchFetchOptions & {
-  guard: AgentGuard
-  scope: BudgetScope
-  transport: typeof fetch
-}
+type Settings = KillSwitchFetchOptions & { guard: AgentGuard; scope: BudgetScope }
 
 interface Payment {
   ticket: SpendTicket
   requirements: PaymentRequirements
   amount: PaymentAmount
   resource: string
-  /** Set once it left: until when the payee can collect it, if known. */
+  /** Set once it left: the signed header, and until when the payee can collect it. */
   sent?: { header: string; validUntil: number | undefined }
 }
 
@@ -48,14 +45,11 @@ export function guardClient(client: x402Client): void {
     const call = calls.getStore()
     const reason = 'this x402Client is guarded by a kill switch: pay through killSwitchFetch'
     if (!call) return { abort: true, reason }
-    try {
-      await call.authorise(context)
-      return undefined
-    } catch (error) {
-      // x402 turns a veto into a plain Error: the guarded fetch rethrows this one instead.
-      call.refusal = error instanceof Error ? error : new Error(String(error))
-      return { abort: true, reason: call.refusal.message }
-    }
+    // x402 wraps what a hook throws in a plain Error: the guarded fetch throws this one.
+    await call.authorise(context).catch((error: Error) => {
+      call.refusal = error
+      throw error
+    })
   })
 }
 
@@ -64,15 +58,31 @@ export class PaymentCall {
   /** The typed error behind a vetoed payment. */
   refusal: Error | undefined
 
+  /** `method`: the HTTP method, for the audit description. */
   constructor(
-    readonly settings: PaymentSettings,
-    /** The HTTP method, for the audit description. */
+    readonly settings: Settings,
     readonly method: string,
   ) {}
 
-  /** Runs `pay` as this call, for x402's hooks. */
-  run<T>(pay: () => Promise<T>): Promise<T> {
-    return calls.run(this, pay)
+  /** Pays for `request` through x402, as this call; ends every payment it held. */
+  async fetch(request: Request): Promise<Response> {
+    const { guard, client } = this.settings
+    // Revocation aborts the request in flight too (a paid one that was sent is still
+    // charged: the payee holds the signature).
+    const signal = AbortSignal.any([request.signal, guard.signal])
+    const paying = wrapFetchWithPayment(this.transport, client)
+    try {
+      const response = await calls.run(this, () => paying(request, { signal }))
+      await this.#finish(undefined)
+      return response
+    } catch (error) {
+      await this.#finish(error)
+      // The kill switch's own error, not x402's plain wrapper around it; aborted by
+      // revocation: say so, not just "aborted".
+      if (this.refusal) throw this.refusal
+      if (findKillSwitchError(error) || !guard.signal.aborted) throw error
+      throw revocationError(guard)
+    }
   }
 
   /** The veto: refuses the payment (revoked, a spend rule, the cap, an unknown asset) or holds it. */
@@ -88,11 +98,8 @@ export class PaymentCall {
     if (!amount) {
       // Revocation first: it is the answer that matters at 2 AM, whatever else is wrong.
       await guard.check()
-      const refusal = new PaymentRefusedError(
-        'unknown_asset',
-        `Payment to ${payee} refused: asset ${asset} on ${network} is not a known USD stablecoin, so it cannot be priced against the cap. If it is one, list it: killSwitchFetch({ assets: [{ network: '${network}', asset: '${asset}', decimals: 6 }] }).`,
-        { payee },
-      )
+      const why = `Payment to ${payee} refused: asset ${asset} on ${network} is not a known USD stablecoin, so it cannot be priced against the cap. If it is one, list it: killSwitchFetch({ assets: [{ network: '${network}', asset: '${asset}', decimals: 6 }] }).`
+      const refusal = new PaymentRefusedError('unknown_asset', why, { payee })
       await guard.refuseSpend({ ...spend, amountUsd: 0 }, refusal)
       throw refusal
     }
@@ -117,7 +124,7 @@ export class PaymentCall {
   transport: typeof fetch = async (input, init) => {
     const request = new Request(input, init)
     const header = request.headers.get('PAYMENT-SIGNATURE') ?? request.headers.get('X-PAYMENT')
-    if (header === null) return this.settings.transport(request)
+    if (header === null) return (this.settings.fetch ?? fetch)(request)
     const payment = this.#payments.at(-1)
     if (!payment || payment.sent) {
       const message = `A payment header the kill switch did not authorise: not sent (pay through killSwitchFetch).`
@@ -125,8 +132,8 @@ export class PaymentCall {
     }
     // Aborted before it left (revoked, or the caller gave up): its hold is released.
     request.signal.throwIfAborted()
-    // x402 signs authorisations valid for the route's maxTimeoutSeconds: past that an answer
-    // changes nothing (it is charged either way), so a silent payee cannot hold the call open.
+    // x402 signs for the route's maxTimeoutSeconds: past that an answer changes nothing (it
+    // is charged either way), so a payee that never answers cannot hold the call open.
     const validityMs = payment.requirements.maxTimeoutSeconds * 1000
     const validUntil = validityMs > 0 ? Date.now() + validityMs : undefined
     const expiry = validUntil ? [AbortSignal.timeout(Math.max(validityMs, 1_000))] : []
@@ -134,28 +141,25 @@ export class PaymentCall {
     let outcome: PaymentOutcome = { reason: 'no_response' }
     try {
       const signal = AbortSignal.any([request.signal, ...expiry])
-      const response = await this.settings.transport(new Request(request, { signal }))
+      const response = await (this.settings.fetch ?? fetch)(new Request(request, { signal }))
       outcome = paymentOutcome(response.status, (name) => response.headers.get(name))
       return response
     } catch (error) {
       // The signed authorisation may have reached the payee: it can collect it.
       const { requirements, amount, resource } = payment
-      const until = validUntil ?? Date.now()
-      const details = [requirements.payTo, amount.usd, resource, until] as const
+      const details = [requirements.payTo, amount.usd, resource, validUntil ?? Date.now()] as const
       throw new PaymentOutcomeUnknownError(...details, { cause: error })
     } finally {
       await this.#charge(payment, outcome)
     }
   }
 
-  /**
-   * Ends the call: a payment never sent is released (the transport charged every sent one).
-   * A failed write is not retried: the hold lapses at its TTL, charged.
-   */
-  async finish(error: unknown): Promise<void> {
+  /** Releases the payments never sent (the transport charged the others). */
+  async #finish(error: unknown): Promise<void> {
     const message = error instanceof Error ? error.message : null
     const ending = { reason: 'not_sent', details: { paymentOutcome: 'not_sent', error: message } }
     for (const { ticket, sent } of this.#payments) {
+      // A failed write is not retried: the hold lapses at its TTL, charged.
       if (!sent) await this.settings.guard.releaseSpend(ticket, ending).catch(() => undefined)
     }
   }

@@ -6,16 +6,11 @@ import { decodePaymentRequiredHeader, decodePaymentResponseHeader } from '@x402/
 import type { PaymentPayload } from '@x402/core/types'
 import { parseAtomic } from './payment-amount.js'
 
-type Unproven =
-  | 'settle_failed'
-  | 'payment_required'
-  | 'server_error'
-  | 'no_settlement'
-  | 'no_response'
+type Unproven = 'settle_failed' | 'payment_required' | 'server_error' | 'no_settlement'
 
 /** What the payee said: `settled` (a settlement header says so), else why nothing is proven. */
 export interface PaymentOutcome {
-  reason: 'settled' | Unproven
+  reason: 'settled' | 'no_response' | Unproven
   status?: number | undefined
   /** The settlement's `amount` when an integer, else as sent (`claimedAmount`). */
   claimedAtomic?: bigint | undefined
@@ -116,24 +111,22 @@ export function paymentCharge(
     basis: proven === undefined ? 'authorised' : 'verified',
     verifyError: verified.error,
   }
-  const defined = Object.entries(details).filter(([, value]) => value !== undefined)
-  return { atomic, details: Object.fromEntries(defined) }
+  return { atomic, details }
 }
 
 /** The first way a settlement claim does not add up, for the audit log. */
 function suspicion(payment: SentPayment, outcome: PaymentOutcome, verified: bigint | undefined) {
-  const { network, claimedAmount, claimedAtomic: claimed } = outcome
-  const flags = {
-    settlement_network_mismatch: network !== undefined && network !== payment.network,
-    settlement_amount_unreadable: claimedAmount !== undefined,
-    claimed_more_than_authorised: claimed !== undefined && claimed > payment.atomic,
-    claimed_less_than_exact_amount:
-      payment.scheme === 'exact' && claimed !== undefined && claimed < payment.atomic,
-    verified_more_than_authorised: verified !== undefined && verified > payment.atomic,
-    claim_differs_from_verified:
-      verified !== undefined && claimed !== undefined && claimed !== verified,
-  }
-  return Object.entries(flags).find(([, flagged]) => flagged)?.[0]
+  const { atomic, network } = payment
+  const claim = outcome.claimedAtomic
+  if ((outcome.network ?? network) !== network) return 'settlement_network_mismatch'
+  if (outcome.claimedAmount !== undefined) return 'settlement_amount_unreadable'
+  if ((claim ?? 0n) > atomic) return 'claimed_more_than_authorised'
+  if (payment.scheme === 'exact' && (claim ?? atomic) < atomic)
+    return 'claimed_less_than_exact_amount'
+  if ((verified ?? 0n) > atomic) return 'verified_more_than_authorised'
+  // Both known and different (either unknown compares equal).
+  if ((claim ?? verified) !== (verified ?? claim)) return 'claim_differs_from_verified'
+  return undefined
 }
 
 /** Asks `verifySettlement`; its failure, or an answer that is not an amount, proves nothing. */

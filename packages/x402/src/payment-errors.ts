@@ -1,26 +1,21 @@
-// The errors x402 payments add to the core's: a payment refused before anything was signed,
-// and a signed one whose outcome cannot be known.
+// The errors x402 payments add to the core's: refused before anything was signed, or signed
+// and sent with no answer.
 import { KillSwitchError, type SpendRefusedError } from '@killswitch/core'
 
 /** Which rule refused a payment. */
-export type PaymentRule =
-  | 'unknown_asset'
-  | 'payee_not_allowed'
-  | 'max_payment_exceeded'
-  | 'unaccounted_payment'
+export type PaymentRule = SpendRule | 'unknown_asset' | 'unaccounted_payment'
+type SpendRule = 'payee_not_allowed' | 'max_payment_exceeded'
 
 /**
- * A payment refused before anything was signed, `rule` says why: a payee not allowed or an
- * amount over the maximum (`source`: the agent's `spendRules` or this fetch's options;
- * `cause`: the core's SpendRefusedError), an asset it cannot price, or a payment header it
- * did not authorise.
+ * A payment refused before anything was signed: a payee not allowed or an amount over the
+ * maximum (`source`: the agent's `spendRules` or this fetch's options; `cause`: the core's
+ * SpendRefusedError), an asset it cannot price, or a payment header it did not authorise.
  *
  * @example
  * if (error instanceof PaymentRefusedError) console.log(error.rule, error.source, error.payee)
  */
 export class PaymentRefusedError extends KillSwitchError {
   readonly source: 'agent' | 'call' | undefined
-  /** Who would have been paid. */
   readonly payee: string | undefined
   /** What the payment asked for, in dollars, when it could be priced. */
   readonly amountUsd: number | undefined
@@ -33,29 +28,24 @@ export class PaymentRefusedError extends KillSwitchError {
   ) {
     super('payment_refused', 403, message, options)
     this.name = 'PaymentRefusedError'
-    this.source = of.source
-    this.payee = of.payee
-    this.amountUsd = of.amountUsd
+    ;({ source: this.source, payee: this.payee, amountUsd: this.amountUsd } = of)
   }
 
   /** The core's refusal by a spend rule, in the names of this fetch's options. */
   static fromSpendRule(error: SpendRefusedError): PaymentRefusedError {
     const byPayee = error.rule === 'payee_not_allowed'
     const why = byPayee ? 'the payee is not in allowedPayees' : 'it exceeds maxPaymentUsd'
-    const message =
-      error.source === 'agent'
-        ? error.message
-        : `Payment of $${error.amountUsd} to ${error.payee} refused: ${why}.`
+    const own = `Payment of $${error.amountUsd} to ${error.payee} refused: ${why}.`
+    const message = error.source === 'agent' ? error.message : own
     const rule = byPayee ? 'payee_not_allowed' : 'max_payment_exceeded'
     return new PaymentRefusedError(rule, message, error, { cause: error })
   }
 }
 
 /**
- * A signed payment went out and no answer came back (dropped, aborted, or none before the
- * authorisation expired). The payee can collect it until `validUntil` (ms since the epoch),
- * so it was charged in full (`amountUsd`). The network error is the `cause`. Not a kill
- * switch error: the one that aborted it, if any, is found through `cause`.
+ * A signed payment went out and no answer came back (dropped, aborted, or none before it
+ * expired). The payee can collect it until `validUntil` (ms since the epoch), so it was
+ * charged in full. `cause`: the network error, or the kill switch error that aborted it.
  *
  * @example
  * if (error instanceof PaymentOutcomeUnknownError) console.log(error.amountUsd, new Date(error.validUntil))
