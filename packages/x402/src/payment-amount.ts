@@ -14,7 +14,7 @@ export interface PaymentAsset {
   decimals: number
 }
 
-/** A payment's amount: atomic units (`upto`: the maximum), micro-dollars and dollars. */
+/** A payment's amount in atomic units (`upto`: its maximum), micro-dollars and dollars. */
 export type PaymentAmount = { atomic: bigint; decimals: number; micros: number; usd: number }
 
 /**

@@ -1,26 +1,20 @@
-// One call of the guarded fetch and the payments x402 makes in it: each held before it is
-// signed, released if its signature never left the process, charged once it did, whatever
-// the payee answers. x402's hooks belong to the x402Client, which concurrent calls share:
-// the veto finds its call through AsyncLocalStorage.
+// One call of the guarded fetch and its x402 payments: each held before it is signed,
+// released if it never left the process, charged once it did, whatever the payee answers.
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { AgentGuard, BudgetScope, SpendTicket } from '@killswitch/core'
 import { findKillSwitchError, revocationError, SpendRefusedError, toUsd } from '@killswitch/core'
 import type { PaymentCreationContext, x402Client } from '@x402/core/client'
-import { decodePaymentSignatureHeader } from '@x402/core/http'
 import type { PaymentRequirements } from '@x402/core/types'
 import { wrapFetchWithPayment } from '@x402/fetch'
 import type { KillSwitchFetchOptions } from './kill-switch-fetch.js'
 import { atomicToMicros, type PaymentAmount, paymentAmount } from './payment-amount.js'
 import {
-  attempt,
   type PaymentOutcome,
   paymentCharge,
   paymentOutcome,
-  verifiedAmount,
+  verifyClaim,
 } from './payment-charge.js'
 import { PaymentOutcomeUnknownError, PaymentRefusedError } from './payment-errors.js'
-
-type Settings = KillSwitchFetchOptions & { guard: AgentGuard; scope: BudgetScope }
 
 interface Payment {
   ticket: SpendTicket
@@ -31,13 +25,11 @@ interface Payment {
   sent?: { header: string; validUntil: number | undefined }
 }
 
+// x402's hooks belong to the client, which concurrent calls share.
 const calls = new AsyncLocalStorage<PaymentCall>()
 const guarded = new WeakSet<x402Client>()
 
-/**
- * Puts the veto on an x402 client, once, in `onBeforePaymentCreation`: the last step before
- * signing. A payment through the client outside a guarded fetch is refused (off the ledger).
- */
+/** Puts the veto on a client, once, in its last step before signing; outside a call it refuses. */
 export function guardClient(client: x402Client): void {
   if (guarded.has(client)) return
   guarded.add(client)
@@ -55,33 +47,35 @@ export function guardClient(client: x402Client): void {
 
 export class PaymentCall {
   readonly #payments: Payment[] = []
-  /** The typed error behind a vetoed payment. */
   refusal: Error | undefined
 
-  /** `method`: the HTTP method, for the audit description. */
   constructor(
-    readonly settings: Settings,
+    readonly settings: KillSwitchFetchOptions & { guard: AgentGuard; scope: BudgetScope },
     readonly method: string,
   ) {}
 
-  /** Pays for `request` through x402, as this call; ends every payment it held. */
+  /** Pays for `request` through x402 as this call, and ends every payment it held. */
   async fetch(request: Request): Promise<Response> {
     const { guard, client } = this.settings
-    // Revocation aborts the request in flight too (a paid one that was sent is still
-    // charged: the payee holds the signature).
+    // Revocation aborts the request in flight too (sent, it is still charged).
     const signal = AbortSignal.any([request.signal, guard.signal])
     const paying = wrapFetchWithPayment(this.transport, client)
+    let failure: unknown
     try {
-      const response = await calls.run(this, () => paying(request, { signal }))
-      await this.#finish(undefined)
-      return response
+      return await calls.run(this, () => paying(request, { signal }))
     } catch (error) {
-      await this.#finish(error)
-      // The kill switch's own error, not x402's plain wrapper around it; aborted by
-      // revocation: say so, not just "aborted".
+      failure = error
+      // The kill switch's own error, not x402's plain wrapper; revoked: not just "aborted".
       if (this.refusal) throw this.refusal
       if (findKillSwitchError(error) || !guard.signal.aborted) throw error
       throw revocationError(guard)
+    } finally {
+      // Releases the payments never sent (the transport charged the others). A failed
+      // write is not retried: the hold lapses at its TTL, charged.
+      const details = { paymentOutcome: 'not_sent', error: (failure as Error)?.message ?? null }
+      for (const { ticket } of this.#payments.filter((payment) => !payment.sent)) {
+        await guard.releaseSpend(ticket, { reason: 'not_sent', details }).catch(() => undefined)
+      }
     }
   }
 
@@ -92,7 +86,6 @@ export class PaymentCall {
     const { payTo: payee, asset, network, scheme, maxTimeoutSeconds } = requirements
     const amount = paymentAmount(requirements, assets)
     const resource = resourceOf(context)
-    // Carried into the settled and released entries too (the hold's details are merged).
     const details = { payee, asset, network, resource, scheme }
     const spend = { kind: 'payment', description: `${this.method} ${resource}`, payee, details }
     if (!amount) {
@@ -117,72 +110,61 @@ export class PaymentCall {
     this.#payments.push({ ticket, requirements, amount, resource })
   }
 
-  /**
-   * The transport under x402: a paid request is charged by its answer before the answer is
-   * handed back. A payment header the kill switch did not authorise is not sent.
-   */
+  /** Under x402: charges a paid request by its answer; never sends a payment it did not hold. */
   transport: typeof fetch = async (input, init) => {
     const request = new Request(input, init)
+    const send = this.settings.fetch ?? fetch
     const header = request.headers.get('PAYMENT-SIGNATURE') ?? request.headers.get('X-PAYMENT')
-    if (header === null) return (this.settings.fetch ?? fetch)(request)
+    if (header === null) return send(request)
     const payment = this.#payments.at(-1)
     if (!payment || payment.sent) {
-      const message = `A payment header the kill switch did not authorise: not sent (pay through killSwitchFetch).`
-      throw new PaymentRefusedError('unaccounted_payment', message)
+      const why =
+        'A payment header the kill switch did not authorise: not sent (pay through killSwitchFetch).'
+      throw new PaymentRefusedError('unaccounted_payment', why)
     }
     // Aborted before it left (revoked, or the caller gave up): its hold is released.
     request.signal.throwIfAborted()
-    // x402 signs for the route's maxTimeoutSeconds: past that an answer changes nothing (it
-    // is charged either way), so a payee that never answers cannot hold the call open.
+    // x402 signs for maxTimeoutSeconds: past that no answer can lower the charge, so a
+    // payee that never answers cannot hold the call open.
     const validityMs = payment.requirements.maxTimeoutSeconds * 1000
     const validUntil = validityMs > 0 ? Date.now() + validityMs : undefined
     const expiry = validUntil ? [AbortSignal.timeout(Math.max(validityMs, 1_000))] : []
     payment.sent = { header, validUntil }
     let outcome: PaymentOutcome = { reason: 'no_response' }
     try {
-      const signal = AbortSignal.any([request.signal, ...expiry])
-      const response = await (this.settings.fetch ?? fetch)(new Request(request, { signal }))
+      const response = await send(
+        new Request(request, { signal: AbortSignal.any([request.signal, ...expiry]) }),
+      )
       outcome = paymentOutcome(response.status, (name) => response.headers.get(name))
       return response
     } catch (error) {
       // The signed authorisation may have reached the payee: it can collect it.
       const { requirements, amount, resource } = payment
-      const details = [requirements.payTo, amount.usd, resource, validUntil ?? Date.now()] as const
-      throw new PaymentOutcomeUnknownError(...details, { cause: error })
+      const lost = [requirements.payTo, amount.usd, resource, validUntil ?? Date.now()] as const
+      throw new PaymentOutcomeUnknownError(...lost, { cause: error })
     } finally {
       await this.#charge(payment, outcome)
-    }
-  }
-
-  /** Releases the payments never sent (the transport charged the others). */
-  async #finish(error: unknown): Promise<void> {
-    const message = error instanceof Error ? error.message : null
-    const ending = { reason: 'not_sent', details: { paymentOutcome: 'not_sent', error: message } }
-    for (const { ticket, sent } of this.#payments) {
-      // A failed write is not retried: the hold lapses at its TTL, charged.
-      if (!sent) await this.settings.guard.releaseSpend(ticket, ending).catch(() => undefined)
     }
   }
 
   /** Settles a sent payment at what the payee can collect (`paymentCharge`), never less. */
   async #charge({ ticket, requirements, amount, sent }: Payment, outcome: PaymentOutcome) {
     const { scheme, network, asset, payTo } = requirements
-    const { verifySettlement, guard } = this.settings
-    const paymentPayload = sent && attempt(() => decodePaymentSignatureHeader(sent.header))
+    const verifier = this.settings.verifySettlement
     // Only a claimed settlement of a scheme that may charge less is worth proving.
     const verified =
-      verifySettlement && paymentPayload && outcome.reason === 'settled' && scheme !== 'exact'
-        ? await verifiedAmount(verifySettlement, {
-            ...{ scheme, network, asset, payTo, authorisedAtomic: amount.atomic, paymentPayload },
+      verifier && sent && outcome.reason === 'settled' && scheme !== 'exact'
+        ? await verifyClaim(verifier, sent.header, {
+            ...{ scheme, network, asset, payTo, authorisedAtomic: amount.atomic },
             ...{ transaction: outcome.transaction, claimedAtomic: outcome.claimedAtomic },
           })
         : {}
-    const charge = paymentCharge({ scheme, network, atomic: amount.atomic }, outcome, verified)
+    const charged = paymentCharge({ scheme, network, atomic: amount.atomic }, outcome, verified)
     // Until `validUntil` the payee can still submit the authorisation on chain.
     const validUntil = new Date(sent?.validUntil ?? Date.now()).toISOString()
-    await guard.settleSpend(ticket, {
-      amountUsd: toUsd(atomicToMicros(charge.atomic, amount.decimals)),
-      details: { ...charge.details, validUntil },
+    await this.settings.guard.settleSpend(ticket, {
+      amountUsd: toUsd(atomicToMicros(charged.atomic, amount.decimals)),
+      details: { ...charged.details, validUntil },
     })
   }
 }

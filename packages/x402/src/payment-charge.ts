@@ -1,9 +1,8 @@
-// What a sent payment costs the agent, from what the payee answered. A signed authorisation
-// that left the process is money, collectable on chain until it expires whatever the payee
-// answers: charged at its full authorised amount unless a proven settlement shows less, never
-// more. The payee's headers are claims: audited, never believed, so nothing here releases.
-import { decodePaymentRequiredHeader, decodePaymentResponseHeader } from '@x402/core/http'
-import type { PaymentPayload } from '@x402/core/types'
+// What a sent payment costs. A signed authorisation that left the process can be collected
+// on chain until it expires, whatever the payee answers: charged in full unless a proven
+// settlement shows less, never more. The payee's headers are audited, never believed.
+import * as http from '@x402/core/http'
+import type { PaymentPayload, PaymentRequirements } from '@x402/core/types'
 import { parseAtomic } from './payment-amount.js'
 
 type Unproven = 'settle_failed' | 'payment_required' | 'server_error' | 'no_settlement'
@@ -23,30 +22,30 @@ export interface PaymentOutcome {
 /** Reads a paid request's answer: its settlement header (v1: `X-PAYMENT-RESPONSE`), its status. */
 export function paymentOutcome(status: number, header: (name: string) => string | null) {
   const response = header('PAYMENT-RESPONSE') ?? header('X-PAYMENT-RESPONSE')
-  const settlement = response ? attempt(() => decodePaymentResponseHeader(response)) : undefined
-  const outcome = (reason: PaymentOutcome['reason'], more?: object): PaymentOutcome => ({
-    reason,
-    status,
-    ...more,
-  })
+  const settlement = attempt(() => http.decodePaymentResponseHeader(response ?? ''))
+  let outcome: PaymentOutcome = { reason: status >= 400 ? 'server_error' : 'no_settlement', status }
   if (settlement?.success === true) {
-    const claimedAtomic = parseAtomic(settlement.amount)
-    const unreadable = settlement.amount !== undefined && claimedAtomic === undefined
-    return outcome('settled', {
-      claimedAtomic,
-      claimedAmount: unreadable ? text(String(settlement.amount)) : undefined,
-      transaction: text(settlement.transaction),
-      network: text(settlement.network),
-    })
+    const { amount, transaction, network } = settlement
+    const claimedAtomic = parseAtomic(amount)
+    const claimedAmount =
+      claimedAtomic === undefined && amount !== undefined ? `${amount}` : undefined
+    outcome = { reason: 'settled', status, claimedAtomic, claimedAmount, transaction, network }
+  } else if (settlement?.success === false) {
+    outcome = { reason: 'settle_failed', status, errorReason: settlement.errorReason }
+  } else if (status === 402) {
+    const required = attempt(() =>
+      http.decodePaymentRequiredHeader(header('PAYMENT-REQUIRED') ?? ''),
+    )
+    outcome = { reason: 'payment_required', status, errorReason: required?.error }
   }
-  if (settlement) return outcome('settle_failed', { errorReason: text(settlement.errorReason) })
-  if (status !== 402) return outcome(status >= 400 ? 'server_error' : 'no_settlement')
-  const required = attempt(() => decodePaymentRequiredHeader(header('PAYMENT-REQUIRED') ?? ''))
-  return outcome('payment_required', { errorReason: text(required?.error) })
+  // The payee's strings, bounded for the audit log.
+  const strings = ['transaction', 'network', 'errorReason', 'claimedAmount'] as const
+  for (const key of strings) outcome[key] = text(outcome[key])
+  return outcome
 }
 
 /** What `read` returns, or undefined when it throws: an unreadable header proves nothing. */
-export function attempt<T>(read: () => T): T | undefined {
+function attempt<T>(read: () => T): T | undefined {
   try {
     return read()
   } catch {
@@ -54,15 +53,12 @@ export function attempt<T>(read: () => T): T | undefined {
   }
 }
 
-/** A payee's string, bounded for the audit log. */
 const text = (value: unknown) => (typeof value === 'string' ? value.slice(0, 200) : undefined)
 
-/** A settlement claim for `verifySettlement` (`upto`), amounts in the asset's atomic units. */
-export interface SettlementClaim {
-  scheme: string
-  network: string
-  asset: string
-  payTo: string
+type Requirement = Pick<PaymentRequirements, 'scheme' | 'network' | 'asset' | 'payTo'>
+
+/** What `verifySettlement` is asked about a settled `upto` payment (atomic units). */
+export interface SettlementClaim extends Requirement {
   /** What the payee's settlement header named and claimed (undefined: it did not say). */
   transaction: string | undefined
   claimedAtomic: bigint | undefined
@@ -82,7 +78,23 @@ export interface SettlementClaim {
  */
 export type SettlementVerifier = (
   claim: SettlementClaim,
-) => Promise<bigint | undefined> | bigint | undefined
+) => PromiseLike<bigint | undefined> | bigint | undefined
+
+/** Asks `verifySettlement` about the signed `header`: a failure, or no amount, proves nothing. */
+export async function verifyClaim(
+  verify: SettlementVerifier,
+  header: string,
+  claim: Omit<SettlementClaim, 'paymentPayload'>,
+) {
+  try {
+    const paymentPayload = http.decodePaymentSignatureHeader(header)
+    const atomic = await verify({ ...claim, paymentPayload })
+    if (atomic === undefined || (typeof atomic === 'bigint' && atomic >= 0n)) return { atomic }
+    return { error: 'verifySettlement returned no bigint amount >= 0' }
+  } catch (error) {
+    return { error: text(error instanceof Error ? error.message : String(error)) }
+  }
+}
 
 /** A sent payment, as far as its charge is concerned (`atomic`: what was authorised). */
 export type SentPayment = Pick<SettlementClaim, 'scheme' | 'network'> & { atomic: bigint }
@@ -95,7 +107,7 @@ export type SentPayment = Pick<SettlementClaim, 'scheme' | 'network'> & { atomic
 export function paymentCharge(
   payment: SentPayment,
   outcome: PaymentOutcome,
-  verified: { atomic?: bigint | undefined; error?: string } = {},
+  verified: { atomic?: bigint | undefined; error?: string | undefined } = {},
 ): { atomic: bigint; details: Record<string, unknown> } {
   const settled = outcome.reason === 'settled'
   const proven = settled && payment.scheme !== 'exact' ? verified.atomic : undefined
@@ -127,15 +139,4 @@ function suspicion(payment: SentPayment, outcome: PaymentOutcome, verified: bigi
   // Both known and different (either unknown compares equal).
   if ((claim ?? verified) !== (verified ?? claim)) return 'claim_differs_from_verified'
   return undefined
-}
-
-/** Asks `verifySettlement`; its failure, or an answer that is not an amount, proves nothing. */
-export async function verifiedAmount(verifier: SettlementVerifier, claim: SettlementClaim) {
-  try {
-    const atomic = await verifier(claim)
-    if (atomic === undefined || (typeof atomic === 'bigint' && atomic >= 0n)) return { atomic }
-    return { error: 'verifySettlement returned no bigint amount >= 0' }
-  } catch (error) {
-    return { error: (error instanceof Error ? error.message : String(error)).slice(0, 200) }
-  }
 }

@@ -1,5 +1,4 @@
-// The errors x402 payments add to the core's: refused before anything was signed, or signed
-// and sent with no answer.
+// The errors x402 payments add to the core's.
 import { KillSwitchError, type SpendRefusedError } from '@killswitch/core'
 
 /** Which rule refused a payment. */
@@ -17,7 +16,6 @@ type SpendRule = 'payee_not_allowed' | 'max_payment_exceeded'
 export class PaymentRefusedError extends KillSwitchError {
   readonly source: 'agent' | 'call' | undefined
   readonly payee: string | undefined
-  /** What the payment asked for, in dollars, when it could be priced. */
   readonly amountUsd: number | undefined
 
   constructor(
