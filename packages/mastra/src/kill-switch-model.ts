@@ -1,12 +1,14 @@
 // The recommended Mastra integration: Mastra's models are AI SDK models, so the agent's model
 // is wrapped with the AI SDK adapter (one lifecycle, the core's). A refusal thrown there
-// reaches the caller as the core's own error, class intact.
+// reaches the caller as the core's own error, class intact, and is not retried.
+import type { LanguageModelV4 } from '@ai-sdk/provider'
 import {
   type KillSwitchMiddlewareOptions,
   type WrappableModel,
   withKillSwitch,
 } from '@killswitch/vercel-ai'
 import type { MastraModelConfig } from '@mastra/core/llm'
+import { notRetried } from './tripwire.js'
 
 /**
  * Options of {@link killSwitchModel}: the AI SDK adapter's (`{ killSwitch, credential }` or
@@ -31,7 +33,14 @@ export function killSwitchModel(
   model: WrappableModel,
   options: KillSwitchModelOptions,
 ): MastraModelConfig {
+  const guarded = withKillSwitch(model, options)
+  const final = (error: unknown) => Promise.reject(notRetried(error))
+  const wrapped: LanguageModelV4 = {
+    ...guarded,
+    doGenerate: async (params) => guarded.doGenerate(params).then(undefined, final),
+    doStream: async (params) => guarded.doStream(params).then(undefined, final),
+  }
   // @mastra/core 1.71 bundles provider V4 types older than @ai-sdk/provider 4.0.38 (no
   // `interrupted` finish reason): an ai 7 model does not type-check there, yet runs (tested).
-  return withKillSwitch(model, options) as unknown as MastraModelConfig
+  return wrapped as unknown as MastraModelConfig
 }

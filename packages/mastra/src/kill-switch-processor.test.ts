@@ -2,6 +2,7 @@ import { type AgentGuard, AgentRevokedError, type ModelCall } from '@killswitch/
 import { Agent } from '@mastra/core/agent'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import * as mock from '../test/mock-agent.js'
 import {
   asMastraModel,
   CAP_ONLY,
@@ -203,16 +204,10 @@ describe('killSwitchProcessor', () => {
           }
           return settlement
         }
-        return { ...call, finish }
+        return mock.overriding(call, { finish })
       }
-      // The real guard, but for settlement (its methods use private fields: bind them).
-      const guard = new Proxy(real, {
-        get(target, property) {
-          if (property === 'startModelCall') return startModelCall
-          const value = Reflect.get(target, property, target)
-          return typeof value === 'function' ? value.bind(target) : value
-        },
-      })
+      // The real guard, but for settlement.
+      const guard = mock.overriding(real, { startModelCall })
       const model = loopingModel()
       const { tool, counter } = searchTool()
       const processor = killSwitchProcessor({ guard })

@@ -13,6 +13,7 @@ import {
   type ModelCall,
   type ModelCallStart,
 } from '@killswitch/core'
+import { notRetried } from './tripwire.js'
 
 type Method = (options: { abortSignal?: AbortSignal }) => PromiseLike<unknown>
 const UNSETTLED = 'the step ended without reporting usage (error or abort)'
@@ -74,7 +75,9 @@ export class StepRun {
   #send(model: unknown, method: Method) {
     return async (options: { abortSignal?: AbortSignal }) => {
       if ((this.call === undefined || this.#sent) && this.#request) {
-        this.call = await this.guard.startModelCall(this.#request)
+        this.call = await this.guard.startModelCall(this.#request).catch((error) => {
+          throw notRetried(error)
+        })
       }
       const call = this.call as ModelCall
       this.#sent = true
@@ -86,7 +89,7 @@ export class StepRun {
         })
       } catch (error) {
         if (this.call === call) this.call = undefined
-        throw await call.fail(error)
+        throw notRetried(await call.fail(error))
       }
     }
   }

@@ -1,7 +1,7 @@
 // A refusal inside a Mastra processor. Mastra turns an error thrown there into a plain Error
 // (class and cause lost), so refusals go through `abort`: the run ends with a tripwire whose
 // metadata keeps the kill switch's code, status and handle.
-import { findKillSwitchError, type KillSwitchErrorCode } from '@killswitch/core'
+import { findKillSwitchError, KillSwitchError, type KillSwitchErrorCode } from '@killswitch/core'
 import type { ProcessorContext } from '@mastra/core/processors'
 
 /**
@@ -63,4 +63,21 @@ export function refuse(
     if (typeof value === 'string') metadata[key] = value
   }
   return abort(found.message, { metadata })
+}
+
+const API_CALL_ERROR = Symbol.for('vercel.ai.error.AI_APICallError')
+
+/**
+ * Mastra retries a failed model call, with backoff, unless the error is an APICallError that
+ * is not retryable (`isRetryableModelError` in @mastra/core): a kill switch refusal is final,
+ * so it is marked as one (its class intact) and ends the run at once.
+ */
+export function notRetried(error: unknown): unknown {
+  if (KillSwitchError.isInstance(error) && !(API_CALL_ERROR in error)) {
+    Object.defineProperties(error, {
+      [API_CALL_ERROR]: { value: true },
+      isRetryable: { value: false },
+    })
+  }
+  return error
 }

@@ -202,3 +202,17 @@ export async function processorAgent(
   )
   return { ...setup, model: scripted, counter, agent, processor }
 }
+
+/**
+ * `target` with some members replaced, the rest read from it (its methods bound to it: the
+ * core's guards and calls keep private fields, so neither a spread nor a prototype copy works).
+ */
+export function overriding<T extends object>(target: T, overrides: Partial<T>): T {
+  return new Proxy(target, {
+    get(object, property) {
+      if (Object.hasOwn(overrides, property)) return overrides[property as keyof T]
+      const value = Reflect.get(object, property, object)
+      return typeof value === 'function' ? value.bind(object) : value
+    },
+  })
+}
