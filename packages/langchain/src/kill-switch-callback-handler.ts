@@ -1,22 +1,11 @@
-// The kill switch as a LangChain callback handler, for plain models, chains and the classic
-// AgentExecutor (@langchain/classic). It translates run events onto the core's lifecycle: a
-// model start begins a guarded call (kept by run id), streamed tokens are counted, the end
-// finishes it, an error fails it (the core says which error the caller sees). Tools are
-// checked and metered at start and settled at end. A thrown error aborts the run only
-// because `raiseError` is passed through `super(...)`.
-import {
-  type AgentGuard,
-  adapterSetup,
-  BUDGET_SCOPE_KEY,
-  type BudgetScope,
-  findKillSwitchError,
-  type ModelCall,
-  mergeBudgetScope,
-  type ToolCallTicket,
-} from '@killswitch/core'
+// The kill switch as a LangChain callback handler (models, chains, the classic AgentExecutor):
+// run events onto the core's lifecycle. A model start begins a guarded call (kept by run id),
+// tokens are counted, the end finishes it, an error fails it; tools are held at their start.
+import type { AdapterOptions, AdapterSetup, ModelCall, ToolCallTicket } from '@killswitch/core'
+import { adapterSetup, BUDGET_SCOPE_KEY, mergeBudgetScope } from '@killswitch/core'
 import { BaseCallbackHandler } from '@langchain/core/callbacks/base'
-import type { Args, KillSwitchOptions } from './kill-switch-options.js'
-import { identityFromLsParams, type ModelNaming } from './model-identity.js'
+import type { Args } from './model-binding.js'
+import { identityFromLsParams } from './model-identity.js'
 import { deltaText, modelCallResult, providerMessage } from './model-io.js'
 
 type Metadata = Record<string, unknown> | undefined
@@ -32,12 +21,10 @@ type Metadata = Record<string, unknown> | undefined
  */
 export class KillSwitchCallbackHandler extends BaseCallbackHandler {
   name = 'KillSwitchCallbackHandler'
-  /** The agent's guard. */
-  readonly guard: AgentGuard
+  readonly guard: AdapterSetup['guard']
   /** Aborted when the agent is revoked: pass it in the run config (`{ signal }`). */
   readonly signal: AbortSignal
-  readonly #naming: ModelNaming
-  readonly #scope: BudgetScope
+  readonly #setup: AdapterSetup
   readonly #calls = new Map<string, ModelCall>()
   readonly #tools = new Map<string, ToolCallTicket>()
   /** Run id -> id of the outermost run, so per-run limits see one agent run as one. */
@@ -45,21 +32,17 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
   /** Errors already fed to the guard: a failure bubbles through every enclosing chain. */
   readonly #reported = new WeakSet<object>()
 
-  constructor(options: KillSwitchOptions | KillSwitchCallbackHandler) {
-    // As a class field, raiseError would leave awaitHandlers false: the run would go on and
-    // the rejection would be unhandled. Only the options given to super() set both.
+  constructor(options: AdapterOptions | KillSwitchCallbackHandler) {
+    // Given to super(), raiseError sets awaitHandlers too: a refusal thrown stops the run.
     super({ raiseError: true })
-    // LangChain copies handlers with `new this.constructor(this)`: share the guard then.
-    const copied = options instanceof KillSwitchCallbackHandler
-    const setup = copied ? options.#setup() : adapterSetup(options)
-    this.guard = setup.guard
-    this.#naming = setup.naming
-    this.#scope = setup.scope
+    // LangChain copies handlers with `new this.constructor(this)`: the copy shares the guard.
+    this.#setup =
+      options instanceof KillSwitchCallbackHandler ? options.#setup : adapterSetup(options)
+    this.guard = this.#setup.guard
     this.signal = this.guard.signal
   }
 
-  // LangChain passes long positional argument lists: each method names only the arguments
-  // it reads (holes skip the others).
+  // LangChain passes long positional argument lists: holes skip the arguments not read.
   override async handleChainStart(...[, , runId, , , , , parentRunId]: Args<'handleChainStart'>) {
     this.#roots.set(runId, this.#rootOf(runId, parentRunId))
   }
@@ -82,8 +65,7 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
   }
 
   override async handleLLMNewToken(...[token, , runId, , , fields]: Args<'handleLLMNewToken'>) {
-    // Throws the typed error once the output reaches what the hold pays for, or the agent
-    // is revoked: that ends the stream, and LangChain reports it to handleLLMError.
+    // Throws past what the hold pays for, or once revoked: that ends the stream.
     this.#calls.get(runId)?.output({ text: deltaText(token, fields) })
   }
 
@@ -98,8 +80,8 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
     const call = take(this.#calls, runId)
     if (call === undefined) return this.#report(error, 'model')
     this.#reported.add(error)
-    // Once revoked, the provider client threw its own AbortError ("Request was aborted."):
-    // thrown from here (raiseError), the core's typed error replaces it.
+    // Thrown from here, the core's typed error replaces the provider client's own (ChatOpenAI
+    // throws "Request was aborted." once the revocation aborted it).
     const shown = await call.fail(error)
     if (shown !== error) throw shown
   }
@@ -107,10 +89,10 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
   override async handleToolStart(
     ...[tool, input, runId, parentRunId, , metadata, runName]: Args<'handleToolStart'>
   ) {
-    // The tool's name arrives as runName; the serialized tool is often a stub without it.
+    // The name arrives as runName (the serialized tool is often a stub without it).
     const name = runName ?? tool.name ?? tool.id.at(-1) ?? 'unknown-tool'
     const scope = this.#scopeOf(runId, parentRunId, metadata)
-    this.#tools.set(runId, await this.guard.beforeToolCall({ name, args: parse(input), ...scope }))
+    this.#tools.set(runId, await this.guard.beforeToolCall({ name, args: input, ...scope }))
   }
 
   override async handleToolEnd(...[, runId]: Args<'handleToolEnd'>) {
@@ -130,37 +112,28 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
     await this.#report(error, 'chain')
   }
 
-  #setup() {
-    return { guard: this.guard, naming: this.#naming, scope: this.#scope }
-  }
-
-  /** Feeds an error to runaway detection once: not our own refusals, not one seen before. */
+  /** Feeds an error to runaway detection once, however many runs it bubbles through. */
   async #report(error: unknown, kind: 'model' | 'tool' | 'chain') {
-    if (typeof error === 'object' && error !== null) {
-      if (this.#reported.has(error)) return
-      this.#reported.add(error)
-    }
-    if (findKillSwitchError(error) === undefined) await this.guard.onError(error, kind)
+    if (this.#reported.has(Object(error))) return
+    this.#reported.add(Object(error))
+    await this.guard.onError(error, kind) // the core ignores its own refusals
   }
 
   async #start(runId: string, parentRunId: string | undefined, metadata: Metadata, input: unknown) {
-    // LangChain puts the model's getLsParams() (ls_model_name, ls_provider...) in the metadata.
+    // LangChain puts the model's getLsParams() (ls_model_name...) in the run's metadata.
     const call = await this.guard.startModelCall({
-      ...identityFromLsParams(metadata, this.#naming),
+      ...identityFromLsParams(metadata, this.#setup.naming),
       input,
       ...this.#scopeOf(runId, parentRunId, metadata),
     })
     this.#calls.set(runId, call)
   }
 
-  /**
-   * The options' scope with the run's `metadata.killswitch` over it. Callbacks see the run
-   * config's `metadata`, not its `configurable` (LangChain copies only primitive
-   * `configurable` values, and only to tracers). Without a `runId`, the outermost run.
-   */
-  #scopeOf(runId: string, parentRunId: string | undefined, metadata: Metadata): BudgetScope {
-    const scope = mergeBudgetScope(this.#scope, metadata?.[BUDGET_SCOPE_KEY], 'metadata.killswitch')
-    return { ...scope, runId: scope.runId ?? this.#rootOf(runId, parentRunId) }
+  /** The run's `metadata.killswitch` over the options' scope; by default, the outermost run. */
+  #scopeOf(runId: string, parentRunId: string | undefined, metadata: Metadata) {
+    const { scope } = this.#setup
+    const merged = mergeBudgetScope(scope, metadata?.[BUDGET_SCOPE_KEY], 'metadata.killswitch')
+    return { ...merged, runId: merged.runId ?? this.#rootOf(runId, parentRunId) }
   }
 
   #rootOf(runId: string, parentRunId: string | undefined): string {
@@ -177,12 +150,4 @@ function take<T>(map: Map<string, T>, runId: string): T | undefined {
 function toolsOf(extra: Record<string, unknown> | undefined): unknown {
   const tools = (from: unknown) => (from as { tools?: unknown } | undefined)?.tools
   return tools(extra?.invocation_params) ?? tools(extra?.options)
-}
-
-function parse(input: string): unknown {
-  try {
-    return JSON.parse(input)
-  } catch {
-    return input
-  }
 }

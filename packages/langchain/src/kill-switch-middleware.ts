@@ -1,39 +1,31 @@
 // The kill switch as LangChain v1 agent middleware (createAgent). It only translates: a model
 // call runs through the core's lifecycle (`guard.startModelCall`), a tool call through
-// `guard.runToolCall`. Every decision (revoked, over the cap, runaway, what an ending costs,
-// which error the caller sees) is the core's.
-import { type AgentGuard, adapterSetup, BUDGET_SCOPE_KEY, mergeBudgetScope } from '@killswitch/core'
+// `guard.runToolCall`. Every decision is the core's.
+import type { AdapterOptions, AgentGuard } from '@killswitch/core'
+import { adapterSetup, BUDGET_SCOPE_KEY, mergeBudgetScope } from '@killswitch/core'
 import { ToolMessage } from '@langchain/core/messages'
 import { createMiddleware } from 'langchain'
-import type { KillSwitchOptions } from './kill-switch-options.js'
 import { bindToCall, withMaxOutputTokens } from './model-binding.js'
 import { modelIdentity } from './model-identity.js'
 import { modelCallResult, modelInput } from './model-io.js'
 
-/**
- * The middleware, plus the guard it uses and its signal (pass it to `createAgent`).
- *
- * @example
- * const killSwitch: KillSwitchMiddleware = killSwitchMiddleware({ killSwitch: ks, credential })
- */
+/** The middleware, with its guard and the signal to pass to `createAgent({ signal })`. */
 export type KillSwitchMiddleware = ReturnType<typeof createMiddleware> & {
-  /** The agent's guard. */
   readonly guard: AgentGuard
-  /** Aborted when the agent is revoked: pass it as `createAgent({ signal })` to cancel in-flight requests. */
+  /** Aborted when the agent is revoked: `createAgent({ signal })` cancels requests in flight. */
   readonly signal: AbortSignal
 }
 
 /**
- * Kill switch middleware for `createAgent`. Put it FIRST in `middleware`, outside any retry
- * middleware: a retry middleware outside it retries and swallows its refusals. Errors thrown
- * in `wrapModelCall` / `wrapToolCall` reach the caller wrapped in LangChain's
- * `MiddlewareError`: `findKillSwitchError(error)` finds the typed error.
+ * Kill switch middleware for `createAgent`. Put it FIRST in `middleware`: a retry middleware
+ * outside it retries and swallows its refusals. `wrapModelCall`/`wrapToolCall` errors reach
+ * the caller in LangChain's `MiddlewareError`: `findKillSwitchError(error)` finds them.
  *
  * @example
  * const killSwitch = killSwitchMiddleware({ killSwitch: ks, credential })
  * const agent = createAgent({ model, tools, middleware: [killSwitch], signal: killSwitch.signal })
  */
-export function killSwitchMiddleware(options: KillSwitchOptions): KillSwitchMiddleware {
+export function killSwitchMiddleware(options: AdapterOptions): KillSwitchMiddleware {
   const { guard, naming, scope } = adapterSetup(options)
   // The invocation's scope over the options': `{ configurable: { killswitch: { budgets } } }`.
   const scopeOf = (runtime: { configurable?: Record<string, unknown> } | undefined) =>
@@ -41,8 +33,8 @@ export function killSwitchMiddleware(options: KillSwitchOptions): KillSwitchMidd
 
   const middleware = createMiddleware({
     name: 'KillSwitchMiddleware',
-    // Its own graph node, so its error reaches the caller unwrapped. It cannot see the model,
-    // so the price and the exact bound are checked in wrapModelCall.
+    // A graph node of its own, so its refusal reaches the caller unwrapped. It cannot see the
+    // model: the price and the exact bound are checked in wrapModelCall.
     beforeModel: async () => {
       guard.signal.throwIfAborted()
       await guard.check({ requireBudget: true })
@@ -56,7 +48,7 @@ export function killSwitchMiddleware(options: KillSwitchOptions): KillSwitchMidd
       })
       try {
         const message = await call.send(async ({ maxOutputTokens }) => {
-          const { model } = withMaxOutputTokens(request.model, maxOutputTokens)
+          const model = withMaxOutputTokens(request.model, maxOutputTokens)
           return handler({ ...request, model: bindToCall(model, call) })
         })
         await call.finish(modelCallResult(message))
@@ -70,19 +62,13 @@ export function killSwitchMiddleware(options: KillSwitchOptions): KillSwitchMidd
       // The tool node turns some tool errors into error ToolMessages instead of throwing:
       // such a call did not deliver, so its price is released, and the message goes on.
       let failed: ToolMessage | undefined
-      try {
-        return await guard.runToolCall({ name, args, ...scopeOf(request.runtime) }, async () => {
-          const result = await handler(request)
-          if (ToolMessage.isInstance(result) && result.status === 'error') {
-            failed = result
-            throw new Error(result.text)
-          }
-          return result
-        })
-      } catch (error) {
-        if (failed !== undefined) return failed
-        throw error
-      }
+      const run = guard.runToolCall({ name, args, ...scopeOf(request.runtime) }, async () => {
+        const result = await handler(request)
+        if (!ToolMessage.isInstance(result) || result.status !== 'error') return result
+        failed = result
+        throw new Error(result.text)
+      })
+      return run.catch((error: unknown) => failed ?? Promise.reject(error))
     },
   })
   return Object.assign(middleware, { guard, signal: guard.signal })

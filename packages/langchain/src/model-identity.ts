@@ -1,31 +1,14 @@
-// Which model a call goes to, for pricing. Real chat models report it in their LangSmith
-// params (`getLsParams()`: `ls_model_name`, `ls_provider`, `ls_max_tokens`), which LangChain
-// also hands to callbacks as run metadata. Fakes and some wrappers report no name, so the
-// options can name the model; an explicit name always wins.
+// Which model a call goes to, for pricing: its LangSmith params (`getLsParams()`, also the
+// run metadata callbacks see). Fakes and some wrappers report no name: the options' `model`
+// names it, and an explicit name always wins.
 import { type AdapterSetup, InvalidConfigError } from '@killswitch/core'
 
-/** The model and provider to price calls as, from the options (`{ model, provider }`). */
-export type ModelNaming = AdapterSetup['naming']
-
-/** What the guard needs to know about the model of a call. */
-export interface ModelIdentity {
-  model: string
-  provider?: string
-  /** The model's own max output tokens, when configured: the guard only ever lowers it. */
-  maxOutputTokens?: number
-}
-
 type Params = Record<string, unknown> | undefined
+type ModelLike = { getLsParams?: (options: object) => Params; bound?: ModelLike }
 const named = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined)
 
-/**
- * Reads the identity from LangSmith params. Throws InvalidConfigError (field `model`) when
- * no name is known: a call whose price cannot be found must not run.
- *
- * @example
- * identityFromLsParams({ ls_model_name: 'gpt-4o-mini', ls_provider: 'openai' }, {})
- */
-export function identityFromLsParams(params: Params, naming: ModelNaming): ModelIdentity {
+/** The model, provider and own max output tokens; InvalidConfigError when nothing names it. */
+export function identityFromLsParams(params: Params, naming: AdapterSetup['naming']) {
   const model = naming.model ?? named(params?.ls_model_name)
   if (model === undefined) {
     throw new InvalidConfigError(
@@ -42,22 +25,15 @@ export function identityFromLsParams(params: Params, naming: ModelNaming): Model
 }
 
 /**
- * Reads the identity of a chat model: a model, a RunnableBinding around one (`.bound`), or
- * `initChatModel()`'s configurable model (resolved first: its own params name no model).
- *
- * @example
- * const identity = await modelIdentity(new ChatOpenAI({ model: 'gpt-4o-mini' }), {})
+ * The identity of a chat model, of a RunnableBinding around one (`.bound`), or of
+ * `initChatModel()`'s configurable model (its own params name no model: resolved first).
  */
-export async function modelIdentity(model: unknown, naming: ModelNaming): Promise<ModelIdentity> {
-  let current = model as ModelLike | null | undefined
+export async function modelIdentity(model: unknown, naming: AdapterSetup['naming']) {
+  let current = model as (ModelLike & { _getModelInstance?: () => Promise<ModelLike> }) | null
   for (let depth = 0; depth < 5 && current && typeof current.getLsParams !== 'function'; depth++) {
-    current = current._getModelInstance ? await current._getModelInstance() : current.bound
+    current = current._getModelInstance
+      ? await current._getModelInstance()
+      : (current.bound ?? null)
   }
   return identityFromLsParams(current?.getLsParams?.({}), naming)
-}
-
-type ModelLike = {
-  getLsParams?: (options: Record<string, unknown>) => Record<string, unknown>
-  _getModelInstance?: () => Promise<ModelLike>
-  bound?: ModelLike
 }

@@ -1,34 +1,23 @@
-// What a LangChain model call sends and gets back, in the core's terms. The input is the plain
-// data the guard bounds: everything that reaches the provider (system message, conversation,
-// tool schemas, which providers bill as input too). The output is the AI message's
-// `usage_metadata` (one shape for every provider; `llmOutput` differs per provider), passed
-// as it is: the core judges usage that is missing, malformed or below what streamed.
+// A model call's input as the guard bounds it (all that reaches the provider, tool schemas
+// too) and its output: `usage_metadata` as it is (the core judges missing or bad figures).
 import type { ModelCallResult, TokenUsage } from '@killswitch/core'
 import type { HandleLLMNewTokenCallbackFields } from '@langchain/core/callbacks/base'
 import { AIMessage, type BaseMessage, type UsageMetadata } from '@langchain/core/messages'
 import { convertToOpenAITool } from '@langchain/core/utils/function_calling'
 
-/** A createAgent model request, as the guard sizes it: tools as the JSON schema sent. */
-export function modelInput(request: {
-  systemMessage?: BaseMessage | undefined
-  messages: readonly BaseMessage[]
-  tools?: readonly unknown[] | undefined
-}): unknown {
-  const { systemMessage: system, messages } = request
+type Request = { systemMessage?: BaseMessage; messages: BaseMessage[]; tools?: unknown[] }
+
+/** A createAgent model request as sent: its tools as the JSON schema providers receive. */
+export function modelInput({ systemMessage: system, messages, tools = [] }: Request): unknown {
   const sent = system !== undefined && system.text !== '' ? [system, ...messages] : messages
-  return { messages: sent.map(providerMessage), tools: (request.tools ?? []).map(toolSchema) }
+  return { messages: sent.map(providerMessage), tools: tools.map(toolSchema) }
 }
 
-/**
- * What a provider receives of a message: not LangChain's bookkeeping (ids, metadata), which
- * would inflate the bound and cost a `toJSON` (tens of µs) to size.
- */
+/** A message as the provider gets it, without LangChain's bookkeeping (ids, metadata). */
 export function providerMessage(message: BaseMessage): unknown {
-  const toolCalls = (message as { tool_calls?: unknown[] }).tool_calls
+  const { content, tool_calls: toolCalls } = message as BaseMessage & { tool_calls?: unknown[] }
   const role = message.getType()
-  return toolCalls?.length
-    ? { role, content: message.content, tool_calls: toolCalls }
-    : { role, content: message.content }
+  return toolCalls?.length ? { role, content, tool_calls: toolCalls } : { role, content }
 }
 
 function toolSchema(tool: unknown): unknown {
@@ -40,40 +29,36 @@ function toolSchema(tool: unknown): unknown {
 }
 
 /**
- * Maps `usage_metadata` onto the core's TokenUsage (same meanings: totals include their
- * parts). Undefined when there is none: the core then settles its own count, never zero.
+ * Maps `usage_metadata` onto the core's TokenUsage (the same meanings).
  *
  * @example
  * const usage = toTokenUsage(message.usage_metadata)
  */
 export function toTokenUsage(metadata: UsageMetadata | undefined | null): TokenUsage | undefined {
   if (typeof metadata !== 'object' || metadata === null) return undefined
+  const { input_token_details: input, output_token_details: output } = metadata
   return {
     inputTokens: metadata.input_tokens,
     outputTokens: metadata.output_tokens,
-    cacheReadTokens: metadata.input_token_details?.cache_read,
-    cacheWriteTokens: metadata.input_token_details?.cache_creation,
-    reasoningTokens: metadata.output_token_details?.reasoning,
+    cacheReadTokens: input?.cache_read,
+    cacheWriteTokens: input?.cache_creation,
+    reasoningTokens: output?.reasoning,
   }
 }
 
-/** The model's answer as the core settles it: usage, text and tool calls. */
+/** The answer as the core settles it: usage, text and tool calls. */
 export function modelCallResult(message: unknown): ModelCallResult {
   if (!AIMessage.isInstance(message)) return {}
-  return {
-    usage: toTokenUsage(message.usage_metadata),
-    // `text` converts the content to standard blocks (tens of µs): plain content is the text.
-    text: typeof message.content === 'string' ? message.content : message.text,
-    toolCalls: message.tool_calls?.map(({ name, args }) => ({ name, args })),
-  }
+  // `text` converts the content to standard blocks (tens of µs): plain content is the text.
+  const text = typeof message.content === 'string' ? message.content : message.text
+  const toolCalls = message.tool_calls?.map(({ name, args }) => ({ name, args }))
+  return { usage: toTokenUsage(message.usage_metadata), text, toolCalls }
 }
 
-/** The billed text of one streamed chunk: its token, and streamed tool-call arguments. */
-export function deltaText(token: string, fields?: HandleLLMNewTokenCallbackFields) {
+/** The billed text of a streamed chunk: its token, and tool-call argument fragments. */
+export function deltaText(token: string, fields?: HandleLLMNewTokenCallbackFields): string {
   const chunk = fields?.chunk
   const message = chunk && 'message' in chunk ? chunk.message : undefined
-  // Streamed tool calls arrive as argument fragments with an empty token.
-  const calls = (message as { tool_call_chunks?: Array<{ args?: string }> } | undefined)
-    ?.tool_call_chunks
+  const calls = (message as { tool_call_chunks?: Array<{ args?: string }> })?.tool_call_chunks
   return calls?.length ? token + calls.map((call) => call.args ?? '').join('') : token
 }
