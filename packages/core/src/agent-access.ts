@@ -13,7 +13,7 @@ import {
 import type { KillSwitchEvents } from './events.js'
 import { auditEntry, emit } from './guard-ledger.js'
 import { toUsd } from './money.js'
-import type { Observation, RunawayVerdict } from './runaway/types.js'
+import { NO_MONITOR, type Observation, type RunawayVerdict } from './runaway/types.js'
 import { enforceVerdict } from './runaway-enforcement.js'
 import type { ActivityBatch, ActivityEvent, AgentRecord } from './store.js'
 
@@ -186,6 +186,7 @@ export class AgentAccess {
    * round trip with the results still pending (a free tool call, a chain's error).
    */
   async observe(agent: AgentRecord, observation: Observation): Promise<void> {
+    if (this.#engine.monitor === NO_MONITOR) return
     const prepared = this.prepare(agent, observation)
     if (!prepared) return this.#judge(agent, observation, undefined)
     const engine = this.#engine
@@ -291,6 +292,7 @@ export class AgentAccess {
    * With no window to keep, judged at once (local state only, no store round trip).
    */
   async defer(agent: AgentRecord, observation: Observation): Promise<void> {
+    if (this.#engine.monitor === NO_MONITOR) return
     const activity = this.#engine.monitor.activity?.(agent, observation, this.#engine.now())
     if (!activity) return this.#judge(agent, observation, undefined)
     this.#pending.push({ observation, event: activity.event })

@@ -42,11 +42,20 @@ export interface Engine {
  * Runs a store operation, turning any failure that is not already a kill switch error into
  * StoreUnavailableError: a store that cannot answer denies (fail closed).
  */
-export async function storeCall<T>(store: Store, operation: () => Promise<T>): Promise<T> {
+export function storeCall<T>(store: Store, operation: () => Promise<T>): Promise<T> {
+  let pending: Promise<T>
   try {
-    return await operation()
+    pending = Promise.resolve(operation())
   } catch (error) {
-    if (KillSwitchError.isInstance(error)) throw error
-    throw new StoreUnavailableError(`The ${store.kind} store failed`, { cause: error })
+    return Promise.reject(storeError(store, error))
   }
+  return pending.catch((error: unknown) => {
+    throw storeError(store, error)
+  })
+}
+
+/** A store's failure as the caller sees it: a typed error as is, anything else unavailable. */
+function storeError(store: Store, error: unknown): unknown {
+  if (KillSwitchError.isInstance(error)) return error
+  return new StoreUnavailableError(`The ${store.kind} store failed`, { cause: error })
 }

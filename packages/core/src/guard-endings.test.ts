@@ -368,6 +368,8 @@ describe('hold leases', () => {
       unreconciled: 0,
     })
     await guard.afterModelCall(ticket, { usage: { inputTokens: 10, outputTokens: 10 } })
+    // Nothing left to renew: the book's timer stops at its next tick.
+    vi.advanceTimersByTime(20_000)
     expect(vi.getTimerCount()).toBe(0)
     expect(await ks.agents.get('agent')).toMatchObject({ held: 0, spent: 0.00002 })
   })
@@ -378,6 +380,8 @@ describe('hold leases', () => {
     const { ks, guard } = await setup(1, { holdTtlMs: 60_000, now: () => now })
     const spend = await guard.reserveSpend({ amountUsd: 0.05, kind: 'payment', description: 'x' })
     await guard.markSpendUnknown(spend, { holdUntil: now + 600_000, reason: 'no answer' })
+    // No longer renewed: the book's timer stops at its next tick.
+    vi.advanceTimersByTime(20_000)
     expect(vi.getTimerCount()).toBe(0)
     now += 300_000
     expect(await ks.agents.get('agent')).toMatchObject({ held: 0.05, spent: 0 })

@@ -19,6 +19,21 @@ export function auditEntry(
   return { at, handle, type, summary, data }
 }
 
+/**
+ * `base` with the fields of `data` that are not undefined: the audit data of a ledger entry,
+ * whose callers leave out what does not apply (undefined) without a spread per option.
+ */
+function withDefined(
+  base: Record<string, unknown>,
+  data: Record<string, unknown>,
+): Record<string, unknown> {
+  for (const key in data) {
+    const value = data[key]
+    if (value !== undefined) base[key] = value
+  }
+  return base
+}
+
 export function emit<Name extends keyof KillSwitchEvents>(
   engine: Engine,
   name: Name,
@@ -41,27 +56,33 @@ export async function holdFunds(
     /** The run's budget and the call's extra budgets, held in the same reserve. */
     scope?: Pick<ReserveRequest, 'budgets' | 'run'>
     /** Runaway activity written by the same reserve, only if it is granted. */
-    activity?: ActivityBatch
+    activity?: ActivityBatch | undefined
   },
 ): Promise<ReserveResult> {
   const now = engine.now()
-  const result = await storeCall(engine.store, () =>
-    engine.store.reserve({
-      handle: hold.handle,
-      holdId: hold.holdId,
-      amountMicros: hold.amountMicros,
-      ttlMs: hold.ttlMs,
+  const request: ReserveRequest = {
+    handle: hold.handle,
+    holdId: hold.holdId,
+    amountMicros: hold.amountMicros,
+    ttlMs: hold.ttlMs,
+    now,
+    audit: auditEntry(
+      hold.handle,
+      'hold',
       now,
-      ...hold.scope,
-      ...(hold.activity ? { activity: hold.activity } : {}),
-      audit: auditEntry(hold.handle, 'hold', now, hold.summary, {
-        holdId: hold.holdId,
-        kind: hold.kind,
-        amount: toUsd(hold.amountMicros),
-        ...hold.data,
-      }),
-    }),
-  )
+      hold.summary,
+      withDefined(
+        { holdId: hold.holdId, kind: hold.kind, amount: toUsd(hold.amountMicros) },
+        hold.data,
+      ),
+    ),
+  }
+  // Set only when present: a store reads a key's presence (and Redis sends what it gets).
+  const scope = hold.scope
+  if (scope?.budgets !== undefined) request.budgets = scope.budgets
+  if (scope?.run !== undefined) request.run = scope.run
+  if (hold.activity) request.activity = hold.activity
+  const result = await storeCall(engine.store, () => engine.store.reserve(request))
   if (result.ok) {
     emit(engine, 'reserved', {
       handle: hold.handle,
@@ -94,12 +115,13 @@ export async function settleFunds(
         holdId,
         costMicros,
         now,
-        audit: auditEntry(handle, 'settled', now, settle.summary, {
-          holdId,
-          kind,
-          cost: toUsd(costMicros),
-          ...settle.data,
-        }),
+        audit: auditEntry(
+          handle,
+          'settled',
+          now,
+          settle.summary,
+          withDefined({ holdId, kind, cost: toUsd(costMicros) }, settle.data),
+        ),
       }),
     ),
   )

@@ -1,6 +1,8 @@
 // What a guard remembers about each call between its before and after hooks. The public
-// tickets are frozen read-only views; their private state lives in these WeakMaps, so a
-// ticket the adapter drops is collected with its state.
+// tickets are frozen read-only views; their private state is a private field only the guard
+// reads, so a ticket the adapter drops is collected with its state. Not a WeakMap from
+// ticket to state: one is made per guarded call, and a WeakMap entry costs about 2 µs of
+// ephemeron work, more than the rest of the ticket.
 import { KillSwitchError } from './errors.js'
 import type {
   ModelCallResult,
@@ -37,10 +39,89 @@ export interface SpendTicketState {
   stopLease: () => void
 }
 
-export const modelTickets = new WeakMap<ModelCallTicket, ModelTicketState>()
-export const spendTickets = new WeakMap<SpendTicket, SpendTicketState>()
-/** A paid tool's spend ticket, behind its tool ticket. */
-export const toolSpends = new WeakMap<ToolCallTicket, SpendTicket>()
+/** A model call's ticket, with the guard's state for it. */
+export class ModelTicket implements ModelCallTicket {
+  readonly id: string
+  readonly handle: string
+  readonly model: string
+  readonly runId: string | undefined
+  readonly maxOutputTokens: number
+  readonly reservedUsd: number
+  readonly #state: ModelTicketState
+
+  constructor(view: ModelCallTicket, state: ModelTicketState) {
+    this.id = view.id
+    this.handle = view.handle
+    this.model = view.model
+    this.runId = view.runId
+    this.maxOutputTokens = view.maxOutputTokens
+    this.reservedUsd = view.reservedUsd
+    this.#state = state
+    Object.freeze(this)
+  }
+
+  /** The state of a ticket this guard issued; undefined for anything else. */
+  static stateOf(ticket: unknown): ModelTicketState | undefined {
+    return typeof ticket === 'object' && ticket !== null && #state in ticket
+      ? (ticket as ModelTicket).#state
+      : undefined
+  }
+}
+
+/** A spend's ticket (a payment, a paid tool), with the guard's state for it. */
+export class SpendTicketHeld implements SpendTicket {
+  readonly id: string
+  readonly handle: string
+  readonly kind: string
+  readonly amountUsd: number
+  readonly runId: string | undefined
+  readonly #state: SpendTicketState
+
+  constructor(view: SpendTicket, state: SpendTicketState) {
+    this.id = view.id
+    this.handle = view.handle
+    this.kind = view.kind
+    this.amountUsd = view.amountUsd
+    this.runId = view.runId
+    this.#state = state
+    Object.freeze(this)
+  }
+
+  static stateOf(ticket: unknown): SpendTicketState | undefined {
+    return typeof ticket === 'object' && ticket !== null && #state in ticket
+      ? (ticket as SpendTicketHeld).#state
+      : undefined
+  }
+}
+
+/** A tool call's ticket; a paid tool's carries its spend ticket. */
+export class ToolTicket implements ToolCallTicket {
+  readonly handle: string
+  readonly name: string
+  readonly runId: string | undefined
+  readonly holdId: string | undefined
+  readonly priceUsd: number
+  /** Taken once, by the call's one ending. */
+  #spend: SpendTicket | undefined
+
+  constructor(view: ToolCallTicket, spend: SpendTicket | undefined) {
+    this.handle = view.handle
+    this.name = view.name
+    this.runId = view.runId
+    this.holdId = view.holdId
+    this.priceUsd = view.priceUsd
+    this.#spend = spend
+    Object.freeze(this)
+  }
+
+  /** The paid tool's spend, once: undefined for a free tool or an ended call. */
+  static takeSpend(ticket: unknown): SpendTicket | undefined {
+    if (typeof ticket !== 'object' || ticket === null || !(#spend in ticket)) return undefined
+    const spend = (ticket as ToolTicket).#spend
+    ;(ticket as ToolTicket).#spend = undefined
+    return spend
+  }
+}
 
 /** `$0.0105`: micro-dollars for people, without trailing zeros past the cents. */
 export function formatUsd(micros: number): string {

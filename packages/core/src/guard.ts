@@ -1,7 +1,7 @@
 // The agent guard: the one seam adapters call (guard-types.ts). Every authorising method
 // admits the agent (agent-access.ts), asks the runaway monitor, prices the action and holds
 // its bound atomically in the store (guard-ledger.ts) before anything is spent.
-import { randomUUID } from 'node:crypto'
+
 import { AgentAccess } from './agent-access.js'
 import { approvalsOn, awaitApproval } from './approval-gate.js'
 import { type CallEnd, costOfEnding } from './call-ending.js'
@@ -14,11 +14,12 @@ import {
   describeError,
   formatUsd,
   isOwnOrAbort,
+  ModelTicket,
   type ModelTicketState,
-  modelTickets,
   outputHash,
-  spendTickets,
-  toolSpends,
+  SpendTicketHeld,
+  type SpendTicketState,
+  ToolTicket,
 } from './guard-tickets.js'
 import type {
   AgentGuard,
@@ -34,6 +35,7 @@ import type {
   ToolCallRequest,
   ToolCallTicket,
 } from './guard-types.js'
+import { newHoldId } from './hold-id.js'
 import { keepHoldAlive } from './hold-lease.js'
 import { MAX_TTL_MS } from './ledger/ledger-input.js'
 import {
@@ -48,13 +50,15 @@ import { affordableOutputTokens, costBound, inputTokenBound } from './pricing/co
 import type { ModelRates } from './pricing/model-rates.js'
 import { knownOutputCounting, type OutputCounting, outputCounting } from './pricing/output-count.js'
 import { availableAt, reserveScope } from './reserve-scope.js'
-import type { Observation } from './runaway/types.js'
+import { NO_MONITOR, type Observation } from './runaway/types.js'
 import { checkSpendRules, parseSpendRules } from './spend-rules.js'
 import type { AgentRecord, LevelRefusal } from './store.js'
 import { parseToolPrices, type ToolPrices } from './tool-prices.js'
 
 // A reserve refused for the cap is retried with fresh numbers (a smaller clamp may fit).
 const RESERVE_ATTEMPTS = 4
+/** A ticket's lease-stopper until its lease is taken out (the lease is owned by the ticket). */
+const NOT_LEASED = () => {}
 
 /** Makes a guard for a credential. The credential is hashed at once and never kept. */
 export function createGuard(
@@ -202,7 +206,7 @@ class Guard implements AgentGuard {
       }
       const output = counting.start(maxOutputTokens)
       const amount = costBound(inputTokens, output.limit, rates)
-      const holdId = randomUUID()
+      const holdId = newHoldId()
       const observation = {
         kind: 'model_call' as const,
         runId: request.runId,
@@ -224,12 +228,12 @@ class Guard implements AgentGuard {
             priceId: rates.priceId,
             inputTokenBound: inputTokens,
             maxOutputTokens,
-            ...(output.limit === maxOutputTokens ? {} : { outputCountBound: output.limit }),
+            outputCountBound: output.limit === maxOutputTokens ? undefined : output.limit,
             requestedMaxOutputTokens: request.maxOutputTokens ?? null,
             runId: request.runId ?? null,
           },
           scope,
-          ...(activity ? { activity: activity.batch } : {}),
+          activity: activity?.batch,
         })
       } catch (error) {
         access.restore(activity)
@@ -244,27 +248,30 @@ class Guard implements AgentGuard {
         if (result.availableMicros !== undefined) tightest = result.availableMicros
         continue
       }
-      const ticket: ModelCallTicket = Object.freeze({
-        id: holdId,
-        handle: known.handle,
-        model: request.model,
-        runId: request.runId,
-        maxOutputTokens,
-        reservedUsd: toUsd(amount),
-      })
       const state: ModelTicketState = {
         rates,
         inputTokens,
         boundMicros: amount,
         output,
         ending: undefined,
-        stopLease: keepHoldAlive(engine, ticket, {
-          handle: known.handle,
-          holdId,
-          ttlMs: engine.holdTtlMs,
-        }),
+        stopLease: NOT_LEASED, // set once the ticket exists: the lease is owned by it
       }
-      modelTickets.set(ticket, state)
+      const ticket = new ModelTicket(
+        {
+          id: holdId,
+          handle: known.handle,
+          model: request.model,
+          runId: request.runId,
+          maxOutputTokens,
+          reservedUsd: toUsd(amount),
+        },
+        state,
+      )
+      state.stopLease = keepHoldAlive(engine, ticket, {
+        handle: known.handle,
+        holdId,
+        ttlMs: engine.holdTtlMs,
+      })
       // Runaway detection sees only calls that were admitted and held: a call refused for
       // the cap is not activity. A call it refuses never left: its hold is released.
       try {
@@ -281,7 +288,7 @@ class Guard implements AgentGuard {
   }
 
   onOutputDelta(ticket: ModelCallTicket, delta: OutputDelta): void {
-    const state = modelTickets.get(ticket)
+    const state = ModelTicket.stateOf(ticket)
     if (!state || state.ending) return
     const access = this.#access
     // Counted first: the provider produced it (and bills it) whatever happens next.
@@ -298,7 +305,7 @@ class Guard implements AgentGuard {
   }
 
   afterModelCall(ticket: ModelCallTicket, result: ModelCallResult): Promise<Settlement> {
-    const state = modelTickets.get(ticket)
+    const state = ModelTicket.stateOf(ticket)
     if (!state) {
       return Promise.reject(
         new InvalidConfigError(
@@ -314,6 +321,7 @@ class Guard implements AgentGuard {
       state.output.add({ text: outcome.text })
     }
     const settled = this.#endModel(ticket, state, { sent: true, usage: outcome.usage }, 'finished')
+    if (this.#engine.monitor === NO_MONITOR) return settled
     return settled.then(async (settlement) => {
       const agent = this.#access.agent
       if (agent) {
@@ -338,7 +346,7 @@ class Guard implements AgentGuard {
     error: unknown,
     options: { sent?: boolean; usage?: TokenUsage; providerStatus?: number } = {},
   ): Promise<void> {
-    const state = modelTickets.get(ticket)
+    const state = ModelTicket.stateOf(ticket)
     if (!state || state.ending) return
     // Unless the adapter knows the provider call never started, the request may have left:
     // it is paid for (call-ending.ts), unless the provider refused it outright.
@@ -410,12 +418,11 @@ class Guard implements AgentGuard {
           inputTokens: cost.inputTokens,
           outputTokens: cost.outputTokens,
           streamedTokens: state.output.tokens,
-          ...(cost.distrusted.length > 0 && cost.basis !== 'hold'
-            ? { usageNotBelieved: cost.distrusted }
-            : {}),
-          ...(reason === 'finished' ? {} : { reason }),
+          usageNotBelieved:
+            cost.distrusted.length > 0 && cost.basis !== 'hold' ? cost.distrusted : undefined,
+          reason: reason === 'finished' ? undefined : reason,
           // The bound was wrong (a prompt smaller than its usage says): keep the evidence.
-          ...(micros > state.boundMicros ? { aboveHold: toUsd(micros - state.boundMicros) } : {}),
+          aboveHold: micros > state.boundMicros ? toUsd(micros - state.boundMicros) : undefined,
         },
       )
     })()
@@ -463,7 +470,7 @@ class Guard implements AgentGuard {
     const observed = request.observe === false ? undefined : observation
     if (price === 0) {
       if (observed) await access.observe(agent, observed)
-      return Object.freeze({ ...base, holdId: undefined, priceUsd: 0 })
+      return new ToolTicket({ ...base, holdId: undefined, priceUsd: 0 }, undefined)
     }
     // A paid tool is held first: one refused for the cap is not activity for runaway
     // detection. One that detection refuses has not run: its hold is released.
@@ -480,18 +487,15 @@ class Guard implements AgentGuard {
       },
       observed,
     )
-    const ticket = Object.freeze({ ...base, holdId: spend.id, priceUsd: price })
-    toolSpends.set(ticket, spend)
-    return ticket
+    return new ToolTicket({ ...base, holdId: spend.id, priceUsd: price }, spend)
   }
 
   async afterToolCall(
     ticket: ToolCallTicket,
     outcome: { ok: boolean; error?: unknown },
   ): Promise<void> {
-    const spend = toolSpends.get(ticket)
+    const spend = ToolTicket.takeSpend(ticket)
     if (spend) {
-      toolSpends.delete(ticket)
       if (outcome.ok) await this.settleSpend(spend)
       else
         await this.releaseSpend(spend, { reason: `tool failed: ${describeError(outcome.error)}` })
@@ -569,7 +573,7 @@ class Guard implements AgentGuard {
     // elsewhere must not keep refusing here.
     const broken = breaks(agent) && breaks(await access.reload(agent.handle))
     if (broken) access.deny(agent.handle, 'spend_rule', broken, spendDetails(request, micros))
-    const holdId = randomUUID()
+    const holdId = newHoldId()
     const hold = {
       handle: agent.handle,
       holdId,
@@ -631,23 +635,27 @@ class Guard implements AgentGuard {
       })
       access.deny(agent.handle, 'spend_rule', late, spendDetails(request, micros))
     }
-    const ticket: SpendTicket = Object.freeze({
-      id: holdId,
-      handle: agent.handle,
-      kind: request.kind,
-      amountUsd: toUsd(micros),
-      runId: request.runId,
-    })
-    spendTickets.set(ticket, {
+    const state: SpendTicketState = {
       amountMicros: micros,
       description: request.description,
       details: request.details,
       done: undefined,
-      stopLease: keepHoldAlive(engine, ticket, {
+      stopLease: NOT_LEASED, // set once the ticket exists: the lease is owned by it
+    }
+    const ticket = new SpendTicketHeld(
+      {
+        id: holdId,
         handle: agent.handle,
-        holdId,
-        ttlMs: request.ttlMs ?? engine.holdTtlMs,
-      }),
+        kind: request.kind,
+        amountUsd: toUsd(micros),
+        runId: request.runId,
+      },
+      state,
+    )
+    state.stopLease = keepHoldAlive(engine, ticket, {
+      handle: agent.handle,
+      holdId,
+      ttlMs: request.ttlMs ?? engine.holdTtlMs,
     })
     if (call) {
       // The call was admitted and held: now it is judged (a refused call has not run).
@@ -668,7 +676,7 @@ class Guard implements AgentGuard {
     ticket: SpendTicket,
     outcome: { amountUsd?: number; details?: Record<string, unknown> } = {},
   ): Promise<Settlement> {
-    const state = spendTickets.get(ticket)
+    const state = SpendTicketHeld.stateOf(ticket)
     if (!state) {
       return Promise.reject(
         new InvalidConfigError('ticket', 'Unknown ticket: pass the ticket reserveSpend returned.'),
@@ -712,7 +720,7 @@ class Guard implements AgentGuard {
     ticket: SpendTicket,
     outcome: { reason?: string; details?: Record<string, unknown> } = {},
   ): Promise<void> {
-    const state = spendTickets.get(ticket)
+    const state = SpendTicketHeld.stateOf(ticket)
     if (!state || state.done) return
     state.stopLease()
     const agent = this.#access.agent
@@ -740,7 +748,7 @@ class Guard implements AgentGuard {
     ticket: SpendTicket,
     outcome: { holdUntil: number; reason: string; details?: Record<string, unknown> },
   ): Promise<void> {
-    const state = spendTickets.get(ticket)
+    const state = SpendTicketHeld.stateOf(ticket)
     if (!state) return
     // No longer live: the hold stays until `holdUntil`, then lapses and is charged in full
     // (the payment may have gone through), unless a settlement proves less first.

@@ -9,7 +9,7 @@ describe('hold leases, one timer for all', () => {
     vi.useRealTimers()
   })
 
-  it('renews holds of different TTLs started at different times, and stops when the last ends', async () => {
+  it('renews holds of different TTLs started at different times, and stops at its next tick once the last ends (not on every call)', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] })
     let now = 1_000_000
     const ks = createKillSwitch({ prices, runaway: false, holdTtlMs: 60_000, now: () => now })
@@ -38,6 +38,12 @@ describe('hold leases, one timer for all', () => {
     await guard.settleSpend(spend)
     expect(vi.getTimerCount()).toBe(1)
     await guard.afterModelCall(model, { usage: { inputTokens: 1, outputTokens: 1 } })
+    // Kept until its next tick: calls one after another do not stop and restart it.
+    expect(vi.getTimerCount()).toBe(1)
+    const next = await guard.beforeModelCall({ model: 'm', input: 'x', maxOutputTokens: 1 })
+    await guard.afterModelCall(next, { usage: { inputTokens: 1, outputTokens: 1 } })
+    expect(vi.getTimerCount()).toBe(1)
+    await advance(1_000)
     expect(vi.getTimerCount()).toBe(0)
     expect(await ks.agents.get('a')).toMatchObject({ held: 0, unreconciled: 0 })
   })

@@ -52,12 +52,17 @@ class LeaseBook {
   }
 
   #drop(lease: Lease): void {
+    // The timer stays until a tick finds the book empty: calls one after another would
+    // otherwise stop and start it on every call.
     this.#leases.delete(lease)
-    if (this.#leases.size === 0 && this.#timer !== undefined) {
-      clearInterval(this.#timer)
-      this.#timer = undefined
-      this.#tick = Number.POSITIVE_INFINITY
-    }
+  }
+
+  #stopIfIdle(): boolean {
+    if (this.#leases.size > 0 || this.#timer === undefined) return false
+    clearInterval(this.#timer)
+    this.#timer = undefined
+    this.#tick = Number.POSITIVE_INFINITY
+    return true
   }
 
   /** A faster timer: every lease is renewed at its next tick (early is safe, late is not). */
@@ -70,6 +75,7 @@ class LeaseBook {
   }
 
   #renewDue(): void {
+    if (this.#stopIfIdle()) return
     for (const lease of this.#leases) {
       if (!lease.weak) {
         lease.owner = new WeakRef(lease.owner)

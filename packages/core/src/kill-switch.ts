@@ -25,7 +25,7 @@ import { SettlementOutbox } from './ledger/settlement-outbox.js'
 import { toUsd } from './money.js'
 import { createPriceSource, type ModelPrice, type PriceSource } from './pricing/price-source.js'
 import { createRunawayMonitor } from './runaway/create-runaway-monitor.js'
-import { NO_RUNAWAY, type RunawayMonitor } from './runaway/types.js'
+import { NO_MONITOR, type RunawayMonitor } from './runaway/types.js'
 import type { AgentRecord, AuditPage, Store } from './store.js'
 import { memoryStore } from './stores/memory-store.js'
 import { parseToolPrices, type ToolPrices } from './tool-prices.js'
@@ -176,9 +176,7 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
   const onError = options.onError ?? ((error: unknown) => console.warn('[killswitch]', error))
   const events = new EventHub(onError)
   const monitor: RunawayMonitor =
-    options.runaway === false
-      ? { observe: async () => NO_RUNAWAY }
-      : (options.runaway ?? createRunawayMonitor(store))
+    options.runaway === false ? NO_MONITOR : (options.runaway ?? createRunawayMonitor(store))
 
   // One AbortController per credential in this process, shared by its guards; a revocation
   // (from any process, through the store's subscription) aborts it.

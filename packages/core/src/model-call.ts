@@ -88,92 +88,156 @@ export interface ModelCallStart extends ModelCallRequest {
 export async function startModelCall(guard: AgentGuard, start: ModelCallStart): Promise<ModelCall> {
   const { signal: callerSignal, ...request } = start
   const ticket = await guard.beforeModelCall(request)
-  const scope: BudgetScope = pickBudgetScope(request)
-  const stopper = new AbortController()
-  // The first kill switch error that stopped the call: it outranks what the provider threw.
-  let stoppedBy: KillSwitchError | undefined
-  // undefined: `send` was not used, so the request may have left by the adapter's own hand.
-  let sent: boolean | undefined
-  // While a tool check is in flight its own error says more than the signal: a runaway trip
-  // revokes (aborting the signal) and then throws RunawayDetectedError with the evidence.
-  let checking = false
-  const stop = (reason: unknown) => {
-    if (KillSwitchError.isInstance(reason)) stoppedBy ??= reason
-    if (!stopper.signal.aborted) stopper.abort(reason)
+  return new GuardedModelCall(guard, ticket, pickBudgetScope(request), callerSignal)
+}
+
+// A class, not an object of closures: one is made per guarded call.
+class GuardedModelCall implements ModelCall {
+  readonly ticket: ModelCallTicket
+  readonly #guard: AgentGuard
+  readonly #scope: BudgetScope
+  readonly #stopper = new AbortController()
+  readonly #callerSignal: AbortSignal | undefined
+  readonly #live: LiveCalls
+  /** The first kill switch error that stopped the call: it outranks what the provider threw. */
+  #stoppedBy: KillSwitchError | undefined
+  /** undefined: `send` was not used, so the request may have left by the adapter's own hand. */
+  #sent: boolean | undefined
+  /**
+   * While a tool check is in flight its own error says more than the signal: a runaway trip
+   * revokes (aborting the signal) and then throws RunawayDetectedError with the evidence.
+   */
+  #checking = false
+  /** `send`'s rejection while the provider runs: every stop goes through `#stop`. */
+  #rejectSend: ((reason: unknown) => void) | undefined
+  readonly #onRevoked = () => {
+    if (!this.#checking) this.#stop(revocationError(this.#guard))
   }
-  const onRevoked = () => {
-    if (!checking) stop(revocationError(guard))
-  }
-  const onCaller = () => stop(callerSignal?.reason)
-  const live = liveCalls(guard)
-  live.add(onRevoked)
-  callerSignal?.addEventListener('abort', onCaller, { once: true })
-  if (guard.signal.aborted) onRevoked()
-  if (callerSignal?.aborted) onCaller()
-  const detach = () => {
-    live.delete(onRevoked)
-    callerSignal?.removeEventListener('abort', onCaller)
+  readonly #onCaller: (() => void) | undefined
+
+  constructor(
+    guard: AgentGuard,
+    ticket: ModelCallTicket,
+    scope: BudgetScope,
+    callerSignal: AbortSignal | undefined,
+  ) {
+    this.ticket = ticket
+    this.#guard = guard
+    this.#scope = scope
+    this.#callerSignal = callerSignal
+    this.#live = liveCalls(guard.signal)
+    this.#live.add(this.#onRevoked)
+    if (guard.signal.aborted) this.#onRevoked()
+    if (callerSignal) {
+      const onCaller = () => this.#stop(callerSignal.reason)
+      this.#onCaller = onCaller
+      callerSignal.addEventListener('abort', onCaller, { once: true })
+      if (callerSignal.aborted) onCaller()
+    }
   }
 
-  return {
-    ticket,
-    maxOutputTokens: ticket.maxOutputTokens,
-    signal: stopper.signal,
-    send(provider) {
-      if (sent !== undefined) {
-        return Promise.reject(new Error('ModelCall.send: the provider is called once per call.'))
-      }
-      sent = false
-      return untilStopped(stopper.signal, () => {
-        sent = true
-        return provider({ maxOutputTokens: ticket.maxOutputTokens, signal: stopper.signal })
-      })
-    },
-    output(delta) {
+  get maxOutputTokens(): number {
+    return this.ticket.maxOutputTokens
+  }
+
+  get signal(): AbortSignal {
+    return this.#stopper.signal
+  }
+
+  #stop(reason: unknown): void {
+    if (KillSwitchError.isInstance(reason)) this.#stoppedBy ??= reason
+    if (this.#stopper.signal.aborted) return
+    this.#stopper.abort(reason)
+    this.#rejectSend?.(reason)
+  }
+
+  #detach(): void {
+    this.#live.delete(this.#onRevoked)
+    if (this.#onCaller) this.#callerSignal?.removeEventListener('abort', this.#onCaller)
+  }
+
+  send<T>(provider: (limits: ProviderLimits) => PromiseLike<T>): Promise<T> {
+    if (this.#sent !== undefined) {
+      return Promise.reject(new Error('ModelCall.send: the provider is called once per call.'))
+    }
+    this.#sent = false
+    const signal = this.#stopper.signal
+    if (signal.aborted) return Promise.reject(signal.reason)
+    // The provider's promise, or a rejection as soon as the call is stopped.
+    return new Promise<T>((resolve, reject) => {
+      this.#rejectSend = reject
+      this.#sent = true
+      let answer: PromiseLike<T>
       try {
-        guard.onOutputDelta(ticket, delta)
+        answer = provider({ maxOutputTokens: this.ticket.maxOutputTokens, signal })
       } catch (error) {
-        stop(error)
-        throw error
+        answer = Promise.reject(error)
       }
-    },
-    async checkToolCall(call) {
-      checking = true
-      try {
-        await guard.beforeToolCall({ name: call.name, args: call.args, meter: false, ...scope })
-      } catch (error) {
-        stop(error)
-        throw error
-      } finally {
-        checking = false
-      }
-      if (guard.signal.aborted) {
-        const error = revocationError(guard)
-        stop(error)
-        throw error
-      }
-    },
-    async finish(result) {
-      detach()
-      return guard.afterModelCall(ticket, result)
-    },
-    async fail(error, options = {}) {
-      detach()
-      // The first kill switch error that stopped the call says why it ended; a revocation
-      // not yet heard through the signal's listener (it was checking a tool) comes next.
-      const shown = KillSwitchError.isInstance(error)
-        ? error
-        : (stoppedBy ?? (guard.signal.aborted ? revocationError(guard) : error))
-      stop(shown)
-      // The provider's status counts only when the provider's own error ended the call.
-      const status = shown === error ? providerStatusOf(error) : undefined
-      await guard.failModelCall(ticket, shown, {
-        sent: options.sent ?? sent ?? true,
-        ...(options.usage === undefined ? {} : { usage: options.usage }),
-        ...(status === undefined ? {} : { providerStatus: status }),
-      })
-      return shown
-    },
+      Promise.resolve(answer).then(
+        (value) => {
+          this.#rejectSend = undefined
+          resolve(value)
+        },
+        (error: unknown) => {
+          this.#rejectSend = undefined
+          reject(error)
+        },
+      )
+    })
+  }
+
+  output(delta: OutputDelta): void {
+    try {
+      this.#guard.onOutputDelta(this.ticket, delta)
+    } catch (error) {
+      this.#stop(error)
+      throw error
+    }
+  }
+
+  async checkToolCall(call: { name: string; args: unknown }): Promise<void> {
+    const guard = this.#guard
+    this.#checking = true
+    try {
+      await guard.beforeToolCall({ name: call.name, args: call.args, meter: false, ...this.#scope })
+    } catch (error) {
+      this.#stop(error)
+      throw error
+    } finally {
+      this.#checking = false
+    }
+    if (guard.signal.aborted) {
+      const error = revocationError(guard)
+      this.#stop(error)
+      throw error
+    }
+  }
+
+  finish(result: ModelCallResult): Promise<Settlement> {
+    this.#detach()
+    return this.#guard.afterModelCall(this.ticket, result)
+  }
+
+  async fail(
+    error: unknown,
+    options: { sent?: boolean; usage?: TokenUsage } = {},
+  ): Promise<unknown> {
+    this.#detach()
+    const guard = this.#guard
+    // The first kill switch error that stopped the call says why it ended; a revocation
+    // not yet heard through the signal's listener (it was checking a tool) comes next.
+    const shown = KillSwitchError.isInstance(error)
+      ? error
+      : (this.#stoppedBy ?? (guard.signal.aborted ? revocationError(guard) : error))
+    this.#stop(shown)
+    // The provider's status counts only when the provider's own error ended the call.
+    const status = shown === error ? providerStatusOf(error) : undefined
+    await guard.failModelCall(this.ticket, shown, {
+      sent: options.sent ?? this.#sent ?? true,
+      ...(options.usage === undefined ? {} : { usage: options.usage }),
+      ...(status === undefined ? {} : { providerStatus: status }),
+    })
+    return shown
   }
 }
 
@@ -207,51 +271,31 @@ export async function runModelCall<T>(
 }
 
 // The guard's signal lives as long as the agent (and is shared by every guard of the
-// credential): one listener per guard with calls in flight tells them all, taken off when its
-// last call ends, instead of one listener per call on the same long-lived signal.
+// credential): one listener on it, added once, tells every call in flight, instead of one
+// listener per call (or per guard: guards made per request would pile up on the signal).
 class LiveCalls {
-  readonly #signal: AbortSignal
-  readonly #calls = new Set<() => void>()
-  readonly #onAbort = () => {
-    for (const onRevoked of this.#calls) onRevoked()
-  }
-
-  constructor(signal: AbortSignal) {
-    this.#signal = signal
+  readonly calls = new Set<() => void>()
+  readonly onAbort = () => {
+    for (const onRevoked of this.calls) onRevoked()
   }
 
   add(onRevoked: () => void): void {
-    if (this.#calls.size === 0) this.#signal.addEventListener('abort', this.#onAbort)
-    this.#calls.add(onRevoked)
+    this.calls.add(onRevoked)
   }
 
   delete(onRevoked: () => void): void {
-    if (this.#calls.delete(onRevoked) && this.#calls.size === 0) {
-      this.#signal.removeEventListener('abort', this.#onAbort)
-    }
+    this.calls.delete(onRevoked)
   }
 }
 
-const callsByGuard = new WeakMap<AgentGuard, LiveCalls>()
+const callsBySignal = new WeakMap<AbortSignal, LiveCalls>()
 
-function liveCalls(guard: AgentGuard): LiveCalls {
-  let calls = callsByGuard.get(guard)
+function liveCalls(signal: AbortSignal): LiveCalls {
+  let calls = callsBySignal.get(signal)
   if (!calls) {
-    calls = new LiveCalls(guard.signal)
-    callsByGuard.set(guard, calls)
+    calls = new LiveCalls()
+    signal.addEventListener('abort', calls.onAbort, { once: true })
+    callsBySignal.set(signal, calls)
   }
   return calls
-}
-
-/** The provider's promise, or a rejection as soon as the call's signal aborts. */
-function untilStopped<T>(signal: AbortSignal, run: () => PromiseLike<T>): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason)
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-    Promise.resolve()
-      .then(run)
-      .then(resolve, reject)
-      .finally(() => signal.removeEventListener('abort', onAbort))
-  })
 }

@@ -113,7 +113,7 @@ export type ReserveResult =
       /** When the lease ends, by the store's clock. */
       expiresAt: number
       /** The window keys (levels) the hold was taken against, besides the agent's cap. */
-      levels: string[]
+      levels: readonly string[]
       /** With `activity` in the request: the agent's activity window after it, newest last. */
       activity?: ActivityEvent[]
     }

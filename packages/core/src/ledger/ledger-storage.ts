@@ -22,7 +22,7 @@ export interface HoldRecord {
   /** When it last changed state (for pruning finished holds). */
   updatedAt: number
   /** The window keys it was held against besides the agent's cap (`ledger/levels.ts`). */
-  levels: string[]
+  levels: readonly string[]
 }
 
 export interface LedgerStorage {

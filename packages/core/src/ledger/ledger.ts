@@ -33,6 +33,9 @@ import { checkId, checkMicros, checkTime, checkTtl } from './ledger-input.js'
 import type { HoldRecord, LedgerStorage } from './ledger-storage.js'
 import { collectLevels, type Level, runBudgetId } from './levels.js'
 
+/** The levels of a hold on no window and no budget (most holds): one array, never written. */
+const NO_LEVELS: readonly string[] = Object.freeze([])
+
 /** Adds `spent` and `held` (either may be negative) to each window a hold touched. */
 function applyToLevels(
   storage: LedgerStorage,
@@ -140,7 +143,10 @@ export function reserve(storage: LedgerStorage, request: ReserveRequest): Reserv
   }
   // The run's budget is made on first use, and saved only if this reserve is granted.
   let runBudget: BudgetRecord | undefined
-  const budgetIds = [...agent.budgets, ...(request.budgets ?? [])]
+  const budgetIds =
+    request.budgets === undefined || request.budgets.length === 0
+      ? agent.budgets.slice()
+      : [...agent.budgets, ...request.budgets]
   if (request.run) {
     const id = runBudgetId(request.run.id)
     budgetIds.push(id)
@@ -164,7 +170,7 @@ export function reserve(storage: LedgerStorage, request: ReserveRequest): Reserv
   }
   if (runBudget) storage.saveBudget(runBudget)
   const expiresAt = now + ttl
-  const keys = levels.map((level) => level.key)
+  const keys = levels.length === 0 ? NO_LEVELS : levels.map((level) => level.key)
   storage.saveHold(request.handle, {
     id: request.holdId,
     amountMicros: amount,
@@ -179,17 +185,19 @@ export function reserve(storage: LedgerStorage, request: ReserveRequest): Reserv
   storage.saveAgent(held)
   // Past the cap itself, this hold draws on grants: say so, with the approvals behind them.
   const overCap = held.spentMicros + held.heldMicros - agent.capMicros
-  const grants = held.grants
-    .filter((grant) => grant.expiresAt > now)
-    .map((grant) => grant.approvalId)
   const audit = withLevels(
     request.audit && overCap > 0
-      ? { ...request.audit, data: { ...request.audit.data, grants } }
+      ? { ...request.audit, data: { ...request.audit.data, grants: liveGrants(held, now) } }
       : request.audit,
     keys,
   )
   if (audit) storage.appendAudit(audit)
   return { ok: true, agent: held, expiresAt, levels: keys }
+}
+
+/** The approvals behind the grants still live at `now`. */
+function liveGrants(agent: AgentRecord, now: number): string[] {
+  return agent.grants.filter((grant) => grant.expiresAt > now).map((grant) => grant.approvalId)
 }
 
 function newRunBudget(run: NonNullable<ReserveRequest['run']>, now: number): BudgetRecord {

@@ -60,6 +60,8 @@ export function collectLevels(
   budget: (id: string) => BudgetRecord | undefined,
   now: number,
 ): Level[] {
+  // Most agents have no windows and no budgets: nothing to collect on the hot path.
+  if (agent.limits.length === 0 && budgetIds.length === 0) return []
   const levels = levelsOf('agent', agent.handle, agent.limits, now)
   const seen = new Set<string>()
   const visit = (id: string, depth: number) => {

@@ -98,3 +98,9 @@ export const NO_RUNAWAY: RunawayVerdict = Object.freeze({
   action: 'none',
   enforced: true,
 }) as RunawayVerdict
+
+/**
+ * The monitor of `createKillSwitch({ runaway: false })`: it judges nothing, so the guard skips
+ * it outright (no window, no verdict awaited on every call).
+ */
+export const NO_MONITOR: RunawayMonitor = Object.freeze({ observe: async () => NO_RUNAWAY })
