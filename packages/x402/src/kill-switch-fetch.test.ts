@@ -192,13 +192,13 @@ describe('killSwitchFetch: refusing before anything is signed', () => {
     const agent = await startAgent({ fetch: { allowedPayees: [PAYEE] } })
     network.server.route.payTo = '0x000000000000000000000000000000000000dEaD'
     const error = await agent.pay(`${network.server.url}/search?q=1`).catch((e: unknown) => e)
-    expect(error).toBeInstanceOf(PaymentRefusedError)
+    // The core's own refusal, as for any spend: a spend rule is agent policy, not x402's.
+    expect(error).toBeInstanceOf(SpendRefusedError)
     expect(error).toMatchObject({
       rule: 'payee_not_allowed',
       source: 'call',
       payee: network.server.route.payTo,
     })
-    expect((error as Error).cause).toBeInstanceOf(SpendRefusedError)
     expect(agent.signTypedData).not.toHaveBeenCalled()
     // The core refused it and wrote the denial: nothing was held.
     const denied = (await agent.audit()).find((entry) => entry.type === 'denied')
@@ -222,7 +222,8 @@ describe('killSwitchFetch: refusing before anything is signed', () => {
     const agent = await startAgent({ client: (client) => client.setSpendControls(false) })
     network.server.route.price = { asset: token, amount: '1', extra: { name: 'X', version: '1' } }
     const error = await agent.pay(`${network.server.url}/search?q=1`).catch((e: unknown) => e)
-    expect(error).toMatchObject({ rule: 'unknown_asset' })
+    expect(error).toBeInstanceOf(PaymentRefusedError)
+    expect(error).toMatchObject({ rule: 'unknown_asset', payee: PAYEE })
     expect(agent.signTypedData).not.toHaveBeenCalled()
   })
 
@@ -255,9 +256,9 @@ describe("killSwitchFetch: the agent's spend rules, decided in the core", () => 
     network.server.route.payTo = stranger
     const error = await agent.pay(`${network.server.url}/search?q=1`).catch((e: unknown) => e)
 
-    expect(error).toBeInstanceOf(PaymentRefusedError)
+    expect(error).toBeInstanceOf(SpendRefusedError)
     expect(error).toMatchObject({ rule: 'payee_not_allowed', source: 'agent', payee: stranger })
-    expect((error as Error).cause).toMatchObject({ code: 'spend_refused', source: 'agent' })
+    expect(error).toMatchObject({ code: 'spend_refused' })
     expect(agent.signTypedData).not.toHaveBeenCalled()
     expect(await agent.get()).toMatchObject({ spent: 0, held: 0 })
     expect(await holds(agent)).toEqual([])
@@ -281,8 +282,8 @@ describe("killSwitchFetch: the agent's spend rules, decided in the core", () => 
     network.server.route.price = '$0.06'
     const error = await agent.pay(`${network.server.url}/search?q=1`).catch((e: unknown) => e)
 
-    expect(error).toBeInstanceOf(PaymentRefusedError)
-    expect(error).toMatchObject({ rule: 'max_payment_exceeded', source, amountUsd: 0.06 })
+    expect(error).toBeInstanceOf(SpendRefusedError)
+    expect(error).toMatchObject({ rule: 'max_spend_exceeded', source, amountUsd: 0.06 })
     expect(agent.signTypedData).not.toHaveBeenCalled()
     expect(await agent.get()).toMatchObject({ spent: 0, held: 0 })
     expect(await holds(agent)).toEqual([])
@@ -295,7 +296,7 @@ describe("killSwitchFetch: the agent's spend rules, decided in the core", () => 
     })
     network.server.route.price = '$0.06'
     await expect(agent.pay(`${network.server.url}/search?q=1`)).rejects.toMatchObject({
-      rule: 'max_payment_exceeded',
+      rule: 'max_spend_exceeded',
       source: 'call',
     })
     network.server.route.price = '$0.02'

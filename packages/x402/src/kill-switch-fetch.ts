@@ -7,9 +7,8 @@ import { guardClient, PaymentCall } from './payment-call.js'
 import type { SettlementVerifier } from './payment-charge.js'
 
 /**
- * Options of `killSwitchFetch`: `{ killSwitch, credential }` or a ready `{ guard }`, the
- * budget scope of its payments (`runId`, `budgets`...) and the agent's x402 client (its
- * schemes registered; the kill switch hooks into it, so pay only through the returned fetch).
+ * `{ killSwitch, credential }` or a ready `{ guard }`, the budget scope of the payments and
+ * the agent's x402 client (the kill switch hooks into it: pay only through the fetch).
  *
  * @example
  * const options: KillSwitchFetchOptions = { killSwitch: ks, credential, client, maxPaymentUsd: 0.5 }
@@ -33,10 +32,9 @@ export interface KillSwitchFetchOptions
 export type PaymentRules = Pick<KillSwitchFetchOptions, 'allowedPayees' | 'maxPaymentUsd'>
 
 /**
- * A fetch whose x402 payments are held against the agent's cap, with its model calls. A
- * payment is refused before it is signed when the agent is revoked, over its cap or breaks
- * a spend rule; once its signature has left the process it is charged at its authorised
- * amount (unless a verified settlement proves less) whatever the payee answers.
+ * A fetch whose x402 payments are held against the agent's cap, with its model calls:
+ * refused before signing when the agent is revoked, over its cap or breaks a spend rule;
+ * once the signature left, charged in full (or what a verified settlement proves).
  *
  * @example
  * const client = new x402Client().register('eip155:8453', new ExactEvmScheme(account))

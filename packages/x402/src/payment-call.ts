@@ -2,18 +2,13 @@
 // released if it never left the process, charged once it did, whatever the payee answers.
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { AgentGuard, BudgetScope, SpendTicket } from '@killswitch/core'
-import { findKillSwitchError, revocationError, SpendRefusedError, toUsd } from '@killswitch/core'
+import { findKillSwitchError, revocationError, toUsd } from '@killswitch/core'
 import type { PaymentCreationContext, x402Client } from '@x402/core/client'
 import type { PaymentRequirements } from '@x402/core/types'
 import { wrapFetchWithPayment } from '@x402/fetch'
 import type { KillSwitchFetchOptions } from './kill-switch-fetch.js'
 import { atomicToMicros, type PaymentAmount, paymentAmount } from './payment-amount.js'
-import {
-  type PaymentOutcome,
-  paymentCharge,
-  paymentOutcome,
-  verifyClaim,
-} from './payment-charge.js'
+import * as charge from './payment-charge.js'
 import { PaymentOutcomeUnknownError, PaymentRefusedError } from './payment-errors.js'
 
 interface Payment {
@@ -25,6 +20,8 @@ interface Payment {
   sent?: { header: string; validUntil: number | undefined }
 }
 
+const UNHELD =
+  'A payment header the kill switch did not hold: not sent (pay through killSwitchFetch).'
 // x402's hooks belong to the client, which concurrent calls share.
 const calls = new AsyncLocalStorage<PaymentCall>()
 const guarded = new WeakSet<x402Client>()
@@ -92,21 +89,18 @@ export class PaymentCall {
       // Revocation first: it is the answer that matters at 2 AM, whatever else is wrong.
       await guard.check()
       const why = `Payment to ${payee} refused: asset ${asset} on ${network} is not a known USD stablecoin, so it cannot be priced against the cap. If it is one, list it: killSwitchFetch({ assets: [{ network: '${network}', asset: '${asset}', decimals: 6 }] }).`
-      const refusal = new PaymentRefusedError('unknown_asset', why, { payee })
+      const refusal = new PaymentRefusedError('unknown_asset', why, payee)
       await guard.refuseSpend({ ...spend, amountUsd: 0 }, refusal)
       throw refusal
     }
-    const ticket = await guard
-      .reserveSpend({
-        ...{ ...scope, ...spend, amountUsd: amount.usd },
-        details: { ...details, amountAtomic: String(amount.atomic), amountUsd: amount.usd },
-        rules: { allowedPayees, maxSpendUsd: maxPaymentUsd },
-        // A backstop only (every hold is ended with its call), a minute past the validity.
-        ttlMs: maxTimeoutSeconds > 0 ? maxTimeoutSeconds * 1000 + 60_000 : undefined,
-      })
-      .catch((error: unknown) => {
-        throw error instanceof SpendRefusedError ? PaymentRefusedError.fromSpendRule(error) : error
-      })
+    // The core checks the spend rules, the agent's and this fetch's, then holds the amount.
+    const ticket = await guard.reserveSpend({
+      ...{ ...scope, ...spend, amountUsd: amount.usd },
+      details: { ...details, amountAtomic: String(amount.atomic), amountUsd: amount.usd },
+      rules: { allowedPayees, maxSpendUsd: maxPaymentUsd },
+      // A backstop only (every hold is ended with its call), a minute past the validity.
+      ttlMs: maxTimeoutSeconds > 0 ? maxTimeoutSeconds * 1000 + 60_000 : undefined,
+    })
     this.#payments.push({ ticket, requirements, amount, resource })
   }
 
@@ -117,11 +111,7 @@ export class PaymentCall {
     const header = request.headers.get('PAYMENT-SIGNATURE') ?? request.headers.get('X-PAYMENT')
     if (header === null) return send(request)
     const payment = this.#payments.at(-1)
-    if (!payment || payment.sent) {
-      const why =
-        'A payment header the kill switch did not authorise: not sent (pay through killSwitchFetch).'
-      throw new PaymentRefusedError('unaccounted_payment', why)
-    }
+    if (!payment || payment.sent) throw new PaymentRefusedError('unaccounted_payment', UNHELD)
     // Aborted before it left (revoked, or the caller gave up): its hold is released.
     request.signal.throwIfAborted()
     // x402 signs for maxTimeoutSeconds: past that no answer can lower the charge, so a
@@ -130,12 +120,12 @@ export class PaymentCall {
     const validUntil = validityMs > 0 ? Date.now() + validityMs : undefined
     const expiry = validUntil ? [AbortSignal.timeout(Math.max(validityMs, 1_000))] : []
     payment.sent = { header, validUntil }
-    let outcome: PaymentOutcome = { reason: 'no_response' }
+    let outcome: charge.PaymentOutcome = { reason: 'no_response' }
     try {
       const response = await send(
         new Request(request, { signal: AbortSignal.any([request.signal, ...expiry]) }),
       )
-      outcome = paymentOutcome(response.status, (name) => response.headers.get(name))
+      outcome = charge.paymentOutcome(response.status, (name) => response.headers.get(name))
       return response
     } catch (error) {
       // The signed authorisation may have reached the payee: it can collect it.
@@ -148,23 +138,23 @@ export class PaymentCall {
   }
 
   /** Settles a sent payment at what the payee can collect (`paymentCharge`), never less. */
-  async #charge({ ticket, requirements, amount, sent }: Payment, outcome: PaymentOutcome) {
+  async #charge({ ticket, requirements, amount, sent }: Payment, outcome: charge.PaymentOutcome) {
     const { scheme, network, asset, payTo } = requirements
     const verifier = this.settings.verifySettlement
     // Only a claimed settlement of a scheme that may charge less is worth proving.
     const verified =
       verifier && sent && outcome.reason === 'settled' && scheme !== 'exact'
-        ? await verifyClaim(verifier, sent.header, {
+        ? await charge.verifyClaim(verifier, sent.header, {
             ...{ scheme, network, asset, payTo, authorisedAtomic: amount.atomic },
             ...{ transaction: outcome.transaction, claimedAtomic: outcome.claimedAtomic },
           })
         : {}
-    const charged = paymentCharge({ scheme, network, atomic: amount.atomic }, outcome, verified)
+    const cost = charge.paymentCharge({ scheme, network, atomic: amount.atomic }, outcome, verified)
     // Until `validUntil` the payee can still submit the authorisation on chain.
     const validUntil = new Date(sent?.validUntil ?? Date.now()).toISOString()
     await this.settings.guard.settleSpend(ticket, {
-      amountUsd: toUsd(atomicToMicros(charged.atomic, amount.decimals)),
-      details: { ...charged.details, validUntil },
+      amountUsd: toUsd(atomicToMicros(cost.atomic, amount.decimals)),
+      details: { ...cost.details, validUntil },
     })
   }
 }

@@ -11,7 +11,6 @@ type Unproven = 'settle_failed' | 'payment_required' | 'server_error' | 'no_sett
 export interface PaymentOutcome {
   reason: 'settled' | 'no_response' | Unproven
   status?: number | undefined
-  /** The settlement's `amount` when an integer, else as sent (`claimedAmount`). */
   claimedAtomic?: bigint | undefined
   claimedAmount?: string | undefined
   transaction?: string | undefined
@@ -69,9 +68,9 @@ export interface SettlementClaim extends Requirement {
 }
 
 /**
- * The atomic amount that the transaction consuming this authorisation moved, read from the
- * chain (check that its nonce is spent, so it cannot be submitted again), or undefined when
- * that cannot be proven: the authorised amount is then charged. Never the payee's claim.
+ * What the transaction consuming this authorisation moved (atomic units), read from the
+ * chain, never the payee's claim (check that its nonce is spent, so it cannot be submitted
+ * again); undefined when that cannot be proven: the authorised amount is then charged.
  *
  * @example
  * const verifySettlement: SettlementVerifier = async (claim) => readTransferFromChain(claim)
@@ -100,9 +99,8 @@ export async function verifyClaim(
 export type SentPayment = Pick<SettlementClaim, 'scheme' | 'network'> & { atomic: bigint }
 
 /**
- * A sent payment's charge in atomic units, and its audit details: `exact` at its amount
- * whatever the payee claims; another scheme, once settled, at what `verified` proves (never
- * above the authorised amount); anything else at the authorised amount.
+ * A sent payment's charge (atomic units) and audit details: `exact` at its amount, another
+ * scheme once settled at what `verified` proves (never more), anything else in full.
  */
 export function paymentCharge(
   payment: SentPayment,

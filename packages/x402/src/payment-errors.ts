@@ -1,42 +1,26 @@
-// The errors x402 payments add to the core's.
-import { KillSwitchError, type SpendRefusedError } from '@killswitch/core'
+// The errors x402 payments add to the core's. A spend rule (payee allowlist, most per
+// payment) refuses with the core's SpendRefusedError, as for any other spend.
+import { KillSwitchError } from '@killswitch/core'
 
-/** Which rule refused a payment. */
-export type PaymentRule = SpendRule | 'unknown_asset' | 'unaccounted_payment'
-type SpendRule = 'payee_not_allowed' | 'max_payment_exceeded'
+/** Why a payment was refused: its asset cannot be priced, or nothing held its header. */
+export type PaymentRule = 'unknown_asset' | 'unaccounted_payment'
 
 /**
- * A payment refused before anything was signed: a payee not allowed or an amount over the
- * maximum (`source`: the agent's `spendRules` or this fetch's options; `cause`: the core's
- * SpendRefusedError), an asset it cannot price, or a payment header it did not authorise.
+ * A payment refused before anything was signed because it cannot be put on the ledger: an
+ * asset that is not a known USD stablecoin, or a payment header the kill switch did not hold.
  *
  * @example
- * if (error instanceof PaymentRefusedError) console.log(error.rule, error.source, error.payee)
+ * if (error instanceof PaymentRefusedError) console.log(error.rule, error.payee)
  */
 export class PaymentRefusedError extends KillSwitchError {
-  readonly source: 'agent' | 'call' | undefined
-  readonly payee: string | undefined
-  readonly amountUsd: number | undefined
-
   constructor(
     readonly rule: PaymentRule,
     message: string,
-    of: { source?: 'agent' | 'call'; payee?: string | undefined; amountUsd?: number } = {},
-    options?: ErrorOptions,
+    /** Who would have been paid, when known. */
+    readonly payee?: string,
   ) {
-    super('payment_refused', 403, message, options)
+    super('payment_refused', 403, message)
     this.name = 'PaymentRefusedError'
-    ;({ source: this.source, payee: this.payee, amountUsd: this.amountUsd } = of)
-  }
-
-  /** The core's refusal by a spend rule, in the names of this fetch's options. */
-  static fromSpendRule(error: SpendRefusedError): PaymentRefusedError {
-    const byPayee = error.rule === 'payee_not_allowed'
-    const why = byPayee ? 'the payee is not in allowedPayees' : 'it exceeds maxPaymentUsd'
-    const own = `Payment of $${error.amountUsd} to ${error.payee} refused: ${why}.`
-    const message = error.source === 'agent' ? error.message : own
-    const rule = byPayee ? 'payee_not_allowed' : 'max_payment_exceeded'
-    return new PaymentRefusedError(rule, message, error, { cause: error })
   }
 }
 
