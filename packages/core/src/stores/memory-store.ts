@@ -40,8 +40,12 @@ interface AgentState {
   live: Map<string, HoldRecord>
   /** Earliest expiry among `live` (or earlier), so most operations skip the scan. */
   nextExpiry: number
-  /** Finished holds, for idempotent settle and release. Bounded, oldest pruned. */
+  /**
+   * Finished holds, for idempotent settle and release, in two generations: once `finished`
+   * is full it becomes `older` (the previous older is dropped). Bounded, with no copy.
+   */
   finished: Map<string, HoldRecord>
+  older: Map<string, HoldRecord>
   audit: AuditEntry[]
   /** The seq of the next audit entry. */
   auditSeq: number
@@ -130,24 +134,28 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     },
     hold: (handle, holdId) => {
       const state = agents.get(handle)
-      return state?.live.get(holdId) ?? state?.finished.get(holdId)
+      if (!state) return undefined
+      return state.live.get(holdId) ?? state.finished.get(holdId) ?? state.older.get(holdId)
     },
     saveHold: (handle, hold) => {
       const state = agents.get(handle)
       if (!state) return
+      // The ledger never saves an ended hold as held again (a reserve of an ended id is
+      // refused): a held record is new or renewed, and lives in `live` only.
       if (hold.state === 'held') {
         state.live.set(hold.id, hold)
-        state.finished.delete(hold.id)
         if (hold.expiresAt < state.nextExpiry) state.nextExpiry = hold.expiresAt
         return
       }
-      state.live.delete(hold.id)
-      state.finished.delete(hold.id)
+      // Ended now: it was live, or it ended before (a lapse settled late) in a generation.
+      if (!state.live.delete(hold.id)) {
+        state.finished.delete(hold.id)
+        state.older.delete(hold.id)
+      }
       state.finished.set(hold.id, hold)
-      // Prune in batches: deleting the oldest key one at a time leaves a Map's front full
-      // of tombstones that every `keys().next()` walks past.
-      if (state.finished.size > FINISHED_HOLDS_KEPT * 2) {
-        state.finished = new Map([...state.finished].slice(-FINISHED_HOLDS_KEPT))
+      if (state.finished.size >= FINISHED_HOLDS_KEPT) {
+        state.older = state.finished
+        state.finished = new Map()
       }
     },
     dueHolds: (handle, now) => {
@@ -230,6 +238,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
         live: new Map(),
         nextExpiry: Number.POSITIVE_INFINITY,
         finished: new Map(),
+        older: new Map(),
         audit: [],
         auditSeq: 1,
         activity: [],
