@@ -1,4 +1,5 @@
 import { AgentRevokedError, findKillSwitchError, SpendingCapExceededError } from '@killswitch/core'
+import { BaseCallbackHandler } from '@langchain/core/callbacks/base'
 import type { CallbackManagerForLLMRun } from '@langchain/core/callbacks/manager'
 import {
   BaseChatModel,
@@ -185,6 +186,42 @@ describe('killSwitchMiddleware accounting', () => {
     expect(findKillSwitchError(error)).toBeInstanceOf(SpendingCapExceededError)
     expect(chunks.join('').length).toBeLessThan(text.length)
     // What streamed is charged (counted, within the hold); nothing stays held.
+    const after = await agent.ks.agents.get(agent.handle)
+    expect(after.held).toBe(0)
+    expect(after.spent).toBeGreaterThan(0)
+    expect(after.spent).toBeLessThanOrEqual(agent.reserved[0] ?? 0)
+  })
+
+  it("counts the stream of a model given in a RunnableBinding, keeping the binding's own callbacks", async () => {
+    const agent = await testAgent({}, { defaultMaxOutputTokens: 5 })
+    const text = 'x'.repeat(200)
+    const own: string[] = []
+    const spy = BaseCallbackHandler.fromMethods({
+      handleLLMNewToken: (token) => void own.push(token),
+    })
+    const model = new FakeStreamingChatModel({
+      sleep: 0,
+      responses: [new AIMessage(text)],
+    }).withConfig({ callbacks: [spy], tags: ['mine'] })
+    const killSwitch = killSwitchMiddleware({ ...agent, killSwitch: agent.ks, model: TEST_MODEL })
+    const runnable = createAgent({ model, tools: [], middleware: [killSwitch] })
+
+    const error = await runnable
+      .stream(question, { streamMode: 'messages' })
+      .then(async (stream) => {
+        for await (const _ of stream) {
+          // read on
+        }
+      })
+      .then(
+        () => undefined,
+        (reason: unknown) => reason,
+      )
+
+    expect(findKillSwitchError(error)).toBeInstanceOf(SpendingCapExceededError)
+    // The binding's own callback saw the tokens that streamed, and the stream was cut short.
+    expect(own.length).toBeGreaterThan(0)
+    expect(own.join('').length).toBeLessThan(text.length)
     const after = await agent.ks.agents.get(agent.handle)
     expect(after.held).toBe(0)
     expect(after.spent).toBeGreaterThan(0)
