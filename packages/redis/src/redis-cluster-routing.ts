@@ -68,10 +68,13 @@ export class ClusterRouting {
   async onAgentSlot(operation: string, handle: string, call: ScriptCall): Promise<unknown> {
     const { keys } = this.#c
     const withOutbox = [...call.keys, keys.pending(handle), keys.outbox(handle)]
-    const [inner, outbox] = (await this.#c.send(operation, { ...call, keys: withOutbox })) as [
-      unknown,
-      string[],
-    ]
+    // The hook sees the script's own reply, not the outbox riding with it.
+    const onReply = call.onReply && ((reply: unknown) => call.onReply?.((reply as unknown[])[0]))
+    const [inner, outbox] = (await this.#c.send(operation, {
+      ...call,
+      keys: withOutbox,
+      onReply,
+    })) as [unknown, string[]]
     const now = Number(call.args[1])
     await this.#c.call(operation, () =>
       applyOutbox(this.#c.ledger, handle, outbox, Number.isSafeInteger(now) ? now : 0),
@@ -184,7 +187,8 @@ export class ClusterRouting {
     try {
       return (await this.onAgentSlot('reserve', handle, {
         name: 'killswitchCConfirmV1',
-        keys: [...agentKeys, keys.activity(handle)],
+        keys: [...agentKeys, keys.activity(handle), keys.activityRead(handle)],
+        onReply: activity?.onReserveReply,
         args: [
           ...calls.header(now),
           holdId,

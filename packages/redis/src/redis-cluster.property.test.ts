@@ -45,7 +45,7 @@ interface Hold {
   id: string
   handle: string
   amount: number
-  levels: string[]
+  levels: readonly string[]
   ended: boolean
   charged: number
 }

@@ -1,42 +1,74 @@
 // The runaway detectors' activity window of an agent, in Lua: appended by the reserve that
 // grants a call (so a guarded call costs no round trip of its own for it) or by the activity
-// script (a free tool's call). The window is a list of event JSON, oldest first, trimmed to
-// the last `keep`; `activitySeq` in the agent hash counts every event ever appended, so a
-// process that keeps a copy of the window (redis-activity-mirror.ts) reads back only the
-// events it has not seen, never the whole window each call.
+// script (a free tool's call). The window is a list of event JSON, oldest first: the last
+// `keep` events are the window, and the list is trimmed back to them only once it holds twice
+// as many (one LTRIM every `keep` events, not one a call). `activitySeq` in the agent hash
+// counts every event ever appended, so a process that keeps a copy of the window
+// (redis-activity-mirror.ts) reads back only the events it lacks, never the whole window.
+//
+// What a process lacks: the events after its copy, less those it will hold by the time it
+// reads this reply. A process ("reader", a random id per store) reads its replies in the
+// order Redis ran its scripts (one connection, replies in order), so the events an earlier
+// script of the same reader replied are in its copy before this reply is read: the script
+// keeps, per agent, the seq each reader's last reply reached (a hash, `activityRead` key),
+// and replies only the events after it. Nor are the call's own events sent back: the caller
+// holds them. With one busy process, a reply carries no event at all.
 
-/** Lua chunk: `activity_args(i)` and `record_activity(agent, list, act)`. Needs `int`. */
+/** Readers whose last position an agent keeps; past this many, the oldest are all forgotten. */
+export const READERS_KEPT = 16
+
+/** Lua chunk: `activity_args(i)` and `record_activity(agent, list, readers, act)`. */
 export const ACTIVITY_LUA = `
 -- The activity ARGV from position i: keep ('' for none), since (the seq of the caller's copy,
--- -1 for none), have (how many events that copy holds), count, then count events. Returns
--- the request (nil for none) and the position after it.
+-- -1 for none), have (how many events that copy holds), reader ('' for none), count, then
+-- count events. Returns the request (nil for none) and the position after it.
 local function activity_args(i)
-  local count = tonumber(ARGV[i + 3])
-  if ARGV[i] == '' then return nil, i + 4 + count end
+  local count = tonumber(ARGV[i + 4])
+  if ARGV[i] == '' then return nil, i + 5 + count end
   local act = { keep = tonumber(ARGV[i]), since = tonumber(ARGV[i + 1]),
-    have = tonumber(ARGV[i + 2]), events = {} }
-  for j = 1, count do act.events[j] = ARGV[i + 3 + j] end
-  return act, i + 4 + count
+    have = tonumber(ARGV[i + 2]), reader = ARGV[i + 3], events = {} }
+  for j = 1, count do act.events[j] = ARGV[i + 4 + j] end
+  return act, i + 5 + count
 end
 
--- Appends the events, keeps the last \`keep\`, and replies what the caller's copy lacks:
--- {seq, '0', events after its copy} when the copy and those cover the window, else
--- {seq, '1', the whole window}.
-local function record_activity(agent, list, act)
-  -- RPUSH answers the length: no LLEN, and no LTRIM while the window is not full.
-  local len
-  if #act.events > 0 then len = redis.call('RPUSH', list, unpack(act.events))
-  else len = redis.call('LLEN', list) end
-  if len > act.keep then
-    redis.call('LTRIM', list, -act.keep, -1)
-    len = act.keep
+-- Appends the events and replies {seq, from, size, events}: the window is \`size\` events
+-- ending at event number \`seq\` (the call's own events last). \`from\` >= 0: the events after
+-- number \`from\` that the caller lacks, its own left out (it holds them); \`from\` = -1: the
+-- whole window but the call's own events.
+local function record_activity(agent, list, readers, act)
+  local n = #act.events
+  local len, seq
+  if n > 0 then
+    -- RPUSH answers the length: no LLEN.
+    len = redis.call('RPUSH', list, unpack(act.events))
+    if len > 2 * act.keep then
+      redis.call('LTRIM', list, -act.keep, -1)
+      len = act.keep
+    end
+    seq = redis.call('HINCRBY', agent, 'activitySeq', n)
+  else
+    len = redis.call('LLEN', list)
+    seq = tonumber(redis.call('HGET', agent, 'activitySeq') or '0')
   end
-  local seq = redis.call('HINCRBY', agent, 'activitySeq', #act.events)
-  local fresh = seq - act.since
-  if act.since < 0 or fresh < 0 or act.have + fresh < len then
-    return { seq, '1', redis.call('LRANGE', list, 0, -1) }
+  local size = math.min(len, act.keep)
+  local from, covered = act.since, act.have
+  if act.reader ~= '' then
+    -- An earlier reply to this reader reached further than its copy did when it sent this:
+    -- that reply is read first, so its copy then holds a whole window up to there.
+    local read = tonumber(redis.call('HGET', readers, act.reader) or '-1')
+    if read > from then from, covered = read, act.keep end
+    if redis.call('HSET', readers, act.reader, seq) == 1 and
+        redis.call('HLEN', readers) > ${READERS_KEPT} then
+      redis.call('DEL', readers)
+      redis.call('HSET', readers, act.reader, seq)
+    end
   end
-  if fresh == 0 then return { seq, '0', {} } end
-  return { seq, '0', redis.call('LRANGE', list, -fresh, -1) }
+  local fresh = seq - n - from
+  if from < 0 or fresh < 0 or fresh + n >= size or covered + fresh + n < size then
+    if size <= n then return { seq, -1, size, {} } end
+    return { seq, -1, size, redis.call('LRANGE', list, -size, -n - 1) }
+  end
+  if fresh == 0 then return { seq, from, size, {} } end
+  return { seq, from, size, redis.call('LRANGE', list, -fresh - n, -n - 1) }
 end
 `

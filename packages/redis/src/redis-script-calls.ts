@@ -29,6 +29,12 @@ export interface ScriptCall {
   name: ScriptName | ClusterScriptName
   keys: string[]
   args: (string | number)[]
+  /**
+   * Called with the script's reply as soon as it arrives, in the order Redis ran the scripts
+   * of this connection (the activity mirror counts on that order; an awaited reply may be
+   * resumed later than another's).
+   */
+  onReply?: ((reply: unknown) => void) | undefined
 }
 
 export interface ScriptCallContext {
@@ -180,7 +186,11 @@ export function scriptCalls(context: ScriptCallContext) {
       const { holdId, amountMicros, ttlMs, now, run } = request
       return {
         name: 'killswitchReserveV2',
-        keys: [...keys.ledger(request.handle), keys.activity(request.handle)],
+        keys: [
+          ...keys.ledger(request.handle),
+          keys.activity(request.handle),
+          keys.activityRead(request.handle),
+        ],
         args: [
           ...header(now),
           holdId,
@@ -351,7 +361,7 @@ export function scriptCalls(context: ScriptCallContext) {
     activity(handle: string, activity: readonly (string | number)[]): ScriptCall {
       return {
         name: 'killswitchActivityV2',
-        keys: [keys.ledger(handle)[0], keys.activity(handle)],
+        keys: [keys.ledger(handle)[0], keys.activity(handle), keys.activityRead(handle)],
         args: [...activity],
       }
     },

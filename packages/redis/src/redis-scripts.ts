@@ -301,11 +301,11 @@ if stop <= start then return {} end
 return redis.call('LRANGE', KEYS[2], start, stop - 1)
 `
 
-// Activity alone (a free tool's call). KEYS: agent, activity list. ARGV: activity (from 1).
-// Replies as the reserve does, or {-1} for an unknown agent (nothing kept).
+// Activity alone (a free tool's call). KEYS: agent, activity list, readers' positions. ARGV:
+// activity (from 1). Replies as the reserve does, or {-1} for an unknown agent (nothing kept).
 const ACTIVITY = `${ACTIVITY_LUA}
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
-return record_activity(KEYS[1], KEYS[2], (activity_args(1)))
+return record_activity(KEYS[1], KEYS[2], KEYS[3], (activity_args(1)))
 `
 
 // The audit retention of one agent (the store runs it for every agent in turn, in the
@@ -352,7 +352,7 @@ export const SCRIPTS = {
   killswitchGetV2: { numberOfKeys: 6, lua: lua(AGENT_SCRIPTS.killswitchGetV2) },
   killswitchFindV2: { numberOfKeys: 1, lua: FIND },
   killswitchListV2: { numberOfKeys: 1, lua: LIST },
-  killswitchReserveV2: { numberOfKeys: 7, lua: lua(AGENT_SCRIPTS.killswitchReserveV2) },
+  killswitchReserveV2: { numberOfKeys: 8, lua: lua(AGENT_SCRIPTS.killswitchReserveV2) },
   killswitchRenewV2: { numberOfKeys: 6, lua: lua(AGENT_SCRIPTS.killswitchRenewV2) },
   killswitchSettleV2: { numberOfKeys: 6, lua: lua(AGENT_SCRIPTS.killswitchSettleV2) },
   killswitchReleaseV2: { numberOfKeys: 6, lua: lua(AGENT_SCRIPTS.killswitchReleaseV2) },
@@ -366,7 +366,7 @@ export const SCRIPTS = {
   killswitchAuditPageV2: { numberOfKeys: 2, lua: AUDIT_PAGE },
   killswitchAuditPruneV1: { numberOfKeys: 2, lua: AUDIT_PRUNE },
   ...APPROVAL_SCRIPTS,
-  killswitchActivityV2: { numberOfKeys: 2, lua: ACTIVITY },
+  killswitchActivityV2: { numberOfKeys: 3, lua: ACTIVITY },
   killswitchMarkV1: { numberOfKeys: 2, lua: MARK },
 } as const
 

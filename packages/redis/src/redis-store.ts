@@ -293,6 +293,7 @@ class RedisStore implements Store {
       const zones = this.#zones.toJSON()
       sent = request.activity && this.#activity.send(request.handle, request.activity)
       const call = this.#calls.reserve(request, zones, sent?.args)
+      call.onReply = sent?.onReserveReply
       reply = await this.#ledger('reserve', request.handle, call, fields)
       if (reply[0] === 'zones') this.#zones.learn(reply[1] as string[], Number(reply[2]))
     }
@@ -302,8 +303,9 @@ class RedisStore implements Store {
       reply = await this.#cluster.refusedFigure(request, reply)
     }
     if (reply[0] === 'ok') {
-      // The call's runaway activity, written by the script itself, only for a granted hold.
-      const activity = sent && this.#activity.read(request.handle, sent, reply[4])
+      // The call's runaway activity, written by the script itself, only for a granted hold
+      // (its window was applied to this process's copy as the reply came in).
+      const activity = sent && (sent.window ?? (await this.#recoverActivity(sent)))
       return {
         ok: true,
         agent: toAgentRecord(reply[1]),
@@ -531,10 +533,14 @@ class RedisStore implements Store {
     const batch = Array.isArray(events) ? events : [events as ActivityEvent]
     try {
       const sent = this.#activity.send(handle, { events: batch, keep })
-      const reply = await this.#run('record activity', this.#calls.activity(handle, sent.args))
-      // An unknown agent keeps no window (as the memory store).
+      const call = this.#calls.activity(handle, sent.args)
+      // An unknown agent keeps no window (as the memory store): {-1}.
+      call.onReply = (reply) => {
+        if ((reply as unknown[])[0] !== -1) this.#activity.apply(sent, reply)
+      }
+      const reply = await this.#run('record activity', call)
       if ((reply as unknown[])[0] === -1) return [...batch]
-      return this.#activity.read(handle, sent, reply)
+      return sent.window ?? (await this.#recoverActivity(sent))
     } catch (error) {
       if (this.#options.failOpen && unreachable(error)) return [...batch]
       throw error
@@ -652,9 +658,27 @@ class RedisStore implements Store {
     return this.#cluster ? this.#cluster.run(operation, call) : this.#send(operation, call)
   }
 
-  #send(operation: string, { name, keys, args }: ScriptCall): Promise<unknown> {
+  #send(operation: string, { name, keys, args, onReply }: ScriptCall): Promise<unknown> {
     const invoke = (this.#client as unknown as Record<string, Invoke>)[name] as Invoke
-    return this.#call(operation, () => invoke.call(this.#client, ...keys, ...args))
+    if (!onReply) return this.#call(operation, () => invoke.call(this.#client, ...keys, ...args))
+    // Hooked on the command itself: its replies resolve in the order Redis ran the scripts.
+    return this.#call(operation, () =>
+      invoke.call(this.#client, ...keys, ...args).then((reply) => {
+        onReply(reply)
+        return reply
+      }),
+    )
+  }
+
+  /**
+   * The window of a call whose reply could not be completed from this process's copy (a
+   * reply before it was lost with its connection): one whole read of the window.
+   */
+  async #recoverActivity(sent: ActivitySend): Promise<ActivityEvent[]> {
+    const whole = this.#calls.activity(sent.handle, this.#activity.wholeArgs(sent.keep))
+    const reply = await this.#run('record activity', whole)
+    if ((reply as unknown[])[0] === -1) return [...sent.events]
+    return this.#activity.recover(sent, reply)
   }
 
   /** A budget script: on a cluster, on the budget's slot. */
