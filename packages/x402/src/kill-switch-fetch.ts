@@ -9,16 +9,13 @@ import type { SettlementVerifier } from './payment-charge.js'
 /**
  * `{ killSwitch, credential }` or a ready `{ guard }`, the budget scope of the payments and
  * the agent's x402 client (the kill switch hooks into it: pay only through the fetch).
- *
- * @example
- * const options: KillSwitchFetchOptions = { killSwitch: ks, credential, client, maxPaymentUsd: 0.5 }
  */
 export interface KillSwitchFetchOptions
   extends Omit<AdapterOptions, 'model' | 'provider' | 'toolPrices'> {
   client: x402Client
-  /** Only these payees (`payTo`), beside the agent's `spendRules`. EVM addresses match in any case. */
+  /** Only these payees (`payTo`), beside the agent's `spendRules`; EVM ones in any case. */
   allowedPayees?: readonly string[]
-  /** The most one payment may cost in dollars (`upto`: its maximum), beside the agent's `spendRules`. */
+  /** The most one payment may cost in dollars (`upto`: its maximum), beside `spendRules`. */
   maxPaymentUsd?: number
   /** USD stablecoins to accept beyond x402's default assets (USDC...). */
   assets?: readonly PaymentAsset[]

@@ -22,21 +22,18 @@ export type PaymentAmount = { atomic: bigint; decimals: number; micros: number; 
  * assets or one listed in `assets`; undefined for an unknown token (refused, never free).
  *
  * @example
- * paymentAmount({ network: 'eip155:84532', asset: USDC, amount: '10000', ... }) // { atomic: 10000n, decimals: 6, micros: 10000, usd: 0.01 }
+ * paymentAmount({ ...requirements, asset: USDC, amount: '10000' }) // { usd: 0.01, ... }
  */
 export function paymentAmount(
   requirements: PaymentRequirements,
   assets: readonly PaymentAsset[] = [],
 ): PaymentAmount | undefined {
-  const {
-    asset,
-    network,
-    amount = (requirements as { maxAmountRequired?: string }).maxAmountRequired,
-  } = requirements
+  const { asset, network, amount } = requirements
+  const v1 = requirements as { maxAmountRequired?: string }
   const decimals =
     assets.find((entry) => entry.network === network && samePayee(entry.asset, asset))?.decimals ??
     findDefaultAsset(asset, network as `${string}:${string}`)?.decimals
-  const atomic = parseAtomic(amount)
+  const atomic = parseAtomic(amount ?? v1.maxAmountRequired)
   if (decimals === undefined || atomic === undefined) return undefined
   const micros = atomicToMicros(atomic, decimals)
   return { atomic, decimals, micros, usd: toUsd(micros) }

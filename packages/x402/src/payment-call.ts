@@ -17,11 +17,11 @@ interface Payment {
   amount: PaymentAmount
   resource: string
   /** Set once it left: the signed header, and until when the payee can collect it. */
-  sent?: { header: string; validUntil: number | undefined }
+  sent?: Sent
 }
+type Sent = charge.SignedPayment & { validUntil: number }
 
-const UNHELD =
-  'A payment header the kill switch did not hold: not sent (pay through killSwitchFetch).'
+const UNHELD = 'Not sent: a payment header the kill switch did not hold (use killSwitchFetch).'
 // x402's hooks belong to the client, which concurrent calls share.
 const calls = new AsyncLocalStorage<PaymentCall>()
 const guarded = new WeakSet<x402Client>()
@@ -32,13 +32,10 @@ export function guardClient(client: x402Client): void {
   guarded.add(client)
   client.onBeforePaymentCreation(async (context) => {
     const call = calls.getStore()
-    const reason = 'this x402Client is guarded by a kill switch: pay through killSwitchFetch'
-    if (!call) return { abort: true, reason }
-    // x402 wraps what a hook throws in a plain Error: the guarded fetch throws this one.
-    await call.authorise(context).catch((error: Error) => {
-      call.refusal = error
-      throw error
-    })
+    if (!call) return { abort: true, reason: 'the client is guarded: pay through killSwitchFetch' }
+    // x402 turns a veto into a plain Error: the guarded fetch throws this one instead.
+    call.refusal = await call.authorise(context).catch((error: Error) => error)
+    return call.refusal && { abort: true, reason: call.refusal.message }
   })
 }
 
@@ -76,8 +73,8 @@ export class PaymentCall {
     }
   }
 
-  /** The veto: refuses the payment (revoked, a spend rule, the cap, an unknown asset) or holds it. */
-  async authorise(context: PaymentCreationContext): Promise<void> {
+  /** The veto: refuses a payment (revoked, a spend rule, the cap, an unknown asset) or holds it. */
+  async authorise(context: PaymentCreationContext): Promise<undefined> {
     const { guard, scope, assets, allowedPayees, maxPaymentUsd } = this.settings
     const requirements = context.selectedRequirements
     const { payTo: payee, asset, network, scheme, maxTimeoutSeconds } = requirements
@@ -116,43 +113,35 @@ export class PaymentCall {
     request.signal.throwIfAborted()
     // x402 signs for maxTimeoutSeconds: past that no answer can lower the charge, so a
     // payee that never answers cannot hold the call open.
-    const validityMs = payment.requirements.maxTimeoutSeconds * 1000
-    const validUntil = validityMs > 0 ? Date.now() + validityMs : undefined
-    const expiry = validUntil ? [AbortSignal.timeout(Math.max(validityMs, 1_000))] : []
-    payment.sent = { header, validUntil }
+    const validityMs = Math.max(payment.requirements.maxTimeoutSeconds * 1000, 0) || 0
+    const expiry = validityMs ? [AbortSignal.timeout(validityMs)] : []
+    const { requirements, amount, resource } = payment
+    const validUntil = Date.now() + validityMs
+    const sent = { ...requirements, atomic: amount.atomic, header, validUntil }
+    payment.sent = sent
     let outcome: charge.PaymentOutcome = { reason: 'no_response' }
     try {
-      const response = await send(
-        new Request(request, { signal: AbortSignal.any([request.signal, ...expiry]) }),
-      )
+      const signal = AbortSignal.any([request.signal, ...expiry])
+      const response = await send(new Request(request, { signal }))
       outcome = charge.paymentOutcome(response.status, (name) => response.headers.get(name))
       return response
     } catch (error) {
       // The signed authorisation may have reached the payee: it can collect it.
-      const { requirements, amount, resource } = payment
-      const lost = [requirements.payTo, amount.usd, resource, validUntil ?? Date.now()] as const
+      const lost = [requirements.payTo, amount.usd, resource, sent.validUntil] as const
       throw new PaymentOutcomeUnknownError(...lost, { cause: error })
     } finally {
-      await this.#charge(payment, outcome)
+      await this.#charge(payment, sent, outcome)
     }
   }
 
   /** Settles a sent payment at what the payee can collect (`paymentCharge`), never less. */
-  async #charge({ ticket, requirements, amount, sent }: Payment, outcome: charge.PaymentOutcome) {
-    const { scheme, network, asset, payTo } = requirements
-    const verifier = this.settings.verifySettlement
-    // Only a claimed settlement of a scheme that may charge less is worth proving.
-    const verified =
-      verifier && sent && outcome.reason === 'settled' && scheme !== 'exact'
-        ? await charge.verifyClaim(verifier, sent.header, {
-            ...{ scheme, network, asset, payTo, authorisedAtomic: amount.atomic },
-            ...{ transaction: outcome.transaction, claimedAtomic: outcome.claimedAtomic },
-          })
-        : {}
-    const cost = charge.paymentCharge({ scheme, network, atomic: amount.atomic }, outcome, verified)
+  async #charge({ ticket, amount }: Payment, sent: Sent, outcome: charge.PaymentOutcome) {
+    const { verifySettlement, guard } = this.settings
+    const verified = await charge.verifyClaim(verifySettlement, outcome, sent)
+    const cost = charge.paymentCharge(sent, outcome, verified)
     // Until `validUntil` the payee can still submit the authorisation on chain.
-    const validUntil = new Date(sent?.validUntil ?? Date.now()).toISOString()
-    await this.settings.guard.settleSpend(ticket, {
+    const validUntil = new Date(sent.validUntil).toISOString()
+    await guard.settleSpend(ticket, {
       amountUsd: toUsd(atomicToMicros(cost.atomic, amount.decimals)),
       details: { ...cost.details, validUntil },
     })

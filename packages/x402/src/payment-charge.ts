@@ -32,10 +32,9 @@ export function paymentOutcome(status: number, header: (name: string) => string 
   } else if (settlement?.success === false) {
     outcome = { reason: 'settle_failed', status, errorReason: settlement.errorReason }
   } else if (status === 402) {
-    const required = attempt(() =>
-      http.decodePaymentRequiredHeader(header('PAYMENT-REQUIRED') ?? ''),
-    )
-    outcome = { reason: 'payment_required', status, errorReason: required?.error }
+    const required = header('PAYMENT-REQUIRED') ?? ''
+    const errorReason = attempt(() => http.decodePaymentRequiredHeader(required))?.error
+    outcome = { reason: 'payment_required', status, errorReason }
   }
   // The payee's strings, bounded for the audit log.
   const strings = ['transaction', 'network', 'errorReason', 'claimedAmount'] as const
@@ -79,12 +78,15 @@ export type SettlementVerifier = (
   claim: SettlementClaim,
 ) => PromiseLike<bigint | undefined> | bigint | undefined
 
-/** Asks `verifySettlement` about the signed `header`: a failure, or no amount, proves nothing. */
+/** What `verify` proves a settled payment moved; a failure, or no amount, proves nothing. */
 export async function verifyClaim(
-  verify: SettlementVerifier,
-  header: string,
-  claim: Omit<SettlementClaim, 'paymentPayload'>,
+  verify: SettlementVerifier | undefined,
+  { reason, transaction, claimedAtomic }: PaymentOutcome,
+  { scheme, network, asset, payTo, atomic: authorisedAtomic, header }: SignedPayment,
 ) {
+  // Only a claimed settlement of a scheme that may charge less is worth proving.
+  if (!verify || reason !== 'settled' || scheme === 'exact') return {}
+  const claim = { scheme, network, asset, payTo, authorisedAtomic, transaction, claimedAtomic }
   try {
     const paymentPayload = http.decodePaymentSignatureHeader(header)
     const atomic = await verify({ ...claim, paymentPayload })
@@ -95,7 +97,8 @@ export async function verifyClaim(
   }
 }
 
-/** A sent payment, as far as its charge is concerned (`atomic`: what was authorised). */
+/** A payment that left: its requirements, what it authorised (`atomic`), its signed header. */
+export type SignedPayment = SentPayment & Requirement & { header: string }
 export type SentPayment = Pick<SettlementClaim, 'scheme' | 'network'> & { atomic: bigint }
 
 /**
@@ -126,13 +129,12 @@ export function paymentCharge(
 
 /** The first way a settlement claim does not add up, for the audit log. */
 function suspicion(payment: SentPayment, outcome: PaymentOutcome, verified: bigint | undefined) {
-  const { atomic, network } = payment
+  const { atomic, network, scheme } = payment
   const claim = outcome.claimedAtomic
   if ((outcome.network ?? network) !== network) return 'settlement_network_mismatch'
   if (outcome.claimedAmount !== undefined) return 'settlement_amount_unreadable'
   if ((claim ?? 0n) > atomic) return 'claimed_more_than_authorised'
-  if (payment.scheme === 'exact' && (claim ?? atomic) < atomic)
-    return 'claimed_less_than_exact_amount'
+  if (scheme === 'exact' && (claim ?? atomic) < atomic) return 'claimed_less_than_exact_amount'
   if ((verified ?? 0n) > atomic) return 'verified_more_than_authorised'
   // Both known and different (either unknown compares equal).
   if ((claim ?? verified) !== (verified ?? claim)) return 'claim_differs_from_verified'

@@ -30,7 +30,7 @@ export class PaymentRefusedError extends KillSwitchError {
  * charged in full. `cause`: the network error, or the kill switch error that aborted it.
  *
  * @example
- * if (error instanceof PaymentOutcomeUnknownError) console.log(error.amountUsd, new Date(error.validUntil))
+ * if (error instanceof PaymentOutcomeUnknownError) console.log(error.amountUsd, error.validUntil)
  */
 export class PaymentOutcomeUnknownError extends Error {
   readonly code = 'payment_outcome_unknown'
