@@ -96,9 +96,17 @@ export class AgentAccess {
     return this.#controller.signal
   }
 
-  /** Resolves the agent and refuses it if revoked or if its run was stopped. */
-  async admit(runId: string | undefined): Promise<AgentRecord> {
-    const agent = await this.resolve()
+  /**
+   * Resolves the agent and refuses it if revoked or if its run was stopped. Synchronous once
+   * the agent is known (every call after a guard's first): no promise on the hot path.
+   */
+  admit(runId: string | undefined): AgentRecord | Promise<AgentRecord> {
+    const known = this.agent
+    if (known) return this.#admitted(known, runId)
+    return this.resolve().then((agent) => this.#admitted(agent, runId))
+  }
+
+  #admitted(agent: AgentRecord, runId: string | undefined): AgentRecord {
     if (this.signal.aborted) this.deny(agent.handle, 'revoked', this.revokedError(agent.handle))
     if (this.#stopped || (runId !== undefined && this.#stoppedRuns.has(runId))) {
       const summary = 'this run was stopped by a runaway detector'

@@ -120,7 +120,9 @@ class Guard implements AgentGuard {
     const scope = reserveScope(request)
     const engine = this.#engine
     const access = this.#access
-    const agent = await access.admit(request.runId)
+    // Known after the guard's first call: admitted without a promise.
+    const admitted = access.admit(request.runId)
+    const agent = admitted instanceof Promise ? await admitted : admitted
     const rates = engine.prices.resolve(request.model, request.provider)
     if (!rates) {
       const error = new UnknownModelPriceError(request.model, request.provider)
@@ -277,7 +279,7 @@ class Guard implements AgentGuard {
       try {
         const admitted = result.agent ?? known
         if (activity) await access.judge(admitted, activity, result.activity)
-        else await access.observe(admitted, observation)
+        else if (engine.monitor !== NO_MONITOR) await access.observe(admitted, observation)
       } catch (error) {
         await this.#endModel(ticket, state, { sent: false }, describeError(error))
         throw error
@@ -458,7 +460,9 @@ class Guard implements AgentGuard {
       )
     }
     const access = this.#access
-    const agent = await access.admit(request.runId)
+    // Known after the guard's first call: admitted without a promise.
+    const admitted = access.admit(request.runId)
+    const agent = admitted instanceof Promise ? await admitted : admitted
     const observation = {
       kind: 'tool_call' as const,
       runId: request.runId,
@@ -554,7 +558,9 @@ class Guard implements AgentGuard {
     const scope = reserveScope(request)
     const engine = this.#engine
     const access = this.#access
-    const agent = await access.admit(request.runId)
+    // Known after the guard's first call: admitted without a promise.
+    const admitted = access.admit(request.runId)
+    const agent = admitted instanceof Promise ? await admitted : admitted
     // Round up: a spend is never held for less than it costs.
     const micros = Math.ceil(amount * 1_000_000 - 1e-6)
     // The spend rules, before anything is held: the agent's policy and the call's own.

@@ -146,10 +146,40 @@ export function watchModelStream<Part>(
     deliver()
   }
 
-  // false when the call was stopped.
-  async function count(delta: OutputDelta): Promise<boolean> {
+  // false when the call was stopped. Synchronous while the output fits (every part but the
+  // last of a stream cut short): no promise per streamed part.
+  function count(delta: OutputDelta): boolean | Promise<boolean> {
     try {
       call.output(delta)
+      return true
+    } catch (error) {
+      return stop(error, true).then(() => false)
+    }
+  }
+
+  function onEvent(event: StreamEvent): boolean | Promise<boolean> {
+    switch (event.type) {
+      case 'text':
+        text += event.text
+        return count({ text: event.text })
+      case 'output':
+        return count(event)
+      case 'tool-call':
+        return onToolCall(event)
+      case 'error':
+        providerError = event.error
+        return true
+      case 'finish':
+        return onFinish(event.usage)
+    }
+  }
+
+  async function onToolCall(event: Extract<StreamEvent, { type: 'tool-call' }>): Promise<boolean> {
+    if (event.input !== undefined && !(await count({ text: event.input }))) return false
+    toolCalls.push({ name: event.name, args: event.args })
+    try {
+      // Before the part goes on: the framework executes a tool as soon as it sees it.
+      await call.checkToolCall(event)
       return true
     } catch (error) {
       await stop(error, true)
@@ -157,39 +187,12 @@ export function watchModelStream<Part>(
     }
   }
 
-  async function onEvent(event: StreamEvent): Promise<boolean> {
-    switch (event.type) {
-      case 'text':
-        text += event.text
-        return count({ text: event.text })
-      case 'output':
-        return count(event)
-      case 'tool-call': {
-        if (event.input !== undefined && !(await count({ text: event.input }))) return false
-        toolCalls.push({ name: event.name, args: event.args })
-        try {
-          // Before the part goes on: the framework executes a tool as soon as it sees it.
-          await call.checkToolCall(event)
-          return true
-        } catch (error) {
-          await stop(error, true)
-          return false
-        }
-      }
-      case 'error':
-        providerError = event.error
-        return true
-      case 'finish':
-        end('settled')
-        // Settled before the finish goes on: when the caller's await returns, the ledger
-        // already holds the real cost.
-        await call.finish({
-          ...(event.usage === undefined ? {} : { usage: event.usage }),
-          text,
-          toolCalls,
-        })
-        return true
-    }
+  async function onFinish(usage: TokenUsage | undefined): Promise<boolean> {
+    end('settled')
+    // Settled before the finish goes on: when the caller's await returns, the ledger
+    // already holds the real cost.
+    await call.finish(usage === undefined ? { text, toolCalls } : { usage, text, toolCalls })
+    return true
   }
 
   async function pump(): Promise<void> {
@@ -198,7 +201,10 @@ export function watchModelStream<Part>(
         const { done, value } = await reader.read()
         if (done || stopped()) break
         const event = state === 'open' ? read(value) : undefined
-        if (event !== undefined && !(await onEvent(event))) return
+        if (event !== undefined) {
+          const handled = onEvent(event)
+          if (handled !== true && !(await handled)) return
+        }
         // Checked again after the awaits above: a revocation may have stopped the call.
         if (stopped()) return
         ready.push(value)

@@ -21,13 +21,17 @@ export class SettlementOutbox {
    * Runs `operation`. If the store is unavailable, rejects with that error (the caller fails
    * closed) and keeps retrying in the background until it succeeds.
    */
-  async deliver<T>(operation: () => Promise<T>): Promise<T> {
+  deliver<T>(operation: () => Promise<T>): Promise<T> {
+    let pending: Promise<T>
     try {
-      return await operation()
+      pending = operation()
     } catch (error) {
+      pending = Promise.reject(error)
+    }
+    return pending.catch((error: unknown) => {
       if (error instanceof StoreUnavailableError) this.#retry(operation)
       throw error
-    }
+    })
   }
 
   #retry(operation: () => Promise<unknown>): void {
