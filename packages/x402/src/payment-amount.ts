@@ -4,15 +4,11 @@ import { samePayee, toUsd } from '@killswitch/core'
 import type { PaymentRequirements } from '@x402/core/types'
 import { findDefaultAsset } from '@x402/evm'
 
-/** A USD-pegged token the kill switch may pay with, beyond x402's default assets. */
-export interface PaymentAsset {
-  /** CAIP-2 network, e.g. `eip155:8453`. */
-  network: string
-  /** The token's address (EVM: compared case-insensitively). */
-  asset: string
-  /** Its decimals: 6 for USDC. One whole token is counted as one dollar. */
-  decimals: number
-}
+/**
+ * A USD-pegged token to pay with beyond x402's defaults: its CAIP-2 `network` (`eip155:8453`),
+ * its address (EVM: any case) and `decimals` (USDC: 6). One whole token counts as one dollar.
+ */
+export type PaymentAsset = { network: string; asset: string; decimals: number }
 
 /** A payment's amount in atomic units (`upto`: its maximum), micro-dollars and dollars. */
 export type PaymentAmount = { atomic: bigint; decimals: number; micros: number; usd: number }

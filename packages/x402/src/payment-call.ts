@@ -16,7 +16,6 @@ interface Payment {
   requirements: PaymentRequirements
   amount: PaymentAmount
   resource: string
-  /** Set once it left: the signed header, and until when the payee can collect it. */
   sent?: Sent
 }
 type Sent = charge.SignedPayment & { validUntil: number }
@@ -64,8 +63,8 @@ export class PaymentCall {
       if (findKillSwitchError(error) || !guard.signal.aborted) throw error
       throw revocationError(guard)
     } finally {
-      // Releases the payments never sent (the transport charged the others). A failed
-      // write is not retried: the hold lapses at its TTL, charged.
+      // Releases the payments never sent (the transport charged the rest); a failed write
+      // is not retried: the hold lapses at its TTL, charged.
       const details = { paymentOutcome: 'not_sent', error: (failure as Error)?.message ?? null }
       for (const { ticket } of this.#payments.filter((payment) => !payment.sent)) {
         await guard.releaseSpend(ticket, { reason: 'not_sent', details }).catch(() => undefined)

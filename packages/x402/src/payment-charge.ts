@@ -1,6 +1,5 @@
-// What a sent payment costs. A signed authorisation that left the process can be collected
-// on chain until it expires, whatever the payee answers: charged in full unless a proven
-// settlement shows less, never more. The payee's headers are audited, never believed.
+// What a sent payment costs: the payee can collect it until it expires whatever it answers,
+// so in full unless a proven settlement shows less. Its headers are audited, never believed.
 import * as http from '@x402/core/http'
 import type { PaymentPayload, PaymentRequirements } from '@x402/core/types'
 import { parseAtomic } from './payment-amount.js'

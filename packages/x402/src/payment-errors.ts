@@ -16,7 +16,6 @@ export class PaymentRefusedError extends KillSwitchError {
   constructor(
     readonly rule: PaymentRule,
     message: string,
-    /** Who would have been paid, when known. */
     readonly payee?: string,
   ) {
     super('payment_refused', 403, message)
@@ -43,10 +42,8 @@ export class PaymentOutcomeUnknownError extends Error {
     options?: ErrorOptions,
   ) {
     const until = new Date(validUntil).toISOString()
-    super(
-      `The payment of $${amountUsd} to ${payee} for ${resource} was sent, but no response came back. The payee can still collect it, so it is charged in full to the agent's cap; the authorisation is valid until ${until}.`,
-      options,
-    )
+    const message = `The payment of $${amountUsd} to ${payee} for ${resource} was sent, but no response came back. The payee can still collect it, so it is charged in full to the agent's cap; the authorisation is valid until ${until}.`
+    super(message, options)
     this.name = 'PaymentOutcomeUnknownError'
   }
 }
