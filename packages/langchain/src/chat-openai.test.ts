@@ -6,6 +6,7 @@ import { AgentRevokedError, findKillSwitchError, toMicros } from '@killswitch/co
 import { BaseCallbackHandler } from '@langchain/core/callbacks/base'
 import { HumanMessage } from '@langchain/core/messages'
 import { ChatOpenAI } from '@langchain/openai'
+import fc from 'fast-check'
 import { createAgent } from 'langchain'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { KillSwitchCallbackHandler } from './kill-switch-callback-handler.js'
@@ -234,22 +235,31 @@ describe('ChatOpenAI against a local OpenAI-compatible server', () => {
 // A consumer that stops reading: `break` out of the stream after a few chunks.
 describe('ChatOpenAI: a consumer that stops reading a stream', () => {
   it('middleware: a clamped stream is settled at what streamed, not the whole hold', async () => {
-    const { agent, provider, model } = await setup(true)
-    const killSwitch = killSwitchMiddleware({ killSwitch: agent.ks, credential: agent.credential })
-    const reactAgent = createAgent({ model, tools: [], middleware: [killSwitch] })
-    const messages = { messages: [{ role: 'user', content: 'Write forever' }] }
-    let chunks = 0
-    for await (const _ of await reactAgent.stream(messages, { streamMode: 'messages' })) {
-      if (++chunks === 20) break
-    }
-    expect(await provider.stopped()).toBe('disconnected')
-    await vi.waitFor(async () => expect((await ledger(agent)).held).toBe(0))
-    const after = await ledger(agent)
-    // Charged what the provider billed at least, and well short of the whole hold (1000
-    // output tokens were allowed; about 20 streamed).
-    expect(after.spent).toBeGreaterThanOrEqual(provider.billMicros())
-    expect(after.spent).toBeLessThan(toMicros(agent.reserved[0] ?? 0) / 2)
-    expect(agent.released).toHaveLength(0)
+    // Wherever the consumer breaks: charged what the provider billed at least (the guard
+    // counts what streamed, conservatively), and far short of the whole hold (1000 output
+    // tokens were allowed), with nothing left held and nothing released.
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 80 }), async (breakAt) => {
+        const { agent, provider, model } = await setup(true)
+        const killSwitch = killSwitchMiddleware({
+          killSwitch: agent.ks,
+          credential: agent.credential,
+        })
+        const reactAgent = createAgent({ model, tools: [], middleware: [killSwitch] })
+        const messages = { messages: [{ role: 'user', content: 'Write forever' }] }
+        let chunks = 0
+        for await (const _ of await reactAgent.stream(messages, { streamMode: 'messages' })) {
+          if (++chunks === breakAt) break
+        }
+        expect(await provider.stopped()).toBe('disconnected')
+        await vi.waitFor(async () => expect((await ledger(agent)).held).toBe(0))
+        const after = await ledger(agent)
+        expect(after.spent).toBeGreaterThanOrEqual(provider.billMicros())
+        expect(after.spent).toBeLessThan(toMicros(agent.reserved[0] ?? 0) / 2)
+        expect(agent.released).toHaveLength(0)
+      }),
+      { numRuns: 6 },
+    )
   })
 
   // LangChain's own limit: `model.stream()` returns the model's generator on a break, and
