@@ -98,6 +98,17 @@ describe('killSwitchFetch: paying', () => {
         paymentPayload: expect.objectContaining({ x402Version: 2 }),
       }),
     ])
+    // Exactly the documented claim: nothing of the kill switch's own bookkeeping.
+    expect(Object.keys(claims[0] ?? {}).sort()).toEqual([
+      'asset',
+      'authorisedAtomic',
+      'claimedAtomic',
+      'network',
+      'payTo',
+      'paymentPayload',
+      'scheme',
+      'transaction',
+    ])
     expect((await agent.audit()).find((entry) => entry.type === 'settled')?.data).toMatchObject({
       basis: 'verified',
       chargedAtomic: '20000',

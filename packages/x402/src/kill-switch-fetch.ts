@@ -1,5 +1,6 @@
 // The entry point: a fetch whose x402 payments go on the kill switch ledger. A hook holds
-// each payment before it is signed; the transport under x402 sees it leave and its answer.
+// each payment before it is signed; the transport under x402 sees it leave and its answer
+// (x402 has no hook for a dropped connection).
 import { type AdapterOptions, adapterSetup, InvalidConfigError } from '@killswitch/core'
 import type { x402Client } from '@x402/core/client'
 import type { PaymentAsset } from './payment-amount.js'
