@@ -1,6 +1,6 @@
-// The recommended Mastra integration: Mastra's models are AI SDK models, so the agent's model
-// is wrapped with the AI SDK adapter (one lifecycle, the core's). A refusal thrown there
-// reaches the caller as the core's own error, class intact, and is not retried.
+// The recommended integration: Mastra's models are AI SDK models, so the agent's model is
+// wrapped with the AI SDK adapter (the core's one lifecycle); a refusal reaches the caller as
+// the core's own error, class intact, and Mastra does not retry it.
 import type { LanguageModelV4 } from '@ai-sdk/provider'
 import {
   type KillSwitchMiddlewareOptions,
@@ -8,7 +8,7 @@ import {
   withKillSwitch,
 } from '@killswitch/vercel-ai'
 import type { MastraModelConfig } from '@mastra/core/llm'
-import { notRetried } from './tripwire.js'
+import { notRetried } from './refusal.js'
 
 /**
  * Options of {@link killSwitchModel}: the AI SDK adapter's (`{ killSwitch, credential }` or

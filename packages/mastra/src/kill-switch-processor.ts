@@ -1,71 +1,73 @@
-// The kill switch as a Mastra processor, for agents whose model is not wrapped: each hook
-// translates Mastra's events into the core's model-call lifecycle (verified on @mastra/core
-// 1.71). processInputStep starts the step's call (a refusal ends the run before the model is
-// called) and hands Mastra the step's model and tools sent through the guard (step-model.ts,
-// step-tools.ts); processOutputStream counts output and checks each tool call BEFORE Mastra
-// executes it; processOutputStep settles; processOutputResult and the next step end whatever
-// an error or an abort left open.
+// The kill switch as a Mastra processor (verified on @mastra/core 1.71), its hooks translated
+// into the core's model-call lifecycle: processInputStep starts the step's call and hands Mastra
+// the step's model and tools sent through the guard; processOutputStream counts output and
+// checks each tool call before Mastra runs it; processOutputStep settles; the next step and
+// processOutputResult end what an error or an abort left open.
+import { randomUUID } from 'node:crypto'
 import {
   type AdapterOptions,
   type AgentGuard,
   adapterSetup,
   BUDGET_SCOPE_KEY,
+  type BudgetScope,
   findKillSwitchError,
+  type ModelCall,
+  type ModelCallStart,
   mergeBudgetScope,
 } from '@killswitch/core'
 import type { Processor, ProcessorContext } from '@mastra/core/processors'
 import type { ChunkType } from '@mastra/core/stream'
 import { toTokenUsage } from './mastra-usage.js'
-import { StepRun } from './step-run.js'
-import { KILL_SWITCH_PROCESSOR_ID, type KillSwitchTripwireMetadata, refuse } from './tripwire.js'
+import { notRetried, refuse } from './refusal.js'
+import { KILL_SWITCH_PROCESSOR_ID, type KillSwitchTripwireMetadata as M } from './tripwire.js'
 
 /**
- * Options of {@link killSwitchProcessor}: `{ killSwitch, credential }` or `{ guard }`, the
- * pricing names `model` and `provider`, the budget scope (`runId`, by default one per
- * request; `runCap`, `parentRunId`, `budgets`) and `toolPrices` (dollars per call). A request
- * adds its own scope: `requestContext.set('killswitch', { budgets: ['customer-acme'] })`.
+ * Options of {@link killSwitchProcessor}: the adapters' (`runId` defaults to one per request).
+ * A request adds its scope: `requestContext.set('killswitch', { budgets: ['customer-acme'] })`.
  *
  * @example
  * const options: KillSwitchProcessorOptions = { killSwitch: ks, credential, toolPrices: { search: 0.01 } }
  */
 export type KillSwitchProcessorOptions = AdapterOptions
 
+type Base = Processor<typeof KILL_SWITCH_PROCESSOR_ID, M>
 type Hooks =
   | 'processInputStep'
   | 'processOutputStream'
   | 'processOutputStep'
   | 'processOutputResult'
-type Base = Processor<typeof KILL_SWITCH_PROCESSOR_ID, KillSwitchTripwireMetadata>
 /**
- * The kill switch processor: register the same object as input AND output processor.
+ * The kill switch processor and its four hooks.
  *
  * @example
  * const killSwitch: KillSwitchProcessor = killSwitchProcessor({ killSwitch: ks, credential })
  */
 export type KillSwitchProcessor = Base & Required<Pick<Base, Hooks>>
 
+type Method = (options: { abortSignal?: AbortSignal }) => PromiseLike<unknown>
+type Execute = (...args: unknown[]) => unknown
+const SCOPE_FIELD = `requestContext.${BUDGET_SCOPE_KEY}`
+const UNSETTLED = 'the step ended without reporting usage (error or abort)'
+
 /**
- * A Mastra processor that refuses a step before its model call, a tool call before it runs
- * and output past the hold mid-stream. A refusal at a hook ends the run with a tripwire
- * carrying the error's `code` (`killSwitchTripwire`); one while the provider call is pending
- * ends that call at once and reaches the caller as the typed error. Prefer `killSwitchModel`
- * when you can wrap the model (typed errors always); use one of the two, not both.
+ * A processor (register it as input AND output processor) that refuses a step before its
+ * model call, a tool call before it runs and output past the hold: the run ends with a
+ * tripwire (`killSwitchTripwire`), or the typed error when the provider call was pending.
  *
  * @example
  * const killSwitch = killSwitchProcessor({ killSwitch: ks, credential })
  * const agent = new Agent({ ...config, inputProcessors: [killSwitch], outputProcessors: [killSwitch] })
- * killSwitchTripwire((await agent.generate('go')).tripwire)?.code // 'spending_cap_exceeded'
  */
 export function killSwitchProcessor(
   options: KillSwitchProcessorOptions,
 ): KillSwitchProcessor & { readonly guard: AgentGuard } {
   const { guard, naming, scope } = adapterSetup(options)
-  const runOf = (state: Record<string, unknown>): StepRun => {
-    state.killswitch ??= new StepRun(guard)
-    return state.killswitch as StepRun
+  const runOf = (state: Record<string, unknown>): Run => {
+    state.killswitch ??= new Run(guard)
+    return state.killswitch as Run
   }
   /** Ends the run through Mastra's abort; a kill switch refusal also stops what is left of it. */
-  const stop = (run: StepRun, abort: Abort, error: unknown): never => {
+  const stop = (run: Run, abort: ProcessorContext<M>['abort'], error: unknown): never => {
     if (findKillSwitchError(error)) run.refusal ??= error
     return refuse(abort, error)
   }
@@ -76,96 +78,182 @@ export function killSwitchProcessor(
     description: 'Spending cap, revocation and runaway detection for every model and tool call.',
     guard,
 
-    async processInputStep(args) {
+    async processInputStep({ model, tools, modelSettings, ...args }) {
       const run = runOf(args.state)
-      if (run.call) await run.endOpen()
+      await run.endOpen()
       if (run.refusal !== undefined) return refuse(args.abort, run.refusal)
-      const { modelId, provider } = args.model as { modelId?: string; provider?: string }
+      const named = model as { modelId?: string; provider?: string }
       try {
-        run.scope ??= {
-          runId: run.runId,
-          ...mergeBudgetScope(scope, args.requestContext?.get(BUDGET_SCOPE_KEY), SCOPE_FIELD),
-        }
-        const limits = await run.start({
-          model: naming.model ?? String(modelId),
-          provider: naming.provider ?? provider,
+        const requested = args.requestContext?.get(BUDGET_SCOPE_KEY)
+        run.scope ??= { runId: run.runId, ...mergeBudgetScope(scope, requested, SCOPE_FIELD) }
+        run.request = {
+          model: naming.model ?? String(named.modelId),
+          provider: naming.provider ?? named.provider,
           // Everything the provider will read: its size bounds the input tokens.
-          input: { system: args.systemMessages, messages: args.messages, tools: toolSchemas(args) },
-          maxOutputTokens: args.modelSettings?.maxOutputTokens,
+          input: { system: args.systemMessages, messages: args.messages, tools: schemas(tools) },
+          maxOutputTokens: modelSettings?.maxOutputTokens,
           ...run.scope,
-        })
-        return { modelSettings: { ...args.modelSettings, ...limits }, ...run.step(args) }
+        }
+        run.sent = false
+        run.call = await guard.startModelCall(run.request)
+        const { maxOutputTokens } = run.call
+        return { modelSettings: { ...modelSettings, maxOutputTokens }, ...run.step(model, tools) }
       } catch (error) {
         return stop(run, args.abort, error)
       }
     },
 
-    async processOutputStream(args) {
-      const run = runOf(args.state)
-      const { part } = args
+    async processOutputStream({ part, state, abort }) {
+      const run = runOf(state)
       let refusal: unknown
       try {
-        if (part.type !== 'error') {
-          await read(run, part)
-          return part
-        }
+        if (part.type !== 'error') return await run.read(part)
         // The call failed (processOutputStep still runs, without usage): end it now.
-        refusal = await run.fail(part.payload.error)
+        refusal = await run.end(part.payload.error)
         if (!findKillSwitchError(refusal)) return part
       } catch (error) {
-        refusal = await run.fail(error)
+        refusal = await run.end(error)
       }
-      return stop(run, args.abort, refusal)
+      return stop(run, abort, refusal)
     },
 
-    async processOutputStep(args) {
-      const run = runOf(args.state)
+    async processOutputStep({ state, abort, usage, text, toolCalls = [], messageList }) {
+      const run = runOf(state)
       const call = run.call
       run.call = undefined
       try {
         await call?.finish({
-          usage: toTokenUsage(args.usage),
-          text: args.text,
-          toolCalls: (args.toolCalls ?? []).map((tool) => ({
-            name: tool.toolName,
-            args: tool.args,
-          })),
+          usage: toTokenUsage(usage),
+          text,
+          toolCalls: toolCalls.map((tool) => ({ name: tool.toolName, args: tool.args })),
         })
       } catch (error) {
-        return stop(run, args.abort, error)
+        return stop(run, abort, error)
       }
-      return args.messageList
+      return messageList
     },
 
-    async processOutputResult(args) {
-      const run = runOf(args.state)
-      if (run.call) await run.endOpen()
-      return args.messageList
+    async processOutputResult({ state, messageList }) {
+      await runOf(state).endOpen()
+      return messageList
     },
   }
 }
 
-type Abort = ProcessorContext<KillSwitchTripwireMetadata>['abort']
-const SCOPE_FIELD = `requestContext.${BUDGET_SCOPE_KEY}`
+/** One request (in Mastra's per-request processor state): its step's call and its refusal. */
+class Run {
+  readonly runId = randomUUID()
+  scope: BudgetScope | undefined
+  call: ModelCall | undefined
+  /** What started the step's call: each retry of Mastra's starts its own. */
+  request: ModelCallStart | undefined
+  sent = false
+  /** Tool calls whose arguments were counted from their deltas. */
+  readonly streamed = new Set<string>()
+  /** Set once the kill switch refused the run: nothing more of it runs. */
+  refusal: unknown
+  readonly #guard: AgentGuard
 
-/** Counts a chunk's output, and checks a tool call before Mastra executes it. */
-async function read({ call, streamedArgs }: StepRun, part: ChunkType): Promise<void> {
-  if (call === undefined) return
-  if (part.type === 'text-delta' || part.type === 'reasoning-delta') {
-    call.output({ text: part.payload.text })
-  } else if (part.type === 'tool-call-delta') {
-    streamedArgs.add(part.payload.toolCallId)
-    call.output({ text: part.payload.argsTextDelta })
-  } else if (part.type === 'tool-call') {
-    const { toolCallId, toolName, args } = part.payload
-    if (!streamedArgs.has(toolCallId)) call.output({ text: JSON.stringify(args ?? {}) })
-    await call.checkToolCall({ name: toolName, args })
+  constructor(guard: AgentGuard) {
+    this.#guard = guard
+  }
+
+  /** Ends the open call, if any; returns the error the caller must see. */
+  end(error: unknown): Promise<unknown> {
+    const call = this.call
+    this.call = undefined
+    return call === undefined ? Promise.resolve(error) : call.fail(error)
+  }
+
+  /** Never throws: an unreachable ledger lapses the hold (charged); the run must still end. */
+  async endOpen(): Promise<void> {
+    if (this.call) await this.end(new Error(UNSETTLED)).catch(() => undefined)
+  }
+
+  /** Counts a chunk's output, and checks a tool call before Mastra executes it. */
+  async read(part: ChunkType): Promise<ChunkType> {
+    const call = this.call
+    if (part.type === 'text-delta' || part.type === 'reasoning-delta') {
+      call?.output({ text: part.payload.text })
+    } else if (part.type === 'tool-call-delta') {
+      this.streamed.add(part.payload.toolCallId)
+      call?.output({ text: part.payload.argsTextDelta })
+    } else if (part.type === 'tool-call' && call) {
+      const { toolCallId, toolName, args } = part.payload
+      if (!this.streamed.has(toolCallId)) call.output({ text: JSON.stringify(args ?? {}) })
+      await call.checkToolCall({ name: toolName, args })
+    }
+    return part
+  }
+
+  /** The step's model and tools through the guard (a model that cannot be called is left). */
+  step(model: unknown, tools: Record<string, unknown> | undefined) {
+    const { doGenerate, doStream } = model as { doGenerate?: Method; doStream?: Method }
+    const callable = typeof doGenerate === 'function' && typeof doStream === 'function'
+    const guarded = ([name, tool]: [string, unknown]) => {
+      // Tools without `execute` (client or provider-executed) pass unchanged.
+      const execute = (tool as { execute?: Execute } | null)?.execute
+      return [
+        name,
+        typeof execute === 'function'
+          ? { ...(tool as object), execute: this.#tool(name, execute) }
+          : tool,
+      ]
+    }
+    return {
+      // Everything else is read through the prototype: the model itself, untouched.
+      ...(callable && {
+        model: Object.create(model as object, {
+          doGenerate: { value: this.#send(model, doGenerate) },
+          doStream: { value: this.#send(model, doStream) },
+        }),
+      }),
+      ...(tools && { tools: Object.fromEntries(Object.entries(tools).map(guarded)) }),
+    }
+  }
+
+  /** Mastra calls the step's model itself: through the step's call (a retry: a new call). */
+  #send(model: unknown, method: Method) {
+    return async (options: { abortSignal?: AbortSignal }) => {
+      if ((this.call === undefined || this.sent) && this.request) {
+        this.call = await this.#guard.startModelCall(this.request).catch((error) => {
+          throw notRetried(error)
+        })
+      }
+      const call = this.call as ModelCall
+      this.sent = true
+      try {
+        return await call.send(({ maxOutputTokens, signal }) => {
+          const caller = options.abortSignal
+          const abortSignal = caller ? AbortSignal.any([caller, signal]) : signal
+          return method.call(model, { ...options, maxOutputTokens, abortSignal })
+        })
+      } catch (error) {
+        if (this.call === call) this.call = undefined
+        throw notRetried(await call.fail(error))
+      }
+    }
+  }
+
+  /** Mastra runs a step's tools even after the run is aborted: refused after a refusal. */
+  #tool(name: string, execute: Execute) {
+    const run = this
+    return async function (this: unknown, ...args: unknown[]) {
+      if (run.refusal !== undefined) throw run.refusal
+      try {
+        const request = { name, args: args[0], observe: false, ...run.scope }
+        return await run.#guard.runToolCall(request, () => execute.apply(this, args))
+      } catch (error) {
+        if (findKillSwitchError(error)) run.refusal ??= error
+        throw error
+      }
+    }
   }
 }
 
 /** What the provider receives of each tool: name, description, schema (not its functions). */
-function toolSchemas({ tools }: { tools?: Record<string, unknown> }): unknown[] {
-  return Object.entries(tools ?? {}).map(([name, tool]) => {
+function schemas(tools: Record<string, unknown> = {}): unknown[] {
+  return Object.entries(tools).map(([name, tool]) => {
     const { description, parameters, inputSchema } = (tool ?? {}) as {
       description?: unknown
       parameters?: { jsonSchema?: unknown }

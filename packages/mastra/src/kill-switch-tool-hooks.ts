@@ -1,9 +1,8 @@
-// Paid tools on the agent's cap, as Mastra tool hooks, the companion of killSwitchModel: the
-// guard's beforeToolCall/afterToolCall around each execution (a paid tool's price held,
-// settled on success, released on failure). The model wrapper checked the call where the
-// model asked for it, so it is not observed twice. A refusal is a SOFT block: the tool is
-// skipped, the model gets `{ error: { code, message } }`, and the run goes on (the model
-// wrapper refuses the next model call if the agent is revoked or out of budget).
+// Paid tools on the agent's cap as Mastra tool hooks, beside killSwitchModel: the guard's
+// beforeToolCall/afterToolCall around each execution (the model wrapper checked the call
+// where the model asked for it: not observed twice). A refusal is a SOFT block: the tool is
+// skipped, the model gets `{ error: { code, message } }`, and the model wrapper refuses the
+// next model call if the agent is revoked or out of budget.
 import {
   type AdapterOptions,
   adapterSetup,
@@ -16,7 +15,7 @@ import type { ToolHooks } from '@mastra/core/tools'
 /**
  * Options of {@link killSwitchToolHooks}: `{ killSwitch, credential }` (or `{ guard }`),
  * `toolPrices` in dollars per call, and the budget scope paid tools are held on (`runId`,
- * `runCap`, `parentRunId`, `budgets`; options only: the hooks see no per-request scope).
+ * `runCap`, `parentRunId`, `budgets`; the hooks see no per-request scope).
  *
  * @example
  * const options: KillSwitchToolHooksOptions = { killSwitch: ks, credential, toolPrices: { webSearch: 0.01 } }
@@ -35,24 +34,21 @@ export interface RefusedToolOutput {
 
 /**
  * Tool hooks that hold a paid tool's price before it runs and settle it after (released if
- * it fails), and skip any tool of a revoked agent, returning {@link RefusedToolOutput} to
- * the model. Errors that are not the kill switch's are rethrown: no tool runs unchecked.
- * Pair with `killSwitchModel`; the processor holds tool prices itself.
+ * it fails), and skip every tool of a revoked agent, returning {@link RefusedToolOutput}.
+ * Other errors are rethrown: no tool runs unchecked. The processor holds tool prices itself.
  *
  * @example
- * const guarded = { killSwitch: ks, credential }
  * const agent = new Agent({
  *   ...config,
- *   model: killSwitchModel(openai('gpt-4o'), guarded),
- *   hooks: killSwitchToolHooks({ ...guarded, toolPrices: { webSearch: 0.01 } }),
+ *   model: killSwitchModel(openai('gpt-4o'), { killSwitch: ks, credential }),
+ *   hooks: killSwitchToolHooks({ killSwitch: ks, credential, toolPrices: { webSearch: 0.01 } }),
  * })
  */
 export function killSwitchToolHooks(options: KillSwitchToolHooksOptions): Required<ToolHooks> {
   const { guard, scope } = adapterSetup(options)
   // Mastra passes the same execution context object to both hooks of one call.
   const open = new WeakMap<object, ToolCallTicket>()
-  const isKey = (context: unknown): context is object =>
-    typeof context === 'object' && context !== null
+  const isKey = (context: unknown) => typeof context === 'object' && context !== null
 
   return {
     async beforeToolCall({ toolName, input, context }) {
@@ -71,15 +67,15 @@ export function killSwitchToolHooks(options: KillSwitchToolHooksOptions): Requir
         return { proceed: false, output }
       }
       // Without a context to pair the hooks, settle now: a held price must never leak.
-      if (isKey(context)) open.set(context, ticket)
+      if (isKey(context)) open.set(context as object, ticket)
       else await guard.afterToolCall(ticket, { ok: true })
       return undefined
     },
 
     async afterToolCall({ context, error }) {
-      const ticket = isKey(context) ? open.get(context) : undefined
-      if (!isKey(context) || !ticket) return
-      open.delete(context)
+      const ticket = isKey(context) ? open.get(context as object) : undefined
+      if (ticket === undefined) return
+      open.delete(context as object)
       await guard.afterToolCall(ticket, error === undefined ? { ok: true } : { ok: false, error })
     },
   }
