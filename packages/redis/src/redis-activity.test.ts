@@ -110,8 +110,8 @@ function activityScript(url: string, prefix: string, handle: string) {
       raw as unknown as {
         activity(...args: unknown[]): Promise<[number, number, number, string[]]>
       }
-    ).activity(keys.ledger(handle)[0], keys.activity(handle), keys.activityRead(handle), ...args)
-  return { raw, send, list: keys.activity(handle) }
+    ).activity(keys.ledger(handle)[0], keys.activity(handle), keys.activityState(handle), ...args)
+  return { raw, send, list: keys.activity(handle), state: keys.activityState(handle) }
 }
 
 describe('activity window replies', () => {
@@ -122,7 +122,7 @@ describe('activity window replies', () => {
     const window = await store.recordActivity('wire', eventsOf(300), 256)
     expect(window).toHaveLength(256)
     await store.close()
-    const { raw, send, list } = activityScript(servers.redis.url, prefix, 'wire')
+    const { raw, send, list, state } = activityScript(servers.redis.url, prefix, 'wire')
     const [a, b, c] = eventsOf(3).map((event) => JSON.stringify(event))
     // Reader r1, its copy at seq 300: its own event is not sent back; nothing else is new.
     expect(await send([256, 300, 256, 'r1', 1, a as string])).toEqual([301, 300, 256, []])
@@ -140,6 +140,12 @@ describe('activity window replies', () => {
     expect(await raw.llen(list)).toBe(512)
     await send([256, 512, 256, 'r1', 1, ...eventsOf(1).map((event) => JSON.stringify(event))])
     expect(await raw.llen(list)).toBe(256)
+    // The read positions of the last processes only: past 16 readers, they are forgotten
+    // (a forgotten reader is sent what its copy lacks), the count of events kept.
+    for (let i = 0; i < 20; i++) await send([256, 513, 256, `other${i}`, 0])
+    expect(await raw.hlen(state)).toBeLessThanOrEqual(17)
+    expect(await raw.hget(state, 'seq')).toBe('513')
+    expect(await send([256, 510, 256, 'r1', 0])).toEqual([513, 510, 256, expect.any(Array)])
     raw.disconnect()
   })
 

@@ -187,7 +187,7 @@ export class ClusterRouting {
     try {
       return (await this.onAgentSlot('reserve', handle, {
         name: 'killswitchCConfirmV1',
-        keys: [...agentKeys, keys.activity(handle), keys.activityRead(handle)],
+        keys: [...agentKeys, keys.activity(handle), keys.activityState(handle)],
         onReply: activity?.onReserveReply,
         args: [
           ...calls.header(now),

@@ -9,8 +9,8 @@ export interface RedisKeys {
   /** The agent's audit log (a list of JSON entries). */
   audit(handle: string): string
   activity(handle: string): string
-  /** How far the replies to each process reached in the activity window (a hash). */
-  activityRead(handle: string): string
+  /** The activity window's count of events ever appended, and how far each process read. */
+  activityState(handle: string): string
   marks(handle: string): string
   credential(credentialHash: string): string
   /** Sorted set of every handle by creation time. */
@@ -57,7 +57,7 @@ export function redisKeys(prefix: string): RedisKeys {
     ],
     audit: (handle) => `${prefix}audit:${handle}`,
     activity: (handle) => `${prefix}activity:${handle}`,
-    activityRead: (handle) => `${prefix}actread:${handle}`,
+    activityState: (handle) => `${prefix}actstate:${handle}`,
     marks: (handle) => `${prefix}marks:${handle}`,
     credential: (credentialHash) => `${prefix}cred:${credentialHash}`,
     agents: `${prefix}agents`,
@@ -98,7 +98,7 @@ export function clusterKeys(prefix: string): RedisKeys {
     ledger: (handle) => agentKeys(handle).ledger(handle),
     audit: (handle) => agentKeys(handle).audit(handle),
     activity: (handle) => agentKeys(handle).activity(handle),
-    activityRead: (handle) => agentKeys(handle).activityRead(handle),
+    activityState: (handle) => agentKeys(handle).activityState(handle),
     marks: (handle) => agentKeys(handle).marks(handle),
     credential: (credentialHash) => `${prefix}{c:${credentialHash}}cred`,
     agents: `${prefix}{idx}agents`,

@@ -3,7 +3,7 @@
 // a cluster, where budgets live in other slots and are held after this step, is four hooks:
 // RESERVE_HOOKS below are one Redis's; redis-scripts-cluster.ts replaces them.
 //
-// KEYS: the six ledger keys, the activity window and its readers' positions (a cluster
+// KEYS: the six ledger keys, the activity window and its state (a cluster
 // appends pending and outbox).
 // ARGV: header, holdId, amountMicros, ttlMs, entry (head, tail, outcome, levels, grants),
 // prefix, request budgets (JSON), run id, run id valid ('1', '0'; '' when no run), run cap or
@@ -42,7 +42,7 @@ local amount, ttl, now = tonumber(ARGV[6]), tonumber(ARGV[7]), clock()
 PREFIX, ZONES = ARGV[13], cjson.decode(ARGV[20])
 local act, buffered = activity_args(21)
 -- The call's activity is written only for a granted hold (a refused call is not activity).
-local function activity() return act and record_activity(K.agent, KEYS[7], KEYS[8], act) end
+local function activity() return act and record_activity(KEYS[7], KEYS[8], act) end
 if redis.call('EXISTS', K.agent) == 0 then
   push_buffered(buffered)
   trim_audit()

@@ -189,7 +189,7 @@ export function scriptCalls(context: ScriptCallContext) {
         keys: [
           ...keys.ledger(request.handle),
           keys.activity(request.handle),
-          keys.activityRead(request.handle),
+          keys.activityState(request.handle),
         ],
         args: [
           ...header(now),
@@ -361,7 +361,7 @@ export function scriptCalls(context: ScriptCallContext) {
     activity(handle: string, activity: readonly (string | number)[]): ScriptCall {
       return {
         name: 'killswitchActivityV2',
-        keys: [keys.ledger(handle)[0], keys.activity(handle), keys.activityRead(handle)],
+        keys: [keys.ledger(handle)[0], keys.activity(handle), keys.activityState(handle)],
         args: [...activity],
       }
     },

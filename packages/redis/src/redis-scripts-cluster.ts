@@ -106,7 +106,7 @@ return {reply, redis.call('HGETALL', OUTBOX)}
 }
 
 // Every budget held: the hold lists its windows and is audited, the call's activity written.
-// KEYS[7], KEYS[8]: the activity window, its readers' positions. ARGV: header, holdId, budget window keys (JSON), entry (head,
+// KEYS[7], KEYS[8]: the activity window, its state. ARGV: header, holdId, budget window keys (JSON), entry (head,
 // tail, outcome, levels, grants), activity (redis-lua-activity.ts), ...buffered
 const CONFIRM_BODY = `
 use_keys(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
@@ -131,7 +131,7 @@ end
 audit_completed(entry_args(7), nil, all, drawn_grants(a, now))
 trim_audit()
 return {'ok', record(), int(h.expires), all,
-  act and record_activity(K.agent, KEYS[7], KEYS[8], act)}
+  act and record_activity(KEYS[7], KEYS[8], act)}
 `
 
 // A budget refused: the agent gives back its pending hold as if it had never been taken, and

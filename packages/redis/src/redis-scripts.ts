@@ -301,11 +301,11 @@ if stop <= start then return {} end
 return redis.call('LRANGE', KEYS[2], start, stop - 1)
 `
 
-// Activity alone (a free tool's call). KEYS: agent, activity list, readers' positions. ARGV:
+// Activity alone (a free tool's call). KEYS: agent, activity list, activity state. ARGV:
 // activity (from 1). Replies as the reserve does, or {-1} for an unknown agent (nothing kept).
 const ACTIVITY = `${ACTIVITY_LUA}
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
-return record_activity(KEYS[1], KEYS[2], KEYS[3], (activity_args(1)))
+return record_activity(KEYS[2], KEYS[3], (activity_args(1)))
 `
 
 // The audit retention of one agent (the store runs it for every agent in turn, in the
