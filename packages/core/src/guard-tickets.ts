@@ -11,6 +11,7 @@ import type {
   SpendTicket,
   ToolCallTicket,
 } from './guard-types.js'
+import type { HoldLease } from './hold-lease.js'
 import { toUsd } from './money.js'
 import type { ModelRates } from './pricing/model-rates.js'
 import type { OutputCount } from './pricing/output-count.js'
@@ -26,8 +27,8 @@ export interface ModelTicketState {
   output: OutputCount
   /** Set by the call's one ending (call-ending.ts): its settlement, or a release at $0. */
   ending: Promise<Settlement> | undefined
-  /** Stops renewing the hold's lease. */
-  stopLease: () => void
+  /** The hold's lease, renewed while the call runs (set once the ticket exists). */
+  lease: HoldLease | undefined
 }
 
 export interface SpendTicketState {
@@ -35,8 +36,8 @@ export interface SpendTicketState {
   description: string
   details: Record<string, unknown> | undefined
   done: Promise<Settlement> | undefined
-  /** Stops renewing the hold's lease. */
-  stopLease: () => void
+  /** The hold's lease, renewed while the call runs (set once the ticket exists). */
+  lease: HoldLease | undefined
 }
 
 /** A model call's ticket, with the guard's state for it. */

@@ -57,8 +57,6 @@ import { parseToolPrices, type ToolPrices } from './tool-prices.js'
 
 // A reserve refused for the cap is retried with fresh numbers (a smaller clamp may fit).
 const RESERVE_ATTEMPTS = 4
-/** A ticket's lease-stopper until its lease is taken out (the lease is owned by the ticket). */
-const NOT_LEASED = () => {}
 
 /** Makes a guard for a credential. The credential is hashed at once and never kept. */
 export function createGuard(
@@ -256,7 +254,7 @@ class Guard implements AgentGuard {
         boundMicros: amount,
         output,
         ending: undefined,
-        stopLease: NOT_LEASED, // set once the ticket exists: the lease is owned by it
+        lease: undefined,
       }
       const ticket = new ModelTicket(
         {
@@ -269,7 +267,7 @@ class Guard implements AgentGuard {
         },
         state,
       )
-      state.stopLease = keepHoldAlive(engine, ticket, {
+      state.lease = keepHoldAlive(engine, ticket, {
         handle: known.handle,
         holdId,
         ttlMs: engine.holdTtlMs,
@@ -377,7 +375,7 @@ class Guard implements AgentGuard {
     reason: string,
   ): Promise<Settlement> {
     state.ending ??= (async () => {
-      state.stopLease()
+      state.lease?.end()
       const cost = costOfEnding(end, {
         rates: state.rates,
         inputTokens: state.inputTokens,
@@ -646,7 +644,7 @@ class Guard implements AgentGuard {
       description: request.description,
       details: request.details,
       done: undefined,
-      stopLease: NOT_LEASED, // set once the ticket exists: the lease is owned by it
+      lease: undefined,
     }
     const ticket = new SpendTicketHeld(
       {
@@ -658,7 +656,7 @@ class Guard implements AgentGuard {
       },
       state,
     )
-    state.stopLease = keepHoldAlive(engine, ticket, {
+    state.lease = keepHoldAlive(engine, ticket, {
       handle: agent.handle,
       holdId,
       ttlMs: request.ttlMs ?? engine.holdTtlMs,
@@ -689,7 +687,7 @@ class Guard implements AgentGuard {
       )
     }
     state.done ??= (async () => {
-      state.stopLease()
+      state.lease?.end()
       const cost =
         outcome.amountUsd === undefined ? state.amountMicros : toMicros(outcome.amountUsd)
       const details: Record<string, unknown> = {
@@ -728,7 +726,7 @@ class Guard implements AgentGuard {
   ): Promise<void> {
     const state = SpendTicketHeld.stateOf(ticket)
     if (!state || state.done) return
-    state.stopLease()
+    state.lease?.end()
     const agent = this.#access.agent
     state.done = Promise.resolve({
       costUsd: 0,
@@ -758,7 +756,7 @@ class Guard implements AgentGuard {
     if (!state) return
     // No longer live: the hold stays until `holdUntil`, then lapses and is charged in full
     // (the payment may have gone through), unless a settlement proves less first.
-    state.stopLease()
+    state.lease?.end()
     const until = new Date(outcome.holdUntil).toISOString()
     const summary = `outcome unknown: ${formatUsd(state.amountMicros)} for ${state.description} stays held until ${until} (${outcome.reason})`
     const engine = this.#engine

@@ -15,7 +15,15 @@
 import type { Engine } from './engine.js'
 import { renewHold } from './guard-ledger.js'
 
-interface Lease {
+/** A hold's lease, as its call sees it. */
+export interface HoldLease {
+  /** Stops renewing it (the call ended). */
+  end(): void
+  /** Called once the owner was collected without ending the lease (the hold then lapses). */
+  onOwnerGone: (() => void) | undefined
+}
+
+interface Lease extends HoldLease {
   /** The ticket: held strongly until the book's next tick, weakly after it. */
   owner: object | WeakRef<object>
   weak: boolean
@@ -37,18 +45,21 @@ class LeaseBook {
     this.#engine = engine
   }
 
-  add(owner: object, hold: Lease['hold']): () => void {
+  add(owner: object, hold: Lease['hold']): HoldLease {
     const every = Math.max(1, Math.floor(hold.ttlMs / 3))
     if (every < this.#tick) this.#restart(every)
+    const leases = this.#leases
     const lease: Lease = {
       owner,
       weak: false,
       hold,
       every,
       ticksLeft: Math.max(1, Math.floor(every / this.#tick)),
+      onOwnerGone: undefined,
+      end: () => leases.delete(lease),
     }
-    this.#leases.add(lease)
-    return () => this.#drop(lease)
+    leases.add(lease)
+    return lease
   }
 
   #drop(lease: Lease): void {
@@ -82,6 +93,7 @@ class LeaseBook {
         lease.weak = true
       } else if ((lease.owner as WeakRef<object>).deref() === undefined) {
         this.#drop(lease)
+        lease.onOwnerGone?.()
         continue
       }
       if (--lease.ticksLeft > 0) continue
@@ -102,18 +114,18 @@ const books = new WeakMap<Engine, LeaseBook>()
 
 /**
  * Renews the hold every `ttlMs / 3` until the returned function is called, the hold is no
- * longer live, or `owner` (the ticket) is collected. Returns the function that stops it.
+ * longer live, or `owner` (the ticket) is collected. Returns the lease: `end()` stops it.
  *
  * @example
- * const stop = keepHoldAlive(engine, ticket, { handle, holdId, ttlMs })
+ * const lease = keepHoldAlive(engine, ticket, { handle, holdId, ttlMs })
  * // ... the call runs ...
- * stop()
+ * lease.end()
  */
 export function keepHoldAlive(
   engine: Engine,
   owner: object,
   hold: { handle: string; holdId: string; ttlMs: number },
-): () => void {
+): HoldLease {
   let book = books.get(engine)
   if (!book) {
     book = new LeaseBook(engine)

@@ -4,6 +4,7 @@
 // say which error the caller sees. An adapter only translates its framework's events into
 // these calls (the core README's "Writing an adapter").
 import { KillSwitchError } from './errors.js'
+import { ModelTicket } from './guard-tickets.js'
 import type {
   AgentGuard,
   BudgetScope,
@@ -91,29 +92,71 @@ export async function startModelCall(guard: AgentGuard, start: ModelCallStart): 
   return new GuardedModelCall(guard, ticket, pickBudgetScope(request), callerSignal)
 }
 
+/**
+ * What stops a call: its stop signal and why it stopped. Kept apart from the call because
+ * the guard's revocation listener and the caller's signal hold it for as long as the call
+ * is open: holding the call itself (and so its ticket, the owner of its hold's lease) would
+ * keep a call the adapter dropped without an ending renewed forever. Dropped, the call's
+ * ticket is collected, its lease stops, and its hold lapses (charged) like a crashed one's.
+ */
+class CallStop {
+  readonly stopper = new AbortController()
+  /** The first kill switch error that stopped the call: it outranks what the provider threw. */
+  stoppedBy: KillSwitchError | undefined
+  /**
+   * While a tool check is in flight its own error says more than the signal: a runaway trip
+   * revokes (aborting the signal) and then throws RunawayDetectedError with the evidence.
+   */
+  checking = false
+  /** `send`'s rejection while the provider runs: every stop goes through `stop`. */
+  rejectSend: ((reason: unknown) => void) | undefined
+  readonly #guard: AgentGuard
+  readonly #live: LiveCalls
+  readonly #callerSignal: AbortSignal | undefined
+  readonly onRevoked = () => {
+    if (!this.checking) this.stop(revocationError(this.#guard))
+  }
+  readonly #onCaller = () => this.stop(this.#callerSignal?.reason)
+
+  constructor(guard: AgentGuard, callerSignal: AbortSignal | undefined) {
+    this.#guard = guard
+    this.#callerSignal = callerSignal
+    this.#live = liveCalls(guard.signal)
+    this.#live.add(this.onRevoked)
+    if (guard.signal.aborted) this.onRevoked()
+    if (callerSignal) {
+      callerSignal.addEventListener('abort', this.#onCaller, { once: true })
+      if (callerSignal.aborted) this.#onCaller()
+    }
+  }
+
+  stop(reason: unknown): void {
+    if (KillSwitchError.isInstance(reason)) this.stoppedBy ??= reason
+    if (this.stopper.signal.aborted) return
+    this.stopper.abort(reason)
+    this.rejectSend?.(reason)
+  }
+
+  detach(): void {
+    this.#live.delete(this.onRevoked)
+    this.#callerSignal?.removeEventListener('abort', this.#onCaller)
+  }
+
+  /** The call was dropped without an ending (its hold lapsed): stop its provider too. */
+  readonly abandon = () => {
+    this.detach()
+    this.stop(new Error('The model call was dropped without an ending: its hold lapsed.'))
+  }
+}
+
 // A class, not an object of closures: one is made per guarded call.
 class GuardedModelCall implements ModelCall {
   readonly ticket: ModelCallTicket
   readonly #guard: AgentGuard
   readonly #scope: BudgetScope
-  readonly #stopper = new AbortController()
-  readonly #callerSignal: AbortSignal | undefined
-  readonly #live: LiveCalls
-  /** The first kill switch error that stopped the call: it outranks what the provider threw. */
-  #stoppedBy: KillSwitchError | undefined
+  readonly #stop: CallStop
   /** undefined: `send` was not used, so the request may have left by the adapter's own hand. */
   #sent: boolean | undefined
-  /**
-   * While a tool check is in flight its own error says more than the signal: a runaway trip
-   * revokes (aborting the signal) and then throws RunawayDetectedError with the evidence.
-   */
-  #checking = false
-  /** `send`'s rejection while the provider runs: every stop goes through `#stop`. */
-  #rejectSend: ((reason: unknown) => void) | undefined
-  readonly #onRevoked = () => {
-    if (!this.#checking) this.#stop(revocationError(this.#guard))
-  }
-  readonly #onCaller: (() => void) | undefined
 
   constructor(
     guard: AgentGuard,
@@ -124,16 +167,9 @@ class GuardedModelCall implements ModelCall {
     this.ticket = ticket
     this.#guard = guard
     this.#scope = scope
-    this.#callerSignal = callerSignal
-    this.#live = liveCalls(guard.signal)
-    this.#live.add(this.#onRevoked)
-    if (guard.signal.aborted) this.#onRevoked()
-    if (callerSignal) {
-      const onCaller = () => this.#stop(callerSignal.reason)
-      this.#onCaller = onCaller
-      callerSignal.addEventListener('abort', onCaller, { once: true })
-      if (callerSignal.aborted) onCaller()
-    }
+    this.#stop = new CallStop(guard, callerSignal)
+    const lease = ModelTicket.stateOf(ticket)?.lease
+    if (lease) lease.onOwnerGone = this.#stop.abandon
   }
 
   get maxOutputTokens(): number {
@@ -141,19 +177,7 @@ class GuardedModelCall implements ModelCall {
   }
 
   get signal(): AbortSignal {
-    return this.#stopper.signal
-  }
-
-  #stop(reason: unknown): void {
-    if (KillSwitchError.isInstance(reason)) this.#stoppedBy ??= reason
-    if (this.#stopper.signal.aborted) return
-    this.#stopper.abort(reason)
-    this.#rejectSend?.(reason)
-  }
-
-  #detach(): void {
-    this.#live.delete(this.#onRevoked)
-    if (this.#onCaller) this.#callerSignal?.removeEventListener('abort', this.#onCaller)
+    return this.#stop.stopper.signal
   }
 
   send<T>(provider: (limits: ProviderLimits) => PromiseLike<T>): Promise<T> {
@@ -161,11 +185,12 @@ class GuardedModelCall implements ModelCall {
       return Promise.reject(new Error('ModelCall.send: the provider is called once per call.'))
     }
     this.#sent = false
-    const signal = this.#stopper.signal
+    const stop = this.#stop
+    const signal = stop.stopper.signal
     if (signal.aborted) return Promise.reject(signal.reason)
     // The provider's promise, or a rejection as soon as the call is stopped.
     return new Promise<T>((resolve, reject) => {
-      this.#rejectSend = reject
+      stop.rejectSend = reject
       this.#sent = true
       let answer: PromiseLike<T>
       try {
@@ -175,11 +200,11 @@ class GuardedModelCall implements ModelCall {
       }
       Promise.resolve(answer).then(
         (value) => {
-          this.#rejectSend = undefined
+          stop.rejectSend = undefined
           resolve(value)
         },
         (error: unknown) => {
-          this.#rejectSend = undefined
+          stop.rejectSend = undefined
           reject(error)
         },
       )
@@ -190,31 +215,32 @@ class GuardedModelCall implements ModelCall {
     try {
       this.#guard.onOutputDelta(this.ticket, delta)
     } catch (error) {
-      this.#stop(error)
+      this.#stop.stop(error)
       throw error
     }
   }
 
   async checkToolCall(call: { name: string; args: unknown }): Promise<void> {
     const guard = this.#guard
-    this.#checking = true
+    const stop = this.#stop
+    stop.checking = true
     try {
       await guard.beforeToolCall({ name: call.name, args: call.args, meter: false, ...this.#scope })
     } catch (error) {
-      this.#stop(error)
+      stop.stop(error)
       throw error
     } finally {
-      this.#checking = false
+      stop.checking = false
     }
     if (guard.signal.aborted) {
       const error = revocationError(guard)
-      this.#stop(error)
+      stop.stop(error)
       throw error
     }
   }
 
   finish(result: ModelCallResult): Promise<Settlement> {
-    this.#detach()
+    this.#stop.detach()
     return this.#guard.afterModelCall(this.ticket, result)
   }
 
@@ -222,14 +248,15 @@ class GuardedModelCall implements ModelCall {
     error: unknown,
     options: { sent?: boolean; usage?: TokenUsage } = {},
   ): Promise<unknown> {
-    this.#detach()
+    const stop = this.#stop
+    stop.detach()
     const guard = this.#guard
     // The first kill switch error that stopped the call says why it ended; a revocation
     // not yet heard through the signal's listener (it was checking a tool) comes next.
     const shown = KillSwitchError.isInstance(error)
       ? error
-      : (this.#stoppedBy ?? (guard.signal.aborted ? revocationError(guard) : error))
-    this.#stop(shown)
+      : (stop.stoppedBy ?? (guard.signal.aborted ? revocationError(guard) : error))
+    stop.stop(shown)
     // The provider's status counts only when the provider's own error ended the call.
     const status = shown === error ? providerStatusOf(error) : undefined
     await guard.failModelCall(this.ticket, shown, {
