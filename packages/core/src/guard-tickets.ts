@@ -40,86 +40,58 @@ export interface SpendTicketState {
   lease: HoldLease | undefined
 }
 
-/** A model call's ticket, with the guard's state for it. */
-export class ModelTicket implements ModelCallTicket {
-  readonly id: string
-  readonly handle: string
-  readonly model: string
-  readonly runId: string | undefined
-  readonly maxOutputTokens: number
-  readonly reservedUsd: number
-  readonly #state: ModelTicketState
+/**
+ * A frozen read-only view of a call for the adapter, with the guard's private state behind
+ * it. A ticket made any other way (a copy, a look-alike) has no state: the guard refuses it.
+ */
+class Ticket<State> {
+  readonly #state: State
 
-  constructor(view: ModelCallTicket, state: ModelTicketState) {
-    this.id = view.id
-    this.handle = view.handle
-    this.model = view.model
-    this.runId = view.runId
-    this.maxOutputTokens = view.maxOutputTokens
-    this.reservedUsd = view.reservedUsd
+  protected constructor(view: object, state: State) {
+    Object.assign(this, view)
     this.#state = state
     Object.freeze(this)
   }
 
-  /** The state of a ticket this guard issued; undefined for anything else. */
-  static stateOf(ticket: unknown): ModelTicketState | undefined {
-    return typeof ticket === 'object' && ticket !== null && #state in ticket
-      ? (ticket as ModelTicket).#state
-      : undefined
+  /** The state behind a ticket a guard issued (not one made with its prototype). */
+  protected static stateIn<S>(ticket: Ticket<S>): S | undefined {
+    return #state in ticket ? ticket.#state : undefined
   }
 }
 
-/** A spend's ticket (a payment, a paid tool), with the guard's state for it. */
-export class SpendTicketHeld implements SpendTicket {
-  readonly id: string
-  readonly handle: string
-  readonly kind: string
-  readonly amountUsd: number
-  readonly runId: string | undefined
-  readonly #state: SpendTicketState
+/** A model call's ticket. */
+export class ModelTicket extends Ticket<ModelTicketState> {
+  static issue(view: ModelCallTicket, state: ModelTicketState): ModelCallTicket {
+    return new ModelTicket(view, state) as unknown as ModelCallTicket
+  }
 
-  constructor(view: SpendTicket, state: SpendTicketState) {
-    this.id = view.id
-    this.handle = view.handle
-    this.kind = view.kind
-    this.amountUsd = view.amountUsd
-    this.runId = view.runId
-    this.#state = state
-    Object.freeze(this)
+  static stateOf(ticket: unknown): ModelTicketState | undefined {
+    return ticket instanceof ModelTicket ? Ticket.stateIn(ticket) : undefined
+  }
+}
+
+/** A spend's ticket (a payment, a paid tool). */
+export class SpendTicketHeld extends Ticket<SpendTicketState> {
+  static issue(view: SpendTicket, state: SpendTicketState): SpendTicket {
+    return new SpendTicketHeld(view, state) as unknown as SpendTicket
   }
 
   static stateOf(ticket: unknown): SpendTicketState | undefined {
-    return typeof ticket === 'object' && ticket !== null && #state in ticket
-      ? (ticket as SpendTicketHeld).#state
-      : undefined
+    return ticket instanceof SpendTicketHeld ? Ticket.stateIn(ticket) : undefined
   }
 }
 
-/** A tool call's ticket; a paid tool's carries its spend ticket. */
-export class ToolTicket implements ToolCallTicket {
-  readonly handle: string
-  readonly name: string
-  readonly runId: string | undefined
-  readonly holdId: string | undefined
-  readonly priceUsd: number
-  /** Taken once, by the call's one ending. */
-  #spend: SpendTicket | undefined
-
-  constructor(view: ToolCallTicket, spend: SpendTicket | undefined) {
-    this.handle = view.handle
-    this.name = view.name
-    this.runId = view.runId
-    this.holdId = view.holdId
-    this.priceUsd = view.priceUsd
-    this.#spend = spend
-    Object.freeze(this)
+/** A tool call's ticket; a paid tool's carries its spend ticket, taken by its one ending. */
+export class ToolTicket extends Ticket<{ spend: SpendTicket | undefined }> {
+  static issue(view: ToolCallTicket, spend: SpendTicket | undefined): ToolCallTicket {
+    return new ToolTicket(view, { spend }) as unknown as ToolCallTicket
   }
 
   /** The paid tool's spend, once: undefined for a free tool or an ended call. */
   static takeSpend(ticket: unknown): SpendTicket | undefined {
-    if (typeof ticket !== 'object' || ticket === null || !(#spend in ticket)) return undefined
-    const spend = (ticket as ToolTicket).#spend
-    ;(ticket as ToolTicket).#spend = undefined
+    const state = ticket instanceof ToolTicket ? Ticket.stateIn(ticket) : undefined
+    const spend = state?.spend
+    if (state) state.spend = undefined
     return spend
   }
 }

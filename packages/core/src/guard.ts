@@ -256,7 +256,7 @@ class Guard implements AgentGuard {
         ending: undefined,
         lease: undefined,
       }
-      const ticket = new ModelTicket(
+      const ticket = ModelTicket.issue(
         {
           id: holdId,
           handle: known.handle,
@@ -472,7 +472,7 @@ class Guard implements AgentGuard {
     const observed = request.observe === false ? undefined : observation
     if (price === 0) {
       if (observed) await access.observe(agent, observed)
-      return new ToolTicket({ ...base, holdId: undefined, priceUsd: 0 }, undefined)
+      return ToolTicket.issue({ ...base, holdId: undefined, priceUsd: 0 }, undefined)
     }
     // A paid tool is held first: one refused for the cap is not activity for runaway
     // detection. One that detection refuses has not run: its hold is released.
@@ -489,7 +489,7 @@ class Guard implements AgentGuard {
       },
       observed,
     )
-    return new ToolTicket({ ...base, holdId: spend.id, priceUsd: price }, spend)
+    return ToolTicket.issue({ ...base, holdId: spend.id, priceUsd: price }, spend)
   }
 
   async afterToolCall(
@@ -646,7 +646,7 @@ class Guard implements AgentGuard {
       done: undefined,
       lease: undefined,
     }
-    const ticket = new SpendTicketHeld(
+    const ticket = SpendTicketHeld.issue(
       {
         id: holdId,
         handle: agent.handle,
