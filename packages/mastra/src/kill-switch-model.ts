@@ -11,8 +11,7 @@ import type { MastraModelConfig } from '@mastra/core/llm'
 import { notRetried } from './refusal.js'
 
 /**
- * Options of {@link killSwitchModel}: the AI SDK adapter's (`{ killSwitch, credential }` or
- * `{ guard }`, `model`, `provider`, the budget scope).
+ * Options of {@link killSwitchModel}: the AI SDK adapter's.
  *
  * @example
  * const options: KillSwitchModelOptions = { killSwitch: ks, credential, model: 'gpt-4o' }
@@ -21,9 +20,8 @@ export type KillSwitchModelOptions = KillSwitchMiddlewareOptions
 
 /**
  * Wraps an AI SDK model object (not a `'provider/model'` string) for a Mastra agent: each
- * model call held, clamped, counted, stopped on revocation and settled; each tool call the
- * model asks for checked before Mastra runs it. `agent.generate` rejects with the typed
- * error; with `agent.stream`, `stream.error` holds it.
+ * call goes through the AI SDK adapter. `agent.generate` rejects with the typed error;
+ * `stream.error` holds it.
  *
  * @example
  * const agent = new Agent({ ...config, model: killSwitchModel(openai('gpt-4o'), { killSwitch: ks, credential }) })

@@ -31,11 +31,7 @@ import { KILL_SWITCH_PROCESSOR_ID, type KillSwitchTripwireMetadata as M } from '
 export type KillSwitchProcessorOptions = AdapterOptions
 
 type Base = Processor<typeof KILL_SWITCH_PROCESSOR_ID, M>
-type Hooks =
-  | 'processInputStep'
-  | 'processOutputStream'
-  | 'processOutputStep'
-  | 'processOutputResult'
+type Hooks = `process${'InputStep' | 'OutputStream' | 'OutputStep' | 'OutputResult'}`
 /**
  * The kill switch processor and its four hooks.
  *
@@ -66,7 +62,7 @@ export function killSwitchProcessor(
     state.killswitch ??= new Run(guard)
     return state.killswitch as Run
   }
-  /** Ends the run through Mastra's abort; a kill switch refusal also stops what is left of it. */
+  /** Ends the run through Mastra's abort; after a refusal nothing more of it runs. */
   const stop = (run: Run, abort: ProcessorContext<M>['abort'], error: unknown): never => {
     if (findKillSwitchError(error)) run.refusal ??= error
     return refuse(abort, error)
@@ -140,17 +136,14 @@ export function killSwitchProcessor(
   }
 }
 
-/** One request (in Mastra's per-request processor state): its step's call and its refusal. */
+/** One request (Mastra's per-request processor state): its step's call, and its refusal. */
 class Run {
   readonly runId = randomUUID()
   scope: BudgetScope | undefined
   call: ModelCall | undefined
-  /** What started the step's call: each retry of Mastra's starts its own. */
-  request: ModelCallStart | undefined
+  request: ModelCallStart | undefined // the step's: each retry of Mastra's starts a call
   sent = false
-  /** Tool calls whose arguments were counted from their deltas. */
-  readonly streamed = new Set<string>()
-  /** Set once the kill switch refused the run: nothing more of it runs. */
+  readonly streamed = new Set<string>() // tool calls whose arguments streamed as deltas
   refusal: unknown
   readonly #guard: AgentGuard
 
@@ -190,15 +183,10 @@ class Run {
   step(model: unknown, tools: Record<string, unknown> | undefined) {
     const { doGenerate, doStream } = model as { doGenerate?: Method; doStream?: Method }
     const callable = typeof doGenerate === 'function' && typeof doStream === 'function'
+    // Tools without `execute` (client or provider-executed) pass unchanged.
     const guarded = ([name, tool]: [string, unknown]) => {
-      // Tools without `execute` (client or provider-executed) pass unchanged.
       const execute = (tool as { execute?: Execute } | null)?.execute
-      return [
-        name,
-        typeof execute === 'function'
-          ? { ...(tool as object), execute: this.#tool(name, execute) }
-          : tool,
-      ]
+      return [name, execute ? { ...(tool as object), execute: this.#tool(name, execute) } : tool]
     }
     return {
       // Everything else is read through the prototype: the model itself, untouched.

@@ -1,8 +1,7 @@
-// Paid tools on the agent's cap as Mastra tool hooks, beside killSwitchModel: the guard's
-// beforeToolCall/afterToolCall around each execution (the model wrapper checked the call
-// where the model asked for it: not observed twice). A refusal is a SOFT block: the tool is
-// skipped, the model gets `{ error: { code, message } }`, and the model wrapper refuses the
-// next model call if the agent is revoked or out of budget.
+// Paid tools on the agent's cap as Mastra tool hooks, beside killSwitchModel (which checked
+// each tool call where the model asked for it: not observed twice). A refusal is a SOFT block:
+// the tool is skipped, the model gets `{ error: { code, message } }`, and the model wrapper
+// refuses the next model call. Errors that are not the kill switch's are rethrown.
 import {
   type AdapterOptions,
   adapterSetup,
@@ -13,9 +12,8 @@ import {
 import type { ToolHooks } from '@mastra/core/tools'
 
 /**
- * Options of {@link killSwitchToolHooks}: `{ killSwitch, credential }` (or `{ guard }`),
- * `toolPrices` in dollars per call, and the budget scope paid tools are held on (`runId`,
- * `runCap`, `parentRunId`, `budgets`; the hooks see no per-request scope).
+ * Options of {@link killSwitchToolHooks}: the adapters' but the model's names (the hooks see
+ * no per-request scope).
  *
  * @example
  * const options: KillSwitchToolHooksOptions = { killSwitch: ks, credential, toolPrices: { webSearch: 0.01 } }
@@ -33,16 +31,11 @@ export interface RefusedToolOutput {
 }
 
 /**
- * Tool hooks that hold a paid tool's price before it runs and settle it after (released if
- * it fails), and skip every tool of a revoked agent, returning {@link RefusedToolOutput}.
- * Other errors are rethrown: no tool runs unchecked. The processor holds tool prices itself.
+ * Tool hooks that hold a paid tool's price before it runs and settle it after (released if it
+ * fails), and skip every tool of a revoked agent, returning {@link RefusedToolOutput}.
  *
  * @example
- * const agent = new Agent({
- *   ...config,
- *   model: killSwitchModel(openai('gpt-4o'), { killSwitch: ks, credential }),
- *   hooks: killSwitchToolHooks({ killSwitch: ks, credential, toolPrices: { webSearch: 0.01 } }),
- * })
+ * new Agent({ ...config, model, hooks: killSwitchToolHooks({ killSwitch: ks, credential, toolPrices: { webSearch: 0.01 } }) })
  */
 export function killSwitchToolHooks(options: KillSwitchToolHooksOptions): Required<ToolHooks> {
   const { guard, scope } = adapterSetup(options)

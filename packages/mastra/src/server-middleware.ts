@@ -2,10 +2,13 @@
 // refuses requests made with a revoked or exhausted agent credential before any handler
 // (and so any model call) runs. One `verify` per request: a hash and one store read.
 import {
+  AgentRevokedError,
   CREDENTIAL_PREFIX,
   findKillSwitchError,
   type KillSwitch,
-  type KillSwitchErrorCode,
+  type KillSwitchError,
+  SpendingCapExceededError,
+  StoreUnavailableError,
   type VerifyResult,
 } from '@killswitch/core'
 import type { MiddlewareHandler } from '@mastra/core/server'
@@ -84,57 +87,43 @@ export function killSwitchServerMiddleware(
   return async function killSwitchMiddleware(c, next) {
     const credential = credentialFromHeaders((name) => c.req.header(name))
     if (credential === undefined) {
-      if (!required) return next()
-      return deny(c, 401, 'agent_revoked', missingMessage)
+      return required ? deny(c, new AgentRevokedError({ message: MISSING })) : next()
     }
     let verdict: VerifyResult
     try {
       verdict = await killSwitch.verify(credential)
     } catch (error) {
-      // Fail closed: a request we cannot check is refused, with the store's own message.
-      const found = findKillSwitchError(error)
-      const message = found?.message ?? 'The kill switch could not check the agent credential.'
-      return deny(c, found?.status ?? 503, found?.code ?? 'store_unavailable', message)
+      // Fail closed: a request we cannot check is refused, with the store's own error.
+      return deny(c, findKillSwitchError(error) ?? new StoreUnavailableError(UNCHECKED))
     }
-    if (!verdict.active) {
-      const who = verdict.handle ? `Agent "${verdict.handle}" is revoked` : revokedMessage
-      return deny(c, 401, 'agent_revoked', `${who}: its credential is refused.`)
+    const { handle, available, spendingCap, spent = 0 } = verdict
+    if (!verdict.active) return deny(c, new AgentRevokedError({ handle }))
+    if (available !== undefined && available <= 0) {
+      const who = handle ?? 'unknown'
+      const cap =
+        spendingCap === undefined ? '' : ` (spending cap $${spendingCap}, $${spent} spent)`
+      const message = `Agent "${who}" has no budget left${cap}. Raise the cap (agents.update) to continue.`
+      const [spendingCapUsd, spentUsd] = [spendingCap ?? 0, spent]
+      const refusal = { handle: who, spendingCapUsd, spentUsd, heldUsd: 0, requestedUsd: 0 }
+      return deny(c, new SpendingCapExceededError({ ...refusal, message }))
     }
-    if (verdict.available !== undefined && verdict.available <= 0) {
-      return deny(
-        c,
-        402,
-        'spending_cap_exceeded',
-        `Agent "${verdict.handle ?? 'unknown'}" has no budget left` +
-          (verdict.spendingCap === undefined
-            ? ''
-            : ` (spending cap $${verdict.spendingCap}, $${verdict.spent ?? 0} spent)`) +
-          '. Raise the cap (agents.update) to continue.',
-      )
-    }
-    if (verdict.handle !== undefined) {
-      c.set(AGENT_HANDLE_KEY, verdict.handle)
+    if (handle !== undefined) {
+      c.set(AGENT_HANDLE_KEY, handle)
       const requestContext = c.get('requestContext') as { set?: unknown } | undefined
-      if (typeof requestContext?.set === 'function') {
-        requestContext.set(AGENT_HANDLE_KEY, verdict.handle)
-      }
+      if (typeof requestContext?.set === 'function') requestContext.set(AGENT_HANDLE_KEY, handle)
     }
     return next()
   }
 }
 
-const missingMessage =
+const MISSING =
   'This server requires an agent credential: send it as ' +
   `"${CREDENTIAL_HEADER}: ks_..." or "Authorization: Bearer ks_...".`
-const revokedMessage = 'The agent credential is unknown, malformed or revoked'
+const UNCHECKED = 'The kill switch could not check the agent credential'
 
-function deny(
-  c: Parameters<MiddlewareHandler>[0],
-  status: number,
-  code: KillSwitchErrorCode,
-  message: string,
-): Response {
-  if (status === 401) c.header('WWW-Authenticate', 'Bearer error="invalid_token"')
-  // The credential is never echoed: messages name the agent's handle at most.
-  return c.json({ error: { code, message } }, status as 401)
+/** The refusal as `{ error: { code, message } }` with its status; the credential never echoed. */
+function deny(c: Parameters<MiddlewareHandler>[0], refusal: KillSwitchError): Response {
+  if (refusal.status === 401) c.header('WWW-Authenticate', 'Bearer error="invalid_token"')
+  const { code, message } = refusal
+  return c.json({ error: { code, message } }, refusal.status as 401)
 }
