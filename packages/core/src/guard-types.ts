@@ -1,6 +1,6 @@
 import type { KillSwitchError } from './errors.js'
 import type { ModelCall, ModelCallStart, ProviderLimits } from './model-call.js'
-import type { SpendRules } from './spend-rules.js'
+import type { SpendRuleNames, SpendRules } from './spend-rules.js'
 import type { ToolPrices } from './tool-prices.js'
 
 // The one seam between the core and the framework adapters (DESIGN.md). An adapter only
@@ -146,6 +146,11 @@ export interface SpendRequest extends BudgetScope {
    * checked with the agent's `spendRules`: the tighter wins.
    */
   rules?: SpendRules
+  /**
+   * What the adapter calls `rules` and their fields, for a refusal's message to name the
+   * option to change (x402: `{ owner: 'killSwitchFetch', maxSpendUsd: 'maxPaymentUsd' }`).
+   */
+  rulesNamed?: SpendRuleNames
 }
 
 export interface SpendTicket {

@@ -570,7 +570,7 @@ class Guard implements AgentGuard {
       }
       return (
         checkSpendRules(spend, record.policy.spendRules, 'agent') ??
-        checkSpendRules(spend, callRules, 'call')
+        checkSpendRules(spend, callRules, 'call', request.rulesNamed)
       )
     }
     // A refusal by this process's cached view is confirmed on a fresh read: rules removed

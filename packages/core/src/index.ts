@@ -174,7 +174,12 @@ export type {
   RunawayMonitor,
   RunawayVerdict,
 } from './runaway/types.js'
-export { checkSpendRules, type SpendRules, samePayee } from './spend-rules.js'
+export {
+  checkSpendRules,
+  type SpendRuleNames,
+  type SpendRules,
+  samePayee,
+} from './spend-rules.js'
 // Stores
 export type {
   ActivityEvent,

@@ -62,6 +62,26 @@ describe('spend rules', () => {
     await guard.releaseSpend(await guard.reserveSpend({ ...spend, amountUsd: 0.5 }))
   })
 
+  it("names the option to change: the agent's spendRules, or the adapter's own names", async () => {
+    const { guard } = await setup({ maxSpendUsd: 0.5 })
+    await expect(guard.reserveSpend({ ...spend, amountUsd: 0.51 })).rejects.toThrow(
+      "more than the agent's spendRules maxSpendUsd ($0.5) allows for one spend. Raise maxSpendUsd",
+    )
+    const rules = { maxSpendUsd: 0.1, allowedPayees: [PAYEE] }
+    const rulesNamed = { owner: 'killSwitchFetch', maxSpendUsd: 'maxPaymentUsd' }
+    await expect(
+      guard.reserveSpend({ ...spend, amountUsd: 0.2, payee: PAYEE, rules, rulesNamed }),
+    ).rejects.toThrow(
+      "more than killSwitchFetch's options maxPaymentUsd ($0.1) allows for one spend. Raise maxPaymentUsd",
+    )
+    await expect(
+      guard.reserveSpend({ ...spend, amountUsd: 0.05, payee: OTHER, rules, rulesNamed }),
+    ).rejects.toThrow("the payee is not in killSwitchFetch's options allowedPayees")
+    await expect(
+      guard.reserveSpend({ ...spend, amountUsd: 0.2, rules: { maxSpendUsd: 0.1 } }),
+    ).rejects.toThrow("more than this call's rules maxSpendUsd ($0.1)")
+  })
+
   it('rules changed in another process apply at the next spend (the reserve reads them)', async () => {
     const { ks, guard } = await setup()
     await guard.releaseSpend(await guard.reserveSpend({ ...spend, amountUsd: 1, payee: OTHER }))

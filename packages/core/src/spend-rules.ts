@@ -43,6 +43,14 @@ export function samePayee(a: string, b: string): boolean {
   return evm.test(a) && evm.test(b) && a.toLowerCase() === b.toLowerCase()
 }
 
+/** How an adapter names a call's rules, for the refusal's message. */
+export interface SpendRuleNames {
+  /** Whose rules they are: `killSwitchFetch`. */
+  owner?: string
+  allowedPayees?: string
+  maxSpendUsd?: string
+}
+
 /**
  * The refusal for a spend that breaks a rule, or undefined when it may be held.
  *
@@ -53,9 +61,17 @@ export function checkSpendRules(
   spend: { amountMicros: number; payee?: string | undefined; description: string },
   rules: SpendRules | undefined,
   source: 'agent' | 'call',
+  names: SpendRuleNames = {},
 ): SpendRefusedError | undefined {
   if (!rules) return undefined
-  const whose = source === 'agent' ? "the agent's spendRules" : "this call's rules"
+  const whose =
+    source === 'agent'
+      ? "the agent's spendRules"
+      : names.owner === undefined
+        ? "this call's rules"
+        : `${names.owner}'s options`
+  const allowedPayees = (source === 'call' && names.allowedPayees) || 'allowedPayees'
+  const maxSpendUsd = (source === 'call' && names.maxSpendUsd) || 'maxSpendUsd'
   const amountUsd = toUsd(spend.amountMicros)
   const { payee } = spend
   if (rules.allowedPayees !== undefined) {
@@ -68,7 +84,7 @@ export function checkSpendRules(
         message:
           payee === undefined
             ? `Spend of $${amountUsd} for ${spend.description} refused: ${whose} allow only listed payees, and it names none.`
-            : `Spend of $${amountUsd} to ${payee} refused: the payee is not in ${whose} allowedPayees. Add it there to allow it.`,
+            : `Spend of $${amountUsd} to ${payee} refused: the payee is not in ${whose} ${allowedPayees}. Add it there to allow it.`,
       })
     }
   }
@@ -78,7 +94,7 @@ export function checkSpendRules(
       source,
       amountUsd,
       ...(payee === undefined ? {} : { payee }),
-      message: `Spend of $${amountUsd} for ${spend.description} refused: more than ${whose} maxSpendUsd ($${rules.maxSpendUsd}) allows for one spend. Raise maxSpendUsd to allow it.`,
+      message: `Spend of $${amountUsd} for ${spend.description} refused: more than ${whose} ${maxSpendUsd} ($${rules.maxSpendUsd}) allows for one spend. Raise ${maxSpendUsd} to allow it.`,
     })
   }
   return undefined

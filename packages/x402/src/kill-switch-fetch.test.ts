@@ -282,19 +282,27 @@ describe("killSwitchFetch: the agent's spend rules, decided in the core", () => 
   })
 
   it.each([
-    ["the fetch's maxPaymentUsd", { fetch: { maxPaymentUsd: 0.05 } }, 'call'],
+    [
+      "the fetch's maxPaymentUsd",
+      { fetch: { maxPaymentUsd: 0.05 } },
+      'call',
+      "killSwitchFetch's options maxPaymentUsd",
+    ],
     [
       "the agent's maxSpendUsd, with no option on the fetch",
       { spendRules: { maxSpendUsd: 0.05 } },
       'agent',
+      "the agent's spendRules maxSpendUsd",
     ],
-  ] as const)('refuses a payment above %s', async (_, options, source) => {
+  ] as const)('refuses a payment above %s', async (_, options, source, named) => {
     const agent = await startAgent(options)
     network.server.route.price = '$0.06'
     const error = await agent.pay(`${network.server.url}/search?q=1`).catch((e: unknown) => e)
 
     expect(error).toBeInstanceOf(SpendRefusedError)
     expect(error).toMatchObject({ rule: 'max_spend_exceeded', source, amountUsd: 0.06 })
+    // The message names the option the reader set, to change it.
+    expect((error as Error).message).toContain(`more than ${named} ($0.05)`)
     expect(agent.signTypedData).not.toHaveBeenCalled()
     expect(await agent.get()).toMatchObject({ spent: 0, held: 0 })
     expect(await holds(agent)).toEqual([])

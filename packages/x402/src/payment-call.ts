@@ -94,6 +94,7 @@ export class PaymentCall {
       ...{ ...scope, ...spend, amountUsd: amount.usd },
       details: { ...details, amountAtomic: String(amount.atomic), amountUsd: amount.usd },
       rules: { allowedPayees, maxSpendUsd: maxPaymentUsd },
+      rulesNamed: { owner: 'killSwitchFetch', maxSpendUsd: 'maxPaymentUsd' },
       // A backstop only (every hold is ended with its call), a minute past the validity.
       ttlMs: maxTimeoutSeconds > 0 ? maxTimeoutSeconds * 1000 + 60_000 : undefined,
     })
