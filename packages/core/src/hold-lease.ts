@@ -14,6 +14,7 @@
 // Most calls end before the first tick, so most leases never need a WeakRef at all.
 import type { Engine } from './engine.js'
 import { renewHold } from './guard-ledger.js'
+import { Roster, type RosterMember } from './roster.js'
 
 /** A hold's lease, as its call sees it. */
 export interface HoldLease {
@@ -23,20 +24,41 @@ export interface HoldLease {
   onOwnerGone: (() => void) | undefined
 }
 
-interface Lease extends HoldLease {
+class Lease implements HoldLease, RosterMember {
   /** The ticket: held strongly until the book's next tick, weakly after it. */
   owner: object | WeakRef<object>
-  weak: boolean
+  weak = false
   readonly hold: { handle: string; holdId: string; ttlMs: number }
   /** Renewed every third of its TTL. */
   readonly every: number
   /** Ticks of the book's timer until its next renewal. */
   ticksLeft: number
+  onOwnerGone: (() => void) | undefined
+  slot = -1
+  readonly #book: Roster<Lease>
+
+  constructor(
+    book: Roster<Lease>,
+    owner: object,
+    hold: Lease['hold'],
+    every: number,
+    tick: number,
+  ) {
+    this.#book = book
+    this.owner = owner
+    this.hold = hold
+    this.every = every
+    this.ticksLeft = Math.max(1, Math.floor(every / tick))
+  }
+
+  end(): void {
+    this.#book.delete(this)
+  }
 }
 
 class LeaseBook {
   readonly #engine: Engine
-  readonly #leases = new Set<Lease>()
+  readonly #leases = new Roster<Lease>()
   #timer: ReturnType<typeof setInterval> | undefined
   /** The timer's period: the shortest renewal period of the leases it was started for. */
   #tick = Number.POSITIVE_INFINITY
@@ -48,17 +70,8 @@ class LeaseBook {
   add(owner: object, hold: Lease['hold']): HoldLease {
     const every = Math.max(1, Math.floor(hold.ttlMs / 3))
     if (every < this.#tick) this.#restart(every)
-    const leases = this.#leases
-    const lease: Lease = {
-      owner,
-      weak: false,
-      hold,
-      every,
-      ticksLeft: Math.max(1, Math.floor(every / this.#tick)),
-      onOwnerGone: undefined,
-      end: () => leases.delete(lease),
-    }
-    leases.add(lease)
+    const lease = new Lease(this.#leases, owner, hold, every, this.#tick)
+    this.#leases.add(lease)
     return lease
   }
 
@@ -80,14 +93,14 @@ class LeaseBook {
   #restart(tick: number): void {
     if (this.#timer !== undefined) clearInterval(this.#timer)
     this.#tick = tick
-    for (const lease of this.#leases) lease.ticksLeft = 1
+    for (const lease of this.#leases.members()) lease.ticksLeft = 1
     this.#timer = setInterval(() => this.#renewDue(), tick)
     this.#timer.unref?.()
   }
 
   #renewDue(): void {
     if (this.#stopIfIdle()) return
-    for (const lease of this.#leases) {
+    for (const lease of this.#leases.members()) {
       if (!lease.weak) {
         lease.owner = new WeakRef(lease.owner)
         lease.weak = true

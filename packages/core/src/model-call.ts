@@ -18,6 +18,7 @@ import type {
 import { providerStatusOf } from './provider-status.js'
 import { pickBudgetScope } from './reserve-scope.js'
 import { revocationError } from './revocation-error.js'
+import { Roster, type RosterMember } from './roster.js'
 
 /** What the provider call is given: the clamped max output tokens and the stop signal. */
 export interface ProviderLimits {
@@ -99,8 +100,9 @@ export async function startModelCall(guard: AgentGuard, start: ModelCallStart): 
  * keep a call the adapter dropped without an ending renewed forever. Dropped, the call's
  * ticket is collected, its lease stops, and its hold lapses (charged) like a crashed one's.
  */
-class CallStop {
+class CallStop implements RosterMember {
   readonly stopper = new AbortController()
+  slot = -1
   /** The first kill switch error that stopped the call: it outranks what the provider threw. */
   stoppedBy: KillSwitchError | undefined
   /**
@@ -122,7 +124,7 @@ class CallStop {
     this.#guard = guard
     this.#callerSignal = callerSignal
     this.#live = liveCalls(guard.signal)
-    this.#live.add(this.onRevoked)
+    this.#live.calls.add(this)
     if (guard.signal.aborted) this.onRevoked()
     if (callerSignal) {
       callerSignal.addEventListener('abort', this.#onCaller, { once: true })
@@ -138,7 +140,7 @@ class CallStop {
   }
 
   detach(): void {
-    this.#live.delete(this.onRevoked)
+    this.#live.calls.delete(this)
     this.#callerSignal?.removeEventListener('abort', this.#onCaller)
   }
 
@@ -301,17 +303,9 @@ export async function runModelCall<T>(
 // credential): one listener on it, added once, tells every call in flight, instead of one
 // listener per call (or per guard: guards made per request would pile up on the signal).
 class LiveCalls {
-  readonly calls = new Set<() => void>()
+  readonly calls = new Roster<CallStop>()
   readonly onAbort = () => {
-    for (const onRevoked of this.calls) onRevoked()
-  }
-
-  add(onRevoked: () => void): void {
-    this.calls.add(onRevoked)
-  }
-
-  delete(onRevoked: () => void): void {
-    this.calls.delete(onRevoked)
+    for (const call of this.calls.members()) call.onRevoked()
   }
 }
 
