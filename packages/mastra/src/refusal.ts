@@ -29,7 +29,11 @@ export function refuse(
  * one, its class intact, and the run ends at once.
  */
 export function notRetried(error: unknown): unknown {
-  if (KillSwitchError.isInstance(error) && !(API_CALL_ERROR in error)) {
+  if (
+    KillSwitchError.isInstance(error) &&
+    Object.isExtensible(error) &&
+    !(API_CALL_ERROR in error)
+  ) {
     Object.defineProperties(error, {
       [API_CALL_ERROR]: { value: true },
       isRetryable: { value: false },
