@@ -6,8 +6,8 @@
 // The replies are applied to the copy in the order Redis ran their scripts (`apply`, hooked
 // on the command itself, before any other continuation), which is the order the Lua counts
 // on. A reply that finds a hole (an earlier reply of this reader lost with its connection)
-// asks for the whole window once more (`recover`): a rare third round trip, never a window
-// judged with events missing.
+// reads the whole list once more (`recover`): a rare third round trip, after which the
+// window lacks nothing unless the list was trimmed in between (once every `keep` events).
 
 import { randomBytes } from 'node:crypto'
 import type { ActivityEvent, ReserveRequest } from '@killswitch/core'
@@ -44,6 +44,8 @@ type Reply = [number | string, number | string, number | string, string[]]
 
 export class ActivityMirror {
   readonly #copies = new Map<string, Copy>()
+  /** The agent whose copy was kept last (already the most recent: no reordering). */
+  #last: string | undefined
   /** This store's reader id: Redis keeps, per agent, how far its replies to it reached. */
   readonly #reader = randomBytes(8).toString('hex')
 
@@ -106,9 +108,8 @@ export class ActivityMirror {
     }
     // Events another reply brought into this process already are taken from the copy, not
     // parsed again: the detectors find where they left off by the events' identity.
-    const window: ActivityEvent[] = []
     const skip = Math.max(0, prefix.length + lines.length + own.length - keep)
-    for (let i = skip; i < prefix.length; i++) window.push(prefix[i] as ActivityEvent)
+    const window = skip < prefix.length ? prefix.slice(skip) : []
     for (let i = Math.max(0, skip - prefix.length); i < lines.length; i++) {
       window.push(
         known(current, first + i) ??
@@ -128,9 +129,8 @@ export class ActivityMirror {
 
   /**
    * The window of a call whose reply found a hole, from a whole read of the list made after
-   * it (`wholeArgs`): the events up to the call's, its own last. Only if more than a
-   * window's worth of events came meanwhile can some of its older events be trimmed away
-   * already: the window is then that much shorter.
+   * it (`wholeArgs`): the events up to the call's, its own last. Only if the list was
+   * trimmed in between can some of its older events be gone: the window is then shorter.
    */
   recover(sent: ActivitySend, reply: unknown): ActivityEvent[] {
     const [rawSeq, , , lines] = reply as Reply
@@ -152,9 +152,12 @@ export class ActivityMirror {
   /** Keeps `events` (the window ending at `seq`) as the agent's copy when it is newer. */
   #keep(handle: string, current: Copy | undefined, seq: number, events: readonly ActivityEvent[]) {
     if (current && current.seq > seq) return
-    this.#copies.delete(handle)
-    if (this.#copies.size >= WINDOWS_KEPT) {
-      this.#copies.delete(this.#copies.keys().next().value as string)
+    if (handle !== this.#last) {
+      this.#copies.delete(handle)
+      if (this.#copies.size >= WINDOWS_KEPT) {
+        this.#copies.delete(this.#copies.keys().next().value as string)
+      }
+      this.#last = handle
     }
     this.#copies.set(handle, { seq, events })
   }
