@@ -124,13 +124,12 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
   }
 
   const storage: LedgerStorage = {
-    agent: (handle) => {
-      const record = agents.get(handle)?.record
-      return record && { ...record }
-    },
+    // Records are frozen, not copied: the ledger makes a new record for every change and
+    // never writes one it read, so a stored record can be handed out as it is.
+    agent: (handle) => agents.get(handle)?.record,
     saveAgent: (record) => {
       const state = agents.get(record.handle)
-      if (state) state.record = { ...record }
+      if (state) state.record = Object.freeze(record)
     },
     hold: (handle, holdId) => {
       const state = agents.get(handle)
@@ -225,16 +224,16 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     async createAgent(record: NewAgentRecord) {
       if (agents.has(record.handle)) throw new AgentExistsError(record.handle)
       const state: AgentState = {
-        record: {
+        record: Object.freeze({
           ...record,
           limits: record.limits ?? [],
           budgets: record.budgets ?? [],
           grants: [],
-          status: 'active',
+          status: 'active' as const,
           spentMicros: 0,
           heldMicros: 0,
           unreconciledMicros: 0,
-        },
+        }),
         live: new Map(),
         nextExpiry: Number.POSITIVE_INFINITY,
         finished: new Map(),
