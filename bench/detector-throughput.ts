@@ -3,8 +3,8 @@
 // single short sample per side is mostly noise on a shared machine (the side measured first
 // also pays the JIT's warm-up), so this warms up first, then measures several rounds with
 // the two sides alternating which goes first, and reports medians: of each side's calls per
-// second, and of the per-round ratio (each round's two sides ran moments apart, under the
-// same load).
+// second, and of the per-round ratio. Within a round the two sides take turns in short
+// slices, so that each round's two sides ran under the same load.
 // Run alone: npm run x -- node bench/detector-throughput.ts [rounds] [ms] (after a build;
 // REDIS_URL for Redis)
 import { randomUUID } from 'node:crypto'
@@ -32,8 +32,8 @@ const prices = { bench: { inputPerMTok: 1, outputPerMTok: 1 } }
 const call = { model: 'bench', input: 'Summarise the report.', maxOutputTokens: 256 }
 const usage = { usage: { inputTokens: 20, outputTokens: 100 } }
 
-/** Calls per second of one fresh agent on a fresh store, 32 callers in flight for `timeMs`. */
-async function callsPerSec(open: () => Store, detectors: boolean, timeMs: number) {
+/** One side of a round: a fresh agent on a fresh store, run in slices, calls counted. */
+async function openSide(open: () => Store, detectors: boolean) {
   const store = open()
   const ks = createKillSwitch({ store, prices, ...(detectors ? {} : { runaway: false }) })
   const { credential } = await ks.agents.create({
@@ -44,22 +44,54 @@ async function callsPerSec(open: () => Store, detectors: boolean, timeMs: number
     runaway: { callRate: { enabled: false } },
   })
   const guard = ks.guard(credential)
-  let calls = 0
-  const started = performance.now()
-  const deadline = started + timeMs
-  await Promise.all(
-    Array.from({ length: 32 }, async () => {
-      while (performance.now() < deadline) {
-        await guard.afterModelCall(await guard.beforeModelCall(call), usage)
-        calls++
-      }
-    }),
-  )
-  const perSec = calls / ((performance.now() - started) / 1_000)
-  await ks.close()
-  await store.close()
-  return perSec
+  const side = {
+    calls: 0,
+    ms: 0,
+    /** 32 callers in flight for `timeMs`; the calls and the time are added to the side's. */
+    async run(timeMs: number) {
+      const started = performance.now()
+      const deadline = started + timeMs
+      await Promise.all(
+        Array.from({ length: 32 }, async () => {
+          while (performance.now() < deadline) {
+            await guard.afterModelCall(await guard.beforeModelCall(call), usage)
+            side.calls++
+          }
+        }),
+      )
+      side.ms += performance.now() - started
+    },
+    perSec: () => side.calls / (side.ms / 1_000),
+    async close() {
+      await ks.close()
+      await store.close()
+    },
+  }
+  return side
 }
+
+/**
+ * Calls per second of each side in one round: both sides open at once and run in turns of
+ * `timeMs / SLICES`, `first` leading, so that a change in the machine's load (other
+ * processes come and go within seconds) weighs on both alike.
+ */
+async function round(open: () => Store, first: boolean, timeMs: number) {
+  const on = await openSide(open, true)
+  const off = await openSide(open, false)
+  try {
+    const turns = first ? [on, off] : [off, on]
+    for (let slice = 0; slice < SLICES; slice++) {
+      for (const side of turns) await side.run(timeMs / SLICES)
+    }
+    return { onPerSec: on.perSec(), offPerSec: off.perSec() }
+  } finally {
+    await on.close()
+    await off.close()
+  }
+}
+
+/** Turns per side in a round. */
+const SLICES = 5
 
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b)
@@ -72,7 +104,7 @@ const round2 = (value: number) => Math.round(value * 100) / 100
 
 /**
  * Detectors on against off on one store: a warm-up round, then `rounds` rounds alternating
- * which side goes first.
+ * which side goes first (each round `timeMs` a side, in turns).
  *
  * @example
  * const row = await detectorThroughput('memory', () => memoryStore(), { rounds: 5, timeMs: 1_000 })
@@ -84,16 +116,12 @@ export async function detectorThroughput(
 ): Promise<DetectorThroughputRow> {
   const rounds = Math.max(1, options.rounds ?? 5)
   const timeMs = options.timeMs ?? 1_000
-  await callsPerSec(open, true, Math.min(timeMs, 500))
-  await callsPerSec(open, false, Math.min(timeMs, 500))
+  await round(open, true, Math.min(timeMs, 500))
   const on: number[] = []
   const off: number[] = []
   const ratios: number[] = []
-  for (let round = 0; round < rounds; round++) {
-    const first = round % 2 === 0
-    const a = await callsPerSec(open, first, timeMs)
-    const b = await callsPerSec(open, !first, timeMs)
-    const [onPerSec, offPerSec] = first ? [a, b] : [b, a]
+  for (let index = 0; index < rounds; index++) {
+    const { onPerSec, offPerSec } = await round(open, index % 2 === 0, timeMs)
     on.push(onPerSec)
     off.push(offPerSec)
     ratios.push(offPerSec / onPerSec)
