@@ -1,8 +1,9 @@
 // The kill switch as a Mastra processor (verified on @mastra/core 1.71), its hooks translated
-// into the core's model-call lifecycle: processInputStep starts the step's call and hands Mastra
-// the step's model and tools sent through the guard; processOutputStream counts output and
-// checks each tool call before Mastra runs it; processOutputStep settles; the next step and
-// processOutputResult end what an error or an abort left open.
+// into the core's model-call lifecycle: processInputStep hands Mastra the step's model and tools
+// sent through the guard; processLLMRequest starts the step's call (a refusal ends the run
+// before the model is called); processOutputStream counts output and checks each tool call
+// before Mastra runs it; processOutputStep settles; the next step and processOutputResult end
+// what an error or an abort left open.
 import { randomUUID } from 'node:crypto'
 import {
   type AdapterOptions,
@@ -31,7 +32,7 @@ import { KILL_SWITCH_PROCESSOR_ID, type KillSwitchTripwireMetadata as M } from '
 export type KillSwitchProcessorOptions = AdapterOptions
 
 type Base = Processor<typeof KILL_SWITCH_PROCESSOR_ID, M>
-type Hooks = `process${'InputStep' | 'OutputStream' | 'OutputStep' | 'OutputResult'}`
+type Hooks = `process${'InputStep' | 'LLMRequest' | 'OutputStream' | 'OutputStep' | 'OutputResult'}`
 /**
  * The kill switch processor and its four hooks.
  *
@@ -82,21 +83,32 @@ export function killSwitchProcessor(
       try {
         const requested = args.requestContext?.get(BUDGET_SCOPE_KEY)
         run.scope ??= { runId: run.runId, ...mergeBudgetScope(scope, requested, SCOPE_FIELD) }
-        run.request = {
-          model: naming.model ?? String(named.modelId),
-          provider: naming.provider ?? named.provider,
-          // Everything the provider will read: its size bounds the input tokens.
-          input: { system: args.systemMessages, messages: args.messages, tools: schemas(tools) },
-          maxOutputTokens: modelSettings?.maxOutputTokens,
-          ...run.scope,
-        }
-        run.sent = false
-        run.call = await guard.startModelCall(run.request)
-        const { maxOutputTokens } = run.call
-        return { modelSettings: { ...modelSettings, maxOutputTokens }, ...run.step(model, tools) }
       } catch (error) {
         return stop(run, args.abort, error)
       }
+      run.request = {
+        model: naming.model ?? String(named.modelId),
+        provider: naming.provider ?? named.provider,
+        input: schemas(tools), // with the prompt at processLLMRequest
+        maxOutputTokens: modelSettings?.maxOutputTokens,
+        ...run.scope,
+      }
+      return run.step(model, tools)
+    },
+
+    // Right before the provider call, after every input processor: a step another processor
+    // aborts holds nothing. The prompt is what the provider reads: it bounds the input.
+    async processLLMRequest({ prompt, state, abort }) {
+      const run = runOf(state)
+      if (run.request === undefined) return undefined
+      run.request = { ...run.request, input: { prompt, tools: run.request.input } }
+      try {
+        run.sent = false
+        run.call = await guard.startModelCall(run.request)
+      } catch (error) {
+        return stop(run, abort, error)
+      }
+      return undefined
     },
 
     async processOutputStream({ part, state, abort }) {

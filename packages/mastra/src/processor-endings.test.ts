@@ -96,6 +96,52 @@ describe('killSwitchProcessor: how a model call ends', () => {
   }
 })
 
+describe('killSwitchProcessor: a step another processor aborts', () => {
+  for (const mode of modes) {
+    it(`holds nothing for a step whose model is never called (${mode})`, async () => {
+      const setup = await mock.killSwitchWithAgent(1)
+      const model = mock.loopingModel()
+      const processor = killSwitchProcessor({ killSwitch: setup.ks, credential: setup.credential })
+      // Registered after the kill switch: it ends the run before the second model call.
+      const gate = {
+        id: 'gate',
+        processInputStep: ({
+          stepNumber,
+          abort,
+        }: {
+          stepNumber: number
+          abort: (r: string) => never
+        }) => (stepNumber === 1 ? abort('not now') : undefined),
+      }
+      const agent = mock.quiet(
+        new Agent({
+          id: 'gated',
+          name: 'gated',
+          instructions: 'Search.',
+          model: mock.asMastraModel(model),
+          tools: { search: mock.searchTool().tool },
+          inputProcessors: [processor, gate],
+          outputProcessors: [processor],
+        }),
+      )
+
+      const tripwire =
+        mode === 'generate'
+          ? (await agent.generate('go', { maxSteps: 5 })).tripwire
+          : await agent.stream('go', { maxSteps: 5 }).then(async (stream) => {
+              await stream.consumeStream()
+              return stream.tripwire
+            })
+
+      expect(tripwire?.processorId).toBe('gate')
+      expect(mock.modelCalls(model)).toBe(1)
+      const agentNow = await setup.ks.agents.get(setup.handle)
+      expect(agentNow.held).toBe(0)
+      expect(micros(agentNow.spent)).toBe(micros(mock.STEP_COST_USD))
+    })
+  }
+})
+
 describe('paid tools priced on the kill switch (createKillSwitch({ toolPrices }))', () => {
   it('the processor holds and settles each tool run at the kill switch price', async () => {
     const setup = await mock.killSwitchWithAgent(1, 'priced', mock.CAP_ONLY, { search: 0.05 })
