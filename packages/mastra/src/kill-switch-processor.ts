@@ -34,7 +34,7 @@ export type KillSwitchProcessorOptions = AdapterOptions
 type Base = Processor<typeof KILL_SWITCH_PROCESSOR_ID, M>
 type Hooks = `process${'InputStep' | 'LLMRequest' | 'OutputStream' | 'OutputStep' | 'OutputResult'}`
 /**
- * The kill switch processor and its four hooks.
+ * The kill switch processor and its five hooks.
  *
  * @example
  * const killSwitch: KillSwitchProcessor = killSwitchProcessor({ killSwitch: ks, credential })
