@@ -121,6 +121,22 @@ describe('startModelCall', () => {
     expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.0002, held: 0 })
   })
 
+  it('run: a provider refusal (429) is released and thrown as is; a failure after it left is charged', async () => {
+    const { ks, guard } = await setup()
+    const refused = Object.assign(new Error('rate limited'), { status: 429 })
+    const first = await guard.startModelCall(request)
+    await expect(first.run(() => Promise.reject(refused))).rejects.toBe(refused)
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0, held: 0 })
+    const reset = new Error('socket hang up')
+    const second = await guard.startModelCall(request)
+    await expect(second.run(() => Promise.reject(reset))).rejects.toBe(reset)
+    // It may have left: no usage, nothing counted, so the whole hold is charged.
+    expect(await ks.agents.get('agent')).toMatchObject({
+      spent: second.ticket.reservedUsd,
+      held: 0,
+    })
+  })
+
   it('finishes once: a late failure changes nothing', async () => {
     const { ks, guard } = await setup()
     const call = await guard.startModelCall(request)

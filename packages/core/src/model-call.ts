@@ -45,6 +45,11 @@ export interface ModelCall {
    */
   send<T>(provider: (limits: ProviderLimits) => PromiseLike<T>): Promise<T>
   /**
+   * `send`, and if the provider call fails (or the call is stopped meanwhile), `fail`: the
+   * call is ended and the promise rejects with the error the caller should see.
+   */
+  run<T>(provider: (limits: ProviderLimits) => PromiseLike<T>): Promise<T>
+  /**
    * Accounts streamed output. Throws the typed error (and aborts `signal`) once the output
    * reaches what the hold pays for or the agent is revoked: end the call with `fail` then.
    */
@@ -213,6 +218,14 @@ class GuardedModelCall implements ModelCall {
     })
   }
 
+  async run<T>(provider: (limits: ProviderLimits) => PromiseLike<T>): Promise<T> {
+    try {
+      return await this.send(provider)
+    } catch (error) {
+      throw await this.fail(error)
+    }
+  }
+
   output(delta: OutputDelta): void {
     try {
       this.#guard.onOutputDelta(this.ticket, delta)
@@ -289,12 +302,7 @@ export async function runModelCall<T>(
   result: (value: T) => ModelCallResult,
 ): Promise<T> {
   const call = await startModelCall(guard, start)
-  let value: T
-  try {
-    value = await call.send(provider)
-  } catch (error) {
-    throw await call.fail(error)
-  }
+  const value = await call.run(provider)
   await call.finish(result(value))
   return value
 }

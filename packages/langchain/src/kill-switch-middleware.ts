@@ -46,16 +46,12 @@ export function killSwitchMiddleware(options: AdapterOptions): KillSwitchMiddlew
         ...scopeOf(request.runtime),
         signal: request.runtime?.signal,
       })
-      try {
-        const message = await call.send(async ({ maxOutputTokens }) => {
-          const model = withMaxOutputTokens(request.model, maxOutputTokens)
-          return handler({ ...request, model: bindToCall(model, call) })
-        })
-        await call.finish(modelCallResult(message))
-        return message
-      } catch (error) {
-        throw await call.fail(error)
-      }
+      const message = await call.run(async ({ maxOutputTokens }) => {
+        const model = withMaxOutputTokens(request.model, maxOutputTokens)
+        return handler({ ...request, model: bindToCall(model, call) })
+      })
+      await call.finish(modelCallResult(message))
+      return message
     },
     wrapToolCall: async (request, handler) => {
       const { name, args } = request.toolCall

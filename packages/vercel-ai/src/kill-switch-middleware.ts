@@ -12,7 +12,6 @@ import {
   BUDGET_SCOPE_KEY,
   InvalidConfigError,
   KillSwitchError,
-  type ModelCall,
   mergeBudgetScope,
   type ProviderLimits,
   watchModelStream,
@@ -82,7 +81,7 @@ export function killSwitchMiddleware(
     // the caller's params, and the clamp and stop signal exist only once the call is held.
     async wrapGenerate({ params, model }) {
       const call = await start(params, model)
-      const result = await send(call, (limits) => model.doGenerate(providerParams(params, limits)))
+      const result = await call.run((limits) => model.doGenerate(providerParams(params, limits)))
       let text = ''
       const toolCalls: Array<{ name: string; args: unknown }> = []
       for (const part of result.content) {
@@ -99,7 +98,7 @@ export function killSwitchMiddleware(
     async wrapStream({ params, model }) {
       try {
         const call = await start(params, model)
-        const started = await send(call, (limits) => model.doStream(providerParams(params, limits)))
+        const started = await call.run((limits) => model.doStream(providerParams(params, limits)))
         const read = streamPartReader()
         return {
           ...started,
@@ -116,15 +115,6 @@ export function killSwitchMiddleware(
 }
 
 const SCOPE_FIELD = `providerOptions.${BUDGET_SCOPE_KEY}`
-
-/** The provider called through the call's lifecycle; a failure is ended there, then thrown. */
-async function send<T>(call: ModelCall, provider: (limits: ProviderLimits) => PromiseLike<T>) {
-  try {
-    return await call.send(provider)
-  } catch (error) {
-    throw await call.fail(error)
-  }
-}
 
 /** The params with the call's limit and stop signal, less our key (a gateway forwards all). */
 function providerParams(
