@@ -115,6 +115,35 @@ export function settlementOf(costMicros: number, agent: AgentRecord): Settlement
   }
 }
 
+/**
+ * A model call's result as runaway detection sees it: its output hashed only if a detector
+ * reads it (no-progress does; a disabled one does not). A class, so the lazy hash costs no
+ * accessor made per call.
+ */
+export class ModelResultObservation {
+  readonly kind = 'model_result' as const
+  readonly runId: string | undefined
+  readonly model: string
+  readonly costMicros: number
+  readonly #result: ModelCallResult
+
+  constructor(
+    runId: string | undefined,
+    model: string,
+    costMicros: number,
+    result: ModelCallResult,
+  ) {
+    this.runId = runId
+    this.model = model
+    this.costMicros = costMicros
+    this.#result = result
+  }
+
+  get outputHash(): string | undefined {
+    return outputHash(this.#result)
+  }
+}
+
 /** A hash of a model's output (text and tool-call plan) for no-progress detection. */
 export function outputHash(result: ModelCallResult): string | undefined {
   if (result.text === undefined && result.toolCalls === undefined) return undefined

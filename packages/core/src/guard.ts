@@ -14,9 +14,9 @@ import {
   describeError,
   formatUsd,
   isOwnOrAbort,
+  ModelResultObservation,
   ModelTicket,
   type ModelTicketState,
-  outputHash,
   SpendTicketHeld,
   type SpendTicketState,
   ToolTicket,
@@ -326,16 +326,13 @@ class Guard implements AgentGuard {
       const agent = this.#access.agent
       if (agent) {
         // Judged with the next call (written by its reserve): no round trip of its own.
-        await this.#access.defer(agent, {
-          kind: 'model_result',
-          runId: ticket.runId,
-          model: ticket.model,
-          costMicros: toMicros(settlement.costUsd),
-          // Hashed only if a detector reads it (no-progress does; a disabled monitor does not).
-          get outputHash() {
-            return outputHash(outcome)
-          },
-        })
+        const observation = new ModelResultObservation(
+          ticket.runId,
+          ticket.model,
+          toMicros(settlement.costUsd),
+          outcome,
+        )
+        await this.#access.defer(agent, observation)
       }
       return settlement
     })
