@@ -266,31 +266,59 @@ export class AgentAccess {
    * With a monitor that judges at once (the built-in one), nothing is awaited unless a
    * verdict must be carried out: this runs on every guarded call.
    */
-  async judge(
+  judge(
     agent: AgentRecord,
     prepared: PreparedActivity,
     window: readonly ActivityEvent[] | undefined,
-  ): Promise<void> {
+  ): void | Promise<void> {
+    return this.#judgeFrom(0, agent, prepared, window)
+  }
+
+  /** Judges from the `first` observation on: in place until a verdict must be carried out. */
+  #judgeFrom(
+    first: number,
+    agent: AgentRecord,
+    prepared: PreparedActivity,
+    window: readonly ActivityEvent[] | undefined,
+  ): void | Promise<void> {
     const { observations } = prepared
     const count = observations.length
     const recorded = window ?? prepared.batch.events
     const engine = this.#engine
     const monitor = engine.monitor
-    for (let i = 0; i < count; i++) {
+    for (let i = first; i < count; i++) {
       const observation = observations[i] as Observation
       const end = Math.min(recorded.length, Math.max(1, recorded.length - (count - 1 - i)))
-      let verdict: RunawayVerdict
-      if (monitor.judge) {
-        verdict = judgedNow(engine, () =>
-          monitor.judge?.(agent, observation, engine.now(), recorded, end),
-        )
-      } else {
-        // The call (last) is judged against the whole window, without a copy.
-        const upTo = end >= recorded.length ? recorded : recorded.slice(0, end)
-        verdict = await storeCall(engine.store, () =>
-          monitor.observe(agent, observation, engine.now(), upTo),
+      if (!monitor.judge) return this.#observeFrom(i, agent, prepared, recorded)
+      const verdict = judgedNow(engine, () =>
+        monitor.judge?.(agent, observation, engine.now(), recorded, end),
+      )
+      if (verdict.action !== 'none') {
+        return this.#carryOut(agent, observation, verdict).then(() =>
+          this.#judgeFrom(i + 1, agent, prepared, window),
         )
       }
+    }
+  }
+
+  /** A monitor that cannot judge in place: each observation through `observe`, awaited. */
+  async #observeFrom(
+    first: number,
+    agent: AgentRecord,
+    prepared: PreparedActivity,
+    recorded: readonly ActivityEvent[],
+  ): Promise<void> {
+    const { observations } = prepared
+    const count = observations.length
+    const engine = this.#engine
+    for (let i = first; i < count; i++) {
+      const observation = observations[i] as Observation
+      const end = Math.min(recorded.length, Math.max(1, recorded.length - (count - 1 - i)))
+      // The call (last) is judged against the whole window, without a copy.
+      const upTo = end >= recorded.length ? recorded : recorded.slice(0, end)
+      const verdict = await storeCall(engine.store, () =>
+        engine.monitor.observe(agent, observation, engine.now(), upTo),
+      )
       if (verdict.action !== 'none') await this.#carryOut(agent, observation, verdict)
     }
   }
@@ -299,7 +327,7 @@ export class AgentAccess {
    * A result: written with the next call's reserve (or within a second when no call comes).
    * With no window to keep, judged at once (local state only, no store round trip).
    */
-  async defer(agent: AgentRecord, observation: Observation): Promise<void> {
+  defer(agent: AgentRecord, observation: Observation): void | Promise<void> {
     if (this.#engine.monitor === NO_MONITOR) return
     const activity = this.#engine.monitor.activity?.(agent, observation, this.#engine.now())
     if (!activity) return this.#judge(agent, observation, undefined)

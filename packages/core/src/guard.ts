@@ -276,8 +276,11 @@ class Guard implements AgentGuard {
       // the cap is not activity. A call it refuses never left: its hold is released.
       try {
         const admitted = result.agent ?? known
-        if (activity) await access.judge(admitted, activity, result.activity)
-        else if (engine.monitor !== NO_MONITOR) await access.observe(admitted, observation)
+        if (activity) {
+          // In place, no promise, unless a verdict must be carried out.
+          const judged = access.judge(admitted, activity, result.activity)
+          if (judged) await judged
+        } else if (engine.monitor !== NO_MONITOR) await access.observe(admitted, observation)
       } catch (error) {
         await this.#endModel(ticket, state, { sent: false }, describeError(error))
         throw error
@@ -322,19 +325,18 @@ class Guard implements AgentGuard {
     }
     const settled = this.#endModel(ticket, state, { sent: true, usage: outcome.usage }, 'finished')
     if (this.#engine.monitor === NO_MONITOR) return settled
-    return settled.then(async (settlement) => {
+    return settled.then((settlement) => {
       const agent = this.#access.agent
-      if (agent) {
-        // Judged with the next call (written by its reserve): no round trip of its own.
-        const observation = new ModelResultObservation(
-          ticket.runId,
-          ticket.model,
-          toMicros(settlement.costUsd),
-          outcome,
-        )
-        await this.#access.defer(agent, observation)
-      }
-      return settlement
+      if (!agent) return settlement
+      // Judged with the next call (written by its reserve): no round trip of its own.
+      const observation = new ModelResultObservation(
+        ticket.runId,
+        ticket.model,
+        toMicros(settlement.costUsd),
+        outcome,
+      )
+      const deferred = this.#access.defer(agent, observation)
+      return deferred ? deferred.then(() => settlement) : settlement
     })
   }
 
