@@ -6,13 +6,12 @@
 // adds. Baseline and no-op run side by side in several short rounds (median of the rounds'
 // medians), so drifting load weighs on both alike.
 // Run alone: npm run x -- node bench/framework-baselines.ts
-import type { LanguageModelV4Middleware, LanguageModelV4StreamPart } from '@ai-sdk/provider'
 import { HumanMessage } from '@langchain/core/messages'
 import { FakeListChatModel } from '@langchain/core/utils/testing'
 import { generateText, streamText, wrapLanguageModel } from 'ai'
-import { MockLanguageModelV4 } from 'ai/test'
 import { createAgent, createMiddleware } from 'langchain'
 import { Bench } from 'tinybench'
+import { mockModel, noopMiddleware } from '../packages/vercel-ai/bench/overhead.ts'
 import { median } from './stats.ts'
 
 export interface FrameworkBaselineRow {
@@ -26,45 +25,7 @@ export interface FrameworkBaselineRow {
   ratio: number
 }
 
-// The same model and text as packages/vercel-ai/bench/overhead.ts.
-const TEXT = 'The quarterly report shows revenue up 12% on the back of the new enterprise tier.'
-const usage = {
-  inputTokens: { total: 120, noCache: 120, cacheRead: 0, cacheWrite: 0 },
-  outputTokens: { total: 24, text: 24, reasoning: 0 },
-}
-
-function mockModel(): MockLanguageModelV4 {
-  return new MockLanguageModelV4({
-    provider: 'bench.chat',
-    modelId: 'bench-model',
-    doGenerate: async () => ({
-      content: [{ type: 'text', text: TEXT }],
-      finishReason: { unified: 'stop', raw: 'stop' },
-      usage,
-      warnings: [],
-    }),
-    doStream: async () => {
-      const words = TEXT.split(/(?<= )/)
-      const parts: LanguageModelV4StreamPart[] = [
-        { type: 'stream-start', warnings: [] },
-        { type: 'text-start', id: 't' },
-        ...words.map((delta) => ({ type: 'text-delta' as const, id: 't', delta })),
-        { type: 'text-end', id: 't' },
-        { type: 'finish', finishReason: { unified: 'stop', raw: 'stop' }, usage },
-      ]
-      return { stream: ReadableStream.from(parts) }
-    },
-  })
-}
-
-const noopMiddleware: LanguageModelV4Middleware = {
-  specificationVersion: 'v4',
-  wrapGenerate: ({ doGenerate }) => doGenerate(),
-  wrapStream: async ({ doStream }) => {
-    const started = await doStream()
-    return { ...started, stream: started.stream.pipeThrough(new TransformStream()) }
-  },
-}
+// The AI SDK's model and no-op middleware are the adapter bench's own, so both measure the same.
 
 /**
  * No-op middleware against the bare model, AI SDK and LangChain createAgent.

@@ -118,9 +118,7 @@ class Guard implements AgentGuard {
     const scope = reserveScope(request)
     const engine = this.#engine
     const access = this.#access
-    // Known after the guard's first call: admitted without a promise.
-    const admitted = access.admit(request.runId)
-    const agent = admitted instanceof Promise ? await admitted : admitted
+    const agent = await access.admit(request.runId)
     const rates = engine.prices.resolve(request.model, request.provider)
     if (!rates) {
       const error = new UnknownModelPriceError(request.model, request.provider)
@@ -457,9 +455,7 @@ class Guard implements AgentGuard {
       )
     }
     const access = this.#access
-    // Known after the guard's first call: admitted without a promise.
-    const admitted = access.admit(request.runId)
-    const agent = admitted instanceof Promise ? await admitted : admitted
+    const agent = await access.admit(request.runId)
     const observation = {
       kind: 'tool_call' as const,
       runId: request.runId,
@@ -555,9 +551,7 @@ class Guard implements AgentGuard {
     const scope = reserveScope(request)
     const engine = this.#engine
     const access = this.#access
-    // Known after the guard's first call: admitted without a promise.
-    const admitted = access.admit(request.runId)
-    const agent = admitted instanceof Promise ? await admitted : admitted
+    const agent = await access.admit(request.runId)
     // Round up: a spend is never held for less than it costs.
     const micros = Math.ceil(amount * 1_000_000 - 1e-6)
     // The spend rules, before anything is held: the agent's policy and the call's own.

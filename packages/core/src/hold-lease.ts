@@ -27,7 +27,6 @@ export interface HoldLease {
 class Lease implements HoldLease, RosterMember {
   /** The ticket: held strongly until the book's next tick, weakly after it. */
   owner: object | WeakRef<object>
-  weak = false
   readonly hold: { handle: string; holdId: string; ttlMs: number }
   /** Renewed every third of its TTL. */
   readonly every: number
@@ -52,6 +51,8 @@ class Lease implements HoldLease, RosterMember {
   }
 
   end(): void {
+    // The book's timer stays until a tick finds the book empty: calls one after another
+    // would otherwise stop and start it on every call.
     this.#book.delete(this)
   }
 }
@@ -75,12 +76,6 @@ class LeaseBook {
     return lease
   }
 
-  #drop(lease: Lease): void {
-    // The timer stays until a tick finds the book empty: calls one after another would
-    // otherwise stop and start it on every call.
-    this.#leases.delete(lease)
-  }
-
   #stopIfIdle(): boolean {
     if (this.#leases.size > 0 || this.#timer === undefined) return false
     clearInterval(this.#timer)
@@ -101,11 +96,10 @@ class LeaseBook {
   #renewDue(): void {
     if (this.#stopIfIdle()) return
     for (const lease of this.#leases.members()) {
-      if (!lease.weak) {
+      if (!(lease.owner instanceof WeakRef)) {
         lease.owner = new WeakRef(lease.owner)
-        lease.weak = true
-      } else if ((lease.owner as WeakRef<object>).deref() === undefined) {
-        this.#drop(lease)
+      } else if (lease.owner.deref() === undefined) {
+        lease.end()
         lease.onOwnerGone?.()
         continue
       }
@@ -113,7 +107,7 @@ class LeaseBook {
       lease.ticksLeft = Math.max(1, Math.floor(lease.every / this.#tick))
       renewHold(this.#engine, lease.hold).then(
         (live) => {
-          if (!live) this.#drop(lease)
+          if (!live) lease.end()
         },
         // The store is unreachable: try again at the next renewal (the lease still has two
         // thirds of its TTL to run).

@@ -37,7 +37,7 @@ const usage = {
 const mocks: MockLanguageModelV4[] = []
 
 /** The mock model; with `toolFirst`, every other call asks for the search tool. */
-function mockModel(toolFirst = false): MockLanguageModelV4 {
+export function mockModel(toolFirst = false): MockLanguageModelV4 {
   let calls = 0
   const model = new MockLanguageModelV4({
     provider: 'bench.chat',
@@ -72,7 +72,8 @@ function mockModel(toolFirst = false): MockLanguageModelV4 {
   return model
 }
 
-const noopMiddleware: LanguageModelV4Middleware = {
+/** A middleware that only passes through (the stream through an identity TransformStream). */
+export const noopMiddleware: LanguageModelV4Middleware = {
   specificationVersion: 'v4',
   wrapGenerate: ({ doGenerate }) => doGenerate(),
   wrapStream: async ({ doStream }) => {
