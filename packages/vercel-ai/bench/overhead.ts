@@ -25,6 +25,9 @@ export interface OverheadRow {
 }
 
 const MODEL = 'bench-model'
+/** The context row of the core alone (bench/report.ts explains it). */
+export const CORE_ONLY_ROW =
+  "generateText: the core's beforeModelCall + afterModelCall alone in a middleware, against a no-op middleware"
 const ROUNDS = 9
 const CALLS_PER_ROUND = 200
 const TEXT = 'The quarterly report shows revenue up 12% on the back of the new enterprise tier.'
@@ -80,6 +83,24 @@ export const noopMiddleware: LanguageModelV4Middleware = {
     const started = await doStream()
     return { ...started, stream: started.stream.pipeThrough(new TransformStream()) }
   },
+}
+
+/**
+ * The core alone, no adapter: a middleware that holds and settles through the guard's two
+ * calls and does nothing else (no input sizing, no stop signal, no result mapping). Set
+ * beside the no-op middleware, it shows how much of the adapter's overhead is the core's
+ * guarded call itself inside the SDK, and how much the translation.
+ */
+function coreOnlyMiddleware(guard: ReturnType<KillSwitch['guard']>): LanguageModelV4Middleware {
+  return {
+    specificationVersion: 'v4',
+    async wrapGenerate({ params, model }) {
+      const ticket = await guard.beforeModelCall({ model: MODEL, input: TEXT })
+      const result = await model.doGenerate(params)
+      await guard.afterModelCall(ticket, { usage: { inputTokens: 120, outputTokens: 24 } })
+      return result
+    },
+  }
 }
 
 /** Tools whose execute is wrapped by a function that only awaits it. */
@@ -142,6 +163,11 @@ export async function benchVercelAiOverhead(): Promise<OverheadRow[]> {
   const [noopGenerate, guardedGenerate] = [noop(mockModel()), await guard(mockModel())]
   const [noopStream, guardedStream] = [noop(mockModel()), await guard(mockModel())]
   const [bareModel, guardedModel] = [mockModel(), await guard(mockModel())]
+  const coreAgent = await benchAgent(killSwitches)
+  const coreOnly = wrapLanguageModel({
+    model: mockModel(),
+    middleware: coreOnlyMiddleware(coreAgent.killSwitch.guard(coreAgent.credential)),
+  })
   const [toolModel, guardedToolModel] = [mockModel(true), mockModel(true)]
   const paid = await benchAgent(killSwitches, { search: 0.001 })
   const noopTools = noopWrapped({ search })
@@ -162,6 +188,11 @@ export async function benchVercelAiOverhead(): Promise<OverheadRow[]> {
       name: 'generateText with a paid tool step: guardTools vs a no-op tool wrapper',
       baseline: () => generate(toolModel, noopTools),
       guarded: () => generate(guardedToolModel, guardedTools),
+    },
+    {
+      name: CORE_ONLY_ROW,
+      baseline: () => generate(noopGenerate),
+      guarded: () => generate(coreOnly),
     },
     {
       name: 'generateText (bare model)',
