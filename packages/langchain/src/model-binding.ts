@@ -1,10 +1,16 @@
 // A middleware cannot add a per-call max output tokens, signal or callback in LangChain: the
 // provider reads the limit from the model (`maxTokens`). So the model is rebuilt with a lower
-// limit, then bound to the call's stop signal and to a callback counting what streams (a
-// consumer that stops reading is charged what streamed, not the whole hold).
+// limit, then bound to the call's stop signal and, where tokens can stream, to a callback
+// counting them (a consumer that stops reading is charged what streamed, not the whole hold).
 import type { ModelCall } from '@killswitch/core'
 import { BaseCallbackHandler } from '@langchain/core/callbacks/base'
-import { mergeConfigs, type Runnable, RunnableBinding } from '@langchain/core/runnables'
+import type { Callbacks } from '@langchain/core/callbacks/manager'
+import {
+  mergeConfigs,
+  type Runnable,
+  RunnableBinding,
+  type RunnableConfig,
+} from '@langchain/core/runnables'
 import { deltaText } from './model-io.js'
 
 type Clampable = { maxTokens?: unknown; lc_kwargs: object; constructor: new (f: object) => unknown }
@@ -27,21 +33,49 @@ export function withMaxOutputTokens<T>(model: T, maxOutputTokens: number): T {
 
 /**
  * The model bound to `call` in a RunnableBinding of LangChain's own (createAgent binds tools
- * onto one as onto the model): ChatOpenAI's own `withConfig` turns the config into call
- * options, where callbacks are ignored.
+ * onto one as onto the model, keeping its config factories): ChatOpenAI's own `withConfig`
+ * turns the config into call options, where callbacks are ignored.
  */
 export function bindToCall<T>(model: T, call: ModelCall): T {
-  const config = { signal: call.signal, callbacks: [new KillSwitchOutputCounter(call)] }
   const runnable = model as Runnable
+  const config = { signal: call.signal }
   if (RunnableBinding.isRunnableBinding(runnable)) {
-    return runnable.withConfig(mergeConfigs(runnable.config, config)) as T
+    return new RunnableBinding({
+      bound: runnable.bound,
+      kwargs: runnable.kwargs,
+      config: mergeConfigs(runnable.config, config),
+      configFactories: [...(runnable.configFactories ?? []), counting(call, runnable.bound)],
+    }) as T
   }
   if ('_streamResponseChunks' in runnable) {
-    return new RunnableBinding({ bound: runnable, kwargs: {}, config }) as T
+    const configFactories = [counting(call, runnable)]
+    return new RunnableBinding({ bound: runnable, kwargs: {}, config, configFactories }) as T
   }
-  // Not a chat model (initChatModel's configurable model): it binds itself.
-  return typeof runnable.withConfig === 'function' ? (runnable.withConfig(config) as T) : model
+  // Not a chat model (initChatModel's configurable model): it binds itself, always counted.
+  const callbacks = [new KillSwitchOutputCounter(call)]
+  return typeof runnable.withConfig === 'function'
+    ? (runnable.withConfig({ ...config, callbacks }) as T)
+    : model
 }
+
+/**
+ * The binding's config factory, run with the config the model is invoked with: the counter
+ * joins only where tokens can stream. LangChain streams to callbacks when the run or the
+ * model has some (streamMode 'messages', streamEvents, a tracer, the caller's own), and a
+ * model streams unasked only when it says so (`streaming: true`, as ChatOpenAI). Elsewhere a
+ * counter would only make LangChain build a callback manager, serialize the model and send
+ * run events for nothing: about a tenth of a createAgent turn.
+ */
+function counting(call: ModelCall, chatModel: object) {
+  const model = chatModel as { streaming?: unknown; callbacks?: Callbacks }
+  return (config: RunnableConfig): RunnableConfig =>
+    model.streaming === true || hasHandlers(config.callbacks) || hasHandlers(model.callbacks)
+      ? { callbacks: [new KillSwitchOutputCounter(call)] }
+      : {}
+}
+
+const hasHandlers = (callbacks: Callbacks | undefined) =>
+  (Array.isArray(callbacks) ? callbacks : (callbacks?.handlers ?? [])).length > 0
 
 class KillSwitchOutputCounter extends BaseCallbackHandler {
   name = 'KillSwitchOutputCounter'

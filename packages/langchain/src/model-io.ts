@@ -9,7 +9,7 @@ type Request = { systemMessage?: BaseMessage; messages: BaseMessage[]; tools?: u
 
 /** A createAgent model request as sent: its tools as the JSON schema providers receive. */
 export function modelInput({ systemMessage: system, messages, tools = [] }: Request): unknown {
-  const sent = system !== undefined && system.text !== '' ? [system, ...messages] : messages
+  const sent = system !== undefined && textOf(system) !== '' ? [system, ...messages] : messages
   return { messages: sent.map(providerMessage), tools: tools.map(toolSchema) }
 }
 
@@ -49,10 +49,14 @@ export function toTokenUsage(metadata: UsageMetadata | undefined | null): TokenU
 /** The answer as the core settles it: usage, text and tool calls. */
 export function modelCallResult(message: unknown): ModelCallResult {
   if (!AIMessage.isInstance(message)) return {}
-  // `text` converts the content to standard blocks (tens of µs): plain content is the text.
-  const text = typeof message.content === 'string' ? message.content : message.text
+  const text = textOf(message)
   const toolCalls = message.tool_calls?.map(({ name, args }) => ({ name, args }))
   return { usage: toTokenUsage(message.usage_metadata), text, toolCalls }
+}
+
+/** `text` converts the content to standard blocks (tens of µs): plain content is the text. */
+function textOf(message: BaseMessage): string {
+  return typeof message.content === 'string' ? message.content : message.text
 }
 
 /** The billed text of a streamed chunk: its token, and tool-call argument fragments. */
