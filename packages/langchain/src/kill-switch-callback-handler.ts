@@ -55,13 +55,16 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
     ...[, messages, runId, parentRunId, extra, , metadata]: Args<'handleChatModelStart'>
   ) {
     const input = { messages: messages.flat().map(providerMessage), tools: toolsOf(extra) }
-    await this.#start(runId, parentRunId, metadata, input)
+    const call = await this.guard.startModelCall(this.#request(runId, parentRunId, metadata, input))
+    this.#calls.set(runId, call)
   }
 
   override async handleLLMStart(
     ...[, prompts, runId, parentRunId, extra, , metadata]: Args<'handleLLMStart'>
   ) {
-    await this.#start(runId, parentRunId, metadata, { prompts, tools: toolsOf(extra) })
+    const input = { prompts, tools: toolsOf(extra) }
+    const call = await this.guard.startModelCall(this.#request(runId, parentRunId, metadata, input))
+    this.#calls.set(runId, call)
   }
 
   override async handleLLMNewToken(...[token, , runId, , , fields]: Args<'handleLLMNewToken'>) {
@@ -119,14 +122,11 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
     await this.guard.onError(error, kind) // the core ignores its own refusals
   }
 
-  async #start(runId: string, parentRunId: string | undefined, metadata: Metadata, input: unknown) {
+  /** A model call's request: its identity, its input and its budget scope. */
+  #request(runId: string, parentRunId: string | undefined, metadata: Metadata, input: unknown) {
     // LangChain puts the model's getLsParams() (ls_model_name...) in the run's metadata.
-    const call = await this.guard.startModelCall({
-      ...identityFromLsParams(metadata, this.#setup.naming),
-      input,
-      ...this.#scopeOf(runId, parentRunId, metadata),
-    })
-    this.#calls.set(runId, call)
+    const identity = identityFromLsParams(metadata, this.#setup.naming)
+    return { ...identity, input, ...this.#scopeOf(runId, parentRunId, metadata) }
   }
 
   /** The run's `metadata.killswitch` over the options' scope; by default, the outermost run. */
