@@ -1,15 +1,18 @@
-// Where the middleware's stream counter joins a model call: wherever tokens can stream (the
-// run has callbacks, or the model streams by itself), and nowhere else, since a callback
-// there makes LangChain build a callback manager and send run events for nothing.
+// The model as the middleware hands it to LangChain: the stream counter joins a call wherever
+// tokens can stream (the run has callbacks, or the model streams by itself) and nowhere else,
+// since a callback there makes LangChain build a callback manager and send run events for
+// nothing; a clamped model is rebuilt once per limit, not once per call.
 import { findKillSwitchError, SpendingCapExceededError } from '@killswitch/core'
 import { BaseCallbackHandler } from '@langchain/core/callbacks/base'
 import type { CallbackManagerForLLMRun } from '@langchain/core/callbacks/manager'
 import { AIMessage, type BaseMessage, HumanMessage } from '@langchain/core/messages'
 import type { ChatResult } from '@langchain/core/outputs'
 import { FakeStreamingChatModel } from '@langchain/core/utils/testing'
+import { ChatOpenAI } from '@langchain/openai'
 import { createAgent } from 'langchain'
 import { describe, expect, it } from 'vitest'
 import { killSwitchMiddleware } from './kill-switch-middleware.js'
+import { withMaxOutputTokens } from './model-binding.js'
 import { TEST_MODEL, testAgent } from './testing/test-kit.js'
 
 const question = { messages: [new HumanMessage('Summarise the incident report.')] }
@@ -104,5 +107,23 @@ describe('the middleware stream counter', () => {
     expect(held).toBe(0)
     expect(spent).toBeGreaterThan(0)
     expect(spent).toBeLessThanOrEqual(agent.reserved[0] ?? 0)
+  })
+})
+
+describe('withMaxOutputTokens', () => {
+  it('rebuilds a model once per limit, and leaves a model within the limit as it is', () => {
+    const model = new ChatOpenAI({ model: 'gpt-4o-mini', apiKey: 'sk-test', maxTokens: 4000 })
+    const clamped = withMaxOutputTokens(model, 500)
+
+    expect(clamped).not.toBe(model)
+    expect(clamped.maxTokens).toBe(500)
+    // The same limit again (a budget far from its cap): the rebuilt model and its client.
+    expect(withMaxOutputTokens(model, 500)).toBe(clamped)
+    const lower = withMaxOutputTokens(model, 300)
+    expect(lower).not.toBe(clamped)
+    expect(lower.maxTokens).toBe(300)
+    expect(withMaxOutputTokens(model, 5000)).toBe(model)
+    // The model the user built keeps its own limit.
+    expect(model.maxTokens).toBe(4000)
   })
 })

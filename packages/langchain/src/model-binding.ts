@@ -19,16 +19,27 @@ type Handler = Required<Pick<BaseCallbackHandler, `handle${string}` & keyof Base
 /** The arguments LangChain passes to a callback handler's method `K`. */
 export type Args<K extends keyof Handler> = Parameters<Handler[K]>
 
+/**
+ * Each model's last rebuild, kept while its limit stays the same (the usual case: a budget
+ * far from its cap clamps every call alike): a new ChatOpenAI and its client cost about
+ * 0.1 ms a call. Models are shared by concurrent calls anyway, and their clients too.
+ */
+const rebuilt = new WeakMap<object, { maxOutputTokens: number; model: unknown }>()
+
 /** The model asking for at most `maxOutputTokens`; itself without a `maxTokens` setting. */
 export function withMaxOutputTokens<T>(model: T, maxOutputTokens: number): T {
   const candidate = model as Partial<Clampable> | null
   if (typeof candidate?.lc_kwargs !== 'object' || !('maxTokens' in candidate)) return model
   const current = candidate.maxTokens
   if (typeof current === 'number' && current > 0 && current <= maxOutputTokens) return model
+  const last = rebuilt.get(candidate)
+  if (last?.maxOutputTokens === maxOutputTokens) return last.model as T
   const fields: Record<string, unknown> = { ...candidate.lc_kwargs, maxTokens: maxOutputTokens }
   // ChatOpenAI prefers `maxCompletionTokens` over `maxTokens` when both are given.
   if ('maxCompletionTokens' in fields) fields.maxCompletionTokens = maxOutputTokens
-  return new (candidate as Clampable).constructor(fields) as T
+  const clamped = new (candidate as Clampable).constructor(fields)
+  rebuilt.set(candidate, { maxOutputTokens, model: clamped })
+  return clamped as T
 }
 
 /**
