@@ -1,6 +1,6 @@
 // What the kill switch adds to a Mastra agent run. The target rows ("vs a no-op ...") put
 // each hook beside a no-op hook of the same kind, in the same run: the processor beside a
-// processor with the same five hooks that only pass through, killSwitchModel beside the same
+// processor with the same four hooks that only pass through, killSwitchModel beside the same
 // model wrapped with a pass-through middleware, the tool hooks beside hooks that do nothing.
 // The other rows are context: the bare model, without any hook. Rounds interleave baseline and
 // guarded call by call, and a row is the median of the rounds' medians. The ledger is the
@@ -87,11 +87,10 @@ const oneHop = <T extends { stream: ReadableStream }>(result: T): T => ({
   stream: result.stream.pipeThrough(new TransformStream()),
 })
 
-/** A processor with the kill switch processor's five hooks, each passing through. */
+/** A processor with the kill switch processor's four hooks, each passing through. */
 const noopProcessor = {
   id: 'noop',
   processInputStep: () => undefined,
-  processLLMRequest: () => undefined,
   processOutputStream: async ({ part }) => part,
   processOutputStep: async ({ messageList }) => messageList,
   processOutputResult: async ({ messageList }) => messageList,

@@ -1,21 +1,25 @@
 // The kill switch as a Mastra processor (verified on @mastra/core 1.71), its hooks translated
 // into the core's model-call lifecycle: processInputStep hands Mastra the step's model and tools
-// sent through the guard; processLLMRequest starts the step's call (a refusal ends the run
-// before the model is called); processOutputStream counts output and checks each tool call
-// before Mastra runs it; processOutputStep settles; the next step and processOutputResult end
-// what an error or an abort left open.
+// sent through the guard; each call of that model is a call of the core's, sized from what the
+// provider receives (refused: the step's first part ends the run with a tripwire);
+// processOutputStream counts output and checks each tool call before Mastra runs it;
+// processOutputStep settles; the next step and processOutputResult end what an error left open.
 import { randomUUID } from 'node:crypto'
+import type { LanguageModelV4, LanguageModelV4CallOptions } from '@ai-sdk/provider'
 import {
   type AdapterOptions,
+  type AdapterSetup,
   type AgentGuard,
   adapterSetup,
   BUDGET_SCOPE_KEY,
   type BudgetScope,
   findKillSwitchError,
+  InvalidConfigError,
   type ModelCall,
-  type ModelCallStart,
   mergeBudgetScope,
+  type ProviderLimits,
 } from '@killswitch/core'
+import { modelIdentity } from '@killswitch/vercel-ai'
 import type { Processor, ProcessorContext } from '@mastra/core/processors'
 import type { ChunkType } from '@mastra/core/stream'
 import { toTokenUsage } from './mastra-usage.js'
@@ -32,16 +36,17 @@ import { KILL_SWITCH_PROCESSOR_ID, type KillSwitchTripwireMetadata as M } from '
 export type KillSwitchProcessorOptions = AdapterOptions
 
 type Base = Processor<typeof KILL_SWITCH_PROCESSOR_ID, M>
-type Hooks = `process${'InputStep' | 'LLMRequest' | 'OutputStream' | 'OutputStep' | 'OutputResult'}`
+type Hooks = `process${'InputStep' | 'OutputStream' | 'OutputStep' | 'OutputResult'}`
 /**
- * The kill switch processor and its five hooks.
+ * The kill switch processor and its four hooks.
  *
  * @example
  * const killSwitch: KillSwitchProcessor = killSwitchProcessor({ killSwitch: ks, credential })
  */
 export type KillSwitchProcessor = Base & Required<Pick<Base, Hooks>>
 
-type Method = (options: { abortSignal?: AbortSignal }) => PromiseLike<unknown>
+// A step's model as Mastra calls it (its options have the AI SDK's names in every version).
+type Method = (options: LanguageModelV4CallOptions) => PromiseLike<unknown>
 type Execute = (...args: unknown[]) => unknown
 const SCOPE_FIELD = `requestContext.${BUDGET_SCOPE_KEY}`
 const UNSETTLED = 'the step ended without reporting usage (error or abort)'
@@ -60,7 +65,7 @@ export function killSwitchProcessor(
 ): KillSwitchProcessor & { readonly guard: AgentGuard } {
   const { guard, naming, scope } = adapterSetup(options)
   const runOf = (state: Record<string, unknown>): Run => {
-    state.killswitch ??= new Run(guard)
+    state.killswitch ??= new Run(guard, naming)
     return state.killswitch as Run
   }
   /** Ends the run through Mastra's abort; after a refusal nothing more of it runs. */
@@ -75,54 +80,32 @@ export function killSwitchProcessor(
     description: 'Spending cap, revocation and runaway detection for every model and tool call.',
     guard,
 
-    async processInputStep({ model, tools, modelSettings, ...args }) {
-      const run = runOf(args.state)
-      await run.endOpen()
-      if (run.refusal !== undefined) return refuse(args.abort, run.refusal)
-      const named = model as { modelId?: string; provider?: string }
-      try {
-        const requested = args.requestContext?.get(BUDGET_SCOPE_KEY)
-        run.scope ??= { runId: run.runId, ...mergeBudgetScope(scope, requested, SCOPE_FIELD) }
-      } catch (error) {
-        return stop(run, args.abort, error)
-      }
-      run.request = {
-        model: naming.model ?? String(named.modelId),
-        provider: naming.provider ?? named.provider,
-        input: schemas(tools), // with the prompt at processLLMRequest
-        maxOutputTokens: modelSettings?.maxOutputTokens,
-        ...run.scope,
-      }
-      return run.step(model, tools)
-    },
-
-    // Right before the provider call, after every input processor: a step another processor
-    // aborts holds nothing. The prompt is what the provider reads: it bounds the input.
-    async processLLMRequest({ prompt, state, abort }) {
+    async processInputStep({ model, tools, state, abort, requestContext }) {
       const run = runOf(state)
-      if (run.request === undefined) return undefined
-      run.request = { ...run.request, input: { prompt, tools: run.request.input } }
+      await run.endOpen()
       try {
-        run.sent = false
-        run.call = await guard.startModelCall(run.request)
+        if (run.refusal !== undefined) throw run.refusal
+        const requested = requestContext?.get(BUDGET_SCOPE_KEY)
+        run.scope ??= { runId: randomUUID(), ...mergeBudgetScope(scope, requested, SCOPE_FIELD) }
+        return run.step(model, tools)
       } catch (error) {
         return stop(run, abort, error)
       }
-      return undefined
     },
 
     async processOutputStream({ part, state, abort }) {
       const run = runOf(state)
-      let refusal: unknown
       try {
-        if (part.type !== 'error') return await run.read(part)
-        // The call failed (processOutputStep still runs, without usage): end it now.
-        refusal = await run.end(part.payload.error)
-        if (!findKillSwitchError(refusal)) return part
+        // Refused (a call before the provider was called, a tool): the run ends at this part.
+        if (run.refusal !== undefined) throw run.refusal
+        // A failed call ends now (its processOutputStep has no usage). Mastra ends the run
+        // with the error: a tripwire raised on an error part is dropped.
+        if (part.type === 'error') await run.end(part.payload.error)
+        else await run.read(part)
+        return part
       } catch (error) {
-        refusal = await run.end(error)
+        return stop(run, abort, await run.end(error))
       }
-      return stop(run, abort, refusal)
     },
 
     async processOutputStep({ state, abort, usage, text, toolCalls = [], messageList }) {
@@ -150,18 +133,15 @@ export function killSwitchProcessor(
 
 /** One request (Mastra's per-request processor state): its step's call, and its refusal. */
 class Run {
-  readonly runId = randomUUID()
   scope: BudgetScope | undefined
   call: ModelCall | undefined
-  request: ModelCallStart | undefined // the step's: each retry of Mastra's starts a call
-  sent = false
   readonly streamed = new Set<string>() // tool calls whose arguments streamed as deltas
   refusal: unknown
-  readonly #guard: AgentGuard
 
-  constructor(guard: AgentGuard) {
-    this.#guard = guard
-  }
+  constructor(
+    readonly guard: AgentGuard,
+    readonly naming: AdapterSetup['naming'],
+  ) {}
 
   /** Ends the open call, if any; returns the error the caller must see. */
   end(error: unknown): Promise<unknown> {
@@ -176,7 +156,7 @@ class Run {
   }
 
   /** Counts a chunk's output, and checks a tool call before Mastra executes it. */
-  async read(part: ChunkType): Promise<ChunkType> {
+  async read(part: ChunkType): Promise<void> {
     const call = this.call
     if (part.type === 'text-delta' || part.type === 'reasoning-delta') {
       call?.output({ text: part.payload.text })
@@ -188,50 +168,53 @@ class Run {
       if (!this.streamed.has(toolCallId)) call.output({ text: JSON.stringify(args ?? {}) })
       await call.checkToolCall({ name: toolName, args })
     }
-    return part
   }
 
-  /** The step's model and tools through the guard (a model that cannot be called is left). */
+  /** The step's model and tools through the guard; the model's other members, untouched. */
   step(model: unknown, tools: Record<string, unknown> | undefined) {
-    const { doGenerate, doStream } = model as { doGenerate?: Method; doStream?: Method }
-    const callable = typeof doGenerate === 'function' && typeof doStream === 'function'
+    const { doGenerate, doStream } = (model ?? {}) as Partial<Record<string, Method>>
+    // Mastra 1.71 resolves the model first; one the guard cannot reach is refused (fail closed).
+    if (typeof doGenerate !== 'function' || typeof doStream !== 'function') {
+      throw new InvalidConfigError('model', "The step's model is not a model object.")
+    }
     // Tools without `execute` (client or provider-executed) pass unchanged.
     const guarded = ([name, tool]: [string, unknown]) => {
       const execute = (tool as { execute?: Execute } | null)?.execute
       return [name, execute ? { ...(tool as object), execute: this.#tool(name, execute) } : tool]
     }
     return {
-      // Everything else is read through the prototype: the model itself, untouched.
-      ...(callable && {
-        model: Object.create(model as object, {
-          doGenerate: { value: this.#send(model, doGenerate) },
-          doStream: { value: this.#send(model, doStream) },
-        }),
+      model: Object.create(model as LanguageModelV4, {
+        doGenerate: { value: this.#send(model as LanguageModelV4, doGenerate) },
+        doStream: { value: this.#send(model as LanguageModelV4, doStream) },
       }),
       ...(tools && { tools: Object.fromEntries(Object.entries(tools).map(guarded)) }),
     }
   }
 
-  /** Mastra calls the step's model itself: through the step's call (a retry: a new call). */
-  #send(model: unknown, method: Method) {
-    return async (options: { abortSignal?: AbortSignal }) => {
-      if ((this.call === undefined || this.sent) && this.request) {
-        this.call = await this.#guard.startModelCall(this.request).catch((error) => {
-          throw notRetried(error)
-        })
-      }
-      const call = this.call as ModelCall
-      this.sent = true
+  /** Each call of the model (each of Mastra's retries too) is a call of the core's. */
+  #send(model: LanguageModelV4, method: Method) {
+    return async (options: LanguageModelV4CallOptions) => {
+      let call: ModelCall
       try {
-        return await call.send(({ maxOutputTokens, signal }) => {
-          const caller = options.abortSignal
-          const abortSignal = caller ? AbortSignal.any([caller, signal]) : signal
-          return method.call(model, { ...options, maxOutputTokens, abortSignal })
+        call = await this.guard.startModelCall({
+          ...modelIdentity(model, this.naming),
+          input: { prompt: options.prompt, tools: options.tools },
+          maxOutputTokens: options.maxOutputTokens,
+          ...this.scope,
+          ...(options.abortSignal && { signal: options.abortSignal }),
         })
       } catch (error) {
-        if (this.call === call) this.call = undefined
-        throw notRetried(await call.fail(error))
+        if (!findKillSwitchError(error)) throw error
+        // The provider is not called; Mastra reads this empty stream, processOutputStream trips.
+        this.refusal ??= error
+        return { stream: new ReadableStream({ start: (stream) => stream.close() }) }
       }
+      this.call = call
+      const send = ({ maxOutputTokens, signal }: ProviderLimits) =>
+        method.call(model, { ...options, maxOutputTokens, abortSignal: signal })
+      return call.run(send).catch((error) => {
+        throw notRetried(error)
+      })
     }
   }
 
@@ -242,23 +225,11 @@ class Run {
       if (run.refusal !== undefined) throw run.refusal
       try {
         const request = { name, args: args[0], observe: false, ...run.scope }
-        return await run.#guard.runToolCall(request, () => execute.apply(this, args))
+        return await run.guard.runToolCall(request, () => execute.apply(this, args))
       } catch (error) {
         if (findKillSwitchError(error)) run.refusal ??= error
         throw error
       }
     }
   }
-}
-
-/** What the provider receives of each tool: name, description, schema (not its functions). */
-function schemas(tools: Record<string, unknown> = {}): unknown[] {
-  return Object.entries(tools).map(([name, tool]) => {
-    const { description, parameters, inputSchema } = (tool ?? {}) as {
-      description?: unknown
-      parameters?: { jsonSchema?: unknown }
-      inputSchema?: { jsonSchema?: unknown }
-    }
-    return { name, description, schema: parameters?.jsonSchema ?? inputSchema?.jsonSchema }
-  })
 }

@@ -211,3 +211,30 @@ describe('paid tools priced on the kill switch (createKillSwitch({ toolPrices })
     expect(mock.modelCalls(model)).toBe(0)
   })
 })
+
+describe('killSwitchProcessor: a step model it cannot reach', () => {
+  it('refuses the step with a tripwire (fail closed) rather than letting the calls through', async () => {
+    const setup = await mock.killSwitchWithAgent(1)
+    const processor = killSwitchProcessor({ killSwitch: setup.ks, credential: setup.credential })
+    const tripwires: unknown[] = []
+    const abort = (reason?: string, options?: { metadata?: unknown }) => {
+      tripwires.push({ reason, metadata: options?.metadata })
+      throw new Error('tripwire')
+    }
+    const args = { model: { modelId: 'unresolved' }, tools: {}, state: {}, abort, runId: 'r1' }
+
+    await expect(
+      processor.processInputStep(
+        args as unknown as Parameters<typeof processor.processInputStep>[0],
+      ),
+    ).rejects.toThrow('tripwire')
+
+    expect(tripwires).toEqual([
+      {
+        reason: expect.stringContaining('not a model object'),
+        metadata: expect.objectContaining({ code: 'invalid_config' }),
+      },
+    ])
+    expect((await setup.ks.agents.get(setup.handle)).held).toBe(0)
+  })
+})
