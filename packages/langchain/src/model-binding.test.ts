@@ -2,17 +2,20 @@
 // tokens can stream (the run has callbacks, or the model streams by itself) and nowhere else,
 // since a callback there makes LangChain build a callback manager and send run events for
 // nothing; a clamped model is rebuilt once per limit, not once per call.
+
+import type { ModelCall } from '@killswitch/core'
 import { findKillSwitchError, SpendingCapExceededError } from '@killswitch/core'
 import { BaseCallbackHandler } from '@langchain/core/callbacks/base'
 import type { CallbackManagerForLLMRun } from '@langchain/core/callbacks/manager'
 import { AIMessage, type BaseMessage, HumanMessage } from '@langchain/core/messages'
 import type { ChatResult } from '@langchain/core/outputs'
+import type { RunnableBinding } from '@langchain/core/runnables'
 import { FakeStreamingChatModel } from '@langchain/core/utils/testing'
 import { ChatOpenAI } from '@langchain/openai'
-import { createAgent } from 'langchain'
+import { createAgent, initChatModel } from 'langchain'
 import { describe, expect, it } from 'vitest'
 import { killSwitchMiddleware } from './kill-switch-middleware.js'
-import { withMaxOutputTokens } from './model-binding.js'
+import { bindToCall, withMaxOutputTokens } from './model-binding.js'
 import { TEST_MODEL, testAgent } from './testing/test-kit.js'
 
 const question = { messages: [new HumanMessage('Summarise the incident report.')] }
@@ -107,6 +110,19 @@ describe('the middleware stream counter', () => {
     expect(held).toBe(0)
     expect(spent).toBeGreaterThan(0)
     expect(spent).toBeLessThanOrEqual(agent.reserved[0] ?? 0)
+  })
+})
+
+describe('bindToCall', () => {
+  it("counts initChatModel's configurable model whatever the run, since it may stream by itself", async () => {
+    const model = await initChatModel('openai:gpt-4o-mini', { apiKey: 'sk-test' })
+    const call = { signal: new AbortController().signal } as ModelCall
+    const bound = bindToCall(model, call) as unknown as RunnableBinding<unknown, unknown>
+    const factory = bound.configFactories?.at(-1)
+
+    expect(bound.config.signal).toBe(call.signal)
+    // Invoked without callbacks, the binding still adds the counter.
+    expect((await factory?.({}))?.callbacks).toHaveLength(1)
   })
 })
 

@@ -62,7 +62,7 @@ export function bindToCall<T>(model: T, call: ModelCall): T {
     const configFactories = [counting(call, runnable)]
     return new RunnableBinding({ bound: runnable, kwargs: {}, config, configFactories }) as T
   }
-  // Not a chat model (initChatModel's configurable model): it binds itself, always counted.
+  // Not a chat model: it binds itself, always counted.
   const callbacks = [new KillSwitchOutputCounter(call)]
   return typeof runnable.withConfig === 'function'
     ? (runnable.withConfig({ ...config, callbacks }) as T)
@@ -79,8 +79,10 @@ export function bindToCall<T>(model: T, call: ModelCall): T {
  */
 function counting(call: ModelCall, chatModel: object) {
   const model = chatModel as { streaming?: unknown; callbacks?: Callbacks }
+  // initChatModel's configurable model: what it resolves to is not known here.
+  const streams = model.streaming === true || '_getModelInstance' in model
   return (config: RunnableConfig): RunnableConfig =>
-    model.streaming === true || hasHandlers(config.callbacks) || hasHandlers(model.callbacks)
+    streams || hasHandlers(config.callbacks) || hasHandlers(model.callbacks)
       ? { callbacks: [new KillSwitchOutputCounter(call)] }
       : {}
 }
