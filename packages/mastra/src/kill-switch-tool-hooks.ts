@@ -45,14 +45,10 @@ export function killSwitchToolHooks(options: KillSwitchToolHooksOptions): Requir
 
   return {
     async beforeToolCall({ toolName, input, context }) {
+      const request = { name: toolName, args: input, observe: false, ...scope }
       let ticket: ToolCallTicket
       try {
-        ticket = await guard.beforeToolCall({
-          name: toolName,
-          args: input,
-          observe: false,
-          ...scope,
-        })
+        ticket = await guard.beforeToolCall(request)
       } catch (error) {
         const found = findKillSwitchError(error)
         if (!found) throw error

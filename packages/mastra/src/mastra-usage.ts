@@ -12,18 +12,14 @@ import type { LanguageModelUsage } from '@mastra/core/stream'
  * // { inputTokens: 1200, outputTokens: 300, cacheReadTokens: 1000 }
  */
 export function toTokenUsage(usage: LanguageModelUsage | undefined): TokenUsage | undefined {
-  const {
+  const { inputTokens, outputTokens } = usage ?? {}
+  if (typeof inputTokens !== 'number' || typeof outputTokens !== 'number') return undefined
+  // The other counts as reported: the core believes only sane ones (call-ending.ts).
+  return {
     inputTokens,
     outputTokens,
-    cachedInputTokens,
-    cacheCreationInputTokens,
-    reasoningTokens,
-  } = usage ?? {}
-  if (typeof inputTokens !== 'number' || typeof outputTokens !== 'number') return undefined
-  const mapped: TokenUsage = { inputTokens, outputTokens }
-  if (typeof cachedInputTokens === 'number') mapped.cacheReadTokens = cachedInputTokens
-  if (typeof cacheCreationInputTokens === 'number')
-    mapped.cacheWriteTokens = cacheCreationInputTokens
-  if (typeof reasoningTokens === 'number') mapped.reasoningTokens = reasoningTokens
-  return mapped
+    cacheReadTokens: usage?.cachedInputTokens,
+    cacheWriteTokens: usage?.cacheCreationInputTokens,
+    reasoningTokens: usage?.reasoningTokens,
+  }
 }

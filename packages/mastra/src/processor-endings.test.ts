@@ -212,6 +212,70 @@ describe('paid tools priced on the kill switch (createKillSwitch({ toolPrices })
   })
 })
 
+describe('killSwitchProcessor: where a model call starts and ends', () => {
+  for (const mode of modes) {
+    it(`refuses a revoked agent's call before the provider is called, with a tripwire (${mode})`, async () => {
+      const model = mock.loopingModel()
+      const { ks, handle, agent } = await mock.processorAgent(1, model)
+      await ks.agents.revoke(handle)
+
+      const tripwire =
+        mode === 'generate'
+          ? (await agent.generate('go', { maxSteps: 5 })).tripwire
+          : await agent.stream('go', { maxSteps: 5 }).then(async (stream) => {
+              await stream.consumeStream()
+              return stream.tripwire
+            })
+
+      expect(killSwitchTripwire(tripwire)).toMatchObject({ code: 'agent_revoked', handle })
+      expect(mock.modelCalls(model)).toBe(0)
+      const agentNow = await ks.agents.get(handle)
+      expect(agentNow.held).toBe(0)
+      expect(agentNow.spent).toBe(0)
+    })
+
+    it(`ends the call the caller aborts mid-call, aborting the provider's request (${mode})`, async () => {
+      const controller = new AbortController()
+      const signals: Array<AbortSignal | undefined> = []
+      const looping = mock.loopingModel({
+        midCall: (step) => {
+          if (step === 1) controller.abort(new Error('user cancelled'))
+        },
+      })
+      const model = new MockLanguageModelV4({
+        provider: 'mock',
+        modelId: mock.MODEL_ID,
+        doGenerate: (options) => {
+          signals.push(options.abortSignal)
+          return looping.doGenerate(options)
+        },
+        doStream: (options) => {
+          signals.push(options.abortSignal)
+          return looping.doStream(options)
+        },
+      })
+      const { ks, handle, agent, counter } = await mock.processorAgent(1, model)
+
+      if (mode === 'generate') {
+        await agent
+          .generate('go', { maxSteps: 5, abortSignal: controller.signal })
+          .catch(() => undefined)
+      } else {
+        const stream = await agent.stream('go', { maxSteps: 5, abortSignal: controller.signal })
+        await stream.consumeStream().catch(() => undefined)
+      }
+
+      expect(mock.modelCalls(model)).toBe(2)
+      expect(signals.at(-1)?.aborted).toBe(true)
+      expect(counter.runs).toBe(1)
+      const agentNow = await ks.agents.get(handle)
+      expect(agentNow.held).toBe(0)
+      // The aborted call had left: charged, never released.
+      expect(micros(agentNow.spent)).toBeGreaterThan(micros(mock.STEP_COST_USD))
+    })
+  }
+})
+
 describe('killSwitchProcessor: a step model it cannot reach', () => {
   it('refuses the step with a tripwire (fail closed) rather than letting the calls through', async () => {
     const setup = await mock.killSwitchWithAgent(1)
