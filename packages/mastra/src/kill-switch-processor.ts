@@ -170,7 +170,7 @@ class Run {
     }
   }
 
-  /** The step's model and tools through the guard; the model's other members, untouched. */
+  /** The step's model and tools through the guard. */
   step(model: unknown, tools: Record<string, unknown> | undefined) {
     const { doGenerate, doStream } = (model ?? {}) as Partial<Record<string, Method>>
     // Mastra 1.71 resolves the model first; one the guard cannot reach is refused (fail closed).
@@ -182,11 +182,12 @@ class Run {
       const execute = (tool as { execute?: Execute } | null)?.execute
       return [name, execute ? { ...(tool as object), execute: this.#tool(name, execute) } : tool]
     }
+    // Its other members read through the prototype (plain properties keep Mastra's reads fast).
+    const stepModel = Object.create(model as object)
+    stepModel.doGenerate = this.#send(model as LanguageModelV4, doGenerate)
+    stepModel.doStream = this.#send(model as LanguageModelV4, doStream)
     return {
-      model: Object.create(model as LanguageModelV4, {
-        doGenerate: { value: this.#send(model as LanguageModelV4, doGenerate) },
-        doStream: { value: this.#send(model as LanguageModelV4, doStream) },
-      }),
+      model: stepModel,
       ...(tools && { tools: Object.fromEntries(Object.entries(tools).map(guarded)) }),
     }
   }
