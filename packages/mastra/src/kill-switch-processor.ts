@@ -182,8 +182,9 @@ class Run {
       const execute = (tool as { execute?: Execute } | null)?.execute
       return [name, execute ? { ...(tool as object), execute: this.#tool(name, execute) } : tool]
     }
-    // Its other members read through the prototype (plain properties keep Mastra's reads fast).
-    const stepModel = Object.create(model as object)
+    // Mastra makes a new model object per request: its fields copied under its class (made a
+    // prototype, each would turn every read of Mastra's on the step model slow).
+    const stepModel = Object.assign(Object.create(Object.getPrototypeOf(model)), model)
     stepModel.doGenerate = this.#send(model as LanguageModelV4, doGenerate)
     stepModel.doStream = this.#send(model as LanguageModelV4, doStream)
     return {
