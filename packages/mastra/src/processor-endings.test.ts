@@ -57,6 +57,15 @@ async function ended(agent: Agent, mode: (typeof modes)[number], maxRetries = 0)
   return stream.error
 }
 
+/** Runs the agent to its end, generate or stream, and returns its tripwire. */
+async function tripwireOf(agent: Agent, mode: (typeof modes)[number], abortSignal?: AbortSignal) {
+  const options = { maxSteps: 5, ...(abortSignal ? { abortSignal } : {}) }
+  if (mode === 'generate') return (await agent.generate('go', options)).tripwire
+  const stream = await agent.stream('go', options)
+  await stream.consumeStream()
+  return stream.tripwire
+}
+
 describe('killSwitchProcessor: how a model call ends', () => {
   for (const mode of modes) {
     it(`releases a call the provider refused outright (400), and charges a 500 (${mode})`, async () => {
@@ -125,13 +134,7 @@ describe('killSwitchProcessor: a step another processor aborts', () => {
         }),
       )
 
-      const tripwire =
-        mode === 'generate'
-          ? (await agent.generate('go', { maxSteps: 5 })).tripwire
-          : await agent.stream('go', { maxSteps: 5 }).then(async (stream) => {
-              await stream.consumeStream()
-              return stream.tripwire
-            })
+      const tripwire = await tripwireOf(agent, mode)
 
       expect(tripwire?.processorId).toBe('gate')
       expect(mock.modelCalls(model)).toBe(1)
@@ -219,13 +222,7 @@ describe('killSwitchProcessor: where a model call starts and ends', () => {
       const { ks, handle, agent } = await mock.processorAgent(1, model)
       await ks.agents.revoke(handle)
 
-      const tripwire =
-        mode === 'generate'
-          ? (await agent.generate('go', { maxSteps: 5 })).tripwire
-          : await agent.stream('go', { maxSteps: 5 }).then(async (stream) => {
-              await stream.consumeStream()
-              return stream.tripwire
-            })
+      const tripwire = await tripwireOf(agent, mode)
 
       expect(killSwitchTripwire(tripwire)).toMatchObject({ code: 'agent_revoked', handle })
       expect(mock.modelCalls(model)).toBe(0)
@@ -256,14 +253,7 @@ describe('killSwitchProcessor: where a model call starts and ends', () => {
       })
       const { ks, handle, agent, counter } = await mock.processorAgent(1, model)
 
-      if (mode === 'generate') {
-        await agent
-          .generate('go', { maxSteps: 5, abortSignal: controller.signal })
-          .catch(() => undefined)
-      } else {
-        const stream = await agent.stream('go', { maxSteps: 5, abortSignal: controller.signal })
-        await stream.consumeStream().catch(() => undefined)
-      }
+      await tripwireOf(agent, mode, controller.signal).catch(() => undefined)
 
       expect(mock.modelCalls(model)).toBe(2)
       expect(signals.at(-1)?.aborted).toBe(true)
