@@ -1,13 +1,36 @@
-import { AIMessage, HumanMessage } from '@langchain/core/messages'
+import { inputTokenBound } from '@killswitch/core'
+import { AIMessage, HumanMessage, SystemMessage } from '@langchain/core/messages'
 import { fakeModel } from '@langchain/core/testing'
 import fc from 'fast-check'
 import { createAgent } from 'langchain'
 import { describe, expect, it } from 'vitest'
 import { killSwitchMiddleware } from './kill-switch-middleware.js'
-import { toTokenUsage } from './model-io.js'
+import { modelInput, toTokenUsage } from './model-io.js'
 import { TEST_MODEL, testAgent } from './testing/test-kit.js'
 
 const count = fc.nat({ max: 10_000_000 })
+
+describe('modelInput', () => {
+  const messages = [new HumanMessage('What is in the picture?')]
+  const image = { type: 'image_url', image_url: { url: 'https://example.com/chart.png' } }
+
+  it('sizes a system message without text (an image) as media: bounded by the context window', () => {
+    const systemMessage = new SystemMessage({ content: [image] })
+    const bound = inputTokenBound(modelInput({ systemMessage, messages }), {
+      contextWindow: 128_000,
+    })
+    expect(bound).toBeGreaterThanOrEqual(128_000)
+  })
+
+  it('leaves out the empty system message createAgent passes when it has no prompt', () => {
+    const plain = modelInput({ messages })
+    expect(modelInput({ systemMessage: new SystemMessage(''), messages })).toEqual(plain)
+    expect(modelInput({ systemMessage: new SystemMessage({ content: [] }), messages })).toEqual(
+      plain,
+    )
+    expect(inputTokenBound(plain, { contextWindow: 128_000 })).toBeLessThan(1_000)
+  })
+})
 
 describe('toTokenUsage', () => {
   it('maps every LangChain usage field onto the core field of the same meaning', () => {

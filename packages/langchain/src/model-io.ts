@@ -9,8 +9,17 @@ type Request = { systemMessage?: BaseMessage; messages: BaseMessage[]; tools?: u
 
 /** A createAgent model request as sent: its tools as the JSON schema providers receive. */
 export function modelInput({ systemMessage: system, messages, tools = [] }: Request): unknown {
-  const sent = system !== undefined && textOf(system) !== '' ? [system, ...messages] : messages
+  const sent = system !== undefined && !isEmpty(system) ? [system, ...messages] : messages
   return { messages: sent.map(providerMessage), tools: tools.map(toolSchema) }
+}
+
+/**
+ * createAgent passes an empty system message when it has no prompt. Empty by its content,
+ * not its text: a system message of images or files has no text and still reaches the
+ * provider, so it must be sized (bounded by the context window).
+ */
+function isEmpty({ content }: BaseMessage): boolean {
+  return content === '' || (Array.isArray(content) && content.length === 0)
 }
 
 /** A message as the provider gets it, without LangChain's bookkeeping (ids, metadata). */
