@@ -35,19 +35,13 @@ export type DenialRule = KillSwitchEvents['denied']['rule']
 const STOPPED_RUNS_KEPT = 1_000
 
 /**
- * A monitor's judgement made at once, failing closed as a store call does: whatever it
- * throws that is not a kill switch error refuses the call as the store being unavailable.
+ * What a monitor's judgement made at once throws, failing closed as a store call does:
+ * whatever it throws that is not a kill switch error refuses the call as the store being
+ * unavailable.
  */
-function judgedNow(engine: Engine, judge: () => RunawayVerdict | undefined): RunawayVerdict {
-  let verdict: RunawayVerdict | undefined
-  try {
-    verdict = judge()
-  } catch (error) {
-    if (KillSwitchError.isInstance(error)) throw error
-    throw new StoreUnavailableError(`The ${engine.store.kind} store failed`, { cause: error })
-  }
-  if (!verdict) throw new StoreUnavailableError('The runaway monitor gave no verdict')
-  return verdict
+function judgeFailure(engine: Engine, error: unknown): unknown {
+  if (KillSwitchError.isInstance(error)) return error
+  return new StoreUnavailableError(`The ${engine.store.kind} store failed`, { cause: error })
 }
 
 /** One guard's view of its agent: who it is, whether it may act, and its refusals. */
@@ -270,32 +264,43 @@ export class AgentAccess {
     agent: AgentRecord,
     prepared: PreparedActivity,
     window: readonly ActivityEvent[] | undefined,
+    start = 0,
+    end = window?.length ?? prepared.batch.events.length,
   ): void | Promise<void> {
-    return this.#judgeFrom(0, agent, prepared, window)
+    return this.#judgeFrom(0, agent, prepared, window ?? prepared.batch.events, start, end)
   }
 
-  /** Judges from the `first` observation on: in place until a verdict must be carried out. */
+  /**
+   * Judges from the `first` observation on, against `recorded[start..end)`: in place until
+   * a verdict must be carried out.
+   */
   #judgeFrom(
     first: number,
     agent: AgentRecord,
     prepared: PreparedActivity,
-    window: readonly ActivityEvent[] | undefined,
+    recorded: readonly ActivityEvent[],
+    start: number,
+    end: number,
   ): void | Promise<void> {
     const { observations } = prepared
     const count = observations.length
-    const recorded = window ?? prepared.batch.events
     const engine = this.#engine
     const monitor = engine.monitor
     for (let i = first; i < count; i++) {
       const observation = observations[i] as Observation
-      const end = Math.min(recorded.length, Math.max(1, recorded.length - (count - 1 - i)))
-      if (!monitor.judge) return this.#observeFrom(i, agent, prepared, recorded)
-      const verdict = judgedNow(engine, () =>
-        monitor.judge?.(agent, observation, engine.now(), recorded, end),
-      )
+      // The batch's events are the window's last: this one is `count - 1 - i` from its end.
+      const upTo = Math.min(end, Math.max(start + 1, end - (count - 1 - i)))
+      if (!monitor.judge) return this.#observeFrom(i, agent, prepared, recorded, start, end)
+      let verdict: RunawayVerdict | undefined
+      try {
+        verdict = monitor.judge(agent, observation, engine.now(), recorded, upTo, start)
+      } catch (error) {
+        throw judgeFailure(engine, error)
+      }
+      if (!verdict) throw new StoreUnavailableError('The runaway monitor gave no verdict')
       if (verdict.action !== 'none') {
         return this.#carryOut(agent, observation, verdict).then(() =>
-          this.#judgeFrom(i + 1, agent, prepared, window),
+          this.#judgeFrom(i + 1, agent, prepared, recorded, start, end),
         )
       }
     }
@@ -307,15 +312,17 @@ export class AgentAccess {
     agent: AgentRecord,
     prepared: PreparedActivity,
     recorded: readonly ActivityEvent[],
+    start: number,
+    end: number,
   ): Promise<void> {
     const { observations } = prepared
     const count = observations.length
     const engine = this.#engine
     for (let i = first; i < count; i++) {
       const observation = observations[i] as Observation
-      const end = Math.min(recorded.length, Math.max(1, recorded.length - (count - 1 - i)))
-      // The call (last) is judged against the whole window, without a copy.
-      const upTo = end >= recorded.length ? recorded : recorded.slice(0, end)
+      const last = Math.min(end, Math.max(start + 1, end - (count - 1 - i)))
+      // The whole window is judged without a copy.
+      const upTo = start === 0 && last === recorded.length ? recorded : recorded.slice(start, last)
       const verdict = await storeCall(engine.store, () =>
         engine.monitor.observe(agent, observation, engine.now(), upTo),
       )

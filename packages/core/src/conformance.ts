@@ -18,7 +18,11 @@ import {
 } from './conformance/support.js'
 import type { Store, StoreEvent } from './store.js'
 
-export { type ConformanceStoreOptions, testAgentRecord } from './conformance/support.js'
+export {
+  type ConformanceStoreOptions,
+  reservedWindow,
+  testAgentRecord,
+} from './conformance/support.js'
 
 /** Options of the conformance suite. */
 export interface ConformanceOptions {

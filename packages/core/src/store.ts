@@ -114,8 +114,17 @@ export type ReserveResult =
       expiresAt: number
       /** The window keys (levels) the hold was taken against, besides the agent's cap. */
       levels: readonly string[]
-      /** With `activity` in the request: the agent's activity window after it, newest last. */
-      activity?: ActivityEvent[]
+      /**
+       * With `activity` in the request: the agent's activity window after it, newest last:
+       * `activity[activityStart ?? 0 .. activityEnd ?? activity.length)`. A store may answer
+       * with its own array instead of a copy (the memory store does: a copy of the window
+       * per call was a fifth of what detection cost it): it appends to that array later but
+       * never changes what lies before `activityEnd`, so the bounds keep the window as it
+       * stood at this reserve.
+       */
+      activity?: readonly ActivityEvent[]
+      activityStart?: number
+      activityEnd?: number
     }
   | {
       ok: false

@@ -3,7 +3,7 @@
 // window any process sees must be the window the memory store gives for the same calls.
 import { randomUUID } from 'node:crypto'
 import { type ActivityEvent, memoryStore, type Store } from '@killswitch/core'
-import { testAgentRecord } from '@killswitch/core/conformance'
+import { reservedWindow, testAgentRecord } from '@killswitch/core/conformance'
 import fc from 'fast-check'
 import { Redis } from 'ioredis'
 import { describe, expect, it } from 'vitest'
@@ -61,7 +61,7 @@ async function windows(stores: Store[], handle: string, steps: Step[], keep: num
       activity: { events: batch, keep },
     })
     expect(result.ok).toBe(kind !== 'refused')
-    seen.push(result.ok ? result.activity : undefined)
+    seen.push(reservedWindow(result))
   }
   seen.push(await (stores[0] as Store).recordActivity(handle, [], keep))
   return seen
@@ -207,7 +207,7 @@ describe.each([
         now: NOW,
         activity: { events, keep },
       })
-      return { events, window: result.ok ? result.activity : undefined }
+      return { events, window: reservedWindow(result) }
     }
     // Each process's scripts loaded first (a script Redis lacks is sent again: out of order).
     const warm: { events: ActivityEvent[]; window: ActivityEvent[] | undefined }[] = []

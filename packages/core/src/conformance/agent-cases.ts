@@ -1,8 +1,15 @@
 // Conformance cases for agents, revocation, events, audit, activity windows and marks.
 import { expect, it } from 'vitest'
 import { AgentExistsError, AgentNotFoundError } from '../errors.js'
-import type { Store, StoreEvent } from '../store.js'
-import { entry, type SuiteContext, testAgentRecord, uniqueHandle, waitFor } from './support.js'
+import type { ActivityEvent, ReserveResult, Store, StoreEvent } from '../store.js'
+import {
+  entry,
+  reservedWindow,
+  type SuiteContext,
+  testAgentRecord,
+  uniqueHandle,
+  waitFor,
+} from './support.js'
 
 export function agentCases(context: SuiteContext): void {
   it('creates, gets, finds by credential hash and lists agents', async () => {
@@ -192,6 +199,39 @@ export function agentCases(context: SuiteContext): void {
     expect(window).toHaveLength(10)
     expect(window.map((event) => event.at)).toEqual([15, 16, 17, 18, 19, 20, 21, 22, 23, 24])
     expect(window[9]).toMatchObject({ kind: 'tool_call', tool: 'search', hash: 'h24' })
+  })
+
+  it('answers each reserve with the window as it stood then, whatever is appended after', async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('window')
+    await store.createAgent(testAgentRecord(handle, 1_000_000_000))
+    const keep = 4
+    const appended: number[] = []
+    const answered: { result: ReserveResult; expected: number[] }[] = []
+    // Batches of 1 to 3 events, past several times the window: a store that keeps its own
+    // array and trims it (or starts a new one) must not change a window it answered before.
+    for (let i = 0; i < 24; i++) {
+      const events: ActivityEvent[] = Array.from({ length: 1 + (i % 3) }, (_, j) => ({
+        at: 1_000 + i * 10 + j,
+        kind: 'tool_call',
+        tool: 'search',
+        hash: `h${i}-${j}`,
+      }))
+      appended.push(...events.map((event) => event.at))
+      const result = await store.reserve({
+        handle,
+        holdId: `w${i}`,
+        amountMicros: 1,
+        ttlMs: 60_000,
+        now: 1_000,
+        activity: { events, keep },
+      })
+      answered.push({ result, expected: appended.slice(-keep) })
+      if (i % 4 === 3) await store.recordActivity(handle, [], keep)
+    }
+    for (const { result, expected } of answered) {
+      expect(reservedWindow(result)?.map((event) => event.at)).toEqual(expected)
+    }
   })
 
   it('sets a mark once, for exactly one of many concurrent callers', async () => {

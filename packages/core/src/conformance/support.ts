@@ -1,7 +1,7 @@
 // Shared pieces of the store conformance suite: unique handles, records, entries, waiting.
 import type { AuditEntry } from '../audit.js'
 import { EMPTY_POLICY } from '../policy.js'
-import type { NewAgentRecord, Store } from '../store.js'
+import type { ActivityEvent, NewAgentRecord, ReserveResult, Store } from '../store.js'
 
 /** Options a case may ask the store under test to be opened with (every store has them). */
 export interface ConformanceStoreOptions {
@@ -46,4 +46,13 @@ export async function waitFor(check: () => boolean, timeoutMs = 3_000): Promise<
     await new Promise((resolve) => setTimeout(resolve, 5))
   }
   return check()
+}
+
+/**
+ * The activity window a reserve answered with, as a plain array: `activity[activityStart..
+ * activityEnd)` (a store may answer with its own array and bounds); undefined if refused.
+ */
+export function reservedWindow(result: ReserveResult): ActivityEvent[] | undefined {
+  if (!result.ok || !result.activity) return undefined
+  return result.activity.slice(result.activityStart ?? 0, result.activityEnd)
 }

@@ -423,6 +423,26 @@ describe('createRunawayMonitor', () => {
 })
 
 describe('monitor.judge: what rode on a reserve, judged in place', () => {
+  it("judges a tool call against the store's array from start to end only", async () => {
+    // The memory store answers with its own array and bounds: what lies before `start` is
+    // not in the window and is not counted (4 identical calls: a warning, not 8: revoked).
+    const judgeAt = async (start: number) => {
+      const { agent, monitor } = await setup({ historySize: 8 })
+      const call = search({ q: 'acme' })
+      const result: Observation = { kind: 'tool_result', tool: 'search', ok: true }
+      const log: ActivityEvent[] = []
+      // Eight identical calls, each after the last one's result: the last eight events are
+      // the window (four calls), the rest lies before it.
+      for (let i = 0; i < 15; i++) {
+        const event = monitor.activity?.(agent, i % 2 ? result : call, T0 + i * 1000)?.event
+        if (event) log.push(event)
+      }
+      return monitor.judge?.(agent, call, T0 + 15_000, log, log.length, start)?.action
+    }
+    expect(await judgeAt(7)).toBe('warn')
+    expect(await judgeAt(0)).toBe('revoke')
+  })
+
   it('gives exactly the verdicts observe gives with the window cut at each event', async () => {
     const observation = fc.oneof(
       fc.record({
@@ -457,40 +477,57 @@ describe('monitor.judge: what rode on a reserve, judged in place', () => {
       carried: fc.boolean(),
     })
     await fc.assert(
-      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 80 }), async (steps) => {
-        const runaway = {
-          historySize: 24,
-          spendVelocity: { warnUsd: 5, tripUsd: 12 },
-          errorStreak: { warnAt: 2, tripAt: 4 },
-          noProgress: { warnAt: 2, tripAt: 3 },
-        }
-        const a = await setup(runaway)
-        const b = await setup(runaway)
-        const window: ActivityEvent[] = []
-        let batch: Observation[] = []
-        let now = T0
-        for (const { observation: given, runId, dt, carried } of steps) {
-          now += dt
-          const observation = { ...given, ...(runId ? { runId } : {}) } as Observation
-          batch.push(observation)
-          if (carried && steps.at(-1)?.observation !== given) continue
-          // The batch is written in one store operation, then each event judged in turn.
-          for (const each of batch) {
-            const event = a.monitor.activity?.(a.agent, each, now)?.event
-            if (event) window.push(event)
+      // A short window too, so that what lies before it often matters.
+      fc.asyncProperty(
+        fc.array(step, { minLength: 1, maxLength: 80 }),
+        fc.constantFrom(5, 24),
+        async (steps, size) => {
+          const runaway = {
+            historySize: size,
+            spendVelocity: { warnUsd: 5, tripUsd: 12 },
+            errorStreak: { warnAt: 2, tripAt: 4 },
+            noProgress: { warnAt: 2, tripAt: 3 },
           }
-          if (window.length > 24) window.splice(0, window.length - 24)
-          const written = window.slice()
-          for (let i = 0; i < batch.length; i++) {
-            const end = Math.max(1, written.length - (batch.length - 1 - i))
-            const each = batch[i] as Observation
-            const observed = await a.monitor.observe(a.agent, each, now, written.slice(0, end))
-            const judged = b.monitor.judge?.(b.agent, each, now, written, end)
-            expect(judged).toEqual(observed)
+          const a = await setup(runaway)
+          const b = await setup(runaway)
+          // c reads the memory store's own array (appended to, replaced by a copy of its end
+          // past twice the window) with bounds: the same window, never copied.
+          const c = await setup(runaway)
+          const window: ActivityEvent[] = []
+          let log: ActivityEvent[] = []
+          let batch: Observation[] = []
+          let now = T0
+          for (const { observation: given, runId, dt, carried } of steps) {
+            now += dt
+            const observation = { ...given, ...(runId ? { runId } : {}) } as Observation
+            batch.push(observation)
+            if (carried && steps.at(-1)?.observation !== given) continue
+            // The batch is written in one store operation, then each event judged in turn.
+            const events: ActivityEvent[] = []
+            for (const each of batch) {
+              const event = a.monitor.activity?.(a.agent, each, now)?.event
+              if (event) events.push(event)
+            }
+            window.push(...events)
+            if (window.length > size) window.splice(0, window.length - size)
+            if (log.length + events.length > size * 2)
+              log = log.slice(Math.max(0, log.length - size))
+            log.push(...events)
+            const start = Math.max(0, log.length - size)
+            const written = window.slice()
+            for (let i = 0; i < batch.length; i++) {
+              const end = Math.max(1, written.length - (batch.length - 1 - i))
+              const each = batch[i] as Observation
+              const observed = await a.monitor.observe(a.agent, each, now, written.slice(0, end))
+              const judged = b.monitor.judge?.(b.agent, each, now, written, end)
+              expect(judged).toEqual(observed)
+              const upTo = Math.max(start + 1, log.length - (batch.length - 1 - i))
+              expect(c.monitor.judge?.(c.agent, each, now, log, upTo, start)).toEqual(observed)
+            }
+            batch = []
           }
-          batch = []
-        }
-      }),
+        },
+      ),
       { numRuns: 150 },
     )
   })

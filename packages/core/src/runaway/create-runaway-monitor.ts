@@ -132,13 +132,13 @@ export function createRunawayMonitor(
       const config = resolveRunawayConfig(agent.policy?.runaway)
       const begun = begin(agent, config, observation, now)
       if (begun === undefined || 'action' in begun) return begun ?? none(config)
-      if (recorded) return finish(begun, recorded, recorded.length)
+      if (recorded) return finish(begun, recorded, 0, recorded.length)
       const event = toActivityEvent(observation, now, config)
-      if (!usesWindow(config)) return finish(begun, [event], 1)
+      if (!usesWindow(config)) return finish(begun, [event], 0, 1)
       const stored = await store.recordActivity(agent.handle, event, config.historySize)
       // The store returns the window with this event last; judge this event whatever it did.
       const window = isSameEvent(stored[stored.length - 1], event) ? stored : [...stored, event]
-      return finish(begun, window, window.length)
+      return finish(begun, window, 0, window.length)
     },
 
     judge(
@@ -147,11 +147,12 @@ export function createRunawayMonitor(
       now: number,
       recorded: readonly RunawayEvent[],
       end = recorded.length,
+      start = 0,
     ): RunawayVerdict {
       const config = resolveRunawayConfig(agent.policy?.runaway)
       const begun = begin(agent, config, observation, now)
       if (begun === undefined || 'action' in begun) return begun ?? none(config)
-      return finish(begun, recorded, end)
+      return finish(begun, recorded, start, end)
     },
   }
 
@@ -198,10 +199,15 @@ export function createRunawayMonitor(
   }
 
   /**
-   * Judges an observation whose event is `window[end - 1]` against `window[0..end)` (the
-   * shared window as it stood at that event; read in place, never copied).
+   * Judges an observation whose event is `window[end - 1]` against `window[start..end)`
+   * (the shared window as it stood at that event; read in place, copied only for a tool call).
    */
-  function finish(judging: Judging, window: readonly RunawayEvent[], end: number): RunawayVerdict {
+  function finish(
+    judging: Judging,
+    window: readonly RunawayEvent[],
+    start: number,
+    end: number,
+  ): RunawayVerdict {
     const { agent, config: c, observation, now, state, run } = judging
     const { kind, runId } = observation
     const isCall = kind === 'model_call' || kind === 'tool_call'
@@ -216,7 +222,7 @@ export function createRunawayMonitor(
 
     if (kind === 'tool_call') {
       // The sequence detectors read the window up to the call: it is always the last event.
-      const calls = end === window.length ? window : window.slice(0, end)
+      const calls = start === 0 && end === window.length ? window : window.slice(start, end)
       if (c.repeatedToolCall.enabled) {
         consider(
           pick,
@@ -268,14 +274,15 @@ export function createRunawayMonitor(
     const spends = kind === 'model_result' || kind === 'payment'
     const velocity = c.spendVelocity
     if (velocity.enabled && (spends || (before && holds(velocity.action)))) {
-      consider(pick, state.spendScan.judge(window, now, velocity, end), velocity.action, !spends)
+      const spent = state.spendScan.judge(window, now, velocity, end, start)
+      consider(pick, spent, velocity.action, !spends)
       consider(pick, detectSpendSpike(state.spend.read(now), velocity), velocity.action, !spends)
     }
     const progress = c.noProgress
     if (progress.enabled && (kind === 'model_result' || (before && holds(progress.action)))) {
       consider(
         pick,
-        detectNoProgress(window, now, progress, end),
+        detectNoProgress(window, now, progress, end, start),
         progress.action,
         kind !== 'model_result',
       )
@@ -283,7 +290,8 @@ export function createRunawayMonitor(
     const streak = c.errorStreak
     const failed = kind === 'error' || kind === 'tool_result'
     if (streak.enabled && (failed || (before && holds(streak.action)))) {
-      consider(pick, detectErrorStreak(window, now, streak, end), streak.action, !failed)
+      const streaked = detectErrorStreak(window, now, streak, end, start)
+      consider(pick, streaked, streak.action, !failed)
     }
     if (c.thresholdBreach.enabled && (before || kind === 'model_result')) {
       consider(

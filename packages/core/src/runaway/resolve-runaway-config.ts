@@ -33,11 +33,13 @@ const SECTIONS = [
 export function resolveRunawayConfig(
   config: RunawayConfig | undefined | null,
 ): ResolvedRunawayConfig {
-  if (config === undefined || config === null || isEmpty(config)) return DEFAULT_RUNAWAY_CONFIG
-  // The last settings resolved: a durable store parses a fresh copy of the same settings at
-  // every call, and comparing it costs less than a JSON text and a WeakMap entry per call.
-  if (config === last.config || (last.config !== undefined && sameJson(config, last.config, 0)))
-    return last.resolved
+  if (config === undefined || config === null) return DEFAULT_RUNAWAY_CONFIG
+  // The last settings resolved, first (the guard resolves them several times a call): a
+  // durable store parses a fresh copy of the same settings at every call, and comparing it
+  // costs less than a JSON text and a WeakMap entry per call.
+  if (config === last.config) return last.resolved
+  if (isEmpty(config)) return DEFAULT_RUNAWAY_CONFIG
+  if (last.config !== undefined && sameJson(config, last.config, 0)) return last.resolved
   const cached = byObject.get(config)
   if (cached) return remember(config, cached)
   const text = JSON.stringify(config)

@@ -70,9 +70,9 @@ export interface RunawayMonitor {
   ): Promise<RunawayVerdict>
   /**
    * `observe` of an observation whose event is `recorded[end - 1]` (written by a ledger
-   * operation), judged against `recorded[0..end)` at once: no store round trip, no copy of
-   * the window. The guard judges the results that rode on a call's reserve, then the call,
-   * this way. Optional: without it the guard calls `observe` with a copy of the window.
+   * operation), judged against `recorded[start..end)` at once: no store round trip, no copy
+   * of the window. The guard judges the results that rode on a call's reserve, then the
+   * call, this way. Optional: without it the guard calls `observe` with a copy of the window.
    */
   judge?(
     agent: AgentRecord,
@@ -80,6 +80,7 @@ export interface RunawayMonitor {
     now: number,
     recorded: readonly ActivityEvent[],
     end?: number,
+    start?: number,
   ): RunawayVerdict
   /**
    * The event `observe` would write to the shared window for this observation, and the

@@ -29,4 +29,25 @@ describe('memoryStore', () => {
     await reserve('b', 55_001)
     expect((await store.readAudit('aged')).map((item) => item.at)).toEqual([50_000])
   })
+
+  it('answers a reserve with its own window array and bounds, not a copy a call', async () => {
+    // A copy of the 256-event window per call was a fifth of what detection cost this store.
+    const store = memoryStore()
+    await store.createAgent(testAgentRecord('busy', 1_000_000))
+    const reserve = (i: number) =>
+      store.reserve({
+        handle: 'busy',
+        holdId: `h${i}`,
+        amountMicros: 1,
+        ttlMs: 60_000,
+        now: 1_000,
+        activity: { events: [{ at: 1_000 + i, kind: 'model_call' }], keep: 4 },
+      })
+    const first = await reserve(0)
+    const second = await reserve(1)
+    if (!first.ok || !second.ok) throw new Error('refused')
+    expect(second.activity).toBe(first.activity)
+    expect([first.activityStart, first.activityEnd]).toEqual([0, 1])
+    expect([second.activityStart, second.activityEnd]).toEqual([0, 2])
+  })
 })

@@ -209,13 +209,20 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
 
   const view = (handle: string, now: number) => ledger.sweep(storage, handle, now)
 
-  const recordActivity = (handle: string, events: readonly ActivityEvent[], keep: number) => {
-    const state = agents.get(handle)
-    if (!state) return [...events]
-    state.activity.push(...events)
-    // Trim in batches so that a push is amortised O(1).
-    if (state.activity.length > keep * 2) state.activity.splice(0, state.activity.length - keep)
-    return state.activity.slice(-keep)
+  /**
+   * Appends to the agent's window; answers where the window now lies in `state.activity`.
+   * The array is only ever appended to: past twice the window it is replaced by a copy of
+   * its last `keep` events (amortised O(1) a push), so an array handed out earlier keeps
+   * what it held, and `[start..end)` of it stays the window as it stood then.
+   */
+  const appendActivity = (state: AgentState, events: readonly ActivityEvent[], keep: number) => {
+    let log = state.activity
+    if (log.length + events.length > keep * 2) {
+      log = log.slice(Math.max(0, log.length - keep))
+      state.activity = log
+    }
+    for (const event of events) log.push(event)
+    return { log, start: Math.max(0, log.length - keep), end: log.length }
   }
 
   const store: Store = {
@@ -278,12 +285,16 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       // After the transition (which validated request.now), as the sqlite store does it.
       pruneAudit(request.now)
       // In the same synchronous step: the window is recorded only for a granted hold.
-      if (result.ok && request.activity) {
-        result.activity = recordActivity(
-          request.handle,
+      const state = result.ok && request.activity ? agents.get(request.handle) : undefined
+      if (result.ok && request.activity && state) {
+        const { log, start, end } = appendActivity(
+          state,
           request.activity.events,
           request.activity.keep,
         )
+        result.activity = log
+        result.activityStart = start
+        result.activityEnd = end
       }
       return result
     },
@@ -323,11 +334,12 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     },
 
     async recordActivity(handle, events, keep) {
-      return recordActivity(
-        handle,
-        Array.isArray(events) ? events : [events as ActivityEvent],
-        keep,
-      )
+      const batch: readonly ActivityEvent[] = Array.isArray(events) ? events : [events]
+      const state = agents.get(handle)
+      if (!state) return [...batch]
+      // A copy here: the window's reader may keep it (the reserve's answer gives bounds).
+      const { log, start } = appendActivity(state, batch, keep)
+      return log.slice(start)
     },
 
     async markOnce(handle, key) {

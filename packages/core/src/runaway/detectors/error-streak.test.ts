@@ -77,4 +77,15 @@ describe('detectErrorStreak', () => {
   it('forgets failures older than windowMs', () => {
     expect(judge(failedCalls(10), { ...config, windowMs: 5_000 }).status).toBe('warn')
   })
+
+  it('judges window[start..end) only: what lies before start is not the window', () => {
+    // A store's own array, read with bounds: 4 failures before the window and 6 in it.
+    const events = failedCalls(10)
+    const now = (events.at(-1) as ActivityEvent).at
+    expect(detectErrorStreak(events, now, config, events.length, 8)).toMatchObject({
+      status: 'warn',
+      evidence: { failures: 6 },
+    })
+    expect(detectErrorStreak(events, now, config, events.length, 0).status).toBe('trip')
+  })
 })

@@ -14,7 +14,7 @@ const OK = okFinding(ERROR_STREAK)
 /**
  * Counts the agent's failures (`error` events and failed tool results) since its last
  * success (a model result or a successful tool result) within `windowMs`. Calls that have
- * not finished yet neither break nor extend the streak. With `end`, judges `window[0..end)`
+ * not finished yet neither break nor extend the streak. With `end`, judges `window[start..end)`
  * without a copy.
  *
  * @example
@@ -25,11 +25,12 @@ export function detectErrorStreak(
   now: number,
   config: ResolvedRunawayConfig['errorStreak'],
   end = window.length,
+  start = 0,
 ): DetectorFinding {
   const since = now - config.windowMs
   let failures = 0
   let first = end
-  for (let i = end - 1; i >= 0; i--) {
+  for (let i = end - 1; i >= start; i--) {
     const event = window[i] as ActivityEvent
     if (event.at <= since) {
       if (event.at <= since - CLOCK_SKEW_MS) break

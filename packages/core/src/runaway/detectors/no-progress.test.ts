@@ -30,6 +30,17 @@ describe('detectNoProgress', () => {
     })
   })
 
+  it('judges window[start..end) only: what lies before start is not the window', () => {
+    const events = steps(Array.from({ length: 5 }, () => 'I will try again.'))
+    const now = (events.at(-1) as ActivityEvent).at
+    expect(detectNoProgress(events, now, config, events.length, 0).status).toBe('trip')
+    // The first two repeats lie before the window: three are left in it.
+    expect(detectNoProgress(events, now, config, events.length, 4)).toMatchObject({
+      status: 'warn',
+      evidence: { count: 3 },
+    })
+  })
+
   it('counts repeats that alternate with other outputs', () => {
     expect(judge(steps(['x', 'y', 'x', 'y', 'x', 'y', 'x', 'y', 'x'])).status).toBe('trip')
   })

@@ -18,7 +18,7 @@ const OK = okFinding(NO_PROGRESS)
  * Finds the latest model result with an output hash in the scope of the window's last
  * event (its run, or the whole agent without a run id) and counts how many of the last
  * `withinResults` results within `windowMs` have that same hash, itself included. With
- * `end`, judges `window[0..end)` without a copy.
+ * `end` (and `start`), judges `window[start..end)` without a copy.
  *
  * @example
  * detectNoProgress(window, now, DEFAULT_RUNAWAY_CONFIG.noProgress).status // 'trip' at 5 identical outputs
@@ -28,6 +28,7 @@ export function detectNoProgress(
   now: number,
   config: ResolvedRunawayConfig['noProgress'],
   end = window.length,
+  start = 0,
 ): DetectorFinding {
   const last = window[end - 1]
   if (last?.runId === undefined) return OK
@@ -37,7 +38,7 @@ export function detectNoProgress(
   let seen = 0
   let count = 0
   let first = end
-  for (let i = end - 1; i >= 0 && seen < config.withinResults; i--) {
+  for (let i = end - 1; i >= start && seen < config.withinResults; i--) {
     const event = window[i] as ActivityEvent
     if (event.at <= since) {
       if (event.at <= since - CLOCK_SKEW_MS) break

@@ -23,9 +23,10 @@ const step = fc.record({
     }),
     { minLength: 1, maxLength: 5 },
   ),
-  // How the window comes back: a slice of the store's events (memory, sqlite's mirror), or
-  // parsed afresh (Redis without a mirror): new objects.
-  fresh: fc.boolean(),
+  // How the window comes back: a copy of the store's events (sqlite's mirror), parsed
+  // afresh (Redis without a mirror: new objects), or the store's own array with bounds (the
+  // memory store: appended to, and replaced by a copy of its end past twice the window).
+  shape: fc.constantFrom('slice', 'fresh', 'live'),
   // The results judged before the call, each at the window as it stood at its event.
   judgedAt: fc.integer({ min: 0, max: 4 }),
   later: fc.integer({ min: 0, max: 3_000 }),
@@ -42,34 +43,45 @@ describe('SpendVelocityScan', () => {
           const config = { ...DEFAULT_RUNAWAY_CONFIG.spendVelocity, windowMs }
           const scan = new SpendVelocityScan()
           const stored: ActivityEvent[] = []
+          let log: ActivityEvent[] = []
           let clock = T0
           let now = T0
-          for (const { events, fresh, judgedAt, later } of steps) {
-            for (const { kind, dt, dollars } of events) {
+          for (const { events, shape, judgedAt, later } of steps) {
+            const batch = events.map(({ kind, dt, dollars }): ActivityEvent => {
               clock += dt
               const micros = usd(dollars)
-              stored.push(
-                kind === 'model_result'
-                  ? modelResult(clock, { micros })
-                  : kind === 'spend'
-                    ? spend(clock, micros)
-                    : kind === 'error'
-                      ? { at: clock, kind: 'error', ok: false }
-                      : modelCall(clock),
-              )
-            }
+              return kind === 'model_result'
+                ? modelResult(clock, { micros })
+                : kind === 'spend'
+                  ? spend(clock, micros)
+                  : kind === 'error'
+                    ? { at: clock, kind: 'error', ok: false }
+                    : modelCall(clock)
+            })
+            stored.push(...batch)
             if (stored.length > keep) stored.splice(0, stored.length - keep)
-            const window = fresh ? stored.map((event) => ({ ...event })) : stored.slice()
+            if (log.length + batch.length > keep * 2)
+              log = log.slice(Math.max(0, log.length - keep))
+            log.push(...batch)
+            const live = shape === 'live'
+            const window = live
+              ? log
+              : shape === 'fresh'
+                ? stored.map((event) => ({ ...event }))
+                : stored.slice()
+            const start = live ? Math.max(0, log.length - keep) : 0
             now = Math.max(now, clock) + later
             // Each of the batch's events judged in order, then the whole window.
-            const first = Math.max(1, window.length - Math.min(judgedAt, events.length - 1))
-            for (let end = first; end <= window.length; end++) {
-              expect(scan.judge(window, now, config, end)).toEqual(
-                detectSpendVelocity(window, now, config, end),
-              )
+            const last = window.length
+            const first = Math.max(start + 1, last - Math.min(judgedAt, events.length - 1))
+            for (let end = first; end <= last; end++) {
+              const expected = detectSpendVelocity(window.slice(start, end), now, config)
+              expect(scan.judge(window, now, config, end, start)).toEqual(expected)
+              expect(detectSpendVelocity(window, now, config, end, start)).toEqual(expected)
               // The sum itself, not only the status it gives: warned from $0, the detector's
               // evidence says what it summed.
-              const all = detectSpendVelocity(window, now, { ...config, warnUsd: 0 }, end)
+              const zero = { ...config, warnUsd: 0 }
+              const all = detectSpendVelocity(window.slice(start, end), now, zero)
               expect(toUsd(scan.spentMicros)).toBe(all.evidence?.spentUsd)
             }
           }

@@ -17,8 +17,8 @@ const OK = okFinding(SPEND_VELOCITY)
  * Sums the agent's spend (model results' cost and `spend` events) within `windowMs`. The
  * window holds the agent's last `historySize` events: if it overflows within `windowMs`
  * the sum is a lower bound, so a trip is never a false one (and call-rate catches the
- * flood that overflowed it). With `end`, judges `window[0..end)` (the window as it stood at
- * an earlier event of it) without a copy.
+ * flood that overflowed it). With `start` and `end`, judges `window[start..end)` (the window
+ * as it stood at an earlier event of it) without a copy.
  *
  * @example
  * detectSpendVelocity(window, now, { enabled: true, warnUsd: 10, tripUsd: 25, windowMs: 60_000, action: 'revoke' })
@@ -28,9 +28,10 @@ export function detectSpendVelocity(
   now: number,
   config: ResolvedRunawayConfig['spendVelocity'],
   end = window.length,
+  start = 0,
 ): DetectorFinding {
   const sum = { micros: 0, charges: 0, oldest: now, stopped: false }
-  sumSpend(sum, window, 0, end, now - config.windowMs)
+  sumSpend(sum, window, start, end, now - config.windowMs)
   return findingOf(sum, now, config)
 }
 
@@ -46,7 +47,7 @@ export function detectSpendVelocity(
 export class SpendVelocityScan {
   /** The window last read (kept while it may be read again); undefined: scan afresh. */
   #window: readonly ActivityEvent[] | undefined
-  /** How far it was read: `#window[0..#end)`. */
+  /** How far it was read: `#window[..#end)`. */
   #end = 0
   /** The first event of it after the time window's start; the sum covers `[#lo..#end)`. */
   #lo = 0
@@ -64,24 +65,34 @@ export class SpendVelocityScan {
     now: number,
     config: ResolvedRunawayConfig['spendVelocity'],
     end = window.length,
+    start = 0,
   ): DetectorFinding {
     const since = now - config.windowMs
-    if (!this.#moveTo(window, end, now, config.windowMs)) this.#scan(window, end, since)
+    if (!this.#moveTo(window, start, end, now, config.windowMs)) {
+      this.#scan(window, start, end, since)
+    }
     this.#now = now
     this.#windowMs = config.windowMs
     const status = statusOf(this.#micros, toMicros(config.warnUsd), toMicros(config.tripUsd))
     // Rare: the evidence (charges, the first one's time) comes from a scan of its own.
-    return status === 'ok' ? OK : detectSpendVelocity(window, now, config, end)
+    return status === 'ok' ? OK : detectSpendVelocity(window, now, config, end, start)
   }
 
-  /** Moves the sum onto `window[0..end)` at `now` from the last one; false if it cannot. */
-  #moveTo(window: readonly ActivityEvent[], end: number, now: number, windowMs: number): boolean {
+  /** Moves the sum onto `window[start..end)` at `now` from the last one; false if it cannot. */
+  #moveTo(
+    window: readonly ActivityEvent[],
+    start: number,
+    end: number,
+    now: number,
+    windowMs: number,
+  ): boolean {
     const last = this.#window
     if (last === undefined || windowMs !== this.#windowMs || now < this.#now) return false
     const lastEvent = last[this.#end - 1]
-    // Where the last read ended, in this window: the events after it are new.
+    // Where the last read ended, in this window: the events after it are new. More new
+    // events than the window holds: scanned afresh.
     let from = -1
-    for (let i = end - 1; i >= 0 && i >= end - MAX_NEW_EVENTS; i--) {
+    for (let i = end - 1; i >= start && i >= end - MAX_NEW_EVENTS; i--) {
       if (window[i] === lastEvent) {
         from = i + 1
         break
@@ -99,11 +110,13 @@ export class SpendVelocityScan {
       if (at < previous) return false
       previous = at
     }
-    // Events the store trimmed from the front since: what of them was summed goes.
+    // Events the store trimmed from the front since, or that the window's start has passed
+    // (the same array, read further on): what of them was summed goes.
     let micros = this.#micros
     let lo = this.#lo
     for (; lo < shift; lo++) micros -= charge(last[lo] as ActivityEvent)
     lo -= shift
+    for (; lo < start; lo++) micros -= charge(window[lo] as ActivityEvent)
     for (let i = from; i < end; i++) micros += charge(window[i] as ActivityEvent)
     // Charges older than the time window go (in time order, they are the first ones).
     const since = now - windowMs
@@ -114,16 +127,16 @@ export class SpendVelocityScan {
   }
 
   /** Sums afresh; keeps the sum for next time only if the window is in time order. */
-  #scan(window: readonly ActivityEvent[], end: number, since: number): void {
+  #scan(window: readonly ActivityEvent[], start: number, end: number, since: number): void {
     const sum = { micros: 0, charges: 0, oldest: 0, stopped: false }
-    sumSpend(sum, window, 0, end, since)
+    sumSpend(sum, window, start, end, since)
     this.#micros = sum.micros
     // In time order the charges after `since` are a suffix, `[lo..end)`: the one the scan
     // summed. Out of order (clocks of several processes), no sum is kept.
     let lo = end
-    for (let i = end - 1; i >= 0; i--) {
+    for (let i = end - 1; i >= start; i--) {
       const at = (window[i] as ActivityEvent).at
-      if (i > 0 && (window[i - 1] as ActivityEvent).at > at) {
+      if (i > start && (window[i - 1] as ActivityEvent).at > at) {
         this.#window = undefined
         return
       }
