@@ -134,6 +134,13 @@ describe('resolveRunawayConfig', () => {
         expect(resolveRunawayConfig(copy(a))).toEqual(expected(a))
         expect(resolveRunawayConfig(copy(b))).toEqual(expected(b))
         expect(resolveRunawayConfig(copy(a))).toEqual(expected(a))
+        // And the same objects again, taking turns (agents of one process): each its own.
+        const [kept, other] = [copy(a), copy(b)]
+        for (let turn = 0; turn < 2; turn++) {
+          expect(resolveRunawayConfig(kept)).toEqual(expected(a))
+          expect(resolveRunawayConfig(other)).toEqual(expected(b))
+          expect(resolveRunawayConfig(copy(b))).toEqual(expected(b))
+        }
       }),
       { numRuns: 300 },
     )

@@ -34,14 +34,18 @@ export function resolveRunawayConfig(
   config: RunawayConfig | undefined | null,
 ): ResolvedRunawayConfig {
   if (config === undefined || config === null) return DEFAULT_RUNAWAY_CONFIG
-  // The last settings resolved, first (the guard resolves them several times a call): a
-  // durable store parses a fresh copy of the same settings at every call, and comparing it
-  // costs less than a JSON text and a WeakMap entry per call.
+  // The last settings resolved, first: the guard resolves them several times a call.
   if (config === last.config) return last.resolved
   if (isEmpty(config)) return DEFAULT_RUNAWAY_CONFIG
-  if (last.config !== undefined && sameJson(config, last.config, 0)) return last.resolved
+  // Settings seen before (several agents in one process take turns as the last).
   const cached = byObject.get(config)
   if (cached) return remember(config, cached)
+  // A durable store parses a fresh copy of the same settings at every call: comparing it
+  // with the last costs less than a JSON text and a WeakMap entry per call. Remembered as
+  // the last, so that its next resolves are an identity check.
+  if (last.config !== undefined && sameJson(config, last.config, 0)) {
+    return remember(config, last.resolved)
+  }
   const text = JSON.stringify(config)
   let resolved = byText.get(text)
   if (!resolved) {
@@ -53,13 +57,14 @@ export function resolveRunawayConfig(
   return remember(config, resolved)
 }
 
-let last: { config: RunawayConfig | undefined; resolved: ResolvedRunawayConfig } = {
+const last: { config: RunawayConfig | undefined; resolved: ResolvedRunawayConfig } = {
   config: undefined,
   resolved: DEFAULT_RUNAWAY_CONFIG,
 }
 
 function remember(config: RunawayConfig, resolved: ResolvedRunawayConfig): ResolvedRunawayConfig {
-  last = { config, resolved }
+  last.config = config
+  last.resolved = resolved
   return resolved
 }
 
