@@ -50,4 +50,30 @@ describe('memoryStore', () => {
     expect([first.activityStart, first.activityEnd]).toEqual([0, 1])
     expect([second.activityStart, second.activityEnd]).toEqual([0, 2])
   })
+
+  it('keeps a lapsed hold for its late settle however many holds finish meanwhile', async () => {
+    const store = memoryStore()
+    await store.createAgent(testAgentRecord('late', 1_000_000_000))
+    const hold = { handle: 'late', holdId: 'slow', amountMicros: 5_000, ttlMs: 1_000 }
+    await store.reserve({ ...hold, now: 1_000 })
+    // 25,000 calls after its lease ended (more than any count of finished holds kept): the
+    // lapse charges it whole; the others turn over.
+    for (let i = 0; i < 25_000; i++) {
+      const call = { handle: 'late', holdId: `h${i}`, now: 10_000 + i }
+      await store.reserve({ ...call, amountMicros: 10, ttlMs: 60_000 })
+      await store.settle({ ...call, costMicros: 10 })
+    }
+    expect(await store.getAgent('late', 40_000)).toMatchObject({ unreconciledMicros: 5_000 })
+    const late = await store.settle({ ...hold, costMicros: 2_000, now: 40_000 })
+    expect(late.outcome).toBe('corrected')
+    expect(late.agent).toMatchObject({ spentMicros: 25_000 * 10 + 2_000, unreconciledMicros: 0 })
+    // A settle repeated soon after is known: not charged again.
+    const again = await store.settle({
+      handle: 'late',
+      holdId: 'h24999',
+      costMicros: 10,
+      now: 40_001,
+    })
+    expect(again.outcome).toBe('duplicate')
+  })
 })

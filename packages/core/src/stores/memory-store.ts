@@ -41,11 +41,13 @@ interface AgentState {
   /** Earliest expiry among `live` (or earlier), so most operations skip the scan. */
   nextExpiry: number
   /**
-   * Finished holds, for idempotent settle and release, in two generations: once `finished`
-   * is full it becomes `older` (the previous older is dropped). Bounded, with no copy.
+   * Settled and released holds, for a repeated settle or release, in two generations: once
+   * `finished` is full it becomes `older` (the previous older is dropped). Bounded, no copy.
    */
   finished: Map<string, HoldRecord>
   older: Map<string, HoldRecord>
+  /** Lapsed holds (charged whole), kept apart for a late settle to correct: oldest go first. */
+  lapsed: Map<string, HoldRecord>
   audit: AuditEntry[]
   /** The seq of the next audit entry. */
   auditSeq: number
@@ -53,7 +55,18 @@ interface AgentState {
   marks: Set<string>
 }
 
-const FINISHED_HOLDS_KEPT = 10_000
+/**
+ * Settled and released holds kept per generation. In one process nothing settles a hold
+ * twice but a caller's own mistake (the guard settles once, and this store never fails a
+ * settle it applied), so a short memory will do: short enough that a hold record dies young
+ * (kept for 10,000 calls, each was copied by two garbage collections: 9% of a guarded call).
+ */
+const FINISHED_HOLDS_KEPT = 512
+/**
+ * Lapsed holds kept per agent for a late settle to correct. Lapses are rare (a call outlived
+ * its lease), and kept apart from the finished holds a busy agent turns over in a second.
+ */
+const LAPSED_HOLDS_KEPT = 10_000
 const AUDIT_TRIM_BATCH = 1_024
 /** Audit entries pruned for age per pass, over every agent: small, like the sqlite store's. */
 const AUDIT_PRUNE_BATCH = 256
@@ -134,7 +147,12 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     hold: (handle, holdId) => {
       const state = agents.get(handle)
       if (!state) return undefined
-      return state.live.get(holdId) ?? state.finished.get(holdId) ?? state.older.get(holdId)
+      return (
+        state.live.get(holdId) ??
+        state.finished.get(holdId) ??
+        state.older.get(holdId) ??
+        state.lapsed.get(holdId)
+      )
     },
     saveHold: (handle, hold) => {
       const state = agents.get(handle)
@@ -146,10 +164,17 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
         if (hold.expiresAt < state.nextExpiry) state.nextExpiry = hold.expiresAt
         return
       }
-      // Ended now: it was live, or it ended before (a lapse settled late) in a generation.
-      if (!state.live.delete(hold.id)) {
+      // Ended now: it was live, or it ended before (a lapse settled late).
+      if (!state.live.delete(hold.id) && !state.lapsed.delete(hold.id)) {
         state.finished.delete(hold.id)
         state.older.delete(hold.id)
+      }
+      if (hold.state === 'lapsed') {
+        state.lapsed.set(hold.id, hold)
+        if (state.lapsed.size > LAPSED_HOLDS_KEPT) {
+          state.lapsed.delete(state.lapsed.keys().next().value as string)
+        }
+        return
       }
       state.finished.set(hold.id, hold)
       if (state.finished.size >= FINISHED_HOLDS_KEPT) {
@@ -245,6 +270,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
         nextExpiry: Number.POSITIVE_INFINITY,
         finished: new Map(),
         older: new Map(),
+        lapsed: new Map(),
         audit: [],
         auditSeq: 1,
         activity: [],
