@@ -15,19 +15,16 @@ describe('an unreachable provider', () => {
       runaway: false,
     })
     const errors: unknown[] = []
-    // A port that is closed once the gateway listens: nothing is there, the connection is
-    // refused. Held until then, so that the gateway's own port 0 cannot be given the same
-    // port (the upstream would then be the gateway itself, answering 401).
-    const probe = createServer()
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
-    const { port } = probe.address() as AddressInfo
+    // Port 2: below the range the system hands out for port 0, so no server of this or a
+    // parallel test file can be given it (a port freed by a probe could be, and the
+    // "provider" then answered 401), and not one of fetch's blocked ports (1 is: refused
+    // before any connection); nothing listens there: the connection is refused.
     const gateway = await startGateway({
       killSwitch: ks,
       port: 0,
-      env: { OPENAI_API_KEY: 'sk-unused', OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1` },
+      env: { OPENAI_API_KEY: 'sk-unused', OPENAI_BASE_URL: 'http://127.0.0.1:2/v1' },
       onError: (error) => errors.push(error),
     })
-    await new Promise((resolve) => probe.close(resolve))
     try {
       const agent = await ks.agents.create({ handle: 'offline', spendingCap: 1 })
       const client = new OpenAI({
