@@ -40,6 +40,34 @@ describe('budget windows', () => {
     )
   })
 
+  it('contains now in the hour the clocks went back, in both of its passes', () => {
+    // Paris, 2075-10-27: 03:00 CEST (01:00Z) became 02:00 CET; 02:00-02:59 came twice.
+    for (const iso of ['2075-10-27T00:00:00Z', '2075-10-27T00:59:59Z', '2075-10-27T01:30:00Z']) {
+      const now = at(iso)
+      for (const per of ['minute', 'hour'] as const) {
+        const start = windowStart(per, now, 'Europe/Paris')
+        const end = windowEnd(per, now, 'Europe/Paris') as number
+        expect(start).toBeLessThanOrEqual(now)
+        expect(end).toBeGreaterThan(now)
+        expect(windowStart(per, end, 'Europe/Paris')).toBe(end)
+      }
+    }
+    // The first pass's minute starts at its own instant, not at the second pass's.
+    expect(windowStart('minute', at('2075-10-27T00:00:00Z'), 'Europe/Paris')).toBe(
+      at('2075-10-27T00:00:00Z'),
+    )
+  })
+
+  it('ends a window whose end the clocks jumped over at the jump', () => {
+    // New York, 2072-03-13: 02:00 EST (07:00Z) became 03:00 EDT; 02:00 never came.
+    const now = at('2072-03-13T06:00:00Z') // 01:00 EST
+    expect(windowStart('hour', now, 'America/New_York')).toBe(now)
+    expect(windowEnd('hour', now, 'America/New_York')).toBe(at('2072-03-13T07:00:00Z'))
+    expect(windowStart('hour', at('2072-03-13T07:00:00Z'), 'America/New_York')).toBe(
+      at('2072-03-13T07:00:00Z'),
+    )
+  })
+
   it('always contains now: start <= now < end, and the end is the next start', () => {
     fc.assert(
       fc.property(

@@ -85,15 +85,32 @@ function toUtc(local: number, timeZone: string | undefined): number {
 /** The start (UTC ms) of the window of `per` that contains `now`. */
 export function windowStart(per: WindowPer, now: number, timeZone?: string): number {
   if (per === 'lifetime') return 0
-  const local = now + offsetMinutes(now, timeZone) * MINUTE
-  return toUtc(localStart(per, local), timeZone)
+  const offset = offsetMinutes(now, timeZone)
+  const local = localStart(per, now + offset * MINUTE)
+  const guess = toUtc(local, timeZone)
+  // The clocks went back and read the start twice: the latest reading not after now (else
+  // the start could lie after now: seen at the end of daylight saving time in Paris).
+  const reading = local - offset * MINUTE
+  const later = reading <= now && (guess > now || reading > guess)
+  return reading !== guess && later && isReading(reading, offset, timeZone) ? reading : guess
 }
 
 /** When the window of `per` containing `now` ends (UTC ms); undefined for `lifetime`. */
 export function windowEnd(per: WindowPer, now: number, timeZone?: string): number | undefined {
   if (per === 'lifetime') return undefined
-  const local = now + offsetMinutes(now, timeZone) * MINUTE
-  return toUtc(nextLocalStart(per, localStart(per, local)), timeZone)
+  const offset = offsetMinutes(now, timeZone)
+  const local = nextLocalStart(per, localStart(per, now + offset * MINUTE))
+  const guess = toUtc(local, timeZone)
+  // In now's offset the clock reads the end after now: that is the end when the clocks
+  // jumped over it (spring forward), or its first reading when they went back.
+  const reading = local - offset * MINUTE
+  if (guess <= now) return reading
+  return reading < guess && isReading(reading, offset, timeZone) ? reading : guess
+}
+
+/** Whether the zone's offset at `instant` is `offset` (the clock then read instant + offset). */
+function isReading(instant: number, offset: number, timeZone: string | undefined): boolean {
+  return offsetMinutes(instant, timeZone) === offset
 }
 
 /** True when `timeZone` is an IANA zone this runtime knows. */
