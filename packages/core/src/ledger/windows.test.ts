@@ -58,6 +58,15 @@ describe('budget windows', () => {
     )
   })
 
+  it('starts a day whose midnight the clocks jumped over at the jump', () => {
+    // Santiago, 2078-09-04: 00:00 (-04, 04:00Z) became 01:00 (-03); that midnight never came.
+    const zone = 'America/Santiago'
+    const jump = at('2078-09-04T04:00:00Z')
+    expect(windowEnd('day', at('2078-09-03T06:33:29Z'), zone)).toBe(jump)
+    expect(windowStart('day', jump, zone)).toBe(jump)
+    expect(windowStart('day', at('2078-09-04T12:00:00Z'), zone)).toBe(jump)
+  })
+
   it('ends a window whose end the clocks jumped over at the jump', () => {
     // New York, 2072-03-13: 02:00 EST (07:00Z) became 03:00 EDT; 02:00 never came.
     const now = at('2072-03-13T06:00:00Z') // 01:00 EST
@@ -73,7 +82,16 @@ describe('budget windows', () => {
       fc.property(
         fc.integer({ min: at('2000-01-01T00:00:00Z'), max: at('2100-01-01T00:00:00Z') }),
         fc.constantFrom(...WINDOW_PERS.filter((per) => per !== 'lifetime')),
-        fc.constantFrom(undefined, 'UTC', 'Europe/Paris', 'America/New_York', 'Asia/Kolkata'),
+        fc.constantFrom(
+          undefined,
+          'UTC',
+          'Europe/Paris',
+          'America/New_York',
+          'Asia/Kolkata',
+          // Midnight skipped at the change; a half-hour change.
+          'America/Santiago',
+          'Australia/Lord_Howe',
+        ),
         (now, per, zone) => {
           const start = windowStart(per, now, zone)
           const end = windowEnd(per, now, zone) as number

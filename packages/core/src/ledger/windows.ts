@@ -19,18 +19,33 @@ const MINUTE = 60_000
 const HOUR = 60 * MINUTE
 const DAY = 24 * HOUR
 
+/** One formatter per zone: making an Intl.DateTimeFormat costs far more than using one. */
+const formats = new Map<string, Intl.DateTimeFormat>()
+/** Zones whose formatter is kept; a fleet has a handful (cleared when full). */
+const MAX_FORMATS = 1_000
+
+function formatOf(timeZone: string): Intl.DateTimeFormat {
+  let format = formats.get(timeZone)
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+    })
+    if (formats.size >= MAX_FORMATS) formats.clear()
+    formats.set(timeZone, format)
+  }
+  return format
+}
+
 /** Minutes east of UTC of `timeZone` at instant `at` (0 for UTC or no zone). */
 function offsetMinutes(at: number, timeZone: string | undefined): number {
   if (!timeZone || timeZone === 'UTC') return 0
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: 'numeric',
-    day: 'numeric',
-    hour: 'numeric',
-    minute: 'numeric',
-  }).formatToParts(at)
+  const parts = formatOf(timeZone).formatToParts(at)
   const get = (type: string) => Number(parts.find((part) => part.type === type)?.value)
   const local = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'))
   return Math.round((local - Math.floor(at / MINUTE) * MINUTE) / MINUTE)
@@ -88,6 +103,10 @@ export function windowStart(per: WindowPer, now: number, timeZone?: string): num
   const offset = offsetMinutes(now, timeZone)
   const local = localStart(per, now + offset * MINUTE)
   const guess = toUtc(local, timeZone)
+  // The clocks jumped over the start (a skipped midnight): the window starts at the jump,
+  // when the clock, in the offset before it, would have read the start.
+  const before = offsetMinutes(guess, timeZone)
+  if (guess + before * MINUTE < local) return local - before * MINUTE
   // The clocks went back and read the start twice: the latest reading not after now (else
   // the start could lie after now: seen at the end of daylight saving time in Paris).
   const reading = local - offset * MINUTE
@@ -102,9 +121,10 @@ export function windowEnd(per: WindowPer, now: number, timeZone?: string): numbe
   const local = nextLocalStart(per, localStart(per, now + offset * MINUTE))
   const guess = toUtc(local, timeZone)
   // In now's offset the clock reads the end after now: that is the end when the clocks
-  // jumped over it (spring forward), or its first reading when they went back.
+  // jumped over it (spring forward: the guess is then before now, or its clock still shows
+  // the old window), or its first reading when they went back.
   const reading = local - offset * MINUTE
-  if (guess <= now) return reading
+  if (guess <= now || guess + offsetMinutes(guess, timeZone) * MINUTE < local) return reading
   return reading < guess && isReading(reading, offset, timeZone) ? reading : guess
 }
 
