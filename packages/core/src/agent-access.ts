@@ -15,7 +15,7 @@ import { auditEntry, emit } from './guard-ledger.js'
 import { toUsd } from './money.js'
 import { NO_MONITOR, type Observation, type RunawayVerdict } from './runaway/types.js'
 import { enforceVerdict } from './runaway-enforcement.js'
-import type { ActivityBatch, ActivityEvent, AgentRecord } from './store.js'
+import type { ActivityBatch, ActivityEvent, AgentRecord, ReserveResult } from './store.js'
 
 /** The activity of a call, ready to ride on its reserve: results not yet recorded, then it. */
 export interface PreparedActivity {
@@ -33,6 +33,12 @@ const PENDING_FLUSH_MS = 1_000
 export type DenialRule = KillSwitchEvents['denied']['rule']
 
 const STOPPED_RUNS_KEPT = 1_000
+
+/** A window as a store recorded it: `activity[activityStart..activityEnd)` (store.ts). */
+type RecordedWindow = Pick<
+  Extract<ReserveResult, { ok: true }>,
+  'activity' | 'activityStart' | 'activityEnd'
+>
 
 /**
  * What a monitor's judgement made at once throws, failing closed as a store call does:
@@ -201,7 +207,7 @@ export class AgentAccess {
       this.restore(prepared)
       throw error
     }
-    await this.judge(agent, prepared, window)
+    await this.judge(agent, prepared, { activity: window })
   }
 
   /**
@@ -263,11 +269,12 @@ export class AgentAccess {
   judge(
     agent: AgentRecord,
     prepared: PreparedActivity,
-    window: readonly ActivityEvent[] | undefined,
-    start = 0,
-    end = window?.length ?? prepared.batch.events.length,
+    recorded: RecordedWindow | undefined,
   ): void | Promise<void> {
-    return this.#judgeFrom(0, agent, prepared, window ?? prepared.batch.events, start, end)
+    const events = recorded?.activity ?? prepared.batch.events
+    const start = recorded?.activityStart ?? 0
+    const end = recorded?.activityEnd ?? events.length
+    return this.#judgeFrom(0, agent, prepared, events, start, end)
   }
 
   /**
@@ -369,7 +376,7 @@ export class AgentAccess {
       storeCall(engine.store, () =>
         engine.store.recordActivity(agent.handle, prepared.batch.events, prepared.batch.keep),
       )
-        .then((window) => this.judge(agent, prepared, window))
+        .then((window) => this.judge(agent, prepared, { activity: window }))
         .catch(() => {
           // A refusal here has no call to refuse: it is audited (and a revocation applied).
           // A store failure leaves the results unwritten; the next call is refused anyway.

@@ -276,8 +276,7 @@ class Guard implements AgentGuard {
         const admitted = result.agent ?? known
         if (activity) {
           // In place, no promise, unless a verdict must be carried out.
-          const { activityStart: start, activityEnd: end } = result
-          const judged = access.judge(admitted, activity, result.activity, start, end)
+          const judged = access.judge(admitted, activity, result)
           if (judged) await judged
         } else if (engine.monitor !== NO_MONITOR) await access.observe(admitted, observation)
       } catch (error) {
@@ -659,11 +658,8 @@ class Guard implements AgentGuard {
       // The call was admitted and held: now it is judged (a refused call has not run).
       try {
         const admitted = result.agent ?? agent
-        const held = result.ok ? result : undefined
-        if (activity) {
-          const { activityStart: start, activityEnd: end } = held ?? {}
-          await access.judge(admitted, activity, held?.activity, start, end)
-        } else await access.observe(admitted, call)
+        if (activity) await access.judge(admitted, activity, result.ok ? result : undefined)
+        else await access.observe(admitted, call)
       } catch (error) {
         await this.releaseSpend(ticket, { reason: `refused: ${describeError(error)}` })
         throw error

@@ -311,13 +311,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       // After the transition (which validated request.now), as the sqlite store does it.
       pruneAudit(request.now)
       // In the same synchronous step: the window is recorded only for a granted hold.
-      const state = result.ok && request.activity ? agents.get(request.handle) : undefined
-      if (result.ok && request.activity && state) {
-        const { log, start, end } = appendActivity(
-          state,
-          request.activity.events,
-          request.activity.keep,
-        )
+      if (result.ok && request.activity) {
+        const { events, keep } = request.activity
+        const { log, start, end } = appendActivity(existing(request.handle), events, keep)
         result.activity = log
         result.activityStart = start
         result.activityEnd = end
