@@ -1,15 +1,16 @@
-// What the sqlite store keeps on disk, and how its schema v5 upgrade keeps the ledger's
-// answers: the agent's expiry bound (next_expiry) that replaced the global due index, and
-// finished holds kept as compact rows. The behaviour itself is held to the other stores by
-// the conformance suite (sqlite-store.test.ts); these look at the file.
-import { mkdtempSync, rmSync } from 'node:fs'
+// What the sqlite store keeps on disk, and how its schema upgrades keep the ledger's
+// answers: the agent's expiry bound (next_expiry) that replaced the global due index (v5),
+// finished holds kept as compact rows, ended ones in generations of their end time (v8). The
+// behaviour itself is held to the other stores by the conformance suite
+// (sqlite-store.test.ts); these look at the file.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { afterAll, describe, expect, it } from 'vitest'
 import { testAgentRecord } from '../conformance.js'
 import type { Store } from '../store.js'
-import { SQLITE_SCHEMA_VERSION } from './sqlite-schema.js'
+import { ENDED_GENERATION_MS, SQLITE_SCHEMA_VERSION } from './sqlite-schema.js'
 import { sqliteStore } from './sqlite-store.js'
 
 const root = mkdtempSync(join(tmpdir(), 'killswitch-sqlite-state-'))
@@ -34,6 +35,28 @@ const raw = <T>(path: string, body: (db: DatabaseSync) => T): T => {
   }
 }
 
+/** Turns a v8 file back into what version 7 wrote: every finished hold in one table. */
+const BACK_TO_V7 = `
+  CREATE TABLE holds (
+    handle TEXT NOT NULL,
+    hold_id TEXT NOT NULL,
+    amount_micros INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('held', 'settled', 'released', 'lapsed')),
+    charged_micros INTEGER NOT NULL DEFAULT 0,
+    updated_at INTEGER NOT NULL,
+    levels TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (handle, hold_id)
+  ) STRICT, WITHOUT ROWID;
+  INSERT INTO holds SELECT handle, hold_id, amount_micros, expires_at, state, charged_micros,
+    updated_at, '[]' FROM ended_holds;
+  INSERT INTO holds SELECT handle, hold_id, amount_micros, expires_at, state, charged_micros,
+    updated_at, levels FROM lapsed_holds;
+  DROP TABLE ended_holds;
+  DROP TABLE lapsed_holds;
+  CREATE INDEX holds_finished ON holds (updated_at) WHERE state <> 'held';
+  PRAGMA user_version = 7;`
+
 describe('sqliteStore on disk', () => {
   it('upgrades a v4 file: a hold live before the upgrade still lapses at its own expiry', async () => {
     const path = newPath()
@@ -51,7 +74,8 @@ describe('sqliteStore on disk', () => {
     // Back to what version 4 wrote: live holds among the finished ones, their indexes, no
     // expiry bound, activity numbered by one AUTOINCREMENT seq.
     raw(path, (db) =>
-      db.exec(`INSERT INTO holds (handle, hold_id, amount_micros, expires_at, state,
+      db.exec(`${BACK_TO_V7}
+        INSERT INTO holds (handle, hold_id, amount_micros, expires_at, state,
           charged_micros, updated_at, levels)
           SELECT handle, hold_id, amount_micros, expires_at, 'held', 0, updated_at, levels
           FROM live_holds;
@@ -89,10 +113,121 @@ describe('sqliteStore on disk', () => {
           .prepare("SELECT name FROM sqlite_schema WHERE name IN ('holds_due', 'holds_live')")
           .all(),
       ).toEqual([])
-      // The hold lapsed, so it now sits among the finished ones, and no live one is left.
-      expect(db.prepare('SELECT state FROM holds').all()).toEqual([{ state: 'lapsed' }])
+      // The hold lapsed, so it now sits among the lapsed ones, and no live one is left.
+      expect(db.prepare('SELECT state FROM lapsed_holds').all()).toEqual([{ state: 'lapsed' }])
       expect(db.prepare('SELECT COUNT(*) AS n FROM live_holds').get()).toEqual({ n: 0 })
     })
+  })
+
+  it('upgrades a v7 file: finished holds keep answering for themselves from their new tables', async () => {
+    const path = newPath()
+    const before = open(path)
+    await before.createAgent(testAgentRecord('v7', 1_000_000))
+    const hold = (holdId: string, ttlMs = 60_000) =>
+      before.reserve({ handle: 'v7', holdId, amountMicros: 100, ttlMs, now: 1_000 })
+    await hold('settled')
+    await before.settle({ handle: 'v7', holdId: 'settled', costMicros: 60, now: 2_000 })
+    await hold('released')
+    await before.release({ handle: 'v7', holdId: 'released', now: 2_000 })
+    await hold('lapsed', 10)
+    expect(await before.getAgent('v7', 3_000)).toMatchObject({ spentMicros: 160 })
+    await before.close()
+    raw(path, (db) => db.exec(BACK_TO_V7))
+    const after = open(path)
+    raw(path, (db) => {
+      expect(db.prepare('PRAGMA user_version').get()).toEqual({ user_version: 8 })
+      expect(
+        db.prepare('SELECT gen, hold_id, state FROM ended_holds ORDER BY hold_id').all(),
+      ).toEqual([
+        { gen: 0, hold_id: 'released', state: 'released' },
+        { gen: 0, hold_id: 'settled', state: 'settled' },
+      ])
+      expect(db.prepare('SELECT hold_id, state FROM lapsed_holds').all()).toEqual([
+        { hold_id: 'lapsed', state: 'lapsed' },
+      ])
+      expect(
+        db.prepare("SELECT name FROM sqlite_schema WHERE name = 'holds_finished'").all(),
+      ).toEqual([])
+    })
+    const settle = (holdId: string, now: number) =>
+      after.settle({ handle: 'v7', holdId, costMicros: 30, now })
+    expect((await settle('settled', 4_000)).outcome).toBe('duplicate')
+    expect((await settle('lapsed', 4_000)).outcome).toBe('corrected')
+    // An ended id is never reused.
+    await expect(
+      after.reserve({
+        handle: 'v7',
+        holdId: 'released',
+        amountMicros: 1,
+        ttlMs: 1_000,
+        now: 5_000,
+      }),
+    ).rejects.toMatchObject({ field: 'holdId' })
+    expect(await after.getAgent('v7', 5_000)).toMatchObject({
+      spentMicros: 90,
+      unreconciledMicros: 0,
+    })
+  })
+
+  it('moves a hold that ends again to the table and generation of its last end, one row', async () => {
+    const path = newPath()
+    const store = open(path)
+    await store.createAgent(testAgentRecord('moves', 1_000_000))
+    // The next generation, still within the default retention of 15 minutes.
+    const later = ENDED_GENERATION_MS + 1_000
+    await store.reserve({
+      handle: 'moves',
+      holdId: 'r',
+      amountMicros: 50,
+      ttlMs: 60_000,
+      now: 1_000,
+    })
+    await store.release({ handle: 'moves', holdId: 'r', now: 1_000 })
+    await store.reserve({ handle: 'moves', holdId: 'l', amountMicros: 70, ttlMs: 10, now: 1_000 })
+    expect(await store.getAgent('moves', 2_000)).toMatchObject({ spentMicros: 70 })
+    const places = () =>
+      raw(path, (db) => ({
+        live: db.prepare('SELECT hold_id FROM live_holds').all(),
+        ended: db.prepare('SELECT gen, hold_id, state FROM ended_holds ORDER BY hold_id').all(),
+        lapsed: db.prepare('SELECT hold_id FROM lapsed_holds').all(),
+      }))
+    expect(places()).toEqual({
+      live: [],
+      ended: [{ gen: 0, hold_id: 'r', state: 'released' }],
+      lapsed: [{ hold_id: 'l' }],
+    })
+    // A late settle of the released hold (money reported spent) and the lapsed one's truth,
+    // a generation on: each leaves its old row for one in the new generation.
+    const gen = Math.floor(later / ENDED_GENERATION_MS)
+    expect(
+      (await store.settle({ handle: 'moves', holdId: 'r', costMicros: 5, now: later })).outcome,
+    ).toBe('late')
+    expect(
+      (await store.settle({ handle: 'moves', holdId: 'l', costMicros: 7, now: later })).outcome,
+    ).toBe('corrected')
+    expect(places()).toEqual({
+      live: [],
+      ended: [
+        { gen, hold_id: 'l', state: 'settled' },
+        { gen, hold_id: 'r', state: 'settled' },
+      ],
+      lapsed: [],
+    })
+    // Found again where they now are: repeats are no-ops.
+    for (const holdId of ['l', 'r']) {
+      expect(
+        (await store.settle({ handle: 'moves', holdId, costMicros: 9, now: later + 1 })).outcome,
+      ).toBe('duplicate')
+    }
+    expect(await store.getAgent('moves', later + 1)).toMatchObject({ spentMicros: 12 })
+  })
+
+  it('refuses a hold retention it could not look up cheaply (over 7 days), writing nothing', () => {
+    const path = newPath()
+    expect(() => sqliteStore(path, { holdRetentionMs: 7 * 24 * 3600_000 + 1 })).toThrow(
+      expect.objectContaining({ field: 'holdRetentionMs' }),
+    )
+    expect(existsSync(path)).toBe(false)
   })
 
   it('keeps the expiry bound early, never late: a renewed hold lapses at its new expiry', async () => {
@@ -140,16 +275,17 @@ describe('sqliteStore on disk', () => {
       now: 1_000,
     })
     expect(await store.getAgent('compact', 2_000)).toMatchObject({ spentMicros: 80 })
-    const rows = raw(path, (db) =>
-      db
-        .prepare(
-          "SELECT hold_id, state, levels FROM holds WHERE handle = 'compact' ORDER BY hold_id",
-        )
+    const rows = raw(path, (db) => [
+      ...db
+        .prepare("SELECT hold_id, state, levels FROM lapsed_holds WHERE handle = 'compact'")
         .all(),
-    )
+      ...db.prepare("SELECT hold_id, state, gen FROM ended_holds WHERE handle = 'compact'").all(),
+    ])
+    // The settled one keeps no window keys (no column for them); it sits in the generation of
+    // its end.
     expect(rows).toEqual([
       { hold_id: 'lapsed', state: 'lapsed', levels: JSON.stringify(levels) },
-      { hold_id: 'settled', state: 'settled', levels: '[]' },
+      { hold_id: 'settled', state: 'settled', gen: Math.floor(1_100 / ENDED_GENERATION_MS) },
     ])
     // The compact row still makes a repeated settle a no-op...
     expect(

@@ -16,7 +16,7 @@ import { describeStoreConformance, testAgentRecord } from '../conformance.js'
 import { AgentRevokedError, InvalidConfigError, StoreUnavailableError } from '../errors.js'
 import { createKillSwitch } from '../kill-switch.js'
 import type { Store, StoreEvent } from '../store.js'
-import { SQLITE_SCHEMA_VERSION } from './sqlite-schema.js'
+import { ENDED_GENERATION_MS, SQLITE_SCHEMA_VERSION } from './sqlite-schema.js'
 import { sqliteStore } from './sqlite-store.js'
 
 const root = mkdtempSync(join(tmpdir(), 'killswitch-sqlite-'))
@@ -269,9 +269,11 @@ describe('sqliteStore', () => {
     expect(statSync(join(path, '..')).mode & 0o777).toBe(0o700)
   })
 
-  it('prunes finished holds in small batches, keeping lapsed ones longer', async () => {
+  it('prunes finished holds in small batches, a generation at a time, keeping lapsed ones longer', async () => {
     const path = newPath()
     const store = openStore(path, { holdRetentionMs: 1_000 })
+    // Two generations of ended holds on: the first is past the retention, the second not.
+    const pruneAt = 2 * ENDED_GENERATION_MS
     await store.createAgent(testAgentRecord('prune', 1_000_000_000))
     for (let i = 0; i < 600; i++) {
       await store.reserve({
@@ -290,42 +292,45 @@ describe('sqliteStore', () => {
       ttlMs: 10,
       now: 1_000,
     })
+    // Ended in the second generation, before the first is past the retention.
+    const recent = ENDED_GENERATION_MS + 500
+    await store.reserve({
+      handle: 'prune',
+      holdId: 'recent',
+      amountMicros: 1,
+      ttlMs: 60_000,
+      now: recent,
+    })
+    await store.settle({ handle: 'prune', holdId: 'recent', costMicros: 1, now: recent })
     const count = () => {
       const db = new DatabaseSync(path, { readOnly: true })
       const row = db
-        .prepare('SELECT (SELECT COUNT(*) FROM holds) + (SELECT COUNT(*) FROM live_holds) AS n')
+        .prepare(`SELECT (SELECT COUNT(*) FROM ended_holds) + (SELECT COUNT(*) FROM lapsed_holds)
+          + (SELECT COUNT(*) FROM live_holds) AS n`)
         .get() as { n: number }
       db.close()
       return row.n
     }
-    expect(count()).toBe(601)
+    expect(count()).toBe(602)
     // Each reserve past the retention prunes one batch of at most 256, never all at once.
-    await store.reserve({
-      handle: 'prune',
-      holdId: 'p1',
-      amountMicros: 1,
-      ttlMs: 60_000,
-      now: 10_000,
-    })
-    expect(count()).toBe(601 + 1 - 256)
-    await store.reserve({
-      handle: 'prune',
-      holdId: 'p2',
-      amountMicros: 1,
-      ttlMs: 60_000,
-      now: 10_001,
-    })
-    await store.reserve({
-      handle: 'prune',
-      holdId: 'p3',
-      amountMicros: 1,
-      ttlMs: 60_000,
-      now: 10_002,
-    })
-    // The 600 settled holds are gone; the lapsed one (kept 7x longer) and the live ones stay.
-    expect(count()).toBe(4)
+    for (const [i, expected] of [602 + 1 - 256, 602 + 2 - 512, 5].entries()) {
+      await store.reserve({
+        handle: 'prune',
+        holdId: `p${i}`,
+        amountMicros: 1,
+        ttlMs: 60_000,
+        now: pruneAt + i,
+      })
+      expect(count()).toBe(expected)
+    }
+    // The 600 settled holds of the first generation are gone; the one of the second, the
+    // lapsed one (kept 7 days) and the live ones stay, and still answer for themselves.
     expect(
-      (await store.settle({ handle: 'prune', holdId: 'lapse', costMicros: 2, now: 10_003 }))
+      (await store.settle({ handle: 'prune', holdId: 'recent', costMicros: 1, now: pruneAt + 3 }))
+        .outcome,
+    ).toBe('duplicate')
+    expect(
+      (await store.settle({ handle: 'prune', holdId: 'lapse', costMicros: 2, now: pruneAt + 3 }))
         .outcome,
     ).toBe('corrected')
   })

@@ -56,8 +56,9 @@ export interface SqliteStoreOptions {
   /**
    * How long settled and released hold ids are remembered after they end, so that a
    * settle delivered twice (a reply lost, then retried) is a no-op instead of a second
-   * charge, in ms. Default 15 minutes. Lapsed holds are kept 7 days, so that a late
-   * settlement can still correct their charge.
+   * charge, in ms. Default 15 minutes. They are forgotten 15 minutes' worth at a time, so
+   * each is kept up to 15 minutes longer. At most 7 days. Lapsed holds are kept 7 days, so
+   * that a late settlement can still correct their charge.
    */
   holdRetentionMs?: number
   /**
@@ -73,6 +74,11 @@ const DEFAULTS = {
   holdRetentionMs: 15 * 60_000,
   auditRetentionMs: Number.MAX_SAFE_INTEGER,
 }
+/**
+ * The longest `holdRetentionMs`: each reserve seeks an ended hold in every 15-minute
+ * generation the retention keeps (~0.1 µs each; 7 days is 674 of them).
+ */
+const MAX_HOLD_RETENTION_MS = 7 * 24 * 3600_000
 /** Lapsed holds are kept this long for a late settlement to correct. */
 const LAPSED_RETENTION_MS = 7 * 24 * 3600_000
 /** Finished holds are pruned at most this often (in small batches; sooner while more wait). */
@@ -123,6 +129,12 @@ export function sqliteStore(path: string, options: SqliteStoreOptions = {}): Sto
     }
     resolved[key] = value
   }
+  if (resolved.holdRetentionMs > MAX_HOLD_RETENTION_MS) {
+    throw new InvalidConfigError(
+      'holdRetentionMs',
+      `sqliteStore option holdRetentionMs must be at most ${MAX_HOLD_RETENTION_MS} ms (7 days; got ${resolved.holdRetentionMs}).`,
+    )
+  }
   return new SqliteStore(path, resolved)
 }
 
@@ -133,7 +145,6 @@ class SqliteStore implements Store {
   readonly #ledger: SqliteLedger
   readonly #poller: SqliteEventPoller
   readonly #listeners = new StoreListeners()
-  readonly #holdRetentionMs: number
   readonly #auditRetentionMs: number
   readonly #busyTimeoutMs: number
   /** The file's identity when opened: a file deleted or replaced under us fails closed. */
@@ -148,7 +159,6 @@ class SqliteStore implements Store {
 
   constructor(path: string, options: typeof DEFAULTS) {
     this.#path = path
-    this.#holdRetentionMs = options.holdRetentionMs
     this.#auditRetentionMs = options.auditRetentionMs
     this.#busyTimeoutMs = options.busyTimeoutMs
     try {
@@ -175,7 +185,7 @@ class SqliteStore implements Store {
       restrictToOwner(`${path}-wal`)
       restrictToOwner(`${path}-shm`)
       const origin = randomUUID()
-      this.#ledger = new SqliteLedger(this.#db, origin)
+      this.#ledger = new SqliteLedger(this.#db, origin, options.holdRetentionMs)
       this.#poller = new SqliteEventPoller(this.#db, origin, options.pollIntervalMs, (event) =>
         this.#listeners.publish(event),
       )
@@ -485,7 +495,7 @@ class SqliteStore implements Store {
   #prune(now: number): void {
     if (now < this.#nextPrune) return
     const removed = this.#ledger.prune({
-      holdsBefore: now - this.#holdRetentionMs,
+      now,
       lapsedBefore: now - LAPSED_RETENTION_MS,
       eventsBefore: now - 3600_000,
       auditBefore: now - this.#auditRetentionMs,
