@@ -32,6 +32,19 @@ const ENV_NAMES = {
   anthropic: { key: 'ANTHROPIC_API_KEY', url: 'ANTHROPIC_BASE_URL' },
 } as const
 
+/**
+ * Ports fetch refuses to connect to (the Fetch standard's "bad ports"): a base URL on one
+ * would fail every call before it connects, so it is refused when the gateway starts.
+ * https://fetch.spec.whatwg.org/#port-blocking
+ */
+const BAD_PORTS = new Set([
+  1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102,
+  103, 104, 109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465,
+  512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993,
+  995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668,
+  6669, 6679, 6697, 10080,
+])
+
 function checkedBaseURL(name: string, value: string): string {
   let url: URL
   try {
@@ -49,6 +62,13 @@ function checkedBaseURL(name: string, value: string): string {
     throw new InvalidConfigError(
       `${name}.baseURL`,
       `Invalid ${name}.baseURL: credentials in the URL would leak into logs; give the key as apiKey.`,
+    )
+  }
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80))
+  if (BAD_PORTS.has(port)) {
+    throw new InvalidConfigError(
+      `${name}.baseURL`,
+      `Invalid ${name}.baseURL: fetch refuses to connect to port ${port} (a blocked port of the Fetch standard), so every call would fail; serve the provider on another port.`,
     )
   }
   return url.href.replace(/\/+$/, '')
