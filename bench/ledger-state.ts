@@ -170,7 +170,7 @@ function sqliteLeft(file: string): { fileMB: number; holdRows: number; auditRows
       (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n
     return {
       fileMB: mb(bytes),
-      holdRows: count('holds') + count('live_holds'),
+      holdRows: count('ended_holds') + count('lapsed_holds') + count('live_holds'),
       auditRows: count('audit'),
     }
   } finally {
@@ -181,7 +181,7 @@ function sqliteLeft(file: string): { fileMB: number; holdRows: number; auditRows
 /**
  * `calls` guarded calls (64 in flight) on one agent with the default detectors, spread over
  * `storeHours` of the kill switch's clock, as a fleet's calls are spread over its day: the
- * store's retention (finished holds 15 minutes, the audit log as configured) acts as it
+ * store's retention (finished holds 15 minutes, up to 30 on sqlite; the audit log as configured) acts as it
  * would. A run of 200,000 calls in two minutes of wall time with no clock would keep every
  * finished hold, and say nothing about what a store holds at steady state.
  */

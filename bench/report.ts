@@ -448,7 +448,7 @@ function ledgerStateSection(results: Results): string {
     '',
     table(['store', 'calls/s on', 'calls/s off', 'off / on', 'target', 'verdict'], throughput),
     '',
-    "What is left after many guarded calls on one agent (detectors on), spread over hours of the kill switch's clock as a fleet's calls are: finished holds are kept 15 minutes for a late settle (lapsed ones 7 days), then pruned in small batches; the audit log is kept for good unless `auditRetentionMs` is set (about 0.6 KB per call on sqlite); the sqlite file keeps its largest size and reuses the pages pruning frees. Process RSS after a full GC: before, after half the calls, after all of them (flat: the second half adds next to nothing).",
+    "What is left after many guarded calls on one agent (detectors on), spread over hours of the kill switch's clock as a fleet's calls are: finished holds are kept 15 minutes for a late settle (on sqlite up to 30: forgotten a 15-minute generation at a time; lapsed ones 7 days), then pruned in small batches; the audit log is kept for good unless `auditRetentionMs` is set (about 0.6 KB per call on sqlite); the sqlite file keeps its largest size and reuses the pages pruning frees. Process RSS after a full GC: before, after half the calls, after all of them (flat: the second half adds next to nothing).",
     '',
     table(
       [
