@@ -540,23 +540,33 @@ export class SqliteLedger implements LedgerStorage {
   /** Appends to a known agent's window and answers the window (its last `keep` events). */
   #appendActivity(handle: string, events: readonly ActivityEvent[], keep: number): ActivityEvent[] {
     const size = Math.max(1, Math.floor(keep))
-    for (const event of events) this.#sql.insertActivity.run(handle, JSON.stringify(event))
     const mirror = this.#windows.get(handle)
+    // Under the write lock: no other writer can take the seqs after the agent's last.
+    const before =
+      (this.#sql.lastActivity.get(handle) as { seq: number | null } | undefined)?.seq ?? 0
+    let next = before
+    const written = events.map((event) => JSON.stringify(event))
+    for (const text of written) this.#sql.insertActivity.run(handle, ++next, text)
     // A process new to the agent trims first: the rows left by earlier ones are bounded too.
     const untrimmed = mirror === undefined ? ACTIVITY_TRIM_EVERY : mirror.untrimmed + events.length
     if (untrimmed >= ACTIVITY_TRIM_EVERY) this.#sql.trimActivity.run({ handle, keep: size })
-    // Only the rows written since this process last read the window are read and parsed
-    // (seq follows commit order: the write lock is held), not the whole window each call.
-    const seq = mirror?.seq ?? 0
-    const rows = this.#sql.activitySince.all(handle, seq) as { seq: number; event: string }[]
-    const fresh = rows.length >= size ? rows.slice(-size) : rows
-    const window = [...(mirror?.events ?? []), ...fresh.map(toActivityEvent)].slice(-size)
-    const last = rows.at(-1)
+    let fresh: ActivityEvent[]
+    if (mirror !== undefined && mirror.seq === before) {
+      // Nobody else wrote since this process last read: the new rows are the ones it just
+      // wrote, read back as any process would (parsed from their JSON), without a query.
+      fresh = written.map((text) => toActivityEvent({ event: text }))
+    } else {
+      // Only the rows written since this process last read the window are read and parsed
+      // (seq follows commit order: the write lock is held), not the whole window each call.
+      const rows = this.#sql.activitySince.all(handle, mirror?.seq ?? 0) as { event: string }[]
+      fresh = (rows.length >= size ? rows.slice(-size) : rows).map(toActivityEvent)
+    }
+    const window = [...(mirror?.events ?? []), ...fresh].slice(-size)
     this.#windows.delete(handle)
     if (this.#windows.size >= WINDOWS_KEPT)
       this.#windows.delete(this.#windows.keys().next().value as string)
     this.#windows.set(handle, {
-      seq: last ? last.seq : seq,
+      seq: next,
       events: window,
       untrimmed: untrimmed >= ACTIVITY_TRIM_EVERY ? 0 : untrimmed,
     })
@@ -688,8 +698,8 @@ const SQL = {
       ORDER BY seq DESC LIMIT :limit)
     ORDER BY seq`,
   // The agent's next seq; under the write lock, so no two writers can take the same one.
-  insertActivity: `INSERT INTO activity (handle, seq, event)
-    SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2 FROM activity WHERE handle = ?1`,
+  lastActivity: 'SELECT MAX(seq) AS seq FROM activity WHERE handle = ?',
+  insertActivity: 'INSERT INTO activity (handle, seq, event) VALUES (?, ?, ?)',
   trimActivity: `DELETE FROM activity WHERE handle = :handle AND seq <= (
       SELECT seq FROM activity WHERE handle = :handle ORDER BY seq DESC LIMIT 1 OFFSET :keep)`,
   activitySince: 'SELECT seq, event FROM activity WHERE handle = ? AND seq > ? ORDER BY seq',
