@@ -87,7 +87,7 @@ interface CurrentAgent {
 }
 
 /** The generation of ended holds a hold ending at `at` is kept in (sqlite-schema.ts). */
-export const endedGeneration = (at: number): number => Math.floor(at / ENDED_GENERATION_MS)
+const endedGeneration = (at: number): number => Math.floor(at / ENDED_GENERATION_MS)
 
 /**
  * The hold lookup: the live table, then each generation of ended holds that may still hold
