@@ -1,7 +1,9 @@
 // What a guard needs from its kill switch: the store, prices, runaway monitor, events, clock
 // and the few actions that span agents (revoke, threshold alerts). Internal: not exported
 // from the package.
+
 import type { AuditEntry } from './audit.js'
+import { type Awaitable, isPromiseLike } from './awaitable.js'
 import { KillSwitchError, StoreUnavailableError } from './errors.js'
 import type { ApprovalEvent, EventHub } from './events.js'
 import type { SettlementOutbox } from './ledger/settlement-outbox.js'
@@ -42,14 +44,18 @@ export interface Engine {
  * Runs a store operation, turning any failure that is not already a kill switch error into
  * StoreUnavailableError: a store that cannot answer denies (fail closed).
  */
-export function storeCall<T>(store: Store, operation: () => Promise<T>): Promise<T> {
-  let pending: Promise<T>
+export function storeCall<T>(store: Store, operation: () => Promise<T>): Promise<T>
+/** A ledger write (store.ts): a value when the store answered at once. */
+export function storeCall<T>(store: Store, operation: () => Awaitable<T>): Awaitable<T>
+export function storeCall<T>(store: Store, operation: () => Awaitable<T>): Awaitable<T> {
+  let answer: Awaitable<T>
   try {
-    pending = Promise.resolve(operation())
+    answer = operation()
   } catch (error) {
     return Promise.reject(storeError(store, error))
   }
-  return pending.catch((error: unknown) => {
+  if (!isPromiseLike(answer)) return answer
+  return Promise.resolve(answer).catch((error: unknown) => {
     throw storeError(store, error)
   })
 }

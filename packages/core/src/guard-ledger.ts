@@ -1,7 +1,10 @@
 // The ledger operations of a guard: hold, settle and release, each one atomic store call that
 // carries its audit entry, followed by its event. Returns the fresh agent record, which the
-// guard keeps as its best knowledge of the agent.
+// guard keeps as its best knowledge of the agent: at once when the store answered at once
+// (awaitable.ts), else as a promise.
+
 import type { AuditEntry } from './audit.js'
+import { type Awaitable, andThen } from './awaitable.js'
 import { type Engine, storeCall } from './engine.js'
 import type { KillSwitchEvents } from './events.js'
 import { settlementOf } from './guard-tickets.js'
@@ -43,7 +46,7 @@ export function emit<Name extends keyof KillSwitchEvents>(
 }
 
 /** Holds `amountMicros` for a lease of `ttlMs`; the audit entry is written only if granted. */
-export async function holdFunds(
+export function holdFunds(
   engine: Engine,
   hold: {
     handle: string
@@ -58,7 +61,7 @@ export async function holdFunds(
     /** Runaway activity written by the same reserve, only if it is granted. */
     activity?: ActivityBatch | undefined
   },
-): Promise<ReserveResult> {
+): Awaitable<ReserveResult> {
   const now = engine.now()
   const request: ReserveRequest = {
     handle: hold.handle,
@@ -82,20 +85,24 @@ export async function holdFunds(
   if (scope?.budgets !== undefined) request.budgets = scope.budgets
   if (scope?.run !== undefined) request.run = scope.run
   if (hold.activity) request.activity = hold.activity
-  const result = await storeCall(engine.store, () => engine.store.reserve(request))
-  if (result.ok) {
-    emit(engine, 'reserved', {
-      handle: hold.handle,
-      holdId: hold.holdId,
-      amount: toUsd(hold.amountMicros),
-      kind: hold.kind,
-    })
-  }
-  return result
+  return andThen(
+    storeCall(engine.store, () => engine.store.reserve(request)),
+    (result) => {
+      if (result.ok) {
+        emit(engine, 'reserved', {
+          handle: hold.handle,
+          holdId: hold.holdId,
+          amount: toUsd(hold.amountMicros),
+          kind: hold.kind,
+        })
+      }
+      return result
+    },
+  )
 }
 
 /** Settles a hold at its real cost (idempotent per hold id) and fires threshold alerts. */
-export async function settleFunds(
+export function settleFunds(
   engine: Engine,
   settle: {
     handle: string
@@ -105,10 +112,10 @@ export async function settleFunds(
     summary: string
     data: Record<string, unknown>
   },
-): Promise<{ settlement: Settlement; agent: AgentRecord }> {
+): Awaitable<{ settlement: Settlement; agent: AgentRecord }> {
   const now = engine.now()
   const { handle, holdId, costMicros, kind } = settle
-  const result = await engine.outbox.deliver(() =>
+  const delivered = engine.outbox.deliver(() =>
     storeCall(engine.store, () =>
       engine.store.settle({
         handle,
@@ -125,24 +132,34 @@ export async function settleFunds(
       }),
     ),
   )
-  if (result.outcome !== 'duplicate') {
-    const model = settle.data.model
-    emit(engine, 'settled', {
-      handle,
-      holdId,
-      kind,
-      cost: toUsd(costMicros),
-      spent: toUsd(result.agent.spentMicros),
-      spendingCap: toUsd(result.agent.capMicros),
-      ...(typeof model === 'string' ? { model } : {}),
-    })
-    engine.afterSpend(result.agent)
-  }
-  return { settlement: settlementOf(costMicros, result.agent), agent: result.agent }
+  return andThen(delivered, (result) => {
+    if (result.outcome !== 'duplicate') afterSettle(engine, settle, result.agent)
+    return { settlement: settlementOf(costMicros, result.agent), agent: result.agent }
+  })
+}
+
+/** A settlement's event and threshold alerts. */
+function afterSettle(
+  engine: Engine,
+  settle: Parameters<typeof settleFunds>[1],
+  agent: AgentRecord,
+): void {
+  const { handle, holdId, costMicros, kind } = settle
+  const model = settle.data.model
+  emit(engine, 'settled', {
+    handle,
+    holdId,
+    kind,
+    cost: toUsd(costMicros),
+    spent: toUsd(agent.spentMicros),
+    spendingCap: toUsd(agent.capMicros),
+    ...(typeof model === 'string' ? { model } : {}),
+  })
+  engine.afterSpend(agent)
 }
 
 /** Releases a hold without spending (idempotent per hold id). */
-export async function releaseFunds(
+export function releaseFunds(
   engine: Engine,
   release: {
     handle: string
@@ -151,10 +168,10 @@ export async function releaseFunds(
     reason: string
     data: Record<string, unknown>
   },
-): Promise<AgentRecord> {
+): Awaitable<AgentRecord> {
   const now = engine.now()
   const { handle, holdId, kind, reason } = release
-  const result = await engine.outbox.deliver(() =>
+  const delivered = engine.outbox.deliver(() =>
     storeCall(engine.store, () =>
       engine.store.release({
         handle,
@@ -169,8 +186,10 @@ export async function releaseFunds(
       }),
     ),
   )
-  if (result.outcome === 'released') emit(engine, 'released', { handle, holdId, kind, reason })
-  return result.agent
+  return andThen(delivered, (result) => {
+    if (result.outcome === 'released') emit(engine, 'released', { handle, holdId, kind, reason })
+    return result.agent
+  })
 }
 
 /**

@@ -27,6 +27,8 @@ export interface ModelTicketState {
   output: OutputCount
   /** Set by the call's one ending (call-ending.ts): its settlement, or a release at $0. */
   ending: Promise<Settlement> | undefined
+  /** Set as the ending begins (it may complete before `ending` is assigned). */
+  ended?: boolean
   /** The hold's lease, renewed while the call runs (set once the ticket exists). */
   lease: HoldLease | undefined
 }

@@ -4,6 +4,7 @@
 
 import { AgentAccess } from './agent-access.js'
 import { approvalsOn, awaitApproval } from './approval-gate.js'
+import { type Awaitable, andThen, promised, type Steps } from './awaitable.js'
 import { type CallEnd, costOfEnding } from './call-ending.js'
 import { capRefusalError } from './cap-refusal.js'
 import type { Engine } from './engine.js'
@@ -52,7 +53,7 @@ import { knownOutputCounting, type OutputCounting, outputCounting } from './pric
 import { availableAt, reserveScope } from './reserve-scope.js'
 import { NO_MONITOR, type Observation } from './runaway/types.js'
 import { checkSpendRules, parseSpendRules } from './spend-rules.js'
-import type { AgentRecord, LevelRefusal } from './store.js'
+import type { AgentRecord, LevelRefusal, ReserveResult } from './store.js'
 import { parseToolPrices, type ToolPrices } from './tool-prices.js'
 
 // A reserve refused for the cap is retried with fresh numbers (a smaller clamp may fit).
@@ -104,7 +105,12 @@ class Guard implements AgentGuard {
     return agent.handle
   }
 
-  async beforeModelCall(request: ModelCallRequest): Promise<ModelCallTicket> {
+  beforeModelCall(request: ModelCallRequest): Promise<ModelCallTicket> {
+    return promised(() => this.#beforeModel(request))
+  }
+
+  // A generator (awaitable.ts): no promise of its own while the store answers at once.
+  *#beforeModel(request: ModelCallRequest): Steps<ModelCallTicket> {
     if (typeof request?.model !== 'string' || request.model.length === 0) {
       invalid('model', 'Invalid model: the model id is required to price the call (e.g. "gpt-4o").')
     }
@@ -118,7 +124,7 @@ class Guard implements AgentGuard {
     const scope = reserveScope(request)
     const engine = this.#engine
     const access = this.#access
-    const agent = await access.admit(request.runId)
+    const agent = (yield access.admit(request.runId)) as AgentRecord
     const rates = engine.prices.resolve(request.model, request.provider)
     if (!rates) {
       const error = new UnknownModelPriceError(request.model, request.provider)
@@ -127,12 +133,14 @@ class Guard implements AgentGuard {
     const inputTokens = inputTokenBound(request.input, { contextWindow: rates.contextWindow })
     // The hold covers what the output count can reach: the max output tokens the provider is
     // told, times the count's headroom when the model's tokenizer is not known.
-    const counting = knownOutputCounting(request.model) ?? (await outputCounting(request.model))
+    const counting =
+      knownOutputCounting(request.model) ??
+      ((yield outputCounting(request.model)) as OutputCounting)
     const wanted = userMax ?? engine.defaultMaxOutputTokens
     // Past the cap of an agent with approvals on, a person is asked once; approved, the
     // grant is in the ledger and the reserve is tried again.
     for (let round = 0; round < 2; round++) {
-      const held = await this.#holdModel(request, agent, {
+      const held = yield* this.#holdModel(request, agent, {
         rates,
         inputTokens,
         counting,
@@ -145,7 +153,7 @@ class Guard implements AgentGuard {
       const least = costBound(inputTokens, counting.headroom, rates)
       if (round === 0 && approvalsOn(known) && held.refusal?.level !== 'budget') {
         const full = costBound(inputTokens, wanted * counting.headroom, rates)
-        await this.#askApproval(known, full, `${request.model} call needs $${toUsd(full)}`)
+        yield this.#askApproval(known, full, `${request.model} call needs $${toUsd(full)}`)
         continue
       }
       const error = capRefusalError(known, held.refusal, least)
@@ -172,7 +180,7 @@ class Guard implements AgentGuard {
    * Holds a model call's bound, clamping its max output tokens to what the tightest level
    * leaves. Returns the ticket, or the level that refused once nothing fits.
    */
-  async #holdModel(
+  *#holdModel(
     request: ModelCallRequest,
     agent: AgentRecord,
     call: {
@@ -182,7 +190,7 @@ class Guard implements AgentGuard {
       wanted: number
       scope: ReturnType<typeof reserveScope>
     },
-  ): Promise<{ ticket: ModelCallTicket } | { refusal: LevelRefusal | undefined }> {
+  ): Steps<{ ticket: ModelCallTicket } | { refusal: LevelRefusal | undefined }> {
     const engine = this.#engine
     const access = this.#access
     const { rates, inputTokens, counting, wanted, scope } = call
@@ -199,7 +207,7 @@ class Guard implements AgentGuard {
         if (fresh) break
         fresh = true
         tightest = Number.POSITIVE_INFINITY
-        await access.reload(known.handle)
+        yield access.reload(known.handle)
         continue
       }
       const output = counting.start(maxOutputTokens)
@@ -212,9 +220,9 @@ class Guard implements AgentGuard {
       }
       // The call's runaway activity rides on its reserve: two store round trips a call.
       const activity = access.prepare(known, observation)
-      let result: Awaited<ReturnType<typeof holdFunds>>
+      let result: ReserveResult
       try {
-        result = await holdFunds(engine, {
+        result = (yield holdFunds(engine, {
           handle: known.handle,
           holdId,
           amountMicros: amount,
@@ -232,7 +240,7 @@ class Guard implements AgentGuard {
           },
           scope,
           activity: activity?.batch,
-        })
+        })) as ReserveResult
       } catch (error) {
         access.restore(activity)
         throw error
@@ -277,10 +285,10 @@ class Guard implements AgentGuard {
         if (activity) {
           // In place, no promise, unless a verdict must be carried out.
           const judged = access.judge(admitted, activity, result)
-          if (judged) await judged
-        } else if (engine.monitor !== NO_MONITOR) await access.observe(admitted, observation)
+          if (judged) yield judged
+        } else if (engine.monitor !== NO_MONITOR) yield access.observe(admitted, observation)
       } catch (error) {
-        await this.#endModel(ticket, state, { sent: false }, describeError(error))
+        yield this.#endModel(ticket, state, { sent: false }, describeError(error))
         throw error
       }
       return { ticket }
@@ -371,59 +379,71 @@ class Guard implements AgentGuard {
     end: CallEnd,
     reason: string,
   ): Promise<Settlement> {
-    state.ending ??= (async () => {
-      state.lease?.end()
-      const cost = costOfEnding(end, {
-        rates: state.rates,
-        inputTokens: state.inputTokens,
-        holdMicros: state.boundMicros,
-        output: state.output,
-      })
-      if (cost.action === 'release') {
-        this.#access.agent = await releaseFunds(this.#engine, {
-          handle: ticket.handle,
-          holdId: ticket.id,
-          kind: 'model',
-          reason: end.sent ? `refused by the provider: ${reason}` : `not sent: ${reason}`,
-          data: { model: ticket.model },
-        })
-        const agent = this.#access.agent
-        return {
-          costUsd: 0,
-          spentUsd: toUsd(agent?.spentMicros ?? 0),
-          availableUsd: availableUsd(agent),
-        }
-      }
-      const micros = cost.costMicros
-      const ended = reason === 'finished' ? '' : `, the call ended early (${reason})`
-      const basis =
-        cost.basis === 'usage'
-          ? `${cost.inputTokens} in, ${cost.outputTokens} out`
-          : cost.basis === 'hold'
-            ? 'no usage reported: whole hold'
-            : `counted: up to ${cost.inputTokens} in, ${cost.outputTokens} out`
-      return this.#settle(
-        ticket.handle,
-        ticket.id,
-        micros,
-        'model',
-        `settled ${formatUsd(micros)} for ${ticket.model} (${basis})${ended}`,
-        {
-          model: ticket.model,
-          priceId: state.rates.priceId,
-          basis: cost.basis,
-          inputTokens: cost.inputTokens,
-          outputTokens: cost.outputTokens,
-          streamedTokens: state.output.tokens,
-          usageNotBelieved:
-            cost.distrusted.length > 0 && cost.basis !== 'hold' ? cost.distrusted : undefined,
-          reason: reason === 'finished' ? undefined : reason,
-          // The bound was wrong (a prompt smaller than its usage says): keep the evidence.
-          aboveHold: micros > state.boundMicros ? toUsd(micros - state.boundMicros) : undefined,
-        },
-      )
-    })()
+    if (state.ending) return state.ending
+    // Ended at once when the store answers at once: an event listener that ends the same
+    // call meanwhile gets the ending once it is known, not a second one.
+    if (state.ended) return Promise.resolve().then(() => state.ending as Promise<Settlement>)
+    state.ended = true
+    state.ending = promised(() => this.#ending(ticket, state, end, reason))
     return state.ending
+  }
+
+  *#ending(
+    ticket: ModelCallTicket,
+    state: ModelTicketState,
+    end: CallEnd,
+    reason: string,
+  ): Steps<Settlement> {
+    state.lease?.end()
+    const cost = costOfEnding(end, {
+      rates: state.rates,
+      inputTokens: state.inputTokens,
+      holdMicros: state.boundMicros,
+      output: state.output,
+    })
+    if (cost.action === 'release') {
+      this.#access.agent = (yield releaseFunds(this.#engine, {
+        handle: ticket.handle,
+        holdId: ticket.id,
+        kind: 'model',
+        reason: end.sent ? `refused by the provider: ${reason}` : `not sent: ${reason}`,
+        data: { model: ticket.model },
+      })) as AgentRecord
+      const agent = this.#access.agent
+      return {
+        costUsd: 0,
+        spentUsd: toUsd(agent?.spentMicros ?? 0),
+        availableUsd: availableUsd(agent),
+      }
+    }
+    const micros = cost.costMicros
+    const ended = reason === 'finished' ? '' : `, the call ended early (${reason})`
+    const basis =
+      cost.basis === 'usage'
+        ? `${cost.inputTokens} in, ${cost.outputTokens} out`
+        : cost.basis === 'hold'
+          ? 'no usage reported: whole hold'
+          : `counted: up to ${cost.inputTokens} in, ${cost.outputTokens} out`
+    return (yield this.#settle(
+      ticket.handle,
+      ticket.id,
+      micros,
+      'model',
+      `settled ${formatUsd(micros)} for ${ticket.model} (${basis})${ended}`,
+      {
+        model: ticket.model,
+        priceId: state.rates.priceId,
+        basis: cost.basis,
+        inputTokens: cost.inputTokens,
+        outputTokens: cost.outputTokens,
+        streamedTokens: state.output.tokens,
+        usageNotBelieved:
+          cost.distrusted.length > 0 && cost.basis !== 'hold' ? cost.distrusted : undefined,
+        reason: reason === 'finished' ? undefined : reason,
+        // The bound was wrong (a prompt smaller than its usage says): keep the evidence.
+        aboveHold: micros > state.boundMicros ? toUsd(micros - state.boundMicros) : undefined,
+      },
+    )) as Settlement
   }
 
   startModelCall(request: ModelCallStart): Promise<ModelCall> {
@@ -774,24 +794,19 @@ class Guard implements AgentGuard {
     await this.#access.defer(agent, { kind: 'error', source })
   }
 
-  async #settle(
+  #settle(
     handle: string,
     holdId: string,
     costMicros: number,
     kind: string,
     summary: string,
     data: Record<string, unknown>,
-  ): Promise<Settlement> {
-    const { settlement, agent } = await settleFunds(this.#engine, {
-      handle,
-      holdId,
-      costMicros,
-      kind,
-      summary,
-      data,
+  ): Awaitable<Settlement> {
+    const settled = settleFunds(this.#engine, { handle, holdId, costMicros, kind, summary, data })
+    return andThen(settled, ({ settlement, agent }) => {
+      this.#access.agent = agent
+      return settlement
     })
-    this.#access.agent = agent
-    return settlement
   }
 }
 

@@ -92,10 +92,11 @@ export interface ModelCallStart extends ModelCallRequest {
  *   throw await call.fail(error)
  * }
  */
-export async function startModelCall(guard: AgentGuard, start: ModelCallStart): Promise<ModelCall> {
+export function startModelCall(guard: AgentGuard, start: ModelCallStart): Promise<ModelCall> {
   const { signal: callerSignal, ...request } = start
-  const ticket = await guard.beforeModelCall(request)
-  return new GuardedModelCall(guard, ticket, pickBudgetScope(request), callerSignal)
+  return guard
+    .beforeModelCall(request)
+    .then((ticket) => new GuardedModelCall(guard, ticket, pickBudgetScope(request), callerSignal))
 }
 
 /**
@@ -218,12 +219,12 @@ class GuardedModelCall implements ModelCall {
     })
   }
 
-  async run<T>(provider: (limits: ProviderLimits) => PromiseLike<T>): Promise<T> {
-    try {
-      return await this.send(provider)
-    } catch (error) {
-      throw await this.fail(error)
-    }
+  run<T>(provider: (limits: ProviderLimits) => PromiseLike<T>): Promise<T> {
+    return this.send(provider).then(undefined, (error: unknown) =>
+      this.fail(error).then((shown) => {
+        throw shown
+      }),
+    )
   }
 
   output(delta: OutputDelta): void {

@@ -6,6 +6,7 @@
 // All amounts are integer micro-dollars; all times are milliseconds since the epoch.
 
 import type { AuditEntry } from './audit.js'
+import type { Awaitable } from './awaitable.js'
 import type { WindowPer } from './ledger/windows.js'
 import type { AgentPolicy } from './policy.js'
 
@@ -308,11 +309,15 @@ export interface Store {
    * The ledger's transitions (ledger/ledger.ts), each atomic. Reserve: charge the agent's
    * lapsed holds; refuse if revoked; refuse unless `spent + held + amount <= cap`; else
    * hold `amount`. Invalid amounts are an InvalidConfigError and write nothing.
+   *
+   * A store that answers in-process may answer reserve, settle and release at once with a
+   * value (a failure is still a rejected promise): the guard then holds and settles a call
+   * without a promise of its own.
    */
-  reserve(request: ReserveRequest): Promise<ReserveResult>
+  reserve(request: ReserveRequest): Awaitable<ReserveResult>
   renew(request: RenewRequest): Promise<RenewResult>
-  settle(request: SettleRequest): Promise<SettleResult>
-  release(request: ReleaseRequest): Promise<ReleaseResult>
+  settle(request: SettleRequest): Awaitable<SettleResult>
+  release(request: ReleaseRequest): Awaitable<ReleaseResult>
 
   /** Appends an audit entry. May buffer; `flush` persists what is buffered. */
   appendAudit(entry: AuditEntry): void

@@ -44,7 +44,7 @@ function deadPort(): Promise<number> {
   })
 }
 
-const reserveOne = (store: Store, handle = 'a') =>
+const reserveOne = async (store: Store, handle = 'a') =>
   store.reserve({
     handle,
     holdId: randomUUID(),

@@ -100,7 +100,7 @@ function expectWholeMicros(agent: AgentRecord): void {
 }
 
 /** Runs `run` on a store, turning a thrown kill switch error into data to compare. */
-async function outcome(run: () => Promise<unknown>): Promise<unknown> {
+async function outcome(run: () => unknown): Promise<unknown> {
   try {
     const result = (await run()) as Record<string, unknown> | undefined
     if (result && typeof result === 'object') {
@@ -168,7 +168,7 @@ export function ledgerProperty(context: SuiteContext, runs: number): void {
           ]
           let next = 0
           const ids: string[] = []
-          const both = async (run: (target: Store) => Promise<unknown>) => {
+          const both = async (run: (target: Store) => unknown) => {
             const mine = await outcome(() => run(store))
             const theirs = await outcome(() => run(reference))
             expect(mine).toEqual(theirs)

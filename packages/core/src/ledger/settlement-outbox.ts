@@ -3,6 +3,7 @@
 // it; `drain()` (called by `ks.close()`) waits for what is pending. A retried settle is safe:
 // the ledger is idempotent per hold id. A process that crashes with a settle pending is
 // covered by the ledger itself: its hold lapses and is charged in full.
+import { type Awaitable, isPromiseLike } from '../awaitable.js'
 import { StoreUnavailableError } from '../errors.js'
 
 const FIRST_DELAY_MS = 50
@@ -19,22 +20,25 @@ export class SettlementOutbox {
 
   /**
    * Runs `operation`. If the store is unavailable, rejects with that error (the caller fails
-   * closed) and keeps retrying in the background until it succeeds.
+   * closed) and keeps retrying in the background until it succeeds. An answer given at once
+   * (a value) is passed through as it is.
    */
-  deliver<T>(operation: () => Promise<T>): Promise<T> {
-    let pending: Promise<T>
-    try {
-      pending = operation()
-    } catch (error) {
-      pending = Promise.reject(error)
-    }
-    return pending.catch((error: unknown) => {
+  deliver<T>(operation: () => Awaitable<T>): Awaitable<T> {
+    const retry = (error: unknown): never => {
       if (error instanceof StoreUnavailableError) this.#retry(operation)
       throw error
-    })
+    }
+    let answer: Awaitable<T>
+    try {
+      answer = operation()
+    } catch (error) {
+      return Promise.reject(error).catch(retry)
+    }
+    // A store that answered at once delivered (store.ts): nothing to keep.
+    return isPromiseLike(answer) ? Promise.resolve(answer).catch(retry) : answer
   }
 
-  #retry(operation: () => Promise<unknown>): void {
+  #retry(operation: () => Awaitable<unknown>): void {
     const attempt = async () => {
       for (let delay = FIRST_DELAY_MS; ; delay = Math.min(MAX_DELAY_MS, delay * 2)) {
         await new Promise((resolve) => setTimeout(resolve, delay * (0.5 + Math.random())))

@@ -306,32 +306,31 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       return result
     },
 
-    async reserve(request) {
-      const result = ledger.reserve(storage, request)
-      // After the transition (which validated request.now), as the sqlite store does it.
-      pruneAudit(request.now)
-      // In the same synchronous step: the window is recorded only for a granted hold.
-      if (result.ok && request.activity) {
-        const { events, keep } = request.activity
-        const { log, start, end } = appendActivity(existing(request.handle), events, keep)
-        result.activity = log
-        result.activityStart = start
-        result.activityEnd = end
-      }
-      return result
-    },
+    // Answered at once (a value, not a promise): the guard's hot path then needs no promise
+    // (awaitable.ts). A failure is still a rejected promise, as from any store.
+    reserve: (request) =>
+      answer(() => {
+        const result = ledger.reserve(storage, request)
+        // After the transition (which validated request.now), as the sqlite store does it.
+        pruneAudit(request.now)
+        // In the same synchronous step: the window is recorded only for a granted hold.
+        if (result.ok && request.activity) {
+          const { events, keep } = request.activity
+          const { log, start, end } = appendActivity(existing(request.handle), events, keep)
+          result.activity = log
+          result.activityStart = start
+          result.activityEnd = end
+        }
+        return result
+      }),
 
     async renew(request) {
       return ledger.renew(storage, request)
     },
 
-    async settle(request) {
-      return ledger.settle(storage, request)
-    },
+    settle: (request) => answer(() => ledger.settle(storage, request)),
 
-    async release(request) {
-      return ledger.release(storage, request)
-    },
+    release: (request) => answer(() => ledger.release(storage, request)),
 
     appendAudit(entry) {
       storage.appendAudit(entry)
@@ -423,4 +422,13 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     },
   }
   return store
+}
+
+/** `f()` as a value, or its error as a rejected promise (as every store fails). */
+function answer<T>(f: () => T): T | Promise<T> {
+  try {
+    return f()
+  } catch (error) {
+    return Promise.reject(error)
+  }
 }
