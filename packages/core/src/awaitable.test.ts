@@ -68,9 +68,24 @@ describe('drive', () => {
   })
 })
 
+/** Promises created while `run` runs. */
+async function promisesDuring(run: () => Promise<unknown>): Promise<number> {
+  let promises = 0
+  const hook = createHook({
+    init(_id, type) {
+      if (type === 'PROMISE') promises++
+    },
+  })
+  hook.enable()
+  await run()
+  hook.disable()
+  return promises
+}
+
 async function memoryAgent() {
   const ks = createKillSwitch({
     prices: { m: { inputPerMTok: 1, outputPerMTok: 1 } },
+    toolPrices: { search: 0.01 },
     runaway: false,
   })
   const { credential } = await ks.agents.create({ handle: 'a', spendingCap: 10 })
@@ -85,18 +100,9 @@ describe('a guarded call on the memory store', () => {
       await guard.afterModelCall(ticket, { usage: { inputTokens: 1, outputTokens: 1 } })
     }
     await call() // the agent and the price are resolved once, by the first call
-    let promises = 0
-    const hook = createHook({
-      init(_id, type) {
-        if (type === 'PROMISE') promises++
-      },
-    })
-    hook.enable()
-    await call()
-    hook.disable()
-    // The two promises the API returns, and this test's async function and its two awaits:
-    // before the generators it was 21 (a promise and a microtask per layer).
-    expect(promises).toBeLessThanOrEqual(6)
+    // The two promises the API returns, and this test's own async functions and awaits;
+    // before the generators, 17 more (a promise and a microtask per layer).
+    expect(await promisesDuring(call)).toBeLessThanOrEqual(7)
     expect((await ks.agents.get('a')).spent).toBeCloseTo(0.000004, 9)
     await ks.close()
   })
@@ -115,6 +121,34 @@ describe('a guarded call on the memory store', () => {
     const audit = await ks.audit('a')
     expect(audit.filter((entry) => entry.type === 'settled')).toHaveLength(1)
     expect((await ks.agents.get('a')).spent).toBeCloseTo(0.000002, 9)
+    await ks.close()
+  })
+
+  it('a paid tool call is held and settled without a promise of its own', async () => {
+    const { ks, guard } = await memoryAgent()
+    const call = async () => {
+      const ticket = await guard.beforeToolCall({ name: 'search', args: { q: 'x' } })
+      await guard.afterToolCall(ticket, { ok: true })
+    }
+    await call()
+    // The settle still hops once (the ticket's settlement is a promise); 25 more before.
+    expect(await promisesDuring(call)).toBeLessThanOrEqual(11)
+    expect((await ks.agents.get('a')).spent).toBeCloseTo(0.02, 9)
+    await ks.close()
+  })
+
+  it('a spend settled again from inside its own settlement is settled once', async () => {
+    const { ks, guard } = await memoryAgent()
+    const ticket = await guard.reserveSpend({ amountUsd: 1, kind: 'payment', description: 'x' })
+    let again: Promise<unknown> | undefined
+    ks.on('settled', () => {
+      again ??= guard.settleSpend(ticket, { amountUsd: 0.9 })
+    })
+    const first = await guard.settleSpend(ticket, { amountUsd: 0.5 })
+    expect(again).toBeDefined()
+    expect(await again).toEqual(first)
+    expect((await ks.audit('a')).filter((entry) => entry.type === 'settled')).toHaveLength(1)
+    expect((await ks.agents.get('a')).spent).toBeCloseTo(0.5, 9)
     await ks.close()
   })
 })

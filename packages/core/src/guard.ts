@@ -2,7 +2,7 @@
 // admits the agent (agent-access.ts), asks the runaway monitor, prices the action and holds
 // its bound atomically in the store (guard-ledger.ts) before anything is spent.
 
-import { AgentAccess } from './agent-access.js'
+import { AgentAccess, type PreparedActivity } from './agent-access.js'
 import { approvalsOn, awaitApproval } from './approval-gate.js'
 import { type Awaitable, andThen, promised, type Steps } from './awaitable.js'
 import { type CallEnd, costOfEnding } from './call-ending.js'
@@ -458,7 +458,11 @@ class Guard implements AgentGuard {
     return runModelCall(this, request, provider, result)
   }
 
-  async beforeToolCall(request: ToolCallRequest): Promise<ToolCallTicket> {
+  beforeToolCall(request: ToolCallRequest): Promise<ToolCallTicket> {
+    return promised(() => this.#beforeTool(request))
+  }
+
+  *#beforeTool(request: ToolCallRequest): Steps<ToolCallTicket> {
     if (typeof request?.name !== 'string' || request.name.length === 0) {
       invalid('name', 'Invalid tool call: the tool name is required.')
     }
@@ -475,7 +479,7 @@ class Guard implements AgentGuard {
       )
     }
     const access = this.#access
-    const agent = await access.admit(request.runId)
+    const agent = (yield access.admit(request.runId)) as AgentRecord
     const observation = {
       kind: 'tool_call' as const,
       runId: request.runId,
@@ -486,12 +490,12 @@ class Guard implements AgentGuard {
     // Checked already where the model asked for it: not observed twice.
     const observed = request.observe === false ? undefined : observation
     if (price === 0) {
-      if (observed) await access.observe(agent, observed)
+      if (observed && this.#engine.monitor !== NO_MONITOR) yield access.observe(agent, observed)
       return ToolTicket.issue({ ...base, holdId: undefined, priceUsd: 0 }, undefined)
     }
     // A paid tool is held first: one refused for the cap is not activity for runaway
     // detection. One that detection refuses has not run: its hold is released.
-    const spend = await this.#reserveSpend(
+    const spend = yield* this.#reserveSpend(
       {
         amountUsd: price,
         kind: 'tool',
@@ -507,19 +511,20 @@ class Guard implements AgentGuard {
     return ToolTicket.issue({ ...base, holdId: spend.id, priceUsd: price }, spend)
   }
 
-  async afterToolCall(
-    ticket: ToolCallTicket,
-    outcome: { ok: boolean; error?: unknown },
-  ): Promise<void> {
+  afterToolCall(ticket: ToolCallTicket, outcome: { ok: boolean; error?: unknown }): Promise<void> {
+    return promised(() => this.#afterTool(ticket, outcome))
+  }
+
+  *#afterTool(ticket: ToolCallTicket, outcome: { ok: boolean; error?: unknown }): Steps<void> {
     const spend = ToolTicket.takeSpend(ticket)
     if (spend) {
-      if (outcome.ok) await this.settleSpend(spend)
+      if (outcome.ok) yield this.#settleSpend(spend, {})
       else
-        await this.releaseSpend(spend, { reason: `tool failed: ${describeError(outcome.error)}` })
+        yield this.releaseSpend(spend, { reason: `tool failed: ${describeError(outcome.error)}` })
     }
     const agent = this.#access.agent
     if (agent) {
-      await this.#access.defer(agent, {
+      yield this.#access.defer(agent, {
         kind: 'tool_result',
         runId: ticket.runId,
         tool: ticket.name,
@@ -542,14 +547,14 @@ class Guard implements AgentGuard {
   }
 
   reserveSpend(request: SpendRequest): Promise<SpendTicket> {
-    return this.#reserveSpend(request, undefined)
+    return promised(() => this.#reserveSpend(request, undefined))
   }
 
   /**
    * Holds a spend. With `call` (a paid tool's call), its runaway activity rides on the same
    * reserve and is judged once the hold is granted; a call detection refuses is released.
    */
-  async #reserveSpend(request: SpendRequest, call: Observation | undefined): Promise<SpendTicket> {
+  *#reserveSpend(request: SpendRequest, call: Observation | undefined): Steps<SpendTicket> {
     const amount = request?.amountUsd
     if (typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0) {
       invalid(
@@ -571,7 +576,7 @@ class Guard implements AgentGuard {
     const scope = reserveScope(request)
     const engine = this.#engine
     const access = this.#access
-    const agent = await access.admit(request.runId)
+    const agent = (yield access.admit(request.runId)) as AgentRecord
     // Round up: a spend is never held for less than it costs.
     const micros = Math.ceil(amount * 1_000_000 - 1e-6)
     // The spend rules, before anything is held: the agent's policy and the call's own.
@@ -588,7 +593,7 @@ class Guard implements AgentGuard {
     }
     // A refusal by this process's cached view is confirmed on a fresh read: rules removed
     // elsewhere must not keep refusing here.
-    const broken = breaks(agent) && breaks(await access.reload(agent.handle))
+    const broken = breaks(agent) && breaks((yield access.reload(agent.handle)) as AgentRecord)
     if (broken) access.deny(agent.handle, 'spend_rule', broken, spendDetails(request, micros))
     const holdId = newHoldId()
     const hold = {
@@ -601,13 +606,16 @@ class Guard implements AgentGuard {
       data: { description: request.description, ...request.details, runId: request.runId ?? null },
       scope,
     }
-    const reserve = async () => {
+    function* reserve(): Steps<{
+      reserved: ReserveResult
+      activity: PreparedActivity | undefined
+    }> {
       const activity = call && access.prepare(agent, call)
       try {
-        const reserved = await holdFunds(engine, {
+        const reserved = (yield holdFunds(engine, {
           ...hold,
           ...(activity ? { activity: activity.batch } : {}),
-        })
+        })) as ReserveResult
         if (!reserved.ok) access.restore(activity)
         return { reserved, activity }
       } catch (error) {
@@ -615,7 +623,7 @@ class Guard implements AgentGuard {
         throw error
       }
     }
-    let { reserved: result, activity } = await reserve()
+    let { reserved: result, activity } = yield* reserve()
     if (result.agent) access.agent = result.agent
     if (
       !result.ok &&
@@ -625,12 +633,12 @@ class Guard implements AgentGuard {
       result.refusal?.level !== 'budget'
     ) {
       // Past the cap with approvals on: ask a person once, then try again under the grant.
-      await this.#askApproval(
+      yield this.#askApproval(
         result.agent,
         micros,
         `${request.description} needs $${toUsd(micros)}`,
       )
-      ;({ reserved: result, activity } = await reserve())
+      ;({ reserved: result, activity } = yield* reserve())
       if (result.agent) access.agent = result.agent
     }
     if (!result.ok) {
@@ -643,13 +651,13 @@ class Guard implements AgentGuard {
     const late =
       result.agent && result.agent.policy !== agent.policy ? breaks(result.agent) : undefined
     if (late) {
-      access.agent = await releaseFunds(engine, {
+      access.agent = (yield releaseFunds(engine, {
         handle: agent.handle,
         holdId,
         kind: request.kind,
         reason: `refused: ${late.code}`,
         data: { description: request.description },
-      })
+      })) as AgentRecord
       access.deny(agent.handle, 'spend_rule', late, spendDetails(request, micros))
     }
     const state: SpendTicketState = {
@@ -678,10 +686,10 @@ class Guard implements AgentGuard {
       // The call was admitted and held: now it is judged (a refused call has not run).
       try {
         const admitted = result.agent ?? agent
-        if (activity) await access.judge(admitted, activity, result.ok ? result : undefined)
-        else await access.observe(admitted, call)
+        if (activity) yield access.judge(admitted, activity, result.ok ? result : undefined)
+        else if (engine.monitor !== NO_MONITOR) yield access.observe(admitted, call)
       } catch (error) {
-        await this.releaseSpend(ticket, { reason: `refused: ${describeError(error)}` })
+        yield this.releaseSpend(ticket, { reason: `refused: ${describeError(error)}` })
         throw error
       }
     }
@@ -692,44 +700,61 @@ class Guard implements AgentGuard {
     ticket: SpendTicket,
     outcome: { amountUsd?: number; details?: Record<string, unknown> } = {},
   ): Promise<Settlement> {
+    return this.#settleSpend(ticket, outcome)
+  }
+
+  #settleSpend(
+    ticket: SpendTicket,
+    outcome: { amountUsd?: number; details?: Record<string, unknown> },
+  ): Promise<Settlement> {
     const state = SpendTicketHeld.stateOf(ticket)
     if (!state) {
       return Promise.reject(
         new InvalidConfigError('ticket', 'Unknown ticket: pass the ticket reserveSpend returned.'),
       )
     }
-    state.done ??= (async () => {
-      state.lease?.end()
-      const cost =
-        outcome.amountUsd === undefined ? state.amountMicros : toMicros(outcome.amountUsd)
-      const details: Record<string, unknown> = {
-        description: state.description,
-        ...state.details,
-        ...outcome.details,
-      }
-      const summary = `settled ${formatUsd(cost)} for ${state.description}`
-      const settlement = await this.#settle(
-        ticket.handle,
-        ticket.id,
-        cost,
-        ticket.kind,
-        summary,
-        details,
-      )
-      const agent = this.#access.agent
-      // Every spend that is not a model call feeds spend velocity (paid tools included).
-      if (agent) {
-        const payee = String(details.payee ?? details.tool ?? ticket.kind)
-        await this.#access.defer(agent, {
-          kind: 'payment',
-          runId: ticket.runId,
-          costMicros: cost,
-          payee,
-        })
-      }
-      return settlement
-    })()
+    if (state.done) return state.done
+    // Settled at once when the store answers at once: a second settle from inside this one
+    // (an event listener) gets this settlement, not one of its own.
+    if (state.ending) return Promise.resolve().then(() => state.done as Promise<Settlement>)
+    state.ending = true
+    state.done = promised(() => this.#spendSettled(ticket, state, outcome))
     return state.done
+  }
+
+  *#spendSettled(
+    ticket: SpendTicket,
+    state: SpendTicketState,
+    outcome: { amountUsd?: number; details?: Record<string, unknown> },
+  ): Steps<Settlement> {
+    state.lease?.end()
+    const cost = outcome.amountUsd === undefined ? state.amountMicros : toMicros(outcome.amountUsd)
+    const details: Record<string, unknown> = {
+      description: state.description,
+      ...state.details,
+      ...outcome.details,
+    }
+    const summary = `settled ${formatUsd(cost)} for ${state.description}`
+    const settlement = (yield this.#settle(
+      ticket.handle,
+      ticket.id,
+      cost,
+      ticket.kind,
+      summary,
+      details,
+    )) as Settlement
+    const agent = this.#access.agent
+    // Every spend that is not a model call feeds spend velocity (paid tools included).
+    if (agent) {
+      const payee = String(details.payee ?? details.tool ?? ticket.kind)
+      yield this.#access.defer(agent, {
+        kind: 'payment',
+        runId: ticket.runId,
+        costMicros: cost,
+        payee,
+      })
+    }
+    return settlement
   }
 
   async releaseSpend(
