@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path'
 import type { DatabaseSync } from 'node:sqlite'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { AuditEntry } from '../audit.js'
+import type { Awaitable } from '../awaitable.js'
 import { InvalidConfigError, KillSwitchError, StoreUnavailableError } from '../errors.js'
 import { approvalAt } from '../ledger/approvals.js'
 import type {
@@ -253,9 +254,9 @@ class SqliteStore implements Store {
     return result
   }
 
-  // Not async: #write already answers with a promise (one less per call on the hot path).
-  reserve(request: ReserveRequest): Promise<ReserveResult> {
-    return this.#write('reserve', () => {
+  // Answered at once when the lock is free (store.ts): the guard then needs no promise.
+  reserve(request: ReserveRequest): Awaitable<ReserveResult> {
+    return this.#writeNow('reserve', () => {
       this.#prune(request.now)
       return this.#ledger.reserve(request)
     })
@@ -265,13 +266,12 @@ class SqliteStore implements Store {
     return this.#write('renew a hold', () => this.#ledger.renew(request))
   }
 
-  // Not async: #write already answers with a promise (one less per call on the hot path).
-  settle(request: SettleRequest): Promise<SettleResult> {
-    return this.#write('settle', () => this.#ledger.settle(request))
+  settle(request: SettleRequest): Awaitable<SettleResult> {
+    return this.#writeNow('settle', () => this.#ledger.settle(request))
   }
 
-  async release(request: ReleaseRequest): Promise<ReleaseResult> {
-    return this.#write('release', () => this.#ledger.release(request))
+  release(request: ReleaseRequest): Awaitable<ReleaseResult> {
+    return this.#writeNow('release', () => this.#ledger.release(request))
   }
 
   appendAudit(entry: AuditEntry): void {
@@ -394,9 +394,16 @@ class SqliteStore implements Store {
    * holds the write lock, up to busyTimeoutMs; then fails closed.
    */
   #write<T>(operation: string, body: () => T): Promise<T> {
-    // The common case, the lock free: one attempt, no async retry loop around it.
+    return Promise.resolve(this.#writeNow(operation, body))
+  }
+
+  /**
+   * The common case, the lock free: one attempt answered at once (a value), no async retry
+   * loop around it; a busy lock retries asynchronously, and a failure is a rejected promise.
+   */
+  #writeNow<T>(operation: string, body: () => T): Awaitable<T> {
     try {
-      return Promise.resolve(this.#writeOnce(operation, body))
+      return this.#writeOnce(operation, body)
     } catch (error) {
       if (!(error instanceof BusyError)) return Promise.reject(error)
       return this.#writeRetrying(operation, body)
