@@ -174,3 +174,27 @@ describe('runToolCall', () => {
     expect(ran).toBe(false)
   })
 })
+
+describe('a call stopped before its signal is asked for', () => {
+  it('hands out an already aborted signal with the reason it stopped, and never sends', async () => {
+    const { ks, guard } = await setup()
+    const caller = new AbortController()
+    const call = await guard.startModelCall({ ...request, signal: caller.signal })
+    const reason = new Error('the user closed the tab')
+    caller.abort(reason)
+    // The stop signal is made on demand (most calls never need one): made now, it is
+    // already aborted, with the caller's reason.
+    expect(call.signal.aborted).toBe(true)
+    expect(call.signal.reason).toBe(reason)
+    let sent = false
+    await expect(
+      call.run(async () => {
+        sent = true
+      }),
+    ).rejects.toBe(reason)
+    expect(sent).toBe(false)
+    // Never sent: released, not charged.
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0, held: 0 })
+    await ks.close()
+  })
+})

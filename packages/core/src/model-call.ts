@@ -107,7 +107,14 @@ export function startModelCall(guard: AgentGuard, start: ModelCallStart): Promis
  * ticket is collected, its lease stops, and its hold lapses (charged) like a crashed one's.
  */
 class CallStop implements RosterMember {
-  readonly stopper = new AbortController()
+  /**
+   * Made when the signal is first asked for: a call whose adapter never hands it to the
+   * provider (LangChain's callback handler) makes no AbortController at all.
+   */
+  #stopper: AbortController | undefined
+  /** Whether the call was stopped, and why (the signal's reason, once it exists). */
+  stopped = false
+  #reason: unknown
   slot = -1
   /** The first kill switch error that stopped the call: it outranks what the provider threw. */
   stoppedBy: KillSwitchError | undefined
@@ -121,10 +128,11 @@ class CallStop implements RosterMember {
   readonly #guard: AgentGuard
   readonly #live: LiveCalls
   readonly #callerSignal: AbortSignal | undefined
-  readonly onRevoked = () => {
+  onRevoked(): void {
     if (!this.checking) this.stop(revocationError(this.#guard))
   }
-  readonly #onCaller = () => this.stop(this.#callerSignal?.reason)
+  /** Made only for a call with a caller's signal (most have none). */
+  readonly #onCaller: (() => void) | undefined
 
   constructor(guard: AgentGuard, callerSignal: AbortSignal | undefined) {
     this.#guard = guard
@@ -133,21 +141,33 @@ class CallStop implements RosterMember {
     this.#live.calls.add(this)
     if (guard.signal.aborted) this.onRevoked()
     if (callerSignal) {
-      callerSignal.addEventListener('abort', this.#onCaller, { once: true })
-      if (callerSignal.aborted) this.#onCaller()
+      const onCaller = () => this.stop(callerSignal.reason)
+      this.#onCaller = onCaller
+      callerSignal.addEventListener('abort', onCaller, { once: true })
+      if (callerSignal.aborted) onCaller()
     }
+  }
+
+  get signal(): AbortSignal {
+    if (this.#stopper === undefined) {
+      this.#stopper = new AbortController()
+      if (this.stopped) this.#stopper.abort(this.#reason)
+    }
+    return this.#stopper.signal
   }
 
   stop(reason: unknown): void {
     if (KillSwitchError.isInstance(reason)) this.stoppedBy ??= reason
-    if (this.stopper.signal.aborted) return
-    this.stopper.abort(reason)
+    if (this.stopped) return
+    this.stopped = true
+    this.#reason = reason
+    this.#stopper?.abort(reason)
     this.rejectSend?.(reason)
   }
 
   detach(): void {
     this.#live.calls.delete(this)
-    this.#callerSignal?.removeEventListener('abort', this.#onCaller)
+    if (this.#onCaller) this.#callerSignal?.removeEventListener('abort', this.#onCaller)
   }
 
   /** The call was dropped without an ending (its hold lapsed): stop its provider too. */
@@ -185,7 +205,7 @@ class GuardedModelCall implements ModelCall {
   }
 
   get signal(): AbortSignal {
-    return this.#stop.stopper.signal
+    return this.#stop.signal
   }
 
   send<T>(provider: (limits: ProviderLimits) => PromiseLike<T>): Promise<T> {
@@ -194,7 +214,7 @@ class GuardedModelCall implements ModelCall {
     }
     this.#sent = false
     const stop = this.#stop
-    const signal = stop.stopper.signal
+    const signal = stop.signal
     if (signal.aborted) return Promise.reject(signal.reason)
     // The provider's promise, or a rejection as soon as the call is stopped.
     return new Promise<T>((resolve, reject) => {

@@ -109,7 +109,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
   const pendingByAgent = new Map<string, string>()
 
   const append = (state: AgentState, entry: AuditEntry) => {
-    state.audit.push({ ...entry, seq: state.auditSeq++ })
+    // Kept as given, no copy: its seq is its place in the log (auditSeq - length + index).
+    state.audit.push(entry)
+    state.auditSeq++
     // Trim in batches: dropping the oldest entry on every append would shift the whole
     // array each time (O(n) per call once full).
     if (state.audit.length > maxAudit + AUDIT_TRIM_BATCH)
@@ -337,21 +339,20 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     },
 
     async readAudit(handle, options = {}) {
-      const entries = agents.get(handle)?.audit ?? []
+      const state = agents.get(handle)
+      if (!state) return []
+      const entries = state.audit
       const limit = Math.min(options.limit ?? maxAudit, maxAudit)
       if (limit <= 0) return []
+      // Seqs are consecutive along the log: the first entry's is the next seq less its length.
+      const first = state.auditSeq - entries.length
       const before = options.before
-      // Seqs increase along the array: find the page's end by binary search.
-      let end = entries.length
-      if (before !== undefined) {
-        let low = 0
-        while (low < end) {
-          const mid = (low + end) >> 1
-          if ((entries[mid]?.seq ?? 0) < before) low = mid + 1
-          else end = mid
-        }
-      }
-      return entries.slice(Math.max(0, end - limit), end).map((entry) => ({ ...entry }))
+      const end =
+        before === undefined
+          ? entries.length
+          : Math.max(0, Math.min(entries.length, Math.ceil(before - first)))
+      const start = Math.max(0, end - limit)
+      return entries.slice(start, end).map((entry, i) => ({ ...entry, seq: first + start + i }))
     },
 
     async recordActivity(handle, events, keep) {
