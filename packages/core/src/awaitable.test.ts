@@ -124,6 +124,25 @@ describe('a guarded call on the memory store', () => {
     await ks.close()
   })
 
+  it('with runaway detection on too: the result is judged in the same steps', async () => {
+    const ks = createKillSwitch({ prices: { m: { inputPerMTok: 1, outputPerMTok: 1 } } })
+    const { credential } = await ks.agents.create({
+      handle: 'a',
+      spendingCap: 10,
+      runaway: { callRate: { enabled: false } },
+    })
+    const guard = ks.guard(credential)
+    const call = async () => {
+      const ticket = await guard.beforeModelCall({ model: 'm', input: 'hello' })
+      await guard.afterModelCall(ticket, { usage: { inputTokens: 1, outputTokens: 1 } })
+    }
+    await call()
+    // As many as with detection off: its activity rides on the reserve, the result is
+    // deferred to the next call, and neither waits on a promise.
+    expect(await promisesDuring(call)).toBeLessThanOrEqual(7)
+    await ks.close()
+  })
+
   it('a paid tool call is held and settled without a promise of its own', async () => {
     const { ks, guard } = await memoryAgent()
     const call = async () => {

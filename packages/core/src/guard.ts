@@ -329,21 +329,7 @@ class Guard implements AgentGuard {
     if (state.output.tokens === 0 && typeof outcome.text === 'string') {
       state.output.add({ text: outcome.text })
     }
-    const settled = this.#endModel(ticket, state, { sent: true, usage: outcome.usage }, 'finished')
-    if (this.#engine.monitor === NO_MONITOR) return settled
-    return settled.then((settlement) => {
-      const agent = this.#access.agent
-      if (!agent) return settlement
-      // Judged with the next call (written by its reserve): no round trip of its own.
-      const observation = new ModelResultObservation(
-        ticket.runId,
-        ticket.model,
-        toMicros(settlement.costUsd),
-        outcome,
-      )
-      const deferred = this.#access.defer(agent, observation)
-      return deferred ? deferred.then(() => settlement) : settlement
-    })
+    return this.#endModel(ticket, state, { sent: true, usage: outcome.usage }, 'finished', outcome)
   }
 
   async failModelCall(
@@ -378,21 +364,24 @@ class Guard implements AgentGuard {
     state: ModelTicketState,
     end: CallEnd,
     reason: string,
+    result?: ModelCallResult,
   ): Promise<Settlement> {
     if (state.ending) return state.ending
     // Ended at once when the store answers at once: an event listener that ends the same
     // call meanwhile gets the ending once it is known, not a second one.
     if (state.ended) return Promise.resolve().then(() => state.ending as Promise<Settlement>)
     state.ended = true
-    state.ending = promised(() => this.#ending(ticket, state, end, reason))
+    state.ending = promised(() => this.#ending(ticket, state, end, reason, result))
     return state.ending
   }
 
+  /** The ending's steps; a provider's `result` is then fed to runaway detection. */
   *#ending(
     ticket: ModelCallTicket,
     state: ModelTicketState,
     end: CallEnd,
     reason: string,
+    result: ModelCallResult | undefined,
   ): Steps<Settlement> {
     state.lease?.end()
     const cost = costOfEnding(end, {
@@ -424,7 +413,7 @@ class Guard implements AgentGuard {
         : cost.basis === 'hold'
           ? 'no usage reported: whole hold'
           : `counted: up to ${cost.inputTokens} in, ${cost.outputTokens} out`
-    return (yield this.#settle(
+    const settlement = (yield this.#settle(
       ticket.handle,
       ticket.id,
       micros,
@@ -444,6 +433,13 @@ class Guard implements AgentGuard {
         aboveHold: micros > state.boundMicros ? toUsd(micros - state.boundMicros) : undefined,
       },
     )) as Settlement
+    const agent = this.#access.agent
+    if (result !== undefined && agent && this.#engine.monitor !== NO_MONITOR) {
+      // Judged with the next call (written by its reserve): no round trip of its own.
+      const observation = new ModelResultObservation(ticket.runId, ticket.model, micros, result)
+      yield this.#access.defer(agent, observation)
+    }
+    return settlement
   }
 
   startModelCall(request: ModelCallStart): Promise<ModelCall> {
