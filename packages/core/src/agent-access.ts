@@ -237,14 +237,17 @@ export class AgentAccess {
     }
     this.#pending = []
     this.#taken++
-    const events: ActivityEvent[] = []
-    const observations: Observation[] = []
-    for (const item of pending) {
-      events.push(item.event)
-      observations.push(item.observation)
+    // Sized once (a pushed array grows its store a few times): one of these per call.
+    const count = pending.length
+    const events = new Array<ActivityEvent>(count + 1)
+    const observations = new Array<Observation>(count + 1)
+    for (let i = 0; i < count; i++) {
+      const item = pending[i] as (typeof pending)[number]
+      events[i] = item.event
+      observations[i] = item.observation
     }
-    events.push(activity.event)
-    observations.push(observation)
+    events[count] = activity.event
+    observations[count] = observation
     return { batch: { events, keep: activity.keep }, observations }
   }
 

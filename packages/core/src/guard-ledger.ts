@@ -88,7 +88,8 @@ export function holdFunds(
   return andThen(
     storeCall(engine.store, () => engine.store.reserve(request)),
     (result) => {
-      if (result.ok) {
+      // The event is built only when someone listens: most kill switches have no listener.
+      if (result.ok && engine.events.has('reserved')) {
         emit(engine, 'reserved', {
           handle: hold.handle,
           holdId: hold.holdId,
@@ -144,17 +145,19 @@ function afterSettle(
   settle: Parameters<typeof settleFunds>[1],
   agent: AgentRecord,
 ): void {
-  const { handle, holdId, costMicros, kind } = settle
-  const model = settle.data.model
-  emit(engine, 'settled', {
-    handle,
-    holdId,
-    kind,
-    cost: toUsd(costMicros),
-    spent: toUsd(agent.spentMicros),
-    spendingCap: toUsd(agent.capMicros),
-    ...(typeof model === 'string' ? { model } : {}),
-  })
+  if (engine.events.has('settled')) {
+    const { handle, holdId, costMicros, kind } = settle
+    const model = settle.data.model
+    emit(engine, 'settled', {
+      handle,
+      holdId,
+      kind,
+      cost: toUsd(costMicros),
+      spent: toUsd(agent.spentMicros),
+      spendingCap: toUsd(agent.capMicros),
+      ...(typeof model === 'string' ? { model } : {}),
+    })
+  }
   engine.afterSpend(agent)
 }
 
