@@ -3,6 +3,8 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { andThen, drive, promised, type Steps } from './awaitable.js'
 import { createKillSwitch } from './kill-switch.js'
+import type { Store } from './store.js'
+import { memoryStore } from './stores/memory-store.js'
 
 /** Steps yielding each of `values` (a promise when `lazy` says so) and summing what comes back. */
 function* sum(values: number[], lazy: boolean[]): Steps<number> {
@@ -167,6 +169,32 @@ describe('a guarded call on the memory store', () => {
     expect(again).toBeDefined()
     expect(await again).toEqual(first)
     expect((await ks.audit('a')).filter((entry) => entry.type === 'settled')).toHaveLength(1)
+    expect((await ks.agents.get('a')).spent).toBeCloseTo(0.5, 9)
+    await ks.close()
+  })
+
+  it('a release from inside a settle that has begun releases nothing', async () => {
+    const store = memoryStore()
+    let releases = 0
+    const counted: Store = {
+      ...store,
+      release: (request) => {
+        releases++
+        return store.release(request)
+      },
+    }
+    const ks = createKillSwitch({ store: counted, runaway: false })
+    const { credential } = await ks.agents.create({ handle: 'a', spendingCap: 10 })
+    const guard = ks.guard(credential)
+    const ticket = await guard.reserveSpend({ amountUsd: 1, kind: 'payment', description: 'x' })
+    ks.on('settled', () => {
+      void guard.releaseSpend(ticket, { reason: 'from a listener' })
+    })
+    const settled = await guard.settleSpend(ticket, { amountUsd: 0.5 })
+    expect(settled.costUsd).toBe(0.5)
+    // The settle won: the release neither reached the store nor replaced the settlement.
+    expect(releases).toBe(0)
+    expect(await guard.settleSpend(ticket)).toEqual(settled)
     expect((await ks.agents.get('a')).spent).toBeCloseTo(0.5, 9)
     await ks.close()
   })

@@ -39,7 +39,7 @@ export interface SpendTicketState {
   details: Record<string, unknown> | undefined
   done: Promise<Settlement> | undefined
   /** Set as the settle begins (it may complete before `done` is assigned). */
-  ending?: boolean
+  ended?: boolean
   /** The hold's lease, renewed while the call runs (set once the ticket exists). */
   lease: HoldLease | undefined
 }

@@ -514,7 +514,7 @@ class Guard implements AgentGuard {
   *#afterTool(ticket: ToolCallTicket, outcome: { ok: boolean; error?: unknown }): Steps<void> {
     const spend = ToolTicket.takeSpend(ticket)
     if (spend) {
-      if (outcome.ok) yield this.#settleSpend(spend, {})
+      if (outcome.ok) yield this.settleSpend(spend)
       else
         yield this.releaseSpend(spend, { reason: `tool failed: ${describeError(outcome.error)}` })
     }
@@ -696,13 +696,6 @@ class Guard implements AgentGuard {
     ticket: SpendTicket,
     outcome: { amountUsd?: number; details?: Record<string, unknown> } = {},
   ): Promise<Settlement> {
-    return this.#settleSpend(ticket, outcome)
-  }
-
-  #settleSpend(
-    ticket: SpendTicket,
-    outcome: { amountUsd?: number; details?: Record<string, unknown> },
-  ): Promise<Settlement> {
     const state = SpendTicketHeld.stateOf(ticket)
     if (!state) {
       return Promise.reject(
@@ -712,8 +705,8 @@ class Guard implements AgentGuard {
     if (state.done) return state.done
     // Settled at once when the store answers at once: a second settle from inside this one
     // (an event listener) gets this settlement, not one of its own.
-    if (state.ending) return Promise.resolve().then(() => state.done as Promise<Settlement>)
-    state.ending = true
+    if (state.ended) return Promise.resolve().then(() => state.done as Promise<Settlement>)
+    state.ended = true
     state.done = promised(() => this.#spendSettled(ticket, state, outcome))
     return state.done
   }
@@ -758,7 +751,8 @@ class Guard implements AgentGuard {
     outcome: { reason?: string; details?: Record<string, unknown> } = {},
   ): Promise<void> {
     const state = SpendTicketHeld.stateOf(ticket)
-    if (!state || state.done) return
+    // A settle that has begun (its settlement may not be known yet) wins: nothing to release.
+    if (!state || state.done || state.ended) return
     state.lease?.end()
     const agent = this.#access.agent
     state.done = Promise.resolve({

@@ -702,6 +702,6 @@ const SQL = {
   insertActivity: 'INSERT INTO activity (handle, seq, event) VALUES (?, ?, ?)',
   trimActivity: `DELETE FROM activity WHERE handle = :handle AND seq <= (
       SELECT seq FROM activity WHERE handle = :handle ORDER BY seq DESC LIMIT 1 OFFSET :keep)`,
-  activitySince: 'SELECT seq, event FROM activity WHERE handle = ? AND seq > ? ORDER BY seq',
+  activitySince: 'SELECT event FROM activity WHERE handle = ? AND seq > ? ORDER BY seq',
   mark: 'INSERT OR IGNORE INTO marks (handle, key) VALUES (?, ?)',
 } as const
