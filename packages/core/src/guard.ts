@@ -437,7 +437,8 @@ class Guard implements AgentGuard {
     if (result !== undefined && agent && this.#engine.monitor !== NO_MONITOR) {
       // Judged with the next call (written by its reserve): no round trip of its own.
       const observation = new ModelResultObservation(ticket.runId, ticket.model, micros, result)
-      yield this.#access.defer(agent, observation)
+      const deferred = this.#access.defer(agent, observation)
+      if (deferred) yield deferred
     }
     return settlement
   }

@@ -7,6 +7,7 @@ import { SlowLoopTracker } from './detectors/slow-loop.js'
 import { SpendVelocityScan } from './detectors/spend-velocity.js'
 import { RateWindow } from './rate-window.js'
 import type { ResolvedRunawayConfig } from './runaway-defaults.js'
+import { SpendClear } from './spend-clear.js'
 import { SpendHistory } from './spend-history.js'
 import type { DetectorFinding } from './types.js'
 
@@ -29,6 +30,8 @@ export class AgentState {
   readonly flows = new Concurrency()
   /** Spend velocity over the shared window, read once per window and instant. */
   readonly spendScan = new SpendVelocityScan()
+  /** The last spend judgement that found no trip: a call's re-check of it is skipped. */
+  readonly spendClear = new SpendClear()
   readonly #loops = new Map<string, SlowLoopTracker>()
   readonly #exactLoops = new Map<string, SlowLoopTracker>()
 

@@ -274,9 +274,17 @@ export function createRunawayMonitor(
     const spends = kind === 'model_result' || kind === 'payment'
     const velocity = c.spendVelocity
     if (velocity.enabled && (spends || (before && holds(velocity.action)))) {
-      const spent = state.spendScan.judge(window, now, velocity, end, start)
-      consider(pick, spent, velocity.action, !spends)
-      consider(pick, detectSpendSpike(state.spend.read(now), velocity), velocity.action, !spends)
+      // A call's re-check is skipped when the last judgement found no trip on what it reads
+      // (spend-clear.ts): the same window and spend, in the same ms, less what left it.
+      if (!(isCall && state.spendClear.covers(window, start, end, now, state.spend))) {
+        const spent = state.spendScan.judge(window, now, velocity, end, start)
+        const spike = detectSpendSpike(state.spend.read(now), velocity)
+        consider(pick, spent, velocity.action, !spends)
+        consider(pick, spike, velocity.action, !spends)
+        if (spent.status !== 'trip' && spike.status !== 'trip') {
+          state.spendClear.record(window, start, end, now, state.spend)
+        }
+      }
     }
     const progress = c.noProgress
     if (progress.enabled && (kind === 'model_result' || (before && holds(progress.action)))) {

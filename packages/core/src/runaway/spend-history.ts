@@ -23,14 +23,26 @@ export class SpendHistory {
   readonly #windowMs: number
   readonly #tauMs: number
   readonly #recent: RateWindow
+  /** e^(-window/tau): the weight of everything before the last window, at an infinite age. */
+  readonly #windowDecay: number
   #decayed = 0
   #decayedAt = 0
   #firstAt: number | undefined
+  /** The last reading and when it was taken: read twice a call, mostly within one ms. */
+  #reading: SpendReading | undefined
+  #readAt = 0
+  #version = 0
 
   constructor(windowMs: number, historyMs: number) {
     this.#windowMs = windowMs
     this.#tauMs = Math.max(historyMs, windowMs)
+    this.#windowDecay = Math.exp(-windowMs / this.#tauMs)
     this.#recent = new RateWindow(windowMs)
+  }
+
+  /** Changes with every charge added: a judgement of the same version read the same spend. */
+  get version(): number {
+    return this.#version
   }
 
   add(now: number, micros: number): void {
@@ -38,21 +50,31 @@ export class SpendHistory {
     this.#decayTo(now)
     this.#decayed += micros
     this.#recent.add(now, micros)
+    this.#reading = undefined
+    this.#version++
   }
 
-  read(now: number): SpendReading {
+  /** What was spent lately and usually: the same reading until `now` or the spend changes. */
+  read(now: number): Readonly<SpendReading> {
+    if (this.#reading !== undefined && now === this.#readAt) return this.#reading
     const recentMicros = this.#recent.sum(now)
-    if (this.#firstAt === undefined) return { recentMicros, baselineMicros: 0, observedMs: 0 }
-    this.#decayTo(now)
-    const observedMs = Math.max(0, now - this.#firstAt)
-    const tau = this.#tauMs
-    const w = this.#windowMs
-    // A constant rate r since firstAt leaves r * tau * (e^(-w/tau) - e^(-observed/tau)) in the
-    // decayed sum from before the last window: solve for r, per window.
-    const weight = tau * (Math.exp(-w / tau) - Math.exp(-observedMs / tau))
-    const older = Math.max(0, this.#decayed - recentMicros)
-    const baselineMicros = weight > 0 ? (older / weight) * w : 0
-    return { recentMicros, baselineMicros, observedMs }
+    let reading: SpendReading
+    if (this.#firstAt === undefined) {
+      reading = { recentMicros, baselineMicros: 0, observedMs: 0 }
+    } else {
+      this.#decayTo(now)
+      const observedMs = Math.max(0, now - this.#firstAt)
+      const tau = this.#tauMs
+      // A constant rate r since firstAt leaves r * tau * (e^(-w/tau) - e^(-observed/tau)) in
+      // the decayed sum from before the last window: solve for r, per window.
+      const weight = tau * (this.#windowDecay - Math.exp(-observedMs / tau))
+      const older = Math.max(0, this.#decayed - recentMicros)
+      const baselineMicros = weight > 0 ? (older / weight) * this.#windowMs : 0
+      reading = { recentMicros, baselineMicros, observedMs }
+    }
+    this.#reading = reading
+    this.#readAt = now
+    return reading
   }
 
   #decayTo(now: number): void {

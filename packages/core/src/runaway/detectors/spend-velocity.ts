@@ -51,6 +51,11 @@ export class SpendVelocityScan {
   #end = 0
   /** The first event of it after the time window's start; the sum covers `[#lo..#end)`. */
   #lo = 0
+  /**
+   * When `#lo`'s event was made (NaN: not known). Kept so that a judgement with no charge
+   * leaving the time window reads no old event: the oldest ones are cold in the CPU's cache.
+   */
+  #loAt = Number.NaN
   #micros = 0
   #now = 0
   #windowMs = 0
@@ -114,15 +119,25 @@ export class SpendVelocityScan {
     // (the same array, read further on): what of them was summed goes.
     let micros = this.#micros
     let lo = this.#lo
-    for (; lo < shift; lo++) micros -= charge(last[lo] as ActivityEvent)
+    let loAt = this.#loAt
+    if (lo < shift) {
+      for (; lo < shift; lo++) micros -= charge(last[lo] as ActivityEvent)
+      loAt = Number.NaN
+    }
     lo -= shift
-    for (; lo < start; lo++) micros -= charge(window[lo] as ActivityEvent)
+    if (lo < start) {
+      for (; lo < start; lo++) micros -= charge(window[lo] as ActivityEvent)
+      loAt = Number.NaN
+    }
     for (let i = from; i < end; i++) micros += charge(window[i] as ActivityEvent)
     // Charges older than the time window go (in time order, they are the first ones).
     const since = now - windowMs
-    for (; lo < end && (window[lo] as ActivityEvent).at <= since; lo++)
-      micros -= charge(window[lo] as ActivityEvent)
-    this.#keep(window, end, lo, micros)
+    if (!(loAt > since)) {
+      for (; lo < end && (window[lo] as ActivityEvent).at <= since; lo++)
+        micros -= charge(window[lo] as ActivityEvent)
+      loAt = lo < end ? (window[lo] as ActivityEvent).at : Number.NaN
+    }
+    this.#keep(window, end, lo, micros, loAt)
     return true
   }
 
@@ -142,14 +157,22 @@ export class SpendVelocityScan {
       }
       if (at > since) lo = i
     }
-    this.#keep(window, end, lo, sum.micros)
+    const loAt = lo < end ? (window[lo] as ActivityEvent).at : Number.NaN
+    this.#keep(window, end, lo, sum.micros, loAt)
   }
 
-  #keep(window: readonly ActivityEvent[], end: number, lo: number, micros: number): void {
+  #keep(
+    window: readonly ActivityEvent[],
+    end: number,
+    lo: number,
+    micros: number,
+    loAt: number,
+  ): void {
     this.#window = window
     this.#end = end
     this.#lo = lo
     this.#micros = micros
+    this.#loAt = loAt
   }
 }
 

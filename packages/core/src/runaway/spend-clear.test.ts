@@ -1,0 +1,135 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import type { AgentPolicy } from '../policy.js'
+import type { ActivityEvent } from '../store.js'
+import { memoryStore } from '../stores/memory-store.js'
+import type { RunawayConfig } from './config.js'
+import { createRunawayMonitor } from './create-runaway-monitor.js'
+import { detectSpendSpike } from './detectors/spend-spike.js'
+import { detectSpendVelocity } from './detectors/spend-velocity.js'
+import { resolveRunawayConfig } from './resolve-runaway-config.js'
+import { SpendClear } from './spend-clear.js'
+import { SpendHistory } from './spend-history.js'
+import type { Observation } from './types.js'
+
+const T0 = 1_700_000_000_000
+
+// Spend velocity alone, with thresholds a few charges reach, in shadow mode (a trip is
+// reported on every call it concerns: no throttle is kept to answer for it).
+const RUNAWAY: RunawayConfig = {
+  enforce: false,
+  repeatedToolCall: { enabled: false },
+  toolCycle: { enabled: false },
+  noProgress: { enabled: false },
+  callRate: { enabled: false },
+  errorStreak: { enabled: false },
+  slowLoop: { enabled: false },
+  runLimits: { enabled: false },
+  spendVelocity: {
+    warnUsd: 1,
+    tripUsd: 2,
+    windowMs: 10_000,
+    action: 'block',
+    spikeRatio: 3,
+    spikeMinUsd: 0.5,
+    spikeWarmupMs: 20_000,
+    historyMs: 60_000,
+  },
+}
+
+/** One reserve: the results it carries (their costs), then its call. */
+const step = fc.record({
+  results: fc.array(fc.constantFrom(0, 0.05, 0.3, 0.9, 1.4), { maxLength: 3 }),
+  gapMs: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 6_000 })),
+  // The call judged in the results' ms (the re-check may be skipped) or a ms later.
+  callLater: fc.boolean(),
+  // The window handed back anew between the results and the call (another array).
+  copied: fc.boolean(),
+})
+
+/** Events each judgement reads (the store's `keep`): small, so that the front moves. */
+const KEEP = 6
+
+describe('SpendClear', () => {
+  it("covers a call's window only: the same array, one event on, no earlier start, ms and spend", () => {
+    const event: ActivityEvent = { at: T0, kind: 'model_call' }
+    const window: ActivityEvent[] = [event, event, event, event]
+    const spend = new SpendHistory(60_000, 600_000)
+    const clear = new SpendClear()
+    const recorded = () => clear.record(window, 1, 3, T0, spend)
+    recorded()
+    expect(clear.covers([...window], 1, 4, T0, spend)).toBe(false)
+    expect(clear.covers(window, 1, 3, T0, spend)).toBe(false)
+    expect(clear.covers(window, 1, 5, T0, spend)).toBe(false)
+    expect(clear.covers(window, 0, 4, T0, spend)).toBe(false)
+    expect(clear.covers(window, 1, 4, T0 + 1, spend)).toBe(false)
+    spend.add(T0, 1)
+    expect(clear.covers(window, 1, 4, T0, spend)).toBe(false)
+    recorded()
+    // Covered: the front may have moved on; the covered window is the last judged in turn.
+    expect(clear.covers(window, 2, 4, T0, spend)).toBe(true)
+    expect(clear.covers(window, 2, 4, T0, spend)).toBe(false)
+    window.push(event)
+    expect(clear.covers(window, 2, 5, T0, spend)).toBe(true)
+  })
+
+  it("a call's spend verdict is the detectors' own, whether or not its re-check was skipped", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 40 }), async (steps) => {
+        const store = memoryStore()
+        const policy: AgentPolicy = { alerts: [], runaway: RUNAWAY }
+        const agent = await store.createAgent({
+          handle: 'spender',
+          credentialHash: 'e'.repeat(64),
+          capMicros: 1e12,
+          currency: 'usd',
+          createdAt: T0,
+          updatedAt: T0,
+          policy,
+        })
+        const monitor = createRunawayMonitor(store)
+        const judge = monitor.judge as NonNullable<typeof monitor.judge>
+        const config = resolveRunawayConfig(RUNAWAY).spendVelocity
+        // What the monitor keeps in this process, kept again here by the definition.
+        const history = new SpendHistory(config.windowMs, config.historyMs)
+        let window: ActivityEvent[] = []
+        let now = T0
+        for (const { results, gapMs, callLater, copied } of steps) {
+          now += gapMs
+          const observations: Observation[] = [
+            ...results.map(
+              (usd): Observation => ({
+                kind: 'model_result',
+                model: 'm',
+                costMicros: Math.round(usd * 1e6),
+              }),
+            ),
+            { kind: 'model_call', model: 'm' },
+          ]
+          const first = window.length
+          for (const observation of observations) {
+            window.push(monitor.activity?.(agent, observation, now)?.event as ActivityEvent)
+          }
+          // As the memory store hands it: the whole batch judged from one start.
+          const start = Math.max(0, window.length - KEEP)
+          for (const [i, observation] of observations.entries()) {
+            const end = first + i + 1
+            if (observation.kind === 'model_result') {
+              if (observation.costMicros > 0) history.add(now, observation.costMicros)
+              judge(agent, observation, now, window, end, start)
+              continue
+            }
+            if (copied) window = [...window]
+            const at = callLater ? now + 1 : now
+            const verdict = judge(agent, observation, at, window, end, start)
+            const trips =
+              detectSpendVelocity(window, at, config, end, start).status === 'trip' ||
+              detectSpendSpike(history.read(at), config).status === 'trip'
+            expect(verdict.action).toBe(trips ? 'block' : 'none')
+          }
+        }
+      }),
+      { numRuns: 150 },
+    )
+  })
+})
