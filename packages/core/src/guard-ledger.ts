@@ -23,10 +23,11 @@ export function auditEntry(
 }
 
 /**
- * `base` with the fields of `data` that are not undefined: the audit data of a ledger entry,
- * whose callers leave out what does not apply (undefined) without a spread per option.
+ * `base` with the fields of `data` that are not undefined: audit data from fields a caller
+ * may leave undefined (a spend's details). The model path builds its data whole instead:
+ * this loop's keyed stores cost more than the rest of the entry on every call.
  */
-function withDefined(
+export function withDefined(
   base: Record<string, unknown>,
   data: Record<string, unknown>,
 ): Record<string, unknown> {
@@ -55,6 +56,7 @@ export function holdFunds(
     ttlMs: number
     kind: string
     summary: string
+    /** The audit entry's data, whole (holdId, kind and amount first), no field undefined. */
     data: Record<string, unknown>
     /** The run's budget and the call's extra budgets, held in the same reserve. */
     scope?: Pick<ReserveRequest, 'budgets' | 'run'>
@@ -69,16 +71,7 @@ export function holdFunds(
     amountMicros: hold.amountMicros,
     ttlMs: hold.ttlMs,
     now,
-    audit: auditEntry(
-      hold.handle,
-      'hold',
-      now,
-      hold.summary,
-      withDefined(
-        { holdId: hold.holdId, kind: hold.kind, amount: toUsd(hold.amountMicros) },
-        hold.data,
-      ),
-    ),
+    audit: auditEntry(hold.handle, 'hold', now, hold.summary, hold.data),
   }
   // Set only when present: a store reads a key's presence (and Redis sends what it gets).
   const scope = hold.scope
@@ -111,11 +104,12 @@ export function settleFunds(
     costMicros: number
     kind: string
     summary: string
+    /** The audit entry's data, whole (holdId, kind and cost first), no field undefined. */
     data: Record<string, unknown>
   },
 ): Awaitable<{ settlement: Settlement; agent: AgentRecord }> {
   const now = engine.now()
-  const { handle, holdId, costMicros, kind } = settle
+  const { handle, holdId, costMicros } = settle
   const delivered = engine.outbox.deliver(() =>
     storeCall(engine.store, () =>
       engine.store.settle({
@@ -123,13 +117,7 @@ export function settleFunds(
         holdId,
         costMicros,
         now,
-        audit: auditEntry(
-          handle,
-          'settled',
-          now,
-          settle.summary,
-          withDefined({ holdId, kind, cost: toUsd(costMicros) }, settle.data),
-        ),
+        audit: auditEntry(handle, 'settled', now, settle.summary, settle.data),
       }),
     ),
   )

@@ -47,14 +47,14 @@ export interface SpendTicketState {
 /**
  * A frozen read-only view of a call for the adapter, with the guard's private state behind
  * it. A ticket made any other way (a copy, a look-alike) has no state: the guard refuses it.
+ * Each kind sets its own fields and freezes itself (named stores: a copy of the view with
+ * Object.assign cost more than the rest of the ticket).
  */
 class Ticket<State> {
   readonly #state: State
 
-  protected constructor(view: object, state: State) {
-    Object.assign(this, view)
+  protected constructor(state: State) {
     this.#state = state
-    Object.freeze(this)
   }
 
   /** The state behind a ticket a guard issued (not one made with its prototype). */
@@ -64,9 +64,27 @@ class Ticket<State> {
 }
 
 /** A model call's ticket. */
-export class ModelTicket extends Ticket<ModelTicketState> {
+export class ModelTicket extends Ticket<ModelTicketState> implements ModelCallTicket {
+  readonly id: string
+  readonly handle: string
+  readonly model: string
+  readonly runId: string | undefined
+  readonly maxOutputTokens: number
+  readonly reservedUsd: number
+
+  private constructor(view: ModelCallTicket, state: ModelTicketState) {
+    super(state)
+    this.id = view.id
+    this.handle = view.handle
+    this.model = view.model
+    this.runId = view.runId
+    this.maxOutputTokens = view.maxOutputTokens
+    this.reservedUsd = view.reservedUsd
+    Object.freeze(this)
+  }
+
   static issue(view: ModelCallTicket, state: ModelTicketState): ModelCallTicket {
-    return new ModelTicket(view, state) as unknown as ModelCallTicket
+    return new ModelTicket(view, state)
   }
 
   static stateOf(ticket: unknown): ModelTicketState | undefined {
@@ -75,9 +93,25 @@ export class ModelTicket extends Ticket<ModelTicketState> {
 }
 
 /** A spend's ticket (a payment, a paid tool). */
-export class SpendTicketHeld extends Ticket<SpendTicketState> {
+export class SpendTicketHeld extends Ticket<SpendTicketState> implements SpendTicket {
+  readonly id: string
+  readonly handle: string
+  readonly kind: string
+  readonly amountUsd: number
+  readonly runId: string | undefined
+
+  private constructor(view: SpendTicket, state: SpendTicketState) {
+    super(state)
+    this.id = view.id
+    this.handle = view.handle
+    this.kind = view.kind
+    this.amountUsd = view.amountUsd
+    this.runId = view.runId
+    Object.freeze(this)
+  }
+
   static issue(view: SpendTicket, state: SpendTicketState): SpendTicket {
-    return new SpendTicketHeld(view, state) as unknown as SpendTicket
+    return new SpendTicketHeld(view, state)
   }
 
   static stateOf(ticket: unknown): SpendTicketState | undefined {
@@ -86,9 +120,28 @@ export class SpendTicketHeld extends Ticket<SpendTicketState> {
 }
 
 /** A tool call's ticket; a paid tool's carries its spend ticket, taken by its one ending. */
-export class ToolTicket extends Ticket<{ spend: SpendTicket | undefined }> {
+export class ToolTicket
+  extends Ticket<{ spend: SpendTicket | undefined }>
+  implements ToolCallTicket
+{
+  readonly handle: string
+  readonly name: string
+  readonly runId: string | undefined
+  readonly holdId: string | undefined
+  readonly priceUsd: number
+
+  private constructor(view: ToolCallTicket, spend: SpendTicket | undefined) {
+    super({ spend })
+    this.handle = view.handle
+    this.name = view.name
+    this.runId = view.runId
+    this.holdId = view.holdId
+    this.priceUsd = view.priceUsd
+    Object.freeze(this)
+  }
+
   static issue(view: ToolCallTicket, spend: SpendTicket | undefined): ToolCallTicket {
-    return new ToolTicket(view, { spend }) as unknown as ToolCallTicket
+    return new ToolTicket(view, spend)
   }
 
   /** The paid tool's spend, once: undefined for a free tool or an ended call. */

@@ -9,7 +9,14 @@ import { type CallEnd, costOfEnding } from './call-ending.js'
 import { capRefusalError } from './cap-refusal.js'
 import type { Engine } from './engine.js'
 import { InvalidConfigError, KillSwitchError, UnknownModelPriceError } from './errors.js'
-import { auditEntry, holdFunds, releaseFunds, renewHold, settleFunds } from './guard-ledger.js'
+import {
+  auditEntry,
+  holdFunds,
+  releaseFunds,
+  renewHold,
+  settleFunds,
+  withDefined,
+} from './guard-ledger.js'
 import {
   availableUsd,
   describeError,
@@ -218,6 +225,18 @@ class Guard implements AgentGuard {
         runId: request.runId,
         model: request.model,
       }
+      const data: Record<string, unknown> = {
+        holdId,
+        kind: 'model',
+        amount: toUsd(amount),
+        model: request.model,
+        priceId: rates.priceId,
+        inputTokenBound: inputTokens,
+        maxOutputTokens,
+        requestedMaxOutputTokens: request.maxOutputTokens ?? null,
+        runId: request.runId ?? null,
+      }
+      if (output.limit !== maxOutputTokens) data.outputCountBound = output.limit
       // The call's runaway activity rides on its reserve: two store round trips a call.
       const activity = access.prepare(known, observation)
       let result: ReserveResult
@@ -229,15 +248,7 @@ class Guard implements AgentGuard {
           ttlMs: engine.holdTtlMs,
           kind: 'model',
           summary: `held ${formatUsd(amount)} for ${request.model} (up to ${maxOutputTokens} output tokens)`,
-          data: {
-            model: request.model,
-            priceId: rates.priceId,
-            inputTokenBound: inputTokens,
-            maxOutputTokens,
-            outputCountBound: output.limit === maxOutputTokens ? undefined : output.limit,
-            requestedMaxOutputTokens: request.maxOutputTokens ?? null,
-            runId: request.runId ?? null,
-          },
+          data,
           scope,
           activity: activity?.batch,
         })) as ReserveResult
@@ -413,25 +424,30 @@ class Guard implements AgentGuard {
         : cost.basis === 'hold'
           ? 'no usage reported: whole hold'
           : `counted: up to ${cost.inputTokens} in, ${cost.outputTokens} out`
+    const data: Record<string, unknown> = {
+      holdId: ticket.id,
+      kind: 'model',
+      cost: toUsd(micros),
+      model: ticket.model,
+      priceId: state.rates.priceId,
+      basis: cost.basis,
+      inputTokens: cost.inputTokens,
+      outputTokens: cost.outputTokens,
+      streamedTokens: state.output.tokens,
+    }
+    if (cost.distrusted.length > 0 && cost.basis !== 'hold') {
+      data.usageNotBelieved = cost.distrusted
+    }
+    if (reason !== 'finished') data.reason = reason
+    // The bound was wrong (a prompt smaller than its usage says): keep the evidence.
+    if (micros > state.boundMicros) data.aboveHold = toUsd(micros - state.boundMicros)
     const settlement = (yield this.#settle(
       ticket.handle,
       ticket.id,
       micros,
       'model',
       `settled ${formatUsd(micros)} for ${ticket.model} (${basis})${ended}`,
-      {
-        model: ticket.model,
-        priceId: state.rates.priceId,
-        basis: cost.basis,
-        inputTokens: cost.inputTokens,
-        outputTokens: cost.outputTokens,
-        streamedTokens: state.output.tokens,
-        usageNotBelieved:
-          cost.distrusted.length > 0 && cost.basis !== 'hold' ? cost.distrusted : undefined,
-        reason: reason === 'finished' ? undefined : reason,
-        // The bound was wrong (a prompt smaller than its usage says): keep the evidence.
-        aboveHold: micros > state.boundMicros ? toUsd(micros - state.boundMicros) : undefined,
-      },
+      data,
     )) as Settlement
     const agent = this.#access.agent
     if (result !== undefined && agent && this.#engine.monitor !== NO_MONITOR) {
@@ -600,7 +616,10 @@ class Guard implements AgentGuard {
       ttlMs: request.ttlMs ?? engine.holdTtlMs,
       kind: request.kind,
       summary: `held ${formatUsd(micros)} for ${request.description}`,
-      data: { description: request.description, ...request.details, runId: request.runId ?? null },
+      data: withDefined(
+        { holdId, kind: request.kind, amount: toUsd(micros), description: request.description },
+        { ...request.details, runId: request.runId ?? null },
+      ),
       scope,
     }
     function* reserve(): Steps<{
@@ -725,13 +744,14 @@ class Guard implements AgentGuard {
       ...outcome.details,
     }
     const summary = `settled ${formatUsd(cost)} for ${state.description}`
+    const data = withDefined({ holdId: ticket.id, kind: ticket.kind, cost: toUsd(cost) }, details)
     const settlement = (yield this.#settle(
       ticket.handle,
       ticket.id,
       cost,
       ticket.kind,
       summary,
-      details,
+      data,
     )) as Settlement
     const agent = this.#access.agent
     // Every spend that is not a model call feeds spend velocity (paid tools included).

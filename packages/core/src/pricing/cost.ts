@@ -247,9 +247,15 @@ export function affordableOutputTokens(
   if (left < 0) return 0
   const rate = maxOutputRate(rates)
   if (rate === 0) return Number.POSITIVE_INFINITY
-  // The largest n with ceil(n * rate / 1e6) <= left is floor(left * 1e6 / rate), exactly:
-  // in BigInt, since left * 1e6 passes 2^53 for a large cap (one division, no search).
+  // The largest n with ceil(n * rate / 1e6) <= left is floor(left * 1e6 / rate), exactly
+  // (one division, no search). In doubles while left * 1e6 is a safe integer: a quotient of
+  // integers below 2^53 is rounded by less than its distance to the next integer. In BigInt
+  // past that (a large cap).
   if (!Number.isFinite(left)) return left > 0 ? Number.MAX_SAFE_INTEGER : 0
-  const n = (BigInt(Math.floor(left)) * BigInt(PER_MILLION)) / BigInt(Math.ceil(rate))
+  const whole = Math.floor(left)
+  const divisor = Math.ceil(rate)
+  const product = whole * PER_MILLION
+  if (Number.isSafeInteger(product)) return Math.floor(product / divisor)
+  const n = (BigInt(whole) * BigInt(PER_MILLION)) / BigInt(divisor)
   return n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n)
 }
