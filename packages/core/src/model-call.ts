@@ -93,10 +93,11 @@ export interface ModelCallStart extends ModelCallRequest {
  * }
  */
 export function startModelCall(guard: AgentGuard, start: ModelCallStart): Promise<ModelCall> {
-  const { signal: callerSignal, ...request } = start
+  // Reserved as given: the guard reads the request's own fields, never the caller's signal,
+  // and a copy without it would cost an object rest on every call.
   return guard
-    .beforeModelCall(request)
-    .then((ticket) => new GuardedModelCall(guard, ticket, pickBudgetScope(request), callerSignal))
+    .beforeModelCall(start)
+    .then((ticket) => new GuardedModelCall(guard, ticket, pickBudgetScope(start), start.signal))
 }
 
 /**
