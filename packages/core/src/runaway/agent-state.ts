@@ -7,8 +7,8 @@ import { SlowLoopTracker } from './detectors/slow-loop.js'
 import { SpendVelocityScan } from './detectors/spend-velocity.js'
 import { RateWindow } from './rate-window.js'
 import type { ResolvedRunawayConfig } from './runaway-defaults.js'
-import { SpendClear } from './spend-clear.js'
 import { SpendHistory } from './spend-history.js'
+import { StateClear } from './state-clear.js'
 import type { DetectorFinding } from './types.js'
 
 /** A throttle in force over a scope (the agent, or one of its runs). */
@@ -30,10 +30,13 @@ export class AgentState {
   readonly flows = new Concurrency()
   /** Spend velocity over the shared window, read once per window and instant. */
   readonly spendScan = new SpendVelocityScan()
-  /** The last spend judgement that found no trip: a call's re-check of it is skipped. */
-  readonly spendClear = new SpendClear()
+  /** The last spend and error-streak judgements that found no trip (state-clear.ts). */
+  readonly spendClear = new StateClear()
+  readonly streakClear = new StateClear()
   readonly #loops = new Map<string, SlowLoopTracker>()
   readonly #exactLoops = new Map<string, SlowLoopTracker>()
+  #agentShaped: SlowLoopTracker | undefined
+  #agentExact: SlowLoopTracker | undefined
 
   constructor(config: ResolvedRunawayConfig) {
     this.modelCalls = new RateWindow(config.callRate.windowMs)
@@ -46,8 +49,13 @@ export class AgentState {
    * or (`exact`) by identical arguments.
    */
   loops(runId: string | undefined, exact = false): SlowLoopTracker {
-    const trackers = exact ? this.#exactLoops : this.#loops
     const scope = runId ?? ''
+    // The agent's own pair is kept apart, at hand: every event steps it (`stepIn`).
+    if (scope === '') {
+      if (exact) return (this.#agentExact ??= new SlowLoopTracker())
+      return (this.#agentShaped ??= new SlowLoopTracker())
+    }
+    const trackers = exact ? this.#exactLoops : this.#loops
     let tracker = trackers.get(scope)
     if (!tracker) {
       if (trackers.size >= MAX_SCOPES) trackers.clear()
@@ -116,18 +124,24 @@ const MAX_SCOPES = 1_000
 export class AgentStates {
   readonly #agents = new Map<string, AgentState>()
   readonly #maxAgents: number
+  #lastHandle: string | undefined
+  #last: AgentState | undefined
 
   constructor(maxAgents = 10_000) {
     this.#maxAgents = Math.max(1, maxAgents)
   }
 
   of(handle: string, config: ResolvedRunawayConfig): AgentState {
+    // The same agent, mostly: a call asks for its state four or five times.
+    if (handle === this.#lastHandle && this.#last) return this.#last
     let state = this.#agents.get(handle)
     if (!state) {
       if (this.#agents.size >= this.#maxAgents) this.#agents.clear()
       state = new AgentState(config)
       this.#agents.set(handle, state)
     }
+    this.#lastHandle = handle
+    this.#last = state
     return state
   }
 }

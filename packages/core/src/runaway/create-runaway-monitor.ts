@@ -275,14 +275,15 @@ export function createRunawayMonitor(
     const velocity = c.spendVelocity
     if (velocity.enabled && (spends || (before && holds(velocity.action)))) {
       // A call's re-check is skipped when the last judgement found no trip on what it reads
-      // (spend-clear.ts): the same window and spend, in the same ms, less what left it.
-      if (!(isCall && state.spendClear.covers(window, start, end, now, state.spend))) {
+      // (state-clear.ts): the same window and spend, in the same ms, less what left it.
+      const version = state.spend.version
+      if (!(isCall && state.spendClear.covers(window, start, end, now, velocity, version))) {
         const spent = state.spendScan.judge(window, now, velocity, end, start)
         const spike = detectSpendSpike(state.spend.read(now), velocity)
         consider(pick, spent, velocity.action, !spends)
         consider(pick, spike, velocity.action, !spends)
         if (spent.status !== 'trip' && spike.status !== 'trip') {
-          state.spendClear.record(window, start, end, now, state.spend)
+          state.spendClear.record(window, start, end, now, velocity, version)
         }
       }
     }
@@ -298,8 +299,12 @@ export function createRunawayMonitor(
     const streak = c.errorStreak
     const failed = kind === 'error' || kind === 'tool_result'
     if (streak.enabled && (failed || (before && holds(streak.action)))) {
-      const streaked = detectErrorStreak(window, now, streak, end, start)
-      consider(pick, streaked, streak.action, !failed)
+      // Skipped as the spend re-check is: a call's event neither breaks nor extends a streak.
+      if (!(isCall && state.streakClear.covers(window, start, end, now, streak))) {
+        const streaked = detectErrorStreak(window, now, streak, end, start)
+        consider(pick, streaked, streak.action, !failed)
+        if (streaked.status !== 'trip') state.streakClear.record(window, start, end, now, streak)
+      }
     }
     if (c.thresholdBreach.enabled && (before || kind === 'model_result')) {
       consider(

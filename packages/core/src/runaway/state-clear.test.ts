@@ -5,26 +5,28 @@ import type { ActivityEvent } from '../store.js'
 import { memoryStore } from '../stores/memory-store.js'
 import type { RunawayConfig } from './config.js'
 import { createRunawayMonitor } from './create-runaway-monitor.js'
+import { detectErrorStreak } from './detectors/error-streak.js'
 import { detectSpendSpike } from './detectors/spend-spike.js'
 import { detectSpendVelocity } from './detectors/spend-velocity.js'
 import { resolveRunawayConfig } from './resolve-runaway-config.js'
-import { SpendClear } from './spend-clear.js'
 import { SpendHistory } from './spend-history.js'
+import { StateClear } from './state-clear.js'
 import type { Observation } from './types.js'
 
 const T0 = 1_700_000_000_000
 
-// Spend velocity alone, with thresholds a few charges reach, in shadow mode (a trip is
-// reported on every call it concerns: no throttle is kept to answer for it).
+// The state detectors alone (spend velocity and spike, error streak), with thresholds a few
+// events reach, in shadow mode: a trip is reported on every call it concerns (no throttle
+// is kept to answer for it).
 const RUNAWAY: RunawayConfig = {
   enforce: false,
   repeatedToolCall: { enabled: false },
   toolCycle: { enabled: false },
   noProgress: { enabled: false },
   callRate: { enabled: false },
-  errorStreak: { enabled: false },
   slowLoop: { enabled: false },
   runLimits: { enabled: false },
+  errorStreak: { warnAt: 2, tripAt: 3, windowMs: 8_000, action: 'block' },
   spendVelocity: {
     warnUsd: 1,
     tripUsd: 2,
@@ -37,11 +39,12 @@ const RUNAWAY: RunawayConfig = {
   },
 }
 
-/** One reserve: the results it carries (their costs), then its call. */
+/** One reserve: the results and failures it carries, then its call. */
 const step = fc.record({
-  results: fc.array(fc.constantFrom(0, 0.05, 0.3, 0.9, 1.4), { maxLength: 3 }),
+  // A result's cost in dollars, or a failure.
+  carried: fc.array(fc.constantFrom(0, 0.05, 0.3, 0.9, 1.4, 'error' as const), { maxLength: 3 }),
   gapMs: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 6_000 })),
-  // The call judged in the results' ms (the re-check may be skipped) or a ms later.
+  // The call judged in the results' ms (its re-checks may be skipped) or a ms later.
   callLater: fc.boolean(),
   // The window handed back anew between the results and the call (another array).
   copied: fc.boolean(),
@@ -50,30 +53,29 @@ const step = fc.record({
 /** Events each judgement reads (the store's `keep`): small, so that the front moves. */
 const KEEP = 6
 
-describe('SpendClear', () => {
-  it("covers a call's window only: the same array, one event on, no earlier start, ms and spend", () => {
+describe('StateClear', () => {
+  it("covers a call's window only: the same array, one event on, no earlier start, ms, config and version", () => {
     const event: ActivityEvent = { at: T0, kind: 'model_call' }
     const window: ActivityEvent[] = [event, event, event, event]
-    const spend = new SpendHistory(60_000, 600_000)
-    const clear = new SpendClear()
-    const recorded = () => clear.record(window, 1, 3, T0, spend)
+    const config = {}
+    const clear = new StateClear()
+    const recorded = () => clear.record(window, 1, 3, T0, config, 7)
     recorded()
-    expect(clear.covers([...window], 1, 4, T0, spend)).toBe(false)
-    expect(clear.covers(window, 1, 3, T0, spend)).toBe(false)
-    expect(clear.covers(window, 1, 5, T0, spend)).toBe(false)
-    expect(clear.covers(window, 0, 4, T0, spend)).toBe(false)
-    expect(clear.covers(window, 1, 4, T0 + 1, spend)).toBe(false)
-    spend.add(T0, 1)
-    expect(clear.covers(window, 1, 4, T0, spend)).toBe(false)
-    recorded()
+    expect(clear.covers([...window], 1, 4, T0, config, 7)).toBe(false)
+    expect(clear.covers(window, 1, 3, T0, config, 7)).toBe(false)
+    expect(clear.covers(window, 1, 5, T0, config, 7)).toBe(false)
+    expect(clear.covers(window, 0, 4, T0, config, 7)).toBe(false)
+    expect(clear.covers(window, 1, 4, T0 + 1, config, 7)).toBe(false)
+    expect(clear.covers(window, 1, 4, T0, {}, 7)).toBe(false)
+    expect(clear.covers(window, 1, 4, T0, config, 8)).toBe(false)
     // Covered: the front may have moved on; the covered window is the last judged in turn.
-    expect(clear.covers(window, 2, 4, T0, spend)).toBe(true)
-    expect(clear.covers(window, 2, 4, T0, spend)).toBe(false)
+    expect(clear.covers(window, 2, 4, T0, config, 7)).toBe(true)
+    expect(clear.covers(window, 2, 4, T0, config, 7)).toBe(false)
     window.push(event)
-    expect(clear.covers(window, 2, 5, T0, spend)).toBe(true)
+    expect(clear.covers(window, 2, 5, T0, config, 7)).toBe(true)
   })
 
-  it("a call's spend verdict is the detectors' own, whether or not its re-check was skipped", async () => {
+  it("a call's state verdict is the detectors' own, whether or not its re-checks were skipped", async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 40 }), async (steps) => {
         const store = memoryStore()
@@ -89,20 +91,20 @@ describe('SpendClear', () => {
         })
         const monitor = createRunawayMonitor(store)
         const judge = monitor.judge as NonNullable<typeof monitor.judge>
-        const config = resolveRunawayConfig(RUNAWAY).spendVelocity
+        const config = resolveRunawayConfig(RUNAWAY)
+        const velocity = config.spendVelocity
         // What the monitor keeps in this process, kept again here by the definition.
-        const history = new SpendHistory(config.windowMs, config.historyMs)
+        const history = new SpendHistory(velocity.windowMs, velocity.historyMs)
         let window: ActivityEvent[] = []
         let now = T0
-        for (const { results, gapMs, callLater, copied } of steps) {
+        for (const { carried, gapMs, callLater, copied } of steps) {
           now += gapMs
           const observations: Observation[] = [
-            ...results.map(
-              (usd): Observation => ({
-                kind: 'model_result',
-                model: 'm',
-                costMicros: Math.round(usd * 1e6),
-              }),
+            ...carried.map(
+              (item): Observation =>
+                item === 'error'
+                  ? { kind: 'error', source: 'model' }
+                  : { kind: 'model_result', model: 'm', costMicros: Math.round(item * 1e6) },
             ),
             { kind: 'model_call', model: 'm' },
           ]
@@ -114,8 +116,10 @@ describe('SpendClear', () => {
           const start = Math.max(0, window.length - KEEP)
           for (const [i, observation] of observations.entries()) {
             const end = first + i + 1
-            if (observation.kind === 'model_result') {
-              if (observation.costMicros > 0) history.add(now, observation.costMicros)
+            if (observation.kind !== 'model_call') {
+              if (observation.kind === 'model_result' && observation.costMicros > 0) {
+                history.add(now, observation.costMicros)
+              }
               judge(agent, observation, now, window, end, start)
               continue
             }
@@ -123,13 +127,14 @@ describe('SpendClear', () => {
             const at = callLater ? now + 1 : now
             const verdict = judge(agent, observation, at, window, end, start)
             const trips =
-              detectSpendVelocity(window, at, config, end, start).status === 'trip' ||
-              detectSpendSpike(history.read(at), config).status === 'trip'
+              detectSpendVelocity(window, at, velocity, end, start).status === 'trip' ||
+              detectSpendSpike(history.read(at), velocity).status === 'trip' ||
+              detectErrorStreak(window, at, config.errorStreak, end, start).status === 'trip'
             expect(verdict.action).toBe(trips ? 'block' : 'none')
           }
         }
       }),
-      { numRuns: 150 },
+      { numRuns: 200 },
     )
   })
 })
