@@ -52,8 +52,12 @@ export class AgentState {
     const scope = runId ?? ''
     // The agent's own pair is kept apart, at hand: every event steps it (`stepIn`).
     if (scope === '') {
-      if (exact) return (this.#agentExact ??= new SlowLoopTracker())
-      return (this.#agentShaped ??= new SlowLoopTracker())
+      if (exact) {
+        this.#agentExact ??= new SlowLoopTracker()
+        return this.#agentExact
+      }
+      this.#agentShaped ??= new SlowLoopTracker()
+      return this.#agentShaped
     }
     const trackers = exact ? this.#exactLoops : this.#loops
     let tracker = trackers.get(scope)
