@@ -567,6 +567,22 @@ class Guard implements AgentGuard {
    * Holds a spend. With `call` (a paid tool's call), its runaway activity rides on the same
    * reserve and is judged once the hold is granted; a call detection refuses is released.
    */
+  /** One reserve of a spend, with the call's runaway activity: put back unless written. */
+  *#holdSpend(
+    hold: Parameters<typeof holdFunds>[1],
+    activity: PreparedActivity | undefined,
+  ): Steps<ReserveResult> {
+    hold.activity = activity?.batch
+    try {
+      const reserved = (yield holdFunds(this.#engine, hold)) as ReserveResult
+      if (!reserved.ok) this.#access.restore(activity)
+      return reserved
+    } catch (error) {
+      this.#access.restore(activity)
+      throw error
+    }
+  }
+
   *#reserveSpend(request: SpendRequest, call: Observation | undefined): Steps<SpendTicket> {
     const amount = request?.amountUsd
     if (typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0) {
@@ -609,7 +625,7 @@ class Guard implements AgentGuard {
     const broken = breaks(agent) && breaks((yield access.reload(agent.handle)) as AgentRecord)
     if (broken) access.deny(agent.handle, 'spend_rule', broken, spendDetails(request, micros))
     const holdId = newHoldId()
-    const hold = {
+    const hold: Parameters<typeof holdFunds>[1] = {
       handle: agent.handle,
       holdId,
       amountMicros: micros,
@@ -622,24 +638,8 @@ class Guard implements AgentGuard {
       ),
       scope,
     }
-    function* reserve(): Steps<{
-      reserved: ReserveResult
-      activity: PreparedActivity | undefined
-    }> {
-      const activity = call && access.prepare(agent, call)
-      try {
-        const reserved = (yield holdFunds(engine, {
-          ...hold,
-          ...(activity ? { activity: activity.batch } : {}),
-        })) as ReserveResult
-        if (!reserved.ok) access.restore(activity)
-        return { reserved, activity }
-      } catch (error) {
-        access.restore(activity)
-        throw error
-      }
-    }
-    let { reserved: result, activity } = yield* reserve()
+    let activity = call && access.prepare(agent, call)
+    let result = (yield* this.#holdSpend(hold, activity)) as ReserveResult
     if (result.agent) access.agent = result.agent
     if (
       !result.ok &&
@@ -654,7 +654,8 @@ class Guard implements AgentGuard {
         micros,
         `${request.description} needs $${toUsd(micros)}`,
       )
-      ;({ reserved: result, activity } = yield* reserve())
+      activity = call && access.prepare(agent, call)
+      result = (yield* this.#holdSpend(hold, activity)) as ReserveResult
       if (result.agent) access.agent = result.agent
     }
     if (!result.ok) {
