@@ -563,10 +563,6 @@ class Guard implements AgentGuard {
     return promised(() => this.#reserveSpend(request, undefined))
   }
 
-  /**
-   * Holds a spend. With `call` (a paid tool's call), its runaway activity rides on the same
-   * reserve and is judged once the hold is granted; a call detection refuses is released.
-   */
   /** One reserve of a spend, with the call's runaway activity: put back unless written. */
   *#holdSpend(
     hold: Parameters<typeof holdFunds>[1],
@@ -583,6 +579,10 @@ class Guard implements AgentGuard {
     }
   }
 
+  /**
+   * Holds a spend. With `call` (a paid tool's call), its runaway activity rides on the same
+   * reserve and is judged once the hold is granted; a call detection refuses is released.
+   */
   *#reserveSpend(request: SpendRequest, call: Observation | undefined): Steps<SpendTicket> {
     const amount = request?.amountUsd
     if (typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0) {

@@ -1,5 +1,5 @@
 import fc from 'fast-check'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import type { AgentPolicy } from '../policy.js'
 import type { ActivityEvent } from '../store.js'
 import { memoryStore } from '../stores/memory-store.js'
@@ -7,7 +7,7 @@ import type { RunawayConfig } from './config.js'
 import { createRunawayMonitor } from './create-runaway-monitor.js'
 import { detectErrorStreak } from './detectors/error-streak.js'
 import { detectSpendSpike } from './detectors/spend-spike.js'
-import { detectSpendVelocity } from './detectors/spend-velocity.js'
+import { detectSpendVelocity, SpendVelocityScan } from './detectors/spend-velocity.js'
 import { resolveRunawayConfig } from './resolve-runaway-config.js'
 import { SpendHistory } from './spend-history.js'
 import { StateClear } from './state-clear.js'
@@ -73,6 +73,47 @@ describe('StateClear', () => {
     expect(clear.covers(window, 2, 4, T0, config, 7)).toBe(false)
     window.push(event)
     expect(clear.covers(window, 2, 5, T0, config, 7)).toBe(true)
+  })
+
+  it('skips the spend re-check of each call in a burst after the judged result', async () => {
+    const store = memoryStore()
+    const policy: AgentPolicy = { alerts: [], runaway: RUNAWAY }
+    const agent = await store.createAgent({
+      handle: 'burst',
+      credentialHash: 'd'.repeat(64),
+      capMicros: 1e12,
+      currency: 'usd',
+      createdAt: T0,
+      updatedAt: T0,
+      policy,
+    })
+    const monitor = createRunawayMonitor(store)
+    const judge = monitor.judge as NonNullable<typeof monitor.judge>
+    const scans = vi.spyOn(SpendVelocityScan.prototype, 'judge')
+    try {
+      const event = (observation: Observation) =>
+        monitor.activity?.(agent, observation, T0)?.event as ActivityEvent
+      const result: Observation = { kind: 'model_result', model: 'm', costMicros: 10_000 }
+      const call: Observation = { kind: 'model_call', model: 'm' }
+      // One reserve carries a result and its call, then five reserves a call each (a pool),
+      // all in one ms, the front moving as the memory store's does.
+      const window = [event(result), event(call)]
+      expect(judge(agent, result, T0, window, 1, 0).action).toBe('none')
+      expect(judge(agent, call, T0, window, 2, 0).action).toBe('none')
+      for (let i = 0; i < 5; i++) {
+        window.push(event(call))
+        const start = Math.max(0, window.length - KEEP)
+        expect(judge(agent, call, T0, window, window.length, start).action).toBe('none')
+      }
+      // The result's judgement read the spend; every call after it was covered.
+      expect(scans).toHaveBeenCalledTimes(1)
+      // A ms later, the next call reads it again.
+      window.push(event(call))
+      judge(agent, call, T0 + 1, window, window.length, Math.max(0, window.length - KEEP))
+      expect(scans).toHaveBeenCalledTimes(2)
+    } finally {
+      scans.mockRestore()
+    }
   })
 
   it("a call's state verdict is the detectors' own, whether or not its re-checks were skipped", async () => {
