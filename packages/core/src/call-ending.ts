@@ -1,6 +1,7 @@
-// What each ending of a model call costs: one rule for every adapter and every way a call
-// ends (success, provider error, caller abort, a consumer that stops reading, revocation, the
-// cap reached mid-stream, a provider that ignores its abort).
+// What each ending of a model call or a paid tool costs: one rule for every adapter and every
+// way a call ends (success, provider error, caller abort, a consumer that stops reading,
+// revocation, the cap reached mid-stream, a provider that ignores its abort, a tool that
+// throws).
 //
 // - The request never left the process: release the hold. Nor did it cost anything when
 //   the provider refused it outright (a 4xx answer such as 400, 401, 429, with no output
@@ -10,6 +11,8 @@
 //   missing, not a whole non-negative number, or below what streamed is not believed: the
 //   guard's own figure stands in for it. When neither usage nor any output is known, the
 //   whole hold is settled: money that may have left is spent.
+// - A paid tool is charged its price once it started, whether it returned or threw; released
+//   only when it provably never ran.
 import type { TokenUsage } from './guard-types.js'
 import { mulDivCeil } from './money.js'
 import { costBound, costOfUsage, maxOutputRate } from './pricing/cost.js'
@@ -153,4 +156,23 @@ const REFUSALS = new Set([400, 401, 402, 403, 404, 409, 413, 415, 422, 429])
 
 function refusedByProvider(status: number | undefined): boolean {
   return status !== undefined && REFUSALS.has(status)
+}
+
+/**
+ * How a tool call ended. `started: false` only when the tool's own code provably never ran
+ * (its arguments failed the framework's schema, the agent has no such tool).
+ */
+export type ToolOutcome = { ok: true } | { ok: false; error?: unknown; started?: boolean }
+
+/**
+ * What a paid tool's ending costs: its price, unless it provably never started. A tool that
+ * failed after it started may have spent (it called its paid API, then failed on the
+ * answer), so it is charged, as a model request that left is.
+ *
+ * @example
+ * toolEndingAction({ ok: false, error }) // 'settle': it ran, it may have spent
+ * toolEndingAction({ ok: false, started: false }) // 'release'
+ */
+export function toolEndingAction(outcome: ToolOutcome): 'settle' | 'release' {
+  return outcome.ok || outcome.started !== false ? 'settle' : 'release'
 }

@@ -1,3 +1,4 @@
+import type { ToolOutcome } from './call-ending.js'
 import type { KillSwitchError } from './errors.js'
 import type { ModelCall, ModelCallStart, ProviderLimits } from './model-call.js'
 import type { SpendRuleNames, SpendRules } from './spend-rules.js'
@@ -224,12 +225,16 @@ export interface AgentGuard {
    * `priceUsd`, else the configured `toolPrices`).
    */
   beforeToolCall(request: ToolCallRequest): Promise<ToolCallTicket>
-  /** Settles a paid tool (on success) or releases it (on failure), and feeds detection. */
-  afterToolCall(ticket: ToolCallTicket, outcome: { ok: boolean; error?: unknown }): Promise<void>
+  /**
+   * Ends a tool call and feeds detection. A paid tool is charged its price when it returned
+   * and when it failed after it started (it may have spent); released only for
+   * `{ ok: false, started: false }`, a call whose tool provably never ran.
+   */
+  afterToolCall(ticket: ToolCallTicket, outcome: ToolOutcome): Promise<void>
   /**
    * Runs one tool call between `beforeToolCall` and `afterToolCall`: refused before it
-   * runs (revoked, runaway, a paid tool over the cap), its price held, then settled when
-   * it returns or released when it throws (the error is rethrown).
+   * runs (revoked, runaway, a paid tool over the cap), its price held, then charged whether
+   * `run` returns or throws (it started; the error is rethrown).
    */
   runToolCall<T>(request: ToolCallRequest, run: () => PromiseLike<T> | T): Promise<T>
   /**

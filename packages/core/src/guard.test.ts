@@ -217,14 +217,29 @@ describe('guard: revocation', () => {
 })
 
 describe('guard: tools and other spend', () => {
-  it('holds a paid tool’s price, settles it on success and releases it on failure', async () => {
-    const { ks, guard } = await setup(0.05)
+  it('holds a paid tool’s price and charges it when it returns or fails after it started; releases one that never started', async () => {
+    const { ks, guard } = await setup(0.07)
     const ok = await guard.beforeToolCall({ name: 'search', args: { q: 'a' }, priceUsd: 0.02 })
     expect((await ks.agents.get('agent')).held).toBe(0.02)
     await guard.afterToolCall(ok, { ok: true })
+    // It ran and threw: it may have called its paid API first, so its price is spent.
     const failed = await guard.beforeToolCall({ name: 'search', args: { q: 'b' }, priceUsd: 0.02 })
     await guard.afterToolCall(failed, { ok: false, error: new Error('503') })
-    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.02, held: 0 })
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.04, held: 0 })
+    const settled = (await ks.audit('agent')).filter((entry) => entry.type === 'settled')
+    expect(settled.at(-1)).toMatchObject({
+      summary:
+        'settled $0.02 for tool search, the tool failed after it started (503): it may have spent',
+      data: { tool: 'search', cost: 0.02, failed: '503' },
+    })
+    // The framework refused its arguments before it ran: nothing can have been spent.
+    const never = await guard.beforeToolCall({ name: 'search', args: { q: 7 }, priceUsd: 0.02 })
+    await guard.afterToolCall(never, { ok: false, error: new Error('bad args'), started: false })
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.04, held: 0 })
+    expect((await ks.audit('agent')).at(-1)).toMatchObject({
+      type: 'released',
+      data: { reason: 'tool never started: bad args' },
+    })
     await guard.beforeToolCall({ name: 'search', args: { q: 'c' }, priceUsd: 0.02 })
     await expect(
       guard.beforeToolCall({ name: 'search', args: { q: 'd' }, priceUsd: 0.02 }),

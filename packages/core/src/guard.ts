@@ -5,7 +5,7 @@
 import { AgentAccess, type PreparedActivity } from './agent-access.js'
 import { approvalsOn, awaitApproval } from './approval-gate.js'
 import { type Awaitable, andThen, promised, type Steps } from './awaitable.js'
-import { type CallEnd, costOfEnding } from './call-ending.js'
+import { type CallEnd, costOfEnding, type ToolOutcome, toolEndingAction } from './call-ending.js'
 import { capRefusalError } from './cap-refusal.js'
 import type { Engine } from './engine.js'
 import { InvalidConfigError, KillSwitchError, UnknownModelPriceError } from './errors.js'
@@ -524,16 +524,22 @@ class Guard implements AgentGuard {
     return ToolTicket.issue({ ...base, holdId: spend.id, priceUsd: price }, spend)
   }
 
-  afterToolCall(ticket: ToolCallTicket, outcome: { ok: boolean; error?: unknown }): Promise<void> {
+  afterToolCall(ticket: ToolCallTicket, outcome: ToolOutcome): Promise<void> {
     return promised(() => this.#afterTool(ticket, outcome))
   }
 
-  *#afterTool(ticket: ToolCallTicket, outcome: { ok: boolean; error?: unknown }): Steps<void> {
+  *#afterTool(ticket: ToolCallTicket, outcome: ToolOutcome): Steps<void> {
     const spend = ToolTicket.takeSpend(ticket)
     if (spend) {
-      if (outcome.ok) yield this.settleSpend(spend)
-      else
-        yield this.releaseSpend(spend, { reason: `tool failed: ${describeError(outcome.error)}` })
+      const failure = outcome.ok ? undefined : describeError(outcome.error)
+      if (toolEndingAction(outcome) === 'release') {
+        yield this.releaseSpend(spend, { reason: `tool never started: ${failure}` })
+      } else if (failure === undefined) {
+        yield this.settleSpend(spend)
+      } else {
+        const ending = `, the tool failed after it started (${failure}): it may have spent`
+        yield this.#endSpend(spend, { details: { failed: failure } }, ending)
+      }
     }
     const agent = this.#access.agent
     if (agent) {
@@ -717,6 +723,15 @@ class Guard implements AgentGuard {
     ticket: SpendTicket,
     outcome: { amountUsd?: number; details?: Record<string, unknown> } = {},
   ): Promise<Settlement> {
+    return this.#endSpend(ticket, outcome, '')
+  }
+
+  /** Settles a spend once; `ending` says, in its audit summary, how the spend ended. */
+  #endSpend(
+    ticket: SpendTicket,
+    outcome: { amountUsd?: number; details?: Record<string, unknown> },
+    ending: string,
+  ): Promise<Settlement> {
     const state = SpendTicketHeld.stateOf(ticket)
     if (!state) {
       return Promise.reject(
@@ -728,7 +743,7 @@ class Guard implements AgentGuard {
     // (an event listener) gets this settlement, not one of its own.
     if (state.ended) return Promise.resolve().then(() => state.done as Promise<Settlement>)
     state.ended = true
-    state.done = promised(() => this.#spendSettled(ticket, state, outcome))
+    state.done = promised(() => this.#spendSettled(ticket, state, outcome, ending))
     return state.done
   }
 
@@ -736,6 +751,7 @@ class Guard implements AgentGuard {
     ticket: SpendTicket,
     state: SpendTicketState,
     outcome: { amountUsd?: number; details?: Record<string, unknown> },
+    ending: string,
   ): Steps<Settlement> {
     state.lease?.end()
     const cost = outcome.amountUsd === undefined ? state.amountMicros : toMicros(outcome.amountUsd)
@@ -744,7 +760,7 @@ class Guard implements AgentGuard {
       ...state.details,
       ...outcome.details,
     }
-    const summary = `settled ${formatUsd(cost)} for ${state.description}`
+    const summary = `settled ${formatUsd(cost)} for ${state.description}${ending}`
     const data = withDefined({ holdId: ticket.id, kind: ticket.kind, cost: toUsd(cost) }, details)
     const settlement = (yield this.#settle(
       ticket.handle,

@@ -79,7 +79,13 @@ export { type AuditEntry, type AuditEntryType, auditToJsonLines } from './audit.
 // Budgets at every level
 export type { Limit, LimitUsage } from './budget-limits.js'
 export type { BudgetSnapshot, BudgetsApi, CreateBudgetInput } from './budgets.js'
-export { type CallEnd, costOfEnding, type EndingCost } from './call-ending.js'
+export {
+  type CallEnd,
+  costOfEnding,
+  type EndingCost,
+  type ToolOutcome,
+  toolEndingAction,
+} from './call-ending.js'
 export { CREDENTIAL_PREFIX, isWellFormedCredential } from './credentials.js'
 // Errors
 export {

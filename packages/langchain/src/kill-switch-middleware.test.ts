@@ -182,7 +182,7 @@ describe('killSwitchMiddleware', () => {
     expect(after.spent).toBe(agent.reserved[0])
   })
 
-  it('holds a paid tool before it runs and releases it when the tool fails', async () => {
+  it('holds a paid tool before it runs and charges it when the tool fails after it started', async () => {
     const agent = await testAgent()
     const model = fakeModel()
       .respond(toolCallMessage(0, 'ok'))
@@ -206,9 +206,8 @@ describe('killSwitchMiddleware', () => {
     const error = await rejection(runnable.invoke(question))
 
     expect(String(error)).toContain('search backend failed')
-    // The successful search was charged its price; the failed one was released.
-    expect(agent.settled).toContain(0.25)
-    expect(agent.settled.filter((cost) => cost === 0.25)).toHaveLength(1)
+    // Both searches ran: the one that failed may have spent at its backend too.
+    expect(agent.settled.filter((cost) => cost === 0.25)).toHaveLength(2)
     expect((await agent.ks.agents.get(agent.handle)).held).toBe(0)
   })
 

@@ -1,10 +1,11 @@
 // The kill switch as LangChain v1 agent middleware (createAgent). It only translates: a model
-// call runs through the core's lifecycle (`guard.startModelCall`), a tool call through
-// `guard.runToolCall`. Every decision is the core's.
+// call runs through the core's lifecycle (`guard.startModelCall`), a tool call between
+// `guard.beforeToolCall` and `guard.afterToolCall`, told whether the tool started. Every
+// decision is the core's.
 import type { AdapterOptions, AgentGuard } from '@killswitch/core'
 import { adapterSetup, BUDGET_SCOPE_KEY, mergeBudgetScope } from '@killswitch/core'
 import { ToolMessage } from '@langchain/core/messages'
-import { createMiddleware } from 'langchain'
+import { createMiddleware, ToolInvocationError } from 'langchain'
 import { bindToCall, withMaxOutputTokens } from './model-binding.js'
 import { modelIdentity } from './model-identity.js'
 import { modelCallResult, modelInput } from './model-io.js'
@@ -55,16 +56,24 @@ export function killSwitchMiddleware(options: AdapterOptions): KillSwitchMiddlew
     },
     wrapToolCall: async (request, handler) => {
       const { name, args } = request.toolCall
-      // The tool node turns some tool errors into error ToolMessages instead of throwing:
-      // such a call did not deliver, so its price is released, and the message goes on.
-      let failed: ToolMessage | undefined
-      const run = guard.runToolCall({ name, args, ...scopeOf(request.runtime) }, async () => {
-        const result = await handler(request)
-        if (!ToolMessage.isInstance(result) || result.status !== 'error') return result
-        failed = result
-        throw new Error(result.text)
-      })
-      return run.catch((error: unknown) => failed ?? Promise.reject(error))
+      const ticket = await guard.beforeToolCall({ name, args, ...scopeOf(request.runtime) })
+      let result: Awaited<ReturnType<typeof handler>>
+      try {
+        result = await handler(request)
+      } catch (error) {
+        // LangChain checks the arguments against the tool's schema before the tool runs.
+        const started = !(error instanceof ToolInvocationError)
+        await guard.afterToolCall(ticket, { ok: false, error, started })
+        throw error
+      }
+      if (ToolMessage.isInstance(result) && result.status === 'error') {
+        // The tool's own error answer, or LangChain's for a tool the agent does not have.
+        const error = new Error(result.text)
+        await guard.afterToolCall(ticket, { ok: false, error, started: request.tool !== undefined })
+      } else {
+        await guard.afterToolCall(ticket, { ok: true })
+      }
+      return result
     },
   })
   return Object.assign(middleware, { guard, signal: guard.signal })

@@ -3,11 +3,12 @@
 // and the core holds, settles and releases them. Both entry points only translate.
 import { InvalidConfigError } from '@killswitch/core'
 import { AgentExecutor, createToolCallingAgent } from '@langchain/classic/agents'
-import { AIMessage, HumanMessage } from '@langchain/core/messages'
+import { AIMessage, HumanMessage, ToolMessage } from '@langchain/core/messages'
 import { ChatPromptTemplate, MessagesPlaceholder } from '@langchain/core/prompts'
 import { fakeModel } from '@langchain/core/testing'
-import { createAgent } from 'langchain'
+import { createAgent, tool } from 'langchain'
 import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
 import { KillSwitchCallbackHandler } from './kill-switch-callback-handler.js'
 import { killSwitchMiddleware } from './kill-switch-middleware.js'
 import { searchTool, TEST_MODEL, testAgent } from './testing/test-kit.js'
@@ -36,7 +37,7 @@ async function toolHolds(agent: Awaited<ReturnType<typeof testAgent>>) {
 }
 
 describe('tool prices configured on the kill switch', () => {
-  it('middleware: a paid tool is charged when it runs; a call the tool node turns into an error message is released', async () => {
+  it('middleware: a paid tool is charged when it runs; a call that never started (bad arguments, no such tool) is released', async () => {
     const agent = await testAgent({}, { toolPrices: PRICES })
     const model = fakeModel()
       .respond(asks(0, 'search', { q: 'ok' }))
@@ -64,6 +65,30 @@ describe('tool prices configured on the kill switch', () => {
     expect(agent.settled).not.toContain(0.1)
     expect(await toolHolds(agent)).toEqual({ held: 3, released: 2 })
     expect((await agent.ks.agents.get(agent.handle)).held).toBe(0)
+  })
+
+  it('middleware: a paid tool that answers with its own error message ran, and is charged', async () => {
+    const agent = await testAgent({}, { toolPrices: PRICES })
+    const model = fakeModel()
+      .respond(asks(0, 'search', { q: 'quota' }))
+      .respond(new AIMessage({ content: 'done', usage_metadata }))
+    const search = tool(
+      async () =>
+        new ToolMessage({ status: 'error', content: 'quota exceeded', tool_call_id: 'call_0' }),
+      { name: 'search', description: 'Web search', schema: z.object({ q: z.string() }) },
+    )
+    const killSwitch = killSwitchMiddleware({
+      killSwitch: agent.ks,
+      credential: agent.credential,
+      model: TEST_MODEL,
+    })
+
+    await createAgent({ model, tools: [search], middleware: [killSwitch] }).invoke(question)
+
+    expect(agent.settled.filter((cost) => cost === 0.25)).toHaveLength(1)
+    expect(await toolHolds(agent)).toEqual({ held: 1, released: 0 })
+    const failed = (await agent.ks.audit(agent.handle)).filter((entry) => entry.data.failed)
+    expect(failed).toMatchObject([{ type: 'settled', data: { failed: 'quota exceeded' } }])
   })
 
   it("callback handler: an AgentExecutor's paid tool is charged each time it runs", async () => {

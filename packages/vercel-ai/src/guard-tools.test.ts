@@ -91,7 +91,7 @@ describe('guardTools', () => {
     expect(await agent.ledger()).toMatchObject({ spent: 2 * CALL_COST, held: 0 })
   })
 
-  it('releases the price of a paid tool that fails', async () => {
+  it('charges a paid tool that fails after it started (it may have spent)', async () => {
     const agent = await testAgent(10)
     const { tools, calls } = paidSearch(true)
     const guarded = guardTools(tools, {
@@ -101,7 +101,7 @@ describe('guardTools', () => {
     })
     await expect(guarded.search.execute?.({ query: 'x' }, executionOptions)).rejects.toThrow('503')
     expect(calls).toHaveLength(1)
-    expect(await agent.ledger()).toMatchObject({ spent: 0, held: 0 })
+    expect(await agent.ledger()).toMatchObject({ spent: toMicros(SEARCH_PRICE), held: 0 })
   })
 
   it("does not run a revoked agent's tools, free or paid", async () => {
@@ -137,7 +137,7 @@ describe('guardTools', () => {
     expect(await run.agent.ledger()).toMatchObject({ spent: toMicros(SEARCH_PRICE), held: 0 })
   })
 
-  it('charges a generator tool its consumer left early (it ran), releases one that throws', async () => {
+  it('charges a generator tool its consumer left early and one that throws (both ran)', async () => {
     const left = await generatorTool(async function* () {
       yield { status: 'searching' }
       yield { status: 'done' }
@@ -153,7 +153,7 @@ describe('guardTools', () => {
       }
     }
     await expect(read()).rejects.toThrow('503')
-    expect(await failed.agent.ledger()).toMatchObject({ spent: 0, held: 0 })
+    expect(await failed.agent.ledger()).toMatchObject({ spent: toMicros(SEARCH_PRICE), held: 0 })
   })
 
   it('refuses a price for a tool that does not exist, naming the field', async () => {

@@ -1,7 +1,8 @@
 // Paid tools on the agent's cap: each tool's `execute` runs through the core's
-// guard.runToolCall (the price held before it runs, settled after, released when it throws;
-// a revoked agent's tools refused). Not observed again (`observe: false`): the middleware
-// checked the call when the model asked for it. Used alone it holds prices, detects no loops.
+// guard.runToolCall (the price held before it runs and charged once it ran, whether it
+// returned or threw; a revoked agent's tools refused). Not observed again (`observe: false`):
+// the middleware checked the call when the model asked for it. Used alone it holds prices,
+// detects no loops.
 import {
   type AdapterOptions,
   type AgentGuard,
@@ -52,16 +53,15 @@ function wrap(guard: AgentGuard, name: string, execute: Execute, scope: BudgetSc
     return (input, options) =>
       (async function* () {
         const ticket = await guard.beforeToolCall(request(input))
-        let ok = true
+        let failure: { ok: false; error: unknown } | undefined
         try {
           yield* execute(input, options) as AsyncIterable<unknown>
         } catch (error) {
-          ok = false
-          await guard.afterToolCall(ticket, { ok, error })
+          failure = { ok: false, error }
           throw error
         } finally {
-          // Completed, or left early by its consumer: it ran, so it is paid for.
-          if (ok) await guard.afterToolCall(ticket, { ok })
+          // Completed, failed, or left early by its consumer: it ran, so it is paid for.
+          await guard.afterToolCall(ticket, failure ?? { ok: true })
         }
       })()
   }
