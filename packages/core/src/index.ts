@@ -212,3 +212,4 @@ export {
 export type { MeterProviderLike, TracerProviderLike } from './telemetry/otel-types.js'
 // Paid tools
 export { parseToolPrices, type ToolPrices } from './tool-prices.js'
+export { verifyRefusal } from './verify-refusal.js'

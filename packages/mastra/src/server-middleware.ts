@@ -7,9 +7,9 @@ import {
   findKillSwitchError,
   type KillSwitch,
   type KillSwitchError,
-  SpendingCapExceededError,
   StoreUnavailableError,
   type VerifyResult,
+  verifyRefusal,
 } from '@killswitch/core'
 import type { MiddlewareHandler } from '@mastra/core/server'
 
@@ -96,17 +96,9 @@ export function killSwitchServerMiddleware(
       // Fail closed: a request we cannot check is refused, with the store's own error.
       return deny(c, findKillSwitchError(error) ?? new StoreUnavailableError(UNCHECKED))
     }
-    const { handle, available, spendingCap, spent = 0 } = verdict
-    if (!verdict.active) return deny(c, new AgentRevokedError({ handle }))
-    if (available !== undefined && available <= 0) {
-      const who = handle ?? 'unknown'
-      const cap =
-        spendingCap === undefined ? '' : ` (spending cap $${spendingCap}, $${spent} spent)`
-      const message = `Agent "${who}" has no budget left${cap}. Raise the cap (agents.update) to continue.`
-      const [spendingCapUsd, spentUsd] = [spendingCap ?? 0, spent]
-      const refusal = { handle: who, spendingCapUsd, spentUsd, heldUsd: 0, requestedUsd: 0 }
-      return deny(c, new SpendingCapExceededError({ ...refusal, message }))
-    }
+    const refusal = verifyRefusal(verdict)
+    if (refusal) return deny(c, refusal)
+    const { handle } = verdict
     if (handle !== undefined) {
       c.set(AGENT_HANDLE_KEY, handle)
       const requestContext = c.get('requestContext') as { set?: unknown } | undefined
