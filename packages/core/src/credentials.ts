@@ -1,5 +1,5 @@
 // Agent credentials: 256-bit random bearer tokens with a recognisable prefix, shown once at
-// creation and stored only as a SHA-256 hash. A fast hash is right here (unlike passwords):
+// creation, stored only as a SHA-256 hash, and found in a request's headers by one rule. A fast hash is right here (unlike passwords):
 // the token is 256 random bits, so there is nothing to brute-force.
 import { createHash, randomBytes } from 'node:crypto'
 
@@ -32,4 +32,35 @@ export function isWellFormedCredential(value: unknown): value is string {
 /** The hash a store keeps instead of the credential (hex SHA-256). */
 export function hashCredential(credential: string): string {
   return createHash('sha256').update(credential).digest('hex')
+}
+
+/**
+ * The header that carries an agent credential when `Authorization` is used for something else.
+ *
+ * @example
+ * fetch(url, { headers: { [CREDENTIAL_HEADER]: credential } })
+ */
+export const CREDENTIAL_HEADER = 'x-killswitch-credential'
+
+const BEARER = /^Bearer\s+(\S+)\s*$/i
+
+/**
+ * The agent credential a request carries: the `x-killswitch-credential` header, else the
+ * header its client already sends a key in, when it holds a `ks_` credential:
+ * `Authorization: Bearer ks_...` (OpenAI SDKs) or `x-api-key: ks_...` (Anthropic SDKs).
+ * Another token there (a user's JWT, a provider key) is not one. The dedicated header is
+ * taken as given, so a wrong value in it is refused rather than ignored.
+ *
+ * @example
+ * credentialFromHeaders((name) => request.headers.get(name)) // 'ks_...' or undefined
+ */
+export function credentialFromHeaders(
+  header: (name: string) => string | undefined | null,
+): string | undefined {
+  const explicit = header(CREDENTIAL_HEADER)?.trim()
+  if (explicit) return explicit
+  const bearer = BEARER.exec(header('authorization') ?? '')?.[1]
+  if (bearer?.startsWith(CREDENTIAL_PREFIX)) return bearer
+  const apiKey = header('x-api-key')?.trim()
+  return apiKey?.startsWith(CREDENTIAL_PREFIX) ? apiKey : undefined
 }

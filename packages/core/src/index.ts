@@ -86,7 +86,12 @@ export {
   type ToolOutcome,
   toolEndingAction,
 } from './call-ending.js'
-export { CREDENTIAL_PREFIX, isWellFormedCredential } from './credentials.js'
+export {
+  CREDENTIAL_HEADER,
+  CREDENTIAL_PREFIX,
+  credentialFromHeaders,
+  isWellFormedCredential,
+} from './credentials.js'
 // Errors
 export {
   AgentExistsError,

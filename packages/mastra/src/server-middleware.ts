@@ -3,7 +3,8 @@
 // (and so any model call) runs. One `verify` per request: a hash and one store read.
 import {
   AgentRevokedError,
-  CREDENTIAL_PREFIX,
+  CREDENTIAL_HEADER,
+  credentialFromHeaders,
   findKillSwitchError,
   type KillSwitch,
   type KillSwitchError,
@@ -12,6 +13,9 @@ import {
   verifyRefusal,
 } from '@killswitch/core'
 import type { MiddlewareHandler } from '@mastra/core/server'
+
+// Where the credential is looked for is core's rule (the gateway reads requests the same way).
+export { CREDENTIAL_HEADER, credentialFromHeaders }
 
 /**
  * The one thing the middleware needs from a kill switch.
@@ -37,35 +41,12 @@ export interface KillSwitchServerMiddlewareOptions {
 }
 
 /**
- * The header that carries an agent credential when `Authorization` is used for something else.
- *
- * @example
- * fetch(url, { headers: { [CREDENTIAL_HEADER]: credential } })
- */
-export const CREDENTIAL_HEADER = 'x-killswitch-credential'
-/**
  * Where the middleware puts the agent's handle for the request's handlers.
  *
  * @example
  * const handle = requestContext.get(AGENT_HANDLE_KEY) // 'researcher-agent-7'
  */
 export const AGENT_HANDLE_KEY = 'killswitch.handle'
-
-/**
- * Finds the agent credential in a request: the `x-killswitch-credential` header, else an
- * `Authorization: Bearer ks_...` header. Another bearer token (a user's JWT) is not one.
- *
- * @example
- * credentialFromHeaders((name) => request.headers.get(name)) // 'ks_...' or undefined
- */
-export function credentialFromHeaders(
-  header: (name: string) => string | undefined | null,
-): string | undefined {
-  const explicit = header(CREDENTIAL_HEADER)?.trim()
-  if (explicit) return explicit
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header('authorization') ?? '')
-  return match?.[1]?.startsWith(CREDENTIAL_PREFIX) ? match[1] : undefined
-}
 
 /**
  * Hono middleware for Mastra's server (`server.middleware`): a request carrying an agent
