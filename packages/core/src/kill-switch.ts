@@ -10,6 +10,7 @@ import {
 } from './alerts/webhook-dispatcher.js'
 import { type AllowPrivateWebhooks, webhookTargetPolicy } from './alerts/webhook-target-policy.js'
 import { redactWebhookUrl } from './alerts/webhook-url.js'
+import { approvalsOn } from './approval-gate.js'
 import { type ApprovalsApi, createApprovalsApi } from './approvals.js'
 import type { AuditEntry } from './audit.js'
 import { limitsWithUsage } from './budget-limits.js'
@@ -20,6 +21,7 @@ import { AgentNotFoundError, AgentRevokedError, InvalidConfigError } from './err
 import { EventHub, type KillSwitchEventName, type Listener } from './events.js'
 import { createGuard } from './guard.js'
 import type { AgentGuard, GuardOptions } from './guard-types.js'
+import { effectiveCap } from './ledger/approvals.js'
 import { MAX_TTL_MS } from './ledger/ledger-input.js'
 import { SettlementOutbox } from './ledger/settlement-outbox.js'
 import { toUsd } from './money.js'
@@ -92,8 +94,18 @@ export interface KillSwitchOptions {
 export interface VerifyResult {
   active: boolean
   handle?: string
-  /** Dollars the agent can still spend: the tightest of its cap, its windows and its budgets' windows. */
+  /**
+   * Dollars the agent can still spend: the tightest of its cap (with the grants approved
+   * past it), its windows and its budgets' windows.
+   */
   available?: number
+  /** Which level `available` is: the agent's own (its cap or a window) or a shared budget's. */
+  limitedBy?: 'agent' | 'budget'
+  /**
+   * True when the agent has approvals on: past its own cap or windows (not a shared
+   * budget's), a call asks a person instead of being refused.
+   */
+  approvals?: boolean
   spendingCap?: number
   spent?: number
 }
@@ -331,13 +343,19 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
           now(),
         ),
       )
+      const [agentWindows = [], ...budgetWindows] = windows
+      const capLeft = effectiveCap(agent, now()) - agent.spentMicros - agent.heldMicros
+      const agentLevel = Math.min(
+        toUsd(Math.max(0, capLeft)),
+        ...agentWindows.map((window) => window.available),
+      )
+      const budgetLevel = Math.min(...budgetWindows.flat().map((window) => window.available))
       return {
         active: true,
         handle: agent.handle,
-        available: Math.min(
-          toUsd(Math.max(0, agent.capMicros - agent.spentMicros - agent.heldMicros)),
-          ...windows.flat().map((window) => window.available),
-        ),
+        available: Math.min(agentLevel, budgetLevel),
+        limitedBy: budgetLevel < agentLevel ? 'budget' : 'agent',
+        ...(approvalsOn(agent) ? { approvals: true } : {}),
         spendingCap: toUsd(agent.capMicros),
         spent: toUsd(agent.spentMicros),
       }

@@ -1,14 +1,18 @@
 import { describe, expect, it } from 'vitest'
 import { AgentRevokedError, SpendingCapExceededError } from './errors.js'
-import { createKillSwitch } from './kill-switch.js'
+import { createKillSwitch, type KillSwitch } from './kill-switch.js'
 import { verifyRefusal } from './verify-refusal.js'
 
-async function agentWith(options: {
-  spendingCap: number
-  limits?: { amount: number; per: 'day' }[]
-}) {
+type AgentOptions = Omit<Parameters<KillSwitch['agents']['create']>[0], 'handle'>
+
+async function agentWith(options: AgentOptions, budget?: { amount: number; per: 'day' }) {
   const ks = createKillSwitch({ runaway: false })
-  const { credential } = await ks.agents.create({ handle: 'edge-agent', ...options })
+  if (budget) await ks.budgets.create({ id: 'team', limits: [budget] })
+  const { credential } = await ks.agents.create({
+    handle: 'edge-agent',
+    ...options,
+    ...(budget ? { budgets: ['team'] } : {}),
+  })
   const guard = ks.guard(credential)
   const spend = async (amountUsd: number) =>
     guard.settleSpend(await guard.reserveSpend({ amountUsd, kind: 'tool', description: 'test' }))
@@ -48,5 +52,42 @@ describe('verifyRefusal', () => {
     })
     await spend(1)
     expect(verifyRefusal(await ks.verify(credential))).toBeInstanceOf(SpendingCapExceededError)
+  })
+
+  it('counts a grant approved past the cap: the agent may go on while it lasts', async () => {
+    const { ks, credential, spend } = await agentWith({
+      spendingCap: 0.5,
+      approvals: { enabled: true, waitMs: 0 },
+    })
+    await spend(0.5)
+    const now = Date.now()
+    await ks.store.openApproval({
+      id: 'apr_edge',
+      handle: 'edge-agent',
+      requestedMicros: 1_000_000,
+      reason: 'cap',
+      ttlMs: 60_000,
+      now,
+    })
+    await ks.approvals.approve('apr_edge', { amount: 1, ttlMs: 60_000, by: 'alice' })
+    expect(await ks.verify(credential)).toMatchObject({ available: 1, limitedBy: 'agent' })
+    expect(verifyRefusal(await ks.verify(credential))).toBeUndefined()
+  })
+
+  it('lets an agent with approvals on through at its own cap (its call asks a person), not at a shared budget', async () => {
+    const atCap = await agentWith({ spendingCap: 0.5, approvals: { enabled: true, waitMs: 0 } })
+    await atCap.spend(0.5)
+    const capVerdict = await atCap.ks.verify(atCap.credential)
+    expect(capVerdict).toMatchObject({ available: 0, limitedBy: 'agent', approvals: true })
+    expect(verifyRefusal(capVerdict)).toBeUndefined()
+
+    const atBudget = await agentWith(
+      { spendingCap: 10, approvals: { enabled: true, waitMs: 0 } },
+      { amount: 1, per: 'day' },
+    )
+    await atBudget.spend(1)
+    const budgetVerdict = await atBudget.ks.verify(atBudget.credential)
+    expect(budgetVerdict).toMatchObject({ available: 0, limitedBy: 'budget', approvals: true })
+    expect(verifyRefusal(budgetVerdict)).toBeInstanceOf(SpendingCapExceededError)
   })
 })

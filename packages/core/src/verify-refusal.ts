@@ -7,7 +7,8 @@ import type { VerifyResult } from './kill-switch.js'
 /**
  * The refusal for a `verify` answer, or undefined when the agent may go on: revoked, unknown
  * or malformed is AgentRevokedError (401); nothing left to spend at its tightest level (its
- * cap, a window, a shared budget) is SpendingCapExceededError (402).
+ * cap, a window, a shared budget) is SpendingCapExceededError (402), unless that level is the
+ * agent's own and its approvals are on: its next call asks a person, as the guard's would.
  *
  * @example
  * const refusal = verifyRefusal(await ks.verify(credential))
@@ -17,6 +18,7 @@ export function verifyRefusal(verdict: VerifyResult): KillSwitchError | undefine
   const { handle, available, spendingCap, spent = 0 } = verdict
   if (!verdict.active) return new AgentRevokedError(handle === undefined ? {} : { handle })
   if (available === undefined || available > 0) return undefined
+  if (verdict.approvals && verdict.limitedBy === 'agent') return undefined
   const who = handle ?? 'unknown'
   const cap = spendingCap === undefined ? '' : ` (spending cap $${spendingCap}, $${spent} spent)`
   return new SpendingCapExceededError({

@@ -98,6 +98,18 @@ describe('killSwitchServerMiddleware', () => {
     })
   })
 
+  it('lets an agent with approvals on through at its cap: its next call asks a person', async () => {
+    const { ks, credential, handle } = await killSwitchWithAgent(0.5)
+    await ks.agents.update(handle, { approvals: { enabled: true, waitMs: 0 } })
+    const guard = ks.guard(credential)
+    await guard.settleSpend(
+      await guard.reserveSpend({ amountUsd: 0.5, kind: 'tool', description: 'test' }),
+    )
+    const post = await startServer(ks)
+
+    expect((await post({ 'x-api-key': credential })).status).toBe(200)
+  })
+
   it('fails closed with 503 when the store cannot be reached', async () => {
     const down: CredentialVerifier = {
       verify: async () => {
