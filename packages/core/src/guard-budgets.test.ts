@@ -269,4 +269,41 @@ describe('guard: approvals past the cap', () => {
     await ks.agents.update('checked', { approvals: { enabled: true, waitMs: 0 } })
     await expect(guard.check({ requireBudget: true })).resolves.toBe('checked')
   })
+
+  it('check({ requireBudget }) reads every level: a spent window or shared budget refuses, naming it', async () => {
+    const ks = createKillSwitch({ runaway: false, now: () => T0 })
+    await ks.budgets.create({ id: 'team', limits: [{ amount: 1, per: 'day' }] })
+    const windowed = await ks.agents.create({
+      handle: 'windowed',
+      spendingCap: 10,
+      limits: [{ amount: 0.5, per: 'hour' }],
+    })
+    const shared = await ks.agents.create({ handle: 'shared', spendingCap: 10, budgets: ['team'] })
+    const spendAll = async (credential: string, amountUsd: number) => {
+      const guard = ks.guard(credential)
+      await guard.settleSpend(
+        await guard.reserveSpend({ amountUsd, kind: 'tool', description: 'x' }),
+      )
+      return guard
+    }
+
+    const hourly = await spendAll(windowed.credential, 0.5)
+    await expect(hourly.check({ requireBudget: true })).rejects.toMatchObject({
+      code: 'spending_cap_exceeded',
+      level: 'agent',
+      per: 'hour',
+      resetsAt: '2026-12-01T11:00:00.000Z',
+    })
+    const team = await spendAll(shared.credential, 1)
+    await expect(team.check({ requireBudget: true })).rejects.toMatchObject({
+      level: 'budget',
+      budgetId: 'team',
+      per: 'day',
+    })
+    // Approvals are for the agent's own limits, never a shared budget's.
+    await ks.agents.update('windowed', { approvals: { enabled: true, waitMs: 0 } })
+    await ks.agents.update('shared', { approvals: { enabled: true, waitMs: 0 } })
+    await expect(hourly.check({ requireBudget: true })).resolves.toBe('windowed')
+    await expect(team.check({ requireBudget: true })).rejects.toMatchObject({ level: 'budget' })
+  })
 })

@@ -173,7 +173,9 @@ export interface AgentGuard {
   /**
    * Resolves the credential and returns the agent's handle. Throws AgentRevokedError if it
    * is revoked, RunawayDetectedError if its run was stopped and, with `requireBudget`,
-   * SpendingCapExceededError when nothing is left to spend (a fresh read of the store).
+   * SpendingCapExceededError when nothing is left at its tightest level (its cap with live
+   * grants, a window, a shared budget; a fresh read of the store), unless that level is its
+   * own and its approvals are on (its next call asks a person).
    */
   check(options?: { runId?: string; requireBudget?: boolean }): Promise<string>
   /** Checks status, price, budget and runaway policy, then holds the call's cost bound. */

@@ -7,7 +7,7 @@ import { approvalsOn, awaitApproval } from './approval-gate.js'
 import { type Awaitable, andThen, promised, type Steps } from './awaitable.js'
 import { type CallEnd, costOfEnding, type ToolOutcome, toolEndingAction } from './call-ending.js'
 import { capRefusalError } from './cap-refusal.js'
-import type { Engine } from './engine.js'
+import { type Engine, storeCall } from './engine.js'
 import { InvalidConfigError, KillSwitchError, UnknownModelPriceError } from './errors.js'
 import {
   auditEntry,
@@ -61,6 +61,7 @@ import { availableAt, reserveScope } from './reserve-scope.js'
 import { NO_MONITOR, type Observation } from './runaway/types.js'
 import { checkSpendRules, parseSpendRules } from './spend-rules.js'
 import type { AgentRecord, LevelRefusal, ReserveResult } from './store.js'
+import { outOfBudget, tightestLevel } from './tightest-level.js'
 import { parseToolPrices, type ToolPrices } from './tool-prices.js'
 
 // A reserve refused for the cap is retried with fresh numbers (a smaller clamp may fit).
@@ -104,9 +105,14 @@ class Guard implements AgentGuard {
     if (options.requireBudget) {
       const latest = await access.reload(agent.handle)
       if (latest.status === 'revoked') access.denyRevoked(latest.handle, latest)
-      // The cap with its live grants; an agent with approvals on is asked at its reserve.
-      if (availableAt(latest, this.#engine.now()) <= 0 && !approvalsOn(latest)) {
-        access.deny(latest.handle, 'spending_cap', capRefusalError(latest, undefined, 0))
+      // Every level (verify's reading); an agent with approvals on is asked at its reserve.
+      const store = this.#engine.store
+      const now = this.#engine.now()
+      const { level, leftMicros } = await storeCall(store, () => tightestLevel(store, latest, now))
+      if (outOfBudget(leftMicros, level.level, approvalsOn(latest))) {
+        // The agent's own cap is described as the cap it was given (capRefusalError's own).
+        const refusal = level.level === 'agent' && level.per === undefined ? undefined : level
+        access.deny(latest.handle, 'spending_cap', capRefusalError(latest, refusal, 0))
       }
     }
     return agent.handle

@@ -13,7 +13,6 @@ import { redactWebhookUrl } from './alerts/webhook-url.js'
 import { approvalsOn } from './approval-gate.js'
 import { type ApprovalsApi, createApprovalsApi } from './approvals.js'
 import type { AuditEntry } from './audit.js'
-import { limitsWithUsage } from './budget-limits.js'
 import { type BudgetsApi, createBudgetsApi } from './budgets.js'
 import { hashCredential, isWellFormedCredential } from './credentials.js'
 import { type Engine, storeCall } from './engine.js'
@@ -21,7 +20,6 @@ import { AgentNotFoundError, AgentRevokedError, InvalidConfigError } from './err
 import { EventHub, type KillSwitchEventName, type Listener } from './events.js'
 import { createGuard } from './guard.js'
 import type { AgentGuard, GuardOptions } from './guard-types.js'
-import { effectiveCap } from './ledger/approvals.js'
 import { MAX_TTL_MS } from './ledger/ledger-input.js'
 import { SettlementOutbox } from './ledger/settlement-outbox.js'
 import { toUsd } from './money.js'
@@ -30,6 +28,7 @@ import { createRunawayMonitor } from './runaway/create-runaway-monitor.js'
 import { NO_MONITOR, type RunawayMonitor } from './runaway/types.js'
 import type { AgentRecord, AuditPage, Store } from './store.js'
 import { memoryStore } from './stores/memory-store.js'
+import { tightestLevel } from './tightest-level.js'
 import { parseToolPrices, type ToolPrices } from './tool-prices.js'
 
 /** Options of createKillSwitch. Every one is optional. */
@@ -319,42 +318,12 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
       )
       if (agent?.status !== 'active') return { active: false }
       // The tightest level decides: its cap, each of its windows, each budget's windows.
-      const budgetRecords = await storeCall(store, () =>
-        Promise.all(agent.budgets.map((id) => store.getBudget(id))),
-      )
-      const windows = await storeCall(store, () =>
-        limitsWithUsage(
-          store,
-          [
-            { scope: 'agent' as const, id: agent.handle, limits: agent.limits },
-            ...budgetRecords.flatMap((budget) =>
-              budget === undefined
-                ? []
-                : [
-                    {
-                      scope: 'budget' as const,
-                      id: budget.id,
-                      limits: budget.limits,
-                      timeZone: budget.timeZone,
-                    },
-                  ],
-            ),
-          ],
-          now(),
-        ),
-      )
-      const [agentWindows = [], ...budgetWindows] = windows
-      const capLeft = effectiveCap(agent, now()) - agent.spentMicros - agent.heldMicros
-      const agentLevel = Math.min(
-        toUsd(Math.max(0, capLeft)),
-        ...agentWindows.map((window) => window.available),
-      )
-      const budgetLevel = Math.min(...budgetWindows.flat().map((window) => window.available))
+      const tightest = await storeCall(store, () => tightestLevel(store, agent, now()))
       return {
         active: true,
         handle: agent.handle,
-        available: Math.min(agentLevel, budgetLevel),
-        limitedBy: budgetLevel < agentLevel ? 'budget' : 'agent',
+        available: toUsd(Math.max(0, tightest.leftMicros)),
+        limitedBy: tightest.level.level,
         ...(approvalsOn(agent) ? { approvals: true } : {}),
         spendingCap: toUsd(agent.capMicros),
         spent: toUsd(agent.spentMicros),

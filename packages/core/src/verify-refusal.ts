@@ -3,6 +3,7 @@
 // your own HTTP service) only sends it in its framework's idiom and never decides it.
 import { AgentRevokedError, type KillSwitchError, SpendingCapExceededError } from './errors.js'
 import type { VerifyResult } from './kill-switch.js'
+import { outOfBudget } from './tightest-level.js'
 
 /**
  * The refusal for a `verify` answer, or undefined when the agent may go on: revoked, unknown
@@ -17,8 +18,10 @@ import type { VerifyResult } from './kill-switch.js'
 export function verifyRefusal(verdict: VerifyResult): KillSwitchError | undefined {
   const { handle, available, spendingCap, spent = 0 } = verdict
   if (!verdict.active) return new AgentRevokedError(handle === undefined ? {} : { handle })
-  if (available === undefined || available > 0) return undefined
-  if (verdict.approvals && verdict.limitedBy === 'agent') return undefined
+  if (available === undefined) return undefined
+  if (!outOfBudget(available, verdict.limitedBy ?? 'agent', verdict.approvals === true)) {
+    return undefined
+  }
   const who = handle ?? 'unknown'
   const cap = spendingCap === undefined ? '' : ` (spending cap $${spendingCap}, $${spent} spent)`
   return new SpendingCapExceededError({
