@@ -88,6 +88,11 @@ describe('verifyRefusal', () => {
     await atBudget.spend(1)
     const budgetVerdict = await atBudget.ks.verify(atBudget.credential)
     expect(budgetVerdict).toMatchObject({ available: 0, limitedBy: 'budget', approvals: true })
-    expect(verifyRefusal(budgetVerdict)).toBeInstanceOf(SpendingCapExceededError)
+    const refusal = verifyRefusal(budgetVerdict)
+    expect(refusal).toBeInstanceOf(SpendingCapExceededError)
+    expect(refusal).toMatchObject({
+      level: 'budget',
+      message: expect.stringContaining('budgets.update'),
+    })
   })
 })

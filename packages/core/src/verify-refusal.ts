@@ -23,13 +23,19 @@ export function verifyRefusal(verdict: VerifyResult): KillSwitchError | undefine
     return undefined
   }
   const who = handle ?? 'unknown'
+  const level = verdict.limitedBy ?? 'agent'
   const cap = spendingCap === undefined ? '' : ` (spending cap $${spendingCap}, $${spent} spent)`
+  const message =
+    level === 'budget'
+      ? `Agent "${who}" has no budget left: a shared budget it draws on is spent. Raise that budget (budgets.update) or wait for its window to reset.`
+      : `Agent "${who}" has no budget left${cap}. Raise its cap or the window that binds (agents.update) to continue.`
   return new SpendingCapExceededError({
     handle: who,
     spendingCapUsd: spendingCap ?? 0,
     spentUsd: spent,
     heldUsd: 0,
     requestedUsd: 0,
-    message: `Agent "${who}" has no budget left${cap}. Raise the cap (agents.update) or the limit that binds to continue.`,
+    level,
+    message,
   })
 }
