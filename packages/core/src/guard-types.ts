@@ -119,6 +119,12 @@ export interface ToolCallRequest extends BudgetScope {
   meter?: boolean
 }
 
+/** How an adapter reads what its framework's tool call returned or threw (`runToolCall`). */
+export interface ToolOutcomeOf<T> {
+  returned?(value: T): ToolOutcome
+  threw?(error: unknown): ToolOutcome
+}
+
 /** Returned by `beforeToolCall`. */
 export interface ToolCallTicket {
   readonly handle: string
@@ -236,9 +242,15 @@ export interface AgentGuard {
   /**
    * Runs one tool call between `beforeToolCall` and `afterToolCall`: refused before it
    * runs (revoked, runaway, a paid tool over the cap), its price held, then charged whether
-   * `run` returns or throws (it started; the error is rethrown).
+   * `run` returns or throws (it started; the error is rethrown). A framework that answers
+   * for a tool it never ran (its arguments failed the schema) says so through `outcome`:
+   * `returned` reads a value `run` returned, `threw` an error it threw.
    */
-  runToolCall<T>(request: ToolCallRequest, run: () => PromiseLike<T> | T): Promise<T>
+  runToolCall<T>(
+    request: ToolCallRequest,
+    run: () => PromiseLike<T> | T,
+    outcome?: ToolOutcomeOf<T>,
+  ): Promise<T>
   /**
    * Checks status, the spend rules (the agent's and the request's) and budget, then holds a
    * spend that is not a model call. A rule refuses with SpendRefusedError.

@@ -42,6 +42,7 @@ import type {
   TokenUsage,
   ToolCallRequest,
   ToolCallTicket,
+  ToolOutcomeOf,
 } from './guard-types.js'
 import { newHoldId } from './hold-id.js'
 import { keepHoldAlive } from './hold-lease.js'
@@ -558,16 +559,20 @@ class Guard implements AgentGuard {
     }
   }
 
-  async runToolCall<T>(request: ToolCallRequest, run: () => PromiseLike<T> | T): Promise<T> {
+  async runToolCall<T>(
+    request: ToolCallRequest,
+    run: () => PromiseLike<T> | T,
+    outcome: ToolOutcomeOf<T> = {},
+  ): Promise<T> {
     const ticket = await this.beforeToolCall(request)
     let value: T
     try {
       value = await run()
     } catch (error) {
-      await this.afterToolCall(ticket, { ok: false, error })
+      await this.afterToolCall(ticket, outcome.threw?.(error) ?? { ok: false, error })
       throw error
     }
-    await this.afterToolCall(ticket, { ok: true })
+    await this.afterToolCall(ticket, outcome.returned?.(value) ?? { ok: true })
     return value
   }
 

@@ -132,6 +132,7 @@ export type {
   TokenUsage,
   ToolCallRequest,
   ToolCallTicket,
+  ToolOutcomeOf,
 } from './guard-types.js'
 // Entry point
 export {

@@ -147,6 +147,35 @@ describe('startModelCall', () => {
 })
 
 describe('runToolCall', () => {
+  it('releases a call its framework says never started, read from what run returned or threw', async () => {
+    const { ks, guard } = await setup(0.05)
+    const request = { name: 'search', args: { q: 7 }, priceUsd: 0.02 }
+    const refused = { error: 'bad arguments' }
+    const value = await guard.runToolCall(request, () => refused, {
+      returned: (answer) =>
+        answer === refused
+          ? { ok: false, error: new Error(answer.error), started: false }
+          : { ok: true },
+    })
+    expect(value).toBe(refused)
+    const invalid = new Error('schema')
+    await expect(
+      guard.runToolCall(
+        request,
+        () => {
+          throw invalid
+        },
+        { threw: (error) => ({ ok: false, error, started: error !== invalid }) },
+      ),
+    ).rejects.toBe(invalid)
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0, held: 0 })
+    const released = (await ks.audit('agent')).filter((entry) => entry.type === 'released')
+    expect(released.map((entry) => entry.data.reason)).toEqual([
+      'tool never started: bad arguments',
+      'tool never started: schema',
+    ])
+  })
+
   it('holds a paid tool and charges it when it returns and when it throws (it started)', async () => {
     const { ks, guard } = await setup(0.05)
     const result = await guard.runToolCall(

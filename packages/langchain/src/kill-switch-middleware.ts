@@ -1,7 +1,6 @@
 // The kill switch as LangChain v1 agent middleware (createAgent). It only translates: a model
-// call runs through the core's lifecycle (`guard.startModelCall`), a tool call between
-// `guard.beforeToolCall` and `guard.afterToolCall`, told whether the tool started. Every
-// decision is the core's.
+// call runs through the core's lifecycle (`guard.startModelCall`), a tool call through
+// `guard.runToolCall`, told whether the tool started. Every decision is the core's.
 import type { AdapterOptions, AgentGuard } from '@killswitch/core'
 import { adapterSetup, BUDGET_SCOPE_KEY, mergeBudgetScope } from '@killswitch/core'
 import { ToolMessage } from '@langchain/core/messages'
@@ -56,24 +55,23 @@ export function killSwitchMiddleware(options: AdapterOptions): KillSwitchMiddlew
     },
     wrapToolCall: async (request, handler) => {
       const { name, args } = request.toolCall
-      const ticket = await guard.beforeToolCall({ name, args, ...scopeOf(request.runtime) })
-      let result: Awaited<ReturnType<typeof handler>>
-      try {
-        result = await handler(request)
-      } catch (error) {
-        // LangChain checks the arguments against the tool's schema before the tool runs.
-        const started = !(error instanceof ToolInvocationError)
-        await guard.afterToolCall(ticket, { ok: false, error, started })
-        throw error
-      }
-      if (ToolMessage.isInstance(result) && result.status === 'error') {
-        // The tool's own error answer, or LangChain's for a tool the agent does not have.
-        const error = new Error(result.text)
-        await guard.afterToolCall(ticket, { ok: false, error, started: request.tool !== undefined })
-      } else {
-        await guard.afterToolCall(ticket, { ok: true })
-      }
-      return result
+      return guard.runToolCall(
+        { name, args, ...scopeOf(request.runtime) },
+        () => handler(request),
+        {
+          // LangChain checks the arguments against the tool's schema before the tool runs.
+          threw: (error) => ({
+            ok: false,
+            error,
+            started: !(error instanceof ToolInvocationError),
+          }),
+          // The tool's own error answer, or LangChain's for a tool the agent does not have.
+          returned: (result) =>
+            ToolMessage.isInstance(result) && result.status === 'error'
+              ? { ok: false, error: new Error(result.text), started: request.tool !== undefined }
+              : { ok: true },
+        },
+      )
     },
   })
   return Object.assign(middleware, { guard, signal: guard.signal })

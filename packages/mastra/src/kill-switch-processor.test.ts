@@ -262,4 +262,23 @@ describe('killSwitchProcessor', () => {
       { numRuns: 12 },
     )
   })
+
+  it('releases a paid tool whose input Mastra refused before it ran (it never started)', async () => {
+    const { ks, handle, counter, agent } = await guardedAgent(
+      2,
+      { args: () => ({ query: 42 }), answerAt: 1 },
+      { search: 0.1 },
+    )
+
+    await run(agent, 'generate')
+
+    expect(counter.runs).toBe(0)
+    const audit = await ks.audit(handle)
+    const toolEntries = audit.filter((entry) => entry.data.tool === 'search')
+    expect(toolEntries.map((entry) => entry.type)).toEqual(['hold', 'released'])
+    expect(toolEntries[1]?.data.reason).toContain(
+      'tool never started: Tool input validation failed',
+    )
+    expect((await ks.agents.get(handle)).held).toBe(0)
+  })
 })

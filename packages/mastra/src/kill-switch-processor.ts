@@ -24,6 +24,7 @@ import type { Processor, ProcessorContext } from '@mastra/core/processors'
 import type { ChunkType } from '@mastra/core/stream'
 import { toTokenUsage } from './mastra-usage.js'
 import { notRetried, refuse } from './refusal.js'
+import { mastraToolOutcome } from './tool-outcome.js'
 import { KILL_SWITCH_PROCESSOR_ID, type KillSwitchTripwireMetadata as M } from './tripwire.js'
 
 /**
@@ -227,7 +228,8 @@ class Run {
       if (run.refusal !== undefined) throw run.refusal
       try {
         const request = { name, args: args[0], observe: false, ...run.scope }
-        return await run.guard.runToolCall(request, () => execute.apply(this, args))
+        const returned = mastraToolOutcome
+        return await run.guard.runToolCall(request, () => execute.apply(this, args), { returned })
       } catch (error) {
         if (findKillSwitchError(error)) run.refusal ??= error
         throw error

@@ -99,4 +99,56 @@ describe('killSwitchToolHooks', () => {
     expect(failures.map((entry) => entry.type)).toEqual(['settled', 'settled', 'settled'])
     expect(agentNow).toMatchObject({ spent: 0.03, held: 0 })
   })
+
+  it('releases a paid tool Mastra refused for its input before it ran; charges one whose output failed its check (it ran)', async () => {
+    const { ks, credential, handle } = await killSwitchWithAgent(1)
+    const runs = { search: 0, lookup: 0 }
+    const search = createTool({
+      id: 'search',
+      description: 'Searches the web.',
+      inputSchema: z.object({ query: z.string() }),
+      execute: async () => {
+        runs.search++
+        return { hits: [] }
+      },
+    })
+    const lookup = createTool({
+      id: 'lookup',
+      description: 'Looks a record up.',
+      inputSchema: z.object({ query: z.unknown() }),
+      outputSchema: z.object({ found: z.boolean() }),
+      execute: async () => {
+        runs.lookup++
+        return { found: 'maybe' } as unknown as { found: boolean }
+      },
+    })
+    const hooks = killSwitchToolHooks({
+      killSwitch: ks,
+      credential,
+      toolPrices: { search: 0.01, lookup: 0.02 },
+    })
+    const run = (tool: 'search' | 'lookup') =>
+      quiet(
+        new Agent({
+          id: tool,
+          name: tool,
+          instructions: 'Call the tool.',
+          model: asMastraModel(loopingModel({ tool, args: () => ({ query: 42 }), answerAt: 1 })),
+          tools: { search, lookup },
+          hooks,
+        }),
+      ).generate('go', { maxSteps: 2 })
+
+    await run('search')
+    expect(runs.search).toBe(0)
+    expect(await ks.agents.get(handle)).toMatchObject({ spent: 0, held: 0 })
+    expect((await ks.audit(handle)).at(-1)).toMatchObject({
+      type: 'released',
+      data: { reason: expect.stringContaining('tool never started: Tool input validation failed') },
+    })
+
+    await run('lookup')
+    expect(runs.lookup).toBe(1)
+    expect(await ks.agents.get(handle)).toMatchObject({ spent: 0.02, held: 0 })
+  })
 })

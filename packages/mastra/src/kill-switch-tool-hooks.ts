@@ -10,6 +10,7 @@ import {
   type ToolCallTicket,
 } from '@killswitch/core'
 import type { ToolHooks } from '@mastra/core/tools'
+import { mastraToolOutcome } from './tool-outcome.js'
 
 /**
  * Options of {@link killSwitchToolHooks}: the adapters' but the model's names (the hooks see
@@ -61,11 +62,14 @@ export function killSwitchToolHooks(options: KillSwitchToolHooksOptions): Requir
       return undefined
     },
 
-    async afterToolCall({ context, error }) {
+    async afterToolCall({ context, error, output }) {
       const ticket = isKey(context) ? open.get(context as object) : undefined
       if (ticket === undefined) return
       open.delete(context as object)
-      await guard.afterToolCall(ticket, error === undefined ? { ok: true } : { ok: false, error })
+      await guard.afterToolCall(
+        ticket,
+        error === undefined ? mastraToolOutcome(output) : { ok: false, error },
+      )
     },
   }
 }

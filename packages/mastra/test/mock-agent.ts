@@ -33,9 +33,11 @@ export interface LoopingModelOptions {
   midCall?: (step: number) => Promise<void> | void
   /** Ends with text and no tool call from this step on (default: never). */
   answerAt?: number
+  /** The tool it asks for (default: `search`). */
+  tool?: string
 }
 
-/** A model that asks for the `search` tool at every step, in doGenerate and doStream alike. */
+/** A model that asks for a tool (`search`) at every step, in doGenerate and doStream alike. */
 export function loopingModel(options: LoopingModelOptions = {}): MockLanguageModelV4 {
   const {
     args = (step) => ({ query: `query ${step}` }),
@@ -63,7 +65,7 @@ export function loopingModel(options: LoopingModelOptions = {}): MockLanguageMod
                 {
                   type: 'tool-call' as const,
                   toolCallId: `call-${at}`,
-                  toolName: 'search',
+                  toolName: options.tool ?? 'search',
                   input: JSON.stringify(args(at)),
                 },
               ]
@@ -89,7 +91,7 @@ export function loopingModel(options: LoopingModelOptions = {}): MockLanguageMod
               {
                 type: 'tool-call' as const,
                 toolCallId: `call-${at}`,
-                toolName: 'search',
+                toolName: options.tool ?? 'search',
                 input: JSON.stringify(args(at)),
               },
             ]
