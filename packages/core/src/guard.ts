@@ -111,9 +111,7 @@ class Guard implements AgentGuard {
       const now = this.#engine.now()
       const { level, leftMicros } = await storeCall(store, () => tightestLevel(store, latest, now))
       if (outOfBudget(leftMicros, level.level, approvalsOn(latest))) {
-        // The agent's own cap is described as the cap it was given (capRefusalError's own).
-        const refusal = level.level === 'agent' && level.per === undefined ? undefined : level
-        access.deny(latest.handle, 'spending_cap', capRefusalError(latest, refusal, 0))
+        access.deny(latest.handle, 'spending_cap', capRefusalError(latest, level, 0))
       }
     }
     return agent.handle
@@ -538,14 +536,16 @@ class Guard implements AgentGuard {
   *#afterTool(ticket: ToolCallTicket, outcome: ToolOutcome): Steps<void> {
     const spend = ToolTicket.takeSpend(ticket)
     if (spend) {
-      const failure = outcome.ok ? undefined : describeError(outcome.error)
-      if (toolEndingAction(outcome) === 'release') {
-        yield this.releaseSpend(spend, { reason: `tool never started: ${failure}` })
-      } else if (failure === undefined) {
+      if (outcome.ok) {
         yield this.settleSpend(spend)
+      } else if (toolEndingAction(outcome) === 'release') {
+        yield this.releaseSpend(spend, {
+          reason: `tool never started: ${describeError(outcome.error)}`,
+        })
       } else {
-        const ending = `, the tool failed after it started (${failure}): it may have spent`
-        yield this.#endSpend(spend, { details: { failed: failure } }, ending)
+        const failed = describeError(outcome.error)
+        const ending = `, the tool failed after it started (${failed}): it may have spent`
+        yield this.#endSpend(spend, { details: { failed } }, ending)
       }
     }
     const agent = this.#access.agent

@@ -5,21 +5,13 @@
 // ledger, when a call really spends.
 import type { Awaitable } from './awaitable.js'
 import { effectiveCap } from './ledger/approvals.js'
-import { windowKey } from './ledger/levels.js'
-import { windowEnd } from './ledger/windows.js'
-import type { AgentRecord, LevelRefusal, LimitRecord, Store } from './store.js'
+import { collectLevels, MAX_RUN_DEPTH } from './ledger/levels.js'
+import type { AgentRecord, BudgetRecord, LevelRefusal, Store } from './store.js'
 
 /** The level that leaves the least, and how much it leaves (below 0 when overdrawn). */
 export interface TightestLevel {
   level: LevelRefusal
   leftMicros: number
-}
-
-interface Window {
-  level: LevelRefusal['level']
-  id: string
-  limit: LimitRecord
-  timeZone: string | undefined
 }
 
 /**
@@ -48,56 +40,47 @@ export function tightestLevel(
   return withWindows(store, agent, now, own)
 }
 
-/** The tightest of `own` and the agent's windows and its budgets' windows (one usage read). */
+/**
+ * The tightest of `own` and the levels a reserve of this agent holds against (the ledger's
+ * own `collectLevels`: its windows, its budgets' windows and their parents', a missing budget
+ * as a limit of 0), read in one usage call.
+ */
 async function withWindows(
   store: Store,
   agent: AgentRecord,
   now: number,
   own: TightestLevel,
 ): Promise<TightestLevel> {
+  const budgets = await budgetsOf(store, agent.budgets)
+  const levels = collectLevels(agent, agent.budgets, (id) => budgets.get(id), now)
+  if (levels.length === 0) return own
+  const usage = await store.readUsage(levels.map((level) => level.key))
   let tightest = own
-  const budgets = await Promise.all(agent.budgets.map((id) => store.getBudget(id)))
-  const windows: Window[] = [
-    ...agent.limits.map((limit) => ({
-      level: 'agent' as const,
-      id: agent.handle,
-      limit,
-      timeZone: undefined,
-    })),
-    ...budgets.flatMap((budget) =>
-      budget === undefined
-        ? []
-        : budget.limits.map((limit) => ({
-            level: 'budget' as const,
-            id: budget.id,
-            limit,
-            timeZone: budget.timeZone,
-          })),
-    ),
-  ]
-  if (windows.length === 0) return tightest
-  const usage = await store.readUsage(
-    windows.map((window) => windowKey(window.level, window.id, window.limit, now, window.timeZone)),
-  )
-  windows.forEach((window, index) => {
+  levels.forEach((level, index) => {
     const { spentMicros, heldMicros } = usage[index] ?? { spentMicros: 0, heldMicros: 0 }
-    const leftMicros = window.limit.amountMicros - spentMicros - heldMicros
-    if (leftMicros >= tightest.leftMicros) return
-    const resetsAt = windowEnd(window.limit.per, now, window.timeZone)
-    tightest = {
-      level: {
-        level: window.level,
-        ...(window.level === 'budget' ? { budgetId: window.id } : {}),
-        per: window.limit.per,
-        ...(resetsAt === undefined ? {} : { resetsAt }),
-        limitMicros: window.limit.amountMicros,
-        spentMicros,
-        heldMicros,
-      },
-      leftMicros,
+    const leftMicros = level.limitMicros - spentMicros - heldMicros
+    if (leftMicros < tightest.leftMicros) {
+      tightest = { level: { ...level.refusal, spentMicros, heldMicros }, leftMicros }
     }
   })
   return tightest
+}
+
+/** The budgets `ids` names and their parents, read as collectLevels will ask for them. */
+async function budgetsOf(store: Store, ids: readonly string[]): Promise<Map<string, BudgetRecord>> {
+  const found = new Map<string, BudgetRecord>()
+  let next = [...new Set(ids)]
+  for (let depth = 0; next.length > 0 && depth <= MAX_RUN_DEPTH; depth++) {
+    const records = await Promise.all(next.map((id) => store.getBudget(id)))
+    next = []
+    for (const record of records) {
+      if (record === undefined) continue
+      found.set(record.id, record)
+      const parent = record.parentId
+      if (parent !== undefined && !found.has(parent)) next.push(parent)
+    }
+  }
+  return found
 }
 
 /**
