@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto'
 import { toApprovalEvent } from './approvals.js'
 import { type Engine, storeCall } from './engine.js'
 import { ApprovalDeniedError, ApprovalRequiredError } from './errors.js'
-import type { AgentRecord, ApprovalRecord } from './store.js'
+import type { AgentRecord, ApprovalRecord, LevelRefusal } from './store.js'
 
 /** How long a request stays open for a decision (a framework may resume a run later). */
 export const APPROVAL_REQUEST_TTL_MS = 24 * 3_600_000
@@ -16,6 +16,18 @@ const POLL_MS = 100
 /** True when the agent asks a person at its cap instead of refusing. */
 export function approvalsOn(agent: AgentRecord): boolean {
   return agent.policy.approvals?.enabled === true && agent.status === 'active'
+}
+
+/**
+ * True when a refusal at `level` asks a person instead, for an agent whose approvals are
+ * `on`: past its own cap or windows it asks; a shared budget is never approved past (one
+ * agent's approver cannot spend what a team shares). The one statement of that rule.
+ *
+ * @example
+ * if (asksPerson(approvalsOn(agent), result.refusal?.level)) await askApproval()
+ */
+export function asksPerson(on: boolean, level: LevelRefusal['level'] | undefined): boolean {
+  return on && level !== 'budget'
 }
 
 /**

@@ -17,6 +17,29 @@ function describeLevel(refusal: LevelRefusal): string {
 }
 
 /**
+ * What to do about a refusal at `level`: raise the limit where it is set, or wait for its
+ * window to reset (`resetsAt`, ISO 8601). The one wording, for the guard's refusals and
+ * `verifyRefusal`.
+ *
+ * @example
+ * refusalFix({ level: 'budget' }) // 'Raise the budget (budgets.update) to continue.'
+ */
+export function refusalFix(
+  { level, per }: Pick<LevelRefusal, 'level' | 'per'>,
+  resetsAt?: string,
+): string {
+  const where =
+    level === 'budget'
+      ? 'the budget (budgets.update)'
+      : per === undefined
+        ? 'the cap (agents.update)'
+        : 'the limit (agents.update)'
+  return resetsAt === undefined
+    ? `Raise ${where} to continue.`
+    : `It resets at ${resetsAt}; raise ${where} to continue sooner.`
+}
+
+/**
  * The SpendingCapExceededError for a reserve refused at `refusal` (the agent's own cap when
  * absent), for a call that needed at least `requestedMicros`.
  *
@@ -36,12 +59,6 @@ export function capRefusalError(
   }
   const available = Math.max(0, level.limitMicros - level.spentMicros - level.heldMicros)
   const resetsAt = level.resetsAt === undefined ? undefined : new Date(level.resetsAt).toISOString()
-  const fix =
-    resetsAt !== undefined
-      ? `It resets at ${resetsAt}; raise the limit to continue sooner.`
-      : level.level === 'budget'
-        ? 'Raise the budget (budgets.update) to continue.'
-        : 'Raise the cap (agents.update) to continue.'
   return new SpendingCapExceededError({
     handle: agent.handle,
     spendingCapUsd: toUsd(level.limitMicros),
@@ -55,6 +72,6 @@ export function capRefusalError(
     message:
       `Agent "${agent.handle}" would exceed ${describeLevel(level)}: $${toUsd(level.spentMicros)} spent, ` +
       `$${toUsd(level.heldMicros)} held by calls in flight, $${toUsd(available)} available, ` +
-      `this call needs at least $${toUsd(requestedMicros)}. ${fix}`,
+      `this call needs at least $${toUsd(requestedMicros)}. ${refusalFix(level, resetsAt)}`,
   })
 }

@@ -3,7 +3,7 @@
 // its bound atomically in the store (guard-ledger.ts) before anything is spent.
 
 import { AgentAccess, type PreparedActivity } from './agent-access.js'
-import { approvalsOn, awaitApproval } from './approval-gate.js'
+import { approvalsOn, asksPerson, awaitApproval } from './approval-gate.js'
 import { type Awaitable, andThen, promised, type Steps } from './awaitable.js'
 import { type CallEnd, costOfEnding, type ToolOutcome, toolEndingAction } from './call-ending.js'
 import { capRefusalError } from './cap-refusal.js'
@@ -163,7 +163,7 @@ class Guard implements AgentGuard {
       const known = access.agent ?? agent
       // The least this call could need: its prompt and one output token (as counted).
       const least = costBound(inputTokens, counting.headroom, rates)
-      if (round === 0 && approvalsOn(known) && held.refusal?.level !== 'budget') {
+      if (round === 0 && asksPerson(approvalsOn(known), held.refusal?.level)) {
         const full = costBound(inputTokens, wanted * counting.headroom, rates)
         yield this.#askApproval(known, full, `${request.model} call needs $${toUsd(full)}`)
         continue
@@ -662,8 +662,7 @@ class Guard implements AgentGuard {
       !result.ok &&
       result.reason === 'cap' &&
       result.agent &&
-      approvalsOn(result.agent) &&
-      result.refusal?.level !== 'budget'
+      asksPerson(approvalsOn(result.agent), result.refusal?.level)
     ) {
       // Past the cap with approvals on: ask a person once, then try again under the grant.
       yield this.#askApproval(

@@ -22,11 +22,12 @@ import { createGuard } from './guard.js'
 import type { AgentGuard, GuardOptions } from './guard-types.js'
 import { MAX_TTL_MS } from './ledger/ledger-input.js'
 import { SettlementOutbox } from './ledger/settlement-outbox.js'
+import type { WindowPer } from './ledger/windows.js'
 import { toUsd } from './money.js'
 import { createPriceSource, type ModelPrice, type PriceSource } from './pricing/price-source.js'
 import { createRunawayMonitor } from './runaway/create-runaway-monitor.js'
 import { NO_MONITOR, type RunawayMonitor } from './runaway/types.js'
-import type { AgentRecord, AuditPage, Store } from './store.js'
+import type { AgentRecord, AuditPage, LevelRefusal, Store } from './store.js'
 import { memoryStore } from './stores/memory-store.js'
 import { tightestLevel } from './tightest-level.js'
 import { parseToolPrices, type ToolPrices } from './tool-prices.js'
@@ -100,6 +101,12 @@ export interface VerifyResult {
   available?: number
   /** Which level `available` is: the agent's own (its cap or a window) or a shared budget's. */
   limitedBy?: 'agent' | 'budget'
+  /** The shared budget that binds, when `limitedBy` is `'budget'`. */
+  budgetId?: string
+  /** The window that binds (`'hour'`, `'day'`, `'lifetime'`...); absent for the agent's cap. */
+  per?: WindowPer
+  /** When that window resets (ISO 8601); absent for a lifetime limit. */
+  resetsAt?: string
   /**
    * True when the agent has approvals on: past its own cap or windows (not a shared
    * budget's), a call asks a person instead of being refused.
@@ -324,6 +331,7 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
         handle: agent.handle,
         available: toUsd(Math.max(0, tightest.leftMicros)),
         limitedBy: tightest.level.level,
+        ...bindingWindow(tightest.level),
         ...(approvalsOn(agent) ? { approvals: true } : {}),
         spendingCap: toUsd(agent.capMicros),
         spent: toUsd(agent.spentMicros),
@@ -347,5 +355,14 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
       await store.flush()
       if (ownsStore) await store.close()
     },
+  }
+}
+
+/** Where the binding level is, for `verify`: its budget, its window and when it resets. */
+function bindingWindow({ budgetId, per, resetsAt }: LevelRefusal): Partial<VerifyResult> {
+  return {
+    ...(budgetId === undefined ? {} : { budgetId }),
+    ...(per === undefined ? {} : { per }),
+    ...(resetsAt === undefined ? {} : { resetsAt: new Date(resetsAt).toISOString() }),
   }
 }

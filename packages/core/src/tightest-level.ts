@@ -3,6 +3,8 @@
 // anything left" for `verify` (a service's check at its edge) and a guard's
 // `check({ requireBudget })`. Neither holds anything: the reserve decides atomically, in the
 // ledger, when a call really spends.
+
+import { asksPerson } from './approval-gate.js'
 import type { Awaitable } from './awaitable.js'
 import { effectiveCap } from './ledger/approvals.js'
 import { collectLevels, MAX_RUN_DEPTH } from './ledger/levels.js'
@@ -96,5 +98,5 @@ export function outOfBudget(
   level: LevelRefusal['level'],
   approvals: boolean,
 ): boolean {
-  return left <= 0 && !(approvals && level === 'agent')
+  return left <= 0 && !asksPerson(approvals, level)
 }

@@ -51,7 +51,15 @@ describe('verifyRefusal', () => {
       limits: [{ amount: 1, per: 'day' }],
     })
     await spend(1)
-    expect(verifyRefusal(await ks.verify(credential))).toBeInstanceOf(SpendingCapExceededError)
+    const verdict = await ks.verify(credential)
+    expect(verdict).toMatchObject({ available: 0, limitedBy: 'agent', per: 'day' })
+    const refusal = verifyRefusal(verdict)
+    expect(refusal).toBeInstanceOf(SpendingCapExceededError)
+    // The window that binds and when it resets: the caller knows when to try again.
+    expect(refusal).toMatchObject({ level: 'agent', per: 'day', resetsAt: verdict.resetsAt })
+    expect(Date.parse(verdict.resetsAt ?? '')).toBeGreaterThan(Date.now())
+    expect(refusal?.message).toContain(`It resets at ${verdict.resetsAt}`)
+    expect(refusal?.message).toContain('agents.update')
   })
 
   it('counts a grant approved past the cap: the agent may go on while it lasts', async () => {
@@ -92,7 +100,11 @@ describe('verifyRefusal', () => {
     expect(refusal).toBeInstanceOf(SpendingCapExceededError)
     expect(refusal).toMatchObject({
       level: 'budget',
+      budgetId: 'team',
+      per: 'day',
+      resetsAt: budgetVerdict.resetsAt,
       message: expect.stringContaining('budgets.update'),
     })
+    expect(refusal?.message).toContain('shared budget "team"')
   })
 })
