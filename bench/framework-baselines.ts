@@ -3,16 +3,14 @@
 // kill switch's (AI SDK: wrapGenerate and wrapStream, the stream piped through an identity
 // TransformStream; LangChain createAgent: beforeModel, wrapModelCall and wrapToolCall). It
 // tells apart, in the adapter overheads, what any middleware costs from what the kill switch
-// adds. Baseline and no-op run side by side in several short rounds (median of the rounds'
-// medians), so drifting load weighs on both alike.
+// adds. Bare and no-op take turns call by call (bench/side-by-side.ts).
 // Run alone: npm run x -- node bench/framework-baselines.ts
 import { HumanMessage } from '@langchain/core/messages'
 import { FakeListChatModel } from '@langchain/core/utils/testing'
 import { generateText, streamText, wrapLanguageModel } from 'ai'
 import { createAgent, createMiddleware } from 'langchain'
-import { Bench } from 'tinybench'
 import { mockModel, noopMiddleware } from '../packages/vercel-ai/bench/overhead.ts'
-import { median } from './stats.ts'
+import { type SideBySideRow, sideBySide } from './side-by-side.ts'
 
 export interface FrameworkBaselineRow {
   adapter: 'vercel-ai' | 'langchain'
@@ -36,7 +34,7 @@ export interface FrameworkBaselineRow {
 export async function benchFrameworkBaselines(
   options: { rounds?: number } = {},
 ): Promise<FrameworkBaselineRow[]> {
-  const rounds = options.rounds ?? 5
+  const rounds = options.rounds ?? 9
   const bare = mockModel()
   const inner = mockModel()
   const wrapped = wrapLanguageModel({ model: inner, middleware: noopMiddleware })
@@ -102,43 +100,15 @@ export async function benchFrameworkBaselines(
       noop: () => wrapOnlyAgent.invoke(input),
     },
   ]
-  for (const pair of pairs) {
-    for (let i = 0; i < 50; i++) {
-      await pair.bare()
-      await pair.noop()
-    }
-  }
-  clear()
-
-  const medians = new Map<string, number[]>()
-  for (let round = 0; round < rounds; round++) {
-    const bench = new Bench({ time: 200, warmupTime: 50, teardown: clear })
-    for (const pair of pairs) {
-      bench.add(`${pair.name} (bare)`, pair.bare)
-      bench.add(`${pair.name} (no-op)`, pair.noop)
-    }
-    await bench.run()
-    for (const task of bench.tasks) {
-      const result = task.result
-      if (result === undefined || !('latency' in result)) {
-        throw new Error(`benchmark task "${task.name}" did not complete`)
-      }
-      medians.set(task.name, [...(medians.get(task.name) ?? []), result.latency.p50 * 1_000])
-    }
-  }
-  const medianUs = (name: string) => median(medians.get(name) ?? [Number.NaN])
-  return pairs.map(({ adapter, scenario, name }) => {
-    const baselineMedianUs = medianUs(`${name} (bare)`)
-    const guardedMedianUs = medianUs(`${name} (no-op)`)
-    return {
-      adapter,
-      scenario,
-      name,
-      baselineMedianUs,
-      guardedMedianUs,
-      ratio: guardedMedianUs / baselineMedianUs,
-    }
-  })
+  const rows = await sideBySide(
+    pairs.map(({ name, bare, noop }) => [name, bare, noop]),
+    { rounds, afterRound: clear },
+  )
+  return pairs.map(({ adapter, scenario }, index) => ({
+    adapter,
+    scenario,
+    ...(rows[index] as SideBySideRow),
+  }))
 }
 
 if (import.meta.main) console.table(await benchFrameworkBaselines())

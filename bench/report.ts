@@ -108,9 +108,7 @@ function overheadSection(results: Results): string {
       const spread =
         runs.length > 1
           ? `${row.min.toFixed(2)}–${row.max.toFixed(2)} (${runs.length} runs)`
-          : adapter === 'mastra'
-            ? 'median of 9 interleaved rounds'
-            : '1 run'
+          : 'median of 9 rounds'
       rows.push([
         adapter,
         row.name,
@@ -134,7 +132,7 @@ function overheadSection(results: Results): string {
         us(row.baselineMedianUs),
         us(row.guardedMedianUs),
         `${row.ratio.toFixed(2)}x`,
-        'median of interleaved rounds',
+        'median of 9 rounds',
         'context',
         '(no kill switch: the framework hook alone; "guarded" = the no-op middleware)',
       ])
@@ -510,7 +508,7 @@ export function renderReport(results: Results, info: RunInfo): string {
     '',
     "- Overheads are **ratios against a baseline measured in the same run and process** (the bare mock model, a no-op handler): the machine's speed and load weigh on both sides alike. Absolute µs are only indicative.",
     '- These machines are shared and noisy (2 cores, other jobs running tests; see the load average above). Figures are medians; the spread is the range over repeated runs or a p99. A p99 of 50 samples is their maximum: one slow sample decides it.',
-    "- The AI SDK and LangChain overhead benches time the bare and guarded tasks one after the other (1 to 2 s each), so load that drifts between the two shows up as spread across runs: read the median of the runs with the range beside it. Mastra's bench and the no-op rows interleave short rounds instead.",
+    "- The overhead benches (section 1) time baseline and guarded **call by call, taking turns** (which goes first alternates), in 9 rounds; a row is the median of the rounds' medians, and the AI SDK's and LangChain's are repeated in fresh processes for a spread. Inside a framework call the kill switch's cost depends on what the framework left in the caches, so both sides must run in the same state: blocks of a few hundred calls a side (used before 2026-12-02) flattered the guarded side with hot caches and moved the generateText row between 0.90x and 2.06x across runs of the same code.",
     '- Every benchmark uses tinybench with a warm-up, or times events itself where they cross processes. None of them runs in `npm test`: no test asserts a time.',
     '- Reproduce: `npm run bench` (about 7 minutes; `--quick` for a smoke run, `--only=<group,...>` for some groups). Each group runs in its own process.',
     ...(failures.length > 0 ? ['', '## Failures', '', ...failures] : []),

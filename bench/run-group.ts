@@ -39,7 +39,7 @@ async function runGroup(group: Group, options: GroupOptions): Promise<unknown> {
       return (await import('../packages/mastra/bench/overhead.ts')).benchMastraOverhead()
     case 'framework-baselines':
       return (await import('./framework-baselines.ts')).benchFrameworkBaselines({
-        rounds: options.quick ? 2 : 7,
+        rounds: options.quick ? 2 : 9,
       })
     case 'stores':
       return (await import('../packages/core/src/stores/sqlite-store.bench.ts')).benchSqliteStore()

@@ -32,7 +32,7 @@ const out =
 const selected = (group: Group) => !only || only.includes(group)
 /**
  * Adapter runs are repeated in fresh processes for a spread (the AI SDK's, 6 s, more often);
- * Mastra's bench repeats interleaved rounds itself.
+ * Mastra's bench (rounds alternating call by call, as every overhead bench) runs once.
  */
 const repeats = (group: Group) =>
   quick ? 1 : group === 'vercel-ai' ? 5 : group === 'langchain' ? 3 : 1

@@ -2,8 +2,8 @@
 // hook beside a no-op hook of the same kind: the callback handler against an awaited handler
 // that does nothing, the middleware against a middleware with the same hooks (beforeModel,
 // wrapModelCall, wrapToolCall) that only pass through. The other rows are context: the bare
-// model or agent, which includes LangChain's own hook machinery. Interleaved rounds in one
-// process (bench/side-by-side.ts). The ledger is the in-memory store, so this is the
+// model or agent, which includes LangChain's own hook machinery. Baseline and guarded take
+// turns call by call (bench/side-by-side.ts). The ledger is the in-memory store, so this is the
 // adapter's and the guard's own cost, not a network store's. Runaway detection is off here:
 // thousands of calls a second would (rightly) trip the call-rate detector.
 // Run alone: npm run x -- node packages/langchain/bench/overhead.ts

@@ -2,11 +2,10 @@
 // each hook beside a no-op hook of the same kind, in the same run: the processor beside a
 // processor with the same four hooks that only pass through, killSwitchModel beside the same
 // model wrapped with a pass-through middleware, the tool hooks beside hooks that do nothing.
-// The other rows are context: the bare model, without any hook. Rounds interleave baseline and
-// guarded call by call, and a row is the median of the rounds' medians. The ledger is the
-// in-memory store, so this is the adapter's and the guard's own cost, not a network store's.
-// Runaway detection is off here: thousands of calls a second would (rightly) trip the
-// call-rate detector.
+// The other rows are context: the bare model, without any hook. Baseline and guarded take
+// turns call by call (bench/side-by-side.ts). The ledger is the in-memory store, so this is
+// the adapter's and the guard's own cost, not a network store's. Runaway detection is off
+// here: thousands of calls a second would (rightly) trip the call-rate detector.
 // Run alone: npm run x -- node packages/mastra/bench/overhead.ts (after a build)
 import type { LanguageModelV4Middleware, LanguageModelV4StreamPart } from '@ai-sdk/provider'
 import { createKillSwitch } from '@killswitch/core'
@@ -19,13 +18,9 @@ import { createTool } from '@mastra/core/tools'
 import { wrapLanguageModel } from 'ai'
 import { MockLanguageModelV4 } from 'ai/test'
 import { z } from 'zod'
+import { type SideBySidePair, type SideBySideRow, sideBySide } from '../../../bench/side-by-side.ts'
 
-export interface OverheadRow {
-  name: string
-  baselineMedianUs: number
-  guardedMedianUs: number
-  ratio: number
-}
+export type { SideBySideRow as OverheadRow } from '../../../bench/side-by-side.ts'
 
 const MODEL = 'bench-model'
 const ROUNDS = 9
@@ -103,7 +98,7 @@ const search = createTool({
   execute: async () => ({ hits: 1 }),
 })
 
-export async function benchMastraOverhead(): Promise<OverheadRow[]> {
+export async function benchMastraOverhead(): Promise<SideBySideRow[]> {
   const ks = createKillSwitch({
     prices: { [MODEL]: { inputPerMTok: 0.001, outputPerMTok: 0.001 } },
     runaway: false,
@@ -148,7 +143,7 @@ export async function benchMastraOverhead(): Promise<OverheadRow[]> {
     await output.consumeStream()
   }
   const { bare, wrapped, noopWrapped, processed, noopProcessed, hooked, noopHooked } = agents
-  const pairs: Array<[string, () => Promise<unknown>, () => Promise<unknown>]> = [
+  const pairs: SideBySidePair[] = [
     [
       'agent.generate: killSwitchProcessor vs a no-op processor',
       generate(noopProcessed),
@@ -179,66 +174,9 @@ export async function benchMastraOverhead(): Promise<OverheadRow[]> {
     ['agent.generate: killSwitchProcessor', generate(bare), generate(processed)],
     ['agent.stream: killSwitchProcessor', stream(bare), stream(processed)],
   ]
-  // Warm every path first: the first task measured would otherwise pay for the JIT.
-  for (const [, baseline, guarded] of pairs) {
-    for (let i = 0; i < 30; i++) {
-      await baseline()
-      await guarded()
-    }
-  }
-
-  // Call by call, baseline and guarded side by side (which goes first alternates), in
-  // several rounds, and the median of the rounds' medians: load from other processes drifts
-  // over seconds, and this way it weighs on both sides alike.
-  const samples = pairs.map(() => ({ baseline: [] as number[], guarded: [] as number[] }))
-  const time = async (task: () => Promise<unknown>, into: number[]) => {
-    const start = performance.now()
-    await task()
-    into.push((performance.now() - start) * 1000)
-  }
-  const rounds = pairs.map(() => ({ baseline: [] as number[], guarded: [] as number[] }))
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const [index, [, baseline, guarded]] of pairs.entries()) {
-      const into = samples[index] as (typeof samples)[number]
-      into.baseline.length = 0
-      into.guarded.length = 0
-      for (let call = 0; call < CALLS_PER_ROUND; call++) {
-        if ((call + round) % 2 === 0) {
-          await time(baseline, into.baseline)
-          await time(guarded, into.guarded)
-        } else {
-          await time(guarded, into.guarded)
-          await time(baseline, into.baseline)
-        }
-      }
-      rounds[index]?.baseline.push(median(into.baseline))
-      rounds[index]?.guarded.push(median(into.guarded))
-    }
-  }
+  const rows = await sideBySide(pairs, { rounds: ROUNDS, calls: CALLS_PER_ROUND, warmups: 30 })
   await ks.close()
-
-  return pairs.map(([name], index) => {
-    const baselineMedianUs = median(rounds[index]?.baseline ?? [])
-    const guardedMedianUs = median(rounds[index]?.guarded ?? [])
-    return {
-      name,
-      baselineMedianUs: round(baselineMedianUs),
-      guardedMedianUs: round(guardedMedianUs),
-      ratio: round(guardedMedianUs / baselineMedianUs),
-    }
-  })
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1
-    ? (sorted[middle] as number)
-    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
-}
-
-function round(value: number): number {
-  return Math.round(value * 100) / 100
+  return rows
 }
 
 if (import.meta.main) console.table(await benchMastraOverhead())

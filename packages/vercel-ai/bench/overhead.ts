@@ -2,12 +2,10 @@
 // hook beside a no-op hook of the same kind: the middleware against a middleware that only
 // passes through (wrapGenerate, and wrapStream piping the stream through an identity
 // TransformStream), guardTools against a tool wrapper that only awaits the tool. The other
-// rows are context: the bare model, without any middleware. Each round times every task
-// call by call, baseline and guarded side by side (their order alternating by round), and a
-// row is the median of the rounds' medians: load that drifts over seconds weighs on both
-// alike. The ledger is the in-memory store, so this is the adapter's and the guard's own
-// cost, not a network store's. Runaway detection is off: thousands of calls a second would
-// (rightly) trip the call-rate detector.
+// rows are context: the bare model, without any middleware. Baseline and guarded take turns
+// call by call (bench/side-by-side.ts). The ledger is the in-memory store, so this is the
+// adapter's and the guard's own cost, not a network store's. Runaway detection is off:
+// thousands of calls a second would (rightly) trip the call-rate detector.
 // Run alone: npm run x -- node packages/vercel-ai/bench/overhead.ts (after a build)
 import type { LanguageModelV4Middleware, LanguageModelV4StreamPart } from '@ai-sdk/provider'
 import { createKillSwitch, type KillSwitch } from '@killswitch/core'
@@ -15,21 +13,16 @@ import { guardTools, withKillSwitch } from '@killswitch/vercel-ai'
 import { generateText, isStepCount, streamText, type ToolSet, tool, wrapLanguageModel } from 'ai'
 import { MockLanguageModelV4 } from 'ai/test'
 import { z } from 'zod'
-import { median } from '../../../bench/stats.ts'
+import { type SideBySidePair, type SideBySideRow, sideBySide } from '../../../bench/side-by-side.ts'
 
-export interface OverheadRow {
-  name: string
-  baselineMedianUs: number
-  guardedMedianUs: number
-  ratio: number
-}
+export type { SideBySideRow as OverheadRow } from '../../../bench/side-by-side.ts'
 
 const MODEL = 'bench-model'
 /** The context row of the core alone (bench/report.ts explains it). */
 export const CORE_ONLY_ROW =
   "generateText: the core's beforeModelCall + afterModelCall alone in a middleware, against a no-op middleware"
 const ROUNDS = 9
-const CALLS_PER_ROUND = 200
+const CALLS_PER_ROUND = 100
 const TEXT = 'The quarterly report shows revenue up 12% on the back of the new enterprise tier.'
 const usage = {
   inputTokens: { total: 120, noCache: 120, cacheRead: 0, cacheWrite: 0 },
@@ -127,24 +120,7 @@ async function benchAgent(killSwitches: KillSwitch[], toolPrices?: Record<string
   return { killSwitch, credential, ...(toolPrices ? { toolPrices } : {}) }
 }
 
-interface Scenario {
-  name: string
-  baseline: () => Promise<unknown>
-  guarded: () => Promise<unknown>
-}
-
-/** The median latency of `calls` calls of `task`, in microseconds. */
-async function medianUs(task: () => Promise<unknown>, calls: number): Promise<number> {
-  const times: number[] = []
-  for (let call = 0; call < calls; call++) {
-    const started = performance.now()
-    await task()
-    times.push(performance.now() - started)
-  }
-  return median(times) * 1000
-}
-
-export async function benchVercelAiOverhead(): Promise<OverheadRow[]> {
+export async function benchVercelAiOverhead(): Promise<SideBySideRow[]> {
   const killSwitches: KillSwitch[] = []
   const prompt = 'Summarise the report.'
   const search = tool({
@@ -173,37 +149,29 @@ export async function benchVercelAiOverhead(): Promise<OverheadRow[]> {
   const noopTools = noopWrapped({ search })
   const guardedTools = guardTools({ search }, paid)
 
-  const scenarios: Scenario[] = [
-    {
-      name: 'generateText: middleware vs a no-op middleware',
-      baseline: () => generate(noopGenerate),
-      guarded: () => generate(guardedGenerate),
-    },
-    {
-      name: 'streamText (read to the end): middleware vs a no-op middleware',
-      baseline: () => stream(noopStream),
-      guarded: () => stream(guardedStream),
-    },
-    {
-      name: 'generateText with a paid tool step: guardTools vs a no-op tool wrapper',
-      baseline: () => generate(toolModel, noopTools),
-      guarded: () => generate(guardedToolModel, guardedTools),
-    },
-    {
-      name: CORE_ONLY_ROW,
-      baseline: () => generate(noopGenerate),
-      guarded: () => generate(coreOnly),
-    },
-    {
-      name: 'generateText (bare model)',
-      baseline: () => generate(bareModel),
-      guarded: () => generate(guardedModel),
-    },
-    {
-      name: 'streamText, read to the end (bare model)',
-      baseline: () => stream(bareModel),
-      guarded: () => stream(guardedModel),
-    },
+  const pairs: SideBySidePair[] = [
+    [
+      'generateText: middleware vs a no-op middleware',
+      () => generate(noopGenerate),
+      () => generate(guardedGenerate),
+    ],
+    [
+      'streamText (read to the end): middleware vs a no-op middleware',
+      () => stream(noopStream),
+      () => stream(guardedStream),
+    ],
+    [
+      'generateText with a paid tool step: guardTools vs a no-op tool wrapper',
+      () => generate(toolModel, noopTools),
+      () => generate(guardedToolModel, guardedTools),
+    ],
+    [CORE_ONLY_ROW, () => generate(noopGenerate), () => generate(coreOnly)],
+    ['generateText (bare model)', () => generate(bareModel), () => generate(guardedModel)],
+    [
+      'streamText, read to the end (bare model)',
+      () => stream(bareModel),
+      () => stream(guardedModel),
+    ],
   ]
   const clear = () => {
     for (const model of mocks) {
@@ -211,39 +179,13 @@ export async function benchVercelAiOverhead(): Promise<OverheadRow[]> {
       model.doStreamCalls.length = 0
     }
   }
-
-  const rounds = new Map<string, number[]>()
-  for (let round = -1; round < ROUNDS; round++) {
-    for (const scenario of scenarios) {
-      // Round -1 warms up; then baseline and guarded take turns at going first.
-      const sides =
-        round % 2 === 0 ? (['guarded', 'baseline'] as const) : (['baseline', 'guarded'] as const)
-      for (const side of sides) {
-        const us = await medianUs(scenario[side], round < 0 ? 50 : CALLS_PER_ROUND)
-        clear()
-        if (round < 0) continue
-        const key = `${scenario.name}|${side}`
-        rounds.set(key, [...(rounds.get(key) ?? []), us])
-      }
-    }
-  }
-  for (const killSwitch of killSwitches) await killSwitch.close()
-
-  const of = (name: string, side: string) => median(rounds.get(`${name}|${side}`) ?? [])
-  return scenarios.map(({ name }) => {
-    const baselineMedianUs = of(name, 'baseline')
-    const guardedMedianUs = of(name, 'guarded')
-    return {
-      name,
-      baselineMedianUs: round2(baselineMedianUs),
-      guardedMedianUs: round2(guardedMedianUs),
-      ratio: round2(guardedMedianUs / baselineMedianUs),
-    }
+  const rows = await sideBySide(pairs, {
+    rounds: ROUNDS,
+    calls: CALLS_PER_ROUND,
+    afterRound: clear,
   })
-}
-
-function round2(value: number): number {
-  return Math.round(value * 100) / 100
+  for (const killSwitch of killSwitches) await killSwitch.close()
+  return rows
 }
 
 if (import.meta.main) console.table(await benchVercelAiOverhead())
