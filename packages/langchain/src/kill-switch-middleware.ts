@@ -65,14 +65,31 @@ export function killSwitchMiddleware(options: AdapterOptions): KillSwitchMiddlew
             error,
             started: !(error instanceof ToolInvocationError),
           }),
-          // The tool's own error answer, or LangChain's for a tool the agent does not have.
+          // The tool's own error answer (it ran), or LangChain's for a tool it does not have.
           returned: (result) =>
             ToolMessage.isInstance(result) && result.status === 'error'
-              ? { ok: false, error: new Error(result.text), started: request.tool !== undefined }
+              ? { ok: false, error: new Error(result.text), started: !noSuchTool(request, result) }
               : { ok: true },
         },
       )
     },
   })
   return Object.assign(middleware, { guard, signal: guard.signal })
+}
+
+/**
+ * LangChain's own answer for a tool the agent does not have: no registered tool, and the
+ * tool node's message for it (`getInvalidToolError` in langchain's ToolNode). A tool an inner
+ * middleware supplies is not registered either, but its error answer says something else: it
+ * ran, and is charged. Should LangChain reword its message, the call reads as ran: charged,
+ * never free.
+ */
+function noSuchTool(
+  request: { tool?: unknown; toolCall: { name: string } },
+  result: ToolMessage,
+): boolean {
+  return (
+    request.tool === undefined &&
+    result.text.startsWith(`Error: ${request.toolCall.name} is not a valid tool`)
+  )
 }

@@ -6,7 +6,7 @@ import { AgentExecutor, createToolCallingAgent } from '@langchain/classic/agents
 import { AIMessage, HumanMessage, ToolMessage } from '@langchain/core/messages'
 import { ChatPromptTemplate, MessagesPlaceholder } from '@langchain/core/prompts'
 import { fakeModel } from '@langchain/core/testing'
-import { createAgent, tool } from 'langchain'
+import { createAgent, createMiddleware, tool } from 'langchain'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { KillSwitchCallbackHandler } from './kill-switch-callback-handler.js'
@@ -89,6 +89,42 @@ describe('tool prices configured on the kill switch', () => {
     expect(await toolHolds(agent)).toEqual({ held: 1, released: 0 })
     const failed = (await agent.ks.audit(agent.handle)).filter((entry) => entry.data.failed)
     expect(failed).toMatchObject([{ type: 'settled', data: { failed: 'quota exceeded' } }])
+  })
+
+  it('middleware: a tool an inner middleware supplies (not registered) that answers an error ran, and is charged', async () => {
+    const agent = await testAgent({}, { toolPrices: PRICES })
+    const model = fakeModel()
+      .respond(asks(0, 'lookup', { id: 'x' }))
+      .respond(new AIMessage({ content: 'done', usage_metadata }))
+    const ran: string[] = []
+    const lookup = tool(
+      async ({ id }) => {
+        ran.push(id)
+        return new ToolMessage({ status: 'error', content: 'upstream 503', tool_call_id: 'call_0' })
+      },
+      { name: 'lookup', description: 'Paid lookup', schema: z.object({ id: z.string() }) },
+    )
+    // LangChain's way to serve a tool the agent was not built with: an inner middleware puts
+    // it on the request, and the tool node runs it.
+    const dynamic = createMiddleware({
+      name: 'DynamicTools',
+      wrapToolCall: (request, handler) =>
+        handler(request.toolCall.name === 'lookup' ? { ...request, tool: lookup } : request),
+    })
+    const killSwitch = killSwitchMiddleware({
+      killSwitch: agent.ks,
+      credential: agent.credential,
+      model: TEST_MODEL,
+    })
+    const { search } = searchTool()
+
+    await createAgent({ model, tools: [search], middleware: [killSwitch, dynamic] }).invoke(
+      question,
+    )
+
+    expect(ran).toEqual(['x'])
+    expect(agent.settled.filter((cost) => cost === 0.1)).toHaveLength(1)
+    expect(await toolHolds(agent)).toEqual({ held: 1, released: 0 })
   })
 
   it("callback handler: an AgentExecutor's paid tool is charged each time it runs", async () => {
