@@ -10,7 +10,7 @@ import { FakeListChatModel } from '@langchain/core/utils/testing'
 import { generateText, streamText, wrapLanguageModel } from 'ai'
 import { createAgent, createMiddleware } from 'langchain'
 import { mockModel, noopMiddleware } from '../packages/vercel-ai/bench/overhead.ts'
-import { type SideBySideRow, sideBySide } from './side-by-side.ts'
+import { type SideBySideOptions, type SideBySideRow, sideBySide } from './side-by-side.ts'
 
 export interface FrameworkBaselineRow {
   adapter: 'vercel-ai' | 'langchain'
@@ -32,9 +32,8 @@ export interface FrameworkBaselineRow {
  * for (const row of await benchFrameworkBaselines()) console.log(row.name, row.ratio)
  */
 export async function benchFrameworkBaselines(
-  options: { rounds?: number } = {},
+  options: SideBySideOptions = {},
 ): Promise<FrameworkBaselineRow[]> {
-  const rounds = options.rounds ?? 9
   const bare = mockModel()
   const inner = mockModel()
   const wrapped = wrapLanguageModel({ model: inner, middleware: noopMiddleware })
@@ -102,7 +101,7 @@ export async function benchFrameworkBaselines(
   ]
   const rows = await sideBySide(
     pairs.map(({ name, bare, noop }) => [name, bare, noop]),
-    { rounds, afterRound: clear },
+    { afterRound: clear, ...options },
   )
   return pairs.map(({ adapter, scenario }, index) => ({
     adapter,

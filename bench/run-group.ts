@@ -30,15 +30,18 @@ export const GROUPS = [
 export type Group = (typeof GROUPS)[number]
 
 async function runGroup(group: Group, options: GroupOptions): Promise<unknown> {
+  // A smoke run does not wait for V8's optimizing tier (bench/side-by-side.ts).
+  const sides = options.quick ? { warmups: 50 } : {}
   switch (group) {
     case 'vercel-ai':
-      return (await import('../packages/vercel-ai/bench/overhead.ts')).benchVercelAiOverhead()
+      return (await import('../packages/vercel-ai/bench/overhead.ts')).benchVercelAiOverhead(sides)
     case 'langchain':
-      return (await import('../packages/langchain/bench/overhead.ts')).benchLangchainOverhead()
+      return (await import('../packages/langchain/bench/overhead.ts')).benchLangchainOverhead(sides)
     case 'mastra':
-      return (await import('../packages/mastra/bench/overhead.ts')).benchMastraOverhead()
+      return (await import('../packages/mastra/bench/overhead.ts')).benchMastraOverhead(sides)
     case 'framework-baselines':
       return (await import('./framework-baselines.ts')).benchFrameworkBaselines({
+        ...sides,
         rounds: options.quick ? 2 : 9,
       })
     case 'stores':

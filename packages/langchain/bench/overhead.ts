@@ -13,7 +13,12 @@ import { BaseCallbackHandler } from '@langchain/core/callbacks/base'
 import { HumanMessage } from '@langchain/core/messages'
 import { FakeListChatModel } from '@langchain/core/utils/testing'
 import { createAgent, createMiddleware } from 'langchain'
-import { type SideBySidePair, type SideBySideRow, sideBySide } from '../../../bench/side-by-side.ts'
+import {
+  type SideBySideOptions,
+  type SideBySidePair,
+  type SideBySideRow,
+  sideBySide,
+} from '../../../bench/side-by-side.ts'
 
 export type { SideBySideRow as OverheadRow } from '../../../bench/side-by-side.ts'
 
@@ -39,7 +44,9 @@ async function guardedAgent() {
   return { killSwitch: ks, credential, model: MODEL }
 }
 
-export async function benchLangchainOverhead(): Promise<SideBySideRow[]> {
+export async function benchLangchainOverhead(
+  options: SideBySideOptions = {},
+): Promise<SideBySideRow[]> {
   const model = () => new FakeListChatModel({ responses: ['ok, done'] })
   const forHandler = await guardedAgent()
   const forHandlerVsNoop = await guardedAgent()
@@ -86,7 +93,7 @@ export async function benchLangchainOverhead(): Promise<SideBySideRow[]> {
       () => guardedAgentRunnable2.invoke(input),
     ],
   ]
-  const rows = await sideBySide(pairs)
+  const rows = await sideBySide(pairs, options)
   for (const { killSwitch } of [forHandler, forHandlerVsNoop, forMiddleware, forMiddlewareVsNoop])
     await killSwitch.close()
   return rows

@@ -18,7 +18,12 @@ import { createTool } from '@mastra/core/tools'
 import { wrapLanguageModel } from 'ai'
 import { MockLanguageModelV4 } from 'ai/test'
 import { z } from 'zod'
-import { type SideBySidePair, type SideBySideRow, sideBySide } from '../../../bench/side-by-side.ts'
+import {
+  type SideBySideOptions,
+  type SideBySidePair,
+  type SideBySideRow,
+  sideBySide,
+} from '../../../bench/side-by-side.ts'
 
 export type { SideBySideRow as OverheadRow } from '../../../bench/side-by-side.ts'
 
@@ -98,7 +103,9 @@ const search = createTool({
   execute: async () => ({ hits: 1 }),
 })
 
-export async function benchMastraOverhead(): Promise<SideBySideRow[]> {
+export async function benchMastraOverhead(
+  options: SideBySideOptions = {},
+): Promise<SideBySideRow[]> {
   const ks = createKillSwitch({
     prices: { [MODEL]: { inputPerMTok: 0.001, outputPerMTok: 0.001 } },
     runaway: false,
@@ -174,7 +181,7 @@ export async function benchMastraOverhead(): Promise<SideBySideRow[]> {
     ['agent.generate: killSwitchProcessor', generate(bare), generate(processed)],
     ['agent.stream: killSwitchProcessor', stream(bare), stream(processed)],
   ]
-  const rows = await sideBySide(pairs, { rounds: ROUNDS, calls: CALLS_PER_ROUND, warmups: 30 })
+  const rows = await sideBySide(pairs, { rounds: ROUNDS, calls: CALLS_PER_ROUND, ...options })
   await ks.close()
   return rows
 }

@@ -13,7 +13,12 @@ import { guardTools, withKillSwitch } from '@killswitch/vercel-ai'
 import { generateText, isStepCount, streamText, type ToolSet, tool, wrapLanguageModel } from 'ai'
 import { MockLanguageModelV4 } from 'ai/test'
 import { z } from 'zod'
-import { type SideBySidePair, type SideBySideRow, sideBySide } from '../../../bench/side-by-side.ts'
+import {
+  type SideBySideOptions,
+  type SideBySidePair,
+  type SideBySideRow,
+  sideBySide,
+} from '../../../bench/side-by-side.ts'
 
 export type { SideBySideRow as OverheadRow } from '../../../bench/side-by-side.ts'
 
@@ -120,7 +125,9 @@ async function benchAgent(killSwitches: KillSwitch[], toolPrices?: Record<string
   return { killSwitch, credential, ...(toolPrices ? { toolPrices } : {}) }
 }
 
-export async function benchVercelAiOverhead(): Promise<SideBySideRow[]> {
+export async function benchVercelAiOverhead(
+  options: SideBySideOptions = {},
+): Promise<SideBySideRow[]> {
   const killSwitches: KillSwitch[] = []
   const prompt = 'Summarise the report.'
   const search = tool({
@@ -183,6 +190,7 @@ export async function benchVercelAiOverhead(): Promise<SideBySideRow[]> {
     rounds: ROUNDS,
     calls: CALLS_PER_ROUND,
     afterRound: clear,
+    ...options,
   })
   for (const killSwitch of killSwitches) await killSwitch.close()
   return rows

@@ -249,13 +249,22 @@ export function affordableOutputTokens(
   if (rate === 0) return Number.POSITIVE_INFINITY
   // The largest n with ceil(n * rate / 1e6) <= left is floor(left * 1e6 / rate), exactly
   // (one division, no search). In doubles while left * 1e6 is a safe integer: a quotient of
-  // integers below 2^53 is rounded by less than its distance to the next integer. In BigInt
-  // past that (a large cap).
+  // integers below 2^53 is rounded by less than its distance to the next integer.
   if (!Number.isFinite(left)) return left > 0 ? Number.MAX_SAFE_INTEGER : 0
   const whole = Math.floor(left)
   const divisor = Math.ceil(rate)
   const product = whole * PER_MILLION
   if (Number.isSafeInteger(product)) return Math.floor(product / divisor)
+  // Past that (a cap above about $9,000): whole = q * divisor + r, so the answer is
+  // q * 1e6 + floor(r * 1e6 / divisor), each part exact in doubles by the same argument while
+  // divisor * 1e6 is safe (any rate under $9e9 per million tokens). BigInt, ten times the
+  // cost on every call of such an agent, only beyond.
+  if (Number.isSafeInteger(whole) && Number.isSafeInteger(divisor * PER_MILLION)) {
+    const q = Math.floor(whole / divisor)
+    const high = q * PER_MILLION
+    const low = Math.floor(((whole - q * divisor) * PER_MILLION) / divisor)
+    return high > Number.MAX_SAFE_INTEGER - low ? Number.MAX_SAFE_INTEGER : high + low
+  }
   const n = (BigInt(whole) * BigInt(PER_MILLION)) / BigInt(divisor)
   return n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n)
 }

@@ -119,6 +119,24 @@ describe('affordableOutputTokens', () => {
     )
   })
 
+  it('is exact for caps far past 2^53 micro-dollars a million tokens, at any rate', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+        fc.integer({ min: 1, max: 9_000_000_000 }),
+        (available, rate) => {
+          const own = createPriceSource({ m: { inputPerMTok: 0, outputPerMTok: rate / 1e6 } })
+          const r = own.resolve('m')!
+          const n = affordableOutputTokens(available, 0, r)
+          const exact = (BigInt(available) * 1_000_000n) / BigInt(Math.ceil(rate))
+          const safe = BigInt(Number.MAX_SAFE_INTEGER)
+          expect(BigInt(n)).toBe(exact > safe ? safe : exact)
+        },
+      ),
+      { numRuns: 2_000 },
+    )
+  })
+
   it('is exact for large budgets too: n is paid for, n + 1 is not', () => {
     fc.assert(
       fc.property(
