@@ -101,20 +101,22 @@ describe('affordableOutputTokens', () => {
     expect(affordableOutputTokens(available, 1_000, rates)).toBe(n)
   })
 
-  it('is exact on both sides of 2^53 micro-dollars a million tokens (doubles, then BigInt)', () => {
+  /** affordableOutputTokens at `rate` micro-dollars a million tokens, against exact BigInt. */
+  const matchesBigInt = (available: number, rate: number) => {
+    const own = createPriceSource({ m: { inputPerMTok: 0, outputPerMTok: rate / 1e6 } })
+    const n = affordableOutputTokens(available, 0, own.resolve('m')!)
+    const exact = (BigInt(available) * 1_000_000n) / BigInt(Math.ceil(rate))
+    const safe = BigInt(Number.MAX_SAFE_INTEGER)
+    expect(BigInt(n)).toBe(exact > safe ? safe : exact)
+  }
+
+  it('is exact on both sides of 2^53 micro-dollars a million tokens', () => {
     const edge = Math.floor(Number.MAX_SAFE_INTEGER / 1_000_000)
     fc.assert(
       fc.property(
         fc.integer({ min: edge - 5_000, max: edge + 5_000 }),
         fc.integer({ min: 1, max: 100_000_000 }),
-        (available, rate) => {
-          const own = createPriceSource({ m: { inputPerMTok: 0, outputPerMTok: rate / 1e6 } })
-          const r = own.resolve('m')!
-          const n = affordableOutputTokens(available, 0, r)
-          const exact = (BigInt(available) * 1_000_000n) / BigInt(Math.ceil(rate))
-          const safe = BigInt(Number.MAX_SAFE_INTEGER)
-          expect(BigInt(n)).toBe(exact > safe ? safe : exact)
-        },
+        matchesBigInt,
       ),
     )
   })
@@ -124,14 +126,7 @@ describe('affordableOutputTokens', () => {
       fc.property(
         fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
         fc.integer({ min: 1, max: 9_000_000_000 }),
-        (available, rate) => {
-          const own = createPriceSource({ m: { inputPerMTok: 0, outputPerMTok: rate / 1e6 } })
-          const r = own.resolve('m')!
-          const n = affordableOutputTokens(available, 0, r)
-          const exact = (BigInt(available) * 1_000_000n) / BigInt(Math.ceil(rate))
-          const safe = BigInt(Number.MAX_SAFE_INTEGER)
-          expect(BigInt(n)).toBe(exact > safe ? safe : exact)
-        },
+        matchesBigInt,
       ),
       { numRuns: 2_000 },
     )
