@@ -8,7 +8,12 @@ import { type Awaitable, andThen, promised, type Steps } from './awaitable.js'
 import { type CallEnd, costOfEnding, type ToolOutcome, toolEndingAction } from './call-ending.js'
 import { capRefusalError } from './cap-refusal.js'
 import { type Engine, storeCall } from './engine.js'
-import { InvalidConfigError, KillSwitchError, UnknownModelPriceError } from './errors.js'
+import {
+  InvalidConfigError,
+  KillSwitchError,
+  type SpendRefusedError,
+  UnknownModelPriceError,
+} from './errors.js'
 import {
   auditEntry,
   holdFunds,
@@ -60,7 +65,7 @@ import type { ModelRates } from './pricing/model-rates.js'
 import { knownOutputCounting, type OutputCounting, outputCounting } from './pricing/output-count.js'
 import { availableAt, reserveScope } from './reserve-scope.js'
 import { NO_MONITOR, type Observation } from './runaway/types.js'
-import { checkSpendRules, parseSpendRules } from './spend-rules.js'
+import { checkSpendRules, parseSpendRules, type SpendRules } from './spend-rules.js'
 import type { AgentRecord, LevelRefusal, ReserveResult } from './store.js'
 import { outOfBudget, tightestLevel } from './tightest-level.js'
 import { parseToolPrices, type ToolPrices } from './tool-prices.js'
@@ -498,35 +503,32 @@ class Guard implements AgentGuard {
     }
     const access = this.#access
     const agent = (yield access.admit(request.runId)) as AgentRecord
-    const observation = {
-      kind: 'tool_call' as const,
-      runId: request.runId,
-      tool: request.name,
-      args: request.args,
-    }
-    const base = { handle: agent.handle, name: request.name, runId: request.runId }
-    // Checked already where the model asked for it: not observed twice.
-    const observed = request.observe === false ? undefined : observation
+    // Checked already where the model asked for it (`observe: false`): not observed twice.
+    const observed: Observation | undefined =
+      request.observe === false
+        ? undefined
+        : { kind: 'tool_call', runId: request.runId, tool: request.name, args: request.args }
+    const { name, runId } = request
     if (price === 0) {
       if (observed && this.#engine.monitor !== NO_MONITOR) yield access.observe(agent, observed)
-      return ToolTicket.issue({ ...base, holdId: undefined, priceUsd: 0 }, undefined)
+      const free = { handle: agent.handle, name, runId, holdId: undefined, priceUsd: 0 }
+      return ToolTicket.issue(free, undefined)
     }
     // A paid tool is held first: one refused for the cap is not activity for runaway
     // detection. One that detection refuses has not run: its hold is released.
-    const spend = yield* this.#reserveSpend(
-      {
-        amountUsd: price,
-        kind: 'tool',
-        description: `tool ${request.name}`,
-        details: { tool: request.name },
-        runId: request.runId,
-        ...(request.runCap === undefined ? {} : { runCap: request.runCap }),
-        ...(request.parentRunId === undefined ? {} : { parentRunId: request.parentRunId }),
-        ...(request.budgets === undefined ? {} : { budgets: request.budgets }),
-      },
-      observed,
-    )
-    return ToolTicket.issue({ ...base, holdId: spend.id, priceUsd: price }, spend)
+    const held: SpendRequest = {
+      amountUsd: price,
+      kind: 'tool',
+      description: `tool ${name}`,
+      details: { tool: name },
+      runId,
+    }
+    if (request.runCap !== undefined) held.runCap = request.runCap
+    if (request.parentRunId !== undefined) held.parentRunId = request.parentRunId
+    if (request.budgets !== undefined) held.budgets = request.budgets
+    const spend = yield* this.#reserveSpend(held, observed)
+    const paid = { handle: agent.handle, name, runId, holdId: spend.id, priceUsd: price }
+    return ToolTicket.issue(paid, spend)
   }
 
   afterToolCall(ticket: ToolCallTicket, outcome: ToolOutcome): Promise<void> {
@@ -549,7 +551,8 @@ class Guard implements AgentGuard {
       }
     }
     const agent = this.#access.agent
-    if (agent) {
+    // Runaway detection's record of the result (nothing to build when detection is off).
+    if (agent && this.#engine.monitor !== NO_MONITOR) {
       yield this.#access.defer(agent, {
         kind: 'tool_result',
         runId: ticket.runId,
@@ -562,17 +565,17 @@ class Guard implements AgentGuard {
   async runToolCall<T>(
     request: ToolCallRequest,
     run: () => PromiseLike<T> | T,
-    outcome: ToolOutcomeOf<T> = {},
+    outcome?: ToolOutcomeOf<T>,
   ): Promise<T> {
     const ticket = await this.beforeToolCall(request)
     let value: T
     try {
       value = await run()
     } catch (error) {
-      await this.afterToolCall(ticket, outcome.threw?.(error) ?? { ok: false, error })
+      await this.afterToolCall(ticket, outcome?.threw?.(error) ?? { ok: false, error })
       throw error
     }
-    await this.afterToolCall(ticket, outcome.returned?.(value) ?? { ok: true })
+    await this.afterToolCall(ticket, outcome?.returned?.(value) ?? RAN)
     return value
   }
 
@@ -625,21 +628,12 @@ class Guard implements AgentGuard {
     const agent = (yield access.admit(request.runId)) as AgentRecord
     // Round up: a spend is never held for less than it costs.
     const micros = Math.ceil(amount * 1_000_000 - 1e-6)
-    // The spend rules, before anything is held: the agent's policy and the call's own.
-    const breaks = (record: AgentRecord) => {
-      const spend = {
-        amountMicros: micros,
-        payee: request.payee,
-        description: request.description,
-      }
-      return (
-        checkSpendRules(spend, record.policy.spendRules, 'agent') ??
-        checkSpendRules(spend, callRules, 'call', request.rulesNamed)
-      )
-    }
-    // A refusal by this process's cached view is confirmed on a fresh read: rules removed
+    // The spend rules, before anything is held: the agent's policy and the call's own. A
+    // refusal by this process's cached view is confirmed on a fresh read: rules removed
     // elsewhere must not keep refusing here.
-    const broken = breaks(agent) && breaks((yield access.reload(agent.handle)) as AgentRecord)
+    const broken =
+      brokenRule(agent, micros, request, callRules) &&
+      brokenRule((yield access.reload(agent.handle)) as AgentRecord, micros, request, callRules)
     if (broken) access.deny(agent.handle, 'spend_rule', broken, spendDetails(request, micros))
     const holdId = newHoldId()
     const hold: Parameters<typeof holdFunds>[1] = {
@@ -649,9 +643,10 @@ class Guard implements AgentGuard {
       ttlMs: request.ttlMs ?? engine.holdTtlMs,
       kind: request.kind,
       summary: `held ${formatUsd(micros)} for ${request.description}`,
-      data: withDefined(
+      data: spendData(
         { holdId, kind: request.kind, amount: toUsd(micros), description: request.description },
-        { ...request.details, runId: request.runId ?? null },
+        request.details,
+        { runId: request.runId ?? null },
       ),
       scope,
     }
@@ -682,7 +677,9 @@ class Guard implements AgentGuard {
     // The reserve read the agent afresh: rules changed since this process cached it apply
     // now. Nothing has left yet: the hold is released.
     const late =
-      result.agent && result.agent.policy !== agent.policy ? breaks(result.agent) : undefined
+      result.agent && result.agent.policy !== agent.policy
+        ? brokenRule(result.agent, micros, request, callRules)
+        : undefined
     if (late) {
       access.agent = (yield releaseFunds(engine, {
         handle: agent.handle,
@@ -765,13 +762,12 @@ class Guard implements AgentGuard {
   ): Steps<Settlement> {
     state.lease?.end()
     const cost = outcome.amountUsd === undefined ? state.amountMicros : toMicros(outcome.amountUsd)
-    const details: Record<string, unknown> = {
-      description: state.description,
-      ...state.details,
-      ...outcome.details,
-    }
     const summary = `settled ${formatUsd(cost)} for ${state.description}${ending}`
-    const data = withDefined({ holdId: ticket.id, kind: ticket.kind, cost: toUsd(cost) }, details)
+    const data = spendData(
+      { holdId: ticket.id, kind: ticket.kind, cost: toUsd(cost), description: state.description },
+      state.details,
+      outcome.details,
+    )
     const settlement = (yield this.#settle(
       ticket.handle,
       ticket.id,
@@ -782,8 +778,8 @@ class Guard implements AgentGuard {
     )) as Settlement
     const agent = this.#access.agent
     // Every spend that is not a model call feeds spend velocity (paid tools included).
-    if (agent) {
-      const payee = String(details.payee ?? details.tool ?? ticket.kind)
+    if (agent && this.#engine.monitor !== NO_MONITOR) {
+      const payee = String(data.payee ?? data.tool ?? ticket.kind)
       yield this.#access.defer(agent, {
         kind: 'payment',
         runId: ticket.runId,
@@ -873,6 +869,25 @@ class Guard implements AgentGuard {
   }
 }
 
+/** The outcome of a tool that ran and returned (shared: outcomes are only read). */
+const RAN: ToolOutcome = Object.freeze({ ok: true })
+
+/** The first spend rule the agent's policy or the call's own `rules` break, if any. */
+function brokenRule(
+  agent: AgentRecord,
+  micros: number,
+  request: SpendRequest,
+  callRules: SpendRules | undefined,
+): SpendRefusedError | undefined {
+  const rules = agent.policy.spendRules
+  if (rules === undefined && callRules === undefined) return undefined
+  const spend = { amountMicros: micros, payee: request.payee, description: request.description }
+  return (
+    checkSpendRules(spend, rules, 'agent') ??
+    checkSpendRules(spend, callRules, 'call', request.rulesNamed)
+  )
+}
+
 /** What the audit log says about a refused spend: what, how much, to whom. */
 function spendDetails(request: SpendRequest, micros: number): Record<string, unknown> {
   return {
@@ -882,4 +897,17 @@ function spendDetails(request: SpendRequest, micros: number): Record<string, unk
     ...(request.payee === undefined ? {} : { payee: request.payee }),
     ...request.details,
   }
+}
+
+/**
+ * A spend's audit data: `base`, then `details` and `more` over it without their undefined
+ * fields (later wins). Filled in place: no copy of either per hold and settle.
+ */
+function spendData(
+  base: Record<string, unknown>,
+  details: Record<string, unknown> | undefined,
+  more: Record<string, unknown> | undefined,
+): Record<string, unknown> {
+  if (details !== undefined) withDefined(base, details)
+  return more === undefined ? base : withDefined(base, more)
 }

@@ -143,13 +143,14 @@ export function reserve(storage: LedgerStorage, request: ReserveRequest): Reserv
   }
   // The run's budget is made on first use, and saved only if this reserve is granted.
   let runBudget: BudgetRecord | undefined
-  const budgetIds =
+  // The agent's own list as it is when nothing is added (most calls): no copy per reserve.
+  let budgetIds: readonly string[] =
     request.budgets === undefined || request.budgets.length === 0
-      ? agent.budgets.slice()
+      ? agent.budgets
       : [...agent.budgets, ...request.budgets]
   if (request.run) {
     const id = runBudgetId(request.run.id)
-    budgetIds.push(id)
+    budgetIds = [...budgetIds, id]
     if (!storage.budget(id)) runBudget = newRunBudget(request.run, now)
   }
   const levels = collectLevels(
