@@ -562,20 +562,30 @@ class Guard implements AgentGuard {
     }
   }
 
-  async runToolCall<T>(
+  runToolCall<T>(
     request: ToolCallRequest,
     run: () => PromiseLike<T> | T,
     outcome?: ToolOutcomeOf<T>,
   ): Promise<T> {
-    const ticket = await this.beforeToolCall(request)
+    return promised(() => this.#runTool(request, run, outcome))
+  }
+
+  // One driven computation for the whole call: no promise between its steps while the store
+  // answers at once, only the tool's own.
+  *#runTool<T>(
+    request: ToolCallRequest,
+    run: () => PromiseLike<T> | T,
+    outcome: ToolOutcomeOf<T> | undefined,
+  ): Steps<T> {
+    const ticket = yield* this.#beforeTool(request)
     let value: T
     try {
-      value = await run()
+      value = (yield run()) as T
     } catch (error) {
-      await this.afterToolCall(ticket, outcome?.threw?.(error) ?? { ok: false, error })
+      yield* this.#afterTool(ticket, outcome?.threw?.(error) ?? { ok: false, error })
       throw error
     }
-    await this.afterToolCall(ticket, outcome?.returned?.(value) ?? RAN)
+    yield* this.#afterTool(ticket, outcome?.returned?.(value) ?? RAN)
     return value
   }
 
