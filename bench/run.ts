@@ -31,7 +31,7 @@ const out =
   values.out ?? (quick || only ? undefined : new URL('../BENCHMARKS.md', import.meta.url).pathname)
 const selected = (group: Group) => !only || only.includes(group)
 /**
- * Adapter runs are repeated in fresh processes for a spread (the AI SDK's, 6 s, more often);
+ * Adapter runs are repeated in fresh processes for a spread (the AI SDK's, 20 s, more often);
  * Mastra's bench (rounds alternating call by call, as every overhead bench) runs once.
  */
 const repeats = (group: Group) =>
