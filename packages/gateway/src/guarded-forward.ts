@@ -134,7 +134,10 @@ export async function forwardModelCall(request: ForwardRequest): Promise<Respons
     // The body broke off, or the agent was revoked (or hung up) meanwhile: it left.
     const shown = await call.fail(error).catch(() => error)
     if (KillSwitchError.isInstance(shown)) throw shown
-    throw request.clientSignal?.aborted ? error : upstreamBrokeOff()
+    if (request.clientSignal?.aborted) throw error
+    // A provider that broke off is reported, as one that broke off a stream is.
+    request.onError(error)
+    throw upstreamBrokeOff()
   }
   let json: unknown
   try {

@@ -1,0 +1,221 @@
+// A provider that answers badly after the request left: a body cut off mid-way, a body that
+// is not JSON, usage that understates what it sent, a stream whose last event has no
+// closing blank line. The money left in every case, so none may settle as free; and a request
+// the gateway refuses before forwarding holds nothing. The upstream is a plain node:http
+// server scripted per test; the hold is read while the request is in flight, from inside it.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { createKillSwitch, type KillSwitch, toMicros } from '@killswitch/core'
+import OpenAI from 'openai'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { type RunningGateway, startGateway } from './start-gateway.js'
+import { failure } from './testing/failure.js'
+
+type Script = (request: IncomingMessage, response: ServerResponse) => void | Promise<void>
+
+const REPLY = 'The quarterly report shows revenue up twelve percent on the new tier.'
+
+describe('a provider that answers badly after the request left', () => {
+  let ks: KillSwitch
+  let gateway: RunningGateway
+  let upstream: ReturnType<typeof createServer>
+  let script: Script
+  const errors: unknown[] = []
+  /** The agent's hold as the upstream saw it, while the request was in flight. */
+  let heldInFlight: number | undefined
+  let handle = ''
+
+  beforeAll(async () => {
+    ks = createKillSwitch({
+      prices: { 'gpt-4o': { inputPerMTok: 2.5, outputPerMTok: 10 } },
+      runaway: false,
+    })
+    upstream = createServer((request, response) => {
+      void (async () => {
+        for await (const _ of request) {
+          // The body is not needed: drained so the response can be written.
+        }
+        heldInFlight = toMicros((await ks.agents.get(handle)).held)
+        await script(request, response)
+      })()
+    })
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
+    const { port } = upstream.address() as AddressInfo
+    gateway = await startGateway({
+      killSwitch: ks,
+      port: 0,
+      env: { OPENAI_API_KEY: 'sk-unused', OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1` },
+      onError: (error) => errors.push(error),
+    })
+  })
+  afterAll(async () => {
+    await gateway.close()
+    await new Promise((resolve) => upstream.close(resolve))
+    await ks.close()
+  })
+  beforeEach(() => {
+    heldInFlight = undefined
+    errors.length = 0
+  })
+
+  async function agent(name: string) {
+    handle = name
+    const { credential } = await ks.agents.create({ handle: name, spendingCap: 5 })
+    return new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: credential, maxRetries: 0 })
+  }
+  const money = async () => {
+    const snapshot = await ks.agents.get(handle)
+    return { spent: toMicros(snapshot.spent), held: toMicros(snapshot.held) }
+  }
+
+  it('a body cut off half-way: 502 to the agent, the whole hold charged', async () => {
+    const client = await agent('cut-body')
+    script = (_request, response) => {
+      const body = JSON.stringify({ id: 'x', choices: [{ message: { content: REPLY } }] })
+      response.writeHead(200, {
+        'content-type': 'application/json',
+        'content-length': String(body.length),
+      })
+      response.write(body.slice(0, 20))
+      // The connection drops before the rest (and the usage) arrives.
+      setTimeout(() => response.destroy(), 10)
+    }
+    const error = await failure<InstanceType<typeof OpenAI.APIError>>(
+      client.chat.completions.create({
+        model: 'gpt-4o',
+        messages: [{ role: 'user', content: 'hi' }],
+      }),
+    )
+    expect(error.status).toBe(502)
+    expect(error.code).toBe('upstream_failed')
+    expect(heldInFlight).toBeGreaterThan(0)
+    // Nothing is known of what it used: the request left, so the whole hold is spent.
+    expect(await money()).toEqual({ spent: heldInFlight, held: 0 })
+    expect(errors).toHaveLength(1)
+  })
+
+  it('a 200 whose body is not JSON: passed on, the whole hold charged', async () => {
+    const client = await agent('not-json')
+    script = (_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/html' })
+      response.end('<html>proxy says hello</html>')
+    }
+    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${client.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }),
+    })
+    expect(response.status).toBe(200)
+    expect(await response.text()).toBe('<html>proxy says hello</html>')
+    expect(heldInFlight).toBeGreaterThan(0)
+    expect(await money()).toEqual({ spent: heldInFlight, held: 0 })
+  })
+
+  it('usage that reports no output for a full answer: settled above the lie, within the hold', async () => {
+    const client = await agent('lying-usage')
+    script = (_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' })
+      response.end(
+        JSON.stringify({
+          id: 'x',
+          object: 'chat.completion',
+          created: 0,
+          model: 'gpt-4o',
+          choices: [
+            { index: 0, finish_reason: 'stop', message: { role: 'assistant', content: REPLY } },
+          ],
+          usage: { prompt_tokens: 12, completion_tokens: 0, total_tokens: 12 },
+        }),
+      )
+    }
+    const completion = await client.chat.completions.create({
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'hi' }],
+    })
+    expect(completion.choices[0]?.message.content).toBe(REPLY)
+    const { spent, held } = await money()
+    expect(held).toBe(0)
+    // What the usage claims: 12 input tokens at $2.50 per million, 30 micro-dollars. The
+    // answer's text is at least a dozen tokens at $10 per million on top.
+    expect(spent).toBeGreaterThanOrEqual(30 + 120)
+    expect(spent).toBeLessThanOrEqual(heldInFlight ?? 0)
+  })
+
+  it("a stream whose last event has no closing blank line: that event's usage is settled", async () => {
+    const client = await agent('unterminated-stream')
+    script = (_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' })
+      const chunk = (delta: object, usage: object | null = null) =>
+        `data: ${JSON.stringify({ id: 'x', object: 'chat.completion.chunk', created: 0, model: 'gpt-4o', choices: delta ? [{ index: 0, delta, finish_reason: null }] : [], usage })}`
+      response.write(`${chunk({ role: 'assistant', content: REPLY })}\n\n`)
+      // The usage chunk, then the connection closes without "\n\n" or [DONE].
+      response.end(
+        `data: ${JSON.stringify({ id: 'x', object: 'chat.completion.chunk', created: 0, model: 'gpt-4o', choices: [], usage: { prompt_tokens: 400, completion_tokens: 300, total_tokens: 700 } })}`,
+      )
+    }
+    const stream = await client.chat.completions.create({
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'hi' }],
+      stream: true,
+    })
+    let text = ''
+    for await (const part of stream) text += part.choices[0]?.delta.content ?? ''
+    expect(text).toBe(REPLY)
+    // 400 input at $2.50 + 300 output at $10 per million tokens: exactly the provider's bill.
+    expect(await money()).toEqual({ spent: 4_000, held: 0 })
+  })
+})
+
+describe('a request the gateway refuses before forwarding', () => {
+  let ks: KillSwitch
+  let gateway: RunningGateway
+  let forwarded = 0
+  let upstream: ReturnType<typeof createServer>
+
+  beforeAll(async () => {
+    ks = createKillSwitch({
+      prices: { 'text-embedding-3-small': { inputPerMTok: 0.02, outputPerMTok: 0 } },
+      runaway: false,
+    })
+    upstream = createServer((_request, response) => {
+      forwarded += 1
+      response.writeHead(500).end()
+    })
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
+    const { port } = upstream.address() as AddressInfo
+    gateway = await startGateway({
+      killSwitch: ks,
+      port: 0,
+      env: { OPENAI_API_KEY: 'sk-unused', OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1` },
+    })
+  })
+  afterAll(async () => {
+    await gateway.close()
+    await new Promise((resolve) => upstream.close(resolve))
+    await ks.close()
+  })
+
+  it.each([
+    ['no model', '/v1/chat/completions', { messages: [] }, /model/],
+    [
+      'a streamed embedding',
+      '/v1/embeddings',
+      { model: 'text-embedding-3-small', input: 'x', stream: true },
+      /streamed/,
+    ],
+  ])('%s: 400 naming the problem, nothing held or spent', async (_name, path, body, message) => {
+    const handle = `refused-${path.length}-${Object.keys(body).length}`
+    const { credential } = await ks.agents.create({ handle, spendingCap: 1 })
+    const response = await fetch(`${gateway.url}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    })
+    expect(response.status).toBe(400)
+    const answer = (await response.json()) as { error: { message: string } }
+    expect(answer.error.message).toMatch(message)
+    const snapshot = await ks.agents.get(handle)
+    expect(snapshot).toMatchObject({ spent: 0, held: 0 })
+    expect(forwarded).toBe(0)
+  })
+})
