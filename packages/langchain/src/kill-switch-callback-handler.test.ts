@@ -4,7 +4,7 @@ import { AIMessage } from '@langchain/core/messages'
 import { ChatPromptTemplate, MessagesPlaceholder } from '@langchain/core/prompts'
 import { RunnableLambda } from '@langchain/core/runnables'
 import { fakeModel } from '@langchain/core/testing'
-import { FakeStreamingChatModel } from '@langchain/core/utils/testing'
+import { FakeLLM, FakeStreamingChatModel, FakeStreamingLLM } from '@langchain/core/utils/testing'
 import { describe, expect, it, vi } from 'vitest'
 import { KillSwitchCallbackHandler } from './kill-switch-callback-handler.js'
 import { searchTool, TEST_MODEL, testAgent } from './testing/test-kit.js'
@@ -285,5 +285,81 @@ describe('KillSwitchCallbackHandler', () => {
       expect.objectContaining({ message: 'parser broke' }),
       'chain',
     )
+  })
+})
+
+// LangChain's text-completion models (BaseLLM: handleLLMStart with prompts, not messages)
+// go through the same lifecycle as chat models.
+describe('KillSwitchCallbackHandler with a text-completion LLM', () => {
+  const handlerFor = (agent: Awaited<ReturnType<typeof testAgent>>) =>
+    new KillSwitchCallbackHandler({ ...agent, killSwitch: agent.ks, model: TEST_MODEL })
+
+  it('holds, then settles the counted output when the LLM reports no usage: never zero, within the hold', async () => {
+    const agent = await testAgent()
+    const reply = 'word '.repeat(40)
+    const llm = new FakeLLM({ response: reply })
+
+    expect(await llm.invoke('Summarise the report.', { callbacks: [handlerFor(agent)] })).toBe(
+      reply,
+    )
+
+    expect(agent.reserved).toHaveLength(1)
+    expect(agent.settled).toHaveLength(1)
+    // At least 40 output tokens at $1 per thousand, the input bound on top.
+    expect(agent.settled[0]).toBeGreaterThan(0.04)
+    expect(agent.settled[0]).toBeLessThanOrEqual(agent.reserved[0] ?? 0)
+    expect((await agent.ks.agents.get(agent.handle)).held).toBe(0)
+  })
+
+  it('stops a streaming LLM mid-stream when its output reaches what the hold pays for', async () => {
+    // The hold pays for at most 5 output tokens; the LLM wants to stream 400 characters.
+    const agent = await testAgent({}, { defaultMaxOutputTokens: 5 })
+    const llm = new FakeStreamingLLM({ responses: ['word '.repeat(80)], sleep: 0 })
+    let received = ''
+
+    const error = await rejection(
+      (async () => {
+        for await (const chunk of await llm.stream('Go on.', { callbacks: [handlerFor(agent)] }))
+          received += chunk
+      })(),
+    )
+
+    expect(findKillSwitchError(error)).toBeInstanceOf(SpendingCapExceededError)
+    expect(received.length).toBeLessThan(400)
+    // What streamed is charged, within the hold; nothing stays held.
+    const after = await agent.ks.agents.get(agent.handle)
+    expect(after.held).toBe(0)
+    expect(after.spent).toBeGreaterThan(0)
+    expect(after.spent).toBeLessThanOrEqual(agent.reserved[0] ?? 0)
+  })
+
+  it('charges the whole hold when the LLM fails after it was called', async () => {
+    const agent = await testAgent()
+    const llm = new FakeLLM({ thrownErrorString: 'completion endpoint is down' })
+
+    const error = await rejection(llm.invoke('x', { callbacks: [handlerFor(agent)] }))
+
+    expect(String(error)).toContain('completion endpoint is down')
+    expect(agent.released).toHaveLength(0)
+    expect(agent.settled).toEqual(agent.reserved)
+    expect((await agent.ks.agents.get(agent.handle)).held).toBe(0)
+  })
+
+  it('refuses a revoked agent before the LLM runs', async () => {
+    const agent = await testAgent()
+    await agent.ks.agents.revoke(agent.handle)
+    let ran = false
+    const llm = new FakeLLM({ response: 'never' })
+    const call = llm._call.bind(llm)
+    llm._call = async (...args) => {
+      ran = true
+      return call(...args)
+    }
+
+    const error = await rejection(llm.invoke('x', { callbacks: [handlerFor(agent)] }))
+
+    expect(findKillSwitchError(error)).toBeInstanceOf(AgentRevokedError)
+    expect(ran).toBe(false)
+    expect(agent.reserved).toHaveLength(0)
   })
 })
