@@ -195,6 +195,51 @@ describe('guard: approvals past the cap', () => {
     await operator.close()
   })
 
+  it('a model call past the cap waits for a person, then holds within the grant and settles its usage', async () => {
+    const ks = createKillSwitch({ runaway: false, prices })
+    const { credential } = await ks.agents.create({
+      handle: 'model-asker',
+      spendingCap: 0.001,
+      approvals: { enabled: true, waitMs: 10_000 },
+    })
+    const guard = ks.guard(credential)
+    const calling = guard.beforeModelCall({
+      model: 'm',
+      input: 'x'.repeat(2_000),
+      maxOutputTokens: 100,
+    })
+    let pending = await ks.approvals.list({ status: 'pending' })
+    while (pending.length === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 10))
+      pending = await ks.approvals.list({ status: 'pending' })
+    }
+    const [request] = pending
+    if (!request) throw new Error('no approval request')
+    // Asked for the whole call (its prompt and every output token it may stream).
+    expect(request).toMatchObject({
+      handle: 'model-asker',
+      reason: expect.stringContaining('m call needs'),
+    })
+    expect(request.requested).toBeGreaterThan(0.001)
+    await ks.approvals.approve(request.id, {
+      amount: request.requested,
+      ttlMs: 60_000,
+      by: 'alice',
+    })
+
+    const ticket = await calling
+    const { held } = await ks.agents.get('model-asker')
+    expect(held).toBeGreaterThan(0.001)
+    expect(held).toBeLessThanOrEqual(0.001 + request.requested)
+    await guard.afterModelCall(ticket, { usage: { inputTokens: 500, outputTokens: 50 } })
+    // 550 tokens at $1 per thousand.
+    expect(await ks.agents.get('model-asker')).toMatchObject({ spent: 0.55, held: 0 })
+    const hold = (await ks.audit('model-asker')).find((entry) => entry.type === 'hold')
+    // The hold says which approval let it past the cap.
+    expect(hold?.data.grants).toEqual([request.id])
+    await ks.close()
+  })
+
   it('fails with ApprovalDeniedError when denied, ApprovalRequiredError when nobody answers in time', async () => {
     const ks = createKillSwitch({ runaway: false, prices })
     const { credential } = await ks.agents.create({

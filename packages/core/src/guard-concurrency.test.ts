@@ -1,7 +1,10 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { KillSwitchError, SpendingCapExceededError } from './errors.js'
+import { AgentRevokedError, KillSwitchError, SpendingCapExceededError } from './errors.js'
+import type { AgentGuard } from './guard-types.js'
 import { createKillSwitch } from './kill-switch.js'
+import type { Store } from './store.js'
+import { memoryStore } from './stores/memory-store.js'
 
 const prices = { 'test-model': { inputPerMTok: 1, outputPerMTok: 1 } }
 
@@ -155,5 +158,57 @@ describe('guard under concurrency', () => {
       ),
       { numRuns: 150 },
     )
+  })
+})
+
+describe('a revocation that lands between admission and the reserve', () => {
+  // The agent was active when the guard admitted the call; the revocation lands in the
+  // store just before the reserve does. The reserve must refuse it as revoked (never as a
+  // cap refusal, never held), and the guard's signal must fire.
+  async function racing() {
+    const inner = memoryStore()
+    let armed = false
+    const store = new Proxy(inner, {
+      get(target, key) {
+        if (key === 'reserve') {
+          return async (request: Parameters<Store['reserve']>[0]) => {
+            if (armed) {
+              armed = false
+              await ks.agents.revoke('racer', { reason: 'pulled mid-admission' })
+            }
+            return target.reserve(request)
+          }
+        }
+        const value = Reflect.get(target, key, target)
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    })
+    const ks = createKillSwitch({ prices, runaway: false, store })
+    const { credential } = await ks.agents.create({ handle: 'racer', spendingCap: 1 })
+    const guard = ks.guard(credential)
+    await guard.check()
+    armed = true
+    return { ks, guard }
+  }
+
+  it.each([
+    [
+      'a model call',
+      (guard: AgentGuard) =>
+        guard.beforeModelCall({ model: 'test-model', input: 'hi', maxOutputTokens: 10 }),
+    ],
+    [
+      'a spend',
+      (guard: AgentGuard) =>
+        guard.reserveSpend({ amountUsd: 0.01, kind: 'tool', description: 'x' }),
+    ],
+  ])('%s is refused as revoked, holding nothing, and the signal fires', async (_name, call) => {
+    const { ks, guard } = await racing()
+    const error = await call(guard).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(AgentRevokedError)
+    expect(error).toMatchObject({ reason: 'pulled mid-admission' })
+    expect(await ks.agents.get('racer')).toMatchObject({ status: 'revoked', spent: 0, held: 0 })
+    expect(guard.signal.aborted).toBe(true)
+    await ks.close()
   })
 })
