@@ -327,4 +327,48 @@ export function budgetCases(context: SuiteContext): void {
     await store.release({ handle, holdId: 'y', now: T0 + 6_000 })
     expect(await store.readUsage([key])).toEqual([{ spentMicros: 1_500, heldMicros: 0 }])
   })
+
+  it('refuses a taken id, an unknown id and a bad limit, naming the field and writing nothing; an update keeps the usage', async () => {
+    const store = await context.open()
+    const id = uniqueHandle('shared')
+    const record = {
+      id,
+      limits: [{ amountMicros: 10_000, per: 'day' as const }],
+      createdAt: T0,
+      updatedAt: T0,
+    }
+    await store.createBudget(record)
+    await expect(store.createBudget({ ...record, limits: [] })).rejects.toMatchObject({
+      field: 'id',
+    })
+    expect(await store.getBudget(id)).toMatchObject({ limits: record.limits })
+    const other = uniqueHandle('shared')
+    await expect(
+      store.createBudget({ ...record, id: other, limits: [{ amountMicros: -1, per: 'day' }] }),
+    ).rejects.toMatchObject({ field: 'limits.0.amountMicros' })
+    expect(await store.getBudget(other)).toBeUndefined()
+    await expect(
+      store.updateBudget(uniqueHandle('missing'), { limits: [] }, T0),
+    ).rejects.toMatchObject({ field: 'id' })
+    await expect(
+      store.updateBudget(id, { limits: [{ amountMicros: Number.NaN, per: 'day' }] }, T0),
+    ).rejects.toMatchObject({ field: 'limits.0.amountMicros' })
+    expect(await store.getBudget(id)).toMatchObject({ limits: record.limits, updatedAt: T0 })
+
+    const handle = await agentWith(store, 'updated', 1_000_000, { budgets: [id] })
+    await store.reserve({ handle, holdId: 'u', amountMicros: 8_000, ttlMs: 60_000, now: T0 })
+    await store.settle({ handle, holdId: 'u', costMicros: 8_000, now: T0 })
+    const updated = await store.updateBudget(
+      id,
+      { limits: [{ amountMicros: 9_000, per: 'day' }] },
+      T0 + 1,
+    )
+    expect(updated).toMatchObject({ id, limits: [{ amountMicros: 9_000, per: 'day' }] })
+    expect(updated.updatedAt).toBe(T0 + 1)
+    expect(await store.getBudget(id)).toEqual(updated)
+    // Today's 8,000 still count against the new 9,000 a day.
+    const over = { handle, amountMicros: 1_001, ttlMs: 60_000, now: T0 + 2 }
+    expect((await store.reserve({ ...over, holdId: 'v' })).ok).toBe(false)
+    expect((await store.reserve({ ...over, holdId: 'w', amountMicros: 1_000 })).ok).toBe(true)
+  })
 }
