@@ -14,11 +14,13 @@ type Part =
   | { kind: 'text'; text: string }
   | { kind: 'tool'; name: string; args: unknown }
   | { kind: 'end'; output: number }
+  | { kind: 'error'; error: unknown }
   | { kind: 'meta' }
 
 const read = (part: Part): StreamEvent | undefined => {
   if (part.kind === 'text') return { type: 'text', text: part.text }
   if (part.kind === 'tool') return { type: 'tool-call', name: part.name, args: part.args }
+  if (part.kind === 'error') return { type: 'error', error: part.error }
   if (part.kind === 'end') {
     return { type: 'finish', usage: { inputTokens: 100, outputTokens: part.output } }
   }
@@ -174,5 +176,36 @@ describe('watchModelStream', () => {
     await ks.agents.revoke('agent')
     await expect(reader.read()).rejects.toBeInstanceOf(AgentRevokedError)
     expect((await ks.agents.get('agent')).held).toBe(0)
+  })
+
+  it('charges a stream that reports an error part and then ends without a finish', async () => {
+    const { ks, guard } = await setup()
+    const call = await guard.startModelCall(request)
+    const overloaded = Object.assign(new Error('overloaded'), { status: 529 })
+    const parts: Part[] = [
+      { kind: 'text', text: 'i'.repeat(10) },
+      { kind: 'error', error: overloaded },
+    ]
+    const { stream } = await open(call, parts)
+    // The framework's own error part reaches the consumer as it came.
+    expect(await readAll(stream)).toEqual(parts)
+    // 100 input tokens + 10 counted output tokens: it left, and it streamed.
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.00011, held: 0 })
+  })
+
+  it('stops at once a stream whose agent was revoked before the watch began, charging the whole hold', async () => {
+    const { ks, guard } = await setup()
+    const call = await guard.startModelCall(request)
+    const upstream = provider([{ kind: 'text', text: 'j'.repeat(10) }], 'hang')
+    const stream = await call.send(async () => upstream.stream)
+    const { held } = await ks.agents.get('agent')
+    // Revoked after the request left, before the adapter wrapped its stream.
+    await ks.agents.revoke('agent', { reason: 'pulled' })
+    const watched = watchModelStream(call, stream, { read, idleConsumerMs: 60_000 })
+    await expect(readAll(watched)).rejects.toBeInstanceOf(AgentRevokedError)
+    expect(upstream.state.cancelled).toBe(true)
+    // Nothing is known of what it used: the request left, so the whole hold is spent.
+    expect(held).toBeGreaterThan(0)
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: held, held: 0 })
   })
 })
