@@ -3,13 +3,13 @@
 // closing blank line. The money left in every case, so none may settle as free; and a request
 // the gateway refuses before forwarding holds nothing. The upstream is a plain node:http
 // server scripted per test; the hold is read while the request is in flight, from inside it.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { createKillSwitch, type KillSwitch, toMicros } from '@killswitch/core'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { type KillSwitch, toMicros } from '@killswitch/core'
 import OpenAI from 'openai'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { type RunningGateway, startGateway } from './start-gateway.js'
+import type { RunningGateway } from './start-gateway.js'
 import { failure } from './testing/failure.js'
+import { scriptedGateway } from './testing/scripted-gateway.js'
 
 type Script = (request: IncomingMessage, response: ServerResponse) => void | Promise<void>
 
@@ -18,41 +18,28 @@ const REPLY = 'The quarterly report shows revenue up twelve percent on the new t
 describe('a provider that answers badly after the request left', () => {
   let ks: KillSwitch
   let gateway: RunningGateway
-  let upstream: ReturnType<typeof createServer>
   let script: Script
   const errors: unknown[] = []
   /** The agent's hold as the upstream saw it, while the request was in flight. */
   let heldInFlight: number | undefined
   let handle = ''
 
+  let close: () => Promise<void>
   beforeAll(async () => {
-    ks = createKillSwitch({
-      prices: { 'gpt-4o': { inputPerMTok: 2.5, outputPerMTok: 10 } },
-      runaway: false,
-    })
-    upstream = createServer((request, response) => {
-      void (async () => {
-        for await (const _ of request) {
-          // The body is not needed: drained so the response can be written.
-        }
-        heldInFlight = toMicros((await ks.agents.get(handle)).held)
-        await script(request, response)
-      })()
-    })
-    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
-    const { port } = upstream.address() as AddressInfo
-    gateway = await startGateway({
-      killSwitch: ks,
-      port: 0,
-      env: { OPENAI_API_KEY: 'sk-unused', OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1` },
-      onError: (error) => errors.push(error),
-    })
+    ;({ ks, gateway, close } = await scriptedGateway(
+      (request, response, ks) => {
+        void (async () => {
+          for await (const _ of request) {
+            // The body is not needed: drained so the response can be written.
+          }
+          heldInFlight = toMicros((await ks.agents.get(handle)).held)
+          await script(request, response)
+        })()
+      },
+      (error) => errors.push(error),
+    ))
   })
-  afterAll(async () => {
-    await gateway.close()
-    await new Promise((resolve) => upstream.close(resolve))
-    await ks.close()
-  })
+  afterAll(() => close())
   beforeEach(() => {
     heldInFlight = undefined
     errors.length = 0
@@ -170,30 +157,15 @@ describe('a request the gateway refuses before forwarding', () => {
   let ks: KillSwitch
   let gateway: RunningGateway
   let forwarded = 0
-  let upstream: ReturnType<typeof createServer>
+  let close: () => Promise<void>
 
   beforeAll(async () => {
-    ks = createKillSwitch({
-      prices: { 'text-embedding-3-small': { inputPerMTok: 0.02, outputPerMTok: 0 } },
-      runaway: false,
-    })
-    upstream = createServer((_request, response) => {
+    ;({ ks, gateway, close } = await scriptedGateway((_request, response) => {
       forwarded += 1
       response.writeHead(500).end()
-    })
-    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
-    const { port } = upstream.address() as AddressInfo
-    gateway = await startGateway({
-      killSwitch: ks,
-      port: 0,
-      env: { OPENAI_API_KEY: 'sk-unused', OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1` },
-    })
+    }))
   })
-  afterAll(async () => {
-    await gateway.close()
-    await new Promise((resolve) => upstream.close(resolve))
-    await ks.close()
-  })
+  afterAll(() => close())
 
   it.each([
     ['no model', '/v1/chat/completions', { messages: [] }, /model/],

@@ -1,12 +1,11 @@
 // When the provider cannot be reached the request provably never left: the hold is released
 // and the agent gets a 502 in the API's shape.
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { createKillSwitch } from '@killswitch/core'
+import { createKillSwitch, toMicros } from '@killswitch/core'
 import OpenAI from 'openai'
 import { describe, expect, it } from 'vitest'
 import { startGateway } from './start-gateway.js'
 import { failure } from './testing/failure.js'
+import { scriptedGateway } from './testing/scripted-gateway.js'
 
 describe('an unreachable provider', () => {
   it('answers 502 and releases the hold', async () => {
@@ -73,27 +72,21 @@ describe('an unreachable provider', () => {
   it.each([
     [429, 0],
     [400, 0],
-    [500, 'charged'],
+    [500, 'the whole hold'],
   ] as const)(
     'a provider answering %i: a refusal costs nothing, a server error is charged',
     async (status, expected) => {
-      const ks = createKillSwitch({
-        prices: { 'gpt-4o': { inputPerMTok: 2.5, outputPerMTok: 10 } },
-        runaway: false,
-      })
-      const upstream = createServer((_request, response) => {
-        response.writeHead(status, { 'content-type': 'application/json' })
-        response.end(JSON.stringify({ error: { message: 'nope', type: 'error' } }))
-      })
-      await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
-      const { port } = upstream.address() as AddressInfo
-      const gateway = await startGateway({
-        killSwitch: ks,
-        port: 0,
-        env: { OPENAI_API_KEY: 'sk-unused', OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1` },
+      const handle = `answered-${status}`
+      let heldInFlight = 0
+      const { ks, gateway, close } = await scriptedGateway((_request, response, ks) => {
+        void ks.agents.get(handle).then((agent) => {
+          heldInFlight = toMicros(agent.held)
+          response.writeHead(status, { 'content-type': 'application/json' })
+          response.end(JSON.stringify({ error: { message: 'nope', type: 'error' } }))
+        })
       })
       try {
-        const agent = await ks.agents.create({ handle: `answered-${status}`, spendingCap: 1 })
+        const agent = await ks.agents.create({ handle, spendingCap: 1 })
         const client = new OpenAI({
           baseURL: `${gateway.url}/v1`,
           apiKey: agent.credential,
@@ -105,14 +98,13 @@ describe('an unreachable provider', () => {
             messages: [{ role: 'user', content: 'hi' }],
           }),
         )
-        const snapshot = await ks.agents.get(`answered-${status}`)
+        const snapshot = await ks.agents.get(handle)
         expect(snapshot.held).toBe(0)
-        if (expected === 0) expect(snapshot.spent).toBe(0)
-        else expect(snapshot.spent).toBeGreaterThan(0)
+        expect(heldInFlight).toBeGreaterThan(0)
+        // A 5xx says nothing of what the work cost: the request left, so the whole hold.
+        expect(toMicros(snapshot.spent)).toBe(expected === 0 ? 0 : heldInFlight)
       } finally {
-        await gateway.close()
-        await new Promise((resolve) => upstream.close(resolve))
-        await ks.close()
+        await close()
       }
     },
   )
