@@ -199,6 +199,30 @@ describe('killSwitchFetch: refusing before anything is signed', () => {
     expect(await agent.get()).toMatchObject({ spent: 0, held: 0 })
   })
 
+  it('aborts a request still waiting for its first answer when the agent is revoked: AgentRevokedError, nothing held', async () => {
+    let arrived: () => void = () => {}
+    const waiting = new Promise<void>((resolve) => {
+      arrived = resolve
+    })
+    // A server slow to answer the unpaid request (before any 402): it answers when aborted.
+    const slow: typeof fetch = (input, init) =>
+      new Promise((_resolve, reject) => {
+        const signal = new Request(input, init).signal
+        arrived()
+        signal.addEventListener('abort', () => reject(signal.reason), { once: true })
+      })
+    const agent = await startAgent({ fetch: { fetch: slow } })
+    const paying = agent.pay(`${network.server.url}/search?q=1`).catch((e: unknown) => e)
+    await waiting
+    await agent.ks.agents.revoke(agent.handle)
+
+    const error = await paying
+    // Not a bare AbortError: the caller learns why it stopped.
+    expect(error).toBeInstanceOf(AgentRevokedError)
+    expect(agent.signTypedData).not.toHaveBeenCalled()
+    expect(await agent.get()).toMatchObject({ spent: 0, held: 0 })
+  })
+
   it('refuses a payee outside allowedPayees', async () => {
     const agent = await startAgent({ fetch: { allowedPayees: [PAYEE] } })
     network.server.route.payTo = '0x000000000000000000000000000000000000dEaD'
