@@ -118,17 +118,27 @@ describe('killSwitchFetch: paying', () => {
     expect(await agent.get()).toMatchObject({ spent: 0.04, held: 0 })
   })
 
-  it('charges the maximum when verifySettlement fails or proves nothing', async () => {
-    const answers = [
-      () => {
-        throw new Error('rpc down')
-      },
-      () => undefined,
+  it('charges the maximum when verifySettlement fails, proves nothing or answers nonsense', async () => {
+    const answers: Array<[() => unknown, string | undefined]> = [
+      [
+        () => {
+          throw new Error('rpc down')
+        },
+        'rpc down',
+      ],
+      [() => undefined, undefined],
+      [() => -1n, 'verifySettlement returned no bigint amount >= 0'],
+      // A number, not a bigint: 20000 atomic would be $0.02, but it is not believed.
+      [() => 20_000, 'verifySettlement returned no bigint amount >= 0'],
     ]
-    for (const answer of answers) {
-      const agent = await startAgent({ fetch: { verifySettlement: answer } })
+    for (const [answer, verifyError] of answers) {
+      const verifySettlement = answer as (claim: SettlementClaim) => bigint | undefined
+      const agent = await startAgent({ fetch: { verifySettlement } })
       expect((await agent.pay(`${network.server.url}/summarise`)).status).toBe(200)
       expect(await agent.get()).toMatchObject({ spent: 0.05, held: 0 })
+      const settled = (await agent.audit()).find((entry) => entry.type === 'settled')
+      expect(settled?.data).toMatchObject({ basis: 'authorised', chargedAtomic: '50000' })
+      expect(settled?.data.verifyError).toBe(verifyError)
     }
   })
 
