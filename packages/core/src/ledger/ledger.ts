@@ -19,6 +19,7 @@ import type {
   BudgetRecord,
   LevelRefusal,
   LimitRecord,
+  NewAgentRecord,
   ReleaseRequest,
   ReleaseResult,
   RenewRequest,
@@ -119,6 +120,16 @@ function withOutcome(
   levels: readonly string[] = [],
 ): AuditEntry | undefined {
   return withLevels(audit && { ...audit, data: { ...audit.data, outcome } }, levels)
+}
+
+/**
+ * Checks a new agent's figures before any store writes it (the Redis create script repeats
+ * these checks): a poisoned cap or time is a typed error naming the field, and no agent.
+ */
+export function checkNewAgent(record: NewAgentRecord): void {
+  checkMicros('capMicros', record.capMicros)
+  checkTime('createdAt', record.createdAt)
+  checkTime('updatedAt', record.updatedAt)
 }
 
 /** Holds `amountMicros` if the agent is active and `spent + held + amount <= cap`. */

@@ -7,6 +7,7 @@ import { AgentExistsError, AgentNotFoundError, InvalidConfigError } from '../err
 import * as approvalsLedger from '../ledger/approvals.js'
 import * as budgetRecords from '../ledger/budget-records.js'
 import * as ledger from '../ledger/ledger.js'
+import { checkTime } from '../ledger/ledger-input.js'
 import type { HoldRecord, LedgerStorage } from '../ledger/ledger-storage.js'
 import type {
   ActivityEvent,
@@ -245,7 +246,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     return state
   }
 
-  const view = (handle: string, now: number) => ledger.sweep(storage, handle, now)
+  // Reads check their time as writes do: a NaN clock must not read as "nothing lapsed".
+  const view = (handle: string, now: number) => ledger.sweep(storage, handle, checkTime('now', now))
 
   /**
    * Appends to the agent's window; answers where the window now lies in `state.activity`.
@@ -267,6 +269,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     kind: 'memory',
 
     async createAgent(record: NewAgentRecord) {
+      ledger.checkNewAgent(record)
       if (agents.has(record.handle)) throw new AgentExistsError(record.handle)
       const state: AgentState = {
         record: Object.freeze({
@@ -299,11 +302,13 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     },
 
     async findAgentByCredentialHash(credentialHash, now) {
+      checkTime('now', now)
       const state = byCredential.get(credentialHash)
       return state && view(state.record.handle, now)
     },
 
     async listAgents(now) {
+      checkTime('now', now)
       return [...agents.keys()].map((handle) => view(handle, now) as AgentRecord)
     },
 

@@ -9,6 +9,7 @@ import { AgentExistsError, AgentNotFoundError } from '../errors.js'
 import * as approvalsLedger from '../ledger/approvals.js'
 import * as budgetRecords from '../ledger/budget-records.js'
 import * as ledger from '../ledger/ledger.js'
+import { checkTime } from '../ledger/ledger-input.js'
 import type { HoldRecord, HoldState, LedgerStorage } from '../ledger/ledger-storage.js'
 import type {
   ActivityEvent,
@@ -420,6 +421,7 @@ export class SqliteLedger implements LedgerStorage {
   // The store's operations.
 
   createAgent(record: NewAgentRecord): AgentRecord {
+    ledger.checkNewAgent(record)
     if (this.#sql.exists.get(record.handle)) throw new AgentExistsError(record.handle)
     this.#sql.insertAgent.run({
       next_expiry: NO_EXPIRY,
@@ -441,6 +443,7 @@ export class SqliteLedger implements LedgerStorage {
 
   /** A read: the agent as stored, and whether it has holds due to lapse (a write). */
   peek(handle: string, now: number): { agent: AgentRecord | undefined; due: boolean } {
+    checkTime('now', now)
     const agent = this.agent(handle)
     // The bound may be early (a renewed or ended hold): then the write finds nothing due
     // and tightens it. It is never late.
@@ -453,6 +456,7 @@ export class SqliteLedger implements LedgerStorage {
 
   /** Every agent (one query), and whether any of them has holds due to lapse. */
   listAgents(now: number): { agents: AgentRecord[]; due: boolean } {
+    checkTime('now', now)
     const agents = (this.#sql.agents.all() as unknown as AgentRow[]).map((row) =>
       toAgentRecord(row, this.#columns),
     )

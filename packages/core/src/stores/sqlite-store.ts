@@ -16,6 +16,7 @@ import type { AuditEntry } from '../audit.js'
 import type { Awaitable } from '../awaitable.js'
 import { InvalidConfigError, KillSwitchError, StoreUnavailableError } from '../errors.js'
 import { approvalAt } from '../ledger/approvals.js'
+import { checkTime } from '../ledger/ledger-input.js'
 import type {
   ActivityEvent,
   AgentPatch,
@@ -208,6 +209,7 @@ class SqliteStore implements Store {
   }
 
   async findAgentByCredentialHash(hash: string, now: number): Promise<AgentRecord | undefined> {
+    checkTime('now', now)
     const handle = this.#read('look up a credential', () => this.#ledger.handleOf(hash))
     return handle === undefined ? undefined : this.getAgent(handle, now)
   }
