@@ -235,6 +235,39 @@ export function ledgerCases(context: SuiteContext): void {
     })
   })
 
+  it('refuses a hold id that is empty, not a string or longer than 200 characters, writing nothing', async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('holdid')
+    await store.createAgent(testAgentRecord(handle, 1_000_000))
+    const before = await store.getAgent(handle, 1_000)
+    const field = (error: unknown) =>
+      InvalidConfigError.isInstance(error) ? (error as InvalidConfigError).field : error
+    const refused = (run: () => unknown) =>
+      Promise.resolve()
+        .then(run)
+        .then(() => 'accepted', field)
+    for (const bad of ['', 'h'.repeat(201), 5, null] as unknown as string[]) {
+      const hold = { handle, holdId: bad, now: 1_000 }
+      expect(await refused(() => store.reserve({ ...hold, amountMicros: 1, ttlMs: 60_000 }))).toBe(
+        'holdId',
+      )
+      expect(await refused(() => store.settle({ ...hold, costMicros: 1 }))).toBe('holdId')
+      expect(await refused(() => store.release(hold))).toBe('holdId')
+      expect(await refused(() => store.renew({ ...hold, ttlMs: 60_000 }))).toBe('holdId')
+    }
+    expect(await store.getAgent(handle, 1_000)).toEqual(before)
+    // 200 characters is the longest id, on every store.
+    const longest = 'h'.repeat(200)
+    const held = await store.reserve({
+      handle,
+      holdId: longest,
+      amountMicros: 1,
+      ttlMs: 60_000,
+      now: 1_000,
+    })
+    expect(held.ok).toBe(true)
+  })
+
   it('refuses every further call once the cap is lowered below what is spent', async () => {
     const store = await context.open()
     const handle = uniqueHandle('lower')
