@@ -97,6 +97,12 @@ export function agentCases(context: SuiteContext): void {
       expect(await store.getAgent(handle, 1_000)).toBeUndefined()
       expect(await store.findAgentByCredentialHash(`hash-of-${handle}`, 1_000)).toBeUndefined()
     }
+    // The largest cap a store takes: the API bounds caps lower; the store needs exact sums.
+    const largest = uniqueHandle('largest')
+    await store.createAgent(testAgentRecord(largest, Number.MAX_SAFE_INTEGER))
+    expect(await store.getAgent(largest, 1_000)).toMatchObject({
+      capMicros: Number.MAX_SAFE_INTEGER,
+    })
     const late = uniqueHandle('poisoned')
     const record = { ...testAgentRecord(late, 1_000), createdAt: Number.NaN }
     const created = Promise.resolve().then(() => store.createAgent(record))
