@@ -39,6 +39,7 @@ export default defineConfig({
       project('gateway', 'packages/gateway'),
       project('examples', 'examples'),
       project('scripts', 'scripts'),
+      project('bench', 'bench'),
     ],
   },
 })
