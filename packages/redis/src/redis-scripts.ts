@@ -26,9 +26,9 @@ const AGENT_KEYS = 'use_keys(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6
 // ARGV: header, handle, credentialHash, capMicros, currency, createdAt, updatedAt, policy,
 // limits, budgets. KEYS: agent, credential index, agents index
 const CREATE = `${LEDGER_LUA}
--- The cap is not the ledger's to judge here (createAgent checks it at the API's edge), but
--- it must be a whole number the scripts can do sums with: never NaN or a fraction.
-if whole(ARGV[7], MAX_SAFE) == nil then return {'invalid', 'capMicros'} end
+-- A cap has one bound wherever it is set, at creation as at an update (ledger.ts checkNewAgent).
+local bad_cap = bad_micros('capMicros', ARGV[7])
+if bad_cap then return {'invalid', bad_cap} end
 if bad_time(ARGV[9]) then return {'invalid', 'createdAt'} end
 if bad_time(ARGV[10]) then return {'invalid', 'updatedAt'} end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end

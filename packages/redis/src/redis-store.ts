@@ -190,12 +190,6 @@ class RedisStore implements Store {
     this.#cluster?.createCall(call)
     const reply = (await this.#run('create an agent', call)) as LedgerReply
     if (reply[0] === 'ok') await this.#cluster?.indexAgent(record)
-    if (reply[0] === 'invalid' && reply[1] === 'capMicros') {
-      throw new InvalidConfigError(
-        'capMicros',
-        `Invalid capMicros: a new agent's cap is a whole number of micro-dollars from 0 to ${Number.MAX_SAFE_INTEGER} (got ${String(record.capMicros)}); nothing was written.`,
-      )
-    }
     if (reply[0] === 'invalid') throw invalidField(String(reply[1]), fieldOf(record, reply[1]))
     if (reply[0] === 'exists') throw new AgentExistsError(record.handle)
     return toAgentRecord(reply[1])

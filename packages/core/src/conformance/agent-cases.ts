@@ -90,18 +90,18 @@ export function agentCases(context: SuiteContext): void {
     const store = await context.open()
     const field = (error: unknown) =>
       InvalidConfigError.isInstance(error) ? (error as InvalidConfigError).field : error
-    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, -1, 0.5, 1e21]) {
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, -1, 0.5, 1e15 + 1, 1e21]) {
       const handle = uniqueHandle('poisoned')
       const created = Promise.resolve().then(() => store.createAgent(testAgentRecord(handle, bad)))
       expect(await created.then(() => 'created', field)).toBe('capMicros')
       expect(await store.getAgent(handle, 1_000)).toBeUndefined()
       expect(await store.findAgentByCredentialHash(`hash-of-${handle}`, 1_000)).toBeUndefined()
     }
-    // The largest cap a store takes: the API bounds caps lower; the store needs exact sums.
+    // One bound for a cap wherever it is set ($1 billion, as an update's): at it, accepted.
     const largest = uniqueHandle('largest')
-    await store.createAgent(testAgentRecord(largest, Number.MAX_SAFE_INTEGER))
+    await store.createAgent(testAgentRecord(largest, 1_000_000_000_000_000))
     expect(await store.getAgent(largest, 1_000)).toMatchObject({
-      capMicros: Number.MAX_SAFE_INTEGER,
+      capMicros: 1_000_000_000_000_000,
     })
     const late = uniqueHandle('poisoned')
     const record = { ...testAgentRecord(late, 1_000), createdAt: Number.NaN }

@@ -125,17 +125,10 @@ function withOutcome(
 /**
  * Checks a new agent's figures before any store writes it (the Redis create script repeats
  * these checks): a poisoned cap or time is a typed error naming the field, and no agent.
- * The cap's bound is the API's to set ($1 billion, at `ks.agents.create`); the store only
- * refuses a cap it cannot do exact sums with.
+ * A cap has one bound wherever it is set, at creation as at an update: the ledger's.
  */
 export function checkNewAgent(record: NewAgentRecord): void {
-  const cap: unknown = record.capMicros
-  if (typeof cap !== 'number' || !Number.isSafeInteger(cap) || cap < 0) {
-    throw new InvalidConfigError(
-      'capMicros',
-      `Invalid capMicros: a new agent's cap is a whole number of micro-dollars from 0 to ${Number.MAX_SAFE_INTEGER} (got ${String(cap)}); nothing was written.`,
-    )
-  }
+  checkMicros('capMicros', record.capMicros)
   checkTime('createdAt', record.createdAt)
   checkTime('updatedAt', record.updatedAt)
 }
