@@ -178,7 +178,7 @@ describe('watchModelStream', () => {
     expect((await ks.agents.get('agent')).held).toBe(0)
   })
 
-  it('charges a stream that reports an error part and then ends without a finish', async () => {
+  it('ends a stream with an error part and no finish by the error: charged what streamed, a refusal with nothing streamed free', async () => {
     const { ks, guard } = await setup()
     const call = await guard.startModelCall(request)
     const overloaded = Object.assign(new Error('overloaded'), { status: 529 })
@@ -190,6 +190,14 @@ describe('watchModelStream', () => {
     // The framework's own error part reaches the consumer as it came.
     expect(await readAll(stream)).toEqual(parts)
     // 100 input tokens + 10 counted output tokens: it left, and it streamed.
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.00011, held: 0 })
+
+    // The error part is the provider's word on how the call ended: an outright refusal with
+    // nothing streamed costs nothing (an ending with no error known would charge the hold).
+    const refusedCall = await guard.startModelCall(request)
+    const badRequest = Object.assign(new Error('bad request'), { status: 400 })
+    const refused = await open(refusedCall, [{ kind: 'error', error: badRequest }])
+    expect(await readAll(refused.stream)).toHaveLength(1)
     expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.00011, held: 0 })
   })
 

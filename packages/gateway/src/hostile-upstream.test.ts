@@ -132,13 +132,12 @@ describe('a provider that answers badly after the request left', () => {
     const client = await agent('unterminated-stream')
     script = (_request, response) => {
       response.writeHead(200, { 'content-type': 'text/event-stream' })
-      const chunk = (delta: object, usage: object | null = null) =>
-        `data: ${JSON.stringify({ id: 'x', object: 'chat.completion.chunk', created: 0, model: 'gpt-4o', choices: delta ? [{ index: 0, delta, finish_reason: null }] : [], usage })}`
-      response.write(`${chunk({ role: 'assistant', content: REPLY })}\n\n`)
+      const chunk = (choices: object[], usage: object | null = null) =>
+        `data: ${JSON.stringify({ id: 'x', object: 'chat.completion.chunk', created: 0, model: 'gpt-4o', choices, usage })}`
+      const delta = { role: 'assistant', content: REPLY }
+      response.write(`${chunk([{ index: 0, delta, finish_reason: null }])}\n\n`)
       // The usage chunk, then the connection closes without "\n\n" or [DONE].
-      response.end(
-        `data: ${JSON.stringify({ id: 'x', object: 'chat.completion.chunk', created: 0, model: 'gpt-4o', choices: [], usage: { prompt_tokens: 400, completion_tokens: 300, total_tokens: 700 } })}`,
-      )
+      response.end(chunk([], { prompt_tokens: 400, completion_tokens: 300, total_tokens: 700 }))
     }
     const stream = await client.chat.completions.create({
       model: 'gpt-4o',
@@ -175,8 +174,8 @@ describe('a request the gateway refuses before forwarding', () => {
       { model: 'text-embedding-3-small', input: 'x', stream: true },
       /streamed/,
     ],
-  ])('%s: 400 naming the problem, nothing held or spent', async (_name, path, body, message) => {
-    const handle = `refused-${path.length}-${Object.keys(body).length}`
+  ])('%s: 400 naming the problem, nothing held or spent', async (name, path, body, message) => {
+    const handle = `refused-${name.replaceAll(' ', '-')}`
     const { credential } = await ks.agents.create({ handle, spendingCap: 1 })
     const response = await fetch(`${gateway.url}${path}`, {
       method: 'POST',

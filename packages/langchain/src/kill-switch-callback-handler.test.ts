@@ -7,7 +7,7 @@ import { fakeModel } from '@langchain/core/testing'
 import { FakeLLM, FakeStreamingChatModel, FakeStreamingLLM } from '@langchain/core/utils/testing'
 import { describe, expect, it, vi } from 'vitest'
 import { KillSwitchCallbackHandler } from './kill-switch-callback-handler.js'
-import { searchTool, TEST_MODEL, testAgent } from './testing/test-kit.js'
+import { searchTool, TEST_MODEL, type TestAgent, testAgent } from './testing/test-kit.js'
 
 const usage_metadata = { input_tokens: 200, output_tokens: 50, total_tokens: 250 }
 const chainPrompt = ChatPromptTemplate.fromMessages([['human', 'Summarise: {text}']])
@@ -24,6 +24,14 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
     return error
   }
   throw new Error('expected the run to be rejected')
+}
+
+/** A stream cut short: what streamed is charged (estimated, within the hold); nothing stays held. */
+async function expectStreamedCharged(agent: TestAgent): Promise<void> {
+  const after = await agent.ks.agents.get(agent.handle)
+  expect(after.held).toBe(0)
+  expect(after.spent).toBeGreaterThan(0)
+  expect(after.spent).toBeLessThanOrEqual(agent.reserved[0] ?? 0)
 }
 
 function toolCall(i: number, q: string) {
@@ -198,11 +206,7 @@ describe('KillSwitchCallbackHandler', () => {
 
     expect(error).toBeInstanceOf(SpendingCapExceededError)
     expect(received.join('').length).toBeLessThan(text.length)
-    // What streamed is charged (estimated, within the hold); nothing stays held.
-    const after = await agent.ks.agents.get(agent.handle)
-    expect(after.held).toBe(0)
-    expect(after.spent).toBeGreaterThan(0)
-    expect(after.spent).toBeLessThanOrEqual(agent.reserved[0] ?? 0)
+    await expectStreamedCharged(agent)
   })
 
   it('aborts a streaming model when the agent is revoked mid-stream', async () => {
@@ -291,7 +295,7 @@ describe('KillSwitchCallbackHandler', () => {
 // LangChain's text-completion models (BaseLLM: handleLLMStart with prompts, not messages)
 // go through the same lifecycle as chat models.
 describe('KillSwitchCallbackHandler with a text-completion LLM', () => {
-  const handlerFor = (agent: Awaited<ReturnType<typeof testAgent>>) =>
+  const handlerFor = (agent: TestAgent) =>
     new KillSwitchCallbackHandler({ ...agent, killSwitch: agent.ks, model: TEST_MODEL })
 
   it('holds, then settles the counted output when the LLM reports no usage: never zero, within the hold', async () => {
@@ -326,11 +330,7 @@ describe('KillSwitchCallbackHandler with a text-completion LLM', () => {
 
     expect(findKillSwitchError(error)).toBeInstanceOf(SpendingCapExceededError)
     expect(received.length).toBeLessThan(400)
-    // What streamed is charged, within the hold; nothing stays held.
-    const after = await agent.ks.agents.get(agent.handle)
-    expect(after.held).toBe(0)
-    expect(after.spent).toBeGreaterThan(0)
-    expect(after.spent).toBeLessThanOrEqual(agent.reserved[0] ?? 0)
+    await expectStreamedCharged(agent)
   })
 
   it('charges the whole hold when the LLM fails after it was called', async () => {

@@ -2,7 +2,7 @@
 // idempotency and concurrency.
 import { expect, it } from 'vitest'
 import { InvalidConfigError } from '../errors.js'
-import { type SuiteContext, testAgentRecord, uniqueHandle } from './support.js'
+import { refusedField, type SuiteContext, testAgentRecord, uniqueHandle } from './support.js'
 
 export function ledgerCases(context: SuiteContext): void {
   it('admits a reserve up to exactly the cap and refuses the micro-dollar past it', async () => {
@@ -240,20 +240,14 @@ export function ledgerCases(context: SuiteContext): void {
     const handle = uniqueHandle('holdid')
     await store.createAgent(testAgentRecord(handle, 1_000_000))
     const before = await store.getAgent(handle, 1_000)
-    const field = (error: unknown) =>
-      InvalidConfigError.isInstance(error) ? (error as InvalidConfigError).field : error
-    const refused = (run: () => unknown) =>
-      Promise.resolve()
-        .then(run)
-        .then(() => 'accepted', field)
     for (const bad of ['', 'h'.repeat(201), 5, null] as unknown as string[]) {
       const hold = { handle, holdId: bad, now: 1_000 }
-      expect(await refused(() => store.reserve({ ...hold, amountMicros: 1, ttlMs: 60_000 }))).toBe(
-        'holdId',
-      )
-      expect(await refused(() => store.settle({ ...hold, costMicros: 1 }))).toBe('holdId')
-      expect(await refused(() => store.release(hold))).toBe('holdId')
-      expect(await refused(() => store.renew({ ...hold, ttlMs: 60_000 }))).toBe('holdId')
+      expect(
+        await refusedField(() => store.reserve({ ...hold, amountMicros: 1, ttlMs: 60_000 })),
+      ).toBe('holdId')
+      expect(await refusedField(() => store.settle({ ...hold, costMicros: 1 }))).toBe('holdId')
+      expect(await refusedField(() => store.release(hold))).toBe('holdId')
+      expect(await refusedField(() => store.renew({ ...hold, ttlMs: 60_000 }))).toBe('holdId')
     }
     expect(await store.getAgent(handle, 1_000)).toEqual(before)
     // 200 characters is the longest id, on every store.

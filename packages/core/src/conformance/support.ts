@@ -1,5 +1,6 @@
 // Shared pieces of the store conformance suite: unique handles, records, entries, waiting.
 import type { AuditEntry } from '../audit.js'
+import { InvalidConfigError } from '../errors.js'
 import { EMPTY_POLICY } from '../policy.js'
 import type { ActivityEvent, NewAgentRecord, ReserveResult, Store } from '../store.js'
 
@@ -55,4 +56,18 @@ export async function waitFor(check: () => boolean, timeoutMs = 3_000): Promise<
 export function reservedWindow(result: ReserveResult): ActivityEvent[] | undefined {
   if (!result.ok || !result.activity) return undefined
   return result.activity.slice(result.activityStart ?? 0, result.activityEnd)
+}
+
+/**
+ * The field an operation was refused for (InvalidConfigError), 'accepted' when it was not
+ * refused, or the other error it threw. A store may throw at once or reject: both count.
+ */
+export async function refusedField(run: () => unknown): Promise<unknown> {
+  return Promise.resolve()
+    .then(run)
+    .then(
+      () => 'accepted',
+      (error: unknown) =>
+        InvalidConfigError.isInstance(error) ? (error as InvalidConfigError).field : error,
+    )
 }

@@ -246,8 +246,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     return state
   }
 
-  // Reads check their time as writes do: a NaN clock must not read as "nothing lapsed".
-  const view = (handle: string, now: number) => ledger.sweep(storage, handle, checkTime('now', now))
+  // Reads check their clock (checkTime) as writes do: NaN must not read as "nothing lapsed".
+  const view = (handle: string, now: number) => ledger.sweep(storage, handle, now)
 
   /**
    * Appends to the agent's window; answers where the window now lies in `state.activity`.
@@ -298,7 +298,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     },
 
     async getAgent(handle, now) {
-      return view(handle, now)
+      return view(handle, checkTime('now', now))
     },
 
     async findAgentByCredentialHash(credentialHash, now) {
