@@ -7,7 +7,13 @@ import type { PaymentCreationContext, x402Client } from '@x402/core/client'
 import type { PaymentRequirements } from '@x402/core/types'
 import { wrapFetchWithPayment } from '@x402/fetch'
 import type { KillSwitchFetchOptions } from './kill-switch-fetch.js'
-import { atomicToMicros, type PaymentAmount, paymentAmount } from './payment-amount.js'
+import {
+  atomicToMicros,
+  type PaymentAmount,
+  paymentAmount,
+  signedAtomic,
+  unpricedPayment,
+} from './payment-amount.js'
 import * as charge from './payment-charge.js'
 import { PaymentOutcomeUnknownError, PaymentRefusedError } from './payment-errors.js'
 
@@ -21,6 +27,8 @@ interface Payment {
 type Sent = charge.SignedPayment & { validUntil: number }
 
 const UNHELD = 'Not sent: a payment header the kill switch did not hold (use killSwitchFetch).'
+const OVER_HELD = (signed: bigint, held: bigint) =>
+  `Not sent: the signed payment authorises ${signed} atomic units, more than the ${held} the kill switch priced and held (a scheme client signing other than the requirements' amount).`
 // x402's hooks belong to the client, which concurrent calls share.
 const calls = new AsyncLocalStorage<PaymentCall>()
 const guarded = new WeakSet<x402Client>()
@@ -74,18 +82,18 @@ export class PaymentCall {
 
   /** The veto: refuses a payment (revoked, a spend rule, the cap, an unknown asset) or holds it. */
   async authorise(context: PaymentCreationContext): Promise<undefined> {
-    const { guard, scope, assets, allowedPayees, maxPaymentUsd } = this.settings
+    const { guard, scope, assets = [], allowedPayees, maxPaymentUsd } = this.settings
     const requirements = context.selectedRequirements
     const { payTo: payee, asset, network, scheme, maxTimeoutSeconds } = requirements
-    const amount = paymentAmount(requirements, assets)
+    const version = context.paymentRequired.x402Version
+    const amount = paymentAmount(requirements, assets, version)
     const resource = resourceOf(context)
     const details = { payee, asset, network, resource, scheme }
     const spend = { kind: 'payment', description: `${this.method} ${resource}`, payee, details }
     if (!amount) {
       // Revocation first: it is the answer that matters at 2 AM, whatever else is wrong.
       await guard.check()
-      const why = `Payment to ${payee} refused: asset ${asset} on ${network} is not a known USD stablecoin, so it cannot be priced against the cap. If it is one, list it: killSwitchFetch({ assets: [{ network: '${network}', asset: '${asset}', decimals: 6 }] }).`
-      const refusal = new PaymentRefusedError('unknown_asset', why, payee)
+      const refusal = unpricedPayment(requirements, assets, version)
       await guard.refuseSpend({ ...spend, amountUsd: 0 }, refusal)
       throw refusal
     }
@@ -109,6 +117,12 @@ export class PaymentCall {
     if (header === null) return send(request)
     const payment = this.#payments.at(-1)
     if (!payment || payment.sent) throw new PaymentRefusedError('unaccounted_payment', UNHELD)
+    // What is signed is what the payee can collect: never more than was held.
+    const signed = signedAtomic(header)
+    if (signed !== undefined && signed > payment.amount.atomic) {
+      const why = OVER_HELD(signed, payment.amount.atomic)
+      throw new PaymentRefusedError('unaccounted_payment', why, payment.requirements.payTo)
+    }
     // Aborted before it left (revoked, or the caller gave up): its hold is released.
     request.signal.throwIfAborted()
     // x402 signs for maxTimeoutSeconds: past that no answer can lower the charge, so a

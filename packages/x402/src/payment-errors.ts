@@ -2,12 +2,16 @@
 // payment) refuses with the core's SpendRefusedError, as for any other spend.
 import { KillSwitchError } from '@killswitch/core'
 
-/** Why a payment was refused: its asset cannot be priced, or nothing held its header. */
-export type PaymentRule = 'unknown_asset' | 'unaccounted_payment'
+/**
+ * Why a payment was refused: its scheme, asset or amount cannot be priced, or the header
+ * about to be sent was not held (or authorises more than was held).
+ */
+export type PaymentRule = 'unknown_scheme' | 'unknown_asset' | 'bad_amount' | 'unaccounted_payment'
 
 /**
- * A payment refused before anything was signed because it cannot be put on the ledger: an
- * asset that is not a known USD stablecoin, or a payment header the kill switch did not hold.
+ * A payment refused before anything was sent because it cannot be put on the ledger: a
+ * scheme other than `exact` or `upto`, an asset that is not a known USD stablecoin, an amount
+ * that is not atomic units, or a payment header the kill switch did not hold for that much.
  *
  * @example
  * if (error instanceof PaymentRefusedError) console.log(error.rule, error.payee)
