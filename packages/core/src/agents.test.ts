@@ -135,6 +135,25 @@ describe('agents API', () => {
     ['no reason', {}],
     ['an empty reason', { reason: '  ' }],
     ['a reason of the wrong type', { reason: 42 }],
+    [
+      'options whose reason throws when read',
+      {
+        get reason(): string {
+          throw new Error('boom')
+        },
+      },
+    ],
+    [
+      'a proxy that throws on every read',
+      new Proxy(
+        {},
+        {
+          get() {
+            throw new Error('boom')
+          },
+        },
+      ),
+    ],
   ])(
     'revokes with %s: a kill switch never refuses to fire for a missing comment',
     async (_, options) => {

@@ -95,11 +95,16 @@ export const DEFAULT_REVOKE_REASON = 'revoked by operator (no reason given)'
 
 const MAX_REASON_LENGTH = 500
 
-function revokeReason(options: unknown): string {
-  const given =
-    options !== null && typeof options === 'object'
-      ? (options as { reason?: unknown }).reason
-      : undefined
+/** The reason a revocation is audited with: never a reason to refuse it. */
+export function revokeReason(options: unknown): string {
+  let given: unknown
+  try {
+    // Even an options object whose `reason` throws when read (a proxy, a getter).
+    if (options !== null && typeof options === 'object')
+      given = (options as { reason?: unknown }).reason
+  } catch {
+    given = undefined
+  }
   const reason = typeof given === 'string' ? given.trim() : ''
   return reason.length === 0 ? DEFAULT_REVOKE_REASON : reason.slice(0, MAX_REASON_LENGTH)
 }

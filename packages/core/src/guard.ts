@@ -60,8 +60,8 @@ import {
   startModelCall,
 } from './model-call.js'
 import { toMicros, toUsd } from './money.js'
-import { affordableOutputTokens, costBound, inputTokenBound } from './pricing/cost.js'
-import type { ModelRates } from './pricing/model-rates.js'
+import { affordableOutputTokens, costBound, inputBound } from './pricing/cost.js'
+import { type ModelRates, ratesFor } from './pricing/model-rates.js'
 import { knownOutputCounting, type OutputCounting, outputCounting } from './pricing/output-count.js'
 import { availableAt, reserveScope } from './reserve-scope.js'
 import { NO_MONITOR, type Observation } from './runaway/types.js'
@@ -142,12 +142,15 @@ class Guard implements AgentGuard {
     const engine = this.#engine
     const access = this.#access
     const agent = (yield access.admit(request.runId)) as AgentRecord
-    const rates = engine.prices.resolve(request.model, request.provider)
-    if (!rates) {
+    const modelRates = engine.prices.resolve(request.model, request.provider)
+    if (!modelRates) {
       const error = new UnknownModelPriceError(request.model, request.provider)
       return access.deny(agent.handle, 'unknown_price', error, { model: request.model })
     }
-    const inputTokens = inputTokenBound(request.input, { contextWindow: rates.contextWindow })
+    const input = inputBound(request.input, { contextWindow: modelRates.contextWindow })
+    const inputTokens = input.tokens
+    // Held and settled at the rates its input shows (media, a one-hour cache).
+    const rates = ratesFor(modelRates, input)
     // The hold covers what the output count can reach: the max output tokens the provider is
     // told, times the count's headroom when the model's tokenizer is not known.
     const counting =
@@ -346,9 +349,13 @@ class Guard implements AgentGuard {
     }
     if (state.ending) return state.ending
     const outcome = result ?? {}
-    // A call that did not stream (generateText, invoke) shows its output only now.
-    if (state.output.tokens === 0 && typeof outcome.text === 'string') {
-      state.output.add({ text: outcome.text })
+    // A call that did not stream (generateText, invoke) shows its output only now: its text
+    // and its tool calls (names and arguments are output the provider bills too).
+    if (state.output.tokens === 0) {
+      if (typeof outcome.text === 'string') state.output.add({ text: outcome.text })
+      for (const call of outcome.toolCalls ?? []) {
+        state.output.add({ text: `${call.name}${argumentsText(call.args)}` })
+      }
     }
     return this.#endModel(ticket, state, { sent: true, usage: outcome.usage }, 'finished', outcome)
   }
@@ -920,4 +927,14 @@ function spendData(
 ): Record<string, unknown> {
   if (details !== undefined) withDefined(base, details)
   return more === undefined ? base : withDefined(base, more)
+}
+
+/** A tool call's arguments as the provider wrote them (JSON), for the output count. */
+function argumentsText(args: unknown): string {
+  if (typeof args === 'string') return args
+  try {
+    return JSON.stringify(args) ?? ''
+  } catch {
+    return String(args)
+  }
 }

@@ -10,7 +10,7 @@
 
 import { randomBytes } from 'node:crypto'
 import type { AgentSnapshot } from '../agent-snapshot.js'
-import type { AgentsApi, ProvisionedAgent } from '../agents.js'
+import { type AgentsApi, type ProvisionedAgent, revokeReason } from '../agents.js'
 import { alertRuleSchema, createAgentSchema, parseInput } from '../config.js'
 import { storeCall } from '../engine.js'
 import type { AlertRule } from '../policy.js'
@@ -127,9 +127,9 @@ export function guardAlertRules(
       return shown(await agents.setAlert(handle, withSecret ?? parsed), generated)
     },
     async revoke(handle, options) {
-      const reason =
-        typeof options?.reason === 'string' ? redactCredentials(options.reason) : options?.reason
-      return masked(await agents.revoke(handle, { ...options, reason } as typeof options))
+      // Read once, here, whatever `options` is: a revocation never fails on its comment.
+      const reason = redactCredentials(revokeReason(options))
+      return masked(await agents.revoke(handle, { reason }))
     },
     async get(handle) {
       return masked(await agents.get(handle))

@@ -3,7 +3,7 @@
 // only; every rounding goes up (the ledger never under-charges).
 import type { TokenUsage } from '../guard-types.js'
 import { mulDivCeil } from '../money.js'
-import { type ModelRates, maxRate, rateAt } from './model-rates.js'
+import { type InputEvidence, type ModelRates, maxRate, rateAt } from './model-rates.js'
 import { conservativeTokens } from './output-count.js'
 
 const PER_MILLION = 1_000_000
@@ -45,16 +45,30 @@ export interface InputBoundOptions {
  * inputTokenBound([{ type: 'image', image: new URL('https://x/y.png') }], { contextWindow: 128_000 }) // >= 128,000
  */
 export function inputTokenBound(input: unknown, options: InputBoundOptions = {}): number {
-  if (typeof input === 'string') return Buffer.byteLength(input, 'utf8')
-  const walk: Walk = { media: false, tools: false }
+  return inputBound(input, options).tokens
+}
+
+/**
+ * The input bound (`inputTokenBound`) and what the request shows of a costlier input:
+ * media or server-side content (priced at the model's media rates, if it has them) and a
+ * one-hour prompt cache (its cache writes at the one-hour rate): `ratesFor` applies them.
+ */
+export function inputBound(
+  input: unknown,
+  options: InputBoundOptions = {},
+): InputEvidence & { tokens: number } {
+  if (typeof input === 'string') {
+    return { tokens: Buffer.byteLength(input, 'utf8'), media: false, longCache: false }
+  }
+  const walk: Walk = { media: false, tools: false, longCache: false }
   const bytes = jsonBytes(input, 0, walk)
   const window = options.contextWindow ?? DEFAULT_CONTEXT_WINDOW
-  return (
+  const tokens =
     bytes +
     REQUEST_OVERHEAD_TOKENS +
     (walk.tools ? TOOLS_OVERHEAD_TOKENS : 0) +
     (walk.media ? window : 0)
-  )
+  return { tokens, media: walk.media, longCache: walk.longCache }
 }
 
 interface Walk {
@@ -62,6 +76,8 @@ interface Walk {
   media: boolean
   /** The request declares tools. */
   tools: boolean
+  /** A one-hour prompt cache was asked for. */
+  longCache: boolean
 }
 
 // Deeper than any real prompt; a cycle or a pathological value is bounded, not followed.
@@ -96,6 +112,58 @@ const MEDIA_TYPES = new Set([
 ])
 // Gemini parts carry their content under a key, without a `type`.
 const MEDIA_KEYS = new Set(['inline_data', 'inlineData', 'file_data', 'fileData'])
+
+// Content the provider adds from its side, which the request names but does not carry:
+// OpenAI Responses' stored conversation (`previous_response_id`, `conversation`) and stored
+// prompts (`prompt: { id }`), Gemini's cached content, Anthropic's MCP servers (their tool
+// lists). Unsizable from the request: bounded by the context window, as a file by URL is.
+const REFERENCE_KEYS = new Set([
+  'previous_response_id',
+  'previousResponseId',
+  'conversation',
+  'cachedContent',
+  'cached_content',
+  'mcp_servers',
+  'mcpServers',
+])
+
+// Tools the provider runs itself, whose results (pages, search results, files, tool lists)
+// it reads as input: by `type` (OpenAI, Anthropic, with or without a version suffix), by an
+// AI SDK provider tool's `id` (`anthropic.web_search_20250305`), or by key (Gemini).
+const SERVER_TOOL =
+  /^(?:[a-z]+\.)?(?:web_search|web_fetch|file_search|code_interpreter|code_execution|mcp|url_context|google_search|google_maps|image_generation|tool_search)/
+const SERVER_TOOL_KEYS = new Set([
+  'googleSearch',
+  'google_search',
+  'googleSearchRetrieval',
+  'google_search_retrieval',
+  'urlContext',
+  'url_context',
+  'codeExecution',
+  'code_execution',
+  'fileSearch',
+  'file_search',
+])
+
+/** A reference to server-side content: a non-empty id, or an object naming one. */
+function isReference(key: string, value: unknown): boolean {
+  if (typeof value === 'string') return value !== ''
+  if (Array.isArray(value)) return value.length > 0
+  if (value === null || typeof value !== 'object') return false
+  // `conversation` may be an object with an id; MCP servers an object of servers.
+  return key === 'conversation' ? typeof (value as { id?: unknown }).id === 'string' : true
+}
+
+/** OpenAI's stored prompt: `prompt: { id: 'pmpt_...' }` (an AI SDK prompt is an array). */
+function isStoredPrompt(key: string, value: unknown): boolean {
+  return (
+    key === 'prompt' &&
+    value !== null &&
+    typeof value === 'object' &&
+    !Array.isArray(value) &&
+    typeof (value as { id?: unknown }).id === 'string'
+  )
+}
 
 /** A Gemini-style media field: an object naming a MIME type or a file URI (not a schema). */
 function isMediaField(value: unknown): boolean {
@@ -147,10 +215,18 @@ function jsonBytes(value: unknown, depth: number, walk: Walk): number {
       }
       const record = value as Record<string, unknown>
       const type = record.type
-      if (typeof type === 'string' && MEDIA_TYPES.has(type)) walk.media = true
+      if (typeof type === 'string' && (MEDIA_TYPES.has(type) || SERVER_TOOL.test(type))) {
+        walk.media = true
+      }
+      if (type === 'provider' && typeof record.id === 'string' && SERVER_TOOL.test(record.id)) {
+        walk.media = true
+      }
       for (const key in record) {
         const item = record[key]
         if (MEDIA_KEYS.has(key) && isMediaField(item)) walk.media = true
+        if (REFERENCE_KEYS.has(key) && isReference(key, item)) walk.media = true
+        if (SERVER_TOOL_KEYS.has(key) || isStoredPrompt(key, item)) walk.media = true
+        if (key === 'ttl' && item === '1h') walk.longCache = true
         if (key === 'tools' && depth <= 1 && hasEntries(item)) walk.tools = true
         bytes += Buffer.byteLength(key, 'utf8') + 4 + jsonBytes(item, depth + 1, walk)
       }

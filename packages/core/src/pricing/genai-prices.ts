@@ -1,8 +1,13 @@
 // The bundled price data: `@pydantic/genai-prices` (offline, maintained). calcPrice costs
-// ~10 µs a call, so a model's price entry is looked up once (the caller caches) and
-// converted to integer rates; every later call is priced with integer arithmetic.
-import { calcPrice, type ModelPrice as GenaiModelPrice } from '@pydantic/genai-prices'
-import { type ModelRates, type Rate, usdPerMTokToRate } from './model-rates.js'
+// ~10 µs a call, so a model's price entry is looked up once and converted to integer rates
+// (the caller caches them until `validUntil`: some prices change by the hour or from a
+// date); every later call is priced with integer arithmetic.
+import {
+  calcPrice,
+  type ModelPrice as GenaiModelPrice,
+  type ModelInfo,
+} from '@pydantic/genai-prices'
+import { higher, type ModelRates, type Rate, usdPerMTokToRate } from './model-rates.js'
 
 function toRate(value: GenaiModelPrice[string]): Rate | undefined {
   if (value === undefined) return undefined
@@ -19,26 +24,59 @@ function contextWindowOf(tokens: number | undefined): { contextWindow?: number }
     : {}
 }
 
-function lookup(model: string, providerId: string | undefined) {
+function lookup(model: string, providerId: string | undefined, at: Date) {
   try {
-    // Zero usage: we only want the price entry that applies now.
-    return calcPrice({ input_tokens: 0, output_tokens: 0 }, model, providerId ? { providerId } : {})
+    // Zero usage: we only want the price entry that applies at `at`.
+    const options = providerId ? { providerId, timestamp: at } : { timestamp: at }
+    return calcPrice({ input_tokens: 0, output_tokens: 0 }, model, options)
   } catch {
     return null
   }
 }
 
-/** The rates of `model` in the bundled data, or undefined when it is not there. */
-export function genaiPriceLookup(model: string, providerId?: string): ModelRates | undefined {
-  const found = (providerId ? lookup(model, providerId) : null) ?? lookup(model, undefined)
+/** The highest of the rates under `keys` (undefined when the entry has none of them). */
+function highest(price: GenaiModelPrice, keys: readonly string[]): Rate | undefined {
+  let found: Rate | undefined
+  for (const key of keys) {
+    const rate = toRate(price[key])
+    if (rate !== undefined) found = found === undefined ? rate : higher(found, rate)
+  }
+  return found
+}
+
+const MEDIA_INPUT = ['input_audio_mtok', 'input_image_mtok', 'input_video_mtok']
+const MEDIA_CACHE_READ = ['cache_audio_read_mtok', 'cache_image_read_mtok']
+const MEDIA_OUTPUT = ['output_audio_mtok', 'output_image_mtok', 'output_video_mtok']
+
+/** A model's rates at a time, and until when they apply (ms since the epoch). */
+export interface DatedRates {
+  rates: ModelRates
+  validUntil: number
+}
+
+/**
+ * The rates of `model` in the bundled data at `at` (default now), or undefined when it is
+ * not there. Output that a model prices by modality (audio, images) is bounded and charged
+ * at its highest output rate: the usage frameworks report does not split output by modality.
+ */
+export function genaiPriceLookup(
+  model: string,
+  providerId?: string,
+  at: Date = new Date(),
+): DatedRates | undefined {
+  const found = (providerId ? lookup(model, providerId, at) : null) ?? lookup(model, undefined, at)
   if (!found) return undefined
   const price = found.model_price
   const input = toRate(price.input_mtok)
-  const output = toRate(price.output_mtok)
+  const text = toRate(price.output_mtok)
   // A model without token prices (an image model, say) cannot be bounded per token.
-  if (input === undefined || output === undefined) return undefined
+  if (input === undefined || text === undefined) return undefined
+  const output = higher(text, highest(price, MEDIA_OUTPUT))
   const requests = price.requests_kcount
-  return {
+  const mediaInput = highest(price, MEDIA_INPUT)
+  const mediaCacheRead = highest(price, MEDIA_CACHE_READ)
+  const longCacheWrite = toRate(price.cache_write_1h_mtok)
+  const rates: ModelRates = {
     priceId: `${found.provider.id}/${found.model.id}`,
     input,
     output,
@@ -47,5 +85,36 @@ export function genaiPriceLookup(model: string, providerId?: string): ModelRates
     reasoning: toRate(price.output_reasoning_mtok) ?? output,
     perRequestMicros: typeof requests === 'number' ? Math.ceil((requests * 1_000_000) / 1000) : 0,
     ...contextWindowOf(found.model.context_window),
+    ...(mediaInput !== undefined && { mediaInput }),
+    ...(mediaCacheRead !== undefined && { mediaCacheRead }),
+    ...(longCacheWrite !== undefined && { longCacheWrite }),
   }
+  return { rates, validUntil: priceValidUntil(found.model, at.getTime()) }
+}
+
+const DAY_MS = 86_400_000
+
+/**
+ * When the entry that applies at `now` may stop applying: the next start date of a
+ * dated price, or the next start or end of a time-of-day window (peak and off-peak
+ * prices); Infinity for a model with one price. A process must not keep a price past it.
+ */
+export function priceValidUntil(model: ModelInfo, now: number): number {
+  if (!Array.isArray(model.prices)) return Number.POSITIVE_INFINITY
+  let next = Number.POSITIVE_INFINITY
+  const consider = (at: number) => {
+    if (Number.isFinite(at) && at > now && at < next) next = at
+  }
+  for (const { constraint } of model.prices) {
+    if (constraint?.type === 'start_date') consider(Date.parse(constraint.start_date))
+    if (constraint?.type === 'time_of_date') {
+      for (const time of [constraint.start_time, constraint.end_time]) {
+        const ofDay = Date.parse(`1970-01-01T${time}`)
+        if (!Number.isFinite(ofDay)) return now // unreadable: look it up again every call
+        const today = now - (now % DAY_MS) + ofDay
+        consider(today > now ? today : today + DAY_MS)
+      }
+    }
+  }
+  return next
 }

@@ -20,7 +20,64 @@ export interface ModelRates {
    * bounds the input parts that cannot be sized from the request (a file by URL).
    */
   readonly contextWindow?: number
+  /**
+   * Where the model prices media input (audio, images, video) above text: the highest such
+   * rate, and its cached read. The usage frameworks report does not split input by
+   * modality, so a call whose input carries media has all its input priced at it.
+   */
+  readonly mediaInput?: Rate
+  readonly mediaCacheRead?: Rate
+  /**
+   * One-hour cache writes (Anthropic: 2x input, against 1.25x for five minutes): a call
+   * that asks for a one-hour cache has every cache write priced at it.
+   */
+  readonly longCacheWrite?: Rate
 }
+
+/** What a request shows of a costlier input (`inputBound` finds it). */
+export interface InputEvidence {
+  /** A part that cannot be sized from the request: media, a file, server-side content. */
+  readonly media: boolean
+  /** A one-hour prompt cache was asked for (`ttl: '1h'`). */
+  readonly longCache: boolean
+}
+
+/**
+ * The rates of one call: the model's, raised where its request shows a costlier input
+ * (media parts, a one-hour cache). The same object when nothing is raised (most calls).
+ */
+export function ratesFor(rates: ModelRates, evidence: InputEvidence): ModelRates {
+  const media =
+    evidence.media && (rates.mediaInput !== undefined || rates.mediaCacheRead !== undefined)
+  const long = evidence.longCache && rates.longCacheWrite !== undefined
+  if (!media && !long) return rates
+  return {
+    ...rates,
+    ...(media && {
+      input: higher(rates.input, rates.mediaInput),
+      cacheRead: higher(rates.cacheRead, rates.mediaCacheRead),
+    }),
+    ...(long && { cacheWrite: higher(rates.cacheWrite, rates.longCacheWrite) }),
+  }
+}
+
+/** The rate that is at every input size the higher of `a` and `b`. */
+export function higher(a: Rate, b: Rate | undefined): Rate {
+  if (b === undefined) return a
+  if (typeof a === 'number' && typeof b === 'number') return Math.max(a, b)
+  const thresholds = [...new Set([...tiersOf(a), ...tiersOf(b)].map((tier) => tier.above))]
+  thresholds.sort((x, y) => x - y)
+  return {
+    base: Math.max(rateAt(a, 0), rateAt(b, 0)),
+    // rateAt applies a tier above its threshold: one token past it is the tier's rate.
+    tiers: thresholds.map((above) => ({
+      above,
+      rate: Math.max(rateAt(a, above + 1), rateAt(b, above + 1)),
+    })),
+  }
+}
+
+const tiersOf = (rate: Rate) => (typeof rate === 'number' ? [] : rate.tiers)
 
 /** The rate that applies to a call with `inputTokens` input tokens. */
 export function rateAt(rate: Rate, inputTokens: number): number {

@@ -101,7 +101,9 @@ function checkPrice(model: string, price: ModelPrice): void {
 
 /**
  * The default price source: `overrides` (exact model id, or `provider/model`), then the
- * bundled `@pydantic/genai-prices` data. Each model is resolved once and cached.
+ * bundled `@pydantic/genai-prices` data. Each model is resolved once and cached, until its
+ * price may change (peak hours, a dated price): a process that started off-peak must not
+ * price a peak call off-peak.
  *
  * @example
  * const prices = createPriceSource({ 'my-finetune': { inputPerMTok: 3, outputPerMTok: 12 } })
@@ -113,21 +115,27 @@ export function createPriceSource(overrides: Record<string, ModelPrice> = {}): P
     checkPrice(model, price)
     own.set(model, ratesFromOverride(model, price))
   }
-  const cache = new Map<string, ModelRates | null>()
+  const cache = new Map<string, { rates: ModelRates | undefined; validUntil: number }>()
+  const FOREVER = Number.POSITIVE_INFINITY
   return {
     resolve(model, provider) {
       const key = provider ? `${provider}\u0000${model}` : model
       const cached = cache.get(key)
-      if (cached !== undefined) return cached ?? undefined
+      // Most prices never change: no clock read for them.
+      if (cached && (cached.validUntil === FOREVER || Date.now() < cached.validUntil)) {
+        return cached.rates
+      }
       const split = splitModelId(model)
       const providerId = normaliseProvider(provider) ?? split.provider
-      const found =
+      const overridden =
         own.get(model) ??
         (providerId ? own.get(`${providerId}/${split.model}`) : undefined) ??
-        own.get(split.model) ??
-        genaiPriceLookup(split.model, providerId)
-      cache.set(key, found ?? null)
-      return found
+        own.get(split.model)
+      const found = overridden
+        ? { rates: overridden, validUntil: FOREVER }
+        : (genaiPriceLookup(split.model, providerId) ?? { rates: undefined, validUntil: FOREVER })
+      cache.set(key, found)
+      return found.rates
     },
   }
 }

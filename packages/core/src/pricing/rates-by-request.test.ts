@@ -1,0 +1,282 @@
+// What a call costs depends on more than its model: the hour (peak prices), what its input
+// carries (media priced apart, a one-hour cache) and content the provider adds from its
+// side. Each is checked against the bundled price data, through the guard to the ledger.
+import { calcPrice, type ModelInfo } from '@pydantic/genai-prices'
+import fc from 'fast-check'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { SpendingCapExceededError } from '../errors.js'
+import { createKillSwitch } from '../kill-switch.js'
+import { costOfUsage, DEFAULT_CONTEXT_WINDOW, inputBound, REQUEST_OVERHEAD_TOKENS } from './cost.js'
+import { genaiPriceLookup, priceValidUntil } from './genai-prices.js'
+import { higher, type Rate, rateAt, ratesFor } from './model-rates.js'
+import { createPriceSource } from './price-source.js'
+
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+/** What genai-prices bills for `usage` at `at`, in micro-dollars. */
+function billed(model: string, providerId: string, usage: Record<string, number>, at: Date) {
+  const price = calcPrice(usage, model, { providerId, timestamp: at })
+  if (!price) throw new Error(`no price for ${model}`)
+  return Math.round(price.total_price * 1_000_000)
+}
+
+describe('prices that change with the hour or the date', () => {
+  // deepseek-chat: peak (00:30-16:30 UTC) costs twice off-peak in the bundled data.
+  const offPeak = new Date('2026-12-03T20:00:00Z')
+  const peak = new Date('2026-12-04T09:00:00Z')
+  const usage = { input_tokens: 10_000, output_tokens: 10_000 }
+
+  it('a process that priced a model off-peak prices its next call at peak at the peak rate', () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const prices = createPriceSource()
+    vi.setSystemTime(offPeak)
+    const first = prices.resolve('deepseek-chat', 'deepseek')
+    vi.setSystemTime(peak)
+    const second = prices.resolve('deepseek-chat', 'deepseek')
+    expect(first && second).toBeTruthy()
+    const tokens = { inputTokens: 10_000, outputTokens: 10_000 }
+    expect(costOfUsage(tokens, first as never)).toBe(
+      billed('deepseek-chat', 'deepseek', usage, offPeak),
+    )
+    expect(costOfUsage(tokens, second as never)).toBe(
+      billed('deepseek-chat', 'deepseek', usage, peak),
+    )
+    expect(billed('deepseek-chat', 'deepseek', usage, peak)).toBeGreaterThan(
+      billed('deepseek-chat', 'deepseek', usage, offPeak),
+    )
+  })
+
+  it('through the guard: the second call of the day is settled at the price of its hour', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(offPeak)
+    const ks = createKillSwitch({ runaway: false })
+    const agent = await ks.agents.create({ handle: 'a', spendingCap: 1 })
+    const guard = ks.guard(agent.credential)
+    const run = async () => {
+      const ticket = await guard.beforeModelCall({
+        model: 'deepseek-chat',
+        provider: 'deepseek',
+        input: 'hi',
+        maxOutputTokens: 20_000,
+      })
+      return guard.afterModelCall(ticket, { usage: { inputTokens: 10_000, outputTokens: 10_000 } })
+    }
+    const first = await run()
+    vi.setSystemTime(peak)
+    const second = await run()
+    expect(first.costUsd * 1e6).toBeCloseTo(billed('deepseek-chat', 'deepseek', usage, offPeak))
+    expect(second.costUsd * 1e6).toBeCloseTo(billed('deepseek-chat', 'deepseek', usage, peak))
+  })
+
+  it('a model with one price is never looked up again (no clock read per call)', () => {
+    const found = genaiPriceLookup('gpt-4o', 'openai')
+    expect(found?.validUntil).toBe(Number.POSITIVE_INFINITY)
+  })
+
+  it('knows when each kind of constraint may change the price', () => {
+    const model = (prices: ModelInfo['prices']) => ({ id: 'm', match: { equals: 'm' }, prices })
+    const now = Date.parse('2026-12-03T20:00:00Z')
+    const windowed = model([
+      { prices: { input_mtok: 1, output_mtok: 1 } },
+      {
+        constraint: { type: 'time_of_date', start_time: '00:30:00Z', end_time: '16:30:00Z' },
+        prices: { input_mtok: 2, output_mtok: 2 },
+      },
+    ])
+    expect(priceValidUntil(windowed, now)).toBe(Date.parse('2026-12-04T00:30:00Z'))
+    expect(priceValidUntil(windowed, Date.parse('2026-12-04T01:00:00Z'))).toBe(
+      Date.parse('2026-12-04T16:30:00Z'),
+    )
+    const dated = model([
+      { prices: { input_mtok: 1, output_mtok: 1 } },
+      { constraint: { type: 'start_date', start_date: '2027-01-01' }, prices: { input_mtok: 2 } },
+    ])
+    expect(priceValidUntil(dated, now)).toBe(Date.parse('2027-01-01'))
+    // Past every date: the price now is the price for good.
+    expect(priceValidUntil(dated, Date.parse('2027-02-01'))).toBe(Number.POSITIVE_INFINITY)
+    const unreadable = model([
+      {
+        constraint: { type: 'time_of_date', start_time: 'noon', end_time: '16:30:00Z' },
+        prices: { input_mtok: 2 },
+      },
+    ])
+    expect(priceValidUntil(unreadable, now)).toBe(now)
+  })
+})
+
+describe('media and one-hour caches, priced at what the request shows', () => {
+  const flash = genaiPriceLookup('gemini-2.5-flash', 'google')?.rates
+  const sonnet = genaiPriceLookup('claude-sonnet-4-5', 'anthropic')?.rates
+
+  it('reads the media and one-hour cache rates of the bundled data', () => {
+    if (!flash?.mediaInput || !sonnet?.longCacheWrite) throw new Error('no media or 1h rates')
+    expect(rateAt(flash.mediaInput, 0)).toBeGreaterThan(rateAt(flash.input, 0))
+    expect(rateAt(sonnet.longCacheWrite, 0)).toBeGreaterThan(rateAt(sonnet.cacheWrite, 0))
+  })
+
+  it('a text prompt keeps the text rates; one with audio is priced at the audio rate', () => {
+    if (!flash) throw new Error('no price for gemini-2.5-flash')
+    const text = inputBound([{ role: 'user', content: 'hello' }])
+    expect(ratesFor(flash, text)).toBe(flash)
+    const audio = inputBound([
+      { type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } },
+    ])
+    expect(audio.media).toBe(true)
+    const usage = { input_tokens: 100_000, output_tokens: 0 }
+    const raised = ratesFor(flash, audio)
+    expect(costOfUsage({ inputTokens: 100_000 }, raised)).toBe(
+      billed('gemini-2.5-flash', 'google', { ...usage, input_audio_tokens: 100_000 }, new Date()),
+    )
+  })
+
+  it('output a model prices by modality (images) is bounded and charged at its highest rate', () => {
+    const image = genaiPriceLookup('gemini-2.5-flash-image', 'google')?.rates
+    if (!image) throw new Error('no price for gemini-2.5-flash-image')
+    const usage = { input_tokens: 0, output_tokens: 1_290, output_image_tokens: 1_290 }
+    expect(costOfUsage({ outputTokens: 1_290 }, image)).toBe(
+      billed('gemini-2.5-flash-image', 'google', usage, new Date()),
+    )
+  })
+
+  it('a one-hour cache asked for in the prompt prices every cache write at the one-hour rate', () => {
+    if (!sonnet) throw new Error('no price for claude-sonnet-4-5')
+    const cached = {
+      type: 'text',
+      text: 'the whole codebase',
+      cache_control: { type: 'ephemeral', ttl: '1h' },
+    }
+    const evidence = inputBound([{ role: 'user', content: [cached] }])
+    expect(evidence.longCache).toBe(true)
+    const usage = { inputTokens: 100_000, cacheWriteTokens: 100_000 }
+    expect(costOfUsage(usage, ratesFor(sonnet, evidence))).toBe(
+      billed(
+        'claude-sonnet-4-5',
+        'anthropic',
+        { input_tokens: 100_000, cache_write_tokens: 100_000 },
+        new Date(),
+      ) +
+        // genai-prices bills cache writes at the five-minute rate: the one-hour rate is 2x input.
+        100_000 * ((2 * rateAt(sonnet.input, 0) - rateAt(sonnet.cacheWrite, 0)) / 1e6),
+    )
+    // Without it, five-minute writes stay at their own rate.
+    const plain = inputBound([{ role: 'user', content: 'hi' }])
+    expect(ratesFor(sonnet, plain)).toBe(sonnet)
+  })
+
+  it('higher() is at every input size the higher of two rates (tiered or flat)', () => {
+    const rate = fc.oneof(
+      fc.integer({ min: 0, max: 1e9 }),
+      fc
+        .record({
+          base: fc.integer({ min: 0, max: 1e9 }),
+          tiers: fc.array(
+            fc.record({
+              above: fc.integer({ min: 0, max: 2e6 }),
+              rate: fc.integer({ min: 0, max: 1e9 }),
+            }),
+            { maxLength: 3 },
+          ),
+        })
+        .map((r) => ({ ...r, tiers: [...r.tiers].sort((x, y) => x.above - y.above) })),
+    ) as fc.Arbitrary<Rate>
+    fc.assert(
+      fc.property(rate, rate, fc.integer({ min: 0, max: 3e6 }), (a, b, tokens) => {
+        expect(rateAt(higher(a, b), tokens)).toBe(Math.max(rateAt(a, tokens), rateAt(b, tokens)))
+      }),
+    )
+  })
+})
+
+describe('content the provider adds from its side is bounded by the context window', () => {
+  const window = { contextWindow: 128_000 }
+  const bare = (input: unknown) => inputBound(input, window).tokens
+  const cases: Array<[string, unknown]> = [
+    ['OpenAI previous_response_id', { input: 'go on', previous_response_id: 'resp_1' }],
+    ['OpenAI conversation by id', { input: 'go on', conversation: 'conv_1' }],
+    ['OpenAI conversation object', { input: 'go on', conversation: { id: 'conv_1' } }],
+    ['OpenAI stored prompt', { prompt: { id: 'pmpt_1', version: '2' } }],
+    ['Gemini cached content', { contents: [], cachedContent: 'cachedContents/abc' }],
+    ['Anthropic MCP servers', { messages: [], mcp_servers: [{ type: 'url', url: 'https://m' }] }],
+    ['Anthropic web fetch', { messages: [], tools: [{ type: 'web_fetch_20250910', name: 'f' }] }],
+    ['OpenAI web search', { input: 'x', tools: [{ type: 'web_search' }] }],
+    [
+      'OpenAI file search',
+      { input: 'x', tools: [{ type: 'file_search', vector_store_ids: ['v'] }] },
+    ],
+    ['Gemini google search', { contents: [], tools: [{ googleSearch: {} }] }],
+    [
+      'AI SDK provider tool',
+      { prompt: [], tools: [{ type: 'provider', id: 'anthropic.web_search_20250305', name: 's' }] },
+    ],
+  ]
+
+  it.each(cases)('%s adds a context window to the bound', (_, input) => {
+    const bound = inputBound(input, window)
+    expect(bound.media).toBe(true)
+    expect(bound.tokens).toBeGreaterThanOrEqual(window.contextWindow)
+  })
+
+  it('a prompt that only looks like one is sized as it is', () => {
+    // An AI SDK prompt is an array; a JSON schema property named `conversation` has no id;
+    // a function tool is run by the agent.
+    const honest = [
+      { prompt: [{ role: 'user', content: 'hi' }] },
+      { properties: { conversation: { type: 'string' }, prompt: { type: 'string' } } },
+      { input: 'x', tools: [{ type: 'function', name: 'search', parameters: {} }] },
+      { input: 'x', previous_response_id: '' },
+    ]
+    for (const input of honest) {
+      expect(inputBound(input, window).media).toBe(false)
+      expect(bare(input)).toBeLessThan(DEFAULT_CONTEXT_WINDOW)
+      expect(bare(input)).toBeGreaterThan(REQUEST_OVERHEAD_TOKENS)
+    }
+  })
+
+  it('through the guard: a call continuing a stored conversation holds the context window', async () => {
+    const ks = createKillSwitch({
+      runaway: false,
+      prices: { m: { inputPerMTok: 1, outputPerMTok: 1, contextWindow: 128_000 } },
+    })
+    const agent = await ks.agents.create({ handle: 'a', spendingCap: 0.1 })
+    const guard = ks.guard(agent.credential)
+    const continuing = { input: 'go on', previous_response_id: 'resp_1' }
+    // A $0.10 cap cannot hold a call that may read a 128,000-token conversation at $1/M.
+    await expect(
+      guard.beforeModelCall({ model: 'm', input: continuing, maxOutputTokens: 10 }),
+    ).rejects.toBeInstanceOf(SpendingCapExceededError)
+    await ks.agents.update('a', { spendingCap: 1 })
+    const ticket = await guard.beforeModelCall({
+      model: 'm',
+      input: continuing,
+      maxOutputTokens: 10,
+    })
+    expect(ticket.reservedUsd).toBeGreaterThanOrEqual(0.128)
+    // The provider billed the stored chain: settled as billed, within the hold.
+    const settled = await guard.afterModelCall(ticket, {
+      usage: { inputTokens: 120_000, outputTokens: 10 },
+    })
+    expect(settled.costUsd).toBe(0.12001)
+  })
+})
+
+describe('tool calls are output', () => {
+  it('a call without usage is charged its tool-call arguments, not only its text', async () => {
+    const ks = createKillSwitch({
+      runaway: false,
+      prices: { m: { inputPerMTok: 1, outputPerMTok: 1 } },
+    })
+    const agent = await ks.agents.create({ handle: 'a', spendingCap: 1 })
+    const guard = ks.guard(agent.credential)
+    const ticket = await guard.beforeModelCall({ model: 'm', input: 'x', maxOutputTokens: 100_000 })
+    const args = { code: 'y'.repeat(16_000) }
+    const settled = await guard.afterModelCall(ticket, {
+      text: '',
+      toolCalls: [{ name: 'run', args }],
+    })
+    // At least the arguments' 16 KB counted (one token per byte at most for an unknown
+    // tokenizer), never the handful of tokens of the empty text.
+    expect(settled.costUsd * 1e6).toBeGreaterThan(16_000)
+  })
+})
