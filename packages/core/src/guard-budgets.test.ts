@@ -2,7 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { ApprovalDeniedError, ApprovalRequiredError, SpendingCapExceededError } from './errors.js'
+import {
+  AgentRevokedError,
+  ApprovalDeniedError,
+  ApprovalRequiredError,
+  SpendingCapExceededError,
+} from './errors.js'
 import { createKillSwitch } from './kill-switch.js'
 import { sqliteStore } from './stores/sqlite-store.js'
 
@@ -237,6 +242,28 @@ describe('guard: approvals past the cap', () => {
     const hold = (await ks.audit('model-asker')).find((entry) => entry.type === 'hold')
     // The hold says which approval let it past the cap.
     expect(hold?.data.grants).toEqual([request.id])
+    await ks.close()
+  })
+
+  it('a call waiting for a person when its agent is revoked fails as revoked, at once', async () => {
+    const ks = createKillSwitch({ runaway: false, prices })
+    const { credential } = await ks.agents.create({
+      handle: 'revoked-waiting',
+      spendingCap: 0.001,
+      approvals: { enabled: true, waitMs: 60_000 },
+    })
+    const guard = ks.guard(credential)
+    const calling = guard
+      .beforeModelCall({ model: 'm', input: 'x'.repeat(2_000), maxOutputTokens: 100 })
+      .catch((e: unknown) => e)
+    while ((await ks.approvals.list({ status: 'pending' })).length === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    await ks.agents.revoke('revoked-waiting', { reason: 'looping' })
+    // At once, not after the minute it may wait (the test's own timeout is 5 s).
+    const error = await calling
+    expect(error).toBeInstanceOf(AgentRevokedError)
+    expect(await ks.agents.get('revoked-waiting')).toMatchObject({ spent: 0, held: 0 })
     await ks.close()
   })
 

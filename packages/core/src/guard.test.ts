@@ -3,6 +3,7 @@ import type { AlertDispatcher } from './alerting.js'
 import type { AlertEvent } from './alerts/alert-event.js'
 import {
   AgentRevokedError,
+  InvalidConfigError,
   RunawayDetectedError,
   SpendingCapExceededError,
   StoreUnavailableError,
@@ -244,6 +245,38 @@ describe('guard: tools and other spend', () => {
     await expect(
       guard.beforeToolCall({ name: 'search', args: { q: 'd' }, priceUsd: 0.02 }),
     ).rejects.toBeInstanceOf(SpendingCapExceededError)
+  })
+
+  it.each([
+    ['NaN', Number.NaN],
+    ['negative', -1],
+    ['past the cap bound', 1e12],
+    ['a string', '0.5'],
+    ['a boolean', true],
+  ])(
+    'refuses a settled amount that is %s by name, and keeps the hold for a corrected settle',
+    async (_, bad) => {
+      const { ks, guard } = await setup(1)
+      const ticket = await guard.reserveSpend({ amountUsd: 0.1, kind: 'payment', description: 'p' })
+      const error = await guard.settleSpend(ticket, { amountUsd: bad as number }).catch((e) => e)
+      expect(error).toBeInstanceOf(InvalidConfigError)
+      expect(error).toMatchObject({ field: 'amountUsd' })
+      expect(await ks.agents.get('agent')).toMatchObject({ spent: 0, held: 0.1 })
+      // Not ended by the refusal: the corrected amount settles it.
+      await guard.settleSpend(ticket, { amountUsd: 0.04 })
+      expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.04, held: 0 })
+    },
+  )
+
+  it('refuses an unknown-outcome mark without a valid time by name; the hold stays held', async () => {
+    const { ks, guard } = await setup(1)
+    const ticket = await guard.reserveSpend({ amountUsd: 0.1, kind: 'payment', description: 'p' })
+    for (const holdUntil of [Number.NaN, undefined, '2027-01-01']) {
+      await expect(
+        guard.markSpendUnknown(ticket, { holdUntil: holdUntil as number, reason: 'no answer' }),
+      ).rejects.toMatchObject({ field: 'holdUntil' })
+    }
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0, held: 0.1 })
   })
 
   it('settles a spend below its hold (an upto payment) and releases a refused one', async () => {

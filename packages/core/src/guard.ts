@@ -59,7 +59,7 @@ import {
   runModelCall,
   startModelCall,
 } from './model-call.js'
-import { toMicros, toUsd } from './money.js'
+import { MAX_CAP_USD, toMicros, toUsd } from './money.js'
 import { affordableOutputTokens, costBound, inputBound } from './pricing/cost.js'
 import { type ModelRates, ratesFor } from './pricing/model-rates.js'
 import { knownOutputCounting, type OutputCounting, outputCounting } from './pricing/output-count.js'
@@ -187,6 +187,8 @@ class Guard implements AgentGuard {
     try {
       await awaitApproval(this.#engine, agent, requestedMicros, reason, this.#access.signal)
     } catch (error) {
+      // Revoked while it waited: the answer is the revocation, not a missing decision.
+      if (this.#access.signal.aborted) this.#access.denyRevoked(agent.handle, undefined)
       if (KillSwitchError.isInstance(error)) {
         this.#access.recordDenial(agent.handle, 'spending_cap', error, {
           requested: toUsd(requestedMicros),
@@ -766,6 +768,10 @@ class Guard implements AgentGuard {
     // Settled at once when the store answers at once: a second settle from inside this one
     // (an event listener) gets this settlement, not one of its own.
     if (state.ended) return Promise.resolve().then(() => state.done as Promise<Settlement>)
+    // Checked before the spend ends: a bad amount is refused and the hold stays held, so a
+    // corrected settle (or a release) can still end it.
+    const bad = badAmountUsd(outcome.amountUsd)
+    if (bad) return Promise.reject(bad)
     state.ended = true
     state.done = promised(() => this.#spendSettled(ticket, state, outcome, ending))
     return state.done
@@ -842,6 +848,13 @@ class Guard implements AgentGuard {
   ): Promise<void> {
     const state = SpendTicketHeld.stateOf(ticket)
     if (!state) return
+    const holdUntil = outcome.holdUntil
+    if (typeof holdUntil !== 'number' || !Number.isFinite(holdUntil)) {
+      throw new InvalidConfigError(
+        'holdUntil',
+        `Invalid holdUntil: a time in ms since the epoch, until which the payee can still collect (got ${String(holdUntil)}).`,
+      )
+    }
     // No longer live: the hold stays until `holdUntil`, then lapses and is charged in full
     // (the payment may have gone through), unless a settlement proves less first.
     state.lease?.end()
@@ -937,4 +950,21 @@ function argumentsText(args: unknown): string {
   } catch {
     return String(args)
   }
+}
+
+/** Why a settled amount is refused (not a finite number of dollars from 0 to the cap bound). */
+function badAmountUsd(amountUsd: unknown): InvalidConfigError | undefined {
+  if (amountUsd === undefined) return undefined
+  if (
+    typeof amountUsd === 'number' &&
+    Number.isFinite(amountUsd) &&
+    amountUsd >= 0 &&
+    amountUsd <= MAX_CAP_USD
+  ) {
+    return undefined
+  }
+  return new InvalidConfigError(
+    'amountUsd',
+    `Invalid amountUsd: a number of dollars from 0 to ${MAX_CAP_USD} (got ${typeof amountUsd === 'string' ? JSON.stringify(amountUsd) : String(amountUsd)}); the hold stays held: settle it again with a valid amount, or release it if nothing was spent.`,
+  )
 }
