@@ -37,6 +37,8 @@ export interface CallFigures {
   /** The hold, in micro-dollars. */
   readonly holdMicros: number
   readonly output: OutputCount
+  /** The model may bill output that never streams (reasoning: `reasonsUnseen`). */
+  readonly unseenOutput?: boolean
 }
 
 /** What an ending costs, and on what evidence. */
@@ -124,8 +126,10 @@ export function costOfEnding(end: CallEnd, figures: CallFigures): EndingCost {
   }
   // Some of the usage is not believed: the guard's figure replaces that part. The input
   // bound and the counted output are both within the hold, so a counted part never takes
-  // the settlement past it; output counted from nothing streamed is the hold's bound.
-  const counted = streamed > 0 ? Math.min(streamed, output.limit) : output.limit
+  // the settlement past it; output counted from nothing streamed is the hold's bound, and
+  // so is the output of a model that reasons unseen (its visible text is not its output).
+  const counted =
+    streamed > 0 && !figures.unseenOutput ? Math.min(streamed, output.limit) : output.limit
   const outputTokens = outputBelieved ? out : Math.max(valid(out) ? out : 0, counted)
   // A provider that reports input without its cached part: the total is at least the parts.
   const inputTokens = inputBelieved ? Math.max(input, cacheRead + cacheWrite) : figures.inputTokens

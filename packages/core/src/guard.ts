@@ -63,6 +63,7 @@ import { MAX_CAP_USD, toMicros, toUsd } from './money.js'
 import { affordableOutputTokens, costBound, inputBound } from './pricing/cost.js'
 import { type ModelRates, ratesFor } from './pricing/model-rates.js'
 import { knownOutputCounting, type OutputCounting, outputCounting } from './pricing/output-count.js'
+import { reasonsUnseen } from './pricing/unseen-reasoning.js'
 import { availableAt, reserveScope } from './reserve-scope.js'
 import { NO_MONITOR, type Observation } from './runaway/types.js'
 import { checkSpendRules, parseSpendRules, type SpendRules } from './spend-rules.js'
@@ -419,6 +420,7 @@ class Guard implements AgentGuard {
       inputTokens: state.inputTokens,
       holdMicros: state.boundMicros,
       output: state.output,
+      unseenOutput: reasonsUnseen(ticket.model),
     })
     if (cost.action === 'release') {
       this.#access.agent = (yield releaseFunds(this.#engine, {

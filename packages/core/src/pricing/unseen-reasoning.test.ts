@@ -1,0 +1,71 @@
+// A model that thinks unseen bills more output than it streams: cut off without usage, it
+// is charged its output bound; a model whose output all streams is charged what streamed.
+import { describe, expect, it } from 'vitest'
+import { createKillSwitch } from '../kill-switch.js'
+import { reasonsUnseen } from './unseen-reasoning.js'
+
+describe('reasonsUnseen', () => {
+  it.each([
+    'o1',
+    'o3',
+    'o3-mini',
+    'o4-mini-2025-04-16',
+    'openai/o3',
+    'gpt-5',
+    'gpt-5-mini',
+    'gpt-5.1-codex',
+    'gemini-2.5-flash',
+    'google/gemini-3-pro-preview',
+    'grok-3-mini',
+    'grok-4-fast',
+  ])('%s may bill reasoning it does not stream', (model) => {
+    expect(reasonsUnseen(model)).toBe(true)
+  })
+
+  it.each([
+    'gpt-4o',
+    'gpt-4.1-mini',
+    'omni-moderation',
+    'claude-sonnet-4-5',
+    'deepseek-reasoner',
+    'gemini-2.0-flash',
+    'grok-3',
+    'test-model',
+  ])('%s streams all it bills', (model) => {
+    expect(reasonsUnseen(model)).toBe(false)
+  })
+})
+
+describe('a stream cut off without usage', () => {
+  // $1 per million tokens: one token costs one micro-dollar.
+  const price = { inputPerMTok: 1, outputPerMTok: 1 }
+
+  async function cutAfter(model: string) {
+    const ks = createKillSwitch({ runaway: false, prices: { [model]: price } })
+    const agent = await ks.agents.create({ handle: 'a', spendingCap: 1 })
+    const guard = ks.guard(agent.credential)
+    const ticket = await guard.beforeModelCall({ model, input: 'x', maxOutputTokens: 10_000 })
+    guard.onOutputDelta(ticket, { text: 'The answer is 4.' })
+    // The consumer stopped reading: no usage ever came.
+    await guard.failModelCall(ticket, new Error('the consumer stopped reading'))
+    const settled = (await ks.audit('a')).find((entry) => entry.type === 'settled')
+    return { ticket, settled, agent: await ks.agents.get('a') }
+  }
+
+  it('of a model that reasons unseen is charged its output bound, not its visible text', async () => {
+    const { ticket, settled, agent } = await cutAfter('o3-mini')
+    expect(settled?.data).toMatchObject({ basis: 'counted' })
+    expect(settled?.data.outputTokens).toBeGreaterThanOrEqual(10_000)
+    // Charged at most the hold, and every output token it may have spent thinking.
+    expect(agent.spent).toBeLessThanOrEqual(ticket.reservedUsd)
+    expect(agent.spent).toBeGreaterThanOrEqual(0.01)
+    expect(agent.held).toBe(0)
+  })
+
+  it('of a model whose output all streams is charged what streamed', async () => {
+    const { settled, agent } = await cutAfter('gpt-4o-mini')
+    expect(settled?.data).toMatchObject({ basis: 'counted' })
+    expect(settled?.data.outputTokens).toBeLessThan(100)
+    expect(agent.spent).toBeLessThan(0.001)
+  })
+})

@@ -1,0 +1,19 @@
+// Models that reason before they answer, bill that reasoning as output, and do not stream
+// it (OpenAI's o-series and gpt-5, Gemini 2.5 and 3 thinking, Grok 3 mini and 4): what
+// streamed of their answer says nothing of what they spent thinking first. When such a
+// call ends without usage (a consumer that stopped reading, a cut stream), its output is
+// the hold's bound, never the visible text. Models whose reasoning streams (DeepSeek R1,
+// Claude's thinking) are counted as they stream.
+const UNSEEN_REASONING =
+  /^(?:[\w.-]+\/)?(?:o\d(?:$|[-.])|gpt-5|gemini-(?:2\.5|3)|grok-(?:3-mini|4))/i
+
+/**
+ * True when `model` may bill output that never streams.
+ *
+ * @example
+ * reasonsUnseen('openai/o3-mini') // true
+ * reasonsUnseen('gpt-4o') // false
+ */
+export function reasonsUnseen(model: string): boolean {
+  return UNSEEN_REASONING.test(model)
+}
