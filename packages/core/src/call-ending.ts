@@ -127,9 +127,12 @@ export function costOfEnding(end: CallEnd, figures: CallFigures): EndingCost {
   // Some of the usage is not believed: the guard's figure replaces that part. The input
   // bound and the counted output are both within the hold, so a counted part never takes
   // the settlement past it; output counted from nothing streamed is the hold's bound, and
-  // so is the output of a model that reasons unseen (its visible text is not its output).
+  // so is the output of a model that reasons unseen (its visible text is not its output)
+  // or that streamed what could not be counted (audio).
   const counted =
-    streamed > 0 && !figures.unseenOutput ? Math.min(streamed, output.limit) : output.limit
+    streamed > 0 && !figures.unseenOutput && !output.uncounted
+      ? Math.min(streamed, output.limit)
+      : output.limit
   const outputTokens = outputBelieved ? out : Math.max(valid(out) ? out : 0, counted)
   // A provider that reports input without its cached part: the total is at least the parts.
   const inputTokens = inputBelieved ? Math.max(input, cacheRead + cacheWrite) : figures.inputTokens

@@ -151,9 +151,10 @@ export function parseInput<Schema extends z.ZodType>(
     message = `unknown option${issue.keys.length > 1 ? 's' : ''} ${keys}${own}`
   }
   const given = issue?.path.length ? valueAt(value, issue.path) : value
+  const shown = secretField(issue?.path.at(-1)) ? describeSecret(given) : describe(given)
   throw new InvalidConfigError(
     field,
-    `Invalid ${field} in ${what}: ${message}${given === undefined ? '' : ` (got ${describe(given)})`}.`,
+    `Invalid ${field} in ${what}: ${message}${given === undefined ? '' : ` (got ${shown})`}.`,
   )
 }
 
@@ -164,6 +165,20 @@ function valueAt(value: unknown, path: PropertyKey[]): unknown {
     current = (current as Record<PropertyKey, unknown>)[key]
   }
   return current
+}
+
+// Fields whose value is a secret or carries one (a Slack webhook URL is its own secret): an
+// error names their kind and length, never the value, which would land in stderr and CI logs.
+const SECRET_FIELD = /secret|token|password|credential|routingkey|webhookurl|url$|key$/i
+
+function secretField(key: PropertyKey | undefined): boolean {
+  return typeof key === 'string' && SECRET_FIELD.test(key)
+}
+
+function describeSecret(value: unknown): string {
+  return typeof value === 'string'
+    ? `a string of ${value.length} characters, not shown`
+    : describe(value)
 }
 
 function describe(value: unknown): string {

@@ -189,6 +189,7 @@ describe('the rule itself', () => {
             output: {
               tokens,
               limit,
+              uncounted: false,
               add: () => tokens,
               floor: () => Math.ceil(tokens / UNKNOWN_TOKENIZER_HEADROOM),
             },

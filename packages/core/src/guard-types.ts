@@ -69,6 +69,11 @@ export interface ModelCallTicket {
 export interface OutputDelta {
   text?: string
   tokens?: number
+  /**
+   * Output was produced that cannot be counted (audio, say, whose bytes say little of its
+   * tokens): a call that then ends without usage is charged its whole output bound.
+   */
+  uncounted?: boolean
 }
 
 /** What a finished model call produced. */

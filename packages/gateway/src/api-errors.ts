@@ -13,6 +13,8 @@ export interface GatewayError {
   /** The kill switch's error code, or the gateway's own (`upstream_unreachable`...). */
   code: string
   message: string
+  /** The request field the error is about (OpenAI's `error.param`), when there is one. */
+  param?: string
 }
 
 /** Maps anything thrown while serving a request to what the agent is told. */
@@ -39,6 +41,24 @@ export function upstreamBrokeOff(): GatewayError {
     status: 502,
     code: 'upstream_failed',
     message: 'The model provider broke off its response.',
+  }
+}
+
+/** A 3xx, or the opaque redirect a browser-style fetch returns (status 0) under 'manual'. */
+export function isRedirect(response: Response): boolean {
+  return response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)
+}
+
+/**
+ * The provider answered with a redirect. It is never followed: fetch would send the request
+ * (and the provider key in `x-api-key`) on to wherever it points. The request had reached
+ * the provider, so it is charged as any other upstream error is.
+ */
+export function upstreamRedirected(): GatewayError {
+  return {
+    status: 502,
+    code: 'upstream_redirected',
+    message: 'The model provider answered with a redirect, which the gateway does not follow.',
   }
 }
 
@@ -91,7 +111,7 @@ const ANTHROPIC_TYPES: Record<number, string> = {
 /** The OpenAI error object: `{ message, type, param, code }`. */
 export function openaiErrorObject(error: GatewayError) {
   const type = OPENAI_TYPES[error.status] ?? 'server_error'
-  return { message: error.message, type, param: null, code: error.code }
+  return { message: error.message, type, param: error.param ?? null, code: error.code }
 }
 
 /** The body of an error response in the API's shape. */

@@ -132,37 +132,38 @@ export function createGateway(options: GatewayOptions): Hono {
     }),
   )
 
-  for (const [path, dialect] of ROUTES) {
-    app.post(
-      path,
-      bodyLimit({
-        maxSize: maxBodyBytes,
-        onError: () =>
-          errorResponse(dialect.family, {
-            status: 413,
-            code: 'request_too_large',
-            message: `The request body is larger than the gateway accepts (${maxBodyBytes} bytes).`,
-          }),
-      }),
-      (c) =>
-        serve(c.req.raw, dialect.family, async (credential, record, finish) => {
-          const guard = guards.get(credential)
-          const upstream = upstreams[dialect.provider]
-          if (!upstream) throw notConfigured(dialect.provider)
-          const body = await readJson(c.req.raw)
-          return forwardModelCall({
-            guard,
-            dialect,
-            upstream,
-            body,
-            headers: c.req.raw.headers,
-            fetch: doFetch,
-            clientSignal: c.req.raw.signal,
-            record,
-            finish,
-            onError,
-          })
+  /** Every route that takes a body reads at most maxBodyBytes of it: 413 past that. */
+  const limitBody = (family: ApiFamily) =>
+    bodyLimit({
+      maxSize: maxBodyBytes,
+      onError: () =>
+        errorResponse(family, {
+          status: 413,
+          code: 'request_too_large',
+          message: `The request body is larger than the gateway accepts (${maxBodyBytes} bytes).`,
         }),
+    })
+
+  for (const [path, dialect] of ROUTES) {
+    app.post(path, limitBody(dialect.family), (c) =>
+      serve(c.req.raw, dialect.family, async (credential, record, finish) => {
+        const guard = guards.get(credential)
+        const upstream = upstreams[dialect.provider]
+        if (!upstream) throw notConfigured(dialect.provider)
+        const body = await readJson(c.req.raw)
+        return forwardModelCall({
+          guard,
+          dialect,
+          upstream,
+          body,
+          headers: c.req.raw.headers,
+          fetch: doFetch,
+          clientSignal: c.req.raw.signal,
+          record,
+          finish,
+          onError,
+        })
+      }),
     )
   }
 
@@ -180,12 +181,12 @@ export function createGateway(options: GatewayOptions): Hono {
   }
   app.get('/v1/models', free())
   app.get('/v1/models/:model{.+}', free())
-  app.post('/v1/messages/count_tokens', free('anthropic'))
+  app.post('/v1/messages/count_tokens', limitBody('anthropic'), free('anthropic'))
 
   const x402 = options.x402
   if (x402) {
     const origins = allowedOrigins(x402.origins)
-    app.all('/x402/*', (c) =>
+    app.all('/x402/*', limitBody('openai'), (c) =>
       serve(c.req.raw, 'openai', async (credential, record) => {
         const target = x402Target(c.req.raw, origins)
         record.path = `/x402/${target.origin}${target.pathname}`

@@ -1,8 +1,15 @@
 // Routes that spend nothing (listing models, counting tokens): the agent is still checked
 // (a revoked one gets 401), then the request is forwarded with the gateway's key and the
 // answer passed on with the key redacted.
-import { type ApiFamily, upstreamAuthFailed, upstreamUnreachable } from './api-errors.js'
+import {
+  type ApiFamily,
+  isRedirect,
+  upstreamAuthFailed,
+  upstreamRedirected,
+  upstreamUnreachable,
+} from './api-errors.js'
 import type { Upstream } from './providers.js'
+import { agentHeadersForUpstream } from './upstream-headers.js'
 
 const FORWARDED_HEADERS = ['anthropic-version', 'anthropic-beta', 'openai-beta', 'content-type']
 
@@ -18,10 +25,9 @@ export async function forwardFree(options: {
   const url = new URL(request.url)
   // OpenAI base URLs end in /v1 already; Anthropic's do not.
   const path = family === 'anthropic' ? url.pathname : url.pathname.replace(/^\/v1/, '')
-  const headers: Record<string, string> = { accept: 'application/json' }
-  for (const name of FORWARDED_HEADERS) {
-    const value = request.headers.get(name)
-    if (value !== null) headers[name] = value
+  const headers: Record<string, string> = {
+    accept: 'application/json',
+    ...agentHeadersForUpstream(request.headers, FORWARDED_HEADERS),
   }
   const hasBody = request.method !== 'GET' && request.method !== 'HEAD'
   let response: Response
@@ -31,6 +37,8 @@ export async function forwardFree(options: {
       headers: { ...headers, ...upstream.authHeaders() },
       ...(hasBody ? { body: await request.text() } : {}),
       signal: request.signal,
+      // Never followed: fetch would send the request on, and with it `x-api-key`.
+      redirect: 'manual',
     })
   } catch (error) {
     options.onError(error)
@@ -39,6 +47,10 @@ export async function forwardFree(options: {
   if (response.status === 401 || response.status === 403) {
     await response.body?.cancel()
     throw upstreamAuthFailed()
+  }
+  if (isRedirect(response)) {
+    await response.body?.cancel()
+    throw upstreamRedirected()
   }
   return new Response(upstream.redact(await response.text()), {
     status: response.status,

@@ -13,9 +13,11 @@ import {
 } from '@killswitch/core'
 import {
   isGatewayError,
+  isRedirect,
   toGatewayError,
   upstreamAuthFailed,
   upstreamBrokeOff,
+  upstreamRedirected,
   upstreamUnreachable,
 } from './api-errors.js'
 import { badRequest, type Dialect, type JsonBody } from './dialects/dialect.js'
@@ -23,6 +25,7 @@ import { neverConnected } from './never-connected.js'
 import type { Upstream } from './providers.js'
 import type { RequestRecord } from './request-log.js'
 import { type SseEvent, SseParser } from './sse-parser.js'
+import { agentHeadersForUpstream } from './upstream-headers.js'
 
 /** Everything one forwarded call needs. */
 export interface ForwardRequest {
@@ -48,10 +51,7 @@ function upstreamHeaders(request: ForwardRequest): Record<string, string> {
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     accept: request.body.stream === true ? 'text/event-stream' : 'application/json',
-  }
-  for (const name of FORWARDED_HEADERS) {
-    const value = request.headers.get(name)
-    if (value !== null) headers[name] = value
+    ...agentHeadersForUpstream(request.headers, FORWARDED_HEADERS),
   }
   // Last, so nothing the agent sends can replace the gateway's own key.
   return { ...headers, ...request.upstream.authHeaders() }
@@ -84,6 +84,7 @@ export async function forwardModelCall(request: ForwardRequest): Promise<Respons
   if (stream && dialect.inputOnly) throw badRequest('This endpoint cannot be streamed.')
   record.model = body.model
   record.stream = stream
+  dialect.refuseUnbounded?.(body)
   const call = await guard.startModelCall({
     model: body.model,
     provider: dialect.provider,
@@ -107,6 +108,8 @@ export async function forwardModelCall(request: ForwardRequest): Promise<Respons
         headers: upstreamHeaders(request),
         body: JSON.stringify(prepared),
         signal,
+        // Never followed: fetch would send the request on, and with it `x-api-key`.
+        redirect: 'manual',
       }),
     )
   } catch (error) {
@@ -177,6 +180,7 @@ async function upstreamFailed(
   if (KillSwitchError.isInstance(shown)) throw shown
   request.record.outcome = `upstream ${response.status}`
   if (response.status === 401 || response.status === 403) throw upstreamAuthFailed()
+  if (isRedirect(response)) throw upstreamRedirected()
   return new Response(request.upstream.redact(text), {
     status: response.status,
     headers: responseHeaders(response, response.headers.get('content-type') ?? 'application/json'),
@@ -200,6 +204,20 @@ function guardedStream(
   const encoder = new TextEncoder()
   let ended = false
 
+  /** What the agent is told of a stream cut by `cause` (the error the core says stands). */
+  const cutBy = (cause: unknown) => {
+    const policy = isPolicyError(cause)
+    const hungUp = !policy && request.clientSignal?.aborted === true
+    const error = policy ? toGatewayError(cause) : upstreamBrokeOff()
+    return {
+      error,
+      outcome: hungUp ? 'cancelled by client' : `cut: ${error.code}`,
+      // A provider or network failure, worth reporting (unlike a refusal or a hang-up).
+      unexpected: !policy && !hungUp,
+    }
+  }
+
+  /** Ends the call once; `outcome` fills in the record before its log line is written. */
   const end = async (outcome: () => Promise<unknown>) => {
     if (ended) return
     ended = true
@@ -215,7 +233,7 @@ function guardedStream(
   const pass = (controller: ReadableStreamDefaultController<Uint8Array>, event: SseEvent) => {
     const step = events.read(event)
     // Counted before it is passed on: output past the hold never reaches the agent.
-    if (step.text) call.output({ text: step.text })
+    if (step.text || step.uncounted) call.output({ text: step.text, uncounted: step.uncounted })
     if (step.forward) controller.enqueue(encoder.encode(`${event.raw}\n\n`))
   }
 
@@ -236,17 +254,14 @@ function guardedStream(
         // the upstream broke off. The ledger first: once the agent sees the cut, its spend
         // is final. The core says which error stands.
         reader.cancel().catch(() => {})
-        let cause: unknown = error
+        let cut = cutBy(error)
         await end(async () => {
-          cause = await call.fail(error, { usage: events.usage() })
+          cut = cutBy(await call.fail(error, { usage: events.usage() }))
+          record.outcome = cut.outcome
         })
-        const policy = isPolicyError(cause)
-        const hungUp = !policy && request.clientSignal?.aborted === true
-        if (!policy && !hungUp) request.onError(error)
-        const gatewayError = policy ? toGatewayError(cause) : upstreamBrokeOff()
-        record.outcome = hungUp ? 'cancelled by client' : `cut: ${gatewayError.code}`
+        if (cut.unexpected) request.onError(error)
         try {
-          controller.enqueue(encoder.encode(dialect.streamError(gatewayError)))
+          controller.enqueue(encoder.encode(dialect.streamError(cut.error)))
           controller.close()
         } catch {
           // The agent's side is already closed.

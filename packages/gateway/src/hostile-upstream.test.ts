@@ -3,7 +3,8 @@
 // closing blank line. The money left in every case, so none may settle as free; and a request
 // the gateway refuses before forwarding holds nothing. The upstream is a plain node:http
 // server scripted per test; the hold is read while the request is in flight, from inside it.
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { type KillSwitch, toMicros } from '@killswitch/core'
 import OpenAI from 'openai'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
@@ -152,6 +153,84 @@ describe('a provider that answers badly after the request left', () => {
   })
 })
 
+describe('a provider that redirects', () => {
+  // Another origin (localhost, not 127.0.0.1): a followed redirect would carry the request
+  // there, and undici re-sends `x-api-key` (the Anthropic key) cross-origin.
+  const elsewhere: IncomingMessage[] = []
+  const other = createServer((request, response) => {
+    elsewhere.push(request)
+    response.writeHead(200, { 'content-type': 'application/json' })
+    response.end('{"usage":{"input_tokens":1,"output_tokens":1},"data":[]}')
+  })
+  let ks: KillSwitch
+  let gateway: RunningGateway
+  let close: () => Promise<void>
+  let heldInFlight = 0
+  let handle = ''
+
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => other.listen(0, 'localhost', resolve))
+    const target = `http://localhost:${(other.address() as AddressInfo).port}`
+    ;({ ks, gateway, close } = await scriptedGateway((request, response, ks) => {
+      void (async () => {
+        for await (const _ of request) {
+          // Drained.
+        }
+        if (handle) heldInFlight = toMicros((await ks.agents.get(handle)).held)
+        response.writeHead(307, { location: `${target}${request.url}` })
+        response.end()
+      })()
+    }))
+  })
+  afterAll(async () => {
+    await close()
+    other.closeAllConnections()
+    await new Promise((resolve) => other.close(resolve))
+  })
+
+  it.each([
+    ['/v1/messages', { model: 'claude-sonnet-4-0', max_tokens: 10 }, 'anthropic'],
+    ['/v1/chat/completions', { model: 'gpt-4o', max_tokens: 10 }, 'openai'],
+  ])(
+    '%s: not followed, 502 upstream_redirected, the whole hold charged',
+    async (path, fields, family) => {
+      handle = `redirected-${family}`
+      const { credential } = await ks.agents.create({ handle, spendingCap: 1 })
+      const response = await fetch(`${gateway.url}${path}`, {
+        method: 'POST',
+        headers: {
+          'x-api-key': credential,
+          'content-type': 'application/json',
+          ...(family === 'anthropic' ? { 'anthropic-version': '2023-06-01' } : {}),
+        },
+        body: JSON.stringify({ ...fields, messages: [{ role: 'user', content: 'hi' }] }),
+      })
+      expect(response.status).toBe(502)
+      const answer = JSON.stringify(await response.json())
+      expect(answer).toContain(family === 'openai' ? 'upstream_redirected' : 'redirect')
+      expect(elsewhere).toHaveLength(0)
+      // The request reached the provider: charged as any upstream error, never released.
+      expect(heldInFlight).toBeGreaterThan(0)
+      const snapshot = await ks.agents.get(handle)
+      expect({ spent: toMicros(snapshot.spent), held: toMicros(snapshot.held) }).toEqual({
+        spent: heldInFlight,
+        held: 0,
+      })
+    },
+  )
+
+  it('a route that spends nothing (models): not followed either, 502', async () => {
+    handle = ''
+    const { credential } = await ks.agents.create({ handle: 'redirected-free', spendingCap: 1 })
+    const response = await fetch(`${gateway.url}/v1/models`, {
+      headers: { authorization: `Bearer ${credential}` },
+    })
+    expect(response.status).toBe(502)
+    expect(await response.json()).toMatchObject({ error: { code: 'upstream_redirected' } })
+    expect(elsewhere).toHaveLength(0)
+  })
+})
+
 describe('a request the gateway refuses before forwarding', () => {
   let ks: KillSwitch
   let gateway: RunningGateway
@@ -159,10 +238,14 @@ describe('a request the gateway refuses before forwarding', () => {
   let close: () => Promise<void>
 
   beforeAll(async () => {
-    ;({ ks, gateway, close } = await scriptedGateway((_request, response) => {
-      forwarded += 1
-      response.writeHead(500).end()
-    }))
+    ;({ ks, gateway, close } = await scriptedGateway(
+      (_request, response) => {
+        forwarded += 1
+        response.writeHead(500).end()
+      },
+      undefined,
+      { maxBodyBytes: 4096 },
+    ))
   })
   afterAll(() => close())
 
@@ -187,6 +270,25 @@ describe('a request the gateway refuses before forwarding', () => {
     expect(answer.error.message).toMatch(message)
     const snapshot = await ks.agents.get(handle)
     expect(snapshot).toMatchObject({ spent: 0, held: 0 })
+    expect(forwarded).toBe(0)
+  })
+
+  it('counting tokens: a body past maxBodyBytes gets 413, and is not forwarded', async () => {
+    const { credential } = await ks.agents.create({ handle: 'counter', spendingCap: 1 })
+    const response = await fetch(`${gateway.url}/v1/messages/count_tokens`, {
+      method: 'POST',
+      headers: {
+        'x-api-key': credential,
+        'anthropic-version': '2023-06-01',
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({
+        model: 'claude-sonnet-4-0',
+        messages: [{ role: 'user', content: 'x'.repeat(8192) }],
+      }),
+    })
+    expect(response.status).toBe(413)
+    expect(await response.json()).toMatchObject({ error: { type: 'request_too_large' } })
     expect(forwarded).toBe(0)
   })
 })

@@ -3,7 +3,7 @@
 // @x402/hono middleware, settled by a local facilitator (the @killswitch/x402 test network).
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { createKillSwitch, type KillSwitch, toMicros } from '@killswitch/core'
+import { CREDENTIAL_HEADER, createKillSwitch, type KillSwitch, toMicros } from '@killswitch/core'
 import { killSwitchFetch } from '@killswitch/x402'
 import { x402Client } from '@x402/core/client'
 import { ExactEvmScheme } from '@x402/evm/exact/client'
@@ -21,8 +21,20 @@ describe('paid HTTP (x402) through the gateway', () => {
   // The gateway's wallet. The spy proves what was signed: a refused payment never is.
   const signTypedData = vi.fn(account.signTypedData)
   const seenHeaders: Record<string, unknown>[] = []
+  // An origin the gateway may not fetch: a redirect to it must not be followed.
+  const outside: string[] = []
+  const notAllowed = createServer((req, res) => {
+    outside.push(req.url ?? '')
+    res.end('{}')
+  })
   const echo = createServer((req, res) => {
     seenHeaders.push(req.headers)
+    if (req.url === '/moved') {
+      const port = (notAllowed.address() as AddressInfo).port
+      res.writeHead(302, { location: `http://127.0.0.1:${port}/secret` })
+      res.end()
+      return
+    }
     res.writeHead(200, { 'content-type': 'application/json' })
     res.end('{"free":true}')
   })
@@ -30,6 +42,7 @@ describe('paid HTTP (x402) through the gateway', () => {
   beforeAll(async () => {
     network = await startNetwork()
     await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve))
+    await new Promise<void>((resolve) => notAllowed.listen(0, '127.0.0.1', resolve))
     ks = createKillSwitch({ runaway: false })
     const client = new x402Client().register(
       TEST_NETWORK,
@@ -39,6 +52,7 @@ describe('paid HTTP (x402) through the gateway', () => {
       killSwitch: ks,
       port: 0,
       env: {},
+      maxBodyBytes: 64 * 1024,
       x402: {
         origins: [network.server.url, `http://127.0.0.1:${(echo.address() as AddressInfo).port}`],
         payingFetch: (credential) => killSwitchFetch({ killSwitch: ks, credential, client }),
@@ -49,6 +63,7 @@ describe('paid HTTP (x402) through the gateway', () => {
     await gateway?.close()
     await network?.close()
     await new Promise((resolve) => echo.close(resolve))
+    await new Promise((resolve) => notAllowed.close(resolve))
     await ks?.close()
   })
 
@@ -88,11 +103,48 @@ describe('paid HTTP (x402) through the gateway', () => {
     expect((await ks.agents.get('poor-buyer')).spent).toBe(0)
   })
 
-  it('never passes the agent credential on to the target', async () => {
+  it('never passes the agent credential on to the target, in any header it is read from', async () => {
     const agent = await ks.agents.create({ handle: 'quiet-buyer', spendingCap: 1 })
     const port = (echo.address() as AddressInfo).port
-    const response = await paid(agent.credential, `http://127.0.0.1:${port}/free`)
-    expect(await response.json()).toEqual({ free: true })
-    expect(JSON.stringify(seenHeaders)).not.toContain(agent.credential)
+    const url = `${gateway.url}/x402/http://127.0.0.1:${port}/free`
+    for (const header of ['authorization', 'x-api-key', CREDENTIAL_HEADER]) {
+      seenHeaders.length = 0
+      const value = header === 'authorization' ? `Bearer ${agent.credential}` : agent.credential
+      const response = await fetch(url, {
+        headers: { [header]: value, accept: 'application/json', 'x-custom': 'dropped' },
+      })
+      expect(await response.json()).toEqual({ free: true })
+      expect(seenHeaders).toHaveLength(1)
+      expect(JSON.stringify(seenHeaders)).not.toContain(agent.credential)
+      // Only the allow-listed headers are passed on.
+      expect(seenHeaders[0]).toMatchObject({ accept: 'application/json' })
+      expect(seenHeaders[0]).not.toHaveProperty('x-custom')
+    }
+  })
+
+  it('does not follow a redirect out of the allowed origins: the agent gets it', async () => {
+    const agent = await ks.agents.create({ handle: 'redirected-buyer', spendingCap: 1 })
+    const port = (echo.address() as AddressInfo).port
+    const response = await fetch(`${gateway.url}/x402/http://127.0.0.1:${port}/moved`, {
+      headers: { authorization: `Bearer ${agent.credential}` },
+      redirect: 'manual',
+    })
+    expect(response.status).toBe(302)
+    expect(response.headers.get('location')).toMatch(/\/secret$/)
+    expect(outside).toEqual([])
+  })
+
+  it('refuses a body past maxBodyBytes with 413, before fetching', async () => {
+    const agent = await ks.agents.create({ handle: 'bulky-buyer', spendingCap: 1 })
+    const port = (echo.address() as AddressInfo).port
+    seenHeaders.length = 0
+    const response = await fetch(`${gateway.url}/x402/http://127.0.0.1:${port}/upload`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${agent.credential}` },
+      body: 'x'.repeat(128 * 1024),
+    })
+    expect(response.status).toBe(413)
+    expect(await response.json()).toMatchObject({ error: { code: 'request_too_large' } })
+    expect(seenHeaders).toHaveLength(0)
   })
 })

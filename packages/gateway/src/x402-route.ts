@@ -23,21 +23,22 @@ export interface X402Options {
 /** The path prefix of the paid route. */
 export const X402_PREFIX = '/x402/'
 
-// Hop-by-hop headers, and the agent's own credentials: never sent on to a third party.
-const DROPPED_REQUEST_HEADERS = new Set([
-  'authorization',
-  'x-api-key',
-  'host',
-  'connection',
-  'keep-alive',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'content-length',
-])
+// The only request headers sent on to the third party: what describes the content and the
+// caching of the request. An allow-list, so no header the agent's credential can be read from
+// (authorization, x-api-key, x-killswitch-credential, or any the core may read in future)
+// ever leaves, and nor do hop-by-hop ones.
+const FORWARDED_REQUEST_HEADERS = [
+  'accept',
+  'accept-language',
+  'content-type',
+  'content-language',
+  'cache-control',
+  'if-match',
+  'if-none-match',
+  'if-modified-since',
+  'if-unmodified-since',
+  'range',
+]
 // The body is passed on decoded, so its encoding and length headers no longer hold.
 const DROPPED_RESPONSE_HEADERS = new Set([
   'connection',
@@ -79,8 +80,9 @@ export async function forwardPaid(
   pay: typeof fetch,
 ): Promise<Response> {
   const headers = new Headers()
-  for (const [name, value] of request.headers) {
-    if (!DROPPED_REQUEST_HEADERS.has(name)) headers.set(name, value)
+  for (const name of FORWARDED_REQUEST_HEADERS) {
+    const value = request.headers.get(name)
+    if (value !== null) headers.set(name, value)
   }
   const hasBody = request.method !== 'GET' && request.method !== 'HEAD'
   const response = await pay(target, {
@@ -88,6 +90,9 @@ export async function forwardPaid(
     headers,
     ...(hasBody ? { body: await request.arrayBuffer() } : {}),
     signal: request.signal,
+    // Not followed: a redirect may point outside the allowed origins. The agent gets it, and
+    // requesting its target through the gateway checks that origin.
+    redirect: 'manual',
   })
   const returned = new Headers()
   for (const [name, value] of response.headers) {

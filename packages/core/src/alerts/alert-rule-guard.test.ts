@@ -141,6 +141,40 @@ describe('alerts are always signed', () => {
   })
 })
 
+describe('errors never echo a secret', () => {
+  it('names the field and the kind of value, never the webhook URL, secret or routing key', async () => {
+    const ks = createKillSwitch({ store: memoryStore() })
+    await ks.agents.create({ handle: 'a', spendingCap: 1 })
+    const slack = 'hooks.slack.com/services/T0AAAAAAA/B0BBBBBBB/abcdEFGHijklMNOPqrstUVWX'
+    const cases = [
+      [{ thresholdPct: 0.8, webhookUrl: slack }, 'webhookUrl', 'abcdEFGH'],
+      [
+        { thresholdPct: 0.8, webhookUrl: 'https://h.example/x', secret: 'hunter2-prodkey' },
+        'secret',
+        'hunter2',
+      ],
+      [
+        {
+          thresholdPct: 0.8,
+          webhookUrl: 'https://h.example/x',
+          format: 'pagerduty',
+          routingKey: 'R'.repeat(129),
+        },
+        'routingKey',
+        'RRRR',
+      ],
+    ] as const
+    for (const [rule, field, secret] of cases) {
+      const error = await rejection(ks.agents.setAlert('a', rule as never))
+      expect(error).toBeInstanceOf(InvalidConfigError)
+      expect(error).toMatchObject({ field })
+      expect(error.message).not.toContain(secret)
+      expect(error.message).toMatch(/a string of \d+ characters, not shown/)
+    }
+    expect((await ks.agents.get('a')).alerts).toEqual([])
+  })
+})
+
 describe('views never show a webhook URL secret', () => {
   it('masks userinfo, query values and token-like path segments in get, list and setAlert', async () => {
     const ks = createKillSwitch()

@@ -51,6 +51,18 @@ describe('verifyWebhookSignature', () => {
     )
   })
 
+  it('refuses a tolerance or a clock that is not a number, never verifying a stale signature', () => {
+    const month = t + 30 * 86_400
+    for (const toleranceSec of [Number.NaN, -1, Number.POSITIVE_INFINITY, '300' as never]) {
+      expect(() =>
+        verifyWebhookSignature(body, header, secret, { now: month, toleranceSec }),
+      ).toThrow(expect.objectContaining({ field: 'toleranceSec' }))
+    }
+    expect(() => verifyWebhookSignature(body, header, secret, { now: Number.NaN })).toThrow(
+      expect.objectContaining({ field: 'now' }),
+    )
+  })
+
   it('accepts any matching v1 among several (secret rotation)', () => {
     const other = signWebhookPayload(body, 'whsec_old', t).split(',')[1]
     expect(verifyWebhookSignature(body, `${header},${other}`, 'whsec_old', { now: t })).toBe(true)

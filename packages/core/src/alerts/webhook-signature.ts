@@ -87,9 +87,22 @@ export function verifyWebhookSignature(
   options: VerifyWebhookSignatureOptions = {},
 ): boolean {
   requireSecret(secret)
-  if (typeof header !== 'string' || header.length === 0) return false
   const toleranceSec = options.toleranceSec ?? DEFAULT_SIGNATURE_TOLERANCE_SEC
   const now = options.now ?? Math.floor(Date.now() / 1000)
+  // NaN would pass every age check: a replayed signature of any age would verify.
+  if (typeof toleranceSec !== 'number' || !Number.isFinite(toleranceSec) || toleranceSec < 0) {
+    throw new InvalidConfigError(
+      'toleranceSec',
+      `Invalid toleranceSec: a number of seconds >= 0 (got ${String(toleranceSec)}); leave it out for the default of ${DEFAULT_SIGNATURE_TOLERANCE_SEC}.`,
+    )
+  }
+  if (typeof now !== 'number' || !Number.isFinite(now)) {
+    throw new InvalidConfigError(
+      'now',
+      `Invalid now: the current time in seconds since the epoch (got ${String(now)}); leave it out to use the clock.`,
+    )
+  }
+  if (typeof header !== 'string' || header.length === 0) return false
 
   let timestamp: number | undefined
   const signatures: string[] = []

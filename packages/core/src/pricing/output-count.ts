@@ -44,6 +44,8 @@ export interface OutputCount {
   readonly tokens: number
   /** The count the hold pays for: the stream is stopped once `tokens` passes it. */
   readonly limit: number
+  /** Output was produced that could not be counted (`OutputDelta.uncounted`). */
+  readonly uncounted: boolean
   /** Adds a delta and returns the new count. */
   add(delta: OutputDelta): number
   /**
@@ -99,6 +101,7 @@ const knownCounting = new Map<string, OutputCounting>()
 
 class Count implements OutputCount {
   tokens = 0
+  uncounted = false
   readonly limit: number
   readonly #counter: TokenCounter | undefined
   // While the bound is far from the limit, the deltas are kept (only when a tokenizer can
@@ -113,6 +116,7 @@ class Count implements OutputCount {
   }
 
   add(delta: OutputDelta): number {
+    if (delta.uncounted === true) this.uncounted = true
     const given = delta.tokens
     if (given !== undefined) {
       // A count from the adapter: believed only as a whole, finite, non-negative number.

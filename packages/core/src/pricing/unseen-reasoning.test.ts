@@ -40,12 +40,14 @@ describe('a stream cut off without usage', () => {
   // $1 per million tokens: one token costs one micro-dollar.
   const price = { inputPerMTok: 1, outputPerMTok: 1 }
 
-  async function cutAfter(model: string) {
+  async function cutAfter(model: string, uncounted = false) {
     const ks = createKillSwitch({ runaway: false, prices: { [model]: price } })
     const agent = await ks.agents.create({ handle: 'a', spendingCap: 1 })
     const guard = ks.guard(agent.credential)
     const ticket = await guard.beforeModelCall({ model, input: 'x', maxOutputTokens: 10_000 })
     guard.onOutputDelta(ticket, { text: 'The answer is 4.' })
+    // Audio, say: output whose tokens its bytes do not tell.
+    if (uncounted) guard.onOutputDelta(ticket, { uncounted: true })
     // The consumer stopped reading: no usage ever came.
     await guard.failModelCall(ticket, new Error('the consumer stopped reading'))
     const settled = (await ks.audit('a')).find((entry) => entry.type === 'settled')
@@ -67,5 +69,11 @@ describe('a stream cut off without usage', () => {
     expect(settled?.data).toMatchObject({ basis: 'counted' })
     expect(settled?.data.outputTokens).toBeLessThan(100)
     expect(agent.spent).toBeLessThan(0.001)
+  })
+
+  it('that streamed output it could not count is charged its output bound', async () => {
+    const { settled, agent } = await cutAfter('gpt-4o-mini', true)
+    expect(settled?.data.outputTokens).toBeGreaterThanOrEqual(10_000)
+    expect(agent.spent).toBeGreaterThanOrEqual(0.01)
   })
 })

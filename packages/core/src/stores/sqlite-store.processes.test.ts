@@ -137,6 +137,44 @@ describe('sqliteStore across processes', () => {
     await store.close()
   })
 
+  it('a revoke opening the file while other processes open and close it never fails', {
+    timeout: 60_000,
+  }, async () => {
+    // Each CLI command opens the file, acts and closes it: a script revoking agents while
+    // `watch killswitch agents list` runs must not meet "database is locked".
+    const path = newPath()
+    const setup = sqliteStore(path)
+    const handles = Array.from({ length: 30 }, (_, i) => `agent-${i}`)
+    for (const handle of handles) await setup.createAgent(testAgentRecord(handle, 1_000_000))
+    await setup.close()
+    const listers = [0, 1].map(() => startWorker(path, 'reopen', { handle: 'unused' }))
+    await Promise.all(listers.map((worker) => worker.next('ready')))
+    const failed: string[] = []
+    for (const handle of handles) {
+      const store = sqliteStore(path)
+      const ks = createKillSwitch({ store, runaway: false })
+      try {
+        await ks.agents.revoke(handle, { reason: 'incident' })
+      } catch (error) {
+        failed.push(`${handle}: ${(error as Error).message}`)
+      } finally {
+        await ks.close()
+        await store.close()
+      }
+    }
+    for (const worker of listers) worker.child.send({ type: 'stop' })
+    const done = await Promise.all(listers.map((worker) => worker.next('done')))
+    expect(failed).toEqual([])
+    for (const report of done) {
+      expect(report.failures).toBe(0)
+      expect(report.opens).toBeGreaterThan(0)
+    }
+    const after = sqliteStore(path)
+    const active = (await after.listAgents(Date.now())).filter((a) => a.status === 'active')
+    await after.close()
+    expect(active).toEqual([])
+  })
+
   it('after a SIGKILL mid-call: holds lapse, settled spend, audit and revocations survive', async () => {
     const path = newPath()
     const setup = sqliteStore(path)

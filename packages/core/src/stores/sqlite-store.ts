@@ -172,6 +172,10 @@ class SqliteStore implements Store {
       throw this.#unavailable('open the file', error)
     }
     try {
+      // Opening waits its turn (the constructor is synchronous anyway): another process may
+      // be checkpointing, closing the last connection (which removes the WAL) or migrating a
+      // new file. A revoke from the CLI must not fail because another command was running.
+      this.#db.exec('PRAGMA busy_timeout = 5000')
       // WAL: readers never block the writer; risks nothing (the -wal and -shm files must stay
       // beside the database, on a local disk). synchronous=NORMAL: a commit survives a crash
       // of any process (the kill switch's threat); an OS crash or power loss may undo the
@@ -180,8 +184,6 @@ class SqliteStore implements Store {
       restrictToOwner(path)
       this.#identity = fileIdentity(path)
       this.#db.exec('PRAGMA synchronous = NORMAL')
-      // The first open of a new file may race another process's migration: wait our turn.
-      this.#db.exec('PRAGMA busy_timeout = 5000')
       migrateSqlite(this.#db, path)
       this.#db.exec('PRAGMA busy_timeout = 0')
       restrictToOwner(`${path}-wal`)

@@ -25,6 +25,29 @@ const [path, mode, rawConfig] = process.argv.slice(2)
 if (!path || !mode) throw new Error('usage: sqlite-worker.ts <db path> <mode> <json config>')
 const config = JSON.parse(rawConfig ?? '{}') as Config
 const send = (message: unknown) => process.send?.(message)
+if (mode === 'reopen') {
+  // What each CLI command does: open the file, read, close; again until told to stop.
+  let stop = false
+  process.on('message', () => {
+    stop = true
+  })
+  send({ type: 'ready' })
+  let opens = 0
+  let failures = 0
+  while (!stop) {
+    try {
+      const each = sqliteStore(path)
+      await each.listAgents(Date.now())
+      await each.close()
+    } catch {
+      failures++
+    }
+    opens++
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  send({ type: 'done', opens, failures })
+  process.exit(0)
+}
 const store = sqliteStore(path, { pollIntervalMs: 5 })
 const audit = (type: 'hold' | 'settled' | 'alert', at: number, data: Record<string, unknown>) => ({
   at,

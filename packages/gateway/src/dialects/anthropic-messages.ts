@@ -14,6 +14,7 @@ import {
   record,
   type StreamReader,
 } from './dialect.js'
+import { refuseMcpServers, refuseServerTools } from './unbounded-requests.js'
 
 interface AnthropicCounts {
   input?: number
@@ -68,6 +69,19 @@ function blockText(block: Record<string, unknown> | undefined): string {
   return text
 }
 
+// The tools the agent runs itself: its own (no type, or `custom`) and the Anthropic-defined
+// ones whose results the agent sends back (bash, text editor, computer use, memory). Every
+// other type (web_search_*, web_fetch_*, code_execution_*, mcp_toolset...) runs at Anthropic.
+const CLIENT_TOOL_PREFIXES = ['bash_', 'text_editor_', 'computer_', 'memory_']
+
+function clientRun(type: string | undefined): boolean {
+  return (
+    type === undefined ||
+    type === 'custom' ||
+    CLIENT_TOOL_PREFIXES.some((prefix) => type.startsWith(prefix))
+  )
+}
+
 export const anthropicMessages: Dialect = {
   family: 'anthropic',
   provider: 'anthropic',
@@ -75,6 +89,15 @@ export const anthropicMessages: Dialect = {
 
   requestedOutputTokens(body) {
     return positiveInt(body, 'max_tokens')
+  },
+
+  refuseUnbounded(body) {
+    refuseMcpServers(body)
+    refuseServerTools(
+      body,
+      clientRun,
+      'Run it in the agent as a client tool (no type, or "custom").',
+    )
   },
 
   prepare(body, maxOutputTokens) {

@@ -12,6 +12,11 @@ export type JsonBody = Record<string, unknown>
 export interface StreamStep {
   /** Output the event carries (text, tool-call arguments, reasoning), to count. */
   text?: string
+  /**
+   * The event carries output the gateway cannot count (audio): the core then charges a
+   * call that ends without the provider's usage its whole output bound.
+   */
+  uncounted?: boolean
   /** False to hold the event back from the agent (a usage chunk it did not ask for). */
   forward: boolean
 }
@@ -36,6 +41,11 @@ export interface Dialect {
    * choices where several are asked for), or undefined for the default.
    */
   requestedOutputTokens(body: JsonBody): number | undefined
+  /**
+   * Throws a 400 naming the field when the request asks for something whose cost no hold
+   * can bound (unbounded-requests.ts); called before anything is held.
+   */
+  refuseUnbounded?(body: JsonBody): void
   /** The body to send upstream, with output limits clamped to what the hold pays for. */
   prepare(body: JsonBody, maxOutputTokens: number, stream: boolean): JsonBody
   /** The usage of a whole (not streamed) response. */

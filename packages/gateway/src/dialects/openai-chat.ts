@@ -14,28 +14,50 @@ import {
   type StreamReader,
 } from './dialect.js'
 import { openaiUsage } from './openai-usage.js'
+import { refuseServiceTier, refuseUnless } from './unbounded-requests.js'
 
 function choices(body: JsonBody): number {
   return positiveInt(body, 'n') ?? 1
 }
 
-/** The output text of one streamed chunk or whole message: content, reasoning, tool calls. */
+/** The strings under `keys` of `value`, joined. */
+function strings(value: Record<string, unknown> | undefined, keys: readonly string[]): string {
+  let text = ''
+  for (const key of keys) {
+    const field = value?.[key]
+    if (typeof field === 'string') text += field
+  }
+  return text
+}
+
+/**
+ * The output text of one streamed chunk or whole message: content, reasoning, tool calls
+ * (and the legacy `function_call` of the `functions` API), the transcript of audio output.
+ */
 function outputText(message: Record<string, unknown> | undefined): string {
   if (!message) return ''
-  let text = ''
-  for (const key of ['content', 'refusal', 'reasoning_content', 'reasoning']) {
-    const value = message[key]
-    if (typeof value === 'string') text += value
-  }
+  let text = strings(message, ['content', 'refusal', 'reasoning_content', 'reasoning'])
+  text += strings(record(message.function_call), ['name', 'arguments'])
+  text += strings(record(message.audio), ['transcript'])
   const calls = message.tool_calls
   if (Array.isArray(calls)) {
     for (const call of calls) {
-      const fn = record(record(call)?.function)
-      if (typeof fn?.name === 'string') text += fn.name
-      if (typeof fn?.arguments === 'string') text += fn.arguments
+      text += strings(record(record(call)?.function), ['name', 'arguments'])
+      text += strings(record(record(call)?.custom), ['name', 'input'])
     }
   }
   return text
+}
+
+/**
+ * Audio output: its tokens are not text, and its base64 bytes say little of them. Counted as
+ * text they would cut honest audio streams long before their limit; so the output is told
+ * to the core as uncounted instead, and without the provider's usage it is charged the
+ * call's output bound: never below what the provider can bill.
+ */
+function carriesAudio(message: Record<string, unknown> | undefined): boolean {
+  const data = record(message?.audio)?.data
+  return typeof data === 'string' && data.length > 0
 }
 
 export const openaiChat: Dialect = {
@@ -46,6 +68,17 @@ export const openaiChat: Dialect = {
   requestedOutputTokens(body) {
     const own = positiveInt(body, 'max_completion_tokens') ?? positiveInt(body, 'max_tokens')
     return own === undefined ? undefined : own * choices(body)
+  },
+
+  refuseUnbounded(body) {
+    refuseServiceTier(body)
+    // The search models search the web themselves, billed per search.
+    refuseUnless(
+      body,
+      'web_search_options',
+      [],
+      'the provider runs these web searches itself and bills each one, so the gateway cannot bound its cost. Search in the agent and pass the results in the messages.',
+    )
   },
 
   prepare(body, maxOutputTokens, stream) {
@@ -92,9 +125,14 @@ export const openaiChat: Dialect = {
         if (reported) usage = reported
         const list = Array.isArray(chunk.choices) ? chunk.choices : []
         let text = ''
-        for (const choice of list) text += outputText(record(record(choice)?.delta))
+        let uncounted = false
+        for (const choice of list) {
+          const delta = record(record(choice)?.delta)
+          text += outputText(delta)
+          uncounted ||= carriesAudio(delta)
+        }
         const usageOnly = reported !== undefined && list.length === 0
-        return { text, forward: wanted || !usageOnly }
+        return { text, forward: wanted || !usageOnly, ...(uncounted && { uncounted }) }
       },
       usage: () => usage,
     }

@@ -7,6 +7,11 @@ import { openaiErrorObject } from '../api-errors.js'
 import { sseEvent } from '../sse-parser.js'
 import { type Dialect, parseJson, positiveInt, record, type StreamReader } from './dialect.js'
 import { openaiUsage } from './openai-usage.js'
+import { refuseServerTools, refuseServiceTier, refuseUnless } from './unbounded-requests.js'
+
+// The tools the agent runs itself. Every other type (web_search*, file_search, mcp,
+// code_interpreter, image_generation, computer_use*...) is refused.
+const CLIENT_TOOLS = new Set(['function', 'custom', 'local_shell', 'apply_patch'])
 
 function outputText(response: Record<string, unknown> | undefined): string {
   let text = ''
@@ -30,6 +35,21 @@ export const openaiResponses: Dialect = {
 
   requestedOutputTokens(body) {
     return positiveInt(body, 'max_output_tokens')
+  },
+
+  refuseUnbounded(body) {
+    refuseUnless(
+      body,
+      'background',
+      [false],
+      'a background response keeps running, and billing, at the provider after the gateway cuts its stream or the agent is revoked, so the gateway cannot stop or bound it. Leave background out (stream a long response instead).',
+    )
+    refuseServiceTier(body)
+    refuseServerTools(
+      body,
+      (type) => type !== undefined && CLIENT_TOOLS.has(type),
+      'Run it in the agent as a function tool.',
+    )
   },
 
   prepare(body, maxOutputTokens) {

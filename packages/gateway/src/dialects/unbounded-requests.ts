@@ -1,0 +1,78 @@
+// Requests whose cost no hold can bound, refused with a 400 naming the field before anything
+// is held or sent. A hold is sized from the request body and the model's prices; each of
+// these makes the provider bill what neither says:
+// - a tool the provider runs itself (web search, web fetch, code execution, file search, an
+//   MCP server...) bills per use and reads its results back as input, several times within
+//   one request, none of it in the body;
+// - a background response keeps running, and billing, at the provider after the gateway
+//   has cut its stream or the agent was revoked;
+// - a service tier the price data has no rates for (priority, scale) bills above the rates
+//   the call is held and settled at.
+// A tool the agent runs itself (a function tool) stays bounded: its result comes back in the
+// body of the agent's next request, where the hold sees it.
+import type { GatewayError } from '../api-errors.js'
+import { type JsonBody, record } from './dialect.js'
+
+/** A 400 about one request field, in the API's own error shape (OpenAI's `param`). */
+export function unsupportedParameter(param: string, message: string): GatewayError {
+  return { status: 400, code: 'unsupported_parameter', param, message }
+}
+
+function present(value: unknown): boolean {
+  return value !== undefined && value !== null
+}
+
+/**
+ * Refuses every tool whose type `clientRun` does not accept: an allow-list, so a server-run
+ * tool the gateway does not know yet is refused rather than forwarded unbounded.
+ */
+export function refuseServerTools(
+  body: JsonBody,
+  clientRun: (type: string | undefined) => boolean,
+  instead: string,
+): void {
+  if (!Array.isArray(body.tools)) return
+  for (const [index, tool] of body.tools.entries()) {
+    const type = record(tool)?.type
+    if (typeof type === 'string' || type === undefined) {
+      if (clientRun(type)) continue
+    }
+    const shown = JSON.stringify(type) ?? 'undefined'
+    throw unsupportedParameter(
+      `tools[${index}].type`,
+      `Unsupported tools[${index}].type ${shown}: the provider runs this tool itself, bills each use and reads its results back as input within the one request, so the gateway cannot bound its cost. ${instead}`,
+    )
+  }
+}
+
+/** Refuses `field` unless it is absent, null or one of `allowed`. */
+export function refuseUnless(
+  body: JsonBody,
+  field: string,
+  allowed: readonly unknown[],
+  why: string,
+): void {
+  const value = body[field]
+  if (!present(value) || allowed.includes(value)) return
+  throw unsupportedParameter(field, `Unsupported ${field} ${JSON.stringify(value)}: ${why}`)
+}
+
+/** OpenAI's `service_tier`: the tiers billed at most at the standard rates the prices hold. */
+export function refuseServiceTier(body: JsonBody): void {
+  refuseUnless(
+    body,
+    'service_tier',
+    ['auto', 'default', 'flex'],
+    'the price data has no rates for this tier, so the gateway cannot bound its cost. Use "auto", "default" or "flex", or leave it out.',
+  )
+}
+
+/** Anthropic's `mcp_servers`: the provider connects to them and bills what they return. */
+export function refuseMcpServers(body: JsonBody): void {
+  const servers = body.mcp_servers
+  if (!present(servers) || (Array.isArray(servers) && servers.length === 0)) return
+  throw unsupportedParameter(
+    'mcp_servers',
+    'Unsupported mcp_servers: the provider calls these MCP servers itself and bills their tool definitions and results as input the request does not carry, so the gateway cannot bound its cost. Connect to the MCP server in the agent and pass its tools as client tools.',
+  )
+}
