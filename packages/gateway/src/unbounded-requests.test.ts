@@ -130,7 +130,6 @@ describe('requests whose cost no hold can bound', () => {
       'mcp',
       'code_interpreter',
       'image_generation',
-      'computer_use_preview',
       'web_search_preview_2025_03_11',
     ].map(
       (type) =>
@@ -208,6 +207,8 @@ describe('requests whose cost no hold can bound', () => {
     const tools = [
       { type: 'function', name: 'f', parameters: {} },
       { type: 'custom', name: 'g' },
+      // The agent performs the actions and sends the screenshots back itself.
+      { type: 'computer_use_preview', display_width: 1024, display_height: 768 },
     ]
     const background = { background: false, service_tier: 'flex', tools }
     expect((await post('/v1/responses', responses(background))).status).toBe(200)

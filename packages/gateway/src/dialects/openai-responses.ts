@@ -9,9 +9,17 @@ import { type Dialect, parseJson, positiveInt, record, type StreamReader } from 
 import { openaiUsage } from './openai-usage.js'
 import { refuseServerTools, refuseServiceTier, refuseUnless } from './unbounded-requests.js'
 
-// The tools the agent runs itself. Every other type (web_search*, file_search, mcp,
-// code_interpreter, image_generation, computer_use*...) is refused.
-const CLIENT_TOOLS = new Set(['function', 'custom', 'local_shell', 'apply_patch'])
+// The tools the agent runs itself (computer use: the agent performs the actions and sends
+// the screenshots back in its next request). Every other type (web_search*, file_search,
+// mcp, code_interpreter, image_generation...) is refused.
+const CLIENT_TOOLS = new Set([
+  'function',
+  'custom',
+  'local_shell',
+  'apply_patch',
+  'computer_use_preview',
+  'computer_use',
+])
 
 function outputText(response: Record<string, unknown> | undefined): string {
   let text = ''
