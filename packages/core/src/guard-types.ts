@@ -50,6 +50,11 @@ export interface ModelCallRequest extends BudgetScope {
   input: unknown
   /** The caller's own max output tokens, if set: it is never raised, only lowered. */
   maxOutputTokens?: number
+  /**
+   * The call produces no output tokens (embeddings): a model the price data prices for
+   * input only may serve it.
+   */
+  inputOnly?: boolean
 }
 
 /** Returned by `beforeModelCall`: the hold for this call. Pass it back to the other calls. */

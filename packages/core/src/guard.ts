@@ -144,7 +144,7 @@ class Guard implements AgentGuard {
     const access = this.#access
     const agent = (yield access.admit(request.runId)) as AgentRecord
     const modelRates = engine.prices.resolve(request.model, request.provider)
-    if (!modelRates) {
+    if (!modelRates || (modelRates.inputOnly && request.inputOnly !== true)) {
       const error = new UnknownModelPriceError(request.model, request.provider)
       return access.deny(agent.handle, 'unknown_price', error, { model: request.model })
     }

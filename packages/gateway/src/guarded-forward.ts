@@ -90,6 +90,8 @@ export async function forwardModelCall(request: ForwardRequest): Promise<Respons
     provider: dialect.provider,
     input: body,
     maxOutputTokens: dialect.requestedOutputTokens(body),
+    // Embeddings: a model priced for input only may serve them.
+    ...(dialect.inputOnly ? { inputOnly: true } : {}),
     // The agent hanging up stops the upstream request too.
     ...(request.clientSignal ? { signal: request.clientSignal } : {}),
   })

@@ -95,6 +95,19 @@ describe('the openai SDK through the gateway', () => {
     expect(models.data.map((model) => model.id)).toContain('gpt-4o')
   })
 
+  it('answers embeddings of a model the bundled price data prices for input only', async () => {
+    const key = await f.agent('bundled-embedder')
+    const result = await client(key).embeddings.create({
+      model: 'text-embedding-3-large',
+      input: 'x'.repeat(4_000),
+    })
+    expect(result.data).toHaveLength(1)
+    const spent = await f.spentMicros('bundled-embedder')
+    // Charged its input at the bundled $0.13 per million, never refused nor free.
+    expect(spent).toBeGreaterThan(0)
+    expect(spent).toBe(Math.ceil((result.usage.prompt_tokens * 0.13) / 1))
+  })
+
   it('clamps every output limit to what the budget pays for', async () => {
     const key = await f.agent('clamped', 0.02)
     // $0.02 at $10 per million output tokens pays for at most 2,000 of them.

@@ -69,9 +69,11 @@ export function genaiPriceLookup(
   const price = found.model_price
   const input = toRate(price.input_mtok)
   const text = toRate(price.output_mtok)
-  // A model without token prices (an image model, say) cannot be bounded per token.
-  if (input === undefined || text === undefined) return undefined
-  const output = higher(text, highest(price, MEDIA_OUTPUT))
+  // A model without token prices (an image model, say) cannot be bounded per token. One with
+  // an input price only (an embedding model) is priced for calls without output alone.
+  if (input === undefined) return undefined
+  const inputOnly = text === undefined
+  const output = higher(text ?? 0, highest(price, MEDIA_OUTPUT))
   const requests = price.requests_kcount
   const mediaInput = highest(price, MEDIA_INPUT)
   const mediaCacheRead = highest(price, MEDIA_CACHE_READ)
@@ -88,6 +90,7 @@ export function genaiPriceLookup(
     ...(mediaInput !== undefined && { mediaInput }),
     ...(mediaCacheRead !== undefined && { mediaCacheRead }),
     ...(longCacheWrite !== undefined && { longCacheWrite }),
+    ...(inputOnly && { inputOnly }),
   }
   return { rates, validUntil: priceValidUntil(found.model, at.getTime()) }
 }

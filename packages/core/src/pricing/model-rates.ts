@@ -32,6 +32,12 @@ export interface ModelRates {
    * that asks for a one-hour cache has every cache write priced at it.
    */
   readonly longCacheWrite?: Rate
+  /**
+   * The price data gives the model no output price (an embedding model): only a call that
+   * produces no output (`ModelCallRequest.inputOnly`) may use it; any other is refused, as
+   * for an unknown price (output is never priced at zero by omission).
+   */
+  readonly inputOnly?: true
 }
 
 /** What a request shows of a costlier input (`inputBound` finds it). */

@@ -4,7 +4,7 @@
 import { calcPrice, type ModelInfo } from '@pydantic/genai-prices'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { SpendingCapExceededError } from '../errors.js'
+import { SpendingCapExceededError, UnknownModelPriceError } from '../errors.js'
 import { createKillSwitch } from '../kill-switch.js'
 import { costOfUsage, DEFAULT_CONTEXT_WINDOW, inputBound, REQUEST_OVERHEAD_TOKENS } from './cost.js'
 import { genaiPriceLookup, priceValidUntil } from './genai-prices.js'
@@ -278,5 +278,23 @@ describe('tool calls are output', () => {
     // At least the arguments' 16 KB counted (one token per byte at most for an unknown
     // tokenizer), never the handful of tokens of the empty text.
     expect(settled.costUsd * 1e6).toBeGreaterThan(16_000)
+  })
+})
+
+describe('models priced for input only (embeddings)', () => {
+  it('serve a call that says it has no output, and only such a call', async () => {
+    const ks = createKillSwitch({ runaway: false })
+    const agent = await ks.agents.create({ handle: 'a', spendingCap: 1 })
+    const guard = ks.guard(agent.credential)
+    const model = { model: 'text-embedding-3-small', provider: 'openai', input: 'x'.repeat(1_000) }
+    // A chat call to it would be output priced at zero by omission: refused.
+    await expect(guard.beforeModelCall(model)).rejects.toBeInstanceOf(UnknownModelPriceError)
+    const ticket = await guard.beforeModelCall({ ...model, inputOnly: true, maxOutputTokens: 1 })
+    const settled = await guard.afterModelCall(ticket, {
+      usage: { inputTokens: 250_000, outputTokens: 0 },
+    })
+    expect(settled.costUsd * 1e6).toBe(
+      billed('text-embedding-3-small', 'openai', { input_tokens: 250_000 }, new Date()),
+    )
   })
 })

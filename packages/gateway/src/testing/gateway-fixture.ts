@@ -18,12 +18,18 @@ export const PRICES: Record<string, FakePrice> = {
   'gpt-4o': { input: 2.5, cacheRead: 1.25, output: 10 },
   'claude-sonnet-4-6': { input: 3, cacheRead: 0.3, cacheWrite: 3.75, output: 15 },
   'text-embedding-3-small': { input: 0.02, output: 0 },
+  // Priced by the bundled data only (input only, as for every embedding model there).
+  'text-embedding-3-large': { input: 0.13, output: 0 },
   'leaky-error': { input: 1, output: 1 },
 }
+
+/** Models the kill switch prices from its bundled data, not from the list above. */
+const BUNDLED = new Set(['text-embedding-3-large'])
 
 function modelPrices(): Record<string, ModelPrice> {
   const prices: Record<string, ModelPrice> = {}
   for (const [model, price] of Object.entries(PRICES)) {
+    if (BUNDLED.has(model)) continue
     prices[model] = {
       inputPerMTok: price.input,
       outputPerMTok: price.output,
