@@ -90,7 +90,10 @@ export class ClusterRouting {
     call.keys = [agentKey, `${agentKey}:cred`, `${agentKey}:created`]
   }
 
-  async indexAgent(record: NewAgentRecord): Promise<void> {
+  /** Its credential, then the agents index: each written as it is again when repeated. */
+  async indexAgent(
+    record: Pick<NewAgentRecord, 'handle' | 'credentialHash' | 'createdAt'>,
+  ): Promise<void> {
     const { client, keys } = this.#c
     await this.#c.call('index an agent', async () => {
       await client.set(keys.credential(record.credentialHash), record.handle)
@@ -121,15 +124,19 @@ export class ClusterRouting {
   /**
    * The revoke script writes the agent's slot only; the revocations index (read by
    * subscribers catching up) is written next, and the event published after it, so a
-   * subscriber that missed the event finds the revocation in the index. Returns the event.
+   * subscriber that missed the event finds the revocation in the index (revoked()).
    */
-  revokeCall(call: ScriptCall): string {
+  revokeCall(call: ScriptCall): void {
     call.keys[6] = `${call.keys[0]}:revoked`
-    const event = String(call.args[8])
     call.args[7] = `${call.keys[0]}:unheard`
-    return event
   }
 
+  /**
+   * Announces a revocation written on the agent's slot: indexed, then published. Idempotent
+   * (the index keeps its first entry, subscribers publish a revocation once), so it is run
+   * again by every later revoke of the agent: a revoke that failed here is finished by its
+   * retry.
+   */
   async revoked(handle: string, event: string): Promise<void> {
     await this.index(this.#c.keys.revocations, 'time', handle)
     const channel = this.#c.keys.channel

@@ -20,7 +20,7 @@ export class RedisEventFeed {
   readonly #emit: (event: StoreEvent) => void
   readonly #origin: string
   readonly #cluster: boolean
-  /** Revocations already published here, so a re-read publishes only the missed ones. */
+  /** Revocations already published here (once each, however often they are announced). */
   readonly #known = new Set<string>()
   #ready: Promise<void>
   #markReady: () => void = () => {}
@@ -67,9 +67,14 @@ export class RedisEventFeed {
     return this.#ready
   }
 
-  /** A revocation this process published itself: not to be published again on catch-up. */
-  remember(handle: string): void {
+  /**
+   * A revocation this process publishes itself: not to be published again (by a message or
+   * a catch-up). False when it was published here already.
+   */
+  remember(handle: string): boolean {
+    if (this.#known.has(handle)) return false
     this.#known.add(handle)
+    return true
   }
 
   stop(): void {
@@ -94,8 +99,12 @@ export class RedisEventFeed {
       return
     }
     const { origin, ...event } = parsed
-    if (event.type === 'revoked') this.#known.add(event.handle)
-    if (origin !== this.#origin) this.#emit(event as StoreEvent)
+    // This store's own events: its listeners heard them from it (revokeAgent remembers).
+    if (origin === this.#origin) return
+    // A revocation is final, and may be announced more than once (a repeated revoke on a
+    // cluster announces it again): published here once.
+    if (event.type === 'revoked' && !this.remember(event.handle)) return
+    this.#emit(event as StoreEvent)
   }
 
   #onClose = () => {

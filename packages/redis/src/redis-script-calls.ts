@@ -350,6 +350,8 @@ export function scriptCalls(context: ScriptCallContext) {
     },
     /** The header of the ledger scripts, for the cluster's own calls. */
     header,
+    /** An event as published on the channel (with this store's origin). */
+    event,
     approvals(now: number, status: string | undefined, ids: string[]): ScriptCall {
       return {
         name: 'killswitchApprovalsV2',

@@ -191,8 +191,22 @@ class RedisStore implements Store {
     const reply = (await this.#run('create an agent', call)) as LedgerReply
     if (reply[0] === 'ok') await this.#cluster?.indexAgent(record)
     if (reply[0] === 'invalid') throw invalidField(String(reply[1]), fieldOf(record, reply[1]))
-    if (reply[0] === 'exists') throw new AgentExistsError(record.handle)
+    if (reply[0] === 'exists') return this.#createdBefore(record)
     return toAgentRecord(reply[1])
+  }
+
+  /**
+   * A create that found the agent there already. On a cluster, a create is two steps (the
+   * agent in its slot, then its credential and the agents index): if the second failed, the
+   * create threw and the agent is in no index. Its retry (the same record: the same
+   * credential, cap, policy, creation time) finishes the indexing and answers the agent, as
+   * the first attempt would have; any other create of the handle is refused, as on one Redis.
+   */
+  async #createdBefore(record: NewAgentRecord): Promise<AgentRecord> {
+    const found = this.#cluster && (await this.getAgent(record.handle, record.createdAt))
+    if (!found || !sameCreation(found, record)) throw new AgentExistsError(record.handle)
+    await this.#cluster?.indexAgent(found)
+    return found
   }
 
   async getAgent(handle: string, now: number): Promise<AgentRecord | undefined> {
@@ -251,16 +265,28 @@ class RedisStore implements Store {
     audit?: AuditEntry,
   ): Promise<{ agent: AgentRecord; alreadyRevoked: boolean }> {
     const call = this.#calls.revoke(handle, reason, now, audit)
-    const event = this.#cluster?.revokeCall(call)
+    this.#cluster?.revokeCall(call)
     const reply = await this.#ledger('revoke an agent', handle, call, { now })
     if (reply[0] === 'not_found') throw new AgentNotFoundError(handle)
     const alreadyRevoked = reply[0] === 'already'
-    if (event !== undefined && !alreadyRevoked) await this.#cluster?.revoked(handle, event)
-    if (!alreadyRevoked) {
-      this.#feed?.remember(handle)
-      this.#publish({ type: 'revoked', handle, reason, at: now })
+    const agent = toAgentRecord(reply[1])
+    // The revocation as it was first written: a repeated revoke announces that one.
+    const revoked: StoreEvent = {
+      type: 'revoked',
+      handle,
+      reason: agent.revokedReason ?? reason,
+      at: agent.revokedAt ?? now,
     }
-    return { agent: toAgentRecord(reply[1]), alreadyRevoked }
+    // This process's listeners hear each revocation once (the feed remembers those heard),
+    // as soon as it is written: also when an earlier attempt wrote it and failed after.
+    if (this.#feed?.remember(handle) ?? !alreadyRevoked) this.#publish(revoked)
+    // On a cluster the announcement to other processes (the revocations index, then the
+    // event) is a step of its own after the script, which may have failed after the
+    // revocation was written (the revoke threw): so every revoke runs it, a repeated one
+    // too. Running it twice is harmless: the index keeps its first entry and subscribers
+    // publish a revocation once (redis-event-feed.ts). On one Redis the script did it all.
+    await this.#cluster?.revoked(handle, this.#calls.event(revoked))
+    return { agent, alreadyRevoked }
   }
 
   /**
@@ -766,6 +792,19 @@ class RedisStore implements Store {
       { cause: error },
     )
   }
+}
+
+/** The agent is the one this record created (as stored, so JSON fields compare as JSON). */
+function sameCreation(agent: AgentRecord, record: NewAgentRecord): boolean {
+  const json = (value: unknown) => JSON.stringify(value)
+  return (
+    agent.credentialHash === record.credentialHash &&
+    agent.capMicros === record.capMicros &&
+    agent.createdAt === record.createdAt &&
+    json(agent.policy) === json(record.policy) &&
+    json(agent.limits) === json(record.limits ?? []) &&
+    json(agent.budgets) === json(record.budgets ?? [])
+  )
 }
 
 /** The value of a field of a new agent, for the message of a refused one. */

@@ -126,6 +126,47 @@ export function approvalCases(context: SuiteContext): void {
     expect(expiries).toHaveLength(1)
   })
 
+  it('drops an expired grant on every read, audited once', async () => {
+    const store = await context.open()
+    // One agent per read: each read is the first to find its agent's grant expired.
+    const reads: [string, (handle: string, now: number) => Promise<unknown>][] = [
+      ['getAgent', (handle, now) => store.getAgent(handle, now)],
+      ['find', (handle, now) => store.findAgentByCredentialHash(`hash-of-${handle}`, now)],
+      [
+        'listAgents',
+        async (handle, now) => (await store.listAgents(now)).find((a) => a.handle === handle),
+      ],
+    ]
+    for (const [name, read] of reads) {
+      const handle = uniqueHandle(`grant-read-${name}`)
+      await store.createAgent(testAgentRecord(handle, 100))
+      await store.openApproval({
+        id: `${handle}-r`,
+        handle,
+        requestedMicros: 500,
+        reason: 'more',
+        ttlMs: 60_000,
+        now: 1_000,
+      })
+      await store.decideApproval({
+        id: `${handle}-r`,
+        status: 'approved',
+        by: 'ops',
+        grant: { amountMicros: 500, ttlMs: 1_000 },
+        now: 1_000,
+      })
+      expect(await read(handle, 1_999), name).toMatchObject({ grants: [{ expiresAt: 2_000 }] })
+      // Expired 3 s ago, and no write since: the read itself drops it.
+      expect(await read(handle, 5_000), name).toMatchObject({ handle, grants: [] })
+      expect(await read(handle, 6_000), name).toMatchObject({ handle, grants: [] })
+      const expiries = (await store.readAudit(handle)).filter(
+        (entry) => entry.data.event === 'grant_expired',
+      )
+      expect(expiries, name).toHaveLength(1)
+      expect(expiries[0]?.data).toMatchObject({ approvalId: `${handle}-r`, amount: 0.0005 })
+    }
+  })
+
   it('never approves a revoked agent back, and lets a request expire undecided', async () => {
     const store = await context.open()
     const handle = uniqueHandle('revoked-ask')

@@ -441,33 +441,47 @@ export class SqliteLedger implements LedgerStorage {
     return this.agent(record.handle) as AgentRecord
   }
 
-  /** A read: the agent as stored, and whether it has holds due to lapse (a write). */
+  /**
+   * A read: the agent as stored, and whether the sweep has work (a write): holds due to
+   * lapse, or grants expired (dropped and audited, as every store's reads do).
+   */
   peek(handle: string, now: number): { agent: AgentRecord | undefined; due: boolean } {
     checkTime('now', now)
     const agent = this.agent(handle)
     // The bound may be early (a renewed or ended hold): then the write finds nothing due
     // and tightens it. It is never late.
-    return { agent, due: agent !== undefined && (this.#current?.nextExpiry ?? 0) <= now }
+    const due =
+      agent !== undefined &&
+      ((this.#current?.nextExpiry ?? 0) <= now || hasExpiredGrant(agent, now))
+    return { agent, due }
   }
 
   handleOf(credentialHash: string): string | undefined {
     return (this.#sql.handleByHash.get(credentialHash) as { handle: string } | undefined)?.handle
   }
 
-  /** Every agent (one query), and whether any of them has holds due to lapse. */
+  /** Every agent (one query), and whether any of them has holds due or grants expired. */
   listAgents(now: number): { agents: AgentRecord[]; due: boolean } {
     checkTime('now', now)
     const agents = (this.#sql.agents.all() as unknown as AgentRow[]).map((row) =>
       toAgentRecord(row, this.#columns),
     )
-    return { agents, due: this.#sql.anyDueAtAll.get(now) !== undefined }
+    const due =
+      this.#sql.anyDueAtAll.get(now) !== undefined ||
+      agents.some((agent) => hasExpiredGrant(agent, now))
+    return { agents, due }
   }
 
-  /** Charges every agent's lapsed holds (a write). */
+  /** Charges every agent's lapsed holds and drops its expired grants (a write). */
   sweepAll(now: number): void {
-    for (const { handle } of this.#sql.dueHandles.all(now) as { handle: string }[]) {
-      ledger.sweep(this, handle, now)
+    const handles = new Set(
+      (this.#sql.dueHandles.all(now) as { handle: string }[]).map((row) => row.handle),
+    )
+    for (const row of this.#sql.grantHandles.all() as { handle: string; grants: string }[]) {
+      const grants = JSON.parse(row.grants) as { expiresAt: number }[]
+      if (grants.some((grant) => grant.expiresAt <= now)) handles.add(row.handle)
     }
+    for (const handle of handles) ledger.sweep(this, handle, now)
   }
 
   sweep(handle: string, now: number): AgentRecord | undefined {
@@ -654,6 +668,8 @@ const SQL = {
   // The agents' expiry bounds (one row each) stand in for an index over every live hold.
   anyDueAtAll: 'SELECT 1 AS due FROM agents WHERE next_expiry <= ? LIMIT 1',
   dueHandles: 'SELECT handle FROM agents WHERE next_expiry <= ?',
+  // Agents with grants (most have none): sweepAll drops the expired ones.
+  grantHandles: "SELECT handle, grants FROM agents WHERE grants <> '[]'",
   saveEndedHold: `INSERT INTO ended_holds (gen, handle, hold_id, amount_micros, expires_at, state,
       charged_micros, updated_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -709,3 +725,8 @@ const SQL = {
   activitySince: 'SELECT event FROM activity WHERE handle = ? AND seq > ? ORDER BY seq',
   mark: 'INSERT OR IGNORE INTO marks (handle, key) VALUES (?, ?)',
 } as const
+
+/** A grant past its expiry: the sweep drops it and audits grant_expired (ledger.ts sweep). */
+function hasExpiredGrant(agent: AgentRecord, now: number): boolean {
+  return agent.grants.some((grant) => grant.expiresAt <= now)
+}
