@@ -42,6 +42,7 @@ export function exitCodeFor(code: KillSwitchErrorCode): number {
     case 'agent_not_found':
       return EXIT_CODES.notFound
     case 'agent_exists':
+    case 'concurrent_update':
       return EXIT_CODES.conflict
     case 'store_unavailable':
       return EXIT_CODES.storeUnavailable

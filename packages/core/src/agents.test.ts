@@ -1,7 +1,15 @@
-import { describe, expect, it } from 'vitest'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
 import { DEFAULT_REVOKE_REASON } from './agents.js'
 import { AgentExistsError, AgentNotFoundError, InvalidConfigError } from './errors.js'
 import { createKillSwitch } from './kill-switch.js'
+import { memoryStore } from './stores/memory-store.js'
+import { sqliteStore } from './stores/sqlite-store.js'
+
+const root = mkdtempSync(join(tmpdir(), 'killswitch-agents-'))
+afterAll(() => rmSync(root, { recursive: true, force: true }))
 
 const expectInvalid = async (promise: Promise<unknown>, field: string) => {
   const error = await promise.then(
@@ -177,6 +185,40 @@ describe('agents API', () => {
     const revoked = await ks.agents.revoke('a', { reason: 'x'.repeat(600) })
     expect(revoked.revokedReason).toHaveLength(500)
     await expect(ks.agents.revoke('nobody')).rejects.toBeInstanceOf(AgentNotFoundError)
+  })
+
+  it('applies concurrent policy changes both: none undoes another made from an older read', async () => {
+    for (const store of [memoryStore(), sqliteStore(join(root, `race-${Date.now()}.db`))]) {
+      const ks = createKillSwitch({ store, runaway: false })
+      await ks.agents.create({ handle: 'payer', spendingCap: 10 })
+      await Promise.all([
+        ks.agents.update('payer', {
+          spendRules: { allowedPayees: ['0x1111111111111111111111111111111111111111'] },
+        }),
+        ks.agents.update('payer', { approvals: { enabled: true, waitMs: 0 } }),
+        ks.agents.update('payer', { spendingCap: 20 }),
+      ])
+      const agent = await ks.agents.get('payer')
+      expect(agent.spendRules?.allowedPayees).toEqual([
+        '0x1111111111111111111111111111111111111111',
+      ])
+      expect(agent.approvals).toMatchObject({ enabled: true })
+      expect(agent.spendingCap).toBe(20)
+      await Promise.all([
+        ks.agents.setAlert('payer', {
+          thresholdPct: 0.5,
+          webhookUrl: 'https://hooks.example.com/a',
+        }),
+        ks.agents.setAlert('payer', {
+          thresholdPct: 0.9,
+          webhookUrl: 'https://hooks.example.com/a',
+        }),
+      ])
+      const thresholds = (await ks.agents.get('payer')).alerts.map((rule) => rule.thresholdPct)
+      expect(thresholds.sort()).toEqual([0.5, 0.9])
+      await ks.close()
+      await store.close()
+    }
   })
 
   it('refuses bad kill switch options by name', () => {

@@ -1,5 +1,7 @@
 // The agents API: provision, cap, alert, revoke, inspect. Inputs are validated at this
 // boundary; everything below trusts the types.
+
+import type { z } from 'zod'
 import { type AgentSnapshot, toSnapshot } from './agent-snapshot.js'
 import { redactWebhookUrl } from './alerts/webhook-url.js'
 import type { AuditEntry } from './audit.js'
@@ -13,7 +15,7 @@ import {
 } from './config.js'
 import { generateCredential, hashCredential } from './credentials.js'
 import { type Engine, storeCall } from './engine.js'
-import { AgentNotFoundError, InvalidConfigError } from './errors.js'
+import { AgentNotFoundError, ConcurrentUpdateError, InvalidConfigError } from './errors.js'
 import { toMicros, toUsd } from './money.js'
 import type { AgentPolicy, AlertRule } from './policy.js'
 import type { RunawayConfig } from './runaway/config.js'
@@ -90,6 +92,15 @@ const entry = (
   data,
 })
 
+type UpdateInput = z.output<typeof updateAgentSchema>
+type AlertRuleInput = z.output<typeof alertRuleSchema>
+
+/**
+ * Tries of a policy change while other updates of the agent keep landing first: each try
+ * reads afresh. Past this, ConcurrentUpdateError (nothing written) reaches the caller.
+ */
+const POLICY_WRITE_ATTEMPTS = 8
+
 /** The audit log's reason for a revocation given without one. */
 export const DEFAULT_REVOKE_REASON = 'revoked by operator (no reason given)'
 
@@ -149,6 +160,126 @@ export function createAgentsApi(engine: Engine): AgentsApi {
     return agent
   }
 
+  /**
+   * Runs `write` on the agent as read, and again on a fresh read when another update of its
+   * policy landed in between (ConcurrentUpdateError): two updates at once both apply, never
+   * one undoing the other with a policy made from what it read before.
+   */
+  const fromFresh = async <T>(handle: string, write: (current: AgentRecord) => Promise<T>) => {
+    for (let attempt = 1; ; attempt++) {
+      const current = await load(handle)
+      try {
+        return await write(current)
+      } catch (error) {
+        if (!(error instanceof ConcurrentUpdateError) || attempt >= POLICY_WRITE_ATTEMPTS) {
+          throw error
+        }
+      }
+    }
+  }
+
+  /** An update as parsed, written over the agent as read (`fromFresh` retries it). */
+  const applyUpdate = async (current: AgentRecord, parsed: UpdateInput) => {
+    const now = engine.now()
+    const capMicros = parsed.spendingCap === undefined ? undefined : toMicros(parsed.spendingCap)
+    const policy =
+      parsed.runaway === undefined &&
+      parsed.approvals === undefined &&
+      parsed.spendRules === undefined
+        ? undefined
+        : {
+            ...current.policy,
+            ...(parsed.runaway === undefined ? {} : { runaway: parsed.runaway }),
+            ...(parsed.approvals === undefined ? {} : { approvals: parsed.approvals }),
+            ...(parsed.spendRules === undefined ? {} : { spendRules: parsed.spendRules }),
+          }
+    const limits = parsed.limits === undefined ? undefined : toLimitRecords(parsed.limits)
+    const summary = [
+      capMicros === undefined
+        ? undefined
+        : `cap $${toUsd(current.capMicros)} -> $${toUsd(capMicros)}`,
+      parsed.runaway === undefined ? undefined : 'runaway settings changed',
+      parsed.approvals === undefined
+        ? undefined
+        : `approvals ${parsed.approvals.enabled ? `on (wait ${parsed.approvals.waitMs} ms)` : 'off'}`,
+      parsed.spendRules === undefined ? undefined : 'spend rules changed',
+      limits === undefined
+        ? undefined
+        : `limits ${parsed.limits?.map((limit) => `$${limit.amount}/${limit.per}`).join(', ') || 'none'}`,
+      parsed.budgets === undefined ? undefined : `budgets ${parsed.budgets.join(', ') || 'none'}`,
+    ]
+      .filter(Boolean)
+      .join('; ')
+    const updated = await call(() =>
+      store.updateAgent(
+        current.handle,
+        {
+          capMicros,
+          policy,
+          ...(policy && { policyFrom: JSON.stringify(current.policy) }),
+          limits,
+          budgets: parsed.budgets,
+        },
+        now,
+        entry(
+          current.handle,
+          capMicros === undefined ? 'policy_changed' : 'cap_changed',
+          now,
+          summary || 'no change',
+          {
+            ...(capMicros === undefined
+              ? {}
+              : { from: toUsd(current.capMicros), to: toUsd(capMicros) }),
+            ...(parsed.runaway === undefined ? {} : { runaway: parsed.runaway }),
+            ...(parsed.approvals === undefined ? {} : { approvals: parsed.approvals }),
+            ...(parsed.spendRules === undefined ? {} : { spendRules: parsed.spendRules }),
+            ...(parsed.limits === undefined ? {} : { limits: parsed.limits }),
+            ...(parsed.budgets === undefined ? {} : { budgets: parsed.budgets }),
+          },
+        ),
+      ),
+    )
+    if (capMicros !== undefined)
+      engine.events.emit('cap_changed', {
+        handle: current.handle,
+        from: toUsd(current.capMicros),
+        to: toUsd(capMicros),
+      })
+    return viewOne(updated)
+  }
+
+  /** One alert rule set, over the agent's rules as read (`fromFresh` retries it). */
+  const applyAlert = async (current: AgentRecord, parsed: AlertRuleInput) => {
+    const now = engine.now()
+    // One rule per (threshold, URL): setting it again replaces it (a new secret, say).
+    const alerts = current.policy.alerts.filter(
+      (existing) =>
+        !(
+          existing.thresholdPct === parsed.thresholdPct && existing.webhookUrl === parsed.webhookUrl
+        ),
+    )
+    alerts.push(parsed)
+    const updated = await call(() =>
+      store.updateAgent(
+        current.handle,
+        { policy: { ...current.policy, alerts }, policyFrom: JSON.stringify(current.policy) },
+        now,
+        entry(
+          current.handle,
+          'alert_set',
+          now,
+          `alert at ${parsed.thresholdPct * 100}% of the cap`,
+          {
+            thresholdPct: parsed.thresholdPct,
+            webhookUrl: redactWebhookUrl(parsed.webhookUrl),
+            signed: parsed.secret !== undefined,
+          },
+        ),
+      ),
+    )
+    return viewOne(updated)
+  }
+
   return {
     async create(input) {
       const parsed = parseInput(createAgentSchema, input, 'agents.create')
@@ -201,101 +332,12 @@ export function createAgentsApi(engine: Engine): AgentsApi {
 
     async update(handle, input) {
       const parsed = parseInput(updateAgentSchema, input, 'agents.update')
-      const current = await load(handle)
-      const now = engine.now()
-      const capMicros = parsed.spendingCap === undefined ? undefined : toMicros(parsed.spendingCap)
-      const policy =
-        parsed.runaway === undefined &&
-        parsed.approvals === undefined &&
-        parsed.spendRules === undefined
-          ? undefined
-          : {
-              ...current.policy,
-              ...(parsed.runaway === undefined ? {} : { runaway: parsed.runaway }),
-              ...(parsed.approvals === undefined ? {} : { approvals: parsed.approvals }),
-              ...(parsed.spendRules === undefined ? {} : { spendRules: parsed.spendRules }),
-            }
-      const limits = parsed.limits === undefined ? undefined : toLimitRecords(parsed.limits)
-      const summary = [
-        capMicros === undefined
-          ? undefined
-          : `cap $${toUsd(current.capMicros)} -> $${toUsd(capMicros)}`,
-        parsed.runaway === undefined ? undefined : 'runaway settings changed',
-        parsed.approvals === undefined
-          ? undefined
-          : `approvals ${parsed.approvals.enabled ? `on (wait ${parsed.approvals.waitMs} ms)` : 'off'}`,
-        parsed.spendRules === undefined ? undefined : 'spend rules changed',
-        limits === undefined
-          ? undefined
-          : `limits ${parsed.limits?.map((limit) => `$${limit.amount}/${limit.per}`).join(', ') || 'none'}`,
-        parsed.budgets === undefined ? undefined : `budgets ${parsed.budgets.join(', ') || 'none'}`,
-      ]
-        .filter(Boolean)
-        .join('; ')
-      const updated = await call(() =>
-        store.updateAgent(
-          current.handle,
-          { capMicros, policy, limits, budgets: parsed.budgets },
-          now,
-          entry(
-            current.handle,
-            capMicros === undefined ? 'policy_changed' : 'cap_changed',
-            now,
-            summary || 'no change',
-            {
-              ...(capMicros === undefined
-                ? {}
-                : { from: toUsd(current.capMicros), to: toUsd(capMicros) }),
-              ...(parsed.runaway === undefined ? {} : { runaway: parsed.runaway }),
-              ...(parsed.approvals === undefined ? {} : { approvals: parsed.approvals }),
-              ...(parsed.spendRules === undefined ? {} : { spendRules: parsed.spendRules }),
-              ...(parsed.limits === undefined ? {} : { limits: parsed.limits }),
-              ...(parsed.budgets === undefined ? {} : { budgets: parsed.budgets }),
-            },
-          ),
-        ),
-      )
-      if (capMicros !== undefined)
-        engine.events.emit('cap_changed', {
-          handle: current.handle,
-          from: toUsd(current.capMicros),
-          to: toUsd(capMicros),
-        })
-      return viewOne(updated)
+      return fromFresh(handle, (current) => applyUpdate(current, parsed))
     },
 
     async setAlert(handle, rule) {
       const parsed = parseInput(alertRuleSchema, rule, 'agents.setAlert')
-      const current = await load(handle)
-      const now = engine.now()
-      // One rule per (threshold, URL): setting it again replaces it (a new secret, say).
-      const alerts = current.policy.alerts.filter(
-        (existing) =>
-          !(
-            existing.thresholdPct === parsed.thresholdPct &&
-            existing.webhookUrl === parsed.webhookUrl
-          ),
-      )
-      alerts.push(parsed)
-      const updated = await call(() =>
-        store.updateAgent(
-          current.handle,
-          { policy: { ...current.policy, alerts } },
-          now,
-          entry(
-            current.handle,
-            'alert_set',
-            now,
-            `alert at ${parsed.thresholdPct * 100}% of the cap`,
-            {
-              thresholdPct: parsed.thresholdPct,
-              webhookUrl: redactWebhookUrl(parsed.webhookUrl),
-              signed: parsed.secret !== undefined,
-            },
-          ),
-        ),
-      )
-      return viewOne(updated)
+      return fromFresh(handle, (current) => applyAlert(current, parsed))
     },
 
     async revoke(handle, options) {

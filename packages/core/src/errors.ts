@@ -16,6 +16,7 @@ export type KillSwitchErrorCode =
   | 'invalid_config'
   | 'agent_not_found'
   | 'agent_exists'
+  | 'concurrent_update'
   | 'store_unavailable'
   | 'payment_refused'
   | 'spend_refused'
@@ -295,6 +296,29 @@ export class AgentExistsError extends KillSwitchError {
       `An agent with the handle "${handle}" exists already. Pick another handle.`,
     )
     this.name = 'AgentExistsError'
+    this.handle = handle
+  }
+}
+
+/**
+ * An agent's policy changed between reading it and writing a change to it: another update
+ * landed first, and this one, computed from the old policy, was not written (it would have
+ * undone the other). The agents API reads again and retries; this reaches a caller only
+ * after many updates of one agent at the same moment.
+ *
+ * @example
+ * if (error instanceof ConcurrentUpdateError) await ks.agents.update(error.handle, change)
+ */
+export class ConcurrentUpdateError extends KillSwitchError {
+  readonly handle: string
+
+  constructor(handle: string) {
+    super(
+      'concurrent_update',
+      409,
+      `Agent "${handle}" was changed by another update while this one was made: nothing was written. Try again.`,
+    )
+    this.name = 'ConcurrentUpdateError'
     this.handle = handle
   }
 }

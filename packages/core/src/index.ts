@@ -99,6 +99,7 @@ export {
   AgentRevokedError,
   ApprovalDeniedError,
   ApprovalRequiredError,
+  ConcurrentUpdateError,
   findKillSwitchError,
   InvalidConfigError,
   KillSwitchError,

@@ -258,6 +258,12 @@ export interface AuditPage {
 export interface AgentPatch {
   capMicros?: number
   policy?: AgentPolicy
+  /**
+   * The policy `policy` was made from, as JSON (`JSON.stringify` of the record read): the
+   * update is refused with ConcurrentUpdateError, writing nothing, when the stored policy is
+   * no longer it (another update landed in between and would be undone).
+   */
+  policyFrom?: string
   limits?: LimitRecord[]
   budgets?: string[]
 }

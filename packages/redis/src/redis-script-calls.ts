@@ -163,6 +163,7 @@ export function scriptCalls(context: ScriptCallContext) {
           keys.channel,
           event({ type: 'updated', handle }),
           keys.levelPrefix(handle),
+          patch.policyFrom ?? '',
         ],
       }
     },

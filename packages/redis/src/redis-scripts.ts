@@ -174,7 +174,8 @@ return {'released', record()}
 `
 
 // ARGV: header, capMicros or '', policy or '', limits or '', budgets or '' (JSON; an id
-// the client found malformed is false), audit, channel, event, prefix, ...buffered
+// the client found malformed is false), audit, channel, event, prefix, policyFrom or ''
+// (the policy JSON the new one was made from: ledger.ts's ConcurrentUpdateError), ...buffered
 const UPDATE_BODY = `
 ${AGENT_KEYS}
 PREFIX = ARGV[12]
@@ -189,9 +190,13 @@ if ARGV[8] ~= '' then
 end
 if bad_time(CALLER_NOW) then return {'invalid', 'now'} end
 local now = clock()
-push_buffered(13)
+push_buffered(14)
 if redis.call('EXISTS', K.agent) == 0 then trim_audit() return {'not_found'} end
 sweep(money(), now)
+if ARGV[13] ~= '' and redis.call('HGET', K.agent, 'policy') ~= ARGV[13] then
+  trim_audit()
+  return {'conflict'}
+end
 if ARGV[5] ~= '' then redis.call('HSET', K.agent, 'capMicros', ARGV[5]) end
 if ARGV[6] ~= '' then redis.call('HSET', K.agent, 'policy', ARGV[6]) end
 if ARGV[7] ~= '' then redis.call('HSET', K.agent, 'limits', ARGV[7]) end

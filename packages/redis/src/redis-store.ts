@@ -12,6 +12,7 @@ import {
   type AgentRecord,
   AgentRevokedError,
   type AuditEntry,
+  ConcurrentUpdateError,
   InvalidConfigError,
   KillSwitchError,
   type NewAgentRecord,
@@ -254,6 +255,7 @@ class RedisStore implements Store {
       ...Object.fromEntries((patch.budgets ?? []).map((id, i) => [`budgets.${i}`, id])),
     })
     if (reply[0] === 'not_found') throw new AgentNotFoundError(handle)
+    if (reply[0] === 'conflict') throw new ConcurrentUpdateError(handle)
     this.#publish({ type: 'updated', handle })
     return toAgentRecord(reply[1])
   }

@@ -1,6 +1,6 @@
 // Conformance cases for agents, revocation, events, audit, activity windows and marks.
 import { expect, it } from 'vitest'
-import { AgentExistsError, AgentNotFoundError } from '../errors.js'
+import { AgentExistsError, AgentNotFoundError, ConcurrentUpdateError } from '../errors.js'
 import type { ActivityEvent, ReserveResult, Store, StoreEvent } from '../store.js'
 import {
   entry,
@@ -115,6 +115,33 @@ export function agentCases(context: SuiteContext): void {
       await refusedField(() => store.findAgentByCredentialHash(`hash-of-${known}`, Number.NaN)),
     ).toBe('now')
     expect(await refusedField(() => store.listAgents(Number.NaN))).toBe('now')
+  })
+
+  it('refuses a policy made from one that changed since, writing nothing', async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('policy-race')
+    await store.createAgent(testAgentRecord(handle, 1_000_000))
+    const read = await store.getAgent(handle, 1_000)
+    if (!read) throw new Error('no agent')
+    const from = JSON.stringify(read.policy)
+    const rules = { ...read.policy, spendRules: { allowedPayees: ['0xabc'] } }
+    await store.updateAgent(handle, { policy: rules, policyFrom: from }, 2_000)
+    // Made from the policy before that update: it would undo the spend rules.
+    const stale = { ...read.policy, approvals: { enabled: true, waitMs: 0 } }
+    const error = await store
+      .updateAgent(handle, { policy: stale, policyFrom: from, capMicros: 5 }, 3_000)
+      .catch((caught: unknown) => caught)
+    expect(error).toBeInstanceOf(ConcurrentUpdateError)
+    expect(error).toMatchObject({ code: 'concurrent_update', handle })
+    const after = await store.getAgent(handle, 3_000)
+    expect(after?.policy).toEqual(rules)
+    expect(after?.capMicros).toBe(1_000_000)
+    expect(after?.updatedAt).toBe(2_000)
+    // Made from the policy as it is now: written.
+    const fresh = { ...rules, approvals: { enabled: true, waitMs: 0 } }
+    const current = JSON.stringify(after?.policy)
+    await store.updateAgent(handle, { policy: fresh, policyFrom: current }, 4_000)
+    expect((await store.getAgent(handle, 4_000))?.policy).toEqual(fresh)
   })
 
   it('refuses operations on unknown agents clearly', async () => {

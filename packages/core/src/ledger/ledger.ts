@@ -12,7 +12,7 @@
 // Invariant: spent + held <= cap after every reserve; settles and lapses may pass the cap
 // (the money is gone), and then nothing more is reserved.
 import type { AuditEntry } from '../audit.js'
-import { AgentNotFoundError, InvalidConfigError } from '../errors.js'
+import { AgentNotFoundError, ConcurrentUpdateError, InvalidConfigError } from '../errors.js'
 import type {
   AgentPatch,
   AgentRecord,
@@ -392,6 +392,10 @@ export function updateAgent(
   checkTime('now', now)
   const agent = sweep(storage, handle, now)
   if (!agent) throw new AgentNotFoundError(handle)
+  // A policy made from one that has changed since would undo that change: refused.
+  if (patch.policyFrom !== undefined && JSON.stringify(agent.policy) !== patch.policyFrom) {
+    throw new ConcurrentUpdateError(handle)
+  }
   const updated: AgentRecord = {
     ...agent,
     capMicros: patch.capMicros ?? agent.capMicros,
