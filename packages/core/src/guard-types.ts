@@ -187,6 +187,12 @@ export interface AgentGuard {
   /** Aborted when the agent is revoked, from any process: pass it to the provider call. */
   readonly signal: AbortSignal
   /**
+   * The max output tokens a call that sets none is held for and told
+   * (`createKillSwitch({ defaultMaxOutputTokens })`): an adapter whose provider adds tokens
+   * beside it (a thinking budget) sizes the call with it.
+   */
+  readonly defaultMaxOutputTokens: number
+  /**
    * Resolves the credential and returns the agent's handle. Throws AgentRevokedError if it
    * is revoked, RunawayDetectedError if its run was stopped and, with `requireBudget`,
    * SpendingCapExceededError when nothing is left at its tightest level (its cap with live

@@ -106,6 +106,15 @@ class Guard implements AgentGuard {
     return this.#access.signal
   }
 
+  /**
+   * The max output tokens a call that sets none is held for and told
+   * (`createKillSwitch({ defaultMaxOutputTokens })`, 4096 by default): an adapter whose
+   * provider adds tokens beside it (a thinking budget) sizes the call with it.
+   */
+  get defaultMaxOutputTokens(): number {
+    return this.#engine.defaultMaxOutputTokens
+  }
+
   async check(options: { runId?: string; requireBudget?: boolean } = {}): Promise<string> {
     const access = this.#access
     const agent = await access.admit(options.runId)

@@ -5,7 +5,7 @@ import type { AdapterOptions, AgentGuard } from '@killswitch/core'
 import { adapterSetup, BUDGET_SCOPE_KEY, mergeBudgetScope } from '@killswitch/core'
 import { ToolMessage } from '@langchain/core/messages'
 import { createMiddleware, ToolInvocationError } from 'langchain'
-import { bindToCall, withMaxOutputTokens } from './model-binding.js'
+import { bindToCall, requestedOutputTokens, withMaxOutputTokens } from './model-binding.js'
 import { modelIdentity } from './model-identity.js'
 import { modelCallResult, modelInput } from './model-io.js'
 
@@ -40,8 +40,11 @@ export function killSwitchMiddleware(options: AdapterOptions): KillSwitchMiddlew
       await guard.check({ requireBudget: true })
     },
     wrapModelCall: async (request, handler) => {
+      const identity = await modelIdentity(request.model, naming)
       const call = await guard.startModelCall({
-        ...(await modelIdentity(request.model, naming)),
+        ...identity,
+        // What the provider would really allow: the model's kwargs can raise its limit.
+        maxOutputTokens: requestedOutputTokens(request.model, identity.maxOutputTokens),
         input: modelInput(request),
         ...scopeOf(request.runtime),
         signal: request.runtime?.signal,

@@ -14,10 +14,19 @@ import {
 import { deltaText } from './model-io.js'
 
 type Clampable = { maxTokens?: unknown; lc_kwargs: object; constructor: new (f: object) => unknown }
+type Fields = Record<string, unknown>
 
 type Handler = Required<Pick<BaseCallbackHandler, `handle${string}` & keyof BaseCallbackHandler>>
 /** The arguments LangChain passes to a callback handler's method `K`. */
 export type Args<K extends keyof Handler> = Parameters<Handler[K]>
+
+/**
+ * Where a chat model's own settings pass API fields through (ChatOpenAI's `modelKwargs`,
+ * ChatAnthropic's `invocationKwargs`): spread into the request after `max_tokens`, so their
+ * limits (and a `thinking.budget_tokens`) are limits of the call too.
+ */
+const KWARGS = ['modelKwargs', 'invocationKwargs'] as const
+const LIMIT_KEYS = ['max_tokens', 'max_completion_tokens', 'max_output_tokens'] as const
 
 /**
  * Each model's last rebuild, kept while its limit stays the same (the usual case: a budget
@@ -26,20 +35,85 @@ export type Args<K extends keyof Handler> = Parameters<Handler[K]>
  */
 const rebuilt = new WeakMap<object, { maxOutputTokens: number; model: unknown }>()
 
-/** The model asking for at most `maxOutputTokens`; itself without a `maxTokens` setting. */
+/** A token count as a limit: positive and whole (rounded up); anything else is no limit. */
+function tokens(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0
+    ? Math.ceil(value)
+    : undefined
+}
+
+/** The model's own limits: `maxTokens` and those its kwargs send to the API. */
+function ownLimits(model: unknown): number[] {
+  const candidate = model as Partial<Clampable> | null
+  if (typeof candidate?.lc_kwargs !== 'object' || !('maxTokens' in candidate)) return []
+  const fields = candidate.lc_kwargs as Fields
+  const limits = [tokens(candidate.maxTokens)]
+  for (const bag of KWARGS) {
+    const kwargs = fields[bag] as Fields | undefined
+    for (const key of LIMIT_KEYS) limits.push(tokens(kwargs?.[key]))
+  }
+  return limits.filter((limit): limit is number => limit !== undefined)
+}
+
+/**
+ * The most output tokens the model asks the provider for: what it reports (`reported`,
+ * its LangSmith `ls_max_tokens`), its `maxTokens` and the limits its kwargs pass through;
+ * undefined when it sets none (the core then uses its default).
+ */
+export function requestedOutputTokens(model: unknown, reported: number | undefined) {
+  const limits = ownLimits(model)
+  if (reported !== undefined) limits.push(reported)
+  return limits.length > 0 ? Math.max(...limits) : undefined
+}
+
+/**
+ * The model asking for at most `maxOutputTokens`, its kwargs' limits and thinking budget
+ * included; itself when it asks for no more (or has no `maxTokens` setting).
+ */
 export function withMaxOutputTokens<T>(model: T, maxOutputTokens: number): T {
   const candidate = model as Partial<Clampable> | null
   if (typeof candidate?.lc_kwargs !== 'object' || !('maxTokens' in candidate)) return model
   const current = candidate.maxTokens
-  if (typeof current === 'number' && current > 0 && current <= maxOutputTokens) return model
+  const own = typeof current === 'number' && current > 0 && current <= maxOutputTokens
+  if (own && ownLimits(candidate).every((limit) => limit <= maxOutputTokens)) return model
   const last = rebuilt.get(candidate)
   if (last?.maxOutputTokens === maxOutputTokens) return last.model as T
-  const fields: Record<string, unknown> = { ...candidate.lc_kwargs, maxTokens: maxOutputTokens }
-  // ChatOpenAI prefers `maxCompletionTokens` over `maxTokens` when both are given.
-  if ('maxCompletionTokens' in fields) fields.maxCompletionTokens = maxOutputTokens
+  const fields = clampedFields(candidate.lc_kwargs as Fields, maxOutputTokens)
+  if (!own) {
+    fields.maxTokens = maxOutputTokens
+    // ChatOpenAI prefers `maxCompletionTokens` over `maxTokens` when both are given.
+    if ('maxCompletionTokens' in fields) fields.maxCompletionTokens = maxOutputTokens
+  }
   const clamped = new (candidate as Clampable).constructor(fields)
   rebuilt.set(candidate, { maxOutputTokens, model: clamped })
   return clamped as T
+}
+
+/**
+ * The model's fields with its kwargs' limits at most `max`, and every thinking budget below
+ * `max` (the API requires budget_tokens < max_tokens, thinking counted in max_tokens).
+ */
+function clampedFields(own: Fields, max: number): Fields {
+  const fields: Fields = { ...own }
+  const thinking = (value: unknown) => {
+    const budget = (value as Fields | null | undefined)?.budget_tokens
+    return typeof budget === 'number' && budget >= max
+      ? { ...(value as Fields), budget_tokens: Math.max(1, max - 1) }
+      : value
+  }
+  if (fields.thinking !== undefined) fields.thinking = thinking(fields.thinking)
+  for (const bag of KWARGS) {
+    const kwargs = fields[bag]
+    if (typeof kwargs !== 'object' || kwargs === null) continue
+    const next: Fields = { ...(kwargs as Fields) }
+    for (const key of LIMIT_KEYS) {
+      const limit = next[key]
+      if (typeof limit === 'number' && limit > max) next[key] = max
+    }
+    if (next.thinking !== undefined) next.thinking = thinking(next.thinking)
+    fields[bag] = next
+  }
+  return fields
 }
 
 /**

@@ -19,7 +19,7 @@ import {
   mergeBudgetScope,
   type ProviderLimits,
 } from '@killswitch/core'
-import { modelIdentity } from '@killswitch/vercel-ai'
+import { modelIdentity, outputLimit } from '@killswitch/vercel-ai'
 import type { Processor, ProcessorContext } from '@mastra/core/processors'
 import type { ChunkType } from '@mastra/core/stream'
 import { toTokenUsage } from './mastra-usage.js'
@@ -198,11 +198,13 @@ class Run {
   #send(model: LanguageModelV4, method: Method) {
     return async (options: LanguageModelV4CallOptions) => {
       let call: ModelCall
+      // The provider's real limit (provider options can raise it): the AI SDK adapter's.
+      const limit = outputLimit(options, model.provider, this.guard.defaultMaxOutputTokens)
       try {
         call = await this.guard.startModelCall({
           ...modelIdentity(model, this.naming),
           input: { prompt: options.prompt, tools: options.tools },
-          maxOutputTokens: options.maxOutputTokens,
+          maxOutputTokens: limit.requested,
           ...this.scope,
           ...(options.abortSignal && { signal: options.abortSignal }),
         })
@@ -214,7 +216,7 @@ class Run {
       }
       this.call = call
       const send = ({ maxOutputTokens, signal }: ProviderLimits) =>
-        method.call(model, { ...options, maxOutputTokens, abortSignal: signal })
+        method.call(model, { ...limit.params(maxOutputTokens), abortSignal: signal })
       return call.run(send).catch((error) => {
         throw notRetried(error)
       })

@@ -14,5 +14,6 @@ export {
   withKillSwitch,
 } from './kill-switch-middleware.js'
 export { type ModelIdentity, modelIdentity } from './model-identity.js'
+export { type OutputLimit, outputLimit } from './output-limit.js'
 export { streamPartReader } from './stream-guard.js'
 export { toTokenUsage } from './usage.js'

@@ -18,6 +18,7 @@ import {
 } from '@killswitch/core'
 import { wrapLanguageModel } from 'ai'
 import { modelIdentity } from './model-identity.js'
+import { type OutputLimit, outputLimit } from './output-limit.js'
 import { parseToolInput, streamPartReader } from './stream-guard.js'
 import { toTokenUsage } from './usage.js'
 
@@ -65,11 +66,12 @@ export function killSwitchMiddleware(
       `Invalid idleConsumerMs: a number of milliseconds > 0 (got ${String(idleConsumerMs)}).`,
     )
   }
-  const start = (params: LanguageModelV4CallOptions, model: LanguageModelV4) =>
+  const start = (params: LanguageModelV4CallOptions, model: LanguageModelV4, limit: OutputLimit) =>
     guard.startModelCall({
       ...modelIdentity(model, naming),
       input: { prompt: params.prompt, tools: params.tools }, // sized for the input bound
-      maxOutputTokens: params.maxOutputTokens,
+      // What the provider would really allow: provider options can raise it (output-limit.ts).
+      maxOutputTokens: limit.requested,
       // A call's `providerOptions.killswitch` over the options' scope.
       ...mergeBudgetScope(scope, params.providerOptions?.[BUDGET_SCOPE_KEY], SCOPE_FIELD),
       ...(params.abortSignal ? { signal: params.abortSignal } : {}),
@@ -80,8 +82,9 @@ export function killSwitchMiddleware(
     // The provider is called through `model`, not the `doGenerate` closure: that is bound to
     // the caller's params, and the clamp and stop signal exist only once the call is held.
     async wrapGenerate({ params, model }) {
-      const call = await start(params, model)
-      const result = await call.run((limits) => model.doGenerate(providerParams(params, limits)))
+      const limit = outputLimit(params, model.provider, guard.defaultMaxOutputTokens)
+      const call = await start(params, model, limit)
+      const result = await call.run((limits) => model.doGenerate(providerParams(limit, limits)))
       let text = ''
       const toolCalls: Array<{ name: string; args: unknown }> = []
       for (const part of result.content) {
@@ -97,8 +100,9 @@ export function killSwitchMiddleware(
     },
     async wrapStream({ params, model }) {
       try {
-        const call = await start(params, model)
-        const started = await call.run((limits) => model.doStream(providerParams(params, limits)))
+        const limit = outputLimit(params, model.provider, guard.defaultMaxOutputTokens)
+        const call = await start(params, model, limit)
+        const started = await call.run((limits) => model.doStream(providerParams(limit, limits)))
         const read = streamPartReader()
         return {
           ...started,
@@ -116,16 +120,16 @@ export function killSwitchMiddleware(
 
 const SCOPE_FIELD = `providerOptions.${BUDGET_SCOPE_KEY}`
 
-/** The params with the call's limit and stop signal, less our key (a gateway forwards all). */
+/** The params within the call's limit, with its stop signal, less our key (a gateway forwards all). */
 function providerParams(
-  params: LanguageModelV4CallOptions,
+  limit: OutputLimit,
   { maxOutputTokens, signal }: ProviderLimits,
 ): LanguageModelV4CallOptions {
+  const params = limit.params(maxOutputTokens)
   const { [BUDGET_SCOPE_KEY]: _scope, ...providerOptions } = params.providerOptions ?? {}
   return {
     ...params,
     ...(params.providerOptions ? { providerOptions } : {}),
-    maxOutputTokens,
     abortSignal: signal,
   }
 }

@@ -1,0 +1,236 @@
+// The provider's real output limit, translated both ways: what a call really asks for (the
+// core holds for it), and the call's params once the core's clamp is known. `maxOutputTokens`
+// is not the whole story: provider options raise the limit the provider sends past it.
+// - @ai-sdk/openai (chat): `openai.maxCompletionTokens` is sent as max_completion_tokens,
+//   which reasoning models obey instead of max_tokens (azure models read `azure` too).
+// - @ai-sdk/anthropic: an enabled thinking budget is sent ON TOP of maxOutputTokens
+//   (max_tokens = maxOutputTokens + budgetTokens, 1024 when unset); the `reasoning` call
+//   option on a budget-thinking model adds a budget the provider computes from the model's
+//   own max output, which the caller never sees; each `fallbacks[]` entry may carry its own
+//   wire `max_tokens` and `thinking.budget_tokens` for that attempt.
+// An unknown provider (a gateway, a router) is read every way: each of its options
+// namespaces as OpenAI's and as Anthropic's. No policy here: the core decides the clamp.
+import type { LanguageModelV4CallOptions } from '@ai-sdk/provider'
+
+type Params = LanguageModelV4CallOptions
+type Options = Record<string, unknown>
+
+/** What a call asks of the provider, and its params for a given clamp. */
+export interface OutputLimit {
+  /**
+   * The most output tokens (text, reasoning, thinking) the provider would be told to allow,
+   * for `guard.startModelCall`; undefined when the call sets no bound of its own (the core
+   * then uses its default) or when the provider computes part of it out of sight.
+   */
+  readonly requested: number | undefined
+  /**
+   * The params with the provider's real output limit at most `maxOutputTokens` (the core's
+   * clamp, at least 1). A clamp not below `requested` keeps the caller's params.
+   */
+  params(maxOutputTokens: number): Params
+}
+
+/**
+ * The output limit of a call to the model of `provider` (`model.provider`, e.g.
+ * `openai.chat`, `anthropic.messages`).
+ *
+ * @example
+ * const limit = outputLimit(params, model.provider, guard.defaultMaxOutputTokens)
+ * const call = await guard.startModelCall({ ...identity, maxOutputTokens: limit.requested })
+ * await call.run(({ maxOutputTokens }) => model.doGenerate(limit.params(maxOutputTokens)))
+ */
+export function outputLimit(
+  params: Params,
+  provider: string | undefined,
+  defaultMaxOutputTokens?: number,
+): OutputLimit {
+  const readers = readersOf(params, provider)
+  const base = Number.isInteger(params.maxOutputTokens) ? tokens(params.maxOutputTokens) : undefined
+  // A reader's primary limit: undefined when its text part, or its budget, is not known.
+  let primary: number | undefined = base
+  let known = true
+  // The text part sent beside a thinking budget when the call sets none: the core's default
+  // (without the kill switch, the provider would send the model's maximum beside it).
+  let text = base
+  const fallbacks: number[] = []
+  for (const reader of readers) {
+    const options = reader.options
+    if (reader.openai) {
+      const completion = tokens(options.maxCompletionTokens)
+      if (completion !== undefined) primary = Math.max(primary ?? 0, completion)
+    }
+    if (reader.anthropic) {
+      const budget = thinkingBudget(options.thinking)
+      if (budget !== undefined) {
+        text ??= defaultMaxOutputTokens
+        if (text === undefined) known = false
+        else primary = Math.max(primary ?? 0, text + budget)
+      }
+      if (reader.reasoning && computesBudget(params, options)) known = false
+      for (const fallback of fallbackEntries(options.fallbacks)) {
+        const max = tokens(fallback.max_tokens)
+        if (max !== undefined) fallbacks.push(max)
+      }
+    }
+  }
+  const requested =
+    base === undefined && params.maxOutputTokens !== undefined
+      ? params.maxOutputTokens // not a token count: the core refuses it (InvalidConfigError)
+      : known && primary !== undefined
+        ? Math.max(primary, ...fallbacks)
+        : undefined
+  return {
+    requested,
+    params(maxOutputTokens) {
+      // Asked no more than the clamp: sent as asked. `maxOutputTokens` is set even when the
+      // provider reads another limit, so that a provider reading none is bounded too.
+      if (requested !== undefined && maxOutputTokens >= requested) {
+        return { ...params, maxOutputTokens: params.maxOutputTokens ?? text ?? maxOutputTokens }
+      }
+      return clamped(params, readers, maxOutputTokens)
+    },
+  }
+}
+
+/** One way a provider reads the call's options. */
+interface Reader {
+  /** The namespaces it reads, merged in order (a later one's fields win). */
+  namespaces: string[]
+  options: Options
+  openai: boolean
+  anthropic: boolean
+  /** It turns the `reasoning` call option into an Anthropic thinking budget. */
+  reasoning: boolean
+}
+
+function readersOf(params: Params, provider = ''): Reader[] {
+  const all = params.providerOptions ?? {}
+  const reader = (namespaces: string[], kind: 'openai' | 'anthropic' | 'any'): Reader => ({
+    namespaces,
+    options: Object.assign({}, ...namespaces.map((name) => all[name] ?? {})) as Options,
+    openai: kind !== 'anthropic',
+    anthropic: kind !== 'openai',
+    reasoning: kind === 'anthropic',
+  })
+  const name = provider.toLowerCase()
+  const prefix = provider.split('.')[0] ?? provider
+  // @ai-sdk/anthropic reads `anthropic`, then the provider's own name (vertex, bedrock...).
+  if (name.includes('anthropic')) {
+    const own = prefix === 'googleVertex' ? [prefix, 'vertex'] : [prefix]
+    return [reader([...new Set(['anthropic', ...own])], 'anthropic')]
+  }
+  if (name.includes('azure')) return [reader(['openai', 'azure'], 'openai')]
+  if (name.startsWith('openai')) return [reader(['openai'], 'openai')]
+  return Object.keys(all).map((namespace) => reader([namespace], 'any'))
+}
+
+/** The params with every limit a reader reads at most `max`: text and thinking share it. */
+function clamped(params: Params, readers: Reader[], max: number): Params {
+  const providerOptions: Record<string, Options> = { ...params.providerOptions }
+  let written = params.providerOptions !== undefined
+  let text = Math.min(tokens(params.maxOutputTokens) ?? max, max)
+  // Each namespace a reader reads is clamped alone: their merge is then clamped too.
+  const edit = (namespace: string, change: (options: Options) => Options) => {
+    const options = providerOptions[namespace]
+    if (options !== undefined) providerOptions[namespace] = change(options)
+  }
+  for (const reader of readers) {
+    for (const namespace of reader.namespaces) {
+      if (reader.openai) {
+        edit(namespace, (options) =>
+          typeof options.maxCompletionTokens === 'number' && options.maxCompletionTokens > max
+            ? { ...options, maxCompletionTokens: max }
+            : options,
+        )
+      }
+      if (reader.anthropic) {
+        edit(namespace, (options) => {
+          const budget = thinkingBudget(options.thinking)
+          let next = options
+          if (budget !== undefined) {
+            const kept = Math.min(budget, max - 1)
+            text = Math.min(text, max - kept)
+            next = { ...next, thinking: { ...(options.thinking as Options), budgetTokens: kept } }
+          }
+          if (Array.isArray(options.fallbacks)) {
+            next = { ...next, fallbacks: options.fallbacks.map((entry) => fallback(entry, max)) }
+          }
+          return next
+        })
+      }
+    }
+    // The provider would compute a budget from the model's own max output: made explicit,
+    // a share of the clamp (the provider's shares of the model's max, at least 1024).
+    if (reader.reasoning && computesBudget(params, reader.options)) {
+      const share = REASONING_SHARES[params.reasoning as keyof typeof REASONING_SHARES] ?? 1
+      const budget = Math.min(max - 1, Math.max(1024, Math.round(max * share)))
+      text = Math.min(text, max - budget)
+      const anthropic = providerOptions.anthropic ?? {}
+      providerOptions.anthropic = {
+        ...anthropic,
+        thinking: { type: 'enabled', budgetTokens: budget },
+      }
+      written = true
+    }
+  }
+  return {
+    ...params,
+    ...(written ? { providerOptions: providerOptions as Params['providerOptions'] } : {}),
+    maxOutputTokens: text,
+  }
+}
+
+/** A fallback attempt's wire limits at most `max` (its budget kept below its max_tokens). */
+function fallback(entry: unknown, max: number): unknown {
+  if (typeof entry !== 'object' || entry === null) return entry
+  const attempt = entry as Options
+  let next = attempt
+  if (typeof attempt.max_tokens === 'number' && attempt.max_tokens > max) {
+    next = { ...next, max_tokens: max }
+  }
+  const thinking = attempt.thinking as Options | undefined
+  const limit = typeof next.max_tokens === 'number' ? next.max_tokens : max
+  if (typeof thinking?.budget_tokens === 'number' && thinking.budget_tokens >= limit) {
+    next = { ...next, thinking: { ...thinking, budget_tokens: Math.max(0, limit - 1) } }
+  }
+  return next
+}
+
+/**
+ * The budget @ai-sdk/anthropic adds to maxOutputTokens for this thinking setting: an
+ * enabled one's `budgetTokens` (1024 when unset); adaptive and disabled thinking add none.
+ */
+function thinkingBudget(thinking: unknown): number | undefined {
+  if (typeof thinking !== 'object' || thinking === null) return undefined
+  const { type, budgetTokens } = thinking as Options
+  if (type !== 'enabled') return undefined
+  return tokens(budgetTokens) ?? 1024
+}
+
+/**
+ * @ai-sdk/anthropic turns `reasoning` into thinking only when the options set neither
+ * thinking nor effort; 'none' adds no budget (disabled, between-tools or low effort).
+ */
+function computesBudget(params: Params, options: Options): boolean {
+  const reasoning = params.reasoning
+  return (
+    reasoning !== undefined &&
+    reasoning !== 'provider-default' &&
+    reasoning !== 'none' &&
+    options.thinking == null &&
+    options.effort == null
+  )
+}
+
+/** @ai-sdk/provider-utils' shares of a model's max output per reasoning level. */
+const REASONING_SHARES = { minimal: 0.02, low: 0.1, medium: 0.3, high: 0.6, xhigh: 0.9, max: 0.95 }
+
+const fallbackEntries = (value: unknown): Options[] =>
+  Array.isArray(value) ? value.filter((entry): entry is Options => typeof entry === 'object') : []
+
+/** A token count as a limit: positive and whole (rounded up); anything else is no limit. */
+function tokens(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0
+    ? Math.ceil(value)
+    : undefined
+}
