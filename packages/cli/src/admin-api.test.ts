@@ -105,6 +105,31 @@ describe('admin API: auth', () => {
     expect(() => createAdminApi({ killSwitch: ks, insecureNoAuth: true })).not.toThrow()
   })
 
+  it('refuses at startup a token holding whitespace, which could never authenticate', () => {
+    const refusal = (options: { token?: string; introspectionToken?: string }) => {
+      try {
+        createAdminApi({ killSwitch: ks, token: TOKEN, ...options })
+      } catch (error) {
+        return error as { code?: string; field?: string; message: string }
+      }
+      throw new Error(`accepted ${JSON.stringify(options)}`)
+    }
+    // `echo $TOKEN > file` then `--token "$(cat file)"` is fine; `< file` or a heredoc is not.
+    const newline = refusal({ token: `${TOKEN}\n` })
+    expect(newline).toMatchObject({ code: 'invalid_config', field: 'token' })
+    expect(newline.message).toMatch(/strip the trailing newline/)
+    expect(newline.message).not.toContain(TOKEN)
+    expect(refusal({ token: ` ${TOKEN}\r\n` })).toMatchObject({ field: 'token' })
+    const spaces = refusal({ token: 'correct horse battery staple' })
+    expect(spaces).toMatchObject({ code: 'invalid_config', field: 'token' })
+    expect(spaces.message).toMatch(/without spaces.*openssl rand -hex 32/)
+    expect(refusal({ token: `${TOKEN}\tx` })).toMatchObject({ field: 'token' })
+    expect(refusal({ introspectionToken: `${INTROSPECT_TOKEN}\n` })).toMatchObject({
+      code: 'invalid_config',
+      field: 'introspectionToken',
+    })
+  })
+
   it('serves without auth only on loopback, and only when asked', async () => {
     await expect(
       startAdminServer({ killSwitch: ks, port: 0, host: '0.0.0.0', insecureNoAuth: true }),
@@ -257,7 +282,6 @@ describe('admin API: agents', () => {
         { thresholdPct: 0.8, webhookUrl: 'https://x.example', secret: 'short' },
         'secret',
       ],
-      ['POST', '/v1/agents/alpha/revoke', { reason: 42 }, 'reason'],
       [
         'POST',
         '/v1/agents',
@@ -311,6 +335,107 @@ describe('admin API: agents', () => {
     const badLimit = await call('GET', '/v1/agents/alpha/audit?limit=-3')
     expect(badLimit).toMatchObject({ status: 400, json: { error: { field: 'limit' } } })
     expect((await ks.agents.get('alpha')).spendingCap).toBe(50)
+  })
+})
+
+describe('admin API: a revoke never refuses to fire for its body', () => {
+  const DEFAULT_REASON = 'revoked through the admin API'
+
+  async function revokeWith(
+    handle: string,
+    body: unknown,
+    options: { contentType?: string; raw?: string } = {},
+  ) {
+    await createAgent(handle, 5)
+    const response = await call('POST', `/v1/agents/${handle}/revoke`, body, options)
+    const agent = await ks.agents.get(handle)
+    const [last] = await ks.audit(handle, { limit: 1 })
+    return { response, agent, last }
+  }
+
+  it('passes a string reason on: the core cuts one too long', async () => {
+    const { response, agent, last } = await revokeWith('long', { reason: 'x'.repeat(501) })
+    expect(response.status).toBe(200)
+    expect(response.json).toMatchObject({ agent: { status: 'revoked' }, alreadyRevoked: false })
+    expect(agent.status).toBe('revoked')
+    expect(agent.revokedReason).toBe('x'.repeat(500))
+    expect(last?.type).toBe('revoked')
+  })
+
+  it('revokes with the default reason when the body gives none usable', async () => {
+    const cases: Array<[string, unknown, { contentType?: string; raw?: string }?]> = [
+      ['empty', { reason: '' }],
+      ['blank', { reason: '   ' }],
+      ['null', { reason: null }],
+      ['number', { reason: 42 }],
+      ['object', { reason: { text: 'x' } }],
+      ['array', []],
+      ['string-body', 'just a string'],
+      ['no-body', undefined],
+      ['not-json', undefined, { raw: '{nope', contentType: 'application/json' }],
+      ['huge', { reason: 'x', pad: 'y'.repeat(70_000) }],
+    ]
+    for (const [handle, body, options] of cases) {
+      const { response, agent, last } = await revokeWith(handle, body, options)
+      expect(response.status, handle).toBe(200)
+      expect(agent.status, handle).toBe('revoked')
+      expect(agent.revokedReason, handle).toBe(DEFAULT_REASON)
+      expect(last?.type, handle).toBe('revoked')
+      expect(last?.summary, handle).toContain(DEFAULT_REASON)
+    }
+  })
+
+  it('ignores extra fields and takes the reason', async () => {
+    const { response, agent } = await revokeWith('extra', { reason: 'looping', by: 'me' })
+    expect(response.status).toBe(200)
+    expect(agent).toMatchObject({ status: 'revoked', revokedReason: 'looping' })
+  })
+
+  it('reads the reason whatever the content type (curl -d sends a form type)', async () => {
+    const raw = '{"reason":"looping on the search tool"}'
+    for (const [handle, contentType] of [
+      ['form', 'application/x-www-form-urlencoded'],
+      ['plain', 'text/plain'],
+      ['none', ''],
+    ] as const) {
+      const { response, agent } = await revokeWith(
+        handle,
+        undefined,
+        contentType ? { raw, contentType } : { raw },
+      )
+      expect(response.status, handle).toBe(200)
+      expect(agent, handle).toMatchObject({
+        status: 'revoked',
+        revokedReason: 'looping on the search tool',
+      })
+    }
+    const { agent } = await revokeWith('form-field', undefined, {
+      raw: 'reason=budget+loop',
+      contentType: 'application/x-www-form-urlencoded',
+    })
+    expect(agent).toMatchObject({ status: 'revoked', revokedReason: 'budget loop' })
+  })
+
+  it('still refuses an unknown handle, a missing token and a cross-site request', async () => {
+    await createAgent('kept', 5)
+    const unknown = await call('POST', '/v1/agents/nobody/revoke', { reason: 'x' })
+    expect(unknown).toMatchObject({ status: 404, json: { error: { code: 'agent_not_found' } } })
+    const noToken = await call('POST', '/v1/agents/kept/revoke', undefined, {
+      token: null,
+      raw: 'x',
+    })
+    expect(noToken.status).toBe(401)
+    const crossSite = await fetch(`${server.url}/v1/agents/kept/revoke`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${TOKEN}`,
+        origin: 'https://evil.example',
+        'content-type': 'text/plain',
+      },
+      body: '{"reason":"csrf"}',
+    })
+    expect(crossSite.status).toBe(403)
+    expect((await ks.agents.get('kept')).status).toBe('active')
   })
 })
 

@@ -18,6 +18,7 @@ import { type ApprovalLinkRoutesOptions, mountApprovalLinks } from './approval-l
 import { mountConsole } from './console/console-routes.js'
 import { readBody } from './read-body.js'
 import { allowedHostSet, refuseCrossSite } from './request-origin.js'
+import { isRevokeRequest, readRevokeReason } from './revoke-reason.js'
 
 /** Options of `createAdminApi`. */
 export interface AdminApiOptions {
@@ -48,6 +49,8 @@ export interface AdminApiOptions {
 }
 
 const MIN_TOKEN_LENGTH = 16
+/** The audit log's reason for a revoke through the API that gave no usable one. */
+const DEFAULT_API_REVOKE_REASON = 'revoked through the admin API'
 
 const handleParam = z.string().min(1)
 const WINDOWS = ['minute', 'hour', 'day', 'week', 'month', 'lifetime'] as const
@@ -100,7 +103,6 @@ const setAlertBody = z.strictObject({
   format: z.enum(['json', 'slack', 'pagerduty']).optional(),
   routingKey: z.string().min(1).max(128).optional(),
 })
-const revokeBody = z.strictObject({ reason: z.string().min(1).max(500).optional() })
 const introspectBody = z.object({ token: z.string(), token_type_hint: z.string().optional() })
 
 const digest = (value: string) => createHash('sha256').update(value).digest()
@@ -117,6 +119,19 @@ function tokenMatcher(tokens: ReadonlyArray<string | undefined>): (given: string
 }
 
 function checkToken(value: string | undefined, field: string): void {
+  // A bearer token is one run of non-space characters: one holding whitespace (the trailing
+  // newline of `echo`, a pasted space) could never authenticate.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing them is the point
+  if (value !== undefined && /[\s\u0000-\u001f\u007f]/.test(value)) {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing them is the point
+    const atEdgesOnly = !/[\s\u0000-\u001f\u007f]/.test(value.trim())
+    throw new InvalidConfigError(
+      field,
+      atEdgesOnly
+        ? `The ${field} ends or starts with whitespace (a trailing newline from echo or a file?), which no "Authorization: Bearer" header can carry: strip the trailing newline (echo -n, or KILLSWITCH_ADMIN_TOKEN=$(cat token-file), which drops it).`
+        : `The ${field} contains whitespace or control characters, which no "Authorization: Bearer" header can carry: use a token without spaces, e.g. one from \`openssl rand -hex 32\`.`,
+    )
+  }
   if (value !== undefined && value.length < MIN_TOKEN_LENGTH) {
     throw new InvalidConfigError(
       field,
@@ -190,12 +205,13 @@ export function createAdminApi(options: AdminApiOptions): Hono {
     // Agent state and introspection answers change the moment an agent is revoked.
     c.header('Cache-Control', 'no-store')
   })
-  app.use(
-    '/v1/*',
-    bodyLimit({
-      maxSize: 64 * 1024,
-      onError: (c) => c.json(errorBody('invalid_config', 'The request body exceeds 64 KiB.'), 413),
-    }),
+  const limitBody = bodyLimit({
+    maxSize: 64 * 1024,
+    onError: (c) => c.json(errorBody('invalid_config', 'The request body exceeds 64 KiB.'), 413),
+  })
+  // A revoke's body is optional: one too big is ignored (no reason), never a 413.
+  app.use('/v1/*', (c, next) =>
+    isRevokeRequest(c.req.method, c.req.path) ? next() : limitBody(c, next),
   )
   // Before auth: a rebound or cross-site request is refused whatever token it carries.
   app.use('/v1/*', async (c, next) => {
@@ -254,11 +270,13 @@ export function createAdminApi(options: AdminApiOptions): Hono {
 
   app.post('/v1/agents/:handle/revoke', async (c) => {
     const handle = c.req.param('handle')
-    const body = revokeBody.parse(await readBody(c, 'json', { allowEmpty: true }))
+    // Read leniently: no body, a body that is not JSON, a reason that is not a usable string
+    // or extra fields revoke all the same, with the default reason (never a 400).
+    const reason = await readRevokeReason(c.req.raw)
     const before = await ks.agents.get(handle)
     const started = performance.now()
     const agent = await ks.agents.revoke(handle, {
-      reason: body.reason ?? 'revoked through the admin API',
+      reason: reason ?? DEFAULT_API_REVOKE_REASON,
     })
     const tookMs = Number((performance.now() - started).toFixed(3))
     return c.json({ agent, alreadyRevoked: before.status === 'revoked', tookMs })

@@ -5,6 +5,8 @@
 // Everything written goes through `redactCredentials`: an error that quotes a mistyped
 // argument, an audit summary or an access log line never shows a credential. The one
 // exception is `reveal`, for what a command exists to show once (a new credential).
+// Everything written, `reveal` included, goes through `terminalSafe` too: no control
+// character from stored text reaches the terminal raw.
 
 import { type AllowPrivateWebhooks, createKillSwitch, redactCredentials } from '@killswitch/core'
 import type { Command } from 'commander'
@@ -14,7 +16,9 @@ import {
   createTerminalStyle,
   type OutputStream,
   shouldUseColour,
+  styleMarker,
   type TerminalStyle,
+  terminalSafe,
 } from './terminal-style.js'
 
 /** An open kill switch and how to close it. */
@@ -49,9 +53,11 @@ export interface CliContext {
   style(command: Command): TerminalStyle
   /** Style for stderr. */
   errStyle(command: Command): TerminalStyle
-  /** Writes to stdout, credentials redacted. */
+  /** A style (colours on or off) whose colours `out`, `err` and `reveal` let through. */
+  makeStyle(enabled: boolean): TerminalStyle
+  /** Writes to stdout, credentials redacted, control characters escaped (`terminalSafe`). */
   out(text: string): void
-  /** Writes to stderr, credentials redacted. */
+  /** Writes to stderr, credentials redacted, control characters escaped (`terminalSafe`). */
   err(text: string): void
   /** Writes to stdout unredacted: only for the credential a command shows once. */
   reveal(text: string): void
@@ -143,19 +149,24 @@ export function approvalLinksFromEnv(
 /** Builds the context for one run. */
 export function createCliContext(io: CliIo): CliContext {
   const full = { ...io, env: io.env ?? process.env, cwd: io.cwd ?? process.cwd() }
+  // Stored text (reasons, summaries, tool and model names) must never reach the terminal as
+  // control sequences: everything written is escaped, and only the colours made with this
+  // run's marker become real escape sequences (terminal-style.ts).
+  const marker = styleMarker()
+  const makeStyle = (enabled: boolean) => createTerminalStyle(enabled, marker)
+  const safe = (text: string) => terminalSafe(text, marker)
   const colour = (command: Command, stream: OutputStream) =>
-    createTerminalStyle(
-      command.optsWithGlobals().color !== false && shouldUseColour(stream, full.env),
-    )
+    makeStyle(command.optsWithGlobals().color !== false && shouldUseColour(stream, full.env))
   const privateWebhooks = (command: Command) =>
     allowedPrivateWebhooks(command.optsWithGlobals(), full.env)
   const context: CliContext = {
     io: full,
     style: (command) => colour(command, full.stdout),
     errStyle: (command) => colour(command, full.stderr),
-    out: (text) => void full.stdout.write(redactCredentials(text)),
-    err: (text) => void full.stderr.write(redactCredentials(text)),
-    reveal: (text) => void full.stdout.write(text),
+    makeStyle,
+    out: (text) => void full.stdout.write(safe(redactCredentials(text))),
+    err: (text) => void full.stderr.write(safe(redactCredentials(text))),
+    reveal: (text) => void full.stdout.write(safe(text)),
     storeSpec(command) {
       const flag = command.optsWithGlobals().store as string | undefined
       return parseStoreSpec(flag ?? full.env.KILLSWITCH_STORE, full.cwd)

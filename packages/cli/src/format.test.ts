@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest'
 import { csvCell, formatTable, formatUsd, spendBar } from './format.js'
-import { createTerminalStyle, shouldUseColour, visibleWidth } from './terminal-style.js'
+import {
+  createTerminalStyle,
+  escapeControls,
+  shouldUseColour,
+  styleMarker,
+  terminalSafe,
+  visibleWidth,
+} from './terminal-style.js'
 
 const plain = createTerminalStyle(false)
 
@@ -29,7 +36,9 @@ describe('format', () => {
   })
 
   it('aligns table columns by visible width, ignoring colour codes', () => {
-    const colour = createTerminalStyle(true)
+    // As the CLI styles: with its run's marker, which only terminalSafe turns into ESC.
+    const marker = styleMarker()
+    const colour = createTerminalStyle(true, marker)
     const table = formatTable(
       ['A', 'B'],
       [
@@ -42,6 +51,41 @@ describe('format', () => {
     expect(lines.map(visibleWidth)).toEqual([5, 5, 5, 0])
     expect(lines[1]?.endsWith('  1')).toBe(true)
     expect(lines[2]).toBe('y   2')
+    expect(terminalSafe(lines[1] ?? '', marker)).toBe('\u001b[31mxx\u001b[39m  1')
+  })
+
+  it('escapes control characters in cells: rows stay one line, columns aligned', () => {
+    const table = formatTable(
+      ['A', 'B'],
+      [
+        ['a\u001b[31m\nb\u009b', '1'],
+        ['y', '2'],
+      ],
+      plain,
+    )
+    expect(table).toBe(
+      'A                     B\na\\x1b[31m\\x0ab\\u009b  1\ny                     2\n',
+    )
+  })
+
+  it('shows control characters as escapes; only the marked styling becomes ESC', () => {
+    const evil = 'x\u001b]52;c;cm0=\u0007\r\u009b2J\u007f\ty\nz'
+    expect(escapeControls(evil)).toBe('x\\x1b]52;c;cm0=\\x07\\x0d\\u009b2J\\u007f\\x09y\\x0az')
+    expect(escapeControls(evil, { keepNewlines: true })).toContain('y\nz')
+    const marker = styleMarker()
+    const style = createTerminalStyle(true, marker)
+    const out = terminalSafe(`${style.red('revoked')} ${evil} \u001b[31m`, marker)
+    expect(out).toBe(
+      '\u001b[31mrevoked\u001b[39m x\\x1b]52;c;cm0=\\x07\\x0d\\u009b2J\\u007f\\x09y\nz \\x1b[31m',
+    )
+    // Another run's marker is just text.
+    expect(terminalSafe(createTerminalStyle(true, styleMarker()).red('r'), marker)).not.toContain(
+      '\u001b',
+    )
+    // C1 and DEL escapes keep JSON valid.
+    expect(JSON.parse(terminalSafe(JSON.stringify({ r: evil })))).toEqual({
+      r: evil.replaceAll('\u009b', '\u009b'),
+    })
   })
 
   it('quotes CSV cells and defuses formulas', () => {

@@ -2,7 +2,7 @@
 // so tests can assert exact output.
 
 import { formatUsd, spentPercent } from '@killswitch/core'
-import { type TerminalStyle, visibleWidth } from './terminal-style.js'
+import { escapeControls, type TerminalStyle, visibleWidth } from './terminal-style.js'
 
 // Money is shown by core's one formatter, so the CLI, the demo and the console agree.
 export { formatUsd }
@@ -31,16 +31,20 @@ export function spendBar(
 }
 
 /**
- * Lays out rows as columns separated by two spaces, the header in bold.
+ * Lays out rows as columns separated by two spaces, the header in bold. A cell's control
+ * characters (a newline, an ESC from stored text) are shown as escapes, so each row stays
+ * one line and the columns stay aligned; colours are kept only when made with a style
+ * marker (`createTerminalStyle(enabled, styleMarker())`, as the CLI's styles are).
  *
  * @example
  * formatTable(['HANDLE', 'STATUS'], [['a', 'active']], style)
  */
 export function formatTable(
   headers: readonly string[],
-  rows: ReadonlyArray<readonly string[]>,
+  given: ReadonlyArray<readonly string[]>,
   style: TerminalStyle,
 ): string {
+  const rows = given.map((row) => row.map((cell) => escapeControls(cell)))
   const widths = headers.map((header, column) =>
     Math.max(visibleWidth(header), ...rows.map((row) => visibleWidth(row[column] ?? ''))),
   )

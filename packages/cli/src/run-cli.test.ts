@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -362,6 +363,31 @@ describe('killswitch (the program)', () => {
     }
   })
 
+  it('gives the default state folder it creates a .gitignore that ignores state.db', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'killswitch-run-cli-'))
+    try {
+      const code = await runCli(['agents', 'create', 'kept', '--cap', '5'], {
+        stdout: buffer(),
+        stderr: buffer(),
+        env: {},
+        cwd,
+      })
+      expect(code).toBe(0)
+      const ignore = join(cwd, '.killswitch', '.gitignore')
+      expect(existsSync(ignore)).toBe(true)
+      // The same file core's sqliteStore writes in a folder it creates.
+      expect(readFileSync(ignore, 'utf8')).toBe('# Kill switch state: never commit it.\n*\n')
+      const git = (...args: string[]) => spawnSync('git', args, { cwd, encoding: 'utf8' })
+      if (git('init', '-q').status === 0) {
+        for (const file of ['.killswitch/state.db', '.killswitch/state.db-wal']) {
+          expect(git('check-ignore', '-q', file).status, file).toBe(0)
+        }
+      }
+    } finally {
+      rmSync(cwd, { recursive: true, force: true })
+    }
+  })
+
   it('refuses an unknown store spec with the forms it accepts', async () => {
     const stderr = buffer()
     const code = await runCli(['--store', 'postgres://x', 'agents', 'list'], {
@@ -371,6 +397,19 @@ describe('killswitch (the program)', () => {
     })
     expect(code).toBe(EXIT_CODES.usage)
     expect(stderr.text()).toMatch(/sqlite:PATH, redis:\/\//)
+  })
+
+  it('serve refuses an admin token with a trailing newline, naming token and the fix', async () => {
+    const withNewline = cliHarness({ KILLSWITCH_ADMIN_TOKEN: 'admin-token-0123456789abcdef\n' })
+    try {
+      const result = await withNewline.run(['serve', '--port', '0'])
+      expect(result.code).toBe(EXIT_CODES.usage)
+      expect(result.stderr).toMatch(/token/)
+      expect(result.stderr).toMatch(/strip the trailing newline/)
+      expect(result.stderr).not.toContain('admin-token-0123456789abcdef')
+    } finally {
+      await withNewline.ks.close()
+    }
   })
 
   it('serve refuses to start without a token, and --insecure-no-auth off loopback', async () => {

@@ -15,7 +15,7 @@ import { alertCommand, capCommand, revokeCommand } from './commands/manage-comma
 import { serveCommand } from './commands/serve-command.js'
 import { verifyCommand } from './commands/verify-command.js'
 import { CliError, EXIT_CODES, exitCodeFor } from './exit-codes.js'
-import { createTerminalStyle, shouldUseColour } from './terminal-style.js'
+import { shouldUseColour } from './terminal-style.js'
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string }
 
@@ -43,7 +43,7 @@ Exit codes:
  */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const context = createCliContext(io)
-  const errStyle = createTerminalStyle(
+  const errStyle = context.makeStyle(
     !argv.includes('--no-color') && shouldUseColour(context.io.stderr, context.io.env),
   )
 

@@ -2,7 +2,7 @@
 // `.killswitch/state.db` under the working directory, so that `agents create` in one shell
 // and `revoke` in another act on the same agents.
 
-import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { InvalidConfigError, memoryStore, type Store, sqliteStore } from '@killswitch/core'
 
@@ -67,13 +67,30 @@ export function describeStoreSpec(spec: StoreSpec): string {
 }
 
 /**
+ * What a state folder the CLI creates holds beside the database: the same `.gitignore` as
+ * core's `sqliteStore` writes in a folder it creates (core does not export it), so that
+ * `.killswitch/` is never committed.
+ */
+export const STATE_FOLDER_GITIGNORE = '# Kill switch state: never commit it.\n*\n'
+
+/**
  * The state holds webhook secrets and every agent's spend: what the CLI creates for it is
- * the owner's alone. A missing folder is made 0700, a missing database file 0600 (SQLite
- * gives its -wal and -shm files the database file's permissions). Existing ones are left
- * as the operator set them.
+ * the owner's alone. A missing folder is made 0700 with a `.gitignore` that ignores it all
+ * (core's store skips that for a folder that already exists, as this one then does), a
+ * missing database file 0600 (SQLite gives its -wal and -shm files the database file's
+ * permissions). Existing ones are left as the operator set them.
  */
 function prepareOwnerOnly(path: string): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
+  const folder = dirname(path)
+  if (!existsSync(folder)) {
+    mkdirSync(folder, { recursive: true, mode: 0o700 })
+    try {
+      // 'wx': never overwrite one the operator (or another process) wrote meanwhile.
+      writeFileSync(join(folder, '.gitignore'), STATE_FOLDER_GITIGNORE, { flag: 'wx' })
+    } catch {
+      // Already there, or not writable: a convenience, never a reason to fail a command.
+    }
+  }
   if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600))
 }
 

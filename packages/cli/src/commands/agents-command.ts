@@ -11,7 +11,7 @@ import type { CliContext } from '../cli-context.js'
 import { formatTable, formatUsd, spendBar } from '../format.js'
 import { describeLimit, limitsCell } from '../limit-format.js'
 import { collect, parseLimits, parseUsd } from '../parse-input.js'
-import type { TerminalStyle } from '../terminal-style.js'
+import { escapeControls, type TerminalStyle } from '../terminal-style.js'
 
 const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`
 
@@ -47,7 +47,8 @@ export function describeAgent(agent: AgentSnapshot, style: TerminalStyle): strin
   if (agent.revokedAt)
     rows.push([
       'revoked',
-      `${agent.revokedAt}${agent.revokedReason ? ` (${agent.revokedReason})` : ''}`,
+      // The reason may quote what an agent sent (a tool name): on its one line, escaped.
+      `${agent.revokedAt}${agent.revokedReason ? ` (${escapeControls(agent.revokedReason)})` : ''}`,
     ])
   for (const rule of agent.alerts) {
     rows.push([

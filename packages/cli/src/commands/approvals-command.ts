@@ -8,7 +8,7 @@ import type { ApprovalView } from '../admin-kill-switch.js'
 import type { CliContext } from '../cli-context.js'
 import { formatTable, formatUsd } from '../format.js'
 import { parseDurationMs, parseUsd } from '../parse-input.js'
-import type { TerminalStyle } from '../terminal-style.js'
+import { escapeControls, type TerminalStyle } from '../terminal-style.js'
 
 const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`
 const STATUSES = ['pending', 'approved', 'denied', 'expired'] as const
@@ -32,8 +32,8 @@ export function describeApproval(approval: ApprovalView, style: TerminalStyle): 
   const grant = approval.grant
     ? `: up to ${formatUsd(approval.grant.amount)} more until ${approval.grant.expiresAt}`
     : ''
-  const by = approval.decidedBy ? ` by ${approval.decidedBy}` : ''
-  const why = approval.decisionReason ? ` (${approval.decisionReason})` : ''
+  const by = approval.decidedBy ? ` by ${escapeControls(approval.decidedBy)}` : ''
+  const why = approval.decisionReason ? ` (${escapeControls(approval.decisionReason)})` : ''
   return `Approval ${style.bold(approval.id)} for ${approval.handle}: ${statusText(approval.status, style)}${by}${grant}${why}.\n`
 }
 

@@ -13,6 +13,7 @@ import { formatUsd } from '../format.js'
 import { limitText } from '../limit-format.js'
 import { collect, parseFraction } from '../parse-input.js'
 import { describeStoreSpec } from '../store-spec.js'
+import { escapeControls } from '../terminal-style.js'
 import { agentUpdateInput, type UpdateFlags } from './agents-command.js'
 
 /** Builds `killswitch cap`. */
@@ -185,7 +186,7 @@ export function revokeCommand(context: CliContext): Command {
       const { agent } = result
       if (result.already) {
         context.out(
-          `${style.bold(agent.handle)} was already revoked at ${agent.revokedAt} (${agent.revokedReason ?? 'no reason'}); nothing changed.\n`,
+          `${style.bold(agent.handle)} was already revoked at ${agent.revokedAt} (${escapeControls(agent.revokedReason ?? 'no reason')}); nothing changed.\n`,
         )
         return
       }
@@ -196,7 +197,7 @@ export function revokeCommand(context: CliContext): Command {
         )
       }
       context.out(
-        `${style.red('Revoked')} ${style.bold(agent.handle)} in ${result.tookMs.toFixed(1)} ms (reason: ${agent.revokedReason ?? options.reason}).\n` +
+        `${style.red('Revoked')} ${style.bold(agent.handle)} in ${result.tookMs.toFixed(1)} ms (reason: ${escapeControls(agent.revokedReason ?? options.reason)}).\n` +
           `Confirmed: the store (${describeStoreSpec(result.spec)}) reports it revoked since ${agent.revokedAt}; its credential is refused by every guard and by introspection, in-flight calls included.\n` +
           `It spent ${formatUsd(agent.spent)} of ${formatUsd(agent.spendingCap)}. See why and on what: killswitch audit ${agent.handle}\n`,
       )

@@ -127,6 +127,46 @@ describe('console routes', () => {
     expect((await ks.agents.get('a')).status).toBe('active')
   })
 
+  it('revokes whatever the body: a reason that is not usable means the default reason', async () => {
+    const { ks, request, signIn } = setup()
+    const cookie = await signIn()
+    const headers = { cookie, origin: ORIGIN }
+    const DEFAULT_REASON = 'revoked in the console (no reason given)'
+    const cases: Array<[string, RequestInit & { json?: unknown }, string]> = [
+      ['long', { json: { reason: 'x'.repeat(501) } }, 'x'.repeat(500)],
+      ['empty', { json: { reason: '' } }, DEFAULT_REASON],
+      ['null', { json: { reason: null } }, DEFAULT_REASON],
+      ['number', { json: { reason: 42 } }, DEFAULT_REASON],
+      ['extra', { json: { reason: 'r', by: 'me' } }, 'r'],
+      [
+        'form-type',
+        {
+          body: '{"reason":"looping"}',
+          headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' },
+        },
+        'looping',
+      ],
+      ['not-json', { body: '{nope', headers }, DEFAULT_REASON],
+      ['big', { json: { reason: 'x', pad: 'y'.repeat(20_000) } }, 'x'],
+      ['huge', { json: { reason: 'x', pad: 'y'.repeat(70_000) } }, DEFAULT_REASON],
+    ]
+    for (const [handle, init, reason] of cases) {
+      await ks.agents.create({ handle, spendingCap: 5 })
+      const response = await request(`/console/api/agents/${handle}/revoke`, {
+        method: 'POST',
+        headers,
+        ...init,
+      })
+      expect(response.status, handle).toBe(200)
+      expect(await ks.agents.get(handle), handle).toMatchObject({
+        status: 'revoked',
+        revokedReason: reason,
+      })
+      const [last] = await ks.audit(handle, { limit: 1 })
+      expect(last?.summary, handle).toContain(reason)
+    }
+  })
+
   it('pages agents server-side, filtered and ordered, with the CLI figures', async () => {
     const { ks, request, signIn } = setup()
     for (let i = 0; i < 120; i++) {

@@ -15,6 +15,7 @@ import { z } from 'zod'
 import type { AdminKillSwitch } from '../admin-kill-switch.js'
 import { readBody } from '../read-body.js'
 import { refuseCrossSite } from '../request-origin.js'
+import { isRevokeRequest, readRevokeReason } from '../revoke-reason.js'
 import { AgentWatch } from './agent-watch.js'
 import { pageRows, toConsoleRow } from './console-rows.js'
 import {
@@ -38,7 +39,6 @@ export interface ConsoleOptions {
 
 const MAX_PAGE_SIZE = 200
 const signInBody = z.strictObject({ token: z.string().min(1).max(1_000) })
-const revokeBody = z.strictObject({ reason: z.string().trim().max(500).optional() })
 const capBody = z.strictObject({ spendingCap: z.number() })
 const approveBody = z.strictObject({ amount: z.number(), ttlMs: z.number() })
 const denyBody = z.strictObject({ reason: z.string().trim().max(500).optional() })
@@ -117,16 +117,17 @@ export function mountConsole(app: Hono, options: ConsoleOptions): void {
 
   app.use('/', guard)
   app.use('/console/*', guard)
-  app.use(
-    '/console/*',
-    bodyLimit({
-      maxSize: 16 * 1024,
-      onError: (c) =>
-        c.json(
-          { error: { code: 'invalid_config', message: 'The request body exceeds 16 KiB.' } },
-          413,
-        ),
-    }),
+  const limitBody = bodyLimit({
+    maxSize: 16 * 1024,
+    onError: (c) =>
+      c.json(
+        { error: { code: 'invalid_config', message: 'The request body exceeds 16 KiB.' } },
+        413,
+      ),
+  })
+  // A revoke's body is optional: one too big is ignored (no reason), never a 413.
+  app.use('/console/*', (c, next) =>
+    isRevokeRequest(c.req.method, c.req.path) ? next() : limitBody(c, next),
   )
   app.use('/console/api/*', requireSession)
 
@@ -210,9 +211,11 @@ export function mountConsole(app: Hono, options: ConsoleOptions): void {
   })
 
   app.post('/console/api/agents/:handle/revoke', async (c) => {
-    const { reason } = revokeBody.parse(await readBody(c, 'json', { allowEmpty: true }))
+    // Read leniently: whatever the body, the agent is revoked (the default reason when it
+    // gives no usable one); only the handle, the session and the Origin checks refuse.
+    const reason = await readRevokeReason(c.req.raw)
     const agent = await ks.agents.revoke(c.req.param('handle'), {
-      reason: reason ? reason : 'revoked in the console (no reason given)',
+      reason: reason ?? 'revoked in the console (no reason given)',
     })
     void watch.poll().catch(() => {})
     return c.json({ agent: toConsoleRow(agent) })
