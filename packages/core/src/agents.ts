@@ -101,6 +101,15 @@ type AlertRuleInput = z.output<typeof alertRuleSchema>
  */
 const POLICY_WRITE_ATTEMPTS = 8
 
+/** The audit entry of an alert rule set (its webhook URL redacted, never its secret). */
+function alertSetEntry(handle: string, rule: AlertRule, now: number): AuditEntry {
+  return entry(handle, 'alert_set', now, `alert at ${rule.thresholdPct * 100}% of the cap`, {
+    thresholdPct: rule.thresholdPct,
+    webhookUrl: redactWebhookUrl(rule.webhookUrl),
+    signed: rule.secret !== undefined,
+  })
+}
+
 /** The audit log's reason for a revocation given without one. */
 export const DEFAULT_REVOKE_REASON = 'revoked by operator (no reason given)'
 
@@ -264,17 +273,7 @@ export function createAgentsApi(engine: Engine): AgentsApi {
         current.handle,
         { policy: { ...current.policy, alerts }, policyFrom: JSON.stringify(current.policy) },
         now,
-        entry(
-          current.handle,
-          'alert_set',
-          now,
-          `alert at ${parsed.thresholdPct * 100}% of the cap`,
-          {
-            thresholdPct: parsed.thresholdPct,
-            webhookUrl: redactWebhookUrl(parsed.webhookUrl),
-            signed: parsed.secret !== undefined,
-          },
-        ),
+        alertSetEntry(current.handle, parsed, now),
       ),
     )
     return viewOne(updated)
@@ -312,19 +311,7 @@ export function createAgentsApi(engine: Engine): AgentsApi {
         }),
       )
       for (const rule of policy.alerts) {
-        engine.audit(
-          entry(
-            record.handle,
-            'alert_set',
-            now,
-            `alert at ${rule.thresholdPct * 100}% of the cap`,
-            {
-              thresholdPct: rule.thresholdPct,
-              webhookUrl: redactWebhookUrl(rule.webhookUrl),
-              signed: rule.secret !== undefined,
-            },
-          ),
-        )
+        engine.audit(alertSetEntry(record.handle, rule, now))
       }
       engine.events.emit('created', { handle: record.handle, spendingCap: parsed.spendingCap })
       return { ...(await viewOne(record)), credential }
