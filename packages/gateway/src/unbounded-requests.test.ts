@@ -183,6 +183,12 @@ describe('requests whose cost no hold can bound', () => {
       'mcp_servers',
       /MCP server/,
     ],
+    [
+      'server-side fallbacks to another model',
+      { fallbacks: [{ model: 'claude-opus-4-1', max_tokens: 64_000 }] },
+      'fallbacks',
+      /another model/,
+    ],
   ])(
     'anthropic %s: 400 naming the field, nothing forwarded',
     async (_name, fields, param, message) => {
@@ -219,7 +225,7 @@ describe('requests whose cost no hold can bound', () => {
       { type: 'bash_20250124', name: 'bash' },
       { type: 'text_editor_20250728', name: 'str_replace_based_edit_tool' },
     ]
-    const allowed = messages({ tools: clientTools, mcp_servers: [] })
+    const allowed = messages({ tools: clientTools, mcp_servers: [], fallbacks: [] })
     expect((await post('/v1/messages', allowed, ANTHROPIC)).status).toBe(200)
     expect(forwarded[0]?.body.tools).toEqual(clientTools)
   })

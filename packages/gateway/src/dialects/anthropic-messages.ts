@@ -14,7 +14,7 @@ import {
   record,
   type StreamReader,
 } from './dialect.js'
-import { refuseMcpServers, refuseServerTools } from './unbounded-requests.js'
+import { refuseMcpServers, refuseServerTools, refuseUnless } from './unbounded-requests.js'
 
 interface AnthropicCounts {
   input?: number
@@ -93,6 +93,15 @@ export const anthropicMessages: Dialect = {
 
   refuseUnbounded(body) {
     refuseMcpServers(body)
+    // Server-side fallbacks retry on other models (priced apart) with limits of their own.
+    if (!(Array.isArray(body.fallbacks) && body.fallbacks.length === 0)) {
+      refuseUnless(
+        body,
+        'fallbacks',
+        [],
+        'a fallback attempt runs on another model, at its own price and with its own max_tokens, which the hold for this model does not bound. Retry on the other model from the agent instead.',
+      )
+    }
     refuseServerTools(
       body,
       clientRun,
