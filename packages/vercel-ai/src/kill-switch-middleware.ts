@@ -125,11 +125,12 @@ function providerParams(
   limit: OutputLimit,
   { maxOutputTokens, signal }: ProviderLimits,
 ): LanguageModelV4CallOptions {
+  // A fresh object (output-limit.ts builds one per clamp): completed in place, not copied.
   const params = limit.params(maxOutputTokens)
-  const { [BUDGET_SCOPE_KEY]: _scope, ...providerOptions } = params.providerOptions ?? {}
-  return {
-    ...params,
-    ...(params.providerOptions ? { providerOptions } : {}),
-    abortSignal: signal,
+  params.abortSignal = signal
+  if (params.providerOptions?.[BUDGET_SCOPE_KEY] !== undefined) {
+    const { [BUDGET_SCOPE_KEY]: _scope, ...providerOptions } = params.providerOptions
+    params.providerOptions = providerOptions
   }
+  return params
 }

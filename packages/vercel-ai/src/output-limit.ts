@@ -25,7 +25,8 @@ export interface OutputLimit {
   readonly requested: number | undefined
   /**
    * The params with the provider's real output limit at most `maxOutputTokens` (the core's
-   * clamp, at least 1). A clamp not below `requested` keeps the caller's params.
+   * clamp, at least 1). A clamp not below `requested` keeps the caller's params. A fresh
+   * object each time: the caller may complete it (its stop signal).
    */
   params(maxOutputTokens: number): Params
 }
@@ -44,6 +45,14 @@ export function outputLimit(
   provider: string | undefined,
   defaultMaxOutputTokens?: number,
 ): OutputLimit {
+  // Most calls: no provider options and no reasoning, so nothing raises the limit.
+  if (params.providerOptions === undefined && params.reasoning === undefined) {
+    return {
+      requested: params.maxOutputTokens,
+      // The clamp is never above a limit the caller set: it is the limit to send.
+      params: (maxOutputTokens) => ({ ...params, maxOutputTokens }),
+    }
+  }
   const readers = readersOf(params, provider)
   const base = Number.isInteger(params.maxOutputTokens) ? tokens(params.maxOutputTokens) : undefined
   // A reader's primary limit: undefined when its text part, or its budget, is not known.

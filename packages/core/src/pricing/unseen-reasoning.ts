@@ -15,5 +15,15 @@ const UNSEEN_REASONING =
  * reasonsUnseen('gpt-4o') // false
  */
 export function reasonsUnseen(model: string): boolean {
-  return UNSEEN_REASONING.test(model)
+  let unseen = known.get(model)
+  if (unseen === undefined) {
+    unseen = UNSEEN_REASONING.test(model)
+    // Model ids come from callers: bounded (past it, the pattern runs each time).
+    if (known.size < MODELS_KEPT) known.set(model, unseen)
+  }
+  return unseen
 }
+
+// Asked at the end of every call: a map lookup, not the pattern, once a model is known.
+const MODELS_KEPT = 1_000
+const known = new Map<string, boolean>()
