@@ -1,6 +1,7 @@
 // The official `@anthropic-ai/sdk`, unmodified, pointed at the gateway: only baseURL and
 // apiKey (the agent's ks_ credential) change.
 import Anthropic from '@anthropic-ai/sdk'
+import { toMicros } from '@killswitch/core'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { REPLY } from './testing/fake-wire.js'
 import {
@@ -107,6 +108,34 @@ describe('the Anthropic SDK through the gateway', () => {
       Anthropic.AuthenticationError,
     )
     expect(f.upstream.calls.length).toBe(calls)
+  })
+
+  it('a thinking stream cut without its final usage is charged its whole hold (thinking streams summarised)', async () => {
+    const key = await f.agent('claude-thinking-cut')
+    f.upstream.hang = true
+    try {
+      const thinking = { type: 'enabled' as const, budget_tokens: 2_000 }
+      const consume = async () => {
+        const stream = await client(key).messages.create({ ...request, thinking, stream: true })
+        for await (const event of stream) {
+          if (event.type !== 'content_block_delta') continue
+          await f.ks.agents.revoke('claude-thinking-cut', { reason: 'cut' })
+        }
+      }
+      await consume().catch(() => undefined)
+      await vi.waitFor(() => expect(f.upstream.calls.at(-1)?.aborted).toBe(true))
+      const audit = await f.ks.audit('claude-thinking-cut')
+      const hold = audit.find((entry) => entry.type === 'hold')?.data
+      const settled = audit.find((entry) => entry.type === 'settled')?.data
+      // What streamed is one word of its answer: what it thought is billed all the same, so
+      // the output is charged at its whole bound (the input at the usage message_start gave).
+      expect(settled).toMatchObject({ basis: 'counted' })
+      expect(settled?.outputTokens).toBe(hold?.outputCountBound ?? hold?.maxOutputTokens)
+      expect(await f.spentMicros('claude-thinking-cut')).toBeGreaterThan(toMicros(0.02))
+      expect((await f.ks.agents.get('claude-thinking-cut')).held).toBe(0)
+    } finally {
+      f.upstream.hang = false
+    }
   })
 
   it('cuts a stream in flight on revoke with a final error event, aborting the upstream request', async () => {

@@ -215,6 +215,8 @@ class Run {
         return { stream: new ReadableStream({ start: (stream) => stream.close() }) }
       }
       this.call = call
+      // Thinking billed in full but streamed summarised: what streams does not count it.
+      if (limit.hidesOutput) call.output({ uncounted: true })
       const send = ({ maxOutputTokens, signal }: ProviderLimits) =>
         method.call(model, { ...limit.params(maxOutputTokens), abortSignal: signal })
       return call.run(send).catch((error) => {

@@ -74,6 +74,21 @@ describe('killSwitchMiddleware: a consumer that stops reading', () => {
     await expectChargedForWhatWasProduced(run)
   })
 
+  it('a call whose thinking is billed but streamed summarised is charged its whole hold when cut', async () => {
+    const run = await setup(50)
+    const thinking = { type: 'enabled', budgetTokens: 2_000 }
+    const result = streamText({ ...run.options, providerOptions: { anthropic: { thinking } } })
+    await readThreeThenBreak(result.textStream)
+    expect(await run.provider.stopped()).toBe('aborted')
+    const settled = run.agent.nextSettlement()
+    if ((await run.agent.ledger()).held > 0) await settled
+    // What streamed is not what it thought: the output bound is charged, not three words.
+    const after = await run.agent.ledger()
+    expect(after.held).toBe(0)
+    expect(after.spent).toBe(run.holds()[0])
+    expect(after.spent).toBeGreaterThan(run.provider.billMicros())
+  })
+
   it('a consumer that reads to the end is never cut: settled at the provider bill exactly', async () => {
     const agent = await testAgent(10)
     const provider = billingProvider({ tokenEveryMs: 1, outputTokens: 300 })

@@ -66,8 +66,12 @@ export function killSwitchMiddleware(
       `Invalid idleConsumerMs: a number of milliseconds > 0 (got ${String(idleConsumerMs)}).`,
     )
   }
-  const start = (params: LanguageModelV4CallOptions, model: LanguageModelV4, limit: OutputLimit) =>
-    guard.startModelCall({
+  const start = async (
+    params: LanguageModelV4CallOptions,
+    model: LanguageModelV4,
+    limit: OutputLimit,
+  ) => {
+    const call = await guard.startModelCall({
       ...modelIdentity(model, naming),
       input: { prompt: params.prompt, tools: params.tools }, // sized for the input bound
       // What the provider would really allow: provider options can raise it (output-limit.ts).
@@ -76,6 +80,10 @@ export function killSwitchMiddleware(
       ...mergeBudgetScope(scope, params.providerOptions?.[BUDGET_SCOPE_KEY], SCOPE_FIELD),
       ...(params.abortSignal ? { signal: params.abortSignal } : {}),
     })
+    // Thinking billed in full but streamed summarised: what streams does not count it.
+    if (limit.hidesOutput) call.output({ uncounted: true })
+    return call
+  }
 
   return {
     specificationVersion: 'v4',

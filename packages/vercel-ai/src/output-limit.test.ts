@@ -83,6 +83,21 @@ describe('outputLimit', () => {
     expect(outputLimit(params, 'anthropic.messages').requested).toBeUndefined()
   })
 
+  it('says when the provider bills output it streams only summarised (thinking on)', () => {
+    const withThinking = (thinking: Thinking | undefined, reasoning?: Params['reasoning']) =>
+      outputLimit(
+        call({ providerOptions: { anthropic: { thinking } }, ...(reasoning && { reasoning }) }),
+        'anthropic.messages',
+        4_096,
+      ).hidesOutput
+    expect(withThinking({ type: 'enabled', budgetTokens: 2_000 })).toBe(true)
+    expect(withThinking({ type: 'adaptive' })).toBe(true)
+    expect(withThinking({ type: 'disabled' })).toBe(false)
+    expect(withThinking(undefined, 'high')).toBe(true)
+    expect(withThinking(undefined, 'none')).toBe(false)
+    expect(outputLimit(call({ maxOutputTokens: 10 }), 'openai.chat').hidesOutput).toBe(false)
+  })
+
   it('splits the clamp between thinking and text: budget min(B, M - 1), text M - budget', () => {
     const params = call({
       maxOutputTokens: 2_000,

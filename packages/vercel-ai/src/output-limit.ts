@@ -29,6 +29,12 @@ export interface OutputLimit {
    * object each time: the caller may complete it (its stop signal).
    */
   params(maxOutputTokens: number): Params
+  /**
+   * The provider bills output it does not stream in full: Anthropic's thinking (Claude 4
+   * streams a summary of it, and bills all of it). A call cut off without usage is then
+   * charged its output bound (the core's `OutputDelta.uncounted`), not what streamed.
+   */
+  readonly hidesOutput: boolean
 }
 
 /**
@@ -51,6 +57,7 @@ export function outputLimit(
       requested: params.maxOutputTokens,
       // The clamp is never above a limit the caller set: it is the limit to send.
       params: (maxOutputTokens) => ({ ...params, maxOutputTokens }),
+      hidesOutput: false,
     }
   }
   const readers = readersOf(params, provider)
@@ -61,6 +68,7 @@ export function outputLimit(
   // The text part sent beside a thinking budget when the call sets none: the core's default
   // (without the kill switch, the provider would send the model's maximum beside it).
   let text = base
+  let hidesOutput = false
   const fallbacks: number[] = []
   for (const reader of readers) {
     const options = reader.options
@@ -75,7 +83,9 @@ export function outputLimit(
         if (text === undefined) known = false
         else primary = Math.max(primary ?? 0, text + budget)
       }
-      if (reader.reasoning && computesBudget(params, options)) known = false
+      const thinks = reader.reasoning && computesBudget(params, options)
+      if (thinks) known = false
+      hidesOutput ||= thinks || thinkingOn(options.thinking)
       for (const fallback of fallbackEntries(options.fallbacks)) {
         const max = tokens(fallback.max_tokens)
         if (max !== undefined) fallbacks.push(max)
@@ -90,6 +100,7 @@ export function outputLimit(
         : undefined
   return {
     requested,
+    hidesOutput,
     params(maxOutputTokens) {
       // Asked no more than the clamp: sent as asked. `maxOutputTokens` is set even when the
       // provider reads another limit, so that a provider reading none is bounded too.
@@ -214,6 +225,12 @@ function thinkingBudget(thinking: unknown): number | undefined {
   const { type, budgetTokens } = thinking as Options
   if (type !== 'enabled') return undefined
   return tokens(budgetTokens) ?? 1024
+}
+
+/** Thinking that is on (enabled with a budget, or adaptive): billed, streamed summarised. */
+function thinkingOn(thinking: unknown): boolean {
+  const type = typeof thinking === 'object' && thinking !== null && (thinking as Options).type
+  return type === 'enabled' || type === 'adaptive'
 }
 
 /**

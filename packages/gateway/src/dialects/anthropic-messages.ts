@@ -50,7 +50,8 @@ function toUsage(counts: AnthropicCounts): TokenUsage {
     inputTokens: (counts.input ?? 0) + cacheRead + cacheWrite,
     cacheReadTokens: cacheRead,
     cacheWriteTokens: cacheWrite,
-    outputTokens: counts.output ?? 0,
+    // Unknown stays unknown: a stream cut before its message_delta has no output count.
+    ...(counts.output === undefined ? {} : { outputTokens: counts.output }),
   }
 }
 
@@ -131,9 +132,13 @@ export const anthropicMessages: Dialect = {
     return content.map((block) => blockText(record(block))).join('') || undefined
   },
 
-  streamReader(): StreamReader {
+  streamReader(body): StreamReader {
     const counts: AnthropicCounts = {}
     let reported = false
+    // Thinking is billed in full and streamed summarised (Claude 4): what streams does not
+    // count it, so a stream cut without usage is charged its output bound.
+    const type = record(body.thinking)?.type
+    const uncounted = type === 'enabled' || type === 'adaptive'
     return {
       read(event) {
         const data = parseJson(event.data)
@@ -142,6 +147,9 @@ export const anthropicMessages: Dialect = {
         switch (data.type) {
           case 'message_start':
             reported = readCounts(record(data.message)?.usage, counts) || reported
+            // Its output_tokens is a placeholder (1): the count comes with message_delta.
+            counts.output = undefined
+            if (uncounted) return { text, forward: true, uncounted }
             break
           case 'message_delta':
             reported = readCounts(data.usage, counts) || reported

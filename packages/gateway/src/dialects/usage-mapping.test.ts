@@ -61,6 +61,8 @@ describe('usage mapping', () => {
         message: { usage: { input_tokens: 30, cache_read_input_tokens: 5, output_tokens: 1 } },
       }),
     )
+    // message_start's output_tokens is a placeholder: cut here, the output is not known.
+    expect(reader.usage()).toEqual({ inputTokens: 35, cacheReadTokens: 5, cacheWriteTokens: 0 })
     expect(
       reader.read(
         event({ type: 'content_block_delta', delta: { type: 'thinking_delta', thinking: 'hmm' } }),
