@@ -77,6 +77,37 @@ describe('alerts: signed webhooks by default', () => {
     ])
   })
 
+  it('alerts a revocation once: again on a retry of a revoke that failed after its write, never twice', async () => {
+    received.length = 0
+    const inner = memoryStore()
+    let failAfterWrite = true
+    // A store whose revoke is written and then fails (a cluster's second step, say).
+    const store: typeof inner = {
+      ...inner,
+      async revokeAgent(...args) {
+        const result = await inner.revokeAgent(...args)
+        if (failAfterWrite) {
+          failAfterWrite = false
+          throw new Error('connection reset after the write')
+        }
+        return result
+      },
+    }
+    const ks = createKillSwitch({ store, allowPrivateWebhooks: ['127.0.0.1'] })
+    await ks.agents.create({ handle: 'retried', spendingCap: 1 })
+    await ks.agents.setAlert('retried', { thresholdPct: 0.9, webhookUrl: url })
+    await expect(ks.agents.revoke('retried', { reason: 'first try' })).rejects.toThrow()
+    await ks.agents.revoke('retried', { reason: 'retry' })
+    await ks.agents.revoke('retried', { reason: 'again' })
+    await ks.close()
+    const revoked = received
+      .map((item) => JSON.parse(item.body))
+      .filter((b) => b.type === 'revoked')
+    expect(revoked).toHaveLength(1)
+    // The first reason stands: the one the revocation was written with.
+    expect(revoked[0]).toMatchObject({ agent: 'retried', reason: 'first try' })
+  })
+
   it('tunes the default delivery: one attempt, the failure audited, nothing retried', async () => {
     const store = memoryStore()
     const ks = createKillSwitch({

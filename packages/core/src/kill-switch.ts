@@ -297,11 +297,13 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
           data: { reason, by, spent, spendingCap, held: toUsd(before.heldMicros) },
         }),
       )
-      if (!alreadyRevoked) {
-        // The store also publishes the event; aborting here too makes it synchronous locally.
-        abortAgent(handle, reason)
-        alerting.notifyRevoked(agent)
-      }
+      // The store also publishes the event; aborting here too makes it synchronous locally.
+      if (!alreadyRevoked) abortAgent(handle, reason)
+      // On-call hears of it once, from whichever revoke comes first to the mark: also a
+      // retry of one that failed after its write (that retry finds it already revoked).
+      // Unmarked (the store failed just now), the revoke that wrote it alerts.
+      const first = await store.markOnce(handle, 'revoked').catch(() => !alreadyRevoked)
+      if (first) alerting.notifyRevoked(agent)
       return agent
     },
     afterSpend: (agent) => alerting.afterSpend(agent),
