@@ -28,6 +28,11 @@ export interface Engine {
   controllerFor(credentialHash: string): AbortController
   /** Records which agent a credential belongs to, so a revocation event can abort it. */
   bindHandle(credentialHash: string, handle: string): void
+  /**
+   * A revocation learnt another way than its event (a lease renewal): aborts this process's
+   * guards of the agent, as the event would have.
+   */
+  noticeRevoked(handle: string, reason: string): void
   /** Revokes an agent everywhere (store, events, alerts). */
   revoke(handle: string, reason: string, by: 'operator' | 'runaway'): Promise<AgentRecord>
   /** Called after every settlement: fires threshold alerts (off the caller's path). */

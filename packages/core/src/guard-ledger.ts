@@ -10,7 +10,13 @@ import type { KillSwitchEvents } from './events.js'
 import { settlementOf } from './guard-tickets.js'
 import type { Settlement } from './guard-types.js'
 import { toUsd } from './money.js'
-import type { ActivityBatch, AgentRecord, ReserveRequest, ReserveResult } from './store.js'
+import type {
+  ActivityBatch,
+  AgentRecord,
+  RenewResult,
+  ReserveRequest,
+  ReserveResult,
+} from './store.js'
 
 export function auditEntry(
   handle: string,
@@ -190,7 +196,7 @@ export function releaseFunds(
 export async function renewHold(
   engine: Engine,
   renew: { handle: string; holdId: string; ttlMs?: number },
-): Promise<boolean> {
+): Promise<RenewResult> {
   const now = engine.now()
   const result = await storeCall(engine.store, () =>
     engine.store.renew({
@@ -200,5 +206,5 @@ export async function renewHold(
       now,
     }),
   )
-  return result.renewed
+  return result
 }

@@ -1,6 +1,9 @@
 // One lease book per kill switch renews every live hold, whatever its TTL.
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { AgentRevokedError } from './errors.js'
 import { createKillSwitch } from './kill-switch.js'
+import type { Store } from './store.js'
+import { memoryStore } from './stores/memory-store.js'
 
 const prices = { m: { inputPerMTok: 1, outputPerMTok: 1 } }
 
@@ -46,5 +49,35 @@ describe('hold leases, one timer for all', () => {
     await advance(1_000)
     expect(vi.getTimerCount()).toBe(0)
     expect(await ks.agents.get('a')).toMatchObject({ held: 0, unreconciled: 0 })
+  })
+})
+
+describe('a lease renewal is the backstop of revocation', () => {
+  it("stops a call in flight in a process that never heard the revocation's event", async () => {
+    const shared = memoryStore()
+    // This process's view of the store: every revocation event is lost on the way.
+    const deaf: Store = {
+      ...shared,
+      subscribe: (listener) =>
+        shared.subscribe((event) => {
+          if (event.type !== 'revoked') listener(event)
+        }),
+    }
+    const operator = createKillSwitch({ store: shared, prices, runaway: false })
+    const worker = createKillSwitch({ store: deaf, prices, runaway: false, holdTtlMs: 1_000 })
+    const { credential } = await operator.agents.create({ handle: 'a', spendingCap: 1 })
+    const guard = worker.guard(credential)
+    const call = await guard.startModelCall({ model: 'm', input: 'x', maxOutputTokens: 100 })
+    const stopped = new Promise<unknown>((resolve) => {
+      call.signal.addEventListener('abort', () => resolve(call.signal.reason), { once: true })
+    })
+    await operator.agents.revoke('a', { reason: 'looping' })
+    // No event reached the worker: its next renewal (every 333 ms here) stops the call.
+    expect(await stopped).toBeInstanceOf(AgentRevokedError)
+    expect(guard.signal.aborted).toBe(true)
+    await call.fail(new Error('stopped'))
+    expect((await operator.agents.get('a')).held).toBe(0)
+    await worker.close()
+    await operator.close()
   })
 })

@@ -106,8 +106,11 @@ class LeaseBook {
       if (--lease.ticksLeft > 0) continue
       lease.ticksLeft = Math.max(1, Math.floor(lease.every / this.#tick))
       renewHold(this.#engine, lease.hold).then(
-        (live) => {
-          if (!live) lease.end()
+        ({ renewed, revoked }) => {
+          // The backstop of revocation: should its event not have reached this process, the
+          // next renewal stops the agent's calls in flight all the same.
+          if (revoked) this.#engine.noticeRevoked(lease.hold.handle, revoked.reason)
+          if (!renewed) lease.end()
         },
         // The store is unreachable: try again at the next renewal (the lease still has two
         // thirds of its TTL to run).

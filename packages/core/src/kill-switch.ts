@@ -279,6 +279,7 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
     bindHandle(credentialHash, handle) {
       handles.set(handle, credentialHash)
     },
+    noticeRevoked: (handle, reason) => abortAgent(handle, reason),
     async revoke(handle, reason, by) {
       const at = now()
       // Abort this process's guards first: a revocation never waits on, or fails with, the

@@ -150,6 +150,11 @@ export interface RenewResult {
   /** False when the hold is no longer live (settled, released, lapsed or unknown). */
   renewed: boolean
   expiresAt?: number
+  /**
+   * The agent is revoked: a lease's renewal tells its holder, so that a call in flight is
+   * stopped even if the revocation's event never reached its process.
+   */
+  revoked?: { reason: string; at: number }
 }
 
 /** Settle hold `holdId` at its real cost. Idempotent per hold id. */

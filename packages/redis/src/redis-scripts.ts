@@ -80,7 +80,8 @@ end
 return {'ok', records}
 `
 
-// ARGV: header, holdId, ttlMs, ...buffered. Replies {'renewed', expiresAt} or {'none'}.
+// ARGV: header, holdId, ttlMs, ...buffered. Replies {'renewed', expiresAt} or {'none', ''},
+// then, for a revoked agent, its reason and when (ledger.ts's renew tells the holder).
 const RENEW_BODY = `
 ${AGENT_KEYS}
 local id = ARGV[5]
@@ -91,15 +92,23 @@ push_buffered(7)
 if redis.call('EXISTS', K.agent) == 0 then trim_audit() return {'not_found'} end
 sweep(money(), now)
 trim_audit()
+local status = redis.call('HMGET', K.agent, 'status', 'revokedReason', 'revokedAt')
+local function answer(reply)
+  if status[1] == 'revoked' then
+    table.insert(reply, status[2] or '')
+    table.insert(reply, status[3] or tostring(now))
+  end
+  return reply
+end
 local h = live_hold(id)
-if not h then return {'none'} end
+if not h then return answer({'none', ''}) end
 -- Never shortens a lease.
 local expires = math.max(h.expires, now + ttl)
 if expires ~= h.expires then
   h.expires = expires
   save_live(h)
 end
-return {'renewed', int(expires)}
+return answer({'renewed', int(expires)})
 `
 
 // ARGV: header, holdId, costMicros, entry (head, tail, outcome, levels, grants), prefix, ...buffered

@@ -496,15 +496,17 @@ class RedisStore implements Store {
     }))
   }
 
-  async renew(request: RenewRequest): Promise<{ renewed: boolean; expiresAt?: number }> {
+  async renew(request: RenewRequest): Promise<Awaited<ReturnType<Store['renew']>>> {
     checkHoldId(request.holdId)
     const reply = await this.#ledger('renew a hold', request.handle, this.#calls.renew(request), {
       ttlMs: request.ttlMs,
       now: request.now,
     })
     if (reply[0] === 'not_found') throw new AgentNotFoundError(request.handle)
-    if (reply[0] === 'renewed') return { renewed: true, expiresAt: Number(reply[1]) }
-    return { renewed: false }
+    const revoked =
+      reply.length > 2 ? { revoked: { reason: String(reply[2]), at: Number(reply[3]) } } : {}
+    if (reply[0] === 'renewed') return { renewed: true, expiresAt: Number(reply[1]), ...revoked }
+    return { renewed: false, ...revoked }
   }
 
   async settle(request: SettleRequest): Promise<SettleResult> {

@@ -155,6 +155,24 @@ export function ledgerCases(context: SuiteContext): void {
     expect(lapsed[0]?.summary).toContain('charged in full')
   })
 
+  it("tells a revoked agent's lease holder it is revoked, with the revocation's reason and time", async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('renew-revoked')
+    await store.createAgent(testAgentRecord(handle, 1_000))
+    await store.reserve({ handle, holdId: 'live', amountMicros: 600, ttlMs: 1_000, now: 1_000 })
+    await store.revokeAgent(handle, 'looping', 1_200)
+    // The hold is still its call's (money that left is paid for): renewed, and the holder told.
+    expect(await store.renew({ handle, holdId: 'live', ttlMs: 1_000, now: 1_500 })).toEqual({
+      renewed: true,
+      expiresAt: 2_500,
+      revoked: { reason: 'looping', at: 1_200 },
+    })
+    expect(await store.renew({ handle, holdId: 'gone', ttlMs: 1_000, now: 1_500 })).toEqual({
+      renewed: false,
+      revoked: { reason: 'looping', at: 1_200 },
+    })
+  })
+
   it('renews a live hold so a long call keeps it; a lapsed hold cannot be renewed', async () => {
     const store = await context.open()
     const handle = uniqueHandle('renew')

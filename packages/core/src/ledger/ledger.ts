@@ -267,12 +267,18 @@ export function renew(storage: LedgerStorage, request: RenewRequest): RenewResul
   checkId('holdId', request.holdId)
   const ttl = checkTtl('ttlMs', request.ttlMs)
   const now = checkTime('now', request.now)
-  if (!sweep(storage, request.handle, now)) throw new AgentNotFoundError(request.handle)
+  const agent = sweep(storage, request.handle, now)
+  if (!agent) throw new AgentNotFoundError(request.handle)
+  // A revoked agent's holder hears it here too (a missed event must not leave a call running).
+  const revoked =
+    agent.status === 'revoked'
+      ? { revoked: { reason: agent.revokedReason ?? '', at: agent.revokedAt ?? now } }
+      : {}
   const hold = storage.hold(request.handle, request.holdId)
-  if (hold?.state !== 'held') return { renewed: false }
+  if (hold?.state !== 'held') return { renewed: false, ...revoked }
   const expiresAt = Math.max(hold.expiresAt, now + ttl)
   if (expiresAt !== hold.expiresAt) storage.saveHold(request.handle, { ...hold, expiresAt })
-  return { renewed: true, expiresAt }
+  return { renewed: true, expiresAt, ...revoked }
 }
 
 /** Turns a hold into spend at its real cost. Idempotent per hold id. */
