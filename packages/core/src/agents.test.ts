@@ -204,18 +204,15 @@ describe('agents API', () => {
       ])
       expect(agent.approvals).toMatchObject({ enabled: true })
       expect(agent.spendingCap).toBe(20)
-      await Promise.all([
-        ks.agents.setAlert('payer', {
-          thresholdPct: 0.5,
-          webhookUrl: 'https://hooks.example.com/a',
-        }),
-        ks.agents.setAlert('payer', {
-          thresholdPct: 0.9,
-          webhookUrl: 'https://hooks.example.com/a',
-        }),
-      ])
+      // Many at once in one process: every one applies, none refused.
+      const pcts = Array.from({ length: 20 }, (_, i) => (i + 1) / 20)
+      await Promise.all(
+        pcts.map((thresholdPct) =>
+          ks.agents.setAlert('payer', { thresholdPct, webhookUrl: 'https://hooks.example.com/a' }),
+        ),
+      )
       const thresholds = (await ks.agents.get('payer')).alerts.map((rule) => rule.thresholdPct)
-      expect(thresholds.sort()).toEqual([0.5, 0.9])
+      expect(thresholds.sort((a, b) => a - b)).toEqual(pcts)
       await ks.close()
       await store.close()
     }

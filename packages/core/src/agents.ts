@@ -174,7 +174,7 @@ export function createAgentsApi(engine: Engine): AgentsApi {
    * policy landed in between (ConcurrentUpdateError): two updates at once both apply, never
    * one undoing the other with a policy made from what it read before.
    */
-  const fromFresh = async <T>(handle: string, write: (current: AgentRecord) => Promise<T>) => {
+  const tryFresh = async <T>(handle: string, write: (current: AgentRecord) => Promise<T>) => {
     for (let attempt = 1; ; attempt++) {
       const current = await load(handle)
       try {
@@ -183,8 +183,26 @@ export function createAgentsApi(engine: Engine): AgentsApi {
         if (!(error instanceof ConcurrentUpdateError) || attempt >= POLICY_WRITE_ATTEMPTS) {
           throw error
         }
+        // Another process's update landed: let it settle before reading again.
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt))
       }
     }
+  }
+  // This process's policy changes of one agent, one after another: they never conflict with
+  // each other (only with another process's, which the store refuses and `tryFresh` retries).
+  const writing = new Map<string, Promise<unknown>>()
+  const fromFresh = <T>(handle: string, write: (current: AgentRecord) => Promise<T>) => {
+    const before = writing.get(handle) ?? Promise.resolve()
+    const next = before.then(
+      () => tryFresh(handle, write),
+      () => tryFresh(handle, write),
+    )
+    const settled = next.catch(() => undefined)
+    writing.set(handle, settled)
+    void settled.then(() => {
+      if (writing.get(handle) === settled) writing.delete(handle)
+    })
+    return next
   }
 
   /** An update as parsed, written over the agent as read (`fromFresh` retries it). */

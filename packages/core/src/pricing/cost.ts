@@ -101,6 +101,8 @@ const MEDIA_TYPES = new Set([
   'media',
   'image_file',
   'container_upload',
+  // OpenAI Responses input items by id (stored by the provider, billed as input).
+  'item_reference',
   // AI SDK tool-result content and reasoning files.
   'reasoning-file',
   'image-data',
@@ -120,6 +122,9 @@ const MEDIA_KEYS = new Set(['inline_data', 'inlineData', 'file_data', 'fileData'
 const REFERENCE_KEYS = new Set([
   'previous_response_id',
   'previousResponseId',
+  // Anthropic threads: `thread: { type: 'continue', previous_message_id }`.
+  'previous_message_id',
+  'previousMessageId',
   'conversation',
   'cachedContent',
   'cached_content',
@@ -131,7 +136,7 @@ const REFERENCE_KEYS = new Set([
 // it reads as input: by `type` (OpenAI, Anthropic, with or without a version suffix), by an
 // AI SDK provider tool's `id` (`anthropic.web_search_20250305`), or by key (Gemini).
 const SERVER_TOOL =
-  /^(?:[a-z]+\.)?(?:web_search|web_fetch|file_search|code_interpreter|code_execution|mcp|url_context|google_search|google_maps|image_generation|tool_search)/
+  /^(?:[a-z]+\.)?(?:web_search|web_fetch|file_search|code_interpreter|code_execution|mcp|url_context|google_search|google_maps|image_generation|tool_search|advisor)/
 const SERVER_TOOL_KEYS = new Set([
   'googleSearch',
   'google_search',
@@ -225,6 +230,10 @@ function jsonBytes(value: unknown, depth: number, walk: Walk): number {
         const item = record[key]
         if (MEDIA_KEYS.has(key) && isMediaField(item)) walk.media = true
         if (REFERENCE_KEYS.has(key) && isReference(key, item)) walk.media = true
+        // A chat message's audio by id (a previous answer's, kept by the provider).
+        if (key === 'audio' && typeof (item as { id?: unknown } | null)?.id === 'string') {
+          walk.media = true
+        }
         if (SERVER_TOOL_KEYS.has(key) || isStoredPrompt(key, item)) walk.media = true
         if (key === 'ttl' && item === '1h') walk.longCache = true
         if (key === 'tools' && depth <= 1 && hasEntries(item)) walk.tools = true

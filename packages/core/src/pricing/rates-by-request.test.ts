@@ -207,6 +207,24 @@ describe('content the provider adds from its side is bounded by the context wind
     ],
     ['Gemini google search', { contents: [], tools: [{ googleSearch: {} }] }],
     [
+      'Anthropic thread continued',
+      { messages: [], thread: { type: 'continue', previous_message_id: 'msg_1' } },
+    ],
+    ['OpenAI item reference', { input: [{ type: 'item_reference', id: 'msg_1' }] }],
+    [
+      'chat assistant audio by id',
+      {
+        messages: [
+          { role: 'assistant', audio: { id: 'audio_1' } },
+          { role: 'user', content: 'go' },
+        ],
+      },
+    ],
+    [
+      'Anthropic advisor tool (another model, server-side)',
+      { messages: [], tools: [{ type: 'advisor_20260301', name: 'advisor', model: 'x' }] },
+    ],
+    [
       'AI SDK provider tool',
       { prompt: [], tools: [{ type: 'provider', id: 'anthropic.web_search_20250305', name: 's' }] },
     ],

@@ -4,8 +4,10 @@
 // call ends without usage (a consumer that stopped reading, a cut stream), its output is
 // the hold's bound, never the visible text. Models whose reasoning streams (DeepSeek R1,
 // Claude's thinking) are counted as they stream.
+// Any number of routing prefixes (`openrouter/openai/o3-mini`, `azure/...`), and a
+// fine-tune's `ft:` before its base model's id.
 const UNSEEN_REASONING =
-  /^(?:[\w.-]+\/)?(?:o\d(?:$|[-.])|gpt-5|gemini-(?:2\.5|3)|grok-(?:3-mini|4))/i
+  /^(?:[\w.:-]+\/)*(?:ft:)?(?:o\d(?:$|[-.:])|gpt-5|gemini-(?:2\.5|3)|grok-(?:3-mini|4))/i
 
 /**
  * True when `model` may bill output that never streams.
