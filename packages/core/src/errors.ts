@@ -227,11 +227,11 @@ export class RunawayDetectedError extends KillSwitchError {
 export class UnknownModelPriceError extends KillSwitchError {
   readonly model: string
 
-  constructor(model: string, provider?: string) {
+  constructor(model: string, provider?: string, what?: string) {
     super(
       'unknown_model_price',
       422,
-      `No price is known for model "${model}"${provider ? ` (provider "${provider}")` : ''}, so the kill switch cannot bound its cost and refuses the call. ` +
+      `No price is known for ${what ? `the ${what} of ` : ''}model "${model}"${provider ? ` (provider "${provider}")` : ''}, so the kill switch cannot bound its cost and refuses the call. ` +
         `Fix: give its price, e.g. createKillSwitch({ prices: { '${model}': { inputPerMTok: 2.5, outputPerMTok: 10 } } }).`,
     )
     this.name = 'UnknownModelPriceError'

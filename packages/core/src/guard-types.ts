@@ -55,6 +55,11 @@ export interface ModelCallRequest extends BudgetScope {
    * input only may serve it.
    */
   inputOnly?: boolean
+  /**
+   * The call asks for audio, image or video output (OpenAI `modalities: ['audio']`): a model
+   * whose price data does not price media output is refused rather than priced as text.
+   */
+  mediaOutput?: boolean
 }
 
 /** Returned by `beforeModelCall`: the hold for this call. Pass it back to the other calls. */

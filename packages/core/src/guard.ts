@@ -153,8 +153,19 @@ class Guard implements AgentGuard {
     const access = this.#access
     const agent = (yield access.admit(request.runId)) as AgentRecord
     const modelRates = engine.prices.resolve(request.model, request.provider)
-    if (!modelRates || (modelRates.inputOnly && request.inputOnly !== true)) {
-      const error = new UnknownModelPriceError(request.model, request.provider)
+    const unpriced = !modelRates
+      ? undefined
+      : modelRates.inputOnly && request.inputOnly !== true
+        ? 'output'
+        : request.mediaOutput === true && !modelRates.mediaOutput
+          ? 'media output (audio, images)'
+          : false
+    if (!modelRates || unpriced) {
+      const error = new UnknownModelPriceError(
+        request.model,
+        request.provider,
+        unpriced || undefined,
+      )
       return access.deny(agent.handle, 'unknown_price', error, { model: request.model })
     }
     const input = inputBound(request.input, { contextWindow: modelRates.contextWindow })

@@ -92,6 +92,8 @@ export async function forwardModelCall(request: ForwardRequest): Promise<Respons
     maxOutputTokens: dialect.requestedOutputTokens(body),
     // Embeddings: a model priced for input only may serve them.
     ...(dialect.inputOnly ? { inputOnly: true } : {}),
+    // Audio output: only a model whose prices hold it (never at the text rate).
+    ...(dialect.asksMediaOutput?.(body) ? { mediaOutput: true } : {}),
     // The agent hanging up stops the upstream request too.
     ...(request.clientSignal ? { signal: request.clientSignal } : {}),
   })

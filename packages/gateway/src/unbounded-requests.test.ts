@@ -183,6 +183,14 @@ describe('requests whose cost no hold can bound', () => {
       'mcp_servers',
       /MCP server/,
     ],
+    ['fast mode', { speed: 'fast' }, 'speed', /several times/],
+    ['inference pinned to a region', { inference_geo: 'us' }, 'inference_geo', /region/],
+    [
+      'compaction',
+      { context_management: { edits: [{ type: 'compact_20260112' }] } },
+      'context_management.edits[0].type',
+      /second pass/,
+    ],
     [
       'server-side fallbacks to another model',
       { fallbacks: [{ model: 'claude-opus-4-1', max_tokens: 64_000 }] },
@@ -201,6 +209,30 @@ describe('requests whose cost no hold can bound', () => {
       expect(forwarded).toHaveLength(0)
     },
   )
+
+  it('chat: a search model (searches every call, billed per search) is refused naming model', async () => {
+    const { status, error, money } = await post(
+      '/v1/chat/completions',
+      chat({ model: 'gpt-4o-mini-search-preview' }),
+    )
+    expect(status).toBe(400)
+    expect(error).toMatchObject({ code: 'unsupported_parameter', param: 'model' })
+    expect(money).toMatchObject({ spent: 0, held: 0 })
+    expect(forwarded).toHaveLength(0)
+  })
+
+  it('chat: audio output only from a model whose prices hold it, never at the text rate', async () => {
+    // The bundled data prices gpt-4o-audio-preview's text only: refused, nothing held.
+    const unpriced = chat({ model: 'gpt-4o-audio-preview', modalities: ['text', 'audio'] })
+    const refused = await post('/v1/chat/completions', unpriced)
+    expect(refused.status).toBe(422)
+    expect(refused.error.message).toContain('media output')
+    expect(forwarded).toHaveLength(0)
+    // gpt-audio's audio output rates are in the data: forwarded, held at them.
+    const priced = chat({ model: 'gpt-audio', modalities: ['text', 'audio'] })
+    expect((await post('/v1/chat/completions', priced)).status).toBe(200)
+    expect(forwarded).toHaveLength(1)
+  })
 
   it('forwards client-run tools and the tiers billed at most at standard rates', async () => {
     const fn = { type: 'function', function: { name: 'f', parameters: { type: 'object' } } }
@@ -225,7 +257,14 @@ describe('requests whose cost no hold can bound', () => {
       { type: 'bash_20250124', name: 'bash' },
       { type: 'text_editor_20250728', name: 'str_replace_based_edit_tool' },
     ]
-    const allowed = messages({ tools: clientTools, mcp_servers: [], fallbacks: [] })
+    const allowed = messages({
+      tools: clientTools,
+      mcp_servers: [],
+      fallbacks: [],
+      speed: 'standard',
+      inference_geo: 'global',
+      context_management: { edits: [{ type: 'clear_tool_uses_20250919' }] },
+    })
     expect((await post('/v1/messages', allowed, ANTHROPIC)).status).toBe(200)
     expect(forwarded[0]?.body.tools).toEqual(clientTools)
   })

@@ -73,7 +73,8 @@ export function genaiPriceLookup(
   // an input price only (an embedding model) is priced for calls without output alone.
   if (input === undefined) return undefined
   const inputOnly = text === undefined
-  const output = higher(text ?? 0, highest(price, MEDIA_OUTPUT))
+  const media = highest(price, MEDIA_OUTPUT)
+  const output = higher(text ?? 0, media)
   const requests = price.requests_kcount
   const mediaInput = highest(price, MEDIA_INPUT)
   const mediaCacheRead = highest(price, MEDIA_CACHE_READ)
@@ -91,6 +92,7 @@ export function genaiPriceLookup(
     ...(mediaCacheRead !== undefined && { mediaCacheRead }),
     ...(longCacheWrite !== undefined && { longCacheWrite }),
     ...(inputOnly && { inputOnly }),
+    ...(media !== undefined && { mediaOutput: true as const }),
   }
   return { rates, validUntil: priceValidUntil(found.model, at.getTime()) }
 }

@@ -38,6 +38,12 @@ export interface ModelRates {
    * for an unknown price (output is never priced at zero by omission).
    */
   readonly inputOnly?: true
+  /**
+   * The price data prices the model's media output (audio, images, video), or an override
+   * gives its one output price: a call asking for media output (`ModelCallRequest.mediaOutput`)
+   * to a model without it is refused, never priced at the text rate.
+   */
+  readonly mediaOutput?: true
 }
 
 /** What a request shows of a costlier input (`inputBound` finds it). */

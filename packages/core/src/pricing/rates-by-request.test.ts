@@ -316,3 +316,22 @@ describe('models priced for input only (embeddings)', () => {
     )
   })
 })
+
+describe('media output', () => {
+  it('is refused for a model whose prices do not hold it, allowed where they do or an override says', async () => {
+    const ks = createKillSwitch({
+      runaway: false,
+      prices: { 'my-voice': { inputPerMTok: 1, outputPerMTok: 80 } },
+    })
+    const agent = await ks.agents.create({ handle: 'a', spendingCap: 5 })
+    const guard = ks.guard(agent.credential)
+    const call = (model: string) =>
+      guard.beforeModelCall({ model, input: 'say hi', mediaOutput: true, maxOutputTokens: 100 })
+    await expect(call('gpt-4o-audio-preview')).rejects.toThrow(/media output/)
+    expect((await call('gpt-audio')).reservedUsd).toBeGreaterThan(0)
+    expect((await call('my-voice')).reservedUsd).toBeGreaterThan(0)
+    // Without media output, the text model is priced as it always was.
+    const text = await guard.beforeModelCall({ model: 'gpt-4o-audio-preview', input: 'hi' })
+    expect(text.reservedUsd).toBeGreaterThan(0)
+  })
+})

@@ -14,7 +14,12 @@ import {
   record,
   type StreamReader,
 } from './dialect.js'
-import { refuseMcpServers, refuseServerTools, refuseUnless } from './unbounded-requests.js'
+import {
+  refuseCompaction,
+  refuseMcpServers,
+  refuseServerTools,
+  refuseUnless,
+} from './unbounded-requests.js'
 
 interface AnthropicCounts {
   input?: number
@@ -94,6 +99,20 @@ export const anthropicMessages: Dialect = {
 
   refuseUnbounded(body) {
     refuseMcpServers(body)
+    // Billed above the standard rates the price data holds (fast mode, US-only inference).
+    refuseUnless(
+      body,
+      'speed',
+      ['standard'],
+      'fast mode is billed at several times the standard rates, which the price data does not hold, so the gateway cannot bound its cost. Leave speed out or use "standard".',
+    )
+    refuseUnless(
+      body,
+      'inference_geo',
+      ['global'],
+      'inference pinned to a region is billed above the standard rates, which the price data does not hold, so the gateway cannot bound its cost. Leave inference_geo out or use "global".',
+    )
+    refuseCompaction(body)
     // Server-side fallbacks retry on other models (priced apart) with limits of their own.
     if (!(Array.isArray(body.fallbacks) && body.fallbacks.length === 0)) {
       refuseUnless(

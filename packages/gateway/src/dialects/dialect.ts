@@ -36,6 +36,8 @@ export interface Dialect {
   readonly upstreamPath: string
   /** True when this route produces no output tokens (embeddings). */
   readonly inputOnly?: boolean
+  /** True when the request asks for media output (audio): priced apart, or refused. */
+  asksMediaOutput?(body: JsonBody): boolean
   /**
    * The output tokens to ask the guard for: the caller's own limit (times the number of
    * choices where several are asked for), or undefined for the default.

@@ -14,7 +14,7 @@ import {
   type StreamReader,
 } from './dialect.js'
 import { openaiUsage } from './openai-usage.js'
-import { refuseServiceTier, refuseUnless } from './unbounded-requests.js'
+import { refuseSearchModel, refuseServiceTier, refuseUnless } from './unbounded-requests.js'
 
 function choices(body: JsonBody): number {
   return positiveInt(body, 'n') ?? 1
@@ -70,8 +70,15 @@ export const openaiChat: Dialect = {
     return own === undefined ? undefined : own * choices(body)
   },
 
+  asksMediaOutput(body) {
+    return (
+      (Array.isArray(body.modalities) && body.modalities.includes('audio')) || body.audio != null
+    )
+  },
+
   refuseUnbounded(body) {
     refuseServiceTier(body)
+    refuseSearchModel(body)
     // The search models search the web themselves, billed per search.
     refuseUnless(
       body,

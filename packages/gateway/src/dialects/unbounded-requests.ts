@@ -76,3 +76,31 @@ export function refuseMcpServers(body: JsonBody): void {
     'Unsupported mcp_servers: the provider calls these MCP servers itself and bills their tool definitions and results as input the request does not carry, so the gateway cannot bound its cost. Connect to the MCP server in the agent and pass its tools as client tools.',
   )
 }
+
+/**
+ * Anthropic's compaction (`context_management.edits[].type` compact_*): the provider runs a
+ * second pass over the conversation, billed apart from the usage it reports.
+ */
+export function refuseCompaction(body: JsonBody): void {
+  const edits = record(body.context_management)?.edits
+  if (!Array.isArray(edits)) return
+  for (const [index, edit] of edits.entries()) {
+    const type = record(edit)?.type
+    if (typeof type === 'string' && type.toLowerCase().startsWith('compact')) {
+      throw unsupportedParameter(
+        `context_management.edits[${index}].type`,
+        `Unsupported context_management.edits[${index}].type ${JSON.stringify(type)}: compaction runs a second pass over the conversation, billed apart from the usage the response reports, so the gateway cannot bound its cost. Compact the conversation in the agent instead.`,
+      )
+    }
+  }
+}
+
+/** Models that search the web on every call and bill each search (OpenAI's search models). */
+export function refuseSearchModel(body: JsonBody): void {
+  const model = body.model
+  if (typeof model !== 'string' || !/search/i.test(model)) return
+  throw unsupportedParameter(
+    'model',
+    `Unsupported model ${JSON.stringify(model)}: a search model searches the web on every call and bills each search apart from its tokens, so the gateway cannot bound its cost. Search in the agent and pass the results in the messages.`,
+  )
+}
