@@ -60,6 +60,12 @@ export interface ModelCallRequest extends BudgetScope {
    * whose price data does not price media output is refused rather than priced as text.
    */
   mediaOutput?: boolean
+  /**
+   * A feature of the call billed at rates the price data does not hold (a priority service
+   * tier, fast mode, regional inference, a fallback to another model), named as the caller
+   * set it: the call is refused (UnknownModelPriceError), never priced at the standard rate.
+   */
+  billedApart?: string
 }
 
 /** Returned by `beforeModelCall`: the hold for this call. Pass it back to the other calls. */

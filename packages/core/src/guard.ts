@@ -155,11 +155,13 @@ class Guard implements AgentGuard {
     const modelRates = engine.prices.resolve(request.model, request.provider)
     const unpriced = !modelRates
       ? undefined
-      : modelRates.inputOnly && request.inputOnly !== true
-        ? 'output'
-        : request.mediaOutput === true && !modelRates.mediaOutput
-          ? 'media output (audio, images)'
-          : false
+      : request.billedApart
+        ? request.billedApart
+        : modelRates.inputOnly && request.inputOnly !== true
+          ? 'output'
+          : request.mediaOutput === true && !modelRates.mediaOutput
+            ? 'media output (audio, images)'
+            : false
     if (!modelRates || unpriced) {
       const error = new UnknownModelPriceError(
         request.model,

@@ -211,8 +211,38 @@ describe('killSwitchMiddleware', () => {
     expect((await agent.ks.agents.get(agent.handle)).held).toBe(0)
   })
 
-  describe('ordering: the kill switch goes first, outside any retry middleware', () => {
-    it('first: its refusal reaches the caller as the typed error', async () => {
+  describe('ordering: the kill switch goes last, inside any retry or fallback middleware', () => {
+    // A retry that leaves its refusals alone (they are final: retried, they are refused again).
+    const retryProviderErrors = () =>
+      modelRetryMiddleware({
+        maxRetries: 2,
+        initialDelayMs: 0,
+        retryOn: (error) => !findKillSwitchError(error),
+        onFailure: 'error',
+      })
+
+    it('last: each attempt of a retry middleware is its own hold, charged as it ended', async () => {
+      const agent = await testAgent()
+      const model = fakeModel()
+        .respond(new Error('provider 500'))
+        .respond(new AIMessage('answered'))
+      const killSwitch = killSwitchMiddleware({ ...agent, killSwitch: agent.ks, model: TEST_MODEL })
+      const runnable = createAgent({
+        model,
+        tools: [],
+        middleware: [retryProviderErrors(), killSwitch],
+      })
+
+      const result = await runnable.invoke(question)
+
+      expect(result.messages.at(-1)?.text).toBe('answered')
+      // Two requests left: two holds, the failed one charged (it may have run the model).
+      expect(agent.reserved).toHaveLength(2)
+      expect(agent.settled).toHaveLength(2)
+      expect((await agent.ks.agents.get(agent.handle)).held).toBe(0)
+    })
+
+    it('last: its refusal is not retried and reaches the caller as the typed error', async () => {
       const agent = await testAgent()
       const model = fakeModel().respond(new AIMessage('never'))
       const killSwitch = killSwitchMiddleware({
@@ -220,8 +250,11 @@ describe('killSwitchMiddleware', () => {
         killSwitch: agent.ks,
         model: 'mystery-model',
       })
-      const retry = modelRetryMiddleware({ maxRetries: 2, initialDelayMs: 0 })
-      const runnable = createAgent({ model, tools: [], middleware: [killSwitch, retry] })
+      const runnable = createAgent({
+        model,
+        tools: [],
+        middleware: [retryProviderErrors(), killSwitch],
+      })
 
       const error = await rejection(runnable.invoke(question))
 
@@ -229,22 +262,23 @@ describe('killSwitchMiddleware', () => {
       expect(model.callCount).toBe(0)
     })
 
-    it('behind a retry middleware: the refusal is retried and swallowed (the trap)', async () => {
+    it('first (the trap): a retry inside it runs every attempt on one hold', async () => {
       const agent = await testAgent()
-      const model = fakeModel().respond(new AIMessage('never'))
-      const killSwitch = killSwitchMiddleware({
-        ...agent,
-        killSwitch: agent.ks,
-        model: 'mystery-model',
+      const model = fakeModel()
+        .respond(new Error('provider 500'))
+        .respond(new AIMessage('answered'))
+      const killSwitch = killSwitchMiddleware({ ...agent, killSwitch: agent.ks, model: TEST_MODEL })
+      const runnable = createAgent({
+        model,
+        tools: [],
+        middleware: [killSwitch, retryProviderErrors()],
       })
-      const retry = modelRetryMiddleware({ maxRetries: 2, initialDelayMs: 0 })
-      const runnable = createAgent({ model, tools: [], middleware: [retry, killSwitch] })
 
-      const result = await runnable.invoke(question)
+      await runnable.invoke(question)
 
-      // No money was spent, but the caller sees a normal answer instead of the refusal.
-      expect(model.callCount).toBe(0)
-      expect(result.messages.at(-1)?.text).toMatch(/failed after 3 attempts/)
+      // Two requests left, one hold: the failed attempt is not paid for.
+      expect(model.callCount).toBe(2)
+      expect(agent.reserved).toHaveLength(1)
     })
   })
 })

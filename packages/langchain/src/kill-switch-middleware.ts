@@ -17,9 +17,10 @@ export type KillSwitchMiddleware = ReturnType<typeof createMiddleware> & {
 }
 
 /**
- * Kill switch middleware for `createAgent`. Put it FIRST in `middleware`: a retry middleware
- * outside it retries and swallows its refusals. `wrapModelCall`/`wrapToolCall` errors reach
- * the caller in LangChain's `MiddlewareError`: `findKillSwitchError(error)` finds them.
+ * Kill switch middleware for `createAgent`. Put it LAST in `middleware`, inside any retry or
+ * fallback middleware, so that each attempt is its own guarded call (README: ordering rule).
+ * `wrapModelCall`/`wrapToolCall` errors reach the caller in LangChain's `MiddlewareError`:
+ * `findKillSwitchError(error)` finds them.
  *
  * @example
  * const killSwitch = killSwitchMiddleware({ killSwitch: ks, credential })

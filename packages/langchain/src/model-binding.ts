@@ -63,16 +63,27 @@ function ownLimits(model: unknown): number[] {
 export function requestedOutputTokens(model: unknown, reported: number | undefined) {
   const limits = ownLimits(model)
   if (reported !== undefined) limits.push(reported)
-  return limits.length > 0 ? Math.max(...limits) : undefined
+  // Each of n choices may use the whole limit: the provider bills them all.
+  return limits.length > 0 ? Math.max(...limits) * choicesOf(model) : undefined
+}
+
+/** The choices each call asks for (ChatOpenAI's `n`, or `n` in its kwargs); 1 when unset. */
+function choicesOf(model: unknown): number {
+  const fields = (model as Partial<Clampable> | null)?.lc_kwargs as Fields | undefined
+  if (typeof fields !== 'object' || fields === null) return 1
+  const counts = [tokens(fields.n), ...KWARGS.map((bag) => tokens((fields[bag] as Fields)?.n))]
+  return Math.max(1, ...counts.filter((count): count is number => count !== undefined))
 }
 
 /**
  * The model asking for at most `maxOutputTokens`, its kwargs' limits and thinking budget
  * included; itself when it asks for no more (or has no `maxTokens` setting).
  */
-export function withMaxOutputTokens<T>(model: T, maxOutputTokens: number): T {
+export function withMaxOutputTokens<T>(model: T, clamp: number): T {
   const candidate = model as Partial<Clampable> | null
   if (typeof candidate?.lc_kwargs !== 'object' || !('maxTokens' in candidate)) return model
+  // The clamp is for all choices together: each gets its share (at least one token).
+  const maxOutputTokens = Math.max(1, Math.floor(clamp / choicesOf(candidate)))
   const current = candidate.maxTokens
   const own = typeof current === 'number' && current > 0 && current <= maxOutputTokens
   if (own && ownLimits(candidate).every((limit) => limit <= maxOutputTokens)) return model

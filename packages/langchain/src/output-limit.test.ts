@@ -95,6 +95,19 @@ describe('modelKwargs output limits', () => {
     expect(toMicros(spent.spent)).toBeLessThanOrEqual(toMicros(cap))
   })
 
+  it('holds for every choice of n and splits the clamp between them', async () => {
+    const cap = 0.01
+    const { ks, agent } = await setup(cap, { n: 4, modelKwargs: { max_output_tokens: 1_000 } })
+
+    await agent.invoke(question)
+
+    const { clamp, requested } = await hold(ks)
+    expect(requested).toBe(4_000)
+    const [perChoice] = sent.map((body) => body.max_output_tokens as number)
+    expect((perChoice ?? Number.POSITIVE_INFINITY) * 4).toBeLessThanOrEqual(clamp)
+    expect(toMicros((await ks.agents.get('a')).spent)).toBeLessThanOrEqual(toMicros(cap))
+  })
+
   it('sends an honest call far from the cap unchanged', async () => {
     const { ks, model, agent } = await setup(100, { maxTokens: 2_000 })
     await model.invoke('think')

@@ -19,7 +19,7 @@ import {
   mergeBudgetScope,
   type ProviderLimits,
 } from '@killswitch/core'
-import { modelIdentity, outputLimit } from '@killswitch/vercel-ai'
+import { billedApartOf, modelIdentity, outputLimit } from '@killswitch/vercel-ai'
 import type { Processor, ProcessorContext } from '@mastra/core/processors'
 import type { ChunkType } from '@mastra/core/stream'
 import { toTokenUsage } from './mastra-usage.js'
@@ -205,6 +205,7 @@ class Run {
           ...modelIdentity(model, this.naming),
           input: { prompt: options.prompt, tools: options.tools },
           maxOutputTokens: limit.requested,
+          ...billedApartOf(options),
           ...this.scope,
           ...(options.abortSignal && { signal: options.abortSignal }),
         })

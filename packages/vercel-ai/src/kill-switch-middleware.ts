@@ -17,6 +17,7 @@ import {
   watchModelStream,
 } from '@killswitch/core'
 import { wrapLanguageModel } from 'ai'
+import { billedApartOf } from './billed-apart.js'
 import { modelIdentity } from './model-identity.js'
 import { type OutputLimit, outputLimit } from './output-limit.js'
 import { parseToolInput, streamPartReader } from './stream-guard.js'
@@ -76,6 +77,7 @@ export function killSwitchMiddleware(
       input: { prompt: params.prompt, tools: params.tools }, // sized for the input bound
       // What the provider would really allow: provider options can raise it (output-limit.ts).
       maxOutputTokens: limit.requested,
+      ...billedApartOf(params),
       // A call's `providerOptions.killswitch` over the options' scope.
       ...mergeBudgetScope(scope, params.providerOptions?.[BUDGET_SCOPE_KEY], SCOPE_FIELD),
       ...(params.abortSignal ? { signal: params.abortSignal } : {}),

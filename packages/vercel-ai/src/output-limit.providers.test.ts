@@ -138,31 +138,19 @@ describe('Anthropic thinking', () => {
     await withinCap(ks, NEAR)
   })
 
-  it('clamps each fallback attempt (max_tokens and its thinking budget)', async () => {
+  it('refuses a fallback to another model before anything is sent (billed at its own price)', async () => {
     const { ks, credential, anthropic } = await setup(NEAR)
     const model = withKillSwitch(anthropic('claude-sonnet-4-5'), { killSwitch: ks, credential })
-    const fallbacks = [
-      {
-        model: 'claude-opus-4-1',
-        max_tokens: 32_000,
-        thinking: { type: 'enabled', budget_tokens: 20_000 },
-      },
-    ]
-
-    await generateText({
+    const fallbacks = [{ model: 'claude-opus-4-1', max_tokens: 32_000 }]
+    const refused = generateText({
       model,
       prompt: 'go',
       maxOutputTokens: 1_000,
       maxRetries: 0,
       providerOptions: { anthropic: { fallbacks } },
     })
-
-    const { clamp, requested } = await hold(ks)
-    expect(requested).toBe(32_000)
-    const [sent] = (server.requests[0]!.fallbacks as typeof fallbacks) ?? []
-    expect(sent!.max_tokens).toBe(clamp)
-    expect(sent!.thinking.budget_tokens).toBeLessThan(clamp)
-    expect(server.requests[0]!.max_tokens).toBeLessThanOrEqual(clamp)
-    await withinCap(ks, NEAR)
+    await expect(refused).rejects.toThrow(/fallbacks/)
+    expect(server.requests).toHaveLength(0)
+    expect(await ks.agents.get('a')).toMatchObject({ spent: 0, held: 0 })
   })
 })

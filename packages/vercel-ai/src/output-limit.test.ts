@@ -94,7 +94,10 @@ describe('outputLimit', () => {
     expect(withThinking({ type: 'adaptive' })).toBe(true)
     expect(withThinking({ type: 'disabled' })).toBe(false)
     expect(withThinking(undefined, 'high')).toBe(true)
-    expect(withThinking(undefined, 'none')).toBe(false)
+    // 'none' on a model that cannot stop thinking thinks between tools: not provably off.
+    expect(withThinking(undefined, 'none')).toBe(true)
+    expect(withThinking({ type: 'between_tools' })).toBe(true)
+    expect(withThinking(undefined, 'provider-default')).toBe(false)
     expect(outputLimit(call({ maxOutputTokens: 10 }), 'openai.chat').hidesOutput).toBe(false)
   })
 
@@ -135,20 +138,19 @@ describe('outputLimit', () => {
     }
   })
 
-  it('reads and clamps fallbacks[].max_tokens and their thinking budgets', () => {
-    const fallbacks = [
-      { model: 'a', max_tokens: 32_000, thinking: { type: 'enabled', budget_tokens: 20_000 } },
-      { model: 'b' },
-    ]
+  it('reads an Anthropic provider under another name: `reasoning` is a budget it computes', () => {
+    // createAnthropic({ name: 'my-proxy.messages' }): no options, only `reasoning`.
     const limit = outputLimit(
-      call({ maxOutputTokens: 100, providerOptions: { anthropic: { fallbacks } } }),
-      'anthropic.messages',
+      call({ maxOutputTokens: 100, reasoning: 'high' }),
+      'my-proxy.messages',
+      4_096,
     )
-    expect(limit.requested).toBe(32_000)
-    expect(limit.params(500).providerOptions?.anthropic?.fallbacks).toEqual([
-      { model: 'a', max_tokens: 500, thinking: { type: 'enabled', budget_tokens: 499 } },
-      { model: 'b' },
-    ])
+    expect(limit.requested).toBeUndefined()
+    expect(limit.hidesOutput).toBe(true)
+    const sent = limit.params(1_000)
+    // Made explicit where @ai-sdk/anthropic always reads it: the total within the clamp.
+    expect(sent.providerOptions?.anthropic?.thinking).toMatchObject({ type: 'enabled' })
+    expect(anthropicTotal(sent)).toBeLessThanOrEqual(1_000)
   })
 
   it('reads an unknown provider (a gateway) every way', () => {

@@ -6,10 +6,11 @@
 // - @ai-sdk/anthropic: an enabled thinking budget is sent ON TOP of maxOutputTokens
 //   (max_tokens = maxOutputTokens + budgetTokens, 1024 when unset); the `reasoning` call
 //   option on a budget-thinking model adds a budget the provider computes from the model's
-//   own max output, which the caller never sees; each `fallbacks[]` entry may carry its own
-//   wire `max_tokens` and `thinking.budget_tokens` for that attempt.
-// An unknown provider (a gateway, a router) is read every way: each of its options
-// namespaces as OpenAI's and as Anthropic's. No policy here: the core decides the clamp.
+//   own max output, which the caller never sees. (`fallbacks`, a retry on another model, is
+//   refused by the core: billed-apart.ts.)
+// An unknown provider (a gateway, a router, Anthropic's provider under another name) is read
+// every way: each of its options namespaces, and its own, as OpenAI's and as Anthropic's,
+// `reasoning` included. No policy here: the core decides the clamp.
 import type { LanguageModelV4CallOptions } from '@ai-sdk/provider'
 
 type Params = LanguageModelV4CallOptions
@@ -69,7 +70,6 @@ export function outputLimit(
   // (without the kill switch, the provider would send the model's maximum beside it).
   let text = base
   let hidesOutput = false
-  const fallbacks: number[] = []
   for (const reader of readers) {
     const options = reader.options
     if (reader.openai) {
@@ -83,20 +83,15 @@ export function outputLimit(
         if (text === undefined) known = false
         else primary = Math.max(primary ?? 0, text + budget)
       }
-      const thinks = reader.reasoning && computesBudget(params, options)
-      if (thinks) known = false
-      hidesOutput ||= thinks || thinkingOn(options.thinking)
-      for (const fallback of fallbackEntries(options.fallbacks)) {
-        const max = tokens(fallback.max_tokens)
-        if (max !== undefined) fallbacks.push(max)
-      }
+      if (reader.reasoning && computesBudget(params, options)) known = false
+      hidesOutput ||= reader.anthropic && mayThink(params, options)
     }
   }
   const requested =
     base === undefined && params.maxOutputTokens !== undefined
       ? params.maxOutputTokens // not a token count: the core refuses it (InvalidConfigError)
       : known && primary !== undefined
-        ? Math.max(primary, ...fallbacks)
+        ? primary
         : undefined
   return {
     requested,
@@ -141,7 +136,10 @@ function readersOf(params: Params, provider = ''): Reader[] {
   }
   if (name.includes('azure')) return [reader(['openai', 'azure'], 'openai')]
   if (name.startsWith('openai')) return [reader(['openai'], 'openai')]
-  return Object.keys(all).map((namespace) => reader([namespace], 'any'))
+  // Unknown: its own namespace and every other, each read as either provider's, `reasoning`
+  // included (an Anthropic provider under another name turns it into a thinking budget).
+  const namespaces = new Set([...(prefix ? [prefix] : []), ...Object.keys(all)])
+  return [...namespaces].map((namespace) => ({ ...reader([namespace], 'any'), reasoning: true }))
 }
 
 /** The params with every limit a reader reads at most `max`: text and thinking share it. */
@@ -172,9 +170,6 @@ function clamped(params: Params, readers: Reader[], max: number): Params {
             text = Math.min(text, max - kept)
             next = { ...next, thinking: { ...(options.thinking as Options), budgetTokens: kept } }
           }
-          if (Array.isArray(options.fallbacks)) {
-            next = { ...next, fallbacks: options.fallbacks.map((entry) => fallback(entry, max)) }
-          }
           return next
         })
       }
@@ -200,22 +195,6 @@ function clamped(params: Params, readers: Reader[], max: number): Params {
   }
 }
 
-/** A fallback attempt's wire limits at most `max` (its budget kept below its max_tokens). */
-function fallback(entry: unknown, max: number): unknown {
-  if (typeof entry !== 'object' || entry === null) return entry
-  const attempt = entry as Options
-  let next = attempt
-  if (typeof attempt.max_tokens === 'number' && attempt.max_tokens > max) {
-    next = { ...next, max_tokens: max }
-  }
-  const thinking = attempt.thinking as Options | undefined
-  const limit = typeof next.max_tokens === 'number' ? next.max_tokens : max
-  if (typeof thinking?.budget_tokens === 'number' && thinking.budget_tokens >= limit) {
-    next = { ...next, thinking: { ...thinking, budget_tokens: Math.max(0, limit - 1) } }
-  }
-  return next
-}
-
 /**
  * The budget @ai-sdk/anthropic adds to maxOutputTokens for this thinking setting: an
  * enabled one's `budgetTokens` (1024 when unset); adaptive and disabled thinking add none.
@@ -227,10 +206,20 @@ function thinkingBudget(thinking: unknown): number | undefined {
   return tokens(budgetTokens) ?? 1024
 }
 
-/** Thinking that is on (enabled with a budget, or adaptive): billed, streamed summarised. */
-function thinkingOn(thinking: unknown): boolean {
-  const type = typeof thinking === 'object' && thinking !== null && (thinking as Options).type
-  return type === 'enabled' || type === 'adaptive'
+/**
+ * The provider may think, billed in full and streamed summarised: thinking not provably off
+ * (any type but 'disabled': enabled, adaptive, between tools), an effort, or `reasoning`
+ * (even 'none': a model that cannot stop thinking thinks between tools).
+ */
+function mayThink(params: Params, options: Options): boolean {
+  const thinking = options.thinking
+  const type =
+    typeof thinking === 'object' && thinking !== null ? (thinking as Options).type : undefined
+  if (type !== undefined) return type !== 'disabled'
+  return (
+    options.effort != null ||
+    (params.reasoning !== undefined && params.reasoning !== 'provider-default')
+  )
 }
 
 /**
@@ -250,9 +239,6 @@ function computesBudget(params: Params, options: Options): boolean {
 
 /** @ai-sdk/provider-utils' shares of a model's max output per reasoning level. */
 const REASONING_SHARES = { minimal: 0.02, low: 0.1, medium: 0.3, high: 0.6, xhigh: 0.9, max: 0.95 }
-
-const fallbackEntries = (value: unknown): Options[] =>
-  Array.isArray(value) ? value.filter((entry): entry is Options => typeof entry === 'object') : []
 
 /** A token count as a limit: positive and whole (rounded up); anything else is no limit. */
 function tokens(value: unknown): number | undefined {
