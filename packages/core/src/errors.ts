@@ -227,12 +227,16 @@ export class RunawayDetectedError extends KillSwitchError {
 export class UnknownModelPriceError extends KillSwitchError {
   readonly model: string
 
-  constructor(model: string, provider?: string, what?: string) {
+  /**
+   * `what`: the part of the call without a price (a model's media output, an option billed
+   * apart); `fix`: what to do instead, when giving the model's price is not the fix.
+   */
+  constructor(model: string, provider?: string, what?: string, fix?: string) {
     super(
       'unknown_model_price',
       422,
       `No price is known for ${what ? `the ${what} of ` : ''}model "${model}"${provider ? ` (provider "${provider}")` : ''}, so the kill switch cannot bound its cost and refuses the call. ` +
-        `Fix: give its price, e.g. createKillSwitch({ prices: { '${model}': { inputPerMTok: 2.5, outputPerMTok: 10 } } }).`,
+        `Fix: ${fix ?? `give its price, e.g. createKillSwitch({ prices: { '${model}': { inputPerMTok: 2.5, outputPerMTok: 10 } } })`}.`,
     )
     this.name = 'UnknownModelPriceError'
     this.model = model

@@ -163,10 +163,15 @@ class Guard implements AgentGuard {
             ? 'media output (audio, images)'
             : false
     if (!modelRates || unpriced) {
+      // An option billed apart is refused whatever the price: the data holds standard rates.
+      const fix = request.billedApart
+        ? 'leave the option out: only the standard rates are known'
+        : undefined
       const error = new UnknownModelPriceError(
         request.model,
         request.provider,
         unpriced || undefined,
+        fix,
       )
       return access.deny(agent.handle, 'unknown_price', error, { model: request.model })
     }

@@ -107,5 +107,22 @@ describe('Mastra: provider options raising the output limit', () => {
       expect(sent[0]!.max_completion_tokens).toBe(40_000)
       expect(sent[0]!.max_tokens).toBeUndefined()
     })
+
+    it(`refuses a priority service tier before the provider is called (${mode})`, async () => {
+      const { ks, agent } = await agentFor(mode, 100)
+      const priority = { openai: { serviceTier: 'priority' } }
+
+      const outcome = await agent.generate('go', { providerOptions: priority }).then(
+        (result) => result,
+        (error: unknown) => error,
+      )
+
+      // A typed error or a tripwire (the processor's refusals), never a call.
+      expect(JSON.stringify(outcome, Object.getOwnPropertyNames(outcome ?? {}))).toMatch(
+        /serviceTier|unknown_model_price|tripwire/i,
+      )
+      expect(sent).toHaveLength(0)
+      expect(await ks.agents.get('a')).toMatchObject({ spent: 0, held: 0 })
+    })
   }
 })
