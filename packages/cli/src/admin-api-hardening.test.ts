@@ -180,6 +180,40 @@ describe('admin API: credentials never echoed', () => {
     expect(log.join('\n')).toContain('ks_[redacted]')
   })
 
+  it('logs the path as sent: percent-encoded newlines and escapes cannot forge lines', async () => {
+    await start({ token: TOKEN })
+    const forged = '/healthz 200 0.1ms\nPOST /v1/agents/prod/revoke 200 1.4ms\nGET /x'
+    await send('GET', encodeURI(forged), host())
+    await send('GET', '/x%1b]52;c;cm0gLXJmIH4K%07%1b[2K%0d%0aPOST%20/v1/agents/prod/revoke', host())
+    await send('POST', '/v1/agents/x%1b%5b31m%E2%80%AE/revoke', host())
+    expect(log).toHaveLength(3)
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: no control character may pass
+    for (const line of log) expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202e]/)
+    expect(log[0]).toMatch(
+      /^GET \/healthz%20200%200\.1ms%0APOST%20\/v1\/agents\/prod\/revoke%20200%201\.4ms%0AGET%20\/x 404 /,
+    )
+    expect(log[1]).toMatch(
+      /^GET \/x%1b]52;c;cm0gLXJmIH4K%07%1b\[2K%0d%0aPOST%20\/v1\/agents\/prod\/revoke 404 /,
+    )
+    expect(log[2]).toMatch(/^POST \/v1\/agents\/x%1b%5b31m%E2%80%AE\/revoke 401 /)
+  })
+
+  it('redacts a credential hidden by percent-encoding from the access log', async () => {
+    await start({ token: TOKEN })
+    const auth = { authorization: `Bearer ${TOKEN}`, ...host() }
+    const created = await send(
+      'POST',
+      '/v1/agents',
+      { ...auth, 'content-type': 'application/json' },
+      JSON.stringify({ handle: 'alpha', spendingCap: 5 }),
+    )
+    const credential = created.json.credential as string
+    const hidden = `%${credential.charCodeAt(0).toString(16)}${credential.slice(1)}`
+    await send('GET', `/v1/agents/${hidden}`, auth)
+    expect(log.join('\n')).not.toContain(credential.slice(3))
+    expect(log.at(-1)).toMatch(/^GET \/v1\/agents\/ks_\[redacted\]/)
+  })
+
   it('masks webhook URL secrets and returns a generated signing secret once', async () => {
     await start({ token: TOKEN })
     const auth = { authorization: `Bearer ${TOKEN}`, ...host(), 'content-type': 'application/json' }

@@ -105,6 +105,37 @@ describe('admin API: auth', () => {
     expect(() => createAdminApi({ killSwitch: ks, insecureNoAuth: true })).not.toThrow()
   })
 
+  it('refuses at startup a token outside printable ASCII, which curl could never send', () => {
+    const refusal = (options: { token?: string; introspectionToken?: string }) => {
+      try {
+        createAdminApi({ killSwitch: ks, token: TOKEN, ...options })
+      } catch (error) {
+        return error as { code?: string; field?: string; message: string }
+      }
+      throw new Error(`accepted ${JSON.stringify(options)}`)
+    }
+    for (const token of [
+      'pässwörd-0123456789abcdef',
+      'токен-0123456789abcdef-xyz',
+      `${TOKEN}\u0085`,
+      `${TOKEN}\u200b`,
+    ]) {
+      const refused = refusal({ token })
+      expect(refused).toMatchObject({ code: 'invalid_config', field: 'token' })
+      expect(refused.message).toMatch(/printable ASCII.*openssl rand -hex 32/)
+      expect(refused.message).not.toContain(token)
+    }
+    expect(refusal({ introspectionToken: `é${INTROSPECT_TOKEN}` })).toMatchObject({
+      code: 'invalid_config',
+      field: 'introspectionToken',
+    })
+    expect(refusal({ introspectionToken: `é${INTROSPECT_TOKEN}` }).message).toMatch(
+      /^The introspectionToken has a character outside printable ASCII \(character 1\)/,
+    )
+    // Every printable ASCII character is fine.
+    expect(() => createAdminApi({ killSwitch: ks, token: `${TOKEN}!~"\\{}` })).not.toThrow()
+  })
+
   it('refuses at startup a token holding whitespace, which could never authenticate', () => {
     const refusal = (options: { token?: string; introspectionToken?: string }) => {
       try {

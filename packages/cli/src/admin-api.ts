@@ -19,6 +19,7 @@ import { mountConsole } from './console/console-routes.js'
 import { readBody } from './read-body.js'
 import { allowedHostSet, refuseCrossSite } from './request-origin.js'
 import { isRevokeRequest, readRevokeReason } from './revoke-reason.js'
+import { escapeControls } from './terminal-style.js'
 
 /** Options of `createAdminApi`. */
 export interface AdminApiOptions {
@@ -132,11 +133,37 @@ function checkToken(value: string | undefined, field: string): void {
         : `The ${field} contains whitespace or control characters, which no "Authorization: Bearer" header can carry: use a token without spaces, e.g. one from \`openssl rand -hex 32\`.`,
     )
   }
+  // Beyond ASCII, clients disagree on the header's bytes (curl sends UTF-8, fetch Latin-1 or
+  // refuses), so such a token authenticates from some clients and never from others. The
+  // error names where, never the character: the token is a secret.
+  const outside = value === undefined ? -1 : value.search(/[^\x21-\x7e]/)
+  if (outside >= 0) {
+    throw new InvalidConfigError(
+      field,
+      `The ${field} has a character outside printable ASCII (character ${outside + 1}), which HTTP clients send as different bytes: curl and most others could never authenticate with it. Use printable ASCII only, e.g. a token from \`openssl rand -hex 32\`.`,
+    )
+  }
   if (value !== undefined && value.length < MIN_TOKEN_LENGTH) {
     throw new InvalidConfigError(
       field,
       `The ${field} must be at least ${MIN_TOKEN_LENGTH} characters; generate one with \`openssl rand -hex 32\`.`,
     )
+  }
+}
+
+/**
+ * The request's path for the access log: as sent, percent-encoded, credentials redacted. A
+ * credential hidden by percent-encoding (`ks_%61...`) is still found: then the decoded path
+ * is logged, re-encoded, redacted.
+ */
+function loggedPath(c: Context): string {
+  const raw = new URL(c.req.url).pathname
+  const redacted = redactCredentials(raw)
+  if (redacted !== raw || redactCredentials(c.req.path) === c.req.path) return redacted
+  try {
+    return redactCredentials(encodeURI(c.req.path))
+  } catch {
+    return '[a path holding a credential]'
   }
 }
 
@@ -193,10 +220,12 @@ export function createAdminApi(options: AdminApiOptions): Hono {
     const started = performance.now()
     await next()
     // Method, path and status only: never headers (the token) or bodies (credentials), and
-    // a credential pasted into the path is redacted.
+    // a credential pasted into the path is redacted. The path as sent, still percent-encoded
+    // (Hono's c.req.path is decoded: %0A would forge a line, %1b reach the terminal), and any
+    // control character left shown as an escape: one request, one line.
     options.log?.(
-      redactCredentials(
-        `${c.req.method} ${c.req.path} ${c.res.status} ${(performance.now() - started).toFixed(1)}ms`,
+      escapeControls(
+        `${c.req.method} ${loggedPath(c)} ${c.res.status} ${(performance.now() - started).toFixed(1)}ms`,
       ),
     )
   })

@@ -46,6 +46,18 @@ export interface CliIo {
   openKillSwitch?: (spec: StoreSpec) => Promise<OpenedKillSwitch>
 }
 
+/** Options of `withKillSwitch`. */
+export interface WithKillSwitchOptions {
+  /**
+   * Written to stderr when closing (which flushes alert deliveries) is still going on after
+   * `slowCloseMs`: what the command already did stays printed; this says why it has not
+   * exited yet.
+   */
+  slowCloseNotice?: () => string | undefined
+  /** Default 300 ms. */
+  slowCloseMs?: number
+}
+
 /** The per-run context commands use. */
 export interface CliContext {
   readonly io: Required<Pick<CliIo, 'stdout' | 'stderr' | 'env' | 'cwd'>> & CliIo
@@ -67,6 +79,7 @@ export interface CliContext {
   withKillSwitch<T>(
     command: Command,
     action: (ks: AdminKillSwitch, spec: StoreSpec) => Promise<T>,
+    options?: WithKillSwitchOptions,
   ): Promise<T>
   /** Opens the kill switch and leaves closing to the caller (`serve`). */
   open(command: Command): Promise<OpenedKillSwitch & { spec: StoreSpec }>
@@ -183,7 +196,7 @@ export function createCliContext(io: CliIo): CliContext {
         ))
       return { ...opened, spec }
     },
-    async withKillSwitch(command, action) {
+    async withKillSwitch(command, action, options) {
       const spec = context.storeSpec(command)
       const opened = {
         ...(await (io.openKillSwitch?.(spec) ??
@@ -204,7 +217,19 @@ export function createCliContext(io: CliIo): CliContext {
       try {
         return await action(opened.killSwitch, opened.spec)
       } finally {
-        await opened.close()
+        const notice = options?.slowCloseNotice
+        const timer =
+          notice === undefined
+            ? undefined
+            : setTimeout(() => {
+                const text = notice()
+                if (text !== undefined) context.err(text)
+              }, options?.slowCloseMs ?? 300)
+        try {
+          await opened.close()
+        } finally {
+          clearTimeout(timer)
+        }
       }
     },
   }

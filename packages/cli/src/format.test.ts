@@ -45,7 +45,8 @@ describe('format', () => {
         [colour.red('xx'), '1'],
         ['y', '2'],
       ],
-      plain,
+      // The table's style shares the run's marker (the CLI's do): only it is kept.
+      createTerminalStyle(false, marker),
     )
     const lines = table.split('\n')
     expect(lines.map(visibleWidth)).toEqual([5, 5, 5, 0])
@@ -66,6 +67,42 @@ describe('format', () => {
     expect(table).toBe(
       'A                     B\na\\x1b[31m\\x0ab\\u009b  1\ny                     2\n',
     )
+  })
+
+  it('measures a cell shaped like the style marker at its shown width', () => {
+    const marker = styleMarker()
+    const style = createTerminalStyle(true, marker)
+    // Stored text shaped like a marker (any run's): shown as escapes, so measured as such.
+    const fake = `\ue000${'0'.repeat(32)}\ue001[31m`
+    const table = terminalSafe(
+      formatTable(
+        ['REASON', 'X'],
+        [
+          [`${fake}ABC`, '1'],
+          [style.red('revoked'), '2'],
+        ],
+        style,
+      ),
+      marker,
+    )
+    const [header, first, second] = table.split('\n')
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: taking the real styling out
+    const shown = (line = '') => line.replace(/\u001b\[[0-9;]*m/g, '')
+    expect(shown(first)).toBe(`\\ue000${'0'.repeat(32)}\\ue001[31mABC  1`)
+    expect(shown(header).indexOf('X')).toBe(shown(first).lastIndexOf('1'))
+    expect(shown(second).indexOf('2')).toBe(shown(first).lastIndexOf('1'))
+    expect(second).toContain('\u001b[31mrevoked\u001b[39m')
+  })
+
+  it('escapes bidi, zero-width and separator characters, keeping the CLI marker', () => {
+    expect(escapeControls('a\u202eb\u200bc\u2066d\u2069e\ufeff\u200e\u2028')).toBe(
+      'a\\u202eb\\u200bc\\u2066d\\u2069e\\ufeff\\u200e\\u2028',
+    )
+    // Ordinary text beside them is untouched: accents, CJK, emoji.
+    expect(escapeControls('café 東京 🚀 \u2030')).toBe('café 東京 🚀 \u2030')
+    const marker = styleMarker()
+    const styled = createTerminalStyle(true, marker).red('r\u202e')
+    expect(terminalSafe(styled, marker)).toBe('\u001b[31mr\\u202e\u001b[39m')
   })
 
   it('shows control characters as escapes; only the marked styling becomes ESC', () => {

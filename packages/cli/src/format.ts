@@ -44,7 +44,10 @@ export function formatTable(
   given: ReadonlyArray<readonly string[]>,
   style: TerminalStyle,
 ): string {
-  const rows = given.map((row) => row.map((cell) => escapeControls(cell)))
+  // Only the style's own marker is kept: stored text shaped like one is shown as escapes, so
+  // it cannot pass for styling and shrink its column's measured width.
+  const marker = style.marker === undefined ? {} : { marker: style.marker }
+  const rows = given.map((row) => row.map((cell) => escapeControls(cell, marker)))
   const widths = headers.map((header, column) =>
     Math.max(visibleWidth(header), ...rows.map((row) => visibleWidth(row[column] ?? ''))),
   )

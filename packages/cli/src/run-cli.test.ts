@@ -249,6 +249,44 @@ describe('killswitch cap, alert, revoke, audit', () => {
     }
   })
 
+  it('revoke confirms before the alert is delivered, and says on stderr that it is pending', async () => {
+    await created('alpha', '50')
+    // Closing flushes alert deliveries: here a receiver that does not answer until released.
+    let release = () => {}
+    const delivered = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const stdout = buffer()
+    const stderr = buffer()
+    const running = runCli(['revoke', 'alpha'], {
+      stdout,
+      stderr,
+      env: {},
+      cwd: '/nonexistent',
+      openKillSwitch: async () => ({ killSwitch: harness.ks, close: () => delivered }),
+    })
+    const until = async (check: () => boolean) => {
+      for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10))
+      expect(check()).toBe(true)
+    }
+    await until(() => stdout.text().includes('Confirmed: the store'))
+    expect(stdout.text()).toMatch(/^Revoked alpha in \d+\.\d ms/)
+    await until(() => stderr.text().includes('still delivering its alert'))
+    expect(stderr.text()).toMatch(/The revoke is done; still delivering its alert/)
+    release()
+    expect(await running).toBe(0)
+
+    // Nothing pending (already revoked, or a quick close): no notice.
+    const again = await harness.run(['revoke', 'alpha'], {
+      openKillSwitch: async () => ({
+        killSwitch: harness.ks,
+        close: () => new Promise((resolve) => setTimeout(resolve, 400)),
+      }),
+    })
+    expect(again.stdout).toMatch(/already revoked/)
+    expect(again.stderr).toBe('')
+  })
+
   it('revoke kills the credential, says how long it took, and is idempotent', async () => {
     const { credential } = await created('alpha', '50')
     const guard = harness.ks.guard(credential)

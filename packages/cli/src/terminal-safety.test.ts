@@ -109,6 +109,78 @@ describe('terminal safety: stored text never reaches the terminal as control seq
     })
   }
 
+  it('shows bidi overrides, isolates and zero-width characters as escapes in every view', async () => {
+    const harness = cliHarness()
+    const { ks } = harness
+    const RLO = '\u202e'
+    const hidden = `tool call${RLO}toor:ilc yb devorppa \u2066x\u2069\u200b\u200f\u202a\ufeff\u2028`
+    await ks.agents.create({
+      handle: 'asker',
+      spendingCap: 1,
+      approvals: { enabled: true, waitMs: 0 },
+    })
+    await ks.store.openApproval({
+      id: 'apr_bidi',
+      handle: 'asker',
+      requestedMicros: 2_000_000,
+      reason: hidden,
+      ttlMs: 3_600_000,
+      now: Date.now(),
+    })
+    await ks.agents.create({ handle: 'm', spendingCap: 1 })
+    // Shown raw, "x<RLO>evitca" reads "xactive".
+    await ks.agents.revoke('m', { reason: `x${RLO}evitca` })
+    const FORMAT = /[\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff\ue000\ue001]/
+    for (const tty of [false, true]) {
+      for (const argv of [
+        ['approvals', 'list'],
+        ['agents', 'get', 'm'],
+        ['revoke', 'm'],
+        ['audit', 'm'],
+        ['agents', 'get', 'm', '--json'],
+      ]) {
+        const stdout = buffer(tty)
+        const stderr = buffer(tty)
+        await runCli(argv, {
+          stdout,
+          stderr,
+          env: {},
+          openKillSwitch: async () => ({ killSwitch: ks, close: async () => {} }),
+        })
+        const text = stdout.text() + stderr.text()
+        expect(FORMAT.exec(text)?.[0], `${argv.join(' ')}:\n${text}`).toBeUndefined()
+        if (argv.includes('m')) expect(text).toContain('x\\u202eevitca')
+        if (argv.includes('--json')) {
+          expect(JSON.parse(stdout.text()).revokedReason).toBe(`x${RLO}evitca`)
+        }
+      }
+    }
+    const list = await harness.run(['approvals', 'list'])
+    expect(list.stdout).toContain(
+      'tool call\\u202etoor:ilc yb devorppa \\u2066x\\u2069\\u200b\\u200f\\u202a\\ufeff\\u2028',
+    )
+    await ks.close()
+  })
+
+  it('shows stored text shaped like the style marker as text: columns stay aligned', async () => {
+    const { ks } = cliHarness()
+    const fake = `\ue000${'0'.repeat(32)}\ue001[31m`
+    await ks.agents.create({ handle: 'w', spendingCap: 1 })
+    await ks.agents.revoke('w', { reason: `${fake}ABCDEFGHIJ` })
+    for (const tty of [false, true]) {
+      const stdout = buffer(tty)
+      await runCli(['audit', 'w'], {
+        stdout,
+        stderr: buffer(tty),
+        env: {},
+        openKillSwitch: async () => ({ killSwitch: ks, close: async () => {} }),
+      })
+      expect(stdout.text()).toContain(`\\ue000${'0'.repeat(32)}\\ue001[31mABCDEFGHIJ`)
+      expect(stdout.text()).not.toMatch(/[\ue000\ue001]/)
+    }
+    await ks.close()
+  })
+
   it('keeps --json output valid JSON with the stored text intact', async () => {
     const { ks, run } = await hostileStore()
     const result = await run(['agents', 'get', 'manual', '--json'])

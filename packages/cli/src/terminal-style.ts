@@ -16,6 +16,8 @@ export interface OutputStream {
 /** The styling functions; each is the identity when colours are off. */
 export interface TerminalStyle {
   readonly enabled: boolean
+  /** The style marker its sequences start with, when not ESC (see `styleMarker`). */
+  readonly marker?: string
   bold(text: string): string
   dim(text: string): string
   red(text: string): string
@@ -54,6 +56,7 @@ export function createTerminalStyle(enabled: boolean, introducer = '\u001b'): Te
   const plain = (text: string) => text
   return {
     enabled,
+    ...(introducer === '\u001b' ? {} : { marker: introducer }),
     bold: enabled ? ansi(1, 22) : plain,
     dim: enabled ? ansi(2, 22) : plain,
     red: enabled ? ansi(31, 39) : plain,
@@ -83,24 +86,40 @@ export function styleMarker(): string {
 
 // C0 controls (ESC, BEL, CR, BS...), DEL and C1 controls (CSI U+009B, OSC U+009D...): what a
 // terminal may act on instead of showing. \n is matched too: callers decide whether it stays.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g
+// Then the invisible characters that change what a line appears to say: zero-width ones
+// (U+200B-U+200D, U+FEFF), bidi marks, embeddings, overrides and isolates (U+200E-U+200F,
+// U+202A-U+202E, U+2066-U+2069: an RLO shows "evitca" as "active"), and the line and
+// paragraph separators (U+2028-U+2029). And the private-use delimiters of the style marker
+// (U+E000, U+E001), so that stored text shaped like a marker is shown, not taken for one.
+const CONTROL =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+  /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff\ue000\ue001]/g
+
+function escapeOne(char: string, keepNewlines: boolean | undefined): string {
+  if (char === '\n' && keepNewlines) return char
+  const code = char.charCodeAt(0)
+  if (code < 0x20) return `\\x${code.toString(16).padStart(2, '0')}`
+  return `\\u${code.toString(16).padStart(4, '0')}`
+}
 
 /**
- * Shows every control character as a visible escape: C0 as `\x1b`, DEL and C1 as `\u009b`
- * (so JSON text stays valid JSON). `keepNewlines` lets `\n` through (whole output);
- * without it, text stays on its one line (a table cell, a reason quoted in a sentence).
+ * Shows every control character as a visible escape: C0 as `\x1b`, DEL, C1 and the
+ * invisible formatting characters above as `\u009b`, `\u202e` (so JSON text stays valid
+ * JSON). `keepNewlines` lets `\n` through (whole output); without it, text stays on its one
+ * line (a table cell, a reason quoted in a sentence). `marker` (the CLI's style marker) is
+ * kept wherever it occurs whole, so the CLI's own styling survives.
  *
  * @example
  * escapeControls('search\u001b]52;c;cm0=\u0007') // 'search\\x1b]52;c;cm0=\\x07'
  */
-export function escapeControls(text: string, options: { keepNewlines?: boolean } = {}): string {
-  return text.replace(CONTROL, (char) => {
-    if (char === '\n' && options.keepNewlines) return char
-    const code = char.charCodeAt(0)
-    const hex = code.toString(16).padStart(2, '0')
-    return code < 0x20 ? `\\x${hex}` : `\\u00${hex}`
-  })
+export function escapeControls(
+  text: string,
+  options: { keepNewlines?: boolean; marker?: string } = {},
+): string {
+  const escapePart = (part: string) =>
+    part.replace(CONTROL, (char) => escapeOne(char, options.keepNewlines))
+  if (options.marker === undefined || options.marker === '') return escapePart(text)
+  return text.split(options.marker).map(escapePart).join(options.marker)
 }
 
 /**
@@ -115,7 +134,10 @@ export function escapeControls(text: string, options: { keepNewlines?: boolean }
  * terminalSafe(createTerminalStyle(true, marker).red(reason), marker)
  */
 export function terminalSafe(text: string, marker?: string): string {
-  const safe = escapeControls(text, { keepNewlines: true })
+  const safe = escapeControls(text, {
+    keepNewlines: true,
+    ...(marker === undefined ? {} : { marker }),
+  })
   if (marker === undefined) return safe
   return safe.replaceAll(new RegExp(`${marker}\\[([0-9;]*)m`, 'g'), '\u001b[$1m')
 }

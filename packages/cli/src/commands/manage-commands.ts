@@ -173,33 +173,45 @@ export function revokeCommand(context: CliContext): Command {
     .option('--reason <text>', 'why (goes in the audit log)', 'revoked with the killswitch CLI')
     .action(async (handle: string, options: { reason: string }, command: Command) => {
       const style = context.style(command)
-      const result = await context.withKillSwitch(command, async (ks, spec) => {
-        const before = await ks.agents.get(handle)
-        if (before.status === 'revoked') return { already: true as const, agent: before, spec }
-        const started = performance.now()
-        await ks.agents.revoke(handle, { reason: options.reason })
-        const tookMs = performance.now() - started
-        // Confirm with a fresh read from the store, not the revoke call's own answer.
-        const confirmed = await ks.agents.get(handle)
-        return { already: false as const, agent: confirmed, tookMs, spec }
-      })
-      const { agent } = result
-      if (result.already) {
-        context.out(
-          `${style.bold(agent.handle)} was already revoked at ${agent.revokedAt} (${escapeControls(agent.revokedReason ?? 'no reason')}); nothing changed.\n`,
-        )
-        return
-      }
-      if (agent.status !== 'revoked') {
-        throw new CliError(
-          `revoking ${agent.handle} did not take effect: the store still reports it "${agent.status}". This is a bug; the credential may still work.`,
-          EXIT_CODES.internal,
-        )
-      }
-      context.out(
-        `${style.red('Revoked')} ${style.bold(agent.handle)} in ${result.tookMs.toFixed(1)} ms (reason: ${escapeControls(agent.revokedReason ?? options.reason)}).\n` +
-          `Confirmed: the store (${describeStoreSpec(result.spec)}) reports it revoked since ${agent.revokedAt}; its credential is refused by every guard and by introspection, in-flight calls included.\n` +
-          `It spent ${formatUsd(agent.spent)} of ${formatUsd(agent.spendingCap)}. See why and on what: killswitch audit ${agent.handle}\n`,
+      // The confirmation is printed as soon as the store confirms, inside the kill switch's
+      // lifetime: closing it flushes the alert deliveries, which a hung receiver can stretch
+      // to seconds. The revoke has taken effect by then; the operator should not wait to see so.
+      let revoked = false
+      await context.withKillSwitch(
+        command,
+        async (ks, spec) => {
+          const before = await ks.agents.get(handle)
+          if (before.status === 'revoked') {
+            context.out(
+              `${style.bold(before.handle)} was already revoked at ${before.revokedAt} (${escapeControls(before.revokedReason ?? 'no reason')}); nothing changed.\n`,
+            )
+            return
+          }
+          const started = performance.now()
+          await ks.agents.revoke(handle, { reason: options.reason })
+          const tookMs = performance.now() - started
+          // Confirm with a fresh read from the store, not the revoke call's own answer.
+          const agent = await ks.agents.get(handle)
+          if (agent.status !== 'revoked') {
+            throw new CliError(
+              `revoking ${agent.handle} did not take effect: the store still reports it "${agent.status}". This is a bug; the credential may still work.`,
+              EXIT_CODES.internal,
+            )
+          }
+          revoked = true
+          context.out(
+            `${style.red('Revoked')} ${style.bold(agent.handle)} in ${tookMs.toFixed(1)} ms (reason: ${escapeControls(agent.revokedReason ?? options.reason)}).\n` +
+              `Confirmed: the store (${describeStoreSpec(spec)}) reports it revoked since ${agent.revokedAt}; its credential is refused by every guard and by introspection, in-flight calls included.\n` +
+              `It spent ${formatUsd(agent.spent)} of ${formatUsd(agent.spendingCap)}. See why and on what: killswitch audit ${agent.handle}\n`,
+          )
+        },
+        {
+          // Said only while the alert is still going out: the revoke itself is over.
+          slowCloseNotice: () =>
+            revoked
+              ? 'The revoke is done; still delivering its alert (up to about 10 s if the receiver does not answer; the outcome goes in the audit log).\n'
+              : undefined,
+        },
       )
     })
 }

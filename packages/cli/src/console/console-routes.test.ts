@@ -41,8 +41,10 @@ function setup(options: { insecureNoAuth?: boolean } = {}) {
       headers: { origin: ORIGIN },
     })
     expect(response.status).toBe(200)
-    const cookie = response.headers.get('set-cookie') ?? ''
-    return cookie.split(';')[0] ?? ''
+    const cookie = (response.headers.get('set-cookie') ?? '').split(';')[0] ?? ''
+    const { session } = await json(response)
+    // Both halves: the cookie and the secret the page sends in a header.
+    return { cookie, 'x-killswitch-session': session as string }
   }
   return { ks, request, signIn }
 }
@@ -60,7 +62,7 @@ describe('console routes', () => {
     expect(html).not.toContain('<script>')
     const script = await request('/console/app.js')
     expect(script.headers.get('content-type')).toMatch(/^text\/javascript/)
-    expect(await script.text()).toContain('EventSource')
+    expect(await script.text()).toContain('x-killswitch-session')
   })
 
   it('signs in with the admin token for an HttpOnly, SameSite=Strict session cookie', async () => {
@@ -85,8 +87,9 @@ describe('console routes', () => {
     )
     expect(setCookie).not.toContain(TOKEN)
 
-    const cookie = await signIn()
-    expect((await request('/console/api/agents', { headers: { cookie } })).status).toBe(200)
+    const session = await signIn()
+    expect((await request('/console/api/agents', { headers: session })).status).toBe(200)
+    expect(session['x-killswitch-session']).toMatch(/^[A-Za-z0-9_-]{43}$/)
     // The bearer token works too (scripts), and a made-up session does not.
     expect(
       (await request('/console/api/agents', { headers: { authorization: `Bearer ${TOKEN}` } }))
@@ -97,24 +100,81 @@ describe('console routes', () => {
     ).toBe(401)
 
     // Signing out ends the session on the server, not just in the browser.
+    await request('/console/session/end', {
+      method: 'POST',
+      headers: { ...session, origin: ORIGIN },
+    })
+    expect((await request('/console/api/agents', { headers: session })).status).toBe(401)
+  })
+
+  it('refuses the session cookie alone: another server on this host may have been sent it', async () => {
+    const { ks, request, signIn } = setup()
+    await ks.agents.create({ handle: 'victim', spendingCap: 5 })
+    await ks.agents.create({
+      handle: 'asker',
+      spendingCap: 1,
+      approvals: { enabled: true, waitMs: 0 },
+    })
+    await ks.store.openApproval({
+      id: 'apr_replay',
+      handle: 'asker',
+      requestedMicros: 2_000_000,
+      reason: 'past its cap',
+      ttlMs: 3_600_000,
+      now: Date.now(),
+    })
+    const { cookie, 'x-killswitch-session': secret } = await signIn()
+    // What a server on another port replays: the cookie, no header, no Origin.
+    const replays: Array<[string, RequestInit & { json?: unknown }]> = [
+      ['/console/api/agents', {}],
+      ['/console/api/events', {}],
+      [
+        '/console/api/approvals/apr_replay/approve',
+        { method: 'POST', json: { amount: 1000, ttlMs: 86_400_000 } },
+      ],
+      ['/console/api/agents/victim', { method: 'PATCH', json: { spendingCap: 1_000_000 } }],
+      ['/console/api/agents/victim/revoke', { method: 'POST', json: {} }],
+    ]
+    for (const [path, init] of replays) {
+      const wrongSecret = { cookie, 'x-killswitch-session': 'x'.repeat(43) }
+      for (const headers of [{ cookie }, wrongSecret] as Record<string, string>[]) {
+        const response = await request(path, { ...init, headers })
+        expect({ path, status: response.status }).toEqual({ path, status: 401 })
+      }
+    }
+    // The secret alone is no better (another session's cookie, or none).
+    expect(
+      (await request('/console/api/agents', { headers: { 'x-killswitch-session': secret } }))
+        .status,
+    ).toBe(401)
+    // A replayed cookie cannot sign the operator out either.
     await request('/console/session/end', { method: 'POST', headers: { cookie, origin: ORIGIN } })
-    expect((await request('/console/api/agents', { headers: { cookie } })).status).toBe(401)
+    expect(
+      (
+        await request('/console/api/agents', {
+          headers: { cookie, 'x-killswitch-session': secret },
+        })
+      ).status,
+    ).toBe(200)
+    // Nothing changed.
+    expect(await ks.agents.get('victim')).toMatchObject({ status: 'active', spendingCap: 5 })
+    expect(await ks.approvals.get('apr_replay')).toMatchObject({ status: 'pending' })
   })
 
   it('refuses cross-site and rebound requests on every console route, whatever the cookie', async () => {
     const { ks, request, signIn } = setup()
     await ks.agents.create({ handle: 'a', spendingCap: 5 })
-    const cookie = await signIn()
+    const session = await signIn()
     const crossSite = await request('/console/api/agents/a/revoke', {
       method: 'POST',
       json: {},
-      headers: { cookie, origin: 'https://evil.example' },
+      headers: { ...session, origin: 'https://evil.example' },
     })
     expect(crossSite.status).toBe(403)
     const fetchSite = await request('/console/api/agents/a/revoke', {
       method: 'POST',
       json: {},
-      headers: { cookie, 'sec-fetch-site': 'cross-site' },
+      headers: { ...session, 'sec-fetch-site': 'cross-site' },
     })
     expect(fetchSite.status).toBe(403)
     const signInFromElsewhere = await request('/console/session', {
@@ -129,8 +189,8 @@ describe('console routes', () => {
 
   it('revokes whatever the body: a reason that is not usable means the default reason', async () => {
     const { ks, request, signIn } = setup()
-    const cookie = await signIn()
-    const headers = { cookie, origin: ORIGIN }
+    const session = await signIn()
+    const headers = { ...session, origin: ORIGIN }
     const DEFAULT_REASON = 'revoked in the console (no reason given)'
     const cases: Array<[string, RequestInit & { json?: unknown }, string]> = [
       ['long', { json: { reason: 'x'.repeat(501) } }, 'x'.repeat(500)],
@@ -172,9 +232,9 @@ describe('console routes', () => {
     for (let i = 0; i < 120; i++) {
       await ks.agents.create({ handle: `agent-${String(i).padStart(3, '0')}`, spendingCap: i + 1 })
     }
-    const cookie = await signIn()
+    const session = await signIn()
     const get = async (query: string) =>
-      json(await request(`/console/api/agents?${query}`, { headers: { cookie } }))
+      json(await request(`/console/api/agents?${query}`, { headers: session }))
     const last = await get('page=3&pageSize=50')
     expect(last).toMatchObject({ total: 120, page: 3, pages: 3, pageSize: 50 })
     expect(last.rows).toHaveLength(20)
@@ -189,7 +249,7 @@ describe('console routes', () => {
     expect(filtered.rows.map((row: { handle: string }) => row.handle)).toEqual([
       ...Array.from({ length: 10 }, (_, i) => `agent-11${i}`),
     ])
-    const bad = await request('/console/api/agents?pageSize=100000', { headers: { cookie } })
+    const bad = await request('/console/api/agents?pageSize=100000', { headers: session })
     expect(bad.status).toBe(400)
     expect(await bad.json()).toMatchObject({ error: { code: 'invalid_config', field: 'pageSize' } })
   })
@@ -198,8 +258,8 @@ describe('console routes', () => {
     const { ks, request, signIn } = setup()
     await ks.agents.create({ handle: 'a', spendingCap: 5 })
     await ks.agents.create({ handle: 'b', spendingCap: 5 })
-    const cookie = await signIn()
-    const headers = { cookie, origin: ORIGIN }
+    const session = await signIn()
+    const headers = { ...session, origin: ORIGIN }
     const badCap = await request('/console/api/agents/a', {
       method: 'PATCH',
       json: { spendingCap: -1 },
@@ -257,8 +317,8 @@ describe('console routes', () => {
         now,
       })
     }
-    const cookie = await signIn()
-    const headers = { cookie, origin: ORIGIN }
+    const session = await signIn()
+    const headers = { ...session, origin: ORIGIN }
     const listed = await json(await request('/console/api/approvals', { headers }))
     expect(listed.approvals.map((a: { id: string }) => a.id)).toEqual(['apr_1', 'apr_2'])
     const approved = await request('/console/api/approvals/apr_1/approve', {
@@ -288,10 +348,10 @@ describe('console routes', () => {
     const { ks, request, signIn } = setup()
     await ks.agents.create({ handle: 'quiet', spendingCap: 5 })
     await ks.agents.create({ handle: 'busy', spendingCap: 5 })
-    const cookie = await signIn()
+    const session = await signIn()
     const controller = new AbortController()
     const response = await request('/console/api/events', {
-      headers: { cookie },
+      headers: session,
       signal: controller.signal,
     })
     expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/)
@@ -316,7 +376,10 @@ describe('console routes', () => {
     expect(update.changed.map((row: { handle: string }) => row.handle)).toEqual(['busy'])
     expect(update.changed[0]).toMatchObject({ spentText: '$0.00 / $9.00', availableText: '$9.00' })
     // Signing out ends the stream at its next update.
-    await request('/console/session/end', { method: 'POST', headers: { cookie, origin: ORIGIN } })
+    await request('/console/session/end', {
+      method: 'POST',
+      headers: { ...session, origin: ORIGIN },
+    })
     await ks.agents.update('quiet', { spendingCap: 6 })
     await expect(next('update')).rejects.toThrow('the stream ended')
     controller.abort()
@@ -329,10 +392,10 @@ describe('console routes', () => {
       const created = await ks.agents.create({ handle: `fleet-${i}`, spendingCap: 1 + (i % 50) })
       if (i === 7_777) credentials.push(created.credential)
     }
-    const cookie = await signIn()
+    const session = await signIn()
     const page = await json(
       await request('/console/api/agents?order=handle&page=200&pageSize=50', {
-        headers: { cookie },
+        headers: session,
       }),
     )
     expect(page).toMatchObject({ total: 10_000, pages: 200, page: 200 })
@@ -342,7 +405,7 @@ describe('console routes', () => {
 
     const controller = new AbortController()
     const response = await request('/console/api/events', {
-      headers: { cookie },
+      headers: session,
       signal: controller.signal,
     })
     const reader = (response.body as ReadableStream<Uint8Array>).getReader()

@@ -1,9 +1,11 @@
 // The operator console, mounted on the admin API's Hono app: the page at `/`, its JSON under
 // /console/api, live updates over server-sent events. Behind the same admin token: it is
-// entered once in the sign-in form and exchanged for an HttpOnly, SameSite=Strict session
-// cookie (a bearer token works too, for scripts). Every /console route goes through the
-// same Host and cross-site checks as /v1 (request-origin.ts), so a state-changing request
-// from another site is refused whatever cookie it carries.
+// entered once in the sign-in form and exchanged for a session of two halves, an HttpOnly,
+// SameSite=Strict cookie and a secret the page keeps in sessionStorage and sends in the
+// `x-killswitch-session` header; /console/api needs both (console-sessions.ts says why). A
+// bearer token works too, for scripts. Every /console route goes through the same Host and
+// cross-site checks as /v1 (request-origin.ts), so a state-changing request from another
+// site is refused whatever cookie it carries.
 
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { KillSwitch } from '@killswitch/core'
@@ -21,6 +23,7 @@ import { pageRows, toConsoleRow } from './console-rows.js'
 import {
   ConsoleSessions,
   clearedSessionCookie,
+  SESSION_HEADER,
   sessionCookie,
   sessionIdFrom,
 } from './console-sessions.js'
@@ -95,7 +98,9 @@ export function mountConsole(app: Hono, options: ConsoleOptions): void {
 
   const signedIn = (c: Context): boolean => {
     if (expected === undefined) return true
-    if (sessions.check(sessionIdFrom(c.req.header('cookie')))) return true
+    // The cookie alone never signs in: the browser sends it to every server on this host.
+    const id = sessionIdFrom(c.req.header('cookie'))
+    if (sessions.check(id, c.req.header(SESSION_HEADER))) return true
     const bearer = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '')?.[1]
     return bearer !== undefined && isToken(bearer)
   }
@@ -152,12 +157,16 @@ export function mountConsole(app: Hono, options: ConsoleOptions): void {
       )
     }
     const secure = new URL(c.req.url).protocol === 'https:'
-    c.header('Set-Cookie', sessionCookie(sessions.create(), secure))
-    return c.json({ auth: 'session' })
+    const session = sessions.create()
+    c.header('Set-Cookie', sessionCookie(session.id, secure))
+    // The secret half: the page keeps it in sessionStorage and sends it in SESSION_HEADER.
+    return c.json({ auth: 'session', session: session.secret })
   })
 
   app.post('/console/session/end', (c) => {
-    sessions.end(sessionIdFrom(c.req.header('cookie')))
+    // Ending a session takes both halves too: a replayed cookie cannot sign the operator out.
+    const id = sessionIdFrom(c.req.header('cookie'))
+    if (sessions.check(id, c.req.header(SESSION_HEADER))) sessions.end(id)
     c.header('Set-Cookie', clearedSessionCookie())
     return c.json({ auth: 'signed_out' })
   })

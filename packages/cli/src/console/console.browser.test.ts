@@ -149,6 +149,41 @@ describe('the console in a real browser', () => {
     expect(await page.evaluate('document.cookie')).toBe('')
   })
 
+  it('refuses the cookie without the session header, from the page or replayed elsewhere', async () => {
+    // The secret half lives in this origin's sessionStorage, never in a cookie.
+    const secret = await page.evaluate(() => sessionStorage.getItem('killswitch-session'))
+    expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/)
+    const [cookie] = await context.cookies()
+    const replayed = `ks_console=${cookie?.value}`
+    // What another server on this host receives and replays: the cookie, no header.
+    const approve = await fetch(`${server.url}/console/api/approvals/apr_console/approve`, {
+      method: 'POST',
+      headers: { cookie: replayed, 'content-type': 'application/json' },
+      body: JSON.stringify({ amount: 1000, ttlMs: 86_400_000 }),
+    })
+    expect(approve.status).toBe(401)
+    const raise = await fetch(`${server.url}/console/api/agents/support-bot`, {
+      method: 'PATCH',
+      headers: { cookie: replayed, 'content-type': 'application/json' },
+      body: JSON.stringify({ spendingCap: 1_000_000 }),
+    })
+    expect(raise.status).toBe(401)
+    // The same from the page itself without the header: the browser adds the cookie only.
+    const statuses = await page.evaluate(async () => {
+      const options = { method: 'POST', headers: { 'content-type': 'application/json' } }
+      const revoke = await fetch('/console/api/agents/billing-agent/revoke', {
+        ...options,
+        body: '{}',
+      })
+      const events = await fetch('/console/api/events')
+      return [revoke.status, events.status]
+    })
+    expect(statuses).toEqual([401, 401])
+    expect(await ks.approvals.get('apr_console')).toMatchObject({ status: 'pending' })
+    expect(await ks.agents.get('support-bot')).toMatchObject({ spendingCap: 5 })
+    expect(await ks.agents.get('billing-agent')).toMatchObject({ status: 'active' })
+  })
+
   it('shows the same figures as `killswitch agents list` for the same store', async () => {
     await page.reload()
     await row('researcher-agent-7').locator('td.spent', { hasText: '$3.50' }).waitFor(WAIT)

@@ -37,8 +37,23 @@ function svg(tag, attrs = {}) {
 
 class Unauthorized extends Error {}
 
+// The session's secret half, from the sign-in answer. The cookie alone is refused: browsers
+// send it to every server on this host, whatever the port. sessionStorage is this origin's
+// only (port included) and this tab's only; every request to /console/api carries it.
+const SESSION_KEY = 'killswitch-session'
+const SESSION_HEADER = 'x-killswitch-session'
+
+function sessionHeaders() {
+  const secret = sessionStorage.getItem(SESSION_KEY)
+  return secret ? { [SESSION_HEADER]: secret } : {}
+}
+
 async function api(path, options = {}) {
-  const init = { method: options.method ?? 'GET', headers: {}, credentials: 'same-origin' }
+  const init = {
+    method: options.method ?? 'GET',
+    headers: sessionHeaders(),
+    credentials: 'same-origin',
+  }
   if (options.body !== undefined) {
     init.headers['Content-Type'] = 'application/json'
     init.body = JSON.stringify(options.body)
@@ -76,7 +91,9 @@ $('#sign-in-form').addEventListener('submit', async (event) => {
   event.preventDefault()
   const token = $('#token').value
   try {
-    await api('/console/session', { method: 'POST', body: { token } })
+    const { session } = await api('/console/session', { method: 'POST', body: { token } })
+    if (session) sessionStorage.setItem(SESSION_KEY, session)
+    else sessionStorage.removeItem(SESSION_KEY)
     $('#token').value = ''
     await start()
   } catch (error) {
@@ -87,6 +104,7 @@ $('#sign-in-form').addEventListener('submit', async (event) => {
 
 $('#sign-out').addEventListener('click', async () => {
   await api('/console/session/end', { method: 'POST' }).catch(() => {})
+  sessionStorage.removeItem(SESSION_KEY)
   showSignIn()
 })
 
@@ -541,34 +559,84 @@ function applyRows(changed, reshaped = false) {
 }
 
 function closeEvents() {
-  state.events?.close()
+  state.events?.abort()
   state.events = null
 }
 
-function openEvents() {
-  closeEvents()
-  const events = new EventSource('/console/api/events')
-  state.events = events
-  events.addEventListener('ready', () => {
+// Server-sent events read with fetch, not EventSource: EventSource cannot send the session
+// header. Each event is `event:` and `data:` lines ended by a blank line; `:` lines are
+// keep-alives.
+function onEvent(name, data) {
+  if (name === 'ready') {
     setLive(true, 'Live')
     void refresh().catch(handleError)
-  })
-  events.addEventListener('update', (message) => {
-    const update = JSON.parse(message.data)
+  } else if (name === 'update') {
+    const update = JSON.parse(data)
     if (update.error) return setLive(false, `Store unreachable: ${update.error}`)
     setLive(true, 'Live')
     if (update.changed.length > 0 || update.removed.length > 0) {
       applyRows(update.changed, update.removed.length > 0 || update.total !== state.total)
     }
     if (update.approvals) renderApprovals(update.approvals)
+  }
+}
+
+async function readEvents(signal) {
+  const response = await fetch('/console/api/events', {
+    headers: { ...sessionHeaders(), Accept: 'text/event-stream' },
+    credentials: 'same-origin',
+    cache: 'no-store',
+    signal,
   })
-  events.addEventListener('error', () => {
-    setLive(false, 'Reconnecting…')
-    if (events.readyState === EventSource.CLOSED) {
-      // A refused stream (signed out, server restarted): find out which, then retry.
-      setTimeout(() => void start().catch(handleError), 2000)
+  if (response.status === 401) throw new Unauthorized('Sign in first.')
+  if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`)
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader()
+  let buffer = ''
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) return
+    buffer += value.replaceAll('\r\n', '\n').replaceAll('\r', '\n')
+    let end = buffer.indexOf('\n\n')
+    while (end >= 0) {
+      const block = buffer.slice(0, end)
+      buffer = buffer.slice(end + 2)
+      end = buffer.indexOf('\n\n')
+      let name = 'message'
+      const data = []
+      for (const line of block.split('\n')) {
+        if (line.startsWith(':')) continue
+        const colon = line.indexOf(':')
+        const field = colon < 0 ? line : line.slice(0, colon)
+        const text = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '')
+        if (field === 'event') name = text
+        else if (field === 'data') data.push(text)
+      }
+      if (data.length > 0) onEvent(name, data.join('\n'))
     }
-  })
+  }
+}
+
+function openEvents() {
+  closeEvents()
+  const controller = new AbortController()
+  state.events = controller
+  readEvents(controller.signal)
+    .catch((error) => {
+      if (error instanceof Unauthorized) throw error
+    })
+    .then(
+      () => {
+        if (controller.signal.aborted) return
+        // The stream ended (server restarted, session expired): find out which, then retry.
+        setLive(false, 'Reconnecting…')
+        setTimeout(() => {
+          if (state.events === controller) void start().catch(handleError)
+        }, 2000)
+      },
+      (error) => {
+        if (!controller.signal.aborted) handleError(error)
+      },
+    )
 }
 
 // ----- routing
@@ -593,7 +661,10 @@ async function route() {
 }
 
 function handleError(error) {
-  if (error instanceof Unauthorized) return showSignIn()
+  if (error instanceof Unauthorized) {
+    sessionStorage.removeItem(SESSION_KEY)
+    return showSignIn()
+  }
   setLive(false, error.message)
 }
 
