@@ -110,7 +110,7 @@ describe('Mastra: provider options raising the output limit', () => {
 
     it(`refuses a priority service tier before the provider is called (${mode})`, async () => {
       const { ks, agent } = await agentFor(mode, 100)
-      const priority = { openai: { serviceTier: 'priority' } }
+      const priority = { openai: { serviceTier: 'priority' as const } }
 
       const outcome = await agent.generate('go', { providerOptions: priority }).then(
         (result) => result,
