@@ -221,17 +221,21 @@ describe('killSwitchMiddleware', () => {
         onFailure: 'error',
       })
 
-    it('last: each attempt of a retry middleware is its own hold, charged as it ended', async () => {
+    /** An agent whose model fails once then answers, the kill switch `order` to the retry. */
+    async function retried(order: 'last' | 'first', model = TEST_MODEL) {
       const agent = await testAgent()
-      const model = fakeModel()
-        .respond(new Error('provider 500'))
-        .respond(new AIMessage('answered'))
-      const killSwitch = killSwitchMiddleware({ ...agent, killSwitch: agent.ks, model: TEST_MODEL })
-      const runnable = createAgent({
-        model,
-        tools: [],
-        middleware: [retryProviderErrors(), killSwitch],
-      })
+      const chat =
+        model === TEST_MODEL
+          ? fakeModel().respond(new Error('provider 500')).respond(new AIMessage('answered'))
+          : fakeModel().respond(new AIMessage('never'))
+      const killSwitch = killSwitchMiddleware({ ...agent, killSwitch: agent.ks, model })
+      const retry = retryProviderErrors()
+      const middleware = order === 'last' ? [retry, killSwitch] : [killSwitch, retry]
+      return { agent, chat, runnable: createAgent({ model: chat, tools: [], middleware }) }
+    }
+
+    it('last: each attempt of a retry middleware is its own hold, charged as it ended', async () => {
+      const { agent, runnable } = await retried('last')
 
       const result = await runnable.invoke(question)
 
@@ -243,41 +247,21 @@ describe('killSwitchMiddleware', () => {
     })
 
     it('last: its refusal is not retried and reaches the caller as the typed error', async () => {
-      const agent = await testAgent()
-      const model = fakeModel().respond(new AIMessage('never'))
-      const killSwitch = killSwitchMiddleware({
-        ...agent,
-        killSwitch: agent.ks,
-        model: 'mystery-model',
-      })
-      const runnable = createAgent({
-        model,
-        tools: [],
-        middleware: [retryProviderErrors(), killSwitch],
-      })
+      const { chat, runnable } = await retried('last', 'mystery-model')
 
       const error = await rejection(runnable.invoke(question))
 
       expect(findKillSwitchError(error)).toBeInstanceOf(UnknownModelPriceError)
-      expect(model.callCount).toBe(0)
+      expect(chat.callCount).toBe(0)
     })
 
     it('first (the trap): a retry inside it runs every attempt on one hold', async () => {
-      const agent = await testAgent()
-      const model = fakeModel()
-        .respond(new Error('provider 500'))
-        .respond(new AIMessage('answered'))
-      const killSwitch = killSwitchMiddleware({ ...agent, killSwitch: agent.ks, model: TEST_MODEL })
-      const runnable = createAgent({
-        model,
-        tools: [],
-        middleware: [killSwitch, retryProviderErrors()],
-      })
+      const { agent, chat, runnable } = await retried('first')
 
       await runnable.invoke(question)
 
       // Two requests left, one hold: the failed attempt is not paid for.
-      expect(model.callCount).toBe(2)
+      expect(chat.callCount).toBe(2)
       expect(agent.reserved).toHaveLength(1)
     })
   })
