@@ -199,7 +199,12 @@ class Run {
     return async (options: LanguageModelV4CallOptions) => {
       let call: ModelCall
       // The provider's real limit (provider options can raise it): the AI SDK adapter's.
-      const limit = outputLimit(options, model.provider, this.guard.defaultMaxOutputTokens)
+      const limit = outputLimit(
+        options,
+        model.provider,
+        this.guard.defaultMaxOutputTokens,
+        model.modelId,
+      )
       try {
         call = await this.guard.startModelCall({
           ...modelIdentity(model, this.naming),
