@@ -199,12 +199,7 @@ class Run {
     return async (options: LanguageModelV4CallOptions) => {
       let call: ModelCall
       // The provider's real limit (provider options can raise it): the AI SDK adapter's.
-      const limit = outputLimit(
-        options,
-        model.provider,
-        this.guard.defaultMaxOutputTokens,
-        model.modelId,
-      )
+      const limit = outputLimit(options, model.provider, this.guard.defaultMaxOutputTokens)
       try {
         call = await this.guard.startModelCall({
           ...modelIdentity(model, this.naming),

@@ -92,7 +92,7 @@ export function killSwitchMiddleware(
     // The provider is called through `model`, not the `doGenerate` closure: that is bound to
     // the caller's params, and the clamp and stop signal exist only once the call is held.
     async wrapGenerate({ params, model }) {
-      const limit = outputLimit(params, model.provider, guard.defaultMaxOutputTokens, model.modelId)
+      const limit = outputLimit(params, model.provider, guard.defaultMaxOutputTokens)
       const call = await start(params, model, limit)
       const result = await call.run((limits) => model.doGenerate(providerParams(limit, limits)))
       let text = ''
@@ -110,12 +110,7 @@ export function killSwitchMiddleware(
     },
     async wrapStream({ params, model }) {
       try {
-        const limit = outputLimit(
-          params,
-          model.provider,
-          guard.defaultMaxOutputTokens,
-          model.modelId,
-        )
+        const limit = outputLimit(params, model.provider, guard.defaultMaxOutputTokens)
         const call = await start(params, model, limit)
         const started = await call.run((limits) => model.doStream(providerParams(limit, limits)))
         const read = streamPartReader()

@@ -99,16 +99,6 @@ describe('outputLimit', () => {
     expect(withThinking({ type: 'between_tools' })).toBe(true)
     expect(withThinking(undefined, 'provider-default')).toBe(false)
     expect(outputLimit(call({ maxOutputTokens: 10 }), 'openai.chat').hidesOutput).toBe(false)
-    // A model that thinks whatever its options say, even with none at all.
-    const always = (extra: Partial<Params>) =>
-      outputLimit(call(extra), 'anthropic.messages', 4_096, 'claude-opus-5-5').hidesOutput
-    expect(always({})).toBe(true)
-    expect(always({ providerOptions: { anthropic: { thinking: { type: 'disabled' } } } })).toBe(
-      true,
-    )
-    expect(
-      outputLimit(call({}), 'anthropic.messages', 4_096, 'claude-sonnet-4-5').hidesOutput,
-    ).toBe(false)
   })
 
   it('splits the clamp between thinking and text: budget min(B, M - 1), text M - budget', () => {

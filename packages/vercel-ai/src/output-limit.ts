@@ -51,17 +51,14 @@ export function outputLimit(
   params: Params,
   provider: string | undefined,
   defaultMaxOutputTokens?: number,
-  modelId?: string,
 ): OutputLimit {
-  // Models that think whatever the options say (@ai-sdk/anthropic's own table).
-  const alwaysThinks = modelId !== undefined && ALWAYS_THINKS.test(modelId)
   // Most calls: no provider options and no reasoning, so nothing raises the limit.
   if (params.providerOptions === undefined && params.reasoning === undefined) {
     return {
       requested: params.maxOutputTokens,
       // The clamp is never above a limit the caller set: it is the limit to send.
       params: (maxOutputTokens) => ({ ...params, maxOutputTokens }),
-      hidesOutput: alwaysThinks,
+      hidesOutput: false,
     }
   }
   const readers = readersOf(params, provider)
@@ -98,7 +95,7 @@ export function outputLimit(
         : undefined
   return {
     requested,
-    hidesOutput: hidesOutput || alwaysThinks,
+    hidesOutput,
     params(maxOutputTokens) {
       // Asked no more than the clamp: sent as asked. `maxOutputTokens` is set even when the
       // provider reads another limit, so that a provider reading none is bounded too.
@@ -239,12 +236,6 @@ function computesBudget(params: Params, options: Options): boolean {
     options.effort == null
   )
 }
-
-/**
- * Claude models whose thinking cannot be turned off (@ai-sdk/anthropic turns `disabled` into
- * adaptive thinking for them): their thinking is billed, and streamed summarised, always.
- */
-const ALWAYS_THINKS = /claude-(?:sonnet-5-5|opus-5-5|fable-5)/
 
 /** @ai-sdk/provider-utils' shares of a model's max output per reasoning level. */
 const REASONING_SHARES = { minimal: 0.02, low: 0.1, medium: 0.3, high: 0.6, xhigh: 0.9, max: 0.95 }

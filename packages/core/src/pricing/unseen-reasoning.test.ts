@@ -21,6 +21,8 @@ describe('reasonsUnseen', () => {
     'google/gemini-3-pro-preview',
     'grok-3-mini',
     'grok-4-fast',
+    'claude-opus-5-5',
+    'anthropic/claude-sonnet-5-5-20270101',
   ])('%s may bill reasoning it does not stream', (model) => {
     expect(reasonsUnseen(model)).toBe(true)
   })

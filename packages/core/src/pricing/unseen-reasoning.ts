@@ -2,12 +2,15 @@
 // it (OpenAI's o-series and gpt-5, Gemini 2.5 and 3 thinking, Grok 3 mini and 4): what
 // streamed of their answer says nothing of what they spent thinking first. When such a
 // call ends without usage (a consumer that stopped reading, a cut stream), its output is
-// the hold's bound, never the visible text. Models whose reasoning streams (DeepSeek R1,
-// Claude's thinking) are counted as they stream.
+// the hold's bound, never the visible text. So are the Claude models whose thinking cannot
+// be turned off (claude-sonnet-5-5, claude-opus-5-5, claude-fable-5: @ai-sdk/anthropic's
+// table), billed in full and streamed summarised. Models whose reasoning streams in full
+// (DeepSeek R1) are counted as they stream; other Claude models' thinking is marked by the
+// adapter that turns it on (OutputDelta.uncounted).
 // Any number of routing prefixes (`openrouter/openai/o3-mini`, `azure/...`), and a
 // fine-tune's `ft:` before its base model's id.
 const UNSEEN_REASONING =
-  /^(?:[\w.:-]+\/)*(?:ft:)?(?:o\d(?:$|[-.:])|gpt-5|gemini-(?:2\.5|3)|grok-(?:3-mini|4))/i
+  /^(?:[\w.:-]+\/)*(?:ft:)?(?:o\d(?:$|[-.:])|gpt-5|gemini-(?:2\.5|3)|grok-(?:3-mini|4)|claude-(?:sonnet-5-5|opus-5-5|fable-5))/i
 
 /**
  * True when `model` may bill output that never streams.
