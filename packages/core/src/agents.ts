@@ -192,11 +192,8 @@ export function createAgentsApi(engine: Engine): AgentsApi {
   // each other (only with another process's, which the store refuses and `tryFresh` retries).
   const writing = new Map<string, Promise<unknown>>()
   const fromFresh = <T>(handle: string, write: (current: AgentRecord) => Promise<T>) => {
-    const before = writing.get(handle) ?? Promise.resolve()
-    const next = before.then(
-      () => tryFresh(handle, write),
-      () => tryFresh(handle, write),
-    )
+    // The queue holds settled promises only: a failed change never holds up the next.
+    const next = (writing.get(handle) ?? Promise.resolve()).then(() => tryFresh(handle, write))
     const settled = next.catch(() => undefined)
     writing.set(handle, settled)
     void settled.then(() => {

@@ -153,25 +153,13 @@ class Guard implements AgentGuard {
     const access = this.#access
     const agent = (yield access.admit(request.runId)) as AgentRecord
     const modelRates = engine.prices.resolve(request.model, request.provider)
-    const unpriced = !modelRates
-      ? undefined
-      : request.billedApart
-        ? request.billedApart
-        : modelRates.inputOnly && request.inputOnly !== true
-          ? 'output'
-          : request.mediaOutput === true && !modelRates.mediaOutput
-            ? 'media output (audio, images)'
-            : false
+    const unpriced = unpricedPart(request, modelRates)
     if (!modelRates || unpriced) {
-      // An option billed apart is refused whatever the price: the data holds standard rates.
-      const fix = request.billedApart
-        ? 'leave the option out: only the standard rates are known'
-        : undefined
       const error = new UnknownModelPriceError(
         request.model,
         request.provider,
-        unpriced || undefined,
-        fix,
+        unpriced?.what,
+        unpriced?.fix,
       )
       return access.deny(agent.handle, 'unknown_price', error, { model: request.model })
     }
@@ -652,13 +640,8 @@ class Guard implements AgentGuard {
    * reserve and is judged once the hold is granted; a call detection refuses is released.
    */
   *#reserveSpend(request: SpendRequest, call: Observation | undefined): Steps<SpendTicket> {
-    const amount = request?.amountUsd
-    if (typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0) {
-      invalid(
-        'amountUsd',
-        `Invalid amountUsd: a finite number of dollars >= 0 (got ${String(amount)}).`,
-      )
-    }
+    const bad = badAmountUsd(request?.amountUsd)
+    if (bad) throw bad
     if (
       request.payee !== undefined &&
       (typeof request.payee !== 'string' || request.payee === '')
@@ -675,7 +658,7 @@ class Guard implements AgentGuard {
     const access = this.#access
     const agent = (yield access.admit(request.runId)) as AgentRecord
     // Round up: a spend is never held for less than it costs.
-    const micros = Math.ceil(amount * 1_000_000 - 1e-6)
+    const micros = Math.ceil(request.amountUsd * 1_000_000 - 1e-6)
     // The spend rules, before anything is held: the agent's policy and the call's own. A
     // refusal by this process's cached view is confirmed on a fresh read: rules removed
     // elsewhere must not keep refusing here.
@@ -799,7 +782,13 @@ class Guard implements AgentGuard {
     if (state.ended) return Promise.resolve().then(() => state.done as Promise<Settlement>)
     // Checked before the spend ends: a bad amount is refused and the hold stays held, so a
     // corrected settle (or a release) can still end it.
-    const bad = badAmountUsd(outcome.amountUsd)
+    const bad =
+      outcome.amountUsd === undefined
+        ? undefined
+        : badAmountUsd(
+            outcome.amountUsd,
+            '; the hold stays held: settle it again with a valid amount, or release it if nothing was spent',
+          )
     if (bad) return Promise.reject(bad)
     state.ended = true
     state.done = promised(() => this.#spendSettled(ticket, state, outcome, ending))
@@ -981,9 +970,8 @@ function argumentsText(args: unknown): string {
   }
 }
 
-/** Why a settled amount is refused (not a finite number of dollars from 0 to the cap bound). */
-function badAmountUsd(amountUsd: unknown): InvalidConfigError | undefined {
-  if (amountUsd === undefined) return undefined
+/** Why an amount in dollars is refused (not a finite number from 0 to the cap bound). */
+function badAmountUsd(amountUsd: unknown, then = ''): InvalidConfigError | undefined {
   if (
     typeof amountUsd === 'number' &&
     Number.isFinite(amountUsd) &&
@@ -992,8 +980,32 @@ function badAmountUsd(amountUsd: unknown): InvalidConfigError | undefined {
   ) {
     return undefined
   }
+  const got = typeof amountUsd === 'string' ? JSON.stringify(amountUsd) : String(amountUsd)
   return new InvalidConfigError(
     'amountUsd',
-    `Invalid amountUsd: a number of dollars from 0 to ${MAX_CAP_USD} (got ${typeof amountUsd === 'string' ? JSON.stringify(amountUsd) : String(amountUsd)}); the hold stays held: settle it again with a valid amount, or release it if nothing was spent.`,
+    `Invalid amountUsd: a number of dollars from 0 to ${MAX_CAP_USD} (got ${got})${then}.`,
   )
+}
+
+/**
+ * The part of a call the prices cannot bound, named for the error, with its fix when giving
+ * the model's price is not it; undefined when the call is priced (or the model is unknown).
+ */
+function unpricedPart(
+  request: ModelCallRequest,
+  rates: ModelRates | undefined,
+): { what: string; fix?: string } | undefined {
+  if (!rates) return undefined
+  // Refused whatever the price: the data holds the standard rates only.
+  if (request.billedApart) {
+    return {
+      what: request.billedApart,
+      fix: 'leave the option out: only the standard rates are known',
+    }
+  }
+  if (rates.inputOnly && request.inputOnly !== true) return { what: 'output' }
+  if (request.mediaOutput === true && !rates.mediaOutput) {
+    return { what: 'media output (audio, images)' }
+  }
+  return undefined
 }

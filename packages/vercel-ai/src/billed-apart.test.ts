@@ -1,6 +1,6 @@
 // Provider options billed above the rates the price data holds: named by the adapter, the
 // call refused by the core before the provider is called; the standard ones pass unchanged.
-import { UnknownModelPriceError } from '@killswitch/core'
+import { findKillSwitchError, UnknownModelPriceError } from '@killswitch/core'
 import { generateText, streamText } from 'ai'
 import { describe, expect, it } from 'vitest'
 import { billedApart } from './billed-apart.js'
@@ -54,7 +54,7 @@ describe('a call with an option billed apart', () => {
     const refused = await generateText({ model, prompt: 'hi', providerOptions: priority }).catch(
       (error: unknown) => error,
     )
-    expect(UnknownModelPriceError.isInstance(refused) || (refused as Error).message).toBeTruthy()
+    expect(findKillSwitchError(refused)).toBeInstanceOf(UnknownModelPriceError)
     expect(String((refused as Error).message)).toContain('serviceTier "priority"')
     const streamed = streamText({ model, prompt: 'hi', providerOptions: priority })
     await expect(streamed.text).rejects.toThrow(/serviceTier "priority"/)

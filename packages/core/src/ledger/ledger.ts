@@ -74,6 +74,11 @@ export function lapsedEntry(handle: string, hold: HoldRecord, now: number): Audi
   }
 }
 
+/** A grant is past its expiry: the sweep drops it and audits grant_expired. */
+export function hasExpiredGrant(grants: readonly { expiresAt: number }[], now: number): boolean {
+  return grants.some((grant) => grant.expiresAt <= now)
+}
+
 /** Charges every hold whose lease ran out by `now`. Returns the agent after the sweep. */
 export function sweep(
   storage: LedgerStorage,
@@ -83,7 +88,7 @@ export function sweep(
   const found = storage.agent(handle)
   if (!found) return undefined
   let agent = found
-  if (agent.grants.some((grant) => grant.expiresAt <= now)) {
+  if (hasExpiredGrant(agent.grants, now)) {
     for (const grant of agent.grants) {
       if (grant.expiresAt <= now) {
         storage.appendAudit(grantExpiredEntry(handle, grant.approvalId, grant.amountMicros, now))

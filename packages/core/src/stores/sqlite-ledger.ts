@@ -452,7 +452,7 @@ export class SqliteLedger implements LedgerStorage {
     // and tightens it. It is never late.
     const due =
       agent !== undefined &&
-      ((this.#current?.nextExpiry ?? 0) <= now || hasExpiredGrant(agent, now))
+      ((this.#current?.nextExpiry ?? 0) <= now || ledger.hasExpiredGrant(agent.grants, now))
     return { agent, due }
   }
 
@@ -468,7 +468,7 @@ export class SqliteLedger implements LedgerStorage {
     )
     const due =
       this.#sql.anyDueAtAll.get(now) !== undefined ||
-      agents.some((agent) => hasExpiredGrant(agent, now))
+      agents.some((agent) => ledger.hasExpiredGrant(agent.grants, now))
     return { agents, due }
   }
 
@@ -479,7 +479,7 @@ export class SqliteLedger implements LedgerStorage {
     )
     for (const row of this.#sql.grantHandles.all() as { handle: string; grants: string }[]) {
       const grants = JSON.parse(row.grants) as { expiresAt: number }[]
-      if (grants.some((grant) => grant.expiresAt <= now)) handles.add(row.handle)
+      if (ledger.hasExpiredGrant(grants, now)) handles.add(row.handle)
     }
     for (const handle of handles) ledger.sweep(this, handle, now)
   }
@@ -725,8 +725,3 @@ const SQL = {
   activitySince: 'SELECT event FROM activity WHERE handle = ? AND seq > ? ORDER BY seq',
   mark: 'INSERT OR IGNORE INTO marks (handle, key) VALUES (?, ?)',
 } as const
-
-/** A grant past its expiry: the sweep drops it and audits grant_expired (ledger.ts sweep). */
-function hasExpiredGrant(agent: AgentRecord, now: number): boolean {
-  return agent.grants.some((grant) => grant.expiresAt <= now)
-}
