@@ -15,6 +15,7 @@ import type { HoldLease } from './hold-lease.js'
 import { toUsd } from './money.js'
 import type { ModelRates } from './pricing/model-rates.js'
 import type { OutputCount } from './pricing/output-count.js'
+import { redactSecrets } from './redact.js'
 import { canonicalHash } from './runaway/canonical-hash.js'
 import type { AgentRecord } from './store.js'
 
@@ -214,10 +215,13 @@ export function isOwnOrAbort(error: unknown): boolean {
   return error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError')
 }
 
-/** A short description of an error for the audit log. */
+/**
+ * A short description of an error for the audit log: a plain error's message, its secrets
+ * masked first (a failed request's message often quotes its URL, key and all).
+ */
 export function describeError(error: unknown): string {
   if (KillSwitchError.isInstance(error)) return error.code
   if (error instanceof Error)
-    return error.name === 'Error' ? error.message.slice(0, 120) : error.name
+    return error.name === 'Error' ? redactSecrets(error.message).slice(0, 120) : error.name
   return 'unknown error'
 }

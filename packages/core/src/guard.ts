@@ -60,8 +60,9 @@ import {
   startModelCall,
 } from './model-call.js'
 import { MAX_CAP_USD, toMicros, toUsd } from './money.js'
+import { isSearchModel } from './pricing/billed-apart.js'
 import { affordableOutputTokens, costBound, inputBound } from './pricing/cost.js'
-import { type ModelRates, ratesFor } from './pricing/model-rates.js'
+import { type InputEvidence, type ModelRates, ratesFor } from './pricing/model-rates.js'
 import { knownOutputCounting, type OutputCounting, outputCounting } from './pricing/output-count.js'
 import { reasonsUnseen } from './pricing/unseen-reasoning.js'
 import { availableAt, reserveScope } from './reserve-scope.js'
@@ -153,7 +154,8 @@ class Guard implements AgentGuard {
     const access = this.#access
     const agent = (yield access.admit(request.runId)) as AgentRecord
     const modelRates = engine.prices.resolve(request.model, request.provider)
-    const unpriced = unpricedPart(request, modelRates)
+    const input = inputBound(request.input, { contextWindow: modelRates?.contextWindow })
+    const unpriced = unpricedPart(request, modelRates, input)
     if (!modelRates || unpriced) {
       const error = new UnknownModelPriceError(
         request.model,
@@ -163,7 +165,6 @@ class Guard implements AgentGuard {
       )
       return access.deny(agent.handle, 'unknown_price', error, { model: request.model })
     }
-    const input = inputBound(request.input, { contextWindow: modelRates.contextWindow })
     const inputTokens = input.tokens
     // Held and settled at the rates its input shows (media, a one-hour cache).
     const rates = ratesFor(modelRates, input)
@@ -994,8 +995,23 @@ function badAmountUsd(amountUsd: unknown, then = ''): InvalidConfigError | undef
 function unpricedPart(
   request: ModelCallRequest,
   rates: ModelRates | undefined,
+  input: InputEvidence,
 ): { what: string; fix?: string } | undefined {
   if (!rates) return undefined
+  // Each use is billed apart from the tokens (a search, a container, another model's
+  // tokens), as many uses as the provider likes within the one call: no hold bounds it.
+  if (input.serverTool !== undefined) {
+    return {
+      what: `tool "${input.serverTool}" the provider runs itself (billed per use)`,
+      fix: 'run the tool in the agent (a function tool), whose calls the kill switch meters',
+    }
+  }
+  if (request.inputOnly !== true && isSearchModel(request.model)) {
+    return {
+      what: 'web searches (a search model searches and bills on every call)',
+      fix: 'search in the agent and pass the results in the prompt',
+    }
+  }
   // Refused whatever the price: the data holds the standard rates only.
   if (request.billedApart) {
     return {

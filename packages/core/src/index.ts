@@ -149,6 +149,12 @@ export type { ModelCall, ModelCallStart, ProviderLimits } from './model-call.js'
 export { type ModelStreamOptions, type StreamEvent, watchModelStream } from './model-stream.js'
 export { MAX_CAP_USD, MICROS_PER_USD, mulDivCeil, toMicros, toUsd } from './money.js'
 export type { AgentPolicy, AlertRule } from './policy.js'
+export {
+  type BilledApartOption,
+  billedApartIn,
+  billedApartOption,
+  isSearchModel,
+} from './pricing/billed-apart.js'
 // Pricing
 export {
   affordableOutputTokens,

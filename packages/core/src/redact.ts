@@ -29,3 +29,36 @@ export function redactCredentials(text: string): string {
 export function containsCredential(text: string): boolean {
   return CREDENTIAL_TEST.test(text)
 }
+
+// Free text from outside (a provider's or a tool's error message) may carry any secret: a URL
+// with `?key=`, a bearer token, a provider key. No pattern knows every key, so the shapes keys
+// share are masked: the user info and query of URLs, the value after a secret-named field,
+// and any long run mixing letters and digits (keys, tokens, JWT parts, signatures).
+const SECRET_SHAPES: ReadonlyArray<readonly [RegExp, string]> = [
+  [/(\b[a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]*@/gi, '$1[redacted]@'],
+  [/\?[^\s"'<>)]+/g, '?[redacted]'],
+  [/\b(bearer|basic|token)\s+[^\s"',;]+/gi, '$1 [redacted]'],
+  [
+    /\b([\w-]*(?:key|token|secret|passw(?:or)?d|auth\w*|signature|credential)["']?\s*[:=]\s*["']?)[^\s"',;&]+/gi,
+    '$1[redacted]',
+  ],
+]
+const LONG_RUN = /[A-Za-z0-9_+/=-]{20,}/g
+const mixed = (run: string) => /\d/.test(run) && /[A-Za-z]/.test(run)
+
+/** What a masked secret is shown as. */
+export const REDACTED = '[redacted]'
+
+/**
+ * Masks agent credentials and everything shaped like another secret in free text from
+ * outside, before it is kept (the audit log) or shown.
+ *
+ * @example
+ * redactSecrets('GET https://api.example.com/v1?key=AIzaSyD-abc123 failed: 403')
+ * // 'GET https://api.example.com/v1?[redacted] failed: 403'
+ */
+export function redactSecrets(text: string): string {
+  let masked = redactCredentials(text)
+  for (const [shape, replacement] of SECRET_SHAPES) masked = masked.replace(shape, replacement)
+  return masked.replace(LONG_RUN, (run) => (mixed(run) ? REDACTED : run))
+}

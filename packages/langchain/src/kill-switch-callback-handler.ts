@@ -2,7 +2,7 @@
 // run events onto the core's lifecycle. A model start begins a guarded call (kept by run id),
 // tokens are counted, the end finishes it, an error fails it; tools are held at their start.
 import type { AdapterOptions, AdapterSetup, ModelCall, ToolCallTicket } from '@killswitch/core'
-import { adapterSetup, BUDGET_SCOPE_KEY, mergeBudgetScope } from '@killswitch/core'
+import { adapterSetup, BUDGET_SCOPE_KEY, billedApartIn, mergeBudgetScope } from '@killswitch/core'
 import { BaseCallbackHandler } from '@langchain/core/callbacks/base'
 import type { Args } from './model-binding.js'
 import { identityFromLsParams } from './model-identity.js'
@@ -54,16 +54,18 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
   override async handleChatModelStart(
     ...[, messages, runId, parentRunId, extra, , metadata]: Args<'handleChatModelStart'>
   ) {
-    const input = { messages: messages.flat().map(providerMessage), tools: toolsOf(extra) }
-    const call = await this.guard.startModelCall(this.#request(runId, parentRunId, metadata, input))
+    const input = { messages: messages.flat().map(providerMessage), request: sentOf(extra) }
+    const request = this.#request(runId, parentRunId, metadata, input, extra)
+    const call = await this.guard.startModelCall(request)
     this.#calls.set(runId, call)
   }
 
   override async handleLLMStart(
     ...[, prompts, runId, parentRunId, extra, , metadata]: Args<'handleLLMStart'>
   ) {
-    const input = { prompts, tools: toolsOf(extra) }
-    const call = await this.guard.startModelCall(this.#request(runId, parentRunId, metadata, input))
+    const input = { prompts, request: sentOf(extra) }
+    const request = this.#request(runId, parentRunId, metadata, input, extra)
+    const call = await this.guard.startModelCall(request)
     this.#calls.set(runId, call)
   }
 
@@ -122,11 +124,21 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
     await this.guard.onError(error, kind) // the core ignores its own refusals
   }
 
-  /** A model call's request: its identity, its input and its budget scope. */
-  #request(runId: string, parentRunId: string | undefined, metadata: Metadata, input: unknown) {
+  /**
+   * A model call's request: its identity, its input, its budget scope and any option billed
+   * apart among the API fields the model sends (`invocation_params`, kwargs spread in).
+   */
+  #request(
+    runId: string,
+    parentRunId: string | undefined,
+    metadata: Metadata,
+    input: unknown,
+    extra: Metadata,
+  ) {
     // LangChain puts the model's getLsParams() (ls_model_name...) in the run's metadata.
     const identity = identityFromLsParams(metadata, this.#setup.naming)
-    return { ...identity, input, ...this.#scopeOf(runId, parentRunId, metadata) }
+    const scope = this.#scopeOf(runId, parentRunId, metadata)
+    return { ...identity, input, ...scope, ...billedApartIn({ '': extra?.invocation_params }) }
   }
 
   /** The run's `metadata.killswitch` over the options' scope; by default, the outermost run. */
@@ -147,7 +159,12 @@ function take<T>(map: Map<string, T>, runId: string): T | undefined {
   return value
 }
 
-function toolsOf(extra: Record<string, unknown> | undefined): unknown {
-  const tools = (from: unknown) => (from as { tools?: unknown } | undefined)?.tools
-  return tools(extra?.invocation_params) ?? tools(extra?.options)
+/**
+ * The API fields the model sends beside its messages (`invocation_params`: tools, kwargs,
+ * call options such as `previous_response_id`), sized with them; the call's tools when the
+ * model reports no params.
+ */
+function sentOf(extra: Record<string, unknown> | undefined): unknown {
+  const params = extra?.invocation_params
+  return params ?? { tools: (extra?.options as { tools?: unknown } | undefined)?.tools }
 }

@@ -5,7 +5,13 @@ import type { AdapterOptions, AgentGuard } from '@killswitch/core'
 import { adapterSetup, BUDGET_SCOPE_KEY, mergeBudgetScope } from '@killswitch/core'
 import { ToolMessage } from '@langchain/core/messages'
 import { createMiddleware, ToolInvocationError } from 'langchain'
-import { bindToCall, requestedOutputTokens, withMaxOutputTokens } from './model-binding.js'
+import {
+  billedApartOf,
+  bindToCall,
+  requestedOutputTokens,
+  requestOptions,
+  withMaxOutputTokens,
+} from './model-binding.js'
 import { modelIdentity } from './model-identity.js'
 import { modelCallResult, modelInput } from './model-io.js'
 
@@ -42,11 +48,13 @@ export function killSwitchMiddleware(options: AdapterOptions): KillSwitchMiddlew
     },
     wrapModelCall: async (request, handler) => {
       const identity = await modelIdentity(request.model, naming)
+      const options = requestOptions(request.model, request.modelSettings)
       const call = await guard.startModelCall({
         ...identity,
         // What the provider would really allow: the model's kwargs can raise its limit.
         maxOutputTokens: requestedOutputTokens(request.model, identity.maxOutputTokens),
-        input: modelInput(request),
+        ...billedApartOf(request.model, options),
+        input: modelInput(request, options),
         ...scopeOf(request.runtime),
         signal: request.runtime?.signal,
       })

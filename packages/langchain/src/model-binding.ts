@@ -2,7 +2,7 @@
 // provider reads the limit from the model (`maxTokens`). So the model is rebuilt with a lower
 // limit, then bound to the call's stop signal and, where tokens can stream, to a callback
 // counting them (a consumer that stops reading is charged what streamed, not the whole hold).
-import type { ModelCall } from '@killswitch/core'
+import { billedApartIn, type ModelCall } from '@killswitch/core'
 import { BaseCallbackHandler } from '@langchain/core/callbacks/base'
 import type { Callbacks } from '@langchain/core/callbacks/manager'
 import {
@@ -76,6 +76,32 @@ function choicesOf(model: unknown): number {
 }
 
 /**
+ * What a call sends the provider besides its messages and tools, by where it was set: the
+ * model's kwargs, a binding's call options, createAgent's `modelSettings`, all spread into
+ * the request (a `previous_response_id` there is content the provider adds: it is sized).
+ */
+export function requestOptions(model: unknown, modelSettings?: unknown) {
+  const binding = RunnableBinding.isRunnableBinding(model) ? model : undefined
+  const chat = (binding?.bound ?? model ?? {}) as Fields
+  return {
+    modelKwargs: chat.modelKwargs,
+    invocationKwargs: chat.invocationKwargs,
+    callOptions: binding?.kwargs,
+    modelSettings,
+  }
+}
+
+/**
+ * `{ billedApart }` when an option the call sends is billed above the standard rates (the
+ * core's rule): the model's own fields (ChatOpenAI's `service_tier`) or its `options`.
+ */
+export function billedApartOf(model: unknown, options: ReturnType<typeof requestOptions>) {
+  // The model's own properties: its lc_kwargs leave some settings out (`service_tier`).
+  const chat = (RunnableBinding.isRunnableBinding(model) ? model.bound : model) as Fields
+  return billedApartIn({ '': chat, ...options })
+}
+
+/**
  * The model asking for at most `maxOutputTokens`, its kwargs' limits and thinking budget
  * included; itself when it asks for no more (or has no `maxTokens` setting).
  */
@@ -90,6 +116,9 @@ export function withMaxOutputTokens<T>(model: T, clamp: number): T {
   const last = rebuilt.get(candidate)
   if (last?.maxOutputTokens === maxOutputTokens) return last.model as T
   const fields = clampedFields(candidate.lc_kwargs as Fields, maxOutputTokens)
+  // lc_kwargs leave out what the model does not serialize: ChatOpenAI's `service_tier`.
+  const tier = (candidate as Fields).service_tier
+  if (tier !== undefined) fields.service_tier = tier
   if (!own) {
     fields.maxTokens = maxOutputTokens
     // ChatOpenAI prefers `maxCompletionTokens` over `maxTokens` when both are given.

@@ -7,10 +7,16 @@ import { convertToOpenAITool } from '@langchain/core/utils/function_calling'
 
 type Request = { systemMessage?: BaseMessage; messages: BaseMessage[]; tools?: unknown[] }
 
-/** A createAgent model request as sent: its tools as the JSON schema providers receive. */
-export function modelInput({ systemMessage: system, messages, tools = [] }: Request): unknown {
+/**
+ * A createAgent model request as sent: its tools as the JSON schema providers receive, and
+ * the `options` spread into the request beside them.
+ */
+export function modelInput(
+  { systemMessage: system, messages, tools = [] }: Request,
+  options?: unknown,
+): unknown {
   const sent = system !== undefined && !isEmpty(system) ? [system, ...messages] : messages
-  return { messages: sent.map(providerMessage), tools: tools.map(toolSchema) }
+  return { messages: sent.map(providerMessage), tools: tools.map(toolSchema), options }
 }
 
 /**

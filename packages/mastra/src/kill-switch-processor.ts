@@ -13,13 +13,14 @@ import {
   adapterSetup,
   BUDGET_SCOPE_KEY,
   type BudgetScope,
+  billedApartIn,
   findKillSwitchError,
   InvalidConfigError,
   type ModelCall,
   mergeBudgetScope,
   type ProviderLimits,
 } from '@killswitch/core'
-import { billedApartOf, modelIdentity, outputLimit } from '@killswitch/vercel-ai'
+import { modelIdentity, outputLimit } from '@killswitch/vercel-ai'
 import type { Processor, ProcessorContext } from '@mastra/core/processors'
 import type { ChunkType } from '@mastra/core/stream'
 import { toTokenUsage } from './mastra-usage.js'
@@ -203,9 +204,9 @@ class Run {
       try {
         call = await this.guard.startModelCall({
           ...modelIdentity(model, this.naming),
-          input: { prompt: options.prompt, tools: options.tools },
+          input: { prompt: options.prompt, tools: options.tools, options: options.providerOptions },
           maxOutputTokens: limit.requested,
-          ...billedApartOf(options),
+          ...billedApartIn(options.providerOptions, 'providerOptions'),
           ...this.scope,
           ...(options.abortSignal && { signal: options.abortSignal }),
         })

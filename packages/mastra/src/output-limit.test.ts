@@ -124,5 +124,22 @@ describe('Mastra: provider options raising the output limit', () => {
       expect(sent).toHaveLength(0)
       expect(await ks.agents.get('a')).toMatchObject({ spent: 0, held: 0 })
     })
+
+    it(`holds a previous response named in provider options at the context window (${mode})`, async () => {
+      // o4-mini's window (200k tokens at $1.10 a million) is past a $0.10 cap.
+      const { ks, agent } = await agentFor(mode, 0.1)
+      const previous = { openai: { previousResponseId: 'resp_1' } }
+
+      const outcome = await agent.generate('go on', { providerOptions: previous }).then(
+        (result) => result,
+        (error: unknown) => error,
+      )
+
+      expect(JSON.stringify(outcome, Object.getOwnPropertyNames(outcome ?? {}))).toMatch(
+        /spending_cap|spending cap|tripwire/i,
+      )
+      expect(sent).toHaveLength(0)
+      expect(await ks.agents.get('a')).toMatchObject({ spent: 0, held: 0 })
+    })
   }
 })

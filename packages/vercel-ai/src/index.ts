@@ -6,7 +6,6 @@ export {
   mergeBudgetScope as scopeOf,
   StreamAbandonedError,
 } from '@killswitch/core'
-export { billedApart, billedApartOf } from './billed-apart.js'
 export { type GuardToolsOptions, guardTools } from './guard-tools.js'
 export {
   type KillSwitchMiddlewareOptions,

@@ -10,6 +10,7 @@ import {
   type AdapterOptions,
   adapterSetup,
   BUDGET_SCOPE_KEY,
+  billedApartIn,
   InvalidConfigError,
   KillSwitchError,
   mergeBudgetScope,
@@ -17,7 +18,6 @@ import {
   watchModelStream,
 } from '@killswitch/core'
 import { wrapLanguageModel } from 'ai'
-import { billedApartOf } from './billed-apart.js'
 import { modelIdentity } from './model-identity.js'
 import { type OutputLimit, outputLimit } from './output-limit.js'
 import { parseToolInput, streamPartReader } from './stream-guard.js'
@@ -74,10 +74,12 @@ export function killSwitchMiddleware(
   ) => {
     const call = await guard.startModelCall({
       ...modelIdentity(model, naming),
-      input: { prompt: params.prompt, tools: params.tools }, // sized for the input bound
+      // Sized for the input bound, provider options too: content they name the provider adds
+      // (a previous response, a thread) and a one-hour cache are costlier input.
+      input: { prompt: params.prompt, tools: params.tools, options: params.providerOptions },
       // What the provider would really allow: provider options can raise it (output-limit.ts).
       maxOutputTokens: limit.requested,
-      ...billedApartOf(params),
+      ...billedApartIn(params.providerOptions, 'providerOptions'),
       // A call's `providerOptions.killswitch` over the options' scope.
       ...mergeBudgetScope(scope, params.providerOptions?.[BUDGET_SCOPE_KEY], SCOPE_FIELD),
       ...(params.abortSignal ? { signal: params.abortSignal } : {}),

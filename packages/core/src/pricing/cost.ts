@@ -60,7 +60,7 @@ export function inputBound(
   if (typeof input === 'string') {
     return { tokens: Buffer.byteLength(input, 'utf8'), media: false, longCache: false }
   }
-  const walk: Walk = { media: false, tools: false, longCache: false }
+  const walk: Walk = { media: false, tools: false, longCache: false, serverTool: undefined }
   const bytes = jsonBytes(input, 0, walk)
   const window = options.contextWindow ?? DEFAULT_CONTEXT_WINDOW
   const tokens =
@@ -68,7 +68,8 @@ export function inputBound(
     REQUEST_OVERHEAD_TOKENS +
     (walk.tools ? TOOLS_OVERHEAD_TOKENS : 0) +
     (walk.media ? window : 0)
-  return { tokens, media: walk.media, longCache: walk.longCache }
+  const evidence = { tokens, media: walk.media, longCache: walk.longCache }
+  return walk.serverTool === undefined ? evidence : { ...evidence, serverTool: walk.serverTool }
 }
 
 interface Walk {
@@ -78,6 +79,8 @@ interface Walk {
   tools: boolean
   /** A one-hour prompt cache was asked for. */
   longCache: boolean
+  /** The first tool the provider runs itself, by its type, id or key. */
+  serverTool: string | undefined
 }
 
 // Deeper than any real prompt; a cycle or a pathological value is bounded, not followed.
@@ -150,6 +153,19 @@ const SERVER_TOOL_KEYS = new Set([
   'file_search',
 ])
 
+// MCP servers the provider connects to: their tools run there, billed as the provider's own.
+const MCP_KEYS = new Set(['mcp_servers', 'mcpServers'])
+
+/**
+ * A tool the provider runs itself: it bills each use apart from the tokens (a search, a
+ * container session, another model) and reads its results back as input, none of which the
+ * request bounds. Seen, it is also content of unknown size (a context window).
+ */
+function serverTool(walk: Walk, name: string): void {
+  walk.media = true
+  walk.serverTool ??= name
+}
+
 /** A reference to server-side content: a non-empty id, or an object naming one. */
 function isReference(key: string, value: unknown): boolean {
   if (typeof value === 'string') return value !== ''
@@ -220,21 +236,24 @@ function jsonBytes(value: unknown, depth: number, walk: Walk): number {
       }
       const record = value as Record<string, unknown>
       const type = record.type
-      if (typeof type === 'string' && (MEDIA_TYPES.has(type) || SERVER_TOOL.test(type))) {
-        walk.media = true
-      }
+      if (typeof type === 'string' && MEDIA_TYPES.has(type)) walk.media = true
+      if (typeof type === 'string' && SERVER_TOOL.test(type)) serverTool(walk, type)
       if (type === 'provider' && typeof record.id === 'string' && SERVER_TOOL.test(record.id)) {
-        walk.media = true
+        serverTool(walk, record.id)
       }
       for (const key in record) {
         const item = record[key]
         if (MEDIA_KEYS.has(key) && isMediaField(item)) walk.media = true
-        if (REFERENCE_KEYS.has(key) && isReference(key, item)) walk.media = true
+        if (REFERENCE_KEYS.has(key) && isReference(key, item)) {
+          if (MCP_KEYS.has(key)) serverTool(walk, key)
+          else walk.media = true
+        }
         // A chat message's audio by id (a previous answer's, kept by the provider).
         if (key === 'audio' && typeof (item as { id?: unknown } | null)?.id === 'string') {
           walk.media = true
         }
-        if (SERVER_TOOL_KEYS.has(key) || isStoredPrompt(key, item)) walk.media = true
+        if (SERVER_TOOL_KEYS.has(key)) serverTool(walk, key)
+        if (isStoredPrompt(key, item)) walk.media = true
         if (key === 'ttl' && item === '1h') walk.longCache = true
         if (key === 'tools' && depth <= 1 && hasEntries(item)) walk.tools = true
         bytes += Buffer.byteLength(key, 'utf8') + 4 + jsonBytes(item, depth + 1, walk)

@@ -52,6 +52,11 @@ export interface InputEvidence {
   readonly media: boolean
   /** A one-hour prompt cache was asked for (`ttl: '1h'`). */
   readonly longCache: boolean
+  /**
+   * A tool the provider runs itself (web search, code execution, an MCP server, another
+   * model as adviser), by its type, id or key: its uses are billed apart from the tokens.
+   */
+  readonly serverTool?: string
 }
 
 /**

@@ -15,10 +15,10 @@ import {
   type StreamReader,
 } from './dialect.js'
 import {
+  refuseBilledApart,
   refuseCompaction,
   refuseMcpServers,
   refuseServerTools,
-  refuseUnless,
 } from './unbounded-requests.js'
 
 interface AnthropicCounts {
@@ -99,29 +99,8 @@ export const anthropicMessages: Dialect = {
 
   refuseUnbounded(body) {
     refuseMcpServers(body)
-    // Billed above the standard rates the price data holds (fast mode, US-only inference).
-    refuseUnless(
-      body,
-      'speed',
-      ['standard'],
-      'fast mode is billed at several times the standard rates, which the price data does not hold, so the gateway cannot bound its cost. Leave speed out or use "standard".',
-    )
-    refuseUnless(
-      body,
-      'inference_geo',
-      ['global'],
-      'inference pinned to a region is billed above the standard rates, which the price data does not hold, so the gateway cannot bound its cost. Leave inference_geo out or use "global".',
-    )
     refuseCompaction(body)
-    // Server-side fallbacks retry on other models (priced apart) with limits of their own.
-    if (!(Array.isArray(body.fallbacks) && body.fallbacks.length === 0)) {
-      refuseUnless(
-        body,
-        'fallbacks',
-        [],
-        'a fallback attempt runs on another model, at its own price and with its own max_tokens, which the hold for this model does not bound. Retry on the other model from the agent instead.',
-      )
-    }
+    refuseBilledApart(body)
     refuseServerTools(
       body,
       clientRun,

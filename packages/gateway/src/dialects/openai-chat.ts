@@ -14,7 +14,7 @@ import {
   type StreamReader,
 } from './dialect.js'
 import { openaiUsage } from './openai-usage.js'
-import { refuseSearchModel, refuseServiceTier, refuseUnless } from './unbounded-requests.js'
+import { refuseBilledApart, refuseSearchModel, refuseUnless } from './unbounded-requests.js'
 
 function choices(body: JsonBody): number {
   return positiveInt(body, 'n') ?? 1
@@ -77,7 +77,7 @@ export const openaiChat: Dialect = {
   },
 
   refuseUnbounded(body) {
-    refuseServiceTier(body)
+    refuseBilledApart(body)
     refuseSearchModel(body)
     // The search models search the web themselves, billed per search.
     refuseUnless(

@@ -7,7 +7,7 @@ import { openaiErrorObject } from '../api-errors.js'
 import { sseEvent } from '../sse-parser.js'
 import { type Dialect, parseJson, positiveInt, record, type StreamReader } from './dialect.js'
 import { openaiUsage } from './openai-usage.js'
-import { refuseServerTools, refuseServiceTier, refuseUnless } from './unbounded-requests.js'
+import { refuseBilledApart, refuseServerTools, refuseUnless } from './unbounded-requests.js'
 
 // The tools the agent runs itself (computer use: the agent performs the actions and sends
 // the screenshots back in its next request). Every other type (web_search*, file_search,
@@ -52,7 +52,7 @@ export const openaiResponses: Dialect = {
       [false],
       'a background response keeps running, and billing, at the provider after the gateway cuts its stream or the agent is revoked, so the gateway cannot stop or bound it. Leave background out (stream a long response instead).',
     )
-    refuseServiceTier(body)
+    refuseBilledApart(body)
     refuseServerTools(
       body,
       (type) => type !== undefined && CLIENT_TOOLS.has(type),

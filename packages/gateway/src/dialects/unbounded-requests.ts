@@ -6,10 +6,12 @@
 //   one request, none of it in the body;
 // - a background response keeps running, and billing, at the provider after the gateway
 //   has cut its stream or the agent was revoked;
-// - a service tier the price data has no rates for (priority, scale) bills above the rates
-//   the call is held and settled at.
+// - an option billed above the standard rates the price data holds (a priority tier, fast
+//   mode, regional inference, fallbacks) bills above the rates the call is held and settled
+//   at: the core's rule (`billedApartOption`).
 // A tool the agent runs itself (a function tool) stays bounded: its result comes back in the
 // body of the agent's next request, where the hold sees it.
+import { billedApartOption, isSearchModel } from '@killswitch/core'
 import type { GatewayError } from '../api-errors.js'
 import { type JsonBody, record } from './dialect.js'
 
@@ -57,13 +59,16 @@ export function refuseUnless(
   throw unsupportedParameter(field, `Unsupported ${field} ${JSON.stringify(value)}: ${why}`)
 }
 
-/** OpenAI's `service_tier`: the tiers billed at most at the standard rates the prices hold. */
-export function refuseServiceTier(body: JsonBody): void {
-  refuseUnless(
-    body,
-    'service_tier',
-    ['auto', 'default', 'flex'],
-    'the price data has no rates for this tier, so the gateway cannot bound its cost. Use "auto", "default" or "flex", or leave it out.',
+/**
+ * Options billed above the standard rates the price data holds (a priority service tier,
+ * fast mode, regional inference, fallbacks to another model): the core's rule, in every API.
+ */
+export function refuseBilledApart(body: JsonBody): void {
+  const option = billedApartOption(body)
+  if (option === undefined) return
+  throw unsupportedParameter(
+    option.field,
+    `Unsupported ${option.field} ${JSON.stringify(option.value)}: ${option.why}, so the gateway cannot bound its cost. Fix: ${option.fix}.`,
   )
 }
 
@@ -98,7 +103,7 @@ export function refuseCompaction(body: JsonBody): void {
 /** Models that search the web on every call and bill each search (OpenAI's search models). */
 export function refuseSearchModel(body: JsonBody): void {
   const model = body.model
-  if (typeof model !== 'string' || !/search/i.test(model)) return
+  if (typeof model !== 'string' || !isSearchModel(model)) return
   throw unsupportedParameter(
     'model',
     `Unsupported model ${JSON.stringify(model)}: a search model searches the web on every call and bills each search apart from its tokens, so the gateway cannot bound its cost. Search in the agent and pass the results in the messages.`,

@@ -19,6 +19,20 @@ describe('usage mapping', () => {
     ).toEqual({ inputTokens: 1_200, outputTokens: 300, cacheReadTokens: 800, reasoningTokens: 120 })
   })
 
+  it('cache writes, where the model prices them, settle at their rate on both APIs', () => {
+    const chat = { prompt_tokens: 100_000, prompt_tokens_details: { cache_write_tokens: 99_000 } }
+    const responses = {
+      input_tokens: 100_000,
+      input_tokens_details: { cache_write_tokens: 99_000 },
+    }
+    for (const usage of [
+      openaiChat.usageOf({ usage: chat }),
+      openaiResponses.usageOf({ usage: responses }),
+    ]) {
+      expect(usage).toEqual({ inputTokens: 100_000, cacheWriteTokens: 99_000 })
+    }
+  })
+
   it('responses: input/output tokens with details, from the whole response and the completed event', () => {
     const usage = {
       input_tokens: 50,

@@ -1,0 +1,79 @@
+// What the provider bills beyond the tokens is the core's to bound, so the middleware passes
+// the whole request: an option billed above the standard rates is refused; a tool the provider runs itself (billed per use) is refused before the provider is
+// called; content named in provider options (a previous response, a thread) is held at the
+// model's context window, so a small cap refuses the call instead of paying for it.
+import { openai } from '@ai-sdk/openai'
+import { findKillSwitchError, UnknownModelPriceError } from '@killswitch/core'
+import { generateText, streamText } from 'ai'
+import { describe, expect, it } from 'vitest'
+import { withKillSwitch } from './kill-switch-middleware.js'
+import { scriptedModel } from './testing/scripted-model.js'
+import { testAgent } from './testing/test-agent.js'
+
+async function setup(spendingCap: number, contextWindow = 128_000) {
+  const agent = await testAgent(spendingCap, {
+    prices: { 'mock-model': { inputPerMTok: 10, outputPerMTok: 30, contextWindow } },
+  })
+  let calls = 0
+  const model = withKillSwitch(
+    scriptedModel(() => {
+      calls++
+      return { text: 'ok' }
+    }),
+    { killSwitch: agent.ks, credential: agent.credential },
+  )
+  return { agent, model, calls: () => calls }
+}
+
+describe('a tool the provider runs itself', () => {
+  it.each([
+    ['web search', { web_search: openai.tools.webSearch() }, 'openai.web_search'],
+    ['code interpreter', { code: openai.tools.codeInterpreter() }, 'openai.code_interpreter'],
+  ])('(%s) is refused before the provider is called', async (_name, tools, id) => {
+    const { agent, model, calls } = await setup(100)
+    const refused = await generateText({ model, prompt: 'hi', tools }).catch((e: unknown) => e)
+    const error = findKillSwitchError(refused)
+    expect(error).toBeInstanceOf(UnknownModelPriceError)
+    expect((error as Error).message).toContain(`tool "${id}" the provider runs itself`)
+    expect(calls()).toBe(0)
+    expect(await agent.ledger()).toMatchObject({ spent: 0, held: 0 })
+  })
+})
+
+describe('content named in provider options', () => {
+  it.each([
+    ['a previous response', { openai: { previousResponseId: 'resp_1' } }],
+    ['a conversation', { openai: { conversation: 'conv_1' } }],
+  ])('(%s) is held at the context window: refused on a small cap', async (_name, options) => {
+    // 128k input tokens at $10 a million: $1.28, past a $0.50 cap.
+    const { agent, model, calls } = await setup(0.5)
+    const refused = await generateText({ model, prompt: 'go on', providerOptions: options }).catch(
+      (e: unknown) => e,
+    )
+    expect(findKillSwitchError(refused)?.code).toBe('spending_cap_exceeded')
+    expect(calls()).toBe(0)
+    // The same call without it is served.
+    expect((await generateText({ model, prompt: 'go on' })).text).toBe('ok')
+    expect(calls()).toBe(1)
+    expect((await agent.ledger()).held).toBe(0)
+  })
+})
+
+describe('a call with an option billed apart', () => {
+  it('is refused before the provider is called; a standard tier is served', async () => {
+    const { agent, model, calls } = await setup(10)
+    const priority = { openai: { serviceTier: 'priority' } }
+    const refused = await generateText({ model, prompt: 'hi', providerOptions: priority }).catch(
+      (error: unknown) => error,
+    )
+    expect(findKillSwitchError(refused)).toBeInstanceOf(UnknownModelPriceError)
+    expect(String((refused as Error).message)).toContain('serviceTier "priority"')
+    const streamed = streamText({ model, prompt: 'hi', providerOptions: priority })
+    await expect(streamed.text).rejects.toThrow(/serviceTier "priority"/)
+    expect(calls()).toBe(0)
+    expect(await agent.ledger()).toMatchObject({ spent: 0, held: 0 })
+    const flex = { openai: { serviceTier: 'flex' } }
+    expect((await generateText({ model, prompt: 'hi', providerOptions: flex })).text).toBe('ok')
+    expect(calls()).toBe(1)
+  })
+})
