@@ -23,6 +23,8 @@ export interface ModelTicketState {
   rates: ModelRates
   /** The input-token bound the hold was computed with. */
   inputTokens: number
+  /** The request's input, kept by reference: a text answer is judged with its latest ask. */
+  input: unknown
   boundMicros: number
   /** The output counted as it streams, and the limit the hold pays for. */
   output: OutputCount
@@ -184,29 +186,60 @@ export class ModelResultObservation {
   readonly model: string
   readonly costMicros: number
   readonly #result: ModelCallResult
+  readonly #input: unknown
 
   constructor(
     runId: string | undefined,
     model: string,
     costMicros: number,
     result: ModelCallResult,
+    input?: unknown,
   ) {
     this.runId = runId
     this.model = model
     this.costMicros = costMicros
     this.#result = result
+    this.#input = input
   }
 
   get outputHash(): string | undefined {
-    return outputHash(this.#result)
+    return outputHash(this.#result, this.#input)
   }
 }
 
-/** A hash of a model's output (text and tool-call plan) for no-progress detection. */
-export function outputHash(result: ModelCallResult): string | undefined {
+/**
+ * A hash of a model's output for no-progress detection. A tool-call plan is hashed as it is
+ * (the same plan again is no progress, whatever the conversation). A text answer is hashed
+ * with the latest ask of its input: the same answer to the same ask ("continue", a retried
+ * prompt) is a loop, the same label for different documents (a classifier working through
+ * a batch in one run) is not.
+ */
+export function outputHash(result: ModelCallResult, input?: unknown): string | undefined {
   if (result.text === undefined && result.toolCalls === undefined) return undefined
   // Canonical: the same plan with its arguments' keys in another order is the same plan.
-  return canonicalHash({ text: result.text ?? '', toolCalls: result.toolCalls ?? [] })
+  if (result.toolCalls !== undefined && result.toolCalls.length > 0) {
+    return canonicalHash({ text: result.text ?? '', toolCalls: result.toolCalls })
+  }
+  return canonicalHash({ text: result.text ?? '', ask: latestAsk(input) })
+}
+
+// Where a request's turns are, in the shapes adapters pass: AI SDK `prompt`, chat
+// `messages`, Responses `input`, Gemini `contents`, LangChain LLM `prompts`.
+const TURNS = ['messages', 'prompt', 'input', 'contents', 'prompts'] as const
+
+/** The last turn of a request (its latest ask); the input itself when it has no turns. */
+function latestAsk(input: unknown): unknown {
+  let turns = input
+  if (turns !== null && typeof turns === 'object' && !Array.isArray(turns)) {
+    const fields = turns as Record<string, unknown>
+    for (const key of TURNS) {
+      if (fields[key] !== undefined) {
+        turns = fields[key]
+        break
+      }
+    }
+  }
+  return Array.isArray(turns) ? turns[turns.length - 1] : turns
 }
 
 /** Our own refusals and aborts are not the agent's errors: they do not feed the error streak. */

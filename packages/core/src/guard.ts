@@ -300,6 +300,7 @@ class Guard implements AgentGuard {
       const state: ModelTicketState = {
         rates,
         inputTokens,
+        input: request.input,
         boundMicros: amount,
         output,
         ending: undefined,
@@ -489,7 +490,8 @@ class Guard implements AgentGuard {
     const agent = this.#access.agent
     if (result !== undefined && agent && this.#engine.monitor !== NO_MONITOR) {
       // Judged with the next call (written by its reserve): no round trip of its own.
-      const observation = new ModelResultObservation(ticket.runId, ticket.model, micros, result)
+      const { runId, model } = ticket
+      const observation = new ModelResultObservation(runId, model, micros, result, state.input)
       const deferred = this.#access.defer(agent, observation)
       if (deferred) yield deferred
     }

@@ -3,6 +3,7 @@
 // than `maxAgents` are tracked the map is cleared (a forgotten agent starts counting again,
 // which errs towards letting it through, never towards a false trip).
 import { Concurrency } from './concurrency.js'
+import { RunStreak } from './detectors/repeated-run.js'
 import { SlowLoopTracker } from './detectors/slow-loop.js'
 import { SpendVelocityScan } from './detectors/spend-velocity.js'
 import { RateWindow } from './rate-window.js'
@@ -33,6 +34,8 @@ export class AgentState {
   /** The last spend and error-streak judgements that found no trip (state-clear.ts). */
   readonly spendClear = new StateClear()
   readonly streakClear = new StateClear()
+  /** Whole runs repeated one after another (a loop that starts a new run each lap). */
+  readonly runs = new RunStreak()
   readonly #loops = new Map<string, SlowLoopTracker>()
   readonly #exactLoops = new Map<string, SlowLoopTracker>()
   #agentShaped: SlowLoopTracker | undefined

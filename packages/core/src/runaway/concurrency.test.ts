@@ -60,4 +60,22 @@ describe('Concurrency', () => {
     }
     expect(flows.concurrent('r', T0 + 5)).toBe(false)
   })
+
+  it("a model step's own parallel tool calls are one thread, lap after lap; a pool is not", () => {
+    const flows = new Concurrency()
+    for (let lap = 0; lap < 5; lap++) {
+      const at = T0 + lap * 2_000
+      flows.started('model_call', undefined, undefined, at)
+      flows.ended(undefined, undefined, true)
+      // The same 3 calls at once, asked by the model's answer.
+      for (let k = 0; k < 3; k++) flows.started('tool_call', 'search', undefined, at + 10 + k)
+      for (let k = 0; k < 3; k++) flows.ended('search', undefined, true)
+    }
+    expect(flows.concurrent(undefined, T0 + 10_000)).toBe(false)
+    // A pool: a call starts as another ends, while calls of earlier steps are in flight.
+    for (let k = 0; k < 3; k++) flows.started('tool_call', 'search', undefined, T0 + 11_000 + k)
+    flows.ended('search', undefined, true)
+    flows.started('tool_call', 'search', undefined, T0 + 11_010)
+    expect(flows.concurrent(undefined, T0 + 11_010)).toBe(true)
+  })
 })

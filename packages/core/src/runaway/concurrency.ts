@@ -9,6 +9,12 @@
 // Calls in flight are start times, removed newest first when a result comes, and dropped
 // when older than a bound: a call whose result never comes (refused after it was observed)
 // counts for that long only, not for ever.
+//
+// The tool calls of one step (started with nothing in between: the parallel tool calls of
+// one model answer, a Promise.all) are one thread's, not several: a loop whose model asks for
+// the same 3 calls at once every lap would otherwise be concurrent for ever. So a tool call
+// overlaps only with calls of its tool started in earlier steps; any other event of the scope
+// (a model call, a result) starts a new step. Model calls in parallel are always concurrency.
 
 /** Model calls take seconds to minutes; tools seconds. Past these, a call is forgotten. */
 const MODEL_CALL_MS = 120_000
@@ -24,8 +30,17 @@ const MAX_IN_FLIGHT = 256
 
 interface Flow {
   model: number[]
-  tools: Map<string, number[]>
+  tools: Map<string, ToolFlow>
   overlapAt: number
+  /** Events of the scope other than tool calls starting: each starts a new step. */
+  step: number
+}
+
+/** A tool's calls in flight in one scope, and how many of them the current step started. */
+interface ToolFlow {
+  calls: number[]
+  step: number
+  inStep: number
 }
 
 /**
@@ -52,33 +67,35 @@ export class Concurrency {
     now: number,
   ): void {
     const flow = this.#flow(runId)
-    let calls: number[]
-    let maxMs: number
-    // A tool whose results never come cannot show an overlap (its calls are still tracked,
-    // for when its first result comes).
-    let counts = true
     if (kind === 'model_call') {
-      calls = flow.model
-      maxMs = MODEL_CALL_MS
-    } else {
-      if (tool === undefined) return
-      counts = this.#reported.has(tool)
-      let list = flow.tools.get(tool)
-      if (!list) {
-        if (flow.tools.size >= MAX_TOOLS) flow.tools.clear()
-        list = []
-        flow.tools.set(tool, list)
-      }
-      calls = list
-      maxMs = TOOL_CALL_MS
+      flow.step++
+      const calls = flow.model
+      trim(calls, now, MODEL_CALL_MS)
+      // Two others in flight: a loop beside one long stream has at most one.
+      if (calls.length >= 2) flow.overlapAt = now
+      calls.push(now)
+      return
     }
-    let stale = 0
-    while (stale < calls.length && now - (calls[stale] as number) > maxMs) stale++
-    if (calls.length - stale >= MAX_IN_FLIGHT) stale = calls.length - MAX_IN_FLIGHT + 1
-    if (stale > 0) calls.splice(0, stale)
-    // Two others in flight: a loop beside one long stream has at most one.
-    if (counts && calls.length >= 2) flow.overlapAt = now
+    if (tool === undefined) return
+    let list = flow.tools.get(tool)
+    if (!list) {
+      if (flow.tools.size >= MAX_TOOLS) flow.tools.clear()
+      list = { calls: [], step: flow.step, inStep: 0 }
+      flow.tools.set(tool, list)
+    }
+    if (list.step !== flow.step) {
+      list.step = flow.step
+      list.inStep = 0
+    }
+    const calls = list.calls
+    trim(calls, now, TOOL_CALL_MS)
+    // Two others of earlier steps in flight (a pool, several threads); the calls of this
+    // step are its parallel calls. A tool whose results never come cannot show an overlap
+    // (its calls are still tracked, for when its first result comes).
+    const earlier = calls.length - Math.min(list.inStep, calls.length)
+    if (earlier >= 2 && this.#reported.has(tool)) flow.overlapAt = now
     calls.push(now)
+    list.inStep++
   }
 
   /**
@@ -95,7 +112,9 @@ export class Concurrency {
       this.#reported.add(tool)
     const flow = this.#flows.get(runId ?? '')
     if (!flow) return
-    const calls = tool === undefined ? flow.model : flow.tools.get(tool)
+    // A result is a new step; a refused call never ran, so it changes nothing of the kind.
+    if (reported) flow.step++
+    const calls = tool === undefined ? flow.model : flow.tools.get(tool)?.calls
     calls?.pop()
   }
 
@@ -110,9 +129,17 @@ export class Concurrency {
     let flow = this.#flows.get(scope)
     if (!flow) {
       if (this.#flows.size >= MAX_SCOPES) this.#flows.clear()
-      flow = { model: [], tools: new Map(), overlapAt: Number.NEGATIVE_INFINITY }
+      flow = { model: [], tools: new Map(), overlapAt: Number.NEGATIVE_INFINITY, step: 0 }
       this.#flows.set(scope, flow)
     }
     return flow
   }
+}
+
+/** Drops calls older than `maxMs` (their result never came) and the oldest past MAX_IN_FLIGHT. */
+function trim(calls: number[], now: number, maxMs: number): void {
+  let stale = 0
+  while (stale < calls.length && now - (calls[stale] as number) > maxMs) stale++
+  if (calls.length - stale >= MAX_IN_FLIGHT) stale = calls.length - MAX_IN_FLIGHT + 1
+  if (stale > 0) calls.splice(0, stale)
 }

@@ -381,7 +381,7 @@ describe('createRunawayMonitor', () => {
     const { agent, monitor } = await setup()
     const actions: string[] = []
     for (let i = 0; i < 10; i++) {
-      const verdict = await searchStep(monitor, agent, { q: 'acme', page: i }, T0 + i * 4_000, 'r')
+      const verdict = await searchStep(monitor, agent, { q: 'acme', page: i }, T0 + i * 1_500, 'r')
       actions.push(verdict.action)
     }
     expect(actions.slice(-5)).toEqual(['warn', 'none', 'none', 'none', 'block'])

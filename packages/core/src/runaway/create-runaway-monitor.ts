@@ -19,6 +19,7 @@ import { detectCallRate } from './detectors/call-rate.js'
 import { detectErrorStreak } from './detectors/error-streak.js'
 import { formatDuration } from './detectors/finding.js'
 import { detectNoProgress } from './detectors/no-progress.js'
+import { detectRepeatedRun } from './detectors/repeated-run.js'
 import { detectRepeatedToolCall } from './detectors/repeated-tool-call.js'
 import { detectRunLimits, type RunStats } from './detectors/run-limits.js'
 import { detectSlowLoop } from './detectors/slow-loop.js'
@@ -220,13 +221,30 @@ export function createRunawayMonitor(
     // The strongest finding so far; on ties the first (the more specific detector) wins.
     const pick: Pick = { finding: undefined, action: 'none', handle: agent.handle, now }
 
+    if (runId !== undefined && c.repeatedToolCall.enabled) {
+      // A loop that restarts its run each lap: the per-run checks below see one lap only.
+      const runs = state.runs.see(event)
+      if (runs > 0 && isCall) {
+        consider(
+          pick,
+          detectRepeatedRun(runs, runId, c.repeatedToolCall),
+          c.repeatedToolCall.action,
+          false,
+        )
+      }
+    }
     if (kind === 'tool_call') {
       // The sequence detectors read the window up to the call: it is always the last event.
       const calls = start === 0 && end === window.length ? window : window.slice(start, end)
       if (c.repeatedToolCall.enabled) {
+        // A throttled loop waits because it was made to: that wait is no pause of its own.
+        const held = Math.max(
+          state.throttles.get('')?.until ?? Number.NEGATIVE_INFINITY,
+          (runId !== undefined && state.throttles.get(runId)?.until) || Number.NEGATIVE_INFINITY,
+        )
         consider(
           pick,
-          detectRepeatedToolCall(calls, now, c.repeatedToolCall, concurrent),
+          detectRepeatedToolCall(calls, now, c.repeatedToolCall, concurrent, held),
           c.repeatedToolCall.action,
           false,
         )
@@ -289,9 +307,11 @@ export function createRunawayMonitor(
     }
     const progress = c.noProgress
     if (progress.enabled && (kind === 'model_result' || (before && holds(progress.action)))) {
+      // A run whose model calls overlap is a map over inputs, not a loop's steps.
+      const overlapping = concurrent || (runId !== undefined && state.flows.concurrent(runId, now))
       consider(
         pick,
-        detectNoProgress(window, now, progress, end, start),
+        detectNoProgress(window, now, progress, end, start, overlapping),
         progress.action,
         kind !== 'model_result',
       )

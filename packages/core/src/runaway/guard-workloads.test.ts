@@ -31,6 +31,34 @@ describe('default runaway policy through the guard', () => {
     expect((await ks.agents.get('agent')).status).toBe('active')
   })
 
+  it('a batch labelling documents one after another in one run is never refused; the same answer to the same ask is', async () => {
+    const { ks, guard } = await setup(100)
+    const label = async (ask: string, text: string) => {
+      const call = await guard.startModelCall({
+        model: 'test-model',
+        input: {
+          messages: [
+            { role: 'system', content: 'Label it.' },
+            { role: 'user', content: ask },
+          ],
+        },
+        maxOutputTokens: 10,
+        runId: 'batch-1',
+      })
+      await call.run(async () => {})
+      await call.finish({ usage: { inputTokens: 10, outputTokens: 1 }, text })
+    }
+    for (let i = 0; i < 40; i++) await label(`document ${i}`, 'positive')
+    expect((await ks.agents.get('agent')).status).toBe('active')
+
+    // A harness re-asking "continue" of a model that gives the same answer: no progress.
+    const refused = await (async () => {
+      for (let i = 0; i < 10; i++) await label('continue', 'I will look into it.')
+    })().catch((error: unknown) => error)
+    expect(refused).toBeInstanceOf(RunawayDetectedError)
+    expect((refused as RunawayDetectedError).message).toContain('no-progress')
+  })
+
   it('16 workers on one agent calling the same tool per job (each job a run) are never refused', async () => {
     const { ks, credential } = await setup(50)
     const worker = async (w: number) => {

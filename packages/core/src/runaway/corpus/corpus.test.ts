@@ -97,14 +97,31 @@ describe('the trace corpus against the default policy', () => {
     expect(JSON.stringify(again[6]?.steps)).toBe(JSON.stringify(first[6]?.steps))
   })
 
-  it('would have failed on the old defaults (revoke on 50 calls in 10 s, 5 polls in 10 min)', async () => {
+  it('would have failed on the old defaults (revoke on 50 calls in 10 s); pollers are spared by their pauses, whatever the window', async () => {
     const old = {
       callRate: { tripModelCalls: 50, warnModelCalls: 25, action: 'revoke' as const },
       repeatedToolCall: { windowMs: 600_000 },
     }
     const fanOut = honest.find((trace) => trace.name === 'fan-out-300')
-    const polling = honest.find((trace) => trace.name === 'polling-1h')
     expect((await replayTrace(fanOut!, old)).stopped?.action).toBe('revoke')
-    expect((await replayTrace(polling!, old)).stopped?.action).toBe('revoke')
+    // The 10-minute window revoked the 30 s poller at its 5th poll; each poll now follows a
+    // pause (a poller waits, a loop does not), so no window makes a loop of it.
+    for (const name of ['polling-1h', 'polling-5s-no-run-id', 'polling-agent-5s']) {
+      const polling = honest.find((trace) => trace.name === name)
+      expect((await replayTrace(polling!, old)).stopped).toBeUndefined()
+    }
+  })
+
+  it('stops the loops the red team found: a run per lap, parallel calls per step', async () => {
+    const stopped = new Map<string, string>()
+    for (const trace of runaways) {
+      if (trace.name !== 'restarted-runs' && trace.name !== 'parallel-calls-loop') continue
+      const { stopped: s } = await replayTrace(trace)
+      stopped.set(trace.name, `${s?.detector} ${s?.action}`)
+    }
+    expect(stopped.get('restarted-runs')).toBe('repeated-tool-call revoke')
+    // Three different calls a lap: an A-B-C cycle, seen once a step's own parallel calls no
+    // longer count as concurrency.
+    expect(stopped.get('parallel-calls-loop')).toBe('tool-cycle revoke')
   })
 })

@@ -10,20 +10,24 @@ const WORDS = (
   'encryption signature certificate oauth session cookie browser render layout accessibility'
 ).split(' ')
 
-/** 300 model calls at once (a Promise.all over documents), then their answers. */
-function fanOut300(): Trace {
-  const b = new TraceBuilder(1)
-  for (let i = 0; i < 300; i++) {
+/**
+ * `count` model calls at once (a Promise.all over documents), then their answers; with a run
+ * id, in ONE run (a map inside one graph run; 150, as run-limits stops a run past 200).
+ */
+function fanOut(count: number, runId?: string): Trace {
+  const b = new TraceBuilder(runId ? 11 : 1)
+  for (let i = 0; i < count; i++) {
     b.model(i * 2, {
       costMicros: 2_000,
       output: `summary of document ${i}`,
       latencyMs: b.between(1_500, 8_000),
+      runId,
     })
   }
   return b.build({
-    name: 'fan-out-300',
+    name: `fan-out-${count}${runId ? '-one-run' : ''}`,
     kind: 'honest',
-    description: '300 parallel model calls (Promise.all over documents), $0.002 each',
+    description: `${count} parallel model calls (${runId ? 'in one run: a map over documents' : 'Promise.all over documents'}), $0.002 each`,
     capUsd: 5,
   })
 }
@@ -48,84 +52,229 @@ function fanOutBatches(): Trace {
   })
 }
 
-/** 200 pages fetched through a pool of 8 (p-limit): the URLs differ only by a number. */
-function fanOutToolPool(): Trace {
-  const b = new TraceBuilder(3)
+/**
+ * 200 pages fetched through a pool of 8 (p-limit): the URLs differ only by a number; with a
+ * run id, after a model step, in one run.
+ */
+function fanOutToolPool(runId?: string): Trace {
+  const b = new TraceBuilder(runId ? 12 : 3)
   const free = Array.from({ length: 8 }, () => 0)
+  if (runId) b.model(0, { costMicros: 5_000, output: 'crawl the docs', runId })
   for (let i = 0; i < 200; i++) {
     const slot = free.indexOf(Math.min(...free))
-    const start = free[slot] as number
+    const start = Math.max(free[slot] as number, runId ? 1_600 : 0)
     free[slot] = b.tool(
       start,
       'fetch_page',
       { url: `https://docs.example.com/page/${i}` },
-      {
-        latencyMs: b.between(200, 900),
-        priceMicros: 1_000,
-      },
+      { latencyMs: b.between(200, 900), priceMicros: 1_000, runId },
     )
   }
   return b.build({
-    name: 'fan-out-tool-pool',
+    name: `fan-out-tool-pool${runId ? '-one-run' : ''}`,
     kind: 'honest',
-    description: '200 paid page fetches through a pool of 8, URLs differing only by a number',
+    description: `${runId ? 'a model step, then ' : ''}200 paid page fetches through a pool of 8, URLs differing only by a number${runId ? ', in one run' : ''}`,
     capUsd: 5,
   })
 }
 
-/** A job polled every 30 s for an hour by code (the same free call 120 times). */
-function pollingCode(): Trace {
-  const b = new TraceBuilder(4)
-  b.model(0, { costMicros: 5_000, output: 'starting the export job' })
-  for (let i = 0; i < 120; i++) {
+/**
+ * 90 yes/no labels at once in ONE run (LangGraph map-reduce over documents), twice: the same
+ * two outputs again and again, from parallel calls (180 calls: run-limits stops past 200).
+ */
+function classifierMapOneRun(): Trace {
+  const b = new TraceBuilder(13)
+  for (let batch = 0; batch < 2; batch++) {
+    for (let i = 0; i < 90; i++) {
+      b.model(batch * 20 * SECOND + i * 3, {
+        costMicros: 200,
+        output: i % 4 === 0 ? 'no' : 'yes',
+        latencyMs: b.between(300, 1_200),
+        runId: 'graph-run-1',
+      })
+    }
+  }
+  return b.build({
+    name: 'classifier-map-one-run',
+    kind: 'honest',
+    description: '2 maps of 90 parallel yes/no labels in one run, 20 s apart',
+    capUsd: 5,
+  })
+}
+
+/**
+ * A batch job labelling 180 documents one after another in one run (a graph node looping
+ * over them, the LangChain callback handler's root run): mostly the same label, each for a
+ * different document. (Past 200 model calls, run-limits stops a run by design.)
+ */
+function classifierSequentialOneRun(): Trace {
+  const b = new TraceBuilder(15)
+  let at = 0
+  for (let i = 0; i < 180; i++) {
+    at = b.model(at, {
+      costMicros: 200,
+      output: i % 7 === 0 ? 'negative' : 'positive',
+      ask: `document ${i}`,
+      latencyMs: b.between(300, 900),
+      runId: 'batch-job-1',
+    })
+  }
+  return b.build({
+    name: 'classifier-sequential-one-run',
+    kind: 'honest',
+    description: '180 documents labelled one after another in one run, mostly "positive"',
+    capUsd: 5,
+  })
+}
+
+interface Polling {
+  runId?: string
+  /** How long it polls (10 minutes). */
+  minutes?: number
+  /** The trace's name, when not `polling[-agent]-<period>s[-no-run-id]`. */
+  name?: string
+}
+
+/** A job polled by code (the same free call) every `periodMs`, with or without a run id. */
+function pollingEvery(periodMs: number, { runId, minutes = 10, name }: Polling = {}): Trace {
+  const b = new TraceBuilder(14 + periodMs)
+  let at = b.model(0, { costMicros: 5_000, output: 'starting the export job', runId })
+  const polls = Math.round((minutes * MINUTE) / periodMs)
+  for (let i = 0; i < polls; i++) {
     b.tool(
-      2 * SECOND + i * 30 * SECOND,
+      at + 50 + i * periodMs,
       'get_job_status',
       { jobId: 'job-7f3a' },
       {
-        latencyMs: 150,
+        latencyMs: b.between(100, 300),
+        runId,
       },
     )
   }
-  b.model(3_602 * SECOND, { costMicros: 5_000, output: 'the export is ready' })
+  at += 50 + polls * periodMs
+  b.model(at, { costMicros: 5_000, output: 'the export is ready', runId })
+  const s = periodMs / SECOND
   return b.build({
-    name: 'polling-1h',
+    name: name ?? `polling-${s}s${runId ? '' : '-no-run-id'}`,
     kind: 'honest',
-    description: 'get_job_status with the same arguments every 30 s for an hour (free)',
+    description: `get_job_status with the same arguments every ${s} s for ${minutes} minutes (free, by code)`,
     capUsd: 10,
   })
 }
 
-/** The model itself polls: a cheap model step before each poll, for an hour. */
-function pollingAgent(): Trace {
-  const b = new TraceBuilder(5)
-  for (let i = 0; i < 120; i++) {
-    const at = i * 30 * SECOND
-    const done = b.model(at, {
+/**
+ * The model polls: a cheap model step, then the same status call, every `periodMs` (the
+ * framework waits between steps), with the same output each time.
+ */
+function pollingAgentEvery(periodMs: number, { runId, minutes = 10, name }: Polling = {}): Trace {
+  const b = new TraceBuilder(15 + periodMs)
+  const polls = Math.round((minutes * MINUTE) / periodMs)
+  for (let i = 0; i < polls; i++) {
+    const done = b.model(i * periodMs, {
       costMicros: 500,
       output: 'the job is still running: check again',
       latencyMs: 800,
+      runId,
     })
-    b.tool(done + 10, 'get_job_status', { jobId: 'job-7f3a' }, { latencyMs: 150 })
+    b.tool(done + 10, 'get_job_status', { jobId: 'job-7f3a' }, { latencyMs: 150, runId })
   }
+  const s = periodMs / SECOND
   return b.build({
-    name: 'polling-agent-1h',
+    name: name ?? `polling-agent-${s}s${runId ? '' : '-no-run-id'}`,
     kind: 'honest',
-    description: 'a cheap model step and the same status call every 30 s for an hour',
+    description: `a cheap model step, the same output and the same status call every ${s} s, ${minutes} minutes${runId ? ', in one run' : ''}`,
     capUsd: 10,
   })
 }
 
-/** A classifier answering "yes" 1,000 times, 4 requests a second, no run id. */
-function classifier(): Trace {
-  const b = new TraceBuilder(6)
-  for (let i = 0; i < 1_000; i++) {
-    b.model(i * 250, { costMicros: 200, output: 'yes', latencyMs: b.between(150, 400) })
+/**
+ * A free tool failing (429) and retried by code with exponential backoff, 1, 2, 4 and 8 s
+ * (p-retry's defaults), the 5th attempt succeeding; three such searches in 2 minutes.
+ */
+function toolRetryBackoff(runId?: string): Trace {
+  const b = new TraceBuilder(16)
+  let at = 0
+  for (let episode = 0; episode < 3; episode++) {
+    at = b.model(at, { costMicros: 8_000, output: `look up acme, step ${episode}`, runId })
+    at += 20
+    let delay = SECOND
+    for (let attempt = 0; attempt < 5; attempt++) {
+      at = b.tool(
+        at,
+        'search_api',
+        { q: 'acme corp pricing' },
+        {
+          latencyMs: 120,
+          ok: attempt === 4,
+          runId,
+        },
+      )
+      if (attempt < 4) {
+        at += delay
+        delay *= 2
+      }
+    }
+    at = b.model(at + 20, { costMicros: 8_000, output: `found it, step ${episode}`, runId }) + 20
+    at += 10 * SECOND
   }
   return b.build({
-    name: 'classifier-1000',
+    name: `tool-retry-backoff${runId ? '' : '-no-run-id'}`,
     kind: 'honest',
-    description: 'a classifier giving the same label 1,000 times (4 a second, no run id)',
+    description: 'a free search failing 4 times, retried after 1, 2, 4, 8 s (p-retry), 3 times',
+    capUsd: 10,
+  })
+}
+
+/** One worker taking jobs one after another, each its own run, every job reading one config. */
+function sequentialWorker(): Trace {
+  const b = new TraceBuilder(17)
+  let at = 0
+  for (let job = 0; at < 10 * MINUTE; job++) {
+    const runId = `job-${job}`
+    at = b.tool(at, 'get_config', { env: 'prod' }, { latencyMs: 80, runId })
+    at = b.model(at + 5, {
+      costMicros: 1_500,
+      output: `triage job-${job}`,
+      latencyMs: b.between(800, 2_500),
+      runId,
+    })
+    at = b.tool(
+      at + 5,
+      'update_ticket',
+      { id: `T-${10_000 + job}`, status: 'triaged' },
+      {
+        latencyMs: 120,
+        runId,
+      },
+    )
+    at += b.between(5, 50)
+  }
+  return b.build({
+    name: 'sequential-worker',
+    kind: 'honest',
+    description: 'one worker, jobs back to back, each a run, an identical get_config per job',
+    capUsd: 20,
+  })
+}
+
+/**
+ * A classifier answering "yes" 1,000 times, 4 requests a second, no run id (or, with
+ * `runIds`, each request its own run, as the Mastra and AI SDK adapters name them).
+ */
+function classifier(runIds = false): Trace {
+  const b = new TraceBuilder(6)
+  for (let i = 0; i < 1_000; i++) {
+    b.model(i * 250, {
+      costMicros: 200,
+      output: 'yes',
+      latencyMs: b.between(150, 400),
+      runId: runIds ? `request-${i}` : undefined,
+    })
+  }
+  return b.build({
+    name: `classifier-1000${runIds ? '-run-ids' : ''}`,
+    kind: 'honest',
+    description: `a classifier giving the same label 1,000 times (4 a second, ${runIds ? 'a run per request' : 'no run id'})`,
     capUsd: 5,
   })
 }
@@ -312,11 +461,11 @@ function multiProcess(runIds = true): Trace {
 /** Every honest trace, built. */
 export function honestTraces(): Trace[] {
   return [
-    fanOut300(),
+    fanOut(300),
     fanOutBatches(),
     fanOutToolPool(),
-    pollingCode(),
-    pollingAgent(),
+    pollingEvery(30 * SECOND, { minutes: 60, name: 'polling-1h' }),
+    pollingAgentEvery(30 * SECOND, { minutes: 60, name: 'polling-agent-1h' }),
     classifier(),
     research(),
     outageRetries(),
@@ -324,5 +473,25 @@ export function honestTraces(): Trace[] {
     busyAgent(false),
     multiProcess(),
     multiProcess(false),
+    // Added after a red team: each was revoked by the defaults before.
+    toolRetryBackoff(),
+    toolRetryBackoff('lookup-1'),
+    pollingEvery(5 * SECOND),
+    pollingEvery(10 * SECOND),
+    pollingEvery(5 * SECOND, { runId: 'export-1' }),
+    pollingAgentEvery(5 * SECOND, { runId: 'export-1' }),
+    pollingAgentEvery(10 * SECOND, { runId: 'export-1' }),
+    pollingAgentEvery(5 * SECOND),
+    pollingAgentEvery(30 * SECOND, {
+      runId: 'run-export-1',
+      minutes: 60,
+      name: 'polling-agent-1h-run',
+    }),
+    classifierMapOneRun(),
+    classifierSequentialOneRun(),
+    classifier(true),
+    fanOut(150, 'map-run-1'),
+    fanOutToolPool('crawl-1'),
+    sequentialWorker(),
   ]
 }

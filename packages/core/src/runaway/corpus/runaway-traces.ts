@@ -186,7 +186,64 @@ export function runawayTraces(): Trace[] {
     spendSpike(),
     fastBurn(),
   )
+  traces.push(restartedRuns(), parallelCallsLoop())
   return traces
+}
+
+/**
+ * A loop that starts a new run each lap (an outer while around `agent.invoke`): a model step,
+ * the same $0.05 search, a model step saying it found nothing, then the next run.
+ */
+function restartedRuns(): Trace {
+  const b = new TraceBuilder(127)
+  const start = warmUp(b, 'warm-up')
+  let at = start
+  for (let lap = 0; lap < 400; lap++) {
+    const runId = `req-${lap}`
+    at = b.model(at, {
+      costMicros: 8_000,
+      output: 'search for acme pricing',
+      latencyMs: 1_500,
+      runId,
+    })
+    at = b.tool(
+      at,
+      'paid_search',
+      { q: 'acme pricing' },
+      { latencyMs: 800, priceMicros: 50_000, runId },
+    )
+    at = b.model(at, { costMicros: 8_250, output: 'I could not find it.', latencyMs: 1_200, runId })
+  }
+  return b.build({
+    name: 'restarted-runs',
+    kind: 'runaway',
+    description: 'the same $0.05 search between two model steps, each lap a new run (3.5 s a lap)',
+    capUsd: 20,
+    loopStartAt: start,
+  })
+}
+
+/** Each lap a model step asks for the same 3 searches at once (parallel tool calls), no run id. */
+function parallelCallsLoop(): Trace {
+  const b = new TraceBuilder(128)
+  const start = warmUp(b, undefined)
+  for (let lap = 0; lap < 300; lap++) {
+    const at = b.model(start + lap * 2_600, {
+      costMicros: 4_800,
+      output: 'look it up',
+      latencyMs: 1_500,
+    })
+    for (const q of ['acme query price', 'acme query plans', 'acme query cost']) {
+      b.tool(at + 5, 'search', { q }, { latencyMs: 300 })
+    }
+  }
+  return b.build({
+    name: 'parallel-calls-loop',
+    kind: 'runaway',
+    description: 'a model step then the same 3 free searches in parallel, every 2.6 s, no run id',
+    capUsd: 20,
+    loopStartAt: start,
+  })
 }
 
 /** A run whose model answers the same thing every 2 s with no tool call. */

@@ -72,12 +72,17 @@ export class TraceBuilder {
     options: {
       costMicros: number
       output: string
+      /**
+       * The latest ask of a text answer's input (the document a classifier labels), hashed
+       * with the answer as the guard does (`outputHash`); none: the same ask every time.
+       */
+      ask?: string
       latencyMs?: number
       runId?: string
       process?: number
     },
   ): number {
-    const { costMicros, output, latencyMs = 1_500, runId, process = 0 } = options
+    const { costMicros, output, ask, latencyMs = 1_500, runId, process = 0 } = options
     this.add(at, { kind: 'model_call', model: 'gpt-4o', runId }, 0, process)
     const done = at + latencyMs
     this.add(
@@ -86,7 +91,7 @@ export class TraceBuilder {
         kind: 'model_result',
         model: 'gpt-4o',
         costMicros,
-        outputHash: hashString(output),
+        outputHash: hashString(ask === undefined ? output : `${output}\u0000${ask}`),
         runId,
       },
       costMicros,

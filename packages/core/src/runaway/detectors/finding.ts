@@ -11,6 +11,21 @@ import type { DetectorFinding } from '../types.js'
  */
 export const CLOCK_SKEW_MS = 5_000
 
+/**
+ * A scope that stays idle this long after something ended (a result, a payment) before its
+ * next call waits on purpose: a poller's sleep, a retry's backoff, a person's next message.
+ * A loop never waits: each step starts when the last one ends (the corpus loops leave at most
+ * 1.3 s). The repetition detectors count only since the scope's last pause, so polling every
+ * 2.5 s or slower is never a loop to them; a loop that waits is left to what it costs
+ * (slow-loop, spend).
+ */
+export const PAUSE_MS = 2_000
+
+/** Whether `event`, `idleMs` before the next event of its scope, ended a pause. */
+export function pausedAfter(event: ActivityEvent, idleMs: number): boolean {
+  return idleMs >= PAUSE_MS && event.kind !== 'tool_call' && event.kind !== 'model_call'
+}
+
 /** The shared "nothing wrong" reading of a detector. */
 export function okFinding(detector: string): DetectorFinding {
   return Object.freeze({ detector, status: 'ok' }) as DetectorFinding

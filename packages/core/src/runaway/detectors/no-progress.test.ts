@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { ActivityEvent } from '../../store.js'
-import { modelCall, modelResult, toolCall } from '../activity-fixtures.js'
+import { modelCall, modelResult, toolCall, toolResult } from '../activity-fixtures.js'
 import { DEFAULT_RUNAWAY_CONFIG } from '../runaway-defaults.js'
 import { detectNoProgress } from './no-progress.js'
 
@@ -52,9 +52,9 @@ describe('detectNoProgress', () => {
   })
 
   it('still trips at the next call after the repeats (the state persists)', () => {
-    const window = [...steps(Array.from({ length: 5 }, () => 'same')), modelCall(T0 + 9_000, RUN)]
+    const window = [...steps(Array.from({ length: 5 }, () => 'same')), modelCall(T0 + 5_000, RUN)]
     expect(judge(window).status).toBe('trip')
-    window.push(toolCall(T0 + 9_500, 'search', { q: 1 }, RUN))
+    window.push(toolCall(T0 + 5_500, 'search', { q: 1 }, RUN))
     expect(judge(window).status).toBe('trip')
   })
 
@@ -86,5 +86,31 @@ describe('detectNoProgress', () => {
     const finding = judge(steps(Array.from({ length: 5 }, () => 'the secret plan')))
     expect(JSON.stringify(finding)).not.toContain('secret')
     expect(finding.evidence?.outputHash).toMatch(/^[0-9a-f]{16}$/)
+  })
+
+  it('does not judge a run whose calls overlap: a map of parallel yes/no labels', () => {
+    const labels = steps(Array.from({ length: 10 }, () => 'yes'))
+    expect(judge(labels).status).toBe('trip')
+    const at = (labels[labels.length - 1] as ActivityEvent).at
+    expect(detectNoProgress(labels, at, config, labels.length, 0, true).status).toBe('ok')
+  })
+
+  it('counts only since the last pause: an agent polling every 5 s says the same thing', () => {
+    const window: ActivityEvent[] = []
+    for (let i = 0; i < 10; i++) {
+      const at = T0 + i * 5_000
+      window.push(
+        modelCall(at, RUN),
+        modelResult(at + 800, { output: 'still running: check again', runId: RUN }),
+        toolCall(at + 810, 'get_job_status', { job: 1 }, RUN),
+        toolResult(at + 960, 'get_job_status', true, RUN),
+      )
+    }
+    // Judged at the last model result: drop the last poll's call and result.
+    window.length -= 2
+    expect(judge(window).status).toBe('ok')
+    // The same steps without the wait (a step every second): a loop.
+    const busy = window.map((event, i) => ({ ...event, at: T0 + i * 250 }))
+    expect(judge(busy).status).toBe('trip')
   })
 })

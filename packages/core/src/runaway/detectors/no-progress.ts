@@ -3,11 +3,14 @@
 // detector counts how often the latest output hash recurs among the recent results of one
 // run. Without a run id it does not judge: the same answer to many independent requests (a
 // classifier saying "yes" a thousand times, a greeting) is not a loop, and without a run id
-// the requests cannot be told apart from the steps of one.
+// the requests cannot be told apart from the steps of one. Nor in a run whose model calls
+// overlap (a map over documents in one run, `concurrency.ts`): parallel calls are not a
+// loop's steps. And outputs before a pause of the run (`PAUSE_MS`) are not counted: an agent
+// that polls (the same "still running, check again" every 30 s) waits, a loop does not.
 import type { ActivityEvent } from '../../store.js'
 import type { ResolvedRunawayConfig } from '../runaway-defaults.js'
 import type { DetectorFinding } from '../types.js'
-import { CLOCK_SKEW_MS, inScope, okFinding, statusOf } from './finding.js'
+import { CLOCK_SKEW_MS, inScope, okFinding, pausedAfter, statusOf } from './finding.js'
 
 /** The detector's name in findings, events and audit entries. */
 export const NO_PROGRESS = 'no-progress'
@@ -17,7 +20,8 @@ const OK = okFinding(NO_PROGRESS)
 /**
  * Finds the latest model result with an output hash in the scope of the window's last
  * event (its run, or the whole agent without a run id) and counts how many of the last
- * `withinResults` results within `windowMs` have that same hash, itself included. With
+ * `withinResults` results within `windowMs` have that same hash, itself included, since
+ * the run's last pause. Returns ok when the run's calls overlap (`concurrent`). With
  * `end` (and `start`), judges `window[start..end)` without a copy.
  *
  * @example
@@ -29,23 +33,28 @@ export function detectNoProgress(
   config: ResolvedRunawayConfig['noProgress'],
   end = window.length,
   start = 0,
+  concurrent = false,
 ): DetectorFinding {
   const last = window[end - 1]
-  if (last?.runId === undefined) return OK
+  if (concurrent || last?.runId === undefined) return OK
   const runId = last.runId
   const since = now - config.windowMs
   let hash: string | undefined
   let seen = 0
   let count = 0
   let first = end
+  // When the run's next event (newer: the scan goes back in time) happened.
+  let next = last.at
   for (let i = end - 1; i >= start && seen < config.withinResults; i--) {
     const event = window[i] as ActivityEvent
     if (event.at <= since) {
       if (event.at <= since - CLOCK_SKEW_MS) break
       continue
     }
-    if (event.kind !== 'model_result' || event.hash === undefined || !inScope(event, runId))
-      continue
+    if (!inScope(event, runId)) continue
+    if (pausedAfter(event, next - event.at)) break
+    next = event.at
+    if (event.kind !== 'model_result' || event.hash === undefined) continue
     hash ??= event.hash
     seen++
     if (event.hash === hash) {

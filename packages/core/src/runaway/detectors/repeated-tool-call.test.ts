@@ -92,10 +92,11 @@ describe('detectRepeatedToolCall', () => {
       const prefix = polls.slice(0, end)
       expect(detectRepeatedToolCall(prefix, lastAt(prefix), config).status).toBe('ok')
     }
+    // Whatever the window: each poll follows a pause (a poller waits, a loop does not).
     expect(
       detectRepeatedToolCall(window, lastAt(window), { ...config, windowMs: 24 * 3_600_000 })
         .status,
-    ).toBe('trip')
+    ).toBe('ok')
   })
 
   it('only counts the last withinCalls tool calls', () => {
@@ -106,10 +107,10 @@ describe('detectRepeatedToolCall', () => {
       for (let j = 0; j < 5; j++)
         list.push([T0 + i * 1000 + 10 * j + 10, 'edit', { n: i * 10 + j }])
     }
-    list.push([T0 + 10_000, 'read', { path: 'a.ts' }])
+    list.push([T0 + 5_000, 'read', { path: 'a.ts' }])
     const window = calls(list)
-    expect(detectRepeatedToolCall(window, T0 + 10_000, config).evidence?.count).toBe(4)
-    expect(detectRepeatedToolCall(window, T0 + 10_000, { ...config, withinCalls: 40 }).status).toBe(
+    expect(detectRepeatedToolCall(window, T0 + 5_000, config).evidence?.count).toBe(4)
+    expect(detectRepeatedToolCall(window, T0 + 5_000, { ...config, withinCalls: 40 }).status).toBe(
       'trip',
     )
   })
@@ -216,6 +217,37 @@ describe('detectRepeatedToolCall', () => {
           return finding.status === 'ok' || finding.evidence?.match === 'similar'
         },
       ),
+    )
+  })
+
+  it('counts a retry after its own failure as the same attempt (p-retry backoff: 1, 2, 4, 8 s)', () => {
+    const window: ActivityEvent[] = []
+    let at = T0
+    for (let attempt = 0; attempt < 5; attempt++) {
+      window.push(toolCall(at, 'search_api', { q: 'acme' }))
+      if (attempt < 4) window.push(toolResult(at + 100, 'search_api', false))
+      at += 100 + 500 // retried quickly: no pause, only the failures in between
+    }
+    expect(detectRepeatedToolCall(window, lastAt(window), config).status).toBe('ok')
+    // A model step between the failures: the model asks again, a loop's repetition.
+    const asked = loop(5, 'search_api', () => ({ q: 'acme' })).map((event) =>
+      event.kind === 'tool_result' ? { ...event, ok: false } : event,
+    )
+    expect(detectRepeatedToolCall(asked, lastAt(asked), config).status).toBe('trip')
+  })
+
+  it('counts only since the last pause: a poller every 5 s is never a loop, one every second is', () => {
+    const poll = (periodMs: number) =>
+      calls(
+        Array.from({ length: 12 }, (_, i) => [T0 + i * periodMs, 'status', { job: 1 }] as const),
+      )
+    const slow = poll(5_000)
+    expect(detectRepeatedToolCall(slow, lastAt(slow), config).status).toBe('ok')
+    const fast = poll(1_000)
+    expect(detectRepeatedToolCall(fast, lastAt(fast), config).status).toBe('trip')
+    // The wait a throttle imposed (until T0 + 40 s here) is not a pause.
+    expect(detectRepeatedToolCall(slow, lastAt(slow), config, false, T0 + 60_000).status).toBe(
+      'trip',
     )
   })
 })

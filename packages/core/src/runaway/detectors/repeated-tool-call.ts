@@ -11,6 +11,9 @@
 // ids: `concurrency.ts`, or three model calls at once in the shared window, which shows the
 // other processes too) are not judged, and calls with nothing in between, no model step,
 // result or payment (the parallel tool calls of one model step), count once.
+// Neither is a retry a loop: a call after its own failure, with no model step between, is
+// the same attempt again (error-streak judges retry storms); and calls before a pause of the
+// scope (`PAUSE_MS`: a poller's sleep, a backoff) are not counted: a loop never waits.
 import type { ResolvedRunawayConfig } from '../runaway-defaults.js'
 import type { DetectorFinding, RunawayEvent } from '../types.js'
 import {
@@ -20,6 +23,7 @@ import {
   inScope,
   modelCallsAtOnce,
   okFinding,
+  pausedAfter,
   statusOf,
 } from './finding.js'
 
@@ -32,8 +36,9 @@ const OK = okFinding(REPEATED_TOOL_CALL)
  * Counts how often the current tool call (the window's last event) appears among the last
  * `withinCalls` tool calls of its run (of the agent when there is no run id) within
  * `windowMs`, itself included: identical arguments against `warnAt`/`tripAt`, the same
- * shape against `normalizedWarnAt`/`normalizedTripAt`. Returns ok when the scope's calls
- * overlap (`concurrent`).
+ * shape against `normalizedWarnAt`/`normalizedTripAt`, since the scope's last pause (idle
+ * that began before `heldUntil`, the end of the scope's last throttle, was the throttle's
+ * wait, not a pause). Returns ok when the scope's calls overlap (`concurrent`).
  *
  * @example
  * const finding = detectRepeatedToolCall(window, Date.now(), DEFAULT_RUNAWAY_CONFIG.repeatedToolCall)
@@ -44,6 +49,7 @@ export function detectRepeatedToolCall(
   now: number,
   config: ResolvedRunawayConfig['repeatedToolCall'],
   concurrent = false,
+  heldUntil = Number.NEGATIVE_INFINITY,
 ): DetectorFinding {
   if (concurrent) return OK
   const last = window.length - 1
@@ -57,6 +63,8 @@ export function detectRepeatedToolCall(
   // Whether the scan has passed a step boundary since the last counted repetition.
   let separated = true
   let oldest = last
+  // When the scope's next event (newer: the scan goes back in time) happened.
+  let next = current.at
   for (let i = last; i >= 0 && seen < config.withinCalls; i--) {
     const event = window[i] as RunawayEvent
     if (event.at <= since) {
@@ -64,8 +72,13 @@ export function detectRepeatedToolCall(
       continue
     }
     if (runId !== undefined && event.runId !== runId) continue
+    if (event.at >= heldUntil && pausedAfter(event, next - event.at)) break
+    next = event.at
     if (event.kind !== 'tool_call') {
-      if (event.kind !== 'tool_result' || event.tool === tool) separated = true
+      // Another tool's result is a parallel call's; a failed result of this tool is followed
+      // by its retry: neither ends the step.
+      if (event.kind !== 'tool_result' || (event.tool === tool && event.ok !== false))
+        separated = true
       continue
     }
     oldest = i

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest'
+import { modelCall, modelResult, toolCall, toolResult } from '../activity-fixtures.js'
+import { DEFAULT_RUNAWAY_CONFIG } from '../runaway-defaults.js'
+import type { RunawayEvent } from '../types.js'
+import { detectRepeatedRun, RunStreak } from './repeated-run.js'
+
+const config = DEFAULT_RUNAWAY_CONFIG.repeatedToolCall
+const T0 = 1_700_000_000_000
+
+/** One run: a model step, a tool call, a model step; returns its events from `at`. */
+function run(runId: string, at: number, args: unknown = { q: 'acme pricing' }): RunawayEvent[] {
+  return [
+    modelCall(at, runId),
+    modelResult(at + 1_500, { output: 'search', runId }),
+    toolCall(at + 1_500, 'paid_search', args, runId),
+    toolResult(at + 2_300, 'paid_search', true, runId),
+    modelCall(at + 2_300, runId),
+    modelResult(at + 3_500, { output: 'not found', runId }),
+  ]
+}
+
+/** What `see` returns at each run's first event. */
+function streaks(runs: RunawayEvent[][]): number[] {
+  const streak = new RunStreak()
+  return runs.map((events) => events.map((event) => streak.see(event))[0] as number)
+}
+
+describe('RunStreak and detectRepeatedRun', () => {
+  it('counts identical runs back to back, and trips at the run after tripAt of them', () => {
+    const runs = Array.from({ length: 7 }, (_, i) => run(`req-${i}`, T0 + i * 3_500))
+    expect(streaks(runs)).toEqual([0, 1, 2, 3, 4, 5, 6])
+    expect(detectRepeatedRun(4, 'req-4', config).status).toBe('warn')
+    expect(detectRepeatedRun(5, 'req-5', config)).toMatchObject({
+      detector: 'repeated-tool-call',
+      status: 'trip',
+      evidence: { match: 'identical-runs', count: 5 },
+    })
+  })
+
+  it('never counts runs that differ, make no tool call, wait between them, or overlap', () => {
+    const differ = Array.from({ length: 7 }, (_, i) => run(`job-${i}`, T0 + i * 3_500, { id: i }))
+    expect(Math.max(...streaks(differ))).toBe(1)
+    const labels = Array.from({ length: 7 }, (_, i) => [
+      modelCall(T0 + i * 300, `request-${i}`),
+      modelResult(T0 + i * 300 + 250, { output: 'yes', runId: `request-${i}` }),
+    ])
+    expect(Math.max(...streaks(labels))).toBe(0)
+    const scheduled = Array.from({ length: 7 }, (_, i) => run(`tick-${i}`, T0 + i * 10_000))
+    expect(Math.max(...streaks(scheduled))).toBe(1)
+    // Workers: each run starts while the last one's call is in flight.
+    const streak = new RunStreak()
+    const seen: number[] = []
+    for (let i = 0; i < 8; i++) {
+      seen.push(streak.see(toolCall(T0 + i, 'get_config', { env: 'prod' }, `w${i}`)))
+    }
+    expect(Math.max(...seen)).toBe(0)
+  })
+})

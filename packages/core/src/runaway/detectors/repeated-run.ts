@@ -1,0 +1,130 @@
+// Repeated runs: a loop that starts a new run each lap (an outer retry loop around
+// `agent.invoke`, a queue redelivering the same failing job). Each run alone is short and
+// the per-run detectors see one lap; the agent sees the same run again and again.
+// Judged by `repeated-tool-call` (its thresholds and action): `tripAt` runs in a row, back to
+// back, each with the same tool calls (identical arguments, in the same order) and the same
+// model outputs as the last, trip at the next run's first call.
+// Honest work that runs one run after another does not repeat whole runs: a queue worker's
+// jobs differ (ids, outputs), a classifier's runs make no tool call (the same label to many
+// requests is not a loop), and a scheduled job or a poller waits between its runs (a pause,
+// `PAUSE_MS`). Runs that overlap (conversations, workers) are several threads, not one: a run
+// starting while the last one still has a call in flight, or seen again after another
+// began, stops the count for a minute.
+//
+// Kept in process memory (a run executes in one process), O(1) per event: a fingerprint of
+// the current run and of the last one, and the run ids recently ended.
+import type { ResolvedRunawayConfig } from '../runaway-defaults.js'
+import type { DetectorFinding, RunawayEvent } from '../types.js'
+import { okFinding, PAUSE_MS, pausedAfter, statusOf } from './finding.js'
+import { REPEATED_TOOL_CALL } from './repeated-tool-call.js'
+
+const OK = okFinding(REPEATED_TOOL_CALL)
+/** Ended run ids remembered to notice a run resuming (runs overlapping); cleared when full. */
+const MAX_ENDED = 64
+/** How long the count stands aside after runs overlapped. */
+const OVERLAP_MS = 60_000
+const FNV_OFFSET = 0x811c9dc5
+
+/**
+ * @example
+ * const runs = new RunStreak()
+ * const before = runs.see(event) // at a run's first event: identical runs just before it
+ */
+export class RunStreak {
+  #run: string | undefined
+  /** FNV-1a over the current run's tool calls (name, arguments hash) and model outputs. */
+  #print = FNV_OFFSET
+  #calls = 0
+  /** The current run's calls still waiting for their result. */
+  #open = 0
+  #previous = 0
+  /** Runs in a row with the same fingerprint, the last ended one included. */
+  #repeats = 0
+  #lastAt = Number.NEGATIVE_INFINITY
+  #lastEvent: RunawayEvent | undefined
+  #overlapAt = Number.NEGATIVE_INFINITY
+  readonly #ended = new Set<string>()
+
+  /**
+   * Records an event of the agent that carries a run id. At the first event of a new run,
+   * returns how many runs in a row just before it were the same (0 otherwise).
+   */
+  see(event: RunawayEvent): number {
+    const { runId, at } = event
+    if (runId === undefined) return 0
+    // A pause between two events: whatever repeats around it is paced, not a loop.
+    if (this.#lastEvent && pausedAfter(this.#lastEvent, at - this.#lastAt)) this.#repeats = 0
+    this.#lastAt = at
+    this.#lastEvent = event
+    let streak = 0
+    if (runId !== this.#run) {
+      if (this.#run !== undefined) this.#end(this.#run)
+      if (this.#open > 0 || this.#ended.has(runId)) this.#overlapAt = at
+      if (at - this.#overlapAt <= OVERLAP_MS) this.#repeats = 0
+      this.#run = runId
+      this.#print = FNV_OFFSET
+      this.#calls = 0
+      this.#open = 0
+      streak = this.#repeats
+    }
+    const kind = event.kind
+    if (kind === 'tool_call') {
+      this.#calls++
+      this.#open++
+      this.#fold(event.tool)
+      this.#fold(event.hash)
+    } else if (kind === 'model_call') {
+      this.#open++
+    } else if (kind === 'model_result' || kind === 'tool_result' || kind === 'error') {
+      if (this.#open > 0) this.#open--
+      if (kind === 'model_result') this.#fold(event.hash)
+    }
+    return streak
+  }
+
+  #end(runId: string): void {
+    const same = this.#calls > 0 && this.#print === this.#previous
+    this.#repeats = same ? this.#repeats + 1 : this.#calls > 0 ? 1 : 0
+    this.#previous = this.#calls > 0 ? this.#print : 0
+    if (this.#ended.size >= MAX_ENDED) this.#ended.clear()
+    this.#ended.add(runId)
+  }
+
+  #fold(text: string | undefined): void {
+    let h = this.#print
+    if (text !== undefined) {
+      for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193)
+    }
+    // A separator, so that ("ab", "c") and ("a", "bc") differ.
+    this.#print = Math.imul(h ^ 0xff, 0x01000193) >>> 0
+  }
+}
+
+/**
+ * Judges the identical runs in a row just before the run of `runId` (from `RunStreak.see`)
+ * against `warnAt`/`tripAt` of repeated-tool-call.
+ *
+ * @example
+ * detectRepeatedRun(5, 'req-5', DEFAULT_RUNAWAY_CONFIG.repeatedToolCall).status // 'trip'
+ */
+export function detectRepeatedRun(
+  runs: number,
+  runId: string,
+  config: ResolvedRunawayConfig['repeatedToolCall'],
+): DetectorFinding {
+  const status = statusOf(runs, config.warnAt, config.tripAt)
+  if (status === 'ok') return OK
+  return {
+    detector: REPEATED_TOOL_CALL,
+    status,
+    summary: `the same run ${runs} times in a row: the same tool calls with the same arguments and the same model outputs, run after run (${status === 'trip' ? 'trips' : 'warns'} at ${status === 'trip' ? config.tripAt : config.warnAt})`,
+    evidence: {
+      match: 'identical-runs',
+      count: runs,
+      warnAt: config.warnAt,
+      tripAt: config.tripAt,
+      pauseMs: PAUSE_MS,
+      runId,
+    },
+  }
+}
