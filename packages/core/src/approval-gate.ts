@@ -19,15 +19,21 @@ export function approvalsOn(agent: AgentRecord): boolean {
 }
 
 /**
- * True when a refusal at `level` asks a person instead, for an agent whose approvals are
- * `on`: past its own cap or windows it asks; a shared budget is never approved past (one
- * agent's approver cannot spend what a team shares). The one statement of that rule.
+ * True when a refusal asks a person instead, for an agent whose approvals are `on`: past its
+ * own spending cap it asks, as a grant raises that cap. Its own windows (a per-day limit)
+ * and a shared budget are refused, never asked: a grant does not raise them, so an approved
+ * call would be refused again (and one agent's approver cannot spend what a team shares).
+ * The one statement of that rule.
  *
  * @example
- * if (asksPerson(approvalsOn(agent), result.refusal?.level)) await askApproval()
+ * if (asksPerson(approvalsOn(agent), result.refusal)) await askApproval()
  */
-export function asksPerson(on: boolean, level: LevelRefusal['level'] | undefined): boolean {
-  return on && level !== 'budget'
+export function asksPerson(
+  on: boolean,
+  refusal: Pick<LevelRefusal, 'level' | 'per'> | undefined,
+): boolean {
+  // No refusal from the ledger: the agent's own figures left nothing, i.e. its cap.
+  return on && (refusal === undefined || (refusal.level === 'agent' && refusal.per === undefined))
 }
 
 /**

@@ -372,10 +372,14 @@ describe('guard: approvals past the cap', () => {
       budgetId: 'team',
       per: 'day',
     })
-    // Approvals are for the agent's own limits, never a shared budget's.
+    // Approvals are for the agent's own spending cap: a grant raises neither its windows nor
+    // a shared budget, so both still refuse.
     await ks.agents.update('windowed', { approvals: { enabled: true, waitMs: 0 } })
     await ks.agents.update('shared', { approvals: { enabled: true, waitMs: 0 } })
-    await expect(hourly.check({ requireBudget: true })).resolves.toBe('windowed')
+    await expect(hourly.check({ requireBudget: true })).rejects.toMatchObject({
+      level: 'agent',
+      per: 'hour',
+    })
     await expect(team.check({ requireBudget: true })).rejects.toMatchObject({ level: 'budget' })
   })
 })

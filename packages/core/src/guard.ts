@@ -126,7 +126,7 @@ class Guard implements AgentGuard {
       const store = this.#engine.store
       const now = this.#engine.now()
       const { level, leftMicros } = await storeCall(store, () => tightestLevel(store, latest, now))
-      if (outOfBudget(leftMicros, level.level, approvalsOn(latest))) {
+      if (outOfBudget(leftMicros, level, approvalsOn(latest))) {
         access.deny(latest.handle, 'spending_cap', capRefusalError(latest, level, 0))
       }
     }
@@ -188,7 +188,7 @@ class Guard implements AgentGuard {
       const known = access.agent ?? agent
       // The least this call could need: its prompt and one output token (as counted).
       const least = costBound(inputTokens, counting.headroom, rates)
-      if (round === 0 && asksPerson(approvalsOn(known), held.refusal?.level)) {
+      if (round === 0 && asksPerson(approvalsOn(known), held.refusal)) {
         const full = costBound(inputTokens, wanted * counting.headroom, rates)
         yield this.#askApproval(known, full, `${request.model} call needs $${toUsd(full)}`)
         continue
@@ -691,7 +691,7 @@ class Guard implements AgentGuard {
       !result.ok &&
       result.reason === 'cap' &&
       result.agent &&
-      asksPerson(approvalsOn(result.agent), result.refusal?.level)
+      asksPerson(approvalsOn(result.agent), result.refusal)
     ) {
       // Past the cap with approvals on: ask a person once, then try again under the grant.
       yield this.#askApproval(

@@ -108,8 +108,8 @@ export interface VerifyResult {
   /** When that window resets (ISO 8601); absent for a lifetime limit. */
   resetsAt?: string
   /**
-   * True when the agent has approvals on: past its own cap or windows (not a shared
-   * budget's), a call asks a person instead of being refused.
+   * True when the agent has approvals on: past its own spending cap (not its windows, not a
+   * shared budget), a call asks a person instead of being refused.
    */
   approvals?: boolean
   spendingCap?: number

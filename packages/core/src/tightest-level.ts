@@ -87,15 +87,15 @@ async function budgetsOf(store: Store, ids: readonly string[]): Promise<Map<stri
 
 /**
  * True when nothing is left and no person can be asked. An agent with approvals on asks a
- * person past its own cap or windows (a shared budget's are never approved past), so it is
- * not out of budget there: its next call asks.
+ * person past its own spending cap (`asksPerson`), so it is not out of budget there: its
+ * next call asks.
  *
  * @example
- * if (outOfBudget(tightest.leftMicros, tightest.level.level, approvalsOn(agent))) refuse()
+ * if (outOfBudget(tightest.leftMicros, tightest.level, approvalsOn(agent))) refuse()
  */
 export function outOfBudget(
   left: number,
-  level: LevelRefusal['level'],
+  level: Pick<LevelRefusal, 'level' | 'per'>,
   approvals: boolean,
 ): boolean {
   return left <= 0 && !asksPerson(approvals, level)

@@ -82,6 +82,28 @@ describe('verifyRefusal', () => {
     expect(verifyRefusal(await ks.verify(credential))).toBeUndefined()
   })
 
+  it('refuses an agent with approvals on at its own window at once: a grant raises its cap, not its windows', async () => {
+    const { ks, credential, spend } = await agentWith({
+      spendingCap: 100,
+      limits: [{ amount: 1, per: 'day' }],
+      approvals: { enabled: true, waitMs: 10_000 },
+    })
+    await spend(1)
+    const verdict = await ks.verify(credential)
+    expect(verdict).toMatchObject({ available: 0, limitedBy: 'agent', per: 'day', approvals: true })
+    expect(verifyRefusal(verdict)).toMatchObject({ level: 'agent', per: 'day' })
+
+    // The guard refuses the next spend without asking anyone (it used to ask, and an approved
+    // grant was then refused again by the window it does not raise).
+    const guard = ks.guard(credential)
+    const refused = await guard
+      .reserveSpend({ amountUsd: 0.5, kind: 'tool', description: 'past the day' })
+      .catch((e: unknown) => e)
+    expect(refused).toBeInstanceOf(SpendingCapExceededError)
+    expect(refused).toMatchObject({ per: 'day' })
+    expect(await ks.approvals.list({ status: 'pending' })).toEqual([])
+  })
+
   it('lets an agent with approvals on through at its own cap (its call asks a person), not at a shared budget', async () => {
     const atCap = await agentWith({ spendingCap: 0.5, approvals: { enabled: true, waitMs: 0 } })
     await atCap.spend(0.5)

@@ -10,8 +10,8 @@ import { outOfBudget } from './tightest-level.js'
  * The refusal for a `verify` answer, or undefined when the agent may go on: revoked, unknown
  * or malformed is AgentRevokedError (401); nothing left to spend at its tightest level (its
  * cap, a window, a shared budget) is SpendingCapExceededError (402) naming that level and
- * when it resets, unless the level is the agent's own and its approvals are on: its next call
- * asks a person, as the guard's would.
+ * when it resets, unless it is the agent's own spending cap and its approvals are on: its next
+ * call asks a person, as the guard's would.
  *
  * @example
  * const refusal = verifyRefusal(await ks.verify(credential))
@@ -22,7 +22,7 @@ export function verifyRefusal(verdict: VerifyResult): KillSwitchError | undefine
   if (!verdict.active) return new AgentRevokedError(handle === undefined ? {} : { handle })
   if (available === undefined) return undefined
   const level = verdict.limitedBy ?? 'agent'
-  if (!outOfBudget(available, level, verdict.approvals === true)) return undefined
+  if (!outOfBudget(available, { level, per }, verdict.approvals === true)) return undefined
   const who = handle ?? 'unknown'
   const where =
     level === 'budget'
