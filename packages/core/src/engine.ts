@@ -6,7 +6,7 @@ import type { AuditEntry } from './audit.js'
 import { type Awaitable, isPromiseLike } from './awaitable.js'
 import { KillSwitchError, StoreUnavailableError } from './errors.js'
 import type { ApprovalEvent, EventHub } from './events.js'
-import type { SettlementOutbox } from './ledger/settlement-outbox.js'
+import type { StoreOutbox } from './ledger/store-outbox.js'
 import type { PriceSource } from './pricing/price-source.js'
 import type { DetectorFinding, RunawayMonitor } from './runaway/types.js'
 import type { AgentRecord, Store } from './store.js'
@@ -18,8 +18,8 @@ export interface Engine {
   readonly monitor: RunawayMonitor
   readonly events: EventHub
   readonly holdTtlMs: number
-  /** Settles and releases that could not reach the store, retried until acknowledged. */
-  readonly outbox: SettlementOutbox
+  /** Settles, releases and revocations that could not reach the store, retried until acknowledged. */
+  readonly outbox: StoreOutbox
   readonly defaultMaxOutputTokens: number
   /** Dollars per call of the paid tools, by name (`createKillSwitch({ toolPrices })`). */
   readonly toolPrices: ToolPrices

@@ -16,12 +16,17 @@ import type { AuditEntry } from './audit.js'
 import { type BudgetsApi, createBudgetsApi } from './budgets.js'
 import { hashCredential, isWellFormedCredential } from './credentials.js'
 import { type Engine, storeCall } from './engine.js'
-import { AgentNotFoundError, AgentRevokedError, InvalidConfigError } from './errors.js'
+import {
+  AgentNotFoundError,
+  AgentRevokedError,
+  InvalidConfigError,
+  StoreUnavailableError,
+} from './errors.js'
 import { EventHub, type KillSwitchEventName, type Listener } from './events.js'
 import { createGuard } from './guard.js'
 import type { AgentGuard, GuardOptions } from './guard-types.js'
 import { MAX_TTL_MS } from './ledger/ledger-input.js'
-import { SettlementOutbox } from './ledger/settlement-outbox.js'
+import { StoreOutbox } from './ledger/store-outbox.js'
 import type { WindowPer } from './ledger/windows.js'
 import { toUsd } from './money.js'
 import { createPriceSource, type ModelPrice, type PriceSource } from './pricing/price-source.js'
@@ -257,7 +262,9 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
     events.emit('revoked', { handle: event.handle, reason: event.reason, at: event.at })
   })
 
-  const outbox = new SettlementOutbox()
+  const outbox = new StoreOutbox()
+  /** Revocations the store has not taken yet (it was out): handle -> reason, until written. */
+  const unwritten = new Map<string, string>()
   const engine: Engine = {
     store,
     prices,
@@ -278,34 +285,52 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
     },
     bindHandle(credentialHash, handle) {
       handles.set(handle, credentialHash)
+      // A guard made while its agent's revocation waits for the store is stopped at once.
+      const reason = unwritten.get(handle)
+      if (reason !== undefined) abortAgent(handle, reason)
     },
     noticeRevoked: (handle, reason) => abortAgent(handle, reason),
     async revoke(handle, reason, by) {
       const at = now()
-      // Abort this process's guards first: a revocation never waits on, or fails with, the
-      // store (the store write below makes it reach every other process and survive restarts).
+      // Abort this process's guards first: a revocation never waits on the store to stop
+      // what runs here (the store write below makes it reach every other process and
+      // survive restarts).
       if (handles.has(handle)) abortAgent(handle, reason)
-      const before = await storeCall(store, () => store.getAgent(handle, at))
-      if (!before) throw new AgentNotFoundError(handle)
-      const spent = toUsd(before.spentMicros)
-      const spendingCap = toUsd(before.capMicros)
-      const { agent, alreadyRevoked } = await storeCall(store, () =>
-        store.revokeAgent(handle, reason, at, {
-          at,
-          handle,
-          type: 'revoked',
-          summary: `revoked by ${by} at $${spent} of $${spendingCap}: ${reason}`,
-          data: { reason, by, spent, spendingCap, held: toUsd(before.heldMicros) },
-        }),
-      )
-      // The store also publishes the event; aborting here too makes it synchronous locally.
-      if (!alreadyRevoked) abortAgent(handle, reason)
-      // On-call hears of it once, from whichever revoke comes first to the mark: also a
-      // retry of one that failed after its write (that retry finds it already revoked).
-      // Unmarked (the store failed just now), the revoke that wrote it alerts.
-      const first = await store.markOnce(handle, 'revoked').catch(() => !alreadyRevoked)
-      if (first) alerting.notifyRevoked(agent)
-      return agent
+      const write = async (): Promise<AgentRecord> => {
+        const before = await storeCall(store, () => store.getAgent(handle, at))
+        if (!before) throw new AgentNotFoundError(handle)
+        const spent = toUsd(before.spentMicros)
+        const spendingCap = toUsd(before.capMicros)
+        const { agent, alreadyRevoked } = await storeCall(store, () =>
+          store.revokeAgent(handle, reason, at, {
+            at,
+            handle,
+            type: 'revoked',
+            summary: `revoked by ${by} at $${spent} of $${spendingCap}: ${reason}`,
+            data: { reason, by, spent, spendingCap, held: toUsd(before.heldMicros) },
+          }),
+        )
+        unwritten.delete(handle)
+        // The store also publishes the event; aborting here too makes it synchronous locally.
+        if (!alreadyRevoked) abortAgent(handle, reason)
+        // On-call hears of it once, from whichever revoke comes first to the mark: also a
+        // retry of one that failed after its write (that retry finds it already revoked).
+        // Unmarked (the store failed just now), the revoke that wrote it alerts.
+        const first = await store.markOnce(handle, 'revoked').catch(() => !alreadyRevoked)
+        if (first) alerting.notifyRevoked(agent)
+        return agent
+      }
+      try {
+        // Delivered like a settle: a store that is out keeps it, retried until written.
+        return await outbox.deliver(write)
+      } catch (error) {
+        if (!(error instanceof StoreUnavailableError)) throw error
+        unwritten.set(handle, reason)
+        throw new StoreUnavailableError(
+          `The revocation of agent "${handle}" is not written yet: it stopped this process's calls and is retried until the store takes it (ks.close() waits for it); other processes see it once written`,
+          { cause: error },
+        )
+      }
     },
     afterSpend: (agent) => alerting.afterSpend(agent),
     notifyRunaway: (agent, finding, action) => alerting.notifyRunaway(agent, finding, action),

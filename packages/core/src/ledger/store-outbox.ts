@@ -1,15 +1,16 @@
-// Settles and releases are delivered. One that cannot reach the store (an outage, a busy
-// lock past its timeout) is kept here and retried with backoff until the store acknowledges
-// it; `drain()` (called by `ks.close()`) waits for what is pending. A retried settle is safe:
-// the ledger is idempotent per hold id. A process that crashes with a settle pending is
-// covered by the ledger itself: its hold lapses and is charged in full.
+// Writes that must reach the store are delivered: settles, releases and revocations. One
+// that cannot reach it (an outage, a busy lock past its timeout) is kept here and retried
+// with backoff until the store acknowledges it; `drain()` (called by `ks.close()`) waits for
+// what is pending. A retry is safe: the ledger is idempotent per hold id, and revoking a
+// revoked agent changes nothing. A process that crashes with a settle pending is covered by
+// the ledger itself: its hold lapses and is charged in full.
 import { type Awaitable, isPromiseLike } from '../awaitable.js'
 import { StoreUnavailableError } from '../errors.js'
 
 const FIRST_DELAY_MS = 50
 const MAX_DELAY_MS = 5_000
 
-export class SettlementOutbox {
+export class StoreOutbox {
   readonly #pending = new Set<Promise<unknown>>()
   #closed = false
 

@@ -1,0 +1,56 @@
+// A revocation never refuses to fire, and never gets lost: when the store is out as the
+// operator revokes, this process's calls stop at once, the caller is told it is not written
+// yet, and it is retried until the store takes it; then every process sees it.
+import { describe, expect, it } from 'vitest'
+import { StoreUnavailableError } from './errors.js'
+import { createKillSwitch } from './kill-switch.js'
+import { memoryStore } from './stores/memory-store.js'
+
+const prices = { m: { inputPerMTok: 1, outputPerMTok: 1 } }
+
+describe('a revoke while the store is out', () => {
+  it('stops this process at once and reaches every process once the store is back', async () => {
+    const store = memoryStore()
+    const operator = createKillSwitch({ store, prices })
+    const worker = createKillSwitch({ store, prices }) // another process on the same store
+    const { credential } = await operator.agents.create({ handle: 'a', spendingCap: 10 })
+    const local = operator.guard(credential)
+    await local.check()
+    const remote = worker.guard(credential)
+    const call = await remote.startModelCall({ model: 'm', input: 'hi', maxOutputTokens: 10 })
+    const running = call.run(
+      ({ signal }) =>
+        new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+    )
+
+    // The store refuses writes for a while (an outage, a lock held past its timeout).
+    const revokeAgent = store.revokeAgent.bind(store)
+    let outage = true
+    store.revokeAgent = (...args) => {
+      if (outage) throw new Error('ECONNREFUSED')
+      return revokeAgent(...args)
+    }
+    const refused = await operator.agents.revoke('a', { reason: 'loop' }).catch((e: unknown) => e)
+    expect(refused).toBeInstanceOf(StoreUnavailableError)
+    expect((refused as Error).message).toContain('not written yet')
+    // This process stopped at once, a guard made now included.
+    expect(local.signal.aborted).toBe(true)
+    const late = operator.guard(credential)
+    await expect(late.check()).rejects.toMatchObject({ code: 'agent_revoked' })
+    // The other process does not know yet: the store has not taken it.
+    expect(remote.signal.aborted).toBe(false)
+
+    outage = false
+    await expect(running).rejects.toMatchObject({ code: 'agent_revoked' })
+    expect(remote.signal.aborted).toBe(true)
+    expect(await worker.verify(credential)).toEqual({ active: false })
+    const entries = (await operator.audit('a')).filter((entry) => entry.type === 'revoked')
+    expect(entries).toHaveLength(1)
+    expect(entries[0]?.summary).toContain('loop')
+  })
+
+  it('still refuses an unknown agent at once, without retrying it', async () => {
+    const ks = createKillSwitch({ prices })
+    await expect(ks.agents.revoke('nobody')).rejects.toMatchObject({ code: 'agent_not_found' })
+  })
+})
