@@ -126,6 +126,54 @@ describe('guardTools', () => {
     expect(paid.calls).toHaveLength(0)
   })
 
+  it("aborts a running tool when its agent is revoked (its own signal, the caller's too), and charges it", async () => {
+    const agent = await testAgent(10)
+    const pages: number[] = []
+    let aborted: unknown
+    const crawl = tool({
+      description: 'Crawls 30 pages, one every 5 ms',
+      inputSchema: z.object({ site: z.string() }),
+      execute: async (_input, { abortSignal }) => {
+        for (let page = 0; page < 30; page++) {
+          if (abortSignal?.aborted) {
+            aborted = abortSignal.reason
+            throw abortSignal.reason
+          }
+          pages.push(page)
+          await new Promise((resolve) => setTimeout(resolve, 5))
+        }
+        return 'done'
+      },
+    })
+    const tools = guardTools(
+      { crawl },
+      { killSwitch: agent.ks, credential: agent.credential, toolPrices: { crawl: SEARCH_PRICE } },
+    )
+    const caller = new AbortController()
+    const running = tools.crawl.execute?.(
+      { site: 'x' },
+      { ...executionOptions, abortSignal: caller.signal },
+    )
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    await agent.revoke()
+    await expect(running).rejects.toBeInstanceOf(AgentRevokedError)
+    expect(aborted).toBeInstanceOf(AgentRevokedError)
+    expect(pages.length).toBeLessThan(15)
+    // It ran: its price is charged.
+    expect(await agent.ledger()).toMatchObject({ spent: toMicros(SEARCH_PRICE), held: 0 })
+
+    // The caller's own signal still reaches the tool.
+    const second = await testAgent(10)
+    const own = guardTools({ crawl }, { killSwitch: second.ks, credential: second.credential })
+    const stop = new AbortController()
+    const run = own.crawl.execute?.(
+      { site: 'y' },
+      { ...executionOptions, abortSignal: stop.signal },
+    )
+    stop.abort(new Error('caller stopped'))
+    await expect(run).rejects.toThrow('caller stopped')
+  })
+
   it('keeps a streaming (generator) tool streaming, and charges it when it completes', async () => {
     const run = await generatorTool(async function* () {
       yield { status: 'searching' }

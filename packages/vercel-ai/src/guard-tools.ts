@@ -47,6 +47,14 @@ export function guardTools<TOOLS extends ToolSet>(
 
 function wrap(guard: AgentGuard, name: string, execute: Execute, scope: BudgetScope): Execute {
   const request = (args: unknown) => ({ name, args, observe: false, ...scope })
+  // The tool's own signal aborts on revocation too: a tool running as its agent is revoked
+  // stops its side effects then, not at the run's next model step.
+  const withSignal = (options: ToolExecutionOptions<unknown>) => ({
+    ...options,
+    abortSignal: options?.abortSignal
+      ? AbortSignal.any([options.abortSignal, guard.signal])
+      : guard.signal,
+  })
   // The SDK streams preliminary results only from an execute that returns an async iterable
   // synchronously: a generator stays a generator.
   if (Object.prototype.toString.call(execute) === '[object AsyncGeneratorFunction]') {
@@ -55,7 +63,10 @@ function wrap(guard: AgentGuard, name: string, execute: Execute, scope: BudgetSc
         const ticket = await guard.beforeToolCall(request(input))
         let failure: { ok: false; error: unknown } | undefined
         try {
-          yield* execute(input, options) as AsyncIterable<unknown>
+          for await (const part of execute(input, withSignal(options)) as AsyncIterable<unknown>) {
+            guard.signal.throwIfAborted()
+            yield part
+          }
         } catch (error) {
           failure = { ok: false, error }
           throw error
@@ -67,13 +78,17 @@ function wrap(guard: AgentGuard, name: string, execute: Execute, scope: BudgetSc
   }
   return (input, options) =>
     guard.runToolCall(request(input), async () => {
-      const output = await execute(input, options)
+      const output = await execute(input, withSignal(options))
       if (output === null || typeof output !== 'object' || !(Symbol.asyncIterator in output)) {
         return output
       }
-      // An async iterable from a plain function: its last value is the result.
+      // An async iterable from a plain function: its last value is the result (read no
+      // further once the agent is revoked).
       let last: unknown
-      for await (const part of output as AsyncIterable<unknown>) last = part
+      for await (const part of output as AsyncIterable<unknown>) {
+        guard.signal.throwIfAborted()
+        last = part
+      }
       return last
     })
 }
