@@ -66,6 +66,13 @@ export interface ModelCallRequest extends BudgetScope {
    * set it: the call is refused (UnknownModelPriceError), never priced at the standard rate.
    */
   billedApart?: string
+  /**
+   * The caller cannot pass the core's clamp on to the provider (a callback that only sees a
+   * call, which does not stream): the provider is held to the limit the request asks for,
+   * so the core never cuts it. A call it cannot afford whole is refused, and one that sets no
+   * limit is held at the model's context window (its output cannot be longer).
+   */
+  fixedOutput?: boolean
 }
 
 /** Returned by `beforeModelCall`: the hold for this call. Pass it back to the other calls. */

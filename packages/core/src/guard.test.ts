@@ -327,6 +327,57 @@ describe('guard: tools and other spend', () => {
   })
 })
 
+describe('guard: a call whose limit the caller cannot pass on (fixedOutput)', () => {
+  const model = { 'fixed-model': { inputPerMTok: 1, outputPerMTok: 1, contextWindow: 50_000 } }
+
+  it('is held to all it asks for, never clamped: refused when the agent cannot afford it whole', async () => {
+    const ks = createKillSwitch({ prices: model })
+    const { credential } = await ks.agents.create({ handle: 'a', spendingCap: 0.001 })
+    const guard = ks.guard(credential)
+    // 1,000 output tokens plus the prompt fit $0.001 only if clamped: refused instead.
+    const refused = await guard
+      .startModelCall({
+        model: 'fixed-model',
+        input: 'x',
+        maxOutputTokens: 1_000,
+        fixedOutput: true,
+      })
+      .catch((e: unknown) => e)
+    expect(refused).toBeInstanceOf(SpendingCapExceededError)
+    expect((refused as SpendingCapExceededError).requestedUsd).toBeGreaterThan(0.001)
+    // Without fixedOutput the same call is clamped to what fits.
+    const clamped = await guard.startModelCall({
+      model: 'fixed-model',
+      input: 'x',
+      maxOutputTokens: 1_000,
+    })
+    expect(clamped.maxOutputTokens).toBeLessThan(1_000)
+  })
+
+  it('holds its limit exactly (no counting headroom), and the context window when it sets none', async () => {
+    const ks = createKillSwitch({ prices: model })
+    const { credential } = await ks.agents.create({ handle: 'a', spendingCap: 1 })
+    const guard = ks.guard(credential)
+    const limited = await guard.startModelCall({
+      model: 'fixed-model',
+      input: 'x',
+      maxOutputTokens: 1_000,
+      fixedOutput: true,
+    })
+    expect(limited.maxOutputTokens).toBe(1_000)
+    const unlimited = await guard.startModelCall({
+      model: 'fixed-model',
+      input: 'x',
+      fixedOutput: true,
+    })
+    expect(unlimited.maxOutputTokens).toBe(50_000)
+    const { held } = await ks.agents.get('a')
+    // Both holds: their output limits at $1 a million, plus each prompt's bound.
+    expect(held).toBeGreaterThanOrEqual(0.051)
+    expect(held).toBeLessThan(0.052)
+  })
+})
+
 describe('guard: fail closed and isolation from listeners', () => {
   it('denies with StoreUnavailableError when the store fails', async () => {
     const store = memoryStore()

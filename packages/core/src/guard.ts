@@ -61,9 +61,19 @@ import {
 } from './model-call.js'
 import { MAX_CAP_USD, toMicros, toUsd } from './money.js'
 import { isSearchModel } from './pricing/billed-apart.js'
-import { affordableOutputTokens, costBound, inputBound } from './pricing/cost.js'
+import {
+  affordableOutputTokens,
+  costBound,
+  DEFAULT_CONTEXT_WINDOW,
+  inputBound,
+} from './pricing/cost.js'
 import { type InputEvidence, type ModelRates, ratesFor } from './pricing/model-rates.js'
-import { knownOutputCounting, type OutputCounting, outputCounting } from './pricing/output-count.js'
+import {
+  knownOutputCounting,
+  type OutputCounting,
+  outputCounting,
+  PROVIDER_LIMITED,
+} from './pricing/output-count.js'
 import { reasonsUnseen } from './pricing/unseen-reasoning.js'
 import { availableAt, reserveScope } from './reserve-scope.js'
 import { NO_MONITOR, type Observation } from './runaway/types.js'
@@ -169,11 +179,19 @@ class Guard implements AgentGuard {
     // Held and settled at the rates its input shows (media, a one-hour cache).
     const rates = ratesFor(modelRates, input)
     // The hold covers what the output count can reach: the max output tokens the provider is
-    // told, times the count's headroom when the model's tokenizer is not known.
+    // told, times the count's headroom when the model's tokenizer is not known (a provider
+    // that holds itself to its limit needs none).
     const counting =
-      knownOutputCounting(request.model) ??
-      ((yield outputCounting(request.model)) as OutputCounting)
-    const wanted = userMax ?? engine.defaultMaxOutputTokens
+      request.fixedOutput === true
+        ? PROVIDER_LIMITED
+        : (knownOutputCounting(request.model) ??
+          ((yield outputCounting(request.model)) as OutputCounting))
+    // A limit the core cannot pass on is the provider's own: without one, the whole window.
+    const wanted =
+      userMax ??
+      (request.fixedOutput === true
+        ? (modelRates.contextWindow ?? DEFAULT_CONTEXT_WINDOW)
+        : engine.defaultMaxOutputTokens)
     // Past the cap of an agent with approvals on, a person is asked once; approved, the
     // grant is in the ledger and the reserve is tried again.
     for (let round = 0; round < 2; round++) {
@@ -186,8 +204,13 @@ class Guard implements AgentGuard {
       })
       if ('ticket' in held) return held.ticket
       const known = access.agent ?? agent
-      // The least this call could need: its prompt and one output token (as counted).
-      const least = costBound(inputTokens, counting.headroom, rates)
+      // The least this call could need: its prompt and one output token (as counted); all
+      // it asks for when its limit cannot be cut.
+      const least = costBound(
+        inputTokens,
+        (request.fixedOutput === true ? wanted : 1) * counting.headroom,
+        rates,
+      )
       if (round === 0 && asksPerson(approvalsOn(known), held.refusal)) {
         const full = costBound(inputTokens, wanted * counting.headroom, rates)
         yield this.#askApproval(known, full, `${request.model} call needs $${toUsd(full)}`)
@@ -242,7 +265,8 @@ class Guard implements AgentGuard {
       const available = Math.min(availableAt(known, engine.now()), tightest)
       const affordable = affordableOutputTokens(available, inputTokens, rates)
       const maxOutputTokens = Math.min(wanted, Math.floor(affordable / counting.headroom))
-      if (available <= 0 || maxOutputTokens < 1) {
+      // A limit that cannot be passed on is held whole, or not at all.
+      if (available <= 0 || maxOutputTokens < (request.fixedOutput === true ? wanted : 1)) {
         if (fresh) break
         fresh = true
         tightest = Number.POSITIVE_INFINITY

@@ -4,7 +4,7 @@
 import type { AdapterOptions, AdapterSetup, ModelCall, ToolCallTicket } from '@killswitch/core'
 import { adapterSetup, BUDGET_SCOPE_KEY, billedApartIn, mergeBudgetScope } from '@killswitch/core'
 import { BaseCallbackHandler } from '@langchain/core/callbacks/base'
-import type { Args } from './model-binding.js'
+import { type Args, requestedByParams } from './model-binding.js'
 import { identityFromLsParams } from './model-identity.js'
 import { deltaText, modelCallResult, providerMessage } from './model-io.js'
 
@@ -138,7 +138,22 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
     // LangChain puts the model's getLsParams() (ls_model_name...) in the run's metadata.
     const identity = identityFromLsParams(metadata, this.#setup.naming)
     const scope = this.#scopeOf(runId, parentRunId, metadata)
-    return { ...identity, input, ...scope, ...billedApartIn({ '': extra?.invocation_params }) }
+    const params = extra?.invocation_params as Record<string, unknown> | undefined
+    // What the request really asks for: its kwargs' limits too, for each of its n choices.
+    const asked = requestedByParams(params)
+    const limits = [identity.maxOutputTokens, asked].filter((n): n is number => n !== undefined)
+    return {
+      ...identity,
+      ...(limits.length > 0 && { maxOutputTokens: Math.max(...limits) }),
+      // A callback cannot change the request: a provider client's call that does not stream
+      // (so cannot be cut at the hold) is held to all it asks for, never clamped. A model
+      // that reports no request (no `model` in its params: a fake, a custom model) is counted
+      // and stopped as it streams.
+      ...(typeof params?.model === 'string' && params.stream !== true && { fixedOutput: true }),
+      input,
+      ...scope,
+      ...billedApartIn({ '': params }),
+    }
   }
 
   /** The run's `metadata.killswitch` over the options' scope; by default, the outermost run. */

@@ -67,6 +67,17 @@ export function requestedOutputTokens(model: unknown, reported: number | undefin
   return limits.length > 0 ? Math.max(...limits) * choicesOf(model) : undefined
 }
 
+/**
+ * The most output tokens a request's API fields ask for (`invocation_params`, kwargs spread
+ * in): its largest limit, for each of its `n` choices; undefined when it sets none.
+ */
+export function requestedByParams(params: Fields | undefined): number | undefined {
+  const limits = LIMIT_KEYS.map((key) => tokens(params?.[key])).filter(
+    (limit): limit is number => limit !== undefined,
+  )
+  return limits.length > 0 ? Math.max(...limits) * Math.max(1, tokens(params?.n) ?? 1) : undefined
+}
+
 /** The choices each call asks for (ChatOpenAI's `n`, or `n` in its kwargs); 1 when unset. */
 function choicesOf(model: unknown): number {
   const fields = (model as Partial<Clampable> | null)?.lc_kwargs as Fields | undefined

@@ -90,6 +90,16 @@ export async function outputCounting(model: string): Promise<OutputCounting> {
   return counting
 }
 
+/**
+ * A call the core cannot cut (`ModelCallRequest.fixedOutput`): the provider holds itself to
+ * the limit it is sent, in its own tokens, so the hold is that limit exactly. Output that
+ * streams all the same is counted conservatively against it.
+ */
+export const PROVIDER_LIMITED: OutputCounting = {
+  headroom: 1,
+  start: (maxOutputTokens) => new Count(maxOutputTokens, undefined),
+}
+
 /** How a model's output is counted, once known: no await on the guard's hot path. */
 export function knownOutputCounting(model: string): OutputCounting | undefined {
   return knownCounting.get(model)

@@ -73,6 +73,8 @@ export async function openAIServer(options: OpenAIServerOptions): Promise<OpenAI
     }
     const max = Number(body.max_completion_tokens ?? body.max_tokens ?? Infinity)
     const total = Math.min(options.outputTokens, max)
+    // Each of n choices is generated, and billed, in full (only the first is sent back).
+    const choices = Math.max(1, Number(body.n ?? 1))
     const model = String(body.model)
     const stream = body.stream === true
     bill += options.inputTokens * options.inputMicros
@@ -93,7 +95,7 @@ export async function openAIServer(options: OpenAIServerOptions): Promise<OpenAI
         return
       }
       out++
-      bill += options.outputMicros
+      bill += options.outputMicros * choices
       if (stream) {
         send({
           ...base,
@@ -112,8 +114,8 @@ export async function openAIServer(options: OpenAIServerOptions): Promise<OpenAI
     }
     const usage = {
       prompt_tokens: options.inputTokens,
-      completion_tokens: out,
-      total_tokens: options.inputTokens + out,
+      completion_tokens: out * choices,
+      total_tokens: options.inputTokens + out * choices,
     }
     if (stream) {
       send({
