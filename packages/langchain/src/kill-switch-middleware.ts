@@ -12,7 +12,7 @@ import {
   requestOptions,
   withMaxOutputTokens,
 } from './model-binding.js'
-import { modelIdentity } from './model-identity.js'
+import { modelIdentity, resolveModel } from './model-identity.js'
 import { modelCallResult, modelInput } from './model-io.js'
 
 /** The middleware, with its guard and the signal to pass to `createAgent({ signal })`. */
@@ -47,19 +47,20 @@ export function killSwitchMiddleware(options: AdapterOptions): KillSwitchMiddlew
       await guard.check({ requireBudget: true })
     },
     wrapModelCall: async (request, handler) => {
-      const identity = await modelIdentity(request.model, naming)
-      const options = requestOptions(request.model, request.modelSettings)
+      const resolved = await resolveModel(request.model, request.runtime?.configurable)
+      const identity = await modelIdentity(resolved, naming)
+      const options = requestOptions(resolved, request.modelSettings)
       const call = await guard.startModelCall({
         ...identity,
         // What the provider would really allow: the model's kwargs can raise its limit.
-        maxOutputTokens: requestedOutputTokens(request.model, identity.maxOutputTokens),
-        ...billedApartOf(request.model, options),
+        maxOutputTokens: requestedOutputTokens(resolved, identity.maxOutputTokens),
+        ...billedApartOf(resolved, options),
         input: modelInput(request, options),
         ...scopeOf(request.runtime),
         signal: request.runtime?.signal,
       })
       const message = await call.run(async ({ maxOutputTokens }) => {
-        const model = withMaxOutputTokens(request.model, maxOutputTokens)
+        const model = withMaxOutputTokens(resolved, maxOutputTokens)
         return handler({ ...request, model: bindToCall(model, call) })
       })
       await call.finish(modelCallResult(message))

@@ -3,19 +3,18 @@
 // since a callback there makes LangChain build a callback manager and send run events for
 // nothing; a clamped model is rebuilt once per limit, not once per call.
 
-import type { ModelCall } from '@killswitch/core'
-import { findKillSwitchError, SpendingCapExceededError } from '@killswitch/core'
+import { findKillSwitchError, SpendingCapExceededError, toMicros } from '@killswitch/core'
 import { BaseCallbackHandler } from '@langchain/core/callbacks/base'
 import type { CallbackManagerForLLMRun } from '@langchain/core/callbacks/manager'
 import { AIMessage, type BaseMessage, HumanMessage } from '@langchain/core/messages'
 import type { ChatResult } from '@langchain/core/outputs'
-import type { RunnableBinding } from '@langchain/core/runnables'
 import { FakeStreamingChatModel } from '@langchain/core/utils/testing'
 import { ChatOpenAI } from '@langchain/openai'
 import { createAgent, initChatModel } from 'langchain'
 import { describe, expect, it } from 'vitest'
 import { killSwitchMiddleware } from './kill-switch-middleware.js'
-import { bindToCall, withMaxOutputTokens } from './model-binding.js'
+import { withMaxOutputTokens } from './model-binding.js'
+import { openAIServer } from './testing/openai-server.js'
 import { TEST_MODEL, testAgent } from './testing/test-kit.js'
 
 const question = { messages: [new HumanMessage('Summarise the incident report.')] }
@@ -113,16 +112,38 @@ describe('the middleware stream counter', () => {
   })
 })
 
-describe('bindToCall', () => {
-  it("counts initChatModel's configurable model whatever the run, since it may stream by itself", async () => {
-    const model = await initChatModel('openai:gpt-4o-mini', { apiKey: 'sk-test' })
-    const call = { signal: new AbortController().signal } as ModelCall
-    const bound = bindToCall(model, call) as unknown as RunnableBinding<unknown, unknown>
-    const factory = bound.configFactories?.at(-1)
+describe("initChatModel's configurable model", () => {
+  it('is resolved to the provider model it calls: priced, clamped and charged within the cap', async () => {
+    const agent = await testAgent({ spendingCap: 0.3 })
+    const provider = await openAIServer({
+      inputTokens: 10,
+      outputTokens: 20_000,
+      inputMicros: 1000,
+      outputMicros: 1000,
+    })
+    try {
+      const model = await initChatModel(`openai:${TEST_MODEL}`, {
+        apiKey: 'sk-test',
+        maxRetries: 0,
+        configuration: { baseURL: provider.baseURL },
+      })
+      const killSwitch = killSwitchMiddleware({
+        killSwitch: agent.ks,
+        credential: agent.credential,
+      })
+      await createAgent({ model, tools: [], middleware: [killSwitch] }).invoke(question)
 
-    expect(bound.config.signal).toBe(call.signal)
-    // Invoked without callbacks, the binding still adds the counter.
-    expect((await factory?.({}))?.callbacks).toHaveLength(1)
+      // Clamped near the cap, not the provider's own default (20,000 tokens here).
+      const sent = provider.requests[0]?.max_tokens as number
+      expect(sent).toBeGreaterThan(0)
+      expect(sent).toBeLessThan(300)
+      const { spent, held } = await agent.ks.agents.get(agent.handle)
+      expect(toMicros(spent)).toBeGreaterThanOrEqual(provider.billMicros())
+      expect(toMicros(spent)).toBeLessThanOrEqual(toMicros(0.3))
+      expect(held).toBe(0)
+    } finally {
+      await provider.close()
+    }
   })
 })
 

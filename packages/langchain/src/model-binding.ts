@@ -204,8 +204,7 @@ export function bindToCall<T>(model: T, call: ModelCall): T {
  */
 function counting(call: ModelCall, chatModel: object) {
   const model = chatModel as { streaming?: unknown; callbacks?: Callbacks }
-  // initChatModel's configurable model: what it resolves to is not known here.
-  const streams = model.streaming === true || '_getModelInstance' in model
+  const streams = model.streaming === true
   return (config: RunnableConfig): RunnableConfig =>
     streams || hasHandlers(config.callbacks) || hasHandlers(model.callbacks)
       ? { callbacks: [new KillSwitchOutputCounter(call)] }

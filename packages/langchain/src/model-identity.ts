@@ -25,15 +25,22 @@ export function identityFromLsParams(params: Params, naming: AdapterSetup['namin
 }
 
 /**
- * The identity of a chat model, of a RunnableBinding around one (`.bound`), or of
- * `initChatModel()`'s configurable model (its own params name no model: resolved first).
+ * The model a call really goes to: `initChatModel()`'s configurable model (also createAgent's
+ * model given by name) resolves, for the run's `configurable`, to a provider model, which is
+ * then priced, clamped and counted as any other. Any other model is itself.
  */
+export async function resolveModel<T>(model: T, configurable?: object): Promise<T> {
+  const configurableModel = model as { _getModelInstance?: (config: object) => Promise<T> }
+  return typeof configurableModel?._getModelInstance === 'function'
+    ? configurableModel._getModelInstance({ configurable })
+    : model
+}
+
+/** The identity of a chat model, or of a RunnableBinding around one (`.bound`). */
 export async function modelIdentity(model: unknown, naming: AdapterSetup['naming']) {
-  let current = model as (ModelLike & { _getModelInstance?: () => Promise<ModelLike> }) | null
+  let current = model as ModelLike | null
   for (let depth = 0; depth < 5 && current && typeof current.getLsParams !== 'function'; depth++) {
-    current = current._getModelInstance
-      ? await current._getModelInstance()
-      : (current.bound ?? null)
+    current = current.bound ?? null
   }
   return identityFromLsParams(current?.getLsParams?.({}), naming)
 }
