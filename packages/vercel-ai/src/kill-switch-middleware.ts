@@ -45,6 +45,15 @@ export function withKillSwitch(
   model: WrappableModel,
   options: KillSwitchMiddlewareOptions,
 ): LanguageModelV4 {
+  // An embedding, image, speech or transcription model has no language-model calls to guard:
+  // wrapped, it would fail at its first call, or (called around the wrapper) spend unguarded.
+  const calls = model as { doGenerate?: unknown; doStream?: unknown } | null
+  if (typeof calls?.doGenerate !== 'function' || typeof calls.doStream !== 'function') {
+    throw new InvalidConfigError(
+      'model',
+      'Invalid model: withKillSwitch guards language models (doGenerate and doStream); this is not one. Embedding, image, speech and transcription calls are not guarded by the AI SDK adapter: send them through the killswitch gateway (/v1/embeddings) or guard them with ks.guard(credential).startModelCall.',
+    )
+  }
   return wrapLanguageModel({ model, middleware: killSwitchMiddleware(options) })
 }
 

@@ -1,4 +1,5 @@
 // The options of killSwitchMiddleware and guardTools, checked once by the core's adapterSetup.
+import { openai } from '@ai-sdk/openai'
 import { InvalidConfigError } from '@killswitch/core'
 import { generateText } from 'ai'
 import { describe, expect, it } from 'vitest'
@@ -20,6 +21,21 @@ describe('options', () => {
       await expect(generateText({ model, prompt: 'hi' })).resolves.toMatchObject({ text: 'hello' })
     }
     expect((await agent.ledger()).spent).toBeGreaterThan(0)
+  })
+
+  it('refuse a model that is not a language model (an embedding model), naming the field and the way to guard it', async () => {
+    const agent = await testAgent(10)
+    const embedding = openai.embedding('text-embedding-3-small')
+    const refused = (() => {
+      try {
+        withKillSwitch(embedding as never, { killSwitch: agent.ks, credential: agent.credential })
+      } catch (error) {
+        return error
+      }
+    })()
+    expect(refused).toBeInstanceOf(InvalidConfigError)
+    expect(refused).toMatchObject({ field: 'model' })
+    expect((refused as Error).message).toContain('/v1/embeddings')
   })
 
   it('name the missing or conflicting field, without echoing the credential', async () => {
