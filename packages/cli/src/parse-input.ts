@@ -3,6 +3,26 @@
 
 import { InvalidConfigError } from '@killswitch/core'
 
+// An argument in the wrong place may be a webhook URL or a secret (`--at` given the URL, a
+// key pasted for an amount): an error quotes what was given only when it holds neither, so
+// it never lands in a terminal's scrollback, a CI log or a shell history paste.
+const URL_LIKE = /[a-z][a-z0-9+.-]*:\/\/|\bwww\./i
+const SECRET_LIKE = /whsec_|\b(?:sk|pk|rk|ks|xox[a-z]|gh[opsu]|AKIA)[-_]|[A-Za-z0-9_+/=-]{20,}/i
+
+/**
+ * What was given, as an error shows it: quoted, or only its kind and length when it looks
+ * like a URL or a secret.
+ *
+ * @example
+ * shownValue('80') // '"80"'
+ * shownValue('https://hooks.slack.com/services/T0/B0/x') // 'a URL of 40 characters (not shown)'
+ */
+export function shownValue(value: string): string {
+  if (URL_LIKE.test(value)) return `a URL of ${value.length} characters (not shown)`
+  if (SECRET_LIKE.test(value)) return `a value of ${value.length} characters (not shown)`
+  return `"${value}"`
+}
+
 /**
  * Parses dollars: `50`, `12.5`, `$50`, `1_000`.
  *
@@ -15,7 +35,7 @@ export function parseUsd(value: string, field: string): number {
   if (!Number.isFinite(usd)) {
     throw new InvalidConfigError(
       field,
-      `Invalid ${field}: "${value}" is not an amount of dollars (e.g. 50 or 12.5).`,
+      `Invalid ${field}: ${shownValue(value)} is not an amount of dollars (e.g. 50 or 12.5).`,
     )
   }
   return usd
@@ -35,7 +55,7 @@ export function parseFraction(value: string, field: string): number {
   if (text === '' || !Number.isFinite(fraction) || fraction <= 0 || fraction > 1) {
     throw new InvalidConfigError(
       field,
-      `Invalid --${field}: "${value}"; give a fraction of the cap above 0 and at most 1 (e.g. 0.8) or a percentage (e.g. 80%).`,
+      `Invalid --${field}: ${shownValue(value)}; give a fraction of the cap above 0 and at most 1 (e.g. 0.8) or a percentage (e.g. 80%).`,
     )
   }
   return fraction
@@ -52,7 +72,7 @@ export function parseWholeNumber(value: string, field: string, min: number, max:
   if (!/^\d+$/.test(value.trim()) || number < min || number > max) {
     throw new InvalidConfigError(
       field,
-      `Invalid --${field}: "${value}"; give a whole number from ${min} to ${max}.`,
+      `Invalid --${field}: ${shownValue(value)}; give a whole number from ${min} to ${max}.`,
     )
   }
   return number
@@ -90,14 +110,14 @@ export function parseLimit(value: string, flag: string): { amount: number; per: 
   const match = /^\s*([^/]+)\/\s*([a-z]+?)s?\s*$/i.exec(value)
   const per = match?.[2] ? PER_ALIASES[match[2].toLowerCase()] : undefined
   if (!match?.[1] || per === undefined) {
-    throw new InvalidConfigError(flag, `Invalid --${flag}: "${value}"; ${fix}.`)
+    throw new InvalidConfigError(flag, `Invalid --${flag}: ${shownValue(value)}; ${fix}.`)
   }
   const cleaned = match[1].trim().replace(/^\$/, '').replaceAll('_', '').replaceAll(',', '')
   const amount = cleaned === '' ? Number.NaN : Number(cleaned)
   if (!Number.isFinite(amount) || amount < 0) {
     throw new InvalidConfigError(
       flag,
-      `Invalid --${flag}: "${value}": "${match[1].trim()}" is not an amount of dollars; ${fix}.`,
+      `Invalid --${flag}: ${shownValue(value)}: ${shownValue(match[1].trim())} is not an amount of dollars; ${fix}.`,
     )
   }
   return { amount, per }
@@ -133,7 +153,7 @@ export function parseDurationMs(value: string, flag: string): number {
   if (!Number.isFinite(ms) || ms <= 0) {
     throw new InvalidConfigError(
       flag,
-      `Invalid --${flag}: "${value}"; give a duration such as 30m, 1h or 2d.`,
+      `Invalid --${flag}: ${shownValue(value)}; give a duration such as 30m, 1h or 2d.`,
     )
   }
   return Math.round(ms)

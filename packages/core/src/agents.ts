@@ -18,6 +18,7 @@ import { type Engine, storeCall } from './engine.js'
 import { AgentNotFoundError, ConcurrentUpdateError, InvalidConfigError } from './errors.js'
 import { toMicros, toUsd } from './money.js'
 import type { AgentPolicy, AlertRule } from './policy.js'
+import { redactSecrets } from './redact.js'
 import type { RunawayConfig } from './runaway/config.js'
 import type { SpendRules } from './spend-rules.js'
 import type { AgentRecord } from './store.js'
@@ -115,7 +116,11 @@ export const DEFAULT_REVOKE_REASON = 'revoked by operator (no reason given)'
 
 const MAX_REASON_LENGTH = 500
 
-/** The reason a revocation is audited with: never a reason to refuse it. */
+/**
+ * The reason a revocation is stored, audited and alerted with: never a reason to refuse it.
+ * People paste what they saw into it (the leaked key itself): anything shaped like a
+ * credential or a secret is masked before it is kept anywhere.
+ */
 export function revokeReason(options: unknown): string {
   let given: unknown
   try {
@@ -126,7 +131,9 @@ export function revokeReason(options: unknown): string {
     given = undefined
   }
   const reason = typeof given === 'string' ? given.trim() : ''
-  return reason.length === 0 ? DEFAULT_REVOKE_REASON : reason.slice(0, MAX_REASON_LENGTH)
+  if (reason.length === 0) return DEFAULT_REVOKE_REASON
+  // Masked before the cut (a key across the cut is masked whole), on a bounded text.
+  return redactSecrets(reason.slice(0, 2 * MAX_REASON_LENGTH)).slice(0, MAX_REASON_LENGTH)
 }
 
 /** Builds the agents API over an engine. */
@@ -202,6 +209,13 @@ export function createAgentsApi(engine: Engine): AgentsApi {
     return next
   }
 
+  // Reading an agent sweeps its lapsed holds into spend (a spender that died mid-call, whose
+  // settlement never comes to check thresholds): an agent with lapsed spend has them checked
+  // here, as a settlement would (once per crossing: the store's mark; from memory after).
+  const afterSweep = (agent: AgentRecord) => {
+    if (agent.unreconciledMicros > 0) engine.afterSpend(agent)
+  }
+
   /** An update as parsed, written over the agent as read (`fromFresh` retries it). */
   const applyUpdate = async (current: AgentRecord, parsed: UpdateInput) => {
     const now = engine.now()
@@ -269,6 +283,8 @@ export function createAgentsApi(engine: Engine): AgentsApi {
         from: toUsd(current.capMicros),
         to: toUsd(capMicros),
       })
+    // A cap or a limit lowered under what is spent crosses thresholds with no spend.
+    engine.afterSpend(updated)
     return viewOne(updated)
   }
 
@@ -351,11 +367,15 @@ export function createAgentsApi(engine: Engine): AgentsApi {
     },
 
     async get(handle) {
-      return viewOne(await load(handle))
+      const agent = await load(handle)
+      afterSweep(agent)
+      return viewOne(agent)
     },
 
     async list() {
-      return view(await call(() => store.listAgents(engine.now())))
+      const agents = await call(() => store.listAgents(engine.now()))
+      for (const agent of agents) afterSweep(agent)
+      return view(agents)
     },
   }
 }

@@ -11,6 +11,7 @@ import type { ApprovalEvent, EventHub } from './events.js'
 import { windowKey } from './ledger/levels.js'
 import { windowEnd } from './ledger/windows.js'
 import { toUsd } from './money.js'
+import { redactSecrets } from './redact.js'
 import type { DetectorFinding } from './runaway/types.js'
 import type { AgentRecord, LimitRecord, Store } from './store.js'
 
@@ -18,6 +19,12 @@ import type { AgentRecord, LimitRecord, Store } from './store.js'
 export type AlertDispatcher = Pick<WebhookDispatcher, 'dispatch' | 'flush' | 'close'>
 
 export interface Alerting {
+  /**
+   * Checks the agent's thresholds against a fresh record of it: after a settlement, and
+   * whenever spend may have grown or a cap or limit shrunk another way (a lapsed hold
+   * charged by a sweep, a lowered cap). Cheap when nothing crossed; idempotent (the store's
+   * mark fires each crossing once).
+   */
   afterSpend(agent: AgentRecord): void
   notifyRevoked(agent: AgentRecord): void
   notifyRunaway(agent: AgentRecord, finding: DetectorFinding, action: string): void
@@ -25,6 +32,48 @@ export interface Alerting {
   notifyApproval(agent: AgentRecord, approval: ApprovalEvent): void
   /** Waits for marks in progress and for the dispatcher's deliveries. */
   flush(): Promise<void>
+  /** Marks remembered by this process (bounded: see `DecidedMarks`). For tests. */
+  readonly remembered: number
+}
+
+/** Marks remembered by one process, at most. */
+export const MAX_DECIDED_MARKS = 16_384
+
+/**
+ * The marks this process already took or lost, so the next spend skips the store's round
+ * trip. Bounded: past `max`, the marks of windows that ended go first, then the oldest. A
+ * mark dropped here costs one more round trip to the store, whose mark still decides:
+ * never a second alert.
+ */
+export class DecidedMarks {
+  readonly #until = new Map<string, number>()
+  readonly max: number
+  // A plain field, not a parameter property: the package's source also runs type-stripped.
+  constructor(max = MAX_DECIDED_MARKS) {
+    this.max = max
+  }
+  get size(): number {
+    return this.#until.size
+  }
+  has(key: string): boolean {
+    return this.#until.has(key)
+  }
+  /** Remembers `key` until `until` (ms; the end of its window, or forever). */
+  add(key: string, until: number, now: number): void {
+    this.#until.set(key, until)
+    if (this.#until.size <= this.max) return
+    for (const [known, end] of this.#until) if (end <= now) this.#until.delete(known)
+    // Still full of live marks: the oldest quarter goes (not one per add, which would scan
+    // the whole set on every crossing from then on).
+    const keep = Math.floor((this.max * 3) / 4)
+    for (const known of this.#until.keys()) {
+      if (this.#until.size <= keep) break
+      this.#until.delete(known)
+    }
+  }
+  delete(key: string): void {
+    this.#until.delete(key)
+  }
 }
 
 export function createAlerting(deps: {
@@ -38,8 +87,10 @@ export function createAlerting(deps: {
   approvalLinks?: ApprovalLinksOptions
 }): Alerting {
   const { store, events, dispatcher, now, audit, onError, approvalLinks } = deps
-  // Marks this process already took or lost: skip the store round trip next time.
-  const decided = new Set<string>()
+  const decided = new DecidedMarks()
+  // Per agent, what its windows were last checked at (spend, limits, budgets, rules): a
+  // record that shows nothing new skips the store reads. Bounded like `decided`.
+  const windowsChecked = new Map<string, string>()
   const pending = new Set<Promise<unknown>>()
 
   const track = (promise: Promise<unknown>) => {
@@ -47,19 +98,45 @@ export function createAlerting(deps: {
     pending.add(tracked)
   }
 
-  const send = (
+  /**
+   * Asks the store for the mark `key` once per process; on a store failure forgets it, so
+   * the next check asks again (a blip never loses the alert for the life of the process).
+   */
+  const markOnce = (
+    agent: AgentRecord,
+    key: string,
+    until: number,
+    onWon: () => void,
+  ): Promise<void> | undefined => {
+    const local = `${agent.handle}\u0000${key}`
+    if (decided.has(local)) return undefined
+    decided.add(local, until, now())
+    return store.markOnce(agent.handle, key).then(
+      (won) => {
+        if (won) onWon()
+      },
+      (error: unknown) => {
+        decided.delete(local)
+        throw error
+      },
+    )
+  }
+
+  const alertEvent = (
     agent: AgentRecord,
     event: Omit<AlertEvent, 'id' | 'at' | 'agent' | 'spent' | 'spendingCap'>,
-    urls?: ReadonlySet<string>,
-  ) => {
-    if (!dispatcher) return
-    const body = createAlertEvent({
+  ): AlertEvent =>
+    createAlertEvent({
       agent: agent.handle,
       spent: toUsd(agent.spentMicros),
       spendingCap: toUsd(agent.capMicros),
       at: now(),
       ...event,
     })
+
+  /** Sends `body` to the agent's alert webhooks (those in `urls` when given), once each. */
+  const deliver = (agent: AgentRecord, body: AlertEvent, urls?: ReadonlySet<string>) => {
+    if (!dispatcher) return
     const seen = new Set<string>()
     for (const rule of agent.policy.alerts) {
       if (urls && !urls.has(rule.webhookUrl)) continue
@@ -73,6 +150,10 @@ export function createAlerting(deps: {
       })
     }
   }
+  const send = (
+    agent: AgentRecord,
+    event: Omit<AlertEvent, 'id' | 'at' | 'agent' | 'spent' | 'spendingCap'>,
+  ) => deliver(agent, alertEvent(agent, event))
 
   // The agent's alert rules also watch every window it draws on: its own and each of its
   // budgets'. A window's crossing fires once per window (the mark's key holds the window's
@@ -104,54 +185,85 @@ export function createAlerting(deps: {
       windowKey(level.scope, level.id, level.limit, at, level.timeZone),
     )
     const usage = await store.readUsage(keys)
-    const marks: Array<Promise<unknown>> = []
+    const marks: Array<Promise<void>> = []
     levels.forEach((level, i) => {
       const spentMicros = usage[i]?.spentMicros ?? 0
+      const resetsAt = windowEnd(level.limit.per, at, level.timeZone)
       for (const rule of agent.policy.alerts) {
         if (spentMicros < Math.ceil(level.limit.amountMicros * rule.thresholdPct)) continue
         const key = `threshold:${keys[i]}:${rule.thresholdPct}:${level.limit.amountMicros}:${rule.webhookUrl}`
-        const local = `${agent.handle}\u0000${key}`
-        if (decided.has(local)) continue
-        decided.add(local)
-        marks.push(
-          store.markOnce(agent.handle, key).then((won) => {
-            if (!won) return
-            const spent = toUsd(spentMicros)
-            const amount = toUsd(level.limit.amountMicros)
-            const resetsAt = windowEnd(level.limit.per, at, level.timeZone)
-            const where = level.scope === 'budget' ? `budget ${level.id}` : 'its'
-            // What crossed: the same figures in the audit entry and in the webhook.
-            const crossed = {
-              thresholdPct: rule.thresholdPct,
-              level: level.scope,
-              ...(level.scope === 'budget' ? { budgetId: level.id } : {}),
-              per: level.limit.per,
-              windowSpent: spent,
-              windowAmount: amount,
-            }
-            audit({
-              at: now(),
-              handle: agent.handle,
-              type: 'alert',
-              summary: `${where} ${level.limit.per} window: spend $${spent} crossed ${rule.thresholdPct * 100}% of $${amount}`,
-              data: { ...crossed, webhookUrl: redactWebhookUrl(rule.webhookUrl) },
-            })
-            send(
-              agent,
-              {
-                type: 'threshold',
-                ...crossed,
-                ...(resetsAt === undefined
-                  ? {}
-                  : { windowResetsAt: new Date(resetsAt).toISOString() }),
-              },
-              new Set([rule.webhookUrl]),
-            )
-          }),
-        )
+        const mark = markOnce(agent, key, resetsAt ?? Number.POSITIVE_INFINITY, () => {
+          const spent = toUsd(spentMicros)
+          const amount = toUsd(level.limit.amountMicros)
+          const where = level.scope === 'budget' ? `budget ${level.id}` : 'its'
+          // What crossed: the same figures in the audit entry and in the webhook.
+          const crossed = {
+            thresholdPct: rule.thresholdPct,
+            level: level.scope,
+            ...(level.scope === 'budget' ? { budgetId: level.id } : {}),
+            per: level.limit.per,
+            windowSpent: spent,
+            windowAmount: amount,
+          }
+          const body = alertEvent(agent, {
+            type: 'threshold',
+            ...crossed,
+            ...(resetsAt === undefined ? {} : { windowResetsAt: new Date(resetsAt).toISOString() }),
+          })
+          audit({
+            at: now(),
+            handle: agent.handle,
+            type: 'alert',
+            summary: `${where} ${level.limit.per} window: spend $${spent} crossed ${rule.thresholdPct * 100}% of $${amount}`,
+            data: {
+              ...crossed,
+              webhookUrl: redactWebhookUrl(rule.webhookUrl),
+              ...(dispatcher ? { eventId: body.id } : {}),
+            },
+          })
+          deliver(agent, body, new Set([rule.webhookUrl]))
+        })
+        // Each failed mark is reported on its own; the others go on.
+        if (mark) marks.push(mark.catch(onError))
       }
     })
     await Promise.all(marks)
+  }
+
+  // What an agent's windows were checked at: a record with the same spend, limits, budgets
+  // and rules cannot have crossed anything new in its own windows (a window's spend grows
+  // only with the agent's), so its check is skipped. A shared budget's spend by other
+  // agents is seen at this agent's next spend, as before.
+  const windowsSignature = (agent: AgentRecord) =>
+    `${agent.spentMicros}|${agent.limits.map((limit) => `${limit.per}:${limit.amountMicros}`).join(',')}|${agent.budgets.join(',')}|${agent.policy.alerts.map((rule) => rule.thresholdPct).join(',')}`
+
+  const checkWindows = (agent: AgentRecord) => {
+    // Without budgets the agent's windows hold at most its lifetime spend: below the lowest
+    // threshold of the smallest limit nothing can have crossed, and nothing is read.
+    if (agent.budgets.length === 0) {
+      let lowest = Number.POSITIVE_INFINITY
+      for (const rule of agent.policy.alerts) lowest = Math.min(lowest, rule.thresholdPct)
+      let smallest = Number.POSITIVE_INFINITY
+      for (const limit of agent.limits) {
+        if (limit.amountMicros > 0) smallest = Math.min(smallest, limit.amountMicros)
+      }
+      if (agent.spentMicros < Math.ceil(smallest * lowest)) return
+    }
+    const signature = windowsSignature(agent)
+    if (windowsChecked.get(agent.handle) === signature) return
+    windowsChecked.delete(agent.handle) // re-inserted last: the oldest agent goes first
+    windowsChecked.set(agent.handle, signature)
+    if (windowsChecked.size > MAX_DECIDED_MARKS) {
+      const oldest = windowsChecked.keys().next().value
+      if (oldest !== undefined) windowsChecked.delete(oldest)
+    }
+    track(
+      windowThresholds(agent).catch((error: unknown) => {
+        // Not checked after all (the store failed): the next record checks again.
+        if (windowsChecked.get(agent.handle) === signature) windowsChecked.delete(agent.handle)
+        throw error
+      }),
+    )
   }
 
   return {
@@ -161,46 +273,43 @@ export function createAlerting(deps: {
         // Crossing = spent reached the fraction of the cap in force; a new cap re-arms it.
         if (agent.spentMicros < Math.ceil(agent.capMicros * rule.thresholdPct)) continue
         const key = `threshold:${rule.thresholdPct}:${agent.capMicros}:${rule.webhookUrl}`
-        const local = `${agent.handle}\u0000${key}`
-        if (decided.has(local)) continue
-        decided.add(local)
-        track(
-          store.markOnce(agent.handle, key).then((won) => {
-            if (!won) return
-            const summary = `spend $${toUsd(agent.spentMicros)} crossed ${rule.thresholdPct * 100}% of the $${toUsd(agent.capMicros)} cap`
-            audit({
-              at: now(),
-              handle: agent.handle,
-              type: 'alert',
-              summary,
-              data: {
-                thresholdPct: rule.thresholdPct,
-                spent: toUsd(agent.spentMicros),
-                spendingCap: toUsd(agent.capMicros),
-                webhookUrl: redactWebhookUrl(rule.webhookUrl),
-              },
-            })
-            events.emit('threshold', {
-              handle: agent.handle,
+        const mark = markOnce(agent, key, Number.POSITIVE_INFINITY, () => {
+          const summary = `spend $${toUsd(agent.spentMicros)} crossed ${rule.thresholdPct * 100}% of the $${toUsd(agent.capMicros)} cap`
+          const body = alertEvent(agent, { type: 'threshold', thresholdPct: rule.thresholdPct })
+          audit({
+            at: now(),
+            handle: agent.handle,
+            type: 'alert',
+            summary,
+            data: {
               thresholdPct: rule.thresholdPct,
               spent: toUsd(agent.spentMicros),
               spendingCap: toUsd(agent.capMicros),
-            })
-            send(
-              agent,
-              { type: 'threshold', thresholdPct: rule.thresholdPct },
-              new Set([rule.webhookUrl]),
-            )
-          }),
-        )
+              webhookUrl: redactWebhookUrl(rule.webhookUrl),
+              // Matches the `alert_delivery` entry of its outcome: an alert with none was
+              // still being delivered when its process ended (see README, Alerts).
+              ...(dispatcher ? { eventId: body.id } : {}),
+            },
+          })
+          events.emit('threshold', {
+            handle: agent.handle,
+            thresholdPct: rule.thresholdPct,
+            spent: toUsd(agent.spentMicros),
+            spendingCap: toUsd(agent.capMicros),
+          })
+          deliver(agent, body, new Set([rule.webhookUrl]))
+        })
+        if (mark) track(mark)
       }
-      if (agent.limits.length > 0 || agent.budgets.length > 0) track(windowThresholds(agent))
+      if (agent.limits.length > 0 || agent.budgets.length > 0) checkWindows(agent)
     },
 
+    // A reason is free text (an operator's, a detector's): what leaves the process for a
+    // chat channel never carries a key typed into it.
     notifyRevoked(agent) {
       send(agent, {
         type: 'revoked',
-        ...(agent.revokedReason ? { reason: agent.revokedReason } : {}),
+        ...(agent.revokedReason ? { reason: redactSecrets(agent.revokedReason) } : {}),
       })
     },
 
@@ -208,7 +317,7 @@ export function createAlerting(deps: {
       send(agent, {
         type: 'runaway',
         detector: finding.detector,
-        reason: `${finding.summary ?? finding.detector} (${action})`,
+        reason: redactSecrets(`${finding.summary ?? finding.detector} (${action})`),
       })
     },
 
@@ -233,6 +342,10 @@ export function createAlerting(deps: {
     async flush() {
       while (pending.size > 0) await Promise.all([...pending])
       await dispatcher?.flush()
+    },
+
+    get remembered() {
+      return decided.size
     },
   }
 }

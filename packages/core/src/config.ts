@@ -5,6 +5,7 @@ import { webhookUrlSchema } from './alerts/webhook-url.js'
 import { InvalidConfigError } from './errors.js'
 import { isTimeZone, WINDOW_PERS, type WindowPer } from './ledger/windows.js'
 import { MAX_CAP_USD } from './money.js'
+import { redactSecrets } from './redact.js'
 import { runawayConfigSchema } from './runaway/config.js'
 
 const HANDLE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
@@ -36,14 +37,23 @@ const thresholdSchema = z
   .gt(0, 'must be above 0 (a fraction of the cap, e.g. 0.8)')
   .lte(1, 'must be at most 1 (a fraction of the cap, e.g. 0.8; not a percentage like 80)')
 
+const ALERT_RULE_EXAMPLE =
+  "{ thresholdPct: 0.8, webhookUrl: 'https://hooks.example.com/killswitch' }"
+
 export const alertRuleSchema = z
-  .object({
-    thresholdPct: thresholdSchema,
-    webhookUrl: webhookUrlSchema,
-    secret: z.string().min(16, 'a signing secret of at least 16 characters').optional(),
-    format: z.enum(['json', 'slack', 'pagerduty']).optional(),
-    routingKey: z.string().min(1).max(128).optional(),
-  })
+  .object(
+    {
+      thresholdPct: thresholdSchema,
+      webhookUrl: webhookUrlSchema,
+      secret: z.string().min(16, 'a signing secret of at least 16 characters').optional(),
+      format: z.enum(['json', 'slack', 'pagerduty']).optional(),
+      routingKey: z.string().min(1).max(128).optional(),
+    },
+    {
+      error: (issue) =>
+        issue.code === 'invalid_type' ? `an alert rule such as ${ALERT_RULE_EXAMPLE}` : undefined,
+    },
+  )
   .strict()
   .refine((rule) => rule.format !== 'pagerduty' || rule.routingKey !== undefined, {
     path: ['routingKey'],
@@ -109,7 +119,9 @@ export const createAgentSchema = z
     spendingCap: spendingCapSchema,
     currency: z.literal('usd', { error: 'only "usd" is supported' }).optional().default('usd'),
     runaway: runawayConfigSchema.optional(),
-    alerts: z.array(alertRuleSchema).optional(),
+    alerts: z
+      .array(alertRuleSchema, { error: `a list of alert rules such as [${ALERT_RULE_EXAMPLE}]` })
+      .optional(),
     limits: limitsSchema.optional(),
     budgets: z.array(handleSchema).optional(),
     approvals: approvalPolicySchema.optional(),
@@ -142,7 +154,11 @@ export function parseInput<Schema extends z.ZodType>(
   const result = schema.safeParse(value)
   if (result.success) return result.data
   const issue = result.error.issues[0]
-  const field = issue?.path.length ? issue.path.join('.') : what
+  const path = issue?.path ?? []
+  // A key is the caller's too (a record's): one shaped like a secret is not shown either.
+  const field = path.length
+    ? path.map((key) => (carriesSecret(key) ? '(key not shown)' : String(key))).join('.')
+    : what
   let message = issue?.message ?? 'invalid'
   if (issue?.code === 'unrecognized_keys') {
     const keys = issue.keys.map((key) => `"${key}"`).join(', ')
@@ -150,11 +166,11 @@ export function parseInput<Schema extends z.ZodType>(
     const own = issue.message.startsWith('Unrecognized key') ? '' : `: ${issue.message}`
     message = `unknown option${issue.keys.length > 1 ? 's' : ''} ${keys}${own}`
   }
-  const given = issue?.path.length ? valueAt(value, issue.path) : value
-  const shown = secretField(issue?.path.at(-1)) ? describeSecret(given) : describe(given)
+  const given = path.length ? valueAt(value, path) : value
+  const shown = carriesSecret(given) ? describeSecret(given, true) : describeAt(what, path, given)
   throw new InvalidConfigError(
     field,
-    `Invalid ${field} in ${what}: ${message}${given === undefined ? '' : ` (got ${shown})`}.`,
+    `Invalid ${field} in ${what}: ${hideSecrets(message)}${given === undefined ? '' : ` (got ${shown})`}.`,
   )
 }
 
@@ -169,16 +185,49 @@ function valueAt(value: unknown, path: PropertyKey[]): unknown {
 
 // Fields whose value is a secret or carries one (a Slack webhook URL is its own secret): an
 // error names their kind and length, never the value, which would land in stderr and CI logs.
-const SECRET_FIELD = /secret|token|password|credential|routingkey|webhookurl|url$|key$/i
+const SECRET_FIELD = /secret|token|password|credential|routingkey|webhook|url$|key$/i
+// Anywhere in an alert rule, a string is never shown either: a URL or a secret given in the
+// wrong shape or the wrong field (`alerts: 'https://hooks.slack.com/...'`, `format: <key>`).
+const ALERT_PLACE = /alert/i
 
-function secretField(key: PropertyKey | undefined): boolean {
-  return typeof key === 'string' && SECRET_FIELD.test(key)
+const named = (pattern: RegExp, what: string, path: readonly PropertyKey[]) =>
+  pattern.test(what) || path.some((key) => typeof key === 'string' && pattern.test(key))
+
+function describeAt(what: string, path: readonly PropertyKey[], value: unknown): string {
+  if (named(SECRET_FIELD, what, path)) return describeSecret(value, true)
+  if (named(ALERT_PLACE, what, path)) return describeSecret(value, false)
+  return describe(value)
 }
 
-function describeSecret(value: unknown): string {
-  return typeof value === 'string'
-    ? `a string of ${value.length} characters, not shown`
-    : describe(value)
+// A URL (it may carry its receiver's secret), a signing secret, a credential or anything
+// else shaped like a key: never echoed, whatever field it was given in.
+const URL_LIKE = /[a-z][a-z0-9+.-]*:\/\/|\bwww\./i
+const SECRET_LIKE = /whsec_|\b(?:sk|pk|rk|ks|xox[a-z]|gh[opsu]|AKIA)[-_]/i
+
+function carriesSecret(value: unknown): boolean {
+  return (
+    typeof value === 'string' &&
+    (URL_LIKE.test(value) || SECRET_LIKE.test(value) || redactSecrets(value) !== value)
+  )
+}
+
+// A message that quotes what was given (an unknown key named like a URL) hides it as well.
+function hideSecrets(message: string): string {
+  return message.replace(/"([^"]*)"/g, (quoted, inner: string) =>
+    carriesSecret(inner) ? `"(${inner.length} characters, not shown)"` : quoted,
+  )
+}
+
+/** Kind and length only; a number too when `strict` (a secret typed as a number). */
+function describeSecret(value: unknown, strict: boolean): string {
+  if (typeof value === 'string') {
+    const kind = URL_LIKE.test(value) ? ' (a URL)' : ''
+    return `a string of ${value.length} characters${kind}, not shown`
+  }
+  if (strict && (typeof value === 'number' || typeof value === 'bigint')) {
+    return `a ${typeof value}, not shown`
+  }
+  return describe(value)
 }
 
 function describe(value: unknown): string {
@@ -186,5 +235,6 @@ function describe(value: unknown): string {
     return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}...` : value)
   if (typeof value === 'number' || typeof value === 'boolean' || value === null)
     return String(value)
+  if (Array.isArray(value)) return `a list of ${value.length}`
   return typeof value
 }

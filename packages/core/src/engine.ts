@@ -35,7 +35,10 @@ export interface Engine {
   noticeRevoked(handle: string, reason: string): void
   /** Revokes an agent everywhere (store, events, alerts). */
   revoke(handle: string, reason: string, by: 'operator' | 'runaway'): Promise<AgentRecord>
-  /** Called after every settlement: fires threshold alerts (off the caller's path). */
+  /**
+   * Called after spend is charged (a settlement, a lapse swept by a reserve, a cap lowered):
+   * fires threshold alerts (off the caller's path).
+   */
   afterSpend(agent: AgentRecord): void
   /** Sends a runaway trip to the agent's alert webhooks. */
   notifyRunaway(agent: AgentRecord, finding: DetectorFinding, action: string): void

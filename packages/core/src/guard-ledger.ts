@@ -96,6 +96,9 @@ export function holdFunds(
           kind: hold.kind,
         })
       }
+      // The reserve's sweep may have charged a lapsed hold: its spend crosses thresholds too.
+      const agent = result.agent
+      if (agent !== undefined && agent.unreconciledMicros > 0) engine.afterSpend(agent)
       return result
     },
   )

@@ -30,6 +30,7 @@ import { StoreOutbox } from './ledger/store-outbox.js'
 import type { WindowPer } from './ledger/windows.js'
 import { toUsd } from './money.js'
 import { createPriceSource, type ModelPrice, type PriceSource } from './pricing/price-source.js'
+import { redactSecrets } from './redact.js'
 import { createRunawayMonitor } from './runaway/create-runaway-monitor.js'
 import { NO_MONITOR, type RunawayMonitor } from './runaway/types.js'
 import type { AgentRecord, AuditPage, LevelRefusal, Store } from './store.js'
@@ -290,7 +291,10 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
       if (reason !== undefined) abortAgent(handle, reason)
     },
     noticeRevoked: (handle, reason) => abortAgent(handle, reason),
-    async revoke(handle, reason, by) {
+    async revoke(handle, rawReason, by) {
+      // A reason is free text (an operator's, a detector's naming a tool's error): no secret
+      // it quotes is kept, shown or sent.
+      const reason = redactSecrets(rawReason)
       const at = now()
       // Abort this process's guards first: a revocation never waits on the store to stop
       // what runs here (the store write below makes it reach every other process and

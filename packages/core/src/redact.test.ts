@@ -72,6 +72,7 @@ describe('redactSecrets', () => {
     'ERR_STREAM_PREMATURE_CLOSE while reading the response',
     'tool search_documents failed: 503 Service Unavailable',
     'GET https://api.example.com/v1/jobs/status failed: 500',
+    'token budget blown on the summariser',
   ])('leaves a message without secrets as it is: %j', (text) => {
     expect(redactSecrets(text)).toBe(text)
   })

@@ -37,7 +37,8 @@ export function containsCredential(text: string): boolean {
 const SECRET_SHAPES: ReadonlyArray<readonly [RegExp, string]> = [
   [/(\b[a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]*@/gi, '$1[redacted]@'],
   [/\?[^\s"'<>)]+/g, '?[redacted]'],
-  [/\b(bearer|basic|token)\s+[^\s"',;]+/gi, '$1 [redacted]'],
+  // An authorization scheme and its credential (not the word "token" in prose).
+  [/\b(bearer|basic)\s+[^\s"',;]+/gi, '$1 [redacted]'],
   [
     /\b([\w-]*(?:key|token|secret|passw(?:or)?d|auth\w*|signature|credential)["']?\s*[:=]\s*["']?)[^\s"',;&]+/gi,
     '$1[redacted]',

@@ -176,7 +176,7 @@ describe('errors never echo a secret', () => {
 })
 
 describe('views never show a webhook URL secret', () => {
-  it('masks userinfo, query values and token-like path segments in get, list and setAlert', async () => {
+  it('masks userinfo, query values and the path past its first segment in get, list and setAlert', async () => {
     const ks = createKillSwitch()
     await ks.agents.create({ handle: 'a', spendingCap: 1 })
     const secretUrl =
@@ -189,7 +189,7 @@ describe('views never show a webhook URL secret', () => {
         expect(shown).not.toContain(secret)
       }
       expect(view.alerts[0]?.webhookUrl).toBe(
-        'https://***@hooks.example.com/services/T0/B0/***?token=***&x=***',
+        'https://***@hooks.example.com/services/***?token=***&x=***',
       )
     }
     await ks.close()

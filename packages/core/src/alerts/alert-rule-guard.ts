@@ -6,7 +6,8 @@
 //   URL in this store (one receiver, one secret), or a new one, stored with the rule and
 //   returned this once in `webhookSecrets`;
 // - views never show a webhook URL's userinfo, query values or token-like path segments;
-// - a revocation reason that holds something shaped like a credential is stored redacted.
+// - a revocation reason that holds something shaped like a credential or another secret (a
+//   provider key pasted into it) is stored redacted (`revokeReason`).
 
 import { randomBytes } from 'node:crypto'
 import type { AgentSnapshot } from '../agent-snapshot.js'
@@ -14,7 +15,6 @@ import { type AgentsApi, type ProvisionedAgent, revokeReason } from '../agents.j
 import { alertRuleSchema, createAgentSchema, parseInput } from '../config.js'
 import { storeCall } from '../engine.js'
 import type { AlertRule } from '../policy.js'
-import { redactCredentials } from '../redact.js'
 import type { Store } from '../store.js'
 import { assertWebhookTargetAllowed, type WebhookTargetPolicy } from './webhook-target-policy.js'
 import { maskWebhookUrl } from './webhook-url.js'
@@ -128,7 +128,8 @@ export function guardAlertRules(
     },
     async revoke(handle, options) {
       // Read once, here, whatever `options` is: a revocation never fails on its comment.
-      const reason = redactCredentials(revokeReason(options))
+      // `revokeReason` masks credentials and other secrets in it.
+      const reason = revokeReason(options)
       return masked(await agents.revoke(handle, { reason }))
     },
     async get(handle) {

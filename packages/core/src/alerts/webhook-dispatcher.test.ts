@@ -306,3 +306,24 @@ describe('createWebhookDispatcher', () => {
     expect(receiver.received).toHaveLength(2)
   })
 })
+
+describe('a delivery error never shows a secret host', () => {
+  it("masks the host a DNS error names when the host is the receiver's secret", async () => {
+    const outcomes: WebhookOutcome[] = []
+    const webhooks = createWebhookDispatcher({
+      maxAttempts: 1,
+      resolve: async (hostname) => {
+        throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), {
+          code: 'ENOTFOUND',
+        })
+      },
+      onOutcome: (outcome) => outcomes.push(outcome),
+    })
+    webhooks.dispatch(event(), { url: 'https://eo1a2b3c4d5e6f7.m.pipedream.net', secret: SECRET })
+    await webhooks.close()
+    expect(outcomes).toHaveLength(1)
+    expect(outcomes[0]?.ok).toBe(false)
+    expect(outcomes[0]?.error).toContain('***.m.pipedream.net')
+    expect(outcomes[0]?.error).not.toContain('eo1a2b3c4d5e6f7')
+  })
+})

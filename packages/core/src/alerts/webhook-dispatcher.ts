@@ -27,7 +27,7 @@ import {
   systemResolve,
   WebhookTargetRefusedError,
 } from './webhook-transport.js'
-import { webhookUrlSchema } from './webhook-url.js'
+import { hideWebhookUrl, webhookUrlSchema } from './webhook-url.js'
 
 /** Where one alert goes. */
 export interface WebhookTarget {
@@ -271,7 +271,8 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions = {}):
           report({ event, url: target.url, ok: false, attempts: 0, error: REFUSED_TARGET_REASON })
           return
         }
-        error = describeError(caught, timeoutMs)
+        // A DNS error names the host: shown masked, as every view shows it.
+        error = hideWebhookUrl(describeError(caught, timeoutMs), target.url)
       } finally {
         release()
       }
@@ -317,7 +318,13 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions = {}):
       }
       const delivery = deliver(event, { ...target, url: target.url.trim(), secret })
         .catch((caught) => {
-          report({ event, url: target.url, ok: false, attempts: 0, error: String(caught) })
+          report({
+            event,
+            url: target.url,
+            ok: false,
+            attempts: 0,
+            error: hideWebhookUrl(String(caught), target.url),
+          })
         })
         .finally(() => inFlight.delete(delivery))
       inFlight.add(delivery)

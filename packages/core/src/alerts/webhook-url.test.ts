@@ -59,6 +59,12 @@ describe('redactWebhookUrl', () => {
     expect(redactWebhookUrl('https://example.com')).toBe('https://example.com')
     expect(redactWebhookUrl('nope')).toBe('(invalid URL)')
   })
+
+  it('masks a generated host label: the host is the secret', () => {
+    expect(redactWebhookUrl('https://eo1a2b3c4d5e6f7.m.pipedream.net')).toBe(
+      'https://***.m.pipedream.net',
+    )
+  })
 })
 
 describe('maskWebhookUrl', () => {
@@ -72,7 +78,45 @@ describe('maskWebhookUrl', () => {
       maskWebhookUrl(
         'https://discord.com/api/webhooks/123456789012345678/AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-abcdefghijkl',
       ),
-    ).toBe('https://discord.com/api/webhooks/123456789012345678/***')
+    ).toBe('https://discord.com/api/***')
     expect(maskWebhookUrl('nope')).toBe('(invalid URL)')
+  })
+
+  it("shows no part of a webhook service's secret, in the path or in the host", () => {
+    const cases = [
+      [
+        'https://hooks.slack.com/services/T0AAAAAAA/B0BBBBBBB/Zx9abcdefGHIJKLmnop12345',
+        'https://hooks.slack.com/services/***',
+        ['T0AAAAAAA', 'B0BBBBBBB', 'Zx9abc'],
+      ],
+      [
+        'https://hooks.zapier.com/hooks/catch/1234567/3ab9xyz/',
+        'https://hooks.zapier.com/hooks/***',
+        ['1234567', '3ab9xyz'],
+      ],
+      ['https://eo1a2b3c4d5e6f7.m.pipedream.net', 'https://***.m.pipedream.net', ['eo1a2b3c']],
+      [
+        'https://maker.ifttt.com/trigger/ks_alert/with/key/dQw4w9WgXcQabcdefghij',
+        'https://maker.ifttt.com/trigger/***',
+        ['dQw4w9', 'ks_alert'],
+      ],
+      [
+        'https://example.com/hooks/abcdefghijklmnopqrstuvwxyzabcd',
+        'https://example.com/hooks/***',
+        ['abcdefgh'],
+      ],
+      [
+        'https://webhook.site/0d1e2f3a-4b5c-6d7e-8f90-a1b2c3d4e5f6',
+        'https://webhook.site/***',
+        ['0d1e2f3a'],
+      ],
+      ['https://events.pagerduty.com/v2/enqueue', 'https://events.pagerduty.com/v2/***', []],
+      ['http://127.0.0.1:8080/hooks/', 'http://127.0.0.1:8080/hooks/', []],
+      ['http://[::1]:9000/x/y', 'http://[::1]:9000/x/***', []],
+    ] as const
+    for (const [url, shown, secrets] of cases) {
+      expect(maskWebhookUrl(url)).toBe(shown)
+      for (const secret of secrets) expect(maskWebhookUrl(url)).not.toContain(secret)
+    }
   })
 })
