@@ -47,6 +47,57 @@ describe('a tool the provider runs itself', () => {
       { prompt: [], tools: [{ type: 'provider', id: 'openai.web_search', name: 'web_search' }] },
       'openai.web_search',
     ],
+    // An allow-list: kinds the core has never heard of are the provider's.
+    [
+      'an OpenAI shell in a hosted container',
+      { input: 'x', tools: [{ type: 'shell', environment: { type: 'container_auto' } }] },
+      'shell',
+    ],
+    [
+      'an AI SDK shell in a hosted container',
+      {
+        prompt: [],
+        tools: [
+          {
+            type: 'provider',
+            id: 'openai.shell',
+            args: { environment: { type: 'containerAuto' } },
+          },
+        ],
+      },
+      'openai.shell',
+    ],
+    [
+      'xAI X search',
+      { prompt: [], tools: [{ type: 'provider', id: 'xai.x_search' }] },
+      'xai.x_search',
+    ],
+    [
+      'an AI SDK 5 provider-defined tool',
+      { prompt: [], tools: [{ type: 'provider-defined', id: 'google.vertex_rag_store' }] },
+      'google.vertex_rag_store',
+    ],
+    ['a type in other case', { input: 'x', tools: [{ type: 'Web_Search' }] }, 'Web_Search'],
+    [
+      'Gemini enterprise search',
+      { contents: [], tools: [{ enterpriseWebSearch: {} }] },
+      'enterpriseWebSearch',
+    ],
+    [
+      'Gemini retrieval',
+      { contents: [], tools: [{ retrieval: { vertexAiSearch: {} } }] },
+      'retrieval',
+    ],
+    [
+      'MCP servers in provider options',
+      { prompt: [], options: { anthropic: { mcpServers: [{ url: 'https://m' }] } } },
+      'mcpServers',
+    ],
+    [
+      'a tool list in the params a LangChain handler passes',
+      { messages: [], request: { model: 'm', tools: [{ type: 'web_search_preview' }] } },
+      'web_search_preview',
+    ],
   ])('(%s) is refused naming it, before anything is held', async (_name, input, named) => {
     const { ks, guard } = await guardFor()
     const refused = await guard.startModelCall({ model: 'm', input }).catch((e: unknown) => e)
@@ -56,10 +107,86 @@ describe('a tool the provider runs itself', () => {
     expect(await ks.agents.get('a')).toMatchObject({ spent: 0, held: 0 })
   })
 
-  it('a function tool, which the agent runs, is served', async () => {
+  it.each<[string, unknown]>([
+    [
+      'a function tool named like one',
+      { input: 'x', tools: [{ type: 'function', name: 'web_search', parameters: {} }] },
+    ],
+    [
+      'a function tool with parameters named like them',
+      {
+        prompt: [],
+        tools: [
+          {
+            type: 'function',
+            name: 'lookup',
+            inputSchema: {
+              type: 'object',
+              properties: {
+                file_search: { type: 'string' },
+                mcp_servers: { type: 'array' },
+                tools: { type: 'array' },
+              },
+            },
+          },
+        ],
+      },
+    ],
+    [
+      'a conversation whose tool calls carry such names in their arguments',
+      {
+        prompt: [
+          {
+            role: 'assistant',
+            content: [
+              {
+                type: 'tool-call',
+                toolName: 'note',
+                input: { type: 'web_search', mcp_servers: ['x'], code_execution: true },
+              },
+            ],
+          },
+        ],
+      },
+    ],
+    [
+      'a message that mentions them',
+      { messages: [{ role: 'user', content: 'use web_search or an mcp server' }] },
+    ],
+    [
+      'Anthropic client tools',
+      {
+        messages: [],
+        tools: [
+          { type: 'bash_20250124', name: 'bash' },
+          { name: 'notes', input_schema: {} },
+        ],
+      },
+    ],
+    [
+      'a local shell',
+      {
+        input: 'x',
+        tools: [{ type: 'shell', environment: { type: 'local' } }, { type: 'local_shell' }],
+      },
+    ],
+    [
+      'Gemini function declarations',
+      { contents: [], tools: [{ functionDeclarations: [{ name: 'f' }] }] },
+    ],
+    [
+      'AI SDK client provider tools',
+      {
+        prompt: [],
+        tools: [
+          { type: 'provider', id: 'anthropic.bash_20250124' },
+          { type: 'provider', id: 'openai.apply_patch' },
+        ],
+      },
+    ],
+  ])('%s is served', async (_name, input) => {
     const { guard } = await guardFor()
-    const tools = [{ type: 'function', name: 'web_search', parameters: {} }]
-    const call = await guard.startModelCall({ model: 'm', input: { input: 'x', tools } })
+    const call = await guard.startModelCall({ model: 'm', input })
     await call.run(async () => {})
     await call.finish({ usage: { inputTokens: 10, outputTokens: 5 } })
   })

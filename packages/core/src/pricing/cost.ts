@@ -5,6 +5,7 @@ import type { TokenUsage } from '../guard-types.js'
 import { mulDivCeil } from '../money.js'
 import { type InputEvidence, type ModelRates, maxRate, rateAt } from './model-rates.js'
 import { conservativeTokens } from './output-count.js'
+import { serverToolIn } from './server-tools.js'
 
 const PER_MILLION = 1_000_000
 
@@ -120,8 +121,8 @@ const MEDIA_KEYS = new Set(['inline_data', 'inlineData', 'file_data', 'fileData'
 
 // Content the provider adds from its side, which the request names but does not carry:
 // OpenAI Responses' stored conversation (`previous_response_id`, `conversation`) and stored
-// prompts (`prompt: { id }`), Gemini's cached content, Anthropic's MCP servers (their tool
-// lists). Unsizable from the request: bounded by the context window, as a file by URL is.
+// prompts (`prompt: { id }`), Gemini's cached content, Anthropic threads. Unsizable from the
+// request: bounded by the context window, as a file by URL is.
 const REFERENCE_KEYS = new Set([
   'previous_response_id',
   'previousResponseId',
@@ -131,36 +132,18 @@ const REFERENCE_KEYS = new Set([
   'conversation',
   'cachedContent',
   'cached_content',
-  'mcp_servers',
-  'mcpServers',
-])
-
-// Tools the provider runs itself, whose results (pages, search results, files, tool lists)
-// it reads as input: by `type` (OpenAI, Anthropic, with or without a version suffix), by an
-// AI SDK provider tool's `id` (`anthropic.web_search_20250305`), or by key (Gemini).
-const SERVER_TOOL =
-  /^(?:[a-z]+\.)?(?:web_search|web_fetch|file_search|code_interpreter|code_execution|mcp|url_context|google_search|google_maps|image_generation|tool_search|advisor)/
-const SERVER_TOOL_KEYS = new Set([
-  'googleSearch',
-  'google_search',
-  'googleSearchRetrieval',
-  'google_search_retrieval',
-  'urlContext',
-  'url_context',
-  'codeExecution',
-  'code_execution',
-  'fileSearch',
-  'file_search',
 ])
 
 // MCP servers the provider connects to: their tools run there, billed as the provider's own.
+// Named at a request's top, or in its provider options (`providerOptions.anthropic`).
 const MCP_KEYS = new Set(['mcp_servers', 'mcpServers'])
+// Where a request's own fields are: its top, its provider options or params (depth 1), and
+// one namespace in (`options.anthropic`): deeper is a message, a schema or a tool's input.
+const REQUEST_DEPTH = 2
+// A request's tool list: at its top, or in the params or options an adapter passes.
+const TOOLS_DEPTH = 2
 
-/**
- * A tool the provider runs itself: it bills each use apart from the tokens (a search, a
- * container session, another model) and reads its results back as input, none of which the
- * request bounds. Seen, it is also content of unknown size (a context window).
- */
+/** A tool the provider runs itself was declared: also content of unknown size (a window). */
 function serverTool(walk: Walk, name: string): void {
   walk.media = true
   walk.serverTool ??= name
@@ -237,22 +220,21 @@ function jsonBytes(value: unknown, depth: number, walk: Walk): number {
       const record = value as Record<string, unknown>
       const type = record.type
       if (typeof type === 'string' && MEDIA_TYPES.has(type)) walk.media = true
-      if (typeof type === 'string' && SERVER_TOOL.test(type)) serverTool(walk, type)
-      if (type === 'provider' && typeof record.id === 'string' && SERVER_TOOL.test(record.id)) {
-        serverTool(walk, record.id)
-      }
       for (const key in record) {
         const item = record[key]
         if (MEDIA_KEYS.has(key) && isMediaField(item)) walk.media = true
-        if (REFERENCE_KEYS.has(key) && isReference(key, item)) {
-          if (MCP_KEYS.has(key)) serverTool(walk, key)
-          else walk.media = true
+        if (REFERENCE_KEYS.has(key) && isReference(key, item)) walk.media = true
+        if (depth <= REQUEST_DEPTH && MCP_KEYS.has(key) && isReference(key, item)) {
+          serverTool(walk, key)
+        }
+        if (key === 'tools' && depth <= TOOLS_DEPTH && Array.isArray(item)) {
+          const server = serverToolIn(item)
+          if (server !== undefined) serverTool(walk, server)
         }
         // A chat message's audio by id (a previous answer's, kept by the provider).
         if (key === 'audio' && typeof (item as { id?: unknown } | null)?.id === 'string') {
           walk.media = true
         }
-        if (SERVER_TOOL_KEYS.has(key)) serverTool(walk, key)
         if (isStoredPrompt(key, item)) walk.media = true
         if (key === 'ttl' && item === '1h') walk.longCache = true
         if (key === 'tools' && depth <= 1 && hasEntries(item)) walk.tools = true
