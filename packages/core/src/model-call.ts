@@ -3,7 +3,7 @@
 // model asks for; end exactly once, whatever happens, at the cost call-ending.ts decides; and
 // say which error the caller sees. An adapter only translates its framework's events into
 // these calls (the core README's "Writing an adapter").
-import { KillSwitchError } from './errors.js'
+import { InvalidConfigError, KillSwitchError } from './errors.js'
 import { ModelTicket } from './guard-tickets.js'
 import type {
   AgentGuard,
@@ -15,6 +15,7 @@ import type {
   Settlement,
   TokenUsage,
 } from './guard-types.js'
+import { beyondHold } from './pricing/sent-request.js'
 import { providerStatusOf } from './provider-status.js'
 import { pickBudgetScope } from './reserve-scope.js'
 import { revocationError } from './revocation-error.js'
@@ -63,6 +64,14 @@ export interface ModelCall {
   checkToolCall(call: { name: string; args: unknown }): Promise<void>
   /** The provider answered: settles the larger of its usage and what the guard counted. */
   finish(result: ModelCallResult): Promise<Settlement>
+  /**
+   * Checks the body the provider was sent (as its client reports it, e.g. the AI SDK's
+   * `request.body`) against the hold: something between the adapter and the provider that
+   * raised the output limit, added an option billed apart or a tool the provider runs
+   * itself throws InvalidConfigError (field `model`) naming it, and stops the call. The
+   * money already left: end the call as usual (`finish` with the usage, or `fail`).
+   */
+  checkSent(body: unknown): void
   /**
    * The call ended any other way: aborts the provider, ends the call at the cost
    * call-ending.ts decides (the provider's HTTP status is read from `error`: an outright
@@ -279,6 +288,17 @@ class GuardedModelCall implements ModelCall {
   finish(result: ModelCallResult): Promise<Settlement> {
     this.#stop.detach()
     return this.#guard.afterModelCall(this.ticket, result)
+  }
+
+  checkSent(body: unknown): void {
+    const beyond = beyondHold(body, this.maxOutputTokens)
+    if (beyond === undefined) return
+    const error = new InvalidConfigError(
+      'model',
+      `Invalid model: the request the provider was sent asks for more than the kill switch held for (${beyond}): something between the kill switch and the provider changed it (a middleware inside the kill switch). Put the kill switch innermost, around the provider's model itself.`,
+    )
+    this.#stop.stop(error)
+    throw error
   }
 
   async fail(

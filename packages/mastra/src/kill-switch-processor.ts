@@ -221,9 +221,21 @@ class Run {
       if (limit.hidesOutput) call.output({ uncounted: true })
       const send = ({ maxOutputTokens, signal }: ProviderLimits) =>
         method.call(model, { ...limit.params(maxOutputTokens), abortSignal: signal })
-      return call.run(send).catch((error) => {
-        throw notRetried(error)
-      })
+      return call.run(send).then(
+        async (started) => {
+          // A middleware inside the model changed the request after the hold: said loudly.
+          const body = (started as { request?: { body?: unknown } }).request?.body
+          try {
+            call.checkSent(body)
+          } catch (error) {
+            throw notRetried(await call.fail(error))
+          }
+          return started
+        },
+        (error) => {
+          throw notRetried(error)
+        },
+      )
     }
   }
 

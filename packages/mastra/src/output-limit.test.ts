@@ -8,6 +8,8 @@ import { createOpenAI } from '@ai-sdk/openai'
 import { createKillSwitch, type KillSwitch, toMicros } from '@killswitch/core'
 import { Agent } from '@mastra/core/agent'
 import type { MastraModelConfig } from '@mastra/core/llm'
+import type { LanguageModelMiddleware } from 'ai'
+import { defaultSettingsMiddleware, wrapLanguageModel } from 'ai'
 import { afterEach, describe, expect, it } from 'vitest'
 import { killSwitchModel } from './kill-switch-model.js'
 import { killSwitchProcessor } from './kill-switch-processor.js'
@@ -53,11 +55,17 @@ async function openAIServer(): Promise<string> {
 
 const modes = ['killSwitchModel', 'killSwitchProcessor'] as const
 
-async function agentFor(mode: (typeof modes)[number], spendingCap: number) {
+async function agentFor(
+  mode: (typeof modes)[number],
+  spendingCap: number,
+  inner?: LanguageModelMiddleware,
+) {
   const baseURL = await openAIServer()
   const ks = createKillSwitch({ runaway: false })
   const { credential } = await ks.agents.create({ handle: 'a', spendingCap })
-  const model = createOpenAI({ baseURL, apiKey: 'sk-test' }).chat('o4-mini')
+  const provider = createOpenAI({ baseURL, apiKey: 'sk-test' }).chat('o4-mini')
+  // A middleware of the caller's own inside the kill switch (it changes what is sent).
+  const model = inner ? wrapLanguageModel({ model: provider, middleware: inner }) : provider
   const options = { killSwitch: ks, credential }
   const processor = mode === 'killSwitchProcessor' ? killSwitchProcessor(options) : undefined
   const agent = new Agent({
@@ -123,6 +131,27 @@ describe('Mastra: provider options raising the output limit', () => {
       )
       expect(sent).toHaveLength(0)
       expect(await ks.agents.get('a')).toMatchObject({ spent: 0, held: 0 })
+    })
+
+    it(`names a middleware inside the model that raised the limit after the hold (${mode})`, async () => {
+      const raising = defaultSettingsMiddleware({
+        settings: { providerOptions: { openai: { maxCompletionTokens: 40_000 } } },
+      })
+      const { ks, agent } = await agentFor(mode, 100, raising)
+
+      const outcome = await agent.generate('go').then(
+        (result) => result,
+        (error: unknown) => error,
+      )
+
+      expect(JSON.stringify(outcome, Object.getOwnPropertyNames(outcome ?? {}))).toMatch(
+        /innermost|invalid_config/,
+      )
+      // Sent once (never retried), and charged at least what the provider billed.
+      expect(sent.map((body) => body.max_completion_tokens)).toEqual([40_000])
+      const { spent, held } = await ks.agents.get('a')
+      expect(held).toBe(0)
+      expect(spent).toBeGreaterThan(0)
     })
 
     it(`holds a previous response named in provider options at the context window (${mode})`, async () => {

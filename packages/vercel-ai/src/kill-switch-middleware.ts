@@ -115,6 +115,8 @@ export function killSwitchMiddleware(
         }
       }
       await call.finish({ usage: toTokenUsage(result.usage), text, toolCalls })
+      // A middleware inside this one changed the request after the hold: said loudly.
+      call.checkSent(result.request?.body)
       // generateText executes the tools once this result is back: checked before that.
       for (const toolCall of toolCalls) await call.checkToolCall(toolCall)
       return result
@@ -124,6 +126,11 @@ export function killSwitchMiddleware(
         const limit = outputLimit(params, model.provider, guard.defaultMaxOutputTokens)
         const call = await start(params, model, limit)
         const started = await call.run((limits) => model.doStream(providerParams(limit, limits)))
+        try {
+          call.checkSent(started.request?.body)
+        } catch (error) {
+          throw await call.fail(error)
+        }
         const read = streamPartReader()
         return {
           ...started,

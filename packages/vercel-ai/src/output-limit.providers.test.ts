@@ -4,10 +4,16 @@
 // clamped near the cap; an honest call far from the cap is sent exactly as without us.
 import { createAnthropic } from '@ai-sdk/anthropic'
 import { createOpenAI } from '@ai-sdk/openai'
-import { createKillSwitch, type KillSwitch, toMicros } from '@killswitch/core'
-import { generateText, streamText } from 'ai'
+import {
+  createKillSwitch,
+  findKillSwitchError,
+  InvalidConfigError,
+  type KillSwitch,
+  toMicros,
+} from '@killswitch/core'
+import { defaultSettingsMiddleware, generateText, streamText, wrapLanguageModel } from 'ai'
 import { afterEach, describe, expect, it } from 'vitest'
-import { withKillSwitch } from './kill-switch-middleware.js'
+import { killSwitchMiddleware, withKillSwitch } from './kill-switch-middleware.js'
 import { type WireServer, wireServer } from './testing/wire-server.js'
 
 const NEAR = 0.01 // a cap a 40k-token answer is far past
@@ -152,5 +158,51 @@ describe('Anthropic thinking', () => {
     await expect(refused).rejects.toThrow(/fallbacks/)
     expect(server.requests).toHaveLength(0)
     expect(await ks.agents.get('a')).toMatchObject({ spent: 0, held: 0 })
+  })
+})
+
+describe('a middleware inside the kill switch that changes the request after the hold', () => {
+  // The AI SDK's own defaultSettingsMiddleware, deep-merging provider options the caller
+  // never passed to the kill switch: its limit is sent unheld.
+  const raising = defaultSettingsMiddleware({
+    settings: { providerOptions: { openai: { maxCompletionTokens: 40_000 } } },
+  })
+
+  it.each(['generateText', 'streamText'] as const)(
+    'is named loudly (%s): the caller gets InvalidConfigError and the ledger what the provider billed',
+    async (how) => {
+      const { ks, credential, openai } = await setup(FAR)
+      const inner = wrapLanguageModel({ model: openai.chat('o4-mini'), middleware: raising })
+      const model = withKillSwitch(inner, { killSwitch: ks, credential })
+
+      const error =
+        how === 'generateText'
+          ? await generateText({ model, prompt: 'think', maxRetries: 0 }).catch((e: unknown) => e)
+          : await streamText({ model, prompt: 'think', maxRetries: 0 }).text.catch(
+              (e: unknown) => e,
+            )
+
+      const found = findKillSwitchError(error)
+      expect(found).toBeInstanceOf(InvalidConfigError)
+      expect(found?.message).toContain('max_completion_tokens 40000')
+      expect(found?.message).toContain('innermost')
+      expect(server.limits()).toEqual([40_000])
+      const agent = await ks.agents.get('a')
+      expect(agent.held).toBe(0)
+      expect(toMicros(agent.spent)).toBeGreaterThan(0)
+    },
+  )
+
+  it('innermost, the same middleware is held for and clamped', async () => {
+    const { ks, credential, openai } = await setup(NEAR)
+    const model = wrapLanguageModel({
+      model: openai.chat('o4-mini'),
+      middleware: [raising, killSwitchMiddleware({ killSwitch: ks, credential })],
+    })
+    await generateText({ model, prompt: 'think', maxRetries: 0 })
+    const { clamp, requested } = await hold(ks)
+    expect(requested).toBe(40_000)
+    expect(server.limits()).toEqual([clamp])
+    await withinCap(ks, NEAR)
   })
 })
