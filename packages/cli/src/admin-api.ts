@@ -302,13 +302,15 @@ export function createAdminApi(options: AdminApiOptions): Hono {
     // Read leniently: no body, a body that is not JSON, a reason that is not a usable string
     // or extra fields revoke all the same, with the default reason (never a 400).
     const reason = await readRevokeReason(c.req.raw)
-    const before = await ks.agents.get(handle)
+    // The read before is for the answer only: one that fails (the store out) must not keep
+    // the revoke from being made, and queued by the kill switch until the store takes it.
+    const before = await ks.agents.get(handle).catch(() => undefined)
     const started = performance.now()
     const agent = await ks.agents.revoke(handle, {
       reason: reason ?? DEFAULT_API_REVOKE_REASON,
     })
     const tookMs = Number((performance.now() - started).toFixed(3))
-    return c.json({ agent, alreadyRevoked: before.status === 'revoked', tookMs })
+    return c.json({ agent, alreadyRevoked: before?.status === 'revoked', tookMs })
   })
 
   // Paged by the store: `?limit=` the most recent entries, `?before=<seq>` the page before.

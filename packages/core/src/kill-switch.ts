@@ -331,7 +331,7 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
         if (!(error instanceof StoreUnavailableError)) throw error
         unwritten.set(handle, reason)
         throw new StoreUnavailableError(
-          `The revocation of agent "${handle}" is not written yet: it stopped this process's calls and is retried until the store takes it (ks.close() waits for it); other processes see it once written`,
+          `The revocation of agent "${handle}" is not written yet: it stopped this process's calls and is retried while this process runs (ks.close() waits for it, then fails if it is still not written); other processes and restarts do not see it until it is written: revoke again if unsure`,
           { cause: error },
         )
       }
@@ -356,6 +356,8 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
         store.findAgentByCredentialHash(hashCredential(credential), now()),
       )
       if (agent?.status !== 'active') return { active: false }
+      // Revoked here, waiting for the store to take it: refused here all the same.
+      if (unwritten.has(agent.handle)) return { active: false }
       // The tightest level decides: its cap, each of its windows, each budget's windows.
       const tightest = await storeCall(store, () => tightestLevel(store, agent, now()))
       return {
@@ -380,12 +382,21 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
     },
     async close() {
       unsubscribe()
-      // Settles still waiting for the store are money already spent: give them time to land.
+      // Settles and revocations still waiting for the store: give them time to land.
       await outbox.drain(CLOSE_DRAIN_MS)
+      // A revocation the store never took is lost with this process: said, never swallowed.
+      const lost = [...unwritten.keys()]
       await alerting.flush()
       await dispatcher.close()
       await store.flush()
       if (ownsStore) await store.close()
+      if (lost.length > 0) {
+        const error = new StoreUnavailableError(
+          `The revocation of ${lost.map((handle) => `agent "${handle}"`).join(', ')} was NOT written: the store stayed out until this kill switch closed, so other processes and restarts still accept the credential. Revoke again once the store is back`,
+        )
+        onError(error)
+        throw error
+      }
     },
   }
 }

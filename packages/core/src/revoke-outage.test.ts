@@ -49,6 +49,32 @@ describe('a revoke while the store is out', () => {
     expect(entries[0]?.summary).toContain('loop')
   })
 
+  it('answers verify as revoked in the revoking process while the store has not taken it', async () => {
+    const store = memoryStore()
+    const ks = createKillSwitch({ store, prices })
+    const { credential } = await ks.agents.create({ handle: 'a', spendingCap: 10 })
+    store.revokeAgent = () => {
+      throw new Error('ECONNREFUSED')
+    }
+    await ks.agents.revoke('a').catch(() => {})
+    expect(await ks.verify(credential)).toEqual({ active: false })
+  })
+
+  it('fails close() loudly, naming the agent, when the store never took the revocation', async () => {
+    const store = memoryStore()
+    const errors: unknown[] = []
+    const ks = createKillSwitch({ store, prices, onError: (error) => errors.push(error) })
+    await ks.agents.create({ handle: 'a', spendingCap: 10 })
+    store.revokeAgent = () => {
+      throw new Error('ECONNREFUSED')
+    }
+    await ks.agents.revoke('a').catch(() => {})
+    const closed = await ks.close().catch((e: unknown) => e)
+    expect(closed).toBeInstanceOf(StoreUnavailableError)
+    expect((closed as Error).message).toContain('agent "a" was NOT written')
+    expect(errors).toContain(closed)
+  }, 20_000)
+
   it('still refuses an unknown agent at once, without retrying it', async () => {
     const ks = createKillSwitch({ prices })
     await expect(ks.agents.revoke('nobody')).rejects.toMatchObject({ code: 'agent_not_found' })

@@ -5,6 +5,7 @@ import {
   type AlertFormat,
   InvalidConfigError,
   maskWebhookUrl,
+  StoreUnavailableError,
 } from '@killswitch/core'
 import { Command } from 'commander'
 import type { CliContext } from '../cli-context.js'
@@ -180,15 +181,23 @@ export function revokeCommand(context: CliContext): Command {
       await context.withKillSwitch(
         command,
         async (ks, spec) => {
-          const before = await ks.agents.get(handle)
-          if (before.status === 'revoked') {
+          // Read for the message only: a read that fails must not keep the revoke from being
+          // made (the kill switch queues it while the store is out).
+          const before = await ks.agents.get(handle).catch(() => undefined)
+          if (before?.status === 'revoked') {
             context.out(
               `${style.bold(before.handle)} was already revoked at ${before.revokedAt} (${escapeControls(before.revokedReason ?? 'no reason')}); nothing changed.\n`,
             )
             return
           }
           const started = performance.now()
-          await ks.agents.revoke(handle, { reason: options.reason })
+          await ks.agents.revoke(handle, { reason: options.reason }).catch((error: unknown) => {
+            if (!(error instanceof StoreUnavailableError)) throw error
+            throw new CliError(
+              `${handle} is NOT confirmed revoked: the store did not take the revocation (${error.message}). Run this command again until it says Revoked.`,
+              EXIT_CODES.storeUnavailable,
+            )
+          })
           const tookMs = performance.now() - started
           // Confirm with a fresh read from the store, not the revoke call's own answer.
           const agent = await ks.agents.get(handle)
