@@ -79,7 +79,7 @@ import { availableAt, reserveScope } from './reserve-scope.js'
 import { NO_MONITOR, type Observation } from './runaway/types.js'
 import { checkSpendRules, parseSpendRules, type SpendRules } from './spend-rules.js'
 import type { AgentRecord, LevelRefusal, ReserveResult } from './store.js'
-import { outOfBudget, tightestLevel } from './tightest-level.js'
+import { outOfBudget, tightestLevel, windowRefusing } from './tightest-level.js'
 import { parseToolPrices, type ToolPrices } from './tool-prices.js'
 
 // A reserve refused for the cap is retried with fresh numbers (a smaller clamp may fit).
@@ -224,6 +224,18 @@ class Guard implements AgentGuard {
 
   /** Asks a person to let the agent spend past its cap; resolves once approved. */
   async #askApproval(agent: AgentRecord, requestedMicros: number, reason: string): Promise<void> {
+    // A window or a shared budget that would refuse it too: a grant lifts only the cap, so
+    // nobody is asked (an approved call would be refused again, the grant left on the cap).
+    const store = this.#engine.store
+    const now = this.#engine.now()
+    const beside = await storeCall(store, () => windowRefusing(store, agent, now, requestedMicros))
+    if (beside !== undefined) {
+      this.#access.deny(
+        agent.handle,
+        'spending_cap',
+        capRefusalError(agent, beside, requestedMicros),
+      )
+    }
     try {
       await awaitApproval(this.#engine, agent, requestedMicros, reason, this.#access.signal)
     } catch (error) {

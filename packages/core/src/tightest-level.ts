@@ -42,30 +42,58 @@ export function tightestLevel(
   return withWindows(store, agent, now, own)
 }
 
-/**
- * The tightest of `own` and the levels a reserve of this agent holds against (the ledger's
- * own `collectLevels`: its windows, its budgets' windows and their parents', a missing budget
- * as a limit of 0), read in one usage call.
- */
+/** Each window and budget level a reserve of this agent holds against, and what it leaves. */
+async function windowsLeft(
+  store: Store,
+  agent: AgentRecord,
+  now: number,
+): Promise<TightestLevel[]> {
+  if (agent.limits.length === 0 && agent.budgets.length === 0) return []
+  // The ledger's own `collectLevels`: its windows, its budgets' windows and their parents', a
+  // missing budget as a limit of 0, read in one usage call.
+  const budgets = await budgetsOf(store, agent.budgets)
+  const levels = collectLevels(agent, agent.budgets, (id) => budgets.get(id), now)
+  if (levels.length === 0) return []
+  const usage = await store.readUsage(levels.map((level) => level.key))
+  return levels.map((level, index) => {
+    const { spentMicros, heldMicros } = usage[index] ?? { spentMicros: 0, heldMicros: 0 }
+    const leftMicros = level.limitMicros - spentMicros - heldMicros
+    return { level: { ...level.refusal, spentMicros, heldMicros }, leftMicros }
+  })
+}
+
+/** The tightest of `own` and the agent's windows and budgets. */
 async function withWindows(
   store: Store,
   agent: AgentRecord,
   now: number,
   own: TightestLevel,
 ): Promise<TightestLevel> {
-  const budgets = await budgetsOf(store, agent.budgets)
-  const levels = collectLevels(agent, agent.budgets, (id) => budgets.get(id), now)
-  if (levels.length === 0) return own
-  const usage = await store.readUsage(levels.map((level) => level.key))
   let tightest = own
-  levels.forEach((level, index) => {
-    const { spentMicros, heldMicros } = usage[index] ?? { spentMicros: 0, heldMicros: 0 }
-    const leftMicros = level.limitMicros - spentMicros - heldMicros
-    if (leftMicros < tightest.leftMicros) {
-      tightest = { level: { ...level.refusal, spentMicros, heldMicros }, leftMicros }
-    }
-  })
+  for (const candidate of await windowsLeft(store, agent, now)) {
+    // Spent out both, a window or budget binds rather than the cap: a grant lifts only the cap.
+    const outAlike = candidate.leftMicros <= 0 && tightest === own && own.leftMicros <= 0
+    if (candidate.leftMicros < tightest.leftMicros || outAlike) tightest = candidate
+  }
   return tightest
+}
+
+/**
+ * The first window or shared budget of the agent that cannot hold `amountMicros` now, if
+ * any: past the cap, a person's grant would not lift it, so nobody is asked for one.
+ *
+ * @example
+ * const binding = await windowRefusing(store, agent, now, needed)
+ * if (binding) refuse(binding) // else ask a person to approve past the cap
+ */
+export async function windowRefusing(
+  store: Store,
+  agent: AgentRecord,
+  now: number,
+  amountMicros: number,
+): Promise<LevelRefusal | undefined> {
+  const levels = await windowsLeft(store, agent, now)
+  return levels.find((candidate) => candidate.leftMicros < amountMicros)?.level
 }
 
 /** The budgets `ids` names and their parents, read as collectLevels will ask for them. */

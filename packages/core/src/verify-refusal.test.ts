@@ -104,6 +104,29 @@ describe('verifyRefusal', () => {
     expect(await ks.approvals.list({ status: 'pending' })).toEqual([])
   })
 
+  it('refuses, without asking anyone, an agent with approvals on spent out at its cap and a window alike', async () => {
+    for (const budget of [undefined, { amount: 5, per: 'day' as const }]) {
+      const { ks, credential, spend } = await agentWith(
+        {
+          spendingCap: 5,
+          ...(budget ? {} : { limits: [{ amount: 5, per: 'day' as const }] }),
+          approvals: { enabled: true, waitMs: 10_000 },
+        },
+        budget,
+      )
+      await spend(5)
+      const verdict = await ks.verify(credential)
+      expect(verdict).toMatchObject({ available: 0, per: 'day' })
+      expect(verifyRefusal(verdict)).toBeInstanceOf(SpendingCapExceededError)
+      const refused = await ks
+        .guard(credential)
+        .reserveSpend({ amountUsd: 1, kind: 'tool', description: 'more' })
+        .catch((e: unknown) => e)
+      expect(refused).toMatchObject({ code: 'spending_cap_exceeded', per: 'day' })
+      expect(await ks.approvals.list({ status: 'pending' })).toEqual([])
+    }
+  })
+
   it('lets an agent with approvals on through at its own cap (its call asks a person), not at a shared budget', async () => {
     const atCap = await agentWith({ spendingCap: 0.5, approvals: { enabled: true, waitMs: 0 } })
     await atCap.spend(0.5)
