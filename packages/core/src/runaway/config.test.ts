@@ -68,7 +68,7 @@ describe('runawayConfigSchema', () => {
       firstIssue({ historySize: 1000, repeatedToolCall: { tripAt: 100, normalizedTripAt: 100 } }),
     ).toBe('valid')
     expect(firstIssue({ historySize: 32 })).toBe(
-      'historySize: must be at least 48 so that toolCycle.tripAt (3) fits in the events kept per agent',
+      'historySize: must be at least 96 so that toolCycle.tripAt (3) fits in the events kept per agent',
     )
     const loopsOff = { repeatedToolCall: { enabled: false }, toolCycle: { enabled: false } }
     expect(firstIssue({ historySize: 32, ...loopsOff })).toBe('valid')

@@ -90,6 +90,7 @@ const repeatedToolCallSchema = detector({
 const toolCycleSchema = detector({
   enabled: enabled.optional(),
   maxPeriod: wholeNumber(2, 8, 'calls per cycle').optional(),
+  normalizedMaxPeriod: wholeNumber(2, 8, 'calls per cycle').optional(),
   warnAt: wholeNumber(2, 100, 'repetitions').optional(),
   tripAt: wholeNumber(2, 100, 'repetitions').optional(),
   windowMs: windowMs.optional(),
@@ -156,6 +157,7 @@ const slowLoopSchema = detector({
   enabled: enabled.optional(),
   tripAt: wholeNumber(2, 1_000, 'calls of the same shape').optional(),
   maxDistinct: wholeNumber(1, 16, 'different calls').optional(),
+  normalizedMaxDistinct: wholeNumber(1, 16, 'different shapes').optional(),
   capFraction: fraction('0.03 to act once the loop has spent 3% of the cap').optional(),
   windowMs: windowMs.optional(),
   action: action.optional(),
@@ -241,7 +243,11 @@ export const runawayConfigSchema = topLevel.superRefine((value, ctx) => {
     [
       'toolCycle',
       'normalizedTripAt',
-      HISTORY_SLOTS.perStep * (value.toolCycle?.maxPeriod ?? d.toolCycle.maxPeriod),
+      HISTORY_SLOTS.perStep *
+        Math.min(
+          value.toolCycle?.normalizedMaxPeriod ?? d.toolCycle.normalizedMaxPeriod,
+          value.toolCycle?.maxPeriod ?? d.toolCycle.maxPeriod,
+        ),
       value.toolCycle?.normalizedTripAt ?? d.toolCycle.normalizedTripAt,
       value.toolCycle?.enabled ?? d.toolCycle.enabled,
     ],

@@ -236,12 +236,12 @@ export function createRunawayMonitor(
     if (kind === 'tool_call') {
       // The sequence detectors read the window up to the call: it is always the last event.
       const calls = start === 0 && end === window.length ? window : window.slice(start, end)
+      // A throttled loop waits because it was made to: that wait is no pause of its own.
+      const held = Math.max(
+        state.throttles.get('')?.until ?? Number.NEGATIVE_INFINITY,
+        (runId !== undefined && state.throttles.get(runId)?.until) || Number.NEGATIVE_INFINITY,
+      )
       if (c.repeatedToolCall.enabled) {
-        // A throttled loop waits because it was made to: that wait is no pause of its own.
-        const held = Math.max(
-          state.throttles.get('')?.until ?? Number.NEGATIVE_INFINITY,
-          (runId !== undefined && state.throttles.get(runId)?.until) || Number.NEGATIVE_INFINITY,
-        )
         consider(
           pick,
           detectRepeatedToolCall(calls, now, c.repeatedToolCall, concurrent, held),
@@ -252,7 +252,7 @@ export function createRunawayMonitor(
       if (c.toolCycle.enabled) {
         consider(
           pick,
-          detectToolCycle(calls, now, c.toolCycle, concurrent),
+          detectToolCycle(calls, now, c.toolCycle, concurrent, held),
           c.toolCycle.action,
           false,
         )
@@ -261,9 +261,12 @@ export function createRunawayMonitor(
     if (observation.kind === 'tool_call' && c.slowLoop.enabled) {
       // By shape, unless the scope's calls overlap (concurrency is not a loop); and by
       // identical arguments, whatever the concurrency: workers that each do new work never
-      // repeat one exact call among 4 different ones, parallel loops do.
+      // repeat one exact call among 8 different ones, parallel loops do.
       const { tool } = observation
-      const shaped = state.loops(runId).call(tool, event.shape ?? '', now, c.slowLoop, concurrent)
+      const shapes = Math.min(c.slowLoop.normalizedMaxDistinct, c.slowLoop.maxDistinct)
+      const shaped = state
+        .loops(runId)
+        .call(tool, event.shape ?? '', now, c.slowLoop, concurrent, shapes)
       const exact = state.loops(runId, true).call(tool, event.hash ?? '', now, c.slowLoop)
       if (runId !== undefined) {
         exact.runId = runId

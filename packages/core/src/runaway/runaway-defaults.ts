@@ -30,8 +30,10 @@ export interface ResolvedRunawayConfig {
   }
   toolCycle: {
     enabled: boolean
-    /** Longest cycle looked for: 4 finds A-B, A-B-C and A-B-C-D. */
+    /** Longest cycle of identical calls looked for: 8 finds A-B up to A-B-C-D-E-F-G-H. */
     maxPeriod: number
+    /** Longest cycle of similar calls (same shapes) looked for (at most `maxPeriod`). */
+    normalizedMaxPeriod: number
     /** Back-to-back repetitions of the whole cycle. */
     warnAt: number
     tripAt: number
@@ -85,8 +87,10 @@ export interface ResolvedRunawayConfig {
     enabled: boolean
     /** Calls of the same shape... */
     tripAt: number
-    /** ...among at most this many different calls... */
+    /** ...among at most this many different calls (identical arguments)... */
     maxDistinct: number
+    /** ...or this many different shapes, counted by shape (at most `maxDistinct`)... */
+    normalizedMaxDistinct: number
     /** ...having spent this fraction of the cap since the first of them. */
     capFraction: number
     windowMs: number
@@ -145,9 +149,13 @@ export const DEFAULT_RUNAWAY_CONFIG: ResolvedRunawayConfig = deepFreeze({
     normalizedAction: 'block',
   },
   // OpenHands calls A-B-A-B-A-B (three repetitions) stuck; with similar arguments, 4 laps.
+  // Identical cycles of up to 8 calls (a loop over 5 paid tools spent a whole $20 cap under
+  // 4); similar ones up to 4, as pagination over several sources in turn is a long cycle of
+  // shapes.
   toolCycle: {
     enabled: true,
-    maxPeriod: 4,
+    maxPeriod: 8,
+    normalizedMaxPeriod: 4,
     warnAt: 2,
     tripAt: 3,
     windowMs: MINUTE,
@@ -193,12 +201,14 @@ export const DEFAULT_RUNAWAY_CONFIG: ResolvedRunawayConfig = deepFreeze({
   // 10 failures in a minute with no success: a retry storm. A client backing off
   // exponentially through an outage makes at most 7 (1, 2, 4, ... s, then every 30-60 s).
   errorStreak: { enabled: true, warnAt: 5, tripAt: 10, windowMs: MINUTE, action: 'block' },
-  // A loop too slow for the one-minute windows is judged by what it costs: 5 calls of the
-  // same shape among at most 4 different ones, having spent 3% of the cap since the first.
+  // A loop too slow for the one-minute windows is judged by what it costs: 5 identical calls
+  // among at most 8 different ones (or 5 of one shape among 4 shapes), having spent 3% of
+  // the cap since the first.
   slowLoop: {
     enabled: true,
     tripAt: 5,
-    maxDistinct: 4,
+    maxDistinct: 8,
+    normalizedMaxDistinct: 4,
     capFraction: 0.03,
     windowMs: 6 * 60 * MINUTE,
     action: 'block',

@@ -124,4 +124,25 @@ describe('the trace corpus against the default policy', () => {
     // longer count as concurrency.
     expect(stopped.get('parallel-calls-loop')).toBe('tool-cycle revoke')
   })
+
+  it('stops the loops the fourth red team found: 5-tool cycles, alternating runs', async () => {
+    const expected: Record<string, string> = {
+      'five-tool-cycle-no-run': 'tool-cycle revoke',
+      'five-tool-cycle-model': 'tool-cycle revoke',
+      // Its 2 s sleep per lap is no pause to tool-cycle: the loop keeps paying.
+      'five-tool-cycle-paced': 'tool-cycle revoke',
+      'alternating-runs': 'repeated-tool-call revoke',
+      'slow-five-tool-cycle': 'slow-loop block',
+    }
+    for (const trace of runaways.filter((candidate) => candidate.name in expected)) {
+      const { stopped } = await replayTrace(trace)
+      expect(`${stopped?.detector} ${stopped?.action}`, trace.name).toBe(expected[trace.name])
+    }
+    // The old limits (cycles of 4, stretches of 4 different calls) let each spend the cap.
+    const old = { toolCycle: { maxPeriod: 4 }, slowLoop: { maxDistinct: 4 } }
+    for (const name of ['five-tool-cycle-no-run', 'slow-five-tool-cycle']) {
+      const trace = runaways.find((candidate) => candidate.name === name)
+      expect((await replayTrace(trace!, old)).stopped, name).toBeUndefined()
+    }
+  })
 })

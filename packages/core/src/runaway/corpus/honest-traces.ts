@@ -493,5 +493,63 @@ export function honestTraces(): Trace[] {
     fanOut(150, 'map-run-1'),
     fanOutToolPool('crawl-1'),
     sequentialWorker(),
+    // Guards for the longer cycles (tool-cycle up to 8 calls, slow-loop up to 8 different
+    // calls): several tools in turn, new arguments each lap; or the same calls, after a wait.
+    paginateSources(),
+    roundRobinPoller(3),
+    roundRobinPoller(6),
   ]
+}
+
+/**
+ * Pagination over 6 sources in one run: a model step ($0.01), then the next page of one
+ * source (a paid search, $0.01), source after source, 8 pages each: the same 6 tools in
+ * turn, arguments of the same shape, never the same call twice.
+ */
+function paginateSources(): Trace {
+  const b = new TraceBuilder(21)
+  const runId = 'survey-1'
+  const sources = ['search_arxiv', 'search_github', 'search_hn', 'search_docs', 'search_web']
+  sources.push('search_news')
+  let at = 0
+  for (let page = 1; page <= 8; page++) {
+    for (const source of sources) {
+      at = b.model(at, {
+        costMicros: 10_000,
+        output: `next: ${source} page ${page}`,
+        latencyMs: b.between(900, 1_500),
+        runId,
+      })
+      at = b.tool(
+        at + 20,
+        source,
+        { query: 'agent spending limits', page },
+        { latencyMs: b.between(200, 500), priceMicros: 10_000, runId },
+      )
+    }
+  }
+  return b.build({
+    name: 'paginate-6-sources',
+    kind: 'honest',
+    description: 'one run: 6 search tools in turn, the next page of each every lap, 8 pages',
+    capUsd: 20,
+  })
+}
+
+/** Code polling `jobs` jobs in turn (the same free status calls) every 5 s, no run id. */
+function roundRobinPoller(jobs: number): Trace {
+  const b = new TraceBuilder(22 + jobs)
+  let at = b.model(0, { costMicros: 5_000, output: `starting ${jobs} exports` })
+  for (let round = 0; round < 120; round++) {
+    for (let job = 0; job < jobs; job++) {
+      at = b.tool(at, `get_${job % 2 ? 'export' : 'build'}_status`, { jobId: `job-${job}` })
+    }
+    at += 5 * SECOND
+  }
+  return b.build({
+    name: `polling-${jobs}-jobs-5s`,
+    kind: 'honest',
+    description: `${jobs} jobs polled in turn (free status calls) every 5 s for 10 minutes, no run id`,
+    capUsd: 10,
+  })
 }

@@ -187,7 +187,110 @@ export function runawayTraces(): Trace[] {
     fastBurn(),
   )
   traces.push(restartedRuns(), parallelCallsLoop())
+  // Added after a red team: each spent its whole $20 cap with nothing but the cap stopping it.
+  traces.push(
+    fiveToolCycle('five-tool-cycle-no-run', { modelStep: false }),
+    fiveToolCycle('five-tool-cycle-model', { modelStep: true, runId: 'r2' }),
+    fiveToolCycle('five-tool-cycle-paced', { modelStep: true, runId: 'r3', sleepMs: 2_000 }),
+    alternatingRuns(),
+    slowFiveToolCycle(),
+  )
   return traces
+}
+
+const FIVE_TOOLS = ['search', 'fetch', 'lookup', 'read', 'scan'] as const
+
+/**
+ * A cycle of 5 paid tools ($0.05 each) with identical arguments, 300 ms a call: with no model
+ * step and no run id ($10 a minute), or after a $0.25 model step per lap in one run (its
+ * output the same each lap; with `sleepMs`, the loop sleeps that long after each lap).
+ */
+function fiveToolCycle(
+  name: string,
+  options: { modelStep: boolean; runId?: string; sleepMs?: number },
+): Trace {
+  const { modelStep, runId, sleepMs = 0 } = options
+  const b = new TraceBuilder(129 + name.length)
+  const start = warmUp(b, runId)
+  let at = start
+  for (let lap = 0; lap < 400; lap++) {
+    if (modelStep) {
+      // The ask holds the lap's results: the same text answer, a different ask each lap
+      // unless the loop sleeps (then the same ask too: a pause hides it from no-progress).
+      at = b.model(at, {
+        costMicros: 250_000,
+        output: 'Let me check everything again.',
+        ...(sleepMs > 0 ? {} : { ask: `lap ${lap} results` }),
+        latencyMs: 1_500,
+        runId,
+      })
+    }
+    for (const tool of FIVE_TOOLS) {
+      at = b.tool(at, tool, { q: 'acme pricing' }, { latencyMs: 300, priceMicros: 50_000, runId })
+    }
+    at += sleepMs
+  }
+  const pace = modelStep ? `a $0.25 model step and ` : ''
+  return b.build({
+    name,
+    kind: 'runaway',
+    description: `${pace}the same 5 paid calls ($0.05) in a cycle${runId ? ', one run' : ', no run id'}${sleepMs ? `, ${sleepMs / SECOND} s sleep a lap` : ''}`,
+    capUsd: 20,
+    loopStartAt: start,
+  })
+}
+
+/**
+ * A new run each lap, alternating two kinds of lap (a $0.25 model step, then a $0.05 search:
+ * "pricing" then "plans"): no run is the same as the one just before it.
+ */
+function alternatingRuns(): Trace {
+  const b = new TraceBuilder(134)
+  const start = warmUp(b, 'warm-up')
+  let at = start
+  for (let lap = 0; lap < 400; lap++) {
+    const runId = `run-${lap}`
+    const kind = lap % 2 ? 'pricing' : 'plans'
+    at = b.model(at, {
+      costMicros: 250_000,
+      output: `Searching ${kind}.`,
+      ask: `find ${kind}`,
+      latencyMs: 1_500,
+      runId,
+    })
+    at = b.tool(at, 'search', { q: `acme ${kind}` }, { latencyMs: 300, priceMicros: 50_000, runId })
+  }
+  return b.build({
+    name: 'alternating-runs',
+    kind: 'runaway',
+    description: 'a new run each lap, alternating two identical kinds of lap ($0.30 a lap, 1.8 s)',
+    capUsd: 20,
+    loopStartAt: start,
+  })
+}
+
+/** The 5-tool cycle, slow: a $0.15 model step (20 s), then 5 paid calls ($0.02), every 3 min. */
+function slowFiveToolCycle(): Trace {
+  const b = new TraceBuilder(135)
+  const start = warmUp(b, undefined)
+  for (let lap = 0; lap < 80; lap++) {
+    let at = b.model(start + lap * 3 * MINUTE, {
+      costMicros: 150_000,
+      output: `checking everything again, lap ${lap}`,
+      latencyMs: 20_000,
+    })
+    for (const tool of FIVE_TOOLS) {
+      at = b.tool(at + 20, tool, { q: 'acme pricing' }, { priceMicros: 20_000 }) + 5 * SECOND
+    }
+  }
+  return b.build({
+    name: 'slow-five-tool-cycle',
+    kind: 'runaway',
+    description: 'the same 5 paid calls after a model step, one $0.25 lap every 3 minutes',
+    capUsd: 20,
+    loopStartAt: start,
+    timeGoal: false,
+  })
 }
 
 /**

@@ -37,6 +37,22 @@ describe('RunStreak and detectRepeatedRun', () => {
     })
   })
 
+  it('counts runs the same as one of the last 4: a loop alternating two kinds of lap', () => {
+    const alternating = Array.from({ length: 8 }, (_, i) =>
+      run(`run-${i}`, T0 + i * 3_500, { q: i % 2 ? 'acme pricing' : 'acme plans' }),
+    )
+    expect(streaks(alternating)).toEqual([0, 1, 1, 2, 3, 4, 5, 6])
+    const four = Array.from({ length: 10 }, (_, i) =>
+      run(`run-${i}`, T0 + i * 3_500, { q: `kind ${i % 4}` }),
+    )
+    expect(streaks(four)).toEqual([0, 1, 1, 1, 1, 2, 3, 4, 5, 6])
+    // Five kinds in turn: each run's twin is 5 runs back, out of reach.
+    const five = Array.from({ length: 12 }, (_, i) =>
+      run(`run-${i}`, T0 + i * 3_500, { q: `kind ${i % 5}` }),
+    )
+    expect(Math.max(...streaks(five))).toBe(1)
+  })
+
   it('never counts runs that differ, make no tool call, wait between them, or overlap', () => {
     const differ = Array.from({ length: 7 }, (_, i) => run(`job-${i}`, T0 + i * 3_500, { id: i }))
     expect(Math.max(...streaks(differ))).toBe(1)

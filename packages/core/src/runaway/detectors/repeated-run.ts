@@ -3,7 +3,9 @@
 // the per-run detectors see one lap; the agent sees the same run again and again.
 // Judged by `repeated-tool-call` (its thresholds and action): `tripAt` runs in a row, back to
 // back, each with the same tool calls (identical arguments, in the same order) and the same
-// model outputs as the last, trip at the next run's first call.
+// model outputs as one of the `RECENT_RUNS` (4) runs before it, trip at the next run's first
+// call. Compared with several, not only the last: a loop alternating two kinds of lap
+// (A, B, A, B...) repeats no run just before it, but every run from the third on is one seen.
 // Honest work that runs one run after another does not repeat whole runs: a queue worker's
 // jobs differ (ids, outputs), a classifier's runs make no tool call (the same label to many
 // requests is not a loop), and a scheduled job or a poller waits between its runs (a pause,
@@ -12,7 +14,7 @@
 // began, stops the count for a minute.
 //
 // Kept in process memory (a run executes in one process), O(1) per event: a fingerprint of
-// the current run and of the last one, and the run ids recently ended.
+// the current run and of the last 4, and the run ids recently ended.
 import type { ResolvedRunawayConfig } from '../runaway-defaults.js'
 import type { DetectorFinding, RunawayEvent } from '../types.js'
 import { okFinding, PAUSE_MS, pausedAfter, statusOf } from './finding.js'
@@ -24,6 +26,8 @@ const MAX_ENDED = 64
 /** How long the count stands aside after runs overlapped. */
 const OVERLAP_MS = 60_000
 const FNV_OFFSET = 0x811c9dc5
+/** Ended runs a new run is compared with: the same as any of them counts as a repeat. */
+export const RECENT_RUNS = 4
 
 /**
  * @example
@@ -37,8 +41,13 @@ export class RunStreak {
   #calls = 0
   /** The current run's calls still waiting for their result. */
   #open = 0
-  #previous = 0
-  /** Runs in a row with the same fingerprint, the last ended one included. */
+  /** The fingerprints of the last `RECENT_RUNS` ended runs with tool calls (0: none). */
+  readonly #recent = new Array<number>(RECENT_RUNS).fill(0)
+  #next = 0
+  /**
+   * Runs in a row (the last ended one included) each the same as one of the runs before it,
+   * plus the first of them.
+   */
   #repeats = 0
   #lastAt = Number.NEGATIVE_INFINITY
   #lastEvent: RunawayEvent | undefined
@@ -83,9 +92,17 @@ export class RunStreak {
   }
 
   #end(runId: string): void {
-    const same = this.#calls > 0 && this.#print === this.#previous
-    this.#repeats = same ? this.#repeats + 1 : this.#calls > 0 ? 1 : 0
-    this.#previous = this.#calls > 0 ? this.#print : 0
+    const recent = this.#recent
+    if (this.#calls > 0) {
+      const print = this.#print
+      this.#repeats = recent.includes(print) ? this.#repeats + 1 : 1
+      recent[this.#next] = print
+      this.#next = (this.#next + 1) % RECENT_RUNS
+    } else {
+      // A run with no tool call breaks the chain: the runs before it are not compared again.
+      this.#repeats = 0
+      recent.fill(0)
+    }
     if (this.#ended.size >= MAX_ENDED) this.#ended.clear()
     this.#ended.add(runId)
   }
@@ -117,12 +134,13 @@ export function detectRepeatedRun(
   return {
     detector: REPEATED_TOOL_CALL,
     status,
-    summary: `the same run ${runs} times in a row: the same tool calls with the same arguments and the same model outputs, run after run (${status === 'trip' ? 'trips' : 'warns'} at ${status === 'trip' ? config.tripAt : config.warnAt})`,
+    summary: `the same runs again and again: ${runs} runs in a row, each after the first the same as one of the ${RECENT_RUNS} before it (the same tool calls with the same arguments and the same model outputs) (${status === 'trip' ? 'trips' : 'warns'} at ${status === 'trip' ? config.tripAt : config.warnAt})`,
     evidence: {
       match: 'identical-runs',
       count: runs,
       warnAt: config.warnAt,
       tripAt: config.tripAt,
+      recentRuns: RECENT_RUNS,
       pauseMs: PAUSE_MS,
       runId,
     },

@@ -61,6 +61,47 @@ describe('detectSlowLoop', () => {
     expect(status).toBe('ok')
   })
 
+  it('trips on a slow cycle of 5 to 8 identical paid calls, not on one repeated call amid new ones', () => {
+    const cycle = (tools: number) => {
+      const tracker = new SlowLoopTracker()
+      const statuses: string[] = []
+      for (let lap = 0; lap < 5; lap++) {
+        tracker.step()
+        tracker.spent(150_000)
+        for (let t = 0; t < tools; t++) {
+          const at = T0 + lap * 3 * MINUTE + t * 5_000
+          const reading = tracker.call(`tool_${t}`, 'same-args', at, config)
+          tracker.spent(20_000)
+          statuses.push(detectSlowLoop(reading, CAP, config, at).status)
+        }
+      }
+      return statuses
+    }
+    for (const tools of [5, 8]) {
+      expect(cycle(tools).indexOf('trip')).toBe(4 * tools)
+    }
+    expect(cycle(9)).not.toContain('trip')
+    // 4 different shapes at most: a 5th starts a new stretch (pagination over 5 sources).
+    const tracker = new SlowLoopTracker()
+    let status = 'ok'
+    for (let lap = 0; lap < 8; lap++) {
+      tracker.step()
+      tracker.spent(500_000)
+      for (let t = 0; t < 5; t++) {
+        const reading = tracker.call(
+          `source_${t}`,
+          'page-shape',
+          T0 + lap * MINUTE,
+          config,
+          false,
+          4,
+        )
+        if (detectSlowLoop(reading, CAP, config, T0 + lap * MINUTE).status !== 'ok') status = 'trip'
+      }
+    }
+    expect(status).toBe('ok')
+  })
+
   it('counts the calls of one step once, and not those made alongside others in flight', () => {
     const tracker = new SlowLoopTracker()
     for (let n = 0; n < 6; n++) tracker.call('fetch', 'k', T0 + n, config)

@@ -1,7 +1,9 @@
 // Slow loop: a loop spread over hours, too slow for the one-minute windows of
 // repeated-tool-call and tool-cycle (an agent retrying the same step every few minutes).
 // At that pace it looks like polling, which is honest, so it is judged by what it costs:
-// the same call (by shape) `tripAt` times among at most `maxDistinct` different calls, in
+// the same call `tripAt` times among at most `maxDistinct` different calls (identical
+// arguments: 8, so a slow cycle over 5 to 8 paid tools is one), or of the same shape among at
+// most `normalizedMaxDistinct` shapes (4: paging through more sources in turn is honest), in
 // one run (the agent without a run id), having spent `capFraction` of the cap since the
 // first of them. Free polling never trips; a loop that keeps paying does, long before the cap.
 //
@@ -27,22 +29,28 @@ interface Entry {
   spentAtFirst: number
   /** The step it was last counted in: the calls of one step count once. */
   step: number
+  /** Counted since the stretch last took in a new call. */
+  settled: number
 }
 
 /** What the tracker knows of the current call: how often, since when, at what cost. */
 export interface SlowLoopReading {
   tool: string
   count: number
+  /** Of `count`, since the stretch last took in a new call (work that moves on). */
+  settled: number
   firstAt: number
   spentSinceMicros: number
   distinct: number
+  /** The most different calls a stretch holds (the tracker's tier). */
+  maxDistinct: number
   runId?: string
 }
 
 /**
  * One scope's stretch of calls (a run, or an agent without run ids). A call outside the
- * stretch's at most `maxDistinct` different calls starts a new stretch: work that moves on
- * is never a slow loop.
+ * stretch's at most `maxDistinct` different calls starts a new stretch, and a call new to
+ * the stretch restarts every call's `settled` count: work that moves on is never a slow loop.
  *
  * @example
  * const tracker = new SlowLoopTracker()
@@ -67,7 +75,9 @@ export class SlowLoopTracker {
   /**
    * Records a tool call of `tool` with arguments of shape `key`; returns its reading. A call
    * made in the same step as the last of its kind, or while others of its tool are in flight
-   * (`concurrent`), is not a repetition: concurrency is not a loop.
+   * (`concurrent`), is not a repetition: concurrency is not a loop. A stretch holds at most
+   * `maxDistinct` different calls (`config.maxDistinct` unless given: the shape tracker
+   * passes `normalizedMaxDistinct`).
    */
   call(
     tool: string,
@@ -75,6 +85,7 @@ export class SlowLoopTracker {
     now: number,
     config: ResolvedRunawayConfig['slowLoop'],
     concurrent = false,
+    maxDistinct = config.maxDistinct,
   ): SlowLoopReading {
     const entries = this.#entries
     let entry: Entry | undefined
@@ -91,18 +102,33 @@ export class SlowLoopTracker {
     }
     if (!entry) {
       // A new call: past maxDistinct different ones the stretch starts again from here.
-      if (entries.length >= config.maxDistinct) entries.length = 0
-      entry = { tool, key, count: 0, firstAt: now, spentAtFirst: this.#spent, step: -1 }
+      if (entries.length >= maxDistinct) entries.length = 0
+      // The work moved on: what repeated before it is not a loop's lap yet.
+      for (const other of entries) other.settled = 0
+      entry = {
+        tool,
+        key,
+        count: 0,
+        firstAt: now,
+        spentAtFirst: this.#spent,
+        step: -1,
+        settled: 0,
+      }
       entries.push(entry)
     }
-    if (!concurrent && entry.step !== this.#step) entry.count++
+    if (!concurrent && entry.step !== this.#step) {
+      entry.count++
+      entry.settled++
+    }
     entry.step = this.#step
     return {
       tool,
       count: entry.count,
+      settled: entry.settled,
       firstAt: entry.firstAt,
       spentSinceMicros: this.#spent - entry.spentAtFirst,
       distinct: entries.length,
+      maxDistinct,
     }
   }
 }
@@ -119,7 +145,10 @@ export function detectSlowLoop(
   config: ResolvedRunawayConfig['slowLoop'],
   now: number,
 ): DetectorFinding {
-  if (reading.count < config.tripAt || capMicros <= 0) return OK
+  // A loop comes back to the same calls: `tripAt` laps, all but the first with no new call
+  // taken in since (one call repeated while new work goes on between is no loop).
+  if (reading.count < config.tripAt || reading.settled < config.tripAt - 1 || capMicros <= 0)
+    return OK
   const threshold = Math.ceil(capMicros * config.capFraction)
   if (reading.spentSinceMicros < threshold) return OK
   const { tool, runId } = reading
@@ -135,7 +164,7 @@ export function detectSlowLoop(
       thresholdUsd: toUsd(threshold),
       firstCallAt: reading.firstAt,
       tripAt: config.tripAt,
-      maxDistinct: config.maxDistinct,
+      maxDistinct: reading.maxDistinct,
       capFraction: config.capFraction,
       windowMs: config.windowMs,
       ...(runId === undefined ? {} : { runId }),

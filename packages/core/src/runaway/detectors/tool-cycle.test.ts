@@ -71,8 +71,72 @@ describe('detectToolCycle', () => {
   })
 
   it('does not look for cycles longer than maxPeriod', () => {
-    expect(judge('ABCDEABCDEABCDE').status).toBe('ok')
+    expect(judge('ABCDEABCDEABCDE', { ...config, maxPeriod: 4 }).status).toBe('ok')
     expect(judge('ABCDEABCDEABCDE', { ...config, maxPeriod: 5 }).status).toBe('trip')
+  })
+
+  it('finds identical cycles of 5 to 8 calls by default (a loop over 5 paid tools)', () => {
+    expect(judge('ABCDEABCDEABCD').status).toBe('warn')
+    expect(judge('ABCDEABCDEABCDE')).toMatchObject({
+      status: 'trip',
+      evidence: { period: 5, repetitions: 3, maxPeriod: 8 },
+    })
+    const eight = Array.from({ length: 8 }, (_, i) => [`tool_${i}`, { q: 'acme' }] as const)
+    const window: ActivityEvent[] = []
+    for (let n = 0; n < 24; n++) {
+      const [tool, args] = eight[n % 8] as (typeof eight)[number]
+      window.push(
+        toolCall(T0 + n * 1_000, tool, args),
+        toolResult(T0 + n * 1_000 + 300, tool, true),
+      )
+    }
+    window.pop()
+    expect(detectToolCycle(window, T0 + 23_000, config)).toMatchObject({
+      status: 'trip',
+      evidence: { period: 8, repetitions: 3 },
+    })
+  })
+
+  it('looks for cycles of similar calls only up to normalizedMaxPeriod (pagination over sources)', () => {
+    // Five sources in turn, the next page of each every lap: the same shapes, new calls.
+    const window: ActivityEvent[] = []
+    for (let n = 0; n < 20; n++) {
+      const tool = `search_${n % 5}`
+      window.push(modelCall(T0 + n * 1_000, 'r'), modelResult(T0 + n * 1_000 + 500, { runId: 'r' }))
+      window.push(
+        toolCall(T0 + n * 1_000 + 510, tool, { q: 'acme', page: 1 + Math.floor(n / 5) }, 'r'),
+      )
+      if (n < 19) window.push(toolResult(T0 + n * 1_000 + 800, tool, true, 'r'))
+    }
+    const now = T0 + 19_510
+    expect(detectToolCycle(window, now, config).status).toBe('ok')
+    expect(detectToolCycle(window, now, { ...config, normalizedMaxPeriod: 5 })).toMatchObject({
+      status: 'trip',
+      evidence: { match: 'similar', period: 5, repetitions: 4 },
+    })
+  })
+
+  it('counts laps since a free pause only; a cycle that keeps paying is counted through its sleeps', () => {
+    // Three jobs polled in turn every 5 s (free): each round follows a pause.
+    const poll = (paid: boolean) => {
+      const window: ActivityEvent[] = []
+      let at = T0
+      for (let round = 0; round < 4; round++) {
+        if (paid) {
+          window.push(modelCall(at), modelResult(at + 900, { micros: 250_000 }))
+          at += 910
+        }
+        for (const job of ['j1', 'j2', 'j3']) {
+          window.push(toolCall(at, 'get_status', { job }), toolResult(at + 200, 'get_status', true))
+          at += 210
+        }
+        at += 5_000
+      }
+      window.pop()
+      return detectToolCycle(window, (window[window.length - 1] as ActivityEvent).at, config)
+    }
+    expect(poll(false).status).toBe('ok')
+    expect(poll(true)).toMatchObject({ status: 'trip', evidence: { period: 3 } })
   })
 
   it('needs the repetitions back to back: a new call in between breaks the cycle', () => {

@@ -6,6 +6,12 @@
 // (counters, ids, timestamps, case, word order: the same shape, `shape-hash.ts`) is weaker
 // evidence: it trips at `normalizedTripAt` laps and asks for `normalizedAction`.
 // Concurrency is not a cycle: a scope whose calls overlap is not judged (`concurrency.ts`).
+// Identical cycles are looked for up to `maxPeriod` calls a lap (8: a loop over 5 paid tools
+// is no less a loop than over 4); similar ones only up to `normalizedMaxPeriod` (4), since
+// pagination over several sources (the next page of each in turn) is a long cycle of shapes.
+// A free pause (`PAUSE_MS` idle, no spend since) ends the laps counted: a poller checking
+// several jobs in turn waits between its rounds and pays nothing; a loop that sleeps between
+// laps but keeps paying (a model step, a paid tool) is still counted through its sleeps.
 import type { ResolvedRunawayConfig } from '../runaway-defaults.js'
 import type { DetectorFinding, RunawayEvent } from '../types.js'
 import {
@@ -15,6 +21,7 @@ import {
   inScope,
   modelCallsAtOnce,
   okFinding,
+  pausedAfter,
   statusOf,
 } from './finding.js'
 
@@ -29,10 +36,13 @@ const similar = (a: ActivityEvent, b: ActivityEvent) =>
   a.tool === b.tool && (a.hash === b.hash || (a.shape !== undefined && a.shape === b.shape))
 
 /**
- * Looks for a cycle of 2 to `maxPeriod` distinct calls repeated back to back, ending with
- * the current tool call (the window's last event), among the tool calls of its run (of the
- * agent without a run id) within `windowMs`. A partial last lap does not count as a
- * repetition: A-B-A-B-A is two repetitions of A-B.
+ * Looks for a cycle of 2 to `maxPeriod` calls (similar calls: 2 to `normalizedMaxPeriod`)
+ * repeated back to back, ending with the current tool call (the window's last event), among
+ * the tool calls of its run (of the agent without a run id) within `windowMs`, since the
+ * scope's last free pause (idle that began before `heldUntil`, the end of the scope's last
+ * throttle, was the throttle's wait, not a pause). A partial last lap does not count as a
+ * repetition: A-B-A-B-A is two repetitions of A-B. O(window) per call: at most
+ * `maxPeriod * tripAt` calls are compared, each period stopping at its first mismatch.
  *
  * @example
  * // search(q) -> open(u) -> search(q) -> open(u) -> search(q) -> open(u)
@@ -43,23 +53,33 @@ export function detectToolCycle(
   now: number,
   config: ResolvedRunawayConfig['toolCycle'],
   concurrent = false,
+  heldUntil = Number.NEGATIVE_INFINITY,
 ): DetectorFinding {
   if (concurrent) return OK
   const current = window[window.length - 1]
   if (current?.kind !== 'tool_call' || current.hash === undefined) return OK
   const runId = current.runId
   const since = now - config.windowMs
+  const loosePeriod = Math.min(config.normalizedMaxPeriod, config.maxPeriod)
   // Newest first; only as many calls as the longest cycle's trip needs.
-  const limit = config.maxPeriod * Math.max(config.tripAt, config.normalizedTripAt)
+  const limit = Math.max(config.maxPeriod * config.tripAt, loosePeriod * config.normalizedTripAt)
   const calls: ActivityEvent[] = []
   let oldest = window.length - 1
+  // When the scope's next event (newer: the scan goes back in time) happened, and whether
+  // the scope has spent anything since the call being judged back to there.
+  let next = current.at
+  let spent = false
   for (let i = window.length - 1; i >= 0 && calls.length < limit; i--) {
     const event = window[i] as ActivityEvent
     if (event.at <= since) {
       if (event.at <= since - CLOCK_SKEW_MS) break
       continue
     }
-    if (event.kind === 'tool_call' && inScope(event, runId)) {
+    if (!inScope(event, runId)) continue
+    if (!spent && event.at >= heldUntil && pausedAfter(event, next - event.at)) break
+    next = event.at
+    if (event.micros !== undefined && event.micros > 0) spent = true
+    if (event.kind === 'tool_call') {
       calls.push(event)
       oldest = i
     }
@@ -70,7 +90,7 @@ export function detectToolCycle(
   let status = exactStatus
   let identical = true
   if (exactStatus !== 'trip') {
-    const loose = longestCycle(calls, config.maxPeriod, similar)
+    const loose = longestCycle(calls, loosePeriod, similar)
     const looseStatus = statusOf(
       loose.repetitions,
       config.normalizedWarnAt,
@@ -102,7 +122,7 @@ export function detectToolCycle(
       repetitions: bestRepetitions,
       warnAt,
       tripAt,
-      maxPeriod: config.maxPeriod,
+      maxPeriod: identical ? config.maxPeriod : loosePeriod,
       windowMs: config.windowMs,
       ...(runId === undefined ? {} : { runId }),
       cycle: lap.map((call) => ({ tool: call.tool, argsHash: call.hash })),
