@@ -26,7 +26,8 @@ describe('admin API: a revoke while the store is out', () => {
         headers: { authorization: `Bearer ${TOKEN}` },
       })
       expect(response.status).toBe(503)
-      expect((await response.json()).error.message).toContain('not written yet')
+      const answer = (await response.json()) as { error: { message: string } }
+      expect(answer.error.message).toContain('not written yet')
 
       out = false
       for (let i = 0; i < 100 && (await worker.verify(credential)).active; i++) {

@@ -178,7 +178,7 @@ describe('a middleware inside the kill switch that changes the request after the
       const error =
         how === 'generateText'
           ? await generateText({ model, prompt: 'think', maxRetries: 0 }).catch((e: unknown) => e)
-          : await streamText({ model, prompt: 'think', maxRetries: 0 }).text.catch(
+          : await Promise.resolve(streamText({ model, prompt: 'think', maxRetries: 0 }).text).catch(
               (e: unknown) => e,
             )
 
