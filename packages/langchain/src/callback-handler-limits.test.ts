@@ -4,12 +4,11 @@
 // before the provider is called, and what the provider bills never passes the cap. Through
 // the real ChatOpenAI against a local server that bills every choice it generates.
 import { toMicros } from '@killswitch/core'
-import { ChatOpenAI } from '@langchain/openai'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import { KillSwitchCallbackHandler } from './kill-switch-callback-handler.js'
-import { type OpenAIServer, openAIServer } from './testing/openai-server.js'
-import { TEST_MODEL, testAgent } from './testing/test-kit.js'
+import type { OpenAIServer } from './testing/openai-server.js'
+import { chatOpenAI, testAgent } from './testing/test-kit.js'
 
 const servers: OpenAIServer[] = []
 afterEach(async () => {
@@ -19,20 +18,8 @@ afterEach(async () => {
 // TEST_PRICES: $1 per thousand tokens in and out.
 async function call(spendingCap: number, fields: Record<string, unknown>, outputTokens = 400) {
   const agent = await testAgent({ spendingCap })
-  const provider = await openAIServer({
-    inputTokens: 10,
-    outputTokens,
-    inputMicros: 1000,
-    outputMicros: 1000,
-  })
+  const { model, provider } = await chatOpenAI({ outputTokens, fields })
   servers.push(provider)
-  const model = new ChatOpenAI({
-    model: TEST_MODEL,
-    apiKey: 'sk-test',
-    maxRetries: 0,
-    configuration: { baseURL: provider.baseURL },
-    ...fields,
-  })
   const handler = new KillSwitchCallbackHandler({
     killSwitch: agent.ks,
     credential: agent.credential,

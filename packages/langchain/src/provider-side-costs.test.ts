@@ -5,39 +5,27 @@
 // a call option (a previous response) is held at the context window. Through both adapters
 // and the real ChatOpenAI against a local server.
 import { findKillSwitchError, UnknownModelPriceError } from '@killswitch/core'
-import { ChatOpenAI } from '@langchain/openai'
 import { createAgent, createMiddleware } from 'langchain'
 import { afterEach, describe, expect, it } from 'vitest'
 import { KillSwitchCallbackHandler } from './kill-switch-callback-handler.js'
 import { killSwitchMiddleware } from './kill-switch-middleware.js'
-import { type OpenAIServer, openAIServer } from './testing/openai-server.js'
-import { TEST_MODEL, testAgent } from './testing/test-kit.js'
+import type { OpenAIServer } from './testing/openai-server.js'
+import { chatOpenAI, testAgent } from './testing/test-kit.js'
 
 let provider: OpenAIServer | undefined
 afterEach(() => provider?.close())
 
 async function setup(fields: Record<string, unknown> = {}, spendingCap = 100) {
   const agent = await testAgent({ spendingCap })
-  provider = await openAIServer({
-    inputTokens: 10,
-    outputTokens: 20,
-    inputMicros: 1000,
-    outputMicros: 1000,
-  })
-  const model = new ChatOpenAI({
-    model: TEST_MODEL,
-    apiKey: 'sk-test',
-    maxTokens: 100,
-    maxRetries: 0,
-    configuration: { baseURL: provider.baseURL },
-    ...fields,
-  })
+  const made = await chatOpenAI({ outputTokens: 20, fields: { maxTokens: 100, ...fields } })
+  provider = made.provider
+  const model = made.model
   const handler = new KillSwitchCallbackHandler({
     killSwitch: agent.ks,
     credential: agent.credential,
   })
   const middleware = killSwitchMiddleware({ killSwitch: agent.ks, credential: agent.credential })
-  return { agent, model, provider, handler, middleware }
+  return { agent, model, provider: made.provider, handler, middleware }
 }
 
 const failure = (run: Promise<unknown>) =>

@@ -122,36 +122,11 @@ describe('thresholds crossed with no settlement', () => {
     expect(thresholds()).toEqual(['day@0.5 -> https://hooks.example.com/w'])
   })
 
-  it('a lapsed hold charged by a sweep alerts when the agent is read (get or list)', async () => {
-    for (const read of ['get', 'list'] as const) {
-      let clock = Date.parse('2026-03-01T10:00:00Z')
-      const store = memoryStore()
-      const { dispatcher, thresholds } = recorder()
-      const options = { store, runaway: false as const, now: () => clock, holdTtlMs: 1_000 }
-      const ks = createKillSwitch({ ...options, alerts: dispatcher })
-      const agent = await ks.agents.create({ handle: 'payer', spendingCap: 10 })
-      await ks.agents.setAlert('payer', {
-        thresholdPct: 0.8,
-        webhookUrl: 'https://hooks.example.com/80',
-        secret: SECRET,
-      })
-      // The spender holds $9 and dies before settling (its own kill switch, never closed).
-      const spender = createKillSwitch({ ...options, alerts: recorder().dispatcher })
-      await spender
-        .guard(agent.credential)
-        .reserveSpend({ amountUsd: 9, kind: 'payment', description: 'POST /pay' })
-      clock += 2_000 // the lease runs out
-      const seen = read === 'get' ? await ks.agents.get('payer') : (await ks.agents.list())[0]
-      expect(seen).toMatchObject({ spent: 9, unreconciled: 9 })
-      await ks.close()
-      expect(thresholds()).toEqual(['cap@0.8 -> https://hooks.example.com/80'])
-      const audit = await store.readAudit('payer')
-      expect(audit.map((entry) => entry.type)).toContain('lapsed')
-      expect(audit.filter((entry) => entry.type === 'alert')).toHaveLength(1)
-    }
-  })
-
-  it('a lapsed hold charged by the sweep of the next reserve alerts', async () => {
+  /**
+   * An agent alerting at 80% whose $9 hold was taken by a spender that died before settling
+   * (its own kill switch, never closed), and the lease run out.
+   */
+  async function lapsedHold() {
     let clock = Date.parse('2026-03-01T10:00:00Z')
     const store = memoryStore()
     const { dispatcher, thresholds } = recorder()
@@ -167,8 +142,27 @@ describe('thresholds crossed with no settlement', () => {
     await spender
       .guard(agent.credential)
       .reserveSpend({ amountUsd: 9, kind: 'payment', description: 'POST /pay' })
-    clock += 2_000 // the lease runs out; nobody reads the agent
-    const guard = ks.guard(agent.credential)
+    clock += 2_000
+    return { ks, store, credential: agent.credential, thresholds }
+  }
+
+  it('a lapsed hold charged by a sweep alerts when the agent is read (get or list)', async () => {
+    for (const read of ['get', 'list'] as const) {
+      const { ks, store, thresholds } = await lapsedHold()
+      const seen = read === 'get' ? await ks.agents.get('payer') : (await ks.agents.list())[0]
+      expect(seen).toMatchObject({ spent: 9, unreconciled: 9 })
+      await ks.close()
+      expect(thresholds()).toEqual(['cap@0.8 -> https://hooks.example.com/80'])
+      const audit = await store.readAudit('payer')
+      expect(audit.map((entry) => entry.type)).toContain('lapsed')
+      expect(audit.filter((entry) => entry.type === 'alert')).toHaveLength(1)
+    }
+  })
+
+  it('a lapsed hold charged by the sweep of the next reserve alerts', async () => {
+    const { ks, credential, thresholds } = await lapsedHold()
+    // Nobody reads the agent: its next reserve sweeps the lapse.
+    const guard = ks.guard(credential)
     await guard.releaseSpend(
       await guard.reserveSpend({ amountUsd: 0.5, kind: 'payment', description: 'next' }),
       { reason: 'not sent' },

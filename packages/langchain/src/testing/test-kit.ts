@@ -8,7 +8,9 @@ import {
   type RunawayConfig,
 } from '@killswitch/core'
 import { tool } from '@langchain/core/tools'
+import { ChatOpenAI } from '@langchain/openai'
 import { z } from 'zod'
+import { type OpenAIServer, openAIServer } from './openai-server.js'
 
 /** $1 per thousand tokens in and out: large enough that a few calls reach a small cap. */
 export const TEST_MODEL = 'test-model'
@@ -77,4 +79,31 @@ export function searchTool(onCall?: (q: string) => Promise<void>) {
     { name: 'search', description: 'Web search', schema: z.object({ q: z.string() }) },
   )
   return { search, calls }
+}
+
+/**
+ * The real ChatOpenAI against a local server billing as TEST_PRICES do ($1 per thousand
+ * tokens), 10 input tokens and up to `outputTokens` of output per request.
+ *
+ * @example
+ * const { model, provider } = await chatOpenAI({ outputTokens: 400, fields: { n: 4 } })
+ */
+export async function chatOpenAI(options: {
+  outputTokens: number
+  fields?: Record<string, unknown>
+}): Promise<{ model: ChatOpenAI; provider: OpenAIServer }> {
+  const provider = await openAIServer({
+    inputTokens: 10,
+    outputTokens: options.outputTokens,
+    inputMicros: 1000,
+    outputMicros: 1000,
+  })
+  const model = new ChatOpenAI({
+    model: TEST_MODEL,
+    apiKey: 'sk-test',
+    maxRetries: 0,
+    configuration: { baseURL: provider.baseURL },
+    ...options.fields,
+  })
+  return { model, provider }
 }
