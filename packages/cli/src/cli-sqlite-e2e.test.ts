@@ -189,4 +189,29 @@ describe('killswitch over the default sqlite store', () => {
       .map((line) => JSON.parse(line))
     expect(entries.filter((entry) => entry.type === 'alert')).toHaveLength(1)
   })
+
+  it('revoke while another process holds the write lock past its timeout: retried, then confirmed', async () => {
+    expect((await killswitch(['agents', 'create', 'locked-agent', '--cap', '5'])).code).toBe(0)
+    // Another process holds the write lock for 7 s: past the store's 5 s wait, within the
+    // CLI's retry.
+    const locker = collect(
+      spawn(
+        process.execPath,
+        [
+          '-e',
+          `const { DatabaseSync } = require('node:sqlite'); const db = new DatabaseSync(process.env.KS_STORE); db.exec('BEGIN IMMEDIATE'); console.log('locked'); setTimeout(() => db.exec('COMMIT'), 7000)`,
+        ],
+        { env: { PATH: process.env.PATH ?? '', KS_STORE: join(cwd, '.killswitch', 'state.db') } },
+      ),
+    )
+    await waitForLine(locker.stdout, 'locked', locker.done)
+
+    const revoked = await killswitch(['revoke', 'locked-agent', '--reason', 'while locked'])
+
+    expect(revoked.stderr).toContain('retrying the revoke')
+    expect(revoked.code).toBe(0)
+    expect(revoked.stdout).toMatch(/Revoked locked-agent in \d+\.\d ms/)
+    await locker.done
+    expect((await killswitch(['agents', 'get', 'locked-agent'])).stdout).toMatch(/revoked/)
+  }, 30_000)
 })

@@ -4,6 +4,7 @@ import {
   ALERT_FORMATS,
   type AlertFormat,
   InvalidConfigError,
+  type KillSwitch,
   maskWebhookUrl,
   StoreUnavailableError,
 } from '@killswitch/core'
@@ -191,13 +192,20 @@ export function revokeCommand(context: CliContext): Command {
             return
           }
           const started = performance.now()
-          await ks.agents.revoke(handle, { reason: options.reason }).catch((error: unknown) => {
-            if (!(error instanceof StoreUnavailableError)) throw error
-            throw new CliError(
-              `${handle} is NOT confirmed revoked: the store did not take the revocation (${error.message}). Run this command again until it says Revoked.`,
-              EXIT_CODES.storeUnavailable,
-            )
-          })
+          await ks.agents
+            .revoke(handle, { reason: options.reason })
+            .catch(async (error: unknown) => {
+              if (!(error instanceof StoreUnavailableError)) throw error
+              // The kill switch retries it while this process runs: wait for the store to take
+              // it (a lock released, Redis back) before telling the operator either way.
+              context.err(`The store is unavailable; retrying the revoke for up to 10 s...
+`)
+              if (await revokedWithin(ks, handle, REVOKE_RETRY_MS)) return
+              throw new CliError(
+                `${handle} is NOT confirmed revoked: the store did not take the revocation within ${REVOKE_RETRY_MS / 1000} s (${error.message}). The CLI tries once more as it closes; run this command again until it says Revoked or already revoked.`,
+                EXIT_CODES.storeUnavailable,
+              )
+            })
           const tookMs = performance.now() - started
           // Confirm with a fresh read from the store, not the revoke call's own answer.
           const agent = await ks.agents.get(handle)
@@ -223,4 +231,22 @@ export function revokeCommand(context: CliContext): Command {
         },
       )
     })
+}
+
+/** How long `revoke` waits for a store that is out to take the revocation. */
+const REVOKE_RETRY_MS = 10_000
+
+/** Whether the store reports `handle` revoked within `ms` (read every quarter second). */
+async function revokedWithin(
+  ks: Pick<KillSwitch, 'agents'>,
+  handle: string,
+  ms: number,
+): Promise<boolean> {
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 250))
+    const agent = await ks.agents.get(handle).catch(() => undefined)
+    if (agent?.status === 'revoked') return true
+  }
+  return false
 }
