@@ -117,9 +117,8 @@ export const DEFAULT_REVOKE_REASON = 'revoked by operator (no reason given)'
 const MAX_REASON_LENGTH = 500
 
 /**
- * The reason a revocation is stored, audited and alerted with: never a reason to refuse it.
- * People paste what they saw into it (the leaked key itself): anything shaped like a
- * credential or a secret is masked before it is kept anywhere.
+ * The reason a revocation is given, read leniently: never a reason to refuse it (none, not a
+ * string, or an options object whose `reason` throws is the default).
  */
 export function revokeReason(options: unknown): string {
   let given: unknown
@@ -131,8 +130,15 @@ export function revokeReason(options: unknown): string {
     given = undefined
   }
   const reason = typeof given === 'string' ? given.trim() : ''
-  if (reason.length === 0) return DEFAULT_REVOKE_REASON
-  // Masked before the cut (a key across the cut is masked whole), on a bounded text.
+  return reason.length === 0 ? DEFAULT_REVOKE_REASON : reason
+}
+
+/**
+ * A revocation's reason as it is stored, audited and alerted (an operator's, a detector's):
+ * people paste what they saw into it (the leaked key itself), so anything shaped like a
+ * credential or a secret is masked, before the cut (a key across it is masked whole).
+ */
+export function storedRevokeReason(reason: string): string {
   return redactSecrets(reason.slice(0, 2 * MAX_REASON_LENGTH)).slice(0, MAX_REASON_LENGTH)
 }
 

@@ -304,12 +304,11 @@ export function createAlerting(deps: {
       if (agent.limits.length > 0 || agent.budgets.length > 0) checkWindows(agent)
     },
 
-    // A reason is free text (an operator's, a detector's): what leaves the process for a
-    // chat channel never carries a key typed into it.
+    // The stored reason is masked already (`storedRevokeReason`, as every revocation is).
     notifyRevoked(agent) {
       send(agent, {
         type: 'revoked',
-        ...(agent.revokedReason ? { reason: redactSecrets(agent.revokedReason) } : {}),
+        ...(agent.revokedReason ? { reason: agent.revokedReason } : {}),
       })
     },
 

@@ -1,6 +1,6 @@
 // createKillSwitch: the entry point. It wires a store, prices, runaway detection and alerts
 // into an engine, and hands out the agents API and guards.
-import { createAgentsApi } from './agents.js'
+import { createAgentsApi, storedRevokeReason } from './agents.js'
 import { type AlertDispatcher, createAlerting } from './alerting.js'
 import { guardAlertRules, type KillSwitchAgentsApi } from './alerts/alert-rule-guard.js'
 import { type ApprovalLinksOptions, checkApprovalLinksOptions } from './alerts/approval-link.js'
@@ -30,7 +30,6 @@ import { StoreOutbox } from './ledger/store-outbox.js'
 import type { WindowPer } from './ledger/windows.js'
 import { toUsd } from './money.js'
 import { createPriceSource, type ModelPrice, type PriceSource } from './pricing/price-source.js'
-import { redactSecrets } from './redact.js'
 import { createRunawayMonitor } from './runaway/create-runaway-monitor.js'
 import { NO_MONITOR, type RunawayMonitor } from './runaway/types.js'
 import type { AgentRecord, AuditPage, LevelRefusal, Store } from './store.js'
@@ -292,9 +291,8 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
     },
     noticeRevoked: (handle, reason) => abortAgent(handle, reason),
     async revoke(handle, rawReason, by) {
-      // A reason is free text (an operator's, a detector's naming a tool's error): no secret
-      // it quotes is kept, shown or sent.
-      const reason = redactSecrets(rawReason)
+      // Every revocation's reason passes here, once: no secret it quotes is kept, shown or sent.
+      const reason = storedRevokeReason(rawReason)
       const at = now()
       // Abort this process's guards first: a revocation never waits on the store to stop
       // what runs here (the store write below makes it reach every other process and

@@ -7,7 +7,7 @@
 //   returned this once in `webhookSecrets`;
 // - views never show a webhook URL's userinfo, query values or token-like path segments;
 // - a revocation reason that holds something shaped like a credential or another secret (a
-//   provider key pasted into it) is stored redacted (`revokeReason`).
+//   provider key pasted into it) is stored redacted (`storedRevokeReason`).
 
 import { randomBytes } from 'node:crypto'
 import type { AgentSnapshot } from '../agent-snapshot.js'
@@ -127,8 +127,8 @@ export function guardAlertRules(
       return shown(await agents.setAlert(handle, withSecret ?? parsed), generated)
     },
     async revoke(handle, options) {
-      // Read once, here, whatever `options` is: a revocation never fails on its comment.
-      // `revokeReason` masks credentials and other secrets in it.
+      // Read once, here, whatever `options` is: a revocation never fails on its comment (its
+      // secrets are masked where every revocation passes, the engine's revoke).
       const reason = revokeReason(options)
       return masked(await agents.revoke(handle, { reason }))
     },
