@@ -414,5 +414,70 @@ describe('killSwitchFetch: options', () => {
     expect(field({ credential: '' })).toBe('credential')
     expect(field({ guard: agent.ks.guard(agent.credential) })).toBe('guard')
     expect(field({ client: new x402Client(), maxPaymentUsd: 0 })).toBe('accepted')
+    // Shapes that used to pass creation and then fail every payment, or throw a TypeError.
+    expect(field({ maxPaymentUsd: 1e300 })).toBe('maxPaymentUsd')
+    expect(field({ maxPaymentUsd: [0.5] })).toBe('maxPaymentUsd')
+    expect(field({ allowedPayees: Array(1_001).fill(PAYEE) })).toBe('allowedPayees')
+    expect(field({ allowedPayees: ['x'.repeat(257)] })).toBe('allowedPayees')
+    expect(field({ allowedPayees: [PAYEE, undefined] })).toBe('allowedPayees')
+    expect(field({ assets: 'x' })).toBe('assets')
+    expect(field({ assets: null })).toBe('assets')
+    expect(field({ fetch: 'x' })).toBe('fetch')
+  })
+
+  it('says in the message what was given, bounded', async () => {
+    const agent = await startAgent()
+    const base = { killSwitch: agent.ks, credential: agent.credential, client: agent.client }
+    const message = (options: object) => {
+      try {
+        killSwitchFetch({ ...base, ...options } as never)
+      } catch (error) {
+        return (error as Error).message
+      }
+      return 'accepted'
+    }
+    expect(message({ maxPaymentUsd: [0.5] })).toContain('(got [0.5])')
+    expect(message({ maxPaymentUsd: '0.5' })).toContain('(got "0.5")')
+    expect(message({ fetch: 'x' })).toBe('fetch must be a fetch function (got "x").')
+    const long = message({ allowedPayees: [PAYEE, 'x'.repeat(5_000)] })
+    expect(long).toContain('allowedPayees[1]')
+    expect(long.length).toBeLessThan(300)
+  })
+
+  it('accepts exactly the spend rules the core accepts for an agent', async () => {
+    const agent = await startAgent()
+    const base = { killSwitch: agent.ks, credential: agent.credential, client: agent.client }
+    const cases: Array<{ allowedPayees?: unknown; maxPaymentUsd?: unknown }> = [
+      { maxPaymentUsd: 0 },
+      { maxPaymentUsd: 1e9 },
+      { maxPaymentUsd: 1e9 + 1 },
+      { maxPaymentUsd: 1e300 },
+      { allowedPayees: [] },
+      { allowedPayees: Array(1_000).fill(PAYEE) },
+      { allowedPayees: Array(1_001).fill(PAYEE) },
+      { allowedPayees: ['x'.repeat(256)] },
+      { allowedPayees: ['x'.repeat(257)] },
+    ]
+    for (const [index, { allowedPayees, maxPaymentUsd }] of cases.entries()) {
+      const fetchAccepts = (() => {
+        try {
+          killSwitchFetch({ ...base, allowedPayees, maxPaymentUsd } as never)
+          return true
+        } catch {
+          return false
+        }
+      })()
+      const spendRules = {
+        ...(allowedPayees === undefined ? {} : { allowedPayees }),
+        ...(maxPaymentUsd === undefined ? {} : { maxSpendUsd: maxPaymentUsd }),
+      }
+      const coreAccepts = await agent.ks.agents
+        .create({ handle: `rules-${index}`, spendingCap: 1, spendRules } as never)
+        .then(
+          () => true,
+          () => false,
+        )
+      expect({ index, fetchAccepts }).toEqual({ index, fetchAccepts: coreAccepts })
+    }
   })
 })

@@ -1,8 +1,14 @@
 // The entry point: a fetch whose x402 payments go on the kill switch ledger. A hook holds
 // each payment before it is signed; the transport under x402 sees it leave and its answer
 // (x402 has no hook for a dropped connection).
-import { type AdapterOptions, adapterSetup, InvalidConfigError } from '@killswitch/core'
+import {
+  type AdapterOptions,
+  adapterSetup,
+  InvalidConfigError,
+  MAX_CAP_USD,
+} from '@killswitch/core'
 import type { x402Client } from '@x402/core/client'
+import { shownValue } from './bounded-text.js'
 import type { PaymentAsset } from './payment-amount.js'
 import { guardClient, PaymentCall } from './payment-call.js'
 import type { SettlementVerifier } from './payment-charge.js'
@@ -51,25 +57,57 @@ export function killSwitchFetch(options: KillSwitchFetchOptions): typeof fetch {
   }
 }
 
+// The core's bounds on spend rules (its spendRulesSchema, which it does not export): checked
+// here too, so that rules the core would refuse at every payment are refused at creation.
+const PAYEES_MAX = 1_000
+const PAYEE_CHARS_MAX = 256
+const ASSET = "{ network: 'eip155:8453', asset: '0x...', decimals: 6 } (decimals 0-36)"
+
+/** Each option's shape, or InvalidConfigError naming it, the fix and the value given. */
 function validate(options: KillSwitchFetchOptions): void {
-  const { client, maxPaymentUsd: max, verifySettlement: verify, assets = [] } = options
-  const need = (ok: unknown, field: string, what: string) => {
-    if (!ok) throw new InvalidConfigError(field, `${field} must be ${what}.`)
+  const { client, maxPaymentUsd: max, verifySettlement: verify, fetch: send } = options
+  const payees: unknown = options.allowedPayees
+  const assets: unknown = options.assets
+  const need = (ok: boolean, field: string, what: string, given: unknown, name = field) => {
+    if (ok) return
+    throw new InvalidConfigError(field, `${name} must be ${what} (got ${shownValue(given)}).`)
   }
   // Duck-typed: `instanceof` fails across two installed copies of @x402/core.
   const x402 = typeof client?.onBeforePaymentCreation === 'function'
-  need(x402, 'client', "an x402Client from '@x402/fetch' with the agent's schemes registered")
-  const dollars = max === undefined || (max >= 0 && Number.isFinite(max))
-  need(dollars, 'maxPaymentUsd', `a finite number of dollars >= 0 (got ${max})`)
-  const payees: unknown = options.allowedPayees
-  const listed = Array.isArray(payees) && payees.every((p) => p && typeof p === 'string')
-  need(payees === undefined || listed, 'allowedPayees', 'an array of payee addresses')
+  need(
+    x402,
+    'client',
+    "an x402Client from '@x402/fetch' with the agent's schemes registered",
+    client,
+  )
+  const dollars = typeof max === 'number' && max >= 0 && max <= MAX_CAP_USD
+  const usd = `a number of dollars from 0 to ${MAX_CAP_USD}`
+  need(max === undefined || dollars, 'maxPaymentUsd', usd, max)
+  const list = Array.isArray(payees) && payees.length <= PAYEES_MAX
+  const listed = `an array of at most ${PAYEES_MAX} payee addresses`
+  need(payees === undefined || list, 'allowedPayees', listed, payees)
+  const payee = list ? payees.findIndex((entry) => !isPayee(entry)) : -1
+  const address = `a payee address (a string of 1 to ${PAYEE_CHARS_MAX} characters)`
+  need(payee < 0, 'allowedPayees', address, list && payees[payee], `allowedPayees[${payee}]`)
   const verifies = verify === undefined || typeof verify === 'function'
-  need(verifies, 'verifySettlement', 'a function (claim) => the atomic amount proven on chain')
-  const bad = assets.findIndex((entry: Partial<PaymentAsset> | null) => {
-    const { network, asset, decimals = -1 } = entry ?? {}
-    const named = typeof network === 'string' && typeof asset === 'string'
-    return !(named && Number.isInteger(decimals) && decimals >= 0 && decimals <= 36)
-  })
-  need(bad < 0, `assets[${bad}]`, "{ network: 'eip155:8453', asset: '0x...', decimals: 6 } (0-36)")
+  need(
+    verifies,
+    'verifySettlement',
+    'a function (claim) => the atomic amount proven on chain',
+    verify,
+  )
+  need(send === undefined || typeof send === 'function', 'fetch', 'a fetch function', send)
+  need(assets === undefined || Array.isArray(assets), 'assets', `an array of ${ASSET}`, assets)
+  const asset = Array.isArray(assets) ? assets.findIndex((entry) => !isAsset(entry)) : -1
+  need(asset < 0, `assets[${asset}]`, ASSET, Array.isArray(assets) && assets[asset])
+}
+
+function isPayee(entry: unknown): boolean {
+  return typeof entry === 'string' && entry.length >= 1 && entry.length <= PAYEE_CHARS_MAX
+}
+
+function isAsset(entry: unknown): boolean {
+  const { network, asset, decimals } = (entry ?? {}) as Partial<PaymentAsset>
+  const named = typeof network === 'string' && typeof asset === 'string'
+  return named && Number.isInteger(decimals) && Number(decimals) >= 0 && Number(decimals) <= 36
 }

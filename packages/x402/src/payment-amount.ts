@@ -1,10 +1,11 @@
 // What an x402 payment costs. x402 prices in atomic units of a token (USDC has 6 decimals:
 // "10000" is $0.01); the ledger counts micro-dollars, rounded up: never less than is paid.
 import { samePayee, toUsd } from '@killswitch/core'
-import { decodePaymentSignatureHeader } from '@x402/core/http'
 import type { PaymentRequirements } from '@x402/core/types'
 import { findDefaultAsset } from '@x402/evm'
+import { boundedText, shownValue } from './bounded-text.js'
 import { PaymentRefusedError } from './payment-errors.js'
+import { payloadField } from './signed-payload.js'
 
 /**
  * A USD-pegged token to pay with beyond x402's defaults: its CAIP-2 `network` (`eip155:8453`),
@@ -68,9 +69,15 @@ export function unpricedPayment(
   assets: readonly PaymentAsset[],
   x402Version: number,
 ): PaymentRefusedError {
-  const { payTo: payee, asset, network, scheme } = requirements
+  const { scheme } = requirements
+  // The payee's own strings, bounded for the message (and the audit log's denied entry).
+  const [payee, asset, network] = [
+    requirements.payTo,
+    requirements.asset,
+    requirements.network,
+  ].map((value) => boundedText(value) ?? shownValue(value))
   if (!PRICED_SCHEMES.has(scheme)) {
-    const why = `Payment to ${payee} refused: its scheme "${String(scheme)}" may sign more than the price it names, so it cannot be held against the cap. The kill switch pays the "exact" and "upto" schemes; ask the payee for one of them.`
+    const why = `Payment to ${payee} refused: its scheme ${shownValue(scheme)} may sign more than the price it names, so it cannot be held against the cap. The kill switch pays the "exact" and "upto" schemes; ask the payee for one of them.`
     return new PaymentRefusedError('unknown_scheme', why, payee)
   }
   if (assetDecimals(requirements, assets) === undefined) {
@@ -78,7 +85,7 @@ export function unpricedPayment(
     return new PaymentRefusedError('unknown_asset', why, payee)
   }
   const field = x402Version === 1 ? 'maxAmountRequired' : 'amount'
-  const why = `Payment to ${payee} refused: its requirements' ${field} (${JSON.stringify(signedField(requirements, x402Version))}) is not an amount in atomic units (a string of digits), so it cannot be priced against the cap.`
+  const why = `Payment to ${payee} refused: its requirements' ${field} (${shownValue(signedField(requirements, x402Version))}) is not an amount in atomic units (a string of digits), so it cannot be priced against the cap.`
   return new PaymentRefusedError('bad_amount', why, payee)
 }
 
@@ -88,19 +95,8 @@ export function unpricedPayment(
  * for a payload without one (another chain's), or unreadable.
  */
 export function signedAtomic(header: string): bigint | undefined {
-  let payload: Record<string, unknown> | undefined
-  try {
-    payload = decodePaymentSignatureHeader(header).payload
-  } catch {
-    return undefined
-  }
-  const field = (value: unknown, key: string) =>
-    typeof value === 'object' && value !== null
-      ? (value as Record<string, unknown>)[key]
-      : undefined
-  const value = field(field(payload, 'authorization'), 'value')
-  const permitted = field(field(field(payload, 'permit2Authorization'), 'permitted'), 'amount')
-  return parseAtomic(value ?? permitted)
+  const value = payloadField(header, 'authorization', 'value')
+  return parseAtomic(value ?? payloadField(header, 'permit2Authorization', 'permitted', 'amount'))
 }
 
 /** Atomic units in micro-dollars, rounded up; past 2^53 infinite, which every cap refuses. */

@@ -6,7 +6,9 @@ import { findKillSwitchError, revocationError, toUsd } from '@killswitch/core'
 import type { PaymentCreationContext, x402Client } from '@x402/core/client'
 import type { PaymentRequirements } from '@x402/core/types'
 import { wrapFetchWithPayment } from '@x402/fetch'
+import { boundedText, shownValue } from './bounded-text.js'
 import type { KillSwitchFetchOptions } from './kill-switch-fetch.js'
+import { badClaim, unholdable } from './payee-claims.js'
 import {
   atomicToMicros,
   type PaymentAmount,
@@ -16,6 +18,9 @@ import {
 } from './payment-amount.js'
 import * as charge from './payment-charge.js'
 import { PaymentOutcomeUnknownError, PaymentRefusedError } from './payment-errors.js'
+import { preferPayable } from './payment-preference.js'
+import { paymentResource } from './payment-resource.js'
+import { signedValidUntil } from './payment-validity.js'
 
 interface Payment {
   ticket: SpendTicket
@@ -33,10 +38,20 @@ const OVER_HELD = (signed: bigint, held: bigint) =>
 const calls = new AsyncLocalStorage<PaymentCall>()
 const guarded = new WeakSet<x402Client>()
 
-/** Puts the veto on a client, once, in its last step before signing; outside a call it refuses. */
+/**
+ * Puts the veto on a client, once, in its last step before signing (outside a call it
+ * refuses), and a policy that prefers the options the veto would pay.
+ */
 export function guardClient(client: x402Client): void {
   if (guarded.has(client)) return
   guarded.add(client)
+  // Duck-typed, as the client is: one without policies still has the veto.
+  if (typeof client.registerPolicy === 'function') {
+    client.registerPolicy((version, accepts) => {
+      const call = calls.getStore()
+      return call ? preferPayable(accepts, version, call.settings) : accepts
+    })
+  }
   client.onBeforePaymentCreation(async (context) => {
     const call = calls.getStore()
     if (!call) return { abort: true, reason: 'the client is guarded: pay through killSwitchFetch' }
@@ -49,6 +64,9 @@ export function guardClient(client: x402Client): void {
 export class PaymentCall {
   readonly #payments: Payment[] = []
   refusal: Error | undefined
+  /** The URL the agent requested, and the one whose 402 is being paid (after redirects). */
+  #requested = ''
+  #answered: string | undefined
 
   constructor(
     readonly settings: KillSwitchFetchOptions & { guard: AgentGuard; scope: BudgetScope },
@@ -61,6 +79,7 @@ export class PaymentCall {
     // Revocation aborts the request in flight too (sent, it is still charged).
     const signal = AbortSignal.any([request.signal, guard.signal])
     const paying = wrapFetchWithPayment(this.transport, client)
+    this.#requested = request.url
     let failure: unknown
     try {
       return await calls.run(this, () => paying(request, { signal }))
@@ -84,29 +103,54 @@ export class PaymentCall {
   async authorise(context: PaymentCreationContext): Promise<undefined> {
     const { guard, scope, assets = [], allowedPayees, maxPaymentUsd } = this.settings
     const requirements = context.selectedRequirements
-    const { payTo: payee, asset, network, scheme, maxTimeoutSeconds } = requirements
+    const { payTo, asset, network, scheme, maxTimeoutSeconds } = requirements
     const version = context.paymentRequired.x402Version
+    const where = paymentResource(this.#requested, this.#answered, context)
+    // The payee's strings, bounded for the log; a payee that passes `badClaim` is unchanged.
+    const payee = boundedText(payTo) ?? shownValue(payTo)
+    const [assetText, networkText, schemeText] = [asset, network, scheme].map(
+      (value) => boundedText(value) ?? shownValue(value),
+    )
+    const details = { payee, asset: assetText, network: networkText, scheme: schemeText, ...where }
+    const via = where.redirectedTo ? ` (redirected to ${where.redirectedTo})` : ''
+    const spend = { kind: 'payment', description: `${this.method} ${where.resource}${via}`, payee }
+    // Before pricing: pricing reads the asset, and the hold the payee and the validity.
+    const bad = badClaim(requirements)
+    if (bad) throw await this.#refused({ ...spend, details, amountUsd: 0 }, bad)
     const amount = paymentAmount(requirements, assets, version)
-    const resource = resourceOf(context)
-    const details = { payee, asset, network, resource, scheme }
-    const spend = { kind: 'payment', description: `${this.method} ${resource}`, payee, details }
     if (!amount) {
-      // Revocation first: it is the answer that matters at 2 AM, whatever else is wrong.
-      await guard.check()
       const refusal = unpricedPayment(requirements, assets, version)
-      await guard.refuseSpend({ ...spend, amountUsd: 0 }, refusal)
-      throw refusal
+      throw await this.#refused({ ...spend, details, amountUsd: 0 }, refusal)
+    }
+    const atomic = String(amount.atomic)
+    const tooMuch = unholdable(amount, requirements)
+    if (tooMuch) {
+      // As many digits as the payee likes: bounded (a held amount has at most 46).
+      const shown = { ...details, amountAtomic: boundedText(atomic, 60), amountUsd: amount.usd }
+      throw await this.#refused({ ...spend, details: shown, amountUsd: amount.usd }, tooMuch)
+    }
+    const priced = {
+      ...spend,
+      details: { ...details, amountAtomic: atomic, amountUsd: amount.usd },
     }
     // The core checks the spend rules, the agent's and this fetch's, then holds the amount.
     const ticket = await guard.reserveSpend({
-      ...{ ...scope, ...spend, amountUsd: amount.usd },
-      details: { ...details, amountAtomic: String(amount.atomic), amountUsd: amount.usd },
+      ...{ ...scope, ...priced, amountUsd: amount.usd },
       rules: { allowedPayees, maxSpendUsd: maxPaymentUsd },
       rulesNamed: { owner: 'killSwitchFetch', maxSpendUsd: 'maxPaymentUsd' },
       // A backstop only (every hold is ended with its call), a minute past the validity.
-      ttlMs: maxTimeoutSeconds > 0 ? maxTimeoutSeconds * 1000 + 60_000 : undefined,
+      ttlMs: maxTimeoutSeconds * 1000 + 60_000,
     })
-    this.#payments.push({ ticket, requirements, amount, resource })
+    this.#payments.push({ ticket, requirements, amount, resource: where.resource })
+  }
+
+  /** Audits `refusal` of `spend` as denied, and returns it to throw. */
+  async #refused(spend: Parameters<AgentGuard['refuseSpend']>[0], refusal: PaymentRefusedError) {
+    const { guard } = this.settings
+    // Revocation first: it is the answer that matters at 2 AM, whatever else is wrong.
+    await guard.check()
+    await guard.refuseSpend(spend, refusal)
+    return refusal
   }
 
   /** Under x402: charges a paid request by its answer; never sends a payment it did not hold. */
@@ -114,7 +158,12 @@ export class PaymentCall {
     const request = new Request(input, init)
     const send = this.settings.fetch ?? fetch
     const header = request.headers.get('PAYMENT-SIGNATURE') ?? request.headers.get('X-PAYMENT')
-    if (header === null) return send(request)
+    if (header === null) {
+      const response = await send(request)
+      // Where a redirect led: the payee whose 402 x402 is about to pay.
+      if (response.status === 402) this.#answered = response.url || undefined
+      return response
+    }
     const payment = this.#payments.at(-1)
     if (!payment || payment.sent) throw new PaymentRefusedError('unaccounted_payment', UNHELD)
     // What is signed is what the payee can collect: never more than was held.
@@ -125,17 +174,16 @@ export class PaymentCall {
     }
     // Aborted before it left (revoked, or the caller gave up): its hold is released.
     request.signal.throwIfAborted()
-    // x402 signs for maxTimeoutSeconds: past that no answer can lower the charge, so a
-    // payee that never answers cannot hold the call open.
-    const validityMs = Math.max(payment.requirements.maxTimeoutSeconds * 1000, 0) || 0
-    const expiry = validityMs ? [AbortSignal.timeout(validityMs)] : []
+    // Past the validity signed into it no answer can lower the charge, so a payee that never
+    // answers cannot hold the call open; a validity that cannot be read is not sent.
     const { requirements, amount, resource } = payment
-    const validUntil = Date.now() + validityMs
+    const now = Date.now()
+    const validUntil = signedValidUntil(header, requirements, now)
     const sent = { ...requirements, atomic: amount.atomic, header, validUntil }
     payment.sent = sent
     let outcome: charge.PaymentOutcome = { reason: 'no_response' }
     try {
-      const signal = AbortSignal.any([request.signal, ...expiry])
+      const signal = AbortSignal.any([request.signal, AbortSignal.timeout(validUntil - now)])
       const response = await send(new Request(request, { signal }))
       outcome = charge.paymentOutcome(response.status, (name) => response.headers.get(name))
       return response
@@ -160,13 +208,4 @@ export class PaymentCall {
       details: { ...cost.details, validUntil },
     })
   }
-}
-
-/** The paid resource's URL without its query string (queries carry the agent's data). */
-function resourceOf({ paymentRequired, selectedRequirements }: PaymentCreationContext): string {
-  // v2 names the resource in the 402 response; v1 in each requirement.
-  const v1 = (selectedRequirements as { resource?: unknown }).resource
-  const url = paymentRequired.resource?.url ?? (typeof v1 === 'string' ? v1 : '')
-  const parsed = URL.canParse(url) ? new URL(url) : undefined
-  return parsed ? `${parsed.origin}${parsed.pathname}` : (url.split(/[?#]/)[0] ?? '')
 }

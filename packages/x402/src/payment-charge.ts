@@ -2,6 +2,7 @@
 // so in full unless a proven settlement shows less. Its headers are audited, never believed.
 import * as http from '@x402/core/http'
 import type { PaymentPayload, PaymentRequirements } from '@x402/core/types'
+import { boundedText } from './bounded-text.js'
 import { parseAtomic } from './payment-amount.js'
 
 type Unproven = 'settle_failed' | 'payment_required' | 'server_error' | 'no_settlement'
@@ -35,9 +36,9 @@ export function paymentOutcome(status: number, header: (name: string) => string 
     const errorReason = attempt(() => http.decodePaymentRequiredHeader(required))?.error
     outcome = { reason: 'payment_required', status, errorReason }
   }
-  // The payee's strings, bounded for the audit log.
+  // The payee's strings, bounded and printable for the audit log.
   const strings = ['transaction', 'network', 'errorReason', 'claimedAmount'] as const
-  for (const key of strings) outcome[key] = text(outcome[key])
+  for (const key of strings) outcome[key] = boundedText(outcome[key])
   return outcome
 }
 
@@ -49,8 +50,6 @@ function attempt<T>(read: () => T): T | undefined {
     return undefined
   }
 }
-
-const text = (value: unknown) => (typeof value === 'string' ? value.slice(0, 200) : undefined)
 
 type Requirement = Pick<PaymentRequirements, 'scheme' | 'network' | 'asset' | 'payTo'>
 
@@ -92,7 +91,7 @@ export async function verifyClaim(
     if (atomic === undefined || (typeof atomic === 'bigint' && atomic >= 0n)) return { atomic }
     return { error: 'verifySettlement returned no bigint amount >= 0' }
   } catch (error) {
-    return { error: text(error instanceof Error ? error.message : String(error)) }
+    return { error: boundedText(error instanceof Error ? error.message : String(error)) }
   }
 }
 

@@ -62,6 +62,13 @@ describe('paymentOutcome', () => {
     })
   })
 
+  it("bounds the payee's strings and escapes what could forge an audit line", () => {
+    const header = settlement(true, { transaction: `0x1\n[killswitch] ok${'x'.repeat(5_000)}` })
+    const { transaction } = paymentOutcome(200, headers({ 'PAYMENT-RESPONSE': header }))
+    expect(transaction?.startsWith('0x1\\u000a[killswitch] ok')).toBe(true)
+    expect(transaction).toHaveLength(200)
+  })
+
   it('unproven: served without a settlement, or an unreadable one', () => {
     expect(paymentOutcome(200, headers({}))).toMatchObject({
       reason: 'no_settlement',

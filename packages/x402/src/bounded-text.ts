@@ -1,0 +1,47 @@
+// Strings others wrote, made fit for the audit log and an error message. A payee writes what
+// it likes in its 402 and its settlement header: the log must neither grow with it (one
+// payment, kilobytes of junk) nor show a line it forged (a newline, then "[killswitch] ...").
+
+/** The most characters one payee-supplied string takes in the audit log. */
+export const TEXT_MAX = 200
+
+// C0 and C1 controls, line and paragraph separators, and the bidirectional overrides that
+// reorder what a reader sees.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: escaping them is the point
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+
+/**
+ * `value` when a string: its unprintable characters escaped (`\n` as `\u000a`), cut to `max`
+ * characters (the last one `…` when cut); anything else undefined.
+ *
+ * @example
+ * boundedText('ok\n[killswitch] revoked') // 'ok\\u000a[killswitch] revoked'
+ */
+export function boundedText(value: unknown, max = TEXT_MAX): string | undefined {
+  if (typeof value !== 'string') return undefined
+  // Cut before escaping too: a megabyte string is not escaped whole to keep 200 characters.
+  const escaped = value
+    .slice(0, max + 1)
+    .replace(UNPRINTABLE, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  return escaped.length > max ? `${escaped.slice(0, max - 1)}…` : escaped
+}
+
+/**
+ * Any value as a message shows what was given: JSON (`"0.5"` is a string, `[0.5]` a list),
+ * numbers as JavaScript writes them (`NaN`), bounded and printable.
+ *
+ * @example
+ * shownValue([0.5]) // '[0.5]'
+ */
+export function shownValue(value: unknown, max = 80): string {
+  if (typeof value === 'function') return 'a function'
+  if (typeof value === 'bigint') return `${value}n`
+  if (typeof value === 'number' || value === undefined) return String(value)
+  let json: string | undefined
+  try {
+    json = JSON.stringify(value)
+  } catch {
+    // Circular, or holding a bigint.
+  }
+  return boundedText(json ?? Object.prototype.toString.call(value), max) ?? ''
+}

@@ -1,0 +1,46 @@
+// What a payment paid for, in the audit log: the URL the agent requested (and the one a
+// redirect led to), never what the payee says. A payee names any resource it likes in its 402
+// (a trusted API's, say): that claim is kept apart, bounded. Origin and path only: a query
+// string carries the agent's data (and sometimes its secrets).
+import type { PaymentCreationContext } from '@x402/core/client'
+import { boundedText } from './bounded-text.js'
+
+/** Where a payment's audit entries say it went. */
+export interface PaymentResource {
+  /** The URL the agent requested. */
+  resource: string
+  /** The URL whose 402 was paid, when a redirect led away from `resource`. */
+  redirectedTo?: string
+  /** The resource the payee's 402 names (v1: its requirements), when it names one. */
+  claimedResource?: string
+}
+
+/**
+ * The resource of a payment for `requested`, whose 402 came from `answered` (the response's
+ * URL: after any redirect), with what the payee claims beside it.
+ */
+export function paymentResource(
+  requested: string,
+  answered: string | undefined,
+  { paymentRequired, selectedRequirements }: PaymentCreationContext,
+): PaymentResource {
+  const resource = withoutQuery(requested)
+  const final = answered && withoutQuery(answered)
+  // v2 names the resource in the 402 response; v1 in each requirement.
+  const v1 = (selectedRequirements as { resource?: unknown }).resource
+  const claimed = (paymentRequired.resource as { url?: unknown } | undefined)?.url ?? v1
+  return {
+    resource,
+    ...(final && final !== resource ? { redirectedTo: final } : {}),
+    ...(typeof claimed === 'string' && claimed ? { claimedResource: withoutQuery(claimed) } : {}),
+  }
+}
+
+/** A URL's origin and path, bounded; a string that is no URL up to its first `?` or `#`. */
+function withoutQuery(url: string): string {
+  const parsed = URL.canParse(url) ? new URL(url) : undefined
+  // Without its user and password too; a scheme without an origin (`urn:`) keeps its name.
+  const origin = parsed?.origin === 'null' ? parsed.protocol : parsed?.origin
+  const kept = parsed ? `${origin}${parsed.pathname}` : (url.split(/[?#]/)[0] ?? '')
+  return boundedText(kept) ?? ''
+}
