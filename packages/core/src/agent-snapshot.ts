@@ -5,9 +5,10 @@ import { toUsd } from './money.js'
 import type { RunawayConfig } from './runaway/config.js'
 import type { SpendRules } from './spend-rules.js'
 import type { AgentRecord } from './store.js'
+import { type Binding, bindingOf, type TightestLevel } from './tightest-level.js'
 
 /** An agent as `agents.get` and `agents.list` show it. Amounts in dollars. */
-export interface AgentSnapshot {
+export interface AgentSnapshot extends Binding {
   handle: string
   status: 'active' | 'revoked'
   currency: 'usd'
@@ -22,7 +23,12 @@ export interface AgentSnapshot {
   unreconciled: number
   /** Held by calls in flight (reserved, not yet settled). */
   held: number
-  /** What a new call can still reserve: cap - spent - held, never below 0. */
+  /**
+   * What a new call can still reserve now: the tightest of its cap (with the grants approved
+   * past it), its own windows and its shared budgets' windows, as `verify` answers; never
+   * below 0, and 0 for a revoked agent. `limitedBy` (with `budgetId`, `per`, `resetsAt`)
+   * names the level that leaves it.
+   */
   available: number
   createdAt: string
   updatedAt: string
@@ -48,8 +54,16 @@ export interface AgentSnapshot {
   grants: Array<{ approvalId: string; amount: number; expiresAt: string }>
 }
 
-/** Converts a store record to its public view; `limits` are its windows' live figures. */
-export function toSnapshot(record: AgentRecord, limits: LimitUsage[] = []): AgentSnapshot {
+/**
+ * Converts a store record to its public view; `limits` are its windows' live figures and
+ * `tightest` its tightest level now (tightest-level.ts).
+ */
+export function toSnapshot(
+  record: AgentRecord,
+  limits: LimitUsage[],
+  tightest: TightestLevel,
+): AgentSnapshot {
+  const left = record.status === 'active' ? Math.max(0, tightest.leftMicros) : 0
   return {
     handle: record.handle,
     status: record.status,
@@ -58,7 +72,8 @@ export function toSnapshot(record: AgentRecord, limits: LimitUsage[] = []): Agen
     spent: toUsd(record.spentMicros),
     unreconciled: toUsd(record.unreconciledMicros),
     held: toUsd(record.heldMicros),
-    available: toUsd(Math.max(0, record.capMicros - record.spentMicros - record.heldMicros)),
+    available: toUsd(left),
+    ...bindingOf(tightest.level),
     createdAt: new Date(record.createdAt).toISOString(),
     updatedAt: new Date(record.updatedAt).toISOString(),
     ...(record.revokedAt === undefined

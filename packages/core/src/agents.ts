@@ -22,6 +22,7 @@ import { redactSecrets } from './redact.js'
 import type { RunawayConfig } from './runaway/config.js'
 import type { SpendRules } from './spend-rules.js'
 import type { AgentRecord } from './store.js'
+import { type TightestLevel, tightestLevel } from './tightest-level.js'
 
 /** A newly provisioned agent: its snapshot plus its credential, shown this once. */
 export interface ProvisionedAgent extends AgentSnapshot {
@@ -160,7 +161,13 @@ export function createAgentsApi(engine: Engine): AgentsApi {
         engine.now(),
       ),
     )
-    return records.map((record, i) => toSnapshot(record, usage[i]))
+    const now = engine.now()
+    const tightest = await call(() =>
+      Promise.all(records.map((record) => tightestLevel(store, record, now))),
+    )
+    return records.map((record, i) =>
+      toSnapshot(record, usage[i] ?? [], tightest[i] as TightestLevel),
+    )
   }
   const viewOne = async (record: AgentRecord) => (await view([record]))[0] as AgentSnapshot
 
@@ -176,7 +183,7 @@ export function createAgentsApi(engine: Engine): AgentsApi {
   }
 
   const load = async (handle: string) => {
-    const checked = parseInput(handleSchema, handle, 'agents')
+    const checked = parseInput(handleSchema, handle, 'agents', 'handle')
     const agent = await call(() => store.getAgent(checked, engine.now()))
     if (!agent) throw new AgentNotFoundError(checked)
     return agent
@@ -368,7 +375,7 @@ export function createAgentsApi(engine: Engine): AgentsApi {
       // The reason is a comment for the audit log: none, an empty one, one of the wrong type
       // or too long never stops a revocation (it is replaced or cut, never refused).
       const reason = revokeReason(options)
-      const checked = parseInput(handleSchema, handle, 'agents.revoke')
+      const checked = parseInput(handleSchema, handle, 'agents.revoke', 'handle')
       return viewOne(await engine.revoke(checked, reason, 'operator'))
     },
 

@@ -32,9 +32,9 @@ import { toUsd } from './money.js'
 import { createPriceSource, type ModelPrice, type PriceSource } from './pricing/price-source.js'
 import { createRunawayMonitor } from './runaway/create-runaway-monitor.js'
 import { NO_MONITOR, type RunawayMonitor } from './runaway/types.js'
-import type { AgentRecord, AuditPage, LevelRefusal, Store } from './store.js'
+import type { AgentRecord, AuditPage, Store } from './store.js'
 import { memoryStore } from './stores/memory-store.js'
-import { tightestLevel } from './tightest-level.js'
+import { bindingOf, tightestLevel } from './tightest-level.js'
 import { parseToolPrices, type ToolPrices } from './tool-prices.js'
 
 /** Options of createKillSwitch. Every one is optional. */
@@ -362,8 +362,7 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
         active: true,
         handle: agent.handle,
         available: toUsd(Math.max(0, tightest.leftMicros)),
-        limitedBy: tightest.level.level,
-        ...bindingWindow(tightest.level),
+        ...bindingOf(tightest.level),
         ...(approvalsOn(agent) ? { approvals: true } : {}),
         spendingCap: toUsd(agent.capMicros),
         spent: toUsd(agent.spentMicros),
@@ -396,14 +395,5 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
         throw error
       }
     },
-  }
-}
-
-/** Where the binding level is, for `verify`: its budget, its window and when it resets. */
-function bindingWindow({ budgetId, per, resetsAt }: LevelRefusal): Partial<VerifyResult> {
-  return {
-    ...(budgetId === undefined ? {} : { budgetId }),
-    ...(per === undefined ? {} : { per }),
-    ...(resetsAt === undefined ? {} : { resetsAt: new Date(resetsAt).toISOString() }),
   }
 }

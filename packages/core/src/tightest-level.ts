@@ -8,6 +8,7 @@ import { asksPerson } from './approval-gate.js'
 import type { Awaitable } from './awaitable.js'
 import { effectiveCap } from './ledger/approvals.js'
 import { collectLevels, MAX_RUN_DEPTH } from './ledger/levels.js'
+import type { WindowPer } from './ledger/windows.js'
 import type { AgentRecord, BudgetRecord, LevelRefusal, Store } from './store.js'
 
 /** The level that leaves the least, and how much it leaves (below 0 when overdrawn). */
@@ -127,4 +128,31 @@ export function outOfBudget(
   approvals: boolean,
 ): boolean {
   return left <= 0 && !asksPerson(approvals, level)
+}
+
+/** The level that binds, as `verify` and agent snapshots name it. */
+export interface Binding {
+  /** Which level leaves the least: the agent's own (its cap or a window) or a shared budget's. */
+  limitedBy: 'agent' | 'budget'
+  /** The shared budget that binds, when `limitedBy` is `'budget'`. */
+  budgetId?: string
+  /** The window that binds (`'hour'`, `'day'`, `'lifetime'`...); absent for the agent's cap. */
+  per?: WindowPer
+  /** When that window resets (ISO 8601); absent for a lifetime limit. */
+  resetsAt?: string
+}
+
+/**
+ * The public naming of a tightest level.
+ *
+ * @example
+ * bindingOf(tightest.level) // { limitedBy: 'budget', budgetId: 'team-a', per: 'day', resetsAt: '...' }
+ */
+export function bindingOf({ level, budgetId, per, resetsAt }: LevelRefusal): Binding {
+  return {
+    limitedBy: level,
+    ...(budgetId === undefined ? {} : { budgetId }),
+    ...(per === undefined ? {} : { per }),
+    ...(resetsAt === undefined ? {} : { resetsAt: new Date(resetsAt).toISOString() }),
+  }
 }

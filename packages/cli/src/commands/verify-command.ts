@@ -3,7 +3,7 @@
 // budgets' windows), naming that level. The credential is read from an environment variable
 // or stdin, never from an argument (arguments show in ps and shell history).
 
-import { InvalidConfigError } from '@killswitch/core'
+import { type AgentSnapshot, InvalidConfigError, toMicros, toUsd } from '@killswitch/core'
 import { Command } from 'commander'
 import type { AdminKillSwitch } from '../admin-kill-switch.js'
 import type { CliContext } from '../cli-context.js'
@@ -23,7 +23,8 @@ export async function remainingByLevel(
   handle: string,
 ): Promise<LevelRemaining[]> {
   const agent = await ks.agents.get(handle)
-  const levels: LevelRemaining[] = [{ level: 'cap', available: agent.available }]
+  // `agent.available` is the tightest level's; the cap's own room is listed beside the others.
+  const levels: LevelRemaining[] = [{ level: 'cap', available: capLeft(agent) }]
   for (const limit of agent.limits) {
     levels.push({
       level: `agent ${limit.per}`,
@@ -42,6 +43,16 @@ export async function remainingByLevel(
     }
   }
   return levels.sort((a, b) => a.available - b.available)
+}
+
+/** What the cap leaves, with the grants approved past it: never below 0. */
+function capLeft(agent: AgentSnapshot): number {
+  const now = Date.now()
+  let micros = toMicros(agent.spendingCap) - toMicros(agent.spent) - toMicros(agent.held)
+  for (const grant of agent.grants) {
+    if (Date.parse(grant.expiresAt) > now) micros += toMicros(grant.amount)
+  }
+  return toUsd(Math.max(0, micros))
 }
 
 async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {

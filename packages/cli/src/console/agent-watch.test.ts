@@ -44,6 +44,28 @@ describe('AgentWatch', () => {
     ])
   })
 
+  it('pushes an agent when another agent spends its shared budget: what it can spend changed', async () => {
+    const { ks, watch, updates, spend } = await setup()
+    await ks.budgets.create({ id: 'team-a', limits: [{ amount: 2, per: 'day' }] })
+    const spender = await ks.agents.create({
+      handle: 'spender',
+      spendingCap: 5,
+      budgets: ['team-a'],
+    })
+    await ks.agents.create({ handle: 'sibling', spendingCap: 50, budgets: ['team-a'] })
+    await watch.poll()
+    updates.length = 0
+    await spend(spender.credential, 2)
+    await watch.poll()
+    const sibling = updates[0]?.changed.find((row) => row.handle === 'sibling')
+    expect(sibling).toMatchObject({
+      spentText: '$0.00 / $50.00',
+      availableText: '$0.00',
+      limitedByText: 'budget team-a, per day',
+      budgets: [{ id: 'team-a', limits: [{ spentText: '$2.00 / $2.00' }] }],
+    })
+  })
+
   it('puts spend seen between polls in the bucket of when it was seen', async () => {
     const { ks, watch, spend, advance } = await setup()
     const a = await ks.agents.create({ handle: 'a', spendingCap: 100 })

@@ -2,12 +2,15 @@
 // every open page, running only while a page listens. Polling the store, rather than this
 // process's events, sees changes made by any process (another kill switch on the same
 // sqlite file, a Redis fleet). Each poll is compared with the last, and only the agents that
-// changed are pushed. It also keeps a short history of each agent's spend for the spend-rate
+// changed are pushed (an agent changes too when a budget it draws on does: another agent's
+// spend can use it up). It also keeps a short history of each agent's spend for the spend-rate
 // sparkline.
 
 import type { AgentSnapshot, KillSwitch } from '@killswitch/core'
 import type { AdminKillSwitch } from '../admin-kill-switch.js'
 import { type ConsoleRow, toConsoleRow, usd } from './console-rows.js'
+import { displaySafe } from './display-text.js'
+import { type BudgetsById, readBudgets } from './spend-left.js'
 
 /** A pending approval, with its amount as the CLI writes money. */
 type Approval = Awaited<ReturnType<KillSwitch['approvals']['list']>>[number] & {
@@ -41,6 +44,18 @@ const MAX_SAMPLES = 64
 function chargeOf(type: string, data: Record<string, unknown>): number {
   const value = type === 'settled' ? data.cost : type === 'lapsed' ? data.amount : undefined
   return typeof value === 'number' && Number.isFinite(value) ? value : 0
+}
+
+/**
+ * Everything an agent's row is made from, as text to compare polls by: its snapshot, the
+ * budgets it draws on, and which of its grants are live (one expiring changes what it can
+ * spend while its snapshot stays the same until the store sweeps it).
+ */
+function rowSource(agent: AgentSnapshot, budgetJson: Map<string, string>, now: number): string {
+  const json = JSON.stringify(agent)
+  if (agent.budgets.length === 0 && agent.grants.length === 0) return json
+  const live = agent.grants.filter((grant) => Date.parse(grant.expiresAt) > now).length
+  return [json, live, ...agent.budgets.map((id) => budgetJson.get(id) ?? 'missing')].join('\n')
 }
 
 export interface AgentWatchOptions {
@@ -154,12 +169,15 @@ export class AgentWatch {
 
   async #read(): Promise<void> {
     let agents: AgentSnapshot[]
+    let budgets: BudgetsById
     let approvals: Approval[] | undefined
     try {
       agents = await this.#ks.agents.list()
+      budgets = await readBudgets(this.#ks, agents)
       const pending = this.#ks.approvals ? await this.#ks.approvals.list({ status: 'pending' }) : []
+      // Its reason may quote what the agent asked to spend on: escaped like the rest.
       approvals = pending.map((approval) => ({
-        ...approval,
+        ...displaySafe(approval),
         requestedText: usd(approval.requested),
       }))
     } catch (error) {
@@ -175,15 +193,20 @@ export class AgentWatch {
     this.#polledAt = at
     const next = new Map<string, { row: ConsoleRow; json: string }>()
     const changed: WatchUpdate['changed'] = []
+    const budgetJson = new Map(
+      [...budgets].map(([id, budget]) => [id, JSON.stringify(budget.limits)]),
+    )
+    // Grants are compared by the kill switch's clock, not this watch's (a test's may differ).
+    const wallClock = Date.now()
     for (const agent of agents) {
-      const json = JSON.stringify(agent)
+      const json = rowSource(agent, budgetJson, wallClock)
       const before = this.#rows.get(agent.handle)
       this.#sample(agent.handle, at, agent.spent)
       if (before?.json === json) {
         next.set(agent.handle, before)
         continue
       }
-      const row = toConsoleRow(agent)
+      const row = toConsoleRow(agent, budgets, wallClock)
       next.set(agent.handle, { row, json })
       changed.push({ ...row, ...this.rateView(row.handle) })
     }

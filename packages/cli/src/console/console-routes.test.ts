@@ -430,6 +430,83 @@ describe('console routes', () => {
     controller.abort()
   }, 60_000)
 
+  it('shows what limits an agent (its shared budget) in the list, on its page and after an edit', async () => {
+    const { ks, request, signIn } = setup()
+    await ks.budgets.create({ id: 'team-a', limits: [{ amount: 2, per: 'day' }] })
+    const { credential } = await ks.agents.create({
+      handle: 'budget-agent',
+      spendingCap: 50,
+      budgets: ['team-a'],
+    })
+    const guard = ks.guard(credential)
+    await guard.settleSpend(
+      await guard.reserveSpend({ amountUsd: 2, kind: 'payment', description: 'x' }),
+    )
+    const verified = await ks.verify(credential)
+    expect(verified).toMatchObject({ available: 0, limitedBy: 'budget', budgetId: 'team-a' })
+    const session = await signIn()
+    const headers = { ...session, origin: ORIGIN }
+    const limited = {
+      spentText: '$2.00 / $50.00',
+      availableText: '$0.00',
+      limitedBy: { level: 'budget', budgetId: 'team-a', per: 'day', resetsAt: verified.resetsAt },
+      limitedByText: 'budget team-a, per day',
+      budgets: [
+        { id: 'team-a', limits: [{ per: 'day', spentText: '$2.00 / $2.00', percent: 100 }] },
+      ],
+    }
+    const list = await json(await request('/console/api/agents', { headers }))
+    expect(list.rows[0]).toMatchObject(limited)
+    const page = await json(await request('/console/api/agents/budget-agent', { headers }))
+    expect(page.agent).toMatchObject(limited)
+    // The row a cap edit answers with replaces the page's: the budget still limits it.
+    const edited = await request('/console/api/agents/budget-agent', {
+      method: 'PATCH',
+      json: { spendingCap: 60 },
+      headers,
+    })
+    expect((await json(edited)).agent).toMatchObject({ ...limited, spentText: '$2.00 / $60.00' })
+  })
+
+  it('sends what an agent chose with its control, bidi and invisible characters escaped', async () => {
+    const { ks, request, signIn } = setup()
+    const TOOL = 'search\u202E10.0$ rof'
+    const { credential } = await ks.agents.create({
+      handle: 'bidi-agent',
+      spendingCap: 50,
+      approvals: { enabled: true, waitMs: 0 },
+    })
+    const guard = ks.guard(credential)
+    await guard.afterToolCall(await guard.beforeToolCall({ name: TOOL, args: {}, priceUsd: 40 }), {
+      ok: true,
+    })
+    await ks.store.openApproval({
+      id: 'apr_bidi',
+      handle: 'bidi-agent',
+      requestedMicros: 20_000_000,
+      reason: `buy \u2066${TOOL}\u2069\u200b`,
+      ttlMs: 3_600_000,
+      now: Date.now(),
+    })
+    const session = await signIn()
+    const headers = { ...session, origin: ORIGIN }
+    const approvals = await request('/console/api/approvals', { headers })
+    const audit = await request('/console/api/agents/bidi-agent/audit', { headers })
+    await ks.agents.revoke('bidi-agent', { reason: `runaway on ${TOOL}` })
+    const page = await request('/console/api/agents/bidi-agent', { headers })
+    const bodies = await Promise.all([approvals, audit, page].map((response) => response.text()))
+    // Not one raw override, isolate or zero-width character reaches the page.
+    for (const body of bodies) expect(body).not.toMatch(/[\u200b\u202e\u2066\u2069]/)
+    const [approvalsBody, auditBody, pageBody] = bodies.map((body) => JSON.parse(body))
+    expect(approvalsBody.approvals[0].reason).toBe(
+      'buy \\u2066search\\u202e10.0$ rof\\u2069\\u200b',
+    )
+    const settled = auditBody.entries.find((entry: { type: string }) => entry.type === 'settled')
+    expect(settled.summary).toContain('search\\u202e10.0$ rof')
+    expect(settled.summary).toContain('$40')
+    expect(pageBody.agent.revokedReason).toContain('runaway on search\\u202e10.0$ rof')
+  })
+
   it('needs no sign-in when the API runs with --insecure-no-auth', async () => {
     const { request } = setup({ insecureNoAuth: true })
     expect(await json(await request('/console/api/session'))).toEqual({ auth: 'none' })

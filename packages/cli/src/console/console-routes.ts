@@ -8,7 +8,7 @@
 // site is refused whatever cookie it carries.
 
 import { createHash, timingSafeEqual } from 'node:crypto'
-import type { KillSwitch } from '@killswitch/core'
+import type { AgentSnapshot, KillSwitch } from '@killswitch/core'
 import { InvalidConfigError } from '@killswitch/core'
 import type { Context, Hono, MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
@@ -27,6 +27,8 @@ import {
   sessionCookie,
   sessionIdFrom,
 } from './console-sessions.js'
+import { displaySafe } from './display-text.js'
+import { readBudgets } from './spend-left.js'
 import { consoleAssets } from './static-assets.js'
 
 /** Options of `mountConsole`. */
@@ -95,6 +97,8 @@ export function mountConsole(app: Hono, options: ConsoleOptions): void {
   const expected = options.token === undefined ? undefined : digest(options.token)
   const isToken = (given: string) =>
     expected !== undefined && timingSafeEqual(digest(given), expected)
+  // An agent's row with the budgets it draws on: what it can really spend, its budget bars.
+  const rowOf = async (agent: AgentSnapshot) => toConsoleRow(agent, await readBudgets(ks, [agent]))
 
   const signedIn = (c: Context): boolean => {
     if (expected === undefined) return true
@@ -194,7 +198,7 @@ export function mountConsole(app: Hono, options: ConsoleOptions): void {
     const agent = await ks.agents.get(c.req.param('handle'))
     await watch.seed([agent.handle])
     return c.json({
-      agent: { ...toConsoleRow(agent), ...watch.rateView(agent.handle) },
+      agent: { ...(await rowOf(agent)), ...watch.rateView(agent.handle) },
       createdAt: agent.createdAt,
       ...(agent.revokedAt === undefined ? {} : { revokedAt: agent.revokedAt }),
       grants: agent.grants,
@@ -214,7 +218,10 @@ export function mountConsole(app: Hono, options: ConsoleOptions): void {
     })
     const oldest = entries[0]?.seq
     return c.json({
-      entries: entries.map((entry) => ({ ...entry, at: new Date(entry.at).toISOString() })),
+      // Summaries and data quote what the agent sent (tool names, descriptions): escaped.
+      entries: entries.map((entry) =>
+        displaySafe({ ...entry, at: new Date(entry.at).toISOString() }),
+      ),
       ...(entries.length === limit && oldest !== undefined ? { before: oldest } : {}),
     })
   })
@@ -227,14 +234,14 @@ export function mountConsole(app: Hono, options: ConsoleOptions): void {
       reason: reason ?? 'revoked in the console (no reason given)',
     })
     void watch.poll().catch(() => {})
-    return c.json({ agent: toConsoleRow(agent) })
+    return c.json({ agent: await rowOf(agent) })
   })
 
   app.patch('/console/api/agents/:handle', async (c) => {
     const body = capBody.parse(await readBody(c, 'json'))
     const agent = await ks.agents.update(c.req.param('handle'), body)
     void watch.poll().catch(() => {})
-    return c.json({ agent: toConsoleRow(agent) })
+    return c.json({ agent: await rowOf(agent) })
   })
 
   const approvalsApi = () => {
@@ -249,7 +256,7 @@ export function mountConsole(app: Hono, options: ConsoleOptions): void {
     const body = approveBody.parse(await readBody(c, 'json'))
     const approval = await approvalsApi().approve(c.req.param('id'), { ...body, by: 'console' })
     void watch.poll().catch(() => {})
-    return c.json({ approval })
+    return c.json({ approval: displaySafe(approval) })
   })
 
   app.post('/console/api/approvals/:id/deny', async (c) => {
@@ -259,7 +266,7 @@ export function mountConsole(app: Hono, options: ConsoleOptions): void {
       by: 'console',
     })
     void watch.poll().catch(() => {})
-    return c.json({ approval })
+    return c.json({ approval: displaySafe(approval) })
   })
 
   // Live updates: the agents that changed since the last poll, pushed as they are seen.

@@ -1,8 +1,20 @@
-// What the console shows of an agent: the figures `killswitch agents list` prints, formatted
-// by the same functions (core's formatUsd and spentPercent), so the two never disagree, plus
-// each budget window's figures. Pure, so tests compare them with the CLI's output directly.
+// What the console shows of an agent: spent against the cap as `killswitch agents list` prints
+// it, formatted by the same functions (core's formatUsd and spentPercent), so the two never
+// disagree; what it can really still spend (the tightest of its cap, its windows and its
+// shared budgets' windows, the figure `ks.verify` answers) and which of them limits it; each
+// window's and each budget window's figures; and the unreconciled part of its spend. Pure, so
+// tests compare them with the CLI's and verify's answers directly.
 
-import { type AgentSnapshot, formatUsd, spentPercent } from '@killswitch/core'
+import { type AgentSnapshot, formatUsd, spentPercent, toUsd } from '@killswitch/core'
+import type { LimitView } from '../admin-kill-switch.js'
+import { displayText } from './display-text.js'
+import {
+  type Binding,
+  type BudgetsById,
+  bindingText,
+  budgetWindows,
+  grantedMicros,
+} from './spend-left.js'
 
 /** One window of an agent's limits, as the console draws it. */
 export interface ConsoleLimit {
@@ -14,7 +26,15 @@ export interface ConsoleLimit {
   resetsAt?: string
 }
 
-/** An agent's row. `spentText`, `percent` and `availableText` are the CLI's columns. */
+/** A shared budget the agent draws on, with a bar per window. */
+export interface ConsoleBudget {
+  id: string
+  /** The budget does not exist: the ledger holds against a limit of 0, so every call is refused. */
+  missing?: true
+  limits: ConsoleLimit[]
+}
+
+/** An agent's row. `spentText` and `percent` are the CLI's columns. */
 export interface ConsoleRow {
   handle: string
   status: 'active' | 'revoked'
@@ -24,11 +44,25 @@ export interface ConsoleRow {
   spentText: string
   /** The SPEND column's percentage (whole percent, rounded down). */
   percent: number
-  /** AVAILABLE. */
+  /**
+   * What a new call can still reserve: the tightest level's, as `ks.verify` answers it. The
+   * CLI's AVAILABLE column when the agent has no windows, budgets or live grants.
+   */
   availableText: string
+  /** The level that leaves the least. */
+  limitedBy: Omit<Binding, 'leftMicros'>
+  /** That level in words: `its cap`, `its per hour window`, `budget team-a, per day`. */
+  limitedByText: string
+  /** What its live grants let it spend past its cap, formatted; absent when none. */
+  grantedText?: string
   heldText: string
+  /** The part of `spent` charged for lapsed holds at their bound, awaiting their settlement. */
+  unreconciled: number
+  /** `unreconciled`, formatted; absent when 0. */
+  unreconciledText?: string
   capText: string
   limits: ConsoleLimit[]
+  budgets: ConsoleBudget[]
   revokedReason?: string
   approvals: boolean
 }
@@ -47,8 +81,32 @@ export function usd(amount: number): string {
   return text
 }
 
-/** Formats an agent for the console. */
-export function toConsoleRow(agent: AgentSnapshot): ConsoleRow {
+const toConsoleLimit = (limit: LimitView): ConsoleLimit => ({
+  per: limit.per,
+  percent: spentPercent(limit.spent, limit.amount),
+  spentText: `${usd(limit.spent)} / ${usd(limit.amount)}`,
+  availableText: usd(limit.available),
+  ...(limit.resetsAt === undefined ? {} : { resetsAt: limit.resetsAt }),
+})
+
+/**
+ * Formats an agent for the console. `budgets` must hold every budget the agent names
+ * (`readBudgets`): one left out is shown as the ledger treats it, a limit of 0.
+ */
+export function toConsoleRow(
+  agent: AgentSnapshot,
+  budgets: BudgetsById,
+  now: number = Date.now(),
+): ConsoleRow {
+  // The core's own reading of the tightest level (the snapshot's, as `verify` answers).
+  const limitedBy: Binding = {
+    level: agent.limitedBy,
+    ...(agent.budgetId === undefined ? {} : { budgetId: agent.budgetId }),
+    ...(agent.per === undefined ? {} : { per: agent.per }),
+    ...(agent.resetsAt === undefined ? {} : { resetsAt: agent.resetsAt }),
+  }
+  const granted = grantedMicros(agent, now)
+  const grantedText = granted > 0 ? usd(toUsd(granted)) : undefined
   return {
     handle: agent.handle,
     status: agent.status,
@@ -57,16 +115,23 @@ export function toConsoleRow(agent: AgentSnapshot): ConsoleRow {
     spentText: `${usd(agent.spent)} / ${usd(agent.spendingCap)}`,
     percent: spentPercent(agent.spent, agent.spendingCap),
     availableText: usd(agent.available),
+    limitedBy,
+    limitedByText: bindingText(limitedBy, budgets, grantedText),
+    ...(grantedText === undefined ? {} : { grantedText }),
     heldText: usd(agent.held),
+    unreconciled: agent.unreconciled,
+    ...(agent.unreconciled > 0 ? { unreconciledText: usd(agent.unreconciled) } : {}),
     capText: usd(agent.spendingCap),
-    limits: agent.limits.map((limit) => ({
-      per: limit.per,
-      percent: spentPercent(limit.spent, limit.amount),
-      spentText: `${usd(limit.spent)} / ${usd(limit.amount)}`,
-      availableText: usd(limit.available),
-      ...(limit.resetsAt === undefined ? {} : { resetsAt: limit.resetsAt }),
+    limits: agent.limits.map(toConsoleLimit),
+    budgets: [...new Set(agent.budgets)].map((id) => ({
+      id,
+      ...(budgets.has(id) ? {} : { missing: true as const }),
+      limits: budgetWindows(budgets, id).map(toConsoleLimit),
     })),
-    ...(agent.revokedReason === undefined ? {} : { revokedReason: agent.revokedReason }),
+    // The reason may quote what the agent sent (a tool name chosen by a model).
+    ...(agent.revokedReason === undefined
+      ? {}
+      : { revokedReason: displayText(agent.revokedReason) }),
     approvals: agent.approvals.enabled,
   }
 }

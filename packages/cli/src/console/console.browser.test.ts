@@ -1,6 +1,8 @@
 // The console in a real headless Chromium (the system's, driven by playwright-core): sign-in,
-// figures equal to `killswitch agents list`, live updates when another process spends, and
-// the Revoke button cutting a stream in flight in another process. The server runs here; the
+// spend equal to `killswitch agents list` and what is available equal to `ks.verify`, live
+// updates when another process spends, the Revoke button cutting a stream in flight in
+// another process, what limits an agent (a shared budget), its unreconciled spend, and text
+// an agent chose shown escaped. The server runs here; the
 // spending and streaming agents run in their own processes on the same sqlite file.
 // Screenshots for the README are written when UPDATE_SCREENSHOTS=1.
 
@@ -12,6 +14,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type AdminServer, startAdminServer } from '../admin-server.js'
 import { CLI_DIR, launchChromium, runCli, runScript } from './browser-harness.js'
+import { usd } from './console-rows.js'
 
 const TOKEN = 'console-test-token-0123456789abcdef'
 const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === '1' ? join(CLI_DIR, 'docs') : undefined
@@ -95,11 +98,36 @@ async function consoleAgentsList() {
     rows.map((tr) => ({
       handle: tr.querySelector('th')?.textContent ?? '',
       status: tr.querySelector('.status')?.textContent ?? '',
-      spent: tr.querySelector('td.spent')?.textContent ?? '',
+      spent: tr.querySelector('td.spent .figure')?.textContent ?? '',
       percent: tr.querySelector('.bar .pct')?.textContent ?? '',
-      available: tr.querySelector('td.available')?.textContent ?? '',
+      available: tr.querySelector('td.available .figure')?.textContent ?? '',
     })),
   )
+}
+
+// The credentials of the agents made here, to ask the store what each can still spend.
+const credentials = new Map<string, string>()
+
+/**
+ * The console's list against the store: spend as `killswitch agents list` prints it, and
+ * what is available as `ks.verify` answers it (the tightest of cap, windows, budgets and
+ * grants; the CLI's AVAILABLE column is the cap's alone). Revoked agents verify as inactive.
+ */
+async function expectStoreFigures() {
+  const shown = await consoleAgentsList()
+  const cli = await cliAgentsList()
+  const spend = ({ available: _, ...rest }: { available?: string }) => rest
+  expect(shown.map(spend)).toEqual(cli.map(spend))
+  for (const row of shown) {
+    const credential = credentials.get(row.handle)
+    const verified = credential === undefined ? undefined : await ks.verify(credential)
+    if (verified?.active) {
+      expect({ handle: row.handle, available: row.available }).toEqual({
+        handle: row.handle,
+        available: usd(verified.available as number),
+      })
+    }
+  }
 }
 
 describe('the console in a real browser', () => {
@@ -113,11 +141,14 @@ describe('the console in a real browser', () => {
       spendingCap: 20,
       limits: [{ amount: 5, per: 'hour' }],
     })
-    await ks.agents.create({
+    const support = await ks.agents.create({
       handle: 'support-bot',
       spendingCap: 5,
       approvals: { enabled: true, waitMs: 0 },
     })
+    credentials.set('researcher-agent-7', researcher)
+    credentials.set('billing-agent', billing.credential)
+    credentials.set('support-bot', support.credential)
     await spendInAnotherProcess(researcher, 3.5)
     await spendInAnotherProcess(billing.credential, 1.2)
     await ks.store.openApproval({
@@ -184,10 +215,14 @@ describe('the console in a real browser', () => {
     expect(await ks.agents.get('billing-agent')).toMatchObject({ status: 'active' })
   })
 
-  it('shows the same figures as `killswitch agents list` for the same store', async () => {
+  it('shows the spend `killswitch agents list` prints and what `ks.verify` says is available', async () => {
     await page.reload()
     await row('researcher-agent-7').locator('td.spent', { hasText: '$3.50' }).waitFor(WAIT)
-    expect(await consoleAgentsList()).toEqual(await cliAgentsList())
+    await expectStoreFigures()
+    // Its hour window leaves it less than its cap does: that is what it can spend.
+    expect(await row('billing-agent').locator('td.available').textContent()).toBe(
+      '$3.80by its per hour window',
+    )
   })
 
   it('updates live when another process spends', async () => {
@@ -199,7 +234,7 @@ describe('the console in a real browser', () => {
       .locator('td.spent', { hasText: '$14.75 / $20.00' })
       .waitFor(WAIT)
     expect(await row('researcher-agent-7').locator('.bar .pct').first().textContent()).toBe('73%')
-    expect(await consoleAgentsList()).toEqual(await cliAgentsList())
+    await expectStoreFigures()
     // Each budget window has its own bar, with the CLI's formatting.
     expect(await row('billing-agent').locator('.window span').first().textContent()).toBe(
       'per hour: $1.20 / $5.00',
@@ -213,6 +248,11 @@ describe('the console in a real browser', () => {
     await request.getByLabel('Grant (USD)').fill('2')
     await request.getByRole('button', { name: 'Approve' }).click()
     await page.locator('#approvals-empty').waitFor(WAIT)
+    // The grant is spendable at once: the row says so, as verify does.
+    await row('support-bot')
+      .locator('td.available .note', { hasText: 'by its cap, with $2.00 granted past it' })
+      .waitFor(WAIT)
+    expect(await row('support-bot').locator('td.available .figure').textContent()).toBe('$7.00')
     expect(await ks.approvals.get('apr_console')).toMatchObject({
       status: 'approved',
       decidedBy: 'console',
@@ -307,5 +347,74 @@ describe('the console in a real browser', () => {
     await page.keyboard.press('Enter')
     await page.locator('#agent-summary .spent', { hasText: '$14.75 / $80.00' }).waitFor(WAIT)
     expect((await ks.agents.get('researcher-agent-7')).spendingCap).toBe(80)
+  })
+  it('shows what limits an agent, its unreconciled spend, and what it chose escaped', async () => {
+    // An agent whose shared budget another agent spent out: refused at its next call.
+    await ks.budgets.create({ id: 'team-a', limits: [{ amount: 2, per: 'day' }] })
+    const teammate = await ks.agents.create({
+      handle: 'teammate',
+      spendingCap: 5,
+      budgets: ['team-a'],
+    })
+    const budgetAgent = await ks.agents.create({
+      handle: 'budget-agent',
+      spendingCap: 50,
+      budgets: ['team-a'],
+    })
+    credentials.set('teammate', teammate.credential)
+    credentials.set('budget-agent', budgetAgent.credential)
+    await spendInAnotherProcess(teammate.credential, 2)
+    // An agent whose $0.75 hold lapsed: its process died before settling it.
+    const lapsing = await ks.agents.create({ handle: 'lapse-agent', spendingCap: 5 })
+    credentials.set('lapse-agent', lapsing.credential)
+    const held = runScript(
+      `import { createKillSwitch, sqliteStore } from '@killswitch/core'
+       const ks = createKillSwitch({ store: sqliteStore(process.env.KS_STORE) })
+       await ks.guard(process.env.KS_CREDENTIAL).reserveSpend({ amountUsd: 0.75, kind: 'payment', description: 'lost', ttlMs: 1000 })
+       await ks.close()
+       console.log('held')`,
+      { KS_STORE: storePath, KS_CREDENTIAL: lapsing.credential },
+    )
+    await held.waitForLine('held')
+    expect(await held.done).toBe(0)
+    // An agent that named its $40 tool so that the name reads as a cent.
+    const bidi = await ks.agents.create({ handle: 'bidi-agent', spendingCap: 50 })
+    const guard = ks.guard(bidi.credential)
+    await guard.afterToolCall(
+      await guard.beforeToolCall({ name: 'search\u202E10.0$ rof', args: {}, priceUsd: 40 }),
+      { ok: true },
+    )
+
+    await page.goto(`${server.url}/#/`)
+    const limited = row('budget-agent')
+    // Within a poll of the teammate's spend: $0.00 left, and why.
+    await limited.locator('td.available .figure', { hasText: '$0.00' }).waitFor(WAIT)
+    expect(await limited.locator('td.available .note').textContent()).toBe(
+      'by budget team-a, per day',
+    )
+    expect(await limited.locator('.window > span').allTextContents()).toEqual([
+      'budget team-a per day: $2.00 / $2.00',
+    ])
+    await row('lapse-agent')
+      .locator('td.spent .unreconciled', { hasText: 'incl. $0.75 unreconciled' })
+      .waitFor(WAIT)
+    expect(await row('lapse-agent').locator('td.spent .figure').textContent()).toBe('$0.75 / $5.00')
+    await expectStoreFigures()
+
+    await page.goto(`${server.url}/#/agent/budget-agent`)
+    const summary = page.locator('#agent-summary')
+    await summary.locator('.limited-by', { hasText: 'budget team-a, per day' }).waitFor(WAIT)
+    expect(await summary.locator('.available').textContent()).toBe('$0.00')
+    expect(await summary.locator('dt').allTextContents()).toContain('Budget team-a per day')
+
+    await page.goto(`${server.url}/#/agent/lapse-agent`)
+    await summary.locator('.unreconciled', { hasText: '$0.75 of the spent' }).waitFor(WAIT)
+
+    await page.goto(`${server.url}/#/agent/bidi-agent`)
+    const settled = page.locator('#timeline li', { has: page.locator('.type-settled') })
+    await settled.waitFor(WAIT)
+    const text = (await settled.textContent()) ?? ''
+    expect(text).toContain('search\\u202e10.0$ rof')
+    expect(text).not.toMatch(/\u202e/)
   })
 })

@@ -1,6 +1,7 @@
 // The killswitch console: plain JavaScript, no build step. Every figure comes formatted from
 // the server (the CLI's own formatter), so this file only lays them out. Text is always set
-// with textContent, never parsed as HTML.
+// with textContent, never parsed as HTML; what an agent chose (tool names, reasons) arrives
+// with its control, bidi and invisible characters already escaped by the server.
 
 const $ = (selector) => document.querySelector(selector)
 const PAGE_SIZE = 50
@@ -144,16 +145,38 @@ function sparkline(points, totalText) {
   return el('span', { class: 'rate' }, node, el('span', { text: totalText ?? '' }))
 }
 
+// Its own windows, then each shared budget's: any of them can be what stops the next call.
+function windows(row) {
+  return [
+    ...row.limits.map((limit) => ({ name: `per ${limit.per}`, limit })),
+    ...(row.budgets ?? []).flatMap((budget) =>
+      budget.limits.map((limit) => ({
+        name: budget.missing
+          ? `budget ${budget.id} (not found)`
+          : `budget ${budget.id} per ${limit.per}`,
+        limit,
+      })),
+    ),
+  ]
+}
+
 function windowBars(row) {
-  return row.limits.map((limit) =>
+  return windows(row).map(({ name, limit }) =>
     el(
       'div',
       { class: 'window' },
-      el('span', { text: `per ${limit.per}: ${limit.spentText}` }),
-      bar(limit.percent, row.status, `${row.handle} per ${limit.per}`),
+      el('span', { text: `${name}: ${limit.spentText}` }),
+      bar(limit.percent, row.status, `${row.handle} ${name}`),
     ),
   )
 }
+
+const UNRECONCILED =
+  'Holds that lapsed with no settlement, charged at their bound until their real cost arrives'
+
+// What stops the next call, said in the list when it is not simply the cap.
+const limitedByOther = (row) =>
+  row.limitedBy?.level === 'budget' || row.limitedBy?.per || row.grantedText
 
 // ----- agents list
 
@@ -167,9 +190,25 @@ function agentRow(row) {
       el('a', { href: `#/agent/${encodeURIComponent(row.handle)}`, text: row.handle }),
     ),
     el('td', {}, el('span', { class: `status ${row.status}`, text: row.status })),
-    el('td', { class: 'num spent', text: row.spentText }),
+    el(
+      'td',
+      { class: 'num spent' },
+      el('span', { class: 'figure', text: row.spentText }),
+      row.unreconciledText &&
+        el('span', {
+          class: 'note unreconciled',
+          title: UNRECONCILED,
+          text: `incl. ${row.unreconciledText} unreconciled`,
+        }),
+    ),
     el('td', {}, bar(row.percent, row.status, `${row.handle} of its cap`), ...windowBars(row)),
-    el('td', { class: 'num available', text: row.availableText }),
+    el(
+      'td',
+      { class: 'num available' },
+      el('span', { class: 'figure', text: row.availableText }),
+      limitedByOther(row) &&
+        el('span', { class: 'note limited-by', text: `by ${row.limitedByText}` }),
+    ),
     el('td', {}, sparkline(row.rate ?? [], row.rateText)),
     el(
       'td',
@@ -400,17 +439,33 @@ function renderAgent(detail) {
       el('span', { class: 'spent', text: row.spentText }),
       bar(row.percent, row.status, `${row.handle} of its cap`),
     ),
-    ...row.limits.flatMap((limit) =>
+    ...(row.unreconciledText
+      ? summaryRow(
+          'Unreconciled',
+          el('span', {
+            class: 'unreconciled',
+            text: `${row.unreconciledText} of the spent: ${UNRECONCILED.toLowerCase()}`,
+          }),
+        )
+      : []),
+    ...windows(row).flatMap(({ name, limit }) =>
       summaryRow(
-        `Per ${limit.per}`,
+        name[0].toUpperCase() + name.slice(1),
         el('span', {
           text: `${limit.spentText}${limit.resetsAt ? `, resets ${new Date(limit.resetsAt).toLocaleString()}` : ''}`,
         }),
-        bar(limit.percent, row.status, `${row.handle} per ${limit.per}`),
+        bar(limit.percent, row.status, `${row.handle} ${name}`),
       ),
     ),
     ...summaryRow('Held', el('span', { text: `${row.heldText} (calls in flight)` })),
-    ...summaryRow('Available', el('span', { class: 'available', text: row.availableText })),
+    ...summaryRow(
+      'Available',
+      el('span', { class: 'available', text: row.availableText }),
+      el('span', {
+        class: 'limited-by',
+        text: ` (limited by ${row.limitedByText}${row.limitedBy?.resetsAt ? `, resets ${new Date(row.limitedBy.resetsAt).toLocaleString()}` : ''})`,
+      }),
+    ),
     ...summaryRow('Spend rate (5 min)', sparkline(row.rate ?? [], row.rateText)),
     ...summaryRow('Created', el('span', { text: new Date(detail.createdAt).toLocaleString() })),
     ...(detail.revokedAt
