@@ -71,11 +71,34 @@ describe('agents API', () => {
     [{ handle: '', spendingCap: 5 }, 'handle', 'letters'],
     [{ handle: 'x'.repeat(65), spendingCap: 5 }, 'handle', '64'],
     [{ handle: 'x', spendingCap: 5, capp: 1 }, 'agents.create', 'capp'],
+    [{ handle: 'x', spendingCap: 1e-9 }, 'spendingCap', '0.000001'],
+    [{ handle: 'x', spendingCap: 0.0000005 }, 'spendingCap', '0.000001'],
+    [
+      { handle: 'x', spendingCap: 5, limits: [{ amount: 1e-7, per: 'day' }] },
+      'limits.0.amount',
+      '0.000001',
+    ],
+    [{ handle: `x-ks_${'A'.repeat(43)}`, spendingCap: 5 }, 'handle', 'credential'],
   ])('refuses %j with InvalidConfigError naming %s', async (input, field, hint) => {
     const ks = createKillSwitch()
     const error = await expectInvalid(ks.agents.create(input as never), field)
     expect(error.message).toContain(hint)
     expect(await ks.agents.list()).toEqual([])
+  })
+
+  it('takes caps from $0.000001 up, and 0, float arithmetic and all', async () => {
+    const ks = createKillSwitch()
+    for (const [i, cap] of [0.57, 0.1 + 0.2, 0.050000000001, 0.000001, 0].entries()) {
+      const created = await ks.agents.create({ handle: `cap-${i}`, spendingCap: cap })
+      expect(created.spendingCap).toBeCloseTo(cap, 6)
+    }
+  })
+
+  it('names the handle when a handle given to get or revoke is malformed', async () => {
+    const ks = createKillSwitch()
+    await expectInvalid(ks.agents.get('-bad'), 'handle')
+    await expectInvalid(ks.agents.revoke('-bad'), 'handle')
+    await expectInvalid(ks.budgets.get('-bad'), 'id')
   })
 
   it('updates the cap, audits the change and refuses a bad one', async () => {

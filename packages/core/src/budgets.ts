@@ -79,7 +79,7 @@ export function createBudgetsApi(engine: Engine): BudgetsApi {
   }
 
   const load = async (id: string) => {
-    const checked = parseInput(budgetIdSchema, id, 'budgets')
+    const checked = parseInput(budgetIdSchema, id, 'budgets', 'id')
     const record = await call(() => store.getBudget(checked))
     if (!record) {
       throw new InvalidConfigError(

@@ -5,7 +5,7 @@ import { webhookUrlSchema } from './alerts/webhook-url.js'
 import { InvalidConfigError } from './errors.js'
 import { isTimeZone, WINDOW_PERS, type WindowPer } from './ledger/windows.js'
 import { MAX_CAP_USD } from './money.js'
-import { redactSecrets } from './redact.js'
+import { containsCredential, redactSecrets } from './redact.js'
 import { runawayConfigSchema } from './runaway/config.js'
 
 const HANDLE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
@@ -22,6 +22,11 @@ export const handleSchema = z
     (value) => !value.startsWith('ks_'),
     'must not start with "ks_" (that is an agent credential; give the agent\'s handle)',
   )
+  // A whole credential glued to other text is one too: it would be shown in every list.
+  .refine(
+    (value) => !containsCredential(value),
+    "must not contain an agent credential (ks_ and 43 characters); give the agent's handle",
+  )
 
 export const spendingCapSchema = z
   .number({ error: 'a finite number of dollars is required (e.g. spendingCap: 50)' })
@@ -30,6 +35,11 @@ export const spendingCapSchema = z
   .refine(
     (value) => value <= MAX_CAP_USD,
     `a cap above $${MAX_CAP_USD.toLocaleString('en-US')} is refused as a likely typo`,
+  )
+  // The ledger counts whole micro-dollars: $1e-9 would silently become a $0 cap (deny all).
+  .refine(
+    (value) => value === 0 || value >= 0.000001,
+    'below $0.000001 it would be a cap of $0, as the ledger counts micro-dollars: give at least 0.000001, or 0 to deny everything',
   )
 
 const thresholdSchema = z
@@ -150,6 +160,8 @@ export function parseInput<Schema extends z.ZodType>(
   schema: Schema,
   value: unknown,
   what: string,
+  /** The field a value that is not an object stands for (default: `what`). */
+  name: string = what,
 ): z.output<Schema> {
   const result = schema.safeParse(value)
   if (result.success) return result.data
@@ -158,7 +170,7 @@ export function parseInput<Schema extends z.ZodType>(
   // A key is the caller's too (a record's): one shaped like a secret is not shown either.
   const field = path.length
     ? path.map((key) => (carriesSecret(key) ? '(key not shown)' : String(key))).join('.')
-    : what
+    : name
   let message = issue?.message ?? 'invalid'
   if (issue?.code === 'unrecognized_keys') {
     const keys = issue.keys.map((key) => `"${key}"`).join(', ')

@@ -15,6 +15,25 @@ describe('formatUsd', () => {
     expect(formatUsd(-2)).toBe('-$2.00')
   })
 
+  it('from $1, shows what is past the cents instead of rounding up to the next cent', () => {
+    expect(formatUsd(49.996)).toBe('$49.996')
+    expect(formatUsd(49.99996)).toBe('$49.9999')
+    expect(formatUsd(1.5)).toBe('$1.50')
+    expect(formatUsd(1234.5678)).toBe('$1,234.5678')
+    expect(formatUsd(0.57 + 1)).toBe('$1.57')
+    expect(formatUsd(-1.0001)).toBe('-$1.0001')
+  })
+
+  it('never shows an amount from $1 above what it is', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1_000_000, max: 10_000_000_000 }), (micros) => {
+        const shown = Number(formatUsd(micros / 1_000_000).replace(/[$,]/g, ''))
+        expect(shown).toBeLessThanOrEqual(micros / 1_000_000)
+        expect(micros / 1_000_000 - shown).toBeLessThan(0.0001)
+      }),
+    )
+  })
+
   it('never shows a non-zero micro-dollar amount as $0.00', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 10_000_000_000 }), (micros) => {

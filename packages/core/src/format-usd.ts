@@ -3,12 +3,15 @@
 // another. Display only: the ledger counts integer micro-dollars and never parses these.
 
 /**
- * Dollars for people: cents from $1 up ($1,234.50); below $1, up to 4 decimals ($0.0179),
- * and up to 6 below a cent ($0.00045), so a model call's cost never shows as $0.00.
- * Trailing zeros past the cents are dropped ($0.10, not $0.1000).
+ * Dollars for people: cents from $1 up ($1,234.50), and up to 4 decimals there when the amount
+ * is not whole cents ($49.996, cut, not rounded: spent just under a $50 cap must not read
+ * "$50.00"); below $1, up to 4 decimals ($0.0179), and up to 6 below a cent ($0.00045), so a
+ * model call's cost never shows as $0.00. Trailing zeros past the cents are dropped ($0.10,
+ * not $0.1000).
  *
  * @example
  * formatUsd(50) // '$50.00'
+ * formatUsd(49.996) // '$49.996'
  * formatUsd(0.0179) // '$0.0179'
  * formatUsd(0.00045) // '$0.00045'
  */
@@ -16,7 +19,13 @@ export function formatUsd(usd: number): string {
   const sign = usd < 0 ? '-' : ''
   const abs = Math.abs(usd)
   if (abs >= 1 || abs === 0) {
-    return `${sign}$${abs.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`
+    // Whole ten-thousandths of a dollar, cut toward zero (micro-dollars first: no float noise).
+    const tenThousandths = Math.floor(Math.round(abs * 1_000_000) / 100)
+    const dollars = Math.floor(tenThousandths / 10_000)
+    const fraction = String(tenThousandths % 10_000)
+      .padStart(4, '0')
+      .replace(/0{1,2}$/, '')
+    return `${sign}$${dollars.toLocaleString('en-US')}.${fraction}`
   }
   const digits = abs < 0.01 ? 6 : 4
   const [whole, fraction = ''] = abs.toFixed(digits).split('.')

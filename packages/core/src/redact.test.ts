@@ -22,6 +22,13 @@ describe('redactCredentials', () => {
     )
   })
 
+  it('replaces a whole credential glued to other text (a handle pasted around one)', () => {
+    const credential = generateCredential()
+    expect(redactCredentials(`x${credential}`)).toBe(`x${REDACTED_CREDENTIAL}`)
+    expect(redactCredentials(`tasks_${credential.slice(3)}`)).toBe(`tas${REDACTED_CREDENTIAL}`)
+    expect(containsCredential(`agent-${credential}`)).toBe(true)
+  })
+
   it('leaves names that merely contain "ks_" alone', () => {
     for (const text of ['tasks_manager_agent_for_billing', 'ks_short', 'thanks_a_lot_everyone']) {
       expect(redactCredentials(text)).toBe(text)

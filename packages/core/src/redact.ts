@@ -3,7 +3,8 @@
 // body or an access log. Anything shaped like one (a truncated paste included) is replaced
 // before it can be shown. A word boundary in front keeps names such as `tasks_manager`.
 
-const CREDENTIAL_LIKE = /(?<![A-Za-z0-9_-])ks_[A-Za-z0-9_-]{12,}/g
+// A whole credential is masked wherever it stands, glued to other text too (`xks_...`).
+const CREDENTIAL_LIKE = /(?<![A-Za-z0-9_-])ks_[A-Za-z0-9_-]{12,}|ks_[A-Za-z0-9_-]{43}/g
 // The same pattern without the global flag: `test` on a /g regex is stateful.
 const CREDENTIAL_TEST = new RegExp(CREDENTIAL_LIKE.source)
 
