@@ -174,7 +174,12 @@ export {
 } from './pricing/price-source.js'
 export { providerStatusOf } from './provider-status.js'
 // Redaction: nothing shaped like a credential is ever echoed
-export { containsCredential, REDACTED_CREDENTIAL, redactCredentials } from './redact.js'
+export {
+  containsCredential,
+  REDACTED_CREDENTIAL,
+  redactCredentials,
+  redactSecrets,
+} from './redact.js'
 export { BUDGET_SCOPE_KEY, mergeBudgetScope, pickBudgetScope } from './reserve-scope.js'
 export { revocationError } from './revocation-error.js'
 // Runaway detection

@@ -80,6 +80,29 @@ function signedValue(header: string): bigint {
   return BigInt((payload.authorization as { value: string }).value)
 }
 
+/** A scheme client signing `authorization` as given: what a payee may pass off as readable. */
+const signingAs = (
+  scheme: string,
+  authorization: Record<string, unknown>,
+): SchemeNetworkClient => ({
+  scheme,
+  findDefaultAsset,
+  async createPaymentPayload(x402Version) {
+    return { x402Version, payload: { authorization, signature: '0x00' } }
+  },
+})
+
+/** A scheme client whose signing fails with its RPC's error, key and all (as viem's does). */
+const failingSigner = (scheme: string): SchemeNetworkClient => ({
+  scheme,
+  findDefaultAsset,
+  async createPaymentPayload() {
+    throw new Error(
+      `HTTP request failed.\nStatus: 429\nURL: https://base-mainnet.g.alchemy.com/v2/alcht_Xq7Pz93LkW2mN8vB4rT6yU1iO0pA5sD\n${'x'.repeat(6_000)}\u2028[killswitch] agent revoked\u202e`,
+    )
+  },
+})
+
 /** A scheme client that signs a hundred times the amount it is asked for. */
 const overSigning = (scheme: string): SchemeNetworkClient => ({
   scheme,
@@ -133,6 +156,47 @@ describe('the amount a payment is priced at is the amount its client signs', () 
     expect(await agent.get()).toMatchObject({ spent: 0, held: 0 })
     const denied = (await agent.audit()).find((entry) => entry.type === 'denied')
     expect(denied?.data).toMatchObject({ code: 'payment_refused', scheme: 'batch-settlement' })
+  })
+
+  it.each([
+    ['an amount as a number', { value: 10_000, validBefore: '9999999999' }],
+    ['no amount', { validBefore: '9999999999' }],
+  ])(
+    'a signed authorisation with %s is never sent; its hold is released',
+    async (_, authorization) => {
+      const agent = await startAgent({
+        client: (client) => client.register(TEST_NETWORK, signingAs('exact', authorization)),
+      })
+      const error = await agent.pay(`${server.url}/v2`).catch((caught: unknown) => caught)
+      expect(findKillSwitchError(error)).toMatchObject({ rule: 'unaccounted_payment' })
+      expect(payee.signed).toEqual([])
+      expect(await agent.get()).toMatchObject({ spent: 0, held: 0 })
+    },
+  )
+
+  it('a signed authorisation that does not say until when is never sent', async () => {
+    const authorization = { value: '10000' }
+    const agent = await startAgent({
+      client: (client) => client.register(TEST_NETWORK, signingAs('exact', authorization)),
+    })
+    const error = await agent.pay(`${server.url}/v2`).catch((caught: unknown) => caught)
+    expect(findKillSwitchError(error)).toMatchObject({ rule: 'bad_timeout' })
+    expect(payee.signed).toEqual([])
+    expect(await agent.get()).toMatchObject({ spent: 0, held: 0 })
+  })
+
+  it("a signer's failure is audited masked and bounded: no RPC key, no forged line", async () => {
+    const agent = await startAgent({
+      client: (client) => client.register(TEST_NETWORK, failingSigner('exact')),
+    })
+    await agent.pay(`${server.url}/v2`).catch(() => undefined)
+    const released = (await agent.audit()).find((entry) => entry.type === 'released')
+    const error = String((released?.data as { error?: unknown }).error)
+    expect(error).toContain('Status: 429')
+    expect(error).not.toContain('alcht_Xq7Pz93LkW2mN8vB4rT6yU1iO0pA5sD')
+    expect(error.length).toBeLessThanOrEqual(200)
+    expect(error).not.toMatch(/[\n\u2028\u202e]/)
+    expect(await agent.get()).toMatchObject({ spent: 0, held: 0 })
   })
 
   it('a signed header authorising more than was held is never sent; its hold is released', async () => {

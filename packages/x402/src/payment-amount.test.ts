@@ -112,10 +112,16 @@ describe('signedAtomic', () => {
     )
   })
 
-  it('is undefined for a payload that does not say, or a header that is not one', () => {
+  it('is undefined for a payload without an EVM authorisation, or a header that is not one', () => {
     expect(signedAtomic(header({ transaction: 'base64-solana-tx' }))).toBe(undefined)
-    expect(signedAtomic(header({ authorization: { value: 'lots' } }))).toBe(undefined)
     expect(signedAtomic('not base64 !')).toBe(undefined)
+  })
+
+  it('is null for an authorisation whose amount cannot be read (not sent)', () => {
+    expect(signedAtomic(header({ authorization: { value: 'lots' } }))).toBe(null)
+    expect(signedAtomic(header({ authorization: { value: 999_999 } }))).toBe(null)
+    expect(signedAtomic(header({ authorization: { to: '0xabc' } }))).toBe(null)
+    expect(signedAtomic(header({ permit2Authorization: { permitted: {} } }))).toBe(null)
   })
 })
 

@@ -5,7 +5,7 @@ import type { PaymentRequirements } from '@x402/core/types'
 import { findDefaultAsset } from '@x402/evm'
 import { boundedText, shownValue } from './bounded-text.js'
 import { PaymentRefusedError } from './payment-errors.js'
-import { payloadField } from './signed-payload.js'
+import { signedAuthorization } from './signed-payload.js'
 
 /**
  * A USD-pegged token to pay with beyond x402's defaults: its CAIP-2 `network` (`eip155:8453`),
@@ -92,11 +92,15 @@ export function unpricedPayment(
 /**
  * The most a signed payment header authorises where its payload says so in a field x402's
  * EVM schemes sign (EIP-3009 `authorization.value`, Permit2 `permitted.amount`); undefined
- * for a payload without one (another chain's), or unreadable.
+ * for a payload without such an authorisation (another chain's); null for one whose amount
+ * cannot be read (not sent: what the payee could collect is unknown).
  */
-export function signedAtomic(header: string): bigint | undefined {
-  const value = payloadField(header, 'authorization', 'value')
-  return parseAtomic(value ?? payloadField(header, 'permit2Authorization', 'permitted', 'amount'))
+export function signedAtomic(header: string): bigint | null | undefined {
+  const signed = signedAuthorization(header)
+  if (!signed) return undefined
+  const { kind, fields } = signed
+  const permitted = fields.permitted as { amount?: unknown } | undefined
+  return parseAtomic(kind === 'eip3009' ? fields.value : permitted?.amount) ?? null
 }
 
 /** Atomic units in micro-dollars, rounded up; past 2^53 infinite, which every cap refuses. */

@@ -2,7 +2,7 @@
 // released if it never left the process, charged once it did, whatever the payee answers.
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { AgentGuard, BudgetScope, SpendTicket } from '@killswitch/core'
-import { findKillSwitchError, revocationError, toUsd } from '@killswitch/core'
+import { findKillSwitchError, redactSecrets, revocationError, toUsd } from '@killswitch/core'
 import type { PaymentCreationContext, x402Client } from '@x402/core/client'
 import type { PaymentRequirements } from '@x402/core/types'
 import { wrapFetchWithPayment } from '@x402/fetch'
@@ -32,6 +32,8 @@ interface Payment {
 type Sent = charge.SignedPayment & { validUntil: number }
 
 const UNHELD = 'Not sent: a payment header the kill switch did not hold (use killSwitchFetch).'
+const UNREADABLE =
+  'Not sent: the signed authorisation does not say how much it authorises in a readable amount (a string of digits), so what the payee could collect is not known.'
 const OVER_HELD = (signed: bigint, held: bigint) =>
   `Not sent: the signed payment authorises ${signed} atomic units, more than the ${held} the kill switch priced and held (a scheme client signing other than the requirements' amount).`
 // x402's hooks belong to the client, which concurrent calls share.
@@ -92,7 +94,10 @@ export class PaymentCall {
     } finally {
       // Releases the payments never sent (the transport charged the rest); a failed write
       // is not retried: the hold lapses at its TTL, charged.
-      const details = { paymentOutcome: 'not_sent', error: (failure as Error)?.message ?? null }
+      // The error may quote an RPC URL with its key, or a payee's text: masked and bounded.
+      const message = (failure as Error | undefined)?.message
+      const error = typeof message === 'string' ? boundedText(redactSecrets(message)) : null
+      const details = { paymentOutcome: 'not_sent', error }
       for (const { ticket } of this.#payments.filter((payment) => !payment.sent)) {
         await guard.releaseSpend(ticket, { reason: 'not_sent', details }).catch(() => undefined)
       }
@@ -168,8 +173,8 @@ export class PaymentCall {
     if (!payment || payment.sent) throw new PaymentRefusedError('unaccounted_payment', UNHELD)
     // What is signed is what the payee can collect: never more than was held.
     const signed = signedAtomic(header)
-    if (signed !== undefined && signed > payment.amount.atomic) {
-      const why = OVER_HELD(signed, payment.amount.atomic)
+    if (signed === null || (signed !== undefined && signed > payment.amount.atomic)) {
+      const why = signed === null ? UNREADABLE : OVER_HELD(signed, payment.amount.atomic)
       throw new PaymentRefusedError('unaccounted_payment', why, payment.requirements.payTo)
     }
     // Aborted before it left (revoked, or the caller gave up): its hold is released.

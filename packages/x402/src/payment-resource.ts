@@ -1,7 +1,9 @@
 // What a payment paid for, in the audit log: the URL the agent requested (and the one a
 // redirect led to), never what the payee says. A payee names any resource it likes in its 402
 // (a trusted API's, say): that claim is kept apart, bounded. Origin and path only: a query
-// string carries the agent's data (and sometimes its secrets).
+// string carries the agent's data (and sometimes its secrets); a path's keys are masked.
+
+import { redactSecrets } from '@killswitch/core'
 import type { PaymentCreationContext } from '@x402/core/client'
 import { boundedText } from './bounded-text.js'
 
@@ -39,8 +41,10 @@ export function paymentResource(
 /** A URL's origin and path, bounded; a string that is no URL up to its first `?` or `#`. */
 function withoutQuery(url: string): string {
   const parsed = URL.canParse(url) ? new URL(url) : undefined
+  if (!parsed) return boundedText(redactSecrets(url.split(/[?#]/)[0] ?? '')) ?? ''
   // Without its user and password too; a scheme without an origin (`urn:`) keeps its name.
-  const origin = parsed?.origin === 'null' ? parsed.protocol : parsed?.origin
-  const kept = parsed ? `${origin}${parsed.pathname}` : (url.split(/[?#]/)[0] ?? '')
-  return boundedText(kept) ?? ''
+  const origin = parsed.origin === 'null' ? parsed.protocol : parsed.origin
+  // A path carries keys too (`/v2/<key>`): masked segment by segment, the host kept.
+  const path = parsed.pathname.split('/').map(redactSecrets).join('/')
+  return boundedText(`${origin}${path}`) ?? ''
 }

@@ -24,7 +24,7 @@ describe('signedValidUntil', () => {
 
   it('refuses a signed validity that is unreadable, past, or more than a day ahead', () => {
     const beyond = String(now / 1000 + MAX_VALIDITY_SECONDS + 1)
-    for (const validBefore of ['soon', 300, String(now / 1000), beyond]) {
+    for (const validBefore of ['soon', 300, String(now / 1000), beyond, undefined]) {
       const signed = header({ authorization: { validBefore } })
       expect(() => signedValidUntil(signed, requirements, now)).toThrow(PaymentRefusedError)
     }

@@ -5,7 +5,7 @@ import type { PaymentRequirements } from '@x402/core/types'
 import { shownValue } from './bounded-text.js'
 import { parseAtomic } from './payment-amount.js'
 import { PaymentRefusedError } from './payment-errors.js'
-import { payloadField } from './signed-payload.js'
+import { signedAuthorization } from './signed-payload.js'
 
 /**
  * The longest validity the kill switch pays for: a day. x402 routes ask for minutes (300 s by
@@ -25,10 +25,11 @@ export function signedValidUntil(
   requirements: Pick<PaymentRequirements, 'payTo' | 'maxTimeoutSeconds'>,
   now: number,
 ): number {
-  const signed =
-    payloadField(header, 'authorization', 'validBefore') ??
-    payloadField(header, 'permit2Authorization', 'deadline')
-  if (signed === undefined) return now + requirements.maxTimeoutSeconds * 1000
+  const authorization = signedAuthorization(header)
+  if (!authorization) return now + requirements.maxTimeoutSeconds * 1000
+  // An authorisation that is there must say until when: a missing field is not read as none.
+  const { kind, fields } = authorization
+  const signed = kind === 'eip3009' ? fields.validBefore : fields.deadline
   const seconds = parseAtomic(signed)
   const until = seconds === undefined ? Number.NaN : Number(seconds) * 1000
   if (until > now && until <= now + MAX_VALIDITY_SECONDS * 1000) return until

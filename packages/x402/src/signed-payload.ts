@@ -18,3 +18,22 @@ export function payloadField(header: string, ...path: string[]): unknown {
   }
   return value
 }
+
+/**
+ * The EVM authorisation a payload signs (EIP-3009 `authorization` or Permit2
+ * `permit2Authorization`) with its kind, or undefined for a payload with neither (another
+ * chain's). One that is there must say what it authorises: its fields are then required.
+ */
+export function signedAuthorization(
+  header: string,
+): { kind: 'eip3009' | 'permit2'; fields: Record<string, unknown> } | undefined {
+  const eip3009 = payloadField(header, 'authorization')
+  if (isRecord(eip3009)) return { kind: 'eip3009', fields: eip3009 }
+  const permit2 = payloadField(header, 'permit2Authorization')
+  if (isRecord(permit2)) return { kind: 'permit2', fields: permit2 }
+  return undefined
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null
+}
