@@ -31,6 +31,10 @@ describe('adapterSetup', () => {
     [{ killSwitch: createKillSwitch(), credential: 'ks_x', toolPrices: { a: -1 } }, 'toolPrices.a'],
     [{ guard: createKillSwitch().guard('ks_x'), credential: 'ks_x' }, 'guard'],
     [{ guard: createKillSwitch().guard('ks_x'), toolPrices: { a: 1 } }, 'toolPrices'],
+    [{ killSwitch: createKillSwitch(), credential: 'ks_x', runId: 'r', runCap: -1 }, 'runCap'],
+    [{ killSwitch: createKillSwitch(), credential: 'ks_x', runCap: Number.NaN }, 'runCap'],
+    [{ killSwitch: createKillSwitch(), credential: 'ks_x', budgets: 'team' }, 'budgets'],
+    [{ killSwitch: createKillSwitch(), credential: 'ks_x', budgets: ['a b'] }, 'budgets.0'],
   ])('refuses %o naming %s', (options, field) => {
     try {
       adapterSetup(options as never)
@@ -39,6 +43,11 @@ describe('adapterSetup', () => {
       expect(error).toBeInstanceOf(InvalidConfigError)
       expect(error).toMatchObject({ field })
     }
+  })
+
+  it('takes a runCap without a runId: a framework may give the run with each call', () => {
+    const setup = adapterSetup({ killSwitch: createKillSwitch(), credential: 'ks_x', runCap: 2 })
+    expect(setup.scope).toEqual({ runCap: 2 })
   })
 
   it('never puts the credential in a message', () => {

@@ -4,7 +4,7 @@
 // switch fails loudly when the agent is built, never silently lets calls through.
 import { InvalidConfigError } from './errors.js'
 import type { AgentGuard, BudgetScope, GuardOptions } from './guard-types.js'
-import { pickBudgetScope } from './reserve-scope.js'
+import { pickBudgetScope, reserveScope } from './reserve-scope.js'
 import { parseToolPrices, type ToolPrices } from './tool-prices.js'
 
 /**
@@ -75,7 +75,11 @@ export function adapterSetup(options: AdapterOptions): AdapterSetup {
     ...(options.model === undefined ? {} : { model: options.model }),
     ...(options.provider === undefined ? {} : { provider: options.provider }),
   }
-  return { guard: guardOf(options, toolPrices), naming, scope: pickBudgetScope(options) }
+  const scope = pickBudgetScope(options)
+  // Checked now as every call will check it, so a bad runCap fails the build, not each call.
+  // A runId may come with each call (a framework's run), so its absence is not judged here.
+  reserveScope({ ...scope, runId: scope.runId ?? 'given-per-call' })
+  return { guard: guardOf(options, toolPrices), naming, scope }
 }
 
 function guardOf(options: AdapterOptions, toolPrices: ToolPrices): AgentGuard {

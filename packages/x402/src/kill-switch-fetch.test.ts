@@ -423,6 +423,12 @@ describe('killSwitchFetch: options', () => {
     expect(field({ assets: 'x' })).toBe('assets')
     expect(field({ assets: null })).toBe('assets')
     expect(field({ fetch: 'x' })).toBe('fetch')
+    // A misspelt option is refused, never ignored (a per-payment maximum silently missing).
+    expect(field({ maxPaymentUSD: 0.01 })).toBe('maxPaymentUSD')
+    expect(field({ toolPrices: { search: 1 } })).toBe('toolPrices')
+    // The budget scope is checked when built, as each payment would check it.
+    expect(field({ runId: 'r1', runCap: -1 })).toBe('runCap')
+    expect(field({ budgets: 'team' })).toBe('budgets')
   })
 
   it('says in the message what was given, bounded', async () => {
@@ -437,6 +443,7 @@ describe('killSwitchFetch: options', () => {
       return 'accepted'
     }
     expect(message({ maxPaymentUsd: [0.5] })).toContain('(got [0.5])')
+    expect(message({ maxPaymentUSD: 0.01 })).toContain('did you mean maxPaymentUsd?')
     expect(message({ maxPaymentUsd: '0.5' })).toContain('(got "0.5")')
     expect(message({ fetch: 'x' })).toBe('fetch must be a fetch function (got "x").')
     const long = message({ allowedPayees: [PAYEE, 'x'.repeat(5_000)] })

@@ -8,7 +8,7 @@ import {
   MAX_CAP_USD,
 } from '@killswitch/core'
 import type { x402Client } from '@x402/core/client'
-import { shownValue } from './bounded-text.js'
+import { boundedText, shownValue } from './bounded-text.js'
 import type { PaymentAsset } from './payment-amount.js'
 import { guardClient, PaymentCall } from './payment-call.js'
 import type { SettlementVerifier } from './payment-charge.js'
@@ -63,8 +63,23 @@ const PAYEES_MAX = 1_000
 const PAYEE_CHARS_MAX = 256
 const ASSET = "{ network: 'eip155:8453', asset: '0x...', decimals: 6 } (decimals 0-36)"
 
+/** Every option killSwitchFetch reads: a misspelt one (`maxPaymentUSD`) must not be ignored. */
+const OPTIONS = new Set([
+  ...['killSwitch', 'credential', 'guard', 'runId', 'runCap', 'parentRunId', 'budgets'],
+  ...['client', 'allowedPayees', 'maxPaymentUsd', 'assets', 'verifySettlement', 'fetch'],
+])
+
 /** Each option's shape, or InvalidConfigError naming it, the fix and the value given. */
 function validate(options: KillSwitchFetchOptions): void {
+  const unknown = Object.keys(options).find((key) => !OPTIONS.has(key))
+  if (unknown !== undefined) {
+    const near = [...OPTIONS].find((key) => key.toLowerCase() === unknown.toLowerCase())
+    const hint = near ? `did you mean ${near}?` : `the options are ${[...OPTIONS].join(', ')}`
+    throw new InvalidConfigError(
+      unknown,
+      `${boundedText(unknown, 64)} is not an option of killSwitchFetch (${hint}): refused rather than ignored.`,
+    )
+  }
   const { client, maxPaymentUsd: max, verifySettlement: verify, fetch: send } = options
   const payees: unknown = options.allowedPayees
   const assets: unknown = options.assets
