@@ -3,6 +3,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { createKillSwitch } from './kill-switch.js'
+import { memoryStore } from './stores/memory-store.js'
 
 const T0 = Date.parse('2026-12-01T10:00:00Z')
 
@@ -93,5 +94,31 @@ describe('agent snapshots: available', () => {
       ),
       { numRuns: 60 },
     )
+  })
+
+  it('lists many windowed agents with a fixed number of usage reads, not one per agent', async () => {
+    const store = memoryStore()
+    let reads = 0
+    const readUsage = store.readUsage.bind(store)
+    store.readUsage = (keys) => {
+      reads++
+      return readUsage(keys)
+    }
+    const ks = createKillSwitch({ store, now: () => T0, runaway: false })
+    await ks.budgets.create({ id: 'team', limits: [{ amount: 5, per: 'day' }] })
+    for (let i = 0; i < 20; i++) {
+      await ks.agents.create({
+        handle: `w${i}`,
+        spendingCap: 50,
+        limits: [{ amount: 1, per: 'hour' }],
+        budgets: ['team'],
+      })
+    }
+    reads = 0
+    const listed = await ks.agents.list()
+    expect(listed).toHaveLength(20)
+    expect(listed.every((agent) => agent.available === 1 && agent.per === 'hour')).toBe(true)
+    // The windows' figures shown, and the tightest levels: one read each.
+    expect(reads).toBe(2)
   })
 })

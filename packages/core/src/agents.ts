@@ -22,7 +22,7 @@ import { redactSecrets } from './redact.js'
 import type { RunawayConfig } from './runaway/config.js'
 import type { SpendRules } from './spend-rules.js'
 import type { AgentRecord } from './store.js'
-import { type TightestLevel, tightestLevel } from './tightest-level.js'
+import { type TightestLevel, tightestLevels } from './tightest-level.js'
 
 /** A newly provisioned agent: its snapshot plus its credential, shown this once. */
 export interface ProvisionedAgent extends AgentSnapshot {
@@ -161,10 +161,7 @@ export function createAgentsApi(engine: Engine): AgentsApi {
         engine.now(),
       ),
     )
-    const now = engine.now()
-    const tightest = await call(() =>
-      Promise.all(records.map((record) => tightestLevel(store, record, now))),
-    )
+    const tightest = await call(() => tightestLevels(store, records, engine.now()))
     return records.map((record, i) =>
       toSnapshot(record, usage[i] ?? [], tightest[i] as TightestLevel),
     )

@@ -27,14 +27,13 @@ import { createGuard } from './guard.js'
 import type { AgentGuard, GuardOptions } from './guard-types.js'
 import { MAX_TTL_MS } from './ledger/ledger-input.js'
 import { StoreOutbox } from './ledger/store-outbox.js'
-import type { WindowPer } from './ledger/windows.js'
 import { toUsd } from './money.js'
 import { createPriceSource, type ModelPrice, type PriceSource } from './pricing/price-source.js'
 import { createRunawayMonitor } from './runaway/create-runaway-monitor.js'
 import { NO_MONITOR, type RunawayMonitor } from './runaway/types.js'
 import type { AgentRecord, AuditPage, Store } from './store.js'
 import { memoryStore } from './stores/memory-store.js'
-import { bindingOf, tightestLevel } from './tightest-level.js'
+import { type Binding, bindingOf, tightestLevel } from './tightest-level.js'
 import { parseToolPrices, type ToolPrices } from './tool-prices.js'
 
 /** Options of createKillSwitch. Every one is optional. */
@@ -95,8 +94,11 @@ export interface KillSwitchOptions {
   now?: () => number
 }
 
-/** What `verify` tells a downstream service about a credential. */
-export interface VerifyResult {
+/**
+ * What `verify` tells a downstream service about a credential; `limitedBy`, `budgetId`,
+ * `per` and `resetsAt` (Binding) name the level `available` comes from.
+ */
+export interface VerifyResult extends Partial<Binding> {
   active: boolean
   handle?: string
   /**
@@ -104,14 +106,6 @@ export interface VerifyResult {
    * past it), its windows and its budgets' windows.
    */
   available?: number
-  /** Which level `available` is: the agent's own (its cap or a window) or a shared budget's. */
-  limitedBy?: 'agent' | 'budget'
-  /** The shared budget that binds, when `limitedBy` is `'budget'`. */
-  budgetId?: string
-  /** The window that binds (`'hour'`, `'day'`, `'lifetime'`...); absent for the agent's cap. */
-  per?: WindowPer
-  /** When that window resets (ISO 8601); absent for a lifetime limit. */
-  resetsAt?: string
   /**
    * True when the agent has approvals on: past its own spending cap (not its windows, not a
    * shared budget), a call asks a person instead of being refused.

@@ -29,8 +29,32 @@ export function tightestLevel(
   agent: AgentRecord,
   now: number,
 ): Awaitable<TightestLevel> {
+  const own = ownLevel(agent, now)
+  if (!hasWindows(agent)) return own
+  return windowsLeft(store, [agent], now).then(([windows]) => tightestOf(own, windows ?? []))
+}
+
+/**
+ * The tightest level of each agent, as `tightestLevel` answers it, with one read of the
+ * budgets they draw on and one usage read for all of them (a list of agents, not a store
+ * round trip per agent).
+ *
+ * @example
+ * const levels = await tightestLevels(store, await store.listAgents(now), now)
+ */
+export async function tightestLevels(
+  store: Store,
+  agents: readonly AgentRecord[],
+  now: number,
+): Promise<TightestLevel[]> {
+  const windows = await windowsLeft(store, agents, now)
+  return agents.map((agent, i) => tightestOf(ownLevel(agent, now), windows[i] ?? []))
+}
+
+/** The agent's cap, with the grants approved past it. */
+function ownLevel(agent: AgentRecord, now: number): TightestLevel {
   const capMicros = effectiveCap(agent, now)
-  const own: TightestLevel = {
+  return {
     level: {
       level: 'agent',
       limitMicros: capMicros,
@@ -39,39 +63,44 @@ export function tightestLevel(
     },
     leftMicros: capMicros - agent.spentMicros - agent.heldMicros,
   }
-  if (agent.limits.length === 0 && agent.budgets.length === 0) return own
-  return withWindows(store, agent, now, own)
 }
 
-/** Each window and budget level a reserve of this agent holds against, and what it leaves. */
+const hasWindows = (agent: AgentRecord) => agent.limits.length > 0 || agent.budgets.length > 0
+
+/**
+ * Each window and budget level a reserve of each agent holds against, and what it leaves:
+ * the ledger's own `collectLevels` (its windows, its budgets' windows and their parents', a
+ * missing budget as a limit of 0), the budgets read once and the usage in one call.
+ */
 async function windowsLeft(
   store: Store,
-  agent: AgentRecord,
+  agents: readonly AgentRecord[],
   now: number,
-): Promise<TightestLevel[]> {
-  if (agent.limits.length === 0 && agent.budgets.length === 0) return []
-  // The ledger's own `collectLevels`: its windows, its budgets' windows and their parents', a
-  // missing budget as a limit of 0, read in one usage call.
-  const budgets = await budgetsOf(store, agent.budgets)
-  const levels = collectLevels(agent, agent.budgets, (id) => budgets.get(id), now)
-  if (levels.length === 0) return []
-  const usage = await store.readUsage(levels.map((level) => level.key))
-  return levels.map((level, index) => {
-    const { spentMicros, heldMicros } = usage[index] ?? { spentMicros: 0, heldMicros: 0 }
-    const leftMicros = level.limitMicros - spentMicros - heldMicros
-    return { level: { ...level.refusal, spentMicros, heldMicros }, leftMicros }
-  })
+): Promise<TightestLevel[][]> {
+  if (!agents.some(hasWindows)) return agents.map(() => [])
+  const budgets = await budgetsOf(
+    store,
+    agents.flatMap((agent) => agent.budgets),
+  )
+  const levels = agents.map((agent) =>
+    hasWindows(agent) ? collectLevels(agent, agent.budgets, (id) => budgets.get(id), now) : [],
+  )
+  const keys = levels.flat().map((level) => level.key)
+  const usage = keys.length > 0 ? await store.readUsage(keys) : []
+  let next = 0
+  return levels.map((each) =>
+    each.map((level) => {
+      const { spentMicros, heldMicros } = usage[next++] ?? { spentMicros: 0, heldMicros: 0 }
+      const leftMicros = level.limitMicros - spentMicros - heldMicros
+      return { level: { ...level.refusal, spentMicros, heldMicros }, leftMicros }
+    }),
+  )
 }
 
 /** The tightest of `own` and the agent's windows and budgets. */
-async function withWindows(
-  store: Store,
-  agent: AgentRecord,
-  now: number,
-  own: TightestLevel,
-): Promise<TightestLevel> {
+function tightestOf(own: TightestLevel, windows: readonly TightestLevel[]): TightestLevel {
   let tightest = own
-  for (const candidate of await windowsLeft(store, agent, now)) {
+  for (const candidate of windows) {
     // Spent out both, a window or budget binds rather than the cap: a grant lifts only the cap.
     const outAlike = candidate.leftMicros <= 0 && tightest === own && own.leftMicros <= 0
     if (candidate.leftMicros < tightest.leftMicros || outAlike) tightest = candidate
@@ -93,7 +122,7 @@ export async function windowRefusing(
   now: number,
   amountMicros: number,
 ): Promise<LevelRefusal | undefined> {
-  const levels = await windowsLeft(store, agent, now)
+  const [levels = []] = await windowsLeft(store, [agent], now)
   return levels.find((candidate) => candidate.leftMicros < amountMicros)?.level
 }
 
