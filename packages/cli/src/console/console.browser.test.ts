@@ -399,6 +399,8 @@ describe('the console in a real browser', () => {
       .locator('td.spent .unreconciled', { hasText: 'incl. $0.75 unreconciled' })
       .waitFor(WAIT)
     expect(await row('lapse-agent').locator('td.spent .figure').textContent()).toBe('$0.75 / $5.00')
+    // The list may come from a poll made just before bidi-agent was: wait for its row.
+    await row('bidi-agent').waitFor(WAIT)
     await expectStoreFigures()
 
     await page.goto(`${server.url}/#/agent/budget-agent`)
