@@ -9,6 +9,7 @@ import { ChatOpenAI } from '@langchain/openai'
 import fc from 'fast-check'
 import { createAgent } from 'langchain'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { guardModel } from './guard-model.js'
 import { KillSwitchCallbackHandler } from './kill-switch-callback-handler.js'
 import { killSwitchMiddleware } from './kill-switch-middleware.js'
 import {
@@ -16,7 +17,7 @@ import {
   type OpenAIServerOptions,
   openAIServer,
 } from './testing/openai-server.js'
-import { TEST_MODEL, type TestAgent, testAgent } from './testing/test-kit.js'
+import { ledger, rejection, TEST_MODEL, type TestAgent, testAgent } from './testing/test-kit.js'
 
 // TEST_PRICES: $1 per thousand tokens in and out.
 const MICROS_PER_TOKEN = 1000
@@ -48,20 +49,6 @@ async function setup(streaming: boolean, server: Partial<OpenAIServerOptions> = 
   return { agent, provider, model }
 }
 
-async function ledger(agent: TestAgent) {
-  const record = await agent.ks.agents.get(agent.handle)
-  return { spent: toMicros(record.spent), held: toMicros(record.held) }
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error('expected the call to be rejected')
-    },
-    (error: unknown) => error,
-  )
-}
-
 // The HTTP status on the error the caller got, or on one of its causes (LangChain's
 // MiddlewareError wraps the provider's error).
 function providerStatus(error: unknown): number | undefined {
@@ -73,7 +60,7 @@ function providerStatus(error: unknown): number | undefined {
   return undefined
 }
 
-type Path = 'callback handler' | 'middleware' | 'middleware, run signal'
+type Path = 'callback handler' | 'middleware' | 'middleware, run signal' | 'guardModel'
 
 const drain = async (stream: AsyncIterable<unknown>) => {
   for await (const _ of stream) {
@@ -93,6 +80,12 @@ async function invoke(
   const options = { killSwitch: agent.ks, credential: agent.credential }
   const streaming = model.streaming
   const input = 'Write forever'
+  if (path === 'guardModel') {
+    const guarded = guardModel(model, options)
+    const config = caller ? { signal: caller } : {}
+    if (streaming) return drain(await guarded.stream(input, config))
+    return guarded.invoke(input, config)
+  }
   if (path === 'callback handler') {
     const handler = new KillSwitchCallbackHandler(options)
     const signal = caller ? AbortSignal.any([handler.signal, caller]) : handler.signal
@@ -113,7 +106,12 @@ async function invoke(
 }
 
 describe('ChatOpenAI against a local OpenAI-compatible server', () => {
-  for (const path of ['callback handler', 'middleware', 'middleware, run signal'] as const) {
+  for (const path of [
+    'callback handler',
+    'middleware',
+    'middleware, run signal',
+    'guardModel',
+  ] as const) {
     for (const streaming of [false, true]) {
       const mode = streaming ? 'streaming' : 'not streaming'
 
@@ -203,7 +201,7 @@ describe('ChatOpenAI against a local OpenAI-compatible server', () => {
 
   // An image by URL cannot be sized from the request: the model's context window bounds it
   // (never the URL's length), through both entry points.
-  for (const path of ['callback handler', 'middleware'] as const) {
+  for (const path of ['callback handler', 'middleware', 'guardModel'] as const) {
     it(`${path}: an image by URL holds at least the model's context window of input`, async () => {
       const contextWindow = 20_000
       const agent = await testAgent(
@@ -218,7 +216,9 @@ describe('ChatOpenAI against a local OpenAI-compatible server', () => {
         ],
       })
       const options = { killSwitch: agent.ks, credential: agent.credential }
-      if (path === 'callback handler') {
+      if (path === 'guardModel') {
+        await guardModel(model, options).invoke([message])
+      } else if (path === 'callback handler') {
         await model.invoke([message], { callbacks: [new KillSwitchCallbackHandler(options)] })
       } else {
         const middleware = [killSwitchMiddleware(options)]
@@ -254,6 +254,28 @@ describe('ChatOpenAI: a consumer that stops reading a stream', () => {
         expect(await provider.stopped()).toBe('disconnected')
         await vi.waitFor(async () => expect((await ledger(agent)).held).toBe(0))
         const after = await ledger(agent)
+        expect(after.spent).toBeGreaterThanOrEqual(provider.billMicros())
+        expect(after.spent).toBeLessThan(toMicros(agent.reserved[0] ?? 0) / 2)
+        expect(agent.released).toHaveLength(0)
+      }),
+      { numRuns: 6 },
+    )
+  })
+
+  it('guardModel: a break ends the call before the loop exits, settled at what streamed', async () => {
+    // The break returns the guarded model's own generator: the call is ended within the
+    // break itself, so the ledger is balanced as soon as the loop exits, wherever it breaks.
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 80 }), async (breakAt) => {
+        const { agent, provider, model } = await setup(true)
+        const guarded = guardModel(model, { killSwitch: agent.ks, credential: agent.credential })
+        let chunks = 0
+        for await (const _ of await guarded.stream('Write forever')) {
+          if (++chunks === breakAt) break
+        }
+        const after = await ledger(agent)
+        expect(after.held).toBe(0)
+        expect(await provider.stopped()).toBe('disconnected')
         expect(after.spent).toBeGreaterThanOrEqual(provider.billMicros())
         expect(after.spent).toBeLessThan(toMicros(agent.reserved[0] ?? 0) / 2)
         expect(agent.released).toHaveLength(0)

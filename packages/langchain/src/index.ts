@@ -2,6 +2,8 @@
 
 // Options of both entry points: the core's adapter options, checked by its `adapterSetup`
 export type { AdapterOptions as KillSwitchOptions, GuardSource } from '@killswitch/core'
+// A chat model that guards its own calls (a side model, direct invoke and stream)
+export { guardModel } from './guard-model.js'
 // Callback handler: models, chains, the classic AgentExecutor
 export { KillSwitchCallbackHandler } from './kill-switch-callback-handler.js'
 // createAgent (LangChain v1) middleware

@@ -7,7 +7,7 @@ import { fakeModel } from '@langchain/core/testing'
 import { FakeLLM, FakeStreamingChatModel, FakeStreamingLLM } from '@langchain/core/utils/testing'
 import { describe, expect, it, vi } from 'vitest'
 import { KillSwitchCallbackHandler } from './kill-switch-callback-handler.js'
-import { searchTool, TEST_MODEL, type TestAgent, testAgent } from './testing/test-kit.js'
+import { rejection, searchTool, TEST_MODEL, type TestAgent, testAgent } from './testing/test-kit.js'
 
 const usage_metadata = { input_tokens: 200, output_tokens: 50, total_tokens: 250 }
 const chainPrompt = ChatPromptTemplate.fromMessages([['human', 'Summarise: {text}']])
@@ -16,15 +16,6 @@ const agentPrompt = ChatPromptTemplate.fromMessages([
   ['human', '{input}'],
   new MessagesPlaceholder('agent_scratchpad'),
 ])
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected the run to be rejected')
-}
 
 /** A stream cut short: what streamed is charged (estimated, within the hold); nothing stays held. */
 async function expectStreamedCharged(agent: TestAgent): Promise<void> {

@@ -12,7 +12,7 @@ import { createAgent, modelRetryMiddleware, tool } from 'langchain'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { killSwitchMiddleware } from './kill-switch-middleware.js'
-import { searchTool, TEST_MODEL, testAgent } from './testing/test-kit.js'
+import { rejection, searchTool, TEST_MODEL, testAgent } from './testing/test-kit.js'
 
 const question = { messages: [new HumanMessage('Find everything about kill switches.')] }
 
@@ -22,15 +22,6 @@ function toolCallMessage(i: number, q: string) {
     tool_calls: [{ name: 'search', args: { q }, id: `call_${i}`, type: 'tool_call' }],
     usage_metadata: { input_tokens: 200, output_tokens: 20, total_tokens: 220 },
   })
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected the run to be rejected')
 }
 
 describe('killSwitchMiddleware', () => {

@@ -135,7 +135,10 @@ export function withMaxOutputTokens<T>(model: T, clamp: number): T {
     // ChatOpenAI prefers `maxCompletionTokens` over `maxTokens` when both are given.
     if ('maxCompletionTokens' in fields) fields.maxCompletionTokens = maxOutputTokens
   }
-  const clamped = new (candidate as Clampable).constructor(fields)
+  const clamped = new (candidate as Clampable).constructor(fields) as Fields
+  // ChatOpenAI's withConfig keeps call options (bound tools) on the model, outside its fields.
+  const defaults = (candidate as Fields).defaultOptions
+  if (defaults !== undefined) clamped.defaultOptions = defaults
   rebuilt.set(candidate, { maxOutputTokens, model: clamped })
   return clamped as T
 }

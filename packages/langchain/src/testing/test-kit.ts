@@ -6,6 +6,7 @@ import {
   type KillSwitch,
   type KillSwitchOptions,
   type RunawayConfig,
+  toMicros,
 } from '@killswitch/core'
 import { tool } from '@langchain/core/tools'
 import { ChatOpenAI } from '@langchain/openai'
@@ -106,4 +107,30 @@ export async function chatOpenAI(options: {
     ...options.fields,
   })
   return { model, provider }
+}
+
+/**
+ * The agent's ledger in micro-dollars: spent and held.
+ *
+ * @example
+ * expect(await ledger(agent)).toEqual({ spent: provider.billMicros(), held: 0 })
+ */
+export async function ledger(agent: TestAgent): Promise<{ spent: number; held: number }> {
+  const record = await agent.ks.agents.get(agent.handle)
+  return { spent: toMicros(record.spent), held: toMicros(record.held) }
+}
+
+/**
+ * What the promise rejected with; throws when it resolved.
+ *
+ * @example
+ * const error = await rejection(model.invoke('hi'))
+ */
+export async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise
+  } catch (error) {
+    return error
+  }
+  throw new Error('expected the call to be rejected')
 }

@@ -1,0 +1,218 @@
+// A chat model that guards its own calls, wherever it is called from: directly (`invoke`,
+// `stream`, `batch`, `streamEvents`), through a binding (`bindTools`, `withStructuredOutput`,
+// `withConfig`), or by another middleware of a `createAgent` agent (summarization, tool
+// selection, tool emulation) that killSwitchMiddleware never sees. Each provider call runs
+// through the core's lifecycle as the middleware's do: held, clamped, given the stop signal,
+// counted as it streams, and ended once whatever happens.
+//
+// It is the model itself, not a callback: a consumer that stops reading `model.stream()`
+// returns this model's own generator, so the call ends at once at what streamed. LangChain
+// tells callbacks nothing then (the KillSwitchCallbackHandler's call would stay held).
+//
+// The guarded model inherits everything from the model (an object whose prototype is it) and
+// overrides the three methods that call the provider. Each runs the provider on the model
+// itself (or its clamped rebuild), never on the guarded object, so no call is held twice.
+import {
+  type AdapterOptions,
+  type AdapterSetup,
+  adapterSetup,
+  BUDGET_SCOPE_KEY,
+  billedApartIn,
+  InvalidConfigError,
+  type ModelCall,
+  mergeBudgetScope,
+  type StreamEvent,
+  watchModelStream,
+} from '@killswitch/core'
+import type { CallbackManagerForLLMRun } from '@langchain/core/callbacks/manager'
+import { BaseChatModel } from '@langchain/core/language_models/chat_models'
+import type { AIMessageChunk, BaseMessage } from '@langchain/core/messages'
+import type { ChatGenerationChunk, ChatResult } from '@langchain/core/outputs'
+import { RunnableBinding } from '@langchain/core/runnables'
+import { requestedByParams, requestedOutputTokens, withMaxOutputTokens } from './model-binding.js'
+import { identityFromLsParams } from './model-identity.js'
+import { deltaText, modelCallResult, providerMessage, toTokenUsage } from './model-io.js'
+
+type Options = BaseChatModel['ParsedCallOptions']
+type Model = BaseChatModel & {
+  invocationParams?: (options: Options) => Record<string, unknown>
+}
+
+/** Models returned by guardModel: guarding one again would hold each call twice. */
+const guardedModels = new WeakSet<object>()
+
+/**
+ * The model, guarded by the agent's kill switch: every call it makes is refused when the
+ * agent is revoked, over its cap or running away, clamped to what the agent can afford,
+ * stopped in flight on revocation or at the hold, and settled at the provider's usage (or
+ * what the guard counted, whichever is larger). Use it for a model called outside the
+ * agent's model node: a middleware's own model, a direct `invoke` or `stream`. Not together
+ * with killSwitchMiddleware or KillSwitchCallbackHandler on the same calls (held twice).
+ *
+ * @example
+ * const summarizer = guardModel(new ChatOpenAI({ model: 'gpt-4o-mini', maxTokens: 1000 }), { killSwitch: ks, credential })
+ * createAgent({ model, tools, middleware: [summarizationMiddleware({ model: summarizer }), killSwitchMiddleware({ killSwitch: ks, credential })] })
+ */
+export function guardModel<T extends BaseChatModel>(model: T, options: AdapterOptions): T {
+  if (!(model instanceof BaseChatModel)) {
+    throw new InvalidConfigError(
+      'model',
+      'Invalid model: guardModel guards LangChain chat models (a BaseChatModel such as ChatOpenAI). For a chain or an agent, use KillSwitchCallbackHandler or killSwitchMiddleware.',
+    )
+  }
+  if (guardedModels.has(model)) {
+    throw new InvalidConfigError(
+      'model',
+      'Invalid model: it is already guarded (guardModel was given its own result): guarded again, each call would be held twice. Pass the guarded model as it is.',
+    )
+  }
+  return guarded(model, adapterSetup(options))
+}
+
+function guarded<T extends BaseChatModel>(model: T, setup: AdapterSetup): T {
+  const raw = model as Model
+  // Named now, not at the first call: a model the kill switch cannot price is refused here.
+  identityFromLsParams(raw.getLsParams({} as Options), setup.naming)
+  const base = BaseChatModel.prototype
+  const streams = raw._streamResponseChunks !== base._streamResponseChunks
+  const overrides: Partial<BaseChatModel> = {
+    async _generate(messages, options, runManager) {
+      const call = await start(raw, setup, messages, options, runManager)
+      const result: ChatResult = await call.run(({ maxOutputTokens, signal }) =>
+        withMaxOutputTokens(raw, maxOutputTokens)._generate(
+          messages,
+          { ...options, signal },
+          counting(runManager, call),
+        ),
+      )
+      const answer = modelCallResult(result.generations[0]?.message)
+      await call.finish(answer)
+      // The caller runs the tools the model asked for once this returns: checked before.
+      for (const toolCall of answer.toolCalls ?? []) await call.checkToolCall(toolCall)
+      return result
+    },
+    // LangChain's own bridge from chunks to events, so that event streams (ChatOpenAI's
+    // native ones included) go through the guarded chunks below.
+    _streamChatModelEvents: base._streamChatModelEvents,
+    ...(streams && {
+      async *_streamResponseChunks(messages, options, runManager) {
+        const call = await start(raw, setup, messages, options, runManager)
+        const source = await call.send(({ maxOutputTokens, signal }) => {
+          const clamped = withMaxOutputTokens(raw, maxOutputTokens)
+          const chunks = clamped._streamResponseChunks(messages, { ...options, signal }, runManager)
+          return Promise.resolve(ReadableStream.from(withEnding(chunks)))
+        })
+        // A consumer's break returns this generator, which cancels the watched stream: the
+        // call ends there, at what streamed (so no idle timer: the cancel always arrives).
+        const parts = watchModelStream(call, source, { read, idleConsumerMs: Infinity })
+        for await (const part of parts) if ('chunk' in part) yield part.chunk
+      },
+    }),
+    // A binding's model: ChatOpenAI's withConfig (so its bindTools and withStructuredOutput)
+    // builds a new model, and some bindTools build one of their own (FakeStreamingChatModel's).
+    // It is guarded too, or the binding would call the provider unguarded.
+    withConfig(config) {
+      return guardedResult(raw.withConfig.call(this, config), setup)
+    },
+    ...(raw.bindTools !== undefined && {
+      bindTools(tools, kwargs) {
+        const bindTools = raw.bindTools as NonNullable<Model['bindTools']>
+        return guardedResult(bindTools.call(this, tools, kwargs), setup)
+      },
+    }),
+  }
+  const result = Object.assign(Object.create(raw), overrides) as T
+  guardedModels.add(result)
+  return result
+}
+
+/** What a method of the model returned, with the chat model in it (if any) guarded. */
+function guardedResult<T>(next: T, setup: AdapterSetup): T {
+  if (next instanceof BaseChatModel) {
+    return guardedModels.has(next) ? next : (guarded(next, setup) as T)
+  }
+  if (!RunnableBinding.isRunnableBinding(next)) return next
+  const { bound, kwargs, config, configFactories } = next
+  if (!(bound instanceof BaseChatModel) || guardedModels.has(bound)) return next
+  return new RunnableBinding({
+    bound: guarded(bound, setup),
+    kwargs,
+    config,
+    configFactories,
+  }) as T
+}
+
+/** Reserves a call of the model: its identity, input, limits and scope, as sent. */
+function start(
+  model: Model,
+  setup: AdapterSetup,
+  messages: BaseMessage[],
+  options: Options,
+  runManager: CallbackManagerForLLMRun | undefined,
+): Promise<ModelCall> {
+  const identity = identityFromLsParams(model.getLsParams(options), setup.naming)
+  // The API fields beside the messages (tools, kwargs, call options), as the model sends them.
+  const params = invocationParams(model, options)
+  const limits = [requestedOutputTokens(model, identity.maxOutputTokens), requestedByParams(params)]
+  const asked = limits.filter((limit): limit is number => limit !== undefined)
+  // The run's `metadata.killswitch` over the options' scope, as the callback handler reads it.
+  const metadata = (runManager as { metadata?: Record<string, unknown> } | undefined)?.metadata
+  return setup.guard.startModelCall({
+    ...identity,
+    maxOutputTokens: asked.length > 0 ? Math.max(...asked) : undefined,
+    input: {
+      messages: messages.map(providerMessage),
+      request: params ?? { tools: (options as { tools?: unknown }).tools },
+    },
+    ...billedApartIn({ '': model, request: params }),
+    ...mergeBudgetScope(setup.scope, metadata?.[BUDGET_SCOPE_KEY], 'metadata.killswitch'),
+    ...(options.signal ? { signal: options.signal } : {}),
+  })
+}
+
+function invocationParams(model: Model, options: Options) {
+  try {
+    return model.invocationParams?.(options)
+  } catch {
+    return undefined // the model refuses these options itself when it is called
+  }
+}
+
+/**
+ * The run's callbacks, counting the tokens a model streams inside `_generate` (ChatOpenAI
+ * with `streaming: true`) so the call stops at its hold.
+ */
+function counting(runManager: CallbackManagerForLLMRun | undefined, call: ModelCall) {
+  if (runManager === undefined) return undefined
+  const counted = Object.create(runManager) as CallbackManagerForLLMRun
+  counted.handleLLMNewToken = (token, index, runId, parentRunId, tags, fields) => {
+    call.output({ text: deltaText(token, fields) })
+    return runManager.handleLLMNewToken(token, index, runId, parentRunId, tags, fields)
+  }
+  return counted
+}
+
+/** A streamed part: a chunk for the consumer, or what the whole answer asked and used. */
+type Part =
+  | { chunk: ChatGenerationChunk }
+  | { toolCall: { name: string; args: unknown } }
+  | { usage: AIMessageChunk['usage_metadata'] }
+
+/** The chunks, then the answer's tool calls and usage once the provider finished. */
+async function* withEnding(chunks: AsyncGenerator<ChatGenerationChunk>): AsyncGenerator<Part> {
+  let answer: AIMessageChunk | undefined
+  for await (const chunk of chunks) {
+    const message = chunk.message as AIMessageChunk
+    // LangChain's own sum: usage reported in parts (Anthropic's input first, output last).
+    answer = answer === undefined ? message : answer.concat(message)
+    yield { chunk }
+  }
+  for (const { name, args } of answer?.tool_calls ?? []) yield { toolCall: { name, args } }
+  yield { usage: answer?.usage_metadata }
+}
+
+function read(part: Part): StreamEvent | undefined {
+  if ('chunk' in part) return { type: 'text', text: deltaText(part.chunk.text, part) }
+  if ('toolCall' in part) return { type: 'tool-call', ...part.toolCall }
+  return { type: 'finish', usage: toTokenUsage(part.usage) }
+}
