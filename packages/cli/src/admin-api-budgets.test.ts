@@ -83,8 +83,10 @@ describe('admin API: budgets', () => {
     expect(bad.json.error).toMatchObject({ code: 'invalid_config', field: 'limits.0.per' })
     expect((await call('GET', '/v1/budgets')).json.budgets).toEqual([])
     const unknown = await call('GET', '/v1/budgets/nope')
-    expect(unknown.status).toBe(400)
-    expect(unknown.json.error.field).toBe('id')
+    expect(unknown.status).toBe(404)
+    expect(unknown.json.error.code).toBe('budget_not_found')
+    const unknownUpdate = await call('PATCH', '/v1/budgets/nope', { limits: [] })
+    expect(unknownUpdate.status).toBe(404)
     const extra = await call('PATCH', '/v1/budgets/nope', { limits: [], colour: 'red' })
     expect(extra.json.error.field).toBe('colour')
   })
@@ -142,6 +144,16 @@ describe('admin API: approvals', () => {
     expect(
       (await call('POST', '/v1/approvals/apr_9/approve', { amount: 0, ttlMs: 1000 })).status,
     ).toBe(400)
+    // No request has that id: 404, whatever is asked of it.
+    for (const [method, path, body] of [
+      ['GET', '/v1/approvals/apr_9', undefined],
+      ['POST', '/v1/approvals/apr_9/approve', { amount: 1, ttlMs: 1000 }],
+      ['POST', '/v1/approvals/apr_9/deny', {}],
+    ] as const) {
+      const unknown = await call(method, path, body)
+      expect(unknown.status).toBe(404)
+      expect(unknown.json.error.code).toBe('approval_not_found')
+    }
   })
 
   it('needs the token and refuses a cross-site approve', async () => {

@@ -169,6 +169,19 @@ describe('one-click approval links', () => {
     expect((await served.approvals.get(id)).status).toBe('pending')
   })
 
+  it('a validly signed link to a request this store does not have answers 404, both ways', async () => {
+    // Signed with the right secret for an id no request has (another store, a wiped one).
+    const options = { baseUrl: server.url, secret: LINK_SECRET }
+    for (const action of ['approve', 'deny'] as const) {
+      const url = approvalLinkUrl(options, 'apr_elsewhere', action, Date.now() + 60_000)
+      for (const method of ['GET', 'POST']) {
+        const response = await open(url, method, { origin: server.url })
+        expect(response.status, `${method} ${action}`).toBe(404)
+        expect(response.text).toContain('No such approval request.')
+      }
+    }
+  })
+
   it('is not served without a secret, and refuses a short one', async () => {
     const plain = await startAdminServer({ killSwitch: served, port: 0, token: TOKEN })
     expect((await open(`${plain.url}/approval-links/apr_1/approve?exp=1&sig=00`)).status).toBe(404)

@@ -138,7 +138,9 @@ export function mountApprovalLinks(
     try {
       return await ks.approvals.get(id)
     } catch (error) {
-      if (findKillSwitchError(error)?.code === 'invalid_config') return undefined
+      // No such request, or an id that could not be one: the same page either way.
+      const code = findKillSwitchError(error)?.code
+      if (code === 'approval_not_found' || code === 'invalid_config') return undefined
       throw error
     }
   }

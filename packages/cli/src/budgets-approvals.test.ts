@@ -87,7 +87,7 @@ describe('killswitch budgets', () => {
     const empty = await run(['budgets', 'update', 'b'])
     expect(empty.code).toBe(EXIT_CODES.usage)
     expect(empty.stderr).toMatch(/Nothing to change/)
-    expect((await run(['budgets', 'get', 'nope'])).code).toBe(EXIT_CODES.usage)
+    expect((await run(['budgets', 'get', 'nope'])).code).toBe(EXIT_CODES.notFound)
     await ks.close()
   })
 })

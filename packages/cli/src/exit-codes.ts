@@ -9,7 +9,7 @@ import type { KillSwitchErrorCode } from '@killswitch/core'
  * | ---- | ------- |
  * | 0 | success |
  * | 1 | usage error or invalid input (unknown option, bad amount, bad URL...) |
- * | 2 | not found: no agent has that handle |
+ * | 2 | not found: no agent, budget or approval request has that handle or id |
  * | 3 | conflict: an agent with that handle exists already |
  * | 4 | refused by policy: the agent is revoked, over its cap, a runaway, a payment refused... |
  * | 5 | the store is unavailable (fail closed) |
@@ -40,6 +40,8 @@ export function exitCodeFor(code: KillSwitchErrorCode): number {
     case 'unknown_model_price':
       return EXIT_CODES.usage
     case 'agent_not_found':
+    case 'approval_not_found':
+    case 'budget_not_found':
       return EXIT_CODES.notFound
     case 'agent_exists':
     case 'concurrent_update':

@@ -71,6 +71,13 @@ describe('approvals API', () => {
       decidedBy: 'operator',
     })
     await expect(ks.approvals.deny('apr_2')).rejects.toSatisfy(InvalidConfigError.isInstance)
-    await expect(ks.approvals.get('nope')).rejects.toMatchObject({ field: 'id' })
+    // An id no request has is not found (404), for reading and deciding alike.
+    for (const attempt of [
+      () => ks.approvals.get('nope'),
+      () => ks.approvals.approve('nope', { amount: 1, ttlMs: 60_000 }),
+      () => ks.approvals.deny('nope'),
+    ]) {
+      await expect(attempt()).rejects.toMatchObject({ code: 'approval_not_found', status: 404 })
+    }
   })
 })

@@ -4,7 +4,7 @@
 import { z } from 'zod'
 import { parseInput } from './config.js'
 import { type Engine, storeCall } from './engine.js'
-import { InvalidConfigError } from './errors.js'
+import { ApprovalNotFoundError } from './errors.js'
 import type { ApprovalEvent } from './events.js'
 import { MAX_TTL_MS } from './ledger/ledger-input.js'
 import { toMicros, toUsd } from './money.js'
@@ -80,11 +80,7 @@ export function createApprovalsApi(engine: Engine): ApprovalsApi {
       const record = await call(() =>
         store.getApproval(parseInput(idSchema, id, 'approvals.get'), engine.now()),
       )
-      if (!record)
-        throw new InvalidConfigError(
-          'id',
-          `No approval request has the id "${id}" (approvals.list shows them).`,
-        )
+      if (!record) throw new ApprovalNotFoundError(id)
       return toApprovalEvent(record)
     },
 

@@ -5,7 +5,7 @@ import { z } from 'zod'
 import { type Limit, type LimitUsage, limitsWithUsage, toLimitRecords } from './budget-limits.js'
 import { handleSchema, limitsSchema, parseInput, timeZoneSchema } from './config.js'
 import { type Engine, storeCall } from './engine.js'
-import { InvalidConfigError } from './errors.js'
+import { BudgetNotFoundError } from './errors.js'
 import type { BudgetRecord } from './store.js'
 
 /** A budget as `budgets.get` and `budgets.list` show it. Amounts in dollars. */
@@ -81,12 +81,7 @@ export function createBudgetsApi(engine: Engine): BudgetsApi {
   const load = async (id: string) => {
     const checked = parseInput(budgetIdSchema, id, 'budgets', 'id')
     const record = await call(() => store.getBudget(checked))
-    if (!record) {
-      throw new InvalidConfigError(
-        'id',
-        `No budget has the id "${checked}". List budgets with budgets.list().`,
-      )
-    }
+    if (!record) throw new BudgetNotFoundError(checked)
     return record
   }
 

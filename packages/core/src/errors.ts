@@ -15,6 +15,8 @@ export type KillSwitchErrorCode =
   | 'unknown_model_price'
   | 'invalid_config'
   | 'agent_not_found'
+  | 'approval_not_found'
+  | 'budget_not_found'
   | 'agent_exists'
   | 'concurrent_update'
   | 'store_unavailable'
@@ -279,6 +281,48 @@ export class AgentNotFoundError extends KillSwitchError {
     )
     this.name = 'AgentNotFoundError'
     this.handle = redactCredentials(handle)
+  }
+}
+
+/**
+ * No approval request has that id (never made, or made on another store).
+ *
+ * @example
+ * await ks.approvals.approve('apr_unknown').catch((error) => error.status) // 404
+ */
+export class ApprovalNotFoundError extends KillSwitchError {
+  readonly id: string
+
+  constructor(id: string) {
+    const shown = redactCredentials(id)
+    super(
+      'approval_not_found',
+      404,
+      `No approval request has the id "${shown}" (approvals.list shows them).`,
+    )
+    this.name = 'ApprovalNotFoundError'
+    this.id = shown
+  }
+}
+
+/**
+ * No shared budget has that id.
+ *
+ * @example
+ * await ks.budgets.get('nope').catch((error) => error.status) // 404
+ */
+export class BudgetNotFoundError extends KillSwitchError {
+  readonly id: string
+
+  constructor(id: string) {
+    const shown = redactCredentials(id)
+    super(
+      'budget_not_found',
+      404,
+      `No budget has the id "${shown}". List budgets with budgets.list().`,
+    )
+    this.name = 'BudgetNotFoundError'
+    this.id = shown
   }
 }
 

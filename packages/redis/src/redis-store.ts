@@ -11,6 +11,7 @@ import {
   AgentNotFoundError,
   type AgentRecord,
   AgentRevokedError,
+  ApprovalNotFoundError,
   type AuditEntry,
   ConcurrentUpdateError,
   InvalidConfigError,
@@ -435,12 +436,7 @@ class RedisStore implements Store {
       }
       throw invalidField(field, sent[field])
     }
-    if (outcome === 'missing') {
-      throw new InvalidConfigError(
-        'id',
-        `No approval request has the id "${request.id}" (ks.approvals.list shows them).`,
-      )
-    }
+    if (outcome === 'missing') throw new ApprovalNotFoundError(request.id)
     if (outcome === 'decided') {
       throw new InvalidConfigError(
         'id',

@@ -2,7 +2,7 @@
 // that raises what the agent may spend by exactly its amount until it expires, atomically
 // with the ledger, and never for a revoked agent.
 import { expect, it } from 'vitest'
-import { AgentRevokedError, InvalidConfigError } from '../errors.js'
+import { AgentRevokedError, ApprovalNotFoundError, InvalidConfigError } from '../errors.js'
 import { type SuiteContext, testAgentRecord, uniqueHandle } from './support.js'
 
 export function approvalCases(context: SuiteContext): void {
@@ -47,6 +47,12 @@ export function approvalCases(context: SuiteContext): void {
         now: 2_001,
       }),
     ).rejects.toSatisfy(InvalidConfigError.isInstance)
+    // An id no request has: not found (404), not bad input, and nothing written.
+    await expect(
+      store.decideApproval({ id: `${handle}-never`, status: 'denied', by: 'ops', now: 2_002 }),
+    ).rejects.toSatisfy(
+      (error: unknown) => ApprovalNotFoundError.isInstance(error) && error.status === 404,
+    )
     // Decided: the next caller opens a new request.
     const next = await store.openApproval({
       id: `${handle}-r4`,

@@ -3,7 +3,12 @@
 // it is the same atomic step as every other reserve; it never outlives its expiry, and a
 // revoked agent can never be approved back (revocation is status, which no grant touches).
 import type { AuditEntry } from '../audit.js'
-import { AgentNotFoundError, AgentRevokedError, InvalidConfigError } from '../errors.js'
+import {
+  AgentNotFoundError,
+  AgentRevokedError,
+  ApprovalNotFoundError,
+  InvalidConfigError,
+} from '../errors.js'
 import type {
   AgentRecord,
   ApprovalRecord,
@@ -78,11 +83,7 @@ export function decideApproval(
 ): ApprovalRecord {
   const now = checkTime('now', request.now)
   const stored = storage.approval(checkId('id', request.id))
-  if (!stored)
-    throw new InvalidConfigError(
-      'id',
-      `No approval request has the id "${request.id}" (ks.approvals.list shows them).`,
-    )
+  if (!stored) throw new ApprovalNotFoundError(request.id)
   const current = approvalAt(stored, now)
   if (current.status !== 'pending') {
     throw new InvalidConfigError(
