@@ -202,6 +202,7 @@ export type {
 } from './runaway/types.js'
 export {
   checkSpendRules,
+  parseSpendRules,
   type SpendRuleNames,
   type SpendRules,
   samePayee,

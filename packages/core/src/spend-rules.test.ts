@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest'
 import { InvalidConfigError, SpendRefusedError } from './errors.js'
 import { createKillSwitch } from './kill-switch.js'
-import { samePayee } from './spend-rules.js'
+import { parseSpendRules, samePayee } from './spend-rules.js'
 
 const PAYEE = '0x209693Bc6afc0C5328bA36FaF03C514EF312287C'
 const OTHER = '0x1111111111111111111111111111111111111111'
@@ -125,5 +125,34 @@ describe('spend rules', () => {
   it('samePayee: EVM addresses ignore case, other forms compare exactly', () => {
     expect(samePayee(PAYEE, PAYEE.toLowerCase())).toBe(true)
     expect(samePayee('So1anaAddr', 'so1anaaddr')).toBe(false)
+  })
+})
+
+describe('parseSpendRules', () => {
+  const fieldOf = (run: () => unknown) => {
+    try {
+      run()
+    } catch (error) {
+      expect(error).toBeInstanceOf(InvalidConfigError)
+      const { field, message } = error as InvalidConfigError
+      return { field, message }
+    }
+    return undefined
+  }
+
+  it("names a bad rule by the adapter's name for it, in the field and the message", () => {
+    const names = { owner: 'killSwitchFetch', maxSpendUsd: 'maxPaymentUsd' }
+    const bad = fieldOf(() => parseSpendRules({ maxSpendUsd: -1 }, 'killSwitchFetch', names))
+    expect(bad?.field).toBe('maxPaymentUsd')
+    expect(bad?.message).toMatch(/^Invalid maxPaymentUsd in killSwitchFetch: /)
+    expect(bad?.message).not.toContain('maxSpendUsd')
+    // A rule the adapter names as the core does keeps its path (index included).
+    const payee = fieldOf(() => parseSpendRules({ allowedPayees: ['0xa', ''] }, 'x', names))
+    expect(payee?.field).toBe('allowedPayees.1')
+    // Without names: the core's own.
+    expect(fieldOf(() => parseSpendRules({ maxSpendUsd: 2e9 }, 'spendRules'))?.field).toBe(
+      'maxSpendUsd',
+    )
+    expect(parseSpendRules({ maxSpendUsd: 0.5 }, 'x', names)).toEqual({ maxSpendUsd: 0.5 })
   })
 })

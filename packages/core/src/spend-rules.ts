@@ -4,7 +4,7 @@
 // one adapter's calls, its own options (x402's `allowedPayees`, `maxPaymentUsd`): both are
 // checked here, in one place, and the tighter wins.
 import { parseInput, spendRulesSchema } from './config.js'
-import { SpendRefusedError } from './errors.js'
+import { InvalidConfigError, SpendRefusedError } from './errors.js'
 import { toMicros, toUsd } from './money.js'
 
 /**
@@ -24,13 +24,32 @@ export interface SpendRules {
 }
 
 /**
- * Checks spend rules; returns them, or throws InvalidConfigError naming the field.
+ * Checks spend rules; returns them, or throws InvalidConfigError naming the field, by the
+ * adapter's names for them when it gives some (`maxPaymentUsd` for `maxSpendUsd`): the one
+ * set of bounds for an agent's rules and an adapter's own.
  *
  * @example
  * parseSpendRules({ maxSpendUsd: 0.5 }, 'spendRules')
+ * parseSpendRules({ maxSpendUsd: -1 }, 'killSwitchFetch', { maxSpendUsd: 'maxPaymentUsd' }) // field maxPaymentUsd
  */
-export function parseSpendRules(value: unknown, field: string): SpendRules {
-  return parseInput(spendRulesSchema, value, field)
+export function parseSpendRules(
+  value: unknown,
+  what: string,
+  names: SpendRuleNames = {},
+): SpendRules {
+  try {
+    return parseInput(spendRulesSchema, value, what)
+  } catch (error) {
+    if (!(error instanceof InvalidConfigError)) throw error
+    const [rule = '', ...rest] = error.field.split('.')
+    const own = rule === 'allowedPayees' || rule === 'maxSpendUsd' ? names[rule] : undefined
+    if (own === undefined) throw error
+    const field = [own, ...rest].join('.')
+    throw new InvalidConfigError(
+      field,
+      error.message.replace(`Invalid ${error.field} in`, `Invalid ${field} in`),
+    )
+  }
 }
 
 /**

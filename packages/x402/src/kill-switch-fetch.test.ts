@@ -405,10 +405,10 @@ describe('killSwitchFetch: options', () => {
     expect(field({ maxPaymentUsd: -1 })).toBe('maxPaymentUsd')
     expect(field({ maxPaymentUsd: Number.NaN })).toBe('maxPaymentUsd')
     expect(field({ allowedPayees: '0xabc' })).toBe('allowedPayees')
-    expect(field({ allowedPayees: [''] })).toBe('allowedPayees')
+    expect(field({ allowedPayees: [''] })).toBe('allowedPayees.0')
     expect(field({ verifySettlement: 'yes' })).toBe('verifySettlement')
     expect(field({ assets: [{ network: 'eip155:8453', asset: '0x1', decimals: 6.5 }] })).toBe(
-      'assets[0]',
+      'assets.0',
     )
     expect(field({ client: {} })).toBe('client')
     expect(field({ credential: '' })).toBe('credential')
@@ -418,8 +418,8 @@ describe('killSwitchFetch: options', () => {
     expect(field({ maxPaymentUsd: 1e300 })).toBe('maxPaymentUsd')
     expect(field({ maxPaymentUsd: [0.5] })).toBe('maxPaymentUsd')
     expect(field({ allowedPayees: Array(1_001).fill(PAYEE) })).toBe('allowedPayees')
-    expect(field({ allowedPayees: ['x'.repeat(257)] })).toBe('allowedPayees')
-    expect(field({ allowedPayees: [PAYEE, undefined] })).toBe('allowedPayees')
+    expect(field({ allowedPayees: ['x'.repeat(257)] })).toBe('allowedPayees.0')
+    expect(field({ allowedPayees: [PAYEE, undefined] })).toBe('allowedPayees.1')
     expect(field({ assets: 'x' })).toBe('assets')
     expect(field({ assets: null })).toBe('assets')
     expect(field({ fetch: 'x' })).toBe('fetch')
@@ -442,12 +442,12 @@ describe('killSwitchFetch: options', () => {
       }
       return 'accepted'
     }
-    expect(message({ maxPaymentUsd: [0.5] })).toContain('(got [0.5])')
+    expect(message({ maxPaymentUsd: [0.5] })).toContain('(got a list of 1)')
     expect(message({ maxPaymentUSD: 0.01 })).toContain('did you mean maxPaymentUsd?')
     expect(message({ maxPaymentUsd: '0.5' })).toContain('(got "0.5")')
     expect(message({ fetch: 'x' })).toBe('fetch must be a fetch function (got "x").')
     const long = message({ allowedPayees: [PAYEE, 'x'.repeat(5_000)] })
-    expect(long).toContain('allowedPayees[1]')
+    expect(long).toContain('allowedPayees.1')
     expect(long.length).toBeLessThan(300)
   })
 

@@ -5,12 +5,12 @@ import {
   type AdapterOptions,
   adapterSetup,
   InvalidConfigError,
-  MAX_CAP_USD,
+  parseSpendRules,
 } from '@killswitch/core'
 import type { x402Client } from '@x402/core/client'
 import { boundedText, shownValue } from './bounded-text.js'
 import type { PaymentAsset } from './payment-amount.js'
-import { guardClient, PaymentCall } from './payment-call.js'
+import { FETCH_RULE_NAMES, guardClient, PaymentCall } from './payment-call.js'
 import type { SettlementVerifier } from './payment-charge.js'
 
 /**
@@ -57,10 +57,6 @@ export function killSwitchFetch(options: KillSwitchFetchOptions): typeof fetch {
   }
 }
 
-// The core's bounds on spend rules (its spendRulesSchema, which it does not export): checked
-// here too, so that rules the core would refuse at every payment are refused at creation.
-const PAYEES_MAX = 1_000
-const PAYEE_CHARS_MAX = 256
 const ASSET = "{ network: 'eip155:8453', asset: '0x...', decimals: 6 } (decimals 0-36)"
 
 /** Every option killSwitchFetch reads: a misspelt one (`maxPaymentUSD`) must not be ignored. */
@@ -80,8 +76,7 @@ function validate(options: KillSwitchFetchOptions): void {
       `${boundedText(unknown, 64)} is not an option of killSwitchFetch (${hint}): refused rather than ignored.`,
     )
   }
-  const { client, maxPaymentUsd: max, verifySettlement: verify, fetch: send } = options
-  const payees: unknown = options.allowedPayees
+  const { client, verifySettlement: verify, fetch: send } = options
   const assets: unknown = options.assets
   const need = (ok: boolean, field: string, what: string, given: unknown, name = field) => {
     if (ok) return
@@ -95,15 +90,9 @@ function validate(options: KillSwitchFetchOptions): void {
     "an x402Client from '@x402/fetch' with the agent's schemes registered",
     client,
   )
-  const dollars = typeof max === 'number' && max >= 0 && max <= MAX_CAP_USD
-  const usd = `a number of dollars from 0 to ${MAX_CAP_USD}`
-  need(max === undefined || dollars, 'maxPaymentUsd', usd, max)
-  const list = Array.isArray(payees) && payees.length <= PAYEES_MAX
-  const listed = `an array of at most ${PAYEES_MAX} payee addresses`
-  need(payees === undefined || list, 'allowedPayees', listed, payees)
-  const payee = list ? payees.findIndex((entry) => !isPayee(entry)) : -1
-  const address = `a payee address (a string of 1 to ${PAYEE_CHARS_MAX} characters)`
-  need(payee < 0, 'allowedPayees', address, list && payees[payee], `allowedPayees[${payee}]`)
+  // The core's own bounds, as every payment checks them: refused now, not at each payment.
+  const rules = { allowedPayees: options.allowedPayees, maxSpendUsd: options.maxPaymentUsd }
+  parseSpendRules(rules, 'killSwitchFetch', FETCH_RULE_NAMES)
   const verifies = verify === undefined || typeof verify === 'function'
   need(
     verifies,
@@ -114,11 +103,7 @@ function validate(options: KillSwitchFetchOptions): void {
   need(send === undefined || typeof send === 'function', 'fetch', 'a fetch function', send)
   need(assets === undefined || Array.isArray(assets), 'assets', `an array of ${ASSET}`, assets)
   const asset = Array.isArray(assets) ? assets.findIndex((entry) => !isAsset(entry)) : -1
-  need(asset < 0, `assets[${asset}]`, ASSET, Array.isArray(assets) && assets[asset])
-}
-
-function isPayee(entry: unknown): boolean {
-  return typeof entry === 'string' && entry.length >= 1 && entry.length <= PAYEE_CHARS_MAX
+  need(asset < 0, `assets.${asset}`, ASSET, Array.isArray(assets) && assets[asset])
 }
 
 function isAsset(entry: unknown): boolean {

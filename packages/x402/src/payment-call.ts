@@ -19,7 +19,7 @@ import {
 import * as charge from './payment-charge.js'
 import { PaymentOutcomeUnknownError, PaymentRefusedError } from './payment-errors.js'
 import { preferPayable } from './payment-preference.js'
-import { paymentResource } from './payment-resource.js'
+import { paymentResource, withoutQuery } from './payment-resource.js'
 import { signedValidUntil } from './payment-validity.js'
 
 interface Payment {
@@ -44,6 +44,9 @@ const guarded = new WeakSet<x402Client>()
  * Puts the veto on a client, once, in its last step before signing (outside a call it
  * refuses), and a policy that prefers the options the veto would pay.
  */
+/** The fetch's names for the core's spend rules: its options, in refusals and bad input. */
+export const FETCH_RULE_NAMES = { owner: 'killSwitchFetch', maxSpendUsd: 'maxPaymentUsd' } as const
+
 export function guardClient(client: x402Client): void {
   if (guarded.has(client)) return
   guarded.add(client)
@@ -61,6 +64,17 @@ export function guardClient(client: x402Client): void {
     call.refusal = await call.authorise(context).catch((error: Error) => error)
     return call.refusal && { abort: true, reason: call.refusal.message }
   })
+}
+
+/**
+ * x402's own errors (plain Errors: nothing it can pay, a 402 it cannot parse) quote the
+ * payee's 402 whole: kilobytes of the payee's text, forged lines included, in the caller's
+ * logs. Shown bounded and printable, with the resource asked for. Others pass unchanged.
+ */
+function x402Error(error: unknown, requested: string): unknown {
+  if (!(error instanceof Error) || error.constructor !== Error) return error
+  const message = boundedText(redactSecrets(error.message))
+  return new Error(`x402 could not pay for ${withoutQuery(requested)}: ${message}`)
 }
 
 export class PaymentCall {
@@ -89,8 +103,9 @@ export class PaymentCall {
       failure = error
       // The kill switch's own error, not x402's plain wrapper; revoked: not just "aborted".
       if (this.refusal) throw this.refusal
-      if (findKillSwitchError(error) || !guard.signal.aborted) throw error
-      throw revocationError(guard)
+      if (findKillSwitchError(error)) throw error
+      if (guard.signal.aborted) throw revocationError(guard)
+      throw x402Error(error, this.#requested)
     } finally {
       // Releases the payments never sent (the transport charged the rest); a failed write
       // is not retried: the hold lapses at its TTL, charged.
@@ -142,7 +157,7 @@ export class PaymentCall {
     const ticket = await guard.reserveSpend({
       ...{ ...scope, ...priced, amountUsd: amount.usd },
       rules: { allowedPayees, maxSpendUsd: maxPaymentUsd },
-      rulesNamed: { owner: 'killSwitchFetch', maxSpendUsd: 'maxPaymentUsd' },
+      rulesNamed: FETCH_RULE_NAMES,
       // A backstop only (every hold is ended with its call), a minute past the validity.
       ttlMs: maxTimeoutSeconds * 1000 + 60_000,
     })

@@ -39,7 +39,7 @@ export function paymentResource(
 }
 
 /** A URL's origin and path, bounded; a string that is no URL up to its first `?` or `#`. */
-function withoutQuery(url: string): string {
+export function withoutQuery(url: string): string {
   const parsed = URL.canParse(url) ? new URL(url) : undefined
   if (!parsed) return boundedText(redactSecrets(url.split(/[?#]/)[0] ?? '')) ?? ''
   // Without its user and password too; a scheme without an origin (`urn:`) keeps its name.
