@@ -64,11 +64,17 @@ export async function untilConnected(
   if (everReady || !starting) throw new Error(`the connection is ${client.status}`)
   let onReady = () => {}
   let onClose = () => {}
+  // Why it closed, when Redis or the socket said: a wrong password must not read as "down".
+  let cause: Error | undefined
+  const onError = (error: Error) => {
+    cause = error
+  }
   const connected = new Promise<void>((resolve, reject) => {
     onReady = () => resolve()
-    onClose = () => reject(new Error('the connection was refused or closed'))
+    onClose = () => reject(new Error(closedBecause(cause)))
     client.on('ready', onReady)
     client.on('close', onClose)
+    client.on('error', onError)
   })
   try {
     await withDeadline(
@@ -79,5 +85,21 @@ export async function untilConnected(
   } finally {
     client.off('ready', onReady)
     client.off('close', onClose)
+    client.off('error', onError)
   }
+}
+
+/** Why the first connection failed, with the fix when it is the caller's (the URL). */
+function closedBecause(cause: Error | undefined): string {
+  const said = cause?.message ?? ''
+  if (/WRONGPASS|invalid password|invalid username-password/i.test(said)) {
+    return 'Redis refused the username or password in the URL (WRONGPASS): check them'
+  }
+  if (/NOAUTH/.test(said)) {
+    return 'Redis requires a password (NOAUTH): give it in the URL, redis://:<password>@host:port'
+  }
+  if ((cause as { code?: unknown } | undefined)?.code === 'ECONNREFUSED') {
+    return 'the connection was refused: nothing listens at that address'
+  }
+  return 'the connection was refused or closed'
 }

@@ -66,6 +66,29 @@ describe('redisStore failures', () => {
     await expect(store.getAgent('a', 1)).rejects.toSatisfy(StoreUnavailableError.isInstance)
   })
 
+  it('says why the first connection failed: nothing listening, a wrong password, none given', async () => {
+    const secured = await startRedisServer({ args: ['--requirepass', 'right-pass-123'] })
+    try {
+      const cases = [
+        [`redis://127.0.0.1:${await deadPort()}`, /nothing listens at that address/],
+        [`redis://:wrong-pass-456@127.0.0.1:${secured.port}`, /refused the username or password/],
+        [`redis://127.0.0.1:${secured.port}`, /requires a password \(NOAUTH\)/],
+      ] as const
+      for (const [url, why] of cases) {
+        const error = await reserveOne(open({ url })).catch((caught: unknown) => caught)
+        expect(StoreUnavailableError.isInstance(error), url).toBe(true)
+        expect((error as Error).message).toMatch(why)
+        expect((error as Error).message).not.toContain('wrong-pass-456')
+      }
+      // The right password connects (the store then checks the server's durability).
+      const right = open({ url: `redis://:right-pass-123@127.0.0.1:${secured.port}` })
+      const error = await reserveOne(right).catch((caught: unknown) => caught)
+      expect(error === undefined || !/password|NOAUTH/.test(String(error))).toBe(true)
+    } finally {
+      await secured.dispose()
+    }
+  })
+
   it('publishes a revocation it missed while its subscription was down, once it reconnects', async () => {
     const prefix = newPrefix()
     const store = open({ url: redis.url, prefix })
