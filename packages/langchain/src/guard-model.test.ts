@@ -16,8 +16,10 @@ import { RunnableLambda } from '@langchain/core/runnables'
 import { FakeStreamingChatModel } from '@langchain/core/utils/testing'
 import type { ChatOpenAI } from '@langchain/openai'
 import fc from 'fast-check'
+import { createAgent } from 'langchain'
 import { afterEach, describe, expect, it } from 'vitest'
 import { guardModel } from './guard-model.js'
+import { killSwitchMiddleware } from './kill-switch-middleware.js'
 import type { OpenAIServer } from './testing/openai-server.js'
 import {
   chatOpenAI,
@@ -65,6 +67,22 @@ describe('guardModel: what it refuses when it is built', () => {
     expect(() =>
       guardModel(guarded, { killSwitch: agent.ks, credential: agent.credential }),
     ).toThrow(/already guarded/)
+  })
+
+  it('killSwitchMiddleware refuses an agent model that guardModel guards (it would hold twice)', async () => {
+    const { agent, provider, guarded } = await setup(100)
+    const options = { killSwitch: agent.ks, credential: agent.credential }
+    const graph = createAgent({
+      model: guarded,
+      tools: [],
+      middleware: [killSwitchMiddleware(options)],
+    })
+    const error = await rejection(graph.invoke({ messages: [{ role: 'user', content: 'hi' }] }))
+    const refusal = findKillSwitchError(error)
+    expect(refusal).toBeInstanceOf(InvalidConfigError)
+    expect((refusal as InvalidConfigError).field).toBe('model')
+    expect(provider.requests).toHaveLength(0)
+    expect(await ledger(agent)).toEqual({ spent: 0, held: 0 })
   })
 
   it('refuses a model it cannot price at once, not at its first call', async () => {

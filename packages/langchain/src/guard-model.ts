@@ -126,6 +126,12 @@ function guarded<T extends BaseChatModel>(model: T, setup: AdapterSetup): T {
   return result
 }
 
+/** Whether `model` (or the model a binding wraps) is guardModel's: its calls hold already. */
+export function isGuardedModel(model: unknown): boolean {
+  const bound = RunnableBinding.isRunnableBinding(model) ? model.bound : model
+  return typeof bound === 'object' && bound !== null && guardedModels.has(bound)
+}
+
 /** What a method of the model returned, with the chat model in it (if any) guarded. */
 function guardedResult<T>(next: T, setup: AdapterSetup): T {
   if (next instanceof BaseChatModel) {

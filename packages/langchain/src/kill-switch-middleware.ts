@@ -2,9 +2,15 @@
 // call runs through the core's lifecycle (`guard.startModelCall`), a tool call through
 // `guard.runToolCall`, told whether the tool started. Every decision is the core's.
 import type { AdapterOptions, AgentGuard } from '@killswitch/core'
-import { adapterSetup, BUDGET_SCOPE_KEY, mergeBudgetScope } from '@killswitch/core'
+import {
+  adapterSetup,
+  BUDGET_SCOPE_KEY,
+  InvalidConfigError,
+  mergeBudgetScope,
+} from '@killswitch/core'
 import { ToolMessage } from '@langchain/core/messages'
 import { createMiddleware, ToolInvocationError } from 'langchain'
+import { isGuardedModel } from './guard-model.js'
 import {
   billedApartOf,
   bindToCall,
@@ -48,6 +54,7 @@ export function killSwitchMiddleware(options: AdapterOptions): KillSwitchMiddlew
     },
     wrapModelCall: async (request, handler) => {
       const resolved = await resolveModel(request.model, request.runtime?.configurable)
+      if (isGuardedModel(resolved)) throw new InvalidConfigError('model', DOUBLY_GUARDED)
       const identity = await modelIdentity(resolved, naming)
       const options = requestOptions(resolved, request.modelSettings)
       const call = await guard.startModelCall({
@@ -89,6 +96,9 @@ export function killSwitchMiddleware(options: AdapterOptions): KillSwitchMiddlew
   })
   return Object.assign(middleware, { guard, signal: guard.signal })
 }
+
+const DOUBLY_GUARDED =
+  "Invalid model: the agent's model is a guardModel model and killSwitchMiddleware guards it too: each call would be held and charged twice. Give createAgent the model itself (the middleware guards its calls), and guardModel only to models the middleware does not see (a middleware's own model)."
 
 /**
  * LangChain's own answer for a tool the agent does not have: no registered tool, and the
