@@ -168,6 +168,21 @@ function positiveInteger(value: number | undefined, field: string, fallback: num
  * const guard = ks.guard(agent.credential)
  * await ks.agents.revoke('researcher-agent-7', { reason: 'loop in search tool' })
  */
+/**
+ * The clock, never stepping back in this process: a clock stepped back (an NTP step, a VM
+ * restored) would find an earlier window again, with the room it had left, and spend it
+ * twice. Held at the latest time it read, the process waits for its clock to catch up
+ * instead. (A restart forgets the mark: the core README, "Whose clock judges the windows".)
+ */
+function monotonic(clock: () => number): () => number {
+  let latest = Number.NEGATIVE_INFINITY
+  return () => {
+    const time = clock()
+    if (time > latest) latest = time
+    return latest
+  }
+}
+
 export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
   const ownsStore = options.store === undefined
   const store = options.store ?? memoryStore()
@@ -188,7 +203,7 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
     'defaultMaxOutputTokens',
     DEFAULT_MAX_OUTPUT_TOKENS,
   )
-  const now = options.now ?? Date.now
+  const now = monotonic(options.now ?? Date.now)
   const webhookPolicy = webhookTargetPolicy(options.allowPrivateWebhooks)
   const onError = options.onError ?? ((error: unknown) => console.warn('[killswitch]', error))
   const events = new EventHub(onError)
