@@ -1,6 +1,7 @@
 // What the public API shows of an agent: dollars, ISO times, and never the credential, its
 // hash or a webhook secret.
 import type { LimitUsage } from './budget-limits.js'
+import { effectiveCap } from './ledger/approvals.js'
 import { toUsd } from './money.js'
 import type { RunawayConfig } from './runaway/config.js'
 import type { SpendRules } from './spend-rules.js'
@@ -50,18 +51,21 @@ export interface AgentSnapshot extends Binding {
   approvals: { enabled: boolean; waitMs: number }
   /** Payee allowlist and per-spend maximum (none when empty). */
   spendRules: SpendRules
-  /** Live grants from approvals: what it may spend past its cap, until when. */
+  /** Grants from approvals: what it may spend past its cap, until when (expired ones until swept). */
   grants: Array<{ approvalId: string; amount: number; expiresAt: string }>
+  /** What the grants still live now add to `spendingCap`: the cap the ledger enforces is both. */
+  granted: number
 }
 
 /**
- * Converts a store record to its public view; `limits` are its windows' live figures and
- * `tightest` its tightest level now (tightest-level.ts).
+ * Converts a store record to its public view at `now`; `limits` are its windows' live
+ * figures and `tightest` its tightest level now (tightest-level.ts).
  */
 export function toSnapshot(
   record: AgentRecord,
   limits: LimitUsage[],
   tightest: TightestLevel,
+  now: number,
 ): AgentSnapshot {
   const left = record.status === 'active' ? Math.max(0, tightest.leftMicros) : 0
   return {
@@ -96,5 +100,6 @@ export function toSnapshot(
       amount: toUsd(grant.amountMicros),
       expiresAt: new Date(grant.expiresAt).toISOString(),
     })),
+    granted: toUsd(effectiveCap(record, now) - record.capMicros),
   }
 }

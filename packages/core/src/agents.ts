@@ -161,9 +161,10 @@ export function createAgentsApi(engine: Engine): AgentsApi {
         engine.now(),
       ),
     )
-    const tightest = await call(() => tightestLevels(store, records, engine.now()))
+    const now = engine.now()
+    const tightest = await call(() => tightestLevels(store, records, now))
     return records.map((record, i) =>
-      toSnapshot(record, usage[i] ?? [], tightest[i] as TightestLevel),
+      toSnapshot(record, usage[i] ?? [], tightest[i] as TightestLevel, now),
     )
   }
   const viewOne = async (record: AgentRecord) => (await view([record]))[0] as AgentSnapshot

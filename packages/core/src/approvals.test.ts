@@ -4,7 +4,7 @@ import { createKillSwitch } from './kill-switch.js'
 
 describe('approvals API', () => {
   it('lists pending requests, approves with a bounded grant, and emits the decision', async () => {
-    const now = Date.parse('2026-12-01T10:00:00Z')
+    let now = Date.parse('2026-12-01T10:00:00Z')
     const ks = createKillSwitch({ now: () => now, runaway: false })
     await ks.agents.create({ handle: 'a', spendingCap: 5, approvals: { enabled: true, waitMs: 0 } })
     expect((await ks.agents.get('a')).approvals).toEqual({ enabled: true, waitMs: 0 })
@@ -35,11 +35,16 @@ describe('approvals API', () => {
     expect((await ks.agents.get('a')).grants).toEqual([
       { approvalId: 'apr_1', amount: 10, expiresAt: '2026-12-01T11:00:00.000Z' },
     ])
+    // What the live grants add to the cap: the snapshot says it, so no reader sums them.
+    expect((await ks.agents.get('a')).granted).toBe(10)
     const audit = await ks.audit('a')
     expect(audit.at(-1)).toMatchObject({
       type: 'approval',
       data: { event: 'approved', by: 'alice', amount: 10 },
     })
+    // Expired, it adds nothing, listed or not yet swept.
+    now = Date.parse('2026-12-01T11:00:00.001Z')
+    expect((await ks.agents.get('a')).granted).toBe(0)
   })
 
   it('refuses bad grants and second decisions with the field named; a revoked agent is never approved', async () => {

@@ -7,7 +7,6 @@ import { type AgentSnapshot, InvalidConfigError, toMicros, toUsd } from '@killsw
 import { Command } from 'commander'
 import type { AdminKillSwitch } from '../admin-kill-switch.js'
 import type { CliContext } from '../cli-context.js'
-import { grantedMicros } from '../console/spend-left.js'
 import { CliError, EXIT_CODES } from '../exit-codes.js'
 import { formatUsd } from '../format.js'
 
@@ -49,7 +48,7 @@ export async function remainingByLevel(
 /** What the cap leaves, with the grants approved past it: never below 0. */
 function capLeft(agent: AgentSnapshot): number {
   const spent = toMicros(agent.spent) + toMicros(agent.held)
-  return toUsd(Math.max(0, toMicros(agent.spendingCap) + grantedMicros(agent, Date.now()) - spent))
+  return toUsd(Math.max(0, toMicros(agent.spendingCap) + toMicros(agent.granted) - spent))
 }
 
 async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {

@@ -338,6 +338,7 @@ describe('console rows', () => {
                 budgets: [],
                 approvals: { enabled: false, waitMs: 0 },
                 grants: [],
+                granted: 0,
                 spendRules: {},
               },
               new Map(),

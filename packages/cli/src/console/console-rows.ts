@@ -8,13 +8,7 @@
 import { type AgentSnapshot, formatUsd, spentPercent, toUsd } from '@killswitch/core'
 import type { LimitView } from '../admin-kill-switch.js'
 import { displayText } from './display-text.js'
-import {
-  type Binding,
-  type BudgetsById,
-  bindingText,
-  budgetWindows,
-  grantedMicros,
-} from './spend-left.js'
+import { type Binding, type BudgetsById, bindingText, budgetWindows } from './spend-left.js'
 
 /** One window of an agent's limits, as the console draws it. */
 export interface ConsoleLimit {
@@ -105,8 +99,7 @@ export function toConsoleRow(
     ...(agent.per === undefined ? {} : { per: agent.per }),
     ...(agent.resetsAt === undefined ? {} : { resetsAt: agent.resetsAt }),
   }
-  const granted = grantedMicros(agent, now)
-  const grantedText = granted > 0 ? usd(toUsd(granted)) : undefined
+  const grantedText = agent.granted > 0 ? usd(agent.granted) : undefined
   return {
     handle: agent.handle,
     status: agent.status,

@@ -44,16 +44,6 @@ export function budgetWindows(budgets: BudgetsById, id: string): readonly LimitV
   return budgets.get(id)?.limits ?? [MISSING]
 }
 
-/** What the agent's live grants let it spend past its cap, in micro-dollars. */
-export function grantedMicros(agent: AgentSnapshot, now: number): number {
-  let granted = 0
-  for (const grant of agent.grants) {
-    // An expired grant may still be listed until the store sweeps it: it lifts nothing.
-    if (Date.parse(grant.expiresAt) > now) granted += toMicros(grant.amount)
-  }
-  return granted
-}
-
 /**
  * The binding level in words: `its cap`, `its per hour window`, `budget team-a, per day`;
  * `grantedText` names the grants that lift the cap (`its cap, with $2.00 granted past it`).
