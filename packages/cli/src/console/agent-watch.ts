@@ -206,7 +206,7 @@ export class AgentWatch {
         next.set(agent.handle, before)
         continue
       }
-      const row = toConsoleRow(agent, budgets, wallClock)
+      const row = toConsoleRow(agent, budgets)
       next.set(agent.handle, { row, json })
       changed.push({ ...row, ...this.rateView(row.handle) })
     }

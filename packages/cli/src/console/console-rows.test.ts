@@ -256,7 +256,7 @@ describe('console rows', () => {
       approvals: { enabled: true, waitMs: 0 },
     })
     await grant(ks, 'granted', 2)
-    const row = toConsoleRow(await ks.agents.get('granted'), new Map(), now)
+    const row = toConsoleRow(await ks.agents.get('granted'), new Map())
     expect(row).toMatchObject({
       availableText: '$7.00',
       grantedText: '$2.00',
@@ -265,7 +265,7 @@ describe('console rows', () => {
     })
     // Once expired it lifts nothing.
     now = Date.parse((await ks.agents.get('granted')).grants[0]?.expiresAt ?? '') + 1
-    const expired = toConsoleRow(await ks.agents.get('granted'), new Map(), now)
+    const expired = toConsoleRow(await ks.agents.get('granted'), new Map())
     expect(expired).toMatchObject({ availableText: '$5.00', limitedByText: 'its cap' })
     await ks.close()
   })
@@ -287,12 +287,12 @@ describe('console rows', () => {
     const ks = createKillSwitch({ runaway: false, now: () => now })
     const { credential } = await ks.agents.create({ handle: 'lapse-agent', spendingCap: 5 })
     const guard = ks.guard(credential)
-    const before = toConsoleRow(await ks.agents.get('lapse-agent'), new Map(), now)
+    const before = toConsoleRow(await ks.agents.get('lapse-agent'), new Map())
     expect(before).toMatchObject({ unreconciled: 0 })
     expect(before).not.toHaveProperty('unreconciledText')
     await guard.reserveSpend({ amountUsd: 0.75, kind: 'payment', description: 'lost', ttlMs: 1000 })
     now += 5_000
-    const row = toConsoleRow(await ks.agents.get('lapse-agent'), new Map(), now)
+    const row = toConsoleRow(await ks.agents.get('lapse-agent'), new Map())
     expect(row).toMatchObject({
       spentText: '$0.75 / $5.00',
       unreconciled: 0.75,

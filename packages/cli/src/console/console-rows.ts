@@ -5,7 +5,7 @@
 // window's and each budget window's figures; and the unreconciled part of its spend. Pure, so
 // tests compare them with the CLI's and verify's answers directly.
 
-import { type AgentSnapshot, formatUsd, spentPercent, toUsd } from '@killswitch/core'
+import { type AgentSnapshot, formatUsd, spentPercent } from '@killswitch/core'
 import type { LimitView } from '../admin-kill-switch.js'
 import { displayText } from './display-text.js'
 import { type Binding, type BudgetsById, bindingText, budgetWindows } from './spend-left.js'
@@ -87,11 +87,7 @@ const toConsoleLimit = (limit: LimitView): ConsoleLimit => ({
  * Formats an agent for the console. `budgets` must hold every budget the agent names
  * (`readBudgets`): one left out is shown as the ledger treats it, a limit of 0.
  */
-export function toConsoleRow(
-  agent: AgentSnapshot,
-  budgets: BudgetsById,
-  now: number = Date.now(),
-): ConsoleRow {
+export function toConsoleRow(agent: AgentSnapshot, budgets: BudgetsById): ConsoleRow {
   // The core's own reading of the tightest level (the snapshot's, as `verify` answers).
   const limitedBy: Binding = {
     level: agent.limitedBy,

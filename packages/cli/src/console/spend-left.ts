@@ -3,7 +3,7 @@
 // in words. Which level binds, and what it leaves, is the core's reading (`AgentSnapshot`'s
 // `available` and `limitedBy`, as `ks.verify` answers): never decided again here.
 
-import { type AgentSnapshot, type BudgetSnapshot, toMicros, type WindowPer } from '@killswitch/core'
+import type { AgentSnapshot, BudgetSnapshot, WindowPer } from '@killswitch/core'
 import type { AdminKillSwitch, LimitView } from '../admin-kill-switch.js'
 
 /** The level that leaves an agent least to spend, as `ks.verify` names it. */
