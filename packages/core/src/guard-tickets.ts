@@ -28,6 +28,8 @@ export interface ModelTicketState {
   boundMicros: number
   /** The output counted as it streams, and the limit the hold pays for. */
   output: OutputCount
+  /** The model may bill reasoning that never streams (its name, or a request that turns it on). */
+  unseenOutput: boolean
   /** Set by the call's one ending (call-ending.ts): its settlement, or a release at $0. */
   ending: Promise<Settlement> | undefined
   /** Set as the ending begins (it may complete before `ending` is assigned). */

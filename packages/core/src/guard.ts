@@ -176,6 +176,8 @@ class Guard implements AgentGuard {
       return access.deny(agent.handle, 'unknown_price', error, { model: request.model })
     }
     const inputTokens = input.tokens
+    // Reasoning it may bill unseen: by the model's name, or the request turning it on.
+    const unseenOutput = input.reasons === true || reasonsUnseen(request.model)
     // Held and settled at the rates its input shows (media, a one-hour cache).
     const rates = ratesFor(modelRates, input)
     // The hold covers what the output count can reach: the max output tokens the provider is
@@ -201,6 +203,7 @@ class Guard implements AgentGuard {
         counting,
         wanted,
         scope,
+        unseenOutput,
       })
       if ('ticket' in held) return held.ticket
       const known = access.agent ?? agent
@@ -263,6 +266,7 @@ class Guard implements AgentGuard {
       counting: OutputCounting
       wanted: number
       scope: ReturnType<typeof reserveScope>
+      unseenOutput: boolean
     },
   ): Steps<{ ticket: ModelCallTicket } | { refusal: LevelRefusal | undefined }> {
     const engine = this.#engine
@@ -339,6 +343,7 @@ class Guard implements AgentGuard {
         input: request.input,
         boundMicros: amount,
         output,
+        unseenOutput: call.unseenOutput,
         ending: undefined,
         lease: undefined,
       }
@@ -473,7 +478,7 @@ class Guard implements AgentGuard {
       inputTokens: state.inputTokens,
       holdMicros: state.boundMicros,
       output: state.output,
-      unseenOutput: reasonsUnseen(ticket.model),
+      unseenOutput: state.unseenOutput,
     })
     if (cost.action === 'release') {
       this.#access.agent = (yield releaseFunds(this.#engine, {
@@ -1060,6 +1065,12 @@ function unpricedPart(
   if (rates.inputOnly && request.inputOnly !== true) return { what: 'output' }
   if (request.mediaOutput === true && !rates.mediaOutput) {
     return { what: 'media output (audio, images)' }
+  }
+  if (input.audio === true && rates.mediaInput === undefined) {
+    return {
+      what: 'audio input (billed at an audio rate the price data does not have)',
+      fix: `send its transcript as text, or give the model's price with its audio input rate as the input price, e.g. createKillSwitch({ prices: { '${request.model}': { inputPerMTok: 40, outputPerMTok: 80 } } })`,
+    }
   }
   return undefined
 }

@@ -12,8 +12,10 @@ const PER_MILLION = 1_000_000
 /**
  * The context window assumed for a model whose price data and overrides give none: an
  * input part that cannot be sized is bounded by it, and no model bills more input than fits.
+ * 2^21 tokens: the largest windows served (Gemini 1.5 Pro, Grok 4 Fast); gemini-2.5-pro's
+ * entry has none and takes 1,048,576, past the round million this used to be.
  */
-export const DEFAULT_CONTEXT_WINDOW = 1_000_000
+export const DEFAULT_CONTEXT_WINDOW = 2_097_152
 
 /**
  * Tokens a provider adds around a request that has tools (Anthropic's tool-use system prompt
@@ -61,7 +63,14 @@ export function inputBound(
   if (typeof input === 'string') {
     return { tokens: Buffer.byteLength(input, 'utf8'), media: false, longCache: false }
   }
-  const walk: Walk = { media: false, tools: false, longCache: false, serverTool: undefined }
+  const walk: Walk = {
+    media: false,
+    audio: false,
+    reasons: false,
+    tools: false,
+    longCache: false,
+    serverTool: undefined,
+  }
   const bytes = jsonBytes(input, 0, walk)
   const window = options.contextWindow ?? DEFAULT_CONTEXT_WINDOW
   const tokens =
@@ -69,13 +78,23 @@ export function inputBound(
     REQUEST_OVERHEAD_TOKENS +
     (walk.tools ? TOOLS_OVERHEAD_TOKENS : 0) +
     (walk.media ? window : 0)
-  const evidence = { tokens, media: walk.media, longCache: walk.longCache }
+  const evidence = {
+    tokens,
+    media: walk.media,
+    longCache: walk.longCache,
+    ...(walk.audio && { audio: true }),
+    ...(walk.reasons && { reasons: true }),
+  }
   return walk.serverTool === undefined ? evidence : { ...evidence, serverTool: walk.serverTool }
 }
 
 interface Walk {
   /** A part that cannot be sized from the request was seen. */
   media: boolean
+  /** Audio was seen among the media (InputEvidence.audio). */
+  audio: boolean
+  /** The request turns reasoning on (InputEvidence.reasons). */
+  reasons: boolean
   /** The request declares tools. */
   tools: boolean
   /** A one-hour prompt cache was asked for. */
@@ -116,6 +135,11 @@ const MEDIA_TYPES = new Set([
   'file-url',
   'file-id',
 ])
+// Audio parts by type (OpenAI's `input_audio`, LangChain's `audio`), and the keys that name a
+// part's media type (the AI SDK's `mediaType`, LangChain's `mime_type`, Anthropic's
+// `media_type`, Gemini's `mimeType`/`mime_type`): `audio/...` there is audio too.
+const AUDIO_TYPES = new Set(['input_audio', 'audio'])
+const MIME_KEYS = new Set(['mediaType', 'mimeType', 'mime_type', 'media_type'])
 // Gemini parts carry their content under a key, without a `type`.
 const MEDIA_KEYS = new Set(['inline_data', 'inlineData', 'file_data', 'fileData'])
 
@@ -133,6 +157,19 @@ const REFERENCE_KEYS = new Set([
   'cachedContent',
   'cached_content',
 ])
+
+// A request's switches for reasoning: OpenAI's `reasoning_effort` (chat) and `reasoning`
+// (Responses; OpenRouter's too), the AI SDK's `reasoningEffort`, Anthropic's `thinking`.
+const REASONING_KEYS = new Set(['reasoning_effort', 'reasoningEffort', 'reasoning', 'thinking'])
+
+/** A reasoning switch that is on: an effort other than none, or a setting not disabled. */
+function turnsOn(value: unknown): boolean {
+  if (typeof value === 'string') return value !== 'none' && value !== ''
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false
+  const { type, effort, enabled } = value as { type?: unknown; effort?: unknown; enabled?: unknown }
+  if (type === 'disabled' || enabled === false || effort === 'none') return false
+  return true
+}
 
 // MCP servers the provider connects to: their tools run there, billed as the provider's own.
 // Named at a request's top, or in its provider options (`providerOptions.anthropic`).
@@ -185,7 +222,10 @@ function isDataUrl(value: string): boolean {
 function jsonBytes(value: unknown, depth: number, walk: Walk): number {
   switch (typeof value) {
     case 'string':
-      if (isDataUrl(value)) walk.media = true
+      if (isDataUrl(value)) {
+        walk.media = true
+        if (value.startsWith('data:audio/')) walk.audio = true
+      }
       return Buffer.byteLength(value, 'utf8') + 2
     case 'number':
     case 'bigint':
@@ -219,14 +259,22 @@ function jsonBytes(value: unknown, depth: number, walk: Walk): number {
       }
       const record = value as Record<string, unknown>
       const type = record.type
-      if (typeof type === 'string' && MEDIA_TYPES.has(type)) walk.media = true
+      if (typeof type === 'string' && MEDIA_TYPES.has(type)) {
+        walk.media = true
+        if (AUDIO_TYPES.has(type)) walk.audio = true
+      }
       for (const key in record) {
         const item = record[key]
+        if (MIME_KEYS.has(key) && typeof item === 'string' && item.startsWith('audio/')) {
+          walk.media = true
+          walk.audio = true
+        }
         if (MEDIA_KEYS.has(key) && isMediaField(item)) walk.media = true
         if (REFERENCE_KEYS.has(key) && isReference(key, item)) walk.media = true
         if (depth <= REQUEST_DEPTH && MCP_KEYS.has(key) && isReference(key, item)) {
           serverTool(walk, key)
         }
+        if (depth <= REQUEST_DEPTH && REASONING_KEYS.has(key) && turnsOn(item)) walk.reasons = true
         if (key === 'tools' && depth <= TOOLS_DEPTH && Array.isArray(item)) {
           const server = serverToolIn(item)
           if (server !== undefined) serverTool(walk, server)
@@ -234,6 +282,7 @@ function jsonBytes(value: unknown, depth: number, walk: Walk): number {
         // A chat message's audio by id (a previous answer's, kept by the provider).
         if (key === 'audio' && typeof (item as { id?: unknown } | null)?.id === 'string') {
           walk.media = true
+          walk.audio = true
         }
         if (isStoredPrompt(key, item)) walk.media = true
         if (key === 'ttl' && item === '1h') walk.longCache = true

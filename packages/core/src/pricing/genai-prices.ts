@@ -18,10 +18,22 @@ function toRate(value: GenaiModelPrice[string]): Rate | undefined {
   }
 }
 
-function contextWindowOf(tokens: number | undefined): { contextWindow?: number } {
-  return typeof tokens === 'number' && Number.isSafeInteger(tokens) && tokens > 0
-    ? { contextWindow: tokens }
-    : {}
+/**
+ * Windows the price data rounds down, by its model id: a bound below the real window lets a
+ * stored conversation (`previous_response_id`) bill past the hold. OpenAI's gpt-4.1 family
+ * takes 1,047,576 tokens; the data says 1,000,000.
+ */
+const WINDOW_CORRECTIONS: Readonly<Record<string, number>> = {
+  'gpt-4.1': 1_047_576,
+  'gpt-4.1-mini': 1_047_576,
+  'gpt-4.1-nano': 1_047_576,
+}
+
+function contextWindowOf(id: string, tokens: number | undefined): { contextWindow?: number } {
+  const known = typeof tokens === 'number' && Number.isSafeInteger(tokens) && tokens > 0
+  const corrected = WINDOW_CORRECTIONS[id]
+  if (corrected !== undefined) return { contextWindow: Math.max(corrected, known ? tokens : 0) }
+  return known ? { contextWindow: tokens } : {}
 }
 
 function lookup(model: string, providerId: string | undefined, at: Date) {
@@ -87,7 +99,7 @@ export function genaiPriceLookup(
     cacheWrite: toRate(price.cache_write_mtok) ?? input,
     reasoning: toRate(price.output_reasoning_mtok) ?? output,
     perRequestMicros: typeof requests === 'number' ? Math.ceil((requests * 1_000_000) / 1000) : 0,
-    ...contextWindowOf(found.model.context_window),
+    ...contextWindowOf(found.model.id, found.model.context_window),
     ...(mediaInput !== undefined && { mediaInput }),
     ...(mediaCacheRead !== undefined && { mediaCacheRead }),
     ...(longCacheWrite !== undefined && { longCacheWrite }),

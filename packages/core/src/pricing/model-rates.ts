@@ -53,6 +53,17 @@ export interface InputEvidence {
   /** A one-hour prompt cache was asked for (`ttl: '1h'`). */
   readonly longCache: boolean
   /**
+   * Audio among the input (an audio part, an audio file, a previous answer's audio by id):
+   * providers bill it at a rate of its own, many times the text rate (gpt-4o-audio-preview:
+   * $40 against $2.50 per million), so a model without a media input rate cannot price it.
+   */
+  readonly audio?: boolean
+  /**
+   * The request turns reasoning on (`reasoning_effort`, `reasoning: { effort }`, Anthropic's
+   * `thinking`): the model then bills reasoning it may not stream, whatever its name.
+   */
+  readonly reasons?: boolean
+  /**
    * A tool the provider runs itself (web search, code execution, an MCP server, another
    * model as adviser), by its type, id or key: its uses are billed apart from the tokens.
    */

@@ -65,7 +65,8 @@ function ratesFromOverride(priceId: string, price: ModelPrice): ModelRates {
       price.reasoningPerMTok === undefined ? output : usdPerMTokToRate(price.reasoningPerMTok),
     perRequestMicros: Math.round((price.perRequest ?? 0) * 1_000_000),
     ...(price.contextWindow === undefined ? {} : { contextWindow: price.contextWindow }),
-    // The operator's output price is the price of all its output, media included.
+    // The operator's prices are the prices of all its input and output, media included.
+    mediaInput: input,
     mediaOutput: true,
   }
 }

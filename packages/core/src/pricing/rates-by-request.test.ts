@@ -335,3 +335,74 @@ describe('media output', () => {
     expect(text.reservedUsd).toBeGreaterThan(0)
   })
 })
+
+describe('audio input', () => {
+  const audioPart = { type: 'input_audio', input_audio: { data: 'UklGRg==', format: 'wav' } }
+  const audioInputs: Array<[string, unknown]> = [
+    ['an input_audio part', [{ role: 'user', content: [audioPart] }]],
+    ['an audio data URL', [{ role: 'user', content: 'data:audio/wav;base64,UklGRg==' }]],
+    ['an AI SDK file part', [{ type: 'file', mediaType: 'audio/mpeg', data: new Uint8Array(4) }]],
+    ['a LangChain audio block', [{ type: 'audio', mime_type: 'audio/wav', data: 'UklGRg==' }]],
+    ["a previous answer's audio by id", [{ role: 'assistant', audio: { id: 'audio_1' } }]],
+  ]
+
+  it.each(audioInputs)('is seen in %s', (_, input) => {
+    expect(inputBound(input)).toMatchObject({ media: true, audio: true })
+  })
+
+  it('is not seen in an image or a text file', () => {
+    const image = [{ type: 'image_url', image_url: { url: 'data:image/png;base64,iVBO' } }]
+    const text = [{ type: 'file', mediaType: 'text/plain', data: 'hello' }]
+    expect(inputBound(image).audio).toBeUndefined()
+    expect(inputBound(text).audio).toBeUndefined()
+  })
+
+  it('is refused for a model whose prices have no media input rate, allowed where they do or an override says', async () => {
+    const ks = createKillSwitch({
+      runaway: false,
+      prices: { 'my-listener': { inputPerMTok: 40, outputPerMTok: 80, contextWindow: 20_000 } },
+    })
+    // Audio is bounded by the model's context window: a million tokens for Gemini.
+    const agent = await ks.agents.create({ handle: 'a', spendingCap: 50 })
+    const guard = ks.guard(agent.credential)
+    const input = [{ role: 'user', content: [audioPart] }]
+    const call = (model: string) => guard.beforeModelCall({ model, input, maxOutputTokens: 100 })
+    // Listed at text rates only: audio input would be charged at $2.50 for $40 billed.
+    const refused = await call('gpt-4o-audio-preview').catch((error: unknown) => error)
+    expect(refused).toBeInstanceOf(UnknownModelPriceError)
+    expect((refused as Error).message).toMatch(/audio input/)
+    expect((await call('my-listener')).reservedUsd).toBeGreaterThan(0)
+    // Gemini's prices carry a media input rate: held and settled at it.
+    expect((await call('gemini-2.5-flash')).reservedUsd).toBeGreaterThan(0)
+    // Without audio, the text model is priced as it always was.
+    const text = await guard.beforeModelCall({ model: 'gpt-4o-audio-preview', input: 'hi' })
+    expect(text.reservedUsd).toBeGreaterThan(0)
+  })
+})
+
+describe('the context window that bounds what a request cannot size', () => {
+  it("is never below the model's real window (the data rounds gpt-4.1's down)", () => {
+    for (const model of ['gpt-4.1', 'gpt-4.1-mini', 'gpt-4.1-nano', 'gpt-4.1-2025-04-14']) {
+      expect(genaiPriceLookup(model)?.rates.contextWindow, model).toBeGreaterThanOrEqual(1_047_576)
+    }
+    // A window the data has and does not round down is kept as it is.
+    expect(genaiPriceLookup('gpt-4o')?.rates.contextWindow).toBe(128_000)
+  })
+
+  it('is 2^21 tokens where the data gives none: past any window served (gemini-2.5-pro: 2^20)', () => {
+    expect(DEFAULT_CONTEXT_WINDOW).toBe(2_097_152)
+    const stored = { input: 'go on', previous_response_id: 'resp_1' }
+    expect(inputBound(stored).tokens).toBeGreaterThan(2_097_152)
+  })
+
+  it('holds a stored conversation on gpt-4.1 at its real window, so the cap holds', async () => {
+    const ks = createKillSwitch({ runaway: false })
+    const agent = await ks.agents.create({ handle: 'a', spendingCap: 2.01 })
+    const guard = ks.guard(agent.credential)
+    // $2 per million input tokens: 1,047,576 tokens cost $2.095, past this $2.01 cap.
+    const stored = { input: 'go on', previous_response_id: 'resp_1' }
+    await expect(
+      guard.beforeModelCall({ model: 'gpt-4.1', input: stored, maxOutputTokens: 16 }),
+    ).rejects.toBeInstanceOf(SpendingCapExceededError)
+  })
+})

@@ -17,6 +17,9 @@ describe('reasonsUnseen', () => {
     'gpt-5',
     'gpt-5-mini',
     'gpt-5.1-codex',
+    'codex-mini-latest',
+    'computer-use-preview',
+    'openai/computer-use-preview-2025-03-11',
     'gemini-2.5-flash',
     'google/gemini-3-pro-preview',
     'grok-3-mini',
@@ -45,11 +48,11 @@ describe('a stream cut off without usage', () => {
   // $1 per million tokens: one token costs one micro-dollar.
   const price = { inputPerMTok: 1, outputPerMTok: 1 }
 
-  async function cutAfter(model: string, uncounted = false) {
+  async function cutAfter(model: string, uncounted = false, input: unknown = 'x') {
     const ks = createKillSwitch({ runaway: false, prices: { [model]: price } })
     const agent = await ks.agents.create({ handle: 'a', spendingCap: 1 })
     const guard = ks.guard(agent.credential)
-    const ticket = await guard.beforeModelCall({ model, input: 'x', maxOutputTokens: 10_000 })
+    const ticket = await guard.beforeModelCall({ model, input, maxOutputTokens: 10_000 })
     guard.onOutputDelta(ticket, { text: 'The answer is 4.' })
     // Audio, say: output whose tokens its bytes do not tell.
     if (uncounted) guard.onOutputDelta(ticket, { uncounted: true })
@@ -67,6 +70,28 @@ describe('a stream cut off without usage', () => {
     expect(agent.spent).toBeLessThanOrEqual(ticket.reservedUsd)
     expect(agent.spent).toBeGreaterThanOrEqual(0.01)
     expect(agent.held).toBe(0)
+  })
+
+  // A name the list does not know (a new model, a gateway's alias) with reasoning turned on
+  // in the request: the provider only takes these fields from a model that reasons.
+  it.each<[string, unknown]>([
+    ['chat reasoning_effort', { messages: [], reasoning_effort: 'high' }],
+    ['Responses reasoning', { input: 'x', reasoning: { effort: 'low', summary: 'auto' } }],
+    ['AI SDK providerOptions', { prompt: [], options: { openai: { reasoningEffort: 'medium' } } }],
+    ["Anthropic's thinking", { messages: [], thinking: { type: 'enabled', budget_tokens: 2048 } }],
+  ])('whose request turns reasoning on (%s) is charged its output bound', async (_, input) => {
+    const { settled, agent } = await cutAfter('new-alias', false, input)
+    expect(settled?.data.outputTokens).toBeGreaterThanOrEqual(10_000)
+    expect(agent.spent).toBeGreaterThanOrEqual(0.01)
+  })
+
+  it.each<[string, unknown]>([
+    ['effort none', { messages: [], reasoning_effort: 'none' }],
+    ['thinking disabled', { messages: [], thinking: { type: 'disabled' } }],
+  ])('whose request turns reasoning off (%s) is charged what streamed', async (_, input) => {
+    const { settled, agent } = await cutAfter('new-alias', false, input)
+    expect(settled?.data.outputTokens).toBeLessThan(100)
+    expect(agent.spent).toBeLessThan(0.001)
   })
 
   it('of a model whose output all streams is charged what streamed', async () => {

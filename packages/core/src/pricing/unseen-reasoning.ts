@@ -1,5 +1,5 @@
 // Models that reason before they answer, bill that reasoning as output, and do not stream
-// it (OpenAI's o-series and gpt-5, Gemini 2.5 and 3 thinking, Grok 3 mini and 4): what
+// it (OpenAI's o-series, gpt-5, codex-mini and computer-use-preview, Gemini 2.5 and 3 thinking, Grok 3 mini and 4): what
 // streamed of their answer says nothing of what they spent thinking first. When such a
 // call ends without usage (a consumer that stopped reading, a cut stream), its output is
 // the hold's bound, never the visible text. So are the Claude models whose thinking cannot
@@ -10,7 +10,7 @@
 // Any number of routing prefixes (`openrouter/openai/o3-mini`, `azure/...`), and a
 // fine-tune's `ft:` before its base model's id.
 const UNSEEN_REASONING =
-  /^(?:[\w.:-]+\/)*(?:ft:)?(?:o\d(?:$|[-.:])|gpt-5|gemini-(?:2\.5|3)|grok-(?:3-mini|4)|claude-(?:sonnet-5-5|opus-5-5|fable-5))/i
+  /^(?:[\w.:-]+\/)*(?:ft:)?(?:o\d(?:$|[-.:])|gpt-5|codex-|computer-use|gemini-(?:2\.5|3)|grok-(?:3-mini|4)|claude-(?:sonnet-5-5|opus-5-5|fable-5))/i
 
 /**
  * True when `model` may bill output that never streams.
