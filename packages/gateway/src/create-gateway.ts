@@ -148,6 +148,8 @@ export function createGateway(options: GatewayOptions): Hono {
     app.post(path, limitBody(dialect.family), (c) =>
       serve(c.req.raw, dialect.family, async (credential, record, finish) => {
         const guard = guards.get(credential)
+        // Admitted before the body is read: a revoked credential gets 401, whatever it sent.
+        record.handle = await guard.check()
         const upstream = upstreams[dialect.provider]
         if (!upstream) throw notConfigured(dialect.provider)
         const body = await readJson(c.req.raw)
@@ -188,9 +190,9 @@ export function createGateway(options: GatewayOptions): Hono {
     const origins = allowedOrigins(x402.origins)
     app.all('/x402/*', limitBody('openai'), (c) =>
       serve(c.req.raw, 'openai', async (credential, record) => {
+        record.handle = await guards.get(credential).check()
         const target = x402Target(c.req.raw, origins)
         record.path = `/x402/${target.origin}${target.pathname}`
-        record.handle = await guards.get(credential).check()
         const response = await forwardPaid(c.req.raw, target, x402.payingFetch(credential))
         const paid =
           response.headers.has('payment-response') || response.headers.has('x-payment-response')

@@ -72,6 +72,37 @@ function settled(record: RequestRecord, settlement: Settlement): void {
 }
 
 /**
+ * The body's top-level values as JSON, before anything is held: a value JSON.stringify
+ * cannot serialise (nested too deeply) is a 400 here rather than a failure inside `send`,
+ * where it would be charged as a request that left.
+ */
+function encodeFields(body: JsonBody): Map<string, string> {
+  const fields = new Map<string, string>()
+  try {
+    for (const [key, value] of Object.entries(body)) {
+      const json = JSON.stringify(value)
+      if (json !== undefined) fields.set(key, json)
+    }
+  } catch {
+    throw badRequest('The request body is nested too deeply for the gateway to forward.')
+  }
+  return fields
+}
+
+/**
+ * JSON.stringify(prepared), reusing the values `encodeFields` serialised: prepare copies
+ * the body and changes only a few small fields, so the body is serialised once.
+ */
+function encodeBody(prepared: JsonBody, body: JsonBody, fields: Map<string, string>): string {
+  const parts: string[] = []
+  for (const [key, value] of Object.entries(prepared)) {
+    const json = value === body[key] ? fields.get(key) : JSON.stringify(value)
+    if (json !== undefined) parts.push(`${JSON.stringify(key)}:${json}`)
+  }
+  return `{${parts.join(',')}}`
+}
+
+/**
  * Runs one model call through the guard and the upstream, and returns the agent's response.
  * Throws (before anything is spent) when the guard refuses the call.
  */
@@ -85,6 +116,7 @@ export async function forwardModelCall(request: ForwardRequest): Promise<Respons
   record.model = body.model
   record.stream = stream
   dialect.refuseUnbounded?.(body)
+  const encoded = encodeFields(body)
   const call = await guard.startModelCall({
     model: body.model,
     provider: dialect.provider,
@@ -98,9 +130,9 @@ export async function forwardModelCall(request: ForwardRequest): Promise<Respons
     ...(request.clientSignal ? { signal: request.clientSignal } : {}),
   })
   record.handle = call.ticket.handle
-  let prepared: JsonBody
+  let payload: string
   try {
-    prepared = dialect.prepare(body, call.maxOutputTokens, stream)
+    payload = encodeBody(dialect.prepare(body, call.maxOutputTokens, stream), body, encoded)
   } catch (error) {
     throw await call.fail(error, { sent: false })
   }
@@ -110,7 +142,7 @@ export async function forwardModelCall(request: ForwardRequest): Promise<Respons
       request.fetch(`${request.upstream.baseURL}${dialect.upstreamPath}`, {
         method: 'POST',
         headers: upstreamHeaders(request),
-        body: JSON.stringify(prepared),
+        body: payload,
         signal,
         // Never followed: fetch would send the request on, and with it `x-api-key`.
         redirect: 'manual',

@@ -152,6 +152,28 @@ describe('the openai SDK through the gateway', () => {
     expect(await f.spentMicros('broke')).toBe(0)
   })
 
+  it('refuses with 422 audio input to a model priced at its text rates, before calling the provider', async () => {
+    const key = await f.agent('listener')
+    const calls = f.upstream.calls.length
+    const error = await client(key)
+      .chat.completions.create({
+        model: 'gpt-4o-audio-preview',
+        modalities: ['text'],
+        messages: [
+          {
+            role: 'user',
+            content: [{ type: 'input_audio', input_audio: { data: 'UklGRg==', format: 'wav' } }],
+          },
+        ],
+      })
+      .catch((caught: unknown) => caught)
+    expect(error).toBeInstanceOf(OpenAI.APIError)
+    expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(422)
+    expect((error as Error).message).toMatch(/audio input/)
+    expect(f.upstream.calls.length).toBe(calls)
+    expect(await f.spentMicros('listener')).toBe(0)
+  })
+
   it('refuses with 401 on the next call after a revoke, and refuses keys that are not ks_ credentials', async () => {
     const key = await f.agent('revoked')
     await client(key).chat.completions.create({ model: 'gpt-4o', messages })

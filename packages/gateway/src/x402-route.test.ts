@@ -94,6 +94,8 @@ describe('paid HTTP (x402) through the gateway', () => {
     const revoked = await ks.agents.create({ handle: 'revoked-buyer', spendingCap: 1 })
     await ks.agents.revoke('revoked-buyer', { reason: 'test' })
     expect((await paid(revoked.credential, `${network.server.url}/search?q=x`)).status).toBe(401)
+    // Admitted before the target is read: 401 whatever it asks for.
+    expect((await paid(revoked.credential, 'http://169.254.169.254/latest')).status).toBe(401)
 
     const rich = await ks.agents.create({ handle: 'wanderer', spendingCap: 1 })
     const elsewhere = await paid(rich.credential, 'http://169.254.169.254/latest/meta-data')
