@@ -50,6 +50,40 @@ describe('adapterSetup', () => {
     expect(setup.scope).toEqual({ runCap: 2 })
   })
 
+  it('refuses an option the adapter does not take, with the near one it meant', () => {
+    const killSwitch = createKillSwitch()
+    const base = { killSwitch, credential: 'ks_x' }
+    const refusal = (options: object, names?: Parameters<typeof adapterSetup>[1]) => {
+      try {
+        adapterSetup(options as never, names)
+      } catch (error) {
+        expect(error).toBeInstanceOf(InvalidConfigError)
+        return error as InvalidConfigError
+      }
+      return undefined
+    }
+    // A misspelt runCap would run without the run's cap: refused, never ignored.
+    const misspelt = refusal({ ...base, runId: 'r', runcap: 5 }, { name: 'guardModel' })
+    expect(misspelt?.field).toBe('runcap')
+    expect(misspelt?.message).toContain('not an option of guardModel (did you mean runCap?)')
+    expect(refusal({ ...base, maxTokens: 5 })?.message).toContain('its options are killSwitch')
+    // An adapter's own options are taken; the core's it does not take are refused.
+    const names = { name: 'killSwitchFetch', own: ['client'], without: ['model' as const] }
+    expect(refusal({ ...base, client: {} }, names)).toBeUndefined()
+    expect(refusal({ ...base, model: 'gpt-4o' }, names)?.field).toBe('model')
+  })
+
+  it('refuses a guard that is not one (it would fail at every call instead)', async () => {
+    const ks = createKillSwitch()
+    const { credential } = await ks.agents.create({ handle: 'g', spendingCap: 1 })
+    for (const guard of [{}, { startModelCall: () => undefined }, 'ks_x']) {
+      expect(() => adapterSetup({ guard } as never)).toThrow(
+        expect.objectContaining({ field: 'guard' }),
+      )
+    }
+    expect(adapterSetup({ guard: ks.guard(credential) }).guard).toBeDefined()
+  })
+
   it('never puts the credential in a message', () => {
     const secret = 'ks_live_secret_value_1234567890'
     try {

@@ -4,6 +4,7 @@
 // switch fails loudly when the agent is built, never silently lets calls through.
 import { InvalidConfigError } from './errors.js'
 import type { AgentGuard, BudgetScope, GuardOptions } from './guard-types.js'
+import { redactSecrets } from './redact.js'
 import { pickBudgetScope, reserveScope } from './reserve-scope.js'
 import { parseToolPrices, type ToolPrices } from './tool-prices.js'
 
@@ -50,20 +51,41 @@ export interface AdapterSetup {
   scope: BudgetScope
 }
 
+/** The options every adapter reads here. */
+const ADAPTER_OPTIONS = [
+  ...['killSwitch', 'credential', 'guard', 'model', 'provider', 'toolPrices'],
+  ...['runId', 'runCap', 'parentRunId', 'budgets'],
+] as const
+
+/** How an adapter names itself and the options it takes beside or instead of the core's. */
+export interface AdapterOptionNames {
+  /** The entry point, for the messages: `killSwitchFetch`. */
+  name: string
+  /** Its own options, read by the adapter (`idleConsumerMs`, x402's `client`...). */
+  own?: readonly string[]
+  /** The core's options it does not take (x402's `model`). */
+  without?: readonly (typeof ADAPTER_OPTIONS)[number][]
+}
+
 /**
  * Checks an adapter's options and returns its guard; throws InvalidConfigError naming the
- * field and the fix.
+ * field and the fix. An option the adapter does not take is refused, never ignored: a
+ * misspelt `runcap` would otherwise run without the run's cap.
  *
  * @example
- * const { guard, naming, scope } = adapterSetup(options)
+ * const { guard, naming, scope } = adapterSetup(options, { name: 'killSwitchMiddleware' })
  */
-export function adapterSetup(options: AdapterOptions): AdapterSetup {
+export function adapterSetup(
+  options: AdapterOptions,
+  names: AdapterOptionNames = { name: 'the kill switch adapter' },
+): AdapterSetup {
   if (options === null || typeof options !== 'object') {
     throw new InvalidConfigError(
       'options',
-      'Pass { killSwitch, credential } (or a ready { guard }) to the kill switch adapter.',
+      `Pass { killSwitch, credential } (or a ready { guard }) to ${names.name}.`,
     )
   }
+  refuseUnknownOptions(options, names)
   for (const field of ['model', 'provider'] as const) {
     const value = options[field]
     if (value !== undefined && (typeof value !== 'string' || value.length === 0)) {
@@ -82,6 +104,21 @@ export function adapterSetup(options: AdapterOptions): AdapterSetup {
   return { guard: guardOf(options, toolPrices), naming, scope }
 }
 
+function refuseUnknownOptions(options: object, names: AdapterOptionNames): void {
+  const taken = new Set<string>(ADAPTER_OPTIONS)
+  for (const left of names.without ?? []) taken.delete(left)
+  for (const own of names.own ?? []) taken.add(own)
+  const unknown = Object.keys(options).find((key) => !taken.has(key))
+  if (unknown === undefined) return
+  const near = [...taken].find((key) => key.toLowerCase() === unknown.toLowerCase())
+  const hint = near ? `did you mean ${near}?` : `its options are ${[...taken].join(', ')}`
+  const shown = JSON.stringify(redactSecrets(unknown.slice(0, 64)))
+  throw new InvalidConfigError(
+    unknown,
+    `${shown} is not an option of ${names.name} (${hint}): refused rather than ignored.`,
+  )
+}
+
 function guardOf(options: AdapterOptions, toolPrices: ToolPrices): AgentGuard {
   // Checked at runtime too: plain JavaScript callers and `as any` reach here.
   const given = options as { killSwitch?: unknown; credential?: unknown; guard?: unknown }
@@ -98,7 +135,14 @@ function guardOf(options: AdapterOptions, toolPrices: ToolPrices): AgentGuard {
         'A ready guard carries its tool prices: pass them as ks.guard(credential, { toolPrices }) or createKillSwitch({ toolPrices }), or pass { killSwitch, credential, toolPrices } here.',
       )
     }
-    return given.guard as AgentGuard
+    const guard = given.guard as Partial<AgentGuard> | null
+    if (typeof guard?.startModelCall !== 'function' || !(guard.signal instanceof AbortSignal)) {
+      throw new InvalidConfigError(
+        'guard',
+        'guard must be the object ks.guard(credential) returns, or pass { killSwitch, credential }.',
+      )
+    }
+    return guard as AgentGuard
   }
   const killSwitch = given.killSwitch as GuardSource | undefined
   if (typeof killSwitch?.guard !== 'function') {

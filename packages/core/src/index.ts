@@ -2,6 +2,7 @@
 
 // The guard: the seam adapters use
 export {
+  type AdapterOptionNames,
   type AdapterOptions,
   type AdapterSetup,
   adapterSetup,

@@ -66,7 +66,7 @@ export function guardModel<T extends BaseChatModel>(model: T, options: AdapterOp
       'Invalid model: it is already guarded (guardModel was given its own result): guarded again, each call would be held twice. Pass the guarded model as it is.',
     )
   }
-  return guarded(model, adapterSetup(options))
+  return guarded(model, adapterSetup(options, { name: 'guardModel' }))
 }
 
 function guarded<T extends BaseChatModel>(model: T, setup: AdapterSetup): T {

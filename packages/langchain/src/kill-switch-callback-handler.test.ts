@@ -7,7 +7,14 @@ import { fakeModel } from '@langchain/core/testing'
 import { FakeLLM, FakeStreamingChatModel, FakeStreamingLLM } from '@langchain/core/utils/testing'
 import { describe, expect, it, vi } from 'vitest'
 import { KillSwitchCallbackHandler } from './kill-switch-callback-handler.js'
-import { rejection, searchTool, TEST_MODEL, type TestAgent, testAgent } from './testing/test-kit.js'
+import {
+  guardedBy,
+  rejection,
+  searchTool,
+  TEST_MODEL,
+  type TestAgent,
+  testAgent,
+} from './testing/test-kit.js'
 
 const usage_metadata = { input_tokens: 200, output_tokens: 50, total_tokens: 250 }
 const chainPrompt = ChatPromptTemplate.fromMessages([['human', 'Summarise: {text}']])
@@ -52,8 +59,7 @@ describe('KillSwitchCallbackHandler', () => {
     for (let i = 0; i < 100; i++)
       model.respond(new AIMessage({ content: `summary ${i}`, usage_metadata }))
     const handler = new KillSwitchCallbackHandler({
-      ...agent,
-      killSwitch: agent.ks,
+      ...guardedBy(agent),
       model: TEST_MODEL,
     })
     const chain = chainPrompt.pipe(model)
@@ -80,8 +86,7 @@ describe('KillSwitchCallbackHandler', () => {
     const agent = await testAgent()
     const model = fakeModel().respond(new AIMessage({ content: 'one', usage_metadata }))
     const handler = new KillSwitchCallbackHandler({
-      ...agent,
-      killSwitch: agent.ks,
+      ...guardedBy(agent),
       model: TEST_MODEL,
     })
     const chain = chainPrompt.pipe(model)
@@ -105,8 +110,7 @@ describe('KillSwitchCallbackHandler', () => {
       maxIterations: 100,
     })
     const handler = new KillSwitchCallbackHandler({
-      ...agent,
-      killSwitch: agent.ks,
+      ...guardedBy(agent),
       model: TEST_MODEL,
     })
 
@@ -133,8 +137,7 @@ describe('KillSwitchCallbackHandler', () => {
       tools: [search],
     })
     const handler = new KillSwitchCallbackHandler({
-      ...agent,
-      killSwitch: agent.ks,
+      ...guardedBy(agent),
       model: TEST_MODEL,
     })
 
@@ -158,8 +161,7 @@ describe('KillSwitchCallbackHandler', () => {
       maxIterations: 100,
     })
     const handler = new KillSwitchCallbackHandler({
-      ...agent,
-      killSwitch: agent.ks,
+      ...guardedBy(agent),
       model: TEST_MODEL,
     })
 
@@ -181,8 +183,7 @@ describe('KillSwitchCallbackHandler', () => {
     const text = 'x'.repeat(200)
     const model = new FakeStreamingChatModel({ sleep: 0, responses: [new AIMessage(text)] })
     const handler = new KillSwitchCallbackHandler({
-      ...agent,
-      killSwitch: agent.ks,
+      ...guardedBy(agent),
       model: TEST_MODEL,
     })
 
@@ -205,8 +206,7 @@ describe('KillSwitchCallbackHandler', () => {
     const text = 'y'.repeat(200)
     const model = new FakeStreamingChatModel({ sleep: 0, responses: [new AIMessage(text)] })
     const handler = new KillSwitchCallbackHandler({
-      ...agent,
-      killSwitch: agent.ks,
+      ...guardedBy(agent),
       model: TEST_MODEL,
     })
 
@@ -229,8 +229,7 @@ describe('KillSwitchCallbackHandler', () => {
     const agent = await testAgent()
     const model = fakeModel().alwaysThrow(new Error('provider is down'))
     const handler = new KillSwitchCallbackHandler({
-      ...agent,
-      killSwitch: agent.ks,
+      ...guardedBy(agent),
       model: TEST_MODEL,
     })
 
@@ -250,8 +249,7 @@ describe('KillSwitchCallbackHandler', () => {
   it('feeds each failure to runaway detection once, however many chains it bubbles through', async () => {
     const agent = await testAgent()
     const handler = new KillSwitchCallbackHandler({
-      ...agent,
-      killSwitch: agent.ks,
+      ...guardedBy(agent),
       model: TEST_MODEL,
     })
     const onError = vi.spyOn(handler.guard, 'onError')
@@ -287,7 +285,7 @@ describe('KillSwitchCallbackHandler', () => {
 // go through the same lifecycle as chat models.
 describe('KillSwitchCallbackHandler with a text-completion LLM', () => {
   const handlerFor = (agent: TestAgent) =>
-    new KillSwitchCallbackHandler({ ...agent, killSwitch: agent.ks, model: TEST_MODEL })
+    new KillSwitchCallbackHandler({ ...guardedBy(agent), model: TEST_MODEL })
 
   it('holds, then settles the counted output when the LLM reports no usage: never zero, within the hold', async () => {
     const agent = await testAgent()

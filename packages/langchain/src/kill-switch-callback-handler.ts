@@ -37,7 +37,9 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
     super({ raiseError: true })
     // LangChain copies handlers with `new this.constructor(this)`: the copy shares the guard.
     this.#setup =
-      options instanceof KillSwitchCallbackHandler ? options.#setup : adapterSetup(options)
+      options instanceof KillSwitchCallbackHandler
+        ? options.#setup
+        : adapterSetup(options, { name: 'KillSwitchCallbackHandler' })
     this.guard = this.#setup.guard
     this.signal = this.guard.signal
   }

@@ -13,7 +13,7 @@ import { calcPrice } from '@pydantic/genai-prices'
 import { createAgent } from 'langchain'
 import { describe, expect, it, vi } from 'vitest'
 import { killSwitchMiddleware } from './kill-switch-middleware.js'
-import { TEST_MODEL, testAgent } from './testing/test-kit.js'
+import { guardedBy, TEST_MODEL, testAgent } from './testing/test-kit.js'
 
 const question = { messages: [new HumanMessage('Summarise the incident report.')] }
 
@@ -103,8 +103,7 @@ describe('killSwitchMiddleware accounting', () => {
     }
     const model = fakeModel().respond(new AIMessage({ content: 'summary', usage_metadata }))
     const killSwitch = killSwitchMiddleware({
-      ...agent,
-      killSwitch: agent.ks,
+      ...guardedBy(agent),
       model: 'claude-sonnet-4-0',
       provider: 'anthropic',
     })
@@ -132,7 +131,7 @@ describe('killSwitchMiddleware accounting', () => {
   it('settles what the guard can bound (never zero) when the model reports no usage', async () => {
     const agent = await testAgent()
     const model = fakeModel().respond(new AIMessage('no usage here'))
-    const killSwitch = killSwitchMiddleware({ ...agent, killSwitch: agent.ks, model: TEST_MODEL })
+    const killSwitch = killSwitchMiddleware({ ...guardedBy(agent), model: TEST_MODEL })
     await createAgent({ model, tools: [], middleware: [killSwitch] }).invoke(question)
 
     // The core stands its own figures (the prompt's bound, the answer's text) in for the
@@ -170,7 +169,7 @@ describe('killSwitchMiddleware accounting', () => {
     const agent = await testAgent({}, { defaultMaxOutputTokens: 5 })
     const text = 'x'.repeat(200)
     const model = new FakeStreamingChatModel({ sleep: 0, responses: [new AIMessage(text)] })
-    const killSwitch = killSwitchMiddleware({ ...agent, killSwitch: agent.ks, model: TEST_MODEL })
+    const killSwitch = killSwitchMiddleware({ ...guardedBy(agent), model: TEST_MODEL })
     const runnable = createAgent({ model, tools: [], middleware: [killSwitch] })
 
     const chunks: string[] = []
@@ -203,7 +202,7 @@ describe('killSwitchMiddleware accounting', () => {
       sleep: 0,
       responses: [new AIMessage(text)],
     }).withConfig({ callbacks: [spy], tags: ['mine'] })
-    const killSwitch = killSwitchMiddleware({ ...agent, killSwitch: agent.ks, model: TEST_MODEL })
+    const killSwitch = killSwitchMiddleware({ ...guardedBy(agent), model: TEST_MODEL })
     const runnable = createAgent({ model, tools: [], middleware: [killSwitch] })
 
     const error = await runnable
@@ -237,7 +236,7 @@ describe('killSwitchMiddleware accounting', () => {
       sleep: 0,
       responses: [new AIMessage('a long answer that keeps streaming tokens')],
     })
-    const killSwitch = killSwitchMiddleware({ ...agent, killSwitch: agent.ks, model: TEST_MODEL })
+    const killSwitch = killSwitchMiddleware({ ...guardedBy(agent), model: TEST_MODEL })
     const runnable = createAgent({
       model,
       tools: [],

@@ -12,7 +12,7 @@ import { createAgent, modelRetryMiddleware, tool } from 'langchain'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { killSwitchMiddleware } from './kill-switch-middleware.js'
-import { rejection, searchTool, TEST_MODEL, testAgent } from './testing/test-kit.js'
+import { guardedBy, rejection, searchTool, TEST_MODEL, testAgent } from './testing/test-kit.js'
 
 const question = { messages: [new HumanMessage('Find everything about kill switches.')] }
 
@@ -56,7 +56,7 @@ describe('killSwitchMiddleware', () => {
     const model = fakeModel()
     for (let i = 0; i < 100; i++) model.respond(toolCallMessage(i, `page ${i}`))
     const { search, calls } = searchTool()
-    const killSwitch = killSwitchMiddleware({ ...agent, killSwitch: agent.ks, model: TEST_MODEL })
+    const killSwitch = killSwitchMiddleware({ ...guardedBy(agent), model: TEST_MODEL })
     const runnable = createAgent({ model, tools: [search], middleware: [killSwitch] })
 
     const error = await rejection(runnable.invoke(question, { recursionLimit: 1000 }))
@@ -77,7 +77,7 @@ describe('killSwitchMiddleware', () => {
     const model = fakeModel()
     for (let i = 0; i < 20; i++) model.respond(toolCallMessage(i, 'the same query'))
     const { search, calls } = searchTool()
-    const killSwitch = killSwitchMiddleware({ ...agent, killSwitch: agent.ks, model: TEST_MODEL })
+    const killSwitch = killSwitchMiddleware({ ...guardedBy(agent), model: TEST_MODEL })
     const runnable = createAgent({ model, tools: [search], middleware: [killSwitch] })
 
     const error = await rejection(runnable.invoke(question, { recursionLimit: 1000 }))
@@ -94,7 +94,7 @@ describe('killSwitchMiddleware', () => {
     const agent = await testAgent()
     await agent.ks.agents.revoke(agent.handle, { reason: 'incident 42' })
     const model = fakeModel().respond(new AIMessage('never'))
-    const killSwitch = killSwitchMiddleware({ ...agent, killSwitch: agent.ks, model: TEST_MODEL })
+    const killSwitch = killSwitchMiddleware({ ...guardedBy(agent), model: TEST_MODEL })
     const runnable = createAgent({ model, tools: [], middleware: [killSwitch] })
 
     const error = await rejection(runnable.invoke(question))
@@ -108,7 +108,7 @@ describe('killSwitchMiddleware', () => {
   it('refuses an exhausted budget in beforeModel, unwrapped, without calling the model', async () => {
     const agent = await testAgent({ spendingCap: 0 })
     const model = fakeModel().respond(new AIMessage('never'))
-    const killSwitch = killSwitchMiddleware({ ...agent, killSwitch: agent.ks, model: TEST_MODEL })
+    const killSwitch = killSwitchMiddleware({ ...guardedBy(agent), model: TEST_MODEL })
     const runnable = createAgent({ model, tools: [], middleware: [killSwitch] })
 
     const error = await rejection(runnable.invoke(question))
@@ -121,8 +121,7 @@ describe('killSwitchMiddleware', () => {
     const agent = await testAgent()
     const model = fakeModel().respond(new AIMessage('never'))
     const killSwitch = killSwitchMiddleware({
-      ...agent,
-      killSwitch: agent.ks,
+      ...guardedBy(agent),
       model: 'mystery-model',
     })
     const runnable = createAgent({ model, tools: [], middleware: [killSwitch] })
@@ -151,15 +150,15 @@ describe('killSwitchMiddleware', () => {
     expect(() => killSwitchMiddleware({ killSwitch: agent.ks, credential: '' })).toThrow(
       InvalidConfigError,
     )
-    expect(() =>
-      killSwitchMiddleware({ ...agent, killSwitch: agent.ks, toolPrices: { search: -1 } }),
-    ).toThrow(/toolPrices\.search/)
+    expect(() => killSwitchMiddleware({ ...guardedBy(agent), toolPrices: { search: -1 } })).toThrow(
+      /toolPrices\.search/,
+    )
   })
 
   it('charges the whole hold when the model call fails after it was made, and the run gets the provider error', async () => {
     const agent = await testAgent()
     const model = fakeModel().alwaysThrow(new Error('provider is down'))
-    const killSwitch = killSwitchMiddleware({ ...agent, killSwitch: agent.ks, model: TEST_MODEL })
+    const killSwitch = killSwitchMiddleware({ ...guardedBy(agent), model: TEST_MODEL })
     const runnable = createAgent({ model, tools: [], middleware: [killSwitch] })
 
     const error = await rejection(runnable.invoke(question))
@@ -187,8 +186,7 @@ describe('killSwitchMiddleware', () => {
       { name: 'search', description: 'Paid search', schema: z.object({ q: z.string() }) },
     )
     const killSwitch = killSwitchMiddleware({
-      ...agent,
-      killSwitch: agent.ks,
+      ...guardedBy(agent),
       model: TEST_MODEL,
       toolPrices: { search: 0.25 },
     })
@@ -219,7 +217,7 @@ describe('killSwitchMiddleware', () => {
         model === TEST_MODEL
           ? fakeModel().respond(new Error('provider 500')).respond(new AIMessage('answered'))
           : fakeModel().respond(new AIMessage('never'))
-      const killSwitch = killSwitchMiddleware({ ...agent, killSwitch: agent.ks, model })
+      const killSwitch = killSwitchMiddleware({ ...guardedBy(agent), model })
       const retry = retryProviderErrors()
       const middleware = order === 'last' ? [retry, killSwitch] : [killSwitch, retry]
       return { agent, chat, runnable: createAgent({ model: chat, tools: [], middleware }) }

@@ -39,7 +39,7 @@ export type KillSwitchMiddleware = ReturnType<typeof createMiddleware> & {
  * const agent = createAgent({ model, tools, middleware: [killSwitch], signal: killSwitch.signal })
  */
 export function killSwitchMiddleware(options: AdapterOptions): KillSwitchMiddleware {
-  const { guard, naming, scope } = adapterSetup(options)
+  const { guard, naming, scope } = adapterSetup(options, { name: 'killSwitchMiddleware' })
   // The invocation's scope over the options': `{ configurable: { killswitch: { budgets } } }`.
   const scopeOf = (runtime: { configurable?: Record<string, unknown> } | undefined) =>
     mergeBudgetScope(scope, runtime?.configurable?.[BUDGET_SCOPE_KEY], 'configurable.killswitch')

@@ -15,7 +15,7 @@ import { describe, expect, it } from 'vitest'
 import { killSwitchMiddleware } from './kill-switch-middleware.js'
 import { withMaxOutputTokens } from './model-binding.js'
 import { openAIServer } from './testing/openai-server.js'
-import { TEST_MODEL, testAgent } from './testing/test-kit.js'
+import { guardedBy, TEST_MODEL, testAgent } from './testing/test-kit.js'
 
 const question = { messages: [new HumanMessage('Summarise the incident report.')] }
 
@@ -59,7 +59,7 @@ describe('the middleware stream counter', () => {
   it('adds no callback to a non-streaming call without callbacks; joins the run when it has some', async () => {
     const agent = await testAgent()
     const model = new ProbeModel({ streaming: false, responses: [new AIMessage('ok, done')] })
-    const killSwitch = killSwitchMiddleware({ ...agent, killSwitch: agent.ks, model: TEST_MODEL })
+    const killSwitch = killSwitchMiddleware({ ...guardedBy(agent), model: TEST_MODEL })
     const runnable = createAgent({ model, tools: [], middleware: [killSwitch] })
 
     await runnable.invoke(question)
@@ -82,7 +82,7 @@ describe('the middleware stream counter', () => {
     const model = new ProbeModel({ streaming: false, responses: [new AIMessage('ok, done')] })
       .withConfig({ callbacks: [spy] })
       .withListeners({ onEnd: () => void ended.push('listener') })
-    const killSwitch = killSwitchMiddleware({ ...agent, killSwitch: agent.ks, model: TEST_MODEL })
+    const killSwitch = killSwitchMiddleware({ ...guardedBy(agent), model: TEST_MODEL })
 
     await createAgent({ model, tools: [], middleware: [killSwitch] }).invoke(question)
 
@@ -95,7 +95,7 @@ describe('the middleware stream counter', () => {
     const agent = await testAgent({}, { defaultMaxOutputTokens: 5 })
     const text = 'x'.repeat(200)
     const model = new ProbeModel({ streaming: true, responses: [new AIMessage(text)] })
-    const killSwitch = killSwitchMiddleware({ ...agent, killSwitch: agent.ks, model: TEST_MODEL })
+    const killSwitch = killSwitchMiddleware({ ...guardedBy(agent), model: TEST_MODEL })
     const runnable = createAgent({ model, tools: [], middleware: [killSwitch] })
 
     const error = await runnable.invoke(question).catch((reason: unknown) => reason)

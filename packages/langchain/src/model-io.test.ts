@@ -6,7 +6,7 @@ import { createAgent } from 'langchain'
 import { describe, expect, it } from 'vitest'
 import { killSwitchMiddleware } from './kill-switch-middleware.js'
 import { modelInput, toTokenUsage } from './model-io.js'
-import { TEST_MODEL, testAgent } from './testing/test-kit.js'
+import { guardedBy, TEST_MODEL, testAgent } from './testing/test-kit.js'
 
 const count = fc.nat({ max: 10_000_000 })
 
@@ -74,7 +74,7 @@ describe('toTokenUsage', () => {
       const agent = await testAgent()
       const usage_metadata = { input_tokens: 10, output_tokens: bad, total_tokens: 10 }
       const model = fakeModel().respond(new AIMessage({ content: 'x'.repeat(400), usage_metadata }))
-      const killSwitch = killSwitchMiddleware({ ...agent, killSwitch: agent.ks, model: TEST_MODEL })
+      const killSwitch = killSwitchMiddleware({ ...guardedBy(agent), model: TEST_MODEL })
       await createAgent({ model, tools: [], middleware: [killSwitch] }).invoke({
         messages: [new HumanMessage('hi')],
       })

@@ -65,7 +65,7 @@ const UNSETTLED = 'the step ended without reporting usage (error or abort)'
 export function killSwitchProcessor(
   options: KillSwitchProcessorOptions,
 ): KillSwitchProcessor & { readonly guard: AgentGuard } {
-  const { guard, naming, scope } = adapterSetup(options)
+  const { guard, naming, scope } = adapterSetup(options, { name: 'killSwitchProcessor' })
   const runOf = (state: Record<string, unknown>): Run => {
     state.killswitch ??= new Run(guard, naming)
     return state.killswitch as Run

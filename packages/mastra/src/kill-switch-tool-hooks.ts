@@ -39,7 +39,10 @@ export interface RefusedToolOutput {
  * new Agent({ ...config, model, hooks: killSwitchToolHooks({ killSwitch: ks, credential, toolPrices: { webSearch: 0.01 } }) })
  */
 export function killSwitchToolHooks(options: KillSwitchToolHooksOptions): Required<ToolHooks> {
-  const { guard, scope } = adapterSetup(options)
+  const { guard, scope } = adapterSetup(options, {
+    name: 'killSwitchToolHooks',
+    without: ['model', 'provider'],
+  })
   // Mastra passes the same execution context object to both hooks of one call.
   const open = new WeakMap<object, ToolCallTicket>()
   const isKey = (context: unknown) => typeof context === 'object' && context !== null

@@ -35,7 +35,10 @@ export function guardTools<TOOLS extends ToolSet>(
 ): TOOLS {
   // A price on a misspelled tool would leave the real tool free: refused with the fix.
   parseToolPrices(options?.toolPrices, Object.keys(tools))
-  const { guard, scope } = adapterSetup(options as AdapterOptions)
+  const { guard, scope } = adapterSetup(options as AdapterOptions, {
+    name: 'guardTools',
+    without: ['model', 'provider'],
+  })
   const guarded: Record<string, unknown> = {}
   for (const [name, tool] of Object.entries(tools)) {
     const execute = tool.execute as Execute | undefined

@@ -68,7 +68,11 @@ export function withKillSwitch(
 export function killSwitchMiddleware(
   options: KillSwitchMiddlewareOptions,
 ): LanguageModelV4Middleware {
-  const { guard, naming, scope } = adapterSetup(options)
+  const { guard, naming, scope } = adapterSetup(options, {
+    name: 'killSwitchMiddleware',
+    own: ['idleConsumerMs'],
+    without: ['toolPrices'],
+  })
   const idleConsumerMs = options.idleConsumerMs ?? 5_000
   if (typeof idleConsumerMs !== 'number' || !(idleConsumerMs > 0)) {
     throw new InvalidConfigError(

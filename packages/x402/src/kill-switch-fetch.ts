@@ -8,7 +8,7 @@ import {
   parseSpendRules,
 } from '@killswitch/core'
 import type { x402Client } from '@x402/core/client'
-import { boundedText, shownValue } from './bounded-text.js'
+import { shownValue } from './bounded-text.js'
 import type { PaymentAsset } from './payment-amount.js'
 import { FETCH_RULE_NAMES, guardClient, PaymentCall } from './payment-call.js'
 import type { SettlementVerifier } from './payment-charge.js'
@@ -46,7 +46,11 @@ export type PaymentRules = Pick<KillSwitchFetchOptions, 'allowedPayees' | 'maxPa
  * const response = await pay('https://api.example.com/search?q=x402')
  */
 export function killSwitchFetch(options: KillSwitchFetchOptions): typeof fetch {
-  const { guard, scope } = adapterSetup(options)
+  const { guard, scope } = adapterSetup(options, {
+    name: 'killSwitchFetch',
+    own: ['client', 'allowedPayees', 'maxPaymentUsd', 'assets', 'verifySettlement', 'fetch'],
+    without: ['model', 'provider', 'toolPrices'],
+  })
   validate(options)
   guardClient(options.client)
   return async function guardedFetch(input, init) {
@@ -59,23 +63,11 @@ export function killSwitchFetch(options: KillSwitchFetchOptions): typeof fetch {
 
 const ASSET = "{ network: 'eip155:8453', asset: '0x...', decimals: 6 } (decimals 0-36)"
 
-/** Every option killSwitchFetch reads: a misspelt one (`maxPaymentUSD`) must not be ignored. */
-const OPTIONS = new Set([
-  ...['killSwitch', 'credential', 'guard', 'runId', 'runCap', 'parentRunId', 'budgets'],
-  ...['client', 'allowedPayees', 'maxPaymentUsd', 'assets', 'verifySettlement', 'fetch'],
-])
-
-/** Each option's shape, or InvalidConfigError naming it, the fix and the value given. */
+/**
+ * Each option's shape, or InvalidConfigError naming it, the fix and the value given (an
+ * unknown option is refused by the core's adapterSetup).
+ */
 function validate(options: KillSwitchFetchOptions): void {
-  const unknown = Object.keys(options).find((key) => !OPTIONS.has(key))
-  if (unknown !== undefined) {
-    const near = [...OPTIONS].find((key) => key.toLowerCase() === unknown.toLowerCase())
-    const hint = near ? `did you mean ${near}?` : `the options are ${[...OPTIONS].join(', ')}`
-    throw new InvalidConfigError(
-      unknown,
-      `${boundedText(unknown, 64)} is not an option of killSwitchFetch (${hint}): refused rather than ignored.`,
-    )
-  }
   const { client, verifySettlement: verify, fetch: send } = options
   const assets: unknown = options.assets
   const need = (ok: boolean, field: string, what: string, given: unknown, name = field) => {

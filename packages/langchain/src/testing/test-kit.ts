@@ -134,3 +134,13 @@ export async function rejection(promise: Promise<unknown>): Promise<unknown> {
   }
   throw new Error('expected the call to be rejected')
 }
+
+/**
+ * The adapter options of `agent`: its kill switch and credential.
+ *
+ * @example
+ * killSwitchMiddleware({ ...guardedBy(agent), model: TEST_MODEL })
+ */
+export function guardedBy(agent: TestAgent): { killSwitch: KillSwitch; credential: string } {
+  return { killSwitch: agent.ks, credential: agent.credential }
+}
