@@ -16,7 +16,7 @@ import { RunnableLambda } from '@langchain/core/runnables'
 import { FakeStreamingChatModel } from '@langchain/core/utils/testing'
 import type { ChatOpenAI } from '@langchain/openai'
 import fc from 'fast-check'
-import { createAgent } from 'langchain'
+import { createAgent, initChatModel } from 'langchain'
 import { afterEach, describe, expect, it } from 'vitest'
 import { guardModel } from './guard-model.js'
 import { killSwitchMiddleware } from './kill-switch-middleware.js'
@@ -62,11 +62,18 @@ describe('guardModel: what it refuses when it is built', () => {
     expect((error as InvalidConfigError).field).toBe('model')
   })
 
-  it('refuses its own result (each call would be held twice)', async () => {
+  it('refuses its own result, or a model built on it (each call would be held twice)', async () => {
     const { agent, guarded } = await setup(100)
-    expect(() =>
-      guardModel(guarded, { killSwitch: agent.ks, credential: agent.credential }),
-    ).toThrow(/already guarded/)
+    const options = { killSwitch: agent.ks, credential: agent.credential }
+    expect(() => guardModel(guarded, options)).toThrow(/already guarded/)
+    expect(() => guardModel(Object.create(guarded), options)).toThrow(/already guarded/)
+  })
+
+  it("refuses initChatModel's configurable model, whose provider model it could not reach", async () => {
+    const agent = await testAgent()
+    const model = await initChatModel(`openai:${TEST_MODEL}`, { apiKey: 'sk-test' })
+    const options = { killSwitch: agent.ks, credential: agent.credential, model: TEST_MODEL }
+    expect(() => guardModel(model, options)).toThrow(/initChatModel/)
   })
 
   it('killSwitchMiddleware refuses an agent model that guardModel guards (it would hold twice)', async () => {
@@ -152,9 +159,25 @@ describe('guardModel: every way the model is called is guarded', () => {
     const handler = new (class extends BaseCallbackHandler {
       name = 'AnyHandler'
     })()
-    const error = await rejection(guarded.invoke('Say it all', { callbacks: [handler] }))
-    expect(findKillSwitchError(error)).toBeDefined()
-    expect(await ledger(agent)).toEqual({ spent: toMicros(agent.reserved[0] ?? 0), held: 0 })
+    // With the caller's callbacks, and without any (LangChain then makes no run manager).
+    for (const config of [{ callbacks: [handler] }, {}]) {
+      const error = await rejection(guarded.invoke('Say it all', config))
+      expect(findKillSwitchError(error)).toBeDefined()
+    }
+    const held = (agent.reserved[0] ?? 0) + (agent.reserved[1] ?? 0)
+    expect(await ledger(agent)).toEqual({ spent: toMicros(held), held: 0 })
+  })
+
+  it("draws on the budgets a call's metadata names, callbacks or not; refuses an unknown key", async () => {
+    const { agent, provider, guarded } = await setup(100)
+    await agent.ks.budgets.create({ id: 'customer-acme', limits: [{ amount: 7, per: 'month' }] })
+    const metadata = { killswitch: { budgets: ['customer-acme'] } }
+    await guarded.invoke('hi', { metadata })
+    await guarded.withConfig({ metadata }).invoke('hi again')
+    const [budget] = await agent.ks.budgets.list()
+    expect(toMicros(budget?.limits[0]?.spent ?? 0)).toBe(provider.billMicros())
+    const error = await rejection(guarded.invoke('hi', { metadata: { killswitch: { bogus: 1 } } }))
+    expect(findKillSwitchError(error)).toBeInstanceOf(InvalidConfigError)
   })
 
   it('a bound model of a revoked agent is refused before the provider sees it', async () => {

@@ -24,7 +24,8 @@ import {
   type StreamEvent,
   watchModelStream,
 } from '@killswitch/core'
-import type { CallbackManagerForLLMRun } from '@langchain/core/callbacks/manager'
+import { BaseCallbackHandler } from '@langchain/core/callbacks/base'
+import type { CallbackManagerForLLMRun, Callbacks } from '@langchain/core/callbacks/manager'
 import { BaseChatModel } from '@langchain/core/language_models/chat_models'
 import type { AIMessageChunk, BaseMessage } from '@langchain/core/messages'
 import type { ChatGenerationChunk, ChatResult } from '@langchain/core/outputs'
@@ -60,7 +61,13 @@ export function guardModel<T extends BaseChatModel>(model: T, options: AdapterOp
       'Invalid model: guardModel guards LangChain chat models (a BaseChatModel such as ChatOpenAI). For a chain or an agent, use KillSwitchCallbackHandler or killSwitchMiddleware.',
     )
   }
-  if (guardedModels.has(model)) {
+  if (typeof (model as { _getModelInstance?: unknown })._getModelInstance === 'function') {
+    throw new InvalidConfigError(
+      'model',
+      "Invalid model: initChatModel's configurable model builds a new provider model for each call, out of guardModel's reach. Build the provider model itself (new ChatOpenAI({ model: 'gpt-4o-mini' })) and guard that, or put a KillSwitchCallbackHandler in the configurable model's callbacks.",
+    )
+  }
+  if (isGuarded(model)) {
     throw new InvalidConfigError(
       'model',
       'Invalid model: it is already guarded (guardModel was given its own result): guarded again, each call would be held twice. Pass the guarded model as it is.',
@@ -121,25 +128,52 @@ function guarded<T extends BaseChatModel>(model: T, setup: AdapterSetup): T {
       },
     }),
   }
-  const result = Object.assign(Object.create(raw), overrides) as T
+  // A run manager for every call, callbacks or not: the call's `metadata.killswitch` scope
+  // and the tokens a model streams inside `_generate` reach the guard only through it.
+  const callbacks = withRunAnchor(raw.callbacks)
+  const result = Object.assign(Object.create(raw), overrides, { callbacks }) as T
   guardedModels.add(result)
   return result
 }
 
 /** Whether `model` (or the model a binding wraps) is guardModel's: its calls hold already. */
 export function isGuardedModel(model: unknown): boolean {
-  const bound = RunnableBinding.isRunnableBinding(model) ? model.bound : model
-  return typeof bound === 'object' && bound !== null && guardedModels.has(bound)
+  return isGuarded(RunnableBinding.isRunnableBinding(model) ? model.bound : model)
+}
+
+/** guardModel's, or built on one (`Object.create(guarded)`). */
+function isGuarded(value: unknown): boolean {
+  for (let at = value; typeof at === 'object' && at !== null; at = Object.getPrototypeOf(at)) {
+    if (guardedModels.has(at)) return true
+  }
+  return false
+}
+
+/**
+ * A handler that handles nothing: LangChain makes a run manager only for a call with some
+ * handler, and without one a call's metadata and streamed tokens never reach `_generate`.
+ */
+class KillSwitchRunAnchor extends BaseCallbackHandler {
+  name = 'KillSwitchRunAnchor'
+}
+const RUN_ANCHOR = new KillSwitchRunAnchor()
+
+function withRunAnchor(callbacks: Callbacks | undefined): Callbacks {
+  if (callbacks === undefined) return [RUN_ANCHOR]
+  if (Array.isArray(callbacks)) return [...callbacks, RUN_ANCHOR]
+  const manager = callbacks.copy()
+  manager.addHandler(RUN_ANCHOR, false)
+  return manager
 }
 
 /** What a method of the model returned, with the chat model in it (if any) guarded. */
 function guardedResult<T>(next: T, setup: AdapterSetup): T {
   if (next instanceof BaseChatModel) {
-    return guardedModels.has(next) ? next : (guarded(next, setup) as T)
+    return isGuarded(next) ? next : (guarded(next, setup) as T)
   }
   if (!RunnableBinding.isRunnableBinding(next)) return next
   const { bound, kwargs, config, configFactories } = next
-  if (!(bound instanceof BaseChatModel) || guardedModels.has(bound)) return next
+  if (!(bound instanceof BaseChatModel) || isGuarded(bound)) return next
   return new RunnableBinding({
     bound: guarded(bound, setup),
     kwargs,
