@@ -67,6 +67,10 @@ describe('adapterSetup', () => {
     expect(misspelt?.field).toBe('runcap')
     expect(misspelt?.message).toContain('not an option of guardModel (did you mean runCap?)')
     expect(refusal({ ...base, maxTokens: 5 })?.message).toContain('its options are killSwitch')
+    // A key carrying a credential is masked in the field too, not only in the message.
+    const secret = `ks_${'a'.repeat(40)}`
+    const leaked = refusal({ ...base, [secret]: true })
+    expect(JSON.stringify({ field: leaked?.field, message: leaked?.message })).not.toContain(secret)
     // An adapter's own options are taken; the core's it does not take are refused.
     const names = { name: 'killSwitchFetch', own: ['client'], without: ['model' as const] }
     expect(refusal({ ...base, client: {} }, names)).toBeUndefined()

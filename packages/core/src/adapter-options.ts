@@ -112,10 +112,11 @@ function refuseUnknownOptions(options: object, names: AdapterOptionNames): void 
   if (unknown === undefined) return
   const near = [...taken].find((key) => key.toLowerCase() === unknown.toLowerCase())
   const hint = near ? `did you mean ${near}?` : `its options are ${[...taken].join(', ')}`
-  const shown = JSON.stringify(redactSecrets(unknown.slice(0, 64)))
+  // The key is the caller's text: the field, like the message, shows it masked and bounded.
+  const field = redactSecrets(unknown.slice(0, 64))
   throw new InvalidConfigError(
-    unknown,
-    `${shown} is not an option of ${names.name} (${hint}): refused rather than ignored.`,
+    field,
+    `${JSON.stringify(field)} is not an option of ${names.name} (${hint}): refused rather than ignored.`,
   )
 }
 

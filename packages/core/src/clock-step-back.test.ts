@@ -35,9 +35,9 @@ describe('a clock that steps back', () => {
     await ks.close()
   })
 
-  it('never spends an hour limit more than once per hour the clock reached, however it jumps', async () => {
-    // Clock readings anywhere within six hours, forward and back: what is spent is at most
-    // the limit once per hour window the latest reading passed through.
+  it('never goes back to an earlier window, and spends each at most once, however it jumps', async () => {
+    // Clock readings anywhere within six hours, forward and back. The holds' windows (their
+    // audit `levels`) never go back to an earlier hour, and no hour is spent past its limit.
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.integer({ min: -3 * HOUR, max: 3 * HOUR }), { minLength: 1, maxLength: 40 }),
@@ -50,23 +50,43 @@ describe('a clock that steps back', () => {
             limits: [{ amount: 0.01, per: 'hour' }],
           })
           const guard = ks.guard(credential)
-          const hours = new Set<number>()
-          let latest = Number.NEGATIVE_INFINITY
           for (const offset of offsets) {
             clock = T0 + offset
-            latest = Math.max(latest, clock)
-            hours.add(Math.floor(latest / HOUR))
             const ticket = await guard
               .reserveSpend({ amountUsd: 0.004, kind: 'tool', description: 'x' })
               .catch(() => undefined)
             if (ticket) await guard.settleSpend(ticket)
           }
-          const { spent } = await ks.agents.get('jumper')
-          expect(spent).toBeLessThanOrEqual(0.01 * hours.size + 1e-9)
+          const starts = (await ks.audit('jumper'))
+            .filter((entry) => entry.type === 'hold')
+            .map((entry) => Number(String((entry.data.levels as string[])[0]).split('@')[1]))
+          expect(starts).toEqual([...starts].sort((a, b) => a - b))
+          const perHour = new Map<number, number>()
+          for (const start of starts) perHour.set(start, (perHour.get(start) ?? 0) + 0.004)
+          for (const spent of perHour.values()) expect(spent).toBeLessThanOrEqual(0.01 + 1e-9)
           await ks.close()
         },
       ),
       { numRuns: 60 },
     )
+  })
+
+  it('keeps time moving after a mistaken jump forward is corrected: a poller is not a loop', async () => {
+    // The clock reads a day ahead once, then is corrected. The agent polls a job once a
+    // minute with the same arguments, as honest pollers do: spread a minute apart in the
+    // kill switch's time too, never read as five calls at one instant.
+    let clock = T0
+    const ks = createKillSwitch({ now: () => clock })
+    const { credential } = await ks.agents.create({ handle: 'poller', spendingCap: 10 })
+    const guard = ks.guard(credential)
+    clock = T0 + 24 * HOUR
+    await guard.check()
+    for (let minute = 1; minute <= 8; minute++) {
+      clock = T0 + minute * 60_000
+      const ticket = await guard.beforeToolCall({ name: 'check_job', args: { job: 'build-42' } })
+      await guard.afterToolCall(ticket, { ok: true })
+    }
+    expect((await ks.agents.get('poller')).status).toBe('active')
+    await ks.close()
   })
 })

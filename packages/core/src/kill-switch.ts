@@ -171,14 +171,21 @@ function positiveInteger(value: number | undefined, field: string, fallback: num
 /**
  * The clock, never stepping back in this process: a clock stepped back (an NTP step, a VM
  * restored) would find an earlier window again, with the room it had left, and spend it
- * twice. Held at the latest time it read, the process waits for its clock to catch up
- * instead. (A restart forgets the mark: the core README, "Whose clock judges the windows".)
+ * twice. A step back is added to an offset instead, so the kill switch's time goes on from
+ * where it was at the clock's own pace: windows roll, leases and grants age, detectors see
+ * calls spread as they are. (A restart forgets it: the core README, "Whose clock judges
+ * the windows".)
  */
 function monotonic(clock: () => number): () => number {
   let latest = Number.NEGATIVE_INFINITY
+  let offset = 0
   return () => {
-    const time = clock()
-    if (time > latest) latest = time
+    const time = clock() + offset
+    if (time >= latest) {
+      latest = time
+    } else {
+      offset += latest - time
+    }
     return latest
   }
 }

@@ -136,10 +136,25 @@ const MEDIA_TYPES = new Set([
   'file-id',
 ])
 // Audio parts by type (OpenAI's `input_audio`, LangChain's `audio`), and the keys that name a
-// part's media type (the AI SDK's `mediaType`, LangChain's `mime_type`, Anthropic's
-// `media_type`, Gemini's `mimeType`/`mime_type`): `audio/...` there is audio too.
+// content part's media type (the AI SDK's `mediaType`, LangChain's `mime_type`, Anthropic's
+// `media_type`, Gemini's `mimeType`/`mime_type`): `audio` or `audio/...` there is audio too,
+// in any case (the AI SDK sniffs the bytes of a bare `audio`). Only on a content part: one
+// with a media `type` or its content beside it, not a tool's arguments naming a file's type.
 const AUDIO_TYPES = new Set(['input_audio', 'audio'])
 const MIME_KEYS = new Set(['mediaType', 'mimeType', 'mime_type', 'media_type'])
+const CONTENT_KEYS = new Set(['data', 'url', 'uri', 'file_uri', 'fileUri', 'file_id', 'fileId'])
+const AUDIO_MIME = /^audio(?:\/|$)/i
+
+/** A content part (a media `type`, or content beside its media type) whose type is audio. */
+function isAudioPart(record: Record<string, unknown>, mediaTyped: boolean): boolean {
+  let mime: unknown
+  let content = mediaTyped
+  for (const key in record) {
+    if (MIME_KEYS.has(key)) mime = record[key]
+    else if (CONTENT_KEYS.has(key)) content = true
+  }
+  return content && typeof mime === 'string' && AUDIO_MIME.test(mime)
+}
 // Gemini parts carry their content under a key, without a `type`.
 const MEDIA_KEYS = new Set(['inline_data', 'inlineData', 'file_data', 'fileData'])
 
@@ -159,16 +174,25 @@ const REFERENCE_KEYS = new Set([
 ])
 
 // A request's switches for reasoning: OpenAI's `reasoning_effort` (chat) and `reasoning`
-// (Responses; OpenRouter's too), the AI SDK's `reasoningEffort`, Anthropic's `thinking`.
-const REASONING_KEYS = new Set(['reasoning_effort', 'reasoningEffort', 'reasoning', 'thinking'])
+// (Responses; OpenRouter's too, and its `include_reasoning`), the AI SDK's
+// `reasoningEffort`, Anthropic's `thinking`, Bedrock's `reasoningConfig`, Gemini's
+// `thinkingConfig`, Qwen's `enable_thinking`.
+const REASONING_KEYS = new Set([
+  ...['reasoning_effort', 'reasoningEffort', 'reasoning', 'thinking', 'reasoningConfig'],
+  ...['thinkingConfig', 'thinking_config', 'include_reasoning', 'enable_thinking'],
+])
 
-/** A reasoning switch that is on: an effort other than none, or a setting not disabled. */
+/** A reasoning switch that is on: an effort other than none, a setting not disabled. */
 function turnsOn(value: unknown): boolean {
-  if (typeof value === 'string') return value !== 'none' && value !== ''
+  if (typeof value === 'boolean') return value
+  if (typeof value === 'string') return !/^(?:none|off|disabled|false|)$/i.test(value)
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false
-  const { type, effort, enabled } = value as { type?: unknown; effort?: unknown; enabled?: unknown }
-  if (type === 'disabled' || enabled === false || effort === 'none') return false
-  return true
+  const setting = value as Record<string, unknown>
+  if (setting.type === 'disabled' || setting.enabled === false || setting.effort === 'none') {
+    return false
+  }
+  // Gemini's and Bedrock's budgets: 0 turns thinking off.
+  return setting.thinkingBudget !== 0 && setting.thinking_budget !== 0 && setting.budgetTokens !== 0
 }
 
 // MCP servers the provider connects to: their tools run there, billed as the provider's own.
@@ -224,7 +248,7 @@ function jsonBytes(value: unknown, depth: number, walk: Walk): number {
     case 'string':
       if (isDataUrl(value)) {
         walk.media = true
-        if (value.startsWith('data:audio/')) walk.audio = true
+        if (/^data:audio\//i.test(value)) walk.audio = true
       }
       return Buffer.byteLength(value, 'utf8') + 2
     case 'number':
@@ -259,22 +283,25 @@ function jsonBytes(value: unknown, depth: number, walk: Walk): number {
       }
       const record = value as Record<string, unknown>
       const type = record.type
-      if (typeof type === 'string' && MEDIA_TYPES.has(type)) {
+      const mediaTyped = typeof type === 'string' && MEDIA_TYPES.has(type)
+      if (mediaTyped) {
         walk.media = true
         if (AUDIO_TYPES.has(type)) walk.audio = true
       }
+      if (isAudioPart(record, mediaTyped)) {
+        walk.media = true
+        walk.audio = true
+      }
+      // A message (it has a role) is history, not the request's switches.
+      const switches = depth <= REQUEST_DEPTH && !('role' in record)
       for (const key in record) {
         const item = record[key]
-        if (MIME_KEYS.has(key) && typeof item === 'string' && item.startsWith('audio/')) {
-          walk.media = true
-          walk.audio = true
-        }
         if (MEDIA_KEYS.has(key) && isMediaField(item)) walk.media = true
         if (REFERENCE_KEYS.has(key) && isReference(key, item)) walk.media = true
         if (depth <= REQUEST_DEPTH && MCP_KEYS.has(key) && isReference(key, item)) {
           serverTool(walk, key)
         }
-        if (depth <= REQUEST_DEPTH && REASONING_KEYS.has(key) && turnsOn(item)) walk.reasons = true
+        if (switches && REASONING_KEYS.has(key) && turnsOn(item)) walk.reasons = true
         if (key === 'tools' && depth <= TOOLS_DEPTH && Array.isArray(item)) {
           const server = serverToolIn(item)
           if (server !== undefined) serverTool(walk, server)

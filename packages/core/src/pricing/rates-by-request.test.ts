@@ -344,17 +344,38 @@ describe('audio input', () => {
     ['an AI SDK file part', [{ type: 'file', mediaType: 'audio/mpeg', data: new Uint8Array(4) }]],
     ['a LangChain audio block', [{ type: 'audio', mime_type: 'audio/wav', data: 'UklGRg==' }]],
     ["a previous answer's audio by id", [{ role: 'assistant', audio: { id: 'audio_1' } }]],
+    // The AI SDK sniffs the bytes of a bare `audio` and sends input_audio.
+    ['a bare audio media type', [{ type: 'file', mediaType: 'audio', data: new Uint8Array(4) }]],
+    ['an upper-case one', [{ type: 'file', mediaType: 'AUDIO/WAV', data: 'UklGRg==' }]],
+    ['an upper-case data URL', [{ role: 'user', content: 'data:AUDIO/wav;base64,UklGRg==' }]],
+    ['Gemini inline data', [{ parts: [{ inline_data: { mime_type: 'audio/mp3', data: 'x' } }] }]],
   ]
 
   it.each(audioInputs)('is seen in %s', (_, input) => {
     expect(inputBound(input)).toMatchObject({ media: true, audio: true })
   })
 
-  it('is not seen in an image or a text file', () => {
+  it('is not seen in an image, a text file, or a tool naming a file of audio', () => {
     const image = [{ type: 'image_url', image_url: { url: 'data:image/png;base64,iVBO' } }]
     const text = [{ type: 'file', mediaType: 'text/plain', data: 'hello' }]
-    expect(inputBound(image).audio).toBeUndefined()
-    expect(inputBound(text).audio).toBeUndefined()
+    // A tool's arguments and results name a file's type: they are text to the model.
+    const toolCall = [
+      { role: 'assistant', tool_calls: [{ name: 'play', args: { mimeType: 'audio/mpeg' } }] },
+    ]
+    const toolResult = [
+      {
+        role: 'tool',
+        content: [
+          {
+            type: 'tool-result',
+            output: { type: 'json', value: { mimeType: 'audio/mpeg', name: 'ep1.mp3' } },
+          },
+        ],
+      },
+    ]
+    for (const input of [image, text, toolCall, toolResult]) {
+      expect(inputBound(input).audio).toBeUndefined()
+    }
   })
 
   it('is refused for a model whose prices have no media input rate, allowed where they do or an override says', async () => {

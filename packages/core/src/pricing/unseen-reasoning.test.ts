@@ -79,6 +79,16 @@ describe('a stream cut off without usage', () => {
     ['Responses reasoning', { input: 'x', reasoning: { effort: 'low', summary: 'auto' } }],
     ['AI SDK providerOptions', { prompt: [], options: { openai: { reasoningEffort: 'medium' } } }],
     ["Anthropic's thinking", { messages: [], thinking: { type: 'enabled', budget_tokens: 2048 } }],
+    [
+      "Bedrock's reasoningConfig",
+      { options: { bedrock: { reasoningConfig: { type: 'enabled' } } } },
+    ],
+    [
+      "Gemini's thinkingConfig",
+      { options: { google: { thinkingConfig: { includeThoughts: false } } } },
+    ],
+    ["OpenRouter's include_reasoning", { messages: [], include_reasoning: true }],
+    ["Qwen's enable_thinking", { messages: [], enable_thinking: true }],
   ])('whose request turns reasoning on (%s) is charged its output bound', async (_, input) => {
     const { settled, agent } = await cutAfter('new-alias', false, input)
     expect(settled?.data.outputTokens).toBeGreaterThanOrEqual(10_000)
@@ -88,6 +98,12 @@ describe('a stream cut off without usage', () => {
   it.each<[string, unknown]>([
     ['effort none', { messages: [], reasoning_effort: 'none' }],
     ['thinking disabled', { messages: [], thinking: { type: 'disabled' } }],
+    ['a thinking budget of 0', { options: { google: { thinkingConfig: { thinkingBudget: 0 } } } }],
+    // An assistant message's reasoning (OpenRouter's, echoed back) is history, not a switch.
+    [
+      'reasoning text in the history',
+      { messages: [{ role: 'assistant', content: 'Hi', reasoning: 'The user greets me.' }] },
+    ],
   ])('whose request turns reasoning off (%s) is charged what streamed', async (_, input) => {
     const { settled, agent } = await cutAfter('new-alias', false, input)
     expect(settled?.data.outputTokens).toBeLessThan(100)
