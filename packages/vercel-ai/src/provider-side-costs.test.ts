@@ -2,13 +2,14 @@
 // the whole request: an option billed above the standard rates is refused; a tool the provider runs itself (billed per use) is refused before the provider is
 // called; content named in provider options (a previous response, a thread) is held at the
 // model's context window, so a small cap refuses the call instead of paying for it.
-import { openai } from '@ai-sdk/openai'
+import { createOpenAI, openai } from '@ai-sdk/openai'
 import { findKillSwitchError, UnknownModelPriceError } from '@killswitch/core'
 import { generateText, streamText } from 'ai'
 import { describe, expect, it } from 'vitest'
 import { withKillSwitch } from './kill-switch-middleware.js'
 import { scriptedModel } from './testing/scripted-model.js'
 import { testAgent } from './testing/test-agent.js'
+import { wireServer } from './testing/wire-server.js'
 
 async function setup(spendingCap: number, contextWindow = 128_000) {
   const agent = await testAgent(spendingCap, {
@@ -75,5 +76,35 @@ describe('a call with an option billed apart', () => {
     const flex = { openai: { serviceTier: 'flex' } }
     expect((await generateText({ model, prompt: 'hi', providerOptions: flex })).text).toBe('ok')
     expect(calls()).toBe(1)
+  })
+})
+
+describe('audio input to a model priced at its text rates', () => {
+  it('is refused before the real OpenAI client sends it, however its media type is spelled', async () => {
+    const server = await wireServer()
+    try {
+      const agent = await testAgent(100)
+      const provider = createOpenAI({ baseURL: server.baseURL, apiKey: 'sk-test' })
+      const model = withKillSwitch(provider.chat('gpt-4o-audio-preview'), {
+        killSwitch: agent.ks,
+        credential: agent.credential,
+      })
+      // A WAV header: @ai-sdk/openai sniffs a bare `audio` to audio/wav and sends input_audio.
+      const wav = new Uint8Array([...Buffer.from('RIFF'), 0, 0, 0, 0, ...Buffer.from('WAVEfmt ')])
+      for (const mediaType of ['audio', 'audio/wav', 'AUDIO/WAV']) {
+        const refused = await generateText({
+          model,
+          maxRetries: 0,
+          messages: [{ role: 'user', content: [{ type: 'file', mediaType, data: wav }] }],
+        }).catch((error: unknown) => error)
+        const error = findKillSwitchError(refused)
+        expect(error, mediaType).toBeInstanceOf(UnknownModelPriceError)
+        expect((error as Error).message).toContain('audio input')
+      }
+      expect(server.requests).toHaveLength(0)
+      expect(await agent.ledger()).toMatchObject({ spent: 0, held: 0 })
+    } finally {
+      server.close()
+    }
   })
 })
