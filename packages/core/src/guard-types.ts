@@ -218,6 +218,12 @@ export interface AgentGuard {
    * own and its approvals are on (its next call asks a person).
    */
   check(options?: { runId?: string; requireBudget?: boolean }): Promise<string>
+  /**
+   * The agent's own spend rules (its policy), as the guard last read its record; undefined
+   * when it has none. For choosing among offers (x402's options) before one is held: the
+   * hold itself checks them again on a fresh record.
+   */
+  spendRules(): Promise<SpendRules | undefined>
   /** Checks status, price, budget and runaway policy, then holds the call's cost bound. */
   beforeModelCall(request: ModelCallRequest): Promise<ModelCallTicket>
   /**

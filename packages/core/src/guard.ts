@@ -126,6 +126,11 @@ class Guard implements AgentGuard {
     return this.#engine.defaultMaxOutputTokens
   }
 
+  async spendRules(): Promise<SpendRules | undefined> {
+    const agent = await this.#access.admit(undefined)
+    return (this.#access.agent ?? agent).policy.spendRules
+  }
+
   async check(options: { runId?: string; requireBudget?: boolean } = {}): Promise<string> {
     const access = this.#access
     const agent = await access.admit(options.runId)

@@ -156,3 +156,18 @@ describe('parseSpendRules', () => {
     expect(parseSpendRules({ maxSpendUsd: 0.5 }, 'x', names)).toEqual({ maxSpendUsd: 0.5 })
   })
 })
+
+describe('guard.spendRules', () => {
+  it("answers the agent's own rules for choosing among offers; none when it has none; refuses once revoked", async () => {
+    const ks = createKillSwitch({ runaway: false })
+    const rules = { allowedPayees: ['0xabc'], maxSpendUsd: 0.5 }
+    const ruled = await ks.agents.create({ handle: 'ruled', spendingCap: 1, spendRules: rules })
+    const plain = await ks.agents.create({ handle: 'plain', spendingCap: 1 })
+    expect(await ks.guard(ruled.credential).spendRules()).toEqual(rules)
+    expect(await ks.guard(plain.credential).spendRules()).toBeUndefined()
+    await ks.agents.revoke('ruled')
+    await expect(ks.guard(ruled.credential).spendRules()).rejects.toMatchObject({
+      code: 'agent_revoked',
+    })
+  })
+})

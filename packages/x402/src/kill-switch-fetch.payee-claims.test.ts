@@ -234,6 +234,22 @@ describe("a later option that fits this fetch's rules is paid", () => {
     expect(await agent.get()).toMatchObject({ spent: 0.01, held: 0 })
   })
 
+  it.each([
+    ['to a payee outside its allowedPayees', { payTo: stranger }, { allowedPayees: [PAYEE] }],
+    ['over its maxSpendUsd', { amount: '500000' }, { maxSpendUsd: 0.1 }],
+  ])("the first option %s (the agent's own rules) is passed over", async (_, first, rules) => {
+    payee.claims.accepts = [{ ...requirements(), ...first }, requirements()]
+    const agent = await startAgent({
+      spendRules: rules,
+      client: (client) => client.setSpendControls(false),
+    })
+    expect((await agent.pay(`${payee.url}/paid`)).status).toBe(200)
+    expect(payee.received.map((payload) => payload.accepted)).toEqual([
+      expect.objectContaining({ payTo: PAYEE, amount: '10000' }),
+    ])
+    expect(await agent.get()).toMatchObject({ spent: 0.01, held: 0 })
+  })
+
   it('when no option fits, the first is refused with its reason, audited', async () => {
     payee.claims.accepts = [
       { ...requirements(), amount: '500000' },

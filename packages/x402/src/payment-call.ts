@@ -2,7 +2,13 @@
 // released if it never left the process, charged once it did, whatever the payee answers.
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { AgentGuard, BudgetScope, SpendTicket } from '@killswitch/core'
-import { findKillSwitchError, redactSecrets, revocationError, toUsd } from '@killswitch/core'
+import {
+  findKillSwitchError,
+  redactSecrets,
+  revocationError,
+  type SpendRules,
+  toUsd,
+} from '@killswitch/core'
 import type { PaymentCreationContext, x402Client } from '@x402/core/client'
 import type { PaymentRequirements } from '@x402/core/types'
 import { wrapFetchWithPayment } from '@x402/fetch'
@@ -54,7 +60,7 @@ export function guardClient(client: x402Client): void {
   if (typeof client.registerPolicy === 'function') {
     client.registerPolicy((version, accepts) => {
       const call = calls.getStore()
-      return call ? preferPayable(accepts, version, call.settings) : accepts
+      return call ? preferPayable(accepts, version, call.settings, call.agentRules) : accepts
     })
   }
   client.onBeforePaymentCreation(async (context) => {
@@ -89,9 +95,13 @@ export class PaymentCall {
     readonly method: string,
   ) {}
 
+  /** The agent's own spend rules, read before x402 chooses (its policy hook is synchronous). */
+  agentRules: SpendRules | undefined
+
   /** Pays for `request` through x402 as this call, and ends every payment it held. */
   async fetch(request: Request): Promise<Response> {
     const { guard, client } = this.settings
+    this.agentRules = await guard.spendRules()
     // Revocation aborts the request in flight too (sent, it is still charged).
     const signal = AbortSignal.any([request.signal, guard.signal])
     const paying = wrapFetchWithPayment(this.transport, client)

@@ -2,26 +2,27 @@
 // may list one the kill switch refuses (over `maxPaymentUsd`, another payee, an asset it
 // cannot price) before one it would pay. Those are set aside before x402 picks, so the option
 // that fits is paid. A preference only: the veto still checks the option x402 picks.
-import { checkSpendRules } from '@killswitch/core'
+import { checkSpendRules, type SpendRules } from '@killswitch/core'
 import type { PaymentRequirements } from '@x402/core/types'
 import type { KillSwitchFetchOptions } from './kill-switch-fetch.js'
 import { badClaim, unholdable } from './payee-claims.js'
 import { paymentAmount } from './payment-amount.js'
 
 /**
- * The options of `accepts` the veto would not refuse by what this fetch knows without the
- * store (the payee's claims, the price, this fetch's own rules); all of them when none fits,
- * so that the one x402 picks is refused with its reason, and audited. The agent's own spend
- * rules and its cap are read from the store, which x402's synchronous policy cannot wait for.
+ * The options of `accepts` the veto would not refuse by what is known before x402 picks
+ * (the payee's claims, the price, this fetch's own rules, the agent's own spend rules read
+ * just before); all of them when none fits, so that the one x402 picks is refused with its
+ * reason, and audited. The cap is not judged here: it is the store's, at the hold.
  */
 export function preferPayable(
   accepts: PaymentRequirements[],
   x402Version: number,
   settings: KillSwitchFetchOptions,
+  agentRules?: SpendRules,
 ): PaymentRequirements[] {
   const fitting = accepts.filter((requirements) => {
     try {
-      return payable(requirements, x402Version, settings)
+      return payable(requirements, x402Version, settings, agentRules)
     } catch {
       // Whatever a payee wrote: it is not preferred, and the veto judges it if picked.
       return false
@@ -34,11 +35,15 @@ function payable(
   requirements: PaymentRequirements,
   x402Version: number,
   { assets = [], allowedPayees, maxPaymentUsd }: KillSwitchFetchOptions,
+  agentRules: SpendRules | undefined,
 ): boolean {
   if (badClaim(requirements)) return false
   const amount = paymentAmount(requirements, assets, x402Version)
   if (!amount || unholdable(amount, requirements)) return false
   const spend = { amountMicros: amount.micros, payee: requirements.payTo, description: '' }
   const rules = { allowedPayees, maxSpendUsd: maxPaymentUsd }
-  return checkSpendRules(spend, rules, 'call') === undefined
+  return (
+    checkSpendRules(spend, agentRules, 'agent') === undefined &&
+    checkSpendRules(spend, rules, 'call') === undefined
+  )
 }
