@@ -145,16 +145,6 @@ const MIME_KEYS = new Set(['mediaType', 'mimeType', 'mime_type', 'media_type'])
 const CONTENT_KEYS = new Set(['data', 'url', 'uri', 'file_uri', 'fileUri', 'file_id', 'fileId'])
 const AUDIO_MIME = /^audio(?:\/|$)/i
 
-/** A content part (a media `type`, or content beside its media type) whose type is audio. */
-function isAudioPart(record: Record<string, unknown>, mediaTyped: boolean): boolean {
-  let mime: unknown
-  let content = mediaTyped
-  for (const key in record) {
-    if (MIME_KEYS.has(key)) mime = record[key]
-    else if (CONTENT_KEYS.has(key)) content = true
-  }
-  return content && typeof mime === 'string' && AUDIO_MIME.test(mime)
-}
 // Gemini parts carry their content under a key, without a `type`.
 const MEDIA_KEYS = new Set(['inline_data', 'inlineData', 'file_data', 'fileData'])
 
@@ -288,14 +278,15 @@ function jsonBytes(value: unknown, depth: number, walk: Walk): number {
         walk.media = true
         if (AUDIO_TYPES.has(type)) walk.audio = true
       }
-      if (isAudioPart(record, mediaTyped)) {
-        walk.media = true
-        walk.audio = true
-      }
+      // A content part's media type (read in the one pass over its keys below).
+      let mime: unknown
+      let content = mediaTyped
       // A message (it has a role) is history, not the request's switches.
       const switches = depth <= REQUEST_DEPTH && !('role' in record)
       for (const key in record) {
         const item = record[key]
+        if (MIME_KEYS.has(key)) mime = item
+        else if (CONTENT_KEYS.has(key)) content = true
         if (MEDIA_KEYS.has(key) && isMediaField(item)) walk.media = true
         if (REFERENCE_KEYS.has(key) && isReference(key, item)) walk.media = true
         if (depth <= REQUEST_DEPTH && MCP_KEYS.has(key) && isReference(key, item)) {
@@ -315,6 +306,10 @@ function jsonBytes(value: unknown, depth: number, walk: Walk): number {
         if (key === 'ttl' && item === '1h') walk.longCache = true
         if (key === 'tools' && depth <= 1 && hasEntries(item)) walk.tools = true
         bytes += Buffer.byteLength(key, 'utf8') + 4 + jsonBytes(item, depth + 1, walk)
+      }
+      if (content && typeof mime === 'string' && AUDIO_MIME.test(mime)) {
+        walk.media = true
+        walk.audio = true
       }
       return bytes
     }
