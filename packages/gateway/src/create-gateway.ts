@@ -132,15 +132,21 @@ export function createGateway(options: GatewayOptions): Hono {
     }),
   )
 
-  /** Every route that takes a body reads at most maxBodyBytes of it: 413 past that. */
+  /**
+   * Every route that takes a body reads at most maxBodyBytes of it: 413 past that, once the
+   * credential is admitted (a revoked or unknown one gets its 401 whatever it sent), logged.
+   */
   const limitBody = (family: ApiFamily) =>
     bodyLimit({
       maxSize: maxBodyBytes,
-      onError: () =>
-        errorResponse(family, {
-          status: 413,
-          code: 'request_too_large',
-          message: `The request body is larger than the gateway accepts (${maxBodyBytes} bytes).`,
+      onError: (c) =>
+        serve(c.req.raw, family, async (credential, record) => {
+          record.handle = await guards.get(credential).check()
+          throw {
+            status: 413,
+            code: 'request_too_large',
+            message: `The request body is larger than the gateway accepts (${maxBodyBytes} bytes).`,
+          } satisfies GatewayError
         }),
     })
 

@@ -235,6 +235,7 @@ describe('a request the gateway refuses before forwarding', () => {
   let ks: KillSwitch
   let gateway: RunningGateway
   let forwarded = 0
+  const lines: string[] = []
   let close: () => Promise<void>
 
   beforeAll(async () => {
@@ -244,7 +245,7 @@ describe('a request the gateway refuses before forwarding', () => {
         response.writeHead(500).end()
       },
       undefined,
-      { maxBodyBytes: 4096 },
+      { maxBodyBytes: 4096, log: (line) => lines.push(line) },
     ))
   })
   afterAll(() => close())
@@ -289,6 +290,30 @@ describe('a request the gateway refuses before forwarding', () => {
     })
     expect(response.status).toBe(413)
     expect(await response.json()).toMatchObject({ error: { type: 'request_too_large' } })
+    expect(forwarded).toBe(0)
+    // Logged, with the agent it came from.
+    expect(lines.at(-1)).toMatch(/count_tokens 413 agent=counter request_too_large/)
+  })
+
+  it('a body past maxBodyBytes from a revoked or unknown credential gets 401, not 413', async () => {
+    const { handle, credential } = await ks.agents.create({ handle: 'big-revoked', spendingCap: 1 })
+    await ks.agents.revoke(handle)
+    const body = JSON.stringify({
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'x'.repeat(8192) }],
+    })
+    for (const key of [credential, `ks_${'A'.repeat(43)}`, undefined]) {
+      const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(key ? { authorization: `Bearer ${key}` } : {}),
+        },
+        body,
+      })
+      expect(response.status).toBe(401)
+      await response.body?.cancel()
+    }
     expect(forwarded).toBe(0)
   })
 })
