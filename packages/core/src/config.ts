@@ -162,15 +162,18 @@ export function parseInput<Schema extends z.ZodType>(
   what: string,
   /** The field a value that is not an object stands for (default: `what`). */
   name: string = what,
+  /** The caller's own names for top-level fields (an adapter's option for a core rule). */
+  renamed: Readonly<Record<string, string | undefined>> = {},
 ): z.output<Schema> {
   const result = schema.safeParse(value)
   if (result.success) return result.data
   const issue = result.error.issues[0]
   const path = issue?.path ?? []
   // A key is the caller's too (a record's): one shaped like a secret is not shown either.
-  const field = path.length
-    ? path.map((key) => (carriesSecret(key) ? '(key not shown)' : String(key))).join('.')
-    : name
+  const keys = path.map((key) => (carriesSecret(key) ? '(key not shown)' : String(key)))
+  const [first = '', ...rest] = keys
+  const own = Object.hasOwn(renamed, first) ? renamed[first] : undefined
+  const field = path.length ? [own ?? first, ...rest].join('.') : name
   let message = issue?.message ?? 'invalid'
   if (issue?.code === 'unrecognized_keys') {
     const keys = issue.keys.map((key) => `"${key}"`).join(', ')

@@ -4,7 +4,7 @@
 // one adapter's calls, its own options (x402's `allowedPayees`, `maxPaymentUsd`): both are
 // checked here, in one place, and the tighter wins.
 import { parseInput, spendRulesSchema } from './config.js'
-import { InvalidConfigError, SpendRefusedError } from './errors.js'
+import { SpendRefusedError } from './errors.js'
 import { toMicros, toUsd } from './money.js'
 
 /**
@@ -37,19 +37,8 @@ export function parseSpendRules(
   what: string,
   names: SpendRuleNames = {},
 ): SpendRules {
-  try {
-    return parseInput(spendRulesSchema, value, what)
-  } catch (error) {
-    if (!(error instanceof InvalidConfigError)) throw error
-    const [rule = '', ...rest] = error.field.split('.')
-    const own = rule === 'allowedPayees' || rule === 'maxSpendUsd' ? names[rule] : undefined
-    if (own === undefined) throw error
-    const field = [own, ...rest].join('.')
-    throw new InvalidConfigError(
-      field,
-      error.message.replace(`Invalid ${error.field} in`, `Invalid ${field} in`),
-    )
-  }
+  const { allowedPayees, maxSpendUsd } = names
+  return parseInput(spendRulesSchema, value, what, what, { allowedPayees, maxSpendUsd })
 }
 
 /**
