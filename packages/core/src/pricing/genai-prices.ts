@@ -19,14 +19,42 @@ function toRate(value: GenaiModelPrice[string]): Rate | undefined {
 }
 
 /**
+ * Long-context prices the data leaves out, by its model id. Claude Sonnet 4 and 4.5 take 1M
+ * tokens with Anthropic's `context-1m` beta (on Bedrock and Vertex too), and a request past
+ * 200k input tokens is billed 2x its input rates and 1.5x its output rate; where the data
+ * gives such a model one flat price, a call past 200k would be held and settled at half
+ * (`claude-sonnet-4-5` on Anthropic carries the tiers itself: kept as they are).
+ */
+const LONG_CONTEXT_MODELS: ReadonlySet<string> = new Set([
+  'claude-sonnet-4-0',
+  'claude-sonnet-4-5',
+  'claude-4-sonnet',
+  'anthropic/claude-sonnet-4',
+  'anthropic/claude-sonnet-4.5',
+  'global.anthropic.claude-sonnet-4-20250514-v1:0',
+  'regional.anthropic.claude-sonnet-4-20250514-v1:0',
+  'global.anthropic.claude-sonnet-4-5-20250929-v1:0',
+  'regional.anthropic.claude-sonnet-4-5-20250929-v1:0',
+])
+const LONG_CONTEXT_ABOVE = 200_000
+
+/**
  * Windows the price data rounds down, by its model id: a bound below the real window lets a
- * stored conversation (`previous_response_id`) bill past the hold. OpenAI's gpt-4.1 family
+ * stored conversation (`previous_response_id`) or a file by URL bill past the hold. OpenAI's gpt-4.1 family
  * takes 1,047,576 tokens; the data says 1,000,000.
  */
 const WINDOW_CORRECTIONS: Readonly<Record<string, number>> = {
   'gpt-4.1': 1_047_576,
   'gpt-4.1-mini': 1_047_576,
   'gpt-4.1-nano': 1_047_576,
+  // Claude Sonnet 4 and 4.5 take 1M tokens with the `context-1m` beta: the data says 200k.
+  ...Object.fromEntries([...LONG_CONTEXT_MODELS].map((id) => [id, 1_000_000])),
+}
+
+/** `rate` with the long-context tier (`factor` times its base past 200k), unless tiered already. */
+function longContext(id: string, rate: Rate, factor: number): Rate {
+  if (!LONG_CONTEXT_MODELS.has(id) || typeof rate !== 'number') return rate
+  return { base: rate, tiers: [{ above: LONG_CONTEXT_ABOVE, rate: Math.ceil(rate * factor) }] }
 }
 
 function contextWindowOf(id: string, tokens: number | undefined): { contextWindow?: number } {
@@ -91,18 +119,24 @@ export function genaiPriceLookup(
   const mediaInput = highest(price, MEDIA_INPUT)
   const mediaCacheRead = highest(price, MEDIA_CACHE_READ)
   const longCacheWrite = toRate(price.cache_write_1h_mtok)
+  const id = found.model.id
+  // Input-side rates double past 200k, output ones rise by half (where the data forgot).
+  const [twice, half] = [
+    (rate: Rate) => longContext(id, rate, 2),
+    (rate: Rate) => longContext(id, rate, 1.5),
+  ]
   const rates: ModelRates = {
-    priceId: `${found.provider.id}/${found.model.id}`,
-    input,
-    output,
-    cacheRead: toRate(price.cache_read_mtok) ?? input,
-    cacheWrite: toRate(price.cache_write_mtok) ?? input,
-    reasoning: toRate(price.output_reasoning_mtok) ?? output,
+    priceId: `${found.provider.id}/${id}`,
+    input: twice(input),
+    output: half(output),
+    cacheRead: twice(toRate(price.cache_read_mtok) ?? input),
+    cacheWrite: twice(toRate(price.cache_write_mtok) ?? input),
+    reasoning: half(toRate(price.output_reasoning_mtok) ?? output),
     perRequestMicros: typeof requests === 'number' ? Math.ceil((requests * 1_000_000) / 1000) : 0,
-    ...contextWindowOf(found.model.id, found.model.context_window),
+    ...contextWindowOf(id, found.model.context_window),
     ...(mediaInput !== undefined && { mediaInput }),
     ...(mediaCacheRead !== undefined && { mediaCacheRead }),
-    ...(longCacheWrite !== undefined && { longCacheWrite }),
+    ...(longCacheWrite !== undefined && { longCacheWrite: twice(longCacheWrite) }),
     ...(inputOnly && { inputOnly }),
     ...(media !== undefined && { mediaOutput: true as const }),
   }

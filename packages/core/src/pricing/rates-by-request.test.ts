@@ -427,3 +427,65 @@ describe('the context window that bounds what a request cannot size', () => {
     ).rejects.toBeInstanceOf(SpendingCapExceededError)
   })
 })
+
+describe('long-context prices the data leaves out (Claude Sonnet 4 and 4.5 past 200k)', () => {
+  const long = { input_tokens: 300_000, cache_read_tokens: 50_000, output_tokens: 10_000 }
+  const short = { input_tokens: 100_000, output_tokens: 10_000 }
+  const tokens = (usage: Record<string, number>) => ({
+    // genai-prices' input_tokens count the cached ones too, as the core's do.
+    inputTokens: usage.input_tokens ?? 0,
+    cacheReadTokens: usage.cache_read_tokens ?? 0,
+    outputTokens: usage.output_tokens ?? 0,
+  })
+
+  it.each([
+    ['claude-sonnet-4-20250514', 'anthropic'],
+    ['claude-sonnet-4-0', 'anthropic'],
+    ['claude-sonnet-4@20250514', 'google'],
+    ['anthropic.claude-sonnet-4-20250514-v1:0', 'aws'],
+    ['anthropic.claude-sonnet-4-5-20250929-v1:0', 'aws'],
+  ])(
+    '%s (%s): past 200k at 2x input and 1.5x output; below, at the data price; a 1M window',
+    (model, provider) => {
+      const rates = genaiPriceLookup(model, provider)?.rates
+      if (!rates) throw new Error(`no price for ${model}`)
+      const base = (usage: Record<string, number>) => billed(model, provider, usage, new Date())
+      // Below 200k: the data's own flat price.
+      expect(costOfUsage(tokens(short), rates)).toBe(base(short))
+      // Past it: what Anthropic bills, 2x every input rate and 1.5x output over the flat price
+      // (the data's own tiers on claude-sonnet-4-5 give the same figures).
+      const input = base({ input_tokens: 300_000, cache_read_tokens: 50_000, output_tokens: 0 })
+      const output = base({ input_tokens: 0, output_tokens: 10_000 })
+      expect(
+        Math.abs(costOfUsage(tokens(long), rates) - (2 * input + 1.5 * output)),
+      ).toBeLessThanOrEqual(2)
+      expect(rates.contextWindow).toBe(1_000_000)
+    },
+  )
+
+  it("matches the data's own tiers on claude-sonnet-4-5 (Anthropic), which are kept", () => {
+    const tiered = genaiPriceLookup('claude-sonnet-4-5', 'anthropic')?.rates
+    const flat = genaiPriceLookup('claude-sonnet-4-0', 'anthropic')?.rates
+    if (!tiered || !flat) throw new Error('no price for claude-sonnet-4')
+    expect(costOfUsage(tokens(long), tiered)).toBe(
+      billed('claude-sonnet-4-5', 'anthropic', long, new Date()),
+    )
+    expect(costOfUsage(tokens(long), flat)).toBe(costOfUsage(tokens(long), tiered))
+  })
+
+  it('through the guard: a 300k-token call to claude-sonnet-4-0 settles at the long-context price', async () => {
+    const ks = createKillSwitch({ runaway: false })
+    const { credential } = await ks.agents.create({ handle: 'long', spendingCap: 100 })
+    const guard = ks.guard(credential)
+    const ticket = await guard.beforeModelCall({
+      model: 'claude-sonnet-4-0',
+      provider: 'anthropic',
+      input: 'x',
+      maxOutputTokens: 10_000,
+    })
+    await guard.afterModelCall(ticket, { usage: { inputTokens: 300_000, outputTokens: 10_000 } })
+    // $6 a million past 200k for the input, $22.50 for the output: $1.80 + $0.225.
+    expect((await ks.agents.get('long')).spent).toBeCloseTo(2.025, 6)
+    await ks.close()
+  })
+})
