@@ -194,6 +194,16 @@ describe('one-click approval links', () => {
         approvalLinks: { secret: 'short' },
       }),
     ).rejects.toMatchObject({ field: 'approvalLinks.secret' })
+    for (const grantTtlMs of [8 * 86_400_000, 500, 1.5e6 + 0.5]) {
+      await expect(
+        startAdminServer({
+          killSwitch: served,
+          port: 0,
+          token: TOKEN,
+          approvalLinks: { secret: LINK_SECRET, grantTtlMs },
+        }),
+      ).rejects.toMatchObject({ field: 'approvalLinks.grantTtlMs' })
+    }
   })
 
   it('states durations in words', () => {

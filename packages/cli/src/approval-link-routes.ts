@@ -17,6 +17,8 @@ import {
   DEFAULT_APPROVAL_LINK_GRANT_TTL_MS,
   findKillSwitchError,
   formatUsd,
+  GRANT_TTL_BOUNDS_MS,
+  InvalidConfigError,
   verifyApprovalLink,
 } from '@killswitch/core'
 import type { Context, Hono } from 'hono'
@@ -92,6 +94,14 @@ export function mountApprovalLinks(
 ): void {
   checkApprovalLinkSecret(options.secret, 'approvalLinks.secret')
   const grantTtlMs = options.grantTtlMs ?? DEFAULT_APPROVAL_LINK_GRANT_TTL_MS
+  // Checked when mounted: a grant the core would refuse must not be offered on every page.
+  const { min, max } = GRANT_TTL_BOUNDS_MS
+  if (!Number.isInteger(grantTtlMs) || grantTtlMs < min || grantTtlMs > max) {
+    throw new InvalidConfigError(
+      'approvalLinks.grantTtlMs',
+      `Invalid approvalLinks.grantTtlMs: whole milliseconds from ${min} to ${max} (7 days), the grants approvals.approve takes (got ${String(grantTtlMs)}).`,
+    )
+  }
   const path = `${APPROVAL_LINK_PATH}/:id/:action`
 
   // The same checks as /v1: a rebound Host or a cross-site POST is refused whatever it carries.

@@ -145,7 +145,12 @@ export function parseLimits(values: readonly string[], flag: string) {
  * @example
  * parseDurationMs('1h', 'ttl') // 3_600_000
  */
-export function parseDurationMs(value: string, flag: string): number {
+export function parseDurationMs(
+  value: string,
+  flag: string,
+  /** The bounds the duration is used under (a grant: 1 s to 7 days), with how to say them. */
+  bounds?: { min: number; max: number; range: string },
+): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/i.exec(value)
   const unit = (match?.[2] ?? 'ms').toLowerCase()
   const scale: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }
@@ -156,7 +161,14 @@ export function parseDurationMs(value: string, flag: string): number {
       `Invalid --${flag}: ${shownValue(value)}; give a duration such as 30m, 1h or 2d.`,
     )
   }
-  return Math.round(ms)
+  const rounded = Math.round(ms)
+  if (bounds && (rounded < bounds.min || rounded > bounds.max)) {
+    throw new InvalidConfigError(
+      flag,
+      `Invalid --${flag}: ${shownValue(value)} is out of range; give ${bounds.range}.`,
+    )
+  }
+  return rounded
 }
 
 /** Collects a repeatable option. */

@@ -83,6 +83,16 @@ describe('killswitch serve: approval links', () => {
     )
     expect(ttl.code).toBe(1)
     expect(ttl.stderr).toMatch(/--approval-grant-ttl/)
+    // A grant the core would refuse (over 7 days, under a second) is refused at start, not
+    // offered on every link's page to fail when clicked.
+    for (const given of ['8d', '500ms']) {
+      const out = await run(
+        ['--store', 'memory', 'serve', '--port', '0', '--approval-grant-ttl', given],
+        { KILLSWITCH_ADMIN_TOKEN: TOKEN },
+      )
+      expect(out.code).toBe(1)
+      expect(out.stderr).toMatch(/--approval-grant-ttl.*out of range.*1s to 7d/)
+    }
     const short = await run(['--store', 'memory', 'serve', '--port', '0'], {
       KILLSWITCH_ADMIN_TOKEN: TOKEN,
       KILLSWITCH_APPROVAL_LINK_SECRET: 'short',

@@ -62,6 +62,10 @@ describe('approvals API', () => {
     await expect(
       ks.approvals.approve('apr_2', { amount: -1, ttlMs: 60_000 }),
     ).rejects.toMatchObject({ field: 'amount' })
+    // Below a micro-dollar it would be recorded as a $0 grant.
+    await expect(
+      ks.approvals.approve('apr_2', { amount: 1e-7, ttlMs: 60_000 }),
+    ).rejects.toMatchObject({ code: 'invalid_config', field: 'amount' })
     await expect(ks.approvals.approve('apr_2', { amount: 1, ttlMs: 0 })).rejects.toMatchObject({
       field: 'ttlMs',
     })

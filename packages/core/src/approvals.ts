@@ -25,11 +25,23 @@ export interface ApprovalsApi {
   deny(id: string, options?: { reason?: string; by?: string }): Promise<ApprovalSnapshot>
 }
 
+/** How long a grant may last: what `approvals.approve` takes as `ttlMs` (one second to 7 days). */
+export const GRANT_TTL_BOUNDS_MS = { min: 1_000, max: MAX_TTL_MS } as const
+
 const idSchema = z.string().min(1).max(200)
 const approveSchema = z
   .object({
-    amount: z.number().finite().gt(0, 'a grant of more than $0').max(1_000_000_000),
-    ttlMs: z.number().int().min(1_000, 'at least 1000 ms').max(MAX_TTL_MS, 'at most 7 days'),
+    // The ledger counts whole micro-dollars: a smaller grant would be recorded as $0.
+    amount: z
+      .number()
+      .finite()
+      .min(0.000001, 'a grant of at least $0.000001 (the ledger counts micro-dollars)')
+      .max(1_000_000_000),
+    ttlMs: z
+      .number()
+      .int()
+      .min(GRANT_TTL_BOUNDS_MS.min, 'at least 1000 ms')
+      .max(GRANT_TTL_BOUNDS_MS.max, 'at most 7 days'),
     by: z.string().min(1).max(200).optional(),
   })
   .strict()

@@ -3,6 +3,7 @@
 // that level has spent and held, and when its window resets.
 import { SpendingCapExceededError } from './errors.js'
 import { toUsd } from './money.js'
+import { runName } from './reserve-scope.js'
 import type { AgentRecord, LevelRefusal } from './store.js'
 
 /** Names a level for people: `its spending cap`, `its $5/hour limit`, `budget "team" ($100/day)`. */
@@ -10,7 +11,7 @@ function describeLevel(refusal: LevelRefusal): string {
   const limit = `$${toUsd(refusal.limitMicros)}${refusal.per && refusal.per !== 'lifetime' ? `/${refusal.per}` : ''}`
   if (refusal.level === 'budget') {
     return refusal.budgetId?.startsWith('run:')
-      ? `the ${limit} budget of run "${refusal.budgetId.slice(4)}"`
+      ? `the ${limit} budget of run "${runName(refusal.budgetId)}"`
       : `budget "${refusal.budgetId}" (${limit})`
   }
   return refusal.per === undefined ? `its spending cap of ${limit}` : `its ${limit} limit`

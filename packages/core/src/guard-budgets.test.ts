@@ -97,7 +97,8 @@ describe('guard: budgets at every level', () => {
     expect(error).toMatchObject({
       code: 'spending_cap_exceeded',
       level: 'budget',
-      budgetId: 'run:r1',
+      // Keyed by its agent: another agent's run "r1" is another budget.
+      budgetId: 'run:runner:r1',
     })
     expect((error as Error).message).toContain('run "r1"')
     // A model call clamps its output to what the tightest level leaves.
@@ -115,7 +116,89 @@ describe('guard: budgets at every level', () => {
     const log = await ks.audit('runner')
     expect(
       log.find((entry) => entry.type === 'hold' && entry.data.model === 'm')?.data.levels,
-    ).toEqual(['budget:run:r1.a/lifetime@0', 'budget:run:r1/lifetime@0'])
+    ).toEqual(['budget:run:runner:r1.a/lifetime@0', 'budget:run:runner:r1/lifetime@0'])
+  })
+
+  it("one agent's run id is not another's: each is held to its own run cap, neither can shut the other's run", async () => {
+    for (const store of [undefined, sqliteStore(join(root, 'runs.db'))]) {
+      const ks = createKillSwitch({
+        runaway: false,
+        prices,
+        now: () => T0,
+        ...(store && { store }),
+      })
+      const spend = async (
+        guard: ReturnType<typeof ks.guard>,
+        amountUsd: number,
+        runCap: number,
+      ) => {
+        const ticket = await guard.reserveSpend({
+          amountUsd,
+          kind: 'tool',
+          description: 'x',
+          runId: 'r1',
+          runCap,
+        })
+        await guard.settleSpend(ticket)
+      }
+      const a = ks.guard((await ks.agents.create({ handle: 'run-a', spendingCap: 100 })).credential)
+      const b = ks.guard((await ks.agents.create({ handle: 'run-b', spendingCap: 100 })).credential)
+      await spend(a, 10, 50)
+      // B names A's run with a $1 cap: its own run, its own $1.
+      await spend(b, 0.6, 1)
+      await expect(spend(b, 0.6, 1)).rejects.toMatchObject({
+        level: 'budget',
+        budgetId: 'run:run-b:r1',
+      })
+      // A's run is untouched by B's: $40 of its $50 left.
+      await spend(a, 40, 50)
+      await expect(spend(a, 0.01, 50)).rejects.toMatchObject({ budgetId: 'run:run-a:r1' })
+      expect((await ks.agents.get('run-b')).spent).toBe(0.6)
+      await ks.close()
+    }
+  })
+
+  it('a sub-run whose parent run has no cap draws on its own cap only (not a $0 budget)', async () => {
+    const ks = createKillSwitch({ runaway: false, prices, now: () => T0 })
+    const guard = ks.guard(
+      (await ks.agents.create({ handle: 'parent', spendingCap: 100 })).credential,
+    )
+    // The parent run's calls set no cap: it has no budget.
+    await guard.settleSpend(
+      await guard.reserveSpend({ amountUsd: 1, kind: 'tool', description: 'p', runId: 'P1' }),
+    )
+    const child = { kind: 'tool', description: 'c', runId: 'C1', parentRunId: 'P1', runCap: 5 }
+    await guard.settleSpend(await guard.reserveSpend({ ...child, amountUsd: 4 }))
+    // Its own cap still binds.
+    await expect(guard.reserveSpend({ ...child, amountUsd: 2 })).rejects.toMatchObject({
+      budgetId: 'run:parent:C1',
+    })
+    expect((await ks.agents.get('parent')).spent).toBe(5)
+    await ks.close()
+  })
+
+  it('refuses a run cap the ledger cannot count, naming runCap', async () => {
+    const ks = createKillSwitch({ runaway: false, prices })
+    const guard = ks.guard(
+      (await ks.agents.create({ handle: 'caps', spendingCap: 100 })).credential,
+    )
+    for (const runCap of [1e-7, 1e10, -1, Number.NaN]) {
+      await expect(
+        guard.reserveSpend({ amountUsd: 0, kind: 'tool', description: 'x', runId: 'r', runCap }),
+      ).rejects.toMatchObject({ code: 'invalid_config', field: 'runCap' })
+    }
+    // A run cap of 0 is one: nothing may be spent in the run.
+    await expect(
+      guard.reserveSpend({
+        amountUsd: 0.01,
+        kind: 'tool',
+        description: 'x',
+        runId: 'r0',
+        runCap: 0,
+      }),
+    ).rejects.toMatchObject({ budgetId: 'run:caps:r0' })
+    expect((await ks.agents.get('caps')).spent).toBe(0)
+    await ks.close()
   })
 
   it("draws on an end customer's budget chosen per call", async () => {
@@ -311,6 +394,72 @@ describe('guard: approvals past the cap', () => {
       guard.reserveSpend({ amountUsd: 10, kind: 'tool', description: 'x' }),
     ).rejects.toMatchObject({ code: 'agent_revoked' })
     expect(await ks.approvals.list()).toEqual([])
+  })
+
+  it("never asks a person when the call's run, its parent run or a budget named per call would refuse it", async () => {
+    const ks = createKillSwitch({ runaway: false, prices })
+    await ks.budgets.create({ id: 'per-call', limits: [{ amount: 0.001, per: 'day' }] })
+    const { credential } = await ks.agents.create({
+      handle: 'scoped',
+      spendingCap: 1,
+      approvals: { enabled: true, waitMs: 5_000 },
+    })
+    const guard = ks.guard(credential)
+    await guard.settleSpend(
+      await guard.reserveSpend({
+        amountUsd: 0.9,
+        kind: 'tool',
+        description: 'x',
+        runId: 'r',
+        runCap: 1,
+      }),
+    )
+    const past = { amountUsd: 0.2, kind: 'tool', description: 'y' }
+    // Past the cap, and past the run's own $1 (a new run of the same cap, drawing on it too).
+    for (const scope of [
+      { runId: 'r', runCap: 1 },
+      { runId: 'r.sub', runCap: 5, parentRunId: 'r' },
+      { runId: 'fresh', runCap: 0.1 },
+      { budgets: ['per-call'] },
+    ]) {
+      await expect(guard.reserveSpend({ ...past, ...scope })).rejects.toMatchObject({
+        code: 'spending_cap_exceeded',
+        level: 'budget',
+      })
+    }
+    expect(await ks.approvals.list()).toEqual([])
+    expect((await ks.agents.get('scoped')).grants).toEqual([])
+    await ks.close()
+  })
+
+  it('an agent already past its cap (lowered under its spend) is asked for the overdraft too, and the approved call passes', async () => {
+    const ks = createKillSwitch({ runaway: false, prices })
+    const { credential } = await ks.agents.create({
+      handle: 'overdrawn',
+      spendingCap: 10,
+      approvals: { enabled: true, waitMs: 10_000 },
+    })
+    const guard = ks.guard(credential)
+    await guard.settleSpend(
+      await guard.reserveSpend({ amountUsd: 8, kind: 'tool', description: 'x' }),
+    )
+    await ks.agents.update('overdrawn', { spendingCap: 5 })
+    const calling = guard.reserveSpend({ amountUsd: 1, kind: 'tool', description: 'y' })
+    let pending = await ks.approvals.list({ status: 'pending' })
+    while (pending.length === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 10))
+      pending = await ks.approvals.list({ status: 'pending' })
+    }
+    const [request] = pending
+    // $8 spent of $5: the $3 past the cap and the $1 call.
+    expect(request?.requested).toBe(4)
+    await ks.approvals.approve(request?.id as string, {
+      amount: request?.requested as number,
+      ttlMs: 60_000,
+    })
+    await guard.settleSpend(await calling)
+    expect((await ks.agents.get('overdrawn')).spent).toBe(9)
+    await ks.close()
   })
 
   it('check({ requireBudget }) counts live grants, and leaves an agent with approvals on to ask at its reserve', async () => {

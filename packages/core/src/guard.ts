@@ -75,7 +75,7 @@ import {
   PROVIDER_LIMITED,
 } from './pricing/output-count.js'
 import { reasonsUnseen } from './pricing/unseen-reasoning.js'
-import { availableAt, reserveScope } from './reserve-scope.js'
+import { availableAt, ownRuns, reserveScope } from './reserve-scope.js'
 import { NO_MONITOR, type Observation } from './runaway/types.js'
 import { checkSpendRules, parseSpendRules, type SpendRules } from './spend-rules.js'
 import type { AgentRecord, LevelRefusal, ReserveResult } from './store.js'
@@ -164,10 +164,11 @@ class Guard implements AgentGuard {
         `Invalid maxOutputTokens: a whole number >= 1 is required (got ${String(userMax)}).`,
       )
     }
-    const scope = reserveScope(request)
+    const asked = reserveScope(request)
     const engine = this.#engine
     const access = this.#access
     const agent = (yield access.admit(request.runId)) as AgentRecord
+    const scope = ownRuns(asked, agent.handle)
     const modelRates = engine.prices.resolve(request.model, request.provider)
     const input = inputBound(request.input, { contextWindow: modelRates?.contextWindow })
     const unpriced = unpricedPart(request, modelRates, input)
@@ -221,7 +222,7 @@ class Guard implements AgentGuard {
       )
       if (round === 0 && asksPerson(approvalsOn(known), held.refusal)) {
         const full = costBound(inputTokens, wanted * counting.headroom, rates)
-        yield this.#askApproval(known, full, `${request.model} call needs $${toUsd(full)}`)
+        yield this.#askApproval(known, full, `${request.model} call needs $${toUsd(full)}`, scope)
         continue
       }
       const error = capRefusalError(known, held.refusal, least)
@@ -230,20 +231,30 @@ class Guard implements AgentGuard {
     throw new Error('unreachable')
   }
 
-  /** Asks a person to let the agent spend past its cap; resolves once approved. */
-  async #askApproval(agent: AgentRecord, requestedMicros: number, reason: string): Promise<void> {
-    // A window or a shared budget that would refuse it too: a grant lifts only the cap, so
-    // nobody is asked (an approved call would be refused again, the grant left on the cap).
+  /**
+   * Asks a person to let the agent spend `neededMicros` (the call's bound) past its cap;
+   * resolves once approved.
+   */
+  async #askApproval(
+    agent: AgentRecord,
+    neededMicros: number,
+    reason: string,
+    scope: ReturnType<typeof reserveScope>,
+  ): Promise<void> {
+    // A window, a budget or the call's run that would refuse it too: a grant lifts only the
+    // cap, so nobody is asked (an approved call would be refused again, the grant left on
+    // the cap).
     const store = this.#engine.store
     const now = this.#engine.now()
-    const beside = await storeCall(store, () => windowRefusing(store, agent, now, requestedMicros))
+    const beside = await storeCall(store, () =>
+      windowRefusing(store, agent, now, neededMicros, scope),
+    )
     if (beside !== undefined) {
-      this.#access.deny(
-        agent.handle,
-        'spending_cap',
-        capRefusalError(agent, beside, requestedMicros),
-      )
+      this.#access.deny(agent.handle, 'spending_cap', capRefusalError(agent, beside, neededMicros))
     }
+    // Overdrawn already (a lowered cap, a lapsed hold, a late settlement): the grant must
+    // cover what is spent past the cap as well, or the approved call is refused again.
+    const requestedMicros = neededMicros - Math.min(0, availableAt(agent, now))
     try {
       await awaitApproval(this.#engine, agent, requestedMicros, reason, this.#access.signal)
     } catch (error) {
@@ -702,10 +713,11 @@ class Guard implements AgentGuard {
     }
     const callRules =
       request.rules === undefined ? undefined : parseSpendRules(request.rules, 'rules')
-    const scope = reserveScope(request)
+    const asked = reserveScope(request)
     const engine = this.#engine
     const access = this.#access
     const agent = (yield access.admit(request.runId)) as AgentRecord
+    const scope = ownRuns(asked, agent.handle)
     // Round up: a spend is never held for less than it costs.
     const micros = Math.ceil(request.amountUsd * 1_000_000 - 1e-6)
     // The spend rules, before anything is held: the agent's policy and the call's own. A
@@ -744,6 +756,7 @@ class Guard implements AgentGuard {
         result.agent,
         micros,
         `${request.description} needs $${toUsd(micros)}`,
+        scope,
       )
       activity = call && access.prepare(agent, call)
       result = (yield* this.#holdSpend(hold, activity)) as ReserveResult

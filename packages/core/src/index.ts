@@ -75,6 +75,7 @@ export {
 } from './alerts/webhook-url.js'
 // Approvals past the cap
 export type { ApprovalSnapshot, ApprovalsApi } from './approvals.js'
+export { GRANT_TTL_BOUNDS_MS } from './approvals.js'
 // Audit
 export { type AuditEntry, type AuditEntryType, auditToJsonLines } from './audit.js'
 // Budgets at every level

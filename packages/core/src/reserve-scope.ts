@@ -1,6 +1,7 @@
 // A call's budget scope at the ledger's door: the run's budget and the call's extra budgets
 // (guard-types.ts BudgetScope), checked once and turned into the reserve request's fields.
 
+import { spendingCapSchema } from './config.js'
 import { InvalidConfigError } from './errors.js'
 import type { BudgetScope } from './guard-types.js'
 import { effectiveCap } from './ledger/approvals.js'
@@ -39,11 +40,19 @@ export function reserveScope(scope: BudgetScope): Pick<ReserveRequest, 'budgets'
       )
     }
   }
-  if (scope.runCap !== undefined && (!Number.isFinite(scope.runCap) || scope.runCap < 0)) {
-    throw new InvalidConfigError(
-      'runCap',
-      `Invalid runCap: a finite number of dollars >= 0 (got ${String(scope.runCap)}).`,
-    )
+  if (scope.runCap !== undefined) {
+    // The cap schema's bounds, under the field's own name: the ledger counts micro-dollars.
+    const checked = spendingCapSchema.safeParse(scope.runCap)
+    if (!checked.success) {
+      const why =
+        typeof scope.runCap === 'number'
+          ? (checked.error.issues[0]?.message ?? 'a finite number of dollars >= 0')
+          : 'a finite number of dollars >= 0 is required (e.g. runCap: 2)'
+      throw new InvalidConfigError(
+        'runCap',
+        `Invalid runCap: ${why} (got ${String(scope.runCap)}).`,
+      )
+    }
   }
   // A run draws on a run budget only when one is asked for (a cap, or a parent to share).
   if (
@@ -59,6 +68,28 @@ export function reserveScope(scope: BudgetScope): Pick<ReserveRequest, 'budgets'
     }
   }
   return fields
+}
+
+/**
+ * The scope's run ids as the ledger keys them: the agent's own (`<handle>:<runId>`). A run
+ * id is the caller's name, and two agents may use the same one (a framework's run counter,
+ * a workflow id): keyed by id alone, one agent's spend would draw on the other's run cap,
+ * and one agent could shut another's run off by naming it with a small cap.
+ */
+export function ownRuns(
+  scope: Pick<ReserveRequest, 'budgets' | 'run'>,
+  handle: string,
+): Pick<ReserveRequest, 'budgets' | 'run'> {
+  const run = scope.run
+  if (run === undefined) return scope
+  const parentId = run.parentId === undefined ? {} : { parentId: `${handle}:${run.parentId}` }
+  return { ...scope, run: { ...run, id: `${handle}:${run.id}`, ...parentId } }
+}
+
+/** A run's name in a refusal: the caller's id, without the agent the ledger keys it by. */
+export function runName(budgetId: string): string {
+  const id = budgetId.slice('run:'.length)
+  return id.slice(id.indexOf(':') + 1)
 }
 
 /** The key under which adapters read a call's own scope from its framework metadata. */

@@ -7,9 +7,10 @@
 import { asksPerson } from './approval-gate.js'
 import type { Awaitable } from './awaitable.js'
 import { effectiveCap } from './ledger/approvals.js'
-import { collectLevels, MAX_RUN_DEPTH } from './ledger/levels.js'
+import { newRunBudget } from './ledger/ledger.js'
+import { collectLevels, MAX_RUN_DEPTH, runBudgetId } from './ledger/levels.js'
 import type { WindowPer } from './ledger/windows.js'
-import type { AgentRecord, BudgetRecord, LevelRefusal, Store } from './store.js'
+import type { AgentRecord, BudgetRecord, LevelRefusal, ReserveRequest, Store } from './store.js'
 
 /** The level that leaves the least, and how much it leaves (below 0 when overdrawn). */
 export interface TightestLevel {
@@ -109,11 +110,13 @@ function tightestOf(own: TightestLevel, windows: readonly TightestLevel[]): Tigh
 }
 
 /**
- * The first window or shared budget of the agent that cannot hold `amountMicros` now, if
- * any: past the cap, a person's grant would not lift it, so nobody is asked for one.
+ * The first level besides the cap that cannot hold `amountMicros` now, if any: the agent's
+ * windows and shared budgets, and the call's own (`scope`: its budgets, its run and the
+ * run's parents, a new run's cap as the reserve would make it). Past the cap, a person's
+ * grant would not lift it, so nobody is asked for one.
  *
  * @example
- * const binding = await windowRefusing(store, agent, now, needed)
+ * const binding = await windowRefusing(store, agent, now, needed, scope)
  * if (binding) refuse(binding) // else ask a person to approve past the cap
  */
 export async function windowRefusing(
@@ -121,9 +124,29 @@ export async function windowRefusing(
   agent: AgentRecord,
   now: number,
   amountMicros: number,
+  scope: Pick<ReserveRequest, 'budgets' | 'run'> = {},
 ): Promise<LevelRefusal | undefined> {
-  const [levels = []] = await windowsLeft(store, [agent], now)
-  return levels.find((candidate) => candidate.leftMicros < amountMicros)?.level
+  const run = scope.run
+  const runId = run === undefined ? undefined : runBudgetId(run.id)
+  const ids = [...agent.budgets, ...(scope.budgets ?? []), ...(runId === undefined ? [] : [runId])]
+  const budgets = await budgetsOf(store, ids)
+  if (run !== undefined && runId !== undefined && !budgets.has(runId)) {
+    // Not made yet: as the reserve makes it, with its parents read.
+    const made = newRunBudget(run, now)
+    budgets.set(runId, made)
+    if (made.parentId !== undefined) {
+      for (const [id, record] of await budgetsOf(store, [made.parentId])) budgets.set(id, record)
+    }
+  }
+  const levels = collectLevels(agent, ids, (id) => budgets.get(id), now)
+  const usage = levels.length > 0 ? await store.readUsage(levels.map((level) => level.key)) : []
+  const refusing = levels.findIndex((level, i) => {
+    const { spentMicros, heldMicros } = usage[i] ?? { spentMicros: 0, heldMicros: 0 }
+    return level.limitMicros - spentMicros - heldMicros < amountMicros
+  })
+  if (refusing < 0) return undefined
+  const level = levels[refusing] as (typeof levels)[number]
+  return { ...level.refusal, ...(usage[refusing] ?? { spentMicros: 0, heldMicros: 0 }) }
 }
 
 /** The budgets `ids` names and their parents, read as collectLevels will ask for them. */

@@ -51,7 +51,7 @@ local function levels_of(scope, id, limits, now, tz, out)
 end
 
 -- collectLevels() of levels.ts: the agent's windows, then each budget (and its parents) in
--- order; a budget that does not exist is a level with limit 0.
+-- order; a budget that does not exist is a level with limit 0, but for a run's (no level).
 local function collect_levels(handle, agent_limits, budget_ids, pending, now)
   local levels = {}
   levels_of('agent', handle, agent_limits, now, nil, levels)
@@ -61,6 +61,7 @@ local function collect_levels(handle, agent_limits, budget_ids, pending, now)
     seen[id] = true
     local record
     if pending and id == pending.id then record = pending else record = budget(id) end
+    if not record and depth <= MAX_RUN_DEPTH and string.sub(id, 1, 4) == 'run:' then return end
     if not record or depth > MAX_RUN_DEPTH then
       levels[#levels + 1] = { key = 'budget:' .. id .. '/lifetime@0', limit = 0,
         refusal = { level = 'budget', budgetId = id, per = 'lifetime' } }

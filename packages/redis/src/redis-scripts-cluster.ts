@@ -195,6 +195,8 @@ if not record and ARGV[13] == '1' then
   record = new_run(bid, ARGV[11], ARGV[12])
   created = true
 end
+-- A parent run with no budget yet limits nothing (collectLevels): held nowhere, not saved.
+if not record and string.sub(bid, 1, 4) == 'run:' then record = { id = bid, limits = {} } end
 if not record then
   local u = usage('budget:' .. bid .. '/lifetime@0')
   local room = int(0 - u.spent - u.held)

@@ -1,6 +1,6 @@
 // `killswitch serve`: the admin HTTP API over the same store as the CLI.
 
-import { InvalidConfigError } from '@killswitch/core'
+import { GRANT_TTL_BOUNDS_MS, InvalidConfigError } from '@killswitch/core'
 import { Command } from 'commander'
 import { startAdminServer } from '../admin-server.js'
 import type { CliContext } from '../cli-context.js'
@@ -69,7 +69,11 @@ export function serveCommand(context: CliContext): Command {
       }
       const linkSecret =
         options.approvalLinkSecret ?? (env.KILLSWITCH_APPROVAL_LINK_SECRET || undefined)
-      const grantTtlMs = parseDurationMs(options.approvalGrantTtl, 'approval-grant-ttl')
+      // Checked now: a grant the core would refuse must not be offered on every link's page.
+      const grantTtlMs = parseDurationMs(options.approvalGrantTtl, 'approval-grant-ttl', {
+        ...GRANT_TTL_BOUNDS_MS,
+        range: 'a duration from 1s to 7d',
+      })
       const errStyle = context.errStyle(command)
       if (options.approvalLinkSecret !== undefined) {
         context.err(

@@ -290,6 +290,21 @@ export function budgetCases(context: SuiteContext): void {
     ).toBe(false)
   })
 
+  it('a sub-run whose parent run has no budget draws on its own only (a missing run limits nothing)', async () => {
+    const store = await context.open()
+    const handle = await agentWith(store, 'orphan', 1_000_000, {})
+    const child = { id: uniqueHandle('child'), capMicros: 5_000, parentId: uniqueHandle('parent') }
+    const hold = (holdId: string, amountMicros: number) =>
+      store.reserve({ handle, holdId, amountMicros, ttlMs: 60_000, now: T0, run: child })
+    expect(await hold('c1', 4_000)).toMatchObject({ ok: true })
+    expect(await hold('c2', 2_000)).toMatchObject({
+      ok: false,
+      refusal: { level: 'budget', budgetId: `run:${child.id}` },
+    })
+    // The parent is still not made: nothing was asked of it.
+    expect(await store.getBudget(`run:${child.parentId}`)).toBeUndefined()
+  })
+
   it('refuses to attach a budget that does not exist, and writes nothing', async () => {
     const store = await context.open()
     const handle = uniqueHandle('attach')

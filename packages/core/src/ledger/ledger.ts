@@ -218,7 +218,8 @@ function liveGrants(agent: AgentRecord, now: number): string[] {
   return agent.grants.filter((grant) => grant.expiresAt > now).map((grant) => grant.approvalId)
 }
 
-function newRunBudget(run: NonNullable<ReserveRequest['run']>, now: number): BudgetRecord {
+/** A run's budget as its first granted reserve saves it: its cap, drawing on its parent's. */
+export function newRunBudget(run: NonNullable<ReserveRequest['run']>, now: number): BudgetRecord {
   checkId('run.id', run.id)
   const limits: LimitRecord[] =
     run.capMicros === undefined

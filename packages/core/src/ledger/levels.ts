@@ -14,8 +14,10 @@ export interface Level {
   refusal: Omit<LevelRefusal, 'spentMicros' | 'heldMicros'>
 }
 
-/** The budget id of a run. */
-export const runBudgetId = (runId: string) => `run:${runId}`
+const RUN_PREFIX = 'run:'
+
+/** The budget id of a run (the guard keys run ids by their agent: reserve-scope.ts ownRuns). */
+export const runBudgetId = (runId: string) => `${RUN_PREFIX}${runId}`
 
 /** Run trees are bounded: a parent chain longer than this is refused as a cycle. */
 export const MAX_RUN_DEPTH = 64
@@ -53,6 +55,8 @@ function levelsOf(
 /**
  * Every window level of a reservation at `now`. A budget that does not exist yields a
  * level with limit 0: a call that names a missing budget is refused, never let through.
+ * A run's budget is the exception: it exists once a call of the run gave it a cap or a
+ * parent, so a parent run that has none yet (its calls set no cap) limits nothing.
  */
 export function collectLevels(
   agent: AgentRecord,
@@ -68,6 +72,7 @@ export function collectLevels(
     if (seen.has(id)) return
     seen.add(id)
     const record = budget(id)
+    if (!record && depth <= MAX_RUN_DEPTH && id.startsWith(RUN_PREFIX)) return
     if (!record || depth > MAX_RUN_DEPTH) {
       levels.push({
         key: `budget:${id}/lifetime@0`,
