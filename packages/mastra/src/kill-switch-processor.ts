@@ -110,13 +110,21 @@ export function killSwitchProcessor(
       }
     },
 
-    async processOutputStep({ state, abort, usage, text, toolCalls = [], messageList }) {
+    async processOutputStep({
+      state,
+      abort,
+      usage,
+      providerMetadata,
+      text,
+      toolCalls = [],
+      messageList,
+    }) {
       const run = runOf(state)
       const call = run.call
       run.call = undefined
       try {
         await call?.finish({
-          usage: toTokenUsage(usage),
+          usage: toTokenUsage(usage, providerMetadata),
           text,
           toolCalls: toolCalls.map((tool) => ({ name: tool.toolName, args: tool.args })),
         })

@@ -16,4 +16,4 @@ export {
 export { type ModelIdentity, modelIdentity } from './model-identity.js'
 export { type OutputLimit, outputLimit } from './output-limit.js'
 export { streamPartReader } from './stream-guard.js'
-export { toTokenUsage } from './usage.js'
+export { toTokenUsage, withProviderUsage } from './usage.js'

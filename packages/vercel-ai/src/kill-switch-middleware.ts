@@ -118,7 +118,11 @@ export function killSwitchMiddleware(
           toolCalls.push({ name: part.toolName, args: parseToolInput(part.input) })
         }
       }
-      await call.finish({ usage: toTokenUsage(result.usage), text, toolCalls })
+      await call.finish({
+        usage: toTokenUsage(result.usage, result.providerMetadata),
+        text,
+        toolCalls,
+      })
       // A middleware inside this one changed the request after the hold: said loudly.
       call.checkSent(result.request?.body)
       // generateText executes the tools once this result is back: checked before that.

@@ -43,7 +43,7 @@ export function streamPartReader(): (part: LanguageModelV4StreamPart) => StreamE
       case 'error':
         return { type: 'error', error: part.error }
       case 'finish':
-        return { type: 'finish', usage: toTokenUsage(part.usage) }
+        return { type: 'finish', usage: toTokenUsage(part.usage, part.providerMetadata) }
       default:
         return undefined
     }

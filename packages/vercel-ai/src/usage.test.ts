@@ -74,6 +74,117 @@ describe('toTokenUsage', () => {
   })
 })
 
+describe('counts from the provider metadata (Anthropic)', () => {
+  // One Messages API usage as the two SDK generations give it: @ai-sdk/anthropic@4 folds the
+  // cache into its V4 usage; @ai-sdk/anthropic@2's V2 usage (as ai 7 converts it) has the
+  // uncached input and the reads alone. Both carry the raw usage in their metadata.
+  const raw = (input: number, read: number, write: number, output: number) => ({
+    input_tokens: input,
+    cache_read_input_tokens: read,
+    cache_creation_input_tokens: write,
+    output_tokens: output,
+  })
+  const metadata = (usage: ReturnType<typeof raw>) => ({
+    anthropic: { usage, cacheCreationInputTokens: usage.cache_creation_input_tokens },
+  })
+  const v4 = (usage: ReturnType<typeof raw>): LanguageModelV4Usage => {
+    const { input_tokens: input, cache_read_input_tokens: read } = usage
+    const write = usage.cache_creation_input_tokens
+    return {
+      inputTokens: {
+        total: input + read + write,
+        noCache: input,
+        cacheRead: read,
+        cacheWrite: write,
+      },
+      outputTokens: { total: usage.output_tokens, text: undefined, reasoning: undefined },
+    }
+  }
+  const v2 = (usage: ReturnType<typeof raw>): LanguageModelV4Usage => ({
+    inputTokens: {
+      total: usage.input_tokens,
+      noCache: undefined,
+      cacheRead: usage.cache_read_input_tokens,
+      cacheWrite: undefined,
+    },
+    outputTokens: { total: usage.output_tokens, text: undefined, reasoning: undefined },
+  })
+
+  it("adds an AI SDK 5 model's cache writes, and its uncached input to its reads", () => {
+    const usage = raw(50, 1_000, 22_000, 200)
+    expect(toTokenUsage(v2(usage), metadata(usage))).toEqual({
+      inputTokens: 23_050,
+      cacheReadTokens: 1_000,
+      cacheWriteTokens: 22_000,
+      outputTokens: 200,
+    })
+  })
+
+  it('reads the writes from the TTL split or cacheCreationInputTokens alone', () => {
+    const usage = v2(raw(50, 0, 0, 200))
+    const split = { ephemeral_5m_input_tokens: 300, ephemeral_1h_input_tokens: 700 }
+    const byTtl = { anthropic: { usage: { input_tokens: 50, cache_creation: split } } }
+    expect(toTokenUsage(usage, byTtl)).toMatchObject({
+      inputTokens: 1_050,
+      cacheWriteTokens: 1_000,
+    })
+    // Without the raw usage the uncached input is unknown: the core prices the input at
+    // least as its cache parts (costOfUsage).
+    const alone = { anthropic: { cacheCreationInputTokens: 1_000 } }
+    expect(toTokenUsage(usage, alone)).toMatchObject({ inputTokens: 50, cacheWriteTokens: 1_000 })
+  })
+
+  it('both generations settle the same counts; a V4 usage is never counted twice (property)', () => {
+    const count = fc.nat({ max: 1e7 })
+    fc.assert(
+      fc.property(count, count, count, count, (input, read, write, output) => {
+        const usage = raw(input, read, write, output)
+        const expected = toTokenUsage(v4(usage))
+        expect(toTokenUsage(v4(usage), metadata(usage))).toEqual(expected)
+        expect(toTokenUsage(v2(usage), metadata(usage))).toEqual(expected)
+      }),
+    )
+  })
+
+  it('never reports fewer tokens than the usage, whatever the metadata says (property)', () => {
+    const count = fc.option(fc.nat({ max: 1e7 }), { nil: undefined })
+    const junk = fc.oneof(count, fc.constant(-1), fc.constant(Number.NaN), fc.constant('12'))
+    fc.assert(
+      fc.property(
+        fc.tuple(count, count, count, fc.nat({ max: 1e7 })),
+        fc.record({
+          input_tokens: junk,
+          cache_read_input_tokens: junk,
+          cache_creation_input_tokens: junk,
+        }),
+        junk,
+        ([total, read, write, output], usage, creation) => {
+          const reported: LanguageModelV4Usage = {
+            inputTokens: { total, noCache: undefined, cacheRead: read, cacheWrite: write },
+            outputTokens: { total: output, text: undefined, reasoning: undefined },
+          }
+          const plain = toTokenUsage(reported)
+          const merged = toTokenUsage(reported, {
+            anthropic: { usage, cacheCreationInputTokens: creation },
+          })
+          if (plain === undefined) return
+          expect(merged?.inputTokens).toBeGreaterThanOrEqual(plain.inputTokens ?? 0)
+          expect(merged?.cacheReadTokens ?? 0).toBeGreaterThanOrEqual(plain.cacheReadTokens ?? 0)
+          expect(merged?.cacheWriteTokens ?? 0).toBeGreaterThanOrEqual(plain.cacheWriteTokens ?? 0)
+          expect(merged?.outputTokens).toBe(plain.outputTokens)
+        },
+      ),
+    )
+  })
+
+  it('leaves the usage as it is without Anthropic metadata', () => {
+    const usage = v4Usage(1_200, 300, { cacheRead: 1_000 })
+    expect(toTokenUsage(usage, { openai: { cachedPromptTokens: 5_000 } })).toEqual(
+      toTokenUsage(usage),
+    )
+  })
+})
+
 describe('pricing through the middleware', () => {
   // Real model ids from the bundled price data, no overrides: what a user's bill would say.
   const cases = [

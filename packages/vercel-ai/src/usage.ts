@@ -1,4 +1,5 @@
-// AI SDK provider usage (nested V4 shape) to the core's flat TokenUsage.
+// AI SDK provider usage (nested V4 shape) to the core's flat TokenUsage, completed with the
+// counts a provider reports only in its metadata.
 import type { LanguageModelV4Usage } from '@ai-sdk/provider'
 import type { TokenUsage } from '@killswitch/core'
 
@@ -10,23 +11,119 @@ const sum = (...parts: Array<number | undefined>): number | undefined =>
 /**
  * Maps the provider's usage to the core's TokenUsage. Returns undefined when the input or
  * the output total cannot be known: a missing count is not a zero, and the core settles a
- * call without usage at its whole hold (never at $0).
+ * call without usage at its whole hold (never at $0). `providerMetadata` (the generate
+ * result's, the stream's finish part's) supplies counts the usage lacks: see
+ * {@link withProviderUsage}.
  *
  * @example
  * toTokenUsage({ inputTokens: { total: 1200, cacheRead: 1000, ... }, outputTokens: { total: 300, ... } })
  * // { inputTokens: 1200, cacheReadTokens: 1000, outputTokens: 300, ... }
  */
-export function toTokenUsage(usage: LanguageModelV4Usage | undefined): TokenUsage | undefined {
+export function toTokenUsage(
+  usage: LanguageModelV4Usage | undefined,
+  providerMetadata?: unknown,
+): TokenUsage | undefined {
   if (usage === undefined) return undefined
   const { inputTokens: input, outputTokens: output } = usage
   // `total` includes cache reads and writes; `noCache` excludes both (V4 spec). Providers
-  // that leave `total` out still give the parts.
-  const inputTokens = input?.total ?? sum(input?.noCache, input?.cacheRead, input?.cacheWrite)
-  const outputTokens = output?.total ?? sum(output?.text, output?.reasoning)
-  if (inputTokens === undefined || outputTokens === undefined) return undefined
-  const mapped: TokenUsage = { inputTokens, outputTokens }
-  if (input?.cacheRead !== undefined) mapped.cacheReadTokens = input.cacheRead
-  if (input?.cacheWrite !== undefined) mapped.cacheWriteTokens = input.cacheWrite
-  if (output?.reasoning !== undefined) mapped.reasoningTokens = output.reasoning
-  return mapped
+  // that leave `total` out still give the parts. An AI SDK 5 Anthropic model's `total` (as
+  // ai converts it) is its uncached input alone: the metadata completes it.
+  const mapped = withProviderUsage(
+    {
+      inputTokens: input?.total ?? sum(input?.noCache, input?.cacheRead, input?.cacheWrite),
+      outputTokens: output?.total ?? sum(output?.text, output?.reasoning),
+      cacheReadTokens: input?.cacheRead,
+      cacheWriteTokens: input?.cacheWrite,
+      reasoningTokens: output?.reasoning,
+    },
+    providerMetadata,
+  )
+  if (mapped.inputTokens === undefined || mapped.outputTokens === undefined) return undefined
+  // Only the counts known: an absent key, not an `undefined` one.
+  return Object.fromEntries(
+    Object.entries(mapped).filter(([, count]) => count !== undefined),
+  ) as TokenUsage
+}
+
+/** A count as a provider really reports one: a whole number >= 0. */
+function count(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined
+}
+
+function record(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null
+    ? (value as Record<string, unknown>)
+    : undefined
+}
+
+/** The largest of the counts given, or undefined when none is one. */
+function largest(...values: unknown[]): number | undefined {
+  const counts = values.map(count).filter((value) => value !== undefined)
+  return counts.length > 0 ? Math.max(...counts) : undefined
+}
+
+/** The larger of a reported count and the metadata's; the reported one as is without it. */
+function atLeast(reported: number | undefined, known: number | undefined): number | undefined {
+  return known === undefined ? reported : (largest(reported, known) ?? known)
+}
+
+/**
+ * What Anthropic bills from, as its Messages API reported it (`providerMetadata.anthropic`):
+ * the raw `usage` (`input_tokens` is the uncached input alone; cache writes also split by
+ * TTL in `cache_creation`) and `cacheCreationInputTokens`. @ai-sdk/anthropic@2 (AI SDK 5,
+ * spec V2) puts its cache writes nowhere else: its usage has only the uncached input and
+ * the cache reads, and `ai` converts that to a V4 usage with no cache write at all.
+ */
+function anthropicCounts(providerMetadata: unknown) {
+  const anthropic = record(record(providerMetadata)?.anthropic)
+  if (anthropic === undefined) return undefined
+  const raw = record(anthropic.usage)
+  // By TTL: the raw usage's, or the camel-cased copy some versions give (as Mastra reads it).
+  const byTtl = (ttls: Record<string, unknown> | undefined) =>
+    ttls &&
+    sum(
+      count(ttls.ephemeral_5m_input_tokens ?? ttls.ephemeral5mInputTokens),
+      count(ttls.ephemeral_1h_input_tokens ?? ttls.ephemeral1hInputTokens),
+    )
+  return {
+    uncached: count(raw?.input_tokens),
+    cacheRead: count(raw?.cache_read_input_tokens),
+    cacheWrite: largest(
+      anthropic.cacheCreationInputTokens,
+      raw?.cache_creation_input_tokens,
+      byTtl(record(raw?.cache_creation)),
+      byTtl(record(anthropic.cacheCreation)),
+    ),
+  }
+}
+
+/**
+ * The usage completed with what the provider's metadata says it billed: each cache count
+ * is the larger of the usage's and the metadata's, and the input at least the uncached
+ * input plus both cache counts. Larger, never smaller: a count the usage left out (an AI
+ * SDK 5 Anthropic model's cache writes, billed at 1.25x or 2x input) is spent money, and a
+ * usage that already holds it (AI SDK 6+, whose input total includes the cache) is
+ * unchanged, never counted twice. Without such metadata the usage is returned as is.
+ *
+ * @example
+ * withProviderUsage(
+ *   { inputTokens: 50, cacheReadTokens: 0, outputTokens: 200 },
+ *   { anthropic: { usage: { input_tokens: 50, cache_creation_input_tokens: 22_000 } } },
+ * ) // { inputTokens: 22_050, cacheReadTokens: 0, cacheWriteTokens: 22_000, outputTokens: 200 }
+ */
+export function withProviderUsage(usage: TokenUsage, providerMetadata: unknown): TokenUsage {
+  const known = anthropicCounts(providerMetadata)
+  if (known === undefined) return usage
+  const cacheReadTokens = atLeast(usage.cacheReadTokens, known.cacheRead)
+  const cacheWriteTokens = atLeast(usage.cacheWriteTokens, known.cacheWrite)
+  const billed =
+    known.uncached === undefined
+      ? undefined
+      : known.uncached + (count(cacheReadTokens) ?? 0) + (count(cacheWriteTokens) ?? 0)
+  return {
+    ...usage,
+    inputTokens: atLeast(usage.inputTokens, billed),
+    cacheReadTokens,
+    cacheWriteTokens,
+  }
 }
