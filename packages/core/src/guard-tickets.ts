@@ -210,19 +210,60 @@ export class ModelResultObservation {
 }
 
 /**
- * A hash of a model's output for no-progress detection. A tool-call plan is hashed as it is
- * (the same plan again is no progress, whatever the conversation). A text answer is hashed
- * with the latest ask of its input: the same answer to the same ask ("continue", a retried
- * prompt) is a loop, the same label for different documents (a classifier working through
- * a batch in one run) is not.
+ * A hash of a model's output for no-progress detection, with the latest turn of its input
+ * (what it answers: the user's ask, or the tool results it was just given). The same answer
+ * to the same turn ("continue", a retried prompt, a tool answering the same thing again) is
+ * a loop. The same label for different documents (a classifier working through a batch in
+ * one run) is not, nor the same plan after new results: a coding agent runs the same
+ * `npm test` after each edit, and the failures it reads change. The turn's call ids are left
+ * out: a framework names every tool call anew, the same result under a new id is the same.
  */
 export function outputHash(result: ModelCallResult, input?: unknown): string | undefined {
   if (result.text === undefined && result.toolCalls === undefined) return undefined
+  const ask = withoutCallIds(latestAsk(input), 0)
   // Canonical: the same plan with its arguments' keys in another order is the same plan.
   if (result.toolCalls !== undefined && result.toolCalls.length > 0) {
-    return canonicalHash({ text: result.text ?? '', toolCalls: result.toolCalls })
+    return canonicalHash({ text: result.text ?? '', toolCalls: result.toolCalls, ask })
   }
-  return canonicalHash({ text: result.text ?? '', ask: latestAsk(input) })
+  return canonicalHash({ text: result.text ?? '', ask })
+}
+
+/**
+ * Keys naming a tool call in a turn: AI SDK `toolCallId`, OpenAI `tool_call_id` and `call_id`,
+ * Anthropic `tool_use_id`.
+ */
+const CALL_ID_KEYS = new Set(['toolCallId', 'tool_call_id', 'call_id', 'callId', 'tool_use_id'])
+/** Turns nest a few levels (message, parts, output): deeper values are kept as they are. */
+const MAX_ID_DEPTH = 6
+
+/** `value` without its call ids: a copy of the plain objects and arrays that hold one. */
+function withoutCallIds(value: unknown, depth: number): unknown {
+  if (value === null || typeof value !== 'object' || depth >= MAX_ID_DEPTH) return value
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined
+    for (let i = 0; i < value.length; i++) {
+      const inner = withoutCallIds(value[i], depth + 1)
+      if (inner !== value[i]) copy ??= value.slice()
+      if (copy) copy[i] = inner
+    }
+    return copy ?? value
+  }
+  const prototype = Object.getPrototypeOf(value)
+  if (prototype !== Object.prototype && prototype !== null) return value
+  const fields = value as Record<string, unknown>
+  let copy: Record<string, unknown> | undefined
+  for (const key of Object.keys(fields)) {
+    if (CALL_ID_KEYS.has(key)) {
+      copy ??= { ...fields }
+      delete copy[key]
+      continue
+    }
+    const inner = withoutCallIds(fields[key], depth + 1)
+    if (inner === fields[key]) continue
+    copy ??= { ...fields }
+    copy[key] = inner
+  }
+  return copy ?? value
 }
 
 // Where a request's turns are, in the shapes adapters pass: AI SDK `prompt`, chat

@@ -74,14 +74,14 @@ export class AgentState {
 
   /**
    * An event other than a tool call, for slow-loop: a new step in the run's tracker and the
-   * agent's, and its spend in both.
+   * agent's, and its spend in both (`model`: a model result's, counted only if a call follows).
    */
-  stepIn(runId: string | undefined, micros: number): void {
-    stepScope(this.loops(undefined), micros)
-    stepScope(this.loops(undefined, true), micros)
+  stepIn(runId: string | undefined, micros: number, model = false): void {
+    stepScope(this.loops(undefined), micros, model)
+    stepScope(this.loops(undefined, true), micros, model)
     if (runId === undefined) return
-    stepScope(this.#loops.get(runId), micros)
-    stepScope(this.#exactLoops.get(runId), micros)
+    stepScope(this.#loops.get(runId), micros, model)
+    stepScope(this.#exactLoops.get(runId), micros, model)
   }
 
   /** The throttle in force for a call of run `runId` at `now`, if any. */
@@ -118,10 +118,11 @@ export class AgentState {
   }
 }
 
-function stepScope(tracker: SlowLoopTracker | undefined, micros: number): void {
+function stepScope(tracker: SlowLoopTracker | undefined, micros: number, model: boolean): void {
   if (!tracker) return
   tracker.step()
-  if (micros > 0) tracker.spent(micros)
+  if (model) tracker.answered(micros)
+  else if (micros > 0) tracker.spent(micros)
 }
 
 /** Throttled runs one agent keeps before ended throttles are forgotten. */

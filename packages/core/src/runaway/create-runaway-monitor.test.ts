@@ -302,6 +302,35 @@ describe('createRunawayMonitor', () => {
     expect(tenth).toMatchObject({ action: 'block', finding: { evidence: { failures: 10 } } })
   })
 
+  it('throttles no hourly refresh beside a chat: the chat pays for its own turns, not for the refresh', async () => {
+    const { agent, monitor } = await setup({}, { capUsd: 100 })
+    const verdicts = new Set<string>()
+    let spent = 0
+    let at = T0
+    for (let hour = 0; hour < 6; hour++) {
+      const refresh: Observation = {
+        kind: 'tool_call',
+        tool: 'refresh_cache',
+        args: { key: 'pricing' },
+      }
+      verdicts.add((await monitor.observe({ ...agent, spentMicros: spent }, refresh, at)).action)
+      await monitor.observe(
+        agent,
+        { kind: 'tool_result', tool: 'refresh_cache', ok: true },
+        at + 800,
+      )
+      // An hour of chat, no run ids: a $0.03 turn every 30 s.
+      for (let turn = 0; turn < 120; turn++) {
+        at += 30_000
+        await monitor.observe(agent, { kind: 'model_call', model: 'gpt-4o' }, at - 2_000)
+        spent += 30_000
+        const answer: Observation = { kind: 'model_result', model: 'gpt-4o', costMicros: 30_000 }
+        await monitor.observe({ ...agent, spentMicros: spent }, answer, at)
+      }
+    }
+    expect([...verdicts]).toEqual(['none'])
+  })
+
   it('stops a run past its model-call limit, and only that run', async () => {
     const { agent, monitor } = await setup({
       runLimits: { maxModelCalls: 3 },

@@ -215,7 +215,8 @@ export function createRunawayMonitor(
     const event = window[end - 1] as RunawayEvent
     if (event.micros !== undefined && event.micros > 0) state.spend.add(now, event.micros)
     const concurrent = isCall && state.flows.concurrent(runId, now)
-    if (kind !== 'tool_call' && c.slowLoop.enabled) state.stepIn(runId, event.micros ?? 0)
+    if (kind !== 'tool_call' && c.slowLoop.enabled)
+      state.stepIn(runId, event.micros ?? 0, kind === 'model_result')
 
     const before = isCall || kind === 'payment'
     // The strongest finding so far; on ties the first (the more specific detector) wins.
@@ -224,10 +225,11 @@ export function createRunawayMonitor(
     if (runId !== undefined && c.repeatedToolCall.enabled) {
       // A loop that restarts its run each lap: the per-run checks below see one lap only.
       const runs = state.runs.see(event)
-      if (runs > 0 && isCall) {
+      const paid = state.runs.samePaidCalls
+      if ((runs > 0 || paid > 0) && isCall) {
         consider(
           pick,
-          detectRepeatedRun(runs, runId, c.repeatedToolCall),
+          detectRepeatedRun(runs, runId, c.repeatedToolCall, paid),
           c.repeatedToolCall.action,
           false,
         )
@@ -252,7 +254,7 @@ export function createRunawayMonitor(
       if (c.toolCycle.enabled) {
         consider(
           pick,
-          detectToolCycle(calls, now, c.toolCycle, concurrent, held),
+          detectToolCycle(calls, now, c.toolCycle, concurrent, held, agent.capMicros),
           c.toolCycle.action,
           false,
         )

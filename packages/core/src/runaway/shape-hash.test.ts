@@ -51,6 +51,49 @@ describe('shapeHash', () => {
     expect(shapeHash({ ...args, page: 4 })).toBe(shapeHash(args))
   })
 
+  it('compares field by field: a free-text explanation or a letters-only nonce beside the arguments is left out', () => {
+    const query = 'acme corp pricing'
+    // A Cursor-style tool asks the model to explain each call: worded anew every time.
+    expect(
+      same(
+        { query, explanation: 'Searching for the pricing page' },
+        { query, explanation: 'Let me look up the pricing again, carefully' },
+      ),
+    ).toBe(true)
+    expect(same({ query, reason: 'first try' }, { query, Reasoning: 'once more' })).toBe(true)
+    // A request id of letters only: by its field's name, or by letter pairs no word has.
+    expect(same({ query, request_id: 'qwhzkxpvma' }, { query, request_id: 'mbtrplvqzx' })).toBe(
+      true,
+    )
+    expect(same({ query, requestId: 'abcdef' }, { query, requestId: 'ghijkl' })).toBe(true)
+    expect(same({ query, tag: 'xkqzvbwjtp' }, { query, tag: 'pfgqxzwkvd' })).toBe(true)
+    expect(shapeText({ query, explanation: 'why', request_id: 'qwhzkxpvma' })).toBe(
+      '{"query":"acm corp pric","request_id":"#"}',
+    )
+  })
+
+  it('keeps what a call is about: a new query, a real word, a lone free-text or id field', () => {
+    const queries = ['acme pricing', 'acme enterprise plan cost', 'acme sso support', 'acme gdpr']
+    const shapes = new Set(queries.map((query) => shapeHash({ query, k: 5, explanation: query })))
+    expect(shapes.size).toBe(queries.length)
+    // A word is not a nonce: the field keeps its value.
+    expect(same({ query: 'acme', lang: 'typescript' }, { query: 'acme', lang: 'javascript' })).toBe(
+      false,
+    )
+    // Nothing else to compare: the free text or the token is the argument.
+    expect(same({ thought: 'the plan is wrong' }, { thought: 'try the other file' })).toBe(false)
+    expect(same({ id: 'qwhzkxpvma' }, { id: 'mbtrplvqzx' })).toBe(false)
+    expect(
+      same(
+        { explanation: 'one', request_id: 'qwhzkxpvma' },
+        { explanation: 'two', request_id: 'x' },
+      ),
+    ).toBe(false)
+    // Not an id field: `valid` ends in "id" but is no id (an id field's would be left out).
+    expect(same({ q: 'acme', valid: 'abcdefg' }, { q: 'acme', valid: 'hijklmn' })).toBe(false)
+    expect(same({ q: 'acme', v_id: 'abcdefg' }, { q: 'acme', v_id: 'hijklmn' })).toBe(true)
+  })
+
   it('shows its normalised text', () => {
     expect(
       shapeText({ query: 'What are the best LLM prices in 2026?', ts: 1_767_225_600_000 }),
@@ -87,6 +130,10 @@ describe('shapeHash', () => {
       'ünïcode',
       '0f8fad5b-d9cb-469f-a165-70867728950e',
       'deadbeef-dead-beef-dead-beefdeadbeef',
+      // Letters-only tokens: random (a nonce), a word, and of an id field's length.
+      'qwhzkxpvma',
+      'typescript',
+      'abcdef',
     )
     const text = fc.array(piece, { maxLength: 8 }).map((parts) => parts.join(''))
     const value = fc.letrec((tie) => ({
@@ -95,9 +142,11 @@ describe('shapeHash', () => {
         { depthSize: 'small' },
         tie('leaf'),
         fc.array(tie('node'), { maxLength: 3 }),
-        fc.dictionary(fc.constantFrom('a', 'A', 'b', 'query', 'Query'), tie('node'), {
-          maxKeys: 3,
-        }),
+        fc.dictionary(
+          fc.constantFrom('a', 'A', 'b', 'query', 'Query', 'explanation', 'request_id', 'userId'),
+          tie('node'),
+          { maxKeys: 3 },
+        ),
       ),
     })).node
     fc.assert(

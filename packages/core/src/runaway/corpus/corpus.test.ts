@@ -125,6 +125,38 @@ describe('the trace corpus against the default policy', () => {
     expect(stopped.get('parallel-calls-loop')).toBe('tool-cycle revoke')
   })
 
+  it('stops the loops the ninth red team found, and the loops its false positives could hide', async () => {
+    const expected: Record<string, string> = {
+      // A run per lap, the same paid search, the answer worded anew: the same paid calls.
+      'restarted-runs-reworded': 'repeated-tool-call block',
+      // The same paid search with a new explanation or letters-only nonce: one shape.
+      'explanation-field-loop': 'slow-loop block',
+      'nonce-field-loop': 'slow-loop block',
+      // A sleep tool is a pause, but a lap paying 2.5% of the cap is counted through it.
+      'five-tool-cycle-sleep-tool': 'tool-cycle revoke',
+      // Bursts of parallel failures count once each, and still make a streak back to back.
+      'parallel-error-storm': 'error-streak block',
+      // A call between the repeats that differs only by a counter is no new work.
+      'repeat-beside-counter-note': 'tool-cycle block',
+    }
+    for (const trace of runaways.filter((candidate) => candidate.name in expected)) {
+      const { stopped } = await replayTrace(trace)
+      expect(`${stopped?.detector} ${stopped?.action}`, trace.name).toBe(expected[trace.name])
+    }
+    expect(runaways.filter((trace) => trace.name in expected)).toHaveLength(6)
+    // Its false positives, honest again (each a trace above): a coding agent's edit -> test
+    // cycle, a model polling with a sleep tool, a 429 on 20 or 50 parallel calls, an hourly
+    // refresh beside a chat, a classifier's lookup per batch, a poll whose call is slow.
+    const spared = ['coding-agent-tests', 'coding-agent-read', 'coding-agent-tests-no-run-id']
+    spared.push('model-poller-sleep-tool', 'rate-limited-burst-20', 'rate-limited-burst-50')
+    spared.push('chat-with-hourly-refresh', 'classifier-lookup-batches', 'polling-5s-slow-call')
+    spared.push('polling-2.5s-1s-call', 'rag-30-searches')
+    for (const name of spared) {
+      const trace = honest.find((candidate) => candidate.name === name)
+      expect((await replayTrace(trace!)).refusals, name).toBe(0)
+    }
+  })
+
   it('stops the loops the fourth red team found: 5-tool cycles, alternating runs', async () => {
     const expected: Record<string, string> = {
       'five-tool-cycle-no-run': 'tool-cycle revoke',

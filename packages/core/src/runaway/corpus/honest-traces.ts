@@ -133,10 +133,15 @@ interface Polling {
   minutes?: number
   /** The trace's name, when not `polling[-agent]-<period>s[-no-run-id]`. */
   name?: string
+  /** How long each status call takes (100-300 ms when left out). */
+  latencyMs?: number
 }
 
 /** A job polled by code (the same free call) every `periodMs`, with or without a run id. */
-function pollingEvery(periodMs: number, { runId, minutes = 10, name }: Polling = {}): Trace {
+function pollingEvery(
+  periodMs: number,
+  { runId, minutes = 10, name, latencyMs }: Polling = {},
+): Trace {
   const b = new TraceBuilder(14 + periodMs)
   let at = b.model(0, { costMicros: 5_000, output: 'starting the export job', runId })
   const polls = Math.round((minutes * MINUTE) / periodMs)
@@ -146,7 +151,7 @@ function pollingEvery(periodMs: number, { runId, minutes = 10, name }: Polling =
       'get_job_status',
       { jobId: 'job-7f3a' },
       {
-        latencyMs: b.between(100, 300),
+        latencyMs: latencyMs ?? b.between(100, 300),
         runId,
       },
     )
@@ -157,7 +162,7 @@ function pollingEvery(periodMs: number, { runId, minutes = 10, name }: Polling =
   return b.build({
     name: name ?? `polling-${s}s${runId ? '' : '-no-run-id'}`,
     kind: 'honest',
-    description: `get_job_status with the same arguments every ${s} s for ${minutes} minutes (free, by code)`,
+    description: `get_job_status with the same arguments every ${s} s${latencyMs ? `, each call taking ${latencyMs / SECOND} s` : ''} for ${minutes} minutes (free, by code)`,
     capUsd: 10,
   })
 }
@@ -498,7 +503,224 @@ export function honestTraces(): Trace[] {
     paginateSources(),
     roundRobinPoller(3),
     roundRobinPoller(6),
+    // Added after the ninth red team: each was refused by the defaults before, but the last
+    // and the per-document classifier, which guard the fixes (distinct searches must keep
+    // distinct shapes; runs of one lookup each are no repeated runs).
+    codingAgent('tests', 'task-42'),
+    codingAgent('read', 'task-43'),
+    codingAgent('tests'),
+    sleepToolPoller(),
+    parallelRateLimited(20),
+    parallelRateLimited(50),
+    parallelRateLimited(20, true),
+    parallelRateLimited(50, true),
+    chatWithHourlyRefresh(),
+    classifierWithLookup(),
+    classifierWithLookup(true),
+    pollingEvery(5 * SECOND, { latencyMs: 3_100, name: 'polling-5s-slow-call' }),
+    pollingEvery(5 * SECOND, { latencyMs: 4_500, name: 'polling-5s-slower-call' }),
+    pollingEvery(2_500, { latencyMs: 1_000, name: 'polling-2.5s-1s-call' }),
+    pollingEvery(2_500, { latencyMs: 1_000, runId: 'watch-1', name: 'polling-2.5s-1s-call-run' }),
+    ragSearches(),
   ]
+}
+
+const FILES = ['parser', 'lexer', 'router', 'cache', 'auth', 'queue', 'config', 'logger']
+FILES.push('server', 'client', 'schema', 'worker', 'metrics', 'retry', 'session')
+
+/**
+ * A coding agent fixing a test suite in one run (or with no run id): a model step plans an
+ * edit of the next file, the edit, a model step plans the same check, then the check: the
+ * same `npm test` (or a re-read of the same file) every time, its output changing as the
+ * fixes land, 15 times. The check takes under the pause (`PAUSE_MS`): nothing waits. Each
+ * plan is hashed with the latest tool result it answers, as the guard hashes it.
+ */
+function codingAgent(check: 'tests' | 'read', runId?: string): Trace {
+  const b = new TraceBuilder(runId ? (check === 'tests' ? 31 : 32) : 33)
+  let at = 0
+  let lastResult = 'Fix the failing tests'
+  FILES.forEach((file, fix) => {
+    at = b.model(at, {
+      costMicros: 18_000,
+      output: `plan: edit_file src/${file}.ts`,
+      ask: lastResult,
+      latencyMs: b.between(2_000, 4_000),
+      runId,
+    })
+    const edit = {
+      path: `src/${file}.ts`,
+      old_string: 'return null',
+      new_string: `return ${file}Value`,
+    }
+    at = b.tool(at + 20, 'edit_file', edit, { latencyMs: 200, runId })
+    lastResult = `edited src/${file}.ts`
+    const [tool, args] =
+      check === 'tests' ? ['bash', { command: 'npm test' }] : ['read_file', { path: 'src/app.ts' }]
+    at = b.model(at + 20, {
+      costMicros: 19_000,
+      output: `plan: ${tool} ${JSON.stringify(args)}`,
+      ask: lastResult,
+      latencyMs: b.between(1_500, 3_000),
+      runId,
+    })
+    at = b.tool(at + 20, tool, args, {
+      latencyMs: check === 'tests' ? b.between(800, 1_800) : 100,
+      runId,
+    })
+    lastResult =
+      check === 'tests' ? `${FILES.length - fix - 1} tests failing` : `app.ts after fix ${fix}`
+  })
+  b.model(at + 20, { costMicros: 20_000, output: 'All tests pass now.', ask: lastResult, runId })
+  return b.build({
+    name: `coding-agent-${check}${runId ? '' : '-no-run-id'}`,
+    kind: 'honest',
+    description: `edit a different file, then the same ${check === 'tests' ? '`npm test`' : 're-read of one file'} (its output changing), 15 fixes${runId ? ', one run' : ', no run id'}`,
+    capUsd: 50,
+  })
+}
+
+/**
+ * A model waiting for a deployment: a model step, a free `sleep({ seconds: 10 })` (a call
+ * that lasts 10 s), a model step, the same status call; 20 laps, the same answers each lap.
+ */
+function sleepToolPoller(): Trace {
+  const b = new TraceBuilder(34)
+  const runId = 'deploy-watch'
+  let at = 0
+  for (let lap = 0; lap < 20; lap++) {
+    at = b.model(at, {
+      costMicros: 2_000,
+      output: 'plan: sleep {"seconds":10}',
+      ask: 'deployment in progress',
+      runId,
+    })
+    at = b.tool(at + 20, 'sleep', { seconds: 10 }, { latencyMs: 10 * SECOND, runId })
+    at = b.model(at + 20, {
+      costMicros: 2_000,
+      output: 'plan: get_deploy_status {"id":"dep_42"}',
+      ask: 'slept 10 s',
+      runId,
+    })
+    at = b.tool(at + 20, 'get_deploy_status', { id: 'dep_42' }, { latencyMs: 400, runId }) + 20
+  }
+  return b.build({
+    name: 'model-poller-sleep-tool',
+    kind: 'honest',
+    description: 'model step, a free 10 s sleep tool, model step, the same status call: 20 laps',
+    capUsd: 20,
+  })
+}
+
+/**
+ * A batch of `count` parallel model calls (each its own run, or none) hitting a rate limit
+ * at once: every one fails with a 429, then is retried 2 s later (the AI SDK's backoff) and
+ * succeeds; then 4 more batches that succeed.
+ */
+function parallelRateLimited(count: number, runIds = false): Trace {
+  const b = new TraceBuilder(35 + count)
+  const runId = (i: number) => (runIds ? `doc-${i}` : undefined)
+  for (let i = 0; i < count; i++)
+    b.failedModel(i, { latencyMs: b.between(250, 350), runId: runId(i) })
+  for (let batch = 0; batch < 5; batch++) {
+    for (let i = 0; i < count; i++) {
+      b.model(2_400 + batch * 10 * SECOND + i, {
+        costMicros: 450,
+        output: `summary of document ${batch * count + i}`,
+        latencyMs: b.between(800, 2_000),
+        runId: runId(batch * count + i),
+      })
+    }
+  }
+  return b.build({
+    name: `rate-limited-burst-${count}${runIds ? '-run-ids' : ''}`,
+    kind: 'honest',
+    description: `${count} parallel calls all answered 429 at once, each retried once 2 s later${runIds ? ', a run per call' : ''}`,
+    capUsd: 50,
+  })
+}
+
+/**
+ * A support agent with no run ids answering chats (a $0.03 model turn every 30 s) for 6
+ * hours, and a cron in the same agent refreshing a cache with the same free call hourly.
+ */
+function chatWithHourlyRefresh(): Trace {
+  const b = new TraceBuilder(36)
+  let at = 0
+  for (let hour = 0; hour < 6; hour++) {
+    at = b.tool(at, 'refresh_cache', { key: 'pricing' }, { latencyMs: 800 })
+    for (let turn = 0; turn < 120; turn++) {
+      at = b.model(at + 28 * SECOND, {
+        costMicros: 30_000,
+        output: `answer ${hour}-${turn}`,
+        latencyMs: 2_000,
+      })
+    }
+  }
+  return b.build({
+    name: 'chat-with-hourly-refresh',
+    kind: 'honest',
+    description:
+      'chat turns ($0.03 every 30 s, no run ids) and the same free refresh_cache hourly, 6 h',
+    capUsd: 100,
+  })
+}
+
+/**
+ * 1,000 documents labelled in parallel batches of 50 (no run id, or one per document): each
+ * first reads the same label taxonomy with a free call, then a model labels it.
+ */
+function classifierWithLookup(runIds = false): Trace {
+  const b = new TraceBuilder(runIds ? 38 : 37)
+  const labels = ['positive', 'negative', 'neutral']
+  let at = 0
+  for (let batch = 0; batch < 20; batch++) {
+    const items = Array.from({ length: 50 }, (_, k) => batch * 50 + k)
+    const runId = (item: number) => (runIds ? `item-${item}` : undefined)
+    for (const item of items) {
+      b.tool(at, 'get_taxonomy', { version: 'v3' }, { latencyMs: 200, runId: runId(item) })
+    }
+    at += 200
+    for (const item of items) {
+      b.model(at, {
+        costMicros: 4_520,
+        output: labels[item % 3] as string,
+        ask: `review #${item}`,
+        latencyMs: 1_200,
+        runId: runId(item),
+      })
+    }
+    at += 1_300
+  }
+  return b.build({
+    name: `classifier-lookup-batches${runIds ? '-run-ids' : ''}`,
+    kind: 'honest',
+    description: `1,000 labels in parallel batches of 50, each reading the same free taxonomy first${runIds ? ', a run per document' : ''}`,
+    capUsd: 100,
+  })
+}
+
+/** The RAG agent: 30 distinct searches in one run, a model step before each. */
+function ragSearches(): Trace {
+  const b = new TraceBuilder(39)
+  const topics = ['pricing', 'enterprise plan cost', 'vs globex pricing', 'discount for nonprofits']
+  topics.push('annual billing', 'seat minimum', 'api rate limits', 'sso support', 'data residency')
+  topics.push('soc2 report', 'refund policy', 'free trial length', 'customer reviews')
+  topics.push('support hours', 'uptime sla', 'integrations list', 'changelog', 'founders')
+  topics.push('funding round', 'headcount', 'competitors', 'market share', 'roadmap ai')
+  topics.push('security incidents', 'gdpr', 'hipaa', 'on premise', 'mobile app')
+  topics.push('partner program', 'reseller margin')
+  let at = 0
+  for (const topic of topics) {
+    at = b.model(at, { costMicros: 4_000, output: `next: acme ${topic}`, runId: 'rag' })
+    at = b.tool(at + 20, 'search', { query: `acme ${topic}`, k: 5 }, { runId: 'rag' }) + 20
+  }
+  return b.build({
+    name: 'rag-30-searches',
+    kind: 'honest',
+    description:
+      'one run: 30 searches with distinct queries (and the same k), a model step before each',
+    capUsd: 50,
+  })
 }
 
 /**

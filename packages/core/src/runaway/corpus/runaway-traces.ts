@@ -195,7 +195,188 @@ export function runawayTraces(): Trace[] {
     alternatingRuns(),
     slowFiveToolCycle(),
   )
+  // Added after the ninth red team: the first three spent the whole cap; the others guard the
+  // fixes of its false positives (a sleep tool, bursts of failures, distinct calls between).
+  traces.push(
+    restartedRunsReworded(),
+    freeTextFieldLoop('explanation-field-loop'),
+    freeTextFieldLoop('nonce-field-loop'),
+    fiveToolCycleSleepTool(),
+    parallelErrorStorm(),
+    repeatBesideCounterNote(),
+  )
   return traces
+}
+
+/**
+ * An outer retry loop around `agent.invoke`, a new run each lap: a model step, the same
+ * $0.20 search, then an answer worded a little differently each time (temperature > 0).
+ */
+function restartedRunsReworded(): Trace {
+  const b = new TraceBuilder(140)
+  const start = warmUp(b, 'warm-up')
+  const wordings = ['I could not find', 'I was unable to find', 'No results showed']
+  wordings.push('The search did not return', 'I did not find')
+  let at = start
+  for (let lap = 0; lap < 200; lap++) {
+    const runId = `invoke-${lap}`
+    at = b.model(at, {
+      costMicros: 4_150,
+      output: 'plan: web_search {"q":"acme corp pricing"}',
+      ask: 'Find Acme Corp pricing',
+      latencyMs: 1_200,
+      runId,
+    })
+    at = b.tool(
+      at,
+      'web_search',
+      { q: 'acme corp pricing' },
+      { latencyMs: 800, priceMicros: 200_000, runId },
+    )
+    at = b.model(at, {
+      costMicros: 8_100,
+      output: `${wordings[lap % 5]} the pricing page (${lap % 7}).`,
+      latencyMs: 1_500,
+      runId,
+    })
+  }
+  return b.build({
+    name: 'restarted-runs-reworded',
+    kind: 'runaway',
+    description:
+      'a new run each lap: the same $0.20 search, the answer worded differently each time',
+    capUsd: 20,
+    loopStartAt: start,
+  })
+}
+
+const EXPLANATIONS = ['Searching for the pricing page', 'Let me look up the pricing again']
+EXPLANATIONS.push('I will try the search once more', 'Trying to find pricing information')
+EXPLANATIONS.push('Looking for plan costs one more time', 'Retrying search for Acme plans')
+EXPLANATIONS.push('Need to check the pricing details', 'Attempting another lookup of prices')
+const ADVERBS = ['', ' now', ' again', ' please', ' first', ' quickly', ' carefully']
+
+/**
+ * One run calling the same $0.20 search again and again, each call looking new: its free-text
+ * `explanation` (as Cursor-style tools have) worded differently, or a letters-only random
+ * `request_id`. The model's text varies too.
+ */
+function freeTextFieldLoop(name: 'explanation-field-loop' | 'nonce-field-loop'): Trace {
+  const b = new TraceBuilder(name.length + 141)
+  const runId = 'research-1'
+  const start = warmUp(b, runId)
+  const nonce = () =>
+    Array.from({ length: 10 }, () => 'abcdefghijklmnopqrstuvwxyz'[b.between(0, 25)]).join('')
+  let at = start
+  for (let lap = 0; lap < 200; lap++) {
+    const args =
+      name === 'explanation-field-loop'
+        ? {
+            query: 'acme corp pricing',
+            explanation: `${EXPLANATIONS[lap % 8]}${ADVERBS[Math.floor(lap / 8) % 7]}`,
+          }
+        : { query: 'acme corp pricing', request_id: nonce() }
+    at = b.model(at, {
+      costMicros: 5_400,
+      output: `plan: web_search ${JSON.stringify(args)}`,
+      latencyMs: 1_200,
+      runId,
+    })
+    at = b.tool(at, 'web_search', args, { latencyMs: 800, priceMicros: 200_000, runId })
+  }
+  return b.build({
+    name,
+    kind: 'runaway',
+    description: `one run: the same $0.20 search, each call with a new ${name === 'explanation-field-loop' ? 'free-text explanation' : 'letters-only request id'}`,
+    capUsd: 20,
+    loopStartAt: start,
+  })
+}
+
+/**
+ * The 5-tool cycle of `fiveToolCycle` paced by a sleep TOOL (a free call lasting 2 s) each
+ * lap instead of an idle wait: a waiting call is a pause, but this loop pays 2.5% of its cap
+ * a lap, so it is counted through it.
+ */
+function fiveToolCycleSleepTool(): Trace {
+  const b = new TraceBuilder(143)
+  const runId = 'r4'
+  const start = warmUp(b, runId)
+  let at = start
+  for (let lap = 0; lap < 400; lap++) {
+    at = b.model(at, {
+      costMicros: 250_000,
+      output: 'Let me check everything again.',
+      ask: 'slept 2 s',
+      latencyMs: 1_500,
+      runId,
+    })
+    for (const tool of FIVE_TOOLS) {
+      at = b.tool(at, tool, { q: 'acme pricing' }, { latencyMs: 300, priceMicros: 50_000, runId })
+    }
+    at = b.tool(at, 'sleep', { seconds: 2 }, { latencyMs: 2 * SECOND, runId })
+  }
+  return b.build({
+    name: 'five-tool-cycle-sleep-tool',
+    kind: 'runaway',
+    description: 'a $0.25 model step, the same 5 paid calls, then a free 2 s sleep tool, one run',
+    capUsd: 20,
+    loopStartAt: start,
+  })
+}
+
+/**
+ * 8 parallel model calls failing at once, all retried at once with no backoff, again and
+ * again: each burst counts once, and they follow one another. (Bursts of 13 or more calls
+ * are more than 10 to a window of 256 events: such a storm of free failures is not stopped
+ * by error-streak; a paid one is spend-velocity's.)
+ */
+function parallelErrorStorm(): Trace {
+  const b = new TraceBuilder(144)
+  const start = warmUp(b, undefined)
+  for (let burst = 0; burst < 400; burst++) {
+    for (let i = 0; i < 8; i++) b.failedModel(start + burst * 400 + i, { latencyMs: 300 })
+  }
+  return b.build({
+    name: 'parallel-error-storm',
+    kind: 'runaway',
+    description: '8 parallel model calls failing together, retried together at once, every 0.4 s',
+    capUsd: 10,
+    loopStartAt: start,
+  })
+}
+
+/**
+ * One run: the same $0.05 search, then a note whose only change is a counter, after a model
+ * step each: the note is a call between the repeats, but never a new one (the same shape).
+ */
+function repeatBesideCounterNote(): Trace {
+  const b = new TraceBuilder(145)
+  const runId = 'run-1'
+  const start = warmUp(b, runId)
+  let at = start
+  for (let lap = 0; lap < 300; lap++) {
+    at = b.model(at, { costMicros: 10_000, output: `lap ${lap} search`, latencyMs: 900, runId })
+    at = b.tool(
+      at + 20,
+      'web_search',
+      { query: 'acme corp pricing' },
+      {
+        runId,
+        latencyMs: 300,
+        priceMicros: 50_000,
+      },
+    )
+    at = b.model(at, { costMicros: 10_000, output: `lap ${lap} note`, latencyMs: 900, runId })
+    at = b.tool(at + 20, 'write_note', { text: `attempt ${lap + 1}: no pricing found` }, { runId })
+  }
+  return b.build({
+    name: 'repeat-beside-counter-note',
+    kind: 'runaway',
+    description: 'the same $0.05 search, then a note differing only by a counter, one run',
+    capUsd: 20,
+    loopStartAt: start,
+  })
 }
 
 const FIVE_TOOLS = ['search', 'fetch', 'lookup', 'read', 'scan'] as const

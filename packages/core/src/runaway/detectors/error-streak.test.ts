@@ -56,6 +56,22 @@ describe('detectErrorStreak', () => {
     }
   })
 
+  it('counts the failures of calls made together once: a 429 on a parallel batch is one burst', () => {
+    // 50 calls in flight, every one answered 429 within 200 ms of the others.
+    const burst = (start: number, size = 50) => [
+      ...Array.from({ length: size }, (_, i) => modelCall(start + i)),
+      ...Array.from({ length: size }, (_, i) => failure(start + 300 + i * 4)),
+    ]
+    expect(judge(burst(T0))).toMatchObject({ status: 'ok' })
+    // Their retries failing together again, burst after burst, make a streak of bursts.
+    const storm = Array.from({ length: 10 }, (_, k) => burst(T0 + k * 1_000, 8)).flat()
+    expect(judge(storm)).toMatchObject({ status: 'trip', evidence: { failures: 10 } })
+    // Failures with no call between them but seconds apart (a chain failing on its own) are
+    // no burst: each counts.
+    const apart = Array.from({ length: 10 }, (_, i) => failure(T0 + i * 3_000))
+    expect(judge(apart).status).toBe('trip')
+  })
+
   it('does not let a call in flight break the streak', () => {
     const window = [...failedCalls(10), modelCall(T0 + 20_000)]
     expect(judge(window).status).toBe('trip')

@@ -1,10 +1,14 @@
 // Error streak: consecutive failures of model calls or tools, e.g. a provider erroring in a
 // retry loop, or a paid tool that charges for every failed attempt ("50 retries, 50
 // charges"). Any success resets the streak, so a retry that recovers never trips it.
+// Failures that follow one another make a streak; failures of calls made together do not: a
+// batch of 50 parallel calls answered 429 at once is one rate limit, not 50 failures in a
+// row. So failures with no call started between them (the calls were all in flight before
+// the first of them came back) and under `PAUSE_MS` apart count once, as one burst.
 import type { ActivityEvent } from '../../store.js'
 import type { ResolvedRunawayConfig } from '../runaway-defaults.js'
 import type { DetectorFinding } from '../types.js'
-import { CLOCK_SKEW_MS, callEvidence, okFinding, statusOf } from './finding.js'
+import { CLOCK_SKEW_MS, callEvidence, okFinding, PAUSE_MS, statusOf } from './finding.js'
 
 /** The detector's name in findings, events and audit entries. */
 export const ERROR_STREAK = 'error-streak'
@@ -13,9 +17,10 @@ const OK = okFinding(ERROR_STREAK)
 
 /**
  * Counts the agent's failures (`error` events and failed tool results) since its last
- * success (a model result or a successful tool result) within `windowMs`. Calls that have
- * not finished yet neither break nor extend the streak. With `end`, judges `window[start..end)`
- * without a copy.
+ * success (a model result or a successful tool result) within `windowMs`, a burst of them
+ * (no call started between them, under `PAUSE_MS` apart) once. Calls that have not finished
+ * yet neither break nor extend the streak. With `end`, judges `window[start..end)` without a
+ * copy.
  *
  * @example
  * detectErrorStreak(window, now, DEFAULT_RUNAWAY_CONFIG.errorStreak).status // 'trip' at 10 failures in a row
@@ -30,6 +35,10 @@ export function detectErrorStreak(
   const since = now - config.windowMs
   let failures = 0
   let first = end
+  // Whether a call started between the failure being looked at and the newer one (the scan
+  // goes back in time), and when that one came; the newest failure always counts.
+  let called = true
+  let newer = Number.POSITIVE_INFINITY
   for (let i = end - 1; i >= start; i--) {
     const event = window[i] as ActivityEvent
     if (event.at <= since) {
@@ -37,10 +46,14 @@ export function detectErrorStreak(
       continue
     }
     if (isFailure(event)) {
-      failures++
+      if (called || newer - event.at >= PAUSE_MS) failures++
+      called = false
+      newer = event.at
       first = i
     } else if (isSuccess(event)) {
       break
+    } else if (event.kind === 'model_call' || event.kind === 'tool_call') {
+      if (failures > 0) called = true
     }
   }
   const status = statusOf(failures, config.warnAt, config.tripAt)
@@ -53,7 +66,7 @@ export function detectErrorStreak(
   return {
     detector: ERROR_STREAK,
     status,
-    summary: `${failures} failures in a row with no success in between (${status === 'trip' ? 'trips' : 'warns'} at ${status === 'trip' ? config.tripAt : config.warnAt})`,
+    summary: `${failures} failures in a row with no success in between (failures of calls made together counted once; ${status === 'trip' ? 'trips' : 'warns'} at ${status === 'trip' ? config.tripAt : config.warnAt})`,
     evidence: {
       failures,
       warnAt: config.warnAt,

@@ -14,17 +14,62 @@ export const CLOCK_SKEW_MS = 5_000
 /**
  * A scope that stays idle this long after something ended (a result, a payment) before its
  * next call waits on purpose: a poller's sleep, a retry's backoff, a person's next message.
- * A loop never waits: each step starts when the last one ends (the corpus loops leave at most
- * 1.3 s). The repetition detectors count only since the scope's last pause, so polling every
- * 2.5 s or slower is never a loop to them; a loop that waits is left to what it costs
- * (slow-loop, spend).
+ * So does a free tool call lasting this long with nothing else going on (a `sleep` tool, a
+ * slow status check): the scope waits on it. A loop never waits: each step starts when the
+ * last one ends (the corpus loops leave at most 1.3 s). The repetition detectors count only
+ * since the scope's last pause; a loop that waits is left to what it costs (slow-loop,
+ * spend).
  */
 export const PAUSE_MS = 2_000
 
-/** Whether `event`, `idleMs` before the next event of its scope, ended a pause. */
-export function pausedAfter(event: ActivityEvent, idleMs: number): boolean {
-  return idleMs >= PAUSE_MS && event.kind !== 'tool_call' && event.kind !== 'model_call'
+/**
+ * Code polling this often or less, start to start, is never a loop, however long each poll
+ * takes: a free call, then its result, then the next call (no model step between) 2.5 s or
+ * more after the last one started. The corpus code loops call every 0.25 s at most.
+ */
+export const POLL_PERIOD_MS = 2_500
+
+/**
+ * Whether `event`, `idleMs` before the next event of its scope (`next`, when the caller
+ * knows it; `afterNext`, the one after it), ended a pause: idle time after something ended;
+ * or a free tool call waited on (its own result next, no payment between) for `PAUSE_MS`, or
+ * polled by code `POLL_PERIOD_MS` or more before the next call started.
+ */
+export function pausedAfter(
+  event: ActivityEvent,
+  idleMs: number,
+  next?: ActivityEvent,
+  afterNext?: ActivityEvent,
+): boolean {
+  if (event.kind !== 'tool_call') return idleMs >= PAUSE_MS && event.kind !== 'model_call'
+  return waitedOn(event, idleMs, next, afterNext)
 }
+
+/**
+ * Whether tool call `event`, `idleMs` before the next event of its scope (`next`, then
+ * `afterNext`), was a free call the scope waited on: its own result next (a paid call's
+ * payment comes between: waiting on a paid call is work) after `PAUSE_MS` or more, or the
+ * next call started `POLL_PERIOD_MS` or more after it with only its result between.
+ */
+export function waitedOn(
+  event: ActivityEvent,
+  idleMs: number,
+  next: ActivityEvent | undefined,
+  afterNext: ActivityEvent | undefined,
+): boolean {
+  if (event.kind !== 'tool_call' || next?.kind !== 'tool_result' || next.tool !== event.tool)
+    return false
+  if (idleMs >= PAUSE_MS) return true
+  return afterNext?.kind === 'tool_call' && afterNext.at - event.at >= POLL_PERIOD_MS
+}
+
+/**
+ * A loop whose lap pays at least this fraction of the cap is counted by tool-cycle through
+ * the calls it waits on (a sleep tool, a slow check), as any paying loop is through idle
+ * sleeps. One paying less a lap is left to slow-loop, which stops it at its 5th lap or once
+ * it has spent 3% of the cap, whichever comes later: under 5% of the cap either way.
+ */
+export const PAID_LAP_FRACTION = 0.01
 
 /** The shared "nothing wrong" reading of a detector. */
 export function okFinding(detector: string): DetectorFinding {

@@ -51,6 +51,24 @@ describe('detectNoProgress', () => {
       expect(judge(window.slice(0, end)).status).toBe('ok')
   })
 
+  it('takes a free call waited on (a sleep tool) between the same outputs for a pause', () => {
+    // The model polls a deploy: "still running, sleep" then a 10 s sleep call, 8 times.
+    const lap = (i: number, sleepMs: number): ActivityEvent[] => {
+      const at = T0 + i * (sleepMs + 1_540)
+      return [
+        modelCall(at, RUN),
+        modelResult(at + 1_500, { output: 'still deploying: sleep 10 s', runId: RUN }),
+        toolCall(at + 1_520, 'sleep', { seconds: 10 }, RUN),
+        toolResult(at + 1_520 + sleepMs, 'sleep', true, RUN),
+      ]
+    }
+    const paced = Array.from({ length: 8 }, (_, i) => lap(i, 10_000)).flat()
+    expect(judge(paced.slice(0, -2)).status).toBe('ok')
+    // The same outputs without the wait (a sleep of 50 ms) are a loop.
+    const rushed = Array.from({ length: 8 }, (_, i) => lap(i, 50)).flat()
+    expect(judge(rushed.slice(0, -2)).status).toBe('trip')
+  })
+
   it('still trips at the next call after the repeats (the state persists)', () => {
     const window = [...steps(Array.from({ length: 5 }, () => 'same')), modelCall(T0 + 5_000, RUN)]
     expect(judge(window).status).toBe('trip')

@@ -6,7 +6,8 @@
 // the requests cannot be told apart from the steps of one. Nor in a run whose model calls
 // overlap (a map over documents in one run, `concurrency.ts`): parallel calls are not a
 // loop's steps. And outputs before a pause of the run (`PAUSE_MS`) are not counted: an agent
-// that polls (the same "still running, check again" every 30 s) waits, a loop does not.
+// that polls (the same "still running, check again" every 30 s, or after a sleep tool)
+// waits, a loop does not.
 import type { ActivityEvent } from '../../store.js'
 import type { ResolvedRunawayConfig } from '../runaway-defaults.js'
 import type { DetectorFinding } from '../types.js'
@@ -43,8 +44,9 @@ export function detectNoProgress(
   let seen = 0
   let count = 0
   let first = end
-  // When the run's next event (newer: the scan goes back in time) happened.
-  let next = last.at
+  // The run's next event and the one after it (newer: the scan goes back in time).
+  let next = last
+  let afterNext: ActivityEvent | undefined
   for (let i = end - 1; i >= start && seen < config.withinResults; i--) {
     const event = window[i] as ActivityEvent
     if (event.at <= since) {
@@ -52,8 +54,9 @@ export function detectNoProgress(
       continue
     }
     if (!inScope(event, runId)) continue
-    if (pausedAfter(event, next - event.at)) break
-    next = event.at
+    if (pausedAfter(event, next.at - event.at, next, afterNext)) break
+    if (event !== next) afterNext = next
+    next = event
     if (event.kind !== 'model_result' || event.hash === undefined) continue
     hash ??= event.hash
     seen++

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { modelCall, modelResult, toolCall, toolResult } from '../activity-fixtures.js'
+import { modelCall, modelResult, spend, toolCall, toolResult } from '../activity-fixtures.js'
 import { DEFAULT_RUNAWAY_CONFIG } from '../runaway-defaults.js'
 import type { RunawayEvent } from '../types.js'
 import { detectRepeatedRun, RunStreak } from './repeated-run.js'
@@ -51,6 +51,57 @@ describe('RunStreak and detectRepeatedRun', () => {
       run(`run-${i}`, T0 + i * 3_500, { q: `kind ${i % 5}` }),
     )
     expect(Math.max(...streaks(five))).toBe(1)
+  })
+
+  it('counts paid runs making the same calls, the model worded differently: a throttle', () => {
+    // Five wordings in turn: no run is the same as one of the 4 before it.
+    const wordings = ['I could not find it.', 'No results.', 'Nothing came up.', 'Not found.', '?']
+    /** A run: a model step, a paid search ($0.20), an answer worded its own way. */
+    const reworded = (i: number, paid: boolean) => {
+      const at = T0 + i * 3_500
+      const runId = `invoke-${i}`
+      return [
+        modelCall(at, runId),
+        modelResult(at + 1_200, { output: 'search', runId }),
+        toolCall(at + 1_200, 'web_search', { q: 'acme pricing' }, runId),
+        ...(paid ? [spend(at + 2_000, 200_000, runId)] : []),
+        toolResult(at + 2_000, 'web_search', true, runId),
+        modelCall(at + 2_000, runId),
+        modelResult(at + 3_500, { output: wordings[i % 5], runId }),
+      ]
+    }
+    const streak = new RunStreak()
+    // At each run's first event: identical runs, and paid runs with the same calls, before it.
+    const paid = Array.from({ length: 7 }, (_, i) => {
+      const [first, ...rest] = reworded(i, true)
+      const seen = [streak.see(first as RunawayEvent), streak.samePaidCalls]
+      for (const event of rest) streak.see(event)
+      return seen
+    })
+    expect(paid).toEqual([
+      [0, 0],
+      [1, 1],
+      [1, 2],
+      [1, 3],
+      [1, 4],
+      [1, 5],
+      [1, 6],
+    ])
+    expect(detectRepeatedRun(1, 'invoke-5', config, 5)).toMatchObject({
+      status: 'trip',
+      action: 'block',
+      evidence: { match: 'same-paid-calls', count: 5 },
+    })
+    // Free runs (a lookup per document, a label each) are compared with their outputs too.
+    const free = new RunStreak()
+    const counted: number[] = []
+    for (let i = 0; i < 7; i++) {
+      for (const [k, event] of reworded(i, false).entries()) {
+        free.see(event)
+        if (k === 0) counted.push(free.samePaidCalls)
+      }
+    }
+    expect(Math.max(...counted)).toBe(0)
   })
 
   it('never counts runs that differ, make no tool call, wait between them, or overlap', () => {

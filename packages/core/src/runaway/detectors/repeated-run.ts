@@ -6,6 +6,10 @@
 // model outputs as one of the `RECENT_RUNS` (4) runs before it, trip at the next run's first
 // call. Compared with several, not only the last: a loop alternating two kinds of lap
 // (A, B, A, B...) repeats no run just before it, but every run from the third on is one seen.
+// A model words its answers a little differently each time (temperature), so runs that PAY
+// (a paid tool, a payment) are also compared by their tool calls alone: the same paid calls
+// run after run, back to back, is a loop whatever the wording; weaker evidence than identical
+// runs, it asks for repeated-tool-call's `normalizedAction` (a throttle) at the same count.
 // Honest work that runs one run after another does not repeat whole runs: a queue worker's
 // jobs differ (ids, outputs), a classifier's runs make no tool call (the same label to many
 // requests is not a loop), and a scheduled job or a poller waits between its runs (a pause,
@@ -38,6 +42,10 @@ export class RunStreak {
   #run: string | undefined
   /** FNV-1a over the current run's tool calls (name, arguments hash) and model outputs. */
   #print = FNV_OFFSET
+  /** FNV-1a over the current run's tool calls alone. */
+  #callPrint = FNV_OFFSET
+  /** Whether the current run paid for something besides model calls (a paid tool). */
+  #paid = false
   #calls = 0
   /** The current run's calls still waiting for their result. */
   #open = 0
@@ -49,6 +57,16 @@ export class RunStreak {
    * plus the first of them.
    */
   #repeats = 0
+  /** The call fingerprints of the last `RECENT_RUNS` ended paid runs (0: none). */
+  readonly #recentPaid = new Array<number>(RECENT_RUNS).fill(0)
+  #nextPaid = 0
+  /** As `#repeats`, for paid runs compared by their tool calls alone. */
+  #paidRepeats = 0
+  /**
+   * At the first event of a new run (when `see` answers): how many paid runs in a row just
+   * before it made the same tool calls as one of the runs before them (0 otherwise).
+   */
+  samePaidCalls = 0
   #lastAt = Number.NEGATIVE_INFINITY
   #lastEvent: RunawayEvent | undefined
   #overlapAt = Number.NEGATIVE_INFINITY
@@ -62,37 +80,51 @@ export class RunStreak {
     const { runId, at } = event
     if (runId === undefined) return 0
     // A pause between two events: whatever repeats around it is paced, not a loop.
-    if (this.#lastEvent && pausedAfter(this.#lastEvent, at - this.#lastAt)) this.#repeats = 0
+    if (this.#lastEvent && pausedAfter(this.#lastEvent, at - this.#lastAt)) {
+      this.#repeats = 0
+      this.#paidRepeats = 0
+    }
     this.#lastAt = at
     this.#lastEvent = event
     let streak = 0
     if (runId !== this.#run) {
       if (this.#run !== undefined) this.#end(this.#run)
       if (this.#open > 0 || this.#ended.has(runId)) this.#overlapAt = at
-      if (at - this.#overlapAt <= OVERLAP_MS) this.#repeats = 0
+      if (at - this.#overlapAt <= OVERLAP_MS) {
+        this.#repeats = 0
+        this.#paidRepeats = 0
+      }
       this.#run = runId
       this.#print = FNV_OFFSET
+      this.#callPrint = FNV_OFFSET
+      this.#paid = false
       this.#calls = 0
       this.#open = 0
       streak = this.#repeats
+      this.samePaidCalls = this.#paidRepeats
+    } else {
+      this.samePaidCalls = 0
     }
     const kind = event.kind
     if (kind === 'tool_call') {
       this.#calls++
       this.#open++
-      this.#fold(event.tool)
-      this.#fold(event.hash)
+      this.#print = fold(fold(this.#print, event.tool), event.hash)
+      this.#callPrint = fold(fold(this.#callPrint, event.tool), event.hash)
     } else if (kind === 'model_call') {
       this.#open++
     } else if (kind === 'model_result' || kind === 'tool_result' || kind === 'error') {
       if (this.#open > 0) this.#open--
-      if (kind === 'model_result') this.#fold(event.hash)
+      if (kind === 'model_result') this.#print = fold(this.#print, event.hash)
+    } else if (kind === 'spend' && (event.micros ?? 0) > 0) {
+      this.#paid = true
     }
     return streak
   }
 
   #end(runId: string): void {
     const recent = this.#recent
+    const recentPaid = this.#recentPaid
     if (this.#calls > 0) {
       const print = this.#print
       this.#repeats = recent.includes(print) ? this.#repeats + 1 : 1
@@ -103,23 +135,34 @@ export class RunStreak {
       this.#repeats = 0
       recent.fill(0)
     }
+    if (this.#calls > 0 && this.#paid) {
+      const print = this.#callPrint
+      this.#paidRepeats = recentPaid.includes(print) ? this.#paidRepeats + 1 : 1
+      recentPaid[this.#nextPaid] = print
+      this.#nextPaid = (this.#nextPaid + 1) % RECENT_RUNS
+    } else {
+      // Nor does a run that paid for nothing continue a chain of paid runs.
+      this.#paidRepeats = 0
+      recentPaid.fill(0)
+    }
     if (this.#ended.size >= MAX_ENDED) this.#ended.clear()
     this.#ended.add(runId)
   }
+}
 
-  #fold(text: string | undefined): void {
-    let h = this.#print
-    if (text !== undefined) {
-      for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193)
-    }
-    // A separator, so that ("ab", "c") and ("a", "bc") differ.
-    this.#print = Math.imul(h ^ 0xff, 0x01000193) >>> 0
+/** FNV-1a of `text` folded into `print`, then a separator: ("ab", "c") and ("a", "bc") differ. */
+function fold(print: number, text: string | undefined): number {
+  let h = print
+  if (text !== undefined) {
+    for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193)
   }
+  return Math.imul(h ^ 0xff, 0x01000193) >>> 0
 }
 
 /**
- * Judges the identical runs in a row just before the run of `runId` (from `RunStreak.see`)
- * against `warnAt`/`tripAt` of repeated-tool-call.
+ * Judges the identical runs in a row just before the run of `runId` (from `RunStreak.see`),
+ * and the paid runs with the same tool calls (`paidRuns`, `RunStreak.samePaidCalls`: asking
+ * for `normalizedAction`), against `warnAt`/`tripAt` of repeated-tool-call.
  *
  * @example
  * detectRepeatedRun(5, 'req-5', DEFAULT_RUNAWAY_CONFIG.repeatedToolCall).status // 'trip'
@@ -128,16 +171,26 @@ export function detectRepeatedRun(
   runs: number,
   runId: string,
   config: ResolvedRunawayConfig['repeatedToolCall'],
+  paidRuns = 0,
 ): DetectorFinding {
-  const status = statusOf(runs, config.warnAt, config.tripAt)
-  if (status === 'ok') return OK
+  const exactStatus = statusOf(runs, config.warnAt, config.tripAt)
+  const paidStatus = statusOf(paidRuns, config.warnAt, config.tripAt)
+  if (exactStatus === 'ok' && paidStatus === 'ok') return OK
+  // Identical runs win unless only the paid calls trip.
+  const identical = exactStatus === 'trip' || (exactStatus === 'warn' && paidStatus !== 'trip')
+  const status = identical ? exactStatus : paidStatus
+  const count = identical ? runs : paidRuns
+  const same = identical
+    ? 'the same tool calls with the same arguments and the same model outputs'
+    : 'the same paid tool calls with the same arguments, the model worded differently'
   return {
     detector: REPEATED_TOOL_CALL,
     status,
-    summary: `the same runs again and again: ${runs} runs in a row, each after the first the same as one of the ${RECENT_RUNS} before it (the same tool calls with the same arguments and the same model outputs) (${status === 'trip' ? 'trips' : 'warns'} at ${status === 'trip' ? config.tripAt : config.warnAt})`,
+    ...(identical ? {} : { action: config.normalizedAction }),
+    summary: `the same runs again and again: ${count} runs in a row, each after the first the same as one of the ${RECENT_RUNS} before it (${same}) (${status === 'trip' ? 'trips' : 'warns'} at ${status === 'trip' ? config.tripAt : config.warnAt})`,
     evidence: {
-      match: 'identical-runs',
-      count: runs,
+      match: identical ? 'identical-runs' : 'same-paid-calls',
+      count,
       warnAt: config.warnAt,
       tripAt: config.tripAt,
       recentRuns: RECENT_RUNS,

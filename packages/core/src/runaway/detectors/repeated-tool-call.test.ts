@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { ActivityEvent } from '../../store.js'
-import { modelCall, modelResult, toolCall, toolResult } from '../activity-fixtures.js'
+import { modelCall, modelResult, spend, toolCall, toolResult } from '../activity-fixtures.js'
 import { canonicalHash } from '../canonical-hash.js'
 import { DEFAULT_RUNAWAY_CONFIG } from '../runaway-defaults.js'
 import { detectRepeatedToolCall } from './repeated-tool-call.js'
@@ -234,6 +234,80 @@ describe('detectRepeatedToolCall', () => {
       event.kind === 'tool_result' ? { ...event, ok: false } : event,
     )
     expect(detectRepeatedToolCall(asked, lastAt(asked), config).status).toBe('trip')
+  })
+
+  it('does not count a check repeated between new edits: a coding agent running npm test', () => {
+    const files = ['parser', 'lexer', 'router', 'cache', 'auth', 'queue', 'config', 'logger']
+    const window: ActivityEvent[] = []
+    const statuses: string[] = []
+    files.forEach((file, i) => {
+      const at = T0 + i * 4_000
+      const edit = { path: `src/${file}.ts`, old_string: 'return null', new_string: `${file}()` }
+      window.push(modelCall(at), modelResult(at + 900), toolCall(at + 1_000, 'edit_file', edit))
+      window.push(toolResult(at + 1_200, 'edit_file', true), modelCall(at + 1_300))
+      window.push(modelResult(at + 2_300), toolCall(at + 2_400, 'bash', { command: 'npm test' }))
+      statuses.push(detectRepeatedToolCall(window, at + 2_400, config).status)
+      window.push(toolResult(at + 3_900, 'bash', true))
+    })
+    expect(statuses.every((status) => status === 'ok')).toBe(true)
+    // A call between the repeats that is itself a repeat (a note with a counter: one shape)
+    // is no new work: the same test run 5 times beside it is still a loop.
+    const noted: ActivityEvent[] = []
+    for (let i = 0; i < 5; i++) {
+      const at = T0 + i * 4_000
+      noted.push(modelCall(at), modelResult(at + 900))
+      noted.push(toolCall(at + 1_000, 'write_note', { text: `attempt ${i + 1}` }))
+      noted.push(toolResult(at + 1_200, 'write_note', true), modelCall(at + 1_300))
+      noted.push(modelResult(at + 2_300), toolCall(at + 2_400, 'bash', { command: 'npm test' }))
+      if (i < 4) noted.push(toolResult(at + 3_900, 'bash', true))
+    }
+    expect(detectRepeatedToolCall(noted, lastAt(noted), config)).toMatchObject({
+      status: 'trip',
+      evidence: { match: 'identical', count: 5 },
+    })
+  })
+
+  it('takes a free call waited on for 2 s or more (a sleep tool) for a pause', () => {
+    // A model step, sleep 10 s, a model step, the same status call: 8 laps.
+    const window: ActivityEvent[] = []
+    for (let lap = 0; lap < 8; lap++) {
+      const at = T0 + lap * 14_000
+      window.push(modelCall(at), modelResult(at + 1_500))
+      window.push(toolCall(at + 1_520, 'sleep', { seconds: 10 }))
+      window.push(toolResult(at + 11_520, 'sleep', true), modelCall(at + 11_540))
+      window.push(modelResult(at + 13_000), toolCall(at + 13_020, 'status', { id: 'dep_42' }))
+      expect(detectRepeatedToolCall(window, at + 13_020, config).status).toBe('ok')
+      window.push(toolResult(at + 13_420, 'status', true))
+    }
+    // A paid call waited on is work, not a wait: its payment comes before its result.
+    const paid: ActivityEvent[] = []
+    for (let lap = 0; lap < 5; lap++) {
+      const at = T0 + lap * 3_000
+      paid.push(modelCall(at), modelResult(at + 300), toolCall(at + 320, 'enrich', { d: 'a.co' }))
+      if (lap < 4) paid.push(spend(at + 2_900, 50_000), toolResult(at + 2_900, 'enrich', true))
+    }
+    expect(detectRepeatedToolCall(paid, lastAt(paid), config).status).toBe('trip')
+  })
+
+  it("measures a code poller's period start to start: polls every 2.5 s are no loop, however long each takes", () => {
+    const poll = (periodMs: number, latencyMs: number, paid = false) => {
+      const window: ActivityEvent[] = []
+      for (let i = 0; i < 12; i++) {
+        const at = T0 + i * periodMs
+        window.push(toolCall(at, 'status', { job: 1 }))
+        if (i < 11) {
+          if (paid) window.push(spend(at + latencyMs, 1_000))
+          window.push(toolResult(at + latencyMs, 'status', true))
+        }
+      }
+      return detectRepeatedToolCall(window, lastAt(window), config).status
+    }
+    // Idle 1.9 s and 1.5 s after each result: under the pause, yet polling.
+    expect(poll(5_000, 3_100)).toBe('ok')
+    expect(poll(2_500, 1_000)).toBe('ok')
+    expect(poll(1_000, 200)).toBe('trip')
+    // A paid call polled that fast is paid for each time: counted.
+    expect(poll(2_500, 1_000, true)).toBe('trip')
   })
 
   it('counts only since the last pause: a poller every 5 s is never a loop, one every second is', () => {

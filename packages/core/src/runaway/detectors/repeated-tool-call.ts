@@ -13,7 +13,11 @@
 // result or payment (the parallel tool calls of one model step), count once.
 // Neither is a retry a loop: a call after its own failure, with no model step between, is
 // the same attempt again (error-streak judges retry storms); and calls before a pause of the
-// scope (`PAUSE_MS`: a poller's sleep, a backoff) are not counted: a loop never waits.
+// scope (`PAUSE_MS`: a poller's sleep, a backoff, a sleep tool) are not counted: a loop never
+// waits. Nor is a check repeated between new pieces of work: a coding agent edits a file,
+// runs the same `npm test`, edits another... A call new to the scope's recent calls (neither
+// its arguments nor their shape seen since the oldest call counted) between two repeats ends
+// the count; a call between them that repeats too (A-B-A-B, a note with a counter) does not.
 import type { ResolvedRunawayConfig } from '../runaway-defaults.js'
 import type { DetectorFinding, RunawayEvent } from '../types.js'
 import {
@@ -57,43 +61,14 @@ export function detectRepeatedToolCall(
   if (current?.kind !== 'tool_call' || current.hash === undefined) return OK
   const { runId, tool, hash, shape } = current
   const since = now - config.windowMs
-  let seen = 0
-  let exact = 0
-  let similar = 0
-  // Whether the scan has passed a step boundary since the last counted repetition.
-  let separated = true
-  let oldest = last
-  // When the scope's next event (newer: the scan goes back in time) happened.
-  let next = current.at
-  for (let i = last; i >= 0 && seen < config.withinCalls; i--) {
-    const event = window[i] as RunawayEvent
-    if (event.at <= since) {
-      if (event.at <= since - CLOCK_SKEW_MS) break
-      continue
-    }
-    if (runId !== undefined && event.runId !== runId) continue
-    if (event.at >= heldUntil && pausedAfter(event, next - event.at)) break
-    next = event.at
-    if (event.kind !== 'tool_call') {
-      // Another tool's result is a parallel call's; a failed result of this tool is followed
-      // by its retry: neither ends the step.
-      if (event.kind !== 'tool_result' || (event.tool === tool && event.ok !== false))
-        separated = true
-      continue
-    }
-    oldest = i
-    seen++
-    if (event.tool !== tool) continue
-    const identical = event.hash === hash
-    if (!identical && (shape === undefined || event.shape !== shape)) continue
-    if (i !== last && !separated) continue
-    separated = false
-    if (identical) exact++
-    else similar++
-  }
-  // `similar` counts the calls of the same shape that are not identical; the shape tier
-  // judges both together.
-  similar += exact
+  let counted = countRepeats(window, since, config, heldUntil, undefined)
+  if (isOk(counted, config)) return OK
+  // Only when it would warn or trip: are the repeats separated by new work? (A second scan
+  // of at most `withinCalls` calls, never on the hot path of calls that do not repeat.)
+  const fresh = newCalls(window, counted.oldest, since, current)
+  if (fresh.size > 0) counted = countRepeats(window, since, config, heldUntil, fresh)
+  if (isOk(counted, config)) return OK
+  const { seen, exact, similar, oldest } = counted
   const exactStatus = statusOf(exact, config.warnAt, config.tripAt)
   const similarStatus = statusOf(similar, config.normalizedWarnAt, config.normalizedTripAt)
   if (exactStatus === 'ok' && similarStatus === 'ok') return OK
@@ -134,4 +109,111 @@ export function detectRepeatedToolCall(
       calls: calls.slice(-count),
     },
   }
+}
+
+interface Repeats {
+  /** Tool calls of the scope scanned. */
+  seen: number
+  /** Of them, identical to the current call (itself included)... */
+  exact: number
+  /** ...and of its shape, identical ones included. */
+  similar: number
+  /** The index of the oldest tool call scanned. */
+  oldest: number
+}
+
+function isOk(counted: Repeats, config: ResolvedRunawayConfig['repeatedToolCall']): boolean {
+  return counted.exact < config.warnAt && counted.similar < config.normalizedWarnAt
+}
+
+/**
+ * Counts the repeats of the current call (the window's last event) back in time, as the
+ * file comment says; with `fresh` (indices of new calls), stops at the first repeat older
+ * than one of them.
+ */
+function countRepeats(
+  window: readonly RunawayEvent[],
+  since: number,
+  config: ResolvedRunawayConfig['repeatedToolCall'],
+  heldUntil: number,
+  fresh: ReadonlySet<number> | undefined,
+): Repeats {
+  const last = window.length - 1
+  const current = window[last] as RunawayEvent
+  const { runId, tool, hash, shape } = current
+  let seen = 0
+  let exact = 0
+  let similar = 0
+  // Whether the scan has passed a step boundary since the last counted repetition.
+  let separated = true
+  // Whether it has passed a new call since the last counted repetition.
+  let progressed = false
+  let oldest = last
+  // The scope's next event and the one after it (newer: the scan goes back in time).
+  let next = current
+  let afterNext: RunawayEvent | undefined
+  for (let i = last; i >= 0 && seen < config.withinCalls; i--) {
+    const event = window[i] as RunawayEvent
+    if (event.at <= since) {
+      if (event.at <= since - CLOCK_SKEW_MS) break
+      continue
+    }
+    if (runId !== undefined && event.runId !== runId) continue
+    if (event.at >= heldUntil && pausedAfter(event, next.at - event.at, next, afterNext)) break
+    if (event !== next) afterNext = next
+    next = event
+    if (event.kind !== 'tool_call') {
+      // Another tool's result is a parallel call's; a failed result of this tool is followed
+      // by its retry: neither ends the step.
+      if (event.kind !== 'tool_result' || (event.tool === tool && event.ok !== false))
+        separated = true
+      continue
+    }
+    oldest = i
+    seen++
+    if (fresh?.has(i)) progressed = true
+    if (event.tool !== tool) continue
+    const identical = event.hash === hash
+    if (!identical && (shape === undefined || event.shape !== shape)) continue
+    if (i !== last && !separated) continue
+    if (progressed) break
+    separated = false
+    if (identical) exact++
+    else similar++
+  }
+  // `similar` counts the calls of the same shape that are not identical; the shape tier
+  // judges both together.
+  return { seen, exact, similar: similar + exact, oldest }
+}
+
+/**
+ * The indices of the scope's tool calls from `oldest` to the current call (excluded) that
+ * were new when made: neither their arguments nor their shape (per tool) seen since
+ * `oldest`, and not of the current call's shape. The oldest call is new by definition, as
+ * nothing before it is looked at: at worst the count loses one lap.
+ */
+function newCalls(
+  window: readonly RunawayEvent[],
+  oldest: number,
+  since: number,
+  current: RunawayEvent,
+): Set<number> {
+  const fresh = new Set<number>()
+  const known = new Set<string>()
+  const { runId } = current
+  for (let i = oldest; i < window.length - 1; i++) {
+    const event = window[i] as RunawayEvent
+    if (event.kind !== 'tool_call' || event.at <= since) continue
+    if (runId !== undefined && event.runId !== runId) continue
+    const byHash = `${event.tool}\u0000${event.hash}`
+    const byShape = `${event.tool}\u0001${event.shape ?? event.hash}`
+    const isNew = !known.has(byHash) && !known.has(byShape)
+    known.add(byHash)
+    known.add(byShape)
+    const ofCurrent =
+      event.tool === current.tool &&
+      (event.hash === current.hash || (event.shape !== undefined && event.shape === current.shape))
+    if (isNew && !ofCurrent) fresh.add(i)
+  }
+  return fresh
 }

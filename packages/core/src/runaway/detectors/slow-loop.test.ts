@@ -102,6 +102,33 @@ describe('detectSlowLoop', () => {
     expect(status).toBe('ok')
   })
 
+  it('counts only the spend of the loop: its paid calls and the model step asking for each', () => {
+    // A chat answering every 30 s ($0.03 a turn) beside an hourly cache refresh: 6 hours.
+    const chat = new SlowLoopTracker()
+    const statuses: string[] = []
+    for (let hour = 0; hour < 6; hour++) {
+      const at = T0 + hour * 60 * MINUTE
+      const reading = chat.call('refresh_cache', shapeHash({ key: 'pricing' }), at, config)
+      statuses.push(detectSlowLoop(reading, CAP, config, at).status)
+      for (let turn = 0; turn < 120; turn++) {
+        chat.step()
+        chat.answered(30_000)
+      }
+    }
+    expect(statuses.every((status) => status === 'ok')).toBe(true)
+    // The same step, each model result followed by the call it asked for: the loop's spend.
+    const loop = new SlowLoopTracker()
+    const findings = Array.from({ length: 5 }, (_, lap) => {
+      const at = T0 + lap * 4 * MINUTE
+      loop.step()
+      loop.answered(300_000)
+      const reading = loop.call('enrich', shapeHash({ domain: 'acme.com' }), at, config)
+      loop.spent(50_000)
+      return detectSlowLoop(reading, CAP, config, at)
+    })
+    expect(findings[4]).toMatchObject({ status: 'trip', evidence: { spentUsd: 1.4 } })
+  })
+
   it('counts the calls of one step once, and not those made alongside others in flight', () => {
     const tracker = new SlowLoopTracker()
     for (let n = 0; n < 6; n++) tracker.call('fetch', 'k', T0 + n, config)

@@ -6,6 +6,10 @@
 // most `normalizedMaxDistinct` shapes (4: paging through more sources in turn is honest), in
 // one run (the agent without a run id), having spent `capFraction` of the cap since the
 // first of them. Free polling never trips; a loop that keeps paying does, long before the cap.
+// Spent by the loop, not by whatever else the scope does meanwhile: its paid calls, and of
+// the model steps only the one that asked for each call (the last model result before it).
+// A chat answering all day beside an hourly cache refresh, or a classifier labelling batches
+// after the same free lookup, pays for other work between the repeats, not for the repeats.
 //
 // Hours do not fit in the shared window (a few hundred events), so the state is kept per
 // scope in process memory and updated in O(maxDistinct) per event: the calls of the current
@@ -54,17 +58,28 @@ export interface SlowLoopReading {
  *
  * @example
  * const tracker = new SlowLoopTracker()
- * tracker.spent(300_000)
+ * tracker.answered(300_000) // the model step asking for the call
  * const reading = tracker.call('enrich', shapeHash(args), Date.now(), DEFAULT_RUNAWAY_CONFIG.slowLoop)
  */
 export class SlowLoopTracker {
   readonly #entries: Entry[] = []
+  /** Spent by the scope's calls: their payments, and the model steps that asked for them. */
   #spent = 0
+  /** The last model result's cost since the last call: the step that asks for the next one. */
+  #asking = 0
   #step = 0
 
-  /** Adds spend in the scope (a model result's cost, a payment). */
+  /** Adds spend of the scope's calls (a payment, a paid tool). */
   spent(micros: number): void {
     this.#spent += micros
+  }
+
+  /**
+   * A model result costing `micros`: counted if a call follows it before another model
+   * result does (the step asked for that call), else not the loop's.
+   */
+  answered(micros: number): void {
+    this.#asking = micros
   }
 
   /** Something happened in the scope besides a tool call (a model step, a result): a new step. */
@@ -87,6 +102,8 @@ export class SlowLoopTracker {
     concurrent = false,
     maxDistinct = config.maxDistinct,
   ): SlowLoopReading {
+    this.#spent += this.#asking
+    this.#asking = 0
     const entries = this.#entries
     let entry: Entry | undefined
     for (const candidate of entries) {

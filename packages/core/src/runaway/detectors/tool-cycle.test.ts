@@ -11,6 +11,8 @@ const WORDS =
     ' ',
   )
 const T0 = 1_700_000_000_000
+/** A $20 cap, in micro-dollars. */
+const CAP = 20_000_000
 
 const CALLS: Record<string, [string, unknown]> = {
   A: ['open_page', { url: 'https://example.com/a' }],
@@ -137,6 +139,33 @@ describe('detectToolCycle', () => {
     }
     expect(poll(false).status).toBe('ok')
     expect(poll(true)).toMatchObject({ status: 'trip', evidence: { period: 3 } })
+  })
+
+  it('ends the laps at a free call waited on (a sleep tool) unless the lap pays 1% of the cap', () => {
+    // A model step, sleep 10 s, a model step, the same status call: a model polling a deploy.
+    const poller = (modelMicros: number) => {
+      const window: ActivityEvent[] = []
+      const statuses: string[] = []
+      for (let lap = 0; lap < 6; lap++) {
+        const at = T0 + lap * 14_000
+        window.push(
+          modelCall(at, 'r'),
+          modelResult(at + 1_500, { micros: modelMicros, runId: 'r' }),
+        )
+        window.push(toolCall(at + 1_520, 'sleep', { seconds: 10 }, 'r'))
+        statuses.push(detectToolCycle(window, at + 1_520, config, false, undefined, CAP).status)
+        window.push(toolResult(at + 11_520, 'sleep', true, 'r'), modelCall(at + 11_540, 'r'))
+        window.push(modelResult(at + 13_000, { micros: modelMicros, runId: 'r' }))
+        window.push(toolCall(at + 13_020, 'get_deploy_status', { id: 'dep_42' }, 'r'))
+        statuses.push(detectToolCycle(window, at + 13_020, config, false, undefined, CAP).status)
+        window.push(toolResult(at + 13_420, 'get_deploy_status', true, 'r'))
+      }
+      return statuses
+    }
+    // $0.002 a step on a $20 cap: the sleep is the poller's wait.
+    expect(poller(2_000).every((status) => status === 'ok')).toBe(true)
+    // $0.25 a step: 2.5% of the cap a lap, a paying loop, counted through its sleeps.
+    expect(poller(250_000)).toContain('trip')
   })
 
   it('needs the repetitions back to back: a new call in between breaks the cycle', () => {

@@ -11,7 +11,11 @@
 // pagination over several sources (the next page of each in turn) is a long cycle of shapes.
 // A free pause (`PAUSE_MS` idle, no spend since) ends the laps counted: a poller checking
 // several jobs in turn waits between its rounds and pays nothing; a loop that sleeps between
-// laps but keeps paying (a model step, a paid tool) is still counted through its sleeps.
+// laps but keeps paying (a model step, a paid tool) is still counted through its sleeps. A
+// free call the scope waits on as long (a `sleep` tool, a slow check) ends them too unless
+// the scope has paid `PAID_LAP_FRACTION` of the cap since: a model waiting for a deployment
+// with a sleep tool pays for a cheap step each lap; a loop that calls a sleep tool but pays
+// 1% of the cap a lap is counted through it. One paying less is slow-loop's to stop.
 import type { ResolvedRunawayConfig } from '../runaway-defaults.js'
 import type { DetectorFinding, RunawayEvent } from '../types.js'
 import {
@@ -21,8 +25,10 @@ import {
   inScope,
   modelCallsAtOnce,
   okFinding,
+  PAID_LAP_FRACTION,
   pausedAfter,
   statusOf,
+  waitedOn,
 } from './finding.js'
 
 /** The detector's name in findings, events and audit entries. */
@@ -39,10 +45,12 @@ const similar = (a: ActivityEvent, b: ActivityEvent) =>
  * Looks for a cycle of 2 to `maxPeriod` calls (similar calls: 2 to `normalizedMaxPeriod`)
  * repeated back to back, ending with the current tool call (the window's last event), among
  * the tool calls of its run (of the agent without a run id) within `windowMs`, since the
- * scope's last free pause (idle that began before `heldUntil`, the end of the scope's last
- * throttle, was the throttle's wait, not a pause). A partial last lap does not count as a
- * repetition: A-B-A-B-A is two repetitions of A-B. O(window) per call: at most
- * `maxPeriod * tripAt` calls are compared, each period stopping at its first mismatch.
+ * scope's last free pause, or last call waited on after which it paid under
+ * `PAID_LAP_FRACTION` of `capMicros` (nothing when the cap is left out). Idle that began
+ * before `heldUntil`, the end of the scope's last throttle, was the throttle's wait, not a
+ * pause. A partial last lap does not count as a repetition: A-B-A-B-A is two repetitions of
+ * A-B. O(window) per call: at most `maxPeriod * tripAt` calls are compared, each period
+ * stopping at its first mismatch.
  *
  * @example
  * // search(q) -> open(u) -> search(q) -> open(u) -> search(q) -> open(u)
@@ -54,10 +62,13 @@ export function detectToolCycle(
   config: ResolvedRunawayConfig['toolCycle'],
   concurrent = false,
   heldUntil = Number.NEGATIVE_INFINITY,
+  capMicros = 0,
 ): DetectorFinding {
   if (concurrent) return OK
   const current = window[window.length - 1]
   if (current?.kind !== 'tool_call' || current.hash === undefined) return OK
+  // What the scope may pay since a call it waited on for the call to end the laps.
+  const paidLap = Math.max(1, Math.ceil(capMicros * PAID_LAP_FRACTION))
   const runId = current.runId
   const since = now - config.windowMs
   const loosePeriod = Math.min(config.normalizedMaxPeriod, config.maxPeriod)
@@ -65,10 +76,11 @@ export function detectToolCycle(
   const limit = Math.max(config.maxPeriod * config.tripAt, loosePeriod * config.normalizedTripAt)
   const calls: ActivityEvent[] = []
   let oldest = window.length - 1
-  // When the scope's next event (newer: the scan goes back in time) happened, and whether
-  // the scope has spent anything since the call being judged back to there.
-  let next = current.at
-  let spent = false
+  // The scope's next event and the one after it (newer: the scan goes back in time), and
+  // what the scope has spent since the call being judged back to there.
+  let next = current
+  let afterNext: ActivityEvent | undefined
+  let spent = 0
   for (let i = window.length - 1; i >= 0 && calls.length < limit; i--) {
     const event = window[i] as ActivityEvent
     if (event.at <= since) {
@@ -76,9 +88,17 @@ export function detectToolCycle(
       continue
     }
     if (!inScope(event, runId)) continue
-    if (!spent && event.at >= heldUntil && pausedAfter(event, next - event.at)) break
-    next = event.at
-    if (event.micros !== undefined && event.micros > 0) spent = true
+    if (event.at >= heldUntil) {
+      const idle = next.at - event.at
+      const paused =
+        event.kind === 'tool_call'
+          ? spent < paidLap && waitedOn(event, idle, next, afterNext)
+          : spent === 0 && pausedAfter(event, idle)
+      if (paused) break
+    }
+    if (event !== next) afterNext = next
+    next = event
+    if (event.micros !== undefined && event.micros > 0) spent += event.micros
     if (event.kind === 'tool_call') {
       calls.push(event)
       oldest = i
