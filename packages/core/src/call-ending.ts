@@ -143,7 +143,7 @@ export function costOfEnding(end: CallEnd, figures: CallFigures): EndingCost {
       )
     : costBound(figures.inputTokens, 0, rates)
   // At the highest output rate (reasoning or a tier the real input may reach).
-  const outputMicros = mulDivCeil(outputTokens, maxOutputRate(rates), PER_MILLION)
+  const outputMicros = mulDivCeil(outputTokens, maxOutputRate(rates, inputTokens), PER_MILLION)
   return {
     action: 'settle',
     costMicros: inputMicros + outputMicros,

@@ -5,9 +5,10 @@
 import { createOpenAI, openai } from '@ai-sdk/openai'
 import { findKillSwitchError, UnknownModelPriceError } from '@killswitch/core'
 import { generateText, streamText } from 'ai'
+import { MockLanguageModelV4 } from 'ai/test'
 import { describe, expect, it } from 'vitest'
 import { withKillSwitch } from './kill-switch-middleware.js'
-import { scriptedModel } from './testing/scripted-model.js'
+import { generateResult, scriptedModel } from './testing/scripted-model.js'
 import { testAgent } from './testing/test-agent.js'
 import { wireServer } from './testing/wire-server.js'
 
@@ -106,5 +107,39 @@ describe('audio input to a model priced at its text rates', () => {
     } finally {
       server.close()
     }
+  })
+})
+
+describe("Anthropic's context-1m beta in the call's headers", () => {
+  it('widens the window that bounds an image by URL: held at 1M tokens, refused on a $2 cap', async () => {
+    const agent = await testAgent(2)
+    let calls = 0
+    // As Anthropic's provider: it takes images by URL (the AI SDK downloads them otherwise).
+    const anthropic = new MockLanguageModelV4({
+      modelId: 'claude-sonnet-4-0',
+      provider: 'anthropic.messages',
+      supportedUrls: { 'image/*': [/^https:\/\//] },
+      doGenerate: async () => generateResult({ text: 'ok' }, calls++),
+    })
+    const model = withKillSwitch(anthropic, { killSwitch: agent.ks, credential: agent.credential })
+    const messages = [
+      {
+        role: 'user' as const,
+        content: [{ type: 'image' as const, image: new URL('https://example.com/chart.png') }],
+      },
+    ]
+    // Without the beta the window is 200k: $0.75 of input at most, within the cap.
+    await generateText({ model, messages, maxOutputTokens: 100 })
+    expect(calls).toBe(1)
+    // With it, 1M tokens past the 200k tier: $7.50 of input, past the cap; never sent.
+    const refused = await generateText({
+      model,
+      messages,
+      maxOutputTokens: 100,
+      headers: { 'anthropic-beta': 'context-1m-2025-08-07' },
+    }).catch((error: unknown) => error)
+    expect(findKillSwitchError(refused)?.code).toBe('spending_cap_exceeded')
+    expect(calls).toBe(1)
+    expect((await agent.ledger()).held).toBe(0)
   })
 })

@@ -32,6 +32,11 @@ export interface InputBoundOptions {
    * cannot be sized from the request. Defaults to DEFAULT_CONTEXT_WINDOW.
    */
   contextWindow?: number
+  /**
+   * The window a request may ask for beyond it (ModelRates.longContextWindow): the bound of
+   * the unsized parts of a request that asks for it (Anthropic's `context-1m` beta).
+   */
+  longContextWindow?: number
 }
 
 /**
@@ -69,10 +74,14 @@ export function inputBound(
     reasons: false,
     tools: false,
     longCache: false,
+    longContext: false,
     serverTool: undefined,
   }
   const bytes = jsonBytes(input, 0, walk)
-  const window = options.contextWindow ?? DEFAULT_CONTEXT_WINDOW
+  const window = Math.max(
+    options.contextWindow ?? DEFAULT_CONTEXT_WINDOW,
+    walk.longContext ? (options.longContextWindow ?? 0) : 0,
+  )
   const tokens =
     bytes +
     REQUEST_OVERHEAD_TOKENS +
@@ -99,6 +108,8 @@ interface Walk {
   tools: boolean
   /** A one-hour prompt cache was asked for. */
   longCache: boolean
+  /** A longer context window was asked for (Anthropic's `context-1m` beta). */
+  longContext: boolean
   /** The first tool the provider runs itself, by its type, id or key. */
   serverTool: string | undefined
 }
@@ -193,6 +204,19 @@ const MCP_KEYS = new Set(['mcp_servers', 'mcpServers'])
 const REQUEST_DEPTH = 2
 // A request's tool list: at its top, or in the params or options an adapter passes.
 const TOOLS_DEPTH = 2
+
+/**
+ * Anthropic's `context-1m` beta, asked for in an `anthropic-beta` header (any case; AI SDK
+ * `headers`, a client's default headers) or a `betas` list (the Anthropic SDK's, LangChain's):
+ * the model's window is then its long one.
+ */
+function asksLongContext(key: string, value: unknown): boolean {
+  if (key !== 'betas' && (key.length !== 14 || key.toLowerCase() !== 'anthropic-beta')) {
+    return false
+  }
+  const betas = Array.isArray(value) ? value : [value]
+  return betas.some((beta) => typeof beta === 'string' && beta.includes('context-1m'))
+}
 
 /** A tool the provider runs itself was declared: also content of unknown size (a window). */
 function serverTool(walk: Walk, name: string): void {
@@ -304,6 +328,7 @@ function jsonBytes(value: unknown, depth: number, walk: Walk): number {
         }
         if (isStoredPrompt(key, item)) walk.media = true
         if (key === 'ttl' && item === '1h') walk.longCache = true
+        if (depth <= REQUEST_DEPTH && asksLongContext(key, item)) walk.longContext = true
         if (key === 'tools' && depth <= 1 && hasEntries(item)) walk.tools = true
         bytes += Buffer.byteLength(key, 'utf8') + 4 + jsonBytes(item, depth + 1, walk)
       }
@@ -361,14 +386,24 @@ export function costOfUsage(usage: TokenUsage, rates: ModelRates): number {
   return rates.perRequestMicros + mulDivCeil(picos, 1, PER_MILLION)
 }
 
-/** The most an input token can cost (cache writes can cost more than plain input). */
-function maxInputRate(rates: ModelRates): number {
-  return Math.max(maxRate(rates.input), maxRate(rates.cacheWrite), maxRate(rates.cacheRead))
+/**
+ * The most an input token of a call with at most `inputTokens` input tokens can cost (cache
+ * writes can cost more than plain input; a tier past its input is not reached).
+ */
+function maxInputRate(rates: ModelRates, inputTokens: number): number {
+  return Math.max(
+    maxRate(rates.input, inputTokens),
+    maxRate(rates.cacheWrite, inputTokens),
+    maxRate(rates.cacheRead, inputTokens),
+  )
 }
 
-/** The most an output token can cost (reasoning can be priced apart). */
-export function maxOutputRate(rates: ModelRates): number {
-  return Math.max(maxRate(rates.output), maxRate(rates.reasoning))
+/**
+ * The most an output token can cost (reasoning can be priced apart), in a call with at most
+ * `inputTokens` input tokens (tiers go by the input).
+ */
+export function maxOutputRate(rates: ModelRates, inputTokens = Number.POSITIVE_INFINITY): number {
+  return Math.max(maxRate(rates.output, inputTokens), maxRate(rates.reasoning, inputTokens))
 }
 
 /**
@@ -380,8 +415,8 @@ export function maxOutputRate(rates: ModelRates): number {
 export function costBound(inputTokens: number, maxOutputTokens: number, rates: ModelRates): number {
   return (
     rates.perRequestMicros +
-    mulDivCeil(inputTokens, maxInputRate(rates), PER_MILLION) +
-    mulDivCeil(maxOutputTokens, maxOutputRate(rates), PER_MILLION)
+    mulDivCeil(inputTokens, maxInputRate(rates, inputTokens), PER_MILLION) +
+    mulDivCeil(maxOutputTokens, maxOutputRate(rates, inputTokens), PER_MILLION)
   )
 }
 
@@ -400,9 +435,9 @@ export function affordableOutputTokens(
   const left =
     availableMicros -
     rates.perRequestMicros -
-    mulDivCeil(inputTokens, maxInputRate(rates), PER_MILLION)
+    mulDivCeil(inputTokens, maxInputRate(rates, inputTokens), PER_MILLION)
   if (left < 0) return 0
-  const rate = maxOutputRate(rates)
+  const rate = maxOutputRate(rates, inputTokens)
   if (rate === 0) return Number.POSITIVE_INFINITY
   // The largest n with ceil(n * rate / 1e6) <= left is floor(left * 1e6 / rate), exactly
   // (one division, no search). In doubles while left * 1e6 is a safe integer: a quotient of

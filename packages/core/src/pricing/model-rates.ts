@@ -21,6 +21,12 @@ export interface ModelRates {
    */
   readonly contextWindow?: number
   /**
+   * The window a request may ask for beyond `contextWindow` (Anthropic's `context-1m` beta:
+   * 1M tokens for Claude Sonnet 4 and 4.5). A request that asks for it
+   * (`InputEvidence.longContext`) has its unsized parts bounded by it.
+   */
+  readonly longContextWindow?: number
+  /**
    * Where the model prices media input (audio, images, video) above text: the highest such
    * rate, and its cached read. The usage frameworks report does not split input by
    * modality, so a call whose input carries media has all its input priced at it.
@@ -115,10 +121,16 @@ export function rateAt(rate: Rate, inputTokens: number): number {
   return current
 }
 
-/** The highest rate a call can pay, for bounds. */
-export function maxRate(rate: Rate): number {
+/**
+ * The highest rate a call can pay, for bounds: with `inputTokens` (the call's input bound),
+ * the highest of the tiers an input of at most that many tokens can reach (a short prompt
+ * never pays a long-context tier), else of them all.
+ */
+export function maxRate(rate: Rate, inputTokens = Number.POSITIVE_INFINITY): number {
   if (typeof rate === 'number') return rate
-  return Math.max(rate.base, ...rate.tiers.map((tier) => tier.rate))
+  let max = rate.base
+  for (const tier of rate.tiers) if (inputTokens > tier.above && tier.rate > max) max = tier.rate
+  return max
 }
 
 /** Dollars per million tokens to integer micro-dollars per million tokens. */

@@ -6,7 +6,14 @@ import fc from 'fast-check'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { SpendingCapExceededError, UnknownModelPriceError } from '../errors.js'
 import { createKillSwitch } from '../kill-switch.js'
-import { costOfUsage, DEFAULT_CONTEXT_WINDOW, inputBound, REQUEST_OVERHEAD_TOKENS } from './cost.js'
+import {
+  affordableOutputTokens,
+  costBound,
+  costOfUsage,
+  DEFAULT_CONTEXT_WINDOW,
+  inputBound,
+  REQUEST_OVERHEAD_TOKENS,
+} from './cost.js'
 import { genaiPriceLookup, priceValidUntil } from './genai-prices.js'
 import { higher, type Rate, rateAt, ratesFor } from './model-rates.js'
 import { createPriceSource } from './price-source.js'
@@ -459,9 +466,58 @@ describe('long-context prices the data leaves out (Claude Sonnet 4 and 4.5 past 
       expect(
         Math.abs(costOfUsage(tokens(long), rates) - (2 * input + 1.5 * output)),
       ).toBeLessThanOrEqual(2)
-      expect(rates.contextWindow).toBe(1_000_000)
+      // The data's 200k, and the beta's 1M for a request that asks for it.
+      expect(rates.contextWindow).toBe(200_000)
+      expect(rates.longContextWindow).toBe(1_000_000)
     },
   )
+
+  it('holds a call at the tier its input bound can reach: a short prompt at the base rates', () => {
+    const rates = genaiPriceLookup('claude-sonnet-4-0', 'anthropic')?.rates
+    if (!rates) throw new Error('no price for claude-sonnet-4-0')
+    // Input is held at its costliest kind (a 5-minute cache write: $3.75 a million, $7.50
+    // past 200k), output at $15 ($22.50 past 200k).
+    expect(costBound(1_000, 1_000, rates)).toBe(3_750 + 15_000)
+    expect(costBound(200_000, 1_000, rates)).toBe(750_000 + 15_000)
+    expect(costBound(200_001, 1_000, rates)).toBe(1_500_008 + 22_500)
+    // A budget clamps the output at the rate of the tier its input can reach.
+    expect(affordableOutputTokens(18_750, 1_000, rates)).toBe(1_000)
+  })
+
+  it("bounds unsized parts by the 1M window only for a request that asks for Anthropic's context-1m beta", () => {
+    const rates = genaiPriceLookup('claude-sonnet-4-0', 'anthropic')?.rates
+    if (!rates) throw new Error('no price for claude-sonnet-4-0')
+    const windows = {
+      contextWindow: rates.contextWindow,
+      longContextWindow: rates.longContextWindow,
+    }
+    const image = [
+      { role: 'user', content: [{ type: 'image', image: new URL('https://x/y.png') }] },
+    ]
+    const plain = inputBound({ prompt: image }, windows).tokens
+    expect(plain).toBeGreaterThan(200_000)
+    expect(plain).toBeLessThan(201_000)
+    for (const asks of [
+      { headers: { 'anthropic-beta': 'context-1m-2025-08-07' } },
+      { headers: { 'Anthropic-Beta': 'files-api-2025-04-14,context-1m-2025-08-07' } },
+      { betas: ['context-1m-2025-08-07'] },
+    ]) {
+      expect(
+        inputBound({ prompt: image, ...asks }, windows).tokens,
+        JSON.stringify(asks),
+      ).toBeGreaterThan(1_000_000)
+    }
+    // Another beta, or the beta named in a message's text, is not the header.
+    const other = { prompt: image, headers: { 'anthropic-beta': 'files-api-2025-04-14' } }
+    expect(inputBound(other, windows).tokens).toBeLessThan(201_000)
+    const said = [{ role: 'user', content: 'anthropic-beta: context-1m-2025-08-07' }, ...image]
+    expect(inputBound({ prompt: said }, windows).tokens).toBeLessThan(201_000)
+    // A model without a long window keeps its own.
+    expect(
+      inputBound({ prompt: image, betas: ['context-1m-2025-08-07'] }, { contextWindow: 128_000 })
+        .tokens,
+    ).toBeLessThan(129_000)
+  })
 
   it("matches the data's own tiers on claude-sonnet-4-5 (Anthropic), which are kept", () => {
     const tiered = genaiPriceLookup('claude-sonnet-4-5', 'anthropic')?.rates
