@@ -5,10 +5,10 @@ import { z } from 'zod'
 import { parseInput } from './config.js'
 import { type Engine, storeCall } from './engine.js'
 import { ApprovalNotFoundError } from './errors.js'
-import type { ApprovalEvent } from './events.js'
+import type { ApprovalEvent, EventHub } from './events.js'
 import { MAX_TTL_MS } from './ledger/ledger-input.js'
 import { toMicros, toUsd } from './money.js'
-import type { ApprovalRecord } from './store.js'
+import type { ApprovalRecord, Store } from './store.js'
 
 /** An approval request as `approvals.list` shows it. */
 export type ApprovalSnapshot = ApprovalEvent
@@ -48,6 +48,40 @@ const approveSchema = z
 const denySchema = z
   .object({ reason: z.string().max(500).optional(), by: z.string().min(1).max(200).optional() })
   .strict()
+
+/**
+ * Denies the agent's open approval requests, once it is revoked: a revoked agent is never
+ * approved, so a request left open would only ask on-call a question with one answer (and
+ * fail when approved). Each is its own write; one that was decided meanwhile is passed over.
+ */
+export async function denyOpenApprovals(
+  store: Store,
+  events: Pick<EventHub, 'emit'>,
+  handle: string,
+  now: number,
+): Promise<void> {
+  const open = await store.listApprovals(now, { status: 'pending' })
+  for (const approval of open.filter((each) => each.handle === handle)) {
+    const reason = 'the agent was revoked'
+    const record = await store
+      .decideApproval({
+        id: approval.id,
+        status: 'denied',
+        by: 'killswitch',
+        reason,
+        now,
+        audit: {
+          at: now,
+          handle,
+          type: 'approval',
+          summary: `approval ${approval.id} denied by killswitch: ${reason}`,
+          data: { approvalId: approval.id, event: 'denied', by: 'killswitch', reason },
+        },
+      })
+      .catch(() => undefined)
+    if (record) events.emit('approval_decided', toApprovalEvent(record))
+  }
+}
 
 /** The public view of a request. */
 export function toApprovalEvent(record: ApprovalRecord): ApprovalEvent {

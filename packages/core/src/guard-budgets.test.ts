@@ -347,6 +347,10 @@ describe('guard: approvals past the cap', () => {
     const error = await calling
     expect(error).toBeInstanceOf(AgentRevokedError)
     expect(await ks.agents.get('revoked-waiting')).toMatchObject({ spent: 0, held: 0 })
+    // Its request is closed, not left for on-call to approve into an error.
+    expect(await ks.approvals.list({ status: 'pending' })).toEqual([])
+    const [denied] = await ks.approvals.list({ status: 'denied' })
+    expect(denied).toMatchObject({ handle: 'revoked-waiting', decidedBy: 'killswitch' })
     await ks.close()
   })
 

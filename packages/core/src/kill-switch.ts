@@ -11,7 +11,7 @@ import {
 import { type AllowPrivateWebhooks, webhookTargetPolicy } from './alerts/webhook-target-policy.js'
 import { redactWebhookUrl } from './alerts/webhook-url.js'
 import { approvalsOn } from './approval-gate.js'
-import { type ApprovalsApi, createApprovalsApi } from './approvals.js'
+import { type ApprovalsApi, createApprovalsApi, denyOpenApprovals } from './approvals.js'
 import type { AuditEntry } from './audit.js'
 import { type BudgetsApi, createBudgetsApi } from './budgets.js'
 import { hashCredential, isWellFormedCredential } from './credentials.js'
@@ -336,6 +336,8 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
         // Unmarked (the store failed just now), the revoke that wrote it alerts.
         const first = await store.markOnce(handle, 'revoked').catch(() => !alreadyRevoked)
         if (first) alerting.notifyRevoked(agent)
+        // Its open approval requests can only be denied now: closed, so nobody is asked.
+        await denyOpenApprovals(store, events, handle, at).catch(() => undefined)
         return agent
       }
       try {
