@@ -134,6 +134,12 @@ describe('killswitch agents with windows and budgets', () => {
     const capped = await run(['cap', 'r7', '--budget', 'team-research', '--limit', '3/hour'])
     expect(capped.code).toBe(0)
     expect(capped.stdout).toMatch(/Windows: \$3\.00\/hour \(available \$1\.50\)/)
+    // `cap` takes --no-limits and --no-budgets as `agents update` does.
+    const capCleared = await run(['cap', 'r7', '--no-limits', '--no-budgets'])
+    expect(capCleared.code).toBe(0)
+    expect(capCleared.stdout).toMatch(/Windows: none\.\nBudgets: none\./)
+    expect(await ks.agents.get('r7')).toMatchObject({ limits: [], budgets: [] })
+    await run(['cap', 'r7', '--budget', 'team-research', '--limit', '3/hour'])
     const cleared = await run(['agents', 'update', 'r7', '--no-budgets', '--no-limits'])
     expect(cleared.code).toBe(0)
     expect(await ks.agents.get('r7')).toMatchObject({ limits: [], budgets: [] })
@@ -314,8 +320,89 @@ describe('killswitch verify', () => {
     await ks.agents.revoke('v', { reason: 'done' })
     const revoked = await run(['verify'], { env: { KILLSWITCH_CREDENTIAL: credential } })
     expect(revoked.stdout).toMatch(/inactive/)
+    // A gate (`killswitch verify && start-agent`) must not let a revoked agent through.
+    expect(revoked.code).toBe(EXIT_CODES.refused)
+    expect(revoked.stderr).toMatch(/refused: The credential is unknown, malformed or revoked/)
     const missing = await run(['verify', '--credential-env', 'NOPE'])
     expect(missing.code).toBe(EXIT_CODES.usage)
+    await ks.close()
+  })
+
+  it('exits 4 for an unknown or malformed credential, in text and JSON', async () => {
+    const { ks, run } = cliHarness()
+    const unknown = `ks_${'A'.repeat(43)}`
+    for (const given of [unknown, 'not-a-credential']) {
+      for (const argv of [['verify'], ['verify', '--json']]) {
+        const result = await run(argv, { env: { KILLSWITCH_CREDENTIAL: given } })
+        expect(result.code, `${argv.join(' ')} ${given}`).toBe(EXIT_CODES.refused)
+        expect(result.stderr).toMatch(/refused: /)
+        expect(result.stdout + result.stderr).not.toContain(unknown)
+      }
+    }
+    const json = await run(['verify', '--json'], { env: { KILLSWITCH_CREDENTIAL: unknown } })
+    expect(JSON.parse(json.stdout)).toMatchObject({ active: false })
+    await ks.close()
+  })
+
+  it('exits 4 when nothing is left at the tightest level, naming it and the CLI fix', async () => {
+    const { ks, run } = cliHarness()
+    const { credential } = await ks.agents.create({ handle: 'capped', spendingCap: 1 })
+    const guard = ks.guard(credential)
+    await guard.settleSpend(
+      await guard.reserveSpend({ amountUsd: 1, kind: 'tool', description: 'x' }),
+    )
+    const env = { KILLSWITCH_CREDENTIAL: credential }
+    const result = await run(['verify'], { env })
+    expect(result.code).toBe(EXIT_CODES.refused)
+    expect(result.stdout).toMatch(/^refused: capped may spend \$0\.00 more/)
+    expect(result.stderr).toMatch(/refused: Agent "capped" has no budget left: its spending cap/)
+    expect(result.stderr).toMatch(/CLI: killswitch cap capped <usd>/)
+    // The same verdict as JSON, the same exit code.
+    const json = await run(['verify', '--json'], { env })
+    expect(json.code).toBe(EXIT_CODES.refused)
+    expect(JSON.parse(json.stdout)).toMatchObject({ active: true, available: 0 })
+
+    // A shared budget spent: refused at the budget, with the CLI command that raises it.
+    await run(['budgets', 'create', 'team', '--limit', '1/day'])
+    const member = (
+      await ks.agents.create({ handle: 'member', spendingCap: 50, budgets: ['team'] })
+    ).credential
+    const memberGuard = ks.guard(member)
+    await memberGuard.settleSpend(
+      await memberGuard.reserveSpend({ amountUsd: 1, kind: 'tool', description: 'x' }),
+    )
+    const budget = await run(['verify'], { env: { KILLSWITCH_CREDENTIAL: member } })
+    expect(budget.code).toBe(EXIT_CODES.refused)
+    expect(budget.stderr).toMatch(/shared budget "team" \(per day\) is spent/)
+    expect(budget.stderr).toMatch(/CLI: killswitch budgets update team --limit/)
+    await ks.close()
+  })
+
+  it('exits 0 for an agent at its cap with approvals on (its next call asks a person), not past a budget', async () => {
+    const { ks, run } = cliHarness()
+    await run(['budgets', 'create', 'team', '--limit', '2/day'])
+    const { credential } = await ks.agents.create({
+      handle: 'asks',
+      spendingCap: 1,
+      budgets: ['team'],
+      approvals: { enabled: true, waitMs: 0 },
+    })
+    const guard = ks.guard(credential)
+    await guard.settleSpend(
+      await guard.reserveSpend({ amountUsd: 1, kind: 'tool', description: 'x' }),
+    )
+    const env = { KILLSWITCH_CREDENTIAL: credential }
+    const atCap = await run(['verify'], { env })
+    expect(atCap.code).toBe(0)
+    expect(atCap.stdout).toMatch(/^active: asks may spend \$0\.00 more/)
+    expect(atCap.stdout).toMatch(/next call asks a person/)
+    expect(atCap.stderr).toBe('')
+
+    // Approvals lift the agent's own cap only: a spent shared budget is refused all the same.
+    await run(['budgets', 'update', 'team', '--limit', '1/day'])
+    const budget = await run(['verify'], { env })
+    expect(budget.code).toBe(EXIT_CODES.refused)
+    expect(budget.stderr).toMatch(/shared budget "team"/)
     await ks.close()
   })
 })

@@ -11,6 +11,7 @@
 import { type AllowPrivateWebhooks, createKillSwitch, redactCredentials } from '@killswitch/core'
 import type { Command } from 'commander'
 import type { AdminKillSwitch } from './admin-kill-switch.js'
+import { notFoundInStore, type StoreOrigin, storeFlag } from './store-messages.js'
 import { openStore, parseStoreSpec, type StoreSpec } from './store-spec.js'
 import {
   createTerminalStyle,
@@ -24,7 +25,12 @@ import {
 /** An open kill switch and how to close it. */
 export interface OpenedKillSwitch {
   killSwitch: AdminKillSwitch
-  close(): Promise<void>
+  /**
+   * Closes the kill switch (which flushes its alert deliveries), then the store it opened.
+   * `beforeStoreCloses`, when given, runs between the two: the deliveries' outcomes are in
+   * the audit log by then, and the store still reads.
+   */
+  close(beforeStoreCloses?: () => Promise<void>): Promise<void>
 }
 
 /** Where `runCli` reads and writes: the real process, or buffers in tests. */
@@ -56,6 +62,12 @@ export interface WithKillSwitchOptions {
   slowCloseNotice?: () => string | undefined
   /** Default 300 ms. */
   slowCloseMs?: number
+  /**
+   * Runs once the kill switch is closed (its alert deliveries ended, their outcomes in the
+   * audit log), with its store still open: what a command reports about them. What it
+   * throws is ignored: the command's own work is done.
+   */
+  afterDeliveries?: (ks: AdminKillSwitch) => Promise<void>
 }
 
 /** The per-run context commands use. */
@@ -75,6 +87,13 @@ export interface CliContext {
   reveal(text: string): void
   /** The store the command acts on. */
   storeSpec(command: Command): StoreSpec
+  /** Where that store came from: `--store`, KILLSWITCH_STORE, or the default file. */
+  storeOrigin(command: Command): StoreOrigin
+  /**
+   * ` --store <spec>` (secrets masked) when `--store` chose the store, else '': appended to
+   * every command a hint suggests, so that it acts on the same store.
+   */
+  storeFlag(command: Command): string
   /** Runs `action` with an open kill switch, closing it afterwards (also on error). */
   withKillSwitch<T>(
     command: Command,
@@ -136,9 +155,10 @@ async function defaultOpen(
   })
   return {
     killSwitch,
-    async close() {
+    async close(beforeStoreCloses) {
       try {
         await killSwitch.close()
+        await beforeStoreCloses?.()
       } finally {
         // A store passed in is not closed by the kill switch: close it here.
         await store.close()
@@ -184,6 +204,11 @@ export function createCliContext(io: CliIo): CliContext {
       const flag = command.optsWithGlobals().store as string | undefined
       return parseStoreSpec(flag ?? full.env.KILLSWITCH_STORE, full.cwd)
     },
+    storeOrigin(command) {
+      if (command.optsWithGlobals().store !== undefined) return 'flag'
+      return full.env.KILLSWITCH_STORE?.trim() ? 'env' : 'default'
+    },
+    storeFlag: (command) => storeFlag(context.storeSpec(command), context.storeOrigin(command)),
     async open(command) {
       const spec = context.storeSpec(command)
       const opened = await (io.openKillSwitch?.(spec) ??
@@ -216,6 +241,9 @@ export function createCliContext(io: CliIo): CliContext {
       }
       try {
         return await action(opened.killSwitch, opened.spec)
+      } catch (error) {
+        // Not found names the store it was looked for in: the wrong folder reads another one.
+        throw notFoundInStore(error, opened.spec, context.storeOrigin(command))
       } finally {
         const notice = options?.slowCloseNotice
         const timer =
@@ -225,8 +253,20 @@ export function createCliContext(io: CliIo): CliContext {
                 const text = notice()
                 if (text !== undefined) context.err(text)
               }, options?.slowCloseMs ?? 300)
+        const after = options?.afterDeliveries
+        let reported = false
+        const report =
+          after === undefined
+            ? undefined
+            : async () => {
+                reported = true
+                await after(opened.killSwitch).catch(() => {})
+              }
         try {
-          await opened.close()
+          await opened.close(report)
+          // A kill switch handed in (tests, embedding) may close without calling it: its
+          // store is its owner's, still open.
+          if (report !== undefined && !reported) await report()
         } finally {
           clearTimeout(timer)
         }

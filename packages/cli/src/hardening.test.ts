@@ -1,7 +1,9 @@
 // The CLI's side of the hardening: credentials never echoed (errors, output, the access
 // log), webhook URL secrets masked, private webhook targets refused unless allowed, and the
 // state it creates readable by its owner only.
-import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -111,7 +113,90 @@ describe('webhook targets and URLs in the CLI', () => {
   })
 })
 
+describe('an alert a revoke could not send', () => {
+  it('is said on stderr with the flag that allows it; a delivered one is not', async () => {
+    const received: string[] = []
+    const server = createServer((request, response) => {
+      let body = ''
+      request.on('data', (chunk) => {
+        body += chunk
+      })
+      request.on('end', () => {
+        received.push(body)
+        // A receiver that answers 410 Gone: not retried, not delivered.
+        response.writeHead(request.url?.startsWith('/gone') ? 410 : 204).end()
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as AddressInfo
+    const dir = mkdtempSync(join(tmpdir(), 'ks-cli-'))
+    dirs.push(dir)
+    const run = async (argv: string[]) => {
+      const stdout = buffer()
+      const stderr = buffer()
+      const code = await runCli(argv, { stdout, stderr, env: {}, cwd: dir })
+      return { code, stdout: stdout.text(), stderr: stderr.text() }
+    }
+    try {
+      for (const handle of ['alpha', 'beta', 'gamma']) {
+        expect((await run(['agents', 'create', handle, '--cap', '5'])).code).toBe(0)
+        const path = handle === 'gamma' ? 'gone' : 'hook'
+        const webhook = `http://127.0.0.1:${port}/${path}?token=s3cr3tvalue`
+        const alert = ['alert', handle, '--at', '0.5', '--webhook', webhook]
+        expect((await run([...alert, '--allow-private-webhooks'])).code).toBe(0)
+      }
+
+      // Without the flag the delivery is refused: the revoke stands, and stderr says so.
+      const refused = await run(['revoke', 'alpha'])
+      expect(refused.code).toBe(0)
+      expect(refused.stdout).toMatch(/^Revoked alpha in/)
+      expect(refused.stderr).toMatch(
+        /warning: the revoke alert to http:\/\/127\.0\.0\.1:\d+\/\S* was NOT delivered \(its webhook host is, or resolves to, a loopback, private, link-local or metadata address; to send alerts there, revoke with --allow-private-webhooks or --allow-webhook-host <host>/,
+      )
+      expect(refused.stderr).not.toMatch(/serve --allow-private-webhooks|s3cr3tvalue/)
+      expect(received).toEqual([])
+
+      // Allowed, it is delivered: nothing to say.
+      const sent = await run(['revoke', 'beta', '--allow-webhook-host', '127.0.0.1'])
+      expect(sent.code).toBe(0)
+      expect(sent.stderr).toBe('')
+      expect(received).toHaveLength(1)
+      expect(JSON.parse(received[0] ?? '{}')).toMatchObject({ agent: 'beta', type: 'revoked' })
+
+      // Any other failure is said with the receiver's answer.
+      const gone = await run(['revoke', 'gamma', '--allow-private-webhooks'])
+      expect(gone.code).toBe(0)
+      expect(gone.stderr).toMatch(
+        /revoke alert to .* was NOT delivered \(.*410.*, after 1 attempt\(s\)\)/,
+      )
+      expect(received).toHaveLength(2)
+    } finally {
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
+})
+
 describe('state the CLI creates is owner-only', () => {
+  it('refuses a sqlite path it cannot create as a bad store (exit 1), naming the path and why', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ks-cli-'))
+    dirs.push(dir)
+    writeFileSync(join(dir, 'afile'), 'not a folder')
+    // The database file under a file, and a folder to create under one.
+    for (const path of ['afile/state.db', 'afile/sub/state.db']) {
+      const stderr = buffer()
+      const code = await runCli(['--store', `sqlite:${path}`, 'agents', 'list'], {
+        stdout: buffer(),
+        stderr,
+        env: {},
+        cwd: dir,
+      })
+      expect(code, path).toBe(EXIT_CODES.usage)
+      expect(stderr.text()).toContain(`error: Invalid store sqlite:${join(dir, path)}: cannot`)
+      expect(stderr.text()).toMatch(/ENOTDIR: a part of the path is a file, not a folder/)
+      expect(stderr.text()).not.toMatch(/internal error|This is a bug|\n\s+at /)
+    }
+  })
+
   it('makes the state folder 0700 and the database 0600', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ks-cli-'))
     dirs.push(dir)

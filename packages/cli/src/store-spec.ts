@@ -83,7 +83,11 @@ export const STATE_FOLDER_GITIGNORE = '# Kill switch state: never commit it.\n*\
 function prepareOwnerOnly(path: string): void {
   const folder = dirname(path)
   if (!existsSync(folder)) {
-    mkdirSync(folder, { recursive: true, mode: 0o700 })
+    try {
+      mkdirSync(folder, { recursive: true, mode: 0o700 })
+    } catch (error) {
+      throw unusablePath(path, `cannot create its folder ${folder}`, error)
+    }
     try {
       // 'wx': never overwrite one the operator (or another process) wrote meanwhile.
       writeFileSync(join(folder, '.gitignore'), STATE_FOLDER_GITIGNORE, { flag: 'wx' })
@@ -91,7 +95,42 @@ function prepareOwnerOnly(path: string): void {
       // Already there, or not writable: a convenience, never a reason to fail a command.
     }
   }
-  if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600))
+  if (!existsSync(path)) {
+    try {
+      closeSync(openSync(path, 'a', 0o600))
+    } catch (error) {
+      throw unusablePath(path, 'cannot create the database file', error)
+    }
+  }
+}
+
+// The OS reasons a path the operator gave cannot hold the state, in words.
+const OS_REASONS: Readonly<Record<string, string>> = {
+  ENOTDIR: 'a part of the path is a file, not a folder',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  EISDIR: 'it is a folder, not a file',
+  ENAMETOOLONG: 'the path is too long',
+  ELOOP: 'too many symbolic links',
+  ENOSPC: 'no space left on the device',
+  EEXIST: 'a part of the path exists and is not a folder',
+}
+
+/**
+ * A sqlite path the CLI cannot prepare is the store the operator gave (exit 1), not a bug:
+ * the error names the path and the OS reason, never a stack trace.
+ */
+function unusablePath(path: string, what: string, error: unknown): InvalidConfigError {
+  const code = (error as { code?: unknown } | undefined)?.code
+  const reason =
+    typeof code === 'string'
+      ? `${code}: ${OS_REASONS[code] ?? (error as Error).message}`
+      : String(error)
+  return new InvalidConfigError(
+    'store',
+    `Invalid store sqlite:${path}: ${what} (${reason}). Give a path under a folder you can write, with --store sqlite:PATH or KILLSWITCH_STORE.`,
+  )
 }
 
 /**

@@ -72,6 +72,15 @@ describe('input errors never echo a secret', () => {
     )
   })
 
+  it('refuses a handle shaped like a credential, saying which prefix, without the value', () => {
+    const error = errorOf(() =>
+      parseInput(createAgentSchema, { handle: 'ks_evil', spendingCap: 5 }, 'agents.create'),
+    )
+    expect(error.field).toBe('handle')
+    expect(error.message).toContain('must not start with ks_, the prefix of an agent credential')
+    expect(error.message).not.toContain('ks_evil')
+  })
+
   it('hides a URL or a key given anywhere else, and shows an ordinary value', () => {
     const error = (input: object) =>
       errorOf(() => parseInput(createAgentSchema, input, 'agents.create'))

@@ -20,7 +20,8 @@ export const handleSchema = z
   // it keeps credentials out of handles, and so out of every list, log and audit entry.
   .refine(
     (value) => !value.startsWith('ks_'),
-    'must not start with "ks_" (that is an agent credential; give the agent\'s handle)',
+    // Unquoted: the message hides quoted text shaped like a credential, and this is the prefix.
+    "must not start with ks_, the prefix of an agent credential; give the agent's handle",
   )
   // A whole credential glued to other text is one too: it would be shown in every list.
   .refine(

@@ -11,6 +11,7 @@ import type { CliContext } from '../cli-context.js'
 import { formatTable, formatUsd, spendBar } from '../format.js'
 import { describeLimit, limitsCell } from '../limit-format.js'
 import { collect, parseLimits, parseUsd } from '../parse-input.js'
+import { storeRead } from '../store-messages.js'
 import { escapeControls, type TerminalStyle } from '../terminal-style.js'
 
 const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`
@@ -19,8 +20,11 @@ function statusText(agent: AgentSnapshot, style: TerminalStyle): string {
   return agent.status === 'revoked' ? style.red('revoked') : style.green('active')
 }
 
-/** The agent in a few lines, for people. */
-export function describeAgent(agent: AgentSnapshot, style: TerminalStyle): string {
+/**
+ * The agent in a few lines, for people. `storeFlag` (` --store <spec>` or '') goes on the
+ * command it suggests, so that it acts on the same store.
+ */
+export function describeAgent(agent: AgentSnapshot, style: TerminalStyle, storeFlag = ''): string {
   const revoked = agent.status === 'revoked'
   const rows: Array<[string, string]> = [
     [
@@ -57,7 +61,10 @@ export function describeAgent(agent: AgentSnapshot, style: TerminalStyle): strin
     ])
   }
   if (agent.alerts.length === 0)
-    rows.push(['alerts', style.dim('none (killswitch alert <handle> --at 0.8 --webhook URL)')])
+    rows.push([
+      'alerts',
+      style.dim(`none (killswitch alert ${agent.handle} --at 0.8 --webhook URL${storeFlag})`),
+    ])
   const width = Math.max(...rows.map(([label]) => label.length))
   return [
     `${style.bold(agent.handle)}  ${statusText(agent, style)}\n`,
@@ -145,11 +152,15 @@ export function agentsCommand(context: CliContext): Command {
     .description('List agents with their spend against their cap')
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }, command: Command) => {
-      const list = await context.withKillSwitch(command, (ks) => ks.agents.list())
+      const [list, spec] = await context.withKillSwitch(
+        command,
+        async (ks, spec) => [await ks.agents.list(), spec] as const,
+      )
       if (options.json) return context.out(json(list))
       if (list.length === 0) {
+        // From the wrong folder the default store is another (empty) one: say which was read.
         return context.out(
-          'No agents yet. Create one: killswitch agents create <handle> --cap <usd>\n',
+          `No agents yet in ${storeRead(spec, context.storeOrigin(command))}. Create one: killswitch agents create <handle> --cap <usd>${context.storeFlag(command)}\n`,
         )
       }
       const style = context.style(command)
@@ -187,7 +198,11 @@ export function agentsCommand(context: CliContext): Command {
     .option('--json', 'print JSON')
     .action(async (handle: string, options: { json?: boolean }, command: Command) => {
       const agent = await context.withKillSwitch(command, (ks) => ks.agents.get(handle))
-      context.out(options.json ? json(agent) : describeAgent(agent, context.style(command)))
+      context.out(
+        options.json
+          ? json(agent)
+          : describeAgent(agent, context.style(command), context.storeFlag(command)),
+      )
     })
 
   const update = agents
@@ -218,7 +233,11 @@ export function agentsCommand(context: CliContext): Command {
             : { ...(await ks.agents.get(handle)).spendRules, ...given }
         return ks.agents.update(handle, { ...input, ...(spendRules ? { spendRules } : {}) })
       })
-      context.out(options.json ? json(agent) : describeAgent(agent, context.style(command)))
+      context.out(
+        options.json
+          ? json(agent)
+          : describeAgent(agent, context.style(command), context.storeFlag(command)),
+      )
     })
 
   return agents

@@ -8,6 +8,7 @@ import type { ApprovalView } from '../admin-kill-switch.js'
 import type { CliContext } from '../cli-context.js'
 import { formatTable, formatUsd } from '../format.js'
 import { parseDurationMs, parseUsd } from '../parse-input.js'
+import { storeRead } from '../store-messages.js'
 import { escapeControls, type TerminalStyle } from '../terminal-style.js'
 
 const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`
@@ -56,12 +57,19 @@ export function approvalsCommand(context: CliContext): Command {
           `Invalid --status: "${status}"; give one of ${STATUSES.join(', ')}.`,
         )
       }
-      const list = await context.withKillSwitch(command, (ks) =>
-        ks.approvals.list(status === undefined ? {} : { status: status as Status }),
+      const [list, spec] = await context.withKillSwitch(
+        command,
+        async (ks, spec) =>
+          [
+            await ks.approvals.list(status === undefined ? {} : { status: status as Status }),
+            spec,
+          ] as const,
       )
       if (options.json) return context.out(json(list))
       if (list.length === 0) {
-        return context.out(`No ${status ?? ''}${status ? ' ' : ''}approval requests.\n`)
+        return context.out(
+          `No ${status ?? ''}${status ? ' ' : ''}approval requests in ${storeRead(spec, context.storeOrigin(command))}.\n`,
+        )
       }
       const style = context.style(command)
       const rows = list.map((approval) => [

@@ -8,17 +8,21 @@ import type { CliContext } from '../cli-context.js'
 import { formatTable } from '../format.js'
 import { describeLimit, limitsCell } from '../limit-format.js'
 import { collect, parseLimits } from '../parse-input.js'
+import { storeRead } from '../store-messages.js'
 import type { TerminalStyle } from '../terminal-style.js'
 
 const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`
 
-/** A budget in a few lines, for people. */
-export function describeBudget(budget: BudgetView, style: TerminalStyle): string {
+/**
+ * A budget in a few lines, for people. `storeFlag` (` --store <spec>` or '') goes on the
+ * command it suggests, so that it acts on the same store.
+ */
+export function describeBudget(budget: BudgetView, style: TerminalStyle, storeFlag = ''): string {
   const lines = [`${style.bold(budget.id)}${budget.timeZone ? `  (${budget.timeZone})` : ''}\n`]
   for (const limit of budget.limits)
     lines.push(`  ${style.dim('window')}  ${describeLimit(limit, style)}\n`)
   lines.push(
-    `  ${style.dim('agents')}  ${budget.agents.join(', ') || style.dim('none (killswitch agents update <handle> --budget <id>)')}\n`,
+    `  ${style.dim('agents')}  ${budget.agents.join(', ') || style.dim(`none (killswitch agents update <handle> --budget ${budget.id}${storeFlag})`)}\n`,
   )
   return lines.join('')
 }
@@ -56,7 +60,9 @@ export function budgetsCommand(context: CliContext): Command {
           }),
         )
         if (options.json) return context.out(json(budget))
-        context.out(`Created budget ${describeBudget(budget, context.style(command))}`)
+        context.out(
+          `Created budget ${describeBudget(budget, context.style(command), context.storeFlag(command))}`,
+        )
       },
     )
 
@@ -65,11 +71,14 @@ export function budgetsCommand(context: CliContext): Command {
     .description('List shared budgets with each window against its limit')
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }, command: Command) => {
-      const list = await context.withKillSwitch(command, (ks) => ks.budgets.list())
+      const [list, spec] = await context.withKillSwitch(
+        command,
+        async (ks, spec) => [await ks.budgets.list(), spec] as const,
+      )
       if (options.json) return context.out(json(list))
       if (list.length === 0) {
         return context.out(
-          'No budgets yet. Create one: killswitch budgets create <id> --limit 100/day\n',
+          `No budgets yet in ${storeRead(spec, context.storeOrigin(command))}. Create one: killswitch budgets create <id> --limit 100/day${context.storeFlag(command)}\n`,
         )
       }
       const style = context.style(command)
@@ -88,7 +97,11 @@ export function budgetsCommand(context: CliContext): Command {
     .option('--json', 'print JSON')
     .action(async (id: string, options: { json?: boolean }, command: Command) => {
       const budget = await context.withKillSwitch(command, (ks) => ks.budgets.get(id))
-      context.out(options.json ? json(budget) : describeBudget(budget, context.style(command)))
+      context.out(
+        options.json
+          ? json(budget)
+          : describeBudget(budget, context.style(command), context.storeFlag(command)),
+      )
     })
 
   budgets
@@ -116,7 +129,9 @@ export function budgetsCommand(context: CliContext): Command {
         }
         const budget = await context.withKillSwitch(command, (ks) => ks.budgets.update(id, input))
         if (options.json) return context.out(json(budget))
-        context.out(`Updated budget ${describeBudget(budget, context.style(command))}`)
+        context.out(
+          `Updated budget ${describeBudget(budget, context.style(command), context.storeFlag(command))}`,
+        )
       },
     )
 

@@ -3,9 +3,11 @@
 import {
   ALERT_FORMATS,
   type AlertFormat,
+  type AuditEntry,
   InvalidConfigError,
   type KillSwitch,
   maskWebhookUrl,
+  REFUSED_TARGET_REASON,
   StoreUnavailableError,
 } from '@killswitch/core'
 import { Command } from 'commander'
@@ -31,7 +33,9 @@ export function capCommand(context: CliContext): Command {
       'replaces its windows, e.g. --limit 5/hour --limit 20/day (repeatable)',
       collect,
     )
+    .option('--no-limits', 'removes every window')
     .option('--budget <id>', 'replaces the budgets it draws on (repeatable)', collect)
+    .option('--no-budgets', 'draws on no shared budget')
     .action(
       async (handle: string, usd: string | undefined, options: UpdateFlags, command: Command) => {
         const input = agentUpdateInput({ ...options, ...(usd === undefined ? {} : { cap: usd }) })
@@ -219,10 +223,19 @@ export function revokeCommand(context: CliContext): Command {
           context.out(
             `${style.red('Revoked')} ${style.bold(agent.handle)} in ${tookMs.toFixed(1)} ms (reason: ${escapeControls(agent.revokedReason ?? options.reason)}).\n` +
               `Confirmed: the store (${describeStoreSpec(spec)}) reports it revoked since ${agent.revokedAt}; its credential is refused by every guard and by introspection, in-flight calls included.\n` +
-              `It spent ${formatUsd(agent.spent)} of ${formatUsd(agent.spendingCap)}. See why and on what: killswitch audit ${agent.handle}\n`,
+              `It spent ${formatUsd(agent.spent)} of ${formatUsd(agent.spendingCap)}. See why and on what: killswitch audit ${agent.handle}${context.storeFlag(command)}\n`,
           )
         },
         {
+          // The revoke is done and said; an alert that did not go out is said too, or on-call
+          // is never told and the operator believes it was.
+          afterDeliveries: async (ks) => {
+            if (!revoked || ks.store === undefined) return
+            for (const line of undeliveredRevokeAlerts(
+              await ks.store.readAudit(handle, { limit: 50 }),
+            ))
+              context.err(`${context.errStyle(command).yellow('warning:')} ${line}\n`)
+          },
           // Said only while the alert is still going out: the revoke itself is over.
           slowCloseNotice: () =>
             revoked
@@ -231,6 +244,36 @@ export function revokeCommand(context: CliContext): Command {
         },
       )
     })
+}
+
+/**
+ * One line for each `revoked` alert of the latest revocation that was not delivered, from the
+ * audit log's delivery outcomes (`entries` oldest first): where to, and why.
+ */
+export function undeliveredRevokeAlerts(entries: readonly AuditEntry[]): string[] {
+  const since = entries.findLastIndex((entry) => entry.type === 'revoked')
+  if (since < 0) return []
+  const lines: string[] = []
+  for (const entry of entries.slice(since + 1)) {
+    const data = entry.data as {
+      eventType?: unknown
+      ok?: unknown
+      url?: unknown
+      error?: unknown
+      attempts?: unknown
+    }
+    if (entry.type !== 'alert_delivery' || data.eventType !== 'revoked' || data.ok !== false)
+      continue
+    // Core's reason names the library option and `serve`: this command takes the flags too.
+    const why =
+      data.error === REFUSED_TARGET_REASON
+        ? 'its webhook host is, or resolves to, a loopback, private, link-local or metadata address; to send alerts there, revoke with --allow-private-webhooks or --allow-webhook-host <host> (or KILLSWITCH_ALLOW_PRIVATE_WEBHOOKS)'
+        : `${String(data.error ?? 'no reason recorded')}, after ${String(data.attempts ?? '?')} attempt(s)`
+    lines.push(
+      `the revoke alert to ${String(data.url ?? 'its webhook')} was NOT delivered (${why}). The revoke itself is done; tell on-call another way.`,
+    )
+  }
+  return lines
 }
 
 /** How long `revoke` waits for a store that is out to take the revocation. */

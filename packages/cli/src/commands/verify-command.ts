@@ -2,8 +2,20 @@
 // tightest remaining amount across every level it draws on (its cap, its windows, its
 // budgets' windows), naming that level. The credential is read from an environment variable
 // or stdin, never from an argument (arguments show in ps and shell history).
+//
+// It exits as a gate (`killswitch verify && start-agent`): 4 when a call with this credential
+// would be refused (revoked, unknown, malformed, or nothing left at its tightest level), as
+// core's `verifyRefusal` decides; 0 otherwise, an agent at its cap with approvals on
+// included (its next call asks a person).
 
-import { type AgentSnapshot, InvalidConfigError, toMicros, toUsd } from '@killswitch/core'
+import {
+  type AgentSnapshot,
+  InvalidConfigError,
+  type KillSwitchError,
+  toMicros,
+  toUsd,
+  verifyRefusal,
+} from '@killswitch/core'
 import { Command } from 'commander'
 import type { AdminKillSwitch } from '../admin-kill-switch.js'
 import type { CliContext } from '../cli-context.js'
@@ -92,26 +104,59 @@ export function verifyCommand(context: CliContext, stdin: NodeJS.ReadableStream 
         if (!verified.active || verified.handle === undefined) return { verified }
         return { verified, levels: await remainingByLevel(ks, verified.handle) }
       })
+      // The one decision, core's: what a guarded call or a service's edge would refuse.
+      const refusal = verifyRefusal(result.verified)
+      const verified = result.verified
       if (options.json) {
-        return context.out(
-          `${JSON.stringify({ ...result.verified, levels: result.levels ?? [] }, null, 2)}\n`,
+        context.out(`${JSON.stringify({ ...verified, levels: result.levels ?? [] }, null, 2)}\n`)
+      } else {
+        const style = context.style(command)
+        if (!verified.active) {
+          context.out(`${style.red('inactive')}: revoked, unknown or malformed credential.\n`)
+        } else {
+          const tightest = result.levels?.[0]
+          const word = refusal ? style.red('refused') : style.green('active')
+          context.out(
+            `${word}: ${style.bold(verified.handle ?? '')} may spend ${formatUsd(verified.available ?? 0)} more` +
+              (tightest && (result.levels?.length ?? 0) > 1
+                ? ` (tightest: ${tightest.level}${tightest.resetsAt ? `, resets ${tightest.resetsAt}` : ''})`
+                : '') +
+              '.\n',
+          )
+          for (const level of result.levels ?? []) {
+            context.out(`  ${style.dim(level.level.padEnd(24))}  ${formatUsd(level.available)}\n`)
+          }
+          if (!refusal && verified.approvals && (verified.available ?? 0) <= 0) {
+            context.out(
+              `Past its cap its next call asks a person (approvals on): killswitch approvals list${context.storeFlag(command)}\n`,
+            )
+          }
+        }
+      }
+      if (refusal) {
+        throw new CliError(
+          `refused: ${refusal.message}${cliFix(refusal, verified.handle, context.storeFlag(command))}`,
+          EXIT_CODES.refused,
         )
       }
-      const style = context.style(command)
-      if (!result.verified.active) {
-        context.out(`${style.red('inactive')}: revoked, unknown or malformed credential.\n`)
-        return
-      }
-      const tightest = result.levels?.[0]
-      context.out(
-        `${style.green('active')}: ${style.bold(result.verified.handle ?? '')} may spend ${formatUsd(result.verified.available ?? 0)} more` +
-          (tightest && (result.levels?.length ?? 0) > 1
-            ? ` (tightest: ${tightest.level}${tightest.resetsAt ? `, resets ${tightest.resetsAt}` : ''})`
-            : '') +
-          '.\n',
-      )
-      for (const level of result.levels ?? []) {
-        context.out(`  ${style.dim(level.level.padEnd(24))}  ${formatUsd(level.available)}\n`)
-      }
     })
+}
+
+/** The CLI command that lifts a refusal core describes with its library call, when one does. */
+function cliFix(refusal: KillSwitchError, handle: string | undefined, storeFlag: string): string {
+  if (refusal.code !== 'spending_cap_exceeded' || handle === undefined) return ''
+  const { level, per, budgetId } = refusal as KillSwitchError & {
+    level?: string
+    per?: string
+    budgetId?: string
+  }
+  const command =
+    level === 'budget'
+      ? budgetId?.startsWith('run:')
+        ? undefined
+        : `killswitch budgets update ${budgetId} --limit <amount/window>`
+      : per === undefined
+        ? `killswitch cap ${handle} <usd>`
+        : `killswitch agents update ${handle} --limit <amount/window>`
+  return command === undefined ? '' : ` (CLI: ${command}${storeFlag})`
 }

@@ -26,7 +26,7 @@ export interface WebhookTargetPolicy {
  * address, which port, or whether anything answered: nothing an attacker could scan with.
  */
 export const REFUSED_TARGET_REASON =
-  'the webhook host is, or resolves to, a loopback, private, link-local or metadata address, which alerts may not target; allow it explicitly with allowPrivateWebhooks (CLI: serve --allow-private-webhooks)'
+  'the webhook host is, or resolves to, a loopback, private, link-local or metadata address, which alerts may not target; allow it explicitly with allowPrivateWebhooks (CLI: --allow-private-webhooks or --allow-webhook-host <host>, on the command that sends the alert)'
 
 const blocked = new BlockList()
 for (const [network, prefix] of [
