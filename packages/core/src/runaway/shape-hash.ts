@@ -131,8 +131,13 @@ function hasVolatileFields(object: Record<string, unknown>, keys: readonly strin
   for (const key of keys) {
     const inner = object[key]
     if (inner === undefined || typeof inner === 'function' || typeof inner === 'symbol') continue
-    if (fieldKind(key, inner) === PLAIN) plain = true
-    else volatile = true
+    const kind = fieldKind(key, inner)
+    // Only a field a loop could vary keeps calls apart once the rest is left out: a string or
+    // a structure, not a number or a flag (normalised away: `sequentialthinking`'s
+    // `thoughtNumber` and `nextThoughtNeeded` beside its `thought`).
+    if (kind !== PLAIN) volatile = true
+    else if (typeof inner === 'string' || (typeof inner === 'object' && inner !== null))
+      plain = true
     if (plain && volatile) return true
   }
   return false

@@ -522,7 +522,82 @@ export function honestTraces(): Trace[] {
     pollingEvery(2_500, { latencyMs: 1_000, name: 'polling-2.5s-1s-call' }),
     pollingEvery(2_500, { latencyMs: 1_000, runId: 'watch-1', name: 'polling-2.5s-1s-call-run' }),
     ragSearches(),
+    // Added after the tenth red team (the ninth's fixes had made them refused).
+    sequentialThinking(),
+    invoiceJobs(),
   ]
+}
+
+/**
+ * An agent thinking step by step with the MCP `sequentialthinking` tool: a free call per
+ * thought, each thought new, the numbers counting up; 14 thoughts in one run, then an answer.
+ */
+function sequentialThinking(): Trace {
+  const b = new TraceBuilder(61)
+  const runId = 'think-1'
+  const topics = ['the schema', 'the migration', 'the rollback', 'the indexes', 'the tests']
+  topics.push('the deploy order', 'the feature flag', 'the backfill', 'the monitoring')
+  topics.push('the old clients', 'the cache keys', 'the queue consumers', 'the docs', 'the plan')
+  let at = 0
+  topics.forEach((topic, i) => {
+    const args = {
+      thought: `Consider ${topic}: what breaks if it changes before the rest`,
+      nextThoughtNeeded: i < topics.length - 1,
+      thoughtNumber: i + 1,
+      totalThoughts: topics.length,
+    }
+    at = b.model(at, {
+      costMicros: 3_000,
+      output: `plan: sequentialthinking ${JSON.stringify(args)}`,
+      ask: i === 0 ? 'Plan the schema change' : `thought ${i} recorded`,
+      runId,
+    })
+    at = b.tool(at + 20, 'sequentialthinking', args, { latencyMs: 30, runId }) + 20
+  })
+  b.model(at, { costMicros: 9_000, output: 'Here is the plan.', ask: 'thought 14 recorded', runId })
+  return b.build({
+    name: 'sequential-thinking',
+    kind: 'honest',
+    description: '14 steps of the MCP sequentialthinking tool in one run, each thought new',
+    capUsd: 20,
+  })
+}
+
+/**
+ * A queue worker processing invoices back to back, a run per invoice: a model step asked
+ * about that invoice, the same paid `get_fx_rates({ base: 'USD' })` ($0.002), then its answer.
+ */
+function invoiceJobs(): Trace {
+  const b = new TraceBuilder(62)
+  let at = 0
+  for (let job = 0; job < 40; job++) {
+    const runId = `invoice-${1000 + job}`
+    at = b.model(at, {
+      costMicros: 2_500,
+      output: 'plan: get_fx_rates {"base":"USD"}',
+      ask: `Convert invoice INV-${1000 + job} to USD`,
+      runId,
+    })
+    at = b.tool(
+      at + 20,
+      'get_fx_rates',
+      { base: 'USD' },
+      { latencyMs: 300, priceMicros: 2_000, runId },
+    )
+    at =
+      b.model(at + 20, {
+        costMicros: 3_000,
+        output: `INV-${1000 + job}: $${(job * 37.5 + 120).toFixed(2)}`,
+        ask: 'rates: EUR 1.08, GBP 1.27',
+        runId,
+      }) + 20
+  }
+  return b.build({
+    name: 'invoice-jobs',
+    kind: 'honest',
+    description: '40 invoice jobs back to back, a run each, the same $0.002 rates call in each',
+    capUsd: 50,
+  })
 }
 
 const FILES = ['parser', 'lexer', 'router', 'cache', 'auth', 'queue', 'config', 'logger']

@@ -205,7 +205,49 @@ export function runawayTraces(): Trace[] {
     parallelErrorStorm(),
     repeatBesideCounterNote(),
   )
+  // Added after the tenth red team: each spent 80-100% of its cap once a new call between
+  // repeats excused them.
+  traces.push(
+    paidRepeatBesideNewNotes('paid-repeat-new-notes', 'research-9'),
+    paidRepeatBesideNewNotes('paid-repeat-new-notes-no-run', undefined),
+  )
   return traces
+}
+
+const NOTE_WORDS = ['pricing', 'plans', 'tiers', 'costs', 'fees', 'rates', 'quotes', 'deals']
+
+/**
+ * The same $0.15 search every lap, and between the repeats a free note whose words are new
+ * each time: the note is a new call, the search the same paid one.
+ */
+function paidRepeatBesideNewNotes(name: string, runId: string | undefined): Trace {
+  const b = new TraceBuilder(name.length + 163)
+  const start = warmUp(b, runId)
+  let at = start
+  for (let lap = 0; lap < 200; lap++) {
+    const words = `${NOTE_WORDS[lap % 8]} ${NOTE_WORDS[(lap * 3 + 1) % 8]} ${NOTE_WORDS[(lap * 5 + 2) % 8]}`
+    at = b.model(at, { costMicros: 3_000, output: 'plan: web_search', latencyMs: 900, runId })
+    at = b.tool(
+      at,
+      'web_search',
+      { q: 'acme corp pricing' },
+      { latencyMs: 700, priceMicros: 150_000, runId },
+    )
+    at = b.model(at, {
+      costMicros: 3_000,
+      output: `plan: write_note ${lap}`,
+      latencyMs: 900,
+      runId,
+    })
+    at = b.tool(at, 'write_note', { text: `still no ${words} found` }, { latencyMs: 50, runId })
+  }
+  return b.build({
+    name,
+    kind: 'runaway',
+    description: `the same $0.15 search, a free note with new words between the repeats${runId ? '' : ', no run id'}`,
+    capUsd: 20,
+    loopStartAt: start,
+  })
 }
 
 /**

@@ -46,6 +46,8 @@ export class RunStreak {
   #callPrint = FNV_OFFSET
   /** Whether the current run paid for something besides model calls (a paid tool). */
   #paid = false
+  /** Whether the current run's first model output (its plan for its ask) is folded in. */
+  #asked = false
   #calls = 0
   /** The current run's calls still waiting for their result. */
   #open = 0
@@ -98,6 +100,7 @@ export class RunStreak {
       this.#print = FNV_OFFSET
       this.#callPrint = FNV_OFFSET
       this.#paid = false
+      this.#asked = false
       this.#calls = 0
       this.#open = 0
       streak = this.#repeats
@@ -116,6 +119,13 @@ export class RunStreak {
     } else if (kind === 'model_result' || kind === 'tool_result' || kind === 'error') {
       if (this.#open > 0) this.#open--
       if (kind === 'model_result') this.#print = fold(this.#print, event.hash)
+      // Paid runs are compared by their calls and by what they were asked (the first model
+      // output is hashed with its ask): a queue's jobs ask different things, a restarted
+      // loop the same.
+      if (kind === 'model_result' && !this.#asked) {
+        this.#asked = true
+        this.#callPrint = fold(this.#callPrint, event.hash)
+      }
     } else if (kind === 'spend' && (event.micros ?? 0) > 0) {
       this.#paid = true
     }

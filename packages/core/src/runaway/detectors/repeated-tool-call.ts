@@ -176,7 +176,9 @@ function countRepeats(
     const identical = event.hash === hash
     if (!identical && (shape === undefined || event.shape !== shape)) continue
     if (i !== last && !separated) continue
-    if (progressed) break
+    // New work between excuses a free repeat (the same `npm test` after each edit), never a
+    // paid one (its payment follows it): the same paid call again is money spent again.
+    if (progressed && afterNext?.kind !== 'spend') break
     separated = false
     if (identical) exact++
     else similar++
