@@ -170,10 +170,7 @@ class Guard implements AgentGuard {
     const agent = (yield access.admit(request.runId)) as AgentRecord
     const scope = ownRuns(asked, agent.handle)
     const modelRates = engine.prices.resolve(request.model, request.provider)
-    const input = inputBound(request.input, {
-      contextWindow: modelRates?.contextWindow,
-      longContextWindow: modelRates?.longContextWindow,
-    })
+    const input = inputBound(request.input, { contextWindow: modelRates?.contextWindow })
     const unpriced = unpricedPart(request, modelRates, input)
     if (!modelRates || unpriced) {
       const error = new UnknownModelPriceError(

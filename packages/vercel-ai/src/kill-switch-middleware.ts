@@ -88,14 +88,8 @@ export function killSwitchMiddleware(
     const call = await guard.startModelCall({
       ...modelIdentity(model, naming),
       // Sized for the input bound, provider options too: content they name the provider adds
-      // (a previous response, a thread) and a one-hour cache are costlier input; and the
-      // headers, where a beta can widen the model's window (Anthropic's `context-1m`).
-      input: {
-        prompt: params.prompt,
-        tools: params.tools,
-        options: params.providerOptions,
-        headers: params.headers,
-      },
+      // (a previous response, a thread) and a one-hour cache are costlier input.
+      input: { prompt: params.prompt, tools: params.tools, options: params.providerOptions },
       // What the provider would really allow: provider options can raise it (output-limit.ts).
       maxOutputTokens: limit.requested,
       ...billedApartIn(params.providerOptions, 'providerOptions'),

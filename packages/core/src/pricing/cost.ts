@@ -32,11 +32,6 @@ export interface InputBoundOptions {
    * cannot be sized from the request. Defaults to DEFAULT_CONTEXT_WINDOW.
    */
   contextWindow?: number
-  /**
-   * The window a request may ask for beyond it (ModelRates.longContextWindow): the bound of
-   * the unsized parts of a request that asks for it (Anthropic's `context-1m` beta).
-   */
-  longContextWindow?: number
 }
 
 /**
@@ -74,14 +69,10 @@ export function inputBound(
     reasons: false,
     tools: false,
     longCache: false,
-    longContext: false,
     serverTool: undefined,
   }
   const bytes = jsonBytes(input, 0, walk)
-  const window = Math.max(
-    options.contextWindow ?? DEFAULT_CONTEXT_WINDOW,
-    walk.longContext ? (options.longContextWindow ?? 0) : 0,
-  )
+  const window = options.contextWindow ?? DEFAULT_CONTEXT_WINDOW
   const tokens =
     bytes +
     REQUEST_OVERHEAD_TOKENS +
@@ -108,8 +99,6 @@ interface Walk {
   tools: boolean
   /** A one-hour prompt cache was asked for. */
   longCache: boolean
-  /** A longer context window was asked for (Anthropic's `context-1m` beta). */
-  longContext: boolean
   /** The first tool the provider runs itself, by its type, id or key. */
   serverTool: string | undefined
 }
@@ -204,19 +193,6 @@ const MCP_KEYS = new Set(['mcp_servers', 'mcpServers'])
 const REQUEST_DEPTH = 2
 // A request's tool list: at its top, or in the params or options an adapter passes.
 const TOOLS_DEPTH = 2
-
-/**
- * Anthropic's `context-1m` beta, asked for in an `anthropic-beta` header (any case; AI SDK
- * `headers`, a client's default headers) or a `betas` list (the Anthropic SDK's, LangChain's):
- * the model's window is then its long one.
- */
-function asksLongContext(key: string, value: unknown): boolean {
-  if (key !== 'betas' && (key.length !== 14 || key.toLowerCase() !== 'anthropic-beta')) {
-    return false
-  }
-  const betas = Array.isArray(value) ? value : [value]
-  return betas.some((beta) => typeof beta === 'string' && beta.includes('context-1m'))
-}
 
 /** A tool the provider runs itself was declared: also content of unknown size (a window). */
 function serverTool(walk: Walk, name: string): void {
@@ -328,7 +304,6 @@ function jsonBytes(value: unknown, depth: number, walk: Walk): number {
         }
         if (isStoredPrompt(key, item)) walk.media = true
         if (key === 'ttl' && item === '1h') walk.longCache = true
-        if (depth <= REQUEST_DEPTH && asksLongContext(key, item)) walk.longContext = true
         if (key === 'tools' && depth <= 1 && hasEntries(item)) walk.tools = true
         bytes += Buffer.byteLength(key, 'utf8') + 4 + jsonBytes(item, depth + 1, walk)
       }

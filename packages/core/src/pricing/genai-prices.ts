@@ -20,9 +20,8 @@ function toRate(value: GenaiModelPrice[string]): Rate | undefined {
 
 /**
  * Long-context prices the data leaves out, by its model id. Claude Sonnet 4 and 4.5 take 1M
- * tokens with Anthropic's `context-1m` beta (on Bedrock and Vertex too: their window is then
- * `LONG_CONTEXT_WINDOW`, ModelRates.longContextWindow), and a request past 200k input tokens
- * is billed 2x its input rates and 1.5x its output rate; where the data
+ * tokens with Anthropic's `context-1m` beta (on Bedrock and Vertex too), and a request past
+ * 200k input tokens is billed 2x its input rates and 1.5x its output rate; where the data
  * gives such a model one flat price, a call past 200k would be held and settled at half
  * (`claude-sonnet-4-5` on Anthropic carries the tiers itself: kept as they are).
  */
@@ -38,7 +37,6 @@ const LONG_CONTEXT_MODELS: ReadonlySet<string> = new Set([
   'regional.anthropic.claude-sonnet-4-5-20250929-v1:0',
 ])
 const LONG_CONTEXT_ABOVE = 200_000
-const LONG_CONTEXT_WINDOW = 1_000_000
 
 /**
  * Windows the price data rounds down, by its model id: a bound below the real window lets a
@@ -49,6 +47,9 @@ const WINDOW_CORRECTIONS: Readonly<Record<string, number>> = {
   'gpt-4.1': 1_047_576,
   'gpt-4.1-mini': 1_047_576,
   'gpt-4.1-nano': 1_047_576,
+  // Claude Sonnet 4 and 4.5: 1M tokens with the `context-1m` beta, which a request can ask for
+  // where no adapter sees it (a provider's default headers, a custom fetch): the data says 200k.
+  ...Object.fromEntries([...LONG_CONTEXT_MODELS].map((id) => [id, 1_000_000])),
 }
 
 /** `rate` with the long-context tier (`factor` times its base past 200k), unless tiered already. */
@@ -134,7 +135,6 @@ export function genaiPriceLookup(
     reasoning: half(toRate(price.output_reasoning_mtok) ?? output),
     perRequestMicros: typeof requests === 'number' ? Math.ceil((requests * 1_000_000) / 1000) : 0,
     ...contextWindowOf(id, found.model.context_window),
-    ...(LONG_CONTEXT_MODELS.has(id) && { longContextWindow: LONG_CONTEXT_WINDOW }),
     ...(mediaInput !== undefined && { mediaInput }),
     ...(mediaCacheRead !== undefined && { mediaCacheRead }),
     ...(longCacheWrite !== undefined && { longCacheWrite: twice(longCacheWrite) }),

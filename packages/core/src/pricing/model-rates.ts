@@ -21,12 +21,6 @@ export interface ModelRates {
    */
   readonly contextWindow?: number
   /**
-   * The window a request may ask for beyond `contextWindow` (Anthropic's `context-1m` beta:
-   * 1M tokens for Claude Sonnet 4 and 4.5). A request that asks for it
-   * (`InputEvidence.longContext`) has its unsized parts bounded by it.
-   */
-  readonly longContextWindow?: number
-  /**
    * Where the model prices media input (audio, images, video) above text: the highest such
    * rate, and its cached read. The usage frameworks report does not split input by
    * modality, so a call whose input carries media has all its input priced at it.
