@@ -26,9 +26,13 @@ function describeLevel(refusal: LevelRefusal): string {
  * refusalFix({ level: 'budget' }) // 'Raise the budget (budgets.update) to continue.'
  */
 export function refusalFix(
-  { level, per }: Pick<LevelRefusal, 'level' | 'per'>,
+  { level, per, budgetId }: Pick<LevelRefusal, 'level' | 'per' | 'budgetId'>,
   resetsAt?: string,
 ): string {
+  // A run's cap is the caller's, set by the run's first call: no API raises it.
+  if (level === 'budget' && budgetId?.startsWith('run:')) {
+    return 'A run keeps the cap its first call gave it: continue in a new run with a larger runCap.'
+  }
   const where =
     level === 'budget'
       ? 'the budget (budgets.update)'

@@ -101,6 +101,9 @@ describe('guard: budgets at every level', () => {
       budgetId: 'run:runner:r1',
     })
     expect((error as Error).message).toContain('run "r1"')
+    // No API raises a run's cap: the fix says what does.
+    expect((error as Error).message).toContain('a new run with a larger runCap')
+    expect((error as Error).message).not.toContain('budgets.update')
     // A model call clamps its output to what the tightest level leaves.
     const ticket = await guard.beforeModelCall({
       model: 'm',

@@ -40,6 +40,6 @@ export function verifyRefusal(verdict: VerifyResult): KillSwitchError | undefine
     ...(budgetId === undefined ? {} : { budgetId }),
     ...(per === undefined ? {} : { per }),
     ...(resetsAt === undefined ? {} : { resetsAt }),
-    message: `Agent "${who}" has no budget left: ${where}. ${refusalFix({ level, per }, resetsAt)}`,
+    message: `Agent "${who}" has no budget left: ${where}. ${refusalFix({ level, per, budgetId }, resetsAt)}`,
   })
 }

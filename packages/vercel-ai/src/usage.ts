@@ -98,6 +98,24 @@ function anthropicCounts(providerMetadata: unknown) {
 }
 
 /**
+ * What Amazon Bedrock's Converse API reported (`providerMetadata.bedrock.usage`, as
+ * @ai-sdk/amazon-bedrock@2 gives it; read from its source, the package is not installed
+ * here): its cache writes are there alone, and its `inputTokens` (the usage's) leave both
+ * cache counts out. A usage without a cache write count is that one: its input is the
+ * uncached part. One that has a count (AI SDK 6+) is only compared, never added to.
+ */
+function bedrockCounts(providerMetadata: unknown, usage: TokenUsage) {
+  const raw = record(record(record(providerMetadata)?.bedrock)?.usage)
+  if (raw === undefined) return undefined
+  const cacheWrite = count(raw.cacheWriteInputTokens)
+  // Nothing written: nothing the usage can have left out (its reads it reports itself).
+  if (cacheWrite === undefined || cacheWrite === 0) return undefined
+  const cacheRead = count(raw.cacheReadInputTokens)
+  const uncached = usage.cacheWriteTokens === undefined ? count(usage.inputTokens) : undefined
+  return { uncached, cacheRead, cacheWrite }
+}
+
+/**
  * The usage completed with what the provider's metadata says it billed: each cache count
  * is the larger of the usage's and the metadata's, and the input at least the uncached
  * input plus both cache counts. Larger, never smaller: a count the usage left out (an AI
@@ -112,7 +130,7 @@ function anthropicCounts(providerMetadata: unknown) {
  * ) // { inputTokens: 22_050, cacheReadTokens: 0, cacheWriteTokens: 22_000, outputTokens: 200 }
  */
 export function withProviderUsage(usage: TokenUsage, providerMetadata: unknown): TokenUsage {
-  const known = anthropicCounts(providerMetadata)
+  const known = anthropicCounts(providerMetadata) ?? bedrockCounts(providerMetadata, usage)
   if (known === undefined) return usage
   const cacheReadTokens = atLeast(usage.cacheReadTokens, known.cacheRead)
   const cacheWriteTokens = atLeast(usage.cacheWriteTokens, known.cacheWrite)
