@@ -39,10 +39,14 @@ export function toTokenUsage(
     providerMetadata,
   )
   if (mapped.inputTokens === undefined || mapped.outputTokens === undefined) return undefined
-  // Only the counts known: an absent key, not an `undefined` one.
-  return Object.fromEntries(
-    Object.entries(mapped).filter(([, count]) => count !== undefined),
-  ) as TokenUsage
+  // Only the counts known: an absent key, not an `undefined` one (no copy on the hot path
+  // beyond the one object).
+  const { inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens, reasoningTokens } = mapped
+  const known: TokenUsage = { inputTokens, outputTokens }
+  if (cacheReadTokens !== undefined) known.cacheReadTokens = cacheReadTokens
+  if (cacheWriteTokens !== undefined) known.cacheWriteTokens = cacheWriteTokens
+  if (reasoningTokens !== undefined) known.reasoningTokens = reasoningTokens
+  return known
 }
 
 /** A count as a provider really reports one: a whole number >= 0. */
