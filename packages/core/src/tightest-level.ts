@@ -8,7 +8,7 @@ import { asksPerson } from './approval-gate.js'
 import type { Awaitable } from './awaitable.js'
 import { effectiveCap } from './ledger/approvals.js'
 import { newRunBudget } from './ledger/ledger.js'
-import { collectLevels, MAX_RUN_DEPTH, runBudgetId } from './ledger/levels.js'
+import { collectLevels, type Level, MAX_RUN_DEPTH, runBudgetId } from './ledger/levels.js'
 import type { WindowPer } from './ledger/windows.js'
 import type { AgentRecord, BudgetRecord, LevelRefusal, ReserveRequest, Store } from './store.js'
 
@@ -86,6 +86,11 @@ async function windowsLeft(
   const levels = agents.map((agent) =>
     hasWindows(agent) ? collectLevels(agent, agent.budgets, (id) => budgets.get(id), now) : [],
   )
+  return levelsLeft(store, levels)
+}
+
+/** What each level leaves, the usage of all of them read in one call. */
+async function levelsLeft(store: Store, levels: readonly Level[][]): Promise<TightestLevel[][]> {
   const keys = levels.flat().map((level) => level.key)
   const usage = keys.length > 0 ? await store.readUsage(keys) : []
   let next = 0
@@ -138,15 +143,10 @@ export async function windowRefusing(
       for (const [id, record] of await budgetsOf(store, [made.parentId])) budgets.set(id, record)
     }
   }
-  const levels = collectLevels(agent, ids, (id) => budgets.get(id), now)
-  const usage = levels.length > 0 ? await store.readUsage(levels.map((level) => level.key)) : []
-  const refusing = levels.findIndex((level, i) => {
-    const { spentMicros, heldMicros } = usage[i] ?? { spentMicros: 0, heldMicros: 0 }
-    return level.limitMicros - spentMicros - heldMicros < amountMicros
-  })
-  if (refusing < 0) return undefined
-  const level = levels[refusing] as (typeof levels)[number]
-  return { ...level.refusal, ...(usage[refusing] ?? { spentMicros: 0, heldMicros: 0 }) }
+  const [left = []] = await levelsLeft(store, [
+    collectLevels(agent, ids, (id) => budgets.get(id), now),
+  ])
+  return left.find((candidate) => candidate.leftMicros < amountMicros)?.level
 }
 
 /** The budgets `ids` names and their parents, read as collectLevels will ask for them. */

@@ -12,8 +12,8 @@ import { describe, expect, it } from 'vitest'
 import {
   type AnthropicUsage,
   anthropicFetch,
-  anthropicUsage,
   anthropicV2Model,
+  CACHE_CASES,
 } from '../../vercel-ai/src/testing/anthropic.js'
 import { quiet } from '../test/mock-agent.js'
 import { killSwitchModel } from './kill-switch-model.js'
@@ -37,15 +37,7 @@ const sdks = {
   },
 }
 
-const caches = [
-  { name: 'a five-minute cache write', usage: anthropicUsage(50, 200, { write5m: 22_000 }) },
-  {
-    name: 'a one-hour cache write',
-    usage: anthropicUsage(50, 200, { write1h: 22_000 }),
-    ttl: '1h' as const,
-  },
-  { name: 'a cache read', usage: anthropicUsage(50, 200, { read: 22_000 }) },
-]
+const caches = CACHE_CASES
 
 /** An agent on `model` through the processor or the wrapped model, on a new kill switch. */
 async function cachingAgent(entry: 'processor' | 'model', model: WrappableModel) {

@@ -12,6 +12,7 @@ import {
   anthropicFetch,
   anthropicUsage,
   anthropicV2Model,
+  CACHE_CASES,
 } from './testing/anthropic.js'
 import { testAgent } from './testing/test-agent.js'
 
@@ -47,13 +48,7 @@ const sdks = {
 }
 
 const caches = [
-  { name: 'a five-minute cache write', usage: anthropicUsage(50, 200, { write5m: 22_000 }) },
-  {
-    name: 'a one-hour cache write',
-    usage: anthropicUsage(50, 200, { write1h: 22_000 }),
-    ttl: '1h' as const,
-  },
-  { name: 'a cache read', usage: anthropicUsage(50, 200, { read: 22_000 }) },
+  ...CACHE_CASES,
   {
     name: 'a cache read and a write',
     usage: anthropicUsage(1_000, 200, { read: 12_000, write5m: 9_000 }),

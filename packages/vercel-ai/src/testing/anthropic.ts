@@ -32,6 +32,17 @@ export function anthropicUsage(
   }
 }
 
+/** The caches both adapters' tests settle: a 5-minute write, a 1-hour write, a read. */
+export const CACHE_CASES = [
+  { name: 'a five-minute cache write', usage: anthropicUsage(50, 200, { write5m: 22_000 }) },
+  {
+    name: 'a one-hour cache write',
+    usage: anthropicUsage(50, 200, { write1h: 22_000 }),
+    ttl: '1h' as const,
+  },
+  { name: 'a cache read', usage: anthropicUsage(50, 200, { read: 22_000 }) },
+]
+
 /**
  * Anthropic's bill in micro-dollars, at claude-haiku-4-5's published rates: $1 per million
  * input tokens, cache reads 0.1x, five-minute cache writes 1.25x, one-hour ones 2x, $5 per
