@@ -51,19 +51,10 @@ export class RunStreak {
   #calls = 0
   /** The current run's calls still waiting for their result. */
   #open = 0
-  /** The fingerprints of the last `RECENT_RUNS` ended runs with tool calls (0: none). */
-  readonly #recent = new Array<number>(RECENT_RUNS).fill(0)
-  #next = 0
-  /**
-   * Runs in a row (the last ended one included) each the same as one of the runs before it,
-   * plus the first of them.
-   */
-  #repeats = 0
-  /** The call fingerprints of the last `RECENT_RUNS` ended paid runs (0: none). */
-  readonly #recentPaid = new Array<number>(RECENT_RUNS).fill(0)
-  #nextPaid = 0
-  /** As `#repeats`, for paid runs compared by their tool calls alone. */
-  #paidRepeats = 0
+  /** Whole runs (tool calls and model outputs) in a row, each one of the recent ones. */
+  readonly #runs = new RecentRuns()
+  /** Paid runs compared by their tool calls alone. */
+  readonly #paidRuns = new RecentRuns()
   /**
    * At the first event of a new run (when `see` answers): how many paid runs in a row just
    * before it made the same tool calls as one of the runs before them (0 otherwise).
@@ -83,8 +74,8 @@ export class RunStreak {
     if (runId === undefined) return 0
     // A pause between two events: whatever repeats around it is paced, not a loop.
     if (this.#lastEvent && pausedAfter(this.#lastEvent, at - this.#lastAt)) {
-      this.#repeats = 0
-      this.#paidRepeats = 0
+      this.#runs.pause()
+      this.#paidRuns.pause()
     }
     this.#lastAt = at
     this.#lastEvent = event
@@ -93,8 +84,8 @@ export class RunStreak {
       if (this.#run !== undefined) this.#end(this.#run)
       if (this.#open > 0 || this.#ended.has(runId)) this.#overlapAt = at
       if (at - this.#overlapAt <= OVERLAP_MS) {
-        this.#repeats = 0
-        this.#paidRepeats = 0
+        this.#runs.pause()
+        this.#paidRuns.pause()
       }
       this.#run = runId
       this.#print = FNV_OFFSET
@@ -103,8 +94,8 @@ export class RunStreak {
       this.#asked = false
       this.#calls = 0
       this.#open = 0
-      streak = this.#repeats
-      this.samePaidCalls = this.#paidRepeats
+      streak = this.#runs.repeats
+      this.samePaidCalls = this.#paidRuns.repeats
     } else {
       this.samePaidCalls = 0
     }
@@ -133,30 +124,40 @@ export class RunStreak {
   }
 
   #end(runId: string): void {
-    const recent = this.#recent
-    const recentPaid = this.#recentPaid
-    if (this.#calls > 0) {
-      const print = this.#print
-      this.#repeats = recent.includes(print) ? this.#repeats + 1 : 1
-      recent[this.#next] = print
-      this.#next = (this.#next + 1) % RECENT_RUNS
-    } else {
-      // A run with no tool call breaks the chain: the runs before it are not compared again.
-      this.#repeats = 0
-      recent.fill(0)
-    }
-    if (this.#calls > 0 && this.#paid) {
-      const print = this.#callPrint
-      this.#paidRepeats = recentPaid.includes(print) ? this.#paidRepeats + 1 : 1
-      recentPaid[this.#nextPaid] = print
-      this.#nextPaid = (this.#nextPaid + 1) % RECENT_RUNS
-    } else {
-      // Nor does a run that paid for nothing continue a chain of paid runs.
-      this.#paidRepeats = 0
-      recentPaid.fill(0)
-    }
+    // A run with no tool call breaks the chain: the runs before it are not compared again.
+    // Nor does a run that paid for nothing continue a chain of paid runs.
+    this.#runs.end(this.#calls > 0 ? this.#print : undefined)
+    this.#paidRuns.end(this.#calls > 0 && this.#paid ? this.#callPrint : undefined)
     if (this.#ended.size >= MAX_ENDED) this.#ended.clear()
     this.#ended.add(runId)
+  }
+}
+
+/** The fingerprints of the last `RECENT_RUNS` ended runs, and how many in a row repeat one. */
+class RecentRuns {
+  readonly #prints = new Array<number>(RECENT_RUNS).fill(0)
+  #next = 0
+  /**
+   * Runs in a row (the last ended one included) each the same as one of the runs before it,
+   * plus the first of them.
+   */
+  repeats = 0
+
+  /** A run ended with fingerprint `print`; undefined: a run that breaks the chain. */
+  end(print: number | undefined): void {
+    if (print === undefined) {
+      this.repeats = 0
+      this.#prints.fill(0)
+      return
+    }
+    this.repeats = this.#prints.includes(print) ? this.repeats + 1 : 1
+    this.#prints[this.#next] = print
+    this.#next = (this.#next + 1) % RECENT_RUNS
+  }
+
+  /** Paced or overlapping runs: the count starts again (the fingerprints stay). */
+  pause(): void {
+    this.repeats = 0
   }
 }
 
