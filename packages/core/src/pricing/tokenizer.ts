@@ -1,7 +1,10 @@
 // The real tokenizers of the models whose tokenizer is public (OpenAI's), for counting
-// streamed output exactly near a call's limit. `js-tiktoken` is loaded on the first call to
-// such a model (its ranks are megabytes), and its encoder is built on the first count that
-// needs it; a process that never streams near a limit never builds one.
+// streamed output exactly near a call's limit. `js-tiktoken` is loaded, and its encoder built,
+// on the first call to such a model, before that call's request is sent: the build blocks the
+// event loop for a second or more (its ranks are megabytes). Built lazily at the first count
+// near a limit, it blocked the process exactly when a stream had to be cut: a provider
+// streaming past its limit ran on for about a second past the cap, and no revocation or
+// lease renewal of the process could run meanwhile.
 import { splitModelId } from './price-source.js'
 
 export type Encoding = 'o200k_base' | 'cl100k_base'
@@ -53,11 +56,9 @@ async function load(encoding: Encoding): Promise<TokenCounter | undefined> {
         ? import('js-tiktoken/ranks/o200k_base')
         : import('js-tiktoken/ranks/cl100k_base'),
     ])
-    let encoder: InstanceType<typeof Tiktoken> | undefined
+    const encoder = new Tiktoken(ranks.default)
     return {
       count(text) {
-        // Built once, on the first count near a limit (it takes a moment).
-        encoder ??= new Tiktoken(ranks.default)
         // Special-token text counts as the ordinary text a provider would see it as.
         return encoder.encode(text, [], []).length
       },
