@@ -1,6 +1,6 @@
 // One lease book per kill switch renews every live hold, whatever its TTL.
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { AgentRevokedError } from './errors.js'
+import { AgentRevokedError, StoreUnavailableError } from './errors.js'
 import { createKillSwitch } from './kill-switch.js'
 import type { Store } from './store.js'
 import { memoryStore } from './stores/memory-store.js'
@@ -79,5 +79,68 @@ describe('a lease renewal is the backstop of revocation', () => {
     expect((await operator.agents.get('a')).held).toBe(0)
     await worker.close()
     await operator.close()
+  })
+})
+
+describe('a lease the store cannot renew', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  /** A worker whose store stops answering renewals while `cut` (a partition). */
+  async function partitioned() {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] })
+    let now = 1_000_000
+    const shared = memoryStore()
+    const link = { cut: false }
+    const store: Store = {
+      ...shared,
+      renew: (request) => {
+        if (link.cut) throw new Error('connect ETIMEDOUT')
+        return shared.renew(request)
+      },
+    }
+    const ks = createKillSwitch({ store, prices, runaway: false, holdTtlMs: 1_500, now: () => now })
+    const { credential } = await ks.agents.create({ handle: 'a', spendingCap: 1 })
+    const call = await ks.guard(credential).startModelCall({ model: 'm', input: 'x' })
+    // One renewal period (a third of the TTL: 500 ms) at a time.
+    const renewal = async () => {
+      for (let step = 0; step < 5; step++) {
+        now += 100
+        vi.advanceTimersByTime(100)
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+    }
+    return { ks, call, link, renewal }
+  }
+
+  it('stops its call, fail closed, after two renewals in a row go unanswered (before the hold can lapse)', async () => {
+    const { ks, call, link, renewal } = await partitioned()
+    link.cut = true
+    await renewal()
+    expect(call.signal.aborted).toBe(false)
+    await renewal()
+    expect(call.signal.aborted).toBe(true)
+    expect(call.signal.reason).toBeInstanceOf(StoreUnavailableError)
+    expect(String(call.signal.reason.message)).toContain('before its hold could lapse')
+    // Back again: the call's ending is paid for as any other (sent, so settled).
+    link.cut = false
+    await call.fail(call.signal.reason)
+    expect(await ks.agents.get('a')).toMatchObject({ held: 0, unreconciled: 0 })
+    await ks.close()
+  })
+
+  it('keeps its call through one unanswered renewal at a time (a blip is not a partition)', async () => {
+    const { ks, call, link, renewal } = await partitioned()
+    for (let blip = 0; blip < 3; blip++) {
+      link.cut = true
+      await renewal()
+      link.cut = false
+      await renewal()
+    }
+    expect(call.signal.aborted).toBe(false)
+    expect((await ks.agents.get('a')).unreconciled).toBe(0)
+    await call.finish({ usage: { inputTokens: 1, outputTokens: 1 } })
+    await ks.close()
   })
 })

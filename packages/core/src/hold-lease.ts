@@ -12,7 +12,14 @@
 // ends, and a caller whose calls all resolve in microtasks (a local store, a mock model) runs
 // thousands of calls in one job, each ticket kept, and the heap grows until the job ends.
 // Most calls end before the first tick, so most leases never need a WeakRef at all.
+//
+// A lease whose renewal fails twice in a row is lost: the store has not been heard for two
+// thirds of the TTL, so a revocation made meanwhile may not have reached this process, and
+// the hold lapses at the next third. A model call is stopped then (`onLost`), fail closed,
+// rather than streaming on unheld and blind to revocation until the store is back. One
+// failure is tried again at the next renewal: a blip of the store does not stop honest calls.
 import type { Engine } from './engine.js'
+import { StoreUnavailableError } from './errors.js'
 import { renewHold } from './guard-ledger.js'
 import { Roster, type RosterMember } from './roster.js'
 
@@ -22,6 +29,8 @@ export interface HoldLease {
   end(): void
   /** Called once the owner was collected without ending the lease (the hold then lapses). */
   onOwnerGone: (() => void) | undefined
+  /** Called once the store could not renew it twice in a row (the hold is about to lapse). */
+  onLost: ((error: StoreUnavailableError) => void) | undefined
 }
 
 class Lease implements HoldLease, RosterMember {
@@ -33,6 +42,9 @@ class Lease implements HoldLease, RosterMember {
   /** Ticks of the book's timer until its next renewal. */
   ticksLeft: number
   onOwnerGone: (() => void) | undefined
+  onLost: ((error: StoreUnavailableError) => void) | undefined
+  /** Renewals in a row the store did not answer. */
+  failures = 0
   slot = -1
   readonly #book: Roster<Lease>
 
@@ -107,17 +119,32 @@ class LeaseBook {
       lease.ticksLeft = Math.max(1, Math.floor(lease.every / this.#tick))
       renewHold(this.#engine, lease.hold).then(
         ({ renewed, revoked }) => {
+          lease.failures = 0
           // The backstop of revocation: should its event not have reached this process, the
           // next renewal stops the agent's calls in flight all the same.
           if (revoked) this.#engine.noticeRevoked(lease.hold.handle, revoked.reason)
           if (!renewed) lease.end()
         },
-        // The store is unreachable: try again at the next renewal (the lease still has two
-        // thirds of its TTL to run).
-        () => {},
+        (error: unknown) => {
+          // Once: try again at the next renewal (the lease has a third of its TTL to run).
+          // A hold with no call to stop (a tool's, a payment's) is renewed until the store
+          // is back or it lapses.
+          if (++lease.failures < 2 || lease.onLost === undefined) return
+          lease.end()
+          lease.onLost?.(leaseLost(this.#engine, lease.hold.ttlMs, error))
+        },
       )
     }
   }
+}
+
+/** Why a call was stopped when its lease could not be renewed. */
+function leaseLost(engine: Engine, ttlMs: number, cause: unknown): StoreUnavailableError {
+  const seconds = Math.round((ttlMs * 2) / 3 / 1000)
+  return new StoreUnavailableError(
+    `The ${engine.store.kind} store has not answered this call's hold renewals for ${seconds} s: the call was stopped before its hold could lapse, as a revocation may not have reached this process`,
+    { cause },
+  )
 }
 
 const books = new WeakMap<Engine, LeaseBook>()

@@ -180,6 +180,9 @@ class CallStop implements RosterMember {
     if (this.#onCaller) this.#callerSignal?.removeEventListener('abort', this.#onCaller)
   }
 
+  /** The store could not renew the call's hold lease: stopped, fail closed. */
+  readonly lost = (error: KillSwitchError) => this.stop(error)
+
   /** The call was dropped without an ending (its hold lapsed): stop its provider too. */
   readonly abandon = () => {
     this.detach()
@@ -207,7 +210,10 @@ class GuardedModelCall implements ModelCall {
     this.#scope = scope
     this.#stop = new CallStop(guard, callerSignal)
     const lease = ModelTicket.stateOf(ticket)?.lease
-    if (lease) lease.onOwnerGone = this.#stop.abandon
+    if (lease) {
+      lease.onOwnerGone = this.#stop.abandon
+      lease.onLost = this.#stop.lost
+    }
   }
 
   get maxOutputTokens(): number {
