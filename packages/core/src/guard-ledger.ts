@@ -4,8 +4,9 @@
 // (awaitable.ts), else as a promise.
 
 import type { AuditEntry } from './audit.js'
-import { type Awaitable, andThen } from './awaitable.js'
+import { type Awaitable, andThen, isPromiseLike } from './awaitable.js'
 import { type Engine, storeCall } from './engine.js'
+import { KillSwitchError } from './errors.js'
 import type { KillSwitchEvents } from './events.js'
 import { settlementOf } from './guard-tickets.js'
 import type { Settlement } from './guard-types.js'
@@ -84,24 +85,56 @@ export function holdFunds(
   if (scope?.budgets !== undefined) request.budgets = scope.budgets
   if (scope?.run !== undefined) request.run = scope.run
   if (hold.activity) request.activity = hold.activity
-  return andThen(
-    storeCall(engine.store, () => engine.store.reserve(request)),
-    (result) => {
-      // The event is built only when someone listens: most kill switches have no listener.
-      if (result.ok && engine.events.has('reserved')) {
-        emit(engine, 'reserved', {
-          handle: hold.handle,
-          holdId: hold.holdId,
-          amount: toUsd(hold.amountMicros),
-          kind: hold.kind,
-        })
-      }
-      // The reserve's sweep may have charged a lapsed hold: its spend crosses thresholds too.
-      const agent = result.agent
-      if (agent !== undefined && agent.unreconciledMicros > 0) engine.afterSpend(agent)
-      return result
-    },
-  )
+  const granted = (result: ReserveResult): ReserveResult => {
+    // The event is built only when someone listens: most kill switches have no listener.
+    if (result.ok && engine.events.has('reserved')) {
+      emit(engine, 'reserved', {
+        handle: hold.handle,
+        holdId: hold.holdId,
+        amount: toUsd(hold.amountMicros),
+        kind: hold.kind,
+      })
+    }
+    // The reserve's sweep may have charged a lapsed hold: its spend crosses thresholds too.
+    const agent = result.agent
+    if (agent !== undefined && agent.unreconciledMicros > 0) engine.afterSpend(agent)
+    return result
+  }
+  const answer = storeCall(engine.store, () => engine.store.reserve(request))
+  // A store that answered at once answered (store.ts): only a promise can go unanswered.
+  if (!isPromiseLike(answer)) return granted(answer)
+  return Promise.resolve(answer).then(granted, (error: unknown) => {
+    if (isStoreUnavailable(error)) releaseUnanswered(engine, hold)
+    throw error
+  })
+}
+
+function isStoreUnavailable(error: unknown): boolean {
+  return KillSwitchError.isInstance(error) && error.code === 'store_unavailable'
+}
+
+/**
+ * Releases the hold of a reserve the store did not answer (a timeout, a dropped
+ * connection). The reserve may still run there (a stalled server catching up, a command an
+ * old connection delivered late), and its hold would then lapse and be charged as spend, for
+ * a call that was refused and so never sent. Delivered through the outbox, retried until the
+ * store answers; idempotent, and a release that lands before its reserve leaves the id ended,
+ * so that reserve holds nothing (ledger.ts).
+ */
+function releaseUnanswered(engine: Engine, hold: Parameters<typeof holdFunds>[1]): void {
+  try {
+    const released = releaseFunds(engine, {
+      handle: hold.handle,
+      holdId: hold.holdId,
+      kind: hold.kind,
+      reason: 'not sent: the store did not answer its reserve',
+      data: hold.data,
+    })
+    // The caller hears the reserve's error; an outage here is the outbox's to retry.
+    if (isPromiseLike(released)) Promise.resolve(released).catch(() => {})
+  } catch {
+    // Only the reserve's error is the caller's.
+  }
 }
 
 /** Settles a hold at its real cost (idempotent per hold id) and fires threshold alerts. */

@@ -2,7 +2,7 @@
 // idempotency and concurrency.
 import { expect, it } from 'vitest'
 import { InvalidConfigError } from '../errors.js'
-import { refusedField, type SuiteContext, testAgentRecord, uniqueHandle } from './support.js'
+import { entry, refusedField, type SuiteContext, testAgentRecord, uniqueHandle } from './support.js'
 
 export function ledgerCases(context: SuiteContext): void {
   it('admits a reserve up to exactly the cap and refuses the micro-dollar past it', async () => {
@@ -83,6 +83,65 @@ export function ledgerCases(context: SuiteContext): void {
     expect(settle.agent).toMatchObject({ spentMicros: 3_000, heldMicros: 0 })
     const again = await store.settle({ handle, holdId: 'r', costMicros: 3_000, now: 1_700 })
     expect(again.outcome).toBe('duplicate')
+  })
+
+  // A reserve whose answer never came (a timeout, a dropped connection) refused its call, so
+  // nothing was sent; the guard releases its id, and the store must end it whichever of the
+  // two lands first.
+  it('refuses a reserve that lands after its release, holding and charging nothing', async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('release-first')
+    await store.createAgent(testAgentRecord(handle, 10_000))
+    const released = await store.release({ handle, holdId: 'late', now: 1_000 })
+    expect(released.outcome).toBe('none')
+    expect(released.agent).toMatchObject({ heldMicros: 0, spentMicros: 0 })
+    const late = { handle, holdId: 'late', amountMicros: 4_000, ttlMs: 5_000, now: 1_100 }
+    expect(await refusedField(() => store.reserve(late))).toBe('holdId')
+    expect(await store.getAgent(handle, 1_100)).toMatchObject({ heldMicros: 0, spentMicros: 0 })
+    // Past the lease it would have had: nothing lapses, nothing is charged.
+    expect(await store.getAgent(handle, 20_000)).toMatchObject({
+      heldMicros: 0,
+      spentMicros: 0,
+      unreconciledMicros: 0,
+    })
+    const types = (await store.readAudit(handle)).map((item) => item.type)
+    expect(types.filter((type) => type === 'hold' || type === 'lapsed')).toEqual([])
+    // The ended id stays ended; a fresh id holds.
+    expect(await refusedField(() => store.reserve({ ...late, now: 20_000 }))).toBe('holdId')
+    expect((await store.reserve({ ...late, holdId: 'fresh', now: 20_000 })).ok).toBe(true)
+  })
+
+  it('releases a reserve whose answer was lost, once, so its lease never charges it', async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('release-lost')
+    await store.createAgent(testAgentRecord(handle, 10_000))
+    // The store ran it; its caller timed out and never heard.
+    await store.reserve({ handle, holdId: 'lost', amountMicros: 4_000, ttlMs: 5_000, now: 1_000 })
+    const release = {
+      handle,
+      holdId: 'lost',
+      now: 1_500,
+      audit: entry(handle, 'released', 1_500),
+    }
+    const released = await store.release(release)
+    expect(released.outcome).toBe('released')
+    expect(released.agent).toMatchObject({ heldMicros: 0, spentMicros: 0 })
+    // The outbox's retry of the same release changes nothing.
+    expect((await store.release({ ...release, now: 1_600 })).outcome).toBe('none')
+    expect(await store.getAgent(handle, 20_000)).toMatchObject({
+      heldMicros: 0,
+      spentMicros: 0,
+      unreconciledMicros: 0,
+    })
+    const audit = await store.readAudit(handle)
+    expect(audit.filter((item) => item.type === 'lapsed')).toEqual([])
+    const releases = audit.filter((item) => item.type === 'released')
+    expect(releases).toHaveLength(1)
+    expect(releases[0]?.data).toMatchObject({ outcome: 'released' })
+    // Its id has ended: the same reserve, arriving again, holds nothing.
+    const again = { handle, holdId: 'lost', amountMicros: 4_000, ttlMs: 5_000, now: 20_000 }
+    expect(await refusedField(() => store.reserve(again))).toBe('holdId')
+    expect(await store.getAgent(handle, 20_000)).toMatchObject({ heldMicros: 0, spentMicros: 0 })
   })
 
   it('charges a lapsed hold in full as unreconciled; a late settle corrects it once', async () => {
