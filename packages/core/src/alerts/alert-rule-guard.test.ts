@@ -89,6 +89,36 @@ describe('setAlert: the webhook target guard', () => {
 })
 
 describe('alerts are always signed', () => {
+  it("after a rotation, a new rule gets the rotated secret, never a revoked agent's old one; a rotation half done is refused with the fix", async () => {
+    const ks = createKillSwitch()
+    const webhookUrl = 'https://hooks.example.com/ks'
+    const rule = { thresholdPct: 0.5, webhookUrl }
+    const r1 = await ks.agents.create({ handle: 'r1', spendingCap: 1, alerts: [rule] })
+    const old = r1.webhookSecrets?.[0]?.secret ?? ''
+    await ks.agents.create({ handle: 'r2', spendingCap: 1, alerts: [rule] })
+    await ks.agents.create({ handle: 'r3', spendingCap: 1 })
+    const rotated = 'whsec_rotated_0123456789abcdef'
+    await ks.agents.setAlert('r2', { ...rule, secret: rotated })
+    // r1 still signs with the old secret: which one a new rule gets is not known.
+    const half = await rejection(ks.agents.setAlert('r3', rule))
+    expect(half).toBeInstanceOf(InvalidConfigError)
+    expect(half).toMatchObject({ field: 'secret' })
+    expect(half.message).toMatch(/2 different secrets.*set the new secret on every rule/)
+    expect(half.message).not.toContain(old)
+    const created = await rejection(
+      ks.agents.create({ handle: 'r4', spendingCap: 1, alerts: [rule] }),
+    )
+    expect(created).toMatchObject({ field: 'alerts.0.secret' })
+    await expect(ks.agents.get('r4')).rejects.toBeInstanceOf(AgentNotFoundError)
+    // Its agent revoked (the usual end of a leak), the old secret is out of use.
+    await ks.agents.revoke('r1')
+    const set = await ks.agents.setAlert('r3', rule)
+    expect(set.webhookSecrets).toBeUndefined()
+    const r3 = (await ks.store.listAgents(Date.now())).find((agent) => agent.handle === 'r3')
+    expect(r3?.policy.alerts[0]?.secret).toBe(rotated)
+    await ks.close()
+  })
+
   it('generates a secret when none is given, shows it once, and keeps one per URL', async () => {
     const ks = createKillSwitch()
     await ks.agents.create({ handle: 'a', spendingCap: 1 })

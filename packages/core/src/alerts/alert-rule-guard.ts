@@ -2,9 +2,9 @@
 // the outside world:
 // - a webhook target must be one the policy allows (no loopback, private, link-local or
 //   metadata hosts unless `allowPrivateWebhooks` says so), checked before anything is stored;
-// - every alert is signed: a rule set without a secret gets the secret already used for that
-//   URL in this store (one receiver, one secret), or a new one, stored with the rule and
-//   returned this once in `webhookSecrets`;
+// - every alert is signed: a rule set without a secret gets the secret the active agents'
+//   rules already use for that URL in this store (one receiver, one secret), or a new one,
+//   stored with the rule and returned this once in `webhookSecrets`;
 // - views never show a webhook URL's userinfo, query values or token-like path segments;
 // - a revocation reason that holds something shaped like a credential or another secret (a
 //   provider key pasted into it) is stored redacted (`storedRevokeReason`).
@@ -14,6 +14,7 @@ import type { AgentSnapshot } from '../agent-snapshot.js'
 import { type AgentsApi, type ProvisionedAgent, revokeReason } from '../agents.js'
 import { alertRuleSchema, createAgentSchema, parseInput } from '../config.js'
 import { storeCall } from '../engine.js'
+import { InvalidConfigError } from '../errors.js'
 import type { AlertRule } from '../policy.js'
 import type { Store } from '../store.js'
 import { assertWebhookTargetAllowed, type WebhookTargetPolicy } from './webhook-target-policy.js'
@@ -68,28 +69,40 @@ export function guardAlertRules(
 ): KillSwitchAgentsApi {
   const { store, now, policy } = deps
 
-  // The secret this store already signs that URL with, if any rule has one.
-  const existingSecret = async (webhookUrl: string): Promise<string | undefined> => {
+  // The secret this store signs that URL with: the one the active agents' rules share.
+  // Revoked agents' rules are ignored: they send nothing, and a secret rotated away from
+  // (perhaps because it leaked) must not come back through them. Rules that disagree are a
+  // rotation half done: refused, with the fix, rather than a guess.
+  const existingSecret = async (webhookUrl: string, field: string) => {
     const all = await storeCall(store, () => store.listAgents(now()))
+    const secrets = new Set<string>()
     for (const agent of all) {
+      if (agent.status === 'revoked') continue
       for (const rule of agent.policy.alerts) {
-        if (rule.webhookUrl === webhookUrl && rule.secret) return rule.secret
+        if (rule.webhookUrl === webhookUrl && rule.secret) secrets.add(rule.secret)
       }
     }
-    return undefined
+    if (secrets.size > 1) {
+      throw new InvalidConfigError(
+        field,
+        `Invalid ${field}: the active agents alerting ${maskWebhookUrl(webhookUrl)} sign with ${secrets.size} different secrets (a rotation not finished), so which one this rule should use is not known. Pass the secret the receiver verifies (secret: process.env.KS_WEBHOOK_SECRET), or finish the rotation: set the new secret on every rule with this URL.`,
+      )
+    }
+    return secrets.values().next().value
   }
 
   // Gives every rule a secret; returns the ones generated (to show once).
-  const withSecrets = async (rules: AlertRule[]) => {
+  const withSecrets = async (rules: AlertRule[], fieldOf: (index: number) => string) => {
     const generated: GeneratedWebhookSecret[] = []
     const chosen = new Map<string, string>()
     const signed: AlertRule[] = []
-    for (const rule of rules) {
+    for (const [index, rule] of rules.entries()) {
       if (rule.secret) {
         signed.push(rule)
         continue
       }
-      let secret = chosen.get(rule.webhookUrl) ?? (await existingSecret(rule.webhookUrl))
+      let secret =
+        chosen.get(rule.webhookUrl) ?? (await existingSecret(rule.webhookUrl, fieldOf(index)))
       if (secret === undefined) {
         secret = generateWebhookSecret()
         generated.push({ webhookUrl: maskWebhookUrl(rule.webhookUrl), secret })
@@ -111,7 +124,10 @@ export function guardAlertRules(
         assertWebhookTargetAllowed(rule.webhookUrl, policy, `alerts.${index}.webhookUrl`)
       }
       if (!parsed.alerts?.length) return masked(await agents.create(input))
-      const { signed, generated } = await withSecrets(parsed.alerts)
+      const { signed, generated } = await withSecrets(
+        parsed.alerts,
+        (index) => `alerts.${index}.secret`,
+      )
       return shown(await agents.create({ ...input, alerts: signed }), generated)
     },
     async update(handle, input) {
@@ -122,7 +138,7 @@ export function guardAlertRules(
       assertWebhookTargetAllowed(parsed.webhookUrl, policy)
       // Refuse an unknown handle before generating anything.
       await agents.get(handle)
-      const { signed, generated } = await withSecrets([parsed])
+      const { signed, generated } = await withSecrets([parsed], () => 'secret')
       const [withSecret] = signed
       return shown(await agents.setAlert(handle, withSecret ?? parsed), generated)
     },

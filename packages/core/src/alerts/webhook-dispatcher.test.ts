@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createAlertEvent } from './alert-event.js'
 import { createWebhookDispatcher, type WebhookOutcome } from './webhook-dispatcher.js'
 import { verifyWebhookSignature } from './webhook-signature.js'
@@ -100,6 +100,32 @@ describe('createWebhookDispatcher', () => {
     expect(outcomes).toEqual([
       { event: alert, url: receiver.url, ok: true, attempts: 1, status: 200 },
     ])
+  })
+
+  it('signs each alert as it is sent, not as it was queued: one that waited for a connection still verifies', async () => {
+    // One connection: the second alert waits until the first is answered.
+    let answerFirst = () => {}
+    const receiver = await startReceiver(({ res }, index) => {
+      if (index === 0) answerFirst = () => res.end('ok')
+      else res.end('ok')
+    })
+    const webhooks = createWebhookDispatcher({ ...loopback, maxConcurrentPerReceiver: 1 })
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() })
+    try {
+      webhooks.dispatch(event(), { url: receiver.url, secret: SECRET })
+      webhooks.dispatch(event(), { url: receiver.url, secret: SECRET })
+      await receiver.waitFor(1)
+      // The first takes ten minutes to answer: the second was queued long before it is sent.
+      vi.setSystemTime(Date.now() + 600_000)
+      answerFirst()
+      await webhooks.flush()
+    } finally {
+      vi.useRealTimers()
+    }
+    const now = Math.floor((Date.now() + 600_000) / 1000)
+    const second = receiver.received[1]
+    const signature = second?.headers['killswitch-signature'] as string
+    expect(verifyWebhookSignature(second?.body ?? '', signature, SECRET, { now })).toBe(true)
   })
 
   it('never sends an alert unsigned: a target without a secret is refused', async () => {

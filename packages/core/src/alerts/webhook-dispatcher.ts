@@ -235,14 +235,17 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions = {}):
         'killswitch-event-type': event.type,
         'killswitch-delivery-attempt': String(attempt),
       }
+      let retryAfter: number | undefined
+      let retryable = true
+      const release = await slots.acquire(receiver)
+      // Signed as it is sent, not as it was queued: alerts waiting for a connection (a fleet
+      // revoked at once, a slow receiver) would arrive older than the receiver's tolerance
+      // and be refused as replays, never to be retried.
       headers[WEBHOOK_SIGNATURE_HEADER] = signWebhookPayload(
         body,
         target.secret,
         Math.floor(Date.now() / 1000),
       )
-      let retryAfter: number | undefined
-      let retryable = true
-      const release = await slots.acquire(receiver)
       try {
         // A redirect is not followed (node:http never does): it would turn the POST into a
         // GET, or send the signed alert somewhere nobody configured.
