@@ -163,6 +163,8 @@ describe('admin API: credentials never echoed', () => {
       `/v1/agents/${credential}`,
       `/v1/agents/${credential}/audit`,
       `/v1/nothing/${credential}`,
+      // Pasted without its prefix: the handle not found is not echoed either.
+      `/v1/agents/${credential.slice(3)}`,
     ]) {
       const response = await send('GET', path, auth)
       expect(response.status).toBeGreaterThanOrEqual(400)

@@ -26,7 +26,7 @@ export const handleSchema = z
   // A whole credential glued to other text is one too: it would be shown in every list.
   .refine(
     (value) => !containsCredential(value),
-    "must not contain an agent credential (ks_ and 43 characters); give the agent's handle",
+    "must not contain an agent credential (ks_ and 43 characters, or those 43 characters alone, in mixed case); give the agent's handle",
   )
 
 export const spendingCapSchema = z

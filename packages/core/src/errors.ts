@@ -274,13 +274,14 @@ export class AgentNotFoundError extends KillSwitchError {
   readonly handle: string
 
   constructor(handle: string) {
+    const shown = redactCredentials(handle)
     super(
       'agent_not_found',
       404,
-      `No agent has the handle "${handle}". List agents with agents.list().`,
+      `No agent has the handle "${shown}". List agents with agents.list().`,
     )
     this.name = 'AgentNotFoundError'
-    this.handle = redactCredentials(handle)
+    this.handle = shown
   }
 }
 

@@ -29,6 +29,22 @@ describe('redactCredentials', () => {
     expect(containsCredential(`agent-${credential}`)).toBe(true)
   })
 
+  it('replaces a credential pasted without its ks_ prefix (43 characters alone), and refuses it as a handle', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(' ', '/', '"', "'", '\n', '='), (edge) => {
+        const body = generateCredential().slice(3)
+        expect(redactCredentials(`GET /v1/agents${edge}${body}${edge}404`)).toBe(
+          `GET /v1/agents${edge}${REDACTED_CREDENTIAL}${edge}404`,
+        )
+        expect(containsCredential(body)).toBe(true)
+      }),
+    )
+    // A name is not a credential: shorter, longer, one case, or glued to more characters.
+    for (const text of ['researcher-agent-2024-q3', 'a'.repeat(43), `x${'Ab1'.repeat(15)}`]) {
+      expect(redactCredentials(text)).toBe(text)
+    }
+  })
+
   it('leaves names that merely contain "ks_" alone', () => {
     for (const text of ['tasks_manager_agent_for_billing', 'ks_short', 'thanks_a_lot_everyone']) {
       expect(redactCredentials(text)).toBe(text)

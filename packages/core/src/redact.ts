@@ -4,7 +4,11 @@
 // before it can be shown. A word boundary in front keeps names such as `tasks_manager`.
 
 // A whole credential is masked wherever it stands, glued to other text too (`xks_...`).
-const CREDENTIAL_LIKE = /(?<![A-Za-z0-9_-])ks_[A-Za-z0-9_-]{12,}|ks_[A-Za-z0-9_-]{43}/g
+// So is its body pasted without the prefix: 43 base64url characters standing alone, with
+// both lower and upper case letters (random base64url lacks one about once in 3 billion; a
+// name of exactly 43 characters mixing cases is rare), which no handle may be either.
+const CREDENTIAL_LIKE =
+  /(?<![A-Za-z0-9_-])ks_[A-Za-z0-9_-]{12,}|ks_[A-Za-z0-9_-]{43}|(?<![A-Za-z0-9_-])(?=[\w-]{0,42}[a-z])(?=[\w-]{0,42}[A-Z])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/g
 // The same pattern without the global flag: `test` on a /g regex is stateful.
 const CREDENTIAL_TEST = new RegExp(CREDENTIAL_LIKE.source)
 
