@@ -49,9 +49,10 @@ export async function awaitApproval(
 ): Promise<void> {
   const store = engine.store
   const now = engine.now()
+  const id = `apr_${randomUUID()}`
   const { approval, created } = await storeCall(store, () =>
     store.openApproval({
-      id: `apr_${randomUUID()}`,
+      id,
       handle: agent.handle,
       requestedMicros,
       reason,
@@ -62,7 +63,13 @@ export async function awaitApproval(
         handle: agent.handle,
         type: 'approval',
         summary: `approval requested: $${requestedMicros / 1_000_000} past the cap (${reason})`,
-        data: { event: 'requested', requested: requestedMicros / 1_000_000, reason },
+        // Its id, as the decision's entry has it: requests made at once are told apart.
+        data: {
+          event: 'requested',
+          approvalId: id,
+          requested: requestedMicros / 1_000_000,
+          reason,
+        },
       },
     }),
   )

@@ -41,6 +41,8 @@ export interface ModelTicketState {
 export interface SpendTicketState {
   amountMicros: number
   description: string
+  /** Whom the spend pays (`SpendRequest.payee`), for its settlement's audit entry. */
+  payee?: string | undefined
   details: Record<string, unknown> | undefined
   done: Promise<Settlement> | undefined
   /** Set as the settle begins (it may complete before `done` is assigned). */

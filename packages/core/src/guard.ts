@@ -75,6 +75,7 @@ import {
   PROVIDER_LIMITED,
 } from './pricing/output-count.js'
 import { reasonsUnseen } from './pricing/unseen-reasoning.js'
+import { redactSecrets } from './redact.js'
 import { availableAt, ownRuns, reserveScope } from './reserve-scope.js'
 import { NO_MONITOR, type Observation } from './runaway/types.js'
 import { checkSpendRules, parseSpendRules, type SpendRules } from './spend-rules.js'
@@ -533,6 +534,7 @@ class Guard implements AgentGuard {
     if (cost.distrusted.length > 0 && cost.basis !== 'hold') {
       data.usageNotBelieved = cost.distrusted
     }
+    if (ticket.runId !== undefined) data.runId = ticket.runId
     if (reason !== 'finished') data.reason = reason
     // The bound was wrong (a prompt smaller than its usage says): keep the evidence.
     if (micros > state.boundMicros) data.aboveHold = toUsd(micros - state.boundMicros)
@@ -676,7 +678,14 @@ class Guard implements AgentGuard {
   }
 
   reserveSpend(request: SpendRequest): Promise<SpendTicket> {
-    return promised(() => this.#reserveSpend(request, undefined))
+    // The caller's description is kept (hold, settlement, denial, an approval's reason) and
+    // sent (approval webhooks): a URL's query, a key in it, masked first.
+    const description = request?.description
+    const shown =
+      typeof description === 'string'
+        ? { ...request, description: redactSecrets(description) }
+        : request
+    return promised(() => this.#reserveSpend(shown, undefined))
   }
 
   /** One reserve of a spend, with the call's runaway activity: put back unless written. */
@@ -738,7 +747,7 @@ class Guard implements AgentGuard {
       data: spendData(
         { holdId, kind: request.kind, amount: toUsd(micros), description: request.description },
         request.details,
-        { runId: request.runId ?? null },
+        { runId: request.runId ?? null, payee: request.payee },
       ),
       scope,
     }
@@ -786,6 +795,7 @@ class Guard implements AgentGuard {
     const state: SpendTicketState = {
       amountMicros: micros,
       description: request.description,
+      payee: request.payee,
       details: request.details,
       done: undefined,
       lease: undefined,
@@ -871,6 +881,9 @@ class Guard implements AgentGuard {
       state.details,
       outcome.details,
     )
+    // Which run and payee, on the entry that says what was spent (not only on its hold).
+    if (ticket.runId !== undefined) data.runId ??= ticket.runId
+    if (state.payee !== undefined) data.payee ??= state.payee
     const settlement = (yield this.#settle(
       ticket.handle,
       ticket.id,
