@@ -17,7 +17,7 @@ import { AgentRevokedError, InvalidConfigError, StoreUnavailableError } from '..
 import { createKillSwitch } from '../kill-switch.js'
 import type { Store, StoreEvent } from '../store.js'
 import { ENDED_GENERATION_MS, SQLITE_SCHEMA_VERSION } from './sqlite-schema.js'
-import { sqliteStore } from './sqlite-store.js'
+import { createOwnerOnly, sqliteStore } from './sqlite-store.js'
 
 const root = mkdtempSync(join(tmpdir(), 'killswitch-sqlite-'))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
@@ -267,6 +267,28 @@ describe('sqliteStore', () => {
     openStore(path)
     expect(statSync(path).mode & 0o777).toBe(0o600)
     expect(statSync(join(path, '..')).mode & 0o777).toBe(0o700)
+  })
+
+  it('creates a new database file owner-only from its first instant, even in a folder open to all and under umask 0', () => {
+    const folder = join(root, `open-${Date.now()}`)
+    mkdirSync(folder, { mode: 0o755 })
+    const path = join(folder, 'state.db')
+    const umask = process.umask(0)
+    try {
+      // What sqlite opens: already there, owner-only (a chmod after sqlite made it readable
+      // by all would not take back a handle another user opened meanwhile).
+      createOwnerOnly(path)
+      expect(statSync(path).mode & 0o777).toBe(0o600)
+      writeFileSync(path, '')
+      createOwnerOnly(path) // an existing file: left as it is, no error
+      const store = openStore(path)
+      expect(store).toBeDefined()
+      for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+        expect(statSync(file).mode & 0o777).toBe(0o600)
+      }
+    } finally {
+      process.umask(umask)
+    }
   })
 
   it('prunes finished holds in small batches, a generation at a time, keeping lapsed ones longer', async () => {

@@ -7,7 +7,15 @@
 // Other processes' revocations arrive through a cheap poll (see sqlite-event-poller.ts).
 
 import { randomUUID } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import type { DatabaseSync } from 'node:sqlite'
@@ -165,6 +173,7 @@ class SqliteStore implements Store {
     this.#busyTimeoutMs = options.busyTimeoutMs
     try {
       ensureFolder(path)
+      createOwnerOnly(path)
       const { DatabaseSync } = loadSqlite()
       // timeout 0: sqlite never sleeps on a busy lock (that would block the event loop).
       this.#db = new DatabaseSync(path, { timeout: 0 })
@@ -552,6 +561,22 @@ function restrictToOwner(path: string): void {
     chmodSync(path, 0o600)
   } catch {
     // A file we do not own (opened read-write by its owner's group): leave it as it is.
+  }
+}
+
+/**
+ * Creates a new database file readable by its owner only, before sqlite opens it. Created by
+ * sqlite, it would be readable by everyone under the usual umask until the chmod after it
+ * opened, and a handle another user opened meanwhile keeps reading it (webhook secrets, the
+ * audit log) whatever the mode becomes. sqlite gives its -wal and -shm files the database
+ * file's mode. An existing file is left to `restrictToOwner`.
+ */
+export function createOwnerOnly(path: string): void {
+  if (path === ':memory:' || path.startsWith('file:')) return
+  try {
+    closeSync(openSync(path, 'wx', 0o600))
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
   }
 }
 
