@@ -124,15 +124,16 @@ export function costOfEnding(end: CallEnd, figures: CallFigures): EndingCost {
       distrusted,
     }
   }
-  // Some of the usage is not believed: the guard's figure replaces that part. The input
-  // bound and the counted output are both within the hold, so a counted part never takes
-  // the settlement past it; output counted from nothing streamed is the hold's bound, and
-  // so is the output of a model that reasons unseen (its visible text is not its output)
-  // or that streamed what could not be counted (audio).
+  // Some of the usage is not believed: the guard's figure replaces that part. Output counted
+  // from nothing streamed is the hold's bound, and so is the output of a model that reasons
+  // unseen (its visible text is not its output) or that streamed what could not be counted
+  // (audio). What streamed is never cut to the hold: a provider that ignored its limit and
+  // sent a thousand tokens in one piece, past the point where the stream is stopped, bills
+  // them all (money that left is spent; the settlement records it past the hold).
   const counted =
     streamed > 0 && !figures.unseenOutput && !output.uncounted
-      ? Math.min(streamed, output.limit)
-      : output.limit
+      ? streamed
+      : Math.max(output.limit, streamed)
   const outputTokens = outputBelieved ? out : Math.max(valid(out) ? out : 0, counted)
   // A provider that reports input without its cached part: the total is at least the parts.
   const inputTokens = inputBelieved ? Math.max(input, cacheRead + cacheWrite) : figures.inputTokens

@@ -171,7 +171,7 @@ describe('the rule itself', () => {
     { requiredKeys: [] },
   )
 
-  it('never settles a call that left below what it believably used, nor above the hold on counted figures', () => {
+  it('never settles a call that left below what it believably used or streamed, nor above the hold or what streamed on counted figures', () => {
     fc.assert(
       fc.property(
         usage,
@@ -202,7 +202,8 @@ describe('the rule itself', () => {
           if (cost.basis === 'usage') {
             expect(cost.costMicros).toBe(costOfUsage(reported as TokenUsage, rates))
           } else {
-            // The guard's own figures stay within the hold...
+            // The guard's own figures stay within the hold, or what streamed past it...
+            const reached = Math.max(limit, tokens)
             if (!Number.isSafeInteger(reported.outputTokens)) {
               const input = reported.inputTokens
               const cached = Number.isSafeInteger(reported.cacheReadTokens)
@@ -213,10 +214,18 @@ describe('the rule itself', () => {
                   ? Math.max(input as number, cached)
                   : 0
               expect(cost.costMicros).toBeLessThanOrEqual(
-                Math.max(holdMicros, costBound(believed as number, limit, rates)),
+                Math.max(
+                  costBound(inputBound, reached, rates),
+                  costBound(believed as number, reached, rates),
+                ),
               )
             }
-            // ...and never below a believable part of the usage.
+            // ...and, its output usage not believed, never below what streamed (a provider
+            // past its limit billed it all)...
+            if (cost.distrusted.includes('outputTokens')) {
+              expect(cost.outputTokens).toBeGreaterThanOrEqual(tokens)
+            }
+            // ...nor a believable part of the usage.
             const out = reported.outputTokens
             if (Number.isSafeInteger(out) && (out as number) >= 0) {
               expect(cost.outputTokens).toBeGreaterThanOrEqual(out as number)
@@ -429,9 +438,39 @@ describe('a model whose tokenizer is known (gpt-4o)', () => {
     await guard.failModelCall(runaway, new Error('cut'))
     const state = await ks.agents.get('gpt')
     expect(state.held).toBe(0)
-    expect(Math.round(state.spent * 1e6)).toBeLessThanOrEqual(
-      costOfUsage(usage, rates) + Math.round(runaway.reservedUsd * 1e6),
+    // Charged what streamed: the hold's tokens and the one past it that tripped the stop
+    // (the provider sent it, so it bills it).
+    expect(Math.round(state.spent * 1e6)).toBe(
+      costOfUsage(usage, rates) + costBound(inputBound('Report.'), max + 1, rates),
     )
+  })
+})
+
+describe('a provider that ignores the limit it is sent', () => {
+  it('sending a thousand tokens in one piece, is stopped and charged all it sent, not the hold', async () => {
+    const encoder = new Tiktoken(o200k)
+    const burst = 'The quarterly numbers are in and revenue grew again. '.repeat(100)
+    const sent = encoder.encode(burst, [], []).length
+    const ks = createKillSwitch({ runaway: false })
+    const agent = await ks.agents.create({ handle: 'burst', spendingCap: 1 })
+    const guard = ks.guard(agent.credential)
+    const rates = createPriceSource().resolve('gpt-4o', 'openai')!
+    const call = await guard.startModelCall({
+      model: 'gpt-4o',
+      provider: 'openai',
+      input: 'Report.',
+      maxOutputTokens: 40,
+    })
+    expect(() => call.output({ text: burst })).toThrow(SpendingCapExceededError)
+    await call.fail(new Error('cut'))
+    const spent = Math.round((await ks.agents.get('burst')).spent * 1e6)
+    // What the provider bills for it (input at its bound), never the 40-token hold.
+    expect(spent).toBeGreaterThanOrEqual(costBound(inputBound('Report.'), sent, rates))
+    expect(spent).toBeGreaterThan(Math.round(call.ticket.reservedUsd * 1e6))
+    const settled = (await ks.audit('burst')).find((entry) => entry.type === 'settled')
+    expect(settled?.data).toMatchObject({ basis: 'counted', streamedTokens: sent })
+    expect(settled?.data.aboveHold).toBeGreaterThan(0)
+    await ks.close()
   })
 })
 

@@ -151,9 +151,9 @@ describe('guard: streaming', () => {
     guard.onOutputDelta(ticket, { tokens: 60 })
     expect(() => guard.onOutputDelta(ticket, { text: 'more' })).toThrow(SpendingCapExceededError)
     await guard.failModelCall(ticket, new Error('stopped'))
-    // The request left and streamed to its limit: the input bound and the counted output,
-    // which is the hold (100 + 60 micro-dollars), never more.
-    expect(await ks.agents.get('agent')).toMatchObject({ held: 0, spent: 0.00016 })
+    // The request left and streamed past its limit: the input bound and all the counted
+    // output, the delta past the limit included (100 + 64 micro-dollars): it was sent.
+    expect(await ks.agents.get('agent')).toMatchObject({ held: 0, spent: 0.000164 })
     expect(ticket.reservedUsd).toBe(0.00016)
   })
 

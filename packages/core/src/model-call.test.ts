@@ -93,8 +93,9 @@ describe('startModelCall', () => {
     // The provider's stream then fails with its own AbortError.
     const shown = await call.fail(new DOMException('aborted', 'AbortError'))
     expect(shown).toBeInstanceOf(SpendingCapExceededError)
-    // 100 input-bound tokens + the 60 counted output tokens the hold pays for.
-    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.00016, held: 0 })
+    // 100 input-bound tokens + the 61 counted output tokens that streamed: the 60 the hold
+    // pays for and the one past it that stopped the call (sent, so billed).
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.000161, held: 0 })
   })
 
   it('aborts with the caller and settles what streamed (a consumer that stopped reading)', async () => {

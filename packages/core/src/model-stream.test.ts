@@ -101,8 +101,9 @@ describe('watchModelStream', () => {
     ])
     await expect(readAll(stream)).rejects.toBeInstanceOf(SpendingCapExceededError)
     expect(upstream.state.aborted).toBe(true)
-    // 100 input tokens and the 60 counted output tokens the hold pays for.
-    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.00016, held: 0 })
+    // 100 input tokens and the 61 counted output tokens that streamed (the one past the
+    // hold's 60 included: the provider sent it).
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.000161, held: 0 })
   })
 
   it('cuts the stream on revocation with the typed error, and charges the call', async () => {

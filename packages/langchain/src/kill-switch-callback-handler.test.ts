@@ -9,6 +9,7 @@ import { describe, expect, it, vi } from 'vitest'
 import { KillSwitchCallbackHandler } from './kill-switch-callback-handler.js'
 import {
   guardedBy,
+  heldAndCrossingPiece,
   rejection,
   searchTool,
   TEST_MODEL,
@@ -24,12 +25,15 @@ const agentPrompt = ChatPromptTemplate.fromMessages([
   new MessagesPlaceholder('agent_scratchpad'),
 ])
 
-/** A stream cut short: what streamed is charged (estimated, within the hold); nothing stays held. */
+/**
+ * A stream cut short: what streamed is charged (estimated, within the hold and the piece
+ * that crossed it); nothing stays held.
+ */
 async function expectStreamedCharged(agent: TestAgent): Promise<void> {
   const after = await agent.ks.agents.get(agent.handle)
   expect(after.held).toBe(0)
   expect(after.spent).toBeGreaterThan(0)
-  expect(after.spent).toBeLessThanOrEqual(agent.reserved[0] ?? 0)
+  expect(after.spent).toBeLessThanOrEqual(heldAndCrossingPiece(agent.reserved[0] ?? 0))
 }
 
 function toolCall(i: number, q: string) {

@@ -13,7 +13,7 @@ import { calcPrice } from '@pydantic/genai-prices'
 import { createAgent } from 'langchain'
 import { describe, expect, it, vi } from 'vitest'
 import { killSwitchMiddleware } from './kill-switch-middleware.js'
-import { guardedBy, TEST_MODEL, testAgent } from './testing/test-kit.js'
+import { guardedBy, heldAndCrossingPiece, TEST_MODEL, testAgent } from './testing/test-kit.js'
 
 const question = { messages: [new HumanMessage('Summarise the incident report.')] }
 
@@ -184,11 +184,12 @@ describe('killSwitchMiddleware accounting', () => {
 
     expect(findKillSwitchError(error)).toBeInstanceOf(SpendingCapExceededError)
     expect(chunks.join('').length).toBeLessThan(text.length)
-    // What streamed is charged (counted, within the hold); nothing stays held.
+    // What streamed is charged (counted: the hold and the piece that crossed it); nothing
+    // stays held.
     const after = await agent.ks.agents.get(agent.handle)
     expect(after.held).toBe(0)
     expect(after.spent).toBeGreaterThan(0)
-    expect(after.spent).toBeLessThanOrEqual(agent.reserved[0] ?? 0)
+    expect(after.spent).toBeLessThanOrEqual(heldAndCrossingPiece(agent.reserved[0] ?? 0))
   })
 
   it("counts the stream of a model given in a RunnableBinding, keeping the binding's own callbacks", async () => {
@@ -224,7 +225,7 @@ describe('killSwitchMiddleware accounting', () => {
     const after = await agent.ks.agents.get(agent.handle)
     expect(after.held).toBe(0)
     expect(after.spent).toBeGreaterThan(0)
-    expect(after.spent).toBeLessThanOrEqual(agent.reserved[0] ?? 0)
+    expect(after.spent).toBeLessThanOrEqual(heldAndCrossingPiece(agent.reserved[0] ?? 0))
   })
 
   it.each([

@@ -17,6 +17,15 @@ import { type OpenAIServer, openAIServer } from './openai-server.js'
 export const TEST_MODEL = 'test-model'
 export const TEST_PRICES = { [TEST_MODEL]: { inputPerMTok: 1000, outputPerMTok: 1000 } }
 
+/**
+ * The most a stream stopped at its hold is charged, in dollars: the hold, and the piece past
+ * it that the provider sent before it was stopped (sent, so billed). These fakes stream a
+ * character (a counted token) a piece unless told otherwise.
+ */
+export function heldAndCrossingPiece(reservedUsd: number, pieceTokens = 1): number {
+  return (toMicros(reservedUsd) + pieceTokens * TEST_PRICES[TEST_MODEL].outputPerMTok) / 1e6
+}
+
 export interface TestAgent {
   ks: KillSwitch
   handle: string
