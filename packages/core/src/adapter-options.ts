@@ -108,6 +108,18 @@ function refuseUnknownOptions(options: object, names: AdapterOptionNames): void 
   const taken = new Set<string>(ADAPTER_OPTIONS)
   for (const left of names.without ?? []) taken.delete(left)
   for (const own of names.own ?? []) taken.add(own)
+  refuseUnknownKeys(options, taken, names.name)
+}
+
+/**
+ * Refuses an option `name` does not have (a misspelling, an option of another version),
+ * naming it and the nearest known one: an option ignored is a setting silently not applied.
+ *
+ * @example
+ * refuseUnknownKeys(options, ['killSwitch', 'openai', 'anthropic'], 'createGateway')
+ */
+export function refuseUnknownKeys(options: object, known: Iterable<string>, name: string): void {
+  const taken = new Set(known)
   const unknown = Object.keys(options).find((key) => !taken.has(key))
   if (unknown === undefined) return
   const near = [...taken].find((key) => key.toLowerCase() === unknown.toLowerCase())
@@ -116,7 +128,7 @@ function refuseUnknownOptions(options: object, names: AdapterOptionNames): void 
   const field = redactSecrets(unknown.slice(0, 64))
   throw new InvalidConfigError(
     field,
-    `${JSON.stringify(field)} is not an option of ${names.name} (${hint}): refused rather than ignored.`,
+    `${JSON.stringify(field)} is not an option of ${name} (${hint}): refused rather than ignored.`,
   )
 }
 

@@ -7,6 +7,7 @@ export {
   type AdapterSetup,
   adapterSetup,
   type GuardSource,
+  refuseUnknownKeys,
 } from './adapter-options.js'
 // Agents
 export type { AgentSnapshot } from './agent-snapshot.js'

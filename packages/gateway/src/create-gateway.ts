@@ -1,7 +1,7 @@
 // The gateway as a Hono app: OpenAI and Anthropic routes in front of the providers, every
 // model call through the agent's guard. Agents authenticate with their `ks_` credential;
 // the provider keys stay here.
-import type { KillSwitch } from '@killswitch/core'
+import { type KillSwitch, refuseUnknownKeys } from '@killswitch/core'
 import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { agentCredential } from './agent-credential.js'
@@ -72,7 +72,23 @@ function notConfigured(name: string): GatewayError {
  * const app = createGateway({ killSwitch: ks }) // provider keys from OPENAI_API_KEY, ANTHROPIC_API_KEY
  * // agents: new OpenAI({ baseURL: 'http://127.0.0.1:8788/v1', apiKey: 'ks_...' })
  */
+/** Every option of `createGateway`: another is refused, never ignored. */
+export const GATEWAY_OPTIONS = [
+  'killSwitch',
+  'openai',
+  'anthropic',
+  'env',
+  'fetch',
+  'log',
+  'onError',
+  'maxBodyBytes',
+  'now',
+  'x402',
+] as const satisfies ReadonlyArray<keyof GatewayOptions>
+
 export function createGateway(options: GatewayOptions): Hono {
+  // A misspelled provider (`providers: {...}`) would answer every call 503, not configured.
+  refuseUnknownKeys(options ?? {}, GATEWAY_OPTIONS, 'createGateway')
   const env = options.env ?? process.env
   const upstreams: Record<'openai' | 'anthropic', Upstream | undefined> = {
     openai: resolveUpstream('openai', options.openai, env),

@@ -28,15 +28,14 @@ export interface RunningGateway {
  * console.log(`OpenAI base URL: ${gateway.url}/v1, Anthropic base URL: ${gateway.url}`)
  */
 export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
-  const host = options.host ?? '127.0.0.1'
-  const port = options.port ?? 8788
+  const { host = '127.0.0.1', port = 8788, ...gateway } = options ?? {}
   if (!Number.isSafeInteger(port) || port < 0 || port > 65_535) {
     throw new InvalidConfigError(
       'port',
       `Invalid port: ${port}; give 0-65535 (0 picks a free one).`,
     )
   }
-  const app = createGateway(options)
+  const app = createGateway(gateway)
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const started = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(started))
     started.once('error', (error: NodeJS.ErrnoException) => {
