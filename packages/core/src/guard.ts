@@ -59,7 +59,7 @@ import {
   runModelCall,
   startModelCall,
 } from './model-call.js'
-import { MAX_CAP_USD, toMicros, toUsd } from './money.js'
+import { chargeMicros, MAX_CAP_USD, toMicros, toUsd } from './money.js'
 import { isSearchModel } from './pricing/billed-apart.js'
 import {
   affordableOutputTokens,
@@ -728,7 +728,7 @@ class Guard implements AgentGuard {
     const agent = (yield access.admit(request.runId)) as AgentRecord
     const scope = ownRuns(asked, agent.handle)
     // Round up: a spend is never held for less than it costs.
-    const micros = Math.ceil(request.amountUsd * 1_000_000 - 1e-6)
+    const micros = chargeMicros(request.amountUsd)
     // The spend rules, before anything is held: the agent's policy and the call's own. A
     // refusal by this process's cached view is confirmed on a fresh read: rules removed
     // elsewhere must not keep refusing here.
@@ -848,10 +848,13 @@ class Guard implements AgentGuard {
         new InvalidConfigError('ticket', 'Unknown ticket: pass the ticket reserveSpend returned.'),
       )
     }
-    if (state.done) return state.done
+    // Released, then reported spent after all (a payment that went through): the ledger
+    // records it, once, as a late settlement (money reported spent is spent).
+    const late = state.released === true && state.settledLate !== true
+    if (state.done && !late) return state.done
     // Settled at once when the store answers at once: a second settle from inside this one
     // (an event listener) gets this settlement, not one of its own.
-    if (state.ended) return Promise.resolve().then(() => state.done as Promise<Settlement>)
+    if (state.ended && !late) return Promise.resolve().then(() => state.done as Promise<Settlement>)
     // Checked before the spend ends: a bad amount is refused and the hold stays held, so a
     // corrected settle (or a release) can still end it.
     const bad =
@@ -863,6 +866,7 @@ class Guard implements AgentGuard {
           )
     if (bad) return Promise.reject(bad)
     state.ended = true
+    if (late) state.settledLate = true
     state.done = promised(() => this.#spendSettled(ticket, state, outcome, ending))
     return state.done
   }
@@ -874,7 +878,9 @@ class Guard implements AgentGuard {
     ending: string,
   ): Steps<Settlement> {
     state.lease?.end()
-    const cost = outcome.amountUsd === undefined ? state.amountMicros : toMicros(outcome.amountUsd)
+    // Rounded up as its hold was: never recorded below what was paid.
+    const cost =
+      outcome.amountUsd === undefined ? state.amountMicros : chargeMicros(outcome.amountUsd)
     const summary = `settled ${formatUsd(cost)} for ${state.description}${ending}`
     const data = spendData(
       { holdId: ticket.id, kind: ticket.kind, cost: toUsd(cost), description: state.description },
@@ -914,6 +920,7 @@ class Guard implements AgentGuard {
     // A settle that has begun (its settlement may not be known yet) wins: nothing to release.
     if (!state || state.done || state.ended) return
     state.lease?.end()
+    state.released = true
     const agent = this.#access.agent
     state.done = Promise.resolve({
       costUsd: 0,

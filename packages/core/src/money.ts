@@ -18,6 +18,22 @@ export const MICROS_PER_USD = 1_000_000
 export const MAX_CAP_USD = 1_000_000_000
 
 /**
+ * A charge in dollars as micro-dollars, rounded up: the ledger never records less than was
+ * paid (a $0.0000004 spend is 1 micro-dollar, not 0). The float noise of dollar arithmetic
+ * (0.1 + 0.2) is not rounded up into one more micro-dollar.
+ *
+ * @example
+ * chargeMicros(0.0000014) // 2
+ * chargeMicros(0.1 + 0.2) // 300_000
+ */
+export function chargeMicros(usd: number): number {
+  const micros = usd * MICROS_PER_USD
+  // The noise of a float product grows with it: allowed for relatively (far below any real
+  // fraction of a micro-dollar a float of that size can hold). Not -0 for $0.
+  return Math.max(0, Math.ceil(micros - Math.max(1e-6, micros * 1e-14)))
+}
+
+/**
  * Converts dollars to integer micro-dollars, rounding to the nearest micro-dollar.
  *
  * @example
