@@ -7,6 +7,17 @@ import { createKillSwitch } from './kill-switch.js'
 
 const prices = { m: { inputPerMTok: 1, outputPerMTok: 1 } }
 
+/** An agent with a $0.01 cap whose spends past it ask a person (who answers later). */
+async function askingAgent() {
+  const ks = createKillSwitch({ prices, runaway: false })
+  const { credential } = await ks.agents.create({
+    handle: 'a',
+    spendingCap: 0.01,
+    approvals: { enabled: true, waitMs: 0 },
+  })
+  return { ks, guard: ks.guard(credential) }
+}
+
 describe('the audit log answers what, by which run and to whom', () => {
   it('names the run and the payee on settled entries, not only on their holds', async () => {
     const ks = createKillSwitch({ prices, runaway: false })
@@ -34,13 +45,7 @@ describe('the audit log answers what, by which run and to whom', () => {
   })
 
   it("keeps a spend's description with its secrets masked, on every entry and approval", async () => {
-    const ks = createKillSwitch({ prices, runaway: false })
-    const { credential } = await ks.agents.create({
-      handle: 'a',
-      spendingCap: 0.01,
-      approvals: { enabled: true, waitMs: 0 },
-    })
-    const guard = ks.guard(credential)
+    const { ks, guard } = await askingAgent()
     const description = 'GET https://api.example.com/v1/search?key=PAYSECRET999abc&q=x'
     const spend = await guard.reserveSpend({ amountUsd: 0.005, kind: 'payment', description })
     await guard.settleSpend(spend)
@@ -55,13 +60,7 @@ describe('the audit log answers what, by which run and to whom', () => {
   })
 
   it('gives each approval request its id in the audit log, so requests made at once are told apart', async () => {
-    const ks = createKillSwitch({ prices, runaway: false })
-    const { credential } = await ks.agents.create({
-      handle: 'a',
-      spendingCap: 0.01,
-      approvals: { enabled: true, waitMs: 0 },
-    })
-    const guard = ks.guard(credential)
+    const { ks, guard } = await askingAgent()
     const refused = await guard
       .reserveSpend({ amountUsd: 0.02, kind: 'payment', description: 'big' })
       .catch((error: ApprovalRequiredError) => error)

@@ -58,18 +58,23 @@ function stallingStore() {
 const isUnavailable = (result: PromiseSettledResult<unknown>) =>
   result.status === 'rejected' && StoreUnavailableError.isInstance(result.reason)
 
+/** An agent on a store that can stall, with a clock the test moves. */
+async function stalledAgent(handle: string, spendingCap: number) {
+  const clock = { now: 1_000_000 }
+  const stalling = stallingStore()
+  const ks = createKillSwitch({
+    store: stalling.store,
+    prices,
+    holdTtlMs: 60_000,
+    now: () => clock.now,
+  })
+  const { credential } = await ks.agents.create({ handle, spendingCap })
+  return { stalling, ks, guard: ks.guard(credential), clock }
+}
+
 describe('a reserve the store did not answer', () => {
   it('is released once the store answers: never held, never lapsed, never charged', async () => {
-    let now = 1_000_000
-    const stalling = stallingStore()
-    const ks = createKillSwitch({
-      store: stalling.store,
-      prices,
-      holdTtlMs: 60_000,
-      now: () => now,
-    })
-    const { credential } = await ks.agents.create({ handle: 'a', spendingCap: 1 })
-    const guard = ks.guard(credential)
+    const { stalling, ks, guard, clock } = await stalledAgent('a', 1)
     await guard.check()
 
     stalling.stall('down')
@@ -84,13 +89,13 @@ describe('a reserve the store did not answer', () => {
 
     await stalling.resume()
     // The store ran the reserves after all: their money is held ...
-    expect((await stalling.inner.getAgent('a', now))?.heldMicros).toBeGreaterThan(50_000)
+    expect((await stalling.inner.getAgent('a', clock.now))?.heldMicros).toBeGreaterThan(50_000)
     // ... until the outbox's releases land.
     await vi.waitFor(
-      async () => expect((await stalling.inner.getAgent('a', now))?.heldMicros).toBe(0),
+      async () => expect((await stalling.inner.getAgent('a', clock.now))?.heldMicros).toBe(0),
       { timeout: 5_000, interval: 20 },
     )
-    now += 120_000 // past every lease: nothing is left to lapse
+    clock.now += 120_000 // past every lease: nothing is left to lapse
     expect(await ks.agents.get('a')).toMatchObject({ held: 0, spent: 0, unreconciled: 0 })
     const audit = await ks.audit('a')
     expect(audit.filter((entry) => entry.type === 'lapsed')).toEqual([])
@@ -107,16 +112,7 @@ describe('a reserve the store did not answer', () => {
   })
 
   it('ends the hold id when the release lands first, so the late reserve holds nothing', async () => {
-    let now = 1_000_000
-    const stalling = stallingStore()
-    const ks = createKillSwitch({
-      store: stalling.store,
-      prices,
-      holdTtlMs: 60_000,
-      now: () => now,
-    })
-    const { credential } = await ks.agents.create({ handle: 'b', spendingCap: 0.01 })
-    const guard = ks.guard(credential)
+    const { stalling, ks, guard, clock } = await stalledAgent('b', 0.01)
     // A reserve the store refused was answered: nothing to release.
     await expect(
       guard.reserveSpend({ amountUsd: 5, kind: 'tool', description: 'too dear' }),
@@ -134,7 +130,7 @@ describe('a reserve the store did not answer', () => {
     expect(InvalidConfigError.isInstance(stalling.lateErrors[0])).toBe(true)
     expect((stalling.lateErrors[0] as InvalidConfigError).field).toBe('holdId')
     expect(await ks.agents.get('b')).toMatchObject({ held: 0, spent: 0 })
-    now += 120_000
+    clock.now += 120_000
     expect(await ks.agents.get('b')).toMatchObject({ held: 0, spent: 0, unreconciled: 0 })
     const audit = await ks.audit('b')
     expect(audit.filter((entry) => ['hold', 'lapsed'].includes(entry.type))).toEqual([])
