@@ -28,11 +28,15 @@ export const LEDGER_LUA = `
 if redis.replicate_commands then redis.replicate_commands() end
 
 local MAX_MICROS = 1000000000000000
+-- MAX_TOTAL_MICROS of ledger-input.ts: running totals saturate here (never past 2^53).
+local MAX_TOTAL = 8000000000000000
 local MAX_TTL_MS = 604800000
 local MAX_SAFE = 9007199254740991
 local PRUNE_BATCH = 16
 
 local function int(n) return string.format('%.0f', n) end
+-- saturated() of ledger-input.ts: a running total after a change.
+local function saturated(n) return math.min(MAX_TOTAL, n) end
 
 -- A whole number written in digits, at most max; nil for anything else ("NaN", "Infinity",
 -- "1e+21", "-100", "0.5", "").
@@ -87,10 +91,16 @@ local function save_done(id, state, amount, expires, charged, now, levels)
   return hooks.save_done(id, state, amount, expires, charged, now, levels)
 end
 
--- applyToLevels() of ledger.ts.
+-- applyToLevels() of ledger.ts: a window's spent saturates (HINCRBY counts exactly, in 64
+-- bits, so the total past the bound is brought back to it).
 hooks.apply_levels = function(keys, spent, held)
   for _, key in ipairs(keys or {}) do
-    if spent ~= 0 then redis.call('HINCRBY', usage_key(key), 'spentMicros', int(spent)) end
+    if spent ~= 0 then
+      local k = usage_key(key)
+      if redis.call('HINCRBY', k, 'spentMicros', int(spent)) > MAX_TOTAL then
+        redis.call('HSET', k, 'spentMicros', int(MAX_TOTAL))
+      end
+    end
     if held ~= 0 then redis.call('HINCRBY', usage_key(key), 'heldMicros', int(held)) end
   end
 end
@@ -374,7 +384,7 @@ local function sweep(a, now)
     if h then
       redis.call('HDEL', K.live, h.id)
       a.held = a.held - h.amount
-      a.spent = a.spent + h.amount
+      a.spent = saturated(a.spent + h.amount)
       a.unrec = a.unrec + h.amount
       save_done(h.id, 'lapsed', h.amount, h.expires, h.amount, now, h.levels)
       -- The windows it was held in: held becomes spent there too.

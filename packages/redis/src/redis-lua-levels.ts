@@ -135,10 +135,11 @@ end
 -- checkLevels() of ledger.ts: the first level that cannot hold amount (the agent's cap first),
 -- and the most any reserve could hold now.
 local function check_levels(a, levels, amount, now)
-  -- Live grants from approvals raise the agent's own cap (never a budget's): effectiveCap().
+  -- Live grants from approvals raise the agent's own cap (never a budget's), at most to
+  -- MAX_TOTAL: effectiveCap().
   local cap = a.cap
   for _, g in ipairs(a.grants) do
-    if tonumber(g.expiresAt) > now then cap = cap + tonumber(g.amountMicros) end
+    if tonumber(g.expiresAt) > now then cap = saturated(cap + tonumber(g.amountMicros)) end
   end
   local available = cap - a.spent - a.held
   local refusal = nil

@@ -129,14 +129,14 @@ local outcome
 local levels = {}
 if h and h.state == 'held' then
   a.held = a.held - h.amount
-  a.spent = a.spent + cost
+  a.spent = saturated(a.spent + cost)
   apply_levels(h.levels, cost, -h.amount)
   drop_live(h)
   levels = h.levels
   outcome = 'settled'
 elseif h and h.state == 'lapsed' then
   -- The truth arrived: the real cost replaces the lapse's charge, once.
-  a.spent = a.spent + cost - h.charged
+  a.spent = saturated(a.spent + cost - h.charged)
   a.unrec = a.unrec - h.charged
   apply_levels(h.levels, cost - h.charged, 0)
   levels = h.levels
@@ -144,7 +144,7 @@ elseif h and h.state == 'lapsed' then
 else
   -- Never held here, pruned, or released: money reported spent is recorded as spent (on the
   -- agent only: its windows are unknown).
-  a.spent = a.spent + cost
+  a.spent = saturated(a.spent + cost)
   outcome = 'late'
 end
 save_done(id, 'settled', h and h.amount or 0, h and h.expires or now, cost, now, levels)

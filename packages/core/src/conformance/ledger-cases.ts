@@ -2,6 +2,7 @@
 // idempotency and concurrency.
 import { expect, it } from 'vitest'
 import { InvalidConfigError } from '../errors.js'
+import { MAX_MICROS, MAX_TOTAL_MICROS } from '../ledger/ledger-input.js'
 import { entry, refusedField, type SuiteContext, testAgentRecord, uniqueHandle } from './support.js'
 
 export function ledgerCases(context: SuiteContext): void {
@@ -406,5 +407,201 @@ export function ledgerCases(context: SuiteContext): void {
     expect((await store.getAgent(handle, 1_000))?.heldMicros).toBe(4_000)
     const settled = await store.settle({ handle, holdId: 'same', costMicros: 1_000, now: 1_001 })
     expect(settled.agent).toMatchObject({ heldMicros: 0, spentMicros: 1_000 })
+  })
+
+  // Each settle is bounded, their number is not: ten settles of $1 billion take an agent's
+  // spend past 2^53 micro-dollars, which sqlite cannot read back (every listing of the store
+  // failed with it). Every running total saturates at MAX_TOTAL_MICROS instead, on every store.
+  it('saturates a spend past 2^53 at MAX_TOTAL_MICROS: every settle recorded, the store still readable', async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('whale')
+    const bystander = uniqueHandle('bystander')
+    await store.createAgent(testAgentRecord(handle, 100_000_000))
+    await store.createAgent(testAgentRecord(bystander, 100_000_000))
+    for (let i = 0; i < 11; i++) {
+      const held = await store.reserve({
+        handle,
+        holdId: `h${i}`,
+        amountMicros: 1_000_000,
+        ttlMs: i === 10 ? 1_000 : 60_000,
+        now: 1_000,
+      })
+      expect(held.ok).toBe(true)
+    }
+    for (let i = 0; i < 10; i++) {
+      const settled = await store.settle({
+        handle,
+        holdId: `h${i}`,
+        costMicros: MAX_MICROS,
+        now: 1_500,
+      })
+      expect(settled.outcome).toBe('settled')
+      expect(settled.agent.spentMicros).toBe(Math.min(MAX_TOTAL_MICROS, (i + 1) * MAX_MICROS))
+    }
+    // A late settle and a lapse land on the saturated figure: recorded, never past it.
+    const late = await store.settle({ handle, holdId: 'never', costMicros: MAX_MICROS, now: 1_600 })
+    expect(late).toMatchObject({ outcome: 'late', agent: { spentMicros: MAX_TOTAL_MICROS } })
+    expect(await store.getAgent(handle, 3_000)).toMatchObject({
+      spentMicros: MAX_TOTAL_MICROS,
+      heldMicros: 0,
+      unreconciledMicros: 1_000_000,
+    })
+    // Its settlement arrives: the charge is replaced by the cost, from the saturated figure.
+    const corrected = await store.settle({ handle, holdId: 'h10', costMicros: 0, now: 3_000 })
+    expect(corrected).toMatchObject({
+      outcome: 'corrected',
+      agent: { spentMicros: MAX_TOTAL_MICROS - 1_000_000, unreconciledMicros: 0 },
+    })
+    // Above every cap: refused, and the refusal's figures are the stored ones.
+    const refused = await store.reserve({
+      handle,
+      holdId: 'more',
+      amountMicros: 1,
+      ttlMs: 60_000,
+      now: 3_000,
+    })
+    expect(refused).toMatchObject({
+      ok: false,
+      reason: 'cap',
+      availableMicros: 0,
+      refusal: { level: 'agent', spentMicros: MAX_TOTAL_MICROS - 1_000_000 },
+    })
+    // The store reads and writes as before, for this agent and every other.
+    expect(await store.findAgentByCredentialHash(`hash-of-${handle}`, 3_000)).toMatchObject({
+      handle,
+      spentMicros: MAX_TOTAL_MICROS - 1_000_000,
+    })
+    expect(
+      (
+        await store.reserve({
+          handle: bystander,
+          holdId: 'b',
+          amountMicros: 1,
+          ttlMs: 60_000,
+          now: 3_000,
+        })
+      ).ok,
+    ).toBe(true)
+    expect(await store.revokeAgent(handle, 'overspent', 3_100)).toMatchObject({
+      alreadyRevoked: false,
+      agent: { status: 'revoked' },
+    })
+    expect(await store.getAgent(handle, 3_200)).toMatchObject({ status: 'revoked' })
+    const listed = (await store.listAgents(3_200)).filter((agent) =>
+      [handle, bystander].includes(agent.handle),
+    )
+    expect(listed.map((agent) => agent.handle).sort()).toEqual([bystander, handle].sort())
+    for (const agent of listed) {
+      for (const figure of [agent.spentMicros, agent.heldMicros, agent.unreconciledMicros]) {
+        expect(Number.isSafeInteger(figure)).toBe(true)
+      }
+    }
+  })
+
+  it("saturates a window's, a budget's and a run's spend at MAX_TOTAL_MICROS", async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('whale-windows')
+    const team = uniqueHandle('team')
+    const other = uniqueHandle('other')
+    await store.createBudget({
+      id: team,
+      limits: [
+        { amountMicros: 100_000_000, per: 'day' },
+        { amountMicros: 100_000_000, per: 'lifetime' },
+      ],
+      createdAt: 1_000,
+      updatedAt: 1_000,
+    })
+    await store.createAgent(testAgentRecord(handle, MAX_MICROS))
+    await store.updateAgent(
+      handle,
+      { limits: [{ amountMicros: 100_000_000, per: 'day' }], budgets: [team] },
+      1_000,
+    )
+    await store.createAgent(testAgentRecord(other, MAX_MICROS))
+    await store.updateAgent(other, { budgets: [team] }, 1_000)
+    const run = { id: uniqueHandle('run'), capMicros: 100_000_000 }
+    let keys: readonly string[] = []
+    for (let i = 0; i < 10; i++) {
+      const held = await store.reserve({
+        handle,
+        holdId: `h${i}`,
+        amountMicros: 1_000_000,
+        ttlMs: 60_000,
+        now: 1_000,
+        run,
+      })
+      expect(held.ok).toBe(true)
+      if (held.ok) keys = held.levels ?? []
+    }
+    expect(keys).toHaveLength(4)
+    for (let i = 0; i < 10; i++) {
+      await store.settle({ handle, holdId: `h${i}`, costMicros: MAX_MICROS, now: 1_500 })
+    }
+    const saturatedUsage = { spentMicros: MAX_TOTAL_MICROS, heldMicros: 0 }
+    expect(await store.readUsage(keys)).toEqual(keys.map(() => saturatedUsage))
+    expect(await store.getAgent(handle, 2_000)).toMatchObject({ spentMicros: MAX_TOTAL_MICROS })
+    // The budget refuses every agent drawing on it, naming the stored figure.
+    expect(
+      await store.reserve({
+        handle: other,
+        holdId: 'o',
+        amountMicros: 1,
+        ttlMs: 60_000,
+        now: 2_000,
+      }),
+    ).toMatchObject({
+      ok: false,
+      reason: 'cap',
+      availableMicros: 0,
+      refusal: { level: 'budget', budgetId: team, spentMicros: MAX_TOTAL_MICROS, heldMicros: 0 },
+    })
+    expect((await store.listBudgets()).some((budget) => budget.id === team)).toBe(true)
+    const next = uniqueHandle('next')
+    await store.createBudget({ id: next, limits: [], createdAt: 2_000, updatedAt: 2_000 })
+    expect(await store.getBudget(next)).toMatchObject({ id: next })
+  })
+
+  // Grants are many: an effective cap past 2^53 would let held pass it. It stops at the bound.
+  it('bounds the effective cap, grants included, at MAX_TOTAL_MICROS, so held never passes it', async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('granted')
+    await store.createAgent(testAgentRecord(handle, MAX_MICROS))
+    for (let i = 0; i < 9; i++) {
+      const { approval } = await store.openApproval({
+        id: `${handle}-a${i}`,
+        handle,
+        requestedMicros: MAX_MICROS,
+        reason: 'more',
+        ttlMs: 60_000,
+        now: 1_000,
+      })
+      await store.decideApproval({
+        id: approval.id,
+        status: 'approved',
+        by: 'ops',
+        grant: { amountMicros: MAX_MICROS, ttlMs: 60_000 },
+        now: 1_000,
+      })
+    }
+    const results = []
+    for (let i = 0; i < 10; i++) {
+      results.push(
+        await store.reserve({
+          handle,
+          holdId: `h${i}`,
+          amountMicros: MAX_MICROS,
+          ttlMs: 60_000,
+          now: 1_000,
+        }),
+      )
+    }
+    expect(results.map((result) => result.ok)).toEqual([...Array(8).fill(true), false, false])
+    expect(results[8]).toMatchObject({
+      reason: 'cap',
+      refusal: { level: 'agent', limitMicros: MAX_TOTAL_MICROS, heldMicros: MAX_TOTAL_MICROS },
+    })
+    expect(await store.getAgent(handle, 1_000)).toMatchObject({ heldMicros: MAX_TOTAL_MICROS })
+    expect((await store.listAgents(1_000)).some((agent) => agent.handle === handle)).toBe(true)
   })
 }

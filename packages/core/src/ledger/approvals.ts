@@ -15,13 +15,18 @@ import type {
   DecideApprovalRequest,
   OpenApprovalRequest,
 } from '../store.js'
-import { checkId, checkMicros, checkTime, checkTtl } from './ledger-input.js'
+import { checkId, checkMicros, checkTime, checkTtl, saturated } from './ledger-input.js'
 import type { LedgerStorage } from './ledger-storage.js'
 
-/** The cap plus the agent's live grants at `now`. */
+/**
+ * The cap plus the agent's live grants at `now`, at most MAX_TOTAL_MICROS: grants are many,
+ * and what is held within this figure must stay a safe integer (ledger-input.ts).
+ */
 export function effectiveCap(agent: AgentRecord, now: number): number {
   let cap = agent.capMicros
-  for (const grant of agent.grants) if (grant.expiresAt > now) cap += grant.amountMicros
+  for (const grant of agent.grants) {
+    if (grant.expiresAt > now) cap = saturated(cap + grant.amountMicros)
+  }
   return cap
 }
 

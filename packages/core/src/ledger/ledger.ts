@@ -10,7 +10,8 @@
 //   hold is CHARGED at its full amount, as unreconciled spend; a settle that arrives later
 //   replaces the charge with the real cost, once.
 // Invariant: spent + held <= cap after every reserve; settles and lapses may pass the cap
-// (the money is gone), and then nothing more is reserved.
+// (the money is gone), and then nothing more is reserved. Running totals saturate at
+// MAX_TOTAL_MICROS (ledger-input.ts), so every figure stored stays a safe integer.
 import type { AuditEntry } from '../audit.js'
 import { AgentNotFoundError, ConcurrentUpdateError, InvalidConfigError } from '../errors.js'
 import type {
@@ -30,14 +31,18 @@ import type {
   SettleResult,
 } from '../store.js'
 import { effectiveCap, grantExpiredEntry } from './approvals.js'
-import { checkId, checkMicros, checkTime, checkTtl } from './ledger-input.js'
+import { checkId, checkMicros, checkTime, checkTtl, saturated } from './ledger-input.js'
 import type { HoldRecord, LedgerStorage } from './ledger-storage.js'
 import { collectLevels, type Level, runBudgetId } from './levels.js'
 
 /** The levels of a hold on no window and no budget (most holds): one array, never written. */
 const NO_LEVELS: readonly string[] = Object.freeze([])
 
-/** Adds `spent` and `held` (either may be negative) to each window a hold touched. */
+/**
+ * Adds `spent` and `held` (either may be negative) to each window a hold touched. A window's
+ * spent saturates (MAX_TOTAL_MICROS): settles are unbounded in number. Its held does not need
+ * to: every reserve keeps it within the window's limit.
+ */
 function applyToLevels(
   storage: LedgerStorage,
   keys: readonly string[],
@@ -47,7 +52,7 @@ function applyToLevels(
   for (const key of keys) {
     const usage = storage.usage(key)
     storage.saveUsage(key, {
-      spentMicros: usage.spentMicros + spent,
+      spentMicros: saturated(usage.spentMicros + spent),
       heldMicros: usage.heldMicros + held,
     })
   }
@@ -102,7 +107,9 @@ export function sweep(
   let { spentMicros, heldMicros, unreconciledMicros } = agent
   for (const hold of due) {
     heldMicros -= hold.amountMicros
-    spentMicros += hold.amountMicros
+    spentMicros = saturated(spentMicros + hold.amountMicros)
+    // Unreconciled is part of spent (the charges of lapsed holds, each first held within the
+    // effective cap, itself at most MAX_TOTAL_MICROS): never above spent, so never past it.
     unreconciledMicros += hold.amountMicros
     storage.saveHold(handle, {
       ...hold,
@@ -301,18 +308,18 @@ export function settle(storage: LedgerStorage, request: SettleRequest): SettleRe
   const levels = hold?.levels ?? []
   if (hold?.state === 'held') {
     heldMicros -= hold.amountMicros
-    spentMicros += cost
+    spentMicros = saturated(spentMicros + cost)
     applyToLevels(storage, levels, cost, -hold.amountMicros)
     outcome = 'settled'
   } else if (hold?.state === 'lapsed') {
     // The truth arrived: the real cost replaces the lapse's charge, once.
-    spentMicros += cost - hold.chargedMicros
+    spentMicros = saturated(spentMicros + cost - hold.chargedMicros)
     unreconciledMicros -= hold.chargedMicros
     applyToLevels(storage, levels, cost - hold.chargedMicros, 0)
     outcome = 'corrected'
   } else {
     // Never held here, pruned, or released: money reported spent is recorded as spent.
-    spentMicros += cost
+    spentMicros = saturated(spentMicros + cost)
     outcome = 'late'
   }
   storage.saveHold(request.handle, {
