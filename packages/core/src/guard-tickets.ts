@@ -45,9 +45,11 @@ export interface SpendTicketState {
   payee?: string | undefined
   details: Record<string, unknown> | undefined
   done: Promise<Settlement> | undefined
-  /** Released (never sent, as the caller said); a settle after it is recorded once, late. */
+  /**
+   * Released (never sent, as the caller said) and not settled since: one settle after it is
+   * recorded, late (it clears this).
+   */
   released?: boolean
-  settledLate?: boolean
   /** Set as the settle begins (it may complete before `done` is assigned). */
   ended?: boolean
   /** The hold's lease, renewed while the call runs (set once the ticket exists). */

@@ -850,7 +850,7 @@ class Guard implements AgentGuard {
     }
     // Released, then reported spent after all (a payment that went through): the ledger
     // records it, once, as a late settlement (money reported spent is spent).
-    const late = state.released === true && state.settledLate !== true
+    const late = state.released === true
     if (state.done && !late) return state.done
     // Settled at once when the store answers at once: a second settle from inside this one
     // (an event listener) gets this settlement, not one of its own.
@@ -866,7 +866,7 @@ class Guard implements AgentGuard {
           )
     if (bad) return Promise.reject(bad)
     state.ended = true
-    if (late) state.settledLate = true
+    state.released = false
     state.done = promised(() => this.#spendSettled(ticket, state, outcome, ending))
     return state.done
   }

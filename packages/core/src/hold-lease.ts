@@ -131,7 +131,7 @@ class LeaseBook {
           // is back or it lapses.
           if (++lease.failures < 2 || lease.onLost === undefined) return
           lease.end()
-          lease.onLost?.(leaseLost(this.#engine, lease.hold.ttlMs, error))
+          lease.onLost(leaseLost(this.#engine, lease.hold.ttlMs, error))
         },
       )
     }

@@ -56,7 +56,7 @@ function stallingStore() {
 }
 
 const isUnavailable = (result: PromiseSettledResult<unknown>) =>
-  result.status === 'rejected' && StoreUnavailableError.isInstance(result.reason)
+  result.status === 'rejected' && result.reason instanceof StoreUnavailableError
 
 /** An agent on a store that can stall, with a clock the test moves. */
 async function stalledAgent(handle: string, spendingCap: number) {
@@ -122,7 +122,7 @@ describe('a reserve the store did not answer', () => {
     stalling.stall('through')
     await expect(
       guard.startModelCall({ model: 'm', input: 'hello', maxOutputTokens: 100 }),
-    ).rejects.toSatisfy(StoreUnavailableError.isInstance)
+    ).rejects.toBeInstanceOf(StoreUnavailableError)
     expect(stalling.releases()).toBe(1)
     await stalling.resume()
     // The old connection's reserve, run after the release: refused, holding nothing.

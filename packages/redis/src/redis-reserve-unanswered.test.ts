@@ -44,7 +44,7 @@ describe('redisStore stalled past the command timeout during reserves', () => {
       )
       // Fail closed: every call refused, none sent.
       for (const call of calls) {
-        expect(call.status === 'rejected' && StoreUnavailableError.isInstance(call.reason)).toBe(
+        expect(call.status === 'rejected' && call.reason instanceof StoreUnavailableError).toBe(
           true,
         )
       }
