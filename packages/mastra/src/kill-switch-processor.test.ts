@@ -8,9 +8,8 @@ import {
   CAP_ONLY,
   killSwitchWithAgent,
   loopingModel,
-  MODEL_ID,
   modelCalls,
-  PRICES,
+  ONE_PIECE_MICROS,
   processorAgent,
   quiet,
   STEP_COST_USD,
@@ -20,12 +19,6 @@ import { killSwitchProcessor } from './kill-switch-processor.js'
 import { killSwitchTripwire } from './tripwire.js'
 
 const micros = (usd: number) => Math.round(usd * 1_000_000)
-/**
- * The most one piece of the mock model's output costs (under 64 counted tokens): the mock
- * ignores the limit it is sent, so a step is stopped at the first piece past its hold, and
- * that piece, sent, is charged too.
- */
-const ONE_PIECE_MICROS = 64 * PRICES[MODEL_ID].outputPerMTok
 const modes = ['generate', 'stream'] as const
 type Mode = (typeof modes)[number]
 

@@ -20,6 +20,12 @@ export const STEP_USAGE = {
 }
 /** What one step costs at STEP_USAGE: 200 * $10/M + 40 * $30/M. */
 export const STEP_COST_USD = 0.0032
+/**
+ * The most one piece of the mock model's output costs, in micro-dollars (under 64 counted
+ * tokens): the mock ignores the limit it is sent, so a step is stopped at the first piece past
+ * its hold, and that piece, sent, is charged too. A stopped run may pass its cap by this much.
+ */
+export const ONE_PIECE_MICROS = 64 * PRICES[MODEL_ID].outputPerMTok
 
 export interface LoopingModelOptions {
   /** The tool's arguments at step i (default: a new query each step, so no loop is detected). */
