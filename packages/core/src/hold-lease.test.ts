@@ -52,17 +52,25 @@ describe('hold leases, one timer for all', () => {
   })
 })
 
+/** A process's view of a shared store in which every revocation event is lost on the way. */
+function deafTo(shared: Store): Store {
+  return {
+    ...shared,
+    subscribe: (listener) =>
+      shared.subscribe((event) => {
+        if (event.type !== 'revoked') listener(event)
+      }),
+  }
+}
+
 describe('a lease renewal is the backstop of revocation', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
   it("stops a call in flight in a process that never heard the revocation's event", async () => {
     const shared = memoryStore()
-    // This process's view of the store: every revocation event is lost on the way.
-    const deaf: Store = {
-      ...shared,
-      subscribe: (listener) =>
-        shared.subscribe((event) => {
-          if (event.type !== 'revoked') listener(event)
-        }),
-    }
+    const deaf = deafTo(shared)
     const operator = createKillSwitch({ store: shared, prices, runaway: false })
     const worker = createKillSwitch({ store: deaf, prices, runaway: false, holdTtlMs: 1_000 })
     const { credential } = await operator.agents.create({ handle: 'a', spendingCap: 1 })
@@ -80,6 +88,24 @@ describe('a lease renewal is the backstop of revocation', () => {
     await worker.close()
     await operator.close()
   })
+
+  it('hears a missed revocation within 10 s under the default 5-minute TTL (not at a third of it)', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] })
+    const shared = memoryStore()
+    const operator = createKillSwitch({ store: shared, prices, runaway: false })
+    const worker = createKillSwitch({ store: deafTo(shared), prices, runaway: false })
+    const { credential } = await operator.agents.create({ handle: 'a', spendingCap: 1 })
+    const call = await worker.guard(credential).startModelCall({ model: 'm', input: 'x' })
+    await operator.agents.revoke('a', { reason: 'looping' })
+    for (let second = 0; second < 10; second++) {
+      vi.advanceTimersByTime(1_000)
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    expect(call.signal.reason).toBeInstanceOf(AgentRevokedError)
+    await call.fail(new Error('stopped'))
+    await worker.close()
+    await operator.close()
+  })
 })
 
 describe('a lease the store cannot renew', () => {
@@ -88,7 +114,7 @@ describe('a lease the store cannot renew', () => {
   })
 
   /** A worker whose store stops answering renewals while `cut` (a partition). */
-  async function partitioned() {
+  async function partitioned(holdTtlMs = 1_500) {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] })
     let now = 1_000_000
     const shared = memoryStore()
@@ -100,14 +126,15 @@ describe('a lease the store cannot renew', () => {
         return shared.renew(request)
       },
     }
-    const ks = createKillSwitch({ store, prices, runaway: false, holdTtlMs: 1_500, now: () => now })
+    const ks = createKillSwitch({ store, prices, runaway: false, holdTtlMs, now: () => now })
     const { credential } = await ks.agents.create({ handle: 'a', spendingCap: 1 })
     const call = await ks.guard(credential).startModelCall({ model: 'm', input: 'x' })
-    // One renewal period (a third of the TTL: 500 ms) at a time.
+    // One renewal period (a third of the TTL, 10 s at most) at a time, in tenths.
+    const period = Math.min(holdTtlMs / 3, 10_000)
     const renewal = async () => {
-      for (let step = 0; step < 5; step++) {
-        now += 100
-        vi.advanceTimersByTime(100)
+      for (let step = 0; step < 10; step++) {
+        now += period / 10
+        vi.advanceTimersByTime(period / 10)
         await new Promise((resolve) => setImmediate(resolve))
       }
     }
@@ -124,6 +151,20 @@ describe('a lease the store cannot renew', () => {
     expect(call.signal.reason).toBeInstanceOf(StoreUnavailableError)
     expect(String(call.signal.reason.message)).toContain('before its hold could lapse')
     // Back again: the call's ending is paid for as any other (sent, so settled).
+    link.cut = false
+    await call.fail(call.signal.reason)
+    expect(await ks.agents.get('a')).toMatchObject({ held: 0, unreconciled: 0 })
+    await ks.close()
+  })
+
+  it('stops its call within 20 s of the cut under the default 5-minute TTL (not two thirds of it: 200 s blind)', async () => {
+    const { ks, call, link, renewal } = await partitioned(300_000)
+    link.cut = true
+    await renewal()
+    await renewal()
+    expect(call.signal.aborted).toBe(true)
+    expect(call.signal.reason).toBeInstanceOf(StoreUnavailableError)
+    expect(String(call.signal.reason.message)).toContain('for 20 s')
     link.cut = false
     await call.fail(call.signal.reason)
     expect(await ks.agents.get('a')).toMatchObject({ held: 0, unreconciled: 0 })

@@ -13,15 +13,23 @@
 // thousands of calls in one job, each ticket kept, and the heap grows until the job ends.
 // Most calls end before the first tick, so most leases never need a WeakRef at all.
 //
+// A lease is renewed every third of its TTL, and at least every RENEW_AT_LEAST_EVERY_MS: the
+// renewal is also how a process cut off from its store finds out, and how it learns of a
+// revocation whose event it missed, so that time must not grow with a long TTL (the default
+// five minutes would leave a partitioned process streaming blind for over three).
+//
 // A lease whose renewal fails twice in a row is lost: the store has not been heard for two
-// thirds of the TTL, so a revocation made meanwhile may not have reached this process, and
-// the hold lapses at the next third. A model call is stopped then (`onLost`), fail closed,
+// renewal periods (20 s at most), so a revocation made meanwhile may not have reached this
+// process, and the hold may lapse before long. A model call is stopped then (`onLost`), fail closed,
 // rather than streaming on unheld and blind to revocation until the store is back. One
 // failure is tried again at the next renewal: a blip of the store does not stop honest calls.
 import type { Engine } from './engine.js'
 import { StoreUnavailableError } from './errors.js'
 import { renewHold } from './guard-ledger.js'
 import { Roster, type RosterMember } from './roster.js'
+
+/** The longest a live call goes without its store's word (see above): one renewal period. */
+export const RENEW_AT_LEAST_EVERY_MS = 10_000
 
 /** A hold's lease, as its call sees it. */
 export interface HoldLease {
@@ -37,7 +45,7 @@ class Lease implements HoldLease, RosterMember {
   /** The ticket: held strongly until the book's next tick, weakly after it. */
   owner: object | WeakRef<object>
   readonly hold: { handle: string; holdId: string; ttlMs: number }
-  /** Renewed every third of its TTL. */
+  /** Renewed every third of its TTL, or every RENEW_AT_LEAST_EVERY_MS if that is sooner. */
   readonly every: number
   /** Ticks of the book's timer until its next renewal. */
   ticksLeft: number
@@ -81,7 +89,7 @@ class LeaseBook {
   }
 
   add(owner: object, hold: Lease['hold']): HoldLease {
-    const every = Math.max(1, Math.floor(hold.ttlMs / 3))
+    const every = Math.max(1, Math.min(RENEW_AT_LEAST_EVERY_MS, Math.floor(hold.ttlMs / 3)))
     if (every < this.#tick) this.#restart(every)
     const lease = new Lease(this.#leases, owner, hold, every, this.#tick)
     this.#leases.add(lease)
@@ -126,12 +134,13 @@ class LeaseBook {
           if (!renewed) lease.end()
         },
         (error: unknown) => {
-          // Once: try again at the next renewal (the lease has a third of its TTL to run).
+          // Once: try again at the next renewal (the lease has at least a third of its TTL
+          // to run).
           // A hold with no call to stop (a tool's, a payment's) is renewed until the store
           // is back or it lapses.
           if (++lease.failures < 2 || lease.onLost === undefined) return
           lease.end()
-          lease.onLost(leaseLost(this.#engine, lease.hold.ttlMs, error))
+          lease.onLost(leaseLost(this.#engine, 2 * lease.every, error))
         },
       )
     }
@@ -139,8 +148,8 @@ class LeaseBook {
 }
 
 /** Why a call was stopped when its lease could not be renewed. */
-function leaseLost(engine: Engine, ttlMs: number, cause: unknown): StoreUnavailableError {
-  const seconds = Math.round((ttlMs * 2) / 3 / 1000)
+function leaseLost(engine: Engine, unheardMs: number, cause: unknown): StoreUnavailableError {
+  const seconds = Math.round(unheardMs / 1000)
   return new StoreUnavailableError(
     `The ${engine.store.kind} store has not answered this call's hold renewals for ${seconds} s: the call was stopped before its hold could lapse, as a revocation may not have reached this process`,
     { cause },
@@ -150,7 +159,7 @@ function leaseLost(engine: Engine, ttlMs: number, cause: unknown): StoreUnavaila
 const books = new WeakMap<Engine, LeaseBook>()
 
 /**
- * Renews the hold every `ttlMs / 3` until the returned function is called, the hold is no
+ * Renews the hold every `ttlMs / 3` (every RENEW_AT_LEAST_EVERY_MS at most) until the returned function is called, the hold is no
  * longer live, or `owner` (the ticket) is collected. Returns the lease: `end()` stops it.
  *
  * @example
