@@ -214,4 +214,20 @@ describe('killswitch over the default sqlite store', () => {
     await locker.done
     expect((await killswitch(['agents', 'get', 'locked-agent'])).stdout).toMatch(/revoked/)
   }, 30_000)
+
+  it('refuses a path under /proc as a bad store at once (it used to spin at 100% and ignore SIGTERM)', async () => {
+    const child = spawn(
+      process.execPath,
+      [BIN, '--store', 'sqlite:/proc/killswitch-e2e/state/state.db', 'agents', 'list'],
+      { cwd, env: { PATH: process.env.PATH ?? '' } },
+    )
+    // A spinning process is killed (SIGKILL: it ignored SIGTERM) and fails the test.
+    const deadline = setTimeout(() => child.kill('SIGKILL'), 15_000)
+    const { code, stderr } = await collect(child).done
+    clearTimeout(deadline)
+    expect(code).toBe(1)
+    expect(stderr).toContain('Invalid store sqlite:/proc/killswitch-e2e/state/state.db')
+    expect(stderr).toMatch(/ENOENT/)
+    expect(stderr).not.toMatch(/\n\s+at /)
+  }, 30_000)
 })

@@ -2,8 +2,7 @@
 // `.killswitch/state.db` under the working directory, so that `agents create` in one shell
 // and `revoke` in another act on the same agents.
 
-import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs'
-import { dirname, isAbsolute, join, resolve } from 'node:path'
+import { isAbsolute, join, resolve } from 'node:path'
 import { InvalidConfigError, memoryStore, type Store, sqliteStore } from '@killswitch/core'
 
 /** A parsed store location. */
@@ -66,44 +65,6 @@ export function describeStoreSpec(spec: StoreSpec): string {
   return `${url.protocol}//${url.host}${url.pathname === '/' ? '' : url.pathname}`
 }
 
-/**
- * What a state folder the CLI creates holds beside the database: the same `.gitignore` as
- * core's `sqliteStore` writes in a folder it creates (core does not export it), so that
- * `.killswitch/` is never committed.
- */
-export const STATE_FOLDER_GITIGNORE = '# Kill switch state: never commit it.\n*\n'
-
-/**
- * The state holds webhook secrets and every agent's spend: what the CLI creates for it is
- * the owner's alone. A missing folder is made 0700 with a `.gitignore` that ignores it all
- * (core's store skips that for a folder that already exists, as this one then does), a
- * missing database file 0600 (SQLite gives its -wal and -shm files the database file's
- * permissions). Existing ones are left as the operator set them.
- */
-function prepareOwnerOnly(path: string): void {
-  const folder = dirname(path)
-  if (!existsSync(folder)) {
-    try {
-      mkdirSync(folder, { recursive: true, mode: 0o700 })
-    } catch (error) {
-      throw unusablePath(path, `cannot create its folder ${folder}`, error)
-    }
-    try {
-      // 'wx': never overwrite one the operator (or another process) wrote meanwhile.
-      writeFileSync(join(folder, '.gitignore'), STATE_FOLDER_GITIGNORE, { flag: 'wx' })
-    } catch {
-      // Already there, or not writable: a convenience, never a reason to fail a command.
-    }
-  }
-  if (!existsSync(path)) {
-    try {
-      closeSync(openSync(path, 'a', 0o600))
-    } catch (error) {
-      throw unusablePath(path, 'cannot create the database file', error)
-    }
-  }
-}
-
 // The OS reasons a path the operator gave cannot hold the state, in words.
 const OS_REASONS: Readonly<Record<string, string>> = {
   ENOTDIR: 'a part of the path is a file, not a folder',
@@ -143,8 +104,16 @@ function unusablePath(path: string, what: string, error: unknown): InvalidConfig
 export async function openStore(spec: StoreSpec): Promise<Store> {
   if (spec.kind === 'memory') return memoryStore()
   if (spec.kind === 'sqlite') {
-    prepareOwnerOnly(spec.path)
-    return sqliteStore(spec.path)
+    // The store creates what is missing, owner-only: its folder 0700 with a `.gitignore`
+    // that ignores it all, the file 0600 (SQLite gives its -wal and -shm files the file's
+    // permissions); existing ones are left as the operator set them.
+    try {
+      return sqliteStore(spec.path)
+    } catch (error) {
+      const cause = (error as { cause?: { code?: unknown } }).cause
+      if (typeof cause?.code !== 'string') throw error
+      throw unusablePath(spec.path, 'cannot create or open it', cause)
+    }
   }
   // Loaded here, not at the top: sqlite users never load the redis client.
   const { redisStore } = await import('@killswitch/redis')

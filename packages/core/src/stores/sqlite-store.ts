@@ -585,8 +585,23 @@ function ensureFolder(path: string): void {
   if (path === ':memory:' || path.startsWith('file:')) return
   const folder = dirname(path)
   if (existsSync(folder)) return
-  mkdirSync(folder, { recursive: true, mode: 0o700 })
+  makeFolders(folder)
   writeFileSync(join(folder, '.gitignore'), '# Kill switch state: never commit it.\n*\n')
+}
+
+/**
+ * Creates a folder and its missing parents, one at a time, each 0700. Not `mkdirSync`'s
+ * `recursive`: where a file system answers ENOENT to creating a folder under one that exists
+ * (`/proc`, `/sys`), Node retries the parent forever, a process spinning at 100% that
+ * ignores SIGTERM; here that ENOENT is thrown, and the store refuses the path.
+ */
+function makeFolders(folder: string): void {
+  const missing: string[] = []
+  for (let dir = folder; !existsSync(dir); dir = dirname(dir)) {
+    missing.push(dir)
+    if (dirname(dir) === dir) break
+  }
+  for (const dir of missing.reverse()) mkdirSync(dir, { mode: 0o700 })
 }
 
 /**
