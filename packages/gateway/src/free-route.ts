@@ -90,6 +90,8 @@ export async function forwardFree(options: {
   }
   return new Response(upstream.redact(await response.text()), {
     status: response.status,
-    headers: { 'content-type': response.headers.get('content-type') ?? 'application/json' },
+    headers: {
+      'content-type': upstream.redact(response.headers.get('content-type') ?? 'application/json'),
+    },
   })
 }

@@ -57,11 +57,12 @@ function upstreamHeaders(request: ForwardRequest): Record<string, string> {
   return { ...headers, ...request.upstream.authHeaders() }
 }
 
-function responseHeaders(upstream: Response, contentType: string): Headers {
-  const headers = new Headers({ 'content-type': contentType })
+/** The headers passed on to the agent: the key is masked in them as in the body. */
+function responseHeaders(upstream: Upstream, response: Response, contentType: string): Headers {
+  const headers = new Headers({ 'content-type': upstream.redact(contentType) })
   for (const name of RETURNED_HEADERS) {
-    const value = upstream.headers.get(name)
-    if (value !== null) headers.set(name, value)
+    const value = response.headers.get(name)
+    if (value !== null) headers.set(name, upstream.redact(value))
   }
   return headers
 }
@@ -159,7 +160,7 @@ export async function forwardModelCall(request: ForwardRequest): Promise<Respons
   const contentType = response.headers.get('content-type') ?? 'application/json'
   if (!response.ok) return upstreamFailed(request, call, response)
   if (stream && contentType.includes('text/event-stream') && response.body) {
-    const headers = responseHeaders(response, contentType)
+    const headers = responseHeaders(request.upstream, response, contentType)
     headers.set('cache-control', 'no-cache')
     const body = guardedStream(request, call, response.body)
     // The stream writes the request's log line when it ends.
@@ -193,9 +194,10 @@ export async function forwardModelCall(request: ForwardRequest): Promise<Respons
     request.onError(error)
     record.outcome = 'settlement pending'
   }
-  return new Response(text, {
+  // Settled above on what the upstream sent; the agent gets it with the key masked.
+  return new Response(request.upstream.redact(text), {
     status: response.status,
-    headers: responseHeaders(response, contentType),
+    headers: responseHeaders(request.upstream, response, contentType),
   })
 }
 
@@ -219,14 +221,18 @@ async function upstreamFailed(
   if (isRedirect(response)) throw upstreamRedirected()
   return new Response(request.upstream.redact(text), {
     status: response.status,
-    headers: responseHeaders(response, response.headers.get('content-type') ?? 'application/json'),
+    headers: responseHeaders(
+      request.upstream,
+      response,
+      response.headers.get('content-type') ?? 'application/json',
+    ),
   })
 }
 
 /**
  * The agent's stream: upstream events passed on whole as they arrive, their output counted
- * by the guard. A revocation or a spent hold cuts it with a final error event in the API's
- * shape and aborts the upstream request.
+ * by the guard, the key masked. A revocation or a spent hold cuts it with a final error event
+ * in the API's shape and aborts the upstream request.
  */
 function guardedStream(
   request: ForwardRequest,
@@ -238,6 +244,10 @@ function guardedStream(
   const parser = new SseParser()
   const events = dialect.streamReader(request.body)
   const encoder = new TextEncoder()
+  // Applied to the text passed on, after the guard counted each event as the upstream sent
+  // it: what is charged does not depend on the redaction. Events end in a blank line, which
+  // no key holds, so it holds nothing back in practice; it matches a key split anywhere.
+  const redactor = request.upstream.redactor()
   let ended = false
 
   /** What the agent is told of a stream cut by `cause` (the error the core says stands). */
@@ -266,11 +276,15 @@ function guardedStream(
     }
   }
 
+  const send = (controller: ReadableStreamDefaultController<Uint8Array>, text: string) => {
+    if (text) controller.enqueue(encoder.encode(text))
+  }
+
   const pass = (controller: ReadableStreamDefaultController<Uint8Array>, event: SseEvent) => {
     const step = events.read(event)
     // Counted before it is passed on: output past the hold never reaches the agent.
     if (step.text || step.uncounted) call.output({ text: step.text, uncounted: step.uncounted })
-    if (step.forward) controller.enqueue(encoder.encode(`${event.raw}\n\n`))
+    if (step.forward) send(controller, redactor.push(`${event.raw}\n\n`))
   }
 
   return new ReadableStream<Uint8Array>({
@@ -280,6 +294,7 @@ function guardedStream(
         if (done) {
           const last = parser.flush()
           if (last) pass(controller, last)
+          send(controller, redactor.flush())
           await end(async () => settled(record, await call.finish({ usage: events.usage() })))
           controller.close()
           return
@@ -297,7 +312,8 @@ function guardedStream(
         })
         if (cut.unexpected) request.onError(error)
         try {
-          controller.enqueue(encoder.encode(dialect.streamError(cut.error)))
+          // What the redactor held back (a start of the key, if anything) is dropped: cut.
+          send(controller, dialect.streamError(cut.error))
           controller.close()
         } catch {
           // The agent's side is already closed.

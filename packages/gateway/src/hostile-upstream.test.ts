@@ -1,7 +1,8 @@
 // A provider that answers badly after the request left: a body cut off mid-way, a body that
 // is not JSON, usage that understates what it sent, a stream whose last event has no
 // closing blank line. The money left in every case, so none may settle as free; and a request
-// the gateway refuses before forwarding holds nothing. The upstream is a plain node:http
+// the gateway refuses before forwarding holds nothing. One that echoes the gateway's key back
+// gets it masked in everything the agent receives. The upstream is a plain node:http
 // server scripted per test; the hold is read while the request is in flight, from inside it.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -316,4 +317,228 @@ describe('a request the gateway refuses before forwarding', () => {
     }
     expect(forwarded).toBe(0)
   })
+})
+
+describe('a provider that echoes the key it was sent', () => {
+  // A debugging proxy that quotes the request's headers, a model server that reflects its
+  // `authorization` into its output: the gateway's key must never reach the agent, in a 2xx
+  // body, a stream, or a header. The upstream quotes whatever key header it received.
+  let ks: KillSwitch
+  let gateway: RunningGateway
+  let close: () => Promise<void>
+  let script: (response: ServerResponse, echoed: string) => Promise<void>
+  /** The upstream body's pieces as the gateway read them off the network. */
+  const received: string[] = []
+  let handle = ''
+
+  beforeAll(async () => {
+    const recordingFetch: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init)
+      if (!response.body) return response
+      const decoder = new TextDecoder()
+      const recorder = new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          received.push(decoder.decode(chunk, { stream: true }))
+          controller.enqueue(chunk)
+        },
+      })
+      return new Response(response.body.pipeThrough(recorder), {
+        status: response.status,
+        headers: response.headers,
+      })
+    }
+    ;({ ks, gateway, close } = await scriptedGateway(
+      (request, response) => {
+        void (async () => {
+          for await (const _ of request) {
+            // Drained.
+          }
+          await script(
+            response,
+            String(request.headers.authorization ?? request.headers['x-api-key']),
+          )
+        })()
+      },
+      undefined,
+      { fetch: recordingFetch },
+    ))
+  })
+  afterAll(() => close())
+  beforeEach(() => {
+    received.length = 0
+  })
+
+  const DIALECTS = {
+    openai: {
+      path: '/v1/chat/completions',
+      body: { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] },
+      headers: (credential: string) => ({ authorization: `Bearer ${credential}` }),
+      /** The key inside the echoed header value. */
+      key: (echoed: string) => echoed.replace(/^Bearer /, ''),
+      json: (text: string) => ({
+        id: 'x',
+        object: 'chat.completion',
+        created: 0,
+        model: 'gpt-4o',
+        choices: [
+          { index: 0, finish_reason: 'stop', message: { role: 'assistant', content: text } },
+        ],
+        usage: { prompt_tokens: 10, completion_tokens: 20, total_tokens: 30 },
+      }),
+      // 10 input tokens at $2.50 and 20 output at $10 per million, in micro-dollars.
+      cost: 225,
+      start: '',
+      delta: (text: string) =>
+        `data: ${JSON.stringify({ id: 'x', object: 'chat.completion.chunk', model: 'gpt-4o', choices: [{ index: 0, delta: { content: text } }] })}\n\n`,
+      end: `data: ${JSON.stringify({ id: 'x', object: 'chat.completion.chunk', model: 'gpt-4o', choices: [], usage: { prompt_tokens: 10, completion_tokens: 20, total_tokens: 30 } })}\n\ndata: [DONE]\n\n`,
+      textOf: (data: unknown) =>
+        (data as { choices?: { delta?: { content?: string } }[] }).choices?.[0]?.delta?.content ??
+        '',
+    },
+    anthropic: {
+      path: '/v1/messages',
+      body: {
+        model: 'claude-sonnet-4-0',
+        max_tokens: 100,
+        messages: [{ role: 'user', content: 'hi' }],
+      },
+      headers: (credential: string) => ({
+        'x-api-key': credential,
+        'anthropic-version': '2023-06-01',
+      }),
+      key: (echoed: string) => echoed,
+      json: (text: string) => ({
+        id: 'msg_x',
+        type: 'message',
+        role: 'assistant',
+        model: 'claude-sonnet-4-0',
+        content: [{ type: 'text', text }],
+        stop_reason: 'end_turn',
+        usage: { input_tokens: 10, output_tokens: 20 },
+      }),
+      // 10 input tokens at $3 and 20 output at $15 per million, in micro-dollars.
+      cost: 330,
+      start: `event: message_start\ndata: ${JSON.stringify({ type: 'message_start', message: { id: 'msg_x', type: 'message', role: 'assistant', model: 'claude-sonnet-4-0', content: [], usage: { input_tokens: 10, output_tokens: 1 } } })}\n\n`,
+      delta: (text: string) =>
+        `event: content_block_delta\ndata: ${JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } })}\n\n`,
+      end: `event: message_delta\ndata: ${JSON.stringify({ type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 20 } })}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n`,
+      textOf: (data: unknown) => {
+        const event = data as { type?: string; delta?: { text?: string } }
+        return event.type === 'content_block_delta' ? (event.delta?.text ?? '') : ''
+      },
+    },
+  } as const
+
+  async function call(family: keyof typeof DIALECTS, stream: boolean) {
+    const dialect = DIALECTS[family]
+    handle = `echo-${family}-${stream ? 'stream' : 'json'}`
+    const { credential } = await ks.agents.create({ handle, spendingCap: 5 })
+    return fetch(`${gateway.url}${dialect.path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...dialect.headers(credential) },
+      body: JSON.stringify({ ...dialect.body, ...(stream ? { stream: true } : {}) }),
+    })
+  }
+  const spent = async () => toMicros((await ks.agents.get(handle)).spent)
+
+  it.each(['openai', 'anthropic'] as const)(
+    '%s, a 2xx JSON answer and its request id quoting the key: both redacted, charged as sent',
+    async (family) => {
+      const dialect = DIALECTS[family]
+      let key = ''
+      script = async (response, echoed) => {
+        key = dialect.key(echoed)
+        response.writeHead(200, { 'content-type': 'application/json', 'x-request-id': echoed })
+        response.end(JSON.stringify(dialect.json(`You sent me ${echoed}, thanks.`)))
+      }
+      const response = await call(family, false)
+      expect(response.status).toBe(200)
+      const text = await response.text()
+      expect(key.length).toBeGreaterThan(5)
+      expect(received.join('')).toContain(key)
+      expect(text).not.toContain(key)
+      expect(text).toContain('[redacted], thanks.')
+      expect(response.headers.get('x-request-id')).not.toContain(key)
+      expect(response.headers.get('x-request-id')).toContain('[redacted]')
+      // Settled on the provider's usage, as without the echo.
+      expect(await spent()).toBe(dialect.cost)
+    },
+  )
+
+  it('a free route (the model list) quoting the key in its body and content type: both redacted', async () => {
+    let echoedKey = ''
+    script = async (response, echoed) => {
+      echoedKey = echoed
+      response.writeHead(200, { 'content-type': `application/json; note=${echoed}` })
+      response.end(JSON.stringify({ object: 'list', data: [], note: echoed }))
+    }
+    const { credential } = await ks.agents.create({ handle: 'echo-free-route', spendingCap: 5 })
+    const response = await fetch(`${gateway.url}/v1/models`, {
+      headers: { authorization: `Bearer ${credential}` },
+    })
+    expect(response.status).toBe(200)
+    expect(echoedKey).toContain('sk-unused')
+    const text = await response.text()
+    expect(text).not.toContain('sk-unused')
+    expect(text).toContain('[redacted]')
+    expect(response.headers.get('content-type')).not.toContain('sk-unused')
+    expect(response.headers.get('content-type')).toContain('[redacted]')
+  })
+
+  it.each(['openai', 'anthropic'] as const)(
+    '%s, a stream quoting the key split across network chunks: redacted, each event passed on at once',
+    async (family) => {
+      const dialect = DIALECTS[family]
+      let key = ''
+      let agentSawFirst: () => void = () => {}
+      const sawFirst = new Promise<boolean>((resolve) => {
+        agentSawFirst = () => resolve(true)
+      })
+      /** Whether the agent had the first event before the upstream sent the next. */
+      let passedOnAtOnce = false
+      const pause = () => new Promise((resolve) => setTimeout(resolve, 30))
+      script = async (response, echoed) => {
+        key = dialect.key(echoed)
+        response.writeHead(200, { 'content-type': 'text/event-stream' })
+        response.write(dialect.start + dialect.delta('Hello.'))
+        passedOnAtOnce = await Promise.race([
+          sawFirst,
+          new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2000)),
+        ])
+        // The event quoting the key, cut in the middle of the key.
+        const event = dialect.delta(` You sent me ${echoed}, keep it safe.`)
+        const middle = event.indexOf(key) + Math.floor(key.length / 2)
+        response.write(event.slice(0, middle))
+        await pause()
+        response.write(event.slice(middle))
+        await pause()
+        response.end(dialect.delta(' Goodbye.') + dialect.end)
+      }
+      const response = await call(family, true)
+      expect(response.status).toBe(200)
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+      const decoder = new TextDecoder()
+      let raw = ''
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) break
+        raw += decoder.decode(value, { stream: true })
+        // The whole event, closing blank line included: the agent can act on it now.
+        if (raw.includes(dialect.delta('Hello.'))) agentSawFirst()
+      }
+      expect(passedOnAtOnce).toBe(true)
+      // The split was real: the gateway read a piece that ended inside the key.
+      const half = key.slice(0, Math.floor(key.length / 2))
+      expect(received.some((piece) => piece.endsWith(half))).toBe(true)
+      expect(raw).not.toContain(key)
+      const text = raw
+        .split('\n')
+        .filter((line) => line.startsWith('data: {'))
+        .map((line) => dialect.textOf(JSON.parse(line.slice(6))))
+        .join('')
+      const prefix = family === 'openai' ? 'Bearer ' : ''
+      expect(text).toBe(`Hello. You sent me ${prefix}[redacted], keep it safe. Goodbye.`)
+      expect(await spent()).toBe(dialect.cost)
+    },
+  )
 })

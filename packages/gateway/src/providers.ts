@@ -1,7 +1,9 @@
 // The provider keys and base URLs the gateway holds. Read from options or from the
 // environment under the official SDKs' own names, so an existing deployment's variables
-// work unchanged. The keys never leave this module except in the upstream request headers.
+// work unchanged. The keys never leave this module except in the upstream request headers
+// (and in the redaction that masks them in what the gateway passes on).
 import { InvalidConfigError } from '@killswitch/core'
+import { KeyRedactor, redactKey } from './key-redaction.js'
 
 /** One upstream provider: its key and where it is served. */
 export interface ProviderConfig {
@@ -20,6 +22,8 @@ export interface Upstream {
   authHeaders(): Record<string, string>
   /** Replaces the key wherever it appears in text from the provider. */
   redact(text: string): string
+  /** The same for text that arrives in pieces (a stream), where the key may be split. */
+  redactor(): KeyRedactor
 }
 
 const DEFAULTS = {
@@ -107,6 +111,7 @@ export function resolveUpstream(
     name,
     baseURL,
     authHeaders: () => ({ ...headers }),
-    redact: (text) => (apiKey === undefined ? text : text.split(apiKey).join('[redacted]')),
+    redact: (text) => redactKey(text, apiKey),
+    redactor: () => new KeyRedactor(apiKey),
   }
 }
