@@ -618,6 +618,13 @@ function loadSqlite(): typeof import('node:sqlite') {
   }) as typeof process.emitWarning
   try {
     return createRequire(import.meta.url)('node:sqlite') as typeof import('node:sqlite')
+  } catch (error) {
+    // An older Node (npm only warns about `engines`): say what to do, not "no such module".
+    if ((error as NodeJS.ErrnoException).code !== 'ERR_UNKNOWN_BUILTIN_MODULE') throw error
+    throw new Error(
+      `node:sqlite is not built into Node ${process.versions.node}: the sqlite store needs Node 22.13 or later (the memory and Redis stores do not)`,
+      { cause: error },
+    )
   } finally {
     process.emitWarning = emitWarning
   }
