@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { join } from 'node:path'
+import { join, posix } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 
@@ -48,5 +48,12 @@ describe.each(packages.map((p) => [p.manifest.name, p] as const))('%s as publish
     expect(files).toContain('README.md')
     expect(files).toContain('dist/index.js')
     expect(files).toContain('dist/index.d.ts')
+    // Every relative link of the README (as npm shows it) reaches a file in the tarball.
+    const readme = readFileSync(join(pkg.dir, 'README.md'), 'utf8')
+    for (const [, target] of readme.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^(?:[a-z]+:|#)/i.test(target as string)) continue
+      const path = posix.normalize((target as string).replace(/#.*$/, ''))
+      expect(files, `README link ${target}`).toContain(path)
+    }
   })
 })
