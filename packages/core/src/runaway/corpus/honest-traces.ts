@@ -525,7 +525,43 @@ export function honestTraces(): Trace[] {
     // Added after the tenth red team (the ninth's fixes had made them refused).
     sequentialThinking(),
     invoiceJobs(),
+    // Added after the twelfth red team: each was revoked by the defaults before.
+    askedToPoll(3 * SECOND, 700),
+    askedToPoll(5 * SECOND, 1_500),
+    askedToPoll(10 * SECOND, 4_500),
   ]
+}
+
+/**
+ * Code asks the model every `periodMs`, start to start, whether a job is done: a step that
+ * calls the status tool, its result, a step that answers "still running" (the turn ends),
+ * then the app sleeps what is left of its period: 2 steps of `latencyMs` leave little idle
+ * (0.85 s at 10 s with 4.5 s steps), under the scope's pause. The job is done at the end.
+ */
+function askedToPoll(periodMs: number, latencyMs: number, minutes = 10): Trace {
+  const b = new TraceBuilder(70 + periodMs)
+  const polls = Math.round((minutes * MINUTE) / periodMs)
+  for (let i = 0; i < polls; i++) {
+    const last = i === polls - 1
+    let at = b.model(i * periodMs, {
+      costMicros: 300,
+      output: 'get_job_status({"jobId":"job-4711"})',
+      latencyMs,
+    })
+    at = b.tool(at + 10, 'get_job_status', { jobId: 'job-4711' }, { latencyMs: 150 })
+    b.model(at + 10, {
+      costMicros: 200,
+      output: last ? 'the export is ready' : 'the job is still running',
+      latencyMs,
+    })
+  }
+  const s = periodMs / SECOND
+  return b.build({
+    name: `asked-to-poll-${s}s-${latencyMs / SECOND}s-steps`,
+    kind: 'honest',
+    description: `code asks the model every ${s} s whether a job is done; it calls the same status tool and answers, each step ${latencyMs / SECOND} s, ${minutes} minutes`,
+    capUsd: 10,
+  })
 }
 
 /**

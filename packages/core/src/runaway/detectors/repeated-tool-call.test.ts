@@ -310,6 +310,44 @@ describe('detectRepeatedToolCall', () => {
     expect(poll(2_500, 1_000, true)).toBe('trip')
   })
 
+  it('takes code asking the model to poll every 2.5 s or more for polling, however short its sleep', () => {
+    // Each ask: a model step that calls the status tool, its result, a model step that answers
+    // "still running" (the turn ends), then the app sleeps what is left of its period.
+    const asks = (periodMs: number, latencyMs: number, options: { paid?: boolean } = {}) => {
+      const window: ActivityEvent[] = []
+      for (let i = 0; i < 12; i++) {
+        let at = T0 + i * periodMs
+        window.push(modelCall(at), modelResult((at += latencyMs)))
+        window.push(toolCall((at += 10), 'get_job_status', { jobId: 'job-4711' }))
+        if (i === 11) break
+        if (options.paid) window.push(spend(at + 140, 1_000))
+        window.push(toolResult((at += 150), 'get_job_status', true))
+        window.push(modelCall((at += 10)), modelResult(at + latencyMs))
+      }
+      return detectRepeatedToolCall(window, lastAt(window), config).status
+    }
+    // The red team's polls: idle between asks of 1.45 s, 1.85 s and 0.85 s, under the pause.
+    expect(asks(3_000, 700)).toBe('ok')
+    expect(asks(5_000, 1_500)).toBe('ok')
+    expect(asks(10_000, 4_500)).toBe('ok')
+    // Code asking again at once, 1.2 s apart: a loop.
+    expect(asks(1_220, 500)).toBe('trip')
+    // A paid status call is paid for each time: counted.
+    expect(asks(5_000, 1_500, { paid: true })).toBe('trip')
+  })
+
+  it('still counts a loop inside one run however slow its model steps (its turn never ends)', () => {
+    const window: ActivityEvent[] = []
+    for (let i = 0; i < 6; i++) {
+      const at = T0 + i * 3_170
+      window.push(modelCall(at), modelResult(at + 3_000))
+      window.push(toolCall(at + 3_010, 'get_job_status', { jobId: 'job-4711' }))
+      if (i < 5) window.push(toolResult(at + 3_160, 'get_job_status', true))
+    }
+    // Each 3 s step starts as the last tool result comes back: over 2.5 s apart, no turn end.
+    expect(detectRepeatedToolCall(window, lastAt(window), config).status).toBe('trip')
+  })
+
   it('counts only since the last pause: a poller every 5 s is never a loop, one every second is', () => {
     const poll = (periodMs: number) =>
       calls(
