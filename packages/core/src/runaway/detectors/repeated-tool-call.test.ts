@@ -316,13 +316,14 @@ describe('detectRepeatedToolCall', () => {
     const asks = (periodMs: number, latencyMs: number, options: { paid?: boolean } = {}) => {
       const window: ActivityEvent[] = []
       for (let i = 0; i < 12; i++) {
-        let at = T0 + i * periodMs
-        window.push(modelCall(at), modelResult((at += latencyMs)))
-        window.push(toolCall((at += 10), 'get_job_status', { jobId: 'job-4711' }))
+        const start = T0 + i * periodMs
+        const called = start + latencyMs + 10
+        window.push(modelCall(start), modelResult(start + latencyMs))
+        window.push(toolCall(called, 'get_job_status', { jobId: 'job-4711' }))
         if (i === 11) break
-        if (options.paid) window.push(spend(at + 140, 1_000))
-        window.push(toolResult((at += 150), 'get_job_status', true))
-        window.push(modelCall((at += 10)), modelResult(at + latencyMs))
+        if (options.paid) window.push(spend(called + 140, 1_000))
+        window.push(toolResult(called + 150, 'get_job_status', true))
+        window.push(modelCall(called + 160), modelResult(called + 160 + latencyMs))
       }
       return detectRepeatedToolCall(window, lastAt(window), config).status
     }
