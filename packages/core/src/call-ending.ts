@@ -157,10 +157,13 @@ export function costOfEnding(end: CallEnd, figures: CallFigures): EndingCost {
 
 /**
  * The statuses a provider answers when it refused a request before doing any work: bad
- * request, unauthorised, forbidden, not found, too large, unprocessable, rate limited.
- * 408 (a timeout) and every 5xx are not here: the work may have been done.
+ * request, unauthorised, forbidden, not found, too large, unprocessable, rate limited, and
+ * load shed: 503 (OpenAI's "Slow Down" and "engine overloaded") and 529 (Anthropic's
+ * `overloaded_error`) turn a request away unserved, as a 429 does. Charging each its whole
+ * hold made a provider's bad day burn an honest agent's cap (a retry storm of 503s recorded
+ * 60x the bill). 408 (a timeout), 500, 502 and 504 are not here: the work may have been done.
  */
-const REFUSALS = new Set([400, 401, 402, 403, 404, 409, 413, 415, 422, 429])
+const REFUSALS = new Set([400, 401, 402, 403, 404, 409, 413, 415, 422, 429, 503, 529])
 
 function refusedByProvider(status: number | undefined): boolean {
   return status !== undefined && REFUSALS.has(status)

@@ -245,7 +245,7 @@ export interface AgentGuard {
    * (if the provider reported some) and what the guard counted, or the whole hold when
    * nothing is known; `sent: false`, only when the provider call provably never started,
    * releases the hold, and so does `providerStatus` when the provider answered with a
-   * refusal (400, 401, 403, 429...) before any output. Feeds the error to runaway
+   * refusal (400, 401, 403, 429, 503, 529...) before any output. Feeds the error to runaway
    * detection. Idempotent per ticket.
    */
   failModelCall(

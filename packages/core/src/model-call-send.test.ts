@@ -48,6 +48,8 @@ describe('ModelCall.send', () => {
     [400, 'status'],
     [401, 'status'],
     [429, 'statusCode'],
+    [503, 'statusCode'],
+    [529, 'status'],
   ] as const)(
     'releases a call the provider refused with %i before any output',
     async (status, key) => {
@@ -59,10 +61,10 @@ describe('ModelCall.send', () => {
     },
   )
 
-  it('charges a 5xx, and a 4xx after output streamed (work was done)', async () => {
+  it('charges a 500, and a 4xx after output streamed (work was done)', async () => {
     const { ks, guard } = await setup()
     const failed = await guard.startModelCall(request)
-    const error = await failed.send(() => Promise.reject(httpError(503))).catch((e) => e)
+    const error = await failed.send(() => Promise.reject(httpError(500))).catch((e) => e)
     await failed.fail(error)
     // Nothing known of what it used: the whole hold (100 input + 1,000 output tokens counted
     // as bytes with the unknown tokenizer's 6x headroom).

@@ -72,9 +72,12 @@ describe('an unreachable provider', () => {
   it.each([
     [429, 0],
     [400, 0],
+    [503, 0],
+    [529, 0],
     [500, 'the whole hold'],
+    [502, 'the whole hold'],
   ] as const)(
-    'a provider answering %i: a refusal costs nothing, a server error is charged',
+    'a provider answering %i: a refusal (overloaded included) costs nothing, a server error is charged',
     async (status, expected) => {
       const handle = `answered-${status}`
       let heldInFlight = 0
@@ -101,7 +104,8 @@ describe('an unreachable provider', () => {
         const snapshot = await ks.agents.get(handle)
         expect(snapshot.held).toBe(0)
         expect(heldInFlight).toBeGreaterThan(0)
-        // A 5xx says nothing of what the work cost: the request left, so the whole hold.
+        // A 500 or 502 says nothing of what the work cost: the request left, so the whole
+        // hold. A 503 or 529 turned it away unserved, as a 429 does.
         expect(toMicros(snapshot.spent)).toBe(expected === 0 ? 0 : heldInFlight)
       } finally {
         await close()
