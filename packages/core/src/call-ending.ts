@@ -79,7 +79,6 @@ export function costOfEnding(end: CallEnd, figures: CallFigures): EndingCost {
   }
   const { rates, output, holdMicros } = figures
   const usage = end.usage ?? {}
-  const streamed = output.tokens
   const distrusted: string[] = []
 
   // Input: providers always bill at least one input token for a request that left.
@@ -90,6 +89,10 @@ export function costOfEnding(end: CallEnd, figures: CallFigures): EndingCost {
   const out = usage.outputTokens
   const outputBelieved = valid(out) && out >= output.floor()
   if (!outputBelieved) distrusted.push('outputTokens')
+  // Charged by the count only when the usage is not believed: then counted at its closest
+  // (a stream its consumer left, aborted before the provider's usage came, was charged its
+  // bytes, about 5x its tokens, though the model's tokenizer was at hand).
+  const streamed = outputBelieved ? output.tokens : output.closest()
 
   if (!inputBelieved && !valid(out) && streamed === 0) {
     // Nothing known of what the call used: the whole hold (never recorded as free).

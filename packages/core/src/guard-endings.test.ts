@@ -191,6 +191,7 @@ describe('the rule itself', () => {
               limit,
               uncounted: false,
               add: () => tokens,
+              closest: () => tokens,
               floor: () => Math.ceil(tokens / UNKNOWN_TOKENIZER_HEADROOM),
             },
           }
@@ -443,6 +444,30 @@ describe('a model whose tokenizer is known (gpt-4o)', () => {
     expect(Math.round(state.spent * 1e6)).toBe(
       costOfUsage(usage, rates) + costBound(inputBound('Report.'), max + 1, rates),
     )
+  })
+
+  it('charges a stream left early, far from its limit, the tokens it streamed, not its bytes', async () => {
+    const encoder = new Tiktoken(o200k)
+    const deltas = encoder.encode(text, [], []).map((token) => encoder.decode([token]))
+    const clean = deltas.filter((delta) => !delta.includes('\uFFFD')).slice(0, 150)
+    const ks = createKillSwitch({ runaway: false })
+    const agent = await ks.agents.create({ handle: 'gpt', spendingCap: 1 })
+    const guard = ks.guard(agent.credential)
+    const rates = createPriceSource().resolve('gpt-4o', 'openai')!
+    const request = { model: 'gpt-4o', provider: 'openai', input: 'Report.' }
+    const left = await guard.beforeModelCall({ ...request, maxOutputTokens: 4_096 })
+    for (const delta of clean) guard.onOutputDelta(left, { text: delta })
+    // The consumer broke out: aborted before the provider's usage came.
+    await guard.failModelCall(left, new DOMException('aborted', 'AbortError'))
+    const bytes = clean.reduce((sum, delta) => sum + Buffer.byteLength(delta), 0)
+    expect(bytes).toBeGreaterThan(2.5 * clean.length)
+    expect(Math.round((await ks.agents.get('gpt')).spent * 1e6)).toBe(
+      costBound(inputBound('Report.'), clean.length, rates),
+    )
+    expect((await ks.audit('gpt')).at(-1)).toMatchObject({
+      type: 'settled',
+      data: { basis: 'counted', outputTokens: clean.length },
+    })
   })
 })
 

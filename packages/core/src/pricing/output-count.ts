@@ -49,6 +49,12 @@ export interface OutputCount {
   /** Adds a delta and returns the new count. */
   add(delta: OutputDelta): number
   /**
+   * The count at its closest: with the model's tokenizer, when it has one, what streamed is
+   * counted token by token (far from the limit it was only bounded, by its bytes). For an
+   * ending whose output usage is not believed: it is what the call is charged for.
+   */
+  closest(): number
+  /**
    * The least output an honest provider can report for what streamed: usage below it is
    * not believed (see call-ending.ts).
    */
@@ -145,15 +151,21 @@ class Count implements OutputCount {
     }
     this.tokens += conservativeTokens(text)
     this.#deltas?.push(text)
-    if (counter && this.tokens > this.limit && this.#deltas) {
-      // Near the limit: the bound gives way to the tokenizer's count, once for the past
-      // deltas, then per delta.
-      let tokens = this.#given
-      for (const past of this.#deltas) tokens += Math.max(1, counter.count(past))
-      this.#deltas = undefined
-      this.tokens = tokens
-    }
+    // Near the limit: the bound gives way to the tokenizer's count, once for the past
+    // deltas, then per delta.
+    if (this.tokens > this.limit) this.closest()
     return this.tokens
+  }
+
+  closest(): number {
+    const counter = this.#counter
+    const deltas = this.#deltas
+    if (counter === undefined || deltas === undefined) return this.tokens
+    let tokens = this.#given
+    for (const past of deltas) tokens += Math.max(1, counter.count(past))
+    this.#deltas = undefined
+    this.tokens = tokens
+    return tokens
   }
 
   floor(): number {
