@@ -13,6 +13,21 @@ import type { RunningGateway } from './start-gateway.js'
 import { failure } from './testing/failure.js'
 import { scriptedGateway } from './testing/scripted-gateway.js'
 
+/** An OpenAI chat completion of gpt-4o answering `content`, reporting `usage`. */
+function chatCompletion(
+  content: string,
+  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number },
+) {
+  return {
+    id: 'x',
+    object: 'chat.completion',
+    created: 0,
+    model: 'gpt-4o',
+    choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content } }],
+    usage,
+  }
+}
+
 type Script = (request: IncomingMessage, response: ServerResponse) => void | Promise<void>
 
 const REPLY = 'The quarterly report shows revenue up twelve percent on the new tier.'
@@ -105,16 +120,9 @@ describe('a provider that answers badly after the request left', () => {
     script = (_request, response) => {
       response.writeHead(200, { 'content-type': 'application/json' })
       response.end(
-        JSON.stringify({
-          id: 'x',
-          object: 'chat.completion',
-          created: 0,
-          model: 'gpt-4o',
-          choices: [
-            { index: 0, finish_reason: 'stop', message: { role: 'assistant', content: REPLY } },
-          ],
-          usage: { prompt_tokens: 12, completion_tokens: 0, total_tokens: 12 },
-        }),
+        JSON.stringify(
+          chatCompletion(REPLY, { prompt_tokens: 12, completion_tokens: 0, total_tokens: 12 }),
+        ),
       )
     }
     const completion = await client.chat.completions.create({
@@ -375,16 +383,8 @@ describe('a provider that echoes the key it was sent', () => {
       headers: (credential: string) => ({ authorization: `Bearer ${credential}` }),
       /** The key inside the echoed header value. */
       key: (echoed: string) => echoed.replace(/^Bearer /, ''),
-      json: (text: string) => ({
-        id: 'x',
-        object: 'chat.completion',
-        created: 0,
-        model: 'gpt-4o',
-        choices: [
-          { index: 0, finish_reason: 'stop', message: { role: 'assistant', content: text } },
-        ],
-        usage: { prompt_tokens: 10, completion_tokens: 20, total_tokens: 30 },
-      }),
+      json: (text: string) =>
+        chatCompletion(text, { prompt_tokens: 10, completion_tokens: 20, total_tokens: 30 }),
       // 10 input tokens at $2.50 and 20 output at $10 per million, in micro-dollars.
       cost: 225,
       start: '',

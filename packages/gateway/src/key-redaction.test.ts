@@ -43,6 +43,11 @@ const textWith = (k: string) =>
     )
     .map((parts) => parts.join(''))
 
+/** A key, a text with it, and where the text is cut into pieces. */
+const keyTextCuts = key.chain((k) =>
+  fc.tuple(fc.constant(k), textWith(k), fc.array(fc.nat(), { maxLength: 8 })),
+)
+
 /** Where the text after the last whole key starts (keys matched left to right, as split). */
 function afterLastKey(text: string, k: string): number {
   let from = 0
@@ -53,51 +58,41 @@ function afterLastKey(text: string, k: string): number {
 describe('KeyRedactor', () => {
   it('passes on exactly text.split(key).join("[redacted]"), however the text is cut', () => {
     fc.assert(
-      fc.property(
-        key.chain((k) =>
-          fc.tuple(fc.constant(k), textWith(k), fc.array(fc.nat(), { maxLength: 8 })),
-        ),
-        ([k, text, cuts]) => {
-          const redactor = new KeyRedactor(k)
-          let out = ''
-          for (const piece of cut(text, cuts)) out += redactor.push(piece)
-          out += redactor.flush()
-          expect(out).toBe(text.split(k).join(REDACTED))
-          expect(out).toBe(redactKey(text, k))
-        },
-      ),
+      fc.property(keyTextCuts, ([k, text, cuts]) => {
+        const redactor = new KeyRedactor(k)
+        let out = ''
+        for (const piece of cut(text, cuts)) out += redactor.push(piece)
+        out += redactor.flush()
+        expect(out).toBe(text.split(k).join(REDACTED))
+        expect(out).toBe(redactKey(text, k))
+      }),
       { numRuns: 2000 },
     )
   })
 
   it('holds back only the longest end that may still become the key', () => {
     fc.assert(
-      fc.property(
-        key.chain((k) =>
-          fc.tuple(fc.constant(k), textWith(k), fc.array(fc.nat(), { maxLength: 8 })),
-        ),
-        ([k, text, cuts]) => {
-          const redactor = new KeyRedactor(k)
-          let seen = ''
-          let out = ''
-          for (const piece of cut(text, cuts)) {
-            seen += piece
-            out += redactor.push(piece)
-            const held = redactor.flush()
-            expect(out + held).toBe(redactKey(seen, k))
-            // A proper start of the key, at the end of what came after the last whole key...
-            const open = seen.slice(afterLastKey(seen, k))
-            expect(held.length).toBeLessThan(k.length)
-            expect(k.startsWith(held) && open.endsWith(held)).toBe(true)
-            // ...and no longer one: the rest was passed on at once.
-            for (let n = held.length + 1; n < k.length && n <= open.length; n++) {
-              expect(open.endsWith(k.slice(0, n))).toBe(false)
-            }
-            // Put back, so the redactor goes on as if nothing had been taken out.
-            expect(redactor.push(held)).toBe('')
+      fc.property(keyTextCuts, ([k, text, cuts]) => {
+        const redactor = new KeyRedactor(k)
+        let seen = ''
+        let out = ''
+        for (const piece of cut(text, cuts)) {
+          seen += piece
+          out += redactor.push(piece)
+          const held = redactor.flush()
+          expect(out + held).toBe(redactKey(seen, k))
+          // A proper start of the key, at the end of what came after the last whole key...
+          const open = seen.slice(afterLastKey(seen, k))
+          expect(held.length).toBeLessThan(k.length)
+          expect(k.startsWith(held) && open.endsWith(held)).toBe(true)
+          // ...and no longer one: the rest was passed on at once.
+          for (let n = held.length + 1; n < k.length && n <= open.length; n++) {
+            expect(open.endsWith(k.slice(0, n))).toBe(false)
           }
-        },
-      ),
+          // Put back, so the redactor goes on as if nothing had been taken out.
+          expect(redactor.push(held)).toBe('')
+        }
+      }),
       { numRuns: 1000 },
     )
   })
