@@ -1,5 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { RunawayDetectedError } from '../errors.js'
+import { createKillSwitch } from '../kill-switch.js'
 import type { AgentPolicy } from '../policy.js'
 import type { ActivityEvent, AgentRecord, Store } from '../store.js'
 import { memoryStore } from '../stores/memory-store.js'
@@ -276,6 +278,178 @@ describe('createRunawayMonitor', () => {
     expect(await fail(T0 + 3_000)).toMatchObject({
       action: 'block',
       finding: { detector: 'error-streak' },
+    })
+  })
+
+  describe('after an error-streak throttle (a circuit breaker, half-open)', () => {
+    const stormed = async () => {
+      const { agent, monitor } = await setup()
+      const call = (at: number) => monitor.observe(agent, { kind: 'model_call', model: 'm' }, at)
+      const fail = (at: number) => monitor.observe(agent, { kind: 'error', source: 'model' }, at)
+      const succeed = (at: number) =>
+        monitor.observe(agent, { kind: 'model_result', model: 'm', costMicros: 10 }, at)
+      // A retry storm: 10 failures in a second trip a 5 s throttle...
+      let verdict: RunawayVerdict | undefined
+      for (let i = 0; i < 10; i++) {
+        await call(T0 + i * 100)
+        verdict = await fail(T0 + i * 100 + 50)
+      }
+      expect(verdict).toMatchObject({
+        action: 'block',
+        finding: { detector: 'error-streak', evidence: { retryAfterMs: 5_000 } },
+      })
+      const until = T0 + 950 + 5_000
+      // ...and a call made before it, failing while it lasts, neither trips nor escalates it.
+      await call(T0 + 940)
+      expect((await fail(T0 + 2_000)).action).toBe('none')
+      expect(await call(T0 + 3_000)).toMatchObject({
+        action: 'block',
+        finding: { evidence: { held: true, throttledUntil: until } },
+      })
+      return { call, fail, succeed, until }
+    }
+
+    it('lets the first call after it through (a probe); its success ends the streak, nothing is refused after', async () => {
+      const { call, fail, succeed, until } = await stormed()
+      expect((await call(until)).action).toBe('none')
+      expect((await succeed(until + 800)).action).toBe('none')
+      for (let i = 0; i < 10; i++) expect((await call(until + 1_000 + i * 500)).action).toBe('none')
+      // A new failure after the recovery starts a new streak: one failure is no storm.
+      expect((await fail(until + 6_000)).action).toBe('none')
+      expect((await call(until + 7_000)).action).toBe('none')
+    })
+
+    it('trips again when the probe fails too (the loop goes on), the retry-after doubled each time', async () => {
+      const { call, fail, until } = await stormed()
+      expect((await call(until)).action).toBe('none')
+      expect(await fail(until + 50)).toMatchObject({
+        action: 'block',
+        finding: { detector: 'error-streak', evidence: { retryAfterMs: 10_000 } },
+      })
+      expect((await call(until + 5_000)).action).toBe('block')
+      expect((await call(until + 10_050)).action).toBe('none')
+      expect((await fail(until + 10_100)).finding?.evidence).toMatchObject({ retryAfterMs: 20_000 })
+    })
+
+    it('never trips again on the old failures alone, at however many calls after it', async () => {
+      const { call, until } = await stormed()
+      // Calls still in flight (a slow provider) neither break nor extend the streak.
+      for (let i = 0; i < 40; i++) expect((await call(until + i * 1_000)).action).toBe('none')
+    })
+  })
+
+  describe('a worker pool retrying through a provider outage, through the guard (red team)', () => {
+    /**
+     * 10 workers take 40 jobs; the provider answers 503 until `recoversAt` (ms from the
+     * start; never when undefined). Each attempt is retried twice at once (the AI SDK, told
+     * `retry-after-ms: 10`), then the app backs off 1, 2, 4, 8 s and gives the job up after a
+     * 5th failed round; a refused call fails its round. Virtual time, the real guard.
+     */
+    async function pool(recoversAt: number | undefined) {
+      let clock = T0
+      const ks = createKillSwitch({
+        now: () => clock,
+        prices: { 'test-model': { inputPerMTok: 1, outputPerMTok: 1 } },
+      })
+      const created = await ks.agents.create({ handle: 'pool', spendingCap: 100 })
+      const guard = ks.guard(created.credential)
+      type Step = {
+        at: number
+        worker: number
+        end?: Awaited<ReturnType<typeof guard.beforeModelCall>>
+      }
+      const queue: Step[] = []
+      const jobs = Array.from({ length: 10 }, (_, worker) => ({
+        job: worker,
+        round: 0,
+        attempt: 0,
+      }))
+      let nextJob = 10
+      let done = 0
+      let givenUp = 0
+      // When calls were let through.
+      const admitted: number[] = []
+      const refusals: { at: number; retryAfterMs: number | undefined; trip: boolean }[] = []
+      const next = (worker: number, at: number) => {
+        const state = jobs[worker] as (typeof jobs)[number]
+        if (nextJob >= 40) return
+        Object.assign(state, { job: nextJob++, round: 0, attempt: 0 })
+        queue.push({ at, worker })
+      }
+      const failRound = (worker: number, at: number) => {
+        const state = jobs[worker] as (typeof jobs)[number]
+        state.round++
+        state.attempt = 0
+        if (state.round < 5) queue.push({ at: at + 1_000 * 2 ** (state.round - 1), worker })
+        else {
+          givenUp++
+          next(worker, at)
+        }
+      }
+      for (let worker = 0; worker < 10; worker++) queue.push({ at: 1_300 + worker * 30, worker })
+      while (queue.length > 0 && clock - T0 < 120_000) {
+        queue.sort((a, b) => a.at - b.at)
+        const step = queue.shift() as Step
+        clock = T0 + step.at
+        const state = jobs[step.worker] as (typeof jobs)[number]
+        const up = recoversAt !== undefined && step.at >= recoversAt
+        if (step.end === undefined) {
+          try {
+            const ticket = await guard.beforeModelCall({
+              model: 'test-model',
+              input: `job ${state.job}`,
+              maxOutputTokens: 10,
+            })
+            admitted.push(step.at)
+            queue.push({ at: step.at + (up ? 800 : 150), worker: step.worker, end: ticket })
+          } catch (error) {
+            if (!(error instanceof RunawayDetectedError)) throw error
+            expect(error.detector).toBe('error-streak')
+            const trip = error.message.includes('in a row')
+            refusals.push({ at: step.at, retryAfterMs: error.retryAfterMs, trip })
+            failRound(step.worker, step.at)
+          }
+        } else if (up) {
+          await guard.afterModelCall(step.end, { usage: { inputTokens: 10, outputTokens: 10 } })
+          done++
+          next(step.worker, step.at)
+        } else {
+          await guard.failModelCall(step.end, new Error('503 Service Unavailable'))
+          if (++state.attempt < 3) queue.push({ at: step.at + 10, worker: step.worker })
+          else failRound(step.worker, step.at)
+        }
+      }
+      return { done, givenUp, refusals, admitted }
+    }
+
+    it('the storm is throttled once; after the throttle every call goes through and every job completes', async () => {
+      const { done, givenUp, refusals } = await pool(6_000)
+      const trips = refusals.filter((refusal) => refusal.trip)
+      // The retry storm before the recovery is throttled (5 s)...
+      expect(trips).toHaveLength(1)
+      const [trip] = trips as [(typeof trips)[number]]
+      expect(trip.at).toBeLessThan(6_000)
+      expect(trip.retryAfterMs).toBe(5_000)
+      // ...and once that throttle has ended, nothing is refused again: no job is given up.
+      expect(refusals.filter((refusal) => refusal.at >= trip.at + 5_000)).toEqual([])
+      expect({ done, givenUp }).toEqual({ done: 40, givenUp: 0 })
+    })
+
+    it('an outage that never ends is throttled again after each probe, twice as long each time', async () => {
+      const { done, refusals, admitted } = await pool(undefined)
+      expect(done).toBe(0)
+      const trips = refusals.filter((refusal) => refusal.trip)
+      expect(trips.slice(0, 4).map((trip) => trip.retryAfterMs)).toEqual([
+        5_000, 10_000, 20_000, 40_000,
+      ])
+      // Each trip after the first answers a probe that failed: a call let through after the
+      // last throttle ended, not the first call to come back.
+      for (let i = 1; i < 4; i++) {
+        const last = trips[i - 1] as (typeof trips)[number]
+        const ended = last.at + (last.retryAfterMs ?? 0)
+        const at = (trips[i] as (typeof trips)[number]).at
+        expect(admitted.some((call) => call >= ended && call < at)).toBe(true)
+      }
     })
   })
 

@@ -7,7 +7,8 @@
 // cycle, slow loop, call rate, run limits) judge it when it is about to happen. The ones
 // about the agent's state (spend velocity and spike, no progress, error streak) judge when
 // that state changes; when their action is `block` or `stop` they are also re-checked at
-// every later call, so that a block keeps refusing calls while the state lasts.
+// every later call, so that a block keeps refusing calls while the state lasts (an error
+// streak only until its throttle has ended: no call, so no new failure, came meanwhile).
 //
 // A `block` is a throttle: the call is refused with a retry-after, and so is every call of
 // the same scope (the run, or the agent) until it has passed, without being recorded
@@ -239,10 +240,7 @@ export function createRunawayMonitor(
       // The sequence detectors read the window up to the call: it is always the last event.
       const calls = start === 0 && end === window.length ? window : window.slice(start, end)
       // A throttled loop waits because it was made to: that wait is no pause of its own.
-      const held = Math.max(
-        state.throttles.get('')?.until ?? Number.NEGATIVE_INFINITY,
-        (runId !== undefined && state.throttles.get(runId)?.until) || Number.NEGATIVE_INFINITY,
-      )
+      const held = heldUntil(state, runId)
       if (c.repeatedToolCall.enabled) {
         consider(
           pick,
@@ -324,11 +322,16 @@ export function createRunawayMonitor(
     const streak = c.errorStreak
     const failed = kind === 'error' || kind === 'tool_result'
     if (streak.enabled && (failed || (before && holds(streak.action)))) {
+      // The streak is the agent's, and so is the throttle it starts: failures before that
+      // throttle ended were answered by it and never trip it again by themselves (the first
+      // call after it is a probe: error-streak.ts). The boundary is state the judgement reads.
+      const held = heldUntil(state, undefined)
       // Skipped as the spend re-check is: a call's event neither breaks nor extends a streak.
-      if (!(isCall && state.streakClear.covers(window, start, end, now, streak))) {
-        const streaked = detectErrorStreak(window, now, streak, end, start)
+      if (!(isCall && state.streakClear.covers(window, start, end, now, streak, held))) {
+        const streaked = detectErrorStreak(window, now, streak, end, start, held)
         consider(pick, streaked, streak.action, !failed)
-        if (streaked.status !== 'trip') state.streakClear.record(window, start, end, now, streak)
+        if (streaked.status !== 'trip')
+          state.streakClear.record(window, start, end, now, streak, held)
       }
     }
     if (c.thresholdBreach.enabled && (before || kind === 'model_result')) {
@@ -408,6 +411,19 @@ export function createRunawayMonitor(
     if (at === undefined && warned.size >= MAX_TRACKED_AGENTS) warned.clear()
     return false
   }
+}
+
+/**
+ * When the last throttle over a call of run `runId` ends (or ended): the agent's or the run's,
+ * whichever is later; before any, minus infinity. Idle before it was the throttle's wait, and
+ * failures before it were answered by it.
+ */
+function heldUntil(state: AgentState, runId: string | undefined): number {
+  if (state.throttles.size === 0) return Number.NEGATIVE_INFINITY
+  return Math.max(
+    state.throttles.get('')?.until ?? Number.NEGATIVE_INFINITY,
+    (runId !== undefined && state.throttles.get(runId)?.until) || Number.NEGATIVE_INFINITY,
+  )
 }
 
 /**

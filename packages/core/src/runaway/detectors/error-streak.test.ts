@@ -94,6 +94,37 @@ describe('detectErrorStreak', () => {
     expect(judge(failedCalls(10), { ...config, windowMs: 5_000 }).status).toBe('warn')
   })
 
+  it('never trips again on a streak a throttle answered: only a failure since it ended does (half-open)', () => {
+    // 10 failures trip; the throttle refuses calls for 5 s after the 10th.
+    const storm = failedCalls(10)
+    const heldUntil = T0 + 9_100 + 5_000
+    const at = (window: ActivityEvent[]) => (window.at(-1) as ActivityEvent).at
+    const judgeHeld = (window: ActivityEvent[]) =>
+      detectErrorStreak(window, at(window), config, window.length, 0, heldUntil)
+    // The storm's tail: a call made before the throttle, failing while it lasts.
+    const tail = [...storm, failure(T0 + 9_400)]
+    expect(judge(tail).status).toBe('trip')
+    expect(judgeHeld(tail)).toMatchObject({ status: 'ok' })
+    // After it, the same old failures, judged at call after call: never a trip (nor a warning).
+    const probes = [...tail]
+    for (let i = 0; i < 20; i++) {
+      probes.push(modelCall(heldUntil + i * 2_000))
+      expect(judge(probes).status).toBe('trip')
+      expect(judgeHeld(probes)).toMatchObject({ status: 'ok' })
+    }
+    // The probe fails: the loop goes on, the streak (old failures too) trips again.
+    const failed = [...storm, modelCall(heldUntil), failure(heldUntil + 100)]
+    expect(judgeHeld(failed)).toMatchObject({ status: 'trip', evidence: { failures: 11 } })
+    // The probe succeeds: the streak is over, whatever follows.
+    const recovered = [
+      ...storm,
+      modelCall(heldUntil),
+      modelResult(heldUntil + 100),
+      failure(heldUntil + 200),
+    ]
+    expect(judgeHeld(recovered).status).toBe('ok')
+  })
+
   it('judges window[start..end) only: what lies before start is not the window', () => {
     // A store's own array, read with bounds: 4 failures before the window and 6 in it.
     const events = failedCalls(10)

@@ -5,6 +5,14 @@
 // batch of 50 parallel calls answered 429 at once is one rate limit, not 50 failures in a
 // row. So failures with no call started between them (the calls were all in flight before
 // the first of them came back) and under `PAUSE_MS` apart count once, as one burst.
+// A streak the agent's throttle has answered does not trip again by itself: the throttle
+// refuses calls without recording them, so no new failure (nor success) can come while it
+// lasts, and re-judging the same old failures at every later call would refuse the agent
+// forever after its provider recovered. As a circuit breaker half-open, the streak trips again
+// only once a failure has come since the throttle ended (`heldUntil`): the calls let through
+// then are the probes; one failing means the loop goes on (the throttle doubles), one
+// succeeding ends the streak. Failures landing during the throttle are the storm's tail
+// (calls made before it began), not probes: they neither trip nor escalate it.
 import type { ActivityEvent } from '../../store.js'
 import type { ResolvedRunawayConfig } from '../runaway-defaults.js'
 import type { DetectorFinding } from '../types.js'
@@ -20,7 +28,8 @@ const OK = okFinding(ERROR_STREAK)
  * success (a model result or a successful tool result) within `windowMs`, a burst of them
  * (no call started between them, under `PAUSE_MS` apart) once. Calls that have not finished
  * yet neither break nor extend the streak. With `end`, judges `window[start..end)` without a
- * copy.
+ * copy. Never trips (nor warns) unless the newest failure came at or after `heldUntil`, the end
+ * of the agent's last throttle.
  *
  * @example
  * detectErrorStreak(window, now, DEFAULT_RUNAWAY_CONFIG.errorStreak).status // 'trip' at 10 failures in a row
@@ -31,6 +40,7 @@ export function detectErrorStreak(
   config: ResolvedRunawayConfig['errorStreak'],
   end = window.length,
   start = 0,
+  heldUntil = Number.NEGATIVE_INFINITY,
 ): DetectorFinding {
   const since = now - config.windowMs
   let failures = 0
@@ -46,6 +56,8 @@ export function detectErrorStreak(
       continue
     }
     if (isFailure(event)) {
+      // The newest failure is older than the throttle's end: a streak already answered.
+      if (failures === 0 && event.at < heldUntil) return OK
       if (called || newer - event.at >= PAUSE_MS) failures++
       called = false
       newer = event.at
