@@ -529,7 +529,54 @@ export function honestTraces(): Trace[] {
     askedToPoll(3 * SECOND, 700),
     askedToPoll(5 * SECOND, 1_500),
     askedToPoll(10 * SECOND, 4_500),
+    listThenOpenWalk(),
+    listThenOpenWalk(18, false),
   ]
+}
+
+/**
+ * An agent walking a repo's issues in one run: list_issues page 1, 2, 3... and get_issue of a
+ * new issue between, a model step (0.9-1.6 s) before each call, free tools. 18 steps: at 20,
+ * repeated-tool-call's similar tier throttles it (10 calls of one shape, as one tool paging).
+ */
+function listThenOpenWalk(steps = 18, oneRun = true): Trace {
+  const runId = oneRun ? 'triage-1' : undefined
+  const b = new TraceBuilder(runId ? 63 : 64)
+  const repo = 'acme/api'
+  const opened = new Set<number>()
+  let at = 0
+  for (let step = 0; step < steps; step++) {
+    const lap = Math.floor(step / 2)
+    let tool = 'list_issues'
+    let args: Record<string, unknown> = { repo, page: lap + 1 }
+    if (step % 2 === 1) {
+      let number = b.between(100, 999)
+      while (opened.has(number)) number = b.between(100, 999)
+      opened.add(number)
+      tool = 'get_issue'
+      args = { repo, number }
+    }
+    at = b.model(at, {
+      costMicros: b.between(1_500, 3_000),
+      output: `plan: ${tool} ${JSON.stringify(args)}`,
+      ask: step === 0 ? 'Triage the open issues of acme/api' : `result of step ${step}`,
+      latencyMs: b.between(900, 1_600),
+      runId,
+    })
+    at = b.tool(at + 20, tool, args, { latencyMs: b.between(150, 400), runId }) + 20
+  }
+  b.model(at, {
+    costMicros: 4_000,
+    output: 'Triage summary.',
+    ask: `result of step ${steps}`,
+    runId,
+  })
+  return b.build({
+    name: `list-then-open-${steps}${runId ? '' : '-no-run-id'}`,
+    kind: 'honest',
+    description: `one run: list_issues page 1, 2, 3... and get_issue of a new issue between, ${steps} model steps at 0.9-1.6 s`,
+    capUsd: 10,
+  })
 }
 
 /**

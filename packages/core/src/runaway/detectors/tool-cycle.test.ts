@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import type { ActivityEvent } from '../../store.js'
 import { modelCall, modelResult, toolCall, toolResult } from '../activity-fixtures.js'
 import { DEFAULT_RUNAWAY_CONFIG } from '../runaway-defaults.js'
-import { detectToolCycle } from './tool-cycle.js'
+import { detectToolCycle, WALK_LAPS } from './tool-cycle.js'
 
 const config = DEFAULT_RUNAWAY_CONFIG.toolCycle
 const WORDS =
@@ -36,6 +36,52 @@ function sequence(letters: string, runId?: string): ActivityEvent[] {
     window.push(toolCall(T0 + i * 1000, tool, args, runId))
   })
   return window
+}
+
+/**
+ * The red team's run: a model step (0.9-1.6 s), then `list_issues` of a page, a model step,
+ * then `get_issue` of an issue, `laps` times, as an agent walks the issues of a repo; each
+ * call judged as it is made. `page(lap)` and `issue(lap)` give the arguments; `sleepMs` idles
+ * after each lap. The model steps cost `stepMicros` ($0.002: under 1% of the $20 cap a lap).
+ */
+function walk(
+  laps: number,
+  options: {
+    page?: (lap: number) => number
+    issue?: (lap: number) => number
+    runId?: string
+    sleepMs?: number
+    stepMicros?: number
+  } = {},
+) {
+  const { page = (lap) => lap + 1, issue = (lap) => 101 + ((lap * 104) % 900) } = options
+  const { runId, sleepMs = 0, stepMicros = 2_000 } = options
+  const window: ActivityEvent[] = []
+  const findings = []
+  let at = T0
+  for (let step = 0; step < 2 * laps; step++) {
+    const lap = Math.floor(step / 2)
+    const [tool, args] =
+      step % 2 === 0
+        ? ['list_issues', { repo: 'acme/api', page: page(lap) }]
+        : ['get_issue', { repo: 'acme/api', number: issue(lap) }]
+    window.push(modelCall(at, runId))
+    at += 900 + ((step * 373) % 701)
+    window.push(modelResult(at, { micros: stepMicros, runId }))
+    at += 20
+    window.push(toolCall(at, tool, args, runId))
+    findings.push(detectToolCycle(window, at, config, false, undefined, CAP))
+    at += 250
+    window.push(toolResult(at, tool, true, runId))
+    at += 20 + (step % 2 === 1 ? sleepMs : 0)
+  }
+  return findings
+}
+
+/** The first call (1-based) whose finding is `status`, and that finding. */
+function first(findings: ReturnType<typeof walk>, status: 'warn' | 'trip') {
+  const index = findings.findIndex((finding) => finding.status === status)
+  return { call: index + 1, finding: findings[index] }
 }
 
 const judge = (letters: string, options = config) => {
@@ -190,17 +236,84 @@ describe('detectToolCycle', () => {
   })
 
   it('throttles a cycle whose arguments differ only by counters and ids at normalizedTripAt laps', () => {
+    // A search with a counter, then the same page read again: one call comes back each lap.
     const window: ActivityEvent[] = []
     const statuses: string[] = []
     for (let i = 0; i < 4; i++) {
       window.push(
         toolCall(T0 + i * 2, 'search', { q: `topic ${i}` }),
-        toolCall(T0 + i * 2 + 1, 'read', { url: `https://r/${i}` }),
+        toolCall(T0 + i * 2 + 1, 'read', { url: 'https://r/pricing' }),
       )
       const finding = detectToolCycle(window, T0 + i * 2 + 1, config)
       statuses.push(`${finding.status} ${finding.action ?? '-'}`)
     }
     expect(statuses).toEqual(['ok -', 'ok -', 'warn block', 'trip block'])
+    // Three calls a lap, every one new (a timestamp, an attempt, a filter counting up): 4 laps.
+    const three: ActivityEvent[] = []
+    for (let i = 0; i < 4; i++) {
+      three.push(toolCall(T0 + i * 3, 'list_files', { dir: 'src', at: `2026-01-01T00:00:0${i}Z` }))
+      three.push(toolCall(T0 + i * 3 + 1, 'read_file', { path: 'src/index.ts', attempt: i }))
+      three.push(toolCall(T0 + i * 3 + 2, 'run_tests', { filter: `index ${i}` }))
+    }
+    expect(detectToolCycle(three, T0 + 11, config)).toMatchObject({
+      status: 'trip',
+      action: 'block',
+      evidence: { match: 'similar', period: 3, repetitions: 4 },
+    })
+  })
+
+  it("leaves a list-then-open walk over new pages and issues to repeated-tool-call's count (the red team's 30 steps)", () => {
+    // page 1, 2, 3... and a new issue each time, no pause: each shape is every other call,
+    // counted by repeated-tool-call's similar tier as one tool paging is (10 laps).
+    for (const runId of ['triage-1', undefined]) {
+      const findings = walk(15, { runId })
+      expect(findings).toHaveLength(30)
+      expect(findings.filter((finding) => finding.status !== 'ok')).toEqual([])
+    }
+    // The same walk re-reading the same page and the same issue: a loop, revoked at 3 laps.
+    const loop = first(walk(15, { page: () => 1, issue: () => 101 }), 'trip')
+    expect(loop.call).toBe(6)
+    expect(loop.finding).toMatchObject({ evidence: { match: 'identical', period: 2 } })
+    expect(loop.finding?.action).toBeUndefined() // the configured action: revoke
+  })
+
+  it('tells a walk from a loop hiding behind a counter: a call that comes back in its laps', () => {
+    expect(walk(15).every((finding) => finding.status === 'ok')).toBe(true)
+    const trips = {
+      // The same page every lap (a note with a counter between the same search)...
+      samePage: first(walk(15, { page: () => 1 }), 'trip'),
+      // ...the same issue every lap...
+      sameIssue: first(walk(15, { issue: () => 101 }), 'trip'),
+      // ...or pages 1-3 over and over: from the 4th lap, page 1 is in the laps twice.
+      pagesComeBack: first(walk(15, { page: (lap) => 1 + (lap % 3) }), 'trip'),
+    }
+    for (const { call, finding } of Object.values(trips)) {
+      expect(call).toBe(2 * config.normalizedTripAt)
+      expect(finding).toMatchObject({
+        action: 'block',
+        evidence: { match: 'similar', period: 2, tripAt: config.normalizedTripAt },
+      })
+      expect(finding?.evidence?.walk).toBeUndefined()
+    }
+  })
+
+  it('judges a walk whose laps go on past a pause (a paying loop that sleeps) at WALK_LAPS laps', () => {
+    // $0.25 a model step (2.5% of the cap a lap): counted through a 2.5 s sleep after each lap,
+    // which ends repeated-tool-call's count.
+    const paced = walk(12, { sleepMs: 2_500, stepMicros: 250_000 })
+    expect(first(paced, 'warn').call).toBe(2 * (WALK_LAPS - 1))
+    const trip = first(paced, 'trip')
+    expect(trip.call).toBe(2 * WALK_LAPS)
+    expect(trip.finding).toMatchObject({
+      action: 'block',
+      evidence: { match: 'similar', walk: true, period: 2, repetitions: WALK_LAPS },
+    })
+    expect(trip.finding?.summary).toContain('every call new, through a pause (trips at 10)')
+    // Free steps: the sleep ends the laps, as it does for any cycle.
+    expect(walk(12, { sleepMs: 2_500, stepMicros: 0 }).every((f) => f.status === 'ok')).toBe(true)
+    // Past a pause, a call that comes back still trips at normalizedTripAt laps.
+    const samePage = walk(12, { sleepMs: 2_500, stepMicros: 250_000, page: () => 1 })
+    expect(first(samePage, 'trip').call).toBe(2 * config.normalizedTripAt)
   })
 
   it('stands aside when three model calls run at once in the window (several threads, no cycle)', () => {

@@ -4,7 +4,16 @@
 // Calls are identified by tool name AND arguments hash: search(q1), read(u1), search(q2),
 // read(u2) is progress, not a cycle. A cycle whose calls differ only by what loops vary
 // (counters, ids, timestamps, case, word order: the same shape, `shape-hash.ts`) is weaker
-// evidence: it trips at `normalizedTripAt` laps and asks for `normalizedAction`.
+// evidence: it trips at `normalizedTripAt` laps and asks for `normalizedAction`. Unless it is
+// a walk: two calls a lap, every call of its laps new (no tool and arguments seen twice), as
+// an agent lists page 1, 2, 3... and opens issue 101, 205, 317... between. Each of its two
+// shapes is every other call, so repeated-tool-call's similar tier counts it exactly as it
+// counts one tool paging (10 of a shape among its last 20 calls: 10 laps), and judges it: at
+// 4 laps here an honest walk was throttled at its 8th call. That tier counts only since the
+// scope's last pause; a walk whose laps go on past one (a paying loop that sleeps) is judged
+// here, at as many laps (`WALK_LAPS`). A lap in which a call comes back (the same search with
+// a note with a counter between, page 1 again) is a loop hiding behind a counter: 4 laps.
+// Laps of 3 or 4 new calls stay at 4: that tier sees at most 7 of a shape among 20 calls.
 // Concurrency is not a cycle: a scope whose calls overlap is not judged (`concurrency.ts`).
 // Identical cycles are looked for up to `maxPeriod` calls a lap (8: a loop over 5 paid tools
 // is no less a loop than over 4); similar ones only up to `normalizedMaxPeriod` (4), since
@@ -36,6 +45,14 @@ export const TOOL_CYCLE = 'tool-cycle'
 
 const OK = okFinding(TOOL_CYCLE)
 
+/**
+ * Laps at which a walk (the file comment) trips when they go on past a pause: the 10 calls of
+ * one shape at which repeated-tool-call throttles one tool paging (`normalizedTripAt` when
+ * that is higher). It warns as many laps before as `normalizedWarnAt` is before
+ * `normalizedTripAt`, at least one.
+ */
+export const WALK_LAPS = 10
+
 type ActivityEvent = RunawayEvent
 const same = (a: ActivityEvent, b: ActivityEvent) => a.tool === b.tool && a.hash === b.hash
 const similar = (a: ActivityEvent, b: ActivityEvent) =>
@@ -49,8 +66,10 @@ const similar = (a: ActivityEvent, b: ActivityEvent) =>
  * `PAID_LAP_FRACTION` of `capMicros` (nothing when the cap is left out). Idle that began
  * before `heldUntil`, the end of the scope's last throttle, was the throttle's wait, not a
  * pause. A partial last lap does not count as a repetition: A-B-A-B-A is two repetitions of
- * A-B. O(window) per call: at most `maxPeriod * tripAt` calls are compared, each period
- * stopping at its first mismatch.
+ * A-B. A walk (two similar calls a lap, every call new) is left to repeated-tool-call while
+ * its laps all follow the scope's last pause, paid through or not; past one, it trips at
+ * `WALK_LAPS`. O(window) per call: at most `maxPeriod * tripAt` calls are compared (or
+ * `2 * WALK_LAPS`, whichever is more), each period stopping at its first mismatch.
  *
  * @example
  * // search(q) -> open(u) -> search(q) -> open(u) -> search(q) -> open(u)
@@ -72,8 +91,13 @@ export function detectToolCycle(
   const runId = current.runId
   const since = now - config.windowMs
   const loosePeriod = Math.min(config.normalizedMaxPeriod, config.maxPeriod)
+  const walkTripAt = Math.max(WALK_LAPS, config.normalizedTripAt)
   // Newest first; only as many calls as the longest cycle's trip needs.
-  const limit = Math.max(config.maxPeriod * config.tripAt, loosePeriod * config.normalizedTripAt)
+  const limit = Math.max(
+    config.maxPeriod * config.tripAt,
+    loosePeriod * config.normalizedTripAt,
+    2 * walkTripAt,
+  )
   const calls: ActivityEvent[] = []
   let oldest = window.length - 1
   // The scope's next event and the one after it (newer: the scan goes back in time), and
@@ -81,6 +105,9 @@ export function detectToolCycle(
   let next = current
   let afterNext: ActivityEvent | undefined
   let spent = 0
+  // How many of the calls are newer than the scope's last pause, paid through or not (where
+  // repeated-tool-call's count starts); -1 while none is passed.
+  let sincePause = -1
   for (let i = window.length - 1; i >= 0 && calls.length < limit; i--) {
     const event = window[i] as ActivityEvent
     if (event.at <= since) {
@@ -90,11 +117,12 @@ export function detectToolCycle(
     if (!inScope(event, runId)) continue
     if (event.at >= heldUntil) {
       const idle = next.at - event.at
-      const paused =
+      const rested =
         event.kind === 'tool_call'
-          ? spent < paidLap && waitedOn(event, idle, next, afterNext)
-          : spent === 0 && pausedAfter(event, idle)
-      if (paused) break
+          ? waitedOn(event, idle, next, afterNext)
+          : pausedAfter(event, idle)
+      if (rested && (event.kind === 'tool_call' ? spent < paidLap : spent === 0)) break
+      if (rested && sincePause < 0) sincePause = calls.length
     }
     if (event !== next) afterNext = next
     next = event
@@ -109,13 +137,24 @@ export function detectToolCycle(
   let found = exact
   let status = exactStatus
   let identical = true
+  let walk = false
+  let looseWarnAt = config.normalizedWarnAt
+  let looseTripAt = config.normalizedTripAt
   if (exactStatus !== 'trip') {
     const loose = longestCycle(calls, loosePeriod, similar)
-    const looseStatus = statusOf(
-      loose.repetitions,
-      config.normalizedWarnAt,
-      config.normalizedTripAt,
-    )
+    const span = loose.period * loose.repetitions
+    // (Only when it would warn: the hot path of calls that make no cycle adds nothing.)
+    walk = loose.repetitions >= config.normalizedWarnAt && isWalk(calls, loose)
+    if (walk) {
+      looseTripAt = walkTripAt
+      looseWarnAt = Math.max(
+        config.normalizedWarnAt,
+        walkTripAt - Math.max(1, config.normalizedTripAt - config.normalizedWarnAt),
+      )
+    }
+    // A walk all after the last pause is all in repeated-tool-call's count: its to judge.
+    const aside = walk && (sincePause < 0 || span <= sincePause)
+    const looseStatus = aside ? 'ok' : statusOf(loose.repetitions, looseWarnAt, looseTripAt)
     if (looseStatus === 'trip' || (exactStatus === 'ok' && looseStatus === 'warn')) {
       found = loose
       status = looseStatus
@@ -127,17 +166,18 @@ export function detectToolCycle(
   if (modelCallsAtOnce(window, oldest, runId) >= CONCURRENT_MODEL_CALLS) return OK
   const bestPeriod = found.period
   const bestRepetitions = found.repetitions
-  const warnAt = identical ? config.warnAt : config.normalizedWarnAt
-  const tripAt = identical ? config.tripAt : config.normalizedTripAt
+  const warnAt = identical ? config.warnAt : looseWarnAt
+  const tripAt = identical ? config.tripAt : looseTripAt
   const lap = calls.slice(0, bestPeriod).reverse()
   const involved = calls.slice(0, bestPeriod * bestRepetitions).reverse()
   return {
     detector: TOOL_CYCLE,
     status,
     ...(identical ? {} : { action: config.normalizedAction }),
-    summary: `the cycle ${lap.map((call) => call.tool).join(' -> ')} repeated ${bestRepetitions} times in a row${identical ? '' : ' with similar arguments (same shapes)'} (${status === 'trip' ? 'trips' : 'warns'} at ${status === 'trip' ? tripAt : warnAt})`,
+    summary: `the cycle ${lap.map((call) => call.tool).join(' -> ')} repeated ${bestRepetitions} times in a row${identical ? '' : ' with similar arguments (same shapes)'}${walk && !identical ? ', every call new, through a pause' : ''} (${status === 'trip' ? 'trips' : 'warns'} at ${status === 'trip' ? tripAt : warnAt})`,
     evidence: {
       match: identical ? 'identical' : 'similar',
+      ...(walk && !identical ? { walk: true } : {}),
       period: bestPeriod,
       repetitions: bestRepetitions,
       warnAt,
@@ -152,6 +192,26 @@ export function detectToolCycle(
 }
 
 type Match = (a: ActivityEvent, b: ActivityEvent) => boolean
+
+/**
+ * Whether a cycle of similar calls is a walk (the file comment): two calls a lap, and no call
+ * of its laps (the newest in `calls`) with the tool and arguments of another.
+ */
+function isWalk(
+  calls: readonly ActivityEvent[],
+  cycle: { period: number; repetitions: number },
+): boolean {
+  if (cycle.period !== 2) return false
+  const seen = new Set<string>()
+  const span = cycle.period * cycle.repetitions
+  for (let i = 0; i < span; i++) {
+    const call = calls[i] as ActivityEvent
+    const key = `${call.tool}\u0000${call.hash}`
+    if (seen.has(key)) return false
+    seen.add(key)
+  }
+  return true
+}
 
 /** The period (2 to maxPeriod) with the most back-to-back laps ending at the newest call. */
 function longestCycle(
