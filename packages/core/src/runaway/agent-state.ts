@@ -34,6 +34,8 @@ export class AgentState {
   /** The last spend and error-streak judgements that found no trip (state-clear.ts). */
   readonly spendClear = new StateClear()
   readonly streakClear = new StateClear()
+  /** The error streak tripped and no success came since: its next failure trips it again. */
+  streakOpen = false
   /** Whole runs repeated one after another (a loop that starts a new run each lap). */
   readonly runs = new RunStreak()
   readonly #loops = new Map<string, SlowLoopTracker>()

@@ -331,6 +331,20 @@ describe('createRunawayMonitor', () => {
       expect((await fail(until + 10_100)).finding?.evidence).toMatchObject({ retryAfterMs: 20_000 })
     })
 
+    it('trips again at the first failed probe, however long after and however few (the old streak out of its window)', async () => {
+      const { call, fail, until } = await stormed()
+      // The app waited a minute: the storm's failures are past the detector's 60 s window.
+      // Probes made together fail together (one burst): the loop goes on all the same.
+      for (let i = 0; i < 5; i++) await call(until + 61_000 + i)
+      expect(await fail(until + 61_500)).toMatchObject({
+        action: 'block',
+        finding: {
+          detector: 'error-streak',
+          evidence: { probeFailed: true, retryAfterMs: 10_000 },
+        },
+      })
+    })
+
     it('never trips again on the old failures alone, at however many calls after it', async () => {
       const { call, until } = await stormed()
       // Calls still in flight (a slow provider) neither break nor extend the streak.

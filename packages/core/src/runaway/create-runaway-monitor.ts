@@ -320,6 +320,10 @@ export function createRunawayMonitor(
       )
     }
     const streak = c.errorStreak
+    // A success ends the streak, and the half-open state of its throttle with it.
+    if ((kind === 'model_result' || kind === 'tool_result') && event.ok !== false) {
+      state.streakOpen = false
+    }
     const failed = kind === 'error' || kind === 'tool_result'
     if (streak.enabled && (failed || (before && holds(streak.action)))) {
       // The streak is the agent's, and so is the throttle it starts: failures before that
@@ -327,8 +331,10 @@ export function createRunawayMonitor(
       // call after it is a probe: error-streak.ts). The boundary is state the judgement reads.
       const held = heldUntil(state, undefined)
       // Skipped as the spend re-check is: a call's event neither breaks nor extends a streak.
-      if (!(isCall && state.streakClear.covers(window, start, end, now, streak, held))) {
-        const streaked = detectErrorStreak(window, now, streak, end, start, held)
+      const open = state.streakOpen
+      if (!(isCall && !open && state.streakClear.covers(window, start, end, now, streak, held))) {
+        const streaked = detectErrorStreak(window, now, streak, end, start, held, open)
+        if (streaked.status === 'trip') state.streakOpen = true
         consider(pick, streaked, streak.action, !failed)
         if (streaked.status !== 'trip')
           state.streakClear.record(window, start, end, now, streak, held)

@@ -10,9 +10,14 @@
 // lasts, and re-judging the same old failures at every later call would refuse the agent
 // forever after its provider recovered. As a circuit breaker half-open, the streak trips again
 // only once a failure has come since the throttle ended (`heldUntil`): the calls let through
-// then are the probes; one failing means the loop goes on (the throttle doubles), one
-// succeeding ends the streak. Failures landing during the throttle are the storm's tail
-// (calls made before it began), not probes: they neither trip nor escalate it.
+// then are the probes; one failing means the loop goes on, one succeeding ends the streak.
+// While the streak is `open` (it tripped, and no success came since), the first failed probe
+// trips it again at once (the throttle doubles): counted afresh, a storm's probes would not
+// reach the trip count again, as the throttle makes its workers resume and fail together
+// (failures of calls made together count once), and the window holds a few laps of a wide
+// storm only: 20 workers retrying a paid call spent 83% of a cap between throttles. Failures
+// landing during the throttle are the storm's tail (calls made before it began), not probes:
+// they neither trip nor escalate it.
 import type { ActivityEvent } from '../../store.js'
 import type { ResolvedRunawayConfig } from '../runaway-defaults.js'
 import type { DetectorFinding } from '../types.js'
@@ -29,7 +34,8 @@ const OK = okFinding(ERROR_STREAK)
  * (no call started between them, under `PAUSE_MS` apart) once. Calls that have not finished
  * yet neither break nor extend the streak. With `end`, judges `window[start..end)` without a
  * copy. Never trips (nor warns) unless the newest failure came at or after `heldUntil`, the end
- * of the agent's last throttle.
+ * of the agent's last throttle; trips at that failure when the streak is `open` (a failed
+ * probe).
  *
  * @example
  * detectErrorStreak(window, now, DEFAULT_RUNAWAY_CONFIG.errorStreak).status // 'trip' at 10 failures in a row
@@ -41,6 +47,7 @@ export function detectErrorStreak(
   end = window.length,
   start = 0,
   heldUntil = Number.NEGATIVE_INFINITY,
+  open = false,
 ): DetectorFinding {
   const since = now - config.windowMs
   let failures = 0
@@ -68,7 +75,9 @@ export function detectErrorStreak(
       if (failures > 0) called = true
     }
   }
-  const status = statusOf(failures, config.warnAt, config.tripAt)
+  // Half-open: a call let through after the throttle failed too (the loop goes on).
+  const probeFailed = open && failures > 0
+  const status = probeFailed ? 'trip' : statusOf(failures, config.warnAt, config.tripAt)
   if (status === 'ok') return OK
   const failed = []
   for (let i = first; i < end; i++) {
@@ -78,9 +87,12 @@ export function detectErrorStreak(
   return {
     detector: ERROR_STREAK,
     status,
-    summary: `${failures} failures in a row with no success in between (failures of calls made together counted once; ${status === 'trip' ? 'trips' : 'warns'} at ${status === 'trip' ? config.tripAt : config.warnAt})`,
+    summary: probeFailed
+      ? `${failures} failures in a row with no success in between, the last of a call let through after the error-streak throttle (the loop goes on)`
+      : `${failures} failures in a row with no success in between (failures of calls made together counted once; ${status === 'trip' ? 'trips' : 'warns'} at ${status === 'trip' ? config.tripAt : config.warnAt})`,
     evidence: {
       failures,
+      ...(probeFailed ? { probeFailed } : {}),
       warnAt: config.warnAt,
       tripAt: config.tripAt,
       windowMs: config.windowMs,

@@ -30,6 +30,13 @@ export const PAUSE_MS = 2_000
 export const POLL_PERIOD_MS = 2_500
 
 /**
+ * Code that polls through the model sleeps between its asks: at least this long from a
+ * model's answer to the next ask. A loop asks again at once (an app re-asking in a `while`,
+ * an agent's reflection step before each tool step: tens of milliseconds).
+ */
+export const POLL_SLEEP_MS = 500
+
+/**
  * Whether `event`, `idleMs` before the next event of its scope (`next`, when the caller
  * knows it; `afterNext`, the one after it), ended a pause: idle time after something ended;
  * or a free tool call waited on (its own result next, no payment between) for `PAUSE_MS`, or

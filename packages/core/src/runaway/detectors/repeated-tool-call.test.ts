@@ -310,7 +310,7 @@ describe('detectRepeatedToolCall', () => {
     expect(poll(2_500, 1_000, true)).toBe('trip')
   })
 
-  it('takes code asking the model to poll every 2.5 s or more for polling, however short its sleep', () => {
+  it('takes code asking the model to poll every 2.5 s or more, sleeping between asks, for polling', () => {
     // Each ask: a model step that calls the status tool, its result, a model step that answers
     // "still running" (the turn ends), then the app sleeps what is left of its period.
     const asks = (periodMs: number, latencyMs: number, options: { paid?: boolean } = {}) => {
@@ -331,10 +331,25 @@ describe('detectRepeatedToolCall', () => {
     expect(asks(3_000, 700)).toBe('ok')
     expect(asks(5_000, 1_500)).toBe('ok')
     expect(asks(10_000, 4_500)).toBe('ok')
-    // Code asking again at once, 1.2 s apart: a loop.
+    // Code asking again at once: a loop, however slow its steps (3.2 s apart here, 10 ms
+    // from each answer to the next ask).
     expect(asks(1_220, 500)).toBe('trip')
+    expect(asks(3_180, 1_500)).toBe('trip')
     // A paid status call is paid for each time: counted.
     expect(asks(5_000, 1_500, { paid: true })).toBe('trip')
+  })
+
+  it('still counts an agent that reflects (a step that calls no tool) before each repeated call', () => {
+    const window: ActivityEvent[] = []
+    for (let i = 0; i < 6; i++) {
+      const at = T0 + i * 3_200
+      // A reflection step, then at once the step that calls the tool, then its result.
+      window.push(modelCall(at), modelResult(at + 1_500))
+      window.push(modelCall(at + 1_510), modelResult(at + 3_010))
+      window.push(toolCall(at + 3_020, 'get_job_status', { jobId: 'job-4711' }))
+      if (i < 5) window.push(toolResult(at + 3_170, 'get_job_status', true))
+    }
+    expect(detectRepeatedToolCall(window, lastAt(window), config).status).toBe('trip')
   })
 
   it('still counts a loop inside one run however slow its model steps (its turn never ends)', () => {

@@ -15,7 +15,8 @@
 // the same attempt again (error-streak judges retry storms); and calls before a pause of the
 // scope (`PAUSE_MS`: a poller's sleep, a backoff, a sleep tool) are not counted: a loop never
 // waits. Nor is code polling through the model: the same status call in each ask, the asks
-// `POLL_PERIOD_MS` or more apart, each ending its turn, however short the sleep between. Nor is a check repeated between new pieces of work: a coding agent edits a file,
+// `POLL_PERIOD_MS` or more apart, each ending its turn, and a sleep (`POLL_SLEEP_MS`) before
+// the next: an app re-asking at once, or an agent's reflection step, is still a loop. Nor is a check repeated between new pieces of work: a coding agent edits a file,
 // runs the same `npm test`, edits another... A call new to the scope's recent calls (neither
 // its arguments nor their shape seen since the oldest call counted) between two repeats ends
 // the count; a call between them that repeats too (A-B-A-B, a note with a counter) does not.
@@ -29,6 +30,7 @@ import {
   modelCallsAtOnce,
   okFinding,
   POLL_PERIOD_MS,
+  POLL_SLEEP_MS,
   pausedAfter,
   statusOf,
 } from './finding.js'
@@ -155,8 +157,8 @@ function countRepeats(
   let next = current
   let afterNext: RunawayEvent | undefined
   // When the last counted repetition started, and whether the scope's turn ended since: a
-  // model result followed by a model call, no tool asked between (a framework's run ends at
-  // a step that asks for no tool; the app then asked again).
+  // model result followed, after a sleep (`POLL_SLEEP_MS`), by a model call, no tool asked
+  // between (a framework's run ends at a step that asks for no tool; the app asked again).
   let repeatedAt = current.at
   let turnEnded = false
   for (let i = last; i >= 0 && seen < config.withinCalls; i--) {
@@ -167,7 +169,9 @@ function countRepeats(
     }
     if (runId !== undefined && event.runId !== runId) continue
     if (event.at >= heldUntil && pausedAfter(event, next.at - event.at, next, afterNext)) break
-    if (event.kind === 'model_result' && next.kind === 'model_call') turnEnded = true
+    if (event.kind === 'model_result' && next.kind === 'model_call') {
+      if (next.at - event.at >= POLL_SLEEP_MS) turnEnded = true
+    }
     if (event !== next) afterNext = next
     next = event
     if (event.kind !== 'tool_call') {
@@ -187,10 +191,9 @@ function countRepeats(
     // New work between excuses a free repeat (the same `npm test` after each edit), never a
     // paid one (its payment follows it): the same paid call again is money spent again.
     if (progressed && afterNext?.kind !== 'spend') break
-    // Asked again by code after the turn ended, POLL_PERIOD_MS or more after this call
-    // started: a poll with a model step in it (the app asks "is the job done?" every few
-    // seconds, the model calls the status tool), however short its sleep. A loop inside a
-    // run never ends its turn; an app asking again at once does so sooner.
+    // Asked again by code after the turn ended and a sleep, POLL_PERIOD_MS or more after this
+    // call started: a poll with a model step in it (the app asks "is the job done?" every few
+    // seconds, the model calls the status tool). An app re-asking at once does not sleep.
     // A paid call is paid for each time: counted, as a code poller's is.
     if (turnEnded && repeatedAt - event.at >= POLL_PERIOD_MS && afterNext?.kind !== 'spend') break
     turnEnded = false
