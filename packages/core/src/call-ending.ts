@@ -11,6 +11,9 @@
 //   missing, not a whole non-negative number, or below what streamed is not believed: the
 //   guard's own figure stands in for it. When neither usage nor any output is known, the
 //   whole hold is settled: money that may have left is spent.
+// - Usage above what streamed is believed, however far above (reasoning bills output that
+//   never streams, and a provider that ignored its limit bills past the hold): the ledger
+//   records a bill too high rather than too low; the agent is stopped sooner, never later.
 // - A paid tool is charged its price once it started, whether it returned or threw; released
 //   only when it provably never ran.
 import type { TokenUsage } from './guard-types.js'
@@ -85,9 +88,10 @@ export function costOfEnding(end: CallEnd, figures: CallFigures): EndingCost {
   const input = usage.inputTokens
   const inputBelieved = valid(input) && input > 0
   if (!inputBelieved) distrusted.push('inputTokens')
-  // Output: believed when it is at least what streamed could honestly have been.
+  // Output: believed when it is at least what streamed could honestly have been. A report
+  // at or above the running count (never below the real one) needs no tokenizer pass.
   const out = usage.outputTokens
-  const outputBelieved = valid(out) && out >= output.floor()
+  const outputBelieved = valid(out) && (out >= output.tokens || out >= output.floor())
   if (!outputBelieved) distrusted.push('outputTokens')
   // Charged by the count only when the usage is not believed: then counted at its closest
   // (a stream its consumer left, aborted before the provider's usage came, was charged its

@@ -471,6 +471,59 @@ describe('a model whose tokenizer is known (gpt-4o)', () => {
   })
 })
 
+describe('a provider that under-reports its output, far from the limit (gpt-4o)', () => {
+  // English streams about 4.5 bytes a token: a report of its bytes/11 (red team r13) clears
+  // bytes/12 (the densest an honest token gets, in Russian) yet is plainly false for this text.
+  const text = 'The quick brown fox jumps over the lazy dog and keeps running. '.repeat(20)
+
+  /** Streams `text` token by token, reports `outputTokens(tokens)`; what was spent, and how. */
+  async function reporting(outputTokens: (streamed: number) => number) {
+    const encoder = new Tiktoken(o200k)
+    const deltas = encoder.encode(text, [], []).map((token) => encoder.decode([token]))
+    const ks = createKillSwitch({ runaway: false })
+    const agent = await ks.agents.create({ handle: 'gpt', spendingCap: 1 })
+    const guard = ks.guard(agent.credential)
+    const ticket = await guard.beforeModelCall({
+      model: 'gpt-4o',
+      provider: 'openai',
+      input: 'Go.',
+      maxOutputTokens: 100_000,
+    })
+    for (const delta of deltas) guard.onOutputDelta(ticket, { text: delta })
+    const reported = outputTokens(deltas.length)
+    await guard.afterModelCall(ticket, { usage: { inputTokens: 9, outputTokens: reported } })
+    const rates = createPriceSource().resolve('gpt-4o', 'openai')!
+    return {
+      streamed: deltas.length,
+      reported,
+      spent: Math.round((await ks.agents.get('gpt')).spent * 1e6),
+      costOf: (output: number) => costOfUsage({ inputTokens: 9, outputTokens: output }, rates),
+      settled: (await ks.audit('gpt')).at(-1),
+    }
+  }
+
+  it.each([
+    ['its bytes / 11', () => Math.ceil(Buffer.byteLength(text) / 11)],
+    ['four fifths of its tokens', (tokens: number) => Math.floor(tokens * 0.8)],
+  ])('is not believed reporting %s: the tokens streamed are charged', async (_, report) => {
+    const { streamed, spent, costOf, settled } = await reporting(report)
+    expect(spent).toBe(costOf(streamed))
+    expect(settled).toMatchObject({
+      type: 'settled',
+      data: { basis: 'counted', outputTokens: streamed, usageNotBelieved: ['outputTokens'] },
+    })
+  })
+
+  it.each([
+    ['its real count', (tokens: number) => tokens],
+    ['a count a delta boundary shaved', (tokens: number) => Math.ceil(tokens * 0.9)],
+  ])('is believed reporting %s', async (_, report) => {
+    const { reported, spent, costOf, settled } = await reporting(report)
+    expect(spent).toBe(costOf(reported))
+    expect(settled).toMatchObject({ type: 'settled', data: { basis: 'usage' } })
+  })
+})
+
 describe('a provider that ignores the limit it is sent', () => {
   it('sending a thousand tokens in one piece, is stopped and charged all it sent, not the hold', async () => {
     const encoder = new Tiktoken(o200k)

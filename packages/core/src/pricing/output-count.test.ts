@@ -4,7 +4,7 @@ import cl100k from 'js-tiktoken/ranks/cl100k_base'
 import o200k from 'js-tiktoken/ranks/o200k_base'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { conservativeTokens, outputCounting, UNKNOWN_TOKENIZER_HEADROOM } from './output-count.js'
-import { tokenizerOf } from './tokenizer.js'
+import { createTokenCounter, tokenizerOf } from './tokenizer.js'
 
 // Real byte-level tokenizers to hold the conservative count to.
 let references: Tiktoken[] = []
@@ -167,6 +167,52 @@ describe('the least output an honest provider reports', () => {
       }
     },
   )
+
+  it('never disbelieves the real count of any text, streamed in any grouping of its tokens', async () => {
+    // A provider streams its tokens one or several to a chunk, never splitting one (a
+    // character split across tokens arrives with the token that completes it).
+    const counting = await outputCounting('gpt-4o')
+    fc.assert(
+      fc.property(text, fc.array(fc.nat(), { maxLength: 20 }), (sample, cuts) => {
+        const ids = gpt4o.encode(sample, [], [])
+        const at = new Set(cuts.map((cut) => cut % (ids.length + 1)))
+        const count = counting.start(1_000_000)
+        let group: number[] = []
+        ids.forEach((id, i) => {
+          group.push(id)
+          const delta = gpt4o.decode(group)
+          if ((at.has(i + 1) || i === ids.length - 1) && !delta.includes('\uFFFD')) {
+            count.add({ text: delta })
+            group = []
+          }
+        })
+        expect(count.floor()).toBeLessThanOrEqual(ids.length)
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it("bounds any text below by its pre-tokenizer pieces, never above the tokenizer's count", async () => {
+    for (const encoding of ['o200k_base', 'cl100k_base'] as const) {
+      const counter = (await createTokenCounter(encoding))!
+      fc.assert(
+        fc.property(text, (sample) => {
+          const least = counter.atLeast(sample)
+          expect(least).toBeLessThanOrEqual(counter.count(sample))
+          expect(least).toBeGreaterThan(0)
+        }),
+        { numRuns: 300 },
+      )
+    }
+  })
+
+  it('disbelieves a report of half the real count, far from the limit', async () => {
+    const counting = await outputCounting('gpt-4o')
+    const count = counting.start(1_000_000)
+    const sample = 'The committee reviewed the proposal and agreed. '.repeat(40)
+    for (const token of gpt4o.encode(sample, [], [])) count.add({ text: gpt4o.decode([token]) })
+    expect(count.floor()).toBeGreaterThan(tokens(gpt4o, sample) / 2)
+  })
 
   it('disbelieves a count far below what streamed', async () => {
     const counting = await outputCounting('gpt-4o')
