@@ -276,8 +276,13 @@ function guardedStream(
     }
   }
 
+  // Bytes passed on by this pull: a pull that passes nothing on must read on, for the
+  // stream pulls again only once something was enqueued (or the agent reads again).
+  let passedOn = false
   const send = (controller: ReadableStreamDefaultController<Uint8Array>, text: string) => {
-    if (text) controller.enqueue(encoder.encode(text))
+    if (!text) return
+    controller.enqueue(encoder.encode(text))
+    passedOn = true
   }
 
   const pass = (controller: ReadableStreamDefaultController<Uint8Array>, event: SseEvent) => {
@@ -289,17 +294,23 @@ function guardedStream(
 
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
+      passedOn = false
       try {
-        const { done, value } = await reader.read()
-        if (done) {
-          const last = parser.flush()
-          if (last) pass(controller, last)
-          send(controller, redactor.flush())
-          await end(async () => settled(record, await call.finish({ usage: events.usage() })))
-          controller.close()
-          return
+        // Until something is passed on: a read can end inside an event (an event larger
+        // than a read, a first event split across two) or hold only events the agent is
+        // not sent; returning then left the stream unpulled and the call held for good.
+        while (!passedOn) {
+          const { done, value } = await reader.read()
+          if (done) {
+            const last = parser.flush()
+            if (last) pass(controller, last)
+            send(controller, redactor.flush())
+            await end(async () => settled(record, await call.finish({ usage: events.usage() })))
+            controller.close()
+            return
+          }
+          for (const event of parser.push(value)) pass(controller, event)
         }
-        for (const event of parser.push(value)) pass(controller, event)
       } catch (error) {
         // Revoked (the upstream read was aborted), over the hold, the agent hung up, or
         // the upstream broke off. The ledger first: once the agent sees the cut, its spend
