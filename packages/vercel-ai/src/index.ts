@@ -6,6 +6,10 @@ export {
   mergeBudgetScope as scopeOf,
   StreamAbandonedError,
 } from '@killswitch/core'
+export {
+  killSwitchEmbeddingMiddleware,
+  type WrappableEmbeddingModel,
+} from './embedding-middleware.js'
 export { type GuardToolsOptions, guardTools } from './guard-tools.js'
 export {
   type KillSwitchMiddlewareOptions,

@@ -2,6 +2,7 @@
 // model-call lifecycle (startModelCall, call.send, watchModelStream). No policy here: it only
 // translates AI SDK params, results and stream parts.
 import type {
+  EmbeddingModelV4,
   LanguageModelV4,
   LanguageModelV4CallOptions,
   LanguageModelV4Middleware,
@@ -17,7 +18,11 @@ import {
   type ProviderLimits,
   watchModelStream,
 } from '@killswitch/core'
-import { wrapLanguageModel } from 'ai'
+import { wrapEmbeddingModel, wrapLanguageModel } from 'ai'
+import {
+  killSwitchEmbeddingMiddleware,
+  type WrappableEmbeddingModel,
+} from './embedding-middleware.js'
 import { modelIdentity } from './model-identity.js'
 import { type OutputLimit, outputLimit } from './output-limit.js'
 import { parseToolInput, streamPartReader } from './stream-guard.js'
@@ -36,25 +41,44 @@ export interface KillSwitchMiddlewareOptions extends Omit<AdapterOptions, 'toolP
 export type WrappableModel = Parameters<typeof wrapLanguageModel>[0]['model']
 
 /**
- * Wraps a model so that every call goes through the agent's guard.
+ * Wraps a model so that every call goes through the agent's guard: a language model
+ * (`generateText`, `streamText`) or an embedding model (`embed`, `embedMany`).
  *
  * @example
  * const model = withKillSwitch(openai('gpt-4o'), { killSwitch: ks, credential })
+ * const embedder = withKillSwitch(openai.embedding('text-embedding-3-small'), { killSwitch: ks, credential })
  */
 export function withKillSwitch(
   model: WrappableModel,
   options: KillSwitchMiddlewareOptions,
-): LanguageModelV4 {
-  // An embedding, image, speech or transcription model has no language-model calls to guard:
-  // wrapped, it would fail at its first call, or (called around the wrapper) spend unguarded.
-  const calls = model as { doGenerate?: unknown; doStream?: unknown } | null
+): LanguageModelV4
+export function withKillSwitch(
+  model: WrappableEmbeddingModel,
+  options: Omit<AdapterOptions, 'toolPrices'>,
+): EmbeddingModelV4
+export function withKillSwitch(
+  model: WrappableModel | WrappableEmbeddingModel,
+  options: KillSwitchMiddlewareOptions,
+): LanguageModelV4 | EmbeddingModelV4 {
+  const calls = model as { doGenerate?: unknown; doStream?: unknown; doEmbed?: unknown } | null
+  if (typeof calls?.doEmbed === 'function') {
+    return wrapEmbeddingModel({
+      model: model as WrappableEmbeddingModel,
+      middleware: killSwitchEmbeddingMiddleware(options),
+    })
+  }
+  // An image, speech or transcription model has no calls this adapter can guard: wrapped,
+  // it would fail at its first call, or (called around the wrapper) spend unguarded.
   if (typeof calls?.doGenerate !== 'function' || typeof calls.doStream !== 'function') {
     throw new InvalidConfigError(
       'model',
-      'Invalid model: withKillSwitch guards language models (doGenerate and doStream); this is not one. Embedding, image, speech and transcription calls are not guarded by the AI SDK adapter: send them through the killswitch gateway (/v1/embeddings) or guard them with ks.guard(credential).startModelCall.',
+      'Invalid model: withKillSwitch guards language models (doGenerate and doStream) and embedding models (doEmbed); this is neither. Image, speech and transcription calls are not guarded by the AI SDK adapter: guard them with ks.guard(credential).reserveSpend at their price.',
     )
   }
-  return wrapLanguageModel({ model, middleware: killSwitchMiddleware(options) })
+  return wrapLanguageModel({
+    model: model as WrappableModel,
+    middleware: killSwitchMiddleware(options),
+  })
 }
 
 /**

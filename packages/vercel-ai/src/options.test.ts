@@ -23,19 +23,19 @@ describe('options', () => {
     expect((await agent.ledger()).spent).toBeGreaterThan(0)
   })
 
-  it('refuse a model that is not a language model (an embedding model), naming the field and the way to guard it', async () => {
+  it('refuse a model they cannot guard (an image model), naming the field and the way to guard it', async () => {
     const agent = await testAgent(10)
-    const embedding = openai.embedding('text-embedding-3-small')
+    const image = openai.image('gpt-image-1')
     const refused = (() => {
       try {
-        withKillSwitch(embedding as never, { killSwitch: agent.ks, credential: agent.credential })
+        withKillSwitch(image as never, { killSwitch: agent.ks, credential: agent.credential })
       } catch (error) {
         return error
       }
     })()
     expect(refused).toBeInstanceOf(InvalidConfigError)
     expect(refused).toMatchObject({ field: 'model' })
-    expect((refused as Error).message).toContain('/v1/embeddings')
+    expect((refused as Error).message).toContain('reserveSpend')
   })
 
   it('name the missing or conflicting field, without echoing the credential', async () => {
