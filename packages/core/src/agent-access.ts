@@ -251,6 +251,12 @@ export class AgentAccess {
     return { batch: { events, keep: activity.keep }, observations }
   }
 
+  /** Refuses a call that is not runaway activity (input-only) while a throttle lasts. */
+  refuseIfThrottled(agent: AgentRecord, observation: Observation): void {
+    const throttle = this.#engine.monitor.throttled?.(agent, observation.runId, this.#engine.now())
+    if (throttle) this.#refuseNow(agent, throttle, observation)
+  }
+
   /** Puts back results a refused or failed reserve did not write. */
   restore(prepared: PreparedActivity | undefined): void {
     if (!prepared) return

@@ -8,7 +8,8 @@
 //   streamed and no usage reported): providers do not bill a request they refused.
 // - It left: settle the larger of what the provider's usage says and what the guard
 //   counted (the input bound plus the output counted as it streamed). Usage that is
-//   missing, not a whole non-negative number, or below what streamed is not believed: the
+//   missing, not a whole non-negative number, below what streamed, or input below what the
+//   request's text comes to (its bytes / 16) is not believed: the
 //   guard's own figure stands in for it. When neither usage nor any output is known, the
 //   whole hold is settled: money that may have left is spent.
 // - Usage above what streamed is believed, however far above (reasoning bills output that
@@ -37,6 +38,8 @@ export interface CallFigures {
   readonly rates: ModelRates
   /** The input-token bound the hold was computed with. */
   readonly inputTokens: number
+  /** The least input tokens the request's text comes to (`inputBound().leastTokens`). */
+  readonly inputLeast: number
   /** The hold, in micro-dollars. */
   readonly holdMicros: number
   readonly output: OutputCount
@@ -84,9 +87,13 @@ export function costOfEnding(end: CallEnd, figures: CallFigures): EndingCost {
   const usage = end.usage ?? {}
   const distrusted: string[] = []
 
-  // Input: providers always bill at least one input token for a request that left.
+  const cacheRead = valid(usage.cacheReadTokens) ? usage.cacheReadTokens : 0
+  const cacheWrite = valid(usage.cacheWriteTokens) ? usage.cacheWriteTokens : 0
+  // Input: providers always bill at least one input token for a request that left, and at
+  // least what its text comes to (with the cached part, which some report apart).
   const input = usage.inputTokens
-  const inputBelieved = valid(input) && input > 0
+  const inputBelieved =
+    valid(input) && input > 0 && input + cacheRead + cacheWrite >= figures.inputLeast
   if (!inputBelieved) distrusted.push('inputTokens')
   // Output: believed when it is at least what streamed could honestly have been. A report
   // at or above the running count (never below the real one) needs no tokenizer pass.
@@ -109,8 +116,6 @@ export function costOfEnding(end: CallEnd, figures: CallFigures): EndingCost {
       distrusted,
     }
   }
-  const cacheRead = valid(usage.cacheReadTokens) ? usage.cacheReadTokens : 0
-  const cacheWrite = valid(usage.cacheWriteTokens) ? usage.cacheWriteTokens : 0
   if (inputBelieved && outputBelieved) {
     const reasoning = valid(usage.reasoningTokens) ? usage.reasoningTokens : 0
     return {

@@ -204,6 +204,23 @@ describe('guard: budgets at every level', () => {
     await ks.close()
   })
 
+  it('refuses a run id that is not one, with or without a run cap, writing nothing', async () => {
+    const ks = createKillSwitch({ runaway: false, prices })
+    const guard = ks.guard((await ks.agents.create({ handle: 'ids', spendingCap: 100 })).credential)
+    for (const runId of [5, { a: 1 }, '', 'x'.repeat(129), 'a b\n"c']) {
+      const bad = runId as unknown as string
+      await expect(
+        guard.reserveSpend({ amountUsd: 0.01, kind: 'tool', description: 'x', runId: bad }),
+      ).rejects.toMatchObject({ code: 'invalid_config', field: 'runId' })
+      await expect(
+        guard.beforeModelCall({ model: 'm', input: 'hi', runId: bad }),
+      ).rejects.toMatchObject({ code: 'invalid_config', field: 'runId' })
+    }
+    expect((await ks.agents.get('ids')).spent).toBe(0)
+    expect((await ks.audit('ids')).map((entry) => entry.type)).toEqual(['created'])
+    await ks.close()
+  })
+
   it("draws on an end customer's budget chosen per call", async () => {
     const ks = createKillSwitch({ runaway: false, now: () => T0 })
     await ks.budgets.create({ id: 'customer-acme', limits: [{ amount: 0.01, per: 'month' }] })

@@ -8,6 +8,7 @@ import { type CallFigures, costOfEnding } from './call-ending.js'
 import { AgentRevokedError, SpendingCapExceededError } from './errors.js'
 import type { TokenUsage } from './guard-types.js'
 import { createKillSwitch, type KillSwitchOptions } from './kill-switch.js'
+import { toMicros } from './money.js'
 import { costBound, costOfUsage } from './pricing/cost.js'
 import { UNKNOWN_TOKENIZER_HEADROOM } from './pricing/output-count.js'
 import { createPriceSource } from './pricing/price-source.js'
@@ -85,6 +86,46 @@ describe('usage sanity: bad usage never settles below what streamed', () => {
     await guard.afterModelCall(ticket, { usage: { inputTokens: 80 } })
     // 80 input + the hold's 6,000 counted output tokens.
     expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.00608, held: 0 })
+  })
+})
+
+describe('usage sanity: input below what the request text comes to is not believed', () => {
+  // 16,000 bytes of prose: at least 1,000 tokens in any tokenizer (about 3,500 in o200k).
+  const prompt = 'The agent retried the payment call after every timeout, twice a second. '.repeat(
+    222,
+  )
+  const messages = { prompt: [{ role: 'user', content: [{ type: 'text', text: prompt }] }] }
+
+  it.each([
+    ['1', 1],
+    ['a tenth of its text', 100],
+  ])('reported as %s input tokens, a call is settled at its input bound', async (_, reported) => {
+    const { ks, guard } = await setup(1)
+    const ticket = await guard.beforeModelCall({ model: 'test-model', input: messages })
+    await guard.afterModelCall(ticket, { usage: { inputTokens: reported, outputTokens: 10 } })
+    const settled = (await ks.audit('agent')).at(-1)
+    expect(settled).toMatchObject({
+      type: 'settled',
+      data: { basis: 'counted', usageNotBelieved: ['inputTokens'] },
+    })
+    const { inputTokens } = (settled?.data ?? {}) as { inputTokens: number }
+    expect(inputTokens).toBeGreaterThan(prompt.length)
+    expect(toMicros((await ks.agents.get('agent')).spent)).toBe(inputTokens + 10)
+  })
+
+  it('believes the honest count, and a cached part reported apart (Anthropic)', async () => {
+    const { ks, guard } = await setup(1)
+    const honest = await guard.beforeModelCall({ model: 'test-model', input: messages })
+    await guard.afterModelCall(honest, { usage: { inputTokens: 3_500, outputTokens: 10 } })
+    const cached = await guard.beforeModelCall({ model: 'test-model', input: messages })
+    await guard.afterModelCall(cached, {
+      usage: { inputTokens: 3, cacheReadTokens: 3_497, outputTokens: 10 },
+    })
+    const settled = (await ks.audit('agent')).filter((entry) => entry.type === 'settled')
+    expect(settled.map((entry) => (entry.data as { basis: string }).basis)).toEqual([
+      'usage',
+      'usage',
+    ])
   })
 })
 
@@ -178,13 +219,17 @@ describe('the rule itself', () => {
         fc.integer({ min: 0, max: 200_000 }),
         fc.integer({ min: 1, max: 10_000 }),
         fc.nat(60_000),
-        (reported, inputBound, maxOutput, streamed) => {
+        fc.nat(12_500),
+        (reported, inputBound, maxOutput, streamed, textLeast) => {
           const limit = maxOutput * UNKNOWN_TOKENIZER_HEADROOM
+          // The least the request's text comes to: its bytes / 16, so within the bound.
+          const inputLeast = Math.min(textLeast, Math.floor(inputBound / 16))
           const tokens = Math.min(streamed, limit + 10)
           const holdMicros = costBound(inputBound, limit, rates)
           const figures: CallFigures = {
             rates,
             inputTokens: inputBound,
+            inputLeast,
             holdMicros,
             output: {
               tokens,
@@ -200,6 +245,13 @@ describe('the rule itself', () => {
           if (cost.action !== 'settle') throw new Error('a call that left is settled')
           // Never free when output streamed or nothing is known.
           if (tokens > 0) expect(cost.costMicros).toBeGreaterThan(0)
+          // Input below what the request's text comes to is never believed.
+          const cachedPart = Number.isSafeInteger(reported.cacheReadTokens)
+            ? (reported.cacheReadTokens as number)
+            : 0
+          if (((reported.inputTokens as number) ?? 0) + Math.max(0, cachedPart) < inputLeast) {
+            expect(cost.distrusted).toContain('inputTokens')
+          }
           if (cost.basis === 'usage') {
             expect(cost.costMicros).toBe(costOfUsage(reported as TokenUsage, rates))
           } else {
@@ -477,9 +529,9 @@ describe('a provider that under-reports its output, far from the limit (gpt-4o)'
   const text = 'The quick brown fox jumps over the lazy dog and keeps running. '.repeat(20)
 
   /** Streams `text` token by token, reports `outputTokens(tokens)`; what was spent, and how. */
-  async function reporting(outputTokens: (streamed: number) => number) {
+  async function reporting(outputTokens: (streamed: number) => number, streamedText = text) {
     const encoder = new Tiktoken(o200k)
-    const deltas = encoder.encode(text, [], []).map((token) => encoder.decode([token]))
+    const deltas = encoder.encode(streamedText, [], []).map((token) => encoder.decode([token]))
     const ks = createKillSwitch({ runaway: false })
     const agent = await ks.agents.create({ handle: 'gpt', spendingCap: 1 })
     const guard = ks.guard(agent.credential)
@@ -513,6 +565,23 @@ describe('a provider that under-reports its output, far from the limit (gpt-4o)'
       data: { basis: 'counted', outputTokens: streamed, usageNotBelieved: ['outputTokens'] },
     })
   })
+
+  it.each([
+    ['emoji', '😀👍🏽🤖🎉'.repeat(60)],
+    ['punctuation', '!?!?...;;;---'.repeat(40)],
+    ['Chinese', '我们今天讨论了项目的进展情况并决定下周继续推进'.repeat(15)],
+    ['whitespace', ' \t\u00a0\t \u3000'.repeat(80)],
+  ])(
+    'is not believed reporting one token for a run of %s (one pre-tokenizer piece)',
+    async (_, sample) => {
+      const { streamed, spent, costOf, settled } = await reporting(() => 1, sample)
+      expect(streamed).toBeGreaterThan(100)
+      expect(spent).toBe(costOf(streamed))
+      expect(settled).toMatchObject({
+        data: { basis: 'counted', usageNotBelieved: ['outputTokens'] },
+      })
+    },
+  )
 
   it.each([
     ['its real count', (tokens: number) => tokens],

@@ -23,6 +23,8 @@ export interface ModelTicketState {
   rates: ModelRates
   /** The input-token bound the hold was computed with. */
   inputTokens: number
+  /** The least input tokens the request's text comes to: usage below is not believed. */
+  inputLeast: number
   /** The request's input, kept by reference: a text answer is judged with its latest ask. */
   input: unknown
   boundMicros: number
@@ -30,6 +32,8 @@ export interface ModelTicketState {
   output: OutputCount
   /** The model may bill reasoning that never streams (its name, or a request that turns it on). */
   unseenOutput: boolean
+  /** Runaway detection sees the call and its result (not an input-only call: embeddings). */
+  watched: boolean
   /** Set by the call's one ending (call-ending.ts): its settlement, or a release at $0. */
   ending: Promise<Settlement> | undefined
   /** Set as the ending begins (it may complete before `ending` is assigned). */

@@ -207,6 +207,7 @@ class Guard implements AgentGuard {
       const held = yield* this.#holdModel(request, agent, {
         rates,
         inputTokens,
+        inputLeast: input.leastTokens,
         counting,
         wanted,
         scope,
@@ -280,6 +281,7 @@ class Guard implements AgentGuard {
     call: {
       rates: ModelRates
       inputTokens: number
+      inputLeast: number
       counting: OutputCounting
       wanted: number
       scope: ReturnType<typeof reserveScope>
@@ -326,8 +328,13 @@ class Guard implements AgentGuard {
         runId: request.runId ?? null,
       }
       if (output.limit !== maxOutputTokens) data.outputCountBound = output.limit
+      // An input-only call (embeddings) is not runaway activity: bulk by nature (an
+      // ingestion is thousands of calls in one run; as activity, the call-rate throttle and
+      // the run's call limit stopped it, red team r14). A throttle refuses it like any call.
+      const watched = request.inputOnly !== true
+      if (!watched) access.refuseIfThrottled(known, observation)
       // The call's runaway activity rides on its reserve: two store round trips a call.
-      const activity = access.prepare(known, observation)
+      const activity = watched ? access.prepare(known, observation) : undefined
       let result: ReserveResult
       try {
         result = (yield holdFunds(engine, {
@@ -357,10 +364,12 @@ class Guard implements AgentGuard {
       const state: ModelTicketState = {
         rates,
         inputTokens,
+        inputLeast: call.inputLeast,
         input: request.input,
         boundMicros: amount,
         output,
         unseenOutput: call.unseenOutput,
+        watched,
         ending: undefined,
         lease: undefined,
       }
@@ -388,7 +397,9 @@ class Guard implements AgentGuard {
           // In place, no promise, unless a verdict must be carried out.
           const judged = access.judge(admitted, activity, result)
           if (judged) yield judged
-        } else if (engine.monitor !== NO_MONITOR) yield access.observe(admitted, observation)
+        } else if (watched && engine.monitor !== NO_MONITOR) {
+          yield access.observe(admitted, observation)
+        }
       } catch (error) {
         yield this.#endModel(ticket, state, { sent: false }, describeError(error))
         throw error
@@ -493,6 +504,7 @@ class Guard implements AgentGuard {
     const cost = costOfEnding(end, {
       rates: state.rates,
       inputTokens: state.inputTokens,
+      inputLeast: state.inputLeast,
       holdMicros: state.boundMicros,
       output: state.output,
       unseenOutput: state.unseenOutput,
@@ -547,7 +559,7 @@ class Guard implements AgentGuard {
       data,
     )) as Settlement
     const agent = this.#access.agent
-    if (result !== undefined && agent && this.#engine.monitor !== NO_MONITOR) {
+    if (result !== undefined && agent && state.watched && this.#engine.monitor !== NO_MONITOR) {
       // Judged with the next call (written by its reserve): no round trip of its own.
       const { runId, model } = ticket
       const observation = new ModelResultObservation(runId, model, micros, result, state.input)

@@ -216,6 +216,14 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
   const events = new EventHub(onError)
   const monitor: RunawayMonitor =
     options.runaway === false ? NO_MONITOR : (options.runaway ?? createRunawayMonitor(store))
+  if (typeof (monitor as Partial<RunawayMonitor> | null)?.observe !== 'function') {
+    // Detector settings here (`runaway: { callRate }`) made every guarded call fail as a
+    // store failure: they belong to each agent.
+    throw new InvalidConfigError(
+      'runaway',
+      'Invalid runaway: false (off) or a RunawayMonitor (createRunawayMonitor). Tune the detectors per agent: ks.agents.create({ handle, spendingCap, runaway: { callRate: { tripModelCalls: 5000 } } }) or ks.agents.update.',
+    )
+  }
 
   // One AbortController per credential in this process, shared by its guards; a revocation
   // (from any process, through the store's subscription) aborts it.

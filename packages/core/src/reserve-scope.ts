@@ -32,6 +32,9 @@ export function reserveScope(scope: BudgetScope): Pick<ReserveRequest, 'budgets'
     }
     fields.budgets = scope.budgets.map((id, i) => checkId(`budgets.${i}`, id))
   }
+  // Checked whether or not it draws on a run budget: it is written to the audit log and keys
+  // the runaway detectors' runs (a number, an object or 5,000 characters were taken as given).
+  if (scope.runId !== undefined) checkId('runId', scope.runId)
   if (scope.runCap !== undefined || scope.parentRunId !== undefined) {
     if (scope.runId === undefined) {
       throw new InvalidConfigError(

@@ -105,7 +105,8 @@ describe('a stream cut into reads anywhere', () => {
       await pause()
       response.write(responsesEvent('response.output_text.delta', { delta: 'Hi there' }))
       await pause()
-      const usage = { input_tokens: 8, output_tokens: 9, total_tokens: 17 }
+      // Its instructions are 48,000 tokens (`You are helpful. ` is 4 in o200k).
+      const usage = { input_tokens: 48_008, output_tokens: 9, total_tokens: 48_017 }
       response.write(
         responsesEvent('response.completed', {
           response: { ...created, status: 'completed', usage },
@@ -123,6 +124,6 @@ describe('a stream cut into reads anywhere', () => {
     expect(text.length).toBeGreaterThan(instructions.length)
     expect(text).toContain('Hi there')
     expect(text).toContain('response.completed')
-    expect({ held, spent }).toEqual({ held: 0, spent: 20 + 90 })
+    expect({ held, spent }).toEqual({ held: 0, spent: 120_020 + 90 })
   })
 })

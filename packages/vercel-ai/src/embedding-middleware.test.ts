@@ -121,6 +121,22 @@ describe('embeddings through withKillSwitch (the real OpenAI client)', () => {
     expect(settled?.data).toMatchObject({ basis: 'counted', outputTokens: 0 })
   })
 
+  it('does not believe a token count below what its values come to: charged the input bound', async () => {
+    const { agent, model } = await setup(1)
+    const values = Array.from(
+      { length: 100 },
+      (_, i) => `Section ${i}: revenue grew in every region.`,
+    )
+    answer = { tokens: 1 }
+    await embedMany({ model, values, maxRetries: 0 })
+    const [settled] = (await agent.ks.audit(agent.handle)).filter((e) => e.type === 'settled')
+    expect(settled?.data).toMatchObject({ basis: 'counted', usageNotBelieved: ['inputTokens'] })
+    const bytes = values.reduce((sum, value) => sum + Buffer.byteLength(value), 0)
+    const { inputTokens } = (settled?.data ?? {}) as { inputTokens: number }
+    expect(inputTokens).toBeGreaterThan(bytes)
+    expect((await agent.ledger()).spent).toBe(micros(inputTokens))
+  })
+
   it('releases a call the provider refused (400); charges one that failed after it left (500)', async () => {
     const { agent, model } = await setup(1)
     answer = { status: 400 }

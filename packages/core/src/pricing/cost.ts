@@ -26,6 +26,13 @@ export const TOOLS_OVERHEAD_TOKENS = 1_024
 /** Tokens of a chat template around the messages (role markers, start and end tokens). */
 export const REQUEST_OVERHEAD_TOKENS = 64
 
+/**
+ * The most UTF-8 bytes of text an honest token carries on average, in any tokenizer and
+ * script (o200k runs 10.8 in Russian; long runs of one character go further, hence the
+ * margin): the text of a request has at least its bytes over this many input tokens.
+ */
+export const DENSEST_TEXT_BYTES_PER_TOKEN = 16
+
 export interface InputBoundOptions {
   /**
    * The model's context window (ModelRates.contextWindow): the bound of every part that
@@ -59,9 +66,15 @@ export function inputTokenBound(input: unknown, options: InputBoundOptions = {})
 export function inputBound(
   input: unknown,
   options: InputBoundOptions = {},
-): InputEvidence & { tokens: number } {
+): InputEvidence & { tokens: number; leastTokens: number } {
   if (typeof input === 'string') {
-    return { tokens: Buffer.byteLength(input, 'utf8'), media: false, longCache: false }
+    const tokens = Buffer.byteLength(input, 'utf8')
+    return {
+      tokens,
+      leastTokens: leastTokensOf(textBytesOf(input)),
+      media: false,
+      longCache: false,
+    }
   }
   const walk: Walk = {
     media: false,
@@ -70,6 +83,8 @@ export function inputBound(
     tools: false,
     longCache: false,
     serverTool: undefined,
+    // A list of texts as the whole input: an embedding call's values.
+    textBytes: Array.isArray(input) ? textBytesOf(input) : 0,
   }
   const bytes = jsonBytes(input, 0, walk)
   const window = options.contextWindow ?? DEFAULT_CONTEXT_WINDOW
@@ -80,6 +95,7 @@ export function inputBound(
     (walk.media ? window : 0)
   const evidence = {
     tokens,
+    leastTokens: leastTokensOf(walk.textBytes),
     media: walk.media,
     longCache: walk.longCache,
     ...(walk.audio && { audio: true }),
@@ -101,6 +117,43 @@ interface Walk {
   longCache: boolean
   /** The first tool the provider runs itself, by its type, id or key. */
   serverTool: string | undefined
+  /** UTF-8 bytes of the text the provider surely tokenizes (`TEXT_KEYS`). */
+  textBytes: number
+}
+
+/**
+ * The least input tokens a request's text comes to: usage reporting fewer is not believed
+ * (call-ending.ts). A provider reporting one input token for a 4,000-token prompt was
+ * believed (red team r14: billed 10.5x the cap; an embedding's whole bill is its input).
+ */
+function leastTokensOf(textBytes: number): number {
+  return Math.floor(textBytes / DENSEST_TEXT_BYTES_PER_TOKEN)
+}
+
+// Keys whose string value (or list of strings) is text the provider tokenizes as input, in
+// every wire format: message `content` and parts' `text`, Responses `input` and
+// `instructions`, Anthropic `system`, a completion's `prompt`, an embedding's `input`.
+// Only what is surely text: a lower bound (tool schemas, names and the like are left out).
+const TEXT_KEYS = new Set(['content', 'text', 'input', 'instructions', 'system', 'prompt'])
+
+// A character repeated 16 times or more: a tokenizer has single tokens for long runs (64
+// dashes, 80 equals signs, 128 spaces), so a run counts as one token's bytes, not its own.
+const RUN = /(.)\1{15,}/gsu
+
+/** The UTF-8 bytes of a text, or of a list's texts (a data URL is not text), runs shrunk. */
+function textBytesOf(value: unknown): number {
+  if (typeof value === 'string') {
+    if (isDataUrl(value)) return 0
+    let bytes = Buffer.byteLength(value, 'utf8')
+    for (const run of value.matchAll(RUN)) {
+      bytes -= Buffer.byteLength(run[0], 'utf8') - DENSEST_TEXT_BYTES_PER_TOKEN
+    }
+    return bytes
+  }
+  if (!Array.isArray(value)) return 0
+  let bytes = 0
+  for (const item of value) if (typeof item === 'string') bytes += textBytesOf(item)
+  return bytes
 }
 
 // Deeper than any real prompt; a cycle or a pathological value is bounded, not followed.
@@ -305,6 +358,7 @@ function jsonBytes(value: unknown, depth: number, walk: Walk): number {
         if (isStoredPrompt(key, item)) walk.media = true
         if (key === 'ttl' && item === '1h') walk.longCache = true
         if (key === 'tools' && depth <= 1 && hasEntries(item)) walk.tools = true
+        if (TEXT_KEYS.has(key) && !mediaTyped) walk.textBytes += textBytesOf(item)
         bytes += Buffer.byteLength(key, 'utf8') + 4 + jsonBytes(item, depth + 1, walk)
       }
       if (content && typeof mime === 'string' && AUDIO_MIME.test(mime)) {

@@ -1,9 +1,13 @@
 import fc from 'fast-check'
+import { Tiktoken } from 'js-tiktoken/lite'
+import cl100k from 'js-tiktoken/ranks/cl100k_base'
+import o200k from 'js-tiktoken/ranks/o200k_base'
 import { describe, expect, it } from 'vitest'
 import {
   affordableOutputTokens,
   costBound,
   DEFAULT_CONTEXT_WINDOW,
+  inputBound,
   inputTokenBound,
   TOOLS_OVERHEAD_TOKENS,
 } from './cost.js'
@@ -86,6 +90,80 @@ describe('input bound of parts that cannot be sized from the request', () => {
       JSON.stringify(tools).length + TOOLS_OVERHEAD_TOKENS,
     )
     expect(withTools).toBeLessThan(128_000)
+  })
+})
+
+describe("the least input tokens a request's text comes to", () => {
+  const encoders = [new Tiktoken(o200k), new Tiktoken(cl100k)]
+  const tokens = (text: string) => Math.min(...encoders.map((e) => e.encode(text, [], []).length))
+  // Text in every script a prompt holds, and runs of one character (the densest tokens).
+  const text = fc
+    .array(
+      fc.oneof(
+        fc.stringMatching(/^[a-zA-Z ]{1,40}$/),
+        fc.constantFrom(
+          'Комитет рассмотрел предложение. ',
+          'समिति ने प्रस्ताव की समीक्षा की। ',
+          '我们今天讨论了项目的进展情况。',
+          '😀👍🏽🤖',
+          '-'.repeat(64),
+          '='.repeat(80),
+          ' '.repeat(120),
+          '\n'.repeat(40),
+          'function f(x) {\n  return x * 2;\n}\n',
+        ),
+      ),
+      { minLength: 1, maxLength: 30 },
+    )
+    .map((parts) => parts.join(''))
+
+  it('is never above what a real tokenizer counts, as a string, as messages, or as embedding values', () => {
+    fc.assert(
+      fc.property(text, text, (system, user) => {
+        const real = tokens(system) + tokens(user)
+        expect(inputBound(system + user).leastTokens).toBeLessThanOrEqual(tokens(system + user))
+        const messages = {
+          prompt: [
+            { role: 'system', content: system },
+            { role: 'user', content: [{ type: 'text', text: user }] },
+          ],
+        }
+        expect(inputBound(messages).leastTokens).toBeLessThanOrEqual(real)
+        expect(inputBound([system, user]).leastTokens).toBeLessThanOrEqual(real)
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it('counts the text of messages, Responses input and instructions, Anthropic system, and embedding values', () => {
+    const text = 'abcdefgh'.repeat(200)
+    for (const request of [
+      text,
+      [text],
+      { messages: [{ role: 'user', content: text }] },
+      { prompt: [{ role: 'user', content: [{ type: 'text', text }] }] },
+      { input: text },
+      { instructions: text, input: [] },
+      { system: [{ type: 'text', text }], messages: [] },
+      { model: 'text-embedding-3-small', input: [text] },
+    ]) {
+      expect(inputBound(request).leastTokens).toBe(100)
+    }
+  })
+
+  it('leaves out what is not surely text: images, data URLs, tool schemas, ids', () => {
+    const image = `data:image/png;base64,${'A'.repeat(16_000)}`
+    expect(
+      inputBound({
+        messages: [
+          { role: 'user', content: [{ type: 'image_url', image_url: { url: image } }] },
+          { role: 'user', content: [{ type: 'image', image: 'A'.repeat(16_000) }] },
+          { role: 'user', content: image },
+        ],
+        tools: [{ name: 'x'.repeat(1_600), description: 'y'.repeat(1_600), parameters: {} }],
+        previous_response_id: 'r'.repeat(1_600),
+      }).leastTokens,
+    ).toBe(0)
   })
 })
 

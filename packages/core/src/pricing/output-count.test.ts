@@ -4,7 +4,7 @@ import cl100k from 'js-tiktoken/ranks/cl100k_base'
 import o200k from 'js-tiktoken/ranks/o200k_base'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { conservativeTokens, outputCounting, UNKNOWN_TOKENIZER_HEADROOM } from './output-count.js'
-import { createTokenCounter, tokenizerOf } from './tokenizer.js'
+import { tokenizerOf } from './tokenizer.js'
 
 // Real byte-level tokenizers to hold the conservative count to.
 let references: Tiktoken[] = []
@@ -168,9 +168,11 @@ describe('the least output an honest provider reports', () => {
     },
   )
 
-  it('never disbelieves the real count of any text, streamed in any grouping of its tokens', async () => {
+  it('believes the real count of any text, streamed in any grouping of its tokens, and nothing under 90% of it', async () => {
     // A provider streams its tokens one or several to a chunk, never splitting one (a
-    // character split across tokens arrives with the token that completes it).
+    // character split across tokens arrives with the token that completes it). A run of
+    // emoji, symbols or Chinese is one pre-tokenizer piece of hundreds of tokens: a floor
+    // from the pieces believed a report of 1 for 1,700 streamed (red team r14).
     const counting = await outputCounting('gpt-4o')
     fc.assert(
       fc.property(text, fc.array(fc.nat(), { maxLength: 20 }), (sample, cuts) => {
@@ -186,24 +188,12 @@ describe('the least output an honest provider reports', () => {
             group = []
           }
         })
-        expect(count.floor()).toBeLessThanOrEqual(ids.length)
+        const floor = count.floor()
+        expect(floor).toBeLessThanOrEqual(ids.length)
+        expect(floor).toBeGreaterThanOrEqual(Math.floor(ids.length * 0.9))
       }),
       { numRuns: 300 },
     )
-  })
-
-  it("bounds any text below by its pre-tokenizer pieces, never above the tokenizer's count", async () => {
-    for (const encoding of ['o200k_base', 'cl100k_base'] as const) {
-      const counter = (await createTokenCounter(encoding))!
-      fc.assert(
-        fc.property(text, (sample) => {
-          const least = counter.atLeast(sample)
-          expect(least).toBeLessThanOrEqual(counter.count(sample))
-          expect(least).toBeGreaterThan(0)
-        }),
-        { numRuns: 300 },
-      )
-    }
   })
 
   it('disbelieves a report of half the real count, far from the limit', async () => {

@@ -3,15 +3,13 @@ import { describe, expect, it, vi } from 'vitest'
 // Counts the encoders built, and when: building one blocks the event loop for a second or
 // more, so it must happen before a call is sent, never while a stream is being counted.
 const built = vi.hoisted(() => ({ count: 0 }))
-vi.mock('js-tiktoken/lite', async (importOriginal) => {
-  const original = await importOriginal<typeof import('js-tiktoken/lite')>()
-  class CountedTiktoken extends original.Tiktoken {
-    constructor(...args: ConstructorParameters<typeof original.Tiktoken>) {
-      super(...args)
-      built.count++
-    }
-  }
-  return { ...original, Tiktoken: CountedTiktoken }
+vi.mock('gpt-tokenizer/encoding/o200k_base', async (importOriginal) => {
+  built.count++
+  return await importOriginal()
+})
+vi.mock('gpt-tokenizer/encoding/cl100k_base', async (importOriginal) => {
+  built.count++
+  return await importOriginal()
 })
 
 const { outputCounting } = await import('./output-count.js')

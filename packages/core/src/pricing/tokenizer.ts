@@ -1,10 +1,12 @@
 // The real tokenizers of the models whose tokenizer is public (OpenAI's), for counting
-// streamed output exactly near a call's limit. `js-tiktoken` is loaded, and its encoder built,
-// on the first call to such a model, before that call's request is sent: the build blocks the
-// event loop for a second or more (its ranks are megabytes). Built lazily at the first count
-// near a limit, it blocked the process exactly when a stream had to be cut: a provider
-// streaming past its limit ran on for about a second past the cap, and no revocation or
-// lease renewal of the process could run meanwhile.
+// streamed output exactly near a call's limit and for judging the usage a provider reports.
+// `gpt-tokenizer` is loaded, and its ranks built, on the first call to such a model, before
+// that call's request is sent: the build blocks the event loop (a fifth of a second). Built
+// lazily at the first count near a limit, it blocked the process exactly when a stream had to
+// be cut: a provider streaming past its limit ran on past the cap, and no revocation or lease
+// renewal of the process could run meanwhile. It counts in linear time (`js-tiktoken`, used
+// before, merged each pre-tokenizer piece in quadratic time: 13 s for 2,300 Chinese tokens
+// in one run, so the whole text could never be counted at settlement).
 import { splitModelId } from './price-source.js'
 
 export type Encoding = 'o200k_base' | 'cl100k_base'
@@ -12,12 +14,6 @@ export type Encoding = 'o200k_base' | 'cl100k_base'
 /** Counts the tokens of a text with a real tokenizer. */
 export interface TokenCounter {
   count(text: string): number
-  /**
-   * A lower bound on the tokens of a text, ten times cheaper than `count`: its pieces as the
-   * tokenizer's own pre-tokenizer splits them (every piece is at least one token; in
-   * English prose nearly every piece is exactly one).
-   */
-  atLeast(text: string): number
 }
 
 // gpt-4o, gpt-4.1, gpt-4.5, gpt-5, o1/o3/o4, chatgpt-4o, gpt-oss and their fine-tunes use
@@ -54,28 +50,18 @@ export function createTokenCounter(encoding: Encoding): Promise<TokenCounter | u
   return counter
 }
 
+// Special-token text counts as the ordinary text a provider would see it as.
+const AS_TEXT = { allowedSpecial: new Set<string>(), disallowedSpecial: new Set<string>() }
+
 async function load(encoding: Encoding): Promise<TokenCounter | undefined> {
   try {
-    const [{ Tiktoken }, ranks] = await Promise.all([
-      import('js-tiktoken/lite'),
+    const { countTokens } =
       encoding === 'o200k_base'
-        ? import('js-tiktoken/ranks/o200k_base')
-        : import('js-tiktoken/ranks/cl100k_base'),
-    ])
-    const encoder = new Tiktoken(ranks.default)
-    const pieces = new RegExp(ranks.default.pat_str, 'ug')
-    return {
-      count(text) {
-        // Special-token text counts as the ordinary text a provider would see it as.
-        return encoder.encode(text, [], []).length
-      },
-      atLeast(text) {
-        pieces.lastIndex = 0
-        let found = 0
-        while (pieces.exec(text) !== null) found++
-        return found
-      },
-    }
+        ? await import('gpt-tokenizer/encoding/o200k_base')
+        : await import('gpt-tokenizer/encoding/cl100k_base')
+    // The first count builds what the import left lazy: here, not mid-stream.
+    countTokens('warm up', AS_TEXT)
+    return { count: (text) => countTokens(text, AS_TEXT) }
   } catch {
     return undefined
   }

@@ -330,8 +330,11 @@ export function createRunawayMonitor(
       // throttle ended were answered by it and never trip it again by themselves (the first
       // call after it is a probe: error-streak.ts). The boundary is state the judgement reads.
       const held = heldUntil(state, undefined)
-      // Skipped as the spend re-check is: a call's event neither breaks nor extends a streak.
-      const open = state.streakOpen
+      // Half-open only after a throttle that held: a trip that throttled nothing (warn-only
+      // or not enforced) left every later call tripping while its failures stayed in the
+      // window. Skipped as the spend re-check is: a call's event neither breaks nor extends
+      // a streak.
+      const open = state.streakOpen && held !== Number.NEGATIVE_INFINITY
       if (!(isCall && !open && state.streakClear.covers(window, start, end, now, streak, held))) {
         const streaked = detectErrorStreak(window, now, streak, end, start, held, open)
         if (streaked.status === 'trip') state.streakOpen = true

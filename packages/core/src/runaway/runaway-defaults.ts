@@ -187,14 +187,16 @@ export const DEFAULT_RUNAWAY_CONFIG: ResolvedRunawayConfig = deepFreeze({
     spikeWarmupMs: 10 * MINUTE,
     historyMs: 30 * MINUTE,
   },
-  // A rate is not a loop: 1,000 calls in 10 s is far above a fan-out of hundreds or a busy
-  // agent at 20 calls a second, and the action is a throttle.
+  // A rate is not a loop: 5,000 calls in 10 s (500 a second, what the largest provider rate
+  // tiers allow a cheap model) is far above a fan-out of hundreds or a busy agent at 20 calls
+  // a second, and the action is a throttle. At 1,000, a LangChain batch of 1,200 cheap
+  // classifications at concurrency 50 (100 a second) was throttled (red team r14).
   callRate: {
     enabled: true,
-    warnModelCalls: 500,
-    tripModelCalls: 1_000,
-    warnToolCalls: 500,
-    tripToolCalls: 1_000,
+    warnModelCalls: 2_500,
+    tripModelCalls: 5_000,
+    warnToolCalls: 2_500,
+    tripToolCalls: 5_000,
     windowMs: 10_000,
     action: 'block',
   },

@@ -175,7 +175,21 @@ describe('StateClear', () => {
           }
         }
       }),
-      { numRuns: 200 },
+      {
+        numRuns: 200,
+        // Found by this property: a trip that throttled nothing (enforce off) left the next
+        // call tripping as a failed probe of a throttle that never was.
+        examples: [
+          [
+            [
+              { carried: ['error'], gapMs: 0, callLater: false, copied: false },
+              { carried: ['error'], gapMs: 1, callLater: false, copied: false },
+              { carried: ['error'], gapMs: 0, callLater: false, copied: false },
+              { carried: [], gapMs: 1, callLater: false, copied: false },
+            ],
+          ],
+        ],
+      },
     )
   })
 })

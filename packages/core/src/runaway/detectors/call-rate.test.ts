@@ -8,12 +8,12 @@ const T0 = 1_700_000_000_000
 
 describe('detectCallRate', () => {
   it('warns from warnModelCalls and trips exactly at tripModelCalls', () => {
-    expect(detectCallRate(499, 'model_call', config).status).toBe('ok')
-    expect(detectCallRate(500, 'model_call', config).status).toBe('warn')
-    expect(detectCallRate(999, 'model_call', config).status).toBe('warn')
-    expect(detectCallRate(1_000, 'model_call', config)).toMatchObject({
+    expect(detectCallRate(2_499, 'model_call', config).status).toBe('ok')
+    expect(detectCallRate(2_500, 'model_call', config).status).toBe('warn')
+    expect(detectCallRate(4_999, 'model_call', config).status).toBe('warn')
+    expect(detectCallRate(5_000, 'model_call', config)).toMatchObject({
       status: 'trip',
-      evidence: { calls: 'model', count: 1_000, tripAt: 1_000 },
+      evidence: { calls: 'model', count: 5_000, tripAt: 5_000 },
     })
   })
 
@@ -47,5 +47,17 @@ describe('RateWindow', () => {
     }
     expect(worst).toBeLessThanOrEqual(220)
     expect(detectCallRate(worst, 'tool_call', config).status).toBe('ok')
+  })
+
+  it('a batch of 1,200 cheap classifications at 150 calls a second stays below the warning', () => {
+    // LangChain `batch(1_200, { maxConcurrency: 50 })` (red team r14: throttled at 1,000).
+    const batch = new RateWindow(config.windowMs)
+    let worst = 0
+    for (let i = 0; i < 1_200; i++) {
+      batch.add(T0 + Math.floor(i * 6.67), 1)
+      worst = Math.max(worst, batch.sum(T0 + Math.floor(i * 6.67)))
+    }
+    expect(worst).toBe(1_200)
+    expect(detectCallRate(worst, 'model_call', config).status).toBe('ok')
   })
 })
