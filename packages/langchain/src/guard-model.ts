@@ -94,8 +94,12 @@ function guarded<T extends BaseChatModel>(model: T, setup: AdapterSetup): T {
       )
       const answer = modelCallResult(result.generations[0]?.message)
       await call.finish(answer)
-      // The caller runs the tools the model asked for once this returns: checked before.
-      for (const toolCall of answer.toolCalls ?? []) await call.checkToolCall(toolCall)
+      // The caller runs the tools the model asked for once this returns: checked before
+      // (a structured output's answer is no tool it runs).
+      const answered = structuredAnswer(raw, options)
+      for (const toolCall of answer.toolCalls ?? []) {
+        if (toolCall.name !== answered) await call.checkToolCall(toolCall)
+      }
       return result
     },
     // LangChain's own bridge from chunks to events, so that event streams (ChatOpenAI's
@@ -104,10 +108,11 @@ function guarded<T extends BaseChatModel>(model: T, setup: AdapterSetup): T {
     ...(streams && {
       async *_streamResponseChunks(messages, options, runManager) {
         const call = await start(raw, setup, messages, options, runManager)
+        const answered = structuredAnswer(raw, options)
         const source = await call.send(({ maxOutputTokens, signal }) => {
           const clamped = withMaxOutputTokens(raw, maxOutputTokens)
           const chunks = clamped._streamResponseChunks(messages, { ...options, signal }, runManager)
-          return Promise.resolve(ReadableStream.from(withEnding(chunks)))
+          return Promise.resolve(ReadableStream.from(withEnding(chunks, answered)))
         })
         // A consumer's break returns this generator, which cancels the watched stream: the
         // call ends there, at what streamed (so no idle timer: the cancel always arrives).
@@ -238,8 +243,40 @@ type Part =
   | { toolCall: { name: string; args: unknown } }
   | { usage: AIMessageChunk['usage_metadata'] }
 
-/** The chunks, then the answer's tool calls and usage once the provider finished. */
-async function* withEnding(chunks: AsyncGenerator<ChatGenerationChunk>): AsyncGenerator<Part> {
+/**
+ * The function whose call is the model's answer, when the call is a structured output by
+ * function calling (`withStructuredOutput` with ChatOpenAI's `functionCalling`, the default
+ * for gpt-4 and gpt-3.5, or ChatAnthropic's tool use): the schema bound as the call's only
+ * tool, which LangChain parses into the result. No app runs it, so it is no tool call to
+ * check: a classifier giving the same label 40 times is not a tool called 40 times. Every
+ * provider's `withStructuredOutput` marks its calls `ls_structured_output_format` (for
+ * LangSmith); createAgent marks its native structured output too, sent beside the agent's
+ * own tools with a `json_schema` response format: those tools are checked.
+ */
+function structuredAnswer(model: Model, options: Options): string | undefined {
+  // ChatOpenAI keeps a binding's options on the model it builds until the call.
+  const defaults = (model as { defaultOptions?: object }).defaultOptions
+  const sent = { ...defaults, ...options } as Record<string, unknown>
+  if (sent.ls_structured_output_format === undefined) return undefined
+  if ((sent.response_format as { type?: unknown } | undefined)?.type === 'json_schema') {
+    return undefined
+  }
+  const tools = sent.tools
+  if (!Array.isArray(tools) || tools.length !== 1) return undefined
+  // OpenAI's format ({ function: { name } }), Anthropic's and a LangChain tool's ({ name }).
+  const tool = tools[0] as { name?: unknown; function?: { name?: unknown } } | undefined
+  const name = tool?.function?.name ?? tool?.name
+  return typeof name === 'string' ? name : undefined
+}
+
+/**
+ * The chunks, then the answer's tool calls (but the structured answer's, `answered`: see
+ * structuredAnswer) and usage once the provider finished.
+ */
+async function* withEnding(
+  chunks: AsyncGenerator<ChatGenerationChunk>,
+  answered: string | undefined,
+): AsyncGenerator<Part> {
   let answer: AIMessageChunk | undefined
   for await (const chunk of chunks) {
     const message = chunk.message as AIMessageChunk
@@ -247,7 +284,9 @@ async function* withEnding(chunks: AsyncGenerator<ChatGenerationChunk>): AsyncGe
     answer = answer === undefined ? message : answer.concat(message)
     yield { chunk }
   }
-  for (const { name, args } of answer?.tool_calls ?? []) yield { toolCall: { name, args } }
+  for (const { name, args } of answer?.tool_calls ?? []) {
+    if (name !== answered) yield { toolCall: { name, args } }
+  }
   yield { usage: answer?.usage_metadata }
 }
 

@@ -1,6 +1,7 @@
 // The kill switch as LangChain v1 agent middleware (createAgent). It only translates: a model
 // call runs through the core's lifecycle (`guard.startModelCall`), a tool call through
 // `guard.runToolCall`, told whether the tool started. Every decision is the core's.
+import { randomUUID } from 'node:crypto'
 import type { AdapterOptions, AgentGuard } from '@killswitch/core'
 import {
   adapterSetup,
@@ -40,9 +41,16 @@ export type KillSwitchMiddleware = ReturnType<typeof createMiddleware> & {
  */
 export function killSwitchMiddleware(options: AdapterOptions): KillSwitchMiddleware {
   const { guard, naming, scope } = adapterSetup(options, { name: 'killSwitchMiddleware' })
-  // The invocation's scope over the options': `{ configurable: { killswitch: { budgets } } }`.
-  const scopeOf = (runtime: { configurable?: Record<string, unknown> } | undefined) =>
-    mergeBudgetScope(scope, runtime?.configurable?.[BUDGET_SCOPE_KEY], 'configurable.killswitch')
+  // The invocation's scope over the options': `{ configurable: { killswitch: { budgets } } }`,
+  // in the invocation's own run unless a runId is given (options or configurable).
+  const scopeOf = (runtime: Runtime | undefined) => {
+    const runId = invocationRunId(runtime)
+    return mergeBudgetScope(
+      runId === undefined ? scope : { runId, ...scope },
+      runtime?.configurable?.[BUDGET_SCOPE_KEY],
+      'configurable.killswitch',
+    )
+  }
 
   const middleware = createMiddleware({
     name: 'KillSwitchMiddleware',
@@ -95,6 +103,34 @@ export function killSwitchMiddleware(options: AdapterOptions): KillSwitchMiddlew
     },
   })
   return Object.assign(middleware, { guard, signal: guard.signal })
+}
+
+/** What the middleware reads of a hook's runtime. */
+type Runtime = { configurable?: Record<string, unknown>; writer?: unknown }
+
+/** Each LangGraph invocation's run id, by the invocation's stream writer. */
+const invocationRuns = new WeakMap<object, string>()
+
+/**
+ * The run id of the agent invocation a call belongs to (`agent.invoke`, `agent.stream`), so
+ * that the core judges each task as a run of its own: a worker doing distinct tasks one
+ * after another is not one endless run repeating its tools, and a loop inside one invocation
+ * still is. LangGraph gives a hook no run id (the root run's id exists only for callbacks),
+ * but it makes one stream writer per invocation (`writer` in the runtime), handed to every
+ * node and tool of it: the run is keyed by that writer. An agent invoked from a node of a
+ * LangGraph graph of one's own inherits that graph's writer, so it shares the graph's
+ * invocation as its run, as the callback handler groups calls under their outermost run.
+ * Undefined (no run) where the runtime has no writer.
+ */
+function invocationRunId(runtime: Runtime | undefined): string | undefined {
+  const writer = runtime?.writer
+  if (typeof writer !== 'function') return undefined
+  let runId = invocationRuns.get(writer)
+  if (runId === undefined) {
+    runId = randomUUID()
+    invocationRuns.set(writer, runId)
+  }
+  return runId
 }
 
 const DOUBLY_GUARDED =

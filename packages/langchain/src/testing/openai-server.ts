@@ -1,7 +1,9 @@
 // Test support: a local HTTP server speaking the OpenAI chat completions wire format (JSON
 // and server-sent events), for real provider clients such as ChatOpenAI. It generates on its
 // own clock, as a real provider does, and keeps its own bill of what it generated, read or
-// not. It stops when the client disconnects, unless told to ignore that. Not exported.
+// not. It stops when the client disconnects, unless told to ignore that. Or it answers as a
+// test scripts it (`reply`: text and tool calls, for agents and structured outputs). Not
+// exported.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
@@ -19,6 +21,17 @@ export interface OpenAIServerOptions {
   ignoresDisconnect?: boolean
   /** Refuse every request with this HTTP status and an OpenAI error body, billing nothing. */
   failStatus?: number
+  /**
+   * The answer to a request, scripted (text and tool calls, sent at once), billed
+   * `outputTokens`; without it the server generates `outputTokens` words, one at a time.
+   */
+  reply?: (body: Record<string, unknown>) => ScriptedReply
+}
+
+/** A scripted answer: its text and the tool calls it asks for. */
+export interface ScriptedReply {
+  content?: string
+  toolCalls?: Array<{ name: string; args: unknown }>
 }
 
 export interface OpenAIServer {
@@ -71,13 +84,21 @@ export async function openAIServer(options: OpenAIServerOptions): Promise<OpenAI
       onStop('done')
       return
     }
+    const inputTokens = inputTokensOf(body, options)
+    if (options.reply !== undefined) {
+      bill += inputTokens * options.inputMicros + options.outputTokens * options.outputMicros
+      sendScripted(res, body, options.reply(body), { ...options, inputTokens })
+      onRequest()
+      onStop('done')
+      return
+    }
     const max = Number(body.max_completion_tokens ?? body.max_tokens ?? Infinity)
     const total = Math.min(options.outputTokens, max)
     // Each of n choices is generated, and billed, in full (only the first is sent back).
     const choices = Math.max(1, Number(body.n ?? 1))
     const model = String(body.model)
     const stream = body.stream === true
-    bill += options.inputTokens * options.inputMicros
+    bill += inputTokens * options.inputMicros
     const resolveArrival = onRequest
     arrived = new Promise((resolve) => {
       onRequest = resolve
@@ -113,9 +134,9 @@ export async function openAIServer(options: OpenAIServerOptions): Promise<OpenAI
       await tick()
     }
     const usage = {
-      prompt_tokens: options.inputTokens,
+      prompt_tokens: inputTokens,
       completion_tokens: out * choices,
-      total_tokens: options.inputTokens + out * choices,
+      total_tokens: inputTokens + out * choices,
     }
     if (stream) {
       send({
@@ -163,4 +184,74 @@ export async function openAIServer(options: OpenAIServerOptions): Promise<OpenAI
         server.close(() => resolve())
       }),
   }
+}
+
+let replies = 0
+
+/** A scripted reply in the wire format: one JSON body, or its parts as server-sent events. */
+function sendScripted(
+  res: ServerResponse,
+  body: Record<string, unknown>,
+  reply: ScriptedReply,
+  options: OpenAIServerOptions,
+): void {
+  const toolCalls = (reply.toolCalls ?? []).map(({ name, args }, index) => ({
+    index,
+    id: `call_${index}`,
+    type: 'function',
+    function: { name, arguments: JSON.stringify(args) },
+  }))
+  const content = reply.content ?? null
+  const finish = toolCalls.length > 0 ? 'tool_calls' : 'stop'
+  const usage = {
+    prompt_tokens: options.inputTokens,
+    completion_tokens: options.outputTokens,
+    total_tokens: options.inputTokens + options.outputTokens,
+  }
+  // An id of its own: an agent keeps its messages by id, one answer would replace another.
+  const base = { id: `chatcmpl-${++replies}`, created: 1, model: String(body.model) }
+  if (body.stream !== true) {
+    const calls = toolCalls.map(({ index: _, ...call }) => call)
+    const message = { role: 'assistant', content, ...(calls.length > 0 && { tool_calls: calls }) }
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end(
+      JSON.stringify({
+        ...base,
+        object: 'chat.completion',
+        choices: [{ index: 0, message, finish_reason: finish }],
+        usage,
+      }),
+    )
+    return
+  }
+  res.writeHead(200, { 'content-type': 'text/event-stream' })
+  const chunk = (choices: unknown[], extra = {}) =>
+    res.write(
+      `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices, ...extra })}\n\n`,
+    )
+  chunk([{ index: 0, delta: { role: 'assistant', content: content ?? '' }, finish_reason: null }])
+  if (toolCalls.length > 0)
+    chunk([{ index: 0, delta: { tool_calls: toolCalls }, finish_reason: null }])
+  chunk([{ index: 0, delta: {}, finish_reason: finish }])
+  chunk([], { usage })
+  res.end('data: [DONE]\n\n')
+}
+
+/**
+ * The input tokens a request is billed: the configured count, or, for a longer prompt, about
+ * what a real tokenizer makes of its messages' text (4 bytes a token), as a provider bills
+ * it (the guard does not believe a count below what the text comes to).
+ */
+function inputTokensOf(body: Record<string, unknown>, options: OpenAIServerOptions): number {
+  let bytes = 0
+  for (const message of (body.messages as Array<{ content?: unknown }> | undefined) ?? []) {
+    const content = message.content
+    if (typeof content === 'string') bytes += Buffer.byteLength(content)
+    else if (Array.isArray(content)) {
+      for (const part of content as Array<{ text?: unknown }>) {
+        if (typeof part.text === 'string') bytes += Buffer.byteLength(part.text)
+      }
+    }
+  }
+  return Math.max(options.inputTokens, Math.ceil(bytes / 4))
 }
