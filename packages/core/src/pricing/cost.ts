@@ -71,7 +71,7 @@ export function inputBound(
     const tokens = Buffer.byteLength(input, 'utf8')
     return {
       tokens,
-      leastTokens: leastTokensOf(textBytesOf(input)),
+      leastTokens: leastTokensOf(textBytesOf(input), options.contextWindow),
       media: false,
       longCache: false,
     }
@@ -95,7 +95,7 @@ export function inputBound(
     (walk.media ? window : 0)
   const evidence = {
     tokens,
-    leastTokens: leastTokensOf(walk.textBytes),
+    leastTokens: leastTokensOf(walk.textBytes, options.contextWindow),
     media: walk.media,
     longCache: walk.longCache,
     ...(walk.audio && { audio: true }),
@@ -126,8 +126,12 @@ interface Walk {
  * (call-ending.ts). A provider reporting one input token for a 4,000-token prompt was
  * believed (red team r14: billed 10.5x the cap; an embedding's whole bill is its input).
  */
-function leastTokensOf(textBytes: number): number {
-  return Math.floor(textBytes / DENSEST_TEXT_BYTES_PER_TOKEN)
+function leastTokensOf(textBytes: number, contextWindow: number | undefined): number {
+  // At most half the model's window: a provider that truncates what does not fit (OpenAI
+  // Responses' `truncation: 'auto'`, embeddings that truncate long inputs) bills less than
+  // the text it was sent, never less than what fits after its reply.
+  const fits = Math.floor((contextWindow ?? DEFAULT_CONTEXT_WINDOW) / 2)
+  return Math.min(Math.floor(textBytes / DENSEST_TEXT_BYTES_PER_TOKEN), fits)
 }
 
 // Keys whose string value (or list of strings) is text the provider tokenizes as input, in

@@ -151,6 +151,13 @@ describe("the least input tokens a request's text comes to", () => {
     }
   })
 
+  it("is at most half the model's window: a provider that truncates bills what fits", () => {
+    const long = 'The agent retried the call. '.repeat(100_000)
+    expect(inputBound({ input: long }, { contextWindow: 128_000 }).leastTokens).toBe(64_000)
+    expect(inputBound(long, { contextWindow: 8_192 }).leastTokens).toBe(4_096)
+    expect(inputBound(long).leastTokens).toBe(Math.floor(long.length / 16))
+  })
+
   it('leaves out what is not surely text: images, data URLs, tool schemas, ids', () => {
     const image = `data:image/png;base64,${'A'.repeat(16_000)}`
     expect(
