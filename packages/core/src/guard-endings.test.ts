@@ -593,6 +593,50 @@ describe('a provider that under-reports its output, far from the limit (gpt-4o)'
   })
 })
 
+describe('honest usage in a dense script is believed (red team r15)', () => {
+  // About 11 bytes an o200k token: judged by 6 bytes a token, it was charged its bytes.
+  const russian =
+    'Комитет рассмотрел предложение и согласился финансировать следующий этап. '.repeat(8)
+
+  it('on a call the provider holds to its limit (the callback handler, non-streaming), with the tokenizer', async () => {
+    const encoder = new Tiktoken(o200k)
+    const real = encoder.encode(russian, [], []).length
+    const ks = createKillSwitch({ runaway: false })
+    const agent = await ks.agents.create({ handle: 'ru', spendingCap: 1 })
+    const guard = ks.guard(agent.credential)
+    const ticket = await guard.beforeModelCall({
+      model: 'gpt-4o',
+      provider: 'openai',
+      input: 'Summarise.',
+      maxOutputTokens: 2_000,
+      fixedOutput: true,
+    })
+    await guard.afterModelCall(ticket, {
+      usage: { inputTokens: 9, outputTokens: real },
+      text: russian,
+    })
+    expect((await ks.audit('ru')).at(-1)).toMatchObject({
+      type: 'settled',
+      data: { basis: 'usage', outputTokens: real },
+    })
+  })
+
+  it('from a model whose tokenizer is not known, streamed', async () => {
+    const encoder = new Tiktoken(o200k)
+    const { ks, guard } = await setup(1)
+    const ticket = await guard.beforeModelCall({ ...call, maxOutputTokens: 4_000 })
+    for (const token of encoder.encode(russian, [], [])) {
+      guard.onOutputDelta(ticket, { text: encoder.decode([token]) })
+    }
+    const real = encoder.encode(russian, [], []).length
+    await guard.afterModelCall(ticket, { usage: { inputTokens: 100, outputTokens: real } })
+    expect((await ks.audit('agent')).at(-1)).toMatchObject({
+      type: 'settled',
+      data: { basis: 'usage', outputTokens: real },
+    })
+  })
+})
+
 describe('a provider that ignores the limit it is sent', () => {
   it('sending a thousand tokens in one piece, is stopped and charged all it sent, not the hold', async () => {
     const encoder = new Tiktoken(o200k)

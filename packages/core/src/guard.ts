@@ -68,12 +68,7 @@ import {
   inputBound,
 } from './pricing/cost.js'
 import { type InputEvidence, type ModelRates, ratesFor } from './pricing/model-rates.js'
-import {
-  knownOutputCounting,
-  type OutputCounting,
-  outputCounting,
-  PROVIDER_LIMITED,
-} from './pricing/output-count.js'
+import { knownOutputCounting, type OutputCounting, outputCounting } from './pricing/output-count.js'
 import { reasonsUnseen } from './pricing/unseen-reasoning.js'
 import { redactSecrets } from './redact.js'
 import { availableAt, ownRuns, reserveScope } from './reserve-scope.js'
@@ -190,11 +185,10 @@ class Guard implements AgentGuard {
     // The hold covers what the output count can reach: the max output tokens the provider is
     // told, times the count's headroom when the model's tokenizer is not known (a provider
     // that holds itself to its limit needs none).
-    const counting =
-      request.fixedOutput === true
-        ? PROVIDER_LIMITED
-        : (knownOutputCounting(request.model) ??
-          ((yield outputCounting(request.model)) as OutputCounting))
+    const modelCounting =
+      knownOutputCounting(request.model) ??
+      ((yield outputCounting(request.model)) as OutputCounting)
+    const counting = request.fixedOutput === true ? modelCounting.limited : modelCounting
     // A limit the core cannot pass on is the provider's own: without one, the whole window.
     const wanted =
       userMax ??

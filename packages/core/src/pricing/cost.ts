@@ -4,7 +4,7 @@
 import type { TokenUsage } from '../guard-types.js'
 import { mulDivCeil } from '../money.js'
 import { type InputEvidence, type ModelRates, maxRate, rateAt } from './model-rates.js'
-import { conservativeTokens } from './output-count.js'
+import { conservativeTokens, DENSEST_TEXT_BYTES_PER_TOKEN } from './output-count.js'
 import { serverToolIn } from './server-tools.js'
 
 const PER_MILLION = 1_000_000
@@ -25,13 +25,6 @@ export const TOOLS_OVERHEAD_TOKENS = 1_024
 
 /** Tokens of a chat template around the messages (role markers, start and end tokens). */
 export const REQUEST_OVERHEAD_TOKENS = 64
-
-/**
- * The most UTF-8 bytes of text an honest token carries on average, in any tokenizer and
- * script (o200k runs 10.8 in Russian; long runs of one character go further, hence the
- * margin): the text of a request has at least its bytes over this many input tokens.
- */
-export const DENSEST_TEXT_BYTES_PER_TOKEN = 16
 
 export interface InputBoundOptions {
   /**
@@ -363,7 +356,11 @@ function jsonBytes(value: unknown, depth: number, walk: Walk): number {
         if (key === 'ttl' && item === '1h') walk.longCache = true
         if (key === 'tools' && depth <= 1 && hasEntries(item)) walk.tools = true
         if (TEXT_KEYS.has(key) && !mediaTyped) walk.textBytes += textBytesOf(item)
+        const textBefore = walk.textBytes
         bytes += Buffer.byteLength(key, 'utf8') + 4 + jsonBytes(item, depth + 1, walk)
+        // OpenAI's Predicted Outputs: the predicted text is not billed as input (its rejected
+        // tokens are output), so it is no floor of the input (red team r15: 6-8x the bill).
+        if (key === 'prediction') walk.textBytes = textBefore
       }
       if (content && typeof mime === 'string' && AUDIO_MIME.test(mime)) {
         walk.media = true

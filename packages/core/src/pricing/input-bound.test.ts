@@ -158,7 +158,7 @@ describe("the least input tokens a request's text comes to", () => {
     expect(inputBound(long).leastTokens).toBe(Math.floor(long.length / 16))
   })
 
-  it('leaves out what is not surely text: images, data URLs, tool schemas, ids', () => {
+  it('leaves out what is not surely text: images, data URLs, tool schemas, ids, a prediction', () => {
     const image = `data:image/png;base64,${'A'.repeat(16_000)}`
     expect(
       inputBound({
@@ -169,6 +169,9 @@ describe("the least input tokens a request's text comes to", () => {
         ],
         tools: [{ name: 'x'.repeat(1_600), description: 'y'.repeat(1_600), parameters: {} }],
         previous_response_id: 'r'.repeat(1_600),
+        // OpenAI Predicted Outputs, in a body and in the AI SDK's provider options.
+        prediction: { type: 'content', content: 'pq '.repeat(5_000) },
+        options: { openai: { prediction: { type: 'content', content: 'qp '.repeat(5_000) } } },
       }).leastTokens,
     ).toBe(0)
   })

@@ -24,6 +24,14 @@ import { createTokenCounter, type TokenCounter, tokenizerOf } from './tokenizer.
 export const UNKNOWN_TOKENIZER_HEADROOM = 6
 
 /**
+ * The most UTF-8 bytes of text an honest token carries on average, in any tokenizer and
+ * script (o200k runs 10.8 in Russian, 11.9 at most in the red team's samples; long runs of
+ * one character go further, hence the margin): a text has at least its bytes over this many
+ * tokens. The floor of the usage a provider may report, input and output alike.
+ */
+export const DENSEST_TEXT_BYTES_PER_TOKEN = 16
+
+/**
  * A count of the tokens in `text` that no byte-level tokenizer exceeds: its UTF-8 bytes (a
  * byte-level BPE token, or a SentencePiece piece with byte fallback, covers at least one).
  *
@@ -64,11 +72,32 @@ export interface OutputCounting {
   /** Counted tokens the hold covers per output token the provider is told. */
   readonly headroom: number
   start(maxOutputTokens: number): OutputCount
+  /**
+   * The counting of a call the core cannot cut (`ModelCallRequest.fixedOutput`): the
+   * provider holds itself to the limit it is sent, in its own tokens, so the hold is that
+   * limit exactly. Output that streams all the same is counted against it, with the
+   * model's tokenizer when it has one: without it, the callback handler's honest Russian
+   * answers on gpt-4o were judged by their bytes and charged 6-12x their bill (red team r15).
+   */
+  readonly limited: OutputCounting
+}
+
+/**
+ * A call the core cannot cut, for a model whose tokenizer is not known: counted
+ * conservatively against the limit the provider is sent.
+ */
+export const PROVIDER_LIMITED: OutputCounting = {
+  headroom: 1,
+  start: (maxOutputTokens) => new Count(maxOutputTokens, undefined),
+  get limited() {
+    return PROVIDER_LIMITED
+  },
 }
 
 const conservative: OutputCounting = {
   headroom: UNKNOWN_TOKENIZER_HEADROOM,
   start: (maxOutputTokens) => new Count(maxOutputTokens * UNKNOWN_TOKENIZER_HEADROOM, undefined),
+  limited: PROVIDER_LIMITED,
 }
 
 /**
@@ -87,21 +116,19 @@ export async function outputCounting(model: string): Promise<OutputCounting> {
   if (encoding !== undefined) {
     const counter = await createTokenCounter(encoding)
     if (counter !== undefined) {
-      counting = { headroom: 1, start: (maxOutputTokens) => new Count(maxOutputTokens, counter) }
+      // The provider is told the hold's own max: limited or not, the hold is that max.
+      const tokenized: OutputCounting = {
+        headroom: 1,
+        start: (maxOutputTokens) => new Count(maxOutputTokens, counter),
+        get limited() {
+          return tokenized
+        },
+      }
+      counting = tokenized
     }
   }
   if (knownCounting.size < MODELS_KEPT) knownCounting.set(model, counting)
   return counting
-}
-
-/**
- * A call the core cannot cut (`ModelCallRequest.fixedOutput`): the provider holds itself to
- * the limit it is sent, in its own tokens, so the hold is that limit exactly. Output that
- * streams all the same is counted conservatively against it.
- */
-export const PROVIDER_LIMITED: OutputCounting = {
-  headroom: 1,
-  start: (maxOutputTokens) => new Count(maxOutputTokens, undefined),
 }
 
 /** How a model's output is counted, once known: no await on the guard's hot path. */
@@ -173,9 +200,11 @@ class Count implements OutputCount {
   floor(): number {
     const counter = this.#counter
     if (counter === undefined || this.#text === undefined) {
-      // Counted as bytes, for a tokenizer not known: an honest token carries at most the
-      // headroom's bytes on average.
-      return Math.ceil(this.tokens / UNKNOWN_TOKENIZER_HEADROOM)
+      // Counted as bytes, for a tokenizer not known: an honest token carries at most 16
+      // (the hold's headroom, 6, is what an honest stream in a Latin script needs; a dense
+      // script carries more, and its honest usage, judged by 6, was charged its bytes:
+      // 6-12x the bill for Russian or Hindi through Claude, red team r15).
+      return Math.floor(this.tokens / DENSEST_TEXT_BYTES_PER_TOKEN)
     }
     // With the tokenizer: the whole text counted once (linear time: 2 ms for 8,000 tokens),
     // less 10% for tokens a provider generated apart that the whole text merges. A floor
