@@ -599,15 +599,11 @@ describe('honest usage in a dense script is believed (red team r15)', () => {
     'Комитет рассмотрел предложение и согласился финансировать следующий этап. '.repeat(8)
 
   it('on a call the provider holds to its limit (the callback handler, non-streaming), with the tokenizer', async () => {
-    const encoder = new Tiktoken(o200k)
-    const real = encoder.encode(russian, [], []).length
-    const ks = createKillSwitch({ runaway: false })
-    const agent = await ks.agents.create({ handle: 'ru', spendingCap: 1 })
-    const guard = ks.guard(agent.credential)
+    const real = new Tiktoken(o200k).encode(russian, [], []).length
+    const { ks, guard } = await setup(1, { prices: {} })
+    const request = { model: 'gpt-4o', provider: 'openai', input: 'Summarise.' }
     const ticket = await guard.beforeModelCall({
-      model: 'gpt-4o',
-      provider: 'openai',
-      input: 'Summarise.',
+      ...request,
       maxOutputTokens: 2_000,
       fixedOutput: true,
     })
@@ -615,7 +611,7 @@ describe('honest usage in a dense script is believed (red team r15)', () => {
       usage: { inputTokens: 9, outputTokens: real },
       text: russian,
     })
-    expect((await ks.audit('ru')).at(-1)).toMatchObject({
+    expect((await ks.audit('agent')).at(-1)).toMatchObject({
       type: 'settled',
       data: { basis: 'usage', outputTokens: real },
     })
