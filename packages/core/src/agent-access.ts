@@ -220,11 +220,7 @@ export class AgentAccess {
     const now = engine.now()
     const monitor = engine.monitor
     if (observation.kind === 'model_call' || observation.kind === 'tool_call') {
-      const throttle = monitor.throttled?.(agent, observation.runId, now)
-      if (throttle) {
-        // Carried out like any verdict (audited, refused), with nothing written.
-        return this.#refuseNow(agent, throttle, observation)
-      }
+      this.refuseIfThrottled(agent, observation, now)
     }
     const activity = monitor.activity?.(agent, observation, now)
     if (!activity) return undefined
@@ -251,9 +247,13 @@ export class AgentAccess {
     return { batch: { events, keep: activity.keep }, observations }
   }
 
-  /** Refuses a call that is not runaway activity (input-only) while a throttle lasts. */
-  refuseIfThrottled(agent: AgentRecord, observation: Observation): void {
-    const throttle = this.#engine.monitor.throttled?.(agent, observation.runId, this.#engine.now())
+  /**
+   * Refuses a call while a throttle lasts: carried out like any verdict (audited, refused),
+   * with nothing written. `prepare` does it for activity; an input-only call, which is not
+   * activity, is checked with it alone.
+   */
+  refuseIfThrottled(agent: AgentRecord, observation: Observation, now = this.#engine.now()): void {
+    const throttle = this.#engine.monitor.throttled?.(agent, observation.runId, now)
     if (throttle) this.#refuseNow(agent, throttle, observation)
   }
 

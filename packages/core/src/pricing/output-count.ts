@@ -145,17 +145,15 @@ class Count implements OutputCount {
   uncounted = false
   readonly limit: number
   readonly #counter: TokenCounter | undefined
-  // While the bound is far from the limit, the deltas are kept (only when a tokenizer can
-  // count them); near it, each is counted with the tokenizer from then on.
-  #deltas: string[] | undefined
-  // All the text, for the floor: counted whole, once, when usage is judged.
+  // The deltas, kept only when a tokenizer can count them: far from the limit the count is
+  // their bytes, near it (`perDelta`) the tokenizer's, per delta; the floor counts them whole.
   readonly #text: string[] | undefined
+  #perDelta = false
   #given = 0
 
   constructor(limit: number, counter: TokenCounter | undefined) {
     this.limit = limit
     this.#counter = counter
-    this.#deltas = counter ? [] : undefined
     this.#text = counter ? [] : undefined
   }
 
@@ -172,14 +170,13 @@ class Count implements OutputCount {
     if (!text) return this.tokens
     this.#text?.push(text)
     const counter = this.#counter
-    if (counter && this.#deltas === undefined) {
+    if (counter && this.#perDelta) {
       // Counted per delta, as the provider generated it: a provider's token re-read alone
       // is itself, whereas the whole text re-read can merge tokens it generated apart.
       this.tokens += Math.max(1, counter.count(text))
       return this.tokens
     }
     this.tokens += conservativeTokens(text)
-    this.#deltas?.push(text)
     // Near the limit: the bound gives way to the tokenizer's count, once for the past
     // deltas, then per delta.
     if (this.tokens > this.limit) this.closest()
@@ -188,11 +185,11 @@ class Count implements OutputCount {
 
   closest(): number {
     const counter = this.#counter
-    const deltas = this.#deltas
-    if (counter === undefined || deltas === undefined) return this.tokens
+    const text = this.#text
+    if (counter === undefined || text === undefined || this.#perDelta) return this.tokens
     let tokens = this.#given
-    for (const past of deltas) tokens += Math.max(1, counter.count(past))
-    this.#deltas = undefined
+    for (const past of text) tokens += Math.max(1, counter.count(past))
+    this.#perDelta = true
     this.tokens = tokens
     return tokens
   }
