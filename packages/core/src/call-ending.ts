@@ -38,8 +38,13 @@ export interface CallFigures {
   readonly rates: ModelRates
   /** The input-token bound the hold was computed with. */
   readonly inputTokens: number
-  /** The least input tokens the request's text comes to (`inputBound().leastTokens`). */
+  /**
+   * The least input tokens the request's text comes to, quickly (`inputBound().leastTokens`):
+   * possibly above the exact figure, which `exactInputLeast` gives (when absent, this is it).
+   */
   readonly inputLeast: number
+  /** The exact least (`leastInputTokens`), asked only of a report below `inputLeast`. */
+  readonly exactInputLeast?: () => number
   /** The hold, in micro-dollars. */
   readonly holdMicros: number
   readonly output: OutputCount
@@ -92,8 +97,12 @@ export function costOfEnding(end: CallEnd, figures: CallFigures): EndingCost {
   // Input: providers always bill at least one input token for a request that left, and at
   // least what its text comes to (with the cached part, which some report apart).
   const input = usage.inputTokens
+  const reportedInput = (input ?? 0) + cacheRead + cacheWrite
   const inputBelieved =
-    valid(input) && input > 0 && input + cacheRead + cacheWrite >= figures.inputLeast
+    valid(input) &&
+    input > 0 &&
+    (reportedInput >= figures.inputLeast ||
+      reportedInput >= (figures.exactInputLeast?.() ?? figures.inputLeast))
   if (!inputBelieved) distrusted.push('inputTokens')
   // Output: believed when it is at least what streamed could honestly have been. A report
   // at or above the running count (never below the real one) needs no tokenizer pass.

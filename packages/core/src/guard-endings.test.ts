@@ -127,6 +127,24 @@ describe('usage sanity: input below what the request text comes to is not believ
       'usage',
     ])
   })
+
+  it('judges a prompt of long runs (a table rule, indentation) by its exact count, worked out only then', async () => {
+    // 16,592 bytes, mostly rules of 1,000 dashes: a few hundred tokens, below the quick
+    // floor of bytes / 16 (1,037); above the exact one (53: a run counts as one token).
+    const line = `The agent retried the payment call. ${'-'.repeat(1_000)}\n`
+    const rule = { prompt: [{ role: 'user', content: line.repeat(16) }] }
+    const { ks, guard } = await setup(1)
+    const honest = await guard.beforeModelCall({ model: 'test-model', input: rule })
+    await guard.afterModelCall(honest, { usage: { inputTokens: 500, outputTokens: 10 } })
+    const lying = await guard.beforeModelCall({ model: 'test-model', input: rule })
+    await guard.afterModelCall(lying, { usage: { inputTokens: 10, outputTokens: 10 } })
+    const settled = (await ks.audit('agent')).filter((entry) => entry.type === 'settled')
+    expect(settled.map((entry) => (entry.data as { basis: string }).basis)).toEqual([
+      'usage',
+      'counted',
+    ])
+    expect(settled[0]?.data).toMatchObject({ inputTokens: 500 })
+  })
 })
 
 describe('every ending, one rule', () => {

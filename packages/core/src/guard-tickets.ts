@@ -23,7 +23,10 @@ export interface ModelTicketState {
   rates: ModelRates
   /** The input-token bound the hold was computed with. */
   inputTokens: number
-  /** The least input tokens the request's text comes to: usage below is not believed. */
+  /**
+   * The least input tokens the request's text comes to, quickly (`inputBound().leastTokens`):
+   * usage below it is checked against the exact figure, worked out from `input` then.
+   */
   inputLeast: number
   /** The request's input, kept by reference: a text answer is judged with its latest ask. */
   input: unknown

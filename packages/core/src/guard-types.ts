@@ -52,7 +52,8 @@ export interface ModelCallRequest extends BudgetScope {
   maxOutputTokens?: number
   /**
    * The call produces no output tokens (embeddings): a model the price data prices for
-   * input only may serve it.
+   * input only may serve it. It is held for its input bound and one output token (the
+   * least the guard holds), whatever `maxOutputTokens` says.
    */
   inputOnly?: boolean
   /**

@@ -66,6 +66,7 @@ import {
   costBound,
   DEFAULT_CONTEXT_WINDOW,
   inputBound,
+  leastInputTokens,
 } from './pricing/cost.js'
 import { type InputEvidence, type ModelRates, ratesFor } from './pricing/model-rates.js'
 import { knownOutputCounting, type OutputCounting, outputCounting } from './pricing/output-count.js'
@@ -190,11 +191,14 @@ class Guard implements AgentGuard {
       ((yield outputCounting(request.model)) as OutputCounting)
     const counting = request.fixedOutput === true ? modelCounting.limited : modelCounting
     // A limit the core cannot pass on is the provider's own: without one, the whole window.
+    // An input-only call bills no output: held for the least, one token.
     const wanted =
-      userMax ??
-      (request.fixedOutput === true
-        ? (modelRates.contextWindow ?? DEFAULT_CONTEXT_WINDOW)
-        : engine.defaultMaxOutputTokens)
+      request.inputOnly === true
+        ? 1
+        : (userMax ??
+          (request.fixedOutput === true
+            ? (modelRates.contextWindow ?? DEFAULT_CONTEXT_WINDOW)
+            : engine.defaultMaxOutputTokens))
     // Past the cap of an agent with approvals on, a person is asked once; approved, the
     // grant is in the ledger and the reserve is tried again.
     for (let round = 0; round < 2; round++) {
@@ -499,6 +503,10 @@ class Guard implements AgentGuard {
       rates: state.rates,
       inputTokens: state.inputTokens,
       inputLeast: state.inputLeast,
+      // The input as it is now: a caller that grew its messages since can only raise it
+      // (usage then charged on the guard's figures: too high, never too low).
+      exactInputLeast: () =>
+        leastInputTokens(state.input, { contextWindow: state.rates.contextWindow }),
       holdMicros: state.boundMicros,
       output: state.output,
       unseenOutput: state.unseenOutput,

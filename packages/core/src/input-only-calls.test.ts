@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest'
 import { RunawayDetectedError, SpendingCapExceededError } from './errors.js'
 import { createKillSwitch } from './kill-switch.js'
+import { inputTokenBound } from './pricing/cost.js'
 
 const prices = {
   chat: { inputPerMTok: 1, outputPerMTok: 1 },
@@ -12,9 +13,24 @@ const prices = {
 const embedding = (runId: string, i: number) => ({
   model: 'embed',
   input: [`Section ${i}: revenue grew in every region.`],
-  maxOutputTokens: 1,
   inputOnly: true,
   runId,
+})
+
+describe('input-only calls', () => {
+  it('are held for their input bound and one output token, whatever maxOutputTokens says', async () => {
+    const ks = createKillSwitch({ prices, runaway: false })
+    const agent = await ks.agents.create({ handle: 'embedder', spendingCap: 1 })
+    const guard = ks.guard(agent.credential)
+    for (const maxOutputTokens of [undefined, 4_000]) {
+      const call = embedding('r', 7)
+      const ticket = await guard.beforeModelCall({ ...call, maxOutputTokens })
+      expect(ticket.maxOutputTokens).toBe(1)
+      expect(ticket.reservedUsd).toBeCloseTo(inputTokenBound(call.input) * 1e-6, 9)
+      await guard.afterModelCall(ticket, { usage: { inputTokens: 12, outputTokens: 0 } })
+    }
+    await ks.close()
+  })
 })
 
 describe('input-only calls and runaway detection', () => {

@@ -36,8 +36,6 @@ export function killSwitchEmbeddingMiddleware(
       const call = await guard.startModelCall({
         ...modelIdentity(model, naming),
         input: params.values,
-        // The least the core holds: an embedding streams nothing and bills no output.
-        maxOutputTokens: 1,
         inputOnly: true,
         ...mergeBudgetScope(scope, asked, SCOPE_FIELD),
         ...(params.abortSignal ? { signal: params.abortSignal } : {}),

@@ -55,16 +55,20 @@ export function inputTokenBound(input: unknown, options: InputBoundOptions = {})
  * The input bound (`inputTokenBound`) and what the request shows of a costlier input:
  * media or server-side content (priced at the model's media rates, if it has them) and a
  * one-hour prompt cache (its cache writes at the one-hour rate): `ratesFor` applies them.
+ * `leastTokens` is the request's text bytes / 16, quickly: runs of one character are not
+ * shrunk (`leastInputTokens` shrinks them), so it may be above the least the text comes to.
  */
 export function inputBound(
   input: unknown,
   options: InputBoundOptions = {},
+  shrinkRuns = false,
 ): InputEvidence & { tokens: number; leastTokens: number } {
   if (typeof input === 'string') {
     const tokens = Buffer.byteLength(input, 'utf8')
+    const textBytes = shrinkRuns ? textBytesOf(input, true) : isDataUrl(input) ? 0 : tokens
     return {
       tokens,
-      leastTokens: leastTokensOf(textBytesOf(input), options.contextWindow),
+      leastTokens: leastTokensOf(textBytes, options.contextWindow),
       media: false,
       longCache: false,
     }
@@ -76,8 +80,9 @@ export function inputBound(
     tools: false,
     longCache: false,
     serverTool: undefined,
+    shrinkRuns,
     // A list of texts as the whole input: an embedding call's values.
-    textBytes: Array.isArray(input) ? textBytesOf(input) : 0,
+    textBytes: Array.isArray(input) ? textBytesOf(input, shrinkRuns) : 0,
   }
   const bytes = jsonBytes(input, 0, walk)
   const window = options.contextWindow ?? DEFAULT_CONTEXT_WINDOW
@@ -110,8 +115,20 @@ interface Walk {
   longCache: boolean
   /** The first tool the provider runs itself, by its type, id or key. */
   serverTool: string | undefined
+  /** Runs of one character count as one token's bytes in `textBytes` (`leastInputTokens`). */
+  shrinkRuns: boolean
   /** UTF-8 bytes of the text the provider surely tokenizes (`TEXT_KEYS`). */
   textBytes: number
+}
+
+/**
+ * The least input tokens a request's text comes to, exactly: `inputBound().leastTokens`
+ * with every run of one character counted as one token. `inputBound` skips that pass (a
+ * regular expression over every text, on every guarded call) and so may say more; the
+ * guard asks for this only when usage reports less than the quick figure.
+ */
+export function leastInputTokens(input: unknown, options: InputBoundOptions = {}): number {
+  return inputBound(input, options, true).leastTokens
 }
 
 /**
@@ -137,11 +154,15 @@ const TEXT_KEYS = new Set(['content', 'text', 'input', 'instructions', 'system',
 // dashes, 80 equals signs, 128 spaces), so a run counts as one token's bytes, not its own.
 const RUN = /(.)\1{15,}/gsu
 
-/** The UTF-8 bytes of a text, or of a list's texts (a data URL is not text), runs shrunk. */
-function textBytesOf(value: unknown): number {
+/**
+ * The UTF-8 bytes of a text, or of a list's texts (a data URL is not text), with runs
+ * shrunk when `shrinkRuns`.
+ */
+function textBytesOf(value: unknown, shrinkRuns: boolean): number {
   if (typeof value === 'string') {
     if (isDataUrl(value)) return 0
     let bytes = Buffer.byteLength(value, 'utf8')
+    if (!shrinkRuns || value.length < 16) return bytes
     for (const run of value.matchAll(RUN)) {
       bytes -= Buffer.byteLength(run[0], 'utf8') - DENSEST_TEXT_BYTES_PER_TOKEN
     }
@@ -149,7 +170,7 @@ function textBytesOf(value: unknown): number {
   }
   if (!Array.isArray(value)) return 0
   let bytes = 0
-  for (const item of value) if (typeof item === 'string') bytes += textBytesOf(item)
+  for (const item of value) if (typeof item === 'string') bytes += textBytesOf(item, shrinkRuns)
   return bytes
 }
 
@@ -355,7 +376,7 @@ function jsonBytes(value: unknown, depth: number, walk: Walk): number {
         if (isStoredPrompt(key, item)) walk.media = true
         if (key === 'ttl' && item === '1h') walk.longCache = true
         if (key === 'tools' && depth <= 1 && hasEntries(item)) walk.tools = true
-        if (TEXT_KEYS.has(key) && !mediaTyped) walk.textBytes += textBytesOf(item)
+        if (TEXT_KEYS.has(key) && !mediaTyped) walk.textBytes += textBytesOf(item, walk.shrinkRuns)
         const textBefore = walk.textBytes
         bytes += Buffer.byteLength(key, 'utf8') + 4 + jsonBytes(item, depth + 1, walk)
         // OpenAI's Predicted Outputs: the predicted text is not billed as input (its rejected

@@ -9,6 +9,7 @@ import {
   DEFAULT_CONTEXT_WINDOW,
   inputBound,
   inputTokenBound,
+  leastInputTokens,
   TOOLS_OVERHEAD_TOKENS,
 } from './cost.js'
 import { createPriceSource } from './price-source.js'
@@ -121,17 +122,40 @@ describe("the least input tokens a request's text comes to", () => {
     fc.assert(
       fc.property(text, text, (system, user) => {
         const real = tokens(system) + tokens(user)
-        expect(inputBound(system + user).leastTokens).toBeLessThanOrEqual(tokens(system + user))
+        expect(leastInputTokens(system + user)).toBeLessThanOrEqual(tokens(system + user))
         const messages = {
           prompt: [
             { role: 'system', content: system },
             { role: 'user', content: [{ type: 'text', text: user }] },
           ],
         }
-        expect(inputBound(messages).leastTokens).toBeLessThanOrEqual(real)
-        expect(inputBound([system, user]).leastTokens).toBeLessThanOrEqual(real)
+        expect(leastInputTokens(messages)).toBeLessThanOrEqual(real)
+        expect(leastInputTokens([system, user])).toBeLessThanOrEqual(real)
       }),
       { numRuns: 300 },
+    )
+  })
+
+  it("is quickly worked out at the hold as the text's bytes / 16, never below the exact figure", () => {
+    fc.assert(
+      fc.property(text, text, (system, user) => {
+        for (const request of [
+          system + user,
+          {
+            prompt: [
+              { role: 'system', content: system },
+              { role: 'user', content: user },
+            ],
+          },
+          [system, user],
+        ]) {
+          const quick = inputBound(request).leastTokens
+          expect(quick).toBeGreaterThanOrEqual(leastInputTokens(request))
+          // Without a run of 16 of one character, the quick figure is the exact one.
+          if (!/(.)\1{15}/su.test(system + user)) expect(quick).toBe(leastInputTokens(request))
+        }
+      }),
+      { numRuns: 200 },
     )
   })
 
@@ -147,21 +171,21 @@ describe("the least input tokens a request's text comes to", () => {
       { system: [{ type: 'text', text }], messages: [] },
       { model: 'text-embedding-3-small', input: [text] },
     ]) {
-      expect(inputBound(request).leastTokens).toBe(100)
+      expect(leastInputTokens(request)).toBe(100)
     }
   })
 
   it("is at most half the model's window: a provider that truncates bills what fits", () => {
     const long = 'The agent retried the call. '.repeat(100_000)
-    expect(inputBound({ input: long }, { contextWindow: 128_000 }).leastTokens).toBe(64_000)
-    expect(inputBound(long, { contextWindow: 8_192 }).leastTokens).toBe(4_096)
-    expect(inputBound(long).leastTokens).toBe(Math.floor(long.length / 16))
+    expect(leastInputTokens({ input: long }, { contextWindow: 128_000 })).toBe(64_000)
+    expect(leastInputTokens(long, { contextWindow: 8_192 })).toBe(4_096)
+    expect(leastInputTokens(long)).toBe(Math.floor(long.length / 16))
   })
 
   it('leaves out what is not surely text: images, data URLs, tool schemas, ids, a prediction', () => {
     const image = `data:image/png;base64,${'A'.repeat(16_000)}`
     expect(
-      inputBound({
+      leastInputTokens({
         messages: [
           { role: 'user', content: [{ type: 'image_url', image_url: { url: image } }] },
           { role: 'user', content: [{ type: 'image', image: 'A'.repeat(16_000) }] },
@@ -172,7 +196,7 @@ describe("the least input tokens a request's text comes to", () => {
         // OpenAI Predicted Outputs, in a body and in the AI SDK's provider options.
         prediction: { type: 'content', content: 'pq '.repeat(5_000) },
         options: { openai: { prediction: { type: 'content', content: 'qp '.repeat(5_000) } } },
-      }).leastTokens,
+      }),
     ).toBe(0)
   })
 })

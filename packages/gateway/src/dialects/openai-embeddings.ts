@@ -1,5 +1,5 @@
-// POST /v1/embeddings: input only. The hold covers the input bound and one output token
-// (the least the guard holds); usage is `prompt_tokens`. Embeddings are never streamed.
+// POST /v1/embeddings: input only (the guard holds its input bound and one output token);
+// usage is `prompt_tokens`. Embeddings are never streamed.
 import { badRequest, type Dialect, record } from './dialect.js'
 import { openaiUsage } from './openai-usage.js'
 
@@ -9,7 +9,7 @@ export const openaiEmbeddings: Dialect = {
   upstreamPath: '/embeddings',
   inputOnly: true,
 
-  requestedOutputTokens: () => 1,
+  requestedOutputTokens: () => undefined,
 
   prepare(body) {
     return body
