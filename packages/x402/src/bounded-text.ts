@@ -28,12 +28,12 @@ export function boundedText(value: unknown, max = TEXT_MAX): string | undefined 
 
 /**
  * Any value as a message shows what was given: JSON (`"0.5"` is a string, `[0.5]` a list),
- * numbers as JavaScript writes them (`NaN`), bounded and printable.
+ * numbers as JavaScript writes them (`NaN`), bounded (80 characters) and printable.
  *
  * @example
  * shownValue([0.5]) // '[0.5]'
  */
-export function shownValue(value: unknown, max = 80): string {
+export function shownValue(value: unknown): string {
   if (typeof value === 'function') return 'a function'
   if (typeof value === 'bigint') return `${value}n`
   if (typeof value === 'number' || value === undefined) return String(value)
@@ -43,5 +43,17 @@ export function shownValue(value: unknown, max = 80): string {
   } catch {
     // Circular, or holding a bigint.
   }
-  return boundedText(json ?? Object.prototype.toString.call(value), max) ?? ''
+  return boundedText(json ?? Object.prototype.toString.call(value), 80) ?? ''
+}
+
+/**
+ * A payee's field for the audit log and a message: a string as itself, bounded and printable;
+ * anything else as `shownValue` shows it (a payee may put a number where a string belongs).
+ *
+ * @example
+ * shownText('0xabc') // '0xabc'
+ * shownText(5) // '5'
+ */
+export function shownText(value: unknown): string {
+  return boundedText(value) ?? shownValue(value)
 }

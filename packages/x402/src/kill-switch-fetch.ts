@@ -56,11 +56,13 @@ export function killSwitchFetch(options: KillSwitchFetchOptions): typeof fetch {
   return async function guardedFetch(input, init) {
     // A revoked agent makes no requests at all, paid or not.
     await guard.check({ runId: scope.runId })
-    const request = new Request(input, init)
-    return new PaymentCall({ ...options, guard, scope }, request.method).fetch(request)
+    return new PaymentCall({ ...options, guard, scope }, new Request(input, init)).fetch()
   }
 }
 
+// What each option must be, in the message that refuses it.
+const CLIENT = "an x402Client from '@x402/fetch' with the agent's schemes registered"
+const VERIFIER = 'a function (claim) => the atomic amount proven on chain'
 const ASSET = "{ network: 'eip155:8453', asset: '0x...', decimals: 6 } (decimals 0-36)"
 
 /**
@@ -70,28 +72,16 @@ const ASSET = "{ network: 'eip155:8453', asset: '0x...', decimals: 6 } (decimals
 function validate(options: KillSwitchFetchOptions): void {
   const { client, verifySettlement: verify, fetch: send } = options
   const assets: unknown = options.assets
-  const need = (ok: boolean, field: string, what: string, given: unknown, name = field) => {
+  const need = (ok: boolean, field: string, what: string, given: unknown) => {
     if (ok) return
-    throw new InvalidConfigError(field, `${name} must be ${what} (got ${shownValue(given)}).`)
+    throw new InvalidConfigError(field, `${field} must be ${what} (got ${shownValue(given)}).`)
   }
   // Duck-typed: `instanceof` fails across two installed copies of @x402/core.
-  const x402 = typeof client?.onBeforePaymentCreation === 'function'
-  need(
-    x402,
-    'client',
-    "an x402Client from '@x402/fetch' with the agent's schemes registered",
-    client,
-  )
+  need(typeof client?.onBeforePaymentCreation === 'function', 'client', CLIENT, client)
   // The core's own bounds, as every payment checks them: refused now, not at each payment.
   const rules = { allowedPayees: options.allowedPayees, maxSpendUsd: options.maxPaymentUsd }
   parseSpendRules(rules, 'killSwitchFetch', FETCH_RULE_NAMES)
-  const verifies = verify === undefined || typeof verify === 'function'
-  need(
-    verifies,
-    'verifySettlement',
-    'a function (claim) => the atomic amount proven on chain',
-    verify,
-  )
+  need(verify === undefined || typeof verify === 'function', 'verifySettlement', VERIFIER, verify)
   need(send === undefined || typeof send === 'function', 'fetch', 'a fetch function', send)
   need(assets === undefined || Array.isArray(assets), 'assets', `an array of ${ASSET}`, assets)
   const asset = Array.isArray(assets) ? assets.findIndex((entry) => !isAsset(entry)) : -1

@@ -3,9 +3,9 @@
 import { samePayee, toUsd } from '@killswitch/core'
 import type { PaymentRequirements } from '@x402/core/types'
 import { findDefaultAsset } from '@x402/evm'
-import { boundedText, shownValue } from './bounded-text.js'
+import { shownText, shownValue } from './bounded-text.js'
 import { PaymentRefusedError } from './payment-errors.js'
-import { signedAuthorization } from './signed-payload.js'
+import { signedTerms } from './signed-payload.js'
 
 /**
  * A USD-pegged token to pay with beyond x402's defaults: its CAIP-2 `network` (`eip155:8453`),
@@ -69,19 +69,15 @@ export function unpricedPayment(
   assets: readonly PaymentAsset[],
   x402Version: number,
 ): PaymentRefusedError {
-  const { scheme } = requirements
+  const { scheme, payTo, asset, network } = requirements
   // The payee's own strings, bounded for the message (and the audit log's denied entry).
-  const [payee, asset, network] = [
-    requirements.payTo,
-    requirements.asset,
-    requirements.network,
-  ].map((value) => boundedText(value) ?? shownValue(value))
+  const [payee, shownAsset, shownNetwork] = [payTo, asset, network].map(shownText)
   if (!PRICED_SCHEMES.has(scheme)) {
     const why = `Payment to ${payee} refused: its scheme ${shownValue(scheme)} may sign more than the price it names, so it cannot be held against the cap. The kill switch pays the "exact" and "upto" schemes; ask the payee for one of them.`
     return new PaymentRefusedError('unknown_scheme', why, payee)
   }
   if (assetDecimals(requirements, assets) === undefined) {
-    const why = `Payment to ${payee} refused: asset ${asset} on ${network} is not a known USD stablecoin, so it cannot be priced against the cap. If it is one, list it: killSwitchFetch({ assets: [{ network: '${network}', asset: '${asset}', decimals: 6 }] }).`
+    const why = `Payment to ${payee} refused: asset ${shownAsset} on ${shownNetwork} is not a known USD stablecoin, so it cannot be priced against the cap. If it is one, list it: killSwitchFetch({ assets: [{ network: '${shownNetwork}', asset: '${shownAsset}', decimals: 6 }] }).`
     return new PaymentRefusedError('unknown_asset', why, payee)
   }
   const field = x402Version === 1 ? 'maxAmountRequired' : 'amount'
@@ -96,11 +92,8 @@ export function unpricedPayment(
  * cannot be read (not sent: what the payee could collect is unknown).
  */
 export function signedAtomic(header: string): bigint | null | undefined {
-  const signed = signedAuthorization(header)
-  if (!signed) return undefined
-  const { kind, fields } = signed
-  const permitted = fields.permitted as { amount?: unknown } | undefined
-  return parseAtomic(kind === 'eip3009' ? fields.value : permitted?.amount) ?? null
+  const signed = signedTerms(header)
+  return signed === undefined ? undefined : (parseAtomic(signed.amount) ?? null)
 }
 
 /** Atomic units in micro-dollars, rounded up; past 2^53 infinite, which every cap refuses. */

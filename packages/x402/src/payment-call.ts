@@ -12,16 +12,10 @@ import {
 import type { PaymentCreationContext, x402Client } from '@x402/core/client'
 import type { PaymentRequirements } from '@x402/core/types'
 import { wrapFetchWithPayment } from '@x402/fetch'
-import { boundedText, shownValue } from './bounded-text.js'
+import { boundedText, shownText } from './bounded-text.js'
 import type { KillSwitchFetchOptions } from './kill-switch-fetch.js'
-import { badClaim, unholdable } from './payee-claims.js'
-import {
-  atomicToMicros,
-  type PaymentAmount,
-  paymentAmount,
-  signedAtomic,
-  unpricedPayment,
-} from './payment-amount.js'
+import { pricedClaim } from './payee-claims.js'
+import { atomicToMicros, type PaymentAmount, signedAtomic } from './payment-amount.js'
 import * as charge from './payment-charge.js'
 import { PaymentOutcomeUnknownError, PaymentRefusedError } from './payment-errors.js'
 import { preferPayable } from './payment-preference.js'
@@ -46,13 +40,13 @@ const OVER_HELD = (signed: bigint, held: bigint) =>
 const calls = new AsyncLocalStorage<PaymentCall>()
 const guarded = new WeakSet<x402Client>()
 
+/** The fetch's names for the core's spend rules: its options, in refusals and bad input. */
+export const FETCH_RULE_NAMES = { owner: 'killSwitchFetch', maxSpendUsd: 'maxPaymentUsd' } as const
+
 /**
  * Puts the veto on a client, once, in its last step before signing (outside a call it
  * refuses), and a policy that prefers the options the veto would pay.
  */
-/** The fetch's names for the core's spend rules: its options, in refusals and bad input. */
-export const FETCH_RULE_NAMES = { owner: 'killSwitchFetch', maxSpendUsd: 'maxPaymentUsd' } as const
-
 export function guardClient(client: x402Client): void {
   if (guarded.has(client)) return
   guarded.add(client)
@@ -86,36 +80,34 @@ function x402Error(error: unknown, requested: string): unknown {
 export class PaymentCall {
   readonly #payments: Payment[] = []
   refusal: Error | undefined
-  /** The URL the agent requested, and the one whose 402 is being paid (after redirects). */
-  #requested = ''
+  /** The URL whose 402 is being paid, when a redirect led there from the request's. */
   #answered: string | undefined
 
   constructor(
     readonly settings: KillSwitchFetchOptions & { guard: AgentGuard; scope: BudgetScope },
-    readonly method: string,
+    readonly request: Request,
   ) {}
 
   /** The agent's own spend rules, read before x402 chooses (its policy hook is synchronous). */
   agentRules: SpendRules | undefined
 
-  /** Pays for `request` through x402 as this call, and ends every payment it held. */
-  async fetch(request: Request): Promise<Response> {
+  /** Pays for the request through x402 as this call, and ends every payment it held. */
+  async fetch(): Promise<Response> {
     const { guard, client } = this.settings
     this.agentRules = await guard.spendRules()
     // Revocation aborts the request in flight too (sent, it is still charged).
-    const signal = AbortSignal.any([request.signal, guard.signal])
+    const signal = AbortSignal.any([this.request.signal, guard.signal])
     const paying = wrapFetchWithPayment(this.transport, client)
-    this.#requested = request.url
     let failure: unknown
     try {
-      return await calls.run(this, () => paying(request, { signal }))
+      return await calls.run(this, () => paying(this.request, { signal }))
     } catch (error) {
       failure = error
       // The kill switch's own error, not x402's plain wrapper; revoked: not just "aborted".
       if (this.refusal) throw this.refusal
       if (findKillSwitchError(error)) throw error
       if (guard.signal.aborted) throw revocationError(guard)
-      throw x402Error(error, this.#requested)
+      throw x402Error(error, this.request.url)
     } finally {
       // Releases the payments never sent (the transport charged the rest); a failed write
       // is not retried: the hold lapses at its TTL, charged.
@@ -132,55 +124,36 @@ export class PaymentCall {
   /** The veto: refuses a payment (revoked, a spend rule, the cap, an unknown asset) or holds it. */
   async authorise(context: PaymentCreationContext): Promise<undefined> {
     const { guard, scope, assets = [], allowedPayees, maxPaymentUsd } = this.settings
-    const requirements = context.selectedRequirements
+    const { paymentRequired, selectedRequirements: requirements } = context
     const { payTo, asset, network, scheme, maxTimeoutSeconds } = requirements
-    const version = context.paymentRequired.x402Version
-    const where = paymentResource(this.#requested, this.#answered, context)
-    // The payee's strings, bounded for the log; a payee that passes `badClaim` is unchanged.
-    const payee = boundedText(payTo) ?? shownValue(payTo)
-    const [assetText, networkText, schemeText] = [asset, network, scheme].map(
-      (value) => boundedText(value) ?? shownValue(value),
-    )
-    const details = { payee, asset: assetText, network: networkText, scheme: schemeText, ...where }
+    const { amount, refusal } = pricedClaim(requirements, assets, paymentRequired.x402Version)
+    const where = paymentResource(this.request.url, this.#answered, context)
+    // The payee's strings, bounded for the log; a payee that passes `pricedClaim` is unchanged.
+    const payee = shownText(payTo)
+    const [assetText, networkText, schemeText] = [asset, network, scheme].map(shownText)
+    const shown = { payee, asset: assetText, network: networkText, scheme: schemeText }
+    // As many digits as the payee likes: bounded (a held amount has at most 46).
+    const amountAtomic = amount && boundedText(String(amount.atomic), 60)
+    const details = { ...shown, ...where, ...(amount && { amountAtomic, amountUsd: amount.usd }) }
     const via = where.redirectedTo ? ` (redirected to ${where.redirectedTo})` : ''
-    const spend = { kind: 'payment', description: `${this.method} ${where.resource}${via}`, payee }
-    // Before pricing: pricing reads the asset, and the hold the payee and the validity.
-    const bad = badClaim(requirements)
-    if (bad) throw await this.#refused({ ...spend, details, amountUsd: 0 }, bad)
-    const amount = paymentAmount(requirements, assets, version)
-    if (!amount) {
-      const refusal = unpricedPayment(requirements, assets, version)
-      throw await this.#refused({ ...spend, details, amountUsd: 0 }, refusal)
-    }
-    const atomic = String(amount.atomic)
-    const tooMuch = unholdable(amount, requirements)
-    if (tooMuch) {
-      // As many digits as the payee likes: bounded (a held amount has at most 46).
-      const shown = { ...details, amountAtomic: boundedText(atomic, 60), amountUsd: amount.usd }
-      throw await this.#refused({ ...spend, details: shown, amountUsd: amount.usd }, tooMuch)
-    }
-    const priced = {
-      ...spend,
-      details: { ...details, amountAtomic: atomic, amountUsd: amount.usd },
+    const description = `${this.request.method} ${where.resource}${via}`
+    const spend = { kind: 'payment', description, payee, amountUsd: amount?.usd ?? 0, details }
+    if (refusal) {
+      // Revocation first: it is the answer that matters at 2 AM, whatever else is wrong.
+      await guard.check()
+      await guard.refuseSpend(spend, refusal)
+      throw refusal
     }
     // The core checks the spend rules, the agent's and this fetch's, then holds the amount.
     const ticket = await guard.reserveSpend({
-      ...{ ...scope, ...priced, amountUsd: amount.usd },
+      ...scope,
+      ...spend,
       rules: { allowedPayees, maxSpendUsd: maxPaymentUsd },
       rulesNamed: FETCH_RULE_NAMES,
       // A backstop only (every hold is ended with its call), a minute past the validity.
       ttlMs: maxTimeoutSeconds * 1000 + 60_000,
     })
     this.#payments.push({ ticket, requirements, amount, resource: where.resource })
-  }
-
-  /** Audits `refusal` of `spend` as denied, and returns it to throw. */
-  async #refused(spend: Parameters<AgentGuard['refuseSpend']>[0], refusal: PaymentRefusedError) {
-    const { guard } = this.settings
-    // Revocation first: it is the answer that matters at 2 AM, whatever else is wrong.
-    await guard.check()
-    await guard.refuseSpend(spend, refusal)
-    return refusal
   }
 
   /** Under x402: charges a paid request by its answer; never sends a payment it did not hold. */
@@ -196,17 +169,17 @@ export class PaymentCall {
     }
     const payment = this.#payments.at(-1)
     if (!payment || payment.sent) throw new PaymentRefusedError('unaccounted_payment', UNHELD)
+    const { requirements, amount, resource } = payment
     // What is signed is what the payee can collect: never more than was held.
     const signed = signedAtomic(header)
-    if (signed === null || (signed !== undefined && signed > payment.amount.atomic)) {
-      const why = signed === null ? UNREADABLE : OVER_HELD(signed, payment.amount.atomic)
-      throw new PaymentRefusedError('unaccounted_payment', why, payment.requirements.payTo)
+    if (signed === null || (signed !== undefined && signed > amount.atomic)) {
+      const why = signed === null ? UNREADABLE : OVER_HELD(signed, amount.atomic)
+      throw new PaymentRefusedError('unaccounted_payment', why, requirements.payTo)
     }
     // Aborted before it left (revoked, or the caller gave up): its hold is released.
     request.signal.throwIfAborted()
     // Past the validity signed into it no answer can lower the charge, so a payee that never
     // answers cannot hold the call open; a validity that cannot be read is not sent.
-    const { requirements, amount, resource } = payment
     const now = Date.now()
     const validUntil = signedValidUntil(header, requirements, now)
     const sent = { ...requirements, atomic: amount.atomic, header, validUntil }

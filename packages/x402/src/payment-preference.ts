@@ -5,8 +5,7 @@
 import { checkSpendRules, type SpendRules } from '@killswitch/core'
 import type { PaymentRequirements } from '@x402/core/types'
 import type { KillSwitchFetchOptions } from './kill-switch-fetch.js'
-import { badClaim, unholdable } from './payee-claims.js'
-import { paymentAmount } from './payment-amount.js'
+import { pricedClaim } from './payee-claims.js'
 
 /**
  * The options of `accepts` the veto would not refuse by what is known before x402 picks
@@ -17,33 +16,21 @@ import { paymentAmount } from './payment-amount.js'
 export function preferPayable(
   accepts: PaymentRequirements[],
   x402Version: number,
-  settings: KillSwitchFetchOptions,
-  agentRules?: SpendRules,
+  { assets = [], allowedPayees, maxPaymentUsd }: KillSwitchFetchOptions,
+  agentRules: SpendRules | undefined,
 ): PaymentRequirements[] {
+  const rules = { allowedPayees, maxSpendUsd: maxPaymentUsd }
   const fitting = accepts.filter((requirements) => {
     try {
-      return payable(requirements, x402Version, settings, agentRules)
+      const { amount, refusal } = pricedClaim(requirements, assets, x402Version)
+      if (refusal) return false
+      const spend = { amountMicros: amount.micros, payee: requirements.payTo, description: '' }
+      const agent = checkSpendRules(spend, agentRules, 'agent')
+      return agent === undefined && checkSpendRules(spend, rules, 'call') === undefined
     } catch {
       // Whatever a payee wrote: it is not preferred, and the veto judges it if picked.
       return false
     }
   })
   return fitting.length > 0 ? fitting : accepts
-}
-
-function payable(
-  requirements: PaymentRequirements,
-  x402Version: number,
-  { assets = [], allowedPayees, maxPaymentUsd }: KillSwitchFetchOptions,
-  agentRules: SpendRules | undefined,
-): boolean {
-  if (badClaim(requirements)) return false
-  const amount = paymentAmount(requirements, assets, x402Version)
-  if (!amount || unholdable(amount, requirements)) return false
-  const spend = { amountMicros: amount.micros, payee: requirements.payTo, description: '' }
-  const rules = { allowedPayees, maxSpendUsd: maxPaymentUsd }
-  return (
-    checkSpendRules(spend, agentRules, 'agent') === undefined &&
-    checkSpendRules(spend, rules, 'call') === undefined
-  )
 }

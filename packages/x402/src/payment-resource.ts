@@ -7,25 +7,17 @@ import { redactSecrets } from '@killswitch/core'
 import type { PaymentCreationContext } from '@x402/core/client'
 import { boundedText } from './bounded-text.js'
 
-/** Where a payment's audit entries say it went. */
-export interface PaymentResource {
-  /** The URL the agent requested. */
-  resource: string
-  /** The URL whose 402 was paid, when a redirect led away from `resource`. */
-  redirectedTo?: string
-  /** The resource the payee's 402 names (v1: its requirements), when it names one. */
-  claimedResource?: string
-}
-
 /**
- * The resource of a payment for `requested`, whose 402 came from `answered` (the response's
- * URL: after any redirect), with what the payee claims beside it.
+ * Where a payment's audit entries say it went: the `resource` the agent `requested`; the URL
+ * whose 402 was paid (`answered`: the response's URL, after any redirect) as `redirectedTo`,
+ * when a redirect led away from it; and as `claimedResource` the resource the payee's 402
+ * names (v1: its requirements), when it names one.
  */
 export function paymentResource(
   requested: string,
   answered: string | undefined,
   { paymentRequired, selectedRequirements }: PaymentCreationContext,
-): PaymentResource {
+) {
   const resource = withoutQuery(requested)
   const final = answered && withoutQuery(answered)
   // v2 names the resource in the 402 response; v1 in each requirement.
@@ -40,7 +32,7 @@ export function paymentResource(
 
 /** A URL's origin and path, bounded; a string that is no URL up to its first `?` or `#`. */
 export function withoutQuery(url: string): string {
-  const parsed = URL.canParse(url) ? new URL(url) : undefined
+  const parsed = URL.parse(url)
   if (!parsed) return boundedText(redactSecrets(url.split(/[?#]/)[0] ?? '')) ?? ''
   // Without its user and password too; a scheme without an origin (`urn:`) keeps its name.
   const origin = parsed.origin === 'null' ? parsed.protocol : parsed.origin

@@ -5,7 +5,7 @@ import type { PaymentRequirements } from '@x402/core/types'
 import { shownValue } from './bounded-text.js'
 import { parseAtomic } from './payment-amount.js'
 import { PaymentRefusedError } from './payment-errors.js'
-import { signedAuthorization } from './signed-payload.js'
+import { signedTerms } from './signed-payload.js'
 
 /**
  * The longest validity the kill switch pays for: a day. x402 routes ask for minutes (300 s by
@@ -25,14 +25,12 @@ export function signedValidUntil(
   requirements: Pick<PaymentRequirements, 'payTo' | 'maxTimeoutSeconds'>,
   now: number,
 ): number {
-  const authorization = signedAuthorization(header)
-  if (!authorization) return now + requirements.maxTimeoutSeconds * 1000
+  const signed = signedTerms(header)
+  if (!signed) return now + requirements.maxTimeoutSeconds * 1000
   // An authorisation that is there must say until when: a missing field is not read as none.
-  const { kind, fields } = authorization
-  const signed = kind === 'eip3009' ? fields.validBefore : fields.deadline
-  const seconds = parseAtomic(signed)
+  const seconds = parseAtomic(signed.until)
   const until = seconds === undefined ? Number.NaN : Number(seconds) * 1000
   if (until > now && until <= now + MAX_VALIDITY_SECONDS * 1000) return until
-  const why = `Not sent: the signed payment is valid until ${shownValue(signed)} (seconds since the epoch), which is not a time from now to ${MAX_VALIDITY_SECONDS} s ahead, so until when the payee can collect it is not known (a scheme client signing another validity than the requirements' maxTimeoutSeconds).`
+  const why = `Not sent: the signed payment is valid until ${shownValue(signed.until)} (seconds since the epoch), which is not a time from now to ${MAX_VALIDITY_SECONDS} s ahead, so until when the payee can collect it is not known (a scheme client signing another validity than the requirements' maxTimeoutSeconds).`
   throw new PaymentRefusedError('bad_timeout', why, requirements.payTo)
 }

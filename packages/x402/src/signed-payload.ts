@@ -2,35 +2,28 @@
 // the amount and the validity the kill switch records come from it, not from the 402.
 import { decodePaymentSignatureHeader } from '@x402/core/http'
 
-/** A field of the signed payload by its path (`authorization`, `validBefore`), else undefined. */
-export function payloadField(header: string, ...path: string[]): unknown {
-  let value: unknown
+/**
+ * What the EVM authorisation a payload signs says it allows: the `amount` (EIP-3009
+ * `authorization.value`, Permit2 `permit2Authorization.permitted.amount`) and until when, in
+ * seconds (`validBefore`, `deadline`), as written; undefined for a payload with neither
+ * authorisation (another chain's) or a header that is none. One that is there must say what
+ * it authorises: a missing field is returned as undefined, never read as no limit.
+ */
+export function signedTerms(header: string): { amount: unknown; until: unknown } | undefined {
+  let payload: unknown
   try {
-    value = decodePaymentSignatureHeader(header).payload
+    payload = decodePaymentSignatureHeader(header).payload
   } catch {
     return undefined
   }
-  for (const key of path) {
-    value =
-      typeof value === 'object' && value !== null
-        ? (value as Record<string, unknown>)[key]
-        : undefined
+  const { authorization, permit2Authorization } = (payload ?? {}) as Record<string, unknown>
+  if (isRecord(authorization)) {
+    return { amount: authorization.value, until: authorization.validBefore }
   }
-  return value
-}
-
-/**
- * The EVM authorisation a payload signs (EIP-3009 `authorization` or Permit2
- * `permit2Authorization`) with its kind, or undefined for a payload with neither (another
- * chain's). One that is there must say what it authorises: its fields are then required.
- */
-export function signedAuthorization(
-  header: string,
-): { kind: 'eip3009' | 'permit2'; fields: Record<string, unknown> } | undefined {
-  const eip3009 = payloadField(header, 'authorization')
-  if (isRecord(eip3009)) return { kind: 'eip3009', fields: eip3009 }
-  const permit2 = payloadField(header, 'permit2Authorization')
-  if (isRecord(permit2)) return { kind: 'permit2', fields: permit2 }
+  if (isRecord(permit2Authorization)) {
+    const permitted = permit2Authorization.permitted as { amount?: unknown } | undefined
+    return { amount: permitted?.amount, until: permit2Authorization.deadline }
+  }
   return undefined
 }
 
