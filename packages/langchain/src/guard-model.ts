@@ -12,16 +12,13 @@
 // The guarded model inherits everything from the model (an object whose prototype is it) and
 // overrides the three methods that call the provider. Each runs the provider on the model
 // itself (or its clamped rebuild), never on the guarded object, so no call is held twice.
+import type { AdapterOptions, AdapterSetup, ModelCall, StreamEvent } from '@killswitch/core'
 import {
-  type AdapterOptions,
-  type AdapterSetup,
   adapterSetup,
   BUDGET_SCOPE_KEY,
   billedApartIn,
   InvalidConfigError,
-  type ModelCall,
   mergeBudgetScope,
-  type StreamEvent,
   watchModelStream,
 } from '@killswitch/core'
 import { BaseCallbackHandler } from '@langchain/core/callbacks/base'
@@ -30,14 +27,12 @@ import { BaseChatModel } from '@langchain/core/language_models/chat_models'
 import type { AIMessageChunk, BaseMessage } from '@langchain/core/messages'
 import type { ChatGenerationChunk, ChatResult } from '@langchain/core/outputs'
 import { RunnableBinding } from '@langchain/core/runnables'
-import { requestedByParams, requestedOutputTokens, withMaxOutputTokens } from './model-binding.js'
+import { requestedOutputTokens, sentFields, withMaxOutputTokens } from './model-binding.js'
 import { identityFromLsParams } from './model-identity.js'
 import { deltaText, modelCallResult, providerMessage, toTokenUsage } from './model-io.js'
 
 type Options = BaseChatModel['ParsedCallOptions']
-type Model = BaseChatModel & {
-  invocationParams?: (options: Options) => Record<string, unknown>
-}
+type Fields = Record<string, unknown>
 
 /** Models returned by guardModel: guarding one again would hold each call twice. */
 const guardedModels = new WeakSet<object>()
@@ -77,16 +72,16 @@ export function guardModel<T extends BaseChatModel>(model: T, options: AdapterOp
 }
 
 function guarded<T extends BaseChatModel>(model: T, setup: AdapterSetup): T {
-  const raw = model as Model
   // Named now, not at the first call: a model the kill switch cannot price is refused here.
-  identityFromLsParams(raw.getLsParams({} as Options), setup.naming)
+  identityFromLsParams(model.getLsParams({} as Options), setup.naming)
   const base = BaseChatModel.prototype
-  const streams = raw._streamResponseChunks !== base._streamResponseChunks
+  const streams = model._streamResponseChunks !== base._streamResponseChunks
+  const ownBindTools = model.bindTools
   const overrides: Partial<BaseChatModel> = {
     async _generate(messages, options, runManager) {
-      const call = await start(raw, setup, messages, options, runManager)
+      const call = await start(model, setup, messages, options, runManager)
       const result: ChatResult = await call.run(({ maxOutputTokens, signal }) =>
-        withMaxOutputTokens(raw, maxOutputTokens)._generate(
+        withMaxOutputTokens(model, maxOutputTokens)._generate(
           messages,
           { ...options, signal },
           counting(runManager, call),
@@ -96,7 +91,7 @@ function guarded<T extends BaseChatModel>(model: T, setup: AdapterSetup): T {
       await call.finish(answer)
       // The caller runs the tools the model asked for once this returns: checked before
       // (a structured output's answer is no tool it runs).
-      const answered = structuredAnswer(raw, options)
+      const answered = structuredAnswer(model, options)
       for (const toolCall of answer.toolCalls ?? []) {
         if (toolCall.name !== answered) await call.checkToolCall(toolCall)
       }
@@ -107,36 +102,36 @@ function guarded<T extends BaseChatModel>(model: T, setup: AdapterSetup): T {
     _streamChatModelEvents: base._streamChatModelEvents,
     ...(streams && {
       async *_streamResponseChunks(messages, options, runManager) {
-        const call = await start(raw, setup, messages, options, runManager)
-        const answered = structuredAnswer(raw, options)
+        const call = await start(model, setup, messages, options, runManager)
+        const answered = structuredAnswer(model, options)
         const source = await call.send(({ maxOutputTokens, signal }) => {
-          const clamped = withMaxOutputTokens(raw, maxOutputTokens)
+          const clamped = withMaxOutputTokens(model, maxOutputTokens)
           const chunks = clamped._streamResponseChunks(messages, { ...options, signal }, runManager)
           return Promise.resolve(ReadableStream.from(withEnding(chunks, answered)))
         })
         // A consumer's break returns this generator, which cancels the watched stream: the
         // call ends there, at what streamed (so no idle timer: the cancel always arrives).
+        const read = (part: Part) => part.event
         const parts = watchModelStream(call, source, { read, idleConsumerMs: Infinity })
-        for await (const part of parts) if ('chunk' in part) yield part.chunk
+        for await (const { chunk } of parts) if (chunk !== undefined) yield chunk
       },
     }),
     // A binding's model: ChatOpenAI's withConfig (so its bindTools and withStructuredOutput)
     // builds a new model, and some bindTools build one of their own (FakeStreamingChatModel's).
     // It is guarded too, or the binding would call the provider unguarded.
     withConfig(config) {
-      return guardedResult(raw.withConfig.call(this, config), setup)
+      return guardedResult(model.withConfig.call(this, config), setup)
     },
-    ...(raw.bindTools !== undefined && {
+    ...(ownBindTools !== undefined && {
       bindTools(tools, kwargs) {
-        const bindTools = raw.bindTools as NonNullable<Model['bindTools']>
-        return guardedResult(bindTools.call(this, tools, kwargs), setup)
+        return guardedResult(ownBindTools.call(this, tools, kwargs), setup)
       },
     }),
   }
   // A run manager for every call, callbacks or not: the call's `metadata.killswitch` scope
   // and the tokens a model streams inside `_generate` reach the guard only through it.
-  const callbacks = withRunAnchor(raw.callbacks)
-  const result = Object.assign(Object.create(raw), overrides, { callbacks }) as T
+  const callbacks = withRunAnchor(model.callbacks)
+  const result = Object.assign(Object.create(model), overrides, { callbacks }) as T
   guardedModels.add(result)
   return result
 }
@@ -173,23 +168,16 @@ function withRunAnchor(callbacks: Callbacks | undefined): Callbacks {
 
 /** What a method of the model returned, with the chat model in it (if any) guarded. */
 function guardedResult<T>(next: T, setup: AdapterSetup): T {
-  if (next instanceof BaseChatModel) {
-    return isGuarded(next) ? next : (guarded(next, setup) as T)
-  }
+  if (next instanceof BaseChatModel) return isGuarded(next) ? next : guarded(next, setup)
   if (!RunnableBinding.isRunnableBinding(next)) return next
   const { bound, kwargs, config, configFactories } = next
   if (!(bound instanceof BaseChatModel) || isGuarded(bound)) return next
-  return new RunnableBinding({
-    bound: guarded(bound, setup),
-    kwargs,
-    config,
-    configFactories,
-  }) as T
+  return new RunnableBinding({ bound: guarded(bound, setup), kwargs, config, configFactories }) as T
 }
 
 /** Reserves a call of the model: its identity, input, limits and scope, as sent. */
 function start(
-  model: Model,
+  model: BaseChatModel,
   setup: AdapterSetup,
   messages: BaseMessage[],
   options: Options,
@@ -198,26 +186,21 @@ function start(
   const identity = identityFromLsParams(model.getLsParams(options), setup.naming)
   // The API fields beside the messages (tools, kwargs, call options), as the model sends them.
   const params = invocationParams(model, options)
-  const limits = [requestedOutputTokens(model, identity.maxOutputTokens), requestedByParams(params)]
-  const asked = limits.filter((limit): limit is number => limit !== undefined)
   // The run's `metadata.killswitch` over the options' scope, as the callback handler reads it.
-  const metadata = (runManager as { metadata?: Record<string, unknown> } | undefined)?.metadata
+  const metadata = (runManager as { metadata?: Fields } | undefined)?.metadata
   return setup.guard.startModelCall({
     ...identity,
-    maxOutputTokens: asked.length > 0 ? Math.max(...asked) : undefined,
-    input: {
-      messages: messages.map(providerMessage),
-      request: params ?? { tools: (options as { tools?: unknown }).tools },
-    },
+    maxOutputTokens: requestedOutputTokens(model, identity.maxOutputTokens, params),
+    input: { messages: messages.map(providerMessage), request: sentFields(params, options) },
     ...billedApartIn({ '': model, request: params }),
     ...mergeBudgetScope(setup.scope, metadata?.[BUDGET_SCOPE_KEY], 'metadata.killswitch'),
-    ...(options.signal ? { signal: options.signal } : {}),
+    signal: options.signal,
   })
 }
 
-function invocationParams(model: Model, options: Options) {
+function invocationParams(model: BaseChatModel, options: Options): Fields | undefined {
   try {
-    return model.invocationParams?.(options)
+    return model.invocationParams(options)
   } catch {
     return undefined // the model refuses these options itself when it is called
   }
@@ -237,11 +220,8 @@ function counting(runManager: CallbackManagerForLLMRun | undefined, call: ModelC
   return counted
 }
 
-/** A streamed part: a chunk for the consumer, or what the whole answer asked and used. */
-type Part =
-  | { chunk: ChatGenerationChunk }
-  | { toolCall: { name: string; args: unknown } }
-  | { usage: AIMessageChunk['usage_metadata'] }
+/** A streamed part: what it means to the guard, with the chunk for the consumer if any. */
+type Part = { event: StreamEvent; chunk?: ChatGenerationChunk }
 
 /**
  * The function whose call is the model's answer, when the call is a structured output by
@@ -253,10 +233,10 @@ type Part =
  * LangSmith); createAgent marks its native structured output too, sent beside the agent's
  * own tools with a `json_schema` response format: those tools are checked.
  */
-function structuredAnswer(model: Model, options: Options): string | undefined {
+function structuredAnswer(model: BaseChatModel, options: Options): string | undefined {
   // ChatOpenAI keeps a binding's options on the model it builds until the call.
   const defaults = (model as { defaultOptions?: object }).defaultOptions
-  const sent = { ...defaults, ...options } as Record<string, unknown>
+  const sent = { ...defaults, ...options } as Fields
   if (sent.ls_structured_output_format === undefined) return undefined
   if ((sent.response_format as { type?: unknown } | undefined)?.type === 'json_schema') {
     return undefined
@@ -282,16 +262,10 @@ async function* withEnding(
     const message = chunk.message as AIMessageChunk
     // LangChain's own sum: usage reported in parts (Anthropic's input first, output last).
     answer = answer === undefined ? message : answer.concat(message)
-    yield { chunk }
+    yield { event: { type: 'text', text: deltaText(chunk.text, { chunk }) }, chunk }
   }
   for (const { name, args } of answer?.tool_calls ?? []) {
-    if (name !== answered) yield { toolCall: { name, args } }
+    if (name !== answered) yield { event: { type: 'tool-call', name, args } }
   }
-  yield { usage: answer?.usage_metadata }
-}
-
-function read(part: Part): StreamEvent | undefined {
-  if ('chunk' in part) return { type: 'text', text: deltaText(part.chunk.text, part) }
-  if ('toolCall' in part) return { type: 'tool-call', ...part.toolCall }
-  return { type: 'finish', usage: toTokenUsage(part.usage) }
+  yield { event: { type: 'finish', usage: toTokenUsage(answer?.usage_metadata) } }
 }

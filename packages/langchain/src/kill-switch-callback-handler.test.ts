@@ -250,6 +250,21 @@ describe('KillSwitchCallbackHandler', () => {
     expect(after.spent).toBe(agent.reserved[0])
   })
 
+  it('ends the call of a model that throws a string: charged, nothing left held', async () => {
+    const agent = await testAgent()
+    const model = fakeModel().alwaysThrow('provider is down' as unknown as Error)
+    const handler = new KillSwitchCallbackHandler({ ...guardedBy(agent), model: TEST_MODEL })
+
+    const error = await rejection(
+      chainPrompt.pipe(model).invoke({ text: 'x' }, { callbacks: [handler] }),
+    )
+
+    expect(error).not.toBeInstanceOf(TypeError)
+    expect(String(error)).toContain('provider is down')
+    expect(agent.settled).toEqual(agent.reserved)
+    expect(await agent.ks.agents.get(agent.handle)).toMatchObject({ held: 0 })
+  })
+
   it('feeds each failure to runaway detection once, however many chains it bubbles through', async () => {
     const agent = await testAgent()
     const handler = new KillSwitchCallbackHandler({

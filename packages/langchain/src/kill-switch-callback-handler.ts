@@ -4,7 +4,7 @@
 import type { AdapterOptions, AdapterSetup, ModelCall, ToolCallTicket } from '@killswitch/core'
 import { adapterSetup, BUDGET_SCOPE_KEY, billedApartIn, mergeBudgetScope } from '@killswitch/core'
 import { BaseCallbackHandler } from '@langchain/core/callbacks/base'
-import { type Args, requestedByParams } from './model-binding.js'
+import { type Args, requestedOutputTokens, sentFields } from './model-binding.js'
 import { identityFromLsParams } from './model-identity.js'
 import { deltaText, modelCallResult, providerMessage } from './model-io.js'
 
@@ -56,19 +56,14 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
   override async handleChatModelStart(
     ...[, messages, runId, parentRunId, extra, , metadata]: Args<'handleChatModelStart'>
   ) {
-    const input = { messages: messages.flat().map(providerMessage), request: sentOf(extra) }
-    const request = this.#request(runId, parentRunId, metadata, input, extra)
-    const call = await this.guard.startModelCall(request)
-    this.#calls.set(runId, call)
+    const input = { messages: messages.flat().map(providerMessage) }
+    await this.#startModelCall(runId, parentRunId, metadata, input, extra)
   }
 
   override async handleLLMStart(
     ...[, prompts, runId, parentRunId, extra, , metadata]: Args<'handleLLMStart'>
   ) {
-    const input = { prompts, request: sentOf(extra) }
-    const request = this.#request(runId, parentRunId, metadata, input, extra)
-    const call = await this.guard.startModelCall(request)
-    this.#calls.set(runId, call)
+    await this.#startModelCall(runId, parentRunId, metadata, { prompts }, extra)
   }
 
   override async handleLLMNewToken(...[token, , runId, , , fields]: Args<'handleLLMNewToken'>) {
@@ -86,7 +81,7 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
   override async handleLLMError(...[error, runId]: Args<'handleLLMError'>) {
     const call = take(this.#calls, runId)
     if (call === undefined) return this.#report(error, 'model')
-    this.#reported.add(error)
+    this.#seen(error)
     // Thrown from here, the core's typed error replaces the provider client's own (ChatOpenAI
     // throws "Request was aborted." once the revocation aborted it).
     const shown = await call.fail(error)
@@ -110,7 +105,7 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
   override async handleToolError(...[error, runId]: Args<'handleToolError'>) {
     const ticket = take(this.#tools, runId)
     if (ticket === undefined) return this.#report(error, 'tool')
-    this.#reported.add(error)
+    this.#seen(error)
     await this.guard.afterToolCall(ticket, { ok: false, error })
   }
 
@@ -121,48 +116,57 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
 
   /** Feeds an error to runaway detection once, however many runs it bubbles through. */
   async #report(error: unknown, kind: 'model' | 'tool' | 'chain') {
-    if (this.#reported.has(Object(error))) return
-    this.#reported.add(Object(error))
+    if (this.#seen(error)) return
     await this.guard.onError(error, kind) // the core ignores its own refusals
   }
 
   /**
-   * A model call's request: its identity, its input, its budget scope and any option billed
-   * apart among the API fields the model sends (`invocation_params`, kwargs spread in).
+   * Whether `error` was reported already; marks it. A thrown string or number cannot be
+   * marked (a WeakSet takes objects: adding one threw a TypeError in place of ending the
+   * call), so it is reported each time it bubbles through.
    */
-  #request(
+  #seen(error: unknown): boolean {
+    if ((typeof error !== 'object' && typeof error !== 'function') || error === null) return false
+    if (this.#reported.has(error)) return true
+    this.#reported.add(error)
+    return false
+  }
+
+  /**
+   * Starts a model run's call (kept by run id): its identity, its input with the API fields
+   * the model sends (`invocation_params`, kwargs spread in), its budget scope and any option
+   * billed apart among those fields.
+   */
+  async #startModelCall(
     runId: string,
     parentRunId: string | undefined,
     metadata: Metadata,
-    input: unknown,
+    input: object,
     extra: Metadata,
   ) {
     // LangChain puts the model's getLsParams() (ls_model_name...) in the run's metadata.
     const identity = identityFromLsParams(metadata, this.#setup.naming)
-    const scope = this.#scopeOf(runId, parentRunId, metadata)
     const params = extra?.invocation_params as Record<string, unknown> | undefined
-    // What the request really asks for: its kwargs' limits too, for each of its n choices.
-    const asked = requestedByParams(params)
-    const limits = [identity.maxOutputTokens, asked].filter((n): n is number => n !== undefined)
-    return {
+    const call = await this.guard.startModelCall({
       ...identity,
-      ...(limits.length > 0 && { maxOutputTokens: Math.max(...limits) }),
+      // What the request really asks for: its kwargs' limits too, for each of its n choices.
+      maxOutputTokens: requestedOutputTokens(undefined, identity.maxOutputTokens, params),
       // A callback cannot change the request: a provider client's call that does not stream
       // (so cannot be cut at the hold) is held to all it asks for, never clamped. A model
       // that reports no request (no `model` in its params: a fake, a custom model) is counted
       // and stopped as it streams.
       ...(typeof params?.model === 'string' && params.stream !== true && { fixedOutput: true }),
-      input,
-      ...scope,
+      input: { ...input, request: sentFields(params, extra?.options) },
+      ...this.#scopeOf(runId, parentRunId, metadata),
       ...billedApartIn({ '': params }),
-    }
+    })
+    this.#calls.set(runId, call)
   }
 
   /** The run's `metadata.killswitch` over the options' scope; by default, the outermost run. */
   #scopeOf(runId: string, parentRunId: string | undefined, metadata: Metadata) {
-    const { scope } = this.#setup
-    const merged = mergeBudgetScope(scope, metadata?.[BUDGET_SCOPE_KEY], 'metadata.killswitch')
-    return { ...merged, runId: merged.runId ?? this.#rootOf(runId, parentRunId) }
+    const scope = { runId: this.#rootOf(runId, parentRunId), ...this.#setup.scope }
+    return mergeBudgetScope(scope, metadata?.[BUDGET_SCOPE_KEY], 'metadata.killswitch')
   }
 
   #rootOf(runId: string, parentRunId: string | undefined): string {
@@ -174,14 +178,4 @@ function take<T>(map: Map<string, T>, runId: string): T | undefined {
   const value = map.get(runId)
   map.delete(runId)
   return value
-}
-
-/**
- * The API fields the model sends beside its messages (`invocation_params`: tools, kwargs,
- * call options such as `previous_response_id`), sized with them; the call's tools when the
- * model reports no params.
- */
-function sentOf(extra: Record<string, unknown> | undefined): unknown {
-  const params = extra?.invocation_params
-  return params ?? { tools: (extra?.options as { tools?: unknown } | undefined)?.tools }
 }

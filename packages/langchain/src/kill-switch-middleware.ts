@@ -12,13 +12,7 @@ import {
 import { ToolMessage } from '@langchain/core/messages'
 import { createMiddleware, ToolInvocationError } from 'langchain'
 import { isGuardedModel } from './guard-model.js'
-import {
-  billedApartOf,
-  bindToCall,
-  requestedOutputTokens,
-  requestOptions,
-  withMaxOutputTokens,
-} from './model-binding.js'
+import { bindToCall, requestedOutputTokens, requestOptions } from './model-binding.js'
 import { modelIdentity, resolveModel } from './model-identity.js'
 import { modelCallResult, modelInput } from './model-io.js'
 
@@ -43,14 +37,12 @@ export function killSwitchMiddleware(options: AdapterOptions): KillSwitchMiddlew
   const { guard, naming, scope } = adapterSetup(options, { name: 'killSwitchMiddleware' })
   // The invocation's scope over the options': `{ configurable: { killswitch: { budgets } } }`,
   // in the invocation's own run unless a runId is given (options or configurable).
-  const scopeOf = (runtime: Runtime | undefined) => {
-    const runId = invocationRunId(runtime)
-    return mergeBudgetScope(
-      runId === undefined ? scope : { runId, ...scope },
+  const scopeOf = (runtime: Runtime | undefined) =>
+    mergeBudgetScope(
+      { runId: invocationRunId(runtime), ...scope },
       runtime?.configurable?.[BUDGET_SCOPE_KEY],
       'configurable.killswitch',
     )
-  }
 
   const middleware = createMiddleware({
     name: 'KillSwitchMiddleware',
@@ -64,20 +56,19 @@ export function killSwitchMiddleware(options: AdapterOptions): KillSwitchMiddlew
       const resolved = await resolveModel(request.model, request.runtime?.configurable)
       if (isGuardedModel(resolved)) throw new InvalidConfigError('model', DOUBLY_GUARDED)
       const identity = await modelIdentity(resolved, naming)
-      const options = requestOptions(resolved, request.modelSettings)
+      const { options, billedApart } = requestOptions(resolved, request.modelSettings)
       const call = await guard.startModelCall({
         ...identity,
         // What the provider would really allow: the model's kwargs can raise its limit.
         maxOutputTokens: requestedOutputTokens(resolved, identity.maxOutputTokens),
-        ...billedApartOf(resolved, options),
+        billedApart,
         input: modelInput(request, options),
         ...scopeOf(request.runtime),
         signal: request.runtime?.signal,
       })
-      const message = await call.run(async ({ maxOutputTokens }) => {
-        const model = withMaxOutputTokens(resolved, maxOutputTokens)
-        return handler({ ...request, model: bindToCall(model, call) })
-      })
+      const message = await call.run(async ({ maxOutputTokens }) =>
+        handler({ ...request, model: bindToCall(resolved, call, maxOutputTokens) }),
+      )
       await call.finish(modelCallResult(message))
       return message
     },
@@ -125,12 +116,8 @@ const invocationRuns = new WeakMap<object, string>()
 function invocationRunId(runtime: Runtime | undefined): string | undefined {
   const writer = runtime?.writer
   if (typeof writer !== 'function') return undefined
-  let runId = invocationRuns.get(writer)
-  if (runId === undefined) {
-    runId = randomUUID()
-    invocationRuns.set(writer, runId)
-  }
-  return runId
+  if (!invocationRuns.has(writer)) invocationRuns.set(writer, randomUUID())
+  return invocationRuns.get(writer)
 }
 
 const DOUBLY_GUARDED =
@@ -143,10 +130,7 @@ const DOUBLY_GUARDED =
  * ran, and is charged. Should LangChain reword its message, the call reads as ran: charged,
  * never free.
  */
-function noSuchTool(
-  request: { tool?: unknown; toolCall: { name: string } },
-  result: ToolMessage,
-): boolean {
+function noSuchTool(request: { tool?: unknown; toolCall: { name: string } }, result: ToolMessage) {
   return (
     request.tool === undefined &&
     result.text.startsWith(`Error: ${request.toolCall.name} is not a valid tool`)

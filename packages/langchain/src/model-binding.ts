@@ -5,12 +5,8 @@
 import { billedApartIn, type ModelCall } from '@killswitch/core'
 import { BaseCallbackHandler } from '@langchain/core/callbacks/base'
 import type { Callbacks } from '@langchain/core/callbacks/manager'
-import {
-  mergeConfigs,
-  type Runnable,
-  RunnableBinding,
-  type RunnableConfig,
-} from '@langchain/core/runnables'
+import type { Runnable, RunnableConfig } from '@langchain/core/runnables'
+import { mergeConfigs, RunnableBinding } from '@langchain/core/runnables'
 import { deltaText } from './model-io.js'
 
 type Clampable = { maxTokens?: unknown; lc_kwargs: object; constructor: new (f: object) => unknown }
@@ -35,81 +31,78 @@ const LIMIT_KEYS = ['max_tokens', 'max_completion_tokens', 'max_output_tokens'] 
  */
 const rebuilt = new WeakMap<object, { maxOutputTokens: number; model: unknown }>()
 
-/** A token count as a limit: positive and whole (rounded up); anything else is no limit. */
-function tokens(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isFinite(value) && value > 0
-    ? Math.ceil(value)
-    : undefined
+/**
+ * The largest of the values that are token counts (positive, rounded up to whole tokens);
+ * undefined when none is: anything else sets no limit.
+ */
+function largest(values: unknown[]): number | undefined {
+  const counts = values.filter((value): value is number => typeof value === 'number')
+  const limits = counts.filter((count) => Number.isFinite(count) && count > 0)
+  return limits.length > 0 ? Math.ceil(Math.max(...limits)) : undefined
 }
 
+/** The limits a bag of API fields sets, by every spelling (unset ones undefined). */
+const limitsIn = (fields: unknown) => LIMIT_KEYS.map((key) => (fields as Fields | null)?.[key])
+
 /** The model's own limits: `maxTokens` and those its kwargs send to the API. */
-function ownLimits(model: unknown): number[] {
+function ownLimits(model: unknown): unknown[] {
   const candidate = model as Partial<Clampable> | null
   if (typeof candidate?.lc_kwargs !== 'object' || !('maxTokens' in candidate)) return []
   const fields = candidate.lc_kwargs as Fields
-  const limits = [tokens(candidate.maxTokens)]
-  for (const bag of KWARGS) {
-    const kwargs = fields[bag] as Fields | undefined
-    for (const key of LIMIT_KEYS) limits.push(tokens(kwargs?.[key]))
-  }
-  return limits.filter((limit): limit is number => limit !== undefined)
+  return [candidate.maxTokens, ...KWARGS.flatMap((bag) => limitsIn(fields[bag]))]
 }
 
 /**
- * The most output tokens the model asks the provider for: what it reports (`reported`,
- * its LangSmith `ls_max_tokens`), its `maxTokens` and the limits its kwargs pass through;
- * undefined when it sets none (the core then uses its default).
+ * The most output tokens a call asks the provider for, undefined when it sets none (the
+ * core then uses its default): the model's own limits (`maxTokens`, those its kwargs pass
+ * through, and `reported`, its LangSmith `ls_max_tokens`) and those of the API fields the
+ * request sends (`params`: `invocation_params`, kwargs spread in), each times the `n`
+ * choices it asks for: each choice may use the whole limit, and the provider bills them all.
  */
-export function requestedOutputTokens(model: unknown, reported: number | undefined) {
-  const limits = ownLimits(model)
-  if (reported !== undefined) limits.push(reported)
-  // Each of n choices may use the whole limit: the provider bills them all.
-  return limits.length > 0 ? Math.max(...limits) * choicesOf(model) : undefined
-}
-
-/**
- * The most output tokens a request's API fields ask for (`invocation_params`, kwargs spread
- * in): its largest limit, for each of its `n` choices; undefined when it sets none.
- */
-export function requestedByParams(params: Fields | undefined): number | undefined {
-  const limits = LIMIT_KEYS.map((key) => tokens(params?.[key])).filter(
-    (limit): limit is number => limit !== undefined,
+export function requestedOutputTokens(model: unknown, reported?: number, params?: Fields) {
+  const own = largest([...ownLimits(model), reported])
+  const sent = largest(limitsIn(params))
+  const asked = Math.max(
+    own === undefined ? 0 : own * choicesOf(model),
+    sent === undefined ? 0 : sent * (largest([params?.n]) ?? 1),
   )
-  return limits.length > 0 ? Math.max(...limits) * Math.max(1, tokens(params?.n) ?? 1) : undefined
+  return asked > 0 ? asked : undefined
 }
 
 /** The choices each call asks for (ChatOpenAI's `n`, or `n` in its kwargs); 1 when unset. */
 function choicesOf(model: unknown): number {
   const fields = (model as Partial<Clampable> | null)?.lc_kwargs as Fields | undefined
   if (typeof fields !== 'object' || fields === null) return 1
-  const counts = [tokens(fields.n), ...KWARGS.map((bag) => tokens((fields[bag] as Fields)?.n))]
-  return Math.max(1, ...counts.filter((count): count is number => count !== undefined))
+  return largest([fields.n, ...KWARGS.map((bag) => (fields[bag] as Fields | null)?.n)]) ?? 1
 }
 
 /**
  * What a call sends the provider besides its messages and tools, by where it was set: the
  * model's kwargs, a binding's call options, createAgent's `modelSettings`, all spread into
  * the request (a `previous_response_id` there is content the provider adds: it is sized).
+ * With `billedApart` when an option the call sends is billed above the standard rates (the
+ * core's rule): in those `options`, or the model's own fields (ChatOpenAI's `service_tier`).
  */
 export function requestOptions(model: unknown, modelSettings?: unknown) {
   const binding = RunnableBinding.isRunnableBinding(model) ? model : undefined
   const chat = (binding?.bound ?? model ?? {}) as Fields
-  return {
+  const options = {
     modelKwargs: chat.modelKwargs,
     invocationKwargs: chat.invocationKwargs,
     callOptions: binding?.kwargs,
     modelSettings,
   }
+  // The model's own properties: its lc_kwargs leave some settings out (`service_tier`).
+  return { options, ...billedApartIn({ '': chat, ...options }) }
 }
 
 /**
- * `{ billedApart }` when an option the call sends is billed above the standard rates (the
- * core's rule): the model's own fields (ChatOpenAI's `service_tier`) or its `options`.
+ * The API fields a model sends beside its messages (its `invocationParams`: tools, kwargs,
+ * call options such as `previous_response_id`), sized with them; the call's tools when the
+ * model reports none.
  */
-export function billedApartOf(model: unknown, options: ReturnType<typeof requestOptions>) {
-  // The model's own properties: its lc_kwargs leave some settings out (`service_tier`).
-  const chat = (RunnableBinding.isRunnableBinding(model) ? model.bound : model) as Fields
-  return billedApartIn({ '': chat, ...options })
+export function sentFields(params: unknown, options: unknown): unknown {
+  return params ?? { tools: (options as { tools?: unknown } | undefined)?.tools }
 }
 
 /**
@@ -123,7 +116,7 @@ export function withMaxOutputTokens<T>(model: T, clamp: number): T {
   const maxOutputTokens = Math.max(1, Math.floor(clamp / choicesOf(candidate)))
   const current = candidate.maxTokens
   const own = typeof current === 'number' && current > 0 && current <= maxOutputTokens
-  if (own && ownLimits(candidate).every((limit) => limit <= maxOutputTokens)) return model
+  if (own && (largest(ownLimits(candidate)) ?? 0) <= maxOutputTokens) return model
   const last = rebuilt.get(candidate)
   if (last?.maxOutputTokens === maxOutputTokens) return last.model as T
   const fields = clampedFields(candidate.lc_kwargs as Fields, maxOutputTokens)
@@ -171,30 +164,29 @@ function clampedFields(own: Fields, max: number): Fields {
 }
 
 /**
- * The model bound to `call` in a RunnableBinding of LangChain's own (createAgent binds tools
- * onto one as onto the model, keeping its config factories): ChatOpenAI's own `withConfig`
- * turns the config into call options, where callbacks are ignored.
+ * The model asking for at most the call's `maxOutputTokens` (withMaxOutputTokens), bound to
+ * `call` in a RunnableBinding of LangChain's own (createAgent binds tools onto one as onto
+ * the model, keeping its config factories): ChatOpenAI's own `withConfig` turns the config
+ * into call options, where callbacks are ignored.
  */
-export function bindToCall<T>(model: T, call: ModelCall): T {
-  const runnable = model as Runnable
+export function bindToCall<T>(model: T, call: ModelCall, maxOutputTokens: number): T {
+  const runnable = withMaxOutputTokens(model, maxOutputTokens) as Runnable
   const config = { signal: call.signal }
-  if (RunnableBinding.isRunnableBinding(runnable)) {
-    return new RunnableBinding({
-      bound: runnable.bound,
-      kwargs: runnable.kwargs,
-      config: mergeConfigs(runnable.config, config),
-      configFactories: [...(runnable.configFactories ?? []), counting(call, runnable.bound)],
-    }) as T
+  const binding = RunnableBinding.isRunnableBinding(runnable) ? runnable : undefined
+  if (binding === undefined && !('_streamResponseChunks' in runnable)) {
+    // Not a chat model: it binds itself, always counted.
+    const callbacks = [new KillSwitchOutputCounter(call)]
+    return typeof runnable.withConfig === 'function'
+      ? (runnable.withConfig({ ...config, callbacks }) as T)
+      : (runnable as T)
   }
-  if ('_streamResponseChunks' in runnable) {
-    const configFactories = [counting(call, runnable)]
-    return new RunnableBinding({ bound: runnable, kwargs: {}, config, configFactories }) as T
-  }
-  // Not a chat model: it binds itself, always counted.
-  const callbacks = [new KillSwitchOutputCounter(call)]
-  return typeof runnable.withConfig === 'function'
-    ? (runnable.withConfig({ ...config, callbacks }) as T)
-    : model
+  const bound = binding?.bound ?? runnable
+  return new RunnableBinding({
+    bound,
+    kwargs: binding?.kwargs ?? {},
+    config: mergeConfigs(binding?.config, config),
+    configFactories: [...(binding?.configFactories ?? []), counting(call, bound)],
+  }) as T
 }
 
 /**

@@ -64,14 +64,10 @@ export function toTokenUsage(metadata: UsageMetadata | undefined | null): TokenU
 /** The answer as the core settles it: usage, text and tool calls. */
 export function modelCallResult(message: unknown): ModelCallResult {
   if (!AIMessage.isInstance(message)) return {}
-  const text = textOf(message)
+  // `text` converts the content to standard blocks (tens of µs): plain content is the text.
+  const text = typeof message.content === 'string' ? message.content : message.text
   const toolCalls = message.tool_calls?.map(({ name, args }) => ({ name, args }))
   return { usage: toTokenUsage(message.usage_metadata), text, toolCalls }
-}
-
-/** `text` converts the content to standard blocks (tens of µs): plain content is the text. */
-function textOf(message: BaseMessage): string {
-  return typeof message.content === 'string' ? message.content : message.text
 }
 
 /** The billed text of a streamed chunk: its token, and tool-call argument fragments. */
