@@ -58,3 +58,46 @@ describe('CLI argument errors never echo a URL or a secret', () => {
     expect(shownValue('5/fortnight')).toBe('"5/fortnight"')
   })
 })
+
+describe('dollar amounts', () => {
+  it('reads what people write', () => {
+    const read: Array<[string, number]> = [
+      ['50', 50],
+      ['12.5', 12.5],
+      ['.5', 0.5],
+      ['$50', 50],
+      [' 0.50 ', 0.5],
+      ['1,000', 1_000],
+      ['12,345,678.25', 12_345_678.25],
+      ['1_000', 1_000],
+    ]
+    for (const [text, usd] of read) {
+      expect(parseUsd(text, 'cap')).toBe(usd)
+      expect(parseLimit(`${text}/day`, 'limit')).toEqual({ amount: usd, per: 'day' })
+    }
+  })
+
+  it('refuses a decimal comma, misplaced commas, hex, binary and exponents: never a cap 100x too high', () => {
+    for (const text of [
+      '0,50',
+      '0,25',
+      '1,5',
+      ',,1,,',
+      '1,00',
+      '10,0000',
+      '0x10',
+      '0b11',
+      '1e3',
+      '-5',
+      '.',
+      '$',
+      '5.',
+      '1__0',
+    ]) {
+      expect(messageOf(() => parseUsd(text, 'cap'))).toMatch(
+        /^Invalid cap: .*a comma only between thousands/,
+      )
+      expect(messageOf(() => parseLimit(`${text}/day`, 'limit'))).toMatch(/^Invalid --limit: /)
+    }
+  })
+})

@@ -23,19 +23,33 @@ export function shownValue(value: string): string {
   return `"${value}"`
 }
 
+// Dollars as people write them: `50`, `12.5`, `.5`, `$50`, thousands grouped by commas
+// (`1,000`) or underscores (`1_000`). Nothing else: a comma anywhere but between groups of
+// three is a decimal comma (`0,50` was read as $50, a cap 100x too high), and `Number`
+// alone also takes hex, binary and exponents (`0x10` was $16).
+const DOLLARS = /^\$?(?:\d{1,3}(?:,\d{3})+|\d+(?:_\d+)*)?(?:\.\d+)?$/
+
+/** The dollars `text` says, or undefined when it is not plainly an amount of dollars. */
+function dollarsOf(text: string): number | undefined {
+  const trimmed = text.trim()
+  if (!DOLLARS.test(trimmed) || !/\d/.test(trimmed)) return undefined
+  return Number(trimmed.replace(/^\$/, '').replace(/[,_]/g, ''))
+}
+
+const DOLLARS_FIX = 'e.g. 50, 12.5 or 1,000; a comma only between thousands'
+
 /**
- * Parses dollars: `50`, `12.5`, `$50`, `1_000`.
+ * Parses dollars: `50`, `12.5`, `$50`, `1,000`, `1_000`.
  *
  * @example
  * parseUsd('$50', 'cap') // 50
  */
 export function parseUsd(value: string, field: string): number {
-  const cleaned = value.trim().replace(/^\$/, '').replaceAll('_', '').replaceAll(',', '')
-  const usd = cleaned === '' ? Number.NaN : Number(cleaned)
-  if (!Number.isFinite(usd)) {
+  const usd = dollarsOf(value)
+  if (usd === undefined) {
     throw new InvalidConfigError(
       field,
-      `Invalid ${field}: ${shownValue(value)} is not an amount of dollars (e.g. 50 or 12.5).`,
+      `Invalid ${field}: ${shownValue(value)} is not an amount of dollars (${DOLLARS_FIX}).`,
     )
   }
   return usd
@@ -112,12 +126,11 @@ export function parseLimit(value: string, flag: string): { amount: number; per: 
   if (!match?.[1] || per === undefined) {
     throw new InvalidConfigError(flag, `Invalid --${flag}: ${shownValue(value)}; ${fix}.`)
   }
-  const cleaned = match[1].trim().replace(/^\$/, '').replaceAll('_', '').replaceAll(',', '')
-  const amount = cleaned === '' ? Number.NaN : Number(cleaned)
-  if (!Number.isFinite(amount) || amount < 0) {
+  const amount = dollarsOf(match[1])
+  if (amount === undefined) {
     throw new InvalidConfigError(
       flag,
-      `Invalid --${flag}: ${shownValue(value)}: ${shownValue(match[1].trim())} is not an amount of dollars; ${fix}.`,
+      `Invalid --${flag}: ${shownValue(value)}: ${shownValue(match[1].trim())} is not an amount of dollars (${DOLLARS_FIX}); ${fix}.`,
     )
   }
   return { amount, per }

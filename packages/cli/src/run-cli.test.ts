@@ -68,7 +68,7 @@ describe('killswitch agents', () => {
 
     const negative = await harness.run(['agents', 'create', 'x', '--cap', '-5'])
     expect(negative.code).toBe(EXIT_CODES.usage)
-    expect(negative.stderr).toMatch(/spendingCap/)
+    expect(negative.stderr).toMatch(/Invalid cap: "-5" is not an amount of dollars/)
 
     const missing = await harness.run(['agents', 'create', 'x'])
     expect(missing.code).toBe(EXIT_CODES.usage)
@@ -306,6 +306,25 @@ describe('killswitch cap, alert, revoke, audit', () => {
     expect(again.code).toBe(0)
     expect(again.stdout).toMatch(/already revoked .*looping on search.*nothing changed/)
     expect((await harness.run(['revoke', 'nobody'])).code).toBe(EXIT_CODES.notFound)
+  })
+
+  it('revoke says what calls in flight still hold, in its answer and in the audit log', async () => {
+    const { credential } = await created('alpha', '50')
+    const guard = harness.ks.guard(credential)
+    const ticket = await guard.beforeModelCall({
+      model: 'gpt-4o',
+      input: 'hi',
+      maxOutputTokens: 100,
+    })
+    const result = await harness.run(['revoke', 'alpha', '--reason', 'looping'])
+    expect(result.stdout).toMatch(
+      /It spent \$0\.00 of \$50\.00, plus \$0\.\d+ held by calls in flight \(settling now\)\./,
+    )
+    const revoked = (await harness.ks.audit('alpha')).find((entry) => entry.type === 'revoked')
+    expect(revoked?.summary).toMatch(
+      /^revoked by operator at \$0 of \$50 \(plus \$[\d.]+ held by calls in flight\): looping$/,
+    )
+    await guard.failModelCall(ticket, new Error('revoked'), { sent: false })
   })
 
   it('audit prints a table, JSON lines or CSV', async () => {

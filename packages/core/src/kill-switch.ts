@@ -147,6 +147,8 @@ const DEFAULT_HOLD_TTL_MS = 5 * 60_000
 /** How long `close()` waits for settles that are still being retried against the store. */
 const CLOSE_DRAIN_MS = 10_000
 const DEFAULT_MAX_OUTPUT_TOKENS = 4096
+/** A revocation written this long after it was asked for records the request's time too. */
+const LATE_REVOCATION_MS = 1_000
 
 function positiveInteger(value: number | undefined, field: string, fallback: number): number {
   if (value === undefined) return fallback
@@ -317,23 +319,32 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
     async revoke(handle, rawReason, by) {
       // Every revocation's reason passes here, once: no secret it quotes is kept, shown or sent.
       const reason = storedRevokeReason(rawReason)
-      const at = now()
+      const requestedAt = now()
       // Abort this process's guards first: a revocation never waits on the store to stop
       // what runs here (the store write below makes it reach every other process and
       // survive restarts).
       if (handles.has(handle)) abortAgent(handle, reason)
       const write = async (): Promise<AgentRecord> => {
-        const before = await storeCall(store, () => store.getAgent(handle, at))
+        const before = await storeCall(store, () => store.getAgent(handle, now()))
+        // Stamped as the store answers, not as the operator asked: a revocation the store
+        // took only after an outage or a lock was not in force everywhere before (other
+        // processes admitted calls meanwhile). A late one keeps the request's time beside it
+        // (red team r16: the audit said "revoked at 43.5 s" above holds made at 52.7 s).
+        const at = now()
+        const late = at - requestedAt >= LATE_REVOCATION_MS ? { requestedAt } : {}
         if (!before) throw new AgentNotFoundError(handle)
         const spent = toUsd(before.spentMicros)
         const spendingCap = toUsd(before.capMicros)
+        const held = toUsd(before.heldMicros)
+        // Calls in flight are charged as they end, just after: said, or "$0 spent" misleads.
+        const inFlight = held > 0 ? ` (plus $${held} held by calls in flight)` : ''
         const { agent, alreadyRevoked } = await storeCall(store, () =>
           store.revokeAgent(handle, reason, at, {
             at,
             handle,
             type: 'revoked',
-            summary: `revoked by ${by} at $${spent} of $${spendingCap}: ${reason}`,
-            data: { reason, by, spent, spendingCap, held: toUsd(before.heldMicros) },
+            summary: `revoked by ${by} at $${spent} of $${spendingCap}${inFlight}: ${reason}`,
+            data: { reason, by, spent, spendingCap, held, ...late },
           }),
         )
         unwritten.delete(handle)

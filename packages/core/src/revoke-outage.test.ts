@@ -49,6 +49,29 @@ describe('a revoke while the store is out', () => {
     expect(entries[0]?.summary).toContain('loop')
   })
 
+  it('is stamped when the store took it, with the time it was asked for beside it', async () => {
+    let clock = Date.parse('2026-12-01T12:00:00Z')
+    const store = memoryStore()
+    const ks = createKillSwitch({ store, prices, now: () => clock })
+    await ks.agents.create({ handle: 'a', spendingCap: 10 })
+    const revokeAgent = store.revokeAgent.bind(store)
+    let outage = true
+    store.revokeAgent = (...args) => {
+      if (outage) throw new Error('SQLITE_BUSY')
+      return revokeAgent(...args)
+    }
+    const asked = clock
+    await ks.agents.revoke('a', { reason: 'loop' }).catch(() => {})
+    // Thirteen seconds of lock: meanwhile another process could still admit calls.
+    clock += 13_000
+    outage = false
+    await ks.close()
+    const agent = await store.getAgent('a', clock)
+    expect(agent?.revokedAt).toBe(clock)
+    const revoked = (await ks.audit('a')).find((entry) => entry.type === 'revoked')
+    expect(revoked).toMatchObject({ at: clock, data: { requestedAt: asked } })
+  })
+
   it('answers verify as revoked in the revoking process while the store has not taken it', async () => {
     const store = memoryStore()
     const ks = createKillSwitch({ store, prices })

@@ -202,7 +202,7 @@ export function revokeCommand(context: CliContext): Command {
               if (!(error instanceof StoreUnavailableError)) throw error
               // The kill switch retries it while this process runs: wait for the store to take
               // it (a lock released, Redis back) before telling the operator either way.
-              context.err(`The store is unavailable; retrying the revoke for up to 10 s...
+              context.err(`The store is unavailable; retrying the revoke for about 10 s...
 `)
               if (await revokedWithin(ks, handle, REVOKE_RETRY_MS)) return
               throw new CliError(
@@ -223,7 +223,7 @@ export function revokeCommand(context: CliContext): Command {
           context.out(
             `${style.red('Revoked')} ${style.bold(agent.handle)} in ${tookMs.toFixed(1)} ms (reason: ${escapeControls(agent.revokedReason ?? options.reason)}).\n` +
               `Confirmed: the store (${describeStoreSpec(spec)}) reports it revoked since ${agent.revokedAt}; its credential is refused by every guard and by introspection, in-flight calls included.\n` +
-              `It spent ${formatUsd(agent.spent)} of ${formatUsd(agent.spendingCap)}. See why and on what: killswitch audit ${agent.handle}${context.storeFlag(command)}\n`,
+              `It spent ${formatUsd(agent.spent)} of ${formatUsd(agent.spendingCap)}${inFlight(agent.held)}. See why and on what: killswitch audit ${agent.handle}${context.storeFlag(command)}\n`,
           )
         },
         {
@@ -276,19 +276,32 @@ export function undeliveredRevokeAlerts(entries: readonly AuditEntry[]): string[
   return lines
 }
 
+/** Money still held by calls that were in flight: they are charged as they end, just after. */
+function inFlight(heldUsd: number): string {
+  return heldUsd > 0 ? `, plus ${formatUsd(heldUsd)} held by calls in flight (settling now)` : ''
+}
+
 /** How long `revoke` waits for a store that is out to take the revocation. */
 const REVOKE_RETRY_MS = 10_000
 
-/** Whether the store reports `handle` revoked within `ms` (read every quarter second). */
-async function revokedWithin(
+/**
+ * Whether the store reports `handle` revoked within `ms` (read every quarter second). A read
+ * the store holds up (a lock, a stopped Redis) is given up at the deadline: "10 s" took 25.
+ */
+export async function revokedWithin(
   ks: Pick<KillSwitch, 'agents'>,
   handle: string,
   ms: number,
 ): Promise<boolean> {
   const deadline = Date.now() + ms
   while (Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 250))
-    const agent = await ks.agents.get(handle).catch(() => undefined)
+    await new Promise((resolve) => setTimeout(resolve, Math.min(250, deadline - Date.now())))
+    let timer: NodeJS.Timeout | undefined
+    const gaveUp = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now()))
+    })
+    const agent = await Promise.race([ks.agents.get(handle).catch(() => undefined), gaveUp])
+    clearTimeout(timer)
     if (agent?.status === 'revoked') return true
   }
   return false
