@@ -216,6 +216,24 @@ describe('admin API: credentials never echoed', () => {
     expect(log.at(-1)).toMatch(/^GET \/v1\/agents\/ks_\[redacted\]/)
   })
 
+  it("redacts this server's own tokens pasted in a path from the access log", async () => {
+    await start({ token: TOKEN })
+    await send('GET', `/nothing/${TOKEN}`, host())
+    await send('GET', `/v1/agents/${encodeURIComponent(TOKEN).replace('a', '%61')}`, host())
+    // With a credential beside it, written as is: the hidden token is still found.
+    await send('GET', `/v1/ks_${'A'.repeat(43)}/${TOKEN.replace('a', '%61')}`, host())
+    expect(log).toHaveLength(3)
+    expect(log.join('\n')).not.toContain(TOKEN.slice(12))
+    expect(log[0]).toMatch(/^GET \/nothing\/\[redacted\] 404 /)
+  })
+
+  it('refuses an introspection token that is the admin token, naming it', async () => {
+    ks = createKillSwitch({ store: memoryStore() })
+    await expect(
+      startAdminServer({ killSwitch: ks, port: 0, token: TOKEN, introspectionToken: TOKEN }),
+    ).rejects.toMatchObject({ code: 'invalid_config', field: 'introspectionToken' })
+  })
+
   it('masks webhook URL secrets and returns a generated signing secret once', async () => {
     await start({ token: TOKEN })
     const auth = { authorization: `Bearer ${TOKEN}`, ...host(), 'content-type': 'application/json' }

@@ -152,18 +152,33 @@ function checkToken(value: string | undefined, field: string): void {
 }
 
 /**
- * The request's path for the access log: as sent, percent-encoded, credentials redacted. A
- * credential hidden by percent-encoding (`ks_%61...`) is still found: then the decoded path
- * is logged, re-encoded, redacted.
+ * The request's path for the access log: as sent, percent-encoded, with agent credentials and
+ * this server's own tokens (`secrets`: an admin token pasted into a URL was logged whole)
+ * redacted. One hidden by percent-encoding (`ks_%61...`) is still found: then the decoded
+ * path is logged, redacted, re-encoded.
  */
-function loggedPath(c: Context): string {
+function loggedPath(c: Context, secrets: readonly string[]): string {
+  // As given and as encodeURI writes it (a token may hold characters it escapes).
+  const forms = secrets.flatMap((secret) => [secret, encodeURI(secret)])
+  const hide = (path: string) =>
+    forms.reduce((text, secret) => text.replaceAll(secret, '[redacted]'), redactCredentials(path))
   const raw = new URL(c.req.url).pathname
-  const redacted = redactCredentials(raw)
-  if (redacted !== raw || redactCredentials(c.req.path) === c.req.path) return redacted
+  const redacted = hide(raw)
+  if (hide(c.req.path) === c.req.path || decodesClean(redacted, hide)) return redacted
   try {
-    return redactCredentials(encodeURI(c.req.path))
+    return hide(encodeURI(c.req.path))
   } catch {
-    return '[a path holding a credential]'
+    return '[a path holding a secret]'
+  }
+}
+
+/** Whether `path`, percent-decoded, still holds nothing `hide` would hide. */
+function decodesClean(path: string, hide: (text: string) => string): boolean {
+  try {
+    const decoded = decodeURIComponent(path)
+    return hide(decoded) === decoded
+  } catch {
+    return false
   }
 }
 
@@ -190,9 +205,20 @@ export function createAdminApi(options: AdminApiOptions): Hono {
   }
   checkToken(options.token, 'token')
   checkToken(options.introspectionToken, 'introspectionToken')
+  if (options.introspectionToken !== undefined && options.introspectionToken === options.token) {
+    // The introspection token is handed to services that only verify credentials: the same
+    // value would give each of them the admin's power to revoke, raise caps, approve.
+    throw new InvalidConfigError(
+      'introspectionToken',
+      'The introspectionToken is the admin token: give services that only verify credentials a token of their own (e.g. `openssl rand -hex 32`).',
+    )
+  }
   const noAuth = options.token === undefined
   const isAdmin = tokenMatcher([options.token])
   const mayIntrospect = tokenMatcher([options.token, options.introspectionToken])
+  const secrets = [options.token, options.introspectionToken].filter(
+    (token): token is string => token !== undefined,
+  )
 
   const requireToken =
     (matches: (token: string) => boolean): MiddlewareHandler =>
@@ -225,7 +251,7 @@ export function createAdminApi(options: AdminApiOptions): Hono {
     // control character left shown as an escape: one request, one line.
     options.log?.(
       escapeControls(
-        `${c.req.method} ${loggedPath(c)} ${c.res.status} ${(performance.now() - started).toFixed(1)}ms`,
+        `${c.req.method} ${loggedPath(c, secrets)} ${c.res.status} ${(performance.now() - started).toFixed(1)}ms`,
       ),
     )
   })
