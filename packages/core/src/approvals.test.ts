@@ -105,3 +105,18 @@ describe('approvals API', () => {
     }
   })
 })
+
+describe('approvals.list', () => {
+  it('refuses a status it does not know, naming the statuses: never an empty queue for a typo', async () => {
+    const ks = createKillSwitch()
+    for (const filter of [{ status: 'pendng' }, { state: 'pending' }, 'pending']) {
+      await expect(ks.approvals.list(filter as never)).rejects.toMatchObject({
+        code: 'invalid_config',
+        message: expect.stringMatching(/pending|status|state|approvals\.list/),
+      })
+    }
+    expect(await ks.approvals.list({ status: 'expired' })).toEqual([])
+    expect(await ks.approvals.list()).toEqual([])
+    await ks.close()
+  })
+})

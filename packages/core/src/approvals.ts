@@ -29,6 +29,10 @@ export interface ApprovalsApi {
 export const GRANT_TTL_BOUNDS_MS = { min: 1_000, max: MAX_TTL_MS } as const
 
 const idSchema = z.string().min(1).max(200)
+// A misspelt status ('pendng') showed an empty queue: refused, naming the statuses.
+const listSchema = z
+  .object({ status: z.enum(['pending', 'approved', 'denied', 'expired']).optional() })
+  .strict()
 const approveSchema = z
   .object({
     // The ledger counts whole micro-dollars: a smaller grant would be recorded as $0.
@@ -119,7 +123,8 @@ export function createApprovalsApi(engine: Engine): ApprovalsApi {
 
   return {
     async list(filter = {}) {
-      return (await call(() => store.listApprovals(engine.now(), filter))).map(toApprovalEvent)
+      const checked = parseInput(listSchema, filter, 'approvals.list')
+      return (await call(() => store.listApprovals(engine.now(), checked))).map(toApprovalEvent)
     },
 
     async get(id) {

@@ -2,6 +2,7 @@
 // admits the agent (agent-access.ts), asks the runaway monitor, prices the action and holds
 // its bound atomically in the store (guard-ledger.ts) before anything is spent.
 
+import { refuseUnknownKeys } from './adapter-options.js'
 import { AgentAccess, type PreparedActivity } from './agent-access.js'
 import { approvalsOn, asksPerson, awaitApproval } from './approval-gate.js'
 import { type Awaitable, andThen, promised, type Steps } from './awaitable.js'
@@ -88,11 +89,34 @@ export function createGuard(
   credential: string,
   options: GuardOptions = {},
 ): AgentGuard {
+  checkGuardOptions(options)
   // Checked here, at the guard's construction: a bad price never reaches a call.
   const own = parseToolPrices(options?.toolPrices)
   const toolPrices =
     Object.keys(own).length === 0 ? engine.toolPrices : { ...engine.toolPrices, ...own }
   return new Guard(engine, credential, toolPrices)
+}
+
+/** The budget scope a call takes, which a guard does not (`BudgetScope`). */
+const CALL_SCOPE = ['budgets', 'runId', 'runCap']
+
+/**
+ * Refuses what `ks.guard` does not take: a budget scope given here was ignored, and a
+ * customer's budget or a run cap with it (red team r16: ten calls past a $0.001 budget).
+ */
+function checkGuardOptions(options: unknown): void {
+  if (options === undefined) return
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    invalid('options', 'Invalid options: ks.guard takes an object ({ toolPrices }) or nothing.')
+  }
+  const scoped = Object.keys(options).find((key) => CALL_SCOPE.includes(key))
+  if (scoped !== undefined) {
+    invalid(
+      scoped,
+      `Invalid ${scoped}: ks.guard takes no budget scope; pass ${scoped} with each call (beforeModelCall, startModelCall, beforeToolCall, reserveSpend) or in an adapter's options, where it is applied.`,
+    )
+  }
+  refuseUnknownKeys(options, ['toolPrices'], 'ks.guard')
 }
 
 function invalid(field: string, message: string): never {
