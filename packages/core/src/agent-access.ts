@@ -501,6 +501,7 @@ export class AgentAccess {
         auditEntry(handle, 'denied', engine.now(), summary, {
           rule,
           code: error.code,
+          ...refusingLevel(error),
           ...data,
         }),
       )
@@ -517,5 +518,19 @@ export class AgentAccess {
     if (this.#stoppedRuns.size > STOPPED_RUNS_KEPT) {
       this.#stoppedRuns.delete(this.#stoppedRuns.values().next().value as string)
     }
+  }
+}
+
+/**
+ * The level a cap refusal names (`level`, and its `budgetId` and `per` when it has them), as
+ * audit data: the log can then be asked which level stopped a call, not only read.
+ */
+function refusingLevel(error: KillSwitchError): Record<string, unknown> {
+  if (!(error instanceof SpendingCapExceededError)) return {}
+  const { level, budgetId, per } = error
+  return {
+    level,
+    ...(budgetId === undefined ? {} : { budgetId }),
+    ...(per === undefined ? {} : { per }),
   }
 }

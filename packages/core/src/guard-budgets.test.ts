@@ -60,6 +60,13 @@ describe('guard: budgets at every level', () => {
     }
     const team = await ks.budgets.get('team')
     expect(team.limits[0]).toMatchObject({ spent: 0.999, held: 0 })
+    // The log says which level stopped them, as data it can be asked for.
+    const logs = await Promise.all([1, 2, 3, 4, 5].map((i) => ks.audit(`agent-${i}`)))
+    const denials = logs.flat().filter((entry) => entry.type === 'denied')
+    expect(denials).toHaveLength(refused.length)
+    for (const denial of denials) {
+      expect(denial.data).toMatchObject({ level: 'budget', budgetId: 'team', per: 'day' })
+    }
     now += DAY
     const guard = guards[0]
     if (!guard) throw new Error('no guard')
