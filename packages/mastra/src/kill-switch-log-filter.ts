@@ -45,18 +45,8 @@ export function killSwitchLogFilter(options: KillSwitchLogFilterOptions = {}): L
 
 // Mastra logs `(message, { error, runId, ... })`: findKillSwitchError follows `error` and
 // `cause` too.
-function refusalIn(args: readonly unknown[]) {
-  for (const arg of args) {
-    const found = findKillSwitchError(arg)
-    if (found !== undefined) return found
-  }
-  return undefined
-}
+const refusalIn = (args: readonly unknown[]) =>
+  args.map((arg) => findKillSwitchError(arg)).find((found) => found !== undefined)
 
-function runIdIn(args: readonly unknown[]): unknown {
-  for (const arg of args) {
-    const runId = (arg as { runId?: unknown } | null)?.runId
-    if (runId !== undefined) return runId
-  }
-  return undefined
-}
+const runIdIn = (args: readonly unknown[]) =>
+  args.map((arg) => (arg as { runId?: unknown } | null)?.runId).find((id) => id !== undefined)

@@ -110,22 +110,14 @@ export function killSwitchProcessor(
       }
     },
 
-    async processOutputStep({
-      state,
-      abort,
-      usage,
-      providerMetadata,
-      text,
-      toolCalls = [],
-      messageList,
-    }) {
+    async processOutputStep({ state, abort, messageList, toolCalls = [], ...step }) {
       const run = runOf(state)
       const call = run.call
       run.call = undefined
       try {
         await call?.finish({
-          usage: toTokenUsage(usage, providerMetadata),
-          text,
+          usage: toTokenUsage(step.usage, step.providerMetadata),
+          text: step.text,
           toolCalls: toolCalls.map((tool) => ({ name: tool.toolName, args: tool.args })),
         })
       } catch (error) {
@@ -227,23 +219,19 @@ class Run {
       this.call = call
       // Thinking billed in full but streamed summarised: what streams does not count it.
       if (limit.hidesOutput) call.output({ uncounted: true })
-      const send = ({ maxOutputTokens, signal }: ProviderLimits) =>
-        method.call(model, { ...limit.params(maxOutputTokens), abortSignal: signal })
-      return call.run(send).then(
-        async (started) => {
-          // A middleware inside the model changed the request after the hold: said loudly.
-          const body = (started as { request?: { body?: unknown } }).request?.body
-          try {
-            call.checkSent(body)
-          } catch (error) {
-            throw notRetried(await call.fail(error))
-          }
-          return started
-        },
-        (error) => {
-          throw notRetried(error)
-        },
-      )
+      const send = async ({ maxOutputTokens, signal }: ProviderLimits) => {
+        const started = await method.call(model, {
+          ...limit.params(maxOutputTokens),
+          abortSignal: signal,
+        })
+        // A middleware inside the model changed the request after the hold: said loudly (the
+        // call is stopped, and `run` ends it like any failure of the provider call).
+        call.checkSent((started as { request?: { body?: unknown } }).request?.body)
+        return started
+      }
+      return call.run(send).catch((error: unknown) => {
+        throw notRetried(error)
+      })
     }
   }
 

@@ -38,15 +38,12 @@ export function killSwitchEmbeddingMiddleware(
         input: params.values,
         inputOnly: true,
         ...mergeBudgetScope(scope, asked, SCOPE_FIELD),
-        ...(params.abortSignal ? { signal: params.abortSignal } : {}),
+        signal: params.abortSignal,
       })
       // Our key is not the provider's (a gateway forwards all it is given).
       const sent = params.providerOptions ? { ...params, providerOptions } : { ...params }
       const result = await call.run(({ signal }) => model.doEmbed({ ...sent, abortSignal: signal }))
-      const tokens = result.usage?.tokens
-      await call.finish({
-        usage: { ...(tokens === undefined ? {} : { inputTokens: tokens }), outputTokens: 0 },
-      })
+      await call.finish({ usage: { inputTokens: result.usage?.tokens, outputTokens: 0 } })
       return result
     },
   }

@@ -104,11 +104,9 @@ export function killSwitchMiddleware(
       `Invalid idleConsumerMs: a number of milliseconds > 0 (got ${String(idleConsumerMs)}).`,
     )
   }
-  const start = async (
-    params: LanguageModelV4CallOptions,
-    model: LanguageModelV4,
-    limit: OutputLimit,
-  ) => {
+  // Holds the call; `sent` gives the provider its params within the hold, with the stop signal.
+  const start = async (params: LanguageModelV4CallOptions, model: LanguageModelV4) => {
+    const limit = outputLimit(params, model.provider, guard.defaultMaxOutputTokens)
     const call = await guard.startModelCall({
       ...modelIdentity(model, naming),
       // Sized for the input bound, provider options too: content they name the provider adds
@@ -119,11 +117,11 @@ export function killSwitchMiddleware(
       ...billedApartIn(params.providerOptions, 'providerOptions'),
       // A call's `providerOptions.killswitch` over the options' scope.
       ...mergeBudgetScope(scope, params.providerOptions?.[BUDGET_SCOPE_KEY], SCOPE_FIELD),
-      ...(params.abortSignal ? { signal: params.abortSignal } : {}),
+      signal: params.abortSignal,
     })
     // Thinking billed in full but streamed summarised: what streams does not count it.
     if (limit.hidesOutput) call.output({ uncounted: true })
-    return call
+    return { call, sent: (limits: ProviderLimits) => providerParams(limit, limits) }
   }
 
   return {
@@ -131,9 +129,9 @@ export function killSwitchMiddleware(
     // The provider is called through `model`, not the `doGenerate` closure: that is bound to
     // the caller's params, and the clamp and stop signal exist only once the call is held.
     async wrapGenerate({ params, model }) {
-      const limit = outputLimit(params, model.provider, guard.defaultMaxOutputTokens)
-      const call = await start(params, model, limit)
-      const result = await call.run((limits) => model.doGenerate(providerParams(limit, limits)))
+      const { call, sent } = await start(params, model)
+      const result = await call.run((limits) => model.doGenerate(sent(limits)))
+      // One pass, no array per part: this runs on every call (the overhead bench's hot path).
       let text = ''
       const toolCalls: Array<{ name: string; args: unknown }> = []
       for (const part of result.content) {
@@ -142,11 +140,8 @@ export function killSwitchMiddleware(
           toolCalls.push({ name: part.toolName, args: parseToolInput(part.input) })
         }
       }
-      await call.finish({
-        usage: toTokenUsage(result.usage, result.providerMetadata),
-        text,
-        toolCalls,
-      })
+      const usage = toTokenUsage(result.usage, result.providerMetadata)
+      await call.finish({ usage, text, toolCalls })
       // A middleware inside this one changed the request after the hold: said loudly.
       call.checkSent(result.request?.body)
       // generateText executes the tools once this result is back: checked before that.
@@ -155,14 +150,13 @@ export function killSwitchMiddleware(
     },
     async wrapStream({ params, model }) {
       try {
-        const limit = outputLimit(params, model.provider, guard.defaultMaxOutputTokens)
-        const call = await start(params, model, limit)
-        const started = await call.run((limits) => model.doStream(providerParams(limit, limits)))
-        try {
-          call.checkSent(started.request?.body)
-        } catch (error) {
-          throw await call.fail(error)
-        }
+        const { call, sent } = await start(params, model)
+        const started = await call.run(async (limits) => {
+          const answer = await model.doStream(sent(limits))
+          // A middleware inside this one changed the request after the hold: the call fails.
+          call.checkSent(answer.request?.body)
+          return answer
+        })
         const read = streamPartReader()
         return {
           ...started,

@@ -18,9 +18,6 @@ export function modelIdentity(
   model: Pick<LanguageModelV4, 'modelId' | 'provider'>,
   overrides: { model?: string; provider?: string } = {},
 ): ModelIdentity {
-  const family = model.provider ? model.provider.split('.')[0] : undefined
-  return {
-    model: overrides.model ?? model.modelId,
-    provider: overrides.provider ?? (family || undefined),
-  }
+  const family = model.provider?.split('.')[0] || undefined
+  return { model: overrides.model ?? model.modelId, provider: overrides.provider ?? family }
 }

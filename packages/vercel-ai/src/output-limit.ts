@@ -83,14 +83,14 @@ export function outputLimit(
         if (text === undefined) known = false
         else primary = Math.max(primary ?? 0, text + budget)
       }
-      if (reader.reasoning && computesBudget(params, options)) known = false
-      hidesOutput ||= reader.anthropic && mayThink(params, options)
+      if (computesBudget(params, options)) known = false
+      hidesOutput ||= mayThink(params, options)
     }
   }
   const requested =
     base === undefined && params.maxOutputTokens !== undefined
       ? params.maxOutputTokens // not a token count: the core refuses it (InvalidConfigError)
-      : known && primary !== undefined
+      : known
         ? primary
         : undefined
   return {
@@ -113,9 +113,8 @@ interface Reader {
   namespaces: string[]
   options: Options
   openai: boolean
+  /** Read as Anthropic's, `reasoning` too: it turns that call option into a thinking budget. */
   anthropic: boolean
-  /** It turns the `reasoning` call option into an Anthropic thinking budget. */
-  reasoning: boolean
 }
 
 function readersOf(params: Params, provider = ''): Reader[] {
@@ -125,7 +124,6 @@ function readersOf(params: Params, provider = ''): Reader[] {
     options: Object.assign({}, ...namespaces.map((name) => all[name] ?? {})) as Options,
     openai: kind !== 'anthropic',
     anthropic: kind !== 'openai',
-    reasoning: kind === 'anthropic',
   })
   const name = provider.toLowerCase()
   const prefix = provider.split('.')[0] ?? provider
@@ -139,7 +137,7 @@ function readersOf(params: Params, provider = ''): Reader[] {
   // Unknown: its own namespace and every other, each read as either provider's, `reasoning`
   // included (an Anthropic provider under another name turns it into a thinking budget).
   const namespaces = new Set([...(prefix ? [prefix] : []), ...Object.keys(all)])
-  return [...namespaces].map((namespace) => ({ ...reader([namespace], 'any'), reasoning: true }))
+  return [...namespaces].map((namespace) => reader([namespace], 'any'))
 }
 
 /** The params with every limit a reader reads at most `max`: text and thinking share it. */
@@ -164,25 +162,21 @@ function clamped(params: Params, readers: Reader[], max: number): Params {
       if (reader.anthropic) {
         edit(namespace, (options) => {
           const budget = thinkingBudget(options.thinking)
-          let next = options
-          if (budget !== undefined) {
-            const kept = Math.min(budget, max - 1)
-            text = Math.min(text, max - kept)
-            next = { ...next, thinking: { ...(options.thinking as Options), budgetTokens: kept } }
-          }
-          return next
+          if (budget === undefined) return options
+          const kept = Math.min(budget, max - 1)
+          text = Math.min(text, max - kept)
+          return { ...options, thinking: { ...(options.thinking as Options), budgetTokens: kept } }
         })
       }
     }
     // The provider would compute a budget from the model's own max output: made explicit,
     // a share of the clamp (the provider's shares of the model's max, at least 1024).
-    if (reader.reasoning && computesBudget(params, reader.options)) {
+    if (reader.anthropic && computesBudget(params, reader.options)) {
       const share = REASONING_SHARES[params.reasoning as keyof typeof REASONING_SHARES] ?? 1
       const budget = Math.min(max - 1, Math.max(1024, Math.round(max * share)))
       text = Math.min(text, max - budget)
-      const anthropic = providerOptions.anthropic ?? {}
       providerOptions.anthropic = {
-        ...anthropic,
+        ...providerOptions.anthropic,
         thinking: { type: 'enabled', budgetTokens: budget },
       }
       written = true

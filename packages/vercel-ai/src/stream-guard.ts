@@ -33,11 +33,8 @@ export function streamPartReader(): (part: LanguageModelV4StreamPart) => StreamE
         streamedInputs.add(part.id)
         return { type: 'output', text: part.delta }
       case 'tool-call': {
-        const event = {
-          type: 'tool-call' as const,
-          name: part.toolName,
-          args: parseToolInput(part.input),
-        }
+        const args = parseToolInput(part.input)
+        const event = { type: 'tool-call' as const, name: part.toolName, args }
         return streamedInputs.has(part.toolCallId) ? event : { ...event, input: part.input }
       }
       case 'error':
