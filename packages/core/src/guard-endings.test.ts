@@ -9,13 +9,14 @@ import { AgentRevokedError, SpendingCapExceededError } from './errors.js'
 import type { TokenUsage } from './guard-types.js'
 import { createKillSwitch, type KillSwitchOptions } from './kill-switch.js'
 import { toMicros } from './money.js'
-import { costBound, costOfUsage } from './pricing/cost.js'
+import { costBound, costOfUsage, REQUEST_OVERHEAD_TOKENS } from './pricing/cost.js'
 import { UNKNOWN_TOKENIZER_HEADROOM } from './pricing/output-count.js'
 import { createPriceSource } from './pricing/price-source.js'
 import type { Observation, RunawayMonitor } from './runaway/types.js'
 
 // One token costs one micro-dollar; the tokenizer is unknown, so output counts UTF-8 bytes.
 const prices = { 'test-model': { inputPerMTok: 1, outputPerMTok: 1 } }
+// Its input bound: 100 bytes + REQUEST_OVERHEAD_TOKENS (64) chat template tokens = 164.
 const call = { model: 'test-model', input: 'x'.repeat(100) }
 
 async function setup(cap: number, options: KillSwitchOptions = {}) {
@@ -59,7 +60,8 @@ describe('usage sanity: bad usage never settles below what streamed', () => {
     const { ks, guard } = await setup(1)
     const ticket = await streamed20k(guard)
     await guard.afterModelCall(ticket, {})
-    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.0201, held: 0 })
+    // 164 input-bound tokens + 20,000 counted output tokens.
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.020164, held: 0 })
   })
 
   it('believes usage at or above what streamed could honestly be', async () => {
@@ -166,8 +168,8 @@ describe('every ending, one rule', () => {
         handle: 'agent',
         spendingCapUsd: 1,
         spentUsd: 0,
-        heldUsd: 0.0061,
-        requestedUsd: 0.0061,
+        heldUsd: 0.006164,
+        requestedUsd: 0.006164,
       }),
     ],
   ])('settles the input bound and the counted output after %s', async (_, error) => {
@@ -175,8 +177,8 @@ describe('every ending, one rule', () => {
     const ticket = await guard.beforeModelCall({ ...call, maxOutputTokens: 1_000 })
     guard.onOutputDelta(ticket, { text: 'z'.repeat(700) })
     await guard.failModelCall(ticket, error)
-    // 100 input-bound tokens + 700 counted output tokens.
-    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.0008, held: 0 })
+    // 164 input-bound tokens + 700 counted output tokens.
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.000864, held: 0 })
   })
 
   it('settles the whole hold when a call that left shows nothing', async () => {
@@ -184,7 +186,8 @@ describe('every ending, one rule', () => {
     const ticket = await guard.beforeModelCall({ ...call, maxOutputTokens: 1_000 })
     await guard.failModelCall(ticket, new Error('socket hang up'))
     expect(await ks.agents.get('agent')).toMatchObject({ spent: ticket.reservedUsd, held: 0 })
-    expect(ticket.reservedUsd).toBe(0.0061)
+    // 164 input-bound tokens + 6 x 1,000 counted output tokens.
+    expect(ticket.reservedUsd).toBe(0.006164)
   })
 
   it('takes the provider usage an adapter has at the failure, when it is believable', async () => {
@@ -207,9 +210,9 @@ describe('every ending, one rule', () => {
     const late = await guard.afterModelCall(ticket, {
       usage: { inputTokens: 30, outputTokens: 10 },
     })
-    // The refused delta was produced and is counted too: 100 + 704.
-    expect(late.costUsd).toBe(0.000804)
-    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.000804, held: 0 })
+    // The refused delta was produced and is counted too: 164 + 704.
+    expect(late.costUsd).toBe(0.000868)
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.000868, held: 0 })
     const settled = (await ks.audit('agent')).filter((entry) => entry.type === 'settled')
     expect(settled).toHaveLength(1)
   })
@@ -679,6 +682,7 @@ describe('a provider that ignores the limit it is sent', () => {
   })
 })
 
+/** The input bound of a prompt given as a string: its UTF-8 bytes and a chat template's tokens. */
 function inputBound(text: string): number {
-  return Buffer.byteLength(text, 'utf8')
+  return Buffer.byteLength(text, 'utf8') + REQUEST_OVERHEAD_TOKENS
 }

@@ -24,15 +24,17 @@ async function setup(cap: number, options: KillSwitchOptions = {}) {
   return { ks, agent, guard: ks.guard(agent.credential) }
 }
 
+// Its input bound: 100 bytes + REQUEST_OVERHEAD_TOKENS (64) chat template tokens = 164
+// micro-dollars.
 const call = { model: 'test-model', input: 'x'.repeat(100) }
 
 describe('guard: model calls', () => {
   it('holds the bound, settles the real cost and releases the rest', async () => {
     const { ks, guard } = await setup(1)
     const ticket = await guard.beforeModelCall({ ...call, maxOutputTokens: 1_000 })
-    // 100 input bytes + 6 x 1,000 counted output tokens.
-    expect(ticket).toMatchObject({ handle: 'agent', maxOutputTokens: 1_000, reservedUsd: 0.0061 })
-    expect(await ks.agents.get('agent')).toMatchObject({ held: 0.0061, spent: 0 })
+    // 100 input bytes + 64 template tokens + 6 x 1,000 counted output tokens.
+    expect(ticket).toMatchObject({ handle: 'agent', maxOutputTokens: 1_000, reservedUsd: 0.006164 })
+    expect(await ks.agents.get('agent')).toMatchObject({ held: 0.006164, spent: 0 })
     const settled = await guard.afterModelCall(ticket, {
       usage: { inputTokens: 40, outputTokens: 60 },
     })
@@ -54,9 +56,9 @@ describe('guard: model calls', () => {
   it('clamps max output tokens to what the budget pays for and keeps a smaller one', async () => {
     const { guard } = await setup(0.0005)
     const clamped = await guard.beforeModelCall({ ...call })
-    // $0.0005 = 500 micro-dollars: 100 for the input bound, 400 counted output tokens, so
-    // 66 output tokens for the provider.
-    expect(clamped.maxOutputTokens).toBe(66)
+    // $0.0005 = 500 micro-dollars: 164 for the input bound, 336 counted output tokens, so
+    // 56 output tokens for the provider.
+    expect(clamped.maxOutputTokens).toBe(56)
     await guard.failModelCall(clamped, new Error('not sent'), { sent: false })
     const kept = await guard.beforeModelCall({ ...call, maxOutputTokens: 50 })
     expect(kept.maxOutputTokens).toBe(50)
@@ -68,10 +70,12 @@ describe('guard: model calls', () => {
   })
 
   it('refuses a call the budget cannot pay for, before anything is spent', async () => {
-    const { ks, guard } = await setup(0.00015)
-    // 150 micro-dollars: the 100-byte input bound fits, 8 output tokens (48 counted) fit.
+    const { ks, guard } = await setup(0.000214)
+    // 214 micro-dollars: the 164-token input bound fits, 8 output tokens (48 counted) fit.
     const ticket = await guard.beforeModelCall(call)
-    await guard.afterModelCall(ticket, { usage: { inputTokens: 100, outputTokens: 50 } })
+    expect(ticket.maxOutputTokens).toBe(8)
+    // It spends all of it: nothing is left for the next call.
+    await guard.afterModelCall(ticket, { usage: { inputTokens: 164, outputTokens: 50 } })
     const denied: string[] = []
     ks.on('denied', (event) => denied.push(event.rule))
     await expect(guard.beforeModelCall(call)).rejects.toBeInstanceOf(SpendingCapExceededError)
@@ -104,7 +108,8 @@ describe('guard: model calls', () => {
     const { ks, guard } = await setup(1)
     const ticket = await guard.beforeModelCall({ ...call, maxOutputTokens: 900 })
     await guard.afterModelCall(ticket, {})
-    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.0055, held: 0 })
+    // 164 for the input bound + 6 x 900 counted output tokens.
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.005564, held: 0 })
   })
 
   it('refuses every call once the cap is lowered below what is spent', async () => {
@@ -135,12 +140,12 @@ describe('guard: preflight check', () => {
 
   it('names the least a refused call needs, not the default output bound', async () => {
     const { guard } = await setup(0.00005)
-    // 50 micro-dollars left; the 100-byte prompt alone needs 100, plus 1 output token (6
-    // counted).
+    // 50 micro-dollars left; the 100-byte prompt alone needs 164 (64 of them its template),
+    // plus 1 output token (6 counted).
     const error = await guard.beforeModelCall(call).catch((caught) => caught)
     expect(error).toBeInstanceOf(SpendingCapExceededError)
-    expect(error).toMatchObject({ requestedUsd: 0.000106 })
-    expect(error.message).toContain('needs at least $0.000106')
+    expect(error).toMatchObject({ requestedUsd: 0.00017 })
+    expect(error.message).toContain('needs at least $0.00017.')
   })
 })
 
@@ -152,9 +157,10 @@ describe('guard: streaming', () => {
     expect(() => guard.onOutputDelta(ticket, { text: 'more' })).toThrow(SpendingCapExceededError)
     await guard.failModelCall(ticket, new Error('stopped'))
     // The request left and streamed past its limit: the input bound and all the counted
-    // output, the delta past the limit included (100 + 64 micro-dollars): it was sent.
-    expect(await ks.agents.get('agent')).toMatchObject({ held: 0, spent: 0.000164 })
-    expect(ticket.reservedUsd).toBe(0.00016)
+    // output, the delta past the limit included (164 + 60 + 4 micro-dollars): it was sent.
+    expect(await ks.agents.get('agent')).toMatchObject({ held: 0, spent: 0.000228 })
+    // Held: 164 for the input bound + 6 x 10 counted output tokens.
+    expect(ticket.reservedUsd).toBe(0.000224)
   })
 
   it('releases the hold of a call that never left, charges one that left in full', async () => {
@@ -166,7 +172,8 @@ describe('guard: streaming', () => {
     // A provider error after the request left: nothing says what it used, so the whole hold.
     const sent = await guard.beforeModelCall({ ...call, maxOutputTokens: 100 })
     await guard.failModelCall(sent, new Error('provider 500'))
-    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.0007, held: 0 })
+    // 164 for the input bound + 6 x 100 counted output tokens.
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.000764, held: 0 })
     expect((await ks.audit('agent')).at(-1)).toMatchObject({
       type: 'settled',
       data: { basis: 'hold', reason: 'provider 500' },

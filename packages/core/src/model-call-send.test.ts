@@ -6,6 +6,8 @@ import { createKillSwitch } from './kill-switch.js'
 import { providerStatusOf } from './provider-status.js'
 
 const prices = { 'test-model': { inputPerMTok: 1, outputPerMTok: 1 } }
+// Held: 100 input bytes + 64 chat template tokens (REQUEST_OVERHEAD_TOKENS) + 1,000 output
+// tokens counted as bytes with the unknown tokenizer's 6x headroom = 6,164 micro-dollars.
 const request = { model: 'test-model', input: 'x'.repeat(100), maxOutputTokens: 1_000 }
 
 async function setup(options: Parameters<typeof createKillSwitch>[0] = {}) {
@@ -66,13 +68,14 @@ describe('ModelCall.send', () => {
     const failed = await guard.startModelCall(request)
     const error = await failed.send(() => Promise.reject(httpError(500))).catch((e) => e)
     await failed.fail(error)
-    // Nothing known of what it used: the whole hold (100 input + 1,000 output tokens counted
-    // as bytes with the unknown tokenizer's 6x headroom).
-    expect((await ks.agents.get('agent')).spent).toBe(0.0061)
+    // Nothing known of what it used: the whole hold (100 input bytes + 64 template tokens +
+    // 1,000 output tokens counted as bytes with the unknown tokenizer's 6x headroom).
+    expect((await ks.agents.get('agent')).spent).toBe(0.006164)
     const streamed = await guard.startModelCall(request)
     streamed.output({ text: 'y'.repeat(50) })
     await streamed.fail(Object.assign(new Error('cut'), { cause: httpError(429) }))
-    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.00625, held: 0 })
+    // Plus its input bound (164) and the 50 bytes it streamed.
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.006378, held: 0 })
   })
 })
 
@@ -94,7 +97,7 @@ describe('ModelCall.checkToolCall', () => {
     const call = await guard.startModelCall(request)
     await call.checkToolCall({ name: 'search', args: { q: 'a' } })
     // The model asked for it: nothing is held for the tool until it runs.
-    expect((await ks.agents.get('agent')).held).toBe(0.0061)
+    expect((await ks.agents.get('agent')).held).toBe(0.006164)
     await ks.agents.revoke('agent')
     await expect(call.checkToolCall({ name: 'search', args: { q: 'b' } })).rejects.toBeInstanceOf(
       AgentRevokedError,

@@ -4,6 +4,7 @@ import { createKillSwitch } from './kill-switch.js'
 
 // One token costs one micro-dollar; the tokenizer is unknown, so output counts UTF-8 bytes.
 const prices = { 'test-model': { inputPerMTok: 1, outputPerMTok: 1 } }
+// Its input bound: 100 bytes + REQUEST_OVERHEAD_TOKENS (64) chat template tokens = 164.
 const request = { model: 'test-model', input: 'x'.repeat(100), maxOutputTokens: 1_000 }
 
 async function setup(cap = 1) {
@@ -25,8 +26,8 @@ describe('runModelCall', () => {
       (value) => ({ usage: value, text: value.text }),
     )
     expect(reply.text).toBe('hi')
-    // 500 micro-dollars: 100 for the input bound, 400 counted output tokens = 66 for the provider.
-    expect(seen).toEqual([{ maxOutputTokens: 66, aborted: false }])
+    // 500 micro-dollars: 164 for the input bound, 336 counted output tokens = 56 for the provider.
+    expect(seen).toEqual([{ maxOutputTokens: 56, aborted: false }])
     expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.000042, held: 0 })
   })
 
@@ -46,8 +47,8 @@ describe('runModelCall', () => {
     await ks.agents.revoke('agent', { reason: 'operator' })
     await expect(pending).rejects.toBeInstanceOf(AgentRevokedError)
     expect(providerSignal?.aborted).toBe(true)
-    // The request left and nothing says what it used: the whole hold (100 + 6,000).
-    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.0061, held: 0 })
+    // The request left and nothing says what it used: the whole hold (164 + 6,000).
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.006164, held: 0 })
   })
 
   it('releases a call revoked before its provider was called (it never left)', async () => {
@@ -93,9 +94,9 @@ describe('startModelCall', () => {
     // The provider's stream then fails with its own AbortError.
     const shown = await call.fail(new DOMException('aborted', 'AbortError'))
     expect(shown).toBeInstanceOf(SpendingCapExceededError)
-    // 100 input-bound tokens + the 61 counted output tokens that streamed: the 60 the hold
+    // 164 input-bound tokens + the 61 counted output tokens that streamed: the 60 the hold
     // pays for and the one past it that stopped the call (sent, so billed).
-    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.000161, held: 0 })
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.000225, held: 0 })
   })
 
   it('aborts with the caller and settles what streamed (a consumer that stopped reading)', async () => {
@@ -107,7 +108,8 @@ describe('startModelCall', () => {
     expect(call.signal.aborted).toBe(true)
     const shown = await call.fail(caller.signal.reason)
     expect(shown).toBe(caller.signal.reason)
-    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.00035, held: 0 })
+    // 164 input-bound tokens + the 250 counted output tokens that streamed.
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.000414, held: 0 })
   })
 
   it('shows the revocation, not the provider error it caused', async () => {
@@ -119,7 +121,8 @@ describe('startModelCall', () => {
     const shown = await call.fail(new Error('socket closed'))
     expect(shown).toBeInstanceOf(AgentRevokedError)
     expect(shown).toMatchObject({ reason: 'leak' })
-    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.0002, held: 0 })
+    // 164 input-bound tokens + the 100 counted output tokens that streamed.
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.000264, held: 0 })
   })
 
   it('run: a provider refusal (429) is released and thrown as is; a failure after it left is charged', async () => {

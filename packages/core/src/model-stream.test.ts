@@ -8,6 +8,7 @@ import { StreamAbandonedError } from './stream-abandoned-error.js'
 
 // One token costs one micro-dollar; the tokenizer is unknown, so output counts UTF-8 bytes.
 const prices = { 'test-model': { inputPerMTok: 1, outputPerMTok: 1 } }
+// Its input bound: 100 bytes + REQUEST_OVERHEAD_TOKENS (64) chat template tokens = 164.
 const request = { model: 'test-model', input: 'x'.repeat(100), maxOutputTokens: 1_000 }
 
 type Part =
@@ -101,9 +102,9 @@ describe('watchModelStream', () => {
     ])
     await expect(readAll(stream)).rejects.toBeInstanceOf(SpendingCapExceededError)
     expect(upstream.state.aborted).toBe(true)
-    // 100 input tokens and the 61 counted output tokens that streamed (the one past the
-    // hold's 60 included: the provider sent it).
-    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.000161, held: 0 })
+    // 164 input-bound tokens and the 61 counted output tokens that streamed (the one past
+    // the hold's 60 included: the provider sent it).
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.000225, held: 0 })
   })
 
   it('cuts the stream on revocation with the typed error, and charges the call', async () => {
@@ -115,7 +116,8 @@ describe('watchModelStream', () => {
     await ks.agents.revoke('agent', { reason: 'looping' })
     await expect(reader.read()).rejects.toBeInstanceOf(AgentRevokedError)
     expect(upstream.state.aborted).toBe(true)
-    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.00014, held: 0 })
+    // 164 input-bound tokens + 40 counted output tokens.
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.000204, held: 0 })
   })
 
   it('ends a call whose consumer stopped reading, without waiting for the hold to lapse', async () => {
@@ -136,8 +138,9 @@ describe('watchModelStream', () => {
     await new Promise((resolve) => setTimeout(resolve, 200))
     expect(upstream.state.aborted).toBe(true)
     await expect(reader.read()).rejects.toBeInstanceOf(StreamAbandonedError)
-    // Both parts were read ahead from the provider: it billed them.
-    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.00016, held: 0 })
+    // Both parts were read ahead from the provider: it billed them (164 input-bound tokens
+    // + 60 counted output tokens).
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.000224, held: 0 })
   })
 
   it('ends the call at once when the consumer cancels', async () => {
@@ -148,7 +151,8 @@ describe('watchModelStream', () => {
     await reader.read()
     await reader.cancel(new Error('user closed the tab'))
     expect(upstream.state.aborted).toBe(true)
-    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.00012, held: 0 })
+    // 164 input-bound tokens + 20 counted output tokens.
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.000184, held: 0 })
   })
 
   it('charges a provider stream that errors or ends without a finish', async () => {
@@ -160,8 +164,8 @@ describe('watchModelStream', () => {
     const second = await guard.startModelCall(request)
     const unfinished = await open(second, [{ kind: 'text', text: 'h'.repeat(10) }])
     expect(await readAll(unfinished.stream)).toHaveLength(1)
-    // Each: 100 input tokens + 10 counted output tokens.
-    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.00022, held: 0 })
+    // Each: 164 input-bound tokens + 10 counted output tokens.
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.000348, held: 0 })
   })
 
   it('refuses a tool call before it reaches the framework, once the agent is revoked', async () => {
@@ -190,8 +194,8 @@ describe('watchModelStream', () => {
     const { stream } = await open(call, parts)
     // The framework's own error part reaches the consumer as it came.
     expect(await readAll(stream)).toEqual(parts)
-    // 100 input tokens + 10 counted output tokens: it left, and it streamed.
-    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.00011, held: 0 })
+    // 164 input-bound tokens + 10 counted output tokens: it left, and it streamed.
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.000174, held: 0 })
 
     // The error part is the provider's word on how the call ended: an outright refusal with
     // nothing streamed costs nothing (an ending with no error known would charge the hold).
@@ -199,7 +203,7 @@ describe('watchModelStream', () => {
     const badRequest = Object.assign(new Error('bad request'), { status: 400 })
     const refused = await open(refusedCall, [{ kind: 'error', error: badRequest }])
     expect(await readAll(refused.stream)).toHaveLength(1)
-    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.00011, held: 0 })
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.000174, held: 0 })
   })
 
   it('stops at once a stream whose agent was revoked before the watch began, charging the whole hold', async () => {

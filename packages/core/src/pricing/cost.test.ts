@@ -131,7 +131,8 @@ describe('bounds', () => {
   }).resolve('m')!
 
   it('bounds text by its UTF-8 bytes as JSON, plus a chat template allowance', () => {
-    expect(inputTokenBound('héllo')).toBe(6)
+    // A plain string is sent in a chat template too: its 6 bytes plus the template's tokens.
+    expect(inputTokenBound('héllo')).toBe(6 + REQUEST_OVERHEAD_TOKENS)
     const prompt = [{ role: 'user', content: 'hi' }]
     const json = JSON.stringify(prompt).length
     expect(inputTokenBound(prompt)).toBeGreaterThanOrEqual(json + REQUEST_OVERHEAD_TOKENS)

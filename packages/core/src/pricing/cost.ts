@@ -64,10 +64,12 @@ export function inputBound(
   shrinkRuns = false,
 ): InputEvidence & { tokens: number; leastTokens: number } {
   if (typeof input === 'string') {
-    const tokens = Buffer.byteLength(input, 'utf8')
-    const textBytes = shrinkRuns ? textBytesOf(input, true) : isDataUrl(input) ? 0 : tokens
+    const bytes = Buffer.byteLength(input, 'utf8')
+    const textBytes = shrinkRuns ? textBytesOf(input, true) : isDataUrl(input) ? 0 : bytes
     return {
-      tokens,
+      // A prompt given as a string is sent in a chat template too (red team r16: without
+      // its overhead, a call of a few bytes was held at half what OpenAI bills for it).
+      tokens: bytes + REQUEST_OVERHEAD_TOKENS,
       leastTokens: leastTokensOf(textBytes, options.contextWindow),
       media: false,
       longCache: false,

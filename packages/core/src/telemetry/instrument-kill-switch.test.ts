@@ -80,10 +80,11 @@ describe('instrumentKillSwitch', () => {
         0.0004,
       ],
     ])
-    // Each call held 100 input + 6 x 1,000 counted output tokens: $0.0061.
+    // Each call held 100 input bytes + 64 chat template tokens + 6 x 1,000 counted output
+    // tokens: $0.006164.
     const holds = points(read('killswitch.hold.size'))
     expect(holds).toHaveLength(1)
-    expect(holds[0]?.value).toMatchObject({ count: 2, sum: 0.0122 })
+    expect(holds[0]?.value).toMatchObject({ count: 2, sum: 0.012328 })
     // The spend metric equals what the ledger says was spent.
     expect((await ks.agents.get('researcher')).spent).toBe(0.0004)
   })
