@@ -7,7 +7,7 @@ import { runName } from './reserve-scope.js'
 import type { AgentRecord, LevelRefusal } from './store.js'
 
 /** Names a level for people: `its spending cap`, `its $5/hour limit`, `budget "team" ($100/day)`. */
-function describeLevel(refusal: LevelRefusal): string {
+export function describeLevel(refusal: LevelRefusal): string {
   const limit = `$${toUsd(refusal.limitMicros)}${refusal.per && refusal.per !== 'lifetime' ? `/${refusal.per}` : ''}`
   if (refusal.level === 'budget') {
     return refusal.budgetId?.startsWith('run:')
@@ -55,6 +55,8 @@ export function capRefusalError(
   agent: AgentRecord,
   refusal: LevelRefusal | undefined,
   requestedMicros: number,
+  /** A message of the caller's own (a stream stopped past its hold), the figures unchanged. */
+  message?: string,
 ): SpendingCapExceededError {
   const level: LevelRefusal = refusal ?? {
     level: 'agent',
@@ -75,8 +77,9 @@ export function capRefusalError(
     ...(level.per === undefined ? {} : { per: level.per }),
     ...(resetsAt === undefined ? {} : { resetsAt }),
     message:
+      message ??
       `Agent "${agent.handle}" would exceed ${describeLevel(level)}: $${toUsd(level.spentMicros)} spent, ` +
-      `$${toUsd(level.heldMicros)} held by calls in flight, $${toUsd(available)} available, ` +
-      `this call needs at least $${toUsd(requestedMicros)}. ${refusalFix(level, resetsAt)}`,
+        `$${toUsd(level.heldMicros)} held by calls in flight, $${toUsd(available)} available, ` +
+        `this call needs at least $${toUsd(requestedMicros)}. ${refusalFix(level, resetsAt)}`,
   })
 }

@@ -18,6 +18,40 @@ const root = mkdtempSync(join(tmpdir(), 'killswitch-budgets-'))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
 
 describe('guard: budgets at every level', () => {
+  it("names the run whose cap sized a hold when a stream passes it, as the error's level and in the log", async () => {
+    // One token costs one micro-dollar; the tokenizer is unknown (6 bytes a token counted).
+    const ks = createKillSwitch({
+      prices: { t: { inputPerMTok: 1, outputPerMTok: 1 } },
+      runaway: false,
+    })
+    const { credential } = await ks.agents.create({ handle: 'streamer', spendingCap: 1 })
+    const guard = ks.guard(credential)
+    const ticket = await guard.beforeModelCall({
+      model: 't',
+      input: 'x',
+      maxOutputTokens: 10_000,
+      runId: 'job-1',
+      runCap: 0.002,
+    })
+    // The run's $0.002 cut the call's limit well below the 10,000 asked for.
+    expect(ticket.maxOutputTokens).toBeLessThan(400)
+    const past = () => {
+      for (let i = 0; i < 10_000; i++) guard.onOutputDelta(ticket, { text: 'abcdef' })
+    }
+    expect(past).toThrow(
+      expect.objectContaining({
+        code: 'spending_cap_exceeded',
+        level: 'budget',
+        budgetId: 'run:streamer:job-1',
+        message: expect.stringContaining('(cut to what the $0.002 budget of run "job-1" left)'),
+      }),
+    )
+    const denied = (await ks.audit('streamer')).find((entry) => entry.type === 'denied')
+    expect(denied?.data).toMatchObject({ level: 'budget', budgetId: 'run:streamer:job-1' })
+    await guard.failModelCall(ticket, new Error('stopped'))
+    await ks.close()
+  })
+
   it('1,000 concurrent spends over 5 agents sharing a $1-a-day budget spend $1.00 at most; the next day they spend again', async () => {
     let now = T0
     const ks = createKillSwitch({

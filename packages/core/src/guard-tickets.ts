@@ -17,7 +17,7 @@ import type { ModelRates } from './pricing/model-rates.js'
 import type { OutputCount } from './pricing/output-count.js'
 import { redactSecrets } from './redact.js'
 import { canonicalHash } from './runaway/canonical-hash.js'
-import type { AgentRecord } from './store.js'
+import type { AgentRecord, LevelRefusal } from './store.js'
 
 export interface ModelTicketState {
   rates: ModelRates
@@ -37,6 +37,8 @@ export interface ModelTicketState {
   unseenOutput: boolean
   /** Runaway detection sees the call and its result (not an input-only call: embeddings). */
   watched: boolean
+  /** The level whose room sized the hold (a run's cap, a budget), when not the agent's own. */
+  clampedBy: LevelRefusal | undefined
   /** Set by the call's one ending (call-ending.ts): its settlement, or a release at $0. */
   ending: Promise<Settlement> | undefined
   /** Set as the ending begins (it may complete before `ending` is assigned). */

@@ -7,7 +7,7 @@ import { AgentAccess, type PreparedActivity } from './agent-access.js'
 import { approvalsOn, asksPerson, awaitApproval } from './approval-gate.js'
 import { type Awaitable, andThen, promised, type Steps } from './awaitable.js'
 import { type CallEnd, costOfEnding, type ToolOutcome, toolEndingAction } from './call-ending.js'
-import { capRefusalError } from './cap-refusal.js'
+import { capRefusalError, describeLevel } from './cap-refusal.js'
 import { type Engine, storeCall } from './engine.js'
 import {
   InvalidConfigError,
@@ -392,6 +392,7 @@ class Guard implements AgentGuard {
         output,
         unseenOutput: call.unseenOutput,
         watched,
+        clampedBy: refusal,
         ending: undefined,
         lease: undefined,
       }
@@ -441,8 +442,15 @@ class Guard implements AgentGuard {
     // The count never falls below the provider's for the text: past the limit, the running
     // cost would pass the hold. The provider was told less; it is not keeping to it.
     if (counted > state.output.limit) {
-      const message = `Agent "${ticket.handle}" streamed past the ${ticket.maxOutputTokens} output tokens its $${ticket.reservedUsd} hold pays for: the stream was stopped before spending past the hold.`
-      const error = access.capError(access.agent, ticket.reservedUsd, message)
+      // Named by the level that sized the hold (a run's cap, a budget's window), if one did.
+      const clamp = state.clampedBy
+      const cut = clamp ? ` (cut to what ${describeLevel(clamp)} left)` : ''
+      const message = `Agent "${ticket.handle}" streamed past the ${ticket.maxOutputTokens} output tokens its $${ticket.reservedUsd} hold pays for${cut}: the stream was stopped before spending past the hold.`
+      const agent = access.agent
+      const error =
+        clamp && agent
+          ? capRefusalError(agent, clamp, toMicros(ticket.reservedUsd), message)
+          : access.capError(agent, ticket.reservedUsd, message)
       access.recordDenial(ticket.handle, 'spending_cap', error, { model: ticket.model })
       throw error
     }
