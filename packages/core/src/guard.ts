@@ -392,7 +392,8 @@ class Guard implements AgentGuard {
         output,
         unseenOutput: call.unseenOutput,
         watched,
-        clampedBy: refusal,
+        // The refusal whose room sized this hold; none once a fresh read reset the bound.
+        clampedBy: Number.isFinite(tightest) ? refusal : undefined,
         ending: undefined,
         lease: undefined,
       }
@@ -447,10 +448,9 @@ class Guard implements AgentGuard {
       const cut = clamp ? ` (cut to what ${describeLevel(clamp)} left)` : ''
       const message = `Agent "${ticket.handle}" streamed past the ${ticket.maxOutputTokens} output tokens its $${ticket.reservedUsd} hold pays for${cut}: the stream was stopped before spending past the hold.`
       const agent = access.agent
-      const error =
-        clamp && agent
-          ? capRefusalError(agent, clamp, toMicros(ticket.reservedUsd), message)
-          : access.capError(agent, ticket.reservedUsd, message)
+      const error = agent
+        ? capRefusalError(agent, clamp, toMicros(ticket.reservedUsd), message)
+        : access.capError(agent, ticket.reservedUsd, message)
       access.recordDenial(ticket.handle, 'spending_cap', error, { model: ticket.model })
       throw error
     }

@@ -326,13 +326,13 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
       if (handles.has(handle)) abortAgent(handle, reason)
       const write = async (): Promise<AgentRecord> => {
         const before = await storeCall(store, () => store.getAgent(handle, now()))
+        if (!before) throw new AgentNotFoundError(handle)
         // Stamped as the store answers, not as the operator asked: a revocation the store
         // took only after an outage or a lock was not in force everywhere before (other
         // processes admitted calls meanwhile). A late one keeps the request's time beside it
         // (red team r16: the audit said "revoked at 43.5 s" above holds made at 52.7 s).
         const at = now()
         const late = at - requestedAt >= LATE_REVOCATION_MS ? { requestedAt } : {}
-        if (!before) throw new AgentNotFoundError(handle)
         const spent = toUsd(before.spentMicros)
         const spendingCap = toUsd(before.capMicros)
         const held = toUsd(before.heldMicros)
