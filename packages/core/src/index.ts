@@ -177,6 +177,7 @@ export {
   type PriceSource,
   splitModelId,
 } from './pricing/price-source.js'
+export { withProviderUsage } from './pricing/provider-usage.js'
 export { providerStatusOf } from './provider-status.js'
 // Redaction: nothing shaped like a credential is ever echoed
 export {

@@ -15,6 +15,7 @@ import type {
   Settlement,
   TokenUsage,
 } from './guard-types.js'
+import type { StreamEvent } from './model-stream.js'
 import { beyondHold } from './pricing/sent-request.js'
 import { providerStatusOf } from './provider-status.js'
 import { pickBudgetScope } from './reserve-scope.js'
@@ -62,6 +63,14 @@ export interface ModelCall {
    * finding) outranks the revocation it caused.
    */
   checkToolCall(call: { name: string; args: unknown }): Promise<void>
+  /**
+   * One part of a stream the framework hands over part by part, as it means to the guard
+   * (`text` and `output` counted, a `tool-call` counted and checked): `output` and
+   * `checkToolCall` by the stream's rules, a tool call's arguments counted once (not again
+   * at the end when they streamed under its id). Undefined, or a promise for a tool call's
+   * check; throws or rejects as those do. `error` and `finish` are the stream's to end.
+   */
+  apply(event: StreamEvent): Promise<void> | undefined
   /** The provider answered: settles the larger of its usage and what the guard counted. */
   finish(result: ModelCallResult): Promise<Settlement>
   /**
@@ -198,6 +207,8 @@ class GuardedModelCall implements ModelCall {
   readonly #stop: CallStop
   /** undefined: `send` was not used, so the request may have left by the adapter's own hand. */
   #sent: boolean | undefined
+  /** Tool calls whose arguments streamed as output: counted once. */
+  #streamedInputs: Set<string> | undefined
 
   constructor(
     guard: AgentGuard,
@@ -288,6 +299,30 @@ class GuardedModelCall implements ModelCall {
       const error = revocationError(guard)
       stop.stop(error)
       throw error
+    }
+  }
+
+  apply(event: StreamEvent): Promise<void> | undefined {
+    switch (event.type) {
+      // The event is the delta (its other fields are not read): no copy per streamed part.
+      case 'text':
+        this.output(event)
+        return undefined
+      case 'output':
+        if (event.toolCallId !== undefined) {
+          this.#streamedInputs ??= new Set()
+          this.#streamedInputs.add(event.toolCallId)
+        }
+        this.output(event)
+        return undefined
+      case 'tool-call': {
+        const { input, toolCallId } = event
+        const streamed = toolCallId !== undefined && this.#streamedInputs?.has(toolCallId) === true
+        if (input !== undefined && !streamed) this.output({ text: input })
+        return this.checkToolCall(event)
+      }
+      default:
+        return undefined
     }
   }
 

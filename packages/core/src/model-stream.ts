@@ -22,14 +22,17 @@ import { StreamAbandonedError } from './stream-abandoned-error.js'
 export type StreamEvent =
   /** Answer text: counted, and kept (hashed) for no-progress detection. */
   | { type: 'text'; text: string }
-  /** Other output the provider bills (reasoning, a tool call's streamed arguments). */
-  | ({ type: 'output' } & OutputDelta)
+  /**
+   * Other output the provider bills (reasoning, a tool call's streamed arguments: then with
+   * the tool call's `toolCallId`).
+   */
+  | ({ type: 'output'; toolCallId?: string } & OutputDelta)
   /**
    * A whole tool call the model asks for: checked before the part goes on (the framework
-   * executes it when it sees it). `input`, when given, is counted first (arguments that did
-   * not stream as `output`).
+   * executes it when it sees it). Its arguments as sent, `input`, are counted first unless
+   * they streamed as `output` under its `toolCallId` (providers repeat them whole at the end).
    */
-  | { type: 'tool-call'; name: string; args: unknown; input?: string }
+  | { type: 'tool-call'; name: string; args: unknown; input?: string; toolCallId?: string }
   /** The provider reported an error in the stream; it fails the call if no finish follows. */
   | { type: 'error'; error: unknown }
   /** The provider finished: its usage, if it reported any. */
@@ -148,42 +151,32 @@ export function watchModelStream<Part>(
 
   // false when the call was stopped. Synchronous while the output fits (every part but the
   // last of a stream cut short): no promise per streamed part.
-  function count(delta: OutputDelta): boolean | Promise<boolean> {
+  function applied(event: StreamEvent): boolean | Promise<boolean> {
     try {
-      call.output(delta)
-      return true
+      const checked = call.apply(event)
+      return checked === undefined ? true : checked.then(() => true, refused)
     } catch (error) {
-      return stop(error, true).then(() => false)
+      return refused(error)
     }
   }
+  const refused = (error: unknown) => stop(error, true).then(() => false)
 
   function onEvent(event: StreamEvent): boolean | Promise<boolean> {
     switch (event.type) {
       case 'text':
         text += event.text
-        return count({ text: event.text })
+        return applied(event)
       case 'output':
-        return count(event)
+        return applied(event)
       case 'tool-call':
-        return onToolCall(event)
+        // Checked before the part goes on: the framework executes a tool when it sees it.
+        toolCalls.push({ name: event.name, args: event.args })
+        return applied(event)
       case 'error':
         providerError = event.error
         return true
       case 'finish':
         return onFinish(event.usage)
-    }
-  }
-
-  async function onToolCall(event: Extract<StreamEvent, { type: 'tool-call' }>): Promise<boolean> {
-    if (event.input !== undefined && !(await count({ text: event.input }))) return false
-    toolCalls.push({ name: event.name, args: event.args })
-    try {
-      // Before the part goes on: the framework executes a tool as soon as it sees it.
-      await call.checkToolCall(event)
-      return true
-    } catch (error) {
-      await stop(error, true)
-      return false
     }
   }
 

@@ -19,6 +19,7 @@ import {
   type ModelCall,
   mergeBudgetScope,
   type ProviderLimits,
+  type StreamEvent,
 } from '@killswitch/core'
 import { modelIdentity, outputLimit } from '@killswitch/vercel-ai'
 import type { Processor, ProcessorContext } from '@mastra/core/processors'
@@ -137,7 +138,6 @@ export function killSwitchProcessor(
 class Run {
   scope: BudgetScope | undefined
   call: ModelCall | undefined
-  readonly streamed = new Set<string>() // tool calls whose arguments streamed as deltas
   refusal: unknown
 
   constructor(
@@ -159,17 +159,8 @@ class Run {
 
   /** Counts a chunk's output, and checks a tool call before Mastra executes it. */
   async read(part: ChunkType): Promise<void> {
-    const call = this.call
-    if (part.type === 'text-delta' || part.type === 'reasoning-delta') {
-      call?.output({ text: part.payload.text })
-    } else if (part.type === 'tool-call-delta') {
-      this.streamed.add(part.payload.toolCallId)
-      call?.output({ text: part.payload.argsTextDelta })
-    } else if (part.type === 'tool-call' && call) {
-      const { toolCallId, toolName, args } = part.payload
-      if (!this.streamed.has(toolCallId)) call.output({ text: JSON.stringify(args ?? {}) })
-      await call.checkToolCall({ name: toolName, args })
-    }
+    const event = streamEvent(part)
+    if (event !== undefined) await this.call?.apply(event)
   }
 
   /** The step's model and tools through the guard. */
@@ -249,5 +240,27 @@ class Run {
         throw error
       }
     }
+  }
+}
+
+/** What a Mastra stream chunk means to the guard (its tool calls carry parsed arguments). */
+function streamEvent(part: ChunkType): StreamEvent | undefined {
+  switch (part.type) {
+    case 'text-delta':
+      return { type: 'text', text: part.payload.text }
+    case 'reasoning-delta':
+      return { type: 'output', text: part.payload.text }
+    case 'tool-call-delta':
+      return {
+        type: 'output',
+        text: part.payload.argsTextDelta,
+        toolCallId: part.payload.toolCallId,
+      }
+    case 'tool-call': {
+      const { toolCallId, toolName: name, args } = part.payload
+      return { type: 'tool-call', name, args, input: JSON.stringify(args ?? {}), toolCallId }
+    }
+    default:
+      return undefined
   }
 }

@@ -1,6 +1,5 @@
 // Mastra's step usage (flat, AI SDK v5 names) to the core's TokenUsage.
-import type { TokenUsage } from '@killswitch/core'
-import { withProviderUsage } from '@killswitch/vercel-ai'
+import { type TokenUsage, withProviderUsage } from '@killswitch/core'
 import type { LanguageModelUsage } from '@mastra/core/stream'
 
 /**
@@ -8,8 +7,8 @@ import type { LanguageModelUsage } from '@mastra/core/stream'
  * count is missing (not a zero: the core then settles the call at its whole hold). For an
  * AI SDK 6+ model Mastra's `inputTokens` include cache reads and writes, as the core expects;
  * for an AI SDK 5 one they are the provider's own figure (Anthropic's excludes the cache,
- * whose writes are then only in the step's `providerMetadata`): the AI SDK adapter's
- * `withProviderUsage` completes them from it, the one translation for both adapters.
+ * whose writes are then only in the step's `providerMetadata`): the core's
+ * `withProviderUsage` completes them from it, as it does for the AI SDK adapter.
  *
  * @example
  * toTokenUsage({ inputTokens: 1200, outputTokens: 300, totalTokens: 1500, cachedInputTokens: 1000 })

@@ -5,6 +5,7 @@ export {
   type BudgetScope,
   mergeBudgetScope as scopeOf,
   StreamAbandonedError,
+  withProviderUsage,
 } from '@killswitch/core'
 export {
   killSwitchEmbeddingMiddleware,
@@ -20,4 +21,4 @@ export {
 export { type ModelIdentity, modelIdentity } from './model-identity.js'
 export { type OutputLimit, outputLimit } from './output-limit.js'
 export { streamPartReader } from './stream-guard.js'
-export { toTokenUsage, withProviderUsage } from './usage.js'
+export { toTokenUsage } from './usage.js'

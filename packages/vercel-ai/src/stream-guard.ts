@@ -15,34 +15,33 @@ export function parseToolInput(input: string): unknown {
 }
 
 /**
- * A reader of one stream's parts (it remembers which tool inputs streamed as deltas: their
- * final `tool-call` part repeats the same input, counted once).
+ * A reader of one stream's parts. A tool call's arguments that streamed as deltas are
+ * counted once: the core knows them by the tool call's id.
  *
  * @example
  * watchModelStream(call, stream, { read: streamPartReader(), idleConsumerMs: 5000 })
  */
 export function streamPartReader(): (part: LanguageModelV4StreamPart) => StreamEvent | undefined {
-  const streamedInputs = new Set<string>()
-  return (part) => {
-    switch (part.type) {
-      case 'text-delta':
-        return { type: 'text', text: part.delta }
-      case 'reasoning-delta':
-        return { type: 'output', text: part.delta }
-      case 'tool-input-delta':
-        streamedInputs.add(part.id)
-        return { type: 'output', text: part.delta }
-      case 'tool-call': {
-        const args = parseToolInput(part.input)
-        const event = { type: 'tool-call' as const, name: part.toolName, args }
-        return streamedInputs.has(part.toolCallId) ? event : { ...event, input: part.input }
-      }
-      case 'error':
-        return { type: 'error', error: part.error }
-      case 'finish':
-        return { type: 'finish', usage: toTokenUsage(part.usage, part.providerMetadata) }
-      default:
-        return undefined
+  return readPart
+}
+
+function readPart(part: LanguageModelV4StreamPart): StreamEvent | undefined {
+  switch (part.type) {
+    case 'text-delta':
+      return { type: 'text', text: part.delta }
+    case 'reasoning-delta':
+      return { type: 'output', text: part.delta }
+    case 'tool-input-delta':
+      return { type: 'output', text: part.delta, toolCallId: part.id }
+    case 'tool-call': {
+      const { toolName: name, input, toolCallId } = part
+      return { type: 'tool-call', name, args: parseToolInput(input), input, toolCallId }
     }
+    case 'error':
+      return { type: 'error', error: part.error }
+    case 'finish':
+      return { type: 'finish', usage: toTokenUsage(part.usage, part.providerMetadata) }
+    default:
+      return undefined
   }
 }

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest'
 import { withKillSwitch } from './kill-switch-middleware.js'
 import { scriptedModel, v4Usage } from './testing/scripted-model.js'
 import { testAgent } from './testing/test-agent.js'
-import { toTokenUsage, withProviderUsage } from './usage.js'
+import { toTokenUsage } from './usage.js'
 
 describe('toTokenUsage', () => {
   it('maps nested V4 usage to flat counts, cache and reasoning included in the totals', () => {
@@ -182,35 +182,6 @@ describe('counts from the provider metadata (Anthropic)', () => {
     expect(toTokenUsage(usage, { openai: { cachedPromptTokens: 5_000 } })).toEqual(
       toTokenUsage(usage),
     )
-  })
-})
-
-describe('counts from the provider metadata (Amazon Bedrock)', () => {
-  const metadata = (usage: Record<string, number>) => ({ bedrock: { usage } })
-
-  it("adds an AI SDK 5 model's cache writes (in its metadata alone) to its uncached input", () => {
-    // @ai-sdk/amazon-bedrock@2: usage.inputTokens leaves the cache out, the writes are only
-    // in providerMetadata.bedrock.usage.
-    const usage = { inputTokens: 50, cacheReadTokens: 1_000, outputTokens: 200 }
-    expect(
-      withProviderUsage(
-        usage,
-        metadata({ cacheReadInputTokens: 1_000, cacheWriteInputTokens: 22_000 }),
-      ),
-    ).toMatchObject({ inputTokens: 23_050, cacheReadTokens: 1_000, cacheWriteTokens: 22_000 })
-  })
-
-  it('only compares with a usage that counts its writes (AI SDK 6+), and ignores metadata without writes', () => {
-    const counted = {
-      inputTokens: 23_050,
-      cacheReadTokens: 1_000,
-      cacheWriteTokens: 22_000,
-      outputTokens: 200,
-    }
-    expect(withProviderUsage(counted, metadata({ cacheWriteInputTokens: 22_000 }))).toEqual(counted)
-    const plain = { inputTokens: 1_050, cacheReadTokens: 1_000, outputTokens: 200 }
-    expect(withProviderUsage(plain, metadata({ cacheReadInputTokens: 1_000 }))).toEqual(plain)
-    expect(withProviderUsage(plain, metadata({ cacheWriteInputTokens: 0 }))).toEqual(plain)
   })
 })
 
