@@ -481,9 +481,14 @@ function toActivityEvent(
       break
     case 'model_result':
       kind = 'model_result'
-      // No-progress compares outputs within one run only: without a run id (or with it
-      // off) the output is never compared, so it is not hashed (the guard hashes lazily).
-      if (observation.runId !== undefined && config.noProgress.enabled)
+      // No-progress compares outputs within one run; repeated-tool-call reads the answers
+      // of a scope without runs, whose new asks separate its repeats (a worker's tickets).
+      // With both off the output is never compared, so it is not hashed (the guard hashes
+      // lazily).
+      if (
+        (observation.runId !== undefined && config.noProgress.enabled) ||
+        (observation.runId === undefined && config.repeatedToolCall.enabled)
+      )
         hash = observation.outputHash
       micros = observation.costMicros
       ok = true

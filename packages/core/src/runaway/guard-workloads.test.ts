@@ -59,6 +59,39 @@ describe('default runaway policy through the guard', () => {
     expect((refused as RunawayDetectedError).message).toContain('no-progress')
   })
 
+  it('tickets answered back to back with no run id, the same lookup in each, are never refused; the same ask again is', async () => {
+    const { ks, guard } = await setup(100)
+    // One ticket as the AI SDK's generateText runs it: a step that asks for the policy tool,
+    // the tool, a step that answers (it asks for no tool: the turn ends).
+    const ticket = async (ask: string, answer: string) => {
+      const user = { role: 'user', content: ask }
+      const lookup = await guard.startModelCall({
+        model: 'test-model',
+        input: { prompt: [user] },
+        maxOutputTokens: 100,
+      })
+      await lookup.run(async () => {})
+      const toolCall = { name: 'get_refund_policy', args: { region: 'EU' } }
+      await lookup.finish({ usage: { inputTokens: 10, outputTokens: 5 }, toolCalls: [toolCall] })
+      await lookup.checkToolCall(toolCall)
+      const reply = await guard.startModelCall({
+        model: 'test-model',
+        input: { prompt: [user, { role: 'tool', content: 'EU: 30 days' }] },
+        maxOutputTokens: 100,
+      })
+      await reply.run(async () => {})
+      await reply.finish({ usage: { inputTokens: 20, outputTokens: 20 }, text: answer })
+    }
+    for (let i = 0; i < 12; i++) await ticket(`ticket ${i}: my order arrived late`, `answer ${i}`)
+    expect((await ks.agents.get('agent')).status).toBe('active')
+
+    // An app asking the same question again at once: a loop.
+    const refused = await (async () => {
+      for (let i = 0; i < 8; i++) await ticket('what is the refund policy?', `answer ${i}`)
+    })().catch((error: unknown) => error)
+    expect(refused).toBeInstanceOf(RunawayDetectedError)
+  })
+
   it('16 workers on one agent calling the same tool per job (each job a run) are never refused', async () => {
     const { ks, credential } = await setup(50)
     const worker = async (w: number) => {

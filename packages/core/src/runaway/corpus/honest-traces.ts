@@ -230,6 +230,40 @@ function toolRetryBackoff(runId?: string): Trace {
   })
 }
 
+/**
+ * A support worker answering tickets one after another with no run id (the AI SDK's
+ * `generateText` per ticket, as its quick start writes it): each ticket a model step that
+ * looks up the same refund policy, then a different answer, the next ticket at once. The
+ * same lookup in every turn is no loop: each turn answers a new ask. (A paid lookup is
+ * still throttled by slow-loop once it has cost 3% of the cap: name runs to lift it.)
+ */
+function ticketWorkerNoRunId(): Trace {
+  const b = new TraceBuilder(40)
+  let at = 0
+  for (let ticket = 0; at < 10 * MINUTE; ticket++) {
+    at = b.model(at, {
+      costMicros: 1_200,
+      output: 'call get_refund_policy',
+      ask: `ticket ${10_000 + ticket}: ${b.pick(['refund', 'return', 'damaged', 'late'])}`,
+      latencyMs: b.between(700, 1_500),
+    })
+    at = b.tool(at + 5, 'get_refund_policy', { region: 'EU' }, { latencyMs: 60 })
+    at = b.model(at + 5, {
+      costMicros: 2_500,
+      output: `answer to ticket ${10_000 + ticket}`,
+      ask: 'EU refund policy: 30 days',
+      latencyMs: b.between(700, 1_500),
+    })
+    at += b.between(5, 40)
+  }
+  return b.build({
+    name: 'ticket-worker-no-run-id',
+    kind: 'honest',
+    description: 'tickets back to back, no run id, the same policy lookup in each',
+    capUsd: 50,
+  })
+}
+
 /** One worker taking jobs one after another, each its own run, every job reading one config. */
 function sequentialWorker(): Trace {
   const b = new TraceBuilder(17)
@@ -531,6 +565,8 @@ export function honestTraces(): Trace[] {
     askedToPoll(10 * SECOND, 4_500),
     listThenOpenWalk(),
     listThenOpenWalk(18, false),
+    // Added after the seventeenth red team: revoked by the defaults at the fifth ticket.
+    ticketWorkerNoRunId(),
   ]
 }
 

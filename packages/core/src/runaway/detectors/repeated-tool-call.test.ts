@@ -339,6 +339,28 @@ describe('detectRepeatedToolCall', () => {
     expect(asks(5_000, 1_500, { paid: true })).toBe('trip')
   })
 
+  it('takes the same lookup in each new ask for new work; the same ask again at once is a loop', () => {
+    // Tickets back to back with no run id: a step that calls the policy tool (its answer holds
+    // the ticket it answers), the lookup, a step that answers, the next ticket 20 ms later.
+    const tickets = (ask: (i: number) => string, paid = false) => {
+      const window: ActivityEvent[] = []
+      for (let i = 0; i < 8; i++) {
+        const at = T0 + i * 2_100
+        window.push(modelCall(at), modelResult(at + 900, { output: `call policy|${ask(i)}` }))
+        window.push(toolCall(at + 910, 'get_refund_policy', { region: 'EU' }))
+        if (i === 7) break
+        if (paid) window.push(spend(at + 960, 10_000))
+        window.push(toolResult(at + 970, 'get_refund_policy', true))
+        window.push(modelCall(at + 980), modelResult(at + 2_080, { output: `answer ${i}` }))
+      }
+      return detectRepeatedToolCall(window, lastAt(window), config).status
+    }
+    expect(tickets((i) => `ticket ${i}`)).toBe('ok')
+    expect(tickets((i) => `ticket ${i}`, true)).toBe('ok')
+    // The app asking the same question again at once: the same first answer each time.
+    expect(tickets(() => 'what is the EU refund policy?')).toBe('trip')
+  })
+
   it('still counts an agent that reflects (a step that calls no tool) before each repeated call', () => {
     const window: ActivityEvent[] = []
     for (let i = 0; i < 6; i++) {

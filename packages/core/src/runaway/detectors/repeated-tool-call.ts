@@ -20,6 +20,9 @@
 // runs the same `npm test`, edits another... A call new to the scope's recent calls (neither
 // its arguments nor their shape seen since the oldest call counted) between two repeats ends
 // the count; a call between them that repeats too (A-B-A-B, a note with a counter) does not.
+// Nor is the same lookup in each new ask: a worker answering ticket after ticket with no run
+// id calls the same policy tool for each. A turn that answers a new ask between two repeats
+// ends the count (newTurns); an app re-asking the same question at once asks nothing new.
 import type { ResolvedRunawayConfig } from '../runaway-defaults.js'
 import type { DetectorFinding, RunawayEvent } from '../types.js'
 import {
@@ -70,7 +73,10 @@ export function detectRepeatedToolCall(
   // Only when it would warn or trip: are the repeats separated by new work? (A second scan
   // of at most `withinCalls` calls, never on the hot path of calls that do not repeat.)
   const fresh = newCalls(window, counted.oldest, since, current)
-  if (fresh.size > 0) counted = countRepeats(window, since, config, heldUntil, fresh)
+  const turns = newTurns(window, since, current)
+  if (fresh.size > 0 || turns.size > 0) {
+    counted = countRepeats(window, since, config, heldUntil, fresh, turns)
+  }
   if (isOk(counted, config)) return OK
   const { seen, exact, similar, oldest } = counted
   const exactStatus = statusOf(exact, config.warnAt, config.tripAt)
@@ -141,6 +147,7 @@ function countRepeats(
   config: ResolvedRunawayConfig['repeatedToolCall'],
   heldUntil: number,
   fresh: ReadonlySet<number> | undefined,
+  turns?: ReadonlySet<number>,
 ): Repeats {
   const last = window.length - 1
   const current = window[last] as RunawayEvent
@@ -161,6 +168,8 @@ function countRepeats(
   // between (a framework's run ends at a step that asks for no tool; the app asked again).
   let repeatedAt = current.at
   let turnEnded = false
+  // Whether it has passed the start of a turn that answers a new ask (`turns`, newTurns).
+  let newTurn = false
   for (let i = last; i >= 0 && seen < config.withinCalls; i--) {
     const event = window[i] as RunawayEvent
     if (event.at <= since) {
@@ -172,6 +181,7 @@ function countRepeats(
     if (event.kind === 'model_result' && next.kind === 'model_call') {
       if (next.at - event.at >= POLL_SLEEP_MS) turnEnded = true
     }
+    if (turns?.has(i)) newTurn = true
     if (event !== next) afterNext = next
     next = event
     if (event.kind !== 'tool_call') {
@@ -191,6 +201,9 @@ function countRepeats(
     // New work between excuses a free repeat (the same `npm test` after each edit), never a
     // paid one (its payment follows it): the same paid call again is money spent again.
     if (progressed && afterNext?.kind !== 'spend') break
+    // A new ask between, paid or not: the same lookup for the next ticket is the next
+    // ticket's work (an app re-asking the same question asks nothing new: still counted).
+    if (newTurn) break
     // Asked again by code after the turn ended and a sleep, POLL_PERIOD_MS or more after this
     // call started: a poll with a model step in it (the app asks "is the job done?" every few
     // seconds, the model calls the status tool). An app re-asking at once does not sleep.
@@ -235,6 +248,36 @@ function newCalls(
       event.tool === current.tool &&
       (event.hash === current.hash || (event.shape !== undefined && event.shape === current.shape))
     if (isNew && !ofCurrent) fresh.add(i)
+  }
+  return fresh
+}
+
+/**
+ * The indices of the scope's model calls since `since` that start a turn answering a new
+ * ask: the scope's event before is a model result (the last turn asked for no tool: it
+ * ended, and the app asked again), and the new turn's first answer is new (its hash, which
+ * holds the ask it answers, not seen before it in the window). A worker answering ticket
+ * after ticket with no run id asks something new each turn; an app re-asking the same
+ * question gets the same first answer (the same tool call for the same ask) and is counted.
+ */
+function newTurns(window: readonly RunawayEvent[], since: number, current: RunawayEvent) {
+  const fresh = new Set<number>()
+  const answers = new Set<string>()
+  const { runId } = current
+  let previous: RunawayEvent | undefined
+  let turnStart = -1
+  for (let i = 0; i < window.length - 1; i++) {
+    const event = window[i] as RunawayEvent
+    if (event.at <= since) continue
+    if (runId !== undefined && event.runId !== runId) continue
+    if (event.kind === 'model_call' && previous?.kind === 'model_result') turnStart = i
+    if (event.kind === 'model_result') {
+      if (turnStart >= 0 && event.hash !== undefined && !answers.has(event.hash))
+        fresh.add(turnStart)
+      if (event.hash !== undefined) answers.add(event.hash)
+      turnStart = -1
+    }
+    previous = event
   }
   return fresh
 }
