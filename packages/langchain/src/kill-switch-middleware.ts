@@ -9,8 +9,9 @@ import {
   InvalidConfigError,
   mergeBudgetScope,
 } from '@killswitch/core'
-import { ToolMessage } from '@langchain/core/messages'
-import { createMiddleware, ToolInvocationError } from 'langchain'
+import { AIMessage, ToolMessage } from '@langchain/core/messages'
+import { isInteropZodObject } from '@langchain/core/utils/types'
+import { createMiddleware, ProviderStrategy, ToolInvocationError } from 'langchain'
 import { isGuardedModel } from './guard-model.js'
 import { bindToCall, requestedOutputTokens, requestOptions } from './model-binding.js'
 import { modelIdentity, resolveModel } from './model-identity.js'
@@ -66,11 +67,15 @@ export function killSwitchMiddleware(options: AdapterOptions): KillSwitchMiddlew
         ...scopeOf(request.runtime),
         signal: request.runtime?.signal,
       })
-      const message = await call.run(async ({ maxOutputTokens }) =>
-        handler({ ...request, model: bindToCall(resolved, call, maxOutputTokens) }),
+      const response = await call.run(async ({ maxOutputTokens }) =>
+        handler({
+          ...request,
+          model: bindToCall(resolved, call, maxOutputTokens),
+          responseFormat: strategyFor(resolved, request.responseFormat),
+        }),
       )
-      await call.finish(modelCallResult(message))
-      return message
+      await call.finish(modelCallResult(modelAnswer(response)))
+      return response
     },
     wrapToolCall: async (request, handler) => {
       const { name, args } = request.toolCall
@@ -118,6 +123,45 @@ function invocationRunId(runtime: Runtime | undefined): string | undefined {
   if (typeof writer !== 'function') return undefined
   if (!invocationRuns.has(writer)) invocationRuns.set(writer, randomUUID())
   return invocationRuns.get(writer)
+}
+
+/**
+ * createAgent picks a bare schema's strategy by the model it is handed: the provider's native
+ * structured output where the model's profile says it has one, tool calling elsewhere. Handed
+ * the guarded binding, which has no profile, it would always pick tool calling: picked here by
+ * the model itself, as without the middleware.
+ */
+function strategyFor<T>(model: unknown, format: T): T {
+  const profile = (model as { profile?: { structuredOutput?: unknown } }).profile
+  return profile?.structuredOutput === true && isBareSchema(format)
+    ? (ProviderStrategy.fromSchema(format) as T)
+    : format
+}
+
+/**
+ * A schema createAgent takes as it is (by LangChain's own checks): a zod object, a Standard Schema
+ * that converts to JSON Schema, a JSON schema. Not a strategy, nor a list (always tools).
+ */
+function isBareSchema(format: unknown): format is Record<string, unknown> {
+  if ((typeof format !== 'object' && typeof format !== 'function') || format === null) return false
+  const standard = (format as { '~standard'?: { jsonSchema?: unknown } })['~standard']
+  return (
+    isInteropZodObject(format) ||
+    (typeof standard === 'object' && standard !== null && 'jsonSchema' in standard) ||
+    (!Array.isArray(format) && 'properties' in format)
+  )
+}
+
+/**
+ * The model's own message of what createAgent's model handler returns: the AIMessage, or,
+ * with a `responseFormat` that parsed, `{ structuredResponse, messages }`, where the model's
+ * reply (with its usage, text and tool calls, the structured answer's call among them) comes
+ * first, before the tool message and the closing AIMessage LangChain writes itself.
+ */
+function modelAnswer(response: unknown): unknown {
+  const messages = (response as { messages?: unknown } | undefined)?.messages
+  if (AIMessage.isInstance(response) || !Array.isArray(messages)) return response
+  return messages.find((message) => AIMessage.isInstance(message))
 }
 
 const DOUBLY_GUARDED =

@@ -6,10 +6,11 @@
 // The real ChatOpenAI, under the default runaway settings, against a local server.
 import { findKillSwitchError, RunawayDetectedError } from '@killswitch/core'
 import { ChatOpenAI } from '@langchain/openai'
-import { createAgent, providerStrategy } from 'langchain'
+import { createAgent, providerStrategy, toolStrategy } from 'langchain'
 import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { guardModel } from './guard-model.js'
+import { killSwitchMiddleware } from './kill-switch-middleware.js'
 import { type OpenAIServer, openAIServer, type ScriptedReply } from './testing/openai-server.js'
 import {
   ledger,
@@ -22,6 +23,8 @@ import {
 
 // gpt-4-turbo: ChatOpenAI's default structured-output method for it is function calling.
 const MODEL = 'gpt-4-turbo'
+// gpt-4o: createAgent's default strategy for a bare schema is its native structured output.
+const NATIVE_MODEL = 'gpt-4o'
 const servers: OpenAIServer[] = []
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => server.close()))
@@ -34,7 +37,7 @@ async function setup(model: string, reply: (body: Record<string, unknown>) => Sc
   const price = { inputPerMTok: 1, outputPerMTok: 1 }
   const agent = await testAgent(
     { spendingCap: 100 },
-    { prices: { [TEST_MODEL]: price, [MODEL]: price } },
+    { prices: { [TEST_MODEL]: price, [MODEL]: price, [NATIVE_MODEL]: price } },
   )
   const provider = await openAIServer({
     // As many as the guard could count of an answer's arguments: settled at the bill.
@@ -53,7 +56,7 @@ async function setup(model: string, reply: (body: Record<string, unknown>) => Sc
     configuration: { baseURL: provider.baseURL },
   })
   const guarded = guardModel(chat, { killSwitch: agent.ks, credential: agent.credential })
-  return { agent, provider, guarded }
+  return { agent, provider, chat, guarded }
 }
 
 /** The last message's text of a request body. */
@@ -204,5 +207,70 @@ describe('guardModel: the tools an app runs are still checked', () => {
     expect((stopped as RunawayDetectedError).detector).toBe('repeated-tool-call')
     expect(calls).toHaveLength(4)
     expect((await agent.ks.agents.get(agent.handle)).held).toBe(0)
+  })
+})
+
+// With a responseFormat, createAgent's model handler returns `{ structuredResponse, messages }`
+// rather than the model's AIMessage: the middleware reads the usage from the model's message
+// in it, so each call is settled at the provider's bill, not its whole hold.
+describe('killSwitchMiddleware: createAgent with a responseFormat is settled at the usage', () => {
+  const asTool = { tools: [{ function: { name: expect.stringMatching(/^extract-/) } }] }
+  const native = { response_format: { type: 'json_schema' } }
+  const strategies = [
+    ['toolStrategy', () => toolStrategy(label), asTool],
+    ['providerStrategy', () => providerStrategy(label), native],
+    ['a bare zod schema', () => label, native],
+  ] as const
+
+  /** A classifier agent answering `billing` to every ticket, in the given strategy. */
+  async function classifier(
+    // The strategies differ in type only: an answer is the label's either way.
+    responseFormat: () => unknown,
+    runId?: string,
+  ) {
+    const { agent, provider, chat } = await setup(NATIVE_MODEL, (body) =>
+      body.response_format === undefined
+        ? { toolCalls: [{ name: firstFunction(body), args: { label: 'billing' } }] }
+        : { content: JSON.stringify({ label: 'billing' }) },
+    )
+    const options = { killSwitch: agent.ks, credential: agent.credential, runId }
+    const reactAgent = createAgent({
+      model: chat,
+      tools: [],
+      middleware: [killSwitchMiddleware(options)],
+      responseFormat: responseFormat() as typeof label,
+    })
+    const classify = (i: number) =>
+      reactAgent.invoke({
+        messages: [{ role: 'user', content: `Ticket ${i}: charged twice for my plan` }],
+      })
+    return { agent, provider, classify }
+  }
+
+  for (const [name, responseFormat, sent] of strategies) {
+    it(`${name}: 5 tickets classified in turn, each settled at the provider's bill`, async () => {
+      const { agent, provider, classify } = await classifier(responseFormat)
+      const { answers, refused } = await inTurn(5, classify)
+
+      expect(refused).toEqual([])
+      expect(answers.map((answer) => answer.structuredResponse)).toEqual(
+        Array(5).fill({ label: 'billing' }),
+      )
+      expect(provider.requests).toHaveLength(5)
+      expect(provider.requests[0]).toMatchObject(sent)
+      expect(agent.settled).toHaveLength(5)
+      expect(await ledger(agent)).toEqual({ spent: provider.billMicros(), held: 0 })
+    })
+  }
+
+  it("toolStrategy: the answer's tool call is no tool looping, 40 labels in one run", async () => {
+    const { agent, provider, classify } = await classifier(() => toolStrategy(label), 'batch')
+    const { answers, refused } = await inTurn(40, classify)
+
+    expect(refused).toEqual([])
+    expect(answers).toHaveLength(40)
+    expect((await agent.ks.agents.get(agent.handle)).status).toBe('active')
+    expect(await runawayEntries(agent)).toEqual([])
+    expect(await ledger(agent)).toEqual({ spent: provider.billMicros(), held: 0 })
   })
 })
