@@ -149,6 +149,59 @@ describe('usage sanity: input below what the request text comes to is not believ
   })
 })
 
+describe("usage sanity: a prompt the model's tokenizer counts (gpt-4o)", () => {
+  // 28,000 bytes of English prose, about 5,600 o200k tokens: a report of its bytes / 16
+  // (1,750) clears the floor of any tokenizer's densest text, yet is plainly false here.
+  const prompt = 'The quarterly report shows revenue up on the new enterprise tier. '.repeat(430)
+  const tokens = new Tiktoken(o200k).encode(prompt, [], []).length
+  const input = { prompt: [{ role: 'user', content: [{ type: 'text', text: prompt }] }] }
+
+  async function settled(reportedInput: number) {
+    const ks = createKillSwitch({ runaway: false })
+    const agent = await ks.agents.create({ handle: 'gpt', spendingCap: 10 })
+    const guard = ks.guard(agent.credential)
+    const ticket = await guard.beforeModelCall({ model: 'gpt-4o', provider: 'openai', input })
+    await guard.afterModelCall(ticket, { usage: { inputTokens: reportedInput, outputTokens: 5 } })
+    return (await ks.audit('gpt')).at(-1)?.data as { basis: string; inputTokens: number }
+  }
+
+  it.each([
+    ['its bytes / 16 and a little', Math.ceil(Buffer.byteLength(prompt) / 16) + 8],
+    ['four fifths of its tokens', Math.floor(tokens * 0.8)],
+  ])(
+    'is not believed reporting %s: settled at least at the text it was sent',
+    async (_, report) => {
+      const data = await settled(report)
+      expect(data.basis).toBe('counted')
+      expect(data.inputTokens).toBeGreaterThanOrEqual(tokens)
+    },
+  )
+
+  it("judges an embedding's input by its tokenizer too (its whole bill is its input)", async () => {
+    const ks = createKillSwitch({ runaway: false })
+    const agent = await ks.agents.create({ handle: 'emb', spendingCap: 10 })
+    const guard = ks.guard(agent.credential)
+    const texts = [prompt.slice(0, 14_000), prompt.slice(14_000)]
+    const ticket = await guard.beforeModelCall({
+      model: 'text-embedding-3-small',
+      provider: 'openai',
+      input: texts,
+      inputOnly: true,
+    })
+    const report = Math.ceil(Buffer.byteLength(prompt) / 16) + 8
+    await guard.afterModelCall(ticket, { usage: { inputTokens: report, outputTokens: 0 } })
+    const data = (await ks.audit('emb')).at(-1)?.data as { basis: string; inputTokens: number }
+    expect(data.basis).toBe('counted')
+    expect(data.inputTokens).toBeGreaterThanOrEqual(tokens * 0.9)
+  })
+
+  it('believes the honest count, and one a little under it', async () => {
+    expect(await settled(tokens)).toMatchObject({ basis: 'usage', inputTokens: tokens })
+    const under = Math.ceil(tokens * 0.95)
+    expect(await settled(under)).toMatchObject({ basis: 'usage', inputTokens: under })
+  })
+})
+
 describe('every ending, one rule', () => {
   it('releases a call that never left, in full', async () => {
     const { ks, guard } = await setup(1)

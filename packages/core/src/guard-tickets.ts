@@ -15,6 +15,7 @@ import type { HoldLease } from './hold-lease.js'
 import { toUsd } from './money.js'
 import type { ModelRates } from './pricing/model-rates.js'
 import type { OutputCount } from './pricing/output-count.js'
+import type { TokenCounter } from './pricing/tokenizer.js'
 import { redactSecrets } from './redact.js'
 import { canonicalHash } from './runaway/canonical-hash.js'
 import type { AgentRecord, LevelRefusal } from './store.js'
@@ -28,6 +29,8 @@ export interface ModelTicketState {
    * usage below it is checked against the exact figure, worked out from `input` then.
    */
   inputLeast: number
+  /** The model's tokenizer, when known: the exact least input is its count of the text. */
+  tokenizer: TokenCounter | undefined
   /** The request's input, kept by reference: a text answer is judged with its latest ask. */
   input: unknown
   boundMicros: number

@@ -68,9 +68,11 @@ import {
   DEFAULT_CONTEXT_WINDOW,
   inputBound,
   leastInputTokens,
+  quickInputLeast,
 } from './pricing/cost.js'
 import { type InputEvidence, type ModelRates, ratesFor } from './pricing/model-rates.js'
 import { knownOutputCounting, type OutputCounting, outputCounting } from './pricing/output-count.js'
+import type { TokenCounter } from './pricing/tokenizer.js'
 import { reasonsUnseen } from './pricing/unseen-reasoning.js'
 import { redactSecrets } from './redact.js'
 import { availableAt, ownRuns, reserveScope } from './reserve-scope.js'
@@ -214,6 +216,8 @@ class Guard implements AgentGuard {
       knownOutputCounting(request.model) ??
       ((yield outputCounting(request.model)) as OutputCounting)
     const counting = request.fixedOutput === true ? modelCounting.limited : modelCounting
+    const tokenizer = modelCounting.counter
+    const window = modelRates.contextWindow
     // A limit the core cannot pass on is the provider's own: without one, the whole window.
     // An input-only call bills no output: held for the least, one token.
     const wanted =
@@ -229,7 +233,9 @@ class Guard implements AgentGuard {
       const held = yield* this.#holdModel(request, agent, {
         rates,
         inputTokens,
-        inputLeast: input.leastTokens,
+        // Usage under it is checked against the text's count: by the tokenizer, if known.
+        inputLeast: quickInputLeast(input.textBytes, tokenizer !== undefined, window),
+        tokenizer,
         counting,
         wanted,
         scope,
@@ -304,6 +310,7 @@ class Guard implements AgentGuard {
       rates: ModelRates
       inputTokens: number
       inputLeast: number
+      tokenizer: TokenCounter | undefined
       counting: OutputCounting
       wanted: number
       scope: ReturnType<typeof reserveScope>
@@ -387,6 +394,7 @@ class Guard implements AgentGuard {
         rates,
         inputTokens,
         inputLeast: call.inputLeast,
+        tokenizer: call.tokenizer,
         input: request.input,
         boundMicros: amount,
         output,
@@ -538,7 +546,10 @@ class Guard implements AgentGuard {
       // The input as it is now: a caller that grew its messages since can only raise it
       // (usage then charged on the guard's figures: too high, never too low).
       exactInputLeast: () =>
-        leastInputTokens(state.input, { contextWindow: state.rates.contextWindow }),
+        leastInputTokens(state.input, {
+          contextWindow: state.rates.contextWindow,
+          counter: state.tokenizer,
+        }),
       holdMicros: state.boundMicros,
       output: state.output,
       unseenOutput: state.unseenOutput,

@@ -6,6 +6,7 @@ import { mulDivCeil } from '../money.js'
 import { type InputEvidence, type ModelRates, maxRate, rateAt } from './model-rates.js'
 import { conservativeTokens, DENSEST_TEXT_BYTES_PER_TOKEN } from './output-count.js'
 import { serverToolIn } from './server-tools.js'
+import type { TokenCounter } from './tokenizer.js'
 
 const PER_MILLION = 1_000_000
 
@@ -62,11 +63,13 @@ export function inputBound(
   input: unknown,
   options: InputBoundOptions = {},
   shrinkRuns = false,
-): InputEvidence & { tokens: number; leastTokens: number } {
+  texts?: string[],
+): InputEvidence & { tokens: number; leastTokens: number; textBytes: number } {
   if (typeof input === 'string') {
     const bytes = Buffer.byteLength(input, 'utf8')
-    const textBytes = shrinkRuns ? textBytesOf(input, true) : isDataUrl(input) ? 0 : bytes
+    const textBytes = shrinkRuns ? textBytesOf(input, true, texts) : isDataUrl(input) ? 0 : bytes
     return {
+      textBytes,
       // A prompt given as a string is sent in a chat template too (red team r16: without
       // its overhead, a call of a few bytes was held at half what OpenAI bills for it).
       tokens: bytes + REQUEST_OVERHEAD_TOKENS,
@@ -83,8 +86,9 @@ export function inputBound(
     longCache: false,
     serverTool: undefined,
     shrinkRuns,
+    texts,
     // A list of texts as the whole input: an embedding call's values.
-    textBytes: Array.isArray(input) ? textBytesOf(input, shrinkRuns) : 0,
+    textBytes: Array.isArray(input) ? textBytesOf(input, shrinkRuns, texts) : 0,
   }
   const bytes = jsonBytes(input, 0, walk)
   const window = options.contextWindow ?? DEFAULT_CONTEXT_WINDOW
@@ -96,6 +100,7 @@ export function inputBound(
   const evidence = {
     tokens,
     leastTokens: leastTokensOf(walk.textBytes, options.contextWindow),
+    textBytes: walk.textBytes,
     media: walk.media,
     longCache: walk.longCache,
     ...(walk.audio && { audio: true }),
@@ -121,16 +126,50 @@ interface Walk {
   shrinkRuns: boolean
   /** UTF-8 bytes of the text the provider surely tokenizes (`TEXT_KEYS`). */
   textBytes: number
+  /** That text itself, collected only for a tokenizer to count (`leastInputTokens`). */
+  texts: string[] | undefined
 }
 
 /**
  * The least input tokens a request's text comes to, exactly: `inputBound().leastTokens`
- * with every run of one character counted as one token. `inputBound` skips that pass (a
- * regular expression over every text, on every guarded call) and so may say more; the
- * guard asks for this only when usage reports less than the quick figure.
+ * with every run of one character counted as one token; with the model's tokenizer
+ * (`counter`), at least 90% of its count of that text (the margin the output floor keeps),
+ * so that a report of a fraction of a prompt the guard can count is not believed (red team
+ * r17: input reported at its bytes / 16 on gpt-4o, billed 3.4x what was recorded). Both
+ * at most half the model's window (a provider that truncates bills what fits). The guard
+ * asks for this only when usage reports less than its quick figure (`quickInputLeast`).
  */
-export function leastInputTokens(input: unknown, options: InputBoundOptions = {}): number {
-  return inputBound(input, options, true).leastTokens
+export function leastInputTokens(
+  input: unknown,
+  options: InputBoundOptions & { counter?: TokenCounter } = {},
+): number {
+  const texts = options.counter === undefined ? undefined : ([] as string[])
+  const least = inputBound(input, options, true, texts).leastTokens
+  if (texts === undefined || options.counter === undefined) return least
+  let counted = 0
+  for (const text of texts) counted += options.counter.count(text)
+  return Math.max(least, fitting(counted * 0.9, options.contextWindow))
+}
+
+/**
+ * Text bytes per token above which a report of a tokenizable prompt is believed without
+ * counting it: an honest o200k or cl100k token carries under 5 bytes of English prose, 3 of
+ * code, fewer in other scripts. A report under `textBytes / 6` is counted by the tokenizer.
+ */
+const PLAUSIBLE_TEXT_BYTES_PER_TOKEN = 6
+
+/**
+ * The input tokens a report may come to and be believed at once (`inputBound`'s text bytes):
+ * the bytes / 16 floor when the model's tokenizer is not known; with it, bytes / 6, under
+ * which the report is checked against the tokenizer's count (`leastInputTokens`).
+ */
+export function quickInputLeast(
+  textBytes: number,
+  tokenized: boolean,
+  contextWindow: number | undefined,
+): number {
+  const perToken = tokenized ? PLAUSIBLE_TEXT_BYTES_PER_TOKEN : DENSEST_TEXT_BYTES_PER_TOKEN
+  return fitting(textBytes / perToken, contextWindow)
 }
 
 /**
@@ -139,11 +178,16 @@ export function leastInputTokens(input: unknown, options: InputBoundOptions = {}
  * believed (red team r14: billed 10.5x the cap; an embedding's whole bill is its input).
  */
 function leastTokensOf(textBytes: number, contextWindow: number | undefined): number {
-  // At most half the model's window: a provider that truncates what does not fit (OpenAI
-  // Responses' `truncation: 'auto'`, embeddings that truncate long inputs) bills less than
-  // the text it was sent, never less than what fits after its reply.
-  const fits = Math.floor((contextWindow ?? DEFAULT_CONTEXT_WINDOW) / 2)
-  return Math.min(Math.floor(textBytes / DENSEST_TEXT_BYTES_PER_TOKEN), fits)
+  return fitting(textBytes / DENSEST_TEXT_BYTES_PER_TOKEN, contextWindow)
+}
+
+/**
+ * A least input count, at most half the model's window: a provider that truncates what does
+ * not fit (OpenAI Responses' `truncation: 'auto'`, embeddings that truncate long inputs)
+ * bills less than the text it was sent, never less than what fits after its reply.
+ */
+function fitting(tokens: number, contextWindow: number | undefined): number {
+  return Math.min(Math.floor(tokens), Math.floor((contextWindow ?? DEFAULT_CONTEXT_WINDOW) / 2))
 }
 
 // Keys whose string value (or list of strings) is text the provider tokenizes as input, in
@@ -160,9 +204,10 @@ const RUN = /(.)\1{15,}/gsu
  * The UTF-8 bytes of a text, or of a list's texts (a data URL is not text), with runs
  * shrunk when `shrinkRuns`.
  */
-function textBytesOf(value: unknown, shrinkRuns: boolean): number {
+function textBytesOf(value: unknown, shrinkRuns: boolean, texts?: string[]): number {
   if (typeof value === 'string') {
     if (isDataUrl(value)) return 0
+    texts?.push(value)
     let bytes = Buffer.byteLength(value, 'utf8')
     if (!shrinkRuns || value.length < 16) return bytes
     for (const run of value.matchAll(RUN)) {
@@ -172,7 +217,9 @@ function textBytesOf(value: unknown, shrinkRuns: boolean): number {
   }
   if (!Array.isArray(value)) return 0
   let bytes = 0
-  for (const item of value) if (typeof item === 'string') bytes += textBytesOf(item, shrinkRuns)
+  for (const item of value) {
+    if (typeof item === 'string') bytes += textBytesOf(item, shrinkRuns, texts)
+  }
   return bytes
 }
 
@@ -378,12 +425,18 @@ function jsonBytes(value: unknown, depth: number, walk: Walk): number {
         if (isStoredPrompt(key, item)) walk.media = true
         if (key === 'ttl' && item === '1h') walk.longCache = true
         if (key === 'tools' && depth <= 1 && hasEntries(item)) walk.tools = true
-        if (TEXT_KEYS.has(key) && !mediaTyped) walk.textBytes += textBytesOf(item, walk.shrinkRuns)
+        if (TEXT_KEYS.has(key) && !mediaTyped) {
+          walk.textBytes += textBytesOf(item, walk.shrinkRuns, walk.texts)
+        }
         const textBefore = walk.textBytes
+        const textsBefore = walk.texts?.length ?? 0
         bytes += Buffer.byteLength(key, 'utf8') + 4 + jsonBytes(item, depth + 1, walk)
         // OpenAI's Predicted Outputs: the predicted text is not billed as input (its rejected
         // tokens are output), so it is no floor of the input (red team r15: 6-8x the bill).
-        if (key === 'prediction') walk.textBytes = textBefore
+        if (key === 'prediction') {
+          walk.textBytes = textBefore
+          walk.texts?.splice(textsBefore)
+        }
       }
       if (content && typeof mime === 'string' && AUDIO_MIME.test(mime)) {
         walk.media = true

@@ -71,6 +71,8 @@ export interface OutputCount {
 export interface OutputCounting {
   /** Counted tokens the hold covers per output token the provider is told. */
   readonly headroom: number
+  /** The model's tokenizer, when it is known: it judges the input a provider reports too. */
+  readonly counter?: TokenCounter
   start(maxOutputTokens: number): OutputCount
   /**
    * The counting of a call the core cannot cut (`ModelCallRequest.fixedOutput`): the
@@ -119,6 +121,7 @@ export async function outputCounting(model: string): Promise<OutputCounting> {
       // The provider is told the hold's own max: limited or not, the hold is that max.
       const tokenized: OutputCounting = {
         headroom: 1,
+        counter,
         start: (maxOutputTokens) => new Count(maxOutputTokens, counter),
         get limited() {
           return tokenized

@@ -17,9 +17,9 @@ export interface TokenCounter {
 }
 
 // gpt-4o, gpt-4.1, gpt-4.5, gpt-5, o1/o3/o4, chatgpt-4o, gpt-oss and their fine-tunes use
-// o200k; gpt-4 and gpt-3.5 use cl100k.
+// o200k; gpt-4, gpt-3.5 and the embedding models (text-embedding-3-*, ada-002) use cl100k.
 const O200K = /^(ft:)?(gpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|o1|o3|o4|chatgpt-4o|gpt-oss|codex)/
-const CL100K = /^(ft:)?(gpt-4|gpt-3\.5)/
+const CL100K = /^(ft:)?(gpt-4|gpt-3\.5|text-embedding-(3-|ada-002))/
 
 /**
  * The encoding of a model, when it is public.

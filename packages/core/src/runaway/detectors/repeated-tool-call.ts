@@ -254,30 +254,38 @@ function newCalls(
 
 /**
  * The indices of the scope's model calls since `since` that start a turn answering a new
- * ask: the scope's event before is a model result (the last turn asked for no tool: it
- * ended, and the app asked again), and the new turn's first answer is new (its hash, which
- * holds the ask it answers, not seen before it in the window). A worker answering ticket
- * after ticket with no run id asks something new each turn; an app re-asking the same
+ * ask: the step before (from its model call to this one) was answered and asked for no tool
+ * (the turn ended: an app asked again), and the new turn's first answer is new (its hash,
+ * which holds the ask it answers, not seen before it in the window). A worker answering
+ * ticket after ticket with no run id asks something new each turn; an app re-asking the same
  * question gets the same first answer (the same tool call for the same ask) and is counted.
+ * A step's tool calls may come before its answer (checked as they stream) or after it.
  */
 function newTurns(window: readonly RunawayEvent[], since: number, current: RunawayEvent) {
   const fresh = new Set<number>()
   const answers = new Set<string>()
   const { runId } = current
-  let previous: RunawayEvent | undefined
+  // The step since the scope's last model call: answered, and whether it asked for a tool.
+  let answered = false
+  let askedTool = false
   let turnStart = -1
   for (let i = 0; i < window.length - 1; i++) {
     const event = window[i] as RunawayEvent
     if (event.at <= since) continue
     if (runId !== undefined && event.runId !== runId) continue
-    if (event.kind === 'model_call' && previous?.kind === 'model_result') turnStart = i
-    if (event.kind === 'model_result') {
-      if (turnStart >= 0 && event.hash !== undefined && !answers.has(event.hash))
-        fresh.add(turnStart)
-      if (event.hash !== undefined) answers.add(event.hash)
+    if (event.kind === 'model_call') {
+      turnStart = answered && !askedTool ? i : -1
+      answered = false
+      askedTool = false
+    } else if (event.kind === 'tool_call') {
+      askedTool = true
+    } else if (event.kind === 'model_result') {
+      answered = true
+      const hash = event.hash
+      if (turnStart >= 0 && hash !== undefined && !answers.has(hash)) fresh.add(turnStart)
+      if (hash !== undefined) answers.add(hash)
       turnStart = -1
     }
-    previous = event
   }
   return fresh
 }
