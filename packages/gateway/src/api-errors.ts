@@ -15,15 +15,45 @@ export interface GatewayError {
   message: string
   /** The request field the error is about (OpenAI's `error.param`), when there is one. */
   param?: string
+  /** False: `x-should-retry: false` on a 5xx too (a retry would pay again). */
+  retry?: false
 }
 
 /** Maps anything thrown while serving a request to what the agent is told. */
 export function toGatewayError(error: unknown): GatewayError {
+  // First: its cause may be the revocation that aborted the payment, and the agent must
+  // learn that it paid, not only that it was revoked.
+  if (isPaymentOutcomeUnknown(error)) return paymentOutcomeUnknown(error)
   const known: KillSwitchError | undefined = findKillSwitchError(error)
   if (known) return { status: known.status, code: known.code, message: known.message }
   if (isGatewayError(error)) return error
   // A bug or an unexpected failure: its details go to the log, never to the agent.
   return { status: 500, code: 'gateway_error', message: 'The gateway failed to serve the request.' }
+}
+
+/**
+ * @killswitch/x402's PaymentOutcomeUnknownError, from the x402 route's paying fetch: a signed
+ * payment left and no answer came back. Known by its code: the gateway does not depend on
+ * that package (the paying fetch is the operator's).
+ */
+function isPaymentOutcomeUnknown(error: unknown): error is Error & { amountUsd?: unknown } {
+  return error instanceof Error && (error as { code?: unknown }).code === 'payment_outcome_unknown'
+}
+
+/**
+ * The payment went out and may have been collected, so it was charged to the agent: a 502
+ * (the payee failed to answer), not the 500 of a gateway bug, and never retried blindly.
+ */
+function paymentOutcomeUnknown(error: { amountUsd?: unknown }): GatewayError {
+  const { amountUsd } = error
+  const amount =
+    typeof amountUsd === 'number' && Number.isFinite(amountUsd) ? ` of $${amountUsd}` : ''
+  return {
+    status: 502,
+    code: 'payment_outcome_unknown',
+    message: `The payment${amount} was sent, but no answer came back. The payee can still collect it, so it was charged to the agent's cap. Do not retry blindly: a retry pays again.`,
+    retry: false,
+  }
 }
 
 /** The gateway could not reach the model provider (no answer at all). */
@@ -126,7 +156,8 @@ export function errorBody(family: ApiFamily, error: GatewayError): unknown {
 /** An error response in the API's shape. */
 export function errorResponse(family: ApiFamily, error: GatewayError): Response {
   const headers: Record<string, string> = { 'content-type': 'application/json' }
-  // Policy refusals and bad requests do not get better with a retry.
-  if (error.status < 500) headers['x-should-retry'] = 'false'
+  // Policy refusals and bad requests do not get better with a retry; a payment that may
+  // have been collected is not repeated.
+  if (error.status < 500 || error.retry === false) headers['x-should-retry'] = 'false'
   return new Response(JSON.stringify(errorBody(family, error)), { status: error.status, headers })
 }

@@ -9,6 +9,7 @@ import { x402Client } from '@x402/core/client'
 import { ExactEvmScheme } from '@x402/evm/exact/client'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { type HostilePayee, startHostilePayee } from '../../x402/src/testing/hostile-payee.js'
 import { TEST_NETWORK } from '../../x402/src/testing/paid-server.js'
 import { startNetwork } from '../../x402/src/testing/x402-fixture.js'
 import { type RunningGateway, startGateway } from './start-gateway.js'
@@ -17,6 +18,9 @@ describe('paid HTTP (x402) through the gateway', () => {
   let network: Awaited<ReturnType<typeof startNetwork>>
   let ks: KillSwitch
   let gateway: RunningGateway
+  // Takes the payment, then drops the connection before answering.
+  let dropper: HostilePayee
+  const errors: unknown[] = []
   const account = privateKeyToAccount(generatePrivateKey())
   // The gateway's wallet. The spy proves what was signed: a refused payment never is.
   const signTypedData = vi.fn(account.signTypedData)
@@ -41,6 +45,7 @@ describe('paid HTTP (x402) through the gateway', () => {
 
   beforeAll(async () => {
     network = await startNetwork()
+    dropper = await startHostilePayee(network.facilitator, { behaviour: 'settle-then-drop' })
     await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve))
     await new Promise<void>((resolve) => notAllowed.listen(0, '127.0.0.1', resolve))
     ks = createKillSwitch({ runaway: false })
@@ -53,14 +58,20 @@ describe('paid HTTP (x402) through the gateway', () => {
       port: 0,
       env: {},
       maxBodyBytes: 64 * 1024,
+      onError: (error) => errors.push(error),
       x402: {
-        origins: [network.server.url, `http://127.0.0.1:${(echo.address() as AddressInfo).port}`],
+        origins: [
+          network.server.url,
+          dropper.url,
+          `http://127.0.0.1:${(echo.address() as AddressInfo).port}`,
+        ],
         payingFetch: (credential) => killSwitchFetch({ killSwitch: ks, credential, client }),
       },
     })
   })
   afterAll(async () => {
     await gateway?.close()
+    await dropper?.close()
     await network?.close()
     await new Promise((resolve) => echo.close(resolve))
     await new Promise((resolve) => notAllowed.close(resolve))
@@ -82,6 +93,24 @@ describe('paid HTTP (x402) through the gateway', () => {
     expect(network.server.served).toBe(served + 1)
     expect(signTypedData).toHaveBeenCalledTimes(1)
     expect(toMicros((await ks.agents.get('buyer')).spent)).toBe(10_000)
+  })
+
+  it('a payment answered by a dropped connection: 502 payment_outcome_unknown, charged, not to be retried', async () => {
+    const agent = await ks.agents.create({ handle: 'dropped-buyer', spendingCap: 1 })
+    const collected = dropper.collected()
+    errors.length = 0
+    const response = await paid(agent.credential, `${dropper.url}/paid`)
+    expect(response.status).toBe(502)
+    expect(response.headers.get('x-should-retry')).toBe('false')
+    const { error } = (await response.json()) as { error: { code: string; message: string } }
+    expect(error.code).toBe('payment_outcome_unknown')
+    expect(error.message).toMatch(/\$0\.01 was sent.*charged to the agent's cap.*Do not retry/)
+    // The payee's failure, not the gateway's: nothing reported as unexpected.
+    expect(errors).toEqual([])
+    // What the payee collected (USDC: 6 decimals, micro-dollars) is what the ledger charged.
+    await dropper.collectAll()
+    expect(Number(dropper.collected() - collected)).toBe(10_000)
+    expect(toMicros((await ks.agents.get('dropped-buyer')).spent)).toBe(10_000)
   })
 
   it('refuses before signing: over the cap (402), revoked (401), an origin not configured (403)', async () => {

@@ -75,6 +75,12 @@ function blockText(block: Record<string, unknown> | undefined): string {
   return text
 }
 
+/** The output of a list of content blocks (a message's `content`). */
+function contentText(content: unknown): string {
+  if (!Array.isArray(content)) return ''
+  return content.map((block) => blockText(record(block))).join('')
+}
+
 // The tools the agent runs itself: its own (no type, or `custom`) and the Anthropic-defined
 // ones whose results the agent sends back (bash, text editor, computer use, memory). Every
 // other type (web_search_*, web_fetch_*, code_execution_*, mcp_toolset...) runs at Anthropic.
@@ -125,9 +131,7 @@ export const anthropicMessages: Dialect = {
   },
 
   textOf(response) {
-    const content = record(response)?.content
-    if (!Array.isArray(content)) return undefined
-    return content.map((block) => blockText(record(block))).join('') || undefined
+    return contentText(record(response)?.content) || undefined
   },
 
   streamReader(body): StreamReader {
@@ -143,12 +147,17 @@ export const anthropicMessages: Dialect = {
         if (!data) return { forward: true }
         let text = ''
         switch (data.type) {
-          case 'message_start':
-            reported = readCounts(record(data.message)?.usage, counts) || reported
+          case 'message_start': {
+            const message = record(data.message)
+            reported = readCounts(message?.usage, counts) || reported
             // Its output_tokens is a placeholder (1): the count comes with message_delta.
             counts.output = undefined
+            // Empty from an honest provider; content here reaches the agent all the same (the
+            // SDK's message snapshot starts from it), so it is counted as the deltas are.
+            text = contentText(message?.content)
             if (uncounted) return { text, forward: true, uncounted }
             break
+          }
           case 'message_delta':
             reported = readCounts(data.usage, counts) || reported
             break

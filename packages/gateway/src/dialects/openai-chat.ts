@@ -116,8 +116,11 @@ export const openaiChat: Dialect = {
   },
 
   textOf(response) {
-    const first = record((record(response)?.choices as unknown[] | undefined)?.[0])
-    return outputText(record(first?.message)) || undefined
+    // Every choice (`n` > 1) was produced and billed, as on the streamed path: counting only
+    // the first let usage reporting one choice's output be believed for all of them.
+    const list = record(response)?.choices
+    if (!Array.isArray(list)) return undefined
+    return list.map((choice) => outputText(record(record(choice)?.message))).join('') || undefined
   },
 
   streamReader(body): StreamReader {
