@@ -157,7 +157,7 @@ export function createGateway(options: GatewayOptions): Hono {
       maxSize: maxBodyBytes,
       onError: (c) =>
         serve(c.req.raw, family, async (credential, record) => {
-          record.handle = await guards.get(credential).check()
+          record.handle = (await guards.admit(credential)).handle
           throw {
             status: 413,
             code: 'request_too_large',
@@ -169,9 +169,9 @@ export function createGateway(options: GatewayOptions): Hono {
   for (const [path, dialect] of ROUTES) {
     app.post(path, limitBody(dialect.family), (c) =>
       serve(c.req.raw, dialect.family, async (credential, record, finish) => {
-        const guard = guards.get(credential)
         // Admitted before the body is read: a revoked credential gets 401, whatever it sent.
-        record.handle = await guard.check()
+        const { guard, handle } = await guards.admit(credential)
+        record.handle = handle
         const upstream = upstreams[dialect.provider]
         if (!upstream) throw notConfigured(dialect.provider)
         const body = await readJson(c.req.raw)
@@ -197,7 +197,7 @@ export function createGateway(options: GatewayOptions): Hono {
     const family: ApiFamily =
       fixed ?? (request.headers.has('anthropic-version') ? 'anthropic' : 'openai')
     return serve(request, family, async (credential, record) => {
-      record.handle = await guards.get(credential).check()
+      record.handle = (await guards.admit(credential)).handle
       const upstream = upstreams[family]
       if (!upstream) throw notConfigured(family)
       return forwardFree({ request, family, upstream, fetch: doFetch, onError })
@@ -212,7 +212,7 @@ export function createGateway(options: GatewayOptions): Hono {
     const origins = allowedOrigins(x402.origins)
     app.all('/x402/*', limitBody('openai'), (c) =>
       serve(c.req.raw, 'openai', async (credential, record) => {
-        record.handle = await guards.get(credential).check()
+        record.handle = (await guards.admit(credential)).handle
         const target = x402Target(c.req.raw, origins)
         record.path = `/x402/${target.origin}${target.pathname}`
         const response = await forwardPaid(c.req.raw, target, x402.payingFetch(credential))
