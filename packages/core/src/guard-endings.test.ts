@@ -195,6 +195,53 @@ describe("usage sanity: a prompt the model's tokenizer counts (gpt-4o)", () => {
     expect(data.inputTokens).toBeGreaterThanOrEqual(tokens * 0.9)
   })
 
+  it("bounds each of an embedding batch's values by the window, not the batch", async () => {
+    // 300 values of about 100 tokens: 30,000 tokens, far past half of one value's window
+    // (4,096 for text-embedding-3-small), which floored the whole batch before.
+    const ks = createKillSwitch({ runaway: false })
+    const agent = await ks.agents.create({ handle: 'batch', spendingCap: 10 })
+    const guard = ks.guard(agent.credential)
+    const values = Array.from({ length: 300 }, (_, i) => `${i}: ${prompt.slice(0, 480)}`)
+    const ticket = await guard.beforeModelCall({
+      model: 'text-embedding-3-small',
+      provider: 'openai',
+      input: values,
+      inputOnly: true,
+    })
+    await guard.afterModelCall(ticket, { usage: { inputTokens: 4_096, outputTokens: 0 } })
+    const data = (await ks.audit('batch')).at(-1)?.data as { basis: string; inputTokens: number }
+    expect(data.basis).toBe('counted')
+    expect(data.inputTokens).toBeGreaterThan(25_000)
+  })
+
+  it('leaves reasoning carried in a history out of the floor (the client does not send it)', async () => {
+    const ks = createKillSwitch({ runaway: false })
+    const agent = await ks.agents.create({ handle: 'history', spendingCap: 10 })
+    const guard = ks.guard(agent.credential)
+    const history = {
+      prompt: [
+        { role: 'user', content: [{ type: 'text', text: 'Plan the migration.' }] },
+        {
+          role: 'assistant',
+          content: [
+            { type: 'reasoning', text: prompt },
+            { type: 'text', text: 'Move the tables one by one.' },
+          ],
+        },
+        { role: 'user', content: [{ type: 'text', text: 'Go on.' }] },
+      ],
+    }
+    const ticket = await guard.beforeModelCall({
+      model: 'gpt-4o',
+      provider: 'openai',
+      input: history,
+    })
+    // What OpenAI bills when the reasoning is not sent: the three texts and the template.
+    await guard.afterModelCall(ticket, { usage: { inputTokens: 30, outputTokens: 5 } })
+    const data = (await ks.audit('history')).at(-1)?.data as { basis: string; inputTokens: number }
+    expect(data).toMatchObject({ basis: 'usage', inputTokens: 30 })
+  })
+
   it('believes the honest count, and one a little under it', async () => {
     expect(await settled(tokens)).toMatchObject({ basis: 'usage', inputTokens: tokens })
     const under = Math.ceil(tokens * 0.95)

@@ -68,7 +68,6 @@ import {
   DEFAULT_CONTEXT_WINDOW,
   inputBound,
   leastInputTokens,
-  quickInputLeast,
 } from './pricing/cost.js'
 import { type InputEvidence, type ModelRates, ratesFor } from './pricing/model-rates.js'
 import { knownOutputCounting, type OutputCounting, outputCounting } from './pricing/output-count.js'
@@ -217,7 +216,6 @@ class Guard implements AgentGuard {
       ((yield outputCounting(request.model)) as OutputCounting)
     const counting = request.fixedOutput === true ? modelCounting.limited : modelCounting
     const tokenizer = modelCounting.counter
-    const window = modelRates.contextWindow
     // A limit the core cannot pass on is the provider's own: without one, the whole window.
     // An input-only call bills no output: held for the least, one token.
     const wanted =
@@ -234,7 +232,7 @@ class Guard implements AgentGuard {
         rates,
         inputTokens,
         // Usage under it is checked against the text's count: by the tokenizer, if known.
-        inputLeast: quickInputLeast(input.textBytes, tokenizer !== undefined, window),
+        inputLeast: tokenizer === undefined ? input.leastTokens : input.plausibleTokens,
         tokenizer,
         counting,
         wanted,

@@ -64,16 +64,16 @@ export function inputBound(
   options: InputBoundOptions = {},
   shrinkRuns = false,
   texts?: string[],
-): InputEvidence & { tokens: number; leastTokens: number; textBytes: number } {
+): InputEvidence & { tokens: number; leastTokens: number; plausibleTokens: number } {
   if (typeof input === 'string') {
     const bytes = Buffer.byteLength(input, 'utf8')
     const textBytes = shrinkRuns ? textBytesOf(input, true, texts) : isDataUrl(input) ? 0 : bytes
     return {
-      textBytes,
       // A prompt given as a string is sent in a chat template too (red team r16: without
       // its overhead, a call of a few bytes was held at half what OpenAI bills for it).
       tokens: bytes + REQUEST_OVERHEAD_TOKENS,
       leastTokens: leastTokensOf(textBytes, options.contextWindow),
+      plausibleTokens: fitting(textBytes / PLAUSIBLE_TEXT_BYTES_PER_TOKEN, options.contextWindow),
       media: false,
       longCache: false,
     }
@@ -87,8 +87,7 @@ export function inputBound(
     serverTool: undefined,
     shrinkRuns,
     texts,
-    // A list of texts as the whole input: an embedding call's values.
-    textBytes: Array.isArray(input) ? textBytesOf(input, shrinkRuns, texts) : 0,
+    textBytes: 0,
   }
   const bytes = jsonBytes(input, 0, walk)
   const window = options.contextWindow ?? DEFAULT_CONTEXT_WINDOW
@@ -97,10 +96,23 @@ export function inputBound(
     REQUEST_OVERHEAD_TOKENS +
     (walk.tools ? TOOLS_OVERHEAD_TOKENS : 0) +
     (walk.media ? window : 0)
+  // A list of texts as the whole input (an embedding call's values): the window bounds each
+  // value, not the list (red team r18: a batch of 2,048 values floored at half of one
+  // value's window let a provider report an eighth of it and be believed, 4x the cap).
+  let leastTokens = leastTokensOf(walk.textBytes, options.contextWindow)
+  let plausibleTokens = fitting(walk.textBytes / PLAUSIBLE_TEXT_BYTES_PER_TOKEN, window)
+  if (Array.isArray(input)) {
+    for (const value of input) {
+      if (typeof value !== 'string') continue
+      const valueBytes = textBytesOf(value, shrinkRuns, texts)
+      leastTokens += leastTokensOf(valueBytes, options.contextWindow)
+      plausibleTokens += fitting(valueBytes / PLAUSIBLE_TEXT_BYTES_PER_TOKEN, window)
+    }
+  }
   const evidence = {
     tokens,
-    leastTokens: leastTokensOf(walk.textBytes, options.contextWindow),
-    textBytes: walk.textBytes,
+    leastTokens,
+    plausibleTokens,
     media: walk.media,
     longCache: walk.longCache,
     ...(walk.audio && { audio: true }),
@@ -143,34 +155,29 @@ export function leastInputTokens(
   input: unknown,
   options: InputBoundOptions & { counter?: TokenCounter } = {},
 ): number {
-  const texts = options.counter === undefined ? undefined : ([] as string[])
+  const { counter } = options
+  const values = Array.isArray(input) ? input : [input]
+  // Each value of a list (an embedding call's) on its own: the window bounds each.
+  if (counter !== undefined && values.length > 1 && values.every((v) => typeof v === 'string')) {
+    let least = 0
+    for (const value of values) least += leastInputTokens(value, options)
+    return least
+  }
+  const texts = counter === undefined ? undefined : ([] as string[])
   const least = inputBound(input, options, true, texts).leastTokens
-  if (texts === undefined || options.counter === undefined) return least
+  if (texts === undefined || counter === undefined) return least
   let counted = 0
-  for (const text of texts) counted += options.counter.count(text)
+  for (const text of texts) counted += counter.count(text)
   return Math.max(least, fitting(counted * 0.9, options.contextWindow))
 }
 
 /**
  * Text bytes per token above which a report of a tokenizable prompt is believed without
- * counting it: an honest o200k or cl100k token carries under 5 bytes of English prose, 3 of
- * code, fewer in other scripts. A report under `textBytes / 6` is counted by the tokenizer.
+ * counting it (`plausibleTokens`): an honest o200k or cl100k token carries under 5 bytes of
+ * English prose, 3 of code, fewer in other scripts. A report under `textBytes / 6` is
+ * counted by the tokenizer (`leastInputTokens`).
  */
 const PLAUSIBLE_TEXT_BYTES_PER_TOKEN = 6
-
-/**
- * The input tokens a report may come to and be believed at once (`inputBound`'s text bytes):
- * the bytes / 16 floor when the model's tokenizer is not known; with it, bytes / 6, under
- * which the report is checked against the tokenizer's count (`leastInputTokens`).
- */
-export function quickInputLeast(
-  textBytes: number,
-  tokenized: boolean,
-  contextWindow: number | undefined,
-): number {
-  const perToken = tokenized ? PLAUSIBLE_TEXT_BYTES_PER_TOKEN : DENSEST_TEXT_BYTES_PER_TOKEN
-  return fitting(textBytes / perToken, contextWindow)
-}
 
 /**
  * The least input tokens a request's text comes to: usage reporting fewer is not believed
@@ -195,6 +202,17 @@ function fitting(tokens: number, contextWindow: number | undefined): number {
 // `instructions`, Anthropic `system`, a completion's `prompt`, an embedding's `input`.
 // Only what is surely text: a lower bound (tool schemas, names and the like are left out).
 const TEXT_KEYS = new Set(['content', 'text', 'input', 'instructions', 'system', 'prompt'])
+
+// Part types whose text a provider may not bill as input: reasoning and thinking carried in
+// a history (AI SDK `reasoning`, Anthropic `thinking`/`redacted_thinking`, Responses
+// `reasoning` items' `summary_text`, LangChain `reasoning` blocks).
+const UNBILLED_TEXT_TYPES = new Set([
+  'reasoning',
+  'reasoning_text',
+  'summary_text',
+  'thinking',
+  'redacted_thinking',
+])
 
 // A character repeated 16 times or more: a tokenizer has single tokens for long runs (64
 // dashes, 80 equals signs, 128 spaces), so a run counts as one token's bytes, not its own.
@@ -394,6 +412,10 @@ function jsonBytes(value: unknown, depth: number, walk: Walk): number {
       const record = value as Record<string, unknown>
       const type = record.type
       const mediaTyped = typeof type === 'string' && MEDIA_TYPES.has(type)
+      // Reasoning a history carries is no text the provider surely bills as input (OpenAI's
+      // clients drop other providers' reasoning parts: red team r18, an honest report not
+      // believed and charged 187x its bill): left out of the floor, not of the bound.
+      const unbilledText = typeof type === 'string' && UNBILLED_TEXT_TYPES.has(type)
       if (mediaTyped) {
         walk.media = true
         if (AUDIO_TYPES.has(type)) walk.audio = true
@@ -425,7 +447,7 @@ function jsonBytes(value: unknown, depth: number, walk: Walk): number {
         if (isStoredPrompt(key, item)) walk.media = true
         if (key === 'ttl' && item === '1h') walk.longCache = true
         if (key === 'tools' && depth <= 1 && hasEntries(item)) walk.tools = true
-        if (TEXT_KEYS.has(key) && !mediaTyped) {
+        if (TEXT_KEYS.has(key) && !mediaTyped && !unbilledText) {
           walk.textBytes += textBytesOf(item, walk.shrinkRuns, walk.texts)
         }
         const textBefore = walk.textBytes
