@@ -482,7 +482,7 @@ function toActivityEvent(
     case 'model_result':
       kind = 'model_result'
       // No-progress compares outputs within one run; repeated-tool-call reads the answers
-      // of a scope without runs, whose new asks separate its repeats (a worker's tickets).
+      // of a scope without runs, whose new answers separate its repeats (a worker's tickets).
       // With both off the output is never compared, so it is not hashed (the guard hashes
       // lazily).
       if (

@@ -59,7 +59,7 @@ describe('default runaway policy through the guard', () => {
     expect((refused as RunawayDetectedError).message).toContain('no-progress')
   })
 
-  it('tickets answered back to back with no run id, the same lookup in each, are never refused; the same ask again is', async () => {
+  it('tickets answered back to back with no run id, the same lookup in each, are never refused; the same answer again is', async () => {
     const { ks, guard } = await setup(100)
     // One ticket as the AI SDK's generateText runs it: a step that asks for the policy tool,
     // the tool, a step that answers (it asks for no tool: the turn ends).
@@ -85,9 +85,9 @@ describe('default runaway policy through the guard', () => {
     for (let i = 0; i < 12; i++) await ticket(`ticket ${i}: my order arrived late`, `answer ${i}`)
     expect((await ks.agents.get('agent')).status).toBe('active')
 
-    // An app asking the same question again at once: a loop.
+    // An app asking the same question again at once, a counter in it: the same answer, a loop.
     const refused = await (async () => {
-      for (let i = 0; i < 8; i++) await ticket('what is the refund policy?', `answer ${i}`)
+      for (let i = 0; i < 8; i++) await ticket(`the refund policy? (attempt ${i})`, '30 days.')
     })().catch((error: unknown) => error)
     expect(refused).toBeInstanceOf(RunawayDetectedError)
   })

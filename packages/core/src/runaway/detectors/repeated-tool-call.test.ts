@@ -339,10 +339,10 @@ describe('detectRepeatedToolCall', () => {
     expect(asks(5_000, 1_500, { paid: true })).toBe('trip')
   })
 
-  it('takes the same lookup in each new ask for new work; the same ask again at once is a loop', () => {
+  it('takes the same lookup in each new task for new work; the same answer again is a loop', () => {
     // Tickets back to back with no run id: a step that calls the policy tool (its answer holds
     // the ticket it answers), the lookup, a step that answers, the next ticket 20 ms later.
-    const tickets = (ask: (i: number) => string, paid = false) => {
+    const tickets = (ask: (i: number) => string, answer: (i: number) => string, paid = false) => {
       const window: ActivityEvent[] = []
       for (let i = 0; i < 8; i++) {
         const at = T0 + i * 2_100
@@ -351,14 +351,27 @@ describe('detectRepeatedToolCall', () => {
         if (i === 7) break
         if (paid) window.push(spend(at + 960, 10_000))
         window.push(toolResult(at + 970, 'get_refund_policy', true))
-        window.push(modelCall(at + 980), modelResult(at + 2_080, { output: `answer ${i}` }))
+        window.push(modelCall(at + 980), modelResult(at + 2_080, { output: answer(i) }))
       }
       return detectRepeatedToolCall(window, lastAt(window), config).status
     }
-    expect(tickets((i) => `ticket ${i}`)).toBe('ok')
-    expect(tickets((i) => `ticket ${i}`, true)).toBe('ok')
-    // The app asking the same question again at once: the same first answer each time.
-    expect(tickets(() => 'what is the EU refund policy?')).toBe('trip')
+    expect(
+      tickets(
+        (i) => `ticket ${i}`,
+        (i) => `answer ${i}`,
+      ),
+    ).toBe('ok')
+    expect(
+      tickets(
+        (i) => `ticket ${i}`,
+        (i) => `answer ${i}`,
+        true,
+      ),
+    ).toBe('ok')
+    // An app asking the same question again at once, or with a counter: the same answer.
+    const policy = () => 'EU: 30 days'
+    expect(tickets(() => 'what is the EU refund policy?', policy)).toBe('trip')
+    expect(tickets((i) => `what is the EU refund policy? (attempt ${i})`, policy)).toBe('trip')
   })
 
   it('still counts an agent that reflects (a step that calls no tool) before each repeated call', () => {

@@ -20,9 +20,10 @@
 // runs the same `npm test`, edits another... A call new to the scope's recent calls (neither
 // its arguments nor their shape seen since the oldest call counted) between two repeats ends
 // the count; a call between them that repeats too (A-B-A-B, a note with a counter) does not.
-// Nor is the same lookup in each new ask: a worker answering ticket after ticket with no run
-// id calls the same policy tool for each. A turn that answers a new ask between two repeats
-// ends the count (newTurns); an app re-asking the same question at once asks nothing new.
+// Nor is the same lookup in each new task: a worker answering ticket after ticket with no run
+// id calls the same policy tool for each. A turn that ended with a new answer between two
+// repeats ends the count (newTurns); an app re-asking the same question (a counter in it, or
+// reworded) gets the same answer, and is counted.
 import type { ResolvedRunawayConfig } from '../runaway-defaults.js'
 import type { DetectorFinding, RunawayEvent } from '../types.js'
 import {
@@ -168,7 +169,7 @@ function countRepeats(
   // between (a framework's run ends at a step that asks for no tool; the app asked again).
   let repeatedAt = current.at
   let turnEnded = false
-  // Whether it has passed the start of a turn that answers a new ask (`turns`, newTurns).
+  // Whether it has passed the start of a turn after new work (`turns`, newTurns).
   let newTurn = false
   for (let i = last; i >= 0 && seen < config.withinCalls; i--) {
     const event = window[i] as RunawayEvent
@@ -201,8 +202,8 @@ function countRepeats(
     // New work between excuses a free repeat (the same `npm test` after each edit), never a
     // paid one (its payment follows it): the same paid call again is money spent again.
     if (progressed && afterNext?.kind !== 'spend') break
-    // A new ask between, paid or not: the same lookup for the next ticket is the next
-    // ticket's work (an app re-asking the same question asks nothing new: still counted).
+    // A turn that ended with a new answer between, paid or not: the same lookup for the next
+    // ticket is the next ticket's work (a loop re-asking gets the same answer: counted).
     if (newTurn) break
     // Asked again by code after the turn ended and a sleep, POLL_PERIOD_MS or more after this
     // call started: a poll with a model step in it (the app asks "is the job done?" every few
@@ -253,38 +254,34 @@ function newCalls(
 }
 
 /**
- * The indices of the scope's model calls since `since` that start a turn answering a new
- * ask: the step before (from its model call to this one) was answered and asked for no tool
- * (the turn ended: an app asked again), and the new turn's first answer is new (its hash,
- * which holds the ask it answers, not seen before it in the window). A worker answering
- * ticket after ticket with no run id asks something new each turn; an app re-asking the same
- * question gets the same first answer (the same tool call for the same ask) and is counted.
+ * The indices of the scope's model calls since `since` that start a turn after new work: the
+ * step before (from its model call to this one) asked for no tool (the turn ended, an app
+ * asked again) and gave an answer not seen before it in the window (its hash, which holds
+ * the turn it answers). A worker answering ticket after ticket with no run id calls the same
+ * lookup in each and answers each differently; an app re-asking the same question (with a
+ * counter, a reworded prompt) gets the same answer from the same lookup, and is counted.
  * A step's tool calls may come before its answer (checked as they stream) or after it.
  */
 function newTurns(window: readonly RunawayEvent[], since: number, current: RunawayEvent) {
   const fresh = new Set<number>()
   const answers = new Set<string>()
   const { runId } = current
-  // The step since the scope's last model call: answered, and whether it asked for a tool.
-  let answered = false
+  // The step since the scope's last model call: its answer new, and whether it asked a tool.
+  let newAnswer = false
   let askedTool = false
-  let turnStart = -1
   for (let i = 0; i < window.length - 1; i++) {
     const event = window[i] as RunawayEvent
     if (event.at <= since) continue
     if (runId !== undefined && event.runId !== runId) continue
     if (event.kind === 'model_call') {
-      turnStart = answered && !askedTool ? i : -1
-      answered = false
+      if (newAnswer && !askedTool) fresh.add(i)
+      newAnswer = false
       askedTool = false
     } else if (event.kind === 'tool_call') {
       askedTool = true
-    } else if (event.kind === 'model_result') {
-      answered = true
-      const hash = event.hash
-      if (turnStart >= 0 && hash !== undefined && !answers.has(hash)) fresh.add(turnStart)
-      if (hash !== undefined) answers.add(hash)
-      turnStart = -1
+    } else if (event.kind === 'model_result' && event.hash !== undefined) {
+      newAnswer = !answers.has(event.hash)
+      answers.add(event.hash)
     }
   }
   return fresh
