@@ -94,6 +94,7 @@ export function costOfEnding(end: CallEnd, figures: CallFigures): EndingCost {
 
   const cacheRead = valid(usage.cacheReadTokens) ? usage.cacheReadTokens : 0
   const cacheWrite = valid(usage.cacheWriteTokens) ? usage.cacheWriteTokens : 0
+  const longCacheWrite = valid(usage.longCacheWriteTokens) ? usage.longCacheWriteTokens : 0
   // Input: providers always bill at least one input token for a request that left, and at
   // least what its text comes to (with the cached part, which some report apart).
   const input = usage.inputTokens
@@ -134,6 +135,7 @@ export function costOfEnding(end: CallEnd, figures: CallFigures): EndingCost {
           inputTokens: input,
           cacheReadTokens: cacheRead,
           cacheWriteTokens: cacheWrite,
+          longCacheWriteTokens: longCacheWrite,
           outputTokens: out,
           reasoningTokens: reasoning,
         },
@@ -160,7 +162,12 @@ export function costOfEnding(end: CallEnd, figures: CallFigures): EndingCost {
   const inputTokens = inputBelieved ? Math.max(input, cacheRead + cacheWrite) : figures.inputTokens
   const inputMicros = inputBelieved
     ? costOfUsage(
-        { inputTokens: input, cacheReadTokens: cacheRead, cacheWriteTokens: cacheWrite },
+        {
+          inputTokens: input,
+          cacheReadTokens: cacheRead,
+          cacheWriteTokens: cacheWrite,
+          longCacheWriteTokens: longCacheWrite,
+        },
         rates,
       )
     : costBound(figures.inputTokens, 0, rates)

@@ -15,6 +15,12 @@ export interface TokenUsage {
   cacheReadTokens?: number
   /** Input tokens written to the provider's prompt cache (a part of `inputTokens`). */
   cacheWriteTokens?: number
+  /**
+   * Of `cacheWriteTokens`, those written with a one-hour lifetime (Anthropic's
+   * `ephemeral_1h_input_tokens`): priced at the one-hour write rate, whatever the request
+   * showed (a cache set out of the request's sight is billed at it all the same).
+   */
+  longCacheWriteTokens?: number
   /** All output tokens, reasoning included. */
   outputTokens?: number
   /** Reasoning ("thinking") tokens (a part of `outputTokens`). */

@@ -42,9 +42,11 @@ export function toTokenUsage(
   // Only the counts known: an absent key, not an `undefined` one (no copy on the hot path
   // beyond the one object).
   const { inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens, reasoningTokens } = mapped
+  const { longCacheWriteTokens } = mapped
   const known: TokenUsage = { inputTokens, outputTokens }
   if (cacheReadTokens !== undefined) known.cacheReadTokens = cacheReadTokens
   if (cacheWriteTokens !== undefined) known.cacheWriteTokens = cacheWriteTokens
   if (reasoningTokens !== undefined) known.reasoningTokens = reasoningTokens
+  if (longCacheWriteTokens !== undefined) known.longCacheWriteTokens = longCacheWriteTokens
   return known
 }

@@ -190,3 +190,28 @@ describe('input bound of framework objects', () => {
     expect(inputTokenBound([internals])).toBeGreaterThan(1_000)
   })
 })
+
+describe('one-hour cache writes', () => {
+  const rates = createPriceSource().resolve('claude-sonnet-4-5', 'anthropic')
+  if (!rates) throw new Error('claude-sonnet-4-5 is priced by the bundled data')
+
+  it('prices the writes a usage says were for an hour at the one-hour rate, the rest at five minutes', () => {
+    // 1,000 uncached ($3/M), 10,000 written: 4,000 for five minutes ($3.75/M), 6,000 for an
+    // hour ($6/M), 100 out ($15/M).
+    const usage = {
+      inputTokens: 11_000,
+      cacheWriteTokens: 10_000,
+      longCacheWriteTokens: 6_000,
+      outputTokens: 100,
+    }
+    expect(costOfUsage(usage, rates)).toBe(3_000 + 15_000 + 36_000 + 1_500)
+    // Without the split, every write at five minutes (what a request that shows no `ttl` holds).
+    const { longCacheWriteTokens: _split, ...plain } = usage
+    expect(costOfUsage(plain, rates)).toBe(3_000 + 37_500 + 1_500)
+  })
+
+  it('never prices more one-hour writes than writes', () => {
+    const usage = { inputTokens: 2_000, cacheWriteTokens: 1_000, longCacheWriteTokens: 5_000 }
+    expect(costOfUsage(usage, rates)).toBe(3_000 + 6_000)
+  })
+})

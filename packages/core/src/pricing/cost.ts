@@ -500,6 +500,8 @@ function tokens(value: number | undefined): number {
 export function costOfUsage(usage: TokenUsage, rates: ModelRates): number {
   const cacheRead = tokens(usage.cacheReadTokens)
   const cacheWrite = tokens(usage.cacheWriteTokens)
+  // Written for an hour: at the one-hour rate, or the call's if that is higher.
+  const longWrite = Math.min(tokens(usage.longCacheWriteTokens), cacheWrite)
   // Providers that report input without the cached part: the total is at least the parts.
   const input = Math.max(tokens(usage.inputTokens), cacheRead + cacheWrite)
   const output = tokens(usage.outputTokens)
@@ -508,10 +510,16 @@ export function costOfUsage(usage: TokenUsage, rates: ModelRates): number {
   const picos =
     uncached * rateAt(rates.input, input) +
     cacheRead * rateAt(rates.cacheRead, input) +
-    cacheWrite * rateAt(rates.cacheWrite, input) +
+    (cacheWrite - longWrite) * rateAt(rates.cacheWrite, input) +
+    longWrite * Math.max(rateAt(rates.cacheWrite, input), longWriteRate(rates, input)) +
     (output - reasoning) * rateAt(rates.output, input) +
     reasoning * rateAt(rates.reasoning, input)
   return rates.perRequestMicros + mulDivCeil(picos, 1, PER_MILLION)
+}
+
+/** The one-hour cache write rate at `input` tokens, when the model has one (else 0). */
+function longWriteRate(rates: ModelRates, input: number): number {
+  return rates.longCacheWrite === undefined ? 0 : rateAt(rates.longCacheWrite, input)
 }
 
 /**

@@ -37,6 +37,22 @@ describe('counts from the provider metadata (Anthropic)', () => {
     }
   })
 
+  it('keeps the writes made for an hour apart, to price them at their rate', () => {
+    const usage = { inputTokens: 50, outputTokens: 200 }
+    const ttls = { ephemeral_5m_input_tokens: 300, ephemeral_1h_input_tokens: 700 }
+    expect(
+      withProviderUsage(usage, {
+        anthropic: { usage: { input_tokens: 50, cache_creation: ttls } },
+      }),
+    ).toMatchObject({ cacheWriteTokens: 1_000, longCacheWriteTokens: 700 })
+    // Mastra's camel-cased copy.
+    expect(
+      withProviderUsage(usage, {
+        anthropic: { usage: { input_tokens: 50 }, cacheCreation: { ephemeral1hInputTokens: 700 } },
+      }),
+    ).toMatchObject({ longCacheWriteTokens: 700 })
+  })
+
   it('never lowers a count, whatever the metadata says (property)', () => {
     const count = fc.option(fc.nat({ max: 1e7 }), { nil: undefined })
     const junk = fc.oneof(count, fc.constant(-1), fc.constant(Number.NaN), fc.constant('12'))

@@ -49,9 +49,15 @@ function anthropicCounts(providerMetadata: unknown) {
       count(ttls.ephemeral_5m_input_tokens ?? ttls.ephemeral5mInputTokens),
       count(ttls.ephemeral_1h_input_tokens ?? ttls.ephemeral1hInputTokens),
     )
+  const oneHour = (ttls: Record<string, unknown> | undefined) =>
+    ttls && count(ttls.ephemeral_1h_input_tokens ?? ttls.ephemeral1hInputTokens)
   return {
     uncached: count(raw?.input_tokens),
     cacheRead: count(raw?.cache_read_input_tokens),
+    longCacheWrite: largest(
+      oneHour(record(raw?.cache_creation)),
+      oneHour(record(anthropic.cacheCreation)),
+    ),
     cacheWrite: largest(
       anthropic.cacheCreationInputTokens,
       raw?.cache_creation_input_tokens,
@@ -76,7 +82,7 @@ function bedrockCounts(providerMetadata: unknown, usage: TokenUsage) {
   if (cacheWrite === undefined || cacheWrite === 0) return undefined
   const cacheRead = count(raw.cacheReadInputTokens)
   const uncached = usage.cacheWriteTokens === undefined ? count(usage.inputTokens) : undefined
-  return { uncached, cacheRead, cacheWrite }
+  return { uncached, cacheRead, cacheWrite, longCacheWrite: undefined }
 }
 
 /**
@@ -102,10 +108,14 @@ export function withProviderUsage(usage: TokenUsage, providerMetadata: unknown):
     known.uncached === undefined
       ? undefined
       : known.uncached + (count(cacheReadTokens) ?? 0) + (count(cacheWriteTokens) ?? 0)
-  return {
+  const merged = {
     ...usage,
     inputTokens: atLeast(usage.inputTokens, billed),
     cacheReadTokens,
     cacheWriteTokens,
   }
+  // The part written for an hour (Anthropic splits its writes by lifetime): priced at its rate.
+  const longCacheWriteTokens = atLeast(usage.longCacheWriteTokens, known.longCacheWrite)
+  if (longCacheWriteTokens !== undefined) merged.longCacheWriteTokens = longCacheWriteTokens
+  return merged
 }

@@ -25,6 +25,8 @@ interface AnthropicCounts {
   input?: number
   cacheRead?: number
   cacheWrite?: number
+  /** Of the cache writes, those for an hour (`cache_creation.ephemeral_1h_input_tokens`). */
+  longCacheWrite?: number
   output?: number
 }
 
@@ -35,6 +37,7 @@ function readCounts(value: unknown, into: AnthropicCounts): boolean {
     ['input', usage.input_tokens],
     ['cacheRead', usage.cache_read_input_tokens],
     ['cacheWrite', usage.cache_creation_input_tokens],
+    ['longCacheWrite', record(usage.cache_creation)?.ephemeral_1h_input_tokens],
     ['output', usage.output_tokens],
   ] as const
   let found = false
@@ -55,6 +58,7 @@ function toUsage(counts: AnthropicCounts): TokenUsage {
     inputTokens: (counts.input ?? 0) + cacheRead + cacheWrite,
     cacheReadTokens: cacheRead,
     cacheWriteTokens: cacheWrite,
+    ...(counts.longCacheWrite === undefined ? {} : { longCacheWriteTokens: counts.longCacheWrite }),
     // Unknown stays unknown: a stream cut before its message_delta has no output count.
     ...(counts.output === undefined ? {} : { outputTokens: counts.output }),
   }

@@ -51,6 +51,20 @@ describe('usage mapping', () => {
     expect(reader.usage()).toEqual(expected)
   })
 
+  it('anthropic: the cache writes made for an hour are kept apart (priced at their rate)', () => {
+    const usage = {
+      input_tokens: 200,
+      cache_creation_input_tokens: 1_000,
+      cache_creation: { ephemeral_5m_input_tokens: 300, ephemeral_1h_input_tokens: 700 },
+      output_tokens: 5,
+    }
+    expect(anthropicMessages.usageOf({ usage })).toMatchObject({
+      inputTokens: 1_200,
+      cacheWriteTokens: 1_000,
+      longCacheWriteTokens: 700,
+    })
+  })
+
   it('anthropic: cache reads and writes are added to input; message_delta totals override message_start', () => {
     expect(
       anthropicMessages.usageOf({
