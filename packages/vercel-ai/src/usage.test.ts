@@ -120,23 +120,15 @@ describe('counts from the provider metadata (Anthropic)', () => {
     })
   })
 
-  it('keeps the writes made for an hour apart, to price them at their rate', () => {
+  it('reads the writes (and those for an hour) from the TTL split, or cacheCreationInputTokens alone', () => {
     const usage = v2(raw(50, 0, 0, 200))
     const split = { ephemeral_5m_input_tokens: 300, ephemeral_1h_input_tokens: 700 }
     const byTtl = { anthropic: { usage: { input_tokens: 50, cache_creation: split } } }
-    expect(toTokenUsage(usage, byTtl)).toMatchObject({
-      cacheWriteTokens: 1_000,
-      longCacheWriteTokens: 700,
-    })
-  })
-
-  it('reads the writes from the TTL split or cacheCreationInputTokens alone', () => {
-    const usage = v2(raw(50, 0, 0, 200))
-    const split = { ephemeral_5m_input_tokens: 300, ephemeral_1h_input_tokens: 700 }
-    const byTtl = { anthropic: { usage: { input_tokens: 50, cache_creation: split } } }
+    // The writes made for an hour kept apart, to be priced at their rate.
     expect(toTokenUsage(usage, byTtl)).toMatchObject({
       inputTokens: 1_050,
       cacheWriteTokens: 1_000,
+      longCacheWriteTokens: 700,
     })
     // Without the raw usage the uncached input is unknown: the core prices the input at
     // least as its cache parts (costOfUsage).
