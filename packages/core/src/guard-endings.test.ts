@@ -242,6 +242,56 @@ describe("usage sanity: a prompt the model's tokenizer counts (gpt-4o)", () => {
     expect(data).toMatchObject({ basis: 'usage', inputTokens: 30 })
   })
 
+  it.each([
+    [
+      "a system message the client drops (systemMessageMode: 'remove')",
+      {
+        prompt: [
+          { role: 'system', content: prompt },
+          { role: 'user', content: [{ type: 'text', text: 'Go on.' }] },
+        ],
+        options: { openai: { systemMessageMode: 'remove' } },
+      },
+    ],
+    [
+      'stored metadata named like text',
+      {
+        prompt: [{ role: 'user', content: [{ type: 'text', text: 'Go on.' }] }],
+        options: { openai: { metadata: { prompt: prompt.slice(0, 500), input: 'x'.repeat(500) } } },
+      },
+    ],
+    [
+      "a request the provider may truncate (truncation: 'auto')",
+      {
+        prompt: [
+          { role: 'user', content: [{ type: 'text', text: prompt }] },
+          { role: 'user', content: [{ type: 'text', text: 'Go on.' }] },
+        ],
+        options: { openai: { truncation: 'auto' } },
+      },
+    ],
+  ])('believes an honest report below text the provider never bills: %s', async (_, input) => {
+    const ks = createKillSwitch({ runaway: false })
+    const agent = await ks.agents.create({ handle: 'unbilled', spendingCap: 10 })
+    const guard = ks.guard(agent.credential)
+    const ticket = await guard.beforeModelCall({ model: 'gpt-4o', provider: 'openai', input })
+    await guard.afterModelCall(ticket, { usage: { inputTokens: 12, outputTokens: 5 } })
+    const data = (await ks.audit('unbilled')).at(-1)?.data
+    expect(data).toMatchObject({ basis: 'usage', inputTokens: 12 })
+  })
+
+  it("holds no more input than the model's window, however long the request", async () => {
+    const ks = createKillSwitch({ runaway: false })
+    const agent = await ks.agents.create({ handle: 'long', spendingCap: 100 })
+    const guard = ks.guard(agent.credential)
+    const long = { prompt: [{ role: 'user', content: prompt.repeat(30) }] }
+    const ticket = await guard.beforeModelCall({ model: 'gpt-4o', provider: 'openai', input: long })
+    await guard.afterModelCall(ticket, { usage: { inputTokens: 1, outputTokens: 5 } })
+    const data = (await ks.audit('long')).at(-1)?.data as { basis: string; inputTokens: number }
+    // Not believed (1 token for 840,000 bytes), charged the bound: gpt-4o's 128k window.
+    expect(data).toMatchObject({ basis: 'counted', inputTokens: 128_000 })
+  })
+
   it('believes the honest count, and one a little under it', async () => {
     expect(await settled(tokens)).toMatchObject({ basis: 'usage', inputTokens: tokens })
     const under = Math.ceil(tokens * 0.95)

@@ -262,6 +262,42 @@ describe('usage below the output the agent received', () => {
     expect(await money()).toEqual({ spent: gpt4oBill(300), held: 0 })
   })
 
+  it('an honest Responses answer with citations: its usage, whole or streamed (annotations are not output)', async () => {
+    const annotation = {
+      type: 'url_citation',
+      start_index: 0,
+      end_index: 5,
+      url: 'https://example.com/reports/quarterly-revenue-enterprise-tier-2026',
+      title: 'Quarterly revenue report: the enterprise tier, the new pricing and the outlook',
+    }
+    const cited = {
+      ...message(words(40)),
+      content: [{ type: 'output_text', text: words(40), annotations: [annotation, annotation] }],
+    }
+    const honest = {
+      ...lyingResponse([cited]),
+      usage: { input_tokens: INPUT_TOKENS, output_tokens: 40, total_tokens: 60 },
+    }
+    answer = (response) => json(response, honest)
+    await respond({})
+    expect(await money()).toEqual({ spent: gpt4oBill(40), held: 0 })
+    answer = (response) =>
+      stream(response, [
+        ...responseStream(words(40), [words(40)]),
+        responseEvent({
+          type: 'response.output_text.annotation.added',
+          item_id: 'msg_1',
+          output_index: 0,
+          content_index: 0,
+          annotation_index: 0,
+          annotation,
+        }),
+        responseEvent({ type: 'response.completed', response: honest }),
+      ])
+    await respond({ stream: true })
+    expect(await money()).toEqual({ spent: gpt4oBill(40), held: 0 })
+  })
+
   it("an Anthropic stream whose text comes in message_start: counted, as the SDK's message shows it", async () => {
     const text = words(200)
     answer = (response) =>

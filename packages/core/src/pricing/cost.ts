@@ -88,14 +88,29 @@ export function inputBound(
     shrinkRuns,
     texts,
     textBytes: 0,
+    systemBytes: 0,
+    systemTexts: [],
+    dropsSystem: false,
+    truncates: false,
   }
   const bytes = jsonBytes(input, 0, walk)
+  if (!walk.dropsSystem) {
+    walk.textBytes += walk.systemBytes
+    texts?.push(...walk.systemTexts)
+  }
   const window = options.contextWindow ?? DEFAULT_CONTEXT_WINDOW
-  const tokens =
+  // No provider bills more input than its model's window holds: a request past it is refused
+  // (not billed) or truncated to fit (red team r19: a bound 6.6x the window was charged). A
+  // list of values (an embedding call's) has a window per value.
+  const tokens = Math.min(
     bytes +
-    REQUEST_OVERHEAD_TOKENS +
-    (walk.tools ? TOOLS_OVERHEAD_TOKENS : 0) +
-    (walk.media ? window : 0)
+      REQUEST_OVERHEAD_TOKENS +
+      (walk.tools ? TOOLS_OVERHEAD_TOKENS : 0) +
+      (walk.media ? window : 0),
+    Array.isArray(input)
+      ? Number.POSITIVE_INFINITY
+      : (options.contextWindow ?? Number.POSITIVE_INFINITY),
+  )
   // A list of texts as the whole input (an embedding call's values): the window bounds each
   // value, not the list (red team r18: a batch of 2,048 values floored at half of one
   // value's window let a provider report an eighth of it and be believed, 4x the cap).
@@ -108,6 +123,12 @@ export function inputBound(
       leastTokens += leastTokensOf(valueBytes, options.contextWindow)
       plausibleTokens += fitting(valueBytes / PLAUSIBLE_TEXT_BYTES_PER_TOKEN, window)
     }
+  }
+  // A provider that drops what does not fit bills what is left, which the request does not
+  // tell (red team r19: an old long item dropped, the bill 1/16,000 of the floor): no floor.
+  if (walk.truncates) {
+    leastTokens = 0
+    plausibleTokens = 0
   }
   const evidence = {
     tokens,
@@ -140,6 +161,12 @@ interface Walk {
   textBytes: number
   /** That text itself, collected only for a tokenizer to count (`leastInputTokens`). */
   texts: string[] | undefined
+  /** Of the text, the system messages': a client told to (`systemMessageMode: 'remove'`) drops them. */
+  systemBytes: number
+  systemTexts: string[]
+  dropsSystem: boolean
+  /** The provider may drop what does not fit (Responses' `truncation: 'auto'`). */
+  truncates: boolean
 }
 
 /**
@@ -411,6 +438,11 @@ function jsonBytes(value: unknown, depth: number, walk: Walk): number {
       }
       const record = value as Record<string, unknown>
       const type = record.type
+      // A system message's text is set apart: a client told to drops it.
+      const system = record.role === 'system'
+      const systemFrom = system
+        ? { bytes: walk.textBytes, texts: walk.texts?.length ?? 0 }
+        : undefined
       const mediaTyped = typeof type === 'string' && MEDIA_TYPES.has(type)
       // Reasoning a history carries is no text the provider surely bills as input (OpenAI's
       // clients drop other providers' reasoning parts: red team r18, an honest report not
@@ -446,6 +478,8 @@ function jsonBytes(value: unknown, depth: number, walk: Walk): number {
         }
         if (isStoredPrompt(key, item)) walk.media = true
         if (key === 'ttl' && item === '1h') walk.longCache = true
+        if (key === 'systemMessageMode' && item === 'remove') walk.dropsSystem = true
+        if (key === 'truncation' && item === 'auto') walk.truncates = true
         if (key === 'tools' && depth <= 1 && hasEntries(item)) walk.tools = true
         if (TEXT_KEYS.has(key) && !mediaTyped && !unbilledText) {
           walk.textBytes += textBytesOf(item, walk.shrinkRuns, walk.texts)
@@ -454,8 +488,9 @@ function jsonBytes(value: unknown, depth: number, walk: Walk): number {
         const textsBefore = walk.texts?.length ?? 0
         bytes += Buffer.byteLength(key, 'utf8') + 4 + jsonBytes(item, depth + 1, walk)
         // OpenAI's Predicted Outputs: the predicted text is not billed as input (its rejected
-        // tokens are output), so it is no floor of the input (red team r15: 6-8x the bill).
-        if (key === 'prediction') {
+        // tokens are output), so it is no floor of the input (red team r15: 6-8x the bill);
+        // nor is stored metadata (its `prompt` or `input` fields, red team r19: 33x).
+        if (key === 'prediction' || key === 'metadata') {
           walk.textBytes = textBefore
           walk.texts?.splice(textsBefore)
         }
@@ -463,6 +498,11 @@ function jsonBytes(value: unknown, depth: number, walk: Walk): number {
       if (content && typeof mime === 'string' && AUDIO_MIME.test(mime)) {
         walk.media = true
         walk.audio = true
+      }
+      if (systemFrom) {
+        walk.systemBytes += walk.textBytes - systemFrom.bytes
+        walk.textBytes = systemFrom.bytes
+        walk.systemTexts.push(...(walk.texts?.splice(systemFrom.texts) ?? []))
       }
       return bytes
     }

@@ -30,14 +30,18 @@ const CLIENT_TOOLS = new Set([
 // Strings of an output item that are not output the model produced: identifiers and enums
 // the API fills in (`id`, `type`, `status`, `role`, and every `*_id`: `call_id`, `item_id`),
 // `logprobs` (the text again, token by token: counted, honest usage would look low),
+// `annotations` (citations the API adds, a URL and a title each: not billed as output; red
+// team r19, an honest answer with one citation charged 1.8x when streamed),
 // `encrypted_content` (opaque reasoning state, not text) and a stream's random
-// `obfuscation` padding. Every other string is counted, names and annotations included.
+// `obfuscation` padding. Every other string is counted, names included.
 const NOT_OUTPUT = new Set([
   'id',
   'type',
   'status',
   'role',
   'logprobs',
+  'annotations',
+  'annotation',
   'encrypted_content',
   'obfuscation',
 ])
