@@ -18,6 +18,7 @@ import type { OutputCount } from './pricing/output-count.js'
 import type { TokenCounter } from './pricing/tokenizer.js'
 import { redactSecrets } from './redact.js'
 import { canonicalHash } from './runaway/canonical-hash.js'
+import { shapeHash } from './runaway/shape-hash.js'
 import type { AgentRecord, LevelRefusal } from './store.js'
 
 export interface ModelTicketState {
@@ -226,6 +227,13 @@ export class ModelResultObservation {
   get outputHash(): string | undefined {
     return outputHash(this.#result, this.#input)
   }
+
+  get answerHash(): string | undefined {
+    const { text, toolCalls } = this.#result
+    if (text === undefined && toolCalls === undefined) return undefined
+    const ask = shapeHash(withoutCallIds(latestUserAsk(this.#input), 0))
+    return canonicalHash({ text: text ?? '', toolCalls: toolCalls ?? [], ask })
+  }
 }
 
 /**
@@ -289,8 +297,25 @@ function withoutCallIds(value: unknown, depth: number): unknown {
 // `messages`, Responses `input`, Gemini `contents`, LangChain LLM `prompts`.
 const TURNS = ['messages', 'prompt', 'input', 'contents', 'prompts'] as const
 
+/** The user's latest turn of a request (the latest turn when none says it is the user's). */
+function latestUserAsk(input: unknown): unknown {
+  const turns = turnsOf(input)
+  if (!Array.isArray(turns)) return turns
+  for (let i = turns.length - 1; i >= 0; i--) {
+    const role = (turns[i] as { role?: unknown } | null)?.role
+    if (role === 'user' || role === 'human') return turns[i]
+  }
+  return turns[turns.length - 1]
+}
+
 /** The last turn of a request (its latest ask); the input itself when it has no turns. */
 function latestAsk(input: unknown): unknown {
+  const turns = turnsOf(input)
+  return Array.isArray(turns) ? turns[turns.length - 1] : turns
+}
+
+/** A request's turns (an array, in the shapes adapters pass), or the input itself. */
+function turnsOf(input: unknown): unknown {
   let turns = input
   if (turns !== null && typeof turns === 'object' && !Array.isArray(turns)) {
     const fields = turns as Record<string, unknown>
@@ -301,7 +326,7 @@ function latestAsk(input: unknown): unknown {
       }
     }
   }
-  return Array.isArray(turns) ? turns[turns.length - 1] : turns
+  return turns
 }
 
 /** Our own refusals and aborts are not the agent's errors: they do not feed the error streak. */

@@ -481,15 +481,15 @@ function toActivityEvent(
       break
     case 'model_result':
       kind = 'model_result'
-      // No-progress compares outputs within one run; repeated-tool-call reads the answers
-      // of a scope without runs, whose new answers separate its repeats (a worker's tickets).
-      // With both off the output is never compared, so it is not hashed (the guard hashes
-      // lazily).
-      if (
-        (observation.runId !== undefined && config.noProgress.enabled) ||
-        (observation.runId === undefined && config.repeatedToolCall.enabled)
-      )
-        hash = observation.outputHash
+      // No-progress compares outputs within one run. Repeated-tool-call reads the answers of
+      // a scope without runs, whose new answers separate its repeats (a worker's tickets),
+      // hashed with the shape of the user's ask they answer (`answerHash`). With both off the
+      // output is never compared, so it is not hashed (the guard hashes lazily).
+      if (observation.runId !== undefined) {
+        if (config.noProgress.enabled) hash = observation.outputHash
+      } else if (config.repeatedToolCall.enabled) {
+        hash = observation.answerHash ?? observation.outputHash
+      }
       micros = observation.costMicros
       ok = true
       break

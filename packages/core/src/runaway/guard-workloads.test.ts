@@ -84,6 +84,13 @@ describe('default runaway policy through the guard', () => {
     }
     for (let i = 0; i < 12; i++) await ticket(`ticket ${i}: my order arrived late`, `answer ${i}`)
     expect((await ks.agents.get('agent')).status).toBe('active')
+    // A classifier: the same lookup and the same label for different tickets (red team r19).
+    const issues = ['parcel damaged', 'refund twice', 'wrong size', 'never arrived', 'late again']
+    const items = ['blue jacket', 'phone case', 'garden chair']
+    for (let i = 0; i < 12; i++) {
+      await ticket(`${issues[i % 5]}: the ${items[Math.floor(i / 5)]}`, 'approved')
+    }
+    expect((await ks.agents.get('agent')).status).toBe('active')
 
     // An app asking the same question again at once, a counter in it: the same answer, a loop.
     const refused = await (async () => {

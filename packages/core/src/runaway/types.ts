@@ -16,6 +16,12 @@ export type Observation =
       costMicros: number
       /** Hash of the model's output (text and tool-call plan), for no-progress detection. */
       outputHash?: string
+      /**
+       * Hash of the output with the shape of the user's latest ask (`shape-hash.ts`): the same
+       * label for two different tickets differs, the same answer to a question asked again
+       * with a counter in it does not. Repeated-tool-call reads it where no run id groups calls.
+       */
+      answerHash?: string
     }
   | { kind: 'tool_call'; runId?: string; tool: string; args: unknown }
   | { kind: 'tool_result'; runId?: string; tool: string; ok: boolean }
