@@ -45,6 +45,12 @@ export interface CallFigures {
   readonly inputLeast: number
   /** The exact least (`leastInputTokens`), asked only of a report below `inputLeast`. */
   readonly exactInputLeast?: () => number
+  /**
+   * The most input any provider bills for the request (`billableInputMost`: its model's
+   * window, per value of a list). The hold keeps the whole bound: a window the price data has
+   * too small must not let a call pass the cap; a charge for input not believed stops here.
+   */
+  readonly inputMost?: number
   /** The hold, in micro-dollars. */
   readonly holdMicros: number
   readonly output: OutputCount
@@ -159,7 +165,11 @@ export function costOfEnding(end: CallEnd, figures: CallFigures): EndingCost {
       : Math.max(output.limit, streamed)
   const outputTokens = outputBelieved ? out : Math.max(valid(out) ? out : 0, counted)
   // A provider that reports input without its cached part: the total is at least the parts.
-  const inputTokens = inputBelieved ? Math.max(input, cacheRead + cacheWrite) : figures.inputTokens
+  // Not believed, the input is charged its bound, but never past what the model's window
+  // holds (`inputMost`; red team r19: a request 6.6x the window was charged whole).
+  const inputTokens = inputBelieved
+    ? Math.max(input, cacheRead + cacheWrite)
+    : Math.min(figures.inputTokens, figures.inputMost ?? Number.POSITIVE_INFINITY)
   const inputMicros = inputBelieved
     ? costOfUsage(
         {
@@ -170,7 +180,7 @@ export function costOfEnding(end: CallEnd, figures: CallFigures): EndingCost {
         },
         rates,
       )
-    : costBound(figures.inputTokens, 0, rates)
+    : costBound(inputTokens, 0, rates)
   // At the highest output rate (reasoning or a tier the real input may reach).
   const outputMicros = mulDivCeil(outputTokens, maxOutputRate(rates, inputTokens), PER_MILLION)
   return {

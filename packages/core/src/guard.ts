@@ -64,6 +64,7 @@ import { chargeMicros, MAX_CAP_USD, toMicros, toUsd } from './money.js'
 import { isSearchModel } from './pricing/billed-apart.js'
 import {
   affordableOutputTokens,
+  billableInputMost,
   costBound,
   DEFAULT_CONTEXT_WINDOW,
   inputBound,
@@ -543,6 +544,7 @@ class Guard implements AgentGuard {
       inputLeast: state.inputLeast,
       // The input as it is now: a caller that grew its messages since can only raise it
       // (usage then charged on the guard's figures: too high, never too low).
+      inputMost: billableInputMost(state.input, state.rates.contextWindow),
       exactInputLeast: () =>
         leastInputTokens(state.input, {
           contextWindow: state.rates.contextWindow,

@@ -99,18 +99,11 @@ export function inputBound(
     texts?.push(...walk.systemTexts)
   }
   const window = options.contextWindow ?? DEFAULT_CONTEXT_WINDOW
-  // No provider bills more input than its model's window holds: a request past it is refused
-  // (not billed) or truncated to fit (red team r19: a bound 6.6x the window was charged). A
-  // list of values (an embedding call's) has a window per value.
-  const tokens = Math.min(
+  const tokens =
     bytes +
-      REQUEST_OVERHEAD_TOKENS +
-      (walk.tools ? TOOLS_OVERHEAD_TOKENS : 0) +
-      (walk.media ? window : 0),
-    Array.isArray(input)
-      ? Number.POSITIVE_INFINITY
-      : (options.contextWindow ?? Number.POSITIVE_INFINITY),
-  )
+    REQUEST_OVERHEAD_TOKENS +
+    (walk.tools ? TOOLS_OVERHEAD_TOKENS : 0) +
+    (walk.media ? window : 0)
   // A list of texts as the whole input (an embedding call's values): the window bounds each
   // value, not the list (red team r18: a batch of 2,048 values floored at half of one
   // value's window let a provider report an eighth of it and be believed, 4x the cap).
@@ -196,6 +189,16 @@ export function leastInputTokens(
   let counted = 0
   for (const text of texts) counted += counter.count(text)
   return Math.max(least, fitting(counted * 0.9, options.contextWindow))
+}
+
+/**
+ * The most input tokens a provider bills for `input`: its model's window holds no more (a
+ * request past it is refused, unbilled, or truncated to fit), one window per value of a
+ * list (an embedding call's). Unbounded when the window is not known.
+ */
+export function billableInputMost(input: unknown, contextWindow: number | undefined): number {
+  if (contextWindow === undefined) return Number.POSITIVE_INFINITY
+  return Array.isArray(input) ? contextWindow * Math.max(1, input.length) : contextWindow
 }
 
 /**
