@@ -89,14 +89,14 @@ export function inputBound(
     texts,
     textBytes: 0,
     systemBytes: 0,
-    systemTexts: [],
+    systemTexts: undefined,
     dropsSystem: false,
     truncates: false,
   }
   const bytes = jsonBytes(input, 0, walk)
   if (!walk.dropsSystem) {
     walk.textBytes += walk.systemBytes
-    texts?.push(...walk.systemTexts)
+    if (walk.systemTexts) texts?.push(...walk.systemTexts)
   }
   const window = options.contextWindow ?? DEFAULT_CONTEXT_WINDOW
   const tokens =
@@ -156,7 +156,7 @@ interface Walk {
   texts: string[] | undefined
   /** Of the text, the system messages': a client told to (`systemMessageMode: 'remove'`) drops them. */
   systemBytes: number
-  systemTexts: string[]
+  systemTexts: string[] | undefined
   dropsSystem: boolean
   /** The provider may drop what does not fit (Responses' `truncation: 'auto'`). */
   truncates: boolean
@@ -443,9 +443,9 @@ function jsonBytes(value: unknown, depth: number, walk: Walk): number {
       const type = record.type
       // A system message's text is set apart: a client told to drops it.
       const system = record.role === 'system'
-      const systemFrom = system
-        ? { bytes: walk.textBytes, texts: walk.texts?.length ?? 0 }
-        : undefined
+      // Where its text began (-1: not a system message), to set it apart once walked.
+      const systemBytesFrom = system ? walk.textBytes : -1
+      const systemTextsFrom = system ? (walk.texts?.length ?? 0) : 0
       const mediaTyped = typeof type === 'string' && MEDIA_TYPES.has(type)
       // Reasoning a history carries is no text the provider surely bills as input (OpenAI's
       // clients drop other providers' reasoning parts: red team r18, an honest report not
@@ -502,10 +502,11 @@ function jsonBytes(value: unknown, depth: number, walk: Walk): number {
         walk.media = true
         walk.audio = true
       }
-      if (systemFrom) {
-        walk.systemBytes += walk.textBytes - systemFrom.bytes
-        walk.textBytes = systemFrom.bytes
-        walk.systemTexts.push(...(walk.texts?.splice(systemFrom.texts) ?? []))
+      if (systemBytesFrom >= 0) {
+        walk.systemBytes += walk.textBytes - systemBytesFrom
+        walk.textBytes = systemBytesFrom
+        const moved = walk.texts?.splice(systemTextsFrom)
+        if (moved) walk.systemTexts = [...(walk.systemTexts ?? []), ...moved]
       }
       return bytes
     }
