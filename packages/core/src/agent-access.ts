@@ -2,7 +2,7 @@
 // refuses a revoked agent or a stopped run, carries out runaway verdicts, and records every
 // refusal (audit entry and `denied` event) before throwing the typed error.
 import { hashCredential, isWellFormedCredential } from './credentials.js'
-import { type Engine, storeCall } from './engine.js'
+import { type Engine, type PendingResults, storeCall } from './engine.js'
 import {
   AgentRevokedError,
   KillSwitchError,
@@ -65,17 +65,16 @@ export class AgentAccess {
    * Results (a model's answer, a tool's outcome, a payment, an error) not yet written to
    * the shared window: the next call's reserve carries them, so a guarded call costs two
    * store round trips with detection on. They are judged then, before that call goes out.
+   * Shared by the credential's guards in this process (`engine.pendingFor`).
    */
-  #pending: Array<{ observation: Observation; event: ActivityEvent }> = []
-  #flushTimer: NodeJS.Timeout | undefined
-  /** Counts the calls that took the pending results: a flush timer armed before waits again. */
-  #taken = 0
+  readonly #results: PendingResults
 
   constructor(engine: Engine, credential: string) {
     this.#engine = engine
     if (isWellFormedCredential(credential)) {
       this.#credentialHash = hashCredential(credential)
       this.#controller = engine.controllerFor(this.#credentialHash)
+      this.#results = engine.pendingFor(this.#credentialHash)
       // Resolved at once, not at the first call: the guard's `signal` must abort when the
       // agent is (or gets) revoked even if this guard never makes a call. A failure here is
       // not a refusal (nothing was asked): the first call resolves again and refuses then.
@@ -87,6 +86,7 @@ export class AgentAccess {
       }
     } else {
       // A malformed credential can never become valid: its guard is dead from the start.
+      this.#results = { items: [], flushTimer: undefined, taken: 0 }
       this.#controller = new AbortController()
       this.#controller.abort(new AgentRevokedError())
     }
@@ -224,15 +224,15 @@ export class AgentAccess {
     }
     const activity = monitor.activity?.(agent, observation, now)
     if (!activity) return undefined
-    const pending = this.#pending
+    const pending = this.#results.items
     if (pending.length === 0) {
       return {
         batch: { events: [activity.event], keep: activity.keep },
         observations: [observation],
       }
     }
-    this.#pending = []
-    this.#taken++
+    this.#results.items = []
+    this.#results.taken++
     // Sized once (a pushed array grows its store a few times): one of these per call.
     const count = pending.length
     const events = new Array<ActivityEvent>(count + 1)
@@ -265,7 +265,7 @@ export class AgentAccess {
       observation,
       event: events[i] as ActivityEvent,
     }))
-    this.#pending = [...results, ...this.#pending]
+    this.#results.items = [...results, ...this.#results.items]
     this.#scheduleFlush()
   }
 
@@ -354,33 +354,33 @@ export class AgentAccess {
     if (this.#engine.monitor === NO_MONITOR) return
     const activity = this.#engine.monitor.activity?.(agent, observation, this.#engine.now())
     if (!activity) return this.#judge(agent, observation, undefined)
-    this.#pending.push({ observation, event: activity.event })
+    this.#results.items.push({ observation, event: activity.event })
     this.#scheduleFlush()
   }
 
   #scheduleFlush(): void {
-    if (this.#flushTimer || this.#pending.length === 0) return
-    const taken = this.#taken
-    this.#flushTimer = setTimeout(() => {
-      this.#flushTimer = undefined
+    if (this.#results.flushTimer || this.#results.items.length === 0) return
+    const taken = this.#results.taken
+    this.#results.flushTimer = setTimeout(() => {
+      this.#results.flushTimer = undefined
       // A call took the results meanwhile: those pending now came since; give them their time.
-      if (this.#taken !== taken) return this.#scheduleFlush()
+      if (this.#results.taken !== taken) return this.#scheduleFlush()
       const agent = this.agent
-      const first = this.#pending[0]
+      const first = this.#results.items[0]
       if (!agent || !first) return
       // The first pending result leads; the rest ride with it in one write.
-      this.#pending.shift()
+      this.#results.items.shift()
       const prepared: PreparedActivity = {
         batch: {
-          events: [...this.#pending.map((item) => item.event), first.event],
+          events: [...this.#results.items.map((item) => item.event), first.event],
           keep:
             this.#engine.monitor.activity?.(agent, first.observation, this.#engine.now())?.keep ??
             1,
         },
-        observations: [...this.#pending.map((item) => item.observation), first.observation],
+        observations: [...this.#results.items.map((item) => item.observation), first.observation],
       }
-      this.#pending = []
-      this.#taken++
+      this.#results.items = []
+      this.#results.taken++
       const engine = this.#engine
       storeCall(engine.store, () =>
         engine.store.recordActivity(agent.handle, prepared.batch.events, prepared.batch.keep),
@@ -391,7 +391,7 @@ export class AgentAccess {
           // A store failure leaves the results unwritten; the next call is refused anyway.
         })
     }, PENDING_FLUSH_MS)
-    this.#flushTimer.unref()
+    this.#results.flushTimer.unref()
   }
 
   async #judge(

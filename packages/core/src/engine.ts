@@ -8,8 +8,8 @@ import { KillSwitchError, StoreUnavailableError } from './errors.js'
 import type { ApprovalEvent, EventHub } from './events.js'
 import type { StoreOutbox } from './ledger/store-outbox.js'
 import type { PriceSource } from './pricing/price-source.js'
-import type { DetectorFinding, RunawayMonitor } from './runaway/types.js'
-import type { AgentRecord, Store } from './store.js'
+import type { DetectorFinding, Observation, RunawayMonitor } from './runaway/types.js'
+import type { ActivityEvent, AgentRecord, Store } from './store.js'
 import type { ToolPrices } from './tool-prices.js'
 
 export interface Engine {
@@ -26,6 +26,12 @@ export interface Engine {
   now(): number
   /** The AbortController shared by every guard of one credential in this process. */
   controllerFor(credentialHash: string): AbortController
+  /**
+   * The results not yet written to the runaway window, shared by every guard of one
+   * credential in this process: any of them carries them with its next call's reserve (a
+   * paid tool's payment metered by `guardTools`' guard rides on the model's next call).
+   */
+  pendingFor(credentialHash: string): PendingResults
   /** Records which agent a credential belongs to, so a revocation event can abort it. */
   bindHandle(credentialHash: string, handle: string): void
   /**
@@ -72,4 +78,11 @@ export function storeCall<T>(store: Store, operation: () => Awaitable<T>): Await
 function storeError(store: Store, error: unknown): unknown {
   if (KillSwitchError.isInstance(error)) return error
   return new StoreUnavailableError(`The ${store.kind} store failed`, { cause: error })
+} /** Results (a model's answer, a tool's outcome, a payment) waiting for a call to write them. */
+export interface PendingResults {
+  items: Array<{ observation: Observation; event: ActivityEvent }>
+  /** Writes them within a second when no call comes. */
+  flushTimer: NodeJS.Timeout | undefined
+  /** Counts the calls that took them: a flush timer armed before waits again. */
+  taken: number
 }

@@ -15,7 +15,7 @@ import { type ApprovalsApi, createApprovalsApi, denyOpenApprovals } from './appr
 import type { AuditEntry } from './audit.js'
 import { type BudgetsApi, createBudgetsApi } from './budgets.js'
 import { hashCredential, isWellFormedCredential } from './credentials.js'
-import { type Engine, storeCall } from './engine.js'
+import { type Engine, type PendingResults, storeCall } from './engine.js'
 import {
   AgentNotFoundError,
   AgentRevokedError,
@@ -230,6 +230,7 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
   // One AbortController per credential in this process, shared by its guards; a revocation
   // (from any process, through the store's subscription) aborts it.
   const controllers = new Map<string, AbortController>()
+  const pendings = new Map<string, PendingResults>()
   const handles = new Map<string, string>()
   const audit = (entry: AuditEntry) => {
     try {
@@ -301,6 +302,14 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
     defaultMaxOutputTokens,
     toolPrices,
     now,
+    pendingFor(credentialHash) {
+      let shared = pendings.get(credentialHash)
+      if (!shared) {
+        shared = { items: [], flushTimer: undefined, taken: 0 }
+        pendings.set(credentialHash, shared)
+      }
+      return shared
+    },
     controllerFor(credentialHash) {
       let controller = controllers.get(credentialHash)
       if (!controller) {

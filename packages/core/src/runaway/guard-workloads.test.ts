@@ -99,6 +99,40 @@ describe('default runaway policy through the guard', () => {
     expect(refused).toBeInstanceOf(RunawayDetectedError)
   })
 
+  it("a paid tool metered by another guard of the agent (guardTools') counts at once toward slow-loop", async () => {
+    const { ks, guard, credential } = await setup(1)
+    const tools = ks.guard(credential) // as guardTools makes its own
+    const search = { name: 'search', args: { q: 'acme pricing' } }
+    // A loop that asks anew each lap (a new ask, a new answer: repeated-tool-call lets it be),
+    // paying $0.01 a lap, as fast as the process runs: no flush timer fires meanwhile.
+    const lap = async (i: number) => {
+      const ask = { prompt: [{ role: 'user', content: `lap ${'abcdefghijklmnopqrst'[i]} notes` }] }
+      const step = await guard.startModelCall({
+        model: 'test-model',
+        input: ask,
+        maxOutputTokens: 10,
+      })
+      await step.run(async () => {})
+      await step.finish({ usage: { inputTokens: 10, outputTokens: 5 }, toolCalls: [search] })
+      await step.checkToolCall(search)
+      await tools.runToolCall({ ...search, observe: false, priceUsd: 0.01 }, () => 'no pricing')
+      const answer = await guard.startModelCall({
+        model: 'test-model',
+        input: ask,
+        maxOutputTokens: 10,
+      })
+      await answer.run(async () => {})
+      await answer.finish({ usage: { inputTokens: 10, outputTokens: 5 }, text: `not found ${i}` })
+    }
+    const refused = await (async () => {
+      for (let i = 0; i < 20; i++) await lap(i)
+    })().catch((error: unknown) => error)
+    expect(refused).toBeInstanceOf(RunawayDetectedError)
+    expect((refused as RunawayDetectedError).message).toContain('slow-loop')
+    // Stopped once it had spent 3% of the cap, within a lap or two: not at 20%.
+    expect((await ks.agents.get('agent')).spent).toBeLessThan(0.08)
+  })
+
   it('16 workers on one agent calling the same tool per job (each job a run) are never refused', async () => {
     const { ks, credential } = await setup(50)
     const worker = async (w: number) => {
