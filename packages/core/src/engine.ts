@@ -12,6 +12,15 @@ import type { DetectorFinding, Observation, RunawayMonitor } from './runaway/typ
 import type { ActivityEvent, AgentRecord, Store } from './store.js'
 import type { ToolPrices } from './tool-prices.js'
 
+/** Results (a model's answer, a tool's outcome, a payment) waiting for a call to write them. */
+export interface PendingResults {
+  items: Array<{ observation: Observation; event: ActivityEvent }>
+  /** Writes them within a second when no call comes. */
+  flushTimer: NodeJS.Timeout | undefined
+  /** Counts the calls that took them: a flush timer armed before waits again. */
+  taken: number
+}
+
 export interface Engine {
   readonly store: Store
   readonly prices: PriceSource
@@ -78,11 +87,4 @@ export function storeCall<T>(store: Store, operation: () => Awaitable<T>): Await
 function storeError(store: Store, error: unknown): unknown {
   if (KillSwitchError.isInstance(error)) return error
   return new StoreUnavailableError(`The ${store.kind} store failed`, { cause: error })
-} /** Results (a model's answer, a tool's outcome, a payment) waiting for a call to write them. */
-export interface PendingResults {
-  items: Array<{ observation: Observation; event: ActivityEvent }>
-  /** Writes them within a second when no call comes. */
-  flushTimer: NodeJS.Timeout | undefined
-  /** Counts the calls that took them: a flush timer armed before waits again. */
-  taken: number
 }

@@ -542,9 +542,9 @@ class Guard implements AgentGuard {
       rates: state.rates,
       inputTokens: state.inputTokens,
       inputLeast: state.inputLeast,
+      inputMost: billableInputMost(state.input, state.rates.contextWindow),
       // The input as it is now: a caller that grew its messages since can only raise it
       // (usage then charged on the guard's figures: too high, never too low).
-      inputMost: billableInputMost(state.input, state.rates.contextWindow),
       exactInputLeast: () =>
         leastInputTokens(state.input, {
           contextWindow: state.rates.contextWindow,

@@ -7,6 +7,7 @@ import {
   costBound,
   costOfUsage,
   inputTokenBound,
+  leastInputTokens,
   REQUEST_OVERHEAD_TOKENS,
 } from './cost.js'
 import { createPriceSource } from './price-source.js'
@@ -213,5 +214,17 @@ describe('one-hour cache writes', () => {
   it('never prices more one-hour writes than writes', () => {
     const usage = { inputTokens: 2_000, cacheWriteTokens: 1_000, longCacheWriteTokens: 5_000 }
     expect(costOfUsage(usage, rates)).toBe(3_000 + 6_000)
+  })
+})
+
+describe('the least input of a request the provider may truncate', () => {
+  it('is none, by bytes or by a tokenizer: what the provider drops is not billed', () => {
+    const counter = { count: (text: string) => text.length }
+    const long = 'The quarterly report shows revenue up. '.repeat(500)
+    const sent = { prompt: [{ role: 'user', content: long }] }
+    expect(leastInputTokens(sent, { counter })).toBeGreaterThan(10_000)
+    const truncated = { ...sent, options: { openai: { truncation: 'auto' } } }
+    expect(leastInputTokens(truncated, { counter })).toBe(0)
+    expect(leastInputTokens(truncated)).toBe(0)
   })
 })

@@ -64,7 +64,13 @@ export function inputBound(
   options: InputBoundOptions = {},
   shrinkRuns = false,
   texts?: string[],
-): InputEvidence & { tokens: number; leastTokens: number; plausibleTokens: number } {
+): InputEvidence & {
+  tokens: number
+  leastTokens: number
+  plausibleTokens: number
+  /** The provider may drop what does not fit: the text sets no least. */
+  truncates?: true
+} {
   if (typeof input === 'string') {
     const bytes = Buffer.byteLength(input, 'utf8')
     const textBytes = shrinkRuns ? textBytesOf(input, true, texts) : isDataUrl(input) ? 0 : bytes
@@ -131,6 +137,7 @@ export function inputBound(
     longCache: walk.longCache,
     ...(walk.audio && { audio: true }),
     ...(walk.reasons && { reasons: true }),
+    ...(walk.truncates && { truncates: true as const }),
   }
   return walk.serverTool === undefined ? evidence : { ...evidence, serverTool: walk.serverTool }
 }
@@ -169,27 +176,31 @@ interface Walk {
  * so that a report of a fraction of a prompt the guard can count is not believed (red team
  * r17: input reported at its bytes / 16 on gpt-4o, billed 3.4x what was recorded). Both
  * at most half the model's window (a provider that truncates bills what fits). The guard
- * asks for this only when usage reports less than its quick figure (`quickInputLeast`).
+ * asks for this only when usage reports less than its quick figure (`plausibleTokens`). A
+ * request the provider may truncate has no least (`inputBound`).
  */
 export function leastInputTokens(
   input: unknown,
   options: InputBoundOptions & { counter?: TokenCounter } = {},
 ): number {
   const { counter } = options
-  const values = Array.isArray(input) ? input : [input]
   // Each value of a list (an embedding call's) on its own: the window bounds each.
-  if (counter !== undefined && values.length > 1 && values.every((v) => typeof v === 'string')) {
+  const values = Array.isArray(input) && input.length > 1 && input.every(isString)
+  if (counter !== undefined && values) {
     let least = 0
-    for (const value of values) least += leastInputTokens(value, options)
+    for (const value of input) least += leastInputTokens(value, options)
     return least
   }
   const texts = counter === undefined ? undefined : ([] as string[])
-  const least = inputBound(input, options, true, texts).leastTokens
-  if (texts === undefined || counter === undefined) return least
+  const bound = inputBound(input, options, true, texts)
+  const least = bound.leastTokens
+  if (texts === undefined || counter === undefined || bound.truncates) return least
   let counted = 0
   for (const text of texts) counted += counter.count(text)
   return Math.max(least, fitting(counted * 0.9, options.contextWindow))
 }
+
+const isString = (value: unknown): value is string => typeof value === 'string'
 
 /**
  * The most input tokens a provider bills for `input`: its model's window holds no more (a
@@ -506,7 +517,10 @@ function jsonBytes(value: unknown, depth: number, walk: Walk): number {
         walk.systemBytes += walk.textBytes - systemBytesFrom
         walk.textBytes = systemBytesFrom
         const moved = walk.texts?.splice(systemTextsFrom)
-        if (moved) walk.systemTexts = [...(walk.systemTexts ?? []), ...moved]
+        if (moved) {
+          walk.systemTexts ??= []
+          walk.systemTexts.push(...moved)
+        }
       }
       return bytes
     }

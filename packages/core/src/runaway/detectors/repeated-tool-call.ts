@@ -74,7 +74,8 @@ export function detectRepeatedToolCall(
   // Only when it would warn or trip: are the repeats separated by new work? (A second scan
   // of at most `withinCalls` calls, never on the hot path of calls that do not repeat.)
   const fresh = newCalls(window, counted.oldest, since, current)
-  const turns = newTurns(window, since, current)
+  // A run groups a task's calls: only a scope without one is told its tasks apart by turns.
+  const turns = current.runId === undefined ? newTurns(window, since) : NO_TURNS
   if (fresh.size > 0 || turns.size > 0) {
     counted = countRepeats(window, since, config, heldUntil, fresh, turns)
   }
@@ -253,8 +254,11 @@ function newCalls(
   return fresh
 }
 
+const NO_TURNS: ReadonlySet<number> = new Set()
+
 /**
- * The indices of the scope's model calls since `since` that start a turn after new work: the
+ * The indices of the agent's model calls since `since` (a scope without runs) that start a
+ * turn after new work: the
  * step before (from its model call to this one) asked for no tool (the turn ended, an app
  * asked again) and gave an answer not seen before it in the window (its hash, which holds
  * the turn it answers). A worker answering ticket after ticket with no run id calls the same
@@ -262,17 +266,15 @@ function newCalls(
  * counter, a reworded prompt) gets the same answer from the same lookup, and is counted.
  * A step's tool calls may come before its answer (checked as they stream) or after it.
  */
-function newTurns(window: readonly RunawayEvent[], since: number, current: RunawayEvent) {
+function newTurns(window: readonly RunawayEvent[], since: number): Set<number> {
   const fresh = new Set<number>()
   const answers = new Set<string>()
-  const { runId } = current
   // The step since the scope's last model call: its answer new, and whether it asked a tool.
   let newAnswer = false
   let askedTool = false
   for (let i = 0; i < window.length - 1; i++) {
     const event = window[i] as RunawayEvent
     if (event.at <= since) continue
-    if (runId !== undefined && event.runId !== runId) continue
     if (event.kind === 'model_call') {
       if (newAnswer && !askedTool) fresh.add(i)
       newAnswer = false
