@@ -96,6 +96,7 @@ export {
   isWellFormedCredential,
 } from './credentials.js'
 // Errors
+export { ErrorReports } from './error-reports.js'
 export {
   AgentExistsError,
   AgentNotFoundError,
@@ -153,6 +154,31 @@ export { type WindowPer, windowEnd, windowStart } from './ledger/windows.js'
 export type { ModelCall, ModelCallStart, ProviderLimits } from './model-call.js'
 export { type ModelStreamOptions, type StreamEvent, watchModelStream } from './model-stream.js'
 export { MAX_CAP_USD, MICROS_PER_USD, mulDivCeil, toMicros, toUsd } from './money.js'
+// Signed payments (x402): money once signed, charged at what the payee can collect
+export { atomicToMicros, parseAtomic } from './payments/atomic-amount.js'
+export {
+  holdPayment,
+  paymentRefusal,
+  releaseUnsentPayments,
+  settleSentPayment,
+} from './payments/payment-holds.js'
+export { PaymentOutcomeUnknownError } from './payments/payment-outcome-unknown-error.js'
+export { PaymentRefusedError, type PaymentRule } from './payments/payment-refused-error.js'
+export {
+  type PaymentAmount,
+  type PaymentPrice,
+  paymentPrice,
+  paymentTermsRule,
+} from './payments/payment-terms.js'
+export {
+  MAX_VALIDITY_SECONDS,
+  type PaymentOutcome,
+  type ProvenAmount,
+  paymentCharge,
+  provenAmount,
+  type SentPayment,
+  signedValidity,
+} from './payments/signed-payment.js'
 export type { AgentPolicy, AlertRule } from './policy.js'
 export {
   type BilledApartOption,
@@ -171,6 +197,7 @@ export {
 } from './pricing/cost.js'
 export type { ModelRates, Rate } from './pricing/model-rates.js'
 export { conservativeTokens, UNKNOWN_TOKENIZER_HEADROOM } from './pricing/output-count.js'
+export { type OutputLimit, type OutputLimitParams, outputLimit } from './pricing/output-limit.js'
 export {
   createPriceSource,
   type ModelPrice,
@@ -178,6 +205,13 @@ export {
   splitModelId,
 } from './pricing/price-source.js'
 export { withProviderUsage } from './pricing/provider-usage.js'
+export {
+  clampWireOutputLimit,
+  largestCount,
+  requestedOutputTokensIn,
+  thinkingBelow,
+  wireOutputLimit,
+} from './pricing/wire-output-limit.js'
 export { providerStatusOf } from './provider-status.js'
 // Redaction: nothing shaped like a credential is ever echoed
 export {
@@ -186,6 +220,7 @@ export {
   redactCredentials,
   redactSecrets,
 } from './redact.js'
+export { checkRequestCredential, type RequestCheck } from './request-credential.js'
 export { BUDGET_SCOPE_KEY, mergeBudgetScope, pickBudgetScope } from './reserve-scope.js'
 export { revocationError } from './revocation-error.js'
 // Runaway detection
@@ -204,6 +239,7 @@ export type {
   RunawayMonitor,
   RunawayVerdict,
 } from './runaway/types.js'
+export { shownUrl } from './shown-url.js'
 export {
   checkSpendRules,
   parseSpendRules,
@@ -237,4 +273,7 @@ export {
 export type { MeterProviderLike, TracerProviderLike } from './telemetry/otel-types.js'
 // Paid tools
 export { parseToolPrices, type ToolPrices } from './tool-prices.js'
+export { runToolCallStream } from './tool-stream.js'
+// Text from outside (a payee's, a remote service's), bounded and printable
+export { boundedText, quotedValue, shownText, TEXT_MAX } from './untrusted-text.js'
 export { verifyRefusal } from './verify-refusal.js'

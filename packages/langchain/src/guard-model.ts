@@ -28,8 +28,8 @@ import type { AIMessageChunk, BaseMessage } from '@langchain/core/messages'
 import type { ChatGenerationChunk, ChatResult } from '@langchain/core/outputs'
 import { RunnableBinding } from '@langchain/core/runnables'
 import { requestedOutputTokens, sentFields, withMaxOutputTokens } from './model-binding.js'
-import { identityFromLsParams } from './model-identity.js'
-import { deltaText, modelCallResult, providerMessage, toTokenUsage } from './model-io.js'
+import { identityFromLsParams, isConfigurableModel } from './model-identity.js'
+import { deltaText, modelCallResult, providerMessage } from './model-io.js'
 
 type Options = BaseChatModel['ParsedCallOptions']
 type Fields = Record<string, unknown>
@@ -50,25 +50,23 @@ const guardedModels = new WeakSet<object>()
  * createAgent({ model, tools, middleware: [summarizationMiddleware({ model: summarizer }), killSwitchMiddleware({ killSwitch: ks, credential })] })
  */
 export function guardModel<T extends BaseChatModel>(model: T, options: AdapterOptions): T {
-  if (!(model instanceof BaseChatModel)) {
-    throw new InvalidConfigError(
-      'model',
-      'Invalid model: guardModel guards LangChain chat models (a BaseChatModel such as ChatOpenAI). For a chain or an agent, use KillSwitchCallbackHandler or killSwitchMiddleware.',
-    )
-  }
-  if (typeof (model as { _getModelInstance?: unknown })._getModelInstance === 'function') {
-    throw new InvalidConfigError(
-      'model',
-      "Invalid model: initChatModel's configurable model builds a new provider model for each call, out of guardModel's reach. Build the provider model itself (new ChatOpenAI({ model: 'gpt-4o-mini' })) and guard that, or put a KillSwitchCallbackHandler in the configurable model's callbacks.",
-    )
-  }
-  if (isGuarded(model)) {
-    throw new InvalidConfigError(
-      'model',
-      'Invalid model: it is already guarded (guardModel was given its own result): guarded again, each call would be held twice. Pass the guarded model as it is.',
-    )
-  }
+  const refused = refusal(model)
+  if (refused !== undefined) throw new InvalidConfigError('model', refused)
   return guarded(model, adapterSetup(options, { name: 'guardModel' }))
+}
+
+/** Why guardModel cannot guard `model`, if it cannot. */
+function refusal(model: unknown): string | undefined {
+  if (!(model instanceof BaseChatModel)) {
+    return 'Invalid model: guardModel guards LangChain chat models (a BaseChatModel such as ChatOpenAI). For a chain or an agent, use KillSwitchCallbackHandler or killSwitchMiddleware.'
+  }
+  if (isConfigurableModel(model)) {
+    return "Invalid model: initChatModel's configurable model builds a new provider model for each call, out of guardModel's reach. Build the provider model itself (new ChatOpenAI({ model: 'gpt-4o-mini' })) and guard that, or put a KillSwitchCallbackHandler in the configurable model's callbacks."
+  }
+  if (isGuardedModel(model)) {
+    return 'Invalid model: it is already guarded (guardModel was given its own result): guarded again, each call would be held twice. Pass the guarded model as it is.'
+  }
+  return undefined
 }
 
 function guarded<T extends BaseChatModel>(model: T, setup: AdapterSetup): T {
@@ -136,14 +134,13 @@ function guarded<T extends BaseChatModel>(model: T, setup: AdapterSetup): T {
   return result
 }
 
-/** Whether `model` (or the model a binding wraps) is guardModel's: its calls hold already. */
+/**
+ * Whether `model` (or the model a binding wraps) is guardModel's, or built on one
+ * (`Object.create(guarded)`): its calls hold already.
+ */
 export function isGuardedModel(model: unknown): boolean {
-  return isGuarded(RunnableBinding.isRunnableBinding(model) ? model.bound : model)
-}
-
-/** guardModel's, or built on one (`Object.create(guarded)`). */
-function isGuarded(value: unknown): boolean {
-  for (let at = value; typeof at === 'object' && at !== null; at = Object.getPrototypeOf(at)) {
+  const chat = RunnableBinding.isRunnableBinding(model) ? model.bound : model
+  for (let at = chat; typeof at === 'object' && at !== null; at = Object.getPrototypeOf(at)) {
     if (guardedModels.has(at)) return true
   }
   return false
@@ -168,10 +165,10 @@ function withRunAnchor(callbacks: Callbacks | undefined): Callbacks {
 
 /** What a method of the model returned, with the chat model in it (if any) guarded. */
 function guardedResult<T>(next: T, setup: AdapterSetup): T {
-  if (next instanceof BaseChatModel) return isGuarded(next) ? next : guarded(next, setup)
+  if (next instanceof BaseChatModel) return isGuardedModel(next) ? next : guarded(next, setup)
   if (!RunnableBinding.isRunnableBinding(next)) return next
   const { bound, kwargs, config, configFactories } = next
-  if (!(bound instanceof BaseChatModel) || isGuarded(bound)) return next
+  if (!(bound instanceof BaseChatModel) || isGuardedModel(bound)) return next
   return new RunnableBinding({ bound: guarded(bound, setup), kwargs, config, configFactories }) as T
 }
 
@@ -264,8 +261,10 @@ async function* withEnding(
     answer = answer === undefined ? message : answer.concat(message)
     yield { event: { type: 'text', text: deltaText(chunk.text, { chunk }) }, chunk }
   }
-  for (const { name, args } of answer?.tool_calls ?? []) {
+  // Read as a whole reply is (modelCallResult): its tool calls, then its usage.
+  const { toolCalls = [], usage } = modelCallResult(answer)
+  for (const { name, args } of toolCalls) {
     if (name !== answered) yield { event: { type: 'tool-call', name, args } }
   }
-  yield { event: { type: 'finish', usage: toTokenUsage(answer?.usage_metadata) } }
+  yield { event: { type: 'finish', usage } }
 }

@@ -2,7 +2,13 @@
 // run events onto the core's lifecycle. A model start begins a guarded call (kept by run id),
 // tokens are counted, the end finishes it, an error fails it; tools are held at their start.
 import type { AdapterOptions, AdapterSetup, ModelCall, ToolCallTicket } from '@killswitch/core'
-import { adapterSetup, BUDGET_SCOPE_KEY, billedApartIn, mergeBudgetScope } from '@killswitch/core'
+import {
+  adapterSetup,
+  BUDGET_SCOPE_KEY,
+  billedApartIn,
+  ErrorReports,
+  mergeBudgetScope,
+} from '@killswitch/core'
 import { BaseCallbackHandler } from '@langchain/core/callbacks/base'
 import { type Args, requestedOutputTokens, sentFields } from './model-binding.js'
 import { identityFromLsParams } from './model-identity.js'
@@ -29,8 +35,8 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
   readonly #tools = new Map<string, ToolCallTicket>()
   /** Run id -> id of the outermost run, so per-run limits see one agent run as one. */
   readonly #roots = new Map<string, string>()
-  /** Errors already fed to the guard: a failure bubbles through every enclosing chain. */
-  readonly #reported = new WeakSet<object>()
+  /** Errors fed to the guard once: a failure bubbles through every enclosing chain. */
+  readonly #errors: ErrorReports
 
   constructor(options: AdapterOptions | KillSwitchCallbackHandler) {
     // Given to super(), raiseError sets awaitHandlers too: a refusal thrown stops the run.
@@ -42,6 +48,7 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
         : adapterSetup(options, { name: 'KillSwitchCallbackHandler' })
     this.guard = this.#setup.guard
     this.signal = this.guard.signal
+    this.#errors = new ErrorReports(this.guard)
   }
 
   // LangChain passes long positional argument lists: holes skip the arguments not read.
@@ -80,8 +87,8 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
 
   override async handleLLMError(...[error, runId]: Args<'handleLLMError'>) {
     const call = take(this.#calls, runId)
-    if (call === undefined) return this.#report(error, 'model')
-    this.#seen(error)
+    if (call === undefined) return this.#errors.report(error, 'model')
+    this.#errors.seen(error) // the call's ending reports it: not the chains it bubbles through
     // Thrown from here, the core's typed error replaces the provider client's own (ChatOpenAI
     // throws "Request was aborted." once the revocation aborted it).
     const shown = await call.fail(error)
@@ -104,32 +111,14 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
 
   override async handleToolError(...[error, runId]: Args<'handleToolError'>) {
     const ticket = take(this.#tools, runId)
-    if (ticket === undefined) return this.#report(error, 'tool')
-    this.#seen(error)
+    if (ticket === undefined) return this.#errors.report(error, 'tool')
+    this.#errors.seen(error) // the tool's ending reports it: not the chains it bubbles through
     await this.guard.afterToolCall(ticket, { ok: false, error })
   }
 
   override async handleChainError(...[error, runId]: Args<'handleChainError'>) {
     this.#roots.delete(runId)
-    await this.#report(error, 'chain')
-  }
-
-  /** Feeds an error to runaway detection once, however many runs it bubbles through. */
-  async #report(error: unknown, kind: 'model' | 'tool' | 'chain') {
-    if (this.#seen(error)) return
-    await this.guard.onError(error, kind) // the core ignores its own refusals
-  }
-
-  /**
-   * Whether `error` was reported already; marks it. A thrown string or number cannot be
-   * marked (a WeakSet takes objects: adding one threw a TypeError in place of ending the
-   * call), so it is reported each time it bubbles through.
-   */
-  #seen(error: unknown): boolean {
-    if ((typeof error !== 'object' && typeof error !== 'function') || error === null) return false
-    if (this.#reported.has(error)) return true
-    this.#reported.add(error)
-    return false
+    await this.#errors.report(error, 'chain')
   }
 
   /**

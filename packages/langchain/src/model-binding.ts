@@ -2,7 +2,15 @@
 // provider reads the limit from the model (`maxTokens`). So the model is rebuilt with a lower
 // limit, then bound to the call's stop signal and, where tokens can stream, to a callback
 // counting them (a consumer that stops reading is charged what streamed, not the whole hold).
-import { billedApartIn, type ModelCall } from '@killswitch/core'
+import {
+  billedApartIn,
+  clampWireOutputLimit,
+  largestCount,
+  type ModelCall,
+  requestedOutputTokensIn,
+  thinkingBelow,
+  wireOutputLimit,
+} from '@killswitch/core'
 import { BaseCallbackHandler } from '@langchain/core/callbacks/base'
 import type { Callbacks } from '@langchain/core/callbacks/manager'
 import type { Runnable, RunnableConfig } from '@langchain/core/runnables'
@@ -22,7 +30,6 @@ export type Args<K extends keyof Handler> = Parameters<Handler[K]>
  * limits (and a `thinking.budget_tokens`) are limits of the call too.
  */
 const KWARGS = ['modelKwargs', 'invocationKwargs'] as const
-const LIMIT_KEYS = ['max_tokens', 'max_completion_tokens', 'max_output_tokens'] as const
 
 /**
  * Each model's last rebuild, kept while its limit stays the same (the usual case: a budget
@@ -31,25 +38,12 @@ const LIMIT_KEYS = ['max_tokens', 'max_completion_tokens', 'max_output_tokens'] 
  */
 const rebuilt = new WeakMap<object, { maxOutputTokens: number; model: unknown }>()
 
-/**
- * The largest of the values that are token counts (positive, rounded up to whole tokens);
- * undefined when none is: anything else sets no limit.
- */
-function largest(values: unknown[]): number | undefined {
-  const counts = values.filter((value): value is number => typeof value === 'number')
-  const limits = counts.filter((count) => Number.isFinite(count) && count > 0)
-  return limits.length > 0 ? Math.ceil(Math.max(...limits)) : undefined
-}
-
-/** The limits a bag of API fields sets, by every spelling (unset ones undefined). */
-const limitsIn = (fields: unknown) => LIMIT_KEYS.map((key) => (fields as Fields | null)?.[key])
-
-/** The model's own limits: `maxTokens` and those its kwargs send to the API. */
-function ownLimits(model: unknown): unknown[] {
+/** The model's own limit: its `maxTokens` and those its kwargs send to the API. */
+function ownLimit(model: unknown): number | undefined {
   const candidate = model as Partial<Clampable> | null
-  if (typeof candidate?.lc_kwargs !== 'object' || !('maxTokens' in candidate)) return []
+  if (typeof candidate?.lc_kwargs !== 'object' || !('maxTokens' in candidate)) return undefined
   const fields = candidate.lc_kwargs as Fields
-  return [candidate.maxTokens, ...KWARGS.flatMap((bag) => limitsIn(fields[bag]))]
+  return largestCount(candidate.maxTokens, ...KWARGS.map((bag) => wireOutputLimit(fields[bag])))
 }
 
 /**
@@ -60,11 +54,10 @@ function ownLimits(model: unknown): unknown[] {
  * choices it asks for: each choice may use the whole limit, and the provider bills them all.
  */
 export function requestedOutputTokens(model: unknown, reported?: number, params?: Fields) {
-  const own = largest([...ownLimits(model), reported])
-  const sent = largest(limitsIn(params))
+  const own = largestCount(ownLimit(model), reported)
   const asked = Math.max(
     own === undefined ? 0 : own * choicesOf(model),
-    sent === undefined ? 0 : sent * (largest([params?.n]) ?? 1),
+    requestedOutputTokensIn(params) ?? 0,
   )
   return asked > 0 ? asked : undefined
 }
@@ -73,7 +66,7 @@ export function requestedOutputTokens(model: unknown, reported?: number, params?
 function choicesOf(model: unknown): number {
   const fields = (model as Partial<Clampable> | null)?.lc_kwargs as Fields | undefined
   if (typeof fields !== 'object' || fields === null) return 1
-  return largest([fields.n, ...KWARGS.map((bag) => (fields[bag] as Fields | null)?.n)]) ?? 1
+  return largestCount(fields.n, ...KWARGS.map((bag) => (fields[bag] as Fields | null)?.n)) ?? 1
 }
 
 /**
@@ -116,7 +109,7 @@ export function withMaxOutputTokens<T>(model: T, clamp: number): T {
   const maxOutputTokens = Math.max(1, Math.floor(clamp / choicesOf(candidate)))
   const current = candidate.maxTokens
   const own = typeof current === 'number' && current > 0 && current <= maxOutputTokens
-  if (own && (largest(ownLimits(candidate)) ?? 0) <= maxOutputTokens) return model
+  if (own && (ownLimit(candidate) ?? 0) <= maxOutputTokens) return model
   const last = rebuilt.get(candidate)
   if (last?.maxOutputTokens === maxOutputTokens) return last.model as T
   const fields = clampedFields(candidate.lc_kwargs as Fields, maxOutputTokens)
@@ -138,27 +131,13 @@ export function withMaxOutputTokens<T>(model: T, clamp: number): T {
 
 /**
  * The model's fields with its kwargs' limits at most `max`, and every thinking budget below
- * `max` (the API requires budget_tokens < max_tokens, thinking counted in max_tokens).
+ * `max` (the core's rule for API fields: `clampWireOutputLimit`).
  */
 function clampedFields(own: Fields, max: number): Fields {
   const fields: Fields = { ...own }
-  const thinking = (value: unknown) => {
-    const budget = (value as Fields | null | undefined)?.budget_tokens
-    return typeof budget === 'number' && budget >= max
-      ? { ...(value as Fields), budget_tokens: Math.max(1, max - 1) }
-      : value
-  }
-  if (fields.thinking !== undefined) fields.thinking = thinking(fields.thinking)
+  if (fields.thinking !== undefined) fields.thinking = thinkingBelow(fields.thinking, max)
   for (const bag of KWARGS) {
-    const kwargs = fields[bag]
-    if (typeof kwargs !== 'object' || kwargs === null) continue
-    const next: Fields = { ...(kwargs as Fields) }
-    for (const key of LIMIT_KEYS) {
-      const limit = next[key]
-      if (typeof limit === 'number' && limit > max) next[key] = max
-    }
-    if (next.thinking !== undefined) next.thinking = thinking(next.thinking)
-    fields[bag] = next
+    if (fields[bag] !== undefined) fields[bag] = clampWireOutputLimit(fields[bag], max)
   }
   return fields
 }

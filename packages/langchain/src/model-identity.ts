@@ -30,10 +30,14 @@ export function identityFromLsParams(params: Params, naming: AdapterSetup['namin
  * then priced, clamped and counted as any other. Any other model is itself.
  */
 export async function resolveModel<T>(model: T, configurable?: object): Promise<T> {
-  const configurableModel = model as { _getModelInstance?: (config: object) => Promise<T> }
-  return typeof configurableModel?._getModelInstance === 'function'
-    ? configurableModel._getModelInstance({ configurable })
-    : model
+  return isConfigurableModel(model) ? model._getModelInstance({ configurable }) : model
+}
+
+/** `initChatModel()`'s configurable model: it builds a provider model for each call. */
+export function isConfigurableModel<T>(
+  model: T,
+): model is T & { _getModelInstance(config: object): Promise<T> } {
+  return typeof (model as { _getModelInstance?: unknown } | null)?._getModelInstance === 'function'
 }
 
 /** The identity of a chat model, or of a RunnableBinding around one (`.bound`). */

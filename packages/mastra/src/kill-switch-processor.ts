@@ -13,7 +13,6 @@ import {
   adapterSetup,
   BUDGET_SCOPE_KEY,
   type BudgetScope,
-  billedApartIn,
   findKillSwitchError,
   InvalidConfigError,
   type ModelCall,
@@ -21,7 +20,7 @@ import {
   type ProviderLimits,
   type StreamEvent,
 } from '@killswitch/core'
-import { modelIdentity, outputLimit } from '@killswitch/vercel-ai'
+import { startLanguageModelCall } from '@killswitch/vercel-ai'
 import type { Processor, ProcessorContext } from '@mastra/core/processors'
 import type { ChunkType } from '@mastra/core/stream'
 import { toTokenUsage } from './mastra-usage.js'
@@ -73,7 +72,7 @@ export function killSwitchProcessor(
   }
   /** Ends the run through Mastra's abort; after a refusal nothing more of it runs. */
   const stop = (run: Run, abort: ProcessorContext<M>['abort'], error: unknown): never => {
-    if (findKillSwitchError(error)) run.refusal ??= error
+    run.refused(error)
     return refuse(abort, error)
   }
 
@@ -145,6 +144,13 @@ class Run {
     readonly naming: AdapterSetup['naming'],
   ) {}
 
+  /** Keeps a kill switch refusal (after it nothing more of the run runs); false for others. */
+  refused(error: unknown): boolean {
+    const refusal = findKillSwitchError(error) !== undefined
+    if (refusal) this.refusal ??= error
+    return refusal
+  }
+
   /** Ends the open call, if any; returns the error the caller must see. */
   end(error: unknown): Promise<unknown> {
     const call = this.call
@@ -189,32 +195,21 @@ class Run {
   /** Each call of the model (each of Mastra's retries too) is a call of the core's. */
   #send(model: LanguageModelV4, method: Method) {
     return async (options: LanguageModelV4CallOptions) => {
-      let call: ModelCall
-      // The provider's real limit (provider options can raise it): the AI SDK adapter's.
-      const limit = outputLimit(options, model.provider, this.guard.defaultMaxOutputTokens)
-      try {
-        call = await this.guard.startModelCall({
-          ...modelIdentity(model, this.naming),
-          input: { prompt: options.prompt, tools: options.tools, options: options.providerOptions },
-          maxOutputTokens: limit.requested,
-          ...billedApartIn(options.providerOptions, 'providerOptions'),
-          ...this.scope,
-          ...(options.abortSignal && { signal: options.abortSignal }),
-        })
-      } catch (error) {
-        if (!findKillSwitchError(error)) throw error
-        // The provider is not called; Mastra reads this empty stream, processOutputStream trips.
-        this.refusal ??= error
-        return { stream: new ReadableStream({ start: (stream) => stream.close() }) }
-      }
+      // Held as the AI SDK adapter holds a call: the provider's real limit (provider options
+      // can raise it), in the request's scope.
+      const request = { naming: this.naming, scope: this.scope }
+      const held = await startLanguageModelCall(this.guard, model, options, request).catch(
+        (error: unknown) => {
+          if (!this.refused(error)) throw error
+        },
+      )
+      // Refused: the provider is not called; Mastra reads this empty stream and
+      // processOutputStream trips.
+      if (held === undefined) return { stream: new ReadableStream({ start: (s) => s.close() }) }
+      const { call, sent } = held
       this.call = call
-      // Thinking billed in full but streamed summarised: what streams does not count it.
-      if (limit.hidesOutput) call.output({ uncounted: true })
-      const send = async ({ maxOutputTokens, signal }: ProviderLimits) => {
-        const started = await method.call(model, {
-          ...limit.params(maxOutputTokens),
-          abortSignal: signal,
-        })
+      const send = async (limits: ProviderLimits) => {
+        const started = await method.call(model, sent(limits))
         // A middleware inside the model changed the request after the hold: said loudly (the
         // call is stopped, and `run` ends it like any failure of the provider call).
         call.checkSent((started as { request?: { body?: unknown } }).request?.body)
@@ -236,7 +231,7 @@ class Run {
         const returned = mastraToolOutcome
         return await run.guard.runToolCall(request, () => execute.apply(this, args), { returned })
       } catch (error) {
-        if (findKillSwitchError(error)) run.refusal ??= error
+        run.refused(error)
         throw error
       }
     }

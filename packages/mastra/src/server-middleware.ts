@@ -2,15 +2,11 @@
 // refuses requests made with a revoked or exhausted agent credential before any handler
 // (and so any model call) runs. One `verify` per request: a hash and one store read.
 import {
-  AgentRevokedError,
   CREDENTIAL_HEADER,
+  checkRequestCredential,
   credentialFromHeaders,
-  findKillSwitchError,
   type KillSwitch,
   type KillSwitchError,
-  StoreUnavailableError,
-  type VerifyResult,
-  verifyRefusal,
 } from '@killswitch/core'
 import type { MiddlewareHandler } from '@mastra/core/server'
 
@@ -64,22 +60,12 @@ export const AGENT_HANDLE_KEY = 'killswitch.handle'
 export function killSwitchServerMiddleware(
   options: KillSwitchServerMiddlewareOptions,
 ): MiddlewareHandler {
-  const { killSwitch, required = false } = options
+  const { killSwitch, required } = options
   return async function killSwitchMiddleware(c, next) {
-    const credential = credentialFromHeaders((name) => c.req.header(name))
-    if (credential === undefined) {
-      return required ? deny(c, new AgentRevokedError({ message: MISSING })) : next()
-    }
-    let verdict: VerifyResult
-    try {
-      verdict = await killSwitch.verify(credential)
-    } catch (error) {
-      // Fail closed: a request we cannot check is refused, with the store's own error.
-      return deny(c, findKillSwitchError(error) ?? new StoreUnavailableError(UNCHECKED))
-    }
-    const refusal = verifyRefusal(verdict)
+    // The core decides: no credential, revoked, exhausted, or not checkable (fail closed).
+    const header = (name: string) => c.req.header(name)
+    const { refusal, handle } = await checkRequestCredential(killSwitch, header, { required })
     if (refusal) return deny(c, refusal)
-    const { handle } = verdict
     if (handle !== undefined) {
       c.set(AGENT_HANDLE_KEY, handle)
       const requestContext = c.get('requestContext') as { set?: unknown } | undefined
@@ -88,11 +74,6 @@ export function killSwitchServerMiddleware(
     return next()
   }
 }
-
-const MISSING =
-  'This server requires an agent credential: send it as ' +
-  `"${CREDENTIAL_HEADER}: ks_..." or "Authorization: Bearer ks_...".`
-const UNCHECKED = 'The kill switch could not check the agent credential'
 
 /** The refusal as `{ error: { code, message } }` with its status; the credential never echoed. */
 function deny(c: Parameters<MiddlewareHandler>[0], refusal: KillSwitchError): Response {

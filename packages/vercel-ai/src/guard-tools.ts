@@ -1,14 +1,15 @@
 // Paid tools on the agent's cap: each tool's `execute` runs through the core's
-// guard.runToolCall (the price held before it runs and charged once it ran, whether it
-// returned or threw; a revoked agent's tools refused). Not observed again (`observe: false`):
-// the middleware checked the call when the model asked for it. Used alone it holds prices,
-// detects no loops.
+// guard.runToolCall, a generator through runToolCallStream (the price held before it runs
+// and charged once it ran, whether it returned or threw; a revoked agent's tools refused).
+// Not observed again (`observe: false`): the middleware checked the call when the model
+// asked for it. Used alone it holds prices, detects no loops.
 import {
   type AdapterOptions,
   type AgentGuard,
   adapterSetup,
   type BudgetScope,
   parseToolPrices,
+  runToolCallStream,
 } from '@killswitch/core'
 import type { ToolExecutionOptions, ToolSet } from 'ai'
 
@@ -62,22 +63,11 @@ function wrap(guard: AgentGuard, name: string, execute: Execute, scope: BudgetSc
   // synchronously: a generator stays a generator.
   if (Object.prototype.toString.call(execute) === '[object AsyncGeneratorFunction]') {
     return (input, options) =>
-      (async function* () {
-        const ticket = await guard.beforeToolCall(request(input))
-        let failure: { ok: false; error: unknown } | undefined
-        try {
-          for await (const part of execute(input, withSignal(options)) as AsyncIterable<unknown>) {
-            guard.signal.throwIfAborted()
-            yield part
-          }
-        } catch (error) {
-          failure = { ok: false, error }
-          throw error
-        } finally {
-          // Completed, failed, or left early by its consumer: it ran, so it is paid for.
-          await guard.afterToolCall(ticket, failure ?? { ok: true })
-        }
-      })()
+      runToolCallStream(
+        guard,
+        request(input),
+        () => execute(input, withSignal(options)) as AsyncIterable<unknown>,
+      )
   }
   return (input, options) =>
     guard.runToolCall(request(input), async () => {

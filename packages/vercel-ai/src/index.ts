@@ -4,6 +4,8 @@ export {
   BUDGET_SCOPE_KEY as SCOPE_KEY,
   type BudgetScope,
   mergeBudgetScope as scopeOf,
+  type OutputLimit,
+  outputLimit,
   StreamAbandonedError,
   withProviderUsage,
 } from '@killswitch/core'
@@ -18,7 +20,7 @@ export {
   type WrappableModel,
   withKillSwitch,
 } from './kill-switch-middleware.js'
+export { type LanguageModelCall, startLanguageModelCall } from './language-model-call.js'
 export { type ModelIdentity, modelIdentity } from './model-identity.js'
-export { type OutputLimit, outputLimit } from './output-limit.js'
 export { streamPartReader } from './stream-guard.js'
 export { toTokenUsage } from './usage.js'

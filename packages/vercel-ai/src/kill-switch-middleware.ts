@@ -11,7 +11,6 @@ import {
   type AdapterOptions,
   adapterSetup,
   BUDGET_SCOPE_KEY,
-  billedApartIn,
   InvalidConfigError,
   KillSwitchError,
   mergeBudgetScope,
@@ -23,8 +22,7 @@ import {
   killSwitchEmbeddingMiddleware,
   type WrappableEmbeddingModel,
 } from './embedding-middleware.js'
-import { modelIdentity } from './model-identity.js'
-import { type OutputLimit, outputLimit } from './output-limit.js'
+import { startLanguageModelCall } from './language-model-call.js'
 import { parseToolInput, streamPartReader } from './stream-guard.js'
 import { toTokenUsage } from './usage.js'
 
@@ -104,25 +102,13 @@ export function killSwitchMiddleware(
       `Invalid idleConsumerMs: a number of milliseconds > 0 (got ${String(idleConsumerMs)}).`,
     )
   }
-  // Holds the call; `sent` gives the provider its params within the hold, with the stop signal.
-  const start = async (params: LanguageModelV4CallOptions, model: LanguageModelV4) => {
-    const limit = outputLimit(params, model.provider, guard.defaultMaxOutputTokens)
-    const call = await guard.startModelCall({
-      ...modelIdentity(model, naming),
-      // Sized for the input bound, provider options too: content they name the provider adds
-      // (a previous response, a thread) and a one-hour cache are costlier input.
-      input: { prompt: params.prompt, tools: params.tools, options: params.providerOptions },
-      // What the provider would really allow: provider options can raise it (output-limit.ts).
-      maxOutputTokens: limit.requested,
-      ...billedApartIn(params.providerOptions, 'providerOptions'),
-      // A call's `providerOptions.killswitch` over the options' scope.
-      ...mergeBudgetScope(scope, params.providerOptions?.[BUDGET_SCOPE_KEY], SCOPE_FIELD),
-      signal: params.abortSignal,
+  // Holds the call, a call's `providerOptions.killswitch` over the options' scope; `sent`
+  // gives the provider its params within the hold, with the stop signal.
+  const start = (params: LanguageModelV4CallOptions, model: LanguageModelV4) =>
+    startLanguageModelCall(guard, model, params, {
+      naming,
+      scope: mergeBudgetScope(scope, params.providerOptions?.[BUDGET_SCOPE_KEY], SCOPE_FIELD),
     })
-    // Thinking billed in full but streamed summarised: what streams does not count it.
-    if (limit.hidesOutput) call.output({ uncounted: true })
-    return { call, sent: (limits: ProviderLimits) => providerParams(limit, limits) }
-  }
 
   return {
     specificationVersion: 'v4',
@@ -173,18 +159,3 @@ export function killSwitchMiddleware(
 }
 
 const SCOPE_FIELD = `providerOptions.${BUDGET_SCOPE_KEY}`
-
-/** The params within the call's limit, with its stop signal, less our key (a gateway forwards all). */
-function providerParams(
-  limit: OutputLimit,
-  { maxOutputTokens, signal }: ProviderLimits,
-): LanguageModelV4CallOptions {
-  // A fresh object (output-limit.ts builds one per clamp): completed in place, not copied.
-  const params = limit.params(maxOutputTokens)
-  params.abortSignal = signal
-  if (params.providerOptions?.[BUDGET_SCOPE_KEY] !== undefined) {
-    const { [BUDGET_SCOPE_KEY]: _scope, ...providerOptions } = params.providerOptions
-    params.providerOptions = providerOptions
-  }
-  return params
-}

@@ -4,8 +4,8 @@
 import { SpendingCapExceededError } from '@killswitch/core'
 import fc from 'fast-check'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { PaymentOutcomeUnknownError } from './index.js'
 import type { SettlementClaim } from './payment-charge.js'
-import { PaymentOutcomeUnknownError } from './payment-errors.js'
 import {
   type HostileBehaviour,
   type HostilePayee,

@@ -3,7 +3,7 @@
 // expires), so every one of these is charged; only a payment never sent is released.
 import { AgentRevokedError, findKillSwitchError } from '@killswitch/core'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { PaymentOutcomeUnknownError } from './payment-errors.js'
+import { PaymentOutcomeUnknownError } from './index.js'
 import { PAYEE, startAgent, startNetwork } from './testing/x402-fixture.js'
 
 let network: Awaited<ReturnType<typeof startNetwork>>

@@ -6,9 +6,9 @@ import {
 } from '@killswitch/core'
 import { x402Client } from '@x402/core/client'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { PaymentRefusedError } from './index.js'
 import { killSwitchFetch } from './kill-switch-fetch.js'
 import type { SettlementClaim } from './payment-charge.js'
-import { PaymentRefusedError } from './payment-errors.js'
 import { PAYEE, startAgent, startNetwork } from './testing/x402-fixture.js'
 
 let network: Awaited<ReturnType<typeof startNetwork>>

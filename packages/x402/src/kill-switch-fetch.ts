@@ -6,9 +6,10 @@ import {
   adapterSetup,
   InvalidConfigError,
   parseSpendRules,
+  quotedValue,
+  type SpendRules,
 } from '@killswitch/core'
 import type { x402Client } from '@x402/core/client'
-import { shownValue } from './bounded-text.js'
 import type { PaymentAsset } from './payment-amount.js'
 import { FETCH_RULE_NAMES, guardClient, PaymentCall } from './payment-call.js'
 import type { SettlementVerifier } from './payment-charge.js'
@@ -51,12 +52,13 @@ export function killSwitchFetch(options: KillSwitchFetchOptions): typeof fetch {
     own: ['client', 'allowedPayees', 'maxPaymentUsd', 'assets', 'verifySettlement', 'fetch'],
     without: ['model', 'provider', 'toolPrices'],
   })
-  validate(options)
+  const rules = { allowedPayees: options.allowedPayees, maxSpendUsd: options.maxPaymentUsd }
+  validate(options, rules)
   guardClient(options.client)
   return async function guardedFetch(input, init) {
     // A revoked agent makes no requests at all, paid or not.
     await guard.check({ runId: scope.runId })
-    return new PaymentCall({ ...options, guard, scope }, new Request(input, init)).fetch()
+    return new PaymentCall({ ...options, guard, scope, rules }, new Request(input, init)).fetch()
   }
 }
 
@@ -69,17 +71,16 @@ const ASSET = "{ network: 'eip155:8453', asset: '0x...', decimals: 6 } (decimals
  * Each option's shape, or InvalidConfigError naming it, the fix and the value given (an
  * unknown option is refused by the core's adapterSetup).
  */
-function validate(options: KillSwitchFetchOptions): void {
+function validate(options: KillSwitchFetchOptions, rules: SpendRules): void {
   const { client, verifySettlement: verify, fetch: send } = options
   const assets: unknown = options.assets
   const need = (ok: boolean, field: string, what: string, given: unknown) => {
     if (ok) return
-    throw new InvalidConfigError(field, `${field} must be ${what} (got ${shownValue(given)}).`)
+    throw new InvalidConfigError(field, `${field} must be ${what} (got ${quotedValue(given)}).`)
   }
   // Duck-typed: `instanceof` fails across two installed copies of @x402/core.
   need(typeof client?.onBeforePaymentCreation === 'function', 'client', CLIENT, client)
   // The core's own bounds, as every payment checks them: refused now, not at each payment.
-  const rules = { allowedPayees: options.allowedPayees, maxSpendUsd: options.maxPaymentUsd }
   parseSpendRules(rules, 'killSwitchFetch', FETCH_RULE_NAMES)
   need(verify === undefined || typeof verify === 'function', 'verifySettlement', VERIFIER, verify)
   need(send === undefined || typeof send === 'function', 'fetch', 'a fetch function', send)

@@ -1,24 +1,21 @@
 // What a payee's 402 says that the ledger records or relies on, checked before anything is
-// held: whom to pay, in what, for how long, how much. A payee writes what it likes there;
-// what cannot be recorded exactly, or that the core would take for the caller's config error,
-// is refused as a payment (audited `denied`), before anything is signed.
-import { MAX_CAP_USD } from '@killswitch/core'
-import type { PaymentRequirements } from '@x402/core/types'
-import { boundedText, shownText, shownValue, TEXT_MAX } from './bounded-text.js'
+// held: whom to pay, in what, for how long, how much. The core's `paymentTermsRule` and
+// `paymentPrice` say which rule a claim breaks; this says so in x402's terms, with the fix.
+// A refused claim is refused as a payment (audited `denied`), before anything is signed.
 import {
+  boundedText,
+  MAX_CAP_USD,
+  MAX_VALIDITY_SECONDS,
   type PaymentAmount,
-  type PaymentAsset,
-  paymentAmount,
-  unpricedPayment,
-} from './payment-amount.js'
-import { PaymentRefusedError } from './payment-errors.js'
-import { MAX_VALIDITY_SECONDS } from './payment-validity.js'
-
-// An address on the chains x402 pays on (EVM hex, Solana base58...): printable, no spaces.
-// The payee is held as given, since the spend rules compare it: never cut to fit the log, so
-// one longer than the log keeps is refused.
-const ADDRESS = new RegExp(`^[\\x21-\\x7e]{1,${TEXT_MAX}}$`)
-const isAddress = (value: unknown) => typeof value === 'string' && ADDRESS.test(value)
+  PaymentRefusedError,
+  type PaymentRule,
+  paymentTermsRule,
+  quotedValue,
+  shownText,
+  TEXT_MAX,
+} from '@killswitch/core'
+import type { PaymentRequirements } from '@x402/core/types'
+import { type PaymentAsset, requirementsPrice, signedField } from './payment-amount.js'
 
 /** A payment's price, or why it is refused (with its price, when it has one). */
 type PricedClaim =
@@ -28,40 +25,53 @@ type PricedClaim =
 /**
  * The requirements priced (`paymentAmount`), or why they are refused before anything is held:
  * a payee or asset that is not an address, a `maxTimeoutSeconds` that is not whole seconds
- * from 1 to `MAX_VALIDITY_SECONDS`, what cannot be priced (`unpricedPayment`), or, with its
- * `amount`, more than the core holds for any spend (`MAX_CAP_USD`).
+ * from 1 to `MAX_VALIDITY_SECONDS`, what cannot be priced, or, with its `amount`, more than
+ * the core holds for any spend (`MAX_CAP_USD`).
  */
 export function pricedClaim(
   requirements: PaymentRequirements,
   assets: readonly PaymentAsset[],
   x402Version: number,
 ): PricedClaim {
+  const { payTo, asset, maxTimeoutSeconds: validitySeconds } = requirements
   // Before pricing: pricing reads the asset, and the hold the payee and the validity.
-  const bad = badClaim(requirements)
-  if (bad) return { refusal: bad }
-  const amount = paymentAmount(requirements, assets, x402Version)
-  if (!amount) return { refusal: unpricedPayment(requirements, assets, x402Version) }
-  if (amount.usd <= MAX_CAP_USD) return { amount }
-  const { payTo } = requirements
-  const atomic = boundedText(String(amount.atomic), 40)
-  const why = `Payment to ${payTo} refused: its amount (${atomic} atomic units) is more than $${MAX_CAP_USD}, the most the kill switch can hold for one spend. No cap allows it.`
-  return { amount, refusal: new PaymentRefusedError('bad_amount', why, payTo) }
+  const bad = paymentTermsRule({ payee: payTo, asset, validitySeconds })
+  const price = bad ? { rule: bad } : requirementsPrice(requirements, assets, x402Version)
+  if (price.rule === undefined) return { amount: price.amount }
+  const why = refusalMessage(price.rule, requirements, x402Version, price.amount)
+  return {
+    amount: price.amount,
+    refusal: new PaymentRefusedError(price.rule, why, shownText(payTo)),
+  }
 }
 
-function badClaim(requirements: PaymentRequirements): PaymentRefusedError | undefined {
-  const { payTo, asset, maxTimeoutSeconds: timeout } = requirements
-  const payee = shownText(payTo)
-  if (!isAddress(payTo)) {
-    const why = `Payment refused: its payee (payTo ${shownValue(payTo)}) is not an address (printable, no spaces, at most ${TEXT_MAX} characters), so it cannot be checked against the allowed payees or recorded. The payee's 402 is malformed: ask it for its address.`
-    return new PaymentRefusedError('bad_payee', why, payee)
+/** Why `rule` refuses the requirements, with the fix (also the audit log's denied entry). */
+function refusalMessage(
+  rule: PaymentRule,
+  requirements: PaymentRequirements,
+  x402Version: number,
+  amount: PaymentAmount | undefined,
+): string {
+  const { scheme, payTo, asset, network, maxTimeoutSeconds: timeout } = requirements
+  // The payee's own strings, bounded for the message.
+  const [payee, shownAsset, shownNetwork] = [payTo, asset, network].map(shownText)
+  switch (rule) {
+    case 'bad_payee':
+      return `Payment refused: its payee (payTo ${quotedValue(payTo)}) is not an address (printable, no spaces, at most ${TEXT_MAX} characters), so it cannot be checked against the allowed payees or recorded. The payee's 402 is malformed: ask it for its address.`
+    case 'bad_asset':
+      return `Payment to ${payee} refused: its asset (${quotedValue(asset)}) is not a token address, so it cannot be priced against the cap. The payee's 402 is malformed: ask it for the token's address.`
+    case 'bad_timeout':
+      return `Payment to ${payee} refused: its maxTimeoutSeconds (${quotedValue(timeout)}) is not a whole number of seconds from 1 to ${MAX_VALIDITY_SECONDS} (a day), so until when it could collect the signed authorisation is not known. Ask the payee for a validity within a day (x402's default is 300).`
+    case 'unknown_scheme':
+      return `Payment to ${payee} refused: its scheme ${quotedValue(scheme)} may sign more than the price it names, so it cannot be held against the cap. The kill switch pays the "exact" and "upto" schemes; ask the payee for one of them.`
+    case 'unknown_asset':
+      return `Payment to ${payee} refused: asset ${shownAsset} on ${shownNetwork} is not a known USD stablecoin, so it cannot be priced against the cap. If it is one, list it: killSwitchFetch({ assets: [{ network: '${shownNetwork}', asset: '${shownAsset}', decimals: 6 }] }).`
   }
-  if (!isAddress(asset)) {
-    const why = `Payment to ${payee} refused: its asset (${shownValue(asset)}) is not a token address, so it cannot be priced against the cap. The payee's 402 is malformed: ask it for the token's address.`
-    return new PaymentRefusedError('bad_asset', why, payee)
+  // `bad_amount`: priced over any cap, or not atomic units.
+  if (amount) {
+    const atomic = boundedText(String(amount.atomic), 40)
+    return `Payment to ${payTo} refused: its amount (${atomic} atomic units) is more than $${MAX_CAP_USD}, the most the kill switch can hold for one spend. No cap allows it.`
   }
-  if (!(Number.isSafeInteger(timeout) && timeout >= 1 && timeout <= MAX_VALIDITY_SECONDS)) {
-    const why = `Payment to ${payee} refused: its maxTimeoutSeconds (${shownValue(timeout)}) is not a whole number of seconds from 1 to ${MAX_VALIDITY_SECONDS} (a day), so until when it could collect the signed authorisation is not known. Ask the payee for a validity within a day (x402's default is 300).`
-    return new PaymentRefusedError('bad_timeout', why, payee)
-  }
-  return undefined
+  const field = x402Version === 1 ? 'maxAmountRequired' : 'amount'
+  return `Payment to ${payee} refused: its requirements' ${field} (${quotedValue(signedField(requirements, x402Version))}) is not an amount in atomic units (a string of digits), so it cannot be priced against the cap.`
 }

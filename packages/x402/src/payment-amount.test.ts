@@ -1,15 +1,8 @@
-import { encodePaymentSignatureHeader } from '@x402/core/http'
 import type { PaymentRequirements } from '@x402/core/types'
 import { getDefaultAsset } from '@x402/evm'
-import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import {
-  atomicToMicros,
-  type PaymentAsset,
-  paymentAmount as priced,
-  signedAtomic,
-  unpricedPayment,
-} from './payment-amount.js'
+import { pricedClaim } from './payee-claims.js'
+import { type PaymentAsset, paymentAmount as priced } from './payment-amount.js'
 
 const paymentAmount = (requirements: PaymentRequirements, assets: PaymentAsset[] = []) =>
   priced(requirements, assets, 2)
@@ -78,7 +71,10 @@ describe('paymentAmount', () => {
   })
 })
 
-describe('unpricedPayment', () => {
+describe('pricedClaim, for what cannot be priced', () => {
+  const unpricedPayment = (r: PaymentRequirements, assets: PaymentAsset[], version: number) =>
+    pricedClaim(r, assets, version).refusal as Error & { rule: string }
+
   it('names the rule and the fix for each reason a payment cannot be priced', () => {
     const scheme = unpricedPayment(requirements({ scheme: 'batch-settlement' }), [], 2)
     expect(scheme).toMatchObject({ rule: 'unknown_scheme', code: 'payment_refused' })
@@ -94,57 +90,5 @@ describe('unpricedPayment', () => {
     expect(amount).toMatchObject({ rule: 'bad_amount' })
     expect(amount.message).toContain('amount ("1.5")')
     expect(unpricedPayment(requirements({}), [], 1).message).toContain('maxAmountRequired')
-  })
-})
-
-describe('signedAtomic', () => {
-  const header = (payload: Record<string, unknown>) =>
-    encodePaymentSignatureHeader({
-      x402Version: 2,
-      accepted: requirements({}),
-      payload,
-    } as never)
-
-  it('reads the amount an EIP-3009 or Permit2 signature authorises', () => {
-    expect(signedAtomic(header({ authorization: { value: '900000' } }))).toBe(900000n)
-    expect(signedAtomic(header({ permit2Authorization: { permitted: { amount: '42' } } }))).toBe(
-      42n,
-    )
-  })
-
-  it('is undefined for a payload without an EVM authorisation, or a header that is not one', () => {
-    expect(signedAtomic(header({ transaction: 'base64-solana-tx' }))).toBe(undefined)
-    expect(signedAtomic('not base64 !')).toBe(undefined)
-  })
-
-  it('is null for an authorisation whose amount cannot be read (not sent)', () => {
-    expect(signedAtomic(header({ authorization: { value: 'lots' } }))).toBe(null)
-    expect(signedAtomic(header({ authorization: { value: 999_999 } }))).toBe(null)
-    expect(signedAtomic(header({ authorization: { to: '0xabc' } }))).toBe(null)
-    expect(signedAtomic(header({ permit2Authorization: { permitted: {} } }))).toBe(null)
-  })
-})
-
-describe('atomicToMicros', () => {
-  it('never counts less than was paid, and at most one micro-dollar more', () => {
-    fc.assert(
-      fc.property(
-        fc.bigInt({ min: 0n, max: 10n ** 30n }),
-        fc.integer({ min: 0, max: 24 }),
-        (atomic, decimals) => {
-          const micros = atomicToMicros(atomic, decimals)
-          if (!Number.isFinite(micros)) return
-          // micros / 1e6 >= atomic / 10^decimals, i.e. micros * 10^decimals >= atomic * 1e6
-          const paid = atomic * 1_000_000n
-          const counted = BigInt(micros) * 10n ** BigInt(decimals)
-          expect(counted >= paid).toBe(true)
-          expect(counted - paid < 10n ** BigInt(decimals)).toBe(true)
-        },
-      ),
-    )
-  })
-
-  it('reports an amount beyond exact numbers as infinite, which no cap allows', () => {
-    expect(atomicToMicros(10n ** 30n, 6)).toBe(Number.POSITIVE_INFINITY)
   })
 })

@@ -3,33 +3,39 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { AgentGuard, BudgetScope, SpendTicket } from '@killswitch/core'
 import {
+  boundedText,
   findKillSwitchError,
+  holdPayment,
+  type PaymentAmount,
+  type PaymentOutcome,
+  PaymentOutcomeUnknownError,
+  PaymentRefusedError,
+  paymentRefusal,
   redactSecrets,
+  releaseUnsentPayments,
   revocationError,
   type SpendRules,
-  toUsd,
+  settleSentPayment,
+  shownText,
+  shownUrl,
 } from '@killswitch/core'
 import type { PaymentCreationContext, x402Client } from '@x402/core/client'
 import type { PaymentRequirements } from '@x402/core/types'
 import { wrapFetchWithPayment } from '@x402/fetch'
-import { boundedText, shownText } from './bounded-text.js'
 import type { KillSwitchFetchOptions } from './kill-switch-fetch.js'
 import { pricedClaim } from './payee-claims.js'
-import { atomicToMicros, type PaymentAmount, signedAtomic } from './payment-amount.js'
-import * as charge from './payment-charge.js'
-import { PaymentOutcomeUnknownError, PaymentRefusedError } from './payment-errors.js'
+import { paymentOutcome, type SignedPayment, settlementClaim } from './payment-charge.js'
 import { preferPayable } from './payment-preference.js'
-import { paymentResource, withoutQuery } from './payment-resource.js'
-import { signedValidUntil } from './payment-validity.js'
+import { paymentResource } from './payment-resource.js'
+import { signedAtomic, signedValidUntil } from './signed-payload.js'
 
 interface Payment {
   ticket: SpendTicket
   requirements: PaymentRequirements
   amount: PaymentAmount
   resource: string
-  sent?: Sent
+  sent?: SignedPayment & { decimals: number; validUntil: number }
 }
-type Sent = charge.SignedPayment & { validUntil: number }
 
 const UNHELD = 'Not sent: a payment header the kill switch did not hold (use killSwitchFetch).'
 const UNREADABLE =
@@ -39,6 +45,13 @@ const OVER_HELD = (signed: bigint, held: bigint) =>
 // x402's hooks belong to the client, which concurrent calls share.
 const calls = new AsyncLocalStorage<PaymentCall>()
 const guarded = new WeakSet<x402Client>()
+
+/** The fetch's options, with its guard, budget scope and own spend rules (`PaymentRules`). */
+export type FetchSettings = KillSwitchFetchOptions & {
+  guard: AgentGuard
+  scope: BudgetScope
+  rules: SpendRules
+}
 
 /** The fetch's names for the core's spend rules: its options, in refusals and bad input. */
 export const FETCH_RULE_NAMES = { owner: 'killSwitchFetch', maxSpendUsd: 'maxPaymentUsd' } as const
@@ -74,7 +87,7 @@ export function guardClient(client: x402Client): void {
 function x402Error(error: unknown, requested: string): unknown {
   if (!(error instanceof Error) || error.constructor !== Error) return error
   const message = boundedText(redactSecrets(error.message))
-  return new Error(`x402 could not pay for ${withoutQuery(requested)}: ${message}`)
+  return new Error(`x402 could not pay for ${shownUrl(requested)}: ${message}`)
 }
 
 export class PaymentCall {
@@ -84,7 +97,7 @@ export class PaymentCall {
   #answered: string | undefined
 
   constructor(
-    readonly settings: KillSwitchFetchOptions & { guard: AgentGuard; scope: BudgetScope },
+    readonly settings: FetchSettings,
     readonly request: Request,
   ) {}
 
@@ -109,21 +122,15 @@ export class PaymentCall {
       if (guard.signal.aborted) throw revocationError(guard)
       throw x402Error(error, this.request.url)
     } finally {
-      // Releases the payments never sent (the transport charged the rest); a failed write
-      // is not retried: the hold lapses at its TTL, charged.
-      // The error may quote an RPC URL with its key, or a payee's text: masked and bounded.
-      const message = (failure as Error | undefined)?.message
-      const error = typeof message === 'string' ? boundedText(redactSecrets(message)) : null
-      const details = { paymentOutcome: 'not_sent', error }
-      for (const { ticket } of this.#payments.filter((payment) => !payment.sent)) {
-        await guard.releaseSpend(ticket, { reason: 'not_sent', details }).catch(() => undefined)
-      }
+      // Releases the payments never sent (the transport charged the rest).
+      const unsent = this.#payments.filter((payment) => !payment.sent).map(({ ticket }) => ticket)
+      await releaseUnsentPayments(guard, unsent, failure)
     }
   }
 
   /** The veto: refuses a payment (revoked, a spend rule, the cap, an unknown asset) or holds it. */
   async authorise(context: PaymentCreationContext): Promise<undefined> {
-    const { guard, scope, assets = [], allowedPayees, maxPaymentUsd } = this.settings
+    const { guard, scope, assets = [], rules } = this.settings
     const { paymentRequired, selectedRequirements: requirements } = context
     const { payTo, asset, network, scheme, maxTimeoutSeconds } = requirements
     const { amount, refusal } = pricedClaim(requirements, assets, paymentRequired.x402Version)
@@ -137,22 +144,12 @@ export class PaymentCall {
     const details = { ...shown, ...where, ...(amount && { amountAtomic, amountUsd: amount.usd }) }
     const via = where.redirectedTo ? ` (redirected to ${where.redirectedTo})` : ''
     const description = `${this.request.method} ${where.resource}${via}`
-    const spend = { kind: 'payment', description, payee, amountUsd: amount?.usd ?? 0, details }
-    if (refusal) {
-      // Revocation first: it is the answer that matters at 2 AM, whatever else is wrong.
-      await guard.check()
-      await guard.refuseSpend(spend, refusal)
-      throw refusal
-    }
+    const amountUsd = amount?.usd ?? 0
+    const spend = { ...scope, kind: 'payment', description, payee, amountUsd, details }
     // The core checks the spend rules, the agent's and this fetch's, then holds the amount.
-    const ticket = await guard.reserveSpend({
-      ...scope,
-      ...spend,
-      rules: { allowedPayees, maxSpendUsd: maxPaymentUsd },
-      rulesNamed: FETCH_RULE_NAMES,
-      // A backstop only (every hold is ended with its call), a minute past the validity.
-      ttlMs: maxTimeoutSeconds * 1000 + 60_000,
-    })
+    const held = { ...spend, rules, rulesNamed: FETCH_RULE_NAMES }
+    if (refusal) throw await paymentRefusal(guard, held, refusal)
+    const ticket = await holdPayment(guard, held, maxTimeoutSeconds)
     this.#payments.push({ ticket, requirements, amount, resource: where.resource })
   }
 
@@ -182,33 +179,23 @@ export class PaymentCall {
     // answers cannot hold the call open; a validity that cannot be read is not sent.
     const now = Date.now()
     const validUntil = signedValidUntil(header, requirements, now)
-    const sent = { ...requirements, atomic: amount.atomic, header, validUntil }
+    const sent = { ...requirements, ...amount, header, validUntil }
     payment.sent = sent
-    let outcome: charge.PaymentOutcome = { reason: 'no_response' }
+    let outcome: PaymentOutcome = { reason: 'no_response' }
     try {
       const signal = AbortSignal.any([request.signal, AbortSignal.timeout(validUntil - now)])
       const response = await send(new Request(request, { signal }))
-      outcome = charge.paymentOutcome(response.status, (name) => response.headers.get(name))
+      outcome = paymentOutcome(response.status, (name) => response.headers.get(name))
       return response
     } catch (error) {
       // The signed authorisation may have reached the payee: it can collect it.
       const lost = [requirements.payTo, amount.usd, resource, sent.validUntil] as const
       throw new PaymentOutcomeUnknownError(...lost, { cause: error })
     } finally {
-      await this.#charge(payment, sent, outcome)
+      // At what the payee can collect (the core's `paymentCharge`), or a verifier proves.
+      const { guard, verifySettlement: verify } = this.settings
+      const prove = verify && (() => verify(settlementClaim(sent, outcome)))
+      await settleSentPayment(guard, payment.ticket, sent, outcome, prove, 'verifySettlement')
     }
-  }
-
-  /** Settles a sent payment at what the payee can collect (`paymentCharge`), never less. */
-  async #charge({ ticket, amount }: Payment, sent: Sent, outcome: charge.PaymentOutcome) {
-    const { verifySettlement, guard } = this.settings
-    const verified = await charge.verifyClaim(verifySettlement, outcome, sent)
-    const cost = charge.paymentCharge(sent, outcome, verified)
-    // Until `validUntil` the payee can still submit the authorisation on chain.
-    const validUntil = new Date(sent.validUntil).toISOString()
-    await guard.settleSpend(ticket, {
-      amountUsd: toUsd(atomicToMicros(cost.atomic, amount.decimals)),
-      details: { ...cost.details, validUntil },
-    })
   }
 }

@@ -1,22 +1,10 @@
-// What a sent payment costs: the payee can collect it until it expires whatever it answers,
-// so in full unless a proven settlement shows less. Its headers are audited, never believed.
+// What a paid request's answer says, for the core's charge rule (`paymentCharge`): the payee
+// can collect a sent payment until it expires whatever it answers, so its headers are
+// audited, never believed; only `verifySettlement` may prove an `upto` payment moved less.
+import { boundedText, type PaymentOutcome, parseAtomic } from '@killswitch/core'
 import * as http from '@x402/core/http'
 import type { PaymentPayload, PaymentRequirements } from '@x402/core/types'
-import { boundedText } from './bounded-text.js'
-import { parseAtomic } from './payment-amount.js'
-
-type Unproven = 'settle_failed' | 'payment_required' | 'server_error' | 'no_settlement'
-
-/** What the payee said: `settled` (a settlement header says so), else why nothing is proven. */
-export interface PaymentOutcome {
-  reason: 'settled' | 'no_response' | Unproven
-  status?: number | undefined
-  claimedAtomic?: bigint | undefined
-  claimedAmount?: string | undefined
-  transaction?: string | undefined
-  network?: string | undefined
-  errorReason?: string | undefined
-}
+import { attempt } from './signed-payload.js'
 
 /** Reads a paid request's answer: its settlement header (v1: `X-PAYMENT-RESPONSE`), its status. */
 export function paymentOutcome(status: number, header: (name: string) => string | null) {
@@ -40,15 +28,6 @@ export function paymentOutcome(status: number, header: (name: string) => string 
   const strings = ['transaction', 'network', 'errorReason', 'claimedAmount'] as const
   for (const key of strings) outcome[key] = boundedText(outcome[key])
   return outcome
-}
-
-/** What `read` returns, or undefined when it throws: an unreadable header proves nothing. */
-function attempt<T>(read: () => T): T | undefined {
-  try {
-    return read()
-  } catch {
-    return undefined
-  }
 }
 
 type Requirement = Pick<PaymentRequirements, 'scheme' | 'network' | 'asset' | 'payTo'>
@@ -76,65 +55,13 @@ export type SettlementVerifier = (
   claim: SettlementClaim,
 ) => PromiseLike<bigint | undefined> | bigint | undefined
 
-/** What `verify` proves a settled payment moved; a failure, or no amount, proves nothing. */
-export async function verifyClaim(
-  verify: SettlementVerifier | undefined,
-  { reason, transaction, claimedAtomic }: PaymentOutcome,
-  { scheme, network, asset, payTo, atomic: authorisedAtomic, header }: SignedPayment,
-) {
-  // Only a claimed settlement of a scheme that may charge less is worth proving.
-  if (!verify || reason !== 'settled' || scheme === 'exact') return {}
-  const claim = { scheme, network, asset, payTo, authorisedAtomic, transaction, claimedAtomic }
-  try {
-    const paymentPayload = http.decodePaymentSignatureHeader(header)
-    const atomic = await verify({ ...claim, paymentPayload })
-    if (atomic === undefined || (typeof atomic === 'bigint' && atomic >= 0n)) return { atomic }
-    return { error: 'verifySettlement returned no bigint amount >= 0' }
-  } catch (error) {
-    return { error: boundedText(error instanceof Error ? error.message : String(error)) }
-  }
-}
-
 /** A payment that left: its requirements, what it authorised (`atomic`), its signed header. */
-export type SignedPayment = SentPayment & Requirement & { header: string }
-export type SentPayment = Pick<SettlementClaim, 'scheme' | 'network'> & { atomic: bigint }
+export type SignedPayment = Requirement & { atomic: bigint; header: string }
 
-/**
- * A sent payment's charge (atomic units) and audit details: `exact` at its amount, another
- * scheme once settled at what `verified` proves (never more), anything else in full.
- */
-export function paymentCharge(
-  payment: SentPayment,
-  outcome: PaymentOutcome,
-  verified: { atomic?: bigint | undefined; error?: string | undefined } = {},
-): { atomic: bigint; details: Record<string, unknown> } {
-  const settled = outcome.reason === 'settled'
-  const proven = settled && payment.scheme !== 'exact' ? verified.atomic : undefined
-  const atomic = proven !== undefined && proven < payment.atomic ? proven : payment.atomic
-  const { status = null, reason, errorReason, transaction, claimedAtomic, claimedAmount } = outcome
-  const details = {
-    status,
-    // Not `outcome`: the ledger writes its own under that name.
-    paymentOutcome: settled ? 'settled' : 'outcome_unknown',
-    ...(settled ? { suspicious: suspicion(payment, outcome, proven) } : { reason }),
-    ...{ errorReason, transaction, claimedAtomic: claimedAtomic?.toString(), claimedAmount },
-    chargedAtomic: String(atomic),
-    basis: proven === undefined ? 'authorised' : 'verified',
-    verifyError: verified.error,
-  }
-  return { atomic, details }
-}
-
-/** The first way a settlement claim does not add up, for the audit log. */
-function suspicion(payment: SentPayment, outcome: PaymentOutcome, verified: bigint | undefined) {
-  const { atomic, network, scheme } = payment
-  const claim = outcome.claimedAtomic
-  if ((outcome.network ?? network) !== network) return 'settlement_network_mismatch'
-  if (outcome.claimedAmount !== undefined) return 'settlement_amount_unreadable'
-  if ((claim ?? 0n) > atomic) return 'claimed_more_than_authorised'
-  if (scheme === 'exact' && (claim ?? atomic) < atomic) return 'claimed_less_than_exact_amount'
-  if ((verified ?? 0n) > atomic) return 'verified_more_than_authorised'
-  // Both known and different (either unknown compares equal).
-  if ((claim ?? verified) !== (verified ?? claim)) return 'claim_differs_from_verified'
-  return undefined
+/** What `verifySettlement` is asked about `payment`, given what the payee answered. */
+export function settlementClaim(payment: SignedPayment, outcome: PaymentOutcome): SettlementClaim {
+  const { scheme, network, asset, payTo, atomic: authorisedAtomic, header } = payment
+  const { transaction, claimedAtomic } = outcome
+  const claim = { scheme, network, asset, payTo, authorisedAtomic, transaction, claimedAtomic }
+  return { ...claim, paymentPayload: http.decodePaymentSignatureHeader(header) }
 }

@@ -4,8 +4,8 @@
 // that fits is paid. A preference only: the veto still checks the option x402 picks.
 import { checkSpendRules, type SpendRules } from '@killswitch/core'
 import type { PaymentRequirements } from '@x402/core/types'
-import type { KillSwitchFetchOptions } from './kill-switch-fetch.js'
 import { pricedClaim } from './payee-claims.js'
+import type { FetchSettings } from './payment-call.js'
 
 /**
  * The options of `accepts` the veto would not refuse by what is known before x402 picks
@@ -16,10 +16,9 @@ import { pricedClaim } from './payee-claims.js'
 export function preferPayable(
   accepts: PaymentRequirements[],
   x402Version: number,
-  { assets = [], allowedPayees, maxPaymentUsd }: KillSwitchFetchOptions,
+  { assets = [], rules }: Pick<FetchSettings, 'assets' | 'rules'>,
   agentRules: SpendRules | undefined,
 ): PaymentRequirements[] {
-  const rules = { allowedPayees, maxSpendUsd: maxPaymentUsd }
   const fitting = accepts.filter((requirements) => {
     try {
       const { amount, refusal } = pricedClaim(requirements, assets, x402Version)

@@ -6,11 +6,9 @@
 // fields, it shows what left. One rule for every adapter that can see it.
 import { billedApartOption } from './billed-apart.js'
 import { serverToolIn } from './server-tools.js'
+import { LIMIT_KEYS } from './wire-output-limit.js'
 
 type Fields = Record<string, unknown>
-
-// Output limits in the wire formats: OpenAI chat and Responses, Anthropic, Gemini's config.
-const LIMIT_KEYS = ['max_tokens', 'max_completion_tokens', 'max_output_tokens'] as const
 
 function count(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : undefined

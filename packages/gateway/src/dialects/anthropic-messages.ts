@@ -2,7 +2,7 @@
 // thinking budget is kept below it). Usage counts `input_tokens` apart from the cache reads
 // and writes; TokenUsage counts them inside its input, so they are added up. A stream
 // reports input usage in `message_start` and the running totals in `message_delta`.
-import type { TokenUsage } from '@killswitch/core'
+import { type TokenUsage, thinkingBelow } from '@killswitch/core'
 import { errorBody } from '../api-errors.js'
 import { sseEvent } from '../sse-parser.js'
 import {
@@ -119,13 +119,9 @@ export const anthropicMessages: Dialect = {
   },
 
   prepare(body, maxOutputTokens) {
-    const sent: JsonBody = { ...body, max_tokens: maxOutputTokens }
-    const thinking = record(body.thinking)
-    const budget = thinking?.budget_tokens
     // The API requires budget_tokens < max_tokens; a clamped max_tokens lowers it too.
-    if (thinking && typeof budget === 'number' && budget >= maxOutputTokens) {
-      sent.thinking = { ...thinking, budget_tokens: Math.max(1, maxOutputTokens - 1) }
-    }
+    const sent: JsonBody = { ...body, max_tokens: maxOutputTokens }
+    if (body.thinking !== undefined) sent.thinking = thinkingBelow(body.thinking, maxOutputTokens)
     return sent
   },
 

@@ -2,7 +2,14 @@
 // never more than was authorised.
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { type PaymentOutcome, paymentCharge, type SentPayment } from './payment-charge.js'
+import {
+  MAX_VALIDITY_SECONDS,
+  type PaymentOutcome,
+  paymentCharge,
+  provenAmount,
+  type SentPayment,
+  signedValidity,
+} from './signed-payment.js'
 
 const NETWORK = 'eip155:84532'
 const payment = (scheme: string, atomic: bigint): SentPayment => ({
@@ -95,5 +102,46 @@ describe('paymentCharge', () => {
     expect(flag(exact, settled({ claimedAmount: 'lots' }))).toBe('settlement_amount_unreadable')
     expect(flag(upto, settled({}), 20_000n)).toBe('verified_more_than_authorised')
     expect(flag(upto, settled({ claimedAtomic: 1n }), 5n)).toBe('claim_differs_from_verified')
+  })
+})
+
+describe('provenAmount', () => {
+  const settled: PaymentOutcome = { reason: 'settled', status: 200 }
+  const upto = payment('upto', 10_000n)
+
+  it('asks only about a claimed settlement of a scheme that may charge less', async () => {
+    const prove = () => 5n
+    expect(await provenAmount(upto, settled, prove, 'verify')).toEqual({ atomic: 5n })
+    expect(await provenAmount(payment('exact', 10_000n), settled, prove, 'verify')).toEqual({})
+    expect(await provenAmount(upto, { reason: 'no_settlement' }, prove, 'verify')).toEqual({})
+    expect(await provenAmount(upto, settled, undefined, 'verify')).toEqual({})
+  })
+
+  it('proves nothing from a failure or an answer that is not an atomic amount', async () => {
+    const error = 'verify returned no bigint amount >= 0'
+    expect(await provenAmount(upto, settled, () => -1n, 'verify')).toEqual({ error })
+    expect(await provenAmount(upto, settled, () => 5 as never, 'verify')).toEqual({ error })
+    const thrown = () => Promise.reject(new Error(`rpc down\n${'x'.repeat(500)}`))
+    const failed = await provenAmount(upto, settled, thrown, 'verify')
+    expect(failed.error?.startsWith('rpc down\\u000a')).toBe(true)
+    expect(failed.error).toHaveLength(200)
+    expect(await provenAmount(upto, settled, () => undefined, 'verify')).toEqual({})
+  })
+})
+
+describe('signedValidity', () => {
+  const now = 1_800_000_000_000
+
+  it('reads seconds since the epoch, written as digits, up to a day ahead', () => {
+    expect(signedValidity(String(now / 1000 + 5), now)).toBe(now + 5_000)
+    const day = String(now / 1000 + MAX_VALIDITY_SECONDS)
+    expect(signedValidity(day, now)).toBe(now + MAX_VALIDITY_SECONDS * 1000)
+  })
+
+  it('is undefined for a validity unreadable, past, or more than a day ahead', () => {
+    const beyond = String(now / 1000 + MAX_VALIDITY_SECONDS + 1)
+    for (const until of ['soon', 300, String(now / 1000), beyond, undefined]) {
+      expect(signedValidity(until, now)).toBe(undefined)
+    }
   })
 })

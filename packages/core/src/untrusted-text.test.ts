@@ -1,5 +1,6 @@
+// Text from outside, bounded and printable for the audit log and messages.
 import { describe, expect, it } from 'vitest'
-import { boundedText, shownValue } from './bounded-text.js'
+import { boundedText, quotedValue, shownText } from './untrusted-text.js'
 
 describe('boundedText', () => {
   it('escapes what could forge a line or reorder one, and keeps the rest', () => {
@@ -24,19 +25,27 @@ describe('boundedText', () => {
   })
 })
 
-describe('shownValue', () => {
+describe('quotedValue', () => {
   it('shows the type of what was given', () => {
-    expect(shownValue([0.5])).toBe('[0.5]')
-    expect(shownValue('0.5')).toBe('"0.5"')
-    expect(shownValue(Number.NaN)).toBe('NaN')
-    expect(shownValue(1e300)).toBe('1e+300')
-    expect(shownValue(null)).toBe('null')
-    expect(shownValue(undefined)).toBe('undefined')
-    expect(shownValue(10n)).toBe('10n')
-    expect(shownValue(() => 1)).toBe('a function')
+    expect(quotedValue([0.5])).toBe('[0.5]')
+    expect(quotedValue('0.5')).toBe('"0.5"')
+    expect(quotedValue(Number.NaN)).toBe('NaN')
+    expect(quotedValue(1e300)).toBe('1e+300')
+    expect(quotedValue(null)).toBe('null')
+    expect(quotedValue(undefined)).toBe('undefined')
+    expect(quotedValue(10n)).toBe('10n')
+    expect(quotedValue(() => 1)).toBe('a function')
     const circular: Record<string, unknown> = {}
     circular.self = circular
-    expect(shownValue(circular)).toBe('[object Object]')
-    expect(shownValue(['x'.repeat(1_000)])).toHaveLength(80)
+    expect(quotedValue(circular)).toBe('[object Object]')
+    expect(quotedValue(['x'.repeat(1_000)])).toHaveLength(80)
+  })
+})
+
+describe('shownText', () => {
+  it('shows a string as itself, bounded, and anything else quoted', () => {
+    expect(shownText('0xabc')).toBe('0xabc')
+    expect(shownText(5)).toBe('5')
+    expect(shownText('a\nb')).toBe('a\\u000ab')
   })
 })

@@ -1,23 +1,34 @@
-// The provider's real output limit, translated both ways: what a call really asks for (the
-// core holds for it), and the call's params once the core's clamp is known. `maxOutputTokens`
-// is not the whole story: provider options raise the limit the provider sends past it.
+// The provider's real output limit for a model call in the AI SDK's call options (the AI SDK
+// adapter's params, and Mastra's: its models are AI SDK models), translated both ways: what a
+// call really asks for (the guard holds for it), and the call's params once the guard's clamp
+// is known. `maxOutputTokens` is not the whole story: provider options raise the limit the
+// provider sends past it, and a clamp must cap them all, thinking and text sharing it.
 // - @ai-sdk/openai (chat): `openai.maxCompletionTokens` is sent as max_completion_tokens,
 //   which reasoning models obey instead of max_tokens (azure models read `azure` too).
 // - @ai-sdk/anthropic: an enabled thinking budget is sent ON TOP of maxOutputTokens
 //   (max_tokens = maxOutputTokens + budgetTokens, 1024 when unset); the `reasoning` call
 //   option on a budget-thinking model adds a budget the provider computes from the model's
 //   own max output, which the caller never sees. (`fallbacks`, a retry on another model, is
-//   refused by the core: billed-apart.ts.)
+//   refused: billed-apart.ts.)
 // An unknown provider (a gateway, a router, Anthropic's provider under another name) is read
 // every way: each of its options namespaces, and its own, as OpenAI's and as Anthropic's,
-// `reasoning` included. No policy here: the core decides the clamp.
-import type { LanguageModelV4CallOptions } from '@ai-sdk/provider'
+// `reasoning` included.
 
-type Params = LanguageModelV4CallOptions
+import { largestCount } from './wire-output-limit.js'
+
+/** The fields of a model call's params (the AI SDK's call options) that set its output limit. */
+export interface OutputLimitParams {
+  maxOutputTokens?: number
+  /** Options by provider namespace (`openai`, `anthropic`, a gateway's own name...). */
+  providerOptions?: Record<string, Record<string, unknown>>
+  /** The AI SDK's reasoning level (`'provider-default'`, `'none'`, `'low'`...). */
+  reasoning?: string
+}
+
 type Options = Record<string, unknown>
 
 /** What a call asks of the provider, and its params for a given clamp. */
-export interface OutputLimit {
+export interface OutputLimit<P extends OutputLimitParams = OutputLimitParams> {
   /**
    * The most output tokens (text, reasoning, thinking) the provider would be told to allow,
    * for `guard.startModelCall`; undefined when the call sets no bound of its own (the core
@@ -29,7 +40,7 @@ export interface OutputLimit {
    * clamp, at least 1). A clamp not below `requested` keeps the caller's params. A fresh
    * object each time: the caller may complete it (its stop signal).
    */
-  params(maxOutputTokens: number): Params
+  params(maxOutputTokens: number): P
   /**
    * The provider bills output it does not stream in full: Anthropic's thinking (Claude 4
    * streams a summary of it, and bills all of it). A call cut off without usage is then
@@ -47,11 +58,11 @@ export interface OutputLimit {
  * const call = await guard.startModelCall({ ...identity, maxOutputTokens: limit.requested })
  * await call.run(({ maxOutputTokens }) => model.doGenerate(limit.params(maxOutputTokens)))
  */
-export function outputLimit(
-  params: Params,
+export function outputLimit<P extends OutputLimitParams>(
+  params: P,
   provider: string | undefined,
   defaultMaxOutputTokens?: number,
-): OutputLimit {
+): OutputLimit<P> {
   // Most calls: no provider options and no reasoning, so nothing raises the limit.
   if (params.providerOptions === undefined && params.reasoning === undefined) {
     return {
@@ -62,7 +73,9 @@ export function outputLimit(
     }
   }
   const readers = readersOf(params, provider)
-  const base = Number.isInteger(params.maxOutputTokens) ? tokens(params.maxOutputTokens) : undefined
+  const base = Number.isInteger(params.maxOutputTokens)
+    ? largestCount(params.maxOutputTokens)
+    : undefined
   // A reader's primary limit: undefined when its text part, or its budget, is not known.
   let primary: number | undefined = base
   let known = true
@@ -73,7 +86,7 @@ export function outputLimit(
   for (const reader of readers) {
     const options = reader.options
     if (reader.openai) {
-      const completion = tokens(options.maxCompletionTokens)
+      const completion = largestCount(options.maxCompletionTokens)
       if (completion !== undefined) primary = Math.max(primary ?? 0, completion)
     }
     if (reader.anthropic) {
@@ -117,7 +130,7 @@ interface Reader {
   anthropic: boolean
 }
 
-function readersOf(params: Params, provider = ''): Reader[] {
+function readersOf(params: OutputLimitParams, provider = ''): Reader[] {
   const all = params.providerOptions ?? {}
   const reader = (namespaces: string[], kind: 'openai' | 'anthropic' | 'any'): Reader => ({
     namespaces,
@@ -141,10 +154,10 @@ function readersOf(params: Params, provider = ''): Reader[] {
 }
 
 /** The params with every limit a reader reads at most `max`: text and thinking share it. */
-function clamped(params: Params, readers: Reader[], max: number): Params {
+function clamped<P extends OutputLimitParams>(params: P, readers: Reader[], max: number): P {
   const providerOptions: Record<string, Options> = { ...params.providerOptions }
   let written = params.providerOptions !== undefined
-  let text = Math.min(tokens(params.maxOutputTokens) ?? max, max)
+  let text = Math.min(largestCount(params.maxOutputTokens) ?? max, max)
   // Each namespace a reader reads is clamped alone: their merge is then clamped too.
   const edit = (namespace: string, change: (options: Options) => Options) => {
     const options = providerOptions[namespace]
@@ -184,7 +197,7 @@ function clamped(params: Params, readers: Reader[], max: number): Params {
   }
   return {
     ...params,
-    ...(written ? { providerOptions: providerOptions as Params['providerOptions'] } : {}),
+    ...(written ? { providerOptions } : {}),
     maxOutputTokens: text,
   }
 }
@@ -197,7 +210,7 @@ function thinkingBudget(thinking: unknown): number | undefined {
   if (typeof thinking !== 'object' || thinking === null) return undefined
   const { type, budgetTokens } = thinking as Options
   if (type !== 'enabled') return undefined
-  return tokens(budgetTokens) ?? 1024
+  return largestCount(budgetTokens) ?? 1024
 }
 
 /**
@@ -205,7 +218,7 @@ function thinkingBudget(thinking: unknown): number | undefined {
  * (any type but 'disabled': enabled, adaptive, between tools), an effort, or `reasoning`
  * (even 'none': a model that cannot stop thinking thinks between tools).
  */
-function mayThink(params: Params, options: Options): boolean {
+function mayThink(params: OutputLimitParams, options: Options): boolean {
   const thinking = options.thinking
   const type =
     typeof thinking === 'object' && thinking !== null ? (thinking as Options).type : undefined
@@ -220,7 +233,7 @@ function mayThink(params: Params, options: Options): boolean {
  * @ai-sdk/anthropic turns `reasoning` into thinking only when the options set neither
  * thinking nor effort; 'none' adds no budget (disabled, between-tools or low effort).
  */
-function computesBudget(params: Params, options: Options): boolean {
+function computesBudget(params: OutputLimitParams, options: Options): boolean {
   const reasoning = params.reasoning
   return (
     reasoning !== undefined &&
@@ -233,10 +246,3 @@ function computesBudget(params: Params, options: Options): boolean {
 
 /** @ai-sdk/provider-utils' shares of a model's max output per reasoning level. */
 const REASONING_SHARES = { minimal: 0.02, low: 0.1, medium: 0.3, high: 0.6, xhigh: 0.9, max: 0.95 }
-
-/** A token count as a limit: positive and whole (rounded up); anything else is no limit. */
-function tokens(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isFinite(value) && value > 0
-    ? Math.ceil(value)
-    : undefined
-}

@@ -1,8 +1,8 @@
-// Strings others wrote, made fit for the audit log and an error message. A payee writes what
-// it likes in its 402 and its settlement header: the log must neither grow with it (one
-// payment, kilobytes of junk) nor show a line it forged (a newline, then "[killswitch] ...").
+// Strings others wrote (a payee's 402 and settlement header, an error a remote service sent),
+// made fit for the audit log and an error message: the log must neither grow with them (one
+// payment, kilobytes of junk) nor show a line they forged (a newline, then "[killswitch] ...").
 
-/** The most characters one payee-supplied string takes in the audit log. */
+/** The most characters one string from outside takes in the audit log. */
 export const TEXT_MAX = 200
 
 // C0 and C1 controls, line and paragraph separators, and the bidirectional overrides that
@@ -27,13 +27,13 @@ export function boundedText(value: unknown, max = TEXT_MAX): string | undefined 
 }
 
 /**
- * Any value as a message shows what was given: JSON (`"0.5"` is a string, `[0.5]` a list),
+ * Any value as a message quotes what was given: JSON (`"0.5"` is a string, `[0.5]` a list),
  * numbers as JavaScript writes them (`NaN`), bounded (80 characters) and printable.
  *
  * @example
- * shownValue([0.5]) // '[0.5]'
+ * quotedValue([0.5]) // '[0.5]'
  */
-export function shownValue(value: unknown): string {
+export function quotedValue(value: unknown): string {
   if (typeof value === 'function') return 'a function'
   if (typeof value === 'bigint') return `${value}n`
   if (typeof value === 'number' || value === undefined) return String(value)
@@ -47,13 +47,14 @@ export function shownValue(value: unknown): string {
 }
 
 /**
- * A payee's field for the audit log and a message: a string as itself, bounded and printable;
- * anything else as `shownValue` shows it (a payee may put a number where a string belongs).
+ * A field from outside for the audit log and a message: a string as itself, bounded and
+ * printable; anything else as `quotedValue` quotes it (a payee may put a number where a
+ * string belongs).
  *
  * @example
  * shownText('0xabc') // '0xabc'
  * shownText(5) // '5'
  */
 export function shownText(value: unknown): string {
-  return boundedText(value) ?? shownValue(value)
+  return boundedText(value) ?? quotedValue(value)
 }

@@ -1,7 +1,8 @@
+import { MAX_VALIDITY_SECONDS } from '@killswitch/core'
 import { encodePaymentSignatureHeader } from '@x402/core/http'
 import { describe, expect, it } from 'vitest'
-import { PaymentRefusedError } from './payment-errors.js'
-import { MAX_VALIDITY_SECONDS, signedValidUntil } from './payment-validity.js'
+import { PaymentRefusedError } from './index.js'
+import { signedAtomic, signedValidUntil } from './signed-payload.js'
 
 const now = 1_800_000_000_000
 const header = (payload: Record<string, unknown>) =>
@@ -32,5 +33,33 @@ describe('signedValidUntil', () => {
       authorization: { validBefore: String(now / 1000 + MAX_VALIDITY_SECONDS) },
     })
     expect(signedValidUntil(day, requirements, now)).toBe(now + MAX_VALIDITY_SECONDS * 1000)
+  })
+})
+
+describe('signedAtomic', () => {
+  const header = (payload: Record<string, unknown>) =>
+    encodePaymentSignatureHeader({
+      x402Version: 2,
+      accepted: requirements,
+      payload,
+    } as never)
+
+  it('reads the amount an EIP-3009 or Permit2 signature authorises', () => {
+    expect(signedAtomic(header({ authorization: { value: '900000' } }))).toBe(900000n)
+    expect(signedAtomic(header({ permit2Authorization: { permitted: { amount: '42' } } }))).toBe(
+      42n,
+    )
+  })
+
+  it('is undefined for a payload without an EVM authorisation, or a header that is not one', () => {
+    expect(signedAtomic(header({ transaction: 'base64-solana-tx' }))).toBe(undefined)
+    expect(signedAtomic('not base64 !')).toBe(undefined)
+  })
+
+  it('is null for an authorisation whose amount cannot be read (not sent)', () => {
+    expect(signedAtomic(header({ authorization: { value: 'lots' } }))).toBe(null)
+    expect(signedAtomic(header({ authorization: { value: 999_999 } }))).toBe(null)
+    expect(signedAtomic(header({ authorization: { to: '0xabc' } }))).toBe(null)
+    expect(signedAtomic(header({ permit2Authorization: { permitted: {} } }))).toBe(null)
   })
 })

@@ -1,12 +1,12 @@
 // The output-limit translation alone: what a call asks for, and its params for a clamp. The
 // total a provider would send is computed here as @ai-sdk/openai and @ai-sdk/anthropic do.
-import type { LanguageModelV4CallOptions } from '@ai-sdk/provider'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { outputLimit } from './output-limit.js'
+import { type OutputLimitParams, outputLimit } from './output-limit.js'
 
-type Params = LanguageModelV4CallOptions
-const prompt: Params['prompt'] = [{ role: 'user', content: [{ type: 'text', text: 'hi' }] }]
+// An AI SDK call's params: its prompt beside the fields that set the output limit.
+type Params = OutputLimitParams & { prompt: unknown }
+const prompt = [{ role: 'user', content: [{ type: 'text', text: 'hi' }] }]
 const call = (extra: Partial<Params>): Params => ({ prompt, ...extra })
 type Thinking = { type: string; budgetTokens?: number }
 
@@ -196,15 +196,19 @@ describe('outputLimit properties', () => {
           ? {}
           : { openai: { maxCompletionTokens: c.completion } },
     })
+  /** The call `c` makes, its limit, a clamp of the core's and the params sent at it. */
+  const clampedAt = (c: Call, clamp: number, anthropic: boolean) => {
+    const params = build(c, anthropic)
+    const limit = outputLimit(params, anthropic ? 'anthropic.messages' : 'openai.chat')
+    // The core never raises a limit: its clamp is at most what was asked.
+    const max = limit.requested === undefined ? clamp : Math.min(clamp, limit.requested)
+    return { params, limit, max, sent: limit.params(max) }
+  }
 
   it('Anthropic: for any B, M, maxOutputTokens the sent total is at most M when clamped, and the call untouched when not', () => {
     fc.assert(
       fc.property(thinkingCall, limits, (c, clamp) => {
-        const params = build(c, true)
-        const limit = outputLimit(params, 'anthropic.messages')
-        // The core never raises a limit: its clamp is at most what was asked.
-        const max = limit.requested === undefined ? clamp : Math.min(clamp, limit.requested)
-        const sent = limit.params(max)
+        const { params, limit, max, sent } = clampedAt(c, clamp, true)
         const reasoned =
           c.budget === undefined && !['none', 'provider-default', undefined].includes(c.reasoning)
         // A budget `reasoning` computes is unseen: it must have been made explicit.
@@ -221,10 +225,7 @@ describe('outputLimit properties', () => {
   it('OpenAI: for any maxCompletionTokens, M, maxOutputTokens the sent limit is at most M when clamped, and the call untouched when not', () => {
     fc.assert(
       fc.property(thinkingCall, limits, (c, clamp) => {
-        const params = build(c, false)
-        const limit = outputLimit(params, 'openai.chat')
-        const max = limit.requested === undefined ? clamp : Math.min(clamp, limit.requested)
-        const sent = limit.params(max)
+        const { params, limit, max, sent } = clampedAt(c, clamp, false)
         expect(openaiLimit(sent)).toBeLessThanOrEqual(max)
         expect(sent.maxOutputTokens).toBeLessThanOrEqual(max)
         if (limit.requested !== undefined && max >= limit.requested) {
