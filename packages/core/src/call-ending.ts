@@ -11,7 +11,10 @@
 //   missing, not a whole non-negative number, below what streamed, or input below what the
 //   request's text comes to (its bytes / 16) is not believed: the
 //   guard's own figure stands in for it. When neither usage nor any output is known, the
-//   whole hold is settled: money that may have left is spent.
+//   whole hold is settled: money that may have left is spent. Nor when the kill switch
+//   stopped the call (revoked, the cap reached, a loop found) before the provider's usage
+//   came: the provider may have gone on past the stop, so the whole hold is settled (or
+//   what was counted, if more). A caller's abort is charged what was counted.
 // - Usage above what streamed is believed, however far above (reasoning bills output that
 //   never streams, and a provider that ignored its limit bills past the hold): the ledger
 //   records a bill too high rather than too low; the agent is stopped sooner, never later.
@@ -31,7 +34,16 @@ export type CallEnd =
    * The request left the process; `usage` is the provider's report, when there is one;
    * `providerStatus` the HTTP status the provider answered with, when it refused the call.
    */
-  | { sent: true; usage?: TokenUsage; providerStatus?: number }
+  | {
+      sent: true
+      usage?: TokenUsage
+      providerStatus?: number
+      /**
+       * The kill switch itself stopped the call after its request left (a revocation, the
+       * cap reached mid-stream, a loop found, its store lost): the provider was told to stop.
+       */
+      stoppedByGuard?: boolean
+    }
 
 /** What the guard knows of a call: its prices, its bounds and what streamed. */
 export interface CallFigures {
@@ -66,9 +78,11 @@ export type EndingCost =
       costMicros: number
       /**
        * usage: the provider's usage, believed; counted: the guard's figures stood in for
-       * usage that was missing or not believable; hold: nothing was known, the whole hold.
+       * usage that was missing or not believable; hold: nothing was known, the whole hold;
+       * stopped: the kill switch stopped the call without the provider's usage, the whole
+       * hold (or what was counted, if more).
        */
-      basis: 'usage' | 'counted' | 'hold'
+      basis: 'usage' | 'counted' | 'hold' | 'stopped'
       inputTokens: number
       outputTokens: number
       /** Usage fields that were not believed, for the audit log. */
@@ -183,9 +197,25 @@ export function costOfEnding(end: CallEnd, figures: CallFigures): EndingCost {
     : costBound(inputTokens, 0, rates)
   // At the highest output rate (reasoning or a tier the real input may reach).
   const outputMicros = mulDivCeil(outputTokens, maxOutputRate(rates, inputTokens), PER_MILLION)
+  const countedMicros = inputMicros + outputMicros
+  // Stopped by the kill switch, what the provider did after the stop is unknown: what
+  // streamed is only a floor, and a provider that ignores its abort goes on to the limit it
+  // was told (red team r20: a revoked stream recorded 19% of its bill). The whole hold, then;
+  // nothing honest pays for it (the agent is revoked, at its cap, or caught looping). A
+  // caller's own abort or a consumer that stopped reading is charged what was counted.
+  if (end.stoppedByGuard === true && countedMicros < holdMicros) {
+    return {
+      action: 'settle',
+      costMicros: holdMicros,
+      basis: 'stopped',
+      inputTokens: figures.inputTokens,
+      outputTokens: output.limit,
+      distrusted,
+    }
+  }
   return {
     action: 'settle',
-    costMicros: inputMicros + outputMicros,
+    costMicros: countedMicros,
     basis: 'counted',
     inputTokens,
     outputTokens,

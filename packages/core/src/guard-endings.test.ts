@@ -311,8 +311,20 @@ describe('every ending, one rule', () => {
 
   it.each([
     ['a provider error', new Error('upstream 502')],
-    ['revocation mid-call', new AgentRevokedError({ handle: 'agent' })],
     ['a consumer that stopped reading', new DOMException('cancelled', 'AbortError')],
+  ])('settles the input bound and the counted output after %s', async (_, error) => {
+    const { ks, guard } = await setup(1)
+    const ticket = await guard.beforeModelCall({ ...call, maxOutputTokens: 1_000 })
+    guard.onOutputDelta(ticket, { text: 'z'.repeat(700) })
+    await guard.failModelCall(ticket, error)
+    // 164 input-bound tokens + 700 counted output tokens.
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.000864, held: 0 })
+  })
+
+  // What the provider did after the kill switch stopped it is unknown: one that ignores its
+  // abort goes on to the limit it was told (red team r20: 19% of the bill recorded).
+  it.each([
+    ['revocation mid-call', new AgentRevokedError({ handle: 'agent' })],
     [
       'the cap reached mid-stream',
       new SpendingCapExceededError({
@@ -323,13 +335,29 @@ describe('every ending, one rule', () => {
         requestedUsd: 0.006164,
       }),
     ],
-  ])('settles the input bound and the counted output after %s', async (_, error) => {
+  ])('settles the whole hold after %s without the provider usage', async (_, error) => {
     const { ks, guard } = await setup(1)
     const ticket = await guard.beforeModelCall({ ...call, maxOutputTokens: 1_000 })
     guard.onOutputDelta(ticket, { text: 'z'.repeat(700) })
     await guard.failModelCall(ticket, error)
-    // 164 input-bound tokens + 700 counted output tokens.
-    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.000864, held: 0 })
+    // 164 input-bound tokens + 6 x 1,000 counted output tokens, not the 700 counted.
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.006164, held: 0 })
+    expect((await ks.audit('agent')).at(-1)).toMatchObject({
+      type: 'settled',
+      summary: expect.stringContaining('stopped before the provider reported usage: whole hold'),
+      data: { basis: 'stopped', streamedTokens: 700 },
+    })
+  })
+
+  it('settles what was counted when the kill switch stopped a call past its hold', async () => {
+    const { ks, guard } = await setup(1)
+    const ticket = await guard.beforeModelCall({ ...call, maxOutputTokens: 1_000 })
+    // A provider that ignored its limit sent 7,000 bytes in one piece.
+    expect(() => guard.onOutputDelta(ticket, { text: 'z'.repeat(7_000) })).toThrow(
+      SpendingCapExceededError,
+    )
+    await guard.failModelCall(ticket, new AgentRevokedError({ handle: 'agent' }))
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.007164, held: 0 })
   })
 
   it('settles the whole hold when a call that left shows nothing', async () => {
@@ -361,9 +389,9 @@ describe('every ending, one rule', () => {
     const late = await guard.afterModelCall(ticket, {
       usage: { inputTokens: 30, outputTokens: 10 },
     })
-    // The refused delta was produced and is counted too: 164 + 704.
-    expect(late.costUsd).toBe(0.000868)
-    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.000868, held: 0 })
+    // Stopped by the revocation, the whole hold (164 + 6,000): a later report is not taken.
+    expect(late.costUsd).toBe(0.006164)
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.006164, held: 0 })
     const settled = (await ks.audit('agent')).filter((entry) => entry.type === 'settled')
     expect(settled).toHaveLength(1)
   })

@@ -504,6 +504,8 @@ class Guard implements AgentGuard {
             ...(options.providerStatus === undefined
               ? {}
               : { providerStatus: options.providerStatus }),
+            // Ended by the kill switch's own error: it stopped the call, not the provider.
+            ...(KillSwitchError.isInstance(error) ? { stoppedByGuard: true } : {}),
           }
     await this.#endModel(ticket, state, end, describeError(error))
     const access = this.#access
@@ -576,7 +578,9 @@ class Guard implements AgentGuard {
         ? `${cost.inputTokens} in, ${cost.outputTokens} out`
         : cost.basis === 'hold'
           ? 'no usage reported: whole hold'
-          : `counted: up to ${cost.inputTokens} in, ${cost.outputTokens} out`
+          : cost.basis === 'stopped'
+            ? 'stopped before the provider reported usage: whole hold'
+            : `counted: up to ${cost.inputTokens} in, ${cost.outputTokens} out`
     const data: Record<string, unknown> = {
       holdId: ticket.id,
       kind: 'model',
@@ -588,7 +592,7 @@ class Guard implements AgentGuard {
       outputTokens: cost.outputTokens,
       streamedTokens: state.output.tokens,
     }
-    if (cost.distrusted.length > 0 && cost.basis !== 'hold') {
+    if (cost.distrusted.length > 0 && cost.basis === 'counted') {
       data.usageNotBelieved = cost.distrusted
     }
     if (ticket.runId !== undefined) data.runId = ticket.runId

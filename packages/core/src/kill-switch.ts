@@ -369,8 +369,9 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
         return agent
       }
       try {
-        // Delivered like a settle: a store that is out keeps it, retried until written.
-        return await outbox.deliver(write)
+        // Delivered like a settle: a store that is out keeps it, retried until written,
+        // at a steady short interval (it must be in force as soon as the store is back).
+        return await outbox.deliver(write, { urgent: true })
       } catch (error) {
         if (!(error instanceof StoreUnavailableError)) throw error
         unwritten.set(handle, reason)

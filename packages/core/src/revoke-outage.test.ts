@@ -1,7 +1,7 @@
 // A revocation never refuses to fire, and never gets lost: when the store is out as the
 // operator revokes, this process's calls stop at once, the caller is told it is not written
 // yet, and it is retried until the store takes it; then every process sees it.
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { StoreUnavailableError } from './errors.js'
 import { createKillSwitch } from './kill-switch.js'
 import { memoryStore } from './stores/memory-store.js'
@@ -47,6 +47,34 @@ describe('a revoke while the store is out', () => {
     const entries = (await operator.audit('a')).filter((entry) => entry.type === 'revoked')
     expect(entries).toHaveLength(1)
     expect(entries[0]?.summary).toContain('loop')
+  })
+
+  it('is written within a retry period once the store is back, however long it was out', async () => {
+    vi.useFakeTimers()
+    try {
+      const store = memoryStore()
+      const ks = createKillSwitch({ store, prices })
+      await ks.agents.create({ handle: 'a', spendingCap: 10 })
+      const revokeAgent = store.revokeAgent.bind(store)
+      let outage = true
+      let attempts = 0
+      store.revokeAgent = (...args) => {
+        attempts++
+        if (outage) throw new Error('ECONNREFUSED')
+        return revokeAgent(...args)
+      }
+      await ks.agents.revoke('a', { reason: 'loop' }).catch(() => {})
+      // Ten seconds out: a settle's backoff would wait seconds for its next attempt by now
+      // (red team r20: written 2.8-5.9 s after the store came back).
+      await vi.advanceTimersByTimeAsync(10_000)
+      expect(attempts).toBeGreaterThan(50)
+      outage = false
+      await vi.advanceTimersByTimeAsync(200)
+      expect(await store.getAgent('a', Date.now())).toMatchObject({ status: 'revoked' })
+      await ks.close()
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   it('is stamped when the store took it, with the time it was asked for beside it', async () => {

@@ -155,7 +155,7 @@ describe('killSwitchMiddleware: stream', () => {
     expect(ledger.spent).toBeGreaterThan(CALL_COST)
   })
 
-  it('revoked mid-stream, a provider that ignores its abort is charged what streamed (never $0)', async () => {
+  it('revoked mid-stream, a provider that ignores its abort is charged its whole hold: at least its bill', async () => {
     const agent = await testAgent(10)
     const { guard, holds } = recordingGuard(agent)
     const provider = billingProvider({ tokenEveryMs: 1, ignoresAbort: true, outputTokens: 2_000 })
@@ -175,9 +175,12 @@ describe('killSwitchMiddleware: stream', () => {
     await expect(rest).rejects.toBeInstanceOf(AgentRevokedError)
     const ledger = await agent.ledger()
     expect(ledger.held).toBe(0)
-    // Counted output and the input bound: at least what had been billed when it was stopped.
-    expect(ledger.spent).toBeGreaterThanOrEqual(billedBeforeRevoke)
-    expect(ledger.spent).toBeLessThanOrEqual(holds()[0] ?? 0)
+    expect(ledger.spent).toBeGreaterThan(billedBeforeRevoke)
+    // What it went on to generate after the stop is unknown to the guard: the whole hold,
+    // which covers everything the provider goes on to bill (red team r20: 19% recorded).
+    expect(ledger.spent).toBe(holds()[0])
+    await expect(provider.stopped()).resolves.toBe('done')
+    expect(ledger.spent).toBeGreaterThanOrEqual(provider.billMicros())
   })
 
   it('stops a provider that streams past the hold with SpendingCapExceededError, within the cap', async () => {
