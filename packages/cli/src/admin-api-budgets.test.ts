@@ -85,10 +85,59 @@ describe('admin API: budgets', () => {
     const unknown = await call('GET', '/v1/budgets/nope')
     expect(unknown.status).toBe(404)
     expect(unknown.json.error.code).toBe('budget_not_found')
-    const unknownUpdate = await call('PATCH', '/v1/budgets/nope', { limits: [] })
+    const dayLimit = [{ amount: 1, per: 'day' }]
+    const unknownUpdate = await call('PATCH', '/v1/budgets/nope', { limits: dayLimit })
     expect(unknownUpdate.status).toBe(404)
-    const extra = await call('PATCH', '/v1/budgets/nope', { limits: [], colour: 'red' })
+    const extra = await call('PATCH', '/v1/budgets/nope', { limits: dayLimit, colour: 'red' })
     expect(extra.json.error.field).toBe('colour')
+  })
+
+  it('refuses bodies that would change nothing or write nonsense, naming the field; nothing written', async () => {
+    await ks.budgets.create({ id: 'team', limits: [{ amount: 100, per: 'day' }] })
+    await ks.agents.create({ handle: 'fz', spendingCap: 5 })
+    // Everything a write could touch: budgets, agents, the agent's audit log.
+    const state = async () =>
+      JSON.stringify([await ks.budgets.list(), await ks.agents.list(), await ks.audit('fz')])
+    const before = await state()
+    const refused: Array<[string, string, unknown, string]> = [
+      ['PATCH', '/v1/budgets/team', {}, 'limits'],
+      ['PATCH', '/v1/budgets/team', { limits: [] }, 'limits'],
+      ['POST', '/v1/budgets', { id: 'b2', limits: [] }, 'limits'],
+      [
+        'POST',
+        '/v1/agents/fz/alerts',
+        { thresholdPct: 0.8, webhookUrl: 'https://hooks.example.com/x', routingKey: 'abc' },
+        'routingKey',
+      ],
+      [
+        'POST',
+        '/v1/agents/fz/alerts',
+        {
+          thresholdPct: 0.8,
+          webhookUrl: 'https://hooks.example.com/x',
+          format: 'slack',
+          routingKey: 'abc',
+        },
+        'routingKey',
+      ],
+      [
+        'POST',
+        '/v1/agents',
+        { handle: 'dup', spendingCap: 5, budgets: ['team', 'team'] },
+        'budgets',
+      ],
+      ['PATCH', '/v1/agents/fz', { budgets: ['team', 'team'] }, 'budgets'],
+    ]
+    for (const [method, path, body, field] of refused) {
+      const answer = await call(method, path, body)
+      // Soft: every body that is let through is reported, not only the first.
+      expect.soft(answer.status, `${method} ${path} ${JSON.stringify(body)}`).toBe(400)
+      expect.soft(answer.json?.error).toMatchObject({ code: 'invalid_config', field })
+    }
+    expect(await state()).toBe(before)
+    expect((await call('PATCH', '/v1/budgets/team', {})).json.error.message).toMatch(
+      /Nothing to change/,
+    )
   })
 
   it('needs the token and refuses cross-site writes', async () => {

@@ -176,6 +176,17 @@ describe('admin API: auth', () => {
 })
 
 describe('admin API: agents', () => {
+  it('revokes a handle pasted with surrounding spaces (%20) in the path: never refuses to fire', async () => {
+    await createAgent()
+    const revoked = await call('POST', '/v1/agents/%20researcher-agent-7%20/revoke', {
+      reason: 'pasted',
+    })
+    expect(revoked.status).toBe(200)
+    expect(revoked.json.agent).toMatchObject({ handle: 'researcher-agent-7', status: 'revoked' })
+    expect((await ks.agents.get('researcher-agent-7')).revokedReason).toBe('pasted')
+    expect((await call('GET', '/v1/agents/researcher-agent-7%20')).status).toBe(200)
+  })
+
   it('creates, lists, gets, updates the cap, sets an alert, revokes and reads the audit log', async () => {
     const created = await createAgent()
     expect(created).toMatchObject({

@@ -70,6 +70,11 @@ const createAgentBody = z.strictObject({
   spendRules: spendRulesBody.optional(),
 })
 const limitsBody = z.array(z.strictObject({ amount: z.number(), per: z.enum(WINDOWS) }))
+// A budget exists to limit: one with no window would admit everything charged to it.
+const budgetLimitsBody = limitsBody.min(
+  1,
+  'a budget needs at least one limit, e.g. [{ "amount": 100, "per": "day" }]',
+)
 const updateAgentBody = z.strictObject({
   spendingCap: z.number().optional(),
   limits: limitsBody.optional(),
@@ -80,11 +85,11 @@ const updateAgentBody = z.strictObject({
 })
 const createBudgetBody = z.strictObject({
   id: z.string(),
-  limits: limitsBody,
+  limits: budgetLimitsBody,
   timeZone: z.string().optional(),
 })
 const updateBudgetBody = z.strictObject({
-  limits: limitsBody.optional(),
+  limits: budgetLimitsBody.optional(),
   timeZone: z.string().optional(),
 })
 const approveBody = z.strictObject({
@@ -296,17 +301,18 @@ export function createAdminApi(options: AdminApiOptions): Hono {
 
   app.post('/v1/agents', async (c) => {
     const body = createAgentBody.parse(await readBody(c, 'json'))
+    refuseDuplicateBudgets(body.budgets)
     const created = await ks.agents.create(body)
     // The one response that carries the credential: it is never retrievable again.
     return c.json(created, 201)
   })
 
   app.get('/v1/agents/:handle', async (c) => {
-    return c.json(await ks.agents.get(c.req.param('handle')))
+    return c.json(await ks.agents.get(pathHandle(c)))
   })
 
   app.patch('/v1/agents/:handle', async (c) => {
-    const handle = c.req.param('handle')
+    const handle = pathHandle(c)
     const body = updateAgentBody.parse(await readBody(c, 'json'))
     if (Object.keys(body).length === 0) {
       throw new InvalidConfigError(
@@ -314,17 +320,26 @@ export function createAdminApi(options: AdminApiOptions): Hono {
         'Nothing to change: give spendingCap, limits, budgets, approvals or spendRules.',
       )
     }
+    refuseDuplicateBudgets(body.budgets)
     return c.json(await ks.agents.update(handle, body))
   })
 
   app.post('/v1/agents/:handle/alerts', async (c) => {
-    const handle = c.req.param('handle')
+    const handle = pathHandle(c)
     const body = setAlertBody.parse(await readBody(c, 'json'))
+    // A routing key goes only into a PagerDuty payload: with any other format it is unused,
+    // and the operator believes PagerDuty is paged.
+    if (body.routingKey !== undefined && body.format !== 'pagerduty') {
+      throw new InvalidConfigError(
+        'routingKey',
+        'routingKey is used only with "format": "pagerduty": add that format, or leave routingKey out.',
+      )
+    }
     return c.json(await ks.agents.setAlert(handle, body))
   })
 
   app.post('/v1/agents/:handle/revoke', async (c) => {
-    const handle = c.req.param('handle')
+    const handle = pathHandle(c)
     // Read leniently: no body, a body that is not JSON, a reason that is not a usable string
     // or extra fields revoke all the same, with the default reason (never a 400).
     const reason = await readRevokeReason(c.req.raw)
@@ -343,7 +358,7 @@ export function createAdminApi(options: AdminApiOptions): Hono {
   app.get('/v1/agents/:handle/audit', async (c) => {
     const limit = parseLimit(c.req.query('limit'), 'limit')
     const before = parseLimit(c.req.query('before'), 'before')
-    const entries = await ks.audit(c.req.param('handle'), {
+    const entries = await ks.audit(pathHandle(c), {
       ...(limit === undefined ? {} : { limit }),
       ...(before === undefined ? {} : { before }),
     })
@@ -363,6 +378,9 @@ export function createAdminApi(options: AdminApiOptions): Hono {
 
   app.patch('/v1/budgets/:id', async (c) => {
     const body = updateBudgetBody.parse(await readBody(c, 'json'))
+    if (Object.keys(body).length === 0) {
+      throw new InvalidConfigError('limits', 'Nothing to change: give limits or timeZone.')
+    }
     return c.json(await ks.budgets.update(c.req.param('id'), body))
   })
 
@@ -416,6 +434,25 @@ export function createAdminApi(options: AdminApiOptions): Hono {
 
   app.onError((error, c) => errorResponse(c, error, options.log))
   return app
+}
+
+/** Refuses a budget id given twice: the agent would draw on that budget once, not twice. */
+function refuseDuplicateBudgets(budgets: readonly string[] | undefined): void {
+  const twice = budgets?.find((id, index) => budgets.indexOf(id) !== index)
+  if (twice !== undefined) {
+    throw new InvalidConfigError(
+      'budgets',
+      `budgets lists "${twice}" more than once: give each budget id once.`,
+    )
+  }
+}
+
+/**
+ * The `:handle` of the path, surrounding whitespace dropped (a handle pasted with a space,
+ * sent as %20): a revoke never refuses to fire for it. Handles hold none.
+ */
+function pathHandle(c: Context): string {
+  return c.req.param('handle')?.trim() ?? ''
 }
 
 function parseLimit(value: string | undefined, field: string): number | undefined {

@@ -7,6 +7,18 @@ import { cliHarness } from './test-helpers.js'
 const HOOK = 'https://hooks.example.com/ks'
 
 describe('killswitch alert --format', () => {
+  it('refuses --routing-key-env without --format pagerduty, naming it; nothing set', async () => {
+    const { ks, run } = cliHarness({ PD_KEY: 'R0UT1NGKEY0123' })
+    await ks.agents.create({ handle: 'a', spendingCap: 10 })
+    const rule = ['alert', 'a', '--at', '0.8', '--webhook', HOOK]
+    for (const format of [[], ['--format', 'slack']]) {
+      const result = await run([...rule, ...format, '--routing-key-env', 'PD_KEY'])
+      expect(result.code).toBe(EXIT_CODES.usage)
+      expect(result.stderr).toMatch(/--routing-key-env is used only with --format pagerduty/)
+    }
+    expect((await ks.agents.get('a')).alerts).toEqual([])
+  })
+
   it('sets a Slack or PagerDuty rule; the routing key comes from the environment and is never shown', async () => {
     const { ks, run } = cliHarness({
       PD_KEY: 'R0UT1NGKEY0123',

@@ -8,10 +8,12 @@
 // Everything written, `reveal` included, goes through `terminalSafe` too: no control
 // character from stored text reaches the terminal raw.
 
+import { existsSync } from 'node:fs'
 import { type AllowPrivateWebhooks, createKillSwitch, redactCredentials } from '@killswitch/core'
 import type { Command } from 'commander'
 import type { AdminKillSwitch } from './admin-kill-switch.js'
-import { notFoundInStore, type StoreOrigin, storeFlag } from './store-messages.js'
+import { CliError, EXIT_CODES } from './exit-codes.js'
+import { notFoundInStore, type StoreOrigin, storeFlag, storeRead } from './store-messages.js'
 import { openStore, parseStoreSpec, type StoreSpec } from './store-spec.js'
 import {
   createTerminalStyle,
@@ -68,6 +70,12 @@ export interface WithKillSwitchOptions {
    * throws is ignored: the command's own work is done.
    */
   afterDeliveries?: (ks: AdminKillSwitch) => Promise<void>
+  /**
+   * The command may create the default store when it does not exist (`agents create`,
+   * `budgets create`). Any other, run in the wrong folder, would leave an empty store there
+   * that a later `agents create` silently uses: it says there is none instead.
+   */
+  createsStore?: boolean
 }
 
 /** The per-run context commands use. */
@@ -223,6 +231,20 @@ export function createCliContext(io: CliIo): CliContext {
     },
     async withKillSwitch(command, action, options) {
       const spec = context.storeSpec(command)
+      const origin = context.storeOrigin(command)
+      // Only the implicit default: a store the operator named is opened (created) as asked.
+      if (
+        !io.openKillSwitch &&
+        !options?.createsStore &&
+        origin === 'default' &&
+        spec.kind === 'sqlite' &&
+        !existsSync(spec.path)
+      ) {
+        throw new CliError(
+          `No store at ${storeRead(spec, origin)}. Point at yours with --store sqlite:PATH (or redis://...) or KILLSWITCH_STORE, or run this from the folder where the agents were created.`,
+          EXIT_CODES.notFound,
+        )
+      }
       const opened = {
         ...(await (io.openKillSwitch?.(spec) ??
           defaultOpen(
@@ -243,7 +265,7 @@ export function createCliContext(io: CliIo): CliContext {
         return await action(opened.killSwitch, opened.spec)
       } catch (error) {
         // Not found names the store it was looked for in: the wrong folder reads another one.
-        throw notFoundInStore(error, opened.spec, context.storeOrigin(command))
+        throw notFoundInStore(error, opened.spec, origin)
       } finally {
         const notice = options?.slowCloseNotice
         const timer =

@@ -186,3 +186,12 @@ export function parseDurationMs(
 
 /** Collects a repeatable option. */
 export const collect = (value: string, previous: string[] = []) => [...previous, value]
+
+/**
+ * An agent's handle as typed: surrounding whitespace (pasted from the padded `agents list`
+ * table) dropped, so a revoke never refuses to fire for a space. Handles hold none.
+ *
+ * @example
+ * new Command('revoke').argument('<handle>', "the agent's handle", handleArgument)
+ */
+export const handleArgument = (value: string) => value.trim()

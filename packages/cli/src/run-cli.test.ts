@@ -420,6 +420,41 @@ describe('killswitch (the program)', () => {
     }
   })
 
+  it('creates no default store in a folder without one: says so, exit 2 (only create makes it)', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'killswitch-run-cli-'))
+    try {
+      const run = async (argv: string[]) => {
+        const stderr = buffer()
+        const code = await runCli(argv, { stdout: buffer(), stderr, env: {}, cwd })
+        return { code, stderr: stderr.text() }
+      }
+      const state = join(cwd, '.killswitch')
+      for (const argv of [
+        ['revoke', 'cwd-agent'],
+        ['agents', 'list'],
+        ['agents', 'get', 'cwd-agent'],
+        ['audit', 'cwd-agent'],
+        ['cap', 'cwd-agent', '5'],
+        ['budgets', 'list'],
+        ['approvals', 'list'],
+      ]) {
+        const result = await run(argv)
+        expect(result.code, argv.join(' ')).toBe(EXIT_CODES.notFound)
+        expect(result.stderr).toBe(
+          `error: No store at sqlite:${join(state, 'state.db')} (the default, under the working directory). Point at yours with --store sqlite:PATH (or redis://...) or KILLSWITCH_STORE, or run this from the folder where the agents were created.\n`,
+        )
+        expect(existsSync(state), argv.join(' ')).toBe(false)
+      }
+      // A store named explicitly is opened (created) as asked; create makes the default.
+      expect((await run(['--store', 'sqlite:named.db', 'agents', 'list'])).code).toBe(0)
+      expect(existsSync(join(cwd, 'named.db'))).toBe(true)
+      expect((await run(['agents', 'create', 'cwd-agent', '--cap', '5'])).code).toBe(0)
+      expect((await run(['revoke', 'cwd-agent'])).code).toBe(0)
+    } finally {
+      rmSync(cwd, { recursive: true, force: true })
+    }
+  })
+
   it('gives the default state folder it creates a .gitignore that ignores state.db', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'killswitch-run-cli-'))
     try {

@@ -10,14 +10,28 @@ import { Command } from 'commander'
 import type { CliContext } from '../cli-context.js'
 import { formatTable, formatUsd, spendBar } from '../format.js'
 import { describeLimit, limitsCell } from '../limit-format.js'
-import { collect, parseLimits, parseUsd } from '../parse-input.js'
+import { collect, handleArgument, parseLimits, parseUsd } from '../parse-input.js'
 import { storeRead } from '../store-messages.js'
 import { escapeControls, type TerminalStyle } from '../terminal-style.js'
+
+/** Marks, in `agents list`, a spend that holds lapsed holds charged whole. */
+const UNRECONCILED_MARK = '*'
 
 const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`
 
 function statusText(agent: AgentSnapshot, style: TerminalStyle): string {
   return agent.status === 'revoked' ? style.red('revoked') : style.green('active')
+}
+
+/**
+ * ` (of which $X unreconciled: ...)` when part of the spend is lapsed holds charged whole at
+ * their bound (a process died mid-call, no settlement came), else ''. Said wherever spend is:
+ * that money may really have been spent, or not; the audit log has each lapse.
+ */
+export function unreconciledNote(agent: AgentSnapshot, storeFlag = ''): string {
+  return agent.unreconciled > 0
+    ? ` (of which ${formatUsd(agent.unreconciled)} unreconciled: lapsed holds, see killswitch audit ${agent.handle}${storeFlag})`
+    : ''
 }
 
 /**
@@ -29,7 +43,7 @@ export function describeAgent(agent: AgentSnapshot, style: TerminalStyle, storeF
   const rows: Array<[string, string]> = [
     [
       'spent',
-      `${formatUsd(agent.spent)} of ${formatUsd(agent.spendingCap)}  ${spendBar(agent.spent, agent.spendingCap, style, { revoked })}`,
+      `${formatUsd(agent.spent)} of ${formatUsd(agent.spendingCap)}  ${spendBar(agent.spent, agent.spendingCap, style, { revoked })}${unreconciledNote(agent, storeFlag)}`,
     ],
     ['held', `${formatUsd(agent.held)} (reserved by calls in flight)`],
     ['available', formatUsd(agent.available)],
@@ -114,7 +128,11 @@ export function agentsCommand(context: CliContext): Command {
   const create = agents
     .command('create')
     .description('Create an agent with its own credential and a hard spending cap')
-    .argument('<handle>', 'unique name: letters, digits, ".", "_", "-" (e.g. researcher-agent-7)')
+    .argument(
+      '<handle>',
+      'unique name: letters, digits, ".", "_", "-" (e.g. researcher-agent-7)',
+      handleArgument,
+    )
     .requiredOption('--cap <usd>', 'spending cap in dollars (e.g. 50); 0 denies everything')
     .option('--limit <amount/window>', 'a window beside the cap, e.g. 5/hour (repeatable)', collect)
     .option('--budget <id>', 'a shared budget it draws on (repeatable)', collect)
@@ -124,14 +142,17 @@ export function agentsCommand(context: CliContext): Command {
       const spendingCap = parseUsd(options.cap, 'cap')
       const limits = options.limit === undefined ? undefined : parseLimits(options.limit, 'limit')
       const spendRules = spendRulesInput(options)
-      const created = await context.withKillSwitch(command, (ks) =>
-        ks.agents.create({
-          handle,
-          spendingCap,
-          ...(limits === undefined ? {} : { limits }),
-          ...(options.budget === undefined ? {} : { budgets: options.budget }),
-          ...(spendRules === undefined ? {} : { spendRules }),
-        }),
+      const created = await context.withKillSwitch(
+        command,
+        (ks) =>
+          ks.agents.create({
+            handle,
+            spendingCap,
+            ...(limits === undefined ? {} : { limits }),
+            ...(options.budget === undefined ? {} : { budgets: options.budget }),
+            ...(spendRules === undefined ? {} : { spendRules }),
+          }),
+        { createsStore: true },
       )
       // The credential is what this command exists to show (once): written unredacted.
       if (options.json) return context.reveal(json(created))
@@ -170,7 +191,7 @@ export function agentsCommand(context: CliContext): Command {
       const rows = list.map((agent) => [
         agent.handle,
         statusText(agent, style),
-        `${formatUsd(agent.spent)} / ${formatUsd(agent.spendingCap)}`,
+        `${formatUsd(agent.spent)}${agent.unreconciled > 0 ? UNRECONCILED_MARK : ''} / ${formatUsd(agent.spendingCap)}`,
         spendBar(agent.spent, agent.spendingCap, style, { revoked: agent.status === 'revoked' }),
         formatUsd(agent.available),
         ...(windowed ? [limitsCell(agent.limits), agent.budgets.join(',') || '-'] : []),
@@ -189,12 +210,17 @@ export function agentsCommand(context: CliContext): Command {
           style,
         ),
       )
+      if (list.some((agent) => agent.unreconciled > 0)) {
+        context.out(
+          `${UNRECONCILED_MARK} part of that spend is unreconciled (lapsed holds charged whole): killswitch agents get <handle>${context.storeFlag(command)}\n`,
+        )
+      }
     })
 
   agents
     .command('get')
     .description("Show one agent's status, spend, holds and alerts")
-    .argument('<handle>', "the agent's handle")
+    .argument('<handle>', "the agent's handle", handleArgument)
     .option('--json', 'print JSON')
     .action(async (handle: string, options: { json?: boolean }, command: Command) => {
       const agent = await context.withKillSwitch(command, (ks) => ks.agents.get(handle))
@@ -210,7 +236,7 @@ export function agentsCommand(context: CliContext): Command {
     .description(
       "Change an agent's cap, windows, budgets or spend rules (next call, every process)",
     )
-    .argument('<handle>', "the agent's handle")
+    .argument('<handle>', "the agent's handle", handleArgument)
     .option('--cap <usd>', 'the new lifetime cap in dollars')
     .option(
       '--limit <amount/window>',

@@ -5,7 +5,7 @@ import { Command } from 'commander'
 import type { CliContext } from '../cli-context.js'
 import { CliError, EXIT_CODES } from '../exit-codes.js'
 import { csvCell, formatTable } from '../format.js'
-import { parseWholeNumber } from '../parse-input.js'
+import { handleArgument, parseWholeNumber } from '../parse-input.js'
 import type { TerminalStyle } from '../terminal-style.js'
 
 /** The audit log as CSV: at, handle, type, summary, data (JSON). */
@@ -42,7 +42,7 @@ function typeText(type: string, style: TerminalStyle): string {
 export function auditCommand(context: CliContext): Command {
   return new Command('audit')
     .description("Print an agent's audit log, oldest first")
-    .argument('<handle>', "the agent's handle")
+    .argument('<handle>', "the agent's handle", handleArgument)
     .option('--json', 'one JSON object per line (JSON Lines)')
     .option('--csv', 'CSV with a header row')
     .option('--limit <n>', 'only the last n entries (read as one page from the store)')

@@ -52,12 +52,15 @@ export function budgetsCommand(context: CliContext): Command {
         command: Command,
       ) => {
         const limits = parseLimits(options.limit, 'limit')
-        const budget = await context.withKillSwitch(command, (ks) =>
-          ks.budgets.create({
-            id,
-            limits,
-            ...(options.timeZone === undefined ? {} : { timeZone: options.timeZone }),
-          }),
+        const budget = await context.withKillSwitch(
+          command,
+          (ks) =>
+            ks.budgets.create({
+              id,
+              limits,
+              ...(options.timeZone === undefined ? {} : { timeZone: options.timeZone }),
+            }),
+          { createsStore: true },
         )
         if (options.json) return context.out(json(budget))
         context.out(

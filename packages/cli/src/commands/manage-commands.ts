@@ -1,6 +1,7 @@
 // `killswitch cap | alert | revoke`: the operator's controls.
 
 import {
+  type AgentSnapshot,
   ALERT_FORMATS,
   type AlertFormat,
   type AuditEntry,
@@ -15,10 +16,10 @@ import type { CliContext } from '../cli-context.js'
 import { CliError, EXIT_CODES } from '../exit-codes.js'
 import { formatUsd } from '../format.js'
 import { limitText } from '../limit-format.js'
-import { collect, parseFraction } from '../parse-input.js'
-import { describeStoreSpec } from '../store-spec.js'
+import { collect, handleArgument, parseFraction } from '../parse-input.js'
+import { describeStoreSpec, type StoreSpec } from '../store-spec.js'
 import { escapeControls } from '../terminal-style.js'
-import { agentUpdateInput, type UpdateFlags } from './agents-command.js'
+import { agentUpdateInput, type UpdateFlags, unreconciledNote } from './agents-command.js'
 
 /** Builds `killswitch cap`. */
 export function capCommand(context: CliContext): Command {
@@ -26,7 +27,7 @@ export function capCommand(context: CliContext): Command {
     .description(
       "Change an agent's spending cap, windows or budgets (takes effect on the next call, in every process)",
     )
-    .argument('<handle>', "the agent's handle")
+    .argument('<handle>', "the agent's handle", handleArgument)
     .argument('[usd]', 'the new cap in dollars (e.g. 10)')
     .option(
       '--limit <amount/window>',
@@ -71,7 +72,7 @@ export function alertCommand(context: CliContext): Command {
     .description(
       'Send a signed webhook when spend crosses a fraction of the cap (once per crossing)',
     )
-    .argument('<handle>', "the agent's handle")
+    .argument('<handle>', "the agent's handle", handleArgument)
     .requiredOption('--at <fraction>', 'fraction of the cap, e.g. 0.8 or 80%')
     .requiredOption('--webhook <url>', 'http(s) URL that receives the alert (POST, JSON)')
     .option(
@@ -132,6 +133,13 @@ export function alertCommand(context: CliContext): Command {
             )
           }
         }
+        // The key goes only into a PagerDuty payload: with another format nobody is paged.
+        if (routingKey !== undefined && format !== 'pagerduty') {
+          throw new InvalidConfigError(
+            'routingKey',
+            '--routing-key-env is used only with --format pagerduty: add that format, or leave --routing-key-env out.',
+          )
+        }
         if (format === 'pagerduty' && routingKey === undefined) {
           throw new InvalidConfigError(
             'routingKey',
@@ -175,7 +183,7 @@ export function revokeCommand(context: CliContext): Command {
     .description(
       'Revoke an agent: its credential is refused everywhere from now on, in-flight calls included',
     )
-    .argument('<handle>', "the agent's handle")
+    .argument('<handle>', "the agent's handle", handleArgument)
     .option('--reason <text>', 'why (goes in the audit log)', 'revoked with the killswitch CLI')
     .action(async (handle: string, options: { reason: string }, command: Command) => {
       const style = context.style(command)
@@ -183,6 +191,17 @@ export function revokeCommand(context: CliContext): Command {
       // lifetime: closing it flushes the alert deliveries, which a hung receiver can stretch
       // to seconds. The revoke has taken effect by then; the operator should not wait to see so.
       let revoked = false
+      // Set when the store did not take the revocation in time: closing the kill switch
+      // drains its outbox, which retries it once more; what is true after that is said.
+      let unconfirmed: CliError | undefined
+      const confirm = (agent: AgentSnapshot, spec: StoreSpec, how: string) => {
+        revoked = true
+        context.out(
+          `${style.red('Revoked')} ${style.bold(agent.handle)} ${how} (reason: ${escapeControls(agent.revokedReason ?? options.reason)}).\n` +
+            `Confirmed: the store (${describeStoreSpec(spec)}) reports it revoked since ${agent.revokedAt}; its credential is refused by every guard and by introspection, in-flight calls included.\n` +
+            `It spent ${formatUsd(agent.spent)} of ${formatUsd(agent.spendingCap)}${unreconciledNote(agent, context.storeFlag(command))}${inFlight(agent.held)}. See why and on what: killswitch audit ${agent.handle}${context.storeFlag(command)}\n`,
+        )
+      }
       await context.withKillSwitch(
         command,
         async (ks, spec) => {
@@ -205,11 +224,15 @@ export function revokeCommand(context: CliContext): Command {
               context.err(`The store is unavailable; retrying the revoke for about 10 s...
 `)
               if (await revokedWithin(ks, handle, REVOKE_RETRY_MS)) return
-              throw new CliError(
-                `${handle} is NOT confirmed revoked: the store did not take the revocation within ${REVOKE_RETRY_MS / 1000} s (${error.message}). The CLI tries once more as it closes; run this command again until it says Revoked or already revoked.`,
+              unconfirmed = new CliError(
+                `${handle} is NOT confirmed revoked: the store did not take the revocation within ${REVOKE_RETRY_MS / 1000} s, nor as the CLI closed (${error.message}). Run this command again until it says Revoked or already revoked.`,
                 EXIT_CODES.storeUnavailable,
               )
+              context.err(
+                'Not written yet; trying once more as the CLI closes (up to about 10 s)...\n',
+              )
             })
+          if (unconfirmed !== undefined) return
           const tookMs = performance.now() - started
           // Confirm with a fresh read from the store, not the revoke call's own answer.
           const agent = await ks.agents.get(handle)
@@ -219,17 +242,19 @@ export function revokeCommand(context: CliContext): Command {
               EXIT_CODES.internal,
             )
           }
-          revoked = true
-          context.out(
-            `${style.red('Revoked')} ${style.bold(agent.handle)} in ${tookMs.toFixed(1)} ms (reason: ${escapeControls(agent.revokedReason ?? options.reason)}).\n` +
-              `Confirmed: the store (${describeStoreSpec(spec)}) reports it revoked since ${agent.revokedAt}; its credential is refused by every guard and by introspection, in-flight calls included.\n` +
-              `It spent ${formatUsd(agent.spent)} of ${formatUsd(agent.spendingCap)}${inFlight(agent.held)}. See why and on what: killswitch audit ${agent.handle}${context.storeFlag(command)}\n`,
-          )
+          confirm(agent, spec, `in ${tookMs.toFixed(1)} ms`)
         },
         {
-          // The revoke is done and said; an alert that did not go out is said too, or on-call
-          // is never told and the operator believes it was.
           afterDeliveries: async (ks) => {
+            // Closed: its outbox drained. Re-read: the revocation may have landed meanwhile.
+            if (unconfirmed !== undefined) {
+              const agent = await ks.agents.get(handle)
+              if (agent.status !== 'revoked') return
+              unconfirmed = undefined
+              confirm(agent, context.storeSpec(command), 'as the CLI closed (written at close)')
+            }
+            // The revoke is done and said; an alert that did not go out is said too, or
+            // on-call is never told and the operator believes it was.
             if (!revoked || ks.store === undefined) return
             for (const line of undeliveredRevokeAlerts(
               await ks.store.readAudit(handle, { limit: 50 }),
@@ -243,6 +268,7 @@ export function revokeCommand(context: CliContext): Command {
               : undefined,
         },
       )
+      if (unconfirmed !== undefined) throw unconfirmed
     })
 }
 

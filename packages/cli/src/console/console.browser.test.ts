@@ -82,14 +82,17 @@ const row = (handle: string) => page.locator(`#agents tbody tr[data-handle="${ha
 async function cliAgentsList() {
   const cli = runCli(['agents', 'list'], dir)
   expect({ code: await cli.done, output: cli.output() }).toMatchObject({ code: 0 })
-  const [, ...lines] = cli.output().trim().split('\n')
+  const [, ...rows] = cli.output().trim().split('\n')
+  // The footnote under the table, for spend marked `*` (unreconciled), is not a row.
+  const lines = rows.filter((line) => !line.startsWith('* '))
   return lines.map((line) => {
     const match = /^(\S+)\s+(\S+)\s+(\$\S+ \/ \$\S+)\s+[█░]+\s+(\d+)%\s+(\$\S+)(?:\s|$)/.exec(
       line.trim(),
     )
     if (!match) throw new Error(`unexpected agents list line: ${line}`)
     const [, handle, status, spent, percent, available] = match
-    return { handle, status, spent, percent: `${percent}%`, available }
+    // The console says unreconciled spend beside the figure; the CLI marks it `*`.
+    return { handle, status, spent: spent?.replace('*', ''), percent: `${percent}%`, available }
   })
 }
 
