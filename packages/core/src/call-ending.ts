@@ -13,8 +13,9 @@
 //   guard's own figure stands in for it. When neither usage nor any output is known, the
 //   whole hold is settled: money that may have left is spent. Nor when the kill switch
 //   stopped the call (revoked, the cap reached, a loop found) before the provider's usage
-//   came: the provider may have gone on past the stop, so the whole hold is settled (or
-//   what was counted, if more). A caller's abort is charged what was counted.
+//   came: the provider may have gone on past the stop, to the output limit it was told,
+//   which is charged with the input bound (or what was counted, if more). A caller's abort
+//   is charged what was counted.
 // - Usage above what streamed is believed, however far above (reasoning bills output that
 //   never streams, and a provider that ignored its limit bills past the hold): the ledger
 //   records a bill too high rather than too low; the agent is stopped sooner, never later.
@@ -65,6 +66,11 @@ export interface CallFigures {
   readonly inputMost?: number
   /** The hold, in micro-dollars. */
   readonly holdMicros: number
+  /**
+   * The max output tokens the provider was told: the most an honest provider bills after
+   * a stop (the hold may cover more: the count's headroom where the tokenizer is unknown).
+   */
+  readonly providerMaxOutputTokens?: number
   readonly output: OutputCount
   /** The model may bill output that never streams (reasoning: `reasonsUnseen`). */
   readonly unseenOutput?: boolean
@@ -79,8 +85,8 @@ export type EndingCost =
       /**
        * usage: the provider's usage, believed; counted: the guard's figures stood in for
        * usage that was missing or not believable; hold: nothing was known, the whole hold;
-       * stopped: the kill switch stopped the call without the provider's usage, the whole
-       * hold (or what was counted, if more).
+       * stopped: the kill switch stopped the call without the provider's usage: the input
+       * bound and the output limit the provider was told (or what was counted, if more).
        */
       basis: 'usage' | 'counted' | 'hold' | 'stopped'
       inputTokens: number
@@ -200,17 +206,24 @@ export function costOfEnding(end: CallEnd, figures: CallFigures): EndingCost {
   const countedMicros = inputMicros + outputMicros
   // Stopped by the kill switch, what the provider did after the stop is unknown: what
   // streamed is only a floor, and a provider that ignores its abort goes on to the limit it
-  // was told (red team r20: a revoked stream recorded 19% of its bill). The whole hold, then;
-  // nothing honest pays for it (the agent is revoked, at its cap, or caught looping). A
-  // caller's own abort or a consumer that stopped reading is charged what was counted.
-  if (end.stoppedByGuard === true && countedMicros < holdMicros) {
-    return {
-      action: 'settle',
-      costMicros: holdMicros,
-      basis: 'stopped',
-      inputTokens: figures.inputTokens,
-      outputTokens: output.limit,
-      distrusted,
+  // was told (red team r20: a revoked stream recorded 19% of its bill). That limit, then,
+  // with the input bound: not the whole hold, whose count headroom no provider bills (red
+  // team r21: 6x the most a Claude call could cost). A caller's own abort or a consumer that
+  // stopped reading is charged what was counted.
+  if (end.stoppedByGuard === true) {
+    const told = figures.providerMaxOutputTokens
+    const boundInput = Math.min(figures.inputTokens, figures.inputMost ?? Number.POSITIVE_INFINITY)
+    const boundMicros =
+      told === undefined ? holdMicros : Math.min(holdMicros, costBound(boundInput, told, rates))
+    if (countedMicros < boundMicros) {
+      return {
+        action: 'settle',
+        costMicros: boundMicros,
+        basis: 'stopped',
+        inputTokens: told === undefined ? figures.inputTokens : boundInput,
+        outputTokens: told ?? output.limit,
+        distrusted,
+      }
     }
   }
   return {

@@ -42,14 +42,18 @@ export function hashCredential(credential: string): string {
  */
 export const CREDENTIAL_HEADER = 'x-killswitch-credential'
 
-const BEARER = /^Bearer\s+(\S+)\s*$/i
+// A `ks_` token standing on its own in a header value (not the tail of another key).
+const TOKEN = /(?<![A-Za-z0-9_-])ks_[A-Za-z0-9_-]+/g
 
 /**
  * The agent credential a request carries: the `x-killswitch-credential` header, else the
  * header its client already sends a key in, when it holds a `ks_` credential:
  * `Authorization: Bearer ks_...` (OpenAI SDKs) or `x-api-key: ks_...` (Anthropic SDKs).
  * Another token there (a user's JWT, a provider key) is not one. The dedicated header is
- * taken as given, so a wrong value in it is refused rather than ignored.
+ * taken as given, so a wrong value in it is refused rather than ignored. A `ks_` token in
+ * any of the three is never overlooked for how it is written (a header sent twice, no
+ * `Bearer`, quotes: red team r21 passed a revoked one as anonymous); two different ones are
+ * not a choice to make: both are returned, which no credential matches (refused).
  *
  * @example
  * credentialFromHeaders((name) => request.headers.get(name)) // 'ks_...' or undefined
@@ -58,9 +62,13 @@ export function credentialFromHeaders(
   header: (name: string) => string | undefined | null,
 ): string | undefined {
   const explicit = header(CREDENTIAL_HEADER)?.trim()
+  const tokens = new Set<string>()
+  for (const value of [explicit, header('authorization'), header('x-api-key')]) {
+    for (const [token] of (value ?? '').matchAll(TOKEN)) tokens.add(token)
+  }
+  if (tokens.size > 1) return [...tokens].join(' ')
+  const [token] = tokens
+  // The dedicated header as given: anything but the one credential in it is refused.
   if (explicit) return explicit
-  const bearer = BEARER.exec(header('authorization') ?? '')?.[1]
-  if (bearer?.startsWith(CREDENTIAL_PREFIX)) return bearer
-  const apiKey = header('x-api-key')?.trim()
-  return apiKey?.startsWith(CREDENTIAL_PREFIX) ? apiKey : undefined
+  return token
 }

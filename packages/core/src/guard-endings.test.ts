@@ -335,16 +335,20 @@ describe('every ending, one rule', () => {
         requestedUsd: 0.006164,
       }),
     ],
-  ])('settles the whole hold after %s without the provider usage', async (_, error) => {
+  ])('settles what the provider could bill after %s without its usage', async (_, error) => {
     const { ks, guard } = await setup(1)
     const ticket = await guard.beforeModelCall({ ...call, maxOutputTokens: 1_000 })
     guard.onOutputDelta(ticket, { text: 'z'.repeat(700) })
     await guard.failModelCall(ticket, error)
-    // 164 input-bound tokens + 6 x 1,000 counted output tokens, not the 700 counted.
-    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.006164, held: 0 })
+    // 164 input-bound tokens + the 1,000 output tokens the provider was told, not the 700
+    // counted, nor the hold's 6 x 1,000 (the count's headroom, which no provider bills).
+    expect(ticket.reservedUsd).toBe(0.006164)
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.001164, held: 0 })
     expect((await ks.audit('agent')).at(-1)).toMatchObject({
       type: 'settled',
-      summary: expect.stringContaining('stopped before the provider reported usage: whole hold'),
+      summary: expect.stringContaining(
+        'stopped before the provider reported usage: up to 164 in, 1000 out',
+      ),
       data: { basis: 'stopped', streamedTokens: 700 },
     })
   })
@@ -389,9 +393,10 @@ describe('every ending, one rule', () => {
     const late = await guard.afterModelCall(ticket, {
       usage: { inputTokens: 30, outputTokens: 10 },
     })
-    // Stopped by the revocation, the whole hold (164 + 6,000): a later report is not taken.
-    expect(late.costUsd).toBe(0.006164)
-    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.006164, held: 0 })
+    // Stopped by the revocation: 164 + the 1,000 the provider was told. A later report is
+    // not taken.
+    expect(late.costUsd).toBe(0.001164)
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.001164, held: 0 })
     const settled = (await ks.audit('agent')).filter((entry) => entry.type === 'settled')
     expect(settled).toHaveLength(1)
   })
@@ -483,6 +488,51 @@ describe('the rule itself', () => {
             if (Number.isSafeInteger(out) && (out as number) >= 0) {
               expect(cost.outputTokens).toBeGreaterThanOrEqual(out as number)
             }
+          }
+        },
+      ),
+      { numRuns: 2_000 },
+    )
+  })
+
+  it('charges a call the kill switch stopped at least what its provider could bill, never past the hold but for what streamed', () => {
+    fc.assert(
+      fc.property(
+        usage,
+        fc.integer({ min: 0, max: 200_000 }),
+        fc.integer({ min: 1, max: 10_000 }),
+        fc.nat(70_000),
+        (reported, inputBound, told, streamed) => {
+          const limit = told * UNKNOWN_TOKENIZER_HEADROOM
+          const tokens = Math.min(streamed, limit + 10)
+          const figures: CallFigures = {
+            rates,
+            inputTokens: inputBound,
+            inputLeast: 0,
+            holdMicros: costBound(inputBound, limit, rates),
+            providerMaxOutputTokens: told,
+            output: {
+              tokens,
+              limit,
+              uncounted: false,
+              add: () => tokens,
+              closest: () => tokens,
+              floor: () => Math.ceil(tokens / UNKNOWN_TOKENIZER_HEADROOM),
+            },
+          }
+          const end = { sent: true, usage: reported as TokenUsage, stoppedByGuard: true } as const
+          const cost = costOfEnding(end, figures)
+          if (cost.action !== 'settle') throw new Error('a call that left is settled')
+          if (cost.basis === 'usage') return
+          // What an honest provider told `told` tokens bills at most, whatever it did after
+          // the stop: never recorded below it.
+          expect(cost.costMicros).toBeGreaterThanOrEqual(costBound(inputBound, told, rates))
+          // Past the hold only for what streamed past it (or usage above it, believed).
+          const usageReported =
+            Number.isSafeInteger(reported.inputTokens) ||
+            Number.isSafeInteger(reported.outputTokens)
+          if (tokens <= limit && !usageReported) {
+            expect(cost.costMicros).toBeLessThanOrEqual(figures.holdMicros)
           }
         },
       ),

@@ -62,6 +62,8 @@ export function holdFunds(
     amountMicros: number
     ttlMs: number
     kind: string
+    /** What it is for (a model id, a spend's description): named if it lapses. */
+    label: string
     summary: string
     /** The audit entry's data, whole (holdId, kind and amount first), no field undefined. */
     data: Record<string, unknown>
@@ -79,6 +81,7 @@ export function holdFunds(
     ttlMs: hold.ttlMs,
     now,
     audit: auditEntry(hold.handle, 'hold', now, hold.summary, hold.data),
+    label: hold.label,
   }
   // Set only when present: a store reads a key's presence (and Redis sends what it gets).
   const scope = hold.scope

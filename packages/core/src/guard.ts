@@ -371,6 +371,7 @@ class Guard implements AgentGuard {
           amountMicros: amount,
           ttlMs: engine.holdTtlMs,
           kind: 'model',
+          label: request.model,
           summary: `held ${formatUsd(amount)} for ${request.model} (up to ${maxOutputTokens} output tokens)`,
           data,
           scope,
@@ -553,6 +554,7 @@ class Guard implements AgentGuard {
           counter: state.tokenizer,
         }),
       holdMicros: state.boundMicros,
+      providerMaxOutputTokens: ticket.maxOutputTokens,
       output: state.output,
       unseenOutput: state.unseenOutput,
     })
@@ -579,7 +581,7 @@ class Guard implements AgentGuard {
         : cost.basis === 'hold'
           ? 'no usage reported: whole hold'
           : cost.basis === 'stopped'
-            ? 'stopped before the provider reported usage: whole hold'
+            ? `stopped before the provider reported usage: up to ${cost.inputTokens} in, ${cost.outputTokens} out`
             : `counted: up to ${cost.inputTokens} in, ${cost.outputTokens} out`
     const data: Record<string, unknown> = {
       holdId: ticket.id,
@@ -804,6 +806,7 @@ class Guard implements AgentGuard {
       amountMicros: micros,
       ttlMs: request.ttlMs ?? engine.holdTtlMs,
       kind: request.kind,
+      label: request.description,
       summary: `held ${formatUsd(micros)} for ${request.description}`,
       data: spendData(
         { holdId, kind: request.kind, amount: toUsd(micros), description: request.description },

@@ -51,5 +51,27 @@ describe('checkRequestCredential', () => {
     const own = new StoreUnavailableError('redis is down')
     const down = { verify: () => Promise.reject(new Error('wrapped', { cause: own })) }
     expect((await checkRequestCredential(down, sent)).refusal).toBe(own)
+    // A verifier that answers nothing usable (a custom one): closed too, not a crash.
+    const empty = { verify: () => Promise.resolve(undefined as never) }
+    expect((await checkRequestCredential(empty, sent)).refusal).toBeInstanceOf(
+      StoreUnavailableError,
+    )
+  })
+
+  // Red team r21: a revoked credential sent twice, or beside a valid one, passed the edge.
+  it('refuses a revoked credential however it is written, and two different ones', async () => {
+    const { ks, credential } = await agent()
+    const { credential: revoked } = await ks.agents.create({ handle: 'gone', spendingCap: 1 })
+    await ks.agents.revoke('gone')
+    for (const sent of [
+      { authorization: `Bearer ${revoked}, Bearer ${revoked}` },
+      { authorization: `Token ${revoked}` },
+      { authorization: `Bearer "${revoked}"` },
+      { 'x-killswitch-credential': credential, authorization: `Bearer ${revoked}` },
+      { 'x-killswitch-credential': credential, 'x-api-key': revoked },
+    ]) {
+      const { refusal } = await checkRequestCredential(ks, headers(sent))
+      expect(refusal).toBeInstanceOf(AgentRevokedError)
+    }
   })
 })

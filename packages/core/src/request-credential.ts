@@ -51,11 +51,13 @@ export async function checkRequestCredential(
       : { handle: undefined }
   }
   let verdict: VerifyResult
+  let refusal: KillSwitchError | undefined
   try {
     verdict = await killSwitch.verify(credential)
+    // Read inside: a verifier that answers nothing usable fails closed too (red team r21).
+    refusal = verifyRefusal(verdict)
   } catch (error) {
     return { refusal: findKillSwitchError(error) ?? new StoreUnavailableError(UNCHECKED) }
   }
-  const refusal = verifyRefusal(verdict)
   return refusal ? { refusal } : { handle: verdict.handle }
 }

@@ -93,6 +93,11 @@ export interface ReserveRequest {
   now: number
   /** Appended in the same atomic operation when the hold is granted. */
   audit?: AuditEntry
+  /**
+   * What the hold is for (a model id, a tool, a payment), kept with it: a hold that lapses
+   * (its owner crashed) says so in the audit log, not only its amount.
+   */
+  label?: string
   /** More budgets to draw on for this call alone (an end customer's), by id. */
   budgets?: string[]
   /**

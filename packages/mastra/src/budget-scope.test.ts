@@ -158,6 +158,22 @@ describe('budget scope: killSwitchProcessor (requestContext killswitch)', () => 
     expect((await setup.ks.budgets.get('customer-beta')).limits[0]?.spent).toBeGreaterThan(0)
   })
 
+  // Red team r21: the processor ignored a call's providerOptions.killswitch (the model
+  // wrapper's channel), and three calls went through past a customer's budget.
+  it("charges a call's providerOptions.killswitch budgets too, and does not send our key on", async () => {
+    const setup = await withCustomers()
+    const model = loopingModel({ answerAt: 0 })
+    const agent = processorAgentOf(setup, model)
+    await agent.generate('go', {
+      providerOptions: { killswitch: { budgets: ['customer-acme'] }, mock: { user: 'acme' } },
+    })
+    expect((await setup.ks.budgets.get('customer-acme')).limits[0]?.spent).toBeGreaterThan(0)
+    const sent =
+      model.doStreamCalls.at(-1)?.providerOptions ?? model.doGenerateCalls.at(-1)?.providerOptions
+    expect(sent).toMatchObject({ mock: { user: 'acme' } })
+    expect(sent?.killswitch).toBeUndefined()
+  })
+
   it("stops a looping agent at the run's budget, from the options or the request context", async () => {
     for (const [scope, context] of [
       [{ runId: 'run-1', runCap: 0.05 }, undefined],

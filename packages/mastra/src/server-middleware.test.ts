@@ -136,6 +136,24 @@ describe('killSwitchServerMiddleware', () => {
     expect(refused.status).toBe(401)
     expect((await errorBody(refused)).error.message).toContain('x-killswitch-credential')
   })
+
+  it('refuses a revoked credential sent twice or beside a valid one (red team r21: 200), and a required that is not a boolean', async () => {
+    const { ks, credential } = await killSwitchWithAgent(1)
+    const { credential: revoked } = await ks.agents.create({ handle: 'gone', spendingCap: 1 })
+    await ks.agents.revoke('gone')
+    const send = await startServer(ks)
+    const garbled: Array<Record<string, string>> = [
+      { authorization: `Bearer ${revoked}, Bearer ${revoked}` },
+      { authorization: revoked },
+      { 'x-killswitch-credential': credential, authorization: `Bearer ${revoked}` },
+    ]
+    for (const headers of garbled) {
+      expect((await send(headers)).status).toBe(401)
+    }
+    expect(() =>
+      killSwitchServerMiddleware({ killSwitch: ks, required: 'false' as unknown as boolean }),
+    ).toThrow(expect.objectContaining({ code: 'invalid_config', field: 'required' }))
+  })
 })
 
 describe('credentialFromHeaders', () => {
@@ -144,7 +162,8 @@ describe('credentialFromHeaders', () => {
     expect(credentialFromHeaders(headers({ 'x-killswitch-credential': ' ks_a ' }))).toBe('ks_a')
     expect(credentialFromHeaders(headers({ authorization: 'bearer ks_b' }))).toBe('ks_b')
     expect(credentialFromHeaders(headers({ authorization: 'Bearer jwt' }))).toBeUndefined()
-    expect(credentialFromHeaders(headers({ authorization: 'Basic ks_c' }))).toBeUndefined()
+    // A ks_ token is never overlooked for how it is written (checked, not passed as anonymous).
+    expect(credentialFromHeaders(headers({ authorization: 'Basic ks_c' }))).toBe('ks_c')
     expect(credentialFromHeaders(headers({}))).toBeUndefined()
   })
 })

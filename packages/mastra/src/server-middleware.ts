@@ -5,6 +5,7 @@ import {
   CREDENTIAL_HEADER,
   checkRequestCredential,
   credentialFromHeaders,
+  InvalidConfigError,
   type KillSwitch,
   type KillSwitchError,
 } from '@killswitch/core'
@@ -61,6 +62,13 @@ export function killSwitchServerMiddleware(
   options: KillSwitchServerMiddlewareOptions,
 ): MiddlewareHandler {
   const { killSwitch, required } = options
+  // A string 'false' from an env var would be true: refused at setup (red team r21).
+  if (required !== undefined && typeof required !== 'boolean') {
+    throw new InvalidConfigError(
+      'required',
+      `Invalid required: true or false (got ${typeof required} ${JSON.stringify(required)}).`,
+    )
+  }
   return async function killSwitchMiddleware(c, next) {
     // The core decides: no credential, revoked, exhausted, or not checkable (fail closed).
     const header = (name: string) => c.req.header(name)

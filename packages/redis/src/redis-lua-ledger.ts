@@ -191,12 +191,15 @@ end
 -- lapsedEntry() of ledger.ts, field for field.
 local function lapsed_entry(handle, hold, now)
   local amount = dollars(hold.amount)
-  local summary = 'hold of $' .. amount .. ' lapsed at ' .. iso(hold.expires) ..
+  local label = type(hold.label) == 'string' and hold.label ~= '' and hold.label or nil
+  local summary = 'hold of $' .. amount .. (label and (' for ' .. label) or '') .. ' lapsed at ' ..
+    iso(hold.expires) ..
     ' with no settlement: charged in full as unreconciled spend until its settlement arrives'
   return '{"at":' .. int(now) .. ',"handle":' .. cjson.encode(handle) ..
     ',"type":"lapsed","summary":' .. cjson.encode(summary) ..
     ',"data":{"holdId":' .. cjson.encode(hold.id) .. ',"amount":' .. amount ..
-    ',"expiredAt":' .. int(hold.expires) .. ',"unreconciled":' .. amount .. '}}'
+    ',"expiredAt":' .. int(hold.expires) .. ',"unreconciled":' .. amount ..
+    (label and (',"for":' .. cjson.encode(label)) or '') .. '}}'
 end
 
 local function json_strings(list)
@@ -297,7 +300,7 @@ local function live_hold(id)
   local f = cjson.decode(v)
   return { id = id, state = 'held', seq = tonumber(f.seq), amount = tonumber(f.amount),
     expires = tonumber(f.expires), charged = 0, updated = tonumber(f.updated),
-    levels = f.levels or {} }
+    levels = f.levels or {}, label = f.label }
 end
 
 local function done_hold(id)
@@ -311,8 +314,10 @@ end
 local function find_hold(id) return live_hold(id) or done_hold(id) end
 
 local function save_live(h)
+  -- An empty label is none (cjson leaves a nil field out).
+  local label = h.label ~= '' and h.label or nil
   redis.call('HSET', K.live, h.id, cjson.encode({ seq = int(h.seq), amount = int(h.amount),
-    expires = int(h.expires), updated = int(h.updated), levels = h.levels }))
+    expires = int(h.expires), updated = int(h.updated), levels = h.levels, label = label }))
   redis.call('ZADD', K.exp, int(h.expires), member(h.seq, h.id))
 end
 

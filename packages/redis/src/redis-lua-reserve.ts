@@ -7,7 +7,8 @@
 // appends pending and outbox).
 // ARGV: header, holdId, amountMicros, ttlMs, entry (head, tail, outcome, levels, grants),
 // prefix, request budgets (JSON), run id, run id valid ('1', '0'; '' when no run), run cap or
-// '', run parent or '', parent valid ('1'), zones (JSON), activity, ...buffered.
+// '', run parent or '', parent valid ('1'), zones (JSON), label (what the hold is for, or
+// ''), activity, ...buffered.
 // Replies {'ok', record, expiresAt, window keys, activity window (what the caller lacks)},
 // {'cap', record, refusal, available, budget ids}, {'revoked', record}, {'ended', state},
 // {'not_found'}, {'zones', [zone...], now}, {'invalid' | 'invalid_late', field}.
@@ -40,7 +41,7 @@ local bad = bad_id(id) or bad_micros('amountMicros', ARGV[6]) or bad_ttl(ARGV[7]
 if bad then return {'invalid', bad} end
 local amount, ttl, now = tonumber(ARGV[6]), tonumber(ARGV[7]), clock()
 PREFIX, ZONES = ARGV[13], cjson.decode(ARGV[20])
-local act, buffered = activity_args(21)
+local act, buffered = activity_args(22)
 -- The call's activity is written only for a granted hold (a refused call is not activity).
 local function activity() return act and record_activity(KEYS[7], KEYS[8], act) end
 if redis.call('EXISTS', K.agent) == 0 then
@@ -88,7 +89,8 @@ local keys = {}
 for i, level in ipairs(levels) do keys[i] = level.key end
 local expires = now + ttl
 local seq = redis.call('HINCRBY', K.agent, 'holdSeq', 1)
-save_live({ id = id, seq = seq, amount = amount, expires = expires, updated = now, levels = keys })
+save_live({ id = id, seq = seq, amount = amount, expires = expires, updated = now, levels = keys,
+  label = ARGV[21] })
 apply_levels(keys, 0, amount)
 keep_windows(levels, now)
 a.held = a.held + amount

@@ -206,6 +206,7 @@ export function scriptCalls(context: ScriptCallContext) {
           run?.parentId === undefined ? '' : String(run.parentId),
           run?.parentId !== undefined && validId(run.parentId) ? '1' : '0',
           zones,
+          request.label ?? '',
           ...activity,
         ],
       }

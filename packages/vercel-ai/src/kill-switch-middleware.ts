@@ -10,10 +10,8 @@ import type {
 import {
   type AdapterOptions,
   adapterSetup,
-  BUDGET_SCOPE_KEY,
   InvalidConfigError,
   KillSwitchError,
-  mergeBudgetScope,
   type ProviderLimits,
   watchModelStream,
 } from '@killswitch/core'
@@ -105,10 +103,7 @@ export function killSwitchMiddleware(
   // Holds the call, a call's `providerOptions.killswitch` over the options' scope; `sent`
   // gives the provider its params within the hold, with the stop signal.
   const start = (params: LanguageModelV4CallOptions, model: LanguageModelV4) =>
-    startLanguageModelCall(guard, model, params, {
-      naming,
-      scope: mergeBudgetScope(scope, params.providerOptions?.[BUDGET_SCOPE_KEY], SCOPE_FIELD),
-    })
+    startLanguageModelCall(guard, model, params, { naming, scope })
 
   return {
     specificationVersion: 'v4',
@@ -157,5 +152,3 @@ export function killSwitchMiddleware(
     },
   }
 }
-
-const SCOPE_FIELD = `providerOptions.${BUDGET_SCOPE_KEY}`

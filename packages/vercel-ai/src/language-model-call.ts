@@ -9,10 +9,13 @@ import {
   type BudgetScope,
   billedApartIn,
   type ModelCall,
+  mergeBudgetScope,
   outputLimit,
   type ProviderLimits,
 } from '@killswitch/core'
 import { modelIdentity } from './model-identity.js'
+
+const SCOPE_FIELD = `providerOptions.${BUDGET_SCOPE_KEY}`
 
 /** A held language model call, and the params to send its provider. */
 export interface LanguageModelCall {
@@ -44,7 +47,9 @@ export async function startLanguageModelCall(
     input: { prompt: params.prompt, tools: params.tools, options: params.providerOptions },
     maxOutputTokens: limit.requested,
     ...billedApartIn(params.providerOptions, 'providerOptions'),
-    ...scope,
+    // A call's `providerOptions.killswitch` over the caller's scope, for every entry point
+    // (Mastra's processor ignored it: a customer's budget went uncharged, red team r21).
+    ...mergeBudgetScope(scope ?? {}, params.providerOptions?.[BUDGET_SCOPE_KEY], SCOPE_FIELD),
     signal: params.abortSignal,
   })
   // Thinking billed in full but streamed summarised: what streams does not count it.

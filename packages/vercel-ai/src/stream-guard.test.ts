@@ -155,7 +155,7 @@ describe('killSwitchMiddleware: stream', () => {
     expect(ledger.spent).toBeGreaterThan(CALL_COST)
   })
 
-  it('revoked mid-stream, a provider that ignores its abort is charged its whole hold: at least its bill', async () => {
+  it('revoked mid-stream, a provider that ignores its abort is charged what it could bill: at least its bill', async () => {
     const agent = await testAgent(10)
     const { guard, holds } = recordingGuard(agent)
     const provider = billingProvider({ tokenEveryMs: 1, ignoresAbort: true, outputTokens: 2_000 })
@@ -176,11 +176,12 @@ describe('killSwitchMiddleware: stream', () => {
     const ledger = await agent.ledger()
     expect(ledger.held).toBe(0)
     expect(ledger.spent).toBeGreaterThan(billedBeforeRevoke)
-    // What it went on to generate after the stop is unknown to the guard: the whole hold,
-    // which covers everything the provider goes on to bill (red team r20: 19% recorded).
-    expect(ledger.spent).toBe(holds()[0])
+    // What it went on to generate after the stop is unknown to the guard: charged the input
+    // bound and the output it was told, which covers all it goes on to bill (red team r20:
+    // 19% recorded), not the hold's count headroom (red team r21).
     await expect(provider.stopped()).resolves.toBe('done')
     expect(ledger.spent).toBeGreaterThanOrEqual(provider.billMicros())
+    expect(ledger.spent).toBeLessThan(holds()[0] ?? 0)
   })
 
   it('stops a provider that streams past the hold with SpendingCapExceededError, within the cap', async () => {

@@ -213,6 +213,28 @@ export function ledgerCases(context: SuiteContext): void {
       data: { holdId: 'crashed', amount: 0.0025, expiredAt: 5_000, unreconciled: 0.0025 },
     })
     expect(lapsed[0]?.summary).toContain('charged in full')
+    expect(lapsed[0]?.data).not.toHaveProperty('for')
+  })
+
+  it('names what a lapsed hold was for, when its reserve said, through a renewal', async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('lapse-label')
+    await store.createAgent(testAgentRecord(handle, 10_000))
+    const label = 'claude-sonnet-4-5'
+    await store.reserve({
+      handle,
+      holdId: 'a',
+      amountMicros: 2_500,
+      ttlMs: 4_000,
+      now: 1_000,
+      label,
+    })
+    await store.renew({ handle, holdId: 'a', ttlMs: 4_000, now: 3_000 })
+    await store.reserve({ handle, holdId: 'next', amountMicros: 1, ttlMs: 84_000, now: 8_000 })
+    const lapsed = (await store.readAudit(handle)).filter((item) => item.type === 'lapsed')
+    expect(lapsed).toHaveLength(1)
+    expect(lapsed[0]).toMatchObject({ data: { holdId: 'a', for: label, expiredAt: 7_000 } })
+    expect(lapsed[0]?.summary).toContain(`hold of $0.0025 for ${label} lapsed at`)
   })
 
   it("tells a revoked agent's lease holder it is revoked, with the revocation's reason and time", async () => {

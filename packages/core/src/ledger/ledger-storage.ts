@@ -23,6 +23,8 @@ export interface HoldRecord {
   updatedAt: number
   /** The window keys it was held against besides the agent's cap (`ledger/levels.ts`). */
   levels: readonly string[]
+  /** What it was for (`ReserveRequest.label`), when its reserve said. */
+  label?: string
 }
 
 export interface LedgerStorage {

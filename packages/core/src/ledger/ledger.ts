@@ -70,12 +70,21 @@ function withLevels(
 /** The audit entry written when a hold lapses: charged, not released. */
 export function lapsedEntry(handle: string, hold: HoldRecord, now: number): AuditEntry {
   const amount = hold.amountMicros / 1_000_000
+  // What it was for, when its reserve said (red team r20: three lapses of one crash, each
+  // only an amount; which model is the question at 2 AM).
+  const label = hold.label ? ` for ${hold.label}` : ''
   return {
     at: now,
     handle,
     type: 'lapsed',
-    summary: `hold of $${amount} lapsed at ${new Date(hold.expiresAt).toISOString()} with no settlement: charged in full as unreconciled spend until its settlement arrives`,
-    data: { holdId: hold.id, amount, expiredAt: hold.expiresAt, unreconciled: amount },
+    summary: `hold of $${amount}${label} lapsed at ${new Date(hold.expiresAt).toISOString()} with no settlement: charged in full as unreconciled spend until its settlement arrives`,
+    data: {
+      holdId: hold.id,
+      amount,
+      expiredAt: hold.expiresAt,
+      unreconciled: amount,
+      ...(hold.label ? { for: hold.label } : {}),
+    },
   }
 }
 
@@ -204,6 +213,7 @@ export function reserve(storage: LedgerStorage, request: ReserveRequest): Reserv
     chargedMicros: 0,
     updatedAt: now,
     levels: keys,
+    ...(request.label ? { label: request.label } : {}),
   })
   applyToLevels(storage, keys, 0, amount)
   const held = { ...agent, heldMicros: agent.heldMicros + amount }

@@ -11,17 +11,27 @@
  */
 export class PaymentOutcomeUnknownError extends Error {
   readonly code = 'payment_outcome_unknown'
+  readonly payee: string
+  readonly amountUsd: number
+  readonly resource: string
+  readonly validUntil: number
 
+  // Fields assigned by hand, not as parameter properties: Node runs this source with type
+  // stripping only (the Redis fleet tests' workers), which has no parameter properties.
   constructor(
-    readonly payee: string,
-    readonly amountUsd: number,
-    readonly resource: string,
-    readonly validUntil: number,
+    payee: string,
+    amountUsd: number,
+    resource: string,
+    validUntil: number,
     options?: ErrorOptions,
   ) {
     const until = new Date(validUntil).toISOString()
     const message = `The payment of $${amountUsd} to ${payee} for ${resource} was sent, but no response came back. The payee can still collect it, so it is charged in full to the agent's cap; the authorisation is valid until ${until}.`
     super(message, options)
     this.name = 'PaymentOutcomeUnknownError'
+    this.payee = payee
+    this.amountUsd = amountUsd
+    this.resource = resource
+    this.validUntil = validUntil
   }
 }

@@ -28,12 +28,13 @@ export type PaymentRule =
  * if (error instanceof PaymentRefusedError) console.log(error.rule, error.payee)
  */
 export class PaymentRefusedError extends KillSwitchError {
-  constructor(
-    readonly rule: PaymentRule,
-    message: string,
-    readonly payee?: string,
-  ) {
+  readonly rule: PaymentRule
+  readonly payee?: string
+
+  constructor(rule: PaymentRule, message: string, payee?: string) {
     super('payment_refused', 403, message)
     this.name = 'PaymentRefusedError'
+    this.rule = rule
+    this.payee = payee
   }
 }

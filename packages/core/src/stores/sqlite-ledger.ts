@@ -54,6 +54,8 @@ interface HoldRowColumns {
   charged_micros: number
   updated_at: number
   levels: string
+  /** Selected by the due-holds query only: what a lapse names. */
+  label?: string
 }
 
 /** Where a hold's row was found: which table, and for an ended hold its generation. */
@@ -70,6 +72,7 @@ const toHold = (row: HoldRowColumns): HoldRecord => ({
   chargedMicros: row.charged_micros,
   updatedAt: row.updated_at,
   levels: row.levels === '[]' ? [] : (JSON.parse(row.levels) as string[]),
+  ...(row.label ? { label: row.label } : {}),
 })
 
 /** `next_expiry` of an agent with no live hold. */
@@ -340,6 +343,7 @@ export class SqliteLedger implements LedgerStorage {
       hold.expiresAt,
       hold.updatedAt,
       levels,
+      hold.label ?? '',
     )
     if (this.#seen?.handle === handle && this.#seen.id === hold.id) this.#seen.place = 'live'
     // Keep the agent's expiry bound at or before this hold's expiry (a reserve's new hold;
@@ -651,13 +655,13 @@ const SQL = {
     WHERE handle = ?`,
   // Both scan only the agent's live holds (its key prefix in a small table).
   dueHolds: `SELECT hold_id, amount_micros, expires_at, 'held' AS state, 0 AS charged_micros,
-      updated_at, levels
+      updated_at, levels, label
     FROM live_holds WHERE handle = ? AND expires_at <= ?
     ORDER BY expires_at, hold_id`,
   nextExpiry: 'SELECT MIN(expires_at) AS next FROM live_holds WHERE handle = ? AND expires_at > ?',
   saveLiveHold: `INSERT INTO live_holds (handle, hold_id, amount_micros, expires_at, updated_at,
-      levels)
-    VALUES (?, ?, ?, ?, ?, ?)
+      levels, label)
+    VALUES (?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (handle, hold_id) DO UPDATE SET amount_micros = excluded.amount_micros,
       expires_at = excluded.expires_at, updated_at = excluded.updated_at,
       levels = excluded.levels`,

@@ -8,7 +8,7 @@ import type { DatabaseSync } from 'node:sqlite'
 import { StoreUnavailableError } from '../errors.js'
 
 /** The schema version this code reads and writes. */
-export const SQLITE_SCHEMA_VERSION = 8
+export const SQLITE_SCHEMA_VERSION = 9
 
 /**
  * Settled and released holds are kept in generations of this many ms of their end time
@@ -211,6 +211,10 @@ const MIGRATIONS: readonly string[] = [
   DROP INDEX holds_finished;
   ALTER TABLE holds RENAME TO lapsed_holds;
   CREATE INDEX lapsed_by_time ON lapsed_holds (updated_at);
+  `,
+  // v9: what a live hold is for (a model id, a spend's description), named if it lapses.
+  `
+  ALTER TABLE live_holds ADD COLUMN label TEXT NOT NULL DEFAULT '';
   `,
 ]
 

@@ -35,7 +35,7 @@ const raw = <T>(path: string, body: (db: DatabaseSync) => T): T => {
   }
 }
 
-/** Turns a v8 file back into what version 7 wrote: every finished hold in one table. */
+/** Turns a current file back into what version 7 wrote: every finished hold in one table. */
 const BACK_TO_V7 = `
   CREATE TABLE holds (
     handle TEXT NOT NULL,
@@ -55,6 +55,7 @@ const BACK_TO_V7 = `
   DROP TABLE ended_holds;
   DROP TABLE lapsed_holds;
   CREATE INDEX holds_finished ON holds (updated_at) WHERE state <> 'held';
+  ALTER TABLE live_holds DROP COLUMN label;
   PRAGMA user_version = 7;`
 
 describe('sqliteStore on disk', () => {
@@ -135,7 +136,9 @@ describe('sqliteStore on disk', () => {
     raw(path, (db) => db.exec(BACK_TO_V7))
     const after = open(path)
     raw(path, (db) => {
-      expect(db.prepare('PRAGMA user_version').get()).toEqual({ user_version: 8 })
+      expect(db.prepare('PRAGMA user_version').get()).toEqual({
+        user_version: SQLITE_SCHEMA_VERSION,
+      })
       expect(
         db.prepare('SELECT gen, hold_id, state FROM ended_holds ORDER BY hold_id').all(),
       ).toEqual([
