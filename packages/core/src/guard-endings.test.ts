@@ -417,6 +417,16 @@ describe('the rule itself', () => {
     { requiredKeys: [] },
   )
 
+  /** An output count of `tokens` so far, against `limit`, for a model of unknown tokenizer. */
+  const counted = (tokens: number, limit: number): CallFigures['output'] => ({
+    tokens,
+    limit,
+    uncounted: false,
+    add: () => tokens,
+    closest: () => tokens,
+    floor: () => Math.ceil(tokens / UNKNOWN_TOKENIZER_HEADROOM),
+  })
+
   it('never settles a call that left below what it believably used or streamed, nor above the hold or what streamed on counted figures', () => {
     fc.assert(
       fc.property(
@@ -436,14 +446,7 @@ describe('the rule itself', () => {
             inputTokens: inputBound,
             inputLeast,
             holdMicros,
-            output: {
-              tokens,
-              limit,
-              uncounted: false,
-              add: () => tokens,
-              closest: () => tokens,
-              floor: () => Math.ceil(tokens / UNKNOWN_TOKENIZER_HEADROOM),
-            },
+            output: counted(tokens, limit),
           }
           expect(costOfEnding({ sent: false }, figures)).toEqual({ action: 'release' })
           const cost = costOfEnding({ sent: true, usage: reported as TokenUsage }, figures)
@@ -511,14 +514,7 @@ describe('the rule itself', () => {
             inputLeast: 0,
             holdMicros: costBound(inputBound, limit, rates),
             providerMaxOutputTokens: told,
-            output: {
-              tokens,
-              limit,
-              uncounted: false,
-              add: () => tokens,
-              closest: () => tokens,
-              floor: () => Math.ceil(tokens / UNKNOWN_TOKENIZER_HEADROOM),
-            },
+            output: counted(tokens, limit),
           }
           const end = { sent: true, usage: reported as TokenUsage, stoppedByGuard: true } as const
           const cost = costOfEnding(end, figures)
