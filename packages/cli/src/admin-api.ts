@@ -301,7 +301,6 @@ export function createAdminApi(options: AdminApiOptions): Hono {
 
   app.post('/v1/agents', async (c) => {
     const body = createAgentBody.parse(await readBody(c, 'json'))
-    refuseDuplicateBudgets(body.budgets)
     const created = await ks.agents.create(body)
     // The one response that carries the credential: it is never retrievable again.
     return c.json(created, 201)
@@ -320,21 +319,12 @@ export function createAdminApi(options: AdminApiOptions): Hono {
         'Nothing to change: give spendingCap, limits, budgets, approvals or spendRules.',
       )
     }
-    refuseDuplicateBudgets(body.budgets)
     return c.json(await ks.agents.update(handle, body))
   })
 
   app.post('/v1/agents/:handle/alerts', async (c) => {
     const handle = pathHandle(c)
     const body = setAlertBody.parse(await readBody(c, 'json'))
-    // A routing key goes only into a PagerDuty payload: with any other format it is unused,
-    // and the operator believes PagerDuty is paged.
-    if (body.routingKey !== undefined && body.format !== 'pagerduty') {
-      throw new InvalidConfigError(
-        'routingKey',
-        'routingKey is used only with "format": "pagerduty": add that format, or leave routingKey out.',
-      )
-    }
     return c.json(await ks.agents.setAlert(handle, body))
   })
 
@@ -434,17 +424,6 @@ export function createAdminApi(options: AdminApiOptions): Hono {
 
   app.onError((error, c) => errorResponse(c, error, options.log))
   return app
-}
-
-/** Refuses a budget id given twice: the agent would draw on that budget once, not twice. */
-function refuseDuplicateBudgets(budgets: readonly string[] | undefined): void {
-  const twice = budgets?.find((id, index) => budgets.indexOf(id) !== index)
-  if (twice !== undefined) {
-    throw new InvalidConfigError(
-      'budgets',
-      `budgets lists "${twice}" more than once: give each budget id once.`,
-    )
-  }
 }
 
 /**

@@ -110,8 +110,25 @@ describe('budgets API', () => {
     expect(
       await field(() => ks.agents.create({ handle: 'a', spendingCap: 1, budgets: ['nope'] })),
     ).toBe('budgets.0')
+    // Red team r20: a budget named twice, and a routing key nobody would page, were taken.
+    await ks.budgets.create({ id: 'team', limits: [{ amount: 1, per: 'day' }] })
+    expect(
+      await field(() =>
+        ks.agents.create({ handle: 'a', spendingCap: 1, budgets: ['team', 'team'] }),
+      ),
+    ).toBe('budgets')
+    const alert = { thresholdPct: 0.8, webhookUrl: 'https://hooks.example.com/ks' }
+    expect(
+      await field(() =>
+        ks.agents.create({
+          handle: 'a',
+          spendingCap: 1,
+          alerts: [{ ...alert, format: 'json', routingKey: 'abc' }],
+        }),
+      ),
+    ).toBe('alerts.0.routingKey')
     expect(await ks.agents.list()).toEqual([])
-    expect(await ks.budgets.list()).toEqual([])
+    expect((await ks.budgets.list()).map((budget) => budget.id)).toEqual(['team'])
   })
 
   it('says which level refused, and when it resets', async () => {

@@ -70,6 +70,16 @@ export const alertRuleSchema = z
     path: ['routingKey'],
     error: "a PagerDuty routing key is required with format 'pagerduty'",
   })
+  // Only a PagerDuty payload carries it: with another format nobody would be paged.
+  .refine((rule) => rule.routingKey === undefined || rule.format === 'pagerduty', {
+    path: ['routingKey'],
+    error: "a routing key is used only with format 'pagerduty': add it, or leave the key out",
+  })
+
+/** Shared budgets by id, each once: a budget named twice is a typo, not twice the draw. */
+const budgetIdsSchema = z
+  .array(handleSchema)
+  .refine((ids) => new Set(ids).size === ids.length, { error: 'each budget id once' })
 
 export const limitSchema = z
   .object({
@@ -134,7 +144,7 @@ export const createAgentSchema = z
       .array(alertRuleSchema, { error: `a list of alert rules such as [${ALERT_RULE_EXAMPLE}]` })
       .optional(),
     limits: limitsSchema.optional(),
-    budgets: z.array(handleSchema).optional(),
+    budgets: budgetIdsSchema.optional(),
     approvals: approvalPolicySchema.optional(),
     spendRules: spendRulesSchema.optional(),
   })
@@ -145,7 +155,7 @@ export const updateAgentSchema = z
     spendingCap: spendingCapSchema.optional(),
     runaway: runawayConfigSchema.optional(),
     limits: limitsSchema.optional(),
-    budgets: z.array(handleSchema).optional(),
+    budgets: budgetIdsSchema.optional(),
     approvals: approvalPolicySchema.optional(),
     /** Replaces the agent's spend rules; `{}` removes them. */
     spendRules: spendRulesSchema.optional(),
