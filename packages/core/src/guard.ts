@@ -6,7 +6,13 @@ import { refuseUnknownKeys } from './adapter-options.js'
 import { AgentAccess, type PreparedActivity } from './agent-access.js'
 import { approvalsOn, asksPerson, awaitApproval } from './approval-gate.js'
 import { type Awaitable, andThen, promised, type Steps } from './awaitable.js'
-import { type CallEnd, costOfEnding, type ToolOutcome, toolEndingAction } from './call-ending.js'
+import {
+  type CallEnd,
+  costOfEnding,
+  type EndingCost,
+  type ToolOutcome,
+  toolEndingAction,
+} from './call-ending.js'
 import { capRefusalError, describeLevel } from './cap-refusal.js'
 import { type Engine, storeCall } from './engine.js'
 import {
@@ -575,14 +581,7 @@ class Guard implements AgentGuard {
     }
     const micros = cost.costMicros
     const ended = reason === 'finished' ? '' : `, the call ended early (${reason})`
-    const basis =
-      cost.basis === 'usage'
-        ? `${cost.inputTokens} in, ${cost.outputTokens} out`
-        : cost.basis === 'hold'
-          ? 'no usage reported: whole hold'
-          : cost.basis === 'stopped'
-            ? `stopped before the provider reported usage: up to ${cost.inputTokens} in, ${cost.outputTokens} out`
-            : `counted: up to ${cost.inputTokens} in, ${cost.outputTokens} out`
+    const basis = basisText(cost)
     const data: Record<string, unknown> = {
       holdId: ticket.id,
       kind: 'model',
@@ -1175,4 +1174,19 @@ function unpricedPart(
     }
   }
   return undefined
+}
+
+/** How a settled model call's cost was worked out, for its audit summary. */
+function basisText(cost: Extract<EndingCost, { action: 'settle' }>): string {
+  const tokens = `${cost.inputTokens} in, ${cost.outputTokens} out`
+  switch (cost.basis) {
+    case 'usage':
+      return tokens
+    case 'hold':
+      return 'no usage reported: whole hold'
+    case 'stopped':
+      return `stopped before the provider reported usage: up to ${tokens}`
+    case 'counted':
+      return `counted: up to ${tokens}`
+  }
 }

@@ -8,6 +8,7 @@ import {
   InvalidConfigError,
   type KillSwitch,
   type KillSwitchError,
+  quotedValue,
 } from '@killswitch/core'
 import type { MiddlewareHandler } from '@mastra/core/server'
 
@@ -66,7 +67,7 @@ export function killSwitchServerMiddleware(
   if (required !== undefined && typeof required !== 'boolean') {
     throw new InvalidConfigError(
       'required',
-      `Invalid required: true or false (got ${typeof required} ${JSON.stringify(required)}).`,
+      `Invalid required: true or false (got ${typeof required} ${quotedValue(required)}).`,
     )
   }
   return async function killSwitchMiddleware(c, next) {

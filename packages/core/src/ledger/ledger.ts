@@ -213,7 +213,8 @@ export function reserve(storage: LedgerStorage, request: ReserveRequest): Reserv
     chargedMicros: 0,
     updatedAt: now,
     levels: keys,
-    ...(request.label ? { label: request.label } : {}),
+    // A plain field (undefined when not given): no spread on every reserve.
+    label: request.label,
   })
   applyToLevels(storage, keys, 0, amount)
   const held = { ...agent, heldMicros: agent.heldMicros + amount }
