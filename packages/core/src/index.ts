@@ -186,6 +186,7 @@ export {
   billedApartOption,
   isSearchModel,
 } from './pricing/billed-apart.js'
+export { choiceShare } from './pricing/choice-share.js'
 // Pricing
 export {
   affordableOutputTokens,
@@ -264,6 +265,7 @@ export type {
 export { type MemoryStoreOptions, memoryStore } from './stores/memory-store.js'
 export { type SqliteStoreOptions, sqliteStore } from './stores/sqlite-store.js'
 export { StreamAbandonedError } from './stream-abandoned-error.js'
+export { takeEntry } from './take-entry.js'
 // OpenTelemetry (`@opentelemetry/api` is an optional peer: nothing happens without it)
 export {
   type InstrumentKillSwitchOptions,

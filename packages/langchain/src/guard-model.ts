@@ -13,21 +13,15 @@
 // overrides the three methods that call the provider. Each runs the provider on the model
 // itself (or its clamped rebuild), never on the guarded object, so no call is held twice.
 import type { AdapterOptions, AdapterSetup, ModelCall, StreamEvent } from '@killswitch/core'
-import {
-  adapterSetup,
-  BUDGET_SCOPE_KEY,
-  billedApartIn,
-  InvalidConfigError,
-  mergeBudgetScope,
-  watchModelStream,
-} from '@killswitch/core'
+import { adapterSetup, InvalidConfigError, watchModelStream } from '@killswitch/core'
 import { BaseCallbackHandler } from '@langchain/core/callbacks/base'
 import type { CallbackManagerForLLMRun, Callbacks } from '@langchain/core/callbacks/manager'
 import { BaseChatModel } from '@langchain/core/language_models/chat_models'
-import type { AIMessageChunk, BaseMessage } from '@langchain/core/messages'
+import type { AIMessageChunk } from '@langchain/core/messages'
 import type { ChatGenerationChunk, ChatResult } from '@langchain/core/outputs'
 import { RunnableBinding } from '@langchain/core/runnables'
-import { requestedOutputTokens, sentFields, withMaxOutputTokens } from './model-binding.js'
+import { withMaxOutputTokens } from './model-binding.js'
+import { budgetScope, sentFields, startLangChainCall } from './model-call-request.js'
 import { identityFromLsParams, isConfigurableModel } from './model-identity.js'
 import { deltaText, modelCallResult, providerMessage } from './model-io.js'
 
@@ -82,7 +76,7 @@ function guarded<T extends BaseChatModel>(model: T, setup: AdapterSetup): T {
         withMaxOutputTokens(model, maxOutputTokens)._generate(
           messages,
           { ...options, signal },
-          counting(runManager, call),
+          countedRun(runManager, call),
         ),
       )
       const answer = modelCallResult(result.generations[0]?.message)
@@ -175,22 +169,19 @@ function guardedResult<T>(next: T, setup: AdapterSetup): T {
 /** Reserves a call of the model: its identity, input, limits and scope, as sent. */
 function start(
   model: BaseChatModel,
-  setup: AdapterSetup,
-  messages: BaseMessage[],
-  options: Options,
-  runManager: CallbackManagerForLLMRun | undefined,
+  { guard, naming, scope }: AdapterSetup,
+  ...[messages, options, runManager]: Parameters<BaseChatModel['_generate']>
 ): Promise<ModelCall> {
-  const identity = identityFromLsParams(model.getLsParams(options), setup.naming)
   // The API fields beside the messages (tools, kwargs, call options), as the model sends them.
   const params = invocationParams(model, options)
-  // The run's `metadata.killswitch` over the options' scope, as the callback handler reads it.
-  const metadata = (runManager as { metadata?: Fields } | undefined)?.metadata
-  return setup.guard.startModelCall({
-    ...identity,
-    maxOutputTokens: requestedOutputTokens(model, identity.maxOutputTokens, params),
+  return startLangChainCall(guard, {
+    identity: identityFromLsParams(model.getLsParams(options), naming),
+    chatModel: model,
+    params,
     input: { messages: messages.map(providerMessage), request: sentFields(params, options) },
-    ...billedApartIn({ '': model, request: params }),
-    ...mergeBudgetScope(setup.scope, metadata?.[BUDGET_SCOPE_KEY], 'metadata.killswitch'),
+    optionsByPath: { '': model, request: params },
+    // The run's `metadata.killswitch` over the options' scope, as the callback handler reads it.
+    scope: budgetScope(scope, 'metadata', runManager),
     signal: options.signal,
   })
 }
@@ -207,7 +198,7 @@ function invocationParams(model: BaseChatModel, options: Options): Fields | unde
  * The run's callbacks, counting the tokens a model streams inside `_generate` (ChatOpenAI
  * with `streaming: true`) so the call stops at its hold.
  */
-function counting(runManager: CallbackManagerForLLMRun | undefined, call: ModelCall) {
+function countedRun(runManager: CallbackManagerForLLMRun | undefined, call: ModelCall) {
   if (runManager === undefined) return undefined
   const counted = Object.create(runManager) as CallbackManagerForLLMRun
   counted.handleLLMNewToken = (token, index, runId, parentRunId, tags, fields) => {

@@ -2,15 +2,10 @@
 // run events onto the core's lifecycle. A model start begins a guarded call (kept by run id),
 // tokens are counted, the end finishes it, an error fails it; tools are held at their start.
 import type { AdapterOptions, AdapterSetup, ModelCall, ToolCallTicket } from '@killswitch/core'
-import {
-  adapterSetup,
-  BUDGET_SCOPE_KEY,
-  billedApartIn,
-  ErrorReports,
-  mergeBudgetScope,
-} from '@killswitch/core'
+import { adapterSetup, ErrorReports, takeEntry } from '@killswitch/core'
 import { BaseCallbackHandler } from '@langchain/core/callbacks/base'
-import { type Args, requestedOutputTokens, sentFields } from './model-binding.js'
+import type { Args } from './model-binding.js'
+import { budgetScope, sentFields, startLangChainCall } from './model-call-request.js'
 import { identityFromLsParams } from './model-identity.js'
 import { deltaText, modelCallResult, providerMessage } from './model-io.js'
 
@@ -60,17 +55,14 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
     this.#roots.delete(runId)
   }
 
-  override async handleChatModelStart(
-    ...[, messages, runId, parentRunId, extra, , metadata]: Args<'handleChatModelStart'>
-  ) {
-    const input = { messages: messages.flat().map(providerMessage) }
-    await this.#startModelCall(runId, parentRunId, metadata, input, extra)
+  override async handleChatModelStart(...start: Args<'handleChatModelStart'>) {
+    const [, messages] = start
+    await this.#startModelCall({ messages: messages.flat().map(providerMessage) }, start)
   }
 
-  override async handleLLMStart(
-    ...[, prompts, runId, parentRunId, extra, , metadata]: Args<'handleLLMStart'>
-  ) {
-    await this.#startModelCall(runId, parentRunId, metadata, { prompts }, extra)
+  override async handleLLMStart(...start: Args<'handleLLMStart'>) {
+    const [, prompts] = start
+    await this.#startModelCall({ prompts }, start)
   }
 
   override async handleLLMNewToken(...[token, , runId, , , fields]: Args<'handleLLMNewToken'>) {
@@ -82,11 +74,11 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
     const generation = output.generations[0]?.[0]
     const result = modelCallResult(generation && 'message' in generation && generation.message)
     result.text ??= generation?.text
-    await take(this.#calls, runId)?.finish(result)
+    await takeEntry(this.#calls, runId)?.finish(result)
   }
 
   override async handleLLMError(...[error, runId]: Args<'handleLLMError'>) {
-    const call = take(this.#calls, runId)
+    const call = takeEntry(this.#calls, runId)
     if (call === undefined) return this.#errors.report(error, 'model')
     this.#errors.seen(error) // the call's ending reports it: not the chains it bubbles through
     // Thrown from here, the core's typed error replaces the provider client's own (ChatOpenAI
@@ -105,12 +97,12 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
   }
 
   override async handleToolEnd(...[, runId]: Args<'handleToolEnd'>) {
-    const ticket = take(this.#tools, runId)
+    const ticket = takeEntry(this.#tools, runId)
     if (ticket !== undefined) await this.guard.afterToolCall(ticket, { ok: true })
   }
 
   override async handleToolError(...[error, runId]: Args<'handleToolError'>) {
-    const ticket = take(this.#tools, runId)
+    const ticket = takeEntry(this.#tools, runId)
     if (ticket === undefined) return this.#errors.report(error, 'tool')
     this.#errors.seen(error) // the tool's ending reports it: not the chains it bubbles through
     await this.guard.afterToolCall(ticket, { ok: false, error })
@@ -124,30 +116,26 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
   /**
    * Starts a model run's call (kept by run id): its identity, its input with the API fields
    * the model sends (`invocation_params`, kwargs spread in), its budget scope and any option
-   * billed apart among those fields.
+   * billed apart among those fields, read from the start event's arguments.
    */
   async #startModelCall(
-    runId: string,
-    parentRunId: string | undefined,
-    metadata: Metadata,
     input: object,
-    extra: Metadata,
+    [, , runId, parentRunId, extra, , metadata]: Args<'handleLLMStart' | 'handleChatModelStart'>,
   ) {
-    // LangChain puts the model's getLsParams() (ls_model_name...) in the run's metadata.
-    const identity = identityFromLsParams(metadata, this.#setup.naming)
     const params = extra?.invocation_params as Record<string, unknown> | undefined
-    const call = await this.guard.startModelCall({
-      ...identity,
+    const call = await startLangChainCall(this.guard, {
+      // LangChain puts the model's getLsParams() (ls_model_name...) in the run's metadata.
+      identity: identityFromLsParams(metadata, this.#setup.naming),
       // What the request really asks for: its kwargs' limits too, for each of its n choices.
-      maxOutputTokens: requestedOutputTokens(undefined, identity.maxOutputTokens, params),
+      params,
       // A callback cannot change the request: a provider client's call that does not stream
       // (so cannot be cut at the hold) is held to all it asks for, never clamped. A model
       // that reports no request (no `model` in its params: a fake, a custom model) is counted
       // and stopped as it streams.
-      ...(typeof params?.model === 'string' && params.stream !== true && { fixedOutput: true }),
+      fixedOutput: typeof params?.model === 'string' && params.stream !== true,
       input: { ...input, request: sentFields(params, extra?.options) },
-      ...this.#scopeOf(runId, parentRunId, metadata),
-      ...billedApartIn({ '': params }),
+      optionsByPath: { '': params },
+      scope: this.#scopeOf(runId, parentRunId, metadata),
     })
     this.#calls.set(runId, call)
   }
@@ -155,16 +143,10 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
   /** The run's `metadata.killswitch` over the options' scope; by default, the outermost run. */
   #scopeOf(runId: string, parentRunId: string | undefined, metadata: Metadata) {
     const scope = { runId: this.#rootOf(runId, parentRunId), ...this.#setup.scope }
-    return mergeBudgetScope(scope, metadata?.[BUDGET_SCOPE_KEY], 'metadata.killswitch')
+    return budgetScope(scope, 'metadata', { metadata })
   }
 
   #rootOf(runId: string, parentRunId: string | undefined): string {
     return parentRunId === undefined ? runId : (this.#roots.get(parentRunId) ?? parentRunId)
   }
-}
-
-function take<T>(map: Map<string, T>, runId: string): T | undefined {
-  const value = map.get(runId)
-  map.delete(runId)
-  return value
 }

@@ -3,17 +3,13 @@
 // `guard.runToolCall`, told whether the tool started. Every decision is the core's.
 import { randomUUID } from 'node:crypto'
 import type { AdapterOptions, AgentGuard } from '@killswitch/core'
-import {
-  adapterSetup,
-  BUDGET_SCOPE_KEY,
-  InvalidConfigError,
-  mergeBudgetScope,
-} from '@killswitch/core'
+import { adapterSetup, InvalidConfigError } from '@killswitch/core'
 import { AIMessage, ToolMessage } from '@langchain/core/messages'
 import { isInteropZodObject } from '@langchain/core/utils/types'
 import { createMiddleware, ProviderStrategy, ToolInvocationError } from 'langchain'
 import { isGuardedModel } from './guard-model.js'
-import { bindToCall, requestedOutputTokens, requestOptions } from './model-binding.js'
+import { bindToCall } from './model-binding.js'
+import { budgetScope, requestOptions, startLangChainCall } from './model-call-request.js'
 import { modelIdentity, resolveModel } from './model-identity.js'
 import { modelCallResult, modelInput } from './model-io.js'
 
@@ -39,11 +35,7 @@ export function killSwitchMiddleware(options: AdapterOptions): KillSwitchMiddlew
   // The invocation's scope over the options': `{ configurable: { killswitch: { budgets } } }`,
   // in the invocation's own run unless a runId is given (options or configurable).
   const scopeOf = (runtime: Runtime | undefined) =>
-    mergeBudgetScope(
-      { runId: invocationRunId(runtime), ...scope },
-      runtime?.configurable?.[BUDGET_SCOPE_KEY],
-      'configurable.killswitch',
-    )
+    budgetScope({ runId: invocationRunId(runtime), ...scope }, 'configurable', runtime)
 
   const middleware = createMiddleware({
     name: 'KillSwitchMiddleware',
@@ -56,15 +48,14 @@ export function killSwitchMiddleware(options: AdapterOptions): KillSwitchMiddlew
     wrapModelCall: async (request, handler) => {
       const resolved = await resolveModel(request.model, request.runtime?.configurable)
       if (isGuardedModel(resolved)) throw new InvalidConfigError('model', DOUBLY_GUARDED)
-      const identity = await modelIdentity(resolved, naming)
-      const { options, billedApart } = requestOptions(resolved, request.modelSettings)
-      const call = await guard.startModelCall({
-        ...identity,
+      const { sent, optionsByPath } = requestOptions(resolved, request.modelSettings)
+      const call = await startLangChainCall(guard, {
+        identity: await modelIdentity(resolved, naming),
         // What the provider would really allow: the model's kwargs can raise its limit.
-        maxOutputTokens: requestedOutputTokens(resolved, identity.maxOutputTokens),
-        billedApart,
-        input: modelInput(request, options),
-        ...scopeOf(request.runtime),
+        chatModel: resolved,
+        input: modelInput(request, sent),
+        optionsByPath,
+        scope: scopeOf(request.runtime),
         signal: request.runtime?.signal,
       })
       const response = await call.run(async ({ maxOutputTokens }) =>

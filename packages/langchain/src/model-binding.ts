@@ -3,7 +3,7 @@
 // limit, then bound to the call's stop signal and, where tokens can stream, to a callback
 // counting them (a consumer that stops reading is charged what streamed, not the whole hold).
 import {
-  billedApartIn,
+  choiceShare,
   clampWireOutputLimit,
   largestCount,
   type ModelCall,
@@ -54,12 +54,9 @@ function ownLimit(model: unknown): number | undefined {
  * choices it asks for: each choice may use the whole limit, and the provider bills them all.
  */
 export function requestedOutputTokens(model: unknown, reported?: number, params?: Fields) {
-  const own = largestCount(ownLimit(model), reported)
-  const asked = Math.max(
-    own === undefined ? 0 : own * choicesOf(model),
-    requestedOutputTokensIn(params) ?? 0,
-  )
-  return asked > 0 ? asked : undefined
+  // The model's own limits as the API fields it sends, read by the same core rule.
+  const own = { max_tokens: largestCount(ownLimit(model), reported), n: choicesOf(model) }
+  return largestCount(requestedOutputTokensIn(own), requestedOutputTokensIn(params))
 }
 
 /** The choices each call asks for (ChatOpenAI's `n`, or `n` in its kwargs); 1 when unset. */
@@ -70,43 +67,15 @@ function choicesOf(model: unknown): number {
 }
 
 /**
- * What a call sends the provider besides its messages and tools, by where it was set: the
- * model's kwargs, a binding's call options, createAgent's `modelSettings`, all spread into
- * the request (a `previous_response_id` there is content the provider adds: it is sized).
- * With `billedApart` when an option the call sends is billed above the standard rates (the
- * core's rule): in those `options`, or the model's own fields (ChatOpenAI's `service_tier`).
- */
-export function requestOptions(model: unknown, modelSettings?: unknown) {
-  const binding = RunnableBinding.isRunnableBinding(model) ? model : undefined
-  const chat = (binding?.bound ?? model ?? {}) as Fields
-  const options = {
-    modelKwargs: chat.modelKwargs,
-    invocationKwargs: chat.invocationKwargs,
-    callOptions: binding?.kwargs,
-    modelSettings,
-  }
-  // The model's own properties: its lc_kwargs leave some settings out (`service_tier`).
-  return { options, ...billedApartIn({ '': chat, ...options }) }
-}
-
-/**
- * The API fields a model sends beside its messages (its `invocationParams`: tools, kwargs,
- * call options such as `previous_response_id`), sized with them; the call's tools when the
- * model reports none.
- */
-export function sentFields(params: unknown, options: unknown): unknown {
-  return params ?? { tools: (options as { tools?: unknown } | undefined)?.tools }
-}
-
-/**
  * The model asking for at most `maxOutputTokens`, its kwargs' limits and thinking budget
  * included; itself when it asks for no more (or has no `maxTokens` setting).
  */
 export function withMaxOutputTokens<T>(model: T, clamp: number): T {
   const candidate = model as Partial<Clampable> | null
   if (typeof candidate?.lc_kwargs !== 'object' || !('maxTokens' in candidate)) return model
-  // The clamp is for all choices together: each gets its share (at least one token).
-  const maxOutputTokens = Math.max(1, Math.floor(clamp / choicesOf(candidate)))
+  // The clamp is for all choices together: each gets its share. One token at the least, so
+  // more choices than the clamp has tokens ask for up to a token a choice past it.
+  const maxOutputTokens = choiceShare(clamp, choicesOf(candidate)) ?? 1
   const current = candidate.maxTokens
   const own = typeof current === 'number' && current > 0 && current <= maxOutputTokens
   if (own && (ownLimit(candidate) ?? 0) <= maxOutputTokens) return model
