@@ -105,7 +105,13 @@ describe('budgets API', () => {
       ),
     ).toBe('limits')
     expect(
-      await field(() => ks.budgets.create({ id: 'b', limits: [], timeZone: 'Mars/Olympus' })),
+      await field(() =>
+        ks.budgets.create({
+          id: 'b',
+          limits: [{ amount: 1, per: 'day' }],
+          timeZone: 'Mars/Olympus',
+        }),
+      ),
     ).toBe('timeZone')
     expect(
       await field(() => ks.agents.create({ handle: 'a', spendingCap: 1, budgets: ['nope'] })),
@@ -167,5 +173,100 @@ describe('budgets API', () => {
     })
     expect(direct.message).toContain('budget "customer-acme" ($1/day)')
     expect(direct.message).toContain('It resets at 2026-12-02T00:00:00.000Z')
+  })
+
+  // Red team r22: a budget with no limit admitted everything charged to it ($2.40 past a
+  // $0.20 day), and a new time zone started the day afresh ($0.96 in one day of $0.20).
+  it('refuses a budget with no limit, and an update that changes nothing', async () => {
+    const ks = createKillSwitch({ runaway: false })
+    await ks.budgets.create({ id: 'team', limits: [{ amount: 0.2, per: 'day' }] })
+    const refused = async (run: () => Promise<unknown>) => {
+      const error = await run().catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(InvalidConfigError)
+      return error as InvalidConfigError
+    }
+    const empty = await refused(() => ks.budgets.create({ id: 'open', limits: [] }))
+    expect(empty.field).toBe('limits')
+    expect(empty.message).toContain('at least one limit')
+    expect((await refused(() => ks.budgets.update('team', { limits: [] }))).field).toBe('limits')
+    const nothing = await refused(() => ks.budgets.update('team', {}))
+    expect(nothing.field).toBe('limits')
+    expect(nothing.message).toContain('Nothing to change')
+    expect((await ks.budgets.list()).map(({ id, limits }) => [id, limits.length])).toEqual([
+      ['team', 1],
+    ])
+  })
+
+  it("keeps a budget's zone while a new one would start its current window afresh", async () => {
+    let now = T0 // 10:00 UTC
+    const ks = createKillSwitch({ runaway: false, now: () => now })
+    await ks.budgets.create({ id: 'team', limits: [{ amount: 0.2, per: 'day' }] })
+    const agent = await ks.agents.create({ handle: 'a', spendingCap: 100, budgets: ['team'] })
+    const guard = ks.guard(agent.credential)
+    const spend = (amountUsd: number) =>
+      guard
+        .reserveSpend({ amountUsd, kind: 'tool', description: 'lookup' })
+        .then((ticket) => guard.settleSpend(ticket, { amountUsd }))
+    await spend(0.2)
+    await expect(spend(0.01)).rejects.toMatchObject({ code: 'spending_cap_exceeded' })
+    // Kiritimati (UTC+14) is already on 2 Dec: its day would be a new window.
+    const error = await ks.budgets
+      .update('team', { timeZone: 'Pacific/Kiritimati' })
+      .catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(InvalidConfigError)
+    expect(error).toMatchObject({ field: 'timeZone' })
+    expect((error as Error).message).toContain('budgets.create')
+    expect((await ks.budgets.get('team')).timeZone).toBeUndefined()
+    await expect(spend(0.01)).rejects.toMatchObject({ code: 'spending_cap_exceeded' })
+    // A zone whose day starts where UTC's does changes nothing now, and is taken.
+    expect((await ks.budgets.update('team', { timeZone: 'Etc/UTC' })).timeZone).toBe('Etc/UTC')
+    await ks.budgets.create({
+      id: 'paris',
+      limits: [{ amount: 1, per: 'week' }],
+      timeZone: 'Europe/Paris',
+    })
+    expect((await ks.budgets.update('paris', { timeZone: 'Europe/Berlin' })).timeZone).toBe(
+      'Europe/Berlin',
+    )
+    // Lifetime limits have no window to start afresh.
+    await ks.budgets.create({ id: 'total', limits: [{ amount: 5, per: 'lifetime' }] })
+    expect((await ks.budgets.update('total', { timeZone: 'Asia/Kolkata' })).timeZone).toBe(
+      'Asia/Kolkata',
+    )
+    now += 24 * 3_600_000
+    await spend(0.2) // the next UTC day admits its own limit
+  })
+
+  it('shows the holds a crash left as spent once their lease lapsed, on the first read', async () => {
+    let now = T0
+    const ks = createKillSwitch({ runaway: false, now: () => now })
+    await ks.budgets.create({ id: 'team', limits: [{ amount: 1, per: 'lifetime' }] })
+    const agent = await ks.agents.create({ handle: 'a', spendingCap: 10, budgets: ['team'] })
+    // Held, never settled: the process that held it is gone.
+    await ks.store.reserve({
+      handle: 'a',
+      holdId: 'crashed',
+      amountMicros: 300_000,
+      ttlMs: 1_000,
+      now,
+      budgets: ['team'],
+    })
+    expect((await ks.budgets.get('team')).limits[0]).toMatchObject({ held: 0.3, spent: 0 })
+    now += 2_000
+    expect((await ks.budgets.get('team')).limits[0]).toMatchObject({ held: 0, spent: 0.3 })
+    expect(agent.handle).toBe('a')
+  })
+
+  it('tells a call naming no budget to create it, not to raise it', async () => {
+    const ks = createKillSwitch({ runaway: false })
+    const agent = await ks.agents.create({ handle: 'a', spendingCap: 10 })
+    const error = await ks
+      .guard(agent.credential)
+      .reserveSpend({ amountUsd: 0.01, kind: 'tool', description: 'x', budgets: ['nope'] })
+      .catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'spending_cap_exceeded', budgetId: 'nope' })
+    expect((error as Error).message).toContain(
+      'If no budget has the id "nope", create it (budgets.create)',
+    )
   })
 })

@@ -5,7 +5,8 @@ import { z } from 'zod'
 import { type Limit, type LimitUsage, limitsWithUsage, toLimitRecords } from './budget-limits.js'
 import { handleSchema, limitsSchema, parseInput, timeZoneSchema } from './config.js'
 import { type Engine, storeCall } from './engine.js'
-import { BudgetNotFoundError } from './errors.js'
+import { BudgetNotFoundError, InvalidConfigError } from './errors.js'
+import { windowStart } from './ledger/windows.js'
 import type { BudgetRecord } from './store.js'
 
 /** A budget as `budgets.get` and `budgets.list` show it. Amounts in dollars. */
@@ -37,12 +38,21 @@ export interface BudgetsApi {
 }
 
 const budgetIdSchema = handleSchema
+// A budget exists to limit: one with no limit would admit everything charged to it.
+const budgetLimitsSchema = limitsSchema.min(
+  1,
+  'at least one limit, e.g. [{ amount: 100, per: "day" }] (a budget with none admits everything charged to it)',
+)
 const createSchema = z
-  .object({ id: budgetIdSchema, limits: limitsSchema, timeZone: timeZoneSchema.optional() })
+  .object({ id: budgetIdSchema, limits: budgetLimitsSchema, timeZone: timeZoneSchema.optional() })
   .strict()
 const updateSchema = z
-  .object({ limits: limitsSchema.optional(), timeZone: timeZoneSchema.optional() })
+  .object({ limits: budgetLimitsSchema.optional(), timeZone: timeZoneSchema.optional() })
   .strict()
+  .refine((input) => input.limits !== undefined || input.timeZone !== undefined, {
+    message: 'Nothing to change: give limits or timeZone',
+    path: ['limits'],
+  })
 
 /** Builds the budgets API over an engine. */
 export function createBudgetsApi(engine: Engine): BudgetsApi {
@@ -51,21 +61,21 @@ export function createBudgetsApi(engine: Engine): BudgetsApi {
 
   const snapshot = async (records: BudgetRecord[]): Promise<BudgetSnapshot[]> => {
     const now = engine.now()
-    const [usage, agents] = await Promise.all([
-      call(() =>
-        limitsWithUsage(
-          store,
-          records.map((record) => ({
-            scope: 'budget' as const,
-            id: record.id,
-            limits: record.limits,
-            timeZone: record.timeZone,
-          })),
-          now,
-        ),
+    // Agents first: listing them sweeps their lapsed holds into spent, which the usage then
+    // shows (read together, a crash's lapsed holds would show as still held).
+    const agents = await call(() => store.listAgents(now))
+    const usage = await call(() =>
+      limitsWithUsage(
+        store,
+        records.map((record) => ({
+          scope: 'budget' as const,
+          id: record.id,
+          limits: record.limits,
+          timeZone: record.timeZone,
+        })),
+        now,
       ),
-      call(() => store.listAgents(now)),
-    ])
+    )
     return records.map((record, i) => ({
       id: record.id,
       limits: usage[i] ?? [],
@@ -108,6 +118,7 @@ export function createBudgetsApi(engine: Engine): BudgetsApi {
     async update(id, input) {
       const current = await load(id)
       const parsed = parseInput(updateSchema, input, 'budgets.update')
+      refuseZoneChange(current, parsed.timeZone, engine.now())
       const record = await call(() =>
         store.updateBudget(
           current.id,
@@ -127,4 +138,24 @@ export function createBudgetsApi(engine: Engine): BudgetsApi {
       return snapshot(records.filter((record) => !record.id.startsWith('run:')))
     },
   }
+}
+
+/**
+ * A budget's windows are keyed by where they start: a zone that moves where the current
+ * day, week or month starts would start them afresh and admit their limits again (three
+ * zone changes spent $0.96 of a $0.20 day). Refused, not carried over: a budget under such
+ * a zone is a new budget, made as one. A zone whose windows start where the current ones do
+ * (Europe/Paris to Europe/Berlin, or any zone for lifetime limits) changes nothing now.
+ */
+function refuseZoneChange(current: BudgetRecord, timeZone: string | undefined, now: number) {
+  if (timeZone === undefined) return
+  const moved = current.limits.find(
+    ({ per }) => windowStart(per, now, current.timeZone) !== windowStart(per, now, timeZone),
+  )
+  if (moved === undefined) return
+  throw new InvalidConfigError(
+    'timeZone',
+    `Invalid timeZone: budget "${current.id}" counts its windows in ${current.timeZone ?? 'UTC'}; in ${timeZone} its current ${moved.per} would start afresh and admit its limit again. ` +
+      `Fix: create a budget in that zone (budgets.create({ id, limits, timeZone: ${JSON.stringify(timeZone)} })) and move the agents to it (agents.update), or keep the zone.`,
+  )
 }

@@ -26,12 +26,22 @@ export function describeLevel(refusal: LevelRefusal): string {
  * refusalFix({ level: 'budget' }) // 'Raise the budget (budgets.update) to continue.'
  */
 export function refusalFix(
-  { level, per, budgetId }: Pick<LevelRefusal, 'level' | 'per' | 'budgetId'>,
+  {
+    level,
+    per,
+    budgetId,
+    limitMicros,
+  }: Pick<LevelRefusal, 'level' | 'per' | 'budgetId'> & Partial<Pick<LevelRefusal, 'limitMicros'>>,
   resetsAt?: string,
 ): string {
-  // A run's cap is the caller's, set by the run's first call: no API raises it.
+  // A run's cap is the caller's, given by its calls (runCap): no API raises it.
   if (level === 'budget' && budgetId?.startsWith('run:')) {
-    return 'A run keeps the cap its first call gave it: continue in a new run with a larger runCap.'
+    return 'A run is capped by its calls (runCap): continue in a new run with a larger runCap.'
+  }
+  // The ledger refuses a budget id with no budget as a lifetime budget of $0 (fails closed):
+  // raising it cannot work when there is none to raise.
+  if (level === 'budget' && per === 'lifetime' && limitMicros === 0) {
+    return `If no budget has the id "${budgetId}", create it (budgets.create) or fix the call's budgets; else raise the budget (budgets.update).`
   }
   const where =
     level === 'budget'
