@@ -389,6 +389,26 @@ describe('guard: approvals past the cap', () => {
     await ks.close()
   })
 
+  it('asks no person for a call its own runCap refuses, on a run made with a larger cap', async () => {
+    const ks = createKillSwitch({ runaway: false, prices })
+    const { credential } = await ks.agents.create({
+      handle: 'run-asker',
+      spendingCap: 1,
+      approvals: { enabled: true, waitMs: 0 },
+    })
+    const guard = ks.guard(credential)
+    const spend = { kind: 'tool', description: 'x', runId: 'job1' } as const
+    // The run is made with a $5 cap; this call names $0.30 for it.
+    await guard.settleSpend(await guard.reserveSpend({ ...spend, amountUsd: 0.9, runCap: 5 }))
+    const error = await guard
+      .reserveSpend({ ...spend, amountUsd: 0.2, runCap: 0.3 })
+      .catch((e: unknown) => e)
+    // Past the agent's cap too, but a grant would not lift the run's $0.30: refused, not asked.
+    expect(error).toMatchObject({ code: 'spending_cap_exceeded', budgetId: 'run:run-asker:job1' })
+    expect(await ks.approvals.list({ status: 'pending' })).toEqual([])
+    await ks.close()
+  })
+
   it('a call waiting for a person when its agent is revoked fails as revoked, at once', async () => {
     const ks = createKillSwitch({ runaway: false, prices })
     const { credential } = await ks.agents.create({

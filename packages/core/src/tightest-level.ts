@@ -7,7 +7,7 @@
 import { asksPerson } from './approval-gate.js'
 import type { Awaitable } from './awaitable.js'
 import { effectiveCap } from './ledger/approvals.js'
-import { newRunBudget } from './ledger/ledger.js'
+import { runBudgetFor } from './ledger/ledger.js'
 import { collectLevels, type Level, MAX_RUN_DEPTH, runBudgetId } from './ledger/levels.js'
 import type { WindowPer } from './ledger/windows.js'
 import type { AgentRecord, BudgetRecord, LevelRefusal, ReserveRequest, Store } from './store.js'
@@ -135,12 +135,13 @@ export async function windowRefusing(
   const runId = run === undefined ? undefined : runBudgetId(run.id)
   const ids = [...agent.budgets, ...(scope.budgets ?? []), ...(runId === undefined ? [] : [runId])]
   const budgets = await budgetsOf(store, ids)
-  if (run !== undefined && runId !== undefined && !budgets.has(runId)) {
-    // Not made yet: as the reserve makes it, with its parents read.
-    const made = newRunBudget(run, now)
-    budgets.set(runId, made)
-    if (made.parentId !== undefined) {
-      for (const [id, record] of await budgetsOf(store, [made.parentId])) budgets.set(id, record)
+  if (run !== undefined && runId !== undefined) {
+    // As the reserve holds it: made if new (with its parents read), never above the call's cap.
+    const stored = budgets.get(runId)
+    const { budget } = runBudgetFor(stored, run, now)
+    budgets.set(runId, budget)
+    if (!stored && budget.parentId !== undefined) {
+      for (const [id, record] of await budgetsOf(store, [budget.parentId])) budgets.set(id, record)
     }
   }
   const [left = []] = await levelsLeft(store, [

@@ -94,9 +94,10 @@ export async function holdBudgets(
   version: string,
   available: number,
   peekOnly = false,
-): Promise<{ held: string[]; available: number; refused?: BudgetRefusal; created: string[] }> {
+): Promise<{ held: string[]; available: number; refused?: BudgetRefusal; runs: string[] }> {
   const held: string[] = []
-  const created: string[] = []
+  // The run's budget, when it is new or takes its first cap: saved once every level is held.
+  const runs: string[] = []
   const seen = new Set<string>()
   let least = available
   // After a refusal the rest is only read: a refusal reports the least room of every level.
@@ -151,7 +152,7 @@ export async function holdBudgets(
     } else {
       held.push(...(reply[1] as string[]))
       if (reply[3] !== '') least = Math.min(least, Number(reply[3]))
-      if (reply[4] === '1') created.push(id)
+      if (reply[4] === 'new' || reply[4] === 'cap') runs.push(id)
       parent = String(reply[2])
     }
     return parent === '' ? undefined : visit(parent, depth + 1)
@@ -162,6 +163,36 @@ export async function holdBudgets(
     throw new PartialHoldError(held, error)
   }
   least = Math.max(0, least)
-  if (refused) return { held, available: least, refused: { ...refused, available: least }, created }
-  return { held, available: least, created }
+  if (refused) return { held, available: least, refused: { ...refused, available: least }, runs }
+  return { held, available: least, runs }
+}
+
+/**
+ * After every level of a reserve was held: saves its run's budget (`runs`, from holdBudgets),
+ * new or taking its first cap, as ledger.ts saves it for a granted reserve. Returns the ids
+ * of the budgets made new (to index).
+ */
+export async function saveRuns(
+  context: ClusterLedgerContext,
+  request: ReserveRequest,
+  runs: readonly string[],
+): Promise<string[]> {
+  const made: string[] = []
+  const run = request.run
+  for (const id of runs) {
+    const slot = context.keys.budget(id)
+    const saved = await context.send('save a run budget', {
+      name: 'killswitchCRunSaveV1',
+      keys: [slot.record],
+      args: [
+        ...context.header(request.now),
+        slot.slot,
+        id,
+        run?.capMicros !== undefined ? String(run.capMicros) : '',
+        run?.parentId !== undefined ? String(run.parentId) : '',
+      ],
+    })
+    if (saved === 'new') made.push(id)
+  }
+  return made
 }

@@ -14,6 +14,7 @@ import {
   handleOf,
   holdBudgets,
   PartialHoldError,
+  saveRuns,
 } from './redis-cluster-ledger.js'
 import type { RedisKeys } from './redis-keys.js'
 import { missingBudget } from './redis-ledger-errors.js'
@@ -189,7 +190,10 @@ export class ClusterRouting {
       const undone = await undo(held.held)
       return ['cap', undone[1], held.refused.refusal, held.available]
     }
-    for (const id of held.created) await this.index(keys.budgets, 'seq', id)
+    const made = await this.#c.call('reserve on a budget', () =>
+      saveRuns(this.#c.ledger, request, held.runs),
+    )
+    for (const id of made) await this.index(keys.budgets, 'seq', id)
     const carried = this.#c.takeBuffered(handle)
     try {
       return (await this.onAgentSlot('reserve', handle, {

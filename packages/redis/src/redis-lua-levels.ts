@@ -24,7 +24,8 @@ local function budget_key(id) return PREFIX .. 'budget:' .. id end
 local function budget(id)
   local v = redis.call('HMGET', budget_key(id), 'id', 'limits', 'timeZone', 'parentId')
   if not v[1] then return nil end
-  return { id = v[1], limits = cjson.decode(v[2]), tz = v[3] or nil, parent = v[4] or nil }
+  return { id = v[1], limits = cjson.decode(v[2]), tz = v[3] or nil, parent = v[4] or nil,
+    raw = v[2] }
 end
 
 -- The window of \`per\` containing now: start and end (nil end for lifetime), or nil when the
@@ -88,6 +89,39 @@ local function save_run(run, cap, now)
   redis.call('HSET', budget_key(run.id), 'id', run.id, 'limits', limits, 'createdAt', int(now),
     'updatedAt', int(now))
   if run.parent then redis.call('HSET', budget_key(run.id), 'parentId', run.parent) end
+end
+
+-- runBudgetFor() of ledger.ts: the run's budget a reserve naming it holds against (cap: ARGV
+-- text, '' for none; parent likewise), and how a granted hold saves it: 'new' (save_run),
+-- 'cap' (save_run_cap: a run made without a cap takes this call's) or nil. A call is never
+-- admitted past its own cap: the lifetime limit is the lower of the stored cap and cap. A
+-- cap that is not a valid amount changes nothing here: the reserve refuses it.
+local function run_for(id, cap, parent)
+  local record = budget(id)
+  if not record then return new_run(id, cap, parent), 'new' end
+  if cap == '' or bad_micros('run.capMicros', cap) then return record, nil end
+  local n = tonumber(cap)
+  local limits = {}
+  for i, limit in ipairs(record.limits) do limits[i] = limit end
+  for i, limit in ipairs(limits) do
+    if limit.per == 'lifetime' then
+      if n >= tonumber(limit.amountMicros) then return record, nil end
+      limits[i] = { amountMicros = n, per = 'lifetime' }
+      return { id = record.id, limits = limits, tz = record.tz, parent = record.parent }, nil
+    end
+  end
+  limits[#limits + 1] = { amountMicros = n, per = 'lifetime' }
+  return { id = record.id, limits = limits, tz = record.tz, parent = record.parent,
+    raw = record.raw }, 'cap'
+end
+
+-- Saves a run's first cap (run_for said 'cap'): its limits as stored, then the lifetime one.
+local function save_run_cap(run, cap, now)
+  local add = '{"amountMicros":' .. cap .. ',"per":"lifetime"}'
+  local before = string.match(run.raw, '^%s*%[(.-)%]%s*$') or ''
+  local limits = string.find(before, '%S') and ('[' .. before .. ',' .. add .. ']')
+    or ('[' .. add .. ']')
+  redis.call('HSET', budget_key(run.id), 'limits', limits, 'updatedAt', int(now))
 end
 
 local function missing_zones()

@@ -15,17 +15,23 @@
 
 /** One Redis's reserve hooks: every level is in this script. Needs the ledger and levels chunks. */
 export const RESERVE_HOOKS = `
--- The levels to check and hold in this script, and the run's budget when it is new (made on
--- first use, as newRunBudget does; saved only if the hold is granted).
+-- The levels to check and hold in this script, and the run's budget as this call holds against
+-- it (run_for: made on first use, as newRunBudget does, capped at this call's own cap; saved
+-- only if the hold is granted, and only when new or taking its first cap).
 hooks.reserve_levels = function(handle, limits, budget_ids, run_id, now)
-  local pending = nil
-  if run_id and not budget(run_id) then pending = new_run(run_id, ARGV[17], ARGV[18]) end
+  local pending, save = nil, nil
+  if run_id then pending, save = run_for(run_id, ARGV[17], ARGV[18]) end
+  if pending then pending.save = save end
   return collect_levels(handle, limits, budget_ids, pending, now), pending
 end
 
 hooks.save_run = function(pending, now)
-  save_run(pending, ARGV[17], now)
-  save_budget_index(pending.id)
+  if pending.save == 'new' then
+    save_run(pending, ARGV[17], now)
+    save_budget_index(pending.id)
+  elseif pending.save == 'cap' then
+    save_run_cap(pending, ARGV[17], now)
+  end
 end
 
 -- A hold granted here that still has levels to take elsewhere: none on one Redis.
@@ -75,7 +81,7 @@ if existing then
   end
   return {'ended', existing.state}
 end
-if pending then
+if run_id then
   local bad_run = (ARGV[16] ~= '1' and 'run.id') or
     (ARGV[17] ~= '' and bad_micros('run.capMicros', ARGV[17])) or
     (ARGV[18] ~= '' and ARGV[19] ~= '1' and 'run.parentId') or nil

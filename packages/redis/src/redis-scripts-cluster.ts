@@ -183,18 +183,17 @@ end
 // ARGV: header, slot prefix, budget id, hold id, amount, version, zones (JSON), run cap or '',
 // run parent or '', is a run ('1' | '0'), peek ('1': only reply {'peek', parent, room or ''},
 // for the figure of a refusal made elsewhere), ttlMs. Replies {'ok', window keys, parent or '', room
-// or '', created ('1' | '0')}, {'cap', refusal, room, parent}, or {'zones', [zone...], now}.
+// or '', run to save ('new' | 'cap' | '': RUN_SAVE)}, {'cap', refusal, room, parent}, or
+// {'zones', [zone...], now}.
 const BUDGET_HOLD = `${LEDGER_LEVELS_LUA}${BUDGET_SWEEP_LUA}
 PREFIX, ZONES = ARGV[5], cjson.decode(ARGV[10])
 local bid, hid, amount, version = ARGV[6], ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9])
 local now = clock()
 if ARGV[14] ~= '1' then budget_sweep(KEYS[2], KEYS[4], now) end
-local record = budget(bid)
-local created = false
-if not record and ARGV[13] == '1' then
-  record = new_run(bid, ARGV[11], ARGV[12])
-  created = true
-end
+local record, save
+-- The call's run: as run_for() holds it (capped at this call's own cap). New, or taking its
+-- first cap, it is saved by RUN_SAVE once every level is held (a parent run may refuse).
+if ARGV[13] == '1' then record, save = run_for(bid, ARGV[11], ARGV[12]) else record = budget(bid) end
 -- A parent run with no budget yet limits nothing (collectLevels): held nowhere, not saved.
 if not record and string.sub(bid, 1, 4) == 'run:' then record = { id = bid, limits = {} } end
 if not record then
@@ -229,7 +228,6 @@ if seen then
 end
 local refusal, available = check_windows(levels, amount, nil, nil)
 if refusal then return {'cap', refusal, int(available), parent} end
-if created then save_run(record, ARGV[11], now) end
 local keys = {}
 for i, level in ipairs(levels) do keys[i] = level.key end
 apply_levels(keys, 0, amount)
@@ -238,7 +236,20 @@ redis.call('HSET', KEYS[2], hid, cjson.encode({ v = int(version), held = int(amo
   charged = '0', levels = keys }))
 redis.call('ZADD', KEYS[3], int(now + RETENTION * 8), hid)
 if amount > 0 then redis.call('ZADD', KEYS[4], int(now + tonumber(ARGV[15]) + MAX_TTL_MS), hid) end
-return {'ok', keys, parent, available and int(math.max(0, available)) or '', created and '1' or '0'}
+return {'ok', keys, parent, available and int(math.max(0, available)) or '', save or ''}
+`
+
+// The call's run's budget saved once every level of its reserve is held (BUDGET_HOLD replied
+// it is new or takes its first cap): as run_for() finds it now, so a run another process
+// saved meanwhile keeps its first cap. KEYS: budget record. ARGV: header, slot prefix, run's
+// budget id, run cap or '', run parent or ''. Replies 'new', 'cap' or '' (nothing saved).
+const RUN_SAVE = `${LEDGER_LEVELS_LUA}
+PREFIX = ARGV[5]
+local now = clock()
+local record, save = run_for(ARGV[6], ARGV[7], ARGV[8])
+if save == 'new' then save_run(record, ARGV[7], now) end
+if save == 'cap' then save_run_cap(record, ARGV[7], now) end
+return save or ''
 `
 
 // An outbox entry applied to one budget's slot: the difference between the hold's new share
@@ -314,6 +325,7 @@ export const CLUSTER_SCRIPTS = {
     lua: agentScript({ chunk: STEP_CHUNK, body: UNDO_BODY }),
   },
   killswitchCBudgetHoldV1: { numberOfKeys: 4, lua: BUDGET_HOLD },
+  killswitchCRunSaveV1: { numberOfKeys: 1, lua: RUN_SAVE },
   killswitchCBudgetSyncV1: { numberOfKeys: 3, lua: BUDGET_SYNC },
   killswitchCAckV1: { numberOfKeys: 1, lua: ACK },
   killswitchCIndexV1: { numberOfKeys: 2, lua: INDEX },

@@ -290,6 +290,139 @@ export function budgetCases(context: SuiteContext): void {
     ).toBe(false)
   })
 
+  it('holds a call to its own runCap even when the run was made with a larger one (red team: $4.00 spent on a run capped at $0.30)', async () => {
+    const store = await context.open()
+    const handle = await agentWith(store, 'runcap', 1_000_000, {})
+    const id = uniqueHandle('run')
+    const hold = (holdId: string, amountMicros: number, capMicros?: number) =>
+      store.reserve({
+        handle,
+        holdId,
+        amountMicros,
+        ttlMs: 60_000,
+        now: T0,
+        run: capMicros === undefined ? { id } : { id, capMicros },
+      })
+    // The run is made by a call that gives $0.005; a later call gives $0.003.
+    expect(await hold('big1', 1_000, 5_000)).toMatchObject({ ok: true })
+    expect(await hold('small1', 2_500, 3_000)).toMatchObject({
+      ok: false,
+      reason: 'cap',
+      availableMicros: 2_000,
+      refusal: {
+        level: 'budget',
+        budgetId: `run:${id}`,
+        per: 'lifetime',
+        limitMicros: 3_000,
+        spentMicros: 0,
+        heldMicros: 1_000,
+      },
+    })
+    expect(await hold('small2', 2_000, 3_000)).toMatchObject({ ok: true })
+    expect(await hold('small3', 1, 3_000)).toMatchObject({
+      ok: false,
+      refusal: { budgetId: `run:${id}`, limitMicros: 3_000, heldMicros: 3_000 },
+    })
+    // The run keeps its first cap: the larger call, and one that gives none, are held to it.
+    expect(await store.getBudget(`run:${id}`)).toMatchObject({
+      limits: [{ amountMicros: 5_000, per: 'lifetime' }],
+    })
+    expect(await hold('big2', 2_000, 5_000)).toMatchObject({ ok: true })
+    expect(await hold('none', 1)).toMatchObject({
+      ok: false,
+      refusal: { budgetId: `run:${id}`, limitMicros: 5_000, heldMicros: 5_000 },
+    })
+    expect(await hold('bigger', 1, 9_000)).toMatchObject({
+      ok: false,
+      refusal: { budgetId: `run:${id}`, limitMicros: 5_000 },
+    })
+    // A poisoned cap on a run that exists is refused by name too, and holds nothing.
+    const before = await store.getAgent(handle, T0)
+    await expect(Promise.resolve().then(() => hold('poison', 1, Number.NaN))).rejects.toMatchObject(
+      { field: 'run.capMicros' },
+    )
+    expect(await store.getAgent(handle, T0)).toEqual(before)
+  })
+
+  it('a run made without a cap takes the first cap a later call gives, once that call is granted', async () => {
+    const store = await context.open()
+    const handle = await agentWith(store, 'runcap-late', 1_000_000, {})
+    const id = uniqueHandle('run')
+    const parentId = uniqueHandle('parent')
+    const hold = (holdId: string, amountMicros: number, capMicros?: number) =>
+      store.reserve({
+        handle,
+        holdId,
+        amountMicros,
+        ttlMs: 60_000,
+        now: T0 + 1,
+        run: { id, parentId, ...(capMicros === undefined ? {} : { capMicros }) },
+      })
+    // Only a parent: the run's budget is made with no cap.
+    expect(await hold('free', 4_000)).toMatchObject({ ok: true })
+    expect(await store.getBudget(`run:${id}`)).toMatchObject({ limits: [] })
+    // A call that gives $0.005 is held to it (counted from the first call that gives a cap);
+    // refused, it sets nothing.
+    expect(await hold('over', 6_000, 5_000)).toMatchObject({
+      ok: false,
+      availableMicros: 5_000,
+      refusal: { level: 'budget', budgetId: `run:${id}`, limitMicros: 5_000, heldMicros: 0 },
+    })
+    expect(await store.getBudget(`run:${id}`)).toMatchObject({ limits: [] })
+    expect(await hold('capped', 1_000, 5_000)).toMatchObject({ ok: true })
+    expect(await store.getBudget(`run:${id}`)).toEqual({
+      id: `run:${id}`,
+      limits: [{ amountMicros: 5_000, per: 'lifetime' }],
+      parentId: `run:${parentId}`,
+      createdAt: T0 + 1,
+      updatedAt: T0 + 1,
+    })
+    // Now the run's cap: a call with none, or a larger one, is held to it.
+    expect(await hold('after', 4_001)).toMatchObject({
+      ok: false,
+      refusal: { budgetId: `run:${id}`, limitMicros: 5_000, heldMicros: 1_000 },
+    })
+    expect(await hold('larger', 4_001, 8_000)).toMatchObject({
+      ok: false,
+      refusal: { budgetId: `run:${id}`, limitMicros: 5_000, heldMicros: 1_000 },
+    })
+    expect(await hold('fits', 4_000)).toMatchObject({ ok: true })
+  })
+
+  it("a sub-run's reserve that its parent run refuses saves nothing: neither the new run nor its first cap", async () => {
+    const store = await context.open()
+    const handle = await agentWith(store, 'runcap-parent', 1_000_000, {})
+    const parent = uniqueHandle('parent')
+    const id = uniqueHandle('child')
+    const hold = (holdId: string, amountMicros: number, run: { capMicros?: number }) =>
+      store.reserve({
+        handle,
+        holdId,
+        amountMicros,
+        ttlMs: 60_000,
+        now: T0,
+        run: { id, parentId: parent, ...run },
+      })
+    await store.reserve({
+      handle,
+      holdId: 'p',
+      amountMicros: 900,
+      ttlMs: 60_000,
+      now: T0,
+      run: { id: parent, capMicros: 1_000 },
+    })
+    const refusedByParent = { ok: false, refusal: { budgetId: `run:${parent}` } }
+    expect(await hold('new', 500, { capMicros: 800 })).toMatchObject(refusedByParent)
+    expect(await store.getBudget(`run:${id}`)).toBeUndefined()
+    expect(await hold('uncapped', 50, {})).toMatchObject({ ok: true })
+    expect(await hold('cap', 500, { capMicros: 800 })).toMatchObject(refusedByParent)
+    expect(await store.getBudget(`run:${id}`)).toMatchObject({ limits: [] })
+    expect(await hold('capped', 40, { capMicros: 800 })).toMatchObject({ ok: true })
+    expect(await store.getBudget(`run:${id}`)).toMatchObject({
+      limits: [{ amountMicros: 800, per: 'lifetime' }],
+    })
+  })
+
   it('a sub-run whose parent run has no budget draws on its own only (a missing run limits nothing)', async () => {
     const store = await context.open()
     const handle = await agentWith(store, 'orphan', 1_000_000, {})

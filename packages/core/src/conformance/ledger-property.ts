@@ -15,7 +15,14 @@ import { memoryStore } from '../stores/memory-store.js'
 import { type SuiteContext, testAgentRecord, uniqueHandle } from './support.js'
 
 type Op =
-  | { op: 'reserve'; amount: number; ttl: number; customer: boolean; run: number }
+  | {
+      op: 'reserve'
+      amount: number
+      ttl: number
+      customer: boolean
+      run: number
+      runCap: number | undefined
+    }
   | { op: 'renew'; pick: number; ttl: number }
   | { op: 'settle'; pick: number; fraction: number }
   | { op: 'release'; pick: number }
@@ -35,6 +42,9 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       customer: fc.boolean(),
       // 0: no run; 1: the parent run; 2: a sub-run of it.
       run: fc.integer({ min: 0, max: 2 }),
+      // The call's own cap for its run: none, or one that differs from call to call (a run
+      // is capped by the first call that gives one, each call by its own too).
+      runCap: fc.option(fc.integer({ min: 0, max: 1_000 }), { nil: undefined }),
     }),
   },
   {
@@ -128,7 +138,6 @@ export function ledgerProperty(context: SuiteContext, runs: number): void {
           teamMinute: fc.integer({ min: 0, max: 1_500 }),
           teamLifetime: fc.integer({ min: 0, max: 3_000 }),
           customerMonth: fc.integer({ min: 0, max: 1_000 }),
-          runCap: fc.integer({ min: 0, max: 1_000 }),
         }),
         async (cap, ops, limits) => {
           const handle = uniqueHandle('diff')
@@ -166,6 +175,16 @@ export function ledgerProperty(context: SuiteContext, runs: number): void {
             `budget:run:${handle}/lifetime@0`,
             `budget:run:${handle}-sub/lifetime@0`,
           ]
+          // The run of a reserve: the parent run, or a sub-run of it, capped by the call.
+          const runOf = (item: { run: number; runCap: number | undefined }) => {
+            if (item.run === 0) return {}
+            const capMicros = item.runCap === undefined ? {} : { capMicros: item.runCap }
+            return item.run === 1
+              ? { run: { id: handle, ...capMicros } }
+              : { run: { id: `${handle}-sub`, parentId: handle, ...capMicros } }
+          }
+          const runBudgets = async (target: Store) =>
+            Promise.all([`run:${handle}`, `run:${handle}-sub`].map((id) => target.getBudget(id)))
           let next = 0
           const ids: string[] = []
           const both = async (run: (target: Store) => unknown) => {
@@ -196,6 +215,8 @@ export function ledgerProperty(context: SuiteContext, runs: number): void {
                   audit: audit('hold', holdId),
                   // Some say what they are for: a lapse names it, in every store alike.
                   ...(item.amount % 3 === 0 ? { label: `model "${item.amount}" é` } : {}),
+                  ...(item.customer ? { budgets: [customer] } : {}),
+                  ...runOf(item),
                 }),
               )
               if (result?.ok) {
@@ -252,6 +273,7 @@ export function ledgerProperty(context: SuiteContext, runs: number): void {
             const theirs = await reference.getAgent(handle, now)
             expect(money(mine)).toEqual(money(theirs))
             if (mine) expectWholeMicros(mine)
+            expect(await runBudgets(store)).toEqual(await runBudgets(reference))
             const usage = await store.readUsage(usageKeys())
             expect(usage).toEqual(await reference.readUsage(usageKeys()))
             for (const window of usage) {

@@ -174,8 +174,11 @@ export function reserve(storage: LedgerStorage, request: ReserveRequest): Reserv
       `Invalid holdId: hold "${request.holdId}" has ended (${existing.state}); use a fresh id for a new hold.`,
     )
   }
-  // The run's budget is made on first use, and saved only if this reserve is granted.
+  // The run's budget as this call holds against it (made on first use, its cap set by the
+  // first call that gives one, never above this call's own cap); saved only if this reserve
+  // is granted, and only when it is new or gains its cap.
   let runBudget: BudgetRecord | undefined
+  let saveRun = false
   // The agent's own list as it is when nothing is added (most calls): no copy per reserve.
   let budgetIds: readonly string[] =
     request.budgets === undefined || request.budgets.length === 0
@@ -184,7 +187,9 @@ export function reserve(storage: LedgerStorage, request: ReserveRequest): Reserv
   if (request.run) {
     const id = runBudgetId(request.run.id)
     budgetIds = [...budgetIds, id]
-    if (!storage.budget(id)) runBudget = newRunBudget(request.run, now)
+    const held = runBudgetFor(storage.budget(id), request.run, now)
+    runBudget = held.budget
+    saveRun = held.save
   }
   const levels = collectLevels(
     agent,
@@ -202,7 +207,7 @@ export function reserve(storage: LedgerStorage, request: ReserveRequest): Reserv
       availableMicros: check.available,
     }
   }
-  if (runBudget) storage.saveBudget(runBudget)
+  if (runBudget && saveRun) storage.saveBudget(runBudget)
   const expiresAt = now + ttl
   const keys = levels.length === 0 ? NO_LEVELS : levels.map((level) => level.key)
   storage.saveHold(request.handle, {
@@ -234,6 +239,38 @@ export function reserve(storage: LedgerStorage, request: ReserveRequest): Reserv
 /** The approvals behind the grants still live at `now`. */
 function liveGrants(agent: AgentRecord, now: number): string[] {
   return agent.grants.filter((grant) => grant.expiresAt > now).map((grant) => grant.approvalId)
+}
+
+/**
+ * The run's budget a reserve that names `run` holds against, given the one stored (if any).
+ * A call is never admitted past the cap it names itself: its lifetime limit is the lower of
+ * the stored cap and `run.capMicros`. The stored budget keeps the first cap given: a run
+ * made without one (a call with only a parent) takes this call's, saved (`save`) if the
+ * reserve is granted, as a new run's budget is. A call without a cap is held to the stored
+ * one. Every field of `run` is checked, on every reserve that names it.
+ *
+ * @example
+ * runBudgetFor(stored, { id: 'job1', capMicros: 300_000 }, now) // limit min(stored cap, 300_000)
+ */
+export function runBudgetFor(
+  stored: BudgetRecord | undefined,
+  run: NonNullable<ReserveRequest['run']>,
+  now: number,
+): { budget: BudgetRecord; save: boolean } {
+  const made = newRunBudget(run, now)
+  if (!stored) return { budget: made, save: true }
+  const cap = run.capMicros
+  if (cap === undefined) return { budget: stored, save: false }
+  const at = stored.limits.findIndex((limit) => limit.per === 'lifetime')
+  if (at === -1) {
+    const limits = [...stored.limits, { amountMicros: cap, per: 'lifetime' as const }]
+    return { budget: { ...stored, limits, updatedAt: now }, save: true }
+  }
+  if (cap >= (stored.limits[at]?.amountMicros ?? cap)) return { budget: stored, save: false }
+  const limits = stored.limits.map((limit, i) =>
+    i === at ? { ...limit, amountMicros: cap } : limit,
+  )
+  return { budget: { ...stored, limits }, save: false }
 }
 
 /** A run's budget as its first granted reserve saves it: its cap, drawing on its parent's. */
