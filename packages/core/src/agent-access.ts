@@ -13,6 +13,7 @@ import {
 import type { KillSwitchEvents } from './events.js'
 import { auditEntry, emit } from './guard-ledger.js'
 import { toUsd } from './money.js'
+import { redactCredentials } from './redact.js'
 import { NO_MONITOR, type Observation, type RunawayVerdict } from './runaway/types.js'
 import { enforceVerdict } from './runaway-enforcement.js'
 import type { ActivityBatch, ActivityEvent, AgentRecord, ReserveResult } from './store.js'
@@ -493,7 +494,9 @@ export class AgentAccess {
     data: Record<string, unknown> = {},
   ): void {
     const engine = this.#engine
-    const model = typeof data.model === 'string' ? { model: data.model } : {}
+    // What a refused caller sent (a model name) is shown as its error message is: a
+    // credential sent as a model is never audited, emitted or logged.
+    const shown = typeof data.model === 'string' ? { model: redactCredentials(data.model) } : {}
     // A store that cannot answer cannot take an audit entry either.
     if (handle !== undefined && rule !== 'store_unavailable') {
       const summary = `denied (${rule}): ${error.message}`
@@ -503,10 +506,11 @@ export class AgentAccess {
           code: error.code,
           ...refusingLevel(error),
           ...data,
+          ...shown,
         }),
       )
     }
-    emit(engine, 'denied', { handle, code: error.code, rule, message: error.message, ...model })
+    emit(engine, 'denied', { handle, code: error.code, rule, message: error.message, ...shown })
   }
 
   #stopRun(runId: string | undefined): void {

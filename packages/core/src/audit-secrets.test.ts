@@ -37,4 +37,24 @@ describe('the audit log of a failed call', () => {
     expect(audit).toContain('googleapis.com/customsearch/v1?[redacted] failed: 403')
     expect(audit).toContain('Incorrect API key provided: [redacted]')
   })
+
+  // Red team r23: another agent's credential sent as the model name (through the gateway) was
+  // refused with a masked message, but written whole to the denial's data and its event.
+  it("masks a credential sent as the model in the denial's data and event", async () => {
+    const ks = createKillSwitch({ prices: { m: { inputPerMTok: 1, outputPerMTok: 1 } } })
+    const { credential } = await ks.agents.create({ handle: 'sender', spendingCap: 10 })
+    const other = (await ks.agents.create({ handle: 'other', spendingCap: 10 })).credential
+    const events: unknown[] = []
+    ks.on('denied', (event) => events.push(event))
+    const error = await ks
+      .guard(credential)
+      .beforeModelCall({ model: `gpt-4o ${other}`, input: 'hi' })
+      .catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'unknown_model_price' })
+    const denied = (await ks.audit('sender')).find((entry) => entry.type === 'denied')
+    expect(denied?.data.model).toBe('gpt-4o ks_[redacted]')
+    expect(JSON.stringify(await ks.audit('sender'))).not.toContain(other.slice(3, 23))
+    expect(JSON.stringify(events)).not.toContain(other.slice(3, 23))
+    expect(events).toEqual([expect.objectContaining({ model: 'gpt-4o ks_[redacted]' })])
+  })
 })

@@ -16,6 +16,7 @@ import { toUsd } from './money.js'
 import type { ModelRates } from './pricing/model-rates.js'
 import type { OutputCount } from './pricing/output-count.js'
 import type { TokenCounter } from './pricing/tokenizer.js'
+import { providerStatusOf } from './provider-status.js'
 import { redactSecrets } from './redact.js'
 import { canonicalHash } from './runaway/canonical-hash.js'
 import { shapeHash } from './runaway/shape-hash.js'
@@ -333,6 +334,27 @@ function turnsOf(input: unknown): unknown {
 export function isOwnOrAbort(error: unknown): boolean {
   if (KillSwitchError.isInstance(error)) return true
   return error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError')
+}
+
+/**
+ * The statuses of a provider turning requests away for its own load: rate limited (429),
+ * overloaded (503, Anthropic's 529). They say nothing of the agent, and cost nothing (the
+ * call's ending releases them): an honest parallel batch that met a short rate limit, its
+ * SDK retrying in between, was throttled by error-streak as a failing loop and stayed
+ * throttled after the provider recovered (red team r23).
+ */
+const LOAD_SHED = new Set([429, 503, 529])
+
+/**
+ * Whether error-streak counts `error` as a failure of the agent's: not the kill switch's own
+ * error, not an abort, not a provider shedding load (`status`, read from the error when
+ * not given).
+ *
+ * @example
+ * countsAsFailure(Object.assign(new Error('rate limited'), { status: 429 })) // false
+ */
+export function countsAsFailure(error: unknown, status = providerStatusOf(error)): boolean {
+  return !isOwnOrAbort(error) && (status === undefined || !LOAD_SHED.has(status))
 }
 
 /**

@@ -31,9 +31,9 @@ import {
 } from './guard-ledger.js'
 import {
   availableUsd,
+  countsAsFailure,
   describeError,
   formatUsd,
-  isOwnOrAbort,
   ModelResultObservation,
   ModelTicket,
   type ModelTicketState,
@@ -516,7 +516,7 @@ class Guard implements AgentGuard {
           }
     await this.#endModel(ticket, state, end, describeError(error))
     const access = this.#access
-    if (!isOwnOrAbort(error) && access.agent) {
+    if (countsAsFailure(error, options.providerStatus) && access.agent) {
       await access.defer(access.agent, { kind: 'error', runId: ticket.runId, source: 'model' })
     }
   }
@@ -1041,7 +1041,7 @@ class Guard implements AgentGuard {
   }
 
   async onError(error: unknown, source: 'model' | 'tool' | 'chain' = 'chain'): Promise<void> {
-    if (isOwnOrAbort(error)) return
+    if (!countsAsFailure(error)) return
     const agent = this.#access.agent ?? (await this.#access.resolve())
     await this.#access.defer(agent, { kind: 'error', source })
   }
