@@ -1,6 +1,7 @@
 // Routes that spend nothing (listing models, counting tokens): the agent is still checked
 // (a revoked one gets 401), then the request is forwarded with the gateway's key and the
 // answer passed on with the key redacted.
+import { containsCredential } from '@killswitch/core'
 import {
   type ApiFamily,
   type GatewayError,
@@ -9,6 +10,7 @@ import {
   upstreamRedirected,
   upstreamUnreachable,
 } from './api-errors.js'
+import { badRequest } from './dialects/dialect.js'
 import type { Upstream } from './providers.js'
 import { agentHeadersForUpstream } from './upstream-headers.js'
 
@@ -29,9 +31,13 @@ const MODEL_PATH = '/v1/models/'
 /** The path served here, or a 404 for anything else (an encoded `/` in a model id). */
 function freePath(pathname: string): string {
   if (pathname === '/v1/models' || pathname === '/v1/messages/count_tokens') return pathname
-  if (pathname.startsWith(MODEL_PATH) && MODEL_ID.test(pathname.slice(MODEL_PATH.length))) {
-    return pathname
+  const model = pathname.startsWith(MODEL_PATH) ? pathname.slice(MODEL_PATH.length) : undefined
+  // A credential fits MODEL_ID: it is no model, and the provider would log it.
+  if (model !== undefined && containsCredential(model)) {
+    const refusal = badRequest('Invalid model: that is a kill switch credential, not a model id.')
+    throw { ...refusal, param: 'model' } satisfies GatewayError
   }
+  if (model !== undefined && MODEL_ID.test(model)) return pathname
   throw {
     status: 404,
     code: 'model_not_found',

@@ -47,6 +47,19 @@ export interface ForwardRequest {
 const FORWARDED_HEADERS = ['anthropic-version', 'anthropic-beta', 'openai-beta']
 const RETURNED_HEADERS = ['x-request-id', 'request-id']
 
+/**
+ * What an error answer (a 429, 503, 529) says of when to retry, passed on with it: without
+ * it an SDK retries after its own short backoff, early, into the same limit.
+ */
+function isRetryHeader(name: string): boolean {
+  return (
+    name === 'retry-after' ||
+    name === 'retry-after-ms' ||
+    name.startsWith('x-ratelimit-') ||
+    name.startsWith('anthropic-ratelimit-')
+  )
+}
+
 function upstreamHeaders(request: ForwardRequest): Record<string, string> {
   const headers: Record<string, string> = {
     'content-type': 'application/json',
@@ -58,11 +71,17 @@ function upstreamHeaders(request: ForwardRequest): Record<string, string> {
 }
 
 /** The headers passed on to the agent: the key is masked in them as in the body. */
-function responseHeaders(upstream: Upstream, response: Response, contentType: string): Headers {
+function responseHeaders(
+  upstream: Upstream,
+  response: Response,
+  contentType: string,
+  failed = false,
+): Headers {
   const headers = new Headers({ 'content-type': upstream.redact(contentType) })
-  for (const name of RETURNED_HEADERS) {
-    const value = response.headers.get(name)
-    if (value !== null) headers.set(name, upstream.redact(value))
+  for (const [name, value] of response.headers) {
+    if (RETURNED_HEADERS.includes(name) || (failed && isRetryHeader(name))) {
+      headers.set(name, upstream.redact(value))
+    }
   }
   return headers
 }
@@ -225,6 +244,7 @@ async function upstreamFailed(
       request.upstream,
       response,
       response.headers.get('content-type') ?? 'application/json',
+      true,
     ),
   })
 }

@@ -1,7 +1,7 @@
 // An agent that sends what a well-behaved client never does: a body nested too deeply to
 // serialise, a revoked or unknown credential with a bad body, a credential in the query
-// string, an encoded `/` in a model id. Each is refused (or trimmed) before anything is held
-// or the provider sees it.
+// string, an encoded `/` in a model id, a credential as the model. Each is refused (or
+// trimmed) before anything is held or the provider sees it, and no credential is logged.
 import { connect } from 'node:net'
 import type { KillSwitch } from '@killswitch/core'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
@@ -21,31 +21,38 @@ describe('a hostile agent', () => {
   let gateway: RunningGateway
   let close: () => Promise<void>
   const forwarded: Forwarded[] = []
+  /** The gateway's request log lines. */
+  const logs: string[] = []
 
   beforeAll(async () => {
-    ;({ ks, gateway, close } = await scriptedGateway((request, response) => {
-      void (async () => {
-        let body = ''
-        for await (const chunk of request) body += String(chunk)
-        forwarded.push({ url: request.url ?? '', body })
-        response.writeHead(200, { 'content-type': 'application/json' })
-        response.end(
-          JSON.stringify({
-            id: 'x',
-            type: 'message',
-            data: [],
-            input_tokens: 10,
-            content: [{ type: 'text', text: 'ok' }],
-            choices: [{ index: 0, message: { role: 'assistant', content: 'ok' } }],
-            usage: USAGE,
-          }),
-        )
-      })()
-    }))
+    ;({ ks, gateway, close } = await scriptedGateway(
+      (request, response) => {
+        void (async () => {
+          let body = ''
+          for await (const chunk of request) body += String(chunk)
+          forwarded.push({ url: request.url ?? '', body })
+          response.writeHead(200, { 'content-type': 'application/json' })
+          response.end(
+            JSON.stringify({
+              id: 'x',
+              type: 'message',
+              data: [],
+              input_tokens: 10,
+              content: [{ type: 'text', text: 'ok' }],
+              choices: [{ index: 0, message: { role: 'assistant', content: 'ok' } }],
+              usage: USAGE,
+            }),
+          )
+        })()
+      },
+      undefined,
+      { log: (line) => logs.push(line) },
+    ))
   })
   afterAll(() => close())
   beforeEach(() => {
     forwarded.length = 0
+    logs.length = 0
   })
 
   let agents = 0
@@ -227,5 +234,42 @@ describe('a hostile agent', () => {
       '/v1/models/ft:gpt-4o-mini-2024-07-18:acme:custom_1:9abc',
       '/v1/models/o1.5-mini',
     ])
+  })
+
+  it("another agent's credential as the model: never forwarded, masked in the log", async () => {
+    const { handle, credential } = await agent()
+    const { credential: stolen } = await agent()
+    const chat = (model: string) =>
+      request('/v1/chat/completions', credential, {
+        method: 'POST',
+        body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
+      })
+    // No price for such a model: refused before anything is held.
+    for (const model of [stolen, `gpt-4o ${stolen}`]) {
+      const response = await chat(model)
+      expect(response.status).toBe(422)
+      expect(await response.text()).not.toContain(stolen)
+    }
+    // The model route: a typed 400 naming the field, in each API's shape.
+    for (const headers of [{}, ANTHROPIC]) {
+      const response = await request(`/v1/models/${stolen}`, credential, { headers })
+      expect(response.status).toBe(400)
+      const text = await response.text()
+      expect(text).not.toContain(stolen)
+      expect(text).toContain('kill switch credential')
+      if (headers === ANTHROPIC) {
+        expect(JSON.parse(text)).toMatchObject({ error: { type: 'invalid_request_error' } })
+      } else {
+        expect(JSON.parse(text)).toMatchObject({
+          error: { code: 'invalid_request', param: 'model' },
+        })
+      }
+    }
+    expect(forwarded).toHaveLength(0)
+    expect(await ks.agents.get(handle)).toMatchObject({ spent: 0, held: 0 })
+    expect(logs).toHaveLength(4)
+    expect(logs.join('\n')).not.toContain(stolen)
+    expect(logs[0]).toContain(`agent=${handle} model=ks_[redacted] unknown_model_price`)
+    expect(logs[2]).toContain('GET /v1/models/ks_[redacted] 400')
   })
 })

@@ -541,4 +541,91 @@ describe('a provider that echoes the key it was sent', () => {
       expect(await spent()).toBe(dialect.cost)
     },
   )
+
+  // A key read from a secret file that ends in a newline: fetch sends it trimmed, so the
+  // trimmed key is the one an upstream echoes, and the one that must be masked.
+  const OPENAI_KEY = 'sk-proj-SpacedOpenaiKEY0123456789'
+  const ANTHROPIC_KEY = 'sk-ant-api03-SpacedAnthropicKEY0123456789'
+  it.each([
+    ['a trailing newline', (key: string) => `${key}\n`],
+    ['a trailing tab', (key: string) => `${key}\t`],
+    ['a leading space', (key: string) => ` ${key}`],
+  ])(
+    'a key configured with %s: sent trimmed, masked in error bodies, headers, the model list and streams',
+    async (_, spaced) => {
+      const echoed: string[] = []
+      const spacedGateway = await scriptedGateway(
+        (request, response) => {
+          void (async () => {
+            let body = ''
+            for await (const chunk of request) body += String(chunk)
+            const key = String(request.headers.authorization ?? request.headers['x-api-key'])
+            echoed.push(key)
+            const dialect = DIALECTS[request.url === '/v1/messages' ? 'anthropic' : 'openai']
+            if (request.url === '/v1/models') {
+              response.writeHead(200, { 'content-type': 'application/json' })
+              response.end(JSON.stringify({ object: 'list', data: [], debug: key }))
+            } else if (JSON.parse(body).stream === true) {
+              response.writeHead(200, { 'content-type': 'text/event-stream' })
+              response.end(dialect.start + dialect.delta(`You sent me ${key}.`) + dialect.end)
+            } else {
+              response.writeHead(400, { 'content-type': 'application/json', 'x-request-id': key })
+              response.end(JSON.stringify({ error: { message: `Bad request for ${key}` } }))
+            }
+          })()
+        },
+        undefined,
+        {
+          openai: { apiKey: spaced(OPENAI_KEY) },
+          anthropic: { apiKey: spaced(ANTHROPIC_KEY) },
+        },
+      )
+      try {
+        const { ks, gateway } = spacedGateway
+        const { credential } = await ks.agents.create({ handle: 'spaced', spendingCap: 5 })
+        /** Everything the agent received: status, headers and body of each answer. */
+        const seen: string[] = []
+        const send = async (path: string, init: RequestInit, headers: Record<string, string>) => {
+          const response = await fetch(`${gateway.url}${path}`, { ...init, headers })
+          seen.push(
+            `${response.status} ${JSON.stringify([...response.headers])} ${await response.text()}`,
+          )
+        }
+        for (const family of ['openai', 'anthropic'] as const) {
+          const dialect = DIALECTS[family]
+          const headers = { 'content-type': 'application/json', ...dialect.headers(credential) }
+          for (const stream of [false, true]) {
+            const body = JSON.stringify({ ...dialect.body, ...(stream ? { stream } : {}) })
+            await send(dialect.path, { method: 'POST', body }, headers)
+          }
+          await send('/v1/models', {}, headers)
+        }
+        // The provider got the trimmed keys, and echoed them in every answer.
+        expect(echoed).toEqual([
+          ...Array(3).fill(`Bearer ${OPENAI_KEY}`),
+          ANTHROPIC_KEY,
+          ANTHROPIC_KEY,
+          ANTHROPIC_KEY,
+        ])
+        expect(seen.map((answer) => answer.slice(0, 3))).toEqual([
+          '400',
+          '200',
+          '200',
+          '400',
+          '200',
+          '200',
+        ])
+        for (const answer of seen) {
+          expect(answer).not.toContain(OPENAI_KEY)
+          expect(answer).not.toContain(ANTHROPIC_KEY)
+          expect(answer).toContain('[redacted]')
+        }
+        // The 400s were released; the streams settled on the provider's usage.
+        const spent = toMicros((await ks.agents.get('spaced')).spent)
+        expect(spent).toBe(DIALECTS.openai.cost + DIALECTS.anthropic.cost)
+      } finally {
+        await spacedGateway.close()
+      }
+    },
+  )
 })

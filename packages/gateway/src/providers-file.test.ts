@@ -22,6 +22,15 @@ describe('providers file', () => {
     }
   })
 
+  it('trims a key read with a newline around it (a file saved by an editor), refuses a blank one', () => {
+    expect(parseProvidersFile({ anthropic: { apiKey: 'sk-ant-file\n' } })).toEqual({
+      anthropic: { apiKey: 'sk-ant-file' },
+    })
+    expect(() => parseProvidersFile({ anthropic: { apiKey: ' \n' } })).toThrow(
+      expect.objectContaining({ field: 'providers.anthropic.apiKey' }),
+    )
+  })
+
   it('refuses unknown providers and fields, naming them, without echoing values', async () => {
     const field = (value: unknown) => {
       try {

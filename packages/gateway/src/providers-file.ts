@@ -44,7 +44,8 @@ export function parseProvidersFile(value: unknown): ProvidersFile {
           `providers.${name}.${field} must be a non-empty string.`,
         )
       }
-      provider[field as keyof ProviderConfig] = setting
+      // Trimmed as the gateway sends it: a file saved with a trailing newline still works.
+      provider[field as keyof ProviderConfig] = setting.trim()
     }
     result[name as keyof ProvidersFile] = provider
   }

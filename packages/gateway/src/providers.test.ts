@@ -30,4 +30,29 @@ describe('resolveUpstream', () => {
     expect(upstream('http://localhost/v1')?.baseURL).toBe('http://localhost/v1')
     expect(upstream('https://api.example.com/v1')?.baseURL).toBe('https://api.example.com/v1')
   })
+
+  it('trims the key once: the header sent and the redaction use the same value', () => {
+    const upstream = (apiKey: string) =>
+      resolveUpstream('anthropic', { apiKey }, {}) as NonNullable<
+        ReturnType<typeof resolveUpstream>
+      >
+    for (const apiKey of [`${KEY}\n`, `${KEY}\r\n`, `\t${KEY} `]) {
+      expect(upstream(apiKey).authHeaders()).toEqual({ 'x-api-key': KEY })
+      expect(upstream(apiKey).redact(`echo ${KEY}.`)).toBe('echo [redacted].')
+      const redactor = upstream(apiKey).redactor()
+      expect(redactor.push(`echo ${KEY.slice(0, 4)}`) + redactor.push(`${KEY.slice(4)}.`)).toBe(
+        'echo [redacted].',
+      )
+    }
+    const env = { OPENAI_API_KEY: `${KEY}\n` }
+    expect(resolveUpstream('openai', undefined, env)?.authHeaders()).toEqual({
+      authorization: `Bearer ${KEY}`,
+    })
+    // Empty once trimmed, or a credential behind a space: still refused, naming the field.
+    for (const apiKey of [' \n', '\t', ` ks_${'A'.repeat(43)}`]) {
+      expect(() => resolveUpstream('openai', { apiKey }, {})).toThrow(
+        expect.objectContaining({ field: 'openai.apiKey' }),
+      )
+    }
+  })
 })

@@ -88,12 +88,16 @@ export function resolveUpstream(
   env: Record<string, string | undefined>,
 ): Upstream | undefined {
   const names = ENV_NAMES[name]
-  const apiKey = config?.apiKey ?? (env[names.key] || undefined)
+  const givenKey = config?.apiKey ?? (env[names.key] || undefined)
   const rawURL = config?.baseURL ?? (env[names.url] || undefined)
-  if (apiKey === undefined && rawURL === undefined) return undefined
-  if (apiKey !== undefined && (typeof apiKey !== 'string' || apiKey.trim() === '')) {
+  if (givenKey === undefined && rawURL === undefined) return undefined
+  if (givenKey !== undefined && (typeof givenKey !== 'string' || givenKey.trim() === '')) {
     throw new InvalidConfigError(`${name}.apiKey`, `Invalid ${name}.apiKey: a non-empty string.`)
   }
+  // fetch strips the whitespace around a header value (a secret file's trailing newline), so
+  // the provider gets the trimmed key: that one value is sent and masked, or an upstream
+  // echoing it would hand the agent a key the redaction never looks for.
+  const apiKey = givenKey?.trim()
   if (apiKey?.startsWith('ks_')) {
     throw new InvalidConfigError(
       `${name}.apiKey`,

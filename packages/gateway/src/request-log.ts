@@ -1,6 +1,8 @@
 // One log line per request, written when the call has ended (a stream at its last event).
 // It names the agent by handle, never by credential, and holds no header or body: the
-// provider keys and the agent's credential cannot reach it.
+// provider keys and the agent's credential cannot reach it, except where the agent itself
+// wrote a credential (as its model, in the path): the line is masked as core masks errors.
+import { redactCredentials } from '@killswitch/core'
 
 /** What is known about one request, filled in as it is served. */
 export interface RequestRecord {
@@ -27,5 +29,5 @@ export function formatRequestLine(record: RequestRecord, now: number): string {
   if (record.outcome !== undefined) parts.push(record.outcome)
   if (record.costUsd !== undefined) parts.push(`cost=$${record.costUsd}`)
   parts.push(`${(now - record.startedAt).toFixed(1)}ms`)
-  return `gateway ${parts.join(' ')}`
+  return redactCredentials(`gateway ${parts.join(' ')}`)
 }

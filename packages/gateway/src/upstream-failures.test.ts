@@ -112,4 +112,60 @@ describe('an unreachable provider', () => {
       }
     },
   )
+
+  it.each([
+    ['/v1/chat/completions', 429, {}, 'gpt-4o'],
+    ['/v1/messages', 529, { 'anthropic-version': '2023-06-01' }, 'claude-sonnet-4-0'],
+  ] as const)(
+    "%s answered %i: the provider's retry-after and rate-limit headers reach the agent, the key masked",
+    async (path, status, headers, model) => {
+      const handle = `retry-${status}`
+      const { ks, gateway, close } = await scriptedGateway((request, response) => {
+        request.resume()
+        response.writeHead(status, {
+          'content-type': 'application/json',
+          'retry-after': '5',
+          'retry-after-ms': '5000',
+          'x-ratelimit-remaining-requests': '0',
+          'x-ratelimit-reset-requests': '5s',
+          'anthropic-ratelimit-requests-reset': '2026-12-04T20:00:05Z',
+          // An echo of the key the gateway sent, in a header it passes on.
+          'x-ratelimit-note': `for ${String(request.headers.authorization ?? request.headers['x-api-key'])}`,
+          'x-internal-route': 'shard-7',
+        })
+        response.end(JSON.stringify({ error: { message: 'slow down', type: 'rate_limit_error' } }))
+      })
+      try {
+        const agent = await ks.agents.create({ handle, spendingCap: 1 })
+        const response = await fetch(`${gateway.url}${path}`, {
+          method: 'POST',
+          headers: {
+            'x-api-key': agent.credential,
+            'content-type': 'application/json',
+            ...headers,
+          },
+          body: JSON.stringify({
+            model,
+            max_tokens: 10,
+            messages: [{ role: 'user', content: 'hi' }],
+          }),
+        })
+        expect(response.status).toBe(status)
+        expect(await response.json()).toMatchObject({ error: { message: 'slow down' } })
+        expect(Object.fromEntries(response.headers)).toMatchObject({
+          'retry-after': '5',
+          'retry-after-ms': '5000',
+          'x-ratelimit-remaining-requests': '0',
+          'x-ratelimit-reset-requests': '5s',
+          'anthropic-ratelimit-requests-reset': '2026-12-04T20:00:05Z',
+        })
+        expect(response.headers.get('x-ratelimit-note')).toMatch(/^for (Bearer )?\[redacted\]$/)
+        expect(response.headers.has('x-internal-route')).toBe(false)
+        // Turned away unserved: nothing charged, nothing left held.
+        expect(await ks.agents.get(handle)).toMatchObject({ spent: 0, held: 0 })
+      } finally {
+        await close()
+      }
+    },
+  )
 })
