@@ -128,9 +128,10 @@ describe('console rows', () => {
   })
 
   it('say what an agent can really spend and what limits it, as ks.verify does (property)', async () => {
-    const pers = fc.uniqueArray(fc.constantFrom('hour', 'day', 'lifetime' as const), {
-      maxLength: 2,
-    })
+    const windows = fc.constantFrom('hour', 'day', 'lifetime' as const)
+    const pers = fc.uniqueArray(windows, { maxLength: 2 })
+    // A budget has at least one limit (core refuses one with none).
+    const budgetPers = fc.uniqueArray(windows, { minLength: 1, maxLength: 2 })
     const limits = (per: Array<Limit['per']>) =>
       fc
         .tuple(...per.map(() => micros(20_000_000)))
@@ -147,7 +148,7 @@ describe('console rows', () => {
     })
     await fc.assert(
       fc.asyncProperty(
-        fc.tuple(pers.chain(limits), pers.chain(limits)),
+        fc.tuple(budgetPers.chain(limits), budgetPers.chain(limits)),
         fc.array(agent, { minLength: 1, maxLength: 4 }),
         async (budgetLimits, agents) => {
           const { ks } = harness()
