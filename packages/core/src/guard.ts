@@ -791,6 +791,18 @@ class Guard implements AgentGuard {
     const scope = ownRuns(asked, agent.handle)
     // Round up: a spend is never held for less than it costs.
     const micros = chargeMicros(request.amountUsd)
+    // A spend that is no call of the agent's (a payment) is refused while a throttle lasts,
+    // as its calls are (a call is checked when its activity is prepared): 4 x402 payments of
+    // $0.40 went through a throttle that refused every tool and model call (red team r25).
+    if (!call) {
+      const payee = request.payee ?? request.description
+      access.refuseIfThrottled(agent, {
+        kind: 'payment',
+        runId: request.runId,
+        costMicros: micros,
+        payee,
+      })
+    }
     // The spend rules, before anything is held: the agent's policy and the call's own. A
     // refusal by this process's cached view is confirmed on a fresh read: rules removed
     // elsewhere must not keep refusing here.
