@@ -3,6 +3,7 @@
 
 import type { z } from 'zod'
 import { type AgentSnapshot, toSnapshot } from './agent-snapshot.js'
+import { formatPct } from './alerts/alert-format.js'
 import { redactWebhookUrl } from './alerts/webhook-url.js'
 import type { AuditEntry } from './audit.js'
 import { type Limit, limitsWithUsage, toLimitRecords } from './budget-limits.js'
@@ -105,7 +106,7 @@ const POLICY_WRITE_ATTEMPTS = 8
 
 /** The audit entry of an alert rule set (its webhook URL redacted, never its secret). */
 function alertSetEntry(handle: string, rule: AlertRule, now: number): AuditEntry {
-  return entry(handle, 'alert_set', now, `alert at ${rule.thresholdPct * 100}% of the cap`, {
+  return entry(handle, 'alert_set', now, `alert at ${formatPct(rule.thresholdPct)} of the cap`, {
     thresholdPct: rule.thresholdPct,
     webhookUrl: redactWebhookUrl(rule.webhookUrl),
     signed: rule.secret !== undefined,

@@ -3,6 +3,7 @@
 // webhooks, retries) is the dispatcher's job. Everything here is off the guarded call's
 // path: the caller never waits for a mark or a delivery.
 import { type AlertEvent, createAlertEvent } from './alerts/alert-event.js'
+import { alertSummary, formatPct } from './alerts/alert-format.js'
 import { type ApprovalLinksOptions, approvalLinkUrl } from './alerts/approval-link.js'
 import type { WebhookDispatcher } from './alerts/webhook-dispatcher.js'
 import { redactWebhookUrl } from './alerts/webhook-url.js'
@@ -76,6 +77,21 @@ export class DecidedMarks {
   }
 }
 
+// What a runaway trip did, in on-call's words (the raw `block` read as a contradiction of
+// "throttled"); a throttle's summary already says "throttled, retry after 5 s".
+const RUNAWAY_DONE: Record<string, string> = {
+  warn: 'warned only',
+  block: 'throttled',
+  stop: 'run stopped',
+  revoke: 'revoked',
+}
+
+function runawayReason(finding: DetectorFinding, action: string): string {
+  const summary = finding.summary ?? finding.detector
+  const done = RUNAWAY_DONE[action] ?? action
+  return summary.includes(done) ? summary : `${summary} (${done})`
+}
+
 export function createAlerting(deps: {
   store: Store
   events: EventHub
@@ -134,15 +150,36 @@ export function createAlerting(deps: {
       ...event,
     })
 
-  /** Sends `body` to the agent's alert webhooks (those in `urls` when given), once each. */
-  const deliver = (agent: AgentRecord, body: AlertEvent, urls?: ReadonlySet<string>) => {
-    if (!dispatcher) return
+  /**
+   * Sends `body` to the agent's alert webhooks (those in `urls` when given), once each. Each
+   * webhook's `alert` audit entry (the event's id, type, masked URL) is written BEFORE its
+   * dispatch: an `alert` with no `alert_delivery` is one whose process ended mid-delivery
+   * (README, Alerts), for a revocation or a runaway trip as for a threshold.
+   */
+  const deliver = (
+    agent: AgentRecord,
+    body: AlertEvent,
+    entry: { summary: string; data?: Record<string, unknown> },
+    urls?: ReadonlySet<string>,
+  ) => {
     const seen = new Set<string>()
     for (const rule of agent.policy.alerts) {
       if (urls && !urls.has(rule.webhookUrl)) continue
       if (seen.has(rule.webhookUrl)) continue
       seen.add(rule.webhookUrl)
-      dispatcher.dispatch(body, {
+      audit({
+        at: now(),
+        handle: agent.handle,
+        type: 'alert',
+        summary: entry.summary,
+        data: {
+          ...entry.data,
+          eventType: body.type,
+          webhookUrl: redactWebhookUrl(rule.webhookUrl),
+          ...(dispatcher ? { eventId: body.id } : {}),
+        },
+      })
+      dispatcher?.dispatch(body, {
         url: rule.webhookUrl,
         ...(rule.secret ? { secret: rule.secret } : {}),
         ...(rule.format ? { format: rule.format } : {}),
@@ -153,7 +190,10 @@ export function createAlerting(deps: {
   const send = (
     agent: AgentRecord,
     event: Omit<AlertEvent, 'id' | 'at' | 'agent' | 'spent' | 'spendingCap'>,
-  ) => deliver(agent, alertEvent(agent, event))
+  ) => {
+    const body = alertEvent(agent, event)
+    deliver(agent, body, { summary: alertSummary(body) })
+  }
 
   // The agent's alert rules also watch every window it draws on: its own and each of its
   // budgets'. A window's crossing fires once per window (the mark's key holds the window's
@@ -210,18 +250,15 @@ export function createAlerting(deps: {
             ...crossed,
             ...(resetsAt === undefined ? {} : { windowResetsAt: new Date(resetsAt).toISOString() }),
           })
-          audit({
-            at: now(),
-            handle: agent.handle,
-            type: 'alert',
-            summary: `${where} ${level.limit.per} window: spend $${spent} crossed ${rule.thresholdPct * 100}% of $${amount}`,
-            data: {
-              ...crossed,
-              webhookUrl: redactWebhookUrl(rule.webhookUrl),
-              ...(dispatcher ? { eventId: body.id } : {}),
+          deliver(
+            agent,
+            body,
+            {
+              summary: `${where} ${level.limit.per} window: spend $${spent} crossed ${formatPct(rule.thresholdPct)} of $${amount}`,
+              data: crossed,
             },
-          })
-          deliver(agent, body, new Set([rule.webhookUrl]))
+            new Set([rule.webhookUrl]),
+          )
         })
         // Each failed mark is reported on its own; the others go on.
         if (mark) marks.push(mark.catch(onError))
@@ -274,30 +311,26 @@ export function createAlerting(deps: {
         if (agent.spentMicros < Math.ceil(agent.capMicros * rule.thresholdPct)) continue
         const key = `threshold:${rule.thresholdPct}:${agent.capMicros}:${rule.webhookUrl}`
         const mark = markOnce(agent, key, Number.POSITIVE_INFINITY, () => {
-          const summary = `spend $${toUsd(agent.spentMicros)} crossed ${rule.thresholdPct * 100}% of the $${toUsd(agent.capMicros)} cap`
           const body = alertEvent(agent, { type: 'threshold', thresholdPct: rule.thresholdPct })
-          audit({
-            at: now(),
-            handle: agent.handle,
-            type: 'alert',
-            summary,
-            data: {
-              thresholdPct: rule.thresholdPct,
-              spent: toUsd(agent.spentMicros),
-              spendingCap: toUsd(agent.capMicros),
-              webhookUrl: redactWebhookUrl(rule.webhookUrl),
-              // Matches the `alert_delivery` entry of its outcome: an alert with none was
-              // still being delivered when its process ended (see README, Alerts).
-              ...(dispatcher ? { eventId: body.id } : {}),
-            },
-          })
           events.emit('threshold', {
             handle: agent.handle,
             thresholdPct: rule.thresholdPct,
             spent: toUsd(agent.spentMicros),
             spendingCap: toUsd(agent.capMicros),
           })
-          deliver(agent, body, new Set([rule.webhookUrl]))
+          deliver(
+            agent,
+            body,
+            {
+              summary: `spend $${toUsd(agent.spentMicros)} crossed ${formatPct(rule.thresholdPct)} of the $${toUsd(agent.capMicros)} cap`,
+              data: {
+                thresholdPct: rule.thresholdPct,
+                spent: toUsd(agent.spentMicros),
+                spendingCap: toUsd(agent.capMicros),
+              },
+            },
+            new Set([rule.webhookUrl]),
+          )
         })
         if (mark) track(mark)
       }
@@ -316,7 +349,7 @@ export function createAlerting(deps: {
       send(agent, {
         type: 'runaway',
         detector: finding.detector,
-        reason: redactSecrets(`${finding.summary ?? finding.detector} (${action})`),
+        reason: redactSecrets(runawayReason(finding, action)),
       })
     },
 

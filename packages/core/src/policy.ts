@@ -10,7 +10,12 @@ export interface AlertRule {
   thresholdPct: number
   /** http(s) URL that receives the signed event. */
   webhookUrl: string
-  /** HMAC-SHA256 signing secret; when absent the event is sent unsigned. Never shown back. */
+  /**
+   * HMAC-SHA256 signing secret. Alerts are always signed: when absent, `setAlert`/`create`
+   * use the secret this store's rules already sign the URL with, or generate one (returned
+   * once); a rule that still has none is refused at delivery, never sent unsigned. Never
+   * shown back.
+   */
   secret?: string
   /** The body's shape: `json` (default), `slack` or `pagerduty` (Events API v2). */
   format?: 'json' | 'slack' | 'pagerduty'

@@ -93,4 +93,30 @@ describe('alert formats', () => {
       events.approval_requested.denyUrl,
     ])
   })
+
+  it('tells on-call the next step, by command, in Slack and PagerDuty', () => {
+    const slackSteps = Object.values(events).map((event) => {
+      const blocks = JSON.parse(formatAlertBody(event, { format: 'slack' })).blocks
+      return JSON.stringify(blocks.at(-1))
+    })
+    expect(slackSteps.slice(0, 3)).toEqual([
+      expect.stringContaining(
+        'Stop it: `killswitch revoke researcher-7` · Details: `killswitch audit researcher-7`',
+      ),
+      // Revoked already: nothing left to stop.
+      expect.stringMatching(/^(?!.*revoke researcher).*Details: `killswitch audit researcher-7`/),
+      expect.stringContaining('Stop it: `killswitch revoke researcher-7`'),
+    ])
+    const details = Object.values(events).map(
+      (event) =>
+        JSON.parse(formatAlertBody(event, { format: 'pagerduty', routingKey: 'k' })).payload
+          .custom_details.next_step,
+    )
+    expect(details).toEqual([
+      'Stop it: killswitch revoke researcher-7 · Details: killswitch audit researcher-7',
+      'Details: killswitch audit researcher-7',
+      'Stop it: killswitch revoke researcher-7 · Details: killswitch audit researcher-7',
+      'Decide: killswitch approvals approve apr_1 or deny · Details: killswitch audit researcher-7',
+    ])
+  })
 })

@@ -21,12 +21,23 @@ export interface AlertFormatTarget {
   routingKey?: string
 }
 
+/**
+ * A threshold fraction as a percentage for people, to a tenth of a percent: 0.07 is "7%",
+ * never the float's "7.000000000000001%".
+ *
+ * @example
+ * formatPct(0.07) // '7%'
+ */
+export function formatPct(fraction: number): string {
+  return `${Math.round(fraction * 1000) / 10}%`
+}
+
 /** One line for people: what happened to which agent, with the figures. */
 export function alertSummary(event: AlertEvent): string {
   const money = `${formatUsd(event.spent)} of its ${formatUsd(event.spendingCap)} cap`
   switch (event.type) {
     case 'threshold': {
-      const pct = `${Math.round((event.thresholdPct ?? 0) * 1000) / 10}%`
+      const pct = formatPct(event.thresholdPct ?? 0)
       if (event.per !== undefined) {
         const level = event.level === 'budget' ? `budget ${event.budgetId}` : 'its'
         const figures =
@@ -44,6 +55,24 @@ export function alertSummary(event: AlertEvent): string {
       return `${event.agent} runaway${event.detector ? ` (${event.detector})` : ''}: ${event.reason ?? 'stopped'}`
     case 'approval_requested':
       return `${event.agent} asks to spend ${formatUsd(event.requested ?? 0)} past its cap (spent ${money})${event.reason ? `: ${event.reason}` : ''}`
+  }
+}
+
+/**
+ * What on-call does next, by command; `code` marks a command up (Slack's backticks).
+ *
+ * @example
+ * nextStep(event) // 'Stop it: killswitch revoke agent-a · Details: killswitch audit agent-a'
+ */
+export function nextStep(event: AlertEvent, code = (command: string) => command): string {
+  const details = `Details: ${code(`killswitch audit ${event.agent}`)}`
+  switch (event.type) {
+    case 'revoked': // nothing left to stop
+      return details
+    case 'approval_requested':
+      return `Decide: ${code(`killswitch approvals approve ${event.approvalId}`)} or ${code('deny')} · ${details}`
+    default:
+      return `Stop it: ${code(`killswitch revoke ${event.agent}`)} · ${details}`
   }
 }
 
@@ -88,37 +117,28 @@ function slackBody(event: AlertEvent) {
       ],
     },
   ]
-  if (event.type === 'approval_requested') {
-    if (event.approveUrl && event.denyUrl) {
-      // Buttons open the confirmation page (GET); the decision is its POST.
-      blocks.push({
-        type: 'actions',
-        elements: [
-          {
-            type: 'button',
-            style: 'primary',
-            text: { type: 'plain_text', text: `Approve ${formatUsd(event.requested ?? 0)}…` },
-            url: event.approveUrl,
-          },
-          {
-            type: 'button',
-            style: 'danger',
-            text: { type: 'plain_text', text: 'Deny…' },
-            url: event.denyUrl,
-          },
-        ],
-      })
-    } else {
-      blocks.push({
-        type: 'section',
-        text: {
-          type: 'mrkdwn',
-          text: slackText(
-            `Decide: \`killswitch approvals approve ${event.approvalId}\` or \`deny\``,
-          ),
+  if (event.approveUrl && event.denyUrl) {
+    // Buttons open the confirmation page (GET); the decision is its POST.
+    blocks.push({
+      type: 'actions',
+      elements: [
+        {
+          type: 'button',
+          style: 'primary',
+          text: { type: 'plain_text', text: `Approve ${formatUsd(event.requested ?? 0)}…` },
+          url: event.approveUrl,
         },
-      })
-    }
+        {
+          type: 'button',
+          style: 'danger',
+          text: { type: 'plain_text', text: 'Deny…' },
+          url: event.denyUrl,
+        },
+      ],
+    })
+  } else {
+    const step = nextStep(event, (command) => `\`${command}\``)
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: slackText(step) } })
   }
   return { text: `Killswitch: ${summary}`, blocks }
 }
@@ -142,7 +162,7 @@ function pagerDutyBody(event: AlertEvent, routingKey: string) {
       component: event.agent,
       class: event.type,
       timestamp: event.at,
-      custom_details: event,
+      custom_details: { ...event, next_step: nextStep(event) },
     },
     ...(links ? { links } : {}),
   }

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createAlertEvent } from './alert-event.js'
 import { createWebhookDispatcher, type WebhookOutcome } from './webhook-dispatcher.js'
 import { verifyWebhookSignature } from './webhook-signature.js'
+import { BODY_DRAIN_MS } from './webhook-transport.js'
 
 interface Received {
   headers: IncomingHttpHeaders
@@ -301,6 +302,34 @@ describe('createWebhookDispatcher', () => {
     await webhooks.flush()
     expect(errors).toEqual(['timed out after 100 ms'])
     expect(outcomes).toMatchObject([{ ok: true, attempts: 2 }])
+  })
+
+  it('takes a 2xx status line as the acknowledgement: a body that trickles is not a timeout, and is cut off', async () => {
+    let cut: Promise<unknown> | undefined
+    // Verified and answered 200 at once, then a body that never ends.
+    const receiver = await startReceiver(({ res }) => {
+      res.writeHead(200, { 'content-type': 'text/plain' })
+      res.write('accepted, still writing')
+      cut = once(res, 'close')
+    })
+    const { outcomes, onOutcome } = collector()
+    // The old transport waited for the body's end: a timeout, then retries of an acked event.
+    const webhooks = createWebhookDispatcher({
+      ...loopback,
+      onOutcome,
+      timeoutMs: 2_000,
+      maxAttempts: 1,
+    })
+    const started = Date.now()
+    webhooks.dispatch(event(), { url: receiver.url, secret: SECRET })
+    await webhooks.flush()
+    expect(outcomes).toMatchObject([{ ok: true, attempts: 1, status: 200 }])
+    expect(receiver.received).toHaveLength(1)
+    // Acknowledged on the status line, not at the end of the request's 2 s timeout...
+    expect(Date.now() - started).toBeLessThan(1_000)
+    // ...and the trickle is dropped under its own bound, not left open.
+    await cut
+    expect(Date.now() - started).toBeLessThan(BODY_DRAIN_MS + 500)
   })
 
   it('reports, without sending, an invalid URL or a dispatch after close', async () => {

@@ -154,6 +154,50 @@ describe('webhook targets: refused when they reach inside', () => {
   })
 })
 
+describe('webhook targets: IPv6 ranges that embed or stand for another address', () => {
+  const guarded = webhookTargetPolicy(undefined)
+  // 6to4 of 169.254.169.254 and 127.0.0.1, Teredo, documentation, local-use NAT64.
+  const tunnels = [
+    '2002:a9fe:a9fe::',
+    '2002:7f00:1::',
+    '2001:0:4136:e378:8000:63bf:3fff:fdd2',
+    '2001:db8::1',
+    '64:ff9b:1::a9fe:a9fe',
+  ]
+
+  it('refuses 6to4, Teredo, documentation and local-use NAT64 addresses when the rule is set', () => {
+    for (const address of tunnels) {
+      expect(isForbiddenAddress(address), address).toBe(true)
+      expect(checkWebhookHost(`http://[${address}]/hook`, guarded), address).toBe(
+        REFUSED_TARGET_REASON,
+      )
+    }
+    // Ordinary global unicast stays allowed, next to those ranges too.
+    for (const address of ['2001:4860:4860::8888', '2003::1', '64:ff9b:2::1']) {
+      expect(isForbiddenAddress(address), address).toBe(false)
+    }
+  })
+
+  it('refuses a name that resolves to one of them at delivery, before connecting', async () => {
+    const { outcomes, onOutcome } = collect()
+    // t0.example.com resolves to tunnels[0], and so on (on every attempt).
+    const webhooks = createWebhookDispatcher({
+      onOutcome,
+      maxAttempts: 1,
+      resolve: async (host) => [{ address: tunnels[Number(host.slice(1, 2))] ?? '', family: 6 }],
+    })
+    for (const i of tunnels.keys()) {
+      webhooks.dispatch(event(), { url: `http://t${i}.example.com/`, secret: SECRET })
+    }
+    await webhooks.flush()
+    expect(outcomes).toEqual(
+      tunnels.map(() =>
+        expect.objectContaining({ ok: false, attempts: 0, error: REFUSED_TARGET_REASON }),
+      ),
+    )
+  })
+})
+
 describe('webhook delivery: the guard at the connection', () => {
   it('is no port scanner: an open and a closed loopback port get the same one reason', async () => {
     const open = await receiver()

@@ -2,7 +2,8 @@
 // URL is an instruction to POST from inside the operator's network, so without a guard it
 // is a port scanner (the audit told `HTTP 404` from `ECONNREFUSED`) and a way into cloud
 // metadata (169.254.169.254). Targets on loopback, private, link-local, shared (CGNAT),
-// multicast or reserved addresses, and names that only mean something locally, are refused
+// multicast, reserved or documentation addresses, tunnels that embed an IPv4 address (6to4,
+// Teredo, local-use NAT64), and names that only mean something locally, are refused
 // when the rule is set (the host as written) and again at delivery (every address the name
 // resolves to: a name that was public at `setAlert` may be rebound to 127.0.0.1 later). The
 // operator opts out explicitly: `allowPrivateWebhooks: true`, or a list of hosts.
@@ -46,7 +47,13 @@ for (const [network, prefix] of [
 }
 for (const [network, prefix] of [
   ['::', 96], // unspecified, loopback (::1) and the old IPv4-compatible form
+  ['64:ff9b:1::', 48], // local-use NAT64 (RFC 8215): translated by the operator's own gateway
   ['100::', 64], // discard
+  ['2001::', 32], // Teredo: tunnels to an address embedded (obfuscated) in it
+  ['2001:2::', 48], // benchmarking
+  ['2001:db8::', 32], // documentation
+  ['2002::', 16], // 6to4: embeds any IPv4 (2002:a9fe:a9fe:: is 169.254.169.254); deprecated
+  ['3fff::', 20], // documentation (RFC 9637)
   ['fc00::', 7], // unique local (private); AWS's IPv6 metadata is fd00:ec2::254
   ['fe80::', 10], // link-local
   ['fec0::', 10], // site-local (deprecated, still routed by some)

@@ -73,8 +73,16 @@ function pinnedLookup(resolve: ResolveHost, policy: WebhookTargetPolicy): Lookup
 }
 
 /**
+ * How long a response's body may take to arrive after its status line. The status line is
+ * the answer (a 2xx acknowledges); the body is read and dropped so the exchange ends
+ * cleanly, and a body still trickling past this is cut off, not counted against the delivery.
+ */
+export const BODY_DRAIN_MS = 1_000
+
+/**
  * POSTs `body` to `url` over a connection to an address the policy allows, and resolves with
- * the status once the response body has been read (and dropped). Redirects are not followed.
+ * the status as soon as the status line arrives; the body is then drained (and dropped) for at
+ * most `BODY_DRAIN_MS`. Redirects are not followed.
  */
 export function postWebhook(
   url: URL,
@@ -96,20 +104,20 @@ export function postWebhook(
       // A fresh connection per attempt: a pooled socket would outlive `close()`.
       agent: false,
     })
-    request.once('error', reject)
+    // `on`, not `once`: an error after the answer (the drain cut off, the signal) is no
+    // longer the delivery's, and must not be an unhandled 'error' either.
+    request.on('error', reject)
     request.once('response', (response: IncomingMessage) => {
       const header = response.headers['retry-after']
-      const result = {
+      resolvePromise({
         status: response.statusCode ?? 0,
         retryAfter: typeof header === 'string' ? header : null,
-      }
-      // Drain the body so the exchange completes; the signal bounds how long that may take.
-      response.resume()
-      response.once('end', () => resolvePromise(result))
-      response.once('error', reject)
-      response.once('close', () => {
-        if (!response.complete) reject(init.signal.reason ?? new Error('connection closed'))
       })
+      response.on('error', () => undefined)
+      response.resume()
+      const cutOff = setTimeout(() => response.destroy(), BODY_DRAIN_MS)
+      cutOff.unref()
+      response.once('close', () => clearTimeout(cutOff))
     })
     request.end(init.body)
   })
