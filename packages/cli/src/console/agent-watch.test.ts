@@ -2,7 +2,15 @@
 // the spend-rate buckets hold what was spent when it was seen.
 import { createKillSwitch } from '@killswitch/core'
 import { afterEach, describe, expect, it } from 'vitest'
-import { AgentWatch, RATE_BUCKET_MS, RATE_BUCKETS, type WatchUpdate } from './agent-watch.js'
+import {
+  AgentWatch,
+  RATE_BUCKET_MS,
+  RATE_BUCKETS,
+  REFUSALS_EVERY_MS,
+  REFUSALS_WINDOW_MS,
+  refusalsText,
+  type WatchUpdate,
+} from './agent-watch.js'
 
 const closers: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -23,7 +31,7 @@ async function setup() {
       await guard.reserveSpend({ amountUsd: usd, kind: 'tool', description: 'x' }),
     )
   }
-  return { ks, watch, updates, spend, advance: (ms: number) => (now += ms) }
+  return { ks, watch, updates, spend, advance: (ms: number) => (now += ms), at: () => now }
 }
 
 describe('AgentWatch', () => {
@@ -96,5 +104,82 @@ describe('AgentWatch', () => {
     expect(watch.rate('a').slice(-2)).toEqual([4, 0])
     await watch.seed(['a'])
     expect(watch.rate('a').reduce((sum, value) => sum + value, 0)).toBe(4)
+  })
+
+  it('says a shown agent is throttled: its refused calls, read from its audit log', async () => {
+    const { ks, watch, updates, advance, at } = await setup()
+    await ks.agents.create({ handle: 'looper', spendingCap: 10 })
+    await ks.agents.create({ handle: 'quiet', spendingCap: 10 })
+    // What a throttled call in another process leaves: a runaway verdict and a refusal.
+    const refuse = () => {
+      ks.store.appendAudit({
+        at: at(),
+        handle: 'looper',
+        type: 'runaway',
+        summary: 'slow-loop: throttled',
+        data: { detector: 'slow-loop', action: 'block', enforced: true },
+      })
+      ks.store.appendAudit({
+        at: at(),
+        handle: 'looper',
+        type: 'denied',
+        summary: 'denied (runaway)',
+        data: { rule: 'runaway', code: 'runaway_detected' },
+      })
+    }
+    refuse()
+    await watch.poll()
+    await watch.seed(['looper', 'quiet'])
+    expect(watch.rateView('looper').refusedText).toBe(
+      'throttled by slow-loop: 1 call refused in the last minute',
+    )
+    expect(watch.rateView('quiet').refusedText).toBeUndefined()
+    // Refusals change no snapshot: the shown agents' logs are read again every few seconds.
+    updates.length = 0
+    refuse()
+    refuse()
+    await watch.poll()
+    expect(updates).toEqual([])
+    advance(REFUSALS_EVERY_MS)
+    await watch.poll()
+    expect(updates.flatMap((update) => update.changed)).toEqual([
+      expect.objectContaining({
+        handle: 'looper',
+        refusedText: 'throttled by slow-loop: 3 calls refused in the last minute',
+      }),
+    ])
+    // A minute later with no refusal, the row is healthy again.
+    updates.length = 0
+    advance(REFUSALS_WINDOW_MS)
+    await watch.poll()
+    const cleared = updates.flatMap((update) => update.changed)
+    expect(cleared.map((row) => row.handle)).toEqual(['looper'])
+    expect(cleared[0]?.refusedText).toBeUndefined()
+  })
+
+  it('counts refusals no further back than the page of the log read, and says so', () => {
+    const now = Date.now()
+    const denied = (at: number, rule: string) => ({
+      at,
+      handle: 'a',
+      type: 'denied' as const,
+      summary: 'denied',
+      data: { rule },
+    })
+    const page = Array.from({ length: 10 }, (_, i) => denied(now - 1_000 + i, 'spending_cap'))
+    expect(refusalsText(page, now - REFUSALS_WINDOW_MS)).toBe(
+      '10 calls refused in the last minute (spending_cap)',
+    )
+    // Ten entries read, all within the minute: there may be more before them.
+    expect(refusalsText(page, now - REFUSALS_WINDOW_MS, 10)).toBe(
+      'at least 10 calls refused in the last minute (spending_cap)',
+    )
+    // A revoked agent's refusals are its revocation, said already; older ones have passed.
+    expect(
+      refusalsText(
+        [denied(now - REFUSALS_WINDOW_MS - 1, 'spending_cap'), denied(now, 'revoked')],
+        now - REFUSALS_WINDOW_MS,
+      ),
+    ).toBeUndefined()
   })
 })

@@ -6,10 +6,10 @@
 // spend can use it up). It also keeps a short history of each agent's spend for the spend-rate
 // sparkline.
 
-import type { AgentSnapshot, KillSwitch } from '@killswitch/core'
+import type { AgentSnapshot, AuditEntry, KillSwitch } from '@killswitch/core'
 import type { AdminKillSwitch } from '../admin-kill-switch.js'
 import { type ConsoleRow, toConsoleRow, usd } from './console-rows.js'
-import { displaySafe } from './display-text.js'
+import { displaySafe, displayText } from './display-text.js'
 import { type BudgetsById, readBudgets } from './spend-left.js'
 
 /** A pending approval, with its amount as the CLI writes money. */
@@ -17,10 +17,15 @@ type Approval = Awaited<ReturnType<KillSwitch['approvals']['list']>>[number] & {
   requestedText: string
 }
 
-/** Spend per sparkline bucket (dollars, oldest first) and their total, formatted. */
+/**
+ * What the watch adds to a row: spend per sparkline bucket (dollars, oldest first) and their
+ * total, formatted; and its calls refused lately, in words, when there were any.
+ */
 export interface RateView {
   rate: number[]
   rateText: string
+  /** `throttled by slow-loop: 44 calls refused in the last minute`. */
+  refusedText?: string
 }
 
 /** What a poll found changed. */
@@ -39,6 +44,48 @@ export interface WatchUpdate {
 export const RATE_BUCKETS = 30
 export const RATE_BUCKET_MS = 10_000
 const MAX_SAMPLES = 64
+/** Refused calls are counted over this long, read again this often (shown agents only). */
+export const REFUSALS_WINDOW_MS = 60_000
+export const REFUSALS_EVERY_MS = 5_000
+const REFUSALS_ENTRIES = 100
+
+/**
+ * An agent's refused calls since `since`, in words (undefined when none): a throttled
+ * runaway's calls are all refused while its spend stands still, so its row looked healthy
+ * (red team r24). Each refused call is one `denied` entry; the latest enforced `runaway`
+ * entry names the detector that refused them.
+ */
+export function refusalsText(
+  entries: readonly AuditEntry[],
+  since: number,
+  limit = Number.POSITIVE_INFINITY,
+): string | undefined {
+  let refused = 0
+  let rule = ''
+  let runaway: AuditEntry | undefined
+  for (const entry of entries) {
+    if (entry.at < since) continue
+    if (entry.type === 'denied' && entry.data.rule !== 'revoked') {
+      refused++
+      rule = String(entry.data.rule)
+    }
+    if (entry.type === 'runaway' && entry.data.enforced === true && entry.data.action !== 'warn')
+      runaway = entry
+  }
+  if (refused === 0) return undefined
+  // A page of `limit` entries all in the window may not reach back to its start.
+  const atLeast = entries.length >= limit && (entries[0]?.at ?? 0) >= since ? 'at least ' : ''
+  const calls = `${atLeast}${refused} call${refused === 1 ? '' : 's'} refused in the last minute`
+  if (runaway === undefined) return `${calls} (${rule})`
+  const action = RUNAWAY_ACTIONS[String(runaway.data.action)] ?? 'refused'
+  return displayText(`${action} by ${String(runaway.data.detector)}: ${calls}`)
+}
+
+const RUNAWAY_ACTIONS: Record<string, string> = {
+  block: 'throttled',
+  stop: 'stopped',
+  revoke: 'revoked',
+}
 
 /** What an audit entry charged, in dollars: a settlement's cost, a lapsed hold's amount. */
 function chargeOf(type: string, data: Record<string, unknown>): number {
@@ -80,6 +127,11 @@ export class AgentWatch {
   // Charges from the audit log before this server first saw the agent: [at, usd]. So a
   // console opened during an incident shows the burn that led to it at once.
   readonly #history = new Map<string, Array<[number, number]>>()
+  // The agents a page was last served (their audit logs are read for refusals: never the
+  // whole fleet's), and what each one's say.
+  #shown: readonly string[] = []
+  readonly #refusals = new Map<string, string>()
+  #refusalsReadAt = Number.NEGATIVE_INFINITY
 
   constructor(ks: AdminKillSwitch, options: AgentWatchOptions = {}) {
     this.#ks = ks
@@ -129,10 +181,15 @@ export class AgentWatch {
     return buckets.map((value) => Math.round(value * 1e6) / 1e6)
   }
 
-  /** The sparkline's points and their total, as the CLI writes money. */
+  /** The sparkline's points and their total, as the CLI writes money; its refusals. */
   rateView(handle: string): RateView {
     const rate = this.rate(handle)
-    return { rate, rateText: usd(rate.reduce((sum, value) => sum + value, 0)) }
+    const refusedText = this.#refusals.get(handle)
+    return {
+      rate,
+      rateText: usd(rate.reduce((sum, value) => sum + value, 0)),
+      ...(refusedText === undefined ? {} : { refusedText }),
+    }
   }
 
   /**
@@ -141,6 +198,7 @@ export class AgentWatch {
    * whole fleet.
    */
   async seed(handles: readonly string[]): Promise<void> {
+    this.#shown = handles
     const since = this.#now() - RATE_BUCKETS * RATE_BUCKET_MS
     await Promise.all(
       handles
@@ -149,6 +207,7 @@ export class AgentWatch {
           this.#history.set(handle, [])
           const firstSeen = this.#samples.get(handle)?.[0]?.[0] ?? this.#now()
           const entries = await this.#ks.audit(handle, { limit: 200 }).catch(() => [])
+          this.#noteRefusals(handle, entries, 200)
           const charges: Array<[number, number]> = []
           for (const entry of entries) {
             const usd = chargeOf(entry.type, entry.data)
@@ -191,6 +250,7 @@ export class AgentWatch {
     }
     const at = this.#now()
     this.#polledAt = at
+    const refusalsChanged = await this.#readRefusals(at)
     const next = new Map<string, { row: ConsoleRow; json: string }>()
     const changed: WatchUpdate['changed'] = []
     const budgetJson = new Map(
@@ -210,10 +270,17 @@ export class AgentWatch {
       next.set(agent.handle, { row, json })
       changed.push({ ...row, ...this.rateView(row.handle) })
     }
+    // Refused calls change no snapshot: the shown agents' logs are read every few seconds.
+    for (const handle of refusalsChanged) {
+      const entry = next.get(handle)
+      if (entry && !changed.some((row) => row.handle === handle))
+        changed.push({ ...entry.row, ...this.rateView(handle) })
+    }
     const removed = [...this.#rows.keys()].filter((handle) => !next.has(handle))
     for (const handle of removed) {
       this.#samples.delete(handle)
       this.#history.delete(handle)
+      this.#refusals.delete(handle)
     }
     this.#rows = next
     const update: WatchUpdate = { changed, removed, total: next.size }
@@ -224,6 +291,28 @@ export class AgentWatch {
       update.approvals = approvals
     }
     if (changed.length > 0 || removed.length > 0 || update.approvals) this.#emit(update)
+  }
+
+  /** Records what `entries` say of the agent's refusals; true when that changed. */
+  #noteRefusals(handle: string, entries: readonly AuditEntry[], limit: number): boolean {
+    const text = refusalsText(entries, this.#now() - REFUSALS_WINDOW_MS, limit)
+    if (text === this.#refusals.get(handle)) return false
+    if (text === undefined) this.#refusals.delete(handle)
+    else this.#refusals.set(handle, text)
+    return true
+  }
+
+  /** The shown agents whose refusals changed, their logs read at most every few seconds. */
+  async #readRefusals(at: number): Promise<string[]> {
+    if (at - this.#refusalsReadAt < REFUSALS_EVERY_MS) return []
+    this.#refusalsReadAt = at
+    const changed = await Promise.all(
+      this.#shown.map(async (handle) => {
+        const entries = await this.#ks.audit(handle, { limit: REFUSALS_ENTRIES }).catch(() => [])
+        return this.#noteRefusals(handle, entries, REFUSALS_ENTRIES) ? [handle] : []
+      }),
+    )
+    return changed.flat()
   }
 
   #sample(handle: string, at: number, spent: number): void {

@@ -60,6 +60,10 @@ describe('console routes', () => {
     const html = await page.text()
     expect(html).toContain('<label for="token">Admin token</label>')
     expect(html).not.toContain('<script>')
+    // A native submit (before app.js runs) posts: the token never lands in a URL or history,
+    // and the field is not offered to the password manager.
+    expect(html).toContain('<form id="sign-in-form" method="post" action="/console/session">')
+    expect(html).toMatch(/<input id="token"[^>]* autocomplete="off"/)
     const script = await request('/console/app.js')
     expect(script.headers.get('content-type')).toMatch(/^text\/javascript/)
     expect(await script.text()).toContain('x-killswitch-session')
@@ -283,11 +287,22 @@ describe('console routes', () => {
     })
     expect(await revoked.json()).toMatchObject({
       agent: { status: 'revoked', revokedReason: 'looping' },
+      alreadyRevoked: false,
     })
     await request('/console/api/agents/b/revoke', { method: 'POST', headers })
     expect((await ks.agents.get('b')).revokedReason).toBe(
       'revoked in the console (no reason given)',
     )
+    // Again, as /v1 answers: already revoked, the first reason kept (the page says so).
+    const again = await request('/console/api/agents/a/revoke', {
+      method: 'POST',
+      json: { reason: 'INC-42' },
+      headers,
+    })
+    expect(await again.json()).toMatchObject({
+      alreadyRevoked: true,
+      agent: { status: 'revoked', revokedReason: 'looping' },
+    })
     const audit = await request('/console/api/agents/a/audit?limit=1', { headers })
     const page = await json(audit)
     expect(page.entries.map((entry: { type: string }) => entry.type)).toEqual(['revoked'])
@@ -341,6 +356,22 @@ describe('console routes', () => {
       headers,
     })
     expect(await ks.approvals.list({ status: 'pending' })).toEqual([])
+    expect((await ks.approvals.get('apr_2')).status).toBe('denied')
+    // Decided already (elsewhere): 409, saying by whom and how; nothing changes.
+    const late = await request('/console/api/approvals/apr_2/approve', {
+      method: 'POST',
+      json: { amount: 2, ttlMs: 3_600_000 },
+      headers,
+    })
+    expect(late.status).toBe(409)
+    expect(await late.json()).toMatchObject({
+      error: {
+        code: 'already_decided',
+        message:
+          'The request by b for $2.00 was denied already by console (no): your decision was not recorded.',
+      },
+      approval: { id: 'apr_2', status: 'denied' },
+    })
     expect((await ks.approvals.get('apr_2')).status).toBe('denied')
   })
 

@@ -8,7 +8,7 @@
 // site is refused whatever cookie it carries.
 
 import { createHash, timingSafeEqual } from 'node:crypto'
-import type { AgentSnapshot, KillSwitch } from '@killswitch/core'
+import type { AgentSnapshot, ApprovalSnapshot, KillSwitch } from '@killswitch/core'
 import { InvalidConfigError } from '@killswitch/core'
 import type { Context, Hono, MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
@@ -19,7 +19,7 @@ import { readBody } from '../read-body.js'
 import { refuseCrossSite } from '../request-origin.js'
 import { isRevokeRequest, readRevokeReason } from '../revoke-reason.js'
 import { AgentWatch } from './agent-watch.js'
-import { pageRows, toConsoleRow } from './console-rows.js'
+import { pageRows, toConsoleRow, usd } from './console-rows.js'
 import {
   ConsoleSessions,
   clearedSessionCookie,
@@ -27,7 +27,7 @@ import {
   sessionCookie,
   sessionIdFrom,
 } from './console-sessions.js'
-import { displaySafe } from './display-text.js'
+import { displaySafe, displayText } from './display-text.js'
 import { readBudgets } from './spend-left.js'
 import { consoleAssets } from './static-assets.js'
 
@@ -230,11 +230,15 @@ export function mountConsole(app: Hono, options: ConsoleOptions): void {
     // Read leniently: whatever the body, the agent is revoked (the default reason when it
     // gives no usable one); only the handle, the session and the Origin checks refuse.
     const reason = await readRevokeReason(c.req.raw)
-    const agent = await ks.agents.revoke(c.req.param('handle'), {
+    const handle = c.req.param('handle')
+    // As /v1 answers: a revoke of a revoked agent keeps its first reason, so the page must
+    // say the operator's note was not recorded. A failed read never stops the revoke.
+    const before = await ks.agents.get(handle).catch(() => undefined)
+    const agent = await ks.agents.revoke(handle, {
       reason: reason ?? 'revoked in the console (no reason given)',
     })
     void watch.poll().catch(() => {})
-    return c.json({ agent: await rowOf(agent) })
+    return c.json({ agent: await rowOf(agent), alreadyRevoked: before?.status === 'revoked' })
   })
 
   app.patch('/console/api/agents/:handle', async (c) => {
@@ -252,21 +256,47 @@ export function mountConsole(app: Hono, options: ConsoleOptions): void {
 
   app.get('/console/api/approvals', async (c) => c.json({ approvals: await watch.approvals() }))
 
+  // A decision, answered with what was decided; or, when the request was decided first
+  // elsewhere (the CLI, /v1, a link, its agent revoked), 409 saying by whom and how, so the
+  // page can say the operator's decision was not recorded.
+  const decide = async (c: Context, make: (id: string) => Promise<ApprovalSnapshot>) => {
+    const id = c.req.param('id') ?? ''
+    try {
+      const approval = await make(id)
+      void watch.poll().catch(() => {})
+      return c.json({
+        approval: {
+          ...displaySafe(approval),
+          ...(approval.grant ? { grantText: usd(approval.grant.amount) } : {}),
+        },
+      })
+    } catch (error) {
+      const current = await approvalsApi()
+        .get(id)
+        .catch(() => undefined)
+      if (current === undefined || current.status === 'pending') throw error
+      const by = current.decidedBy === undefined ? '' : ` by ${current.decidedBy}`
+      const why = current.decisionReason ? ` (${current.decisionReason})` : ''
+      const message = displayText(
+        `The request by ${current.handle} for ${usd(current.requested)} was ${current.status} already${by}${why}: your decision was not recorded.`,
+      )
+      return c.json(
+        { error: { code: 'already_decided', message }, approval: displaySafe(current) },
+        409,
+      )
+    }
+  }
+
   app.post('/console/api/approvals/:id/approve', async (c) => {
     const body = approveBody.parse(await readBody(c, 'json'))
-    const approval = await approvalsApi().approve(c.req.param('id'), { ...body, by: 'console' })
-    void watch.poll().catch(() => {})
-    return c.json({ approval: displaySafe(approval) })
+    return decide(c, (id) => approvalsApi().approve(id, { ...body, by: 'console' }))
   })
 
   app.post('/console/api/approvals/:id/deny', async (c) => {
     const { reason } = denyBody.parse(await readBody(c, 'json', { allowEmpty: true }))
-    const approval = await approvalsApi().deny(c.req.param('id'), {
-      ...(reason ? { reason } : {}),
-      by: 'console',
-    })
-    void watch.poll().catch(() => {})
-    return c.json({ approval: displaySafe(approval) })
+    return decide(c, (id) =>
+      approvalsApi().deny(id, { ...(reason ? { reason } : {}), by: 'console' }),
+    )
   })
 
   // Live updates: the agents that changed since the last poll, pushed as they are seen.

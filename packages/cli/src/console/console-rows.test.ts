@@ -312,6 +312,35 @@ describe('console rows', () => {
     await ks.close()
   })
 
+  it('orders by spent and held: an agent whose cap is held by calls in flight comes first', async () => {
+    const { ks } = harness()
+    await ks.agents.create({ handle: 'settled', spendingCap: 10 })
+    const streaming = await ks.agents.create({ handle: 'streaming', spendingCap: 5 })
+    const settler = ks.guard(
+      (await ks.agents.create({ handle: 'settler', spendingCap: 100 })).credential,
+    )
+    await settler.settleSpend(
+      await settler.reserveSpend({ amountUsd: 3, kind: 'tool', description: 'x' }),
+    )
+    // Nothing settled yet, $4.99 of its $5 held by a call in flight.
+    await ks
+      .guard(streaming.credential)
+      .reserveSpend({ amountUsd: 4.99, kind: 'tool', description: 'stream' })
+    const rows = (await ks.agents.list()).map((agent) => toConsoleRow(agent, new Map()))
+    const order = (by: 'spent' | 'percent') =>
+      pageRows(rows, { order: by, page: 1, pageSize: 10 }).rows.map((row) => row.handle)
+    expect(order('spent')).toEqual(['streaming', 'settler', 'settled'])
+    expect(order('percent')).toEqual(['streaming', 'settler', 'settled'])
+    expect(rows.find((row) => row.handle === 'streaming')).toMatchObject({
+      spentText: '$0.00 / $5.00',
+      held: 4.99,
+      heldText: '$4.99',
+      percent: 0,
+      committedPercent: 99,
+    })
+    await ks.close()
+  })
+
   it('pages, filters and orders without losing or repeating an agent (property)', () => {
     fc.assert(
       fc.property(

@@ -49,7 +49,11 @@ export interface ConsoleRow {
   limitedByText: string
   /** What its live grants let it spend past its cap, formatted; absent when none. */
   grantedText?: string
+  /** Held by calls in flight: money that may have left already (a stream generating). */
+  held: number
   heldText: string
+  /** Spent and held against the cap, whole percent: the bar's colour. */
+  committedPercent: number
   /** The part of `spent` charged for lapsed holds at their bound, awaiting their settlement. */
   unreconciled: number
   /** `unreconciled`, formatted; absent when 0. */
@@ -57,6 +61,7 @@ export interface ConsoleRow {
   capText: string
   limits: ConsoleLimit[]
   budgets: ConsoleBudget[]
+  revokedAt?: string
   revokedReason?: string
   approvals: boolean
 }
@@ -107,7 +112,9 @@ export function toConsoleRow(agent: AgentSnapshot, budgets: BudgetsById): Consol
     limitedBy,
     limitedByText: bindingText(limitedBy, budgets, grantedText),
     ...(grantedText === undefined ? {} : { grantedText }),
+    held: agent.held,
     heldText: usd(agent.held),
+    committedPercent: spentPercent(agent.spent + agent.held, agent.spendingCap),
     unreconciled: agent.unreconciled,
     ...(agent.unreconciled > 0 ? { unreconciledText: usd(agent.unreconciled) } : {}),
     capText: usd(agent.spendingCap),
@@ -117,6 +124,7 @@ export function toConsoleRow(agent: AgentSnapshot, budgets: BudgetsById): Consol
       ...(budgets.has(id) ? {} : { missing: true as const }),
       limits: budgetWindows(budgets, id).map(toConsoleLimit),
     })),
+    ...(agent.revokedAt === undefined ? {} : { revokedAt: agent.revokedAt }),
     // The reason may quote what the agent sent (a tool name chosen by a model).
     ...(agent.revokedReason === undefined
       ? {}
@@ -147,15 +155,21 @@ export interface RowPage {
 const byHandle = (a: ConsoleRow, b: ConsoleRow) =>
   a.handle < b.handle ? -1 : a.handle > b.handle ? 1 : 0
 
+// Spent and held by calls in flight: an agent whose cap is all held by live streams is the
+// one burning now, though it has settled nothing yet (red team r24: ranked last of 500).
+const committed = (row: ConsoleRow) => row.spent + row.held
+const share = (row: ConsoleRow) =>
+  row.spendingCap > 0 ? committed(row) / row.spendingCap : committed(row) > 0 ? Infinity : 0
+
 /** Pages the rows server-side: the browser only ever holds one page, however many agents. */
 export function pageRows(all: readonly ConsoleRow[], query: RowQuery): RowPage {
   const needle = query.q?.trim().toLowerCase() ?? ''
   const matching =
     needle === '' ? [...all] : all.filter((row) => row.handle.toLowerCase().includes(needle))
   const order = query.order ?? 'listed'
-  // The burning agents first: by spend, or by share of the cap; ties by handle.
-  if (order === 'spent') matching.sort((a, b) => b.spent - a.spent || byHandle(a, b))
-  else if (order === 'percent') matching.sort((a, b) => b.percent - a.percent || byHandle(a, b))
+  // The burning agents first: by spent + held, or by its share of the cap; ties by handle.
+  if (order === 'spent') matching.sort((a, b) => committed(b) - committed(a) || byHandle(a, b))
+  else if (order === 'percent') matching.sort((a, b) => share(b) - share(a) || byHandle(a, b))
   else if (order === 'handle') matching.sort(byHandle)
   const pages = Math.max(1, Math.ceil(matching.length / query.pageSize))
   const page = Math.min(Math.max(1, query.page), pages)

@@ -422,4 +422,188 @@ describe('the console in a real browser', () => {
     expect(text).toContain('search\\u202e10.0$ rof')
     expect(text).not.toMatch(/\u202e/)
   })
+
+  it('keeps a grant being typed through live updates, and says what a decision came to', async () => {
+    await page.goto(`${server.url}/#/`)
+    const now = Date.now()
+    for (const handle of ['ask-a', 'ask-b', 'ask-c']) {
+      await ks.agents.create({ handle, spendingCap: 1, approvals: { enabled: true, waitMs: 0 } })
+    }
+    const ask = (id: string, handle: string) =>
+      ks.store.openApproval({
+        id,
+        handle,
+        requestedMicros: 2_000_000,
+        reason: 'cap',
+        ttlMs: 3_600_000,
+        now,
+      })
+    await ask('apr_a', 'ask-a')
+    const request = page.getByRole('listitem', { name: 'Request by ask-a' })
+    await request.waitFor(WAIT)
+    await request.getByLabel('Grant (USD)').fill('0.5')
+    await request.getByLabel('for').selectOption('900000')
+    await request.getByLabel('Grant (USD)').focus()
+    // Another agent asks: the live update adds its row and leaves this one as typed.
+    await ask('apr_b', 'ask-b')
+    await page.getByRole('listitem', { name: 'Request by ask-b' }).waitFor(WAIT)
+    expect(await request.getByLabel('Grant (USD)').inputValue()).toBe('0.5')
+    expect(await request.getByLabel('for').inputValue()).toBe('900000')
+    expect(await page.evaluate('document.activeElement?.id')).toBe('amount-apr_a')
+    const clicked = Date.now()
+    await request.getByRole('button', { name: 'Approve' }).click()
+    const status = page.locator('#approvals-status')
+    await status.filter({ hasText: 'Approved ask-a: up to $0.50 past its cap' }).waitFor(WAIT)
+    const approved = await ks.approvals.get('apr_a')
+    expect(approved).toMatchObject({ status: 'approved', grant: { amount: 0.5 } })
+    const expiresIn = Date.parse(approved.grant?.expiresAt ?? '') - clicked
+    expect(expiresIn).toBeGreaterThan(800_000)
+    expect(expiresIn).toBeLessThanOrEqual(900_000 + 5_000)
+
+    // Decided elsewhere while the page still shows it: Approve says so, and it stays said.
+    await ask('apr_c', 'ask-c')
+    const stale = page.getByRole('listitem', { name: 'Request by ask-c' })
+    await stale.waitFor(WAIT)
+    // Denied by someone else just as the operator clicks (before the next poll could drop it).
+    await page.route('**/console/api/approvals/apr_c/approve', async (route) => {
+      await ks.approvals.deny('apr_c', { by: 'alice', reason: 'too much' })
+      await route.continue()
+    })
+    await stale.getByRole('button', { name: 'Approve' }).click()
+    const said =
+      'The request by ask-c for $2.00 was denied already by alice (too much): your decision was not recorded.'
+    await status.filter({ hasText: said }).waitFor(WAIT)
+    // Another request and several polls later, the outcome is still on the page.
+    await ks.agents.create({
+      handle: 'ask-d',
+      spendingCap: 1,
+      approvals: { enabled: true, waitMs: 0 },
+    })
+    await ask('apr_d', 'ask-d')
+    await page.getByRole('listitem', { name: 'Request by ask-d' }).waitFor(WAIT)
+    await page.waitForTimeout(1_500)
+    expect(await status.textContent()).toBe(said)
+    expect(await stale.count()).toBe(0)
+    expect(await ks.approvals.get('apr_c')).toMatchObject({ status: 'denied', decidedBy: 'alice' })
+  })
+
+  it('says a revoke is under way, queued when the store is locked, and written once it is', async () => {
+    await ks.agents.create({ handle: 'locked-agent', spendingCap: 5 })
+    await page.goto(`${server.url}/#/`)
+    const agentRow = row('locked-agent')
+    await agentRow.waitFor(WAIT)
+    // The store takes no revocation for a while (another process holds the write lock).
+    const store = ks.store as { revokeAgent: (...args: unknown[]) => unknown }
+    const revokeAgent = store.revokeAgent.bind(store)
+    let release = () => {}
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    let locked = true
+    store.revokeAgent = async (...args: unknown[]) => {
+      await gate
+      if (locked) throw new Error('SQLITE_BUSY: database is locked')
+      return revokeAgent(...args)
+    }
+    try {
+      await agentRow.getByRole('button', { name: 'Revoke' }).click()
+      const dialog = page.getByRole('dialog')
+      await dialog.getByLabel('Reason (optional)').fill('locked loop')
+      await dialog.getByRole('button', { name: 'Revoke' }).click()
+      // At once, while the store has not answered: the button says so and takes no second click.
+      const busy = dialog.getByRole('button', { name: 'Revoking…' })
+      await busy.waitFor(WAIT)
+      expect(await busy.isDisabled()).toBe(true)
+      release()
+      const notice = page.locator('#notices li[data-handle="locked-agent"]')
+      await notice.filter({ hasText: 'queued, not written yet' }).waitFor(WAIT)
+      expect(await dialog.locator('.error').textContent()).toContain('not written yet')
+      // The store takes it: the notice and the dialog say written, no "revoke again" left.
+      locked = false
+      await agentRow.locator('.status', { hasText: 'revoked' }).waitFor(WAIT)
+      await notice.filter({ hasText: 'The revocation of locked-agent is written' }).waitFor(WAIT)
+      await dialog.locator('.error', { hasText: 'locked-agent is revoked' }).waitFor(WAIT)
+      expect(await dialog.locator('.error').textContent()).not.toContain('revoke again')
+      await page.keyboard.press('Escape')
+      expect(await notice.isVisible()).toBe(true)
+      expect(await ks.agents.get('locked-agent')).toMatchObject({
+        status: 'revoked',
+        revokedReason: 'locked loop',
+      })
+    } finally {
+      release()
+      locked = false
+      store.revokeAgent = revokeAgent
+    }
+  })
+
+  it('says a revoke found the agent revoked already, and that the note was not recorded', async () => {
+    await ks.agents.create({ handle: 'twice-agent', spendingCap: 5 })
+    await page.goto(`${server.url}/#/`)
+    const agentRow = row('twice-agent')
+    await agentRow.getByRole('button', { name: 'Revoke' }).click()
+    const dialog = page.getByRole('dialog')
+    await dialog.getByLabel('Reason (optional)').fill('INC-42')
+    // Revoked elsewhere meanwhile (the CLI, /v1).
+    const first = await ks.agents.revoke('twice-agent', { reason: 'repeated-tool-call' })
+    await dialog.getByRole('button', { name: 'Revoke' }).click()
+    const said = page.locator('#notices li[data-handle="twice-agent"]')
+    await said.filter({ hasText: 'your note was not recorded' }).waitFor(WAIT)
+    expect(await said.textContent()).toBe(
+      `twice-agent was already revoked at ${await page.evaluate((at) => new Date(at).toLocaleTimeString(), first.revokedAt ?? '')} (repeated-tool-call); your note was not recorded.`,
+    )
+    // What stopped it is in its row, not only on its page.
+    expect(await agentRow.locator('.revoked-reason').textContent()).toContain('repeated-tool-call')
+  })
+
+  it('shows money held by calls in flight beside spent and ranks that agent first by spend', async () => {
+    // Its whole cap held by a call in flight, nothing settled yet: the agent burning now.
+    const held = await ks.agents.create({ handle: 'zz-streaming', spendingCap: 100 })
+    const guard = ks.guard(held.credential)
+    await guard.reserveSpend({ amountUsd: 99.99, kind: 'tool', description: 'long stream' })
+    await page.goto(`${server.url}/#/`)
+    await row('zz-streaming')
+      .locator('td.spent .in-flight', { hasText: '+ $99.99 in flight' })
+      .waitFor(WAIT)
+    // First by spend and by share of the cap, though bidi-agent has settled $40 of its $50.
+    for (const order of ['spent', 'percent']) {
+      await page.locator('#order').selectOption(order)
+      await page.locator('#agents tbody tr:first-child[data-handle="zz-streaming"]').waitFor(WAIT)
+    }
+  })
+
+  it('shows a throttled runaway in its row: the calls its detector refused lately', async () => {
+    await page.goto(`${server.url}/#/`)
+    await row('billing-agent').waitFor(WAIT)
+    // What a throttled call of another process leaves in the store: a verdict, a refusal.
+    for (const [type, data] of [
+      ['runaway', { detector: 'slow-loop', action: 'block', enforced: true }],
+      ['denied', { rule: 'runaway', code: 'runaway_detected' }],
+    ] as const) {
+      ks.store.appendAudit({ at: Date.now(), handle: 'billing-agent', type, summary: type, data })
+    }
+    await row('billing-agent')
+      .locator('.throttled', {
+        hasText: 'throttled by slow-loop: 1 call refused in the last minute',
+      })
+      .waitFor(WAIT)
+  })
+
+  it('fits a phone: the table scrolls in its box, the actions stay in view', async () => {
+    await page.setViewportSize({ width: 375, height: 667 })
+    try {
+      await page.goto(`${server.url}/#/`)
+      await row('researcher-agent-7').waitFor(WAIT)
+      expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375)
+      const revoke = await row('researcher-agent-7')
+        .getByRole('button', { name: 'Revoke' })
+        .boundingBox()
+      expect(revoke?.x ?? Infinity).toBeGreaterThanOrEqual(0)
+      expect((revoke?.x ?? Infinity) + (revoke?.width ?? 0)).toBeLessThanOrEqual(375)
+      const order = await page.locator('#order').boundingBox()
+      expect((order?.x ?? Infinity) + (order?.width ?? 0)).toBeLessThanOrEqual(375)
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 800 })
+    }
+  })
 })

@@ -37,6 +37,13 @@ function svg(tag, attrs = {}) {
 }
 
 class Unauthorized extends Error {}
+/** A refusal of the API, with its code (`store_unavailable`, `already_decided`...). */
+class ApiError extends Error {
+  constructor(message, code) {
+    super(message)
+    this.code = code
+  }
+}
 
 // The session's secret half, from the sign-in answer. The cookie alone is refused: browsers
 // send it to every server on this host, whatever the port. sessionStorage is this origin's
@@ -62,7 +69,9 @@ async function api(path, options = {}) {
   const response = await fetch(path, init)
   const body = await response.json().catch(() => ({}))
   if (response.status === 401) throw new Unauthorized(body.error?.message ?? 'Sign in first.')
-  if (!response.ok) throw new Error(body.error?.message ?? `HTTP ${response.status}`)
+  if (!response.ok) {
+    throw new ApiError(body.error?.message ?? `HTTP ${response.status}`, body.error?.code)
+  }
   return body
 }
 
@@ -75,6 +84,21 @@ function setLive(on, text) {
   const live = $('#live')
   live.className = on ? 'on' : 'off'
   live.textContent = text
+}
+
+const clock = (iso) => (iso ? new Date(iso).toLocaleTimeString() : 'an unknown time')
+
+// One notice per agent, above the views: what a revoke came to outlives its dialog (closed
+// with Escape) and the live updates, until the next outcome for that agent replaces it.
+function notice(handle, text, kind = '') {
+  const list = $('#notices')
+  let item = list.querySelector(`li[data-handle="${CSS.escape(handle)}"]`)
+  if (!item) {
+    item = el('li', { 'data-handle': handle })
+    list.append(item)
+  }
+  item.className = kind
+  item.textContent = text
 }
 
 // ----- sign-in
@@ -111,15 +135,20 @@ $('#sign-out').addEventListener('click', async () => {
 
 // ----- bars and sparklines
 
-function bar(percent, status, label) {
+// `committed`: spent and held by calls in flight, the level's colour (a cap all held by live
+// streams is as near its end as one all spent); the held part is drawn after the spent.
+function bar(percent, status, label, committed = percent) {
   const level =
-    status === 'revoked' ? 'revoked' : percent >= 100 ? 'over' : percent >= 80 ? 'warn' : ''
+    status === 'revoked' ? 'revoked' : committed >= 100 ? 'over' : committed >= 80 ? 'warn' : ''
   const fill = el('div', { class: 'fill' })
   fill.style.width = `${Math.min(100, percent)}%`
+  const held = el('div', { class: 'fill held' })
+  held.style.width = `${Math.max(0, Math.min(100, committed) - Math.min(100, percent))}%`
+  const inFlight = committed > percent ? `, ${committed}% with calls in flight` : ''
   return el(
     'div',
-    { class: `bar ${level}`, role: 'img', 'aria-label': `${label}: ${percent}% spent` },
-    el('div', { class: 'track' }, fill),
+    { class: `bar ${level}`, role: 'img', 'aria-label': `${label}: ${percent}% spent${inFlight}` },
+    el('div', { class: 'track' }, fill, held),
     el('span', { class: 'pct', 'aria-hidden': 'true', text: `${percent}%` }),
   )
 }
@@ -189,11 +218,24 @@ function agentRow(row) {
       { scope: 'row' },
       el('a', { href: `#/agent/${encodeURIComponent(row.handle)}`, text: row.handle }),
     ),
-    el('td', {}, el('span', { class: `status ${row.status}`, text: row.status })),
+    el(
+      'td',
+      {},
+      el('span', { class: `status ${row.status}`, text: row.status, title: row.revokedReason }),
+      // What stopped it, where the operator looks (not only on its page).
+      revoked &&
+        el('span', {
+          class: 'note revoked-reason',
+          text: `${clock(row.revokedAt)}: ${row.revokedReason ?? ''}`,
+        }),
+      // A throttled runaway spends nothing while its calls are refused: said here.
+      row.refusedText && el('span', { class: 'note throttled', text: row.refusedText }),
+    ),
     el(
       'td',
       { class: 'num spent' },
       el('span', { class: 'figure', text: row.spentText }),
+      row.held > 0 && el('span', { class: 'note in-flight', text: `+ ${row.heldText} in flight` }),
       row.unreconciledText &&
         el('span', {
           class: 'note unreconciled',
@@ -201,7 +243,12 @@ function agentRow(row) {
           text: `incl. ${row.unreconciledText} unreconciled`,
         }),
     ),
-    el('td', {}, bar(row.percent, row.status, `${row.handle} of its cap`), ...windowBars(row)),
+    el(
+      'td',
+      {},
+      bar(row.percent, row.status, `${row.handle} of its cap`, row.committedPercent),
+      ...windowBars(row),
+    ),
     el(
       'td',
       { class: 'num available' },
@@ -292,65 +339,98 @@ $('#next-page').addEventListener('click', () => {
 
 // ----- approvals
 
+// What a decision came to, said outside the list: the update that removes the decided
+// request (or one decided elsewhere first) must not take the message with it.
+function approvalsStatus(text, kind = '') {
+  const status = $('#approvals-status')
+  status.className = kind
+  status.textContent = text
+}
+
+function approvalItem(approval) {
+  const amountId = `amount-${approval.id}`
+  const ttlId = `ttl-${approval.id}`
+  const amount = el('input', {
+    id: amountId,
+    type: 'number',
+    min: '0',
+    step: 'any',
+    value: String(approval.requested),
+  })
+  const ttl = el(
+    'select',
+    { id: ttlId },
+    el('option', { value: '900000', text: '15 minutes' }),
+    el('option', { value: '3600000', text: '1 hour', selected: true }),
+    el('option', { value: '86400000', text: '24 hours' }),
+  )
+  const decide = (path, body) => async () => {
+    try {
+      const answer = await api(
+        `/console/api/approvals/${encodeURIComponent(approval.id)}/${path}`,
+        { method: 'POST', body: body() },
+      )
+      const { grant, grantText } = answer.approval
+      approvalsStatus(
+        grant
+          ? `Approved ${approval.handle}: up to ${grantText} past its cap until ${clock(grant.expiresAt)}.`
+          : `Denied ${approval.handle}'s request for ${approval.requestedText}.`,
+      )
+      await loadApprovals()
+    } catch (e) {
+      if (e instanceof Unauthorized) return handleError(e)
+      approvalsStatus(e.message, 'error')
+      // Decided elsewhere first: the request is no longer pending, so it leaves the list.
+      if (e.code === 'already_decided') await loadApprovals().catch(handleError)
+    }
+  }
+  return el(
+    'li',
+    { 'aria-label': `Request by ${approval.handle}`, 'data-id': approval.id },
+    el('p', {
+      text: `${approval.handle} asks for ${approval.requestedText} past its cap: ${approval.reason}`,
+    }),
+    el('label', { for: amountId, text: 'Grant (USD)' }),
+    amount,
+    el('label', { for: ttlId, text: 'for' }),
+    ttl,
+    el('button', {
+      type: 'button',
+      text: 'Approve',
+      // Read when clicked: what the operator typed, whatever updates came since.
+      onclick: decide('approve', () => ({
+        amount: Number(amount.value),
+        ttlMs: Number(ttl.value),
+      })),
+    }),
+    el('button', {
+      type: 'button',
+      class: 'danger',
+      text: 'Deny',
+      onclick: decide('deny', () => ({})),
+    }),
+  )
+}
+
+// Patched by id, never rebuilt: a live update (another agent's request, a decision
+// elsewhere, a reconnect) keeps each shown request's row as it is, the grant typed into it
+// and the focus included (red team r24: a rebuild reset a typed $0.50 for 15 minutes to the
+// full $2 for an hour, and Approve granted that). Only new requests are added, decided or
+// expired ones removed.
 function renderApprovals(approvals) {
   const list = $('#approvals')
   $('#approvals-empty').hidden = approvals.length > 0
-  list.replaceChildren(
-    ...approvals.map((approval) => {
-      const amountId = `amount-${approval.id}`
-      const ttlId = `ttl-${approval.id}`
-      const amount = el('input', {
-        id: amountId,
-        type: 'number',
-        min: '0',
-        step: 'any',
-        value: String(approval.requested),
-      })
-      const ttl = el(
-        'select',
-        { id: ttlId },
-        el('option', { value: '900000', text: '15 minutes' }),
-        el('option', { value: '3600000', text: '1 hour', selected: true }),
-        el('option', { value: '86400000', text: '24 hours' }),
-      )
-      const error = el('p', { class: 'error', role: 'alert' })
-      const decide = (path, body) => async () => {
-        try {
-          await api(`/console/api/approvals/${encodeURIComponent(approval.id)}/${path}`, {
-            method: 'POST',
-            body,
-          })
-          await loadApprovals()
-        } catch (e) {
-          error.textContent = e.message
-        }
-      }
-      return el(
-        'li',
-        { 'aria-label': `Request by ${approval.handle}` },
-        el('p', {
-          text: `${approval.handle} asks for ${approval.requestedText} past its cap: ${approval.reason}`,
-        }),
-        el('label', { for: amountId, text: 'Grant (USD)' }),
-        amount,
-        el('label', { for: ttlId, text: 'for' }),
-        ttl,
-        el('button', {
-          type: 'button',
-          text: 'Approve',
-          onclick: () =>
-            decide('approve', { amount: Number(amount.value), ttlMs: Number(ttl.value) })(),
-        }),
-        el('button', {
-          type: 'button',
-          class: 'danger',
-          text: 'Deny',
-          onclick: decide('deny', {}),
-        }),
-        error,
-      )
-    }),
-  )
+  const shown = new Map([...list.children].map((item) => [item.dataset.id, item]))
+  const pending = new Set(approvals.map((approval) => approval.id))
+  for (const [id, item] of shown) if (!pending.has(id)) item.remove()
+  let previous = null
+  for (const approval of approvals) {
+    const item = shown.get(approval.id) ?? approvalItem(approval)
+    const next = previous ? previous.nextSibling : list.firstChild
+    // Moving a row would blur what it holds: only a new one is inserted.
+    if (item !== next) list.insertBefore(item, next)
+    previous = item
+  }
 }
 
 async function loadApprovals() {
@@ -385,21 +465,66 @@ for (const dialog of document.querySelectorAll('dialog')) {
   dialog.querySelector('.cancel').addEventListener('click', () => dialog.close())
 }
 
+// Revokes queued by this kill switch (the store did not take them in time, 503): each is
+// said to be written once its live row turns revoked.
+const queuedRevokes = new Set()
+
+// An agent seen revoked (a live update, a late answer): a queued revoke of it is written,
+// and the dialog open on it says so rather than a stale "not written yet: revoke again".
+function seenRevoked(row) {
+  if (queuedRevokes.delete(row.handle)) {
+    notice(row.handle, `The revocation of ${row.handle} is written (at ${clock(row.revokedAt)}).`)
+  }
+  if ($('#revoke-dialog').open && dialogRow?.handle === row.handle) {
+    $('#revoke-dialog .error').textContent =
+      `${row.handle} is revoked (at ${clock(row.revokedAt)}: ${row.revokedReason ?? 'no reason'}).`
+  }
+}
+
 $('#revoke-form').addEventListener('submit', async (event) => {
   event.preventDefault()
+  const { handle } = dialogRow
   const reason = $('#revoke-reason').value.trim()
+  const submit = $('#revoke-form button[type="submit"]')
+  const error = $('#revoke-dialog .error')
+  // At once: the store may take seconds (a lock held elsewhere), and a second click is no use.
+  submit.disabled = true
+  submit.textContent = 'Revoking…'
+  error.textContent = ''
   try {
-    const { agent } = await api(
-      `/console/api/agents/${encodeURIComponent(dialogRow.handle)}/revoke`,
+    const { agent, alreadyRevoked } = await api(
+      `/console/api/agents/${encodeURIComponent(handle)}/revoke`,
       {
         method: 'POST',
         body: reason ? { reason } : {},
       },
     )
+    queuedRevokes.delete(handle)
+    notice(
+      handle,
+      alreadyRevoked
+        ? `${handle} was already revoked at ${clock(agent.revokedAt)} (${agent.revokedReason ?? 'no reason'}); your note was not recorded.`
+        : `${handle} is revoked.`,
+    )
     $('#revoke-dialog').close()
     applyRows([agent])
-  } catch (error) {
-    $('#revoke-dialog .error').textContent = error.message
+  } catch (failure) {
+    if (failure instanceof Unauthorized) return handleError(failure)
+    error.textContent = failure.message
+    if (failure.code === 'store_unavailable') {
+      // Queued, not lost: said outside the dialog too, so closing it hides nothing.
+      queuedRevokes.add(handle)
+      notice(
+        handle,
+        `The revocation of ${handle} is queued, not written yet: ${failure.message}`,
+        'error',
+      )
+      const row = state.rows.get(handle)
+      if (row?.status === 'revoked') seenRevoked(row)
+    }
+  } finally {
+    submit.disabled = false
+    submit.textContent = 'Revoke'
   }
 })
 
@@ -591,14 +716,16 @@ function reloadSoon() {
 }
 
 function applyRows(changed, reshaped = false) {
+  for (const row of changed) if (row.status === 'revoked') seenRevoked(row)
   for (const row of changed) {
     const before = state.rows.get(row.handle)
     if (before === undefined) continue
-    state.rows.set(row.handle, {
-      ...row,
-      rate: row.rate ?? before.rate,
-      rateText: row.rateText ?? before.rateText,
-    })
+    // A revoke's or a cap edit's answer comes without the watch's part: the last one kept.
+    const { rate, rateText, refusedText } = before
+    state.rows.set(
+      row.handle,
+      row.rate === undefined ? { ...row, rate, rateText, refusedText } : row,
+    )
   }
   if (state.view === 'agents') {
     renderRows()
