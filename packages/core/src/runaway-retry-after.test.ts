@@ -3,27 +3,37 @@ import { describe, expect, it } from 'vitest'
 import { RunawayDetectedError } from './errors.js'
 import { createKillSwitch } from './kill-switch.js'
 
+/** A paid lookup with a page counter, every `tick`, until slow-loop throttles it. */
+async function loopUntilThrottled(
+  guard: ReturnType<ReturnType<typeof createKillSwitch>['guard']>,
+  tick: () => void,
+): Promise<RunawayDetectedError | undefined> {
+  for (let i = 0; i < 50; i++) {
+    tick()
+    try {
+      const ticket = await guard.beforeToolCall({
+        name: 'paid_search',
+        args: { q: 'acme corp', n: i },
+        priceUsd: 0.01,
+      })
+      await guard.afterToolCall(ticket, { ok: true })
+    } catch (error) {
+      if (!(error instanceof RunawayDetectedError)) throw error
+      return error
+    }
+  }
+  return undefined
+}
+
 describe('RunawayDetectedError.retryAfterMs', () => {
   it('a throttle carries the time left before calls are admitted again; a revocation none', async () => {
     let clock = Date.parse('2026-12-01T12:00:00Z')
     const ks = createKillSwitch({ now: () => clock })
     const agent = await ks.agents.create({ handle: 'agent', spendingCap: 20 })
     const guard = ks.guard(agent.credential)
-    let refused: RunawayDetectedError | undefined
-    for (let i = 0; i < 50 && refused === undefined; i++) {
+    const refused = await loopUntilThrottled(guard, () => {
       clock += 10
-      try {
-        const ticket = await guard.beforeToolCall({
-          name: 'paid_search',
-          args: { q: 'acme corp', n: i },
-          priceUsd: 0.01,
-        })
-        await guard.afterToolCall(ticket, { ok: true })
-      } catch (error) {
-        if (!(error instanceof RunawayDetectedError)) throw error
-        refused = error
-      }
-    }
+    })
     expect(refused).toMatchObject({ action: 'block', retryAfterMs: 5_000 })
     expect(refused?.message).toContain('retry after')
     // Two seconds later the throttle still holds: the call is told what is left of it.
@@ -41,22 +51,11 @@ describe('RunawayDetectedError.retryAfterMs', () => {
     const ks = createKillSwitch({ now: () => clock })
     const agent = await ks.agents.create({ handle: 'payer', spendingCap: 20 })
     const guard = ks.guard(agent.credential)
-    let throttled = false
-    for (let i = 0; i < 50 && !throttled; i++) {
-      clock += 10
-      try {
-        const ticket = await guard.beforeToolCall({
-          name: 'paid_search',
-          args: { q: 'acme corp', n: i },
-          priceUsd: 0.01,
-        })
-        await guard.afterToolCall(ticket, { ok: true })
-      } catch (error) {
-        if (!(error instanceof RunawayDetectedError)) throw error
-        throttled = true
-      }
-    }
-    expect(throttled).toBe(true)
+    expect(
+      await loopUntilThrottled(guard, () => {
+        clock += 10
+      }),
+    ).toBeInstanceOf(RunawayDetectedError)
     const before = await ks.agents.get('payer')
     clock += 1_000
     const payment = await guard

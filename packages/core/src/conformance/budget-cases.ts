@@ -3,7 +3,7 @@
 // exactly at their boundary with no job.
 import { expect, it } from 'vitest'
 import { windowKey } from '../ledger/levels.js'
-import type { Store } from '../store.js'
+import type { ReserveRequest, Store } from '../store.js'
 import { type SuiteContext, testAgentRecord, uniqueHandle } from './support.js'
 
 const HOUR = 3_600_000
@@ -19,6 +19,18 @@ async function agentWith(
   await store.createAgent(testAgentRecord(handle, cap, T0))
   await store.updateAgent(handle, patch, T0)
   return handle
+}
+
+/** A reserve of `amountMicros` on run `run`, in a minute-long lease at `now`. */
+function holdOnRun(
+  store: Store,
+  handle: string,
+  run: NonNullable<ReserveRequest['run']>,
+  holdId: string,
+  amountMicros: number,
+  now = T0,
+) {
+  return store.reserve({ handle, holdId, amountMicros, ttlMs: 60_000, now, run })
 }
 
 export function budgetCases(context: SuiteContext): void {
@@ -295,14 +307,13 @@ export function budgetCases(context: SuiteContext): void {
     const handle = await agentWith(store, 'runcap', 1_000_000, {})
     const id = uniqueHandle('run')
     const hold = (holdId: string, amountMicros: number, capMicros?: number) =>
-      store.reserve({
+      holdOnRun(
+        store,
         handle,
+        capMicros === undefined ? { id } : { id, capMicros },
         holdId,
         amountMicros,
-        ttlMs: 60_000,
-        now: T0,
-        run: capMicros === undefined ? { id } : { id, capMicros },
-      })
+      )
     // The run is made by a call that gives $0.005; a later call gives $0.003.
     expect(await hold('big1', 1_000, 5_000)).toMatchObject({ ok: true })
     expect(await hold('small1', 2_500, 3_000)).toMatchObject({
@@ -350,14 +361,14 @@ export function budgetCases(context: SuiteContext): void {
     const id = uniqueHandle('run')
     const parentId = uniqueHandle('parent')
     const hold = (holdId: string, amountMicros: number, capMicros?: number) =>
-      store.reserve({
+      holdOnRun(
+        store,
         handle,
+        { id, parentId, ...(capMicros === undefined ? {} : { capMicros }) },
         holdId,
         amountMicros,
-        ttlMs: 60_000,
-        now: T0 + 1,
-        run: { id, parentId, ...(capMicros === undefined ? {} : { capMicros }) },
-      })
+        T0 + 1,
+      )
     // Only a parent: the run's budget is made with no cap.
     expect(await hold('free', 4_000)).toMatchObject({ ok: true })
     expect(await store.getBudget(`run:${id}`)).toMatchObject({ limits: [] })
@@ -395,22 +406,8 @@ export function budgetCases(context: SuiteContext): void {
     const parent = uniqueHandle('parent')
     const id = uniqueHandle('child')
     const hold = (holdId: string, amountMicros: number, run: { capMicros?: number }) =>
-      store.reserve({
-        handle,
-        holdId,
-        amountMicros,
-        ttlMs: 60_000,
-        now: T0,
-        run: { id, parentId: parent, ...run },
-      })
-    await store.reserve({
-      handle,
-      holdId: 'p',
-      amountMicros: 900,
-      ttlMs: 60_000,
-      now: T0,
-      run: { id: parent, capMicros: 1_000 },
-    })
+      holdOnRun(store, handle, { id, parentId: parent, ...run }, holdId, amountMicros)
+    await holdOnRun(store, handle, { id: parent, capMicros: 1_000 }, 'p', 900)
     const refusedByParent = { ok: false, refusal: { budgetId: `run:${parent}` } }
     expect(await hold('new', 500, { capMicros: 800 })).toMatchObject(refusedByParent)
     expect(await store.getBudget(`run:${id}`)).toBeUndefined()
