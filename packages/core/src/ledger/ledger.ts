@@ -257,8 +257,10 @@ export function runBudgetFor(
   run: NonNullable<ReserveRequest['run']>,
   now: number,
 ): { budget: BudgetRecord; save: boolean } {
-  const made = newRunBudget(run, now)
-  if (!stored) return { budget: made, save: true }
+  if (!stored) return { budget: newRunBudget(run, now), save: true }
+  // Checked as a new run's are (a poisoned cap or parent is refused by name), with no
+  // record built: this runs on every reserve that names an existing run.
+  checkRun(run)
   const cap = run.capMicros
   if (cap === undefined) return { budget: stored, save: false }
   const at = stored.limits.findIndex((limit) => limit.per === 'lifetime')
@@ -275,20 +277,23 @@ export function runBudgetFor(
 
 /** A run's budget as its first granted reserve saves it: its cap, drawing on its parent's. */
 export function newRunBudget(run: NonNullable<ReserveRequest['run']>, now: number): BudgetRecord {
-  checkId('run.id', run.id)
+  checkRun(run)
   const limits: LimitRecord[] =
-    run.capMicros === undefined
-      ? []
-      : [{ amountMicros: checkMicros('run.capMicros', run.capMicros), per: 'lifetime' }]
+    run.capMicros === undefined ? [] : [{ amountMicros: run.capMicros, per: 'lifetime' }]
   return {
     id: runBudgetId(run.id),
     limits,
-    ...(run.parentId === undefined
-      ? {}
-      : { parentId: runBudgetId(checkId('run.parentId', run.parentId)) }),
+    ...(run.parentId === undefined ? {} : { parentId: runBudgetId(run.parentId) }),
     createdAt: now,
     updatedAt: now,
   }
+}
+
+/** Refuses a run whose id, cap or parent the ledger cannot take, naming the field. */
+function checkRun(run: NonNullable<ReserveRequest['run']>): void {
+  checkId('run.id', run.id)
+  if (run.capMicros !== undefined) checkMicros('run.capMicros', run.capMicros)
+  if (run.parentId !== undefined) checkId('run.parentId', run.parentId)
 }
 
 /**
