@@ -2,6 +2,7 @@ import { createKillSwitch, type KillSwitch, memoryStore } from '@killswitch/core
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createAdminApi } from './admin-api.js'
 import { type AdminServer, startAdminServer } from './admin-server.js'
+import { revokedJustBefore } from './test-helpers.js'
 
 const TOKEN = 'admin-token-0123456789abcdef'
 const INTROSPECT_TOKEN = 'introspect-token-0123456789'
@@ -426,13 +427,61 @@ describe('admin API: a revoke never refuses to fire for its body', () => {
       expect(agent.revokedReason, handle).toBe(DEFAULT_REASON)
       expect(last?.type, handle).toBe('revoked')
       expect(last?.summary, handle).toContain(DEFAULT_REASON)
+      // Nobody named: the admin API is who revoked.
+      expect(last?.data.by, handle).toBe('admin-api')
     }
   })
 
-  it('ignores extra fields and takes the reason', async () => {
-    const { response, agent } = await revokeWith('extra', { reason: 'looping', by: 'me' })
+  it('ignores extra fields and takes the reason and who revokes', async () => {
+    const { response, agent, last } = await revokeWith('extra', {
+      reason: 'looping',
+      by: 'me',
+      extra: true,
+    })
     expect(response.status).toBe(200)
     expect(agent).toMatchObject({ status: 'revoked', revokedReason: 'looping' })
+    expect(last?.data).toMatchObject({ reason: 'looping', by: 'me' })
+  })
+
+  it('revokes all the same for a `by` that cannot be kept: recorded as the admin API, or the core default', async () => {
+    for (const [handle, by, recorded] of [
+      ['by-number', 42, 'admin-api'],
+      ['by-blank', '  ', 'admin-api'],
+      ['by-long', 'x'.repeat(201), 'operator'],
+    ] as const) {
+      const { response, agent, last } = await revokeWith(handle, { reason: 'looping', by })
+      expect(response.status, handle).toBe(200)
+      expect(agent.status, handle).toBe('revoked')
+      expect(last?.data.by, handle).toBe(recorded)
+    }
+  })
+
+  it('answers alreadyRevoked from the revoke itself: a revoke elsewhere just before it is not missed', async () => {
+    await createAgent('raced', 5)
+    const raced = await startAdminServer({
+      killSwitch: revokedJustBefore(ks),
+      port: 0,
+      token: TOKEN,
+      log: () => {},
+    })
+    try {
+      const response = await fetch(`${raced.url}/v1/agents/raced/revoke`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ reason: 'second', by: 'alice' }),
+      })
+      const answer = (await response.json()) as Record<string, unknown>
+      expect(answer).toMatchObject({
+        alreadyRevoked: true,
+        agent: { status: 'revoked', revokedReason: 'first' },
+      })
+      // The snapshot as every view shows it: the answer's flag is not repeated in it.
+      expect(answer.agent).not.toHaveProperty('alreadyRevoked')
+      const revoked = (await ks.audit('raced')).filter((entry) => entry.type === 'revoked')
+      expect(revoked.map((entry) => entry.data.by)).toEqual(['bob'])
+    } finally {
+      await raced.close()
+    }
   })
 
   it('reads the reason whatever the content type (curl -d sends a form type)', async () => {
@@ -458,6 +507,13 @@ describe('admin API: a revoke never refuses to fire for its body', () => {
       contentType: 'application/x-www-form-urlencoded',
     })
     expect(agent).toMatchObject({ status: 'revoked', revokedReason: 'budget loop' })
+    const [last] = await ks.audit('form-field', { limit: 1 })
+    expect(last?.data.by).toBe('admin-api')
+    const named = await revokeWith('form-by', undefined, {
+      raw: 'reason=budget+loop&by=carol',
+      contentType: 'application/x-www-form-urlencoded',
+    })
+    expect(named.last?.data).toMatchObject({ reason: 'budget loop', by: 'carol' })
   })
 
   it('still refuses an unknown handle, a missing token and a cross-site request', async () => {

@@ -18,7 +18,7 @@ import { type ApprovalLinkRoutesOptions, mountApprovalLinks } from './approval-l
 import { mountConsole } from './console/console-routes.js'
 import { readBody } from './read-body.js'
 import { allowedHostSet, refuseCrossSite } from './request-origin.js'
-import { isRevokeRequest, readRevokeReason } from './revoke-reason.js'
+import { isRevokeRequest, readRevokeBody } from './revoke-reason.js'
 import { escapeControls } from './terminal-style.js'
 
 /** Options of `createAdminApi`. */
@@ -326,18 +326,18 @@ export function createAdminApi(options: AdminApiOptions): Hono {
 
   app.post('/v1/agents/:handle/revoke', async (c) => {
     const handle = pathHandle(c)
-    // Read leniently: no body, a body that is not JSON, a reason that is not a usable string
-    // or extra fields revoke all the same, with the default reason (never a 400).
-    const reason = await readRevokeReason(c.req.raw)
-    // The read before is for the answer only: one that fails (the store out) must not keep
-    // the revoke from being made, and queued by the kill switch until the store takes it.
-    const before = await ks.agents.get(handle).catch(() => undefined)
+    // Read leniently: no body, a body that is not JSON, a reason or `by` that is not a usable
+    // string or extra fields revoke all the same, with the defaults (never a 400).
+    const { reason, by } = await readRevokeBody(c.req.raw)
     const started = performance.now()
-    const agent = await ks.agents.revoke(handle, {
+    // Whether it was revoked already is the store's answer to this revoke: no read before it
+    // (which a revoke elsewhere could race, and a store outage would lose).
+    const { alreadyRevoked, ...agent } = await ks.agents.revoke(handle, {
       reason: reason ?? DEFAULT_API_REVOKE_REASON,
+      by: by ?? 'admin-api',
     })
     const tookMs = Number((performance.now() - started).toFixed(3))
-    return c.json({ agent, alreadyRevoked: before?.status === 'revoked', tookMs })
+    return c.json({ agent, alreadyRevoked, tookMs })
   })
 
   // Paged by the store: `?limit=` the most recent entries, `?before=<seq>` the page before.

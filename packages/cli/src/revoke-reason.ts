@@ -1,8 +1,9 @@
-// The reason a revoke request gives, read leniently. A kill switch never refuses to fire for
-// want of a good reason (core's `agents.revoke` contract): whatever the body is (absent,
-// empty, not JSON, any content type, extra fields, a reason that is no string, too big, or
-// too slow to arrive), the revocation goes ahead; only a usable reason is passed on. The
-// handle, the auth and the Host/Origin checks stay the only reasons to refuse a revoke.
+// What a revoke request's body gives (a reason, who revokes), read leniently. A kill switch
+// never refuses to fire for want of a good reason (core's `agents.revoke` contract): whatever
+// the body is (absent, empty, not JSON, any content type, extra fields, a field that is no
+// string, too big, or too slow to arrive), the revocation goes ahead; only usable fields are
+// passed on. The handle, the auth and the Host/Origin checks stay the only reasons to refuse
+// a revoke.
 
 /** Bytes read of a revoke body; past it the body is ignored (no reason), never refused. */
 export const MAX_REVOKE_BODY_BYTES = 64 * 1024
@@ -17,38 +18,50 @@ export function isRevokeRequest(method: string, path: string): boolean {
   )
 }
 
+/** What a revoke request's body gives: its reason and who revokes, each when usable. */
+export interface RevokeBody {
+  reason?: string
+  /** Who revokes, for the audit log (the core records "operator" for one it cannot keep). */
+  by?: string
+}
+
 /**
- * The reason in a revoke request's body, or undefined when it gives none usable: a JSON
- * object's string `reason` (or a form-encoded `reason=`), whatever the content type. Never
- * throws; the caller records its default reason for undefined. Length and surrounding
- * whitespace are the core's to handle (it trims and cuts).
+ * The reason and the revoker a revoke request's body gives: a JSON object's string `reason`
+ * and `by` (or form-encoded `reason=` and `by=`), whatever the content type; a field absent
+ * or unusable is left out. Never throws; the caller records its defaults for what is left
+ * out. Length and surrounding whitespace are the core's to handle (it trims and cuts a
+ * reason, and records a `by` it cannot keep as "operator").
  *
  * @example
- * const reason = await readRevokeReason(c.req.raw)
- * await ks.agents.revoke(handle, { reason: reason ?? 'revoked through the admin API' })
+ * const { reason, by } = await readRevokeBody(c.req.raw)
+ * await ks.agents.revoke(handle, { reason: reason ?? 'revoked through the admin API', by: by ?? 'admin-api' })
  */
-export async function readRevokeReason(
+export async function readRevokeBody(
   request: Request,
   options: { maxBytes?: number; timeoutMs?: number } = {},
-): Promise<string | undefined> {
+): Promise<RevokeBody> {
   try {
     const text = await readCapped(
       request,
       options.maxBytes ?? MAX_REVOKE_BODY_BYTES,
       options.timeoutMs ?? REVOKE_BODY_TIMEOUT_MS,
     )
-    if (text === undefined || text.trim() === '') return undefined
-    return usable(fromJson(text) ?? fromForm(request, text))
+    if (text === undefined || text.trim() === '') return {}
+    const fields = fromJson(text) ?? fromForm(request, text)
+    const reason = usable(fields?.reason)
+    const by = usable(fields?.by)
+    return { ...(reason === undefined ? {} : { reason }), ...(by === undefined ? {} : { by }) }
   } catch {
-    return undefined
+    return {}
   }
 }
 
-function usable(reason: unknown): string | undefined {
-  return typeof reason === 'string' && reason.trim() !== '' ? reason : undefined
+function usable(value: unknown): string | undefined {
+  return typeof value === 'string' && value.trim() !== '' ? value : undefined
 }
 
-function fromJson(text: string): unknown {
+/** A JSON object body's fields, or undefined when the body is no JSON object. */
+function fromJson(text: string): Record<string, unknown> | undefined {
   let body: unknown
   try {
     body = JSON.parse(text)
@@ -56,14 +69,14 @@ function fromJson(text: string): unknown {
     return undefined
   }
   if (body === null || typeof body !== 'object' || Array.isArray(body)) return undefined
-  const reason = (body as { reason?: unknown }).reason
-  return typeof reason === 'string' ? reason : undefined
+  return body as Record<string, unknown>
 }
 
-function fromForm(request: Request, text: string): string | undefined {
+function fromForm(request: Request, text: string): Record<string, unknown> | undefined {
   const type = request.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase()
   if (type !== 'application/x-www-form-urlencoded') return undefined
-  return new URLSearchParams(text).get('reason') ?? undefined
+  const form = new URLSearchParams(text)
+  return { reason: form.get('reason') ?? undefined, by: form.get('by') ?? undefined }
 }
 
 /** The body as text, or undefined when it is larger than `maxBytes` or slower than `timeoutMs`. */

@@ -322,7 +322,7 @@ describe('killswitch cap, alert, revoke, audit', () => {
     )
     const revoked = (await harness.ks.audit('alpha')).find((entry) => entry.type === 'revoked')
     expect(revoked?.summary).toMatch(
-      /^revoked by operator at \$0 of \$50 \(plus \$[\d.]+ held by calls in flight\): looping$/,
+      /^revoked by cli at \$0 of \$50 \(plus \$[\d.]+ held by calls in flight\): looping$/,
     )
     await guard.failModelCall(ticket, new Error('revoked'), { sent: false })
   })
@@ -344,7 +344,7 @@ describe('killswitch cap, alert, revoke, audit', () => {
     const csv = (await harness.run(['audit', 'alpha', '--csv'])).stdout.trimEnd().split('\n')
     expect(csv[0]).toBe('at,handle,type,summary,data')
     expect(csv).toHaveLength(4)
-    expect(csv[3]).toMatch(/^[^,]+,alpha,revoked,"revoked by operator .*""quotes"", and commas",/)
+    expect(csv[3]).toMatch(/^[^,]+,alpha,revoked,"revoked by cli .*""quotes"", and commas",/)
 
     const last = (await harness.run(['audit', 'alpha', '--json', '--limit', '1'])).stdout
     expect(JSON.parse(last).type).toBe('revoked')

@@ -12,6 +12,7 @@ import { auditCommand } from './commands/audit-command.js'
 import { budgetsCommand } from './commands/budgets-command.js'
 import { gatewayCommand } from './commands/gateway-command.js'
 import { alertCommand, capCommand, revokeCommand } from './commands/manage-commands.js'
+import { reconcileCommand } from './commands/reconcile-command.js'
 import { serveCommand } from './commands/serve-command.js'
 import { verifyCommand } from './commands/verify-command.js'
 import { CliError, EXIT_CODES, exitCodeFor } from './exit-codes.js'
@@ -84,6 +85,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   program.addCommand(approvalsCommand(context))
   program.addCommand(alertCommand(context))
   program.addCommand(revokeCommand(context))
+  program.addCommand(reconcileCommand(context))
   program.addCommand(auditCommand(context))
   program.addCommand(verifyCommand(context, io.stdin))
   program.addCommand(serveCommand(context))

@@ -1,6 +1,7 @@
 // Test helpers: output buffers and a CLI run against a kill switch the test also holds.
 
 import { createKillSwitch, type KillSwitch, memoryStore } from '@killswitch/core'
+import type { AdminKillSwitch } from './admin-kill-switch.js'
 import type { CliIo } from './cli-context.js'
 import { runCli } from './run-cli.js'
 
@@ -40,4 +41,22 @@ export function cliHarness(env: Record<string, string | undefined> = {}) {
     return { code, stdout: stdout.text(), stderr: stderr.text() }
   }
   return { ks, run }
+}
+
+/**
+ * The kill switch with each revoke beaten to the store by another one (reason "first", by
+ * "bob"), as a revoke from another process landing just as this one goes out: after any read
+ * made before it.
+ */
+export function revokedJustBefore(ks: KillSwitch): AdminKillSwitch {
+  return {
+    ...ks,
+    agents: {
+      ...ks.agents,
+      async revoke(handle, options) {
+        await ks.agents.revoke(handle, { reason: 'first', by: 'bob' })
+        return ks.agents.revoke(handle, options)
+      },
+    },
+  }
 }

@@ -504,7 +504,7 @@ export class AgentAccess {
         auditEntry(handle, 'denied', engine.now(), summary, {
           rule,
           code: error.code,
-          ...refusingLevel(error),
+          ...whatRefused(error),
           ...data,
           ...shown,
         }),
@@ -526,10 +526,16 @@ export class AgentAccess {
 }
 
 /**
- * The level a cap refusal names (`level`, and its `budgetId` and `per` when it has them), as
- * audit data: the log can then be asked which level stopped a call, not only read.
+ * What refused, as audit data: the level a cap refusal names (`level`, and its `budgetId`
+ * and `per` when it has them), a runaway refusal's `detector`, `action` and, while a
+ * throttle lasts, `retryAfterMs` (a call refused under a throttle has no `runaway` entry of
+ * its own). The log can then be asked what stopped a call, not only read.
  */
-function refusingLevel(error: KillSwitchError): Record<string, unknown> {
+function whatRefused(error: KillSwitchError): Record<string, unknown> {
+  if (error instanceof RunawayDetectedError) {
+    const { detector, action, retryAfterMs } = error
+    return { detector, action, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) }
+  }
   if (!(error instanceof SpendingCapExceededError)) return {}
   const { level, budgetId, per } = error
   return {

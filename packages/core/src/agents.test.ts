@@ -202,6 +202,52 @@ describe('agents API', () => {
     },
   )
 
+  it('records who revoked, and says when the agent was revoked already (its first reason and revoker kept)', async () => {
+    for (const store of [memoryStore(), sqliteStore(join(root, `revoker-${Date.now()}.db`))]) {
+      const ks = createKillSwitch({ store, runaway: false })
+      await ks.agents.create({ handle: 'a', spendingCap: 1 })
+      const first = await ks.agents.revoke('a', { reason: 'leaked key', by: 'alice' })
+      expect(first).toMatchObject({ status: 'revoked', alreadyRevoked: false })
+      const again = await ks.agents.revoke('a', { reason: 'also me', by: 'bob' })
+      expect(again).toMatchObject({
+        status: 'revoked',
+        revokedReason: 'leaked key',
+        alreadyRevoked: true,
+      })
+      const revoked = (await ks.audit('a')).filter((entry) => entry.type === 'revoked')
+      expect(revoked[0]).toMatchObject({
+        summary: expect.stringContaining('revoked by alice'),
+        data: { reason: 'leaked key', by: 'alice' },
+      })
+      await ks.close()
+    }
+  })
+
+  it.each([
+    ['an empty by', { by: '' }],
+    ['a by of the wrong type', { by: 42 }],
+    ['a by too long to be a name', { by: 'x'.repeat(201) }],
+    [
+      'options whose by throws when read',
+      {
+        reason: 'kept',
+        get by(): string {
+          throw new Error('boom')
+        },
+      },
+    ],
+  ])('revokes with %s: recorded as by the operator, never refused', async (_, options) => {
+    const ks = createKillSwitch({ runaway: false })
+    const agent = await ks.agents.create({ handle: 'a', spendingCap: 1 })
+    const revoked = await ks.agents.revoke('a', options as never)
+    expect(revoked).toMatchObject({ status: 'revoked', alreadyRevoked: false })
+    expect(await ks.verify(agent.credential)).toEqual({ active: false })
+    expect((await ks.audit('a')).at(-1)).toMatchObject({
+      type: 'revoked',
+      data: { by: 'operator' },
+    })
+  })
+
   it('keeps a long reason, cut to 500 characters, and still refuses an unknown handle', async () => {
     const ks = createKillSwitch()
     await ks.agents.create({ handle: 'a', spendingCap: 1 })

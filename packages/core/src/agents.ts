@@ -8,6 +8,7 @@ import { redactWebhookUrl } from './alerts/webhook-url.js'
 import type { AuditEntry } from './audit.js'
 import { type Limit, limitsWithUsage, toLimitRecords } from './budget-limits.js'
 import {
+  actorSchema,
   alertRuleSchema,
   createAgentSchema,
   handleSchema,
@@ -19,6 +20,7 @@ import { type Engine, storeCall } from './engine.js'
 import { AgentNotFoundError, ConcurrentUpdateError, InvalidConfigError } from './errors.js'
 import { toMicros, toUsd } from './money.js'
 import type { AgentPolicy, AlertRule } from './policy.js'
+import { type ReconcileInput, type ReconcileResult, reconcileHold } from './reconcile.js'
 import { redactSecrets } from './redact.js'
 import type { RunawayConfig } from './runaway/config.js'
 import type { SpendRules } from './spend-rules.js'
@@ -67,16 +69,45 @@ export interface UpdateAgentInput {
   spendRules?: SpendRules
 }
 
+/** Options of `agents.revoke`, each read leniently (never a reason to refuse a revoke). */
+export interface RevokeOptions {
+  /** Why, for the audit log (at most 500 characters kept). */
+  reason?: string
+  /** Who revoked, for the audit log: 1 to 200 characters ("operator" otherwise). */
+  by?: string
+}
+
+/** What `agents.revoke` answers: the agent's snapshot, and whether it was revoked already. */
+export interface RevokedAgent extends AgentSnapshot {
+  /**
+   * True when the agent was revoked before this call (by anyone, anywhere): this call changed
+   * nothing and its reason and `by` were not recorded. Decided by the store's write, so no
+   * read before the revoke can race it. (A revoke retried after a store outage may find its own
+   * earlier attempt written: true then too.)
+   */
+  alreadyRevoked: boolean
+}
+
 /** `ks.agents`. */
 export interface AgentsApi {
   create(input: CreateAgentInput): Promise<ProvisionedAgent>
   update(handle: string, input: UpdateAgentInput): Promise<AgentSnapshot>
   setAlert(handle: string, rule: AlertRule): Promise<AgentSnapshot>
   /**
-   * Revokes the agent everywhere. The reason goes in the audit log; a kill switch never
-   * refuses to fire for want of one ("revoked by operator" is recorded).
+   * Revokes the agent everywhere. The reason and who revoked (`by`, a short name as
+   * approvals take it; "operator" by default) go in the audit log; a kill switch never
+   * refuses to fire for want of either: a missing or bad one is the default, never an error.
+   * The answer says whether the agent was revoked already (its first reason kept).
    */
-  revoke(handle: string, options?: { reason?: string }): Promise<AgentSnapshot>
+  revoke(handle: string, options?: RevokeOptions): Promise<RevokedAgent>
+  /**
+   * Delivers the real cost of a hold that lapsed (its process died after the request may
+   * have left, so the whole hold was charged as unreconciled spend): by the hold id its
+   * `lapsed` audit entry names, at the provider's or payee's figure. It replaces the lapse's
+   * charge once (a repeat answers `duplicate`); a hold that is live, released or unknown is
+   * refused (InvalidConfigError naming `holdId`), nothing written.
+   */
+  reconcile(handle: string, input: ReconcileInput): Promise<ReconcileResult>
   get(handle: string): Promise<AgentSnapshot>
   list(): Promise<AgentSnapshot[]>
 }
@@ -118,21 +149,33 @@ export const DEFAULT_REVOKE_REASON = 'revoked by operator (no reason given)'
 
 const MAX_REASON_LENGTH = 500
 
+/** Who revoked when a revocation does not say (or says it in a way that cannot be kept). */
+export const DEFAULT_REVOKER = 'operator'
+
 /**
- * The reason a revocation is given, read leniently: never a reason to refuse it (none, not a
- * string, or an options object whose `reason` throws is the default).
+ * The reason and the revoker a revocation is given, read leniently: never a reason to refuse
+ * it (none, not a string, a `by` that is no short name, or an options object whose fields
+ * throw when read is the default).
  */
-export function revokeReason(options: unknown): string {
-  let given: unknown
-  try {
-    // Even an options object whose `reason` throws when read (a proxy, a getter).
-    if (options !== null && typeof options === 'object')
-      given = (options as { reason?: unknown }).reason
-  } catch {
-    given = undefined
+export function revokeOptions(options: unknown): { reason: string; by: string } {
+  const reason = optionOf(options, 'reason')
+  const trimmed = typeof reason === 'string' ? reason.trim() : ''
+  const by = actorSchema.safeParse(optionOf(options, 'by'))
+  return {
+    reason: trimmed.length === 0 ? DEFAULT_REVOKE_REASON : trimmed,
+    by: by.success ? by.data : DEFAULT_REVOKER,
   }
-  const reason = typeof given === 'string' ? given.trim() : ''
-  return reason.length === 0 ? DEFAULT_REVOKE_REASON : reason
+}
+
+function optionOf(options: unknown, key: 'reason' | 'by'): unknown {
+  try {
+    // Even an options object whose fields throw when read (a proxy, a getter).
+    return options !== null && typeof options === 'object'
+      ? (options as Record<string, unknown>)[key]
+      : undefined
+  } catch {
+    return undefined
+  }
 }
 
 /**
@@ -373,9 +416,16 @@ export function createAgentsApi(engine: Engine): AgentsApi {
     async revoke(handle, options) {
       // The reason is a comment for the audit log: none, an empty one, one of the wrong type
       // or too long never stops a revocation (it is replaced or cut, never refused).
-      const reason = revokeReason(options)
+      const { reason, by } = revokeOptions(options)
       const checked = parseInput(handleSchema, handle, 'agents.revoke', 'handle')
-      return viewOne(await engine.revoke(checked, reason, 'operator'))
+      const { agent, alreadyRevoked } = await engine.revoke(checked, reason, by)
+      return { ...(await viewOne(agent)), alreadyRevoked }
+    },
+
+    async reconcile(handle, input) {
+      const checked = parseInput(handleSchema, handle, 'agents.reconcile', 'handle')
+      const { outcome, agent } = await reconcileHold(engine, checked, input)
+      return { outcome, agent: await viewOne(agent) }
     },
 
     async get(handle) {

@@ -2,7 +2,7 @@
 // decision can come from any process sharing the store (this API, the CLI, the admin API,
 // a signed link); a call waiting for it sees it within its poll interval.
 import { z } from 'zod'
-import { parseInput } from './config.js'
+import { actorSchema, parseInput } from './config.js'
 import { type Engine, storeCall } from './engine.js'
 import { ApprovalNotFoundError } from './errors.js'
 import type { ApprovalEvent, EventHub } from './events.js'
@@ -46,11 +46,11 @@ const approveSchema = z
       .int()
       .min(GRANT_TTL_BOUNDS_MS.min, 'at least 1000 ms')
       .max(GRANT_TTL_BOUNDS_MS.max, 'at most 7 days'),
-    by: z.string().min(1).max(200).optional(),
+    by: actorSchema.optional(),
   })
   .strict()
 const denySchema = z
-  .object({ reason: z.string().max(500).optional(), by: z.string().min(1).max(200).optional() })
+  .object({ reason: z.string().max(500).optional(), by: actorSchema.optional() })
   .strict()
 
 /**

@@ -10,6 +10,12 @@ import { runawayConfigSchema } from './runaway/config.js'
 
 const HANDLE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 
+/**
+ * Who acted, as the audit log records it (an approval's decider, a revoker): a short name
+ * ("alice", "cli:alice", "console").
+ */
+export const actorSchema = z.string().min(1).max(200)
+
 export const handleSchema = z
   .string({ error: 'a string is required' })
   .regex(

@@ -48,8 +48,17 @@ export interface Engine {
    * guards of the agent, as the event would have.
    */
   noticeRevoked(handle: string, reason: string): void
-  /** Revokes an agent everywhere (store, events, alerts). */
-  revoke(handle: string, reason: string, by: 'operator' | 'runaway'): Promise<AgentRecord>
+  /**
+   * Revokes an agent everywhere (store, events, alerts). `by` says who in the audit log (a
+   * checked short name, or `runaway` with the `detector` that tripped); `alreadyRevoked`,
+   * from the store's write, that it was revoked before (nothing changed).
+   */
+  revoke(
+    handle: string,
+    reason: string,
+    by: string,
+    detector?: string,
+  ): Promise<{ agent: AgentRecord; alreadyRevoked: boolean }>
   /**
    * Called after spend is charged (a settlement, a lapse swept by a reserve, a cap lowered):
    * fires threshold alerts (off the caller's path).

@@ -8,7 +8,9 @@ import {
   ApprovalRequiredError,
   SpendingCapExceededError,
 } from './errors.js'
-import { createKillSwitch } from './kill-switch.js'
+import { createKillSwitch, type KillSwitch } from './kill-switch.js'
+import type { Store } from './store.js'
+import { memoryStore } from './stores/memory-store.js'
 import { sqliteStore } from './stores/sqlite-store.js'
 
 const T0 = Date.parse('2026-12-01T10:00:00Z')
@@ -298,6 +300,50 @@ describe('guard: budgets at every level', () => {
   })
 })
 
+/**
+ * An agent spent to its cap with approvals on (a person waited for up to 10 s), and a count
+ * of the store's `openApproval` calls: each call that asks opens or joins a request.
+ */
+async function atCapAsking(store: Store, handle: string, cap: number) {
+  const opened = { count: 0 }
+  const open = store.openApproval.bind(store)
+  store.openApproval = (request) => {
+    opened.count++
+    return open(request)
+  }
+  const ks = createKillSwitch({ store, runaway: false, prices })
+  const { credential } = await ks.agents.create({
+    handle,
+    spendingCap: cap,
+    approvals: { enabled: true, waitMs: 10_000 },
+  })
+  const guard = ks.guard(credential)
+  await guard.settleSpend(
+    await guard.reserveSpend({ amountUsd: cap, kind: 'tool', description: 'first' }),
+  )
+  return { ks, guard, opened }
+}
+
+/** Waits (about 3 s at most) until `ready`. */
+async function until(ready: () => boolean): Promise<void> {
+  for (let tries = 0; !ready() && tries < 300; tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  expect(ready()).toBe(true)
+}
+
+/** The agent's pending approval request, once there is one (about 3 s at most). */
+async function pendingRequest(ks: KillSwitch) {
+  let pending = await ks.approvals.list({ status: 'pending' })
+  for (let tries = 0; pending.length === 0 && tries < 300; tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    pending = await ks.approvals.list({ status: 'pending' })
+  }
+  const [request] = pending
+  if (!request) throw new Error('no pending approval request')
+  return request
+}
+
 describe('guard: approvals past the cap', () => {
   it('waits for a person: concurrent callers share one request, the grant lets them proceed within it', async () => {
     const path = join(root, 'approvals.db')
@@ -342,6 +388,83 @@ describe('guard: approvals past the cap', () => {
     ).rejects.toSatisfy(ApprovalRequiredError.isInstance)
     await ks.close()
     await operator.close()
+  })
+
+  // Red team r22: a call that joined a request asking less than it needs was refused after
+  // the grant (honest work refused). An agent has one open request (the store's, as its
+  // opener asked), so the larger call asks once more, for itself; a call the grant covered
+  // is not asked for again.
+  it.each([
+    ['memory', () => memoryStore()],
+    ['sqlite', () => sqliteStore(join(root, `joined-${Date.now()}.db`))],
+  ])(
+    '%s: a larger call that joined a smaller request asks for its own need once that one is granted',
+    async (_, makeStore) => {
+      const { ks, guard, opened } = await atCapAsking(makeStore(), 'joiner', 0.01)
+      const spend = (amountUsd: number) =>
+        guard.reserveSpend({ amountUsd, kind: 'tool', description: `needs ${amountUsd}` }).then(
+          (ticket) => ticket,
+          (error: unknown) => error as Error,
+        )
+      const small = spend(0.02)
+      const first = await pendingRequest(ks)
+      expect(first.requested).toBe(0.02)
+      // Two more join it: one as large as it asks, one larger.
+      const same = spend(0.02)
+      const large = spend(0.05)
+      await until(() => opened.count === 3)
+      // On-call grants what the request asks: one of the two $0.02 calls fits in it.
+      await ks.approvals.approve(first.id, { amount: first.requested, ttlMs: 60_000 })
+      const evens = await Promise.all([small, same])
+      const tickets = evens.filter((each) => !(each instanceof Error))
+      expect(tickets).toHaveLength(1)
+      // The other was covered by the request it joined: refused as any call past the cap.
+      expect(evens.find((each) => each instanceof Error)).toSatisfy(
+        SpendingCapExceededError.isInstance,
+      )
+      // The larger one asked for its own need: a request of its own, for $0.05.
+      const second = await pendingRequest(ks)
+      expect(second).toMatchObject({ requested: 0.05, reason: 'needs 0.05 needs $0.05' })
+      await ks.approvals.approve(second.id, { amount: second.requested, ttlMs: 60_000 })
+      const ticket = await large
+      expect(ticket).not.toBeInstanceOf(Error)
+      for (const each of [...tickets, ticket]) await guard.settleSpend(each as never)
+      // $0.01 before, then $0.02 and $0.05, each granted as asked: nothing past the grants.
+      expect(await ks.agents.get('joiner')).toMatchObject({ spent: 0.08, held: 0, granted: 0.07 })
+      expect((await ks.approvals.list()).map((each) => [each.status, each.requested])).toEqual([
+        ['approved', 0.02],
+        ['approved', 0.05],
+      ])
+      await ks.close()
+    },
+  )
+
+  it('a larger model call (a limit held whole) that joined a smaller request asks for its own bound', async () => {
+    // One token costs $0.001: each call's bound is its prompt and its whole output limit.
+    const { ks, guard, opened } = await atCapAsking(memoryStore(), 'model-joiner', 0.001)
+    const call = (maxOutputTokens: number) =>
+      guard.beforeModelCall({ model: 'm', input: 'x', maxOutputTokens, fixedOutput: true })
+    const small = call(10)
+    const first = await pendingRequest(ks)
+    const large = call(50)
+    await until(() => opened.count === 2)
+    await ks.approvals.approve(first.id, { amount: first.requested, ttlMs: 60_000 })
+    const smallTicket = await small
+    const second = await pendingRequest(ks)
+    // Its own bound: 40 output tokens more than the first call's, at $0.001 each.
+    expect(second.requested).toBeCloseTo(first.requested + 0.04, 6)
+    await ks.approvals.approve(second.id, { amount: second.requested, ttlMs: 60_000 })
+    const largeTicket = await large
+    expect(largeTicket.maxOutputTokens).toBe(50)
+    expect(await ks.agents.get('model-joiner')).toMatchObject({
+      held: first.requested + second.requested,
+    })
+    for (const ticket of [smallTicket, largeTicket]) {
+      await guard.afterModelCall(ticket, { usage: { inputTokens: 1, outputTokens: 1 } })
+    }
+    // $0.001 before, then two calls of 2 tokens each.
+    expect(await ks.agents.get('model-joiner')).toMatchObject({ spent: 0.005, held: 0 })
+    await ks.close()
   })
 
   it('a model call past the cap waits for a person, then holds within the grant and settles its usage', async () => {

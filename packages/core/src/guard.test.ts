@@ -475,7 +475,11 @@ describe('guard: runaway verdicts', () => {
       enforced: true,
       evidence: { count: 5 },
     })
-    expect(audit.find((entry) => entry.type === 'revoked')?.data).toMatchObject({ by: 'runaway' })
+    // Who revoked, and which detector: the audit says so without parsing the reason.
+    expect(audit.find((entry) => entry.type === 'revoked')?.data).toMatchObject({
+      by: 'runaway',
+      detector: 'repeated-tool-call',
+    })
   })
 
   it('records but does not block in shadow mode', async () => {

@@ -15,6 +15,8 @@ export type {
   AgentsApi,
   CreateAgentInput,
   ProvisionedAgent,
+  RevokedAgent,
+  RevokeOptions,
   UpdateAgentInput,
 } from './agents.js'
 // Alerts
@@ -79,6 +81,7 @@ export type { ApprovalSnapshot, ApprovalsApi } from './approvals.js'
 export { GRANT_TTL_BOUNDS_MS } from './approvals.js'
 // Audit
 export { type AuditEntry, type AuditEntryType, auditToJsonLines } from './audit.js'
+export { auditCharge } from './audit-charge.js'
 // Budgets at every level
 export type { Limit, LimitUsage } from './budget-limits.js'
 export type { BudgetSnapshot, BudgetsApi, CreateBudgetInput } from './budgets.js'
@@ -214,6 +217,7 @@ export {
   wireOutputLimit,
 } from './pricing/wire-output-limit.js'
 export { providerStatusOf } from './provider-status.js'
+export type { ReconcileInput, ReconcileResult } from './reconcile.js'
 // Redaction: nothing shaped like a credential is ever echoed
 export {
   containsCredential,

@@ -13,6 +13,7 @@ import { redactWebhookUrl } from './alerts/webhook-url.js'
 import { approvalsOn } from './approval-gate.js'
 import { type ApprovalsApi, createApprovalsApi, denyOpenApprovals } from './approvals.js'
 import type { AuditEntry } from './audit.js'
+import { withReplacedCharge } from './audit-charge.js'
 import { type BudgetsApi, createBudgetsApi } from './budgets.js'
 import { hashCredential, isWellFormedCredential } from './credentials.js'
 import { type Engine, type PendingResults, storeCall } from './engine.js'
@@ -325,7 +326,7 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
       if (reason !== undefined) abortAgent(handle, reason)
     },
     noticeRevoked: (handle, reason) => abortAgent(handle, reason),
-    async revoke(handle, rawReason, by) {
+    async revoke(handle, rawReason, by, detector) {
       // Every revocation's reason passes here, once: no secret it quotes is kept, shown or sent.
       const reason = storedRevokeReason(rawReason)
       const requestedAt = now()
@@ -333,7 +334,7 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
       // what runs here (the store write below makes it reach every other process and
       // survive restarts).
       if (handles.has(handle)) abortAgent(handle, reason)
-      const write = async (): Promise<AgentRecord> => {
+      const write = async (): Promise<{ agent: AgentRecord; alreadyRevoked: boolean }> => {
         const before = await storeCall(store, () => store.getAgent(handle, now()))
         if (!before) throw new AgentNotFoundError(handle)
         // Stamped as the store answers, not as the operator asked: a revocation the store
@@ -353,7 +354,15 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
             handle,
             type: 'revoked',
             summary: `revoked by ${by} at $${spent} of $${spendingCap}${inFlight}: ${reason}`,
-            data: { reason, by, spent, spendingCap, held, ...late },
+            data: {
+              reason,
+              by,
+              ...(detector === undefined ? {} : { detector }),
+              spent,
+              spendingCap,
+              held,
+              ...late,
+            },
           }),
         )
         unwritten.delete(handle)
@@ -366,7 +375,7 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
         if (first) alerting.notifyRevoked(agent)
         // Its open approval requests can only be denied now: closed, so nobody is asked.
         await denyOpenApprovals(store, events, handle, at).catch(() => undefined)
-        return agent
+        return { agent, alreadyRevoked }
       }
       try {
         // Delivered like a settle: a store that is out keeps it, retried until written,
@@ -419,7 +428,8 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
       const agent = await storeCall(store, () => store.getAgent(handle, now()))
       if (!agent) throw new AgentNotFoundError(handle)
       await storeCall(store, () => store.flush())
-      return storeCall(store, () => store.readAudit(handle, auditOptions))
+      const entries = await storeCall(store, () => store.readAudit(handle, auditOptions))
+      return entries.map(withReplacedCharge)
     },
     on(name, listener) {
       return events.on(name, listener)

@@ -4,6 +4,7 @@ import { AgentRevokedError, SpendingCapExceededError } from './errors.js'
 import { createKillSwitch } from './kill-switch.js'
 import type { ModelCall } from './model-call.js'
 import { type StreamEvent, watchModelStream } from './model-stream.js'
+import { memoryStore } from './stores/memory-store.js'
 import { StreamAbandonedError } from './stream-abandoned-error.js'
 
 // One token costs one micro-dollar; the tokenizer is unknown, so output counts UTF-8 bytes.
@@ -118,6 +119,42 @@ describe('watchModelStream', () => {
     expect(upstream.state.aborted).toBe(true)
     // Stopped by the revocation: 164 input-bound tokens + the 1,000 output tokens the
     // provider was told, not the 40 counted.
+    expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.001164, held: 0 })
+  })
+
+  it('tells the consumer the revocation, not the abort error it caused, however slow the ledger', async () => {
+    // A store across a network (Redis): its settle answers after the provider's abort lands.
+    const store = memoryStore()
+    const slow = new Proxy(store, {
+      get(target, key) {
+        const value = Reflect.get(target, key, target)
+        if (typeof value !== 'function') return value
+        if (key !== 'settle') return value.bind(target)
+        return async (...args: unknown[]) => {
+          await new Promise((resolve) => setTimeout(resolve, 50))
+          return value.apply(target, args)
+        }
+      },
+    })
+    const ks = createKillSwitch({ store: slow, prices, runaway: false })
+    const agent = await ks.agents.create({ handle: 'agent', spendingCap: 1 })
+    const call = await ks.guard(agent.credential).startModelCall(request)
+    // A provider client as fetch is: aborted, its body errors with an AbortError at once.
+    const source = await call.send(
+      async () =>
+        new ReadableStream<Part>({
+          start(controller) {
+            controller.enqueue({ kind: 'text', text: 'c'.repeat(40) })
+            call.signal.addEventListener('abort', () =>
+              controller.error(new DOMException('This operation was aborted', 'AbortError')),
+            )
+          },
+        }),
+    )
+    const reader = watchModelStream(call, source, { read, idleConsumerMs: 60_000 }).getReader()
+    expect(await reader.read()).toMatchObject({ value: { kind: 'text' } })
+    await ks.agents.revoke('agent', { reason: 'looping' })
+    await expect(reader.read()).rejects.toBeInstanceOf(AgentRevokedError)
     expect(await ks.agents.get('agent')).toMatchObject({ spent: 0.001164, held: 0 })
   })
 

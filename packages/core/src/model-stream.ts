@@ -215,6 +215,10 @@ export function watchModelStream<Part>(
       sourceDone = true
       deliver()
     } catch (error) {
+      // A stop under way (a revocation, the hold reached) tells the consumer its own reason
+      // once the ledger answered: the provider's abort error it caused must not overtake it
+      // (red team rt26: on Redis, callers got the client's bare AbortError).
+      if (stopped()) return
       // The provider's stream errored (connection reset...).
       let shown = error
       if (state === 'open') {

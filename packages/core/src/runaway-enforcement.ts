@@ -23,38 +23,49 @@ export async function enforceVerdict(
   const finding = verdict.finding ?? { detector: 'unknown', status: 'trip' as const }
   const summary = finding.summary ?? `${finding.detector} tripped`
   const outcome = verdict.enforced ? action : `would have ${action} (shadow mode)`
-  engine.audit(
-    auditEntry(
-      agent.handle,
-      'runaway',
-      engine.now(),
-      `${finding.detector}: ${summary}: ${outcome}`,
-      {
-        detector: finding.detector,
-        status: finding.status,
-        action,
-        enforced: verdict.enforced,
-        evidence: finding.evidence ?? {},
-        observation: observation.kind,
-      },
-    ),
-  )
-  emit(engine, 'runaway', {
-    handle: agent.handle,
-    detector: finding.detector,
-    action,
-    enforced: verdict.enforced,
-    summary,
-  })
+  // A call refused while a throttle lasts is no new trip: the caller audits it as a refusal
+  // (`denied`, naming the detector and what is left), and on-call was alerted when the
+  // throttle began. As a `runaway` entry and event each read as a new detection (red team
+  // r25: 14 `runaway` entries for 3 trips).
+  const held = finding.evidence?.held === true
+  if (!held) {
+    engine.audit(
+      auditEntry(
+        agent.handle,
+        'runaway',
+        engine.now(),
+        `${finding.detector}: ${summary}: ${outcome}`,
+        {
+          detector: finding.detector,
+          status: finding.status,
+          action,
+          enforced: verdict.enforced,
+          evidence: finding.evidence ?? {},
+          observation: observation.kind,
+        },
+      ),
+    )
+    emit(engine, 'runaway', {
+      handle: agent.handle,
+      detector: finding.detector,
+      action,
+      enforced: verdict.enforced,
+      summary,
+    })
+  }
   if (!verdict.enforced || action === 'warn') return undefined
 
-  // A call refused while a throttle lasts was alerted when the throttle began: not again.
-  if (finding.evidence?.held !== true) engine.notifyRunaway(agent, finding, action)
+  if (!held) engine.notifyRunaway(agent, finding, action)
   if (action === 'stop') hooks.onStop(observation.runId)
   if (action === 'revoke') {
-    hooks.onRevoked(
-      await engine.revoke(agent.handle, `runaway: ${finding.detector}: ${summary}`, 'runaway'),
+    const reason = `runaway: ${finding.detector}: ${summary}`
+    const { agent: revoked } = await engine.revoke(
+      agent.handle,
+      reason,
+      'runaway',
+      finding.detector,
     )
+    hooks.onRevoked(revoked)
   }
   // A throttle says when calls are admitted again: what is left of it, not its length.
   const until = finding.evidence?.throttledUntil

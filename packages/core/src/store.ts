@@ -169,6 +169,12 @@ export interface SettleRequest {
   costMicros: number
   now: number
   audit?: AuditEntry
+  /**
+   * Settle only a lapsed hold (a reconciliation after its owner vanished): a live hold is
+   * its owner's to settle, and a hold the store does not know is not corrected by guesswork.
+   * Anything else answers `not_lapsed` and changes nothing.
+   */
+  onlyIfLapsed?: boolean
 }
 
 export interface SettleResult {
@@ -176,9 +182,10 @@ export interface SettleResult {
    * `settled`: the hold became spend. `corrected`: the hold had lapsed and been charged in
    * full; the real cost replaced that charge. `late`: no live or lapsed hold (never held,
    * released, or pruned): the cost was still recorded (the money was spent). `duplicate`:
-   * settled before; nothing changed.
+   * settled before; nothing changed. `not_lapsed`: `onlyIfLapsed` was asked and the hold is
+   * live, released or unknown; nothing changed.
    */
-  outcome: 'settled' | 'corrected' | 'late' | 'duplicate'
+  outcome: 'settled' | 'corrected' | 'late' | 'duplicate' | 'not_lapsed'
   agent: AgentRecord
 }
 

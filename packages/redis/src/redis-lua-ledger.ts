@@ -212,11 +212,12 @@ end
 -- touched any window (withOutcome, withLevels). The client sends the entry cut where those
 -- fields go (head, tail) with the caller's own values of them (JSON, or ''), which are kept
 -- unless the ledger sets them.
-local function audit_completed(a, outcome, levels, grants)
+local function audit_completed(a, outcome, levels, grants, replaces)
   if a.head == '' then return end
   local extra = {}
   if outcome then extra[#extra + 1] = '"outcome":"' .. outcome .. '"'
   elseif a.outcome ~= '' then extra[#extra + 1] = '"outcome":' .. a.outcome end
+  if replaces then extra[#extra + 1] = '"replaces":' .. dollars(replaces) end
   if levels and #levels > 0 then extra[#extra + 1] = '"levels":' .. cjson.encode(levels)
   elseif a.levels ~= '' then extra[#extra + 1] = '"levels":' .. a.levels end
   if grants then extra[#extra + 1] = '"grants":' .. json_strings(grants)

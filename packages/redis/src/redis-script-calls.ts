@@ -16,6 +16,7 @@ import { NO_ACTIVITY } from './redis-activity-mirror.js'
 import type { RedisKeys } from './redis-keys.js'
 import type { ScriptName } from './redis-scripts.js'
 import type { ClusterScriptName } from './redis-scripts-cluster.js'
+import type { ViewScriptName } from './redis-scripts-views.js'
 
 export type RenewRequest = Parameters<Store['renew']>[0]
 export type AgentPatch = Parameters<Store['updateAgent']>[1]
@@ -26,7 +27,7 @@ export type DecideApprovalRequest = Parameters<Store['decideApproval']>[0]
 export type ApprovalRecord = Awaited<ReturnType<Store['decideApproval']>>
 
 export interface ScriptCall {
-  name: ScriptName | ClusterScriptName
+  name: ScriptName | ClusterScriptName | ViewScriptName
   keys: string[]
   args: (string | number)[]
   /**
@@ -230,6 +231,7 @@ export function scriptCalls(context: ScriptCallContext) {
           numberArg(costMicros),
           ...entryArgs(request.audit),
           keys.levelPrefix(request.handle),
+          request.onlyIfLapsed === true ? '1' : '',
         ],
       }
     },
@@ -288,6 +290,14 @@ export function scriptCalls(context: ScriptCallContext) {
         name: 'killswitchUsageV2',
         keys: [],
         args: windowKeys.map((key) => `${keys.prefix}usage:${key}`),
+      }
+    },
+    /** Window keys of one slot (`slot`: its key prefix) read on Redis's clock: zones as sent. */
+    windowUsage(slot: string, windowKeys: readonly string[], zones: string): ScriptCall {
+      return {
+        name: 'killswitchWindowUsageV1',
+        keys: [keys.usage(windowKeys[0] as string)],
+        args: [slot, zones, ...windowKeys],
       }
     },
     auditAppend(handle: string, entries: readonly AuditEntry[]): ScriptCall {

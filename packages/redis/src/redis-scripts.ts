@@ -111,7 +111,8 @@ end
 return answer({'renewed', int(expires)})
 `
 
-// ARGV: header, holdId, costMicros, entry (head, tail, outcome, levels, grants), prefix, ...buffered
+// ARGV: header, holdId, costMicros, entry (head, tail, outcome, levels, grants), prefix,
+// onlyIfLapsed ('1' or ''), ...buffered
 const SETTLE_BODY = `
 ${AGENT_KEYS}
 local id = ARGV[5]
@@ -119,14 +120,19 @@ local bad = bad_id(id) or bad_micros('costMicros', ARGV[6]) or bad_time(CALLER_N
 if bad then return {'invalid', bad} end
 local cost, now = tonumber(ARGV[6]), clock()
 PREFIX = ARGV[12]
-push_buffered(13)
+push_buffered(14)
 if redis.call('EXISTS', K.agent) == 0 then trim_audit() return {'not_found'} end
 local a = sweep(money(), now)
 prune(now)
 local h = find_hold(id)
 if h and h.state == 'settled' then trim_audit() return {'duplicate', record()} end
+if ARGV[13] == '1' and not (h and h.state == 'lapsed') then
+  trim_audit()
+  return {'not_lapsed', record()}
+end
 local outcome
 local levels = {}
+local replaces = h and h.state == 'lapsed' and h.charged or nil
 if h and h.state == 'held' then
   a.held = a.held - h.amount
   a.spent = saturated(a.spent + cost)
@@ -149,7 +155,7 @@ else
 end
 save_done(id, 'settled', h and h.amount or 0, h and h.expires or now, cost, now, levels)
 save_money(a)
-audit_completed(entry_args(7), outcome, levels)
+audit_completed(entry_args(7), outcome, levels, nil, replaces)
 trim_audit()
 return {outcome, record()}
 `
@@ -174,10 +180,11 @@ if not h then
   return {'none', record()}
 end
 if h.state ~= 'held' and h.state ~= 'lapsed' then trim_audit() return {'none', record()} end
+local replaces = h.state == 'lapsed' and h.charged or nil
 local outcome = give_back(a, h)
 save_done(id, 'released', h.amount, h.expires, 0, now, h.levels)
 save_money(a)
-audit_completed(entry_args(6), outcome, h.levels)
+audit_completed(entry_args(6), outcome, h.levels, nil, replaces)
 trim_audit()
 return {'released', record()}
 `

@@ -27,6 +27,13 @@ export interface RedisStoreOptions {
   /** How long the first operation waits for the first connection, in ms. Default 2000. */
   connectTimeoutMs?: number
   /**
+   * How long a revocation waits for a replica to acknowledge it (`WAIT 1`), in ms, when the
+   * primary has replicas: unacknowledged, it is not reported written (StoreUnavailableError;
+   * the kill switch retries it). Less than commandTimeoutMs (the WAIT is one command);
+   * default half of it (500). A primary without replicas is not waited for.
+   */
+  replicaTimeoutMs?: number
+  /**
    * How long settled and released holds are remembered (a repeated settle is a no-op), in ms.
    * Default 24 hours. Lapsed holds are kept 7 times longer, so a late settlement can still
    * correct their charge. Past that they are forgotten in small batches.
@@ -76,6 +83,7 @@ export interface ResolvedOptions {
   prefix: string
   commandTimeoutMs: number
   connectTimeoutMs: number
+  replicaTimeoutMs: number
   holdRetentionMs: number
   maxAuditEntriesPerAgent: number | undefined
   auditRetentionMs: number | undefined
@@ -92,8 +100,8 @@ const DEFAULTS = {
   holdRetentionMs: 24 * 3_600_000,
 }
 
-/** Bounds without a default: none unless the user sets one. */
-const OPTIONAL = ['maxAuditEntriesPerAgent', 'auditRetentionMs'] as const
+/** Bounds without a fixed default: none (or, for replicaTimeoutMs, one derived) unless set. */
+const OPTIONAL = ['maxAuditEntriesPerAgent', 'auditRetentionMs', 'replicaTimeoutMs'] as const
 
 /** Lapsed holds are kept 7 times the retention: a year of it is past any late settlement. */
 const MAX_RETENTION_MS = 365 * 24 * 3_600_000
@@ -150,7 +158,15 @@ export function resolveOptions(options: RedisStoreOptions): ResolvedOptions {
   for (const key of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) {
     numbers[key] = positive(key) ?? DEFAULTS[key]
   }
-  const [maxAuditEntriesPerAgent, auditRetentionMs] = OPTIONAL.map(positive)
+  const [maxAuditEntriesPerAgent, auditRetentionMs, replicaTimeout] = OPTIONAL.map(positive)
+  // The WAIT must answer before the command's own deadline, or a slow ack reads as an outage.
+  const replicaTimeoutMs = replicaTimeout ?? Math.max(1, Math.floor(numbers.commandTimeoutMs / 2))
+  if (replicaTimeout !== undefined && replicaTimeout >= numbers.commandTimeoutMs) {
+    throw new InvalidConfigError(
+      'replicaTimeoutMs',
+      `redisStore option replicaTimeoutMs must be less than commandTimeoutMs (${numbers.commandTimeoutMs}; got ${replicaTimeoutMs}).`,
+    )
+  }
   if (numbers.holdRetentionMs > MAX_RETENTION_MS) {
     throw new InvalidConfigError(
       'holdRetentionMs',
@@ -163,6 +179,7 @@ export function resolveOptions(options: RedisStoreOptions): ResolvedOptions {
     client,
     prefix,
     ...numbers,
+    replicaTimeoutMs,
     maxAuditEntriesPerAgent,
     auditRetentionMs,
     failOpen: options.failOpen === true,

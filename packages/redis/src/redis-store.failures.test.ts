@@ -12,6 +12,7 @@ import { testAgentRecord } from '@killswitch/core/conformance'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { redisStore } from './redis-store.js'
+import { resolveOptions } from './redis-store-options.js'
 import { type RedisServer, startRedisServer } from './test-support/start-redis-server.js'
 
 let redis: RedisServer
@@ -166,6 +167,12 @@ describe('redisStore failures', () => {
     expect(field({ url: 'http://localhost:6379' })).toBe('url')
     expect(field({ url: redis.url, prefix: '' })).toBe('prefix')
     expect(field({ url: redis.url, commandTimeoutMs: 0 })).toBe('commandTimeoutMs')
+    // A WAIT for a replica must answer before its command's deadline.
+    expect(field({ url: redis.url, replicaTimeoutMs: 1_000 })).toBe('replicaTimeoutMs')
+    expect(field({ url: redis.url, replicaTimeoutMs: 0.5 })).toBe('replicaTimeoutMs')
+    expect(resolveOptions({ url: redis.url }).replicaTimeoutMs).toBe(500)
+    const slow = { url: redis.url, commandTimeoutMs: 3_000, replicaTimeoutMs: 1_000 }
+    expect(resolveOptions(slow).replicaTimeoutMs).toBe(1_000)
   })
 
   it('with failOpen, warns, and lets only bookkeeping through an outage, never a reserve', async () => {

@@ -50,6 +50,7 @@ import {
   missingBudget,
 } from './redis-ledger-errors.js'
 import { toAgentRecord, toApprovalRecord, toAuditEntry, toBudgetRecord } from './redis-records.js'
+import { onKeyNode, REPLICAS_WARNING, replicationOf } from './redis-replicas.js'
 import {
   type AgentPatch,
   type ApprovalRecord,
@@ -64,6 +65,7 @@ import {
 } from './redis-script-calls.js'
 import { SCRIPTS } from './redis-scripts.js'
 import { CLUSTER_SCRIPTS } from './redis-scripts-cluster.js'
+import { VIEW_SCRIPTS } from './redis-scripts-views.js'
 import {
   type RedisStoreOptions,
   type ResolvedOptions,
@@ -123,6 +125,8 @@ class RedisStore implements Store {
   #closed = false
   /** The durability check of the current connection (run again after each reconnect). */
   #durable: Promise<void> | undefined
+  /** REPLICAS_WARNING was given (once per store). */
+  #warnedReplicas = false
   /** Each time zone's current windows, sent with every reserve (one entry per zone seen). */
   readonly #zones: ZoneWindows
 
@@ -177,7 +181,7 @@ class RedisStore implements Store {
       this.#everReady = true
       this.#durable = undefined
     })
-    const scripts = this.#cluster ? { ...SCRIPTS, ...CLUSTER_SCRIPTS } : SCRIPTS
+    const scripts = { ...SCRIPTS, ...VIEW_SCRIPTS, ...(this.#cluster ? CLUSTER_SCRIPTS : {}) }
     for (const [name, definition] of Object.entries(scripts)) {
       if (typeof (this.#client as unknown as Record<string, unknown>)[name] !== 'function') {
         this.#client.defineCommand(name, definition)
@@ -289,7 +293,33 @@ class RedisStore implements Store {
     // too. Running it twice is harmless: the index keeps its first entry and subscribers
     // publish a revocation once (redis-event-feed.ts). On one Redis the script did it all.
     await this.#cluster?.revoked(handle, this.#calls.event(revoked))
+    // Last: this process and the others already stop the agent's calls; what waits for a
+    // replica is only the answer "written". A repeated revoke waits again, so one that no
+    // replica took is retried by the kill switch until one has it.
+    await this.#onReplica('revoke an agent', handle)
     return { agent, alreadyRevoked }
+  }
+
+  /**
+   * Resolves once a replica acknowledged this connection's writes to the agent's node (a
+   * primary with replicas: redis-replicas.ts), else throws StoreUnavailableError: written on
+   * the primary only, the write is lost if a replica is promoted. Two round trips, so for
+   * revocations only; while a replica is away they delay this connection's other commands
+   * by up to replicaTimeoutMs.
+   */
+  async #onReplica(operation: string, handle: string): Promise<void> {
+    const key = this.#keys.ledger(handle)[0] as string
+    const on = (command: string, ...args: (string | number)[]) =>
+      this.#call(operation, () => onKeyNode(this.#client, key, command, ...args))
+    if (!replicationOf(String(await on('info', 'replication'))).replicas) return
+    const timeoutMs = this.#options.replicaTimeoutMs
+    if (Number(await on('wait', 1, timeoutMs)) >= 1) return
+    throw this.#unavailable(
+      operation,
+      new Error(
+        `no replica acknowledged it within ${timeoutMs} ms: it is on the primary only, where a failover would lose it`,
+      ),
+    )
   }
 
   /**
@@ -306,20 +336,13 @@ class RedisStore implements Store {
       now: request.now,
       'run.capMicros': request.run?.capMicros,
     }
-    this.#zones.refreshAt(this.#zones.storeNow(request.now))
-    let reply: LedgerReply = ['zones']
     let sent: ActivitySend | undefined
-    for (let attempt = 0; reply[0] === 'zones'; attempt++) {
-      if (attempt === 5) {
-        throw this.#unavailable('reserve', new Error('the calendar windows kept moving'))
-      }
-      const zones = this.#zones.toJSON()
+    let reply = await this.#zoned('reserve', request.now, () => {
       sent = request.activity && this.#activity.send(request.handle, request.activity)
-      const call = this.#calls.reserve(request, zones, sent?.args)
+      const call = this.#calls.reserve(request, this.#zones.toJSON(), sent?.args)
       call.onReply = sent?.onReserveReply
-      reply = await this.#ledger('reserve', request.handle, call, fields)
-      if (reply[0] === 'zones') this.#zones.learn(reply[1] as string[], Number(reply[2]))
-    }
+      return this.#ledger('reserve', request.handle, call, fields)
+    })
     if (this.#cluster && reply[0] === 'partial') {
       reply = await this.#cluster.reserveOnBudgets(request, reply, sent)
     } else if (this.#cluster && reply[0] === 'cap') {
@@ -483,6 +506,7 @@ class RedisStore implements Store {
 
   async readUsage(keys: readonly string[]): Promise<UsageRecord[]> {
     if (keys.length === 0) return []
+    if (this.#options.clock === 'server') return this.#usageOnServerClock(keys)
     const reply = this.#cluster
       ? await this.#cluster.usage(keys)
       : ((await this.#run('read usage', this.#calls.usage(keys))) as string[])
@@ -490,6 +514,34 @@ class RedisStore implements Store {
       spentMicros: Number(reply[2 * i]),
       heldMicros: Number(reply[2 * i + 1]),
     }))
+  }
+
+  /**
+   * Window usage on Redis's clock, the one reserves pick their windows on: a key of this
+   * process's current window reads Redis's current one (redis-scripts-views.ts). One script
+   * per slot: one on a single Redis.
+   */
+  async #usageOnServerClock(windowKeys: readonly string[]): Promise<UsageRecord[]> {
+    const bySlot = new Map<string, string[]>()
+    for (const key of new Set(windowKeys)) {
+      const usageKey = this.#keys.usage(key)
+      const slot = usageKey.slice(0, usageKey.length - `usage:${key}`.length)
+      const group = bySlot.get(slot)
+      if (group) group.push(key)
+      else bySlot.set(slot, [key])
+    }
+    const usage = new Map<string, UsageRecord>()
+    const read = async ([slot, keys]: [string, string[]]) => {
+      const reply = await this.#zoned('read usage', Date.now(), () => {
+        const call = this.#calls.windowUsage(slot, keys, this.#zones.toViewsJSON(Date.now()))
+        return this.#run('read usage', call) as Promise<LedgerReply>
+      })
+      keys.forEach((key, i) => {
+        usage.set(key, { spentMicros: Number(reply[2 * i]), heldMicros: Number(reply[2 * i + 1]) })
+      })
+    }
+    await Promise.all([...bySlot].map(read))
+    return windowKeys.map((key) => usage.get(key) as UsageRecord)
   }
 
   async renew(request: RenewRequest): Promise<Awaited<ReturnType<Store['renew']>>> {
@@ -674,6 +726,24 @@ class RedisStore implements Store {
     return reply
   }
 
+  /**
+   * A script sent with the zones' windows: sent again with the windows it asked for (a
+   * 'zones' reply, nothing written) when one rolled over since this process last sent it.
+   */
+  async #zoned(
+    operation: string,
+    now: number,
+    send: () => Promise<LedgerReply>,
+  ): Promise<LedgerReply> {
+    this.#zones.refreshAt(this.#zones.storeNow(now))
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const reply = await send()
+      if (reply[0] !== 'zones') return reply
+      this.#zones.learn(reply[1] as string[], Number(reply[2]))
+    }
+    throw this.#unavailable(operation, new Error('the calendar windows kept moving'))
+  }
+
   async #run(operation: string, call: ScriptCall): Promise<unknown> {
     return this.#cluster ? this.#cluster.run(operation, call) : this.#send(operation, call)
   }
@@ -737,14 +807,21 @@ class RedisStore implements Store {
 
   /**
    * Refuses a Redis that can lose acknowledged writes (redis-durability.ts), unless
-   * allowVolatile. Checked once per connection: one INFO after each (re)connect.
+   * allowVolatile, and warns (once) of replicas a primary may write without
+   * (redis-replicas.ts). Checked once per connection: one INFO after each (re)connect.
    */
   async #checkDurable(): Promise<void> {
     if (this.#options.allowVolatile) return
     this.#durable ??= (async () => {
-      const problems = durabilityProblems(await this.#client.info())
+      const info = await this.#client.info()
+      const problems = durabilityProblems(info)
       if (problems.length > 0) {
         throw new VolatileRedisError(volatileMessage(this.#options.label, problems))
+      }
+      const replication = replicationOf(info)
+      if (replication.replicas && !replication.refusesWritesAlone && !this.#warnedReplicas) {
+        this.#warnedReplicas = true
+        process.emitWarning(REPLICAS_WARNING, { code: 'KILLSWITCH_REDIS_REPLICAS' })
       }
     })()
     const check = this.#durable

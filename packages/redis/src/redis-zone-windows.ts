@@ -54,4 +54,19 @@ export class ZoneWindows {
   toJSON(): string {
     return JSON.stringify(Object.fromEntries(this.#zones))
   }
+
+  /**
+   * Every zone's windows for the view script (redis-scripts-views.ts), JSON: each `per`'s
+   * window start on this process's clock (`ourNow`), beside the store's window [start, end).
+   */
+  toViewsJSON(ourNow: number): string {
+    const views: Record<string, Record<string, [number, number, number]>> = {}
+    for (const [zone, windows] of this.#zones) {
+      const timeZone = zone === '' ? undefined : zone
+      views[zone] = Object.fromEntries(
+        PERS.map((per) => [per, [windowStart(per, ourNow, timeZone), ...windows[per]]]),
+      )
+    }
+    return JSON.stringify(views)
+  }
 }

@@ -22,8 +22,8 @@ function statusText(status: Status, style: TerminalStyle): string {
   return style.red(status)
 }
 
-/** Who decided, as the audit log records it: the CLI and the local user. */
-function decider(env: Record<string, string | undefined>): string {
+/** Who acted (decided, revoked), as the audit log records it: the CLI and the local user. */
+export function cliActor(env: Record<string, string | undefined>): string {
   const user = env.USER ?? env.USERNAME
   return user ? `cli:${user}`.slice(0, 200) : 'cli'
 }
@@ -104,7 +104,7 @@ export function approvalsCommand(context: CliContext): Command {
         const given = options.amount === undefined ? undefined : parseUsd(options.amount, 'amount')
         const approval = await context.withKillSwitch(command, async (ks) => {
           const amount = given ?? (await ks.approvals.get(id)).requested
-          return ks.approvals.approve(id, { amount, ttlMs, by: decider(context.io.env) })
+          return ks.approvals.approve(id, { amount, ttlMs, by: cliActor(context.io.env) })
         })
         context.out(
           options.json ? json(approval) : describeApproval(approval, context.style(command)),
@@ -121,7 +121,7 @@ export function approvalsCommand(context: CliContext): Command {
     .action(async (id: string, options: { reason?: string; json?: boolean }, command: Command) => {
       const approval = await context.withKillSwitch(command, (ks) =>
         ks.approvals.deny(id, {
-          by: decider(context.io.env),
+          by: cliActor(context.io.env),
           ...(options.reason === undefined ? {} : { reason: options.reason }),
         }),
       )

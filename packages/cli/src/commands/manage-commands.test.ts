@@ -146,3 +146,21 @@ describe('unreconciled spend (lapsed holds charged whole) in the text output', (
     await ks.close()
   })
 })
+
+describe('killswitch revoke: who revoked', () => {
+  it('records the CLI and the local user in the audit log, as approvals do', async () => {
+    for (const [env, by] of [
+      [{ USER: 'alice' }, 'cli:alice'],
+      [{}, 'cli'],
+    ] as const) {
+      const { ks, run } = cliHarness(env)
+      await ks.agents.create({ handle: 'a', spendingCap: 1 })
+      expect((await run(['revoke', 'a', '--reason', 'leaked key'])).code).toBe(EXIT_CODES.ok)
+      const revoked = (await ks.audit('a')).filter((entry) => entry.type === 'revoked')
+      expect(revoked.map((entry) => entry.data)).toEqual([
+        expect.objectContaining({ reason: 'leaked key', by }),
+      ])
+      await ks.close()
+    }
+  })
+})

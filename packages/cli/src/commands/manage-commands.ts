@@ -20,6 +20,7 @@ import { collect, handleArgument, parseFraction } from '../parse-input.js'
 import { describeStoreSpec, type StoreSpec } from '../store-spec.js'
 import { escapeControls } from '../terminal-style.js'
 import { agentUpdateInput, type UpdateFlags, unreconciledNote } from './agents-command.js'
+import { cliActor } from './approvals-command.js'
 
 /** Builds `killswitch cap`. */
 export function capCommand(context: CliContext): Command {
@@ -205,18 +206,12 @@ export function revokeCommand(context: CliContext): Command {
       await context.withKillSwitch(
         command,
         async (ks, spec) => {
-          // Read for the message only: a read that fails must not keep the revoke from being
-          // made (the kill switch queues it while the store is out).
-          const before = await ks.agents.get(handle).catch(() => undefined)
-          if (before?.status === 'revoked') {
-            context.out(
-              `${style.bold(before.handle)} was already revoked at ${before.revokedAt} (${escapeControls(before.revokedReason ?? 'no reason')}); nothing changed.\n`,
-            )
-            return
-          }
+          // Timed from the command's first store call: nothing is read before the revoke (a
+          // read waiting out a frozen store held the revoke back and was left out of the time:
+          // red team rt26). The store's write says whether it was revoked already.
           const started = performance.now()
-          await ks.agents
-            .revoke(handle, { reason: options.reason })
+          const answer = await ks.agents
+            .revoke(handle, { reason: options.reason, by: cliActor(context.io.env) })
             .catch(async (error: unknown) => {
               if (!(error instanceof StoreUnavailableError)) throw error
               // The kill switch retries it while this process runs: wait for the store to take
@@ -233,6 +228,12 @@ export function revokeCommand(context: CliContext): Command {
               )
             })
           if (unconfirmed !== undefined) return
+          if (answer?.alreadyRevoked) {
+            context.out(
+              `${style.bold(answer.handle)} was already revoked at ${answer.revokedAt} (${escapeControls(answer.revokedReason ?? 'no reason')}); nothing changed.\n`,
+            )
+            return
+          }
           const tookMs = performance.now() - started
           // Confirm with a fresh read from the store, not the revoke call's own answer.
           const agent = await ks.agents.get(handle)

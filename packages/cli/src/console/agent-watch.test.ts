@@ -182,4 +182,29 @@ describe('AgentWatch', () => {
       ),
     ).toBeUndefined()
   })
+
+  it("names the throttle's detector from the refusals alone: its trip, audited once, may be older than the minute", () => {
+    const now = Date.now()
+    // The core audits a trip once (`runaway`); each call refused while it lasts is a
+    // `denied` entry naming the detector (red team r25: refusals read as new trips).
+    const entries = [
+      {
+        at: now - REFUSALS_WINDOW_MS - 5_000,
+        handle: 'a',
+        type: 'runaway' as const,
+        summary: 'slow-loop: throttled',
+        data: { detector: 'slow-loop', action: 'block', enforced: true },
+      },
+      ...[3, 2, 1].map((ago) => ({
+        at: now - ago * 1_000,
+        handle: 'a',
+        type: 'denied' as const,
+        summary: 'denied (runaway)',
+        data: { rule: 'runaway', code: 'runaway_detected', detector: 'slow-loop', action: 'block' },
+      })),
+    ]
+    expect(refusalsText(entries, now - REFUSALS_WINDOW_MS)).toBe(
+      'throttled by slow-loop: 3 calls refused in the last minute',
+    )
+  })
 })

@@ -6,7 +6,7 @@
 // spend can use it up). It also keeps a short history of each agent's spend for the spend-rate
 // sparkline.
 
-import type { AgentSnapshot, AuditEntry, KillSwitch } from '@killswitch/core'
+import { type AgentSnapshot, type AuditEntry, auditCharge, type KillSwitch } from '@killswitch/core'
 import type { AdminKillSwitch } from '../admin-kill-switch.js'
 import { type ConsoleRow, toConsoleRow, usd } from './console-rows.js'
 import { displaySafe, displayText } from './display-text.js'
@@ -36,6 +36,8 @@ export interface WatchUpdate {
   total: number
   /** The pending approvals, when they changed. */
   approvals?: Approval[]
+  /** Which read of the approvals that is (increasing): a page keeps the newest it got. */
+  approvalsVersion?: number
   /** A poll that failed (the store is unreachable): shown, never silently stale. */
   error?: string
 }
@@ -53,7 +55,8 @@ const REFUSALS_ENTRIES = 100
  * An agent's refused calls since `since`, in words (undefined when none): a throttled
  * runaway's calls are all refused while its spend stands still, so its row looked healthy
  * (red team r24). Each refused call is one `denied` entry; the latest enforced `runaway`
- * entry names the detector that refused them.
+ * entry, or a runaway refusal naming its detector, names the detector that refused them (a
+ * trip is audited once: a long throttle's refusals outlast its `runaway` entry).
  */
 export function refusalsText(
   entries: readonly AuditEntry[],
@@ -68,6 +71,7 @@ export function refusalsText(
     if (entry.type === 'denied' && entry.data.rule !== 'revoked') {
       refused++
       rule = String(entry.data.rule)
+      if (rule === 'runaway' && entry.data.detector !== undefined) runaway = entry
     }
     if (entry.type === 'runaway' && entry.data.enforced === true && entry.data.action !== 'warn')
       runaway = entry
@@ -85,12 +89,6 @@ const RUNAWAY_ACTIONS: Record<string, string> = {
   block: 'throttled',
   stop: 'stopped',
   revoke: 'revoked',
-}
-
-/** What an audit entry charged, in dollars: a settlement's cost, a lapsed hold's amount. */
-function chargeOf(type: string, data: Record<string, unknown>): number {
-  const value = type === 'settled' ? data.cost : type === 'lapsed' ? data.amount : undefined
-  return typeof value === 'number' && Number.isFinite(value) ? value : 0
 }
 
 /**
@@ -119,6 +117,7 @@ export class AgentWatch {
   #rows = new Map<string, { row: ConsoleRow; json: string }>()
   #approvalsJson = '[]'
   #approvals: Approval[] = []
+  #approvalsVersion = 0
   #polledAt = Number.NEGATIVE_INFINITY
   #timer: NodeJS.Timeout | undefined
   #inFlight: Promise<void> | undefined
@@ -158,10 +157,14 @@ export class AgentWatch {
     return [...this.#rows.values()].map((entry) => entry.row)
   }
 
-  /** The pending approvals, fresh to within one poll interval. */
-  async approvals(): Promise<Approval[]> {
+  /**
+   * The pending approvals, fresh to within one poll interval, and which read they are: an
+   * answer to a page's request can reach it after a newer live update did (a slow response
+   * under load), and must not put back a list the update replaced.
+   */
+  async approvals(): Promise<{ approvals: Approval[]; approvalsVersion: number }> {
     if (this.#now() - this.#polledAt > this.#intervalMs) await this.poll()
-    return this.#approvals
+    return { approvals: this.#approvals, approvalsVersion: this.#approvalsVersion }
   }
 
   /** Spend per bucket (dollars), oldest first, for the sparkline. */
@@ -210,7 +213,7 @@ export class AgentWatch {
           this.#noteRefusals(handle, entries, 200)
           const charges: Array<[number, number]> = []
           for (const entry of entries) {
-            const usd = chargeOf(entry.type, entry.data)
+            const usd = auditCharge(entry)
             if (usd > 0 && entry.at >= since && entry.at <= firstSeen) charges.push([entry.at, usd])
           }
           this.#history.set(handle, charges)
@@ -288,7 +291,9 @@ export class AgentWatch {
     if (approvalsJson !== this.#approvalsJson) {
       this.#approvalsJson = approvalsJson
       this.#approvals = approvals
+      this.#approvalsVersion++
       update.approvals = approvals
+      update.approvalsVersion = this.#approvalsVersion
     }
     if (changed.length > 0 || removed.length > 0 || update.approvals) this.#emit(update)
   }

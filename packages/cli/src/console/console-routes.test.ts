@@ -4,6 +4,8 @@
 import { createKillSwitch, type KillSwitch } from '@killswitch/core'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createAdminApi } from '../admin-api.js'
+import type { AdminKillSwitch } from '../admin-kill-switch.js'
+import { revokedJustBefore } from '../test-helpers.js'
 
 const TOKEN = 'console-routes-token-0123456789'
 const ORIGIN = 'http://127.0.0.1:8787'
@@ -16,13 +18,15 @@ afterEach(async () => {
   for (const ks of open.splice(0)) await ks.close()
 })
 
-function setup(options: { insecureNoAuth?: boolean } = {}) {
+function setup(
+  options: { insecureNoAuth?: boolean; serve?: (ks: KillSwitch) => AdminKillSwitch } = {},
+) {
   const ks = createKillSwitch({ runaway: false })
   open.push(ks)
+  // What the console is handed: the kill switch, or one wrapped around it (a race).
+  const killSwitch = options.serve?.(ks) ?? ks
   const app = createAdminApi(
-    options.insecureNoAuth
-      ? { killSwitch: ks, insecureNoAuth: true }
-      : { killSwitch: ks, token: TOKEN },
+    options.insecureNoAuth ? { killSwitch, insecureNoAuth: true } : { killSwitch, token: TOKEN },
   )
   const request = (path: string, init: RequestInit & { json?: unknown } = {}) => {
     const headers = new Headers(init.headers)
@@ -306,6 +310,8 @@ describe('console routes', () => {
     const audit = await request('/console/api/agents/a/audit?limit=1', { headers })
     const page = await json(audit)
     expect(page.entries.map((entry: { type: string }) => entry.type)).toEqual(['revoked'])
+    // Who revoked: the console (the audit could not say who before).
+    expect(page.entries[0].data).toMatchObject({ reason: 'looping', by: 'console' })
     const older = await request(`/console/api/agents/a/audit?limit=10&before=${page.before}`, {
       headers,
     })
@@ -313,6 +319,16 @@ describe('console routes', () => {
       'created',
       'cap_changed',
     ])
+  })
+
+  it('says the agent was revoked already from the revoke itself: a revoke elsewhere just before it is not missed', async () => {
+    const { ks, request, signIn } = setup({ serve: revokedJustBefore })
+    await ks.agents.create({ handle: 'raced', spendingCap: 5 })
+    const headers = { ...(await signIn()), origin: ORIGIN }
+    const init = { method: 'POST', json: { reason: 'second' }, headers }
+    const answer = await json(await request('/console/api/agents/raced/revoke', init))
+    expect(answer.alreadyRevoked).toBe(true)
+    expect(answer.agent).toMatchObject({ status: 'revoked', revokedReason: 'first' })
   })
 
   it('lists pending approvals and approves or denies them', async () => {

@@ -9,7 +9,7 @@
 
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { AgentSnapshot, ApprovalSnapshot, KillSwitch } from '@killswitch/core'
-import { InvalidConfigError } from '@killswitch/core'
+import { auditCharge, InvalidConfigError } from '@killswitch/core'
 import type { Context, Hono, MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { streamSSE } from 'hono/streaming'
@@ -17,7 +17,7 @@ import { z } from 'zod'
 import type { AdminKillSwitch } from '../admin-kill-switch.js'
 import { readBody } from '../read-body.js'
 import { refuseCrossSite } from '../request-origin.js'
-import { isRevokeRequest, readRevokeReason } from '../revoke-reason.js'
+import { isRevokeRequest, readRevokeBody } from '../revoke-reason.js'
 import { AgentWatch } from './agent-watch.js'
 import { pageRows, toConsoleRow, usd } from './console-rows.js'
 import {
@@ -219,8 +219,10 @@ export function mountConsole(app: Hono, options: ConsoleOptions): void {
     const oldest = entries[0]?.seq
     return c.json({
       // Summaries and data quote what the agent sent (tool names, descriptions): escaped.
+      // Each with what it charged (core's one rule: a late settlement replaces its lapse's
+      // charge), so the page's chart sums to the agent's spend.
       entries: entries.map((entry) =>
-        displaySafe({ ...entry, at: new Date(entry.at).toISOString() }),
+        displaySafe({ ...entry, at: new Date(entry.at).toISOString(), charge: auditCharge(entry) }),
       ),
       ...(entries.length === limit && oldest !== undefined ? { before: oldest } : {}),
     })
@@ -229,16 +231,15 @@ export function mountConsole(app: Hono, options: ConsoleOptions): void {
   app.post('/console/api/agents/:handle/revoke', async (c) => {
     // Read leniently: whatever the body, the agent is revoked (the default reason when it
     // gives no usable one); only the handle, the session and the Origin checks refuse.
-    const reason = await readRevokeReason(c.req.raw)
-    const handle = c.req.param('handle')
+    const { reason } = await readRevokeBody(c.req.raw)
     // As /v1 answers: a revoke of a revoked agent keeps its first reason, so the page must
-    // say the operator's note was not recorded. A failed read never stops the revoke.
-    const before = await ks.agents.get(handle).catch(() => undefined)
-    const agent = await ks.agents.revoke(handle, {
+    // say the operator's note was not recorded (the store's answer to this revoke).
+    const { alreadyRevoked, ...agent } = await ks.agents.revoke(c.req.param('handle'), {
       reason: reason ?? 'revoked in the console (no reason given)',
+      by: 'console',
     })
     void watch.poll().catch(() => {})
-    return c.json({ agent: await rowOf(agent), alreadyRevoked: before?.status === 'revoked' })
+    return c.json({ agent: await rowOf(agent), alreadyRevoked })
   })
 
   app.patch('/console/api/agents/:handle', async (c) => {
@@ -254,7 +255,7 @@ export function mountConsole(app: Hono, options: ConsoleOptions): void {
     return ks.approvals
   }
 
-  app.get('/console/api/approvals', async (c) => c.json({ approvals: await watch.approvals() }))
+  app.get('/console/api/approvals', async (c) => c.json(await watch.approvals()))
 
   // A decision, answered with what was decided; or, when the request was decided first
   // elsewhere (the CLI, /v1, a link, its agent revoked), 409 saying by whom and how, so the

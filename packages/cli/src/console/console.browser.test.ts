@@ -487,6 +487,53 @@ describe('the console in a real browser', () => {
     expect(await ks.approvals.get('apr_c')).toMatchObject({ status: 'denied', decidedBy: 'alice' })
   })
 
+  it('keeps a request a live update brought when a slower, older answer arrives after it', async () => {
+    await ks.agents.create({
+      handle: 'ask-e',
+      spendingCap: 1,
+      approvals: { enabled: true, waitMs: 0 },
+    })
+    // The page's own read of the queue is answered before the request exists, and delivered
+    // late (a loaded machine): the live update showing the request gets there first.
+    let answered = () => {}
+    const read = new Promise<void>((resolve) => {
+      answered = resolve
+    })
+    let deliver = () => {}
+    const delivered = new Promise<void>((resolve) => {
+      deliver = resolve
+    })
+    await page.route('**/console/api/approvals', async (route) => {
+      const response = await route.fetch()
+      answered()
+      await delivered
+      await route.fulfill({ response })
+    })
+    try {
+      await page.goto(`${server.url}/#/agent/ask-e`)
+      await page.goto(`${server.url}/#/`)
+      await read
+      await ks.store.openApproval({
+        id: 'apr_e',
+        handle: 'ask-e',
+        requestedMicros: 2_000_000,
+        reason: 'cap',
+        ttlMs: 3_600_000,
+        now: Date.now(),
+      })
+      const request = page.getByRole('listitem', { name: 'Request by ask-e' })
+      await request.waitFor(WAIT)
+      const stale = page.waitForResponse('**/console/api/approvals')
+      deliver()
+      await stale
+      await page.waitForTimeout(300)
+      expect(await request.count()).toBe(1)
+    } finally {
+      deliver()
+      await page.unroute('**/console/api/approvals')
+    }
+  })
+
   it('says a revoke is under way, queued when the store is locked, and written once it is', async () => {
     await ks.agents.create({ handle: 'locked-agent', spendingCap: 5 })
     await page.goto(`${server.url}/#/`)

@@ -11,7 +11,7 @@
 
 import { randomBytes } from 'node:crypto'
 import type { AgentSnapshot } from '../agent-snapshot.js'
-import { type AgentsApi, type ProvisionedAgent, revokeReason } from '../agents.js'
+import { type AgentsApi, type ProvisionedAgent, revokeOptions } from '../agents.js'
 import { alertRuleSchema, createAgentSchema, parseInput } from '../config.js'
 import { storeCall } from '../engine.js'
 import { InvalidConfigError } from '../errors.js'
@@ -143,10 +143,13 @@ export function guardAlertRules(
       return shown(await agents.setAlert(handle, withSecret ?? parsed), generated)
     },
     async revoke(handle, options) {
-      // Read once, here, whatever `options` is: a revocation never fails on its comment (its
-      // secrets are masked where every revocation passes, the engine's revoke).
-      const reason = revokeReason(options)
-      return masked(await agents.revoke(handle, { reason }))
+      // Read once, here, whatever `options` is: a revocation never fails on its comment or
+      // its revoker (secrets are masked where every revocation passes, the engine's revoke).
+      return masked(await agents.revoke(handle, revokeOptions(options)))
+    },
+    async reconcile(handle, input) {
+      const { outcome, agent } = await agents.reconcile(handle, input)
+      return { outcome, agent: masked(agent) }
     },
     async get(handle) {
       return masked(await agents.get(handle))

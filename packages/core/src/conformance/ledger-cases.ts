@@ -145,6 +145,98 @@ export function ledgerCases(context: SuiteContext): void {
     expect(await store.getAgent(handle, 20_000)).toMatchObject({ heldMicros: 0, spentMicros: 0 })
   })
 
+  it('settles only a lapsed hold when asked to (a reconciliation), and nothing else', async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('only-lapsed')
+    await store.createAgent(testAgentRecord(handle, 1_000_000))
+    await store.reserve({ handle, holdId: 'lost', amountMicros: 300_000, ttlMs: 1_000, now: 1_000 })
+    await store.reserve({ handle, holdId: 'gone', amountMicros: 50_000, ttlMs: 1_000, now: 1_000 })
+    await store.release({ handle, holdId: 'gone', now: 1_100 })
+    await store.reserve({
+      handle,
+      holdId: 'live',
+      amountMicros: 200_000,
+      ttlMs: 60_000,
+      now: 1_000,
+    })
+    const reconcile = (holdId: string, costMicros: number) =>
+      store.settle({ handle, holdId, costMicros, now: 5_000, onlyIfLapsed: true })
+    // A live hold is its owner's; a released or unknown one is not corrected by guesswork.
+    for (const holdId of ['live', 'gone', 'never-held']) {
+      const answer = await reconcile(holdId, 10_000)
+      expect(answer.outcome).toBe('not_lapsed')
+      expect(answer.agent).toMatchObject({ spentMicros: 300_000, heldMicros: 200_000 })
+    }
+    expect(await reconcile('lost', 100_000)).toMatchObject({
+      outcome: 'corrected',
+      agent: { spentMicros: 100_000, unreconciledMicros: 0, heldMicros: 200_000 },
+    })
+    expect((await reconcile('lost', 100_000)).outcome).toBe('duplicate')
+    // The live call still ends as its own: settled at its cost.
+    const own = await store.settle({ handle, holdId: 'live', costMicros: 150_000, now: 6_000 })
+    expect(own).toMatchObject({
+      outcome: 'settled',
+      agent: { spentMicros: 250_000, heldMicros: 0 },
+    })
+  })
+
+  it('says which lapse charge an ending replaces, so the log sums to the spend', async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('replaces')
+    await store.createAgent(testAgentRecord(handle, 1_000_000))
+    const hold = (holdId: string, amountMicros: number) =>
+      store.reserve({ handle, holdId, amountMicros, ttlMs: 1_000, now: 1_000 })
+    await hold('kept', 300_000)
+    await hold('settled-late', 300_000)
+    await hold('withdrawn', 250_000)
+    await store.settle({
+      handle,
+      holdId: 'kept',
+      costMicros: 120_000,
+      now: 1_500,
+      audit: {
+        ...entry(handle, 'settled', 1_500),
+        data: { cost: 0.12 },
+      },
+    })
+    // Their owner vanished: both lapse, charged in full. Then it came back with the truth.
+    expect(await store.getAgent(handle, 5_000)).toMatchObject({ spentMicros: 670_000 })
+    const late = await store.settle({
+      handle,
+      holdId: 'settled-late',
+      costMicros: 100_000,
+      now: 6_000,
+      audit: { ...entry(handle, 'settled', 6_000), data: { cost: 0.1 } },
+    })
+    expect(late.outcome).toBe('corrected')
+    const back = await store.release({
+      handle,
+      holdId: 'withdrawn',
+      now: 6_000,
+      audit: entry(handle, 'released', 6_000),
+    })
+    expect(back.agent).toMatchObject({ spentMicros: 220_000, unreconciledMicros: 0 })
+    const log = await store.readAudit(handle)
+    const ending = (type: string) => log.find((item) => item.type === type)?.data
+    expect(ending('released')).toMatchObject({ outcome: 'lapse_withdrawn', replaces: 0.25 })
+    const settled = log.filter((item) => item.type === 'settled').map((item) => item.data)
+    expect(settled).toEqual([
+      { cost: 0.12, outcome: 'settled' },
+      { cost: 0.1, outcome: 'corrected', replaces: 0.3 },
+    ])
+    // What an auditor sums without joining entries: costs and lapses, less what was replaced.
+    const micros = (value: unknown) => Math.round(Number(value ?? 0) * 1_000_000)
+    const total = log.reduce(
+      (sum, item) =>
+        sum +
+        (item.type === 'settled' ? micros(item.data.cost) : 0) +
+        (item.type === 'lapsed' ? micros(item.data.amount) : 0) -
+        micros(item.data.replaces),
+      0,
+    )
+    expect(total).toBe(220_000)
+  })
+
   it('charges a lapsed hold in full as unreconciled; a late settle corrects it once', async () => {
     const store = await context.open()
     const handle = uniqueHandle('expiry')

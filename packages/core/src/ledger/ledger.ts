@@ -139,8 +139,13 @@ function withOutcome(
   audit: AuditEntry | undefined,
   outcome: string,
   levels: readonly string[] = [],
+  replacesMicros?: number,
 ): AuditEntry | undefined {
-  return withLevels(audit && { ...audit, data: { ...audit.data, outcome } }, levels)
+  // An ending of a lapsed hold says which charge it takes back (`replaces`, dollars): the
+  // log's charges then sum to `spent` (settled costs + lapse amounts - replaces) without
+  // joining entries on their hold id (red team r25: a $0.30 lapse settled at $0.10 read $0.60).
+  const replaces = replacesMicros === undefined ? {} : { replaces: replacesMicros / 1_000_000 }
+  return withLevels(audit && { ...audit, data: { ...audit.data, outcome, ...replaces } }, levels)
 }
 
 /**
@@ -356,6 +361,9 @@ export function settle(storage: LedgerStorage, request: SettleRequest): SettleRe
   if (!agent) throw new AgentNotFoundError(request.handle)
   const hold = storage.hold(request.handle, request.holdId)
   if (hold?.state === 'settled') return { outcome: 'duplicate', agent }
+  if (request.onlyIfLapsed === true && hold?.state !== 'lapsed') {
+    return { outcome: 'not_lapsed', agent }
+  }
   let { spentMicros, heldMicros, unreconciledMicros } = agent
   let outcome: SettleResult['outcome']
   const levels = hold?.levels ?? []
@@ -391,6 +399,7 @@ export function settle(storage: LedgerStorage, request: SettleRequest): SettleRe
     request.audit,
     outcome,
     hold?.state === 'held' || hold?.state === 'lapsed' ? levels : [],
+    hold?.state === 'lapsed' ? hold.chargedMicros : undefined,
   )
   if (audit) storage.appendAudit(audit)
   return { outcome, agent: settled }
@@ -436,6 +445,7 @@ export function release(storage: LedgerStorage, request: ReleaseRequest): Releas
     request.audit,
     hold.state === 'held' ? 'released' : 'lapse_withdrawn',
     hold.levels,
+    hold.state === 'lapsed' ? hold.chargedMicros : undefined,
   )
   if (audit) storage.appendAudit(audit)
   return { outcome: 'released', agent: released }

@@ -417,7 +417,13 @@ function approvalItem(approval) {
 // and the focus included (red team r24: a rebuild reset a typed $0.50 for 15 minutes to the
 // full $2 for an hour, and Approve granted that). Only new requests are added, decided or
 // expired ones removed.
-function renderApprovals(approvals) {
+// Each list comes with the watch's read it is from: an older one (a slow answer to this page's
+// own request, overtaken by a live update) is dropped, or it would take away a request the
+// update just added, and no later update would bring it back.
+let approvalsVersion = -1
+function renderApprovals(approvals, version) {
+  if (version < approvalsVersion) return
+  approvalsVersion = version
   const list = $('#approvals')
   $('#approvals-empty').hidden = approvals.length > 0
   const shown = new Map([...list.children].map((item) => [item.dataset.id, item]))
@@ -434,8 +440,8 @@ function renderApprovals(approvals) {
 }
 
 async function loadApprovals() {
-  const { approvals } = await api('/console/api/approvals')
-  renderApprovals(approvals)
+  const { approvals, approvalsVersion: version } = await api('/console/api/approvals')
+  renderApprovals(approvals, version)
 }
 
 // ----- dialogs
@@ -625,15 +631,13 @@ function renderAgent(detail) {
 }
 
 function renderChart(entries, cap) {
-  // Cumulative spend through the loaded entries: each settlement and lapsed hold adds up.
+  // Cumulative spend through the loaded entries: what each charged, as the server counts it
+  // (a settlement of a lapsed hold takes back the lapse's charge).
   let total = 0
   const points = []
   for (const entry of entries) {
-    const charged =
-      entry.type === 'settled' ? entry.data?.cost : entry.type === 'lapsed' ? entry.data?.amount : 0
-    const cost = Number(charged ?? 0)
-    if (Number.isFinite(cost) && cost > 0) {
-      total += cost
+    if (entry.charge !== 0) {
+      total += entry.charge
       points.push([Date.parse(entry.at), total])
     }
   }
@@ -759,7 +763,7 @@ function onEvent(name, data) {
     if (update.changed.length > 0 || update.removed.length > 0) {
       applyRows(update.changed, update.removed.length > 0 || update.total !== state.total)
     }
-    if (update.approvals) renderApprovals(update.approvals)
+    if (update.approvals) renderApprovals(update.approvals, update.approvalsVersion)
   }
 }
 

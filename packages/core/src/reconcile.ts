@@ -1,0 +1,96 @@
+// A reconciliation: the real cost of a hold that lapsed, delivered afterwards. A hold lapses
+// when its owner vanished after its request may have left (a crash, a lost store), and the
+// whole hold is charged as unreconciled spend. The operator learns the truth later (the
+// provider's bill, the payee's receipt) and delivers it here by the hold id its `lapsed` audit
+// entry names: the real cost replaces the lapse's charge, once. Only a lapsed hold: a live
+// one is its owner's to settle, and a released, unknown or long-gone one is not corrected by
+// guesswork (red team r25: after a restart, no public call could deliver a late settlement).
+
+import { z } from 'zod'
+import type { AgentSnapshot } from './agent-snapshot.js'
+import type { AuditEntry } from './audit.js'
+import { actorSchema, parseInput } from './config.js'
+import { type Engine, storeCall } from './engine.js'
+import { InvalidConfigError } from './errors.js'
+import { chargeMicros, MAX_CAP_USD, toUsd } from './money.js'
+import { redactSecrets } from './redact.js'
+import type { AgentRecord } from './store.js'
+
+/** Input of `agents.reconcile`. */
+export interface ReconcileInput {
+  /** The lapsed hold, as its `lapsed` audit entry names it (`data.holdId`). */
+  holdId: string
+  /** What the hold really cost, in dollars (the provider's bill, the payee's receipt). */
+  amountUsd: number
+  /** Where the figure comes from, for the audit log (at most 500 characters). */
+  note?: string
+  /** Who reconciled, for the audit log ("operator" otherwise). */
+  by?: string
+}
+
+/** What a reconciliation did. */
+export interface ReconcileResult {
+  /** `corrected`: the cost replaced the lapse's charge. `duplicate`: settled before, unchanged. */
+  outcome: 'corrected' | 'duplicate'
+  /** The agent after it. */
+  agent: AgentSnapshot
+}
+
+const reconcileSchema = z
+  .object({
+    holdId: z.string({ error: 'a hold id is required' }).min(1).max(200),
+    amountUsd: z
+      .number({ error: 'a number of dollars is required' })
+      .finite()
+      .min(0)
+      .max(MAX_CAP_USD),
+    note: z.string().max(500).optional(),
+    by: actorSchema.optional(),
+  })
+  .strict()
+
+/** Delivers the real cost of a lapsed hold of agent `handle` (checked by the caller). */
+export async function reconcileHold(
+  engine: Engine,
+  handle: string,
+  input: ReconcileInput,
+): Promise<{ outcome: ReconcileResult['outcome']; agent: AgentRecord }> {
+  const {
+    holdId,
+    amountUsd,
+    note,
+    by = 'operator',
+  } = parseInput(reconcileSchema, input, 'agents.reconcile', 'input')
+  const costMicros = chargeMicros(amountUsd)
+  const now = engine.now()
+  // People paste what they saw (a receipt with a key in it): masked like a revoke's reason.
+  const said = note === undefined ? undefined : redactSecrets(note)
+  const audit: AuditEntry = {
+    at: now,
+    handle,
+    type: 'settled',
+    summary: `settled $${toUsd(costMicros)} for lapsed hold ${holdId}: reconciled by ${by}${said ? ` (${said})` : ''}`,
+    data: {
+      holdId,
+      cost: toUsd(costMicros),
+      reconciled: true,
+      by,
+      ...(said === undefined ? {} : { note: said }),
+    },
+  }
+  const result = await storeCall(engine.store, () =>
+    engine.store.settle({ handle, holdId, costMicros, now, audit, onlyIfLapsed: true }),
+  )
+  if (result.outcome === 'not_lapsed') {
+    throw new InvalidConfigError(
+      'holdId',
+      `Invalid holdId: agent "${handle}" has no lapsed hold "${holdId}" (it is live and its call settles it, or it was released, or it is not known: the stores keep lapsed holds 7 days by default). Reconcile the hold id a lapsed entry of its audit log names (killswitch audit ${handle}).`,
+    )
+  }
+  if (result.outcome !== 'corrected' && result.outcome !== 'duplicate') {
+    // onlyIfLapsed settles nothing else (the conformance suite holds every store to it).
+    throw new Error(`The store answered "${result.outcome}" to a settle of lapsed holds only.`)
+  }
+  if (result.outcome === 'corrected') engine.afterSpend(result.agent)
+  return { outcome: result.outcome, agent: result.agent }
+}
