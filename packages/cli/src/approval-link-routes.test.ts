@@ -90,10 +90,25 @@ async function requestApproval(handle = 'asker') {
   }
 }
 
-async function open(url: string, method = 'GET', headers: Record<string, string> = {}) {
-  const response = await fetch(url, { method, headers, redirect: 'manual' })
+async function open(
+  url: string,
+  method = 'GET',
+  headers: Record<string, string> = {},
+  body?: Record<string, string>,
+) {
+  const response = await fetch(url, {
+    method,
+    headers,
+    redirect: 'manual',
+    ...(body === undefined ? {} : { body: new URLSearchParams(body) }),
+  })
   return { status: response.status, headers: response.headers, text: await response.text() }
 }
+
+/** What the confirmation page's form posts: the amount it showed. */
+const shownIn = (page: string) => ({
+  shown: /name="shown" value="([^"]+)"/.exec(page)?.[1] ?? 'missing',
+})
 
 describe('one-click approval links', () => {
   it('GET shows what approving does and acts on nothing; POST approves once with the requested amount', async () => {
@@ -111,7 +126,7 @@ describe('one-click approval links', () => {
     await open(approveUrl)
     expect((await served.approvals.get(id)).status).toBe('pending')
 
-    const acted = await open(approveUrl, 'POST', { origin: server.url })
+    const acted = await open(approveUrl, 'POST', { origin: server.url }, shownIn(shown.text))
     expect(acted.status).toBe(200)
     expect(acted.text).toMatch(/asker may spend up to \$2\.50 more until/)
     const approval = await served.approvals.get(id)
@@ -128,6 +143,34 @@ describe('one-click approval links', () => {
     expect(again.status).toBe(409)
     expect(again.text).toContain('already approved by approval-link')
     expect((await served.agents.get('asker')).grants).toHaveLength(1)
+  })
+
+  it('approves what its page showed: a request that grew since is shown again, nothing approved', async () => {
+    const { id, approveUrl } = await requestApproval()
+    const first = await open(approveUrl)
+    expect(shownIn(first.text)).toEqual({ shown: '2.5' })
+    // More calls wait on it now: the request asks for theirs too.
+    await served.store.openApproval({
+      id: 'apr_joiner',
+      handle: 'asker',
+      requestedMicros: 2_500_000,
+      reason: 'another call',
+      ttlMs: 60_000,
+      now: Date.now(),
+    })
+    const stale = await open(approveUrl, 'POST', {}, shownIn(first.text))
+    expect(stale.status).toBe(200)
+    expect(stale.text).toContain('The request grew from $2.50 to $5.00 since this page was shown')
+    expect((await served.approvals.get(id)).status).toBe('pending')
+    // A post without the amount (no page was read) decides nothing either.
+    expect((await open(approveUrl, 'POST')).text).toContain('Approve this spend?')
+    expect((await served.approvals.get(id)).status).toBe('pending')
+    const acted = await open(approveUrl, 'POST', {}, shownIn(stale.text))
+    expect(acted.text).toMatch(/asker may spend up to \$5\.00 more until/)
+    expect(await served.approvals.get(id)).toMatchObject({
+      status: 'approved',
+      grant: { amount: 5 },
+    })
   })
 
   it('the deny link denies; its approve twin then answers already decided', async () => {

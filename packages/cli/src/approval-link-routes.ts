@@ -160,6 +160,17 @@ export function mountApprovalLinks(
       ? `Approve: ${approval.handle} may spend up to ${formatUsd(approval.requested)} more, for ${describeDuration(grantTtlMs)}.`
       : `Deny: the waiting call of ${approval.handle} fails, and nothing more is spent.`
 
+  // The form posts back to this very URL (its signed query included); nothing happens until
+  // then. It carries the amount it shows: a request grows while calls join it, and a person
+  // approves what they read, never more.
+  const confirm = (c: Context, action: ApprovalLinkAction, approval: ApprovalView, note = '') =>
+    page(
+      c,
+      200,
+      action === 'approve' ? 'Approve this spend?' : 'Deny this spend?',
+      `${note}<p>${escapeHtml(what(action, approval))}</p>${details(approval)}<form method="post">${action === 'approve' ? `<input type="hidden" name="shown" value="${escapeHtml(String(approval.requested))}">` : ''}<button type="submit">${action === 'approve' ? `Approve ${escapeHtml(formatUsd(approval.requested))} for ${escapeHtml(describeDuration(grantTtlMs))}` : 'Deny'}</button></form>`,
+    )
+
   app.get(path, async (c) => {
     const refused = check(c)
     if (refused) return refused
@@ -167,13 +178,7 @@ export function mountApprovalLinks(
     const approval = await load(c.req.param('id') ?? '')
     if (!approval) return page(c, 404, 'Not found', '<p>No such approval request.</p>')
     if (approval.status !== 'pending') return already(c, approval)
-    // The form posts back to this very URL (its signed query included); nothing happens until then.
-    return page(
-      c,
-      200,
-      action === 'approve' ? 'Approve this spend?' : 'Deny this spend?',
-      `<p>${escapeHtml(what(action, approval))}</p>${details(approval)}<form method="post"><button type="submit">${action === 'approve' ? `Approve ${escapeHtml(formatUsd(approval.requested))} for ${escapeHtml(describeDuration(grantTtlMs))}` : 'Deny'}</button></form>`,
-    )
+    return confirm(c, action, approval)
   })
 
   app.post(path, async (c) => {
@@ -184,6 +189,18 @@ export function mountApprovalLinks(
     const approval = await load(id)
     if (!approval) return page(c, 404, 'Not found', '<p>No such approval request.</p>')
     if (approval.status !== 'pending') return already(c, approval)
+    if (action === 'approve') {
+      const body: Record<string, unknown> = await c.req.parseBody().catch(() => ({}))
+      const shown = Number(body.shown)
+      // More calls joined the request since its page was shown (or the page showed none):
+      // shown again at what it asks now, nothing decided (red team rt27's joined requests).
+      if (!(shown >= approval.requested)) {
+        const note = Number.isFinite(shown)
+          ? `<p class="notice">${escapeHtml(`The request grew from ${formatUsd(shown)} to ${formatUsd(approval.requested)} since this page was shown (more calls are waiting on it): nothing was approved. Approve again to grant what it asks now.`)}</p>`
+          : ''
+        return confirm(c, action, approval, note)
+      }
+    }
     try {
       const decided =
         action === 'approve'

@@ -227,6 +227,11 @@ describe('agents API', () => {
     ['an empty by', { by: '' }],
     ['a by of the wrong type', { by: 42 }],
     ['a by too long to be a name', { by: 'x'.repeat(201) }],
+    // Red team rt27: kept and served whole, while the reason beside it was masked.
+    ['a credential as by', { by: `ks_${'Ab1'.repeat(14)}x` }],
+    ['a provider key as by', { by: 'alice sk-proj-abc123DEF456ghi789JKL012' }],
+    ['control characters in by', { by: 'cli:alice\u001b[2J\r\nrevoked by runaway' }],
+    ["the detectors' name as by", { by: 'Runaway' }],
     [
       'options whose by throws when read',
       {

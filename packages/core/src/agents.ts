@@ -104,8 +104,9 @@ export interface AgentsApi {
    * Delivers the real cost of a hold that lapsed (its process died after the request may
    * have left, so the whole hold was charged as unreconciled spend): by the hold id its
    * `lapsed` audit entry names, at the provider's or payee's figure. It replaces the lapse's
-   * charge once (a repeat answers `duplicate`); a hold that is live, released or unknown is
-   * refused (InvalidConfigError naming `holdId`), nothing written.
+   * charge once; a hold settled already (by its call, late, or an earlier reconcile) answers
+   * `duplicate` and keeps its figure; a hold that is live, released or unknown is refused
+   * (InvalidConfigError naming `holdId`). Neither writes anything.
    */
   reconcile(handle: string, input: ReconcileInput): Promise<ReconcileResult>
   get(handle: string): Promise<AgentSnapshot>

@@ -37,19 +37,8 @@ export function asksPerson(
 }
 
 /**
- * How many times one call asks a person. A call that joined a request asking less than it
- * needs (an agent has one open request, which the store keeps as its opener asked: red team
- * r22, a larger call refused after the grant) asks once more, for its own need, if that
- * grant did not let it through.
- */
-export const MAX_ASKS = 2
-
-/**
  * Asks for approval to spend `requestedMicros` past the cap and waits for the decision.
- * Resolves once approved: true when the request asked for at least `requestedMicros` (the
- * call's need was put to the person; a call then refused is refused, not asked again), false
- * when it joined a request asking less. Throws ApprovalDeniedError or ApprovalRequiredError
- * otherwise.
+ * Resolves once approved; throws ApprovalDeniedError or ApprovalRequiredError otherwise.
  */
 export async function awaitApproval(
   engine: Engine,
@@ -57,7 +46,7 @@ export async function awaitApproval(
   requestedMicros: number,
   reason: string,
   signal?: AbortSignal,
-): Promise<boolean> {
+): Promise<void> {
   const store = engine.store
   const now = engine.now()
   const id = `apr_${randomUUID()}`
@@ -92,7 +81,7 @@ export async function awaitApproval(
   const waitMs = agent.policy.approvals?.waitMs ?? 0
   const decision =
     waitMs > 0 ? await waitForDecision(engine, approval.id, waitMs, signal) : approval
-  if (decision?.status === 'approved') return approval.requestedMicros >= requestedMicros
+  if (decision?.status === 'approved') return
   if (decision?.status === 'denied') {
     throw new ApprovalDeniedError({
       handle: agent.handle,

@@ -120,3 +120,34 @@ describe('approvals.list', () => {
     await ks.close()
   })
 })
+
+describe('who decided, as the audit log keeps it', () => {
+  it.each([
+    ['a credential', `ks_${'Ab1'.repeat(14)}x`],
+    ['a provider key', 'alice sk-proj-abc123DEF456ghi789JKL012'],
+    ['control characters', 'alice\u001b[31m\nbob'],
+    ["the detectors' name", 'runaway'],
+  ])('refuses %s as `by`, naming the field, deciding nothing', async (_, by) => {
+    const ks = createKillSwitch({ runaway: false })
+    await ks.agents.create({
+      handle: 'asker',
+      spendingCap: 1,
+      approvals: { enabled: true, waitMs: 0 },
+    })
+    await ks.store.openApproval({
+      id: 'apr_by',
+      handle: 'asker',
+      requestedMicros: 500_000,
+      reason: 'cap',
+      ttlMs: 60_000,
+      now: Date.now(),
+    })
+    for (const decide of [
+      () => ks.approvals.approve('apr_by', { amount: 0.5, ttlMs: 60_000, by }),
+      () => ks.approvals.deny('apr_by', { by }),
+    ]) {
+      await expect(decide()).rejects.toMatchObject({ code: 'invalid_config', field: 'by' })
+    }
+    expect(await ks.approvals.get('apr_by')).toMatchObject({ status: 'pending' })
+  })
+})

@@ -12,9 +12,26 @@ const HANDLE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 
 /**
  * Who acted, as the audit log records it (an approval's decider, a revoker): a short name
- * ("alice", "cli:alice", "console").
+ * ("alice", "cli:alice", "console"). It is kept and shown as given, so it may hold no secret
+ * (red team rt27: a live credential passed as `by` was stored whole and served by two
+ * routes), no control or invisible character, and not the name the engine signs its own
+ * revocations with.
  */
-export const actorSchema = z.string().min(1).max(200)
+export const actorSchema = z
+  .string()
+  .min(1)
+  .max(200)
+  .refine((value) => !/[\p{Cc}\p{Cf}\u2028\u2029]/u.test(value), {
+    message: 'a name without control or invisible characters (e.g. "alice")',
+  })
+  .refine((value) => redactSecrets(value) === value, {
+    message:
+      'it looks like a credential or a secret key: give the name of who acted (e.g. "alice"), never a secret',
+  })
+  .refine((value) => value.trim().toLowerCase() !== 'runaway', {
+    message:
+      '"runaway" is the name of the kill switch\'s own detectors: give the name of who acted',
+  })
 
 export const handleSchema = z
   .string({ error: 'a string is required' })

@@ -390,56 +390,43 @@ describe('guard: approvals past the cap', () => {
     await operator.close()
   })
 
-  // Red team r22: a call that joined a request asking less than it needs was refused after
-  // the grant (honest work refused). An agent has one open request (the store's, as its
-  // opener asked), so the larger call asks once more, for itself; a call the grant covered
-  // is not asked for again.
+  // Red teams r22 and rt27: calls that joined a request asking its opener's amount were
+  // refused after the grant (15 of 20 honest calls). A joining call adds what it needs to the
+  // agent's one open request: one decision at its amount covers every call waiting on it.
   it.each([
     ['memory', () => memoryStore()],
     ['sqlite', () => sqliteStore(join(root, `joined-${Date.now()}.db`))],
   ])(
-    '%s: a larger call that joined a smaller request asks for its own need once that one is granted',
+    '%s: 20 calls of mixed sizes waiting on one request all go through one grant of its amount',
     async (_, makeStore) => {
       const { ks, guard, opened } = await atCapAsking(makeStore(), 'joiner', 0.01)
-      const spend = (amountUsd: number) =>
-        guard.reserveSpend({ amountUsd, kind: 'tool', description: `needs ${amountUsd}` }).then(
-          (ticket) => ticket,
-          (error: unknown) => error as Error,
-        )
-      const small = spend(0.02)
-      const first = await pendingRequest(ks)
-      expect(first.requested).toBe(0.02)
-      // Two more join it: one as large as it asks, one larger.
-      const same = spend(0.02)
-      const large = spend(0.05)
-      await until(() => opened.count === 3)
-      // On-call grants what the request asks: one of the two $0.02 calls fits in it.
-      await ks.approvals.approve(first.id, { amount: first.requested, ttlMs: 60_000 })
-      const evens = await Promise.all([small, same])
-      const tickets = evens.filter((each) => !(each instanceof Error))
-      expect(tickets).toHaveLength(1)
-      // The other was covered by the request it joined: refused as any call past the cap.
-      expect(evens.find((each) => each instanceof Error)).toSatisfy(
-        SpendingCapExceededError.isInstance,
+      const sizes = Array.from({ length: 20 }, (_, i) => [0.01, 0.2, 0.05, 0.5, 0.03][i % 5])
+      const calls = sizes.map((amountUsd) =>
+        guard
+          .reserveSpend({ amountUsd: amountUsd as number, kind: 'tool', description: 'work' })
+          .then(
+            (ticket) => ticket,
+            (error: unknown) => error as Error,
+          ),
       )
-      // The larger one asked for its own need: a request of its own, for $0.05.
-      const second = await pendingRequest(ks)
-      expect(second).toMatchObject({ requested: 0.05, reason: 'needs 0.05 needs $0.05' })
-      await ks.approvals.approve(second.id, { amount: second.requested, ttlMs: 60_000 })
-      const ticket = await large
-      expect(ticket).not.toBeInstanceOf(Error)
-      for (const each of [...tickets, ticket]) await guard.settleSpend(each as never)
-      // $0.01 before, then $0.02 and $0.05, each granted as asked: nothing past the grants.
-      expect(await ks.agents.get('joiner')).toMatchObject({ spent: 0.08, held: 0, granted: 0.07 })
+      await until(() => opened.count === 20)
+      const request = await pendingRequest(ks)
+      // $3.16 the 20 calls need: on-call is asked once, for all of it.
+      expect(request.requested).toBe(3.16)
+      await ks.approvals.approve(request.id, { amount: request.requested, ttlMs: 60_000 })
+      const tickets = await Promise.all(calls)
+      expect(tickets.filter((each) => each instanceof Error)).toEqual([])
+      for (const ticket of tickets) await guard.settleSpend(ticket as never)
+      // $0.01 before, then exactly the grant: nothing past it.
+      expect(await ks.agents.get('joiner')).toMatchObject({ spent: 3.17, held: 0, granted: 3.16 })
       expect((await ks.approvals.list()).map((each) => [each.status, each.requested])).toEqual([
-        ['approved', 0.02],
-        ['approved', 0.05],
+        ['approved', 3.16],
       ])
       await ks.close()
     },
   )
 
-  it('a larger model call (a limit held whole) that joined a smaller request asks for its own bound', async () => {
+  it('a model call (a limit held whole) that joined a request adds its bound to it', async () => {
     // One token costs $0.001: each call's bound is its prompt and its whole output limit.
     const { ks, guard, opened } = await atCapAsking(memoryStore(), 'model-joiner', 0.001)
     const call = (maxOutputTokens: number) =>
@@ -448,17 +435,14 @@ describe('guard: approvals past the cap', () => {
     const first = await pendingRequest(ks)
     const large = call(50)
     await until(() => opened.count === 2)
-    await ks.approvals.approve(first.id, { amount: first.requested, ttlMs: 60_000 })
-    const smallTicket = await small
-    const second = await pendingRequest(ks)
-    // Its own bound: 40 output tokens more than the first call's, at $0.001 each.
-    expect(second.requested).toBeCloseTo(first.requested + 0.04, 6)
-    await ks.approvals.approve(second.id, { amount: second.requested, ttlMs: 60_000 })
-    const largeTicket = await large
+    const joined = await pendingRequest(ks)
+    // The larger call's bound: 40 output tokens more than the first's, at $0.001 each.
+    expect(joined.id).toBe(first.id)
+    expect(joined.requested).toBeCloseTo(2 * first.requested + 0.04, 6)
+    await ks.approvals.approve(joined.id, { amount: joined.requested, ttlMs: 60_000 })
+    const [smallTicket, largeTicket] = await Promise.all([small, large])
     expect(largeTicket.maxOutputTokens).toBe(50)
-    expect(await ks.agents.get('model-joiner')).toMatchObject({
-      held: first.requested + second.requested,
-    })
+    expect(await ks.agents.get('model-joiner')).toMatchObject({ held: joined.requested })
     for (const ticket of [smallTicket, largeTicket]) {
       await guard.afterModelCall(ticket, { usage: { inputTokens: 1, outputTokens: 1 } })
     }

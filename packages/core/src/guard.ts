@@ -4,7 +4,7 @@
 
 import { refuseUnknownKeys } from './adapter-options.js'
 import { AgentAccess, type PreparedActivity } from './agent-access.js'
-import { approvalsOn, asksPerson, awaitApproval, MAX_ASKS } from './approval-gate.js'
+import { approvalsOn, asksPerson, awaitApproval } from './approval-gate.js'
 import { type Awaitable, andThen, promised, type Steps } from './awaitable.js'
 import {
   type CallEnd,
@@ -232,12 +232,9 @@ class Guard implements AgentGuard {
           (request.fixedOutput === true
             ? (modelRates.contextWindow ?? DEFAULT_CONTEXT_WINDOW)
             : engine.defaultMaxOutputTokens))
-    // Past the cap of an agent with approvals on, a person is asked; approved, the grant is
-    // in the ledger and the reserve is tried again. Asked again only when the request this
-    // call joined asked less than it needs (approval-gate.ts, MAX_ASKS).
-    let asks = 0
-    let covered = false
-    for (;;) {
+    // Past the cap of an agent with approvals on, a person is asked once; approved, the
+    // grant is in the ledger and the reserve is tried again.
+    for (let round = 0; round < 2; round++) {
       const held = yield* this.#holdModel(request, agent, {
         rates,
         inputTokens,
@@ -258,32 +255,27 @@ class Guard implements AgentGuard {
         (request.fixedOutput === true ? wanted : 1) * counting.headroom,
         rates,
       )
-      if (!covered && asks < MAX_ASKS && asksPerson(approvalsOn(known), held.refusal)) {
+      if (round === 0 && asksPerson(approvalsOn(known), held.refusal)) {
         const full = costBound(inputTokens, wanted * counting.headroom, rates)
-        asks++
-        covered = (yield this.#askApproval(
-          known,
-          full,
-          `${request.model} call needs $${toUsd(full)}`,
-          scope,
-        )) as boolean
+        yield this.#askApproval(known, full, `${request.model} call needs $${toUsd(full)}`, scope)
         continue
       }
       const error = capRefusalError(known, held.refusal, least)
       return access.deny(known.handle, 'spending_cap', error, { model: request.model })
     }
+    throw new Error('unreachable')
   }
 
   /**
    * Asks a person to let the agent spend `neededMicros` (the call's bound) past its cap;
-   * resolves once approved, true when the request asked for all the call needs.
+   * resolves once approved.
    */
   async #askApproval(
     agent: AgentRecord,
     neededMicros: number,
     reason: string,
     scope: ReturnType<typeof reserveScope>,
-  ): Promise<boolean> {
+  ): Promise<void> {
     // A window, a budget or the call's run that would refuse it too: a grant lifts only the
     // cap, so nobody is asked (an approved call would be refused again, the grant left on
     // the cap).
@@ -299,7 +291,7 @@ class Guard implements AgentGuard {
     // cover what is spent past the cap as well, or the approved call is refused again.
     const requestedMicros = neededMicros - Math.min(0, availableAt(agent, now))
     try {
-      return await awaitApproval(this.#engine, agent, requestedMicros, reason, this.#access.signal)
+      await awaitApproval(this.#engine, agent, requestedMicros, reason, this.#access.signal)
     } catch (error) {
       // Revoked while it waited: the answer is the revocation, not a missing decision.
       if (this.#access.signal.aborted) this.#access.denyRevoked(agent.handle, undefined)
@@ -837,25 +829,19 @@ class Guard implements AgentGuard {
     let activity = call && access.prepare(agent, call)
     let result = (yield* this.#holdSpend(hold, activity)) as ReserveResult
     if (result.agent) access.agent = result.agent
-    // Past the cap with approvals on: ask a person, then try again under the grant; again
-    // only when the request joined asked less than this spend (approval-gate.ts, MAX_ASKS).
-    let covered = false
-    for (
-      let asks = 0;
-      !covered &&
-      asks < MAX_ASKS &&
+    if (
       !result.ok &&
       result.reason === 'cap' &&
       result.agent &&
-      asksPerson(approvalsOn(result.agent), result.refusal);
-      asks++
+      asksPerson(approvalsOn(result.agent), result.refusal)
     ) {
-      covered = (yield this.#askApproval(
+      // Past the cap with approvals on: ask a person once, then try again under the grant.
+      yield this.#askApproval(
         result.agent,
         micros,
         `${request.description} needs $${toUsd(micros)}`,
         scope,
-      )) as boolean
+      )
       activity = call && access.prepare(agent, call)
       result = (yield* this.#holdSpend(hold, activity)) as ReserveResult
       if (result.agent) access.agent = result.agent

@@ -30,7 +30,10 @@ export interface ReconcileInput {
 
 /** What a reconciliation did. */
 export interface ReconcileResult {
-  /** `corrected`: the cost replaced the lapse's charge. `duplicate`: settled before, unchanged. */
+  /**
+   * `corrected`: the cost replaced the lapse's charge. `duplicate`: the hold was settled
+   * already (by its call, late, or an earlier reconcile): its figure kept, nothing written.
+   */
   outcome: 'corrected' | 'duplicate'
   /** The agent after it. */
   agent: AgentSnapshot

@@ -62,6 +62,9 @@ local open_id = redis.call('GET', pending_key(handle))
 if open_id then
   local open = approval(open_id)
   if open and status_at(open, now) == 'pending' then
+    -- A joining call adds what it needs (ledger/approvals.ts openApproval).
+    redis.call('HSET', approval_key(open_id), 'requestedMicros',
+      int(saturated(tonumber(open.requestedMicros) + tonumber(ARGV[8]))))
     return {'open', approval_fields(open_id, now)}
   end
   if open and open.status == 'pending' then

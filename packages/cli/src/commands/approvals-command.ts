@@ -91,7 +91,10 @@ export function approvalsCommand(context: CliContext): Command {
     .command('approve')
     .description('Grant up to --amount dollars more, for --ttl, to the agent that asked')
     .argument('<id>', 'the approval request id (approvals list)')
-    .option('--amount <usd>', 'the most it may spend past its cap (default: the amount requested)')
+    .option(
+      '--amount <usd>',
+      'the most it may spend past its cap (default: what the request asks as this runs; calls that joined it add theirs)',
+    )
     .option('--ttl <duration>', 'how long the grant lives, e.g. 30m, 1h, 2d', DEFAULT_TTL)
     .option('--json', 'print JSON')
     .action(

@@ -34,6 +34,8 @@ export interface WatchUpdate {
   changed: Array<ConsoleRow & RateView>
   removed: string[]
   total: number
+  /** Which read of the store the rows are (increasing), as `snapshot()` says of its own. */
+  version?: number
   /** The pending approvals, when they changed. */
   approvals?: Approval[]
   /** Which read of the approvals that is (increasing): a page keeps the newest it got. */
@@ -118,6 +120,7 @@ export class AgentWatch {
   #approvalsJson = '[]'
   #approvals: Approval[] = []
   #approvalsVersion = 0
+  #version = 0
   #polledAt = Number.NEGATIVE_INFINITY
   #timer: NodeJS.Timeout | undefined
   #inFlight: Promise<void> | undefined
@@ -153,8 +156,17 @@ export class AgentWatch {
 
   /** Every agent's row, fresh to within one poll interval. */
   async rows(): Promise<ConsoleRow[]> {
+    return (await this.snapshot()).rows
+  }
+
+  /**
+   * Every agent's row and which read of the store they are: a page's request answered from
+   * an older read than a live update it already applied must not put older rows back (a
+   * slow answer under load: a revoked agent shown active again, with nothing left to change).
+   */
+  async snapshot(): Promise<{ rows: ConsoleRow[]; version: number }> {
     if (this.#now() - this.#polledAt > this.#intervalMs) await this.poll()
-    return [...this.#rows.values()].map((entry) => entry.row)
+    return { rows: [...this.#rows.values()].map((entry) => entry.row), version: this.#version }
   }
 
   /**
@@ -286,7 +298,8 @@ export class AgentWatch {
       this.#refusals.delete(handle)
     }
     this.#rows = next
-    const update: WatchUpdate = { changed, removed, total: next.size }
+    this.#version++
+    const update: WatchUpdate = { changed, removed, total: next.size, version: this.#version }
     const approvalsJson = JSON.stringify(approvals)
     if (approvalsJson !== this.#approvalsJson) {
       this.#approvalsJson = approvalsJson

@@ -181,7 +181,8 @@ export function mountConsole(app: Hono, options: ConsoleOptions): void {
 
   app.get('/console/api/agents', async (c) => {
     const order = c.req.query('order')
-    const page = pageRows(await watch.rows(), {
+    const { rows, version } = await watch.snapshot()
+    const page = pageRows(rows, {
       q: c.req.query('q') ?? '',
       order: order === 'spent' || order === 'percent' || order === 'handle' ? order : 'listed',
       page: wholeNumber(c.req.query('page'), 'page', 1, 1_000_000, 1),
@@ -190,6 +191,7 @@ export function mountConsole(app: Hono, options: ConsoleOptions): void {
     await watch.seed(page.rows.map((row) => row.handle))
     return c.json({
       ...page,
+      version,
       rows: page.rows.map((row) => ({ ...row, ...watch.rateView(row.handle) })),
     })
   })

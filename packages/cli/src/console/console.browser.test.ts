@@ -534,6 +534,79 @@ describe('the console in a real browser', () => {
     }
   })
 
+  it('shows a request growing as calls join it; a grant typed stays as typed', async () => {
+    await page.goto(`${server.url}/#/`)
+    const ask = (id: string, handle: string, requestedMicros: number) =>
+      ks.store.openApproval({
+        id,
+        handle,
+        requestedMicros,
+        reason: 'cap',
+        ttlMs: 60_000,
+        now: Date.now(),
+      })
+    for (const handle of ['grow-a', 'grow-b']) {
+      await ks.agents.create({ handle, spendingCap: 1, approvals: { enabled: true, waitMs: 0 } })
+      await ask(`apr_${handle}`, handle, 1_000_000)
+    }
+    const typed = page.getByRole('listitem', { name: 'Request by grow-a' })
+    const untouched = page.getByRole('listitem', { name: 'Request by grow-b' })
+    await untouched.waitFor(WAIT)
+    await typed.getByLabel('Grant (USD)').fill('0.25')
+    // Another call of each joins its request: each asks for both now.
+    await ask('apr_grow-a-2', 'grow-a', 2_000_000)
+    await ask('apr_grow-b-2', 'grow-b', 2_000_000)
+    await untouched.getByText('grow-b asks for $3.00 past its cap: cap').waitFor(WAIT)
+    await typed.getByText('grow-a asks for $3.00 past its cap: cap').waitFor(WAIT)
+    expect(await untouched.getByLabel('Grant (USD)').inputValue()).toBe('3')
+    expect(await typed.getByLabel('Grant (USD)').inputValue()).toBe('0.25')
+  })
+
+  it('keeps a row a live update changed when an older list of agents arrives after it', async () => {
+    const agent = await ks.agents.create({ handle: 'late-list', spendingCap: 5 })
+    await page.goto(`${server.url}/#/`)
+    await row('late-list').waitFor(WAIT)
+    await page.goto(`${server.url}/#/agent/late-list`)
+    let answered = () => {}
+    const read = new Promise<void>((resolve) => {
+      answered = resolve
+    })
+    let deliver = () => {}
+    const delivered = new Promise<void>((resolve) => {
+      deliver = resolve
+    })
+    await page.route('**/console/api/agents?*', async (route) => {
+      const response = await route.fetch()
+      answered()
+      await delivered
+      await route.fulfill({ response })
+    })
+    try {
+      await page.goto(`${server.url}/#/`)
+      await read
+      // Spent after the list was read: the live update shows it first.
+      const guard = ks.guard(agent.credential)
+      await guard.settleSpend(
+        await guard.reserveSpend({ amountUsd: 1.25, kind: 'tool', description: 'late' }),
+      )
+      const figure = row('late-list').locator('td.spent .figure')
+      await figure.filter({ hasText: '$1.25 / $5.00' }).waitFor(WAIT)
+      const stale = page.waitForResponse('**/console/api/agents?*')
+      deliver()
+      await stale
+      // Watched a while: an older list shown even briefly (a reload may follow) is the bug.
+      const seen = new Set<string | null>()
+      for (const end = Date.now() + 600; Date.now() < end; ) {
+        seen.add(await figure.textContent())
+        await page.waitForTimeout(20)
+      }
+      expect([...seen]).toEqual(['$1.25 / $5.00'])
+    } finally {
+      deliver()
+      await page.unroute('**/console/api/agents?*')
+    }
+  })
+
   it('says a revoke is under way, queued when the store is locked, and written once it is', async () => {
     await ks.agents.create({ handle: 'locked-agent', spendingCap: 5 })
     await page.goto(`${server.url}/#/`)

@@ -68,6 +68,41 @@ export function approvalCases(context: SuiteContext): void {
     )
   })
 
+  it('asks, in the one open request, for what every call waiting on it needs', async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('joined')
+    await store.createAgent(testAgentRecord(handle, 1_000))
+    const ask = (i: number, requestedMicros: number, now = 1_000) =>
+      store.openApproval({
+        id: `${handle}-j${i}`,
+        handle,
+        requestedMicros,
+        reason: 'over the cap',
+        ttlMs: 60_000,
+        now,
+      })
+    const first = await ask(1, 200_000)
+    expect(first).toMatchObject({ created: true, approval: { requestedMicros: 200_000 } })
+    const joined = await ask(2, 500_000, 1_500)
+    expect(joined).toMatchObject({
+      created: false,
+      approval: { id: first.approval.id, requestedMicros: 700_000 },
+    })
+    expect(await store.getApproval(first.approval.id, 2_000)).toMatchObject({
+      requestedMicros: 700_000,
+      createdAt: 1_000,
+    })
+    // Decided: the amount it was decided at stays; the next call asks afresh.
+    await store.decideApproval({ id: first.approval.id, status: 'denied', by: 'ops', now: 2_000 })
+    expect(await ask(3, 10_000, 2_100)).toMatchObject({
+      created: true,
+      approval: { requestedMicros: 10_000 },
+    })
+    expect(await store.getApproval(first.approval.id, 2_200)).toMatchObject({
+      requestedMicros: 700_000,
+    })
+  })
+
   it('grants exactly its amount past the cap, until it expires', async () => {
     const store = await context.open()
     const handle = uniqueHandle('grant')

@@ -65,7 +65,15 @@ export function openApproval(
   const agent = storage.agent(request.handle)
   if (!agent) throw new AgentNotFoundError(request.handle)
   const open = storage.pendingApproval(request.handle)
-  if (open && approvalAt(open, now).status === 'pending') return { approval: open, created: false }
+  if (open && approvalAt(open, now).status === 'pending') {
+    // A call joining the open request adds what it needs: one decision then covers every
+    // call waiting on it (red teams r22 and rt27: a request asking its opener's amount let
+    // one call through and refused 15 of 20 honest ones after the grant).
+    const requestedMicros = saturated(open.requestedMicros + request.requestedMicros)
+    const joined = { ...open, requestedMicros }
+    storage.saveApproval(joined)
+    return { approval: joined, created: false }
+  }
   if (open) storage.saveApproval({ ...open, status: 'expired' })
   const approval: ApprovalRecord = {
     id: request.id,

@@ -14,6 +14,8 @@ const state = {
   rows: new Map(),
   view: '',
   events: null,
+  // The watch's read of the store the rows shown are from (live updates carry theirs).
+  version: 0,
 }
 
 function el(tag, props = {}, ...children) {
@@ -302,6 +304,9 @@ async function loadAgents() {
     q: state.q,
   })
   const page = await api(`/console/api/agents?${params}`)
+  // Read before a live update this page already applied (a slow answer): its rows are older
+  // than those shown, and no update would correct them. Read again instead.
+  if (page.version < state.version) return reloadSoon()
   state.page = page.page
   state.pages = page.pages
   state.total = page.total
@@ -347,6 +352,9 @@ function approvalsStatus(text, kind = '') {
   status.textContent = text
 }
 
+const askText = (approval) =>
+  `${approval.handle} asks for ${approval.requestedText} past its cap: ${approval.reason}`
+
 function approvalItem(approval) {
   const amountId = `amount-${approval.id}`
   const ttlId = `ttl-${approval.id}`
@@ -356,6 +364,9 @@ function approvalItem(approval) {
     min: '0',
     step: 'any',
     value: String(approval.requested),
+  })
+  amount.addEventListener('input', () => {
+    amount.dataset.typed = '1'
   })
   const ttl = el(
     'select',
@@ -387,9 +398,7 @@ function approvalItem(approval) {
   return el(
     'li',
     { 'aria-label': `Request by ${approval.handle}`, 'data-id': approval.id },
-    el('p', {
-      text: `${approval.handle} asks for ${approval.requestedText} past its cap: ${approval.reason}`,
-    }),
+    el('p', { text: askText(approval) }),
     el('label', { for: amountId, text: 'Grant (USD)' }),
     amount,
     el('label', { for: ttlId, text: 'for' }),
@@ -431,7 +440,15 @@ function renderApprovals(approvals, version) {
   for (const [id, item] of shown) if (!pending.has(id)) item.remove()
   let previous = null
   for (const approval of approvals) {
-    const item = shown.get(approval.id) ?? approvalItem(approval)
+    const kept = shown.get(approval.id)
+    // A request grows while calls join it: what it asks is said anew, and its grant follows
+    // unless the operator typed one (kept as typed).
+    if (kept) {
+      kept.querySelector('p').textContent = askText(approval)
+      const amount = kept.querySelector('input')
+      if (amount.dataset.typed !== '1') amount.value = String(approval.requested)
+    }
+    const item = kept ?? approvalItem(approval)
     const next = previous ? previous.nextSibling : list.firstChild
     // Moving a row would blur what it holds: only a new one is inserted.
     if (item !== next) list.insertBefore(item, next)
@@ -754,12 +771,15 @@ function closeEvents() {
 // keep-alives.
 function onEvent(name, data) {
   if (name === 'ready') {
+    // A new stream may be a restarted server, counting its reads from 0 again.
+    state.version = 0
     setLive(true, 'Live')
     void refresh().catch(handleError)
   } else if (name === 'update') {
     const update = JSON.parse(data)
     if (update.error) return setLive(false, `Store unreachable: ${update.error}`)
     setLive(true, 'Live')
+    state.version = Math.max(state.version, update.version ?? 0)
     if (update.changed.length > 0 || update.removed.length > 0) {
       applyRows(update.changed, update.removed.length > 0 || update.total !== state.total)
     }
