@@ -1,8 +1,9 @@
 import { createKillSwitch, type KillSwitch, memoryStore } from '@killswitch/core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createAdminApi } from './admin-api.js'
+import type { AdminKillSwitch } from './admin-kill-switch.js'
 import { type AdminServer, startAdminServer } from './admin-server.js'
-import { revokedJustBefore } from './test-helpers.js'
+import { revokedJustBefore, revokedUnreplicated } from './test-helpers.js'
 
 const TOKEN = 'admin-token-0123456789abcdef'
 const INTROSPECT_TOKEN = 'introspect-token-0123456789'
@@ -49,6 +50,21 @@ async function call(
     status: response.status,
     headers: response.headers,
     json: text ? JSON.parse(text) : undefined,
+  }
+}
+
+/** One revoke through an admin API serving `killSwitch` (a wrapper of the test's, a race). */
+async function revokeServedBy(killSwitch: AdminKillSwitch, handle: string, body: unknown) {
+  const served = await startAdminServer({ killSwitch, port: 0, token: TOKEN, log: () => {} })
+  try {
+    const response = await fetch(`${served.url}/v1/agents/${handle}/revoke`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    })
+    return { status: response.status, json: (await response.json()) as Record<string, unknown> }
+  } finally {
+    await served.close()
   }
 }
 
@@ -458,30 +474,18 @@ describe('admin API: a revoke never refuses to fire for its body', () => {
 
   it('answers alreadyRevoked from the revoke itself: a revoke elsewhere just before it is not missed', async () => {
     await createAgent('raced', 5)
-    const raced = await startAdminServer({
-      killSwitch: revokedJustBefore(ks),
-      port: 0,
-      token: TOKEN,
-      log: () => {},
+    const { json: answer } = await revokeServedBy(revokedJustBefore(ks), 'raced', {
+      reason: 'second',
+      by: 'alice',
     })
-    try {
-      const response = await fetch(`${raced.url}/v1/agents/raced/revoke`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ reason: 'second', by: 'alice' }),
-      })
-      const answer = (await response.json()) as Record<string, unknown>
-      expect(answer).toMatchObject({
-        alreadyRevoked: true,
-        agent: { status: 'revoked', revokedReason: 'first' },
-      })
-      // The snapshot as every view shows it: the answer's flag is not repeated in it.
-      expect(answer.agent).not.toHaveProperty('alreadyRevoked')
-      const revoked = (await ks.audit('raced')).filter((entry) => entry.type === 'revoked')
-      expect(revoked.map((entry) => entry.data.by)).toEqual(['bob'])
-    } finally {
-      await raced.close()
-    }
+    expect(answer).toMatchObject({
+      alreadyRevoked: true,
+      agent: { status: 'revoked', revokedReason: 'first' },
+    })
+    // The snapshot as every view shows it: the answer's flag is not repeated in it.
+    expect(answer.agent).not.toHaveProperty('alreadyRevoked')
+    const revoked = (await ks.audit('raced')).filter((entry) => entry.type === 'revoked')
+    expect(revoked.map((entry) => entry.data.by)).toEqual(['bob'])
   })
 
   it('reads the reason whatever the content type (curl -d sends a form type)', async () => {
@@ -604,5 +608,27 @@ describe('admin server', () => {
       field: 'port',
       message: expect.stringMatching(/in use/),
     })
+  })
+})
+
+describe('admin API: a revocation in force that no replica confirmed yet', () => {
+  it('answers 202 with replicated: false and what it means, not 503 "not written"', async () => {
+    const { credential } = await createAgent('unreplicated', 5)
+    const { status, json: answer } = await revokeServedBy(revokedUnreplicated(ks), 'unreplicated', {
+      reason: 'leak',
+    })
+    expect(status).toBe(202)
+    expect(answer).toMatchObject({
+      agent: { handle: 'unreplicated', status: 'revoked', revokedReason: 'leak' },
+      alreadyRevoked: false,
+      replicated: false,
+    })
+    expect(typeof answer.tookMs).toBe('number')
+    expect(answer.message).toContain(
+      'is in force now: this and every other process refuse its credential. No replica has confirmed it yet, so a failover now could undo it',
+    )
+    expect(answer.message).not.toMatch(/not written|do not see it/)
+    // In force: the credential is refused.
+    expect(await ks.verify(credential)).toEqual({ active: false })
   })
 })

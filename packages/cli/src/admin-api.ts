@@ -18,7 +18,7 @@ import { type ApprovalLinkRoutesOptions, mountApprovalLinks } from './approval-l
 import { mountConsole } from './console/console-routes.js'
 import { readBody } from './read-body.js'
 import { allowedHostSet, refuseCrossSite } from './request-origin.js'
-import { isRevokeRequest, readRevokeBody } from './revoke-reason.js'
+import { isRevokeRequest, readRevokeBody, revokeAnswer } from './revoke-reason.js'
 import { escapeControls } from './terminal-style.js'
 
 /** Options of `createAdminApi`. */
@@ -332,12 +332,12 @@ export function createAdminApi(options: AdminApiOptions): Hono {
     const started = performance.now()
     // Whether it was revoked already is the store's answer to this revoke: no read before it
     // (which a revoke elsewhere could race, and a store outage would lose).
-    const { alreadyRevoked, ...agent } = await ks.agents.revoke(handle, {
+    const { status, ...answer } = await revokeAnswer(ks, handle, {
       reason: reason ?? DEFAULT_API_REVOKE_REASON,
       by: by ?? 'admin-api',
     })
     const tookMs = Number((performance.now() - started).toFixed(3))
-    return c.json({ agent, alreadyRevoked, tookMs })
+    return c.json({ ...answer, tookMs }, status)
   })
 
   // Paged by the store: `?limit=` the most recent entries, `?before=<seq>` the page before.

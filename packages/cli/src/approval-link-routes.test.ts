@@ -157,6 +157,7 @@ describe('one-click approval links', () => {
       reason: 'another call',
       ttlMs: 60_000,
       now: Date.now(),
+      waits: true,
     })
     const stale = await open(approveUrl, 'POST', {}, shownIn(first.text))
     expect(stale.status).toBe(200)

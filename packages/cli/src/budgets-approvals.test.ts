@@ -228,16 +228,62 @@ describe('killswitch approvals', () => {
     const denied = await run(['approvals', 'deny', 'apr_2', '--reason', 'looping', '--json'])
     expect(JSON.parse(denied.stdout)).toMatchObject({ status: 'denied', decisionReason: 'looping' })
 
-    await ks.store.openApproval({
-      id: 'apr_3',
-      handle: 'a',
-      requestedMicros: 2_500_000,
-      reason: 'x',
-      ttlMs: 60_000,
-      now: Date.now(),
-    })
+    // Opened as a guarded call opens one: its audit entry says what it asked then.
+    const opening = (id: string, requestedMicros: number, waits = false) =>
+      ks.store.openApproval({
+        id,
+        handle: 'a',
+        requestedMicros,
+        reason: 'x',
+        ttlMs: 60_000,
+        now: Date.now(),
+        waits,
+        audit: {
+          at: Date.now(),
+          handle: 'a',
+          type: 'approval',
+          summary: 'approval requested',
+          data: { event: 'requested', approvalId: id, requested: requestedMicros / 1_000_000 },
+        },
+      })
+    await opening('apr_3', 2_500_000)
     await run(['approvals', 'approve', 'apr_3'])
     expect((await ks.approvals.get('apr_3')).grant?.amount).toBe(2.5)
+    await ks.close()
+  })
+
+  it('approve without --amount refuses a request calls have raised since it was opened', async () => {
+    const { ks, run } = cliHarness()
+    await pending(ks, 'apr_0')
+    await ks.approvals.deny('apr_0')
+    const open = (id: string, requestedMicros: number) =>
+      ks.store.openApproval({
+        id,
+        handle: 'a',
+        requestedMicros,
+        reason: 'x',
+        ttlMs: 60_000,
+        now: Date.now(),
+        waits: true,
+        audit: {
+          at: Date.now(),
+          handle: 'a',
+          type: 'approval',
+          summary: 'approval requested',
+          data: { event: 'requested', approvalId: id, requested: requestedMicros / 1_000_000 },
+        },
+      })
+    await open('apr_4', 500_000)
+    // Another waiting call joins: the request asks for both now.
+    await open('apr_4-joiner', 3_000_000)
+    const refused = await run(['approvals', 'approve', 'apr_4'])
+    expect(refused.code).toBe(EXIT_CODES.usage)
+    expect(refused.stderr).toContain(
+      'the request by a grew from $0.50 when it was opened to $3.50 (calls that wait on it add what they need): choose the grant with --amount',
+    )
+    expect((await ks.approvals.get('apr_4')).status).toBe('pending')
+    expect((await run(['approvals', 'approve', 'apr_4', '--amount', '3.5'])).code).toBe(0)
+    expect((await ks.approvals.get('apr_4')).grant?.amount).toBe(3.5)
     await ks.close()
   })
 })

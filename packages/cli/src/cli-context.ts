@@ -9,7 +9,12 @@
 // character from stored text reaches the terminal raw.
 
 import { existsSync } from 'node:fs'
-import { type AllowPrivateWebhooks, createKillSwitch, redactCredentials } from '@killswitch/core'
+import {
+  type AllowPrivateWebhooks,
+  createKillSwitch,
+  findKillSwitchError,
+  redactCredentials,
+} from '@killswitch/core'
 import type { Command } from 'commander'
 import type { AdminKillSwitch } from './admin-kill-switch.js'
 import { CliError, EXIT_CODES } from './exit-codes.js'
@@ -159,7 +164,12 @@ async function defaultOpen(
           },
         }
       : {}),
-    onError: (error) => err(`warning: ${error instanceof Error ? error.message : String(error)}\n`),
+    onError: (error) => {
+      // A command's revoke says this one itself, as its outcome (manage-commands.ts).
+      const code = findKillSwitchError(error)?.code
+      if (lifetime === 'command' && code === 'revocation_unreplicated') return
+      err(`warning: ${error instanceof Error ? error.message : String(error)}\n`)
+    },
   })
   return {
     killSwitch,

@@ -13,6 +13,7 @@ import type { KillSwitchErrorCode } from '@killswitch/core'
  * | 3 | conflict: an agent with that handle exists already |
  * | 4 | refused by policy: the agent is revoked, over its cap, a runaway, a payment refused... |
  * | 5 | the store is unavailable (fail closed) |
+ * | 6 | revoked and in force (every process refuses the credential), but no replica of the store confirmed it: a failover before one does could undo it |
  * | 70 | an unexpected internal error (a bug: please report it) |
  *
  * @example
@@ -25,6 +26,7 @@ export const EXIT_CODES = Object.freeze({
   conflict: 3,
   refused: 4,
   storeUnavailable: 5,
+  unreplicated: 6,
   internal: 70,
 })
 
@@ -48,6 +50,8 @@ export function exitCodeFor(code: KillSwitchErrorCode): number {
       return EXIT_CODES.conflict
     case 'store_unavailable':
       return EXIT_CODES.storeUnavailable
+    case 'revocation_unreplicated':
+      return EXIT_CODES.unreplicated
     default:
       // agent_revoked, spending_cap_exceeded, runaway_detected, payment_refused, and any
       // code a newer core adds: all are deliberate refusals, not bugs.
@@ -69,5 +73,19 @@ export class CliError extends Error {
     super(message)
     this.name = 'CliError'
     this.exitCode = exitCode
+  }
+}
+
+/**
+ * The command printed its outcome itself (not an error: `revoke` when no replica confirmed
+ * it); only its exit code is left to give.
+ *
+ * @example
+ * throw new CliExit(EXIT_CODES.unreplicated)
+ */
+export class CliExit extends CliError {
+  constructor(exitCode: number) {
+    super('', exitCode)
+    this.name = 'CliExit'
   }
 }

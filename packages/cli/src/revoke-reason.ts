@@ -5,6 +5,13 @@
 // passed on. The handle, the auth and the Host/Origin checks stay the only reasons to refuse
 // a revoke.
 
+import {
+  type AgentSnapshot,
+  findKillSwitchError,
+  type RevocationUnreplicatedError,
+} from '@killswitch/core'
+import type { AdminKillSwitch } from './admin-kill-switch.js'
+
 /** Bytes read of a revoke body; past it the body is ignored (no reason), never refused. */
 export const MAX_REVOKE_BODY_BYTES = 64 * 1024
 /** How long a revoke waits for its body before revoking without a reason. */
@@ -111,4 +118,46 @@ async function readCapped(
     reader.cancel().catch(() => {})
   }
   return new TextDecoder().decode(Buffer.concat(chunks))
+}
+
+/** What a revoke through HTTP (the admin API, the console) answers, and with which status. */
+export interface RevokeAnswer {
+  /** 200 as the store answered; 202 when no replica of the store confirmed it yet. */
+  status: 200 | 202
+  agent: AgentSnapshot
+  alreadyRevoked: boolean
+  /** False when it is in force but on no replica yet (a failover could undo it). */
+  replicated?: false
+  /** With `replicated: false`: what that means, and that it is retried. */
+  message?: string
+}
+
+/**
+ * Revokes, and answers what is true. A revocation the store wrote where every process reads
+ * it, that no replica confirmed yet, is in force: 202 with the agent as it is now and
+ * `replicated: false`, never a 503 "not written" (red team rt27). Anything else throws.
+ *
+ * @example
+ * const { status, ...answer } = await revokeAnswer(ks, handle, { reason, by: 'admin-api' })
+ */
+export async function revokeAnswer(
+  ks: Pick<AdminKillSwitch, 'agents'>,
+  handle: string,
+  options: { reason: string; by: string },
+): Promise<RevokeAnswer> {
+  try {
+    const { alreadyRevoked, ...agent } = await ks.agents.revoke(handle, options)
+    return { status: 200, agent, alreadyRevoked }
+  } catch (error) {
+    const found = findKillSwitchError(error)
+    if (found?.code !== 'revocation_unreplicated') throw error
+    const { alreadyRevoked, message } = found as RevocationUnreplicatedError
+    return {
+      status: 202,
+      agent: await ks.agents.get(handle),
+      alreadyRevoked,
+      replicated: false,
+      message,
+    }
+  }
 }

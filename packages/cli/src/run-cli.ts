@@ -15,7 +15,7 @@ import { alertCommand, capCommand, revokeCommand } from './commands/manage-comma
 import { reconcileCommand } from './commands/reconcile-command.js'
 import { serveCommand } from './commands/serve-command.js'
 import { verifyCommand } from './commands/verify-command.js'
-import { CliError, EXIT_CODES, exitCodeFor } from './exit-codes.js'
+import { CliError, CliExit, EXIT_CODES, exitCodeFor } from './exit-codes.js'
 import { shouldUseColour } from './terminal-style.js'
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string }
@@ -32,7 +32,8 @@ Webhooks:
 
 Exit codes:
   0 ok   1 usage or invalid input   2 agent not found   3 agent exists
-  4 refused (revoked, over cap, runaway)   5 store unavailable   70 internal error
+  4 refused (revoked, over cap, runaway)   5 store unavailable
+  6 revoked, in force, but no replica of the store confirmed it   70 internal error
 `
 
 /**
@@ -109,7 +110,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       return error.exitCode === 0 ? EXIT_CODES.ok : EXIT_CODES.usage
     }
     if (error instanceof CliError) {
-      context.err(`${errStyle.red('error:')} ${error.message}\n`)
+      if (!(error instanceof CliExit)) context.err(`${errStyle.red('error:')} ${error.message}\n`)
       return error.exitCode
     }
     const known = findKillSwitchError(error)

@@ -48,7 +48,15 @@ async function hostileStore() {
       now: Date.now(),
     })
   }
-  await ks.approvals.deny('apr_denied', { reason: EVIL, by: EVIL })
+  // Written to the store directly: the API refuses such a `by` now, but a store written by an
+  // older version (or by hand) may hold one, and the CLI must still show it safely.
+  await ks.store.decideApproval({
+    id: 'apr_denied',
+    status: 'denied',
+    by: EVIL,
+    reason: EVIL,
+    now: Date.now(),
+  })
   return harness
 }
 

@@ -1,6 +1,11 @@
 // Test helpers: output buffers and a CLI run against a kill switch the test also holds.
 
-import { createKillSwitch, type KillSwitch, memoryStore } from '@killswitch/core'
+import {
+  createKillSwitch,
+  type KillSwitch,
+  memoryStore,
+  RevocationUnreplicatedError,
+} from '@killswitch/core'
 import type { AdminKillSwitch } from './admin-kill-switch.js'
 import type { CliIo } from './cli-context.js'
 import { runCli } from './run-cli.js'
@@ -43,20 +48,30 @@ export function cliHarness(env: Record<string, string | undefined> = {}) {
   return { ks, run }
 }
 
+/** The kill switch with its revoke replaced: what a store or another process does to one. */
+function withRevoke(ks: KillSwitch, revoke: KillSwitch['agents']['revoke']): AdminKillSwitch {
+  return { ...ks, agents: { ...ks.agents, revoke } }
+}
+
 /**
  * The kill switch with each revoke beaten to the store by another one (reason "first", by
  * "bob"), as a revoke from another process landing just as this one goes out: after any read
  * made before it.
  */
 export function revokedJustBefore(ks: KillSwitch): AdminKillSwitch {
-  return {
-    ...ks,
-    agents: {
-      ...ks.agents,
-      async revoke(handle, options) {
-        await ks.agents.revoke(handle, { reason: 'first', by: 'bob' })
-        return ks.agents.revoke(handle, options)
-      },
-    },
-  }
+  return withRevoke(ks, async (handle, options) => {
+    await ks.agents.revoke(handle, { reason: 'first', by: 'bob' })
+    return ks.agents.revoke(handle, options)
+  })
+}
+
+/**
+ * The kill switch with each revoke written (in force: every process reads it) but confirmed
+ * by no replica of the store, as a Redis whose replica is away answers (red team rt27).
+ */
+export function revokedUnreplicated(ks: KillSwitch): AdminKillSwitch {
+  return withRevoke(ks, async (handle, options) => {
+    const { alreadyRevoked } = await ks.agents.revoke(handle, options)
+    throw new RevocationUnreplicatedError({ handle, alreadyRevoked })
+  })
 }

@@ -50,6 +50,7 @@ export async function awaitApproval(
   const store = engine.store
   const now = engine.now()
   const id = `apr_${randomUUID()}`
+  const waitMs = agent.policy.approvals?.waitMs ?? 0
   const { approval, created } = await storeCall(store, () =>
     store.openApproval({
       id,
@@ -58,6 +59,7 @@ export async function awaitApproval(
       reason,
       ttlMs: APPROVAL_REQUEST_TTL_MS,
       now,
+      waits: waitMs > 0,
       audit: {
         at: now,
         handle: agent.handle,
@@ -78,7 +80,6 @@ export async function awaitApproval(
     engine.events.emit('approval_requested', event)
     engine.notifyApproval?.(agent, event)
   }
-  const waitMs = agent.policy.approvals?.waitMs ?? 0
   const decision =
     waitMs > 0 ? await waitForDecision(engine, approval.id, waitMs, signal) : approval
   if (decision?.status === 'approved') return

@@ -20,6 +20,7 @@ export type KillSwitchErrorCode =
   | 'agent_exists'
   | 'concurrent_update'
   | 'store_unavailable'
+  | 'revocation_unreplicated'
   | 'payment_refused'
   | 'spend_refused'
   | 'approval_required'
@@ -387,6 +388,38 @@ export class StoreUnavailableError extends KillSwitchError {
       options,
     )
     this.name = 'StoreUnavailableError'
+  }
+}
+
+/**
+ * A revocation written on the store's primary, where every process reads it (the credential
+ * is refused everywhere now), that no replica confirmed yet: a failover before one does
+ * could undo it. The kill switch retries it while this process runs. A StoreUnavailableError
+ * (the write is not yet as durable as asked), with its own `code`: not "the store is out".
+ *
+ * @example
+ * if (error instanceof RevocationUnreplicatedError) warn(`${error.handle}: no replica yet`)
+ */
+export class RevocationUnreplicatedError extends StoreUnavailableError {
+  override readonly code = 'revocation_unreplicated'
+  /** The revoked agent. */
+  readonly handle: string
+  /** True when the agent was revoked before this revoke (by anyone, anywhere). */
+  readonly alreadyRevoked: boolean
+
+  constructor(
+    details: { handle: string; alreadyRevoked: boolean; message?: string },
+    options?: ErrorOptions,
+  ) {
+    super(undefined, options)
+    this.name = 'RevocationUnreplicatedError'
+    this.handle = redactCredentials(details.handle)
+    this.alreadyRevoked = details.alreadyRevoked
+    // Not StoreUnavailableError's "refused until it is back": this revocation is in force.
+    this.message = redactCredentials(
+      details.message ??
+        `The revocation of agent "${this.handle}" is in force now: this and every other process refuse its credential. No replica has confirmed it yet, so a failover now could undo it; it is retried while this process runs (ks.close() waits for it, then fails if still unconfirmed)`,
+    )
   }
 }
 

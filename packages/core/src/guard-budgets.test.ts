@@ -426,6 +426,29 @@ describe('guard: approvals past the cap', () => {
     },
   )
 
+  it('a loop retrying a refused call (no wait) leaves the request at what it first asked', async () => {
+    // Red team rt28: 200 retries of a $0.50 call grew the request to $100, then approved whole.
+    const ks = createKillSwitch({ runaway: false, prices })
+    const { credential } = await ks.agents.create({
+      handle: 'looper',
+      spendingCap: 1,
+      approvals: { enabled: true, waitMs: 0 },
+    })
+    const guard = ks.guard(credential)
+    await guard.settleSpend(
+      await guard.reserveSpend({ amountUsd: 1, kind: 'tool', description: 'first' }),
+    )
+    for (let i = 0; i < 50; i++) {
+      await expect(
+        guard.reserveSpend({ amountUsd: 0.5, kind: 'tool', description: 'paid search' }),
+      ).rejects.toSatisfy(ApprovalRequiredError.isInstance)
+    }
+    expect((await ks.approvals.list()).map((each) => [each.status, each.requested])).toEqual([
+      ['pending', 0.5],
+    ])
+    await ks.close()
+  })
+
   it('a model call (a limit held whole) that joined a request adds its bound to it', async () => {
     // One token costs $0.001: each call's bound is its prompt and its whole output limit.
     const { ks, guard, opened } = await atCapAsking(memoryStore(), 'model-joiner', 0.001)

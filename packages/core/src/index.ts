@@ -113,6 +113,7 @@ export {
   InvalidConfigError,
   KillSwitchError,
   type KillSwitchErrorCode,
+  RevocationUnreplicatedError,
   RunawayDetectedError,
   SpendingCapExceededError,
   SpendRefusedError,

@@ -21,6 +21,8 @@ import {
   AgentNotFoundError,
   AgentRevokedError,
   InvalidConfigError,
+  KillSwitchError,
+  RevocationUnreplicatedError,
   StoreUnavailableError,
 } from './errors.js'
 import { EventHub, type KillSwitchEventName, type Listener } from './events.js'
@@ -148,6 +150,33 @@ const DEFAULT_HOLD_TTL_MS = 5 * 60_000
 /** How long `close()` waits for settles that are still being retried against the store. */
 const CLOSE_DRAIN_MS = 10_000
 const DEFAULT_MAX_OUTPUT_TOKENS = 4096
+/** A store's RevocationUnreplicatedError (by code: the store may use another copy of core). */
+function unreplicated(error: unknown): error is RevocationUnreplicatedError {
+  return KillSwitchError.isInstance(error) && error.code === 'revocation_unreplicated'
+}
+
+/** What close() says of revocations still pending: not written, or written with no replica. */
+function lostRevocations(
+  lost: string[],
+  onPrimaryOnly: Map<string, { alreadyRevoked: boolean }>,
+): StoreUnavailableError {
+  const names = (handles: string[]) => handles.map((handle) => `agent "${handle}"`).join(', ')
+  const primaryOnly = lost.filter((handle) => onPrimaryOnly.has(handle))
+  const inForce =
+    primaryOnly.length === 0
+      ? ''
+      : `The revocation of ${names(primaryOnly)} is in force now (every process refuses the credential), but no replica confirmed it before this kill switch closed: a failover before one does could undo it. Check with agents.get after any failover`
+  const unwritten = lost.filter((handle) => !onPrimaryOnly.has(handle))
+  if (unwritten.length === 0) {
+    const [handle] = primaryOnly as [string]
+    const { alreadyRevoked } = onPrimaryOnly.get(handle) as { alreadyRevoked: boolean }
+    return new RevocationUnreplicatedError({ handle, alreadyRevoked, message: inForce })
+  }
+  return new StoreUnavailableError(
+    `The revocation of ${names(unwritten)} was NOT written: the store stayed out until this kill switch closed, so other processes and restarts still accept the credential. Revoke again once the store is back${inForce === '' ? '' : `. ${inForce}`}`,
+  )
+}
+
 /** A revocation written this long after it was asked for records the request's time too. */
 const LATE_REVOCATION_MS = 1_000
 
@@ -293,6 +322,11 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
   const outbox = new StoreOutbox()
   /** Revocations the store has not taken yet (it was out): handle -> reason, until written. */
   const unwritten = new Map<string, string>()
+  /**
+   * Of those, the ones written on the store's primary that no replica confirmed yet: in force
+   * everywhere (refused here too, in `unwritten`, should a failover lose them), said so.
+   */
+  const onPrimaryOnly = new Map<string, { alreadyRevoked: boolean }>()
   const engine: Engine = {
     store,
     prices,
@@ -334,6 +368,17 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
       // what runs here (the store write below makes it reach every other process and
       // survive restarts).
       if (handles.has(handle)) abortAgent(handle, reason)
+      const inForce = async (agent: AgentRecord, alreadyRevoked: boolean, at: number) => {
+        // The store also publishes the event; aborting here too makes it synchronous locally.
+        if (!alreadyRevoked) abortAgent(handle, reason)
+        // On-call hears of it once, from whichever revoke comes first to the mark: also a
+        // retry of one that failed after its write (that retry finds it already revoked).
+        // Unmarked (the store failed just now), the revoke that wrote it alerts.
+        const first = await store.markOnce(handle, 'revoked').catch(() => !alreadyRevoked)
+        if (first) alerting.notifyRevoked(agent)
+        // Its open approval requests can only be denied now: closed, so nobody is asked.
+        await denyOpenApprovals(store, events, handle, at).catch(() => undefined)
+      }
       const write = async (): Promise<{ agent: AgentRecord; alreadyRevoked: boolean }> => {
         const before = await storeCall(store, () => store.getAgent(handle, now()))
         if (!before) throw new AgentNotFoundError(handle)
@@ -348,7 +393,7 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
         const held = toUsd(before.heldMicros)
         // Calls in flight are charged as they end, just after: said, or "$0 spent" misleads.
         const inFlight = held > 0 ? ` (plus $${held} held by calls in flight)` : ''
-        const { agent, alreadyRevoked } = await storeCall(store, () =>
+        const written = storeCall(store, () =>
           store.revokeAgent(handle, reason, at, {
             at,
             handle,
@@ -365,16 +410,18 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
             },
           }),
         )
+        // Written where every process reads it, but no replica confirmed it: in force now, so
+        // alerted now (once); only the replica's confirmation is retried.
+        const { agent, alreadyRevoked } = await written.catch(async (error: unknown) => {
+          if (!unreplicated(error) || onPrimaryOnly.has(handle)) throw error
+          onPrimaryOnly.set(handle, { alreadyRevoked: error.alreadyRevoked })
+          const agent = await store.getAgent(handle, now()).catch(() => undefined)
+          if (agent) await inForce(agent, error.alreadyRevoked, at)
+          throw error
+        })
         unwritten.delete(handle)
-        // The store also publishes the event; aborting here too makes it synchronous locally.
-        if (!alreadyRevoked) abortAgent(handle, reason)
-        // On-call hears of it once, from whichever revoke comes first to the mark: also a
-        // retry of one that failed after its write (that retry finds it already revoked).
-        // Unmarked (the store failed just now), the revoke that wrote it alerts.
-        const first = await store.markOnce(handle, 'revoked').catch(() => !alreadyRevoked)
-        if (first) alerting.notifyRevoked(agent)
-        // Its open approval requests can only be denied now: closed, so nobody is asked.
-        await denyOpenApprovals(store, events, handle, at).catch(() => undefined)
+        onPrimaryOnly.delete(handle)
+        await inForce(agent, alreadyRevoked, at)
         return { agent, alreadyRevoked }
       }
       try {
@@ -384,6 +431,10 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
       } catch (error) {
         if (!(error instanceof StoreUnavailableError)) throw error
         unwritten.set(handle, reason)
+        if (unreplicated(error)) {
+          const { alreadyRevoked } = error
+          throw new RevocationUnreplicatedError({ handle, alreadyRevoked }, { cause: error })
+        }
         throw new StoreUnavailableError(
           `The revocation of agent "${handle}" is not written yet: it stopped this process's calls and is retried while this process runs (ks.close() waits for it, then fails if it is still not written); other processes and restarts do not see it until it is written: revoke again if unsure`,
           { cause: error },
@@ -445,9 +496,7 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
       await store.flush()
       if (ownsStore) await store.close()
       if (lost.length > 0) {
-        const error = new StoreUnavailableError(
-          `The revocation of ${lost.map((handle) => `agent "${handle}"`).join(', ')} was NOT written: the store stayed out until this kill switch closed, so other processes and restarts still accept the credential. Revoke again once the store is back`,
-        )
+        const error = lostRevocations(lost, onPrimaryOnly)
         onError(error)
         throw error
       }

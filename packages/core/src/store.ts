@@ -251,6 +251,13 @@ export interface OpenApprovalRequest {
   ttlMs: number
   now: number
   audit?: AuditEntry
+  /**
+   * The caller waits for the decision: joining an open request, it adds what it needs to
+   * what the request asks. A caller that does not wait (it is refused at once and may retry)
+   * adds nothing, or each retry of one loop would raise the request again (red team rt28:
+   * 200 retries of a $0.50 call made a $100 request).
+   */
+  waits?: boolean
 }
 
 export interface DecideApprovalRequest {

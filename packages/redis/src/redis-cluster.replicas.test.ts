@@ -5,11 +5,12 @@
 import { execFile } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { promisify } from 'node:util'
-import { createKillSwitch, StoreUnavailableError } from '@killswitch/core'
+import { createKillSwitch, RevocationUnreplicatedError } from '@killswitch/core'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, expect, it, vi } from 'vitest'
 import { clusterKeys } from './redis-keys.js'
 import { redisStore } from './redis-store.js'
+import { honestCalls } from './test-support/honest-calls.js'
 import { type RedisCluster, startRedisCluster } from './test-support/start-redis-cluster.js'
 import { type RedisServer, startRedisServer } from './test-support/start-redis-server.js'
 
@@ -39,6 +40,11 @@ beforeAll(async () => {
     async () => expect(await first.info('replication')).toMatch(/slave0:.*state=online/),
     { timeout: 15_000, interval: 50 },
   )
+  // Online is not yet streaming (until the replica's first REPLCONF ACK): until a write of
+  // the first master is acknowledged.
+  const key = keys.ledger(await handleOn(false, 'attached'))[0] as string
+  await first.set(key, '1')
+  expect(Number(await first.call('WAIT', 1, 5_000))).toBe(1)
 }, 40_000)
 afterAll(async () => {
   onReplica?.disconnect()
@@ -60,31 +66,40 @@ async function handleOn(elsewhere: boolean, tag: string): Promise<string> {
   }
 }
 
-it('waits for the replica of the agent’s master only, and reports a revocation it lacks as not written', {
+it('waits for the replica of the agent’s master only, and reports a revocation it lacks as in force but unreplicated, holding up no other call', {
   timeout: 30_000,
 }, async () => {
   vi.spyOn(process, 'emitWarning').mockImplementation(() => {})
   const store = redisStore({ cluster: { nodes: cluster.nodes }, prefix, replicaTimeoutMs: 300 })
   const ks = createKillSwitch({ store })
-  const [replicated, frozen, alone] = [
+  const [replicated, frozen, alone, honest] = [
     await handleOn(false, 'replicated'),
     await handleOn(false, 'frozen'),
     await handleOn(true, 'alone'),
+    await handleOn(false, 'honest'),
   ]
   for (const handle of [replicated, frozen, alone]) {
     await ks.agents.create({ handle, spendingCap: 5 })
   }
+  const { credential } = await ks.agents.create({ handle: honest, spendingCap: 100 })
+  const guard = ks.guard(credential)
   await ks.agents.revoke(replicated, { reason: 'done' })
   await onReplica.call('READONLY')
   expect(await onReplica.hget(keys.ledger(replicated)[0] as string, 'status')).toBe('revoked')
 
-  // The replica acknowledges nothing for 1.5 s (still connected, as far as its master knows).
+  // The replica acknowledges nothing for 3 s (still connected, as far as its master knows).
   const sleeper = new Redis(replica.url)
-  const freeze = sleeper.call('DEBUG', 'SLEEP', '1.5')
+  const freeze = sleeper.call('DEBUG', 'SLEEP', '3')
   await new Promise((resolve) => setTimeout(resolve, 50))
-  const error = await ks.agents.revoke(frozen, { reason: 'loop' }).catch((e: unknown) => e)
-  expect(StoreUnavailableError.isInstance(error)).toBe(true)
-  expect(String((error as Error).message)).toContain('is not written yet')
+  const revoking = ks.agents.revoke(frozen, { reason: 'loop' }).catch((e: unknown) => e)
+  // Meanwhile an agent on the same master is served as ever: its WAIT holds up no call.
+  const { calls, slow } = await honestCalls(guard, 2_500)
+  expect(calls).toBeGreaterThan(300)
+  expect(slow).toBeLessThanOrEqual(2)
+  expect(await ks.agents.get(honest)).toMatchObject({ spent: calls / 1_000_000, held: 0 })
+  const error = await revoking
+  expect(error).toBeInstanceOf(RevocationUnreplicatedError)
+  expect(String((error as Error).message)).toContain('is in force now')
   // Meanwhile an agent on a master without replicas is revoked without waiting for one.
   await expect(ks.agents.revoke(alone, { reason: 'x' })).resolves.toMatchObject({
     status: 'revoked',

@@ -334,6 +334,7 @@ export function scriptCalls(context: ScriptCallContext) {
           String(request.reason ?? '').slice(0, 500),
           numberArg(request.ttlMs),
           json(request.audit),
+          request.waits === true ? '1' : '',
         ],
       }
     },

@@ -47,7 +47,7 @@ export function approvalScripts(ledgerLua: string) {
   const chunk = `${ledgerLua}${APPROVAL_LUA}`
 
   // KEYS: the six ledger keys of the agent. ARGV: header, prefix, id, id valid ('1'),
-  // requestedMicros, reason (cut to 500 by the client), ttlMs, audit or ''
+  // requestedMicros, reason (cut to 500 by the client), ttlMs, audit or '', waits ('1' or '')
   const OPEN = `${chunk}
 use_keys(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
 PREFIX = ARGV[5]
@@ -62,9 +62,11 @@ local open_id = redis.call('GET', pending_key(handle))
 if open_id then
   local open = approval(open_id)
   if open and status_at(open, now) == 'pending' then
-    -- A joining call adds what it needs (ledger/approvals.ts openApproval).
+    -- A joining call that waits adds what it needs (ledger/approvals.ts openApproval).
+    if ARGV[12] ~= '1' then return {'open', approval_fields(open_id, now)} end
+    local asked = tonumber(redis.call('HGET', approval_key(open_id), 'requestedMicros'))
     redis.call('HSET', approval_key(open_id), 'requestedMicros',
-      int(saturated(tonumber(open.requestedMicros) + tonumber(ARGV[8]))))
+      int(saturated(asked + tonumber(ARGV[8]))))
     return {'open', approval_fields(open_id, now)}
   end
   if open and open.status == 'pending' then

@@ -21,6 +21,7 @@ import {
   type ReleaseResult,
   type ReserveRequest,
   type ReserveResult,
+  RevocationUnreplicatedError,
   type SettleRequest,
   type SettleResult,
   type Store,
@@ -50,7 +51,7 @@ import {
   missingBudget,
 } from './redis-ledger-errors.js'
 import { toAgentRecord, toApprovalRecord, toAuditEntry, toBudgetRecord } from './redis-records.js'
-import { onKeyNode, REPLICAS_WARNING, replicationOf } from './redis-replicas.js'
+import { onKeyNode, REPLICAS_WARNING, ReplicaWaits, replicationOf } from './redis-replicas.js'
 import {
   type AgentPatch,
   type ApprovalRecord,
@@ -127,6 +128,8 @@ class RedisStore implements Store {
   #durable: Promise<void> | undefined
   /** REPLICAS_WARNING was given (once per store). */
   #warnedReplicas = false
+  /** Revocations' WAITs for a replica, on a connection of their own (redis-replicas.ts). */
+  readonly #replicaWaits: ReplicaWaits
   /** Each time zone's current windows, sent with every reserve (one entry per zone seen). */
   readonly #zones: ZoneWindows
 
@@ -187,6 +190,15 @@ class RedisStore implements Store {
         this.#client.defineCommand(name, definition)
       }
     }
+    this.#replicaWaits = new ReplicaWaits({
+      connect: () =>
+        this.#cluster
+          ? ((this.#client as unknown as Cluster).duplicate() as unknown as Redis)
+          : this.#client.duplicate(),
+      timeoutMs: options.replicaTimeoutMs,
+      connectTimeoutMs: options.connectTimeoutMs,
+      call: (command) => this.#call('wait for a replica', command),
+    })
     if (options.failOpen) process.emitWarning(FAIL_OPEN_WARNING, { code: 'KILLSWITCH_FAIL_OPEN' })
   }
 
@@ -296,29 +308,45 @@ class RedisStore implements Store {
     // Last: this process and the others already stop the agent's calls; what waits for a
     // replica is only the answer "written". A repeated revoke waits again, so one that no
     // replica took is retried by the kill switch until one has it.
-    await this.#onReplica('revoke an agent', handle)
+    await this.#onReplica(handle, alreadyRevoked)
     return { agent, alreadyRevoked }
   }
 
   /**
-   * Resolves once a replica acknowledged this connection's writes to the agent's node (a
-   * primary with replicas: redis-replicas.ts), else throws StoreUnavailableError: written on
-   * the primary only, the write is lost if a replica is promoted. Two round trips, so for
-   * revocations only; while a replica is away they delay this connection's other commands
-   * by up to replicaTimeoutMs.
+   * Resolves once a replica acknowledged the revocation just written (a primary with
+   * replicas: redis-replicas.ts), else throws RevocationUnreplicatedError: in force, as every
+   * process reads the primary, but lost if a replica is promoted. For revocations only (the
+   * WAIT is a round trip more); it never holds up another command (ReplicaWaits).
    */
-  async #onReplica(operation: string, handle: string): Promise<void> {
+  async #onReplica(handle: string, alreadyRevoked: boolean): Promise<void> {
     const key = this.#keys.ledger(handle)[0] as string
-    const on = (command: string, ...args: (string | number)[]) =>
-      this.#call(operation, () => onKeyNode(this.#client, key, command, ...args))
-    if (!replicationOf(String(await on('info', 'replication'))).replicas) return
     const timeoutMs = this.#options.replicaTimeoutMs
-    if (Number(await on('wait', 1, timeoutMs)) >= 1) return
-    throw this.#unavailable(
-      operation,
-      new Error(
-        `no replica acknowledged it within ${timeoutMs} ms: it is on the primary only, where a failover would lose it`,
-      ),
+    let why: unknown
+    try {
+      const info = await this.#call('revoke an agent', () =>
+        onKeyNode(this.#client, key, 'info', 'replication'),
+      )
+      const { replicas, connected, primary } = replicationOf(String(info))
+      if (!replicas) return
+      // None connected (its backlog still active after the last one left): a WAIT could
+      // only time out, holding its line up for nothing.
+      why = 'no replica is connected'
+      if (connected > 0) {
+        why = `no replica acknowledged it within ${timeoutMs} ms`
+        if (await this.#replicaWaits.acknowledged(primary, `${key}:replicated`)) return
+      }
+    } catch (error) {
+      // The script's reply said it is written: whatever failed after, it is on the primary.
+      why = error
+    }
+    const detail = why instanceof Error ? why.message : String(why)
+    throw new RevocationUnreplicatedError(
+      {
+        handle,
+        alreadyRevoked,
+        message: `Redis at ${this.#options.label} has the revocation of agent "${handle}" on its primary only (${detail}): a failover would lose it`,
+      },
+      why instanceof Error ? { cause: why } : undefined,
     )
   }
 
@@ -689,6 +717,7 @@ class RedisStore implements Store {
       this.#closed = true
       this.#feed?.stop()
       this.#subscriber?.disconnect()
+      this.#replicaWaits.close()
       this.#listeners.clear()
       if (!this.#options.client) this.#client.disconnect()
     }

@@ -4,8 +4,9 @@
 
 import { InvalidConfigError } from '@killswitch/core'
 import { Command } from 'commander'
-import type { ApprovalView } from '../admin-kill-switch.js'
+import type { AdminKillSwitch, ApprovalView } from '../admin-kill-switch.js'
 import type { CliContext } from '../cli-context.js'
+import { CliError, EXIT_CODES } from '../exit-codes.js'
 import { formatTable, formatUsd } from '../format.js'
 import { parseDurationMs, parseUsd } from '../parse-input.js'
 import { storeRead } from '../store-messages.js'
@@ -36,6 +37,28 @@ export function describeApproval(approval: ApprovalView, style: TerminalStyle): 
   const by = approval.decidedBy ? ` by ${escapeControls(approval.decidedBy)}` : ''
   const why = approval.decisionReason ? ` (${escapeControls(approval.decisionReason)})` : ''
   return `Approval ${style.bold(approval.id)} for ${approval.handle}: ${statusText(approval.status, style)}${by}${grant}${why}.\n`
+}
+
+/**
+ * What a request asks, when calls that joined it have not raised it since it was opened (as
+ * its notification said): a grant nobody typed is never larger than what on-call was told.
+ * A request that grew asks for `--amount` (red team rt28: a request a loop raised from $0.50
+ * to $100 was approved whole by `approvals approve <id>`).
+ */
+async function askedAsOpened(ks: AdminKillSwitch, id: string): Promise<number> {
+  const approval = await ks.approvals.get(id)
+  const opened = (await ks.audit(approval.handle)).find(
+    (entry) =>
+      entry.type === 'approval' &&
+      entry.data.event === 'requested' &&
+      entry.data.approvalId === approval.id,
+  )?.data.requested
+  if (opened === approval.requested) return approval.requested
+  const was = typeof opened === 'number' ? ` from ${formatUsd(opened)} when it was opened` : ''
+  throw new CliError(
+    `the request by ${approval.handle} grew${was} to ${formatUsd(approval.requested)} (calls that wait on it add what they need): choose the grant with --amount, e.g. --amount ${approval.requested}.`,
+    EXIT_CODES.usage,
+  )
 }
 
 /** Builds `killswitch approvals`. */
@@ -93,7 +116,7 @@ export function approvalsCommand(context: CliContext): Command {
     .argument('<id>', 'the approval request id (approvals list)')
     .option(
       '--amount <usd>',
-      'the most it may spend past its cap (default: what the request asks as this runs; calls that joined it add theirs)',
+      'the most it may spend past its cap (default: what the request asks, if calls that joined it have not raised it since it was opened)',
     )
     .option('--ttl <duration>', 'how long the grant lives, e.g. 30m, 1h, 2d', DEFAULT_TTL)
     .option('--json', 'print JSON')
@@ -106,7 +129,7 @@ export function approvalsCommand(context: CliContext): Command {
         const ttlMs = parseDurationMs(options.ttl, 'ttl')
         const given = options.amount === undefined ? undefined : parseUsd(options.amount, 'amount')
         const approval = await context.withKillSwitch(command, async (ks) => {
-          const amount = given ?? (await ks.approvals.get(id)).requested
+          const amount = given ?? (await askedAsOpened(ks, id))
           return ks.approvals.approve(id, { amount, ttlMs, by: cliActor(context.io.env) })
         })
         context.out(

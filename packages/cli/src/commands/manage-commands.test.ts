@@ -4,13 +4,14 @@ import {
   createKillSwitch,
   type KillSwitch,
   memoryStore,
+  RevocationUnreplicatedError,
   StoreUnavailableError,
 } from '@killswitch/core'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { OpenedKillSwitch } from '../cli-context.js'
-import { EXIT_CODES } from '../exit-codes.js'
+import { EXIT_CODES, exitCodeFor } from '../exit-codes.js'
 import { runCli } from '../run-cli.js'
-import { buffer, cliHarness } from '../test-helpers.js'
+import { buffer, cliHarness, revokedUnreplicated } from '../test-helpers.js'
 import { revokedWithin } from './manage-commands.js'
 
 afterEach(() => {
@@ -162,5 +163,63 @@ describe('killswitch revoke: who revoked', () => {
       ])
       await ks.close()
     }
+  })
+})
+
+describe('killswitch revoke, in force but confirmed by no replica of the store', () => {
+  // The kill switch's close drains its outbox, which retries it: a replica confirms it
+  // meanwhile (`confirmedAtClose`), or close() fails saying it never did (red team rt27:
+  // "Confirmed", then "NOT written", exit 5, for a credential every process refused).
+  async function revokeUnreplicated(confirmedAtClose: boolean) {
+    const ks = createKillSwitch({ store: memoryStore() })
+    const other = createKillSwitch({ store: ks.store }) // another process on the same store
+    const { credential } = await ks.agents.create({ handle: 'agent-r', spendingCap: 5 })
+    const opened: OpenedKillSwitch = {
+      killSwitch: revokedUnreplicated(ks),
+      async close(beforeStoreCloses) {
+        if (!confirmedAtClose) {
+          throw new RevocationUnreplicatedError({
+            handle: 'agent-r',
+            alreadyRevoked: false,
+            message: 'no replica confirmed it before this kill switch closed',
+          })
+        }
+        await beforeStoreCloses?.()
+      },
+    }
+    const stdout = buffer()
+    const stderr = buffer()
+    const code = await runCli(['revoke', 'agent-r', '--reason', 'leak', '--store', 'memory'], {
+      stdout,
+      stderr,
+      env: {},
+      openKillSwitch: async () => opened,
+    })
+    // In force either way: another process refuses the credential.
+    expect(await other.verify(credential)).toEqual({ active: false })
+    return { code, stdout: stdout.text(), stderr: stderr.text() }
+  }
+
+  it('says one truthful outcome, exit 6, when no replica confirmed it before the CLI closed', async () => {
+    const { code, stdout, stderr } = await revokeUnreplicated(false)
+    expect(code).toBe(EXIT_CODES.unreplicated)
+    // Its own code, not 5 (the store is out): also for the error wherever else it surfaces.
+    expect(EXIT_CODES.unreplicated).toBe(6)
+    expect(exitCodeFor('revocation_unreplicated')).toBe(6)
+    expect(stdout).toMatch(
+      /^Revoked agent-r: in force now, every process refuses its credential; no replica confirmed it within \d+ s, so a failover before one does could undo it\. Check with killswitch agents get agent-r --store memory after any failover\.\n$/,
+    )
+    expect(stderr).toBe(
+      'In force now: every process refuses the credential of agent-r. Waiting for a replica of the store to confirm it (up to about 10 s, as the CLI closes)...\n',
+    )
+    expect(`${stdout}${stderr}`).not.toMatch(/Confirmed|error|NOT written|not written|stayed out/)
+  })
+
+  it('confirms it, exit 0, when a replica confirmed it as the CLI closed', async () => {
+    const { code, stdout } = await revokeUnreplicated(true)
+    expect(code).toBe(EXIT_CODES.ok)
+    expect(stdout).toMatch(
+      /^Revoked agent-r and a replica confirmed it as the CLI closed \(reason: leak\)\.\nConfirmed: the store/,
+    )
   })
 })

@@ -5,15 +5,17 @@ import {
   ALERT_FORMATS,
   type AlertFormat,
   type AuditEntry,
+  findKillSwitchError,
   InvalidConfigError,
   type KillSwitch,
   maskWebhookUrl,
   REFUSED_TARGET_REASON,
+  type RevocationUnreplicatedError,
   StoreUnavailableError,
 } from '@killswitch/core'
 import { Command } from 'commander'
 import type { CliContext } from '../cli-context.js'
-import { CliError, EXIT_CODES } from '../exit-codes.js'
+import { CliError, CliExit, EXIT_CODES } from '../exit-codes.js'
 import { formatUsd } from '../format.js'
 import { limitText } from '../limit-format.js'
 import { collect, handleArgument, parseFraction } from '../parse-input.js'
@@ -195,6 +197,9 @@ export function revokeCommand(context: CliContext): Command {
       // Set when the store did not take the revocation in time: closing the kill switch
       // drains its outbox, which retries it once more; what is true after that is said.
       let unconfirmed: CliError | undefined
+      // Set (to when the revoke began) when the store wrote it where every process reads it,
+      // but no replica confirmed it: closing retries it until one does, or says so (exit 6).
+      let unreplicatedSince: number | undefined
       const confirm = (agent: AgentSnapshot, spec: StoreSpec, how: string) => {
         revoked = true
         context.out(
@@ -203,7 +208,7 @@ export function revokeCommand(context: CliContext): Command {
             `It spent ${formatUsd(agent.spent)} of ${formatUsd(agent.spendingCap)}${unreconciledNote(agent, context.storeFlag(command))}${inFlight(agent.held)}. See why and on what: killswitch audit ${agent.handle}${context.storeFlag(command)}\n`,
         )
       }
-      await context.withKillSwitch(
+      const revoking = context.withKillSwitch(
         command,
         async (ks, spec) => {
           // Timed from the command's first store call: nothing is read before the revoke (a
@@ -213,6 +218,15 @@ export function revokeCommand(context: CliContext): Command {
           const answer = await ks.agents
             .revoke(handle, { reason: options.reason, by: cliActor(context.io.env) })
             .catch(async (error: unknown) => {
+              if (findKillSwitchError(error)?.code === 'revocation_unreplicated') {
+                // In force already: nothing to confirm but a replica's copy (rt27 printed
+                // "Confirmed", then "NOT written", exit 5, for a credential refused everywhere).
+                unreplicatedSince = started
+                context.err(
+                  `In force now: every process refuses the credential of ${handle}. Waiting for a replica of the store to confirm it (up to about 10 s, as the CLI closes)...\n`,
+                )
+                return
+              }
               if (!(error instanceof StoreUnavailableError)) throw error
               // The kill switch retries it while this process runs: wait for the store to take
               // it (a lock released, Redis back) before telling the operator either way.
@@ -227,7 +241,7 @@ export function revokeCommand(context: CliContext): Command {
                 'Not written yet; trying once more as the CLI closes (up to about 10 s)...\n',
               )
             })
-          if (unconfirmed !== undefined) return
+          if (unconfirmed !== undefined || unreplicatedSince !== undefined) return
           if (answer?.alreadyRevoked) {
             context.out(
               `${style.bold(answer.handle)} was already revoked at ${answer.revokedAt} (${escapeControls(answer.revokedReason ?? 'no reason')}); nothing changed.\n`,
@@ -247,6 +261,12 @@ export function revokeCommand(context: CliContext): Command {
         },
         {
           afterDeliveries: async (ks) => {
+            // Closed without an error: a replica confirmed it as the outbox drained.
+            if (unreplicatedSince !== undefined) {
+              unreplicatedSince = undefined
+              const how = 'and a replica confirmed it as the CLI closed'
+              confirm(await ks.agents.get(handle), context.storeSpec(command), how)
+            }
             // Closed: its outbox drained. Re-read: the revocation may have landed meanwhile.
             if (unconfirmed !== undefined) {
               const agent = await ks.agents.get(handle)
@@ -269,6 +289,21 @@ export function revokeCommand(context: CliContext): Command {
               : undefined,
         },
       )
+      await revoking.catch((error: unknown) => {
+        // Closed with it still unconfirmed: one outcome, the truth (exit 6).
+        const found = findKillSwitchError(error)
+        if (found?.code !== 'revocation_unreplicated' || unreplicatedSince === undefined)
+          throw error
+        const seconds = Math.round((performance.now() - unreplicatedSince) / 1000)
+        const what = (found as RevocationUnreplicatedError).alreadyRevoked
+          ? `${style.bold(handle)} was already revoked`
+          : `${style.red('Revoked')} ${style.bold(handle)}`
+        context.out(
+          `${what}: in force now, every process refuses its credential; no replica confirmed it within ${seconds} s, so a failover before one does could undo it. ` +
+            `Check with killswitch agents get ${handle}${context.storeFlag(command)} after any failover.\n`,
+        )
+        throw new CliExit(EXIT_CODES.unreplicated)
+      })
       if (unconfirmed !== undefined) throw unconfirmed
     })
 }

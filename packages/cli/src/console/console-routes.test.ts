@@ -5,7 +5,7 @@ import { createKillSwitch, type KillSwitch } from '@killswitch/core'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createAdminApi } from '../admin-api.js'
 import type { AdminKillSwitch } from '../admin-kill-switch.js'
-import { revokedJustBefore } from '../test-helpers.js'
+import { revokedJustBefore, revokedUnreplicated } from '../test-helpers.js'
 
 const TOKEN = 'console-routes-token-0123456789'
 const ORIGIN = 'http://127.0.0.1:8787'
@@ -557,5 +557,27 @@ describe('console routes', () => {
   it('needs no sign-in when the API runs with --insecure-no-auth', async () => {
     const { request } = setup({ insecureNoAuth: true })
     expect(await json(await request('/console/api/session'))).toEqual({ auth: 'none' })
+  })
+})
+
+describe('console revoke, in force but confirmed by no replica', () => {
+  it('answers 202 with the revoked row, replicated: false and what it means', async () => {
+    const { ks, request, signIn } = setup({ serve: revokedUnreplicated })
+    await ks.agents.create({ handle: 'a', spendingCap: 5 })
+    const headers = { ...(await signIn()), origin: ORIGIN }
+    const response = await request('/console/api/agents/a/revoke', {
+      method: 'POST',
+      json: { reason: 'leak' },
+      headers,
+    })
+    expect(response.status).toBe(202)
+    const answer = await json(response)
+    expect(answer).toMatchObject({
+      agent: { handle: 'a', status: 'revoked', revokedReason: 'leak' },
+      alreadyRevoked: false,
+      replicated: false,
+    })
+    expect(answer.message).toContain('is in force now')
+    expect(answer.message).toContain('a failover now could undo it')
   })
 })

@@ -17,7 +17,7 @@ import { z } from 'zod'
 import type { AdminKillSwitch } from '../admin-kill-switch.js'
 import { readBody } from '../read-body.js'
 import { refuseCrossSite } from '../request-origin.js'
-import { isRevokeRequest, readRevokeBody } from '../revoke-reason.js'
+import { isRevokeRequest, readRevokeBody, revokeAnswer } from '../revoke-reason.js'
 import { AgentWatch } from './agent-watch.js'
 import { pageRows, toConsoleRow, usd } from './console-rows.js'
 import {
@@ -236,12 +236,12 @@ export function mountConsole(app: Hono, options: ConsoleOptions): void {
     const { reason } = await readRevokeBody(c.req.raw)
     // As /v1 answers: a revoke of a revoked agent keeps its first reason, so the page must
     // say the operator's note was not recorded (the store's answer to this revoke).
-    const { alreadyRevoked, ...agent } = await ks.agents.revoke(c.req.param('handle'), {
+    const { status, ...answer } = await revokeAnswer(ks, c.req.param('handle'), {
       reason: reason ?? 'revoked in the console (no reason given)',
       by: 'console',
     })
     void watch.poll().catch(() => {})
-    return c.json({ agent: await rowOf(agent), alreadyRevoked })
+    return c.json({ ...answer, agent: await rowOf(answer.agent) }, status)
   })
 
   app.patch('/console/api/agents/:handle', async (c) => {

@@ -536,6 +536,7 @@ describe('the console in a real browser', () => {
 
   it('shows a request growing as calls join it; a grant typed stays as typed', async () => {
     await page.goto(`${server.url}/#/`)
+    // Each as a call that waits for the decision (joining, it adds what it needs).
     const ask = (id: string, handle: string, requestedMicros: number) =>
       ks.store.openApproval({
         id,
@@ -544,6 +545,7 @@ describe('the console in a real browser', () => {
         reason: 'cap',
         ttlMs: 60_000,
         now: Date.now(),
+        waits: true,
       })
     for (const handle of ['grow-a', 'grow-b']) {
       await ks.agents.create({ handle, spendingCap: 1, approvals: { enabled: true, waitMs: 0 } })

@@ -72,7 +72,7 @@ export function approvalCases(context: SuiteContext): void {
     const store = await context.open()
     const handle = uniqueHandle('joined')
     await store.createAgent(testAgentRecord(handle, 1_000))
-    const ask = (i: number, requestedMicros: number, now = 1_000) =>
+    const ask = (i: number, requestedMicros: number, now = 1_000, waits = true) =>
       store.openApproval({
         id: `${handle}-j${i}`,
         handle,
@@ -80,6 +80,7 @@ export function approvalCases(context: SuiteContext): void {
         reason: 'over the cap',
         ttlMs: 60_000,
         now,
+        waits,
       })
     const first = await ask(1, 200_000)
     expect(first).toMatchObject({ created: true, approval: { requestedMicros: 200_000 } })
@@ -88,6 +89,11 @@ export function approvalCases(context: SuiteContext): void {
       created: false,
       approval: { id: first.approval.id, requestedMicros: 700_000 },
     })
+    // A caller that does not wait (refused at once, it may retry in a loop) adds nothing.
+    for (const i of [10, 11, 12]) {
+      const retry = await ask(i, 500_000, 1_600, false)
+      expect(retry).toMatchObject({ created: false, approval: { requestedMicros: 700_000 } })
+    }
     expect(await store.getApproval(first.approval.id, 2_000)).toMatchObject({
       requestedMicros: 700_000,
       createdAt: 1_000,

@@ -66,9 +66,10 @@ export function openApproval(
   if (!agent) throw new AgentNotFoundError(request.handle)
   const open = storage.pendingApproval(request.handle)
   if (open && approvalAt(open, now).status === 'pending') {
-    // A call joining the open request adds what it needs: one decision then covers every
-    // call waiting on it (red teams r22 and rt27: a request asking its opener's amount let
-    // one call through and refused 15 of 20 honest ones after the grant).
+    // A call joining the open request to wait on it adds what it needs: one decision then
+    // covers every call waiting (red teams r22 and rt27: a request asking its opener's amount
+    // let one call through and refused 15 of 20 honest ones after the grant).
+    if (request.waits !== true) return { approval: open, created: false }
     const requestedMicros = saturated(open.requestedMicros + request.requestedMicros)
     const joined = { ...open, requestedMicros }
     storage.saveApproval(joined)

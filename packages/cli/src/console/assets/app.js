@@ -515,7 +515,7 @@ $('#revoke-form').addEventListener('submit', async (event) => {
   submit.textContent = 'Revoking…'
   error.textContent = ''
   try {
-    const { agent, alreadyRevoked } = await api(
+    const { agent, alreadyRevoked, replicated, message } = await api(
       `/console/api/agents/${encodeURIComponent(handle)}/revoke`,
       {
         method: 'POST',
@@ -529,6 +529,8 @@ $('#revoke-form').addEventListener('submit', async (event) => {
         ? `${handle} was already revoked at ${clock(agent.revokedAt)} (${agent.revokedReason ?? 'no reason'}); your note was not recorded.`
         : `${handle} is revoked.`,
     )
+    // In force, but on no replica of the store yet (202): said, with what that risks.
+    if (replicated === false) notice(handle, message, 'error')
     $('#revoke-dialog').close()
     applyRows([agent])
   } catch (failure) {

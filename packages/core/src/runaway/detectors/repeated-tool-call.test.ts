@@ -67,6 +67,17 @@ describe('detectRepeatedToolCall', () => {
     expect(JSON.stringify(finding)).not.toContain('secret-customer-name')
   })
 
+  it('tells a finding without a run id how separate tasks avoid it, and one in a run not', () => {
+    const bare = loop(5, 'lookup', () => ({ id: 1 }))
+    expect(detectRepeatedToolCall(bare, lastAt(bare), config).summary).toMatch(
+      /these calls name no run: if they are separate tasks, give each task its own runId/,
+    )
+    const inRun = loop(5, 'lookup', () => ({ id: 1 }), 'run-1')
+    const finding = detectRepeatedToolCall(inRun, lastAt(inRun), config)
+    expect(finding.status).toBe('trip')
+    expect(finding.summary).not.toContain('runId')
+  })
+
   it('treats arguments with keys in another order as the same call', () => {
     const window = loop(5, 'search', (i) => (i % 2 ? { q: 'x', page: 1 } : { page: 1, q: 'x' }))
     expect(detectRepeatedToolCall(window, lastAt(window), config).status).toBe('trip')
