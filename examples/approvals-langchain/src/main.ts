@@ -32,6 +32,9 @@ export interface LangchainApprovalResult {
 /** Scripted: three paid searches, then an answer. Usage is reported as a provider would. */
 function researchModel() {
   const model = fakeModel()
+  // No client retries, or the kill switch refuses the model (one hold would pay for every
+  // attempt): fakeModel() takes no fields, so its caller keeps LangChain's default of 6.
+  Object.assign(model.caller, { maxRetries: 0 })
   const usage = { input_tokens: 400, output_tokens: 60, total_tokens: 460 }
   for (let turn = 1; turn <= SEARCHES; turn++) {
     model.respond(

@@ -31,6 +31,9 @@ export interface LangchainExampleResult {
 /** The fake model asks for another search every turn, like an agent that never concludes. */
 function loopingModel() {
   const model = fakeModel()
+  // No client retries, or the kill switch refuses the model (one hold would pay for every
+  // attempt): fakeModel() takes no fields, so its caller keeps LangChain's default of 6.
+  Object.assign(model.caller, { maxRetries: 0 })
   for (let turn = 1; turn <= 200; turn++) {
     model.respond((messages: BaseMessage[]) => {
       // Usage as a provider reports it: about four bytes of prompt per input token.

@@ -4,12 +4,11 @@
 import { findKillSwitchError, InvalidConfigError, SpendingCapExceededError } from '@killswitch/core'
 import { AIMessage, HumanMessage } from '@langchain/core/messages'
 import { ChatPromptTemplate } from '@langchain/core/prompts'
-import { fakeModel } from '@langchain/core/testing'
 import { createAgent } from 'langchain'
 import { describe, expect, it } from 'vitest'
 import { KillSwitchCallbackHandler } from './kill-switch-callback-handler.js'
 import { killSwitchMiddleware } from './kill-switch-middleware.js'
-import { TEST_MODEL, testAgent } from './testing/test-kit.js'
+import { fakeChatModel, TEST_MODEL, testAgent } from './testing/test-kit.js'
 
 // 250 tokens at $1 per thousand: $0.25 a call.
 const usage_metadata = { input_tokens: 200, output_tokens: 50, total_tokens: 250 }
@@ -17,7 +16,7 @@ const question = { messages: [new HumanMessage('Summarise the incident.')] }
 const chainPrompt = ChatPromptTemplate.fromMessages([['human', 'Summarise: {text}']])
 
 function answeringModel(answers = 50) {
-  const model = fakeModel()
+  const model = fakeChatModel()
   for (let i = 0; i < answers; i++) model.respond(new AIMessage({ content: 'ok', usage_metadata }))
   return model
 }

@@ -95,7 +95,7 @@ describe('guardModel: what it refuses when it is built', () => {
 
   it('refuses a model it cannot price at once, not at its first call', async () => {
     const agent = await testAgent()
-    const model = new FakeStreamingChatModel({ responses: [] })
+    const model = new FakeStreamingChatModel({ responses: [], maxRetries: 0 })
     expect(() => guardModel(model, { killSwitch: agent.ks, credential: agent.credential })).toThrow(
       InvalidConfigError,
     )
@@ -122,11 +122,22 @@ describe('guardModel: every way the model is called is guarded', () => {
   })
 
   it("a bindTools that builds its own model (FakeStreamingChatModel's) is guarded too", async () => {
+    // FakeStreamingChatModel's bindTools builds the new model without its fields, so with
+    // LangChain's 6 client retries: refused as any model that retries. This one keeps 0.
+    class KeepsNoRetries extends FakeStreamingChatModel {
+      override bindTools(tools: Parameters<FakeStreamingChatModel['bindTools']>[0]) {
+        const binding = super.bindTools(tools) as unknown as { bound: FakeStreamingChatModel }
+        Object.assign(binding.bound.caller, { maxRetries: 0 })
+        return binding as unknown as ReturnType<FakeStreamingChatModel['bindTools']>
+      }
+    }
     const agent = await testAgent({ spendingCap: 100 })
-    const model = new FakeStreamingChatModel({ sleep: 0, responses: [new AIMessage('done')] })
+    const fields = { sleep: 0, responses: [new AIMessage('done')], maxRetries: 0 }
     const options = { killSwitch: agent.ks, credential: agent.credential, model: TEST_MODEL }
     const { search } = searchTool()
-    await guardModel(model, options).bindTools([search]).invoke('Find the report')
+    const retrying = guardModel(new FakeStreamingChatModel(fields), options)
+    expect(() => retrying.bindTools([search])).toThrow(InvalidConfigError)
+    await guardModel(new KeepsNoRetries(fields), options).bindTools([search]).invoke('Find it')
     expect(agent.reserved).toHaveLength(1)
     expect(agent.settled).toHaveLength(1)
   })
@@ -151,7 +162,7 @@ describe('guardModel: every way the model is called is guarded', () => {
     }
     const agent = await testAgent({ spendingCap: 100 })
     const chunks = Array.from({ length: 400 }, () => new AIMessageChunk('x'.repeat(100)))
-    const model = new StreamsInGenerate({ sleep: 0, chunks })
+    const model = new StreamsInGenerate({ sleep: 0, chunks, maxRetries: 0 })
     const guarded = guardModel(model, {
       killSwitch: agent.ks,
       credential: agent.credential,

@@ -20,6 +20,7 @@ import { BaseChatModel } from '@langchain/core/language_models/chat_models'
 import type { AIMessageChunk } from '@langchain/core/messages'
 import type { ChatGenerationChunk, ChatResult } from '@langchain/core/outputs'
 import { RunnableBinding } from '@langchain/core/runnables'
+import { refuseClientRetries } from './client-retries.js'
 import { withMaxOutputTokens } from './model-binding.js'
 import { budgetScope, sentFields, startLangChainCall } from './model-call-request.js'
 import { identityFromLsParams, isConfigurableModel } from './model-identity.js'
@@ -40,7 +41,7 @@ const guardedModels = new WeakSet<object>()
  * with killSwitchMiddleware or KillSwitchCallbackHandler on the same calls (held twice).
  *
  * @example
- * const summarizer = guardModel(new ChatOpenAI({ model: 'gpt-4o-mini', maxTokens: 1000 }), { killSwitch: ks, credential })
+ * const summarizer = guardModel(new ChatOpenAI({ model: 'gpt-4o-mini', maxTokens: 1000, maxRetries: 0 }), { killSwitch: ks, credential })
  * createAgent({ model, tools, middleware: [summarizationMiddleware({ model: summarizer }), killSwitchMiddleware({ killSwitch: ks, credential })] })
  */
 export function guardModel<T extends BaseChatModel>(model: T, options: AdapterOptions): T {
@@ -55,7 +56,7 @@ function refusal(model: unknown): string | undefined {
     return 'Invalid model: guardModel guards LangChain chat models (a BaseChatModel such as ChatOpenAI). For a chain or an agent, use KillSwitchCallbackHandler or killSwitchMiddleware.'
   }
   if (isConfigurableModel(model)) {
-    return "Invalid model: initChatModel's configurable model builds a new provider model for each call, out of guardModel's reach. Build the provider model itself (new ChatOpenAI({ model: 'gpt-4o-mini' })) and guard that, or put a KillSwitchCallbackHandler in the configurable model's callbacks."
+    return "Invalid model: initChatModel's configurable model builds a new provider model for each call, out of guardModel's reach. Build the provider model itself (new ChatOpenAI({ model: 'gpt-4o-mini', maxRetries: 0 })) and guard that, or put a KillSwitchCallbackHandler in the configurable model's callbacks."
   }
   if (isGuardedModel(model)) {
     return 'Invalid model: it is already guarded (guardModel was given its own result): guarded again, each call would be held twice. Pass the guarded model as it is.'
@@ -64,6 +65,9 @@ function refusal(model: unknown): string | undefined {
 }
 
 function guarded<T extends BaseChatModel>(model: T, setup: AdapterSetup): T {
+  // Refused now (so are the models its withConfig and bindTools build): a model's own
+  // retries would all run under one hold.
+  refuseClientRetries(model)
   // Named now, not at the first call: a model the kill switch cannot price is refused here.
   identityFromLsParams(model.getLsParams({} as Options), setup.naming)
   const base = BaseChatModel.prototype
@@ -172,6 +176,8 @@ function start(
   { guard, naming, scope }: AdapterSetup,
   ...[messages, options, runManager]: Parameters<BaseChatModel['_generate']>
 ): Promise<ModelCall> {
+  // Before the hold: a call option may ask for retries the model's own caller does not make.
+  refuseClientRetries(model, options)
   // The API fields beside the messages (tools, kwargs, call options), as the model sends them.
   const params = invocationParams(model, options)
   return startLangChainCall(guard, {

@@ -7,13 +7,18 @@ import {
 } from '@langchain/core/language_models/chat_models'
 import { AIMessage, type BaseMessage, HumanMessage } from '@langchain/core/messages'
 import type { ChatGenerationChunk, ChatResult } from '@langchain/core/outputs'
-import { fakeModel } from '@langchain/core/testing'
 import { FakeStreamingChatModel } from '@langchain/core/utils/testing'
 import { calcPrice } from '@pydantic/genai-prices'
 import { createAgent } from 'langchain'
 import { describe, expect, it, vi } from 'vitest'
 import { killSwitchMiddleware } from './kill-switch-middleware.js'
-import { guardedBy, heldAndCrossingPiece, TEST_MODEL, testAgent } from './testing/test-kit.js'
+import {
+  fakeChatModel,
+  guardedBy,
+  heldAndCrossingPiece,
+  TEST_MODEL,
+  testAgent,
+} from './testing/test-kit.js'
 
 const question = { messages: [new HumanMessage('Summarise the incident report.')] }
 
@@ -101,7 +106,7 @@ describe('killSwitchMiddleware accounting', () => {
       input_token_details: { cache_read: 4_000, cache_creation: 1_000 },
       output_token_details: { reasoning: 500 },
     }
-    const model = fakeModel().respond(new AIMessage({ content: 'summary', usage_metadata }))
+    const model = fakeChatModel().respond(new AIMessage({ content: 'summary', usage_metadata }))
     const killSwitch = killSwitchMiddleware({
       ...guardedBy(agent),
       model: 'claude-sonnet-4-0',
@@ -130,7 +135,7 @@ describe('killSwitchMiddleware accounting', () => {
 
   it('settles what the guard can bound (never zero) when the model reports no usage', async () => {
     const agent = await testAgent()
-    const model = fakeModel().respond(new AIMessage('no usage here'))
+    const model = fakeChatModel().respond(new AIMessage('no usage here'))
     const killSwitch = killSwitchMiddleware({ ...guardedBy(agent), model: TEST_MODEL })
     await createAgent({ model, tools: [], middleware: [killSwitch] }).invoke(question)
 
@@ -148,7 +153,7 @@ describe('killSwitchMiddleware accounting', () => {
     // $0.50 at $1 per thousand tokens: the prompt's bound takes about half of it, and the
     // rest pays for far fewer output tokens than the model's own 4000.
     const agent = await testAgent({ spendingCap: 0.5 })
-    const model = new MaxTokensModel({ maxTokens: 4000 })
+    const model = new MaxTokensModel({ maxTokens: 4000, maxRetries: 0 })
     const killSwitch = killSwitchMiddleware({ killSwitch: agent.ks, credential: agent.credential })
     await createAgent({ model, tools: [], middleware: [killSwitch] }).invoke({
       messages: [new HumanMessage('hi')],
@@ -168,7 +173,11 @@ describe('killSwitchMiddleware accounting', () => {
     // The hold pays for at most 5 output tokens; the model (no maxTokens setting) wants 200.
     const agent = await testAgent({}, { defaultMaxOutputTokens: 5 })
     const text = 'x'.repeat(200)
-    const model = new FakeStreamingChatModel({ sleep: 0, responses: [new AIMessage(text)] })
+    const model = new FakeStreamingChatModel({
+      sleep: 0,
+      responses: [new AIMessage(text)],
+      maxRetries: 0,
+    })
     const killSwitch = killSwitchMiddleware({ ...guardedBy(agent), model: TEST_MODEL })
     const runnable = createAgent({ model, tools: [], middleware: [killSwitch] })
 
@@ -202,6 +211,7 @@ describe('killSwitchMiddleware accounting', () => {
     const model = new FakeStreamingChatModel({
       sleep: 0,
       responses: [new AIMessage(text)],
+      maxRetries: 0,
     }).withConfig({ callbacks: [spy], tags: ['mine'] })
     const killSwitch = killSwitchMiddleware({ ...guardedBy(agent), model: TEST_MODEL })
     const runnable = createAgent({ model, tools: [], middleware: [killSwitch] })
@@ -236,6 +246,7 @@ describe('killSwitchMiddleware accounting', () => {
     const model = new GatedStreamingModel({
       sleep: 0,
       responses: [new AIMessage('a long answer that keeps streaming tokens')],
+      maxRetries: 0,
     })
     const killSwitch = killSwitchMiddleware({ ...guardedBy(agent), model: TEST_MODEL })
     const runnable = createAgent({

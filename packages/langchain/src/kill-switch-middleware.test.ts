@@ -7,12 +7,18 @@ import {
   UnknownModelPriceError,
 } from '@killswitch/core'
 import { AIMessage, HumanMessage } from '@langchain/core/messages'
-import { fakeModel } from '@langchain/core/testing'
 import { createAgent, modelRetryMiddleware, tool } from 'langchain'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { killSwitchMiddleware } from './kill-switch-middleware.js'
-import { guardedBy, rejection, searchTool, TEST_MODEL, testAgent } from './testing/test-kit.js'
+import {
+  fakeChatModel,
+  guardedBy,
+  rejection,
+  searchTool,
+  TEST_MODEL,
+  testAgent,
+} from './testing/test-kit.js'
 
 const question = { messages: [new HumanMessage('Find everything about kill switches.')] }
 
@@ -35,7 +41,7 @@ describe('killSwitchMiddleware', () => {
       await agent.ks.agents.revoke(agent.handle, { reason: 'revoked while reserving' })
       return ticket
     }
-    const model = fakeModel().respond(new AIMessage('never sent'))
+    const model = fakeChatModel().respond(new AIMessage('never sent'))
     const killSwitch = killSwitchMiddleware({ guard, model: TEST_MODEL })
     const error = await rejection(
       createAgent({ model, tools: [], middleware: [killSwitch] }).invoke(question),
@@ -53,7 +59,7 @@ describe('killSwitchMiddleware', () => {
     // so that it runs into the cap.
     const runaway = { slowLoop: { enabled: false }, repeatedToolCall: { enabled: false } }
     const agent = await testAgent({ spendingCap: 5, runaway })
-    const model = fakeModel()
+    const model = fakeChatModel()
     for (let i = 0; i < 100; i++) model.respond(toolCallMessage(i, `page ${i}`))
     const { search, calls } = searchTool()
     const killSwitch = killSwitchMiddleware({ ...guardedBy(agent), model: TEST_MODEL })
@@ -74,7 +80,7 @@ describe('killSwitchMiddleware', () => {
 
   it('stops a repeated identical tool call before its 5th execution (loop detection)', async () => {
     const agent = await testAgent({ spendingCap: 1000 })
-    const model = fakeModel()
+    const model = fakeChatModel()
     for (let i = 0; i < 20; i++) model.respond(toolCallMessage(i, 'the same query'))
     const { search, calls } = searchTool()
     const killSwitch = killSwitchMiddleware({ ...guardedBy(agent), model: TEST_MODEL })
@@ -93,7 +99,7 @@ describe('killSwitchMiddleware', () => {
   it('refuses a revoked credential in beforeModel, unwrapped, without calling the model', async () => {
     const agent = await testAgent()
     await agent.ks.agents.revoke(agent.handle, { reason: 'incident 42' })
-    const model = fakeModel().respond(new AIMessage('never'))
+    const model = fakeChatModel().respond(new AIMessage('never'))
     const killSwitch = killSwitchMiddleware({ ...guardedBy(agent), model: TEST_MODEL })
     const runnable = createAgent({ model, tools: [], middleware: [killSwitch] })
 
@@ -107,7 +113,7 @@ describe('killSwitchMiddleware', () => {
 
   it('refuses an exhausted budget in beforeModel, unwrapped, without calling the model', async () => {
     const agent = await testAgent({ spendingCap: 0 })
-    const model = fakeModel().respond(new AIMessage('never'))
+    const model = fakeChatModel().respond(new AIMessage('never'))
     const killSwitch = killSwitchMiddleware({ ...guardedBy(agent), model: TEST_MODEL })
     const runnable = createAgent({ model, tools: [], middleware: [killSwitch] })
 
@@ -119,7 +125,7 @@ describe('killSwitchMiddleware', () => {
 
   it('refuses a model without a known price before calling it', async () => {
     const agent = await testAgent()
-    const model = fakeModel().respond(new AIMessage('never'))
+    const model = fakeChatModel().respond(new AIMessage('never'))
     const killSwitch = killSwitchMiddleware({
       ...guardedBy(agent),
       model: 'mystery-model',
@@ -134,7 +140,7 @@ describe('killSwitchMiddleware', () => {
 
   it('refuses a model that does not report its name, naming the option to set', async () => {
     const agent = await testAgent()
-    const model = fakeModel().respond(new AIMessage('never'))
+    const model = fakeChatModel().respond(new AIMessage('never'))
     const killSwitch = killSwitchMiddleware({ killSwitch: agent.ks, credential: agent.credential })
     const runnable = createAgent({ model, tools: [], middleware: [killSwitch] })
 
@@ -157,7 +163,7 @@ describe('killSwitchMiddleware', () => {
 
   it('charges the whole hold when the model call fails after it was made, and the run gets the provider error', async () => {
     const agent = await testAgent()
-    const model = fakeModel().alwaysThrow(new Error('provider is down'))
+    const model = fakeChatModel().alwaysThrow(new Error('provider is down'))
     const killSwitch = killSwitchMiddleware({ ...guardedBy(agent), model: TEST_MODEL })
     const runnable = createAgent({ model, tools: [], middleware: [killSwitch] })
 
@@ -174,7 +180,7 @@ describe('killSwitchMiddleware', () => {
 
   it('holds a paid tool before it runs and charges it when the tool fails after it started', async () => {
     const agent = await testAgent()
-    const model = fakeModel()
+    const model = fakeChatModel()
       .respond(toolCallMessage(0, 'ok'))
       .respond(toolCallMessage(1, 'fail'))
       .respond(new AIMessage('done'))
@@ -215,8 +221,8 @@ describe('killSwitchMiddleware', () => {
       const agent = await testAgent()
       const chat =
         model === TEST_MODEL
-          ? fakeModel().respond(new Error('provider 500')).respond(new AIMessage('answered'))
-          : fakeModel().respond(new AIMessage('never'))
+          ? fakeChatModel().respond(new Error('provider 500')).respond(new AIMessage('answered'))
+          : fakeChatModel().respond(new AIMessage('never'))
       const killSwitch = killSwitchMiddleware({ ...guardedBy(agent), model })
       const retry = retryProviderErrors()
       const middleware = order === 'last' ? [retry, killSwitch] : [killSwitch, retry]

@@ -7,6 +7,7 @@ import { adapterSetup, InvalidConfigError } from '@killswitch/core'
 import { AIMessage, ToolMessage } from '@langchain/core/messages'
 import { isInteropZodObject } from '@langchain/core/utils/types'
 import { createMiddleware, ProviderStrategy, ToolInvocationError } from 'langchain'
+import { refuseClientRetries } from './client-retries.js'
 import { isGuardedModel } from './guard-model.js'
 import { bindToCall } from './model-binding.js'
 import { budgetScope, requestOptions, startLangChainCall } from './model-call-request.js'
@@ -48,6 +49,8 @@ export function killSwitchMiddleware(options: AdapterOptions): KillSwitchMiddlew
     wrapModelCall: async (request, handler) => {
       const resolved = await resolveModel(request.model, request.runtime?.configurable)
       if (isGuardedModel(resolved)) throw new InvalidConfigError('model', DOUBLY_GUARDED)
+      // Before anything is held or sent: the model's own retries would run under one hold.
+      refuseClientRetries(resolved, request.modelSettings)
       const { sent, optionsByPath } = requestOptions(resolved, request.modelSettings)
       const call = await startLangChainCall(guard, {
         identity: await modelIdentity(resolved, naming),

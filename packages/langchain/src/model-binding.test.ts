@@ -30,7 +30,7 @@ class ProbeModel extends FakeStreamingChatModel {
   streamed = 0
 
   constructor(fields: { streaming: boolean; responses: BaseMessage[] }) {
-    super({ sleep: 0, responses: fields.responses })
+    super({ sleep: 0, responses: fields.responses, maxRetries: 0 })
     this.streaming = fields.streaming
   }
 

@@ -85,6 +85,10 @@ export function withMaxOutputTokens<T>(model: T, clamp: number): T {
   // lc_kwargs leave out what the model does not serialize: ChatOpenAI's `service_tier`.
   const tier = (candidate as Fields).service_tier
   if (tier !== undefined) fields.service_tier = tier
+  // Nor a retry count set on its caller after it was built (checked 0 before the call): the
+  // rebuild would retry at LangChain's default of 6 inside one hold.
+  const retries = (candidate as { caller?: { maxRetries?: unknown } }).caller?.maxRetries
+  if (typeof retries === 'number') fields.maxRetries = retries
   if (!own) {
     fields.maxTokens = maxOutputTokens
     // ChatOpenAI prefers `maxCompletionTokens` over `maxTokens` when both are given.

@@ -1,12 +1,11 @@
 import { inputTokenBound } from '@killswitch/core'
 import { AIMessage, HumanMessage, SystemMessage } from '@langchain/core/messages'
-import { fakeModel } from '@langchain/core/testing'
 import fc from 'fast-check'
 import { createAgent } from 'langchain'
 import { describe, expect, it } from 'vitest'
 import { killSwitchMiddleware } from './kill-switch-middleware.js'
 import { modelInput, toTokenUsage } from './model-io.js'
-import { guardedBy, TEST_MODEL, testAgent } from './testing/test-kit.js'
+import { fakeChatModel, guardedBy, TEST_MODEL, testAgent } from './testing/test-kit.js'
 
 const count = fc.nat({ max: 10_000_000 })
 
@@ -73,7 +72,9 @@ describe('toTokenUsage', () => {
     async (bad) => {
       const agent = await testAgent()
       const usage_metadata = { input_tokens: 10, output_tokens: bad, total_tokens: 10 }
-      const model = fakeModel().respond(new AIMessage({ content: 'x'.repeat(400), usage_metadata }))
+      const model = fakeChatModel().respond(
+        new AIMessage({ content: 'x'.repeat(400), usage_metadata }),
+      )
       const killSwitch = killSwitchMiddleware({ ...guardedBy(agent), model: TEST_MODEL })
       await createAgent({ model, tools: [], middleware: [killSwitch] }).invoke({
         messages: [new HumanMessage('hi')],

@@ -60,6 +60,7 @@ async function setup(spendingCap: number, fields: Record<string, unknown> = {}) 
   const model = new ChatOpenAI({
     model: 'o4-mini',
     apiKey: 'sk-test',
+    maxRetries: 0,
     useResponsesApi: true,
     configuration: { baseURL },
     modelKwargs: { max_output_tokens: 40_000 },

@@ -5,13 +5,12 @@ import { InvalidConfigError } from '@killswitch/core'
 import { AgentExecutor, createToolCallingAgent } from '@langchain/classic/agents'
 import { AIMessage, HumanMessage, ToolMessage } from '@langchain/core/messages'
 import { ChatPromptTemplate, MessagesPlaceholder } from '@langchain/core/prompts'
-import { fakeModel } from '@langchain/core/testing'
 import { createAgent, createMiddleware, tool } from 'langchain'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { KillSwitchCallbackHandler } from './kill-switch-callback-handler.js'
 import { killSwitchMiddleware } from './kill-switch-middleware.js'
-import { searchTool, TEST_MODEL, testAgent } from './testing/test-kit.js'
+import { fakeChatModel, searchTool, TEST_MODEL, testAgent } from './testing/test-kit.js'
 
 const usage_metadata = { input_tokens: 20, output_tokens: 5, total_tokens: 25 }
 const question = { messages: [new HumanMessage('Search for it.')] }
@@ -39,7 +38,7 @@ async function toolHolds(agent: Awaited<ReturnType<typeof testAgent>>) {
 describe('tool prices configured on the kill switch', () => {
   it('middleware: a paid tool is charged when it runs; a call that never started (bad arguments, no such tool) is released', async () => {
     const agent = await testAgent({}, { toolPrices: PRICES })
-    const model = fakeModel()
+    const model = fakeChatModel()
       .respond(asks(0, 'search', { q: 'ok' }))
       // Arguments that fail the tool's schema: the tool node answers with an error message.
       .respond(asks(1, 'search', { q: 42 }))
@@ -69,7 +68,7 @@ describe('tool prices configured on the kill switch', () => {
 
   it('middleware: a paid tool that answers with its own error message ran, and is charged', async () => {
     const agent = await testAgent({}, { toolPrices: PRICES })
-    const model = fakeModel()
+    const model = fakeChatModel()
       .respond(asks(0, 'search', { q: 'quota' }))
       .respond(new AIMessage({ content: 'done', usage_metadata }))
     const search = tool(
@@ -93,7 +92,7 @@ describe('tool prices configured on the kill switch', () => {
 
   it('middleware: a tool an inner middleware supplies (not registered) that answers an error ran, and is charged', async () => {
     const agent = await testAgent({}, { toolPrices: PRICES })
-    const model = fakeModel()
+    const model = fakeChatModel()
       .respond(asks(0, 'lookup', { id: 'x' }))
       .respond(new AIMessage({ content: 'done', usage_metadata }))
     const ran: string[] = []
@@ -129,7 +128,7 @@ describe('tool prices configured on the kill switch', () => {
 
   it("callback handler: an AgentExecutor's paid tool is charged each time it runs", async () => {
     const agent = await testAgent({}, { toolPrices: PRICES })
-    const model = fakeModel()
+    const model = fakeChatModel()
       .respond(asks(0, 'search', { q: 'one' }))
       .respond(asks(1, 'search', { q: 'two' }))
       .respond(new AIMessage({ content: 'done', usage_metadata }))
@@ -157,7 +156,7 @@ describe('tool prices configured on the kill switch', () => {
 
   it('a ready guard carries its own prices: ks.guard(credential, { toolPrices })', async () => {
     const agent = await testAgent()
-    const model = fakeModel()
+    const model = fakeChatModel()
       .respond(asks(0, 'search', { q: 'ok' }))
       .respond(new AIMessage({ content: 'done', usage_metadata }))
     const { search } = searchTool()

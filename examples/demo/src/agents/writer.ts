@@ -32,6 +32,9 @@ function usage(messages: BaseMessage[], outputTokens: number) {
 export async function runWriter(options: HealthyAgentOptions): Promise<AgentOutcome> {
   const { ks, credential, handle, timeline } = options
   const model = fakeModel()
+  // No client retries, or the kill switch refuses the model (one hold would pay for every
+  // attempt): fakeModel() takes no fields, so its caller keeps LangChain's default of 6.
+  Object.assign(model.caller, { maxRetries: 0 })
   for (const [index, section] of SECTIONS.entries()) {
     model.respond(
       (messages) =>

@@ -21,6 +21,10 @@ export interface OpenAIServerOptions {
   ignoresDisconnect?: boolean
   /** Refuse every request with this HTTP status and an OpenAI error body, billing nothing. */
   failStatus?: number
+  /** With `failStatus`: refuse only the first this many requests, then answer. */
+  failTimes?: number
+  /** With `failStatus`: a refused request bills its input (a 500 may have run the model). */
+  failBillsInput?: boolean
   /**
    * The answer to a request, scripted (text and tool calls, sent at once), billed
    * `outputTokens`; without it the server generates `outputTokens` words, one at a time.
@@ -77,7 +81,8 @@ export async function openAIServer(options: OpenAIServerOptions): Promise<OpenAI
     res.on('close', () => {
       if (!res.writableFinished) gone = true
     })
-    if (options.failStatus !== undefined) {
+    if (options.failStatus !== undefined && requests.length <= (options.failTimes ?? Infinity)) {
+      if (options.failBillsInput) bill += inputTokensOf(body, options) * options.inputMicros
       res.writeHead(options.failStatus, { 'content-type': 'application/json' })
       res.end(JSON.stringify({ error: { message: 'refused', type: 'test_error', code: null } }))
       onRequest()

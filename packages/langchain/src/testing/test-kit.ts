@@ -8,10 +8,11 @@ import {
   type RunawayConfig,
   toMicros,
 } from '@killswitch/core'
+import { fakeModel } from '@langchain/core/testing'
 import { tool } from '@langchain/core/tools'
 import { ChatOpenAI } from '@langchain/openai'
 import { z } from 'zod'
-import { type OpenAIServer, openAIServer } from './openai-server.js'
+import { type OpenAIServer, type OpenAIServerOptions, openAIServer } from './openai-server.js'
 
 /** $1 per thousand tokens in and out: large enough that a few calls reach a small cap. */
 export const TEST_MODEL = 'test-model'
@@ -93,7 +94,8 @@ export function searchTool(onCall?: (q: string) => Promise<void>) {
 
 /**
  * The real ChatOpenAI against a local server billing as TEST_PRICES do ($1 per thousand
- * tokens), 10 input tokens and up to `outputTokens` of output per request.
+ * tokens), 10 input tokens and up to `outputTokens` of output per request; `server` options
+ * (a scripted failure) beside these.
  *
  * @example
  * const { model, provider } = await chatOpenAI({ outputTokens: 400, fields: { n: 4 } })
@@ -101,12 +103,14 @@ export function searchTool(onCall?: (q: string) => Promise<void>) {
 export async function chatOpenAI(options: {
   outputTokens: number
   fields?: Record<string, unknown>
+  server?: Partial<OpenAIServerOptions>
 }): Promise<{ model: ChatOpenAI; provider: OpenAIServer }> {
   const provider = await openAIServer({
     inputTokens: 10,
     outputTokens: options.outputTokens,
     inputMicros: 1000,
     outputMicros: 1000,
+    ...options.server,
   })
   const model = new ChatOpenAI({
     model: TEST_MODEL,
@@ -152,4 +156,18 @@ export async function rejection(promise: Promise<unknown>): Promise<unknown> {
  */
 export function guardedBy(agent: TestAgent): { killSwitch: KillSwitch; credential: string } {
   return { killSwitch: agent.ks, credential: agent.credential }
+}
+
+/**
+ * LangChain's `fakeModel()` without client retries. It takes no fields, so its caller keeps
+ * LangChain's default of 6 retries (unused by the fake, but guardModel and the middleware
+ * cannot tell and refuse it).
+ *
+ * @example
+ * const model = fakeChatModel().respond(new AIMessage('done'))
+ */
+export function fakeChatModel(): ReturnType<typeof fakeModel> {
+  const model = fakeModel()
+  Object.assign(model.caller, { maxRetries: 0 })
+  return model
 }
