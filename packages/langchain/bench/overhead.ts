@@ -47,7 +47,8 @@ async function guardedAgent() {
 export async function benchLangchainOverhead(
   options: SideBySideOptions = {},
 ): Promise<SideBySideRow[]> {
-  const model = () => new FakeListChatModel({ responses: ['ok, done'] })
+  // No client retries: the kill switch refuses a model that retries inside one guarded call.
+  const model = () => new FakeListChatModel({ responses: ['ok, done'], maxRetries: 0 })
   const forHandler = await guardedAgent()
   const forHandlerVsNoop = await guardedAgent()
   const forMiddleware = await guardedAgent()
