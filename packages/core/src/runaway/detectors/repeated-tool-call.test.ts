@@ -67,15 +67,22 @@ describe('detectRepeatedToolCall', () => {
     expect(JSON.stringify(finding)).not.toContain('secret-customer-name')
   })
 
-  it('tells a finding without a run id how separate tasks avoid it, and one in a run not', () => {
-    const bare = loop(5, 'lookup', () => ({ id: 1 }))
-    expect(detectRepeatedToolCall(bare, lastAt(bare), config).summary).toMatch(
-      /these calls name no run: if they are separate tasks, give each task its own runId/,
-    )
-    const inRun = loop(5, 'lookup', () => ({ id: 1 }), 'run-1')
-    const finding = detectRepeatedToolCall(inRun, lastAt(inRun), config)
+  it('tells a similar-arguments finding without a run id how separate tasks avoid it', () => {
+    // A templated worker: the same tool on another id each task, no run id.
+    const bare = loop(10, 'lookup', (i) => ({ id: 10_000 + i }))
+    const finding = detectRepeatedToolCall(bare, lastAt(bare), config)
     expect(finding.status).toBe('trip')
-    expect(finding.summary).not.toContain('runId')
+    expect(finding.summary).toMatch(
+      /no run id: if these are separate tasks, give each its own runId$/,
+    )
+    // In a run, or the very same call again (a loop whatever the run): nothing to suggest.
+    const inRun = loop(10, 'lookup', (i) => ({ id: 10_000 + i }), 'run-1')
+    const identical = loop(5, 'lookup', () => ({ id: 1 }))
+    for (const window of [inRun, identical]) {
+      const other = detectRepeatedToolCall(window, lastAt(window), config)
+      expect(other.status).toBe('trip')
+      expect(other.summary).not.toContain('runId')
+    }
   })
 
   it('treats arguments with keys in another order as the same call', () => {

@@ -106,7 +106,7 @@ export function detectRepeatedToolCall(
     detector: REPEATED_TOOL_CALL,
     status,
     ...(identical ? {} : { action: config.normalizedAction }),
-    summary: `${tool} called ${count} times with ${what} in its last ${seen} tool calls (${status === 'trip' ? 'trips' : 'warns'} at ${status === 'trip' ? tripAt : warnAt})${runId === undefined ? NO_RUN_HINT : ''}`,
+    summary: `${tool} called ${count} times with ${what} in its last ${seen} tool calls (${status === 'trip' ? 'trips' : 'warns'} at ${status === 'trip' ? tripAt : warnAt})${runId === undefined && !identical ? NO_RUN_HINT : ''}`,
     evidence: {
       tool,
       match: identical ? 'identical' : 'similar',
@@ -124,12 +124,12 @@ export function detectRepeatedToolCall(
 }
 
 /**
- * Said of a finding made without a run id: a worker doing separate tasks that each call the
- * same tool and end alike looks like one loop then (red team rt28: a templated worker
- * throttled at its 11th task, the message not saying why or what to do).
+ * Said of a similar-arguments finding made without a run id: a worker doing separate tasks
+ * that each call the same tool on another id and end alike looks like one loop then (red
+ * team rt28: a templated worker throttled at its 11th task, the message not saying why or
+ * what to do). Not of identical calls: those are a loop whatever the run.
  */
-const NO_RUN_HINT =
-  "; these calls name no run: if they are separate tasks, give each task its own runId (the adapter's per-call runId, e.g. the AI SDK's providerOptions.killswitch.runId)"
+const NO_RUN_HINT = '; no run id: if these are separate tasks, give each its own runId'
 
 interface Repeats {
   /** Tool calls of the scope scanned. */
