@@ -9,7 +9,12 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createKillSwitch, type KillSwitch, sqliteStore } from '@killswitch/core'
+import {
+  createKillSwitch,
+  type KillSwitch,
+  RevocationUnreplicatedError,
+  sqliteStore,
+} from '@killswitch/core'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type AdminServer, startAdminServer } from '../admin-server.js'
@@ -655,6 +660,34 @@ describe('the console in a real browser', () => {
     } finally {
       release()
       locked = false
+      store.revokeAgent = revokeAgent
+    }
+  })
+
+  it('says a revocation is in force though no replica of the store confirmed it yet', async () => {
+    await ks.agents.create({ handle: 'replica-agent', spendingCap: 5 })
+    await page.goto(`${server.url}/#/`)
+    const agentRow = row('replica-agent')
+    await agentRow.waitFor(WAIT)
+    // A Redis primary took it, no replica confirmed it (then one does, on the retry).
+    const store = ks.store as { revokeAgent: (...args: unknown[]) => Promise<unknown> }
+    const revokeAgent = store.revokeAgent.bind(store)
+    let confirmed = false
+    store.revokeAgent = async (...args: unknown[]) => {
+      const written = await revokeAgent(...args)
+      if (confirmed) return written
+      confirmed = true
+      throw new RevocationUnreplicatedError({ handle: 'replica-agent', alreadyRevoked: false })
+    }
+    try {
+      await agentRow.getByRole('button', { name: 'Revoke' }).click()
+      await page.getByRole('dialog').getByRole('button', { name: 'Revoke' }).click()
+      const notice = page.locator('#notices li[data-handle="replica-agent"]')
+      await notice.filter({ hasText: 'No replica has confirmed it yet' }).waitFor(WAIT)
+      expect(await notice.textContent()).toContain('is in force now')
+      expect(await notice.getAttribute('class')).toBe('error')
+      await agentRow.locator('.status', { hasText: 'revoked' }).waitFor(WAIT)
+    } finally {
       store.revokeAgent = revokeAgent
     }
   })
