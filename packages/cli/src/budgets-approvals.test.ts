@@ -181,6 +181,31 @@ describe('killswitch agents with windows and budgets', () => {
   })
 })
 
+/** A request opened as a guarded call opens one: its audit entry says what it asked then. */
+function opened(
+  ks: ReturnType<typeof cliHarness>['ks'],
+  id: string,
+  requestedMicros: number,
+  waits = false,
+) {
+  return ks.store.openApproval({
+    id,
+    handle: 'a',
+    requestedMicros,
+    reason: 'x',
+    ttlMs: 60_000,
+    now: Date.now(),
+    waits,
+    audit: {
+      at: Date.now(),
+      handle: 'a',
+      type: 'approval',
+      summary: 'approval requested',
+      data: { event: 'requested', approvalId: id, requested: requestedMicros / 1_000_000 },
+    },
+  })
+}
+
 describe('killswitch approvals', () => {
   async function pending(ks: ReturnType<typeof cliHarness>['ks'], id = 'apr_1') {
     await ks.agents.create({ handle: 'a', spendingCap: 5, approvals: { enabled: true, waitMs: 0 } })
@@ -228,25 +253,7 @@ describe('killswitch approvals', () => {
     const denied = await run(['approvals', 'deny', 'apr_2', '--reason', 'looping', '--json'])
     expect(JSON.parse(denied.stdout)).toMatchObject({ status: 'denied', decisionReason: 'looping' })
 
-    // Opened as a guarded call opens one: its audit entry says what it asked then.
-    const opening = (id: string, requestedMicros: number, waits = false) =>
-      ks.store.openApproval({
-        id,
-        handle: 'a',
-        requestedMicros,
-        reason: 'x',
-        ttlMs: 60_000,
-        now: Date.now(),
-        waits,
-        audit: {
-          at: Date.now(),
-          handle: 'a',
-          type: 'approval',
-          summary: 'approval requested',
-          data: { event: 'requested', approvalId: id, requested: requestedMicros / 1_000_000 },
-        },
-      })
-    await opening('apr_3', 2_500_000)
+    await opened(ks, 'apr_3', 2_500_000)
     await run(['approvals', 'approve', 'apr_3'])
     expect((await ks.approvals.get('apr_3')).grant?.amount).toBe(2.5)
     await ks.close()
@@ -256,26 +263,9 @@ describe('killswitch approvals', () => {
     const { ks, run } = cliHarness()
     await pending(ks, 'apr_0')
     await ks.approvals.deny('apr_0')
-    const open = (id: string, requestedMicros: number) =>
-      ks.store.openApproval({
-        id,
-        handle: 'a',
-        requestedMicros,
-        reason: 'x',
-        ttlMs: 60_000,
-        now: Date.now(),
-        waits: true,
-        audit: {
-          at: Date.now(),
-          handle: 'a',
-          type: 'approval',
-          summary: 'approval requested',
-          data: { event: 'requested', approvalId: id, requested: requestedMicros / 1_000_000 },
-        },
-      })
-    await open('apr_4', 500_000)
+    await opened(ks, 'apr_4', 500_000)
     // Another waiting call joins: the request asks for both now.
-    await open('apr_4-joiner', 3_000_000)
+    await opened(ks, 'apr_4-joiner', 3_000_000, true)
     const refused = await run(['approvals', 'approve', 'apr_4'])
     expect(refused.code).toBe(EXIT_CODES.usage)
     expect(refused.stderr).toContain(

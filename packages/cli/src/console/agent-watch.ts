@@ -34,12 +34,10 @@ export interface WatchUpdate {
   changed: Array<ConsoleRow & RateView>
   removed: string[]
   total: number
-  /** Which read of the store the rows are (increasing), as `snapshot()` says of its own. */
+  /** Which read of the store this is (increasing): rows and approvals, as `snapshot()` and `approvals()` say of theirs. */
   version?: number
   /** The pending approvals, when they changed. */
   approvals?: Approval[]
-  /** Which read of the approvals that is (increasing): a page keeps the newest it got. */
-  approvalsVersion?: number
   /** A poll that failed (the store is unreachable): shown, never silently stale. */
   error?: string
 }
@@ -119,7 +117,6 @@ export class AgentWatch {
   #rows = new Map<string, { row: ConsoleRow; json: string }>()
   #approvalsJson = '[]'
   #approvals: Approval[] = []
-  #approvalsVersion = 0
   #version = 0
   #polledAt = Number.NEGATIVE_INFINITY
   #timer: NodeJS.Timeout | undefined
@@ -174,9 +171,9 @@ export class AgentWatch {
    * answer to a page's request can reach it after a newer live update did (a slow response
    * under load), and must not put back a list the update replaced.
    */
-  async approvals(): Promise<{ approvals: Approval[]; approvalsVersion: number }> {
+  async approvals(): Promise<{ approvals: Approval[]; version: number }> {
     if (this.#now() - this.#polledAt > this.#intervalMs) await this.poll()
-    return { approvals: this.#approvals, approvalsVersion: this.#approvalsVersion }
+    return { approvals: this.#approvals, version: this.#version }
   }
 
   /** Spend per bucket (dollars), oldest first, for the sparkline. */
@@ -304,9 +301,7 @@ export class AgentWatch {
     if (approvalsJson !== this.#approvalsJson) {
       this.#approvalsJson = approvalsJson
       this.#approvals = approvals
-      this.#approvalsVersion++
       update.approvals = approvals
-      update.approvalsVersion = this.#approvalsVersion
     }
     if (changed.length > 0 || removed.length > 0 || update.approvals) this.#emit(update)
   }

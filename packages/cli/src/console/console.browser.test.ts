@@ -83,6 +83,29 @@ async function spendInAnotherProcess(credential: string, usd: number) {
 
 const row = (handle: string) => page.locator(`#agents tbody tr[data-handle="${handle}"]`)
 
+/**
+ * Holds the page's requests to `url` back: each is answered by the server at once (`read`
+ * resolves) and delivered to the page only on `deliver()`, as a slow answer on a loaded
+ * machine. The caller unroutes it.
+ */
+async function holdBack(url: string) {
+  let answered = () => {}
+  const read = new Promise<void>((resolve) => {
+    answered = resolve
+  })
+  let deliver = () => {}
+  const delivered = new Promise<void>((resolve) => {
+    deliver = resolve
+  })
+  await page.route(url, async (route) => {
+    const response = await route.fetch()
+    answered()
+    await delivered
+    await route.fulfill({ response })
+  })
+  return { read, deliver }
+}
+
 /** The CLI's `agents list` rows: HANDLE, STATUS, SPENT / CAP, the SPEND bar's percent, AVAILABLE. */
 async function cliAgentsList() {
   const cli = runCli(['agents', 'list'], dir)
@@ -500,20 +523,7 @@ describe('the console in a real browser', () => {
     })
     // The page's own read of the queue is answered before the request exists, and delivered
     // late (a loaded machine): the live update showing the request gets there first.
-    let answered = () => {}
-    const read = new Promise<void>((resolve) => {
-      answered = resolve
-    })
-    let deliver = () => {}
-    const delivered = new Promise<void>((resolve) => {
-      deliver = resolve
-    })
-    await page.route('**/console/api/approvals', async (route) => {
-      const response = await route.fetch()
-      answered()
-      await delivered
-      await route.fulfill({ response })
-    })
+    const { read, deliver } = await holdBack('**/console/api/approvals')
     try {
       await page.goto(`${server.url}/#/agent/ask-e`)
       await page.goto(`${server.url}/#/`)
@@ -574,20 +584,7 @@ describe('the console in a real browser', () => {
     await page.goto(`${server.url}/#/`)
     await row('late-list').waitFor(WAIT)
     await page.goto(`${server.url}/#/agent/late-list`)
-    let answered = () => {}
-    const read = new Promise<void>((resolve) => {
-      answered = resolve
-    })
-    let deliver = () => {}
-    const delivered = new Promise<void>((resolve) => {
-      deliver = resolve
-    })
-    await page.route('**/console/api/agents?*', async (route) => {
-      const response = await route.fetch()
-      answered()
-      await delivered
-      await route.fulfill({ response })
-    })
+    const { read, deliver } = await holdBack('**/console/api/agents?*')
     try {
       await page.goto(`${server.url}/#/`)
       await read

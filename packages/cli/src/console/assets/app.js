@@ -14,8 +14,10 @@ const state = {
   rows: new Map(),
   view: '',
   events: null,
-  // The watch's read of the store the rows shown are from (live updates carry theirs).
+  // The watch's read of the store the rows and the approvals shown are from (live updates
+  // carry theirs): an older answer is not shown over them.
   version: 0,
+  approvalsVersion: 0,
 }
 
 function el(tag, props = {}, ...children) {
@@ -429,10 +431,9 @@ function approvalItem(approval) {
 // Each list comes with the watch's read it is from: an older one (a slow answer to this page's
 // own request, overtaken by a live update) is dropped, or it would take away a request the
 // update just added, and no later update would bring it back.
-let approvalsVersion = -1
 function renderApprovals(approvals, version) {
-  if (version < approvalsVersion) return
-  approvalsVersion = version
+  if (version < state.approvalsVersion) return
+  state.approvalsVersion = version
   const list = $('#approvals')
   $('#approvals-empty').hidden = approvals.length > 0
   const shown = new Map([...list.children].map((item) => [item.dataset.id, item]))
@@ -457,7 +458,7 @@ function renderApprovals(approvals, version) {
 }
 
 async function loadApprovals() {
-  const { approvals, approvalsVersion: version } = await api('/console/api/approvals')
+  const { approvals, version } = await api('/console/api/approvals')
   renderApprovals(approvals, version)
 }
 
@@ -775,6 +776,7 @@ function onEvent(name, data) {
   if (name === 'ready') {
     // A new stream may be a restarted server, counting its reads from 0 again.
     state.version = 0
+    state.approvalsVersion = 0
     setLive(true, 'Live')
     void refresh().catch(handleError)
   } else if (name === 'update') {
@@ -785,7 +787,7 @@ function onEvent(name, data) {
     if (update.changed.length > 0 || update.removed.length > 0) {
       applyRows(update.changed, update.removed.length > 0 || update.total !== state.total)
     }
-    if (update.approvals) renderApprovals(update.approvals, update.approvalsVersion)
+    if (update.approvals) renderApprovals(update.approvals, update.version ?? 0)
   }
 }
 
