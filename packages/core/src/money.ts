@@ -29,8 +29,10 @@ export const MAX_CAP_USD = 1_000_000_000
 export function chargeMicros(usd: number): number {
   const micros = usd * MICROS_PER_USD
   // The noise of a float product grows with it: allowed for relatively (far below any real
-  // fraction of a micro-dollar a float of that size can hold). Not -0 for $0.
-  return Math.max(0, Math.ceil(micros - Math.max(1e-6, micros * 1e-14)))
+  // fraction of a micro-dollar a float of that size can hold), and never half a micro-dollar
+  // or more: past about $50M a relative allowance alone rounded a payment's last micro-dollars
+  // down (red team rt29: 420,664,016.117807 recorded as ...117803). Not -0 for $0.
+  return Math.max(0, Math.ceil(micros - Math.min(0.5, Math.max(1e-6, micros * 1e-14))))
 }
 
 /**

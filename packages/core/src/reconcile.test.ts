@@ -59,6 +59,27 @@ describe('agents.reconcile', () => {
     expect(again).toMatchObject({ outcome: 'duplicate', agent: { spent: 0.3 } })
   })
 
+  it('refuses a cost above the whole hold the lapse charged unless told it is right', async () => {
+    const { ks, lapsed } = await crashedPayment()
+    const holdId = String(lapsed.find((entry) => entry.data.amount === 0.2)?.data.holdId)
+    const before = await ks.audit('payer')
+    // Typed $5 for a $0.20 hold: refused, naming the figure and the way through, nothing written.
+    const typo = ks.agents.reconcile('payer', { holdId, amountUsd: 5 })
+    await expect(typo).rejects.toMatchObject({
+      field: 'amountUsd',
+      message: expect.stringContaining('more than the $0.2 hold'),
+    })
+    await expect(typo).rejects.toThrow(/aboveHold: true/)
+    expect(await ks.audit('payer')).toEqual(before)
+    expect(await ks.agents.get('payer')).toMatchObject({ spent: 0.5, unreconciled: 0.5 })
+    // The hold itself is accepted, and with aboveHold a bill that really is higher.
+    const higher = await ks.agents.reconcile('payer', { holdId, amountUsd: 0.25, aboveHold: true })
+    expect(higher).toMatchObject({
+      outcome: 'corrected',
+      agent: { spent: 0.55, unreconciled: 0.3 },
+    })
+  })
+
   it('refuses a live, unknown or malformed hold, or a bad amount, writing nothing', async () => {
     const { ks, first, lapsed } = await crashedPayment()
     const holdId = String(lapsed[0]?.data.holdId)

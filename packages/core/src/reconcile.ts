@@ -26,6 +26,11 @@ export interface ReconcileInput {
   note?: string
   /** Who reconciled, for the audit log ("operator" otherwise). */
   by?: string
+  /**
+   * Accept a cost above what the lapse charged (the whole hold: the most its call could cost
+   * as held). Refused without it: a figure past the hold is a typo until the bill says so.
+   */
+  aboveHold?: boolean
 }
 
 /** What a reconciliation did. */
@@ -49,6 +54,7 @@ const reconcileSchema = z
       .max(MAX_CAP_USD),
     note: z.string().max(500).optional(),
     by: actorSchema.optional(),
+    aboveHold: z.boolean().optional(),
   })
   .strict()
 
@@ -63,6 +69,7 @@ export async function reconcileHold(
     amountUsd,
     note,
     by = 'operator',
+    aboveHold = false,
   } = parseInput(reconcileSchema, input, 'agents.reconcile', 'input')
   const costMicros = chargeMicros(amountUsd)
   const now = engine.now()
@@ -82,8 +89,23 @@ export async function reconcileHold(
     },
   }
   const result = await storeCall(engine.store, () =>
-    engine.store.settle({ handle, holdId, costMicros, now, audit, onlyIfLapsed: true }),
+    engine.store.settle({
+      handle,
+      holdId,
+      costMicros,
+      now,
+      audit,
+      onlyIfLapsed: true,
+      atMostCharged: !aboveHold,
+    }),
   )
+  if (result.outcome === 'above_charge') {
+    const charged = toUsd(result.chargedMicros ?? 0)
+    throw new InvalidConfigError(
+      'amountUsd',
+      `Invalid amountUsd: $${toUsd(costMicros)} is more than the $${charged} hold ${holdId} of agent "${handle}" charged when it lapsed (its whole hold: the most its call could cost as held). Check the figure; if the bill really says more, pass { aboveHold: true } (killswitch reconcile --above-hold).`,
+    )
+  }
   if (result.outcome === 'not_lapsed') {
     throw new InvalidConfigError(
       'holdId',

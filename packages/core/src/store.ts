@@ -175,6 +175,12 @@ export interface SettleRequest {
    * Anything else answers `not_lapsed` and changes nothing.
    */
   onlyIfLapsed?: boolean
+  /**
+   * With `onlyIfLapsed`: settle only at most what the lapse charged (its whole hold, the most
+   * its call could cost as held); more answers `above_charge` and changes nothing (an
+   * operator's $5 for a $0.01 hold is a typo until they say otherwise).
+   */
+  atMostCharged?: boolean
 }
 
 export interface SettleResult {
@@ -183,10 +189,13 @@ export interface SettleResult {
    * full; the real cost replaced that charge. `late`: no live or lapsed hold (never held,
    * released, or pruned): the cost was still recorded (the money was spent). `duplicate`:
    * settled before; nothing changed. `not_lapsed`: `onlyIfLapsed` was asked and the hold is
-   * live, released or unknown; nothing changed.
+   * live, released or unknown; nothing changed. `above_charge`: `atMostCharged` was asked and
+   * the cost is more than the lapse charged (`chargedMicros`); nothing changed.
    */
-  outcome: 'settled' | 'corrected' | 'late' | 'duplicate' | 'not_lapsed'
+  outcome: 'settled' | 'corrected' | 'late' | 'duplicate' | 'not_lapsed' | 'above_charge'
   agent: AgentRecord
+  /** With `above_charge`: what the lapse charged. */
+  chargedMicros?: number
 }
 
 /** Release hold `holdId` without spending. Idempotent per hold id. */

@@ -232,6 +232,7 @@ export function scriptCalls(context: ScriptCallContext) {
           ...entryArgs(request.audit),
           keys.levelPrefix(request.handle),
           request.onlyIfLapsed === true ? '1' : '',
+          request.atMostCharged === true ? '1' : '',
         ],
       }
     },

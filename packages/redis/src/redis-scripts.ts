@@ -112,7 +112,7 @@ return answer({'renewed', int(expires)})
 `
 
 // ARGV: header, holdId, costMicros, entry (head, tail, outcome, levels, grants), prefix,
-// onlyIfLapsed ('1' or ''), ...buffered
+// onlyIfLapsed ('1' or ''), atMostCharged ('1' or ''), ...buffered
 const SETTLE_BODY = `
 ${AGENT_KEYS}
 local id = ARGV[5]
@@ -120,7 +120,7 @@ local bad = bad_id(id) or bad_micros('costMicros', ARGV[6]) or bad_time(CALLER_N
 if bad then return {'invalid', bad} end
 local cost, now = tonumber(ARGV[6]), clock()
 PREFIX = ARGV[12]
-push_buffered(14)
+push_buffered(15)
 if redis.call('EXISTS', K.agent) == 0 then trim_audit() return {'not_found'} end
 local a = sweep(money(), now)
 prune(now)
@@ -129,6 +129,10 @@ if h and h.state == 'settled' then trim_audit() return {'duplicate', record()} e
 if ARGV[13] == '1' and not (h and h.state == 'lapsed') then
   trim_audit()
   return {'not_lapsed', record()}
+end
+if ARGV[14] == '1' and h and h.state == 'lapsed' and cost > h.charged then
+  trim_audit()
+  return {'above_charge', record(), int(h.charged)}
 end
 local outcome
 local levels = {}

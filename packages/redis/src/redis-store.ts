@@ -592,7 +592,10 @@ class RedisStore implements Store {
       now: request.now,
     })
     if (reply[0] === 'not_found') throw new AgentNotFoundError(request.handle)
-    return { outcome: reply[0] as SettleResult['outcome'], agent: toAgentRecord(reply[1]) }
+    const outcome = reply[0] as SettleResult['outcome']
+    const agent = toAgentRecord(reply[1])
+    if (outcome === 'above_charge') return { outcome, agent, chargedMicros: Number(reply[2]) }
+    return { outcome, agent }
   }
 
   async release(request: ReleaseRequest): Promise<ReleaseResult> {

@@ -31,7 +31,23 @@ describe('killswitch reconcile', () => {
       replaces: 0.3,
     })
     const again = await run(['reconcile', 'payer', 'hold-lost', '0.10'])
-    expect(again.stdout).toBe('Hold hold-lost of payer was settled before; nothing changed.\n')
+    expect(again.stdout).toBe(
+      'Hold hold-lost of payer was settled before (by its call, or an earlier reconcile): its charge stands, nothing changed. Only a lapsed hold can be reconciled.\n',
+    )
+  })
+
+  it('refuses a cost above the whole hold unless --above-hold says the bill is higher', async () => {
+    const { ks, run } = await lapsedHold()
+    const before = await ks.audit('payer')
+    // $5 typed for the $0.30 hold: refused, the hold's figure and the flag named.
+    const typo = await run(['reconcile', 'payer', 'hold-lost', '5'])
+    expect(typo.code).toBe(EXIT_CODES.usage)
+    expect(typo.stderr).toContain('more than the $0.3 hold hold-lost')
+    expect(typo.stderr).toContain('--above-hold')
+    expect(await ks.audit('payer')).toEqual(before)
+    const higher = await run(['reconcile', 'payer', 'hold-lost', '0.45', '--above-hold'])
+    expect(higher).toMatchObject({ code: 0, stderr: '' })
+    expect(await ks.agents.get('payer')).toMatchObject({ spent: 0.45, unreconciled: 0 })
   })
 
   it('refuses a hold that did not lapse and a bad amount, naming them, writing nothing', async () => {

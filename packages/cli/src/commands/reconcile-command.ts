@@ -20,12 +20,16 @@ export function reconcileCommand(context: CliContext): Command {
     .argument('<hold-id>', 'the hold, as its lapsed entry in `killswitch audit <handle>` names it')
     .argument('<usd>', 'what it really cost, in dollars (e.g. 0.10)')
     .option('--note <text>', 'where the figure comes from (goes in the audit log)')
+    .option(
+      '--above-hold',
+      'accept a cost above the whole hold the lapse charged (refused without it: a likely typo)',
+    )
     .action(
       async (
         handle: string,
         holdId: string,
         usd: string,
-        options: { note?: string },
+        options: { note?: string; aboveHold?: boolean },
         command: Command,
       ) => {
         const amountUsd = parseUsd(usd, 'usd')
@@ -37,7 +41,7 @@ export function reconcileCommand(context: CliContext): Command {
         const hold = escapeControls(holdId)
         context.out(
           outcome === 'duplicate'
-            ? `Hold ${hold} of ${style.bold(agent.handle)} was settled before; nothing changed.\n`
+            ? `Hold ${hold} of ${style.bold(agent.handle)} was settled before (by its call, or an earlier reconcile): its charge stands, nothing changed. Only a lapsed hold can be reconciled.\n`
             : `Reconciled hold ${hold} of ${style.bold(agent.handle)} at ${formatUsd(amountUsd)}: it spent ${formatUsd(agent.spent)} of ${formatUsd(agent.spendingCap)}${unreconciledNote(agent, context.storeFlag(command))}.\n`,
         )
       },

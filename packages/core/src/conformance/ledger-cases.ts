@@ -167,6 +167,13 @@ export function ledgerCases(context: SuiteContext): void {
       expect(answer.outcome).toBe('not_lapsed')
       expect(answer.agent).toMatchObject({ spentMicros: 300_000, heldMicros: 200_000 })
     }
+    // Past what the lapse charged, only when told it may be: nothing changes otherwise.
+    const above = { handle, holdId: 'lost', costMicros: 300_001, now: 5_000, onlyIfLapsed: true }
+    expect(await store.settle({ ...above, atMostCharged: true })).toMatchObject({
+      outcome: 'above_charge',
+      chargedMicros: 300_000,
+      agent: { spentMicros: 300_000, unreconciledMicros: 300_000, heldMicros: 200_000 },
+    })
     expect(await reconcile('lost', 100_000)).toMatchObject({
       outcome: 'corrected',
       agent: { spentMicros: 100_000, unreconciledMicros: 0, heldMicros: 200_000 },

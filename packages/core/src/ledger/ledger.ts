@@ -364,6 +364,9 @@ export function settle(storage: LedgerStorage, request: SettleRequest): SettleRe
   if (request.onlyIfLapsed === true && hold?.state !== 'lapsed') {
     return { outcome: 'not_lapsed', agent }
   }
+  if (request.atMostCharged === true && hold?.state === 'lapsed' && cost > hold.chargedMicros) {
+    return { outcome: 'above_charge', agent, chargedMicros: hold.chargedMicros }
+  }
   let { spentMicros, heldMicros, unreconciledMicros } = agent
   let outcome: SettleResult['outcome']
   const levels = hold?.levels ?? []
