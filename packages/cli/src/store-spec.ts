@@ -2,6 +2,7 @@
 // `.killswitch/state.db` under the working directory, so that `agents create` in one shell
 // and `revoke` in another act on the same agents.
 
+import { existsSync } from 'node:fs'
 import { isAbsolute, join, resolve } from 'node:path'
 import { InvalidConfigError, memoryStore, type Store, sqliteStore } from '@killswitch/core'
 
@@ -78,6 +79,19 @@ const OS_REASONS: Readonly<Record<string, string>> = {
   EEXIST: 'a part of the path exists and is not a folder',
 }
 
+// SQLite's primary result codes (the low byte of `errcode`) of a failure that passes.
+const SQLITE_TRANSIENT = new Set([
+  5, // SQLITE_BUSY: another process holds the lock
+  6, // SQLITE_LOCKED
+  10, // SQLITE_IOERR: disk I/O error (as the -wal and -shm files are made on a full disk)
+  13, // SQLITE_FULL: database or disk is full
+])
+
+function isTransient(error: { code?: unknown; errcode?: unknown }): boolean {
+  if (error.code === 'ENOSPC' || error.code === 'EIO') return true
+  return typeof error.errcode === 'number' && SQLITE_TRANSIENT.has(error.errcode & 0xff)
+}
+
 /**
  * A sqlite path the CLI cannot prepare is the store the operator gave (exit 1), not a bug:
  * the error names the path and the OS reason, never a stack trace.
@@ -111,7 +125,11 @@ export async function openStore(spec: StoreSpec): Promise<Store> {
       return sqliteStore(spec.path)
     } catch (error) {
       const cause = (error as { cause?: { code?: unknown } }).cause
-      if (typeof cause?.code !== 'string') throw error
+      // A full disk, an I/O error or a lock held too long on a file that exists: the store
+      // is unavailable for now (exit 5: scripts retry), not a path the operator got wrong.
+      if (typeof cause?.code !== 'string' || (isTransient(cause) && existsSync(spec.path))) {
+        throw error
+      }
       throw unusablePath(spec.path, 'cannot create or open it', cause)
     }
   }

@@ -32,7 +32,7 @@ describe('an ending of a lapsed hold in the audit log', () => {
     const late = log.filter((entry) => entry.type === 'settled').at(-1)
     expect(late?.data).toMatchObject({ cost: 0.1, outcome: 'corrected', replaces: 0.3 })
     expect(late?.summary).toMatch(
-      /^settled \$0\.1 for render.*: replaces the \$0\.3 charged when its hold lapsed \(spend -\$0\.2\)$/,
+      /^settled \$0\.1 for render.*: replaces the \$0\.3 charged before \(spend -\$0\.2\)$/,
     )
     // Without `replaces` the entries said 0.07 + 0.30 + 0.10 = $0.47.
     expect(sum(log)).toBe(spent)
@@ -44,7 +44,7 @@ describe('an ending of a lapsed hold in the audit log', () => {
     await guard.releaseSpend(spend)
     const log = await ks.audit('payer')
     const withdrawn = log.find((entry) => entry.data.outcome === 'lapse_withdrawn')
-    expect(withdrawn?.summary).toMatch(/: withdraws the \$0\.25 charged when its hold lapsed$/)
+    expect(withdrawn?.summary).toMatch(/: withdraws the \$0\.25 charged before$/)
     expect(sum(log)).toBe((await ks.agents.get('payer')).spent)
     expect(sum(log)).toBe(0.07)
     vi.useRealTimers()

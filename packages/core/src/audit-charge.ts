@@ -36,7 +36,7 @@ export function withReplacedCharge(entry: AuditEntry): AuditEntry {
   const delta = auditCharge(entry)
   const note =
     entry.type === 'settled'
-      ? `replaces the $${replaced / 1_000_000} charged when its hold lapsed (spend ${delta < 0 ? '-' : '+'}$${Math.abs(delta)})`
-      : `withdraws the $${replaced / 1_000_000} charged when its hold lapsed`
+      ? `replaces the $${replaced / 1_000_000} charged before (spend ${delta < 0 ? '-' : '+'}$${Math.abs(delta)})`
+      : `withdraws the $${replaced / 1_000_000} charged before`
   return { ...entry, summary: `${entry.summary}: ${note}` }
 }

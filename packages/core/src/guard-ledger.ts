@@ -151,6 +151,8 @@ export function settleFunds(
     summary: string
     /** The audit entry's data, whole (holdId, kind and cost first), no field undefined. */
     data: Record<string, unknown>
+    /** The cost is a bound (an outcome unknown): charged as unreconciled, correctable. */
+    unreconciled?: boolean
   },
 ): Awaitable<{ settlement: Settlement; agent: AgentRecord }> {
   const now = engine.now()
@@ -163,6 +165,7 @@ export function settleFunds(
         costMicros,
         now,
         audit: auditEntry(handle, 'settled', now, settle.summary, settle.data),
+        ...(settle.unreconciled === true && { unreconciled: true }),
       }),
     ),
   )
@@ -203,17 +206,19 @@ export function releaseFunds(
     kind: string
     reason: string
     data: Record<string, unknown>
+    /** The audit summary, when the spend tells more than `released hold (<reason>)`. */
+    summary?: string | undefined
   },
 ): Awaitable<AgentRecord> {
   const now = engine.now()
-  const { handle, holdId, kind, reason } = release
+  const { handle, holdId, kind, reason, summary = `released hold (${reason})` } = release
   const delivered = engine.outbox.deliver(() =>
     storeCall(engine.store, () =>
       engine.store.release({
         handle,
         holdId,
         now,
-        audit: auditEntry(handle, 'released', now, `released hold (${reason})`, {
+        audit: auditEntry(handle, 'released', now, summary, {
           holdId,
           kind,
           reason,

@@ -171,6 +171,20 @@ export interface ToolCallTicket {
 }
 
 /** A spend that is not a model call: an x402 payment, a fixed-price API. */
+/** How a spend ended, for `settleSpend`. */
+export interface SpendSettle {
+  /** What it really cost, in dollars; the amount held when absent. */
+  amountUsd?: number
+  /** Audit details (masked and bounded by the caller: they go in the log as they are). */
+  details?: Record<string, unknown>
+  /**
+   * The amount is a bound, not the truth (a signed payment whose outcome is unknown: what
+   * the payee can collect): charged as unreconciled spend, corrected when the truth arrives
+   * (a later settle, `ks.agents.reconcile`, or a release once nothing was collected).
+   */
+  unreconciled?: boolean
+}
+
 export interface SpendRequest extends BudgetScope {
   amountUsd: number
   /** What kind of spend, for the audit log: `payment`, `tool`... */
@@ -222,9 +236,12 @@ export interface AgentGuard {
    * is revoked, RunawayDetectedError if its run was stopped and, with `requireBudget`,
    * SpendingCapExceededError when nothing is left at its tightest level (its cap with live
    * grants, a window, a shared budget; a fresh read of the store), unless that level is its
-   * own and its approvals are on (its next call asks a person).
+   * own and its approvals are on (its next call asks a person). With `fresh` (implied by
+   * `requireBudget`) the agent is read from the store, not taken from the guard's last
+   * record: a revocation another process made is refused at once, before this process's
+   * `signal` hears of it (the last check before money leaves, as a signed payment does).
    */
-  check(options?: { runId?: string; requireBudget?: boolean }): Promise<string>
+  check(options?: { runId?: string; requireBudget?: boolean; fresh?: boolean }): Promise<string>
   /**
    * The agent's own spend rules (its policy), as the guard last read its record; undefined
    * when it has none. For choosing among offers (x402's options) before one is held: the
@@ -304,10 +321,7 @@ export interface AgentGuard {
    */
   reserveSpend(request: SpendRequest): Promise<SpendTicket>
   /** Settles a spend at its real amount (defaults to the amount held). Idempotent. */
-  settleSpend(
-    ticket: SpendTicket,
-    outcome?: { amountUsd?: number; details?: Record<string, unknown> },
-  ): Promise<Settlement>
+  settleSpend(ticket: SpendTicket, outcome?: SpendSettle): Promise<Settlement>
   /** Releases a spend's hold without spending. Idempotent. */
   releaseSpend(
     ticket: SpendTicket,

@@ -50,6 +50,7 @@ import type {
   OutputDelta,
   Settlement,
   SpendRequest,
+  SpendSettle,
   SpendTicket,
   TokenUsage,
   ToolCallRequest,
@@ -67,6 +68,7 @@ import {
   startModelCall,
 } from './model-call.js'
 import { chargeMicros, MAX_CAP_USD, toMicros, toUsd } from './money.js'
+import { paymentStory } from './payments/payment-story.js'
 import { isSearchModel } from './pricing/billed-apart.js'
 import {
   affordableOutputTokens,
@@ -160,12 +162,16 @@ class Guard implements AgentGuard {
     return (this.#access.agent ?? agent).policy.spendRules
   }
 
-  async check(options: { runId?: string; requireBudget?: boolean } = {}): Promise<string> {
+  async check(
+    options: { runId?: string; requireBudget?: boolean; fresh?: boolean } = {},
+  ): Promise<string> {
     const access = this.#access
     const agent = await access.admit(options.runId)
+    if (!options.fresh && !options.requireBudget) return agent.handle
+    // Another process's revocation reaches this one's signal only at its next poll.
+    const latest = await access.reload(agent.handle)
+    if (latest.status === 'revoked') access.denyRevoked(latest.handle, latest)
     if (options.requireBudget) {
-      const latest = await access.reload(agent.handle)
-      if (latest.status === 'revoked') access.denyRevoked(latest.handle, latest)
       // Every level (verify's reading); an agent with approvals on is asked at its reserve.
       const store = this.#engine.store
       const now = this.#engine.now()
@@ -904,19 +910,12 @@ class Guard implements AgentGuard {
     return ticket
   }
 
-  settleSpend(
-    ticket: SpendTicket,
-    outcome: { amountUsd?: number; details?: Record<string, unknown> } = {},
-  ): Promise<Settlement> {
+  settleSpend(ticket: SpendTicket, outcome: SpendSettle = {}): Promise<Settlement> {
     return this.#endSpend(ticket, outcome, '')
   }
 
   /** Settles a spend once; `ending` says, in its audit summary, how the spend ended. */
-  #endSpend(
-    ticket: SpendTicket,
-    outcome: { amountUsd?: number; details?: Record<string, unknown> },
-    ending: string,
-  ): Promise<Settlement> {
+  #endSpend(ticket: SpendTicket, outcome: SpendSettle, ending: string): Promise<Settlement> {
     const state = SpendTicketHeld.stateOf(ticket)
     if (!state) {
       return Promise.reject(
@@ -949,14 +948,13 @@ class Guard implements AgentGuard {
   *#spendSettled(
     ticket: SpendTicket,
     state: SpendTicketState,
-    outcome: { amountUsd?: number; details?: Record<string, unknown> },
+    outcome: SpendSettle,
     ending: string,
   ): Steps<Settlement> {
     state.lease?.end()
     // Rounded up as its hold was: never recorded below what was paid.
     const cost =
       outcome.amountUsd === undefined ? state.amountMicros : chargeMicros(outcome.amountUsd)
-    const summary = `settled ${formatUsd(cost)} for ${state.description}${ending}`
     const data = spendData(
       { holdId: ticket.id, kind: ticket.kind, cost: toUsd(cost), description: state.description },
       state.details,
@@ -965,6 +963,10 @@ class Guard implements AgentGuard {
     // Which run and payee, on the entry that says what was spent (not only on its hold).
     if (ticket.runId !== undefined) data.runId ??= ticket.runId
     if (state.payee !== undefined) data.payee ??= state.payee
+    // A payment says to whom and how it ended: an unknown outcome is not a settled payment.
+    const story = paymentStory(data)
+    const to = story?.to ?? ''
+    const summary = `settled ${formatUsd(cost)}${to} for ${state.description}${ending}${story?.ending ?? ''}`
     const settlement = (yield this.#settle(
       ticket.handle,
       ticket.id,
@@ -972,6 +974,7 @@ class Guard implements AgentGuard {
       ticket.kind,
       summary,
       data,
+      outcome.unreconciled === true,
     )) as Settlement
     const agent = this.#access.agent
     // Every spend that is not a model call feeds spend velocity (paid tools included).
@@ -1002,12 +1005,20 @@ class Guard implements AgentGuard {
       spentUsd: toUsd(agent?.spentMicros ?? 0),
       availableUsd: availableUsd(agent),
     })
+    // To whom, as on its settle (for an operator reading why a payment never left).
+    const payee = state.payee === undefined ? {} : { payee: state.payee }
+    const data = { description: state.description, ...payee, ...state.details, ...outcome.details }
+    const story = paymentStory(data)
     this.#access.agent = await releaseFunds(this.#engine, {
       handle: ticket.handle,
       holdId: ticket.id,
       kind: ticket.kind,
       reason: outcome.reason ?? 'released',
-      data: { description: state.description, ...state.details, ...outcome.details },
+      data,
+      // A payment says how much, to whom and why it never left.
+      summary:
+        story &&
+        `released hold of ${formatUsd(state.amountMicros)}${story.to} for ${state.description}${story.ending}`,
     })
   }
 
@@ -1065,8 +1076,10 @@ class Guard implements AgentGuard {
     kind: string,
     summary: string,
     data: Record<string, unknown>,
+    unreconciled = false,
   ): Awaitable<Settlement> {
-    const settled = settleFunds(this.#engine, { handle, holdId, costMicros, kind, summary, data })
+    const settle = { handle, holdId, costMicros, kind, summary, data, unreconciled }
+    const settled = settleFunds(this.#engine, settle)
     return andThen(settled, ({ settlement, agent }) => {
       this.#access.agent = agent
       return settlement

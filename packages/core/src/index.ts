@@ -139,6 +139,7 @@ export type {
   OutputDelta,
   Settlement,
   SpendRequest,
+  SpendSettle,
   SpendTicket,
   TokenUsage,
   ToolCallRequest,
@@ -161,6 +162,7 @@ export { MAX_CAP_USD, MICROS_PER_USD, mulDivCeil, toMicros, toUsd } from './mone
 // Signed payments (x402): money once signed, charged at what the payee can collect
 export { atomicToMicros, parseAtomic } from './payments/atomic-amount.js'
 export {
+  confirmPaymentSend,
   holdPayment,
   paymentRefusal,
   releaseUnsentPayments,

@@ -53,7 +53,7 @@ describe('agents.reconcile', () => {
       data: { holdId, cost: 0.1, reconciled: true, by: 'alice', note: 'receipt 42' },
     })
     expect(entry?.summary).toBe(
-      `settled $0.1 for lapsed hold ${holdId}: reconciled by alice (receipt 42): replaces the $0.3 charged when its hold lapsed (spend -$0.2)`,
+      `settled $0.1 for unreconciled hold ${holdId}: reconciled by alice (receipt 42): replaces the $0.3 charged before (spend -$0.2)`,
     )
     const again = await ks.agents.reconcile('payer', { holdId, amountUsd: 0.1 })
     expect(again).toMatchObject({ outcome: 'duplicate', agent: { spent: 0.3 } })

@@ -1,4 +1,5 @@
-// A reconciliation: the real cost of a hold that lapsed, delivered afterwards. A hold lapses
+// A reconciliation: the real cost of a hold that lapsed (or was charged a bound as
+// unreconciled: a payment whose outcome was unknown), delivered afterwards. A hold lapses
 // when its owner vanished after its request may have left (a crash, a lost store), and the
 // whole hold is charged as unreconciled spend. The operator learns the truth later (the
 // provider's bill, the payee's receipt) and delivers it here by the hold id its `lapsed` audit
@@ -79,7 +80,7 @@ export async function reconcileHold(
     at: now,
     handle,
     type: 'settled',
-    summary: `settled $${toUsd(costMicros)} for lapsed hold ${holdId}: reconciled by ${by}${said ? ` (${said})` : ''}`,
+    summary: `settled $${toUsd(costMicros)} for unreconciled hold ${holdId}: reconciled by ${by}${said ? ` (${said})` : ''}`,
     data: {
       holdId,
       cost: toUsd(costMicros),
@@ -109,7 +110,7 @@ export async function reconcileHold(
   if (result.outcome === 'not_lapsed') {
     throw new InvalidConfigError(
       'holdId',
-      `Invalid holdId: agent "${handle}" has no lapsed hold "${holdId}" (it is live and its call settles it, or it was released, or it is not known: the stores keep lapsed holds 7 days by default). Reconcile the hold id a lapsed entry of its audit log names (killswitch audit ${handle}).`,
+      `Invalid holdId: agent "${handle}" has no lapsed or unreconciled hold "${holdId}" (it is live and its call settles it, or it was released, or it is not known: the stores keep lapsed holds 7 days by default). Reconcile the hold id a lapsed entry, or a settled one of outcome unreconciled, of its audit log names (killswitch audit ${handle}).`,
     )
   }
   if (result.outcome !== 'corrected' && result.outcome !== 'duplicate') {

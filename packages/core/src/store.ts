@@ -181,6 +181,13 @@ export interface SettleRequest {
    * operator's $5 for a $0.01 hold is a typo until they say otherwise).
    */
   atMostCharged?: boolean
+  /**
+   * The cost is a bound, not the truth (a payment whose outcome is unknown: what the payee
+   * could collect): a live hold is charged it as unreconciled spend, correctable as a lapse's
+   * charge is (a later settle, a reconciliation, a release), instead of settled for good.
+   * Answers `unreconciled`. A hold that is not live settles as without it.
+   */
+  unreconciled?: boolean
 }
 
 export interface SettleResult {
@@ -188,11 +195,23 @@ export interface SettleResult {
    * `settled`: the hold became spend. `corrected`: the hold had lapsed and been charged in
    * full; the real cost replaced that charge. `late`: no live or lapsed hold (never held,
    * released, or pruned): the cost was still recorded (the money was spent). `duplicate`:
-   * settled before; nothing changed. `not_lapsed`: `onlyIfLapsed` was asked and the hold is
+   * settled before (or, with `unreconciled`, charged unreconciled or lapsed before); nothing
+   * changed. `not_lapsed`: `onlyIfLapsed` was asked and the hold is
    * live, released or unknown; nothing changed. `above_charge`: `atMostCharged` was asked and
    * the cost is more than the lapse charged (`chargedMicros`); nothing changed.
+   * `unreconciled`: with `unreconciled`, the live hold was charged the cost as unreconciled.
+   * `raised`: the hold was settled before at less (a reconcile while its owner was frozen):
+   * the higher cost replaced it. A lower or equal cost answers `duplicate`.
    */
-  outcome: 'settled' | 'corrected' | 'late' | 'duplicate' | 'not_lapsed' | 'above_charge'
+  outcome:
+    | 'settled'
+    | 'raised'
+    | 'unreconciled'
+    | 'corrected'
+    | 'late'
+    | 'duplicate'
+    | 'not_lapsed'
+    | 'above_charge'
   agent: AgentRecord
   /** With `above_charge`: what the lapse charged. */
   chargedMicros?: number

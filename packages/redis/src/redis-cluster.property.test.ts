@@ -116,6 +116,8 @@ describe('redisStore on a Redis Cluster: random concurrent interleavings', () =>
               )
             }
           }
+          /** What each settled hold's agent was last charged for it (a raise adds the rest). */
+          const settledAt = new Map<string, number>()
           let next = 0
           for (const batch of batches) {
             await Promise.all(
@@ -157,6 +159,12 @@ describe('redisStore on a Redis Cluster: random concurrent interleavings', () =>
                     now,
                   })
                   if (outcome === 'late') late.set(hold.handle, (late.get(hold.handle) ?? 0) + cost)
+                  // A higher figure for a settled hold raises it, on the agent only.
+                  if (outcome === 'raised') {
+                    const raise = cost - (settledAt.get(hold.id) ?? 0)
+                    late.set(hold.handle, (late.get(hold.handle) ?? 0) + raise)
+                  }
+                  if (outcome !== 'duplicate') settledAt.set(hold.id, cost)
                   if (outcome === 'settled' || outcome === 'corrected') {
                     expect(hold.ended && outcome === 'settled').toBe(false)
                     hold.ended = true

@@ -233,6 +233,7 @@ export function scriptCalls(context: ScriptCallContext) {
           keys.levelPrefix(request.handle),
           request.onlyIfLapsed === true ? '1' : '',
           request.atMostCharged === true ? '1' : '',
+          request.unreconciled === true ? '1' : '',
         ],
       }
     },

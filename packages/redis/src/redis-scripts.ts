@@ -112,7 +112,7 @@ return answer({'renewed', int(expires)})
 `
 
 // ARGV: header, holdId, costMicros, entry (head, tail, outcome, levels, grants), prefix,
-// onlyIfLapsed ('1' or ''), atMostCharged ('1' or ''), ...buffered
+// onlyIfLapsed ('1' or ''), atMostCharged ('1' or ''), unreconciled ('1' or ''), ...buffered
 const SETTLE_BODY = `
 ${AGENT_KEYS}
 local id = ARGV[5]
@@ -120,12 +120,25 @@ local bad = bad_id(id) or bad_micros('costMicros', ARGV[6]) or bad_time(CALLER_N
 if bad then return {'invalid', bad} end
 local cost, now = tonumber(ARGV[6]), clock()
 PREFIX = ARGV[12]
-push_buffered(15)
+push_buffered(16)
 if redis.call('EXISTS', K.agent) == 0 then trim_audit() return {'not_found'} end
 local a = sweep(money(), now)
 prune(now)
 local h = find_hold(id)
-if h and h.state == 'settled' then trim_audit() return {'duplicate', record()} end
+if h and h.state == 'settled' then
+  -- raiseSettled() of ledger.ts: a higher figure raises a settled charge, audited.
+  if cost <= h.charged or ARGV[13] == '1' or ARGV[15] == '1' then
+    trim_audit()
+    return {'duplicate', record()}
+  end
+  a.spent = saturated(a.spent + cost - h.charged)
+  save_done(id, 'settled', h.amount, h.expires, cost, now, {})
+  save_money(a)
+  audit_completed(entry_args(7), 'raised', {}, nil, h.charged)
+  trim_audit()
+  return {'raised', record()}
+end
+if ARGV[15] == '1' and h and h.state == 'lapsed' then trim_audit() return {'duplicate', record()} end
 if ARGV[13] == '1' and not (h and h.state == 'lapsed') then
   trim_audit()
   return {'not_lapsed', record()}
@@ -143,7 +156,13 @@ if h and h.state == 'held' then
   apply_levels(h.levels, cost, -h.amount)
   drop_live(h)
   levels = h.levels
-  outcome = 'settled'
+  -- A bound, not the truth: charged as a lapse is, and corrected the same ways.
+  if ARGV[15] == '1' then
+    a.unrec = a.unrec + cost
+    outcome = 'unreconciled'
+  else
+    outcome = 'settled'
+  end
 elseif h and h.state == 'lapsed' then
   -- The truth arrived: the real cost replaces the lapse's charge, once.
   a.spent = saturated(a.spent + cost - h.charged)
@@ -157,7 +176,8 @@ else
   a.spent = saturated(a.spent + cost)
   outcome = 'late'
 end
-save_done(id, 'settled', h and h.amount or 0, h and h.expires or now, cost, now, levels)
+save_done(id, outcome == 'unreconciled' and 'lapsed' or 'settled', h and h.amount or 0,
+  h and h.expires or now, cost, now, levels)
 save_money(a)
 audit_completed(entry_args(7), outcome, levels, nil, replaces)
 trim_audit()

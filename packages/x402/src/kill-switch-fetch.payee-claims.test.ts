@@ -7,7 +7,13 @@ import type { SchemeNetworkClient } from '@x402/core/types'
 import { findDefaultAsset } from '@x402/evm'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { PaymentOutcomeUnknownError, PaymentRefusedError } from './index.js'
-import { type ClaimingPayee, requirements, startClaimingPayee } from './testing/claiming-payee.js'
+import {
+  type ClaimingPayee,
+  requirements,
+  STREAM_CHUNKS,
+  STREAM_EVERY_MS,
+  startClaimingPayee,
+} from './testing/claiming-payee.js'
 import { TEST_NETWORK } from './testing/paid-server.js'
 import { PAYEE, startAgent } from './testing/x402-fixture.js'
 
@@ -117,6 +123,36 @@ describe("x402's own errors carry the payee's words: shown bounded and printable
     expect(payee.received).toEqual([])
     expect(await agent.get()).toMatchObject({ spent: 0, held: 0 })
   })
+
+  it.each([
+    ['an exponent', '1e4'],
+    ['NaN', 'NaN'],
+    ['hex', '0x2710'],
+    ['10^40', `1${'0'.repeat(40)}`],
+  ])('a 402 whose amount x402 cannot read (%s) is audited denied, once', async (_, amount) => {
+    payee.claims.accepts = [{ ...requirements(), amount }]
+    const agent = await startAgent()
+    const error = await pay(agent, '/paid?q=agent-secret')
+    expect((error as Error).message).toMatch(/^x402 could not pay /)
+    expect(agent.signTypedData).not.toHaveBeenCalled()
+    expect(payee.received).toEqual([])
+    expect(await agent.get()).toMatchObject({ spent: 0, held: 0 })
+
+    const denied = (await agent.audit()).filter((each) => each.type === 'denied')
+    expect(denied.map((each) => each.data)).toEqual([
+      expect.objectContaining({
+        kind: 'payment',
+        code: 'payment_refused',
+        description: `GET ${payee.url}/paid`,
+        resource: `${payee.url}/paid`,
+        amount: 0,
+      }),
+    ])
+    // x402's words, as bounded as the error the caller got; the agent's query stays out.
+    expect(denied[0]?.summary).toContain((error as Error).message)
+    expect(JSON.stringify(denied)).not.toContain('agent-secret')
+    expect(JSON.stringify(denied).length).toBeLessThan(2_000)
+  })
 })
 
 describe('a claim the ledger cannot record is refused before anything is held', () => {
@@ -195,6 +231,26 @@ describe('the validity recorded and waited for is the one signed', () => {
     })
     expect(await agent.get()).toMatchObject({ spent: 0.01, held: 0 })
   }, 15_000)
+
+  it(
+    'reads a paid stream to its end past the validity: the validity bounds the wait for the answer',
+    async () => {
+      // Signed for 2 s at most; the payee answers at once and streams for 3 s.
+      payee.claims.accepts = [{ ...requirements(), maxTimeoutSeconds: 2 }]
+      payee.claims.answer = 'stream'
+      const agent = await startAgent()
+      const response = await agent.pay(`${payee.url}/paid`)
+      expect(response.status).toBe(200)
+
+      const body = await response.text()
+      expect(body.match(/chunk/g)).toHaveLength(STREAM_CHUNKS)
+      const authorization = payee.received[0]!.payload.authorization as { validBefore: string }
+      expect(Date.now()).toBeGreaterThan(Number(authorization.validBefore) * 1000)
+      expect(await agent.get()).toMatchObject({ spent: 0.01, held: 0 })
+      expect((await entry(agent, 'settled'))?.data).toMatchObject({ paymentOutcome: 'settled' })
+    },
+    5_000 + STREAM_CHUNKS * STREAM_EVERY_MS,
+  )
 
   it.each([
     ['thirty days ahead', (now: number) => `${now + 30 * 86_400}`],

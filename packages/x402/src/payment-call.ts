@@ -4,6 +4,7 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import type { AgentGuard, BudgetScope, SpendTicket } from '@killswitch/core'
 import {
   boundedText,
+  confirmPaymentSend,
   findKillSwitchError,
   holdPayment,
   type PaymentAmount,
@@ -42,6 +43,9 @@ const UNREADABLE =
   'Not sent: the signed authorisation does not say how much it authorises in a readable amount (a string of digits), so what the payee could collect is not known.'
 const OVER_HELD = (signed: bigint, held: bigint) =>
   `Not sent: the signed payment authorises ${signed} atomic units, more than the ${held} the kill switch priced and held (a scheme client signing other than the requirements' amount).`
+/** The abort of a payment whose payee did not answer before its authorisation expired. */
+const expired = () =>
+  new DOMException('The signed payment expired before the payee answered', 'TimeoutError')
 // x402's hooks belong to the client, which concurrent calls share.
 const calls = new AsyncLocalStorage<PaymentCall>()
 const guarded = new WeakSet<x402Client>()
@@ -82,10 +86,11 @@ export function guardClient(client: x402Client): void {
 /**
  * x402's own errors (plain Errors: nothing it can pay, a 402 it cannot parse) quote the
  * payee's 402 whole: kilobytes of the payee's text, forged lines included, in the caller's
- * logs. Shown bounded and printable, with the resource asked for. Others pass unchanged.
+ * logs. Shown bounded and printable, with the resource asked for; undefined for another
+ * error (it passes unchanged).
  */
-function x402Error(error: unknown, requested: string): unknown {
-  if (!(error instanceof Error) || error.constructor !== Error) return error
+function x402Error(error: unknown, requested: string): Error | undefined {
+  if (!(error instanceof Error) || error.constructor !== Error) return undefined
   const message = boundedText(redactSecrets(error.message))
   return new Error(`x402 could not pay for ${shownUrl(requested)}: ${message}`)
 }
@@ -95,6 +100,8 @@ export class PaymentCall {
   refusal: Error | undefined
   /** The URL whose 402 is being paid, when a redirect led there from the request's. */
   #answered: string | undefined
+  /** A payee answered 402: what x402 then cannot pay is a refused payment. */
+  #asked = false
 
   constructor(
     readonly settings: FetchSettings,
@@ -120,12 +127,26 @@ export class PaymentCall {
       if (this.refusal) throw this.refusal
       if (findKillSwitchError(error)) throw error
       if (guard.signal.aborted) throw revocationError(guard)
-      throw x402Error(error, this.request.url)
+      const unpayable = x402Error(error, this.request.url)
+      // A 402 x402 could not pay before anything was held (once held, its release says why).
+      if (unpayable && this.#asked && this.#payments.length === 0) {
+        await this.#refuseUnpayable(unpayable)
+      }
+      throw unpayable ?? error
     } finally {
       // Releases the payments never sent (the transport charged the rest).
       const unsent = this.#payments.filter((payment) => !payment.sent).map(({ ticket }) => ticket)
       await releaseUnsentPayments(guard, unsent, failure)
     }
+  }
+
+  /** Audits a 402 x402 could not pay as a refused payment: the operator sees what was asked. */
+  async #refuseUnpayable(error: Error): Promise<void> {
+    const { guard, scope } = this.settings
+    const resource = shownUrl(this.request.url)
+    const description = `${this.request.method} ${resource}`
+    const spend = { ...scope, kind: 'payment', description, amountUsd: 0, details: { resource } }
+    await paymentRefusal(guard, spend, new PaymentRefusedError('unpayable', error.message))
   }
 
   /** The veto: refuses a payment (revoked, a spend rule, the cap, an unknown asset) or holds it. */
@@ -161,7 +182,10 @@ export class PaymentCall {
     if (header === null) {
       const response = await send(request)
       // Where a redirect led: the payee whose 402 x402 is about to pay.
-      if (response.status === 402) this.#answered = response.url || undefined
+      if (response.status === 402) {
+        this.#asked = true
+        this.#answered = response.url || undefined
+      }
       return response
     }
     const payment = this.#payments.at(-1)
@@ -173,17 +197,22 @@ export class PaymentCall {
       const why = signed === null ? UNREADABLE : OVER_HELD(signed, amount.atomic)
       throw new PaymentRefusedError('unaccounted_payment', why, requirements.payTo)
     }
-    // Aborted before it left (revoked, or the caller gave up): its hold is released.
-    request.signal.throwIfAborted()
     // Past the validity signed into it no answer can lower the charge, so a payee that never
     // answers cannot hold the call open; a validity that cannot be read is not sent.
-    const now = Date.now()
-    const validUntil = signedValidUntil(header, requirements, now)
+    const validUntil = signedValidUntil(header, requirements, Date.now())
+    // Revoked (here or in another process) or the caller gave up: never sent, its hold is
+    // released.
+    const { guard, scope } = this.settings
+    await confirmPaymentSend(guard, request.signal, scope.runId)
     const sent = { ...requirements, ...amount, header, validUntil }
     payment.sent = sent
     let outcome: PaymentOutcome = { reason: 'no_response' }
+    // The validity bounds the wait for the answer only: the body of an answer (a paid stream)
+    // is read to its end, cut only by revocation or the caller's signal (`request.signal`).
+    const unanswered = new AbortController()
+    const expiry = setTimeout(() => unanswered.abort(expired()), validUntil - Date.now())
     try {
-      const signal = AbortSignal.any([request.signal, AbortSignal.timeout(validUntil - now)])
+      const signal = AbortSignal.any([request.signal, unanswered.signal])
       const response = await send(new Request(request, { signal }))
       outcome = paymentOutcome(response.status, (name) => response.headers.get(name))
       return response
@@ -192,8 +221,9 @@ export class PaymentCall {
       const lost = [requirements.payTo, amount.usd, resource, sent.validUntil] as const
       throw new PaymentOutcomeUnknownError(...lost, { cause: error })
     } finally {
+      clearTimeout(expiry)
       // At what the payee can collect (the core's `paymentCharge`), or a verifier proves.
-      const { guard, verifySettlement: verify } = this.settings
+      const { verifySettlement: verify } = this.settings
       const prove = verify && (() => verify(settlementClaim(sent, outcome)))
       await settleSentPayment(guard, payment.ticket, sent, outcome, prove, 'verifySettlement')
     }

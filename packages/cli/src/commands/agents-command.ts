@@ -30,7 +30,7 @@ function statusText(agent: AgentSnapshot, style: TerminalStyle): string {
  */
 export function unreconciledNote(agent: AgentSnapshot, storeFlag = ''): string {
   return agent.unreconciled > 0
-    ? ` (of which ${formatUsd(agent.unreconciled)} unreconciled: lapsed holds, see killswitch audit ${agent.handle}${storeFlag})`
+    ? ` (of which ${formatUsd(agent.unreconciled)} unreconciled: lapsed holds or outcomes unknown, see killswitch audit ${agent.handle}${storeFlag})`
     : ''
 }
 
@@ -212,7 +212,7 @@ export function agentsCommand(context: CliContext): Command {
       )
       if (list.some((agent) => agent.unreconciled > 0)) {
         context.out(
-          `${UNRECONCILED_MARK} part of that spend is unreconciled (lapsed holds charged whole): killswitch agents get <handle>${context.storeFlag(command)}\n`,
+          `${UNRECONCILED_MARK} part of that spend is unreconciled (lapsed holds or outcomes unknown, charged whole): killswitch agents get <handle>${context.storeFlag(command)}\n`,
         )
       }
     })

@@ -133,7 +133,8 @@ describe('unreconciled spend (lapsed holds charged whole) in the text output', (
     expect(await ks.agents.get('agent-e')).toMatchObject({ spent: 0.4133, unreconciled: 0.4133 })
     const { run } = cliHarness()
     const io = { openKillSwitch: async () => ({ killSwitch: ks, close: async () => {} }) }
-    const note = '(of which $0.4133 unreconciled: lapsed holds, see killswitch audit agent-e)'
+    const note =
+      '(of which $0.4133 unreconciled: lapsed holds or outcomes unknown, see killswitch audit agent-e)'
     const got = await run(['agents', 'get', 'agent-e'], io)
     expect(got.stdout).toMatch(/spent\s+\$0\.4133 of \$5\.00 .*\(of which \$0\.4133 unreconciled/)
     expect(got.stdout).toContain(note)
@@ -141,7 +142,9 @@ describe('unreconciled spend (lapsed holds charged whole) in the text output', (
     const list = (await run(['agents', 'list'], io)).stdout
     expect(list).toMatch(/agent-e\s+active\s+\$0\.4133\* \/ \$5\.00/)
     expect(list).toMatch(/agent-c\s+active\s+\$0\.00 \/ \$5\.00/)
-    expect(list).toContain('* part of that spend is unreconciled (lapsed holds charged whole)')
+    expect(list).toContain(
+      '* part of that spend is unreconciled (lapsed holds or outcomes unknown, charged whole)',
+    )
     const revoked = await run(['revoke', 'agent-e'], io)
     expect(revoked.stdout).toContain(`It spent $0.4133 of $5.00 ${note}.`)
     await ks.close()

@@ -55,7 +55,7 @@ describe('killswitch reconcile', () => {
     const before = await ks.audit('payer')
     const unknown = await run(['reconcile', 'payer', 'no-such-hold', '0.10'])
     expect(unknown.code).toBe(EXIT_CODES.usage)
-    expect(unknown.stderr).toContain('no lapsed hold "no-such-hold"')
+    expect(unknown.stderr).toContain('no lapsed or unreconciled hold "no-such-hold"')
     const bad = await run(['reconcile', 'payer', 'hold-lost', 'ten'])
     expect(bad.code).toBe(EXIT_CODES.usage)
     expect(bad.stderr).toContain('Invalid usd')

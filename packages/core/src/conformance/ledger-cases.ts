@@ -3,6 +3,7 @@
 import { expect, it } from 'vitest'
 import { InvalidConfigError } from '../errors.js'
 import { MAX_MICROS, MAX_TOTAL_MICROS } from '../ledger/ledger-input.js'
+import type { SettleRequest } from '../store.js'
 import { entry, refusedField, type SuiteContext, testAgentRecord, uniqueHandle } from './support.js'
 
 export function ledgerCases(context: SuiteContext): void {
@@ -185,6 +186,97 @@ export function ledgerCases(context: SuiteContext): void {
       outcome: 'settled',
       agent: { spentMicros: 250_000, heldMicros: 0 },
     })
+  })
+
+  it('charges a bound as unreconciled, correctable as a lapse is (a payment outcome unknown)', async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('unreconciled')
+    await store.createAgent(testAgentRecord(handle, 1_000_000))
+    const hold = (holdId: string) =>
+      store.reserve({ handle, holdId, amountMicros: 10_000, ttlMs: 60_000, now: 1_000 })
+    const bound = (holdId: string, now: number) =>
+      store.settle({
+        handle,
+        holdId,
+        costMicros: 8_000,
+        now,
+        unreconciled: true,
+        audit: { ...entry(handle, 'settled', now), data: { cost: 0.008 } },
+      })
+    for (const holdId of ['reconciled', 'settled-late', 'withdrawn']) await hold(holdId)
+    expect(await bound('reconciled', 2_000)).toMatchObject({
+      outcome: 'unreconciled',
+      agent: { spentMicros: 8_000, unreconciledMicros: 8_000, heldMicros: 20_000 },
+    })
+    // The outbox's retry of it changes nothing.
+    expect((await bound('reconciled', 2_100)).outcome).toBe('duplicate')
+    await bound('settled-late', 2_000)
+    await bound('withdrawn', 2_000)
+    expect(await store.getAgent(handle, 3_000)).toMatchObject({
+      spentMicros: 24_000,
+      unreconciledMicros: 24_000,
+      heldMicros: 0,
+    })
+    // The truth, three ways: an operator's figure, the call's own late word, proof of nothing.
+    const truth = { handle, now: 4_000 }
+    expect(
+      await store.settle({ ...truth, holdId: 'reconciled', costMicros: 0, onlyIfLapsed: true }),
+    ).toMatchObject({ outcome: 'corrected' })
+    expect(
+      await store.settle({ ...truth, holdId: 'settled-late', costMicros: 3_000 }),
+    ).toMatchObject({ outcome: 'corrected' })
+    expect((await store.release({ ...truth, holdId: 'withdrawn' })).outcome).toBe('released')
+    expect(await store.getAgent(handle, 5_000)).toMatchObject({
+      spentMicros: 3_000,
+      unreconciledMicros: 0,
+      heldMicros: 0,
+    })
+    const settles = (await store.readAudit(handle)).filter((item) => item.type === 'settled')
+    expect(settles.map((item) => item.data.outcome)).toEqual([
+      'unreconciled',
+      'unreconciled',
+      'unreconciled',
+    ])
+  })
+
+  it("raises a settled charge to a higher figure, audited: a reconcile, then the owner's settle", async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('raised')
+    await store.createAgent(testAgentRecord(handle, 1_000_000))
+    await store.reserve({ handle, holdId: 'h', amountMicros: 10_000, ttlMs: 1_000, now: 1_000 })
+    const settle = (costMicros: number, more: Partial<SettleRequest> = {}) =>
+      store.settle({
+        handle,
+        holdId: 'h',
+        costMicros,
+        now: 5_000,
+        audit: { ...entry(handle, 'settled', 5_000), data: { cost: costMicros / 1e6 } },
+        ...more,
+      })
+    // Lapsed; an operator reconciles it at 2,000 while its owner is only frozen.
+    expect((await settle(2_000, { onlyIfLapsed: true })).outcome).toBe('corrected')
+    // The owner resumes and settles the truth, higher: raised, never dropped.
+    expect(await settle(3_000)).toMatchObject({
+      outcome: 'raised',
+      agent: { spentMicros: 3_000, unreconciledMicros: 0, heldMicros: 0 },
+    })
+    // Its retry, a lower figure, another reconcile and a bound change nothing.
+    for (const [cost, more] of [
+      [3_000, {}],
+      [1_000, {}],
+      [9_000, { onlyIfLapsed: true }],
+      [9_000, { unreconciled: true }],
+    ] as const) {
+      expect(await settle(cost, more)).toMatchObject({
+        outcome: 'duplicate',
+        agent: { spentMicros: 3_000 },
+      })
+    }
+    const settles = (await store.readAudit(handle)).filter((item) => item.type === 'settled')
+    expect(settles.map((item) => item.data)).toEqual([
+      expect.objectContaining({ outcome: 'corrected', replaces: 0.01 }),
+      expect.objectContaining({ outcome: 'raised', replaces: 0.002, cost: 0.003 }),
+    ])
   })
 
   it('says which lapse charge an ending replaces, so the log sums to the spend', async () => {

@@ -360,7 +360,12 @@ export function settle(storage: LedgerStorage, request: SettleRequest): SettleRe
   const agent = sweep(storage, request.handle, now)
   if (!agent) throw new AgentNotFoundError(request.handle)
   const hold = storage.hold(request.handle, request.holdId)
-  if (hold?.state === 'settled') return { outcome: 'duplicate', agent }
+  if (hold?.state === 'settled') return raiseSettled(storage, request, agent, hold, cost, now)
+  // A bound for a lapsed hold (its own retry, or a lapse first, which charged it whole): it
+  // stays as charged, unreconciled, for the truth to correct.
+  if (request.unreconciled === true && hold?.state === 'lapsed') {
+    return { outcome: 'duplicate', agent }
+  }
   if (request.onlyIfLapsed === true && hold?.state !== 'lapsed') {
     return { outcome: 'not_lapsed', agent }
   }
@@ -374,7 +379,9 @@ export function settle(storage: LedgerStorage, request: SettleRequest): SettleRe
     heldMicros -= hold.amountMicros
     spentMicros = saturated(spentMicros + cost)
     applyToLevels(storage, levels, cost, -hold.amountMicros)
-    outcome = 'settled'
+    // A bound, not the truth: charged as a lapse is, and corrected the same ways.
+    if (request.unreconciled === true) unreconciledMicros += cost
+    outcome = request.unreconciled === true ? 'unreconciled' : 'settled'
   } else if (hold?.state === 'lapsed') {
     // The truth arrived: the real cost replaces the lapse's charge, once.
     spentMicros = saturated(spentMicros + cost - hold.chargedMicros)
@@ -390,7 +397,7 @@ export function settle(storage: LedgerStorage, request: SettleRequest): SettleRe
     id: request.holdId,
     amountMicros: hold?.amountMicros ?? 0,
     expiresAt: hold?.expiresAt ?? now,
-    state: 'settled',
+    state: outcome === 'unreconciled' ? 'lapsed' : 'settled',
     chargedMicros: cost,
     updatedAt: now,
     // A late settle (no hold known) lands on the agent only: its windows are unknown.
@@ -406,6 +413,36 @@ export function settle(storage: LedgerStorage, request: SettleRequest): SettleRe
   )
   if (audit) storage.appendAudit(audit)
   return { outcome, agent: settled }
+}
+
+/**
+ * A settle of a hold settled before. The same figure again is the outbox's retry, and a lower
+ * one changes nothing. A higher one is the truth arriving after another figure (an operator's
+ * reconcile made while the hold's owner was only frozen, then the owner's own settle: red
+ * team rt30, the ledger left below the provider's bill and nothing audited): it raises the
+ * charge, audited with the figure it replaces. A reconcile or a bound never raises one. On
+ * the agent only, as a late settle lands: a settled hold's windows are not kept (the sqlite
+ * store keeps its ended holds compact), so they keep the earlier figure.
+ */
+function raiseSettled(
+  storage: LedgerStorage,
+  request: SettleRequest,
+  agent: AgentRecord,
+  hold: HoldRecord,
+  cost: number,
+  now: number,
+): SettleResult {
+  const lower = cost <= hold.chargedMicros
+  if (lower || request.onlyIfLapsed === true || request.unreconciled === true) {
+    return { outcome: 'duplicate', agent }
+  }
+  const raise = cost - hold.chargedMicros
+  const raised = { ...agent, spentMicros: saturated(agent.spentMicros + raise) }
+  storage.saveHold(request.handle, { ...hold, chargedMicros: cost, updatedAt: now, levels: [] })
+  storage.saveAgent(raised)
+  const audit = withOutcome(request.audit, 'raised', [], hold.chargedMicros)
+  if (audit) storage.appendAudit(audit)
+  return { outcome: 'raised', agent: raised }
 }
 
 /**

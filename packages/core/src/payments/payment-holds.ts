@@ -3,7 +3,7 @@
 // audited (the agent's revocation first), or held; released if it never left the process;
 // once it left, charged at what the payee can collect (`paymentCharge`), whatever it answers.
 
-import type { KillSwitchError } from '../errors.js'
+import { type KillSwitchError, StoreUnavailableError } from '../errors.js'
 import type { AgentGuard, SpendRequest, SpendTicket } from '../guard-types.js'
 import { toUsd } from '../money.js'
 import { redactSecrets } from '../redact.js'
@@ -52,6 +52,25 @@ export async function holdPayment(
 }
 
 /**
+ * The last check before a signed payment leaves: the agent read afresh from the store (a
+ * revocation another process made is in force before this process's `signal` hears of it,
+ * and signing may have kept its poll from running), then `signal` (the caller gave up).
+ * Rejected, the payment was never sent: release its hold (`releaseUnsentPayments`).
+ *
+ * @example
+ * await confirmPaymentSend(guard, request.signal, scope.runId)
+ * const response = await send(request)
+ */
+export async function confirmPaymentSend(
+  guard: Pick<AgentGuard, 'check'>,
+  signal: AbortSignal,
+  runId?: string,
+): Promise<void> {
+  await guard.check({ runId, fresh: true })
+  signal.throwIfAborted()
+}
+
+/**
  * Releases the holds of payments that never left the process, recording why: `failure`'s
  * message, masked and bounded (it may quote an RPC URL with its key, or a payee's text). A
  * failed write is not retried: the hold lapses at its TTL, charged.
@@ -76,7 +95,11 @@ export async function releaseUnsentPayments(
  * Settles a payment that left at what the payee can collect (`paymentCharge`, with what
  * `prove`, the caller's verifier named `proverName`, proves when asked: `provenAmount`), in
  * dollars of its USD token (`decimals`), recording until when (`validUntil`, ms since the
- * epoch) the payee can still submit the authorisation.
+ * epoch) the payee can still submit the authorisation. An unknown outcome is charged as
+ * unreconciled spend (`settleSpend`'s `unreconciled`). A store that cannot take the settle
+ * now does not fail it: the payment left, so its answer is the caller's (a refusal would read
+ * as "not paid", and a retry pays twice); the store's outbox delivers the settle once the
+ * store is back, and a process that dies first leaves the hold to lapse, charged in full.
  *
  * @example
  * await settleSentPayment(guard, ticket, { scheme: 'exact', network, atomic, decimals: 6, validUntil }, outcome)
@@ -92,8 +115,15 @@ export async function settleSentPayment(
   const verified = await provenAmount(payment, outcome, prove, proverName)
   const cost = paymentCharge(payment, outcome, verified)
   const validUntil = new Date(payment.validUntil).toISOString()
-  await guard.settleSpend(ticket, {
+  const settled = guard.settleSpend(ticket, {
     amountUsd: toUsd(atomicToMicros(cost.atomic, payment.decimals)),
     details: { ...cost.details, validUntil },
+    // What the payee can collect is a bound until the truth arrives (the chain, its receipt):
+    // unreconciled, so a reconcile (or the payee's late word) can correct it, once.
+    unreconciled: cost.details.paymentOutcome === 'outcome_unknown',
+  })
+  // Exactly what the outbox retries (`StoreOutbox.deliver`); anything else is a real fault.
+  await settled.catch((error: unknown) => {
+    if (!(error instanceof StoreUnavailableError)) throw error
   })
 }

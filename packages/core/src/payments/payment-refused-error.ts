@@ -5,8 +5,9 @@ import { KillSwitchError } from '../errors.js'
 
 /**
  * Why a payment was refused: its scheme, asset or amount cannot be priced; its payee, asset
- * or validity is malformed; or the header about to be sent was not held (or authorises more
- * than was held).
+ * or validity is malformed; the header about to be sent was not held (or authorises more
+ * than was held); or the adapter's payment library itself could not pay it (`unpayable`: no
+ * scheme or network it can pay, an amount it cannot read), before anything was held.
  */
 export type PaymentRule =
   | 'unknown_scheme'
@@ -16,6 +17,7 @@ export type PaymentRule =
   | 'bad_asset'
   | 'bad_timeout'
   | 'unaccounted_payment'
+  | 'unpayable'
 
 /**
  * A payment refused before anything was sent because it cannot be put on the ledger: a

@@ -1,9 +1,14 @@
 // How one process learns of another's revocation through a shared sqlite file. SQLite has no
 // notifications across processes, so we poll, but cheaply: `PRAGMA data_version` is a counter
 // in shared memory that changes only when ANOTHER connection commits, so an idle tick costs
-// a few microseconds and reads no table. Only when it moves do we read the `events` rows
-// written since the last one seen (an indexed range on the primary key). The timer is
-// unref'd: a subscription never keeps a process alive on its own.
+// a few microseconds and reads no table. Only when it moves do we read the newest event's seq
+// (one row of sqlite_sequence), and only when that moved the `events` rows written since the
+// last one seen (an indexed range on the primary key). The timer is unref'd: a subscription
+// never keeps a process alive on its own.
+//
+// Events are pruned (sqlite-ledger.ts keeps the newest EVENTS_KEPT), so a process frozen or
+// asleep long enough can find that events it never read are gone: seqs are never reused
+// (AUTOINCREMENT), so the gap shows, and then `resync` reads the agents' state instead.
 
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import type { StoreEvent } from '../store.js'
@@ -24,23 +29,34 @@ export class SqliteEventPoller {
   readonly #origin: string
   readonly #intervalMs: number
   readonly #emit: (event: StoreEvent) => void
+  readonly #resync: () => void
   #timer: NodeJS.Timeout | undefined
   #version = -1
   #seq = 0
+  /** Events were missed (pruned unread) and `resync` has not succeeded since. */
+  #resyncDue = false
 
-  /** `origin` marks this store's own events, which it publishes itself without polling. */
+  /**
+   * `origin` marks this store's own events, which it publishes itself without polling;
+   * `resync` publishes what the events missed would have said.
+   */
   constructor(
     db: DatabaseSync,
     origin: string,
     intervalMs: number,
     emit: (event: StoreEvent) => void,
+    resync: () => void,
   ) {
     this.#dataVersion = db.prepare('PRAGMA data_version')
-    this.#lastSeq = db.prepare('SELECT COALESCE(MAX(seq), 0) AS seq FROM events')
+    // The highest seq ever given, even when its row was pruned since.
+    this.#lastSeq = db.prepare(
+      "SELECT COALESCE(MAX(seq), 0) AS seq FROM sqlite_sequence WHERE name = 'events'",
+    )
     this.#since = db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq')
     this.#origin = origin
     this.#intervalMs = intervalMs
     this.#emit = emit
+    this.#resync = resync
   }
 
   get running(): boolean {
@@ -51,7 +67,7 @@ export class SqliteEventPoller {
   start(): void {
     if (this.#timer) return
     this.#version = this.#readVersion()
-    this.#seq = (this.#lastSeq.get() as { seq: number }).seq
+    this.#seq = this.#readLastSeq()
     this.#timer = setInterval(() => this.poll(), this.#intervalMs)
     this.#timer.unref()
   }
@@ -67,16 +83,31 @@ export class SqliteEventPoller {
       const version = this.#readVersion()
       if (version === this.#version) return
       this.#version = version
-      for (const row of this.#since.all(this.#seq) as unknown as EventRow[]) {
-        this.#seq = row.seq
-        if (row.origin === this.#origin) continue
-        this.#emit(toStoreEvent(row))
+      const last = this.#readLastSeq()
+      if (last > this.#seq) {
+        const rows = this.#since.all(this.#seq) as unknown as EventRow[]
+        // The first event after the last one read is gone: others may be too.
+        if ((rows[0]?.seq ?? last + 1) > this.#seq + 1) this.#resyncDue = true
+        for (const row of rows) {
+          this.#seq = row.seq
+          if (row.origin !== this.#origin) this.#emit(toStoreEvent(row))
+        }
+        this.#seq = Math.max(this.#seq, last)
+      }
+      // After the events read: what they said is not said twice. Retried until it succeeds.
+      if (this.#resyncDue) {
+        this.#resync()
+        this.#resyncDue = false
       }
     } catch {
       // A busy or briefly unreadable file: the next tick tries again. The ledger itself
       // fails closed on its own, so a missed tick delays an abort, never admits a call.
       this.#version = -1
     }
+  }
+
+  #readLastSeq(): number {
+    return (this.#lastSeq.get() as { seq: number }).seq
   }
 
   #readVersion(): number {

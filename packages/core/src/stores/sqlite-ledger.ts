@@ -120,6 +120,14 @@ function holdLookup(generations: number): string {
 /** Finished holds deleted per prune: small batches, so no write lock is held for long. */
 export const PRUNE_BATCH = 256
 
+/**
+ * The newest events are kept whatever their age: an old event is pruned only when this many
+ * newer ones follow it. Age alone is judged by the pruning process's clock, and a peer whose
+ * clock runs ahead (or any peer, while this process is frozen or asleep) would delete a
+ * revocation before this process's poller read it (red team rt30 F3). About 100 bytes each.
+ */
+export const EVENTS_KEPT = 10_000
+
 /** Agents whose activity window this process mirrors (least recently used dropped first). */
 const WINDOWS_KEPT = 10_000
 
@@ -604,8 +612,8 @@ export class SqliteLedger implements LedgerStorage {
    * Forgets at most PRUNE_BATCH settled or released holds of the generations the retention
    * no longer keeps at `now`, as many lapsed ones that lapsed before `lapsedBefore` (a late
    * settle may still correct them until then), as many audit entries older than
-   * `auditBefore`, and events older than `eventsBefore`. Returns the most rows one kind
-   * lost, so the store knows whether more wait.
+   * `auditBefore`, and as many events older than `eventsBefore` that EVENTS_KEPT newer ones
+   * follow. Returns the most rows one kind lost, so the store knows whether more wait.
    */
   prune(cutoffs: {
     now: number
@@ -628,8 +636,22 @@ export class SqliteLedger implements LedgerStorage {
             this.#sql.pruneAudit.run({ before: cutoffs.auditBefore, batch: PRUNE_BATCH }).changes,
           )
         : 0
-    this.#sql.pruneEvents.run(cutoffs.eventsBefore)
-    return Math.max(holds, audit)
+    const events = Number(
+      this.#sql.pruneEvents.run({
+        before: cutoffs.eventsBefore,
+        keep: EVENTS_KEPT,
+        batch: PRUNE_BATCH,
+      }).changes,
+    )
+    return Math.max(holds, audit, events)
+  }
+
+  /** How an agent was revoked, or undefined while it is active (or unknown). A read. */
+  revocation(handle: string): { reason: string; at: number } | undefined {
+    const row = this.#sql.revocation.get(handle) as
+      | { reason: string | null; at: number }
+      | undefined
+    return row && { reason: row.reason ?? '', at: row.at }
   }
 }
 
@@ -643,6 +665,8 @@ const SQL = {
       :next_expiry)`,
   agent: `${SELECT_AGENT} WHERE a.handle = ?`,
   handleByHash: 'SELECT handle FROM agents WHERE credential_hash = ?',
+  revocation: `SELECT revoked_reason AS reason, revoked_at AS at FROM agents
+    WHERE handle = ? AND status = 'revoked'`,
   agents: `${SELECT_AGENT} ORDER BY a.created_at, a.handle`,
   saveAgent: `UPDATE agents SET status = :status, cap_micros = :cap_micros,
       spent_micros = :spent_micros, held_micros = :held_micros,
@@ -710,7 +734,11 @@ const SQL = {
       SELECT gen, handle, hold_id FROM ended_holds WHERE gen < :gen LIMIT :batch)`,
   pruneLapsed: `DELETE FROM lapsed_holds WHERE (handle, hold_id) IN (
       SELECT handle, hold_id FROM lapsed_holds WHERE updated_at < :before LIMIT :batch)`,
-  pruneEvents: 'DELETE FROM events WHERE at < ?',
+  // Like the audit: the oldest batch by seq, of those EVENTS_KEPT newer ones follow.
+  pruneEvents: `DELETE FROM events WHERE seq IN (
+      SELECT seq FROM (SELECT seq, at FROM events
+        WHERE seq <= (SELECT MAX(seq) FROM events) - :keep ORDER BY seq LIMIT :batch)
+      WHERE at < :before)`,
   // The oldest batch only (by seq, the primary key): bounded work even when none is due.
   pruneAudit: `DELETE FROM audit WHERE seq IN (
       SELECT seq FROM (SELECT seq, at FROM audit ORDER BY seq LIMIT :batch) WHERE at < :before)`,

@@ -93,6 +93,10 @@ const MAX_HOLD_RETENTION_MS = 7 * 24 * 3600_000
 const LAPSED_RETENTION_MS = 7 * 24 * 3600_000
 /** Finished holds are pruned at most this often (in small batches; sooner while more wait). */
 const PRUNE_EVERY_MS = 1_000
+/** Events older than this may be pruned, once EVENTS_KEPT newer ones follow them. */
+const EVENT_RETENTION_MS = 3600_000
+/** The most agents whose guards' revocations a resync reads (the oldest looked up go first). */
+const WATCHED_MAX = 10_000
 /**
  * The file's identity is checked at most this often (monotonic ms). A stat is a system call
  * (10-20 µs on a virtual machine, as much as a whole transaction's statements), so it is not
@@ -155,6 +159,12 @@ class SqliteStore implements Store {
   readonly #ledger: SqliteLedger
   readonly #poller: SqliteEventPoller
   readonly #listeners = new StoreListeners()
+  /**
+   * The agents this process looked up by credential (its guards' agents), and whether their
+   * revocation was published here. When the poller missed events, their status is read
+   * instead, so a guard's signal aborts even if the event was pruned unread.
+   */
+  readonly #watched = new Map<string, boolean>()
   readonly #auditRetentionMs: number
   readonly #busyTimeoutMs: number
   /** The file's identity when opened: a file deleted or replaced under us fails closed. */
@@ -199,8 +209,12 @@ class SqliteStore implements Store {
       restrictToOwner(`${path}-shm`)
       const origin = randomUUID()
       this.#ledger = new SqliteLedger(this.#db, origin, options.holdRetentionMs)
-      this.#poller = new SqliteEventPoller(this.#db, origin, options.pollIntervalMs, (event) =>
-        this.#listeners.publish(event),
+      this.#poller = new SqliteEventPoller(
+        this.#db,
+        origin,
+        options.pollIntervalMs,
+        (event) => this.#publish(event),
+        () => this.#resync(),
       )
     } catch (error) {
       this.#db.close()
@@ -222,7 +236,9 @@ class SqliteStore implements Store {
   async findAgentByCredentialHash(hash: string, now: number): Promise<AgentRecord | undefined> {
     checkTime('now', now)
     const handle = this.#read('look up a credential', () => this.#ledger.handleOf(hash))
-    return handle === undefined ? undefined : this.getAgent(handle, now)
+    if (handle === undefined) return undefined
+    this.#watch(handle)
+    return this.getAgent(handle, now)
   }
 
   async listAgents(now: number): Promise<AgentRecord[]> {
@@ -257,7 +273,7 @@ class SqliteStore implements Store {
       this.#ledger.revokeAgent(handle, reason, now, audit),
     )
     if (!result.alreadyRevoked) {
-      this.#listeners.publish({
+      this.#publish({
         type: 'revoked',
         handle,
         reason,
@@ -517,11 +533,34 @@ class SqliteStore implements Store {
     const removed = this.#ledger.prune({
       now,
       lapsedBefore: now - LAPSED_RETENTION_MS,
-      eventsBefore: now - 3600_000,
+      eventsBefore: now - EVENT_RETENTION_MS,
       auditBefore: now - this.#auditRetentionMs,
     })
     // A full batch means more wait: prune again at the next reserve; else in a while.
     this.#nextPrune = removed === PRUNE_BATCH ? now : now + PRUNE_EVERY_MS
+  }
+
+  #watch(handle: string): void {
+    if (this.#watched.has(handle)) return
+    this.#watched.set(handle, false)
+    if (this.#watched.size > WATCHED_MAX) {
+      this.#watched.delete(this.#watched.keys().next().value as string)
+    }
+  }
+
+  #publish(event: StoreEvent): void {
+    if (event.type === 'revoked' && this.#watched.has(event.handle)) {
+      this.#watched.set(event.handle, true)
+    }
+    this.#listeners.publish(event)
+  }
+
+  /** Events were pruned unread: publishes the revocations of watched agents not yet heard. */
+  #resync(): void {
+    for (const [handle, heard] of this.#watched) {
+      const revoked = heard ? undefined : this.#ledger.revocation(handle)
+      if (revoked) this.#publish({ type: 'revoked', handle, ...revoked })
+    }
   }
 
   #unavailable(operation: string, error: unknown): StoreUnavailableError {

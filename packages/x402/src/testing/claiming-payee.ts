@@ -20,8 +20,12 @@ export interface Claims {
   accepts: Array<Record<string, unknown>>
   /** The resource its 402 names (v2: `{ url }`). */
   resource: unknown
-  /** `settle`: 200 with a settlement of the signed amount; `hang`: never answers. */
-  answer: 'settle' | 'hang'
+  /**
+   * `settle`: 200 with a settlement of the signed amount; `hang`: never answers; `stream`:
+   * the same 200 at once, then its body in `STREAM_CHUNKS` chunks `STREAM_EVERY_MS` apart
+   * (a paid stream).
+   */
+  answer: 'settle' | 'hang' | 'stream'
 }
 
 /** A running claiming payee. */
@@ -34,6 +38,22 @@ export interface ClaimingPayee {
   /** Restores honest claims and forgets what it received. */
   reset(): void
   close(): Promise<void>
+}
+
+/** A streamed answer's chunks, and the ms between two. */
+export const STREAM_CHUNKS = 6
+export const STREAM_EVERY_MS = 500
+
+/** The chunks of a streamed answer, one at a time. */
+function slowBody(): ReadableStream<Uint8Array> {
+  let sent = 0
+  return new ReadableStream({
+    async pull(controller) {
+      await new Promise((resolve) => setTimeout(resolve, STREAM_EVERY_MS))
+      controller.enqueue(new TextEncoder().encode(`data: chunk ${sent++}\n\n`))
+      if (sent === STREAM_CHUNKS) controller.close()
+    },
+  })
 }
 
 /** Honest requirements: $0.01 in USDC to `PAYEE`, valid 300 s. */
@@ -71,6 +91,7 @@ export async function startClaimingPayee(): Promise<ClaimingPayee> {
     const { network, amount } = payload.accepted
     const settlement = { success: true, transaction: '0x1', network, amount }
     c.header('PAYMENT-RESPONSE', encodePaymentResponseHeader(settlement as never))
+    if (state.claims.answer === 'stream') return c.body(slowBody(), 200)
     return c.json({ ok: true })
   })
   const { server, url } = await listenOnLoopback(app.fetch)

@@ -11,7 +11,7 @@ import { ExactEvmScheme } from '@x402/evm/exact/client'
 import { ExactEvmSchemeV1 } from '@x402/evm/exact/v1/client'
 import { UptoEvmScheme } from '@x402/evm/upto/client'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
-import { vi } from 'vitest'
+import { afterAll, beforeAll, beforeEach, vi } from 'vitest'
 import { type KillSwitchFetchOptions, killSwitchFetch } from '../kill-switch-fetch.js'
 import { type LocalFacilitator, startLocalFacilitator, V1_NETWORK } from './local-facilitator.js'
 import { type PaidServer, startPaidServer, TEST_NETWORK } from './paid-server.js'
@@ -35,6 +35,33 @@ export async function startNetwork(): Promise<{
       await facilitator.close()
     },
   }
+}
+
+/**
+ * The network of one test file: started before its tests, closed after them, its paid route
+ * and stub chain honest again before each test (a test flips what it needs).
+ *
+ * @example
+ * const network = useNetwork()
+ * it('pays', async () => { await agent.pay(`${network().server.url}/search?q=1`) })
+ */
+export function useNetwork(): () => Awaited<ReturnType<typeof startNetwork>> {
+  let network: Awaited<ReturnType<typeof startNetwork>> | undefined
+  beforeAll(async () => {
+    network = await startNetwork()
+  })
+  afterAll(() => network?.close())
+  beforeEach(() => {
+    const { server, facilitator } = started()
+    Object.assign(server.route, { price: '$0.01', payTo: PAYEE, handler: 'ok' })
+    Object.assign(server.route, { beforeServe: undefined, uptoMax: '$0.05', uptoCharge: '$0.02' })
+    Object.assign(facilitator.chain, { verify: 'ok', settle: 'ok' })
+  })
+  const started = () => {
+    if (!network) throw new Error('useNetwork: the network starts in beforeAll')
+    return network
+  }
+  return started
 }
 
 /** A kill switch with one agent, and a guarded fetch for it over a spied signer. */
