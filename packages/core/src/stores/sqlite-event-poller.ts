@@ -30,6 +30,7 @@ export class SqliteEventPoller {
   readonly #intervalMs: number
   readonly #emit: (event: StoreEvent) => void
   readonly #resync: () => void
+  readonly #tick: () => void
   #timer: NodeJS.Timeout | undefined
   #version = -1
   #seq = 0
@@ -38,7 +39,8 @@ export class SqliteEventPoller {
 
   /**
    * `origin` marks this store's own events, which it publishes itself without polling;
-   * `resync` publishes what the events missed would have said.
+   * `resync` publishes what the events missed would have said; `tick` runs at every poll
+   * (the store's look at its revocations file, which moves no data_version of this one).
    */
   constructor(
     db: DatabaseSync,
@@ -46,6 +48,7 @@ export class SqliteEventPoller {
     intervalMs: number,
     emit: (event: StoreEvent) => void,
     resync: () => void,
+    tick: () => void = () => undefined,
   ) {
     this.#dataVersion = db.prepare('PRAGMA data_version')
     // The highest seq ever given, even when its row was pruned since.
@@ -57,6 +60,7 @@ export class SqliteEventPoller {
     this.#intervalMs = intervalMs
     this.#emit = emit
     this.#resync = resync
+    this.#tick = tick
   }
 
   get running(): boolean {
@@ -79,6 +83,11 @@ export class SqliteEventPoller {
 
   /** One tick; public so that `close` can deliver what arrived just before it. */
   poll(): void {
+    try {
+      this.#tick()
+    } catch {
+      // As below: the next tick tries again.
+    }
     try {
       const version = this.#readVersion()
       if (version === this.#version) return

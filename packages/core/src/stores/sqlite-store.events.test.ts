@@ -98,7 +98,8 @@ describe('sqliteStore events pruned before a process read them', () => {
     await Promise.all([second, update])
     await vi.waitFor(() => expect(process.signal('g2').aborted).toBe(true), { timeout: 2_000 })
 
-    // A later gap, an agent no guard here watches: g1 and g2 are not said again.
+    // A later gap, an agent no guard here watches: g1 and g2 are not said again. Its own
+    // revocation is heard all the same, once (from the revocations file, which is not pruned).
     const third = peer.revokeAgent('other', 'unwatched', 30)
     pruner.exec('DELETE FROM events')
     await third
@@ -106,6 +107,7 @@ describe('sqliteStore events pruned before a process read them', () => {
     expect(process.heard).toEqual([
       { handle: 'g1', reason: 'first' },
       { handle: 'g2', reason: 'second' },
+      { handle: 'other', reason: 'unwatched' },
     ])
     expect(process.signal('g3').aborted).toBe(false)
   })

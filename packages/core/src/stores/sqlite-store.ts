@@ -7,22 +7,19 @@
 // Other processes' revocations arrive through a cheap poll (see sqlite-event-poller.ts).
 
 import { randomUUID } from 'node:crypto'
-import {
-  chmodSync,
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs'
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import type { DatabaseSync } from 'node:sqlite'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { AuditEntry } from '../audit.js'
 import type { Awaitable } from '../awaitable.js'
-import { InvalidConfigError, KillSwitchError, StoreUnavailableError } from '../errors.js'
+import {
+  AgentNotFoundError,
+  InvalidConfigError,
+  KillSwitchError,
+  StoreUnavailableError,
+} from '../errors.js'
 import { approvalAt } from '../ledger/approvals.js'
 import { checkTime } from '../ledger/ledger-input.js'
 import type {
@@ -49,7 +46,9 @@ import type {
   UsageRecord,
 } from '../store.js'
 import { SqliteEventPoller } from './sqlite-event-poller.js'
+import { createOwnerOnly, restrictToOwner } from './sqlite-files.js'
 import { PRUNE_BATCH, SqliteLedger } from './sqlite-ledger.js'
+import { SqliteRevocations } from './sqlite-revocations.js'
 import { migrateSqlite } from './sqlite-schema.js'
 import { StoreListeners } from './store-listeners.js'
 
@@ -95,6 +94,8 @@ const LAPSED_RETENTION_MS = 7 * 24 * 3600_000
 const PRUNE_EVERY_MS = 1_000
 /** Events older than this may be pruned, once EVENTS_KEPT newer ones follow them. */
 const EVENT_RETENTION_MS = 3600_000
+/** How soon a revocation the ledger's lock held back is tried again (in the background). */
+const APPLY_RETRY_MS = 100
 /** The most agents whose guards' revocations a resync reads (the oldest looked up go first). */
 const WATCHED_MAX = 10_000
 /**
@@ -158,6 +159,16 @@ class SqliteStore implements Store {
   readonly #db: DatabaseSync
   readonly #ledger: SqliteLedger
   readonly #poller: SqliteEventPoller
+  /** Revocations, in a file whose lock no ledger write holds (sqlite-revocations.ts). */
+  readonly #revocations: SqliteRevocations
+  /** The revocations file's marks this process applied to the ledger (committed), by seq. */
+  #applied = 0
+  /** The marks this process's listeners were told of, by seq (from the poller's start). */
+  #announced = 0
+  /** Agents whose revocation was published here: once each, whatever told us of it. */
+  readonly #heard = new Set<string>()
+  /** A revocation waiting for the ledger's lock, retried in the background. */
+  #applyTimer: NodeJS.Timeout | undefined
   readonly #listeners = new StoreListeners()
   /**
    * The agents this process looked up by credential (its guards' agents), and whether their
@@ -178,6 +189,7 @@ class SqliteStore implements Store {
   #closed = false
 
   constructor(path: string, options: typeof DEFAULTS) {
+    let Database: typeof DatabaseSync
     this.#path = path
     this.#auditRetentionMs = options.auditRetentionMs
     this.#busyTimeoutMs = options.busyTimeoutMs
@@ -187,6 +199,7 @@ class SqliteStore implements Store {
       const { DatabaseSync } = loadSqlite()
       // timeout 0: sqlite never sleeps on a busy lock (that would block the event loop).
       this.#db = new DatabaseSync(path, { timeout: 0 })
+      Database = DatabaseSync
     } catch (error) {
       throw this.#unavailable('open the file', error)
     }
@@ -209,12 +222,14 @@ class SqliteStore implements Store {
       restrictToOwner(`${path}-shm`)
       const origin = randomUUID()
       this.#ledger = new SqliteLedger(this.#db, origin, options.holdRetentionMs)
+      this.#revocations = new SqliteRevocations(Database, path)
       this.#poller = new SqliteEventPoller(
         this.#db,
         origin,
         options.pollIntervalMs,
         (event) => this.#publish(event),
         () => this.#resync(),
+        () => this.#announceRevocations(),
       )
     } catch (error) {
       this.#db.close()
@@ -228,7 +243,7 @@ class SqliteStore implements Store {
 
   async getAgent(handle: string, now: number): Promise<AgentRecord | undefined> {
     const { agent, due } = this.#read('read an agent', () => this.#ledger.peek(handle, now))
-    if (!due) return agent
+    if (!due) return agent && this.#withRevocation(agent)
     // Holds lapsed since the last write: charge them first (a write), then answer.
     return this.#write('charge lapsed holds', () => this.#ledger.sweep(handle, now))
   }
@@ -243,7 +258,7 @@ class SqliteStore implements Store {
 
   async listAgents(now: number): Promise<AgentRecord[]> {
     const { agents, due } = this.#read('list agents', () => this.#ledger.listAgents(now))
-    if (!due) return agents
+    if (!due) return agents.map((agent) => this.#withRevocation(agent))
     return this.#write('charge lapsed holds', () => {
       this.#ledger.sweepAll(now)
       return this.#ledger.listAgents(now).agents
@@ -269,18 +284,29 @@ class SqliteStore implements Store {
     now: number,
     audit?: AuditEntry,
   ): Promise<{ agent: AgentRecord; alreadyRevoked: boolean }> {
-    const result = await this.#write('revoke an agent', () =>
-      this.#ledger.revokeAgent(handle, reason, now, audit),
+    checkTime('now', now)
+    const known = this.#read('read an agent', () => this.#ledger.peek(handle, now)).agent
+    if (!known) throw new AgentNotFoundError(handle)
+    const current = this.#withRevocation(known)
+    if (current.status === 'revoked') return { agent: current, alreadyRevoked: true }
+    // In force once written here: no ledger write (a frozen process may hold its lock) comes
+    // before it. Its own lock is busy only while another revocation is written.
+    const marked = await this.#retryBusy('revoke an agent', () =>
+      this.#revocations.mark(handle, reason, now, audit),
     )
-    if (!result.alreadyRevoked) {
-      this.#publish({
-        type: 'revoked',
-        handle,
-        reason,
-        at: result.agent.revokedAt ?? now,
-      })
+    if (marked) this.#publish({ type: 'revoked', handle, reason, at: now })
+    // In the ledger too, now if its lock is free; else the next write applies it (every
+    // write applies revocations first) and a background retry sees that one comes.
+    try {
+      this.#writeOnce('revoke an agent', () => undefined)
+    } catch (error) {
+      if (!(error instanceof BusyError)) throw error
+      this.#applyLater()
     }
-    return result
+    const agent = this.#withRevocation(
+      this.#read('read an agent', () => this.#ledger.peek(handle, now)).agent ?? known,
+    )
+    return { agent, alreadyRevoked: !marked }
   }
 
   // Answered at once when the lock is free (store.ts): the guard then needs no promise.
@@ -386,6 +412,9 @@ class SqliteStore implements Store {
     const remove = this.#listeners.add(listener)
     if (!this.#closed && !this.#poller.running) {
       try {
+        // From the revocations present now: history before the subscription is not replayed.
+        this.#revocations.sync()
+        this.#announced = this.#revocations.lastSeq
         this.#poller.start()
       } catch {
         // Unreadable right now: the ledger fails closed anyway; the next subscribe retries.
@@ -414,6 +443,8 @@ class SqliteStore implements Store {
       clearImmediate(this.#flushTimer as NodeJS.Immediate)
       clearTimeout(this.#flushTimer as NodeJS.Timeout)
       this.#flushTimer = undefined
+      clearTimeout(this.#applyTimer)
+      this.#revocations.close()
       this.#db.close()
     }
   }
@@ -436,6 +467,75 @@ class SqliteStore implements Store {
     } catch (error) {
       if (!(error instanceof BusyError)) return Promise.reject(error)
       return this.#writeRetrying(operation, body)
+    }
+  }
+
+  /** `body` (a write of the revocations file), retried as a ledger write is while busy. */
+  async #retryBusy<T>(operation: string, body: () => T): Promise<T> {
+    const deadline = Date.now() + this.#busyTimeoutMs
+    for (let attempt = 0; ; attempt++) {
+      this.#checkOpen(operation)
+      try {
+        return body()
+      } catch (error) {
+        if (!isBusy(error)) throw this.#unavailable(operation, error)
+        if (Date.now() >= deadline) {
+          throw this.#unavailable(
+            operation,
+            new Error(`the revocations file stayed busy for ${this.#busyTimeoutMs} ms`),
+          )
+        }
+      }
+      await sleep(Math.min(20, 0.5 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random()))
+    }
+  }
+
+  /**
+   * Applies to the ledger, inside the write transaction begun, the revocations this process
+   * has not applied yet; returns the seq applied up to (kept once the transaction commits).
+   */
+  #applyRevocations(): number {
+    this.#revocations.sync()
+    let applied = this.#applied
+    for (const mark of this.#revocations.after(this.#applied)) {
+      // Marked only for an agent this file has (and agents are never deleted): a mark for
+      // one it lacks (another file's, copied beside it) is skipped, not a write that fails.
+      const known = this.#ledger.peek(mark.handle, mark.at).agent !== undefined
+      if (known && this.#ledger.revocation(mark.handle) === undefined) {
+        this.#ledger.revokeAgent(mark.handle, mark.reason, mark.at, mark.audit)
+      }
+      applied = mark.seq
+    }
+    return applied
+  }
+
+  /** Retries a write until the revocations written are in the ledger (a frozen lock holder). */
+  #applyLater(): void {
+    if (this.#applyTimer !== undefined || this.#closed) return
+    this.#applyTimer = setTimeout(() => {
+      this.#applyTimer = undefined
+      this.#revocations.sync()
+      if (this.#closed || this.#applied >= this.#revocations.lastSeq) return
+      this.#write('apply a revocation', () => undefined).catch(() => this.#applyLater())
+    }, APPLY_RETRY_MS)
+    this.#applyTimer.unref()
+  }
+
+  /** The agent as its revocation, if one is written, makes it (the ledger may lag it). */
+  #withRevocation(agent: AgentRecord): AgentRecord {
+    if (agent.status === 'revoked') return agent
+    this.#revocations.sync()
+    const mark = this.#revocations.get(agent.handle)
+    if (!mark) return agent
+    return { ...agent, status: 'revoked', revokedAt: mark.at, revokedReason: mark.reason }
+  }
+
+  /** Each poll: tells listeners of revocations written by other processes since the start. */
+  #announceRevocations(): void {
+    this.#revocations.sync()
+    for (const mark of this.#revocations.after(this.#announced)) {
+      this.#announced = mark.seq
+      this.#publish({ type: 'revoked', handle: mark.handle, reason: mark.reason, at: mark.at })
     }
   }
 
@@ -473,8 +573,11 @@ class SqliteStore implements Store {
       this.#ledger.beginTransaction()
       try {
         this.#ledger.insertAudit(pending)
+        // Revocations first: nothing this write does comes before one already in force.
+        const applied = this.#applyRevocations()
         const result = body()
         this.#db.exec('COMMIT')
+        this.#applied = applied
         return result
       } catch (error) {
         if (this.#db.isTransaction) this.#db.exec('ROLLBACK')
@@ -549,8 +652,11 @@ class SqliteStore implements Store {
   }
 
   #publish(event: StoreEvent): void {
-    if (event.type === 'revoked' && this.#watched.has(event.handle)) {
-      this.#watched.set(event.handle, true)
+    if (event.type === 'revoked') {
+      // Once per agent: its mark and the ledger's event both say it (revocations are final).
+      if (this.#heard.has(event.handle)) return
+      this.#heard.add(event.handle)
+      if (this.#watched.has(event.handle)) this.#watched.set(event.handle, true)
     }
     this.#listeners.publish(event)
   }
@@ -590,32 +696,6 @@ function fileIdentity(path: string): string | undefined {
     return `${stats.dev}:${stats.ino}`
   } catch {
     return 'missing'
-  }
-}
-
-/** State files hold webhook secrets and credential hashes: owner-only (0600). */
-function restrictToOwner(path: string): void {
-  if (path.startsWith(':memory:') || path.startsWith('file:') || !existsSync(path)) return
-  try {
-    chmodSync(path, 0o600)
-  } catch {
-    // A file we do not own (opened read-write by its owner's group): leave it as it is.
-  }
-}
-
-/**
- * Creates a new database file readable by its owner only, before sqlite opens it. Created by
- * sqlite, it would be readable by everyone under the usual umask until the chmod after it
- * opened, and a handle another user opened meanwhile keeps reading it (webhook secrets, the
- * audit log) whatever the mode becomes. sqlite gives its -wal and -shm files the database
- * file's mode. An existing file is left to `restrictToOwner`.
- */
-export function createOwnerOnly(path: string): void {
-  if (path === ':memory:' || path.startsWith('file:')) return
-  try {
-    closeSync(openSync(path, 'wx', 0o600))
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
   }
 }
 
@@ -668,3 +748,5 @@ function loadSqlite(): typeof import('node:sqlite') {
     process.emitWarning = emitWarning
   }
 }
+
+export { createOwnerOnly } from './sqlite-files.js'

@@ -1,0 +1,28 @@
+// Owner-only files for the sqlite store: its database, its -wal and -shm, its revocations.
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs'
+
+/** State files hold webhook secrets and credential hashes: owner-only (0600). */
+export function restrictToOwner(path: string): void {
+  if (path.startsWith(':memory:') || path.startsWith('file:') || !existsSync(path)) return
+  try {
+    chmodSync(path, 0o600)
+  } catch {
+    // A file we do not own (opened read-write by its owner's group): leave it as it is.
+  }
+}
+
+/**
+ * Creates a new database file readable by its owner only, before sqlite opens it. Created by
+ * sqlite, it would be readable by everyone under the usual umask until the chmod after it
+ * opened, and a handle another user opened meanwhile keeps reading it (webhook secrets, the
+ * audit log) whatever the mode becomes. sqlite gives its -wal and -shm files the database
+ * file's mode. An existing file is left to `restrictToOwner`.
+ */
+export function createOwnerOnly(path: string): void {
+  if (path === ':memory:' || path.startsWith('file:')) return
+  try {
+    closeSync(openSync(path, 'wx', 0o600))
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+  }
+}

@@ -1,0 +1,100 @@
+// A revocation never waits for the ledger's write lock (sqlite-revocations.ts). A process
+// frozen inside a write transaction (SIGSTOP, a debugger, `docker pause`) holds that lock
+// until it resumes; red team rt30 saw `killswitch revoke` fail after 25 s behind one, the
+// agent still active afterwards. Here the frozen process is a plain connection that began a
+// write transaction and never ends it.
+import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
+import { afterAll, describe, expect, it, vi } from 'vitest'
+import { AgentRevokedError, StoreUnavailableError } from '../errors.js'
+import { createKillSwitch } from '../kill-switch.js'
+import { sqliteStore } from './sqlite-store.js'
+
+const root = mkdtempSync(join(tmpdir(), 'killswitch-sqlite-revocations-'))
+afterAll(() => rmSync(root, { recursive: true, force: true }))
+let files = 0
+
+async function twoProcesses() {
+  const path = join(root, `state-${files++}.db`)
+  const options = { busyTimeoutMs: 200, pollIntervalMs: 5 }
+  const operator = createKillSwitch({ store: sqliteStore(path, options), runaway: false })
+  const { credential } = await operator.agents.create({ handle: 'looper', spendingCap: 5 })
+  await operator.agents.create({ handle: 'bystander', spendingCap: 5 })
+  const worker = createKillSwitch({ store: sqliteStore(path, options), runaway: false })
+  const guard = worker.guard(credential)
+  await guard.check()
+  /** Another process, frozen inside a write transaction: it holds the ledger's lock. */
+  const freeze = () => {
+    const frozen = new DatabaseSync(path)
+    frozen.exec('BEGIN IMMEDIATE')
+    return () => {
+      frozen.exec('ROLLBACK')
+      frozen.close()
+    }
+  }
+  return { path, operator, worker, guard, freeze }
+}
+
+describe('sqliteStore revocations behind a frozen lock holder', () => {
+  it('revokes at once: every process refuses the agent, then the ledger records it once', async () => {
+    const { path, operator, worker, guard, freeze } = await twoProcesses()
+    const thaw = freeze()
+    const revoked = await operator.agents.revoke('looper', { reason: 'runaway loop' })
+    expect(revoked).toMatchObject({ status: 'revoked', revokedReason: 'runaway loop' })
+    // The other process hears it while the lock is still held, and refuses the agent.
+    await vi.waitFor(() => expect(guard.signal.aborted).toBe(true), { timeout: 2_000 })
+    await expect(guard.check({ fresh: true })).rejects.toBeInstanceOf(AgentRevokedError)
+    expect(await worker.agents.get('looper')).toMatchObject({ status: 'revoked' })
+    // Another agent is not touched.
+    expect(await operator.agents.get('bystander')).toMatchObject({ status: 'active' })
+    thaw()
+    // Once the lock is free the ledger has it: a spend is refused, the log says it once.
+    await expect(
+      guard.reserveSpend({ amountUsd: 0.1, kind: 'tool', description: 'search' }),
+    ).rejects.toBeInstanceOf(AgentRevokedError)
+    await vi.waitFor(
+      async () => {
+        const raw = new DatabaseSync(path, { readOnly: true })
+        try {
+          const row = raw.prepare("SELECT status FROM agents WHERE handle = 'looper'").get()
+          expect(row).toMatchObject({ status: 'revoked' })
+        } finally {
+          raw.close()
+        }
+      },
+      { timeout: 2_000 },
+    )
+    const entries = await operator.audit('looper')
+    expect(entries.filter((entry) => entry.type === 'revoked')).toHaveLength(1)
+    // Its file is the owner's only, as the ledger's is.
+    expect(statSync(`${path}-revocations`).mode & 0o077).toBe(0)
+    await worker.close()
+    await operator.close()
+  })
+
+  it('a process that starts while the lock is held refuses the revoked credential', async () => {
+    const { path, operator, worker, freeze } = await twoProcesses()
+    const { credential } = await operator.agents.create({ handle: 'late', spendingCap: 1 })
+    const thaw = freeze()
+    await operator.agents.revoke('late', { reason: 'stop' })
+    const restarted = createKillSwitch({ store: sqliteStore(path), runaway: false })
+    await expect(restarted.guard(credential).check()).rejects.toBeInstanceOf(AgentRevokedError)
+    thaw()
+    await restarted.close()
+    await worker.close()
+    await operator.close()
+  })
+
+  it('fails closed, as before, when a write other than a revocation meets the frozen lock', async () => {
+    const { operator, worker, freeze } = await twoProcesses()
+    const thaw = freeze()
+    await expect(operator.agents.create({ handle: 'new', spendingCap: 1 })).rejects.toBeInstanceOf(
+      StoreUnavailableError,
+    )
+    thaw()
+    await worker.close()
+    await operator.close()
+  })
+})
