@@ -119,7 +119,11 @@ const IDENTITY_CHECK_MS = 1
  * committed since the last checkpoint (never corrupt the file). A reserve undone that way
  * frees its hold, a settle undone that way forgets its spend. That, and no more, is what an
  * acknowledged operation may lose; `synchronous = FULL` would close it at an fsync per
- * transaction (a multiple of the whole transaction's cost).
+ * transaction (a multiple of the whole transaction's cost). The `-wal` file holds those
+ * commits until a checkpoint: one damaged on disk is cut at its first bad frame when the file
+ * is next opened, silently, and the commits after it are lost (red team rt30: half of a run's
+ * recorded spend gone, no error). Keep the database and its `-wal`, `-shm` and `-revocations`
+ * files together on a local disk, and back them up together.
  *
  * @example
  * import { createKillSwitch, sqliteStore } from '@killswitch/core'
