@@ -406,15 +406,26 @@ export class RevocationUnreplicatedError extends StoreUnavailableError {
   readonly handle: string
   /** True when the agent was revoked before this revoke (by anyone, anywhere). */
   readonly alreadyRevoked: boolean
+  /**
+   * What has not confirmed it yet: a `replica` of the store (Redis), or its `ledger` (sqlite:
+   * in force through its revocations file, the ledger's lock held). Its message says which.
+   */
+  readonly pending: 'replica' | 'ledger'
 
   constructor(
-    details: { handle: string; alreadyRevoked: boolean; message?: string },
+    details: {
+      handle: string
+      alreadyRevoked: boolean
+      message?: string
+      pending?: 'replica' | 'ledger'
+    },
     options?: ErrorOptions,
   ) {
     super(undefined, options)
     this.name = 'RevocationUnreplicatedError'
     this.handle = redactCredentials(details.handle)
     this.alreadyRevoked = details.alreadyRevoked
+    this.pending = details.pending ?? 'replica'
     // Not StoreUnavailableError's "refused until it is back": this revocation is in force.
     this.message = redactCredentials(
       details.message ??

@@ -158,7 +158,7 @@ function unreplicated(error: unknown): error is RevocationUnreplicatedError {
 /** What close() says of revocations still pending: not written, or written with no replica. */
 function lostRevocations(
   lost: string[],
-  onPrimaryOnly: Map<string, { alreadyRevoked: boolean }>,
+  onPrimaryOnly: Map<string, { alreadyRevoked: boolean; message?: string }>,
 ): StoreUnavailableError {
   const names = (handles: string[]) => handles.map((handle) => `agent "${handle}"`).join(', ')
   const primaryOnly = lost.filter((handle) => onPrimaryOnly.has(handle))
@@ -169,8 +169,14 @@ function lostRevocations(
   const unwritten = lost.filter((handle) => !onPrimaryOnly.has(handle))
   if (unwritten.length === 0) {
     const [handle] = primaryOnly as [string]
-    const { alreadyRevoked } = onPrimaryOnly.get(handle) as { alreadyRevoked: boolean }
-    return new RevocationUnreplicatedError({ handle, alreadyRevoked, message: inForce })
+    const { alreadyRevoked, message } = onPrimaryOnly.get(handle) as {
+      alreadyRevoked: boolean
+      message?: string
+    }
+    // One whose ledger is not yet written (sqlite): the store's own words.
+    const said = primaryOnly.length === 1 && message !== undefined ? message : inForce
+    const pending = message === undefined ? 'replica' : 'ledger'
+    return new RevocationUnreplicatedError({ handle, alreadyRevoked, message: said, pending })
   }
   return new StoreUnavailableError(
     `The revocation of ${names(unwritten)} was NOT written: the store stayed out until this kill switch closed, so other processes and restarts still accept the credential. Revoke again once the store is back${inForce === '' ? '' : `. ${inForce}`}`,
@@ -326,7 +332,7 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
    * Of those, the ones written on the store's primary that no replica confirmed yet: in force
    * everywhere (refused here too, in `unwritten`, should a failover lose them), said so.
    */
-  const onPrimaryOnly = new Map<string, { alreadyRevoked: boolean }>()
+  const onPrimaryOnly = new Map<string, { alreadyRevoked: boolean; message?: string }>()
   const engine: Engine = {
     store,
     prices,
@@ -414,7 +420,9 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
         // alerted now (once); only the replica's confirmation is retried.
         const { agent, alreadyRevoked } = await written.catch(async (error: unknown) => {
           if (!unreplicated(error) || onPrimaryOnly.has(handle)) throw error
-          onPrimaryOnly.set(handle, { alreadyRevoked: error.alreadyRevoked })
+          // A ledger not yet written (sqlite) is said in the store's own words at close.
+          const said = error.pending === 'ledger' ? error.message : undefined
+          onPrimaryOnly.set(handle, { alreadyRevoked: error.alreadyRevoked, message: said })
           const agent = await store.getAgent(handle, now()).catch(() => undefined)
           if (agent) await inForce(agent, error.alreadyRevoked, at)
           throw error
@@ -432,8 +440,13 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
         if (!(error instanceof StoreUnavailableError)) throw error
         unwritten.set(handle, reason)
         if (unreplicated(error)) {
-          const { alreadyRevoked } = error
-          throw new RevocationUnreplicatedError({ handle, alreadyRevoked }, { cause: error })
+          // A ledger not yet written (sqlite) in the store's own words; a replica in ours.
+          const { alreadyRevoked, pending } = error
+          const message = pending === 'ledger' ? error.message : undefined
+          throw new RevocationUnreplicatedError(
+            { handle, alreadyRevoked, message, pending },
+            { cause: error },
+          )
         }
         throw new StoreUnavailableError(
           `The revocation of agent "${handle}" is not written yet: it stopped this process's calls and is retried while this process runs (ks.close() waits for it, then fails if it is still not written); other processes and restarts do not see it until it is written: revoke again if unsure`,

@@ -104,7 +104,7 @@ export async function reconcileHold(
     const charged = toUsd(result.chargedMicros ?? 0)
     throw new InvalidConfigError(
       'amountUsd',
-      `Invalid amountUsd: $${toUsd(costMicros)} is more than the $${charged} hold ${holdId} of agent "${handle}" charged when it lapsed (its whole hold: the most its call could cost as held). Check the figure; if the bill really says more, pass { aboveHold: true } (killswitch reconcile --above-hold).`,
+      `Invalid amountUsd: $${toUsd(costMicros)} is more than the $${charged} hold ${holdId} of agent "${handle}" was charged as unreconciled (a lapse's whole hold, or an unknown outcome's bound: the most it could cost as held). Check the figure; if the bill really says more, pass { aboveHold: true } (killswitch reconcile --above-hold).`,
     )
   }
   if (result.outcome === 'not_lapsed') {

@@ -118,6 +118,8 @@ describe('redisStore on a Redis Cluster: random concurrent interleavings', () =>
           }
           /** What each settled hold's agent was last charged for it (a raise adds the rest). */
           const settledAt = new Map<string, number>()
+          /** Holds whose lapse a settle corrected: they keep their windows for a raise. */
+          const corrected = new Set<string>()
           let next = 0
           for (const batch of batches) {
             await Promise.all(
@@ -159,11 +161,14 @@ describe('redisStore on a Redis Cluster: random concurrent interleavings', () =>
                     now,
                   })
                   if (outcome === 'late') late.set(hold.handle, (late.get(hold.handle) ?? 0) + cost)
-                  // A higher figure for a settled hold raises it, on the agent only.
+                  // A higher figure for a settled hold raises it: in its windows too when it
+                  // kept them (a lapse's correction), else on the agent only.
                   if (outcome === 'raised') {
                     const raise = cost - (settledAt.get(hold.id) ?? 0)
-                    late.set(hold.handle, (late.get(hold.handle) ?? 0) + raise)
+                    if (corrected.has(hold.id)) hold.charged = cost
+                    else late.set(hold.handle, (late.get(hold.handle) ?? 0) + raise)
                   }
+                  if (outcome === 'corrected') corrected.add(hold.id)
                   if (outcome !== 'duplicate') settledAt.set(hold.id, cost)
                   if (outcome === 'settled' || outcome === 'corrected') {
                     expect(hold.ended && outcome === 'settled').toBe(false)

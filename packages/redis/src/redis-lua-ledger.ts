@@ -87,8 +87,10 @@ end
 -- live in other slots, reached through the agent's outbox), so no transition is written twice.
 local hooks = {}
 local function apply_levels(keys, spent, held) return hooks.apply_levels(keys, spent, held) end
-local function save_done(id, state, amount, expires, charged, now, levels)
-  return hooks.save_done(id, state, amount, expires, charged, now, levels)
+-- \`kept\`: the window keys the record keeps, when not all of \`levels\` (settle() of ledger.ts
+-- keeps them only where a later settle may raise the charge); \`levels\` are those it moved.
+local function save_done(id, state, amount, expires, charged, now, levels, kept)
+  return hooks.save_done(id, state, amount, expires, charged, now, levels, kept)
 end
 
 -- applyToLevels() of ledger.ts: a window's spent saturates (HINCRBY counts exactly, in 64
@@ -329,9 +331,9 @@ end
 
 -- A finished hold, remembered until it may be forgotten: settled and released ones after the
 -- retention, lapsed ones 7 times longer (a late settle may still correct their charge).
-hooks.save_done = function(id, state, amount, expires, charged, now, levels)
+hooks.save_done = function(id, state, amount, expires, charged, now, levels, kept)
   redis.call('HSET', K.done, id, cjson.encode({ state = state, amount = int(amount),
-    expires = int(expires), charged = int(charged), updated = int(now), levels = levels }))
+    expires = int(expires), charged = int(charged), updated = int(now), levels = kept or levels }))
   local keep = state == 'lapsed' and RETENTION * 7 or RETENTION
   redis.call('ZADD', K.prune, int(now + keep), id)
   -- An agent idle past every entry's retention takes its idempotency state with it.

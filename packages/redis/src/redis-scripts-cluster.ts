@@ -63,8 +63,8 @@ local function outbox_put(id, held, charged, keys)
 end
 
 local base_save_done = hooks.save_done
-hooks.save_done = function(id, state, amount, expires, charged, now, levels)
-  base_save_done(id, state, amount, expires, charged, now, levels)
+hooks.save_done = function(id, state, amount, expires, charged, now, levels, kept)
+  base_save_done(id, state, amount, expires, charged, now, levels, kept)
   redis.call('HDEL', PENDING, id)
   outbox_put(id, 0, charged, levels)
 end

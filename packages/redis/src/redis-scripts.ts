@@ -132,9 +132,10 @@ if h and h.state == 'settled' then
     return {'duplicate', record()}
   end
   a.spent = saturated(a.spent + cost - h.charged)
-  save_done(id, 'settled', h.amount, h.expires, cost, now, {})
+  apply_levels(h.levels, cost - h.charged, 0)
+  save_done(id, 'settled', h.amount, h.expires, cost, now, h.levels)
   save_money(a)
-  audit_completed(entry_args(7), 'raised', {}, nil, h.charged)
+  audit_completed(entry_args(7), 'raised', h.levels, nil, h.charged)
   trim_audit()
   return {'raised', record()}
 end
@@ -176,8 +177,10 @@ else
   a.spent = saturated(a.spent + cost)
   outcome = 'late'
 end
+-- Window keys kept where a later settle may raise the charge (settle() of ledger.ts).
+local kept = (outcome == 'corrected' or outcome == 'unreconciled') and levels or {}
 save_done(id, outcome == 'unreconciled' and 'lapsed' or 'settled', h and h.amount or 0,
-  h and h.expires or now, cost, now, levels)
+  h and h.expires or now, cost, now, levels, kept)
 save_money(a)
 audit_completed(entry_args(7), outcome, levels, nil, replaces)
 trim_audit()

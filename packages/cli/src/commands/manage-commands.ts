@@ -223,7 +223,7 @@ export function revokeCommand(context: CliContext): Command {
                 // "Confirmed", then "NOT written", exit 5, for a credential refused everywhere).
                 unreplicatedSince = started
                 context.err(
-                  `In force now: every process refuses the credential of ${handle}. Waiting for a replica of the store to confirm it (up to about 10 s, as the CLI closes)...\n`,
+                  `In force now: every process refuses the credential of ${handle}. Waiting for the store to confirm it (a replica, or the sqlite ledger's lock; up to about 10 s, as the CLI closes)...\n`,
                 )
                 return
               }
@@ -264,7 +264,7 @@ export function revokeCommand(context: CliContext): Command {
             // Closed without an error: a replica confirmed it as the outbox drained.
             if (unreplicatedSince !== undefined) {
               unreplicatedSince = undefined
-              const how = 'and a replica confirmed it as the CLI closed'
+              const how = 'and the store confirmed it as the CLI closed'
               confirm(await ks.agents.get(handle), context.storeSpec(command), how)
             }
             // Closed: its outbox drained. Re-read: the revocation may have landed meanwhile.

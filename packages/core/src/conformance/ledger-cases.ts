@@ -243,6 +243,9 @@ export function ledgerCases(context: SuiteContext): void {
     const store = await context.open()
     const handle = uniqueHandle('raised')
     await store.createAgent(testAgentRecord(handle, 1_000_000))
+    // A window beside the cap: the raise counts there too (red team rt31: a day limit passed).
+    const window = `agent:${handle}/lifetime@0`
+    await store.updateAgent(handle, { limits: [{ amountMicros: 500_000, per: 'lifetime' }] }, 1_000)
     await store.reserve({ handle, holdId: 'h', amountMicros: 10_000, ttlMs: 1_000, now: 1_000 })
     const settle = (costMicros: number, more: Partial<SettleRequest> = {}) =>
       store.settle({
@@ -260,6 +263,7 @@ export function ledgerCases(context: SuiteContext): void {
       outcome: 'raised',
       agent: { spentMicros: 3_000, unreconciledMicros: 0, heldMicros: 0 },
     })
+    expect(await store.readUsage([window])).toEqual([{ spentMicros: 3_000, heldMicros: 0 }])
     // Its retry, a lower figure, another reconcile and a bound change nothing.
     for (const [cost, more] of [
       [3_000, {}],

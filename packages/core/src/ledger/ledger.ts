@@ -400,8 +400,10 @@ export function settle(storage: LedgerStorage, request: SettleRequest): SettleRe
     state: outcome === 'unreconciled' ? 'lapsed' : 'settled',
     chargedMicros: cost,
     updatedAt: now,
-    // A late settle (no hold known) lands on the agent only: its windows are unknown.
-    levels: hold?.state === 'held' || hold?.state === 'lapsed' ? levels : [],
+    // Its window keys kept only where a later settle may raise its charge (a correction of a
+    // lapse: an operator's reconcile, then its owner's own settle); a late settle (no hold
+    // known) lands on the agent only: its windows are unknown.
+    levels: hold?.state === 'lapsed' || outcome === 'unreconciled' ? levels : [],
   })
   const settled = { ...agent, spentMicros, heldMicros, unreconciledMicros }
   storage.saveAgent(settled)
@@ -420,9 +422,9 @@ export function settle(storage: LedgerStorage, request: SettleRequest): SettleRe
  * one changes nothing. A higher one is the truth arriving after another figure (an operator's
  * reconcile made while the hold's owner was only frozen, then the owner's own settle: red
  * team rt30, the ledger left below the provider's bill and nothing audited): it raises the
- * charge, audited with the figure it replaces. A reconcile or a bound never raises one. On
- * the agent only, as a late settle lands: a settled hold's windows are not kept (the sqlite
- * store keeps its ended holds compact), so they keep the earlier figure.
+ * charge, audited with the figure it replaces, in every window it was charged in (red team
+ * rt31: on the agent alone, a day limit and a shared budget were passed). A reconcile or a
+ * bound never raises one.
  */
 function raiseSettled(
   storage: LedgerStorage,
@@ -438,9 +440,10 @@ function raiseSettled(
   }
   const raise = cost - hold.chargedMicros
   const raised = { ...agent, spentMicros: saturated(agent.spentMicros + raise) }
-  storage.saveHold(request.handle, { ...hold, chargedMicros: cost, updatedAt: now, levels: [] })
+  applyToLevels(storage, hold.levels, raise, 0)
+  storage.saveHold(request.handle, { ...hold, chargedMicros: cost, updatedAt: now })
   storage.saveAgent(raised)
-  const audit = withOutcome(request.audit, 'raised', [], hold.chargedMicros)
+  const audit = withOutcome(request.audit, 'raised', hold.levels, hold.chargedMicros)
   if (audit) storage.appendAudit(audit)
   return { outcome: 'raised', agent: raised }
 }

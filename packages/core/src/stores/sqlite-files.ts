@@ -1,5 +1,5 @@
 // Owner-only files for the sqlite store: its database, its -wal and -shm, its revocations.
-import { chmodSync, closeSync, existsSync, openSync } from 'node:fs'
+import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs'
 
 /** State files hold webhook secrets and credential hashes: owner-only (0600). */
 export function restrictToOwner(path: string): void {
@@ -24,5 +24,16 @@ export function createOwnerOnly(path: string): void {
     closeSync(openSync(path, 'wx', 0o600))
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+  }
+}
+
+/** Device and inode of a file, or undefined for in-memory databases and missing files. */
+export function fileIdentity(path: string): string | undefined {
+  if (path === ':memory:' || path.startsWith('file:')) return undefined
+  try {
+    const stats = statSync(path)
+    return `${stats.dev}:${stats.ino}`
+  } catch {
+    return 'missing'
   }
 }

@@ -338,7 +338,7 @@ export class SqliteLedger implements LedgerStorage {
     // A settled or released hold is kept only so that a repeated settle or release is a
     // no-op: no transition reads its window keys again (ledger.ts), so its row stays
     // compact. A lapsed one keeps them: its late settlement corrects those windows too.
-    const keepLevels = hold.state === 'held' || hold.state === 'lapsed'
+    const keepLevels = hold.state === 'held' || hold.state === 'lapsed' || hold.levels.length > 0
     const levels = keepLevels && hold.levels.length > 0 ? JSON.stringify(hold.levels) : '[]'
     if (hold.state !== 'held') {
       this.#endHold(handle, hold, levels)
@@ -373,19 +373,23 @@ export class SqliteLedger implements LedgerStorage {
     const place = seen?.place ?? 'anywhere'
     const gen = endedGeneration(hold.updatedAt)
     if (place === 'live' || place === 'anywhere') this.#sql.endLiveHold.run(handle, hold.id)
-    if ((place === 'lapsed' || place === 'anywhere') && hold.state !== 'lapsed') {
+    // A lapse's correction keeps its window keys (a later settle may raise it): it stays in
+    // the lapsed holds' table, which keeps them, as settled.
+    const keyed = hold.state === 'lapsed' || (hold.state === 'settled' && levels !== '[]')
+    if ((place === 'lapsed' || place === 'anywhere') && !keyed) {
       this.#sql.endLapsedHold.run(handle, hold.id)
     }
     // Not looked up here, it is live (a lapse): no ended row to clear.
     if (seen?.place === 'ended' && seen.gen !== gen) {
       this.#sql.endEndedHold.run(seen.gen, handle, hold.id)
     }
-    if (hold.state === 'lapsed') {
+    if (keyed) {
       this.#sql.saveLapsedHold.run(
         handle,
         hold.id,
         hold.amountMicros,
         hold.expiresAt,
+        hold.state,
         hold.chargedMicros,
         hold.updatedAt,
         levels,
@@ -707,10 +711,11 @@ const SQL = {
   endEndedHold: 'DELETE FROM ended_holds WHERE gen = ? AND handle = ? AND hold_id = ?',
   saveLapsedHold: `INSERT INTO lapsed_holds (handle, hold_id, amount_micros, expires_at, state,
       charged_micros, updated_at, levels)
-    VALUES (?, ?, ?, ?, 'lapsed', ?, ?, ?)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (handle, hold_id) DO UPDATE SET amount_micros = excluded.amount_micros,
-      expires_at = excluded.expires_at, charged_micros = excluded.charged_micros,
-      updated_at = excluded.updated_at, levels = excluded.levels`,
+      expires_at = excluded.expires_at, state = excluded.state,
+      charged_micros = excluded.charged_micros, updated_at = excluded.updated_at,
+      levels = excluded.levels`,
   endLapsedHold: 'DELETE FROM lapsed_holds WHERE handle = ? AND hold_id = ?',
   approval: 'SELECT record FROM approvals WHERE id = ?',
   approvals: 'SELECT record FROM approvals ORDER BY created_at, id',

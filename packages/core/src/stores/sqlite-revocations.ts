@@ -13,7 +13,7 @@
 
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import type { AuditEntry } from '../audit.js'
-import { createOwnerOnly, restrictToOwner } from './sqlite-files.js'
+import { createOwnerOnly, fileIdentity, restrictToOwner } from './sqlite-files.js'
 
 /** One revocation, as written here. */
 export interface RevocationMark {
@@ -51,6 +51,9 @@ export class SqliteRevocations {
   /** Every mark read so far, in seq order, and by handle. */
   readonly #marks: RevocationMark[] = []
   readonly #byHandle = new Map<string, RevocationMark>()
+  readonly #path: string
+  /** The file's identity when opened (undefined in memory). */
+  readonly #identity: string | undefined
   #version = -1
 
   constructor(Database: typeof DatabaseSync, ledgerPath: string) {
@@ -69,6 +72,8 @@ export class SqliteRevocations {
       this.#db.exec(SCHEMA)
       this.#db.exec('PRAGMA busy_timeout = 0')
       restrictToOwner(path)
+      this.#path = path
+      this.#identity = fileIdentity(path)
       restrictToOwner(`${path}-wal`)
       restrictToOwner(`${path}-shm`)
       this.#dataVersion = this.#db.prepare('PRAGMA data_version')
@@ -123,6 +128,11 @@ export class SqliteRevocations {
     let first = this.#marks.length
     while (first > 0 && (this.#marks[first - 1] as RevocationMark).seq > seq) first--
     return this.#marks.slice(first)
+  }
+
+  /** Whether the file at its path is still the one opened (not deleted nor replaced). */
+  isTheFileOpened(): boolean {
+    return this.#identity === undefined || fileIdentity(this.#path) === this.#identity
   }
 
   /** The newest mark's seq as of the last sync (0 when none). */

@@ -38,11 +38,21 @@ async function twoProcesses() {
 }
 
 describe('sqliteStore revocations behind a frozen lock holder', () => {
-  it('revokes at once: every process refuses the agent, then the ledger records it once', async () => {
+  it('revokes behind it: every process refuses the agent, then the ledger records it once', async () => {
     const { path, operator, worker, guard, freeze } = await twoProcesses()
     const thaw = freeze()
-    const revoked = await operator.agents.revoke('looper', { reason: 'runaway loop' })
-    expect(revoked).toMatchObject({ status: 'revoked', revokedReason: 'runaway loop' })
+    // In force, and said so: not yet in the ledger, which processes of older releases read.
+    await expect(
+      operator.agents.revoke('looper', { reason: 'runaway loop' }),
+    ).rejects.toMatchObject({
+      code: 'revocation_unreplicated',
+      alreadyRevoked: false,
+      message: expect.stringMatching(/in force now .* older release reads only the ledger/),
+    })
+    expect(await operator.agents.get('looper')).toMatchObject({
+      status: 'revoked',
+      revokedReason: 'runaway loop',
+    })
     // The other process hears it while the lock is still held, and refuses the agent.
     await vi.waitFor(() => expect(guard.signal.aborted).toBe(true), { timeout: 2_000 })
     await expect(guard.check({ fresh: true })).rejects.toBeInstanceOf(AgentRevokedError)
@@ -78,13 +88,27 @@ describe('sqliteStore revocations behind a frozen lock holder', () => {
     const { path, operator, worker, freeze } = await twoProcesses()
     const { credential } = await operator.agents.create({ handle: 'late', spendingCap: 1 })
     const thaw = freeze()
-    await operator.agents.revoke('late', { reason: 'stop' })
+    await expect(operator.agents.revoke('late', { reason: 'stop' })).rejects.toMatchObject({
+      code: 'revocation_unreplicated',
+    })
     const restarted = createKillSwitch({ store: sqliteStore(path), runaway: false })
     await expect(restarted.guard(credential).check()).rejects.toBeInstanceOf(AgentRevokedError)
     thaw()
     await restarted.close()
     await worker.close()
     await operator.close()
+  })
+
+  it('fails closed once its revocations file is deleted or replaced under it (red team rt31)', async () => {
+    const { path, operator, worker, guard } = await twoProcesses()
+    rmSync(`${path}-revocations`)
+    // The file's identity is looked at once a millisecond at most.
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    // Reading a file no other process writes to would admit a revoked agent: refused.
+    await expect(guard.check({ fresh: true })).rejects.toBeInstanceOf(StoreUnavailableError)
+    await expect(worker.agents.get('looper')).rejects.toThrow(/-revocations file was deleted/)
+    await worker.close().catch(() => undefined)
+    await operator.close().catch(() => undefined)
   })
 
   it('fails closed, as before, when a write other than a revocation meets the frozen lock', async () => {

@@ -18,6 +18,7 @@ import {
   AgentNotFoundError,
   InvalidConfigError,
   KillSwitchError,
+  RevocationUnreplicatedError,
   StoreUnavailableError,
 } from '../errors.js'
 import { approvalAt } from '../ledger/approvals.js'
@@ -46,7 +47,7 @@ import type {
   UsageRecord,
 } from '../store.js'
 import { SqliteEventPoller } from './sqlite-event-poller.js'
-import { createOwnerOnly, restrictToOwner } from './sqlite-files.js'
+import { createOwnerOnly, fileIdentity, restrictToOwner } from './sqlite-files.js'
 import { PRUNE_BATCH, SqliteLedger } from './sqlite-ledger.js'
 import { SqliteRevocations } from './sqlite-revocations.js'
 import { migrateSqlite } from './sqlite-schema.js'
@@ -291,26 +292,34 @@ class SqliteStore implements Store {
     checkTime('now', now)
     const known = this.#read('read an agent', () => this.#ledger.peek(handle, now)).agent
     if (!known) throw new AgentNotFoundError(handle)
-    const current = this.#withRevocation(known)
-    if (current.status === 'revoked') return { agent: current, alreadyRevoked: true }
+    if (known.status === 'revoked') return { agent: known, alreadyRevoked: true }
     // In force once written here: no ledger write (a frozen process may hold its lock) comes
     // before it. Its own lock is busy only while another revocation is written.
     const marked = await this.#retryBusy('revoke an agent', () =>
       this.#revocations.mark(handle, reason, now, audit),
     )
     if (marked) this.#publish({ type: 'revoked', handle, reason, at: now })
-    // In the ledger too, now if its lock is free; else the next write applies it (every
-    // write applies revocations first) and a background retry sees that one comes.
+    // In the ledger too (every write applies revocations first): waited for as any write.
     try {
-      this.#writeOnce('revoke an agent', () => undefined)
+      await this.#write('revoke an agent', () => undefined)
     } catch (error) {
-      if (!(error instanceof BusyError)) throw error
+      if (!(error instanceof StoreUnavailableError)) throw error
       this.#applyLater()
+      // In force for every process that reads the revocations file, not yet in the ledger:
+      // said as it is (red team rt31: a process of an older release, or one whose file was
+      // deleted, reads only the ledger, and kept spending after a revoke reported confirmed).
+      throw new RevocationUnreplicatedError(
+        {
+          handle,
+          alreadyRevoked: !marked,
+          pending: 'ledger',
+          message: `The revocation of agent "${handle}" is in force now in every process that reads ${this.#path}-revocations (this release and later): they refuse its credential. The ledger could not record it yet (${error.message}: a process frozen inside a transaction holds its lock); the next write of any process records it, and it is retried while this process runs. A process of an older release reads only the ledger and accepts the credential until then: stop or upgrade those`,
+        },
+        { cause: error },
+      )
     }
-    const agent = this.#withRevocation(
-      this.#read('read an agent', () => this.#ledger.peek(handle, now)).agent ?? known,
-    )
-    return { agent, alreadyRevoked: !marked }
+    const agent = this.#read('read an agent', () => this.#ledger.peek(handle, now)).agent
+    return { agent: agent ?? known, alreadyRevoked: !marked }
   }
 
   // Answered at once when the lock is free (store.ts): the guard then needs no promise.
@@ -610,14 +619,17 @@ class SqliteStore implements Store {
       const at = performance.now()
       if (at >= this.#nextIdentityCheck) {
         this.#nextIdentityCheck = at + IDENTITY_CHECK_MS
-        this.#replaced = fileIdentity(this.#path) !== this.#identity
+        // Its revocations file too: a process that no longer reads the one others write to
+        // would admit a revoked agent (red team rt31: deleted under a running worker).
+        this.#replaced =
+          fileIdentity(this.#path) !== this.#identity || !this.#revocations.isTheFileOpened()
       }
     }
     if (this.#replaced) {
       throw this.#unavailable(
         operation,
         new Error(
-          'the file was deleted or replaced while open; restart every process that uses it',
+          'the file or its -revocations file was deleted or replaced while open; restart every process that uses it',
         ),
       )
     }
@@ -690,17 +702,6 @@ function isBusy(error: unknown): boolean {
   // SQLITE_BUSY (5) and its extended codes (5 + 256 * n).
   if (typeof code === 'number' && (code & 0xff) === 5) return true
   return error instanceof Error && /database is locked|SQLITE_BUSY/i.test(error.message)
-}
-
-/** Device and inode of a file, or undefined for in-memory databases and missing files. */
-function fileIdentity(path: string): string | undefined {
-  if (path === ':memory:' || path.startsWith('file:')) return undefined
-  try {
-    const stats = statSync(path)
-    return `${stats.dev}:${stats.ino}`
-  } catch {
-    return 'missing'
-  }
 }
 
 /** Creates the folder of a new database file, with a `.gitignore` that ignores it all. */
