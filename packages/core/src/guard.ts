@@ -613,6 +613,11 @@ class Guard implements AgentGuard {
       'model',
       `settled ${formatUsd(micros)} for ${ticket.model} (${basis})${ended}`,
       data,
+      // Nothing known of what it used (no usage, no output; or stopped before the provider's
+      // usage came): its bound, charged as unreconciled, for the provider's bill to correct
+      // (`agents.reconcile`). Red team rt30: a revoked runaway's streams were charged $0.91
+      // against a $0.025 bill, and nothing could correct it.
+      cost.basis === 'hold' || cost.basis === 'stopped',
     )) as Settlement
     const agent = this.#access.agent
     if (result !== undefined && agent && state.watched && this.#engine.monitor !== NO_MONITOR) {

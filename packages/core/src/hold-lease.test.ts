@@ -158,10 +158,13 @@ describe('a lease the store cannot renew', () => {
       expect(String(call.signal.reason.message)).toContain(
         `for ${seconds} s: the call was stopped before its hold could lapse`,
       )
-      // Back again: the call's ending is paid for as any other (sent, so settled).
+      // Back again: the call's ending is paid for as any other (sent, stopped before the
+      // provider's usage came: its bound, unreconciled until the provider's bill says).
       link.cut = false
       await call.fail(call.signal.reason)
-      expect(await ks.agents.get('a')).toMatchObject({ held: 0, unreconciled: 0 })
+      const after = await ks.agents.get('a')
+      expect(after).toMatchObject({ held: 0, unreconciled: after.spent })
+      expect(after.spent).toBeGreaterThan(0)
       await ks.close()
     },
   )

@@ -59,6 +59,28 @@ describe('agents.reconcile', () => {
     expect(again).toMatchObject({ outcome: 'duplicate', agent: { spent: 0.3 } })
   })
 
+  it("corrects a model call charged its bound (nothing known of its usage) from the provider's bill", async () => {
+    const ks = createKillSwitch({
+      runaway: false,
+      prices: { m: { inputPerMTok: 1, outputPerMTok: 1 } },
+    })
+    const { credential } = await ks.agents.create({ handle: 'caller', spendingCap: 5 })
+    const guard = ks.guard(credential)
+    const ticket = await guard.beforeModelCall({ model: 'm', input: 'hi', maxOutputTokens: 1000 })
+    // It left; no usage came and nothing streamed (a 502 after it was sent): its whole bound.
+    await guard.failModelCall(ticket, new Error('bad gateway'), { sent: true })
+    const charged = await ks.agents.get('caller')
+    expect(charged.spent).toBeGreaterThan(0.001)
+    expect(charged).toMatchObject({ held: 0, unreconciled: charged.spent })
+    // The provider's bill says what it really cost: corrected, once.
+    const done = await ks.agents.reconcile('caller', { holdId: ticket.id, amountUsd: 0.000002 })
+    expect(done).toMatchObject({
+      outcome: 'corrected',
+      agent: { spent: 0.000002, unreconciled: 0 },
+    })
+    await ks.close()
+  })
+
   it('refuses a cost above the whole hold the lapse charged unless told it is right', async () => {
     const { ks, lapsed } = await crashedPayment()
     const holdId = String(lapsed.find((entry) => entry.data.amount === 0.2)?.data.holdId)
