@@ -295,9 +295,14 @@ class SqliteStore implements Store {
     if (known.status === 'revoked') return { agent: known, alreadyRevoked: true }
     // In force once written here: no ledger write (a frozen process may hold its lock) comes
     // before it. Its own lock is busy only while another revocation is written.
-    const marked = await this.#retryBusy('revoke an agent', () =>
-      this.#revocations.mark(handle, reason, now, audit),
-    )
+    const mark = () => this.#markOnce(handle, reason, now, audit)
+    let marked: boolean
+    try {
+      marked = mark()
+    } catch (error) {
+      if (!(error instanceof BusyError)) throw error
+      marked = await this.#whileBusy('revoke an agent', mark, 'the revocations file')
+    }
     if (marked) this.#publish({ type: 'revoked', handle, reason, at: now })
     // In the ledger too (every write applies revocations first): waited for as any write.
     try {
@@ -479,27 +484,19 @@ class SqliteStore implements Store {
       return this.#writeOnce(operation, body)
     } catch (error) {
       if (!(error instanceof BusyError)) return Promise.reject(error)
-      return this.#writeRetrying(operation, body)
+      return this.#whileBusy(operation, () => this.#writeOnce(operation, body), 'the write lock')
     }
   }
 
-  /** `body` (a write of the revocations file), retried as a ledger write is while busy. */
-  async #retryBusy<T>(operation: string, body: () => T): Promise<T> {
-    const deadline = Date.now() + this.#busyTimeoutMs
-    for (let attempt = 0; ; attempt++) {
-      this.#checkOpen(operation)
-      try {
-        return body()
-      } catch (error) {
-        if (!isBusy(error)) throw this.#unavailable(operation, error)
-        if (Date.now() >= deadline) {
-          throw this.#unavailable(
-            operation,
-            new Error(`the revocations file stayed busy for ${this.#busyTimeoutMs} ms`),
-          )
-        }
-      }
-      await sleep(Math.min(20, 0.5 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random()))
+  /** One attempt at writing a revocation's mark: BusyError while another one is written. */
+  #markOnce(handle: string, reason: string, at: number, audit: AuditEntry | undefined): boolean {
+    const operation = 'revoke an agent'
+    this.#checkOpen(operation)
+    try {
+      return this.#revocations.mark(handle, reason, at, audit)
+    } catch (error) {
+      if (isBusy(error)) throw new BusyError()
+      throw this.#unavailable(operation, error)
     }
   }
 
@@ -552,20 +549,20 @@ class SqliteStore implements Store {
     }
   }
 
-  /** After a first attempt found the lock busy: retries with backoff until busyTimeoutMs. */
-  async #writeRetrying<T>(operation: string, body: () => T): Promise<T> {
+  /** After a first attempt found `lock` busy (the ledger's, or the revocations file's): retries with backoff until busyTimeoutMs. */
+  async #whileBusy<T>(operation: string, attempt: () => T, lock: string): Promise<T> {
     const deadline = Date.now() + this.#busyTimeoutMs
-    for (let attempt = 0; ; attempt++) {
+    for (let tries = 0; ; tries++) {
       // Backoff with jitter: from about 0.5 ms up to 20 ms between tries.
-      await sleep(Math.min(20, 0.5 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random()))
+      await sleep(Math.min(20, 0.5 * 2 ** Math.min(tries, 6)) * (0.5 + Math.random()))
       try {
-        return this.#writeOnce(operation, body)
+        return attempt()
       } catch (error) {
         if (!(error instanceof BusyError)) throw error
         if (Date.now() >= deadline) {
           throw this.#unavailable(
             operation,
-            new Error(`the write lock stayed busy for ${this.#busyTimeoutMs} ms`),
+            new Error(`${lock} stayed busy for ${this.#busyTimeoutMs} ms`),
           )
         }
       }
