@@ -125,4 +125,13 @@ describe('npm run demo', () => {
     // No colour codes when the output is not a terminal.
     expect(output).not.toContain('\u001b[')
   })
+  // Last: it runs the demo again in the same folder.
+  it('runs again in the same folder from a fresh store: the last run revoked nothing of this one', async () => {
+    const again = await runDemo({ stateDir, write: () => undefined })
+    // The same story: four paid searches, then the loop detector revokes the researcher.
+    expect(again.researcher.searches).toBe(4)
+    const revoked = again.audit.filter((entry) => entry.type === 'revoked')
+    expect(revoked).toHaveLength(1)
+    expect(revoked[0]?.data).toMatchObject({ by: 'runaway' })
+  }, 60_000)
 })

@@ -15,6 +15,7 @@ import {
   formatUsd,
   spentPercent,
   sqliteStore,
+  sqliteStoreFiles,
 } from '@killswitch/core'
 import { runBilling } from './agents/billing.ts'
 import { runDataFetcher } from './agents/data-fetcher.ts'
@@ -73,7 +74,8 @@ const PAID_TOOLS: Record<string, string> = {
 function freshDatabase(stateDir: string): string {
   mkdirSync(stateDir, { recursive: true })
   const dbPath = join(stateDir, 'demo.db')
-  for (const suffix of ['', '-wal', '-shm']) rmSync(`${dbPath}${suffix}`, { force: true })
+  // Every file of the store: a revocations file kept would be refused beside a new database.
+  for (const file of sqliteStoreFiles(dbPath)) rmSync(file, { force: true })
   return dbPath
 }
 

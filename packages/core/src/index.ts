@@ -270,6 +270,7 @@ export type {
   StoreEvent,
 } from './store.js'
 export { type MemoryStoreOptions, memoryStore } from './stores/memory-store.js'
+export { sqliteStoreFiles } from './stores/sqlite-files.js'
 export { type SqliteStoreOptions, sqliteStore } from './stores/sqlite-store.js'
 export { StreamAbandonedError } from './stream-abandoned-error.js'
 export { takeEntry } from './take-entry.js'

@@ -1,6 +1,22 @@
 // Owner-only files for the sqlite store: its database, its -wal and -shm, its revocations.
 import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs'
 
+/**
+ * The files of the sqlite store at `path`: its database, the database's `-wal` and `-shm`,
+ * and its revocations file with its own. Back them up, move or delete them together: a
+ * revocations file kept when its ledger is deleted belongs to no ledger, and is refused.
+ *
+ * @example
+ * for (const file of sqliteStoreFiles('.killswitch/state.db')) rmSync(file, { force: true })
+ */
+export function sqliteStoreFiles(path: string): string[] {
+  const database = ['', '-wal', '-shm']
+  return [
+    ...database.map((end) => `${path}${end}`),
+    ...database.map((end) => `${path}-revocations${end}`),
+  ]
+}
+
 /** State files hold webhook secrets and credential hashes: owner-only (0600). */
 export function restrictToOwner(path: string): void {
   if (path.startsWith(':memory:') || path.startsWith('file:') || !existsSync(path)) return

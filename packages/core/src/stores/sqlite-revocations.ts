@@ -10,10 +10,22 @@
 // transaction (a reserve after a revocation is refused), reads show the agent revoked, and
 // other processes' pollers abort its calls in flight. Revocations are final (no agent is
 // un-revoked), so the file grows by one row per revoked agent and is never pruned.
+//
+// The file is its ledger's: it carries the ledger's identity, and a file of another ledger's
+// is refused, not read. Deleting a ledger to start afresh (as a demo or a test does) and
+// keeping this file revoked the new ledger's agents of the same names.
 
+import { randomUUID } from 'node:crypto'
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import type { AuditEntry } from '../audit.js'
-import { createOwnerOnly, fileIdentity, restrictToOwner } from './sqlite-files.js'
+import { StoreUnavailableError } from '../errors.js'
+import { createOwnerOnly, fileIdentity, restrictToOwner, sqliteStoreFiles } from './sqlite-files.js'
+
+/**
+ * The ledger a revocations file is opened for: its identity, or none yet (a new ledger, or
+ * one from a release before identities) and whether it may take the file's.
+ */
+export type LedgerIdentity = { id: string } | { id: undefined; mayAdopt: boolean }
 
 /** One revocation, as written here. */
 export interface RevocationMark {
@@ -41,6 +53,10 @@ const SCHEMA = `
     at INTEGER NOT NULL,
     audit TEXT
   ) STRICT;
+  CREATE TABLE IF NOT EXISTS ledger (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    id TEXT NOT NULL
+  ) STRICT;
 `
 
 export class SqliteRevocations {
@@ -55,8 +71,14 @@ export class SqliteRevocations {
   /** The file's identity when opened (undefined in memory). */
   readonly #identity: string | undefined
   #version = -1
+  /** The identity of the ledger this file belongs to (claim). */
+  readonly ledgerId: string
 
-  constructor(Database: typeof DatabaseSync, ledgerPath: string) {
+  /**
+   * Opens the revocations file of the ledger at `ledgerPath`, known as `ledger`. Throws
+   * StoreUnavailableError when the file belongs to another ledger.
+   */
+  constructor(Database: typeof DatabaseSync, ledgerPath: string, ledger: LedgerIdentity) {
     // A ledger in memory (one connection, one process) keeps its revocations in memory too.
     const inMemory = ledgerPath === ':memory:' || ledgerPath.startsWith('file:')
     const path = inMemory ? ':memory:' : `${ledgerPath}-revocations`
@@ -70,6 +92,7 @@ export class SqliteRevocations {
       // revocation measured 14.7 ms from revoke to refusal elsewhere, against 2.9 ms).
       this.#db.exec('PRAGMA synchronous = NORMAL')
       this.#db.exec(SCHEMA)
+      this.ledgerId = this.#claim(ledgerPath, ledger)
       this.#db.exec('PRAGMA busy_timeout = 0')
       restrictToOwner(path)
       this.#path = path
@@ -83,6 +106,33 @@ export class SqliteRevocations {
       )
     } catch (error) {
       this.#db.close()
+      throw error
+    }
+  }
+
+  /**
+   * The ledger this file belongs to, written the first time (a new file, or one of a release
+   * before identities): the ledger's identity, or a new one for a ledger without one. A file
+   * of another ledger is refused. A ledger without an identity takes the file's only when it
+   * may (`mayAdopt`: it has agents, so it is a backup from before identities restored beside
+   * its file); a new ledger never takes a file that already names a ledger or revokes agents.
+   */
+  #claim(ledgerPath: string, ledger: LedgerIdentity): string {
+    this.#db.exec('BEGIN IMMEDIATE')
+    try {
+      const row = this.#db.prepare('SELECT id FROM ledger').get() as { id: string } | undefined
+      if (ledger.id !== undefined) {
+        if (row !== undefined && row.id !== ledger.id) throw foreignRevocationsFile(ledgerPath)
+      } else if (!ledger.mayAdopt) {
+        const marked = this.#db.prepare('SELECT 1 FROM revocations LIMIT 1').get() !== undefined
+        if (row !== undefined || marked) throw foreignRevocationsFile(ledgerPath)
+      }
+      const id = ledger.id ?? row?.id ?? randomUUID()
+      if (row === undefined) this.#db.prepare('INSERT INTO ledger (one, id) VALUES (1, ?)').run(id)
+      this.#db.exec('COMMIT')
+      return id
+    } catch (error) {
+      if (this.#db.isTransaction) this.#db.exec('ROLLBACK')
       throw error
     }
   }
@@ -143,4 +193,11 @@ export class SqliteRevocations {
   close(): void {
     this.#db.close()
   }
+}
+
+function foreignRevocationsFile(ledgerPath: string): StoreUnavailableError {
+  return new StoreUnavailableError(
+    `The revocations file ${ledgerPath}-revocations belongs to another ledger than ${ledgerPath} (the ledger was deleted or replaced and this file kept, or it was copied from another deployment): its revocations would revoke this ledger's agents of the same names, so the store refuses to open. ` +
+      `Fix: to start afresh, delete every file of the store (${sqliteStoreFiles(ledgerPath).join(', ')}); to restore a backup, restore all of them together from the same backup.`,
+  )
 }

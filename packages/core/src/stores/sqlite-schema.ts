@@ -8,7 +8,7 @@ import type { DatabaseSync } from 'node:sqlite'
 import { StoreUnavailableError } from '../errors.js'
 
 /** The schema version this code reads and writes. */
-export const SQLITE_SCHEMA_VERSION = 9
+export const SQLITE_SCHEMA_VERSION = 10
 
 /**
  * Settled and released holds are kept in generations of this many ms of their end time
@@ -215,6 +215,16 @@ const MIGRATIONS: readonly string[] = [
   // v9: what a live hold is for (a model id, a spend's description), named if it lapses.
   `
   ALTER TABLE live_holds ADD COLUMN label TEXT NOT NULL DEFAULT '';
+  `,
+  // v10: the ledger's identity, written into its `-revocations` file too, so that a file of
+  // revocations from another ledger (the one before a ledger deleted to start afresh, or
+  // another deployment's) is refused instead of revoking this ledger's agents of the same
+  // names. Empty here: the store's open fills it (sqlite-revocations.ts, claim).
+  `
+  CREATE TABLE ledger_identity (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    id TEXT NOT NULL
+  ) STRICT;
   `,
 ]
 

@@ -175,6 +175,23 @@ describe('sqliteStore across processes', () => {
     expect(active).toEqual([])
   })
 
+  it('processes opening one new file at once all open it, as one ledger with its revocations file', {
+    timeout: 60_000,
+  }, async () => {
+    // Each creates, migrates and names the ledger, or finds it named (sqlite-revocations.ts).
+    const path = newPath()
+    const openers = [0, 1, 2].map(() => startWorker(path, 'reopen', { handle: 'unused' }))
+    await Promise.all(openers.map((worker) => worker.next('ready')))
+    const here = sqliteStore(path)
+    await here.createAgent(testAgentRecord('named', 1_000_000))
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    for (const worker of openers) worker.child.send({ type: 'stop' })
+    const done = await Promise.all(openers.map((worker) => worker.next('done')))
+    for (const report of done) expect(report).toMatchObject({ failures: 0 })
+    await here.close()
+    await sqliteStore(path).close()
+  })
+
   it('after a SIGKILL mid-call: holds lapse, settled spend, audit and revocations survive', async () => {
     const path = newPath()
     const setup = sqliteStore(path)

@@ -3,13 +3,14 @@
 // until it resumes; red team rt30 saw `killswitch revoke` fail after 25 s behind one, the
 // agent still active afterwards. Here the frozen process is a plain connection that began a
 // write transaction and never ends it.
-import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { afterAll, describe, expect, it, vi } from 'vitest'
 import { AgentRevokedError, StoreUnavailableError } from '../errors.js'
 import { createKillSwitch } from '../kill-switch.js'
+import { sqliteStoreFiles } from './sqlite-files.js'
 import { sqliteStore } from './sqlite-store.js'
 
 const root = mkdtempSync(join(tmpdir(), 'killswitch-sqlite-revocations-'))
@@ -120,5 +121,90 @@ describe('sqliteStore revocations behind a frozen lock holder', () => {
     thaw()
     await worker.close()
     await operator.close()
+  })
+})
+
+describe('sqliteStore revocations file of another ledger', () => {
+  const newPath = () => join(root, `own-${files++}.db`)
+  const openKillSwitch = (path: string) =>
+    createKillSwitch({ store: sqliteStore(path), runaway: false })
+  /** A ledger where `looper` was created and revoked, closed. */
+  async function revokedLooper(path: string) {
+    const ks = openKillSwitch(path)
+    await ks.agents.create({ handle: 'looper', spendingCap: 5 })
+    await ks.agents.revoke('looper', { reason: 'loop' })
+    await ks.close()
+  }
+  const deleteLedger = (path: string) => {
+    // The database and its -wal and -shm; its revocations file kept.
+    for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true })
+  }
+  /** Copies a ledger's revocations file, with its -wal and -shm, to be another ledger's. */
+  const copyRevocations = (from: string, to: string) => {
+    for (const suffix of ['-revocations', '-revocations-wal', '-revocations-shm']) {
+      rmSync(`${to}${suffix}`, { force: true })
+      if (existsSync(`${from}${suffix}`)) copyFileSync(`${from}${suffix}`, `${to}${suffix}`)
+    }
+  }
+  const raw = (file: string, sql: string) => {
+    const db = new DatabaseSync(file)
+    db.exec(sql)
+    db.close()
+  }
+
+  it('refuses the file kept when its ledger was deleted to start afresh (the demo did)', async () => {
+    const path = newPath()
+    await revokedLooper(path)
+    deleteLedger(path)
+    // Before: the store opened, and a new agent named `looper` was revoked from birth.
+    expect(() => openKillSwitch(path)).toThrow(StoreUnavailableError)
+    expect(() => openKillSwitch(path)).toThrow(
+      /belongs to another ledger .* delete every file of the store .*-revocations-wal/,
+    )
+    // Deleted with it, the ledger starts afresh.
+    for (const file of sqliteStoreFiles(path)) rmSync(file, { force: true })
+    const fresh = openKillSwitch(path)
+    await fresh.agents.create({ handle: 'looper', spendingCap: 5 })
+    expect(await fresh.agents.get('looper')).toMatchObject({ status: 'active' })
+    await fresh.close()
+  })
+
+  it("refuses another deployment's file copied beside the ledger", async () => {
+    const [here, there] = [newPath(), newPath()]
+    const ks = openKillSwitch(here)
+    await ks.agents.create({ handle: 'looper', spendingCap: 5 })
+    await ks.close()
+    await revokedLooper(there)
+    copyRevocations(there, here)
+    expect(() => openKillSwitch(here)).toThrow(/belongs to another ledger/)
+  })
+
+  it("takes a previous release's file (no identity yet) and keeps its revocations", async () => {
+    const path = newPath()
+    await revokedLooper(path)
+    raw(`${path}-revocations`, 'DROP TABLE ledger')
+    const ks = openKillSwitch(path)
+    expect(await ks.agents.get('looper')).toMatchObject({ status: 'revoked' })
+    await ks.close()
+    // Now stamped with this ledger's identity: opens again, another ledger's is refused.
+    await openKillSwitch(path).close()
+    copyRevocations(path, `${path}-other`)
+    expect(() => openKillSwitch(`${path}-other`)).toThrow(/belongs to another ledger/)
+  })
+
+  it('a ledger without an identity (a backup from before it) takes the file beside it', async () => {
+    const path = newPath()
+    await revokedLooper(path)
+    raw(path, 'DELETE FROM ledger_identity')
+    const ks = openKillSwitch(path)
+    expect(await ks.agents.get('looper')).toMatchObject({ status: 'revoked' })
+    await ks.close()
+    const db = new DatabaseSync(path, { readOnly: true })
+    const file = new DatabaseSync(`${path}-revocations`, { readOnly: true })
+    expect(db.prepare('SELECT id FROM ledger_identity').get()).toEqual(
+      file.prepare('SELECT id FROM ledger').get(),
+    )
+    db.close()
+    file.close()
   })
 })

@@ -37,6 +37,7 @@ const raw = <T>(path: string, body: (db: DatabaseSync) => T): T => {
 
 /** Turns a current file back into what version 7 wrote: every finished hold in one table. */
 const BACK_TO_V7 = `
+  DROP TABLE ledger_identity;
   CREATE TABLE holds (
     handle TEXT NOT NULL,
     hold_id TEXT NOT NULL,

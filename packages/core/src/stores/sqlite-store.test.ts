@@ -16,6 +16,7 @@ import { describeStoreConformance, testAgentRecord } from '../conformance.js'
 import { AgentRevokedError, InvalidConfigError, StoreUnavailableError } from '../errors.js'
 import { createKillSwitch } from '../kill-switch.js'
 import type { Store, StoreEvent } from '../store.js'
+import { sqliteStoreFiles } from './sqlite-files.js'
 import { ENDED_GENERATION_MS, SQLITE_SCHEMA_VERSION } from './sqlite-schema.js'
 import { createOwnerOnly, sqliteStore } from './sqlite-store.js'
 
@@ -245,9 +246,8 @@ describe('sqliteStore', () => {
     const path = newPath()
     const store = openStore(path)
     await store.createAgent(testAgentRecord('gone', 1_000_000))
-    rmSync(path)
-    rmSync(`${path}-wal`, { force: true })
-    rmSync(`${path}-shm`, { force: true })
+    // Every file of it (a revocations file kept would be refused beside a new ledger).
+    for (const file of sqliteStoreFiles(path)) rmSync(file, { force: true })
     // Another process starts afresh on the same path: the old one must not keep admitting.
     const fresh = openStore(path)
     await fresh.createAgent(testAgentRecord('gone', 1))

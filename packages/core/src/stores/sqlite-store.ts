@@ -124,7 +124,9 @@ const IDENTITY_CHECK_MS = 1
  * commits until a checkpoint: one damaged on disk is cut at its first bad frame when the file
  * is next opened, silently, and the commits after it are lost (red team rt30: half of a run's
  * recorded spend gone, no error). Keep the database and its `-wal`, `-shm` and `-revocations`
- * files together on a local disk, and back them up together.
+ * files together on a local disk, and back them up, move or delete them together
+ * (`sqliteStoreFiles(path)` lists them): a revocations file kept beside a new ledger is
+ * refused, as it would revoke the new ledger's agents of the same names.
  *
  * @example
  * import { createKillSwitch, sqliteStore } from '@killswitch/core'
@@ -222,12 +224,12 @@ class SqliteStore implements Store {
       this.#identity = fileIdentity(path)
       this.#db.exec('PRAGMA synchronous = NORMAL')
       migrateSqlite(this.#db, path)
+      this.#revocations = openRevocations(this.#db, Database, path)
       this.#db.exec('PRAGMA busy_timeout = 0')
       restrictToOwner(`${path}-wal`)
       restrictToOwner(`${path}-shm`)
       const origin = randomUUID()
       this.#ledger = new SqliteLedger(this.#db, origin, options.holdRetentionMs)
-      this.#revocations = new SqliteRevocations(Database, path)
       this.#poller = new SqliteEventPoller(
         this.#db,
         origin,
@@ -683,11 +685,46 @@ class SqliteStore implements Store {
   }
 
   #unavailable(operation: string, error: unknown): StoreUnavailableError {
+    // Said already, with what to do (a newer schema, another ledger's revocations file).
+    if (StoreUnavailableError.isInstance(error)) return error
     const detail = error instanceof Error ? error.message : String(error)
     return new StoreUnavailableError(
       `The sqlite store at ${this.#path} could not ${operation} (${detail})`,
       { cause: error },
     )
+  }
+}
+
+/**
+ * The ledger's revocations file, which must be this ledger's (sqlite-revocations.ts). A
+ * ledger without an identity gets one under its write lock, so that processes opening the
+ * same new ledger at once agree on it (the second waits, then finds it).
+ */
+function openRevocations(db: DatabaseSync, Database: typeof DatabaseSync, path: string) {
+  const read = () =>
+    (db.prepare('SELECT id FROM ledger_identity').get() as { id: string } | undefined)?.id
+  const known = read()
+  if (known !== undefined) return new SqliteRevocations(Database, path, { id: known })
+  let revocations: SqliteRevocations | undefined
+  db.exec('BEGIN IMMEDIATE')
+  try {
+    const id = read()
+    // With agents, it is a ledger from before identities: the file beside it is its own.
+    const mayAdopt = db.prepare('SELECT 1 FROM agents LIMIT 1').get() !== undefined
+    revocations = new SqliteRevocations(
+      Database,
+      path,
+      id === undefined ? { id, mayAdopt } : { id },
+    )
+    if (id === undefined) {
+      db.prepare('INSERT INTO ledger_identity (one, id) VALUES (1, ?)').run(revocations.ledgerId)
+    }
+    db.exec('COMMIT')
+    return revocations
+  } catch (error) {
+    if (db.isTransaction) db.exec('ROLLBACK')
+    revocations?.close()
+    throw error
   }
 }
 
