@@ -34,7 +34,7 @@ import { toUsd } from './money.js'
 import { createPriceSource, type ModelPrice, type PriceSource } from './pricing/price-source.js'
 import { createRunawayMonitor } from './runaway/create-runaway-monitor.js'
 import { NO_MONITOR, type RunawayMonitor } from './runaway/types.js'
-import type { AgentRecord, AuditPage, Store } from './store.js'
+import { type AgentRecord, type AuditPage, REVOKED_ALERT_MARK, type Store } from './store.js'
 import { memoryStore } from './stores/memory-store.js'
 import { type Binding, bindingOf, tightestLevel } from './tightest-level.js'
 import { parseToolPrices, type ToolPrices } from './tool-prices.js'
@@ -380,7 +380,7 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
         // On-call hears of it once, from whichever revoke comes first to the mark: also a
         // retry of one that failed after its write (that retry finds it already revoked).
         // Unmarked (the store failed just now), the revoke that wrote it alerts.
-        const first = await store.markOnce(handle, 'revoked').catch(() => !alreadyRevoked)
+        const first = await store.markOnce(handle, REVOKED_ALERT_MARK).catch(() => !alreadyRevoked)
         if (first) alerting.notifyRevoked(agent)
         // Its open approval requests can only be denied now: closed, so nobody is asked.
         await denyOpenApprovals(store, events, handle, at).catch(() => undefined)

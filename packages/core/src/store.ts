@@ -335,6 +335,9 @@ export type StoreEvent =
  * The storage interface. Implementations must make each method atomic on its own; see the
  * conformance suite for the exact contract.
  */
+/** The mark of an agent's revocation alert (`markOnce`): on-call hears of it once. */
+export const REVOKED_ALERT_MARK = 'revoked'
+
 export interface Store {
   /** A short name for messages: `memory`, `sqlite`, `redis`. */
   readonly kind: string
@@ -399,7 +402,8 @@ export interface Store {
 
   /**
    * Sets the mark `key` for the agent if it is not set. True only for the one caller that
-   * set it, across every process sharing the store (an alert fires once per crossing).
+   * set it, across every process sharing the store (an alert fires once per crossing). A
+   * store may keep REVOKED_ALERT_MARK beside the revocation itself (sqlite does).
    */
   markOnce(handle: string, key: string): Promise<boolean>
 

@@ -51,7 +51,8 @@ const SCHEMA = `
     handle TEXT NOT NULL UNIQUE,
     reason TEXT NOT NULL,
     at INTEGER NOT NULL,
-    audit TEXT
+    audit TEXT,
+    alerted INTEGER NOT NULL DEFAULT 0
   ) STRICT;
   CREATE TABLE IF NOT EXISTS ledger (
     one INTEGER PRIMARY KEY CHECK (one = 1),
@@ -64,6 +65,8 @@ export class SqliteRevocations {
   readonly #dataVersion: StatementSync
   readonly #since: StatementSync
   readonly #insert: StatementSync
+  readonly #markAlerted: StatementSync
+  readonly #hasMark: StatementSync
   /** Every mark read so far, in seq order, and by handle. */
   readonly #marks: RevocationMark[] = []
   readonly #byHandle = new Map<string, RevocationMark>()
@@ -104,6 +107,10 @@ export class SqliteRevocations {
       this.#insert = this.#db.prepare(
         'INSERT INTO revocations (handle, reason, at, audit) VALUES (?, ?, ?, ?) ON CONFLICT (handle) DO NOTHING',
       )
+      this.#markAlerted = this.#db.prepare(
+        'UPDATE revocations SET alerted = 1 WHERE handle = ? AND alerted = 0',
+      )
+      this.#hasMark = this.#db.prepare('SELECT 1 FROM revocations WHERE handle = ?')
     } catch (error) {
       this.#db.close()
       throw error
@@ -120,6 +127,11 @@ export class SqliteRevocations {
   #claim(ledgerPath: string, ledger: LedgerIdentity): string {
     this.#db.exec('BEGIN IMMEDIATE')
     try {
+      // A file of the release before alert marks (markAlerted) gets their column.
+      const columns = this.#db.prepare('PRAGMA table_info(revocations)').all() as { name: string }[]
+      if (!columns.some(({ name }) => name === 'alerted')) {
+        this.#db.exec('ALTER TABLE revocations ADD COLUMN alerted INTEGER NOT NULL DEFAULT 0')
+      }
       const row = this.#db.prepare('SELECT id FROM ledger').get() as { id: string } | undefined
       if (ledger.id !== undefined) {
         if (row !== undefined && row.id !== ledger.id) throw foreignRevocationsFile(ledgerPath)
@@ -147,6 +159,19 @@ export class SqliteRevocations {
     this.#version = -1
     this.sync()
     return Number(written.changes) > 0
+  }
+
+  /**
+   * Marks the revocation of `handle` alerted: true for the one caller that marked it, false
+   * when it was before, undefined when this file has no revocation of it (revoked by a release
+   * before this file). Kept beside the revocation, not in the ledger, whose lock a frozen
+   * process may hold: a revoke behind one alerted unmarked, and the next revoke of the agent
+   * alerted again (red team rt31: two webhooks for one revocation). Throws sqlite's busy
+   * error when another process is writing a revocation right now.
+   */
+  markAlerted(handle: string): boolean | undefined {
+    if (Number(this.#markAlerted.run(handle).changes) > 0) return true
+    return this.#hasMark.get(handle) === undefined ? undefined : false
   }
 
   /** Reads the marks written since the last sync, if any connection wrote (a few µs if not). */

@@ -4,6 +4,8 @@
 // agent still active afterwards. Here the frozen process is a plain connection that began a
 // write transaction and never ends it.
 import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
@@ -112,6 +114,52 @@ describe('sqliteStore revocations behind a frozen lock holder', () => {
     await operator.close().catch(() => undefined)
   })
 
+  it('alerts once for a revocation behind it, though the agent is revoked again after (red team rt31)', async () => {
+    const bodies: { type: string; reason?: string }[] = []
+    const receiver = createServer((request, response) => {
+      let body = ''
+      request.on('data', (chunk) => {
+        body += chunk
+      })
+      request.on('end', () => {
+        bodies.push(JSON.parse(body))
+        response.end('ok')
+      })
+    })
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve))
+    const webhookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`
+    const path = join(root, `state-${files++}.db`)
+    const open = () =>
+      createKillSwitch({
+        store: sqliteStore(path, { busyTimeoutMs: 200 }),
+        runaway: false,
+        allowPrivateWebhooks: true,
+      })
+    const first = open()
+    await first.agents.create({
+      handle: 'alerted',
+      spendingCap: 10,
+      alerts: [{ thresholdPct: 0.8, webhookUrl }],
+    })
+    const frozen = new DatabaseSync(path)
+    frozen.exec('BEGIN IMMEDIATE')
+    await expect(first.agents.revoke('alerted', { reason: 'first' })).rejects.toMatchObject({
+      code: 'revocation_unreplicated',
+    })
+    frozen.exec('ROLLBACK')
+    frozen.close()
+    // Another process revokes it again once the lock is free: already revoked, no new alert.
+    const second = open()
+    await second.agents.revoke('alerted', { reason: 'second' })
+    await second.close()
+    await first.close()
+    receiver.close()
+    // Before: two webhooks, the second revoke's markOnce the first to land in the ledger.
+    expect(bodies.filter((body) => body.type === 'revoked')).toEqual([
+      expect.objectContaining({ reason: 'first' }),
+    ])
+  })
+
   it('fails closed, as before, when a write other than a revocation meets the frozen lock', async () => {
     const { operator, worker, freeze } = await twoProcesses()
     const thaw = freeze()
@@ -182,7 +230,7 @@ describe('sqliteStore revocations file of another ledger', () => {
   it("takes a previous release's file (no identity yet) and keeps its revocations", async () => {
     const path = newPath()
     await revokedLooper(path)
-    raw(`${path}-revocations`, 'DROP TABLE ledger')
+    raw(`${path}-revocations`, 'DROP TABLE ledger; ALTER TABLE revocations DROP COLUMN alerted')
     const ks = openKillSwitch(path)
     expect(await ks.agents.get('looper')).toMatchObject({ status: 'revoked' })
     await ks.close()

@@ -46,6 +46,7 @@ import type {
   StoreEvent,
   UsageRecord,
 } from '../store.js'
+import { REVOKED_ALERT_MARK } from '../store.js'
 import { SqliteEventPoller } from './sqlite-event-poller.js'
 import { createOwnerOnly, fileIdentity, restrictToOwner } from './sqlite-files.js'
 import { PRUNE_BATCH, SqliteLedger } from './sqlite-ledger.js'
@@ -297,14 +298,9 @@ class SqliteStore implements Store {
     if (known.status === 'revoked') return { agent: known, alreadyRevoked: true }
     // In force once written here: no ledger write (a frozen process may hold its lock) comes
     // before it. Its own lock is busy only while another revocation is written.
-    const mark = () => this.#markOnce(handle, reason, now, audit)
-    let marked: boolean
-    try {
-      marked = mark()
-    } catch (error) {
-      if (!(error instanceof BusyError)) throw error
-      marked = await this.#whileBusy('revoke an agent', mark, 'the revocations file')
-    }
+    const marked = await this.#toRevocationFile('revoke an agent', () =>
+      this.#revocations.mark(handle, reason, now, audit),
+    )
     if (marked) this.#publish({ type: 'revoked', handle, reason, at: now })
     // In the ledger too (every write applies revocations first): waited for as any write.
     try {
@@ -372,6 +368,14 @@ class SqliteStore implements Store {
   }
 
   async markOnce(handle: string, key: string): Promise<boolean> {
+    if (key === REVOKED_ALERT_MARK) {
+      // Beside the revocation (sqlite-revocations.ts, markAlerted): no frozen lock holder
+      // stops it, so a revoke behind one marks its alert as any other does.
+      const first = await this.#toRevocationFile('mark an alert', () =>
+        this.#revocations.markAlerted(handle),
+      )
+      if (first !== undefined) return first
+    }
     return this.#write('set an alert mark', () => this.#ledger.markOnce(handle, key))
   }
 
@@ -491,14 +495,25 @@ class SqliteStore implements Store {
   }
 
   /** One attempt at writing a revocation's mark: BusyError while another one is written. */
-  #markOnce(handle: string, reason: string, at: number, audit: AuditEntry | undefined): boolean {
-    const operation = 'revoke an agent'
-    this.#checkOpen(operation)
+  /**
+   * A write to the revocations file: at once, or retried while another process writes a
+   * revocation (#whileBusy). No ledger lock is taken.
+   */
+  #toRevocationFile<T>(operation: string, write: () => T): T | Promise<T> {
+    const attempt = () => {
+      this.#checkOpen(operation)
+      try {
+        return write()
+      } catch (error) {
+        if (isBusy(error)) throw new BusyError()
+        throw this.#unavailable(operation, error)
+      }
+    }
     try {
-      return this.#revocations.mark(handle, reason, at, audit)
+      return attempt()
     } catch (error) {
-      if (isBusy(error)) throw new BusyError()
-      throw this.#unavailable(operation, error)
+      if (!(error instanceof BusyError)) throw error
+      return this.#whileBusy(operation, attempt, 'the revocations file')
     }
   }
 
