@@ -9,13 +9,15 @@
 // - It left: settle the larger of what the provider's usage says and what the guard
 //   counted (the input bound plus the output counted as it streamed). Usage that is
 //   missing, not a whole non-negative number, below what streamed, or input below what the
-//   request's text comes to (its bytes / 16) is not believed: the
-//   guard's own figure stands in for it. When neither usage nor any output is known, the
-//   whole hold is settled: money that may have left is spent. Nor when the kill switch
+//   request's text comes to (its bytes / 16) is not believed: the guard's own figure stands
+//   in for it. When neither usage nor any output is known, the most the call can cost is
+//   settled (the input bound and the output limit the provider was told; the whole hold when
+//   no limit was told): money that may have left is spent. So is it when the kill switch
 //   stopped the call (revoked, the cap reached, a loop found) before the provider's usage
-//   came: the provider may have gone on past the stop, to the output limit it was told,
-//   which is charged with the input bound (or what was counted, if more). A caller's abort
-//   is charged what was counted.
+//   came: the provider may have gone on past the stop, to the output limit it was told. A
+//   caller's abort is charged what was counted. Every charge but the provider's believed
+//   usage is the guard's own figure, and the caller records it as unreconciled: the
+//   provider's bill corrects it (`agents.reconcile`).
 // - Usage above what streamed is believed, however far above (reasoning bills output that
 //   never streams, and a provider that ignored its limit bills past the hold): the ledger
 //   records a bill too high rather than too low; the agent is stopped sooner, never later.
@@ -84,7 +86,7 @@ export type EndingCost =
       costMicros: number
       /**
        * usage: the provider's usage, believed; counted: the guard's figures stood in for
-       * usage that was missing or not believable; hold: nothing was known, the whole hold;
+       * usage that was missing or not believable; hold: nothing was known, the most the call can cost;
        * stopped: the kill switch stopped the call without the provider's usage: the input
        * bound and the output limit the provider was told (or what was counted, if more).
        */
@@ -141,16 +143,20 @@ export function costOfEnding(end: CallEnd, figures: CallFigures): EndingCost {
   // bytes, about 5x its tokens, though the model's tokenizer was at hand).
   const streamed = outputBelieved ? output.tokens : output.closest()
 
+  // The most an honest provider bills for the request: the input bound and the output limit
+  // it was told; not the whole hold, whose count headroom (where the model's tokenizer is
+  // unknown) no provider bills (red team r21 and rt32: 6x the most a Claude call could cost).
+  const told = figures.providerMaxOutputTokens
+  const boundInput = Math.min(figures.inputTokens, figures.inputMost ?? Number.POSITIVE_INFINITY)
+  const mostMicros =
+    told === undefined ? holdMicros : Math.min(holdMicros, costBound(boundInput, told, rates))
+  const most = {
+    inputTokens: told === undefined ? figures.inputTokens : boundInput,
+    outputTokens: told ?? output.limit,
+  }
   if (!inputBelieved && !valid(out) && streamed === 0) {
-    // Nothing known of what the call used: the whole hold (never recorded as free).
-    return {
-      action: 'settle',
-      costMicros: holdMicros,
-      basis: 'hold',
-      inputTokens: figures.inputTokens,
-      outputTokens: output.limit,
-      distrusted,
-    }
+    // Nothing known of what the call used: the most it can cost (never recorded as free).
+    return { action: 'settle', costMicros: mostMicros, basis: 'hold', ...most, distrusted }
   }
   if (inputBelieved && outputBelieved) {
     const reasoning = valid(usage.reasoningTokens) ? usage.reasoningTokens : 0
@@ -206,25 +212,11 @@ export function costOfEnding(end: CallEnd, figures: CallFigures): EndingCost {
   const countedMicros = inputMicros + outputMicros
   // Stopped by the kill switch, what the provider did after the stop is unknown: what
   // streamed is only a floor, and a provider that ignores its abort goes on to the limit it
-  // was told (red team r20: a revoked stream recorded 19% of its bill). That limit, then,
-  // with the input bound: not the whole hold, whose count headroom no provider bills (red
-  // team r21: 6x the most a Claude call could cost). A caller's own abort or a consumer that
-  // stopped reading is charged what was counted.
-  if (end.stoppedByGuard === true) {
-    const told = figures.providerMaxOutputTokens
-    const boundInput = Math.min(figures.inputTokens, figures.inputMost ?? Number.POSITIVE_INFINITY)
-    const boundMicros =
-      told === undefined ? holdMicros : Math.min(holdMicros, costBound(boundInput, told, rates))
-    if (countedMicros < boundMicros) {
-      return {
-        action: 'settle',
-        costMicros: boundMicros,
-        basis: 'stopped',
-        inputTokens: told === undefined ? figures.inputTokens : boundInput,
-        outputTokens: told ?? output.limit,
-        distrusted,
-      }
-    }
+  // was told (red team r20: a revoked stream recorded 19% of its bill). The most it can
+  // cost, then. A caller's own abort or a consumer that stopped reading is charged what was
+  // counted.
+  if (end.stoppedByGuard === true && countedMicros < mostMicros) {
+    return { action: 'settle', costMicros: mostMicros, basis: 'stopped', ...most, distrusted }
   }
   return {
     action: 'settle',

@@ -613,11 +613,13 @@ class Guard implements AgentGuard {
       'model',
       `settled ${formatUsd(micros)} for ${ticket.model} (${basis})${ended}`,
       data,
-      // Nothing known of what it used (no usage, no output; or stopped before the provider's
-      // usage came): its bound, charged as unreconciled, for the provider's bill to correct
+      // Charged on the guard's own figures (no usage, or usage not believed; or stopped before
+      // the provider's usage came): unreconciled, for the provider's bill to correct
       // (`agents.reconcile`). Red team rt30: a revoked runaway's streams were charged $0.91
-      // against a $0.025 bill, and nothing could correct it.
-      cost.basis === 'hold' || cost.basis === 'stopped',
+      // against a $0.025 bill, and nothing could correct it; rt32: a 20k-token prompt whose
+      // stream broke off was charged its byte bound, 6.4x, for good; a provider that went on
+      // after the agent hung up billed 25x what was counted, and nothing could raise it.
+      cost.basis !== 'usage',
     )) as Settlement
     const agent = this.#access.agent
     if (result !== undefined && agent && state.watched && this.#engine.monitor !== NO_MONITOR) {
@@ -1213,7 +1215,7 @@ function basisText(cost: Extract<EndingCost, { action: 'settle' }>): string {
     case 'usage':
       return tokens
     case 'hold':
-      return 'no usage reported: whole hold'
+      return `no usage reported: up to ${tokens}`
     case 'stopped':
       return `stopped before the provider reported usage: up to ${tokens}`
     case 'counted':

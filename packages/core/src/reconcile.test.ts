@@ -122,6 +122,13 @@ describe('agents.reconcile', () => {
         'amountUsd',
       )
     }
+    // Each refusal says what is wrong with the figure (rt32: all said "is required").
+    const said = async (amountUsd: unknown) =>
+      (await ks.agents.reconcile('payer', { holdId, amountUsd } as never).catch((e) => e)).message
+    expect(await said(-1)).toMatch(/at least 0 dollars/)
+    expect(await said(1e12)).toMatch(/at most .* dollars/)
+    expect(await said(Number.POSITIVE_INFINITY)).toMatch(/a finite number of dollars/)
+    expect(await said('0.1')).toMatch(/a number of dollars is required/)
     expect(await refusal(ks.agents.reconcile('payer', { holdId: '', amountUsd: 0 }))).toBe('holdId')
     expect(
       await refusal(ks.agents.reconcile('payer', { holdId, amountUsd: 0, x: 1 } as never)),

@@ -48,11 +48,17 @@ export interface ReconcileResult {
 const reconcileSchema = z
   .object({
     holdId: z.string({ error: 'a hold id is required' }).min(1).max(200),
+    // Each check says its own: the schema's message stood for all (rt32: -1 and 1e12 were
+    // told "a number of dollars is required").
     amountUsd: z
-      .number({ error: 'a number of dollars is required' })
-      .finite()
-      .min(0)
-      .max(MAX_CAP_USD),
+      .number({
+        error: ({ input }) =>
+          typeof input === 'number'
+            ? 'a finite number of dollars'
+            : 'a number of dollars is required',
+      })
+      .min(0, { error: 'at least 0 dollars' })
+      .max(MAX_CAP_USD, { error: `at most ${MAX_CAP_USD} dollars (the largest cap)` }),
     note: z.string().max(500).optional(),
     by: actorSchema.optional(),
     aboveHold: z.boolean().optional(),

@@ -1,4 +1,9 @@
-import { AgentRevokedError, findKillSwitchError, SpendingCapExceededError } from '@killswitch/core'
+import {
+  AgentRevokedError,
+  findKillSwitchError,
+  SpendingCapExceededError,
+  toMicros,
+} from '@killswitch/core'
 import { AgentExecutor, createToolCallingAgent } from '@langchain/classic/agents'
 import { AIMessage } from '@langchain/core/messages'
 import { ChatPromptTemplate, MessagesPlaceholder } from '@langchain/core/prompts'
@@ -10,6 +15,7 @@ import { KillSwitchCallbackHandler } from './kill-switch-callback-handler.js'
 import {
   guardedBy,
   heldAndCrossingPiece,
+  ledger,
   rejection,
   searchTool,
   TEST_MODEL,
@@ -24,6 +30,18 @@ const agentPrompt = ChatPromptTemplate.fromMessages([
   ['human', '{input}'],
   new MessagesPlaceholder('agent_scratchpad'),
 ])
+
+/**
+ * A call that failed after it was made, nothing known of what it used: charged `costMicros`,
+ * the most it can cost, as unreconciled (the provider's bill corrects it), nothing released
+ * and nothing left held.
+ */
+async function expectChargedUnreconciled(agent: TestAgent, costMicros: number): Promise<void> {
+  expect(agent.released).toHaveLength(0)
+  expect(agent.settled.map(toMicros)).toEqual([costMicros])
+  expect(await ledger(agent)).toEqual({ spent: costMicros, held: 0 })
+  expect(toMicros((await agent.ks.agents.get(agent.handle)).unreconciled)).toBe(costMicros)
+}
 
 /**
  * A stream cut short: what streamed is charged (estimated, within the hold and the piece
@@ -229,7 +247,7 @@ describe('KillSwitchCallbackHandler', () => {
     expect((await agent.ks.agents.get(agent.handle)).held).toBe(0)
   })
 
-  it('charges the whole hold when the model fails after it was called, and feeds nothing twice', async () => {
+  it('charges the most the call can cost when the model fails after it was called, and feeds nothing twice', async () => {
     const agent = await testAgent()
     const model = fakeModel().alwaysThrow(new Error('provider is down'))
     const handler = new KillSwitchCallbackHandler({
@@ -242,12 +260,11 @@ describe('KillSwitchCallbackHandler', () => {
     )
 
     expect(String(error)).toContain('provider is down')
-    // The request may have left: nothing says what it cost, so the whole hold is charged.
-    expect(agent.released).toHaveLength(0)
-    expect(agent.settled).toEqual(agent.reserved)
-    const after = await agent.ks.agents.get(agent.handle)
-    expect(after.held).toBe(0)
-    expect(after.spent).toBe(agent.reserved[0])
+    // The request may have left: nothing says what it cost, so the most it can: the input
+    // bound of the chain's prompt (136 tokens) and the 4,096 output tokens told (the default
+    // limit), at $1 per thousand: (136 + 4,096) x 1,000 = 4,232,000 micro-dollars. Not the
+    // hold (24,712,000: six times the output, the count headroom of an unknown tokenizer).
+    await expectChargedUnreconciled(agent, (136 + 4_096) * 1_000)
   })
 
   it('ends the call of a model that throws a string: charged, nothing left held', async () => {
@@ -261,8 +278,8 @@ describe('KillSwitchCallbackHandler', () => {
 
     expect(error).not.toBeInstanceOf(TypeError)
     expect(String(error)).toContain('provider is down')
-    expect(agent.settled).toEqual(agent.reserved)
-    expect(await agent.ks.agents.get(agent.handle)).toMatchObject({ held: 0 })
+    // As any failure after the call was made: (136 + 4,096) x 1,000, as above.
+    await expectChargedUnreconciled(agent, (136 + 4_096) * 1_000)
   })
 
   it('feeds each failure to runaway detection once, however many chains it bubbles through', async () => {
@@ -341,16 +358,16 @@ describe('KillSwitchCallbackHandler with a text-completion LLM', () => {
     await expectStreamedCharged(agent)
   })
 
-  it('charges the whole hold when the LLM fails after it was called', async () => {
+  it('charges the most the call can cost when the LLM fails after it was called', async () => {
     const agent = await testAgent()
     const llm = new FakeLLM({ thrownErrorString: 'completion endpoint is down' })
 
     const error = await rejection(llm.invoke('x', { callbacks: [handlerFor(agent)] }))
 
     expect(String(error)).toContain('completion endpoint is down')
-    expect(agent.released).toHaveLength(0)
-    expect(agent.settled).toEqual(agent.reserved)
-    expect((await agent.ks.agents.get(agent.handle)).held).toBe(0)
+    // The input bound of the prompt 'x' (96 tokens) and the 4,096 output tokens told, at $1
+    // per thousand: (96 + 4,096) x 1,000 = 4,192,000 micro-dollars.
+    await expectChargedUnreconciled(agent, (96 + 4_096) * 1_000)
   })
 
   it('refuses a revoked agent before the LLM runs', async () => {

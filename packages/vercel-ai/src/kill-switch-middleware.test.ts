@@ -4,6 +4,7 @@ import {
   inputTokenBound,
   RunawayDetectedError,
   SpendingCapExceededError,
+  toMicros,
   UnknownModelPriceError,
 } from '@killswitch/core'
 import { generateText, isStepCount, streamText, tool, wrapLanguageModel } from 'ai'
@@ -20,11 +21,23 @@ import {
   paginatingModel,
   scriptedModel,
 } from './testing/scripted-model.js'
-import { testAgent } from './testing/test-agent.js'
+import { type TestAgent, testAgent } from './testing/test-agent.js'
 
 // The mock's price: 10 micro-dollars per input token, 30 per output token. Each scripted
 // answer reports 40 input and 20 output tokens: 1,000 micro-dollars a call.
 const CALL_COST = 40 * 10 + 20 * 30
+
+// The most a call of prompt 'hi' with no maxOutputTokens can cost, charged when nothing is
+// known of what it used: its input bound, 176 tokens (the request the middleware gives the
+// guard as JSON bytes, plus 64 of chat template), and the 4,096 output tokens the provider
+// was told (the default limit): 176 x 10 + 4,096 x 30 = 1,760 + 122,880 = 124,640. Not the
+// hold (739,040: six times the output, the count headroom of a tokenizer it does not know).
+const HI_MOST_MICROS = 176 * 10 + 4_096 * 30
+
+/** What the agent was charged as unreconciled (for the provider's bill to correct). */
+async function unreconciledMicros(agent: TestAgent): Promise<number> {
+  return toMicros((await agent.ks.agents.get(agent.handle)).unreconciled)
+}
 
 function countingTool() {
   const calls: unknown[] = []
@@ -145,9 +158,9 @@ describe('killSwitchMiddleware: generate', () => {
     expect(model.doGenerateCalls[0]?.maxOutputTokens).toBe(50)
   })
 
-  it('cancels the provider call in flight when the agent is revoked, and charges the whole hold (nothing is known of what it billed)', async () => {
+  it('cancels the provider call in flight when the agent is revoked, and charges the most it can cost (nothing is known of what it billed)', async () => {
     const agent = await testAgent(10)
-    const { guard, holds } = recordingGuard(agent)
+    const { guard, tickets } = recordingGuard(agent)
     let received: AbortSignal | undefined
     let started = () => {}
     const providerStarted = new Promise<void>((resolve) => {
@@ -174,7 +187,9 @@ describe('killSwitchMiddleware: generate', () => {
     await agent.revoke('runaway seen on the dashboard')
     await expect(run).rejects.toBeInstanceOf(AgentRevokedError)
     expect(received?.aborted).toBe(true)
-    expect(await agent.ledger()).toMatchObject({ held: 0, spent: holds()[0] })
+    expect(tickets[0]?.maxOutputTokens).toBe(4_096)
+    expect(await agent.ledger()).toMatchObject({ held: 0, spent: HI_MOST_MICROS })
+    expect(await unreconciledMicros(agent)).toBe(HI_MOST_MICROS)
   })
 
   it('releases the hold of a call revoked before the provider was called (it never left)', async () => {
@@ -203,7 +218,7 @@ describe('killSwitchMiddleware: generate', () => {
 
   it('charges a provider that ignores its abort and bills $0.50 (not $0), and stops waiting for it', async () => {
     const agent = await testAgent(10)
-    const { guard, holds } = recordingGuard(agent)
+    const guard = agent.ks.guard(agent.credential)
     // 20 input and 16,660 output tokens at $10 / $30 per million: $0.50.
     const provider = billingProvider({ inputTokens: 20, outputTokens: 16_660, ignoresAbort: true })
     const run = generateText({
@@ -217,9 +232,13 @@ describe('killSwitchMiddleware: generate', () => {
     await expect(run).rejects.toBeInstanceOf(AgentRevokedError)
     expect(await provider.stopped()).toBe('done')
     expect(provider.billMicros()).toBe(500_000)
+    // Revoked before any output: the most the call can cost, its input bound (192 tokens:
+    // 'Write a long essay' as the guard is given it) and the 20,000 output tokens told:
+    // 192 x 10 + 20,000 x 30 = 1,920 + 600,000 = 601,920, at least the provider's bill.
     const ledger = await agent.ledger()
-    expect(ledger).toMatchObject({ held: 0, spent: holds()[0] })
+    expect(ledger).toMatchObject({ held: 0, spent: 192 * 10 + 20_000 * 30 })
     expect(ledger.spent).toBeGreaterThanOrEqual(provider.billMicros())
+    expect(await unreconciledMicros(agent)).toBe(ledger.spent)
   })
 
   it('stops waiting for a provider that ignores its abort signal once the agent is revoked', async () => {
@@ -246,9 +265,9 @@ describe('killSwitchMiddleware: generate', () => {
     expect((await agent.ledger()).held).toBe(0)
   })
 
-  it("still passes the caller's own abort signal to the provider; the aborted request is charged its hold", async () => {
+  it("still passes the caller's own abort signal to the provider; the aborted request is charged the most it can cost", async () => {
     const agent = await testAgent(10)
-    const { guard, holds } = recordingGuard(agent)
+    const guard = agent.ks.guard(agent.credential)
     let started = () => {}
     const providerStarted = new Promise<void>((resolve) => {
       started = resolve
@@ -272,7 +291,8 @@ describe('killSwitchMiddleware: generate', () => {
     await providerStarted
     abort.abort(new Error('user pressed stop'))
     await expect(run).rejects.toThrow('user pressed stop')
-    expect(await agent.ledger()).toMatchObject({ held: 0, spent: holds()[0] })
+    expect(await agent.ledger()).toMatchObject({ held: 0, spent: HI_MOST_MICROS })
+    expect(await unreconciledMicros(agent)).toBe(HI_MOST_MICROS)
   })
 
   it('tags the holds with the runId given in options', async () => {
@@ -290,9 +310,9 @@ describe('killSwitchMiddleware: generate', () => {
     expect(holds.map((entry) => entry.data.runId)).toEqual(['run-42'])
   })
 
-  it('charges the whole hold when the provider throws after the request left, and rethrows its error', async () => {
+  it('charges the most the call can cost when the provider throws after the request left, and rethrows its error', async () => {
     const agent = await testAgent(10)
-    const { guard, holds } = recordingGuard(agent)
+    const guard = agent.ks.guard(agent.credential)
     const model = new MockLanguageModelV4({
       modelId: MOCK_MODEL_ID,
       doGenerate: async () => {
@@ -305,7 +325,8 @@ describe('killSwitchMiddleware: generate', () => {
       maxRetries: 0,
     })
     await expect(run).rejects.toThrow('upstream 500')
-    expect(await agent.ledger()).toMatchObject({ held: 0, spent: holds()[0] })
+    expect(await agent.ledger()).toMatchObject({ held: 0, spent: HI_MOST_MICROS })
+    expect(await unreconciledMicros(agent)).toBe(HI_MOST_MICROS)
   })
 
   it('checks each tool call before generateText executes it', async () => {

@@ -4,6 +4,7 @@ import {
   AgentRevokedError,
   RunawayDetectedError,
   SpendingCapExceededError,
+  toMicros,
   UnknownModelPriceError,
 } from '@killswitch/core'
 import { isStepCount, streamText, tool, wrapLanguageModel } from 'ai'
@@ -24,9 +25,21 @@ import {
   streamParts,
   v4Usage,
 } from './testing/scripted-model.js'
-import { testAgent } from './testing/test-agent.js'
+import { type TestAgent, testAgent } from './testing/test-agent.js'
 
 const CALL_COST = 40 * 10 + 20 * 30
+
+// The most a stream of prompt 'hi' with no maxOutputTokens can cost, charged when it ends
+// with nothing known of what it used: its input bound, 176 tokens, and the 4,096 output
+// tokens the provider was told (the default limit): 176 x 10 + 4,096 x 30 = 124,640. Not
+// the hold (739,040: six times the output, the count headroom of an unknown tokenizer).
+const HI_MOST_MICROS = 176 * 10 + 4_096 * 30
+
+/** The agent's spent, held and unreconciled (the guard's own figures), in micro-dollars. */
+async function charged(agent: TestAgent) {
+  const { spent, held, unreconciled } = await agent.ks.agents.get(agent.handle)
+  return { spent: toMicros(spent), held: toMicros(held), unreconciled: toMicros(unreconciled) }
+}
 
 function countingTool() {
   const calls: unknown[] = []
@@ -231,9 +244,9 @@ describe('killSwitchMiddleware: stream', () => {
     expect(ledger.spent).toBeGreaterThan(0)
   })
 
-  it('charges the whole hold when the provider stream errors before any output (the request left)', async () => {
+  it('charges the most the call can cost when the provider stream errors before any output (the request left)', async () => {
     const agent = await testAgent(10)
-    const { guard, holds } = recordingGuard(agent)
+    const guard = agent.ks.guard(agent.credential)
     const provider = controlledStream()
     const model = new MockLanguageModelV4({
       modelId: MOCK_MODEL_ID,
@@ -251,12 +264,16 @@ describe('killSwitchMiddleware: stream', () => {
     provider.fail(new Error('connection reset'))
     await expect(result.text).rejects.toThrow()
     expect(await closed).toBe('settled')
-    expect(await agent.ledger()).toMatchObject({ held: 0, spent: holds()[0] })
+    expect(await charged(agent)).toEqual({
+      spent: HI_MOST_MICROS,
+      held: 0,
+      unreconciled: HI_MOST_MICROS,
+    })
   })
 
-  it('charges the whole hold when the provider reports an error part and ends without finish', async () => {
+  it('charges the most the call can cost when the provider reports an error part and ends without finish', async () => {
     const agent = await testAgent(10)
-    const { guard, holds } = recordingGuard(agent)
+    const guard = agent.ks.guard(agent.credential)
     const model = new MockLanguageModelV4({
       modelId: MOCK_MODEL_ID,
       doStream: async () => ({
@@ -275,7 +292,12 @@ describe('killSwitchMiddleware: stream', () => {
       onError: () => {},
     })
     await drain(result.fullStream)
-    expect(await agent.ledger()).toMatchObject({ held: 0, spent: holds()[0] })
+    expect(model.doStreamCalls[0]?.maxOutputTokens).toBe(4_096)
+    expect(await charged(agent)).toEqual({
+      spent: HI_MOST_MICROS,
+      held: 0,
+      unreconciled: HI_MOST_MICROS,
+    })
   })
 
   it('checks a streamed tool call before the SDK executes the tool', async () => {
