@@ -218,6 +218,33 @@ describe('killswitch over the default sqlite store', () => {
     expect((await killswitch(['agents', 'get', 'locked-agent'])).stdout).toMatch(/revoked/)
   }, 30_000)
 
+  it('revoke while the ledger stays locked past the CLI: exit 6, naming the ledger, not a replica (red team rt33)', async () => {
+    expect((await killswitch(['agents', 'create', 'frozen-agent', '--cap', '5'])).code).toBe(0)
+    const child = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const { DatabaseSync } = require('node:sqlite'); const db = new DatabaseSync(process.env.KS_STORE); db.exec('BEGIN IMMEDIATE'); console.log('locked'); setTimeout(() => {}, 60000)`,
+      ],
+      { env: { PATH: process.env.PATH ?? '', KS_STORE: join(cwd, '.killswitch', 'state.db') } },
+    )
+    const locker = collect(child)
+    try {
+      await waitForLine(locker.stdout, 'locked', locker.done)
+      const revoked = await killswitch(['revoke', 'frozen-agent', '--reason', 'frozen'])
+      expect(revoked.code).toBe(6)
+      // Before: "no replica confirmed it ... a failover before one does could undo it".
+      expect(revoked.stdout).toMatch(
+        /^Revoked frozen-agent: in force now, every process refuses its credential; the sqlite ledger's lock stayed held for \d+ s .* processes of an earlier release, which read only the ledger, still accept the credential/,
+      )
+      expect(revoked.stdout).not.toMatch(/replica|failover/)
+    } finally {
+      child.kill('SIGKILL')
+      await locker.done
+    }
+    expect((await killswitch(['agents', 'get', 'frozen-agent'])).stdout).toMatch(/revoked/)
+  }, 60_000)
+
   it('refuses a path under /proc as a bad store at once (it used to spin at 100% and ignore SIGTERM)', async () => {
     const child = spawn(
       process.execPath,

@@ -13,7 +13,7 @@ import type { KillSwitchErrorCode } from '@killswitch/core'
  * | 3 | conflict: an agent with that handle exists already |
  * | 4 | refused by policy: the agent is revoked, over its cap, a runaway, a payment refused... |
  * | 5 | the store is unavailable (fail closed) |
- * | 6 | revoked and in force (every process refuses the credential), but no replica of the store confirmed it: a failover before one does could undo it |
+ * | 6 | revoked and in force (every process refuses the credential), but not yet where every reader looks: no Redis replica confirmed it (a failover before one does could undo it), or the sqlite ledger's lock is held (processes of an earlier release read only the ledger) |
  * | 70 | an unexpected internal error (a bug: please report it) |
  *
  * @example

@@ -11,7 +11,7 @@ import { describeStoreSpec, type StoreSpec } from './store-spec.js'
 export type StoreOrigin = 'flag' | 'env' | 'default'
 
 /** A word the shell reads as one argument, quoted only when it must be. */
-function shellWord(text: string): string {
+export function shellWord(text: string): string {
   return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`
 }
 

@@ -3,6 +3,7 @@
 import {
   createKillSwitch,
   type KillSwitch,
+  type KillSwitchOptions,
   memoryStore,
   RevocationUnreplicatedError,
 } from '@killswitch/core'
@@ -28,9 +29,15 @@ export function buffer(isTTY = false): Buffer {
   }
 }
 
-/** A kill switch over a memory store, and a `run` that executes the CLI against it. */
-export function cliHarness(env: Record<string, string | undefined> = {}) {
-  const ks: KillSwitch = createKillSwitch({ store: memoryStore() })
+/**
+ * A kill switch over a memory store (with `options`: prices, a clock), and a `run` that
+ * executes the CLI against it.
+ */
+export function cliHarness(
+  env: Record<string, string | undefined> = {},
+  options: Omit<KillSwitchOptions, 'store'> = {},
+) {
+  const ks: KillSwitch = createKillSwitch({ ...options, store: memoryStore() })
   const run = async (argv: string[], extra: Partial<CliIo> = {}) => {
     const stdout = buffer()
     const stderr = buffer()

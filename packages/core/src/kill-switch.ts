@@ -198,6 +198,23 @@ function positiveInteger(value: number | undefined, field: string, fallback: num
 }
 
 /**
+ * `alerts` is a dispatcher (dispatch, flush, close), not alert rules or a URL: anything else
+ * was taken, and every alert then failed unseen (red team rt33: `alerts: {}` or a Slack URL
+ * sent nothing, and close() threw). Its value is never shown: it may be a webhook URL.
+ */
+function checkAlertDispatcher(alerts: unknown): void {
+  if (alerts === undefined) return
+  const methods = ['dispatch', 'flush', 'close'] as const
+  const given = alerts as Partial<Record<(typeof methods)[number], unknown>> | null
+  const missing = methods.filter((name) => typeof given?.[name] !== 'function')
+  if (missing.length === 0) return
+  throw new InvalidConfigError(
+    'alerts',
+    `Invalid alerts: an alert dispatcher with dispatch, flush and close methods is required (got ${typeof alerts === 'string' ? `a string of ${alerts.length} characters, not shown` : alerts === null ? 'null' : `a value without ${missing.join(', ')}`}). Alert rules and webhook URLs belong to each agent: ks.agents.create({ handle, spendingCap, alerts: [{ thresholdPct: 0.8, webhookUrl: 'https://...' }] }); leave alerts out for the default signed webhooks.`,
+  )
+}
+
+/**
  * Creates a kill switch.
  *
  * @example
@@ -262,6 +279,8 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
       'Invalid runaway: false (off) or a RunawayMonitor (createRunawayMonitor). Tune the detectors per agent: ks.agents.create({ handle, spendingCap, runaway: { callRate: { tripModelCalls: 5000 } } }) or ks.agents.update.',
     )
   }
+
+  checkAlertDispatcher(options.alerts)
 
   // One AbortController per credential in this process, shared by its guards; a revocation
   // (from any process, through the store's subscription) aborts it.

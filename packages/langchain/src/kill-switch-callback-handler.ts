@@ -66,8 +66,12 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
   }
 
   override async handleLLMNewToken(...[token, , runId, , , fields]: Args<'handleLLMNewToken'>) {
-    // Throws past what the hold pays for, or once revoked: that ends the stream.
-    this.#calls.get(runId)?.output({ text: deltaText(token, fields) })
+    const call = this.#calls.get(runId)
+    if (call === undefined) return
+    // Throws past what the hold pays for, or once revoked: that ends the stream. A call
+    // already ended at its stop (#endWhenStopped) counts nothing more: refused all the same.
+    if (call.signal.aborted) throw call.signal.reason
+    call.output({ text: deltaText(token, fields) })
   }
 
   override async handleLLMEnd(...[output, runId]: Args<'handleLLMEnd'>) {
@@ -138,6 +142,30 @@ export class KillSwitchCallbackHandler extends BaseCallbackHandler {
       scope: this.#scopeOf(runId, parentRunId, metadata),
     })
     this.#calls.set(runId, call)
+    this.#endWhenStopped(runId, call)
+  }
+
+  /**
+   * Ends the call as soon as the kill switch stops it (revoked, the hold reached), without
+   * waiting for LangChain: a run given the kill switch's signal, as documented, rejects the
+   * moment the agent is revoked and leaves the model's stream unread, and then no
+   * handleLLMEnd nor handleLLMError ever comes (red team rt32: spent $0, the hold renewed
+   * forever). The call stays in #calls: LangChain's own ending, if it comes, takes it and
+   * gets the same ending (the core ends a call once) and its error. Only a weak reference
+   * to the handler: the signal lives while the call is open, and must not keep a call that
+   * was dropped unended (its hold then lapses, charged).
+   */
+  #endWhenStopped(runId: string, call: ModelCall) {
+    const handler = new WeakRef(this)
+    const { signal } = call
+    const end = () => {
+      const self = handler.deref()
+      const open = self === undefined ? undefined : self.#calls.get(runId)
+      // Not if LangChain ended it first (its fail aborts the signal too).
+      if (open?.signal === signal) open.fail(signal.reason).catch(() => undefined)
+    }
+    if (signal.aborted) end()
+    else signal.addEventListener('abort', end, { once: true })
   }
 
   /** The run's `metadata.killswitch` over the options' scope; by default, the outermost run. */

@@ -24,13 +24,14 @@ function statusText(agent: AgentSnapshot, style: TerminalStyle): string {
 }
 
 /**
- * ` (of which $X unreconciled: ...)` when part of the spend is lapsed holds charged whole at
- * their bound (a process died mid-call, no settlement came), else ''. Said wherever spend is:
- * that money may really have been spent, or not; the audit log has each lapse.
+ * ` (of which $X unreconciled: ...)` when part of the spend is charged at a bound with nothing
+ * known of what it cost (a hold that lapsed: a process died mid-call; a model call with no
+ * usage; a payment of unknown outcome), else ''. Said wherever spend is: that money may
+ * really have been spent, or not; `audit --unreconciled` lists each one still open.
  */
 export function unreconciledNote(agent: AgentSnapshot, storeFlag = ''): string {
   return agent.unreconciled > 0
-    ? ` (of which ${formatUsd(agent.unreconciled)} unreconciled: lapsed holds or outcomes unknown, see killswitch audit ${agent.handle}${storeFlag})`
+    ? ` (of which ${formatUsd(agent.unreconciled)} unreconciled: lapsed holds or outcomes unknown, see killswitch audit ${agent.handle} --unreconciled${storeFlag})`
     : ''
 }
 

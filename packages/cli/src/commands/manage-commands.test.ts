@@ -134,7 +134,7 @@ describe('unreconciled spend (lapsed holds charged whole) in the text output', (
     const { run } = cliHarness()
     const io = { openKillSwitch: async () => ({ killSwitch: ks, close: async () => {} }) }
     const note =
-      '(of which $0.4133 unreconciled: lapsed holds or outcomes unknown, see killswitch audit agent-e)'
+      '(of which $0.4133 unreconciled: lapsed holds or outcomes unknown, see killswitch audit agent-e --unreconciled)'
     const got = await run(['agents', 'get', 'agent-e'], io)
     expect(got.stdout).toMatch(/spent\s+\$0\.4133 of \$5\.00 .*\(of which \$0\.4133 unreconciled/)
     expect(got.stdout).toContain(note)

@@ -298,10 +298,12 @@ export function revokeCommand(context: CliContext): Command {
         const what = (found as RevocationUnreplicatedError).alreadyRevoked
           ? `${style.bold(handle)} was already revoked`
           : `${style.red('Revoked')} ${style.bold(handle)}`
-        context.out(
-          `${what}: in force now, every process refuses its credential; no replica confirmed it within ${seconds} s, so a failover before one does could undo it. ` +
-            `Check with killswitch agents get ${handle}${context.storeFlag(command)} after any failover.\n`,
-        )
+        // Pending on a replica (Redis) or on the sqlite ledger's lock: each says its own risk.
+        const pending =
+          (found as RevocationUnreplicatedError).pending === 'ledger'
+            ? `the sqlite ledger's lock stayed held for ${seconds} s (a process frozen inside a transaction), so it is in the -revocations file only: processes of an earlier release, which read only the ledger, still accept the credential until another process writes the ledger. Stop or upgrade them, then check with killswitch agents get ${handle}${context.storeFlag(command)}.`
+            : `no replica confirmed it within ${seconds} s, so a failover before one does could undo it. Check with killswitch agents get ${handle}${context.storeFlag(command)} after any failover.`
+        context.out(`${what}: in force now, every process refuses its credential; ${pending}\n`)
         throw new CliExit(EXIT_CODES.unreplicated)
       })
       if (unconfirmed !== undefined) throw unconfirmed

@@ -32,7 +32,7 @@ describe('killswitch reconcile', () => {
     })
     const again = await run(['reconcile', 'payer', 'hold-lost', '0.10'])
     expect(again.stdout).toBe(
-      'Hold hold-lost of payer was settled before (by its call, or an earlier reconcile): its charge stands, nothing changed. Only a lapsed hold can be reconciled.\n',
+      'Hold hold-lost of payer was settled before (by its call, or an earlier reconcile): its charge stands, nothing changed. Only a hold charged as unreconciled (lapsed, or charged its bound) can be reconciled, once.\n',
     )
   })
 
@@ -42,12 +42,24 @@ describe('killswitch reconcile', () => {
     // $5 typed for the $0.30 hold: refused, the hold's figure and the flag named.
     const typo = await run(['reconcile', 'payer', 'hold-lost', '5'])
     expect(typo.code).toBe(EXIT_CODES.usage)
-    expect(typo.stderr).toContain('more than the $0.3 hold hold-lost')
-    expect(typo.stderr).toContain('--above-hold')
+    expect(typo.stderr).toContain('error: Invalid usd: $5 is more than the $0.3 hold hold-lost')
+    // The CLI's flag, not the library's option (red team rt32).
+    expect(typo.stderr).toContain('if the bill really says more, pass --above-hold.')
+    expect(typo.stderr).not.toMatch(/aboveHold|amountUsd/)
     expect(await ks.audit('payer')).toEqual(before)
     const higher = await run(['reconcile', 'payer', 'hold-lost', '0.45', '--above-hold'])
     expect(higher).toMatchObject({ code: 0, stderr: '' })
     expect(await ks.agents.get('payer')).toMatchObject({ spent: 0.45, unreconciled: 0 })
+  })
+
+  it('says in its help that a charge at a bound is reconciled too, and where its hold id is', async () => {
+    const { stdout } = await cliHarness().run(['reconcile', '--help'])
+    const help = stdout.replace(/\s+/g, ' ')
+    expect(help).toContain(
+      'a hold that lapsed, or a call charged its bound with nothing known of what it used',
+    )
+    expect(help).toContain('as `killswitch audit <handle> --unreconciled` lists it')
+    expect(help).not.toContain('as its lapsed entry')
   })
 
   it('refuses a hold that did not lapse and a bad amount, naming them, writing nothing', async () => {

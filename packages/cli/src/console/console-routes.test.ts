@@ -554,6 +554,49 @@ describe('console routes', () => {
     expect(pageBody.agent.revokedReason).toContain('runaway on search\\u202e10.0$ rof')
   })
 
+  it('marks each unreconciled charge of the audit page with its hold id and what it charged', async () => {
+    const { ks, request, signIn } = setup()
+    await ks.agents.create({ handle: 'u', spendingCap: 5 })
+    const now = Date.now()
+    // A hold that lapsed (its process died), and a call charged its bound, nothing known.
+    await ks.store.reserve({ handle: 'u', holdId: 'lost', amountMicros: 300_000, ttlMs: 1, now })
+    await ks.store.reserve({
+      handle: 'u',
+      holdId: 'bound',
+      amountMicros: 125_000,
+      ttlMs: 60_000,
+      now,
+    })
+    const summary = 'settled $0.125 for m (no usage reported: whole hold)'
+    const audit = {
+      at: now,
+      handle: 'u',
+      type: 'settled' as const,
+      summary,
+      data: { holdId: 'bound', cost: 0.125 },
+    }
+    await ks.store.settle({
+      handle: 'u',
+      holdId: 'bound',
+      costMicros: 125_000,
+      now: now + 10,
+      unreconciled: true,
+      audit,
+    })
+    const headers = { ...(await signIn()), origin: ORIGIN }
+    const page = await json(await request('/console/api/agents/u/audit', { headers }))
+    expect(
+      page.entries.map((entry: { type: string; unreconciled?: unknown }) => [
+        entry.type,
+        entry.unreconciled,
+      ]),
+    ).toEqual([
+      ['created', undefined],
+      ['lapsed', { holdId: 'lost', charged: '$0.30' }],
+      ['settled', { holdId: 'bound', charged: '$0.125' }],
+    ])
+  })
+
   it('needs no sign-in when the API runs with --insecure-no-auth', async () => {
     const { request } = setup({ insecureNoAuth: true })
     expect(await json(await request('/console/api/session'))).toEqual({ auth: 'none' })

@@ -18,6 +18,7 @@ import type { AdminKillSwitch } from '../admin-kill-switch.js'
 import { readBody } from '../read-body.js'
 import { refuseCrossSite } from '../request-origin.js'
 import { isRevokeRequest, readRevokeBody, revokeAnswer } from '../revoke-reason.js'
+import { unreconciledCharge } from '../unreconciled-holds.js'
 import { AgentWatch } from './agent-watch.js'
 import { pageRows, toConsoleRow, usd } from './console-rows.js'
 import {
@@ -223,9 +224,18 @@ export function mountConsole(app: Hono, options: ConsoleOptions): void {
       // Summaries and data quote what the agent sent (tool names, descriptions): escaped.
       // Each with what it charged (core's one rule: a late settlement replaces its lapse's
       // charge), so the page's chart sums to the agent's spend.
-      entries: entries.map((entry) =>
-        displaySafe({ ...entry, at: new Date(entry.at).toISOString(), charge: auditCharge(entry) }),
-      ),
+      // An unreconciled charge with its hold id, as `killswitch reconcile` takes it.
+      entries: entries.map((entry) => {
+        const unreconciled = unreconciledCharge(entry)
+        return displaySafe({
+          ...entry,
+          at: new Date(entry.at).toISOString(),
+          charge: auditCharge(entry),
+          ...(unreconciled
+            ? { unreconciled: { holdId: unreconciled.holdId, charged: usd(unreconciled.charged) } }
+            : {}),
+        })
+      }),
       ...(entries.length === limit && oldest !== undefined ? { before: oldest } : {}),
     })
   })

@@ -442,6 +442,19 @@ describe('the console in a real browser', () => {
 
     await page.goto(`${server.url}/#/agent/lapse-agent`)
     await summary.locator('.unreconciled', { hasText: '$0.75 of the spent' }).waitFor(WAIT)
+    // Its timeline names the lapsed hold, as `killswitch reconcile` takes it (red team rt32:
+    // the summary alone, no hold id).
+    const lapse = (await ks.audit('lapse-agent')).find((entry) => entry.type === 'lapsed')
+    const holdId = String(lapse?.data.holdId)
+    const note = page
+      .locator('#timeline li', { has: page.locator('.type-lapsed') })
+      .locator('.unreconciled')
+    await note.waitFor(WAIT)
+    expect(await note.textContent()).toBe(` unreconciled: $0.75 charged, its bound; hold ${holdId}`)
+    expect(await note.locator('code').textContent()).toBe(holdId)
+    expect(await note.getAttribute('title')).toContain(
+      `killswitch reconcile lapse-agent ${holdId} <usd>`,
+    )
 
     await page.goto(`${server.url}/#/agent/bidi-agent`)
     const settled = page.locator('#timeline li', { has: page.locator('.type-settled') })

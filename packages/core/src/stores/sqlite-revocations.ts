@@ -125,14 +125,19 @@ export class SqliteRevocations {
    * its file); a new ledger never takes a file that already names a ledger or revokes agents.
    */
   #claim(ledgerPath: string, ledger: LedgerIdentity): string {
+    // Read first: the usual open (the file this ledger's, of this release) writes nothing, so
+    // it never waits on the file's lock, which a process frozen while it wrote a revocation
+    // may hold (red team rt33: a revoke from the CLI could not even open the store).
+    const stamp = this.#stamp()
+    if (stamp !== undefined && stamp === ledger.id && this.#hasAlertColumn()) return stamp
     this.#db.exec('BEGIN IMMEDIATE')
     try {
       // A file of the release before alert marks (markAlerted) gets their column.
-      const columns = this.#db.prepare('PRAGMA table_info(revocations)').all() as { name: string }[]
-      if (!columns.some(({ name }) => name === 'alerted')) {
+      if (!this.#hasAlertColumn()) {
         this.#db.exec('ALTER TABLE revocations ADD COLUMN alerted INTEGER NOT NULL DEFAULT 0')
       }
-      const row = this.#db.prepare('SELECT id FROM ledger').get() as { id: string } | undefined
+      const found = this.#stamp()
+      const row = found === undefined ? undefined : { id: found }
       if (ledger.id !== undefined) {
         if (row !== undefined && row.id !== ledger.id) throw foreignRevocationsFile(ledgerPath)
       } else if (!ledger.mayAdopt) {
@@ -159,6 +164,16 @@ export class SqliteRevocations {
     this.#version = -1
     this.sync()
     return Number(written.changes) > 0
+  }
+
+  /** The identity of the ledger the file names, if it names one. */
+  #stamp(): string | undefined {
+    return (this.#db.prepare('SELECT id FROM ledger').get() as { id: string } | undefined)?.id
+  }
+
+  #hasAlertColumn(): boolean {
+    const columns = this.#db.prepare('PRAGMA table_info(revocations)').all() as { name: string }[]
+    return columns.some(({ name }) => name === 'alerted')
   }
 
   /**

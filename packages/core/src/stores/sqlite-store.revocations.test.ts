@@ -160,6 +160,30 @@ describe('sqliteStore revocations behind a frozen lock holder', () => {
     ])
   })
 
+  it('revokes through the ledger when the revocations file is the one locked, and opens beside it (red team rt33)', async () => {
+    const { path, operator, guard } = await twoProcesses()
+    // A process frozen while it wrote a revocation holds the revocations file's lock.
+    const frozen = new DatabaseSync(`${path}-revocations`)
+    frozen.exec('BEGIN IMMEDIATE')
+    // A process started now (a CLI revoke) opens the store: the open writes nothing there.
+    const cli = createKillSwitch({
+      store: sqliteStore(path, { busyTimeoutMs: 200 }),
+      runaway: false,
+    })
+    // Before: StoreUnavailableError after the busy timeout, and the revocation was lost.
+    expect(await cli.agents.revoke('looper', { reason: 'frozen file' })).toMatchObject({
+      status: 'revoked',
+    })
+    // In the ledger: every process reads it, and the other process's guard hears it.
+    await vi.waitFor(() => expect(guard.signal.aborted).toBe(true), { timeout: 2_000 })
+    expect(await operator.agents.get('looper')).toMatchObject({ status: 'revoked' })
+    frozen.exec('ROLLBACK')
+    frozen.close()
+    const entries = await operator.audit('looper')
+    expect(entries.filter((entry) => entry.type === 'revoked')).toHaveLength(1)
+    await cli.close()
+  })
+
   it('fails closed, as before, when a write other than a revocation meets the frozen lock', async () => {
     const { operator, worker, freeze } = await twoProcesses()
     const thaw = freeze()

@@ -7,7 +7,7 @@
 // Other processes' revocations arrive through a cheap poll (see sqlite-event-poller.ts).
 
 import { randomUUID } from 'node:crypto'
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import type { DatabaseSync } from 'node:sqlite'
@@ -96,6 +96,11 @@ const LAPSED_RETENTION_MS = 7 * 24 * 3600_000
 const PRUNE_EVERY_MS = 1_000
 /** Events older than this may be pruned, once EVENTS_KEPT newer ones follow them. */
 const EVENT_RETENTION_MS = 3600_000
+/**
+ * How long a revoke waits for the revocations file's lock before it writes the ledger alone:
+ * the file's writes are one row each, so a lock held longer is a frozen process's.
+ */
+const REVOCATIONS_LOCK_WAIT_MS = 1_000
 /** How soon a revocation the ledger's lock held back is tried again (in the background). */
 const APPLY_RETRY_MS = 100
 /** The most agents whose guards' revocations a resync reads (the oldest looked up go first). */
@@ -297,10 +302,25 @@ class SqliteStore implements Store {
     if (!known) throw new AgentNotFoundError(handle)
     if (known.status === 'revoked') return { agent: known, alreadyRevoked: true }
     // In force once written here: no ledger write (a frozen process may hold its lock) comes
-    // before it. Its own lock is busy only while another revocation is written.
-    const marked = await this.#toRevocationFile('revoke an agent', () =>
-      this.#revocations.mark(handle, reason, now, audit),
-    )
+    // before it. Its own lock is busy only while another revocation is written, or held by a
+    // process frozen while it wrote one: then the ledger takes it alone, as before this file
+    // (red team rt33: the revoke failed after 5 s and was lost). Both locks held by frozen
+    // processes at once, the revoke fails closed (StoreUnavailableError) and is retried.
+    let marked: boolean
+    try {
+      marked = await this.#toRevocationFile(
+        'revoke an agent',
+        () => this.#revocations.mark(handle, reason, now, audit),
+        Math.min(this.#busyTimeoutMs, REVOCATIONS_LOCK_WAIT_MS),
+      )
+    } catch (error) {
+      if (!(error instanceof RevocationsFileBusy)) throw error
+      const revoked = await this.#write('revoke an agent', () =>
+        this.#ledger.revokeAgent(handle, reason, now, audit),
+      )
+      if (!revoked.alreadyRevoked) this.#publish({ type: 'revoked', handle, reason, at: now })
+      return revoked
+    }
     if (marked) this.#publish({ type: 'revoked', handle, reason, at: now })
     // In the ledger too (every write applies revocations first): waited for as any write.
     try {
@@ -368,12 +388,21 @@ class SqliteStore implements Store {
   }
 
   async markOnce(handle: string, key: string): Promise<boolean> {
-    if (key === REVOKED_ALERT_MARK) {
+    // A revocation the ledger took alone (its file locked) has its alert's mark there too.
+    if (key === REVOKED_ALERT_MARK && this.#revokedInFile(handle)) {
       // Beside the revocation (sqlite-revocations.ts, markAlerted): no frozen lock holder
       // stops it, so a revoke behind one marks its alert as any other does.
-      const first = await this.#toRevocationFile('mark an alert', () =>
-        this.#revocations.markAlerted(handle),
-      )
+      // Its lock held by a frozen process past the wait: the ledger's marks, as a revoke does.
+      const first = await Promise.resolve(
+        this.#toRevocationFile(
+          'mark an alert',
+          () => this.#revocations.markAlerted(handle),
+          Math.min(this.#busyTimeoutMs, REVOCATIONS_LOCK_WAIT_MS),
+        ),
+      ).catch((error) => {
+        if (error instanceof RevocationsFileBusy) return undefined
+        throw error
+      })
       if (first !== undefined) return first
     }
     return this.#write('set an alert mark', () => this.#ledger.markOnce(handle, key))
@@ -495,11 +524,20 @@ class SqliteStore implements Store {
   }
 
   /** One attempt at writing a revocation's mark: BusyError while another one is written. */
+  #revokedInFile(handle: string): boolean {
+    this.#revocations.sync()
+    return this.#revocations.get(handle) !== undefined
+  }
+
   /**
    * A write to the revocations file: at once, or retried while another process writes a
    * revocation (#whileBusy). No ledger lock is taken.
    */
-  #toRevocationFile<T>(operation: string, write: () => T): T | Promise<T> {
+  #toRevocationFile<T>(
+    operation: string,
+    write: () => T,
+    waitMs = this.#busyTimeoutMs,
+  ): T | Promise<T> {
     const attempt = () => {
       this.#checkOpen(operation)
       try {
@@ -513,7 +551,9 @@ class SqliteStore implements Store {
       return attempt()
     } catch (error) {
       if (!(error instanceof BusyError)) throw error
-      return this.#whileBusy(operation, attempt, 'the revocations file')
+      return this.#whileBusy(operation, attempt, 'the revocations file', waitMs).catch((busy) => {
+        throw new RevocationsFileBusy(busy)
+      })
     }
   }
 
@@ -567,8 +607,13 @@ class SqliteStore implements Store {
   }
 
   /** After a first attempt found `lock` busy (the ledger's, or the revocations file's): retries with backoff until busyTimeoutMs. */
-  async #whileBusy<T>(operation: string, attempt: () => T, lock: string): Promise<T> {
-    const deadline = Date.now() + this.#busyTimeoutMs
+  async #whileBusy<T>(
+    operation: string,
+    attempt: () => T,
+    lock: string,
+    waitMs = this.#busyTimeoutMs,
+  ): Promise<T> {
+    const deadline = Date.now() + waitMs
     for (let tries = 0; ; tries++) {
       // Backoff with jitter: from about 0.5 ms up to 20 ms between tries.
       await sleep(Math.min(20, 0.5 * 2 ** Math.min(tries, 6)) * (0.5 + Math.random()))
@@ -577,10 +622,7 @@ class SqliteStore implements Store {
       } catch (error) {
         if (!(error instanceof BusyError)) throw error
         if (Date.now() >= deadline) {
-          throw this.#unavailable(
-            operation,
-            new Error(`${lock} stayed busy for ${this.#busyTimeoutMs} ms`),
-          )
+          throw this.#unavailable(operation, new Error(`${lock} stayed busy for ${waitMs} ms`))
         }
       }
     }
@@ -745,6 +787,17 @@ function openRevocations(db: DatabaseSync, Database: typeof DatabaseSync, path: 
 
 /** Another process holds the write lock: retried by #write. */
 class BusyError extends Error {}
+
+/**
+ * The revocations file's lock stayed held past the wait (a process frozen while it wrote
+ * one): still a StoreUnavailableError to the caller, told apart by a revoke.
+ */
+class RevocationsFileBusy extends StoreUnavailableError {
+  constructor(busy: StoreUnavailableError) {
+    super(undefined, { cause: busy })
+    this.message = busy.message
+  }
+}
 
 function isBusy(error: unknown): boolean {
   const code = (error as { errcode?: number } | undefined)?.errcode

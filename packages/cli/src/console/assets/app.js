@@ -205,7 +205,7 @@ function windowBars(row) {
 }
 
 const UNRECONCILED =
-  'Holds that lapsed with no settlement, charged at their bound until their real cost arrives'
+  'Holds that lapsed, or calls that ended with nothing known of what they used, charged at their bound until their real cost arrives'
 
 // What stops the next call, said in the list when it is not simply the cap.
 const limitedByOther = (row) =>
@@ -695,13 +695,30 @@ function renderChart(entries, cap) {
   $('#spend-chart').replaceChildren(node)
 }
 
+// An unreconciled charge says its hold id: what `killswitch reconcile` takes, from the bill.
+function unreconciledNote(handle, { holdId, charged }) {
+  return el(
+    'span',
+    {
+      class: 'unreconciled',
+      title: `Correct it from the provider's bill: killswitch reconcile ${handle} ${holdId} <usd>`,
+    },
+    ` unreconciled: ${charged} charged, its bound; hold `,
+    el('code', { text: holdId }),
+  )
+}
+
 function timelineItem(entry) {
   return el(
     'li',
     {},
     el('time', { datetime: entry.at, text: new Date(entry.at).toLocaleString() }),
     el('span', { class: `type-${entry.type}`, text: entry.type }),
-    el('span', { text: entry.summary }),
+    el(
+      'span',
+      { text: entry.summary },
+      entry.unreconciled && unreconciledNote(entry.handle, entry.unreconciled),
+    ),
   )
 }
 
