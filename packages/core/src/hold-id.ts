@@ -4,7 +4,9 @@
 // without the random draw and its buffer on the hot path.
 import { randomBytes } from 'node:crypto'
 
-const prefix = `${randomBytes(16).toString('base64url')}.`
+// Never a leading "-" (1 process in 64 drew one): `killswitch reconcile <handle> <hold-id>`
+// read such an id as an option (red team rt34).
+const prefix = `${randomBytes(16).toString('base64url').replace(/^-/, '_')}.`
 let next = 0
 
 /**

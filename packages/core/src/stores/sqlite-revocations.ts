@@ -122,7 +122,7 @@ export class SqliteRevocations {
    * before identities): the ledger's identity, or a new one for a ledger without one. A file
    * of another ledger is refused. A ledger without an identity takes the file's only when it
    * may (`mayAdopt`: it has agents, so it is a backup from before identities restored beside
-   * its file); a new ledger never takes a file that already names a ledger or revokes agents.
+   * its file); a new ledger never takes a file that revokes agents.
    */
   #claim(ledgerPath: string, ledger: LedgerIdentity): string {
     // Read first: the usual open (the file this ledger's, of this release) writes nothing, so
@@ -141,8 +141,11 @@ export class SqliteRevocations {
       if (ledger.id !== undefined) {
         if (row !== undefined && row.id !== ledger.id) throw foreignRevocationsFile(ledgerPath)
       } else if (!ledger.mayAdopt) {
+        // A new ledger: a file that revokes agents is another ledger's. One that only names a
+        // ledger is this one's first open, cut short between the two stamps (red team rt34:
+        // a process killed then left the store refused for good).
         const marked = this.#db.prepare('SELECT 1 FROM revocations LIMIT 1').get() !== undefined
-        if (row !== undefined || marked) throw foreignRevocationsFile(ledgerPath)
+        if (marked) throw foreignRevocationsFile(ledgerPath)
       }
       const id = ledger.id ?? row?.id ?? randomUUID()
       if (row === undefined) this.#db.prepare('INSERT INTO ledger (one, id) VALUES (1, ?)').run(id)

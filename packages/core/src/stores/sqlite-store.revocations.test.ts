@@ -19,6 +19,28 @@ const root = mkdtempSync(join(tmpdir(), 'killswitch-sqlite-revocations-'))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
 let files = 0
 
+/** Runs `body` with a local webhook receiver's URL; the bodies it received. */
+async function withReceiver(body: (url: string) => Promise<void>) {
+  const bodies: { type: string; reason?: string }[] = []
+  const receiver = createServer((request, response) => {
+    let text = ''
+    request.on('data', (chunk) => {
+      text += chunk
+    })
+    request.on('end', () => {
+      bodies.push(JSON.parse(text))
+      response.end('ok')
+    })
+  })
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve))
+  try {
+    await body(`http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`)
+  } finally {
+    receiver.close()
+  }
+  return bodies
+}
+
 async function twoProcesses() {
   const path = join(root, `state-${files++}.db`)
   const options = { busyTimeoutMs: 200, pollIntervalMs: 5 }
@@ -115,19 +137,6 @@ describe('sqliteStore revocations behind a frozen lock holder', () => {
   })
 
   it('alerts once for a revocation behind it, though the agent is revoked again after (red team rt31)', async () => {
-    const bodies: { type: string; reason?: string }[] = []
-    const receiver = createServer((request, response) => {
-      let body = ''
-      request.on('data', (chunk) => {
-        body += chunk
-      })
-      request.on('end', () => {
-        bodies.push(JSON.parse(body))
-        response.end('ok')
-      })
-    })
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve))
-    const webhookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`
     const path = join(root, `state-${files++}.db`)
     const open = () =>
       createKillSwitch({
@@ -135,25 +144,26 @@ describe('sqliteStore revocations behind a frozen lock holder', () => {
         runaway: false,
         allowPrivateWebhooks: true,
       })
-    const first = open()
-    await first.agents.create({
-      handle: 'alerted',
-      spendingCap: 10,
-      alerts: [{ thresholdPct: 0.8, webhookUrl }],
+    const bodies = await withReceiver(async (webhookUrl) => {
+      const first = open()
+      await first.agents.create({
+        handle: 'alerted',
+        spendingCap: 10,
+        alerts: [{ thresholdPct: 0.8, webhookUrl }],
+      })
+      const frozen = new DatabaseSync(path)
+      frozen.exec('BEGIN IMMEDIATE')
+      await expect(first.agents.revoke('alerted', { reason: 'first' })).rejects.toMatchObject({
+        code: 'revocation_unreplicated',
+      })
+      frozen.exec('ROLLBACK')
+      frozen.close()
+      // Another process revokes it again once the lock is free: already revoked, no new alert.
+      const second = open()
+      await second.agents.revoke('alerted', { reason: 'second' })
+      await second.close()
+      await first.close()
     })
-    const frozen = new DatabaseSync(path)
-    frozen.exec('BEGIN IMMEDIATE')
-    await expect(first.agents.revoke('alerted', { reason: 'first' })).rejects.toMatchObject({
-      code: 'revocation_unreplicated',
-    })
-    frozen.exec('ROLLBACK')
-    frozen.close()
-    // Another process revokes it again once the lock is free: already revoked, no new alert.
-    const second = open()
-    await second.agents.revoke('alerted', { reason: 'second' })
-    await second.close()
-    await first.close()
-    receiver.close()
     // Before: two webhooks, the second revoke's markOnce the first to land in the ledger.
     expect(bodies.filter((body) => body.type === 'revoked')).toEqual([
       expect.objectContaining({ reason: 'first' }),
@@ -262,6 +272,46 @@ describe('sqliteStore revocations file of another ledger', () => {
     await openKillSwitch(path).close()
     copyRevocations(path, `${path}-other`)
     expect(() => openKillSwitch(`${path}-other`)).toThrow(/belongs to another ledger/)
+  })
+
+  it('opens a new ledger whose first open was cut short after stamping its file (red team rt34)', async () => {
+    const path = newPath()
+    await openKillSwitch(path).close()
+    // As a process killed between the file's stamp and the ledger's leaves them.
+    raw(path, 'DELETE FROM ledger_identity')
+    const ks = openKillSwitch(path)
+    await ks.agents.create({ handle: 'first', spendingCap: 1 })
+    expect(await ks.agents.get('first')).toMatchObject({ status: 'active' })
+    await ks.close()
+  })
+
+  it('alerts once for a revocation an earlier release alerted (its mark in the ledger) (red team rt34)', async () => {
+    const path = newPath()
+    const bodies = await withReceiver(async (webhookUrl) => {
+      const ks = createKillSwitch({
+        store: sqliteStore(path),
+        runaway: false,
+        allowPrivateWebhooks: true,
+      })
+      await ks.agents.create({
+        handle: 'old',
+        spendingCap: 5,
+        alerts: [{ thresholdPct: 0.8, webhookUrl }],
+      })
+      await ks.agents.revoke('old', { reason: 'before the upgrade' })
+      await ks.close()
+      // As a file of the release before alert marks lived in it: its column starts at 0,
+      // while that release marked the alert in the ledger.
+      raw(`${path}-revocations`, 'UPDATE revocations SET alerted = 0')
+      const again = createKillSwitch({
+        store: sqliteStore(path),
+        runaway: false,
+        allowPrivateWebhooks: true,
+      })
+      await again.agents.revoke('old', { reason: 'again' })
+      await again.close()
+    })
+    expect(bodies.filter((body) => body.type === 'revoked')).toHaveLength(1)
   })
 
   it('a ledger without an identity (a backup from before it) takes the file beside it', async () => {
