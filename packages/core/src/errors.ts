@@ -339,12 +339,11 @@ export class BudgetNotFoundError extends KillSwitchError {
 export class AgentExistsError extends KillSwitchError {
   readonly handle: string
 
-  constructor(handle: string) {
-    super(
-      'agent_exists',
-      409,
-      `An agent with the handle "${handle}" exists already. Pick another handle.`,
-    )
+  constructor(
+    handle: string,
+    message = `An agent with the handle "${handle}" exists already. Pick another handle.`,
+  ) {
+    super('agent_exists', 409, message)
     this.name = 'AgentExistsError'
     this.handle = handle
   }

@@ -109,6 +109,20 @@ describe('killswitch audit: unreconciled charges', () => {
     expect(log.stdout).not.toContain('Unreconciled holds still open')
   })
 
+  it('an older page (--before) does not say a hold is open that a newer page corrected (red team rt34)', async () => {
+    const { ks, run, failed } = await unreconciledAgent()
+    expect((await run(['reconcile', 'caller', failed[0] ?? '', '0.000001'])).code).toBe(0)
+    expect((await run(['reconcile', 'caller', failed[1] ?? '', '0.000001'])).code).toBe(0)
+    expect((await run(['reconcile', 'caller', 'hold-lost', '0.000001'])).code).toBe(0)
+    const corrections = (await ks.audit('caller')).filter((entry) => entry.data.replaces)
+    const page = await run(['audit', 'caller', '--before', String(corrections[0]?.seq)])
+    // Before: "Unreconciled holds still open, each with its reconcile command".
+    expect(page.stdout).not.toContain('still open')
+    expect(page.stdout).toContain(
+      'Unreconciled holds shown may be open still: killswitch audit caller --unreconciled lists those that are.',
+    )
+  })
+
   it('--unreconciled reads the whole log, page by page: a hold corrected a page later is not open', async () => {
     const { ks, run } = cliHarness({}, { runaway: false })
     await ks.agents.create({ handle: 'caller', spendingCap: 5 })

@@ -152,15 +152,16 @@ export function auditCommand(context: CliContext): Command {
           typeText(entry.type, style),
           summaryText(entry),
         ])
-        // An entry keeps its `unreconciled` after its correction: say so only while one shown
-        // is open, and where the log's open ones are all listed.
+        // An entry keeps its `unreconciled` after its correction: said open only while one
+        // shown is, on the newest page (an older page's correction may follow on a newer one,
+        // red team rt34), where the log's open ones are all listed.
         const unreconciled = (await openUnreconciled([entries])).length > 0
-        context.out(
-          formatTable(['TIME', 'TYPE', 'SUMMARY'], rows, style) +
-            (unreconciled
-              ? `Unreconciled holds still open, each with its reconcile command: killswitch audit ${handle} --unreconciled${context.storeFlag(command)}\n`
-              : ''),
-        )
+        const footer = unreconciled
+          ? before === undefined
+            ? `Unreconciled holds still open, each with its reconcile command: killswitch audit ${handle} --unreconciled${context.storeFlag(command)}\n`
+            : `Unreconciled holds shown may be open still: killswitch audit ${handle} --unreconciled${context.storeFlag(command)} lists those that are.\n`
+          : ''
+        context.out(formatTable(['TIME', 'TYPE', 'SUMMARY'], rows, style) + footer)
       },
     )
 }

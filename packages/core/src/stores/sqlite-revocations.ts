@@ -130,7 +130,16 @@ export class SqliteRevocations {
     // may hold (red team rt33: a revoke from the CLI could not even open the store).
     const stamp = this.#stamp()
     if (stamp !== undefined && stamp === ledger.id && this.#hasAlertColumn()) return stamp
-    this.#db.exec('BEGIN IMMEDIATE')
+    try {
+      this.#db.exec('BEGIN IMMEDIATE')
+    } catch (error) {
+      // Said which lock (red team rt34: "database is locked" named neither file).
+      if (((error as { errcode?: number }).errcode ?? 0) % 256 !== 5) throw error
+      throw new StoreUnavailableError(
+        `The revocations file ${ledgerPath}-revocations stayed locked by another process for 5 s (one frozen while it wrote a revocation?), and this open must write it (a new file, or one of an earlier release): resume or stop that process, then retry`,
+        { cause: error },
+      )
+    }
     try {
       // A file of the release before alert marks (markAlerted) gets their column.
       if (!this.#hasAlertColumn()) {

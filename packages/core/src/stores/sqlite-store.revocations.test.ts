@@ -314,6 +314,44 @@ describe('sqliteStore revocations file of another ledger', () => {
     expect(bodies.filter((body) => body.type === 'revoked')).toHaveLength(1)
   })
 
+  it('never reuses a handle revoked in the file, though a restored ledger lacks the agent (red team rt34)', async () => {
+    const path = newPath()
+    await openKillSwitch(path).close()
+    // A backup of the ledger alone (its -wal and -shm with it).
+    const ledgerFiles = ['', '-wal', '-shm'].filter((end) => existsSync(`${path}${end}`))
+    for (const end of ledgerFiles) copyFileSync(`${path}${end}`, `${path}-backup${end}`)
+    // After the backup: an agent created and revoked.
+    await revokedLooper(path)
+    // The ledger alone restored, the newer revocations file kept.
+    deleteLedger(path)
+    for (const end of ledgerFiles) copyFileSync(`${path}-backup${end}`, `${path}${end}`)
+    const ks = openKillSwitch(path)
+    expect(await ks.agents.list()).toEqual([])
+    // Before: created, and revoked at birth with the old agent's reason, no `revoked` entry.
+    await expect(ks.agents.create({ handle: 'looper', spendingCap: 5 })).rejects.toMatchObject({
+      code: 'agent_exists',
+      message: expect.stringMatching(/was revoked in this store .* never reused/),
+    })
+    await ks.agents.create({ handle: 'looper-2', spendingCap: 5 })
+    expect(await ks.agents.get('looper-2')).toMatchObject({ status: 'active' })
+    await ks.close()
+  })
+
+  it('names the revocations file when its lock stops an open that must write it (red team rt34)', async () => {
+    const path = newPath()
+    await revokedLooper(path)
+    // A file of the release before alert marks: this open must add their column.
+    raw(`${path}-revocations`, 'ALTER TABLE revocations DROP COLUMN alerted')
+    const frozen = new DatabaseSync(`${path}-revocations`)
+    frozen.exec('BEGIN IMMEDIATE')
+    try {
+      expect(() => sqliteStore(path)).toThrow(/revocations file .*-revocations stayed locked/)
+    } finally {
+      frozen.exec('ROLLBACK')
+      frozen.close()
+    }
+  }, 15_000)
+
   it('a ledger without an identity (a backup from before it) takes the file beside it', async () => {
     const path = newPath()
     await revokedLooper(path)

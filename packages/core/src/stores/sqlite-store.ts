@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { AuditEntry } from '../audit.js'
 import type { Awaitable } from '../awaitable.js'
 import {
+  AgentExistsError,
   AgentNotFoundError,
   InvalidConfigError,
   KillSwitchError,
@@ -251,7 +252,19 @@ class SqliteStore implements Store {
   }
 
   async createAgent(record: NewAgentRecord): Promise<AgentRecord> {
-    return this.#write('create an agent', () => this.#ledger.createAgent(record))
+    return this.#write('create an agent', () => {
+      // A handle revoked once is never an agent's again: a ledger restored from a backup older
+      // than a revocation on file lacks that agent, and a new one of its name was born
+      // revoked, with the old one's reason (red team rt34).
+      const revoked = this.#revocations.get(record.handle)
+      if (revoked !== undefined && this.#ledger.agent(record.handle) === undefined) {
+        throw new AgentExistsError(
+          record.handle,
+          `An agent with the handle "${record.handle}" was revoked in this store (${new Date(revoked.at).toISOString()}: its revocation is in ${this.#path}-revocations, though the ledger, restored from an older backup, lacks it). A handle is never reused once revoked. Pick another handle.`,
+        )
+      }
+      return this.#ledger.createAgent(record)
+    })
   }
 
   async getAgent(handle: string, now: number): Promise<AgentRecord | undefined> {
