@@ -37,6 +37,10 @@ describe('an agent that hangs up mid-stream', () => {
           expect.stringContaining('cancelled by client'),
         ]),
       )
+      // The line names the hold its audit entry and a reconcile name (red team rt32).
+      const settled = (await f.ks.audit('hangs-up')).find((entry) => entry.type === 'settled')
+      const holdId = String(settled?.data.holdId)
+      expect(f.logs.find((line) => line.includes('agent=hangs-up'))).toContain(` hold=${holdId} `)
       expect(f.logs.filter((line) => line.startsWith('error:'))).toEqual([])
     } finally {
       f.upstream.hang = false

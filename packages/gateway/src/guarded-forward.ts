@@ -150,6 +150,7 @@ export async function forwardModelCall(request: ForwardRequest): Promise<Respons
     ...(request.clientSignal ? { signal: request.clientSignal } : {}),
   })
   record.handle = call.ticket.handle
+  record.holdId = call.ticket.id
   let payload: string
   try {
     payload = encodeBody(dialect.prepare(body, call.maxOutputTokens, stream), body, encoded)

@@ -16,6 +16,11 @@ export interface RequestRecord {
   /** `settled`, `cut: agent_revoked`, `upstream 500`, an error code... */
   outcome?: string
   costUsd?: number
+  /**
+   * The call's hold: the id `killswitch audit` and `killswitch reconcile` name (a charge on
+   * the gateway's own figures is corrected from the provider's bill by it).
+   */
+  holdId?: string
   /** Set when the response is a stream that logs its own end. */
   deferred?: boolean
 }
@@ -28,6 +33,7 @@ export function formatRequestLine(record: RequestRecord, now: number): string {
   if (record.stream) parts.push('stream')
   if (record.outcome !== undefined) parts.push(record.outcome)
   if (record.costUsd !== undefined) parts.push(`cost=$${record.costUsd}`)
+  if (record.holdId !== undefined) parts.push(`hold=${record.holdId}`)
   parts.push(`${(now - record.startedAt).toFixed(1)}ms`)
   return redactCredentials(`gateway ${parts.join(' ')}`)
 }
