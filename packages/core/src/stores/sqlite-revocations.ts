@@ -65,7 +65,9 @@ export class SqliteRevocations {
   readonly #dataVersion: StatementSync
   readonly #since: StatementSync
   readonly #insert: StatementSync
-  readonly #markAlerted: StatementSync
+  #markAlerted: StatementSync | undefined
+  /** A new ledger's identity, drawn once (#judge may run twice in one open). */
+  #newId: string | undefined
   readonly #hasMark: StatementSync
   /** Every mark read so far, in seq order, and by handle. */
   readonly #marks: RevocationMark[] = []
@@ -94,7 +96,6 @@ export class SqliteRevocations {
       // NORMAL, as the ledger: a commit survives any process's crash (FULL's fsync per
       // revocation measured 14.7 ms from revoke to refusal elsewhere, against 2.9 ms).
       this.#db.exec('PRAGMA synchronous = NORMAL')
-      this.#db.exec(SCHEMA)
       this.ledgerId = this.#claim(ledgerPath, ledger)
       this.#db.exec('PRAGMA busy_timeout = 0')
       restrictToOwner(path)
@@ -107,9 +108,6 @@ export class SqliteRevocations {
       this.#insert = this.#db.prepare(
         'INSERT INTO revocations (handle, reason, at, audit) VALUES (?, ?, ?, ?) ON CONFLICT (handle) DO NOTHING',
       )
-      this.#markAlerted = this.#db.prepare(
-        'UPDATE revocations SET alerted = 1 WHERE handle = ? AND alerted = 0',
-      )
       this.#hasMark = this.#db.prepare('SELECT 1 FROM revocations WHERE handle = ?')
     } catch (error) {
       this.#db.close()
@@ -118,52 +116,80 @@ export class SqliteRevocations {
   }
 
   /**
-   * The ledger this file belongs to, written the first time (a new file, or one of a release
-   * before identities): the ledger's identity, or a new one for a ledger without one. A file
-   * of another ledger is refused. A ledger without an identity takes the file's only when it
-   * may (`mayAdopt`: it has agents, so it is a backup from before identities restored beside
-   * its file); a new ledger never takes a file that revokes agents.
+   * The ledger this file belongs to (`#judge`), written into it the first time (a new file,
+   * or one of an earlier release). Read first: the usual open (the file this ledger's, of
+   * this release) writes nothing, so it never waits on the file's lock, which a process
+   * frozen while it wrote a revocation may hold (red team rt33: a revoke from the CLI could
+   * not even open the store). A file of an earlier release whose lock is held is opened as it
+   * is, its stamp and alert column left to a later open (red team rt34: the revoke failed
+   * in the upgrade window); its alerts are marked in the ledger meanwhile.
    */
   #claim(ledgerPath: string, ledger: LedgerIdentity): string {
-    // Read first: the usual open (the file this ledger's, of this release) writes nothing, so
-    // it never waits on the file's lock, which a process frozen while it wrote a revocation
-    // may hold (red team rt33: a revoke from the CLI could not even open the store).
+    const tables = new Set(
+      (
+        this.#db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as {
+          name: string
+        }[]
+      ).map(({ name }) => name),
+    )
+    // An existing file's lock held past a second is a frozen process's (its writes are one row
+    // each): opened as it is, its stamp left to a later open. A new file waits its turn.
+    if (tables.has('revocations')) this.#db.exec('PRAGMA busy_timeout = 1000')
+    if (!tables.has('ledger')) {
+      try {
+        this.#db.exec(SCHEMA)
+      } catch (error) {
+        if (!isBusy(error) || !tables.has('revocations')) throw lockedFile(ledgerPath, error)
+        return this.#judge(ledgerPath, ledger, undefined)
+      }
+    }
     const stamp = this.#stamp()
-    if (stamp !== undefined && stamp === ledger.id && this.#hasAlertColumn()) return stamp
+    const id = this.#judge(ledgerPath, ledger, stamp)
+    if (stamp !== undefined && this.#hasAlertColumn()) return id
     try {
       this.#db.exec('BEGIN IMMEDIATE')
     } catch (error) {
-      // Said which lock (red team rt34: "database is locked" named neither file).
-      if (((error as { errcode?: number }).errcode ?? 0) % 256 !== 5) throw error
-      throw new StoreUnavailableError(
-        `The revocations file ${ledgerPath}-revocations stayed locked by another process for 5 s (one frozen while it wrote a revocation?), and this open must write it (a new file, or one of an earlier release): resume or stop that process, then retry`,
-        { cause: error },
-      )
+      if (isBusy(error)) return id
+      throw error
     }
     try {
       // A file of the release before alert marks (markAlerted) gets their column.
       if (!this.#hasAlertColumn()) {
         this.#db.exec('ALTER TABLE revocations ADD COLUMN alerted INTEGER NOT NULL DEFAULT 0')
       }
+      // Read again under the lock: another process's open may have stamped it meanwhile.
       const found = this.#stamp()
-      const row = found === undefined ? undefined : { id: found }
-      if (ledger.id !== undefined) {
-        if (row !== undefined && row.id !== ledger.id) throw foreignRevocationsFile(ledgerPath)
-      } else if (!ledger.mayAdopt) {
-        // A new ledger: a file that revokes agents is another ledger's. One that only names a
-        // ledger is this one's first open, cut short between the two stamps (red team rt34:
-        // a process killed then left the store refused for good).
-        const marked = this.#db.prepare('SELECT 1 FROM revocations LIMIT 1').get() !== undefined
-        if (marked) throw foreignRevocationsFile(ledgerPath)
+      const claimed = this.#judge(ledgerPath, ledger, found)
+      if (found === undefined) {
+        this.#db.prepare('INSERT INTO ledger (one, id) VALUES (1, ?)').run(claimed)
       }
-      const id = ledger.id ?? row?.id ?? randomUUID()
-      if (row === undefined) this.#db.prepare('INSERT INTO ledger (one, id) VALUES (1, ?)').run(id)
       this.#db.exec('COMMIT')
-      return id
+      return claimed
     } catch (error) {
       if (this.#db.isTransaction) this.#db.exec('ROLLBACK')
       throw error
     }
+  }
+
+  /**
+   * The ledger's identity, if the file may be its: a file of another ledger is refused. A
+   * ledger without an identity takes the file's only when it may (`mayAdopt`: it has agents,
+   * so it is a backup from before identities restored beside its file); a new ledger never
+   * takes a file that revokes agents. One that only names a ledger is this one's first open,
+   * cut short between the two stamps (red team rt34: a process killed then left the store
+   * refused for good).
+   */
+  #judge(ledgerPath: string, ledger: LedgerIdentity, stamp: string | undefined): string {
+    if (ledger.id !== undefined) {
+      if (stamp !== undefined && stamp !== ledger.id) throw foreignRevocationsFile(ledgerPath)
+      return ledger.id
+    }
+    if (!ledger.mayAdopt) {
+      const marked = this.#db.prepare('SELECT 1 FROM revocations LIMIT 1').get() !== undefined
+      if (marked) throw foreignRevocationsFile(ledgerPath)
+    }
+    this.#newId ??= stamp ?? randomUUID()
+    return stamp ?? this.#newId
   }
 
   /**
@@ -180,6 +206,10 @@ export class SqliteRevocations {
 
   /** The identity of the ledger the file names, if it names one. */
   #stamp(): string | undefined {
+    const table = this.#db
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ledger'")
+      .get()
+    if (table === undefined) return undefined
     return (this.#db.prepare('SELECT id FROM ledger').get() as { id: string } | undefined)?.id
   }
 
@@ -197,6 +227,11 @@ export class SqliteRevocations {
    * error when another process is writing a revocation right now.
    */
   markAlerted(handle: string): boolean | undefined {
+    // A file of an earlier release, opened with its lock held, has no column yet: the ledger's.
+    if (!this.#hasAlertColumn()) return undefined
+    this.#markAlerted ??= this.#db.prepare(
+      'UPDATE revocations SET alerted = 1 WHERE handle = ? AND alerted = 0',
+    )
     if (Number(this.#markAlerted.run(handle).changes) > 0) return true
     return this.#hasMark.get(handle) === undefined ? undefined : false
   }
@@ -251,5 +286,18 @@ function foreignRevocationsFile(ledgerPath: string): StoreUnavailableError {
   return new StoreUnavailableError(
     `The revocations file ${ledgerPath}-revocations belongs to another ledger than ${ledgerPath} (the ledger was deleted or replaced and this file kept, or it was copied from another deployment): its revocations would revoke this ledger's agents of the same names, so the store refuses to open. ` +
       `Fix: to start afresh, delete every file of the store (${sqliteStoreFiles(ledgerPath).join(', ')}); to restore a backup, restore all of them together from the same backup.`,
+  )
+}
+
+function isBusy(error: unknown): boolean {
+  return ((error as { errcode?: number } | undefined)?.errcode ?? 0) % 256 === 5
+}
+
+/** The file could not be made ready: which lock stopped it, if one did (red team rt34). */
+function lockedFile(ledgerPath: string, error: unknown): unknown {
+  if (!isBusy(error)) return error
+  return new StoreUnavailableError(
+    `The revocations file ${ledgerPath}-revocations stayed locked by another process for 5 s (one frozen while it wrote a revocation?), and this open must create it: resume or stop that process, then retry`,
+    { cause: error },
   )
 }

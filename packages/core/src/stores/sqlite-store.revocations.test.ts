@@ -228,6 +228,16 @@ describe('sqliteStore revocations file of another ledger', () => {
       if (existsSync(`${from}${suffix}`)) copyFileSync(`${from}${suffix}`, `${to}${suffix}`)
     }
   }
+  /** The ledger and its revocations file name the same identity. */
+  const expectOneIdentity = (path: string) => {
+    const db = new DatabaseSync(path, { readOnly: true })
+    const file = new DatabaseSync(`${path}-revocations`, { readOnly: true })
+    expect(file.prepare('SELECT id FROM ledger').get()).toEqual(
+      db.prepare('SELECT id FROM ledger_identity').get(),
+    )
+    db.close()
+    file.close()
+  }
   const raw = (file: string, sql: string) => {
     const db = new DatabaseSync(file)
     db.exec(sql)
@@ -337,20 +347,34 @@ describe('sqliteStore revocations file of another ledger', () => {
     await ks.close()
   })
 
-  it('names the revocations file when its lock stops an open that must write it (red team rt34)', async () => {
+  it("opens an earlier release's file with its lock held, and revokes through the ledger (red team rt34)", async () => {
     const path = newPath()
     await revokedLooper(path)
-    // A file of the release before alert marks: this open must add their column.
-    raw(`${path}-revocations`, 'ALTER TABLE revocations DROP COLUMN alerted')
+    raw(path, 'DELETE FROM ledger_identity')
+    // The file of the release before identities and alert marks, its lock held by a frozen
+    // process: this open cannot stamp it. Before: refused after 5 s, and so was the revoke.
+    raw(`${path}-revocations`, 'DROP TABLE ledger; ALTER TABLE revocations DROP COLUMN alerted')
     const frozen = new DatabaseSync(`${path}-revocations`)
     frozen.exec('BEGIN IMMEDIATE')
     try {
-      expect(() => sqliteStore(path)).toThrow(/revocations file .*-revocations stayed locked/)
+      const ks = createKillSwitch({
+        store: sqliteStore(path, { busyTimeoutMs: 200 }),
+        runaway: false,
+      })
+      expect(await ks.agents.get('looper')).toMatchObject({ status: 'revoked' })
+      await ks.agents.create({ handle: 'other', spendingCap: 1 })
+      expect(await ks.agents.revoke('other', { reason: 'upgrade window' })).toMatchObject({
+        status: 'revoked',
+      })
+      await ks.close()
     } finally {
       frozen.exec('ROLLBACK')
       frozen.close()
     }
-  }, 15_000)
+    // The next open stamps it with the ledger's identity.
+    await openKillSwitch(path).close()
+    expectOneIdentity(path)
+  })
 
   it('a ledger without an identity (a backup from before it) takes the file beside it', async () => {
     const path = newPath()
@@ -359,12 +383,6 @@ describe('sqliteStore revocations file of another ledger', () => {
     const ks = openKillSwitch(path)
     expect(await ks.agents.get('looper')).toMatchObject({ status: 'revoked' })
     await ks.close()
-    const db = new DatabaseSync(path, { readOnly: true })
-    const file = new DatabaseSync(`${path}-revocations`, { readOnly: true })
-    expect(db.prepare('SELECT id FROM ledger_identity').get()).toEqual(
-      file.prepare('SELECT id FROM ledger').get(),
-    )
-    db.close()
-    file.close()
+    expectOneIdentity(path)
   })
 })
