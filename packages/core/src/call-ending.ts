@@ -143,20 +143,9 @@ export function costOfEnding(end: CallEnd, figures: CallFigures): EndingCost {
   // bytes, about 5x its tokens, though the model's tokenizer was at hand).
   const streamed = outputBelieved ? output.tokens : output.closest()
 
-  // The most an honest provider bills for the request: the input bound and the output limit
-  // it was told; not the whole hold, whose count headroom (where the model's tokenizer is
-  // unknown) no provider bills (red team r21 and rt32: 6x the most a Claude call could cost).
-  const told = figures.providerMaxOutputTokens
-  const boundInput = Math.min(figures.inputTokens, figures.inputMost ?? Number.POSITIVE_INFINITY)
-  const mostMicros =
-    told === undefined ? holdMicros : Math.min(holdMicros, costBound(boundInput, told, rates))
-  const most = {
-    inputTokens: told === undefined ? figures.inputTokens : boundInput,
-    outputTokens: told ?? output.limit,
-  }
   if (!inputBelieved && !valid(out) && streamed === 0) {
     // Nothing known of what the call used: the most it can cost (never recorded as free).
-    return { action: 'settle', costMicros: mostMicros, basis: 'hold', ...most, distrusted }
+    return { action: 'settle', ...mostItCanCost(figures), basis: 'hold', distrusted }
   }
   if (inputBelieved && outputBelieved) {
     const reasoning = valid(usage.reasoningTokens) ? usage.reasoningTokens : 0
@@ -215,8 +204,10 @@ export function costOfEnding(end: CallEnd, figures: CallFigures): EndingCost {
   // was told (red team r20: a revoked stream recorded 19% of its bill). The most it can
   // cost, then. A caller's own abort or a consumer that stopped reading is charged what was
   // counted.
-  if (end.stoppedByGuard === true && countedMicros < mostMicros) {
-    return { action: 'settle', costMicros: mostMicros, basis: 'stopped', ...most, distrusted }
+  if (end.stoppedByGuard === true) {
+    const most = mostItCanCost(figures)
+    if (countedMicros < most.costMicros)
+      return { action: 'settle', ...most, basis: 'stopped', distrusted }
   }
   return {
     action: 'settle',
@@ -226,6 +217,22 @@ export function costOfEnding(end: CallEnd, figures: CallFigures): EndingCost {
     outputTokens,
     distrusted,
   }
+}
+
+/**
+ * The most an honest provider bills for the request: the input bound and the output limit it
+ * was told; not the whole hold, whose count headroom (where the model's tokenizer is unknown)
+ * no provider bills (red team r21 and rt32: 6x the most a Claude call could cost). Only the
+ * endings with nothing better to go on ask for it (not every settled call).
+ */
+function mostItCanCost({ rates, output, holdMicros, ...figures }: CallFigures) {
+  const told = figures.providerMaxOutputTokens
+  if (told === undefined) {
+    return { costMicros: holdMicros, inputTokens: figures.inputTokens, outputTokens: output.limit }
+  }
+  const inputTokens = Math.min(figures.inputTokens, figures.inputMost ?? Number.POSITIVE_INFINITY)
+  const costMicros = Math.min(holdMicros, costBound(inputTokens, told, rates))
+  return { costMicros, inputTokens, outputTokens: told }
 }
 
 /**
