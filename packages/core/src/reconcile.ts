@@ -116,7 +116,7 @@ export async function reconcileHold(
   if (result.outcome === 'not_lapsed') {
     throw new InvalidConfigError(
       'holdId',
-      `Invalid holdId: agent "${handle}" has no lapsed or unreconciled hold "${holdId}" (it is live and its call settles it, or it was released, or it is not known: the stores keep lapsed holds 7 days by default). Reconcile the hold id a lapsed entry, or a settled one of outcome unreconciled, of its audit log names (killswitch audit ${handle}).`,
+      `Invalid holdId: agent "${handle}" has no lapsed or unreconciled hold "${holdId}" (it is live and its call settles it, or it was released, or it is not known: the stores keep lapsed holds 35 days, then write their charge off as final). Reconcile the hold id a lapsed entry, or a settled one of outcome unreconciled, of its audit log names (killswitch audit ${handle}).`,
     )
   }
   if (result.outcome !== 'corrected' && result.outcome !== 'duplicate') {

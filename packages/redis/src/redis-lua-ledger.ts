@@ -23,6 +23,8 @@
 // doubles hold them exactly; they are written back with %.0f (never as "1e+15"), and inside
 // JSON as strings (cjson would print numbers with 14 digits).
 
+import { UNRECONCILED_RETENTION_MS } from '@killswitch/core'
+
 /** The Lua chunk every ledger script starts with. ARGV[1..4]: clock, now, hold retention, audit policy. */
 export const LEDGER_LUA = `
 if redis.replicate_commands then redis.replicate_commands() end
@@ -58,6 +60,7 @@ local function bad_time(s) if whole(s, MAX_SAFE) == nil then return 'now' end en
 local function bad_id(s) if type(s) ~= 'string' or #s == 0 or #s > 800 then return 'holdId' end end
 
 local CLOCK, CALLER_NOW, RETENTION = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local UNRECONCILED_KEEP = ${UNRECONCILED_RETENTION_MS}
 -- The audit policy, 'max,retention': the entries kept per agent when the user set such a
 -- count, and how long entries are kept (ms of the store's clock); '' for no bound (kept for
 -- good, the default).
@@ -285,9 +288,24 @@ local function drawn_grants(a, now)
   return grants
 end
 
+-- The finished holds' keys expire once the agent is idle past their retention (an agent
+-- with an unreconciled charge keeps them: save_money).
+local function expire_done()
+  local idle = int(math.min(RETENTION * 8, 3153600000000))
+  redis.call('PEXPIRE', K.done, idle)
+  redis.call('PEXPIRE', K.prune, idle)
+end
+
+-- An unreconciled charge keeps the finished holds' keys (no expiry) until it is corrected or
+-- written off by prune() at one of the agent's operations: an idle agent's key expiry would
+-- forget its holds with their charges still unreconciled (red team rt32).
 local function save_money(a)
   redis.call('HSET', K.agent, 'spentMicros', int(a.spent), 'heldMicros', int(a.held),
     'unreconciledMicros', int(a.unrec))
+  if a.unrec > 0 then
+    redis.call('PERSIST', K.done)
+    redis.call('PERSIST', K.prune)
+  end
 end
 
 
@@ -330,16 +348,16 @@ local function drop_live(h)
 end
 
 -- A finished hold, remembered until it may be forgotten: settled and released ones after the
--- retention, lapsed ones 7 times longer (a late settle may still correct their charge).
+-- retention, lapsed ones (and settles at a bound) UNRECONCILED_RETENTION_MS of ledger.ts or
+-- the retention if longer (a late settle or a reconcile may still correct their charge).
 hooks.save_done = function(id, state, amount, expires, charged, now, levels, kept)
   redis.call('HSET', K.done, id, cjson.encode({ state = state, amount = int(amount),
     expires = int(expires), charged = int(charged), updated = int(now), levels = kept or levels }))
-  local keep = state == 'lapsed' and RETENTION * 7 or RETENTION
+  local keep = state == 'lapsed' and math.max(RETENTION, UNRECONCILED_KEEP) or RETENTION
   redis.call('ZADD', K.prune, int(now + keep), id)
-  -- An agent idle past every entry's retention takes its idempotency state with it.
-  local idle = int(math.min(RETENTION * 8, 3153600000000))
-  redis.call('PEXPIRE', K.done, idle)
-  redis.call('PEXPIRE', K.prune, idle)
+  -- An agent idle past every entry's retention takes its idempotency state with it; not while
+  -- it has an unreconciled charge (save_money keeps the keys): that waits for its write-off.
+  if state ~= 'lapsed' then expire_done() end
 end
 
 -- A hold that provably spent nothing ends: a live one gives its amount back, a lapsed one its
@@ -357,12 +375,40 @@ local function give_back(a, h)
   return 'lapse_withdrawn'
 end
 
--- Forgets a small batch of finished holds past their retention: never a long pause.
-local function prune(now)
+-- writtenOffEntry() of ledger.ts, field for field.
+local function written_off_entry(handle, id, d, now)
+  local charged = dollars(tonumber(d.charged))
+  local days = math.floor((now - tonumber(d.updated)) / 86400000)
+  local summary = 'unreconciled charge of $' .. charged .. ' for hold ' .. id ..
+    ' written off after ' .. days ..
+    ' days: no settlement corrected it, and the hold is forgotten; it stays spent, final'
+  return '{"at":' .. int(now) .. ',"handle":' .. cjson.encode(handle) ..
+    ',"type":"settled","summary":' .. cjson.encode(summary) ..
+    ',"data":{"holdId":' .. cjson.encode(id) .. ',"cost":' .. charged ..
+    ',"outcome":"written_off","replaces":' .. charged .. '}}'
+end
+
+-- Forgets a small batch of finished holds past their retention: never a long pause. A lapsed
+-- one is written off as it is forgotten (writeOff() of ledger.ts): its charge stays spent,
+-- final, and leaves unreconciled.
+local function prune(a, now)
   local old = redis.call('ZRANGEBYSCORE', K.prune, '-inf', int(now), 'LIMIT', 0, PRUNE_BATCH)
-  if #old > 0 then
-    redis.call('HDEL', K.done, unpack(old))
-    redis.call('ZREM', K.prune, unpack(old))
+  if #old == 0 then return end
+  local handle
+  local entries = redis.call('HMGET', K.done, unpack(old))
+  for i, id in ipairs(old) do
+    local d = entries[i] and cjson.decode(entries[i])
+    if d and d.state == 'lapsed' then
+      handle = handle or redis.call('HGET', K.agent, 'handle')
+      a.unrec = a.unrec - tonumber(d.charged)
+      audit(written_off_entry(handle, id, d, now))
+    end
+  end
+  redis.call('HDEL', K.done, unpack(old))
+  redis.call('ZREM', K.prune, unpack(old))
+  if handle then
+    save_money(a)
+    if a.unrec <= 0 then expire_done() end
   end
 end
 

@@ -2,7 +2,7 @@
 // written (through the store and straight at the scripts), the lapse entry formatted exactly
 // as core formats it, finished holds pruned in small batches, and the round trips.
 import { randomUUID } from 'node:crypto'
-import { InvalidConfigError, type Store } from '@killswitch/core'
+import { InvalidConfigError, type Store, UNRECONCILED_RETENTION_MS } from '@killswitch/core'
 import { testAgentRecord } from '@killswitch/core/conformance'
 import fc from 'fast-check'
 import { Redis } from 'ioredis'
@@ -222,7 +222,7 @@ return {dollars(tonumber(ARGV[5])), iso(tonumber(ARGV[6]))}`
     )
   })
 
-  it('forgets finished holds past their retention in small batches, lapsed ones 7 times later', async () => {
+  it('forgets finished holds past their retention in small batches, lapsed ones 35 days later', async () => {
     const prefix = newPrefix()
     const retention = 10_000
     const store = open({ prefix, holdRetentionMs: retention })
@@ -247,8 +247,10 @@ return {dollars(tonumber(ARGV[5])), iso(tonumber(ARGV[6]))}`
     expect(await store.getAgent('prune', 1_001)).toMatchObject({ unreconciledMicros: 10 })
     const done = `${prefix}holddone:prune`
     expect(await server.admin.hlen(done)).toBe(41)
-    // The whole idempotency state expires with an agent left idle past every retention.
-    expect(await server.admin.pttl(done)).toBeGreaterThan(7 * retention)
+    // An unreconciled charge keeps the idempotency state (no expiry) until it is corrected or
+    // written off: an idle agent's keys must not forget it with the charge still unreconciled.
+    expect(await server.admin.pttl(done)).toBe(-1)
+    expect(await server.admin.pttl(`${prefix}holdprune:prune`)).toBe(-1)
     // Within the retention a repeated settle is still a duplicate.
     expect(
       (
@@ -266,7 +268,7 @@ return {dollars(tonumber(ARGV[5])), iso(tonumber(ARGV[6]))}`
     expect(await server.admin.hlen(done)).toBe(41 - 16)
     await store.reserve({ handle: 'prune', holdId: 'n2', amountMicros: 1, ttlMs: 9, now: later })
     await store.reserve({ handle: 'prune', holdId: 'n3', amountMicros: 1, ttlMs: 9, now: later })
-    // 40 settled gone; the lapsed one (kept 7x longer) can still be corrected.
+    // 40 settled gone; the lapsed one (kept 35 days) can still be corrected.
     expect(await server.admin.hexists(done, 's5')).toBe(0)
     expect(await server.admin.hexists(done, 'crash')).toBe(1)
     const corrected = await store.settle({
@@ -277,6 +279,38 @@ return {dollars(tonumber(ARGV[5])), iso(tonumber(ARGV[6]))}`
     })
     expect(corrected.outcome).toBe('corrected')
     expect(corrected.agent).toMatchObject({ unreconciledMicros: 0 })
+    // Nothing unreconciled: the state expires again with an agent left idle past the retention.
+    expect(await server.admin.pttl(done)).toBeGreaterThan(7 * retention)
+  })
+
+  it("keeps an idle agent's unreconciled charge past every key expiry, writes it off at its next operation, then lets its state expire", async () => {
+    const prefix = newPrefix()
+    const retention = 10_000
+    const store = open({ prefix, holdRetentionMs: retention })
+    await store.createAgent(testAgentRecord('idle', 1_000_000))
+    const call = { handle: 'idle', holdId: 'bound', now: 1_000 }
+    await store.reserve({ ...call, amountMicros: 50, ttlMs: 60_000 })
+    await store.settle({ ...call, costMicros: 40, unreconciled: true })
+    const done = `${prefix}holddone:idle`
+    // No expiry (an idle agent's keys would expire after 8 retentions): the hold is kept.
+    expect(await server.admin.pttl(done)).toBe(-1)
+    expect(await server.admin.hexists(done, 'bound')).toBe(1)
+    const later = 1_000 + UNRECONCILED_RETENTION_MS + 1
+    await store.reserve({ handle: 'idle', holdId: 'n', amountMicros: 1, ttlMs: 9, now: later })
+    expect(await store.getAgent('idle', later)).toMatchObject({
+      spentMicros: 40,
+      unreconciledMicros: 0,
+    })
+    expect(await server.admin.hexists(done, 'bound')).toBe(0)
+    expect((await store.readAudit('idle')).at(-1)?.data).toMatchObject({
+      holdId: 'bound',
+      outcome: 'written_off',
+      cost: 0.00004,
+      replaces: 0.00004,
+    })
+    // Nothing unreconciled any more: the idempotency state expires again when left idle.
+    await store.settle({ handle: 'idle', holdId: 'n', costMicros: 1, now: later })
+    expect(await server.admin.pttl(done)).toBeGreaterThan(0)
   })
 
   it('costs one round trip per reserve, settle, renew and release, and one for listAgents', async () => {

@@ -1,7 +1,7 @@
 // killswitch audit: the hold id of each unreconciled charge, and --unreconciled, the ones still
 // open to reconcile with the command for each (red team rt32: the text audit showed no hold
 // id, and a grep of --json listed holds reconciled already).
-import type { AuditEntry } from '@killswitch/core'
+import { type AuditEntry, UNRECONCILED_RETENTION_MS } from '@killswitch/core'
 import { describe, expect, it } from 'vitest'
 import { EXIT_CODES } from '../exit-codes.js'
 import { cliHarness } from '../test-helpers.js'
@@ -164,6 +164,23 @@ describe('killswitch audit: unreconciled charges', () => {
     const flagged = await run(['audit', 'caller', '--unreconciled', '--store', 'sqlite:/srv/ks.db'])
     expect(flagged.stdout).toContain(
       'killswitch reconcile caller hold-lost <usd> --store sqlite:/srv/ks.db',
+    )
+  })
+
+  it('a charge written off after 35 days unreconciled is no longer open, and the log says why', async () => {
+    const { ks, run } = cliHarness({}, { runaway: false })
+    await ks.agents.create({ handle: 'caller', spendingCap: 5 })
+    const then = Date.now() - UNRECONCILED_RETENTION_MS - 60_000
+    const reserve = (holdId: string, at: number, ttlMs: number) =>
+      ks.store.reserve({ handle: 'caller', holdId, amountMicros: 100_000, ttlMs, now: at })
+    await reserve('old-lost', then, 1)
+    await reserve('old-next', then + 10, 1) // its sweep lapses old-lost, 35 days ago
+    await reserve('today', Date.now(), 60_000) // forgets old-lost: written off
+    expect(await ks.agents.get('caller')).toMatchObject({ unreconciled: 0.1, spent: 0.2 })
+    expect((await run(['audit', 'caller', '--unreconciled'])).stdout).not.toContain('old-lost')
+    const log = (await run(['audit', 'caller'])).stdout
+    expect(log).toMatch(
+      /unreconciled charge of \$0\.1 for hold old-lost written off after 35 days: no settlement corrected it/,
     )
   })
 })

@@ -1,7 +1,9 @@
 // Conformance cases for the ledger: reserve at the cap boundary, settle, release, expiry,
 // idempotency and concurrency.
 import { expect, it } from 'vitest'
+import { auditCharge } from '../audit-charge.js'
 import { InvalidConfigError } from '../errors.js'
+import { UNRECONCILED_RETENTION_MS } from '../ledger/ledger.js'
 import { MAX_MICROS, MAX_TOTAL_MICROS } from '../ledger/ledger-input.js'
 import type { SettleRequest } from '../store.js'
 import { entry, refusedField, type SuiteContext, testAgentRecord, uniqueHandle } from './support.js'
@@ -338,6 +340,64 @@ export function ledgerCases(context: SuiteContext): void {
       0,
     )
     expect(total).toBe(220_000)
+  })
+
+  it('writes off an unreconciled charge nothing corrected in 35 days: spent stays, unreconciled drops, audited', async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('write-off')
+    await store.createAgent(testAgentRecord(handle, 1_000_000))
+    await store.reserve({ handle, holdId: 'lapse', amountMicros: 5_000, ttlMs: 1_000, now: 1_000 })
+    await store.reserve({
+      handle,
+      holdId: 'bound',
+      amountMicros: 10_000,
+      ttlMs: 60_000,
+      now: 1_000,
+    })
+    // A settle at a bound, whose sweep also lapses the other hold: both unreconciled at 2_000.
+    await store.settle({
+      handle,
+      holdId: 'bound',
+      costMicros: 8_000,
+      now: 2_000,
+      unreconciled: true,
+      audit: { ...entry(handle, 'settled', 2_000), data: { holdId: 'bound', cost: 0.008 } },
+    })
+    const open = { spentMicros: 13_000, unreconciledMicros: 13_000 }
+    // Until the retention ends, both can still be reconciled: an operation changes nothing.
+    const last = 2_000 + UNRECONCILED_RETENTION_MS
+    const probe = (holdId: string, now: number) =>
+      store.reserve({ handle, holdId, amountMicros: 1, ttlMs: 60_000, now })
+    await probe('before', last - 1)
+    expect(await store.getAgent(handle, last - 1)).toMatchObject(open)
+    // Past it, the store forgets both at the agent's next reserve, and writes their charges off.
+    const after = last + 5_000
+    await probe('after', after)
+    expect(await store.getAgent(handle, after)).toMatchObject({
+      spentMicros: 13_000,
+      unreconciledMicros: 0,
+      heldMicros: 2,
+    })
+    const log = await store.readAudit(handle)
+    const writtenOff = log.filter((item) => item.data.outcome === 'written_off')
+    expect(writtenOff.map((item) => [item.type, item.data.holdId, item.data.cost]).sort()).toEqual([
+      ['settled', 'bound', 0.008],
+      ['settled', 'lapse', 0.005],
+    ])
+    expect(writtenOff.every((item) => item.data.replaces === item.data.cost)).toBe(true)
+    expect(writtenOff[0]?.summary).toMatch(/written off after 35 days/)
+    // The log still sums to the spend: a write-off replaces the charge it makes final.
+    const sum = log.reduce((total, item) => total + auditCharge(item), 0)
+    expect(Math.round(sum * 1_000_000)).toBe(13_000)
+    // Final: a reconcile no longer finds the hold, and nothing changes.
+    const reconcile = await store.settle({
+      handle,
+      holdId: 'bound',
+      costMicros: 1_000,
+      now: after,
+      onlyIfLapsed: true,
+    })
+    expect(reconcile).toMatchObject({ outcome: 'not_lapsed', agent: { spentMicros: 13_000 } })
   })
 
   it('charges a lapsed hold in full as unreconciled; a late settle corrects it once', async () => {

@@ -88,6 +88,45 @@ export function lapsedEntry(handle: string, hold: HoldRecord, now: number): Audi
   }
 }
 
+/**
+ * How long a charge on the ledger's own figures stays open to correction: a lapsed hold, a
+ * settle at a bound (`unreconciled`). A provider bills monthly; this is its cycle with days to
+ * spare for the invoice. Past it a store forgets the hold, and writeOff makes its charge final.
+ */
+export const UNRECONCILED_RETENTION_MS = 35 * 24 * 3600_000
+
+/**
+ * A store forgets a lapsed hold (past UNRECONCILED_RETENTION_MS, or past what a memory store
+ * keeps): its charge stays spent, final, and leaves `unreconciled`, audited. Without this the
+ * agent's `unreconciled` kept charges no reconcile could reach any more (red team rt32). The
+ * caller deletes the hold in the same step; the money of the windows it was in is unchanged.
+ */
+export function writeOff(storage: LedgerStorage, handle: string, hold: HoldRecord, now: number) {
+  const agent = storage.agent(handle)
+  if (!agent || hold.state !== 'lapsed') return
+  storage.saveAgent({
+    ...agent,
+    unreconciledMicros: agent.unreconciledMicros - hold.chargedMicros,
+  })
+  storage.appendAudit(writtenOffEntry(handle, hold, now))
+}
+
+/**
+ * The audit entry of a write-off: a settlement of the hold at what it charged, replacing
+ * that charge (so the log still sums to `spent`, and the hold reads as ended).
+ */
+export function writtenOffEntry(handle: string, hold: HoldRecord, now: number): AuditEntry {
+  const charged = hold.chargedMicros / 1_000_000
+  const days = Math.floor((now - hold.updatedAt) / 86_400_000)
+  return {
+    at: now,
+    handle,
+    type: 'settled',
+    summary: `unreconciled charge of $${charged} for hold ${hold.id} written off after ${days} days: no settlement corrected it, and the hold is forgotten; it stays spent, final`,
+    data: { holdId: hold.id, cost: charged, outcome: 'written_off', replaces: charged },
+  }
+}
+
 /** A grant is past its expiry: the sweep drops it and audits grant_expired. */
 export function hasExpiredGrant(grants: readonly { expiresAt: number }[], now: number): boolean {
   return grants.some((grant) => grant.expiresAt <= now)

@@ -76,4 +76,33 @@ describe('memoryStore', () => {
     })
     expect(again.outcome).toBe('duplicate')
   })
+
+  it('writes off its oldest unreconciled charges past the 10,000 it keeps per agent, never forgetting one silently', async () => {
+    const store = memoryStore()
+    await store.createAgent(testAgentRecord('many', 1_000_000_000))
+    // 10,005 calls charged at a bound (unreconciled), a few reserves apart.
+    for (let i = 0; i < 10_005; i++) {
+      const call = { handle: 'many', holdId: `u${i}`, now: 1_000 + i }
+      await store.reserve({ ...call, amountMicros: 10, ttlMs: 60_000 })
+      await store.settle({ ...call, costMicros: 7, unreconciled: true })
+    }
+    await store.reserve({
+      handle: 'many',
+      holdId: 'next',
+      amountMicros: 1,
+      ttlMs: 60_000,
+      now: 20_000,
+    })
+    const agent = await store.getAgent('many', 20_000)
+    // Spent keeps all of it; unreconciled keeps exactly what can still be reconciled.
+    expect(agent).toMatchObject({ spentMicros: 10_005 * 7, unreconciledMicros: 10_000 * 7 })
+    const log = await store.readAudit('many', { limit: 20 })
+    const writtenOff = log.filter((item) => item.data.outcome === 'written_off')
+    expect(writtenOff.map((item) => item.data.holdId)).toEqual(['u0', 'u1', 'u2', 'u3', 'u4'])
+    // The oldest kept is still open to a reconcile; a written-off one is not.
+    const reconcile = (holdId: string) =>
+      store.settle({ handle: 'many', holdId, costMicros: 1, now: 20_001, onlyIfLapsed: true })
+    expect((await reconcile('u4')).outcome).toBe('not_lapsed')
+    expect((await reconcile('u5')).outcome).toBe('corrected')
+  })
 })

@@ -64,10 +64,13 @@ interface AgentState {
  */
 const FINISHED_HOLDS_KEPT = 512
 /**
- * Lapsed holds kept per agent for a late settle to correct. Lapses are rare (a call outlived
- * its lease), and kept apart from the finished holds a busy agent turns over in a second.
+ * Lapsed holds (and settles at a bound) kept per agent for a late settle or a reconcile to
+ * correct, kept apart from the finished holds a busy agent turns over in a second. Past this
+ * count, or UNRECONCILED_RETENTION_MS, the oldest is written off (ledger.writeOff).
  */
 const LAPSED_HOLDS_KEPT = 10_000
+/** Lapsed holds written off per reserve at most: bounded work on the hot path. */
+const WRITE_OFF_BATCH = 16
 const AUDIT_TRIM_BATCH = 1_024
 /** Audit entries pruned for age per pass, over every agent: small, like the sqlite store's. */
 const AUDIT_PRUNE_BATCH = 256
@@ -150,6 +153,24 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     nextAuditPrune = budget === 0 ? now : now + AUDIT_PRUNE_EVERY_MS
   }
 
+  /**
+   * Forgets the agent's oldest lapsed holds past UNRECONCILED_RETENTION_MS or past
+   * LAPSED_HOLDS_KEPT, each written off (its charge final), a few per reserve. Insertion
+   * order is the order they lapsed in.
+   */
+  const writeOffForgotten = (handle: string, now: number) => {
+    const state = agents.get(handle)
+    if (state === undefined || state.lapsed.size === 0) return
+    const before = now - ledger.UNRECONCILED_RETENTION_MS
+    for (let n = 0; n < WRITE_OFF_BATCH; n++) {
+      const oldest = state.lapsed.values().next().value
+      if (oldest === undefined) return
+      if (state.lapsed.size <= LAPSED_HOLDS_KEPT && oldest.updatedAt >= before) return
+      state.lapsed.delete(oldest.id)
+      ledger.writeOff(storage, handle, oldest, now)
+    }
+  }
+
   const storage: LedgerStorage = {
     // Records are frozen, not copied: the ledger makes a new record for every change and
     // never writes one it read, so a stored record can be handed out as it is.
@@ -183,11 +204,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
         state.finished.delete(hold.id)
         state.older.delete(hold.id)
       }
+      // Past LAPSED_HOLDS_KEPT, the reserve's writeOffForgotten forgets the oldest.
       if (hold.state === 'lapsed') {
         state.lapsed.set(hold.id, hold)
-        if (state.lapsed.size > LAPSED_HOLDS_KEPT) {
-          state.lapsed.delete(state.lapsed.keys().next().value as string)
-        }
         return
       }
       state.finished.set(hold.id, hold)
@@ -331,6 +350,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
         const result = ledger.reserve(storage, request)
         // After the transition (which validated request.now), as the sqlite store does it.
         pruneAudit(request.now)
+        writeOffForgotten(request.handle, request.now)
         // In the same synchronous step: the window is recorded only for a granted hold.
         if (result.ok && request.activity) {
           const { events, keep } = request.activity

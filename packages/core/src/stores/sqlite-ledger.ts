@@ -615,7 +615,7 @@ export class SqliteLedger implements LedgerStorage {
   /**
    * Forgets at most PRUNE_BATCH settled or released holds of the generations the retention
    * no longer keeps at `now`, as many lapsed ones that lapsed before `lapsedBefore` (a late
-   * settle may still correct them until then), as many audit entries older than
+   * settle may still correct them until then; each is written off as it is forgotten), as many audit entries older than
    * `auditBefore`, and as many events older than `eventsBefore` that EVENTS_KEPT newer ones
    * follow. Returns the most rows one kind lost, so the store knows whether more wait.
    */
@@ -629,9 +629,16 @@ export class SqliteLedger implements LedgerStorage {
       this.#sql.pruneEnded.run({ gen: this.#oldestGeneration(cutoffs.now), batch: PRUNE_BATCH })
         .changes,
     )
-    const lapsed = Number(
-      this.#sql.pruneLapsed.run({ before: cutoffs.lapsedBefore, batch: PRUNE_BATCH }).changes,
-    )
+    // Each lapsed hold forgotten is written off (its charge final) in this transaction.
+    const forgotten = this.#sql.staleLapsed.all({
+      before: cutoffs.lapsedBefore,
+      batch: PRUNE_BATCH,
+    }) as unknown as Array<HoldRowColumns & { handle: string }>
+    for (const row of forgotten) {
+      this.#sql.endLapsedHold.run(row.handle, row.hold_id)
+      ledger.writeOff(this, row.handle, toHold(row), cutoffs.now)
+    }
+    const lapsed = forgotten.length
     const holds = Math.max(ended, lapsed)
     // Only when a retention is set: by default the audit log is kept for good.
     const audit =
@@ -737,8 +744,9 @@ const SQL = {
   // Whole generations older than the retention, a key range: no scan of what is kept.
   pruneEnded: `DELETE FROM ended_holds WHERE (gen, handle, hold_id) IN (
       SELECT gen, handle, hold_id FROM ended_holds WHERE gen < :gen LIMIT :batch)`,
-  pruneLapsed: `DELETE FROM lapsed_holds WHERE (handle, hold_id) IN (
-      SELECT handle, hold_id FROM lapsed_holds WHERE updated_at < :before LIMIT :batch)`,
+  // By lapsed_by_time; corrections kept here with their window keys are forgotten too.
+  staleLapsed: `SELECT handle, hold_id, amount_micros, expires_at, state, charged_micros,
+      updated_at, levels FROM lapsed_holds WHERE updated_at < :before LIMIT :batch`,
   // Like the audit: the oldest batch by seq, of those EVENTS_KEPT newer ones follow.
   pruneEvents: `DELETE FROM events WHERE seq IN (
       SELECT seq FROM (SELECT seq, at FROM events

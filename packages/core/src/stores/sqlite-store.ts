@@ -23,6 +23,7 @@ import {
   StoreUnavailableError,
 } from '../errors.js'
 import { approvalAt } from '../ledger/approvals.js'
+import { UNRECONCILED_RETENTION_MS } from '../ledger/ledger.js'
 import { checkTime } from '../ledger/ledger-input.js'
 import type {
   ActivityEvent,
@@ -69,8 +70,9 @@ export interface SqliteStoreOptions {
    * How long settled and released hold ids are remembered after they end, so that a
    * settle delivered twice (a reply lost, then retried) is a no-op instead of a second
    * charge, in ms. Default 15 minutes. They are forgotten 15 minutes' worth at a time, so
-   * each is kept up to 15 minutes longer. At most 7 days. Lapsed holds are kept 7 days, so
-   * that a late settlement can still correct their charge.
+   * each is kept up to 15 minutes longer. At most 7 days. Lapsed holds are kept 35 days
+   * (UNRECONCILED_RETENTION_MS), so that a late settlement or a reconcile can still correct
+   * their charge; then written off.
    */
   holdRetentionMs?: number
   /**
@@ -91,8 +93,6 @@ const DEFAULTS = {
  * generation the retention keeps (~0.1 µs each; 7 days is 674 of them).
  */
 const MAX_HOLD_RETENTION_MS = 7 * 24 * 3600_000
-/** Lapsed holds are kept this long for a late settlement to correct. */
-const LAPSED_RETENTION_MS = 7 * 24 * 3600_000
 /** Finished holds are pruned at most this often (in small batches; sooner while more wait). */
 const PRUNE_EVERY_MS = 1_000
 /** Events older than this may be pruned, once EVENTS_KEPT newer ones follow them. */
@@ -728,7 +728,7 @@ class SqliteStore implements Store {
     if (now < this.#nextPrune) return
     const removed = this.#ledger.prune({
       now,
-      lapsedBefore: now - LAPSED_RETENTION_MS,
+      lapsedBefore: now - UNRECONCILED_RETENTION_MS,
       eventsBefore: now - EVENT_RETENTION_MS,
       auditBefore: now - this.#auditRetentionMs,
     })
