@@ -74,7 +74,8 @@ describe('createRunawayMonitor', () => {
           monitor,
           agent,
           i % 2 ? args : { page: 1, query: 'acme corp layoffs' },
-          T0 + i * 1000,
+          // A loop in code: the same call again at once (every 0.9 s or more is a poll).
+          T0 + i * 400,
         ),
       )
     }
@@ -651,10 +652,10 @@ describe('monitor.judge: what rode on a reserve, judged in place', () => {
       // Eight identical calls, each after the last one's result: the last eight events are
       // the window (four calls), the rest lies before it.
       for (let i = 0; i < 15; i++) {
-        const event = monitor.activity?.(agent, i % 2 ? result : call, T0 + i * 1000)?.event
+        const event = monitor.activity?.(agent, i % 2 ? result : call, T0 + i * 300)?.event
         if (event) log.push(event)
       }
-      return monitor.judge?.(agent, call, T0 + 15_000, log, log.length, start)?.action
+      return monitor.judge?.(agent, call, T0 + 4_500, log, log.length, start)?.action
     }
     expect(await judgeAt(7)).toBe('warn')
     expect(await judgeAt(0)).toBe('revoke')

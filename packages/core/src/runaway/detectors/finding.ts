@@ -30,17 +30,28 @@ export const PAUSE_MS = 2_000
 export const POLL_PERIOD_MS = 2_500
 
 /**
+ * The same free call made again by code this long or more after the last one started, its
+ * result between and no model step, is a poll too: `setInterval(poll, 1000)` with a timer's
+ * jitter. A loop in code repeats at its call's pace, not a timer's (the corpus code loops:
+ * every 0.25 s at most); an agent's loop has its model steps between. Red team rt35: a 2 s
+ * poller of one status call, the commonest period, was revoked at its 5th poll.
+ */
+export const SAME_CALL_POLL_PERIOD_MS = 900
+
+/**
  * Code that polls through the model sleeps between its asks: at least this long from a
  * model's answer to the next ask. A loop asks again at once (an app re-asking in a `while`,
- * an agent's reflection step before each tool step: tens of milliseconds).
+ * an agent's reflection step before each tool step: tens of milliseconds). At 500 ms, an app
+ * asking every 2 s, whose two steps took 1.55 s, was revoked (red team rt35).
  */
-export const POLL_SLEEP_MS = 500
+export const POLL_SLEEP_MS = 250
 
 /**
  * Whether `event`, `idleMs` before the next event of its scope (`next`, when the caller
  * knows it; `afterNext`, the one after it), ended a pause: idle time after something ended;
  * or a free tool call waited on (its own result next, no payment between) for `PAUSE_MS`, or
- * polled by code `POLL_PERIOD_MS` or more before the next call started.
+ * polled by code `POLL_PERIOD_MS` or more before the next call started
+ * (`SAME_CALL_POLL_PERIOD_MS` before the same call again).
  */
 export function pausedAfter(
   event: ActivityEvent,
@@ -67,7 +78,11 @@ export function waitedOn(
   if (event.kind !== 'tool_call' || next?.kind !== 'tool_result' || next.tool !== event.tool)
     return false
   if (idleMs >= PAUSE_MS) return true
-  return afterNext?.kind === 'tool_call' && afterNext.at - event.at >= POLL_PERIOD_MS
+  if (afterNext?.kind !== 'tool_call') return false
+  const period = afterNext.at - event.at
+  if (period >= POLL_PERIOD_MS) return true
+  const sameCall = afterNext.tool === event.tool && afterNext.hash === event.hash
+  return sameCall && event.hash !== undefined && period >= SAME_CALL_POLL_PERIOD_MS
 }
 
 /**

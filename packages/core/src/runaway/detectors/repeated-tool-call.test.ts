@@ -323,12 +323,16 @@ describe('detectRepeatedToolCall', () => {
     // Idle 1.9 s and 1.5 s after each result: under the pause, yet polling.
     expect(poll(5_000, 3_100)).toBe('ok')
     expect(poll(2_500, 1_000)).toBe('ok')
-    expect(poll(1_000, 200)).toBe('trip')
+    // The same call by a timer every 2 s or every second (red team rt35: revoked at the 5th).
+    expect(poll(2_000, 100)).toBe('ok')
+    expect(poll(1_000, 200)).toBe('ok')
+    // Code repeating it at its own pace is a loop.
+    expect(poll(500, 200)).toBe('trip')
     // A paid call polled that fast is paid for each time: counted.
     expect(poll(2_500, 1_000, true)).toBe('trip')
   })
 
-  it('takes code asking the model to poll every 2.5 s or more, sleeping between asks, for polling', () => {
+  it('takes code asking the model to poll, sleeping between asks, for polling', () => {
     // Each ask: a model step that calls the status tool, its result, a model step that answers
     // "still running" (the turn ends), then the app sleeps what is left of its period.
     const asks = (periodMs: number, latencyMs: number, options: { paid?: boolean } = {}) => {
@@ -349,12 +353,47 @@ describe('detectRepeatedToolCall', () => {
     expect(asks(3_000, 700)).toBe('ok')
     expect(asks(5_000, 1_500)).toBe('ok')
     expect(asks(10_000, 4_500)).toBe('ok')
+    // Red team rt35: every 2 s, steps of 0.7 s: 0.43 s asleep between asks (revoked before).
+    expect(asks(2_000, 700)).toBe('ok')
     // Code asking again at once: a loop, however slow its steps (3.2 s apart here, 10 ms
     // from each answer to the next ask).
     expect(asks(1_220, 500)).toBe('trip')
     expect(asks(3_180, 1_500)).toBe('trip')
     // A paid status call is paid for each time: counted.
     expect(asks(5_000, 1_500, { paid: true })).toBe('trip')
+  })
+
+  it('takes a paid call on new arguments between new searches for research, the same paid call again for a loop', () => {
+    // Red team rt35: a research agent alternating new searches ($0.01) with papers read
+    // ($0.002), whose URLs differ by their id only (one shape), 0.7 s model steps: throttled
+    // at its 10th paper before.
+    const queries = ['sparse attention', 'kv cache eviction', 'speculative decoding']
+    queries.push('mixture of experts routing', 'long context retrieval', 'quantized inference')
+    queries.push(
+      'flash attention kernels',
+      'rotary embeddings',
+      'paged attention',
+      'ring attention',
+    )
+    queries.push('state space models', 'linear attention')
+    const research = (paper: (i: number) => string) => {
+      const window: ActivityEvent[] = []
+      let at = T0
+      const step = (tool: string, args: unknown, price: number, last = false) => {
+        window.push(modelCall(at), modelResult(at + 700))
+        window.push(toolCall(at + 710, tool, args))
+        if (!last) window.push(spend(at + 900, price), toolResult(at + 900, tool, true))
+        at += 910
+      }
+      queries.forEach((q, i) => {
+        step('search', { q }, 10_000)
+        step('fetch_page', { url: paper(i) }, 2_000, i === queries.length - 1)
+      })
+      return detectRepeatedToolCall(window, lastAt(window), config).status
+    }
+    expect(research((i) => `https://arxiv.org/abs/2411.${17_927 + i * 113}`)).toBe('ok')
+    // The same paper bought again and again between the searches: money spent again.
+    expect(research(() => 'https://arxiv.org/abs/2411.17927')).toBe('trip')
   })
 
   it('takes the same lookup in each new task for new work; the same answer again is a loop', () => {
@@ -417,14 +456,14 @@ describe('detectRepeatedToolCall', () => {
     expect(detectRepeatedToolCall(window, lastAt(window), config).status).toBe('trip')
   })
 
-  it('counts only since the last pause: a poller every 5 s is never a loop, one every second is', () => {
+  it('counts only since the last pause: a poller every 5 s is never a loop, a call again every 0.5 s is', () => {
     const poll = (periodMs: number) =>
       calls(
         Array.from({ length: 12 }, (_, i) => [T0 + i * periodMs, 'status', { job: 1 }] as const),
       )
     const slow = poll(5_000)
     expect(detectRepeatedToolCall(slow, lastAt(slow), config).status).toBe('ok')
-    const fast = poll(1_000)
+    const fast = poll(500)
     expect(detectRepeatedToolCall(fast, lastAt(fast), config).status).toBe('trip')
     // The wait a throttle imposed (until T0 + 40 s here) is not a pause.
     expect(detectRepeatedToolCall(slow, lastAt(slow), config, false, T0 + 60_000).status).toBe(

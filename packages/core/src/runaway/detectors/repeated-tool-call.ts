@@ -36,6 +36,7 @@ import {
   POLL_PERIOD_MS,
   POLL_SLEEP_MS,
   pausedAfter,
+  SAME_CALL_POLL_PERIOD_MS,
   statusOf,
 } from './finding.js'
 
@@ -208,17 +209,21 @@ function countRepeats(
     const identical = event.hash === hash
     if (!identical && (shape === undefined || event.shape !== shape)) continue
     if (i !== last && !separated) continue
-    // New work between excuses a free repeat (the same `npm test` after each edit), never a
-    // paid one (its payment follows it): the same paid call again is money spent again.
-    if (progressed && afterNext?.kind !== 'spend') break
+    // New work between excuses a free repeat (the same `npm test` after each edit), and a
+    // paid one on other arguments of the same shape (a research agent's next paper, between
+    // new searches: red team rt35 throttled it at its 10th); never the same paid call again
+    // (its payment follows it): that is money spent again for the same thing.
+    if (progressed && (afterNext?.kind !== 'spend' || !identical)) break
     // A turn that ended with a new answer between, paid or not: the same lookup for the next
     // ticket is the next ticket's work (a loop re-asking gets the same answer: counted).
     if (newTurn) break
     // Asked again by code after the turn ended and a sleep, POLL_PERIOD_MS or more after this
-    // call started: a poll with a model step in it (the app asks "is the job done?" every few
-    // seconds, the model calls the status tool). An app re-asking at once does not sleep.
-    // A paid call is paid for each time: counted, as a code poller's is.
-    if (turnEnded && repeatedAt - event.at >= POLL_PERIOD_MS && afterNext?.kind !== 'spend') break
+    // call started (SAME_CALL_POLL_PERIOD_MS for the same call): a poll with a model step in
+    // it (the app asks "is the job done?" every few seconds, the model calls the status
+    // tool). An app re-asking at once does not sleep. A paid call is paid for each time:
+    // counted, as a code poller's is.
+    const period = identical ? SAME_CALL_POLL_PERIOD_MS : POLL_PERIOD_MS
+    if (turnEnded && repeatedAt - event.at >= period && afterNext?.kind !== 'spend') break
     turnEnded = false
     repeatedAt = event.at
     separated = false

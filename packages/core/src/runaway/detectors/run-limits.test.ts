@@ -17,7 +17,8 @@ describe('detectRunLimits', () => {
     expect(detectRunLimits(run(200), 1_000, config).status).toBe('warn')
     expect(detectRunLimits(run(201), 1_000, config)).toMatchObject({
       status: 'trip',
-      summary: 'run run-1 at 201 model calls (limit 200)',
+      summary:
+        'run run-1 at 201 model calls (limit 200); if the run is a batch of separate tasks, give each its own runId, or raise runaway.runLimits.maxModelCalls',
       evidence: { runId: 'run-1', limit: 'modelCalls', value: 201, max: 200 },
     })
   })

@@ -63,13 +63,17 @@ export function detectRunLimits(
   const name = { modelCalls: 'model calls', toolCalls: 'tool calls', durationMs: 'running for' }[
     limit
   ]
+  // What to do, said where it stops (red team rt35: a batch of 500 separate asks under one
+  // run id was stopped at its 201st, the message naming neither remedy).
+  const option = `runLimits.max${limit[0]?.toUpperCase()}${limit.slice(1)}`
+  const remedy = `; if the run is a batch of separate tasks, give each its own runId, or raise runaway.${option}`
   return {
     detector: RUN_LIMITS,
     status,
     summary:
       limit === 'durationMs'
-        ? `run ${run.runId} ${name} ${shown} (limit ${allowed})`
-        : `run ${run.runId} at ${shown} ${name} (limit ${allowed})`,
+        ? `run ${run.runId} ${name} ${shown} (limit ${allowed})${remedy}`
+        : `run ${run.runId} at ${shown} ${name} (limit ${allowed})${remedy}`,
     evidence: {
       runId: run.runId,
       limit,
