@@ -122,4 +122,18 @@ describe('RunStreak and detectRepeatedRun', () => {
     }
     expect(Math.max(...seen)).toBe(0)
   })
+
+  it('takes a free call polled as a run every second or two (a LangChain tool) for polling', () => {
+    // Red team rt35: tool.invoke every 2 s with the callback handler, a run per poll, each the
+    // same free status call: revoked at the 6th poll.
+    const polls = (periodMs: number) =>
+      Array.from({ length: 8 }, (_, i) => [
+        toolCall(T0 + i * periodMs, 'get_job_status', { jobId: 'job-7f3a' }, `poll-${i}`),
+        toolResult(T0 + i * periodMs + 100, 'get_job_status', true, `poll-${i}`),
+      ])
+    expect(Math.max(...streaks(polls(2_000)))).toBe(1)
+    expect(Math.max(...streaks(polls(1_000)))).toBe(1)
+    // The same call again at its own pace, by code: a loop.
+    expect(streaks(polls(300)).at(-1)).toBe(7)
+  })
 })

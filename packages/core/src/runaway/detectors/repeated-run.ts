@@ -62,6 +62,8 @@ export class RunStreak {
   samePaidCalls = 0
   #lastAt = Number.NEGATIVE_INFINITY
   #lastEvent: RunawayEvent | undefined
+  /** The event before #lastEvent: a free call waited on, or polled, is judged with the two after it. */
+  #beforeLast: RunawayEvent | undefined
   #overlapAt = Number.NEGATIVE_INFINITY
   readonly #ended = new Set<string>()
 
@@ -72,12 +74,21 @@ export class RunStreak {
   see(event: RunawayEvent): number {
     const { runId, at } = event
     if (runId === undefined) return 0
-    // A pause between two events: whatever repeats around it is paced, not a loop.
-    if (this.#lastEvent && pausedAfter(this.#lastEvent, at - this.#lastAt)) {
+    // A pause between two events: whatever repeats around it is paced, not a loop. So is a
+    // free call waited on, or polled by code (its result, then the same call again): a
+    // LangChain tool polled every 2 s is a run per poll (red team rt35: revoked at the 6th).
+    const before = this.#beforeLast
+    const last = this.#lastEvent
+    if (
+      last &&
+      (pausedAfter(last, at - this.#lastAt) ||
+        (before !== undefined && pausedAfter(before, last.at - before.at, last, event)))
+    ) {
       this.#runs.pause()
       this.#paidRuns.pause()
     }
     this.#lastAt = at
+    this.#beforeLast = last
     this.#lastEvent = event
     let streak = 0
     if (runId !== this.#run) {
