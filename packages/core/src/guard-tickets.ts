@@ -309,10 +309,33 @@ function latestUserAsk(input: unknown): unknown {
   return turns[turns.length - 1]
 }
 
-/** The last turn of a request (its latest ask); the input itself when it has no turns. */
+/**
+ * Roles of the messages a model answers: the user's (AI SDK, OpenAI, Anthropic, LangChain
+ * `human`) and the tools' results. A turn is all of them since the model last spoke.
+ */
+const ASK_ROLES = new Set(['user', 'human', 'tool', 'function'])
+
+/**
+ * The latest turn of a request (its latest ask): the messages since the model's last one,
+ * instructions left out, or the last message when the request has no roles; the input itself
+ * when it has no turns. A turn of several messages is whole: a document, then the fixed
+ * question about it (red team rt35: a batch labelling reviews in one run, the question last,
+ * read as the same ask each time and was revoked at its 5th same label).
+ */
 function latestAsk(input: unknown): unknown {
   const turns = turnsOf(input)
-  return Array.isArray(turns) ? turns[turns.length - 1] : turns
+  if (!Array.isArray(turns)) return turns
+  const last = turns.length - 1
+  let start = last
+  while (
+    start > 0 &&
+    ASK_ROLES.has((turns[start - 1] as { role?: unknown } | null)?.role as string)
+  )
+    start--
+  return start === last ||
+    !ASK_ROLES.has((turns[last] as { role?: unknown } | null)?.role as string)
+    ? turns[last]
+    : turns.slice(start)
 }
 
 /** A request's turns (an array, in the shapes adapters pass), or the input itself. */

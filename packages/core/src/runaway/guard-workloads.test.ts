@@ -59,6 +59,33 @@ describe('default runaway policy through the guard', () => {
     expect((refused as RunawayDetectedError).message).toContain('no-progress')
   })
 
+  it('a batch in one run whose document comes before a fixed instruction is never refused; the same document again is', async () => {
+    const { ks, guard } = await setup(100)
+    // The long-context layout: the document, then the question (a turn of two user messages).
+    const label = async (document: string, text: string) => {
+      const call = await guard.startModelCall({
+        model: 'test-model',
+        input: {
+          messages: [
+            { role: 'system', content: 'You label customer reviews.' },
+            { role: 'user', content: document },
+            { role: 'user', content: 'Answer with one word: positive or negative.' },
+          ],
+        },
+        maxOutputTokens: 10,
+        runId: 'reviews-1',
+      })
+      await call.run(async () => {})
+      await call.finish({ usage: { inputTokens: 10, outputTokens: 1 }, text })
+    }
+    for (let i = 0; i < 40; i++) await label(`review ${i}: works as described`, 'positive')
+    expect((await ks.agents.get('agent')).status).toBe('active')
+    const refused = await (async () => {
+      for (let i = 0; i < 10; i++) await label('review 7: works as described', 'positive')
+    })().catch((error: unknown) => error)
+    expect(refused).toBeInstanceOf(RunawayDetectedError)
+  })
+
   it('tickets answered back to back with no run id, the same lookup in each, are never refused; the same answer again is', async () => {
     const { ks, guard } = await setup(100)
     // One ticket as the AI SDK's generateText runs it: a step that asks for the policy tool,
