@@ -20,12 +20,19 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import type { AuditEntry } from '../audit.js'
 import { StoreUnavailableError } from '../errors.js'
 import { createOwnerOnly, fileIdentity, restrictToOwner, sqliteStoreFiles } from './sqlite-files.js'
+import { isBusy } from './sqlite-schema.js'
 
 /**
  * The ledger a revocations file is opened for: its identity, or none yet (a new ledger, or
  * one from a release before identities) and whether it may take the file's.
  */
-export type LedgerIdentity = { id: string } | { id: undefined; mayAdopt: boolean }
+export type LedgerIdentity = ({ id: string } | { id: undefined; mayAdopt: boolean }) & {
+  /**
+   * The agents whose revocation the ledger marked alerted (an earlier release marked them
+   * there): read when this file gains its alert marks, so none is alerted again.
+   */
+  alerted?: () => readonly string[]
+}
 
 /** One revocation, as written here. */
 export interface RevocationMark {
@@ -153,9 +160,13 @@ export class SqliteRevocations {
       throw error
     }
     try {
-      // A file of the release before alert marks (markAlerted) gets their column.
+      // A file of the release before alert marks (markAlerted) gets their column, set for the
+      // revocations that release alerted (marked in the ledger): not alerted again by the
+      // next revoke of the agent, whatever holds the ledger's lock then (red team rt35).
       if (!this.#hasAlertColumn()) {
         this.#db.exec('ALTER TABLE revocations ADD COLUMN alerted INTEGER NOT NULL DEFAULT 0')
+        const mark = this.#db.prepare('UPDATE revocations SET alerted = 1 WHERE handle = ?')
+        for (const handle of ledger.alerted?.() ?? []) mark.run(handle)
       }
       // Read again under the lock: another process's open may have stamped it meanwhile.
       const found = this.#stamp()
@@ -287,10 +298,6 @@ function foreignRevocationsFile(ledgerPath: string): StoreUnavailableError {
     `The revocations file ${ledgerPath}-revocations belongs to another ledger than ${ledgerPath} (the ledger was deleted or replaced and this file kept, or it was copied from another deployment): its revocations would revoke this ledger's agents of the same names, so the store refuses to open. ` +
       `Fix: to start afresh, delete every file of the store (${sqliteStoreFiles(ledgerPath).join(', ')}); to restore a backup, restore all of them together from the same backup.`,
   )
-}
-
-function isBusy(error: unknown): boolean {
-  return ((error as { errcode?: number } | undefined)?.errcode ?? 0) % 256 === 5
 }
 
 /** The file could not be made ready: which lock stopped it, if one did (red team rt34). */

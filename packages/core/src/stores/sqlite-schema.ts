@@ -229,11 +229,21 @@ const MIGRATIONS: readonly string[] = [
 ]
 
 /**
+ * The last migration a store can run without: its ledger identity (v10) only guards the
+ * `-revocations` file's match, stamped by a later open (red team rt35: an upgrade behind a
+ * frozen writer of the earlier release refused to open, and a revoke could not fire).
+ */
+const DEFERRABLE_FROM = SQLITE_SCHEMA_VERSION - 1
+/** How long a deferrable migration waits for the write lock: a frozen process's past it. */
+const DEFERRABLE_WAIT_MS = 1_000
+
+/**
  * Brings the database at `path` to {@link SQLITE_SCHEMA_VERSION}, or refuses a newer one.
  * Safe when several processes open the same new file at once: the version is read again
- * inside the write transaction, so only the first one migrates.
+ * inside the write transaction, so only the first one migrates. A file of the release before
+ * (DEFERRABLE_FROM) whose write lock stays held a second is left as it is: `false`.
  */
-export function migrateSqlite(db: DatabaseSync, path: string): void {
+export function migrateSqlite(db: DatabaseSync, path: string): boolean {
   const readVersion = () =>
     Number((db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version)
   const refuseNewer = (version: number) =>
@@ -243,8 +253,9 @@ export function migrateSqlite(db: DatabaseSync, path: string): void {
     )
   const seen = readVersion()
   if (seen > SQLITE_SCHEMA_VERSION) throw refuseNewer(seen)
-  if (seen === SQLITE_SCHEMA_VERSION) return
-  db.exec('BEGIN IMMEDIATE')
+  if (seen === SQLITE_SCHEMA_VERSION) return true
+  if (seen === DEFERRABLE_FROM && !beginWithin(db, DEFERRABLE_WAIT_MS)) return false
+  if (seen !== DEFERRABLE_FROM) db.exec('BEGIN IMMEDIATE')
   try {
     const version = readVersion()
     if (version > SQLITE_SCHEMA_VERSION) throw refuseNewer(version)
@@ -254,8 +265,35 @@ export function migrateSqlite(db: DatabaseSync, path: string): void {
     // PRAGMA takes no bound parameters; the value is our own integer constant.
     db.exec(`PRAGMA user_version = ${SQLITE_SCHEMA_VERSION}`)
     db.exec('COMMIT')
+    return true
   } catch (error) {
     if (db.isTransaction) db.exec('ROLLBACK')
     throw error
   }
+}
+
+/**
+ * Begins a write transaction, waiting at most `waitMs` for the lock (then the connection's
+ * own busy timeout again); false when it stayed held.
+ */
+export function beginWithin(db: DatabaseSync, waitMs: number): boolean {
+  const timeout = (db.prepare('PRAGMA busy_timeout').get() as { timeout: number }).timeout
+  db.exec(`PRAGMA busy_timeout = ${Math.min(timeout, waitMs)}`)
+  try {
+    db.exec('BEGIN IMMEDIATE')
+    return true
+  } catch (error) {
+    if (isBusy(error)) return false
+    throw error
+  } finally {
+    db.exec(`PRAGMA busy_timeout = ${timeout}`)
+  }
+}
+
+/** Whether sqlite failed because another connection holds the lock it needed. */
+export function isBusy(error: unknown): boolean {
+  const code = (error as { errcode?: number } | undefined)?.errcode
+  // SQLITE_BUSY (5) and its extended codes (5 + 256 * n).
+  if (typeof code === 'number' && (code & 0xff) === 5) return true
+  return error instanceof Error && /database is locked|SQLITE_BUSY/i.test(error.message)
 }

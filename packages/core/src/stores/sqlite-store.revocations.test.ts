@@ -109,6 +109,40 @@ describe('sqliteStore revocations behind a frozen lock holder', () => {
     await operator.close()
   })
 
+  it('revokes behind it an agent whose frozen worker left a hold lapsed (red team rt35)', async () => {
+    const { path, operator, guard, freeze } = await twoProcesses()
+    // The frozen worker renews nothing: its hold's lease has run out when the operator revokes.
+    const hold = { handle: 'looper', holdId: 'frozen-call', amountMicros: 300_000 }
+    await operator.store.reserve({ ...hold, ttlMs: 1, now: Date.now() })
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    const thaw = freeze()
+    // Before: the read before the revocation charged the lapse first, a write that waited on
+    // the frozen lock and failed: the revocation was never written.
+    await expect(operator.agents.revoke('looper', { reason: 'frozen' })).rejects.toMatchObject({
+      code: 'revocation_unreplicated',
+      alreadyRevoked: false,
+    })
+    await expect(guard.check({ fresh: true })).rejects.toBeInstanceOf(AgentRevokedError)
+    // Read behind the lock: its lapsed hold still held, as read.
+    expect(await operator.agents.get('looper')).toMatchObject({ status: 'revoked', held: 0.3 })
+    thaw()
+    // Then the lapse is charged in full, and the ledger has the revocation.
+    await vi.waitFor(async () => {
+      expect(await operator.agents.get('looper')).toMatchObject({
+        status: 'revoked',
+        held: 0,
+        spent: 0.3,
+        unreconciled: 0.3,
+      })
+    })
+    const raw = new DatabaseSync(path, { readOnly: true })
+    expect(raw.prepare("SELECT status FROM agents WHERE handle = 'looper'").get()).toMatchObject({
+      status: 'revoked',
+    })
+    raw.close()
+    await operator.close()
+  })
+
   it('a process that starts while the lock is held refuses the revoked credential', async () => {
     const { path, operator, worker, freeze } = await twoProcesses()
     const { credential } = await operator.agents.create({ handle: 'late', spendingCap: 1 })
@@ -324,6 +358,47 @@ describe('sqliteStore revocations file of another ledger', () => {
     expect(bodies.filter((body) => body.type === 'revoked')).toHaveLength(1)
   })
 
+  it.each([
+    ["an earlier release's file, upgraded, behind a frozen ledger writer", true],
+    ["the file's mark unset, behind another process's write of 100 ms", false],
+  ])(
+    'alerts once for a revocation an earlier release alerted: %s (red team rt35)',
+    async (_, upgrade) => {
+      const path = newPath()
+      const bodies = await withReceiver(async (webhookUrl) => {
+        const open = () =>
+          createKillSwitch({ store: sqliteStore(path), runaway: false, allowPrivateWebhooks: true })
+        const ks = open()
+        await ks.agents.create({
+          handle: 'old',
+          spendingCap: 5,
+          alerts: [{ thresholdPct: 0.8, webhookUrl }],
+        })
+        await ks.agents.revoke('old', { reason: 'before the upgrade' })
+        await ks.close()
+        // The release before alert marks in the file: the alert is marked in the ledger only.
+        if (upgrade)
+          raw(
+            `${path}-revocations`,
+            'DROP TABLE ledger; ALTER TABLE revocations DROP COLUMN alerted',
+          )
+        else raw(`${path}-revocations`, 'UPDATE revocations SET alerted = 0')
+        const again = open()
+        await again.agents.get('old')
+        const writer = new DatabaseSync(path)
+        writer.exec('BEGIN IMMEDIATE')
+        // Frozen for good (the upgrade copied the ledger's marks), or a write of 100 ms.
+        const done = setTimeout(() => writer.exec('ROLLBACK'), upgrade ? 5_000 : 100)
+        await again.agents.revoke('old', { reason: 'again' }).catch(() => undefined)
+        clearTimeout(done)
+        if (writer.isTransaction) writer.exec('ROLLBACK')
+        writer.close()
+        await again.close()
+      })
+      expect(bodies.filter((body) => body.type === 'revoked')).toHaveLength(1)
+    },
+  )
+
   it('never reuses a handle revoked in the file, though a restored ledger lacks the agent (red team rt34)', async () => {
     const path = newPath()
     await openKillSwitch(path).close()
@@ -375,6 +450,53 @@ describe('sqliteStore revocations file of another ledger', () => {
     await openKillSwitch(path).close()
     expectOneIdentity(path)
   })
+
+  it.each([
+    [
+      'of the release before identities (schema 9)',
+      'DROP TABLE ledger_identity; PRAGMA user_version = 9',
+    ],
+    ['whose identity a first open cut short never wrote', 'DELETE FROM ledger_identity'],
+  ])(
+    'opens a ledger %s with its lock held, and the revoke is in force (red team rt35)',
+    async (_, downgrade) => {
+      const path = newPath()
+      const ks0 = openKillSwitch(path)
+      await ks0.agents.create({ handle: 'looper', spendingCap: 5 })
+      await ks0.close()
+      raw(path, downgrade)
+      raw(`${path}-revocations`, 'DROP TABLE ledger; ALTER TABLE revocations DROP COLUMN alerted')
+      // A process of the earlier release, frozen inside a write: the ledger's lock is held.
+      const frozen = new DatabaseSync(path)
+      frozen.exec('BEGIN IMMEDIATE')
+      const thaw = () => {
+        if (!frozen.isOpen) return
+        frozen.exec('ROLLBACK')
+        frozen.close()
+      }
+      try {
+        // Before: the open waited on the migration (or the identity) and refused after 5 s.
+        const ks = createKillSwitch({
+          store: sqliteStore(path, { busyTimeoutMs: 200 }),
+          runaway: false,
+        })
+        await expect(
+          ks.agents.revoke('looper', { reason: 'upgrade window' }),
+        ).rejects.toMatchObject({ code: 'revocation_unreplicated' })
+        expect(await ks.agents.get('looper')).toMatchObject({ status: 'revoked' })
+        // Resumed: the ledger takes the revocation before this process closes.
+        thaw()
+        await ks.close()
+      } finally {
+        thaw()
+      }
+      // The next open migrates and stamps both files with one identity; the revocation stands.
+      const ks = openKillSwitch(path)
+      expect(await ks.agents.get('looper')).toMatchObject({ status: 'revoked' })
+      await ks.close()
+      expectOneIdentity(path)
+    },
+  )
 
   it('a ledger without an identity (a backup from before it) takes the file beside it', async () => {
     const path = newPath()

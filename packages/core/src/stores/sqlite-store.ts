@@ -53,7 +53,7 @@ import { SqliteEventPoller } from './sqlite-event-poller.js'
 import { createOwnerOnly, fileIdentity, restrictToOwner } from './sqlite-files.js'
 import { PRUNE_BATCH, SqliteLedger } from './sqlite-ledger.js'
 import { SqliteRevocations } from './sqlite-revocations.js'
-import { migrateSqlite } from './sqlite-schema.js'
+import { beginWithin, isBusy, migrateSqlite } from './sqlite-schema.js'
 import { StoreListeners } from './store-listeners.js'
 
 /** Options of {@link sqliteStore}. */
@@ -230,8 +230,8 @@ class SqliteStore implements Store {
       restrictToOwner(path)
       this.#identity = fileIdentity(path)
       this.#db.exec('PRAGMA synchronous = NORMAL')
-      migrateSqlite(this.#db, path)
-      this.#revocations = openRevocations(this.#db, Database, path)
+      const migrated = migrateSqlite(this.#db, path)
+      this.#revocations = openRevocations(this.#db, Database, path, migrated)
       this.#db.exec('PRAGMA busy_timeout = 0')
       restrictToOwner(`${path}-wal`)
       restrictToOwner(`${path}-shm`)
@@ -270,8 +270,21 @@ class SqliteStore implements Store {
   async getAgent(handle: string, now: number): Promise<AgentRecord | undefined> {
     const { agent, due } = this.#read('read an agent', () => this.#ledger.peek(handle, now))
     if (!due) return agent && this.#withRevocation(agent)
-    // Holds lapsed since the last write: charge them first (a write), then answer.
-    return this.#write('charge lapsed holds', () => this.#ledger.sweep(handle, now))
+    // Holds lapsed since the last write: charge them first (a write), then answer. Not
+    // behind a lock held past REVOCATIONS_LOCK_WAIT_MS: a process frozen inside a write
+    // holds it, its own holds lapse, and a revoke reads the agent before it writes the
+    // revocations file (red team rt35: the revoke failed after 25 s and was lost). Answered
+    // as read then: its lapsed holds still held, charged by the next write.
+    try {
+      return await this.#writeWithin(
+        'charge lapsed holds',
+        () => this.#ledger.sweep(handle, now),
+        Math.min(this.#busyTimeoutMs, REVOCATIONS_LOCK_WAIT_MS),
+      )
+    } catch (error) {
+      if (!(error instanceof LedgerBusy)) throw error
+      return agent && this.#withRevocation(agent)
+    }
   }
 
   async findAgentByCredentialHash(hash: string, now: number): Promise<AgentRecord | undefined> {
@@ -419,11 +432,17 @@ class SqliteStore implements Store {
       throw error
     })
     if (inFile !== true) return inFile ?? inLedger()
-    // The ledger's mark too, if it can be had at once: a revoke that wrote the ledger alone
-    // (this file locked) marked its alert there, and so did a release before this file (red
-    // team rt34: two webhooks for one revocation). Its lock held, the file's word stands.
+    // The ledger's mark too: a revoke that wrote the ledger alone (this file locked) marked
+    // its alert there (red team rt34: two webhooks for one revocation). Waited for as a revoke
+    // waits on this file: another process's write holds the lock for milliseconds (red team
+    // rt35: 3 ms writes of an honest process made 13-15 webhooks for 10 revocations). Held
+    // past it (a frozen process), or failing, the file's word stands: twice, never none.
     try {
-      return this.#writeOnce('set an alert mark', () => this.#ledger.markOnce(handle, key))
+      return await this.#writeWithin(
+        'set an alert mark',
+        () => this.#ledger.markOnce(handle, key),
+        Math.min(this.#busyTimeoutMs, REVOCATIONS_LOCK_WAIT_MS),
+      )
     } catch {
       return true
     }
@@ -544,6 +563,18 @@ class SqliteStore implements Store {
     }
   }
 
+  /** #write, waiting at most `waitMs` for the lock; past it a LedgerBusy. */
+  async #writeWithin<T>(operation: string, body: () => T, waitMs: number): Promise<T> {
+    try {
+      return this.#writeOnce(operation, body)
+    } catch (error) {
+      if (!(error instanceof BusyError)) throw error
+      const again = () => this.#writeOnce(operation, body)
+      const busy = (error: StoreUnavailableError) => new LedgerBusy(error)
+      return this.#whileBusy(operation, again, 'the write lock', waitMs, busy)
+    }
+  }
+
   /** Whether the revocations file has a revocation of `handle` (as of a sync now). */
   #revokedInFile(handle: string): boolean {
     this.#revocations.sync()
@@ -572,9 +603,9 @@ class SqliteStore implements Store {
       return attempt()
     } catch (error) {
       if (!(error instanceof BusyError)) throw error
-      return this.#whileBusy(operation, attempt, 'the revocations file', waitMs).catch((busy) => {
-        throw new RevocationsFileBusy(busy)
-      })
+      // Only the wait's end is the file's lock held: another failure is itself.
+      const busy = (error: StoreUnavailableError) => new RevocationsFileBusy(error)
+      return this.#whileBusy(operation, attempt, 'the revocations file', waitMs, busy)
     }
   }
 
@@ -633,6 +664,8 @@ class SqliteStore implements Store {
     attempt: () => T,
     lock: string,
     waitMs = this.#busyTimeoutMs,
+    /** The error the wait ends in past `waitMs`, made of the StoreUnavailableError. */
+    ended: (busy: StoreUnavailableError) => StoreUnavailableError = (busy) => busy,
   ): Promise<T> {
     const deadline = Date.now() + waitMs
     for (let tries = 0; ; tries++) {
@@ -643,7 +676,11 @@ class SqliteStore implements Store {
       } catch (error) {
         if (!(error instanceof BusyError)) throw error
         if (Date.now() >= deadline) {
-          throw this.#unavailable(operation, new Error(`${lock} stayed busy for ${waitMs} ms`))
+          const busy = this.#unavailable(
+            operation,
+            new Error(`${lock} stayed busy for ${waitMs} ms`),
+          )
+          throw ended(busy)
         }
       }
     }
@@ -776,23 +813,43 @@ class SqliteStore implements Store {
 /**
  * The ledger's revocations file, which must be this ledger's (sqlite-revocations.ts). A
  * ledger without an identity gets one under its write lock, so that processes opening the
- * same new ledger at once agree on it (the second waits, then finds it).
+ * same new ledger at once agree on it (the second waits, then finds it). An existing ledger
+ * whose lock stays held a second (a frozen writer; `migrated` false: its identity's table
+ * not made yet) opens its file as it is, its identity left to a later open: a revoke must
+ * reach the file behind a frozen process (red team rt35: an upgrade refused to open).
  */
-function openRevocations(db: DatabaseSync, Database: typeof DatabaseSync, path: string) {
+function openRevocations(
+  db: DatabaseSync,
+  Database: typeof DatabaseSync,
+  path: string,
+  migrated: boolean,
+) {
   const read = () =>
     (db.prepare('SELECT id FROM ledger_identity').get() as { id: string } | undefined)?.id
-  const known = read()
-  if (known !== undefined) return new SqliteRevocations(Database, path, { id: known })
+  // With agents, it is a ledger from before identities: the file beside it is its own.
+  const hasAgents = () => db.prepare('SELECT 1 FROM agents LIMIT 1').get() !== undefined
+  // The revocations an earlier release alerted, marked in the ledger (a read: no lock).
+  const alerted = () =>
+    (
+      db.prepare('SELECT handle FROM marks WHERE key = ?').all(REVOKED_ALERT_MARK) as {
+        handle: string
+      }[]
+    ).map(({ handle }) => handle)
+  const known = migrated ? read() : undefined
+  if (known !== undefined) return new SqliteRevocations(Database, path, { id: known, alerted })
+  const existing = hasAgents()
+  if (!migrated || (existing && !beginWithin(db, REVOCATIONS_LOCK_WAIT_MS))) {
+    return new SqliteRevocations(Database, path, { id: undefined, mayAdopt: existing, alerted })
+  }
   let revocations: SqliteRevocations | undefined
-  db.exec('BEGIN IMMEDIATE')
+  if (!existing) db.exec('BEGIN IMMEDIATE')
   try {
     const id = read()
-    // With agents, it is a ledger from before identities: the file beside it is its own.
-    const mayAdopt = db.prepare('SELECT 1 FROM agents LIMIT 1').get() !== undefined
+    const mayAdopt = hasAgents()
     revocations = new SqliteRevocations(
       Database,
       path,
-      id === undefined ? { id, mayAdopt } : { id },
+      id === undefined ? { id, mayAdopt, alerted } : { id, alerted },
     )
     if (id === undefined) {
       db.prepare('INSERT INTO ledger_identity (one, id) VALUES (1, ?)').run(revocations.ledgerId)
@@ -820,11 +877,12 @@ class RevocationsFileBusy extends StoreUnavailableError {
   }
 }
 
-function isBusy(error: unknown): boolean {
-  const code = (error as { errcode?: number } | undefined)?.errcode
-  // SQLITE_BUSY (5) and its extended codes (5 + 256 * n).
-  if (typeof code === 'number' && (code & 0xff) === 5) return true
-  return error instanceof Error && /database is locked|SQLITE_BUSY/i.test(error.message)
+/** The ledger's lock stayed held past a bounded wait (#writeWithin). */
+class LedgerBusy extends StoreUnavailableError {
+  constructor(busy: StoreUnavailableError) {
+    super(undefined, { cause: busy })
+    this.message = busy.message
+  }
 }
 
 /** Creates the folder of a new database file, with a `.gitignore` that ignores it all. */
