@@ -14,6 +14,23 @@ async function setup(spendingCap: number) {
   return { ks, guard: ks.guard(agent.credential), credential: agent.credential }
 }
 
+/** One call of a labelling batch in run `runId`: a system prompt, then `turn`, answered `text`. */
+async function labelled(
+  guard: Awaited<ReturnType<typeof setup>>['guard'],
+  runId: string,
+  turn: Array<{ role: string; content: string }>,
+  text: string,
+) {
+  const call = await guard.startModelCall({
+    model: 'test-model',
+    input: { messages: [{ role: 'system', content: 'Label it.' }, ...turn] },
+    maxOutputTokens: 10,
+    runId,
+  })
+  await call.run(async () => {})
+  await call.finish({ usage: { inputTokens: 10, outputTokens: 1 }, text })
+}
+
 describe('default runaway policy through the guard', () => {
   it('300 concurrent model calls (a Promise.all over documents) all complete', async () => {
     const { ks, guard } = await setup(100)
@@ -33,21 +50,8 @@ describe('default runaway policy through the guard', () => {
 
   it('a batch labelling documents one after another in one run is never refused; the same answer to the same ask is', async () => {
     const { ks, guard } = await setup(100)
-    const label = async (ask: string, text: string) => {
-      const call = await guard.startModelCall({
-        model: 'test-model',
-        input: {
-          messages: [
-            { role: 'system', content: 'Label it.' },
-            { role: 'user', content: ask },
-          ],
-        },
-        maxOutputTokens: 10,
-        runId: 'batch-1',
-      })
-      await call.run(async () => {})
-      await call.finish({ usage: { inputTokens: 10, outputTokens: 1 }, text })
-    }
+    const label = (ask: string, text: string) =>
+      labelled(guard, 'batch-1', [{ role: 'user', content: ask }], text)
     for (let i = 0; i < 40; i++) await label(`document ${i}`, 'positive')
     expect((await ks.agents.get('agent')).status).toBe('active')
 
@@ -62,22 +66,9 @@ describe('default runaway policy through the guard', () => {
   it('a batch in one run whose document comes before a fixed instruction is never refused; the same document again is', async () => {
     const { ks, guard } = await setup(100)
     // The long-context layout: the document, then the question (a turn of two user messages).
-    const label = async (document: string, text: string) => {
-      const call = await guard.startModelCall({
-        model: 'test-model',
-        input: {
-          messages: [
-            { role: 'system', content: 'You label customer reviews.' },
-            { role: 'user', content: document },
-            { role: 'user', content: 'Answer with one word: positive or negative.' },
-          ],
-        },
-        maxOutputTokens: 10,
-        runId: 'reviews-1',
-      })
-      await call.run(async () => {})
-      await call.finish({ usage: { inputTokens: 10, outputTokens: 1 }, text })
-    }
+    const question = { role: 'user', content: 'Answer with one word: positive or negative.' }
+    const label = (document: string, text: string) =>
+      labelled(guard, 'reviews-1', [{ role: 'user', content: document }, question], text)
     for (let i = 0; i < 40; i++) await label(`review ${i}: works as described`, 'positive')
     expect((await ks.agents.get('agent')).status).toBe('active')
     const refused = await (async () => {

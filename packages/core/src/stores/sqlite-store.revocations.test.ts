@@ -329,41 +329,14 @@ describe('sqliteStore revocations file of another ledger', () => {
     await ks.close()
   })
 
-  it('alerts once for a revocation an earlier release alerted (its mark in the ledger) (red team rt34)', async () => {
-    const path = newPath()
-    const bodies = await withReceiver(async (webhookUrl) => {
-      const ks = createKillSwitch({
-        store: sqliteStore(path),
-        runaway: false,
-        allowPrivateWebhooks: true,
-      })
-      await ks.agents.create({
-        handle: 'old',
-        spendingCap: 5,
-        alerts: [{ thresholdPct: 0.8, webhookUrl }],
-      })
-      await ks.agents.revoke('old', { reason: 'before the upgrade' })
-      await ks.close()
-      // As a file of the release before alert marks lived in it: its column starts at 0,
-      // while that release marked the alert in the ledger.
-      raw(`${path}-revocations`, 'UPDATE revocations SET alerted = 0')
-      const again = createKillSwitch({
-        store: sqliteStore(path),
-        runaway: false,
-        allowPrivateWebhooks: true,
-      })
-      await again.agents.revoke('old', { reason: 'again' })
-      await again.close()
-    })
-    expect(bodies.filter((body) => body.type === 'revoked')).toHaveLength(1)
-  })
-
+  // Red team rt34 (the file's mark unset), rt35 (the ledger's lock held at that moment).
   it.each([
-    ["an earlier release's file, upgraded, behind a frozen ledger writer", true],
-    ["the file's mark unset, behind another process's write of 100 ms", false],
+    ["the file's mark unset", false, 0],
+    ["the file's mark unset, behind another process's write of 100 ms", false, 100],
+    ["an earlier release's file, upgraded, behind a frozen ledger writer", true, 5_000],
   ])(
-    'alerts once for a revocation an earlier release alerted: %s (red team rt35)',
-    async (_, upgrade) => {
+    'alerts once for a revocation an earlier release alerted (its mark in the ledger): %s',
+    async (_, upgrade, lockedMs) => {
       const path = newPath()
       const bodies = await withReceiver(async (webhookUrl) => {
         const open = () =>
@@ -386,9 +359,9 @@ describe('sqliteStore revocations file of another ledger', () => {
         const again = open()
         await again.agents.get('old')
         const writer = new DatabaseSync(path)
-        writer.exec('BEGIN IMMEDIATE')
-        // Frozen for good (the upgrade copied the ledger's marks), or a write of 100 ms.
-        const done = setTimeout(() => writer.exec('ROLLBACK'), upgrade ? 5_000 : 100)
+        // Another process's write of `lockedMs`: one of 5 s is a frozen one.
+        if (lockedMs > 0) writer.exec('BEGIN IMMEDIATE')
+        const done = setTimeout(() => writer.isTransaction && writer.exec('ROLLBACK'), lockedMs)
         await again.agents.revoke('old', { reason: 'again' }).catch(() => undefined)
         clearTimeout(done)
         if (writer.isTransaction) writer.exec('ROLLBACK')
