@@ -837,28 +837,34 @@ function openRevocations(
     ).map(({ handle }) => handle)
   const known = migrated ? read() : undefined
   if (known !== undefined) return new SqliteRevocations(Database, path, { id: known, alerted })
+  // The file first, under no ledger lock (red team rt35: its waits, a second each, held every
+  // ledger write of the machine): its stamp is the identity every open takes, the first
+  // open's, which the others adopt. With agents, the ledger is from before identities and
+  // may take the file's.
   const existing = hasAgents()
-  if (!migrated || (existing && !beginWithin(db, REVOCATIONS_LOCK_WAIT_MS))) {
-    return new SqliteRevocations(Database, path, { id: undefined, mayAdopt: existing, alerted })
+  const revocations = new SqliteRevocations(Database, path, {
+    id: undefined,
+    mayAdopt: existing,
+    alerted,
+  })
+  // Then the ledger records it: at once for a new ledger, which waits its turn; an existing
+  // one's lock held a second is a frozen writer's, and a later open records it.
+  if (!migrated || !beginWithin(db, existing ? REVOCATIONS_LOCK_WAIT_MS : Number.MAX_VALUE)) {
+    return revocations
   }
-  let revocations: SqliteRevocations | undefined
-  if (!existing) db.exec('BEGIN IMMEDIATE')
   try {
     const id = read()
-    const mayAdopt = hasAgents()
-    revocations = new SqliteRevocations(
-      Database,
-      path,
-      id === undefined ? { id, mayAdopt, alerted } : { id, alerted },
-    )
     if (id === undefined) {
       db.prepare('INSERT INTO ledger_identity (one, id) VALUES (1, ?)').run(revocations.ledgerId)
     }
     db.exec('COMMIT')
-    return revocations
+    if (id === undefined || id === revocations.ledgerId) return revocations
+    // Recorded meanwhile as another (the file replaced under it?): judged by that identity.
+    revocations.close()
+    return new SqliteRevocations(Database, path, { id, alerted })
   } catch (error) {
     if (db.isTransaction) db.exec('ROLLBACK')
-    revocations?.close()
+    revocations.close()
     throw error
   }
 }
