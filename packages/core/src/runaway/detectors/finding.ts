@@ -51,14 +51,17 @@ export const POLL_SLEEP_MS = 250
  * knows it; `afterNext`, the one after it), ended a pause: idle time after something ended;
  * or a free tool call waited on (its own result next, no payment between) for `PAUSE_MS`, or
  * polled by code `POLL_PERIOD_MS` or more before the next call started
- * (`SAME_CALL_POLL_PERIOD_MS` before the same call again).
+ * (`SAME_CALL_POLL_PERIOD_MS` before the same call again). Never while the agent's model
+ * worked between them out of the scope (`modelWorked`, ModelBetween).
  */
 export function pausedAfter(
   event: ActivityEvent,
   idleMs: number,
   next?: ActivityEvent,
   afterNext?: ActivityEvent,
+  modelWorked = false,
 ): boolean {
+  if (modelWorked) return false
   if (event.kind !== 'tool_call') return idleMs >= PAUSE_MS && event.kind !== 'model_call'
   return waitedOn(event, idleMs, next, afterNext)
 }
@@ -119,6 +122,35 @@ export function callEvidence(event: ActivityEvent): CallEvidence {
   if (event.hash !== undefined) call.argsHash = event.hash
   if (event.runId !== undefined) call.runId = event.runId
   return call
+}
+
+/**
+ * Whether the agent's model worked between events of a run's scope, out of it: a model call
+ * or result of no run, as from a model guarded without the run id its tools carry (AI SDK
+ * `guardTools({ runId })` beside a middleware given none). The run's tools then wait on the
+ * model, not on a timer: no pause, no poll (red team rt36: such a loop, each model step 1 s,
+ * was never stopped once a poll was the same call again 0.9 s apart). Fed going back in time.
+ */
+export class ModelBetween {
+  #gap = false
+  #before = false
+
+  /** An event out of the scope. */
+  outside(event: ActivityEvent): void {
+    if (event.runId === undefined && (event.kind === 'model_call' || event.kind === 'model_result'))
+      this.#gap = true
+  }
+
+  /** Whether it worked between the scope's event being judged and the one two after it. */
+  get worked(): boolean {
+    return this.#gap || this.#before
+  }
+
+  /** The scope's event judged, now its next one (`shifted`) or the same. */
+  pass(shifted: boolean): void {
+    if (shifted) this.#before = this.#gap
+    this.#gap = false
+  }
 }
 
 /** Whether `event` belongs to the scope of a detector looking at run `runId` (all when undefined). */

@@ -11,7 +11,14 @@
 import type { ActivityEvent } from '../../store.js'
 import type { ResolvedRunawayConfig } from '../runaway-defaults.js'
 import type { DetectorFinding } from '../types.js'
-import { CLOCK_SKEW_MS, inScope, okFinding, pausedAfter, statusOf } from './finding.js'
+import {
+  CLOCK_SKEW_MS,
+  inScope,
+  ModelBetween,
+  okFinding,
+  pausedAfter,
+  statusOf,
+} from './finding.js'
 
 /** The detector's name in findings, events and audit entries. */
 export const NO_PROGRESS = 'no-progress'
@@ -47,14 +54,19 @@ export function detectNoProgress(
   // The run's next event and the one after it (newer: the scan goes back in time).
   let next = last
   let afterNext: ActivityEvent | undefined
+  const model = new ModelBetween()
   for (let i = end - 1; i >= start && seen < config.withinResults; i--) {
     const event = window[i] as ActivityEvent
     if (event.at <= since) {
       if (event.at <= since - CLOCK_SKEW_MS) break
       continue
     }
-    if (!inScope(event, runId)) continue
-    if (pausedAfter(event, next.at - event.at, next, afterNext)) break
+    if (!inScope(event, runId)) {
+      model.outside(event)
+      continue
+    }
+    if (pausedAfter(event, next.at - event.at, next, afterNext, model.worked)) break
+    model.pass(event !== next)
     if (event !== next) afterNext = next
     next = event
     if (event.kind !== 'model_result' || event.hash === undefined) continue

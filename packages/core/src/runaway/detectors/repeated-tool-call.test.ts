@@ -332,6 +332,26 @@ describe('detectRepeatedToolCall', () => {
     expect(poll(2_500, 1_000, true)).toBe('trip')
   })
 
+  it("counts a run's tool calls its model made out of the run (no run id on the model) as a loop, not a poll", () => {
+    // AI SDK guardTools({ runId }) beside a middleware given none: the run sees only its tool
+    // calls, 1 s or 2.6 s apart, the same each time; the agent's model works between them.
+    const split = (stepMs: number, withModel = true) => {
+      const window: ActivityEvent[] = []
+      for (let i = 0; i < 6; i++) {
+        const at = T0 + i * (stepMs + 110)
+        if (withModel) window.push(modelCall(at), modelResult(at + stepMs))
+        window.push(toolCall(at + stepMs + 5, 'search', { q: 'acme' }, 'r1'))
+        if (i < 5) window.push(toolResult(at + stepMs + 105, 'search', true, 'r1'))
+      }
+      return detectRepeatedToolCall(window, lastAt(window), config).status
+    }
+    // Before: a poll (the same call again 0.9 s apart), or a pause (2 s idle after a result).
+    expect(split(1_000)).toBe('trip')
+    expect(split(2_600)).toBe('trip')
+    // The same calls with no model anywhere: code polling.
+    expect(split(1_000, false)).toBe('ok')
+  })
+
   it('takes code asking the model to poll, sleeping between asks, for polling', () => {
     // Each ask: a model step that calls the status tool, its result, a model step that answers
     // "still running" (the turn ends), then the app sleeps what is left of its period.

@@ -31,6 +31,7 @@ import {
   CONCURRENT_MODEL_CALLS,
   callEvidence,
   inScope,
+  ModelBetween,
   modelCallsAtOnce,
   okFinding,
   POLL_PERIOD_MS,
@@ -181,14 +182,20 @@ function countRepeats(
   let turnEnded = false
   // Whether it has passed the start of a turn after new work (`turns`, newTurns).
   let newTurn = false
+  const model = new ModelBetween()
   for (let i = last; i >= 0 && seen < config.withinCalls; i--) {
     const event = window[i] as RunawayEvent
     if (event.at <= since) {
       if (event.at <= since - CLOCK_SKEW_MS) break
       continue
     }
-    if (runId !== undefined && event.runId !== runId) continue
-    if (event.at >= heldUntil && pausedAfter(event, next.at - event.at, next, afterNext)) break
+    if (runId !== undefined && event.runId !== runId) {
+      model.outside(event)
+      continue
+    }
+    const idle = next.at - event.at
+    if (event.at >= heldUntil && pausedAfter(event, idle, next, afterNext, model.worked)) break
+    model.pass(event !== next)
     if (event.kind === 'model_result' && next.kind === 'model_call') {
       if (next.at - event.at >= POLL_SLEEP_MS) turnEnded = true
     }

@@ -32,6 +32,7 @@ import {
   CONCURRENT_MODEL_CALLS,
   callEvidence,
   inScope,
+  ModelBetween,
   modelCallsAtOnce,
   okFinding,
   PAID_LAP_FRACTION,
@@ -108,14 +109,20 @@ export function detectToolCycle(
   // How many of the calls are newer than the scope's last pause, paid through or not (where
   // repeated-tool-call's count starts); -1 while none is passed.
   let sincePause = -1
+  const model = new ModelBetween()
   for (let i = window.length - 1; i >= 0 && calls.length < limit; i--) {
     const event = window[i] as ActivityEvent
     if (event.at <= since) {
       if (event.at <= since - CLOCK_SKEW_MS) break
       continue
     }
-    if (!inScope(event, runId)) continue
-    if (event.at >= heldUntil) {
+    if (!inScope(event, runId)) {
+      model.outside(event)
+      continue
+    }
+    const worked = model.worked
+    model.pass(event !== next)
+    if (event.at >= heldUntil && !worked) {
       const idle = next.at - event.at
       const rested =
         event.kind === 'tool_call'
