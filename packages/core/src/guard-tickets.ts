@@ -315,27 +315,26 @@ function latestUserAsk(input: unknown): unknown {
  */
 const ASK_ROLES = new Set(['user', 'human', 'tool', 'function'])
 
+/** A message's role, if it has one. */
+const roleOf = (message: unknown): unknown => (message as { role?: unknown } | null)?.role
+
 /**
- * The latest turn of a request (its latest ask): the messages since the model's last one,
- * instructions left out, or the last message when the request has no roles; the input itself
- * when it has no turns. A turn of several messages is whole: a document, then the fixed
- * question about it (red team rt35: a batch labelling reviews in one run, the question last,
- * read as the same ask each time and was revoked at its 5th same label).
+ * The latest turn of a request (its latest ask): its last message, and the shape
+ * (`shapeHash`) of the others since the model last spoke, or the last message alone when the
+ * request has no roles; the input itself when it has no turns. A document, then a fixed
+ * question about it, is a new ask for each document (red team rt35: a batch labelling reviews
+ * in one run was revoked at its 5th same label); a line that only a timestamp or a counter
+ * changes, before a fixed "Continue.", is not (red team rt36: the exact turn let such a loop
+ * run to its run limit).
  */
 function latestAsk(input: unknown): unknown {
   const turns = turnsOf(input)
   if (!Array.isArray(turns)) return turns
   const last = turns.length - 1
   let start = last
-  while (
-    start > 0 &&
-    ASK_ROLES.has((turns[start - 1] as { role?: unknown } | null)?.role as string)
-  )
-    start--
-  return start === last ||
-    !ASK_ROLES.has((turns[last] as { role?: unknown } | null)?.role as string)
-    ? turns[last]
-    : turns.slice(start)
+  while (start > 0 && ASK_ROLES.has(roleOf(turns[start - 1]) as string)) start--
+  if (start === last || !ASK_ROLES.has(roleOf(turns[last]) as string)) return turns[last]
+  return { ask: turns[last], before: shapeHash(withoutCallIds(turns.slice(start, last), 0)) }
 }
 
 /** A request's turns (an array, in the shapes adapters pass), or the input itself. */

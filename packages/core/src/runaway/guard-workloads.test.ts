@@ -69,12 +69,33 @@ describe('default runaway policy through the guard', () => {
     const question = { role: 'user', content: 'Answer with one word: positive or negative.' }
     const label = (document: string, text: string) =>
       labelled(guard, 'reviews-1', [{ role: 'user', content: document }, question], text)
-    for (let i = 0; i < 40; i++) await label(`review ${i}: works as described`, 'positive')
+    const things = ['kettle', 'lamp', 'charger', 'blender', 'drill']
+    const words = ['sturdy', 'quiet', 'bright', 'cheap', 'heavy', 'fast', 'small', 'warm']
+    const reviews = things.flatMap((thing) =>
+      words.map((word) => `A ${word} ${thing}, as described.`),
+    )
+    for (const review of reviews) await label(review, 'positive')
     expect((await ks.agents.get('agent')).status).toBe('active')
     const refused = await (async () => {
-      for (let i = 0; i < 10; i++) await label('review 7: works as described', 'positive')
+      for (let i = 0; i < 10; i++) await label(reviews[7] ?? '', 'positive')
     })().catch((error: unknown) => error)
     expect(refused).toBeInstanceOf(RunawayDetectedError)
+  })
+
+  it('a run re-asking "Continue." after a line only its time changes gets no progress (red team rt36)', async () => {
+    const { guard } = await setup(100)
+    const refused = await (async () => {
+      for (let i = 0; i < 10; i++) {
+        const context = {
+          role: 'user',
+          content: `[context] current time: ${new Date(i * 800).toISOString()}`,
+        }
+        const turn = [context, { role: 'user', content: 'Continue.' }]
+        await labelled(guard, 'task-1', turn, 'I am still working on it.')
+      }
+    })().catch((error: unknown) => error)
+    expect(refused).toBeInstanceOf(RunawayDetectedError)
+    expect((refused as RunawayDetectedError).message).toContain('no-progress')
   })
 
   it('tickets answered back to back with no run id, the same lookup in each, are never refused; the same answer again is', async () => {

@@ -211,7 +211,77 @@ export function runawayTraces(): Trace[] {
     paidRepeatBesideNewNotes('paid-repeat-new-notes', 'research-9'),
     paidRepeatBesideNewNotes('paid-repeat-new-notes-no-run', undefined),
   )
+  // Added after red team rt36: each ran past its goal once the defaults spared pollers and
+  // research (to the cap, to a run limit, or 60 laps).
+  traces.push(thinkThenPaidPage(), toolsRunApartFromModel(), reaskAfterSleep())
   return traces
+}
+
+/**
+ * A stuck model paging a $0.05 API: a free `think` worded anew, then the next page, 0.7 s
+ * model steps, no run id. Every page comes back empty.
+ */
+function thinkThenPaidPage(): Trace {
+  const b = new TraceBuilder(171)
+  const start = warmUp(b, undefined)
+  let at = start
+  for (let page = 1; page <= 300; page++) {
+    at = b.model(at, { costMicros: 2_000, output: `think ${page}`, latencyMs: 700 })
+    const thought = `page came back empty, maybe the ${NOTE_WORDS[page % 8]} ${NOTE_WORDS[(page * 3) % 8]} filter hides them`
+    at = b.tool(at + 10, 'think', { thought }, { latencyMs: 5 })
+    at = b.model(at + 10, { costMicros: 2_000, output: `page ${page}`, latencyMs: 700 })
+    const args = { customer: 'acme', page }
+    at = b.tool(at + 10, 'list_orders', args, { latencyMs: 200, priceMicros: 50_000 })
+  }
+  return b.build({
+    name: 'think-then-paid-page',
+    kind: 'runaway',
+    description: 'a free think worded anew, then the next $0.05 page, empty every time, no run id',
+    capUsd: 100,
+    loopStartAt: start,
+  })
+}
+
+/**
+ * A model guarded with no run (guardModel, 1 s steps) asking each lap for the same free
+ * export status, its tools in a run of their own (a callback handler's run).
+ */
+function toolsRunApartFromModel(): Trace {
+  const b = new TraceBuilder(172)
+  let at = 0
+  for (let lap = 0; lap < 300; lap++) {
+    at = b.model(at, { costMicros: 50_000, output: 'get_export exp-7', latencyMs: 1_000 })
+    at = b.tool(at + 10, 'get_export', { exportId: 'exp-7' }, { latencyMs: 90, runId: 'job-1' })
+  }
+  return b.build({
+    name: 'tools-run-apart-from-model',
+    kind: 'runaway',
+    description: 'the same free call every lap, the model with no run, the tools in one',
+    capUsd: 100,
+    loopStartAt: 0,
+  })
+}
+
+/**
+ * An app re-asking in a `while` after a 0.3 s sleep: the model calls the same free status
+ * tool, then answers that the export is not ready (0.5 s steps, $0.05 each).
+ */
+function reaskAfterSleep(): Trace {
+  const b = new TraceBuilder(173)
+  let at = 0
+  for (let ask = 0; ask < 300; ask++) {
+    at = b.model(at, { costMicros: 50_000, output: 'get_export exp-7', latencyMs: 500 })
+    at = b.tool(at + 10, 'get_export', { exportId: 'exp-7' }, { latencyMs: 150 })
+    at = b.model(at + 10, { costMicros: 50_000, output: 'not ready', latencyMs: 500 })
+    at += 300
+  }
+  return b.build({
+    name: 'reask-after-300ms-sleep',
+    kind: 'runaway',
+    description: 'an app re-asking after a 0.3 s sleep, the same status call and answer',
+    capUsd: 100,
+    loopStartAt: 0,
+  })
 }
 
 const NOTE_WORDS = ['pricing', 'plans', 'tiers', 'costs', 'fees', 'rates', 'quotes', 'deals']

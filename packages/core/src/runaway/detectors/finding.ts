@@ -42,9 +42,17 @@ export const SAME_CALL_POLL_PERIOD_MS = 900
  * Code that polls through the model sleeps between its asks: at least this long from a
  * model's answer to the next ask. A loop asks again at once (an app re-asking in a `while`,
  * an agent's reflection step before each tool step: tens of milliseconds). At 500 ms, an app
- * asking every 2 s, whose two steps took 1.55 s, was revoked (red team rt35).
+ * asking every 2 s, whose two steps took 1.55 s, was revoked (red team rt35); at 250 ms, an
+ * app re-asking in a loop after a 300 ms sleep ran 60 asks (red team rt36). Between them.
  */
-export const POLL_SLEEP_MS = 250
+export const POLL_SLEEP_MS = 400
+
+/**
+ * Code that polls through the model asks again for the same call this long or more after the
+ * last ask started (`POLL_PERIOD_MS` for another call): an app asking every 2 s (red team
+ * rt35). A loop re-asking after its sleep does so at its steps' pace.
+ */
+export const MODEL_POLL_PERIOD_MS = 2_000
 
 /**
  * Whether `event`, `idleMs` before the next event of its scope (`next`, when the caller

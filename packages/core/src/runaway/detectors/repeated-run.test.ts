@@ -135,5 +135,19 @@ describe('RunStreak and detectRepeatedRun', () => {
     expect(Math.max(...streaks(polls(1_000)))).toBe(1)
     // The same call again at its own pace, by code: a loop.
     expect(streaks(polls(300)).at(-1)).toBe(7)
+    // Red team rt36: a model guarded with no run (guardModel) asking for the call each lap,
+    // 1 s steps, the tools a run each: the tools wait on the model, a loop.
+    const laps = Array.from({ length: 8 }, (_, i) => {
+      const at = T0 + i * 1_200
+      return [
+        modelCall(at),
+        modelResult(at + 1_000),
+        toolCall(at + 1_010, 'get_export', { exportId: 'exp-7' }, `tool-${i}`),
+        toolResult(at + 1_100, 'get_export', true, `tool-${i}`),
+      ]
+    })
+    const streak = new RunStreak()
+    const seen = laps.map((events) => events.map((event) => streak.see(event))[2] as number)
+    expect(seen.at(-1)).toBe(7)
   })
 })

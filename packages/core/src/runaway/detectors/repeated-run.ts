@@ -64,6 +64,8 @@ export class RunStreak {
   #lastEvent: RunawayEvent | undefined
   /** The event before #lastEvent: a free call waited on, or polled, is judged with the two after it. */
   #beforeLast: RunawayEvent | undefined
+  /** Whether the agent's model worked, out of any run, since the last event of a run. */
+  #modelWorked = false
   #overlapAt = Number.NEGATIVE_INFINITY
   readonly #ended = new Set<string>()
 
@@ -73,14 +75,23 @@ export class RunStreak {
    */
   see(event: RunawayEvent): number {
     const { runId, at } = event
-    if (runId === undefined) return 0
+    if (runId === undefined) {
+      // A model guarded with no run (guardModel) between runs of its tools: they wait on it.
+      if (event.kind === 'model_call' || event.kind === 'model_result') this.#modelWorked = true
+      return 0
+    }
     // A pause between two events: whatever repeats around it is paced, not a loop. So is a
     // free call waited on, or polled by code (its result, then the same call again): a
     // LangChain tool polled every 2 s is a run per poll (red team rt35: revoked at the 6th).
+    // Not while the agent's model worked between (red team rt36: a guardModel loop whose
+    // tools ran a run each, 1 s steps, read as polling and ran 60 laps).
     const before = this.#beforeLast
     const last = this.#lastEvent
+    const worked = this.#modelWorked
+    this.#modelWorked = false
     if (
       last &&
+      !worked &&
       (pausedAfter(last, at - this.#lastAt) ||
         (before !== undefined && pausedAfter(before, last.at - before.at, last, event)))
     ) {

@@ -375,6 +375,9 @@ describe('detectRepeatedToolCall', () => {
     expect(asks(10_000, 4_500)).toBe('ok')
     // Red team rt35: every 2 s, steps of 0.7 s: 0.43 s asleep between asks (revoked before).
     expect(asks(2_000, 700)).toBe('ok')
+    // Red team rt36: an app re-asking in a loop after a 0.3 s sleep, its steps fast or slow.
+    expect(asks(1_470, 500)).toBe('trip')
+    expect(asks(3_470, 1_500)).toBe('trip')
     // Code asking again at once: a loop, however slow its steps (3.2 s apart here, 10 ms
     // from each answer to the next ask).
     expect(asks(1_220, 500)).toBe('trip')
@@ -396,24 +399,44 @@ describe('detectRepeatedToolCall', () => {
       'ring attention',
     )
     queries.push('state space models', 'linear attention')
-    const research = (paper: (i: number) => string) => {
+    const research = (
+      paper: (i: number) => string,
+      between: (i: number) => [tool: string, args: unknown, price: number],
+    ) => {
       const window: ActivityEvent[] = []
       let at = T0
       const step = (tool: string, args: unknown, price: number, last = false) => {
         window.push(modelCall(at), modelResult(at + 700))
         window.push(toolCall(at + 710, tool, args))
-        if (!last) window.push(spend(at + 900, price), toolResult(at + 900, tool, true))
+        if (!last && price > 0) window.push(spend(at + 900, price))
+        if (!last) window.push(toolResult(at + 900, tool, true))
         at += 910
       }
-      queries.forEach((q, i) => {
-        step('search', { q }, 10_000)
+      queries.forEach((_, i) => {
+        step(...between(i))
         step('fetch_page', { url: paper(i) }, 2_000, i === queries.length - 1)
       })
       return detectRepeatedToolCall(window, lastAt(window), config).status
     }
-    expect(research((i) => `https://arxiv.org/abs/2411.${17_927 + i * 113}`)).toBe('ok')
+    const newSearch = (i: number) =>
+      ['search', { q: queries[i] }, 10_000] as [string, unknown, number]
+    const paper = (i: number) => `https://arxiv.org/abs/2411.${17_927 + i * 113}`
+    expect(research(paper, newSearch)).toBe('ok')
     // The same paper bought again and again between the searches: money spent again.
-    expect(research(() => 'https://arxiv.org/abs/2411.17927')).toBe('trip')
+    expect(research(() => 'https://arxiv.org/abs/2411.17927', newSearch)).toBe('trip')
+    // Red team rt36: a stuck model paging a paid API, a free note worded anew before each page
+    // (to the cap before), or three paid searches in turn (3x later): a loop.
+    const page = (i: number) => `https://api.example.com/orders?page=${i + 1}`
+    const think = (i: number) =>
+      ['think', { thought: `maybe the ${queries[i]} filter hides them` }, 0] as [
+        string,
+        unknown,
+        number,
+      ]
+    expect(research(page, think)).toBe('trip')
+    const cycled = (i: number) =>
+      ['search', { q: queries[i % 3] }, 10_000] as [string, unknown, number]
+    expect(research(paper, cycled)).toBe('trip')
   })
 
   it('takes the same lookup in each new task for new work; the same answer again is a loop', () => {

@@ -31,13 +31,13 @@ import {
   CONCURRENT_MODEL_CALLS,
   callEvidence,
   inScope,
+  MODEL_POLL_PERIOD_MS,
   ModelBetween,
   modelCallsAtOnce,
   okFinding,
   POLL_PERIOD_MS,
   POLL_SLEEP_MS,
   pausedAfter,
-  SAME_CALL_POLL_PERIOD_MS,
   statusOf,
 } from './finding.js'
 
@@ -169,8 +169,9 @@ function countRepeats(
   let similar = 0
   // Whether the scan has passed a step boundary since the last counted repetition.
   let separated = true
-  // Whether it has passed a new call since the last counted repetition.
+  // Whether it has passed a new call since the last counted repetition, and a new paid one.
   let progressed = false
+  let paidProgress = false
   let oldest = last
   // The scope's next event and the one after it (newer: the scan goes back in time).
   let next = current
@@ -211,25 +212,30 @@ function countRepeats(
     }
     oldest = i
     seen++
-    if (fresh?.has(i)) progressed = true
+    if (fresh?.has(i)) {
+      progressed = true
+      // Paid: its payment follows it (afterNext, the scope's event after it).
+      if (afterNext?.kind === 'spend') paidProgress = true
+    }
     if (event.tool !== tool) continue
     const identical = event.hash === hash
     if (!identical && (shape === undefined || event.shape !== shape)) continue
     if (i !== last && !separated) continue
     // New work between excuses a free repeat (the same `npm test` after each edit), and a
-    // paid one on other arguments of the same shape (a research agent's next paper, between
-    // new searches: red team rt35 throttled it at its 10th); never the same paid call again
-    // (its payment follows it): that is money spent again for the same thing.
-    if (progressed && (afterNext?.kind !== 'spend' || !identical)) break
+    // paid one on other arguments of the same shape when the new work was paid too (a
+    // research agent's next paper after a new search: red team rt35 throttled it at its 10th);
+    // not a free note a stuck model words anew before each paid page (red team rt36: to the
+    // cap), nor the same paid call again (its payment follows it): money spent again.
+    if (progressed && (afterNext?.kind !== 'spend' || (!identical && paidProgress))) break
     // A turn that ended with a new answer between, paid or not: the same lookup for the next
     // ticket is the next ticket's work (a loop re-asking gets the same answer: counted).
     if (newTurn) break
     // Asked again by code after the turn ended and a sleep, POLL_PERIOD_MS or more after this
-    // call started (SAME_CALL_POLL_PERIOD_MS for the same call): a poll with a model step in
+    // call started (MODEL_POLL_PERIOD_MS for the same call): a poll with a model step in
     // it (the app asks "is the job done?" every few seconds, the model calls the status
     // tool). An app re-asking at once does not sleep. A paid call is paid for each time:
     // counted, as a code poller's is.
-    const period = identical ? SAME_CALL_POLL_PERIOD_MS : POLL_PERIOD_MS
+    const period = identical ? MODEL_POLL_PERIOD_MS : POLL_PERIOD_MS
     if (turnEnded && repeatedAt - event.at >= period && afterNext?.kind !== 'spend') break
     turnEnded = false
     repeatedAt = event.at
@@ -245,8 +251,10 @@ function countRepeats(
 /**
  * The indices of the scope's tool calls from `oldest` to the current call (excluded) that
  * were new when made: neither their arguments nor their shape (per tool) seen since
- * `oldest`, and not of the current call's shape. The oldest call is new by definition, as
- * nothing before it is looked at: at worst the count loses one lap.
+ * `oldest`, and not of the current call's shape; nor seen again after (a call a loop cycles
+ * through is no new work, though its first time looked new: red team rt36, a scraper cycling
+ * three searches between its pages). The oldest call is new by definition, as nothing
+ * before it is looked at: at worst the count loses one lap.
  */
 function newCalls(
   window: readonly RunawayEvent[],
@@ -255,7 +263,8 @@ function newCalls(
   current: RunawayEvent,
 ): Set<number> {
   const fresh = new Set<number>()
-  const known = new Set<string>()
+  // Each call's arguments and shape (per tool): where the first call of them was.
+  const first = new Map<string, number>()
   const { runId } = current
   for (let i = oldest; i < window.length - 1; i++) {
     const event = window[i] as RunawayEvent
@@ -263,13 +272,18 @@ function newCalls(
     if (runId !== undefined && event.runId !== runId) continue
     const byHash = `${event.tool}\u0000${event.hash}`
     const byShape = `${event.tool}\u0001${event.shape ?? event.hash}`
-    const isNew = !known.has(byHash) && !known.has(byShape)
-    known.add(byHash)
-    known.add(byShape)
+    const earlier = first.get(byHash) ?? first.get(byShape)
+    if (!first.has(byHash)) first.set(byHash, i)
+    if (!first.has(byShape)) first.set(byShape, i)
+    if (earlier !== undefined) {
+      // Made again: its first time was no new work either.
+      fresh.delete(earlier)
+      continue
+    }
     const ofCurrent =
       event.tool === current.tool &&
       (event.hash === current.hash || (event.shape !== undefined && event.shape === current.shape))
-    if (isNew && !ofCurrent) fresh.add(i)
+    if (!ofCurrent) fresh.add(i)
   }
   return fresh
 }
