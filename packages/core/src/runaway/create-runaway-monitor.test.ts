@@ -56,6 +56,37 @@ async function searchStep(
 }
 
 describe('createRunawayMonitor', () => {
+  it('revokes a loop whose tools run a run each while its model runs in none (red team rt36)', async () => {
+    // LangChain: guardModel's calls carry no run; the callback handler gives each tool call a
+    // run of its own. Before, the run comparison never saw the model between the runs, and
+    // read the same free call 1.2 s apart as a poll.
+    const { agent, monitor } = await setup()
+    const actions: string[] = []
+    for (let lap = 0; lap < 8; lap++) {
+      const at = T0 + lap * 1_200
+      const runId = `tool-run-${lap}`
+      await monitor.observe(agent, { kind: 'model_call', model: 'gpt-4o' }, at)
+      await monitor.observe(
+        agent,
+        { kind: 'model_result', model: 'gpt-4o', costMicros: 1_000, outputHash: `plan-${lap}` },
+        at + 1_000,
+      )
+      const call = {
+        kind: 'tool_call',
+        tool: 'get_export',
+        args: { exportId: 'exp-7' },
+        runId,
+      } as const
+      actions.push((await monitor.observe(agent, call, at + 1_010)).action)
+      await monitor.observe(
+        agent,
+        { kind: 'tool_result', tool: 'get_export', ok: true, runId },
+        at + 1_100,
+      )
+    }
+    expect(actions).toContain('revoke')
+  })
+
   it('answers none, enforced, for ordinary activity', async () => {
     const { agent, monitor } = await setup()
     expect(await monitor.observe(agent, { kind: 'model_call', model: 'gpt-4o' }, T0)).toEqual({

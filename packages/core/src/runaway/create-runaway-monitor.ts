@@ -223,11 +223,12 @@ export function createRunawayMonitor(
     // The strongest finding so far; on ties the first (the more specific detector) wins.
     const pick: Pick = { finding: undefined, action: 'none', handle: agent.handle, now }
 
-    if (runId !== undefined && c.repeatedToolCall.enabled) {
-      // A loop that restarts its run each lap: the per-run checks below see one lap only.
+    if (c.repeatedToolCall.enabled) {
+      // A loop that restarts its run each lap: the per-run checks below see one lap only. It
+      // sees events of no run too (a model working between its tools' runs), and counts none.
       const runs = state.runs.see(event)
       const paid = state.runs.samePaidCalls
-      if ((runs > 0 || paid > 0) && isCall) {
+      if (runId !== undefined && (runs > 0 || paid > 0) && isCall) {
         consider(
           pick,
           detectRepeatedRun(runs, runId, c.repeatedToolCall, paid),
