@@ -388,24 +388,35 @@ local function written_off_entry(handle, id, d, now)
     ',"outcome":"written_off","replaces":' .. charged .. '}}'
 end
 
--- Forgets a small batch of finished holds past their retention: never a long pause. A lapsed
--- one is written off as it is forgotten (writeOff() of ledger.ts): its charge stays spent,
--- final, and leaves unreconciled.
-local function prune(a, now)
-  local old = redis.call('ZRANGEBYSCORE', K.prune, '-inf', int(now), 'LIMIT', 0, PRUNE_BATCH)
+-- Forgets a small batch of finished holds past their retention (strictly: as the reference
+-- stores): never a long pause. A lapsed one is written off as it is forgotten (writeOff() of
+-- ledger.ts: its charge stays spent, final, and leaves unreconciled), by a reserve only
+-- (write_off), as the reference stores do: a settle or a reconcile of it just past its
+-- retention still corrects it (red team rt36: on Redis alone it was written off first, and
+-- the settle charged on top). A settle or release forgets only the holds that ended otherwise.
+local function prune(a, now, write_off)
+  local old = redis.call('ZRANGEBYSCORE', K.prune, '-inf', '(' .. int(now), 'LIMIT', 0,
+    PRUNE_BATCH)
   if #old == 0 then return end
   local handle
+  local forget = {}
   local entries = redis.call('HMGET', K.done, unpack(old))
   for i, id in ipairs(old) do
     local d = entries[i] and cjson.decode(entries[i])
     if d and d.state == 'lapsed' then
-      handle = handle or redis.call('HGET', K.agent, 'handle')
-      a.unrec = a.unrec - tonumber(d.charged)
-      audit(written_off_entry(handle, id, d, now))
+      if write_off then
+        handle = handle or redis.call('HGET', K.agent, 'handle')
+        a.unrec = a.unrec - tonumber(d.charged)
+        audit(written_off_entry(handle, id, d, now))
+        forget[#forget + 1] = id
+      end
+    else
+      forget[#forget + 1] = id
     end
   end
-  redis.call('HDEL', K.done, unpack(old))
-  redis.call('ZREM', K.prune, unpack(old))
+  if #forget == 0 then return end
+  redis.call('HDEL', K.done, unpack(forget))
+  redis.call('ZREM', K.prune, unpack(forget))
   if handle then
     save_money(a)
     if a.unrec <= 0 then expire_done() end

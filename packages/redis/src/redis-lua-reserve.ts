@@ -68,7 +68,7 @@ local zones = missing_zones()
 if #zones > 0 then return {'zones', zones, int(now)} end
 push_buffered(buffered)
 local a = sweep(money(), now)
-prune(a, now)
+prune(a, now, true)
 prune_audit(now)
 if a.status == 'revoked' then trim_audit() return {'revoked', record()} end
 local existing = find_hold(id)

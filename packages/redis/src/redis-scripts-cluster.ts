@@ -125,8 +125,10 @@ if h.state == 'held' then
   h.levels = all
   save_live(h)
 else
-  -- It ended while its budgets were being held: they learn its end like any other.
-  save_done(h.id, h.state, h.amount, h.expires, h.charged, now, all)
+  -- It ended while its budgets were being held: they learn its end like any other. Its own
+  -- time kept (a lapse's 35 days do not start again), and its keys kept under a charge.
+  save_done(h.id, h.state, h.amount, h.expires, h.charged, h.updated or now, all)
+  save_money(a)
 end
 audit_completed(entry_args(7), nil, all, drawn_grants(a, now))
 trim_audit()

@@ -123,7 +123,7 @@ PREFIX = ARGV[12]
 push_buffered(16)
 if redis.call('EXISTS', K.agent) == 0 then trim_audit() return {'not_found'} end
 local a = sweep(money(), now)
-prune(a, now)
+prune(a, now, false)
 local h = find_hold(id)
 if h and h.state == 'settled' then
   -- raiseSettled() of ledger.ts: a higher figure raises a settled charge, audited.
@@ -198,7 +198,7 @@ PREFIX = ARGV[11]
 push_buffered(12)
 if redis.call('EXISTS', K.agent) == 0 then trim_audit() return {'not_found'} end
 local a = sweep(money(), now)
-prune(a, now)
+prune(a, now, false)
 local h = find_hold(id)
 if not h then
   -- Released before its reserve landed: remember it, so that reserve cannot hold it later.

@@ -368,8 +368,9 @@ export function ledgerCases(context: SuiteContext): void {
     const last = 2_000 + UNRECONCILED_RETENTION_MS
     const probe = (holdId: string, now: number) =>
       store.reserve({ handle, holdId, amountMicros: 1, ttlMs: 60_000, now })
-    await probe('before', last - 1)
-    expect(await store.getAgent(handle, last - 1)).toMatchObject(open)
+    // At exactly 35 days too (red team rt36: Redis alone wrote off then).
+    await probe('before', last)
+    expect(await store.getAgent(handle, last)).toMatchObject(open)
     // Past it, the store forgets both at the agent's next reserve, and writes their charges off.
     const after = last + 5_000
     await probe('after', after)
@@ -398,6 +399,35 @@ export function ledgerCases(context: SuiteContext): void {
       onlyIfLapsed: true,
     })
     expect(reconcile).toMatchObject({ outcome: 'not_lapsed', agent: { spentMicros: 13_000 } })
+  })
+
+  it('corrects a charge settled just past 35 days with no reserve between: only a reserve writes off (red team rt36)', async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('write-off-settle')
+    await store.createAgent(testAgentRecord(handle, 1_000_000))
+    for (const holdId of ['late', 'reconciled']) {
+      await store.reserve({ handle, holdId, amountMicros: 5_000, ttlMs: 1_000, now: 1_000 })
+    }
+    expect(await store.getAgent(handle, 2_000)).toMatchObject({ unreconciledMicros: 10_000 })
+    const past = 2_000 + UNRECONCILED_RETENTION_MS + 1
+    // The call's own settle, and an operator's reconcile, each still correct their lapse.
+    const late = await store.settle({ handle, holdId: 'late', costMicros: 2_000, now: past })
+    expect(late).toMatchObject({ outcome: 'corrected', agent: { spentMicros: 7_000 } })
+    const reconciled = await store.settle({
+      handle,
+      holdId: 'reconciled',
+      costMicros: 1_000,
+      now: past,
+      onlyIfLapsed: true,
+      atMostCharged: true,
+    })
+    expect(reconciled).toMatchObject({
+      outcome: 'corrected',
+      agent: { spentMicros: 3_000, unreconciledMicros: 0 },
+    })
+    expect(
+      (await store.readAudit(handle)).some((item) => item.data.outcome === 'written_off'),
+    ).toBe(false)
   })
 
   it('charges a lapsed hold in full as unreconciled; a late settle corrects it once', async () => {

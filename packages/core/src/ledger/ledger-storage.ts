@@ -46,3 +46,37 @@ export interface LedgerStorage {
   /** The agent's most recent request still marked pending, if any. */
   pendingApproval(handle: string): ApprovalRecord | undefined
 }
+
+/**
+ * `storage` as a transition would leave it, written nowhere: its writes stay in the view, its
+ * reads see them. A store that cannot take its write lock (a process frozen inside a write)
+ * answers a read with the ledger's own transition run over it (`sweep`: lapsed holds charged)
+ * instead of the records as they lie (red team rt36: a lapsed hold read as held). `dueHolds`:
+ * the storage's own lookup of due holds, when that one writes (an index it tightens).
+ */
+export function viewOf(
+  storage: LedgerStorage,
+  dueHolds: LedgerStorage['dueHolds'] = (handle, now) => storage.dueHolds(handle, now),
+): LedgerStorage {
+  const agents = new Map<string, AgentRecord>()
+  const holds = new Map<string, HoldRecord>()
+  const usages = new Map<string, UsageRecord>()
+  const key = (handle: string, holdId: string) => `${handle}\u0000${holdId}`
+  const heldStill = (handle: string, hold: HoldRecord) =>
+    (holds.get(key(handle, hold.id)) ?? hold).state === 'held'
+  return {
+    agent: (handle) => agents.get(handle) ?? storage.agent(handle),
+    saveAgent: (record) => void agents.set(record.handle, record),
+    hold: (handle, holdId) => holds.get(key(handle, holdId)) ?? storage.hold(handle, holdId),
+    saveHold: (handle, hold) => void holds.set(key(handle, hold.id), hold),
+    dueHolds: (handle, now) => dueHolds(handle, now).filter((hold) => heldStill(handle, hold)),
+    appendAudit: () => undefined,
+    budget: (id) => storage.budget(id),
+    saveBudget: () => undefined,
+    usage: (usageKey) => usages.get(usageKey) ?? storage.usage(usageKey),
+    saveUsage: (usageKey, usage) => void usages.set(usageKey, usage),
+    approval: (id) => storage.approval(id),
+    saveApproval: () => undefined,
+    pendingApproval: (handle) => storage.pendingApproval(handle),
+  }
+}

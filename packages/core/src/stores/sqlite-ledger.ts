@@ -10,7 +10,12 @@ import * as approvalsLedger from '../ledger/approvals.js'
 import * as budgetRecords from '../ledger/budget-records.js'
 import * as ledger from '../ledger/ledger.js'
 import { checkTime } from '../ledger/ledger-input.js'
-import type { HoldRecord, HoldState, LedgerStorage } from '../ledger/ledger-storage.js'
+import {
+  type HoldRecord,
+  type HoldState,
+  type LedgerStorage,
+  viewOf,
+} from '../ledger/ledger-storage.js'
 import type {
   ActivityEvent,
   AgentPatch,
@@ -502,6 +507,13 @@ export class SqliteLedger implements LedgerStorage {
 
   sweep(handle: string, now: number): AgentRecord | undefined {
     return ledger.sweep(this, handle, now)
+  }
+
+  /** The agent as `sweep` would leave it, written nowhere (a read, behind a held lock). */
+  swept(handle: string, now: number): AgentRecord | undefined {
+    const due = (of: string, at: number) =>
+      (this.#sql.dueHolds.all(of, at) as unknown as HoldRow[]).map(toHold)
+    return ledger.sweep(viewOf(this, due), handle, now)
   }
 
   updateAgent(handle: string, patch: AgentPatch, now: number, audit?: AuditEntry): AgentRecord {

@@ -123,8 +123,13 @@ describe('sqliteStore revocations behind a frozen lock holder', () => {
       alreadyRevoked: false,
     })
     await expect(guard.check({ fresh: true })).rejects.toBeInstanceOf(AgentRevokedError)
-    // Read behind the lock: its lapsed hold still held, as read.
-    expect(await operator.agents.get('looper')).toMatchObject({ status: 'revoked', held: 0.3 })
+    // Read behind the lock as the lapse's charge would leave it (red team rt36: read as held),
+    // and so is the list, the console's revoke screen (it failed after 5 s).
+    const charged = { status: 'revoked', held: 0, spent: 0.3, unreconciled: 0.3 }
+    expect(await operator.agents.get('looper')).toMatchObject(charged)
+    const listed = await operator.agents.list()
+    expect(listed.find((agent) => agent.handle === 'looper')).toMatchObject(charged)
+    expect(listed.find((agent) => agent.handle === 'bystander')).toMatchObject({ status: 'active' })
     thaw()
     // Then the lapse is charged in full, and the ledger has the revocation.
     await vi.waitFor(async () => {

@@ -274,17 +274,23 @@ class SqliteStore implements Store {
     // behind a lock held past REVOCATIONS_LOCK_WAIT_MS: a process frozen inside a write
     // holds it, its own holds lapse, and a revoke reads the agent before it writes the
     // revocations file (red team rt35: the revoke failed after 25 s and was lost). Answered
-    // as read then: its lapsed holds still held, charged by the next write.
+    // as the charge would leave it then, written by the next write.
     try {
       return await this.#writeWithin(
         'charge lapsed holds',
         () => this.#ledger.sweep(handle, now),
-        Math.min(this.#busyTimeoutMs, REVOCATIONS_LOCK_WAIT_MS),
+        this.#readWaitMs,
       )
     } catch (error) {
       if (!(error instanceof LedgerBusy)) throw error
-      return agent && this.#withRevocation(agent)
+      const swept = this.#read('read an agent', () => this.#ledger.swept(handle, now))
+      return swept && this.#withRevocation(swept)
     }
+  }
+
+  /** How long a read waits to write what it must charge first (lapsed holds). */
+  get #readWaitMs(): number {
+    return Math.min(this.#busyTimeoutMs, REVOCATIONS_LOCK_WAIT_MS)
   }
 
   async findAgentByCredentialHash(hash: string, now: number): Promise<AgentRecord | undefined> {
@@ -298,10 +304,24 @@ class SqliteStore implements Store {
   async listAgents(now: number): Promise<AgentRecord[]> {
     const { agents, due } = this.#read('list agents', () => this.#ledger.listAgents(now))
     if (!due) return agents.map((agent) => this.#withRevocation(agent))
-    return this.#write('charge lapsed holds', () => {
-      this.#ledger.sweepAll(now)
-      return this.#ledger.listAgents(now).agents
-    })
+    // As getAgent: behind a lock held past the wait, answered as the charge would leave them
+    // (red team rt36: the console's list, its revoke screen, failed after 5 s).
+    try {
+      const swept = await this.#writeWithin(
+        'charge lapsed holds',
+        () => {
+          this.#ledger.sweepAll(now)
+          return this.#ledger.listAgents(now).agents
+        },
+        this.#readWaitMs,
+      )
+      return swept.map((agent) => this.#withRevocation(agent))
+    } catch (error) {
+      if (!(error instanceof LedgerBusy)) throw error
+      return this.#read('list agents', () =>
+        agents.map((agent) => this.#ledger.swept(agent.handle, now) ?? agent),
+      ).map((agent) => this.#withRevocation(agent))
+    }
   }
 
   async updateAgent(
