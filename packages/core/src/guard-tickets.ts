@@ -318,23 +318,32 @@ const ASK_ROLES = new Set(['user', 'human', 'tool', 'function'])
 /** A message's role, if it has one. */
 const roleOf = (message: unknown): unknown => (message as { role?: unknown } | null)?.role
 
+/** Roles of tool results: a turn of them answers the calls the model's last message asked for. */
+const RESULT_ROLES = new Set(['tool', 'function'])
+
 /**
- * The latest turn of a request (its latest ask): its last message, and the shape
- * (`shapeHash`) of the others since the model last spoke, or the last message alone when the
- * request has no roles; the input itself when it has no turns. A document, then a fixed
- * question about it, is a new ask for each document (red team rt35: a batch labelling reviews
- * in one run was revoked at its 5th same label); a line that only a timestamp or a counter
- * changes, before a fixed "Continue.", is not (red team rt36: the exact turn let such a loop
- * run to its run limit).
+ * The latest turn of a request (its latest ask): its last message, the shape (`shapeHash`) of
+ * the others since the model last spoke, and, for tool results, the model's message that asked
+ * for them; the last message alone when the request has no roles; the input itself when it has
+ * no turns. A document, then a fixed question about it, is a new ask for each document (red
+ * team rt35: a batch labelling reviews in one run was revoked at its 5th same label); a line
+ * that only a timestamp or a counter changes, before a fixed "Continue.", is not (red team
+ * rt36: the exact turn let such a loop run to its run limit); the same result of another call
+ * ("File edited." of each new file) is a new ask (red team rt37: a coding agent was revoked).
  */
 function latestAsk(input: unknown): unknown {
   const turns = turnsOf(input)
   if (!Array.isArray(turns)) return turns
   const last = turns.length - 1
+  if (!ASK_ROLES.has(roleOf(turns[last]) as string)) return turns[last]
   let start = last
   while (start > 0 && ASK_ROLES.has(roleOf(turns[start - 1]) as string)) start--
-  if (start === last || !ASK_ROLES.has(roleOf(turns[last]) as string)) return turns[last]
-  return { ask: turns[last], before: shapeHash(withoutCallIds(turns.slice(start, last), 0)) }
+  const asked = start > 0 && RESULT_ROLES.has(roleOf(turns[start]) as string)
+  if (start === last && !asked) return turns[last]
+  const ask: Record<string, unknown> = { ask: turns[last] }
+  if (start < last) ask.before = shapeHash(withoutCallIds(turns.slice(start, last), 0))
+  if (asked) ask.asked = turns[start - 1]
+  return ask
 }
 
 /** A request's turns (an array, in the shapes adapters pass), or the input itself. */

@@ -98,6 +98,49 @@ describe('default runaway policy through the guard', () => {
     expect((refused as RunawayDetectedError).message).toContain('no-progress')
   })
 
+  it('a coding agent in one run whose edit tool answers "File edited." each time is never refused; the same edit again is (red team rt37)', async () => {
+    const { ks, guard } = await setup(100)
+    const files = ['parser', 'lexer', 'printer', 'checker', 'resolver', 'emitter', 'binder']
+    const code = async (path: (lap: number) => string) => {
+      const prompt: unknown[] = [{ role: 'user', content: 'Make the tests pass.' }]
+      const step = async (name: string, args: Record<string, unknown>, output: string) => {
+        const call = await guard.startModelCall({
+          model: 'test-model',
+          input: { prompt: [...prompt] },
+          maxOutputTokens: 100,
+          runId: 'task-9',
+        })
+        await call.run(async () => {})
+        await call.finish({
+          usage: { inputTokens: 10, outputTokens: 5 },
+          toolCalls: [{ name, args }],
+        })
+        const id = `call-${prompt.length}`
+        prompt.push({
+          role: 'assistant',
+          content: [{ type: 'tool-call', toolCallId: id, toolName: name, input: args }],
+        })
+        prompt.push({
+          role: 'tool',
+          content: [{ type: 'tool-result', toolCallId: id, toolName: name, output }],
+        })
+      }
+      for (let lap = 0; lap < files.length; lap++) {
+        await step(
+          'edit_file',
+          { path: path(lap), content: 'export {}' },
+          'File edited successfully.',
+        )
+        await step('run_tests', {}, `${files.length - lap} tests failing`)
+      }
+    }
+    await code((lap) => `src/${files[lap]}.ts`)
+    expect((await ks.agents.get('agent')).status).toBe('active')
+    // The same file edited again and again, the same confirmation each time: no progress.
+    const refused = await code(() => 'src/parser.ts').catch((error: unknown) => error)
+    expect(refused).toBeInstanceOf(RunawayDetectedError)
+  })
+
   it('tickets answered back to back with no run id, the same lookup in each, are never refused; the same answer again is', async () => {
     const { ks, guard } = await setup(100)
     // One ticket as the AI SDK's generateText runs it: a step that asks for the policy tool,

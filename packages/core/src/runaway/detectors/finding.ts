@@ -59,19 +59,19 @@ export const MODEL_POLL_PERIOD_MS = 2_000
  * knows it; `afterNext`, the one after it), ended a pause: idle time after something ended;
  * or a free tool call waited on (its own result next, no payment between) for `PAUSE_MS`, or
  * polled by code `POLL_PERIOD_MS` or more before the next call started
- * (`SAME_CALL_POLL_PERIOD_MS` before the same call again). Never while the agent's model
- * worked between them out of the scope (`modelWorked`, ModelBetween).
+ * (`SAME_CALL_POLL_PERIOD_MS` before the same call again, with no model step of any run
+ * between). Never while a model of no run worked between them (`model`, ModelBetween).
  */
 export function pausedAfter(
   event: ActivityEvent,
   idleMs: number,
   next?: ActivityEvent,
   afterNext?: ActivityEvent,
-  modelWorked = false,
+  model: ModelSeen = NO_MODEL,
 ): boolean {
-  if (modelWorked) return false
+  if (model === RUNLESS_MODEL) return false
   if (event.kind !== 'tool_call') return idleMs >= PAUSE_MS && event.kind !== 'model_call'
-  return waitedOn(event, idleMs, next, afterNext)
+  return waitedOn(event, idleMs, next, afterNext, model)
 }
 
 /**
@@ -85,6 +85,7 @@ export function waitedOn(
   idleMs: number,
   next: ActivityEvent | undefined,
   afterNext: ActivityEvent | undefined,
+  model: ModelSeen = NO_MODEL,
 ): boolean {
   if (event.kind !== 'tool_call' || next?.kind !== 'tool_result' || next.tool !== event.tool)
     return false
@@ -92,9 +93,20 @@ export function waitedOn(
   if (afterNext?.kind !== 'tool_call') return false
   const period = afterNext.at - event.at
   if (period >= POLL_PERIOD_MS) return true
+  // Code's timer, not a model in another run asking each lap (red team rt37: the model in run
+  // chat-1, the tools in job-1, a loop of 1.2 s laps ran 113 calls).
   const sameCall = afterNext.tool === event.tool && afterNext.hash === event.hash
-  return sameCall && event.hash !== undefined && period >= SAME_CALL_POLL_PERIOD_MS
+  return (
+    sameCall && event.hash !== undefined && period >= SAME_CALL_POLL_PERIOD_MS && model === NO_MODEL
+  )
 }
+
+/** Which model steps of the agent came between events of a scope, out of it (ModelBetween). */
+export type ModelSeen = 0 | 1 | 2
+/** None; one of another run; one of no run (the worst: it works for the scope). */
+export const NO_MODEL = 0
+const OTHER_RUN_MODEL = 1
+const RUNLESS_MODEL = 2
 
 /**
  * A loop whose lap pays at least this fraction of the cap is counted by tool-cycle through
@@ -140,24 +152,25 @@ export function callEvidence(event: ActivityEvent): CallEvidence {
  * was never stopped once a poll was the same call again 0.9 s apart). Fed going back in time.
  */
 export class ModelBetween {
-  #gap = false
-  #before = false
+  #gap: ModelSeen = NO_MODEL
+  #before: ModelSeen = NO_MODEL
 
   /** An event out of the scope. */
   outside(event: ActivityEvent): void {
-    if (event.runId === undefined && (event.kind === 'model_call' || event.kind === 'model_result'))
-      this.#gap = true
+    if (event.kind !== 'model_call' && event.kind !== 'model_result') return
+    const seen = event.runId === undefined ? RUNLESS_MODEL : OTHER_RUN_MODEL
+    if (seen > this.#gap) this.#gap = seen
   }
 
-  /** Whether it worked between the scope's event being judged and the one two after it. */
-  get worked(): boolean {
-    return this.#gap || this.#before
+  /** What worked between the scope's event being judged and the one two after it. */
+  get worked(): ModelSeen {
+    return this.#gap > this.#before ? this.#gap : this.#before
   }
 
   /** The scope's event judged, now its next one (`shifted`) or the same. */
   pass(shifted: boolean): void {
     if (shifted) this.#before = this.#gap
-    this.#gap = false
+    this.#gap = NO_MODEL
   }
 }
 

@@ -335,11 +335,12 @@ describe('detectRepeatedToolCall', () => {
   it("counts a run's tool calls its model made out of the run (no run id on the model) as a loop, not a poll", () => {
     // AI SDK guardTools({ runId }) beside a middleware given none: the run sees only its tool
     // calls, 1 s or 2.6 s apart, the same each time; the agent's model works between them.
-    const split = (stepMs: number, withModel = true) => {
+    const split = (stepMs: number, withModel = true, modelRun?: string) => {
       const window: ActivityEvent[] = []
       for (let i = 0; i < 6; i++) {
         const at = T0 + i * (stepMs + 110)
-        if (withModel) window.push(modelCall(at), modelResult(at + stepMs))
+        if (withModel)
+          window.push(modelCall(at, modelRun), modelResult(at + stepMs, { runId: modelRun }))
         window.push(toolCall(at + stepMs + 5, 'search', { q: 'acme' }, 'r1'))
         if (i < 5) window.push(toolResult(at + stepMs + 105, 'search', true, 'r1'))
       }
@@ -350,6 +351,8 @@ describe('detectRepeatedToolCall', () => {
     expect(split(2_600)).toBe('trip')
     // The same calls with no model anywhere: code polling.
     expect(split(1_000, false)).toBe('ok')
+    // Red team rt37: the model in a run of its own (chat-1), asking each lap: no timer's poll.
+    expect(split(1_000, true, 'chat-1')).toBe('trip')
   })
 
   it('takes code asking the model to poll, sleeping between asks, for polling', () => {
@@ -402,6 +405,7 @@ describe('detectRepeatedToolCall', () => {
     const research = (
       paper: (i: number) => string,
       between: (i: number) => [tool: string, args: unknown, price: number],
+      paperPrice = 2_000,
     ) => {
       const window: ActivityEvent[] = []
       let at = T0
@@ -414,7 +418,7 @@ describe('detectRepeatedToolCall', () => {
       }
       queries.forEach((_, i) => {
         step(...between(i))
-        step('fetch_page', { url: paper(i) }, 2_000, i === queries.length - 1)
+        step('fetch_page', { url: paper(i) }, paperPrice, i === queries.length - 1)
       })
       return detectRepeatedToolCall(window, lastAt(window), config).status
     }
@@ -437,6 +441,16 @@ describe('detectRepeatedToolCall', () => {
     const cycled = (i: number) =>
       ['search', { q: queries[i % 3] }, 10_000] as [string, unknown, number]
     expect(research(paper, cycled)).toBe('trip')
+    // Red team rt37: the note paid a penny. Before a $0.002 page it is half a page's price (new
+    // work); before a $0.05 page, a fiftieth (a loop: to the cap before).
+    const paidNote = (i: number) =>
+      ['save_note', { text: `maybe the ${queries[i]} filter hides them` }, 1_000] as [
+        string,
+        unknown,
+        number,
+      ]
+    expect(research(page, paidNote)).toBe('ok')
+    expect(research(page, paidNote, 50_000)).toBe('trip')
   })
 
   it('takes the same lookup in each new task for new work; the same answer again is a loop', () => {

@@ -41,6 +41,9 @@ import {
   statusOf,
 } from './finding.js'
 
+/** New paid work between paid repeats excuses them when it costs 1/PAID_WORK_SHARE of one. */
+const PAID_WORK_SHARE = 10
+
 /** The detector's name in findings, events and audit entries. */
 export const REPEATED_TOOL_CALL = 'repeated-tool-call'
 
@@ -169,9 +172,10 @@ function countRepeats(
   let similar = 0
   // Whether the scan has passed a step boundary since the last counted repetition.
   let separated = true
-  // Whether it has passed a new call since the last counted repetition, and a new paid one.
+  // Whether it has passed a new call since the last counted repetition, and the most a new
+  // paid one paid.
   let progressed = false
-  let paidProgress = false
+  let paidProgress = 0
   let oldest = last
   // The scope's next event and the one after it (newer: the scan goes back in time).
   let next = current
@@ -215,7 +219,7 @@ function countRepeats(
     if (fresh?.has(i)) {
       progressed = true
       // Paid: its payment follows it (afterNext, the scope's event after it).
-      if (afterNext?.kind === 'spend') paidProgress = true
+      if (afterNext?.kind === 'spend') paidProgress = Math.max(paidProgress, afterNext.micros ?? 0)
     }
     if (event.tool !== tool) continue
     const identical = event.hash === hash
@@ -224,9 +228,13 @@ function countRepeats(
     // New work between excuses a free repeat (the same `npm test` after each edit), and a
     // paid one on other arguments of the same shape when the new work was paid too (a
     // research agent's next paper after a new search: red team rt35 throttled it at its 10th);
-    // not a free note a stuck model words anew before each paid page (red team rt36: to the
-    // cap), nor the same paid call again (its payment follows it): money spent again.
-    if (progressed && (afterNext?.kind !== 'spend' || (!identical && paidProgress))) break
+    // not a note a stuck model words anew before each paid page, free or paid a penny (red
+    // teams rt36, rt37: to the cap), nor the same paid call again (its payment follows it):
+    // money spent again. New paid work is the search that found the paper: it costs a tenth
+    // of the paper or more (a research agent's $0.002 search before a $0.01 paper does; a
+    // $0.001 note before a $0.05 page does not).
+    const paid = afterNext?.kind === 'spend' ? (afterNext.micros ?? 0) : 0
+    if (progressed && (paid === 0 || (!identical && paidProgress * PAID_WORK_SHARE >= paid))) break
     // A turn that ended with a new answer between, paid or not: the same lookup for the next
     // ticket is the next ticket's work (a loop re-asking gets the same answer: counted).
     if (newTurn) break

@@ -122,12 +122,12 @@ export function detectToolCycle(
     }
     const worked = model.worked
     model.pass(event !== next)
-    if (event.at >= heldUntil && !worked) {
+    if (event.at >= heldUntil) {
       const idle = next.at - event.at
       const rested =
         event.kind === 'tool_call'
-          ? waitedOn(event, idle, next, afterNext)
-          : pausedAfter(event, idle)
+          ? pausedAfter(event, idle, next, afterNext, worked)
+          : pausedAfter(event, idle, undefined, undefined, worked)
       if (rested && (event.kind === 'tool_call' ? spent < paidLap : spent === 0)) break
       if (rested && sincePause < 0) sincePause = calls.length
     }
