@@ -39,6 +39,17 @@ describe('Concurrency', () => {
     const silent = new Concurrency()
     for (let i = 0; i < 8; i++) silent.started('tool_call', 'fetch', undefined, T0 + i)
     expect(silent.concurrent(undefined, T0 + 10)).toBe(false)
+    // Its results reported in another scope (the tools in run job-1, the calls seen in the
+    // model's run chat-1: red team rt37): the calls here still cannot overlap.
+    const split = new Concurrency()
+    for (let lap = 0; lap < 8; lap++) {
+      split.started('model_call', undefined, 'chat-1', T0 + lap * 1_200)
+      split.ended(undefined, 'chat-1', true)
+      split.started('tool_call', 'search', 'chat-1', T0 + lap * 1_200 + 1_000)
+      split.started('tool_call', 'search', 'job-1', T0 + lap * 1_200 + 1_010)
+      split.ended('search', 'job-1', true)
+    }
+    expect(split.concurrent('chat-1', T0 + 10_000)).toBe(false)
   })
 
   it('forgets a call whose result never comes (refused after it was observed)', () => {

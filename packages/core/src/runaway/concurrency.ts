@@ -41,6 +41,15 @@ interface ToolFlow {
   calls: number[]
   step: number
   inStep: number
+  /**
+   * Whether a result of this tool came in this scope. Some adapters report only the call (the
+   * AI SDK middleware sees the model's tool calls, not their execution), or report the result
+   * in another scope (guardTools given another run id): then calls in flight here cannot be
+   * known, so they never count as overlapping (red teams rt36, rt37: a tool "reported" in
+   * one scope made its result-less calls in another pile up as concurrent, and that scope's
+   * loop went unjudged for 113 calls).
+   */
+  reported: boolean
 }
 
 /**
@@ -52,12 +61,6 @@ interface ToolFlow {
  */
 export class Concurrency {
   readonly #flows = new Map<string, Flow>()
-  /**
-   * Tools whose results this process has seen. Some adapters report only the call (the AI
-   * SDK middleware sees the model's tool calls, not their execution): for those tools calls
-   * in flight cannot be known, so they never count as overlapping.
-   */
-  readonly #reported = new Set<string>()
 
   /** A model or tool call starts in scope `runId`. */
   started(
@@ -80,7 +83,7 @@ export class Concurrency {
     let list = flow.tools.get(tool)
     if (!list) {
       if (flow.tools.size >= MAX_TOOLS) flow.tools.clear()
-      list = { calls: [], step: flow.step, inStep: 0 }
+      list = { calls: [], step: flow.step, inStep: 0, reported: false }
       flow.tools.set(tool, list)
     }
     if (list.step !== flow.step) {
@@ -93,7 +96,7 @@ export class Concurrency {
     // step are its parallel calls. A tool whose results never come cannot show an overlap
     // (its calls are still tracked, for when its first result comes).
     const earlier = calls.length - Math.min(list.inStep, calls.length)
-    if (earlier >= 2 && this.#reported.has(tool)) flow.overlapAt = now
+    if (earlier >= 2 && list.reported) flow.overlapAt = now
     calls.push(now)
     list.inStep++
   }
@@ -103,18 +106,13 @@ export class Concurrency {
    * undefined for a model call.
    */
   ended(tool: string | undefined, runId: string | undefined, reported: boolean): void {
-    if (
-      tool !== undefined &&
-      reported &&
-      !this.#reported.has(tool) &&
-      this.#reported.size < MAX_SCOPES
-    )
-      this.#reported.add(tool)
     const flow = this.#flows.get(runId ?? '')
     if (!flow) return
     // A result is a new step; a refused call never ran, so it changes nothing of the kind.
     if (reported) flow.step++
-    const calls = tool === undefined ? flow.model : flow.tools.get(tool)?.calls
+    const list = tool === undefined ? undefined : flow.tools.get(tool)
+    if (list && reported) list.reported = true
+    const calls = tool === undefined ? flow.model : list?.calls
     calls?.pop()
   }
 

@@ -150,4 +150,27 @@ describe('RunStreak and detectRepeatedRun', () => {
     const seen = laps.map((events) => events.map((event) => streak.see(event))[2] as number)
     expect(seen.at(-1)).toBe(7)
   })
+
+  it('takes a model run and the tool run after it for one lap (a callback handler with no run id): the same laps are a loop, tickets are not', () => {
+    // Red team rt37: LangChain's classic loop, model.invoke then tool.invoke, a run each: each
+    // tool run alone made no chain (a model run, with no tool call, broke it): 338 searches.
+    const laps = (plan: (lap: number) => string) =>
+      Array.from({ length: 8 }, (_, lap) => {
+        const at = T0 + lap * 1_300
+        return [
+          modelCall(at, `model-${lap}`),
+          modelResult(at + 1_000, { output: plan(lap), runId: `model-${lap}` }),
+          toolCall(at + 1_010, 'search', { q: 'acme pricing' }, `tool-${lap}`),
+          spend(at + 1_200, 50_000, `tool-${lap}`),
+          toolResult(at + 1_200, 'search', true, `tool-${lap}`),
+        ]
+      })
+    const atToolRuns = (runs: RunawayEvent[][]) => {
+      const streak = new RunStreak()
+      return runs.map((events) => events.map((event) => streak.see(event))[2] as number)
+    }
+    expect(atToolRuns(laps(() => 'search acme pricing')).at(-1)).toBeGreaterThanOrEqual(5)
+    // A ticket per lap: the model answers each differently before the same lookup.
+    expect(Math.max(...atToolRuns(laps((lap) => `ticket ${lap}: look up the policy`)))).toBe(1)
+  })
 })

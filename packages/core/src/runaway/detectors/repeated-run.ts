@@ -44,6 +44,14 @@ export class RunStreak {
   #print = FNV_OFFSET
   /** FNV-1a over the current run's tool calls alone. */
   #callPrint = FNV_OFFSET
+  /**
+   * The print of the model-only runs just ended (no tool call), carried into the next run's:
+   * a loop whose model and tools run in runs of their own (a LangChain callback handler with
+   * no run id: a run per `invoke`) is one run each lap, its model's plan with its tool's calls
+   * (red team rt37: such a loop paid the same search 338 times, to the cap). A queue's model
+   * runs answer different tickets, so the lookup after each is another run.
+   */
+  #carry: number | undefined
   /** Whether the current run paid for something besides model calls (a paid tool). */
   #paid = false
   /** Whether the current run's first model output (its plan for its ask) is folded in. */
@@ -110,7 +118,8 @@ export class RunStreak {
         this.#paidRuns.pause()
       }
       this.#run = runId
-      this.#print = FNV_OFFSET
+      this.#print = this.#carry ?? FNV_OFFSET
+      this.#carry = undefined
       this.#callPrint = FNV_OFFSET
       this.#paid = false
       this.#asked = false
@@ -146,9 +155,11 @@ export class RunStreak {
   }
 
   #end(runId: string): void {
-    // A run with no tool call breaks the chain: the runs before it are not compared again.
-    // Nor does a run that paid for nothing continue a chain of paid runs.
-    this.#runs.end(this.#calls > 0 ? this.#print : undefined)
+    // A run of the model alone carries into the next one (#carry). Another run with no tool
+    // call breaks the chain: the runs before it are not compared again. Nor does a run that
+    // paid for nothing continue a chain of paid runs.
+    if (this.#calls === 0 && this.#asked) this.#carry = this.#print
+    else this.#runs.end(this.#calls > 0 ? this.#print : undefined)
     this.#paidRuns.end(this.#calls > 0 && this.#paid ? this.#callPrint : undefined)
     if (this.#ended.size >= MAX_ENDED) this.#ended.clear()
     this.#ended.add(runId)
