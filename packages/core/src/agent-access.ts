@@ -17,6 +17,7 @@ import { redactCredentials } from './redact.js'
 import { NO_MONITOR, type Observation, type RunawayVerdict } from './runaway/types.js'
 import { enforceVerdict } from './runaway-enforcement.js'
 import type { ActivityBatch, ActivityEvent, AgentRecord, ReserveResult } from './store.js'
+import { ToolCallScopes } from './tool-call-scopes.js'
 
 /** The activity of a call, ready to ride on its reserve: results not yet recorded, then it. */
 export interface PreparedActivity {
@@ -69,6 +70,8 @@ export class AgentAccess {
    * Shared by the credential's guards in this process (`engine.pendingFor`).
    */
   readonly #results: PendingResults
+  /** Shared by the credential's guards in this process (`engine.toolCallScopesFor`). */
+  readonly toolCallScopes: ToolCallScopes
 
   constructor(engine: Engine, credential: string) {
     this.#engine = engine
@@ -76,6 +79,7 @@ export class AgentAccess {
       this.#credentialHash = hashCredential(credential)
       this.#controller = engine.controllerFor(this.#credentialHash)
       this.#results = engine.pendingFor(this.#credentialHash)
+      this.toolCallScopes = engine.toolCallScopesFor(this.#credentialHash)
       // Resolved at once, not at the first call: the guard's `signal` must abort when the
       // agent is (or gets) revoked even if this guard never makes a call. A failure here is
       // not a refusal (nothing was asked): the first call resolves again and refuses then.
@@ -88,6 +92,7 @@ export class AgentAccess {
     } else {
       // A malformed credential can never become valid: its guard is dead from the start.
       this.#results = { items: [], flushTimer: undefined, taken: 0 }
+      this.toolCallScopes = new ToolCallScopes()
       this.#controller = new AbortController()
       this.#controller.abort(new AgentRevokedError())
     }

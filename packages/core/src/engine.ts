@@ -10,6 +10,7 @@ import type { StoreOutbox } from './ledger/store-outbox.js'
 import type { PriceSource } from './pricing/price-source.js'
 import type { DetectorFinding, Observation, RunawayMonitor } from './runaway/types.js'
 import type { ActivityEvent, AgentRecord, Store } from './store.js'
+import type { ToolCallScopes } from './tool-call-scopes.js'
 import type { ToolPrices } from './tool-prices.js'
 
 /** Results (a model's answer, a tool's outcome, a payment) waiting for a call to write them. */
@@ -41,6 +42,11 @@ export interface Engine {
    * paid tool's payment metered by `guardTools`' guard rides on the model's next call).
    */
   pendingFor(credentialHash: string): PendingResults
+  /**
+   * The scope of each tool call a model asked for, shared by every guard of one credential in
+   * this process: the middleware's guard checks the call, `guardTools`' guard runs it.
+   */
+  toolCallScopesFor(credentialHash: string): ToolCallScopes
   /** Records which agent a credential belongs to, so a revocation event can abort it. */
   bindHandle(credentialHash: string, handle: string): void
   /**

@@ -152,6 +152,12 @@ export interface ToolCallRequest extends BudgetScope {
    * its price is held where it runs. Default true.
    */
   meter?: boolean
+  /**
+   * The framework's id of the call the model asked for (the AI SDK's `toolCallId`). Where it
+   * runs (`observe: false`) with no run or budgets of its own, it takes those of the model's
+   * call that asked for it (checked with the same id).
+   */
+  toolCallId?: string
 }
 
 /** How an adapter reads what its framework's tool call returned or threw (`runToolCall`). */

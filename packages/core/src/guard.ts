@@ -648,10 +648,16 @@ class Guard implements AgentGuard {
     return promised(() => this.#beforeTool(request))
   }
 
-  *#beforeTool(request: ToolCallRequest): Steps<ToolCallTicket> {
-    if (typeof request?.name !== 'string' || request.name.length === 0) {
+  *#beforeTool(asked: ToolCallRequest): Steps<ToolCallTicket> {
+    if (typeof asked?.name !== 'string' || asked.name.length === 0) {
       invalid('name', 'Invalid tool call: the tool name is required.')
     }
+    // The scope of each tool call its model asked for, for where the tool runs apart.
+    const scopes = this.#access.toolCallScopes
+    if (asked.meter === false && asked.toolCallId !== undefined) {
+      scopes.remember(asked.toolCallId, asked)
+    }
+    const request = scopes.scoped(asked)
     // The one place a tool's price is decided: the call's own, else the configured one.
     // Own keys only: a tool named `toString` is not priced by Object.prototype.
     const configured = Object.hasOwn(this.#toolPrices, request.name)

@@ -37,6 +37,7 @@ import { NO_MONITOR, type RunawayMonitor } from './runaway/types.js'
 import { type AgentRecord, type AuditPage, REVOKED_ALERT_MARK, type Store } from './store.js'
 import { memoryStore } from './stores/memory-store.js'
 import { type Binding, bindingOf, tightestLevel } from './tightest-level.js'
+import { ToolCallScopes } from './tool-call-scopes.js'
 import { parseToolPrices, type ToolPrices } from './tool-prices.js'
 
 /** Options of createKillSwitch. Every one is optional. */
@@ -286,6 +287,7 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
   // (from any process, through the store's subscription) aborts it.
   const controllers = new Map<string, AbortController>()
   const pendings = new Map<string, PendingResults>()
+  const toolCallScopes = new Map<string, ToolCallScopes>()
   const handles = new Map<string, string>()
   const audit = (entry: AuditEntry) => {
     try {
@@ -369,6 +371,14 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
         pendings.set(credentialHash, shared)
       }
       return shared
+    },
+    toolCallScopesFor(credentialHash) {
+      let scopes = toolCallScopes.get(credentialHash)
+      if (!scopes) {
+        scopes = new ToolCallScopes()
+        toolCallScopes.set(credentialHash, scopes)
+      }
+      return scopes
     },
     controllerFor(credentialHash) {
       let controller = controllers.get(credentialHash)

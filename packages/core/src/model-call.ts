@@ -60,9 +60,10 @@ export interface ModelCall {
    * Checks a tool call the model asked for, before the framework executes it (revocation,
    * loop detection; a paid tool's price is held when it runs, see `runToolCall`). Throws the
    * typed error, and stops the call, when it is refused: the check's own error (a runaway
-   * finding) outranks the revocation it caused.
+   * finding) outranks the revocation it caused. `toolCallId`, the framework's id of the call:
+   * where the tool runs with that id (`runToolCall`), it takes this call's run and budgets.
    */
-  checkToolCall(call: { name: string; args: unknown }): Promise<void>
+  checkToolCall(call: { name: string; args: unknown; toolCallId?: string }): Promise<void>
   /**
    * One part of a stream the framework hands over part by part, as it means to the guard
    * (`text` and `output` counted, a `tool-call` counted and checked): `output` and
@@ -283,12 +284,13 @@ class GuardedModelCall implements ModelCall {
     }
   }
 
-  async checkToolCall(call: { name: string; args: unknown }): Promise<void> {
+  async checkToolCall(call: { name: string; args: unknown; toolCallId?: string }): Promise<void> {
     const guard = this.#guard
     const stop = this.#stop
     stop.checking = true
     try {
-      await guard.beforeToolCall({ name: call.name, args: call.args, meter: false, ...this.#scope })
+      const { name, args, toolCallId } = call
+      await guard.beforeToolCall({ name, args, meter: false, toolCallId, ...this.#scope })
     } catch (error) {
       stop.stop(error)
       throw error

@@ -1,8 +1,9 @@
 // Budget scopes through the AI SDK: an end customer's budget chosen per call with
 // `providerOptions.killswitch`, and a run's own budget, against the real core.
 import { InvalidConfigError, SpendingCapExceededError } from '@killswitch/core'
-import { generateText, streamText } from 'ai'
+import { generateText, isStepCount, streamText, tool } from 'ai'
 import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
 import { guardTools } from './guard-tools.js'
 import { withKillSwitch } from './kill-switch-middleware.js'
 import { scriptedModel } from './testing/scripted-model.js'
@@ -106,6 +107,34 @@ describe('budget scope: AI SDK', () => {
         providerOptions: { killswitch: { runId: 'run-2', runCap: 0.004 } },
       }),
     ).resolves.toMatchObject({ text: 'ok' })
+  })
+
+  it("holds a paid tool's price in the run and budgets its model's call was given per call (red team rt36)", async () => {
+    const agent = await testAgent(10)
+    await agent.ks.budgets.create({ id: 'customer-acme', limits: [{ amount: 1, per: 'day' }] })
+    const model = withKillSwitch(
+      scriptedModel((call) =>
+        call === 0 ? { tool: 'search', args: { q: 'acme' } } : { text: 'found it' },
+      ),
+      { killSwitch: agent.ks, credential: agent.credential },
+    )
+    // guardTools is given no run nor budget: the tool runs in those of the call that asked.
+    const search = tool({ inputSchema: z.object({ q: z.string() }), execute: async () => 'found' })
+    const tools = guardTools(
+      { search },
+      { killSwitch: agent.ks, credential: agent.credential, toolPrices: { search: 0.006 } },
+    )
+    await generateText({
+      model,
+      tools,
+      prompt: 'find acme',
+      stopWhen: isStepCount(2),
+      providerOptions: { killswitch: { runId: 'task-7', budgets: ['customer-acme'] } },
+    })
+    // Before: the $0.006 landed on the agent alone, the customer's budget had the model's.
+    const acme = await agent.ks.budgets.get('customer-acme')
+    expect(acme.limits[0]?.spent).toBeGreaterThanOrEqual(0.006)
+    expect(acme.limits[0]?.spent).toBeCloseTo((await agent.ledger()).spent / 1_000_000, 6)
   })
 
   it("holds a paid tool's price on the budgets of guardTools' options", async () => {

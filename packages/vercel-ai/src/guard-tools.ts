@@ -50,7 +50,15 @@ export function guardTools<TOOLS extends ToolSet>(
 }
 
 function wrap(guard: AgentGuard, name: string, execute: Execute, scope: BudgetScope): Execute {
-  const request = (args: unknown) => ({ name, args, observe: false, ...scope })
+  // Under the id the middleware checked it with: in the run and budgets of the model's call
+  // that asked for it (its `providerOptions.killswitch`), where this has none of its own.
+  const request = (args: unknown, options: ToolExecutionOptions<unknown> | undefined) => ({
+    name,
+    args,
+    observe: false,
+    toolCallId: options?.toolCallId,
+    ...scope,
+  })
   // The tool's own signal aborts on revocation too: a tool running as its agent is revoked
   // stops its side effects then, not at the run's next model step.
   const withSignal = (options: ToolExecutionOptions<unknown>) => ({
@@ -65,12 +73,12 @@ function wrap(guard: AgentGuard, name: string, execute: Execute, scope: BudgetSc
     return (input, options) =>
       runToolCallStream(
         guard,
-        request(input),
+        request(input, options),
         () => execute(input, withSignal(options)) as AsyncIterable<unknown>,
       )
   }
   return (input, options) =>
-    guard.runToolCall(request(input), async () => {
+    guard.runToolCall(request(input, options), async () => {
       const output = await execute(input, withSignal(options))
       if (output === null || typeof output !== 'object' || !(Symbol.asyncIterator in output)) {
         return output

@@ -125,8 +125,14 @@ export function killSwitchMiddleware(
       await call.finish({ usage, text, toolCalls })
       // A middleware inside this one changed the request after the hold: said loudly.
       call.checkSent(result.request?.body)
-      // generateText executes the tools once this result is back: checked before that.
-      for (const toolCall of toolCalls) await call.checkToolCall(toolCall)
+      // generateText executes the tools once this result is back: checked before that, each
+      // under its id (guardTools runs it in this call's run and budgets).
+      let index = 0
+      for (const part of result.content) {
+        if (part.type !== 'tool-call') continue
+        const toolCall = toolCalls[index++] as (typeof toolCalls)[number]
+        await call.checkToolCall({ ...toolCall, toolCallId: part.toolCallId })
+      }
       return result
     },
     async wrapStream({ params, model }) {
