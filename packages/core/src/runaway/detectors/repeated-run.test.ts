@@ -173,4 +173,25 @@ describe('RunStreak and detectRepeatedRun', () => {
     // A ticket per lap: the model answers each differently before the same lookup.
     expect(Math.max(...atToolRuns(laps((lap) => `ticket ${lap}: look up the policy`)))).toBe(1)
   })
+
+  it('takes an app asking the model again after a sleep, a run per ask, for polling (red team rt38)', () => {
+    // Each ask: the model calls the status tool, then answers "still running"; the app sleeps
+    // before the next ask. A run per ask (a run id per request, or LangChain's handler).
+    const asks = (sleepMs: number) =>
+      Array.from({ length: 8 }, (_, i) => {
+        const runId = `ask-${i}`
+        const at = T0 + i * (1_700 + sleepMs)
+        return [
+          modelCall(at, runId),
+          modelResult(at + 700, { output: 'get_job_status', runId }),
+          toolCall(at + 710, 'get_job_status', { jobId: 'j-1' }, runId),
+          toolResult(at + 800, 'get_job_status', true, runId),
+          modelCall(at + 810, runId),
+          modelResult(at + 1_700, { output: 'still running', runId }),
+        ]
+      })
+    expect(Math.max(...streaks(asks(600)))).toBe(1)
+    // Asked again at once: a loop.
+    expect(streaks(asks(20)).at(-1)).toBeGreaterThanOrEqual(5)
+  })
 })

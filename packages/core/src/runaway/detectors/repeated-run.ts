@@ -21,7 +21,7 @@
 // the current run and of the last 4, and the run ids recently ended.
 import type { ResolvedRunawayConfig } from '../runaway-defaults.js'
 import type { DetectorFinding, RunawayEvent } from '../types.js'
-import { okFinding, PAUSE_MS, pausedAfter, statusOf } from './finding.js'
+import { okFinding, PAUSE_MS, POLL_SLEEP_MS, pausedAfter, statusOf } from './finding.js'
 import { REPEATED_TOOL_CALL } from './repeated-tool-call.js'
 
 const OK = okFinding(REPEATED_TOOL_CALL)
@@ -101,6 +101,7 @@ export class RunStreak {
       last &&
       !worked &&
       (pausedAfter(last, at - this.#lastAt) ||
+        askedAfterSleep(last, event) ||
         (before !== undefined && pausedAfter(before, last.at - before.at, last, event)))
     ) {
       this.#runs.pause()
@@ -164,6 +165,21 @@ export class RunStreak {
     if (this.#ended.size >= MAX_ENDED) this.#ended.clear()
     this.#ended.add(runId)
   }
+}
+
+/**
+ * An app asking the model again in a new run after a sleep (`POLL_SLEEP_MS`) from its last
+ * answer: a poll through the model, a run per ask (red team rt38: a timer asking every 2-10 s
+ * whether a job is done, through LangChain's handler or a run id per request, was revoked at
+ * its 5th or 6th ask). A loop asks again at once.
+ */
+function askedAfterSleep(last: RunawayEvent, event: RunawayEvent): boolean {
+  return (
+    last.kind === 'model_result' &&
+    event.kind === 'model_call' &&
+    event.runId !== last.runId &&
+    event.at - last.at >= POLL_SLEEP_MS
+  )
 }
 
 /** The fingerprints of the last `RECENT_RUNS` ended runs, and how many in a row repeat one. */

@@ -451,6 +451,10 @@ describe('detectRepeatedToolCall', () => {
       ]
     expect(research(page, paidNote)).toBe('ok')
     expect(research(page, paidNote, 50_000)).toBe('trip')
+    // Red team rt38: a $0.001 search before a $0.02 paper is research (a twentieth).
+    const cheapSearch = (i: number) =>
+      ['search', { q: queries[i] }, 1_000] as [string, unknown, number]
+    expect(research(paper, cheapSearch, 20_000)).toBe('ok')
   })
 
   it('takes the same lookup in each new task for new work; the same answer again is a loop', () => {

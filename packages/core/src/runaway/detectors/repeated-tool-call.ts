@@ -41,8 +41,12 @@ import {
   statusOf,
 } from './finding.js'
 
-/** New paid work between paid repeats excuses them when it costs 1/PAID_WORK_SHARE of one. */
-const PAID_WORK_SHARE = 10
+/**
+ * New paid work between paid repeats excuses them when it costs 1/PAID_WORK_SHARE of one:
+ * a research agent's $0.001 search before a $0.02 paper is a twentieth (red team rt38:
+ * throttled at 1/10), a stuck model's $0.001 note before a $0.05 page a fiftieth (rt37).
+ */
+const PAID_WORK_SHARE = 25
 
 /** The detector's name in findings, events and audit entries. */
 export const REPEATED_TOOL_CALL = 'repeated-tool-call'
@@ -230,9 +234,8 @@ function countRepeats(
     // research agent's next paper after a new search: red team rt35 throttled it at its 10th);
     // not a note a stuck model words anew before each paid page, free or paid a penny (red
     // teams rt36, rt37: to the cap), nor the same paid call again (its payment follows it):
-    // money spent again. New paid work is the search that found the paper: it costs a tenth
-    // of the paper or more (a research agent's $0.002 search before a $0.01 paper does; a
-    // $0.001 note before a $0.05 page does not).
+    // money spent again. New paid work is the search that found the paper: it costs a
+    // meaningful share of the paper (PAID_WORK_SHARE), which a penny note does not.
     const paid = afterNext?.kind === 'spend' ? (afterNext.micros ?? 0) : 0
     if (progressed && (paid === 0 || (!identical && paidProgress * PAID_WORK_SHARE >= paid))) break
     // A turn that ended with a new answer between, paid or not: the same lookup for the next
