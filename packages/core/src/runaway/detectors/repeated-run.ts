@@ -21,7 +21,14 @@
 // the current run and of the last 4, and the run ids recently ended.
 import type { ResolvedRunawayConfig } from '../runaway-defaults.js'
 import type { DetectorFinding, RunawayEvent } from '../types.js'
-import { okFinding, PAUSE_MS, POLL_SLEEP_MS, pausedAfter, statusOf } from './finding.js'
+import {
+  MODEL_POLL_PERIOD_MS,
+  okFinding,
+  PAUSE_MS,
+  POLL_SLEEP_MS,
+  pausedAfter,
+  statusOf,
+} from './finding.js'
 import { REPEATED_TOOL_CALL } from './repeated-tool-call.js'
 
 const OK = okFinding(REPEATED_TOOL_CALL)
@@ -74,6 +81,8 @@ export class RunStreak {
   #beforeLast: RunawayEvent | undefined
   /** Whether the agent's model worked, out of any run, since the last event of a run. */
   #modelWorked = false
+  /** When the model was last asked again after a sleep (askedAfterSleep): polls' period. */
+  #askedAt = Number.NEGATIVE_INFINITY
   #overlapAt = Number.NEGATIVE_INFINITY
   readonly #ended = new Set<string>()
 
@@ -97,11 +106,14 @@ export class RunStreak {
     const last = this.#lastEvent
     const worked = this.#modelWorked
     this.#modelWorked = false
+    const asked = last !== undefined && askedAfterSleep(last, event)
+    const sinceAsked = at - this.#askedAt
+    if (asked) this.#askedAt = at
     if (
       last &&
       !worked &&
       (pausedAfter(last, at - this.#lastAt) ||
-        askedAfterSleep(last, event) ||
+        (asked && sinceAsked >= MODEL_POLL_PERIOD_MS) ||
         (before !== undefined && pausedAfter(before, last.at - before.at, last, event)))
     ) {
       this.#runs.pause()
@@ -169,7 +181,8 @@ export class RunStreak {
 
 /**
  * An app asking the model again in a new run after a sleep (`POLL_SLEEP_MS`) from its last
- * answer: a poll through the model, a run per ask (red team rt38: a timer asking every 2-10 s
+ * answer, `MODEL_POLL_PERIOD_MS` or more after it last did so (see()): a poll through the
+ * model, a run per ask, as repeated-tool-call takes one (red team rt38: a timer asking every 2-10 s
  * whether a job is done, through LangChain's handler or a run id per request, was revoked at
  * its 5th or 6th ask). A loop asks again at once.
  */
