@@ -364,30 +364,12 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
     defaultMaxOutputTokens,
     toolPrices,
     now,
-    pendingFor(credentialHash) {
-      let shared = pendings.get(credentialHash)
-      if (!shared) {
-        shared = { items: [], flushTimer: undefined, taken: 0 }
-        pendings.set(credentialHash, shared)
-      }
-      return shared
-    },
-    toolCallScopesFor(credentialHash) {
-      let scopes = toolCallScopes.get(credentialHash)
-      if (!scopes) {
-        scopes = new ToolCallScopes()
-        toolCallScopes.set(credentialHash, scopes)
-      }
-      return scopes
-    },
-    controllerFor(credentialHash) {
-      let controller = controllers.get(credentialHash)
-      if (!controller) {
-        controller = new AbortController()
-        controllers.set(credentialHash, controller)
-      }
-      return controller
-    },
+    pendingFor: (credentialHash) =>
+      sharedIn(pendings, credentialHash, () => ({ items: [], flushTimer: undefined, taken: 0 })),
+    toolCallScopesFor: (credentialHash) =>
+      sharedIn(toolCallScopes, credentialHash, () => new ToolCallScopes()),
+    controllerFor: (credentialHash) =>
+      sharedIn(controllers, credentialHash, () => new AbortController()),
     bindHandle(credentialHash, handle) {
       handles.set(handle, credentialHash)
       // A guard made while its agent's revocation waits for the store is stopped at once.
@@ -544,4 +526,14 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
       }
     },
   }
+}
+
+/** What `map` keeps for `key`, made by `make` the first time: one per credential. */
+function sharedIn<T>(map: Map<string, T>, key: string, make: () => T): T {
+  let value = map.get(key)
+  if (value === undefined) {
+    value = make()
+    map.set(key, value)
+  }
+  return value
 }
