@@ -657,7 +657,7 @@ class Guard implements AgentGuard {
     if (asked.meter === false && asked.toolCallId !== undefined) {
       scopes.remember(asked.toolCallId, asked)
     }
-    const request = scopes.scoped(asked)
+    const request = asked.meter === false ? asked : scopes.scoped(asked)
     // The one place a tool's price is decided: the call's own, else the configured one.
     // Own keys only: a tool named `toString` is not priced by Object.prototype.
     const configured = Object.hasOwn(this.#toolPrices, request.name)

@@ -68,4 +68,60 @@ describe('tool calls in the scope of the model call that asked for them', () => 
     expect(own).toBe('page 2')
     await ks.close()
   })
+
+  it('takes an id once: reused after its tool ran, or asked twice in two scopes, it names no run (red team rt39)', async () => {
+    const { ks, checker, runner } = await setup()
+    const run = (toolCallId: string) =>
+      runner.runToolCall(
+        { name: 'fetch_page', args: { page: 2 }, observe: false, toolCallId },
+        async () => 'page 2',
+      )
+    await askedInRun(checker)
+    await expect(run('call-1')).rejects.toMatchObject({ budgetId: 'run:pager:job-1' })
+    // A provider numbering its calls per answer: the next job's call-1, asked with no run,
+    // runs in the runner's scope (before: charged to job-1, and refused by its budget).
+    await checker.beforeToolCall({
+      name: 'fetch_page',
+      args: { page: 3 },
+      meter: false,
+      toolCallId: 'call-1',
+    })
+    await expect(run('call-1')).resolves.toBe('page 2')
+    // Asked in job-1, then in no run, before it ran: which call runs is unknown.
+    await askedInRun(checker)
+    await checker.beforeToolCall({
+      name: 'fetch_page',
+      args: { page: 4 },
+      meter: false,
+      toolCallId: 'call-1',
+    })
+    await expect(run('call-1')).resolves.toBe('page 2')
+    await ks.close()
+  })
+
+  it('keeps a call asked for while a thousand others are asked and run (a human approval given later)', async () => {
+    const { ks, checker, runner } = await setup()
+    await askedInRun(checker)
+    for (let i = 0; i < 1_200; i++) {
+      const toolCallId = `other-${i}`
+      await checker.beforeToolCall({
+        name: 'lookup',
+        args: { i },
+        meter: false,
+        toolCallId,
+        runId: 'batch',
+      })
+      await runner.runToolCall(
+        { name: 'lookup', args: { i }, observe: false, toolCallId },
+        async () => i,
+      )
+    }
+    await expect(
+      runner.runToolCall(
+        { name: 'fetch_page', args: { page: 2 }, observe: false, toolCallId: 'call-1' },
+        async () => 'page 2',
+      ),
+    ).rejects.toMatchObject({ budgetId: 'run:pager:job-1' })
+    await ks.close()
+  })
 })
