@@ -428,6 +428,30 @@ export function ledgerCases(context: SuiteContext): void {
     expect(
       (await store.readAudit(handle)).some((item) => item.data.outcome === 'written_off'),
     ).toBe(false)
+    // Another agent's reserve writes off none of them (red team rt39: sqlite did, and the
+    // late settle was then charged on top).
+    const other = uniqueHandle('write-off-other')
+    await store.createAgent(testAgentRecord(other, 1_000_000))
+    await store.reserve({ handle, holdId: 'third', amountMicros: 5_000, ttlMs: 1_000, now: past })
+    // Lapsed by this reserve's sweep (its own hold is released: nothing else of it lives on).
+    await store.reserve({
+      handle,
+      holdId: 'sweep',
+      amountMicros: 1,
+      ttlMs: 60_000,
+      now: past + 2_000,
+    })
+    await store.release({ handle, holdId: 'sweep', now: past + 2_000 })
+    const later = past + UNRECONCILED_RETENTION_MS + 5_000
+    await store.reserve({ handle: other, holdId: 'b', amountMicros: 1, ttlMs: 60_000, now: later })
+    expect(await store.getAgent(handle, later)).toMatchObject({ unreconciledMicros: 5_000 })
+    expect(
+      (await store.readAudit(handle)).some(
+        (item) => item.data.holdId === 'third' && item.data.outcome === 'written_off',
+      ),
+    ).toBe(false)
+    const third = await store.settle({ handle, holdId: 'third', costMicros: 100, now: later })
+    expect(third).toMatchObject({ outcome: 'corrected', agent: { unreconciledMicros: 0 } })
   })
 
   it('charges a lapsed hold in full as unreconciled; a late settle corrects it once', async () => {

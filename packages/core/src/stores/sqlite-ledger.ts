@@ -626,13 +626,17 @@ export class SqliteLedger implements LedgerStorage {
 
   /**
    * Forgets at most PRUNE_BATCH settled or released holds of the generations the retention
-   * no longer keeps at `now`, as many lapsed ones that lapsed before `lapsedBefore` (a late
-   * settle may still correct them until then; each is written off as it is forgotten), as many audit entries older than
+   * no longer keeps at `now`, as many of `handle`'s lapsed ones that lapsed before
+   * `lapsedBefore` (a late settle may still correct them until then; each is written off as
+   * it is forgotten, by its own agent's reserve as on the other stores: red team rt39, another
+   * agent's reserve wrote one off and its late settle was charged on top), as many
+   * corrections kept with their window keys, as many audit entries older than
    * `auditBefore`, and as many events older than `eventsBefore` that EVENTS_KEPT newer ones
    * follow. Returns the most rows one kind lost, so the store knows whether more wait.
    */
   prune(cutoffs: {
     now: number
+    handle: string
     lapsedBefore: number
     eventsBefore: number
     auditBefore: number
@@ -643,14 +647,18 @@ export class SqliteLedger implements LedgerStorage {
     )
     // Each lapsed hold forgotten is written off (its charge final) in this transaction.
     const forgotten = this.#sql.staleLapsed.all({
+      handle: cutoffs.handle,
       before: cutoffs.lapsedBefore,
       batch: PRUNE_BATCH,
-    }) as unknown as Array<HoldRowColumns & { handle: string }>
+    }) as unknown as HoldRowColumns[]
     for (const row of forgotten) {
-      this.#sql.endLapsedHold.run(row.handle, row.hold_id)
-      ledger.writeOff(this, row.handle, toHold(row), cutoffs.now)
+      this.#sql.endLapsedHold.run(cutoffs.handle, row.hold_id)
+      ledger.writeOff(this, cutoffs.handle, toHold(row), cutoffs.now)
     }
-    const lapsed = forgotten.length
+    const corrections = Number(
+      this.#sql.pruneCorrections.run({ before: cutoffs.lapsedBefore, batch: PRUNE_BATCH }).changes,
+    )
+    const lapsed = Math.max(forgotten.length, corrections)
     const holds = Math.max(ended, lapsed)
     // Only when a retention is set: by default the audit log is kept for good.
     const audit =
@@ -756,9 +764,14 @@ const SQL = {
   // Whole generations older than the retention, a key range: no scan of what is kept.
   pruneEnded: `DELETE FROM ended_holds WHERE (gen, handle, hold_id) IN (
       SELECT gen, handle, hold_id FROM ended_holds WHERE gen < :gen LIMIT :batch)`,
-  // By lapsed_by_time; corrections kept here with their window keys are forgotten too.
-  staleLapsed: `SELECT handle, hold_id, amount_micros, expires_at, state, charged_micros,
-      updated_at, levels FROM lapsed_holds WHERE updated_at < :before LIMIT :batch`,
+  // One agent's (its key's prefix), written off as they are forgotten.
+  staleLapsed: `SELECT hold_id, amount_micros, expires_at, state, charged_micros, updated_at,
+      levels FROM lapsed_holds
+    WHERE handle = :handle AND state = 'lapsed' AND updated_at < :before LIMIT :batch`,
+  // Corrections of lapses kept with their window keys (settled: no charge to write off).
+  pruneCorrections: `DELETE FROM lapsed_holds WHERE (handle, hold_id) IN (
+      SELECT handle, hold_id FROM lapsed_holds WHERE updated_at < :before AND state <> 'lapsed'
+      LIMIT :batch)`,
   // Like the audit: the oldest batch by seq, of those EVENTS_KEPT newer ones follow.
   pruneEvents: `DELETE FROM events WHERE seq IN (
       SELECT seq FROM (SELECT seq, at FROM events

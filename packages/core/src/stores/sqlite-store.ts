@@ -394,7 +394,7 @@ class SqliteStore implements Store {
   // Answered at once when the lock is free (store.ts): the guard then needs no promise.
   reserve(request: ReserveRequest): Awaitable<ReserveResult> {
     return this.#writeNow('reserve', () => {
-      this.#prune(request.now)
+      this.#prune(request.now, request.handle)
       return this.#ledger.reserve(request)
     })
   }
@@ -780,11 +780,12 @@ class SqliteStore implements Store {
     }
   }
 
-  /** Forgets finished holds and old events in small batches, inside a reserve. */
-  #prune(now: number): void {
+  /** Forgets finished holds and old events in small batches, inside a reserve of `handle`. */
+  #prune(now: number, handle: string): void {
     if (now < this.#nextPrune) return
     const removed = this.#ledger.prune({
       now,
+      handle,
       lapsedBefore: now - UNRECONCILED_RETENTION_MS,
       eventsBefore: now - EVENT_RETENTION_MS,
       auditBefore: now - this.#auditRetentionMs,
