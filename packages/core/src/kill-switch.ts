@@ -515,15 +515,27 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
       await outbox.drain(CLOSE_DRAIN_MS)
       // A revocation the store never took is lost with this process: said, never swallowed.
       const lost = [...unwritten.keys()]
-      await alerting.flush()
-      await dispatcher.close()
-      await store.flush()
-      if (ownsStore) await store.close()
+      // Each step is taken, and a pending revocation is said first: the audit flush behind the
+      // same held lock fails too, and must not hide it (red team rt39: exit 5, "fail closed",
+      // for a revocation in force, when the agent had an alert to write).
+      let failed: { error: unknown } | undefined
+      const step = async (close: () => Promise<void> | void) => {
+        try {
+          await close()
+        } catch (error) {
+          failed ??= { error }
+        }
+      }
+      await step(() => alerting.flush())
+      await step(() => dispatcher.close())
+      await step(() => store.flush())
+      if (ownsStore) await step(() => store.close())
       if (lost.length > 0) {
         const error = lostRevocations(lost, onPrimaryOnly)
         onError(error)
         throw error
       }
+      if (failed) throw failed.error
     },
   }
 }

@@ -148,6 +148,35 @@ describe('sqliteStore revocations behind a frozen lock holder', () => {
     await operator.close()
   })
 
+  it('says a revocation is in force when closing behind it, though the alert it wrote cannot be (red team rt39)', async () => {
+    const path = join(root, `state-${files++}.db`)
+    await withReceiver(async (webhookUrl) => {
+      const ks = createKillSwitch({
+        store: sqliteStore(path, { busyTimeoutMs: 200 }),
+        runaway: false,
+        allowPrivateWebhooks: true,
+      })
+      await ks.agents.create({
+        handle: 'alerted',
+        spendingCap: 5,
+        alerts: [{ thresholdPct: 0.8, webhookUrl }],
+      })
+      const frozen = new DatabaseSync(path)
+      frozen.exec('BEGIN IMMEDIATE')
+      try {
+        await expect(ks.agents.revoke('alerted', { reason: 'lock' })).rejects.toMatchObject({
+          code: 'revocation_unreplicated',
+        })
+        // Before: the alert's audit entries failed to flush first, and close() said
+        // "could not write the audit log ... fail closed" (the CLI's exit 5).
+        await expect(ks.close()).rejects.toMatchObject({ code: 'revocation_unreplicated' })
+      } finally {
+        frozen.exec('ROLLBACK')
+        frozen.close()
+      }
+    })
+  })
+
   it('a process that starts while the lock is held refuses the revoked credential', async () => {
     const { path, operator, worker, freeze } = await twoProcesses()
     const { credential } = await operator.agents.create({ handle: 'late', spendingCap: 1 })
