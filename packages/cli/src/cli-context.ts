@@ -174,13 +174,22 @@ async function defaultOpen(
   return {
     killSwitch,
     async close(beforeStoreCloses) {
+      let failed: { error: unknown } | undefined
       try {
         await killSwitch.close()
         await beforeStoreCloses?.()
-      } finally {
-        // A store passed in is not closed by the kill switch: close it here.
-        await store.close()
+      } catch (error) {
+        failed = { error }
       }
+      // A store passed in is not closed by the kill switch: close it here. Its own failure
+      // (an audit flush behind the same held lock) never hides the kill switch's (a
+      // revocation in force: red team rt39, exit 5 instead of 6).
+      try {
+        await store.close()
+      } catch (error) {
+        failed ??= { error }
+      }
+      if (failed) throw failed.error
     },
   }
 }

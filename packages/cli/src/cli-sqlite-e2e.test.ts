@@ -218,32 +218,47 @@ describe('killswitch over the default sqlite store', () => {
     expect((await killswitch(['agents', 'get', 'locked-agent'])).stdout).toMatch(/revoked/)
   }, 30_000)
 
-  it('revoke while the ledger stays locked past the CLI: exit 6, naming the ledger, not a replica (red team rt33)', async () => {
-    expect((await killswitch(['agents', 'create', 'frozen-agent', '--cap', '5'])).code).toBe(0)
-    const child = spawn(
-      process.execPath,
-      [
-        '-e',
-        `const { DatabaseSync } = require('node:sqlite'); const db = new DatabaseSync(process.env.KS_STORE); db.exec('BEGIN IMMEDIATE'); console.log('locked'); setTimeout(() => {}, 60000)`,
-      ],
-      { env: { PATH: process.env.PATH ?? '', KS_STORE: join(cwd, '.killswitch', 'state.db') } },
-    )
-    const locker = collect(child)
-    try {
-      await waitForLine(locker.stdout, 'locked', locker.done)
-      const revoked = await killswitch(['revoke', 'frozen-agent', '--reason', 'frozen'])
-      expect(revoked.code).toBe(6)
-      // Before: "no replica confirmed it ... a failover before one does could undo it".
-      expect(revoked.stdout).toMatch(
-        /^Revoked frozen-agent: in force now, every process refuses its credential; the sqlite ledger's lock stayed held for \d+ s .* processes of an earlier release, which read only the ledger, still accept the credential/,
+  // With an alert too (red team rt39): its audit entries could not be flushed, and that error
+  // hid the revocation in force (exit 5, "fail closed").
+  it.each([
+    ['frozen-agent', false],
+    ['frozen-alerted', true],
+  ])(
+    'revoke of %s while the ledger stays locked past the CLI: exit 6, naming the ledger, not a replica (red teams rt33, rt39)',
+    async (handle, alerted) => {
+      expect((await killswitch(['agents', 'create', handle, '--cap', '5'])).code).toBe(0)
+      if (alerted) {
+        const hook = ['--webhook', 'http://127.0.0.1:9/hook', '--allow-private-webhooks']
+        expect((await killswitch(['alert', handle, '--at', '0.8', ...hook])).code).toBe(0)
+      }
+      const child = spawn(
+        process.execPath,
+        [
+          '-e',
+          `const { DatabaseSync } = require('node:sqlite'); const db = new DatabaseSync(process.env.KS_STORE); db.exec('BEGIN IMMEDIATE'); console.log('locked'); setTimeout(() => {}, 60000)`,
+        ],
+        { env: { PATH: process.env.PATH ?? '', KS_STORE: join(cwd, '.killswitch', 'state.db') } },
       )
-      expect(revoked.stdout).not.toMatch(/replica|failover/)
-    } finally {
-      child.kill('SIGKILL')
-      await locker.done
-    }
-    expect((await killswitch(['agents', 'get', 'frozen-agent'])).stdout).toMatch(/revoked/)
-  }, 60_000)
+      const locker = collect(child)
+      try {
+        await waitForLine(locker.stdout, 'locked', locker.done)
+        const revoked = await killswitch(['revoke', handle, '--reason', 'frozen'])
+        expect(revoked.code).toBe(6)
+        // Before: "no replica confirmed it ... a failover before one does could undo it".
+        expect(revoked.stdout).toMatch(
+          new RegExp(
+            `^Revoked ${handle}: in force now, every process refuses its credential; the sqlite ledger's lock stayed held for \\d+ s .* processes of an earlier release, which read only the ledger, still accept the credential`,
+          ),
+        )
+        expect(revoked.stdout).not.toMatch(/replica|failover/)
+      } finally {
+        child.kill('SIGKILL')
+        await locker.done
+      }
+      expect((await killswitch(['agents', 'get', handle])).stdout).toMatch(/revoked/)
+    },
+    60_000,
+  )
 
   it('refuses a path under /proc as a bad store at once (it used to spin at 100% and ignore SIGTERM)', async () => {
     const child = spawn(
