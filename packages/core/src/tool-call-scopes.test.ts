@@ -30,17 +30,26 @@ async function askedInRun(checker: Awaited<ReturnType<typeof setup>>['checker'])
   await call.checkToolCall({ ...toolCall, toolCallId: 'call-1' })
 }
 
+type Guard = Awaited<ReturnType<typeof setup>>['runner']
+
+/** The runner's `fetch_page` under `toolCallId`, in a run of its own if it gives one. */
+const fetchPage = (runner: Guard, toolCallId?: string, own: { runId?: string } = {}) =>
+  runner.runToolCall(
+    { name: 'fetch_page', args: { page: 2 }, observe: false, toolCallId, ...own },
+    async () => 'page 2',
+  )
+
+/** `fetch_page` asked for again under `toolCallId`, in no run. */
+const askedInNoRun = (checker: Guard, toolCallId: string) =>
+  checker.beforeToolCall({ name: 'fetch_page', args: { page: 3 }, meter: false, toolCallId })
+
 describe('tool calls in the scope of the model call that asked for them', () => {
   it("holds a tool's price in the run its model's call was in, though another guard runs it", async () => {
     const { ks, checker, runner } = await setup()
     await askedInRun(checker)
     // $0.02 against the run's $0.01: refused by the run's budget. Before: held on the agent
     // alone ($5), outside the run, and its price unseen by the run's loop checks.
-    const run = (toolCallId?: string) =>
-      runner.runToolCall(
-        { name: 'fetch_page', args: { page: 2 }, observe: false, toolCallId },
-        async () => 'page 2',
-      )
+    const run = (toolCallId?: string) => fetchPage(runner, toolCallId)
     await expect(run('call-1')).rejects.toMatchObject({
       code: 'spending_cap_exceeded',
       level: 'budget',
@@ -55,46 +64,23 @@ describe('tool calls in the scope of the model call that asked for them', () => 
   it("keeps a run or budget the runner gives itself over the model call's", async () => {
     const { ks, checker, runner } = await setup()
     await askedInRun(checker)
-    const own = await runner.runToolCall(
-      {
-        name: 'fetch_page',
-        args: { page: 2 },
-        observe: false,
-        toolCallId: 'call-1',
-        runId: 'job-2',
-      },
-      async () => 'page 2',
-    )
+    const own = await fetchPage(runner, 'call-1', { runId: 'job-2' })
     expect(own).toBe('page 2')
     await ks.close()
   })
 
   it('takes an id once: reused after its tool ran, or asked twice in two scopes, it names no run (red team rt39)', async () => {
     const { ks, checker, runner } = await setup()
-    const run = (toolCallId: string) =>
-      runner.runToolCall(
-        { name: 'fetch_page', args: { page: 2 }, observe: false, toolCallId },
-        async () => 'page 2',
-      )
+    const run = (toolCallId: string) => fetchPage(runner, toolCallId)
     await askedInRun(checker)
     await expect(run('call-1')).rejects.toMatchObject({ budgetId: 'run:pager:job-1' })
     // A provider numbering its calls per answer: the next job's call-1, asked with no run,
     // runs in the runner's scope (before: charged to job-1, and refused by its budget).
-    await checker.beforeToolCall({
-      name: 'fetch_page',
-      args: { page: 3 },
-      meter: false,
-      toolCallId: 'call-1',
-    })
+    await askedInNoRun(checker, 'call-1')
     await expect(run('call-1')).resolves.toBe('page 2')
     // Asked in job-1, then in no run, before it ran: which call runs is unknown.
     await askedInRun(checker)
-    await checker.beforeToolCall({
-      name: 'fetch_page',
-      args: { page: 4 },
-      meter: false,
-      toolCallId: 'call-1',
-    })
+    await askedInNoRun(checker, 'call-1')
     await expect(run('call-1')).resolves.toBe('page 2')
     await ks.close()
   })
@@ -116,12 +102,9 @@ describe('tool calls in the scope of the model call that asked for them', () => 
         async () => i,
       )
     }
-    await expect(
-      runner.runToolCall(
-        { name: 'fetch_page', args: { page: 2 }, observe: false, toolCallId: 'call-1' },
-        async () => 'page 2',
-      ),
-    ).rejects.toMatchObject({ budgetId: 'run:pager:job-1' })
+    await expect(fetchPage(runner, 'call-1')).rejects.toMatchObject({
+      budgetId: 'run:pager:job-1',
+    })
     await ks.close()
   })
 })

@@ -41,6 +41,25 @@ async function withReceiver(body: (url: string) => Promise<void>) {
   return bodies
 }
 
+/** A kill switch on `path` whose lock waits are short, that may alert a local receiver. */
+const openAlerting = (path: string) =>
+  createKillSwitch({
+    store: sqliteStore(path, { busyTimeoutMs: 200 }),
+    runaway: false,
+    allowPrivateWebhooks: true,
+  })
+
+/** openAlerting, with an agent `alerted` whose alert goes to `webhookUrl`. */
+async function withAlertedAgent(path: string, webhookUrl: string) {
+  const ks = openAlerting(path)
+  await ks.agents.create({
+    handle: 'alerted',
+    spendingCap: 10,
+    alerts: [{ thresholdPct: 0.8, webhookUrl }],
+  })
+  return ks
+}
+
 async function twoProcesses() {
   const path = join(root, `state-${files++}.db`)
   const options = { busyTimeoutMs: 200, pollIntervalMs: 5 }
@@ -151,16 +170,7 @@ describe('sqliteStore revocations behind a frozen lock holder', () => {
   it('says a revocation is in force when closing behind it, though the alert it wrote cannot be (red team rt39)', async () => {
     const path = join(root, `state-${files++}.db`)
     await withReceiver(async (webhookUrl) => {
-      const ks = createKillSwitch({
-        store: sqliteStore(path, { busyTimeoutMs: 200 }),
-        runaway: false,
-        allowPrivateWebhooks: true,
-      })
-      await ks.agents.create({
-        handle: 'alerted',
-        spendingCap: 5,
-        alerts: [{ thresholdPct: 0.8, webhookUrl }],
-      })
+      const ks = await withAlertedAgent(path, webhookUrl)
       const frozen = new DatabaseSync(path)
       frozen.exec('BEGIN IMMEDIATE')
       try {
@@ -206,19 +216,9 @@ describe('sqliteStore revocations behind a frozen lock holder', () => {
 
   it('alerts once for a revocation behind it, though the agent is revoked again after (red team rt31)', async () => {
     const path = join(root, `state-${files++}.db`)
-    const open = () =>
-      createKillSwitch({
-        store: sqliteStore(path, { busyTimeoutMs: 200 }),
-        runaway: false,
-        allowPrivateWebhooks: true,
-      })
+    const open = () => openAlerting(path)
     const bodies = await withReceiver(async (webhookUrl) => {
-      const first = open()
-      await first.agents.create({
-        handle: 'alerted',
-        spendingCap: 10,
-        alerts: [{ thresholdPct: 0.8, webhookUrl }],
-      })
+      const first = await withAlertedAgent(path, webhookUrl)
       const frozen = new DatabaseSync(path)
       frozen.exec('BEGIN IMMEDIATE')
       await expect(first.agents.revoke('alerted', { reason: 'first' })).rejects.toMatchObject({

@@ -98,10 +98,12 @@ const PRUNE_EVERY_MS = 1_000
 /** Events older than this may be pruned, once EVENTS_KEPT newer ones follow them. */
 const EVENT_RETENTION_MS = 3600_000
 /**
- * How long a revoke waits for the revocations file's lock before it writes the ledger alone:
- * the file's writes are one row each, so a lock held longer is a frozen process's.
+ * How long a step that must not wait out a frozen process waits for a lock: a revoke for the
+ * revocations file's (before it writes the ledger alone), a read's charge of lapsed holds, an
+ * alert mark, an open stamping an existing ledger. Writes hold either lock for milliseconds,
+ * so one held longer is a frozen process's.
  */
-const REVOCATIONS_LOCK_WAIT_MS = 1_000
+const FROZEN_LOCK_WAIT_MS = 1_000
 /** How soon a revocation the ledger's lock held back is tried again (in the background). */
 const APPLY_RETRY_MS = 100
 /** The most agents whose guards' revocations a resync reads (the oldest looked up go first). */
@@ -271,26 +273,22 @@ class SqliteStore implements Store {
     const { agent, due } = this.#read('read an agent', () => this.#ledger.peek(handle, now))
     if (!due) return agent && this.#withRevocation(agent)
     // Holds lapsed since the last write: charge them first (a write), then answer. Not
-    // behind a lock held past REVOCATIONS_LOCK_WAIT_MS: a process frozen inside a write
+    // behind a lock held past FROZEN_LOCK_WAIT_MS: a process frozen inside a write
     // holds it, its own holds lapse, and a revoke reads the agent before it writes the
     // revocations file (red team rt35: the revoke failed after 25 s and was lost). Answered
     // as the charge would leave it then, written by the next write.
     try {
-      return await this.#writeWithin(
-        'charge lapsed holds',
-        () => this.#ledger.sweep(handle, now),
-        this.#readWaitMs,
-      )
+      return await this.#writeWithin('charge lapsed holds', () => this.#ledger.sweep(handle, now))
     } catch (error) {
-      if (!(error instanceof LedgerBusy)) throw error
+      if (!(error instanceof LockHeld)) throw error
       const swept = this.#read('read an agent', () => this.#ledger.swept(handle, now))
       return swept && this.#withRevocation(swept)
     }
   }
 
-  /** How long a read waits to write what it must charge first (lapsed holds). */
-  get #readWaitMs(): number {
-    return Math.min(this.#busyTimeoutMs, REVOCATIONS_LOCK_WAIT_MS)
+  /** FROZEN_LOCK_WAIT_MS, within this store's own busy timeout. */
+  get #lockWaitMs(): number {
+    return Math.min(this.#busyTimeoutMs, FROZEN_LOCK_WAIT_MS)
   }
 
   async findAgentByCredentialHash(hash: string, now: number): Promise<AgentRecord | undefined> {
@@ -307,17 +305,13 @@ class SqliteStore implements Store {
     // As getAgent: behind a lock held past the wait, answered as the charge would leave them
     // (red team rt36: the console's list, its revoke screen, failed after 5 s).
     try {
-      const swept = await this.#writeWithin(
-        'charge lapsed holds',
-        () => {
-          this.#ledger.sweepAll(now)
-          return this.#ledger.listAgents(now).agents
-        },
-        this.#readWaitMs,
-      )
+      const swept = await this.#writeWithin('charge lapsed holds', () => {
+        this.#ledger.sweepAll(now)
+        return this.#ledger.listAgents(now).agents
+      })
       return swept.map((agent) => this.#withRevocation(agent))
     } catch (error) {
-      if (!(error instanceof LedgerBusy)) throw error
+      if (!(error instanceof LockHeld)) throw error
       return this.#read('list agents', () =>
         agents.map((agent) => this.#ledger.swept(agent.handle, now) ?? agent),
       ).map((agent) => this.#withRevocation(agent))
@@ -357,10 +351,10 @@ class SqliteStore implements Store {
       marked = await this.#toRevocationFile(
         'revoke an agent',
         () => this.#revocations.mark(handle, reason, now, audit),
-        Math.min(this.#busyTimeoutMs, REVOCATIONS_LOCK_WAIT_MS),
+        this.#lockWaitMs,
       )
     } catch (error) {
-      if (!(error instanceof RevocationsFileBusy)) throw error
+      if (!(error instanceof LockHeld)) throw error
       const revoked = await this.#write('revoke an agent', () =>
         this.#ledger.revokeAgent(handle, reason, now, audit),
       )
@@ -445,10 +439,10 @@ class SqliteStore implements Store {
       this.#toRevocationFile(
         'mark an alert',
         () => this.#revocations.markAlerted(handle),
-        Math.min(this.#busyTimeoutMs, REVOCATIONS_LOCK_WAIT_MS),
+        this.#lockWaitMs,
       ),
     ).catch((error) => {
-      if (error instanceof RevocationsFileBusy) return undefined
+      if (error instanceof LockHeld) return undefined
       throw error
     })
     if (inFile !== true) return inFile ?? inLedger()
@@ -458,11 +452,7 @@ class SqliteStore implements Store {
     // rt35: 3 ms writes of an honest process made 13-15 webhooks for 10 revocations). Held
     // past it (a frozen process), or failing, the file's word stands: twice, never none.
     try {
-      return await this.#writeWithin(
-        'set an alert mark',
-        () => this.#ledger.markOnce(handle, key),
-        Math.min(this.#busyTimeoutMs, REVOCATIONS_LOCK_WAIT_MS),
-      )
+      return await this.#writeWithin('set an alert mark', () => this.#ledger.markOnce(handle, key))
     } catch {
       return true
     }
@@ -583,15 +573,14 @@ class SqliteStore implements Store {
     }
   }
 
-  /** #write, waiting at most `waitMs` for the lock; past it a LedgerBusy. */
-  async #writeWithin<T>(operation: string, body: () => T, waitMs: number): Promise<T> {
+  /** #write, waiting at most #lockWaitMs for the lock; past it a LockHeld. */
+  async #writeWithin<T>(operation: string, body: () => T): Promise<T> {
     try {
       return this.#writeOnce(operation, body)
     } catch (error) {
       if (!(error instanceof BusyError)) throw error
       const again = () => this.#writeOnce(operation, body)
-      const busy = (error: StoreUnavailableError) => new LedgerBusy(error)
-      return this.#whileBusy(operation, again, 'the write lock', waitMs, busy)
+      return this.#whileBusy(operation, again, 'the write lock', this.#lockWaitMs, lockHeld)
     }
   }
 
@@ -624,8 +613,7 @@ class SqliteStore implements Store {
     } catch (error) {
       if (!(error instanceof BusyError)) throw error
       // Only the wait's end is the file's lock held: another failure is itself.
-      const busy = (error: StoreUnavailableError) => new RevocationsFileBusy(error)
-      return this.#whileBusy(operation, attempt, 'the revocations file', waitMs, busy)
+      return this.#whileBusy(operation, attempt, 'the revocations file', waitMs, lockHeld)
     }
   }
 
@@ -870,7 +858,7 @@ function openRevocations(
   })
   // Then the ledger records it: at once for a new ledger, which waits its turn; an existing
   // one's lock held a second is a frozen writer's, and a later open records it.
-  if (!migrated || !beginWithin(db, existing ? REVOCATIONS_LOCK_WAIT_MS : Number.MAX_VALUE)) {
+  if (!migrated || !beginWithin(db, existing ? FROZEN_LOCK_WAIT_MS : Number.MAX_VALUE)) {
     return revocations
   }
   try {
@@ -894,23 +882,18 @@ function openRevocations(
 class BusyError extends Error {}
 
 /**
- * The revocations file's lock stayed held past the wait (a process frozen while it wrote
- * one): still a StoreUnavailableError to the caller, told apart by a revoke.
+ * A lock (the ledger's, or the revocations file's) stayed held past a bounded wait: a process
+ * frozen inside a write. Still a StoreUnavailableError to the caller, told apart where a
+ * revoke or a read has another way (each waits on one lock only).
  */
-class RevocationsFileBusy extends StoreUnavailableError {
+class LockHeld extends StoreUnavailableError {
   constructor(busy: StoreUnavailableError) {
     super(undefined, { cause: busy })
     this.message = busy.message
   }
 }
 
-/** The ledger's lock stayed held past a bounded wait (#writeWithin). */
-class LedgerBusy extends StoreUnavailableError {
-  constructor(busy: StoreUnavailableError) {
-    super(undefined, { cause: busy })
-    this.message = busy.message
-  }
-}
+const lockHeld = (busy: StoreUnavailableError) => new LockHeld(busy)
 
 /** Creates the folder of a new database file, with a `.gitignore` that ignores it all. */
 function ensureFolder(path: string): void {

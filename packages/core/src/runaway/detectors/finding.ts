@@ -80,7 +80,7 @@ export function pausedAfter(
  * payment comes between: waiting on a paid call is work) after `PAUSE_MS` or more, or the
  * next call started `POLL_PERIOD_MS` or more after it with only its result between.
  */
-export function waitedOn(
+function waitedOn(
   event: ActivityEvent,
   idleMs: number,
   next: ActivityEvent | undefined,

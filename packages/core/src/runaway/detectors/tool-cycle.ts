@@ -38,7 +38,6 @@ import {
   PAID_LAP_FRACTION,
   pausedAfter,
   statusOf,
-  waitedOn,
 } from './finding.js'
 
 /** The detector's name in findings, events and audit entries. */
@@ -124,10 +123,7 @@ export function detectToolCycle(
     model.pass(event !== next)
     if (event.at >= heldUntil) {
       const idle = next.at - event.at
-      const rested =
-        event.kind === 'tool_call'
-          ? pausedAfter(event, idle, next, afterNext, worked)
-          : pausedAfter(event, idle, undefined, undefined, worked)
+      const rested = pausedAfter(event, idle, next, afterNext, worked)
       if (rested && (event.kind === 'tool_call' ? spent < paidLap : spent === 0)) break
       if (rested && sincePause < 0) sincePause = calls.length
     }
