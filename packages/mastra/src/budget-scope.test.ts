@@ -229,3 +229,29 @@ describe('budget scope: killSwitchToolHooks (options)', () => {
     expect((await setup.ks.budgets.get('customer-acme')).limits[0]?.spent).toBe(0.04)
   })
 })
+
+describe('budget scope: killSwitchToolHooks beside killSwitchModel (the request scope)', () => {
+  // The hooks see no request scope of their own: a paid tool takes the budgets of the model
+  // call that asked for it (by Mastra's tool call id), or a customer's budget chosen per
+  // request would pay for the model but not for its paid tools.
+  it('holds a paid tool on the budget the request chose for the model call that asked for it', async () => {
+    const setup = await killSwitchWithAgent(100, 'tools-agent', CAP_ONLY)
+    await setup.ks.budgets.create({ id: 'customer-acme', limits: [{ amount: 1, per: 'day' }] })
+    const { tool, counter } = searchTool()
+    const options = { killSwitch: setup.ks, credential: setup.credential }
+    const agent = agentOf(killSwitchModel(loopingModel(), options), {
+      tools: { search: tool },
+      hooks: killSwitchToolHooks({ ...options, toolPrices: { search: 0.02 } }),
+    } as Partial<Agent>)
+    await agent.generate('go', {
+      maxSteps: 3,
+      providerOptions: { killswitch: { budgets: ['customer-acme'] } },
+    })
+    expect(counter.runs).toBe(3)
+    // Everything this agent spent was for the customer: its model calls and three searches.
+    const { spent } = await setup.ks.agents.get('tools-agent')
+    expect(spent).toBeGreaterThan(3 * 0.02)
+    const budget = (await setup.ks.budgets.get('customer-acme')).limits[0]
+    expect(budget?.spent).toBeCloseTo(spent, 6)
+  })
+})

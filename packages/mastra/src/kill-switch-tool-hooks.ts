@@ -13,8 +13,8 @@ import type { ToolHooks } from '@mastra/core/tools'
 import { mastraToolOutcome } from './tool-outcome.js'
 
 /**
- * Options of {@link killSwitchToolHooks}: the adapters' but the model's names (the hooks see
- * no per-request scope).
+ * Options of {@link killSwitchToolHooks}: the adapters' but the model's names. Without a run
+ * or budgets here, a paid tool takes those of the model call that asked for it.
  *
  * @example
  * const options: KillSwitchToolHooksOptions = { killSwitch: ks, credential, toolPrices: { webSearch: 0.01 } }
@@ -49,7 +49,18 @@ export function killSwitchToolHooks(options: KillSwitchToolHooksOptions): Requir
 
   return {
     async beforeToolCall({ toolName, input, context }) {
-      const request = { name: toolName, args: input, observe: false, ...scope }
+      // The AI SDK's tool call id (Mastra passes the SDK's execute options as the context):
+      // the call takes the run and budgets of the model call that asked for it.
+      const toolCallId = isKey(context)
+        ? (context as { toolCallId?: unknown }).toolCallId
+        : undefined
+      const request = {
+        name: toolName,
+        args: input,
+        observe: false,
+        toolCallId: typeof toolCallId === 'string' ? toolCallId : undefined,
+        ...scope,
+      }
       let ticket: ToolCallTicket
       try {
         ticket = await guard.beforeToolCall(request)
