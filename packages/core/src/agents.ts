@@ -21,7 +21,6 @@ import { AgentNotFoundError, ConcurrentUpdateError, InvalidConfigError } from '.
 import { toMicros, toUsd } from './money.js'
 import type { AgentPolicy, AlertRule } from './policy.js'
 import { type ReconcileInput, type ReconcileResult, reconcileHold } from './reconcile.js'
-import { redactSecrets } from './redact.js'
 import type { RunawayConfig } from './runaway/config.js'
 import type { SpendRules } from './spend-rules.js'
 import type { AgentRecord } from './store.js'
@@ -148,8 +147,6 @@ function alertSetEntry(handle: string, rule: AlertRule, now: number): AuditEntry
 /** The audit log's reason for a revocation given without one. */
 export const DEFAULT_REVOKE_REASON = 'revoked by operator (no reason given)'
 
-const MAX_REASON_LENGTH = 500
-
 /** Who revoked when a revocation does not say (or says it in a way that cannot be kept). */
 export const DEFAULT_REVOKER = 'operator'
 
@@ -177,15 +174,6 @@ function optionOf(options: unknown, key: 'reason' | 'by'): unknown {
   } catch {
     return undefined
   }
-}
-
-/**
- * A revocation's reason as it is stored, audited and alerted (an operator's, a detector's):
- * people paste what they saw into it (the leaked key itself), so anything shaped like a
- * credential or a secret is masked, before the cut (a key across it is masked whole).
- */
-export function storedRevokeReason(reason: string): string {
-  return redactSecrets(reason.slice(0, 2 * MAX_REASON_LENGTH)).slice(0, MAX_REASON_LENGTH)
 }
 
 /** Builds the agents API over an engine. */

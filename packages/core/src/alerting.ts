@@ -337,7 +337,7 @@ export function createAlerting(deps: {
       if (agent.limits.length > 0 || agent.budgets.length > 0) checkWindows(agent)
     },
 
-    // The stored reason is masked already (`storedRevokeReason`, as every revocation is).
+    // The stored reason is masked already (`storedReason`, as every revocation is).
     notifyRevoked(agent) {
       send(agent, {
         type: 'revoked',

@@ -8,6 +8,7 @@ import { ApprovalNotFoundError } from './errors.js'
 import type { ApprovalEvent, EventHub } from './events.js'
 import { MAX_TTL_MS } from './ledger/ledger-input.js'
 import { toMicros, toUsd } from './money.js'
+import { storedReason } from './redact.js'
 import type { ApprovalRecord, Store } from './store.js'
 
 /** An approval request as `approvals.list` shows it. */
@@ -172,20 +173,22 @@ export function createApprovalsApi(engine: Engine): ApprovalsApi {
       const parsed = parseInput(denySchema, options, 'approvals.deny')
       const now = engine.now()
       const by = parsed.by ?? 'operator'
+      // Masked as a revocation's: it is kept, audited and told to the waiting agent.
+      const reason = parsed.reason === undefined ? undefined : storedReason(parsed.reason)
       const record = await call(async () => {
         const current = await store.getApproval(checked, now)
         return store.decideApproval({
           id: checked,
           status: 'denied',
           by,
-          ...(parsed.reason === undefined ? {} : { reason: parsed.reason }),
+          ...(reason === undefined ? {} : { reason }),
           now,
           audit: current && {
             at: now,
             handle: current.handle,
             type: 'approval',
-            summary: `approval ${checked} denied by ${by}${parsed.reason ? `: ${parsed.reason}` : ''}`,
-            data: { approvalId: checked, event: 'denied', by, reason: parsed.reason ?? null },
+            summary: `approval ${checked} denied by ${by}${reason ? `: ${reason}` : ''}`,
+            data: { approvalId: checked, event: 'denied', by, reason: reason ?? null },
           },
         })
       })

@@ -298,6 +298,28 @@ describe('guard: budgets at every level', () => {
       }),
     ).rejects.toMatchObject({ field: 'budgets.0' })
   })
+
+  // Red team rt40: per-call budget ids took ":", so an agent could name another agent's run
+  // budget (`run:<agent>:<runId>`), spend it down and shut that run off.
+  it("refuses a call naming a run's internal budget: no agent draws another's run down", async () => {
+    const ks = createKillSwitch({ runaway: false, prices })
+    const victim = ks.guard(
+      (await ks.agents.create({ handle: 'victim', spendingCap: 5 })).credential,
+    )
+    const rogue = ks.guard((await ks.agents.create({ handle: 'rogue', spendingCap: 5 })).credential)
+    const spend = (guard: typeof victim, scope: object) =>
+      guard.reserveSpend({ amountUsd: 0.1, kind: 'tool', description: 'x', ...scope })
+    await victim.settleSpend(await spend(victim, { runId: 'job-1', runCap: 1 }))
+    for (const id of ['run:victim:job-1', 'run:job-1', 'a:b']) {
+      await expect(spend(rogue, { budgets: [id] })).rejects.toMatchObject({
+        code: 'invalid_config',
+        field: 'budgets.0',
+      })
+    }
+    expect((await ks.agents.get('rogue')).spent).toBe(0)
+    await expect(spend(victim, { runId: 'job-1', runCap: 1 })).resolves.toBeDefined()
+    expect((await ks.agents.get('victim')).held).toBeCloseTo(0.1, 6)
+  })
 })
 
 /**
@@ -588,6 +610,44 @@ describe('guard: approvals past the cap', () => {
     expect(
       audit.filter((entry) => entry.type === 'approval').map((entry) => entry.data.event),
     ).toEqual(['requested', 'denied'])
+  })
+
+  // Red team rt40: a key pasted into a denial's reason was stored, audited and told to the
+  // waiting agent whole (a revocation's reason was masked; a denial's was not).
+  it("masks secrets in a denial's reason: stored, audited and told to the waiting agent", async () => {
+    const ks = createKillSwitch({ runaway: false, prices })
+    const { credential } = await ks.agents.create({
+      handle: 'denied-secret',
+      spendingCap: 0.001,
+      approvals: { enabled: true, waitMs: 60_000 },
+    })
+    const other = await ks.agents.create({ handle: 'other', spendingCap: 1 })
+    const key = `sk-ant-api03-${'Ab3dEf9hIj'.repeat(6)}`
+    const deciding = ks
+      .guard(credential)
+      .reserveSpend({ amountUsd: 0.5, kind: 'tool', description: 'big' })
+      .catch((e: unknown) => e)
+    let pending = await ks.approvals.list({ status: 'pending' })
+    while (pending.length === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 10))
+      pending = await ks.approvals.list({ status: 'pending' })
+    }
+    const id = pending[0]?.id as string
+    await ks.approvals.deny(id, { reason: `saw ${key} and ${other.credential} in its logs` })
+    const denied = await deciding
+    expect(ApprovalDeniedError.isInstance(denied)).toBe(true)
+    const shown = [
+      (denied as ApprovalDeniedError).message,
+      (denied as ApprovalDeniedError).reason,
+      JSON.stringify(await ks.audit('denied-secret')),
+      JSON.stringify(await ks.approvals.get(id)),
+    ]
+    for (const text of shown) {
+      expect(text).toContain('[redacted]')
+      expect(text).not.toContain(key)
+      expect(text).not.toContain(other.credential)
+    }
+    await ks.close()
   })
 
   it("never asks for a revoked agent, and never past a budget (approvals raise the agent's own cap only)", async () => {

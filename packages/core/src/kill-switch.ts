@@ -1,6 +1,6 @@
 // createKillSwitch: the entry point. It wires a store, prices, runaway detection and alerts
 // into an engine, and hands out the agents API and guards.
-import { createAgentsApi, storedRevokeReason } from './agents.js'
+import { createAgentsApi } from './agents.js'
 import { type AlertDispatcher, createAlerting } from './alerting.js'
 import { guardAlertRules, type KillSwitchAgentsApi } from './alerts/alert-rule-guard.js'
 import { type ApprovalLinksOptions, checkApprovalLinksOptions } from './alerts/approval-link.js'
@@ -32,6 +32,7 @@ import { MAX_TTL_MS } from './ledger/ledger-input.js'
 import { StoreOutbox } from './ledger/store-outbox.js'
 import { toUsd } from './money.js'
 import { createPriceSource, type ModelPrice, type PriceSource } from './pricing/price-source.js'
+import { storedReason } from './redact.js'
 import { createRunawayMonitor } from './runaway/create-runaway-monitor.js'
 import { NO_MONITOR, type RunawayMonitor } from './runaway/types.js'
 import { type AgentRecord, type AuditPage, REVOKED_ALERT_MARK, type Store } from './store.js'
@@ -379,7 +380,7 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
     noticeRevoked: (handle, reason) => abortAgent(handle, reason),
     async revoke(handle, rawReason, by, detector) {
       // Every revocation's reason passes here, once: no secret it quotes is kept, shown or sent.
-      const reason = storedRevokeReason(rawReason)
+      const reason = storedReason(rawReason)
       const requestedAt = now()
       // Abort this process's guards first: a revocation never waits on the store to stop
       // what runs here (the store write below makes it reach every other process and

@@ -52,6 +52,19 @@ const SECRET_SHAPES: ReadonlyArray<readonly [RegExp, string]> = [
 const LONG_RUN = /[A-Za-z0-9_+/=-]{20,}/g
 const mixed = (run: string) => /\d/.test(run) && /[A-Za-z]/.test(run)
 
+/** The most characters a stored reason keeps (a revocation's, an approval's denial). */
+const MAX_REASON_LENGTH = 500
+
+/**
+ * A reason as it is stored, audited, alerted and shown to the agent (a revocation's, a
+ * denial's; an operator's or a detector's): people paste what they saw into it (the leaked
+ * key itself), so anything shaped like a credential or a secret is masked, before the cut (a
+ * key across it is masked whole).
+ */
+export function storedReason(reason: string): string {
+  return redactSecrets(reason.slice(0, 2 * MAX_REASON_LENGTH)).slice(0, MAX_REASON_LENGTH)
+}
+
 /** What a masked secret is shown as. */
 export const REDACTED = '[redacted]'
 

@@ -1,7 +1,7 @@
 // A call's budget scope at the ledger's door: the run's budget and the call's extra budgets
 // (guard-types.ts BudgetScope), checked once and turned into the reserve request's fields.
 
-import { spendingCapSchema } from './config.js'
+import { handleSchema, spendingCapSchema } from './config.js'
 import { InvalidConfigError } from './errors.js'
 import type { BudgetScope } from './guard-types.js'
 import { effectiveCap } from './ledger/approvals.js'
@@ -20,6 +20,21 @@ function checkId(field: string, value: unknown): string {
   return value
 }
 
+/**
+ * A shared budget a call draws on, named as budgets are (`budgets.create`): no ":", so no
+ * call names a run's internal budget (`run:<agent>:<runId>`) and draws another agent's run
+ * down (red team rt40: a rogue agent spent a victim's run cap and shut its run off).
+ */
+function checkBudgetId(field: string, value: unknown): string {
+  if (!handleSchema.safeParse(value).success) {
+    throw new InvalidConfigError(
+      field,
+      `Invalid ${field}: a shared budget's id (budgets.create), 1 to 64 characters, letters, digits, ".", "_" and "-" (got ${JSON.stringify(value)}). A run's own budget is given by runId and runCap, not named here.`,
+    )
+  }
+  return value as string
+}
+
 /** The reserve fields for a call's scope; throws InvalidConfigError naming a bad field. */
 export function reserveScope(scope: BudgetScope): Pick<ReserveRequest, 'budgets' | 'run'> {
   const fields: Pick<ReserveRequest, 'budgets' | 'run'> = {}
@@ -30,7 +45,7 @@ export function reserveScope(scope: BudgetScope): Pick<ReserveRequest, 'budgets'
         'Invalid budgets: an array of budget ids, e.g. ["customer-acme"].',
       )
     }
-    fields.budgets = scope.budgets.map((id, i) => checkId(`budgets.${i}`, id))
+    fields.budgets = scope.budgets.map((id, i) => checkBudgetId(`budgets.${i}`, id))
   }
   // Checked whether or not it draws on a run budget: it is written to the audit log and keys
   // the runaway detectors' runs (a number, an object or 5,000 characters were taken as given).

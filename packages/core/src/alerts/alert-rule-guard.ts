@@ -7,7 +7,7 @@
 //   stored with the rule and returned this once in `webhookSecrets`;
 // - views never show a webhook URL's userinfo, query values or token-like path segments;
 // - a revocation reason that holds something shaped like a credential or another secret (a
-//   provider key pasted into it) is stored redacted (`storedRevokeReason`).
+//   provider key pasted into it) is stored redacted (`storedReason`).
 
 import { randomBytes } from 'node:crypto'
 import type { AgentSnapshot } from '../agent-snapshot.js'
