@@ -58,7 +58,11 @@ export interface CreateAgentInput {
 export interface UpdateAgentInput {
   spendingCap?: number
   runaway?: RunawayConfig
-  /** Replaces the agent's windows. */
+  /**
+   * Replaces the agent's windows. A window it did not have counts from now: what the agent
+   * spent earlier in it is not in it (its spendingCap, which counts everything, still holds).
+   * To slow an agent that already spent, lower its spendingCap.
+   */
   limits?: Limit[]
   /** Replaces the shared budgets it draws on. */
   budgets?: string[]

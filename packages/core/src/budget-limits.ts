@@ -1,9 +1,11 @@
 // Budget limits at the API edge: `{ amount: 5, per: 'hour' }` in dollars, validated with
 // zod, converted to the ledger's micro-dollars, and shown back with their live usage.
+
+import { InvalidConfigError } from './errors.js'
 import { windowKey } from './ledger/levels.js'
-import { type WindowPer, windowEnd } from './ledger/windows.js'
+import { type WindowPer, windowEnd, windowStart } from './ledger/windows.js'
 import { toMicros, toUsd } from './money.js'
-import type { LimitRecord, Store } from './store.js'
+import type { BudgetRecord, LimitRecord, Store } from './store.js'
 
 /** A spending limit over a window, in dollars. */
 export interface Limit {
@@ -56,5 +58,45 @@ export async function limitsWithUsage(
         ...(resetsAt === undefined ? {} : { resetsAt: new Date(resetsAt).toISOString() }),
       }
     }),
+  )
+}
+
+/**
+ * Refuses a budget's limits that add a window (a `per` it does not count yet) whose current
+ * spend is not known: its usage would start at $0 and admit its limit again, though money was
+ * spent inside it (red team rt40: a team's spent $1/day made $1/week let another $1 through
+ * the same day). Such a window is known empty when a window the budget already counts,
+ * starting no later (or no later than the budget was created), shows nothing spent or held;
+ * otherwise the change is refused, naming what to do instead, as a zone change is. Changing
+ * the amounts of the windows it counts (their usage is kept) is never refused.
+ */
+export async function refuseUncountedWindows(
+  store: Store,
+  budget: BudgetRecord,
+  next: readonly LimitRecord[],
+  now: number,
+): Promise<void> {
+  const { id, limits, timeZone } = budget
+  const added = next.filter(({ per }) => !limits.some((limit) => limit.per === per))
+  if (added.length === 0) return
+  const usage = await store.readUsage(
+    limits.map((limit) => windowKey('budget', id, limit, now, timeZone)),
+  )
+  const empty = limits.filter((_, i) => {
+    const { spentMicros = 0, heldMicros = 0 } = usage[i] ?? {}
+    return spentMicros + heldMicros === 0
+  })
+  // A window covers the new one's current stretch when it starts no later, or no later than
+  // the budget's creation (then it holds all the budget ever spent).
+  const uncounted = added.find(({ per }) => {
+    const from = Math.max(windowStart(per, now, timeZone), budget.createdAt)
+    return !empty.some((limit) => windowStart(limit.per, now, timeZone) <= from)
+  })
+  if (uncounted === undefined) return
+  const counted = limits.map((limit) => limit.per).join(', ')
+  throw new InvalidConfigError(
+    'limits',
+    `Invalid limits: budget "${id}" counts no ${uncounted.per} window yet, and what it spent in the current ${uncounted.per} is not known: the window would start at $0 and admit its limit again. ` +
+      `Fix: create a budget with these limits (budgets.create) and move its agents to it (agents.update), or change the amounts of the windows it has (${counted}).`,
   )
 }

@@ -237,6 +237,57 @@ describe('budgets API', () => {
     await spend(0.2) // the next UTC day admits its own limit
   })
 
+  // Red team rt40: a spent $1/day team budget changed to $1/week started the week at $0 and
+  // let another $1 through the same day.
+  it('refuses a new window whose spend so far is not known; amounts change freely', async () => {
+    let now = T0 // Tuesday 10:00 UTC; the week began on Monday
+    const ks = createKillSwitch({ runaway: false, now: () => now })
+    await ks.budgets.create({ id: 'team', limits: [{ amount: 1, per: 'day' }] })
+    const agent = await ks.agents.create({ handle: 'a', spendingCap: 100, budgets: ['team'] })
+    const guard = ks.guard(agent.credential)
+    const spend = (amountUsd: number) =>
+      guard
+        .reserveSpend({ amountUsd, kind: 'tool', description: 'lookup' })
+        .then((ticket) => guard.settleSpend(ticket, { amountUsd }))
+    await spend(1)
+    const refusedBy = (update: Promise<unknown>) => update.catch((e: unknown) => e)
+    for (const limits of [
+      [{ amount: 1, per: 'week' as const }],
+      [
+        { amount: 1, per: 'day' as const },
+        { amount: 5, per: 'lifetime' as const },
+      ],
+    ]) {
+      const error = await refusedBy(ks.budgets.update('team', { limits }))
+      expect(error).toBeInstanceOf(InvalidConfigError)
+      expect(error).toMatchObject({ field: 'limits' })
+      expect((error as Error).message).toContain('budgets.create')
+    }
+    // Nothing written: the day still counts, and admits nothing more.
+    expect((await ks.budgets.get('team')).limits).toEqual([
+      expect.objectContaining({ per: 'day', amount: 1, spent: 1 }),
+    ])
+    await expect(spend(0.01)).rejects.toMatchObject({ code: 'spending_cap_exceeded' })
+    // An amount changes with its window's spend kept.
+    await ks.budgets.update('team', { limits: [{ amount: 1.5, per: 'day' }] })
+    await spend(0.5)
+    await expect(spend(0.01)).rejects.toMatchObject({ code: 'spending_cap_exceeded' })
+    // A window is added where it is known empty: nothing spent since the window began.
+    await ks.budgets.create({ id: 'fresh', limits: [{ amount: 1, per: 'day' }] })
+    const fresh = await ks.budgets.update('fresh', {
+      limits: [
+        { amount: 1, per: 'day' },
+        { amount: 3, per: 'week' },
+      ],
+    })
+    expect(fresh.limits.map((limit) => limit.per)).toEqual(['day', 'week'])
+    // Tuesday's spend is in the week, not in Wednesday's empty day: still refused.
+    now += 24 * 3_600_000
+    await expect(
+      ks.budgets.update('team', { limits: [{ amount: 5, per: 'week' }] }),
+    ).rejects.toMatchObject({ field: 'limits' })
+  })
+
   it('shows the holds a crash left as spent once their lease lapsed, on the first read', async () => {
     let now = T0
     const ks = createKillSwitch({ runaway: false, now: () => now })

@@ -2,7 +2,13 @@
 // Every budget an agent names is held in the same atomic reserve as its own cap.
 
 import { z } from 'zod'
-import { type Limit, type LimitUsage, limitsWithUsage, toLimitRecords } from './budget-limits.js'
+import {
+  type Limit,
+  type LimitUsage,
+  limitsWithUsage,
+  refuseUncountedWindows,
+  toLimitRecords,
+} from './budget-limits.js'
 import { handleSchema, limitsSchema, parseInput, timeZoneSchema } from './config.js'
 import { type Engine, storeCall } from './engine.js'
 import { BudgetNotFoundError, InvalidConfigError } from './errors.js'
@@ -119,6 +125,10 @@ export function createBudgetsApi(engine: Engine): BudgetsApi {
       const current = await load(id)
       const parsed = parseInput(updateSchema, input, 'budgets.update')
       refuseZoneChange(current, parsed.timeZone, engine.now())
+      if (parsed.limits !== undefined) {
+        const next = toLimitRecords(parsed.limits)
+        await call(() => refuseUncountedWindows(store, current, next, engine.now()))
+      }
       const record = await call(() =>
         store.updateBudget(
           current.id,
