@@ -14,8 +14,9 @@
 //   settled (the input bound and the output limit the provider was told; the whole hold when
 //   no limit was told): money that may have left is spent. So is it when the kill switch
 //   stopped the call (revoked, the cap reached, a loop found) before the provider's usage
-//   came: the provider may have gone on past the stop, to the output limit it was told. A
-//   caller's abort is charged what was counted. Every charge but the provider's believed
+//   came: the provider may have gone on past the stop, to the output limit it was told; so
+//   is a call an untrusted agent cut (the gateway's, hanging up). A caller's abort in
+//   process is charged what was counted. Every charge but the provider's believed
 //   usage is the guard's own figure, and the caller records it as unreconciled: the
 //   provider's bill corrects it (`agents.reconcile`).
 // - Usage above what streamed is believed, however far above (reasoning bills output that
@@ -43,7 +44,8 @@ export type CallEnd =
       providerStatus?: number
       /**
        * The kill switch itself stopped the call after its request left (a revocation, the
-       * cap reached mid-stream, a loop found, its store lost): the provider was told to stop.
+       * cap reached mid-stream, a loop found, its store lost), or an agent it does not trust
+       * cut it (the gateway's agent hung up): the provider was told to stop.
        */
       stoppedByGuard?: boolean
     }
@@ -202,8 +204,10 @@ export function costOfEnding(end: CallEnd, figures: CallFigures): EndingCost {
   // Stopped by the kill switch, what the provider did after the stop is unknown: what
   // streamed is only a floor, and a provider that ignores its abort goes on to the limit it
   // was told (red team r20: a revoked stream recorded 19% of its bill). The most it can
-  // cost, then. A caller's own abort or a consumer that stopped reading is charged what was
-  // counted.
+  // cost, then; so for a cut by an agent the kill switch does not trust (the gateway's agent
+  // hanging up: red team rt40, an upstream going on billed 6x the cap). A caller's own abort
+  // in process, or a consumer that stopped reading, is charged what was counted: an honest
+  // provider stops at the disconnect, and a user's Stop must not cost the whole limit.
   if (end.stoppedByGuard === true) {
     const most = mostItCanCost(figures)
     if (countedMicros < most.costMicros)

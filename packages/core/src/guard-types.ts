@@ -276,12 +276,22 @@ export interface AgentGuard {
    * nothing is known; `sent: false`, only when the provider call provably never started,
    * releases the hold, and so does `providerStatus` when the provider answered with a
    * refusal (400, 401, 403, 429, 503, 529...) before any output. Feeds the error to runaway
-   * detection. Idempotent per ticket.
+   * detection, unless `byCaller`: the caller ended the call (its abort signal, a consumer
+   * that stopped reading), which is no failure of the agent's. `untrustedCut`: a party the
+   * kill switch does not trust cut the call short (the gateway's agent hung up): what the
+   * provider went on to bill is unknown, so it is charged the most it can cost, as a stop by
+   * the kill switch is. Idempotent per ticket.
    */
   failModelCall(
     ticket: ModelCallTicket,
     error: unknown,
-    options?: { sent?: boolean; usage?: TokenUsage; providerStatus?: number },
+    options?: {
+      sent?: boolean
+      usage?: TokenUsage
+      providerStatus?: number
+      byCaller?: boolean
+      untrustedCut?: boolean
+    },
   ): Promise<void>
   /**
    * The lifecycle of a model call as one object (model-call.ts): `beforeModelCall`, then a

@@ -502,7 +502,13 @@ class Guard implements AgentGuard {
   async failModelCall(
     ticket: ModelCallTicket,
     error: unknown,
-    options: { sent?: boolean; usage?: TokenUsage; providerStatus?: number } = {},
+    options: {
+      sent?: boolean
+      usage?: TokenUsage
+      providerStatus?: number
+      byCaller?: boolean
+      untrustedCut?: boolean
+    } = {},
   ): Promise<void> {
     const state = ModelTicket.stateOf(ticket)
     if (!state || state.ending) return
@@ -517,12 +523,16 @@ class Guard implements AgentGuard {
             ...(options.providerStatus === undefined
               ? {}
               : { providerStatus: options.providerStatus }),
-            // Ended by the kill switch's own error: it stopped the call, not the provider.
-            ...(KillSwitchError.isInstance(error) ? { stoppedByGuard: true } : {}),
+            // Ended by the kill switch's own error (it stopped the call, not the provider), or
+            // cut by an agent it does not trust: the provider may have gone on to its limit.
+            ...(KillSwitchError.isInstance(error) || options.untrustedCut
+              ? { stoppedByGuard: true }
+              : {}),
           }
     await this.#endModel(ticket, state, end, describeError(error))
     const access = this.#access
-    if (countsAsFailure(error, options.providerStatus) && access.agent) {
+    // A user's Stop is no failure: ten in a row throttled an honest chat (red team rt40).
+    if (!options.byCaller && countsAsFailure(error, options.providerStatus) && access.agent) {
       await access.defer(access.agent, { kind: 'error', runId: ticket.runId, source: 'model' })
     }
   }

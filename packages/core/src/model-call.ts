@@ -22,6 +22,14 @@ import { pickBudgetScope } from './reserve-scope.js'
 import { revocationError } from './revocation-error.js'
 import { Roster, type RosterMember } from './roster.js'
 
+/** How a call ended early, as `ModelCall.fail` is told it. */
+export interface FailOptions {
+  sent?: boolean
+  usage?: TokenUsage
+  byCaller?: boolean
+  untrustedCut?: boolean
+}
+
 /** What the provider call is given: the clamped max output tokens and the stop signal. */
 export interface ProviderLimits {
   maxOutputTokens: number
@@ -88,9 +96,12 @@ export interface ModelCall {
    * refusal is released) and returns the error the caller should see: a kill switch error
    * given here, else the first one that stopped the call (the cap reached mid-stream, a
    * refused tool call, a revocation), else the revocation, else `error` itself. `sent` defaults to whether `send` called the provider (true when `send` was not
-   * used: the request may have left); `usage` is the provider's report, if it gave one.
+   * used: the request may have left); `usage` is the provider's report, if it gave one;
+   * `byCaller`, the consumer ended it (stopped reading): no failure of the agent's, as an
+   * abort of the caller's signal is not; `untrustedCut`, an agent the kill switch does not
+   * trust cut it short (the gateway's agent hung up): charged the most it can cost.
    */
-  fail(error: unknown, options?: { sent?: boolean; usage?: TokenUsage }): Promise<unknown>
+  fail(error: unknown, options?: FailOptions): Promise<unknown>
 }
 
 /** The caller's signal, when the framework has one (an AbortSignal in its options). */
@@ -174,6 +185,11 @@ class CallStop implements RosterMember {
       if (this.stopped) this.#stopper.abort(this.#reason)
     }
     return this.#stopper.signal
+  }
+
+  /** Whether the caller's own signal stopped the call (before anything else did). */
+  get byCaller(): boolean {
+    return this.#callerSignal?.aborted === true && this.stoppedBy === undefined
   }
 
   stop(reason: unknown): void {
@@ -344,10 +360,7 @@ class GuardedModelCall implements ModelCall {
     throw error
   }
 
-  async fail(
-    error: unknown,
-    options: { sent?: boolean; usage?: TokenUsage } = {},
-  ): Promise<unknown> {
+  async fail(error: unknown, options: FailOptions = {}): Promise<unknown> {
     const stop = this.#stop
     stop.detach()
     const guard = this.#guard
@@ -361,6 +374,8 @@ class GuardedModelCall implements ModelCall {
     const status = shown === error ? providerStatusOf(error) : undefined
     await guard.failModelCall(this.ticket, shown, {
       sent: options.sent ?? this.#sent ?? true,
+      byCaller: options.byCaller === true || stop.byCaller,
+      untrustedCut: options.untrustedCut === true,
       ...(options.usage === undefined ? {} : { usage: options.usage }),
       ...(status === undefined ? {} : { providerStatus: status }),
     })

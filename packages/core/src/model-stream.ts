@@ -128,12 +128,12 @@ export function watchModelStream<Part>(
 
   // Ends the call (it aborts the provider first: it bills until it stops), then errors the
   // stream, so the consumer sees the ledger already balanced.
-  async function stop(reason: unknown, tellConsumer: boolean): Promise<void> {
+  async function stop(reason: unknown, tellConsumer: boolean, byCaller = false): Promise<void> {
     if (state !== 'open') return
     end('stopped')
     let shown = reason
     try {
-      shown = await call.fail(reason)
+      shown = await call.fail(reason, byCaller ? { byCaller } : undefined)
     } catch {
       // The ledger is unreachable: the hold lapses at its TTL (charged). The reason stands.
     }
@@ -256,7 +256,7 @@ export function watchModelStream<Part>(
       async cancel(reason) {
         // A cancel that reached the model stream (the caller's abort signal, a
         // single-consumer result): stop the provider and end the call now.
-        await stop(reason ?? new Error('The model stream was cancelled'), false)
+        await stop(reason ?? new Error('The model stream was cancelled'), false, true)
       },
     },
     { highWaterMark: 0 },

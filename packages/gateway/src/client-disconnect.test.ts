@@ -1,5 +1,5 @@
 // An agent that hangs up mid-stream: the upstream request is aborted and the call is
-// charged (it left), with nothing left held.
+// charged the most it can cost (it left, and the upstream may go on), nothing left held.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { type GatewayFixture, startGatewayFixture } from './testing/gateway-fixture.js'
 
@@ -10,7 +10,7 @@ describe('an agent that hangs up mid-stream', () => {
   })
   afterAll(() => f.close())
 
-  it('aborts the upstream request and ends the call once, charged', async () => {
+  it('aborts the upstream request and ends the call once, charged the most it can cost', async () => {
     const key = await f.agent('hangs-up')
     f.upstream.hang = true
     try {
@@ -39,6 +39,10 @@ describe('an agent that hangs up mid-stream', () => {
       )
       // The line names the hold its audit entry and a reconcile name (red team rt32).
       const settled = (await f.ks.audit('hangs-up')).find((entry) => entry.type === 'settled')
+      // The agent is who the gateway does not trust: what an upstream went on to bill after
+      // the hang-up is unknown, so the call is charged the most it can cost (red team rt40:
+      // an upstream ignoring the abort billed 6x the cap), correctable from the bill.
+      expect(settled?.data).toMatchObject({ basis: 'stopped' })
       const holdId = String(settled?.data.holdId)
       expect(f.logs.find((line) => line.includes('agent=hangs-up'))).toContain(` hold=${holdId} `)
       expect(f.logs.filter((line) => line.startsWith('error:'))).toEqual([])

@@ -353,10 +353,20 @@ function guardedStream(
       }
     },
     async cancel(reason) {
-      // The agent stopped reading: stop the upstream, and end the call (it left).
+      // The agent stopped reading: stop the upstream, and end the call (it left). The agent
+      // is who the gateway does not trust: what the upstream billed after the hang-up is
+      // unknown (one that ignores it goes on to its limit), so the core charges the most
+      // the call can cost unless the usage came already; the provider's bill corrects it.
       reader.cancel().catch(() => {})
       record.outcome = 'cancelled by client'
-      await end(() => call.fail(reason ?? new Error('client cancelled'), { usage: events.usage() }))
+      const usage = events.usage()
+      await end(() =>
+        call.fail(reason ?? new Error('client cancelled'), {
+          usage,
+          byCaller: true,
+          untrustedCut: true,
+        }),
+      )
     },
   })
 }
