@@ -227,6 +227,22 @@ describe('admin API: credentials never echoed', () => {
     expect(log[0]).toMatch(/^GET \/nothing\/\[redacted\] 404 /)
   })
 
+  // Red team rt40: the access log redacted it, but the 404 answer echoed it whole.
+  it("never echoes this server's own tokens pasted in a path in an answer", async () => {
+    await start({ token: TOKEN })
+    const auth = { authorization: `Bearer ${TOKEN}`, ...host() }
+    for (const path of [
+      `/v1/agents/${TOKEN}/audit`,
+      `/v1/agents/${encodeURIComponent(TOKEN).replace('a', '%61')}`,
+      `/v1/nothing/${TOKEN}`,
+    ]) {
+      const response = await send('GET', path, auth)
+      expect(response.status).toBe(404)
+      expect(JSON.stringify(response.json)).not.toContain(TOKEN.slice(12))
+      expect(JSON.stringify(response.json)).toContain('[redacted]')
+    }
+  })
+
   it('refuses an introspection token that is the admin token, naming it', async () => {
     ks = createKillSwitch({ store: memoryStore() })
     await expect(

@@ -159,10 +159,8 @@ function checkToken(value: string | undefined, field: string): void {
  * path is logged, redacted, re-encoded.
  */
 function loggedPath(c: Context, secrets: readonly string[]): string {
-  // As given and as encodeURI writes it (a token may hold characters it escapes).
-  const forms = secrets.flatMap((secret) => [secret, encodeURI(secret)])
-  const hide = (path: string) =>
-    forms.reduce((text, secret) => text.replaceAll(secret, '[redacted]'), redactCredentials(path))
+  // As given and as a URL encodes it (a token may hold characters it escapes).
+  const hide = (path: string) => hideSecrets(redactCredentials(path), secrets)
   const raw = new URL(c.req.url).pathname
   const redacted = hide(raw)
   if (hide(c.req.path) === c.req.path || decodesClean(redacted, hide)) return redacted
@@ -171,6 +169,12 @@ function loggedPath(c: Context, secrets: readonly string[]): string {
   } catch {
     return '[a path holding a secret]'
   }
+}
+
+/** `text` with each of `secrets` (as given, and as a URL encodes it) redacted. */
+function hideSecrets(text: string, secrets: readonly string[]): string {
+  const forms = secrets.flatMap((secret) => [secret, encodeURI(secret), encodeURIComponent(secret)])
+  return forms.reduce((shown, secret) => shown.replaceAll(secret, '[redacted]'), text)
 }
 
 /** Whether `path`, percent-decoded, still holds nothing `hide` would hide. */
@@ -255,6 +259,17 @@ export function createAdminApi(options: AdminApiOptions): Hono {
         `${c.req.method} ${loggedPath(c, secrets)} ${c.res.status} ${(performance.now() - started).toFixed(1)}ms`,
       ),
     )
+  })
+  app.use('*', async (c, next) => {
+    await next()
+    // An error answer may quote the request (a handle, a path): never this server's own
+    // tokens, which an operator pasted into a URL (red team rt40: a 404 echoed the admin
+    // token whole, though the access log redacted it). Error answers only: they are small.
+    if (c.res.status >= 400 && secrets.length > 0) {
+      const body = await c.res.clone().text()
+      const hidden = hideSecrets(body, secrets)
+      if (hidden !== body) c.res = new Response(hidden, c.res)
+    }
   })
   app.use('*', async (c, next) => {
     await next()

@@ -32,8 +32,9 @@ export interface RefusedToolOutput {
 }
 
 /**
- * Tool hooks that hold a paid tool's price before it runs and settle it after (released if it
- * fails), and skip every tool of a revoked agent, returning {@link RefusedToolOutput}.
+ * Tool hooks that hold a paid tool's price before it runs and settle it after (charged once it
+ * ran, whether it returned or threw: it may have spent), and skip every tool of a revoked
+ * agent, returning {@link RefusedToolOutput}.
  *
  * @example
  * new Agent({ ...config, model, hooks: killSwitchToolHooks({ killSwitch: ks, credential, toolPrices: { webSearch: 0.01 } }) })
