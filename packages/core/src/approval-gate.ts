@@ -82,6 +82,13 @@ export async function awaitApproval(
   }
   const decision =
     waitMs > 0 ? await waitForDecision(engine, approval.id, waitMs, signal) : approval
+  if (waitMs > 0 && decision?.status === 'pending') {
+    // It stops waiting: what it added comes off the request, which then asks what the calls
+    // still waiting need. Best effort: a leave that fails leaves the request asking more,
+    // and the call is refused all the same.
+    const leave = { id: approval.id, handle: agent.handle, requestedMicros, now: engine.now() }
+    await storeCall(store, () => store.leaveApproval(leave)).catch(() => undefined)
+  }
   if (decision?.status === 'approved') return
   if (decision?.status === 'denied') {
     throw new ApprovalDeniedError({

@@ -612,6 +612,32 @@ describe('guard: approvals past the cap', () => {
     ).toEqual(['requested', 'denied'])
   })
 
+  // Red team rt40: each retry of one $0.10 call waited, gave up and left its amount in the
+  // request: it asked $3.00 with nothing waiting, and the approval link granted that.
+  it('asks what a retried call needs, not what every past attempt added', async () => {
+    const ks = createKillSwitch({ runaway: false, prices })
+    const { credential } = await ks.agents.create({
+      handle: 'retrying',
+      spendingCap: 0.001,
+      approvals: { enabled: true, waitMs: 20 },
+    })
+    const guard = ks.guard(credential)
+    const attempt = () =>
+      guard
+        .reserveSpend({ amountUsd: 0.1, kind: 'tool', description: 'retry' })
+        .catch((e: unknown) => e)
+    const ids = new Set<string>()
+    for (let retry = 0; retry < 10; retry++) {
+      const refused = await attempt()
+      expect(ApprovalRequiredError.isInstance(refused)).toBe(true)
+      ids.add((refused as ApprovalRequiredError).approvalId)
+    }
+    expect(ids.size).toBe(1)
+    const [id] = [...ids]
+    expect((await ks.approvals.get(id as string)).requested).toBeCloseTo(0.1, 6)
+    await ks.close()
+  })
+
   // Red team rt40: a key pasted into a denial's reason was stored, audited and told to the
   // waiting agent whole (a revocation's reason was masked; a denial's was not).
   it("masks secrets in a denial's reason: stored, audited and told to the waiting agent", async () => {

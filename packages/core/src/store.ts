@@ -288,6 +288,16 @@ export interface OpenApprovalRequest {
   waits?: boolean
 }
 
+/** A waiting call that stopped waiting on an open request (`Store.leaveApproval`). */
+export interface LeaveApprovalRequest {
+  /** The request it waited on. */
+  id: string
+  handle: string
+  /** What it added when it opened or joined the request, waiting. */
+  requestedMicros: number
+  now: number
+}
+
 export interface DecideApprovalRequest {
   id: string
   status: 'approved' | 'denied'
@@ -427,6 +437,15 @@ export interface Store {
   openApproval(
     request: OpenApprovalRequest,
   ): Promise<{ approval: ApprovalRecord; created: boolean }>
+  /**
+   * A call that waited on the agent's open request `id` stopped waiting (its wait ran out,
+   * its caller aborted): what it added comes off, so the request asks for what the calls
+   * still waiting need; the last to leave leaves its own need, what a retry of it asks (red
+   * team rt40: one $0.10 call retried 30 times made a $3.00 request with nothing waiting,
+   * and a click granted it). Nothing happens when `id` is no longer the agent's pending
+   * request.
+   */
+  leaveApproval(request: LeaveApprovalRequest): Promise<void>
   /**
    * Decides a pending request. Approving adds its grant to the agent in the same atomic
    * step. Rejects with InvalidConfigError when it is not pending, AgentRevokedError when the

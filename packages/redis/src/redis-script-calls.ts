@@ -24,6 +24,7 @@ export type BudgetRecord = Parameters<Store['createBudget']>[0]
 export type UsageRecord = Awaited<ReturnType<Store['readUsage']>>[number]
 export type OpenApprovalRequest = Parameters<Store['openApproval']>[0]
 export type DecideApprovalRequest = Parameters<Store['decideApproval']>[0]
+export type LeaveApprovalRequest = Parameters<Store['leaveApproval']>[0]
 export type ApprovalRecord = Awaited<ReturnType<Store['decideApproval']>>
 
 export interface ScriptCall {
@@ -337,6 +338,19 @@ export function scriptCalls(context: ScriptCallContext) {
           numberArg(request.ttlMs),
           json(request.audit),
           request.waits === true ? '1' : '',
+        ],
+      }
+    },
+    leaveApproval(request: LeaveApprovalRequest): ScriptCall {
+      return {
+        name: 'killswitchLeaveApprovalV1',
+        keys: [keys.ledger(request.handle)[0] as string],
+        args: [
+          ...header(request.now),
+          keys.prefix,
+          String(request.id),
+          String(request.handle),
+          numberArg(request.requestedMicros),
         ],
       }
     },

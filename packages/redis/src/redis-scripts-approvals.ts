@@ -151,8 +151,30 @@ end
 return {'ok', out}
 `
 
+  // KEYS: the agent's record (its slot). ARGV: header, prefix, id, handle, requestedMicros.
+  // A waiting call leaves the agent's open request `id` (ledger/approvals.ts leaveApproval).
+  const LEAVE = `${chunk}
+PREFIX = ARGV[5]
+if bad_time(CALLER_NOW) then return {'invalid', 'now'} end
+local bad = bad_micros('requestedMicros', ARGV[8])
+if bad then return {'invalid', bad} end
+local now = clock()
+local id = ARGV[6]
+if redis.call('GET', pending_key(ARGV[7])) ~= id then return {'ok'} end
+local open = approval(id)
+if not open or status_at(open, now) ~= 'pending' then return {'ok'} end
+local amount = tonumber(ARGV[8])
+local asked = tonumber(redis.call('HGET', approval_key(id), 'requestedMicros'))
+-- The last call to leave leaves its need: a retry of it is what a grant would let through.
+local left = asked - amount
+if left <= 0 then left = amount end
+if left ~= asked then redis.call('HSET', approval_key(id), 'requestedMicros', int(left)) end
+return {'ok'}
+`
+
   return {
     killswitchOpenApprovalV2: { numberOfKeys: 6, lua: OPEN },
+    killswitchLeaveApprovalV1: { numberOfKeys: 1, lua: LEAVE },
     killswitchDecideApprovalV2: { numberOfKeys: 0, lua: DECIDE },
     killswitchApprovalsV2: { numberOfKeys: 0, lua: READ },
   } as const

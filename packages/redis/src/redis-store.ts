@@ -57,6 +57,7 @@ import {
   type ApprovalRecord,
   type BudgetRecord,
   type DecideApprovalRequest,
+  type LeaveApprovalRequest,
   type OpenApprovalRequest,
   type RenewRequest,
   type ScriptCall,
@@ -463,6 +464,16 @@ class RedisStore implements Store {
     }
     if (reply[0] === 'not_found') throw new AgentNotFoundError(request.handle)
     return { approval: toApprovalRecord(reply[1]), created: reply[0] === 'created' }
+  }
+
+  async leaveApproval(request: LeaveApprovalRequest): Promise<void> {
+    const call = this.#calls.leaveApproval(request)
+    this.#cluster?.openCall(call, request.handle)
+    const reply = (await this.#run('leave an approval request', call)) as LedgerReply
+    if (reply[0] === 'invalid') {
+      const field = String(reply[1])
+      throw invalidField(field, (request as unknown as Record<string, unknown>)[field])
+    }
   }
 
   async decideApproval(request: DecideApprovalRequest): Promise<ApprovalRecord> {

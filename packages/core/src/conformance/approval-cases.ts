@@ -109,6 +109,50 @@ export function approvalCases(context: SuiteContext): void {
     })
   })
 
+  it('takes off what a call added when it stops waiting; the last leaves its need', async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('left')
+    await store.createAgent(testAgentRecord(handle, 1_000))
+    const ask = (i: number, requestedMicros: number) =>
+      store.openApproval({
+        id: `${handle}-w${i}`,
+        handle,
+        requestedMicros,
+        reason: 'over the cap',
+        ttlMs: 60_000,
+        now: 1_000,
+        waits: true,
+      })
+    const asked = async (id: string) => (await store.getApproval(id, 1_500))?.requestedMicros
+    const { approval } = await ask(1, 100_000)
+    const { id } = approval
+    await ask(2, 300_000)
+    await ask(3, 300_000)
+    expect(await asked(id)).toBe(700_000)
+    const leave = (requestedMicros: number, leaving = id) =>
+      store.leaveApproval({ id: leaving, handle, requestedMicros, now: 1_200 })
+    await leave(300_000)
+    expect(await asked(id)).toBe(400_000)
+    // Another request's id, or a bad amount: nothing changes.
+    await leave(300_000, `${handle}-other`)
+    await expect(leave(-1)).rejects.toSatisfy(InvalidConfigError.isInstance)
+    expect(await asked(id)).toBe(400_000)
+    await leave(300_000)
+    await leave(100_000)
+    // The last to leave leaves its need: one call retried 30 times asks what it needs.
+    expect(await asked(id)).toBe(100_000)
+    for (let retry = 0; retry < 30; retry++) {
+      await ask(10 + retry, 100_000)
+      await leave(100_000)
+    }
+    expect(await asked(id)).toBe(100_000)
+    // Decided: it stays at what it was decided at.
+    await ask(50, 300_000)
+    await store.decideApproval({ id, status: 'denied', by: 'ops', now: 1_300 })
+    await leave(300_000)
+    expect(await asked(id)).toBe(400_000)
+  })
+
   it('grants exactly its amount past the cap, until it expires', async () => {
     const store = await context.open()
     const handle = uniqueHandle('grant')

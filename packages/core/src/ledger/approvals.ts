@@ -13,6 +13,7 @@ import type {
   AgentRecord,
   ApprovalRecord,
   DecideApprovalRequest,
+  LeaveApprovalRequest,
   OpenApprovalRequest,
 } from '../store.js'
 import { checkId, checkMicros, checkTime, checkTtl, saturated } from './ledger-input.js'
@@ -88,6 +89,18 @@ export function openApproval(
   storage.saveApproval(approval)
   if (request.audit) storage.appendAudit(request.audit)
   return { approval, created: true }
+}
+
+/** A waiting call leaves the open request: what it added comes off (Store.leaveApproval). */
+export function leaveApproval(storage: LedgerStorage, request: LeaveApprovalRequest): void {
+  const amount = checkMicros('requestedMicros', request.requestedMicros)
+  const now = checkTime('now', request.now)
+  const open = storage.pendingApproval(request.handle)
+  if (!open || open.id !== request.id || approvalAt(open, now).status !== 'pending') return
+  // The last call to leave leaves its need: a retry of it is what a grant would let through.
+  const left = open.requestedMicros - amount
+  const requestedMicros = left > 0 ? left : amount
+  if (requestedMicros !== open.requestedMicros) storage.saveApproval({ ...open, requestedMicros })
 }
 
 /** Decides a pending request; approving adds its grant to the agent atomically. */

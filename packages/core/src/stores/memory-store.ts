@@ -431,6 +431,10 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       return keys.map((key) => ({ ...storage.usage(key) }))
     },
 
+    async leaveApproval(request) {
+      approvalsLedger.leaveApproval(storage, request)
+    },
+
     async openApproval(request) {
       return approvalsLedger.openApproval(storage, request)
     },

@@ -24,6 +24,7 @@ import type {
   AuditPage,
   BudgetRecord,
   DecideApprovalRequest,
+  LeaveApprovalRequest,
   LimitRecord,
   NewAgentRecord,
   OpenApprovalRequest,
@@ -281,6 +282,10 @@ export class SqliteLedger implements LedgerStorage {
 
   openApproval(request: OpenApprovalRequest): { approval: ApprovalRecord; created: boolean } {
     return approvalsLedger.openApproval(this, request)
+  }
+
+  leaveApproval(request: LeaveApprovalRequest): void {
+    approvalsLedger.leaveApproval(this, request)
   }
 
   decideApproval(request: DecideApprovalRequest): ApprovalRecord {

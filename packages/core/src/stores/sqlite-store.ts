@@ -33,6 +33,7 @@ import type {
   AuditPage,
   BudgetRecord,
   DecideApprovalRequest,
+  LeaveApprovalRequest,
   LimitRecord,
   NewAgentRecord,
   OpenApprovalRequest,
@@ -482,6 +483,10 @@ class SqliteStore implements Store {
     request: OpenApprovalRequest,
   ): Promise<{ approval: ApprovalRecord; created: boolean }> {
     return this.#write('open an approval request', () => this.#ledger.openApproval(request))
+  }
+
+  async leaveApproval(request: LeaveApprovalRequest): Promise<void> {
+    await this.#write('leave an approval request', () => this.#ledger.leaveApproval(request))
   }
 
   async decideApproval(request: DecideApprovalRequest): Promise<ApprovalRecord> {
