@@ -70,7 +70,7 @@ describe('agents API', () => {
     [{ handle: 'bad handle!', spendingCap: 5 }, 'handle', 'letters'],
     [{ handle: '', spendingCap: 5 }, 'handle', 'letters'],
     [{ handle: 'x'.repeat(65), spendingCap: 5 }, 'handle', '64'],
-    [{ handle: 'x', spendingCap: 5, capp: 1 }, 'agents.create', 'capp'],
+    [{ handle: 'x', spendingCap: 5, capp: 1 }, 'capp', 'unknown option "capp"'],
     [{ handle: 'x', spendingCap: 1e-9 }, 'spendingCap', '0.000001'],
     [{ handle: 'x', spendingCap: 0.0000005 }, 'spendingCap', '0.000001'],
     [

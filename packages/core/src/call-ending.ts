@@ -25,6 +25,7 @@
 // - A paid tool is charged its price once it started, whether it returned or threw; released
 //   only when it provably never ran.
 import type { TokenUsage } from './guard-types.js'
+import { MAX_MICROS } from './ledger/ledger-input.js'
 import { mulDivCeil } from './money.js'
 import { costBound, costOfUsage, maxOutputRate } from './pricing/cost.js'
 import type { ModelRates } from './pricing/model-rates.js'
@@ -101,6 +102,13 @@ export type EndingCost =
 
 const PER_MILLION = 1_000_000
 
+/**
+ * A cost the ledger can record: at most its largest settlement (`MAX_MICROS`, $1e9). Usage
+ * past it (a provider reporting 1e15 tokens) is recorded there, stopping the agent, rather
+ * than refused by the ledger, which left the call held until its lease lapsed (red team rt40).
+ */
+const ledgerMost = (micros: number) => Math.min(micros, MAX_MICROS)
+
 /** A token count a provider can really report: a whole number >= 0. */
 function valid(value: number | undefined): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
@@ -153,16 +161,18 @@ export function costOfEnding(end: CallEnd, figures: CallFigures): EndingCost {
     const reasoning = valid(usage.reasoningTokens) ? usage.reasoningTokens : 0
     return {
       action: 'settle',
-      costMicros: costOfUsage(
-        {
-          inputTokens: input,
-          cacheReadTokens: cacheRead,
-          cacheWriteTokens: cacheWrite,
-          longCacheWriteTokens: longCacheWrite,
-          outputTokens: out,
-          reasoningTokens: reasoning,
-        },
-        rates,
+      costMicros: ledgerMost(
+        costOfUsage(
+          {
+            inputTokens: input,
+            cacheReadTokens: cacheRead,
+            cacheWriteTokens: cacheWrite,
+            longCacheWriteTokens: longCacheWrite,
+            outputTokens: out,
+            reasoningTokens: reasoning,
+          },
+          rates,
+        ),
       ),
       basis: 'usage',
       inputTokens: input,
@@ -215,7 +225,7 @@ export function costOfEnding(end: CallEnd, figures: CallFigures): EndingCost {
   }
   return {
     action: 'settle',
-    costMicros: countedMicros,
+    costMicros: ledgerMost(countedMicros),
     basis: 'counted',
     inputTokens,
     outputTokens,

@@ -202,7 +202,9 @@ export function parseInput<Schema extends z.ZodType>(
   const result = schema.safeParse(value)
   if (result.success) return result.data
   const issue = result.error.issues[0]
-  const path = issue?.path ?? []
+  // An unknown key is the field to name (rt40: `{ limit: [...] }` named the method).
+  const unknown = issue?.code === 'unrecognized_keys' ? issue.keys.slice(0, 1) : []
+  const path = [...(issue?.path ?? []), ...unknown]
   // A key is the caller's too (a record's): one shaped like a secret is not shown either.
   const keys = path.map((key) => (carriesSecret(key) ? '(key not shown)' : String(key)))
   const [first = '', ...rest] = keys

@@ -293,6 +293,19 @@ describe("usage sanity: a prompt the model's tokenizer counts (gpt-4o)", () => {
     expect(data).toMatchObject({ basis: 'counted', inputTokens: 128_000 })
   })
 
+  // Red team rt40: a usage of 1e15 tokens made the ledger refuse the settlement, and the call
+  // stayed held until its lease lapsed. Usage above the bound is believed (the price data's
+  // window may be too small: a bill past it is real), up to what the ledger can record.
+  it("records usage past the ledger's most at its most, stopping the agent", async () => {
+    const ks = createKillSwitch({ runaway: false, prices })
+    const agent = await ks.agents.create({ handle: 'lied-to', spendingCap: 1 })
+    const guard = ks.guard(agent.credential)
+    const test = await guard.beforeModelCall({ ...call, maxOutputTokens: 10 })
+    await guard.afterModelCall(test, { usage: { inputTokens: 1e15, outputTokens: 5 } })
+    expect(await ks.agents.get('lied-to')).toMatchObject({ spent: expect.any(Number), held: 0 })
+    expect((await ks.agents.get('lied-to')).spent).toBeGreaterThan(1e8)
+  })
+
   it('believes the honest count, and one a little under it', async () => {
     expect(await settled(tokens)).toMatchObject({ basis: 'usage', inputTokens: tokens })
     const under = Math.ceil(tokens * 0.95)

@@ -132,7 +132,7 @@ describe('agents.reconcile', () => {
     expect(await refusal(ks.agents.reconcile('payer', { holdId: '', amountUsd: 0 }))).toBe('holdId')
     expect(
       await refusal(ks.agents.reconcile('payer', { holdId, amountUsd: 0, x: 1 } as never)),
-    ).toBe('input')
+    ).toBe('x')
     expect(await ks.audit('payer')).toEqual(before)
     expect(await ks.agents.get('live-agent')).toMatchObject({ held: 0.4, spent: 0 })
     expect(await ks.agents.get('payer')).toMatchObject({ spent: 0.5, unreconciled: 0.5 })

@@ -103,7 +103,7 @@ describe('spend rules', () => {
     [{ allowedPayees: [''] }, 'spendRules.allowedPayees.0'],
     [{ maxSpendUsd: -1 }, 'spendRules.maxSpendUsd'],
     [{ maxSpendUsd: Number.NaN }, 'spendRules.maxSpendUsd'],
-    [{ maxPayment: 1 }, 'spendRules'],
+    [{ maxPayment: 1 }, 'spendRules.maxPayment'],
   ])('refuses bad rules %j naming the field, and writes nothing', async (rules, field) => {
     const ks = createKillSwitch()
     await expect(
