@@ -130,6 +130,11 @@ export interface RevokeAnswer {
   replicated?: false
   /** With `replicated: false`: what that means, and that it is retried. */
   message?: string
+  /**
+   * With `replicated: false`: what has not confirmed it yet, a `replica` of the store (Redis)
+   * or its `ledger` (sqlite, its lock held elsewhere: written once the lock is free).
+   */
+  pending?: 'replica' | 'ledger'
 }
 
 /**
@@ -151,13 +156,14 @@ export async function revokeAnswer(
   } catch (error) {
     const found = findKillSwitchError(error)
     if (found?.code !== 'revocation_unreplicated') throw error
-    const { alreadyRevoked, message } = found as RevocationUnreplicatedError
+    const { alreadyRevoked, message, pending } = found as RevocationUnreplicatedError
     return {
       status: 202,
       agent: await ks.agents.get(handle),
       alreadyRevoked,
       replicated: false,
       message,
+      pending,
     }
   }
 }

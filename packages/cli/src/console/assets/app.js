@@ -471,6 +471,8 @@ function openDialog(id, row, focus) {
   const dialog = $(id)
   dialog.querySelector('.dialog-handle').textContent = row.handle
   dialog.querySelector('.error').textContent = ''
+  const status = dialog.querySelector('.status')
+  if (status) status.textContent = ''
   dialog.showModal()
   focus.focus()
 }
@@ -499,9 +501,31 @@ function seenRevoked(row) {
   if (queuedRevokes.delete(row.handle)) {
     notice(row.handle, `The revocation of ${row.handle} is written (at ${clock(row.revokedAt)}).`)
   }
+  // Said as a status, not an error: the revoke did what it was asked (red team rt40).
   if ($('#revoke-dialog').open && dialogRow?.handle === row.handle) {
-    $('#revoke-dialog .error').textContent =
+    $('#revoke-dialog .error').textContent = ''
+    $('#revoke-dialog .status').textContent =
       `${row.handle} is revoked (at ${clock(row.revokedAt)}: ${row.revokedReason ?? 'no reason'}).`
+  }
+}
+
+// A revocation in force that its ledger has not written yet (sqlite: the lock held by another
+// process): its audit entry is looked for every 2 s, for up to 5 minutes, and the notice
+// says written once it is there (red team rt40: "could not record it yet" stayed for good).
+async function confirmWritten(handle) {
+  const path = `/console/api/agents/${encodeURIComponent(handle)}/audit?limit=20`
+  for (let tries = 0; tries < 150; tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 2000))
+    try {
+      const { entries } = await api(path)
+      const revoked = entries.find((entry) => entry.type === 'revoked')
+      if (revoked) {
+        notice(handle, `The revocation of ${handle} is written (at ${clock(revoked.at)}).`)
+        return
+      }
+    } catch (failure) {
+      if (failure instanceof Unauthorized) return
+    }
   }
 }
 
@@ -516,7 +540,7 @@ $('#revoke-form').addEventListener('submit', async (event) => {
   submit.textContent = 'Revoking…'
   error.textContent = ''
   try {
-    const { agent, alreadyRevoked, replicated, message } = await api(
+    const { agent, alreadyRevoked, replicated, pending, message } = await api(
       `/console/api/agents/${encodeURIComponent(handle)}/revoke`,
       {
         method: 'POST',
@@ -532,6 +556,7 @@ $('#revoke-form').addEventListener('submit', async (event) => {
     )
     // In force, but on no replica of the store yet (202): said, with what that risks.
     if (replicated === false) notice(handle, message, 'error')
+    if (replicated === false && pending === 'ledger') void confirmWritten(handle)
     $('#revoke-dialog').close()
     applyRows([agent])
   } catch (failure) {
