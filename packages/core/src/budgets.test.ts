@@ -5,6 +5,19 @@ import { createKillSwitch } from './kill-switch.js'
 
 const T0 = Date.parse('2026-12-01T10:00:00Z')
 
+/** A `team` budget of `perDay` a day, an agent drawing on it, and a paid lookup of its. */
+async function teamOnADay(clock: { now: number }, perDay: number) {
+  const ks = createKillSwitch({ runaway: false, now: () => clock.now })
+  await ks.budgets.create({ id: 'team', limits: [{ amount: perDay, per: 'day' }] })
+  const agent = await ks.agents.create({ handle: 'a', spendingCap: 100, budgets: ['team'] })
+  const guard = ks.guard(agent.credential)
+  const spend = (amountUsd: number) =>
+    guard
+      .reserveSpend({ amountUsd, kind: 'tool', description: 'lookup' })
+      .then((ticket) => guard.settleSpend(ticket, { amountUsd }))
+  return { ks, spend }
+}
+
 describe('budgets API', () => {
   it('creates, lists, gets and updates a shared budget with live figures per window', async () => {
     let now = T0
@@ -198,15 +211,8 @@ describe('budgets API', () => {
   })
 
   it("keeps a budget's zone while a new one would start its current window afresh", async () => {
-    let now = T0 // 10:00 UTC
-    const ks = createKillSwitch({ runaway: false, now: () => now })
-    await ks.budgets.create({ id: 'team', limits: [{ amount: 0.2, per: 'day' }] })
-    const agent = await ks.agents.create({ handle: 'a', spendingCap: 100, budgets: ['team'] })
-    const guard = ks.guard(agent.credential)
-    const spend = (amountUsd: number) =>
-      guard
-        .reserveSpend({ amountUsd, kind: 'tool', description: 'lookup' })
-        .then((ticket) => guard.settleSpend(ticket, { amountUsd }))
+    const clock = { now: T0 } // 10:00 UTC
+    const { ks, spend } = await teamOnADay(clock, 0.2)
     await spend(0.2)
     await expect(spend(0.01)).rejects.toMatchObject({ code: 'spending_cap_exceeded' })
     // Kiritimati (UTC+14) is already on 2 Dec: its day would be a new window.
@@ -233,22 +239,15 @@ describe('budgets API', () => {
     expect((await ks.budgets.update('total', { timeZone: 'Asia/Kolkata' })).timeZone).toBe(
       'Asia/Kolkata',
     )
-    now += 24 * 3_600_000
+    clock.now += 24 * 3_600_000
     await spend(0.2) // the next UTC day admits its own limit
   })
 
   // Red team rt40: a spent $1/day team budget changed to $1/week started the week at $0 and
   // let another $1 through the same day.
   it('refuses a new window whose spend so far is not known; amounts change freely', async () => {
-    let now = T0 // Tuesday 10:00 UTC; the week began on Monday
-    const ks = createKillSwitch({ runaway: false, now: () => now })
-    await ks.budgets.create({ id: 'team', limits: [{ amount: 1, per: 'day' }] })
-    const agent = await ks.agents.create({ handle: 'a', spendingCap: 100, budgets: ['team'] })
-    const guard = ks.guard(agent.credential)
-    const spend = (amountUsd: number) =>
-      guard
-        .reserveSpend({ amountUsd, kind: 'tool', description: 'lookup' })
-        .then((ticket) => guard.settleSpend(ticket, { amountUsd }))
+    const clock = { now: T0 } // Tuesday 10:00 UTC; the week began on Monday
+    const { ks, spend } = await teamOnADay(clock, 1)
     await spend(1)
     const refusedBy = (update: Promise<unknown>) => update.catch((e: unknown) => e)
     for (const limits of [
@@ -282,7 +281,7 @@ describe('budgets API', () => {
     })
     expect(fresh.limits.map((limit) => limit.per)).toEqual(['day', 'week'])
     // Tuesday's spend is in the week, not in Wednesday's empty day: still refused.
-    now += 24 * 3_600_000
+    clock.now += 24 * 3_600_000
     await expect(
       ks.budgets.update('team', { limits: [{ amount: 5, per: 'week' }] }),
     ).rejects.toMatchObject({ field: 'limits' })
