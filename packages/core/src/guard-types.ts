@@ -132,6 +132,27 @@ export interface GuardOptions {
   toolPrices?: ToolPrices
 }
 
+/** How a model call ended early, as `failModelCall` (and `ModelCall.fail`) is told it. */
+export interface ModelCallFailure {
+  /** false only when the provider call provably never started: the hold is released. */
+  sent?: boolean
+  /** The provider's usage report, when it gave one. */
+  usage?: TokenUsage
+  /** The HTTP status the provider answered with, when it refused the call. */
+  providerStatus?: number
+  /**
+   * The caller ended it (its abort signal, a consumer that stopped reading): no failure of
+   * the agent's for runaway detection (ten Stops in a row throttled an honest chat).
+   */
+  byCaller?: boolean
+  /**
+   * An agent the kill switch does not trust cut it short (the gateway's agent hung up): what
+   * the provider went on to bill is unknown, so it is charged the most it can cost, as a stop
+   * by the kill switch is.
+   */
+  untrustedCut?: boolean
+}
+
 /** A tool call about to run. */
 export interface ToolCallRequest extends BudgetScope {
   name: string
@@ -276,23 +297,9 @@ export interface AgentGuard {
    * nothing is known; `sent: false`, only when the provider call provably never started,
    * releases the hold, and so does `providerStatus` when the provider answered with a
    * refusal (400, 401, 403, 429, 503, 529...) before any output. Feeds the error to runaway
-   * detection, unless `byCaller`: the caller ended the call (its abort signal, a consumer
-   * that stopped reading), which is no failure of the agent's. `untrustedCut`: a party the
-   * kill switch does not trust cut the call short (the gateway's agent hung up): what the
-   * provider went on to bill is unknown, so it is charged the most it can cost, as a stop by
-   * the kill switch is. Idempotent per ticket.
+   * detection, unless the caller ended it (`byCaller`). Idempotent per ticket.
    */
-  failModelCall(
-    ticket: ModelCallTicket,
-    error: unknown,
-    options?: {
-      sent?: boolean
-      usage?: TokenUsage
-      providerStatus?: number
-      byCaller?: boolean
-      untrustedCut?: boolean
-    },
-  ): Promise<void>
+  failModelCall(ticket: ModelCallTicket, error: unknown, options?: ModelCallFailure): Promise<void>
   /**
    * The lifecycle of a model call as one object (model-call.ts): `beforeModelCall`, then a
    * stop signal for the provider, output accounting, and one ending (`finish` or `fail`)

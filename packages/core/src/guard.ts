@@ -44,6 +44,7 @@ import {
 import type {
   AgentGuard,
   GuardOptions,
+  ModelCallFailure,
   ModelCallRequest,
   ModelCallResult,
   ModelCallTicket,
@@ -502,13 +503,7 @@ class Guard implements AgentGuard {
   async failModelCall(
     ticket: ModelCallTicket,
     error: unknown,
-    options: {
-      sent?: boolean
-      usage?: TokenUsage
-      providerStatus?: number
-      byCaller?: boolean
-      untrustedCut?: boolean
-    } = {},
+    options: ModelCallFailure = {},
   ): Promise<void> {
     const state = ModelTicket.stateOf(ticket)
     if (!state || state.ending) return

@@ -133,6 +133,7 @@ export type {
   AgentGuard,
   BudgetScope,
   GuardOptions,
+  ModelCallFailure,
   ModelCallRequest,
   ModelCallResult,
   ModelCallTicket,
@@ -158,7 +159,7 @@ export { UNRECONCILED_RETENTION_MS } from './ledger/ledger.js'
 // Budget windows (the Redis store's Lua is told them: it has no time zone data)
 export { type WindowPer, windowEnd, windowStart } from './ledger/windows.js'
 // The guarded-call lifecycle, one for every adapter
-export type { ModelCall, ModelCallStart, ProviderLimits } from './model-call.js'
+export type { FailOptions, ModelCall, ModelCallStart, ProviderLimits } from './model-call.js'
 export { type ModelStreamOptions, type StreamEvent, watchModelStream } from './model-stream.js'
 export { MAX_CAP_USD, MICROS_PER_USD, mulDivCeil, toMicros, toUsd } from './money.js'
 // Signed payments (x402): money once signed, charged at what the payee can collect

@@ -8,6 +8,7 @@ import { ModelTicket } from './guard-tickets.js'
 import type {
   AgentGuard,
   BudgetScope,
+  ModelCallFailure,
   ModelCallRequest,
   ModelCallResult,
   ModelCallTicket,
@@ -22,13 +23,8 @@ import { pickBudgetScope } from './reserve-scope.js'
 import { revocationError } from './revocation-error.js'
 import { Roster, type RosterMember } from './roster.js'
 
-/** How a call ended early, as `ModelCall.fail` is told it. */
-export interface FailOptions {
-  sent?: boolean
-  usage?: TokenUsage
-  byCaller?: boolean
-  untrustedCut?: boolean
-}
+/** How a call ended early, as `ModelCall.fail` is told it (the status is read from the error). */
+export type FailOptions = Omit<ModelCallFailure, 'providerStatus'>
 
 /** What the provider call is given: the clamped max output tokens and the stop signal. */
 export interface ProviderLimits {
@@ -96,10 +92,8 @@ export interface ModelCall {
    * refusal is released) and returns the error the caller should see: a kill switch error
    * given here, else the first one that stopped the call (the cap reached mid-stream, a
    * refused tool call, a revocation), else the revocation, else `error` itself. `sent` defaults to whether `send` called the provider (true when `send` was not
-   * used: the request may have left); `usage` is the provider's report, if it gave one;
-   * `byCaller`, the consumer ended it (stopped reading): no failure of the agent's, as an
-   * abort of the caller's signal is not; `untrustedCut`, an agent the kill switch does not
-   * trust cut it short (the gateway's agent hung up): charged the most it can cost.
+   * used: the request may have left); the other options as `ModelCallFailure` says (an
+   * abort of the caller's own signal is `byCaller` without being told).
    */
   fail(error: unknown, options?: FailOptions): Promise<unknown>
 }
