@@ -92,6 +92,7 @@ const approveBody = z.strictObject({
   amount: z.number(),
   ttlMs: z.number(),
   by: z.string().min(1).max(200).optional(),
+  reason: z.string().max(500).optional(),
 })
 const denyBody = z.strictObject({
   reason: z.string().max(500).optional(),

@@ -225,9 +225,20 @@ describe('killswitch approvals', () => {
     const list = await run(['approvals', 'list', '--status', 'pending'])
     expect(list.code).toBe(0)
     expect(list.stdout).toMatch(/apr_1\s+a\s+pending\s+\$2\.00\s+past the cap/)
-    const approved = await run(['approvals', 'approve', 'apr_1', '--amount', '10', '--ttl', '1h'])
+    const approved = await run([
+      'approvals',
+      'approve',
+      'apr_1',
+      '--amount',
+      '10',
+      '--ttl',
+      '1h',
+      '--reason',
+      'quarter-end batch',
+    ])
     expect(approved.code).toBe(0)
     expect(approved.stdout).toMatch(/apr_1 for a: approved by cli:alice: up to \$10\.00 more until/)
+    expect((await ks.approvals.get('apr_1')).decisionReason).toBe('quarter-end batch')
     const grant = (await ks.agents.get('a')).grants[0]
     expect(grant?.amount).toBe(10)
     const ttl = Date.parse(grant?.expiresAt ?? '') - Date.now()

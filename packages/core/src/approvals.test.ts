@@ -21,14 +21,18 @@ describe('approvals API', () => {
     expect(await ks.approvals.list({ status: 'pending' })).toEqual([
       expect.objectContaining({ id: 'apr_1', handle: 'a', status: 'pending', requested: 2 }),
     ])
+    // Why, kept and audited, a key pasted into it masked (red team rt40: no why was kept).
+    const key = `sk-proj-${'Ab3dEf9hIj'.repeat(5)}`
     const approved = await ks.approvals.approve('apr_1', {
       amount: 10,
       ttlMs: 3_600_000,
       by: 'alice',
+      reason: `quarter-end batch, key ${key} rotated`,
     })
     expect(approved).toMatchObject({
       status: 'approved',
       decidedBy: 'alice',
+      decisionReason: 'quarter-end batch, key [redacted] rotated',
       grant: { amount: 10, expiresAt: '2026-12-01T11:00:00.000Z' },
     })
     expect(decided).toEqual(['apr_1:approved'])
@@ -40,8 +44,14 @@ describe('approvals API', () => {
     const audit = await ks.audit('a')
     expect(audit.at(-1)).toMatchObject({
       type: 'approval',
-      data: { event: 'approved', by: 'alice', amount: 10 },
+      data: {
+        event: 'approved',
+        by: 'alice',
+        amount: 10,
+        reason: expect.stringContaining('quarter-end'),
+      },
     })
+    expect(JSON.stringify(audit)).not.toContain(key)
     // Expired, it adds nothing, listed or not yet swept.
     now = Date.parse('2026-12-01T11:00:00.001Z')
     expect((await ks.agents.get('a')).granted).toBe(0)

@@ -18,10 +18,10 @@ export type ApprovalSnapshot = ApprovalEvent
 export interface ApprovalsApi {
   list(filter?: { status?: ApprovalRecord['status'] }): Promise<ApprovalSnapshot[]>
   get(id: string): Promise<ApprovalSnapshot>
-  /** A grant: up to `amount` dollars more, for `ttlMs`. */
+  /** A grant: up to `amount` dollars more, for `ttlMs`; `reason`, why (kept and audited). */
   approve(
     id: string,
-    grant: { amount: number; ttlMs: number; by?: string },
+    grant: { amount: number; ttlMs: number; by?: string; reason?: string },
   ): Promise<ApprovalSnapshot>
   deny(id: string, options?: { reason?: string; by?: string }): Promise<ApprovalSnapshot>
 }
@@ -48,6 +48,7 @@ const approveSchema = z
       .min(GRANT_TTL_BOUNDS_MS.min, 'at least 1000 ms')
       .max(GRANT_TTL_BOUNDS_MS.max, 'at most 7 days'),
     by: actorSchema.optional(),
+    reason: z.string().max(500).optional(),
   })
   .strict()
 const denySchema = z
@@ -142,25 +143,30 @@ export function createApprovalsApi(engine: Engine): ApprovalsApi {
       const now = engine.now()
       const by = parsed.by ?? 'operator'
       const amount = toMicros(parsed.amount)
+      // Why it was granted, for the audit afterwards (red team rt40: a grant said who and
+      // what, never why); masked as every kept reason is.
+      const reason = parsed.reason === undefined ? undefined : storedReason(parsed.reason)
       const record = await call(async () => {
         const current = await store.getApproval(checked, now)
         return store.decideApproval({
           id: checked,
           status: 'approved',
           by,
+          ...(reason === undefined ? {} : { reason }),
           grant: { amountMicros: amount, ttlMs: parsed.ttlMs },
           now,
           audit: current && {
             at: now,
             handle: current.handle,
             type: 'approval',
-            summary: `approval ${checked} approved by ${by}: up to $${parsed.amount} more until ${new Date(now + parsed.ttlMs).toISOString()}`,
+            summary: `approval ${checked} approved by ${by}: up to $${parsed.amount} more until ${new Date(now + parsed.ttlMs).toISOString()}${reason ? ` (${reason})` : ''}`,
             data: {
               approvalId: checked,
               event: 'approved',
               by,
               amount: parsed.amount,
               ttlMs: parsed.ttlMs,
+              reason: reason ?? null,
             },
           },
         })

@@ -119,18 +119,25 @@ export function approvalsCommand(context: CliContext): Command {
       'the most it may spend past its cap (default: what the request asks, if calls that joined it have not raised it since it was opened)',
     )
     .option('--ttl <duration>', 'how long the grant lives, e.g. 30m, 1h, 2d', DEFAULT_TTL)
+    .option('--reason <text>', 'why (goes in the audit log)')
     .option('--json', 'print JSON')
     .action(
       async (
         id: string,
-        options: { amount?: string; ttl: string; json?: boolean },
+        options: { amount?: string; ttl: string; reason?: string; json?: boolean },
         command: Command,
       ) => {
         const ttlMs = parseDurationMs(options.ttl, 'ttl')
         const given = options.amount === undefined ? undefined : parseUsd(options.amount, 'amount')
         const approval = await context.withKillSwitch(command, async (ks) => {
           const amount = given ?? (await askedAsOpened(ks, id))
-          return ks.approvals.approve(id, { amount, ttlMs, by: cliActor(context.io.env) })
+          const reason = options.reason === undefined ? {} : { reason: options.reason }
+          return ks.approvals.approve(id, {
+            amount,
+            ttlMs,
+            by: cliActor(context.io.env),
+            ...reason,
+          })
         })
         context.out(
           options.json ? json(approval) : describeApproval(approval, context.style(command)),
