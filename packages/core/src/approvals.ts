@@ -34,6 +34,9 @@ const idSchema = z.string().min(1).max(200)
 const listSchema = z
   .object({ status: z.enum(['pending', 'approved', 'denied', 'expired']).optional() })
   .strict()
+// Why a request was decided: kept, audited and told to a denied agent, so masked as every
+// kept reason is (red team rt40: a key pasted into a denial reached the agent whole).
+const reasonSchema = z.string().max(500).transform(storedReason)
 const approveSchema = z
   .object({
     // The ledger counts whole micro-dollars: a smaller grant would be recorded as $0.
@@ -48,11 +51,11 @@ const approveSchema = z
       .min(GRANT_TTL_BOUNDS_MS.min, 'at least 1000 ms')
       .max(GRANT_TTL_BOUNDS_MS.max, 'at most 7 days'),
     by: actorSchema.optional(),
-    reason: z.string().max(500).optional(),
+    reason: reasonSchema.optional(),
   })
   .strict()
 const denySchema = z
-  .object({ reason: z.string().max(500).optional(), by: actorSchema.optional() })
+  .object({ reason: reasonSchema.optional(), by: actorSchema.optional() })
   .strict()
 
 /**
@@ -144,8 +147,8 @@ export function createApprovalsApi(engine: Engine): ApprovalsApi {
       const by = parsed.by ?? 'operator'
       const amount = toMicros(parsed.amount)
       // Why it was granted, for the audit afterwards (red team rt40: a grant said who and
-      // what, never why); masked as every kept reason is.
-      const reason = parsed.reason === undefined ? undefined : storedReason(parsed.reason)
+      // what, never why).
+      const { reason } = parsed
       const record = await call(async () => {
         const current = await store.getApproval(checked, now)
         return store.decideApproval({
@@ -179,8 +182,7 @@ export function createApprovalsApi(engine: Engine): ApprovalsApi {
       const parsed = parseInput(denySchema, options, 'approvals.deny')
       const now = engine.now()
       const by = parsed.by ?? 'operator'
-      // Masked as a revocation's: it is kept, audited and told to the waiting agent.
-      const reason = parsed.reason === undefined ? undefined : storedReason(parsed.reason)
+      const { reason } = parsed
       const record = await call(async () => {
         const current = await store.getApproval(checked, now)
         return store.decideApproval({

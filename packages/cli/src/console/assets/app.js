@@ -512,8 +512,10 @@ function seenRevoked(row) {
 // A revocation in force that its ledger has not written yet (sqlite: the lock held by another
 // process): its audit entry is looked for every 2 s, for up to 5 minutes, and the notice
 // says written once it is there (red team rt40: "could not record it yet" stayed for good).
+// The latest 500 entries (the most a page holds): a looping agent's refusals after the
+// revocation must not push the entry out of the page read.
 async function confirmWritten(handle) {
-  const path = `/console/api/agents/${encodeURIComponent(handle)}/audit?limit=20`
+  const path = `/console/api/agents/${encodeURIComponent(handle)}/audit?limit=500`
   for (let tries = 0; tries < 150; tries++) {
     await new Promise((resolve) => setTimeout(resolve, 2000))
     try {
