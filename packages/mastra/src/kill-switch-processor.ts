@@ -137,6 +137,13 @@ export function killSwitchProcessor(
 class Run {
   scope: BudgetScope | undefined
   call: ModelCall | undefined
+  /**
+   * The call's result came whole (doGenerate), and Mastra replays it as stream parts: its
+   * output is settled from its usage at the step's end, not counted part by part (counted
+   * past the hold, a generate that had already come back was charged its count, 5x its bill:
+   * red team rt40b). Its tool calls are still checked before they run.
+   */
+  whole = false
   refusal: unknown
 
   constructor(
@@ -166,7 +173,9 @@ class Run {
   /** Counts a chunk's output, and checks a tool call before Mastra executes it. */
   async read(part: ChunkType): Promise<void> {
     const event = streamEvent(part)
-    if (event !== undefined) await this.call?.apply(event)
+    if (event === undefined || this.call === undefined) return
+    if (!this.whole) await this.call.apply(event)
+    else if (event.type === 'tool-call') await this.call.checkToolCall(event)
   }
 
   /** The step's model and tools through the guard. */
@@ -184,8 +193,8 @@ class Run {
     // Mastra makes a new model object per request: its fields copied under its class (made a
     // prototype, each would turn every read of Mastra's on the step model slow).
     const stepModel = Object.assign(Object.create(Object.getPrototypeOf(model)), model)
-    stepModel.doGenerate = this.#send(model as LanguageModelV4, doGenerate)
-    stepModel.doStream = this.#send(model as LanguageModelV4, doStream)
+    stepModel.doGenerate = this.#send(model as LanguageModelV4, doGenerate, true)
+    stepModel.doStream = this.#send(model as LanguageModelV4, doStream, false)
     return {
       model: stepModel,
       ...(tools && { tools: Object.fromEntries(Object.entries(tools).map(guarded)) }),
@@ -193,7 +202,7 @@ class Run {
   }
 
   /** Each call of the model (each of Mastra's retries too) is a call of the core's. */
-  #send(model: LanguageModelV4, method: Method) {
+  #send(model: LanguageModelV4, method: Method, whole: boolean) {
     return async (options: LanguageModelV4CallOptions) => {
       // Held as the AI SDK adapter holds a call: the provider's real limit (provider options
       // can raise it), in the request's scope.
@@ -208,6 +217,7 @@ class Run {
       if (held === undefined) return { stream: new ReadableStream({ start: (s) => s.close() }) }
       const { call, sent } = held
       this.call = call
+      this.whole = whole
       const send = async (limits: ProviderLimits) => {
         const started = await method.call(model, sent(limits))
         // A middleware inside the model changed the request after the hold: said loudly (the
