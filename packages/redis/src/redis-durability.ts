@@ -27,6 +27,18 @@ export function durabilityProblems(info: string): string[] {
   return problems
 }
 
+/**
+ * Why the server cannot run the store's scripts, if it cannot: a revocation is a script
+ * flagged `allow-oom` (a full Redis must still take it), which Redis before 7.0 cannot run.
+ * Checked whatever `allowVolatile` says: without it nothing could be revoked.
+ */
+export function versionProblem(label: string, info: string): string | undefined {
+  const version = /^redis_version:(\S+)$/m.exec(info)?.[1]
+  const major = Number(version?.split('.')[0])
+  if (!(major < 7)) return undefined
+  return `Redis at ${label} is version ${version}: the kill switch needs Redis 7.0 or later (its revocation runs as a script flagged allow-oom, so that a Redis at its maxmemory still takes it). Upgrade the server.`
+}
+
 /** The message of the refusal: what is wrong and how to fix it. */
 export function volatileMessage(label: string, problems: string[]): string {
   return (

@@ -255,7 +255,17 @@ return {'ok', record()}
 
 // KEYS: the six ledger keys, then the revocations index (sorted set: handle -> when).
 // ARGV: header, handle, reason, audit, channel, event, ...buffered. No sweep, as in ledger.ts.
-const REVOKE = `${LEDGER_LUA}
+/**
+ * A revocation is never refused for memory: a Redis at its `maxmemory` (noeviction, as the
+ * store requires) refuses every script that writes, and a runaway agent's own activity is
+ * what fills it (red team rt41b: revoke refused for 20 s, the agent still active after).
+ * `allow-oom` lets this one small write through; everything else stays refused, fail closed.
+ * A shebang script must name its cross-slot access, as a plain EVAL need not (a cluster's
+ * revoke touches only the agent's slot, but the flag keeps it as it was).
+ */
+const REVOKE_FLAGS = '#!lua flags=allow-oom,allow-cross-slot-keys\n'
+
+const REVOKE = `${REVOKE_FLAGS}${LEDGER_LUA}
 ${AGENT_KEYS}
 if bad_time(CALLER_NOW) then return {'invalid', 'now'} end
 push_buffered(10)

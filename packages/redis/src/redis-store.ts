@@ -40,7 +40,7 @@ import {
   untilConnected,
   withDeadline,
 } from './redis-connection.js'
-import { durabilityProblems, volatileMessage } from './redis-durability.js'
+import { durabilityProblems, versionProblem, volatileMessage } from './redis-durability.js'
 import { RedisEventFeed } from './redis-event-feed.js'
 import { clusterKeys, type RedisKeys, redisKeys } from './redis-keys.js'
 import {
@@ -95,7 +95,10 @@ export function redisStore(options: RedisStoreOptions): Store {
 
 type Invoke = (...args: (string | number)[]) => Promise<unknown>
 
-/** A Redis that can lose acknowledged writes: refused, and never covered by failOpen. */
+/**
+ * A Redis the store refuses (it can lose acknowledged writes, or is too old to run a
+ * revocation), never covered by failOpen.
+ */
 class VolatileRedisError extends StoreUnavailableError {}
 
 /** failOpen covers an unreachable Redis only, never a refused one. */
@@ -849,14 +852,16 @@ class RedisStore implements Store {
   }
 
   /**
-   * Refuses a Redis that can lose acknowledged writes (redis-durability.ts), unless
-   * allowVolatile, and warns (once) of replicas a primary may write without
+   * Refuses a Redis before 7.0, and one that can lose acknowledged writes (redis-durability.ts)
+   * unless allowVolatile, and warns (once) of replicas a primary may write without
    * (redis-replicas.ts). Checked once per connection: one INFO after each (re)connect.
    */
   async #checkDurable(): Promise<void> {
-    if (this.#options.allowVolatile) return
     this.#durable ??= (async () => {
       const info = await this.#client.info()
+      const old = versionProblem(this.#options.label, info)
+      if (old !== undefined) throw new VolatileRedisError(old)
+      if (this.#options.allowVolatile) return
       const problems = durabilityProblems(info)
       if (problems.length > 0) {
         throw new VolatileRedisError(volatileMessage(this.#options.label, problems))
