@@ -17,13 +17,18 @@ import {
 } from './config.js'
 import { generateCredential, hashCredential } from './credentials.js'
 import { type Engine, storeCall } from './engine.js'
-import { AgentNotFoundError, ConcurrentUpdateError, InvalidConfigError } from './errors.js'
+import {
+  AgentNotFoundError,
+  ConcurrentUpdateError,
+  InvalidConfigError,
+  StoreUnavailableError,
+} from './errors.js'
 import { toMicros, toUsd } from './money.js'
 import type { AgentPolicy, AlertRule } from './policy.js'
 import { type ReconcileInput, type ReconcileResult, reconcileHold } from './reconcile.js'
 import type { RunawayConfig } from './runaway/config.js'
 import type { SpendRules } from './spend-rules.js'
-import type { AgentRecord } from './store.js'
+import type { AgentRecord, NewAgentRecord } from './store.js'
 import { type TightestLevel, tightestLevels } from './tightest-level.js'
 
 /** A newly provisioned agent: its snapshot plus its credential, shown this once. */
@@ -137,6 +142,35 @@ type AlertRuleInput = z.output<typeof alertRuleSchema>
  * Tries of a policy change while other updates of the agent keep landing first: each try
  * reads afresh. Past this, ConcurrentUpdateError (nothing written) reaches the caller.
  */
+/**
+ * How long a create the store did not answer is tried again (the same record: a store that
+ * ran it meanwhile answers the agent, `sameCreation`), every CREATE_RETRY_EVERY_MS. Its
+ * credential is shown once, by this call: a create given up as it ran (a Redis stalled past
+ * its command timeout, red team rt41b) lost it, and its retry was refused as "exists".
+ */
+const CREATE_RETRY_MS = 5_000
+const CREATE_RETRY_EVERY_MS = 250
+
+/** Creates the agent, retrying a store that did not answer (see CREATE_RETRY_MS). */
+async function createRetried(engine: Engine, record: NewAgentRecord): Promise<AgentRecord> {
+  const { store } = engine
+  const deadline = Date.now() + CREATE_RETRY_MS
+  for (;;) {
+    try {
+      return await storeCall(store, () => store.createAgent(record))
+    } catch (error) {
+      if (!(error instanceof StoreUnavailableError)) throw error
+      if (Date.now() >= deadline) {
+        throw new StoreUnavailableError(
+          `${error.message}. Agent "${record.handle}" may still be created once the store recovers: if agents.get finds it, its credential was never shown (only its hash is kept): revoke it and create an agent of another handle.`,
+          { cause: error },
+        )
+      }
+      await new Promise((resolve) => setTimeout(resolve, CREATE_RETRY_EVERY_MS))
+    }
+  }
+}
+
 const POLICY_WRITE_ATTEMPTS = 8
 
 /** The audit entry of an alert rule set (its webhook URL redacted, never its secret). */
@@ -370,19 +404,17 @@ export function createAgentsApi(engine: Engine): AgentsApi {
         ...(parsed.approvals === undefined ? {} : { approvals: parsed.approvals }),
         ...(parsed.spendRules === undefined ? {} : { spendRules: parsed.spendRules }),
       }
-      const record = await call(() =>
-        store.createAgent({
-          handle: parsed.handle,
-          credentialHash: hashCredential(credential),
-          capMicros: toMicros(parsed.spendingCap),
-          currency: parsed.currency,
-          createdAt: now,
-          updatedAt: now,
-          policy,
-          limits: toLimitRecords(parsed.limits ?? []),
-          budgets: parsed.budgets ?? [],
-        }),
-      )
+      const record = await createRetried(engine, {
+        handle: parsed.handle,
+        credentialHash: hashCredential(credential),
+        capMicros: toMicros(parsed.spendingCap),
+        currency: parsed.currency,
+        createdAt: now,
+        updatedAt: now,
+        policy,
+        limits: toLimitRecords(parsed.limits ?? []),
+        budgets: parsed.budgets ?? [],
+      })
       engine.audit(
         entry(record.handle, 'created', now, `created with a cap of $${parsed.spendingCap}`, {
           spendingCap: parsed.spendingCap,

@@ -155,7 +155,7 @@ export {
   type VerifyResult,
 } from './kill-switch.js'
 // How long an unreconciled charge stays open to a reconcile before it is written off.
-export { UNRECONCILED_RETENTION_MS } from './ledger/ledger.js'
+export { sameCreation, UNRECONCILED_RETENTION_MS } from './ledger/ledger.js'
 // Budget windows (the Redis store's Lua is told them: it has no time zone data)
 export { type WindowPer, windowEnd, windowStart } from './ledger/windows.js'
 // The guarded-call lifecycle, one for every adapter

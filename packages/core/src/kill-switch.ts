@@ -399,7 +399,14 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
       }
       const write = async (): Promise<{ agent: AgentRecord; alreadyRevoked: boolean }> => {
         const before = await storeCall(store, () => store.getAgent(handle, now()))
-        if (!before) throw new AgentNotFoundError(handle)
+        if (!before) {
+          // Nothing to revoke, here or anywhere: a revoke of a handle no agent has, kept while
+          // the store was out, must not stay in force in this process for an agent made
+          // later under that name, nor be said lost at close (red team rt41b).
+          unwritten.delete(handle)
+          onPrimaryOnly.delete(handle)
+          throw new AgentNotFoundError(handle)
+        }
         // Stamped as the store answers, not as the operator asked: a revocation the store
         // took only after an outage or a lock was not in force everywhere before (other
         // processes admitted calls meanwhile). A late one keeps the request's time beside it

@@ -49,6 +49,32 @@ describe('a revoke while the store is out', () => {
     expect(entries[0]?.summary).toContain('loop')
   })
 
+  it('of a handle no agent has is dropped once the store answers: nothing kept in force, nothing said lost', async () => {
+    const store = memoryStore()
+    const ks = createKillSwitch({ store, prices })
+    const getAgent = store.getAgent.bind(store)
+    let outage = true
+    store.getAgent = (...args) => {
+      if (outage) throw new Error('ECONNREFUSED')
+      return getAgent(...args)
+    }
+    const refused = await ks.agents.revoke('ghost', { reason: 'typo' }).catch((e: unknown) => e)
+    expect(refused).toBeInstanceOf(StoreUnavailableError)
+
+    outage = false
+    // The retry (every 100 ms) finds no such agent, and drops the revocation.
+    await new Promise((resolve) => setTimeout(resolve, 400))
+    await expect(ks.agents.get('ghost')).rejects.toMatchObject({ code: 'agent_not_found' })
+    // An agent made later under that name works here as everywhere (red team rt41b: this
+    // process kept refusing it, and said at close the revocation was NOT written).
+    const { credential } = await ks.agents.create({ handle: 'ghost', spendingCap: 1 })
+    expect(await ks.verify(credential)).toMatchObject({ active: true })
+    const guard = ks.guard(credential)
+    await guard.check()
+    expect(guard.signal.aborted).toBe(false)
+    await expect(ks.close()).resolves.toBeUndefined()
+  })
+
   it('is written within a retry period once the store is back, however long it was out', async () => {
     vi.useFakeTimers()
     try {

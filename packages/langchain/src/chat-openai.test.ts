@@ -242,6 +242,31 @@ describe('ChatOpenAI against a local OpenAI-compatible server', () => {
   }
 })
 
+// DeepSeek R1 streams its reasoning as `reasoning_content` (ChatOpenAI keeps it in the
+// chunk's additional_kwargs, its token empty): output billed like the answer. Uncounted, a
+// provider that ignored its limit reasoned on past the hold and the cap (red team rt41a).
+describe('ChatOpenAI: reasoning streamed as reasoning_content', () => {
+  for (const path of ['callback handler', 'middleware', 'guardModel'] as const) {
+    it(`${path}: counts it, and stops a provider reasoning past its hold`, async () => {
+      const { agent, provider, model } = await setup(true, {
+        outputTokens: 20_000,
+        tokenEveryMs: 0,
+        ignoresLimit: true,
+        reasons: true,
+      })
+      const error = await rejection(invoke(path, agent, model))
+
+      expect(findKillSwitchError(error)?.code).toBe('spending_cap_exceeded')
+      expect(await provider.stopped()).toBe('disconnected')
+      // Stopped near the hold: of the 20,000 tokens, the provider billed a few thousand.
+      expect(provider.billMicros()).toBeLessThan(10_000 * MICROS_PER_TOKEN)
+      const after = await ledger(agent)
+      expect(after.held).toBe(0)
+      expect(after.spent).toBeGreaterThanOrEqual(provider.billMicros())
+    })
+  }
+})
+
 // A consumer that stops reading: `break` out of the stream after a few chunks.
 describe('ChatOpenAI: a consumer that stops reading a stream', () => {
   it('middleware: a clamped stream is settled at what streamed, not the whole hold', async () => {

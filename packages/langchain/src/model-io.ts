@@ -70,10 +70,22 @@ export function modelCallResult(message: unknown): ModelCallResult {
   return { usage: toTokenUsage(message.usage_metadata), text, toolCalls }
 }
 
-/** The billed text of a streamed chunk: its token, and tool-call argument fragments. */
+/**
+ * The billed text of a streamed chunk: its token, the reasoning streamed beside it (DeepSeek's
+ * `reasoning_content`, which ChatOpenAI keeps in `additional_kwargs`: output billed like the
+ * answer; red team rt41a: uncounted, a model reasoning 1,500 tokens was stopped at neither its
+ * hold nor its cap), and tool-call argument fragments.
+ */
 export function deltaText(token: string, fields?: HandleLLMNewTokenCallbackFields): string {
   const chunk = fields?.chunk
-  const message = chunk && 'message' in chunk ? chunk.message : undefined
-  const calls = (message as { tool_call_chunks?: Array<{ args?: string }> })?.tool_call_chunks
-  return calls?.length ? token + calls.map((call) => call.args ?? '').join('') : token
+  const message = (chunk && 'message' in chunk ? chunk.message : undefined) as
+    | {
+        tool_call_chunks?: Array<{ args?: string }>
+        additional_kwargs?: { reasoning_content?: unknown }
+      }
+    | undefined
+  const reasoning = message?.additional_kwargs?.reasoning_content
+  const text = typeof reasoning === 'string' ? reasoning + token : token
+  const calls = message?.tool_call_chunks
+  return calls?.length ? text + calls.map((call) => call.args ?? '').join('') : text
 }

@@ -27,6 +27,7 @@ import {
   type Store,
   type StoreEvent,
   StoreUnavailableError,
+  sameCreation,
   type WindowPer,
 } from '@killswitch/core'
 import { Cluster, Redis } from 'ioredis'
@@ -218,14 +219,14 @@ class RedisStore implements Store {
   }
 
   /**
-   * A create that found the agent there already. On a cluster, a create is two steps (the
-   * agent in its slot, then its credential and the agents index): if the second failed, the
-   * create threw and the agent is in no index. Its retry (the same record: the same
-   * credential, cap, policy, creation time) finishes the indexing and answers the agent, as
-   * the first attempt would have; any other create of the handle is refused, as on one Redis.
+   * A create that found the agent there already. Its retry (the same record: the same
+   * credential, cap, policy, creation time; core's `sameCreation`) answers the agent, as the
+   * first attempt would have: a create that timed out and that Redis ran when it woke (red
+   * team rt41b), or on a cluster one whose second step (the credential and the agents index)
+   * failed, which the retry finishes. Any other create of the handle is refused.
    */
   async #createdBefore(record: NewAgentRecord): Promise<AgentRecord> {
-    const found = this.#cluster && (await this.getAgent(record.handle, record.createdAt))
+    const found = await this.getAgent(record.handle, record.createdAt)
     if (!found || !sameCreation(found, record)) throw new AgentExistsError(record.handle)
     await this.#cluster?.indexAgent(found)
     return found
@@ -917,19 +918,6 @@ class RedisStore implements Store {
       { cause: error },
     )
   }
-}
-
-/** The agent is the one this record created (as stored, so JSON fields compare as JSON). */
-function sameCreation(agent: AgentRecord, record: NewAgentRecord): boolean {
-  const json = (value: unknown) => JSON.stringify(value)
-  return (
-    agent.credentialHash === record.credentialHash &&
-    agent.capMicros === record.capMicros &&
-    agent.createdAt === record.createdAt &&
-    json(agent.policy) === json(record.policy) &&
-    json(agent.limits) === json(record.limits ?? []) &&
-    json(agent.budgets) === json(record.budgets ?? [])
-  )
 }
 
 /** The value of a field of a new agent, for the message of a refused one. */

@@ -4,6 +4,7 @@ import {
   type AgentSnapshot,
   InvalidConfigError,
   maskWebhookUrl,
+  type ProvisionedAgent,
   type SpendRules,
 } from '@killswitch/core'
 import { Command } from 'commander'
@@ -143,29 +144,36 @@ export function agentsCommand(context: CliContext): Command {
       const spendingCap = parseUsd(options.cap, 'cap')
       const limits = options.limit === undefined ? undefined : parseLimits(options.limit, 'limit')
       const spendRules = spendRulesInput(options)
-      const created = await context.withKillSwitch(
+      // The credential is what this command exists to show (once): written unredacted, as
+      // soon as the store has the agent, before the kill switch closes (a close that fails
+      // after, an audit flush timing out, left the agent made and its credential unshown:
+      // red team rt41b).
+      const show = (created: ProvisionedAgent) => {
+        if (options.json) return context.reveal(json(created))
+        const style = context.style(command)
+        context.out(
+          `Created agent ${style.bold(created.handle)} with a spending cap of ${formatUsd(created.spendingCap)}.\n\n`,
+        )
+        context.reveal(`  ${style.cyan(created.credential)}\n\n`)
+        // The warning goes to stderr too, so it is seen even when stdout is captured.
+        context.err(
+          `${context.errStyle(command).yellow('This credential is shown only once.')} Store it in your secret manager now: ` +
+            'it cannot be retrieved later (only its hash is kept). If it is lost, revoke the agent and create a new one.\n',
+        )
+      }
+      await context.withKillSwitch(
         command,
-        (ks) =>
-          ks.agents.create({
-            handle,
-            spendingCap,
-            ...(limits === undefined ? {} : { limits }),
-            ...(options.budget === undefined ? {} : { budgets: options.budget }),
-            ...(spendRules === undefined ? {} : { spendRules }),
-          }),
+        async (ks) =>
+          show(
+            await ks.agents.create({
+              handle,
+              spendingCap,
+              ...(limits === undefined ? {} : { limits }),
+              ...(options.budget === undefined ? {} : { budgets: options.budget }),
+              ...(spendRules === undefined ? {} : { spendRules }),
+            }),
+          ),
         { createsStore: true },
-      )
-      // The credential is what this command exists to show (once): written unredacted.
-      if (options.json) return context.reveal(json(created))
-      const style = context.style(command)
-      context.out(
-        `Created agent ${style.bold(created.handle)} with a spending cap of ${formatUsd(created.spendingCap)}.\n\n`,
-      )
-      context.reveal(`  ${style.cyan(created.credential)}\n\n`)
-      // The warning goes to stderr too, so it is seen even when stdout is captured.
-      context.err(
-        `${context.errStyle(command).yellow('This credential is shown only once.')} Store it in your secret manager now: ` +
-          'it cannot be retrieved later (only its hash is kept). If it is lost, revoke the agent and create a new one.\n',
       )
     })
 

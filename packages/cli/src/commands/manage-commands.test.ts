@@ -1,6 +1,7 @@
 // The revoke command's wait for a store that is out: bounded by its deadline, even when the
 // store holds every read up (a lock, a stopped Redis): "up to 10 s" once took 25.
 import {
+  AgentNotFoundError,
   createKillSwitch,
   type KillSwitch,
   memoryStore,
@@ -30,6 +31,20 @@ describe('revokedWithin', () => {
     })
     await vi.advanceTimersByTimeAsync(10_000)
     expect(answer).toBe(false)
+  })
+
+  it('throws AgentNotFoundError once the store is back without the agent', async () => {
+    vi.useFakeTimers()
+    let reads = 0
+    const get = async () => {
+      if (++reads < 3) throw new StoreUnavailableError('out')
+      throw new AgentNotFoundError('ghost')
+    }
+    const ks = { agents: { get } } as unknown as Agents
+    const answer = revokedWithin(ks, 'ghost', 10_000).catch((error: unknown) => error)
+    await vi.advanceTimersByTimeAsync(750)
+    expect(await answer).toBeInstanceOf(AgentNotFoundError)
+    expect(exitCodeFor(((await answer) as AgentNotFoundError).code)).toBe(EXIT_CODES.notFound)
   })
 
   it('answers as soon as the store reports the agent revoked', async () => {

@@ -351,6 +351,8 @@ const REVOKE_RETRY_MS = 10_000
 /**
  * Whether the store reports `handle` revoked within `ms` (read every quarter second). A read
  * the store holds up (a lock, a stopped Redis) is given up at the deadline: "10 s" took 25.
+ * A store back that has no such agent throws its AgentNotFoundError: the operator is told
+ * so (exit 2), not that the store stayed out (red team rt41b).
  */
 export async function revokedWithin(
   ks: Pick<KillSwitch, 'agents'>,
@@ -364,7 +366,11 @@ export async function revokedWithin(
     const gaveUp = new Promise<undefined>((resolve) => {
       timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now()))
     })
-    const agent = await Promise.race([ks.agents.get(handle).catch(() => undefined), gaveUp])
+    const read = ks.agents.get(handle).catch((error: unknown) => {
+      if (findKillSwitchError(error)?.code === 'agent_not_found') throw error
+      return undefined
+    })
+    const agent = await Promise.race([read, gaveUp])
     clearTimeout(timer)
     if (agent?.status === 'revoked') return true
   }

@@ -55,6 +55,27 @@ export function agentCases(context: SuiteContext): void {
     })
   })
 
+  it('answers a create retried with the same record (a timed-out create the store ran) with the agent', async () => {
+    const store = await context.open()
+    const handle = uniqueHandle('retried')
+    const record = testAgentRecord(handle, 1_000_000)
+    const first = await store.createAgent(record)
+    await store.reserve({ handle, holdId: 'h1', amountMicros: 10, ttlMs: 9_998_999, now: 1_000 })
+
+    const again = await store.createAgent(record)
+    expect(again).toMatchObject({
+      handle,
+      credentialHash: first.credentialHash,
+      capMicros: 1_000_000,
+    })
+    // Not created twice: the hold taken after the first create is still there.
+    expect(await store.getAgent(handle, 1_000)).toMatchObject({ heldMicros: 10 })
+    // Another credential for the handle is refused.
+    await expect(
+      store.createAgent({ ...record, credentialHash: `${record.credentialHash}x` }),
+    ).rejects.toSatisfy(AgentExistsError.isInstance)
+  })
+
   it('revokes for good: reserves are refused, the first reason is kept, subscribers hear it', async () => {
     const store = await context.open()
     const handle = uniqueHandle('revoke')

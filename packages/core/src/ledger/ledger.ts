@@ -198,6 +198,25 @@ export function checkNewAgent(record: NewAgentRecord): void {
   checkTime('updatedAt', record.updatedAt)
 }
 
+/**
+ * Whether a stored agent is the one `record` creates: a create retried with the same record
+ * (a timed-out create the store ran after all, red team rt41b: its credential, shown once,
+ * was lost, and the retry refused as "exists") answers the agent; any other create of the
+ * handle is refused. The credential hash is the proof: only the caller holding the credential
+ * can send it.
+ */
+export function sameCreation(agent: AgentRecord, record: NewAgentRecord): boolean {
+  const json = (value: unknown) => JSON.stringify(value)
+  return (
+    agent.credentialHash === record.credentialHash &&
+    agent.capMicros === record.capMicros &&
+    agent.createdAt === record.createdAt &&
+    json(agent.policy) === json(record.policy) &&
+    json(agent.limits) === json(record.limits ?? []) &&
+    json(agent.budgets) === json(record.budgets ?? [])
+  )
+}
+
 /** Holds `amountMicros` if the agent is active and `spent + held + amount <= cap`. */
 export function reserve(storage: LedgerStorage, request: ReserveRequest): ReserveResult {
   checkId('holdId', request.holdId)

@@ -289,7 +289,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
 
     async createAgent(record: NewAgentRecord) {
       ledger.checkNewAgent(record)
-      if (agents.has(record.handle)) throw new AgentExistsError(record.handle)
+      const existing = agents.get(record.handle)
+      if (existing && ledger.sameCreation(existing.record, record)) return { ...existing.record }
+      if (existing) throw new AgentExistsError(record.handle)
       const state: AgentState = {
         record: Object.freeze({
           ...record,

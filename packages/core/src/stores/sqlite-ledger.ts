@@ -448,7 +448,11 @@ export class SqliteLedger implements LedgerStorage {
 
   createAgent(record: NewAgentRecord): AgentRecord {
     ledger.checkNewAgent(record)
-    if (this.#sql.exists.get(record.handle)) throw new AgentExistsError(record.handle)
+    if (this.#sql.exists.get(record.handle)) {
+      const existing = this.agent(record.handle)
+      if (existing && ledger.sameCreation(existing, record)) return existing
+      throw new AgentExistsError(record.handle)
+    }
     this.#sql.insertAgent.run({
       next_expiry: NO_EXPIRY,
       handle: record.handle,

@@ -19,6 +19,10 @@ export interface OpenAIServerOptions {
   tokenEveryMs?: number
   /** Keep generating, and billing, after the client disconnected. */
   ignoresDisconnect?: boolean
+  /** Generate `outputTokens` whatever max tokens the request asks for. */
+  ignoresLimit?: boolean
+  /** Stream the answer as DeepSeek's reasoning (`reasoning_content`), billed as output. */
+  reasons?: boolean
   /** Refuse every request with this HTTP status and an OpenAI error body, billing nothing. */
   failStatus?: number
   /** With `failStatus`: refuse only the first this many requests, then answer. */
@@ -98,7 +102,7 @@ export async function openAIServer(options: OpenAIServerOptions): Promise<OpenAI
       return
     }
     const max = Number(body.max_completion_tokens ?? body.max_tokens ?? Infinity)
-    const total = Math.min(options.outputTokens, max)
+    const total = options.ignoresLimit ? options.outputTokens : Math.min(options.outputTokens, max)
     // Each of n choices is generated, and billed, in full (only the first is sent back).
     const choices = Math.max(1, Number(body.n ?? 1))
     const model = String(body.model)
@@ -130,7 +134,10 @@ export async function openAIServer(options: OpenAIServerOptions): Promise<OpenAI
           choices: [
             {
               index: 0,
-              delta: out === 1 ? { role: 'assistant', content: 'word ' } : { content: 'word ' },
+              delta: {
+                ...(out === 1 && { role: 'assistant' }),
+                ...(options.reasons ? { reasoning_content: 'word ' } : { content: 'word ' }),
+              },
               finish_reason: null,
             },
           ],
