@@ -3,7 +3,7 @@ import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs'
 
 /**
  * The files of the sqlite store at `path`: its database, the database's `-wal` and `-shm`,
- * and its revocations file with its own. Back them up, move or delete them together: a
+ * and its revocations file with its own, and the space kept for a revocation. Back them up, move or delete them together: a
  * revocations file kept when its ledger is deleted belongs to no ledger, and is refused.
  *
  * @example
@@ -14,6 +14,8 @@ export function sqliteStoreFiles(path: string): string[] {
   return [
     ...database.map((end) => `${path}${end}`),
     ...database.map((end) => `${path}-revocations${end}`),
+    // The space kept for a revocation on a full disk (sqlite-room.ts).
+    `${path}-revocations-room`,
   ]
 }
 

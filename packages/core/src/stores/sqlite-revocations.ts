@@ -20,6 +20,7 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import type { AuditEntry } from '../audit.js'
 import { StoreUnavailableError } from '../errors.js'
 import { createOwnerOnly, fileIdentity, restrictToOwner, sqliteStoreFiles } from './sqlite-files.js'
+import { freeRoom, isDiskFull, keepRoom, roomPath } from './sqlite-room.js'
 import { isBusy } from './sqlite-schema.js'
 
 /**
@@ -80,6 +81,8 @@ export class SqliteRevocations {
   readonly #marks: RevocationMark[] = []
   readonly #byHandle = new Map<string, RevocationMark>()
   readonly #path: string
+  /** The space kept for a revocation on a full disk (sqlite-room.ts); none in memory. */
+  readonly #room: string | undefined
   /** The file's identity when opened (undefined in memory). */
   readonly #identity: string | undefined
   #version = -1
@@ -107,6 +110,8 @@ export class SqliteRevocations {
       this.#db.exec('PRAGMA busy_timeout = 0')
       restrictToOwner(path)
       this.#path = path
+      this.#room = inMemory ? undefined : roomPath(path)
+      if (this.#room !== undefined) keepRoom(this.#room)
       this.#identity = fileIdentity(path)
       restrictToOwner(`${path}-wal`)
       restrictToOwner(`${path}-shm`)
@@ -208,7 +213,15 @@ export class SqliteRevocations {
    * once). Throws sqlite's busy error when another process is writing one right now.
    */
   mark(handle: string, reason: string, at: number, audit: AuditEntry | undefined): boolean {
-    const written = this.#insert.run(handle, reason, at, audit ? JSON.stringify(audit) : null)
+    const row = [handle, reason, at, audit ? JSON.stringify(audit) : null] as const
+    let written: ReturnType<StatementSync['run']>
+    try {
+      written = this.#insert.run(...row)
+    } catch (error) {
+      // A full disk: the reserve kept for this makes the room (sqlite-room.ts).
+      if (!isDiskFull(error) || this.#room === undefined || !freeRoom(this.#room)) throw error
+      written = this.#insert.run(...row)
+    }
     // Our own commit moves no data_version of ours: read it all the same.
     this.#version = -1
     this.sync()
