@@ -96,6 +96,14 @@ class LeaseBook {
     return lease
   }
 
+  loseAll(error: StoreUnavailableError): void {
+    for (const lease of [...this.#leases.members()]) {
+      if (lease.onLost === undefined) continue
+      lease.end()
+      lease.onLost(error)
+    }
+  }
+
   #stopIfIdle(): boolean {
     if (this.#leases.size > 0 || this.#timer === undefined) return false
     clearInterval(this.#timer)
@@ -157,6 +165,14 @@ function leaseLost(engine: Engine, unheardMs: number, cause: unknown): StoreUnav
 }
 
 const books = new WeakMap<Engine, LeaseBook>()
+
+/**
+ * Stops every call of the kill switch whose hold is renewed (its lease's `onLost`), with
+ * `error`: the store was lost for good (a `lost` store event), so no renewal will come.
+ */
+export function loseEveryLease(engine: Engine, error: StoreUnavailableError): void {
+  books.get(engine)?.loseAll(error)
+}
 
 /**
  * Renews the hold every `ttlMs / 3` (every RENEW_AT_LEAST_EVERY_MS at most) until the returned function is called, the hold is no

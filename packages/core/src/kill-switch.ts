@@ -28,6 +28,7 @@ import {
 import { EventHub, type KillSwitchEventName, type Listener } from './events.js'
 import { createGuard } from './guard.js'
 import type { AgentGuard, GuardOptions } from './guard-types.js'
+import { loseEveryLease } from './hold-lease.js'
 import { MAX_TTL_MS } from './ledger/ledger-input.js'
 import { StoreOutbox } from './ledger/store-outbox.js'
 import { toUsd } from './money.js'
@@ -342,6 +343,13 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
   }
 
   const unsubscribe = store.subscribe((event) => {
+    if (event.type === 'lost') {
+      // Calls in flight stop now, not at their next renewal (red team rt41b: a sqlite file
+      // deleted under a process, its streams ran 19 s more).
+      const why = `The ${store.kind} store is lost to this process (${event.reason}): the call was stopped, as no revocation can reach it any more`
+      loseEveryLease(engine, new StoreUnavailableError(why))
+      return
+    }
     if (event.type !== 'revoked') return
     abortAgent(event.handle, event.reason)
     events.emit('revoked', { handle: event.handle, reason: event.reason, at: event.at })

@@ -340,6 +340,12 @@ export interface ActivityBatch {
 export type StoreEvent =
   | { type: 'revoked'; handle: string; reason: string; at: number }
   | { type: 'updated'; handle: string }
+  /**
+   * The store can no longer be trusted by this process, for good (a sqlite file deleted or
+   * replaced under it): every call in flight is stopped at once, fail closed, instead of at
+   * its next hold renewal. `reason` says why, for the calls' StoreUnavailableError.
+   */
+  | { type: 'lost'; reason: string }
 
 /**
  * The storage interface. Implementations must make each method atomic on its own; see the

@@ -262,6 +262,37 @@ describe('sqliteStore', () => {
     await expect(store.getAgent('gone', 1)).rejects.toSatisfy(StoreUnavailableError.isInstance)
   })
 
+  it('stops the calls in flight at once when its folder is deleted under it', async () => {
+    const path = newPath()
+    const ks = createKillSwitch({
+      store: sqliteStore(path),
+      prices: { m: { inputPerMTok: 1, outputPerMTok: 1 } },
+    })
+    const { credential } = await ks.agents.create({ handle: 'a', spendingCap: 5 })
+    const call = await ks.guard(credential).startModelCall({ model: 'm', input: 'hi' })
+    // A provider streaming until it is stopped.
+    const running = call
+      .run(
+        ({ signal }) =>
+          new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+      )
+      .catch((error: unknown) => error)
+
+    const deleted = performance.now()
+    rmSync(join(path, '..'), { recursive: true, force: true })
+    // Red team rt41b: it streamed on to its second failed renewal, 19 s later.
+    const stopped = await Promise.race([
+      running,
+      new Promise((resolve) => setTimeout(() => resolve('still running'), 3_000)),
+    ])
+
+    expect(stopped).toSatisfy(StoreUnavailableError.isInstance)
+    expect((stopped as Error).message).toMatch(/deleted or replaced/)
+    expect(performance.now() - deleted).toBeLessThan(3_000)
+    // Not awaited: its settle is retried until close gives up on a store that is gone (10 s).
+    void ks.close().catch(() => undefined)
+  })
+
   it('creates its file and folder owner-only (they hold webhook secrets)', () => {
     const path = newPath()
     openStore(path)

@@ -117,6 +117,9 @@ const WATCHED_MAX = 10_000
  */
 const IDENTITY_CHECK_MS = 1
 
+const REPLACED =
+  'the file or its -revocations file was deleted or replaced while open; restart every process that uses it'
+
 /**
  * A durable store in one sqlite file, shared by every process on the machine that opens the
  * same path. Creates the file's folder when missing (with a `.gitignore`, so a state folder
@@ -246,7 +249,11 @@ class SqliteStore implements Store {
         options.pollIntervalMs,
         (event) => this.#publish(event),
         () => this.#resync(),
-        () => this.#announceRevocations(),
+        () => {
+          this.#announceRevocations()
+          // Seen between operations too: the calls in flight stop at once (a `lost` event).
+          this.#lookForReplacement()
+        },
       )
     } catch (error) {
       this.#db.close()
@@ -742,24 +749,26 @@ class SqliteStore implements Store {
   /** Fails closed once the store is closed, or its file was deleted or replaced. */
   #checkOpen(operation: string): void {
     if (this.#closed) throw this.#unavailable(operation, new Error('the store is closed'))
-    if (this.#identity !== undefined && !this.#replaced) {
-      const at = performance.now()
-      if (at >= this.#nextIdentityCheck) {
-        this.#nextIdentityCheck = at + IDENTITY_CHECK_MS
-        // Its revocations file too: a process that no longer reads the one others write to
-        // would admit a revoked agent (red team rt31: deleted under a running worker).
-        this.#replaced =
-          fileIdentity(this.#path) !== this.#identity || !this.#revocations.isTheFileOpened()
-      }
-    }
-    if (this.#replaced) {
-      throw this.#unavailable(
-        operation,
-        new Error(
-          'the file or its -revocations file was deleted or replaced while open; restart every process that uses it',
-        ),
-      )
-    }
+    this.#lookForReplacement()
+    if (this.#replaced) throw this.#unavailable(operation, new Error(REPLACED))
+  }
+
+  /**
+   * Checks (at most every IDENTITY_CHECK_MS) that the file and its revocations file are the
+   * ones opened. Once either is not, for good: every operation fails closed, and listeners
+   * hear `lost`, so that calls in flight stop at once (red team rt41b: they streamed on for
+   * 19 s, to their second failed renewal).
+   */
+  #lookForReplacement(): void {
+    if (this.#identity === undefined || this.#replaced || this.#closed) return
+    const at = performance.now()
+    if (at < this.#nextIdentityCheck) return
+    this.#nextIdentityCheck = at + IDENTITY_CHECK_MS
+    // Its revocations file too: a process that no longer reads the one others write to
+    // would admit a revoked agent (red team rt31: deleted under a running worker).
+    this.#replaced =
+      fileIdentity(this.#path) !== this.#identity || !this.#revocations.isTheFileOpened()
+    if (this.#replaced) this.#publish({ type: 'lost', reason: REPLACED })
   }
 
   #flushInBackground(): void {
