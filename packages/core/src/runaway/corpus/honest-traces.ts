@@ -575,6 +575,9 @@ export function honestTraces(): Trace[] {
     askedToPoll(2 * SECOND, 700),
     fastPaidResearch(),
     fastPaidResearch('survey-1'),
+    // Added after red team rt41a: an app asking through the model every second (a 1 s sleep,
+    // fast steps), no run id, revoked at its 6th poll by the AI SDK adapter's defaults.
+    askedToPoll(SECOND, 40),
   ]
 }
 
