@@ -160,13 +160,12 @@ describe('ChatOpenAI against a local OpenAI-compatible server', () => {
     // released. A 5xx may have run the model, and nothing is known of what it used: it is
     // charged the most it can cost, as unreconciled (the provider's bill corrects it): the
     // input bound of 'Write forever' as the adapter holds it, and the 1,000 output tokens
-    // told (maxTokens), at $1 per thousand. The callback handler and guardModel hold
-    // ChatOpenAI's whole request, 526 tokens (568 streaming: its stream options); the
-    // middleware the messages, 217. So (526 + 1,000) x 1,000 = 1,526,000 micro-dollars, and
-    // so on: not the hold, where that is larger (6x the output: an unknown tokenizer's count
-    // headroom, which no provider bills).
-    const inputBound = (streaming: boolean) =>
-      path.startsWith('middleware') ? 217 : streaming ? 568 : 526
+    // told (maxTokens), at $1 per thousand. Every entry point holds the messages and the
+    // request's content, not ChatOpenAI's settings: 137 tokens (red team rt41a: the callback
+    // handler and guardModel held its whole invocationParams, 526). So (137 + 1,000) x 1,000
+    // = 1,137,000 micro-dollars: not the hold, which is larger (6x the output: an unknown
+    // tokenizer's count headroom, which no provider bills).
+    const inputBound = 137
     for (const [status, outcome] of [
       [429, 'released'],
       [400, 'released'],
@@ -181,8 +180,7 @@ describe('ChatOpenAI against a local OpenAI-compatible server', () => {
           expect(findKillSwitchError(error)).toBeUndefined()
           expect(providerStatus(error)).toBe(status)
           expect(agent.reserved).toHaveLength(1)
-          const charged =
-            outcome === 'released' ? 0 : (inputBound(streaming) + 1_000) * MICROS_PER_TOKEN
+          const charged = outcome === 'released' ? 0 : (inputBound + 1_000) * MICROS_PER_TOKEN
           expect(await ledger(agent)).toEqual({ spent: charged, held: 0 })
           expect(toMicros((await agent.ks.agents.get(agent.handle)).unreconciled)).toBe(charged)
           expect(agent.released).toHaveLength(outcome === 'released' ? 1 : 0)

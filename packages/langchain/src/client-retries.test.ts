@@ -132,12 +132,12 @@ describe('maxRetries: 0 with modelRetryMiddleware', () => {
     expect(provider.requests).toHaveLength(2)
     expect(agent.reserved).toHaveLength(2)
     // The 500 may have run the model, and nothing is known of what it used: charged the most
-    // it can cost, as unreconciled: the question's input bound (274 tokens) and the 100
-    // output tokens told (maxTokens), at $1 per thousand: (274 + 100) x 1,000 = 374,000; not
-    // its hold (874,000: six times the output, an unknown tokenizer's count headroom). The
+    // it can cost, as unreconciled: the question's input bound (154 tokens) and the 100
+    // output tokens told (maxTokens), at $1 per thousand: (154 + 100) x 1,000 = 254,000; not
+    // its hold (754,000: six times the output, an unknown tokenizer's count headroom). The
     // answer at its usage: (10 + 40) x 1,000.
     const [failed = 0, answered = 0] = agent.settled.map(toMicros)
-    expect(failed).toBe((274 + 100) * 1000)
+    expect(failed).toBe((154 + 100) * 1000)
     expect(answered).toBe((10 + 40) * 1000)
     const { spent, held } = await ledger(agent)
     expect(held).toBe(0)

@@ -173,11 +173,11 @@ describe('killSwitchMiddleware', () => {
 
     expect(String(error)).toContain('provider is down')
     // The request may have left and been billed: nothing says what it cost, so the most it
-    // can, as unreconciled: the input bound of the question (238 tokens) and the 4,096 output
-    // tokens told (the default limit), at $1 per thousand: (238 + 4,096) x 1,000 = 4,334,000
-    // micro-dollars. Not the hold (24,814,000: six times the output, the count headroom of
+    // can, as unreconciled: the input bound of the question (160 tokens) and the 4,096 output
+    // tokens told (the default limit), at $1 per thousand: (160 + 4,096) x 1,000 = 4,256,000
+    // micro-dollars. Not the hold (24,736,000: six times the output, the count headroom of
     // an unknown tokenizer).
-    const most = (238 + 4_096) * 1_000
+    const most = (160 + 4_096) * 1_000
     expect(agent.released).toHaveLength(0)
     expect(agent.settled.map(toMicros)).toEqual([most])
     expect(await ledger(agent)).toEqual({ spent: most, held: 0 })

@@ -14,6 +14,7 @@ import {
 import { RunnableBinding } from '@langchain/core/runnables'
 import { requestedOutputTokens } from './model-binding.js'
 import type { identityFromLsParams } from './model-identity.js'
+import { sentContent } from './model-io.js'
 
 type Fields = Record<string, unknown>
 
@@ -68,8 +69,9 @@ export function budgetScope(base: BudgetScope, where: 'metadata' | 'configurable
  * What a call sends the provider besides its messages and tools, by where it was set: the
  * model's kwargs, a binding's call options, createAgent's `modelSettings`, all spread into
  * the request (a `previous_response_id` there is content the provider adds: it is sized),
- * and the model's own properties (`''`: its lc_kwargs leave some settings out, ChatOpenAI's
- * `service_tier`), where an option billed apart may be set too.
+ * each as sized (`sentContent`: `sent`); and, whole, with the model's own properties (`''`:
+ * its lc_kwargs leave some settings out, ChatOpenAI's `service_tier`), where an option
+ * billed apart may be set too (`optionsByPath`).
  */
 export function requestOptions(model: unknown, modelSettings?: unknown) {
   const binding = RunnableBinding.isRunnableBinding(model) ? model : undefined
@@ -80,14 +82,16 @@ export function requestOptions(model: unknown, modelSettings?: unknown) {
     callOptions: binding?.kwargs,
     modelSettings,
   }
-  return { sent: options, optionsByPath: { '': chat, ...options } }
+  const sent: Fields = {}
+  for (const [where, fields] of Object.entries(options)) sent[where] = sentContent(fields)
+  return { sent, optionsByPath: { '': chat, ...options } }
 }
 
 /**
  * The API fields a model sends beside its messages (its `invocationParams`: tools, kwargs,
- * call options such as `previous_response_id`), sized with them; the call's tools when the
- * model reports none.
+ * call options such as `previous_response_id`), sized with them as the middleware's are
+ * (`sentContent`); the call's tools when the model reports none.
  */
 export function sentFields(params: unknown, options: unknown): unknown {
-  return params ?? { tools: (options as { tools?: unknown } | undefined)?.tools }
+  return sentContent(params ?? { tools: (options as { tools?: unknown } | undefined)?.tools })
 }

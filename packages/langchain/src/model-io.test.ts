@@ -4,7 +4,7 @@ import fc from 'fast-check'
 import { createAgent } from 'langchain'
 import { describe, expect, it } from 'vitest'
 import { killSwitchMiddleware } from './kill-switch-middleware.js'
-import { modelInput, toTokenUsage } from './model-io.js'
+import { modelInput, sentContent, toTokenUsage } from './model-io.js'
 import { fakeChatModel, guardedBy, TEST_MODEL, testAgent } from './testing/test-kit.js'
 
 const count = fc.nat({ max: 10_000_000 })
@@ -28,6 +28,47 @@ describe('modelInput', () => {
       plain,
     )
     expect(inputTokenBound(plain, { contextWindow: 128_000 })).toBeLessThan(1_000)
+  })
+})
+
+describe('sentContent: the API fields beside the messages, as sized', () => {
+  it('keeps what the provider bills or bills by, and leaves out scalar settings', () => {
+    const content = {
+      tools: [{ type: 'function', function: { name: 'search', parameters: { type: 'object' } } }],
+      tool_choice: 'auto',
+      response_format: { type: 'json_schema', json_schema: { name: 'a', schema: {} } },
+      prediction: { type: 'content', content: 'the file as it was' },
+      previous_response_id: 'resp_1',
+      // Switches the bound reads: reasoning on (unseen output), truncation (no floor).
+      reasoning_effort: 'high',
+      enable_thinking: true,
+      truncation: 'auto',
+      // Content that lists no keys of its own.
+      file: new URL('https://example.com/report.pdf'),
+      bytes: new Uint8Array(0),
+    }
+    const settings = {
+      model: TEST_MODEL,
+      stream: true,
+      stream_options: { include_usage: true },
+      max_tokens: 1000,
+      temperature: 0.2,
+      parallel_tool_calls: false,
+      top_p: undefined,
+      user: null,
+      stop: [],
+      text: {},
+    }
+    expect(sentContent({ ...settings, ...content })).toEqual(content)
+    expect(sentContent(undefined)).toEqual({})
+  })
+
+  it("a request's settings add nothing to the bound of its messages", () => {
+    const messages = [{ role: 'human', content: 'hi' }]
+    const settings = { model: TEST_MODEL, stream: false, max_tokens: 2000, temperature: undefined }
+    expect(inputTokenBound({ messages, request: sentContent(settings) })).toBe(
+      inputTokenBound({ messages, request: {} }),
+    )
   })
 })
 

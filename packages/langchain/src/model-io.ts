@@ -6,17 +6,55 @@ import { AIMessage, type BaseMessage, type UsageMetadata } from '@langchain/core
 import { convertToOpenAITool } from '@langchain/core/utils/function_calling'
 
 type Request = { systemMessage?: BaseMessage; messages: BaseMessage[]; tools?: unknown[] }
+type Fields = Record<string, unknown>
 
 /**
- * A createAgent model request as sent: its tools as the JSON schema providers receive, and
- * the `options` spread into the request beside them.
+ * A createAgent model request as sent: its messages, and beside them (`sentContent`) its
+ * tools as the JSON schema providers receive and the `options` spread into the request, by
+ * where they were set (`requestOptions`).
  */
 export function modelInput(
   { systemMessage: system, messages, tools = [] }: Request,
-  options?: unknown,
+  options?: Fields,
 ): unknown {
   const sent = system !== undefined && !isEmpty(system) ? [system, ...messages] : messages
-  return { messages: sent.map(providerMessage), tools: tools.map(toolSchema), options }
+  const request = sentContent({ tools: tools.map(toolSchema), ...options })
+  return { messages: sent.map(providerMessage), request }
+}
+
+// Settings every request names that carry no input: the model's name and how it streams.
+const SETTINGS = new Set(['model', 'stream', 'stream_options'])
+
+/**
+ * The API fields a request sends beside its messages, as the guard sizes them: one rule for
+ * every entry point. What the provider bills as input, or by which it bills, is kept whole
+ * (tools, tool choice, a response format and its schema, a prediction, a previous response,
+ * any text, a reasoning or truncation switch); scalar settings are not (numbers, flags set
+ * off, fields left undefined, `SETTINGS`): ChatOpenAI's `invocationParams` names each of its
+ * settings, defaults included, and they were held as 2.5x the prompt "hi" (red team rt41a).
+ */
+export function sentContent(fields: unknown): Fields {
+  const content: Fields = {}
+  if (typeof fields !== 'object' || fields === null) return content
+  for (const key in fields) {
+    const value = (fields as Fields)[key]
+    if (!SETTINGS.has(key) && sends(value)) content[key] = value
+  }
+  return content
+}
+
+/**
+ * Whether a field sends anything to size: text (a previous response's id, an effort), a
+ * flag set on (`enable_thinking: true` turns reasoning on), any object but an empty list or
+ * plain object (a URL or bytes name content though they list no keys).
+ */
+function sends(value: unknown): boolean {
+  if (typeof value === 'string') return true
+  if (typeof value !== 'object' || value === null) return value === true
+  if (Array.isArray(value)) return value.length > 0
+  if (Object.getPrototypeOf(value) !== Object.prototype) return true
+  for (const _ in value) return true
+  return false
 }
 
 /**
