@@ -2,7 +2,14 @@
 // by the next ledger script of the same agent, which carries them along (so an agent's log
 // stays in call order), or by the store's flush on the next turn (batched, off the caller's
 // path). Entries whose write failed or wrote nothing are given back, in front, in order.
+//
+// A write that failed may still have been written: a reply that timed out in the client while
+// Redis, stalled, ran the script later (red team rt41b). So each entry gets an id when it is
+// buffered, sent first in its JSON (`{"bufferedId":"...",...}`); the script takes it out and
+// skips an id it already wrote for that agent (push_buffered, redis-lua-ledger.ts). The log
+// never holds the id.
 
+import { randomBytes } from 'node:crypto'
 import type { AuditEntry } from '@killswitch/core'
 
 /** Entries one script carries at most (its argument budget). */
@@ -10,13 +17,18 @@ const CARRIED_MAX = 500
 
 export class AuditBuffer {
   #entries: AuditEntry[] = []
+  /** Unique to this buffer (72 random bits); ids are it and a sequence number. */
+  readonly #origin = randomBytes(9).toString('base64url')
+  #seq = 0
 
   get isEmpty(): boolean {
     return this.#entries.length === 0
   }
 
   push(entry: AuditEntry): void {
-    this.#entries.push(entry)
+    // The id first, so that it leads the entry's JSON, where the script looks for it.
+    const bufferedId = `${this.#origin}.${(this.#seq++).toString(36)}`
+    this.#entries.push({ bufferedId, ...entry } as AuditEntry)
   }
 
   /** Takes this agent's entries, oldest first (at most CARRIED_MAX). */

@@ -8,6 +8,11 @@ export interface RedisKeys {
   ledger(handle: string): [string, string, string, string, string, string]
   /** The agent's audit log (a list of JSON entries). */
   audit(handle: string): string
+  /**
+   * The buffer ids of the agent's last audit entries written (a sorted set by seq), so that
+   * an entry sent again is written once. Built by the Lua push_buffered from the audit key.
+   */
+  auditIds(handle: string): string
   activity(handle: string): string
   /** The activity window's count of events ever appended, and how far each process read. */
   activityState(handle: string): string
@@ -56,6 +61,7 @@ export function redisKeys(prefix: string): RedisKeys {
       `${prefix}audit:${handle}`,
     ],
     audit: (handle) => `${prefix}audit:${handle}`,
+    auditIds: (handle) => `${prefix}auditids:${handle}`,
     activity: (handle) => `${prefix}activity:${handle}`,
     activityState: (handle) => `${prefix}actstate:${handle}`,
     marks: (handle) => `${prefix}marks:${handle}`,
@@ -97,6 +103,7 @@ export function clusterKeys(prefix: string): RedisKeys {
   return {
     ledger: (handle) => agentKeys(handle).ledger(handle),
     audit: (handle) => agentKeys(handle).audit(handle),
+    auditIds: (handle) => agentKeys(handle).auditIds(handle),
     activity: (handle) => agentKeys(handle).activity(handle),
     activityState: (handle) => agentKeys(handle).activityState(handle),
     marks: (handle) => agentKeys(handle).marks(handle),

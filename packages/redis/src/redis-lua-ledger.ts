@@ -240,9 +240,32 @@ end
 
 -- Buffered entries of this agent (appendAudit) ride along from ARGV[first] on, in order.
 -- Entries of an agent that does not exist are dropped, as the reference drops them.
+-- Each leads with its buffer id (redis-audit-buffer.ts), taken out here. An id this agent
+-- wrote already is skipped: the client sends the entries of a write again when its reply
+-- timed out, and Redis may have run that write (red team rt41b). The agent's written ids are
+-- a sorted set by seq in its slot (auditids, redis-keys.ts): its last AUDIT_IDS_KEPT (twice
+-- what a ledger script carries; a flush of more entries of one agent, sent again, may
+-- repeat its first ones), for AUDIT_IDS_TTL_MS after the last one.
+local AUDIT_IDS_KEPT = 1000
+local AUDIT_IDS_TTL_MS = 86400000
 local function push_buffered(first)
   if first > #ARGV or redis.call('EXISTS', K.agent) == 0 then return end
-  for i = first, #ARGV do audit(ARGV[i]) end
+  local ids = (string.gsub(K.audit, 'audit:([^:]*)$', 'auditids:%1'))
+  local added = false
+  for i = first, #ARGV do
+    local id, rest = string.match(ARGV[i], '^{"bufferedId":"([%w_.%-]+)",?(.*)$')
+    if not id then
+      audit(ARGV[i])
+    elseif not redis.call('ZSCORE', ids, id) then
+      audit('{' .. rest)
+      redis.call('ZADD', ids, redis.call('HGET', K.agent, 'auditSeq'), id)
+      added = true
+    end
+  end
+  if added then
+    redis.call('ZREMRANGEBYRANK', ids, 0, -AUDIT_IDS_KEPT - 1)
+    redis.call('PEXPIRE', ids, AUDIT_IDS_TTL_MS)
+  end
 end
 
 -- Agents and holds ----------------------------------------------------------------------

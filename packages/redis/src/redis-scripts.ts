@@ -339,7 +339,8 @@ return out
 `
 
 // Buffered entries of one agent (appendAudit), each with its seq. KEYS: the ledger keys.
-// ARGV: header, ...entries. Dropped when the agent does not exist (as the reference does).
+// ARGV: header, ...entries. Dropped when the agent does not exist (as the reference does);
+// an entry whose buffer id the agent wrote already is skipped (push_buffered).
 const AUDIT_APPEND = `${LEDGER_LUA}
 ${AGENT_KEYS}
 push_buffered(5)

@@ -717,6 +717,7 @@ class RedisStore implements Store {
         if (failed) throw failed[0]
       })
     } catch (error) {
+      // Some scripts of the pipeline may have run: their entries' ids are skipped when sent again.
       this.#audit.giveBack(pending)
       if (this.#options.failOpen && unreachable(error)) return
       throw error
@@ -758,6 +759,8 @@ class RedisStore implements Store {
     try {
       reply = (await this.#run(operation, { ...call, args })) as LedgerReply
     } catch (error) {
+      // Maybe written (a reply that timed out, Redis ran the script): sent again, the
+      // script skips the entries' ids it wrote (redis-audit-buffer.ts).
       this.#audit.giveBack(carried)
       throw error
     }
