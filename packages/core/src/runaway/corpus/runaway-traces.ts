@@ -213,7 +213,12 @@ export function runawayTraces(): Trace[] {
   )
   // Added after red team rt36: each ran past its goal once the defaults spared pollers and
   // research (to the cap, to a run limit, or 60 laps).
-  traces.push(thinkThenPaidPage(), toolsRunApartFromModel(), reaskAfterSleep())
+  traces.push(
+    thinkThenPaidPage(),
+    toolsRunApartFromModel(),
+    reaskAfterSleep(),
+    reaskAfterSleep(true),
+  )
   return traces
 }
 
@@ -264,21 +269,23 @@ function toolsRunApartFromModel(): Trace {
 
 /**
  * An app re-asking in a `while` after a 0.3 s sleep: the model calls the same free status
- * tool, then answers that the export is not ready (0.5 s steps, $0.05 each).
+ * tool, then answers that the export is not ready (0.5 s steps, $0.05 each). With
+ * `runPerAsk`, each ask is a run of its own, as LangChain's middleware makes each invoke.
  */
-function reaskAfterSleep(): Trace {
-  const b = new TraceBuilder(173)
+function reaskAfterSleep(runPerAsk = false): Trace {
+  const b = new TraceBuilder(runPerAsk ? 174 : 173)
   let at = 0
   for (let ask = 0; ask < 300; ask++) {
-    at = b.model(at, { costMicros: 50_000, output: 'get_export exp-7', latencyMs: 500 })
-    at = b.tool(at + 10, 'get_export', { exportId: 'exp-7' }, { latencyMs: 150 })
-    at = b.model(at + 10, { costMicros: 50_000, output: 'not ready', latencyMs: 500 })
+    const runId = runPerAsk ? `ask-${ask}` : undefined
+    at = b.model(at, { costMicros: 50_000, output: 'get_export exp-7', latencyMs: 500, runId })
+    at = b.tool(at + 10, 'get_export', { exportId: 'exp-7' }, { latencyMs: 150, runId })
+    at = b.model(at + 10, { costMicros: 50_000, output: 'not ready', latencyMs: 500, runId })
     at += 300
   }
   return b.build({
-    name: 'reask-after-300ms-sleep',
+    name: runPerAsk ? 'reask-after-300ms-sleep-run-per-ask' : 'reask-after-300ms-sleep',
     kind: 'runaway',
-    description: 'an app re-asking after a 0.3 s sleep, the same status call and answer',
+    description: `an app re-asking after a 0.3 s sleep, the same status call and answer${runPerAsk ? ', a run per ask' : ''}`,
     capUsd: 100,
     loopStartAt: 0,
   })
