@@ -105,9 +105,10 @@ async function open(
   return { status: response.status, headers: response.headers, text: await response.text() }
 }
 
-/** What the confirmation page's form posts: the amount it showed. */
-const shownIn = (page: string) => ({
+/** What the confirmation page's form posts: the amount it showed, and who decides. */
+const shownIn = (page: string, by = 'alice') => ({
   shown: /name="shown" value="([^"]+)"/.exec(page)?.[1] ?? 'missing',
+  by,
 })
 
 describe('one-click approval links', () => {
@@ -120,7 +121,10 @@ describe('one-click approval links', () => {
     expect(shown.text).toContain('asker may spend up to $2.50 more, for 30 minutes.')
     expect(shown.text).toContain('<form method="post">')
     expect(shown.headers.get('x-frame-options')).toBe('DENY')
-    expect(shown.headers.get('referrer-policy')).toBe('no-referrer')
+    // same-origin: a browser sends the page's own form its real Origin (under no-referrer,
+    // `Origin: null`, refused as cross-site: red team rt42b); no other site gets the URL.
+    expect(shown.headers.get('referrer-policy')).toBe('same-origin')
+    expect(shown.text).toContain('name="by" required')
     expect(shown.headers.get('content-security-policy')).toContain("frame-ancestors 'none'")
     // A scanner fetching it twice changed nothing.
     await open(approveUrl)
@@ -132,23 +136,31 @@ describe('one-click approval links', () => {
     const approval = await served.approvals.get(id)
     expect(approval).toMatchObject({
       status: 'approved',
-      decidedBy: 'approval-link',
+      decidedBy: 'alice (approval link)',
       grant: { amount: 2.5 },
     })
+    // Who, and from where, in the audit log.
+    const decided = (await served.audit('asker')).find((entry) =>
+      entry.summary.includes('approved by alice (approval link)'),
+    )
+    expect(decided?.summary).toContain('alice (approval link)')
+    expect(JSON.stringify(decided?.data)).toMatch(
+      /approved through its link from (127\.0\.0\.1|::1|::ffff:127\.0\.0\.1)/,
+    )
     const ttl = Date.parse(approval.grant?.expiresAt ?? '') - Date.now()
     expect(ttl).toBeGreaterThan(1_700_000)
     expect(ttl).toBeLessThanOrEqual(1_800_000)
 
     const again = await open(approveUrl, 'POST')
     expect(again.status).toBe(409)
-    expect(again.text).toContain('already approved by approval-link')
+    expect(again.text).toContain('already approved by alice (approval link)')
     expect((await served.agents.get('asker')).grants).toHaveLength(1)
   })
 
   it('approves what its page showed: a request that grew since is shown again, nothing approved', async () => {
     const { id, approveUrl } = await requestApproval()
     const first = await open(approveUrl)
-    expect(shownIn(first.text)).toEqual({ shown: '2.5' })
+    expect(shownIn(first.text)).toEqual({ shown: '2.5', by: 'alice' })
     // More calls wait on it now: the request asks for theirs too.
     await served.store.openApproval({
       id: 'apr_joiner',
@@ -177,8 +189,14 @@ describe('one-click approval links', () => {
   it('the deny link denies; its approve twin then answers already decided', async () => {
     const { id, approveUrl, denyUrl } = await requestApproval()
     expect((await open(denyUrl)).text).toContain('Deny this spend?')
-    expect((await open(denyUrl, 'POST')).status).toBe(200)
-    expect((await served.approvals.get(id)).status).toBe('denied')
+    // Without a name nothing is decided; with one, denied, by them.
+    expect((await open(denyUrl, 'POST')).text).toContain('Give your name: nothing was decided.')
+    expect((await served.approvals.get(id)).status).toBe('pending')
+    expect((await open(denyUrl, 'POST', {}, { by: 'bob' })).status).toBe(200)
+    expect(await served.approvals.get(id)).toMatchObject({
+      status: 'denied',
+      decidedBy: 'bob (approval link)',
+    })
     const late = await open(approveUrl, 'POST')
     expect(late.status).toBe(409)
     expect(late.text).toContain('already denied')

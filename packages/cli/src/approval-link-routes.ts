@@ -65,7 +65,10 @@ function page(c: Context, status: ContentfulStatusCode, title: string, body: str
     "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   )
   c.header('X-Frame-Options', 'DENY')
-  c.header('Referrer-Policy', 'no-referrer')
+  // Not `no-referrer`: under it a browser sends `Origin: null` with the page's own form, and
+  // the cross-site check refused every click (red team rt42b). `same-origin` still keeps the
+  // signed URL from any other site.
+  c.header('Referrer-Policy', 'same-origin')
   c.header('X-Content-Type-Options', 'nosniff')
   return c.html(
     `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex"><title>${escapeHtml(title)}</title><style>body{font:16px/1.5 system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem}button{font:inherit;padding:.5rem 1.25rem;cursor:pointer}dt{font-weight:600}</style></head><body><h1>${escapeHtml(title)}</h1>${body}</body></html>`,
@@ -163,13 +166,16 @@ export function mountApprovalLinks(
   // The form posts back to this very URL (its signed query included); nothing happens until
   // then. It carries the amount it shows: a request grows while calls join it, and a person
   // approves what they read, never more.
+  // It asks who decides: anyone the link reaches can use it, and the audit log must say who
+  // did (red team rt42b: every decision read "by approval-link").
   const confirm = (c: Context, action: ApprovalLinkAction, approval: ApprovalView, note = '') =>
     page(
       c,
       200,
       action === 'approve' ? 'Approve this spend?' : 'Deny this spend?',
-      `${note}<p>${escapeHtml(what(action, approval))}</p>${details(approval)}<form method="post">${action === 'approve' ? `<input type="hidden" name="shown" value="${escapeHtml(String(approval.requested))}">` : ''}<button type="submit">${action === 'approve' ? `Approve ${escapeHtml(formatUsd(approval.requested))} for ${escapeHtml(describeDuration(grantTtlMs))}` : 'Deny'}</button></form>`,
+      `${note}<p>${escapeHtml(what(action, approval))}</p>${details(approval)}<form method="post">${action === 'approve' ? `<input type="hidden" name="shown" value="${escapeHtml(String(approval.requested))}">` : ''}<p><label>Your name (recorded with the decision) <input name="by" required maxlength="100" autocomplete="name"></label></p><button type="submit">${action === 'approve' ? `Approve ${escapeHtml(formatUsd(approval.requested))} for ${escapeHtml(describeDuration(grantTtlMs))}` : 'Deny'}</button></form>`,
     )
+  const notice = (text: string) => `<p class="notice">${escapeHtml(text)}</p>`
 
   app.get(path, async (c) => {
     const refused = check(c)
@@ -189,27 +195,37 @@ export function mountApprovalLinks(
     const approval = await load(id)
     if (!approval) return page(c, 404, 'Not found', '<p>No such approval request.</p>')
     if (approval.status !== 'pending') return already(c, approval)
+    const body: Record<string, unknown> = await c.req.parseBody().catch(() => ({}))
     if (action === 'approve') {
-      const body: Record<string, unknown> = await c.req.parseBody().catch(() => ({}))
       const shown = Number(body.shown)
       // More calls joined the request since its page was shown (or the page showed none):
       // shown again at what it asks now, nothing decided (red team rt27's joined requests).
       if (!(shown >= approval.requested)) {
         const note = Number.isFinite(shown)
-          ? `<p class="notice">${escapeHtml(`The request grew from ${formatUsd(shown)} to ${formatUsd(approval.requested)} since this page was shown (more calls are waiting on it): nothing was approved. Approve again to grant what it asks now.`)}</p>`
+          ? notice(
+              `The request grew from ${formatUsd(shown)} to ${formatUsd(approval.requested)} since this page was shown (more calls are waiting on it): nothing was approved. Approve again to grant what it asks now.`,
+            )
           : ''
         return confirm(c, action, approval, note)
       }
     }
+    const name = typeof body.by === 'string' ? body.by.trim() : ''
+    if (name === '') {
+      return confirm(c, action, approval, notice('Give your name: nothing was decided.'))
+    }
+    // Who, as they said, and from where: the page's client address and browser.
+    const by = `${name} (approval link)`
+    const from = `from ${clientAddress(c)}, ${c.req.header('user-agent')?.slice(0, 120) ?? 'no user agent'}`
     try {
       const decided =
         action === 'approve'
           ? await ks.approvals.approve(id, {
               amount: approval.requested,
               ttlMs: grantTtlMs,
-              by: 'approval-link',
+              by,
+              reason: `approved through its link ${from}`,
             })
-          : await ks.approvals.deny(id, { by: 'approval-link', reason: 'denied from the link' })
+          : await ks.approvals.deny(id, { by, reason: `denied through its link ${from}` })
       return page(
         c,
         200,
@@ -221,6 +237,11 @@ export function mountApprovalLinks(
         )}</p>${details(decided)}`,
       )
     } catch (error) {
+      // A name the audit log may not hold (a pasted secret, control characters): said.
+      const refused = findKillSwitchError(error)
+      if (refused?.code === 'invalid_config' && (refused as { field?: string }).field === 'by') {
+        return confirm(c, action, approval, notice(`${refused.message} Nothing was decided.`))
+      }
       // Another click (or operator) decided it between our read and our write: the store
       // took one decision only.
       const now = await load(id)
@@ -228,4 +249,11 @@ export function mountApprovalLinks(
       throw error
     }
   })
+}
+
+/** The address the request came from (its TCP peer: a proxy's, behind one). */
+function clientAddress(c: Context): string {
+  const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)
+    ?.incoming
+  return incoming?.socket?.remoteAddress ?? 'an unknown address'
 }

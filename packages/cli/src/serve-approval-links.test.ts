@@ -59,7 +59,8 @@ describe('killswitch serve: approval links', () => {
       expect(page.status).toBe(200)
       expect(await page.text()).toContain('a may spend up to $3.00 more, for 30 minutes.')
       expect(await rawGet(link, 'evil.example')).toBe(403)
-      const acted = await fetch(link, { method: 'POST', body: new URLSearchParams({ shown: '3' }) })
+      const form = new URLSearchParams({ shown: '3', by: 'alice' })
+      const acted = await fetch(link, { method: 'POST', body: form })
       expect(acted.status).toBe(200)
       expect((await ks.approvals.get('apr_1')).grant?.amount).toBe(3)
     } finally {

@@ -101,10 +101,25 @@ describe('webhook targets: refused when they reach inside', () => {
       '::ffff:169.254.169.254',
       '64:ff9b::a9fe:a9fe',
       '[::1]',
+      // Every spelling of NAT64 and IPv4-translated addresses (red team rt42b).
+      '64:ff9b:0:0:0:0:7f00:1',
+      '64:ff9b:0::7f00:1',
+      '0064:ff9b::7f00:1',
+      '64:ff9b::127.0.0.1',
+      '::ffff:0:7f00:1',
+      '::ffff:0:a9fe:a9fe',
+      '::ffff:0:10.0.0.1',
     ]) {
       expect(isForbiddenAddress(address), address).toBe(true)
     }
-    for (const address of ['93.184.215.14', '172.32.0.1', '8.8.8.8', '2606:4700::1111']) {
+    for (const address of [
+      '93.184.215.14',
+      '172.32.0.1',
+      '8.8.8.8',
+      '2606:4700::1111',
+      '64:ff9b::808:808', // NAT64 of 8.8.8.8: public
+      '::ffff:0:808:808',
+    ]) {
       expect(isForbiddenAddress(address), address).toBe(false)
     }
   })

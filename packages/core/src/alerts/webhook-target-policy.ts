@@ -90,20 +90,34 @@ export function isForbiddenAddress(address: string): boolean {
   const family = isIP(bare)
   if (family === 4) return blocked.check(bare, 'ipv4')
   if (family !== 6) return false
-  // BlockList applies the IPv4 rules to IPv4-mapped addresses itself; NAT64 embeds one too.
+  // BlockList applies the IPv4 rules to IPv4-mapped addresses itself; NAT64 (64:ff9b::/96)
+  // and IPv4-translated (::ffff:0:0/96) addresses embed one too, in any spelling (red team
+  // rt42b: `64:ff9b:0:0:0:0:7f00:1` and `::ffff:0:7f00:1` were connected to).
   if (blocked.check(bare, 'ipv6')) return true
-  const nat64 = /^64:ff9b::(?:([0-9a-f]{1,4}):([0-9a-f]{1,4})|(\d+\.\d+\.\d+\.\d+))$/.exec(bare)
-  if (nat64) {
-    const v4 = nat64[3] ?? hexPairToIpv4(nat64[1] ?? '0', nat64[2] ?? '0')
-    return isIP(v4) === 4 && blocked.check(v4, 'ipv4')
+  let groups: number[]
+  try {
+    groups = ipv6Groups(bare)
+  } catch {
+    return true // an address the URL parser refuses (a zone id): never a webhook's
   }
-  return false
+  const embeds =
+    groups.slice(0, 6).join(':') === '100:65435:0:0:0:0' || // 64:ff9b::/96
+    groups.slice(0, 6).join(':') === '0:0:0:0:65535:0' // ::ffff:0:0/96
+  if (!embeds) return false
+  const [high = 0, low = 0] = groups.slice(6)
+  return blocked.check([high >> 8, high & 0xff, low >> 8, low & 0xff].join('.'), 'ipv4')
 }
 
-function hexPairToIpv4(high: string, low: string): string {
-  const h = Number.parseInt(high, 16)
-  const l = Number.parseInt(low, 16)
-  return [h >> 8, h & 0xff, l >> 8, l & 0xff].join('.')
+/** The eight 16-bit groups of an IPv6 address (`isIP` 6), `::` and a dotted tail expanded. */
+function ipv6Groups(address: string): number[] {
+  // The URL parser writes every spelling one way: compressed, hex, lower case.
+  const canonical = new URL(`http://[${address}]`).hostname.slice(1, -1)
+  const [head = '', tail] = canonical.split('::')
+  const part = (text: string) =>
+    text === '' ? [] : text.split(':').map((g) => Number.parseInt(g, 16))
+  const left = part(head)
+  const right = tail === undefined ? [] : part(tail)
+  return [...left, ...Array(8 - left.length - right.length).fill(0), ...right]
 }
 
 /**
