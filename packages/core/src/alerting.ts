@@ -31,8 +31,11 @@ export interface Alerting {
   notifyRunaway(agent: AgentRecord, finding: DetectorFinding, action: string): void
   /** Sends an approval request (with signed one-click links when configured). */
   notifyApproval(agent: AgentRecord, approval: ApprovalEvent): void
-  /** Waits for marks in progress and for the dispatcher's deliveries. */
-  flush(): Promise<void>
+  /**
+   * Waits for marks in progress and for the dispatcher's deliveries (`deliveries: false`:
+   * the marks only, as `ks.close()` does before the dispatcher's bounded close).
+   */
+  flush(options?: { deliveries?: boolean }): Promise<void>
   /** Marks remembered by this process (bounded: see `DecidedMarks`). For tests. */
   readonly remembered: number
 }
@@ -371,9 +374,9 @@ export function createAlerting(deps: {
       })
     },
 
-    async flush() {
+    async flush({ deliveries = true } = {}) {
       while (pending.size > 0) await Promise.all([...pending])
-      await dispatcher?.flush()
+      if (deliveries) await dispatcher?.flush()
     },
 
     get remembered() {

@@ -81,6 +81,7 @@ export interface KillSwitchOptions {
     | 'maxDelayMs'
     | 'maxConcurrentPerReceiver'
     | 'resolve'
+    | 'closeTimeoutMs'
   >
   /**
    * Webhooks to loopback, private, link-local and metadata addresses are refused (at
@@ -542,7 +543,9 @@ export function createKillSwitch(options: KillSwitchOptions = {}): KillSwitch {
           failed ??= { error }
         }
       }
-      await step(() => alerting.flush())
+      // The alerts decided, then their deliveries, for at most the dispatcher's close timeout
+      // (a receiver that never answers must not hold a shutdown past its grace period).
+      await step(() => alerting.flush({ deliveries: false }))
       await step(() => dispatcher.close())
       await step(() => store.flush())
       if (ownsStore) await step(() => store.close())

@@ -382,3 +382,41 @@ describe('a delivery error never shows a secret host', () => {
     expect(outcomes[0]?.error).not.toContain('eo1a2b3c4d5e6f7')
   })
 })
+
+// Red team rt42b: 24 alerts to a receiver that never answered held close() for 150 s, past
+// any shutdown's grace period, and the outcomes were never written.
+describe('close() with a receiver that never answers', () => {
+  it('gives up after closeTimeoutMs, reporting every delivery still under way as abandoned', async () => {
+    const receiver = await startReceiver(() => {
+      // never answered
+    })
+    const { outcomes, onOutcome } = collector()
+    const webhooks = createWebhookDispatcher({
+      onOutcome,
+      ...loopback,
+      timeoutMs: 5_000,
+      maxAttempts: 5,
+      closeTimeoutMs: 300,
+    })
+    // More than the receiver's 4 slots: some wait for a connection, none will get one.
+    for (let i = 0; i < 10; i++) webhooks.dispatch(event(), { url: receiver.url, secret: SECRET })
+    await receiver.waitFor(4)
+
+    const started = performance.now()
+    await webhooks.close()
+    const tookMs = performance.now() - started
+
+    expect(tookMs).toBeGreaterThanOrEqual(250)
+    expect(tookMs).toBeLessThan(4_000)
+    expect(outcomes).toHaveLength(10)
+    for (const outcome of outcomes) {
+      expect(outcome.ok).toBe(false)
+      expect(outcome.error).toMatch(/^abandoned after [01] attempt\(s\): the kill switch closed/)
+    }
+    expect(webhooks.pending).toBe(0)
+  })
+
+  it('refuses a closeTimeoutMs that is not a whole number of milliseconds, naming it', () => {
+    expect(() => createWebhookDispatcher({ closeTimeoutMs: -1 })).toThrow(/closeTimeoutMs/)
+  })
+})

@@ -88,6 +88,12 @@ export interface WebhookDispatcherOptions {
   onOutcome?: (outcome: WebhookOutcome) => void
   /** Called after each failed attempt that will be retried. */
   onRetry?: (retry: WebhookRetry) => void
+  /**
+   * How long `close` waits for deliveries still under way; past it they are abandoned, each
+   * reported (`onOutcome`) as not delivered. Default 10000 ms: a shutdown's grace period
+   * (30 s under Kubernetes and systemd) must not end before the outcomes are written.
+   */
+  closeTimeoutMs?: number
 }
 
 /** Sends alert events to webhooks in the background. */
@@ -96,7 +102,11 @@ export interface WebhookDispatcher {
   dispatch(event: AlertEvent, target: WebhookTarget): void
   /** Resolves when every delivery queued so far (and any queued meanwhile) has ended. */
   flush(): Promise<void>
-  /** Stops accepting events, then flushes. Later dispatches are reported as not delivered. */
+  /**
+   * Stops accepting events, then flushes for at most `closeTimeoutMs`; deliveries still under
+   * way then are abandoned, reported as not delivered. Later dispatches are reported as not
+   * delivered too.
+   */
   close(): Promise<void>
   /** Deliveries not yet ended. */
   readonly pending: number
@@ -172,7 +182,15 @@ function receiverSlots(limit: number) {
   }
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+/** Waits `ms`, or less when `signal` aborts first. */
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms)
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer)
+      resolve()
+    })
+  })
 
 /**
  * Creates the background webhook sender for alert events.
@@ -200,8 +218,14 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions = {}):
   const maxAttempts = positiveInteger(options.maxAttempts, 5, 'maxAttempts')
   const baseDelayMs = positiveInteger(options.baseDelayMs, 500, 'baseDelayMs')
   const maxDelayMs = positiveInteger(options.maxDelayMs, 30_000, 'maxDelayMs')
+  const closeTimeoutMs = positiveInteger(options.closeTimeoutMs, 10_000, 'closeTimeoutMs')
   const inFlight = new Set<Promise<void>>()
   let closed = false
+  // Aborted when close gives up: every attempt, wait and backoff ends at once (red team
+  // rt42b: 24 alerts to a receiver that never answered held close for 150 s).
+  const abandon = new AbortController()
+  const abandoned = (attempts: number) =>
+    `abandoned after ${attempts} attempt(s): the kill switch closed ${closeTimeoutMs} ms later, before it was delivered`
 
   const report = (outcome: WebhookOutcome) => {
     try {
@@ -238,6 +262,17 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions = {}):
       let retryAfter: number | undefined
       let retryable = true
       const release = await slots.acquire(receiver)
+      if (abandon.signal.aborted) {
+        release()
+        report({
+          event,
+          url: target.url,
+          ok: false,
+          attempts: attempt - 1,
+          error: abandoned(attempt - 1),
+        })
+        return
+      }
       // Signed as it is sent, not as it was queued: alerts waiting for a connection (a fleet
       // revoked at once, a slow receiver) would arrive older than the receiver's tolerance
       // and be refused as replays, never to be retried.
@@ -252,7 +287,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions = {}):
         const response = await postWebhook(url, {
           headers,
           body,
-          signal: AbortSignal.timeout(timeoutMs),
+          signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), abandon.signal]),
           resolve,
           policy,
         })
@@ -279,6 +314,17 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions = {}):
       } finally {
         release()
       }
+      if (abandon.signal.aborted) {
+        report({
+          event,
+          url: target.url,
+          ok: false,
+          attempts: attempt,
+          status,
+          error: abandoned(attempt),
+        })
+        return
+      }
       if (!retryable || attempt === maxAttempts) {
         report({ event, url: target.url, ok: false, attempts: attempt, status, error })
         return
@@ -289,7 +335,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions = {}):
       } catch {
         // Observers never break delivery.
       }
-      await sleep(delayMs)
+      await sleep(delayMs, abandon.signal)
     }
   }
 
@@ -335,6 +381,14 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions = {}):
     flush,
     async close() {
       closed = true
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const late = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, closeTimeoutMs)
+      })
+      await Promise.race([flush(), late])
+      clearTimeout(timer)
+      // Still under way: abandoned, each reported; then they end at once.
+      if (inFlight.size > 0) abandon.abort()
       await flush()
     },
     get pending() {
