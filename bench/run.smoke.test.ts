@@ -21,7 +21,8 @@ it('runs every benchmark group in quick mode without a failure', async () => {
   })
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
   const failed = output.split('\n').filter((line) => line.includes('FAILED'))
-  expect(failed).toEqual([])
+  // The group's own output says why (CI once showed only "exactness FAILED").
+  expect(failed, output.slice(-4_000)).toEqual([])
   expect(code).toBe(0)
   expect(output).toMatch(/\[bench\] done in \d+ s/)
 }, 600_000)

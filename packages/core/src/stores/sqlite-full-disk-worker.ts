@@ -26,30 +26,47 @@ const filler = join(folder, 'filler')
 const code = (error: unknown) => (error as { code?: string }).code ?? String(error)
 
 const ks = createKillSwitch({ store: sqliteStore(path) })
-const { credential } = await ks.agents.create({ handle: 'a', spendingCap: 5 })
+const handles = ['a', 'b', 'c']
+const credentials: string[] = []
+for (const handle of handles) {
+  credentials.push((await ks.agents.create({ handle, spendingCap: 5 })).credential)
+}
 
-// The disk fills up (a runaway agent's logs), to the last byte.
-const fd = openSync(filler, 'w')
+/** The disk fills up (a runaway agent's logs), to the last byte: again after each revoke. */
+const fd = openSync(filler, 'a')
 const chunk = Buffer.alloc(4096)
 let filled = 0
-try {
-  for (;;) filled += writeSync(fd, chunk)
-} catch (error) {
-  if (code(error) !== 'ENOSPC') throw error
+const fill = () => {
+  try {
+    for (;;) filled += writeSync(fd, chunk)
+  } catch (error) {
+    if (code(error) !== 'ENOSPC') throw error
+  }
 }
+fill()
 const full = await ks.agents.update('a', { spendingCap: 6 }).then(
   () => 'written',
   (error: unknown) => code(error),
 )
-const revoke = await ks.agents.revoke('a', { reason: 'disk full' }).then(
-  () => 'revoked',
-  (error: unknown) => code(error),
-)
+const revoke: string[] = []
+for (const handle of handles) {
+  fill()
+  revoke.push(
+    await ks.agents.revoke(handle, { reason: 'disk full' }).then(
+      () => 'revoked',
+      (error: unknown) => code(error),
+    ),
+  )
+}
 // The disk is freed; nothing of this process is trusted: a new kill switch reads the files.
 rmSync(filler)
 await ks.close().catch(() => undefined)
 const later = createKillSwitch({ store: sqliteStore(path) })
-const status = (await later.agents.get('a')).status
-const verified = await later.verify(credential)
+const status: string[] = []
+const verified: unknown[] = []
+for (const [i, handle] of handles.entries()) {
+  status.push((await later.agents.get(handle)).status)
+  verified.push(await later.verify(credentials[i] as string))
+}
 await later.close()
 process.stdout.write(`${JSON.stringify({ filled, full, revoke, status, verified })}\n`)

@@ -214,13 +214,14 @@ export class SqliteRevocations {
    */
   mark(handle: string, reason: string, at: number, audit: AuditEntry | undefined): boolean {
     const row = [handle, reason, at, audit ? JSON.stringify(audit) : null] as const
-    let written: ReturnType<StatementSync['run']>
-    try {
-      written = this.#insert.run(...row)
-    } catch (error) {
-      // A full disk: the reserve kept for this makes the room (sqlite-room.ts).
-      if (!isDiskFull(error) || this.#room === undefined || !freeRoom(this.#room)) throw error
-      written = this.#insert.run(...row)
+    let written: ReturnType<StatementSync['run']> | undefined
+    while (written === undefined) {
+      try {
+        written = this.#insert.run(...row)
+      } catch (error) {
+        // A full disk: the reserve kept for this makes the room, a slice at a time (sqlite-room.ts).
+        if (!isDiskFull(error) || this.#room === undefined || !freeRoom(this.#room)) throw error
+      }
     }
     // Our own commit moves no data_version of ours: read it all the same.
     this.#version = -1

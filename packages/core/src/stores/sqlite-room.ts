@@ -2,44 +2,63 @@
 // and a runaway agent's own output (logs, files) is what fills a disk: red team rt41b filled
 // the disk under a store, and `killswitch revoke` failed for 20 s while the agent's streams
 // ran on; once space was freed, the agent was still active. So the revocations file keeps a
-// reserve beside it, `<path>-revocations-room`: a revocation that finds the disk full deletes
-// it and is written in the space it leaves. The next open that has the space makes it again.
-import { closeSync, openSync, rmSync, writeSync } from 'node:fs'
+// reserve beside it, `<path>-revocations-room`: a revocation that finds the disk full gives
+// back one slice of it (ROOM_SLICE_BYTES) and is written in the space it leaves. Slice by
+// slice, not all at once: a runaway refilling the disk takes whatever is freed, and each
+// revocation needs room of its own (red team rt42a: one reserve freed whole let one
+// revocation of three through). Every open tops the reserve up to its size, as room allows.
+import { closeSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs'
 
-/** The reserve's size: room for a revocation, its WAL frames and a checkpoint many times. */
-export const ROOM_BYTES = 1 << 20
+/** The reserve's size when whole: ROOM_SLICES revocations on a full disk. */
+export const ROOM_SLICE_BYTES = 128 * 1024
+export const ROOM_SLICES = 8
+export const ROOM_BYTES = ROOM_SLICE_BYTES * ROOM_SLICES
 
 /** The reserve of the revocations file at `path`. */
 export const roomPath = (path: string) => `${path}-room`
 
 /**
- * Makes the reserve unless it exists. Best effort: a disk with no room for it leaves none
- * (the revocation then meets the full disk as before this file), and no half-written one.
+ * Grows the reserve to ROOM_BYTES, as far as the disk allows (a reserve short of its size,
+ * made on a nearly full disk, is topped up at the next open with room). Best effort: the
+ * store works without it, only a full disk then refuses revocations again.
  */
 export function keepRoom(path: string): void {
   let fd: number
   try {
-    fd = openSync(path, 'wx', 0o600)
+    fd = openSync(path, 'a', 0o600)
   } catch {
-    return // it exists (or the folder is not writable: the store's own open says so)
+    return // the folder is not writable: the store's own open says so
   }
   try {
-    // Written, not sparse: a hole frees nothing when deleted.
-    writeSync(fd, Buffer.alloc(ROOM_BYTES))
-    closeSync(fd)
+    const zeros = Buffer.alloc(ROOM_SLICE_BYTES)
+    // Written, not sparse: a hole frees nothing when given back.
+    for (let size = fstatSync(fd).size; size < ROOM_BYTES; ) {
+      size += writeSync(fd, zeros, 0, Math.min(zeros.length, ROOM_BYTES - size))
+    }
   } catch {
+    // The disk is full: the reserve keeps what it has.
+  } finally {
     closeSync(fd)
-    rmSync(path, { force: true })
   }
 }
 
-/** Deletes the reserve; true when there was one to free. */
+/** Gives one slice of the reserve back to the disk; false when none is left. */
 export function freeRoom(path: string): boolean {
+  let fd: number
   try {
-    rmSync(path)
+    fd = openSync(path, 'r+')
+  } catch {
+    return false
+  }
+  try {
+    const size = fstatSync(fd).size
+    if (size === 0) return false
+    ftruncateSync(fd, Math.max(0, size - ROOM_SLICE_BYTES))
     return true
   } catch {
     return false
+  } finally {
+    closeSync(fd)
   }
 }
 

@@ -293,6 +293,43 @@ describe('sqliteStore', () => {
     void ks.close().catch(() => undefined)
   })
 
+  it('keeps working when the process changes directory after opening it by a relative path', async () => {
+    const folder = join(root, `relative-${files++}`)
+    mkdirSync(join(folder, 'elsewhere'), { recursive: true })
+    const before = process.cwd()
+    process.chdir(folder)
+    try {
+      const ks = createKillSwitch({
+        store: sqliteStore('.killswitch/state.db'),
+        prices: { m: { inputPerMTok: 1, outputPerMTok: 1 } },
+      })
+      const { credential } = await ks.agents.create({ handle: 'a', spendingCap: 5 })
+      const guard = ks.guard(credential)
+      const call = await guard.startModelCall({ model: 'm', input: 'hi' })
+      let answer = () => {}
+      const running = call.run(
+        ({ signal }) =>
+          new Promise<void>((resolve, reject) => {
+            answer = resolve
+            signal.addEventListener('abort', () => reject(signal.reason))
+          }),
+      )
+      // Red team rt42a: the store read its relative path from the new directory as deleted,
+      // and stopped every call in flight.
+      process.chdir(join(folder, 'elsewhere'))
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      expect(call.signal.aborted).toBe(false)
+      await guard.check()
+      answer()
+      await running
+      await call.finish({ usage: { inputTokens: 1, outputTokens: 1 } })
+      expect(await ks.agents.get('a')).toMatchObject({ status: 'active', held: 0 })
+      await ks.close()
+    } finally {
+      process.chdir(before)
+    }
+  })
+
   it('creates its file and folder owner-only (they hold webhook secrets)', () => {
     const path = newPath()
     openStore(path)

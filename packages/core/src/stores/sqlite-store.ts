@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { dirname, join } from 'node:path'
+import { dirname, join, resolve as resolvePath } from 'node:path'
 import type { DatabaseSync } from 'node:sqlite'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { AuditEntry } from '../audit.js'
@@ -170,7 +170,11 @@ export function sqliteStore(path: string, options: SqliteStoreOptions = {}): Sto
       `sqliteStore option holdRetentionMs must be at most ${MAX_HOLD_RETENTION_MS} ms (7 days; got ${resolved.holdRetentionMs}).`,
     )
   }
-  return new SqliteStore(path, resolved)
+  // A file path is made absolute now: the process may change its directory later, and the
+  // store checks its files by path (red team rt42a: a relative path read as deleted after a
+  // chdir, and every call in flight was stopped).
+  const inMemory = path === ':memory:' || path.startsWith('file:')
+  return new SqliteStore(inMemory ? path : resolvePath(path), resolved)
 }
 
 class SqliteStore implements Store {
