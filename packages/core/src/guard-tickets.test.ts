@@ -85,6 +85,29 @@ describe('outputHash (no-progress)', () => {
       ],
     })
     expect(outputHash(plan, anthropic('a'))).toBe(outputHash(plan, anthropic('b')))
+    // The assistant message that asked names its calls `id` (OpenAI's wire and LangChain's
+    // `tool_calls`, Anthropic's `tool_use`, Responses' `function_call`): left out too (red team
+    // rt42a: a stuck createAgent loop read as new each lap ran to the cap); an `id` in the
+    // arguments is the call's content, kept.
+    const asked = (id: string, report: string) => ({
+      messages: [
+        { role: 'user', content: 'is the report ready?' },
+        {
+          role: 'assistant',
+          content: [{ type: 'tool_use', id: `toolu_${id}`, name: 'get', input: { id: report } }],
+          tool_calls: [{ id, name: 'get_report', args: { id: report } }],
+        },
+        { role: 'tool', tool_call_id: id, content: 'pending' },
+      ],
+    })
+    expect(outputHash(plan, asked('call_a', 'r-1'))).toBe(outputHash(plan, asked('call_b', 'r-1')))
+    expect(outputHash(plan, asked('call_a', 'r-1'))).not.toBe(
+      outputHash(plan, asked('call_a', 'r-2')),
+    )
+    const responses = (id: string) => ({
+      input: [{ type: 'function_call', id: `fc_${id}`, call_id: id, name: 'get', arguments: '{}' }],
+    })
+    expect(outputHash(plan, responses('a'))).toBe(outputHash(plan, responses('b')))
     // Other fields of the turn are kept, and the input itself is not changed.
     const input = afterTool('call_1', '7 tests failing')
     expect(outputHash(plan, input)).not.toBe(outputHash(plan, { prompt: [] }))

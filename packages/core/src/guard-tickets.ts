@@ -261,16 +261,27 @@ export function outputHash(result: ModelCallResult, input?: unknown): string | u
  * Anthropic `tool_use_id`.
  */
 const CALL_ID_KEYS = new Set(['toolCallId', 'tool_call_id', 'call_id', 'callId', 'tool_use_id'])
+/**
+ * Where a tool call itself names its id `id`: the entries of an assistant message's
+ * `tool_calls` (OpenAI's wire, LangChain's messages) or `toolCalls`, Anthropic's `tool_use`
+ * blocks, Responses' `function_call` items. A provider names each call anew: kept, the same
+ * stuck turn read as new every time (red team rt42a: a createAgent loop ran to the cap).
+ */
+const CALL_LISTS = new Set(['tool_calls', 'toolCalls'])
+const CALL_TYPES = new Set(['tool_use', 'function_call'])
 /** Turns nest a few levels (message, parts, output): deeper values are kept as they are. */
 const MAX_ID_DEPTH = 6
 
-/** `value` without its call ids: a copy of the plain objects and arrays that hold one. */
-function withoutCallIds(value: unknown, depth: number): unknown {
+/**
+ * `value` without its call ids: a copy of the plain objects and arrays that hold one.
+ * `call`: `value` is a tool call of a call list (its `id` is a call id too).
+ */
+function withoutCallIds(value: unknown, depth: number, call = false): unknown {
   if (value === null || typeof value !== 'object' || depth >= MAX_ID_DEPTH) return value
   if (Array.isArray(value)) {
     let copy: unknown[] | undefined
     for (let i = 0; i < value.length; i++) {
-      const inner = withoutCallIds(value[i], depth + 1)
+      const inner = withoutCallIds(value[i], depth + 1, call)
       if (inner !== value[i]) copy ??= value.slice()
       if (copy) copy[i] = inner
     }
@@ -279,14 +290,15 @@ function withoutCallIds(value: unknown, depth: number): unknown {
   const prototype = Object.getPrototypeOf(value)
   if (prototype !== Object.prototype && prototype !== null) return value
   const fields = value as Record<string, unknown>
+  const named = call || (typeof fields.type === 'string' && CALL_TYPES.has(fields.type))
   let copy: Record<string, unknown> | undefined
   for (const key of Object.keys(fields)) {
-    if (CALL_ID_KEYS.has(key)) {
+    if (CALL_ID_KEYS.has(key) || (named && key === 'id')) {
       copy ??= { ...fields }
       delete copy[key]
       continue
     }
-    const inner = withoutCallIds(fields[key], depth + 1)
+    const inner = withoutCallIds(fields[key], depth + 1, CALL_LISTS.has(key))
     if (inner === fields[key]) continue
     copy ??= { ...fields }
     copy[key] = inner
