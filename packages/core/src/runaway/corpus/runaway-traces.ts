@@ -219,6 +219,8 @@ export function runawayTraces(): Trace[] {
     reaskAfterSleep(),
     reaskAfterSleep(true),
   )
+  // Added after red team rt42a: ran to the cap once an ask every 0.9 s read as a poll.
+  traces.push(paidReaskEverySecond())
   return traces
 }
 
@@ -286,6 +288,37 @@ function reaskAfterSleep(runPerAsk = false): Trace {
     name: runPerAsk ? 'reask-after-300ms-sleep-run-per-ask' : 'reask-after-300ms-sleep',
     kind: 'runaway',
     description: `an app re-asking after a 0.3 s sleep, the same status call and answer${runPerAsk ? ', a run per ask' : ''}`,
+    capUsd: 100,
+    loopStartAt: 0,
+  })
+}
+
+/**
+ * An app re-asking in a `while` after a 0.5 s sleep, a run per ask (LangChain's middleware,
+ * or a runId per ask): the model calls the same $0.05 report tool, then says it is not ready
+ * (0.5 s steps). Asked every ~1.7 s, it reads as a poll through the model; each lap pays
+ * again (red team rt42a: ran to the cap).
+ */
+function paidReaskEverySecond(): Trace {
+  const b = new TraceBuilder(175)
+  let at = 0
+  for (let ask = 0; ask < 300; ask++) {
+    const runId = `ask-${ask}`
+    at = b.model(at, { costMicros: 10_000, output: 'get_report r-1', latencyMs: 500, runId })
+    at = b.tool(
+      at + 10,
+      'get_report',
+      { id: 'r-1' },
+      { latencyMs: 150, priceMicros: 50_000, runId },
+    )
+    at = b.model(at + 10, { costMicros: 10_000, output: 'not ready', latencyMs: 500, runId })
+    at += 500
+  }
+  return b.build({
+    name: 'paid-reask-after-500ms-sleep-run-per-ask',
+    kind: 'runaway',
+    description:
+      'an app re-asking after a 0.5 s sleep, a run per ask, the same $0.05 report call and answer',
     capUsd: 100,
     loopStartAt: 0,
   })

@@ -109,15 +109,17 @@ export class RunStreak {
     const asked = last !== undefined && askedAfterSleep(last, event)
     const sinceAsked = at - this.#askedAt
     if (asked) this.#askedAt = at
-    if (
-      last &&
-      !worked &&
+    const paused =
+      last !== undefined &&
       (pausedAfter(last, at - this.#lastAt) ||
-        (asked && sinceAsked >= MODEL_POLL_PERIOD_MS) ||
         (before !== undefined && pausedAfter(before, last.at - before.at, last, event)))
-    ) {
+    const polled = asked && sinceAsked >= MODEL_POLL_PERIOD_MS
+    if (last && !worked && (paused || polled)) {
       this.#runs.pause()
-      this.#paidRuns.pause()
+      // A poll through the model pays again for each paid call in it: counted on, as
+      // repeated-tool-call counts a paid repeat (red team rt42a: a run per ask, a $0.05 tool
+      // each, 0.5 s asleep between, ran to the cap).
+      if (paused) this.#paidRuns.pause()
     }
     this.#lastAt = at
     this.#beforeLast = last
