@@ -220,7 +220,7 @@ export function runawayTraces(): Trace[] {
     reaskAfterSleep(true),
   )
   // Added after red team rt42a: ran to the cap once an ask every 0.9 s read as a poll.
-  traces.push(paidReaskEverySecond())
+  traces.push(paidReaskEverySecond(), reaskToolResultsUnseen())
   return traces
 }
 
@@ -319,6 +319,31 @@ function paidReaskEverySecond(): Trace {
     kind: 'runaway',
     description:
       'an app re-asking after a 0.5 s sleep, a run per ask, the same $0.05 report call and answer',
+    capUsd: 100,
+    loopStartAt: 0,
+  })
+}
+
+/**
+ * An app re-asking at once, a run per ask (the AI SDK with a runId per request, as its README
+ * advises), whose tools' results the kill switch never sees (the middleware without
+ * guardTools): the same free call and answer each lap (red team rt42a: every run read as
+ * overlapping the last one's open call, never compared; $8.17 of a $10 cap in 9.4 s).
+ */
+function reaskToolResultsUnseen(): Trace {
+  const b = new TraceBuilder(176)
+  let at = 0
+  for (let ask = 0; ask < 300; ask++) {
+    const runId = `request-${ask}`
+    at = b.model(at, { costMicros: 50_000, output: 'get_report r-1', latencyMs: 500, runId })
+    b.add(at + 10, { kind: 'tool_call', tool: 'get_report', args: { id: 'r-1' }, runId })
+    at = b.model(at + 170, { costMicros: 50_000, output: 'not ready', latencyMs: 500, runId })
+    at += 20
+  }
+  return b.build({
+    name: 'reask-tool-results-unseen-run-per-ask',
+    kind: 'runaway',
+    description: 'an app re-asking at once, a run per ask, its tool results never reported',
     capUsd: 100,
     loopStartAt: 0,
   })

@@ -64,8 +64,15 @@ export class RunStreak {
   /** Whether the current run's first model output (its plan for its ask) is folded in. */
   #asked = false
   #calls = 0
-  /** The current run's calls still waiting for their result. */
+  /** The current run's model calls still waiting for their result. */
   #open = 0
+  /**
+   * Its tool calls still waiting for theirs: until the run's next model call, which is made
+   * with their results. A framework whose tool results are never reported (the AI SDK's
+   * middleware without guardTools) left them open for good, and every next run read as
+   * overlapping it, so never compared (red team rt42a: a loop ran to the cap).
+   */
+  #toolsOpen = 0
   /** Whole runs (tool calls and model outputs) in a row, each one of the recent ones. */
   readonly #runs = new RecentRuns()
   /** Paid runs compared by their tool calls alone. */
@@ -127,7 +134,7 @@ export class RunStreak {
     let streak = 0
     if (runId !== this.#run) {
       if (this.#run !== undefined) this.#end(this.#run)
-      if (this.#open > 0 || this.#ended.has(runId)) this.#overlapAt = at
+      if (this.#open + this.#toolsOpen > 0 || this.#ended.has(runId)) this.#overlapAt = at
       if (at - this.#overlapAt <= OVERLAP_MS) {
         this.#runs.pause()
         this.#paidRuns.pause()
@@ -140,6 +147,7 @@ export class RunStreak {
       this.#asked = false
       this.#calls = 0
       this.#open = 0
+      this.#toolsOpen = 0
       streak = this.#runs.repeats
       this.samePaidCalls = this.#paidRuns.repeats
     } else {
@@ -148,13 +156,17 @@ export class RunStreak {
     const kind = event.kind
     if (kind === 'tool_call') {
       this.#calls++
-      this.#open++
+      this.#toolsOpen++
       this.#print = fold(fold(this.#print, event.tool), event.hash)
       this.#callPrint = fold(fold(this.#callPrint, event.tool), event.hash)
     } else if (kind === 'model_call') {
       this.#open++
-    } else if (kind === 'model_result' || kind === 'tool_result' || kind === 'error') {
+      this.#toolsOpen = 0
+    } else if (kind === 'tool_result') {
+      if (this.#toolsOpen > 0) this.#toolsOpen--
+    } else if (kind === 'model_result' || kind === 'error') {
       if (this.#open > 0) this.#open--
+      else if (kind === 'error' && this.#toolsOpen > 0) this.#toolsOpen--
       if (kind === 'model_result') this.#print = fold(this.#print, event.hash)
       // Paid runs are compared by their calls and by what they were asked (the first model
       // output is hashed with its ask): a queue's jobs ask different things, a restarted
