@@ -578,6 +578,8 @@ export function honestTraces(): Trace[] {
     // Added after red team rt41a: an app asking through the model every second (a 1 s sleep,
     // fast steps), no run id, revoked at its 6th poll by the AI SDK adapter's defaults.
     askedToPoll(SECOND, 40),
+    // Added after red team rt42a: the same, sleeping 0.45 s (revoked at its 8th to 11th ask).
+    askedToPoll(700, 40),
   ]
 }
 
