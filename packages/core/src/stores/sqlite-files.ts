@@ -19,6 +19,9 @@ export function sqliteStoreFiles(path: string): string[] {
   ]
 }
 
+/** A sqlite path that names no file: `:memory:`, or a `file:` URI (in-memory in this store). */
+export const inMemoryPath = (path: string) => path === ':memory:' || path.startsWith('file:')
+
 /** State files hold webhook secrets and credential hashes: owner-only (0600). */
 export function restrictToOwner(path: string): void {
   if (path.startsWith(':memory:') || path.startsWith('file:') || !existsSync(path)) return
@@ -37,7 +40,7 @@ export function restrictToOwner(path: string): void {
  * file's mode. An existing file is left to `restrictToOwner`.
  */
 export function createOwnerOnly(path: string): void {
-  if (path === ':memory:' || path.startsWith('file:')) return
+  if (inMemoryPath(path)) return
   try {
     closeSync(openSync(path, 'wx', 0o600))
   } catch (error) {
@@ -47,7 +50,7 @@ export function createOwnerOnly(path: string): void {
 
 /** Device and inode of a file, or undefined for in-memory databases and missing files. */
 export function fileIdentity(path: string): string | undefined {
-  if (path === ':memory:' || path.startsWith('file:')) return undefined
+  if (inMemoryPath(path)) return undefined
   try {
     const stats = statSync(path)
     return `${stats.dev}:${stats.ino}`

@@ -19,7 +19,13 @@ import { randomUUID } from 'node:crypto'
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import type { AuditEntry } from '../audit.js'
 import { StoreUnavailableError } from '../errors.js'
-import { createOwnerOnly, fileIdentity, restrictToOwner, sqliteStoreFiles } from './sqlite-files.js'
+import {
+  createOwnerOnly,
+  fileIdentity,
+  inMemoryPath,
+  restrictToOwner,
+  sqliteStoreFiles,
+} from './sqlite-files.js'
 import { freeRoom, isDiskFull, keepRoom, roomPath } from './sqlite-room.js'
 import { isBusy } from './sqlite-schema.js'
 
@@ -95,7 +101,7 @@ export class SqliteRevocations {
    */
   constructor(Database: typeof DatabaseSync, ledgerPath: string, ledger: LedgerIdentity) {
     // A ledger in memory (one connection, one process) keeps its revocations in memory too.
-    const inMemory = ledgerPath === ':memory:' || ledgerPath.startsWith('file:')
+    const inMemory = inMemoryPath(ledgerPath)
     const path = inMemory ? ':memory:' : `${ledgerPath}-revocations`
     createOwnerOnly(path)
     this.#db = new Database(path, { timeout: 0 })

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 
-const worker = fileURLToPath(new URL('./sqlite-full-disk-worker.ts', import.meta.url))
+const worker = fileURLToPath(new URL('./sqlite-worker.ts', import.meta.url))
 const folder = mkdtempSync(join(tmpdir(), 'killswitch-full-disk-'))
 afterAll(() => rmSync(folder, { recursive: true, force: true }))
 
@@ -20,7 +20,7 @@ const MOUNT_HINT =
 
 describe('sqliteStore on a full disk', () => {
   it('writes every revocation, the disk refilled before each, in force after it is freed and the store reopened', () => {
-    const script = `mount -t tmpfs -o size=4m tmpfs "$0" && exec "$1" --disable-warning=ExperimentalWarning "$2" "$0"`
+    const script = `mount -t tmpfs -o size=4m tmpfs "$0" && exec "$1" --disable-warning=ExperimentalWarning "$2" "$0/state.db" full-disk`
     const run = spawnSync(
       'unshare',
       ['--mount', '--map-root-user', 'sh', '-c', script, folder, process.execPath, worker],

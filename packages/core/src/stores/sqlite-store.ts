@@ -51,7 +51,7 @@ import type {
 } from '../store.js'
 import { REVOKED_ALERT_MARK } from '../store.js'
 import { SqliteEventPoller } from './sqlite-event-poller.js'
-import { createOwnerOnly, fileIdentity, restrictToOwner } from './sqlite-files.js'
+import { createOwnerOnly, fileIdentity, inMemoryPath, restrictToOwner } from './sqlite-files.js'
 import { PRUNE_BATCH, SqliteLedger } from './sqlite-ledger.js'
 import { SqliteRevocations } from './sqlite-revocations.js'
 import { beginWithin, isBusy, migrateSqlite } from './sqlite-schema.js'
@@ -117,6 +117,13 @@ const WATCHED_MAX = 10_000
  */
 const IDENTITY_CHECK_MS = 1
 
+/**
+ * Between operations (the event poller's ticks, every few ms) the identity is checked at most
+ * this often: two stats a tick would be most of an idle process's work; a deleted file still
+ * stops the calls in flight within a tenth of a second.
+ */
+const IDLE_IDENTITY_CHECK_MS = 100
+
 const REPLACED =
   'the file or its -revocations file was deleted or replaced while open; restart every process that uses it'
 
@@ -173,8 +180,7 @@ export function sqliteStore(path: string, options: SqliteStoreOptions = {}): Sto
   // A file path is made absolute now: the process may change its directory later, and the
   // store checks its files by path (red team rt42a: a relative path read as deleted after a
   // chdir, and every call in flight was stopped).
-  const inMemory = path === ':memory:' || path.startsWith('file:')
-  return new SqliteStore(inMemory ? path : resolvePath(path), resolved)
+  return new SqliteStore(inMemoryPath(path) ? path : resolvePath(path), resolved)
 }
 
 class SqliteStore implements Store {
@@ -204,7 +210,8 @@ class SqliteStore implements Store {
   readonly #busyTimeoutMs: number
   /** The file's identity when opened: a file deleted or replaced under us fails closed. */
   readonly #identity: string | undefined
-  #nextIdentityCheck = 0
+  /** When the file's identity was last checked (monotonic ms). */
+  #identityCheckedAt = Number.NEGATIVE_INFINITY
   /** Set for good once the file was seen deleted or replaced. */
   #replaced = false
   #auditBuffer: AuditEntry[] = []
@@ -256,7 +263,7 @@ class SqliteStore implements Store {
         () => {
           this.#announceRevocations()
           // Seen between operations too: the calls in flight stop at once (a `lost` event).
-          this.#lookForReplacement()
+          this.#lookForReplacement(IDLE_IDENTITY_CHECK_MS)
         },
       )
     } catch (error) {
@@ -758,16 +765,17 @@ class SqliteStore implements Store {
   }
 
   /**
-   * Checks (at most every IDENTITY_CHECK_MS) that the file and its revocations file are the
+   * Checks (at most every `everyMs`: IDENTITY_CHECK_MS for an operation, IDLE_IDENTITY_CHECK_MS
+   * between them) that the file and its revocations file are the
    * ones opened. Once either is not, for good: every operation fails closed, and listeners
    * hear `lost`, so that calls in flight stop at once (red team rt41b: they streamed on for
    * 19 s, to their second failed renewal).
    */
-  #lookForReplacement(): void {
+  #lookForReplacement(everyMs = IDENTITY_CHECK_MS): void {
     if (this.#identity === undefined || this.#replaced || this.#closed) return
     const at = performance.now()
-    if (at < this.#nextIdentityCheck) return
-    this.#nextIdentityCheck = at + IDENTITY_CHECK_MS
+    if (at - this.#identityCheckedAt < everyMs) return
+    this.#identityCheckedAt = at
     // Its revocations file too: a process that no longer reads the one others write to
     // would admit a revoked agent (red team rt31: deleted under a running worker).
     this.#replaced =
@@ -915,7 +923,7 @@ const lockHeld = (busy: StoreUnavailableError) => new LockHeld(busy)
 
 /** Creates the folder of a new database file, with a `.gitignore` that ignores it all. */
 function ensureFolder(path: string): void {
-  if (path === ':memory:' || path.startsWith('file:')) return
+  if (inMemoryPath(path)) return
   const folder = dirname(path)
   if (existsSync(folder)) return
   makeFolders(folder)

@@ -1,11 +1,13 @@
 // A worker process for the sqlite multi-process tests and benchmark (not part of the package).
 // Started with child_process.fork: `node sqlite-worker.ts <db path> <mode> <json config>`,
-// it talks to its parent over IPC.
+// it talks to its parent over IPC (mode `full-disk` prints to stdout instead).
 //
 // It runs the TypeScript source directly (Node 22 strips types), so the tests need no build
 // and can never run against a stale dist. Node does not map the `.js` suffixes of relative
 // imports inside src to their `.ts` files, so a resolve hook does exactly that, first.
+import { openSync, rmSync, writeSync } from 'node:fs'
 import { registerHooks } from 'node:module'
+import { dirname, join } from 'node:path'
 
 registerHooks({
   resolve(specifier, context, nextResolve) {
@@ -57,6 +59,62 @@ const audit = (type: 'hold' | 'settled' | 'alert', at: number, data: Record<stri
   data,
 })
 
+if (mode === 'full-disk') {
+  // Run inside a small tmpfs of its own (`unshare --mount`, sqlite-store.full-disk.test.ts),
+  // with no IPC: it fills the disk under the store at `path`, revokes three agents (the disk
+  // refilled before each), frees the disk, reopens the store and prints what it saw as one
+  // JSON line.
+  const { createKillSwitch } = await import('../kill-switch.js')
+  const filler = join(dirname(path), 'filler')
+  const code = (error: unknown) => (error as { code?: string }).code ?? String(error)
+
+  const ks = createKillSwitch({ store: sqliteStore(path) })
+  const handles = ['a', 'b', 'c']
+  const credentials: string[] = []
+  for (const handle of handles) {
+    credentials.push((await ks.agents.create({ handle, spendingCap: 5 })).credential)
+  }
+
+  /** The disk fills up (a runaway agent's logs), to the last byte: again after each revoke. */
+  const fd = openSync(filler, 'a')
+  const chunk = Buffer.alloc(4096)
+  let filled = 0
+  const fill = () => {
+    try {
+      for (;;) filled += writeSync(fd, chunk)
+    } catch (error) {
+      if (code(error) !== 'ENOSPC') throw error
+    }
+  }
+  fill()
+  const full = await ks.agents.update('a', { spendingCap: 6 }).then(
+    () => 'written',
+    (error: unknown) => code(error),
+  )
+  const revoke: string[] = []
+  for (const handle of handles) {
+    fill()
+    revoke.push(
+      await ks.agents.revoke(handle, { reason: 'disk full' }).then(
+        () => 'revoked',
+        (error: unknown) => code(error),
+      ),
+    )
+  }
+  // The disk is freed; nothing of this process is trusted: a new kill switch reads the files.
+  rmSync(filler)
+  await ks.close().catch(() => undefined)
+  const later = createKillSwitch({ store: sqliteStore(path) })
+  const status: string[] = []
+  const verified: unknown[] = []
+  for (const [i, handle] of handles.entries()) {
+    status.push((await later.agents.get(handle)).status)
+    verified.push(await later.verify(credentials[i] as string))
+  }
+  await later.close()
+  process.stdout.write(`${JSON.stringify({ filled, full, revoke, status, verified })}\n`)
+  process.exit(0)
+}
 if (mode === 'spend') {
   // Reserve then settle at the full amount, as fast as possible, until the cap refuses.
   const amounts = config.amounts as number[]
